@@ -1,0 +1,24 @@
+"""sdp-run: fine-tune, then iteratively magnitude-prune with self-distillation.
+
+    sdp-run task=mrpc sparsity=0.9
+    sdp-run -m task=rte,mrpc sparsity=0.5,0.9 regularizer=none,cross_correlation
+    accelerate launch --multi_gpu --num_processes 2 -m cli.run task=sst2
+"""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+import sdp.config  # noqa: F401  (registers the structured schema before Hydra composes)
+from sdp.recipe import run
+
+
+@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> float:
+    """Returns the final dev main score, the value Hydra sweepers optimise."""
+    return run(cfg)["final"]["main"]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""The structured config schema behind ``conf/``.
+
+Hydra merges every YAML file into these dataclasses, so a mistyped key or a value of the wrong type
+fails at start-up, before any model is loaded. Defaults that the papers do not fix are documented in
+the YAML file that sets them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    pretrained: str | None = None  # Hub id or local directory
+    package: str | None = None  # Python package with get_model_path() (offline presets)
+    tokenizer: str | None = None  # Hub id, local dir, or "package:<name>"; default: the model's own
+    architecture: str | None = None  # bert | xlm-roberta: build a random model (tests), needs random_init
+    random_init: dict[str, Any] | None = None
+    trust_remote_code: bool = False  # never on by default: a Hub repo could run arbitrary code
+
+
+@dataclass
+class TaskConfig:
+    name: str = MISSING
+    max_seq_length: int = 128
+    languages: list[str] | None = None  # cross-lingual tasks: evaluation languages (None = all)
+
+
+@dataclass
+class ScheduleConfig:
+    name: str = "cubic"
+    unit: str = "fraction"  # fraction (of the pruning stage's optimizer steps) | steps
+    start: float = 0.0
+    end: float = 0.7
+    frequency: float = 0.05
+    initial_sparsity: float = 0.0
+
+
+@dataclass
+class RegularizerConfig:
+    """The distillation term D (group ``regularizer``)."""
+
+    name: str = "cross_correlation"
+    alpha: float = 1.0
+    representation: str = "cls"
+    lambda_off: float = 0.0051
+    normalize: bool = True
+    temperature: float = 2.0
+    eps: float = 1e-5
+
+
+@dataclass
+class WeightRegConfig:
+    """The AWR weight-alignment term R (group ``weight_reg``)."""
+
+    name: str = "none"
+    beta: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    gradient_accumulation_steps: int = 1
+    mixed_precision: str = "no"  # no | bf16 | fp16
+    log_every: int = 20
+    num_threads: int | None = None  # torch.set_num_threads; None keeps torch's default
+
+
+@dataclass
+class DenseConfig:
+    epochs: float = 3.0
+    max_steps: int | None = None  # overrides epochs when set
+    lr: float = 5e-5
+    checkpoint: str | None = None  # an already fine-tuned model directory: skip the dense stage
+
+
+@dataclass
+class PruneConfig:
+    epochs: float = 3.0
+    max_steps: int | None = None
+    lr: float = 5e-5
+    scope: str = "global"  # global | layerwise
+    include: list[str] = field(default_factory=lambda: [r"encoder\.layer\.\d+\."])
+    exclude: list[str] = field(default_factory=list)
+    teacher: str = "frozen"  # frozen | refresh | checkpoint
+    teacher_checkpoint: str | None = None
+    teacher_cache: str = "memory"  # off | memory | disk
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    regularizer: RegularizerConfig = field(default_factory=RegularizerConfig)
+    weight_reg: WeightRegConfig = field(default_factory=WeightRegConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    dense: DenseConfig = field(default_factory=DenseConfig)
+    prune: PruneConfig = field(default_factory=PruneConfig)
+    sparsity: float = 0.9
+    seed: int = 42
+    data_dir: str | None = None
+    cache_dir: str | None = None
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    output_root: str = "outputs"
+    output_dir: str | None = None  # default: the Hydra run directory
+    resume: bool = True
+    cpu: bool = False
+
+
+def register_configs() -> None:
+    ConfigStore.instance().store(name="config_schema", node=Config)
+
+
+register_configs()

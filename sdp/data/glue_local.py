@@ -1,0 +1,120 @@
+"""Readers for the official GLUE download layout (``<data_dir>/glue/<TASK>/{train,dev}.tsv``).
+
+Files are tab-separated and contain bare ``"`` characters, so lines are split on ``\\t`` with no quote
+handling at all. Columns are selected by header name where the file has a header (CoLA has none).
+Labels are returned as label NAMES (strings), or floats for regression; class ids are assigned later.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec
+
+__all__ = ["DataError", "DataFileNotFoundError", "find_task_dir", "read_glue_split", "read_tsv"]
+
+_BOM = "\ufeff"
+
+
+def find_task_dir(task: TaskSpec, data_dir: str | Path) -> Path:
+    """The folder holding ``task``'s files: ``<data_dir>/glue/<subdir>`` or ``<data_dir>/<subdir>``."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataFileNotFoundError(f"data directory {str(data_dir)!r} does not exist")
+    candidates = [data_dir / "glue" / task.local_subdir, data_dir / task.local_subdir]
+    for cand in candidates:
+        if cand.is_dir():
+            return cand
+    raise DataFileNotFoundError(
+        f"no data folder for task {task.name!r}: looked for {[str(c) for c in candidates]}"
+    )
+
+
+def read_tsv(path: Path, *, header: bool) -> tuple[list[str] | None, list[tuple[int, list[str]]]]:
+    """Split ``path`` on tabs (no quoting). Returns (header or None, [(1-based line number, fields)]).
+
+    A UTF-8 BOM is stripped; blank trailing lines are ignored; an empty file is an error.
+    """
+    if not path.is_file():
+        raise DataFileNotFoundError(f"data file {str(path)!r} does not exist")
+    text = path.read_text(encoding="utf-8")
+    if text.startswith(_BOM):
+        text = text[len(_BOM) :]
+    lines = text.split("\n")
+    rows: list[tuple[int, list[str]]] = []
+    for lineno, line in enumerate(lines, start=1):
+        line = line.removesuffix("\r")
+        if not line.strip():
+            continue  # trailing newline / blank line
+        rows.append((lineno, line.split("\t")))
+    if not rows:
+        raise DataError(f"data file {str(path)!r} is empty")
+    head = None
+    if header:
+        head = [c.strip() for c in rows[0][1]]
+        rows = rows[1:]
+    return head, rows
+
+
+def _column_index(task: TaskSpec, head: list[str] | None, col: str | int, path: Path) -> int:
+    if head is None:
+        if not isinstance(col, int):
+            raise DataError(
+                f"task {task.name!r}: header-less file {str(path)!r} needs column numbers, got {col!r}"
+            )
+        return col
+    if isinstance(col, int):
+        return col
+    if col not in head:
+        raise DataError(f"{str(path)!r} line 1: header has no column {col!r}; header columns: {head}")
+    return head.index(col)
+
+
+def _parse_label(task: TaskSpec, raw: str, path: Path, lineno: int) -> str | float:
+    value = raw.strip()
+    where = f"{str(path)!r} line {lineno}"
+    if task.local_label_format == "float":
+        try:
+            score = float(value)
+        except ValueError:
+            score = math.nan
+        if not math.isfinite(score):
+            raise DataError(f"{where}: cannot parse score {raw!r} as a finite number (task {task.name!r})")
+        return score
+    names = task.label_names or ()
+    if task.local_label_format == "index":
+        allowed = [str(i) for i in range(len(names))]
+        if value not in allowed:
+            raise DataError(f"{where}: unknown label {raw!r} for task {task.name!r}; allowed: {allowed}")
+        return names[int(value)]
+    if value not in names:
+        raise DataError(f"{where}: unknown label {raw!r} for task {task.name!r}; allowed: {list(names)}")
+    return value
+
+
+def read_glue_split(task: TaskSpec, data_dir: str | Path, split: str) -> list[dict]:
+    """Rows of ``split`` (e.g. ``"train"``, ``"validation"``) as dicts with ``task.text_fields`` and
+    ``label`` (the label name, or a float score for regression), in file order."""
+    path = find_task_dir(task, data_dir) / task.local_file(split)
+    head, rows = read_tsv(path, header=task.local_header)
+    if head is not None:
+        ncols = len(head)
+    elif task.local_num_columns is not None:
+        ncols = task.local_num_columns
+    else:
+        ncols = len(rows[0][1])
+    text_idx = [_column_index(task, head, c, path) for c in task.local_columns]
+    label_idx = _column_index(task, head, task.local_label_column, path)
+    out: list[dict] = []
+    for lineno, fields in rows:
+        if len(fields) != ncols:
+            raise DataError(
+                f"{str(path)!r} line {lineno}: expected {ncols} tab-separated columns, got {len(fields)}"
+            )
+        row: dict = {name: fields[i] for name, i in zip(task.text_fields, text_idx)}
+        row["label"] = _parse_label(task, fields[label_idx], path, lineno)
+        out.append(row)
+    if not out:
+        raise DataError(f"data file {str(path)!r} has a header but no rows")
+    return out

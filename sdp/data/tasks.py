@@ -1,0 +1,211 @@
+"""Task registry: what a task's data looks like, where it lives, and how it is scored.
+
+GLUE tasks are registered at import time; other modules (e.g. cross-lingual XGLUE tasks) add their own
+with :func:`register_task`. ``source`` selects the local-file reader (see ``sdp.data.loading``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DataError(ValueError):
+    """Invalid task name, data location, file content or sampling option."""
+
+
+class DataFileNotFoundError(DataError, FileNotFoundError):
+    """A data directory or file that should exist does not."""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Static description of one task.
+
+    ``label_names`` follows the Hugging Face Hub ClassLabel order (class id = position); ``None`` means
+    regression. The ``local_*`` fields describe the official download layout read by ``glue_local``:
+    ``local_text_columns`` are header names (or 0-based column numbers when ``local_header`` is False),
+    one per entry of ``text_fields``; ``local_label_format`` is ``"name"`` (labels are written as names),
+    ``"index"`` (written as class ids, mapped through ``label_names``) or ``"float"`` (regression).
+    """
+
+    name: str
+    text_fields: tuple[str, ...]
+    label_names: tuple[str, ...] | None
+    metric_names: tuple[str, ...]
+    train_split: str = "train"
+    eval_splits: tuple[str, ...] = ("validation",)
+    hub_path: str = "nyu-mll/glue"
+    hub_name: str = ""
+    local_subdir: str = ""
+    source: str = "glue"
+    languages: tuple[str, ...] = ()
+    local_header: bool = True
+    local_text_columns: tuple[str | int, ...] = ()
+    local_label_column: str | int = "label"
+    local_label_format: str = "name"
+    local_num_columns: int | None = None  # expected column count for header-less files
+    local_split_files: tuple[tuple[str, str], ...] = (("train", "train.tsv"), ("validation", "dev.tsv"))
+
+    def __post_init__(self) -> None:
+        if not self.text_fields:
+            raise DataError(f"task {self.name!r}: text_fields must not be empty")
+        if self.local_text_columns and len(self.local_text_columns) != len(self.text_fields):
+            raise DataError(
+                f"task {self.name!r}: local_text_columns {self.local_text_columns} must match "
+                f"text_fields {self.text_fields} one to one"
+            )
+        if self.local_label_format not in ("name", "index", "float"):
+            raise DataError(
+                f"task {self.name!r}: local_label_format {self.local_label_format!r} is not one of "
+                "'name', 'index', 'float'"
+            )
+        if (self.label_names is None) != (self.local_label_format == "float"):
+            raise DataError(
+                f"task {self.name!r}: regression tasks (label_names=None) need local_label_format='float' "
+                "and classification tasks need 'name' or 'index'"
+            )
+
+    @property
+    def is_regression(self) -> bool:
+        return self.label_names is None
+
+    @property
+    def num_labels(self) -> int:
+        return 1 if self.label_names is None else len(self.label_names)
+
+    @property
+    def local_columns(self) -> tuple[str | int, ...]:
+        """Columns holding the text fields in the local files (defaults to the field names)."""
+        return self.local_text_columns or self.text_fields
+
+    def local_file(self, split: str) -> str:
+        """File name of ``split`` in the local layout; DataError for a split this task does not have."""
+        files = dict(self.local_split_files)
+        if split not in files:
+            raise DataError(
+                f"task {self.name!r} has no local file for split {split!r}; known splits: {sorted(files)}"
+            )
+        return files[split]
+
+
+_MNLI_FILES = (
+    ("train", "train.tsv"),
+    ("validation_matched", "dev_matched.tsv"),
+    ("validation_mismatched", "dev_mismatched.tsv"),
+)
+
+TASKS: dict[str, TaskSpec] = {}
+
+
+def register_task(spec: TaskSpec, *, overwrite: bool = False) -> None:
+    """Add ``spec`` to :data:`TASKS`. Re-registering an identical spec is a no-op; a different one with
+    the same name needs ``overwrite=True``."""
+    old = TASKS.get(spec.name)
+    if old is not None and old != spec and not overwrite:
+        raise DataError(f"task {spec.name!r} is already registered with a different spec")
+    TASKS[spec.name] = spec
+
+
+def get_task(name: str) -> TaskSpec:
+    """The registered task called ``name`` (case-insensitive)."""
+    key = str(name).strip().lower()
+    if key not in TASKS:
+        raise DataError(f"unknown task {name!r}; allowed: {', '.join(sorted(TASKS))}")
+    return TASKS[key]
+
+
+for _spec in (
+    TaskSpec(
+        name="cola",
+        text_fields=("sentence",),
+        label_names=("unacceptable", "acceptable"),
+        metric_names=("mcc",),
+        hub_name="cola",
+        local_subdir="CoLA",
+        local_header=False,
+        local_text_columns=(3,),
+        local_label_column=1,
+        local_label_format="index",
+        local_num_columns=4,
+    ),
+    TaskSpec(
+        name="sst2",
+        text_fields=("sentence",),
+        label_names=("negative", "positive"),
+        metric_names=("accuracy",),
+        hub_name="sst2",
+        local_subdir="SST-2",
+        local_label_format="index",
+    ),
+    TaskSpec(
+        name="mrpc",
+        text_fields=("sentence1", "sentence2"),
+        label_names=("not_equivalent", "equivalent"),
+        metric_names=("f1", "accuracy"),
+        hub_name="mrpc",
+        local_subdir="MRPC",
+        local_text_columns=("#1 String", "#2 String"),
+        local_label_column="Quality",
+        local_label_format="index",
+    ),
+    TaskSpec(
+        name="stsb",
+        text_fields=("sentence1", "sentence2"),
+        label_names=None,
+        metric_names=("pearson", "spearman"),
+        hub_name="stsb",
+        local_subdir="STS-B",
+        local_label_column="score",
+        local_label_format="float",
+    ),
+    TaskSpec(
+        name="qqp",
+        text_fields=("question1", "question2"),
+        label_names=("not_duplicate", "duplicate"),
+        metric_names=("f1", "accuracy"),
+        hub_name="qqp",
+        local_subdir="QQP",
+        local_label_column="is_duplicate",
+        local_label_format="index",
+    ),
+    TaskSpec(
+        name="mnli",
+        text_fields=("premise", "hypothesis"),
+        label_names=("entailment", "neutral", "contradiction"),
+        metric_names=("accuracy_m", "accuracy_mm"),
+        eval_splits=("validation_matched", "validation_mismatched"),
+        hub_name="mnli",
+        local_subdir="MNLI",
+        local_text_columns=("sentence1", "sentence2"),
+        local_label_column="gold_label",
+        local_split_files=_MNLI_FILES,
+    ),
+    TaskSpec(
+        name="qnli",
+        text_fields=("question", "sentence"),
+        label_names=("entailment", "not_entailment"),
+        metric_names=("accuracy",),
+        hub_name="qnli",
+        local_subdir="QNLI",
+    ),
+    TaskSpec(
+        name="rte",
+        text_fields=("sentence1", "sentence2"),
+        label_names=("entailment", "not_entailment"),
+        metric_names=("accuracy",),
+        hub_name="rte",
+        local_subdir="RTE",
+    ),
+    TaskSpec(
+        name="wnli",
+        text_fields=("sentence1", "sentence2"),
+        label_names=("not_entailment", "entailment"),
+        metric_names=("accuracy",),
+        hub_name="wnli",
+        local_subdir="WNLI",
+        local_label_format="index",
+    ),
+):
+    register_task(_spec)
+
+GLUE_TASKS: tuple[str, ...] = tuple(TASKS)

@@ -1,0 +1,136 @@
+"""Task metrics, with the keys of docs/metrics_schema.md.
+
+``compute_metrics(task, {split: (predictions, references)})`` returns ``{key: float, ..., "main": float}``.
+Predictions are logits (N x C, argmax is taken) or class ids (N,) for classification, and scores (N,) or
+(N, 1) for regression.
+
+Degenerate inputs: a correlation (pearson, spearman, mcc) that is undefined because the predictions or the
+references are constant is reported as 0.0 (no linear/rank association) with a ``DegenerateMetricWarning``,
+never as NaN.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+from scipy.stats import pearsonr, spearmanr
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+
+from sdp.data.tasks import TaskSpec
+
+__all__ = ["DegenerateMetricWarning", "SPLIT_SUFFIXES", "compute_metrics", "glue_score", "metric_split"]
+
+# Suffix of a metric key computed on one of several eval splits, e.g. mnli "accuracy_m".
+SPLIT_SUFFIXES: dict[str, str] = {"validation_matched": "m", "validation_mismatched": "mm"}
+
+
+class DegenerateMetricWarning(UserWarning):
+    """A metric was undefined (constant inputs) and reported as 0.0."""
+
+
+def _finite_or_zero(name: str, value: float) -> float:
+    value = float(value)
+    if not np.isfinite(value):
+        warnings.warn(
+            f"{name} is undefined (constant predictions or references); reporting 0.0",
+            DegenerateMetricWarning,
+            stacklevel=3,
+        )
+        return 0.0
+    return value
+
+
+def _correlation(name: str, fn, preds: np.ndarray, refs: np.ndarray) -> float:
+    if len(preds) < 2 or np.ptp(preds) == 0 or np.ptp(refs) == 0:
+        return _finite_or_zero(name, float("nan"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _finite_or_zero(name, fn(preds, refs)[0])
+
+
+def _mcc(preds: np.ndarray, refs: np.ndarray) -> float:
+    if len(np.unique(preds)) < 2 or len(np.unique(refs)) < 2:
+        return _finite_or_zero("mcc", float("nan"))
+    return _finite_or_zero("mcc", matthews_corrcoef(refs, preds))
+
+
+_BASE_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "accuracy": lambda p, r: float(accuracy_score(r, p)),
+    "f1": lambda p, r: float(f1_score(r, p, average="binary", pos_label=1, zero_division=0.0)),
+    "mcc": _mcc,
+    "pearson": lambda p, r: _correlation("pearson", pearsonr, p, r),
+    "spearman": lambda p, r: _correlation("spearman", spearmanr, p, r),
+}
+
+
+def metric_split(task: TaskSpec, key: str) -> tuple[str, str]:
+    """(base metric, eval split) for a metric key of ``task``: ``"f1"`` -> ("f1", the only eval split);
+    ``"accuracy_m"`` -> ("accuracy", "validation_matched")."""
+    if key in _BASE_METRICS:
+        if len(task.eval_splits) != 1:
+            raise ValueError(
+                f"task {task.name!r}: metric {key!r} is ambiguous over splits {task.eval_splits}"
+            )
+        return key, task.eval_splits[0]
+    base, _, suffix = key.rpartition("_")
+    for split in task.eval_splits:
+        if SPLIT_SUFFIXES.get(split) == suffix and base in _BASE_METRICS:
+            return base, split
+    raise ValueError(f"task {task.name!r}: cannot resolve metric {key!r} to a base metric and eval split")
+
+
+def _predictions(task: TaskSpec, preds: np.ndarray, split: str) -> np.ndarray:
+    preds = np.asarray(preds)
+    if task.is_regression:
+        if preds.ndim == 2 and preds.shape[1] == 1:
+            preds = preds[:, 0]
+        if preds.ndim != 1:
+            raise ValueError(
+                f"{task.name}/{split}: regression predictions must be (N,) or (N, 1), got {preds.shape}"
+            )
+        return preds.astype(np.float64)
+    if preds.ndim == 2:
+        if preds.shape[1] != task.num_labels:
+            raise ValueError(
+                f"{task.name}/{split}: logits have {preds.shape[1]} columns, task has {task.num_labels} labels"
+            )
+        return preds.argmax(axis=1)
+    if preds.ndim == 1:
+        return preds.astype(np.int64)
+    raise ValueError(f"{task.name}/{split}: predictions must be (N, C) logits or (N,) ids, got {preds.shape}")
+
+
+def compute_metrics(
+    task: TaskSpec, split_outputs: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> dict[str, float]:
+    """Metrics of ``task`` (keys ``task.metric_names`` plus ``main`` = their mean) as plain floats."""
+    prepared: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    result: dict[str, float] = {}
+    for key in task.metric_names:
+        base, split = metric_split(task, key)
+        if split not in split_outputs:
+            raise ValueError(
+                f"task {task.name!r}: metric {key!r} needs split {split!r}; got splits {sorted(split_outputs)}"
+            )
+        if split not in prepared:
+            preds, refs = split_outputs[split]
+            preds = _predictions(task, preds, split)
+            refs = np.asarray(refs)
+            refs = refs.reshape(-1).astype(np.float64 if task.is_regression else np.int64)
+            if len(preds) != len(refs):
+                raise ValueError(f"{task.name}/{split}: {len(preds)} predictions but {len(refs)} references")
+            if len(refs) == 0:
+                raise ValueError(f"{task.name}/{split}: no examples")
+            prepared[split] = (preds, refs)
+        result[key] = float(_BASE_METRICS[base](*prepared[split]))
+    result["main"] = float(np.mean([result[k] for k in task.metric_names]))
+    return result
+
+
+def glue_score(mains: dict[str, float]) -> float:
+    """Mean of the tasks' ``main`` values."""
+    if not mains:
+        raise ValueError("glue_score needs at least one task")
+    return float(np.mean([float(v) for v in mains.values()]))

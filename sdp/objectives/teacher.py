@@ -1,0 +1,125 @@
+"""The unpruned teacher and a per-example cache of its outputs.
+
+A frozen teacher in eval mode (dropout off) gives the same outputs for a training example every
+epoch, so they are computed once and looked up by the example's ``idx``. The cache is a set of
+preallocated tensors indexed by example (in memory, or memory-mapped files on disk), never a growing
+list. Refreshing the teacher bumps its version and empties the cache.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from sdp.objectives.representations import model_outputs
+
+TEACHER_MODES = ("frozen", "refresh", "checkpoint")
+CACHE_MODES = ("off", "memory", "disk")
+
+
+class TeacherCache:
+    """Outputs of the teacher for ``num_examples`` training examples, keyed by example index."""
+
+    def __init__(self, num_examples: int, mode: str = "memory", directory: str | Path | None = None) -> None:
+        if mode not in ("memory", "disk"):
+            raise ValueError(f"unknown teacher cache mode {mode!r}; allowed: ['memory', 'disk']")
+        if mode == "disk" and directory is None:
+            raise ValueError("teacher_cache=disk needs a directory")
+        self.num_examples = num_examples
+        self.mode = mode
+        self.directory = Path(directory) if directory is not None else None
+        self.store: dict[str, torch.Tensor] = {}
+        self.filled = torch.zeros(num_examples, dtype=torch.bool)
+        self.version = 0
+        self.hits = self.misses = 0
+
+    def _allocate(self, name: str, example_shape: tuple[int, ...]) -> torch.Tensor:
+        shape = (self.num_examples, *example_shape)
+        if self.mode == "memory":
+            return torch.zeros(shape, dtype=torch.float32)
+        assert self.directory is not None
+        self.directory.mkdir(parents=True, exist_ok=True)
+        # Scratch data that is rebuilt on demand: a raw float32 memmap, never a pickle.
+        path = self.directory / f"teacher_{name}.npy"
+        array = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
+        return torch.from_numpy(array)
+
+    def invalidate(self) -> None:
+        """Forget every entry (the teacher changed)."""
+        self.filled.zero_()
+        self.version += 1
+
+    def lookup(self, idx: torch.Tensor, names: tuple[str, ...]) -> dict[str, torch.Tensor] | None:
+        """The cached outputs of a batch, or None unless every example of it is cached."""
+        idx_cpu = idx.cpu()
+        if not names or not bool(self.filled[idx_cpu].all()):
+            self.misses += 1
+            return None
+        self.hits += 1
+        out = {}
+        for name in names:
+            value = self.store[name][idx_cpu]
+            # all_layers is stored example-major (B x L x d) but used layer-major (L x B x d).
+            out[name] = (value.transpose(0, 1) if name == "all_layers" else value).to(idx.device)
+        return out
+
+    def insert(self, idx: torch.Tensor, outputs: dict[str, torch.Tensor]) -> None:
+        idx_cpu = idx.cpu()
+        for name, value in outputs.items():
+            value = value.detach().float().cpu()
+            if name == "all_layers":
+                value = value.transpose(0, 1)
+            if name not in self.store:
+                self.store[name] = self._allocate(name, tuple(value.shape[1:]))
+            self.store[name][idx_cpu] = value
+        self.filled[idx_cpu] = True
+
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.store.values()) + self.filled.numel()
+
+
+class Teacher:
+    """The unpruned network the student is distilled towards, plus its optional cache."""
+
+    def __init__(self, model: nn.Module, mode: str, needs: tuple[str, ...], cache: TeacherCache | None) -> None:
+        if mode not in TEACHER_MODES:
+            raise ValueError(f"unknown teacher mode {mode!r}; allowed: {list(TEACHER_MODES)}")
+        self.model = model.eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.mode = mode
+        self.needs = needs
+        self.cache = cache
+
+    @classmethod
+    def copy_of(cls, model: nn.Module, mode: str, needs: tuple[str, ...], cache: TeacherCache | None) -> Teacher:
+        return cls(copy.deepcopy(model), mode, needs, cache)
+
+    @torch.no_grad()
+    def outputs(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if not self.needs:
+            return {}
+        if self.cache is not None:
+            cached = self.cache.lookup(batch["idx"], self.needs)
+            if cached is not None:
+                return cached
+        out = model_outputs(self.model, batch, self.needs)
+        out = {k: out[k] for k in self.needs}
+        if self.cache is not None:
+            self.cache.insert(batch["idx"], out)
+        return out
+
+    @torch.no_grad()
+    def refresh_from(self, student: nn.Module) -> None:
+        """Become the network just before a pruning step (teacher=refresh)."""
+        self.model.load_state_dict(student.state_dict())
+        if self.cache is not None:
+            self.cache.invalidate()
+
+    def weights(self, names: list[str]) -> dict[str, torch.Tensor]:
+        params = dict(self.model.named_parameters())
+        return {n: params[n] for n in names}

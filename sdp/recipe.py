@@ -1,0 +1,321 @@
+"""The pruning recipe: dense fine-tuning, then iterative magnitude pruning with self-distillation.
+
+    recipe = PruneRecipe(cfg, run_dir)
+    recipe.setup()
+    metrics = recipe.train()
+
+One place owns the flow; the components it composes live in ``sdp.data`` (tasks, loading),
+``sdp.models`` (presets), ``sdp.pruning`` (masks, schedules) and ``sdp.objectives`` (distillation,
+weight regularizers, teacher). See docs/metrics_schema.md for what a run writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import datasets
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from omegaconf import DictConfig, OmegaConf
+
+from sdp.data.loading import load_splits, make_collator, make_dataloader, resolve_data_dir, tokenize_splits
+from sdp.data.tasks import TaskSpec, get_task
+from sdp.metrics import compute_metrics
+from sdp.models.presets import load_model, load_tokenizer
+from sdp.objectives.distill import build_distillation
+from sdp.objectives.naming import method_name
+from sdp.objectives.representations import model_outputs
+from sdp.objectives.teacher import Teacher, TeacherCache
+from sdp.objectives.weight import build_weight_regularizer
+from sdp.pruning.masks import MaskState, assert_sparsity, select_prunable, sparsity_report
+from sdp.pruning.schedules import resolve_schedule
+from sdp.training.env import config_hash, versions
+from sdp.training.io import append_jsonl, write_json
+from sdp.training.loop import (
+    StageHooks,
+    build_lr_scheduler,
+    build_optimizer,
+    count_updates,
+    predict,
+    run_stage,
+)
+from sdp.validate import validate_config
+
+log = logging.getLogger("sdp")
+
+
+class PruneRecipe:
+    """Owns one run: setup, dense stage, pruning stage, evaluation and the files it writes."""
+
+    def __init__(self, cfg: DictConfig, run_dir: str | Path) -> None:
+        validate_config(cfg)
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.started = time.time()
+        self.method = method_name(cfg.regularizer.name, cfg.weight_reg.name, cfg.regularizer.representation)
+
+    # ----------------------------------------------------------------------------------- setup
+    def setup(self) -> None:
+        cfg = self.cfg
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._setup_logging()
+        datasets.disable_progress_bars()  # tqdm bars are for training, not for every map()
+        if cfg.train.num_threads:
+            torch.set_num_threads(cfg.train.num_threads)
+        # Accelerator first: it decides the device and process rank everything else depends on.
+        self.accelerator = Accelerator(
+            mixed_precision=cfg.train.mixed_precision,
+            gradient_accumulation_steps=cfg.train.gradient_accumulation_steps,
+            cpu=cfg.cpu,
+        )
+        set_seed(cfg.seed)
+        self.task: TaskSpec = get_task(cfg.task.name)
+        self.tokenizer = load_tokenizer(cfg.model)
+        self._setup_data()
+        # The model is built after the data so a data error costs no model download.
+        model = load_model(
+            cfg.model, self.task.num_labels, self.task.label_names, self.tokenizer, checkpoint=cfg.dense.checkpoint
+        )
+        # Prepared once for both stages: each stage only brings its own optimizer and LR schedule.
+        self.model, self.train_loader, *eval_loaders = self.accelerator.prepare(
+            model, self.train_loader, *self.eval_loaders.values()
+        )
+        self.eval_loaders = dict(zip(self.eval_loaders, eval_loaders))
+        self.trace_path = self.run_dir / "trace.jsonl"
+        log.info("task=%s model=%s method=%s sparsity=%s seed=%s", self.task.name, cfg.model.name,
+                 self.method, cfg.sparsity, cfg.seed)
+
+    def _setup_logging(self) -> None:
+        path = self.run_dir / "run.log"
+        if not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == path for h in log.handlers):
+            handler = logging.FileHandler(path)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            log.addHandler(handler)
+        log.setLevel(logging.INFO)
+
+    def _setup_data(self) -> None:
+        cfg = self.cfg
+        # Tokenise on the main process first so the others read its cache instead of racing it.
+        with self.accelerator.main_process_first():
+            raw = load_splits(
+                self.task,
+                resolve_data_dir(cfg.data_dir),
+                max_train_samples=cfg.max_train_samples,
+                max_eval_samples=cfg.max_eval_samples,
+            )
+            self.datasets = tokenize_splits(raw, self.task, self.tokenizer, cfg.task.max_seq_length, cfg.cache_dir)
+        train = self.datasets[self.task.train_split]
+        if len(train) < cfg.train.batch_size:
+            raise ValueError(
+                f"train.batch_size={cfg.train.batch_size} is larger than the training set "
+                f"({len(train)} examples); lower it or raise max_train_samples"
+            )
+        collator = make_collator(self.tokenizer)
+        # A trailing batch of one cannot be standardised by the cross-correlation loss: drop just that case.
+        drop_last = len(train) % cfg.train.batch_size == 1
+        self.train_loader = make_dataloader(train, collator, cfg.train.batch_size, True, cfg.seed, drop_last)
+        self.eval_loaders = {
+            split: make_dataloader(self.datasets[split], collator, cfg.train.eval_batch_size, False, cfg.seed)
+            for split in self.task.eval_splits
+        }
+
+    # ------------------------------------------------------------------------------- evaluate
+    def evaluate(self, model) -> dict[str, float]:
+        outputs = {split: predict(self.accelerator, model, loader) for split, loader in self.eval_loaders.items()}
+        return compute_metrics(self.task, outputs)
+
+    def _task_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if self.task.is_regression:
+            return torch.nn.functional.mse_loss(logits.squeeze(-1).float(), labels.float())
+        return torch.nn.functional.cross_entropy(logits.float(), labels)
+
+    # ---------------------------------------------------------------------------------- train
+    def train(self) -> dict[str, Any]:
+        dense_metrics = self.dense_stage()
+        final_metrics = self.prune_stage()
+        return self._finish(dense_metrics, final_metrics)
+
+    def dense_stage(self) -> dict[str, float]:
+        if self.cfg.dense.checkpoint:
+            log.info("dense stage skipped: loaded fine-tuned checkpoint %s", self.cfg.dense.checkpoint)
+        else:
+            self._fit(self.cfg.dense, "dense", self._dense_hooks)
+        metrics = self.evaluate(self.model)
+        log.info("dense dev: %s", metrics)
+        return metrics
+
+    def _dense_hooks(self) -> StageHooks:
+        def loss_step(batch):
+            loss = self._task_loss(self.model(**_inputs(batch)).logits, batch["labels"])
+            return loss, {"loss": loss.item()}
+
+        return StageHooks(loss_step=loss_step, after_update=self._trace_update("dense"))
+
+    def _fit(self, stage_cfg, stage: str, hooks_factory) -> None:
+        """Build a stage's optimizer and LR schedule, then run it."""
+        cfg = self.cfg
+        updates = count_updates(
+            stage_cfg.epochs, stage_cfg.max_steps, len(self.train_loader), cfg.train.gradient_accumulation_steps
+        )
+        raw_optimizer = build_optimizer(self.model, stage_cfg.lr, cfg.train.weight_decay)
+        optimizer = self.accelerator.prepare_optimizer(raw_optimizer)
+        # Not prepared: accelerate would step it once per process per update.
+        lr_scheduler = build_lr_scheduler(raw_optimizer, updates, cfg.train.warmup_ratio)
+        self.raw_optimizer, self.stage_updates = raw_optimizer, updates
+        run_stage(
+            self.accelerator, self.model, self.train_loader, optimizer, lr_scheduler, updates, hooks_factory(),
+            cfg.train.max_grad_norm, desc=stage,
+        )
+
+    def _trace_update(self, stage: str):
+        every = max(1, self.cfg.train.log_every)
+
+        def after_update(step: int, parts: dict[str, float]) -> None:
+            if self.accelerator.is_main_process and (step % every == 0 or step == self.stage_updates):
+                append_jsonl(self.trace_path, {"event": "train", "stage": stage, "step": step, **parts})
+
+        return after_update
+
+    # --------------------------------------------------------------------------- prune stage
+    def prune_stage(self) -> dict[str, float]:
+        cfg = self.cfg
+        student = self.accelerator.unwrap_model(self.model)
+        self.prunable = select_prunable(student, cfg.prune.include, cfg.prune.exclude)
+        self.masks = MaskState(self.prunable, cfg.prune.scope)
+        options = {k: v for k, v in OmegaConf.to_container(cfg.regularizer).items() if k != "name"}
+        self.distill = build_distillation(cfg.regularizer.name, **options)
+        self.weight_reg = build_weight_regularizer(cfg.weight_reg.name)
+        self.teacher = self._build_teacher(student)
+        # The teacher's own (frozen, or refreshed in place) parameters are the AWR reference weights.
+        self.teacher_weights = (
+            self.teacher.weights(list(self.prunable)) if cfg.weight_reg.name != "none" else None
+        )
+        self._fit(cfg.prune, "prune", self._prune_hooks)
+        assert_sparsity(self.prunable, cfg.sparsity, cfg.prune.scope)
+        metrics = self.evaluate(self.model)
+        log.info("pruned dev: %s", metrics)
+        return metrics
+
+    def _build_teacher(self, student) -> Teacher | None:
+        cfg = self.cfg
+        needs = tuple(self.distill.needs)
+        if not needs and cfg.weight_reg.name == "none":
+            return None  # plain MP: no teacher at all
+        cache = None
+        if needs and cfg.prune.teacher_cache != "off":
+            n = len(self.datasets[self.task.train_split])
+            cache = TeacherCache(n, cfg.prune.teacher_cache, self.run_dir / "teacher_cache")
+        if cfg.prune.teacher == "checkpoint":
+            model = load_model(cfg.model, self.task.num_labels, self.task.label_names, self.tokenizer,
+                               checkpoint=cfg.prune.teacher_checkpoint)
+            teacher = Teacher(model.to(self.accelerator.device), "checkpoint", needs, cache)
+        else:
+            teacher = Teacher.copy_of(student, cfg.prune.teacher, needs, cache)
+        return teacher
+
+    def _prune_hooks(self) -> StageHooks:
+        cfg = self.cfg
+        self.schedule = resolve_schedule(
+            cfg.schedule.name, cfg.sparsity, self.stage_updates,
+            start=cfg.schedule.start, end=cfg.schedule.end, frequency=cfg.schedule.frequency,
+            unit=cfg.schedule.unit, initial_sparsity=cfg.schedule.initial_sparsity,
+        )
+        log.info("schedule: %s, pruning at updates %s", self.schedule, self.schedule.pruning_steps())
+        alpha, beta = cfg.regularizer.alpha, cfg.weight_reg.beta
+        trace_update = self._trace_update("prune")
+
+        def loss_step(batch):
+            needs = tuple(self.distill.needs)
+            out = model_outputs(self.model, batch, needs)
+            task_loss = self._task_loss(out["logits"], batch["labels"])
+            loss, parts = task_loss, {"task_loss": task_loss.item()}
+            if needs:
+                distill = self.distill(out, self.teacher.outputs(batch))
+                loss = loss + alpha * distill
+                parts["distill"] = distill.item()
+            if self.teacher_weights is not None:
+                reg = self.weight_reg(self.prunable, self.teacher_weights)
+                loss = loss + beta * reg
+                parts["weight_reg"] = reg.item()
+            parts["loss"] = loss.item()
+            return loss, parts
+
+        def before_update(step: int) -> None:
+            if not self.schedule.is_pruning_step(step):
+                return
+            target = self.schedule.sparsity_at(step)
+            if self.teacher is not None and self.teacher.mode == "refresh":
+                self.teacher.refresh_from(self.accelerator.unwrap_model(self.model))
+            self.masks.update(target, self.raw_optimizer)
+            if self.accelerator.is_main_process:
+                append_jsonl(self.trace_path, {"event": "prune", "step": step, "sparsity": target})
+            log.info("update %d: pruned to %.4f", step, target)
+
+        def after_update(step: int, parts: dict[str, float]) -> None:
+            self.masks.apply()
+            parts["sparsity"] = self.masks.current_sparsity
+            trace_update(step, parts)
+
+        return StageHooks(loss_step, before_update, self.masks.mask_grads, after_update)
+
+    # ---------------------------------------------------------------------------------- finish
+    def _finish(self, dense: dict[str, float], final: dict[str, float]) -> dict[str, Any]:
+        cfg = self.cfg
+        student = self.accelerator.unwrap_model(self.model)
+        report = sparsity_report(student, self.prunable)
+        container = OmegaConf.to_container(cfg, resolve=True)
+        metrics = {
+            "status": "completed",
+            "task": self.task.name,
+            "model": cfg.model.name,
+            "method": self.method,
+            "regularizer": cfg.regularizer.name,
+            "weight_reg": cfg.weight_reg.name,
+            "schedule": cfg.schedule.name,
+            "teacher": cfg.prune.teacher,
+            "seed": cfg.seed,
+            "target_sparsity": cfg.sparsity,
+            "achieved_sparsity": report["achieved_sparsity"],
+            "nonzero_params": report["nonzero_params"],
+            "total_params": report["total_params"],
+            "prunable_params": report["prunable_params"],
+            "dense": dense,
+            "final": final,
+            "config_hash": config_hash(container),
+            "versions": versions(),
+            "wall_seconds": round(time.time() - self.started, 2),
+        }
+        if self.accelerator.is_main_process:
+            self.save_model(student)
+            write_json(self.run_dir / "sparsity.json", report["per_matrix"])
+            write_json(self.run_dir / "metrics.json", metrics)
+        self.accelerator.wait_for_everyone()
+        log.info("achieved sparsity %s, nonzero params %d", report["achieved_sparsity"], report["nonzero_params"])
+        return metrics
+
+    def save_model(self, student) -> None:
+        """A plain save_pretrained checkpoint (safetensors) with the zeros baked in, plus tokenizer."""
+        out = self.run_dir / "model"
+        student.save_pretrained(out, safe_serialization=True)
+        self.tokenizer.save_pretrained(out)
+
+
+def _inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in batch.items() if k not in ("labels", "idx")}
+
+
+def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
+    """Run one experiment and return its metrics (the dict written to metrics.json)."""
+    if run_dir is None:
+        run_dir = cfg.output_dir
+    if run_dir is None:
+        from hydra.core.hydra_config import HydraConfig
+
+        run_dir = HydraConfig.get().runtime.output_dir
+    recipe = PruneRecipe(cfg, run_dir)
+    recipe.setup()
+    return recipe.train()

@@ -1,0 +1,142 @@
+"""Turn per-run records into per-cell statistics (mean, std, n over seeds), in percent."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+GLUE_TASKS = ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli")
+XGLUE_TASKS = ("xnli", "pawsx", "nc", "qadsm", "qam", "wpr", "qg", "ntg", "ner", "pos", "mlqa")
+
+# The columns that identify one table cell; `metric` is a schema key, `main`, `lang/<l>` or `drop/<l>`.
+CELL_KEYS = ["origin", "model", "method", "schedule", "teacher", "sparsity", "variant", "task", "metric"]
+ROW_KEYS = CELL_KEYS[:-2]
+CELL_COLUMNS = [*CELL_KEYS, "mean", "std", "n", "flagged", "versions", "source", "note"]
+
+# Methods in the paper's order; anything else sorts after them, alphabetically.
+METHOD_ORDER = (
+    "Dense", "MP", "KD", "MSE", "COS", "SDP-CC", "AWR-cos", "AWR-fro", "MP+AWR-cos", "MP+AWR-fro",
+    "KD+AWR-cos", "KD+AWR-fro", "SDP-CC+AWR-cos", "SDP-CC+AWR-fro",
+)  # fmt: skip
+
+
+def method_rank(method: str) -> tuple[int, str]:
+    """Sort key for methods: paper order first, then alphabetical."""
+    return (METHOD_ORDER.index(method), "") if method in METHOD_ORDER else (len(METHOD_ORDER), method)
+
+
+def cross_lingual_tasks(runs: pd.DataFrame) -> list[str]:
+    """Tasks reported per language: the known XGLUE tasks and any task whose runs carry per_language."""
+    tasks = set(runs["task"][runs["per_language"].map(bool)]) if not runs.empty else set()
+    tasks |= {t for t in (runs["task"] if not runs.empty else []) if t in XGLUE_TASKS}
+    return sorted(tasks)
+
+
+def _scores(stage: str, scores: dict[str, float] | None, per_lang: dict | None) -> dict[str, float]:
+    """Metric -> value x100 for one stage of one run, languages as `lang/<l>` (and `drop/<l>` after pruning)."""
+    out: dict[str, float] = {}
+    for key, val in (scores or {}).items():
+        if "/" in key:
+            if not per_lang:  # only fall back on `accuracy/<lang>` keys without per_language
+                out["lang/" + key.split("/", 1)[1]] = 100.0 * val
+            continue
+        out[key] = 100.0 * val
+    for lang, rec in (per_lang or {}).items():
+        if stage in rec:
+            out[f"lang/{lang}"] = 100.0 * rec[stage]
+        if stage == "final" and "drop" in rec:
+            out[f"drop/{lang}"] = 100.0 * rec["drop"]
+    return out
+
+
+def long_scores(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (run, stage, metric): the tidy form every table and plot is built from."""
+    rows: list[dict[str, Any]] = []
+    for run in runs.itertuples(index=False):
+        base = {
+            "path": run.path, "model": run.model, "method": run.method, "schedule": run.schedule,
+            "teacher": run.teacher, "sparsity": float(run.target_sparsity), "config_hash": run.config_hash,
+            "task": run.task, "seed": int(run.seed), "version": run.sdp_version,
+        }  # fmt: skip
+        for stage, scores in (("final", run.final), ("dense", run.dense)):
+            if scores is None:
+                continue
+            for metric, value in _scores(stage, scores, run.per_language).items():
+                rows.append({**base, "stage": stage, "metric": metric, "value": value})
+    cols = ["path", "model", "method", "schedule", "teacher", "sparsity", "config_hash", "task", "seed",
+            "version", "stage", "metric", "value"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _stats(values: list[float]) -> tuple[float, float, int]:
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n >= 2 else float("nan")
+    return mean, std, n
+
+
+def _versions(series: pd.Series) -> list[str]:
+    return sorted({v for v in series if v})
+
+
+def _with_variants(final: pd.DataFrame) -> pd.DataFrame:
+    """Label rows by a short config hash only where one cell mixes several configs (e.g. different lambdas)."""
+    cell = ["task", "model", "method", "schedule", "teacher", "sparsity"]
+    n_hash = final.groupby(cell, dropna=False)["config_hash"].transform("nunique")
+    final = final.copy()
+    final["variant"] = [
+        (h[:8] if h else "no-hash") if k > 1 else "" for h, k in zip(final["config_hash"], n_hash)
+    ]
+    return final
+
+
+def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean/std/n over seeds per cell, plus the Dense row (each run's dense scores, averaged per seed first)."""
+    scores = long_scores(runs)
+    out: list[dict[str, Any]] = []
+    final = _with_variants(scores[scores["stage"] == "final"])
+    for key, grp in final.groupby(CELL_KEYS[1:], sort=True, dropna=False):
+        mean, std, n = _stats(list(grp.sort_values("seed")["value"]))
+        versions = _versions(grp["version"])
+        out.append(_cell(key, mean, std, n, versions))
+    dense = scores[scores["stage"] == "dense"]
+    # Several pruning runs share one dense stage per seed: average those first, then over seeds.
+    per_seed: dict[tuple, dict[int, tuple[list[float], set[str]]]] = {}
+    for row in dense.itertuples(index=False):
+        vals, vers = per_seed.setdefault((row.model, row.task, row.metric), {}).setdefault(
+            row.seed, ([], set())
+        )
+        vals.append(row.value)
+        vers.add(row.version)
+    for (model, task, metric), seeds in sorted(per_seed.items()):
+        means = [sum(v) / len(v) for _, (v, _) in sorted(seeds.items())]
+        versions = sorted({v for _, (_, vs) in seeds.items() for v in vs if v})
+        key = (model, "Dense", "", "", 0.0, "", task, metric)
+        out.append(_cell(key, *_stats(means), versions))
+    frame = pd.DataFrame(out, columns=CELL_COLUMNS)
+    return frame.sort_values(CELL_KEYS, kind="mergesort").reset_index(drop=True)
+
+
+def _cell(key: tuple, mean: float, std: float, n: int, versions: list[str]) -> dict[str, Any]:
+    return {
+        "origin": "run", **dict(zip(CELL_KEYS[1:], key)), "mean": mean, "std": std, "n": n,
+        "flagged": len(versions) > 1, "versions": " ".join(versions), "source": "", "note": "",
+    }  # fmt: skip
+
+
+def mixed_version_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """Run cells (main metric only, one line per cell) that aggregate runs from several code versions."""
+    if cells.empty:
+        return cells
+    sel = cells[(cells["origin"] == "run") & cells["flagged"] & (cells["metric"] == "main")]
+    return sel.reset_index(drop=True)
+
+
+def variant_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """Distinct row labels that exist only because one cell mixed several config hashes."""
+    if cells.empty:
+        return cells
+    sel = cells[(cells["variant"] != "") & (cells["metric"] == "main")]
+    return sel[["model", "method", "schedule", "teacher", "sparsity", "variant", "task"]].drop_duplicates()

@@ -1,0 +1,74 @@
+"""Published (literature) numbers from `results/baselines/*.csv`, shaped like the run cells."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sdp.report.aggregate import CELL_COLUMNS, CELL_KEYS
+
+REQUIRED = ("method", "model", "sparsity", "task", "metric", "value", "source")
+
+# Tasks whose `main` is the mean of two metrics (docs/metrics_schema.md).
+PAIR_METRICS = {
+    "mrpc": ("f1", "accuracy"),
+    "qqp": ("accuracy", "f1"),
+    "stsb": ("pearson", "spearman"),
+    "mnli": ("accuracy_m", "accuracy_mm"),
+}
+SINGLE_METRIC = {"cola": "mcc", "sst2": "accuracy", "qnli": "accuracy", "rte": "accuracy", "wnli": "accuracy"}
+
+
+def load_published(path: Path | str) -> tuple[pd.DataFrame, list[str]]:
+    """Cells of the published CSV (values already in percent) and a list of problems found in it."""
+    path = Path(path)
+    rows: list[dict[str, Any]] = []
+    problems: list[str] = []
+    if not path.is_file():
+        return pd.DataFrame(columns=CELL_COLUMNS), [f"no published baselines at `{path.name}`"]
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+        if missing:
+            return pd.DataFrame(columns=CELL_COLUMNS), [f"`{path.name}` lacks columns {missing}"]
+        for lineno, rec in enumerate(reader, start=2):
+            try:
+                value, sparsity = float(rec["value"]), float(rec["sparsity"])
+            except (TypeError, ValueError):
+                problems.append(f"`{path.name}` line {lineno}: value or sparsity is not a number")
+                continue
+            rows.append(
+                {
+                    "origin": "published", "model": rec["model"], "method": rec["method"], "schedule": "",
+                    "teacher": "", "sparsity": round(sparsity, 6), "variant": "", "task": rec["task"],
+                    "metric": rec["metric"], "mean": value, "std": float("nan"), "n": 0, "flagged": False,
+                    "versions": "", "source": rec["source"], "note": rec.get("note") or "",
+                }  # fmt: skip
+            )
+    frame = pd.DataFrame(rows, columns=CELL_COLUMNS)
+    frame = pd.concat([frame, _mains(frame)], ignore_index=True) if not frame.empty else frame
+    return frame.sort_values(CELL_KEYS, kind="mergesort").reset_index(drop=True), problems
+
+
+def _mains(frame: pd.DataFrame) -> pd.DataFrame:
+    """Derive `main` where the published metrics determine it (both of a pair, or the single metric)."""
+    out = []
+    keys = ["model", "method", "sparsity", "task"]
+    for _, grp in frame.groupby(keys, sort=True):
+        vals = dict(zip(grp["metric"], grp["mean"]))
+        task = grp["task"].iloc[0]
+        if "main" in vals:
+            continue
+        if task in PAIR_METRICS and all(m in vals for m in PAIR_METRICS[task]):
+            main = sum(vals[m] for m in PAIR_METRICS[task]) / 2
+        elif task in SINGLE_METRIC and SINGLE_METRIC[task] in vals:
+            main = vals[SINGLE_METRIC[task]]
+        else:
+            continue
+        rec = grp.iloc[0].to_dict()
+        rec.update(metric="main", mean=main, note="")
+        out.append(rec)
+    return pd.DataFrame(out, columns=CELL_COLUMNS)

@@ -1,0 +1,286 @@
+"""Find, load and validate the runs under a results directory (one row per run in a DataFrame)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+# Folders under the results dir that hold reports or references, never runs.
+SKIP_DIRS = ("tables", "bench", "baselines")
+
+# Config fields that identify a cell of a sweep (seed excluded); see group_key().
+KEY_FIELDS = ("task", "model", "method", "schedule", "teacher", "target_sparsity", "config_hash")
+
+_REG_NAMES = {"none": "MP", "kd": "KD", "mse": "MSE", "cosine": "COS", "cross_correlation": "SDP-CC"}
+_WREG_NAMES = {"cosine": "AWR-cos", "frobenius": "AWR-fro"}
+
+# Where each field may sit in `.hydra/config.yaml` (first hit wins); metrics.json always takes precedence.
+_CONFIG_PATHS: dict[str, tuple[str, ...]] = {
+    "task": ("task.name", "task"),
+    "model": ("model.name", "model"),
+    "regularizer": ("regularizer.name", "regularizer"),
+    "weight_reg": ("weight_reg.name", "weight_reg"),
+    "schedule": ("schedule.name", "schedule"),
+    "teacher": ("teacher", "pruning.teacher", "regularizer.teacher", "teacher.kind"),
+    "seed": ("seed", "training.seed"),
+    "target_sparsity": (
+        "target_sparsity",
+        "pruning.target_sparsity",
+        "pruning.final_sparsity",
+        "schedule.final_sparsity",
+        "schedule.target_sparsity",
+    ),
+}
+
+
+class MalformedRun(ValueError):
+    """A metrics.json that cannot be used (bad JSON, wrong types, missing fields)."""
+
+
+@dataclass
+class Conflict:
+    """Two or more runs with the same config and seed but different final scores."""
+
+    key: dict[str, Any]
+    seed: int
+    paths: list[str]
+    values: list[float]
+    kept: str
+
+
+@dataclass
+class Collection:
+    """Everything the report needs to know about a results directory."""
+
+    runs: pd.DataFrame  # completed runs, one per (config key, seed)
+    failed: pd.DataFrame  # runs whose status is not "completed"
+    malformed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    conflicts: list[Conflict] = field(default_factory=list)
+    n_found: int = 0
+    n_identical_duplicates: int = 0
+
+
+def derive_method(regularizer: str, weight_reg: str) -> str:
+    """Display name from the distillation and weight terms, as the runner names it (MP, SDP-CC+AWR-cos...)."""
+    d = _REG_NAMES.get(regularizer, regularizer)
+    r = _WREG_NAMES.get(weight_reg, weight_reg) if weight_reg not in ("", "none", None) else ""
+    if not r:
+        return d
+    return r if d == "MP" else f"{d}+{r}"
+
+
+def find_metrics_files(results_dir: Path) -> list[Path]:
+    """Every metrics.json under results_dir (any depth), skipping report/reference folders; sorted."""
+    results_dir = Path(results_dir)
+    found = []
+    for path in results_dir.rglob("metrics.json"):
+        rel = path.relative_to(results_dir).parts
+        if rel and rel[0] in SKIP_DIRS:
+            continue
+        found.append(path)
+    return sorted(found, key=lambda p: p.relative_to(results_dir).as_posix())
+
+
+def _lookup(cfg: Any, dotted: str) -> Any:
+    node = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    # A Hydra group that resolved to a dict is not a scalar value.
+    return None if isinstance(node, (dict, list)) else node
+
+
+def _load_config(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / ".hydra" / "config.yaml"
+    if not path.is_file():
+        return {}
+    try:
+        import yaml
+
+        cfg = yaml.safe_load(path.read_text())
+    except Exception:  # a broken config only loses the fallback, the metrics still count
+        return {}
+    return cfg if isinstance(cfg, dict) else {}
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(float(x))
+
+
+def _score_dict(raw: Any, name: str, required: bool) -> dict[str, float] | None:
+    if raw is None and not required:
+        return None
+    if not isinstance(raw, dict):
+        raise MalformedRun(f"`{name}` is not an object")
+    if not _is_number(raw.get("main")):
+        raise MalformedRun(f"`{name}.main` is missing or not a finite number")
+    return {k: float(v) for k, v in raw.items() if _is_number(v)}
+
+
+def _per_language(raw: Any) -> dict[str, dict[str, float]] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise MalformedRun("`per_language` is not an object")
+    out = {}
+    for lang, rec in raw.items():
+        if not isinstance(rec, dict):
+            raise MalformedRun(f"`per_language.{lang}` is not an object")
+        vals = {k: float(v) for k, v in rec.items() if _is_number(v)}
+        if "drop" not in vals and "dense" in vals and "final" in vals:
+            vals["drop"] = vals["dense"] - vals["final"]
+        out[str(lang)] = vals
+    return out
+
+
+def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
+    """Parse and validate one metrics.json into a flat record; raises MalformedRun."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedRun(f"invalid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise MalformedRun("top level is not an object")
+    run_dir = Path(path).parent
+    cfg = _load_config(run_dir)
+
+    def field_(name: str) -> Any:
+        if data.get(name) is not None:
+            return data[name]
+        for dotted in _CONFIG_PATHS.get(name, ()):
+            val = _lookup(cfg, dotted)
+            if val is not None:
+                return val
+        return None
+
+    status = data.get("status")
+    if not isinstance(status, str):
+        raise MalformedRun("`status` is missing")
+    rec: dict[str, Any] = {
+        "path": run_dir.relative_to(results_dir).as_posix(),
+        "mtime": Path(path).stat().st_mtime,
+        "status": status,
+    }
+    for name in ("task", "model", "schedule", "teacher"):
+        val = field_(name)
+        rec[name] = "" if val is None else str(val)
+    method = field_("method")
+    if method is None and (field_("regularizer") is not None or field_("weight_reg") is not None):
+        method = derive_method(str(field_("regularizer") or "none"), str(field_("weight_reg") or "none"))
+    rec["method"] = "" if method is None else str(method)
+    rec["config_hash"] = str(data.get("config_hash") or "")
+    versions = data.get("versions") if isinstance(data.get("versions"), dict) else {}
+    rec["sdp_version"] = str(versions.get("sdp") or "")
+    rec["sdp_dirty"] = bool(versions.get("sdp_dirty", False))
+    rec["has_trace"] = (run_dir / "trace.jsonl").is_file()
+    seed, sparsity = field_("seed"), field_("target_sparsity")
+    completed = status == "completed"
+    if completed:
+        for name in ("task", "model", "method"):
+            if not rec[name]:
+                raise MalformedRun(f"`{name}` is missing")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise MalformedRun("`seed` is missing or not an integer")
+        if not _is_number(sparsity) or not 0.0 <= float(sparsity) <= 1.0:
+            raise MalformedRun("`target_sparsity` is missing or not in [0, 1]")
+    rec["seed"] = int(seed) if isinstance(seed, int) and not isinstance(seed, bool) else -1
+    rec["target_sparsity"] = round(float(sparsity), 6) if _is_number(sparsity) else float("nan")
+    rec["final"] = _score_dict(data.get("final"), "final", required=completed)
+    rec["dense"] = _score_dict(data.get("dense"), "dense", required=False)
+    rec["per_language"] = _per_language(data.get("per_language"))
+    rec["final_main"] = rec["final"]["main"] if rec["final"] else float("nan")
+    rec["error"] = ""
+    if not completed and (run_dir / "error.txt").is_file():
+        lines = (run_dir / "error.txt").read_text(errors="replace").strip().splitlines()
+        rec["error"] = lines[-1][:200] if lines else ""
+    return rec
+
+
+def _dedupe(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[Conflict], int]:
+    """One run per (config key, seed): newest mtime wins (path breaks ties); differing scores are conflicts."""
+    if runs.empty:
+        return runs, [], 0
+    keys = [*KEY_FIELDS, "seed"]
+    runs = runs.sort_values([*keys, "mtime", "path"], kind="mergesort")
+    keep_idx, conflicts, identical = [], [], 0
+    for key, grp in runs.groupby(keys, sort=True, dropna=False):
+        keep_idx.append(grp.index[-1])
+        if len(grp) == 1:
+            continue
+        values = [round(float(v), 12) for v in grp["final_main"]]
+        if len(set(values)) == 1:
+            identical += len(grp) - 1
+            continue
+        order = sorted(range(len(grp)), key=lambda i: grp["path"].iloc[i])
+        conflicts.append(
+            Conflict(
+                key=dict(zip(KEY_FIELDS, key[:-1])),
+                seed=int(key[-1]),
+                paths=[grp["path"].iloc[i] for i in order],
+                values=[float(grp["final_main"].iloc[i]) for i in order],
+                kept=grp["path"].iloc[-1],
+            )
+        )
+    kept = runs.loc[keep_idx].sort_values(keys + ["path"], kind="mergesort").reset_index(drop=True)
+    return kept, conflicts, identical
+
+
+_COLUMNS = [
+    "path", "mtime", "status", "task", "model", "method", "schedule", "teacher", "seed",
+    "target_sparsity", "config_hash", "sdp_version", "sdp_dirty", "has_trace", "final", "dense",
+    "per_language", "final_main", "error",
+]  # fmt: skip
+
+
+def collect_runs(results_dir: Path | str) -> Collection:
+    """Load every run under results_dir; malformed files are reported, never fatal."""
+    results_dir = Path(results_dir)
+    files = find_metrics_files(results_dir) if results_dir.is_dir() else []
+    records, malformed = [], []
+    for path in files:
+        try:
+            records.append(load_run(path, results_dir))
+        except MalformedRun as exc:
+            malformed.append((path.relative_to(results_dir).as_posix(), str(exc)))
+    frame = pd.DataFrame(records, columns=_COLUMNS)
+    done = frame[frame["status"] == "completed"].reset_index(drop=True)
+    failed = frame[frame["status"] != "completed"].sort_values("path").reset_index(drop=True)
+    runs, conflicts, identical = _dedupe(done)
+    return Collection(
+        runs=runs,
+        failed=failed,
+        malformed=malformed,
+        conflicts=conflicts,
+        n_found=len(files),
+        n_identical_duplicates=identical,
+    )
+
+
+def load_trace(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """Pruning-step records of a trace.jsonl and the number of unreadable lines (other events are ignored)."""
+    events, bad = [], 0
+    try:
+        lines = Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return [], 1
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            bad += 1
+            continue
+        if not isinstance(obj, dict) or obj.get("event") != "prune":
+            continue
+        if all(_is_number(obj.get(k)) for k in ("step", "sparsity")):
+            events.append(obj)
+        else:
+            bad += 1
+    return events, bad

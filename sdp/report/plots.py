@@ -1,0 +1,161 @@
+"""PNG plots: score vs sparsity, recovery after each pruning step, per-language degradation (deterministic)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless and byte-stable
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from sdp.report.aggregate import method_rank  # noqa: E402
+from sdp.report.collect import load_trace  # noqa: E402
+from sdp.report.tables import order_languages  # noqa: E402
+
+DPI = 100
+# No "Software" (matplotlib version) chunk, so the bytes do not depend on the installed version.
+PNG_METADATA = {"Software": None}
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, metadata=PNG_METADATA)
+    plt.close(fig)
+    return path
+
+
+def _label(model: str, method: str, schedule: str, teacher: str, variant: str, many_models: bool) -> str:
+    parts = [f"{model}/{method}" if many_models else method]
+    parts += [p for p in (schedule, teacher, variant) if p]
+    return " ".join(parts[:1]) + (f" ({', '.join(parts[1:])})" if len(parts) > 1 else "")
+
+
+def score_vs_sparsity(cells: pd.DataFrame, scores: pd.DataFrame, task: str, out_dir: Path) -> Path | None:
+    """Main score against target sparsity, one line per method, mean ± std band and every seed as a dot."""
+    sub = cells[(cells["origin"] == "run") & (cells["task"] == task) & (cells["metric"] == "main")]
+    pruned = sub[sub["method"] != "Dense"]
+    if pruned.empty:
+        return None
+    seeds = scores[(scores["task"] == task) & (scores["metric"] == "main") & (scores["stage"] == "final")]
+    many = sub["model"].nunique() > 1
+    line_keys = ["model", "method", "schedule", "teacher", "variant"]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    groups = sorted(pruned.groupby(line_keys, sort=True), key=lambda g: (g[0][0], method_rank(g[0][1]), g[0]))
+    for i, (key, grp) in enumerate(groups):
+        grp = grp.sort_values("sparsity")
+        x, y, s = grp["sparsity"] * 100, grp["mean"], grp["std"].fillna(0.0)
+        color = f"C{i % 10}"
+        ax.plot(x, y, marker="o", color=color, label=_label(*key, many_models=many))
+        ax.fill_between(x, y - s, y + s, color=color, alpha=0.2, linewidth=0)
+        pts = seeds[(seeds["model"] == key[0]) & (seeds["method"] == key[1]) & (seeds["schedule"] == key[2])
+                    & (seeds["teacher"] == key[3])]  # fmt: skip
+        if key[4]:
+            pts = pts[pts["config_hash"].str.startswith(key[4])]
+        ax.scatter(pts["sparsity"] * 100, pts["value"], color=color, s=10, alpha=0.6)
+    for j, (model, grp) in enumerate(sorted(sub[sub["method"] == "Dense"].groupby("model"))):
+        ax.axhline(grp["mean"].iloc[0], color="k", linestyle=["--", ":", "-."][j % 3], linewidth=1,
+                   label=f"{model}/Dense" if many else "Dense")  # fmt: skip
+    ax.set_xlabel("target sparsity (%)")
+    ax.set_ylabel(f"{task} main score (%)")
+    ax.set_title(f"{task}: score vs sparsity (mean ± std over seeds)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return _save(fig, out_dir / f"score_vs_sparsity_{_safe(task)}.png")
+
+
+def recovery(runs: pd.DataFrame, results_dir: Path, task: str, out_dir: Path) -> tuple[Path | None, list[str]]:
+    """Loss jump at each pruning step and the steps to recover, per method, from the runs' trace.jsonl."""
+    problems: list[str] = []
+    rows = []
+    for run in runs[(runs["task"] == task) & runs["has_trace"]].itertuples(index=False):
+        events, bad = load_trace(Path(results_dir) / run.path / "trace.jsonl")
+        if bad:
+            problems.append(f"`{run.path}/trace.jsonl`: {bad} unreadable line(s) skipped")
+        for ev in events:
+            jump = ev.get("loss_after", float("nan")) - ev.get("loss_before", float("nan")) \
+                if all(isinstance(ev.get(k), (int, float)) for k in ("loss_before", "loss_after")) else float("nan")  # fmt: skip
+            rows.append({"model": run.model, "method": run.method, "sparsity": round(100 * ev["sparsity"], 3),
+                         "jump": jump, "recovery": ev.get("recovery_steps")})  # fmt: skip
+    if not rows:
+        return None, problems
+    frame = pd.DataFrame(rows)
+    frame["recovery"] = pd.to_numeric(frame["recovery"], errors="coerce")
+    many = frame["model"].nunique() > 1
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    groups = sorted(frame.groupby(["model", "method"]), key=lambda g: (g[0][0], method_rank(g[0][1])))
+    for i, ((model, method), grp) in enumerate(groups):
+        agg = grp.groupby("sparsity", sort=True)[["jump", "recovery"]].mean()
+        label = f"{model}/{method}" if many else method
+        ax1.plot(agg.index, agg["jump"], marker=".", color=f"C{i % 10}", label=label)
+        ax2.plot(agg.index, agg["recovery"], marker=".", color=f"C{i % 10}", label=label)
+    ax1.set_xlabel("sparsity after the step (%)")
+    ax1.set_ylabel("loss after − loss before")
+    ax1.set_title(f"{task}: loss jump at each pruning step")
+    ax2.set_xlabel("sparsity after the step (%)")
+    ax2.set_ylabel("steps to recover")
+    ax2.set_title(f"{task}: recovery after each pruning step")
+    for ax in (ax1, ax2):
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return _save(fig, out_dir / f"recovery_{_safe(task)}.png"), problems
+
+
+def per_language_drop(cells: pd.DataFrame, task: str, out_dir: Path) -> Path | None:
+    """Grouped bars: mean drop (dense - final, points) per language, one bar per method and sparsity."""
+    sub = cells[(cells["origin"] == "run") & (cells["task"] == task) & cells["metric"].str.startswith("drop/")]
+    if sub.empty:
+        return None
+    langs = order_languages({m.split("/", 1)[1] for m in sub["metric"]})
+    keys = sorted({(r.model, r.method, r.schedule, r.teacher, r.variant, r.sparsity)
+                   for r in sub.itertuples(index=False)},
+                  key=lambda k: (k[5], k[0], method_rank(k[1]), k))  # fmt: skip
+    many = sub["model"].nunique() > 1
+    width = 0.8 / len(keys)
+    fig, ax = plt.subplots(figsize=(max(6.4, 0.6 * len(langs) * max(1, len(keys) / 3)), 4.2))
+    for i, key in enumerate(keys):
+        grp = sub[(sub["model"] == key[0]) & (sub["method"] == key[1]) & (sub["schedule"] == key[2])
+                  & (sub["teacher"] == key[3]) & (sub["variant"] == key[4]) & (sub["sparsity"] == key[5])]  # fmt: skip
+        vals = dict(zip(grp["metric"], zip(grp["mean"], grp["std"].fillna(0.0))))
+        xs = [j + (i - (len(keys) - 1) / 2) * width for j in range(len(langs))]
+        ys = [vals.get(f"drop/{lg}", (float("nan"), 0.0)) for lg in langs]
+        label = _label(*key[:5], many_models=many) + f" @ {round(key[5] * 100, 2):g}%"
+        ax.bar(xs, [y for y, _ in ys], width=width, yerr=[e for _, e in ys], color=f"C{i % 10}", label=label,
+               capsize=2)  # fmt: skip
+    ax.set_xticks(range(len(langs)), langs)
+    ax.set_ylabel("drop, dense − final (points)")
+    ax.set_title(f"{task}: per-language degradation under pruning")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return _save(fig, out_dir / f"per_language_{_safe(task)}.png")
+
+
+def make_plots(
+    cells: pd.DataFrame, scores: pd.DataFrame, runs: pd.DataFrame, xl_tasks: list[str], results_dir: Path,
+    out_dir: Path,
+) -> tuple[list[Path], list[str]]:
+    """All plots under out_dir; returns the files written and trace problems."""
+    written, problems = [], []
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()  # user matplotlibrc must not change the bytes
+        matplotlib.rcParams["svg.hashsalt"] = "sdp"
+        tasks = sorted(set(cells.loc[cells["origin"] == "run", "task"]))
+        for task in tasks:
+            if (p := score_vs_sparsity(cells, scores, task, out_dir)) is not None:
+                written.append(p)
+            p, probs = recovery(runs, results_dir, task, out_dir)
+            problems += probs
+            if p is not None:
+                written.append(p)
+            if task in xl_tasks and (p := per_language_drop(cells, task, out_dir)) is not None:
+                written.append(p)
+    return written, problems

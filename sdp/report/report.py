@@ -1,0 +1,168 @@
+"""The whole reporting stage: collect runs, aggregate, write tables, summary and plots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from sdp.report.aggregate import (
+    CELL_COLUMNS,
+    CELL_KEYS,
+    GLUE_TASKS,
+    aggregate_cells,
+    cross_lingual_tasks,
+    long_scores,
+    mixed_version_cells,
+    variant_cells,
+)
+from sdp.report.baselines import load_published
+from sdp.report.collect import Collection, collect_runs
+from sdp.report.render import fmt_num, fmt_sparsity, frame_to_csv, render_latex, render_markdown
+from sdp.report.tables import (
+    build_delta_tables,
+    build_glue_table,
+    build_xglue_tables,
+    delta_frame,
+    order_tasks,
+)
+
+BASELINES_CSV = Path("baselines") / "published_glue.csv"
+
+
+@dataclass
+class Report:
+    """What was written, and the collection it came from."""
+
+    collection: Collection
+    cells: pd.DataFrame
+    files: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _write(path: Path, text: str, files: list[Path]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8", newline="\n")
+    files.append(path)
+
+
+def _write_set(out_dir: Path, stem: str, heading: str, tables: list, csv_text: str, files: list[Path],
+               preamble: list[str] | None = None) -> None:  # fmt: skip
+    _write(out_dir / f"{stem}.md", render_markdown(heading, tables, preamble), files)
+    _write(out_dir / f"{stem}.tex", render_latex(tables), files)
+    _write(out_dir / f"{stem}.csv", csv_text, files)
+
+
+def build_report(
+    results_dir: Path | str,
+    out_dir: Path | str | None = None,
+    baselines: Path | str | None = None,
+    plots: bool = True,
+) -> Report:
+    """Regenerate every table, the summary and the plots of results_dir into out_dir (default results/tables)."""
+    results_dir = Path(results_dir)
+    out_dir = Path(out_dir) if out_dir is not None else results_dir / "tables"
+    baselines = Path(baselines) if baselines is not None else results_dir / BASELINES_CSV
+    coll = collect_runs(results_dir)
+    runs = coll.runs
+    run_cells = aggregate_cells(runs) if not runs.empty else pd.DataFrame(columns=CELL_COLUMNS)
+    published, pub_problems = load_published(baselines)
+    report = Report(coll, run_cells, warnings=list(pub_problems))
+    files = report.files
+    xl_tasks = cross_lingual_tasks(runs)
+    no_runs = runs.empty
+
+    # GLUE (and any other monolingual task) with the published rows side by side.
+    mono = run_cells[~run_cells["task"].isin(xl_tasks)]
+    glue_cells = pd.concat([c for c in (mono, published) if not c.empty] or [mono], ignore_index=True)
+    run_tasks = set(mono["task"])
+    avg_tasks = [t for t in GLUE_TASKS if t in (run_tasks or set(glue_cells["task"]))]
+    glue_table = build_glue_table(glue_cells, avg_tasks, no_runs)
+    glue_csv = frame_to_csv(glue_cells.sort_values(CELL_KEYS, kind="mergesort")[CELL_COLUMNS])
+    _write_set(out_dir, "glue", "GLUE", [glue_table], glue_csv, files)
+
+    if xl_tasks:
+        xl_cells = run_cells[run_cells["task"].isin(xl_tasks)]
+        tables = [t for task in xl_tasks for t in build_xglue_tables(xl_cells, task)]
+        _write_set(out_dir, "xglue", "XGLUE (zero-shot, per language)", tables,
+                   frame_to_csv(xl_cells[CELL_COLUMNS]), files)  # fmt: skip
+
+    deltas = delta_frame(run_cells) if not no_runs else delta_frame(pd.DataFrame(columns=CELL_COLUMNS))
+    pre = ["No runs were found."] if no_runs else None
+    _write_set(out_dir, "deltas", "Deltas of the main score", build_delta_tables(deltas),
+               frame_to_csv(deltas, float_cols=("mean", "delta_dense", "delta_mp")), files, pre)  # fmt: skip
+
+    trace_problems: list[str] = []
+    if plots and not no_runs:
+        from sdp.report.plots import make_plots  # matplotlib only when plotting
+
+        pngs, trace_problems = make_plots(run_cells, long_scores(runs), runs, xl_tasks, results_dir,
+                                          out_dir / "plots")  # fmt: skip
+        files += pngs
+    _write(out_dir / "summary.md", render_summary(report, xl_tasks, trace_problems, published), files)
+    return report
+
+
+def _versions_lines(cells: pd.DataFrame) -> list[str]:
+    out = []
+    for r in mixed_version_cells(cells).itertuples(index=False):
+        where = f"{r.task} / {r.model} / {r.method} / {fmt_sparsity(r.sparsity)}"
+        extra = f" / {r.schedule} / {r.teacher}" if r.method != "Dense" else ""
+        out.append(f"- warning: `{where}{extra}` mixes sdp versions {', '.join(r.versions.split())} (marked †)")
+    return out
+
+
+def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str],
+                   published: pd.DataFrame) -> str:  # fmt: skip
+    """summary.md: counts, failed runs, malformed files, conflicts, version flags, other warnings."""
+    coll, cells = report.collection, report.cells
+    runs, failed = coll.runs, coll.failed
+    version_lines = _versions_lines(cells)
+    tasks = order_tasks(set(runs["task"])) if not runs.empty else []
+    n_pub = len(published.drop_duplicates(["model", "method", "sparsity"])) if not published.empty else 0
+    dirty = int(runs["sdp_dirty"].sum()) if not runs.empty else 0
+    lines = ["# Report summary", ""]
+    if runs.empty:
+        lines += ["**No runs were found** (no completed run with a valid metrics.json).", ""]
+    lines += [
+        f"- metrics.json files found: {coll.n_found}",
+        f"- completed runs used: {len(runs)} (identical duplicates collapsed: {coll.n_identical_duplicates})",
+        f"- failed runs: {len(failed)}",
+        f"- malformed metrics.json skipped: {len(coll.malformed)}",
+        f"- conflicting duplicates: {len(coll.conflicts)}",
+        f"- cells mixing code versions: {len(version_lines)}",
+        f"- runs from a dirty working tree: {dirty}",
+        f"- tasks: {', '.join(tasks) if tasks else 'none'}"
+        + (f" (cross-lingual: {', '.join(xl_tasks)})" if xl_tasks else ""),
+        f"- published rows: {n_pub}",
+        "",
+        "Scores are percent with two decimals; std is the sample std (ddof=1) over seeds.",
+        "",
+    ]
+    lines += ["## Failed runs", ""]
+    if failed.empty:
+        lines += ["None.", ""]
+    else:
+        lines += ["| path | status | task | method | sparsity | seed | error |", "|---|---|---|---|---|---|---|"]
+        for r in failed.itertuples(index=False):
+            sp = fmt_sparsity(r.target_sparsity) if r.target_sparsity == r.target_sparsity else "—"
+            seed = str(r.seed) if r.seed >= 0 else "—"
+            err = r.error.replace("|", "\\|") or "—"
+            lines.append(f"| `{r.path}` | {r.status} | {r.task or '—'} | {r.method or '—'} | {sp} | {seed} | {err} |")
+        lines.append("")
+    lines += ["## Malformed metrics.json (skipped)", ""]
+    lines += [f"- `{p}`: {why}" for p, why in coll.malformed] or ["None."]
+    lines += ["", "## Conflicting duplicates (same config and seed, different final.main)", ""]
+    for c in coll.conflicts:
+        key = ", ".join(f"{k}={fmt_sparsity(v) if k == 'target_sparsity' else v}" for k, v in c.key.items() if v != "")
+        vals = "; ".join(f"`{p}` ({fmt_num(100 * v)})" for p, v in zip(c.paths, c.values))
+        lines.append(f"- {key}, seed={c.seed}: {vals}; kept `{c.kept}` (newest)")
+    lines += [] if coll.conflicts else ["None."]
+    lines += ["", "## Code versions", ""]
+    lines += version_lines or ["All aggregated cells come from one sdp version (or none recorded)."]
+    extra = [f"- several configs share one cell; rows split by config hash: `{r.task} / {r.model} / {r.method} / "
+             f"{fmt_sparsity(r.sparsity)}` [{r.variant}]" for r in variant_cells(cells).itertuples(index=False)]
+    extra += [f"- {p}" for p in trace_problems + report.warnings]
+    lines += ["", "## Other warnings", ""] + (extra or ["None."])
+    return "\n".join(lines).rstrip("\n") + "\n"

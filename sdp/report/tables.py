@@ -1,0 +1,244 @@
+"""Build the GLUE, XGLUE and delta tables from aggregated cells (runs and published rows)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from sdp.report.aggregate import GLUE_TASKS, ROW_KEYS, method_rank
+from sdp.report.render import FLAG, MISSING, Table, fmt_num, fmt_sparsity
+
+# Column label and displayed metrics per task, in the paper's order (MNLI m/mm, MRPC F1/acc, STS-B P/S).
+TASK_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "cola": ("CoLA", ("mcc",)),
+    "sst2": ("SST-2", ("accuracy",)),
+    "mrpc": ("MRPC F1/acc", ("f1", "accuracy")),
+    "stsb": ("STS-B P/S", ("pearson", "spearman")),
+    "qqp": ("QQP acc/F1", ("accuracy", "f1")),
+    "mnli": ("MNLI m/mm", ("accuracy_m", "accuracy_mm")),
+    "qnli": ("QNLI", ("accuracy",)),
+    "rte": ("RTE", ("accuracy",)),
+    "wnli": ("WNLI", ("accuracy",)),
+}
+PUB_PREFIX = "[pub] "
+RowKey = tuple  # ROW_KEYS + (source,)
+
+
+def task_label(task: str) -> str:
+    return TASK_COLUMNS[task][0] if task in TASK_COLUMNS else task
+
+
+def order_tasks(tasks: set[str] | list[str]) -> list[str]:
+    """GLUE tasks in the paper's order, then any other task alphabetically."""
+    tasks = set(tasks)
+    return [t for t in GLUE_TASKS if t in tasks] + sorted(tasks - set(GLUE_TASKS))
+
+
+def _row_sort(key: RowKey) -> tuple:
+    origin, model, method, schedule, teacher, sparsity, variant, source = key
+    # Sparsity first so that dense, runs and published rows at one sparsity sit side by side.
+    return (sparsity, origin != "run", model, method_rank(method), schedule, teacher, variant, source)
+
+
+class CellIndex:
+    """Lookup of cells by (row key, task, metric)."""
+
+    def __init__(self, cells: pd.DataFrame) -> None:
+        self.cells = cells
+        self.index: dict[tuple, dict[str, Any]] = {}
+        for rec in cells.to_dict("records"):
+            row = tuple(rec[k] for k in ROW_KEYS) + (rec["source"],)
+            self.index[(row, rec["task"], rec["metric"])] = rec
+
+    def rows(self, tasks: list[str] | None = None) -> list[RowKey]:
+        rows = {k[0] for k in self.index if tasks is None or k[1] in tasks}
+        return sorted(rows, key=_row_sort)
+
+    def get(self, row: RowKey, task: str, metric: str) -> dict[str, Any] | None:
+        return self.index.get((row, task, metric))
+
+
+def format_cell(recs: list[dict[str, Any] | None], suffix: str = "") -> str:
+    """'a/b ± s/t (n=3)' from one cell per displayed metric; missing metrics show as '—'."""
+    present = [r for r in recs if r is not None]
+    if not present:
+        return MISSING
+    text = "/".join(fmt_num(r["mean"]) if r else MISSING for r in recs) + suffix
+    if present[0]["origin"] == "run":
+        n = min(int(r["n"]) for r in present)
+        if n >= 2:
+            text += " ± " + "/".join(fmt_num(r["std"]) if r else MISSING for r in recs)
+        text += f" (n={n})"
+    if any(r["flagged"] for r in present):
+        text += FLAG
+    return text
+
+
+def _task_cell(idx: CellIndex, row: RowKey, task: str) -> str:
+    metrics = TASK_COLUMNS[task][1] if task in TASK_COLUMNS else ("main",)
+    recs = [idx.get(row, task, m) for m in metrics]
+    if any(recs):
+        return format_cell(recs)
+    # A run that logged only `main`, or a published number whose metric is not stated.
+    if (rec := idx.get(row, task, "main")) is not None:
+        return format_cell([rec])
+    if (rec := idx.get(row, task, "unspecified")) is not None:
+        return format_cell([rec], suffix="?")
+    return MISSING
+
+
+def _label_columns(rows: list[RowKey]) -> list[str]:
+    """Model/Method/Sparsity always; Schedule and Teacher only where the runs differ in them."""
+    cols = ["Model", "Method", "Sparsity"]
+    runs = [r for r in rows if r[0] == "run" and r[2] != "Dense"]
+    if len({r[3] for r in runs}) > 1:
+        cols.append("Schedule")
+    if len({r[4] for r in runs}) > 1:
+        cols.append("Teacher")
+    return cols
+
+
+def _labels(row: RowKey, cols: list[str]) -> list[str]:
+    origin, model, method, schedule, teacher, sparsity, variant, _ = row
+    name = (PUB_PREFIX if origin == "published" else "") + method + (f" [{variant}]" if variant else "")
+    out = [model, name, fmt_sparsity(sparsity)]
+    if "Schedule" in cols:
+        out.append(schedule or MISSING)
+    if "Teacher" in cols:
+        out.append(teacher or MISSING)
+    return out
+
+
+def glue_average(idx: CellIndex, row: RowKey, tasks: list[str]) -> tuple[float, bool] | None:
+    """Mean of the tasks' main scores (percent) and whether any is flagged; None unless all are present."""
+    recs = [idx.get(row, t, "main") for t in tasks]
+    if not tasks or any(r is None for r in recs):
+        return None
+    return sum(r["mean"] for r in recs) / len(recs), any(r["flagged"] for r in recs)
+
+
+def build_glue_table(cells: pd.DataFrame, avg_tasks: list[str], no_runs: bool) -> Table:
+    """Methods x sparsity rows, one column per task, the GLUE average and the source of each row."""
+    idx = CellIndex(cells)
+    tasks = order_tasks(set(cells["task"]))
+    rows = idx.rows()
+    cols = _label_columns(rows)
+    table = Table("GLUE (dev, percent)", cols + [task_label(t) for t in tasks] + ["GLUE avg", "Source"],
+                  [], n_label_cols=len(cols), n_trailing_text=1)  # fmt: skip
+    for row in rows:
+        avg = glue_average(idx, row, avg_tasks)
+        avg_text = MISSING if avg is None else fmt_num(avg[0]) + (FLAG if avg[1] else "")
+        source = row[7] if row[0] == "published" else "run here"
+        table.rows.append(_labels(row, cols) + [_task_cell(idx, row, t) for t in tasks] + [avg_text, source])
+    table.notes += _glue_notes(avg_tasks, no_runs, cells)
+    return table
+
+
+def _glue_notes(avg_tasks: list[str], no_runs: bool, cells: pd.DataFrame) -> list[str]:
+    notes = [
+        "Cells: mean ± sample std (ddof=1) over seeds, with the number of seeds; n=1 has no ±. "
+        f"{MISSING} = no run (an incomplete sweep), never 0.",
+        f"{PUB_PREFIX.strip()} rows are published numbers (Source column), not run here; "
+        "`?` marks a published number whose metric is not stated.",
+        f"{FLAG} = the cell aggregates runs from different code versions (see summary.md).",
+        "Dense = each run's dense fine-tuned score, averaged per seed, then over seeds.",
+    ]
+    if avg_tasks:
+        names = ", ".join(task_label(t).split(" ")[0] for t in avg_tasks)
+        notes.append(f"GLUE avg = mean of the main scores of {names}; shown only where a row has all of them.")
+    if no_runs:
+        notes.insert(0, "No runs were found: only published rows are shown.")
+    return notes
+
+
+def order_languages(langs: set[str]) -> list[str]:
+    """English (the training language) first, then alphabetical."""
+    return (["en"] if "en" in langs else []) + sorted(langs - {"en"})
+
+
+def build_xglue_tables(cells: pd.DataFrame, task: str) -> list[Table]:
+    """Per-language scores with their mean (incl. Dense), then per-language drop (dense - final)."""
+    sub = cells[cells["task"] == task]
+    idx = CellIndex(sub)
+    rows = idx.rows()
+    cols = _label_columns(rows)
+    langs = order_languages({m.split("/", 1)[1] for m in sub["metric"] if m.startswith(("lang/", "drop/"))})
+    score = Table(f"{task}: score per language (percent)", cols + langs + ["Mean"], [], n_label_cols=len(cols))
+    drop = Table(f"{task}: drop per language (dense − final, points)", cols + langs + ["Mean"], [],
+                 n_label_cols=len(cols))  # fmt: skip
+    for row in rows:
+        labels = _labels(row, cols)
+        score.rows.append(
+            labels + [format_cell([idx.get(row, task, f"lang/{lg}")]) for lg in langs]
+            + [format_cell([idx.get(row, task, "main")])]
+        )  # fmt: skip
+        if row[2] == "Dense":
+            continue
+        recs = [idx.get(row, task, f"drop/{lg}") for lg in langs]
+        mean = sum(r["mean"] for r in recs) / len(recs) if recs and all(recs) else float("nan")
+        drop.rows.append(labels + [format_cell([r]) for r in recs] + [fmt_num(mean)])
+    score.notes.append("Mean = the run's mean over languages (its main score), over seeds.")
+    drop.notes.append("Mean = mean of the per-language drops; shown only where every language is present.")
+    return [score, drop]
+
+
+def _mp_reference(idx: CellIndex, row: RowKey, task: str) -> dict[str, Any] | None:
+    """MP at the same model, sparsity and schedule; same teacher and no variant preferred."""
+    cands = []
+    for (r, t, m), rec in idx.index.items():
+        if t == task and m == "main" and r[0] == "run" and r[2] == "MP" and r[1] == row[1] \
+                and r[5] == row[5] and r[3] == row[3]:  # fmt: skip
+            cands.append((r[4] != row[4], r[6] != row[6], r[4], r[6], rec))
+    return min(cands, key=lambda c: c[:4])[4] if cands else None
+
+
+def delta_frame(cells: pd.DataFrame) -> pd.DataFrame:
+    """Main-score deltas (points) of every pruned run row against Dense and against MP at the same sparsity."""
+    runs = cells[cells["origin"] == "run"]
+    idx = CellIndex(runs)
+    out = []
+    for row in idx.rows():
+        if row[2] == "Dense":
+            continue
+        dense_row = ("run", row[1], "Dense", "", "", 0.0, "", "")
+        for task in order_tasks({k[1] for k in idx.index if k[0] == row}):
+            rec = idx.get(row, task, "main")
+            if rec is None:
+                continue
+            dense = idx.get(dense_row, task, "main")
+            mp = _mp_reference(idx, row, task) if row[2] != "MP" else None
+            out.append({
+                "model": row[1], "method": row[2], "schedule": row[3], "teacher": row[4], "sparsity": row[5],
+                "variant": row[6], "task": task, "mean": rec["mean"],
+                "delta_dense": rec["mean"] - dense["mean"] if dense else float("nan"),
+                "delta_mp": rec["mean"] - mp["mean"] if mp else float("nan"),
+                "flagged": bool(rec["flagged"] or (dense or {}).get("flagged") or (mp or {}).get("flagged")),
+            })  # fmt: skip
+    cols = ["model", "method", "schedule", "teacher", "sparsity", "variant", "task", "mean", "delta_dense",
+            "delta_mp", "flagged"]  # fmt: skip
+    return pd.DataFrame(out, columns=cols)
+
+
+def build_delta_tables(deltas: pd.DataFrame) -> list[Table]:
+    """Two tables (vs Dense, vs MP) with one column per task; signed, two decimals."""
+    tables = []
+    for col, title, skip_mp in (("delta_dense", "Δ main score vs Dense (points)", False),
+                                ("delta_mp", "Δ main score vs MP at the same sparsity (points)", True)):
+        frame = deltas[deltas["method"] != "MP"] if skip_mp else deltas
+        tasks = order_tasks(set(frame["task"]))
+        keys = sorted({("run", *r[:6], "") for r in frame.itertuples(index=False)}, key=_row_sort)
+        cols = _label_columns(keys)
+        lookup = {(("run", *r[:6], ""), r.task): r for r in frame.itertuples(index=False)}
+        table = Table(title, cols + [task_label(t) for t in tasks], [], n_label_cols=len(cols))
+        for key in keys:
+            cells = []
+            for task in tasks:
+                rec = lookup.get((key, task))
+                val = getattr(rec, col) if rec is not None else float("nan")
+                text = fmt_num(val, signed=True)
+                cells.append(text + (FLAG if rec is not None and rec.flagged and text != MISSING else ""))
+            table.rows.append(_labels(key, cols) + cells)
+        table.notes.append(f"Differences of means over seeds; {MISSING} = no reference or no run.")
+        tables.append(table)
+    return tables

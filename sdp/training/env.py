@@ -1,0 +1,59 @@
+"""Provenance of a run: library versions, the code commit, and a hash of the config."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import torch
+import transformers
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# Keys that name where things are, not what is computed; they don't change a run's identity.
+NON_IDENTITY_KEYS = ("seed", "output_root", "output_dir", "cache_dir", "data_dir", "resume")
+
+
+def git_commit() -> tuple[str, bool]:
+    """(commit, dirty) of the sdp checkout, or ("unknown", False) outside git."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+            ).stdout.strip()
+        )
+        return commit, dirty
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown", False
+
+
+def versions() -> dict[str, Any]:
+    import accelerate
+    import datasets
+
+    commit, dirty = git_commit()
+    return {
+        "sdp": commit,
+        "sdp_dirty": dirty,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "accelerate": accelerate.__version__,
+        "datasets": datasets.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cuda": torch.version.cuda,
+        "num_threads": torch.get_num_threads(),
+    }
+
+
+def config_hash(cfg: dict[str, Any]) -> str:
+    """sha256 of the config without seed and path keys: runs differing only by seed share it."""
+    ident = {k: v for k, v in cfg.items() if k not in NON_IDENTITY_KEYS and k != "hydra"}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -1,0 +1,69 @@
+"""Early checks of a composed config: every bad value is named with the allowed ones, before any
+model or data is loaded (Hydra itself rejects unknown groups, keys and wrong types)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sdp.objectives.distill import DISTILLATION_TERMS
+from sdp.objectives.representations import REPRESENTATIONS
+from sdp.objectives.teacher import CACHE_MODES, TEACHER_MODES
+from sdp.objectives.weight import WEIGHT_REGULARIZERS
+from sdp.pruning.masks import SCOPES
+from sdp.pruning.schedules import SCHEDULES
+
+MIXED_PRECISION = ("no", "bf16", "fp16")
+
+
+class ConfigError(ValueError):
+    """One or more invalid config values."""
+
+
+def _choice(errors: list[str], key: str, value: Any, allowed) -> None:
+    if value not in allowed:
+        errors.append(f"{key}={value!r} is not one of {sorted(allowed)}")
+
+
+def validate_config(cfg: Any) -> None:
+    from sdp.data.tasks import TASKS
+
+    errors: list[str] = []
+    _choice(errors, "task", cfg.task.name, TASKS)
+    if not (isinstance(cfg.sparsity, (int, float)) and 0.0 <= cfg.sparsity < 1.0):
+        errors.append(f"sparsity={cfg.sparsity!r} must be in [0, 1)")
+    _choice(errors, "regularizer", cfg.regularizer.name, DISTILLATION_TERMS)
+    _choice(errors, "regularizer.representation", cfg.regularizer.representation, REPRESENTATIONS)
+    _choice(errors, "weight_reg", cfg.weight_reg.name, WEIGHT_REGULARIZERS)
+    _choice(errors, "schedule", cfg.schedule.name, SCHEDULES)
+    _choice(errors, "schedule.unit", cfg.schedule.unit, ("fraction", "steps"))
+    _choice(errors, "prune.scope", cfg.prune.scope, SCOPES)
+    _choice(errors, "prune.teacher", cfg.prune.teacher, TEACHER_MODES)
+    _choice(errors, "prune.teacher_cache", cfg.prune.teacher_cache, CACHE_MODES)
+    _choice(errors, "train.mixed_precision", cfg.train.mixed_precision, MIXED_PRECISION)
+    if cfg.prune.teacher == "checkpoint" and not cfg.prune.teacher_checkpoint:
+        errors.append("prune.teacher=checkpoint needs prune.teacher_checkpoint=<fine-tuned model dir>")
+    for key in ("max_train_samples", "max_eval_samples"):
+        value = cfg[key]
+        if value is not None and value <= 0:
+            errors.append(f"{key}={value} must be a positive number of examples (or null for all)")
+    if cfg.train.batch_size < 1 or cfg.train.eval_batch_size < 1:
+        errors.append(f"train.batch_size={cfg.train.batch_size} and eval_batch_size must be >= 1")
+    if cfg.regularizer.name in ("cross_correlation",) and cfg.train.batch_size < 2:
+        errors.append(
+            f"train.batch_size={cfg.train.batch_size}: cross_correlation standardises over the batch "
+            "and needs batches of at least 2"
+        )
+    if cfg.train.gradient_accumulation_steps < 1:
+        errors.append(f"train.gradient_accumulation_steps={cfg.train.gradient_accumulation_steps} must be >= 1")
+    if cfg.regularizer.name != "none" and cfg.regularizer.alpha < 0:
+        errors.append(f"regularizer.alpha={cfg.regularizer.alpha} must be >= 0")
+    if cfg.weight_reg.beta < 0:
+        errors.append(f"weight_reg.beta={cfg.weight_reg.beta} must be >= 0")
+    for stage in ("dense", "prune"):
+        sc = cfg[stage]
+        if sc.epochs <= 0 and not sc.max_steps and not (stage == "dense" and sc.checkpoint):
+            errors.append(f"{stage}.epochs={sc.epochs} must be > 0 (or set {stage}.max_steps)")
+        if sc.lr <= 0:
+            errors.append(f"{stage}.lr={sc.lr} must be > 0")
+    if errors:
+        raise ConfigError("invalid config:\n  - " + "\n  - ".join(errors))
