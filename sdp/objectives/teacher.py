@@ -4,11 +4,18 @@ A frozen teacher in eval mode (dropout off) gives the same outputs for a trainin
 epoch, so they are computed once and looked up by the example's ``idx``. The cache is a set of
 preallocated tensors indexed by example (in memory, or memory-mapped files on disk), never a growing
 list. Refreshing the teacher bumps its version and empties the cache.
+
+The cache fills lazily (an example is computed the first time a batch holding it is seen) or, with
+:meth:`Teacher.prefill`, in one pass over the whole training set at stage start (eval mode, large
+batches, cheaper than filling during the first epoch). Under multi-process training every rank keeps
+its own cache of what it computes (disk files are named per rank), so no rank ever reads another
+rank's entries; a missing entry is always recomputed, never guessed.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +31,9 @@ CACHE_MODES = ("off", "memory", "disk")
 class TeacherCache:
     """Outputs of the teacher for ``num_examples`` training examples, keyed by example index."""
 
-    def __init__(self, num_examples: int, mode: str = "memory", directory: str | Path | None = None) -> None:
+    def __init__(
+        self, num_examples: int, mode: str = "memory", directory: str | Path | None = None, rank: int = 0
+    ) -> None:
         if mode not in ("memory", "disk"):
             raise ValueError(f"unknown teacher cache mode {mode!r}; allowed: ['memory', 'disk']")
         if mode == "disk" and directory is None:
@@ -32,6 +41,8 @@ class TeacherCache:
         self.num_examples = num_examples
         self.mode = mode
         self.directory = Path(directory) if directory is not None else None
+        self.rank = rank
+        self.files: list[Path] = []
         self.store: dict[str, torch.Tensor] = {}
         self.filled = torch.zeros(num_examples, dtype=torch.bool)
         self.version = 0
@@ -44,8 +55,10 @@ class TeacherCache:
         assert self.directory is not None
         self.directory.mkdir(parents=True, exist_ok=True)
         # Scratch data that is rebuilt on demand: a raw float32 memmap, never a pickle.
-        path = self.directory / f"teacher_{name}.npy"
+        # One file per rank: ranks see different examples and must never share (or truncate) a file.
+        path = self.directory / f"teacher_{name}.rank{self.rank}.npy"
         array = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
+        self.files.append(path)
         return torch.from_numpy(array)
 
     def invalidate(self) -> None:
@@ -81,6 +94,27 @@ class TeacherCache:
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in self.store.values()) + self.filled.numel()
 
+    def stats(self) -> dict[str, int | float | str]:
+        return {
+            "mode": self.mode,
+            "filled": int(self.filled.sum()),
+            "examples": self.num_examples,
+            "hits": self.hits,
+            "misses": self.misses,
+            "version": self.version,
+            "mbytes": round(self.nbytes() / 2**20, 2),
+        }
+
+    def close(self) -> None:
+        """Drop the stored tensors and delete this rank's disk files (scratch data, rebuilt on demand)."""
+        self.store.clear()
+        self.filled.zero_()
+        for path in self.files:
+            path.unlink(missing_ok=True)
+        self.files.clear()
+        if self.directory is not None and self.directory.is_dir() and not any(self.directory.iterdir()):
+            self.directory.rmdir()
+
 
 class Teacher:
     """The unpruned network the student is distilled towards, plus its optional cache."""
@@ -114,12 +148,33 @@ class Teacher:
         return out
 
     @torch.no_grad()
+    def prefill(self, batches: Iterable[dict[str, torch.Tensor]]) -> int:
+        """Compute and cache the outputs of every example in ``batches`` (normally the whole training set,
+        unshuffled, in large batches). Returns the number of examples now cached; 0 without a cache."""
+        if self.cache is None or not self.needs:
+            return 0
+        hits, misses = self.cache.hits, self.cache.misses
+        for batch in batches:
+            if not bool(self.cache.filled[batch["idx"].cpu()].all()):
+                self.outputs(batch)
+        self.cache.hits, self.cache.misses = hits, misses  # count only the training lookups
+        return int(self.cache.filled.sum())
+
+    @torch.no_grad()
     def refresh_from(self, student: nn.Module) -> None:
-        """Become the network just before a pruning step (teacher=refresh)."""
+        """Become the network just before a pruning step (teacher=refresh); the cache is emptied."""
         self.model.load_state_dict(student.state_dict())
+        self.model.eval()
         if self.cache is not None:
             self.cache.invalidate()
 
     def weights(self, names: list[str]) -> dict[str, torch.Tensor]:
+        """The teacher's own parameters (frozen, or refreshed in place) named like the student's."""
         params = dict(self.model.named_parameters())
+        missing = [n for n in names if n not in params]
+        if missing:
+            raise ValueError(
+                f"the teacher has no parameters named like the student's prunable weights, e.g. {missing[:3]}; "
+                "a weight regularizer needs a teacher of the same architecture"
+            )
         return {n: params[n] for n in names}

@@ -4,13 +4,28 @@ Every schedule counts *optimizer updates*, never micro-batches, so gradient accu
 multi-process runs reach the same sparsity at the same update. A schedule has a warmup (dense
 training before ``start``), pruning events every ``frequency`` updates between ``start`` and
 ``end``, and a cooldown (masks fixed) after ``end``.
+
+Closed forms, with progress p = (t - start) / (end - start) for start <= t < end:
+
+    warmup     t < start:  s(t) = 0 (dense)
+    cubic:     s(t) = s_f + (s_i - s_f) (1 - p)^3                      (Zhu & Gupta 2017)
+    linear:    s(t) = s_i + (s_f - s_i) p
+    exponential: s(t) = s_i + (s_f - s_i) (1 - exp(-5 p)) / (1 - exp(-5))
+               (the gap to s_f shrinks geometrically, by exp(-5) over the ramp, normalised to hit s_f)
+    one_shot:  s(t) = s_f from ``start`` on (one pruning event, at ``start``)
+    cooldown   t >= end:   s(t) = s_f (masks fixed)
+
+Pruning events fall on start, start + frequency, ... and always on ``end``.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+
+log = logging.getLogger("sdp")
 
 # Shape functions map progress p in [0, 1] to the fraction of the way from s_i to s_f.
 ScheduleShape = Callable[[float], float]
@@ -25,7 +40,10 @@ def _linear(p: float) -> float:
     return p
 
 
-def _exponential(p: float, rate: float = 5.0) -> float:
+EXPONENTIAL_RATE = 5.0
+
+
+def _exponential(p: float, rate: float = EXPONENTIAL_RATE) -> float:
     # Remaining density decays geometrically; normalised so that p=1 reaches s_f exactly.
     return (1.0 - math.exp(-rate * p)) / (1.0 - math.exp(-rate))
 
@@ -104,12 +122,14 @@ class SparsitySchedule:
         return (step - self.start) % self.frequency == 0 or step == self.end
 
 
-def _to_steps(value: float, unit: str, total_steps: int) -> int:
+def _to_steps(value: float, unit: str, total_steps: int, key: str) -> int:
     if unit == "fraction":
         if not 0.0 <= value <= 1.0:
-            raise ValueError(f"schedule value {value} with unit=fraction must be in [0, 1]")
+            raise ValueError(f"schedule.{key}={value} with unit=fraction must be in [0, 1]")
         return int(round(value * total_steps))
     if unit == "steps":
+        if value < 0 or float(value) != int(value):
+            raise ValueError(f"schedule.{key}={value} with unit=steps must be a whole number of optimizer steps >= 0")
         return int(value)
     raise ValueError(f"unknown schedule unit {unit!r}; allowed: ['fraction', 'steps']")
 
@@ -125,11 +145,25 @@ def resolve_schedule(
     unit: str = "fraction",
     initial_sparsity: float = 0.0,
 ) -> SparsitySchedule:
-    """Turn config values (fractions of the stage or step counts) into a step-based schedule."""
+    """Turn config values (fractions of the stage or step counts) into a step-based schedule.
+
+    Fractions are of the stage's ``total_steps`` optimizer updates, rounded to the nearest step.
+    Pruning happens before an update, so the last possible event is before update ``total_steps - 1``;
+    a later ``end`` is moved there (with a warning) so that s_f is always reached within the stage.
+    """
     if total_steps < 1:
         raise ValueError(f"the pruning stage has {total_steps} optimizer steps; it needs at least 1")
-    start_s = _to_steps(start, unit, total_steps)
-    end_s = min(_to_steps(end, unit, total_steps), total_steps - 1)
+    if name == "one_shot":
+        end = start  # one event at start; everything after it is cooldown
+    if start > end:
+        raise ValueError(f"schedule.start={start} is after schedule.end={end}")
+    start_s = _to_steps(start, unit, total_steps, "start")
+    end_s = _to_steps(end, unit, total_steps, "end")
+    if end_s > total_steps - 1:
+        if unit == "steps":
+            log.warning("schedule.end=%d is beyond the stage (%d updates); moved to %d",
+                        end_s, total_steps, total_steps - 1)
+        end_s = total_steps - 1
     start_s = min(start_s, end_s)
-    freq_s = max(1, _to_steps(frequency, unit, total_steps))
+    freq_s = max(1, _to_steps(frequency, unit, total_steps, "frequency"))
     return SparsitySchedule(name, final_sparsity, initial_sparsity, start_s, end_s, freq_s)

@@ -26,9 +26,10 @@ _CONFIG_PATHS: dict[str, tuple[str, ...]] = {
     "regularizer": ("regularizer.name", "regularizer"),
     "weight_reg": ("weight_reg.name", "weight_reg"),
     "schedule": ("schedule.name", "schedule"),
-    "teacher": ("teacher", "pruning.teacher", "regularizer.teacher", "teacher.kind"),
+    "teacher": ("prune.teacher", "teacher", "pruning.teacher"),
     "seed": ("seed", "training.seed"),
     "target_sparsity": (
+        "sparsity",
         "target_sparsity",
         "pruning.target_sparsity",
         "pruning.final_sparsity",
@@ -263,8 +264,14 @@ def collect_runs(results_dir: Path | str) -> Collection:
 
 
 def load_trace(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """Pruning-step records of a trace.jsonl and the number of unreadable lines (other events are ignored)."""
-    events, bad = [], 0
+    """Pruning-step records of a trace.jsonl and the number of unreadable lines.
+
+    A prune record may carry `loss_before`, `loss_after` and `recovery_steps` itself; where it does not,
+    they are derived from the pruning stage's `train` records: the last logged loss before the step, the
+    first one at or after it, and the steps until the loss is back at `loss_before` (None if it is not
+    back before the next pruning step). The task loss is preferred, as it is comparable across methods.
+    """
+    prunes, train, bad = [], [], 0
     try:
         lines = Path(path).read_text(errors="replace").splitlines()
     except OSError:
@@ -277,10 +284,30 @@ def load_trace(path: Path) -> tuple[list[dict[str, Any]], int]:
         except json.JSONDecodeError:
             bad += 1
             continue
-        if not isinstance(obj, dict) or obj.get("event") != "prune":
-            continue
-        if all(_is_number(obj.get(k)) for k in ("step", "sparsity")):
-            events.append(obj)
-        else:
+        if not isinstance(obj, dict):
             bad += 1
-    return events, bad
+        elif obj.get("event") == "prune":
+            if all(_is_number(obj.get(k)) for k in ("step", "sparsity")):
+                prunes.append(obj)
+            else:
+                bad += 1
+        elif obj.get("event") == "train" and obj.get("stage", "prune") == "prune" and _is_number(obj.get("step")):
+            loss = obj.get("task_loss", obj.get("loss"))
+            if _is_number(loss):
+                train.append((obj["step"], float(loss)))
+    train.sort()
+    prunes.sort(key=lambda e: e["step"])
+    for i, ev in enumerate(prunes):
+        if all(k in ev for k in ("loss_before", "loss_after", "recovery_steps")) or not train:
+            continue
+        step = ev["step"]
+        nxt = prunes[i + 1]["step"] if i + 1 < len(prunes) else float("inf")
+        before = [loss for st, loss in train if st < step]
+        after = [(st, loss) for st, loss in train if step <= st < nxt]
+        if not before or not after:
+            continue
+        ev.setdefault("loss_before", before[-1])
+        ev.setdefault("loss_after", after[0][1])
+        back = [st for st, loss in after if loss <= ev["loss_before"]]
+        ev.setdefault("recovery_steps", back[0] - step if back else None)
+    return prunes, bad

@@ -84,10 +84,10 @@ def recovery(runs: pd.DataFrame, results_dir: Path, task: str, out_dir: Path) ->
                 if all(isinstance(ev.get(k), (int, float)) for k in ("loss_before", "loss_after")) else float("nan")  # fmt: skip
             rows.append({"model": run.model, "method": run.method, "sparsity": round(100 * ev["sparsity"], 3),
                          "jump": jump, "recovery": ev.get("recovery_steps")})  # fmt: skip
-    if not rows:
-        return None, problems
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows, columns=["model", "method", "sparsity", "jump", "recovery"])
     frame["recovery"] = pd.to_numeric(frame["recovery"], errors="coerce")
+    if frame.empty or not frame[["jump", "recovery"]].notna().any().any():
+        return None, problems  # no trace, or prune records without any loss to compare
     many = frame["model"].nunique() > 1
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     groups = sorted(frame.groupby(["model", "method"]), key=lambda g: (g[0][0], method_rank(g[0][1])))

@@ -41,6 +41,17 @@ class Report:
     warnings: list[str] = field(default_factory=list)
 
 
+def _clear_outputs(out_dir: Path) -> None:
+    """Remove what a previous report wrote (only our own file names), so no stale table or plot survives."""
+    if not out_dir.is_dir():
+        return
+    stems = ("glue", "xglue", "deltas")
+    for path in [out_dir / f"{s}.{e}" for s in stems for e in ("md", "tex", "csv")] + [out_dir / "summary.md"]:
+        path.unlink(missing_ok=True)
+    for png in sorted((out_dir / "plots").glob("*.png")) if (out_dir / "plots").is_dir() else []:
+        png.unlink()
+
+
 def _write(path: Path, text: str, files: list[Path]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8", newline="\n")
@@ -64,6 +75,7 @@ def build_report(
     results_dir = Path(results_dir)
     out_dir = Path(out_dir) if out_dir is not None else results_dir / "tables"
     baselines = Path(baselines) if baselines is not None else results_dir / BASELINES_CSV
+    _clear_outputs(out_dir)
     coll = collect_runs(results_dir)
     runs = coll.runs
     run_cells = aggregate_cells(runs) if not runs.empty else pd.DataFrame(columns=CELL_COLUMNS)

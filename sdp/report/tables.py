@@ -230,7 +230,8 @@ def build_delta_tables(deltas: pd.DataFrame) -> list[Table]:
         keys = sorted({("run", *r[:6], "") for r in frame.itertuples(index=False)}, key=_row_sort)
         cols = _label_columns(keys)
         lookup = {(("run", *r[:6], ""), r.task): r for r in frame.itertuples(index=False)}
-        table = Table(title, cols + [task_label(t) for t in tasks], [], n_label_cols=len(cols))
+        # Deltas are of the main score only, so the column is the bare task name.
+        table = Table(title, cols + [task_label(t).split(" ")[0] for t in tasks], [], n_label_cols=len(cols))
         for key in keys:
             cells = []
             for task in tasks:

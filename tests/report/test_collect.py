@@ -1,0 +1,108 @@
+"""Collecting runs: discovery, validation, failed runs, duplicates and conflicts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import mrpc, run_record, write_run
+
+from sdp.report.collect import collect_runs, derive_method, find_metrics_files, load_trace
+
+
+def test_find_skips_report_folders(glue_tree: Path) -> None:
+    found = [p.relative_to(glue_tree).as_posix() for p in find_metrics_files(glue_tree)]
+    assert not any(p.startswith(("tables/", "baselines/", "bench/")) for p in found)
+    assert found == sorted(found) and len(found) == 10
+
+
+def test_collection_counts(glue_tree: Path) -> None:
+    coll = collect_runs(glue_tree)
+    assert coll.n_found == 10
+    assert len(coll.runs) == 5
+    assert coll.n_identical_duplicates == 1
+    assert list(coll.failed["path"]) == ["runs/bad/j8"]
+    assert coll.failed["error"].iloc[0] == "RuntimeError: CUDA out of memory"
+    assert [p for p, _ in coll.malformed] == ["runs/bad/j7/metrics.json", "runs/bad/j9/metrics.json"]
+    assert "invalid JSON" in coll.malformed[0][1]
+
+
+def test_conflict_keeps_newest(glue_tree: Path) -> None:
+    coll = collect_runs(glue_tree)
+    [conflict] = coll.conflicts
+    assert conflict.paths == ["runs/sweepA/j2", "runs/sweepB/j2"]
+    assert conflict.kept == "runs/sweepB/j2"
+    assert conflict.seed == 1 and conflict.key["method"] == "SDP-CC"
+    kept = coll.runs[(coll.runs["method"] == "SDP-CC") & (coll.runs["seed"] == 1)]
+    assert list(kept["path"]) == ["runs/sweepB/j2"]
+
+
+def test_conflict_tie_on_mtime_is_deterministic(tmp_path: Path) -> None:
+    for name, f1 in (("b", 0.9), ("a", 0.8)):
+        write_run(tmp_path, name, run_record("mrpc", "MP", 0.5, 1, mrpc(f1, 0.7), None))
+    coll = collect_runs(tmp_path)
+    assert coll.conflicts[0].kept == "b"  # same mtime: the last path wins
+
+
+def test_config_yaml_fallback(tmp_path: Path) -> None:
+    rec = run_record("mrpc", "MP", 0.5, 1, mrpc(0.8, 0.7), None)
+    for key in ("method", "seed", "target_sparsity", "model", "teacher"):
+        del rec[key]
+    write_run(tmp_path, "r", rec)
+    (tmp_path / "r" / ".hydra").mkdir()
+    (tmp_path / "r" / ".hydra" / "config.yaml").write_text(  # the layout of conf/config.yaml
+        "sparsity: 0.8\nseed: 7\nmodel:\n  name: minilm\nregularizer:\n  name: cross_correlation\n"
+        "weight_reg:\n  name: cosine\nprune:\n  teacher: refresh\n"
+    )
+    run = collect_runs(tmp_path).runs.iloc[0]
+    assert (run["method"], run["seed"], run["target_sparsity"], run["model"], run["teacher"]) == (
+        "SDP-CC+AWR-cos", 7, 0.8, "minilm", "refresh")  # fmt: skip
+
+
+def test_derive_method() -> None:
+    assert derive_method("none", "none") == "MP"
+    assert derive_method("kd", "none") == "KD"
+    assert derive_method("none", "frobenius") == "AWR-fro"
+    assert derive_method("cross_correlation", "cosine") == "SDP-CC+AWR-cos"
+
+
+def test_wrong_types_are_malformed(tmp_path: Path) -> None:
+    write_run(tmp_path, "a", "[1, 2]")
+    write_run(tmp_path, "b", {**run_record("mrpc", "MP", 0.5, 1, mrpc(0.8, 0.7), None), "seed": "x"})
+    write_run(tmp_path, "c", {**run_record("mrpc", "MP", 1.5, 1, mrpc(0.8, 0.7), None)})
+    write_run(tmp_path, "d", {**run_record("mrpc", "MP", 0.5, 1, {"f1": 0.8}, None)})
+    coll = collect_runs(tmp_path)
+    assert coll.runs.empty
+    assert [p for p, _ in coll.malformed] == [f"{x}/metrics.json" for x in "abcd"]
+
+
+def test_missing_results_dir(tmp_path: Path) -> None:
+    coll = collect_runs(tmp_path / "nope")
+    assert coll.runs.empty and coll.n_found == 0
+
+
+def test_load_trace_ignores_other_events(tmp_path: Path) -> None:
+    lines = [json.dumps({"event": "train", "step": 1, "loss": 0.1}), "garbage",
+             json.dumps({"event": "prune", "step": 2, "sparsity": 0.3, "loss_before": 1, "loss_after": 2})]
+    (tmp_path / "trace.jsonl").write_text("\n".join(lines) + "\n\n")
+    events, bad = load_trace(tmp_path / "trace.jsonl")
+    assert [e["step"] for e in events] == [2] and bad == 1
+
+
+def test_load_trace_derives_recovery_from_train_losses(tmp_path: Path) -> None:
+    """The runner's prune records carry only step and sparsity; losses come from its train records."""
+    recs = [
+        {"event": "train", "stage": "dense", "step": 9, "loss": 0.1},
+        {"event": "train", "stage": "prune", "step": 9, "task_loss": 0.5, "loss": 0.9},
+        {"event": "prune", "step": 10, "sparsity": 0.3},
+        {"event": "train", "stage": "prune", "step": 10, "task_loss": 0.8, "loss": 1.2},
+        {"event": "train", "stage": "prune", "step": 12, "task_loss": 0.6},
+        {"event": "train", "stage": "prune", "step": 14, "task_loss": 0.45},
+        {"event": "prune", "step": 20, "sparsity": 0.6},
+        {"event": "train", "stage": "prune", "step": 20, "task_loss": 0.9},
+    ]
+    (tmp_path / "trace.jsonl").write_text("\n".join(json.dumps(r) for r in recs))
+    events, bad = load_trace(tmp_path / "trace.jsonl")
+    assert bad == 0
+    assert (events[0]["loss_before"], events[0]["loss_after"], events[0]["recovery_steps"]) == (0.5, 0.8, 4)
+    assert (events[1]["loss_before"], events[1]["loss_after"], events[1]["recovery_steps"]) == (0.45, 0.9, None)

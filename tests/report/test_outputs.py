@@ -1,0 +1,81 @@
+"""Plots, byte-identical reruns, the CLI front end and the published-baselines CSV."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cli.tables import main, parse_args
+from sdp.report.baselines import load_published
+from sdp.report.report import build_report
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_plots_written(glue_tree: Path, xglue_tree: Path) -> None:
+    build_report(glue_tree)
+    build_report(xglue_tree)
+    expected = [
+        glue_tree / "tables/plots/score_vs_sparsity_mrpc.png",
+        glue_tree / "tables/plots/score_vs_sparsity_stsb.png",
+        glue_tree / "tables/plots/recovery_mrpc.png",
+        xglue_tree / "tables/plots/score_vs_sparsity_xnli.png",
+        xglue_tree / "tables/plots/per_language_xnli.png",
+    ]
+    for path in expected:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+        assert 5_000 < path.stat().st_size < 500_000, path
+    assert not (glue_tree / "tables/plots/recovery_stsb.png").exists()  # no trace for stsb
+
+
+def test_byte_identical_reruns(glue_tree: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy" / "results"
+    shutil.copytree(glue_tree, copy)  # copytree keeps mtimes, so the same run wins a conflict
+    first = build_report(glue_tree, out_dir=tmp_path / "out1")
+    second = build_report(copy, out_dir=tmp_path / "out2")
+    names1 = sorted(p.relative_to(tmp_path / "out1").as_posix() for p in first.files)
+    names2 = sorted(p.relative_to(tmp_path / "out2").as_posix() for p in second.files)
+    assert names1 == names2 and any(n.endswith(".png") for n in names1)
+    for name in names1:
+        assert (tmp_path / "out1" / name).read_bytes() == (tmp_path / "out2" / name).read_bytes(), name
+    png = (tmp_path / "out1" / "plots" / "score_vs_sparsity_mrpc.png").read_bytes()
+    assert b"matplotlib" not in png.lower()  # no Software metadata
+
+
+def test_stale_outputs_removed(xglue_tree: Path) -> None:
+    build_report(xglue_tree)
+    assert (xglue_tree / "tables/xglue.md").is_file()
+    shutil.rmtree(xglue_tree / "runs")
+    (xglue_tree / "tables" / "notes.txt").write_text("mine")
+    build_report(xglue_tree)
+    assert not (xglue_tree / "tables/xglue.md").exists()
+    assert not list((xglue_tree / "tables/plots").glob("*.png"))
+    assert (xglue_tree / "tables" / "notes.txt").read_text() == "mine"  # only our own files go
+
+
+def test_cli(glue_tree: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main([f"results_dir={glue_tree}", "plots=false"]) == 0
+    assert "5 runs, 1 failed, 2 malformed, 1 conflicts" in capsys.readouterr().out
+    assert (glue_tree / "tables" / "glue.md").is_file()
+    assert not (glue_tree / "tables" / "plots").exists()
+    assert main(["--help"]) == 0 and "results_dir" in capsys.readouterr().out
+    assert main(["bogus=1"]) == 2
+    assert parse_args(["results_dir=x", "+out_dir=y"])["out_dir"] == "y"
+
+
+def test_repo_published_csv_matches_anchors() -> None:
+    path = REPO / "results" / "baselines" / "published_glue.csv"
+    cells, problems = load_published(path)
+    assert problems == [] and not cells.empty
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert all(r["source"] for r in rows)
+    anchors = REPO.parent / "shared" / "docs" / "ANCHORS.md"
+    if not anchors.is_file():
+        pytest.skip("ANCHORS.md not available")
+    text = anchors.read_text()
+    for r in rows:  # every number exactly as written in the published summary
+        assert r["value"] in text, r

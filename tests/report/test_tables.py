@@ -1,0 +1,148 @@
+"""The exact tables, summary and CSVs produced from small hand-written results trees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import run_record, stsb, write_run
+
+from sdp.report.render import fmt_num, fmt_sparsity, tex_escape
+from sdp.report.report import build_report
+
+GLUE_TABLE = """\
+| Model | Method | Sparsity | MRPC F1/acc | STS-B P/S | GLUE avg | Source |
+| :-- | :-- | :-- | --: | --: | --: | :-- |
+| minilm | Dense | 0% | 91.00/81.00 ± 1.41/1.41 (n=2)† | 88.00/86.00 (n=1) | 86.50† | run here |
+| minilm | MP | 50% | 81.00/71.00 ± 1.41/1.41 (n=2)† | 80.00/78.00 (n=1) | 77.50† | run here |
+| minilm | SDP-CC | 50% | 85.50/75.50 ± 0.71/0.71 (n=2) | — | — | run here |
+| bert-base | [pub] MP+KD | 50% | 88.80/— | — | — | Someone 2020 |
+"""
+
+DELTAS = """\
+## Δ main score vs Dense (points)
+
+| Model | Method | Sparsity | MRPC | STS-B |
+| :-- | :-- | :-- | --: | --: |
+| minilm | MP | 50% | -10.00† | -8.00 |
+| minilm | SDP-CC | 50% | -5.50† | — |
+
+- Differences of means over seeds; — = no reference or no run.
+
+## Δ main score vs MP at the same sparsity (points)
+
+| Model | Method | Sparsity | MRPC |
+| :-- | :-- | :-- | --: |
+| minilm | SDP-CC | 50% | +4.50† |
+"""
+
+XGLUE_TABLE = """\
+| Model | Method | Sparsity | en | de | Mean |
+| :-- | :-- | :-- | --: | --: | --: |
+| minilm | Dense | 0% | 81.00 ± 1.41 (n=2) | 71.00 ± 1.41 (n=2) | 76.00 ± 1.41 (n=2) |
+| minilm | MP | 90% | 76.00 ± 1.41 (n=2) | 62.00 ± 2.83 (n=2) | 69.00 ± 2.12 (n=2) |
+| minilm | SDP-CC+AWR-cos | 90% | 78.00 (n=1) | 66.00 (n=1) | 72.00 (n=1) |
+"""
+
+XGLUE_DROP = """\
+| minilm | MP | 90% | 5.00 ± 0.00 (n=2) | 9.00 ± 1.41 (n=2) | 7.00 |
+| minilm | SDP-CC+AWR-cos | 90% | 2.00 (n=1) | 4.00 (n=1) | 3.00 |
+"""
+
+
+def test_glue_markdown_exact(glue_tree: Path) -> None:
+    build_report(glue_tree, plots=False)
+    text = (glue_tree / "tables" / "glue.md").read_text()
+    assert GLUE_TABLE in text
+    assert "GLUE avg = mean of the main scores of MRPC, STS-B" in text
+    assert "No runs were found" not in text
+
+
+def test_deltas_exact(glue_tree: Path) -> None:
+    build_report(glue_tree, plots=False)
+    assert DELTAS in (glue_tree / "tables" / "deltas.md").read_text()
+    csv = (glue_tree / "tables" / "deltas.csv").read_text().splitlines()
+    assert csv[0] == "model,method,schedule,teacher,sparsity,variant,task,mean,delta_dense,delta_mp,flagged"
+    assert csv[3] == "minilm,SDP-CC,cubic,frozen,0.5,,mrpc,80.5000,-5.5000,4.5000,1"
+
+
+def test_glue_csv_and_latex(glue_tree: Path) -> None:
+    build_report(glue_tree, plots=False)
+    out = glue_tree / "tables"
+    lines = (out / "glue.csv").read_text().splitlines()
+    assert lines[0] == "origin,model,method,schedule,teacher,sparsity,variant,task,metric,mean,std,n,flagged,versions,source,note"
+    assert "run,minilm,MP,cubic,frozen,0.5,,mrpc,f1,81.0000,1.4142,2,1,aaa bbb,," in lines
+    assert "run,minilm,MP,cubic,frozen,0.5,,stsb,main,79.0000,,1,0,aaa,," in lines
+    assert "published,bert-base,MP+KD,,,0.5,,mrpc,f1,88.8000,,,0,,Someone 2020," in lines
+    assert not any(",SDP-CC,cubic,frozen,0.5,,stsb," in line for line in lines)  # missing, not zero
+    tex = (out / "glue.tex").read_text()
+    assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
+    assert "minilm & MP & 50\\% & 81.00/71.00 $\\pm$ 1.41/1.41 (n=2)$^\\dagger$ & 80.00/78.00 (n=1) & " \
+        "77.50$^\\dagger$ & run here \\\\" in tex  # fmt: skip
+
+
+def test_summary_reports_problems(glue_tree: Path) -> None:
+    build_report(glue_tree)  # traces are read for the plots
+    text = (glue_tree / "tables" / "summary.md").read_text()
+    for line in (
+        "- metrics.json files found: 10",
+        "- completed runs used: 5 (identical duplicates collapsed: 1)",
+        "- failed runs: 1",
+        "- malformed metrics.json skipped: 2",
+        "| `runs/bad/j8` | failed | mrpc | KD | 50% | 3 | RuntimeError: CUDA out of memory |",
+        "- `runs/bad/j9/metrics.json`: `final` is not an object",
+        "- task=mrpc, model=minilm, method=SDP-CC, schedule=cubic, teacher=frozen, target_sparsity=50%, seed=1: "
+        "`runs/sweepA/j2` (79.00); `runs/sweepB/j2` (80.00); kept `runs/sweepB/j2` (newest)",
+        "- warning: `mrpc / minilm / MP / 50% / cubic / frozen` mixes sdp versions aaa, bbb (marked †)",
+        "- `runs/sweepA/j1/trace.jsonl`: 1 unreadable line(s) skipped",
+    ):
+        assert line in text, line
+    assert text.count("runs/bad/j7/metrics.json") == 1
+
+
+def test_xglue_tables(xglue_tree: Path) -> None:
+    build_report(xglue_tree, plots=False)
+    text = (xglue_tree / "tables" / "xglue.md").read_text()
+    assert XGLUE_TABLE in text and XGLUE_DROP in text
+    assert (xglue_tree / "tables" / "xglue.tex").is_file()
+    assert "run,minilm,MP,cubic,frozen,0.9,,xnli,drop/de,9.0000,1.4142,2,0,aaa,," in (
+        xglue_tree / "tables" / "xglue.csv").read_text().splitlines()  # fmt: skip
+    assert "| minilm | SDP-CC+AWR-cos | 90% | +3.00 |" in (xglue_tree / "tables" / "deltas.md").read_text()
+
+
+def test_no_xglue_without_cross_lingual_runs(glue_tree: Path) -> None:
+    build_report(glue_tree, plots=False)
+    assert not (glue_tree / "tables" / "xglue.md").exists()
+
+
+def test_empty_results_dir_gives_published_rows(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    (root / "baselines").mkdir(parents=True)
+    repo_csv = Path(__file__).resolve().parents[2] / "results" / "baselines" / "published_glue.csv"
+    (root / "baselines" / "published_glue.csv").write_text(repo_csv.read_text())
+    report = build_report(root)
+    glue = (root / "tables" / "glue.md").read_text()
+    assert "- No runs were found: only published rows are shown." in glue
+    assert "| bert-base | [pub] MP+KD | 90% | — | — | — | — | 79.80/65.00 | 78.30/79.30 | — | — | — | " \
+        "Sanh et al. 2020, Movement Pruning, Table 1 |" in glue  # fmt: skip
+    assert "**No runs were found**" in (root / "tables" / "summary.md").read_text()
+    assert not (root / "tables" / "plots").exists()
+    assert {p.name for p in report.files} == {f"{s}.{e}" for s in ("glue", "deltas") for e in ("md", "tex", "csv")} | {
+        "summary.md"}  # fmt: skip
+
+
+def test_config_variants_split_rows(tmp_path: Path) -> None:
+    for i, h in enumerate(("aaaa1111zz", "bbbb2222zz")):
+        write_run(tmp_path, f"r{i}", run_record("stsb", "KD", 0.5, 1, stsb(0.8 + i / 10, 0.8), None,
+                                                 config_hash=h))  # fmt: skip
+    build_report(tmp_path, plots=False)
+    glue = (tmp_path / "tables" / "glue.md").read_text()
+    assert "| minilm | KD [aaaa1111] | 50% | 80.00/80.00 (n=1) |" in glue
+    assert "| minilm | KD [bbbb2222] | 50% | 90.00/80.00 (n=1) |" in glue
+    assert "rows split by config hash" in (tmp_path / "tables" / "summary.md").read_text()
+
+
+def test_formatting_helpers() -> None:
+    assert fmt_num(-0.001) == "0.00" and fmt_num(-0.001, signed=True) == "+0.00"
+    assert fmt_num(float("nan")) == "—"
+    assert fmt_sparsity(0.9) == "90%" and fmt_sparsity(0.975) == "97.5%"
+    assert tex_escape("a_b 5% ± †") == "a\\_b 5\\% $\\pm$ $^\\dagger$"
