@@ -11,13 +11,15 @@ import hydra
 from omegaconf import DictConfig
 
 import sdp.config  # noqa: F401  (registers the structured schema before Hydra composes)
-from sdp.recipe import run
+from sdp.sweep import run_job
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float:
-    """Returns the final dev main score, the value Hydra sweepers optimise."""
-    return run(cfg)["final"]["main"]
+    """Returns the final dev main score, the value Hydra sweepers optimise (NaN for a failed job of a
+    multirun: its error is in <run dir>/error.txt and the sweep goes on; see sdp/sweep.py)."""
+    metrics = run_job(cfg)
+    return float("nan") if metrics is None else metrics["final"]["main"]
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import sys
 from pathlib import Path
@@ -85,6 +86,11 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     wrapped.save_pretrained(str(out))
+    # Load it back as XLM-R's (fast) tokenizer class, not the generic backend.
+    cfg_path = out / "tokenizer_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["tokenizer_class"] = "XLMRobertaTokenizer"
+    cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
     size = sum(p.stat().st_size for p in out.iterdir())
     print(f"saved {len(wrapped)}-token tokenizer to {out} ({size / 1024:.0f} KiB)")
 

@@ -30,6 +30,7 @@ class TaskConfig:
     name: str = MISSING
     max_seq_length: int = 128
     languages: list[str] | None = None  # cross-lingual tasks: evaluation languages (None = all)
+    eval_test: bool = False  # cross-lingual tasks: also evaluate each language's labelled test split
 
 
 @dataclass
@@ -74,6 +75,7 @@ class TrainConfig:
     mixed_precision: str = "no"  # no | bf16 | fp16
     log_every: int = 20
     num_threads: int | None = None  # torch.set_num_threads; None keeps torch's default
+    checkpoint_every: int = 500  # optimizer updates between checkpoints (0: only at stage ends and on SIGTERM)
 
 
 @dataclass
@@ -95,6 +97,7 @@ class PruneConfig:
     teacher: str = "frozen"  # frozen | refresh | checkpoint
     teacher_checkpoint: str | None = None
     teacher_cache: str = "memory"  # off | memory | disk
+    teacher_prefill: bool = True  # cache a fixed teacher's outputs for the whole train set at stage start
 
 
 @dataclass

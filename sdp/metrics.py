@@ -103,9 +103,18 @@ def _predictions(task: TaskSpec, preds: np.ndarray, split: str) -> np.ndarray:
 
 
 def compute_metrics(
-    task: TaskSpec, split_outputs: dict[str, tuple[np.ndarray, np.ndarray]]
+    task: TaskSpec,
+    split_outputs: dict[str, tuple[np.ndarray, np.ndarray]],
+    groups: dict[str, np.ndarray] | None = None,
 ) -> dict[str, float]:
-    """Metrics of ``task`` (keys ``task.metric_names`` plus ``main`` = their mean) as plain floats."""
+    """Metrics of ``task`` (keys ``task.metric_names`` plus ``main`` = their mean) as plain floats.
+
+    Cross-lingual tasks (``task.languages``) get per-language keys instead (``sdp.crosslingual``);
+    ``groups`` holds the query id of each row per split, for ranking metrics (WPR nDCG)."""
+    if task.languages:
+        from sdp.crosslingual import crosslingual_metrics
+
+        return crosslingual_metrics(task, split_outputs, groups)
     prepared: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     result: dict[str, float] = {}
     for key in task.metric_names:

@@ -18,12 +18,12 @@ from typing import Any
 
 import datasets
 import torch
-from accelerate import Accelerator
 from accelerate.utils import set_seed
 from omegaconf import DictConfig, OmegaConf
 
+from sdp.crosslingual import eval_groups, resolve_task, run_fields
 from sdp.data.loading import load_splits, make_collator, make_dataloader, resolve_data_dir, tokenize_splits
-from sdp.data.tasks import TaskSpec, get_task
+from sdp.data.tasks import TaskSpec
 from sdp.metrics import compute_metrics
 from sdp.models.presets import load_model, load_tokenizer
 from sdp.objectives.distill import build_distillation
@@ -33,6 +33,13 @@ from sdp.objectives.teacher import Teacher, TeacherCache
 from sdp.objectives.weight import build_weight_regularizer
 from sdp.pruning.masks import MaskState, assert_sparsity, select_prunable, sparsity_report
 from sdp.pruning.schedules import resolve_schedule
+from sdp.training.checkpoint import Checkpointer, atomic_dir, completed_metrics, prepare_run_dir
+from sdp.training.distributed import (
+    check_masks_agree,
+    count_eval_examples,
+    distributed_summary,
+    make_accelerator,
+)
 from sdp.training.env import config_hash, versions
 from sdp.training.io import append_jsonl, write_json
 from sdp.training.loop import (
@@ -43,6 +50,7 @@ from sdp.training.loop import (
     predict,
     run_stage,
 )
+from sdp.training.trace import Measurements, probe_batch
 from sdp.validate import validate_config
 
 log = logging.getLogger("sdp")
@@ -61,19 +69,15 @@ class PruneRecipe:
     # ----------------------------------------------------------------------------------- setup
     def setup(self) -> None:
         cfg = self.cfg
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        prepare_run_dir(self.run_dir)  # a clear error, before anything runs, if it is not writable
         self._setup_logging()
         datasets.disable_progress_bars()  # tqdm bars are for training, not for every map()
         if cfg.train.num_threads:
             torch.set_num_threads(cfg.train.num_threads)
         # Accelerator first: it decides the device and process rank everything else depends on.
-        self.accelerator = Accelerator(
-            mixed_precision=cfg.train.mixed_precision,
-            gradient_accumulation_steps=cfg.train.gradient_accumulation_steps,
-            cpu=cfg.cpu,
-        )
+        self.accelerator = make_accelerator(cfg)  # DDP; FSDP/DeepSpeed refused (sdp/training/distributed.py)
         set_seed(cfg.seed)
-        self.task: TaskSpec = get_task(cfg.task.name)
+        self.task: TaskSpec = resolve_task(cfg.task)  # cross-lingual: task.languages / eval_test applied
         self.tokenizer = load_tokenizer(cfg.model)
         self._setup_data()
         # The model is built after the data so a data error costs no model download.
@@ -86,8 +90,27 @@ class PruneRecipe:
         )
         self.eval_loaders = dict(zip(self.eval_loaders, eval_loaders))
         self.trace_path = self.run_dir / "trace.jsonl"
+        self.eval_examples: dict[str, int] = {}
+        self.checkpointer = Checkpointer(self)  # resumes from run_dir/checkpoints (sdp/training/checkpoint.py)
+        self._setup_measurements()
         log.info("task=%s model=%s method=%s sparsity=%s seed=%s", self.task.name, cfg.model.name,
                  self.method, cfg.sparsity, cfg.seed)
+
+    def _setup_measurements(self) -> None:
+        """Probe batch, recovery tracker, separability and weight statistics (sdp/training/trace.py)."""
+        train = self.datasets[self.task.train_split]
+        # A training-size batch: twice per pruning step in eval mode, so it must stay cheap.
+        probe = probe_batch(train, make_collator(self.tokenizer), self.cfg.train.batch_size, self.accelerator.device)
+
+        def write(record: dict) -> None:
+            if self.accelerator.is_main_process:
+                append_jsonl(self.trace_path, record)
+
+        self.measure = Measurements(probe, self._task_loss, self.task.is_regression, write)
+
+    def _measure_separability(self, which: str) -> None:
+        split = self.task.eval_splits[0]
+        self.measure.measure_separability(which, self.accelerator, self.model, split, self.eval_loaders[split])
 
     def _setup_logging(self) -> None:
         path = self.run_dir / "run.log"
@@ -108,6 +131,7 @@ class PruneRecipe:
                 max_eval_samples=cfg.max_eval_samples,
             )
             self.datasets = tokenize_splits(raw, self.task, self.tokenizer, cfg.task.max_seq_length, cfg.cache_dir)
+        self.eval_groups = eval_groups(self.task, raw)  # query ids for ranking metrics (WPR), else {}
         train = self.datasets[self.task.train_split]
         if len(train) < cfg.train.batch_size:
             raise ValueError(
@@ -126,7 +150,8 @@ class PruneRecipe:
     # ------------------------------------------------------------------------------- evaluate
     def evaluate(self, model) -> dict[str, float]:
         outputs = {split: predict(self.accelerator, model, loader) for split, loader in self.eval_loaders.items()}
-        return compute_metrics(self.task, outputs)
+        self.eval_examples = count_eval_examples(outputs, self.datasets)  # no duplicates across processes
+        return compute_metrics(self.task, outputs, groups=self.eval_groups)
 
     def _task_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if self.task.is_regression:
@@ -140,12 +165,19 @@ class PruneRecipe:
         return self._finish(dense_metrics, final_metrics)
 
     def dense_stage(self) -> dict[str, float]:
+        resumed = self.checkpointer.resume_dense()  # dense stage done before a kill: its metrics
+        if resumed is not None:
+            if self.measure.separability.get("dense") is None:  # not restored from the checkpoint
+                self._measure_separability("dense")  # the dense weights are loaded again: measure them
+            return resumed
         if self.cfg.dense.checkpoint:
             log.info("dense stage skipped: loaded fine-tuned checkpoint %s", self.cfg.dense.checkpoint)
         else:
             self._fit(self.cfg.dense, "dense", self._dense_hooks)
         metrics = self.evaluate(self.model)
         log.info("dense dev: %s", metrics)
+        self._measure_separability("dense")
+        self.checkpointer.dense_done(metrics)
         return metrics
 
     def _dense_hooks(self) -> StageHooks:
@@ -166,15 +198,18 @@ class PruneRecipe:
         # Not prepared: accelerate would step it once per process per update.
         lr_scheduler = build_lr_scheduler(raw_optimizer, updates, cfg.train.warmup_ratio)
         self.raw_optimizer, self.stage_updates = raw_optimizer, updates
-        run_stage(
-            self.accelerator, self.model, self.train_loader, optimizer, lr_scheduler, updates, hooks_factory(),
-            cfg.train.max_grad_norm, desc=stage,
-        )
+        # Restores the stage from a checkpoint; saves every train.checkpoint_every updates and on SIGTERM/SIGINT.
+        with self.checkpointer.stage(stage, raw_optimizer, lr_scheduler, hooks_factory(), updates) as resume:
+            run_stage(
+                self.accelerator, self.model, self.train_loader, optimizer, lr_scheduler, updates, resume.hooks,
+                cfg.train.max_grad_norm, desc=stage, start_update=resume.step, position=resume.position,
+            )
 
     def _trace_update(self, stage: str):
         every = max(1, self.cfg.train.log_every)
 
         def after_update(step: int, parts: dict[str, float]) -> None:
+            self.measure.observe(parts)
             if self.accelerator.is_main_process and (step % every == 0 or step == self.stage_updates):
                 append_jsonl(self.trace_path, {"event": "train", "stage": stage, "step": step, **parts})
 
@@ -185,6 +220,7 @@ class PruneRecipe:
         cfg = self.cfg
         student = self.accelerator.unwrap_model(self.model)
         self.prunable = select_prunable(student, cfg.prune.include, cfg.prune.exclude)
+        self.measure.measure_weights("dense", self.prunable)
         self.masks = MaskState(self.prunable, cfg.prune.scope)
         options = {k: v for k, v in OmegaConf.to_container(cfg.regularizer).items() if k != "name"}
         self.distill = build_distillation(cfg.regularizer.name, **options)
@@ -194,11 +230,31 @@ class PruneRecipe:
         self.teacher_weights = (
             self.teacher.weights(list(self.prunable)) if cfg.weight_reg.name != "none" else None
         )
+        self._prefill_teacher()
         self._fit(cfg.prune, "prune", self._prune_hooks)
+        self.measure.end_prune_stage()
+        if self.teacher is not None and self.teacher.cache is not None:
+            log.info("teacher cache: %s", self.teacher.cache.stats())
+            self.teacher.cache.close()
         assert_sparsity(self.prunable, cfg.sparsity, cfg.prune.scope)
         metrics = self.evaluate(self.model)
         log.info("pruned dev: %s", metrics)
+        self._measure_separability("final")
+        self.measure.measure_weights("final", self.prunable)
         return metrics
+
+    def _prefill_teacher(self) -> None:
+        """Cache a fixed teacher's outputs for the whole training set before the stage (prune.teacher_prefill)."""
+        teacher = self.teacher
+        if teacher is None or teacher.cache is None or teacher.mode == "refresh" or not self.cfg.prune.teacher_prefill:
+            return
+        train = self.datasets[self.task.train_split]
+        loader = make_dataloader(train, make_collator(self.tokenizer), self.cfg.train.eval_batch_size, False,
+                                 self.cfg.seed)
+        device = self.accelerator.device
+        with self.accelerator.autocast():
+            n = teacher.prefill({k: v.to(device) for k, v in batch.items()} for batch in loader)
+        log.info("teacher cache prefilled: %d examples", n)
 
     def _build_teacher(self, student) -> Teacher | None:
         cfg = self.cfg
@@ -208,7 +264,8 @@ class PruneRecipe:
         cache = None
         if needs and cfg.prune.teacher_cache != "off":
             n = len(self.datasets[self.task.train_split])
-            cache = TeacherCache(n, cfg.prune.teacher_cache, self.run_dir / "teacher_cache")
+            cache = TeacherCache(n, cfg.prune.teacher_cache, self.run_dir / "teacher_cache",
+                                 rank=self.accelerator.process_index)
         if cfg.prune.teacher == "checkpoint":
             model = load_model(cfg.model, self.task.num_labels, self.task.label_names, self.tokenizer,
                                checkpoint=cfg.prune.teacher_checkpoint)
@@ -234,7 +291,9 @@ class PruneRecipe:
             task_loss = self._task_loss(out["logits"], batch["labels"])
             loss, parts = task_loss, {"task_loss": task_loss.item()}
             if needs:
-                distill = self.distill(out, self.teacher.outputs(batch))
+                with self.accelerator.autocast():
+                    teacher_out = self.teacher.outputs(batch)
+                distill = self.distill(out, teacher_out)
                 loss = loss + alpha * distill
                 parts["distill"] = distill.item()
             if self.teacher_weights is not None:
@@ -248,12 +307,20 @@ class PruneRecipe:
             if not self.schedule.is_pruning_step(step):
                 return
             target = self.schedule.sparsity_at(step)
+            if target <= self.masks.current_sparsity:
+                return  # e.g. cubic's first event at s_i = 0: nothing to prune, nothing to record
             if self.teacher is not None and self.teacher.mode == "refresh":
                 self.teacher.refresh_from(self.accelerator.unwrap_model(self.model))
-            self.masks.update(target, self.raw_optimizer)
-            if self.accelerator.is_main_process:
-                append_jsonl(self.trace_path, {"event": "prune", "step": step, "sparsity": target})
-            log.info("update %d: pruned to %.4f", step, target)
+
+            def prune() -> float:
+                self.masks.update(target, self.raw_optimizer)
+                zeros = sum(int((w == 0).sum()) for w in self.prunable.values())
+                return zeros / sum(w.numel() for w in self.prunable.values())
+
+            record = self.measure.prune_step(self.model, step, target, prune)
+            check_masks_agree(self.accelerator, self.masks, step)  # same masks on every rank, or raise
+            log.info("update %d: pruned to %.4f (achieved %.4f), probe loss %.4f -> %.4f", step, target,
+                     record["achieved_sparsity"], record["loss_before"], record["loss_after"])
 
         def after_update(step: int, parts: dict[str, float]) -> None:
             self.masks.apply()
@@ -288,20 +355,28 @@ class PruneRecipe:
             "config_hash": config_hash(container),
             "versions": versions(),
             "wall_seconds": round(time.time() - self.started, 2),
+            "analysis": self.measure.summary(),
+            "eval_examples": self.eval_examples,  # per split, after the cross-process gather
+            "distributed": distributed_summary(self.accelerator, self.masks),  # world size, per-rank mask digests
         }
+        metrics.update(run_fields(self.task, dense, final))  # cross-lingual: per_language, data.dropped_rows
         if self.accelerator.is_main_process:
             self.save_model(student)
             write_json(self.run_dir / "sparsity.json", report["per_matrix"])
             write_json(self.run_dir / "metrics.json", metrics)
         self.accelerator.wait_for_everyone()
-        log.info("achieved sparsity %s, nonzero params %d", report["achieved_sparsity"], report["nonzero_params"])
+        self.checkpointer.cleanup()  # metrics.json is written: the training checkpoints are redundant
+        per_matrix = report["per_matrix"].values()
+        log.info("achieved sparsity %s (target %s), per matrix min %.4f max %.4f over %d matrices "
+                 "(sparsity.json), nonzero params %d", report["achieved_sparsity"], cfg.sparsity,
+                 min(per_matrix), max(per_matrix), len(per_matrix), report["nonzero_params"])
         return metrics
 
     def save_model(self, student) -> None:
         """A plain save_pretrained checkpoint (safetensors) with the zeros baked in, plus tokenizer."""
-        out = self.run_dir / "model"
-        student.save_pretrained(out, safe_serialization=True)
-        self.tokenizer.save_pretrained(out)
+        with atomic_dir(self.run_dir / "model") as out:  # never a half-written model folder
+            student.save_pretrained(out, safe_serialization=True)
+            self.tokenizer.save_pretrained(out)
 
 
 def _inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -317,5 +392,9 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
 
         run_dir = HydraConfig.get().runtime.output_dir
     recipe = PruneRecipe(cfg, run_dir)
+    done = completed_metrics(run_dir, cfg)  # this config already completed here: nothing to recompute
+    if done is not None:
+        log.info("run %s already completed: returning its metrics.json", run_dir)
+        return done
     recipe.setup()
     return recipe.train()

@@ -55,6 +55,8 @@ def validate_config(cfg: Any) -> None:
         )
     if cfg.train.gradient_accumulation_steps < 1:
         errors.append(f"train.gradient_accumulation_steps={cfg.train.gradient_accumulation_steps} must be >= 1")
+    if cfg.train.get("checkpoint_every", 0) < 0:
+        errors.append(f"train.checkpoint_every={cfg.train.checkpoint_every} must be >= 0 (0: stage ends only)")
     if cfg.regularizer.name != "none" and cfg.regularizer.alpha < 0:
         errors.append(f"regularizer.alpha={cfg.regularizer.alpha} must be >= 0")
     if cfg.weight_reg.beta < 0:

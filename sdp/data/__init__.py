@@ -1,5 +1,6 @@
 """Data layer: task registry, local GLUE readers, loading/tokenization/collation."""
 
+from sdp.data import xglue  # noqa: F401  (registers the XGLUE tasks, readers and Hub adapter)
 from sdp.data.glue_local import read_glue_split
 from sdp.data.loading import (
     load_splits,

@@ -32,6 +32,7 @@ __all__ = [
     "load_splits",
     "make_collator",
     "make_dataloader",
+    "register_hub_adapter",
     "register_local_reader",
     "remap_labels_by_name",
     "resolve_data_dir",
@@ -52,6 +53,16 @@ LOCAL_READERS: dict[str, LocalReader] = {"glue": read_glue_split}
 def register_local_reader(source: str, reader: LocalReader) -> None:
     """Register ``reader(task, data_dir, split) -> rows`` for tasks whose ``source`` is ``source``."""
     LOCAL_READERS[source] = reader
+
+
+HubAdapter = Callable[[TaskSpec, str, datasets.Dataset], datasets.Dataset]
+HUB_ADAPTERS: dict[str, HubAdapter] = {}
+
+
+def register_hub_adapter(source: str, adapter: HubAdapter) -> None:
+    """Register ``adapter(task, split, ds) -> ds``, applied to each Hub split of tasks whose ``source`` is
+    ``source`` before label remapping (e.g. to rename columns or drop placeholder rows)."""
+    HUB_ADAPTERS[source] = adapter
 
 
 def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
@@ -178,7 +189,10 @@ def load_splits(
                     f"task {task.name!r}: Hub dataset {task.hub_path}/{task.hub_name} has no split {split!r}; "
                     f"it has {sorted(hub)}"
                 )
-            out[split] = remap_labels_by_name(hub[split], task)
+            ds = hub[split]
+            if task.source in HUB_ADAPTERS:
+                ds = HUB_ADAPTERS[task.source](task, split, ds)
+            out[split] = remap_labels_by_name(ds, task)
     else:
         if task.source not in LOCAL_READERS:
             raise DataError(

@@ -39,10 +39,24 @@ def _package_path(package: str) -> str:
     return str(module.get_model_path())
 
 
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
+
+
+def _asset_path(name: str) -> str:
+    path = ASSETS_DIR / name
+    if not name or not path.is_dir():
+        known = sorted(p.name for p in ASSETS_DIR.iterdir() if p.is_dir()) if ASSETS_DIR.is_dir() else []
+        raise ModelLoadError(f"unknown asset {name!r} (looked in {str(ASSETS_DIR)!r}); known: {known}")
+    return str(path)
+
+
 def resolve_source(spec: str | None) -> str | None:
-    """``package:<name>`` -> that package's model directory; anything else is returned as is."""
+    """``package:<name>`` -> that package's model directory; ``asset:<name>`` -> ``sdp/assets/<name>``
+    (files shipped with sdp, e.g. the offline tiny XLM-R tokenizer); anything else is returned as is."""
     if spec and spec.startswith("package:"):
         return _package_path(spec.removeprefix("package:"))
+    if spec and spec.startswith("asset:"):
+        return _asset_path(spec.removeprefix("asset:"))
     return spec
 
 

@@ -37,13 +37,34 @@ def count_updates(epochs: float, max_steps: int | None, batches_per_epoch: int, 
     return max(1, math.ceil(epochs * batches_per_epoch / accumulation))
 
 
-def endless(loader) -> Iterator[tuple[int, dict]]:
-    """(epoch, batch) forever; the sampler is reseeded each epoch."""
-    epoch = 0
+@dataclass
+class DataPosition:
+    """Where a stage is in its data: the epoch, and the batches of it consumed (this process's shard)."""
+
+    epoch: int = 0
+    batches: int = 0
+
+
+def endless(loader, accelerator: Accelerator | None = None, position: DataPosition | None = None
+            ) -> Iterator[tuple[int, dict]]:
+    """(epoch, batch) forever; the sampler is reseeded each epoch.
+
+    Starting from ``position`` skips the batches that epoch already consumed (the per-epoch seed makes
+    the order the same) and keeps ``position`` up to date as batches are handed out.
+    """
+    position = position if position is not None else DataPosition()
+    epoch, skip = position.epoch, position.batches
+    if skip and hasattr(loader, "__len__") and skip >= len(loader):
+        epoch, skip = epoch + 1, 0
     while True:
         if hasattr(loader, "set_epoch"):
             loader.set_epoch(epoch)
-        for batch in loader:
+        batches = loader
+        if skip and accelerator is not None:
+            batches = accelerator.skip_first_batches(loader, skip)
+        position.epoch, position.batches, skip = epoch, skip, 0
+        for batch in batches:
+            position.batches += 1
             yield epoch, batch
         epoch += 1
 
@@ -69,12 +90,14 @@ def run_stage(
     max_grad_norm: float,
     desc: str,
     start_update: int = 0,
+    position: DataPosition | None = None,
 ) -> None:
-    """Train for ``num_updates`` optimizer updates (not micro-batches), starting at ``start_update``."""
+    """Train for ``num_updates`` optimizer updates (not micro-batches), starting at ``start_update``
+    and at data ``position`` (updated in place: a checkpoint reads it)."""
     model.train()
     bar = tqdm(total=num_updates, initial=start_update, desc=desc, disable=not accelerator.is_local_main_process)
     step, window_start, window_parts = start_update, True, []
-    for _, batch in endless(loader):
+    for _, batch in endless(loader, accelerator, position):
         if step >= num_updates:
             break
         if window_start and hooks.before_update is not None:

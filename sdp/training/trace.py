@@ -93,6 +93,15 @@ class RecoveryTracker:
         if self.write is not None:
             self.write(record)
 
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-serialisable state, for checkpoints: a resumed run keeps its pending steps and history."""
+        return {"ema": self.ema, "pending": [[r, ref, n] for r, ref, n in self.pending], "records": self.records}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.ema = state["ema"]
+        self.pending = [(dict(r), ref, int(n)) for r, ref, n in state["pending"]]
+        self.records = [dict(r) for r in state["records"]]
+
     def summary(self) -> dict[str, Any]:
         jumps = [r["loss_after"] - r["loss_before"] for r in self.records
                  if r.get("loss_before") is not None and r.get("loss_after") is not None]
@@ -251,20 +260,31 @@ class Measurements:
         self.recovery.close()
 
     def measure_separability(self, which: str, accelerator, model: nn.Module, split: str, loader) -> None:
+        """Separability of ``model``'s final [CLS] states on one dev split (``which``: dense | final)."""
         if self.is_regression:
-            self.separability[which] = None
             return
         feats, labels = final_cls_states(accelerator, model, loader)
-        self.separability[which] = class_separability(feats, labels)
         self.separability["split"] = split
+        self.separability[which] = class_separability(feats, labels)
 
     def measure_weights(self, which: str, weights: Mapping[str, torch.Tensor]) -> None:
         self.weights[which] = weight_stats(weights)
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-serialisable state (for ``Checkpointer.save(extra=...)``), so that a run resumed in the
+        pruning stage still reports every pruning step and the dense-side measurements."""
+        return {"recovery": self.recovery.state_dict(), "separability": self.separability, "weights": self.weights}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.recovery.load_state_dict(state["recovery"])
+        self.separability = dict(state["separability"])
+        self.weights = dict(state["weights"])
 
     def summary(self) -> dict[str, Any]:
         return {
             "recovery": {**self.recovery.summary(), "probe_size": int(self.probe["labels"].shape[0]),
                          "loss": "task"},
-            "separability": None if self.is_regression else {"representation": "cls", **self.separability},
+            "separability": None if self.is_regression else {
+                "representation": "cls", "dense": None, "final": None, **self.separability},
             "weights": self.weights,
         }

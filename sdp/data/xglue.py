@@ -1,0 +1,508 @@
+"""XGLUE cross-lingual tasks (XNLI, PAWS-X, NC, QADSM, QAM, WPR) and their three data sources.
+
+Zero-shot setting of both papers: train on English, evaluate on the dev (optionally the labelled test) split
+of every language. A cross-lingual task is a :class:`TaskSpec` with ``languages`` set, ``train_split="train"``
+and one eval split per language, named as on the Hub: ``validation.<lang>`` (and ``test.<lang>``).
+
+Sources
+-------
+- Hub: ``datasets.load_dataset("microsoft/xglue", <config>)`` (``data_dir`` null). Splits ``train``,
+  ``validation.<lang>``, ``test.<lang>``; Hub column names are adapted to the task's (see ``_hub_adapter``).
+- ``source="xglue"``: a local copy of the official XGLUE download, ``<data_dir>/xglue_full_dataset/<DIR>/``
+  (or ``<data_dir>/<DIR>/``), with the file names of the official loader: XNLI ``multinli.train.en.tsv``,
+  ``<lang>.dev``, ``<lang>.test``; PAWSX ``en/train.tsv``, ``<lang>/dev_2k.tsv``, ``<lang>/test_2k.tsv``;
+  NC/QADSM/WPR/QAM ``xglue.<task>.en.train``, ``xglue.<task>.<lang>.dev``, ``xglue.<task>.<lang>.test``.
+  Tab-separated, no quoting; ``*.tsv`` files start with a header line (skipped), the others have none.
+- ``source="xtreme"``: the XTREME-format files of ``<data_dir>/xnli/`` and ``<data_dir>/paws-x/``
+  (``dev-<lang>.tsv``, ``test-<lang>.labeled.tsv``; CSV-quoted, tab-delimited, CRLF allowed; a header is
+  recognised by its last field being ``label``). There is no English training set in that layout, so the
+  ``*_small`` tasks build a leakage-free zero-shot setting from the parallel dev files: rows are split by
+  index into a train side and an eval side (about half each; rows sharing a sentence stay together, see
+  :func:`zero_shot_partition`); ``train`` = the English dev rows of the train side, ``validation.<lang>`` =
+  the eval-side rows of every language (translations of examples never trained on), ``test.<lang>`` = the
+  whole labelled test file.
+
+PAWS-X rows whose sentence is the upstream placeholder ``NS`` (missing translation) are dropped, from every
+source; :func:`dropped_rows` reports how many per split (the recipe writes it to metrics.json
+``data.dropped_rows``).
+
+Text fields: QADSM's ad title and description are joined into one ``ad`` field and WPR's page title and
+snippet into ``web_page`` (``title + " " + text``), so every task is a single sentence or a sentence pair.
+WPR is trained as 5-way classification of the relevance grade (Bad..Perfect = 0..4) and scored with nDCG
+over the rows of each query, ranking by the expected grade under the predicted distribution (see
+``sdp.crosslingual``).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+
+from sdp.data.loading import register_hub_adapter, register_local_reader
+from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, register_task
+
+__all__ = [
+    "NS_PLACEHOLDER",
+    "XGLUE_LANGUAGES",
+    "XTASKS",
+    "CrossLingualInfo",
+    "dropped_rows",
+    "read_xglue_split",
+    "read_xtreme_file",
+    "read_xtreme_split",
+    "split_language",
+    "zero_shot_partition",
+]
+
+log = logging.getLogger(__name__)
+
+NS_PLACEHOLDER = "NS"
+XGLUE_HUB = "microsoft/xglue"
+
+# Languages of each XGLUE task (as in the official loader), English first.
+XGLUE_LANGUAGES: dict[str, tuple[str, ...]] = {
+    "xnli": ("en", "ar", "bg", "de", "el", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"),
+    "pawsx": ("en", "de", "es", "fr"),
+    "nc": ("en", "de", "es", "fr", "ru"),
+    "qadsm": ("en", "de", "fr"),
+    "wpr": ("en", "de", "es", "fr", "it", "pt", "zh"),
+    "qam": ("en", "de", "fr"),
+}
+XTREME_XNLI_LANGUAGES = ("en", "ar", "bg", "de", "el", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
+XTREME_PAWSX_LANGUAGES = ("en", "de", "es", "fr", "ja", "ko", "zh")
+
+
+@dataclass(frozen=True)
+class CrossLingualInfo:
+    """How a cross-lingual task's files look (beyond :class:`TaskSpec`).
+
+    ``columns`` name the file columns in order: text fields, ``label``, ``id`` or ``_`` (ignored);
+    ``joined`` builds a text field from several columns; ``label_map`` maps raw label strings to label
+    names; ``test_languages`` are the languages with a labelled test split in this source.
+    """
+
+    columns: tuple[str, ...]
+    files: dict[str, str]  # official layout: train / dev / test file patterns ("{}" = language)
+    label_map: dict[str, str] = field(default_factory=dict)
+    joined: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    hub_label: str = "label"
+    drop_ns: bool = False
+    test_languages: tuple[str, ...] = ()
+    small: bool = False  # the XTREME half/half zero-shot setting
+
+
+XTASKS: dict[str, CrossLingualInfo] = {}
+
+
+def split_language(split: str) -> tuple[str, str]:
+    """``"validation.de"`` -> ("validation", "de"); ``"train"`` -> ("train", "")."""
+    kind, _, lang = split.partition(".")
+    return kind, lang
+
+
+def _eval_splits(languages: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"validation.{lang}" for lang in languages)
+
+
+# ----------------------------------------------------------------------------------- dropped-row counts
+
+_DROPPED: dict[str, dict[str, int]] = {}
+
+
+def _record_dropped(task: TaskSpec, split: str, count: int, where: str) -> None:
+    _DROPPED.setdefault(task.name, {})[split] = int(count)
+    if count:
+        log.info("%s/%s: dropped %d rows with the %r placeholder (%s)", task.name, split, count,
+                 NS_PLACEHOLDER, where)
+
+
+def dropped_rows(task: TaskSpec) -> dict[str, int]:
+    """Rows dropped (``NS`` placeholder) per split by the last load of ``task``'s splits; {} if none apply."""
+    if not XTASKS.get(task.name, CrossLingualInfo((), {})).drop_ns:
+        return {}
+    got = _DROPPED.get(task.name, {})
+    return {s: got[s] for s in (task.train_split, *task.eval_splits) if s in got}
+
+
+# ------------------------------------------------------------------------------------- row conversion
+
+
+def _convert(task: TaskSpec, info: CrossLingualInfo, fields: dict[str, str], where: str) -> dict | None:
+    """A loader row (text fields + label name) from named raw fields; None for an NS row."""
+    row: dict = {}
+    for name in task.text_fields:
+        parts = info.joined.get(name, (name,))
+        row[name] = " ".join(fields[p].strip() for p in parts if fields[p].strip())
+    if info.drop_ns and any(fields[name].strip() == NS_PLACEHOLDER for name in _raw_text_columns(task, info)):
+        return None
+    raw = fields["label"].strip()
+    label = info.label_map.get(raw, raw)
+    if label not in task.label_names:
+        raise DataError(f"{where}: unknown label {raw!r} for task {task.name!r}; allowed: {list(task.label_names)}")
+    row["label"] = label
+    return row
+
+
+def _raw_text_columns(task: TaskSpec, info: CrossLingualInfo) -> list[str]:
+    return [p for name in task.text_fields for p in info.joined.get(name, (name,))]
+
+
+# --------------------------------------------------------------------------------- official XGLUE layout
+
+
+def _xglue_dir(task: TaskSpec, data_dir: Path) -> Path:
+    candidates = [data_dir / "xglue_full_dataset" / task.local_subdir, data_dir / task.local_subdir]
+    for cand in candidates:
+        if cand.is_dir():
+            return cand
+    raise DataFileNotFoundError(
+        f"no XGLUE folder for task {task.name!r}: looked for {[str(c) for c in candidates]}"
+    )
+
+
+def _xglue_file(task: TaskSpec, info: CrossLingualInfo, split: str) -> str:
+    kind, lang = split_language(split)
+    if split == task.train_split:
+        return info.files["train"]
+    if kind == "validation" and lang:
+        return info.files["dev"].format(lang)
+    if kind == "test" and lang:
+        return info.files["test"].format(lang)
+    raise DataError(f"task {task.name!r} has no split {split!r}; splits are train, validation.<lang>, test.<lang>")
+
+
+def read_xglue_split(task: TaskSpec, data_dir: str | Path, split: str) -> list[dict]:
+    """Rows of ``split`` from the official XGLUE layout (tab-split, no quoting, ``*.tsv`` has a header)."""
+    info = XTASKS[task.name]
+    path = _xglue_dir(task, Path(data_dir)) / _xglue_file(task, info, split)
+    kind, lang = split_language(split)
+    if not path.is_file():
+        raise DataFileNotFoundError(
+            f"task {task.name!r}: no file for split {split!r}"
+            + (f" (language {lang!r})" if lang else "")
+            + f": {str(path)!r} does not exist"
+        )
+    text = path.read_text(encoding="utf-8").removeprefix("\ufeff")
+    lines = text.split("\n")
+    start = 1 if path.name.endswith(".tsv") else 0
+    ncol = len(info.columns)
+    rows, dropped, unlabelled = [], 0, 0
+    for lineno, line in enumerate(lines[start:], start=start + 1):
+        line = line.removesuffix("\r")
+        if not line.strip():
+            continue
+        cells = line.split("\t")
+        if kind == "test" and len(cells) == ncol - 1:
+            unlabelled += 1
+            continue
+        if len(cells) != ncol:
+            raise DataError(
+                f"{path}:{lineno}: expected {ncol} tab-separated columns {list(info.columns)}, found {len(cells)}"
+            )
+        row = _convert(task, info, dict(zip(info.columns, cells)), f"{path}:{lineno}")
+        if row is None:
+            dropped += 1
+        else:
+            rows.append(row)
+    if unlabelled:
+        raise DataError(f"{path}: test split {split!r} is unlabelled ({unlabelled} rows without a label); "
+                        "set task.eval_test=false")
+    if not rows:
+        raise DataError(f"data file {str(path)!r} has no rows")
+    _record_dropped(task, split, dropped, str(path))
+    return rows
+
+
+# ------------------------------------------------------------------------------------------ XTREME files
+
+
+def read_xtreme_file(
+    path: str | Path, text_columns: tuple[str, ...], *, drop_ns: bool = False
+) -> tuple[list[dict], int]:
+    """Read one XTREME-format file: tab-delimited CSV (quotes honoured, CRLF allowed), optional header (its
+    last field is ``label``; then columns are taken by name, e.g. ``id sentence1 sentence2 label``), else
+    columns ``text_columns + (label,)`` by position.
+
+    Returns (rows, number of dropped rows): each row is ``{<text column>: str, "label": str, "index": i}``
+    where ``i`` is the 0-based data-row position in the file (before any dropping). With ``drop_ns``, rows
+    whose text is the ``NS`` placeholder are dropped and counted. A row with the wrong number of columns is
+    a DataError naming the file and line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileNotFoundError(f"data file {str(path)!r} does not exist")
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f, delimiter="\t")
+        records = [(reader.line_num, r) for r in reader]
+    records = [(n, r) for n, r in records if any(c.strip() for c in r)]
+    if not records:
+        raise DataError(f"data file {str(path)!r} is empty")
+    names = [*text_columns, "label"]
+    first = [c.strip() for c in records[0][1]]
+    if first and first[-1] == "label":
+        missing = [c for c in names if c not in first]
+        if missing:
+            raise DataError(f"{path}: header {first} lacks columns {missing}")
+        positions = [first.index(c) for c in names]
+        ncol = len(first)
+        records = records[1:]
+    else:
+        positions = list(range(len(names)))
+        ncol = len(names)
+    rows, dropped = [], 0
+    for index, (lineno, cells) in enumerate(records):
+        if len(cells) != ncol:
+            raise DataError(f"{path}:{lineno}: expected {ncol} tab-separated columns, found {len(cells)}")
+        row = {name: cells[pos] for name, pos in zip(names, positions)}
+        if drop_ns and any(row[c].strip() == NS_PLACEHOLDER for c in text_columns):
+            dropped += 1
+            continue
+        row["index"] = index
+        rows.append(row)
+    return rows, dropped
+
+
+def _xtreme_file(task: TaskSpec, split: str) -> str:
+    kind, lang = split_language(split)
+    if split == task.train_split:
+        return "dev-en.tsv"
+    if kind == "validation" and lang:
+        return f"dev-{lang}.tsv"
+    if kind == "test" and lang:
+        return f"test-{lang}.labeled.tsv"
+    raise DataError(f"task {task.name!r} has no split {split!r}; splits are train, validation.<lang>, test.<lang>")
+
+
+def zero_shot_partition(task: TaskSpec, data_dir: str | Path) -> tuple[frozenset[int], frozenset[int]]:
+    """(train row indices, eval row indices) of a ``*_small`` task's parallel dev files.
+
+    Rows of the English dev file that share any text (XNLI: the three hypotheses of one premise; PAWS-X:
+    pairs built from the same sentence) form one group, and a group is never split: groups, ordered by
+    their first row, fill the train side up to half the rows, the rest is the eval side. Because the files
+    are parallel, the same row indices split every language, so no evaluated sentence, in any language, is
+    a translation of a trained one.
+    """
+    info = XTASKS[task.name]
+    path = Path(data_dir) / task.local_subdir / "dev-en.tsv"
+    if not path.is_file():
+        raise DataFileNotFoundError(f"task {task.name!r}: English dev file {str(path)!r} does not exist")
+    text_columns = tuple(info.columns[: len(task.text_fields)])
+    return _partition(str(path), path.stat().st_mtime_ns, text_columns)
+
+
+@functools.lru_cache(maxsize=8)
+def _partition(path: str, _mtime: int, text_columns: tuple[str, ...]) -> tuple[frozenset[int], frozenset[int]]:
+    rows, _ = read_xtreme_file(path, text_columns)
+    parent = list(range(len(rows)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first_row: dict[str, int] = {}
+    for r in rows:
+        for c in text_columns:
+            text = r[c].strip()
+            if not text or text == NS_PLACEHOLDER:
+                continue
+            if text in first_row:
+                a, b = find(first_row[text]), find(r["index"])
+                parent[max(a, b)] = min(a, b)
+            else:
+                first_row[text] = r["index"]
+    groups: dict[int, list[int]] = {}
+    for r in rows:
+        groups.setdefault(find(r["index"]), []).append(r["index"])
+    train: list[int] = []
+    half = len(rows) // 2
+    for root in sorted(groups):
+        if len(train) >= half:
+            break
+        train.extend(groups[root])
+    train_set = frozenset(train)
+    return train_set, frozenset(r["index"] for r in rows) - train_set
+
+
+def read_xtreme_split(task: TaskSpec, data_dir: str | Path, split: str) -> list[dict]:
+    """Rows of ``split`` of a ``*_small`` task from ``<data_dir>/<local_subdir>/`` (XTREME format):
+    train = the English dev rows of the train side of :func:`zero_shot_partition`, ``validation.<lang>`` =
+    the ``<lang>`` dev rows of its eval side, ``test.<lang>`` = the labelled test file."""
+    info = XTASKS[task.name]
+    folder = Path(data_dir) / task.local_subdir
+    if not folder.is_dir():
+        raise DataFileNotFoundError(f"no XTREME folder for task {task.name!r}: {str(folder)!r} does not exist")
+    path = folder / _xtreme_file(task, split)
+    kind, lang = split_language(split)
+    if not path.is_file():
+        raise DataFileNotFoundError(
+            f"task {task.name!r}: no file for split {split!r}"
+            + (f" (language {lang!r})" if lang else "")
+            + f": {str(path)!r} does not exist"
+        )
+    text_columns = tuple(info.columns[: len(task.text_fields)])
+    raw, _ = read_xtreme_file(path, text_columns)
+    if split == task.train_split or kind == "validation":
+        train_rows, eval_rows = zero_shot_partition(task, data_dir)
+        keep = train_rows if split == task.train_split else eval_rows
+        if len(raw) != len(train_rows) + len(eval_rows):
+            raise DataError(f"{path}: {len(raw)} rows, but the English dev file has "
+                            f"{len(train_rows) + len(eval_rows)}; the dev files must be parallel")
+        raw = [r for r in raw if r["index"] in keep]
+    rows = [_convert(task, info, r, f"{path}:row {r['index']}") for r in raw]
+    dropped = sum(r is None for r in rows)
+    _record_dropped(task, split, dropped, str(path))
+    return [r for r in rows if r is not None]
+
+
+# ----------------------------------------------------------------------------------------------- Hub
+
+
+def _hub_adapter(task: TaskSpec, split: str, ds: datasets.Dataset) -> datasets.Dataset:
+    """Hub columns -> the task's: rename the label column, join split text fields, drop NS rows, and refuse
+    an unlabelled test split."""
+    info = XTASKS.get(task.name)
+    if info is None:
+        return ds
+    if info.hub_label != "label" and info.hub_label in ds.column_names:
+        ds = ds.rename_column(info.hub_label, "label")
+    kind, _ = split_language(split)
+    if kind == "test" and "label" in ds.column_names and len(ds) and max(ds["label"]) < 0:
+        raise DataError(f"task {task.name!r}: Hub split {split!r} is unlabelled; set task.eval_test=false")
+    if info.drop_ns:
+        cols = _raw_text_columns(task, info)
+        before = len(ds)
+        ds = ds.filter(lambda r: all(str(r[c]).strip() != NS_PLACEHOLDER for c in cols))
+        _record_dropped(task, split, before - len(ds), f"{task.hub_path}/{task.hub_name}")
+    for name, parts in info.joined.items():
+        if name not in ds.column_names:
+            ds = ds.map(lambda r, name=name, parts=parts: {name: " ".join(str(r[p]).strip() for p in parts if str(r[p]).strip())})
+    return ds
+
+
+# ------------------------------------------------------------------------------------------ registration
+
+
+def _register(spec: TaskSpec, info: CrossLingualInfo) -> None:
+    register_task(spec)
+    XTASKS[spec.name] = info
+
+
+_XNLI_LABELS = ("entailment", "neutral", "contradiction")
+_PAWSX_LABELS = ("different", "same")
+_PAWSX_MAP = {"0": "different", "1": "same"}
+
+
+def _xglue_files(name: str) -> dict[str, str]:
+    return {"train": f"xglue.{name}.en.train", "dev": f"xglue.{name}.{{}}.dev", "test": f"xglue.{name}.{{}}.test"}
+
+
+def _xglue_task(name: str, hub_name: str, folder: str, text_fields, labels, metric: str = "accuracy") -> TaskSpec:
+    langs = XGLUE_LANGUAGES[name]
+    return TaskSpec(
+        name=name,
+        text_fields=text_fields,
+        label_names=labels,
+        metric_names=(metric,),
+        train_split="train",
+        eval_splits=_eval_splits(langs),
+        hub_path=XGLUE_HUB,
+        hub_name=hub_name,
+        local_subdir=folder,
+        source="xglue",
+        languages=langs,
+        local_split_files=(),
+    )
+
+
+_register(
+    _xglue_task("xnli", "xnli", "XNLI", ("premise", "hypothesis"), _XNLI_LABELS),
+    CrossLingualInfo(
+        columns=("premise", "hypothesis", "label"),
+        files={"train": "multinli.train.en.tsv", "dev": "{}.dev", "test": "{}.test"},
+        label_map={"contradictory": "contradiction"},
+        test_languages=XGLUE_LANGUAGES["xnli"],
+    ),
+)
+_register(
+    _xglue_task("pawsx", "paws-x", "PAWSX", ("sentence1", "sentence2"), _PAWSX_LABELS),
+    CrossLingualInfo(
+        columns=("id", "sentence1", "sentence2", "label"),
+        files={"train": "en/train.tsv", "dev": "{}/dev_2k.tsv", "test": "{}/test_2k.tsv"},
+        label_map=_PAWSX_MAP,
+        drop_ns=True,
+        test_languages=XGLUE_LANGUAGES["pawsx"],
+    ),
+)
+_register(
+    _xglue_task(
+        "nc", "nc", "NC", ("news_title", "news_body"),
+        ("foodanddrink", "sports", "travel", "finance", "lifestyle", "news", "entertainment", "health",
+         "video", "autos"),
+    ),
+    CrossLingualInfo(columns=("news_title", "news_body", "label"), files=_xglue_files("nc"),
+                     hub_label="news_category", test_languages=XGLUE_LANGUAGES["nc"]),
+)
+_register(
+    _xglue_task("qadsm", "qadsm", "QADSM", ("query", "ad"), ("Bad", "Good")),
+    CrossLingualInfo(columns=("query", "ad_title", "ad_description", "label"), files=_xglue_files("qadsm"),
+                     joined={"ad": ("ad_title", "ad_description")}, hub_label="relevance_label",
+                     test_languages=XGLUE_LANGUAGES["qadsm"]),
+)
+_register(
+    _xglue_task("qam", "qam", "QAM", ("question", "answer"), ("False", "True")),
+    CrossLingualInfo(columns=("question", "answer", "label"), files=_xglue_files("qam"),
+                     label_map={"0": "False", "1": "True"}, test_languages=XGLUE_LANGUAGES["qam"]),
+)
+_register(
+    _xglue_task("wpr", "wpr", "WPR", ("query", "web_page"), ("Bad", "Fair", "Good", "Excellent", "Perfect"),
+                metric="ndcg"),
+    CrossLingualInfo(columns=("query", "web_page_title", "web_page_snippet", "label"), files=_xglue_files("wpr"),
+                     joined={"web_page": ("web_page_title", "web_page_snippet")},
+                     label_map={"0": "Bad", "1": "Fair", "2": "Good", "3": "Excellent", "4": "Perfect"},
+                     hub_label="relavance_label",  # sic, the Hub's spelling
+                     test_languages=XGLUE_LANGUAGES["wpr"]),
+)
+
+# The small XTREME-file zero-shot settings (no Hub, no XGLUE download): see the module docstring.
+_register(
+    TaskSpec(
+        name="xnli_small",
+        text_fields=("premise", "hypothesis"),
+        label_names=_XNLI_LABELS,
+        metric_names=("accuracy",),
+        eval_splits=_eval_splits(XTREME_XNLI_LANGUAGES),
+        hub_path="",
+        local_subdir="xnli",
+        source="xtreme",
+        languages=XTREME_XNLI_LANGUAGES,
+        local_split_files=(),
+    ),
+    CrossLingualInfo(columns=("premise", "hypothesis", "label"), files={}, test_languages=("de",), small=True),
+)
+_register(
+    TaskSpec(
+        name="pawsx_small",
+        text_fields=("sentence1", "sentence2"),
+        label_names=_PAWSX_LABELS,
+        metric_names=("accuracy",),
+        eval_splits=_eval_splits(XTREME_PAWSX_LANGUAGES),
+        hub_path="",
+        local_subdir="paws-x",
+        source="xtreme",
+        languages=XTREME_PAWSX_LANGUAGES,
+        local_split_files=(),
+    ),
+    CrossLingualInfo(columns=("sentence1", "sentence2", "label"), files={}, label_map=_PAWSX_MAP, drop_ns=True,
+                     test_languages=("de", "zh"), small=True),
+)
+
+register_local_reader("xglue", read_xglue_split)
+register_local_reader("xtreme", read_xtreme_split)
+register_hub_adapter("xglue", _hub_adapter)

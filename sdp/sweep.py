@@ -1,0 +1,133 @@
+"""One job of a sweep: skip it if it is done, run it, and record a failure without stopping the others.
+
+    metrics = run_job(cfg)   # what cli/run.py calls for every Hydra job (single run or multirun)
+
+* **Skip completed.** Before running, ``output_root`` is searched for a ``metrics.json`` with
+  ``status: completed`` and the same ``config_hash`` and ``seed`` (``config_hash`` leaves out the seed
+  and path keys, see sdp/training/env.py). If one exists the job logs ``skipping ...``, writes
+  ``skipped.json`` (a pointer to the completed run, no metrics.json: collectors never count a run twice)
+  and returns the stored metrics. ``resume=false`` always recomputes.
+* **Record failures.** An exception is written to the run directory as ``error.txt`` (the traceback)
+  and ``metrics.json`` with ``status: failed`` and the error message. In a multirun the job then
+  returns None (cli/run.py turns it into a NaN objective) and Hydra goes on with the next job; a single
+  run re-raises, so the exit status is non-zero. SIGTERM/SIGINT are not failures: the run checkpoints
+  and stops (sdp/training/checkpoint.py), and so does the sweep.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import traceback
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from sdp.training.checkpoint import read_metrics, run_identity
+from sdp.training.io import atomic_write, write_json
+
+log = logging.getLogger("sdp")
+
+
+def resolve_run_dir(cfg: DictConfig) -> Path:
+    """``output_dir`` if set, else the Hydra job's output directory."""
+    if cfg.get("output_dir"):
+        return Path(cfg.output_dir)
+    from hydra.core.hydra_config import HydraConfig
+
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+def in_multirun() -> bool:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    except Exception:  # noqa: BLE001 - outside Hydra
+        return False
+
+
+def is_main_process() -> bool:
+    """Rank 0 of an ``accelerate launch`` (environment only: the failure may precede the Accelerator)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def find_completed(output_root: str | Path, chash: str, seed: int, exclude: Path | None = None) -> Path | None:
+    """A run directory under ``output_root`` whose metrics.json is completed with this hash and seed."""
+    root = Path(output_root)
+    if not root.is_dir():
+        return None
+    excluded = exclude.resolve() if exclude is not None else None
+    for path in sorted(root.rglob("metrics.json")):
+        if excluded is not None and path.parent.resolve() == excluded:
+            continue
+        metrics = read_metrics(path.parent)
+        if (metrics and metrics.get("status") == "completed" and metrics.get("config_hash") == chash
+                and metrics.get("seed") == seed):
+            return path.parent
+    return None
+
+
+def record_failure(run_dir: Path, cfg: DictConfig, exc: BaseException) -> None:
+    """error.txt (traceback) + metrics.json (status failed), atomically; a completed run is never touched."""
+    if not is_main_process():
+        return
+    message = f"{type(exc).__name__}: {exc}"
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        existing = read_metrics(run_dir)
+        if existing and existing.get("status") == "completed":
+            return
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        atomic_write(run_dir / "error.txt", lambda p: p.write_text(text))
+        record: dict[str, Any] = {"status": "failed", "error": message, "error_type": type(exc).__name__}
+        for key, value in (("task", _get(cfg, "task.name")), ("model", _get(cfg, "model.name")),
+                           ("regularizer", _get(cfg, "regularizer.name")), ("seed", _get(cfg, "seed")),
+                           ("target_sparsity", _get(cfg, "sparsity"))):
+            record[key] = value
+        try:
+            record["config_hash"] = run_identity(cfg)[0]
+        except Exception:  # noqa: BLE001 - an unresolvable config is itself the error
+            pass
+        write_json(run_dir / "metrics.json", record)
+    except OSError as err:  # e.g. the read-only run directory that caused the failure
+        log.error("could not record the failure in %s: %s", run_dir, err)
+
+
+def _get(cfg: DictConfig, dotted: str) -> Any:
+    node: Any = cfg
+    for part in dotted.split("."):
+        try:
+            node = node.get(part) if node is not None else None
+        except Exception:  # noqa: BLE001
+            return None
+    return node if isinstance(node, (str, int, float, bool)) or node is None else str(node)
+
+
+def run_job(cfg: DictConfig) -> dict[str, Any] | None:
+    """Run one job; its metrics, or None for a failed job of a multirun (a single run re-raises)."""
+    from sdp.recipe import run
+
+    run_dir = resolve_run_dir(cfg)
+    try:
+        if cfg.resume:
+            chash, seed = run_identity(cfg)
+            done = find_completed(cfg.output_root, chash, seed, exclude=run_dir)
+            if done is not None:
+                msg = f"skipping {run_dir}: completed already in {done} (config_hash {chash}, seed {seed})"
+                log.warning(msg)
+                if is_main_process():
+                    write_json(run_dir / "skipped.json", {"completed_in": str(done), "config_hash": chash,
+                                                          "seed": seed})
+                return json.loads((done / "metrics.json").read_text())
+        return run(cfg, run_dir)
+    except Exception as exc:
+        record_failure(run_dir, cfg, exc)
+        if in_multirun():
+            log.error("job failed (recorded in %s/error.txt), the sweep goes on: %s: %s",
+                      run_dir, type(exc).__name__, exc)
+            return None
+        raise

@@ -1,0 +1,44 @@
+"""Shared helpers of the scale-out / fault-tolerance tests (imported by path: tests have no __init__)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VOLATILE = ("wall_seconds", "versions")  # differ between any two runs by nature
+
+
+def smoke_args(data_dir: Path, *extra: str) -> list[str]:
+    """A seconds-long real-data run: tiny-bert on 64 RTE examples, one thread."""
+    return ["debug=smoke", "task=rte", f"data_dir={data_dir}", "train.num_threads=1", *extra]
+
+
+def env(**extra: str) -> dict[str, str]:
+    e = dict(os.environ)
+    e.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+             OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT))
+    e.update(extra)
+    return e
+
+
+def cli(args: list[str], **popen) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "cli.run", *args], cwd=REPO_ROOT, env=env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 300) -> str:
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out[-4000:]
+    return out
+
+
+def metrics(run_dir: Path) -> dict:
+    return json.loads((Path(run_dir) / "metrics.json").read_text())
+
+
+def comparable(m: dict) -> dict:
+    return {k: v for k, v in m.items() if k not in VOLATILE}
