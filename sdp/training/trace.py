@@ -8,7 +8,7 @@ Three measurements (docs/metrics_schema.md, key ``analysis``):
   recover are the optimizer updates after the step until the *smoothed training task loss* (an
   exponential moving average, ``ema = 0.9 ema + 0.1 loss``, over every update of both stages) is
   back at or below its value just before the step; ``null`` if that never happens within the
-  stage. The task loss (CE, or MSE for STS-B) is used, not the total loss, so methods with and
+  stage (or if no training loss precedes the step, e.g. a step at update 0 after ``dense.checkpoint``). The task loss (CE, or MSE for STS-B) is used, not the total loss, so methods with and
   without a distillation term are comparable. One record per pruning step is appended to
   ``trace.jsonl`` once its recovery is known (or at stage end), so records can come out of step
   order.

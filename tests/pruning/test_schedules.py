@@ -112,3 +112,14 @@ def test_bad_schedule_objects():
         SparsitySchedule("cubic", 0.5, 0.0, 0, 10, 0)
     with pytest.raises(ValueError, match="at least 1"):
         resolve_schedule("cubic", 0.5, 0, start=0, end=1, frequency=1)
+
+
+def test_schedule_config_errors_before_training():
+    from sdp.pruning.schedules import schedule_config_errors
+
+    assert schedule_config_errors("cubic", 0.0, 0.7, 0.05, "fraction") == []
+    assert schedule_config_errors("one_shot", 0.3, 0.0, 1.0, "fraction") == []  # end ignored
+    assert schedule_config_errors("cubic", 10, 200, 5, "steps") == []
+    errors = schedule_config_errors("cubic", 0.0, 0.7, 0.05, "steps")  # fractions left with unit=steps
+    assert len(errors) == 2 and all("whole number" in e for e in errors)
+    assert any("after" in e for e in schedule_config_errors("linear", 0.5, 0.2, 0.1, "fraction"))

@@ -1,0 +1,215 @@
+"""Every row of the README table "Bad input and the errors it gets" (one case each, same names): the error
+comes early, names the bad value (and the allowed ones where there is a list), and reaches
+<run dir>/error.txt + metrics.json (status failed) without touching anything already written."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+import sdp.config  # noqa: F401  (registers the schema)
+from sdp.sweep import run_job
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SMOKE = ["debug=smoke", "task=rte", "train.num_threads=1", "dense.max_steps=2", "prune.max_steps=2"]
+
+
+# ------------------------------------------------------------------------------------ fixtures
+def _small_rte(root: Path, data_dir: Path, train_lines: int = 40) -> Path:
+    """A 39-example copy of RTE (train + dev) under root/glue/RTE, to be broken by a case."""
+    src, dst = data_dir / "glue" / "RTE", root / "glue" / "RTE"
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("train.tsv", "dev.tsv"):
+        lines = (src / name).read_text(encoding="utf-8").split("\n")[:train_lines]
+        (dst / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return dst
+
+
+def _missing_dev(d: Path) -> None:
+    (d / "dev.tsv").unlink()
+
+
+def _empty_train(d: Path) -> None:
+    (d / "train.tsv").write_text("")
+
+
+def _wrong_columns(d: Path) -> None:
+    lines = (d / "train.tsv").read_text().split("\n")
+    lines[3] = "\t".join(lines[3].split("\t")[:3])  # line 4 loses its label column
+    (d / "train.tsv").write_text("\n".join(lines))
+
+
+def _unknown_label(d: Path) -> None:
+    lines = (d / "train.tsv").read_text().split("\n")
+    lines[5] = "\t".join([*lines[5].split("\t")[:3], "maybe"])
+    (d / "train.tsv").write_text("\n".join(lines))
+
+
+def _non_model_dir(tmp: Path) -> str:
+    d = tmp / "not_a_model"
+    d.mkdir()
+    (d / "notes.txt").write_text("hello")
+    return f"dense.checkpoint={d}"
+
+
+def _pickle_only_dir(tmp: Path) -> str:
+    d = tmp / "pickled_model"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    (d / "pytorch_model.bin").write_bytes(b"not loaded")
+    return f"dense.checkpoint={d}"
+
+
+def _small_vocab_model(tmp: Path) -> str:
+    from transformers import BertConfig, BertForSequenceClassification
+
+    d = tmp / "vocab100"
+    config = BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, num_labels=2)
+    BertForSequenceClassification(config).save_pretrained(d, safe_serialization=True)
+    return f"dense.checkpoint={d}"
+
+
+def _read_only_run_dir(tmp: Path) -> str:
+    d = tmp / "read_only"
+    d.mkdir()
+    d.chmod(0o555)
+    try:  # root ignores permission bits: use a directory of a read-only file system instead
+        probe = d / "probe"
+        probe.write_text("x")
+        probe.unlink()
+        return "output_dir=/sys"
+    except OSError:
+        return f"output_dir={d}"
+
+
+def _completed_other_config(tmp: Path, run_dir: Path) -> str:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "metrics.json").write_text(json.dumps({"status": "completed", "config_hash": "0123456789abcdef",
+                                                      "seed": 42, "final": {"main": 0.5}}))
+    return "resume=true"
+
+
+# README row name -> (overrides, data breaker, run-dir/tmp setup, exception class name, message fragment)
+CASES = {
+    "unknown task": (["task=foo"], None, None, "MissingConfigException", "Could not find 'task/foo'"),
+    "unknown model": (["model=foo"], None, None, "MissingConfigException", "Could not find 'model/foo'"),
+    "unknown regularizer": (["regularizer=foo"], None, None, "MissingConfigException",
+                            "Could not find 'regularizer/foo'"),
+    "unknown schedule": (["schedule=foo"], None, None, "MissingConfigException", "Could not find 'schedule/foo'"),
+    "unknown task name inside a task file": (["task.name=foo"], None, None, "ConfigError",
+                                             "task='foo' is not one of ["),
+    "unknown schedule name": (["schedule.name=foo"], None, None, "ConfigError", "schedule='foo' is not one of ["),
+    "sparsity = 1": (["sparsity=1.0"], None, None, "ConfigError", "sparsity=1.0 must be in [0, 1)"),
+    "sparsity < 0": (["sparsity=-0.1"], None, None, "ConfigError", "sparsity=-0.1 must be in [0, 1)"),
+    "max_train_samples=0": (["max_train_samples=0"], None, None, "ConfigError",
+                            "max_train_samples=0 must be a positive number of examples"),
+    "unknown mixed precision": (["train.mixed_precision=fp8"], None, None, "ConfigError",
+                                "train.mixed_precision='fp8' is not one of ['bf16', 'fp16', 'no']"),
+    "gradient_accumulation_steps=0": (["train.gradient_accumulation_steps=0"], None, None, "ConfigError",
+                                      "train.gradient_accumulation_steps=0 must be >= 1"),
+    "checkpoint_every < 0": (["train.checkpoint_every=-1"], None, None, "ConfigError",
+                             "train.checkpoint_every=-1 must be >= 0"),
+    "missing data file": ([], _missing_dev, None, "DataFileNotFoundError", "dev.tsv' does not exist"),
+    "empty data file": ([], _empty_train, None, "DataError", "train.tsv' is empty"),
+    "wrong column count": ([], _wrong_columns, None, "DataError",
+                           "line 4: expected 4 tab-separated columns, got 3"),
+    "unknown label": ([], _unknown_label, None, "DataError",
+                      "unknown label 'maybe' for task 'rte'; allowed: ['entailment', 'not_entailment']"),
+    "batch size larger than the dataset": (["max_train_samples=4", "train.batch_size=8"], None, None, "ValueError",
+                                           "train.batch_size=8 is larger than the training set (4 examples)"),
+    "dense.checkpoint is not a model directory": ([], None, _non_model_dir, "ModelLoadError",
+                                                  "is not a model directory: it has no config.json"),
+    "dense.checkpoint has only pytorch_model.bin": ([], None, _pickle_only_dir, "ModelLoadError",
+                                                    "found ['pytorch_model.bin']; pickled weights are never loaded"),
+    "tokenizer / model vocabulary mismatch": ([], None, _small_vocab_model, "ModelLoadError",
+                                              "tokenizer has 30522 tokens but the model's embedding table has 100"),
+    "read-only run directory": ([], None, _read_only_run_dir, "RunDirError", "is not writable"),
+    "run directory holds another config's completed run": ([], None, _completed_other_config, "RunDirError",
+                                                            "holds a completed run of another config"),
+    "FSDP / DeepSpeed": (["cpu=true"], None, "fsdp", "ShardedWeightsError",
+                         "FSDP is not supported: it shards the weights across processes"),
+    "NaN / inf loss": (["dense.lr=1e30", "train.checkpoint_every=1", "dense.max_steps=6"], None, None,
+                       "FloatingPointError", "dense: non-finite loss"),
+}
+
+
+@pytest.mark.parametrize("row", list(CASES))
+def test_bad_input(row, tmp_path, data_dir, monkeypatch):
+    overrides, breaker, setup, exc_name, fragment = CASES[row]
+    run_dir = tmp_path / "run"
+    data = tmp_path / "data"
+    rte = _small_rte(data, data_dir)
+    if breaker is not None:
+        breaker(rte)
+    extra = [f"data_dir={data}", f"output_dir={run_dir}", f"cache_dir={tmp_path / 'cache'}"]
+    if setup == "fsdp":
+        monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    elif setup is _completed_other_config:
+        extra.append(setup(tmp_path, run_dir))
+    elif setup is not None:
+        extra = [e for e in extra if not e.startswith("output_dir=")] + [setup(tmp_path)]
+        if extra[-1].startswith("output_dir="):
+            run_dir = Path(extra[-1].split("=", 1)[1])
+        else:
+            extra.append(f"output_dir={run_dir}")
+    before = _snapshot(run_dir)
+    with pytest.raises(Exception) as info:  # noqa: B017 - the class is checked by name below
+        with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+            cfg = compose("config", overrides=[*SMOKE, *extra, *overrides])
+        run_job(cfg)
+    assert type(info.value).__name__ == exc_name, f"{type(info.value).__name__}: {info.value}"
+    message = str(info.value)
+    assert fragment in message, message
+    if exc_name == "MissingConfigException":
+        assert "Available options" in message  # Hydra names the allowed ones
+    _check_recorded(row, run_dir, message, before)
+
+
+def _snapshot(run_dir: Path) -> dict[str, bytes]:
+    if not run_dir.is_dir() or not os.access(run_dir, os.R_OK):
+        return {}
+    return {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+
+
+def _check_recorded(row: str, run_dir: Path, message: str, before: dict[str, bytes]) -> None:
+    if row.startswith("unknown") and "name" not in row and "mixed" not in row and "label" not in row:
+        return  # Hydra refuses the command line itself: no job, no run directory
+    if row == "read-only run directory":
+        assert not (run_dir / "error.txt").exists()
+        return
+    if row == "run directory holds another config's completed run":
+        assert (run_dir / "metrics.json").read_bytes() == before["metrics.json"]  # never overwritten
+        return
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "failed" and message in metrics["error"]
+    assert message.splitlines()[0] in (run_dir / "error.txt").read_text()
+    assert not (run_dir / "model").exists()
+    if row == "NaN / inf loss":
+        assert re.search(r"at optimizer step \d+", message)
+        latest = json.loads((run_dir / "checkpoints" / "latest.json").read_text())
+        assert latest["stage"] == "dense" and latest["step"] >= 1  # the last good checkpoint is kept
+        assert (run_dir / "checkpoints" / latest["name"] / "model.safetensors").is_file()
+
+
+def test_readme_table_matches_cases():
+    text = (REPO_ROOT / "README.md").read_text()
+    section = text.split("## Bad input and the errors it gets", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1].strip() for line in section.splitlines()
+            if line.startswith("|") and not line.startswith("| Bad input") and not line.startswith("|--")]
+    assert sorted(rows) == sorted(CASES)
+
+
+@pytest.fixture(autouse=True)
+def _restore_permissions(tmp_path):
+    yield
+    ro = tmp_path / "read_only"
+    if ro.exists():
+        ro.chmod(0o755)
+        shutil.rmtree(ro, ignore_errors=True)
