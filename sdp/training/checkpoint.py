@@ -361,7 +361,10 @@ class Checkpointer:
                     else:
                         state["teacher"]["weights"] = self.cfg.prune.teacher_checkpoint
                     cache = teacher.cache
-                    if cache is not None:
+                    # A prefilled cache is rebuilt exactly at resume (same teacher, same batches), so
+                    # saving it would only copy up to gigabytes into every checkpoint.
+                    rebuilt = self.cfg.prune.teacher_prefill and teacher.mode != "refresh"
+                    if cache is not None and not rebuilt:
                         files = {"filled": cache.filled.clone()}
                         files.update({f"store.{k}": v.clone() for k, v in cache.store.items()})
                         save_file(files, str(tmp / "teacher_cache.safetensors"))

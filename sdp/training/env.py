@@ -53,7 +53,13 @@ def versions() -> dict[str, Any]:
     }
 
 
+# Operational settings that don't change what is computed.
+NON_IDENTITY_TRAIN_KEYS = ("log_every", "checkpoint_every", "num_threads")
+
+
 def config_hash(cfg: dict[str, Any]) -> str:
-    """sha256 of the config without seed and path keys: runs differing only by seed share it."""
+    """sha256 of the config without seed, path and logging keys: runs differing only by seed share it."""
     ident = {k: v for k, v in cfg.items() if k not in NON_IDENTITY_KEYS and k != "hydra"}
+    if isinstance(ident.get("train"), dict):
+        ident["train"] = {k: v for k, v in ident["train"].items() if k not in NON_IDENTITY_TRAIN_KEYS}
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
