@@ -7,14 +7,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import hydra
 from omegaconf import DictConfig
 
 import sdp.config  # noqa: F401  (registers the structured schema before Hydra composes)
 from sdp.sweep import run_job
 
+# An absolute path: a relative one resolves as a Python package when run as the `sdp-run` script.
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
-@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+
+@hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float:
     """Returns the final dev main score, the value Hydra sweepers optimise (NaN for a failed job of a
     multirun: its error is in <run dir>/error.txt and the sweep goes on; see sdp/sweep.py)."""

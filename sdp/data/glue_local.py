@@ -17,17 +17,17 @@ __all__ = ["DataError", "DataFileNotFoundError", "find_task_dir", "read_glue_spl
 _BOM = "\ufeff"
 
 
-def find_task_dir(task: TaskSpec, data_dir: str | Path) -> Path:
-    """The folder holding ``task``'s files: ``<data_dir>/glue/<subdir>`` or ``<data_dir>/<subdir>``."""
+def find_task_dir(task: TaskSpec, data_dir: str | Path, container: str = "glue", what: str = "data") -> Path:
+    """The folder holding ``task``'s files: ``<data_dir>/<container>/<subdir>`` or ``<data_dir>/<subdir>``."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise DataFileNotFoundError(f"data directory {str(data_dir)!r} does not exist")
-    candidates = [data_dir / "glue" / task.local_subdir, data_dir / task.local_subdir]
+    candidates = [data_dir / container / task.local_subdir, data_dir / task.local_subdir]
     for cand in candidates:
         if cand.is_dir():
             return cand
     raise DataFileNotFoundError(
-        f"no data folder for task {task.name!r}: looked for {[str(c) for c in candidates]}"
+        f"no {what} folder for task {task.name!r}: looked for {[str(c) for c in candidates]}"
     )
 
 

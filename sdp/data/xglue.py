@@ -43,6 +43,7 @@ from pathlib import Path
 
 import datasets
 
+from sdp.data.glue_local import find_task_dir
 from sdp.data.loading import register_hub_adapter, register_local_reader
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, register_task
 
@@ -156,13 +157,7 @@ def _raw_text_columns(task: TaskSpec, info: CrossLingualInfo) -> list[str]:
 
 
 def _xglue_dir(task: TaskSpec, data_dir: Path) -> Path:
-    candidates = [data_dir / "xglue_full_dataset" / task.local_subdir, data_dir / task.local_subdir]
-    for cand in candidates:
-        if cand.is_dir():
-            return cand
-    raise DataFileNotFoundError(
-        f"no XGLUE folder for task {task.name!r}: looked for {[str(c) for c in candidates]}"
-    )
+    return find_task_dir(task, data_dir, container="xglue_full_dataset", what="XGLUE")
 
 
 def _xglue_file(task: TaskSpec, info: CrossLingualInfo, split: str) -> str:

@@ -1,0 +1,49 @@
+"""The installed console scripts, run as a user runs them (not through `python -m`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def _script(name: str) -> str:
+    path = shutil.which(name, path=str(BIN)) or shutil.which(name)
+    if path is None:
+        pytest.fail(f"console script {name!r} is not installed (pip install -e .)")
+    return path
+
+
+def test_sdp_run_console_script_runs_from_any_directory(tmp_path, data_dir):
+    env = {**os.environ, "SDP_DATA_DIR": str(data_dir), "CUDA_VISIBLE_DEVICES": ""}
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [_script("sdp-run"), "debug=smoke", "task=rte", "train.num_threads=1", f"output_dir={out}",
+         f"cache_dir={tmp_path / 'cache'}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["task"] == "rte"
+
+
+def test_sdp_run_help_lists_config_groups(tmp_path):
+    proc = subprocess.run([_script("sdp-run"), "--help"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for group in ("model:", "task:", "regularizer:", "schedule:", "weight_reg:"):
+        assert group in proc.stdout
+
+
+def test_sdp_tables_console_script(tmp_path):
+    proc = subprocess.run([_script("sdp-tables"), f"results_dir={tmp_path}", "plots=false"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "tables" / "glue.md").is_file()
