@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Study: plain magnitude pruning (MP) vs logit KD vs SDP-CC at 90% sparsity, MiniLM on SST-2, all
 # pruned from ONE shared dense fine-tune, with the demo's budget (6k training sentences, 2 pruning
-# epochs, fp32, 2 CPU cores: ~6 min per method). Results land in results/sweeps/<name>/ with their
+# epochs, fp32, 2 CPU cores: ~9 min per method). Results land in results/sweeps/<name>/ with their
 # configs; `make tables` then puts them into results/tables/.
 #
 #   scripts/study_sst2_minilm.sh <dense model dir>     # e.g. the dense_model/ of a `make demo` run

@@ -370,6 +370,9 @@ class PruneRecipe:
         log.info("achieved sparsity %s (target %s), per matrix min %.4f max %.4f over %d matrices "
                  "(sparsity.json), nonzero params %d", report["achieved_sparsity"], cfg.sparsity,
                  min(per_matrix), max(per_matrix), len(per_matrix), report["nonzero_params"])
+        log.info("RESULT %s %s %s: dense dev %s -> pruned dev %s at %.2f%% prunable sparsity; run dir %s",
+                 self.task.name, cfg.model.name, self.method, _fmt(dense), _fmt(final),
+                 100 * report["achieved_sparsity"]["prunable"], self.run_dir)
         return metrics
 
     def save_model(self, student) -> None:
@@ -377,6 +380,10 @@ class PruneRecipe:
         with atomic_dir(self.run_dir / "model") as out:  # never a half-written model folder
             student.save_pretrained(out, safe_serialization=True)
             self.tokenizer.save_pretrained(out)
+
+
+def _fmt(scores: dict[str, float]) -> str:
+    return ", ".join(f"{k}={100 * v:.2f}" for k, v in scores.items() if "/" not in k)
 
 
 def _inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
