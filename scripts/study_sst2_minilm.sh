@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Study: plain magnitude pruning (MP) vs logit KD vs SDP-CC at 90% sparsity, MiniLM on SST-2, all
-# pruned from ONE shared dense fine-tune, with the demo's budget (6k training sentences, 2 pruning
+# pruned from ONE shared dense fine-tune, with the demo's budget (8k training sentences, 2 pruning
 # epochs, fp32, 2 CPU cores: ~9 min per method). Results land in results/sweeps/<name>/ with their
 # configs; `make tables` then puts them into results/tables/.
 #
@@ -13,5 +13,5 @@ shift
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" HF_DATASETS_OFFLINE="${HF_DATASETS_OFFLINE:-1}"
 export TRANSFORMERS_OFFLINE="${TRANSFORMERS_OFFLINE:-1}"
 .venv/bin/sdp-run -m experiment=demo "dense.checkpoint=$(realpath "$dense")" \
-    regularizer=none,kd,cross_correlation output_root=results \
+    regularizer=none,cross_correlation,kd output_root=results \
     hydra.sweep.dir=results/sweeps/sst2_minilm_s0.9 "$@"
