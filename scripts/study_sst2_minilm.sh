@@ -12,6 +12,8 @@ dense="${1:?usage: $0 <dense model dir> [hydra overrides...]}"
 shift
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" HF_DATASETS_OFFLINE="${HF_DATASETS_OFFLINE:-1}"
 export TRANSFORMERS_OFFLINE="${TRANSFORMERS_OFFLINE:-1}"
+# The local GLUE folder, as `make demo` uses it (the Hub otherwise).
+export SDP_DATA_DIR="${SDP_DATA_DIR:-$(realpath ../shared/data)}"
 .venv/bin/sdp-run -m experiment=demo "dense.checkpoint=$(realpath "$dense")" \
     regularizer=none,cross_correlation,kd output_root=results \
     hydra.sweep.dir=results/sweeps/sst2_minilm_s0.9 "$@"
