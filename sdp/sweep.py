@@ -117,12 +117,16 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
             chash, seed = run_identity(cfg)
             done = find_completed(cfg.output_root, chash, seed, exclude=run_dir)
             if done is not None:
-                msg = f"skipping {run_dir}: completed already in {done} (config_hash {chash}, seed {seed})"
-                log.warning(msg)
+                metrics = json.loads((done / "metrics.json").read_text())
+                log.warning(
+                    "skipping %s: completed already in %s (config_hash %s, seed %s; dense main %s -> final "
+                    "main %s). resume=false runs it again.", run_dir, done, chash, seed,
+                    metrics.get("dense", {}).get("main"), metrics.get("final", {}).get("main"),
+                )
                 if is_main_process():
                     write_json(run_dir / "skipped.json", {"completed_in": str(done), "config_hash": chash,
                                                           "seed": seed})
-                return json.loads((done / "metrics.json").read_text())
+                return metrics
         return run(cfg, run_dir)
     except Exception as exc:
         record_failure(run_dir, cfg, exc)
