@@ -33,7 +33,7 @@ from sdp.objectives.teacher import Teacher, TeacherCache
 from sdp.objectives.weight import build_weight_regularizer
 from sdp.pruning.masks import MaskState, assert_sparsity, select_prunable, sparsity_report
 from sdp.pruning.schedules import resolve_schedule
-from sdp.training.checkpoint import Checkpointer, atomic_dir, completed_metrics, prepare_run_dir
+from sdp.training.checkpoint import Checkpointer
 from sdp.training.distributed import (
     check_masks_agree,
     count_eval_examples,
@@ -50,6 +50,7 @@ from sdp.training.loop import (
     predict,
     run_stage,
 )
+from sdp.training.rundir import atomic_dir, completed_metrics, prepare_run_dir
 from sdp.training.trace import Measurements, probe_batch
 from sdp.validate import validate_config
 

@@ -25,8 +25,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from sdp.training.checkpoint import read_metrics, run_identity
 from sdp.training.io import atomic_write, write_json
+from sdp.training.rundir import read_metrics, run_identity
 
 log = logging.getLogger("sdp")
 

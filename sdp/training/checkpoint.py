@@ -41,25 +41,37 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import random
 import shutil
 import signal
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from omegaconf import OmegaConf
 from safetensors.torch import load_file, save_file
 
-from sdp.training.env import config_hash
 from sdp.training.io import append_jsonl, write_json
 from sdp.training.loop import DataPosition, StageHooks
+from sdp.training.rundir import (  # noqa: F401  (re-exported: the recipe and sweeps import them from here)
+    RunDirError,
+    atomic_dir,
+    completed_metrics,
+    prepare_run_dir,
+    read_metrics,
+    resume_identity,
+    run_identity,
+)
+from sdp.training.state_io import (  # noqa: F401
+    CheckpointError,
+    _cpu_state,
+    load_weights,
+    optimizer_from_files,
+    optimizer_to_files,
+    rng_state,
+    set_rng_state,
+)
 
 log = logging.getLogger("sdp")
 
@@ -67,174 +79,10 @@ FORMAT_VERSION = 1
 CKPT_DIR = "checkpoints"
 DENSE_DIR = "dense_model"
 STAGE_ORDER = {"dense": 0, "prune": 1}
-# Keys that change how often things are written, not what is computed: a resume may change them.
-NON_RESULT_TRAIN_KEYS = ("checkpoint_every", "log_every")
-
-
-class RunDirError(OSError):
-    """The run directory cannot be used (not writable, or it holds another config's run)."""
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be resumed from, named with the reason."""
 
 
 class RunInterrupted(SystemExit):
     """SIGTERM/SIGINT: the run checkpointed and stops; re-run with the same run directory to resume."""
-
-
-# ---------------------------------------------------------------------------------------- run dir
-def prepare_run_dir(run_dir: str | Path) -> Path:
-    """Create ``run_dir`` and prove it writable, before anything is loaded or trained."""
-    path = Path(run_dir)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise RunDirError(
-            f"cannot create run directory {str(path)!r}: {err.strerror or err}; "
-            "set output_dir / output_root to a writable place"
-        ) from err
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=path)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        raise RunDirError(
-            f"run directory {str(path)!r} is not writable ({err.strerror or err}); nothing was run. "
-            "Set output_dir / output_root to a writable place"
-        ) from err
-    return path
-
-
-def _fsync_tree(root: Path) -> None:
-    for path in root.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
-
-
-@contextlib.contextmanager
-def atomic_dir(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary sibling folder; when the block succeeds it replaces ``target`` by rename."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        yield tmp
-        _fsync_tree(tmp)
-        old = None
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-            os.replace(target, old / "x")
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-# ------------------------------------------------------------------------------------ identity
-def run_identity(cfg: Any) -> tuple[str, int]:
-    """(config_hash, seed) exactly as metrics.json records them."""
-    return config_hash(OmegaConf.to_container(cfg, resolve=True)), int(cfg.seed)
-
-
-def resume_identity(cfg: Any) -> str:
-    """The hash a checkpoint must match to be resumed: the config without seed/path/logging keys."""
-    container = OmegaConf.to_container(cfg, resolve=True)
-    container["train"] = {k: v for k, v in container["train"].items() if k not in NON_RESULT_TRAIN_KEYS}
-    return config_hash({**container, "seed_": container.get("seed")})
-
-
-def read_metrics(run_dir: str | Path) -> dict | None:
-    path = Path(run_dir) / "metrics.json"
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def completed_metrics(run_dir: str | Path, cfg: Any) -> dict | None:
-    """The metrics of a completed run of this config in ``run_dir``; None if there is none.
-
-    A completed run of a *different* config there is an error (it would be mixed up or overwritten)
-    unless ``resume=false``.
-    """
-    metrics = read_metrics(run_dir)
-    if not metrics or metrics.get("status") != "completed" or not cfg.resume:
-        return None
-    chash, seed = run_identity(cfg)
-    if metrics.get("config_hash") != chash or metrics.get("seed") != seed:
-        raise RunDirError(
-            f"run directory {str(run_dir)!r} holds a completed run of another config (config_hash "
-            f"{metrics.get('config_hash')}, seed {metrics.get('seed')}; this one is {chash}, seed {seed}); "
-            "choose another output_dir, or resume=false to overwrite it"
-        )
-    return metrics
-
-
-# ---------------------------------------------------------------------------------- RNG states
-def rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state()
-    py_state = random.getstate()
-    return {
-        "python": [py_state[0], list(py_state[1]), py_state[2]],
-        "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
-        "torch": torch.get_rng_state().tolist(),
-        "cuda": [s.tolist() for s in torch.cuda.get_rng_state_all()] if torch.cuda.is_available() else [],
-    }
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    py = state["python"]
-    random.setstate((py[0], tuple(py[1]), py[2]))
-    npy = state["numpy"]
-    np.random.set_state((npy[0], np.array(npy[1], dtype=np.uint32), npy[2], npy[3], npy[4]))
-    torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([torch.tensor(s, dtype=torch.uint8) for s in state["cuda"]])
-
-
-# ----------------------------------------------------------------------------- optimizer state
-def optimizer_to_files(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    sd = optimizer.state_dict()
-    tensors, scalars = {}, {}
-    for pid, state in sd["state"].items():
-        for key, value in state.items():
-            if torch.is_tensor(value):
-                tensors[f"{pid}.{key}"] = value.detach().cpu().contiguous()
-            else:
-                scalars.setdefault(str(pid), {})[key] = value
-    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
-
-
-def optimizer_from_files(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-    state: dict[int, dict[str, Any]] = {}
-    for name, value in tensors.items():
-        pid, key = name.split(".", 1)
-        state.setdefault(int(pid), {})[key] = value
-    for pid, values in meta["scalars"].items():
-        state.setdefault(int(pid), {}).update(values)
-    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-
-
-def _cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    # clone: tied weights share storage, which safetensors refuses to write twice.
-    return {k: v.detach().cpu().clone().contiguous() for k, v in module.state_dict().items()}
-
-
-def load_weights(module: torch.nn.Module, path: Path) -> None:
-    state = load_file(str(path))
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    params = {n for n, _ in module.named_parameters()}
-    lost = [m for m in missing if m in params]
-    if lost or unexpected:
-        raise CheckpointError(
-            f"weights in {str(path)!r} do not fit the model: missing {lost[:3]}, unexpected {unexpected[:3]}"
-        )
 
 
 # ---------------------------------------------------------------------------------- checkpointer
