@@ -65,6 +65,7 @@ class PruneRecipe:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.started = time.time()
+        self.versions = versions()  # at start: the code that runs, not the tree as it is at the end
         self.method = method_name(cfg.regularizer.name, cfg.weight_reg.name, cfg.regularizer.representation)
 
     # ----------------------------------------------------------------------------------- setup
@@ -354,7 +355,7 @@ class PruneRecipe:
             "dense": dense,
             "final": final,
             "config_hash": config_hash(container),
-            "versions": versions(),
+            "versions": self.versions,
             "wall_seconds": round(time.time() - self.started, 2),
             "analysis": self.measure.summary(),
             "eval_examples": self.eval_examples,  # per split, after the cross-process gather
