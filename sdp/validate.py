@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sdp.config import term_options
 from sdp.objectives.distill import DISTILLATION_TERMS
+from sdp.objectives.options import term_options_of, unknown_option_error
 from sdp.objectives.representations import REPRESENTATIONS
 from sdp.objectives.teacher import CACHE_MODES, TEACHER_MODES
 from sdp.objectives.weight import WEIGHT_REGULARIZERS
@@ -32,8 +34,15 @@ def validate_config(cfg: Any) -> None:
     if not (isinstance(cfg.sparsity, (int, float)) and 0.0 <= cfg.sparsity < 1.0):
         errors.append(f"sparsity={cfg.sparsity!r} must be in [0, 1)")
     _choice(errors, "regularizer", cfg.regularizer.name, DISTILLATION_TERMS)
-    _choice(errors, "regularizer.representation", cfg.regularizer.representation, REPRESENTATIONS)
+    if cfg.regularizer.get("representation") is not None:
+        _choice(errors, "regularizer.representation", cfg.regularizer.representation, REPRESENTATIONS)
     _choice(errors, "weight_reg", cfg.weight_reg.name, WEIGHT_REGULARIZERS)
+    for group, terms in (("regularizer", DISTILLATION_TERMS), ("weight_reg", WEIGHT_REGULARIZERS)):
+        name = cfg[group].name
+        if name in terms:  # an option the chosen term does not take is an error, not silently dropped
+            error = unknown_option_error(group, name, term_options(cfg[group]), term_options_of(terms, name))
+            if error:
+                errors.append(error)
     _choice(errors, "schedule", cfg.schedule.name, SCHEDULES)
     _choice(errors, "schedule.unit", cfg.schedule.unit, ("fraction", "steps"))
     if cfg.schedule.unit in ("fraction", "steps"):

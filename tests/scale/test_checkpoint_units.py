@@ -13,14 +13,8 @@ from accelerate.utils import DistributedType
 from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader
 
-from sdp.training.checkpoint import (
-    atomic_dir,
-    optimizer_from_files,
-    optimizer_to_files,
-    prepare_run_dir,
-    rng_state,
-    set_rng_state,
-)
+from sdp.training.rundir import atomic_dir, prepare_run_dir
+from sdp.training.state_io import optimizer_from_files, optimizer_to_files, rng_state, set_rng_state
 from sdp.training.distributed import ShardedWeightsError, count_eval_examples, refuse_sharded
 from sdp.training.loop import DataPosition, endless
 
