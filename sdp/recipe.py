@@ -19,22 +19,25 @@ from typing import Any
 import datasets
 import torch
 from accelerate.utils import set_seed
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
 from sdp.config import term_options
-from sdp.crosslingual import eval_groups, resolve_task, run_fields
-from sdp.data.loading import load_splits, make_collator, make_dataloader, resolve_data_dir, tokenize_splits
+from sdp.crosslingual import resolve_task
+from sdp.data.loading import make_dataloader
+from sdp.data.pipeline import build_data
 from sdp.data.tasks import TaskSpec
 from sdp.metrics import compute_metrics
 from sdp.models.presets import load_model, load_tokenizer
 from sdp.objectives.distill import build_distillation
 from sdp.objectives.naming import method_name
 from sdp.objectives.representations import model_outputs
+from sdp.objectives.task_loss import task_loss
 from sdp.objectives.teacher import Teacher, TeacherCache
 from sdp.objectives.weight import build_weight_regularizer
 from sdp.pruning.masks import MaskState, assert_sparsity, count_zeros, select_prunable, sparsity_report
 from sdp.pruning.schedules import resolve_schedule
+from sdp.run_summary import log_result, run_metrics
 from sdp.training.checkpoint import Checkpointer
 from sdp.training.distributed import (
     check_masks_agree,
@@ -42,8 +45,8 @@ from sdp.training.distributed import (
     distributed_summary,
     make_accelerator,
 )
-from sdp.training.env import config_hash, versions
-from sdp.training.io import append_jsonl, write_json
+from sdp.training.env import versions
+from sdp.training.io import add_log_file, append_jsonl, write_json
 from sdp.training.loop import (
     DataPosition,
     Stage,
@@ -90,7 +93,7 @@ class PruneRecipe:
         """Build every component, in dependency order; nothing that holds state is created later."""
         cfg = self.cfg
         prepare_run_dir(self.run_dir)  # a clear error, before anything runs, if it is not writable
-        self._setup_logging()
+        add_log_file(log, self.run_dir / "run.log")
         datasets.disable_progress_bars()  # tqdm bars are for training, not for every map()
         if cfg.train.num_threads:
             torch.set_num_threads(cfg.train.num_threads)
@@ -100,15 +103,16 @@ class PruneRecipe:
         self.task: TaskSpec = resolve_task(cfg.task)  # cross-lingual: task.languages / eval_test applied
         self.tokenizer = load_tokenizer(cfg.model)
         # 2. Data before the model, so a data error costs no model download.
-        self._setup_data()
+        data = build_data(cfg, self.task, self.tokenizer, self.accelerator)
+        self.datasets, self.eval_groups, self.collator = data.datasets, data.groups, data.collator
         # 3. Model, prepared once for both stages.
         model = load_model(
             cfg.model, self.task.num_labels, self.task.label_names, self.tokenizer, checkpoint=cfg.dense.checkpoint
         )
         self.model, self.train_loader, *eval_loaders = self.accelerator.prepare(
-            model, self.train_loader, *self.eval_loaders.values()
+            model, data.train_loader, *data.eval_loaders.values()
         )
-        self.eval_loaders = dict(zip(self.eval_loaders, eval_loaders))
+        self.eval_loaders = dict(zip(data.eval_loaders, eval_loaders))
         student = self.accelerator.unwrap_model(self.model)
         # 4. The prunable set and its masks: views of the student's own parameters.
         self.prunable = select_prunable(student, cfg.prune.include, cfg.prune.exclude)
@@ -139,41 +143,6 @@ class PruneRecipe:
         log.info("task=%s model=%s method=%s sparsity=%s seed=%s", self.task.name, cfg.model.name,
                  self.method, cfg.sparsity, cfg.seed)
         log.info("schedule: %s, pruning at updates %s", prune.schedule, prune.schedule.pruning_steps())
-
-    def _setup_logging(self) -> None:
-        path = self.run_dir / "run.log"
-        if not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == path for h in log.handlers):
-            handler = logging.FileHandler(path)
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-            log.addHandler(handler)
-        log.setLevel(logging.INFO)
-
-    def _setup_data(self) -> None:
-        cfg = self.cfg
-        # Tokenise on the main process first so the others read its cache instead of racing it.
-        with self.accelerator.main_process_first():
-            raw = load_splits(
-                self.task,
-                resolve_data_dir(cfg.data_dir),
-                max_train_samples=cfg.max_train_samples,
-                max_eval_samples=cfg.max_eval_samples,
-            )
-            self.datasets = tokenize_splits(raw, self.task, self.tokenizer, cfg.task.max_seq_length, cfg.cache_dir)
-        self.eval_groups = eval_groups(self.task, raw)  # query ids for ranking metrics (WPR), else {}
-        train = self.datasets[self.task.train_split]
-        if len(train) < cfg.train.batch_size:
-            raise ValueError(
-                f"train.batch_size={cfg.train.batch_size} is larger than the training set "
-                f"({len(train)} examples); lower it or raise max_train_samples"
-            )
-        self.collator = make_collator(self.tokenizer)
-        # A trailing batch of one cannot be standardised by the cross-correlation loss: drop just that case.
-        drop_last = len(train) % cfg.train.batch_size == 1
-        self.train_loader = make_dataloader(train, self.collator, cfg.train.batch_size, True, cfg.seed, drop_last)
-        self.eval_loaders = {
-            split: make_dataloader(self.datasets[split], self.collator, cfg.train.eval_batch_size, False, cfg.seed)
-            for split in self.task.eval_splits
-        }
 
     def _setup_teacher(self, student) -> Teacher | None:
         cfg = self.cfg
@@ -226,9 +195,7 @@ class PruneRecipe:
         self.measure.measure_separability(which, self.accelerator, self.model, split, self.eval_loaders[split])
 
     def _task_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        if self.task.is_regression:
-            return torch.nn.functional.mse_loss(logits.squeeze(-1).float(), labels.float())
-        return torch.nn.functional.cross_entropy(logits.float(), labels)
+        return task_loss(logits, labels, self.task.is_regression)
 
     # ---------------------------------------------------------------------------------- train
     def train(self) -> dict[str, Any]:
@@ -486,48 +453,23 @@ class PruneRecipe:
 
     # ---------------------------------------------------------------------------------- finish
     def _finish(self, dense: dict[str, float], final: dict[str, float]) -> dict[str, Any]:
-        cfg = self.cfg
         student = self.accelerator.unwrap_model(self.model)
         report = sparsity_report(student, self.prunable)
-        container = OmegaConf.to_container(cfg, resolve=True)
-        metrics = {
-            "status": "completed",
-            "task": self.task.name,
-            "model": cfg.model.name,
-            "method": self.method,
-            "regularizer": cfg.regularizer.name,
-            "weight_reg": cfg.weight_reg.name,
-            "schedule": cfg.schedule.name,
-            "teacher": cfg.prune.teacher,
-            "seed": cfg.seed,
-            "target_sparsity": cfg.sparsity,
-            "achieved_sparsity": report["achieved_sparsity"],
-            "nonzero_params": report["nonzero_params"],
-            "total_params": report["total_params"],
-            "prunable_params": report["prunable_params"],
-            "dense": dense,
-            "final": final,
-            "config_hash": config_hash(container),
-            "versions": self.versions,
-            "wall_seconds": round(time.time() - self.started, 2),
-            "analysis": self.measure.summary(),
-            "eval_examples": self.eval_examples,  # per split, after the cross-process gather
-            "distributed": distributed_summary(self.accelerator, self.masks),  # world size, per-rank mask digests
-        }
-        metrics.update(run_fields(self.task, dense, final))  # cross-lingual: per_language, data.dropped_rows
+        metrics = run_metrics(
+            self.cfg, self.task, self.method, report, dense, final,
+            versions=self.versions,
+            wall_seconds=round(time.time() - self.started, 2),
+            analysis=self.measure.summary(),
+            eval_examples=self.eval_examples,  # per split, after the cross-process gather
+            distributed=distributed_summary(self.accelerator, self.masks),  # world size, per-rank mask digests
+        )
         if self.accelerator.is_main_process:
             self.save_model(student)
             write_json(self.run_dir / "sparsity.json", report["per_matrix"])
             write_json(self.run_dir / "metrics.json", metrics)
         self.accelerator.wait_for_everyone()
         self.checkpointer.cleanup()  # metrics.json is written: the training checkpoints are redundant
-        per_matrix = report["per_matrix"].values()
-        log.info("achieved sparsity %s (target %s), per matrix min %.4f max %.4f over %d matrices "
-                 "(sparsity.json), nonzero params %d", report["achieved_sparsity"], cfg.sparsity,
-                 min(per_matrix), max(per_matrix), len(per_matrix), report["nonzero_params"])
-        log.info("RESULT %s %s %s: dense dev %s -> pruned dev %s at %.2f%% prunable sparsity; run dir %s",
-                 self.task.name, cfg.model.name, self.method, _fmt(dense), _fmt(final),
-                 100 * report["achieved_sparsity"]["prunable"], self.run_dir)
+        log_result(metrics, report, self.run_dir)
         return metrics
 
     def save_model(self, student) -> None:
@@ -535,10 +477,6 @@ class PruneRecipe:
         with atomic_dir(self.run_dir / "model") as out:  # never a half-written model folder
             student.save_pretrained(out, safe_serialization=True)
             self.tokenizer.save_pretrained(out)
-
-
-def _fmt(scores: dict[str, float]) -> str:
-    return ", ".join(f"{k}={100 * v:.2f}" for k, v in scores.items() if "/" not in k)
 
 
 def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
