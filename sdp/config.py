@@ -31,6 +31,10 @@ class TaskConfig:
     max_seq_length: int = 128
     languages: list[str] | None = None  # cross-lingual tasks: evaluation languages (None = all)
     eval_test: bool = False  # cross-lingual tasks: also evaluate each language's labelled test split
+    # A fraction of the (subsampled) train split held out as the only eval split, so hyperparameters are
+    # chosen without reading the dev split that reports results; None = evaluate on the task's dev split(s).
+    validation_from_train: float | None = None
+    validation_seed: int = 0  # the carve is a fixed permutation of this seed: the same rows for every run
 
 
 @dataclass
@@ -54,6 +58,8 @@ class RegularizerConfig:
     normalize: bool = True
     temperature: float = 2.0
     eps: float = 1e-5
+    off_target: str = "teacher"  # zero (Barlow Twins) | teacher: see conf/regularizer/cross_correlation.yaml
+    gather: bool = False  # CC statistics over the global batch of all processes
 
 
 @dataclass
@@ -83,6 +89,7 @@ class DenseConfig:
     epochs: float = 3.0
     max_steps: int | None = None  # overrides epochs when set
     lr: float = 5e-5
+    lr_schedule: str = "linear"  # linear (warmup, then decay to 0) | constant (warmup, then flat)
     checkpoint: str | None = None  # an already fine-tuned model directory: skip the dense stage
 
 
@@ -98,6 +105,10 @@ class PruneConfig:
     teacher_checkpoint: str | None = None
     teacher_cache: str = "memory"  # off | memory | disk
     teacher_prefill: bool = True  # cache a fixed teacher's outputs for the whole train set at stage start
+    lr_schedule: str = "linear"  # linear | constant
+    dropout: str = "on"  # on | off | distill_off (sdp/objectives/monitor.py)
+    monitor_representation: str | None = "cls"  # CC(student, teacher) logged for every method; null: off
+    reference_mask: str | None = None  # a run dir (or mask file) whose final mask the overlap compares with
 
 
 @dataclass

@@ -11,6 +11,8 @@ weight regularizers, teacher). See docs/metrics_schema.md for what a run writes.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -22,16 +24,25 @@ from accelerate.utils import set_seed
 from omegaconf import DictConfig, OmegaConf
 
 from sdp.crosslingual import eval_groups, resolve_task, run_fields
-from sdp.data.loading import load_splits, make_collator, make_dataloader, resolve_data_dir, tokenize_splits
+from sdp.data.loading import (
+    VALIDATION_FROM_TRAIN,
+    load_splits,
+    make_collator,
+    make_dataloader,
+    resolve_data_dir,
+    tokenize_splits,
+)
 from sdp.data.tasks import TaskSpec
 from sdp.metrics import compute_metrics
 from sdp.models.presets import load_model, load_tokenizer
 from sdp.objectives.distill import build_distillation
+from sdp.objectives.monitor import cc_monitor_parts, dev_cross_correlation, dropout_disabled
 from sdp.objectives.naming import method_name
 from sdp.objectives.representations import model_outputs
 from sdp.objectives.teacher import Teacher, TeacherCache
 from sdp.objectives.weight import build_weight_regularizer
-from sdp.pruning.masks import MaskState, assert_sparsity, select_prunable, sparsity_report
+from sdp.pruning.masks import MaskState, assert_sparsity, magnitude_masks, select_prunable, sparsity_report
+from sdp.pruning.overlap import MASK_FILE, jaccard, load_masks, save_masks
 from sdp.pruning.schedules import resolve_schedule
 from sdp.training.checkpoint import Checkpointer
 from sdp.training.distributed import (
@@ -52,7 +63,7 @@ from sdp.training.loop import (
 )
 from sdp.training.rundir import atomic_dir, completed_metrics, prepare_run_dir
 from sdp.training.trace import Measurements, probe_batch
-from sdp.validate import validate_config
+from sdp.validate import ConfigError, validate_config
 
 log = logging.getLogger("sdp")
 
@@ -80,6 +91,11 @@ class PruneRecipe:
         self.accelerator = make_accelerator(cfg)  # DDP; FSDP/DeepSpeed refused (sdp/training/distributed.py)
         set_seed(cfg.seed)
         self.task: TaskSpec = resolve_task(cfg.task)  # cross-lingual: task.languages / eval_test applied
+        if cfg.task.validation_from_train:  # tuning runs: the dev split is never read (sdp/data/loading.py)
+            self.task = dataclasses.replace(self.task, eval_splits=(VALIDATION_FROM_TRAIN,))
+        if cfg.prune.dropout == "distill_off" and self.accelerator.num_processes > 1:
+            raise ConfigError("prune.dropout=distill_off runs two forward passes per batch, which DDP does not "
+                              "allow; use prune.dropout=off or on with several processes")
         self.tokenizer = load_tokenizer(cfg.model)
         self._setup_data()
         # The model is built after the data so a data error costs no model download.
@@ -93,6 +109,7 @@ class PruneRecipe:
         self.eval_loaders = dict(zip(self.eval_loaders, eval_loaders))
         self.trace_path = self.run_dir / "trace.jsonl"
         self.eval_examples: dict[str, int] = {}
+        self.extra_analysis: dict[str, Any] = {}  # mask overlaps, dev cross-correlation (prune stage end)
         self.checkpointer = Checkpointer(self)  # resumes from run_dir/checkpoints (sdp/training/checkpoint.py)
         self._setup_measurements()
         log.info("task=%s model=%s method=%s sparsity=%s seed=%s", self.task.name, cfg.model.name,
@@ -131,6 +148,8 @@ class PruneRecipe:
                 resolve_data_dir(cfg.data_dir),
                 max_train_samples=cfg.max_train_samples,
                 max_eval_samples=cfg.max_eval_samples,
+                validation_from_train=cfg.task.validation_from_train,
+                validation_seed=cfg.task.validation_seed,
             )
             self.datasets = tokenize_splits(raw, self.task, self.tokenizer, cfg.task.max_seq_length, cfg.cache_dir)
         self.eval_groups = eval_groups(self.task, raw)  # query ids for ranking metrics (WPR), else {}
@@ -198,7 +217,7 @@ class PruneRecipe:
         raw_optimizer = build_optimizer(self.model, stage_cfg.lr, cfg.train.weight_decay)
         optimizer = self.accelerator.prepare_optimizer(raw_optimizer)
         # Not prepared: accelerate would step it once per process per update.
-        lr_scheduler = build_lr_scheduler(raw_optimizer, updates, cfg.train.warmup_ratio)
+        lr_scheduler = build_lr_scheduler(raw_optimizer, updates, cfg.train.warmup_ratio, stage_cfg.lr_schedule)
         self.raw_optimizer, self.stage_updates = raw_optimizer, updates
         # Restores the stage from a checkpoint; saves every train.checkpoint_every updates and on SIGTERM/SIGINT.
         with self.checkpointer.stage(stage, raw_optimizer, lr_scheduler, hooks_factory(), updates) as resume:
@@ -209,11 +228,17 @@ class PruneRecipe:
 
     def _trace_update(self, stage: str):
         every = max(1, self.cfg.train.log_every)
+        window: list[dict[str, float]] = []  # the updates since the last record: each record is their mean
 
         def after_update(step: int, parts: dict[str, float]) -> None:
             self.measure.observe(parts)
-            if self.accelerator.is_main_process and (step % every == 0 or step == self.stage_updates):
-                append_jsonl(self.trace_path, {"event": "train", "stage": stage, "step": step, **parts})
+            window.append(parts)
+            if step % every == 0 or step == self.stage_updates:
+                if self.accelerator.is_main_process:
+                    record = {"event": "train", "stage": stage, "step": step, "updates": len(window),
+                              **window_means(window)}
+                    append_jsonl(self.trace_path, record)
+                window.clear()
 
         return after_update
 
@@ -224,21 +249,27 @@ class PruneRecipe:
         self.prunable = select_prunable(student, cfg.prune.include, cfg.prune.exclude)
         self.measure.measure_weights("dense", self.prunable)
         self.masks = MaskState(self.prunable, cfg.prune.scope)
+        self._save_dense_mask()
         options = {k: v for k, v in OmegaConf.to_container(cfg.regularizer).items() if k != "name"}
         self.distill = build_distillation(cfg.regularizer.name, **options)
         self.weight_reg = build_weight_regularizer(cfg.weight_reg.name)
+        monitor = cfg.prune.monitor_representation
+        self.monitor_needs = (monitor,) if monitor else ()
         self.teacher = self._build_teacher(student)
         # The teacher's own (frozen, or refreshed in place) parameters are the AWR reference weights.
         self.teacher_weights = (
             self.teacher.weights(list(self.prunable)) if cfg.weight_reg.name != "none" else None
         )
         self._prefill_teacher()
-        self._fit(cfg.prune, "prune", self._prune_hooks)
+        with dropout_disabled(student) if cfg.prune.dropout == "off" else contextlib.nullcontext():
+            self._fit(cfg.prune, "prune", self._prune_hooks)
         self.measure.end_prune_stage()
         if self.teacher is not None and self.teacher.cache is not None:
             log.info("teacher cache: %s", self.teacher.cache.stats())
             self.teacher.cache.close()
         assert_sparsity(self.prunable, cfg.sparsity, cfg.prune.scope)
+        self._measure_mask_overlap()
+        self._measure_dev_cross_correlation()
         metrics = self.evaluate(self.model)
         log.info("pruned dev: %s", metrics)
         self._measure_separability("final")
@@ -258,11 +289,47 @@ class PruneRecipe:
             n = teacher.prefill({k: v.to(device) for k, v in batch.items()} for batch in loader)
         log.info("teacher cache prefilled: %d examples", n)
 
+    def _save_dense_mask(self) -> None:
+        """The mask the dense weights imply at the target sparsity (one shot), kept to measure how far the
+        iterative schedule moved away from it. Written once: a resumed stage keeps the first one."""
+        path = self.run_dir / "dense_mask.safetensors"
+        if path.exists() or not self.accelerator.is_main_process:
+            return
+        save_masks(path, magnitude_masks(self.prunable, self.cfg.sparsity, self.cfg.prune.scope))
+
+    def _measure_mask_overlap(self) -> None:
+        """Jaccard overlap of this run's final mask with the dense-magnitude mask and a reference run's."""
+        cfg, overlap = self.cfg, {}
+        if self.accelerator.is_main_process:
+            save_masks(self.run_dir / MASK_FILE, self.masks.masks)
+        dense_path = self.run_dir / "dense_mask.safetensors"
+        if dense_path.exists():
+            overlap["dense_magnitude"] = jaccard(self.masks.masks, load_masks(dense_path))
+        if cfg.prune.reference_mask:
+            overlap["reference"] = jaccard(self.masks.masks, load_masks(cfg.prune.reference_mask))
+            overlap["reference_path"] = str(cfg.prune.reference_mask)
+        self.extra_analysis["mask_overlap"] = overlap
+        log.info("mask overlap (Jaccard of kept weights): %s", overlap)
+
+    def _measure_dev_cross_correlation(self) -> None:
+        """CC(student, teacher) on the first eval split, both dropout-free, in training-size batches."""
+        rep = self.cfg.prune.monitor_representation
+        if not rep or self.teacher is None:
+            return
+        split = self.task.eval_splits[0]
+        loader = make_dataloader(self.datasets[split], make_collator(self.tokenizer), self.cfg.train.batch_size,
+                                 False, self.cfg.seed)
+        device = self.accelerator.device
+        batches = ({k: v.to(device) for k, v in b.items()} for b in loader)
+        student = self.accelerator.unwrap_model(self.model)
+        self.extra_analysis["cross_correlation"] = {
+            "split": split, **dev_cross_correlation(student, self.teacher.model, batches, rep)}
+
     def _build_teacher(self, student) -> Teacher | None:
         cfg = self.cfg
-        needs = tuple(self.distill.needs)
+        needs = tuple(dict.fromkeys((*self.distill.needs, *self.monitor_needs)))
         if not needs and cfg.weight_reg.name == "none":
-            return None  # plain MP: no teacher at all
+            return None  # plain MP with the monitor off: no teacher at all
         cache = None
         if needs and cfg.prune.teacher_cache != "off":
             n = len(self.datasets[self.task.train_split])
@@ -287,17 +354,26 @@ class PruneRecipe:
         alpha, beta = cfg.regularizer.alpha, cfg.weight_reg.beta
         trace_update = self._trace_update("prune")
 
+        distill_needs, monitor_needs = tuple(self.distill.needs), self.monitor_needs
+        needs = tuple(dict.fromkeys((*distill_needs, *monitor_needs)))
+        clean_pass = cfg.prune.dropout == "distill_off" and bool(distill_needs)
+
         def loss_step(batch):
-            needs = tuple(self.distill.needs)
             out = model_outputs(self.model, batch, needs)
             task_loss = self._task_loss(out["logits"], batch["labels"])
             loss, parts = task_loss, {"task_loss": task_loss.item()}
             if needs:
                 with self.accelerator.autocast():
                     teacher_out = self.teacher.outputs(batch)
+            if clean_pass:  # D (and the monitor) on a dropout-free pass; the task loss keeps its dropout
+                with dropout_disabled(self.model):
+                    out = model_outputs(self.model, batch, needs)
+            if distill_needs:
                 distill = self.distill(out, teacher_out)
                 loss = loss + alpha * distill
                 parts["distill"] = distill.item()
+            if monitor_needs:  # CC(student, teacher) for every method, never part of the loss
+                parts.update(cc_monitor_parts(out[monitor_needs[0]], teacher_out[monitor_needs[0]]))
             if self.teacher_weights is not None:
                 reg = self.weight_reg(self.prunable, self.teacher_weights)
                 loss = loss + beta * reg
@@ -357,7 +433,7 @@ class PruneRecipe:
             "config_hash": config_hash(container),
             "versions": self.versions,
             "wall_seconds": round(time.time() - self.started, 2),
-            "analysis": self.measure.summary(),
+            "analysis": {**self.measure.summary(), **self.extra_analysis},
             "eval_examples": self.eval_examples,  # per split, after the cross-process gather
             "distributed": distributed_summary(self.accelerator, self.masks),  # world size, per-rank mask digests
         }
@@ -372,8 +448,9 @@ class PruneRecipe:
         log.info("achieved sparsity %s (target %s), per matrix min %.4f max %.4f over %d matrices "
                  "(sparsity.json), nonzero params %d", report["achieved_sparsity"], cfg.sparsity,
                  min(per_matrix), max(per_matrix), len(per_matrix), report["nonzero_params"])
-        log.info("RESULT %s %s %s: dense dev %s -> pruned dev %s at %.2f%% prunable sparsity; run dir %s",
-                 self.task.name, cfg.model.name, self.method, _fmt(dense), _fmt(final),
+        scored_on = "held-out" if cfg.task.validation_from_train else "dev"  # never call the carve "dev"
+        log.info("RESULT %s %s %s: dense %s %s -> pruned %s %s at %.2f%% prunable sparsity; run dir %s",
+                 self.task.name, cfg.model.name, self.method, scored_on, _fmt(dense), scored_on, _fmt(final),
                  100 * report["achieved_sparsity"]["prunable"], self.run_dir)
         return metrics
 
@@ -382,6 +459,16 @@ class PruneRecipe:
         with atomic_dir(self.run_dir / "model") as out:  # never a half-written model folder
             student.save_pretrained(out, safe_serialization=True)
             self.tokenizer.save_pretrained(out)
+
+
+def window_means(window: list[dict[str, float]]) -> dict[str, float]:
+    """Mean of each logged part over a window of updates; ``sparsity`` and ``lr`` are the window's last."""
+    keys = dict.fromkeys(k for parts in window for k in parts)
+    out = {}
+    for k in keys:
+        values = [parts[k] for parts in window if k in parts]
+        out[k] = values[-1] if k in ("sparsity", "lr") else sum(values) / len(values)
+    return out
 
 
 def _fmt(scores: dict[str, float]) -> str:

@@ -11,7 +11,7 @@ import torch
 from accelerate import Accelerator
 from torch import nn
 from tqdm.auto import tqdm
-from transformers import get_linear_schedule_with_warmup
+from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
 
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
 
@@ -26,8 +26,14 @@ def build_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.o
     return torch.optim.AdamW(groups, lr=lr)
 
 
-def build_lr_scheduler(optimizer, num_updates: int, warmup_ratio: float):
-    return get_linear_schedule_with_warmup(optimizer, int(warmup_ratio * num_updates), num_updates)
+def build_lr_scheduler(optimizer, num_updates: int, warmup_ratio: float, kind: str = "linear"):
+    """Linear warmup over ``warmup_ratio`` of the updates, then linear decay to 0 or (``constant``) flat."""
+    warmup = int(warmup_ratio * num_updates)
+    if kind == "constant":
+        return get_constant_schedule_with_warmup(optimizer, warmup)
+    if kind != "linear":
+        raise ValueError(f"lr_schedule={kind!r} is not one of ['constant', 'linear']")
+    return get_linear_schedule_with_warmup(optimizer, warmup, num_updates)
 
 
 def count_updates(epochs: float, max_steps: int | None, batches_per_epoch: int, accumulation: int) -> int:
