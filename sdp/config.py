@@ -32,6 +32,10 @@ class TaskConfig:
     max_seq_length: int = 128
     languages: list[str] | None = None  # cross-lingual tasks: evaluation languages (None = all)
     eval_test: bool = False  # cross-lingual tasks: also evaluate each language's labelled test split
+    # A fraction of the (subsampled) train split held out as the only eval split, so hyperparameters are
+    # chosen without reading the dev split that reports results; None = evaluate on the task's dev split(s).
+    validation_from_train: float | None = None
+    validation_seed: int = 0  # the carve is a fixed permutation of this seed: the same rows for every run
 
 
 @dataclass
@@ -59,6 +63,8 @@ class RegularizerConfig:
     normalize: bool | None = None
     temperature: float | None = None
     eps: float | None = None
+    off_target: str | None = None
+    gather: bool | None = None
 
 
 @dataclass
@@ -98,6 +104,7 @@ class DenseConfig:
     epochs: float = 3.0  # as transformers' run_glue
     max_steps: int | None = None  # overrides epochs when set
     lr: float = 5e-5
+    lr_schedule: str = "linear"  # linear (warmup, then decay to 0) | constant (warmup, then flat)
     checkpoint: str | None = None  # an already fine-tuned model directory: skip the dense stage
 
 
@@ -117,6 +124,16 @@ class PruneConfig:
     # filling during epoch 1). false: fill lazily (better when the stage sees less than one epoch).
     # Ignored for teacher=refresh.
     teacher_prefill: bool = True
+    lr_schedule: str = "linear"  # linear | constant: a constant LR keeps weights moving, so masks can change late
+    # on (the papers) | off (no dropout in this stage, every method) | distill_off (D on a second,
+    # dropout-free student pass; the task loss keeps dropout). See sdp/objectives/monitor.py.
+    dropout: str = "on"
+    # CC(student, teacher) logged for EVERY method, MP included (trace.jsonl window means and
+    # metrics.json analysis.cross_correlation); None turns it off.
+    monitor_representation: str | None = "cls"
+    # A finished run dir (e.g. the MP run from the same dense model) or mask file: metrics.json then holds
+    # the Jaccard overlap of this run's final mask with that run's (analysis.mask_overlap.reference).
+    reference_mask: str | None = None
 
 
 @dataclass

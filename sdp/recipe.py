@@ -11,6 +11,8 @@ weight regularizers, teacher). See docs/metrics_schema.md for what a run writes.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -24,18 +26,27 @@ from tqdm.auto import tqdm
 
 from sdp.config import term_options
 from sdp.crosslingual import resolve_task
-from sdp.data.loading import make_dataloader
+from sdp.data.loading import VALIDATION_FROM_TRAIN, make_dataloader
 from sdp.data.pipeline import build_data
 from sdp.data.tasks import TaskSpec
 from sdp.metrics import compute_metrics
 from sdp.models.presets import load_model, load_tokenizer
 from sdp.objectives.distill import build_distillation
+from sdp.objectives.monitor import cc_monitor_parts, dev_cross_correlation, dropout_disabled
 from sdp.objectives.naming import method_name
 from sdp.objectives.representations import model_outputs
 from sdp.objectives.task_loss import task_loss
 from sdp.objectives.teacher import Teacher, TeacherCache
 from sdp.objectives.weight import build_weight_regularizer
-from sdp.pruning.masks import MaskState, assert_sparsity, count_zeros, select_prunable, sparsity_report
+from sdp.pruning.masks import (
+    MaskState,
+    assert_sparsity,
+    count_zeros,
+    magnitude_masks,
+    select_prunable,
+    sparsity_report,
+)
+from sdp.pruning.overlap import MASK_FILE, jaccard, load_masks, save_masks
 from sdp.pruning.schedules import resolve_schedule
 from sdp.run_summary import log_result, run_metrics
 from sdp.training.checkpoint import Checkpointer
@@ -66,10 +77,11 @@ from sdp.training.state_io import (
     optimizer_to_files,
 )
 from sdp.training.trace import Measurements, probe_batch
-from sdp.validate import validate_config
+from sdp.validate import ConfigError, validate_config
 
 CKPT_DIR = "checkpoints"  # <run dir>/checkpoints: training state while the run is in progress
 DENSE_DIR = "dense_model"  # <run dir>/dense_model: the fine-tuned dense model, written once
+DENSE_MASK = "dense_mask.safetensors"  # the mask the dense weights imply at the target sparsity
 
 log = logging.getLogger("sdp")
 
@@ -87,6 +99,7 @@ class PruneRecipe:
         self.method = method_name(cfg.regularizer.name, cfg.weight_reg.name, cfg.regularizer.representation or "cls")
         self.dense_metrics: dict[str, float] | None = None  # set when the dense stage ends (or is resumed)
         self.eval_examples: dict[str, int] = {}  # per split, after the cross-process gather
+        self.extra_analysis: dict[str, Any] = {}  # mask overlaps, held-out CC(student, teacher): prune stage end
 
     # ----------------------------------------------------------------------------------- setup
     def setup(self) -> None:
@@ -101,6 +114,11 @@ class PruneRecipe:
         self.accelerator = make_accelerator(cfg)  # DDP; FSDP/DeepSpeed refused (sdp/training/distributed.py)
         set_seed(cfg.seed)
         self.task: TaskSpec = resolve_task(cfg.task)  # cross-lingual: task.languages / eval_test applied
+        if cfg.task.validation_from_train:  # tuning runs: the dev split is never read (sdp/data/loading.py)
+            self.task = dataclasses.replace(self.task, eval_splits=(VALIDATION_FROM_TRAIN,))
+        if cfg.prune.dropout == "distill_off" and self.accelerator.num_processes > 1:
+            raise ConfigError("prune.dropout=distill_off runs two forward passes per batch, which DDP does not "
+                              "allow; use prune.dropout=off or on with several processes")
         self.tokenizer = load_tokenizer(cfg.model)
         # 2. Data before the model, so a data error costs no model download.
         data = build_data(cfg, self.task, self.tokenizer, self.accelerator)
@@ -121,6 +139,8 @@ class PruneRecipe:
         #    when the pruning stage starts) and its output cache.
         self.distill = build_distillation(cfg.regularizer.name, **term_options(cfg.regularizer))
         self.weight_reg = build_weight_regularizer(cfg.weight_reg.name, **term_options(cfg.weight_reg))
+        # CC(student, teacher) is monitored for every method, MP included (never part of the loss).
+        self.monitor_needs = (cfg.prune.monitor_representation,) if cfg.prune.monitor_representation else ()
         self.teacher = self._setup_teacher(student)
         # The teacher's own (frozen, or refreshed in place) parameters are the AWR reference weights.
         self.teacher_weights = (
@@ -146,9 +166,9 @@ class PruneRecipe:
 
     def _setup_teacher(self, student) -> Teacher | None:
         cfg = self.cfg
-        needs = tuple(self.distill.needs)
+        needs = tuple(dict.fromkeys((*self.distill.needs, *self.monitor_needs)))
         if not needs and cfg.weight_reg.name == "none":
-            return None  # plain MP: no teacher at all
+            return None  # plain MP with the monitor off: no teacher at all
         cache = None
         if needs and cfg.prune.teacher_cache != "off":
             n = len(self.datasets[self.task.train_split])
@@ -169,7 +189,7 @@ class PruneRecipe:
         )
         raw = build_optimizer(self.model, stage_cfg.lr, cfg.train.weight_decay)
         # Not prepared: accelerate would step it once per process per update.
-        lr_scheduler = build_lr_scheduler(raw, updates, cfg.train.warmup_ratio)
+        lr_scheduler = build_lr_scheduler(raw, updates, cfg.train.warmup_ratio, stage_cfg.lr_schedule)
         return Stage(name, updates, self.accelerator.prepare_optimizer(raw), raw, lr_scheduler)
 
     def _setup_measurements(self) -> Measurements:
@@ -232,18 +252,56 @@ class PruneRecipe:
         self.measure.measure_weights("dense", self.prunable)
         if self.teacher is not None and self.teacher.mode != "checkpoint":
             self.teacher.copy_weights(student)  # the fine-tuned dense network
+        self._save_dense_mask()
         self._prefill_teacher()
-        self.run_stage(self.stages["prune"])
+        with dropout_disabled(student) if cfg.prune.dropout == "off" else contextlib.nullcontext():
+            self.run_stage(self.stages["prune"])
         self.measure.end_prune_stage()
         if self.teacher is not None and self.teacher.cache is not None:
             log.info("teacher cache: %s", self.teacher.cache.stats())
             self.teacher.cache.close()
         assert_sparsity(self.prunable, cfg.sparsity, cfg.prune.scope)
+        self._measure_mask_overlap()
+        self._measure_heldout_cross_correlation()
         metrics = self.evaluate()
         log.info("pruned dev: %s", metrics)
         self._measure_separability("final")
         self.measure.measure_weights("final", self.prunable)
         return metrics
+
+    def _save_dense_mask(self) -> None:
+        """The mask the dense weights imply at the target sparsity (one shot), kept to measure how far the
+        iterative schedule moved away from it. Written once: a resumed stage keeps the first one."""
+        path = self.run_dir / DENSE_MASK
+        if path.exists() or not self.accelerator.is_main_process:
+            return
+        save_masks(path, magnitude_masks(self.prunable, self.cfg.sparsity, self.cfg.prune.scope))
+
+    def _measure_mask_overlap(self) -> None:
+        """Jaccard overlap of this run's final mask with the dense-magnitude mask and a reference run's."""
+        reference, overlap = self.cfg.prune.reference_mask, {}
+        if self.accelerator.is_main_process:
+            save_masks(self.run_dir / MASK_FILE, self.masks.masks)
+        if (self.run_dir / DENSE_MASK).exists():
+            overlap["dense_magnitude"] = jaccard(self.masks.masks, load_masks(self.run_dir / DENSE_MASK))
+        if reference:
+            overlap["reference"] = jaccard(self.masks.masks, load_masks(reference))
+            overlap["reference_path"] = str(reference)
+        self.extra_analysis["mask_overlap"] = overlap
+        log.info("mask overlap (Jaccard of kept weights): %s", overlap)
+
+    def _measure_heldout_cross_correlation(self) -> None:
+        """CC(student, teacher) on the first eval split, both dropout-free, in training-size batches."""
+        rep = self.cfg.prune.monitor_representation
+        if not rep or self.teacher is None:
+            return
+        split = self.task.eval_splits[0]
+        loader = make_dataloader(self.datasets[split], self.collator, self.cfg.train.batch_size, False, self.cfg.seed)
+        device = self.accelerator.device
+        batches = ({k: v.to(device) for k, v in b.items()} for b in loader)
+        student = self.accelerator.unwrap_model(self.model)
+        self.extra_analysis["cross_correlation"] = {
+            "split": split, **dev_cross_correlation(student, self.teacher.model, batches, rep)}
 
     def _prefill_teacher(self) -> None:
         """Cache a fixed teacher's outputs for the whole training set before the stage (prune.teacher_prefill)."""
@@ -274,6 +332,7 @@ class PruneRecipe:
         self.model.train()
         bar = tqdm(total=stage.updates, initial=stage.step, desc=stage.name, disable=not acc.is_local_main_process)
         window: list[dict[str, float]] = []  # the micro-batches of the update in progress
+        logged: list[dict[str, float]] = []  # the updates since the last trace record: it holds their means
         with self.checkpointer.watch_signals():
             for _, batch in endless(self.train_loader, acc, stage.position):
                 if stage.step >= stage.updates:
@@ -292,8 +351,13 @@ class PruneRecipe:
                 if stage.masks is not None:
                     parts["sparsity"] = stage.masks.current_sparsity
                 self.measure.observe(parts)
-                if acc.is_main_process and (stage.step % log_every == 0 or stage.step == stage.updates):
-                    append_jsonl(self.trace_path, {"event": "train", "stage": stage.name, "step": stage.step, **parts})
+                logged.append(parts)
+                if stage.step % log_every == 0 or stage.step == stage.updates:
+                    if acc.is_main_process:
+                        append_jsonl(self.trace_path, {"event": "train", "stage": stage.name, "step": stage.step,
+                                                       "updates": len(logged),
+                                                       **mean_parts(logged, last=("sparsity", "lr"))})
+                    logged = []
                 bar.update(1)
                 bar.set_postfix(loss=f"{parts['loss']:.4f}")
                 # 9. Checkpoint: periodically, and on a signal (then stop).
@@ -344,21 +408,29 @@ class PruneRecipe:
             stage.optimizer.zero_grad(set_to_none=True)
         if acc.sync_gradients and masks is not None:
             masks.apply()  # ...and weight decay cannot move them off zero either
-        return {k: v.item() for k, v in parts.items()}
+        return {k: v.item() if torch.is_tensor(v) else float(v) for k, v in parts.items()}
 
     def loss_step(self, stage: Stage, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Forward ``batch``; the total loss and its parts (task loss, distillation, weight term).
         Without a teacher (dense stage, plain MP) the loss is the task loss alone."""
         teacher = stage.teacher
-        needs = tuple(self.distill.needs) if teacher is not None else ()
+        distill_needs = tuple(self.distill.needs) if teacher is not None else ()
+        monitor_needs = self.monitor_needs if teacher is not None else ()
+        needs = tuple(dict.fromkeys((*distill_needs, *monitor_needs)))
         out = model_outputs(self.model, batch, needs)
         task_loss = self._task_loss(out["logits"], batch["labels"])
         loss, parts = task_loss, {"task_loss": task_loss}
         if needs:
             with self.accelerator.autocast():
                 teacher_out = teacher.outputs(batch)
+        if distill_needs and self.cfg.prune.dropout == "distill_off":
+            with dropout_disabled(self.model):  # D (and the monitor) on a dropout-free pass; the task loss
+                out = model_outputs(self.model, batch, needs)  # above keeps its dropout
+        if distill_needs:
             parts["distill"] = self.distill(out, teacher_out)
             loss = loss + self.cfg.regularizer.alpha * parts["distill"]
+        if monitor_needs:  # CC(student, teacher) for every method, never part of the loss
+            parts.update(cc_monitor_parts(out[monitor_needs[0]], teacher_out[monitor_needs[0]]))
         if teacher is not None and self.teacher_weights is not None:
             parts["weight_reg"] = self.weight_reg(self.prunable, self.teacher_weights)
             loss = loss + self.cfg.weight_reg.beta * parts["weight_reg"]
@@ -459,7 +531,7 @@ class PruneRecipe:
             self.cfg, self.task, self.method, report, dense, final,
             versions=self.versions,
             wall_seconds=round(time.time() - self.started, 2),
-            analysis=self.measure.summary(),
+            analysis={**self.measure.summary(), **self.extra_analysis},
             eval_examples=self.eval_examples,  # per split, after the cross-process gather
             distributed=distributed_summary(self.accelerator, self.masks),  # world size, per-rank mask digests
         )

@@ -48,8 +48,11 @@ def log_result(metrics: dict[str, Any], report: dict[str, Any], run_dir: Any) ->
     log.info("achieved sparsity %s (target %s), per matrix min %.4f max %.4f over %d matrices "
              "(sparsity.json), nonzero params %d", report["achieved_sparsity"], metrics["target_sparsity"],
              min(per_matrix), max(per_matrix), len(per_matrix), report["nonzero_params"])
-    log.info("RESULT %s %s %s: dense dev %s -> pruned dev %s at %.2f%% prunable sparsity; run dir %s",
-             metrics["task"], metrics["model"], metrics["method"], _fmt(metrics["dense"]), _fmt(metrics["final"]),
+    # A tuning run is scored on the split carved from train: never call that "dev".
+    scored_on = "held-out" if "validation_from_train" in metrics.get("eval_examples", {}) else "dev"
+    log.info("RESULT %s %s %s: dense %s %s -> pruned %s %s at %.2f%% prunable sparsity; run dir %s",
+             metrics["task"], metrics["model"], metrics["method"], scored_on, _fmt(metrics["dense"]), scored_on,
+             _fmt(metrics["final"]),
              100 * report["achieved_sparsity"]["prunable"], run_dir)
 
 

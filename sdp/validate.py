@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from sdp.config import term_options
+from sdp.objectives.cross_correlation import OFF_TARGETS
 from sdp.objectives.distill import DISTILLATION_TERMS
+from sdp.objectives.monitor import DROPOUT_MODES
 from sdp.objectives.options import term_options_of, unknown_option_error
 from sdp.objectives.representations import REPRESENTATIONS
 from sdp.objectives.teacher import CACHE_MODES, TEACHER_MODES
@@ -15,6 +17,7 @@ from sdp.pruning.masks import SCOPES
 from sdp.pruning.schedules import SCHEDULES, schedule_config_errors
 
 MIXED_PRECISION = ("no", "bf16", "fp16")
+LR_SCHEDULES = ("linear", "constant")
 
 
 class ConfigError(ValueError):
@@ -52,6 +55,20 @@ def validate_config(cfg: Any) -> None:
     _choice(errors, "prune.teacher", cfg.prune.teacher, TEACHER_MODES)
     _choice(errors, "prune.teacher_cache", cfg.prune.teacher_cache, CACHE_MODES)
     _choice(errors, "train.mixed_precision", cfg.train.mixed_precision, MIXED_PRECISION)
+    if cfg.regularizer.get("off_target") is not None:
+        _choice(errors, "regularizer.off_target", cfg.regularizer.off_target, OFF_TARGETS)
+    _choice(errors, "prune.dropout", cfg.prune.dropout, DROPOUT_MODES)
+    _choice(errors, "dense.lr_schedule", cfg.dense.lr_schedule, LR_SCHEDULES)
+    _choice(errors, "prune.lr_schedule", cfg.prune.lr_schedule, LR_SCHEDULES)
+    if cfg.prune.monitor_representation is not None:
+        _choice(errors, "prune.monitor_representation", cfg.prune.monitor_representation, REPRESENTATIONS)
+    frac = cfg.task.validation_from_train
+    if frac is not None:
+        if not 0.0 < frac < 1.0:
+            errors.append(f"task.validation_from_train={frac!r} must be a fraction in (0, 1) (or null)")
+        if TASKS.get(cfg.task.name) is not None and TASKS[cfg.task.name].languages:
+            errors.append(f"task.validation_from_train is not supported for the cross-lingual task "
+                          f"{cfg.task.name!r} (its eval splits are per language)")
     if cfg.prune.teacher == "checkpoint" and not cfg.prune.teacher_checkpoint:
         errors.append("prune.teacher=checkpoint needs prune.teacher_checkpoint=<fine-tuned model dir>")
     for key in ("max_train_samples", "max_eval_samples"):

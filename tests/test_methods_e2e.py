@@ -62,7 +62,13 @@ def _check_run(run_dir: Path, metrics: dict, method: str) -> list[dict]:
     total = metrics["prunable_params"]
     assert abs(metrics["achieved_sparsity"]["prunable"] * total - round(TARGET * total)) <= 1
     analysis = on_disk["analysis"]
-    assert set(analysis) == {"recovery", "separability", "weights"}
+    assert set(analysis) == {"recovery", "separability", "weights", "mask_overlap", "cross_correlation"}
+    # Every method, MP included, reports CC(student, teacher) and how far its mask moved.
+    cc = analysis["cross_correlation"]
+    assert cc["representation"] == "cls" and cc["batches"] >= 1
+    assert all(math.isfinite(cc[k]) and cc[k] >= 0 for k in ("cc_diag", "cc_off", "cc_off_teacher"))
+    assert 0.0 < analysis["mask_overlap"]["dense_magnitude"] <= 1.0
+    assert (run_dir / "mask.safetensors").is_file() and (run_dir / "dense_mask.safetensors").is_file()
     assert analysis["weights"]["dense"]["density"] == 1.0
     assert analysis["weights"]["final"]["density"] == pytest.approx(1 - metrics["achieved_sparsity"]["prunable"])
     records = [r for r in _trace(run_dir) if r["event"] == "prune"]
@@ -74,6 +80,7 @@ def _check_run(run_dir: Path, metrics: dict, method: str) -> list[dict]:
     assert not (run_dir / "teacher_cache").exists()  # scratch cache removed at stage end
     train = [r for r in _trace(run_dir) if r["event"] == "train" and r["stage"] == "prune"]
     assert len(train) == PRUNE_STEPS
+    assert all({"cc_diag", "cc_off", "cc_off_teacher", "updates"} <= set(r) for r in train)
     return records
 
 
@@ -93,6 +100,11 @@ METHODS = [
     ("awr-cos", ["regularizer=none", "weight_reg=cosine"], "AWR-cos"),
     ("awr-fro", ["regularizer=none", "weight_reg=frobenius", "weight_reg.beta=0.5"], "AWR-fro"),
     ("cc+awr-cos-refresh", ["weight_reg=cosine", "prune.teacher=refresh"], "SDP-CC+AWR-cos"),
+    # Issue 10's options: D on a dropout-free pass, no dropout at all, constant LR, zero off-diagonal target,
+    # a held-out split carved from train.
+    ("cc-distill-off-constant-lr", ["prune.dropout=distill_off", "prune.lr_schedule=constant",
+                                    "regularizer.off_target=zero"], "SDP-CC"),
+    ("kd-dropout-off-heldout", ["regularizer=kd", "prune.dropout=off", "task.validation_from_train=0.25"], "KD"),
 ]
 
 
@@ -120,7 +132,8 @@ def test_method_runs_end_to_end(base, tmp_path, overrides, method):
     if cfg.task.name == "stsb":
         assert separability is None
     else:
-        assert separability["split"] == "validation"
+        expected_split = "validation_from_train" if cfg.task.validation_from_train else "validation"
+        assert separability["split"] == expected_split
         for which in ("dense", "final"):
             assert separability[which]["fisher_ratio"] >= 0 and separability[which]["snr"] >= 0
 
@@ -161,3 +174,18 @@ def test_measurements_in_metrics_and_trace(base, tmp_path):
     for key in ("status", "task", "model", "method", "achieved_sparsity", "nonzero_params", "dense", "final"):
         assert key in metrics
     assert "per matrix min" in (tmp_path / "run.log").read_text()
+
+
+def test_reference_mask_overlap_and_heldout_split(base, tmp_path):
+    """An SDP-CC run compared with the MP run of the same dense model: both overlaps in metrics.json."""
+    held = ["task.validation_from_train=0.25"]
+    mp = run(compose_cfg(base + held + ["regularizer=none"]), run_dir=tmp_path / "mp")
+    assert set(mp["final"]) >= {"accuracy", "main"}
+    assert json.loads((tmp_path / "mp" / "metrics.json").read_text())["eval_examples"] == {
+        "validation_from_train": 6}
+    cc = run(compose_cfg(base + held + [f"prune.reference_mask={tmp_path / 'mp'}"]), run_dir=tmp_path / "cc")
+    overlap = cc["analysis"]["mask_overlap"]
+    assert 0.0 < overlap["reference"] <= 1.0 and overlap["reference_path"] == str(tmp_path / "mp")
+    from sdp.pruning.overlap import jaccard, load_masks
+
+    assert overlap["reference"] == pytest.approx(jaccard(load_masks(tmp_path / "cc"), load_masks(tmp_path / "mp")))

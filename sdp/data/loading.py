@@ -158,6 +158,28 @@ def subsample(ds: datasets.Dataset, max_samples: int | None, seed: int = SUBSAMP
     return ds.select(perm.tolist()).flatten_indices()
 
 
+# The eval split carved from train by ``task.validation_from_train`` (see :func:`carve_validation`).
+VALIDATION_FROM_TRAIN = "validation_from_train"
+
+
+def carve_validation(
+    ds: datasets.Dataset, fraction: float, seed: int = 0
+) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """(train, validation): a fixed permutation of ``seed`` sends round(fraction * n) rows to validation.
+
+    Deterministic and independent of the run seed, so every method and seed trains on the same rows and is
+    scored on the same held-out rows; row order within each part follows the original order.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise DataError(f"task.validation_from_train={fraction!r} must be a fraction in (0, 1)")
+    n_val = int(round(fraction * len(ds)))
+    if n_val < 1 or n_val >= len(ds):
+        raise DataError(f"task.validation_from_train={fraction} of {len(ds)} training rows leaves an empty split")
+    held = np.sort(np.random.default_rng(seed).permutation(len(ds))[:n_val])
+    keep = np.setdiff1d(np.arange(len(ds)), held)
+    return ds.select(keep.tolist()).flatten_indices(), ds.select(held.tolist()).flatten_indices()
+
+
 def _add_idx(ds: datasets.Dataset) -> datasets.Dataset:
     if "idx" in ds.column_names:
         ds = ds.remove_columns("idx")
@@ -170,8 +192,13 @@ def load_splits(
     *,
     max_train_samples: int | None = None,
     max_eval_samples: int | None = None,
+    validation_from_train: float | None = None,
+    validation_seed: int = 0,
 ) -> datasets.DatasetDict:
     """The train split (``task.train_split``) and every eval split (``task.eval_splits``) of ``task``.
+
+    With ``validation_from_train`` the dev split is not even read: the (subsampled) train split is cut by
+    :func:`carve_validation` into train and ``validation_from_train``, the only eval split.
 
     ``data_dir`` None (and no ``$SDP_DATA_DIR``) loads ``datasets.load_dataset(task.hub_path, task.hub_name)``;
     otherwise the local reader for ``task.source`` reads the files.
@@ -179,7 +206,7 @@ def load_splits(
     _check_max("max_train_samples", max_train_samples)
     _check_max("max_eval_samples", max_eval_samples)
     root = resolve_data_dir(None if data_dir is None else str(data_dir))
-    splits = [task.train_split, *task.eval_splits]
+    splits = [task.train_split] if validation_from_train else [task.train_split, *task.eval_splits]
     out: dict[str, datasets.Dataset] = {}
     if root is None:
         hub = datasets.load_dataset(task.hub_path, task.hub_name or None)
@@ -201,10 +228,14 @@ def load_splits(
         reader = LOCAL_READERS[task.source]
         for split in splits:
             out[split] = _rows_to_dataset(task, reader(task, root, split))
-    for split in splits:
-        limit = max_train_samples if split == task.train_split else max_eval_samples
-        out[split] = _add_idx(subsample(out[split], limit))
-    return datasets.DatasetDict(out)
+    out[task.train_split] = subsample(out[task.train_split], max_train_samples)
+    if validation_from_train:
+        out[task.train_split], held = carve_validation(out[task.train_split], validation_from_train, validation_seed)
+        out[VALIDATION_FROM_TRAIN] = subsample(held, max_eval_samples)
+    else:
+        for split in task.eval_splits:
+            out[split] = subsample(out[split], max_eval_samples)
+    return datasets.DatasetDict({split: _add_idx(ds) for split, ds in out.items()})
 
 
 # ----------------------------------------------------------------------------------------- tokenizing

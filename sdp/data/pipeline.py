@@ -32,7 +32,9 @@ def build_data(cfg: Any, task: TaskSpec, tokenizer, accelerator) -> RunData:
     # Tokenise on the main process first so the others read its cache instead of racing it.
     with accelerator.main_process_first():
         raw = load_splits(task, resolve_data_dir(cfg.data_dir), max_train_samples=cfg.max_train_samples,
-                          max_eval_samples=cfg.max_eval_samples)
+                          max_eval_samples=cfg.max_eval_samples,
+                          validation_from_train=cfg.task.validation_from_train,
+                          validation_seed=cfg.task.validation_seed)
         tokenized = tokenize_splits(raw, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir)
     train = tokenized[task.train_split]
     if len(train) < cfg.train.batch_size:

@@ -13,39 +13,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sdp.objectives.cross_correlation import OFF_TARGETS, cross_correlation_loss, gather_rows
 from sdp.objectives.options import term_options_of, unknown_option_error
 from sdp.objectives.representations import REPRESENTATIONS
 
-
-def cross_correlation_loss(
-    z_s: torch.Tensor,
-    z_t: torch.Tensor,
-    lambda_off: float = 0.0051,
-    normalize: bool = True,
-    eps: float = 1e-5,
-) -> torch.Tensor:
-    """Barlow-Twins cross-correlation between ``z_s`` and ``z_t`` (both B x d).
-
-    Each dimension is standardised over the batch, C = z_s^T z_t / B, and
-    L = sum_i (1 - C_ii)^2 + lambda_off * sum_{i!=j} C_ij^2, divided by d when ``normalize``.
-    """
-    if z_s.shape != z_t.shape or z_s.dim() != 2:
-        raise ValueError(f"cross-correlation needs two B x d tensors of one shape, got {tuple(z_s.shape)} "
-                         f"and {tuple(z_t.shape)}")
-    batch, dim = z_s.shape
-    if batch < 2:
-        raise ValueError(
-            "cross-correlation standardises over the batch and needs a batch of at least 2 examples, got 1"
-        )
-    z_s, z_t = z_s.float(), z_t.float()
-    z_s = (z_s - z_s.mean(0)) / (z_s.std(0, unbiased=False) + eps)
-    z_t = (z_t - z_t.mean(0)) / (z_t.std(0, unbiased=False) + eps)
-    c = z_s.T @ z_t / batch
-    diag = torch.diagonal(c)
-    on_diag = (1.0 - diag).pow(2).sum()
-    off_diag = c.pow(2).sum() - diag.pow(2).sum()
-    loss = on_diag + lambda_off * off_diag
-    return loss / dim if normalize else loss
+__all__ = ["DISTILLATION_TERMS", "build_distillation", "cross_correlation_loss"]
 
 
 class DistillationTerm(nn.Module):
@@ -118,18 +90,29 @@ class RepresentationCosine(_RepresentationTerm):
 
 
 class CrossCorrelation(_RepresentationTerm):
-    """SDP-CC, the main objective (see :func:`cross_correlation_loss`)."""
+    """SDP-CC, the main objective (see :mod:`sdp.objectives.cross_correlation`)."""
 
     def __init__(
-        self, representation: str = "cls", lambda_off: float = 0.0051, normalize: bool = True, eps: float = 1e-5
+        self,
+        representation: str = "cls",
+        lambda_off: float = 0.0051,
+        normalize: bool = True,
+        eps: float = 1e-5,
+        off_target: str = "zero",
+        gather: bool = False,
     ) -> None:
         super().__init__(representation)
         if lambda_off < 0:
             raise ValueError(f"lambda_off must be >= 0, got {lambda_off}")
+        if off_target not in OFF_TARGETS:
+            raise ValueError(f"off_target={off_target!r} is not one of {list(OFF_TARGETS)}")
         self.lambda_off, self.normalize, self.eps = lambda_off, normalize, eps
+        self.off_target, self.gather = off_target, gather
 
     def pair_loss(self, z_s, z_t):
-        return cross_correlation_loss(z_s, z_t, self.lambda_off, self.normalize, self.eps)
+        if self.gather:  # Barlow Twins statistics over the global batch of all processes
+            z_s, z_t = gather_rows(z_s), gather_rows(z_t)
+        return cross_correlation_loss(z_s, z_t, self.lambda_off, self.normalize, self.eps, self.off_target)
 
 
 DISTILLATION_TERMS: dict[str, type[DistillationTerm]] = {

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from torch import nn
-from transformers import get_linear_schedule_with_warmup
+from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
 
 from sdp.data.batch import model_inputs
 
@@ -29,8 +29,14 @@ def build_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.o
     return torch.optim.AdamW(groups, lr=lr)
 
 
-def build_lr_scheduler(optimizer, num_updates: int, warmup_ratio: float):
-    return get_linear_schedule_with_warmup(optimizer, int(warmup_ratio * num_updates), num_updates)
+def build_lr_scheduler(optimizer, num_updates: int, warmup_ratio: float, kind: str = "linear"):
+    """Linear warmup over ``warmup_ratio`` of the updates, then linear decay to 0 or (``constant``) flat."""
+    warmup = int(warmup_ratio * num_updates)
+    if kind == "constant":
+        return get_constant_schedule_with_warmup(optimizer, warmup)
+    if kind != "linear":
+        raise ValueError(f"lr_schedule={kind!r} is not one of ['constant', 'linear']")
+    return get_linear_schedule_with_warmup(optimizer, warmup, num_updates)
 
 
 def count_updates(epochs: float, max_steps: int | None, batches_per_epoch: int, accumulation: int) -> int:
@@ -89,9 +95,15 @@ class Stage:
     position: DataPosition = field(default_factory=DataPosition)  # where in the data (a checkpoint reads it)
 
 
-def mean_parts(window: list[dict[str, float]]) -> dict[str, float]:
-    """The logged parts of one optimizer update: each part's mean over its accumulation micro-batches."""
-    return {k: float(np.mean([p[k] for p in window])) for k in window[0]}
+def mean_parts(window: list[dict[str, float]], last: tuple[str, ...] = ()) -> dict[str, float]:
+    """Each part's mean over ``window`` (the micro-batches of one update, or the updates of one logging
+    window); a part named in ``last`` (sparsity, lr) takes the window's last value instead."""
+    keys = dict.fromkeys(k for parts in window for k in parts)
+    out = {}
+    for k in keys:
+        values = [p[k] for p in window if k in p]
+        out[k] = float(values[-1]) if k in last else float(np.mean(values))
+    return out
 
 
 @torch.no_grad()

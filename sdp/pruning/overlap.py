@@ -1,0 +1,60 @@
+"""How far pruning moved the masks: Jaccard overlaps of kept-weight sets, and mask files to compare runs.
+
+A mask file (``mask.safetensors`` in a run dir) holds one uint8 tensor per prunable matrix with the kept
+bits packed 8 to a byte (``numpy.packbits``), and the matrix shape, so a BERT-base mask is ~11 MB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file, save_file
+
+MASK_FILE = "mask.safetensors"
+
+
+def jaccard(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor]) -> float:
+    """|A ∩ B| / |A ∪ B| of the kept entries (True = kept) over all matrices both masks share by name."""
+    names = sorted(set(a) & set(b))
+    if not names:
+        raise ValueError("the two masks share no prunable matrix names")
+    inter = union = 0
+    for n in names:
+        if tuple(a[n].shape) != tuple(b[n].shape):
+            raise ValueError(f"mask shapes differ for {n}: {tuple(a[n].shape)} vs {tuple(b[n].shape)}")
+        x, y = a[n].bool().cpu(), b[n].bool().cpu()
+        inter += int((x & y).sum())
+        union += int((x | y).sum())
+    return inter / union if union else 1.0
+
+
+def save_masks(path: str | Path, masks: Mapping[str, torch.Tensor]) -> None:
+    tensors: dict[str, np.ndarray] = {}
+    for name, m in masks.items():
+        tensors[name] = np.packbits(m.bool().cpu().numpy().reshape(-1))
+        tensors[f"{name}::shape"] = np.asarray(m.shape, dtype=np.int64)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp))
+    tmp.replace(path)
+
+
+def load_masks(path: str | Path) -> dict[str, torch.Tensor]:
+    """A mask file, or a run dir holding ``mask.safetensors``."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MASK_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no mask file at {path} (a finished sdp run dir has {MASK_FILE})")
+    raw = load_file(str(path))
+    out = {}
+    for key, bits in raw.items():
+        if key.endswith("::shape"):
+            continue
+        shape = tuple(int(s) for s in raw[f"{key}::shape"])
+        count = int(np.prod(shape))
+        out[key] = torch.from_numpy(np.unpackbits(bits)[:count].astype(bool).reshape(shape))
+    return out

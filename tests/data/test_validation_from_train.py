@@ -1,0 +1,46 @@
+"""task.validation_from_train (issue 10): a held-out split carved from train, disjoint and deterministic."""
+
+from __future__ import annotations
+
+import datasets
+import pytest
+
+from sdp.data.loading import VALIDATION_FROM_TRAIN, carve_validation, load_splits
+from sdp.data.tasks import DataError, get_task
+
+
+def _rows(n=101):
+    return datasets.Dataset.from_dict({"sentence": [f"s{i}" for i in range(n)], "label": [i % 2 for i in range(n)]})
+
+
+def test_carve_is_disjoint_complete_and_deterministic():
+    ds = _rows()
+    train, val = carve_validation(ds, 0.1, seed=0)
+    assert len(val) == 10 and len(train) == 91
+    assert not set(train["sentence"]) & set(val["sentence"])
+    assert set(train["sentence"]) | set(val["sentence"]) == set(ds["sentence"])
+    train2, val2 = carve_validation(ds, 0.1, seed=0)
+    assert val2["sentence"] == val["sentence"] and train2["sentence"] == train["sentence"]
+    _, val3 = carve_validation(ds, 0.1, seed=1)
+    assert val3["sentence"] != val["sentence"]  # the seed really chooses the rows
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, 0.001])
+def test_carve_refuses_empty_splits(fraction):
+    with pytest.raises(DataError, match="validation_from_train"):
+        carve_validation(_rows(), fraction)
+
+
+def test_load_splits_never_reads_dev_and_holds_out_train_rows(data_dir):
+    task = get_task("rte")
+    kwargs = dict(max_train_samples=400, validation_from_train=0.25, validation_seed=0)
+    out = load_splits(task, data_dir, **kwargs)
+    assert set(out) == {"train", VALIDATION_FROM_TRAIN}
+    assert len(out["train"]) == 300 and len(out[VALIDATION_FROM_TRAIN]) == 100
+    key = lambda d: set(zip(d["sentence1"], d["sentence2"]))  # noqa: E731
+    assert not key(out["train"]) & key(out[VALIDATION_FROM_TRAIN])
+    again = load_splits(task, data_dir, **kwargs)
+    assert again[VALIDATION_FROM_TRAIN]["sentence1"] == out[VALIDATION_FROM_TRAIN]["sentence1"]
+    # The same 400 subsampled rows as a run without the carve: the carve only splits them.
+    plain = load_splits(task, data_dir, max_train_samples=400)
+    assert key(plain["train"]) == key(out["train"]) | key(out[VALIDATION_FROM_TRAIN])

@@ -1,0 +1,35 @@
+"""Mask overlaps (issue 10): Jaccard of kept weights, and the packed mask files runs compare."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sdp.pruning.overlap import jaccard, load_masks, save_masks
+
+
+def test_jaccard_of_kept_entries_by_hand():
+    a = {"w": torch.tensor([[1, 1, 0, 0]], dtype=torch.bool), "v": torch.tensor([1, 0], dtype=torch.bool)}
+    b = {"w": torch.tensor([[1, 0, 1, 0]], dtype=torch.bool), "v": torch.tensor([1, 0], dtype=torch.bool)}
+    # kept: a = {w0, w1, v0}, b = {w0, w2, v0}: intersection 2, union 4
+    assert jaccard(a, b) == pytest.approx(0.5)
+    assert jaccard(a, a) == 1.0
+
+
+def test_jaccard_refuses_mismatched_masks():
+    with pytest.raises(ValueError, match="share no"):
+        jaccard({"a": torch.ones(2, dtype=torch.bool)}, {"b": torch.ones(2, dtype=torch.bool)})
+    with pytest.raises(ValueError, match="shapes differ"):
+        jaccard({"a": torch.ones(2, dtype=torch.bool)}, {"a": torch.ones(3, dtype=torch.bool)})
+
+
+def test_mask_file_round_trip_with_odd_sizes(tmp_path):
+    torch.manual_seed(0)
+    masks = {"layer.0.w": torch.rand(7, 5) > 0.5, "layer.1.w": torch.rand(3) > 0.5}
+    save_masks(tmp_path / "mask.safetensors", masks)
+    back = load_masks(tmp_path)  # a run dir works too
+    assert set(back) == set(masks)
+    for name, m in masks.items():
+        assert torch.equal(back[name], m)
+    with pytest.raises(FileNotFoundError, match="mask.safetensors"):
+        load_masks(tmp_path / "nowhere")
