@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import hydra
@@ -14,6 +15,11 @@ from omegaconf import DictConfig
 
 import sdp.config  # noqa: F401  (registers the structured schema before Hydra composes)
 from sdp.sweep import run_job
+from sdp.training.launch import rank_argv
+
+# Before Hydra reads argv (both as `python -m cli.run` and as the sdp-run script): on ranks > 0 of a
+# launch, Hydra's folders go to a throw-away place; every rank uses rank 0's run directory (sdp/sweep.py).
+sys.argv[:] = rank_argv(sys.argv)
 
 # An absolute path: a relative one resolves as a Python package when run as the `sdp-run` script.
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")

@@ -93,7 +93,7 @@ class TrainConfig:
     warmup_ratio: float = 0.1  # linear warmup, then linear decay, per stage
     max_grad_norm: float = 1.0
     gradient_accumulation_steps: int = 1
-    mixed_precision: str = "no"  # no | bf16 | fp16
+    mixed_precision: str = "inherit"  # inherit (the launcher's, else no) | no | bf16 | fp16
     log_every: int = 20
     num_threads: int | None = None  # torch.set_num_threads; None keeps torch's default
     checkpoint_every: int = 500  # optimizer updates between checkpoints (0: only at stage ends and on SIGTERM)

@@ -57,7 +57,9 @@ from sdp.training.distributed import (
     make_accelerator,
 )
 from sdp.training.env import versions
-from sdp.training.io import add_log_file, append_jsonl, write_json
+from sdp.training.io import append_jsonl, write_json
+from sdp.training.launch import launcher_rank
+from sdp.training.logs import attach_run_log
 from sdp.training.loop import (
     DataPosition,
     Stage,
@@ -106,7 +108,7 @@ class PruneRecipe:
         """Build every component, in dependency order; nothing that holds state is created later."""
         cfg = self.cfg
         prepare_run_dir(self.run_dir)  # a clear error, before anything runs, if it is not writable
-        add_log_file(log, self.run_dir / "run.log")
+        attach_run_log(self.run_dir, launcher_rank() == 0)  # this job's run.log only, main process only
         datasets.disable_progress_bars()  # tqdm bars are for training, not for every map()
         if cfg.train.num_threads:
             torch.set_num_threads(cfg.train.num_threads)

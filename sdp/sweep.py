@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import traceback
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,13 @@ from typing import Any
 from omegaconf import DictConfig
 
 from sdp.training.io import atomic_write, write_json
+from sdp.training.launch import (
+    apply_launcher_settings,
+    join_processes,
+    launcher_rank,
+    reset_accelerator_state,
+)
+from sdp.training.logs import job_log, rank_console
 from sdp.training.rundir import read_metrics, run_identity
 
 log = logging.getLogger("sdp")
@@ -52,7 +58,7 @@ def in_multirun() -> bool:
 
 def is_main_process() -> bool:
     """Rank 0 of an ``accelerate launch`` (environment only: the failure may precede the Accelerator)."""
-    return int(os.environ.get("RANK", "0")) == 0
+    return launcher_rank() == 0
 
 
 def find_completed(output_root: str | Path, chash: str, seed: int, exclude: Path | None = None) -> Path | None:
@@ -109,10 +115,22 @@ def _get(cfg: DictConfig, dotted: str) -> Any:
 
 def run_job(cfg: DictConfig) -> dict[str, Any] | None:
     """Run one job; its metrics, or None for a failed job of a multirun (a single run re-raises)."""
+    # Several launched processes: join them first (gloo without a GPU; an error if fewer joined than were
+    # launched) and take rank 0's run directory, whatever each process's own template resolved to.
+    run_dir = join_processes(cfg, resolve_run_dir(cfg))
+    rank_console(launcher_rank())  # ranks > 0: warnings and errors only, on stderr, tagged with the rank
+    try:
+        with job_log(run_dir, is_main_process()):  # run.log: this job's lines only, main process only
+            return _run_job(cfg, run_dir)
+    finally:
+        reset_accelerator_state()  # the next job of a multirun may use another mixed precision
+
+
+def _run_job(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
     from sdp.recipe import run
 
-    run_dir = resolve_run_dir(cfg)
     try:
+        apply_launcher_settings(cfg)  # mixed_precision "inherit" resolved; conflicting accumulation refused
         if cfg.resume:
             chash, seed = run_identity(cfg)
             done = find_completed(cfg.output_root, chash, seed, exclude=run_dir)

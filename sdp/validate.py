@@ -16,7 +16,7 @@ from sdp.objectives.weight import WEIGHT_REGULARIZERS
 from sdp.pruning.masks import SCOPES
 from sdp.pruning.schedules import SCHEDULES, schedule_config_errors
 
-MIXED_PRECISION = ("no", "bf16", "fp16")
+MIXED_PRECISION = ("inherit", "no", "bf16", "fp16")  # inherit: sdp/training/launch.py
 LR_SCHEDULES = ("linear", "constant")
 
 

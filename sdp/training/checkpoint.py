@@ -28,13 +28,10 @@ re-batched with others is padded differently).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import shutil
 import signal
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +39,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from sdp.training.io import append_jsonl, write_json
+from sdp.training.logs import trace_size, truncate_trace
+from sdp.training.preemption import RunInterrupted, StopSignals  # noqa: F401  (RunInterrupted re-exported)
 from sdp.training.rundir import atomic_dir
 from sdp.training.state_io import CheckpointError, rng_state, set_rng_state
 
@@ -49,10 +48,6 @@ log = logging.getLogger("sdp")
 
 FORMAT_VERSION = 1
 STAGE_ORDER = {"dense": 0, "prune": 1}
-
-
-class RunInterrupted(SystemExit):
-    """SIGTERM/SIGINT: the run checkpointed and stops; re-run with the same run directory to resume."""
 
 
 class Checkpointer:
@@ -67,7 +62,7 @@ class Checkpointer:
         self.accelerator = accelerator
         self.identity = identity
         self.trace_path = trace_path
-        self._signal: int | None = None
+        self.signals = StopSignals()  # SIGTERM/SIGINT/SIGUSR2 -> checkpoint, then stop or requeue
         self.latest: dict[str, Any] | None = None  # the state.json to resume from (with its "path")
         if not resume:
             if accelerator.is_main_process and self.root.exists():
@@ -107,6 +102,8 @@ class Checkpointer:
             log.warning("resuming a %d-process checkpoint with %d processes: data order per rank changes",
                         state["world_size"], self.accelerator.num_processes)
         state["path"] = str(path)
+        if self.accelerator.is_main_process:  # records written after this checkpoint are redone now
+            truncate_trace(self.trace_path, state.get("trace_bytes"))
         return state
 
     @staticmethod
@@ -132,8 +129,10 @@ class Checkpointer:
             rngs = list(gather_object(rngs))
         if acc.is_main_process:
             name = f"{stage}-{step:07d}"
+            append_jsonl(self.trace_path, {"event": "checkpoint", "stage": stage, "step": step})
             header = {"format": FORMAT_VERSION, "identity": self.identity, "stage": stage, "step": step,
-                      "world_size": acc.num_processes}
+                      "world_size": acc.num_processes,
+                      "trace_bytes": trace_size(self.trace_path)}  # a resume cuts the trace back here
             with atomic_dir(self.root / name) as tmp:
                 (tmp / "rng.json").write_text(json.dumps({"ranks": rngs}))
                 for group, files in tensors.items():
@@ -143,46 +142,29 @@ class Checkpointer:
             for old in self.root.iterdir():
                 if old.is_dir() and old.name != name:
                     shutil.rmtree(old, ignore_errors=True)
-            append_jsonl(self.trace_path, {"event": "checkpoint", "stage": stage, "step": step})
         acc.wait_for_everyone()
 
     # --------------------------------------------------------------------------------- signals
-    @contextlib.contextmanager
-    def watch_signals(self) -> Iterator[None]:
-        """While inside: SIGTERM/SIGINT only set a flag (:meth:`stop_requested`); a second Ctrl-C stops."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def handler(signum, frame):
-            if self._signal is not None and signum == signal.SIGINT:
-                raise KeyboardInterrupt  # a second Ctrl-C stops at once
-            self._signal = signum
-            log.warning("received %s: checkpointing after this optimizer update, then stopping",
-                        signal.Signals(signum).name)
-
-        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            yield
-        finally:
-            for sig, h in previous.items():
-                signal.signal(sig, h)
+    def watch_signals(self):
+        """While inside: SIGTERM/SIGINT/SIGUSR2 only set a flag (:meth:`stop_requested`); a second Ctrl-C
+        stops (sdp/training/preemption.py)."""
+        return self.signals.installed()
 
     def stop_requested(self) -> bool:
-        flag = self._signal is not None
+        flag = self.signals.received is not None
         if self.accelerator.num_processes > 1:  # all ranks must stop at the same update
             t = torch.tensor([1.0 if flag else 0.0], device=self.accelerator.device)
             flag = bool(self.accelerator.reduce(t, reduction="sum").item() > 0)
         return flag
 
     def interrupted(self, stage: str, step: int, metrics_path: Path) -> RunInterrupted:
-        """Record the interruption in ``metrics_path``; the caller raises the returned exception."""
-        signum = self._signal or signal.SIGTERM
+        """Record the interruption in ``metrics_path``; requeue through submitit when it launched the job
+        (it exits there), else the caller raises the returned exception (exit code 128 + signal)."""
+        signum = self.signals.received or signal.SIGTERM
         msg = f"interrupted by {signal.Signals(signum).name} in the {stage} stage at optimizer step {step}; checkpoint saved"
-        log.warning("%s: re-run with the same run directory to resume", msg)
         if self.accelerator.is_main_process:
             write_json(metrics_path, {"status": "interrupted", "error": msg, "stage": stage, "step": step})
-        return RunInterrupted(128 + int(signum))
+        return self.signals.hand_over(msg)
 
     # --------------------------------------------------------------------------------- cleanup
     def cleanup(self) -> None:

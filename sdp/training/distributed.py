@@ -31,6 +31,8 @@ import numpy as np
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, DistributedType
 
+from sdp.training.launch import check_accumulation, check_world_size, resolve_precision, use_cpu
+
 SHARDED = {
     DistributedType.FSDP: "FSDP",
     DistributedType.DEEPSPEED: "DeepSpeed",
@@ -67,20 +69,24 @@ def refuse_sharded(distributed_type: Any = None, env: dict[str, str] | None = No
 
 
 def make_accelerator(cfg: Any) -> Accelerator:
-    """The run's Accelerator: mixed precision and accumulation from ``cfg.train``, CPU if ``cfg.cpu``.
+    """The run's Accelerator: mixed precision and accumulation from ``cfg.train`` (``inherit``: the
+    launcher's), CPU if ``cfg.cpu`` or if several processes were launched without a visible GPU, and a
+    :class:`~sdp.training.launch.LauncherError` if fewer processes joined than were launched.
 
     The train sampler is made seedable: each epoch's order is a function of (seed, epoch) only, the
     same on every rank and on a resumed run, which is what lets a resume skip the batches already
     consumed in an epoch and see exactly the rest.
     """
     refuse_sharded()
+    check_accumulation(cfg.train.gradient_accumulation_steps)
     accelerator = Accelerator(
-        mixed_precision=cfg.train.mixed_precision,
+        mixed_precision=resolve_precision(cfg.train.mixed_precision),
         gradient_accumulation_steps=cfg.train.gradient_accumulation_steps,
-        cpu=cfg.cpu,
+        cpu=use_cpu(cfg),
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
     refuse_sharded(accelerator.distributed_type)
+    check_world_size(accelerator.num_processes)
     return accelerator
 
 

@@ -111,7 +111,7 @@ CASES = {
     "max_train_samples=0": (["max_train_samples=0"], None, None, "ConfigError",
                             "max_train_samples=0 must be a positive number of examples"),
     "unknown mixed precision": (["train.mixed_precision=fp8"], None, None, "ConfigError",
-                                "train.mixed_precision='fp8' is not one of ['bf16', 'fp16', 'no']"),
+                                "train.mixed_precision='fp8' is not one of ['bf16', 'fp16', 'inherit', 'no']"),
     "gradient_accumulation_steps=0": (["train.gradient_accumulation_steps=0"], None, None, "ConfigError",
                                       "train.gradient_accumulation_steps=0 must be >= 1"),
     "checkpoint_every < 0": (["train.checkpoint_every=-1"], None, None, "ConfigError",

@@ -1,0 +1,158 @@
+"""What the launcher decided, read once per job: process count, device, run directory, precision.
+
+    argv = rank_argv(sys.argv)         # cli/run.py, before Hydra: non-zero ranks write no Hydra folder
+    run_dir = join_processes(cfg, run_dir_of_rank0)   # sdp/sweep.py: process group up, one run dir
+    apply_launcher_settings(cfg)       # mixed precision "inherit" resolved, accumulation checked
+    reset_accelerator_state()          # after each job: the next job of a sweep may change precision
+
+Why each exists:
+
+* **Several processes, no GPU.** ``accelerate launch --multi_gpu --num_processes N`` on a machine without
+  a visible CUDA device starts N torchrun workers, but ``Accelerator()`` joins them only with
+  ``cpu=True``; without it every worker runs alone, as rank 0, into the same folder. So the CPU (gloo)
+  process group is chosen here whenever the launcher's world size is above one and CUDA is not visible.
+  If a launcher still started several processes and the Accelerator sees one, the run stops
+  (:class:`LauncherError`) instead of letting N copies race on one run directory.
+* **One run directory.** Each process resolves Hydra's ``hydra.run.dir`` (``${now:...}``, a PID, a host
+  name) for itself; they can differ. Rank 0's resolved directory is broadcast and used by every rank;
+  the other ranks point Hydra at a throw-away folder (:func:`rank_argv`), so they create nothing beside it.
+* **Precision.** ``train.mixed_precision: inherit`` (the default) takes ``ACCELERATE_MIXED_PRECISION``,
+  which ``accelerate launch`` sets from ``--mixed_precision`` or the ``accelerate config`` file, else "no".
+* **Accumulation.** ``train.gradient_accumulation_steps`` is the one source: the pruning schedule counts
+  optimizer updates with it. Accelerate would silently prefer ``ACCELERATE_GRADIENT_ACCUMULATION_STEPS``,
+  so a different value there is an error.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+# The variables torchrun / accelerate launch / MPI launchers set for the number of processes.
+WORLD_SIZE_VARS = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
+RANK_VARS = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
+PRECISION_ENV = "ACCELERATE_MIXED_PRECISION"
+ACCUMULATION_ENV = "ACCELERATE_GRADIENT_ACCUMULATION_STEPS"
+INHERIT = "inherit"
+
+
+class LauncherError(RuntimeError):
+    """The launcher and the run disagree (process count, precision or accumulation)."""
+
+
+def _first_int(env: Mapping[str, str], names: tuple[str, ...], default: int) -> int:
+    for name in names:
+        if str(env.get(name, "")).strip().isdigit():
+            return int(env[name])
+    return default
+
+
+def launcher_world_size(env: Mapping[str, str] | None = None) -> int:
+    """How many processes the launcher started (1 outside a launcher)."""
+    return _first_int(os.environ if env is None else env, WORLD_SIZE_VARS, 1)
+
+
+def launcher_rank(env: Mapping[str, str] | None = None) -> int:
+    """This process's global rank as the launcher set it (0 outside a launcher)."""
+    return _first_int(os.environ if env is None else env, RANK_VARS, 0)
+
+
+def use_cpu(cfg: Any, env: Mapping[str, str] | None = None, cuda: bool | None = None) -> bool:
+    """``cpu=true``, or several launched processes and no visible CUDA device (gloo on CPU)."""
+    if cfg.get("cpu", False):
+        return True
+    if cuda is None:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    return launcher_world_size(env) > 1 and not cuda
+
+
+def check_world_size(num_processes: int, env: Mapping[str, str] | None = None) -> None:
+    """Raise :class:`LauncherError` when the launcher started more processes than joined the run."""
+    launched = launcher_world_size(env)
+    if launched > 1 and num_processes != launched:
+        raise LauncherError(
+            f"the launcher started {launched} processes (WORLD_SIZE={launched}) but the run joined "
+            f"{num_processes}: each process would run alone as rank 0 into the same run directory. "
+            "Launch with `accelerate launch --multi_gpu --num_processes N -m cli.run ...` (or torchrun), "
+            "which sets LOCAL_RANK/RANK/WORLD_SIZE, and without --cpu; `cpu=true` forces the CPU process group"
+        )
+
+
+def join_processes(cfg: Any, run_dir: Path) -> Path:
+    """Start (or reuse) the process group and return rank 0's run directory on every rank."""
+    if launcher_world_size() == 1 and not cfg.get("cpu", False):
+        return run_dir  # one process: nothing to join, and no torch import for a config error
+    from accelerate import PartialState
+
+    state = PartialState(cpu=use_cpu(cfg))
+    check_world_size(state.num_processes)
+    if state.num_processes == 1:
+        return run_dir
+    from accelerate.utils import broadcast_object_list
+
+    shared = broadcast_object_list([str(run_dir) if state.is_main_process else None], from_process=0)
+    return Path(shared[0])
+
+
+def rank_argv(argv: list[str], env: Mapping[str, str] | None = None) -> list[str]:
+    """On a non-zero rank, point Hydra's run and sweep folders at a temporary folder (removed at exit)
+    and skip its ``.hydra/`` copy: the rank's real run directory is rank 0's, received by
+    :func:`join_processes`. Rank 0 and single processes get ``argv`` unchanged."""
+    if launcher_world_size(env) <= 1 or launcher_rank(env) == 0:
+        return argv
+    scratch = tempfile.mkdtemp(prefix=f"sdp-rank{launcher_rank(env)}-")
+    atexit.register(shutil.rmtree, scratch, True)
+    # Last override wins in Hydra, so these replace any hydra.run.dir / hydra.sweep.dir given before.
+    return [*argv, f"hydra.run.dir={scratch}", f"hydra.sweep.dir={scratch}", "hydra.output_subdir=null"]
+
+
+def resolve_precision(value: str, env: Mapping[str, str] | None = None) -> str:
+    """``inherit`` -> the launcher's ``ACCELERATE_MIXED_PRECISION`` (else "no"); any other value as given."""
+    if value != INHERIT:
+        return value
+    env = os.environ if env is None else env
+    return str(env.get(PRECISION_ENV) or "no").lower()
+
+
+def check_accumulation(steps: int, env: Mapping[str, str] | None = None) -> None:
+    env = os.environ if env is None else env
+    given = str(env.get(ACCUMULATION_ENV, "")).strip()
+    if given and given != str(steps):
+        raise LauncherError(
+            f"{ACCUMULATION_ENV}={given} (from accelerate launch --gradient_accumulation_steps or the "
+            f"environment) conflicts with train.gradient_accumulation_steps={steps}; the pruning schedule counts "
+            f"optimizer updates with the config value. Set train.gradient_accumulation_steps={given} and unset "
+            f"{ACCUMULATION_ENV} (or make them equal)"
+        )
+
+
+def apply_launcher_settings(cfg: Any) -> None:
+    """Resolve ``train.mixed_precision: inherit`` in ``cfg`` (so the config hash, the checkpoint identity
+    and metrics.json see the precision actually used) and refuse a conflicting accumulation setting."""
+    given, launched = cfg.train.mixed_precision, str(os.environ.get(PRECISION_ENV) or "no").lower()
+    if given != INHERIT and launched not in ("no", given):
+        import logging
+
+        logging.getLogger("sdp").warning(
+            "train.mixed_precision=%s overrides the launcher's %s=%s (train.mixed_precision=inherit takes it)",
+            given, PRECISION_ENV, launched)
+    cfg.train.mixed_precision = resolve_precision(given)
+    check_accumulation(cfg.train.gradient_accumulation_steps)
+
+
+def reset_accelerator_state() -> None:
+    """Forget the Accelerator's per-job singletons (precision, accumulation) but keep the process group,
+    so the next job of a multirun may use another ``train.mixed_precision``."""
+    try:
+        from accelerate.state import AcceleratorState, GradientState
+    except ImportError:  # pragma: no cover - accelerate is a dependency
+        return
+    AcceleratorState._reset_state(reset_partial_state=False)
+    GradientState._reset_state()

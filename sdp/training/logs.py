@@ -1,0 +1,102 @@
+"""Who writes which log: one run.log per job, by the main process only; a resumed trace without repeats.
+
+    with job_log(run_dir, main_process):   # sdp/sweep.py, around one Hydra job
+        ...                                # the "sdp" logger's records of this job land in run_dir/run.log
+
+* **One run.log per job.** A Hydra multirun calls every job in one process; a file handler left on the
+  ``sdp`` logger would copy job 2's lines into job 1's run.log. :func:`attach_run_log` removes any other
+  run.log handler first, and :func:`job_log` closes its own when the job ends.
+* **Only the main process writes run.log.** The other ranks of a DDP run keep their warnings and errors,
+  on stderr, each line tagged with its rank (:func:`rank_console`); their info lines repeat rank 0's.
+* **trace.jsonl on resume.** Records written after the checkpoint a run resumes from (the updates
+  between that checkpoint and the kill) are redone by the resumed run. The checkpoint stores the trace's
+  length (:func:`trace_size`), and a resume cuts the file back to it (:func:`truncate_trace`), so no
+  (stage, step) record appears twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+log = logging.getLogger("sdp")
+RUN_LOG = "run.log"
+FORMAT = "%(asctime)s %(levelname)s %(message)s"
+
+
+class _RunLogHandler(logging.FileHandler):
+    """A run.log handler, told apart from any handler a user or library attached."""
+
+
+class _RankHandler(logging.StreamHandler):
+    """Warnings and errors of a non-main rank on stderr."""
+
+
+def _run_log_handlers() -> list[logging.Handler]:
+    return [h for h in log.handlers if isinstance(h, _RunLogHandler)]
+
+
+def detach_run_log() -> None:
+    for handler in _run_log_handlers():
+        log.removeHandler(handler)
+        handler.close()
+
+
+def attach_run_log(run_dir: str | Path, main_process: bool = True) -> None:
+    """Send the ``sdp`` logger's records to ``run_dir/run.log`` (main process), and nowhere else."""
+    path = Path(run_dir).resolve() / RUN_LOG
+    current = _run_log_handlers()
+    if main_process and len(current) == 1 and Path(current[0].baseFilename) == path:
+        return  # already this job's
+    detach_run_log()
+    if main_process:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return  # an unwritable run directory: the recipe's prepare_run_dir names it (RunDirError)
+        handler = _RunLogHandler(path, delay=True)  # opened at the first record
+        handler.setFormatter(logging.Formatter(FORMAT))
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
+@contextlib.contextmanager
+def job_log(run_dir: str | Path, main_process: bool = True) -> Iterator[None]:
+    attach_run_log(run_dir, main_process)
+    try:
+        yield
+    finally:
+        detach_run_log()
+
+
+def rank_console(rank: int) -> None:
+    """On rank > 0: only warnings and errors, to stderr, prefixed with the rank (idempotent)."""
+    if rank == 0 or any(isinstance(h, _RankHandler) for h in log.handlers):
+        return
+    handler = _RankHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter(f"[rank {rank}] %(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.propagate = False  # the console handler of Hydra's job logging would print every info line again
+
+
+def trace_size(path: str | Path) -> int:
+    """Bytes in trace.jsonl now (0 if it does not exist yet)."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def truncate_trace(path: str | Path, size: int | None) -> None:
+    """Cut trace.jsonl back to ``size`` bytes (what it held when the checkpoint was written)."""
+    path = Path(path)
+    if size is None or not path.is_file() or path.stat().st_size <= size:
+        return
+    with open(path, "r+b") as fh:
+        fh.truncate(size)
+    log.info("trace.jsonl cut back to the checkpoint (%d bytes): the updates after it are redone", size)
