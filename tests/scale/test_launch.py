@@ -1,0 +1,102 @@
+"""What the launcher decides reaches the run: process count (DDP on CPU without ``cpu=true``), one run
+directory for all ranks, the launcher's mixed precision, and one source for gradient accumulation."""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sdp.training.launch import (
+    LauncherError,
+    check_accumulation,
+    check_world_size,
+    rank_argv,
+    resolve_precision,
+    use_cpu,
+)
+
+_spec = importlib.util.spec_from_file_location("scale_helpers", Path(__file__).with_name("helpers.py"))
+h = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(h)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(args: list[str], **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=h.REPO_ROOT, env=h.env(**env), capture_output=True, text=True, timeout=300)
+
+
+def test_two_launched_processes_on_cpu_join_one_ddp_run_in_rank0s_directory(tmp_path, data_dir):
+    base = tmp_path / "runs"
+    launch = [
+        str(Path(h.sys.executable).with_name("accelerate")), "launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
+        "-m", "cli.run", *h.smoke_args(data_dir), "dense.max_steps=2", "prune.max_steps=4",
+        # A template that resolves differently in each process: only rank 0's may be used.
+        "hydra.run.dir=" + str(base) + "/rank${oc.env:RANK,none}",
+    ]
+    proc = _run(launch, CUDA_VISIBLE_DEVICES="")  # no cpu=true: no GPU + 2 processes is enough
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert sorted(p.name for p in base.iterdir()) == ["rank0"], out[-2000:]  # one run directory
+    dist = h.metrics(base / "rank0")["distributed"]
+    assert dist["world_size"] == 2 and dist["ranks"] == [0, 1] and dist["distributed_type"] == "MULTI_CPU"
+    assert len(dist["mask_digests"]) == 2 and dist["mask_digests"][0] == dist["mask_digests"][1]
+    assert out.count("RESULT ") == 1, out[-4000:]
+    assert (base / "rank0" / "run.log").read_text().count("RESULT ") == 1
+
+
+def test_launcher_precision_is_inherited_and_a_sweep_may_change_it(tmp_path, data_dir):
+    # bf16 on this CPU is ~20x slower than fp32: two dense and two prune updates on 16 dev examples.
+    sweep = tmp_path / "sweep"
+    proc = _run([h.sys.executable, "-m", "cli.run", "-m", *h.smoke_args(data_dir), "dense.max_steps=2",
+                 "prune.max_steps=2", "max_eval_samples=16", "prune.monitor_representation=null",
+                 f"hydra.sweep.dir={sweep}", "hydra.sweep.subdir=${train.mixed_precision}",
+                 "train.mixed_precision=inherit,no"], ACCELERATE_MIXED_PRECISION="bf16")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    inherited, explicit = h.metrics(sweep / "inherit"), h.metrics(sweep / "no")
+    assert inherited["status"] == explicit["status"] == "completed"
+    assert inherited["distributed"]["mixed_precision"] == "bf16"
+    # The second job of the same process re-created the Accelerator with another precision.
+    assert explicit["distributed"]["mixed_precision"] == "no"
+    assert inherited["config_hash"] != explicit["config_hash"]  # the precision used is in the identity
+
+
+def test_conflicting_launcher_accumulation_is_refused(tmp_path, data_dir):
+    proc = _run([h.sys.executable, "-m", "cli.run", *h.smoke_args(data_dir), f"output_dir={tmp_path / 'run'}"],
+                ACCELERATE_GRADIENT_ACCUMULATION_STEPS="4")
+    assert proc.returncode != 0
+    assert "ACCELERATE_GRADIENT_ACCUMULATION_STEPS=4" in proc.stderr
+    assert "train.gradient_accumulation_steps=1" in proc.stderr
+    assert h.metrics(tmp_path / "run")["error_type"] == "LauncherError"
+
+
+def test_launcher_settings_units():
+    with pytest.raises(LauncherError, match=r"started 2 processes .* joined 1.*accelerate launch --multi_gpu"):
+        check_world_size(1, {"WORLD_SIZE": "2"})
+    check_world_size(2, {"WORLD_SIZE": "2"})
+    check_world_size(1, {})
+    cfg = {"cpu": False}
+    assert use_cpu(cfg, {"WORLD_SIZE": "2"}, cuda=False) is True
+    assert use_cpu(cfg, {"WORLD_SIZE": "2"}, cuda=True) is False
+    assert use_cpu(cfg, {}, cuda=False) is False
+    assert use_cpu({"cpu": True}, {}, cuda=True) is True
+    assert resolve_precision("inherit", {"ACCELERATE_MIXED_PRECISION": "BF16"}) == "bf16"
+    assert resolve_precision("inherit", {}) == "no"
+    assert resolve_precision("fp16", {"ACCELERATE_MIXED_PRECISION": "bf16"}) == "fp16"
+    check_accumulation(2, {"ACCELERATE_GRADIENT_ACCUMULATION_STEPS": "2"})
+    with pytest.raises(LauncherError, match="conflicts with train.gradient_accumulation_steps=1"):
+        check_accumulation(1, {"ACCELERATE_GRADIENT_ACCUMULATION_STEPS": "3"})
+    argv = ["cli.run", "hydra.run.dir=/x"]
+    assert rank_argv(argv, {"WORLD_SIZE": "2", "RANK": "0"}) == argv
+    other = rank_argv(argv, {"WORLD_SIZE": "2", "RANK": "1"})
+    assert other[:2] == argv and other[2].startswith("hydra.run.dir=") and other[2] != "hydra.run.dir=/x"
+    assert "hydra.output_subdir=null" in other
