@@ -56,9 +56,9 @@ def attach_run_log(run_dir: str | Path, main_process: bool = True) -> None:
     if main_process:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            handler = _RunLogHandler(path)
         except OSError:
             return  # an unwritable run directory: the recipe's prepare_run_dir names it (RunDirError)
-        handler = _RunLogHandler(path, delay=True)  # opened at the first record
         handler.setFormatter(logging.Formatter(FORMAT))
         log.addHandler(handler)
     log.setLevel(logging.INFO)
