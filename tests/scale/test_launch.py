@@ -54,6 +54,26 @@ def test_two_launched_processes_on_cpu_join_one_ddp_run_in_rank0s_directory(tmp_
     assert (base / "rank0" / "run.log").read_text().count("RESULT ") == 1
 
 
+def test_two_machines_on_localhost_form_one_run(tmp_path, data_dir):
+    """The multi-node command of the README, both "machines" on this host (CPU, one process each)."""
+    base, port = tmp_path / "runs", str(_free_port())
+    procs = [
+        subprocess.Popen(
+            [str(Path(h.sys.executable).with_name("accelerate")), "launch", "--multi_gpu", "--num_machines", "2",
+             "--machine_rank", str(rank), "--main_process_ip", "127.0.0.1", "--main_process_port", port,
+             "--num_processes", "2", "--dynamo_backend", "no", "-m", "cli.run", *h.smoke_args(data_dir),
+             "dense.max_steps=2", "prune.max_steps=4", "hydra.run.dir=" + str(base) + "/node${oc.env:RANK,none}"],
+            cwd=h.REPO_ROOT, env=h.env(CUDA_VISIBLE_DEVICES=""), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True)
+        for rank in (0, 1)
+    ]
+    outs = [h.finish(p) for p in procs]
+    assert sorted(p.name for p in base.iterdir()) == ["node0"]
+    assert [o.count("RESULT ") for o in outs] == [1, 0]
+    dist = h.metrics(base / "node0")["distributed"]
+    assert dist["world_size"] == 2 and dist["mask_digests"][0] == dist["mask_digests"][1]
+
+
 def test_launcher_precision_is_inherited_and_a_sweep_may_change_it(tmp_path, data_dir):
     # bf16 on this CPU is ~20x slower than fp32: two dense and two prune updates on 16 dev examples.
     sweep = tmp_path / "sweep"
