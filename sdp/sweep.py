@@ -10,8 +10,12 @@
 * **Record failures.** An exception is written to the run directory as ``error.txt`` (the traceback)
   and ``metrics.json`` with ``status: failed`` and the error message. In a multirun the job then
   returns None (cli/run.py turns it into a NaN objective) and Hydra goes on with the next job; a single
-  run re-raises, so the exit status is non-zero. SIGTERM/SIGINT are not failures: the run checkpoints
-  and stops (sdp/training/checkpoint.py), and so does the sweep.
+  run re-raises, so the exit status is non-zero. SIGTERM/SIGINT/SIGUSR2 are not failures: the run
+  checkpoints and stops or is requeued (sdp/training/preemption.py), and so does the sweep.
+* **One job, one folder, one log.** Under ``accelerate launch`` every rank joins the process group first
+  and takes rank 0's run directory (sdp/training/launch.py); run.log holds this job's lines only, from
+  the main process (sdp/training/logs.py); the Accelerator's state is reset after the job, so the next
+  one may use another mixed precision.
 """
 
 from __future__ import annotations
