@@ -17,6 +17,8 @@ everything else is JSON. Nothing is pickled and nothing is ``torch.load``-ed.
 Atomicity: a checkpoint is written into a temporary folder that is renamed into place when complete,
 then ``latest.json`` is replaced atomically (temp file + rename), then older checkpoints are removed.
 A kill at any moment leaves ``latest.json`` naming a complete checkpoint (or no checkpoint at all).
+Each checkpoint stores trace.jsonl's length; a resume cuts the trace back to it, so the updates redone
+after a kill leave one record each. SIGTERM/SIGINT/SIGUSR2 are handled in sdp/training/preemption.py.
 
 Exactness: the train sampler is reseeded per epoch (``(seed, epoch)``), so a resume sets the epoch
 and skips the batches already consumed in it (``accelerator.skip_first_batches``); dropout continues
