@@ -13,6 +13,7 @@ import hydra
 from omegaconf import DictConfig
 
 import sdp.config  # noqa: F401  (registers the structured schema before Hydra composes)
+from sdp.errors import user_errors
 from sdp.sweep import run_job
 
 # An absolute path: a relative one resolves as a Python package when run as the `sdp-run` script.
@@ -23,7 +24,8 @@ CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 def main(cfg: DictConfig) -> float:
     """Returns the final dev main score, the value Hydra sweepers optimise (NaN for a failed job of a
     multirun: its error is in <run dir>/error.txt and the sweep goes on; see sdp/sweep.py)."""
-    metrics = run_job(cfg)
+    with user_errors(verbose=cfg.get("verbose", False)):  # one clean line and exit 2, no traceback
+        metrics = run_job(cfg)
     return float("nan") if metrics is None else metrics["final"]["main"]
 
 

@@ -131,6 +131,7 @@ class Config:
     output_dir: str | None = None  # default: the Hydra run directory
     resume: bool = True
     cpu: bool = False
+    verbose: bool = False  # tracebacks for user errors too (or HYDRA_FULL_ERROR=1)
 
 
 def register_configs() -> None:

@@ -24,6 +24,7 @@ from accelerate.utils import set_seed
 from omegaconf import DictConfig, OmegaConf
 
 from sdp.crosslingual import eval_groups, resolve_task, run_fields
+from sdp.data.fingerprint import record_data, verify_completed_data
 from sdp.data.loading import (
     VALIDATION_FROM_TRAIN,
     load_splits,
@@ -152,6 +153,7 @@ class PruneRecipe:
                 validation_seed=cfg.task.validation_seed,
             )
             self.datasets = tokenize_splits(raw, self.task, self.tokenizer, cfg.task.max_seq_length, cfg.cache_dir)
+        self.data_fingerprint = record_data(self.run_dir, cfg, raw, self.accelerator.is_main_process)
         self.eval_groups = eval_groups(self.task, raw)  # query ids for ranking metrics (WPR), else {}
         train = self.datasets[self.task.train_split]
         if len(train) < cfg.train.batch_size:
@@ -434,6 +436,7 @@ class PruneRecipe:
             "versions": self.versions,
             "wall_seconds": round(time.time() - self.started, 2),
             "analysis": {**self.measure.summary(), **self.extra_analysis},
+            "data_fingerprint": self.data_fingerprint,  # per split: a skip or resume on other data is refused
             "eval_examples": self.eval_examples,  # per split, after the cross-process gather
             "distributed": distributed_summary(self.accelerator, self.masks),  # world size, per-rank mask digests
         }
@@ -490,6 +493,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     recipe = PruneRecipe(cfg, run_dir)
     done = completed_metrics(run_dir, cfg)  # this config already completed here: nothing to recompute
     if done is not None:
+        verify_completed_data(done, cfg, f"the completed run in {str(run_dir)!r}")
         log.info("run %s already completed: returning its metrics.json", run_dir)
         return done
     recipe.setup()

@@ -9,12 +9,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import torch
-import transformers
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Keys that name where things are, not what is computed; they don't change a run's identity.
-NON_IDENTITY_KEYS = ("seed", "output_root", "output_dir", "cache_dir", "data_dir", "resume")
+NON_IDENTITY_KEYS = ("seed", "output_root", "output_dir", "cache_dir", "data_dir", "resume", "verbose")
 
 
 def git_commit() -> tuple[str, bool]:
@@ -35,8 +32,11 @@ def git_commit() -> tuple[str, bool]:
 
 
 def versions() -> dict[str, Any]:
+    # Imported here, not at the top: config_hash runs before torch is loaded (config errors stay fast).
     import accelerate
     import datasets
+    import torch
+    import transformers
 
     commit, dirty = git_commit()
     return {
