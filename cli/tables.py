@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 USAGE = """usage: sdp-tables [results_dir=results] [out_dir=<results_dir>/tables]
                   [baselines=<results_dir>/baselines/published_glue.csv] [plots=true|false]
@@ -35,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
         opts = parse_args(argv)
     except ValueError as exc:
         print(f"sdp-tables: {exc}\n\n{USAGE}", file=sys.stderr)
+        return 2
+    results_dir = Path(str(opts["results_dir"]))
+    if not results_dir.is_dir():  # a typo must not give empty tables, nor a traceback
+        what = "is a file, not a folder" if results_dir.exists() else "does not exist"
+        print(f"sdp-tables: error: results_dir={str(results_dir)!r} {what}; point it at the folder that holds "
+              "the runs (e.g. results_dir=results)", file=sys.stderr)
         return 2
     from sdp.report.report import build_report
 
