@@ -21,7 +21,9 @@ Tensors are only ever written with ``safetensors`` and read with ``safetensors.t
 everything else is JSON. Nothing is pickled and nothing is ``torch.load``-ed.
 
 Atomicity: a checkpoint is written into a temporary folder that is renamed into place when complete,
-then ``latest.json`` is replaced atomically (temp file + rename), then older checkpoints are removed.
+then ``latest.json`` is replaced atomically (temp file + rename); the two newest checkpoints are kept.
+state.json lists every file's size and sha256, checked at load: a corrupt checkpoint falls back to the one
+before it, saying so (sdp/training/rundir.py: load_newest_verified).
 A kill at any moment leaves ``latest.json`` naming a complete checkpoint (or no checkpoint at all).
 
 When: every ``train.checkpoint_every`` optimizer updates, at the end of the dense stage (the prune
@@ -55,10 +57,14 @@ from safetensors.torch import load_file, save_file
 from sdp.training.io import append_jsonl, write_json
 from sdp.training.loop import DataPosition, StageHooks
 from sdp.training.rundir import (  # noqa: F401  (re-exported: the recipe and sweeps import them from here)
+    STAGE_ORDER,
     RunDirError,
     atomic_dir,
+    checkpoint_dirs,
     completed_metrics,
+    load_newest_verified,
     prepare_run_dir,
+    prune_checkpoints,
     read_metrics,
     resume_identity,
     run_identity,
@@ -66,6 +72,7 @@ from sdp.training.rundir import (  # noqa: F401  (re-exported: the recipe and sw
 from sdp.training.state_io import (  # noqa: F401
     CheckpointError,
     _cpu_state,
+    file_manifest,
     load_weights,
     optimizer_from_files,
     optimizer_to_files,
@@ -78,7 +85,6 @@ log = logging.getLogger("sdp")
 FORMAT_VERSION = 1
 CKPT_DIR = "checkpoints"
 DENSE_DIR = "dense_model"
-STAGE_ORDER = {"dense": 0, "prune": 1}
 
 
 class RunInterrupted(SystemExit):
@@ -117,24 +123,15 @@ class Checkpointer:
 
     # ------------------------------------------------------------------------------ locate/load
     def latest_dir(self) -> Path | None:
-        pointer = self.root / "latest.json"
-        if pointer.is_file():
-            name = json.loads(pointer.read_text())["name"]
-            if (self.root / name / "state.json").is_file():
-                return self.root / name
-        # latest.json missing or naming a replaced folder: the newest complete checkpoint.
-        found = []
-        for d in self.root.glob("*-*"):
-            stage, _, step = d.name.partition("-")
-            if stage in STAGE_ORDER and step.isdigit() and (d / "state.json").is_file():
-                found.append((STAGE_ORDER[stage], int(step), d))
-        return max(found)[2] if found else None
+        found = checkpoint_dirs(self.root)
+        return found[0] if found else None
 
     def load_latest(self) -> dict[str, Any] | None:
-        path = self.latest_dir() if self.root.is_dir() else None
+        if not self.root.is_dir():
+            return None
+        path, state = load_newest_verified(self.root)
         if path is None:
             return None
-        state = json.loads((path / "state.json").read_text())
         if state.get("format") != FORMAT_VERSION:
             raise CheckpointError(f"checkpoint {str(path)!r} has format {state.get('format')}, expected {FORMAT_VERSION}")
         if state["identity"] != self.identity:
@@ -163,9 +160,7 @@ class Checkpointer:
             with atomic_dir(self.root / name) as tmp:
                 self._write(tmp, stage, step, optimizer, lr_scheduler, position, rngs, extra or {})
             write_json(self.root / "latest.json", {"name": name, "stage": stage, "step": step})
-            for old in self.root.iterdir():
-                if old.is_dir() and old.name != name:
-                    shutil.rmtree(old, ignore_errors=True)
+            prune_checkpoints(self.root, keep=name)  # the last two: a corrupt one has a fallback
             append_jsonl(Path(self.recipe.run_dir) / "trace.jsonl", {"event": "checkpoint", "stage": stage, "step": step})
         acc.wait_for_everyone()
 
@@ -217,6 +212,7 @@ class Checkpointer:
                         files.update({f"store.{k}": v.clone() for k, v in cache.store.items()})
                         save_file(files, str(tmp / "teacher_cache.safetensors"))
                         state["teacher"]["cache_version"] = cache.version
+        state["files"] = file_manifest(tmp)  # sizes + sha256, verified when loading
         (tmp / "state.json").write_text(json.dumps(state, indent=1, default=float))
 
     # ------------------------------------------------------------------------------ dense model

@@ -207,3 +207,58 @@ def write_run_record(run_dir: str | Path, cfg: Any, data: dict[str, str] | None 
     text = OmegaConf.to_yaml(cfg)
     hydra_dir.mkdir(exist_ok=True)
     atomic_write(hydra_dir / "config.yaml", lambda p: p.write_text(text))
+
+
+# ------------------------------------------------------------------------------- checkpoints
+STAGE_ORDER = {"dense": 0, "prune": 1}
+
+
+def checkpoint_dirs(root: str | Path) -> list[Path]:
+    """Complete-looking checkpoint folders, newest first (latest.json's choice leads)."""
+    root = Path(root)
+    found = []
+    for d in root.glob("*-*"):
+        stage, _, step = d.name.partition("-")
+        if stage in STAGE_ORDER and step.isdigit() and d.is_dir() and not d.name.startswith("."):
+            found.append((STAGE_ORDER[stage], int(step), d))
+    ordered = [d for *_, d in sorted(found, reverse=True)]
+    try:
+        latest = root / json.loads((root / "latest.json").read_text())["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        latest = None
+    if latest in ordered:
+        ordered.remove(latest)
+        ordered.insert(0, latest)
+    return ordered
+
+
+def load_newest_verified(root: str | Path) -> tuple[Path | None, dict | None]:
+    """The newest checkpoint that passes its checks; a corrupt one falls back to the one before it,
+    saying so. All corrupt: a CheckpointError naming the file and the way out."""
+    import logging
+
+    from sdp.training.state_io import CheckpointError, read_verified_state
+
+    log = logging.getLogger("sdp")
+    first_error = None
+    for path in checkpoint_dirs(root):
+        try:
+            state = read_verified_state(path)
+        except CheckpointError as err:
+            first_error = first_error or err
+            log.warning("%s; falling back to the checkpoint before it", err)
+            continue
+        if first_error is not None:
+            log.warning("resuming from the older checkpoint %s", path)
+        return path, state
+    if first_error is not None:
+        raise CheckpointError(f"{first_error}, and no earlier checkpoint is intact; resume=false starts the "
+                              "run over (the old files are moved to previous-<time>/)")
+    return None, None
+
+
+def prune_checkpoints(root: str | Path, keep: str) -> None:
+    """Keep ``keep`` (just written) and the newest other checkpoint; remove the rest."""
+    others = [d for d in checkpoint_dirs(root) if d.name != keep]
+    for old in others[1:]:
+        shutil.rmtree(old, ignore_errors=True)

@@ -34,6 +34,7 @@ ROWS = {
     "read-only SDP_CACHE_DIR": "test_unwritable_cache_is_a_warning",
     "config error on the command line": "test_config_error_is_one_line_exit_2_without_torch",
     "sdp-tables results_dir missing or a file": "test_tables_results_dir_missing_or_file",
+    "corrupt latest checkpoint": "test_corrupt_checkpoint_falls_back_then_names_the_file",
 }
 
 
@@ -180,3 +181,32 @@ def test_tables_results_dir_missing_or_file(tmp_path, capsys):
     assert main([f"results_dir={tmp_path / 'file'}"]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err
     assert not (tmp_path / "nope").exists()
+
+
+def _checkpoint(root: Path, name: str, payload: bytes) -> Path:
+    from sdp.training.state_io import file_manifest
+
+    d = root / name
+    d.mkdir(parents=True)
+    (d / "model.safetensors").write_bytes(payload)
+    (d / "state.json").write_text(json.dumps({"format": 1, "step": int(name.split("-")[1]),
+                                              "files": file_manifest(d)}))
+    return d
+
+
+def test_corrupt_checkpoint_falls_back_then_names_the_file(tmp_path, caplog):
+    from sdp.training.rundir import load_newest_verified, prune_checkpoints
+    from sdp.training.state_io import CheckpointError
+
+    root = tmp_path / "checkpoints"
+    for step in (1, 2, 3):
+        _checkpoint(root, f"prune-{step:07d}", bytes([step]) * 64)
+    prune_checkpoints(root, keep="prune-0000003")
+    assert sorted(p.name for p in root.iterdir()) == ["prune-0000002", "prune-0000003"]  # the last two
+    (root / "prune-0000003" / "model.safetensors").write_bytes(b"\x03" * 10)  # truncated
+    path, state = load_newest_verified(root)
+    assert path.name == "prune-0000002" and state["step"] == 2
+    assert "prune-0000003/model.safetensors' has 10 bytes, 64 were written" in caplog.text
+    (root / "prune-0000002" / "state.json").write_text('{"format": 1, "st')  # truncated JSON
+    with pytest.raises(CheckpointError, match=r"model.safetensors' has 10 bytes.*resume=false starts the run over"):
+        load_newest_verified(root)

@@ -1,0 +1,20 @@
+"""sdp/validate.py holds the allowed values without importing the registries (they import torch):
+its lists must stay the registries' keys."""
+
+from __future__ import annotations
+
+from sdp import validate
+from sdp.objectives.distill import DISTILLATION_TERMS
+from sdp.objectives.representations import REPRESENTATIONS
+from sdp.objectives.teacher import CACHE_MODES, TEACHER_MODES
+from sdp.objectives.weight import WEIGHT_REGULARIZERS
+from sdp.pruning.masks import SCOPES
+
+
+def test_choice_lists_match_the_registries():
+    assert sorted(validate.REGULARIZERS) == sorted(DISTILLATION_TERMS)
+    assert sorted(validate.REPRESENTATIONS) == sorted(REPRESENTATIONS)
+    assert sorted(validate.WEIGHT_REGULARIZERS) == sorted(WEIGHT_REGULARIZERS)
+    assert tuple(validate.TEACHER_MODES) == tuple(TEACHER_MODES)
+    assert tuple(validate.CACHE_MODES) == tuple(CACHE_MODES)
+    assert tuple(validate.SCOPES) == tuple(SCOPES)
