@@ -37,6 +37,7 @@ from sdp.training.rundir import (
     run_identity,
     write_run_record,
 )
+from sdp.training.signals import stop_between_stages
 
 log = logging.getLogger("sdp")
 
@@ -166,5 +167,6 @@ def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
         write_run_record(run_dir, cfg)  # this folder is now this run's (its .hydra/config.yaml too)
     from sdp.recipe import run  # torch and transformers load here, after every cheap check
 
-    return run(cfg, run_dir)
+    with stop_between_stages(run_dir, is_main_process()):  # evaluation, prefill, saving: status + resumable
+        return run(cfg, run_dir)
 

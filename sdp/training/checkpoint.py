@@ -301,6 +301,8 @@ class Checkpointer:
                 inner(step, parts)
             stop = self._stop_requested()
             periodic = self.every > 0 and step % self.every == 0 and step < num_updates
+            # The stage's last update too: a signal during the evaluation that follows loses no training.
+            periodic = periodic or step == num_updates
             if stop or periodic:
                 self.save(stage, step, optimizer, lr_scheduler, resume.position)
             if stop:
@@ -321,7 +323,7 @@ class Checkpointer:
             log.warning("received %s: checkpointing after this optimizer update, then stopping",
                         signal.Signals(signum).name)
 
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2):
             previous[sig] = signal.signal(sig, handler)
         return previous
 

@@ -35,6 +35,7 @@ ROWS = {
     "config error on the command line": "test_config_error_is_one_line_exit_2_without_torch",
     "sdp-tables results_dir missing or a file": "test_tables_results_dir_missing_or_file",
     "corrupt latest checkpoint": "test_corrupt_checkpoint_falls_back_then_names_the_file",
+    "signal during evaluation": "test_signal_during_evaluation_leaves_a_resumable_run",
 }
 
 
@@ -210,3 +211,42 @@ def test_corrupt_checkpoint_falls_back_then_names_the_file(tmp_path, caplog):
     (root / "prune-0000002" / "state.json").write_text('{"format": 1, "st')  # truncated JSON
     with pytest.raises(CheckpointError, match=r"model.safetensors' has 10 bytes.*resume=false starts the run over"):
         load_newest_verified(root)
+
+
+@pytest.mark.parametrize("sig,call", [("SIGINT", 1), ("SIGTERM", 2), ("SIGUSR2", 2)])
+def test_signal_during_evaluation_leaves_a_resumable_run(tmp_path, data, monkeypatch, sig, call):
+    """The signal lands in the dense (call 1) or final (call 2) evaluation: status recorded, and the re-run
+    trains nothing again (the stage's last update was checkpointed before its evaluation)."""
+    import signal
+
+    from sdp.recipe import PruneRecipe
+    from sdp.training.signals import PhaseInterrupted
+
+    real, calls = PruneRecipe.evaluate, []
+
+    def evaluate(self, model):
+        calls.append(1)
+        if len(calls) == call:
+            os.kill(os.getpid(), getattr(signal, sig))
+        return real(self, model)
+
+    monkeypatch.setattr(PruneRecipe, "evaluate", evaluate)
+    run_dir = tmp_path / "run"
+    with pytest.raises(PhaseInterrupted):
+        _run(tmp_path, data, run_dir)
+    status = json.loads((run_dir / "metrics.json").read_text())
+    assert status["status"] == "interrupted" and sig in status["error"]
+    latest = json.loads((run_dir / "checkpoints" / "latest.json").read_text())
+    assert (latest["stage"], latest["step"]) == (("dense", 2) if call == 1 else ("prune", 2))
+    monkeypatch.setattr(PruneRecipe, "evaluate", real)
+    finished = ("dense",) if call == 1 else ("dense", "prune")
+
+    def updates() -> list:
+        lines = (run_dir / "trace.jsonl").read_text().splitlines()
+        return [r for r in map(json.loads, lines) if r.get("event") == "train" and r["stage"] in finished]
+
+    before = updates()
+    assert len(before) >= 2
+    metrics = _run(tmp_path, data, run_dir)
+    assert metrics["status"] == "completed"
+    assert updates() == before  # no finished stage's update ran again
