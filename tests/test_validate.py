@@ -18,3 +18,11 @@ def test_choice_lists_match_the_registries():
     assert tuple(validate.TEACHER_MODES) == tuple(TEACHER_MODES)
     assert tuple(validate.CACHE_MODES) == tuple(CACHE_MODES)
     assert tuple(validate.SCOPES) == tuple(SCOPES)
+
+
+def test_new_choice_lists_match_their_modules():
+    from sdp.objectives.cross_correlation import OFF_TARGETS
+    from sdp.objectives.monitor import DROPOUT_MODES
+
+    assert tuple(validate.OFF_TARGETS) == tuple(OFF_TARGETS)
+    assert tuple(validate.DROPOUT_MODES) == tuple(DROPOUT_MODES)
