@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 
 @dataclass
@@ -99,6 +99,7 @@ class PruneConfig:
     max_steps: int | None = None
     lr: float = 5e-5
     scope: str = "global"  # global | layerwise
+    # The one default of prune.include (conf/config.yaml leaves it out so conf/model/hf.yaml can set it).
     include: list[str] = field(default_factory=lambda: [r"encoder\.layer\.\d+\."])
     exclude: list[str] = field(default_factory=list)
     teacher: str = "frozen"  # frozen | refresh | checkpoint
@@ -129,12 +130,21 @@ class Config:
     max_eval_samples: int | None = None
     output_root: str = "outputs"
     output_dir: str | None = None  # default: the Hydra run directory
+    tracker: str = "none"  # none | tensorboard | wandb | mlflow: also log to it (sdp/training/tracking.py)
+    push_to_hub: str | None = None  # a Hub repo id: upload model/ there at the end (sdp/models/card.py)
     resume: bool = True
     cpu: bool = False
 
 
+def model_name_from(pretrained: str) -> str:
+    """``org/name`` or ``/path/to/name/`` -> ``name``: the model's name in run directories and tables."""
+    return str(pretrained).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+
+
 def register_configs() -> None:
     ConfigStore.instance().store(name="config_schema", node=Config)
+    if not OmegaConf.has_resolver("sdp_model_name"):  # conf/model/hf.yaml derives model.name with it
+        OmegaConf.register_new_resolver("sdp_model_name", model_name_from)
 
 
 register_configs()

@@ -43,6 +43,7 @@ from sdp.objectives.teacher import Teacher, TeacherCache
 from sdp.objectives.weight import build_weight_regularizer
 from sdp.pruning.masks import MaskState, assert_sparsity, magnitude_masks, select_prunable, sparsity_report
 from sdp.pruning.overlap import MASK_FILE, jaccard, load_masks, save_masks
+from sdp.pruning.patterns import check_prunable
 from sdp.pruning.schedules import resolve_schedule
 from sdp.training.checkpoint import Checkpointer
 from sdp.training.distributed import (
@@ -102,6 +103,7 @@ class PruneRecipe:
         model = load_model(
             cfg.model, self.task.num_labels, self.task.label_names, self.tokenizer, checkpoint=cfg.dense.checkpoint
         )
+        check_prunable(model, cfg.prune.include, cfg.prune.exclude)  # a wrong pattern fails now, not after dense
         # Prepared once for both stages: each stage only brings its own optimizer and LR schedule.
         self.model, self.train_loader, *eval_loaders = self.accelerator.prepare(
             model, self.train_loader, *self.eval_loaders.values()
