@@ -35,6 +35,13 @@ class TaskConfig:
     # chosen without reading the dev split that reports results; None = evaluate on the task's dev split(s).
     validation_from_train: float | None = None
     validation_seed: int = 0  # the carve is a fixed permutation of this seed: the same rows for every run
+    # task=custom only (sdp/data/custom.py, conf/task/custom.yaml); None elsewhere.
+    train_file: str | None = None  # .csv | .tsv | .jsonl
+    validation_file: str | None = None
+    text_fields: list[str] | None = None  # one or two text columns
+    label_column: str | None = None
+    label_names: list[str] | None = None  # class names in id order; None: the training labels, sorted
+    metric: str | None = None  # accuracy | f1 | mcc | pearson_spearman
 
 
 @dataclass
