@@ -34,6 +34,7 @@ from sdp.data.loading import (
 )
 from sdp.data.tasks import TaskSpec
 from sdp.metrics import compute_metrics
+from sdp.models.card import push_to_hub, write_model_card
 from sdp.models.presets import load_model, load_tokenizer
 from sdp.objectives.distill import build_distillation
 from sdp.objectives.monitor import cc_monitor_parts, dev_cross_correlation, dropout_disabled
@@ -64,6 +65,7 @@ from sdp.training.loop import (
 )
 from sdp.training.rundir import atomic_dir, completed_metrics, prepare_run_dir
 from sdp.training.trace import Measurements, probe_batch
+from sdp.training.tracking import Tracker
 from sdp.validate import ConfigError, validate_config
 
 log = logging.getLogger("sdp")
@@ -89,7 +91,8 @@ class PruneRecipe:
         if cfg.train.num_threads:
             torch.set_num_threads(cfg.train.num_threads)
         # Accelerator first: it decides the device and process rank everything else depends on.
-        self.accelerator = make_accelerator(cfg)  # DDP; FSDP/DeepSpeed refused (sdp/training/distributed.py)
+        self.accelerator = make_accelerator(cfg, self.run_dir)  # DDP; FSDP/DeepSpeed refused (distributed.py)
+        self.tracker = Tracker(self.accelerator, cfg)  # tracker=none|tensorboard|wandb|mlflow (tracking.py)
         set_seed(cfg.seed)
         self.task: TaskSpec = resolve_task(cfg.task)  # cross-lingual: task.languages / eval_test applied
         if cfg.task.validation_from_train:  # tuning runs: the dev split is never read (sdp/data/loading.py)
@@ -234,6 +237,7 @@ class PruneRecipe:
 
         def after_update(step: int, parts: dict[str, float]) -> None:
             self.measure.observe(parts)
+            self.tracker.log_update(stage, parts)
             window.append(parts)
             if step % every == 0 or step == self.stage_updates:
                 if self.accelerator.is_main_process:
@@ -399,6 +403,7 @@ class PruneRecipe:
 
             record = self.measure.prune_step(self.model, step, target, prune)
             check_masks_agree(self.accelerator, self.masks, step)  # same masks on every rank, or raise
+            self.tracker.log_prune_event(record)
             log.info("update %d: pruned to %.4f (achieved %.4f), probe loss %.4f -> %.4f", step, target,
                      record["achieved_sparsity"], record["loss_before"], record["loss_after"])
 
@@ -440,8 +445,12 @@ class PruneRecipe:
             "distributed": distributed_summary(self.accelerator, self.masks),  # world size, per-rank mask digests
         }
         metrics.update(run_fields(self.task, dense, final))  # cross-lingual: per_language, data.dropped_rows
+        self.tracker.log_final(dense, final, report["achieved_sparsity"]["prunable"])
         if self.accelerator.is_main_process:
             self.save_model(student)
+            write_model_card(self.run_dir / "model", metrics, cfg)  # model/README.md (sdp/models/card.py)
+            if cfg.push_to_hub:
+                log.info("pushed model/ to %s", push_to_hub(self.run_dir / "model", cfg.push_to_hub, self.task.name))
             write_json(self.run_dir / "sparsity.json", report["per_matrix"])
             write_json(self.run_dir / "metrics.json", metrics)
         self.accelerator.wait_for_everyone()
