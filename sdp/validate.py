@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sdp.config import term_options
 from sdp.objectives.cross_correlation import OFF_TARGETS
 from sdp.objectives.distill import DISTILLATION_TERMS
 from sdp.objectives.monitor import DROPOUT_MODES
+from sdp.objectives.options import term_options_of, unknown_option_error
 from sdp.objectives.representations import REPRESENTATIONS
 from sdp.objectives.teacher import CACHE_MODES, TEACHER_MODES
 from sdp.objectives.weight import WEIGHT_REGULARIZERS
@@ -31,12 +33,21 @@ def validate_config(cfg: Any) -> None:
     from sdp.data.tasks import TASKS
 
     errors: list[str] = []
-    _choice(errors, "task", cfg.task.name, TASKS)
+    from sdp.data.custom import NAME as CUSTOM_TASK
+
+    _choice(errors, "task", cfg.task.name, [*TASKS, CUSTOM_TASK])  # custom: the user's files (sdp/data/custom.py)
     if not (isinstance(cfg.sparsity, (int, float)) and 0.0 <= cfg.sparsity < 1.0):
         errors.append(f"sparsity={cfg.sparsity!r} must be in [0, 1)")
     _choice(errors, "regularizer", cfg.regularizer.name, DISTILLATION_TERMS)
-    _choice(errors, "regularizer.representation", cfg.regularizer.representation, REPRESENTATIONS)
+    if cfg.regularizer.get("representation") is not None:
+        _choice(errors, "regularizer.representation", cfg.regularizer.representation, REPRESENTATIONS)
     _choice(errors, "weight_reg", cfg.weight_reg.name, WEIGHT_REGULARIZERS)
+    for group, terms in (("regularizer", DISTILLATION_TERMS), ("weight_reg", WEIGHT_REGULARIZERS)):
+        name = cfg[group].name
+        if name in terms:  # an option the chosen term does not take is an error, not silently dropped
+            error = unknown_option_error(group, name, term_options(cfg[group]), term_options_of(terms, name))
+            if error:
+                errors.append(error)
     _choice(errors, "schedule", cfg.schedule.name, SCHEDULES)
     _choice(errors, "schedule.unit", cfg.schedule.unit, ("fraction", "steps"))
     if cfg.schedule.unit in ("fraction", "steps"):
@@ -46,7 +57,8 @@ def validate_config(cfg: Any) -> None:
     _choice(errors, "prune.teacher", cfg.prune.teacher, TEACHER_MODES)
     _choice(errors, "prune.teacher_cache", cfg.prune.teacher_cache, CACHE_MODES)
     _choice(errors, "train.mixed_precision", cfg.train.mixed_precision, MIXED_PRECISION)
-    _choice(errors, "regularizer.off_target", cfg.regularizer.off_target, OFF_TARGETS)
+    if cfg.regularizer.get("off_target") is not None:
+        _choice(errors, "regularizer.off_target", cfg.regularizer.off_target, OFF_TARGETS)
     _choice(errors, "prune.dropout", cfg.prune.dropout, DROPOUT_MODES)
     _choice(errors, "dense.lr_schedule", cfg.dense.lr_schedule, LR_SCHEDULES)
     _choice(errors, "prune.lr_schedule", cfg.prune.lr_schedule, LR_SCHEDULES)

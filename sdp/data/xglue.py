@@ -45,7 +45,7 @@ import datasets
 
 from sdp.data.glue_local import find_task_dir
 from sdp.data.loading import register_hub_adapter, register_local_reader
-from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, register_task
+from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, register_task, split_language
 
 __all__ = [
     "NS_PLACEHOLDER",
@@ -98,12 +98,6 @@ class CrossLingualInfo:
 
 
 XTASKS: dict[str, CrossLingualInfo] = {}
-
-
-def split_language(split: str) -> tuple[str, str]:
-    """``"validation.de"`` -> ("validation", "de"); ``"train"`` -> ("train", "")."""
-    kind, _, lang = split.partition(".")
-    return kind, lang
 
 
 def _eval_splits(languages: tuple[str, ...]) -> tuple[str, ...]:
