@@ -11,7 +11,7 @@ batch and summarised by their median and spread, so a noisy machine slows numera
 alike. Writes ``bench.md`` and ``bench.json`` to ``--out`` (default ``results/bench``).
 
 Sections:
-  steps       optimizer-update time through the recipe's own hooks and ``run_stage``: plain
+  steps       optimizer-update time through the recipe's own ``train_step`` (the update its loop runs): plain
               fine-tuning, magnitude pruning (masks kept, between pruning events), SDP-CC with a warm
               teacher cache and with a teacher forward every step (MiniLM, MRPC, real batches).
   throughput  fine-tuning examples/s, MiniLM at max_seq_length 64 (SST-2) and 128 (MRPC), fp32
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
 import gc
 import json
 import os
@@ -137,7 +136,7 @@ def data_dir() -> str:
 
 
 def build_recipe(task: str, work: Path, extra: list[str] = ()):
-    """A set-up PruneRecipe (MiniLM, real data) whose hooks the timings drive.
+    """A set-up PruneRecipe (MiniLM, real data) whose stages and train_step the timings drive.
 
     The schedule prunes once, at update 0 (one_shot); every timed update comes after it, so the
     timings are those of the updates between pruning events, where a run spends nearly all its time.
@@ -178,73 +177,30 @@ def fixed_batches(recipe, count: int) -> list[dict[str, torch.Tensor]]:
     return batches
 
 
-def attach_optimizer(recipe, updates: int = 100_000) -> None:
-    """What ``PruneRecipe._fit`` builds before ``run_stage``: optimizer, LR schedule, update count."""
-    from sdp.training.loop import build_lr_scheduler, build_optimizer
-
-    cfg = recipe.cfg
-    raw = build_optimizer(recipe.model, cfg.prune.lr, cfg.train.weight_decay)
-    recipe.optimizer = recipe.accelerator.prepare_optimizer(raw)
-    recipe.lr_scheduler = build_lr_scheduler(raw, updates, cfg.train.warmup_ratio)
-    recipe.raw_optimizer, recipe.stage_updates = raw, updates
-
-
 class Variant:
-    """One training configuration: the recipe state it needs and the hooks it runs."""
+    """One training configuration: a recipe stage (which optimizer, masks, teacher) stepped through the
+    recipe's own public ``train_step``, the update the training loop runs."""
 
-    def __init__(self, name: str, recipe, hooks_factory, state: dict[str, Any] | None = None,
-                 autocast: torch.dtype | None = None) -> None:
-        self.name, self.recipe, self.state, self.autocast = name, recipe, state or {}, autocast
-        self.activate()
-        self.hooks = hooks_factory()
-        if autocast is not None:
-            inner = self.hooks.loss_step
-
-            def loss_step(batch):
-                # What accelerate's mixed_precision does: the forward under autocast, fp32 master weights.
-                with torch.autocast(device_type=recipe.accelerator.device.type, dtype=autocast):
-                    return inner(batch)
-
-            self.hooks = copy.copy(self.hooks)
-            self.hooks.loss_step = loss_step
-        self.step = 0
-
-    def activate(self) -> None:
-        for key, value in self.state.items():
-            setattr(self.recipe, key, value)
+    def __init__(self, name: str, recipe, stage, autocast: torch.dtype | None = None) -> None:
+        self.name, self.recipe, self.stage, self.autocast = name, recipe, stage, autocast
 
     def update(self, batch) -> float:
-        """One optimizer update through ``run_stage`` (the recipe's loop), timed wall-clock."""
-        from sdp.training.loop import run_stage
-
-        r = self.recipe
-        self.activate()
+        """One optimizer update (one micro-batch: no accumulation), timed wall-clock."""
+        device = self.recipe.accelerator.device.type
         sync()
         start = time.perf_counter()
-        run_stage(r.accelerator, r.model, [batch], r.optimizer, r.lr_scheduler, self.step + 1, self.hooks,
-                  r.cfg.train.max_grad_norm, desc=self.name, start_update=self.step)
+        # What accelerate's mixed_precision does: autocast, fp32 master weights.
+        with torch.autocast(device_type=device, dtype=self.autocast or torch.float32, enabled=self.autocast is not None):
+            self.recipe.train_step(self.stage, batch)
         sync()
         elapsed = time.perf_counter() - start
-        self.step += 1
+        self.stage.step += 1
         return elapsed
 
 
 def sync() -> None:
     if torch.cuda.is_available():
         torch.cuda.synchronize()
-
-
-def quiet_progress_bars() -> None:
-    """run_stage opens a tqdm bar per call; one call per timed update would flood the terminal."""
-    import tqdm.auto
-
-    import sdp.training.loop as loop
-
-    def tqdm_off(*args, **kwargs):
-        kwargs["disable"] = True
-        return tqdm.auto.tqdm(*args, **kwargs)
-
-    loop.tqdm = tqdm_off
 
 
 def interleave(variants: list[Variant], batches: list, warmup: int, repeats: int) -> dict[str, list[float]]:
@@ -267,39 +223,25 @@ def per_repeat_ratio(times: dict[str, list[float]], num: str, den: str) -> dict[
 
 # -------------------------------------------------------------------------------------------- steps
 def section_steps(recipe, args) -> dict[str, Any]:
-    from omegaconf import OmegaConf
+    from dataclasses import replace
 
-    from sdp.objectives.distill import build_distillation
     from sdp.objectives.teacher import Teacher
-    from sdp.pruning.masks import MaskState, select_prunable
 
     cfg = recipe.cfg
-    attach_optimizer(recipe)
-    student = recipe.accelerator.unwrap_model(recipe.model)
-    # As PruneRecipe.prune_stage sets up the pruning stage.
-    recipe.prunable = select_prunable(student, cfg.prune.include, cfg.prune.exclude)
-    recipe.masks = MaskState(recipe.prunable, cfg.prune.scope)
-    options = {k: v for k, v in OmegaConf.to_container(cfg.regularizer).items() if k != "name"}
-    sdp_cc = build_distillation(cfg.regularizer.name, **options)
-    mp = build_distillation("none")
-    recipe.distill = sdp_cc
-    cached_teacher = recipe._build_teacher(student)  # frozen copy + in-memory cache, as in a run
+    # The recipe's own stages: dense (no masks, no teacher) and prune (masks, the frozen teacher with
+    # its in-memory cache, as setup() built them). MP is the prune stage without a teacher.
+    dense, prune = recipe.stages["dense"], recipe.stages["prune"]
+    cached_teacher = prune.teacher
     uncached_teacher = Teacher(cached_teacher.model, "frozen", cached_teacher.needs, None)
-    recipe.bench_teacher = cached_teacher  # for the memory section
-    recipe.teacher_weights = None
     batches = fixed_batches(recipe, args.batches)
-    base = {"teacher_weights": None}
+    # Update 0 of the prune stage is its one pruning event (one_shot at 0): masks go to 90%.
+    recipe.prune_event(prune)
     variants = [
-        Variant("finetune", recipe, recipe._dense_hooks, base),
-        Variant("mp", recipe, recipe._prune_hooks, {**base, "distill": mp, "teacher": None}),
-        Variant("sdp_cc_cached", recipe, recipe._prune_hooks, {**base, "distill": sdp_cc, "teacher": cached_teacher}),
-        Variant("sdp_cc_uncached", recipe, recipe._prune_hooks,
-                {**base, "distill": sdp_cc, "teacher": uncached_teacher}),
+        Variant("finetune", recipe, dense),
+        Variant("mp", recipe, replace(prune, teacher=None, schedule=None)),
+        Variant("sdp_cc_cached", recipe, replace(prune, schedule=None)),
+        Variant("sdp_cc_uncached", recipe, replace(prune, teacher=uncached_teacher, schedule=None)),
     ]
-    # Update 0 of a pruning variant is the one pruning event (one_shot at 0): masks go to 90%.
-    variants[1].update(batches[0])
-    for v in variants[2:]:
-        v.step = 1
     # Warm the cache: every example of every timed batch has its teacher outputs stored.
     for batch in batches:
         cached_teacher.outputs(batch)
@@ -374,12 +316,10 @@ def time_mask_ops(recipe, repeats: int) -> dict[str, Any]:
 def section_throughput(recipes: dict[str, Any], args) -> dict[str, Any]:
     variants, batches_of = [], {}
     for task, recipe in recipes.items():
-        if not hasattr(recipe, "optimizer"):
-            attach_optimizer(recipe)
         batches_of[task] = fixed_batches(recipe, args.batches)
         seq = recipe.cfg.task.max_seq_length
         for precision, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
-            v = Variant(f"{task}@{seq}/{precision}", recipe, recipe._dense_hooks, {}, autocast=dtype)
+            v = Variant(f"{task}@{seq}/{precision}", recipe, recipe.stages["dense"], autocast=dtype)
             v.task = task
             variants.append(v)
     # Round-robin over all four; each variant steps through its own task's fixed batches. bf16 on a
@@ -441,9 +381,9 @@ def matmul_probe(repeats: int = 5) -> dict[str, Any]:
 def section_memory(recipe) -> dict[str, Any]:
     """Exact tensor sizes: masks, the teacher copy and the cache, against the prunable weight count."""
     n_prunable = sum(p.numel() for p in recipe.prunable.values())
-    teacher = getattr(recipe, "bench_teacher", None)
+    teacher = recipe.teacher
     if teacher is None or teacher.cache is None:
-        raise RuntimeError("memory section needs the steps section's recipe (a cached teacher)")
+        raise RuntimeError("memory section needs a recipe with a cached teacher (regularizer=cross_correlation)")
     tmodel = teacher.model
     teacher_bytes = sum(t.numel() * t.element_size() for t in [*tmodel.parameters(), *tmodel.buffers()])
     student = recipe.accelerator.unwrap_model(recipe.model)
@@ -738,8 +678,8 @@ def _render_steps(s: dict[str, Any]) -> list[str]:
         "",
         f"MiniLM on {TASK_NAMES.get(s['task'], s['task'])} (batch {s['batch_size']}, max_seq_length {s['max_seq_length']}, "
         f"dynamic padding: {len(lens)} fixed real batches, padded to {min(lens)}-{max(lens)} tokens), "
-        f"fp32, AdamW, grad clipping. Each variant runs `run_stage` for one update with the recipe's own "
-        f"hooks; the pruning variants are at {s['sparsity']:.0%} sparsity, between pruning events. "
+        f"fp32, AdamW, grad clipping. Each variant runs `recipe.train_step` for one update on the recipe's own "
+        f"stages; the pruning variants are at {s['sparsity']:.0%} sparsity, between pruning events. "
         f"{s['warmup']} warm-up rounds, {s['repeats']} timed rounds, round-robin. "
         f"Teacher cache during the cached variant: {s['cache_hits']} hits, {s['cache_misses']} misses.",
         "",
@@ -747,7 +687,7 @@ def _render_steps(s: dict[str, Any]) -> list[str]:
         "|---|---|",
     ]
     labels = {
-        "finetune": "plain fine-tuning (dense hooks)",
+        "finetune": "plain fine-tuning (the dense stage)",
         "mp": "magnitude pruning: mask grads + re-apply masks",
         "sdp_cc_cached": "SDP-CC, frozen teacher, cache warm",
         "sdp_cc_uncached": "SDP-CC, frozen teacher, forward every update",
@@ -767,7 +707,7 @@ def _render_throughput(t: dict[str, Any]) -> list[str]:
     out = [
         "## (4) Fine-tuning throughput",
         "",
-        f"MiniLM, batch 32, plain fine-tuning updates through `run_stage` on real batches with dynamic "
+        f"MiniLM, batch 32, plain fine-tuning updates through `recipe.train_step` on real batches with dynamic "
         f"padding (collation excluded). bf16 = the forward under `torch.autocast(bfloat16)` with fp32 "
         f"weights, as accelerate's mixed_precision=bf16 does. {t['warmup']} warm-up rounds, "
         f"{t['repeats']} timed rounds (bf16: {t['bf16_warmup']} warm-up, {t['bf16_repeats']} timed, in the first "
@@ -953,7 +893,6 @@ def main(argv: list[str] | None = None) -> int:
     result["machine"] = machine_info()
     print(f"machine: {result['machine']['cpu_model']}, {result['machine']['torch_threads']} threads, "
           f"load {result['machine']['loadavg_start']}", flush=True)
-    quiet_progress_bars()
     import logging
 
     logging.getLogger("sdp").setLevel(logging.WARNING)

@@ -1,8 +1,9 @@
 """The structured config schema behind ``conf/``.
 
 Hydra merges every YAML file into these dataclasses, so a mistyped key or a value of the wrong type
-fails at start-up, before any model is loaded. Defaults that the papers do not fix are documented in
-the YAML file that sets them.
+fails at start-up, before any model is loaded. Each default is written once: here, or (for the
+groups model, task, schedule, regularizer and weight_reg) in the group's YAML file, which documents
+the choices the papers do not fix.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 
 @dataclass
@@ -35,39 +36,60 @@ class TaskConfig:
     # chosen without reading the dev split that reports results; None = evaluate on the task's dev split(s).
     validation_from_train: float | None = None
     validation_seed: int = 0  # the carve is a fixed permutation of this seed: the same rows for every run
+    # task=custom only (sdp/data/custom.py, conf/task/custom.yaml); None elsewhere.
+    train_file: str | None = None  # .csv | .tsv | .jsonl
+    validation_file: str | None = None
+    text_fields: list[str] | None = None  # one or two text columns
+    label_column: str | None = None
+    label_names: list[str] | None = None  # class names in id order; None: the training labels, sorted
+    metric: str | None = None  # accuracy | f1 | mcc | pearson_spearman
 
 
 @dataclass
 class ScheduleConfig:
-    name: str = "cubic"
-    unit: str = "fraction"  # fraction (of the pruning stage's optimizer steps) | steps
-    start: float = 0.0
-    end: float = 0.7
-    frequency: float = 0.05
-    initial_sparsity: float = 0.0
+    """Group ``schedule``: each conf/schedule/*.yaml sets all of these (its defaults live there)."""
+
+    name: str = MISSING
+    unit: str = MISSING  # fraction (of the pruning stage's optimizer steps) | steps
+    start: float = MISSING
+    end: float = MISSING
+    frequency: float = MISSING
+    initial_sparsity: float = MISSING
 
 
 @dataclass
 class RegularizerConfig:
-    """The distillation term D (group ``regularizer``)."""
+    """The distillation term D (group ``regularizer``). Each conf/regularizer/*.yaml sets ``name``,
+    ``alpha`` and the term's own options with their defaults; an option left None here is one the
+    chosen term does not take, and setting it is an error (sdp/objectives/options.py)."""
 
-    name: str = "cross_correlation"
-    alpha: float = 1.0
-    representation: str = "cls"
-    lambda_off: float = 0.0051
-    normalize: bool = True
-    temperature: float = 2.0
-    eps: float = 1e-5
-    off_target: str = "teacher"  # zero (Barlow Twins) | teacher: see conf/regularizer/cross_correlation.yaml
-    gather: bool = False  # CC statistics over the global batch of all processes
+    name: str = MISSING
+    alpha: float = MISSING
+    representation: str | None = None
+    lambda_off: float | None = None
+    normalize: bool | None = None
+    temperature: float | None = None
+    eps: float | None = None
+    off_target: str | None = None
+    gather: bool | None = None
 
 
 @dataclass
 class WeightRegConfig:
-    """The AWR weight-alignment term R (group ``weight_reg``)."""
+    """The AWR weight-alignment term R (group ``weight_reg``); conf/weight_reg/*.yaml set both."""
 
-    name: str = "none"
-    beta: float = 0.0
+    name: str = MISSING
+    beta: float = MISSING
+
+
+# The weight of each term in the total loss: a key of the group, not an option of the term itself.
+TERM_WEIGHTS = ("alpha", "beta")
+
+
+def term_options(node: Any) -> dict[str, Any]:
+    """The options set in a ``regularizer`` / ``weight_reg`` node for the term itself: everything but
+    its name and its loss weight, and only what is set (not None)."""
+    return {k: v for k, v in node.items() if k != "name" and k not in TERM_WEIGHTS and v is not None}
 
 
 @dataclass
@@ -75,7 +97,7 @@ class TrainConfig:
     batch_size: int = 32
     eval_batch_size: int = 128
     weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
+    warmup_ratio: float = 0.1  # linear warmup, then linear decay, per stage
     max_grad_norm: float = 1.0
     gradient_accumulation_steps: int = 1
     mixed_precision: str = "no"  # no | bf16 | fp16
@@ -86,7 +108,7 @@ class TrainConfig:
 
 @dataclass
 class DenseConfig:
-    epochs: float = 3.0
+    epochs: float = 3.0  # as transformers' run_glue
     max_steps: int | None = None  # overrides epochs when set
     lr: float = 5e-5
     lr_schedule: str = "linear"  # linear (warmup, then decay to 0) | constant (warmup, then flat)
@@ -98,17 +120,28 @@ class PruneConfig:
     epochs: float = 3.0
     max_steps: int | None = None
     lr: float = 5e-5
-    scope: str = "global"  # global | layerwise
+    scope: str = "global"  # global (one threshold over all prunable weights) | layerwise
+    # nn.Linear weights in the encoder blocks (Q K V O, FFN in/out); model presets (conf/model/hf.yaml) may
+    # replace it with their architecture's naming (sdp/pruning/patterns.py).
     include: list[str] = field(default_factory=lambda: [r"encoder\.layer\.\d+\."])
     exclude: list[str] = field(default_factory=list)
-    teacher: str = "frozen"  # frozen | refresh | checkpoint
+    teacher: str = "frozen"  # frozen dense copy | refresh (network just before each pruning step) | checkpoint
     teacher_checkpoint: str | None = None
-    teacher_cache: str = "memory"  # off | memory | disk
-    teacher_prefill: bool = True  # cache a fixed teacher's outputs for the whole train set at stage start
-    lr_schedule: str = "linear"  # linear | constant
-    dropout: str = "on"  # on | off | distill_off (sdp/objectives/monitor.py)
-    monitor_representation: str | None = "cls"  # CC(student, teacher) logged for every method; null: off
-    reference_mask: str | None = None  # a run dir (or mask file) whose final mask the overlap compares with
+    teacher_cache: str = "memory"  # off | memory | disk: frozen-teacher outputs computed once per example
+    # Fill that cache in one eval-mode pass over the train set at stage start (big batches; cheaper than
+    # filling during epoch 1). false: fill lazily (better when the stage sees less than one epoch).
+    # Ignored for teacher=refresh.
+    teacher_prefill: bool = True
+    lr_schedule: str = "linear"  # linear | constant: a constant LR keeps weights moving, so masks can change late
+    # on (the papers) | off (no dropout in this stage, every method) | distill_off (D on a second,
+    # dropout-free student pass; the task loss keeps dropout). See sdp/objectives/monitor.py.
+    dropout: str = "on"
+    # CC(student, teacher) logged for EVERY method, MP included (trace.jsonl window means and
+    # metrics.json analysis.cross_correlation); None turns it off.
+    monitor_representation: str | None = "cls"
+    # A finished run dir (e.g. the MP run from the same dense model) or mask file: metrics.json then holds
+    # the Jaccard overlap of this run's final mask with that run's (analysis.mask_overlap.reference).
+    reference_mask: str | None = None
 
 
 @dataclass
@@ -121,21 +154,30 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     dense: DenseConfig = field(default_factory=DenseConfig)
     prune: PruneConfig = field(default_factory=PruneConfig)
-    sparsity: float = 0.9
+    sparsity: float = 0.9  # final fraction of prunable weights that are zero, in [0, 1)
     seed: int = 42
-    data_dir: str | None = None
-    cache_dir: str | None = None
+    data_dir: str | None = MISSING  # set in conf/config.yaml (from SDP_DATA_DIR)
+    cache_dir: str | None = MISSING  # set in conf/config.yaml (from SDP_CACHE_DIR)
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
     output_root: str = "outputs"
     output_dir: str | None = None  # default: the Hydra run directory
+    tracker: str = "none"  # none | tensorboard | wandb | mlflow: also log to it (sdp/training/tracking.py)
+    push_to_hub: str | None = None  # a Hub repo id: upload model/ there at the end (sdp/models/card.py)
     resume: bool = True
     cpu: bool = False
     verbose: bool = False  # tracebacks for user errors too (or HYDRA_FULL_ERROR=1)
 
 
+def model_name_from(pretrained: str) -> str:
+    """``org/name`` or ``/path/to/name/`` -> ``name``: the model's name in run directories and tables."""
+    return str(pretrained).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+
+
 def register_configs() -> None:
     ConfigStore.instance().store(name="config_schema", node=Config)
+    if not OmegaConf.has_resolver("sdp_model_name"):  # conf/model/hf.yaml derives model.name with it
+        OmegaConf.register_new_resolver("sdp_model_name", model_name_from)
 
 
 register_configs()

@@ -20,16 +20,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, ndcg_score
 
-from sdp.data.tasks import DataError, TaskSpec, get_task
+from sdp.data.custom import NAME as CUSTOM
+from sdp.data.custom import custom_task
+from sdp.data.tasks import DataError, TaskSpec, get_task, split_language
 
 __all__ = [
-    "crosslingual_metrics",
     "eval_groups",
-    "expected_grade",
     "is_crosslingual",
-    "ndcg_by_query",
     "per_language",
     "resolve_task",
     "run_fields",
@@ -39,11 +37,6 @@ __all__ = [
 
 def is_crosslingual(task: TaskSpec) -> bool:
     return bool(task.languages)
-
-
-def _split_language(split: str) -> tuple[str, str]:
-    kind, _, lang = split.partition(".")
-    return kind, lang
 
 
 def select_languages(
@@ -99,94 +92,12 @@ def select_languages(
 
 def resolve_task(task_cfg: Any) -> TaskSpec:
     """The TaskSpec of a ``task`` config node (``name``, optional ``languages`` and ``eval_test``)."""
+    if task_cfg.name == CUSTOM:  # the user's own files (sdp/data/custom.py)
+        return custom_task(task_cfg)
     task = get_task(task_cfg.name)
     languages = task_cfg.get("languages") if hasattr(task_cfg, "get") else getattr(task_cfg, "languages", None)
     eval_test = task_cfg.get("eval_test", False) if hasattr(task_cfg, "get") else getattr(task_cfg, "eval_test", False)
     return select_languages(task, list(languages) if languages else None, bool(eval_test))
-
-
-# ------------------------------------------------------------------------------------------------ metrics
-
-
-def expected_grade(logits: np.ndarray) -> np.ndarray:
-    """Ranking score of graded-relevance logits (N, C): the expected grade sum_k k * softmax_k."""
-    logits = np.asarray(logits, dtype=np.float64)
-    if logits.ndim == 1:
-        return logits
-    z = logits - logits.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(axis=1, keepdims=True)
-    return p @ np.arange(logits.shape[1], dtype=np.float64)
-
-
-def ndcg_by_query(scores: np.ndarray, grades: np.ndarray, groups: np.ndarray, k: int | None = None) -> float:
-    """Mean over queries of ``sklearn.metrics.ndcg_score`` of the rows of each query (``groups`` = query
-    ids). Queries with a single row carry no ranking and are skipped; an all-Bad query scores 0."""
-    scores, grades, groups = np.asarray(scores, float), np.asarray(grades, float), np.asarray(groups)
-    if not (len(scores) == len(grades) == len(groups)):
-        raise ValueError(f"ndcg: {len(scores)} scores, {len(grades)} grades, {len(groups)} query ids")
-    values = []
-    for g in np.unique(groups):
-        sel = groups == g
-        if sel.sum() < 2:
-            continue
-        values.append(ndcg_score(grades[sel][None, :], scores[sel][None, :], k=k))
-    if not values:
-        raise ValueError("ndcg: no query has two or more rows")
-    return float(np.mean(values))
-
-
-def _score(task: TaskSpec, base: str, split: str, preds: np.ndarray, refs: np.ndarray, groups) -> float:
-    from sdp.metrics import _predictions
-
-    refs = np.asarray(refs).reshape(-1).astype(np.int64)
-    if len(preds) != len(refs):
-        raise ValueError(f"{task.name}/{split}: {len(preds)} predictions but {len(refs)} references")
-    if len(refs) == 0:
-        raise ValueError(f"{task.name}/{split}: no examples")
-    if base == "accuracy":
-        return float(accuracy_score(refs, _predictions(task, preds, split)))
-    if base == "ndcg":
-        if groups is None or split not in groups:
-            raise ValueError(f"{task.name}/{split}: nDCG needs the query id of every row (groups)")
-        return ndcg_by_query(expected_grade(preds), refs, groups[split])
-    raise ValueError(f"task {task.name!r}: unsupported cross-lingual metric {base!r}")
-
-
-def crosslingual_metrics(
-    task: TaskSpec,
-    split_outputs: dict[str, tuple[np.ndarray, np.ndarray]],
-    groups: dict[str, np.ndarray] | None = None,
-) -> dict[str, float]:
-    """Per-language metrics of a cross-lingual task over its ``eval_splits`` (keys: module docstring)."""
-    base = task.metric_names[0]
-    result: dict[str, float] = {}
-    val, test = {}, {}
-    for split in task.eval_splits:
-        if split not in split_outputs:
-            raise ValueError(f"task {task.name!r}: needs split {split!r}; got splits {sorted(split_outputs)}")
-        kind, lang = _split_language(split)
-        value = _score(task, base, split, *split_outputs[split], groups)
-        if kind == "validation":
-            val[lang] = value
-        elif kind == "test":
-            test[lang] = value
-        else:
-            raise ValueError(f"task {task.name!r}: eval split {split!r} is not validation.<lang> or test.<lang>")
-    if not val:
-        raise ValueError(f"task {task.name!r}: no validation.<lang> split among {task.eval_splits}")
-    result[base] = float(np.mean(list(val.values())))
-    non_en = [v for lang, v in val.items() if lang != "en"]
-    if non_en:
-        result[f"{base}_non_en"] = float(np.mean(non_en))
-    for lang, v in val.items():
-        result[f"{base}/{lang}"] = v
-    if test:
-        result[f"test_{base}"] = float(np.mean(list(test.values())))
-        for lang, v in test.items():
-            result[f"test_{base}/{lang}"] = v
-    result["main"] = result[base]
-    return result
 
 
 def eval_groups(task: TaskSpec, raw) -> dict[str, np.ndarray]:
@@ -209,7 +120,7 @@ def per_language(task: TaskSpec, dense: dict[str, float], final: dict[str, float
     base = task.metric_names[0]
     out = {}
     for split in task.eval_splits:
-        kind, lang = _split_language(split)
+        kind, lang = split_language(split)
         key = f"{base}/{lang}"
         if kind != "validation" or key not in dense or key not in final:
             continue

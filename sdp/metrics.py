@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
-from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, ndcg_score
 
-from sdp.data.tasks import TaskSpec
+from sdp.data.tasks import TaskSpec, split_language
 
 __all__ = ["DegenerateMetricWarning", "SPLIT_SUFFIXES", "compute_metrics", "glue_score", "metric_split"]
 
@@ -112,8 +112,6 @@ def compute_metrics(
     Cross-lingual tasks (``task.languages``) get per-language keys instead (``sdp.crosslingual``);
     ``groups`` holds the query id of each row per split, for ranking metrics (WPR nDCG)."""
     if task.languages:
-        from sdp.crosslingual import crosslingual_metrics
-
         return crosslingual_metrics(task, split_outputs, groups)
     prepared: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     result: dict[str, float] = {}
@@ -143,3 +141,86 @@ def glue_score(mains: dict[str, float]) -> float:
     if not mains:
         raise ValueError("glue_score needs at least one task")
     return float(np.mean([float(v) for v in mains.values()]))
+
+
+# ------------------------------------------------------------------------------------ cross-lingual
+# Per-language scores of a cross-lingual task (keys: sdp/crosslingual.py's docstring).
+
+
+def expected_grade(logits: np.ndarray) -> np.ndarray:
+    """Ranking score of graded-relevance logits (N, C): the expected grade sum_k k * softmax_k."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if logits.ndim == 1:
+        return logits
+    z = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=1, keepdims=True)
+    return p @ np.arange(logits.shape[1], dtype=np.float64)
+
+
+def ndcg_by_query(scores: np.ndarray, grades: np.ndarray, groups: np.ndarray, k: int | None = None) -> float:
+    """Mean over queries of ``sklearn.metrics.ndcg_score`` of the rows of each query (``groups`` = query
+    ids). Queries with a single row carry no ranking and are skipped; an all-Bad query scores 0."""
+    scores, grades, groups = np.asarray(scores, float), np.asarray(grades, float), np.asarray(groups)
+    if not (len(scores) == len(grades) == len(groups)):
+        raise ValueError(f"ndcg: {len(scores)} scores, {len(grades)} grades, {len(groups)} query ids")
+    values = []
+    for g in np.unique(groups):
+        sel = groups == g
+        if sel.sum() < 2:
+            continue
+        values.append(ndcg_score(grades[sel][None, :], scores[sel][None, :], k=k))
+    if not values:
+        raise ValueError("ndcg: no query has two or more rows")
+    return float(np.mean(values))
+
+
+def _score(task: TaskSpec, base: str, split: str, preds: np.ndarray, refs: np.ndarray, groups) -> float:
+    refs = np.asarray(refs).reshape(-1).astype(np.int64)
+    if len(preds) != len(refs):
+        raise ValueError(f"{task.name}/{split}: {len(preds)} predictions but {len(refs)} references")
+    if len(refs) == 0:
+        raise ValueError(f"{task.name}/{split}: no examples")
+    if base == "accuracy":
+        return float(accuracy_score(refs, _predictions(task, preds, split)))
+    if base == "ndcg":
+        if groups is None or split not in groups:
+            raise ValueError(f"{task.name}/{split}: nDCG needs the query id of every row (groups)")
+        return ndcg_by_query(expected_grade(preds), refs, groups[split])
+    raise ValueError(f"task {task.name!r}: unsupported cross-lingual metric {base!r}")
+
+
+def crosslingual_metrics(
+    task: TaskSpec,
+    split_outputs: dict[str, tuple[np.ndarray, np.ndarray]],
+    groups: dict[str, np.ndarray] | None = None,
+) -> dict[str, float]:
+    """Per-language metrics of a cross-lingual task over its ``eval_splits`` (keys: module docstring)."""
+    base = task.metric_names[0]
+    result: dict[str, float] = {}
+    val, test = {}, {}
+    for split in task.eval_splits:
+        if split not in split_outputs:
+            raise ValueError(f"task {task.name!r}: needs split {split!r}; got splits {sorted(split_outputs)}")
+        kind, lang = split_language(split)
+        value = _score(task, base, split, *split_outputs[split], groups)
+        if kind == "validation":
+            val[lang] = value
+        elif kind == "test":
+            test[lang] = value
+        else:
+            raise ValueError(f"task {task.name!r}: eval split {split!r} is not validation.<lang> or test.<lang>")
+    if not val:
+        raise ValueError(f"task {task.name!r}: no validation.<lang> split among {task.eval_splits}")
+    result[base] = float(np.mean(list(val.values())))
+    non_en = [v for lang, v in val.items() if lang != "en"]
+    if non_en:
+        result[f"{base}_non_en"] = float(np.mean(non_en))
+    for lang, v in val.items():
+        result[f"{base}/{lang}"] = v
+    if test:
+        result[f"test_{base}"] = float(np.mean(list(test.values())))
+        for lang, v in test.items():
+            result[f"test_{base}/{lang}"] = v
+    result["main"] = result[base]
+    return result

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sdp.config import term_options
 from sdp.models.inspect import (
     ModelLoadError,
     check_model_dir,
@@ -20,6 +21,7 @@ from sdp.models.inspect import (
     preset_config,
     read_config,
 )
+from sdp.objectives.options import unknown_option_error
 from sdp.pruning.schedules import SCHEDULES, schedule_config_errors
 
 MIXED_PRECISION = ("no", "bf16", "fp16")
@@ -32,6 +34,14 @@ WEIGHT_REGULARIZERS = ("cosine", "frobenius", "none")  # sdp.objectives.weight
 TEACHER_MODES = ("frozen", "refresh", "checkpoint")  # sdp.objectives.teacher
 CACHE_MODES = ("off", "memory", "disk")  # sdp.objectives.teacher
 SCOPES = ("global", "layerwise")  # sdp.pruning.masks
+# The options each term's constructor takes (sdp/objectives/options.py reads them off the classes, which
+# import torch; tests/test_validate.py checks these lists against them).
+TERM_OPTIONS = {
+    "regularizer": {"none": (), "kd": ("temperature",), "mse": ("representation",),
+                    "cosine": ("representation",),
+                    "cross_correlation": ("eps", "gather", "lambda_off", "normalize", "off_target", "representation")},
+    "weight_reg": {"none": (), "cosine": (), "frobenius": ()},
+}
 MAX_SEED = 2**32 - 1  # numpy's seed range, which accelerate's set_seed passes on
 
 
@@ -98,10 +108,17 @@ def validate_config(cfg: Any) -> None:
     from sdp.data.tasks import TASKS
 
     errors: list[str] = []
-    _choice(errors, "task", cfg.task.name, TASKS)
+    _choice(errors, "task", cfg.task.name, [*TASKS, "custom"])  # custom: the user's files (sdp/data/custom.py)
     _choice(errors, "regularizer", cfg.regularizer.name, REGULARIZERS)
-    _choice(errors, "regularizer.representation", cfg.regularizer.representation, REPRESENTATIONS)
+    if cfg.regularizer.get("representation") is not None:
+        _choice(errors, "regularizer.representation", cfg.regularizer.representation, REPRESENTATIONS)
     _choice(errors, "weight_reg", cfg.weight_reg.name, WEIGHT_REGULARIZERS)
+    for group, terms in TERM_OPTIONS.items():
+        name = cfg[group].name
+        if name in terms:  # an option the chosen term does not take is an error, not silently dropped
+            error = unknown_option_error(group, name, term_options(cfg[group]), terms[name])
+            if error:
+                errors.append(error)
     _choice(errors, "schedule", cfg.schedule.name, SCHEDULES)
     _choice(errors, "schedule.unit", cfg.schedule.unit, ("fraction", "steps"))
     if cfg.schedule.unit in ("fraction", "steps"):
@@ -111,7 +128,8 @@ def validate_config(cfg: Any) -> None:
     _choice(errors, "prune.teacher", cfg.prune.teacher, TEACHER_MODES)
     _choice(errors, "prune.teacher_cache", cfg.prune.teacher_cache, CACHE_MODES)
     _choice(errors, "train.mixed_precision", cfg.train.mixed_precision, MIXED_PRECISION)
-    _choice(errors, "regularizer.off_target", cfg.regularizer.off_target, OFF_TARGETS)
+    if cfg.regularizer.get("off_target") is not None:
+        _choice(errors, "regularizer.off_target", cfg.regularizer.off_target, OFF_TARGETS)
     _choice(errors, "prune.dropout", cfg.prune.dropout, DROPOUT_MODES)
     _choice(errors, "dense.lr_schedule", cfg.dense.lr_schedule, LR_SCHEDULES)
     _choice(errors, "prune.lr_schedule", cfg.prune.lr_schedule, LR_SCHEDULES)
@@ -132,7 +150,7 @@ def validate_config(cfg: Any) -> None:
         errors += _length_errors(cfg, student, f"model={cfg.model.name}")
     if errors:
         raise ConfigError("; ".join(errors))
-    _check_checkpoints(cfg, TASKS[cfg.task.name], student)
+    _check_checkpoints(cfg, TASKS.get(cfg.task.name), student)  # None: task=custom, labels known at load
 
 
 def _length_errors(cfg: Any, model_config: dict, what: str) -> list[str]:
@@ -164,6 +182,8 @@ def _check_checkpoints(cfg: Any, task: Any, student: dict | None) -> None:
 
 
 def _check_labels(key: str, path: str | Path, config: dict, task: Any) -> None:
+    if task is None:  # task=custom: its labels are read from the user's files when the run loads them
+        return
     expected = list(task.label_names) if task.label_names else None
     n_task = len(expected) if expected else 1
     if num_labels(config) != n_task:

@@ -26,3 +26,12 @@ def test_new_choice_lists_match_their_modules():
 
     assert tuple(validate.OFF_TARGETS) == tuple(OFF_TARGETS)
     assert tuple(validate.DROPOUT_MODES) == tuple(DROPOUT_MODES)
+
+
+def test_term_option_lists_match_the_constructors():
+    from sdp.objectives.options import term_options_of
+
+    for name in DISTILLATION_TERMS:
+        assert validate.TERM_OPTIONS["regularizer"][name] == term_options_of(DISTILLATION_TERMS, name), name
+    for name in WEIGHT_REGULARIZERS:
+        assert validate.TERM_OPTIONS["weight_reg"][name] == term_options_of(WEIGHT_REGULARIZERS, name), name

@@ -51,9 +51,14 @@ LocalReader = Callable[[TaskSpec, Path, str], list[dict]]
 LOCAL_READERS: dict[str, LocalReader] = {"glue": read_glue_split}
 
 
-def register_local_reader(source: str, reader: LocalReader) -> None:
+FILE_SOURCES: set[str] = set()  # sources whose files the task names itself: read without a data_dir
+
+
+def register_local_reader(source: str, reader: LocalReader, *, needs_data_dir: bool = True) -> None:
     """Register ``reader(task, data_dir, split) -> rows`` for tasks whose ``source`` is ``source``."""
     LOCAL_READERS[source] = reader
+    if not needs_data_dir:
+        FILE_SOURCES.add(source)
 
 
 HubAdapter = Callable[[TaskSpec, str, datasets.Dataset], datasets.Dataset]
@@ -224,12 +229,10 @@ def load_splits(
     """
     _check_max("max_train_samples", max_train_samples)
     _check_max("max_eval_samples", max_eval_samples)
-    import sdp.data.xglue  # noqa: F401  (registers the XGLUE readers and Hub adapter; imports loading)
-
     root = resolve_data_dir(None if data_dir is None else str(data_dir))
     splits = [task.train_split] if validation_from_train else [task.train_split, *task.eval_splits]
     out: dict[str, datasets.Dataset] = {}
-    if root is None:
+    if root is None and task.source not in FILE_SOURCES:
         hub = _load_from_hub(task)
         for split in splits:
             if split not in hub:

@@ -222,3 +222,9 @@ for _spec in (
     register_task(_spec)
 
 GLUE_TASKS: tuple[str, ...] = tuple(TASKS)
+
+
+def split_language(split: str) -> tuple[str, str]:
+    """``"validation.de"`` -> ("validation", "de"); ``"train"`` -> ("train", "")."""
+    kind, _, lang = split.partition(".")
+    return kind, lang

@@ -44,7 +44,7 @@ import datasets
 
 from sdp.data.glue_local import find_task_dir
 from sdp.data.loading import register_hub_adapter, register_local_reader
-from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, read_utf8
+from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, read_utf8, split_language
 from sdp.data.xglue_tasks import (  # noqa: F401  (re-exported: the task specs live in a light module)
     NS_PLACEHOLDER,
     XGLUE_HUB,
@@ -71,11 +71,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-
-def split_language(split: str) -> tuple[str, str]:
-    """``"validation.de"`` -> ("validation", "de"); ``"train"`` -> ("train", "")."""
-    kind, _, lang = split.partition(".")
-    return kind, lang
 
 
 

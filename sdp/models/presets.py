@@ -58,13 +58,26 @@ def resolve_source(spec: str | None) -> str | None:
     return spec
 
 
+def check_model_config(model_cfg: Any) -> None:
+    """One weight source per preset: a bundled preset silently winning over ``model.pretrained`` would
+    train a different model than the one asked for."""
+    if model_cfg.pretrained and (model_cfg.package or model_cfg.architecture):
+        kind = f"package {model_cfg.package!r}" if model_cfg.package else f"random {model_cfg.architecture!r}"
+        raise ModelLoadError(
+            f"model={model_cfg.name} is a bundled preset ({kind}) and cannot take "
+            f"model.pretrained={model_cfg.pretrained!r}; use model=hf model.pretrained={model_cfg.pretrained}"
+        )
+
+
 def model_source(model_cfg: Any) -> str | None:
+    check_model_config(model_cfg)
     if model_cfg.package:
         return _package_path(model_cfg.package)
     return model_cfg.pretrained
 
 
 def load_tokenizer(model_cfg: Any) -> PreTrainedTokenizerBase:
+    check_model_config(model_cfg)
     source = resolve_source(model_cfg.tokenizer) or model_source(model_cfg)
     if source is None:
         raise ModelLoadError(f"model preset {model_cfg.name!r} names no tokenizer source")

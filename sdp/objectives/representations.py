@@ -11,6 +11,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from sdp.data.batch import model_inputs
+
 
 def _cls(model: nn.Module, hidden: tuple[torch.Tensor, ...], mask: torch.Tensor) -> torch.Tensor:
     return hidden[-1][:, 0]
@@ -49,7 +51,7 @@ def model_outputs(
     model: nn.Module, batch: dict[str, torch.Tensor], needs: tuple[str, ...]
 ) -> dict[str, torch.Tensor]:
     """Forward ``batch`` and return ``logits`` plus each representation in ``needs``."""
-    inputs = {k: v for k, v in batch.items() if k not in ("labels", "idx")}
+    inputs = model_inputs(batch)
     want_hidden = any(n in REPRESENTATIONS for n in needs)
     out = model(**inputs, output_hidden_states=want_hidden)
     result = {"logits": out.logits}

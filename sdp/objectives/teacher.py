@@ -105,6 +105,23 @@ class TeacherCache:
             "mbytes": round(self.nbytes() / 2**20, 2),
         }
 
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """The filled flags and stored outputs, for a checkpoint (copies: saving must not race training)."""
+        files = {"filled": self.filled.clone()}
+        files.update({f"store.{k}": v.clone() for k, v in self.store.items()})
+        return files
+
+    def load_state_tensors(self, files: dict[str, torch.Tensor], version: int) -> None:
+        """Undo :meth:`state_tensors`; ``version`` counts the invalidations before the save."""
+        for key, value in files.items():
+            if key.startswith("store."):
+                name = key.removeprefix("store.")
+                if name not in self.store:
+                    self.store[name] = self._allocate(name, tuple(value.shape[1:]))
+                self.store[name].copy_(value)
+        self.filled.copy_(files["filled"])
+        self.version = version
+
     def close(self) -> None:
         """Drop the stored tensors and delete this rank's disk files (scratch data, rebuilt on demand)."""
         self.store.clear()
@@ -161,10 +178,14 @@ class Teacher:
         return int(self.cache.filled.sum())
 
     @torch.no_grad()
-    def refresh_from(self, student: nn.Module) -> None:
-        """Become the network just before a pruning step (teacher=refresh); the cache is emptied."""
+    def copy_weights(self, student: nn.Module) -> None:
+        """Take ``student``'s current weights, in place (the AWR reference weights stay the same tensors)."""
         self.model.load_state_dict(student.state_dict())
         self.model.eval()
+
+    def refresh_from(self, student: nn.Module) -> None:
+        """Become the network just before a pruning step (teacher=refresh); the cache is emptied."""
+        self.copy_weights(student)
         if self.cache is not None:
             self.cache.invalidate()
 

@@ -7,10 +7,13 @@ weights are a frozen copy taken when the pruning stage starts (or refreshed with
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from sdp.objectives.options import term_options_of, unknown_option_error
 
 
 class WeightRegularizer(nn.Module):
@@ -60,8 +63,11 @@ WEIGHT_REGULARIZERS: dict[str, type[WeightRegularizer]] = {
 }
 
 
-def build_weight_regularizer(name: str) -> WeightRegularizer:
-    try:
-        return WEIGHT_REGULARIZERS[name]()
-    except KeyError:
-        raise ValueError(f"unknown weight_reg {name!r}; allowed: {sorted(WEIGHT_REGULARIZERS)}") from None
+def build_weight_regularizer(name: str, **options: Any) -> WeightRegularizer:
+    """Build a term by registry name; ``options`` are that term's own arguments (any other is an error)."""
+    if name not in WEIGHT_REGULARIZERS:
+        raise ValueError(f"unknown weight_reg {name!r}; allowed: {sorted(WEIGHT_REGULARIZERS)}")
+    error = unknown_option_error("weight_reg", name, options, term_options_of(WEIGHT_REGULARIZERS, name))
+    if error:
+        raise ValueError(error)
+    return WEIGHT_REGULARIZERS[name](**options)

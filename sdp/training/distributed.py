@@ -25,11 +25,14 @@ wrongly and silently. They are refused at setup (:func:`refuse_sharded`).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, DistributedType
+
+from sdp.training.tracking import accelerator_kwargs
 
 SHARDED = {
     DistributedType.FSDP: "FSDP",
@@ -66,7 +69,7 @@ def refuse_sharded(distributed_type: Any = None, env: dict[str, str] | None = No
         raise ShardedWeightsError(_sharded_message(SHARDED[distributed_type]))
 
 
-def make_accelerator(cfg: Any) -> Accelerator:
+def make_accelerator(cfg: Any, run_dir: str | Path | None = None) -> Accelerator:
     """The run's Accelerator: mixed precision and accumulation from ``cfg.train``, CPU if ``cfg.cpu``.
 
     The train sampler is made seedable: each epoch's order is a function of (seed, epoch) only, the
@@ -79,6 +82,7 @@ def make_accelerator(cfg: Any) -> Accelerator:
         gradient_accumulation_steps=cfg.train.gradient_accumulation_steps,
         cpu=cfg.cpu,
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+        **accelerator_kwargs(cfg, run_dir),  # tracker=...: log_with, project_dir (sdp/training/tracking.py)
     )
     refuse_sharded(accelerator.distributed_type)
     return accelerator

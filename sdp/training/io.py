@@ -1,4 +1,4 @@
-"""Atomic file writes: a kill during a write never leaves a half-written file behind.
+"""Atomic file writes (a kill during a write never leaves a half-written file behind), and the run log.
 
 Temporary files and folders are created private (0600/0700, by ``tempfile``); once complete they get
 the mode a plain ``open()`` / ``mkdir()`` would have given under the process umask, so results are
@@ -8,6 +8,7 @@ as readable by others as any other file the user writes.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable
@@ -56,3 +57,12 @@ def write_json(path: str | Path, data: Any) -> None:
 def append_jsonl(path: str | Path, record: dict) -> None:
     with open(path, "a") as fh:
         fh.write(json.dumps(record) + "\n")
+
+
+def add_log_file(logger: logging.Logger, path: Path) -> None:
+    """Also write ``logger`` to ``path`` (once, however often a run is set up in one process)."""
+    if not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == path for h in logger.handlers):
+        handler = logging.FileHandler(path)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)

@@ -1,17 +1,20 @@
-"""The plain training loop both stages share, and its optimizer/schedule/evaluation helpers."""
+"""What the recipe's training loop is made of: a stage's state, the endless data iterator, the
+optimizer and LR schedule builders, and evaluation predictions."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 from accelerate import Accelerator
 from torch import nn
-from tqdm.auto import tqdm
 from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
+
+from sdp.data.batch import model_inputs
 
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
 
@@ -76,64 +79,31 @@ def endless(loader, accelerator: Accelerator | None = None, position: DataPositi
 
 
 @dataclass
-class StageHooks:
-    """What a stage does around each optimizer update. ``loss_step`` returns (loss, parts to log)."""
+class Stage:
+    """One training stage's own state: its optimizer, LR schedule, progress and (pruning stage only)
+    masks, schedule and teacher. The dense stage has no masks and no teacher."""
 
-    loss_step: Callable[[dict], tuple[torch.Tensor, dict[str, float]]]
-    before_update: Callable[[int], None] | None = None  # at optimizer step t, before its first micro-batch
-    after_backward: Callable[[], None] | None = None  # gradients ready, before clipping (mask them here)
-    after_update: Callable[[int, dict[str, float]], None] | None = None  # after update t (weights masked)
+    name: str  # dense | prune
+    updates: int  # optimizer updates in the stage (not micro-batches)
+    optimizer: Any  # prepared by accelerate (a no-op step inside an accumulation window)
+    raw_optimizer: torch.optim.Optimizer  # what masks zero moments in and checkpoints save
+    lr_scheduler: Any  # not prepared: accelerate would step it once per process per update
+    masks: Any = None  # MaskState (sdp/pruning/masks.py)
+    schedule: Any = None  # PruningSchedule (sdp/pruning/schedules.py)
+    teacher: Any = None  # Teacher (sdp/objectives/teacher.py)
+    step: int = 0  # optimizer updates done
+    position: DataPosition = field(default_factory=DataPosition)  # where in the data (a checkpoint reads it)
 
 
-def run_stage(
-    accelerator: Accelerator,
-    model: nn.Module,
-    loader,
-    optimizer,
-    lr_scheduler,
-    num_updates: int,
-    hooks: StageHooks,
-    max_grad_norm: float,
-    desc: str,
-    start_update: int = 0,
-    position: DataPosition | None = None,
-) -> None:
-    """Train for ``num_updates`` optimizer updates (not micro-batches), starting at ``start_update``
-    and at data ``position`` (updated in place: a checkpoint reads it)."""
-    model.train()
-    bar = tqdm(total=num_updates, initial=start_update, desc=desc, disable=not accelerator.is_local_main_process)
-    step, window_start, window_parts = start_update, True, []
-    for _, batch in endless(loader, accelerator, position):
-        if step >= num_updates:
-            break
-        if window_start and hooks.before_update is not None:
-            hooks.before_update(step)
-        window_start = False
-        with accelerator.accumulate(model):
-            loss, parts = hooks.loss_step(batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"{desc}: non-finite loss {loss.item()} at optimizer step {step}")
-            accelerator.backward(loss)
-            window_parts.append(parts)
-            if accelerator.sync_gradients:
-                if hooks.after_backward is not None:
-                    hooks.after_backward()
-                if max_grad_norm > 0:
-                    accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)
-            optimizer.step()  # a no-op inside an accumulation window (accelerate)
-            if accelerator.sync_gradients:
-                lr_scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-        if accelerator.sync_gradients:
-            step += 1
-            mean_parts = {k: float(np.mean([p[k] for p in window_parts])) for k in window_parts[0]}
-            mean_parts["lr"] = lr_scheduler.get_last_lr()[0]
-            window_parts, window_start = [], True
-            if hooks.after_update is not None:
-                hooks.after_update(step, mean_parts)
-            bar.update(1)
-            bar.set_postfix(loss=f"{mean_parts['loss']:.4f}")
-    bar.close()
+def mean_parts(window: list[dict[str, float]], last: tuple[str, ...] = ()) -> dict[str, float]:
+    """Each part's mean over ``window`` (the micro-batches of one update, or the updates of one logging
+    window); a part named in ``last`` (sparsity, lr) takes the window's last value instead."""
+    keys = dict.fromkeys(k for parts in window for k in parts)
+    out = {}
+    for k in keys:
+        values = [p[k] for p in window if k in p]
+        out[k] = float(values[-1]) if k in last else float(np.mean(values))
+    return out
 
 
 @torch.no_grad()
@@ -142,8 +112,7 @@ def predict(accelerator: Accelerator, model: nn.Module, loader) -> tuple[np.ndar
     model.eval()
     all_logits, all_labels = [], []
     for batch in loader:
-        inputs = {k: v for k, v in batch.items() if k not in ("labels", "idx")}
-        logits = model(**inputs).logits.float()
+        logits = model(**model_inputs(batch)).logits.float()
         logits, labels = accelerator.gather_for_metrics((logits, batch["labels"]))
         all_logits.append(logits.cpu())
         all_labels.append(labels.cpu())

@@ -22,9 +22,6 @@ from omegaconf import OmegaConf
 from sdp.training.env import config_hash
 from sdp.training.io import atomic_write, publish_tree, write_json
 
-# Keys that change how often things are written, not what is computed: a resume may change them.
-NON_RESULT_TRAIN_KEYS = ("checkpoint_every", "log_every")
-
 
 class RunDirError(OSError):
     """The run directory cannot be used (not writable, or it holds another config's run)."""
@@ -89,9 +86,9 @@ def run_identity(cfg: Any) -> tuple[str, int]:
 
 
 def resume_identity(cfg: Any) -> str:
-    """The hash a checkpoint must match to be resumed: the config without seed/path/logging keys."""
+    """The hash a checkpoint must match to be resumed: the config without path/logging keys (config_hash
+    drops train keys that change how often things are written, so a resume may change them), with the seed."""
     container = OmegaConf.to_container(cfg, resolve=True)
-    container["train"] = {k: v for k, v in container["train"].items() if k not in NON_RESULT_TRAIN_KEYS}
     return config_hash({**container, "seed_": container.get("seed")})
 
 

@@ -61,7 +61,7 @@ def optimizer_from_files(optimizer: torch.optim.Optimizer, tensors: dict[str, to
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
-def _cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+def cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     # clone: tied weights share storage, which safetensors refuses to write twice.
     return {k: v.detach().cpu().clone().contiguous() for k, v in module.state_dict().items()}
 

@@ -39,6 +39,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from sdp.data.batch import model_inputs
+
 log = logging.getLogger("sdp")
 
 SMOOTHING = 0.9  # EMA factor of the smoothed training loss that recovery is measured on
@@ -137,7 +139,7 @@ def probe_loss(
     was_training = model.training
     model.eval()
     try:
-        inputs = {k: v for k, v in batch.items() if k not in ("labels", "idx")}
+        inputs = model_inputs(batch)
         return float(loss_fn(model(**inputs).logits, batch["labels"]))
     finally:
         model.train(was_training)
@@ -180,7 +182,7 @@ def final_cls_states(accelerator, model: nn.Module, loader) -> tuple[torch.Tenso
     feats, labels = [], []
     try:
         for batch in loader:
-            inputs = {k: v for k, v in batch.items() if k not in ("labels", "idx")}
+            inputs = model_inputs(batch)
             hidden = model(**inputs, output_hidden_states=True).hidden_states[-1][:, 0].float()
             hidden, y = accelerator.gather_for_metrics((hidden, batch["labels"]))
             feats.append(hidden.cpu())
@@ -246,11 +248,12 @@ class Measurements:
         if loss is not None:
             self.recovery.observe(float(loss))
 
-    def prune_step(self, model: nn.Module, step: int, target: float, prune: Callable[[], float]) -> dict[str, Any]:
-        """Run ``prune()`` (the mask update; returns the achieved sparsity) between two probe losses."""
-        before = probe_loss(model, self.probe, self.loss_fn)
-        achieved = prune()
-        after = probe_loss(model, self.probe, self.loss_fn)
+    def probe_loss(self, model: nn.Module) -> float:
+        """The task loss of the probe batch (eval mode, no gradients)."""
+        return probe_loss(model, self.probe, self.loss_fn)
+
+    def pruned(self, step: int, target: float, achieved: float, before: float, after: float) -> dict[str, Any]:
+        """A mask update at optimizer ``step``: ``before``/``after`` are :meth:`probe_loss` around it."""
         record = {"event": "prune", "step": step, "sparsity": target, "achieved_sparsity": achieved,
                   "loss_before": before, "loss_after": after}
         self.recovery.start(record)
@@ -271,7 +274,7 @@ class Measurements:
         self.weights[which] = weight_stats(weights)
 
     def state_dict(self) -> dict[str, Any]:
-        """JSON-serialisable state (for ``Checkpointer.save(extra=...)``), so that a run resumed in the
+        """JSON-serialisable state (part of ``PruneRecipe.state_dict``), so that a run resumed in the
         pruning stage still reports every pruning step and the dense-side measurements."""
         return {"recovery": self.recovery.state_dict(), "separability": self.separability, "weights": self.weights}
 

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import ndcg_score
 
-from sdp.crosslingual import crosslingual_metrics, ndcg_by_query, per_language, select_languages
+from sdp.crosslingual import per_language, select_languages
 from sdp.data import loading
 from sdp.data.loading import load_splits
 from sdp.data.tasks import DataError, DataFileNotFoundError, get_task
 from sdp.data.xglue import dropped_rows, read_xtreme_file, zero_shot_partition
+from sdp.metrics import crosslingual_metrics, ndcg_by_query
 
 XNLI_LANGS = "en ar bg de el es fr hi ru sw th tr ur vi zh".split()
 

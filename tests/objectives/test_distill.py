@@ -139,7 +139,9 @@ def test_all_layers_is_mean_over_layers(cls):
 def test_build_distillation_registry_and_needs():
     assert build_distillation("none").needs == ()
     assert float(NoDistillation()({"logits": torch.zeros(2, 2)}, {})) == 0.0
-    assert build_distillation("kd", temperature=3.0, representation="cls", alpha=1.0).temperature == 3.0
+    assert build_distillation("kd", temperature=3.0).temperature == 3.0
+    with pytest.raises(ValueError, match=r"regularizer=kd does not take regularizer\.representation.*\['temperature'\]"):
+        build_distillation("kd", temperature=3.0, representation="cls")  # once silently dropped
     cc = build_distillation("cross_correlation", representation="mean", lambda_off=0.1, normalize=False)
     assert cc.needs == ("mean",) and cc.lambda_off == 0.1 and cc.normalize is False
     assert build_distillation("mse", representation="pooled").needs == ("pooled",)

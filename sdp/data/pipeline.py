@@ -1,0 +1,60 @@
+"""The run's data, ready to train on: tokenised splits, query groups, collator and loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sdp.crosslingual import eval_groups
+from sdp.data import xglue  # noqa: F401  (registers the XGLUE readers and Hub adapter with loading)
+from sdp.data.loading import (
+    PaddingCollator,
+    load_splits,
+    make_collator,
+    make_dataloader,
+    resolve_data_dir,
+    tokenize_splits,
+)
+from sdp.data.tasks import TaskSpec
+
+
+@dataclass
+class RunData:
+    datasets: dict[str, Any]  # split -> tokenised dataset (with labels and row index ``idx``)
+    groups: dict[str, np.ndarray]  # split -> query id per example (ranking metrics, WPR), else {}
+    collator: PaddingCollator
+    train_loader: Any
+    eval_loaders: dict[str, Any]  # one per evaluated split, in task.eval_splits order
+    raw: Any  # the loaded splits before tokenising (their fingerprints identify the run's data)
+
+
+def build_data(cfg: Any, task: TaskSpec, tokenizer, accelerator) -> RunData:
+    # Tokenise on the main process first so the others read its cache instead of racing it.
+    with accelerator.main_process_first():
+        raw = load_splits(task, resolve_data_dir(cfg.data_dir), max_train_samples=cfg.max_train_samples,
+                          max_eval_samples=cfg.max_eval_samples,
+                          validation_from_train=cfg.task.validation_from_train,
+                          validation_seed=cfg.task.validation_seed)
+        tokenized = tokenize_splits(raw, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir)
+    train = tokenized[task.train_split]
+    if len(train) < cfg.train.batch_size:
+        raise ValueError(
+            f"train.batch_size={cfg.train.batch_size} is larger than the training set "
+            f"({len(train)} examples); lower it or raise max_train_samples"
+        )
+    collator = make_collator(tokenizer)
+    # A trailing batch of one cannot be standardised by the cross-correlation loss: drop just that case.
+    drop_last = len(train) % cfg.train.batch_size == 1
+    return RunData(
+        datasets=tokenized,
+        raw=raw,
+        groups=eval_groups(task, raw),
+        collator=collator,
+        train_loader=make_dataloader(train, collator, cfg.train.batch_size, True, cfg.seed, drop_last),
+        eval_loaders={
+            split: make_dataloader(tokenized[split], collator, cfg.train.eval_batch_size, False, cfg.seed)
+            for split in task.eval_splits
+        },
+    )

@@ -1,0 +1,60 @@
+"""What a completed run reports: the metrics.json record (docs/metrics_schema.md) and its log lines."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from sdp.crosslingual import run_fields
+from sdp.data.tasks import TaskSpec
+from sdp.training.env import config_hash
+
+log = logging.getLogger("sdp")
+
+
+def run_metrics(cfg: Any, task: TaskSpec, method: str, report: dict[str, Any], dense: dict[str, float],
+                final: dict[str, float], **measured: Any) -> dict[str, Any]:
+    """The metrics.json record. ``report`` is ``sparsity_report``'s; ``measured`` holds the run's
+    versions, wall_seconds, analysis, eval_examples and distributed blocks, in that order."""
+    metrics = {
+        "status": "completed",
+        "task": task.name,
+        "model": cfg.model.name,
+        "method": method,
+        "regularizer": cfg.regularizer.name,
+        "weight_reg": cfg.weight_reg.name,
+        "schedule": cfg.schedule.name,
+        "teacher": cfg.prune.teacher,
+        "seed": cfg.seed,
+        "target_sparsity": cfg.sparsity,
+        "achieved_sparsity": report["achieved_sparsity"],
+        "nonzero_params": report["nonzero_params"],
+        "total_params": report["total_params"],
+        "prunable_params": report["prunable_params"],
+        "dense": dense,
+        "final": final,
+        "config_hash": config_hash(OmegaConf.to_container(cfg, resolve=True)),
+        **measured,
+    }
+    metrics.update(run_fields(task, dense, final))  # cross-lingual: per_language, data.dropped_rows
+    return metrics
+
+
+def log_result(metrics: dict[str, Any], report: dict[str, Any], run_dir: Any) -> None:
+    """The sparsity line and the one-line RESULT summary."""
+    per_matrix = report["per_matrix"].values()
+    log.info("achieved sparsity %s (target %s), per matrix min %.4f max %.4f over %d matrices "
+             "(sparsity.json), nonzero params %d", report["achieved_sparsity"], metrics["target_sparsity"],
+             min(per_matrix), max(per_matrix), len(per_matrix), report["nonzero_params"])
+    # A tuning run is scored on the split carved from train: never call that "dev".
+    scored_on = "held-out" if "validation_from_train" in metrics.get("eval_examples", {}) else "dev"
+    log.info("RESULT %s %s %s: dense %s %s -> pruned %s %s at %.2f%% prunable sparsity; run dir %s",
+             metrics["task"], metrics["model"], metrics["method"], scored_on, _fmt(metrics["dense"]), scored_on,
+             _fmt(metrics["final"]),
+             100 * report["achieved_sparsity"]["prunable"], run_dir)
+
+
+def _fmt(scores: dict[str, float]) -> str:
+    return ", ".join(f"{k}={100 * v:.2f}" for k, v in scores.items() if "/" not in k)
