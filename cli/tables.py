@@ -1,40 +1,69 @@
-"""`sdp-tables key=value ...`: regenerate the paper's tables, summary and plots from a results directory."""
+"""sdp-tables: regenerate the paper's tables, summary and plots from a results directory.
+
+    sdp-tables results_dir=results plots=false
+
+Arguments are ``key=value`` overrides, as for sdp-run, parsed by argparse (``--help`` lists them).
+Only the standard library is imported before the arguments are valid: ``--help`` stays instant.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
+from pathlib import Path
 
-USAGE = """usage: sdp-tables [results_dir=results] [out_dir=<results_dir>/tables]
-                  [baselines=<results_dir>/baselines/published_glue.csv] [plots=true|false]
+OPTIONS = {  # key -> (default, help); one place for both
+    "results_dir": ("results", "folder searched (any depth) for run metrics.json files"),
+    "out_dir": (None, "where the tables go (default: <results_dir>/tables)"),
+    "baselines": (None, "published rows CSV (default: <results_dir>/baselines/published_glue.csv)"),
+    "plots": ("true", "true|false: also write plots/*.png"),
+}
+TRUE = ("1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off")
 
-Collects every run's metrics.json under results_dir and writes glue.{md,tex,csv},
-deltas.{md,tex,csv}, xglue.{md,tex,csv} (cross-lingual runs only), summary.md and plots/*.png
-into out_dir. Malformed or failed runs are listed in summary.md, never fatal.
-"""
 
-DEFAULTS = {"results_dir": "results", "out_dir": None, "baselines": None, "plots": "true"}
+def _override(arg: str) -> tuple[str, str]:
+    """``key=value`` (a leading ``+`` is tolerated, as Hydra does) with a known key."""
+    key, sep, value = arg.lstrip("+").partition("=")
+    if not sep or key not in OPTIONS:
+        raise argparse.ArgumentTypeError(f"unknown argument {arg!r}; allowed keys: {', '.join(OPTIONS)}")
+    if key == "plots" and value.lower() not in TRUE + FALSE:
+        raise argparse.ArgumentTypeError(f"plots={value!r} is not one of true, false")
+    return key, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    shown = {k: f"{k}={'<' + k + '>' if d is None else d}" for k, (d, _) in OPTIONS.items()}
+    keys = "\n".join(f"  {shown[k]:<24} {h}" for k, (_, h) in OPTIONS.items())
+    return argparse.ArgumentParser(
+        prog="sdp-tables",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Collect every run's metrics.json under results_dir and write glue.{md,tex,csv}, "
+        "deltas.{md,tex,csv}, xglue.{md,tex,csv} (cross-lingual runs only), summary.md and plots/*.png "
+        "into out_dir. Malformed or failed runs are listed in summary.md, never fatal.",
+        epilog=f"overrides (key=value, as for sdp-run):\n{keys}\n\nexample:\n  sdp-tables results_dir=results plots=false",
+    )
 
 
 def parse_args(argv: list[str]) -> dict[str, str | None]:
-    """Hydra-style `key=value` overrides (a leading `+` or `--` is tolerated); unknown keys are errors."""
-    opts = dict(DEFAULTS)
-    for arg in argv:
-        key, sep, value = arg.lstrip("+-").partition("=")
-        if not sep or key not in DEFAULTS:
-            raise ValueError(f"unknown argument {arg!r}")
-        opts[key] = value
+    parser = build_parser()
+    parser.add_argument("overrides", nargs="*", type=_override, metavar="key=value")
+    opts = {k: d for k, (d, _) in OPTIONS.items()}
+    opts.update(dict(parser.parse_args(argv).overrides))
     return opts
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if any(a in ("-h", "--help", "help") for a in argv):
-        print(USAGE)
-        return 0
     try:
         opts = parse_args(argv)
-    except ValueError as exc:
-        print(f"sdp-tables: {exc}\n\n{USAGE}", file=sys.stderr)
+    except SystemExit as exc:  # argparse exits: 0 after --help, 2 after an error it has printed
+        return int(exc.code or 0)
+    results_dir = Path(str(opts["results_dir"]))
+    if not results_dir.is_dir():  # a typo must not give empty tables, nor a traceback
+        what = "is a file, not a folder" if results_dir.exists() else "does not exist"
+        print(f"sdp-tables: error: results_dir={str(results_dir)!r} {what}; point it at the folder that holds "
+              "the runs (e.g. results_dir=results)", file=sys.stderr)
         return 2
     from sdp.report.report import build_report
 
@@ -42,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         opts["results_dir"],
         out_dir=opts["out_dir"],
         baselines=opts["baselines"],
-        plots=str(opts["plots"]).lower() in ("1", "true", "yes", "on"),
+        plots=str(opts["plots"]).lower() in TRUE,
     )
     coll = report.collection
     print(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 
 @dataclass
@@ -36,6 +36,13 @@ class TaskConfig:
     # chosen without reading the dev split that reports results; None = evaluate on the task's dev split(s).
     validation_from_train: float | None = None
     validation_seed: int = 0  # the carve is a fixed permutation of this seed: the same rows for every run
+    # task=custom only (sdp/data/custom.py, conf/task/custom.yaml); None elsewhere.
+    train_file: str | None = None  # .csv | .tsv | .jsonl
+    validation_file: str | None = None
+    text_fields: list[str] | None = None  # one or two text columns
+    label_column: str | None = None
+    label_names: list[str] | None = None  # class names in id order; None: the training labels, sorted
+    metric: str | None = None  # accuracy | f1 | mcc | pearson_spearman
 
 
 @dataclass
@@ -114,7 +121,8 @@ class PruneConfig:
     max_steps: int | None = None
     lr: float = 5e-5
     scope: str = "global"  # global (one threshold over all prunable weights) | layerwise
-    # nn.Linear weights in the encoder blocks (Q K V O, FFN in/out)
+    # nn.Linear weights in the encoder blocks (Q K V O, FFN in/out); model presets (conf/model/hf.yaml) may
+    # replace it with their architecture's naming (sdp/pruning/patterns.py).
     include: list[str] = field(default_factory=lambda: [r"encoder\.layer\.\d+\."])
     exclude: list[str] = field(default_factory=list)
     teacher: str = "frozen"  # frozen dense copy | refresh (network just before each pruning step) | checkpoint
@@ -154,12 +162,22 @@ class Config:
     max_eval_samples: int | None = None
     output_root: str = "outputs"
     output_dir: str | None = None  # default: the Hydra run directory
+    tracker: str = "none"  # none | tensorboard | wandb | mlflow: also log to it (sdp/training/tracking.py)
+    push_to_hub: str | None = None  # a Hub repo id: upload model/ there at the end (sdp/models/card.py)
     resume: bool = True
     cpu: bool = False
+    verbose: bool = False  # tracebacks for user errors too (or HYDRA_FULL_ERROR=1)
+
+
+def model_name_from(pretrained: str) -> str:
+    """``org/name`` or ``/path/to/name/`` -> ``name``: the model's name in run directories and tables."""
+    return str(pretrained).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def register_configs() -> None:
     ConfigStore.instance().store(name="config_schema", node=Config)
+    if not OmegaConf.has_resolver("sdp_model_name"):  # conf/model/hf.yaml derives model.name with it
+        OmegaConf.register_new_resolver("sdp_model_name", model_name_from)
 
 
 register_configs()

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from sdp.data.custom import NAME as CUSTOM
+from sdp.data.custom import custom_task
 from sdp.data.tasks import DataError, TaskSpec, get_task, split_language
 
 __all__ = [
@@ -90,6 +92,8 @@ def select_languages(
 
 def resolve_task(task_cfg: Any) -> TaskSpec:
     """The TaskSpec of a ``task`` config node (``name``, optional ``languages`` and ``eval_test``)."""
+    if task_cfg.name == CUSTOM:  # the user's own files (sdp/data/custom.py)
+        return custom_task(task_cfg)
     task = get_task(task_cfg.name)
     languages = task_cfg.get("languages") if hasattr(task_cfg, "get") else getattr(task_cfg, "languages", None)
     eval_test = task_cfg.get("eval_test", False) if hasattr(task_cfg, "get") else getattr(task_cfg, "eval_test", False)

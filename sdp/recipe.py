@@ -26,10 +26,12 @@ from tqdm.auto import tqdm
 
 from sdp.config import term_options
 from sdp.crosslingual import resolve_task
+from sdp.data.fingerprint import record_data, verify_completed_data
 from sdp.data.loading import VALIDATION_FROM_TRAIN, make_dataloader
 from sdp.data.pipeline import build_data
 from sdp.data.tasks import TaskSpec
 from sdp.metrics import compute_metrics
+from sdp.models.card import push_to_hub, write_model_card
 from sdp.models.presets import load_model, load_tokenizer
 from sdp.objectives.distill import build_distillation
 from sdp.objectives.monitor import cc_monitor_parts, dev_cross_correlation, dropout_disabled
@@ -47,6 +49,7 @@ from sdp.pruning.masks import (
     sparsity_report,
 )
 from sdp.pruning.overlap import MASK_FILE, jaccard, load_masks, save_masks
+from sdp.pruning.patterns import check_prunable
 from sdp.pruning.schedules import resolve_schedule
 from sdp.run_summary import log_result, run_metrics
 from sdp.training.checkpoint import Checkpointer
@@ -79,6 +82,7 @@ from sdp.training.state_io import (
     optimizer_to_files,
 )
 from sdp.training.trace import Measurements, probe_batch
+from sdp.training.tracking import Tracker
 from sdp.validate import ConfigError, validate_config
 
 CKPT_DIR = "checkpoints"  # <run dir>/checkpoints: training state while the run is in progress
@@ -113,7 +117,8 @@ class PruneRecipe:
         if cfg.train.num_threads:
             torch.set_num_threads(cfg.train.num_threads)
         # 1. Accelerator first: it decides the device and process rank everything else depends on.
-        self.accelerator = make_accelerator(cfg)  # DDP; FSDP/DeepSpeed refused (sdp/training/distributed.py)
+        self.accelerator = make_accelerator(cfg, self.run_dir)  # DDP; FSDP/DeepSpeed refused (distributed.py)
+        self.tracker = Tracker(self.accelerator, cfg)  # tracker=none|tensorboard|wandb|mlflow (tracking.py)
         set_seed(cfg.seed)
         self.task: TaskSpec = resolve_task(cfg.task)  # cross-lingual: task.languages / eval_test applied
         if cfg.task.validation_from_train:  # tuning runs: the dev split is never read (sdp/data/loading.py)
@@ -125,10 +130,13 @@ class PruneRecipe:
         # 2. Data before the model, so a data error costs no model download.
         data = build_data(cfg, self.task, self.tokenizer, self.accelerator)
         self.datasets, self.eval_groups, self.collator = data.datasets, data.groups, data.collator
+        # Per split, in run.json now and metrics.json at the end: a skip or resume on other data is refused.
+        self.data_fingerprint = record_data(self.run_dir, cfg, data.raw, self.accelerator.is_main_process)
         # 3. Model, prepared once for both stages.
         model = load_model(
             cfg.model, self.task.num_labels, self.task.label_names, self.tokenizer, checkpoint=cfg.dense.checkpoint
         )
+        check_prunable(model, cfg.prune.include, cfg.prune.exclude)  # a wrong pattern fails now, not after dense
         self.model, self.train_loader, *eval_loaders = self.accelerator.prepare(
             model, data.train_loader, *data.eval_loaders.values()
         )
@@ -353,6 +361,7 @@ class PruneRecipe:
                 if stage.masks is not None:
                     parts["sparsity"] = stage.masks.current_sparsity
                 self.measure.observe(parts)
+                self.tracker.log_update(stage.name, parts)
                 logged.append(parts)
                 if stage.step % log_every == 0 or stage.step == stage.updates:
                     if acc.is_main_process:
@@ -364,7 +373,8 @@ class PruneRecipe:
                 bar.set_postfix(loss=f"{parts['loss']:.4f}")
                 # 9. Checkpoint: periodically, and on a signal (then stop).
                 stop = self.checkpointer.stop_requested()
-                if stop or (every > 0 and stage.step % every == 0 and stage.step < stage.updates):
+                # The stage's last update too: a signal during the evaluation that follows loses no training.
+                if stop or (every > 0 and stage.step % every == 0) or stage.step == stage.updates:
                     self.save_checkpoint(stage)
                 if stop:
                     bar.close()
@@ -384,6 +394,7 @@ class PruneRecipe:
         zeros, total = count_zeros(self.prunable.values())
         record = self.measure.pruned(step, target, zeros / total, before, self.measure.probe_loss(self.model))
         check_masks_agree(self.accelerator, masks, step)  # same masks on every rank, or raise
+        self.tracker.log_prune_event(record)
         log.info("update %d: pruned to %.4f (achieved %.4f), probe loss %.4f -> %.4f", step, target,
                  record["achieved_sparsity"], record["loss_before"], record["loss_after"])
 
@@ -534,11 +545,17 @@ class PruneRecipe:
             versions=self.versions,
             wall_seconds=round(time.time() - self.started, 2),
             analysis={**self.measure.summary(), **self.extra_analysis},
+            data_fingerprint=self.data_fingerprint,  # per split: a skip or resume on other data is refused
             eval_examples=self.eval_examples,  # per split, after the cross-process gather
             distributed=distributed_summary(self.accelerator, self.masks),  # world size, per-rank mask digests
         )
+        self.tracker.log_final(dense, final, report["achieved_sparsity"]["prunable"])
         if self.accelerator.is_main_process:
             self.save_model(student)
+            write_model_card(self.run_dir / "model", metrics, self.cfg)  # model/README.md (sdp/models/card.py)
+            if self.cfg.push_to_hub:
+                log.info("pushed model/ to %s", push_to_hub(self.run_dir / "model", self.cfg.push_to_hub,
+                                                            self.task.name))
             write_json(self.run_dir / "sparsity.json", report["per_matrix"])
             write_json(self.run_dir / "metrics.json", metrics)
         self.accelerator.wait_for_everyone()
@@ -564,6 +581,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     recipe = PruneRecipe(cfg, run_dir)
     done = completed_metrics(run_dir, cfg)  # this config already completed here: nothing to recompute
     if done is not None:
+        verify_completed_data(done, cfg, f"the completed run in {str(run_dir)!r}")
         log.info("run %s already completed: returning its metrics.json", run_dir)
         return done
     recipe.setup()

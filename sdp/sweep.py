@@ -28,6 +28,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from sdp.data.fingerprint import verify_completed_data
 from sdp.training.io import atomic_write, write_json
 from sdp.training.launch import (
     apply_launcher_settings,
@@ -35,8 +36,18 @@ from sdp.training.launch import (
     launcher_rank,
     reset_accelerator_state,
 )
+from sdp.training.lock import RunLockedError, run_lock
 from sdp.training.logs import job_log, rank_console
-from sdp.training.rundir import read_metrics, run_identity
+from sdp.training.rundir import (
+    ResumeRefusedError,
+    check_resumable,
+    move_aside,
+    prepare_run_dir,
+    read_metrics,
+    run_identity,
+    write_run_record,
+)
+from sdp.training.signals import stop_between_stages
 
 log = logging.getLogger("sdp")
 
@@ -119,37 +130,25 @@ def _get(cfg: DictConfig, dotted: str) -> Any:
 
 def run_job(cfg: DictConfig) -> dict[str, Any] | None:
     """Run one job; its metrics, or None for a failed job of a multirun (a single run re-raises)."""
-    # Several launched processes: join them first (gloo without a GPU; an error if fewer joined than were
-    # launched) and take rank 0's run directory, whatever each process's own template resolved to.
-    run_dir = join_processes(cfg, resolve_run_dir(cfg))
-    rank_console(launcher_rank())  # ranks > 0: warnings and errors only, on stderr, tagged with the rank
+    from sdp.validate import validate_config
+
+    run_dir = resolve_run_dir(cfg)
     try:
-        with job_log(run_dir, is_main_process()):  # run.log: this job's lines only, main process only
-            return _run_job(cfg, run_dir)
-    finally:
-        reset_accelerator_state()  # the next job of a multirun may use another mixed precision
-
-
-def _run_job(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
-    from sdp.recipe import run
-
-    try:
-        apply_launcher_settings(cfg)  # mixed_precision "inherit" resolved; conflicting accumulation refused
-        if cfg.resume:
-            chash, seed = run_identity(cfg)
-            done = find_completed(cfg.output_root, chash, seed, exclude=run_dir)
-            if done is not None:
-                metrics = json.loads((done / "metrics.json").read_text())
-                log.warning(
-                    "skipping %s: completed already in %s (config_hash %s, seed %s; dense main %s -> final "
-                    "main %s). resume=false runs it again.", run_dir, done, chash, seed,
-                    metrics.get("dense", {}).get("main"), metrics.get("final", {}).get("main"),
-                )
-                if is_main_process():
-                    write_json(run_dir / "skipped.json", {"completed_in": str(done), "config_hash": chash,
-                                                          "seed": seed})
-                return metrics
-        return run(cfg, run_dir)
+        validate_config(cfg)  # before the folder is touched and before torch is imported
+        # Several launched processes: join them (gloo without a GPU; an error if fewer joined than were
+        # launched) and take rank 0's run directory, whatever each process's own template resolved to.
+        run_dir = join_processes(cfg, run_dir)
+        rank_console(launcher_rank())  # ranks > 0: warnings and errors only, on stderr, tagged with the rank
+        prepare_run_dir(run_dir)
+        # One owner per run folder for the whole run: a second run into it is refused at once, and
+        # writes nothing there (not even run.log, which is attached only once the lock is held).
+        with run_lock(run_dir, enabled=is_main_process()), job_log(run_dir, is_main_process()):
+            return _run_locked(cfg, run_dir)
+    except (RunLockedError, ResumeRefusedError) as exc:
+        if not in_multirun():
+            raise  # the folder belongs to another run: record nothing in it
+        log.error("job refused (nothing recorded in %s), the sweep goes on: %s: %s", run_dir, type(exc).__name__, exc)
+        return None
     except Exception as exc:
         record_failure(run_dir, cfg, exc)
         if in_multirun():
@@ -157,3 +156,35 @@ def _run_job(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
                       run_dir, type(exc).__name__, exc)
             return None
         raise
+    finally:
+        reset_accelerator_state()  # the next job of a multirun may use another mixed precision
+
+
+def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
+    apply_launcher_settings(cfg)  # mixed_precision "inherit" resolved; conflicting accumulation refused
+    if not cfg.resume:
+        if is_main_process() and (moved := move_aside(run_dir)) is not None:
+            log.warning("resume=false: the previous run's files were moved to %s", moved)
+    else:
+        check_resumable(run_dir, cfg)  # another config's unfinished run: refused, nothing touched
+        chash, seed = run_identity(cfg)
+        done = find_completed(cfg.output_root, chash, seed, exclude=run_dir)
+        if done is not None:
+            metrics = json.loads((done / "metrics.json").read_text())
+            verify_completed_data(metrics, cfg, f"the completed run in {str(done)!r}")
+            log.warning(
+                "skipping %s: completed already in %s (config_hash %s, seed %s; dense main %s -> final "
+                "main %s). resume=false runs it again.", run_dir, done, chash, seed,
+                metrics.get("dense", {}).get("main"), metrics.get("final", {}).get("main"),
+            )
+            if is_main_process():
+                write_json(run_dir / "skipped.json", {"completed_in": str(done), "config_hash": chash,
+                                                      "seed": seed})
+            return metrics
+    if is_main_process():
+        write_run_record(run_dir, cfg)  # this folder is now this run's (its .hydra/config.yaml too)
+    from sdp.recipe import run  # torch and transformers load here, after every cheap check
+
+    with stop_between_stages(run_dir, is_main_process()):  # evaluation, prefill, saving: status + resumable
+        return run(cfg, run_dir)
+

@@ -1,23 +1,48 @@
-"""Early checks of a composed config: every bad value is named with the allowed ones, before any
-model or data is loaded (Hydra itself rejects unknown groups, keys and wrong types)."""
+"""The one validation pass of a composed config, before any model, data or torch is loaded.
+
+Every bad value is named with its key and the allowed values (Hydra itself rejects unknown groups,
+keys and wrong types). This module is the single list behind the README table "Bad input and the
+errors it gets"; it imports nothing heavy, so a config error costs well under the time torch takes
+to import. The choice lists below are the registries' keys (tests/test_validate.py checks they agree).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sdp.config import term_options
-from sdp.objectives.cross_correlation import OFF_TARGETS
-from sdp.objectives.distill import DISTILLATION_TERMS
-from sdp.objectives.monitor import DROPOUT_MODES
-from sdp.objectives.options import term_options_of, unknown_option_error
-from sdp.objectives.representations import REPRESENTATIONS
-from sdp.objectives.teacher import CACHE_MODES, TEACHER_MODES
-from sdp.objectives.weight import WEIGHT_REGULARIZERS
-from sdp.pruning.masks import SCOPES
+from sdp.models.inspect import (
+    ModelLoadError,
+    check_model_dir,
+    label_names,
+    num_labels,
+    position_limit,
+    preset_config,
+    read_config,
+)
+from sdp.objectives.options import unknown_option_error
 from sdp.pruning.schedules import SCHEDULES, schedule_config_errors
 
 MIXED_PRECISION = ("inherit", "no", "bf16", "fp16")  # inherit: sdp/training/launch.py
 LR_SCHEDULES = ("linear", "constant")
+OFF_TARGETS = ("zero", "teacher")  # sdp.objectives.cross_correlation
+DROPOUT_MODES = ("on", "off", "distill_off")  # sdp.objectives.monitor
+REGULARIZERS = ("cosine", "cross_correlation", "kd", "mse", "none")  # sdp.objectives.distill
+REPRESENTATIONS = ("all_layers", "cls", "mean", "pooled")  # sdp.objectives.representations
+WEIGHT_REGULARIZERS = ("cosine", "frobenius", "none")  # sdp.objectives.weight
+TEACHER_MODES = ("frozen", "refresh", "checkpoint")  # sdp.objectives.teacher
+CACHE_MODES = ("off", "memory", "disk")  # sdp.objectives.teacher
+SCOPES = ("global", "layerwise")  # sdp.pruning.masks
+# The options each term's constructor takes (sdp/objectives/options.py reads them off the classes, which
+# import torch; tests/test_validate.py checks these lists against them).
+TERM_OPTIONS = {
+    "regularizer": {"none": (), "kd": ("temperature",), "mse": ("representation",),
+                    "cosine": ("representation",),
+                    "cross_correlation": ("eps", "gather", "lambda_off", "normalize", "off_target", "representation")},
+    "weight_reg": {"none": (), "cosine": (), "frobenius": ()},
+}
+MAX_SEED = 2**32 - 1  # numpy's seed range, which accelerate's set_seed passes on
 
 
 class ConfigError(ValueError):
@@ -29,21 +54,69 @@ def _choice(errors: list[str], key: str, value: Any, allowed) -> None:
         errors.append(f"{key}={value!r} is not one of {sorted(allowed)}")
 
 
+def _at_least(errors: list[str], key: str, value: Any, low: float, note: str = "") -> None:
+    if value is not None and value < low:
+        errors.append(f"{key}={value} must be >= {low}{note}")
+
+
+def _numeric_errors(cfg: Any) -> list[str]:
+    errors: list[str] = []
+    if not (isinstance(cfg.sparsity, (int, float)) and 0.0 <= cfg.sparsity < 1.0):
+        errors.append(f"sparsity={cfg.sparsity!r} must be in [0, 1)")
+    if not 0 <= cfg.seed <= MAX_SEED:
+        errors.append(f"seed={cfg.seed} must be in [0, {MAX_SEED}]")
+    for key in ("max_train_samples", "max_eval_samples"):
+        value = cfg[key]
+        if value is not None and value <= 0:
+            errors.append(f"{key}={value} must be a positive number of examples (or null for all)")
+    train = cfg.train
+    _at_least(errors, "train.batch_size", train.batch_size, 1)
+    _at_least(errors, "train.eval_batch_size", train.eval_batch_size, 1)
+    if cfg.regularizer.name == "cross_correlation" and train.batch_size == 1:
+        errors.append(f"train.batch_size={train.batch_size}: cross_correlation standardises over the batch "
+                      "and needs batches of at least 2")
+    _at_least(errors, "train.gradient_accumulation_steps", train.gradient_accumulation_steps, 1)
+    _at_least(errors, "train.checkpoint_every", train.get("checkpoint_every", 0), 0, " (0: stage ends only)")
+    _at_least(errors, "train.log_every", train.log_every, 0)
+    _at_least(errors, "train.num_threads", train.num_threads, 1, " (or null: torch's default)")
+    _at_least(errors, "train.weight_decay", train.weight_decay, 0)
+    if not 0.0 <= train.warmup_ratio <= 1.0:
+        errors.append(f"train.warmup_ratio={train.warmup_ratio} must be in [0, 1]")
+    if not train.max_grad_norm > 0:
+        errors.append(f"train.max_grad_norm={train.max_grad_norm} must be > 0")
+    _at_least(errors, "task.max_seq_length", cfg.task.max_seq_length, 1)
+    if not 0.0 <= cfg.schedule.initial_sparsity < 1.0:
+        errors.append(f"schedule.initial_sparsity={cfg.schedule.initial_sparsity} must be in [0, 1)")
+    for stage in ("dense", "prune"):
+        sc = cfg[stage]
+        _at_least(errors, f"{stage}.max_steps", sc.max_steps, 1, " (or null: use epochs)")
+        if sc.epochs < 0:
+            errors.append(f"{stage}.epochs={sc.epochs} must be > 0 (or set {stage}.max_steps)")
+        elif sc.epochs == 0 and not sc.max_steps and not (stage == "dense" and sc.checkpoint):
+            errors.append(f"{stage}.epochs={sc.epochs} must be > 0 (or set {stage}.max_steps)")
+        if sc.lr <= 0:
+            errors.append(f"{stage}.lr={sc.lr} must be > 0")
+    if cfg.regularizer.name != "none" and cfg.regularizer.alpha < 0:
+        errors.append(f"regularizer.alpha={cfg.regularizer.alpha} must be >= 0")
+    if cfg.weight_reg.beta < 0:
+        errors.append(f"weight_reg.beta={cfg.weight_reg.beta} must be >= 0")
+    return errors
+
+
 def validate_config(cfg: Any) -> None:
+    """ConfigError listing every bad value; then ModelLoadError for an unusable checkpoint."""
     from sdp.data.tasks import TASKS
 
     errors: list[str] = []
-    _choice(errors, "task", cfg.task.name, TASKS)
-    if not (isinstance(cfg.sparsity, (int, float)) and 0.0 <= cfg.sparsity < 1.0):
-        errors.append(f"sparsity={cfg.sparsity!r} must be in [0, 1)")
-    _choice(errors, "regularizer", cfg.regularizer.name, DISTILLATION_TERMS)
+    _choice(errors, "task", cfg.task.name, [*TASKS, "custom"])  # custom: the user's files (sdp/data/custom.py)
+    _choice(errors, "regularizer", cfg.regularizer.name, REGULARIZERS)
     if cfg.regularizer.get("representation") is not None:
         _choice(errors, "regularizer.representation", cfg.regularizer.representation, REPRESENTATIONS)
     _choice(errors, "weight_reg", cfg.weight_reg.name, WEIGHT_REGULARIZERS)
-    for group, terms in (("regularizer", DISTILLATION_TERMS), ("weight_reg", WEIGHT_REGULARIZERS)):
+    for group, terms in TERM_OPTIONS.items():
         name = cfg[group].name
         if name in terms:  # an option the chosen term does not take is an error, not silently dropped
-            error = unknown_option_error(group, name, term_options(cfg[group]), term_options_of(terms, name))
+            error = unknown_option_error(group, name, term_options(cfg[group]), terms[name])
             if error:
                 errors.append(error)
     _choice(errors, "schedule", cfg.schedule.name, SCHEDULES)
@@ -71,30 +144,51 @@ def validate_config(cfg: Any) -> None:
                           f"{cfg.task.name!r} (its eval splits are per language)")
     if cfg.prune.teacher == "checkpoint" and not cfg.prune.teacher_checkpoint:
         errors.append("prune.teacher=checkpoint needs prune.teacher_checkpoint=<fine-tuned model dir>")
-    for key in ("max_train_samples", "max_eval_samples"):
-        value = cfg[key]
-        if value is not None and value <= 0:
-            errors.append(f"{key}={value} must be a positive number of examples (or null for all)")
-    if cfg.train.batch_size < 1 or cfg.train.eval_batch_size < 1:
-        errors.append(f"train.batch_size={cfg.train.batch_size} and eval_batch_size must be >= 1")
-    if cfg.regularizer.name in ("cross_correlation",) and cfg.train.batch_size < 2:
-        errors.append(
-            f"train.batch_size={cfg.train.batch_size}: cross_correlation standardises over the batch "
-            "and needs batches of at least 2"
-        )
-    if cfg.train.gradient_accumulation_steps < 1:
-        errors.append(f"train.gradient_accumulation_steps={cfg.train.gradient_accumulation_steps} must be >= 1")
-    if cfg.train.get("checkpoint_every", 0) < 0:
-        errors.append(f"train.checkpoint_every={cfg.train.checkpoint_every} must be >= 0 (0: stage ends only)")
-    if cfg.regularizer.name != "none" and cfg.regularizer.alpha < 0:
-        errors.append(f"regularizer.alpha={cfg.regularizer.alpha} must be >= 0")
-    if cfg.weight_reg.beta < 0:
-        errors.append(f"weight_reg.beta={cfg.weight_reg.beta} must be >= 0")
-    for stage in ("dense", "prune"):
-        sc = cfg[stage]
-        if sc.epochs <= 0 and not sc.max_steps and not (stage == "dense" and sc.checkpoint):
-            errors.append(f"{stage}.epochs={sc.epochs} must be > 0 (or set {stage}.max_steps)")
-        if sc.lr <= 0:
-            errors.append(f"{stage}.lr={sc.lr} must be > 0")
+    errors += _numeric_errors(cfg)
+    student = preset_config(cfg.model)
+    if not errors and cfg.dense.checkpoint is None and student is not None:
+        errors += _length_errors(cfg, student, f"model={cfg.model.name}")
     if errors:
-        raise ConfigError("invalid config:\n  - " + "\n  - ".join(errors))
+        raise ConfigError("; ".join(errors))
+    _check_checkpoints(cfg, TASKS.get(cfg.task.name), student)  # None: task=custom, labels known at load
+
+
+def _length_errors(cfg: Any, model_config: dict, what: str) -> list[str]:
+    limit = position_limit(model_config)
+    if limit is not None and cfg.task.max_seq_length > limit:
+        return [f"task.max_seq_length={cfg.task.max_seq_length} is longer than {what} takes "
+                f"({limit} positions); allowed: 1..{limit}"]
+    return []
+
+
+def _check_checkpoints(cfg: Any, task: Any, student: dict | None) -> None:
+    """Existence, safetensors, labels (names, not just their number) and width of the given models."""
+    if cfg.dense.checkpoint:
+        check_model_dir(cfg.dense.checkpoint, "dense.checkpoint")
+        student = read_config(cfg.dense.checkpoint) or {}
+        _check_labels("dense.checkpoint", cfg.dense.checkpoint, student, task)
+        errors = _length_errors(cfg, student, f"dense.checkpoint {str(cfg.dense.checkpoint)!r}")
+        if errors:
+            raise ConfigError(errors[0])
+    if cfg.prune.teacher == "checkpoint":
+        path = cfg.prune.teacher_checkpoint
+        check_model_dir(path, "prune.teacher_checkpoint")
+        teacher = read_config(path) or {}
+        _check_labels("prune.teacher_checkpoint", path, teacher, task)
+        width, expected = teacher.get("hidden_size"), (student or {}).get("hidden_size")
+        if width is not None and expected is not None and width != expected:
+            raise ModelLoadError(f"prune.teacher_checkpoint {str(path)!r} has hidden_size {width}, the student "
+                                 f"has {expected}: the distillation terms compare same-width representations")
+
+
+def _check_labels(key: str, path: str | Path, config: dict, task: Any) -> None:
+    if task is None:  # task=custom: its labels are read from the user's files when the run loads them
+        return
+    expected = list(task.label_names) if task.label_names else None
+    n_task = len(expected) if expected else 1
+    if num_labels(config) != n_task:
+        raise ModelLoadError(f"{key} {str(path)!r} has {num_labels(config)} labels, task {task.name!r} needs {n_task}")
+    names = label_names(config)
+    if expected and names is not None and [n.lower() for n in names] != [n.lower() for n in expected]:
+        raise ModelLoadError(f"{key} {str(path)!r} was fine-tuned for labels {names}, task {task.name!r} has "
+                             f"{expected}: it belongs to another task")

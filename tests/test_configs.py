@@ -12,7 +12,12 @@ import sdp.config  # noqa: F401  (registers the structured schema)
 from sdp.validate import ConfigError, validate_config
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-GROUPS = ("model", "task", "schedule", "regularizer", "weight_reg", "experiment", "debug")
+GROUPS = ("model", "task", "schedule", "regularizer", "weight_reg", "budget", "experiment", "debug")
+PRESETS = ("budget", "experiment", "debug")  # `# @package _global_` files: they set keys, not a name
+# Options that need a value only the user can give (`???` in their file).
+REQUIRED = {("model", "hf"): ["model.pretrained=org/my-encoder"],
+            ("task", "custom"): ["task.train_file=train.tsv", "task.validation_file=dev.tsv",
+                                 "task.text_fields=[text]", "task.label_column=label"]}
 
 
 def _options(group: str) -> list[str]:
@@ -33,9 +38,11 @@ def test_every_group_has_options():
 
 @pytest.mark.parametrize(("group", "option"), CASES, ids=[f"{g}={o}" for g, o in CASES])
 def test_config_composes_and_validates(group, option):
-    cfg = _compose([f"{group}={option}", "data_dir=null"])
+    cfg = _compose([f"{group}={option}", "data_dir=null", *REQUIRED.get((group, option), [])])
     validate_config(cfg)
-    if group not in ("experiment", "debug"):
+    if (group, option) == ("model", "hf"):
+        assert cfg.model.name == "my-encoder"  # derived from model.pretrained
+    elif group not in PRESETS:
         assert cfg[group].name == option  # each group file names itself
 
 

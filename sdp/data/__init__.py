@@ -1,17 +1,27 @@
-"""Data layer: task registry, local GLUE readers, loading/tokenization/collation."""
+"""Data layer: task registry, local GLUE readers, loading/tokenization/collation.
 
-from sdp.data import xglue  # noqa: F401  (registers the XGLUE tasks, readers and Hub adapter)
-from sdp.data.glue_local import read_glue_split
-from sdp.data.loading import (
-    load_splits,
-    make_collator,
-    make_dataloader,
-    register_local_reader,
-    remap_labels_by_name,
-    resolve_data_dir,
-    tokenize_splits,
-)
+Names are imported on first use (PEP 562), so ``import sdp.data.tasks`` stays light: the config check
+runs before datasets and torch load. ``sdp.data.xglue_tasks`` registers the cross-lingual task specs.
+"""
+
+import importlib
+
+from sdp.data import xglue_tasks  # noqa: F401  (registers the XGLUE task specs; no heavy imports)
 from sdp.data.tasks import TASKS, DataError, DataFileNotFoundError, TaskSpec, get_task, register_task
+
+_LAZY = {
+    "read_glue_split": "sdp.data.glue_local",
+    **{name: "sdp.data.loading" for name in ("load_splits", "make_collator", "make_dataloader",
+                                              "register_local_reader", "remap_labels_by_name",
+                                              "resolve_data_dir", "tokenize_splits")},
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'sdp.data' has no attribute {name!r}")
+
 
 __all__ = [
     "TASKS",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec
+from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, read_utf8
 
 __all__ = ["DataError", "DataFileNotFoundError", "find_task_dir", "read_glue_split", "read_tsv"]
 
@@ -38,7 +38,7 @@ def read_tsv(path: Path, *, header: bool) -> tuple[list[str] | None, list[tuple[
     """
     if not path.is_file():
         raise DataFileNotFoundError(f"data file {str(path)!r} does not exist")
-    text = path.read_text(encoding="utf-8")
+    text = read_utf8(path)
     if text.startswith(_BOM):
         text = text[len(_BOM) :]
     lines = text.split("\n")

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 
 from sdp.data.glue_local import read_glue_split
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec
+from sdp.training.io import publish_tree
 
 __all__ = [
     "LOCAL_READERS",
@@ -50,9 +51,14 @@ LocalReader = Callable[[TaskSpec, Path, str], list[dict]]
 LOCAL_READERS: dict[str, LocalReader] = {"glue": read_glue_split}
 
 
-def register_local_reader(source: str, reader: LocalReader) -> None:
+FILE_SOURCES: set[str] = set()  # sources whose files the task names itself: read without a data_dir
+
+
+def register_local_reader(source: str, reader: LocalReader, *, needs_data_dir: bool = True) -> None:
     """Register ``reader(task, data_dir, split) -> rows`` for tasks whose ``source`` is ``source``."""
     LOCAL_READERS[source] = reader
+    if not needs_data_dir:
+        FILE_SOURCES.add(source)
 
 
 HubAdapter = Callable[[TaskSpec, str, datasets.Dataset], datasets.Dataset]
@@ -186,6 +192,24 @@ def _add_idx(ds: datasets.Dataset) -> datasets.Dataset:
     return ds.add_column("idx", np.arange(len(ds), dtype=np.int64))
 
 
+class HubUnreachableError(DataError):
+    """The Hub could not be reached (offline, or no network) and no local data was given."""
+
+
+def _load_from_hub(task: TaskSpec) -> datasets.DatasetDict:
+    try:
+        return datasets.load_dataset(task.hub_path, task.hub_name or None)
+    except Exception as err:
+        kind = type(err).__name__
+        if not (isinstance(err, OSError) or "connect" in kind.lower() or "offline" in str(err).lower()):
+            raise
+        raise HubUnreachableError(
+            f"cannot load {task.hub_path}/{task.hub_name or ''} from the Hugging Face Hub ({kind}: "
+            f"{str(err).splitlines()[0] if str(err) else ''}); for local files set data_dir=<folder with "
+            "glue/ or xglue/> or the SDP_DATA_DIR environment variable"
+        ) from err
+
+
 def load_splits(
     task: TaskSpec,
     data_dir: str | Path | None,
@@ -208,8 +232,8 @@ def load_splits(
     root = resolve_data_dir(None if data_dir is None else str(data_dir))
     splits = [task.train_split] if validation_from_train else [task.train_split, *task.eval_splits]
     out: dict[str, datasets.Dataset] = {}
-    if root is None:
-        hub = datasets.load_dataset(task.hub_path, task.hub_name or None)
+    if root is None and task.source not in FILE_SOURCES:
+        hub = _load_from_hub(task)
         for split in splits:
             if split not in hub:
                 raise DataError(
@@ -326,17 +350,24 @@ def tokenize_splits(
         except Exception as exc:  # corrupt/partial cache: rebuild it
             log.warning("ignoring unreadable tokenize cache %s: %s", target, exc)
     result = _tokenize(dsets, task, tokenizer, max_seq_length)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache_dir))
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache_dir))
+    except OSError as err:  # the cache is optional: a read-only or full cache folder costs only speed
+        log.warning("tokenize cache %s is not writable (%s): going on without the cache", cache_dir,
+                    err.strerror or err)
+        return result
     try:
         result.save_to_disk(str(tmp))
+        publish_tree(tmp)  # mkdtemp made it 0700: the cache is shared like any folder the user makes
         if target.exists():
             shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
         if not (target / "dataset_dict.json").is_file():
-            raise
+            log.warning("tokenize cache %s could not be written: going on without the cache", target)
+            return result
     # Serve the cached copy so first and later calls return the same (memory-mapped) object kind.
     return datasets.load_from_disk(str(target))
 

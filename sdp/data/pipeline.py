@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from sdp.crosslingual import eval_groups
+from sdp.data import xglue  # noqa: F401  (registers the XGLUE readers and Hub adapter with loading)
 from sdp.data.loading import (
     PaddingCollator,
     load_splits,
@@ -26,6 +27,7 @@ class RunData:
     collator: PaddingCollator
     train_loader: Any
     eval_loaders: dict[str, Any]  # one per evaluated split, in task.eval_splits order
+    raw: Any  # the loaded splits before tokenising (their fingerprints identify the run's data)
 
 
 def build_data(cfg: Any, task: TaskSpec, tokenizer, accelerator) -> RunData:
@@ -47,6 +49,7 @@ def build_data(cfg: Any, task: TaskSpec, tokenizer, accelerator) -> RunData:
     drop_last = len(train) % cfg.train.batch_size == 1
     return RunData(
         datasets=tokenized,
+        raw=raw,
         groups=eval_groups(task, raw),
         collator=collator,
         train_loader=make_dataloader(train, collator, cfg.train.batch_size, True, cfg.seed, drop_last),

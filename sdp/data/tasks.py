@@ -17,6 +17,19 @@ class DataFileNotFoundError(DataError, FileNotFoundError):
     """A data directory or file that should exist does not."""
 
 
+def read_utf8(path) -> str:
+    """A data file's text; invalid UTF-8 is a DataError naming the file and the line."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise DataError(
+            f"data file {str(path)!r} line {line}: not valid UTF-8 (byte {raw[err.start]:#04x} at offset "
+            f"{err.start}); re-save the file as UTF-8"
+        ) from None
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """Static description of one task.

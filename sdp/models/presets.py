@@ -22,11 +22,9 @@ from transformers import (
     XLMRobertaConfig,
 )
 
+from sdp.models.inspect import ModelLoadError, check_model_dir  # noqa: F401  (ModelLoadError re-exported)
+
 RANDOM_ARCHITECTURES = {"bert": BertConfig, "xlm-roberta": XLMRobertaConfig}
-
-
-class ModelLoadError(ValueError):
-    """A model source that cannot be used, named with the reason."""
 
 
 def _package_path(package: str) -> str:
@@ -60,27 +58,26 @@ def resolve_source(spec: str | None) -> str | None:
     return spec
 
 
+def check_model_config(model_cfg: Any) -> None:
+    """One weight source per preset: a bundled preset silently winning over ``model.pretrained`` would
+    train a different model than the one asked for."""
+    if model_cfg.pretrained and (model_cfg.package or model_cfg.architecture):
+        kind = f"package {model_cfg.package!r}" if model_cfg.package else f"random {model_cfg.architecture!r}"
+        raise ModelLoadError(
+            f"model={model_cfg.name} is a bundled preset ({kind}) and cannot take "
+            f"model.pretrained={model_cfg.pretrained!r}; use model=hf model.pretrained={model_cfg.pretrained}"
+        )
+
+
 def model_source(model_cfg: Any) -> str | None:
+    check_model_config(model_cfg)
     if model_cfg.package:
         return _package_path(model_cfg.package)
     return model_cfg.pretrained
 
 
-def check_model_dir(path: str | Path, what: str = "checkpoint") -> Path:
-    """A directory with config.json and safetensors weights, or a clear error saying what is wrong."""
-    p = Path(path)
-    if not p.is_dir():
-        raise ModelLoadError(f"{what} {str(p)!r} is not a directory")
-    if not (p / "config.json").is_file():
-        raise ModelLoadError(f"{what} {str(p)!r} is not a model directory: it has no config.json")
-    if not any(p.glob("*.safetensors")):
-        pickles = [f.name for f in p.glob("*.bin")] + [f.name for f in p.glob("*.pt")]
-        extra = f" (found {pickles}; pickled weights are never loaded)" if pickles else ""
-        raise ModelLoadError(f"{what} {str(p)!r} has no *.safetensors weights{extra}")
-    return p
-
-
 def load_tokenizer(model_cfg: Any) -> PreTrainedTokenizerBase:
+    check_model_config(model_cfg)
     source = resolve_source(model_cfg.tokenizer) or model_source(model_cfg)
     if source is None:
         raise ModelLoadError(f"model preset {model_cfg.name!r} names no tokenizer source")

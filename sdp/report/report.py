@@ -88,8 +88,8 @@ def build_report(
     # GLUE (and any other monolingual task) with the published rows side by side.
     mono = run_cells[~run_cells["task"].isin(xl_tasks)]
     glue_cells = pd.concat([c for c in (mono, published) if not c.empty] or [mono], ignore_index=True)
-    run_tasks = set(mono["task"])
-    avg_tasks = [t for t in GLUE_TASKS if t in (run_tasks or set(glue_cells["task"]))]
+    # The table's GLUE set: every GLUE task with a column, whichever rows (runs or published) fill it.
+    avg_tasks = [t for t in GLUE_TASKS if t in set(glue_cells["task"])]
     glue_table = build_glue_table(glue_cells, avg_tasks, no_runs)
     glue_csv = frame_to_csv(glue_cells.sort_values(CELL_KEYS, kind="mergesort")[CELL_COLUMNS])
     _write_set(out_dir, "glue", "GLUE", [glue_table], glue_csv, files)

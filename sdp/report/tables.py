@@ -111,11 +111,16 @@ def _labels(row: RowKey, cols: list[str]) -> list[str]:
 
 
 def glue_average(idx: CellIndex, row: RowKey, tasks: list[str]) -> tuple[float, bool] | None:
-    """Mean of the tasks' main scores (percent) and whether any is flagged; None unless all are present."""
+    """Mean of the tasks' main scores (percent) and whether any is flagged; None unless the row has every
+    task of the set, and None for a set of fewer than two: one task's score is never an average."""
     recs = [idx.get(row, t, "main") for t in tasks]
-    if not tasks or any(r is None for r in recs):
+    if len(tasks) < 2 or any(r is None for r in recs):
         return None
     return sum(r["mean"] for r in recs) / len(recs), any(r["flagged"] for r in recs)
+
+
+def _short(task: str) -> str:
+    return task_label(task).split(" ")[0]
 
 
 def build_glue_table(cells: pd.DataFrame, avg_tasks: list[str], no_runs: bool) -> Table:
@@ -144,8 +149,8 @@ def _glue_notes(avg_tasks: list[str], no_runs: bool, cells: pd.DataFrame) -> lis
         f"{FLAG} = the cell aggregates runs from different code versions (see summary.md).",
         "Dense = each run's dense fine-tuned score, averaged per seed, then over seeds.",
     ]
-    if avg_tasks:
-        names = ", ".join(task_label(t).split(" ")[0] for t in avg_tasks)
+    if len(avg_tasks) >= 2:
+        names = ", ".join(_short(t) for t in avg_tasks)
         notes.append(f"GLUE avg = mean of the main scores of {names}; shown only where a row has all of them.")
     if no_runs:
         notes.insert(0, "No runs were found: only published rows are shown.")

@@ -15,7 +15,9 @@ Tensors are only ever written with ``safetensors`` and read with ``safetensors.t
 everything else is JSON. Nothing is pickled and nothing is ``torch.load``-ed.
 
 Atomicity: a checkpoint is written into a temporary folder that is renamed into place when complete,
-then ``latest.json`` is replaced atomically (temp file + rename), then older checkpoints are removed.
+then ``latest.json`` is replaced atomically (temp file + rename); the two newest checkpoints are kept.
+state.json lists every file's size and sha256, checked at load: a corrupt checkpoint falls back to the one
+before it, saying so (sdp/training/rundir.py: load_newest_verified).
 A kill at any moment leaves ``latest.json`` naming a complete checkpoint (or no checkpoint at all).
 Each checkpoint stores trace.jsonl's length; a resume cuts the trace back to it, so the updates redone
 after a kill leave one record each. SIGTERM/SIGINT/SIGUSR2 are handled in sdp/training/preemption.py.
@@ -43,13 +45,18 @@ from safetensors.torch import load_file, save_file
 from sdp.training.io import append_jsonl, write_json
 from sdp.training.logs import trace_size, truncate_trace
 from sdp.training.preemption import RunInterrupted, StopSignals  # noqa: F401  (RunInterrupted re-exported)
-from sdp.training.rundir import atomic_dir
-from sdp.training.state_io import CheckpointError, rng_state, set_rng_state
+from sdp.training.rundir import (  # noqa: F401  (STAGE_ORDER re-exported)
+    STAGE_ORDER,
+    atomic_dir,
+    checkpoint_dirs,
+    load_newest_verified,
+    prune_checkpoints,
+)
+from sdp.training.state_io import CheckpointError, file_manifest, rng_state, set_rng_state
 
 log = logging.getLogger("sdp")
 
 FORMAT_VERSION = 1
-STAGE_ORDER = {"dense": 0, "prune": 1}
 
 
 class Checkpointer:
@@ -75,24 +82,15 @@ class Checkpointer:
 
     # ------------------------------------------------------------------------------ locate/load
     def latest_dir(self) -> Path | None:
-        pointer = self.root / "latest.json"
-        if pointer.is_file():
-            name = json.loads(pointer.read_text())["name"]
-            if (self.root / name / "state.json").is_file():
-                return self.root / name
-        # latest.json missing or naming a replaced folder: the newest complete checkpoint.
-        found = []
-        for d in self.root.glob("*-*"):
-            stage, _, step = d.name.partition("-")
-            if stage in STAGE_ORDER and step.isdigit() and (d / "state.json").is_file():
-                found.append((STAGE_ORDER[stage], int(step), d))
-        return max(found)[2] if found else None
+        found = checkpoint_dirs(self.root)
+        return found[0] if found else None
 
     def load_latest(self) -> dict[str, Any] | None:
-        path = self.latest_dir() if self.root.is_dir() else None
+        if not self.root.is_dir():
+            return None
+        path, state = load_newest_verified(self.root)  # a corrupt newest one falls back to the one before
         if path is None:
             return None
-        state = json.loads((path / "state.json").read_text())
         if state.get("format") != FORMAT_VERSION:
             raise CheckpointError(f"checkpoint {str(path)!r} has format {state.get('format')}, expected {FORMAT_VERSION}")
         if state["identity"] != self.identity:
@@ -139,11 +137,10 @@ class Checkpointer:
                 (tmp / "rng.json").write_text(json.dumps({"ranks": rngs}))
                 for group, files in tensors.items():
                     save_file(files, str(tmp / f"{group}.safetensors"))
+                header["files"] = file_manifest(tmp)  # sizes + sha256, verified when loading
                 (tmp / "state.json").write_text(json.dumps({**header, **state}, indent=1, default=float))
             write_json(self.root / "latest.json", {"name": name, "stage": stage, "step": step})
-            for old in self.root.iterdir():
-                if old.is_dir() and old.name != name:
-                    shutil.rmtree(old, ignore_errors=True)
+            prune_checkpoints(self.root, keep=name)  # the last two: a corrupt one has a fallback
         acc.wait_for_everyone()
 
     # --------------------------------------------------------------------------------- signals

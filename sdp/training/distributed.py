@@ -25,6 +25,7 @@ wrongly and silently. They are refused at setup (:func:`refuse_sharded`).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, DistributedType
 
 from sdp.training.launch import check_accumulation, check_world_size, resolve_precision, use_cpu
+from sdp.training.tracking import accelerator_kwargs
 
 SHARDED = {
     DistributedType.FSDP: "FSDP",
@@ -68,7 +70,7 @@ def refuse_sharded(distributed_type: Any = None, env: dict[str, str] | None = No
         raise ShardedWeightsError(_sharded_message(SHARDED[distributed_type]))
 
 
-def make_accelerator(cfg: Any) -> Accelerator:
+def make_accelerator(cfg: Any, run_dir: str | Path | None = None) -> Accelerator:
     """The run's Accelerator: mixed precision and accumulation from ``cfg.train`` (``inherit``: the
     launcher's), CPU if ``cfg.cpu`` or if several processes were launched without a visible GPU, and a
     :class:`~sdp.training.launch.LauncherError` if fewer processes joined than were launched.
@@ -84,6 +86,7 @@ def make_accelerator(cfg: Any) -> Accelerator:
         gradient_accumulation_steps=cfg.train.gradient_accumulation_steps,
         cpu=use_cpu(cfg),
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+        **accelerator_kwargs(cfg, run_dir),  # tracker=...: log_with, project_dir (sdp/training/tracking.py)
     )
     refuse_sharded(accelerator.distributed_type)
     check_world_size(accelerator.num_processes)

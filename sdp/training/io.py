@@ -1,4 +1,9 @@
-"""Atomic file writes (a kill during a write never leaves a half-written file behind), and the run log."""
+"""Atomic file writes (a kill during a write never leaves a half-written file behind), and the run log.
+
+Temporary files and folders are created private (0600/0700, by ``tempfile``); once complete they get
+the mode a plain ``open()`` / ``mkdir()`` would have given under the process umask, so results are
+as readable by others as any other file the user writes.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,22 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+
+def umask_mode(directory: bool = False) -> int:
+    """0666 (files) or 0777 (folders) less the current umask: what open()/mkdir() would give."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return (0o777 if directory else 0o666) & ~mask
+
+
+def publish_tree(root: str | Path) -> None:
+    """chmod a finished temporary folder (and everything in it) to the umask's modes."""
+    root = Path(root)
+    file_mode, dir_mode = umask_mode(), umask_mode(directory=True)
+    for path in [root, *root.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(dir_mode if path.is_dir() else file_mode)
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
@@ -20,6 +41,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
         write(Path(tmp))
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -150,6 +150,10 @@ def apply_launcher_settings(cfg: Any) -> None:
 def reset_accelerator_state() -> None:
     """Forget the Accelerator's per-job singletons (precision, accumulation) but keep the process group,
     so the next job of a multirun may use another ``train.mixed_precision``."""
+    import sys
+
+    if "accelerate.state" not in sys.modules:
+        return  # no Accelerator was made (e.g. a config error): nothing to forget, and no torch to import
     try:
         from accelerate.state import AcceleratorState, GradientState
     except ImportError:  # pragma: no cover - accelerate is a dependency

@@ -49,10 +49,18 @@ class RunInterrupted(SystemExit):
 
 
 def requeue_handler(handler) -> Callable | None:
-    """submitit's requeue entry point if ``handler`` is its preemption handler, else None."""
-    owner = getattr(handler, "__self__", None)
-    requeue = getattr(owner, "checkpoint_and_try_requeue", None)
-    return requeue if callable(requeue) else None
+    """submitit's requeue entry point if ``handler`` is its preemption handler, else None. A handler of
+    ours that replaced another (``handler.replaced``: signal -> previous handler, as the between-stages
+    handler of sdp/training/signals.py keeps) is looked through."""
+    for _ in range(8):  # a short chain: submitit <- between stages <- inside a stage
+        owner = getattr(handler, "__self__", None)
+        requeue = getattr(owner, "checkpoint_and_try_requeue", None)
+        if callable(requeue):
+            return requeue
+        handler = getattr(handler, "replaced", {}).get(_launcher_signal())
+        if handler is None:
+            return None
+    return None
 
 
 class StopSignals:

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from sdp.training.env import config_hash
+from sdp.training.io import atomic_write, publish_tree, write_json
 
 
 class RunDirError(OSError):
@@ -64,6 +66,7 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         _fsync_tree(tmp)
+        publish_tree(tmp)  # mkdtemp made it 0700: give it the modes the umask allows
         old = None
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
@@ -116,3 +119,143 @@ def completed_metrics(run_dir: str | Path, cfg: Any) -> dict | None:
             "choose another output_dir, or resume=false to overwrite it"
         )
     return metrics
+
+
+# ------------------------------------------------------------------------- one run per folder
+RUN_RECORD = "run.json"  # who this folder's run is: config, identity, data fingerprints
+KEEP_ON_RESTART = (".sdp.lock",)  # the lock belongs to the run that is starting
+
+
+class ResumeRefusedError(RunDirError):
+    """The run directory holds an unfinished run of another config or other data."""
+
+
+def move_aside(run_dir: str | Path) -> Path | None:
+    """``resume=false``: move the previous run's files into ``previous-<time>/`` (never append to them)."""
+    run_dir = Path(run_dir)
+    old = [p for p in run_dir.iterdir() if p.name not in KEEP_ON_RESTART and not p.name.startswith("previous-")]
+    if not old:
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = run_dir / f"previous-{stamp}"
+    n = 1
+    while target.exists():
+        target, n = run_dir / f"previous-{stamp}-{n}", n + 1
+    target.mkdir()
+    for p in old:
+        os.replace(p, target / p.name)
+    return target
+
+
+def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for k, v in node.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: node}
+
+
+def config_differences(old: dict, new: dict, limit: int = 8) -> list[str]:
+    """``key: old -> new`` for each result-relevant key that differs (paths and logging keys left out)."""
+    from sdp.training.env import NON_IDENTITY_KEYS, NON_IDENTITY_TRAIN_KEYS
+
+    skip = {k for k in NON_IDENTITY_KEYS if k != "seed"} | {f"train.{k}" for k in NON_IDENTITY_TRAIN_KEYS}
+    a, b = _flatten(old), _flatten(new)
+    keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k) and k.split(".")[0] not in skip
+                  and k not in skip and not k.startswith("hydra."))
+    return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in keys[:limit]] + (
+        [f"... and {len(keys) - limit} more"] if len(keys) > limit else [])
+
+
+def read_run_record(run_dir: str | Path) -> dict | None:
+    try:
+        return json.loads((Path(run_dir) / RUN_RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def check_resumable(run_dir: str | Path, cfg: Any) -> None:
+    """Refuse (touching nothing) to continue another config's unfinished run, naming the keys that differ."""
+    record = read_run_record(run_dir)
+    metrics = read_metrics(run_dir) or {}
+    if record is None or metrics.get("status") == "completed":
+        return  # a fresh folder, or a completed run (completed_metrics decides)
+    container = OmegaConf.to_container(cfg, resolve=True)
+    if record.get("resume_identity") != resume_identity(cfg):
+        diff = config_differences(record.get("config", {}), container)
+        raise ResumeRefusedError(
+            f"run directory {str(run_dir)!r} holds an unfinished run of another config; resuming it would mix "
+            f"two runs. Differing keys: {'; '.join(diff) or 'none outside the identity'}. Choose another "
+            "output_dir, or resume=false to move the old run aside and start over"
+        )
+
+
+def write_run_record(run_dir: str | Path, cfg: Any, data: dict[str, str] | None = None) -> None:
+    """The run's identity, written once the folder is known to be this run's (after the lock and checks)."""
+    record = read_run_record(run_dir) or {}
+    chash, seed = run_identity(cfg)
+    record.update({"config_hash": chash, "seed": seed, "resume_identity": resume_identity(cfg),
+                   "config": OmegaConf.to_container(cfg, resolve=True)})
+    if data is not None:
+        record["data_fingerprint"] = data
+    write_json(Path(run_dir) / RUN_RECORD, record)
+    hydra_dir = Path(run_dir) / ".hydra"  # our own copy: Hydra's is switched off (hydra.output_subdir: null)
+    text = OmegaConf.to_yaml(cfg)
+    hydra_dir.mkdir(exist_ok=True)
+    atomic_write(hydra_dir / "config.yaml", lambda p: p.write_text(text))
+
+
+# ------------------------------------------------------------------------------- checkpoints
+STAGE_ORDER = {"dense": 0, "prune": 1}
+
+
+def checkpoint_dirs(root: str | Path) -> list[Path]:
+    """Complete-looking checkpoint folders, newest first (latest.json's choice leads)."""
+    root = Path(root)
+    found = []
+    for d in root.glob("*-*"):
+        stage, _, step = d.name.partition("-")
+        if stage in STAGE_ORDER and step.isdigit() and d.is_dir() and not d.name.startswith("."):
+            found.append((STAGE_ORDER[stage], int(step), d))
+    ordered = [d for *_, d in sorted(found, reverse=True)]
+    try:
+        latest = root / json.loads((root / "latest.json").read_text())["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        latest = None
+    if latest in ordered:
+        ordered.remove(latest)
+        ordered.insert(0, latest)
+    return ordered
+
+
+def load_newest_verified(root: str | Path) -> tuple[Path | None, dict | None]:
+    """The newest checkpoint that passes its checks; a corrupt one falls back to the one before it,
+    saying so. All corrupt: a CheckpointError naming the file and the way out."""
+    import logging
+
+    from sdp.training.state_io import CheckpointError, read_verified_state
+
+    log = logging.getLogger("sdp")
+    first_error = None
+    for path in checkpoint_dirs(root):
+        try:
+            state = read_verified_state(path)
+        except CheckpointError as err:
+            first_error = first_error or err
+            log.warning("%s; falling back to the checkpoint before it", err)
+            continue
+        if first_error is not None:
+            log.warning("resuming from the older checkpoint %s", path)
+        return path, state
+    if first_error is not None:
+        raise CheckpointError(f"{first_error}, and no earlier checkpoint is intact; resume=false starts the "
+                              "run over (the old files are moved to previous-<time>/)")
+    return None, None
+
+
+def prune_checkpoints(root: str | Path, keep: str) -> None:
+    """Keep ``keep`` (just written) and the newest other checkpoint; remove the rest."""
+    others = [d for d in checkpoint_dirs(root) if d.name != keep]
+    for old in others[1:]:
+        shutil.rmtree(old, ignore_errors=True)

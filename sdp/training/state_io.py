@@ -75,3 +75,45 @@ def load_weights(module: torch.nn.Module, path: Path) -> None:
         raise CheckpointError(
             f"weights in {str(path)!r} do not fit the model: missing {lost[:3]}, unexpected {unexpected[:3]}"
         )
+
+
+# ------------------------------------------------------------------------ verified checkpoints
+STATE_FILE = "state.json"
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_manifest(folder: Path) -> dict[str, dict[str, Any]]:
+    """Size and sha256 of every file a checkpoint folder holds besides state.json (which lists them)."""
+    return {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
+            for p in sorted(Path(folder).iterdir()) if p.is_file() and p.name != STATE_FILE}
+
+
+def read_verified_state(folder: Path) -> dict[str, Any]:
+    """state.json of a checkpoint folder, after checking every listed file's size and checksum.
+
+    A truncated or altered file is a CheckpointError naming it, never a bare JSONDecodeError or
+    SafetensorError at load time. Checkpoints from before the manifest existed are read unverified."""
+    import json
+
+    path = Path(folder) / STATE_FILE
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"checkpoint file {str(path)!r} is unreadable or truncated ({err})") from None
+    for name, expected in (state.get("files") or {}).items():
+        file = Path(folder) / name
+        size = file.stat().st_size if file.is_file() else None
+        if size != expected["size"]:
+            raise CheckpointError(f"checkpoint file {str(file)!r} has {size} bytes, {expected['size']} were written")
+        if _sha256(file) != expected["sha256"]:
+            raise CheckpointError(f"checkpoint file {str(file)!r} fails its sha256 check (corrupt)")
+    return state

@@ -146,3 +146,27 @@ def test_formatting_helpers() -> None:
     assert fmt_num(float("nan")) == "—"
     assert fmt_sparsity(0.9) == "90%" and fmt_sparsity(0.975) == "97.5%"
     assert tex_escape("a_b 5% ± †") == "a\\_b 5\\% $\\pm$ $^\\dagger$"
+
+
+def _avg_column(glue_md: str) -> dict[str, str]:
+    """Method label -> its GLUE avg cell, for every row of the markdown table."""
+    lines = [ln for ln in glue_md.splitlines() if ln.startswith("| ")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    col = header.index("GLUE avg")
+    rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines[2:]]
+    return {f"{r[1]} {r[2]}": r[col] for r in rows}
+
+
+def test_glue_avg_never_one_task_under_the_label(tmp_path: Path) -> None:
+    # Runs on SST-2 only, published rows on more tasks: the table's GLUE set is every task with a column,
+    # so neither the runs nor a published row with SST-2 + three others get an "average" of one task.
+    root = tmp_path / "results"
+    (root / "baselines").mkdir(parents=True)
+    repo_csv = Path(__file__).resolve().parents[2] / "results" / "baselines" / "published_glue.csv"
+    (root / "baselines" / "published_glue.csv").write_text(repo_csv.read_text())
+    sst2 = {"accuracy": 0.8, "main": 0.8}
+    write_run(root, "r1", run_record("sst2", "MP", 0.9, 1, sst2, sst2))
+    build_report(root, plots=False)
+    avg = _avg_column((root / "tables" / "glue.md").read_text())
+    assert avg["MP 90%"] == "—" and avg["Dense 0%"] == "—"
+    assert avg["[pub] CoFi (structured) 95%"] == "—"  # was 90.40, its SST-2 score alone

@@ -4,6 +4,7 @@ comes early, names the bad value (and the allowed ones where there is a list), a
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -96,6 +97,40 @@ def _completed_other_config(tmp: Path, run_dir: Path) -> str:
     return "resume=true"
 
 
+def _other_task_model(tmp: Path) -> str:
+    """A 2-label model fine-tuned for CoLA (its label names say so), offered to RTE."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    d = tmp / "cola_model"
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, num_labels=2, id2label={0: "unacceptable", 1: "acceptable"},
+                        label2id={"unacceptable": 0, "acceptable": 1})
+    BertForSequenceClassification(config).save_pretrained(d, safe_serialization=True)
+    return f"dense.checkpoint={d}"
+
+
+def _missing_teacher(tmp: Path) -> str:
+    return f"prune.teacher_checkpoint={tmp / 'no_such_teacher'}"
+
+
+def _wide_teacher(tmp: Path) -> str:
+    """An RTE-labelled teacher 48 wide for the 32-wide tiny-bert student."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    d = tmp / "wide_teacher"
+    config = BertConfig(vocab_size=30522, hidden_size=48, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, num_labels=2, id2label={0: "entailment", 1: "not_entailment"},
+                        label2id={"entailment": 0, "not_entailment": 1})
+    BertForSequenceClassification(config).save_pretrained(d, safe_serialization=True)
+    return f"prune.teacher_checkpoint={d}"
+
+
+def _not_utf8(d: Path) -> None:
+    lines = (d / "train.tsv").read_bytes().split(b"\n")
+    lines[6] = lines[6].replace(b"\t", b"\xff\xfe\t", 1)  # latin-1 style bytes on line 7
+    (d / "train.tsv").write_bytes(b"\n".join(lines))
+
+
 # README row name -> (overrides, data breaker, run-dir/tmp setup, exception class name, message fragment)
 CASES = {
     "unknown task": (["task=foo"], None, None, "MissingConfigException", "Could not find 'task/foo'"),
@@ -135,6 +170,26 @@ CASES = {
                                                             "holds a completed run of another config"),
     "FSDP / DeepSpeed": (["cpu=true"], None, "fsdp", "ShardedWeightsError",
                          "FSDP is not supported: it shards the weights across processes"),
+    "dense.max_steps < 1": (["dense.max_steps=-3"], None, None, "ConfigError",
+                            "dense.max_steps=-3 must be >= 1 (or null: use epochs)"),
+    "prune.max_steps < 1": (["prune.max_steps=-3"], None, None, "ConfigError",
+                            "prune.max_steps=-3 must be >= 1 (or null: use epochs)"),
+    "eval_batch_size=0": (["train.eval_batch_size=0"], None, None, "ConfigError",
+                          "train.eval_batch_size=0 must be >= 1"),
+    "negative seed": (["seed=-1"], None, None, "ConfigError", "seed=-1 must be in [0, 4294967295]"),
+    "max_seq_length beyond the position table": (["task.max_seq_length=1024"], None, None, "ConfigError",
+                                                 "task.max_seq_length=1024 is longer than model=tiny-bert takes "
+                                                 "(512 positions); allowed: 1..512"),
+    "dense.checkpoint of another task": ([], None, _other_task_model, "ModelLoadError",
+                                         "was fine-tuned for labels ['unacceptable', 'acceptable'], task 'rte' has "
+                                         "['entailment', 'not_entailment']: it belongs to another task"),
+    "missing prune.teacher_checkpoint": (["prune.teacher=checkpoint"], None, _missing_teacher, "ModelLoadError",
+                                         "prune.teacher_checkpoint '"),
+    "teacher of another width": (["prune.teacher=checkpoint"], None, _wide_teacher, "ModelLoadError",
+                                 "has hidden_size 48, the student has 32"),
+    "data file not UTF-8": ([], _not_utf8, None, "DataError", "train.tsv' line 7: not valid UTF-8"),
+    "offline without data_dir": (["data_dir=null"], None, "offline", "HubUnreachableError",
+                                 "set data_dir=<folder with glue/ or xglue/> or the SDP_DATA_DIR"),
     "NaN / inf loss": (["dense.lr=1e30", "train.checkpoint_every=1", "dense.max_steps=6"], None, None,
                        "FloatingPointError", "dense: non-finite loss"),
 }
@@ -151,6 +206,10 @@ def test_bad_input(row, tmp_path, data_dir, monkeypatch):
     extra = [f"data_dir={data}", f"output_dir={run_dir}", f"cache_dir={tmp_path / 'cache'}"]
     if setup == "fsdp":
         monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    elif setup == "offline":
+        monkeypatch.delenv("SDP_DATA_DIR", raising=False)
+        monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "empty_hf_cache"))  # nothing cached to fall back on
+        extra = [e for e in extra if not e.startswith("data_dir=")]
     elif setup is _completed_other_config:
         extra.append(setup(tmp_path, run_dir))
     elif setup is not None:
@@ -201,9 +260,23 @@ def _check_recorded(row: str, run_dir: Path, message: str, before: dict[str, byt
 def test_readme_table_matches_cases():
     text = (REPO_ROOT / "README.md").read_text()
     section = text.split("## Bad input and the errors it gets", 1)[1].split("\n## ", 1)[0]
+    section = section.split("| Run-integrity case |", 1)[0]  # the first table: errors raised by a run
     rows = [line.split("|")[1].strip() for line in section.splitlines()
             if line.startswith("|") and not line.startswith("| Bad input") and not line.startswith("|--")]
-    assert sorted(rows) == sorted(CASES)
+    assert sorted(rows) == sorted(CASES)  # no behaviour rows here: those are in the table below it
+
+
+def test_readme_run_integrity_table_matches_cases():
+    """The second table (folder ownership, resume, data, signals, files) rows are test_run_integrity's."""
+    spec = importlib.util.spec_from_file_location("run_integrity", Path(__file__).with_name("test_run_integrity.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = (REPO_ROOT / "README.md").read_text()
+    section = text.split("## Bad input and the errors it gets", 1)[1].split("\n## ", 1)[0]
+    table = section.split("| Run-integrity case |", 1)[1]
+    rows = [line.split("|")[1].strip() for line in table.splitlines()[2:] if line.startswith("|")]
+    assert sorted(rows) == sorted(module.ROWS)
+    assert all(callable(getattr(module, name)) for name in module.ROWS.values())
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,131 @@
+"""``task=custom``: a user's own CSV/TSV/JSON Lines files, described entirely in the config.
+
+    sdp-run task=custom task.train_file=train.tsv task.validation_file=dev.tsv \
+        task.text_fields=[review] task.label_column=stars task.metric=accuracy
+
+Files are read with the ``datasets`` csv/json builders (TSV = csv with a tab delimiter, no quoting, as
+GLUE's files). Class names are the label column's values as strings: ``task.label_names`` fixes them
+and their order, else they are the training labels, sorted (numerically when all are integers).
+Float labels, or ``metric=pearson_spearman``, make the task a regression.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import datasets
+
+from sdp.data.loading import register_local_reader
+from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, register_task
+
+NAME = "custom"
+FORMATS = {  # suffix -> (datasets builder, its options)
+    ".csv": ("csv", {}),
+    ".tsv": ("csv", {"delimiter": "\t", "quoting": csv.QUOTE_NONE}),
+    ".jsonl": ("json", {}),
+    ".json": ("json", {}),
+}
+METRICS = {"accuracy": ("accuracy",), "f1": ("f1",), "mcc": ("mcc",), "pearson_spearman": ("pearson", "spearman")}
+FILE_KEYS = {"train": "train_file", "validation": "validation_file"}
+
+
+def read_table(path: str | Path, key: str) -> datasets.Dataset:
+    """The rows of one data file, or a DataError naming ``task.<key>`` and what is wrong with it."""
+    p = Path(str(path)).expanduser()
+    if not p.is_file():
+        raise DataFileNotFoundError(f"task.{key}={str(path)!r} does not exist (or is not a file)")
+    if p.suffix.lower() not in FORMATS:
+        raise DataError(f"task.{key}={str(path)!r}: unknown format {p.suffix!r}; allowed: {sorted(FORMATS)}")
+    if p.stat().st_size == 0:
+        raise DataError(f"task.{key}={str(path)!r} is empty")
+    builder, options = FORMATS[p.suffix.lower()]
+    ds = datasets.load_dataset(builder, data_files=str(p.resolve()), split="train", **options)
+    if len(ds) == 0:
+        raise DataError(f"task.{key}={str(path)!r} has a header but no rows")
+    return ds
+
+
+def _check_columns(ds: datasets.Dataset, columns: list[str], key: str, path: str) -> None:
+    missing = [c for c in columns if c not in ds.column_names]
+    if missing:
+        raise DataError(f"task.{key}={path!r} has no column {missing}; its columns: {ds.column_names}")
+
+
+def _label_names(values: list[Any]) -> tuple[str, ...]:
+    distinct = set(values)
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in distinct):
+        return tuple(str(v) for v in sorted(distinct))
+    return tuple(sorted(str(v) for v in distinct))
+
+
+def custom_task(task_cfg: Any) -> TaskSpec:
+    """The TaskSpec of a ``task=custom`` config; reads the files to check columns and infer labels."""
+    errors = []
+    for key in FILE_KEYS.values():
+        if not task_cfg.get(key):
+            errors.append(f"task.{key} is required for task=custom")
+    fields = list(task_cfg.get("text_fields") or [])
+    if len(fields) not in (1, 2):
+        errors.append(f"task.text_fields={fields} must name one or two text columns")
+    if not task_cfg.get("label_column"):
+        errors.append("task.label_column is required for task=custom")
+    metric = task_cfg.get("metric")
+    if metric not in METRICS:
+        errors.append(f"task.metric={metric!r} is not one of {sorted(METRICS)}")
+    if errors:
+        raise DataError("task=custom:\n  - " + "\n  - ".join(errors))
+    label_col = task_cfg.label_column
+    tables = {}
+    for split, key in FILE_KEYS.items():
+        tables[split] = read_table(task_cfg[key], key)
+        _check_columns(tables[split], [*fields, label_col], key, str(task_cfg[key]))
+    train_labels = tables["train"][label_col]
+    regression = metric == "pearson_spearman" or tables["train"].features[label_col].dtype.startswith("float")
+    names = None
+    if not regression:
+        names = tuple(str(n) for n in task_cfg.label_names) if task_cfg.get("label_names") else _label_names(train_labels)
+        for split, key in FILE_KEYS.items():
+            unknown = sorted({str(v) for v in tables[split][label_col]} - set(names))
+            if unknown:
+                raise DataError(f"task.{key}={str(task_cfg[key])!r}: unknown label(s) {unknown[:5]} in column "
+                                f"{label_col!r}; allowed: {list(names)}")
+        if len(names) < 2:
+            raise DataError(f"task.label_column={label_col!r} has a single class {list(names)}: nothing to learn")
+        if metric == "f1" and len(names) != 2:
+            raise DataError(f"task.metric=f1 is binary F1 and needs 2 classes; the labels are {list(names)}")
+    elif metric != "pearson_spearman":
+        raise DataError(f"task.label_column={label_col!r} holds float labels (a regression): use "
+                        f"task.metric=pearson_spearman, not {metric!r}")
+    return TaskSpec(
+        name=NAME,
+        text_fields=tuple(fields),
+        label_names=names,
+        metric_names=METRICS[metric],
+        hub_path="",
+        source=NAME,
+        local_label_column=label_col,
+        local_label_format="float" if regression else "name",
+        local_split_files=tuple((split, str(Path(task_cfg[key]).expanduser().resolve()))
+                                for split, key in FILE_KEYS.items()),
+    )
+
+
+def read_custom_split(task: TaskSpec, root: Path | None, split: str) -> list[dict]:
+    """Rows ``{text field: str, "label": class name or float}`` of one split (``root`` is unused: the
+    paths in the spec are absolute)."""
+    path = task.local_file(split)
+    ds = read_table(path, FILE_KEYS.get(split, split))
+    rows = []
+    for r in ds:
+        label = r[task.local_label_column]
+        rows.append({**{f: str(r[f]) for f in task.text_fields},
+                     "label": float(label) if task.is_regression else str(label)})
+    return rows
+
+
+# A placeholder so that task=custom passes the task-name check; the real spec comes from custom_task().
+register_task(TaskSpec(name=NAME, text_fields=("text",), label_names=None, metric_names=("pearson", "spearman"),
+                       hub_path="", source=NAME, local_label_format="float"))
+register_local_reader(NAME, read_custom_split, needs_data_dir=False)

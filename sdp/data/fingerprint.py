@@ -1,0 +1,68 @@
+"""Data fingerprints: which data a run saw, per split, so that a resume or a skip on other data is refused.
+
+A split's fingerprint hashes the rows the run trains or evaluates on (after ``max_*_samples``), so
+the same files give the same fingerprint wherever they lie, and a flipped label changes it. Hub data
+is hashed the same way, after download, so a new Hub revision with other rows is caught too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DataChangedError(ValueError):
+    """The data differs from what a run being resumed or skipped was computed on."""
+
+
+def split_fingerprints(raw: Any) -> dict[str, str]:
+    """{split: 16 hex digits} of a DatasetDict of raw (untokenised) rows."""
+    from sdp.data.loading import dataset_content_hash
+
+    return {split: dataset_content_hash(ds)[:16] for split, ds in sorted(raw.items())}
+
+
+def changed_splits(old: dict[str, str] | None, new: dict[str, str]) -> list[str]:
+    """Splits whose fingerprint differs (a split only one side has counts as changed)."""
+    if not old:
+        return []  # a record from before fingerprints existed: nothing to compare
+    return sorted(s for s in old.keys() | new.keys() if old.get(s) != new.get(s))
+
+
+def check_same_data(old: dict[str, str] | None, new: dict[str, str], what: str) -> None:
+    changed = changed_splits(old, new)
+    if changed:
+        detail = ", ".join(f"{s} ({(old or {}).get(s)} -> {new.get(s)})" for s in changed)
+        raise DataChangedError(
+            f"{what} was computed on other data: split {detail} changed; "
+            "check data_dir / SDP_DATA_DIR, or resume=false to run again on this data"
+        )
+
+
+def fingerprints_for(cfg: Any) -> dict[str, str]:
+    """Load the run's splits (no tokenising, no model) and fingerprint them: for a skip decision."""
+    from sdp.crosslingual import resolve_task
+    from sdp.data.loading import load_splits, resolve_data_dir
+
+    task = resolve_task(cfg.task)
+    raw = load_splits(task, resolve_data_dir(cfg.data_dir), max_train_samples=cfg.max_train_samples,
+                      max_eval_samples=cfg.max_eval_samples)
+    return split_fingerprints(raw)
+
+
+def verify_completed_data(metrics: dict, cfg: Any, what: str) -> None:
+    """A skip returns stored metrics: only if they were computed on the same data as this run's."""
+    if metrics.get("data_fingerprint"):
+        check_same_data(metrics["data_fingerprint"], fingerprints_for(cfg), what)
+
+
+def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool) -> dict[str, str]:
+    """Fingerprint the loaded splits; refuse a resume on other data; record them in the run record."""
+    from sdp.training.rundir import read_run_record, write_run_record
+
+    fingerprints = split_fingerprints(raw)
+    record = read_run_record(run_dir) or {}
+    if cfg.resume:
+        check_same_data(record.get("data_fingerprint"), fingerprints, f"the unfinished run in {str(run_dir)!r}")
+    if main_process:
+        write_run_record(run_dir, cfg, data=fingerprints)
+    return fingerprints

@@ -1,0 +1,45 @@
+"""Errors for people: a user error is one clean line (key, bad value, allowed values) and exit code 2.
+
+A traceback is shown only with ``HYDRA_FULL_ERROR=1`` or ``verbose=true``; bugs keep their traceback.
+Classes are matched by name so that this module imports nothing heavy (some live next to torch code).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+
+USER_ERROR_EXIT = 2
+USER_ERRORS = frozenset({
+    "ConfigError",  # sdp/validate.py
+    "ModelLoadError",  # sdp/models/inspect.py
+    "DataError",  # sdp/data/tasks.py (DataFileNotFoundError, DataChangedError derive from it or ValueError)
+    "DataChangedError",  # sdp/data/fingerprint.py
+    "RunDirError",  # sdp/training/rundir.py (ResumeRefusedError)
+    "RunLockedError",  # sdp/training/lock.py
+    "CheckpointError",  # sdp/training/state_io.py
+    "ShardedWeightsError",  # sdp/training/distributed.py
+    "HubUnreachableError",  # sdp/data/loading.py
+})
+
+
+def is_user_error(exc: BaseException) -> bool:
+    return any(cls.__name__ in USER_ERRORS for cls in type(exc).__mro__)
+
+
+def one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: " + " ".join(str(exc).split())
+
+
+@contextlib.contextmanager
+def user_errors(verbose: bool = False) -> Iterator[None]:
+    """Turn a user error raised in the block into one line on stderr and exit code 2."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_user_error(exc) or verbose or os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"sdp-run: error: {one_line(exc)}", file=sys.stderr)
+        raise SystemExit(USER_ERROR_EXIT) from None

@@ -1,0 +1,85 @@
+"""A model directory's config.json, read without loading weights or importing torch.
+
+The config check (sdp/validate.py) uses it to compare a checkpoint's labels and width with the task and
+the student, and the sequence length with the model's position table, before anything heavy loads.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+# Models whose position ids start after the padding index (RoBERTa family): fewer usable positions.
+_OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert")
+_GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
+
+
+class ModelLoadError(ValueError):
+    """A model source that cannot be used, named with the reason."""
+
+
+def check_model_dir(path: str | Path, what: str = "checkpoint") -> Path:
+    """A directory with config.json and safetensors weights, or a clear error saying what is wrong."""
+    p = Path(path)
+    if not p.exists():
+        raise ModelLoadError(f"{what} {str(p)!r} does not exist")
+    if not p.is_dir():
+        raise ModelLoadError(f"{what} {str(p)!r} is not a directory")
+    if not (p / "config.json").is_file():
+        raise ModelLoadError(f"{what} {str(p)!r} is not a model directory: it has no config.json")
+    if not any(p.glob("*.safetensors")):
+        pickles = [f.name for f in p.glob("*.bin")] + [f.name for f in p.glob("*.pt")]
+        extra = f" (found {pickles}; pickled weights are never loaded)" if pickles else ""
+        raise ModelLoadError(f"{what} {str(p)!r} has no *.safetensors weights{extra}")
+    return p
+
+
+def read_config(path: str | Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((Path(path) / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def preset_config(model_cfg: Any) -> dict[str, Any] | None:
+    """The preset's config.json as a dict (random presets: their random_init), or None when it is only
+    on the Hub (not looked up: that would need the network before the config is even valid)."""
+    if model_cfg.get("architecture"):
+        model_type = "xlm-roberta" if model_cfg.architecture == "xlm-roberta" else "bert"
+        return {"model_type": model_type, "max_position_embeddings": 512, **dict(model_cfg.random_init or {})}
+    if model_cfg.get("package"):
+        try:
+            return read_config(importlib.import_module(model_cfg.package).get_model_path())
+        except ImportError:
+            return None
+    if model_cfg.get("pretrained") and Path(model_cfg.pretrained).is_dir():
+        return read_config(model_cfg.pretrained)
+    return None
+
+
+def position_limit(config: dict[str, Any]) -> int | None:
+    """Longest input the model's position table takes (RoBERTa-type models lose pad_token_id + 1)."""
+    n = config.get("max_position_embeddings")
+    if n is None:
+        return None
+    if config.get("model_type") in _OFFSET_POSITIONS:
+        n -= int(config.get("pad_token_id", 1) or 0) + 1
+    return int(n)
+
+
+def label_names(config: dict[str, Any]) -> list[str] | None:
+    """The checkpoint's label names in id order; None when they are transformers' LABEL_i defaults."""
+    id2label = config.get("id2label")
+    if not id2label:
+        return None
+    names = [str(id2label[k]) for k in sorted(id2label, key=lambda k: int(k))]
+    return None if all(_GENERIC_LABEL.match(n) for n in names) else names
+
+
+def num_labels(config: dict[str, Any]) -> int:
+    if config.get("id2label"):
+        return len(config["id2label"])
+    return int(config.get("num_labels", 2))

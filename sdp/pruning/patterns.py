@@ -1,0 +1,56 @@
+"""Which weights a model's ``prune.include`` patterns select, checked as soon as the model is loaded.
+
+A pattern written for one naming scheme silently matches nothing in another (DistilBERT's blocks are
+``transformer.layer.N``, not ``encoder.layer.N``); found only when the pruning stage starts, that costs a
+whole dense stage. :func:`check_prunable` runs right after loading, before any training.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from torch import nn
+
+from sdp.pruning.masks import select_prunable
+
+# The encoder blocks' Linear weights (attention Q K V O, FFN in/out) under each family's module names.
+# Biases and LayerNorms in those blocks match too but are never pruned: only nn.Linear weights are.
+BUILTIN_INCLUDE: dict[str, str] = {
+    "bert/roberta/xlm-roberta": r"encoder\.layer\.\d+\.",  # bert.encoder.layer.N, roberta.encoder.layer.N
+    "distilbert": r"transformer\.layer\.\d+\.",  # distilbert.transformer.layer.N (q_lin, ffn.lin1, ...)
+}
+
+
+class PrunableSetError(ValueError):
+    """``prune.include`` / ``prune.exclude`` do not fit the loaded model."""
+
+
+def check_prunable(model: nn.Module, include: Iterable[str], exclude: Iterable[str] = ()) -> dict[str, nn.Parameter]:
+    """The prunable set, or a PrunableSetError if it is empty or a pattern matches only parameters that
+    are not nn.Linear weights (LayerNorm, embeddings, biases: never pruned, so the pattern is a mistake).
+
+    Several include patterns are alternatives (e.g. :data:`BUILTIN_INCLUDE` for several families), so a
+    single pattern matching nothing is fine as long as the set as a whole is not empty."""
+    include, exclude = list(include), list(exclude)
+    linear = {f"{name}.weight" for name, m in model.named_modules() if isinstance(m, nn.Linear)}
+    params = [name for name, _ in model.named_parameters()]
+    for pattern in include:
+        try:
+            regex = re.compile(pattern)
+        except re.error as err:
+            raise PrunableSetError(f"prune.include pattern {pattern!r} is not a regular expression: {err}") from None
+        hits = [n for n in params if regex.search(n)]
+        if hits and not any(n in linear for n in hits):
+            raise PrunableSetError(
+                f"prune.include pattern {pattern!r} matches only parameters that are not nn.Linear weights "
+                f"(e.g. {hits[:3]}); only Linear weights are pruned"
+            )
+    try:
+        return select_prunable(model, include, exclude)
+    except ValueError as err:
+        blocks = sorted({m.group(0) for n in linear if (m := re.match(r"(.*?\.)\d+\.", n))})
+        raise PrunableSetError(
+            f"{err}. The model's Linear weights live under {blocks or sorted(linear)[:5]}; built-in patterns: "
+            f"{BUILTIN_INCLUDE}"
+        ) from None

@@ -1,0 +1,104 @@
+"""One owner per run folder: an exclusive lock held for the whole run.
+
+    with run_lock(run_dir):      # RunLockedError at once if another live process holds it
+        ...
+
+The lock is ``fcntl.flock`` on ``<run dir>/.sdp.lock``; the kernel releases it when its process dies,
+so a lock left by a killed run is never an obstacle. The file also records who holds it (PID, host,
+start time), which the refusal names, and which tells a stale record (a dead PID on this host) apart.
+Only the main process of an ``accelerate launch`` takes it: the other ranks belong to the same run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+log = logging.getLogger("sdp")
+
+LOCK_NAME = ".sdp.lock"
+
+
+class RunLockedError(RuntimeError):
+    """Another live run owns this run directory."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+def read_holder(run_dir: str | Path) -> dict | None:
+    """The recorded holder of the lock (may be stale), or None."""
+    try:
+        return json.loads((Path(run_dir) / LOCK_NAME).read_text() or "null")
+    except (OSError, ValueError):
+        return None
+
+
+def is_locked_by_other(run_dir: str | Path) -> bool:
+    """True when a live process other than this one holds the lock (probe without keeping it)."""
+    path = Path(run_dir) / LOCK_NAME
+    if not path.is_file():
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = read_holder(run_dir) or {}
+        return holder.get("pid") != os.getpid()
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _describe(holder: dict | None) -> str:
+    if not holder:
+        return "an unknown process"
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.get("started", 0)))
+    return f"PID {holder.get('pid')} on host {holder.get('host')!r} (since {started})"
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | Path, enabled: bool = True) -> Iterator[None]:
+    """Hold the run directory's lock for the block; refuse at once if another live run holds it."""
+    if not enabled:
+        yield
+        return
+    path = Path(run_dir) / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunLockedError(
+                f"run directory {str(run_dir)!r} is in use by another run: {_describe(read_holder(run_dir))}; "
+                "wait for it to finish, or choose another output_dir / hydra.run.dir"
+            ) from None
+        previous = read_holder(run_dir)
+        if previous and previous.get("host") == socket.gethostname() and not _pid_alive(int(previous["pid"])):
+            log.info("taking over the stale lock of %s (no longer running)", _describe(previous))
+        record = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(record).encode(), 0)
+        yield
+    finally:
+        # Unlock before unlinking would let a waiting run lock a file we then delete: keep the file.
+        os.close(fd)

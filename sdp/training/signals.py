@@ -1,0 +1,61 @@
+"""Signals outside the training loop: evaluation, teacher prefill, saving.
+
+Inside a training stage the checkpointer's handlers finish the update in progress, checkpoint and stop
+(sdp/training/checkpoint.py); they restore these when the stage ends. Everywhere else there is no
+update to finish, so SIGINT / SIGTERM / SIGUSR2 stop the run at once: the newest checkpoint (written at
+the end of every stage, before its evaluation) is the resumable state, and metrics.json says
+``status: interrupted`` with the phase, so a re-run with the same run directory continues from it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)
+
+
+class PhaseInterrupted(SystemExit):
+    """A stop signal outside a training stage; the exit code is 128 + the signal number."""
+
+
+@contextlib.contextmanager
+def stop_between_stages(run_dir: str | Path, main_process: bool = True) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise PhaseInterrupted(128 + signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    handler.replaced = previous  # so a stage's handler can still find submitit's (preemption.py)
+    try:
+        yield
+    except PhaseInterrupted as stop:
+        signum = int(stop.code) - 128
+        if main_process:
+            _record(Path(run_dir), signal.Signals(signum).name)
+        from sdp.training.preemption import requeue_handler
+
+        requeue = requeue_handler(handler)
+        if requeue is not None and signum != signal.SIGINT:  # submitit launched the job: requeue, it exits
+            requeue(signum, None)
+        raise
+    finally:
+        for sig, h in previous.items():
+            signal.signal(sig, h)
+
+
+def _record(run_dir: Path, name: str) -> None:
+    from sdp.training.io import write_json
+    from sdp.training.rundir import read_metrics
+
+    if (read_metrics(run_dir) or {}).get("status") == "completed":
+        return  # it finished before the signal landed
+    msg = (f"interrupted by {name} outside a training stage (evaluation, teacher prefill or saving); "
+           "the newest checkpoint holds every finished stage")
+    write_json(run_dir / "metrics.json", {"status": "interrupted", "error": msg, "phase": "between updates"})

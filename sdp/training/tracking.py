@@ -1,0 +1,77 @@
+"""Experiment trackers (``tracker=none|tensorboard|wandb|mlflow``) through accelerate's tracking API.
+
+``trace.jsonl`` stays the always-on record; a tracker is an extra view of the same numbers: every
+optimizer update's loss parts, sparsity and learning rate (``train/<stage>/<part>``), each pruning event
+(``prune/<field>``) and the final metrics (``final/<split>/<metric>``). One global step counts the
+updates of both stages, so the curves run on. Nothing here imports a tracker's package: accelerate does,
+and only for the tracker chosen.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+TRACKERS = ("none", "tensorboard", "wandb", "mlflow")
+PROJECT = "sdp"  # the tracker's project/experiment name; the run directory tells runs apart
+
+
+def accelerator_kwargs(cfg: Any, run_dir: str | Path | None) -> dict[str, Any]:
+    """``log_with`` and ``project_dir`` for ``Accelerator(...)``: the tracker writes into the run dir."""
+    name = cfg.get("tracker", "none") or "none"
+    if name not in TRACKERS:
+        raise ValueError(f"tracker={name!r} is not one of {list(TRACKERS)}")
+    if name == "none":
+        return {}
+    if name == "wandb":
+        os.environ.setdefault("WANDB_MODE", "offline")  # no network here; `wandb sync` uploads later
+        os.environ.setdefault("WANDB_DIR", str(run_dir))
+    return {"log_with": name, "project_dir": str(run_dir)}
+
+
+def _scalars(prefix: str, values: dict[str, Any]) -> dict[str, float]:
+    return {f"{prefix}/{k}": float(v) for k, v in values.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+class Tracker:
+    """The run's tracker, or a no-op for ``tracker=none``."""
+
+    def __init__(self, accelerator, cfg: Any) -> None:
+        self.accelerator = accelerator
+        self.active = (cfg.get("tracker", "none") or "none") != "none"
+        self.step = 0
+        if self.active:
+            flat = {k: (v if isinstance(v, (int, float, str, bool)) else str(v))
+                    for k, v in _flatten(OmegaConf.to_container(cfg, resolve=True)).items()}
+            accelerator.init_trackers(PROJECT, config=flat)
+
+    def log_update(self, stage: str, parts: dict[str, float]) -> None:
+        """One optimizer update: loss parts, lr and (pruning stage) sparsity."""
+        self.step += 1
+        if self.active:
+            self.accelerator.log(_scalars(f"train/{stage}", parts), step=self.step)
+
+    def log_prune_event(self, record: dict[str, Any]) -> None:
+        if self.active:
+            self.accelerator.log(_scalars("prune", record), step=self.step)
+
+    def log_final(self, dense: dict[str, float], final: dict[str, float], sparsity: float) -> None:
+        if self.active:
+            values = {**_scalars("dense", dense), **_scalars("final", final), "final/achieved_sparsity": sparsity}
+            self.accelerator.log(values, step=self.step)
+            self.accelerator.end_training()
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{key}."))
+        else:
+            out[key] = v
+    return out

@@ -1,0 +1,106 @@
+"""task=custom: a user's own files with their own column names, end to end and through the table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+import sdp.config  # noqa: F401
+from cli.tables import main as tables_main
+from sdp.crosslingual import resolve_task
+from sdp.data.loading import load_splits
+from sdp.data.tasks import DataError, DataFileNotFoundError
+from sdp.recipe import run
+
+CONF = str(Path(__file__).resolve().parents[2] / "conf")
+WORDS = {"pos": "a lovely warm bright film", "neg": "a dull cold grim mess", "mid": "an ordinary plain film"}
+
+
+def compose_cfg(overrides: list[str]):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
+
+
+def write_reviews(path: Path, n: int, labels=("pos", "neg", "mid")) -> Path:
+    """A TSV as a user would write it: columns named unlike any GLUE task, labels as words."""
+    rows = ["review_id\tbody\tverdict"]
+    rows += [f"{i}\t{WORDS.get(labels[i % len(labels)], 'so so')} number {i}\t{labels[i % len(labels)]}" for i in range(n)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def custom(tmp_path: Path, **over: str) -> list[str]:
+    train = over.pop("train", None) or write_reviews(tmp_path / "train.tsv", 48)
+    dev = over.pop("dev", None) or write_reviews(tmp_path / "dev.tsv", 18)
+    opts = {"task.train_file": train, "task.validation_file": dev, "task.text_fields": "[body]",
+            "task.label_column": "verdict", **over}
+    return ["task=custom", *(f"{k}={v}" for k, v in opts.items())]
+
+
+def test_user_tsv_trains_evaluates_and_shows_in_the_table(tmp_path):
+    out = tmp_path / "results" / "run1"
+    cfg = compose_cfg(["debug=smoke", *custom(tmp_path), f"cache_dir={tmp_path}/cache"])
+    metrics = run(cfg, run_dir=out)
+    on_disk = json.loads((out / "metrics.json").read_text())
+    assert on_disk["status"] == "completed" and on_disk["task"] == "custom"
+    assert set(on_disk["final"]) == {"accuracy", "main"} and 0.0 <= on_disk["final"]["accuracy"] <= 1.0
+    assert metrics["final"] == on_disk["final"]
+    config = json.loads((out / "model" / "config.json").read_text())
+    assert config["id2label"] == {"0": "mid", "1": "neg", "2": "pos"}  # inferred, sorted
+    assert tables_main([f"results_dir={tmp_path / 'results'}", "plots=false"]) == 0
+    glue = (tmp_path / "results" / "tables" / "glue.md").read_text()
+    header = next(line for line in glue.splitlines() if line.startswith("| Model"))
+    assert "| custom |" in header
+    score = f"{100 * on_disk['final']['main']:.2f} (n=1)"
+    assert any(line.startswith("| tiny-bert | SDP-CC |") and score in line for line in glue.splitlines())
+
+
+def test_float_labels_make_a_regression(tmp_path):
+    train, dev = tmp_path / "train.jsonl", tmp_path / "dev.jsonl"
+    for path, n in ((train, 10), (dev, 4)):
+        path.write_text("".join(json.dumps({"q": f"question {i}", "a": f"answer {i}", "score": i / 2}) + "\n"
+                                for i in range(n)))
+    cfg = compose_cfg(custom(tmp_path, train=train, dev=dev, **{"task.text_fields": "[q,a]",
+                                                               "task.label_column": "score",
+                                                               "task.metric": "pearson_spearman"}))
+    task = resolve_task(cfg.task)
+    assert task.is_regression and task.metric_names == ("pearson", "spearman") and task.text_fields == ("q", "a")
+    splits = load_splits(task, None)
+    assert splits["validation"]["label"] == pytest.approx([0.0, 0.5, 1.0, 1.5])
+
+
+@pytest.mark.parametrize("case, match", [
+    ("missing_file", "task.train_file=.*does not exist"),
+    ("missing_column", r"has no column \['verdict'\]; its columns: \['review_id', 'body', 'stars'\]"),
+    ("unknown_label", r"task.validation_file=.*unknown label\(s\) \['meh'\].*allowed: \['mid', 'neg', 'pos'\]"),
+    ("empty_file", "task.validation_file=.* is empty"),
+    ("bad_metric", "task.metric='auc' is not one of"),
+    ("float_with_accuracy", "float labels .* use task.metric=pearson_spearman"),
+])
+def test_bad_files_fail_with_the_key_and_the_problem(tmp_path, case, match):
+    over: dict = {}
+    if case == "missing_file":
+        over["train"] = tmp_path / "nope.tsv"
+    elif case == "missing_column":
+        over["task.label_column"] = "verdict"
+        path = tmp_path / "t.tsv"
+        path.write_text("review_id\tbody\tstars\n1\tgood\t5\n")
+        over["train"] = path
+    elif case == "unknown_label":
+        over["dev"] = write_reviews(tmp_path / "dev2.tsv", 4, labels=("pos", "meh"))
+    elif case == "empty_file":
+        (tmp_path / "empty.tsv").write_text("")
+        over["dev"] = tmp_path / "empty.tsv"
+    elif case == "bad_metric":
+        over["task.metric"] = "auc"
+    else:
+        path = tmp_path / "f.csv"
+        path.write_text("body,verdict\nfine,0.5\nbad,1.5\n")
+        over["train"] = over["dev"] = path
+    cfg = compose_cfg(custom(tmp_path, **over))
+    error = DataFileNotFoundError if case == "missing_file" else DataError
+    with pytest.raises(error, match=match):
+        resolve_task(cfg.task)

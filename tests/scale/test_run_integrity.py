@@ -1,0 +1,252 @@
+"""Issue 15: a run folder belongs to one run, on one dataset, and says why it failed.
+
+Each test is one row of the README's "Run-integrity case" table (ROWS maps the row to its test). Runs
+are the seconds-long tiny-bert smoke runs of tests/scale/test_bad_inputs.py, in process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+import sdp.config  # noqa: F401  (registers the schema)
+from sdp.sweep import run_job
+from sdp.training.lock import LOCK_NAME, RunLockedError, run_lock
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SMOKE = ["debug=smoke", "task=rte", "train.num_threads=1", "dense.max_steps=2", "prune.max_steps=2",
+         "max_train_samples=16", "max_eval_samples=8", "prune.teacher_cache=off"]
+
+ROWS = {
+    "second run into a folder in use": "test_second_run_into_locked_folder_is_refused",
+    "stale lock of a dead run": "test_stale_lock_is_taken_over",
+    "resume=false on an old run": "test_resume_false_moves_the_old_run_aside",
+    "skip or resume on changed data": "test_changed_data_is_refused_naming_the_split",
+    "resume with another config": "test_refused_resume_lists_keys_and_keeps_the_folder",
+    "files under umask 022": "test_files_honour_the_umask",
+    "read-only SDP_CACHE_DIR": "test_unwritable_cache_is_a_warning",
+    "config error on the command line": "test_config_error_is_one_line_exit_2_without_torch",
+    "sdp-tables results_dir missing or a file": "test_tables_results_dir_missing_or_file",
+    "corrupt latest checkpoint": "test_corrupt_checkpoint_falls_back_then_names_the_file",
+    "signal during evaluation": "test_signal_during_evaluation_leaves_a_resumable_run",
+}
+
+
+def _small_rte(root: Path, data_dir: Path, flip: bool = False) -> Path:
+    dst = root / "glue" / "RTE"
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("train.tsv", "dev.tsv"):
+        lines = (data_dir / "glue" / "RTE" / name).read_text(encoding="utf-8").split("\n")[:40]
+        if flip and name == "train.tsv":  # the same rows with the labels swapped
+            swap = {"entailment": "not_entailment", "not_entailment": "entailment"}
+            lines = [lines[0]] + ["\t".join([*ln.split("\t")[:-1], swap.get(ln.split("\t")[-1], "")])
+                                  for ln in lines[1:] if ln]
+        (dst / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def _cfg(*overrides: str):
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        return compose("config", overrides=[*SMOKE, *overrides])
+
+
+@pytest.fixture
+def data(tmp_path, data_dir) -> Path:
+    return _small_rte(tmp_path / "data", data_dir)
+
+
+def _run(tmp_path: Path, data: Path, run_dir: Path, *extra: str) -> dict:
+    return run_job(_cfg(f"data_dir={data}", f"output_dir={run_dir}", f"cache_dir={tmp_path / 'cache'}", *extra))
+
+
+def test_second_run_into_locked_folder_is_refused(tmp_path, data):
+    run_dir = tmp_path / "run"
+    first = _run(tmp_path, data, run_dir)
+    before = (run_dir / "metrics.json").read_bytes()
+    with run_lock(run_dir):  # a live run holds the folder
+        with pytest.raises(RunLockedError, match=rf"in use by another run: PID {os.getpid()} on host"):
+            _run(tmp_path, data, run_dir, "sparsity=0.3", "resume=false")
+    assert (run_dir / "metrics.json").read_bytes() == before  # the first run's result is intact
+    assert first["status"] == "completed" and not list(run_dir.glob("previous-*"))
+
+
+def test_stale_lock_is_taken_over(tmp_path, data):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (run_dir / LOCK_NAME).write_text(json.dumps({"pid": int(dead.stdout), "host": os.uname().nodename,
+                                                 "started": 0}))
+    assert _run(tmp_path, data, run_dir)["status"] == "completed"
+
+
+def test_resume_false_moves_the_old_run_aside(tmp_path, data):
+    run_dir = tmp_path / "run"
+    _run(tmp_path, data, run_dir)
+    old_trace = (run_dir / "trace.jsonl").read_text()
+    _run(tmp_path, data, run_dir, "sparsity=0.3", "regularizer=none", "resume=false")
+    (previous,) = run_dir.glob("previous-*")
+    assert (previous / "trace.jsonl").read_text() == old_trace
+    assert json.loads((previous / "metrics.json").read_text())["target_sparsity"] == 0.5
+    new = [json.loads(line) for line in (run_dir / "trace.jsonl").read_text().splitlines()]
+    prunes = [r for r in new if r.get("event") == "prune"]
+    assert prunes and all(r["target_sparsity"] <= 0.3 + 1e-9 for r in prunes if "target_sparsity" in r)
+    assert len(new) < 2 * len(old_trace.splitlines())  # not appended to the old trace
+    assert json.loads((run_dir / "metrics.json").read_text())["target_sparsity"] == 0.3
+
+
+def test_changed_data_is_refused_naming_the_split(tmp_path, data, data_dir):
+    from sdp.data.fingerprint import DataChangedError
+
+    run_dir = tmp_path / "run"
+    metrics = _run(tmp_path, data, run_dir)
+    assert set(metrics["data_fingerprint"]) == {"train", "validation"}
+    flipped = _small_rte(tmp_path / "flipped", data_dir, flip=True)
+    other = tmp_path / "other"
+    with pytest.raises(DataChangedError, match=r"split train \("):  # skip-done from another folder
+        run_job(_cfg(f"data_dir={flipped}", f"output_dir={other}", f"output_root={tmp_path}",
+                     f"cache_dir={tmp_path / 'cache'}"))
+    with pytest.raises(DataChangedError, match=r"split train \("):  # the completed run in this folder
+        _run(tmp_path, flipped, run_dir)
+    # An unfinished run (killed after the data was recorded) on other data: refused too.
+    record = json.loads((run_dir / "metrics.json").read_text())
+    (run_dir / "metrics.json").write_text(json.dumps({**record, "status": "interrupted"}))
+    with pytest.raises(DataChangedError, match=r"unfinished run .* split train \("):
+        _run(tmp_path, flipped, run_dir)
+
+
+def test_refused_resume_lists_keys_and_keeps_the_folder(tmp_path, data):
+    from sdp.training.rundir import ResumeRefusedError
+
+    run_dir = tmp_path / "run"
+    _run(tmp_path, data, run_dir)
+    (run_dir / "metrics.json").write_text(json.dumps({"status": "interrupted"}))  # half-finished
+    hydra_before = (run_dir / ".hydra" / "config.yaml").read_bytes()
+    with pytest.raises(ResumeRefusedError, match=r"Differing keys: sparsity: 0\.5 -> 0\.7"):
+        _run(tmp_path, data, run_dir, "sparsity=0.7")
+    assert (run_dir / ".hydra" / "config.yaml").read_bytes() == hydra_before
+    assert json.loads((run_dir / "metrics.json").read_text()) == {"status": "interrupted"}
+    assert not (run_dir / "error.txt").exists()
+
+
+def test_files_honour_the_umask(tmp_path, data):
+    old = os.umask(0o022)
+    try:
+        run_dir = tmp_path / "run"
+        _run(tmp_path, data, run_dir)
+    finally:
+        os.umask(old)
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    for name in ("metrics.json", "sparsity.json", "run.json", "model/model.safetensors", "model/config.json"):
+        assert mode(run_dir / name) == 0o644, name
+    assert mode(run_dir / "model") == 0o755
+    caches = [p for p in (tmp_path / "cache").iterdir() if p.is_dir()]
+    assert caches and all(mode(p) == 0o755 for p in caches)
+
+
+def test_unwritable_cache_is_a_warning(tmp_path, data, caplog):
+    if os.geteuid() == 0:
+        cache = "/sys/sdp-cache"  # root ignores permission bits: a read-only file system instead
+    else:
+        (tmp_path / "ro").mkdir(mode=0o555)
+        cache = str(tmp_path / "ro" / "cache")
+    metrics = run_job(_cfg(f"data_dir={data}", f"output_dir={tmp_path / 'run'}", f"cache_dir={cache}"))
+    assert metrics["status"] == "completed"
+    assert "going on without the cache" in caplog.text
+
+
+def test_config_error_is_one_line_exit_2_without_torch(tmp_path):
+    """The error comes before torch is imported (no timing here: scripts/config_error_speed.sh times it)."""
+    code = ("import sys, cli.run as r\nsys.argv = ['sdp-run', 'sparsity=1.5', 'model=tiny-bert', "
+            f"'output_dir={tmp_path / 'run'}']\ntry:\n    r.main()\nexcept SystemExit as e:\n"
+            "    print('torch_loaded', 'torch' in sys.modules, 'exit', e.code)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert "torch_loaded False exit 2" in proc.stdout, proc.stdout + proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines == ["sdp-run: error: ConfigError: sparsity=1.5 must be in [0, 1)"], proc.stderr
+
+
+def test_tables_results_dir_missing_or_file(tmp_path, capsys):
+    from cli.tables import main
+
+    assert main([f"results_dir={tmp_path / 'nope'}"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert main([f"results_dir={tmp_path / 'file'}"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert not (tmp_path / "nope").exists()
+
+
+def _checkpoint(root: Path, name: str, payload: bytes) -> Path:
+    from sdp.training.state_io import file_manifest
+
+    d = root / name
+    d.mkdir(parents=True)
+    (d / "model.safetensors").write_bytes(payload)
+    (d / "state.json").write_text(json.dumps({"format": 1, "step": int(name.split("-")[1]),
+                                              "files": file_manifest(d)}))
+    return d
+
+
+def test_corrupt_checkpoint_falls_back_then_names_the_file(tmp_path, caplog):
+    from sdp.training.rundir import load_newest_verified, prune_checkpoints
+    from sdp.training.state_io import CheckpointError
+
+    root = tmp_path / "checkpoints"
+    for step in (1, 2, 3):
+        _checkpoint(root, f"prune-{step:07d}", bytes([step]) * 64)
+    prune_checkpoints(root, keep="prune-0000003")
+    assert sorted(p.name for p in root.iterdir()) == ["prune-0000002", "prune-0000003"]  # the last two
+    (root / "prune-0000003" / "model.safetensors").write_bytes(b"\x03" * 10)  # truncated
+    path, state = load_newest_verified(root)
+    assert path.name == "prune-0000002" and state["step"] == 2
+    assert "prune-0000003/model.safetensors' has 10 bytes, 64 were written" in caplog.text
+    (root / "prune-0000002" / "state.json").write_text('{"format": 1, "st')  # truncated JSON
+    with pytest.raises(CheckpointError, match=r"model.safetensors' has 10 bytes.*resume=false starts the run over"):
+        load_newest_verified(root)
+
+
+@pytest.mark.parametrize("sig,call", [("SIGINT", 1), ("SIGTERM", 2), ("SIGUSR2", 2)])
+def test_signal_during_evaluation_leaves_a_resumable_run(tmp_path, data, monkeypatch, sig, call):
+    """The signal lands in the dense (call 1) or final (call 2) evaluation: status recorded, and the re-run
+    trains nothing again (the stage's last update was checkpointed before its evaluation)."""
+    import signal
+
+    from sdp.recipe import PruneRecipe
+    from sdp.training.signals import PhaseInterrupted
+
+    real, calls = PruneRecipe.evaluate, []
+
+    def evaluate(self):
+        calls.append(1)
+        if len(calls) == call:
+            os.kill(os.getpid(), getattr(signal, sig))
+        return real(self)
+
+    monkeypatch.setattr(PruneRecipe, "evaluate", evaluate)
+    run_dir = tmp_path / "run"
+    with pytest.raises(PhaseInterrupted):
+        _run(tmp_path, data, run_dir)
+    status = json.loads((run_dir / "metrics.json").read_text())
+    assert status["status"] == "interrupted" and sig in status["error"]
+    latest = json.loads((run_dir / "checkpoints" / "latest.json").read_text())
+    assert (latest["stage"], latest["step"]) == (("dense", 2) if call == 1 else ("prune", 2))
+    monkeypatch.setattr(PruneRecipe, "evaluate", real)
+    finished = ("dense",) if call == 1 else ("dense", "prune")
+
+    def updates() -> list:
+        lines = (run_dir / "trace.jsonl").read_text().splitlines()
+        return [r for r in map(json.loads, lines) if r.get("event") == "train" and r["stage"] in finished]
+
+    before = updates()
+    assert len(before) >= 2
+    metrics = _run(tmp_path, data, run_dir)
+    assert metrics["status"] == "completed"
+    assert updates() == before  # no finished stage's update ran again
