@@ -64,6 +64,7 @@ class Collection:
     conflicts: list[Conflict] = field(default_factory=list)
     n_found: int = 0
     n_identical_duplicates: int = 0
+    n_tuning: int = 0  # runs scored on a split carved from train (task.validation_from_train): not dev scores
 
 
 def derive_method(regularizer: str, weight_reg: str) -> str:
@@ -243,12 +244,17 @@ def collect_runs(results_dir: Path | str) -> Collection:
     """Load every run under results_dir; malformed files are reported, never fatal."""
     results_dir = Path(results_dir)
     files = find_metrics_files(results_dir) if results_dir.is_dir() else []
-    records, malformed = [], []
+    records, malformed, tuning = [], [], 0
     for path in files:
         try:
-            records.append(load_run(path, results_dir))
+            record = load_run(path, results_dir)
         except MalformedRun as exc:
             malformed.append((path.relative_to(results_dir).as_posix(), str(exc)))
+            continue
+        if is_tuning_run(path):  # a hyperparameter search's held-out score must never sit beside dev scores
+            tuning += 1
+            continue
+        records.append(record)
     frame = pd.DataFrame(records, columns=_COLUMNS)
     done = frame[frame["status"] == "completed"].reset_index(drop=True)
     failed = frame[frame["status"] != "completed"].sort_values("path").reset_index(drop=True)
@@ -260,7 +266,17 @@ def collect_runs(results_dir: Path | str) -> Collection:
         conflicts=conflicts,
         n_found=len(files),
         n_identical_duplicates=identical,
+        n_tuning=tuning,
     )
+
+
+def is_tuning_run(path: Path) -> bool:
+    """A run evaluated on ``validation_from_train`` (calibration), not on the task's dev split."""
+    try:
+        examples = json.loads(Path(path).read_text()).get("eval_examples") or {}
+    except (OSError, ValueError):
+        return False
+    return isinstance(examples, dict) and "validation_from_train" in examples
 
 
 def load_trace(path: Path) -> tuple[list[dict[str, Any]], int]:

@@ -106,3 +106,13 @@ def test_load_trace_derives_recovery_from_train_losses(tmp_path: Path) -> None:
     assert bad == 0
     assert (events[0]["loss_before"], events[0]["loss_after"], events[0]["recovery_steps"]) == (0.5, 0.8, 4)
     assert (events[1]["loss_before"], events[1]["loss_after"], events[1]["recovery_steps"]) == (0.45, 0.9, None)
+
+
+def test_tuning_runs_never_enter_the_tables(tmp_path: Path) -> None:
+    """Calibration runs score a split carved from train: they are counted, never collected as dev scores."""
+    acc = {"accuracy": 0.9, "main": 0.9}
+    write_run(tmp_path, "runs/dev", run_record("sst2", "MP", 0.9, 1, acc, acc, eval_examples={"validation": 872}))
+    write_run(tmp_path, "study/calibration/runs/mp_s0.9_seed1",
+              run_record("sst2", "MP", 0.9, 2, acc, acc, eval_examples={"validation_from_train": 800}))
+    col = collect_runs(tmp_path)
+    assert list(col.runs["path"]) == ["runs/dev"] and col.n_tuning == 1 and col.n_found == 2

@@ -1,0 +1,105 @@
+"""A resumable grid of `sdp-run` calls, two at a time, with a progress file: what calibrate.py and study.py share.
+
+Each run goes into a fixed folder, so a re-launch skips finished runs (their metrics.json says
+``completed``) without starting a process, and resumes interrupted ones from their last checkpoint.
+Runs are started with `nice`, one thread each (two side by side give ~1.3x the runs per hour of one
+2-thread run on the reference 2-core machine).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def offline_environment() -> None:
+    """The Hub is optional: offline by default, data from the shared folder beside the checkout."""
+    for key in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        os.environ.setdefault(key, "1")
+    os.environ.setdefault("SDP_DATA_DIR", str((REPO.parent / "shared" / "data").resolve()))
+
+
+def read_completed(run_dir: Path) -> dict | None:
+    """The metrics of a completed run in ``run_dir``, else None."""
+    try:
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return metrics if metrics.get("status") == "completed" else None
+
+
+class Grid:
+    """Runs ``sdp-run <base> <overrides>`` into fixed folders under ``root``; writes ``root/PROGRESS.md``."""
+
+    def __init__(self, root: Path, base: list[str], jobs: int = 2, title: str = "Grid") -> None:
+        self.root, self.base, self.jobs, self.title = Path(root), list(base), jobs, title
+        self.running: set[str] = set()
+        self.plan: list[str] = []
+        self.failed: list[str] = []
+        self._lock = threading.Lock()
+
+    def label(self, run_dir: Path) -> str:
+        return str(run_dir.relative_to(self.root))
+
+    def launch(self, run_dir: Path, overrides: list[str]) -> dict | None:
+        done = read_completed(run_dir)
+        if done is not None:
+            return done
+        run_dir.mkdir(parents=True, exist_ok=True)
+        label = self.label(run_dir)
+        with self._lock:
+            self.running.add(label)
+            self.write_progress()
+        cmd = ["nice", "-n", "10", sys.executable, "-m", "cli.run", *self.base, *overrides,
+               "train.num_threads=1", f"hydra.run.dir={run_dir}", f"output_dir={run_dir}"]
+        with open(run_dir / "driver.log", "a") as log:
+            log.write(f"$ {' '.join(cmd)}\n")
+            log.flush()
+            code = subprocess.call(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        with self._lock:
+            self.running.discard(label)
+            if code != 0:
+                self.failed.append(label)
+            self.write_progress()
+        print(f"{'done' if code == 0 else f'FAILED ({code})'}: {label}", flush=True)
+        return read_completed(run_dir)
+
+    def run_all(self, jobs: list[tuple[Path, list[str]]]) -> list[dict | None]:
+        """Independent runs, ``self.jobs`` at a time."""
+        self.plan = [self.label(d) for d, _ in jobs if read_completed(d) is None]
+        with ThreadPoolExecutor(self.jobs) as pool:
+            return list(pool.map(lambda job: self.launch(*job), jobs))
+
+    def run_chains(self, chains: list[list[tuple[Path, list[str]]]]) -> None:
+        """Chains run side by side; the runs of one chain in order (e.g. MP before the runs comparing with it)."""
+        self.plan = [self.label(d) for chain in chains for d, _ in chain if read_completed(d) is None]
+
+        def run_chain(chain):
+            for run_dir, overrides in chain:
+                self.launch(run_dir, overrides)
+
+        with ThreadPoolExecutor(self.jobs) as pool:
+            list(pool.map(run_chain, chains))
+
+    def write_progress(self) -> None:
+        done = sorted(self.label(p.parent) for p in self.root.glob("**/metrics.json") if read_completed(p.parent))
+        todo = [p for p in self.plan if p not in done and p not in self.running]
+        lines = [f"# {self.title}: progress (written by scripts/gridrun.py)", "",
+                 f"Updated {time.strftime('%Y-%m-%d %H:%M:%S %Z')}.", "",
+                 f"- done ({len(done)}): " + (", ".join(done) or "none"),
+                 f"- running ({len(self.running)}): " + (", ".join(sorted(self.running)) or "none"),
+                 f"- next ({len(todo)}): " + (", ".join(todo) or "—"),
+                 f"- failed this launch ({len(self.failed)}): " + (", ".join(self.failed) or "none"), "",
+                 "Finished runs are skipped and interrupted ones resume when the same command runs again.", ""]
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / ".PROGRESS.md.tmp"
+        tmp.write_text("\n".join(lines))
+        tmp.replace(self.root / "PROGRESS.md")
