@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 SDP_DATA_DIR ?= $(abspath ../shared/data)
 export SDP_DATA_DIR
 
-.PHONY: install test test-all demo lint tables bench clean
+.PHONY: install test test-all demo lint tables bench calibrate study clean
 
 install: $(STAMP)
 
@@ -40,6 +40,14 @@ tables: install
 
 bench: install
 	$(BIN)/python scripts/bench.py
+
+# Long, resumable grids (hours on 2 CPU cores): re-running skips finished runs and resumes interrupted ones.
+calibrate: install
+	nice $(BIN)/python scripts/calibrate.py
+
+study: install
+	nice $(BIN)/python scripts/study.py
+	$(BIN)/python scripts/study_report.py results/study
 
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache

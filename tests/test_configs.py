@@ -12,8 +12,8 @@ import sdp.config  # noqa: F401  (registers the structured schema)
 from sdp.validate import ConfigError, validate_config
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-GROUPS = ("model", "task", "schedule", "regularizer", "weight_reg", "budget", "experiment", "debug")
-PRESETS = ("budget", "experiment", "debug")  # `# @package _global_` files: they set keys, not a name
+GROUPS = ("model", "task", "schedule", "regularizer", "weight_reg", "budget", "method", "experiment", "debug")
+PRESETS = ("budget", "method", "experiment", "debug")  # `# @package _global_` files: they set keys, not a name
 # Options that need a value only the user can give (`???` in their file).
 REQUIRED = {("model", "hf"): ["model.pretrained=org/my-encoder"],
             ("task", "custom"): ["task.train_file=train.tsv", "task.validation_file=dev.tsv",

@@ -1,0 +1,77 @@
+"""The MiniLM study (issue 11): the sparsity frontier of MP, KD and SDP-CC, resumable across sessions.
+
+    python scripts/study.py                    # make study: start or resume the whole grid
+    python scripts/study.py --tasks sst2 --sparsities 0.9 --seeds 1   # a slice of it
+    python scripts/study_report.py             # results/study/README tables from the finished records
+
+Every run is `sdp-run experiment=study task=<t> method=<m> sparsity=<s> seed=<k>`; the method presets
+(conf/method/) hold the settings frozen by the calibration (results/study/calibration/). Per (task,
+seed) one dense model is trained once (results/study/dense/) and shared by every method and sparsity
+through dense.checkpoint; per (task, seed, sparsity) MP runs first and the other methods then record the
+Jaccard overlap of their final mask with MP's. Cells are ordered 0.9, 0.8, 0.7, 0.5 so that an
+interrupted study has its high-sparsity verdicts first. PROGRESS.md says what is done, running and next.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from gridrun import REPO, Grid, offline_environment  # noqa: E402  (scripts/ is not a package)
+
+TASKS = ("cola", "sst2", "mrpc", "stsb")
+SPARSITIES = (0.9, 0.8, 0.7, 0.5)
+SEEDS = (1, 2, 3)
+METHODS = ("mp", "kd", "sdp_cc")  # MP first: the others compare their masks with its
+METHOD_DIR = REPO / "conf" / "method"
+
+
+def check_frozen_presets() -> None:
+    missing = [m for m in METHODS if not (METHOD_DIR / f"{m}.yaml").is_file()]
+    if missing:
+        sys.exit(f"study: conf/method/{{{','.join(missing)}}}.yaml missing: freeze the calibrated settings first "
+                 "(results/study/calibration/README.md; scripts/calibrate.py)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", type=Path, default=REPO / "results" / "study")
+    ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--sparsities", default=",".join(map(str, SPARSITIES)))
+    ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    ap.add_argument("--jobs", type=int, default=2)
+    args = ap.parse_args()
+    check_frozen_presets()
+    offline_environment()
+    root = args.root.resolve()
+    tasks, seeds = args.tasks.split(","), [int(s) for s in args.seeds.split(",")]
+    sparsities = [float(s) for s in args.sparsities.split(",")]
+    grid = Grid(root, ["experiment=study"], args.jobs, title="Study")
+
+    def dense(task: str, seed: int) -> Path:
+        return root / "dense" / f"{task}_seed{seed}"
+
+    def run(task: str, method: str, sparsity: float, seed: int) -> Path:
+        return root / "runs" / task / f"{method}_s{sparsity}_seed{seed}"
+
+    # 1. One dense model per (task, seed): the dense stage only.
+    grid.run_all([(dense(t, s), [f"task={t}", f"seed={s}", "method=mp", "sparsity=0.0", "prune.max_steps=1",
+                                 "prune.monitor_representation=null"]) for t in tasks for s in seeds])
+    # 2. Per (task, seed, sparsity): MP, then the methods that compare their masks with MP's.
+    chains = []
+    for sp in sparsities:
+        for t in tasks:
+            for s in seeds:
+                shared = [f"task={t}", f"seed={s}", f"sparsity={sp}", f"dense.checkpoint={dense(t, s) / 'dense_model'}"]
+                chain = [(run(t, "mp", sp, s), [*shared, "method=mp"])]
+                chain += [(run(t, m, sp, s), [*shared, f"method={m}", f"prune.reference_mask={run(t, 'mp', sp, s)}"])
+                          for m in METHODS if m != "mp"]
+                chains.append(chain)
+    grid.run_chains(chains)
+    grid.write_progress()
+
+
+if __name__ == "__main__":
+    main()
