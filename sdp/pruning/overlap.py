@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 
+from sdp.training.io import atomic_write
+
 MASK_FILE = "mask.safetensors"
 
 
@@ -36,10 +38,7 @@ def save_masks(path: str | Path, masks: Mapping[str, torch.Tensor]) -> None:
     for name, m in masks.items():
         tensors[name] = np.packbits(m.bool().cpu().numpy().reshape(-1))
         tensors[f"{name}::shape"] = np.asarray(m.shape, dtype=np.int64)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp))
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp)))  # never half-written; honours the umask
 
 
 def load_masks(path: str | Path) -> dict[str, torch.Tensor]:

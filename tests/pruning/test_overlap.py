@@ -33,3 +33,14 @@ def test_mask_file_round_trip_with_odd_sizes(tmp_path):
         assert torch.equal(back[name], m)
     with pytest.raises(FileNotFoundError, match="mask.safetensors"):
         load_masks(tmp_path / "nowhere")
+
+
+def test_mask_file_honours_the_umask(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        save_masks(tmp_path / "mask.safetensors", {"w": torch.ones(3, dtype=torch.bool)})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "mask.safetensors").stat().st_mode & 0o777 == 0o644
