@@ -36,6 +36,12 @@ def read_completed(run_dir: Path) -> dict | None:
     return metrics if metrics.get("status") == "completed" else None
 
 
+def _refused_resume(log: Path) -> bool:
+    """Did the last launch in ``log`` stop because the folder's unfinished run is another config's?"""
+    tail = log.read_text(errors="replace")[-2000:]
+    return "ResumeRefusedError" in tail or "belongs to another config" in tail
+
+
 class Grid:
     """Runs ``sdp-run <base> <overrides>`` into fixed folders under ``root``; writes ``root/PROGRESS.md``."""
 
@@ -58,12 +64,12 @@ class Grid:
         with self._lock:
             self.running.add(label)
             self.write_progress()
-        cmd = ["nice", "-n", "10", sys.executable, "-m", "cli.run", *self.base, *overrides,
-               "train.num_threads=1", f"hydra.run.dir={run_dir}", f"output_dir={run_dir}"]
-        with open(run_dir / "driver.log", "a") as log:
-            log.write(f"$ {' '.join(cmd)}\n")
-            log.flush()
-            code = subprocess.call(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        code = self._call(run_dir, overrides)
+        if code == 2 and _refused_resume(self.log_path(run_dir)):
+            # Interrupted under another commit whose run identity differs (a changed config schema): the
+            # half-run cannot be continued, so it starts over; its files are moved to previous-<time>/.
+            print(f"restarting {label}: its unfinished run cannot be resumed by this code", flush=True)
+            code = self._call(run_dir, [*overrides, "resume=false"])
         with self._lock:
             self.running.discard(label)
             if code != 0:
@@ -71,6 +77,19 @@ class Grid:
             self.write_progress()
         print(f"{'done' if code == 0 else f'FAILED ({code})'}: {label}", flush=True)
         return read_completed(run_dir)
+
+    def log_path(self, run_dir: Path) -> Path:
+        """The run's console output, kept beside (not in) its folder: resume=false moves that folder's files."""
+        return self.root / "logs" / (self.label(run_dir).replace("/", "__") + ".log")
+
+    def _call(self, run_dir: Path, overrides: list[str]) -> int:
+        cmd = ["nice", "-n", "10", sys.executable, "-m", "cli.run", *self.base, *overrides,
+               "train.num_threads=1", f"hydra.run.dir={run_dir}", f"output_dir={run_dir}"]
+        self.log_path(run_dir).parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path(run_dir), "a") as log:
+            log.write(f"$ {' '.join(cmd)}\n")
+            log.flush()
+            return subprocess.call(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
 
     def run_all(self, jobs: list[tuple[Path, list[str]]]) -> list[dict | None]:
         """Independent runs, ``self.jobs`` at a time."""
