@@ -94,7 +94,7 @@ def main() -> None:
                         f"prune.reference_mask={run_dir(root, 'mp', sparsity, s)}"])
                       for name, overrides in GRID for s in seeds])
         grid.write_progress()
-    print(write_report(root))
+    print(write_report(root, dict(GRID)))
 
 
 if __name__ == "__main__":

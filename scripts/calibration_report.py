@@ -39,18 +39,10 @@ def _fmt(values: list[float], scale: float = 100.0, digits: int = 2) -> str:
     return f"{mean:.{digits}f} ± {statistics.stdev(values) * scale:.{digits}f} (n={len(values)})"
 
 
-def _overrides(metrics_dir: Path) -> str:
-    try:
-        lines = (metrics_dir / ".hydra" / "overrides.yaml").read_text().splitlines()
-    except OSError:
-        return ""
-    keep = [ln[2:] for ln in lines if ln.startswith("- ") and not ln[2:].startswith(
-        ("seed=", "dense.checkpoint=", "prune.reference_mask=", "experiment=", "hydra.", "output_dir=", "sparsity="))]
-    return " ".join(keep)
-
-
-def write_report(root: Path) -> Path:
+def write_report(root: Path, settings: dict[str, list[str]] | None = None) -> Path:
+    """``settings``: setting name -> its sdp-run overrides (scripts/calibrate.py's GRID), shown per row."""
     root = Path(root)
+    settings = {"mp": ["regularizer=none"], **(settings or {})}
     records = _records(root)
     by_key: dict[tuple[str, float], dict[int, dict]] = {}
     for r in records:
@@ -72,9 +64,8 @@ def write_report(root: Path) -> Path:
         cc = [m["analysis"].get("cross_correlation") or {} for m in seeds.values()]
         ov = [m["analysis"].get("mask_overlap") or {} for m in seeds.values()]
         minutes = [m["wall_seconds"] / 60 for m in seeds.values()]
-        example = root / "runs" / f"{name}_s{sparsity}_seed{min(seeds)}"
         lines.append(
-            f"| {name} | `{_overrides(example)}` | {sparsity} | {_fmt(dense)} | {_fmt(final)} | "
+            f"| {name} | `{' '.join(settings.get(name, []))}` | {sparsity} | {_fmt(dense)} | {_fmt(final)} | "
             f"{'—' if name == 'mp' else _fmt(paired)} | "
             f"{_fmt([c['cc_diag'] for c in cc if 'cc_diag' in c], 1, 4)} | "
             f"{_fmt([c['cc_off_teacher'] for c in cc if 'cc_off_teacher' in c], 1, 4)} | "
@@ -87,4 +78,7 @@ def write_report(root: Path) -> Path:
 
 
 if __name__ == "__main__":
-    print(write_report(Path(sys.argv[1] if len(sys.argv) > 1 else "results/study/calibration")))
+    sys.path.insert(0, str(Path(__file__).parent))
+    from calibrate import GRID
+
+    print(write_report(Path(sys.argv[1] if len(sys.argv) > 1 else "results/study/calibration"), dict(GRID)))
