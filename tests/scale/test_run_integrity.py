@@ -35,6 +35,7 @@ ROWS = {
     "config error on the command line": "test_config_error_is_one_line_exit_2_without_torch",
     "sdp-tables results_dir missing or a file": "test_tables_results_dir_missing_or_file",
     "corrupt latest checkpoint": "test_corrupt_checkpoint_falls_back_then_names_the_file",
+    "corrupt pruning-stage checkpoints": "test_corrupt_prune_checkpoints_restart_from_dense_model",
     "signal during evaluation": "test_signal_during_evaluation_leaves_a_resumable_run",
 }
 
@@ -211,6 +212,54 @@ def test_corrupt_checkpoint_falls_back_then_names_the_file(tmp_path, caplog):
     (root / "prune-0000002" / "state.json").write_text('{"format": 1, "st')  # truncated JSON
     with pytest.raises(CheckpointError, match=r"model.safetensors' has 10 bytes.*resume=false starts the run over"):
         load_newest_verified(root)
+
+
+def test_corrupt_prune_checkpoints_restart_from_dense_model(tmp_path, data, monkeypatch, caplog):
+    """Both newest pruning-stage checkpoints corrupt: the stage restarts from dense_model/ (through the kept
+    stage start, prune-0000000), says so in the log and the trace, and ends as an uninterrupted run does."""
+    from sdp.recipe import PruneRecipe
+    from sdp.training.state_io import CheckpointError, check_dense_model
+
+    extra = ("prune.max_steps=4", "train.checkpoint_every=1")
+    reference = _run(tmp_path, data, tmp_path / "reference", *extra)
+    real = PruneRecipe.train_step
+
+    def killed_at_prune_update_3(self, stage, batch):
+        if stage.name == "prune" and stage.step == 2:
+            raise RuntimeError("simulated kill")
+        return real(self, stage, batch)
+
+    monkeypatch.setattr(PruneRecipe, "train_step", killed_at_prune_update_3)
+    run_dir = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="simulated kill"):
+        _run(tmp_path, data, run_dir, *extra)
+    monkeypatch.setattr(PruneRecipe, "train_step", real)
+    ckpts = run_dir / "checkpoints"
+    assert sorted(p.name for p in ckpts.glob("*-*")) == ["prune-0000000", "prune-0000001", "prune-0000002"]
+    for name in ("prune-0000001", "prune-0000002"):  # both newest: truncated
+        model = ckpts / name / "model.safetensors"
+        model.write_bytes(model.read_bytes()[:100])
+    trace = lambda: [json.loads(line) for line in (run_dir / "trace.jsonl").read_text().splitlines()]  # noqa: E731
+    dense_updates = [r for r in trace() if r.get("event") == "train" and r["stage"] == "dense"]
+
+    metrics = _run(tmp_path, data, run_dir, *extra)
+    assert metrics["status"] == "completed"
+    assert "restarting the pruning stage from the dense model" in caplog.text
+    (fallback,) = [r for r in trace() if r.get("event") == "checkpoint_fallback"]
+    assert (fallback["checkpoint"], fallback["step"]) == ("prune-0000000", 0)
+    assert len(fallback["corrupt"]) == 2 and "prune-0000002/model.safetensors' has 100 bytes" in fallback["corrupt"][0]
+    records = trace()
+    assert [r for r in records if r.get("event") == "train" and r["stage"] == "dense"] == dense_updates
+    steps = [r["step"] for r in records if r.get("event") == "train" and r["stage"] == "prune"]
+    assert steps == sorted(set(steps)) == [1, 2, 3, 4]  # the trace was cut back: each update once
+    for key in ("dense", "final", "achieved_sparsity"):
+        assert metrics[key] == reference[key], key
+
+    # A corrupt dense_model/ cannot be restarted from: named, with the way out.
+    weights = tmp_path / "reference" / "dense_model" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match=r"dense model .*model.safetensors' is corrupt.*resume=false"):
+        check_dense_model(str(weights.parent))
 
 
 @pytest.mark.parametrize("sig,call", [("SIGINT", 1), ("SIGTERM", 2), ("SIGUSR2", 2)])
