@@ -37,6 +37,7 @@ ROWS = {
     "corrupt latest checkpoint": "test_corrupt_checkpoint_falls_back_then_names_the_file",
     "corrupt pruning-stage checkpoints": "test_corrupt_prune_checkpoints_restart_from_dense_model",
     "signal during evaluation": "test_signal_during_evaluation_leaves_a_resumable_run",
+    "signal during the teacher prefill or saving": "test_signal_during_prefill_or_saving_leaves_a_resumable_run",
 }
 
 
@@ -299,3 +300,64 @@ def test_signal_during_evaluation_leaves_a_resumable_run(tmp_path, data, monkeyp
     metrics = _run(tmp_path, data, run_dir)
     assert metrics["status"] == "completed"
     assert updates() == before  # no finished stage's update ran again
+
+
+@pytest.mark.parametrize("phase", ["prefill", "saving"])
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGUSR2"])
+def test_signal_during_prefill_or_saving_leaves_a_resumable_run(tmp_path, data, monkeypatch, phase, sig):
+    """The signal lands in the teacher prefill (after the dense stage's step-0 checkpoint of the pruning stage)
+    or while the final model/ is being written: status recorded, no half-written model/, and the re-run
+    completes without training any finished update again."""
+    import signal
+
+    from sdp.objectives.teacher import Teacher
+    from sdp.recipe import PruneRecipe
+    from sdp.training.signals import PhaseInterrupted
+
+    calls = []
+    real_prefill, real_save = Teacher.prefill, PruneRecipe.save_model
+
+    def prefill(self, batches):
+        calls.append(phase)
+        os.kill(os.getpid(), getattr(signal, sig))
+        return real_prefill(self, batches)
+
+    def save_model(self, student):
+        # The signal arrives halfway: the weights are in the temporary folder, the tokenizer is not.
+        tokenizer_save = self.tokenizer.save_pretrained
+
+        def interrupted(*args, **kwargs):
+            calls.append(phase)
+            os.kill(os.getpid(), getattr(signal, sig))
+            return tokenizer_save(*args, **kwargs)
+
+        monkeypatch.setattr(self.tokenizer, "save_pretrained", interrupted)
+        return real_save(self, student)
+
+    if phase == "prefill":
+        monkeypatch.setattr(Teacher, "prefill", prefill)
+    else:
+        monkeypatch.setattr(PruneRecipe, "save_model", save_model)
+    run_dir, extra = tmp_path / "run", ("prune.teacher_cache=memory", "prune.teacher_prefill=true")
+    with pytest.raises(PhaseInterrupted) as stop:
+        _run(tmp_path, data, run_dir, *extra)
+    assert calls == [phase] and stop.value.code == 128 + getattr(signal, sig)
+    status = json.loads((run_dir / "metrics.json").read_text())
+    assert status["status"] == "interrupted" and sig in status["error"]
+    latest = json.loads((run_dir / "checkpoints" / "latest.json").read_text())
+    assert (latest["stage"], latest["step"]) == (("prune", 0) if phase == "prefill" else ("prune", 2))
+    assert not (run_dir / "model").exists() and not list(run_dir.glob(".model.*"))  # nothing half-written
+    monkeypatch.undo()
+
+    def updates() -> list:
+        lines = (run_dir / "trace.jsonl").read_text().splitlines()
+        return [r for r in map(json.loads, lines) if r.get("event") == "train"]
+
+    before = updates()
+    assert {r["stage"] for r in before} == ({"dense"} if phase == "prefill" else {"dense", "prune"})
+    metrics = _run(tmp_path, data, run_dir, *extra)
+    assert metrics["status"] == "completed" and (run_dir / "model" / "tokenizer.json").is_file()
+    after = updates()
+    assert after[:len(before)] == before  # no finished update ran again...
+    new = [r["stage"] for r in after[len(before):]]
+    assert (new == []) if phase == "saving" else (new and set(new) == {"prune"})  # ...only the unstarted stage
