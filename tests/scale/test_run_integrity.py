@@ -26,6 +26,7 @@ SMOKE = ["debug=smoke", "task=rte", "train.num_threads=1", "dense.max_steps=2", 
 
 ROWS = {
     "second run into a folder in use": "test_second_run_into_locked_folder_is_refused",
+    "second sdp-run process into a folder in use": "test_second_process_into_a_running_folder_is_refused",
     "stale lock of a dead run": "test_stale_lock_is_taken_over",
     "resume=false on an old run": "test_resume_false_moves_the_old_run_aside",
     "skip or resume on changed data": "test_changed_data_is_refused_naming_the_split",
@@ -77,6 +78,42 @@ def test_second_run_into_locked_folder_is_refused(tmp_path, data):
             _run(tmp_path, data, run_dir, "sparsity=0.3", "resume=false")
     assert (run_dir / "metrics.json").read_bytes() == before  # the first run's result is intact
     assert first["status"] == "completed" and not list(run_dir.glob("previous-*"))
+
+
+def test_second_process_into_a_running_folder_is_refused(tmp_path, data):
+    """Two real ``python -m cli.run`` processes into one folder. The first is paused (SIGSTOP) once it holds the
+    lock, so the second always meets a live run however slow this machine is; the first then completes."""
+    import signal
+    import time
+
+    from sdp.training.lock import read_holder
+
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "TRANSFORMERS_OFFLINE": "1"}
+    args = [sys.executable, "-m", "cli.run", *SMOKE, f"data_dir={data}", f"hydra.run.dir={run_dir}",
+            f"cache_dir={tmp_path / 'cache'}"]
+    with open(tmp_path / "first.out", "w") as out:
+        first = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 300  # a hang guard, not a timing
+        while (read_holder(run_dir) or {}).get("pid") != first.pid:
+            assert first.poll() is None, (tmp_path / "first.out").read_text()
+            assert time.monotonic() < deadline, "the first run never took the lock"
+            time.sleep(0.02)
+        os.kill(first.pid, signal.SIGSTOP)  # it holds the lock (torch is imported after it): keep it there
+        second = subprocess.run([*args, "sparsity=0.3"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                                timeout=300)
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    assert second.returncode == 2, second.stdout + second.stderr
+    lines = [ln for ln in second.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("sdp-run: error: RunLockedError: "), second.stderr
+    assert f"is in use by another run: PID {first.pid} on host" in lines[0]
+    assert first.wait(timeout=600) == 0, (tmp_path / "first.out").read_text()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["target_sparsity"] == 0.5  # the first run's, intact
+    assert (tmp_path / "first.out").read_text().count("RESULT") == 1 and (run_dir / "model").is_dir()
 
 
 def test_stale_lock_is_taken_over(tmp_path, data):
