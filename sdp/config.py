@@ -39,6 +39,7 @@ class TaskConfig:
     # task=custom only (sdp/data/custom.py, conf/task/custom.yaml); None elsewhere.
     train_file: str | None = None  # .csv | .tsv | .jsonl
     validation_file: str | None = None
+    test_file: str | None = None  # optional, labelled: reported as test_<metric>, never in main
     text_fields: list[str] | None = None  # one or two text columns
     label_column: str | None = None
     label_names: list[str] | None = None  # class names in id order; None: the training labels, sorted

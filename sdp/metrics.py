@@ -20,10 +20,13 @@ from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, ndcg_sc
 
 from sdp.data.tasks import TaskSpec, split_language
 
-__all__ = ["DegenerateMetricWarning", "SPLIT_SUFFIXES", "compute_metrics", "glue_score", "metric_split"]
+__all__ = ["DegenerateMetricWarning", "REPORTED_SPLITS", "SPLIT_SUFFIXES", "compute_metrics", "glue_score", "metric_split"]
 
 # Suffix of a metric key computed on one of several eval splits, e.g. mnli "accuracy_m".
 SPLIT_SUFFIXES: dict[str, str] = {"validation_matched": "m", "validation_mismatched": "mm"}
+# Eval splits that are scored and reported but never choose anything: each of the task's metrics again, under
+# this key prefix, and never part of ``main`` (task=custom's task.test_file; cross-lingual test_ keys alike).
+REPORTED_SPLITS: dict[str, str] = {"test": "test_"}
 
 
 class DegenerateMetricWarning(UserWarning):
@@ -69,11 +72,10 @@ def metric_split(task: TaskSpec, key: str) -> tuple[str, str]:
     """(base metric, eval split) for a metric key of ``task``: ``"f1"`` -> ("f1", the only eval split);
     ``"accuracy_m"`` -> ("accuracy", "validation_matched")."""
     if key in _BASE_METRICS:
-        if len(task.eval_splits) != 1:
-            raise ValueError(
-                f"task {task.name!r}: metric {key!r} is ambiguous over splits {task.eval_splits}"
-            )
-        return key, task.eval_splits[0]
+        scored = [s for s in task.eval_splits if s not in REPORTED_SPLITS]
+        if len(scored) != 1:
+            raise ValueError(f"task {task.name!r}: metric {key!r} is ambiguous over splits {task.eval_splits}")
+        return key, scored[0]
     base, _, suffix = key.rpartition("_")
     for split in task.eval_splits:
         if SPLIT_SUFFIXES.get(split) == suffix and base in _BASE_METRICS:
@@ -114,26 +116,35 @@ def compute_metrics(
     if task.languages:
         return crosslingual_metrics(task, split_outputs, groups)
     prepared: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def score(base: str, split: str) -> float:
+        if split not in prepared:
+            prepared[split] = _prepared(task, split, split_outputs)
+        return float(_BASE_METRICS[base](*prepared[split]))
+
     result: dict[str, float] = {}
     for key in task.metric_names:
-        base, split = metric_split(task, key)
-        if split not in split_outputs:
-            raise ValueError(
-                f"task {task.name!r}: metric {key!r} needs split {split!r}; got splits {sorted(split_outputs)}"
-            )
-        if split not in prepared:
-            preds, refs = split_outputs[split]
-            preds = _predictions(task, preds, split)
-            refs = np.asarray(refs)
-            refs = refs.reshape(-1).astype(np.float64 if task.is_regression else np.int64)
-            if len(preds) != len(refs):
-                raise ValueError(f"{task.name}/{split}: {len(preds)} predictions but {len(refs)} references")
-            if len(refs) == 0:
-                raise ValueError(f"{task.name}/{split}: no examples")
-            prepared[split] = (preds, refs)
-        result[key] = float(_BASE_METRICS[base](*prepared[split]))
+        result[key] = score(*metric_split(task, key))
     result["main"] = float(np.mean([result[k] for k in task.metric_names]))
+    for split, prefix in REPORTED_SPLITS.items():  # after main: these keys never enter it
+        if split in task.eval_splits:
+            for key in task.metric_names:
+                result[prefix + key] = score(metric_split(task, key)[0], split)
     return result
+
+
+def _prepared(task: TaskSpec, split: str, split_outputs: dict[str, tuple[np.ndarray, np.ndarray]]):
+    """(predictions, references) of ``split`` as metric inputs, checked for shape and emptiness."""
+    if split not in split_outputs:
+        raise ValueError(f"task {task.name!r}: the metrics need split {split!r}; got splits {sorted(split_outputs)}")
+    preds, refs = split_outputs[split]
+    preds = _predictions(task, preds, split)
+    refs = np.asarray(refs).reshape(-1).astype(np.float64 if task.is_regression else np.int64)
+    if len(preds) != len(refs):
+        raise ValueError(f"{task.name}/{split}: {len(preds)} predictions but {len(refs)} references")
+    if len(refs) == 0:
+        raise ValueError(f"{task.name}/{split}: no examples")
+    return preds, refs
 
 
 def glue_score(mains: dict[str, float]) -> float:

@@ -340,7 +340,7 @@ class PruneRecipe:
             self.checkpointer.latest = None
         every, log_every = int(cfg.train.checkpoint_every or 0), max(1, cfg.train.log_every)
         self.model.train()
-        bar = tqdm(total=stage.updates, initial=stage.step, desc=stage.name, disable=not acc.is_local_main_process)
+        bar = tqdm(total=stage.updates, initial=stage.step, desc=stage.name, disable=not acc.is_main_process)
         window: list[dict[str, float]] = []  # the micro-batches of the update in progress
         logged: list[dict[str, float]] = []  # the updates since the last trace record: it holds their means
         with self.checkpointer.watch_signals():

@@ -7,6 +7,10 @@ Files are read with the ``datasets`` csv/json builders (TSV = csv with a tab del
 GLUE's files). Class names are the label column's values as strings: ``task.label_names`` fixes them
 and their order, else they are the training labels, sorted (numerically when all are integers).
 Float labels, or ``metric=pearson_spearman``, make the task a regression.
+
+An optional labelled ``task.test_file`` is a second eval split, ``test``: scored with the same metrics and
+reported as ``test_<metric>`` in metrics.json (sdp/metrics.py: REPORTED_SPLITS); ``main`` stays the
+validation score, so nothing is ever chosen on the test file.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ FORMATS = {  # suffix -> (datasets builder, its options)
     ".json": ("json", {}),
 }
 METRICS = {"accuracy": ("accuracy",), "f1": ("f1",), "mcc": ("mcc",), "pearson_spearman": ("pearson", "spearman")}
-FILE_KEYS = {"train": "train_file", "validation": "validation_file"}
+FILE_KEYS = {"train": "train_file", "validation": "validation_file"}  # required
+OPTIONAL_FILE_KEYS = {"test": "test_file"}  # a labelled test split, reported but never in main
 
 
 def read_table(path: str | Path, key: str) -> datasets.Dataset:
@@ -77,8 +82,9 @@ def custom_task(task_cfg: Any) -> TaskSpec:
     if errors:
         raise DataError("task=custom:\n  - " + "\n  - ".join(errors))
     label_col = task_cfg.label_column
+    files = {**FILE_KEYS, **{s: k for s, k in OPTIONAL_FILE_KEYS.items() if task_cfg.get(k)}}
     tables = {}
-    for split, key in FILE_KEYS.items():
+    for split, key in files.items():
         tables[split] = read_table(task_cfg[key], key)
         _check_columns(tables[split], [*fields, label_col], key, str(task_cfg[key]))
     train_labels = tables["train"][label_col]
@@ -86,7 +92,7 @@ def custom_task(task_cfg: Any) -> TaskSpec:
     names = None
     if not regression:
         names = tuple(str(n) for n in task_cfg.label_names) if task_cfg.get("label_names") else _label_names(train_labels)
-        for split, key in FILE_KEYS.items():
+        for split, key in files.items():
             unknown = sorted({str(v) for v in tables[split][label_col]} - set(names))
             if unknown:
                 raise DataError(f"task.{key}={str(task_cfg[key])!r}: unknown label(s) {unknown[:5]} in column "
@@ -107,8 +113,9 @@ def custom_task(task_cfg: Any) -> TaskSpec:
         source=NAME,
         local_label_column=label_col,
         local_label_format="float" if regression else "name",
+        eval_splits=tuple(s for s in files if s != "train"),  # validation first: it is the one main scores
         local_split_files=tuple((split, str(Path(task_cfg[key]).expanduser().resolve()))
-                                for split, key in FILE_KEYS.items()),
+                                for split, key in files.items()),
     )
 
 
@@ -116,7 +123,7 @@ def read_custom_split(task: TaskSpec, root: Path | None, split: str) -> list[dic
     """Rows ``{text field: str, "label": class name or float}`` of one split (``root`` is unused: the
     paths in the spec are absolute)."""
     path = task.local_file(split)
-    ds = read_table(path, FILE_KEYS.get(split, split))
+    ds = read_table(path, {**FILE_KEYS, **OPTIONAL_FILE_KEYS}.get(split, split))
     rows = []
     for r in ds:
         label = r[task.local_label_column]

@@ -15,9 +15,12 @@ Tensors are only ever written with ``safetensors`` and read with ``safetensors.t
 everything else is JSON. Nothing is pickled and nothing is ``torch.load``-ed.
 
 Atomicity: a checkpoint is written into a temporary folder that is renamed into place when complete,
-then ``latest.json`` is replaced atomically (temp file + rename); the two newest checkpoints are kept.
+then ``latest.json`` is replaced atomically (temp file + rename); the two newest checkpoints are kept,
+plus the pruning stage's start.
 state.json lists every file's size and sha256, checked at load: a corrupt checkpoint falls back to the one
 before it, saying so (sdp/training/rundir.py: load_newest_verified).
+When the two newest are both corrupt in the pruning stage, the kept stage start ``prune-0000000`` (JSON only)
+restarts the stage from ``dense_model/``, recorded as a ``checkpoint_fallback`` trace event.
 A kill at any moment leaves ``latest.json`` naming a complete checkpoint (or no checkpoint at all).
 Each checkpoint stores trace.jsonl's length; a resume cuts the trace back to it, so the updates redone
 after a kill leave one record each. SIGTERM/SIGINT/SIGUSR2 are handled in sdp/training/preemption.py.
@@ -52,7 +55,7 @@ from sdp.training.rundir import (  # noqa: F401  (STAGE_ORDER re-exported)
     load_newest_verified,
     prune_checkpoints,
 )
-from sdp.training.state_io import CheckpointError, file_manifest, rng_state, set_rng_state
+from sdp.training.state_io import CheckpointError, check_dense_model, file_manifest, rng_state, set_rng_state
 
 log = logging.getLogger("sdp")
 
@@ -102,8 +105,14 @@ class Checkpointer:
             log.warning("resuming a %d-process checkpoint with %d processes: data order per rank changes",
                         state["world_size"], self.accelerator.num_processes)
         state["path"] = str(path)
+        if state["stage"] == "prune":  # a prune-stage resume starts from the dense weights
+            check_dense_model(state.get("dense_model"))
         if self.accelerator.is_main_process:  # records written after this checkpoint are redone now
             truncate_trace(self.trace_path, state.get("trace_bytes"))
+            if state.get("fell_back_from"):  # said in the trace too: the redone updates are not a mystery
+                append_jsonl(self.trace_path, {"event": "checkpoint_fallback", "stage": state["stage"],
+                                               "step": state["step"], "checkpoint": path.name,
+                                               "corrupt": state["fell_back_from"]})
         return state
 
     @staticmethod

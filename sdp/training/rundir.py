@@ -229,33 +229,45 @@ def checkpoint_dirs(root: str | Path) -> list[Path]:
     return ordered
 
 
+STAGE_START = "prune-0000000"  # the pruning stage's start: JSON only (no tensors), it points at dense_model/
+
+
 def load_newest_verified(root: str | Path) -> tuple[Path | None, dict | None]:
     """The newest checkpoint that passes its checks; a corrupt one falls back to the one before it,
-    saying so. All corrupt: a CheckpointError naming the file and the way out."""
+    saying so. When every pruning-stage checkpoint after the stage's start is corrupt, that leaves
+    ``prune-0000000``: the pruning stage restarts from the dense weights (dense_model/), which the
+    returned state's ``fell_back_from`` (the corrupt files) lets the caller record in the trace.
+    All corrupt: a CheckpointError naming the file and the way out."""
     import logging
 
     from sdp.training.state_io import CheckpointError, read_verified_state
 
     log = logging.getLogger("sdp")
-    first_error = None
+    errors: list[CheckpointError] = []
     for path in checkpoint_dirs(root):
         try:
             state = read_verified_state(path)
         except CheckpointError as err:
-            first_error = first_error or err
+            errors.append(err)
             log.warning("%s; falling back to the checkpoint before it", err)
             continue
-        if first_error is not None:
-            log.warning("resuming from the older checkpoint %s", path)
+        if errors:
+            state["fell_back_from"] = [str(e) for e in errors]
+            if path.name == STAGE_START:
+                log.warning("no intact checkpoint after the pruning stage's start: restarting the pruning stage "
+                            "from the dense model (%s) with %s", state.get("dense_model"), path)
+            else:
+                log.warning("resuming from the older checkpoint %s", path)
         return path, state
-    if first_error is not None:
-        raise CheckpointError(f"{first_error}, and no earlier checkpoint is intact; resume=false starts the "
+    if errors:
+        raise CheckpointError(f"{errors[0]}, and no earlier checkpoint is intact; resume=false starts the "
                               "run over (the old files are moved to previous-<time>/)")
     return None, None
 
 
 def prune_checkpoints(root: str | Path, keep: str) -> None:
-    """Keep ``keep`` (just written) and the newest other checkpoint; remove the rest."""
-    others = [d for d in checkpoint_dirs(root) if d.name != keep]
+    """Keep ``keep`` (just written), the newest other checkpoint and the pruning stage's start (a few
+    KB of JSON, the fallback to dense_model/ when both newer ones are corrupt); remove the rest."""
+    others = [d for d in checkpoint_dirs(root) if d.name not in (keep, STAGE_START)]
     for old in others[1:]:
         shutil.rmtree(old, ignore_errors=True)

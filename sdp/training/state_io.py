@@ -117,3 +117,19 @@ def read_verified_state(folder: Path) -> dict[str, Any]:
         if _sha256(file) != expected["sha256"]:
             raise CheckpointError(f"checkpoint file {str(file)!r} fails its sha256 check (corrupt)")
     return state
+
+
+def check_dense_model(folder: str | None) -> None:
+    """A prune-stage resume loads ``<folder>/model.safetensors`` first: a truncated one is a CheckpointError
+    naming it and the way out, not a bare SafetensorError. Reads only the header (memory-mapped)."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(folder or "") / "model.safetensors"
+    if not folder or not path.is_file():
+        return  # missing: the recipe says so when it loads it (load_dense_state)
+    try:
+        with safe_open(str(path), "pt"):
+            pass
+    except (SafetensorError, OSError) as err:
+        raise CheckpointError(f"the dense model {str(path)!r} is corrupt ({err}); the pruning stage cannot "
+                              "restart from it. resume=false starts the run over") from None

@@ -58,6 +58,32 @@ def test_user_tsv_trains_evaluates_and_shows_in_the_table(tmp_path):
     assert any(line.startswith("| tiny-bert | SDP-CC |") and score in line for line in glue.splitlines())
 
 
+def test_labelled_test_file_is_reported_but_never_in_main(tmp_path):
+    """task.test_file: the dev rows with every label flipped, so that its accuracy is exactly 1 - the dev
+    accuracy (same inputs, same predictions); main stays the dev score, in metrics.json and in the table."""
+    dev = write_reviews(tmp_path / "dev.tsv", 18, labels=("pos", "neg"))
+    flip = {"pos": "neg", "neg": "pos"}
+    lines = dev.read_text().splitlines()
+    test = tmp_path / "test.tsv"
+    test.write_text("\n".join([lines[0], *("\t".join([*ln.split("\t")[:-1], flip[ln.split("\t")[-1]]])
+                                          for ln in lines[1:])]) + "\n")
+    out = tmp_path / "results" / "run1"
+    cfg = compose_cfg(["debug=smoke", *custom(tmp_path, train=write_reviews(tmp_path / "train.tsv", 48, ("pos", "neg")),
+                                              dev=dev, **{"task.test_file": test}), f"cache_dir={tmp_path}/cache"])
+    run(cfg, run_dir=out)
+    metrics = json.loads((out / "metrics.json").read_text())
+    for stage in ("dense", "final"):
+        scores = metrics[stage]
+        assert set(scores) == {"accuracy", "main", "test_accuracy"}, scores
+        assert scores["main"] == scores["accuracy"]  # the validation score only
+        assert scores["test_accuracy"] == pytest.approx(1 - scores["accuracy"])
+    assert metrics["eval_examples"]["test"] == 18 and "test" in metrics["data_fingerprint"]
+    assert tables_main([f"results_dir={tmp_path / 'results'}", "plots=false"]) == 0
+    glue = (tmp_path / "results" / "tables" / "glue.md").read_text()
+    score = f"{100 * metrics['final']['main']:.2f} (n=1)"
+    assert any(line.startswith("| tiny-bert | SDP-CC |") and score in line for line in glue.splitlines())
+
+
 def test_float_labels_make_a_regression(tmp_path):
     train, dev = tmp_path / "train.jsonl", tmp_path / "dev.jsonl"
     for path, n in ((train, 10), (dev, 4)):
@@ -77,6 +103,7 @@ def test_float_labels_make_a_regression(tmp_path):
     ("missing_column", r"has no column \['verdict'\]; its columns: \['review_id', 'body', 'stars'\]"),
     ("unknown_label", r"task.validation_file=.*unknown label\(s\) \['meh'\].*allowed: \['mid', 'neg', 'pos'\]"),
     ("empty_file", "task.validation_file=.* is empty"),
+    ("unknown_test_label", r"task.test_file=.*unknown label\(s\) \['meh'\]"),
     ("bad_metric", "task.metric='auc' is not one of"),
     ("float_with_accuracy", "float labels .* use task.metric=pearson_spearman"),
 ])
@@ -91,6 +118,8 @@ def test_bad_files_fail_with_the_key_and_the_problem(tmp_path, case, match):
         over["train"] = path
     elif case == "unknown_label":
         over["dev"] = write_reviews(tmp_path / "dev2.tsv", 4, labels=("pos", "meh"))
+    elif case == "unknown_test_label":
+        over["task.test_file"] = write_reviews(tmp_path / "test.tsv", 4, labels=("pos", "meh"))
     elif case == "empty_file":
         (tmp_path / "empty.tsv").write_text("")
         over["dev"] = tmp_path / "empty.tsv"

@@ -9,6 +9,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 _spec = importlib.util.spec_from_file_location("scale_helpers", Path(__file__).with_name("helpers.py"))
 h = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(h)
@@ -62,3 +64,31 @@ def test_kill_then_resume_records_every_stage_step_once(tmp_path, data_dir):
     keys = _keys(_trace(run_dir))
     assert [k for k, n in Counter(keys).items() if n > 1] == []
     assert sorted(keys) == sorted(_keys(_trace(ref_dir)))  # nothing lost either
+
+
+def test_progress_bars_only_on_the_global_main_process(tmp_path, data_dir, monkeypatch, capfd):
+    """A second node's local main process (local main, not global main) draws no tqdm bar; rank 0 does."""
+    from accelerate import Accelerator
+    from hydra import compose, initialize_config_dir
+
+    import sdp.config  # noqa: F401  (registers the schema)
+    from sdp.recipe import PruneRecipe
+    from sdp.sweep import run_job
+
+    class DenseTrained(Exception):
+        pass
+
+    def stop(self):  # the dense stage's bar is closed by then: nothing more is needed
+        raise DenseTrained
+
+    monkeypatch.setattr(PruneRecipe, "evaluate", stop)
+    monkeypatch.setattr(Accelerator, "is_local_main_process", property(lambda self: True))
+    for main in (True, False):
+        monkeypatch.setattr(Accelerator, "is_main_process", property(lambda self, main=main: main))
+        with initialize_config_dir(config_dir=str(h.REPO_ROOT / "conf"), version_base="1.3"):
+            cfg = compose("config", overrides=[*h.smoke_args(data_dir), "dense.max_steps=2",
+                                               f"output_dir={tmp_path / str(main)}", f"cache_dir={tmp_path / 'c'}"])
+        with pytest.raises(DenseTrained):
+            run_job(cfg)
+        err = capfd.readouterr().err
+        assert ("dense: 100%" in err) == main, err[-2000:]

@@ -26,6 +26,7 @@ SMOKE = ["debug=smoke", "task=rte", "train.num_threads=1", "dense.max_steps=2", 
 
 ROWS = {
     "second run into a folder in use": "test_second_run_into_locked_folder_is_refused",
+    "second sdp-run process into a folder in use": "test_second_process_into_a_running_folder_is_refused",
     "stale lock of a dead run": "test_stale_lock_is_taken_over",
     "resume=false on an old run": "test_resume_false_moves_the_old_run_aside",
     "skip or resume on changed data": "test_changed_data_is_refused_naming_the_split",
@@ -35,7 +36,9 @@ ROWS = {
     "config error on the command line": "test_config_error_is_one_line_exit_2_without_torch",
     "sdp-tables results_dir missing or a file": "test_tables_results_dir_missing_or_file",
     "corrupt latest checkpoint": "test_corrupt_checkpoint_falls_back_then_names_the_file",
+    "corrupt pruning-stage checkpoints": "test_corrupt_prune_checkpoints_restart_from_dense_model",
     "signal during evaluation": "test_signal_during_evaluation_leaves_a_resumable_run",
+    "signal during the teacher prefill or saving": "test_signal_during_prefill_or_saving_leaves_a_resumable_run",
 }
 
 
@@ -75,6 +78,42 @@ def test_second_run_into_locked_folder_is_refused(tmp_path, data):
             _run(tmp_path, data, run_dir, "sparsity=0.3", "resume=false")
     assert (run_dir / "metrics.json").read_bytes() == before  # the first run's result is intact
     assert first["status"] == "completed" and not list(run_dir.glob("previous-*"))
+
+
+def test_second_process_into_a_running_folder_is_refused(tmp_path, data):
+    """Two real ``python -m cli.run`` processes into one folder. The first is paused (SIGSTOP) once it holds the
+    lock, so the second always meets a live run however slow this machine is; the first then completes."""
+    import signal
+    import time
+
+    from sdp.training.lock import read_holder
+
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "TRANSFORMERS_OFFLINE": "1"}
+    args = [sys.executable, "-m", "cli.run", *SMOKE, f"data_dir={data}", f"hydra.run.dir={run_dir}",
+            f"cache_dir={tmp_path / 'cache'}"]
+    with open(tmp_path / "first.out", "w") as out:
+        first = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 300  # a hang guard, not a timing
+        while (read_holder(run_dir) or {}).get("pid") != first.pid:
+            assert first.poll() is None, (tmp_path / "first.out").read_text()
+            assert time.monotonic() < deadline, "the first run never took the lock"
+            time.sleep(0.02)
+        os.kill(first.pid, signal.SIGSTOP)  # it holds the lock (torch is imported after it): keep it there
+        second = subprocess.run([*args, "sparsity=0.3"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                                timeout=300)
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    assert second.returncode == 2, second.stdout + second.stderr
+    lines = [ln for ln in second.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("sdp-run: error: RunLockedError: "), second.stderr
+    assert f"is in use by another run: PID {first.pid} on host" in lines[0]
+    assert first.wait(timeout=600) == 0, (tmp_path / "first.out").read_text()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["target_sparsity"] == 0.5  # the first run's, intact
+    assert (tmp_path / "first.out").read_text().count("RESULT") == 1 and (run_dir / "model").is_dir()
 
 
 def test_stale_lock_is_taken_over(tmp_path, data):
@@ -213,6 +252,54 @@ def test_corrupt_checkpoint_falls_back_then_names_the_file(tmp_path, caplog):
         load_newest_verified(root)
 
 
+def test_corrupt_prune_checkpoints_restart_from_dense_model(tmp_path, data, monkeypatch, caplog):
+    """Both newest pruning-stage checkpoints corrupt: the stage restarts from dense_model/ (through the kept
+    stage start, prune-0000000), says so in the log and the trace, and ends as an uninterrupted run does."""
+    from sdp.recipe import PruneRecipe
+    from sdp.training.state_io import CheckpointError, check_dense_model
+
+    extra = ("prune.max_steps=4", "train.checkpoint_every=1")
+    reference = _run(tmp_path, data, tmp_path / "reference", *extra)
+    real = PruneRecipe.train_step
+
+    def killed_at_prune_update_3(self, stage, batch):
+        if stage.name == "prune" and stage.step == 2:
+            raise RuntimeError("simulated kill")
+        return real(self, stage, batch)
+
+    monkeypatch.setattr(PruneRecipe, "train_step", killed_at_prune_update_3)
+    run_dir = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="simulated kill"):
+        _run(tmp_path, data, run_dir, *extra)
+    monkeypatch.setattr(PruneRecipe, "train_step", real)
+    ckpts = run_dir / "checkpoints"
+    assert sorted(p.name for p in ckpts.glob("*-*")) == ["prune-0000000", "prune-0000001", "prune-0000002"]
+    for name in ("prune-0000001", "prune-0000002"):  # both newest: truncated
+        model = ckpts / name / "model.safetensors"
+        model.write_bytes(model.read_bytes()[:100])
+    trace = lambda: [json.loads(line) for line in (run_dir / "trace.jsonl").read_text().splitlines()]  # noqa: E731
+    dense_updates = [r for r in trace() if r.get("event") == "train" and r["stage"] == "dense"]
+
+    metrics = _run(tmp_path, data, run_dir, *extra)
+    assert metrics["status"] == "completed"
+    assert "restarting the pruning stage from the dense model" in caplog.text
+    (fallback,) = [r for r in trace() if r.get("event") == "checkpoint_fallback"]
+    assert (fallback["checkpoint"], fallback["step"]) == ("prune-0000000", 0)
+    assert len(fallback["corrupt"]) == 2 and "prune-0000002/model.safetensors' has 100 bytes" in fallback["corrupt"][0]
+    records = trace()
+    assert [r for r in records if r.get("event") == "train" and r["stage"] == "dense"] == dense_updates
+    steps = [r["step"] for r in records if r.get("event") == "train" and r["stage"] == "prune"]
+    assert steps == sorted(set(steps)) == [1, 2, 3, 4]  # the trace was cut back: each update once
+    for key in ("dense", "final", "achieved_sparsity"):
+        assert metrics[key] == reference[key], key
+
+    # A corrupt dense_model/ cannot be restarted from: named, with the way out.
+    weights = tmp_path / "reference" / "dense_model" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match=r"dense model .*model.safetensors' is corrupt.*resume=false"):
+        check_dense_model(str(weights.parent))
+
+
 @pytest.mark.parametrize("sig,call", [("SIGINT", 1), ("SIGTERM", 2), ("SIGUSR2", 2)])
 def test_signal_during_evaluation_leaves_a_resumable_run(tmp_path, data, monkeypatch, sig, call):
     """The signal lands in the dense (call 1) or final (call 2) evaluation: status recorded, and the re-run
@@ -250,3 +337,64 @@ def test_signal_during_evaluation_leaves_a_resumable_run(tmp_path, data, monkeyp
     metrics = _run(tmp_path, data, run_dir)
     assert metrics["status"] == "completed"
     assert updates() == before  # no finished stage's update ran again
+
+
+@pytest.mark.parametrize("phase", ["prefill", "saving"])
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGUSR2"])
+def test_signal_during_prefill_or_saving_leaves_a_resumable_run(tmp_path, data, monkeypatch, phase, sig):
+    """The signal lands in the teacher prefill (after the dense stage's step-0 checkpoint of the pruning stage)
+    or while the final model/ is being written: status recorded, no half-written model/, and the re-run
+    completes without training any finished update again."""
+    import signal
+
+    from sdp.objectives.teacher import Teacher
+    from sdp.recipe import PruneRecipe
+    from sdp.training.signals import PhaseInterrupted
+
+    calls = []
+    real_prefill, real_save = Teacher.prefill, PruneRecipe.save_model
+
+    def prefill(self, batches):
+        calls.append(phase)
+        os.kill(os.getpid(), getattr(signal, sig))
+        return real_prefill(self, batches)
+
+    def save_model(self, student):
+        # The signal arrives halfway: the weights are in the temporary folder, the tokenizer is not.
+        tokenizer_save = self.tokenizer.save_pretrained
+
+        def interrupted(*args, **kwargs):
+            calls.append(phase)
+            os.kill(os.getpid(), getattr(signal, sig))
+            return tokenizer_save(*args, **kwargs)
+
+        monkeypatch.setattr(self.tokenizer, "save_pretrained", interrupted)
+        return real_save(self, student)
+
+    if phase == "prefill":
+        monkeypatch.setattr(Teacher, "prefill", prefill)
+    else:
+        monkeypatch.setattr(PruneRecipe, "save_model", save_model)
+    run_dir, extra = tmp_path / "run", ("prune.teacher_cache=memory", "prune.teacher_prefill=true")
+    with pytest.raises(PhaseInterrupted) as stop:
+        _run(tmp_path, data, run_dir, *extra)
+    assert calls == [phase] and stop.value.code == 128 + getattr(signal, sig)
+    status = json.loads((run_dir / "metrics.json").read_text())
+    assert status["status"] == "interrupted" and sig in status["error"]
+    latest = json.loads((run_dir / "checkpoints" / "latest.json").read_text())
+    assert (latest["stage"], latest["step"]) == (("prune", 0) if phase == "prefill" else ("prune", 2))
+    assert not (run_dir / "model").exists() and not list(run_dir.glob(".model.*"))  # nothing half-written
+    monkeypatch.undo()
+
+    def updates() -> list:
+        lines = (run_dir / "trace.jsonl").read_text().splitlines()
+        return [r for r in map(json.loads, lines) if r.get("event") == "train"]
+
+    before = updates()
+    assert {r["stage"] for r in before} == ({"dense"} if phase == "prefill" else {"dense", "prune"})
+    metrics = _run(tmp_path, data, run_dir, *extra)
+    assert metrics["status"] == "completed" and (run_dir / "model" / "tokenizer.json").is_file()
+    after = updates()
+    assert after[:len(before)] == before  # no finished update ran again...
+    new = [r["stage"] for r in after[len(before):]]
+    assert (new == []) if phase == "saving" else (new and set(new) == {"prune"})  # ...only the unstarted stage
