@@ -133,17 +133,22 @@ def _xglue_file(task: TaskSpec, info: CrossLingualInfo, split: str) -> str:
     raise DataError(f"task {task.name!r} has no split {split!r}; splits are train, validation.<lang>, test.<lang>")
 
 
-def read_xglue_split(task: TaskSpec, data_dir: str | Path, split: str) -> list[dict]:
-    """Rows of ``split`` from the official XGLUE layout (tab-split, no quoting, ``*.tsv`` has a header)."""
-    info = XTASKS[task.name]
-    path = _xglue_dir(task, Path(data_dir)) / _xglue_file(task, info, split)
-    kind, lang = split_language(split)
+def _require_split_file(task: TaskSpec, split: str, path: Path) -> None:
     if not path.is_file():
+        _, lang = split_language(split)
         raise DataFileNotFoundError(
             f"task {task.name!r}: no file for split {split!r}"
             + (f" (language {lang!r})" if lang else "")
             + f": {str(path)!r} does not exist"
         )
+
+
+def read_xglue_split(task: TaskSpec, data_dir: str | Path, split: str) -> list[dict]:
+    """Rows of ``split`` from the official XGLUE layout (tab-split, no quoting, ``*.tsv`` has a header)."""
+    info = XTASKS[task.name]
+    path = _xglue_dir(task, Path(data_dir)) / _xglue_file(task, info, split)
+    kind, _ = split_language(split)
+    _require_split_file(task, split, path)
     text = read_utf8(path).removeprefix("\ufeff")
     lines = text.split("\n")
     start = 1 if path.name.endswith(".tsv") else 0
@@ -296,13 +301,8 @@ def read_xtreme_split(task: TaskSpec, data_dir: str | Path, split: str) -> list[
     if not folder.is_dir():
         raise DataFileNotFoundError(f"no XTREME folder for task {task.name!r}: {str(folder)!r} does not exist")
     path = folder / _xtreme_file(task, split)
-    kind, lang = split_language(split)
-    if not path.is_file():
-        raise DataFileNotFoundError(
-            f"task {task.name!r}: no file for split {split!r}"
-            + (f" (language {lang!r})" if lang else "")
-            + f": {str(path)!r} does not exist"
-        )
+    kind, _ = split_language(split)
+    _require_split_file(task, split, path)
     text_columns = tuple(info.columns[: len(task.text_fields)])
     raw, _ = read_xtreme_file(path, text_columns)
     if split == task.train_split or kind == "validation":
