@@ -39,7 +39,7 @@ tables: install
 	$(BIN)/sdp-tables results_dir=results
 
 bench: install
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench
 
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache
