@@ -39,7 +39,7 @@ tables: install
 	$(BIN)/sdp-tables results_dir=results
 
 bench: install
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench
 
 # Long, resumable grids (hours on 2 CPU cores): re-running skips finished runs and resumes interrupted ones.
 calibrate: install

@@ -19,8 +19,9 @@ import json
 import torch
 from omegaconf import OmegaConf
 
-from sdp.data.loading import load_splits, make_collator, tokenize_splits
+from sdp.data.loading import load_splits
 from sdp.data.tasks import get_task
+from sdp.data.tokenize import make_collator, tokenize_splits
 from sdp.models.presets import load_model, load_tokenizer
 from sdp.objectives.cross_correlation import cross_correlation_loss
 from sdp.objectives.representations import model_outputs
@@ -53,7 +54,7 @@ def main() -> None:
     teacher = copy.deepcopy(student).eval()
     params = select_prunable(student, PRUNABLE)
     sizes = [int(b) for b in args.batches.split(",")]
-    raw = load_splits(task, args.data_dir, max_train_samples=max(sizes))
+    raw = load_splits(task, args.data_dir, max_train_samples=max(sizes)).datasets
     data = tokenize_splits(raw, task, tok, 64, None)[task.train_split]
     collate = make_collator(tok)
     rows = []

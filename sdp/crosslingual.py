@@ -19,14 +19,11 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from sdp.data.custom import NAME as CUSTOM
 from sdp.data.custom import custom_task
 from sdp.data.tasks import DataError, TaskSpec, get_task, split_language
 
 __all__ = [
-    "eval_groups",
     "is_crosslingual",
     "per_language",
     "resolve_task",
@@ -100,18 +97,6 @@ def resolve_task(task_cfg: Any) -> TaskSpec:
     return select_languages(task, list(languages) if languages else None, bool(eval_test))
 
 
-def eval_groups(task: TaskSpec, raw) -> dict[str, np.ndarray]:
-    """Query ids of every eval split of a ranking task (WPR: rows with the same query text), else {}."""
-    if task.metric_names[0] != "ndcg":
-        return {}
-    out = {}
-    for split in task.eval_splits:
-        queries = raw[split]["query"]
-        _, ids = np.unique(np.asarray(queries, dtype=object).astype(str), return_inverse=True)
-        out[split] = ids
-    return out
-
-
 # ------------------------------------------------------------------------------------------ run record
 
 
@@ -128,14 +113,13 @@ def per_language(task: TaskSpec, dense: dict[str, float], final: dict[str, float
     return out
 
 
-def run_fields(task: TaskSpec, dense: dict[str, float], final: dict[str, float]) -> dict[str, Any]:
-    """Extra metrics.json fields of a cross-lingual run: ``per_language`` and ``data.dropped_rows``."""
+def run_fields(task: TaskSpec, dense: dict[str, float], final: dict[str, float],
+               dropped: dict[str, int]) -> dict[str, Any]:
+    """Extra metrics.json fields of a cross-lingual run: ``per_language`` and ``data.dropped_rows`` (the
+    rows the source dropped per split, as ``load_splits`` counted them)."""
     if not is_crosslingual(task):
         return {}
-    from sdp.data.xglue import dropped_rows
-
     fields: dict[str, Any] = {"per_language": per_language(task, dense, final)}
-    dropped = dropped_rows(task)
     if dropped:
         fields["data"] = {"dropped_rows": dropped}
     return fields

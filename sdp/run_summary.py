@@ -1,23 +1,29 @@
-"""What a completed run reports: the metrics.json record (docs/metrics_schema.md) and its log lines."""
+"""What a completed run reports: the metrics.json record (docs/metrics_schema.md), the files written with it
+(model/, its card, sparsity.json) and its log lines."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
 from sdp.crosslingual import run_fields
 from sdp.data.tasks import TaskSpec
+from sdp.models.card import push_to_hub, write_model_card
 from sdp.training.env import config_hash
+from sdp.training.io import write_json
+from sdp.training.rundir import atomic_dir
 
 log = logging.getLogger("sdp")
 
 
 def run_metrics(cfg: Any, task: TaskSpec, method: str, report: dict[str, Any], dense: dict[str, float],
-                final: dict[str, float], **measured: Any) -> dict[str, Any]:
-    """The metrics.json record. ``report`` is ``sparsity_report``'s; ``measured`` holds the run's
-    versions, wall_seconds, analysis, eval_examples and distributed blocks, in that order."""
+                final: dict[str, float], *, dropped_rows: dict[str, int], **measured: Any) -> dict[str, Any]:
+    """The metrics.json record. ``report`` is ``sparsity_report``'s; ``dropped_rows`` is ``load_splits``'
+    count per split; ``measured`` holds the run's versions, wall_seconds, analysis, eval_examples and
+    distributed blocks, in that order."""
     metrics = {
         "status": "completed",
         "task": task.name,
@@ -38,8 +44,27 @@ def run_metrics(cfg: Any, task: TaskSpec, method: str, report: dict[str, Any], d
         "config_hash": config_hash(OmegaConf.to_container(cfg, resolve=True)),
         **measured,
     }
-    metrics.update(run_fields(task, dense, final))  # cross-lingual: per_language, data.dropped_rows
+    metrics.update(run_fields(task, dense, final, dropped_rows))  # cross-lingual: per_language, data.dropped_rows
     return metrics
+
+
+def save_model_dir(path: Path, model: Any, tokenizer: Any) -> None:
+    """A plain save_pretrained folder (safetensors) plus the tokenizer, never half-written."""
+    with atomic_dir(path) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+
+
+def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict[str, Any], student: Any,
+                  tokenizer: Any) -> None:
+    """The finished run's files (main process only): model/ with the zeros baked in and its README.md card
+    (pushed to the Hub if ``cfg.push_to_hub``), sparsity.json per matrix, and metrics.json last."""
+    save_model_dir(run_dir / "model", student, tokenizer)
+    write_model_card(run_dir / "model", metrics, cfg)  # model/README.md (sdp/models/card.py)
+    if cfg.push_to_hub:
+        log.info("pushed model/ to %s", push_to_hub(run_dir / "model", cfg.push_to_hub, metrics["task"]))
+    write_json(run_dir / "sparsity.json", report["per_matrix"])
+    write_json(run_dir / "metrics.json", metrics)
 
 
 def log_result(metrics: dict[str, Any], report: dict[str, Any], run_dir: Any) -> None:

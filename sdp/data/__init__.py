@@ -1,4 +1,4 @@
-"""Data layer: task registry, local GLUE readers, loading/tokenization/collation.
+"""Data layer: task registry, local GLUE readers, loading (loading.py), tokenization/collation (tokenize.py).
 
 Names are imported on first use (PEP 562), so ``import sdp.data.tasks`` stays light: the config check
 runs before datasets and torch load. ``sdp.data.xglue_tasks`` registers the cross-lingual task specs.
@@ -11,9 +11,9 @@ from sdp.data.tasks import TASKS, DataError, DataFileNotFoundError, TaskSpec, ge
 
 _LAZY = {
     "read_glue_split": "sdp.data.glue_local",
-    **{name: "sdp.data.loading" for name in ("load_splits", "make_collator", "make_dataloader",
-                                              "register_local_reader", "remap_labels_by_name",
-                                              "resolve_data_dir", "tokenize_splits")},
+    **{name: "sdp.data.loading" for name in ("load_splits", "register_local_reader", "remap_labels_by_name",
+                                              "resolve_data_dir")},
+    **{name: "sdp.data.tokenize" for name in ("make_collator", "make_dataloader", "tokenize_splits")},
 }
 
 

@@ -16,7 +16,7 @@ class DataChangedError(ValueError):
 
 def split_fingerprints(raw: Any) -> dict[str, str]:
     """{split: 16 hex digits} of a DatasetDict of raw (untokenised) rows."""
-    from sdp.data.loading import dataset_content_hash
+    from sdp.data.tokenize import dataset_content_hash
 
     return {split: dataset_content_hash(ds)[:16] for split, ds in sorted(raw.items())}
 
@@ -45,7 +45,7 @@ def fingerprints_for(cfg: Any) -> dict[str, str]:
 
     task = resolve_task(cfg.task)
     raw = load_splits(task, resolve_data_dir(cfg.data_dir), max_train_samples=cfg.max_train_samples,
-                      max_eval_samples=cfg.max_eval_samples)
+                      max_eval_samples=cfg.max_eval_samples).datasets
     return split_fingerprints(raw)
 
 

@@ -1,53 +1,55 @@
-"""Dataset loading, subsampling, tokenization (with an on-disk cache), collation and data loaders.
+"""Dataset loading: local readers or the Hub, label mapping, subsampling and the carved validation split.
 
 Every split returned by :func:`load_splits` has the task's text fields, ``label`` (class id in
 ``task.label_names`` order, or float32 for regression) and ``idx`` (0..N-1, the row position within the
-split after subsampling; used as the key of the teacher-output cache).
+split after subsampling; used as the key of the teacher-output cache). Tokenising, collation and data
+loaders are in :mod:`sdp.data.tokenize`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
 import numpy as np
-import pandas as pd
-import torch
-from torch.utils.data import DataLoader
 
 from sdp.data.glue_local import read_glue_split
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec
-from sdp.training.io import publish_tree
 
 __all__ = [
     "LOCAL_READERS",
+    "LoadedSplits",
+    "SplitRows",
     "SUBSAMPLE_SEED",
-    "dataset_content_hash",
     "load_splits",
-    "make_collator",
-    "make_dataloader",
+    "query_groups",
     "register_hub_adapter",
     "register_local_reader",
     "remap_labels_by_name",
     "resolve_data_dir",
     "subsample",
-    "tokenize_splits",
 ]
 
 log = logging.getLogger(__name__)
 
 SUBSAMPLE_SEED = 0
-_TOKENIZE_CACHE_VERSION = 1
 DATA_DIR_ENV = "SDP_DATA_DIR"
 
-LocalReader = Callable[[TaskSpec, Path, str], list[dict]]
+
+@dataclass
+class SplitRows:
+    """A reader's rows of one split, with the count of rows it dropped (a source that drops rows, such as
+    PAWS-X's ``NS`` placeholders, returns this instead of a bare list so the count reaches metrics.json)."""
+
+    rows: list[dict]
+    dropped: int
+
+
+LocalReader = Callable[[TaskSpec, Path, str], "list[dict] | SplitRows"]
 LOCAL_READERS: dict[str, LocalReader] = {"glue": read_glue_split}
 
 
@@ -55,19 +57,21 @@ FILE_SOURCES: set[str] = set()  # sources whose files the task names itself: rea
 
 
 def register_local_reader(source: str, reader: LocalReader, *, needs_data_dir: bool = True) -> None:
-    """Register ``reader(task, data_dir, split) -> rows`` for tasks whose ``source`` is ``source``."""
+    """Register ``reader(task, data_dir, split) -> rows`` (a list, or :class:`SplitRows` where it drops rows)
+    for tasks whose ``source`` is ``source``."""
     LOCAL_READERS[source] = reader
     if not needs_data_dir:
         FILE_SOURCES.add(source)
 
 
-HubAdapter = Callable[[TaskSpec, str, datasets.Dataset], datasets.Dataset]
+HubAdapter = Callable[[TaskSpec, str, datasets.Dataset], "tuple[datasets.Dataset, int | None]"]
 HUB_ADAPTERS: dict[str, HubAdapter] = {}
 
 
 def register_hub_adapter(source: str, adapter: HubAdapter) -> None:
-    """Register ``adapter(task, split, ds) -> ds``, applied to each Hub split of tasks whose ``source`` is
-    ``source`` before label remapping (e.g. to rename columns or drop placeholder rows)."""
+    """Register ``adapter(task, split, ds) -> (ds, dropped)``, applied to each Hub split of tasks whose
+    ``source`` is ``source`` before label remapping (e.g. to rename columns or drop placeholder rows);
+    ``dropped`` counts the rows it dropped, None where the task drops none."""
     HUB_ADAPTERS[source] = adapter
 
 
@@ -210,6 +214,15 @@ def _load_from_hub(task: TaskSpec) -> datasets.DatasetDict:
         ) from err
 
 
+@dataclass
+class LoadedSplits:
+    """What :func:`load_splits` returns."""
+
+    datasets: datasets.DatasetDict  # split -> rows: the task's text fields, ``label`` and ``idx``
+    groups: dict[str, np.ndarray]  # eval split -> query id per row (ranking tasks: WPR), else {}
+    dropped_rows: dict[str, int]  # split -> rows the source dropped (PAWS-X ``NS``); {} where none are
+
+
 def load_splits(
     task: TaskSpec,
     data_dir: str | Path | None,
@@ -218,8 +231,9 @@ def load_splits(
     max_eval_samples: int | None = None,
     validation_from_train: float | None = None,
     validation_seed: int = 0,
-) -> datasets.DatasetDict:
-    """The train split (``task.train_split``) and every eval split (``task.eval_splits``) of ``task``.
+) -> LoadedSplits:
+    """The train split (``task.train_split``) and every eval split (``task.eval_splits``) of ``task``, with
+    their query groups and the rows the source dropped (:class:`LoadedSplits`).
 
     With ``validation_from_train`` the dev split is not even read: the (subsampled) train split is cut by
     :func:`carve_validation` into train and ``validation_from_train``, the only eval split.
@@ -232,6 +246,7 @@ def load_splits(
     root = resolve_data_dir(None if data_dir is None else str(data_dir))
     splits = [task.train_split] if validation_from_train else [task.train_split, *task.eval_splits]
     out: dict[str, datasets.Dataset] = {}
+    dropped: dict[str, int] = {}  # per split, in load order, for the sources that drop rows
     if root is None and task.source not in FILE_SOURCES:
         hub = _load_from_hub(task)
         for split in splits:
@@ -242,7 +257,9 @@ def load_splits(
                 )
             ds = hub[split]
             if task.source in HUB_ADAPTERS:
-                ds = HUB_ADAPTERS[task.source](task, split, ds)
+                ds, n = HUB_ADAPTERS[task.source](task, split, ds)
+                if n is not None:
+                    dropped[split] = n
             out[split] = remap_labels_by_name(ds, task)
     else:
         if task.source not in LOCAL_READERS:
@@ -251,7 +268,10 @@ def load_splits(
             )
         reader = LOCAL_READERS[task.source]
         for split in splits:
-            out[split] = _rows_to_dataset(task, reader(task, root, split))
+            rows = reader(task, root, split)
+            if isinstance(rows, SplitRows):
+                dropped[split], rows = rows.dropped, rows.rows
+            out[split] = _rows_to_dataset(task, rows)
     out[task.train_split] = subsample(out[task.train_split], max_train_samples)
     if validation_from_train:
         out[task.train_split], held = carve_validation(out[task.train_split], validation_from_train, validation_seed)
@@ -259,173 +279,17 @@ def load_splits(
     else:
         for split in task.eval_splits:
             out[split] = subsample(out[split], max_eval_samples)
-    return datasets.DatasetDict({split: _add_idx(ds) for split, ds in out.items()})
+    splits_out = datasets.DatasetDict({split: _add_idx(ds) for split, ds in out.items()})
+    return LoadedSplits(splits_out, query_groups(task, splits_out), dropped)
 
 
-# ----------------------------------------------------------------------------------------- tokenizing
-
-
-def dataset_content_hash(ds: datasets.Dataset) -> str:
-    """sha256 of a dataset's column names, features and cell values (independent of Arrow chunking)."""
-    h = hashlib.sha256()
-    h.update(json.dumps(ds.features.to_dict(), sort_keys=True).encode())
-    df = ds.to_pandas()
-    h.update(json.dumps(list(df.columns)).encode())
-    if len(df):
-        h.update(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes())
-    return h.hexdigest()
-
-
-def _tokenizer_id(tokenizer) -> dict:
-    return {
-        "name_or_path": str(getattr(tokenizer, "name_or_path", "")),
-        "vocab_size": len(tokenizer),
-        "class": f"{type(tokenizer).__module__}.{type(tokenizer).__qualname__}",
-    }
-
-
-def tokenize_cache_key(dsets: datasets.DatasetDict, task: TaskSpec, tokenizer, max_seq_length: int) -> str:
-    payload = {
-        "version": _TOKENIZE_CACHE_VERSION,
-        "task": task.name,
-        "text_fields": list(task.text_fields),
-        "data": {name: dataset_content_hash(ds) for name, ds in sorted(dsets.items())},
-        "tokenizer": _tokenizer_id(tokenizer),
-        "max_seq_length": int(max_seq_length),
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
-
-
-def _tokenize(
-    dsets: datasets.DatasetDict, task: TaskSpec, tokenizer, max_seq_length: int
-) -> datasets.DatasetDict:
-    def _fn(batch: dict) -> dict:
-        enc = tokenizer(*[batch[f] for f in task.text_fields], truncation=True, max_length=max_seq_length)
-        out = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
-        out["labels"] = batch["label"]
-        return out
-
-    result = {}
-    for name, ds in dsets.items():
-        drop = [c for c in ds.column_names if c != "idx"]
-        tok = ds.map(_fn, batched=True, remove_columns=drop, desc=f"{task.name}/{name}: tokenize")
-        if task.is_regression:
-            tok = tok.cast_column("labels", datasets.Value("float32"))
-        else:
-            tok = tok.cast_column("labels", datasets.Value("int64"))
-        keep = [
-            c
-            for c in ("input_ids", "attention_mask", "token_type_ids", "labels", "idx")
-            if c in tok.column_names
-        ]
-        result[name] = tok.select_columns(keep)
-    return datasets.DatasetDict(result)
-
-
-def tokenize_splits(
-    dsets: datasets.DatasetDict,
-    task: TaskSpec,
-    tokenizer,
-    max_seq_length: int,
-    cache_dir: str | Path | None = None,
-) -> datasets.DatasetDict:
-    """Tokenize every split (truncation to ``max_seq_length``, no padding). Output columns: ``input_ids``,
-    ``attention_mask``, ``token_type_ids`` (if the tokenizer makes them), ``labels``, ``idx``.
-
-    With ``cache_dir``, the result is saved under ``cache_dir/<key>/`` where ``key`` hashes the task, the raw
-    data content, the tokenizer (name_or_path, vocab size, class) and ``max_seq_length``; a later call with
-    the same inputs loads it instead of tokenizing again.
-    """
-    if int(max_seq_length) <= 0:
-        raise DataError(f"max_seq_length must be positive, got {max_seq_length!r}")
-    if cache_dir is None:
-        return _tokenize(dsets, task, tokenizer, max_seq_length)
-    cache_dir = Path(cache_dir)
-    target = cache_dir / tokenize_cache_key(dsets, task, tokenizer, max_seq_length)
-    if (target / "dataset_dict.json").is_file():
-        try:
-            cached = datasets.load_from_disk(str(target))
-            log.info("tokenized %s loaded from cache %s", task.name, target)
-            return cached
-        except Exception as exc:  # corrupt/partial cache: rebuild it
-            log.warning("ignoring unreadable tokenize cache %s: %s", target, exc)
-    result = _tokenize(dsets, task, tokenizer, max_seq_length)
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache_dir))
-    except OSError as err:  # the cache is optional: a read-only or full cache folder costs only speed
-        log.warning("tokenize cache %s is not writable (%s): going on without the cache", cache_dir,
-                    err.strerror or err)
-        return result
-    try:
-        result.save_to_disk(str(tmp))
-        publish_tree(tmp)  # mkdtemp made it 0700: the cache is shared like any folder the user makes
-        if target.exists():
-            shutil.rmtree(target, ignore_errors=True)
-        os.replace(tmp, target)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not (target / "dataset_dict.json").is_file():
-            log.warning("tokenize cache %s could not be written: going on without the cache", target)
-            return result
-    # Serve the cached copy so first and later calls return the same (memory-mapped) object kind.
-    return datasets.load_from_disk(str(target))
-
-
-# -------------------------------------------------------------------------------- collation / loading
-
-
-class PaddingCollator:
-    """Dynamic padding to the longest sequence in the batch (optionally rounded up to a multiple).
-
-    ``labels`` become a long tensor for integer labels and a float32 tensor for float labels; ``idx`` a long
-    tensor.
-    """
-
-    def __init__(self, tokenizer, pad_to_multiple_of: int | None = None):
-        self.tokenizer = tokenizer
-        self.pad_to_multiple_of = pad_to_multiple_of
-
-    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
-        features = [dict(f) for f in features]
-        labels = [f.pop("labels") for f in features] if "labels" in features[0] else None
-        if labels is None and "label" in features[0]:
-            labels = [f.pop("label") for f in features]
-        idx = [f.pop("idx") for f in features] if "idx" in features[0] else None
-        batch = dict(
-            self.tokenizer.pad(
-                features, padding=True, pad_to_multiple_of=self.pad_to_multiple_of, return_tensors="pt"
-            )
-        )
-        if labels is not None:
-            labels = [x.item() if isinstance(x, torch.Tensor) else x for x in labels]
-            is_float = any(isinstance(x, (float, np.floating)) for x in labels)
-            batch["labels"] = torch.tensor(labels, dtype=torch.float32 if is_float else torch.long)
-        if idx is not None:
-            batch["idx"] = torch.tensor([int(i) for i in idx], dtype=torch.long)
-        return batch
-
-
-def make_collator(tokenizer, pad_to_multiple_of: int | None = None) -> PaddingCollator:
-    return PaddingCollator(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
-
-
-def make_dataloader(
-    dataset,
-    collator,
-    batch_size: int,
-    shuffle: bool,
-    seed: int,
-    drop_last: bool = False,
-) -> DataLoader:
-    """A DataLoader whose shuffling order is a function of ``seed`` only."""
-    generator = torch.Generator()
-    generator.manual_seed(int(seed))
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        collate_fn=collator,
-        drop_last=drop_last,
-        generator=generator,
-    )
+def query_groups(task: TaskSpec, splits: datasets.DatasetDict) -> dict[str, np.ndarray]:
+    """Query ids of every eval split of a ranking task (WPR: rows with the same query text), else {}."""
+    if task.metric_names[0] != "ndcg":
+        return {}
+    out = {}
+    for split in task.eval_splits:
+        queries = splits[split]["query"]
+        _, ids = np.unique(np.asarray(queries, dtype=object).astype(str), return_inverse=True)
+        out[split] = ids
+    return out

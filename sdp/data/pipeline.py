@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from sdp.crosslingual import eval_groups
 from sdp.data import xglue  # noqa: F401  (registers the XGLUE readers and Hub adapter with loading)
-from sdp.data.loading import (
-    PaddingCollator,
-    load_splits,
-    make_collator,
-    make_dataloader,
-    resolve_data_dir,
-    tokenize_splits,
-)
+from sdp.data.loading import load_splits, resolve_data_dir
 from sdp.data.tasks import TaskSpec
+from sdp.data.tokenize import PaddingCollator, make_collator, make_dataloader, tokenize_splits
 
 
 @dataclass
 class RunData:
     datasets: dict[str, Any]  # split -> tokenised dataset (with labels and row index ``idx``)
     groups: dict[str, np.ndarray]  # split -> query id per example (ranking metrics, WPR), else {}
+    dropped_rows: dict[str, int]  # split -> rows the source dropped (PAWS-X ``NS``), for metrics.json
     collator: PaddingCollator
     train_loader: Any
     eval_loaders: dict[str, Any]  # one per evaluated split, in task.eval_splits order
@@ -33,10 +28,11 @@ class RunData:
 def build_data(cfg: Any, task: TaskSpec, tokenizer, accelerator) -> RunData:
     # Tokenise on the main process first so the others read its cache instead of racing it.
     with accelerator.main_process_first():
-        raw = load_splits(task, resolve_data_dir(cfg.data_dir), max_train_samples=cfg.max_train_samples,
+        loaded = load_splits(task, resolve_data_dir(cfg.data_dir), max_train_samples=cfg.max_train_samples,
                           max_eval_samples=cfg.max_eval_samples,
                           validation_from_train=cfg.task.validation_from_train,
                           validation_seed=cfg.task.validation_seed)
+        raw = loaded.datasets
         tokenized = tokenize_splits(raw, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir)
     train = tokenized[task.train_split]
     if len(train) < cfg.train.batch_size:
@@ -50,7 +46,8 @@ def build_data(cfg: Any, task: TaskSpec, tokenizer, accelerator) -> RunData:
     return RunData(
         datasets=tokenized,
         raw=raw,
-        groups=eval_groups(task, raw),
+        groups=loaded.groups,
+        dropped_rows=loaded.dropped_rows,
         collator=collator,
         train_loader=make_dataloader(train, collator, cfg.train.batch_size, True, cfg.seed, drop_last),
         eval_loaders={
@@ -58,3 +55,10 @@ def build_data(cfg: Any, task: TaskSpec, tokenizer, accelerator) -> RunData:
             for split in task.eval_splits
         },
     )
+
+
+def ordered_batches(dataset: Any, collator: PaddingCollator, batch_size: int, device: Any) -> Iterator[dict[str, Any]]:
+    """``dataset`` in row order (not shuffled, not sharded across processes), batch by batch on ``device``:
+    for one pass over a whole split on every process (teacher prefill, held-out measurements)."""
+    loader = make_dataloader(dataset, collator, batch_size, False, seed=0)  # seed: unused without shuffling
+    return ({k: v.to(device) for k, v in batch.items()} for batch in loader)

@@ -23,8 +23,9 @@ Sources
   whole labelled test file.
 
 PAWS-X rows whose sentence is the upstream placeholder ``NS`` (missing translation) are dropped, from every
-source; :func:`dropped_rows` reports how many per split (the recipe writes it to metrics.json
-``data.dropped_rows``).
+source; the readers report how many per split (:class:`~sdp.data.loading.SplitRows`), and
+:func:`~sdp.data.loading.load_splits` returns the counts, which the recipe writes to metrics.json
+``data.dropped_rows``.
 
 Text fields: QADSM's ad title and description are joined into one ``ad`` field and WPR's page title and
 snippet into ``web_page`` (``title + " " + text``), so every task is a single sentence or a sentence pair.
@@ -43,7 +44,7 @@ from pathlib import Path
 import datasets
 
 from sdp.data.glue_local import find_task_dir
-from sdp.data.loading import register_hub_adapter, register_local_reader
+from sdp.data.loading import SplitRows, register_hub_adapter, register_local_reader
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, read_utf8, split_language
 from sdp.data.xglue_tasks import (  # noqa: F401  (re-exported: the task specs live in a light module)
     NS_PLACEHOLDER,
@@ -61,7 +62,6 @@ __all__ = [
     "XGLUE_LANGUAGES",
     "XTASKS",
     "CrossLingualInfo",
-    "dropped_rows",
     "read_xglue_split",
     "read_xtreme_file",
     "read_xtreme_split",
@@ -76,22 +76,20 @@ log = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------------- dropped-row counts
 
-_DROPPED: dict[str, dict[str, int]] = {}
+
+def _with_dropped(task: TaskSpec, info: CrossLingualInfo, split: str, rows: list[dict], count: int,
+                  where: str) -> list[dict] | SplitRows:
+    """``rows``, with the count of NS rows dropped where the task drops them (PAWS-X)."""
+    if not info.drop_ns:
+        return rows
+    _log_dropped(task, split, count, where)
+    return SplitRows(rows, int(count))
 
 
-def _record_dropped(task: TaskSpec, split: str, count: int, where: str) -> None:
-    _DROPPED.setdefault(task.name, {})[split] = int(count)
+def _log_dropped(task: TaskSpec, split: str, count: int, where: str) -> None:
     if count:
         log.info("%s/%s: dropped %d rows with the %r placeholder (%s)", task.name, split, count,
                  NS_PLACEHOLDER, where)
-
-
-def dropped_rows(task: TaskSpec) -> dict[str, int]:
-    """Rows dropped (``NS`` placeholder) per split by the last load of ``task``'s splits; {} if none apply."""
-    if not XTASKS.get(task.name, CrossLingualInfo((), {})).drop_ns:
-        return {}
-    got = _DROPPED.get(task.name, {})
-    return {s: got[s] for s in (task.train_split, *task.eval_splits) if s in got}
 
 
 # ------------------------------------------------------------------------------------- row conversion
@@ -135,17 +133,22 @@ def _xglue_file(task: TaskSpec, info: CrossLingualInfo, split: str) -> str:
     raise DataError(f"task {task.name!r} has no split {split!r}; splits are train, validation.<lang>, test.<lang>")
 
 
-def read_xglue_split(task: TaskSpec, data_dir: str | Path, split: str) -> list[dict]:
-    """Rows of ``split`` from the official XGLUE layout (tab-split, no quoting, ``*.tsv`` has a header)."""
-    info = XTASKS[task.name]
-    path = _xglue_dir(task, Path(data_dir)) / _xglue_file(task, info, split)
-    kind, lang = split_language(split)
+def _require_split_file(task: TaskSpec, split: str, path: Path) -> None:
     if not path.is_file():
+        _, lang = split_language(split)
         raise DataFileNotFoundError(
             f"task {task.name!r}: no file for split {split!r}"
             + (f" (language {lang!r})" if lang else "")
             + f": {str(path)!r} does not exist"
         )
+
+
+def read_xglue_split(task: TaskSpec, data_dir: str | Path, split: str) -> list[dict]:
+    """Rows of ``split`` from the official XGLUE layout (tab-split, no quoting, ``*.tsv`` has a header)."""
+    info = XTASKS[task.name]
+    path = _xglue_dir(task, Path(data_dir)) / _xglue_file(task, info, split)
+    kind, _ = split_language(split)
+    _require_split_file(task, split, path)
     text = read_utf8(path).removeprefix("\ufeff")
     lines = text.split("\n")
     start = 1 if path.name.endswith(".tsv") else 0
@@ -173,8 +176,7 @@ def read_xglue_split(task: TaskSpec, data_dir: str | Path, split: str) -> list[d
                         "set task.eval_test=false")
     if not rows:
         raise DataError(f"data file {str(path)!r} has no rows")
-    _record_dropped(task, split, dropped, str(path))
-    return rows
+    return _with_dropped(task, info, split, rows, dropped, str(path))
 
 
 # ------------------------------------------------------------------------------------------ XTREME files
@@ -299,13 +301,8 @@ def read_xtreme_split(task: TaskSpec, data_dir: str | Path, split: str) -> list[
     if not folder.is_dir():
         raise DataFileNotFoundError(f"no XTREME folder for task {task.name!r}: {str(folder)!r} does not exist")
     path = folder / _xtreme_file(task, split)
-    kind, lang = split_language(split)
-    if not path.is_file():
-        raise DataFileNotFoundError(
-            f"task {task.name!r}: no file for split {split!r}"
-            + (f" (language {lang!r})" if lang else "")
-            + f": {str(path)!r} does not exist"
-        )
+    kind, _ = split_language(split)
+    _require_split_file(task, split, path)
     text_columns = tuple(info.columns[: len(task.text_fields)])
     raw, _ = read_xtreme_file(path, text_columns)
     if split == task.train_split or kind == "validation":
@@ -317,19 +314,19 @@ def read_xtreme_split(task: TaskSpec, data_dir: str | Path, split: str) -> list[
         raw = [r for r in raw if r["index"] in keep]
     rows = [_convert(task, info, r, f"{path}:row {r['index']}") for r in raw]
     dropped = sum(r is None for r in rows)
-    _record_dropped(task, split, dropped, str(path))
-    return [r for r in rows if r is not None]
+    return _with_dropped(task, info, split, [r for r in rows if r is not None], dropped, str(path))
 
 
 # ----------------------------------------------------------------------------------------------- Hub
 
 
-def _hub_adapter(task: TaskSpec, split: str, ds: datasets.Dataset) -> datasets.Dataset:
-    """Hub columns -> the task's: rename the label column, join split text fields, drop NS rows, and refuse
-    an unlabelled test split."""
+def _hub_adapter(task: TaskSpec, split: str, ds: datasets.Dataset) -> tuple[datasets.Dataset, int | None]:
+    """Hub columns -> the task's: rename the label column, join split text fields, drop NS rows (counted), and
+    refuse an unlabelled test split."""
     info = XTASKS.get(task.name)
     if info is None:
-        return ds
+        return ds, None
+    dropped = None
     if info.hub_label != "label" and info.hub_label in ds.column_names:
         ds = ds.rename_column(info.hub_label, "label")
     kind, _ = split_language(split)
@@ -339,11 +336,12 @@ def _hub_adapter(task: TaskSpec, split: str, ds: datasets.Dataset) -> datasets.D
         cols = _raw_text_columns(task, info)
         before = len(ds)
         ds = ds.filter(lambda r: all(str(r[c]).strip() != NS_PLACEHOLDER for c in cols))
-        _record_dropped(task, split, before - len(ds), f"{task.hub_path}/{task.hub_name}")
+        dropped = before - len(ds)
+        _log_dropped(task, split, dropped, f"{task.hub_path}/{task.hub_name}")
     for name, parts in info.joined.items():
         if name not in ds.column_names:
             ds = ds.map(lambda r, name=name, parts=parts: {name: " ".join(str(r[p]).strip() for p in parts if str(r[p]).strip())})
-    return ds
+    return ds, dropped
 
 register_local_reader("xglue", read_xglue_split)
 register_local_reader("xtreme", read_xtreme_split)

@@ -11,7 +11,6 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-import torch
 from transformers import (
     AutoConfig,
     AutoModelForSequenceClassification,
@@ -143,6 +142,3 @@ def load_model(
     check_vocab(model, tokenizer)
     return model
 
-
-def count_parameters(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

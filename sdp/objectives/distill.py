@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sdp.objectives.cross_correlation import OFF_TARGETS, cross_correlation_loss, gather_rows
-from sdp.objectives.options import term_options_of, unknown_option_error
+from sdp.objectives.options import build_term
 from sdp.objectives.representations import REPRESENTATIONS
 
 __all__ = ["DISTILLATION_TERMS", "build_distillation", "cross_correlation_loss"]
@@ -126,9 +126,4 @@ DISTILLATION_TERMS: dict[str, type[DistillationTerm]] = {
 
 def build_distillation(name: str, **options: Any) -> DistillationTerm:
     """Build a term by registry name; ``options`` are that term's own arguments (any other is an error)."""
-    if name not in DISTILLATION_TERMS:
-        raise ValueError(f"unknown regularizer {name!r}; allowed: {sorted(DISTILLATION_TERMS)}")
-    error = unknown_option_error("regularizer", name, options, term_options_of(DISTILLATION_TERMS, name))
-    if error:
-        raise ValueError(error)
-    return DISTILLATION_TERMS[name](**options)
+    return build_term("regularizer", DISTILLATION_TERMS, name, options)

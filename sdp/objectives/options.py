@@ -22,3 +22,13 @@ def unknown_option_error(group: str, name: str, options: dict[str, Any], allowed
         return None
     return (f"{group}={name} does not take {', '.join(f'{group}.{k}' for k in unknown)}; "
             f"its options are {list(allowed)}")
+
+
+def build_term(group: str, terms: dict[str, type], name: str, options: dict[str, Any]) -> Any:
+    """``terms[name](**options)``: a clear error for an unknown name, or an option the term does not take."""
+    if name not in terms:
+        raise ValueError(f"unknown {group} {name!r}; allowed: {sorted(terms)}")
+    error = unknown_option_error(group, name, options, term_options_of(terms, name))
+    if error:
+        raise ValueError(error)
+    return terms[name](**options)

@@ -15,14 +15,18 @@ rank's entries; a missing entry is always recomputed, never guessed.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from sdp.objectives.representations import model_outputs
+
+log = logging.getLogger("sdp")
 
 TEACHER_MODES = ("frozen", "refresh", "checkpoint")
 CACHE_MODES = ("off", "memory", "disk")
@@ -189,6 +193,12 @@ class Teacher:
         if self.cache is not None:
             self.cache.invalidate()
 
+    def close_cache(self) -> None:
+        """End of the pruning stage: log what the cache saved, then free it (and its disk files)."""
+        if self.cache is not None:
+            log.info("teacher cache: %s", self.cache.stats())
+            self.cache.close()
+
     def weights(self, names: list[str]) -> dict[str, torch.Tensor]:
         """The teacher's own parameters (frozen, or refreshed in place) named like the student's."""
         params = dict(self.model.named_parameters())
@@ -199,3 +209,35 @@ class Teacher:
                 "a weight regularizer needs a teacher of the same architecture"
             )
         return {n: params[n] for n in names}
+
+
+def build_teacher(student: nn.Module, prune_cfg: Any, needs: tuple[str, ...], weight_term: bool, train_size: int,
+                  cache_dir: Path, rank: int, load_checkpoint: Callable[[], nn.Module]) -> Teacher | None:
+    """The pruning stage's teacher and its output cache (``prune_cfg.teacher_cache``: off|memory|disk), or
+    None where nothing needs one (no ``needs`` of the distillation term or monitor, no ``weight_term``).
+
+    ``prune.teacher=checkpoint`` loads its own weights through ``load_checkpoint``; the other modes copy
+    ``student`` now and take the fine-tuned dense weights when the pruning stage starts
+    (:meth:`Teacher.copy_weights`).
+    """
+    needs = tuple(dict.fromkeys(needs))
+    if not needs and not weight_term:
+        return None  # plain MP with the monitor off: no teacher at all
+    cache = None
+    if needs and prune_cfg.teacher_cache != "off":
+        cache = TeacherCache(train_size, prune_cfg.teacher_cache, cache_dir, rank=rank)
+    if prune_cfg.teacher == "checkpoint":
+        # Its random head init must not shift the RNG stream the dense stage trains with.
+        with torch.random.fork_rng(devices=[]):
+            return Teacher(load_checkpoint(), "checkpoint", needs, cache)
+    return Teacher.copy_of(student, prune_cfg.teacher, needs, cache)
+
+
+def prefill_teacher(teacher: Teacher | None, batches: Iterable[dict[str, torch.Tensor]],
+                    autocast: Callable[[], Any]) -> None:
+    """Cache a fixed teacher's outputs for every example of ``batches`` (the whole training set) before the
+    stage; nothing to do without a cache, or for a refreshed teacher (each refresh empties it)."""
+    if teacher is None or teacher.cache is None or teacher.mode == "refresh":
+        return
+    with autocast():
+        log.info("teacher cache prefilled: %d examples", teacher.prefill(batches))

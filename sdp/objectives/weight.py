@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sdp.objectives.options import term_options_of, unknown_option_error
+from sdp.objectives.options import build_term
 
 
 class WeightRegularizer(nn.Module):
@@ -65,9 +65,4 @@ WEIGHT_REGULARIZERS: dict[str, type[WeightRegularizer]] = {
 
 def build_weight_regularizer(name: str, **options: Any) -> WeightRegularizer:
     """Build a term by registry name; ``options`` are that term's own arguments (any other is an error)."""
-    if name not in WEIGHT_REGULARIZERS:
-        raise ValueError(f"unknown weight_reg {name!r}; allowed: {sorted(WEIGHT_REGULARIZERS)}")
-    error = unknown_option_error("weight_reg", name, options, term_options_of(WEIGHT_REGULARIZERS, name))
-    if error:
-        raise ValueError(error)
-    return WEIGHT_REGULARIZERS[name](**options)
+    return build_term("weight_reg", WEIGHT_REGULARIZERS, name, options)

@@ -6,6 +6,7 @@ bits packed 8 to a byte (``numpy.packbits``), and the matrix shape, so a BERT-ba
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -13,9 +14,13 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 
+from sdp.pruning.masks import magnitude_masks
 from sdp.training.io import atomic_write
 
-MASK_FILE = "mask.safetensors"
+log = logging.getLogger("sdp")
+
+MASK_FILE = "mask.safetensors"  # <run dir>/mask.safetensors: the run's final mask
+DENSE_MASK = "dense_mask.safetensors"  # the mask the dense weights imply at the target sparsity
 
 
 def jaccard(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor]) -> float:
@@ -57,3 +62,28 @@ def load_masks(path: str | Path) -> dict[str, torch.Tensor]:
         count = int(np.prod(shape))
         out[key] = torch.from_numpy(np.unpackbits(bits)[:count].astype(bool).reshape(shape))
     return out
+
+
+def save_dense_mask(run_dir: Path, prunable: Mapping[str, torch.Tensor], sparsity: float, scope: str) -> None:
+    """The mask the dense weights imply at the target sparsity (one shot), kept to measure how far the
+    iterative schedule moved away from it. Written once: a resumed stage keeps the first one."""
+    path = Path(run_dir) / DENSE_MASK
+    if not path.exists():
+        save_masks(path, magnitude_masks(prunable, sparsity, scope))
+
+
+def mask_overlap(masks: Mapping[str, torch.Tensor], run_dir: Path, reference: str | None,
+                 save: bool) -> dict[str, float | str]:
+    """Jaccard overlap of the final ``masks`` with the dense-magnitude mask (if this run saved one) and with a
+    ``reference`` run's mask (a mask file or a run dir); with ``save`` (main process) the masks are written to
+    the run dir's :data:`MASK_FILE` first, for later runs to compare with."""
+    if save:
+        save_masks(Path(run_dir) / MASK_FILE, masks)
+    overlap: dict[str, float | str] = {}
+    if (Path(run_dir) / DENSE_MASK).exists():
+        overlap["dense_magnitude"] = jaccard(masks, load_masks(Path(run_dir) / DENSE_MASK))
+    if reference:
+        overlap["reference"] = jaccard(masks, load_masks(reference))
+        overlap["reference_path"] = str(reference)
+    log.info("mask overlap (Jaccard of kept weights): %s", overlap)
+    return overlap

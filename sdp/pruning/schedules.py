@@ -24,6 +24,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger("sdp")
 
@@ -147,6 +148,13 @@ def _to_steps(value: float, unit: str, total_steps: int, key: str) -> int:
             raise ValueError(f"schedule.{key}={value} with unit=steps must be a whole number of optimizer steps >= 0")
         return int(value)
     raise ValueError(f"unknown schedule unit {unit!r}; allowed: ['fraction', 'steps']")
+
+
+def schedule_from_config(schedule_cfg: Any, final_sparsity: float, total_steps: int) -> SparsitySchedule:
+    """:func:`resolve_schedule` from a ``schedule`` config group (conf/schedule/*.yaml)."""
+    return resolve_schedule(schedule_cfg.name, final_sparsity, total_steps, start=schedule_cfg.start,
+                            end=schedule_cfg.end, frequency=schedule_cfg.frequency, unit=schedule_cfg.unit,
+                            initial_sparsity=schedule_cfg.initial_sparsity)
 
 
 def resolve_schedule(

@@ -7,7 +7,6 @@ from typing import Any
 
 import pandas as pd
 
-GLUE_TASKS = ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli")
 XGLUE_TASKS = ("xnli", "pawsx", "nc", "qadsm", "qam", "wpr", "qg", "ntg", "ner", "pos", "mlqa")
 
 # The columns that identify one table cell; `metric` is a schema key, `main`, `lang/<l>` or `drop/<l>`.

@@ -10,32 +10,24 @@ from typing import Any
 
 import pandas as pd
 
+from sdp.objectives.naming import method_name
+
 # Folders under the results dir that hold reports or references, never runs.
 SKIP_DIRS = ("tables", "bench", "baselines")
 
 # Config fields that identify a cell of a sweep (seed excluded); see group_key().
 KEY_FIELDS = ("task", "model", "method", "schedule", "teacher", "target_sparsity", "config_hash")
 
-_REG_NAMES = {"none": "MP", "kd": "KD", "mse": "MSE", "cosine": "COS", "cross_correlation": "SDP-CC"}
-_WREG_NAMES = {"cosine": "AWR-cos", "frobenius": "AWR-fro"}
-
-# Where each field may sit in `.hydra/config.yaml` (first hit wins); metrics.json always takes precedence.
-_CONFIG_PATHS: dict[str, tuple[str, ...]] = {
-    "task": ("task.name", "task"),
-    "model": ("model.name", "model"),
-    "regularizer": ("regularizer.name", "regularizer"),
-    "weight_reg": ("weight_reg.name", "weight_reg"),
-    "schedule": ("schedule.name", "schedule"),
-    "teacher": ("prune.teacher", "teacher", "pruning.teacher"),
-    "seed": ("seed", "training.seed"),
-    "target_sparsity": (
-        "sparsity",
-        "target_sparsity",
-        "pruning.target_sparsity",
-        "pruning.final_sparsity",
-        "schedule.final_sparsity",
-        "schedule.target_sparsity",
-    ),
+# Where each field sits in `.hydra/config.yaml` (conf/config.yaml's keys); metrics.json takes precedence.
+_CONFIG_PATHS: dict[str, str] = {
+    "task": "task.name",
+    "model": "model.name",
+    "regularizer": "regularizer.name",
+    "weight_reg": "weight_reg.name",
+    "schedule": "schedule.name",
+    "teacher": "prune.teacher",
+    "seed": "seed",
+    "target_sparsity": "sparsity",
 }
 
 
@@ -65,15 +57,6 @@ class Collection:
     n_found: int = 0
     n_identical_duplicates: int = 0
     n_tuning: int = 0  # runs scored on a split carved from train (task.validation_from_train): not dev scores
-
-
-def derive_method(regularizer: str, weight_reg: str) -> str:
-    """Display name from the distillation and weight terms, as the runner names it (MP, SDP-CC+AWR-cos...)."""
-    d = _REG_NAMES.get(regularizer, regularizer)
-    r = _WREG_NAMES.get(weight_reg, weight_reg) if weight_reg not in ("", "none", None) else ""
-    if not r:
-        return d
-    return r if d == "MP" else f"{d}+{r}"
 
 
 def find_metrics_files(results_dir: Path) -> list[Path]:
@@ -155,11 +138,7 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     def field_(name: str) -> Any:
         if data.get(name) is not None:
             return data[name]
-        for dotted in _CONFIG_PATHS.get(name, ()):
-            val = _lookup(cfg, dotted)
-            if val is not None:
-                return val
-        return None
+        return _lookup(cfg, _CONFIG_PATHS[name]) if name in _CONFIG_PATHS else None
 
     status = data.get("status")
     if not isinstance(status, str):
@@ -174,7 +153,7 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
         rec[name] = "" if val is None else str(val)
     method = field_("method")
     if method is None and (field_("regularizer") is not None or field_("weight_reg") is not None):
-        method = derive_method(str(field_("regularizer") or "none"), str(field_("weight_reg") or "none"))
+        method = method_name(str(field_("regularizer") or "none"), str(field_("weight_reg") or "none"))
     rec["method"] = "" if method is None else str(method)
     rec["config_hash"] = str(data.get("config_hash") or "")
     versions = data.get("versions") if isinstance(data.get("versions"), dict) else {}

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from sdp.data.tasks import GLUE_TASKS
 from sdp.report.aggregate import (
     CELL_COLUMNS,
     CELL_KEYS,
-    GLUE_TASKS,
     aggregate_cells,
     cross_lingual_tasks,
     long_scores,

@@ -6,7 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-from sdp.report.aggregate import GLUE_TASKS, ROW_KEYS, method_rank
+from sdp.data.tasks import GLUE_TASKS
+from sdp.report.aggregate import ROW_KEYS, method_rank
 from sdp.report.render import FLAG, MISSING, Table, fmt_num, fmt_sparsity
 
 # Column label and displayed metrics per task, in the paper's order (MNLI m/mm, MRPC F1/acc, STS-B P/S).

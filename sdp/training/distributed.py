@@ -34,6 +34,7 @@ from accelerate.utils import DataLoaderConfiguration, DistributedType
 
 from sdp.training.launch import check_accumulation, check_world_size, resolve_precision, use_cpu
 from sdp.training.tracking import accelerator_kwargs
+from sdp.validate import ConfigError
 
 SHARDED = {
     DistributedType.FSDP: "FSDP",
@@ -90,6 +91,9 @@ def make_accelerator(cfg: Any, run_dir: str | Path | None = None) -> Accelerator
     )
     refuse_sharded(accelerator.distributed_type)
     check_world_size(accelerator.num_processes)
+    if cfg.prune.dropout == "distill_off" and accelerator.num_processes > 1:
+        raise ConfigError("prune.dropout=distill_off runs two forward passes per batch, which DDP does not "
+                          "allow; use prune.dropout=off or on with several processes")
     return accelerator
 
 

@@ -4,7 +4,7 @@ optimizer and LR schedule builders, and evaluation predictions."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +95,17 @@ class Stage:
     position: DataPosition = field(default_factory=DataPosition)  # where in the data (a checkpoint reads it)
 
 
+def build_stage(name: str, stage_cfg: Any, train_cfg: Any, model: nn.Module, accelerator: Accelerator,
+                batches_per_epoch: int) -> Stage:
+    """A stage's optimizer (AdamW), LR schedule and update count, from its config group (dense or prune)."""
+    updates = count_updates(stage_cfg.epochs, stage_cfg.max_steps, batches_per_epoch,
+                            train_cfg.gradient_accumulation_steps)
+    raw = build_optimizer(model, stage_cfg.lr, train_cfg.weight_decay)
+    # Not prepared: accelerate would step it once per process per update.
+    lr_scheduler = build_lr_scheduler(raw, updates, train_cfg.warmup_ratio, stage_cfg.lr_schedule)
+    return Stage(name, updates, accelerator.prepare_optimizer(raw), raw, lr_scheduler)
+
+
 def mean_parts(window: list[dict[str, float]], last: tuple[str, ...] = ()) -> dict[str, float]:
     """Each part's mean over ``window`` (the micro-batches of one update, or the updates of one logging
     window); a part named in ``last`` (sparsity, lr) takes the window's last value instead."""
@@ -104,6 +115,28 @@ def mean_parts(window: list[dict[str, float]], last: tuple[str, ...] = ()) -> di
         values = [p[k] for p in window if k in p]
         out[k] = float(values[-1]) if k in last else float(np.mean(values))
     return out
+
+
+class UpdateLog:
+    """Step 8 of an update: its mean parts go to ``observe`` (the recovery measurement) and ``track`` (the
+    tracker); every ``every`` updates, and at the stage's end, one ``trace`` record holds the means of the
+    updates since the last one (the last value for sparsity and lr)."""
+
+    def __init__(self, stage: Stage, observe: Callable[[dict[str, float]], None],
+                 track: Callable[[str, dict[str, float]], None], trace: Callable[[dict[str, Any]], None],
+                 every: int) -> None:
+        self.stage, self.observe, self.track, self.trace, self.every = stage, observe, track, trace, every
+        self.pending: list[dict[str, float]] = []  # the updates since the last trace record
+
+    def log(self, parts: dict[str, float]) -> None:
+        stage = self.stage
+        self.observe(parts)
+        self.track(stage.name, parts)
+        self.pending.append(parts)
+        if stage.step % self.every == 0 or stage.step == stage.updates:
+            self.trace({"event": "train", "stage": stage.name, "step": stage.step, "updates": len(self.pending),
+                        **mean_parts(self.pending, last=("sparsity", "lr"))})
+            self.pending = []
 
 
 @torch.no_grad()

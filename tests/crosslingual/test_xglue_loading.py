@@ -15,7 +15,7 @@ from sdp.crosslingual import per_language, select_languages
 from sdp.data import loading
 from sdp.data.loading import load_splits
 from sdp.data.tasks import DataError, DataFileNotFoundError, get_task
-from sdp.data.xglue import dropped_rows, read_xtreme_file, zero_shot_partition
+from sdp.data.xglue import read_xtreme_file, zero_shot_partition
 from sdp.metrics import crosslingual_metrics, ndcg_by_query
 
 XNLI_LANGS = "en ar bg de el es fr hi ru sw th tr ur vi zh".split()
@@ -56,7 +56,7 @@ def test_official_xglue_layout_xnli(xglue_dir):
     task = select_languages(get_task("xnli"), ["en", "de"], eval_test=True)
     assert task.eval_splits == ("validation.en", "validation.de", "test.en", "test.de")
     task = select_languages(get_task("xnli"), ["en", "de"])
-    out = load_splits(task, xglue_dir)
+    out = load_splits(task, xglue_dir).datasets
     assert {k: len(v) for k, v in out.items()} == {"train": 3, "validation.en": 2, "validation.de": 3}
     names = out["train"].features["label"].names
     assert names == ["entailment", "neutral", "contradiction"]
@@ -65,22 +65,23 @@ def test_official_xglue_layout_xnli(xglue_dir):
     # test.de exists, test.en does not: explicit request must fail clearly, naming the file
     with pytest.raises(DataFileNotFoundError, match=r"test\.en.*language 'en'.*en\.test"):
         load_splits(select_languages(get_task("xnli"), ["en", "de"], eval_test=True), xglue_dir)
-    ok = load_splits(select_languages(get_task("xnli"), ["de"], eval_test=True), xglue_dir)
+    ok = load_splits(select_languages(get_task("xnli"), ["de"], eval_test=True), xglue_dir).datasets
     assert len(ok["test.de"]) == 1
 
 
 def test_official_xglue_layout_pawsx_drops_ns(xglue_dir):
     task = select_languages(get_task("pawsx"), ["en", "de"])
-    out = load_splits(task, xglue_dir)
+    loaded = load_splits(task, xglue_dir)
+    out = loaded.datasets
     assert {k: len(v) for k, v in out.items()} == {"train": 2, "validation.en": 1, "validation.de": 1}
     assert out["train"].features["label"].names == ["different", "same"]
     assert out["train"]["label"] == [1, 0]
-    assert dropped_rows(task) == {"train": 0, "validation.en": 0, "validation.de": 2}
+    assert loaded.dropped_rows == {"train": 0, "validation.en": 0, "validation.de": 2}
 
 
 def test_official_xglue_layout_wpr_joins_fields(xglue_dir):
     task = select_languages(get_task("wpr"), ["en"])
-    out = load_splits(task, xglue_dir)
+    out = load_splits(task, xglue_dir).datasets
     assert out["validation.en"]["web_page"] == ["t s"] * 3
     assert out["validation.en"]["label"] == [3, 0, 1]
 
@@ -142,7 +143,7 @@ def test_zero_shot_partition_is_leakage_free(data_dir, name, n):
 
 def test_small_settings_load(data_dir):
     task = get_task("xnli_small")
-    out = load_splits(select_languages(task, ["en", "sw"]), data_dir)
+    out = load_splits(select_languages(task, ["en", "sw"]), data_dir).datasets
     assert {k: len(v) for k, v in out.items()} == {"train": 1245, "validation.en": 1245, "validation.sw": 1245}
     # parallel files: the eval side's labels are the same in every language
     assert out["validation.en"]["label"] == out["validation.sw"]["label"]
@@ -152,12 +153,13 @@ def test_small_settings_load(data_dir):
     assert out["validation.sw"]["premise"][:3] == [r[0] for r in sw[1245:1248]]  # Swahili rows, eval side
 
     task = select_languages(get_task("pawsx_small"), ["de"], eval_test=True)
-    out = load_splits(task, data_dir)
+    loaded = load_splits(task, data_dir)
+    out = loaded.datasets
     train, held = zero_shot_partition(task, data_dir)
     odd = _ns_count(data_dir / "paws-x" / "dev-de.tsv", (0, 1), False, lambda i: i in held)
     test = _ns_count(data_dir / "paws-x" / "test-de.labeled.tsv", (1, 2), True)
     assert odd > 0 and test > 0
-    assert dropped_rows(task) == {"train": 0, "validation.de": odd, "test.de": test}
+    assert loaded.dropped_rows == {"train": 0, "validation.de": odd, "test.de": test}
     assert len(out["validation.de"]) == len(held) - odd and len(out["test.de"]) == 2000 - test
     assert len(out["train"]) == len(train)
     assert set(out["train"]["label"]) == {0, 1}
@@ -192,7 +194,7 @@ def test_hub_standin(monkeypatch):
 
     monkeypatch.delenv("SDP_DATA_DIR", raising=False)
     monkeypatch.setattr(loading.datasets, "load_dataset", fake_load_dataset)
-    out = load_splits(select_languages(get_task("wpr"), ["en", "de"]), None)
+    out = load_splits(select_languages(get_task("wpr"), ["en", "de"]), None).datasets
     assert calls == [("microsoft/xglue", "wpr")]
     assert out["validation.en"]["web_page"] == ["t s", "t s"] and out["train"]["label"] == [4, 4, 4]
     with pytest.raises(DataError, match=r"no split 'validation\.fr'"):
@@ -208,8 +210,9 @@ def test_hub_standin_pawsx_drops_ns(monkeypatch):
     monkeypatch.setattr(loading.datasets, "load_dataset",
                         lambda *a, **k: datasets.DatasetDict({"train": ds, "validation.de": ds}))
     task = select_languages(get_task("pawsx"), ["de"])
-    out = load_splits(task, None)
-    assert len(out["validation.de"]) == 1 and dropped_rows(task) == {"train": 2, "validation.de": 2}
+    loaded = load_splits(task, None)
+    out = loaded.datasets
+    assert len(out["validation.de"]) == 1 and loaded.dropped_rows == {"train": 2, "validation.de": 2}
 
 
 # --------------------------------------------------------------------------------------------- metrics

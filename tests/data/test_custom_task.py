@@ -94,7 +94,7 @@ def test_float_labels_make_a_regression(tmp_path):
                                                                "task.metric": "pearson_spearman"}))
     task = resolve_task(cfg.task)
     assert task.is_regression and task.metric_names == ("pearson", "spearman") and task.text_fields == ("q", "a")
-    splits = load_splits(task, None)
+    splits = load_splits(task, None).datasets
     assert splits["validation"]["label"] == pytest.approx([0.0, 0.5, 1.0, 1.5])
 
 

@@ -10,16 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from sdp.data import loading
-from sdp.data.loading import (
-    load_splits,
-    make_collator,
-    make_dataloader,
-    remap_labels_by_name,
-    resolve_data_dir,
-    tokenize_splits,
-)
+from sdp.data import loading, tokenize
+from sdp.data.loading import load_splits, remap_labels_by_name, resolve_data_dir
 from sdp.data.tasks import TASKS, DataError, DataFileNotFoundError, TaskSpec, get_task, register_task
+from sdp.data.tokenize import make_collator, make_dataloader, tokenize_splits
 
 
 def _glue_local_tests():
@@ -159,7 +153,7 @@ def test_hub_path_uses_load_dataset_and_remaps(monkeypatch):
 
     monkeypatch.delenv("SDP_DATA_DIR", raising=False)
     monkeypatch.setattr(loading.datasets, "load_dataset", fake_load_dataset)
-    dsets = load_splits(get_task("mnli"), None, max_eval_samples=3)
+    dsets = load_splits(get_task("mnli"), None, max_eval_samples=3).datasets
     assert calls == [("nyu-mll/glue", "mnli")]
     assert list(dsets) == ["train", "validation_matched", "validation_mismatched"]
     assert dsets["train"]["label"] == [2, 1, 0, 2]
@@ -173,7 +167,7 @@ def test_hub_path_uses_load_dataset_and_remaps(monkeypatch):
 
 def test_load_splits_local_mrpc(data_dir):
     task = get_task("mrpc")
-    dsets = load_splits(task, data_dir)
+    dsets = load_splits(task, data_dir).datasets
     assert list(dsets) == ["train", "validation"]
     assert len(dsets["train"]) == 3668 and len(dsets["validation"]) == 408
     val = dsets["validation"]
@@ -186,11 +180,11 @@ def test_load_splits_local_mrpc(data_dir):
 
 def test_load_splits_local_labels_by_name(data_dir):
     """WNLI's file writes 0/1, mapped through label_names: 0 -> not_entailment (id 0)."""
-    rte = load_splits(get_task("rte"), data_dir)["validation"]
+    rte = load_splits(get_task("rte"), data_dir).datasets["validation"]
     assert rte[0]["label"] == get_task("rte").label_names.index("not_entailment") == 1
-    wnli = load_splits(get_task("wnli"), data_dir)["validation"]
+    wnli = load_splits(get_task("wnli"), data_dir).datasets["validation"]
     assert wnli["label"][:2] == [0, 1]
-    stsb = load_splits(get_task("stsb"), data_dir, max_train_samples=5)
+    stsb = load_splits(get_task("stsb"), data_dir, max_train_samples=5).datasets
     assert stsb["validation"].features["label"].dtype == "float32"
     assert stsb["validation"][0]["label"] == pytest.approx(5.0)
     assert len(stsb["train"]) == 5
@@ -198,13 +192,13 @@ def test_load_splits_local_labels_by_name(data_dir):
 
 def test_subsampling_deterministic_and_mixed(data_dir):
     task = get_task("sst2")
-    a = load_splits(task, data_dir, max_train_samples=20, max_eval_samples=10)
-    b = load_splits(task, data_dir, max_train_samples=20, max_eval_samples=10)
+    a = load_splits(task, data_dir, max_train_samples=20, max_eval_samples=10).datasets
+    b = load_splits(task, data_dir, max_train_samples=20, max_eval_samples=10).datasets
     assert len(a["train"]) == 20 and len(a["validation"]) == 10
     assert a["train"]["sentence"] == b["train"]["sentence"]
     assert a["train"]["idx"] == list(range(20))
     assert len(set(a["train"]["label"])) == 2  # not just the first (all-negative) rows of the file
-    full = load_splits(get_task("rte"), data_dir, max_eval_samples=10_000)
+    full = load_splits(get_task("rte"), data_dir, max_eval_samples=10_000).datasets
     assert len(full["validation"]) == 277
 
 
@@ -220,11 +214,11 @@ def test_load_splits_mnli_qqp_tmp(tmp_path):
     helpers = _glue_local_tests()
     helpers.write_mnli(tmp_path)
     helpers.write_qqp(tmp_path)
-    mnli = load_splits(get_task("mnli"), tmp_path)
+    mnli = load_splits(get_task("mnli"), tmp_path).datasets
     assert list(mnli) == ["train", "validation_matched", "validation_mismatched"]
     assert mnli["train"]["label"] == [0, 2, 1, 0]
     assert mnli["validation_mismatched"]["label"] == [2]
-    qqp = load_splits(get_task("qqp"), str(tmp_path))
+    qqp = load_splits(get_task("qqp"), str(tmp_path)).datasets
     assert qqp["train"]["label"] == [1, 0, 1]
     assert qqp["validation"]["idx"] == [0]
 
@@ -255,7 +249,7 @@ def test_load_splits_missing_file(tmp_path):
 
 @pytest.fixture()
 def small_rte(data_dir):
-    return load_splits(get_task("rte"), data_dir, max_train_samples=16, max_eval_samples=8)
+    return load_splits(get_task("rte"), data_dir, max_train_samples=16, max_eval_samples=8).datasets
 
 
 def test_tokenize_columns_truncation(small_rte, tokenizer):
@@ -289,7 +283,7 @@ def test_collator_dynamic_padding(small_rte, tokenizer):
 
 def test_collator_regression_float_labels(data_dir, tokenizer):
     task = get_task("stsb")
-    dsets = load_splits(task, data_dir, max_train_samples=4, max_eval_samples=4)
+    dsets = load_splits(task, data_dir, max_train_samples=4, max_eval_samples=4).datasets
     tok = tokenize_splits(dsets, task, tokenizer, max_seq_length=64)
     batch = make_collator(tokenizer)([tok["validation"][i] for i in range(4)])
     assert batch["labels"].dtype == torch.float32
@@ -323,7 +317,7 @@ def test_tokenize_cache_hit_and_miss(small_rte, tokenizer, tmp_path, monkeypatch
     def boom(*args, **kwargs):
         raise AssertionError("tokenization ran again despite a cache hit")
 
-    monkeypatch.setattr(loading, "_tokenize", boom)
+    monkeypatch.setattr(tokenize, "_tokenize", boom)
     monkeypatch.setattr(datasets.Dataset, "map", boom)
     second = tokenize_splits(small_rte, task, tokenizer, max_seq_length=32, cache_dir=str(cache))
     for name in first:

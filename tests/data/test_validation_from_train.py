@@ -34,13 +34,13 @@ def test_carve_refuses_empty_splits(fraction):
 def test_load_splits_never_reads_dev_and_holds_out_train_rows(data_dir):
     task = get_task("rte")
     kwargs = dict(max_train_samples=400, validation_from_train=0.25, validation_seed=0)
-    out = load_splits(task, data_dir, **kwargs)
+    out = load_splits(task, data_dir, **kwargs).datasets
     assert set(out) == {"train", VALIDATION_FROM_TRAIN}
     assert len(out["train"]) == 300 and len(out[VALIDATION_FROM_TRAIN]) == 100
     key = lambda d: set(zip(d["sentence1"], d["sentence2"]))  # noqa: E731
     assert not key(out["train"]) & key(out[VALIDATION_FROM_TRAIN])
-    again = load_splits(task, data_dir, **kwargs)
+    again = load_splits(task, data_dir, **kwargs).datasets
     assert again[VALIDATION_FROM_TRAIN]["sentence1"] == out[VALIDATION_FROM_TRAIN]["sentence1"]
     # The same 400 subsampled rows as a run without the carve: the carve only splits them.
-    plain = load_splits(task, data_dir, max_train_samples=400)
+    plain = load_splits(task, data_dir, max_train_samples=400).datasets
     assert key(plain["train"]) == key(out["train"]) | key(out[VALIDATION_FROM_TRAIN])

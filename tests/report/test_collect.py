@@ -7,7 +7,8 @@ from pathlib import Path
 
 from conftest import mrpc, run_record, write_run
 
-from sdp.report.collect import collect_runs, derive_method, find_metrics_files, load_trace
+from sdp.objectives.naming import method_name as derive_method  # the runner's names: one table (naming.py)
+from sdp.report.collect import collect_runs, find_metrics_files, load_trace
 
 
 def test_find_skips_report_folders(glue_tree: Path) -> None:

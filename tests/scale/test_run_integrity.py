@@ -347,34 +347,35 @@ def test_signal_during_prefill_or_saving_leaves_a_resumable_run(tmp_path, data, 
     completes without training any finished update again."""
     import signal
 
+    import sdp.run_summary
     from sdp.objectives.teacher import Teacher
-    from sdp.recipe import PruneRecipe
     from sdp.training.signals import PhaseInterrupted
 
     calls = []
-    real_prefill, real_save = Teacher.prefill, PruneRecipe.save_model
+    real_prefill, real_save = Teacher.prefill, sdp.run_summary.save_model_dir
 
     def prefill(self, batches):
         calls.append(phase)
         os.kill(os.getpid(), getattr(signal, sig))
         return real_prefill(self, batches)
 
-    def save_model(self, student):
-        # The signal arrives halfway: the weights are in the temporary folder, the tokenizer is not.
-        tokenizer_save = self.tokenizer.save_pretrained
+    def save_model_dir(path, model, tokenizer):
+        # The final model/ (the dense_model/ save goes through the recipe's own reference): the signal
+        # arrives halfway, with the weights in the temporary folder and the tokenizer not yet.
+        tokenizer_save = tokenizer.save_pretrained
 
         def interrupted(*args, **kwargs):
             calls.append(phase)
             os.kill(os.getpid(), getattr(signal, sig))
             return tokenizer_save(*args, **kwargs)
 
-        monkeypatch.setattr(self.tokenizer, "save_pretrained", interrupted)
-        return real_save(self, student)
+        monkeypatch.setattr(tokenizer, "save_pretrained", interrupted)
+        return real_save(path, model, tokenizer)
 
     if phase == "prefill":
         monkeypatch.setattr(Teacher, "prefill", prefill)
     else:
-        monkeypatch.setattr(PruneRecipe, "save_model", save_model)
+        monkeypatch.setattr(sdp.run_summary, "save_model_dir", save_model_dir)
     run_dir, extra = tmp_path / "run", ("prune.teacher_cache=memory", "prune.teacher_prefill=true")
     with pytest.raises(PhaseInterrupted) as stop:
         _run(tmp_path, data, run_dir, *extra)

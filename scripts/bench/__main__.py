@@ -1,0 +1,145 @@
+"""`make bench`: what pruning and self-distillation cost over plain fine-tuning, measured side by side.
+
+    python scripts/bench                  # the full run (about 10 minutes on 2 CPU cores)
+    python scripts/bench --quick          # a smoke run of every section (about 4 minutes)
+    python scripts/bench --sections steps,memory --repeats 10
+
+Every comparison runs its variants in one process (the pruning step: in fresh subprocesses, one per
+measurement, for a clean peak-memory reading), round-robin across repeats with the starting variant
+rotated, after warm-up. Ratios are taken per repeat between neighbouring measurements on the same
+batch and summarised by their median and spread, so a noisy machine slows numerator and denominator
+alike. Writes ``bench.md`` and ``bench.json`` to ``--out`` (default ``results/bench``).
+
+Sections:
+  steps       optimizer-update time through the recipe's own ``train_step`` (the update its loop runs): plain
+              fine-tuning, magnitude pruning (masks kept, between pruning events), SDP-CC with a warm
+              teacher cache and with a teacher forward every step (MiniLM, MRPC, real batches).
+  throughput  fine-tuning examples/s, MiniLM at max_seq_length 64 (SST-2) and 128 (MRPC), fp32
+              against bf16 autocast, dynamic padding.
+  prune       one global magnitude pruning step over a BERT-base-sized prunable set (85M random
+              weights) against torch.nn.utils.prune.global_unstructured (L1Unstructured).
+  memory      bytes that masks, the teacher and the teacher cache add, per prunable weight.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: sdp and scripts.bench
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+import torch  # noqa: E402
+
+from scripts.bench.common import REPO_ROOT, SECTIONS, build_recipe, machine_info  # noqa: E402
+from scripts.bench.memory import section_memory  # noqa: E402
+from scripts.bench.prune import prune_worker, section_prune  # noqa: E402
+from scripts.bench.report import notes_for, render  # noqa: E402
+from scripts.bench.steps import section_steps  # noqa: E402
+from scripts.bench.throughput import section_throughput  # noqa: E402
+
+
+# --------------------------------------------------------------------------------------------- main
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="few repeats and a 2-layer pruning model (development)")
+    p.add_argument("--repeats", type=int, default=None, help="timed rounds for steps/throughput (default 20; 3 quick)")
+    p.add_argument("--warmup", type=int, default=None, help="warm-up rounds (default 2; 1 quick)")
+    p.add_argument("--bf16-repeats", type=int, default=None,
+                   help="timed rounds for the bf16 throughput variants (default 2; 1 quick)")
+    p.add_argument("--bf16-warmup", type=int, default=None, help="bf16 warm-up rounds (default 1; 0 quick)")
+    p.add_argument("--batches", type=int, default=8, help="fixed real batches cycled through the rounds")
+    p.add_argument("--prune-repeats", type=int, default=None, help="subprocess rounds for (3) (default 3; 2 quick)")
+    p.add_argument("--prune-previous", type=int, default=None,
+                   help="how many repeats also time the previous kthvalue code (default 2; 0 quick)")
+    p.add_argument("--prune-layers", type=int, default=None, help="BERT-base layers for (3) (default 12; 2 quick)")
+    p.add_argument("--sparsity", type=float, default=0.9)
+    p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    p.add_argument("--out", default=str(REPO_ROOT / "results" / "bench"))
+    p.add_argument("--prune-worker", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--mask-out", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    quick = args.quick
+    defaults = {"repeats": (20, 3), "warmup": (2, 1), "bf16_repeats": (2, 1), "bf16_warmup": (1, 0), "prune_repeats": (3, 2), "prune_previous": (2, 0),
+                "prune_layers": (12, 2)}
+    for key, (full, fast) in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, fast if quick else full)
+    args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = set(args.sections) - set(SECTIONS)
+    if unknown:
+        p.error(f"unknown sections {sorted(unknown)}; allowed: {SECTIONS}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.prune_worker:
+        prune_worker(args.prune_worker, args.prune_layers, args.sparsity, args.threads or torch.get_num_threads(),
+                     args.mask_out)
+        return 0
+    started = time.time()
+    command = "python scripts/bench" + ("" if argv is None and len(sys.argv) == 1 else " " + " ".join(
+        sys.argv[1:] if argv is None else argv))
+    result: dict[str, Any] = {"command": command, "args": {k: v for k, v in vars(args).items()
+                                                            if k not in ("prune_worker", "mask_out")}}
+    result["machine"] = machine_info()
+    print(f"machine: {result['machine']['cpu_model']}, {result['machine']['torch_threads']} threads, "
+          f"load {result['machine']['loadavg_start']}", flush=True)
+    import logging
+
+    logging.getLogger("sdp").setLevel(logging.WARNING)
+    need_recipe = {"steps", "throughput", "memory"} & set(args.sections)
+    with tempfile.TemporaryDirectory(prefix="sdp-bench-") as tmp:
+        work = Path(tmp)
+        recipes: dict[str, Any] = {}
+        if need_recipe:
+            recipes["mrpc"] = build_recipe("mrpc", work)
+        if "steps" in args.sections or "memory" in args.sections:
+            t0 = time.time()
+            reps = args.repeats if "steps" in args.sections else 0
+            result["steps"] = section_steps(recipes["mrpc"], argparse.Namespace(**{**vars(args), "repeats": reps}))
+            if "steps" not in args.sections:
+                result.pop("steps")
+            print(f"steps: {time.time() - t0:.0f} s", flush=True)
+        if "memory" in args.sections:
+            result["memory"] = section_memory(recipes["mrpc"])
+        if "throughput" in args.sections:
+            t0 = time.time()
+            recipes["sst2"] = build_recipe("sst2", work, ["max_train_samples=4096"])
+            result["throughput"] = section_throughput({"sst2": recipes["sst2"], "mrpc": recipes["mrpc"]}, args)
+            print(f"throughput: {time.time() - t0:.0f} s", flush=True)
+        # The recipes hold models, teachers and caches: free them before the pruning subprocesses.
+        recipes.clear()
+        gc.collect()
+    if "prune" in args.sections:
+        t0 = time.time()
+        result["prune"] = section_prune(args)
+        print(f"prune: {time.time() - t0:.0f} s", flush=True)
+    result["machine"]["loadavg_end"] = list(os.getloadavg())
+    result["wall_seconds"] = time.time() - started
+    result["notes"] = notes_for(result)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(result, indent=2, default=float) + "\n")
+    (out / "bench.md").write_text(render(result) + "\n")
+    print(render(result))
+    print(f"wrote {out / 'bench.md'} and {out / 'bench.json'} in {result['wall_seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Section `prune`: one global magnitude pruning step against torch.nn.utils.prune, in fresh subprocesses."""
+
+from __future__ import annotations
+
+import gc
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from scripts.bench.common import BERT_BASE_LAYER, rotated, summary
+
+
+# -------------------------------------------------------------------------------------------- prune
+def bert_base_linears(layers: int, seed: int = 0) -> list[nn.Linear]:
+    """Bias-free Linear modules shaped like BERT-base's prunable set, weights N(0, 0.02) (as BERT's init)."""
+    gen = torch.Generator().manual_seed(seed)
+    mods = []
+    for _ in range(layers):
+        for out_f, in_f in BERT_BASE_LAYER:
+            m = torch.nn.utils.skip_init(nn.Linear, in_f, out_f, bias=False)
+            with torch.no_grad():
+                m.weight.normal_(0.0, 0.02, generator=gen)
+            mods.append(m)
+    return mods
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def _reset_peak() -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0: write 5 to clear_refs)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def prune_methods():
+    """name -> setup(modules) -> step(sparsity) -> keep masks. Only ``step`` is timed: what a setup
+    builds once per run (sdp's MaskState with its all-ones masks) is not part of a pruning event."""
+    from sdp.pruning.masks import MaskState, magnitude_masks
+
+    def sdp_update(mods):
+        """One pruning event of the recipe: MaskState.update (masks by |w|, then weights zeroed)."""
+        state = MaskState({f"m{i}.weight": m.weight for i, m in enumerate(mods)}, "global")
+
+        def step(sparsity):
+            state.update(sparsity)
+            return [state.masks[f"m{i}.weight"] for i in range(len(mods))]
+
+        return step
+
+    def sdp_masks_only(mods):
+        """magnitude_masks alone: the selection, without zeroing the weights."""
+        weights = {f"m{i}.weight": m.weight for i, m in enumerate(mods)}
+
+        def step(sparsity):
+            masks = magnitude_masks(weights, sparsity, "global")
+            return [masks[f"m{i}.weight"] for i in range(len(mods))]
+
+        return step
+
+    def torch_global(mods):
+        """torch.nn.utils.prune.global_unstructured with L1Unstructured, as its docs show."""
+        import torch.nn.utils.prune as prune
+
+        def step(sparsity):
+            prune.global_unstructured([(m, "weight") for m in mods], pruning_method=prune.L1Unstructured,
+                                      amount=sparsity)
+            return [m.weight_mask for m in mods]  # float masks; turned to bool after the timing
+
+        return step
+
+    def concat_kthvalue(mods):
+        """The previous sdp implementation: concatenate |w| in fp32, one kthvalue, masks, apply."""
+
+        def step(sparsity):
+            flat = torch.cat([m.weight.detach().abs().flatten().float() for m in mods])
+            n, k = flat.numel(), round(sparsity * flat.numel())
+            threshold = torch.kthvalue(flat, k).values
+            keep = flat > threshold
+            n_below = n - int(keep.sum()) - int((flat == threshold).sum())
+            ties = (flat == threshold).nonzero().squeeze(1)
+            keep[ties[k - n_below:]] = True
+            masks, offset = [], 0
+            for m in mods:
+                masks.append(keep[offset: offset + m.weight.numel()].view_as(m.weight))
+                offset += m.weight.numel()
+                with torch.no_grad():
+                    m.weight.mul_(masks[-1])
+            return masks
+
+        return step
+
+    return {"sdp": sdp_update, "sdp_masks_only": sdp_masks_only, "torch_global_unstructured": torch_global,
+            "sdp_previous_kthvalue": concat_kthvalue}
+
+
+def prune_worker(method: str, layers: int, sparsity: float, threads: int, mask_out: str | None) -> None:
+    """Runs in a fresh interpreter: one timed pruning step, its peak RSS, and its mask."""
+    torch.set_num_threads(threads)
+    setup = prune_methods()[method]
+    setup(bert_base_linears(1, seed=1))(sparsity)  # warm-up on a one-layer model (code paths, allocator)
+    mods = bert_base_linears(layers)
+    fn = setup(mods)
+    gc.collect()
+    reset = _reset_peak()
+    rss0 = _status_kib("VmRSS")
+    hwm0 = _status_kib("VmHWM")
+    start = time.perf_counter()
+    masks = fn(sparsity)
+    elapsed = time.perf_counter() - start
+    hwm1 = _status_kib("VmHWM")
+    masks = [m.bool() for m in masks]
+    n = sum(m.numel() for m in masks)
+    pruned = n - sum(int(m.sum()) for m in masks)
+    result = {
+        "method": method,
+        "seconds": elapsed,
+        "peak_extra_mib": (hwm1 - rss0) / 1024,
+        "peak_reset": reset,
+        "hwm_before_mib": hwm0 / 1024,
+        "rss_before_mib": rss0 / 1024,
+        "weights": n,
+        "pruned": pruned,
+        "expected_pruned": round(sparsity * n),
+    }
+    if mask_out:
+        flat = torch.cat([m.flatten() for m in masks]).numpy()
+        np.save(mask_out, np.packbits(flat))
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def run_worker(method: str, args, mask_out: str | None) -> dict[str, Any]:
+    cmd = [sys.executable, str(Path(__file__).resolve().parent), "--prune-worker", method,
+           "--prune-layers", str(args.prune_layers), "--threads", str(torch.get_num_threads())]
+    if mask_out:
+        cmd += ["--mask-out", mask_out]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise RuntimeError(f"prune worker {method} failed:\n{proc.stderr[-3000:]}")
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1]
+    return json.loads(line.removeprefix("RESULT "))
+
+
+def compare_masks(path_a: str, path_b: str, layers: int, sparsity: float) -> dict[str, Any]:
+    """Whether two saved masks agree; where they differ, whether every difference is a tie at the
+    threshold (equal |w|, where any order is a valid cut)."""
+    a = np.unpackbits(np.load(path_a)).astype(bool)
+    b = np.unpackbits(np.load(path_b)).astype(bool)
+    n = min(len(a), len(b))  # packbits pads to a multiple of 8
+    a, b = a[:n], b[:n]
+    diff = np.flatnonzero(a != b)
+    out: dict[str, Any] = {"identical": diff.size == 0, "differing_entries": int(diff.size)}
+    if diff.size:
+        flat = torch.cat([m.weight.detach().abs().flatten() for m in bert_base_linears(layers)]).numpy()
+        k = round(sparsity * n)
+        threshold = np.partition(flat, k - 1)[k - 1]
+        out["all_differences_are_ties"] = bool(np.all(flat[diff] == threshold))
+        out["entries_at_threshold"] = int(np.sum(flat == threshold))
+    return out
+
+
+def section_prune(args) -> dict[str, Any]:
+    methods = ["sdp", "torch_global_unstructured", "sdp_masks_only"]
+    if args.prune_previous:
+        methods.append("sdp_previous_kthvalue")
+    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
+    with tempfile.TemporaryDirectory(prefix="sdp-bench-") as tmp:
+        mask_paths = {m: str(Path(tmp) / f"{m}.npy") for m in methods}
+        for r in range(args.prune_repeats):
+            for m in rotated(methods, r):
+                if m == "sdp_previous_kthvalue" and r >= args.prune_previous:
+                    continue
+                res = run_worker(m, args, mask_paths[m] if r == 0 else None)
+                runs[m].append(res)
+                print(f"  prune {m}: {res['seconds']:.3f} s, peak +{res['peak_extra_mib']:.0f} MiB", flush=True)
+        identity = compare_masks(mask_paths["sdp"], mask_paths["torch_global_unstructured"], args.prune_layers,
+                                 args.sparsity)
+    n = runs["sdp"][0]["weights"]
+    secs = {m: [x["seconds"] for x in rs] for m, rs in runs.items()}
+    # Workers run in sequence, so pair the i-th of each method (neighbours in time).
+    speedup = [t / s for s, t in zip(secs["sdp"], secs["torch_global_unstructured"])]
+    return {
+        "layers": args.prune_layers,
+        "weights": n,
+        "sparsity": args.sparsity,
+        "repeats": args.prune_repeats,
+        "seconds": {m: summary(v) for m, v in secs.items()},
+        "peak_extra_mib": {m: summary([x["peak_extra_mib"] for x in rs]) for m, rs in runs.items()},
+        "speedup_vs_torch": summary(speedup),
+        "exact_count": all(x["pruned"] == x["expected_pruned"] for x in runs["sdp"]),
+        "masks_vs_torch": identity,
+        "runs": runs,
+    }

@@ -1,0 +1,197 @@
+"""Tokenisation (with an on-disk cache), dynamic-padding collation and seeded data loaders.
+
+:func:`tokenize_splits` turns the splits of :func:`sdp.data.loading.load_splits` into model inputs:
+``input_ids``, ``attention_mask``, ``token_type_ids`` (if the tokenizer makes them), ``labels`` and ``idx``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+
+from sdp.data.tasks import DataError, TaskSpec
+from sdp.training.io import publish_tree
+
+log = logging.getLogger(__name__)
+
+_TOKENIZE_CACHE_VERSION = 1
+
+
+# ----------------------------------------------------------------------------------------- tokenizing
+
+
+def dataset_content_hash(ds: datasets.Dataset) -> str:
+    """sha256 of a dataset's column names, features and cell values (independent of Arrow chunking)."""
+    h = hashlib.sha256()
+    h.update(json.dumps(ds.features.to_dict(), sort_keys=True).encode())
+    df = ds.to_pandas()
+    h.update(json.dumps(list(df.columns)).encode())
+    if len(df):
+        h.update(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def _tokenizer_id(tokenizer) -> dict:
+    return {
+        "name_or_path": str(getattr(tokenizer, "name_or_path", "")),
+        "vocab_size": len(tokenizer),
+        "class": f"{type(tokenizer).__module__}.{type(tokenizer).__qualname__}",
+    }
+
+
+def tokenize_cache_key(dsets: datasets.DatasetDict, task: TaskSpec, tokenizer, max_seq_length: int) -> str:
+    payload = {
+        "version": _TOKENIZE_CACHE_VERSION,
+        "task": task.name,
+        "text_fields": list(task.text_fields),
+        "data": {name: dataset_content_hash(ds) for name, ds in sorted(dsets.items())},
+        "tokenizer": _tokenizer_id(tokenizer),
+        "max_seq_length": int(max_seq_length),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def _tokenize(
+    dsets: datasets.DatasetDict, task: TaskSpec, tokenizer, max_seq_length: int
+) -> datasets.DatasetDict:
+    def _fn(batch: dict) -> dict:
+        enc = tokenizer(*[batch[f] for f in task.text_fields], truncation=True, max_length=max_seq_length)
+        out = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+        out["labels"] = batch["label"]
+        return out
+
+    result = {}
+    for name, ds in dsets.items():
+        drop = [c for c in ds.column_names if c != "idx"]
+        tok = ds.map(_fn, batched=True, remove_columns=drop, desc=f"{task.name}/{name}: tokenize")
+        if task.is_regression:
+            tok = tok.cast_column("labels", datasets.Value("float32"))
+        else:
+            tok = tok.cast_column("labels", datasets.Value("int64"))
+        keep = [
+            c
+            for c in ("input_ids", "attention_mask", "token_type_ids", "labels", "idx")
+            if c in tok.column_names
+        ]
+        result[name] = tok.select_columns(keep)
+    return datasets.DatasetDict(result)
+
+
+def tokenize_splits(
+    dsets: datasets.DatasetDict,
+    task: TaskSpec,
+    tokenizer,
+    max_seq_length: int,
+    cache_dir: str | Path | None = None,
+) -> datasets.DatasetDict:
+    """Tokenize every split (truncation to ``max_seq_length``, no padding). Output columns: ``input_ids``,
+    ``attention_mask``, ``token_type_ids`` (if the tokenizer makes them), ``labels``, ``idx``.
+
+    With ``cache_dir``, the result is saved under ``cache_dir/<key>/`` where ``key`` hashes the task, the raw
+    data content, the tokenizer (name_or_path, vocab size, class) and ``max_seq_length``; a later call with
+    the same inputs loads it instead of tokenizing again.
+    """
+    if int(max_seq_length) <= 0:
+        raise DataError(f"max_seq_length must be positive, got {max_seq_length!r}")
+    if cache_dir is None:
+        return _tokenize(dsets, task, tokenizer, max_seq_length)
+    cache_dir = Path(cache_dir)
+    target = cache_dir / tokenize_cache_key(dsets, task, tokenizer, max_seq_length)
+    if (target / "dataset_dict.json").is_file():
+        try:
+            cached = datasets.load_from_disk(str(target))
+            log.info("tokenized %s loaded from cache %s", task.name, target)
+            return cached
+        except Exception as exc:  # corrupt/partial cache: rebuild it
+            log.warning("ignoring unreadable tokenize cache %s: %s", target, exc)
+    result = _tokenize(dsets, task, tokenizer, max_seq_length)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache_dir))
+    except OSError as err:  # the cache is optional: a read-only or full cache folder costs only speed
+        log.warning("tokenize cache %s is not writable (%s): going on without the cache", cache_dir,
+                    err.strerror or err)
+        return result
+    try:
+        result.save_to_disk(str(tmp))
+        publish_tree(tmp)  # mkdtemp made it 0700: the cache is shared like any folder the user makes
+        if target.exists():
+            shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (target / "dataset_dict.json").is_file():
+            log.warning("tokenize cache %s could not be written: going on without the cache", target)
+            return result
+    # Serve the cached copy so first and later calls return the same (memory-mapped) object kind.
+    return datasets.load_from_disk(str(target))
+
+
+# -------------------------------------------------------------------------------- collation / loading
+
+
+class PaddingCollator:
+    """Dynamic padding to the longest sequence in the batch (optionally rounded up to a multiple).
+
+    ``labels`` become a long tensor for integer labels and a float32 tensor for float labels; ``idx`` a long
+    tensor.
+    """
+
+    def __init__(self, tokenizer, pad_to_multiple_of: int | None = None):
+        self.tokenizer = tokenizer
+        self.pad_to_multiple_of = pad_to_multiple_of
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        features = [dict(f) for f in features]
+        labels = [f.pop("labels") for f in features] if "labels" in features[0] else None
+        if labels is None and "label" in features[0]:
+            labels = [f.pop("label") for f in features]
+        idx = [f.pop("idx") for f in features] if "idx" in features[0] else None
+        batch = dict(
+            self.tokenizer.pad(
+                features, padding=True, pad_to_multiple_of=self.pad_to_multiple_of, return_tensors="pt"
+            )
+        )
+        if labels is not None:
+            labels = [x.item() if isinstance(x, torch.Tensor) else x for x in labels]
+            is_float = any(isinstance(x, (float, np.floating)) for x in labels)
+            batch["labels"] = torch.tensor(labels, dtype=torch.float32 if is_float else torch.long)
+        if idx is not None:
+            batch["idx"] = torch.tensor([int(i) for i in idx], dtype=torch.long)
+        return batch
+
+
+def make_collator(tokenizer, pad_to_multiple_of: int | None = None) -> PaddingCollator:
+    return PaddingCollator(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
+
+
+def make_dataloader(
+    dataset,
+    collator,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    drop_last: bool = False,
+) -> DataLoader:
+    """A DataLoader whose shuffling order is a function of ``seed`` only."""
+    generator = torch.Generator()
+    generator.manual_seed(int(seed))
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        collate_fn=collator,
+        drop_last=drop_last,
+        generator=generator,
+    )
