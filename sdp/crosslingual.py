@@ -88,13 +88,21 @@ def select_languages(
 
 
 def resolve_task(task_cfg: Any) -> TaskSpec:
-    """The TaskSpec of a ``task`` config node (``name``, optional ``languages`` and ``eval_test``)."""
+    """The TaskSpec a run uses for a ``task`` config node: the registered task (or the user's files),
+    with ``languages`` / ``eval_test`` applied, and with ``validation_from_train`` the carved split as its
+    only eval split (the dev split is then never read: sdp/data/loading.py)."""
     if task_cfg.name == CUSTOM:  # the user's own files (sdp/data/custom.py)
-        return custom_task(task_cfg)
-    task = get_task(task_cfg.name)
-    languages = task_cfg.get("languages") if hasattr(task_cfg, "get") else getattr(task_cfg, "languages", None)
-    eval_test = task_cfg.get("eval_test", False) if hasattr(task_cfg, "get") else getattr(task_cfg, "eval_test", False)
-    return select_languages(task, list(languages) if languages else None, bool(eval_test))
+        task = custom_task(task_cfg)
+    else:
+        languages = task_cfg.get("languages") if hasattr(task_cfg, "get") else getattr(task_cfg, "languages", None)
+        eval_test = (task_cfg.get("eval_test", False) if hasattr(task_cfg, "get")
+                     else getattr(task_cfg, "eval_test", False))
+        task = select_languages(get_task(task_cfg.name), list(languages) if languages else None, bool(eval_test))
+    if getattr(task_cfg, "validation_from_train", None):
+        from sdp.data.loading import VALIDATION_FROM_TRAIN
+
+        task = dataclasses.replace(task, eval_splits=(VALIDATION_FROM_TRAIN,))
+    return task
 
 
 # ------------------------------------------------------------------------------------------ run record

@@ -12,7 +12,6 @@ weight regularizers, teacher). See docs/metrics_schema.md for what a run writes.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -27,7 +26,6 @@ from tqdm.auto import tqdm
 from sdp.config import term_options
 from sdp.crosslingual import resolve_task
 from sdp.data.fingerprint import record_data, verify_completed_data
-from sdp.data.loading import VALIDATION_FROM_TRAIN
 from sdp.data.pipeline import build_data, ordered_batches
 from sdp.data.tasks import TaskSpec
 from sdp.metrics import compute_metrics
@@ -97,9 +95,7 @@ class PruneRecipe:
         self.accelerator = make_accelerator(cfg, self.run_dir)  # DDP; FSDP/DeepSpeed refused (distributed.py)
         self.tracker = Tracker(self.accelerator, cfg)  # tracker=none|tensorboard|wandb|mlflow (tracking.py)
         set_seed(cfg.seed)
-        self.task: TaskSpec = resolve_task(cfg.task)  # cross-lingual: task.languages / eval_test applied
-        if cfg.task.validation_from_train:  # tuning runs: the dev split is never read (sdp/data/loading.py)
-            self.task = dataclasses.replace(self.task, eval_splits=(VALIDATION_FROM_TRAIN,))
+        self.task: TaskSpec = resolve_task(cfg.task)  # languages, eval_test, validation_from_train applied
         self.tokenizer = load_tokenizer(cfg.model)
         # 2. Data before the model, so a data error costs no model download.
         data = build_data(cfg, self.task, self.tokenizer, self.accelerator)
@@ -221,10 +217,12 @@ class PruneRecipe:
         self.extra_analysis["mask_overlap"] = mask_overlap(self.masks.masks, self.run_dir, cfg.prune.reference_mask,
                                                            save=self.accelerator.is_main_process)
         rep, split = cfg.prune.monitor_representation, self.task.eval_splits[0]
-        if rep and self.teacher is not None:  # held-out CC(student, teacher): both dropout-free
+        if rep and self.teacher is not None and self.accelerator.is_main_process:  # only it writes metrics.json
+            # Held-out CC(student, teacher), both dropout-free; the teacher is the unpruned network only for
+            # prune.teacher=frozen (refresh: the last refreshed one; checkpoint: the given model).
             batches = ordered_batches(self.datasets[split], self.collator, cfg.train.batch_size, self.accelerator.device)
-            self.extra_analysis["cross_correlation"] = {
-                "split": split, **dev_cross_correlation(student, self.teacher.model, batches, rep)}
+            self.extra_analysis["cross_correlation"] = {"split": split, "teacher": cfg.prune.teacher,
+                                                        **dev_cross_correlation(student, self.teacher.model, batches, rep)}
         metrics = self.evaluate()
         log.info("pruned dev: %s", metrics)
         self._measure_separability("final")
@@ -277,6 +275,8 @@ class PruneRecipe:
                 if stop:
                     bar.close()
                     raise self.checkpointer.interrupted(stage.name, stage.step, self.run_dir / "metrics.json")
+            if self.checkpointer.stop_requested():  # a signal during the last update or its save: it is on disk
+                raise self.checkpointer.interrupted(stage.name, stage.step, self.run_dir / "metrics.json")
         bar.close()
 
     def prune_event(self, stage: Stage) -> None:

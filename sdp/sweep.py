@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import traceback
@@ -32,6 +33,7 @@ from sdp.data.fingerprint import verify_completed_data
 from sdp.training.io import atomic_write, write_json
 from sdp.training.launch import (
     apply_launcher_settings,
+    from_main_process,
     join_processes,
     launcher_rank,
     reset_accelerator_state,
@@ -142,7 +144,16 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
         prepare_run_dir(run_dir)
         # One owner per run folder for the whole run: a second run into it is refused at once, and
         # writes nothing there (not even run.log, which is attached only once the lock is held).
-        with run_lock(run_dir, enabled=is_main_process()), job_log(run_dir, is_main_process()):
+        with contextlib.ExitStack() as held:
+            refusal = None
+            try:
+                held.enter_context(run_lock(run_dir, enabled=is_main_process()))  # rank 0 takes it...
+            except RunLockedError as exc:
+                refusal = str(exc)
+            refusal = from_main_process(refusal)  # ...and every rank learns whether it got it
+            if refusal is not None:
+                raise RunLockedError(refusal)
+            held.enter_context(job_log(run_dir, is_main_process()))
             return _run_locked(cfg, run_dir)
     except (RunLockedError, ResumeRefusedError) as exc:
         if not in_multirun():

@@ -42,6 +42,8 @@ TERM_OPTIONS = {
                     "cross_correlation": ("eps", "gather", "lambda_off", "normalize", "off_target", "representation")},
     "weight_reg": {"none": (), "cosine": (), "frobenius": ()},
 }
+CUSTOM_TASK_KEYS = ("train_file", "validation_file", "test_file", "text_fields", "label_column", "label_names",
+                    "metric")  # sdp/data/custom.py
 MAX_SEED = 2**32 - 1  # numpy's seed range, which accelerate's set_seed passes on
 
 
@@ -142,6 +144,14 @@ def validate_config(cfg: Any) -> None:
         if TASKS.get(cfg.task.name) is not None and TASKS[cfg.task.name].languages:
             errors.append(f"task.validation_from_train is not supported for the cross-lingual task "
                           f"{cfg.task.name!r} (its eval splits are per language)")
+        if cfg.task.get("test_file"):
+            errors.append("task.test_file is not scored with task.validation_from_train (a tuning run reads "
+                          "no held-out file); set one of them")
+    if cfg.task.name != "custom":  # the user's-files keys would be accepted and silently ignored
+        given = [k for k in CUSTOM_TASK_KEYS if cfg.task.get(k) is not None]
+        if given:
+            errors.append(f"task.{given[0]}={cfg.task[given[0]]!r}: only task=custom reads "
+                          f"{', '.join('task.' + k for k in CUSTOM_TASK_KEYS)}; task={cfg.task.name} takes none")
     if cfg.prune.teacher == "checkpoint" and not cfg.prune.teacher_checkpoint:
         errors.append("prune.teacher=checkpoint needs prune.teacher_checkpoint=<fine-tuned model dir>")
     errors += _numeric_errors(cfg)

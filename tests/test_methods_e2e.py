@@ -181,6 +181,8 @@ def test_reference_mask_overlap_and_heldout_split(base, tmp_path):
     held = ["task.validation_from_train=0.25"]
     mp = run(compose_cfg(base + held + ["regularizer=none"]), run_dir=tmp_path / "mp")
     assert set(mp["final"]) >= {"accuracy", "main"}
+    # The same config again: the stored result, its data fingerprint checked against the same carve.
+    assert run(compose_cfg(base + held + ["regularizer=none"]), run_dir=tmp_path / "mp") == mp
     assert json.loads((tmp_path / "mp" / "metrics.json").read_text())["eval_examples"] == {
         "validation_from_train": 6}
     cc = run(compose_cfg(base + held + [f"prune.reference_mask={tmp_path / 'mp'}"]), run_dir=tmp_path / "cc")

@@ -41,12 +41,9 @@ def check_same_data(old: dict[str, str] | None, new: dict[str, str], what: str) 
 def fingerprints_for(cfg: Any) -> dict[str, str]:
     """Load the run's splits (no tokenising, no model) and fingerprint them: for a skip decision."""
     from sdp.crosslingual import resolve_task
-    from sdp.data.loading import load_splits, resolve_data_dir
+    from sdp.data.loading import load_run_splits
 
-    task = resolve_task(cfg.task)
-    raw = load_splits(task, resolve_data_dir(cfg.data_dir), max_train_samples=cfg.max_train_samples,
-                      max_eval_samples=cfg.max_eval_samples).datasets
-    return split_fingerprints(raw)
+    return split_fingerprints(load_run_splits(cfg, resolve_task(cfg.task)).datasets)
 
 
 def verify_completed_data(metrics: dict, cfg: Any, what: str) -> None:

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import datasets
 import numpy as np
@@ -25,6 +26,7 @@ __all__ = [
     "LoadedSplits",
     "SplitRows",
     "SUBSAMPLE_SEED",
+    "load_run_splits",
     "load_splits",
     "query_groups",
     "register_hub_adapter",
@@ -293,3 +295,11 @@ def query_groups(task: TaskSpec, splits: datasets.DatasetDict) -> dict[str, np.n
         _, ids = np.unique(np.asarray(queries, dtype=object).astype(str), return_inverse=True)
         out[split] = ids
     return out
+
+
+def load_run_splits(cfg: Any, task: TaskSpec) -> LoadedSplits:
+    """The splits a run with config ``cfg`` trains and scores on (the one call the run and its data
+    fingerprint check share, so that both see the same rows)."""
+    return load_splits(task, resolve_data_dir(cfg.data_dir), max_train_samples=cfg.max_train_samples,
+                       max_eval_samples=cfg.max_eval_samples, validation_from_train=cfg.task.validation_from_train,
+                       validation_seed=cfg.task.validation_seed)

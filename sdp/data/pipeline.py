@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from sdp.data import xglue  # noqa: F401  (registers the XGLUE readers and Hub adapter with loading)
-from sdp.data.loading import load_splits, resolve_data_dir
+from sdp.data.loading import load_run_splits
 from sdp.data.tasks import TaskSpec
 from sdp.data.tokenize import PaddingCollator, make_collator, make_dataloader, tokenize_splits
 
@@ -28,10 +28,7 @@ class RunData:
 def build_data(cfg: Any, task: TaskSpec, tokenizer, accelerator) -> RunData:
     # Tokenise on the main process first so the others read its cache instead of racing it.
     with accelerator.main_process_first():
-        loaded = load_splits(task, resolve_data_dir(cfg.data_dir), max_train_samples=cfg.max_train_samples,
-                          max_eval_samples=cfg.max_eval_samples,
-                          validation_from_train=cfg.task.validation_from_train,
-                          validation_seed=cfg.task.validation_seed)
+        loaded = load_run_splits(cfg, task)
         raw = loaded.datasets
         tokenized = tokenize_splits(raw, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir)
     train = tokenized[task.train_split]

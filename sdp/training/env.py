@@ -13,10 +13,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Keys that name where things are, not what is computed; they don't change a run's identity.
 NON_IDENTITY_KEYS = ("seed", "output_root", "output_dir", "cache_dir", "data_dir", "resume", "tracker", "push_to_hub",
                      "verbose")
-# Keys added to a config group after runs were recorded: left out of the hash while unset (None), so a
-# completed run keeps its hash and is still found and skipped.
-LATER_OPTIONAL_KEYS = {"task": ("train_file", "validation_file", "text_fields", "label_column", "label_names",
-                                "metric")}
 
 
 def git_commit() -> tuple[str, bool]:
@@ -58,16 +54,22 @@ def versions() -> dict[str, Any]:
     }
 
 
-# Operational settings that don't change what is computed.
-NON_IDENTITY_TRAIN_KEYS = ("log_every", "checkpoint_every", "num_threads")
+# Settings inside groups that don't change what is computed: logging and threads, and the reference run
+# whose mask is only compared with (its per-seed path would otherwise split a study cell by seed).
+NON_IDENTITY_GROUP_KEYS = {"train": ("log_every", "checkpoint_every", "num_threads"), "prune": ("reference_mask",)}
 
 
 def config_hash(cfg: dict[str, Any]) -> str:
-    """sha256 of the config without seed, path and logging keys: runs differing only by seed share it."""
+    """sha256 of the config without seed, path and logging keys: runs differing only by seed share it.
+    Unset (None) values are left out, so an optional key added later does not change existing hashes."""
     ident = {k: v for k, v in cfg.items() if k not in NON_IDENTITY_KEYS and k != "hydra"}
-    if isinstance(ident.get("train"), dict):
-        ident["train"] = {k: v for k, v in ident["train"].items() if k not in NON_IDENTITY_TRAIN_KEYS}
-    for group, keys in LATER_OPTIONAL_KEYS.items():
+    for group, keys in NON_IDENTITY_GROUP_KEYS.items():
         if isinstance(ident.get(group), dict):
-            ident[group] = {k: v for k, v in ident[group].items() if not (k in keys and v is None)}
-    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
+            ident[group] = {k: v for k, v in ident[group].items() if k not in keys}
+    return hashlib.sha256(json.dumps(_without_none(ident), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _without_none(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_none(v) for k, v in node.items() if v is not None}
+    return node

@@ -101,6 +101,16 @@ def join_processes(cfg: Any, run_dir: Path) -> Path:
     return Path(shared[0])
 
 
+def from_main_process(value: Any) -> Any:
+    """Rank 0's ``value`` on every rank of a launch (a no-op for one process): a decision only rank 0 can make,
+    such as taking the run-folder lock, must reach the others before they act on it."""
+    if launcher_world_size() == 1:
+        return value
+    from accelerate.utils import broadcast_object_list
+
+    return broadcast_object_list([value], from_process=0)[0]
+
+
 def rank_argv(argv: list[str], env: Mapping[str, str] | None = None) -> list[str]:
     """On a non-zero rank, point Hydra's run and sweep folders at a temporary folder (removed at exit)
     and skip its ``.hydra/`` copy: the rank's real run directory is rank 0's, received by

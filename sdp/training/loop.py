@@ -123,7 +123,7 @@ class UpdateLog:
     updates since the last one (the last value for sparsity and lr)."""
 
     def __init__(self, stage: Stage, observe: Callable[[dict[str, float]], None],
-                 track: Callable[[str, dict[str, float]], None], trace: Callable[[dict[str, Any]], None],
+                 track: Callable[[str, int, dict[str, float]], None], trace: Callable[[dict[str, Any]], None],
                  every: int) -> None:
         self.stage, self.observe, self.track, self.trace, self.every = stage, observe, track, trace, every
         self.pending: list[dict[str, float]] = []  # the updates since the last trace record
@@ -131,7 +131,7 @@ class UpdateLog:
     def log(self, parts: dict[str, float]) -> None:
         stage = self.stage
         self.observe(parts)
-        self.track(stage.name, parts)
+        self.track(stage.name, stage.step, parts)
         self.pending.append(parts)
         if stage.step % self.every == 0 or stage.step == stage.updates:
             self.trace({"event": "train", "stage": stage.name, "step": stage.step, "updates": len(self.pending),

@@ -158,9 +158,10 @@ def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
 
 def config_differences(old: dict, new: dict, limit: int = 8) -> list[str]:
     """``key: old -> new`` for each result-relevant key that differs (paths and logging keys left out)."""
-    from sdp.training.env import NON_IDENTITY_KEYS, NON_IDENTITY_TRAIN_KEYS
+    from sdp.training.env import NON_IDENTITY_GROUP_KEYS, NON_IDENTITY_KEYS
 
-    skip = {k for k in NON_IDENTITY_KEYS if k != "seed"} | {f"train.{k}" for k in NON_IDENTITY_TRAIN_KEYS}
+    skip = {k for k in NON_IDENTITY_KEYS if k != "seed"} | {
+        f"{group}.{k}" for group, keys in NON_IDENTITY_GROUP_KEYS.items() for k in keys}
     a, b = _flatten(old), _flatten(new)
     keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k) and k.split(".")[0] not in skip
                   and k not in skip and not k.startswith("hydra."))

@@ -15,8 +15,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)
-
 
 class PhaseInterrupted(SystemExit):
     """A stop signal outside a training stage; the exit code is 128 + the signal number."""
@@ -31,7 +29,9 @@ def stop_between_stages(run_dir: str | Path, main_process: bool = True) -> Itera
     def handler(signum, frame):
         raise PhaseInterrupted(128 + signum)
 
-    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    from sdp.training.preemption import stop_signals  # one list: SIGTERM, SIGINT, submitit's signal
+
+    previous = {sig: signal.signal(sig, handler) for sig in stop_signals()}
     handler.replaced = previous  # so a stage's handler can still find submitit's (preemption.py)
     try:
         yield

@@ -28,7 +28,7 @@ def accelerator_kwargs(cfg: Any, run_dir: str | Path | None) -> dict[str, Any]:
         return {}
     if name == "wandb":
         os.environ.setdefault("WANDB_MODE", "offline")  # no network here; `wandb sync` uploads later
-        os.environ.setdefault("WANDB_DIR", str(run_dir))
+        os.environ["WANDB_DIR"] = str(run_dir)  # this job's folder: each job of a multirun sets its own
     return {"log_with": name, "project_dir": str(run_dir)}
 
 
@@ -43,21 +43,21 @@ class Tracker:
     def __init__(self, accelerator, cfg: Any) -> None:
         self.accelerator = accelerator
         self.active = (cfg.get("tracker", "none") or "none") != "none"
-        self.step = 0
+        self.step = 0  # the last update logged: a stage's own step, so a resumed run continues its curves
         if self.active:
             flat = {k: (v if isinstance(v, (int, float, str, bool)) else str(v))
                     for k, v in _flatten(OmegaConf.to_container(cfg, resolve=True)).items()}
             accelerator.init_trackers(PROJECT, config=flat)
 
-    def log_update(self, stage: str, parts: dict[str, float]) -> None:
-        """One optimizer update: loss parts, lr and (pruning stage) sparsity."""
-        self.step += 1
+    def log_update(self, stage: str, step: int, parts: dict[str, float]) -> None:
+        """One optimizer update (``step`` of ``stage``, tags ``train/<stage>/...``): loss parts, lr, sparsity."""
+        self.step = step
         if self.active:
             self.accelerator.log(_scalars(f"train/{stage}", parts), step=self.step)
 
     def log_prune_event(self, record: dict[str, Any]) -> None:
         if self.active:
-            self.accelerator.log(_scalars("prune", record), step=self.step)
+            self.accelerator.log(_scalars("prune", record), step=int(record.get("step", self.step)))
 
     def log_final(self, dense: dict[str, float], final: dict[str, float], sparsity: float) -> None:
         if self.active:

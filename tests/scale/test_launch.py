@@ -120,3 +120,23 @@ def test_launcher_settings_units():
     other = rank_argv(argv, {"WORLD_SIZE": "2", "RANK": "1"})
     assert other[:2] == argv and other[2].startswith("hydra.run.dir=") and other[2] != "hydra.run.dir=/x"
     assert "hydra.output_subdir=null" in other
+
+
+def test_a_locked_folder_refuses_every_rank_of_a_launch(tmp_path, data_dir):
+    """Only rank 0 takes the run-folder lock; its refusal must reach rank 1, or rank 1 would train on and
+    wait forever at its first collective. Both ranks stop at once with the lock holder named."""
+    from sdp.training.lock import run_lock
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    launch = [
+        str(Path(h.sys.executable).with_name("accelerate")), "launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
+        "-m", "cli.run", *h.smoke_args(data_dir), f"hydra.run.dir={run_dir}",
+    ]
+    with run_lock(run_dir):  # another live run holds the folder
+        proc = _run(launch, CUDA_VISIBLE_DEVICES="")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    assert out.count("RunLockedError") >= 2, out[-3000:]  # both ranks refused, neither trained
+    assert "RESULT" not in out and not (run_dir / "metrics.json").exists()
