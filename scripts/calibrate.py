@@ -26,6 +26,8 @@ from calibration_report import write_report  # noqa: E402  (scripts/ is not a pa
 from gridrun import REPO, Grid, offline_environment, read_completed  # noqa: E402
 
 BASE = ["experiment=calib_sst2"]
+DENSE_FILES = ("dense_model/model.safetensors",)  # not committed: a fresh machine trains it again
+MASK_FILES = ("mask.safetensors",)  # MP's final masks are committed (bits, ~1.3 MB each): the references
 CANDIDATE_SPARSITIES = (0.9, 0.95)
 KNEE_LOSS = 0.10
 # (name, overrides): the SDP-CC search moves one factor at a time from `cc` (the new defaults: teacher
@@ -60,7 +62,7 @@ def common(root: Path, seed: int) -> list[str]:
 
 def knee(grid: Grid, root: Path, seeds: list[int]) -> float:
     """MP at each candidate; the lowest sparsity where MP loses >= KNEE_LOSS of the dense held-out score."""
-    grid.run_all([(run_dir(root, "mp", sp, s), [*common(root, s), "regularizer=none", f"sparsity={sp}"])
+    grid.run_all([(run_dir(root, "mp", sp, s), [*common(root, s), "regularizer=none", f"sparsity={sp}"], MASK_FILES)
                   for sp in CANDIDATE_SPARSITIES for s in seeds])
     for sp in CANDIDATE_SPARSITIES:
         done = [read_completed(run_dir(root, "mp", sp, s)) for s in seeds]
@@ -84,7 +86,7 @@ def main() -> None:
         grid = Grid(root, BASE, args.jobs, title="Calibration")
         # 1. One dense model per seed: dense stage only (0% sparsity, one pruning update, no teacher).
         grid.run_all([(dense_dir(root, s), [f"seed={s}", "regularizer=none", "sparsity=0.0", "prune.max_steps=1",
-                                            "prune.monitor_representation=null"]) for s in seeds])
+                                            "prune.monitor_representation=null"], DENSE_FILES) for s in seeds])
         # 2. The knee, from MP.
         sparsity = knee(grid, root, seeds)
         print(f"knee sparsity: {sparsity}", flush=True)

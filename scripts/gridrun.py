@@ -55,10 +55,16 @@ class Grid:
     def label(self, run_dir: Path) -> str:
         return str(run_dir.relative_to(self.root))
 
-    def launch(self, run_dir: Path, overrides: list[str]) -> dict | None:
+    def launch(self, run_dir: Path, overrides: list[str], requires: tuple[str, ...] = ()) -> dict | None:
+        """``requires``: files of the finished run that later runs read (a dense model, a mask). The records
+        are committed but those files are not, so on a fresh machine such a run is done again (resume=false)."""
         done = read_completed(run_dir)
-        if done is not None:
+        missing = [f for f in requires if not (run_dir / f).exists()]
+        if done is not None and not missing:
             return done
+        if done is not None:
+            print(f"redoing {self.label(run_dir)}: {', '.join(missing)} missing (not committed)", flush=True)
+            overrides = [*overrides, "resume=false"]
         run_dir.mkdir(parents=True, exist_ok=True)
         label = self.label(run_dir)
         with self._lock:
@@ -91,19 +97,19 @@ class Grid:
             log.flush()
             return subprocess.call(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
 
-    def run_all(self, jobs: list[tuple[Path, list[str]]]) -> list[dict | None]:
-        """Independent runs, ``self.jobs`` at a time."""
-        self.plan = [self.label(d) for d, _ in jobs if read_completed(d) is None]
+    def run_all(self, jobs: list[tuple]) -> list[dict | None]:
+        """Independent runs, ``self.jobs`` at a time: (run dir, overrides[, required files]) each."""
+        self.plan = [self.label(d) for d, *_ in jobs if read_completed(d) is None]
         with ThreadPoolExecutor(self.jobs) as pool:
             return list(pool.map(lambda job: self.launch(*job), jobs))
 
-    def run_chains(self, chains: list[list[tuple[Path, list[str]]]]) -> None:
+    def run_chains(self, chains: list[list[tuple]]) -> None:
         """Chains run side by side; the runs of one chain in order (e.g. MP before the runs comparing with it)."""
-        self.plan = [self.label(d) for chain in chains for d, _ in chain if read_completed(d) is None]
+        self.plan = [self.label(d) for chain in chains for d, *_ in chain if read_completed(d) is None]
 
         def run_chain(chain):
-            for run_dir, overrides in chain:
-                self.launch(run_dir, overrides)
+            for job in chain:
+                self.launch(*job)
 
         with ThreadPoolExecutor(self.jobs) as pool:
             list(pool.map(run_chain, chains))

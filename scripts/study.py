@@ -58,14 +58,15 @@ def main() -> None:
 
     # 1. One dense model per (task, seed): the dense stage only.
     grid.run_all([(dense(t, s), [f"task={t}", f"seed={s}", "method=mp", "sparsity=0.0", "prune.max_steps=1",
-                                 "prune.monitor_representation=null"]) for t in tasks for s in seeds])
+                                 "prune.monitor_representation=null"], ("dense_model/model.safetensors",))
+                  for t in tasks for s in seeds])
     # 2. Per (task, seed, sparsity): MP, then the methods that compare their masks with MP's.
     chains = []
     for sp in sparsities:
         for t in tasks:
             for s in seeds:
                 shared = [f"task={t}", f"seed={s}", f"sparsity={sp}", f"dense.checkpoint={dense(t, s) / 'dense_model'}"]
-                chain = [(run(t, "mp", sp, s), [*shared, "method=mp"])]
+                chain = [(run(t, "mp", sp, s), [*shared, "method=mp"], ("mask.safetensors",))]  # the reference
                 chain += [(run(t, m, sp, s), [*shared, f"method={m}", f"prune.reference_mask={run(t, 'mp', sp, s)}"])
                           for m in METHODS if m != "mp"]
                 chains.append(chain)

@@ -83,7 +83,11 @@ def mask_overlap(masks: Mapping[str, torch.Tensor], run_dir: Path, reference: st
     if (Path(run_dir) / DENSE_MASK).exists():
         overlap["dense_magnitude"] = jaccard(masks, load_masks(Path(run_dir) / DENSE_MASK))
     if reference:
-        overlap["reference"] = jaccard(masks, load_masks(reference))
         overlap["reference_path"] = str(reference)
+        try:
+            overlap["reference"] = jaccard(masks, load_masks(reference))
+        except FileNotFoundError as exc:  # an analysis input: its absence must not cost the finished run
+            log.warning("no reference overlap: %s", exc)
+            overlap["reference"] = None
     log.info("mask overlap (Jaccard of kept weights): %s", overlap)
     return overlap

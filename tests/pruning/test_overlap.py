@@ -44,3 +44,12 @@ def test_mask_file_honours_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "mask.safetensors").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_missing_reference_mask_costs_only_that_number(tmp_path):
+    from sdp.pruning.overlap import mask_overlap
+
+    masks = {"w": torch.tensor([True, False, True])}
+    overlap = mask_overlap(masks, tmp_path, str(tmp_path / "gone"), save=True)
+    assert overlap["reference"] is None and overlap["reference_path"] == str(tmp_path / "gone")
+    assert torch.equal(load_masks(tmp_path)["w"], masks["w"])  # this run's own mask is still written
