@@ -42,3 +42,18 @@ def metrics(run_dir: Path) -> dict:
 
 def comparable(m: dict) -> dict:
     return {k: v for k, v in m.items() if k not in VOLATILE}
+
+
+def assert_same_result(run_dir: Path, ref_dir: Path) -> None:
+    """A resumed run equals the uninterrupted one: completed, same metrics (but timings), same weights bit for bit."""
+    import torch
+    from safetensors.torch import load_file
+
+    resumed, reference = metrics(run_dir), metrics(ref_dir)
+    assert resumed["status"] == "completed"
+    assert comparable(resumed) == comparable(reference)
+    a = load_file(str(run_dir / "model" / "model.safetensors"))
+    b = load_file(str(ref_dir / "model" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name

@@ -9,9 +9,6 @@ import signal
 import time
 from pathlib import Path
 
-import torch
-from safetensors.torch import load_file
-
 _spec = importlib.util.spec_from_file_location("scale_helpers", Path(__file__).with_name("helpers.py"))
 h = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(h)
@@ -65,14 +62,7 @@ def test_sigterm_then_sigkill_mid_prune_then_resume_equals_uninterrupted(tmp_pat
     assert "resumed prune stage at optimizer step" in out
     h.finish(ref)
 
-    resumed, reference = h.metrics(run_dir), h.metrics(ref_dir)
-    assert resumed["status"] == "completed"
-    assert h.comparable(resumed) == h.comparable(reference)
-    a = load_file(str(run_dir / "model" / "model.safetensors"))
-    b = load_file(str(ref_dir / "model" / "model.safetensors"))
-    assert a.keys() == b.keys()
-    for name in a:
-        assert torch.equal(a[name], b[name]), name
+    h.assert_same_result(run_dir, ref_dir)
     events = [json.loads(line) for line in (run_dir / "trace.jsonl").read_text().splitlines()]
     assert sum(e["event"] == "resume" and e["stage"] == "prune" for e in events) == 2
     assert not (run_dir / "checkpoints").exists()  # removed once metrics.json is written

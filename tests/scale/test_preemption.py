@@ -14,9 +14,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import torch
-from safetensors.torch import load_file
-
 _spec = importlib.util.spec_from_file_location("scale_helpers", Path(__file__).with_name("helpers.py"))
 h = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(h)
@@ -76,14 +73,7 @@ def test_sigusr2_mid_prune_requeues_and_resumes_to_the_uninterrupted_result(tmp_
     assert "Requeued job" in logs  # submitit's own line: its protocol, not a re-launch by the test
     assert "resumed prune stage at optimizer step" in logs
 
-    resumed, reference = h.metrics(run_dir), h.metrics(ref_dir)
-    assert resumed["status"] == "completed"
-    assert h.comparable(resumed) == h.comparable(reference)
-    a = load_file(str(run_dir / "model" / "model.safetensors"))
-    b = load_file(str(ref_dir / "model" / "model.safetensors"))
-    assert a.keys() == b.keys()
-    for name in a:
-        assert torch.equal(a[name], b[name]), name
+    h.assert_same_result(run_dir, ref_dir)
 
     # The updates between the checkpoint and the signal ran twice; their records are in the trace once.
     keys = trace_keys(run_dir)
