@@ -53,7 +53,8 @@ from sdp.training.env import versions
 from sdp.training.io import append_jsonl
 from sdp.training.launch import launcher_rank
 from sdp.training.logs import attach_run_log
-from sdp.training.loop import Stage, UpdateLog, build_stage, endless, mean_parts, predict
+from sdp.training.loop import Stage, UpdateLog, build_stage, endless, mean_parts, optimizer_update, predict
+from sdp.training.pooled_window import MicroBatch, pooled_window
 from sdp.training.rundir import completed_metrics, prepare_run_dir, resume_identity
 from sdp.training.stage_state import load_dense_weights, load_stage_state, stage_state
 from sdp.training.trace import Measurements, probe_batch
@@ -119,6 +120,7 @@ class PruneRecipe:
         #    when the pruning stage starts) and its output cache.
         self.distill = build_distillation(cfg.regularizer.name, **term_options(cfg.regularizer))
         self.weight_reg = build_weight_regularizer(cfg.weight_reg.name, **term_options(cfg.weight_reg))
+        self.pool = pooled_window(cfg, self.accelerator, self.distill)  # CC over the whole accumulation window
         # CC(student, teacher) is monitored for every method, MP included (never part of the loss).
         self.monitor_needs = (cfg.prune.monitor_representation,) if cfg.prune.monitor_representation else ()
         self.teacher = build_teacher(
@@ -252,10 +254,16 @@ class PruneRecipe:
                 if stage.step >= stage.updates:
                     break
                 # 1. Prune event, before the update's first micro-batch.
-                if not window and stage.schedule is not None and stage.schedule.is_pruning_step(stage.step):
+                pending = self.pool is not None and self.pool.pending  # micro-batches queued for a pooled window
+                if not window and not pending and stage.schedule is not None and stage.schedule.is_pruning_step(stage.step):
                     self.prune_event(stage)
                 # 2-7. Forward, loss parts, backward; at the window's end mask grads, clip, step, apply masks.
-                window.append(self.train_step(stage, batch))
+                if self.pool is not None and stage.teacher is not None:  # regularizer.gather, k > 1: GradCache
+                    if not self.pool.add(batch):
+                        continue
+                    window = [self.train_step(stage, b, mb) for b, mb in self.pool.first_pass(self.model, stage.teacher)]
+                else:
+                    window.append(self.train_step(stage, batch))
                 if not acc.sync_gradients:
                     continue
                 stage.step += 1
@@ -296,34 +304,26 @@ class PruneRecipe:
         log.info("update %d: pruned to %.4f (achieved %.4f), probe loss %.4f -> %.4f", step, target,
                  record["achieved_sparsity"], record["loss_before"], record["loss_after"])
 
-    def train_step(self, stage: Stage, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    def train_step(self, stage: Stage, batch: dict[str, torch.Tensor], pooled: MicroBatch | None = None
+                   ) -> dict[str, float]:
         """One micro-batch: forward and backward; at an accumulation window's end, the optimizer update.
-        Returns the loss parts as floats."""
+        ``pooled``: its pass-1 result when CC is pooled over the window. Returns the loss parts as floats."""
         acc, masks = self.accelerator, stage.masks
-        with acc.accumulate(self.model):
-            loss, parts = self.loss_step(stage, batch)
+        with acc.accumulate(self.model) if pooled is None else pooled.step(acc, self.model):
+            loss, parts = self.loss_step(stage, batch, pooled)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"{stage.name}: non-finite loss {loss.item()} at optimizer step {stage.step}")
             acc.backward(loss)
-            if acc.sync_gradients:
-                if masks is not None:
-                    masks.mask_grads()  # pruned weights get no update...
-                if self.cfg.train.max_grad_norm > 0:
-                    # Unscale (fp16) through this stage's optimizer only: accelerate's clip_grad_norm_
-                    # would unscale through every prepared optimizer, both stages', i.e. twice.
-                    acc.unscale_gradients(optimizer=stage.optimizer)
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.max_grad_norm)
-            stage.optimizer.step()  # a no-op inside an accumulation window (accelerate)
-            if acc.sync_gradients:
-                stage.lr_scheduler.step()
-            stage.optimizer.zero_grad(set_to_none=True)
+            optimizer_update(stage, acc, self.model, self.cfg.train.max_grad_norm)  # at the window's end only
         if acc.sync_gradients and masks is not None:
             masks.apply()  # ...and weight decay cannot move them off zero either
         return {k: v.item() if torch.is_tensor(v) else float(v) for k, v in parts.items()}
 
-    def loss_step(self, stage: Stage, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def loss_step(self, stage: Stage, batch: dict[str, torch.Tensor], pooled: MicroBatch | None = None
+                  ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Forward ``batch``; the total loss and its parts (task loss, distillation, weight term).
-        Without a teacher (dense stage, plain MP) the loss is the task loss alone."""
+        Without a teacher (dense stage, plain MP) the loss is the task loss alone. With ``pooled`` the
+        teacher outputs are pass 1's and D is the window's pooled CC (sdp/training/pooled_window.py)."""
         teacher = stage.teacher
         distill_needs = tuple(self.distill.needs) if teacher is not None else ()
         monitor_needs = self.monitor_needs if teacher is not None else ()
@@ -333,12 +333,12 @@ class PruneRecipe:
         loss, parts = task_loss, {"task_loss": task_loss}
         if needs:
             with self.accelerator.autocast():
-                teacher_out = teacher.outputs(batch)
+                teacher_out = teacher.outputs(batch) if pooled is None else pooled.teacher_out
         if distill_needs and self.cfg.prune.dropout == "distill_off":
             with dropout_disabled(self.model):  # D (and the monitor) on a dropout-free pass; the task loss
                 out = model_outputs(self.model, batch, needs)  # above keeps its dropout
         if distill_needs:
-            parts["distill"] = self.distill(out, teacher_out)
+            parts["distill"] = self.distill(out, teacher_out) if pooled is None else pooled.distill(out)
             loss = loss + self.cfg.regularizer.alpha * parts["distill"]
         if monitor_needs:  # CC(student, teacher) for every method, never part of the loss
             parts.update(cc_monitor_parts(out[monitor_needs[0]], teacher_out[monitor_needs[0]]))

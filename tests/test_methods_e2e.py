@@ -105,6 +105,8 @@ METHODS = [
     ("cc-distill-off-constant-lr", ["prune.dropout=distill_off", "prune.lr_schedule=constant",
                                     "regularizer.off_target=zero"], "SDP-CC"),
     ("kd-dropout-off-heldout", ["regularizer=kd", "prune.dropout=off", "task.validation_from_train=0.25"], "KD"),
+    # CC statistics over the global batch: gathered and pooled over the accumulation window (GradCache).
+    ("cc-gather-pooled-k2", ["regularizer.gather=true", "train.gradient_accumulation_steps=2"], "SDP-CC"),
 ]
 
 

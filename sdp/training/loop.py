@@ -151,3 +151,22 @@ def predict(accelerator: Accelerator, model: nn.Module, loader) -> tuple[np.ndar
         all_labels.append(labels.cpu())
     model.train()
     return torch.cat(all_logits).numpy(), torch.cat(all_labels).numpy()
+
+
+def optimizer_update(stage: Stage, accelerator: Accelerator, model: nn.Module, max_grad_norm: float) -> None:
+    """After a micro-batch's backward: at the accumulation window's end (``sync_gradients``) mask the pruned
+    weights' gradients, clip, step the optimizer and the LR schedule, zero the gradients (inside the window
+    the prepared optimizer's step and zero_grad are no-ops, so the gradients accumulate)."""
+    masks = stage.masks
+    if accelerator.sync_gradients:
+        if masks is not None:
+            masks.mask_grads()  # pruned weights get no update...
+        if max_grad_norm > 0:
+            # Unscale (fp16) through this stage's optimizer only: accelerate's clip_grad_norm_
+            # would unscale through every prepared optimizer, both stages', i.e. twice.
+            accelerator.unscale_gradients(optimizer=stage.optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    stage.optimizer.step()  # a no-op inside an accumulation window (accelerate)
+    if accelerator.sync_gradients:
+        stage.lr_scheduler.step()
+    stage.optimizer.zero_grad(set_to_none=True)

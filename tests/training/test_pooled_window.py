@@ -1,0 +1,139 @@
+"""Issue 10: CC pooled over the accumulation window (GradCache) gives the one-batch gradient."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from accelerate import Accelerator
+from transformers import BertConfig, BertForSequenceClassification
+
+from sdp.objectives.distill import CrossCorrelation
+from sdp.objectives.representations import model_outputs
+from sdp.objectives.task_loss import task_loss
+from sdp.training.pooled_window import PooledWindow
+
+ALPHA = 1.0
+
+
+def _tiny_bert(dropout: float, seed: int) -> BertForSequenceClassification:
+    torch.manual_seed(seed)
+    cfg = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                     intermediate_size=64, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout,
+                     max_position_embeddings=32, num_labels=2)
+    return BertForSequenceClassification(cfg)
+
+
+class _Teacher:
+    """A frozen network's ``cls`` outputs, counting the calls (pass 1 asks once per micro-batch)."""
+
+    def __init__(self) -> None:
+        self.model, self.calls = _tiny_bert(0.0, seed=1).eval(), 0
+
+    @torch.no_grad()
+    def outputs(self, batch):
+        self.calls += 1
+        return {"cls": model_outputs(self.model, batch, ("cls",))["cls"]}
+
+
+def _batch(n=8, length=10):
+    torch.manual_seed(3)
+    return {"input_ids": torch.randint(5, 100, (n, length)), "attention_mask": torch.ones(n, length, dtype=torch.long),
+            "labels": torch.randint(0, 2, (n,)), "idx": torch.arange(n)}
+
+
+def _halves(batch):
+    return [{k: v[:4] for k, v in batch.items()}, {k: v[4:] for k, v in batch.items()}]
+
+
+def _term():
+    return CrossCorrelation(representation="cls", lambda_off=0.02, off_target="teacher", gather=True)
+
+
+def _loss(model, batch, z_t):
+    out = model_outputs(model, batch, ("cls",))
+    return task_loss(out["logits"], batch["labels"], False) + ALPHA * _term()(out, {"cls": z_t})
+
+
+def _pooled_step(model, teacher, halves, acc):
+    """The recipe's pass 2 (train_step/loss_step) on the window, after pass 1."""
+    pool = PooledWindow(acc, _term(), clean=False)
+    ends = [pool.add(h) for h in halves]
+    assert ends == [False, True]  # the window ends at its k-th micro-batch
+    values = []
+    for b, mb in pool.first_pass(model, teacher):
+        with mb.step(acc, model):
+            out = model_outputs(model, b, ("cls",))
+            distill = mb.distill(out)
+            values.append(float(distill.detach()))
+            acc.backward(task_loss(out["logits"], b["labels"], False) + ALPHA * distill)
+        assert acc.sync_gradients == mb.last
+    return values
+
+
+def _grads(model):
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.fixture()
+def acc():
+    return Accelerator(gradient_accumulation_steps=2, cpu=True)
+
+
+def test_pooled_k2_gives_the_one_batch_gradient_and_update(acc):
+    batch, teacher = _batch(), _Teacher()
+    z_t = teacher.outputs(batch)["cls"]
+    reference = _tiny_bert(0.0, seed=0).train()
+    pooled, unpooled = copy.deepcopy(reference), copy.deepcopy(reference)
+
+    _loss(reference, batch, z_t).backward()  # k=1, batch B
+    values = _pooled_step(pooled, teacher, _halves(batch), acc)  # k=2, B/2, CC pooled
+    for h in _halves(batch):  # k=2, B/2, CC per micro-batch: what accumulation gave before
+        acc.backward(_loss(unpooled, h, teacher.outputs(h)["cls"]))
+
+    ref, got, old = _grads(reference), _grads(pooled), _grads(unpooled)
+    assert ref.keys() == got.keys() and len(ref) > 10
+    for name in ref:
+        torch.testing.assert_close(got[name], ref[name], rtol=1e-4, atol=1e-6)
+    diff = max(float((old[n] - ref[n]).abs().max()) for n in ref)
+    assert diff > 1e-3  # without pooling the gradient is not the global batch's
+    # The logged D is the pooled CC value, the same on both micro-batches.
+    with torch.no_grad():
+        full = float(_term()(model_outputs(reference, batch, ("cls",)), {"cls": z_t}))
+    assert values == pytest.approx([full, full], rel=1e-5)
+
+    for model in (reference, pooled):
+        torch.optim.SGD(model.parameters(), lr=0.5).step()
+    for (name, a), b in zip(reference.named_parameters(), pooled.parameters()):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_dropout_is_replayed_so_pass_two_differentiates_pass_one(acc):
+    """With dropout on, the pooled gradient is that of CC on the concatenation of the very passes whose
+    representations it used: pass 2 replays pass 1's dropout masks."""
+    batch, teacher = _batch(), _Teacher()
+    model = _tiny_bert(0.3, seed=0).train()
+    reference = copy.deepcopy(model)
+    torch.manual_seed(7)
+    start = torch.get_rng_state()
+    _pooled_step(model, teacher, _halves(batch), acc)
+
+    torch.set_rng_state(start)  # the same two dropout draws pass 1 made, in one graph
+    outs = [model_outputs(reference, h, ("cls",)) for h in _halves(batch)]
+    task = sum(task_loss(o["logits"], h["labels"], False) for o, h in zip(outs, _halves(batch))) / 2
+    z_t = torch.cat([teacher.outputs(h)["cls"] for h in _halves(batch)])
+    (task + ALPHA * _term()({"cls": torch.cat([o["cls"] for o in outs])}, {"cls": z_t})).backward()
+    ref, got = _grads(reference), _grads(model)
+    for name in ref:
+        torch.testing.assert_close(got[name], ref[name], rtol=1e-4, atol=1e-6)
+
+    # Dropout is really on: a fresh draw gives another representation.
+    again = model_outputs(reference, _halves(batch)[0], ("cls",))["cls"]
+    assert float((again - outs[0]["cls"]).abs().max()) > 1e-3
+
+
+def test_teacher_is_asked_once_per_micro_batch(acc):
+    teacher = _Teacher()
+    _pooled_step(_tiny_bert(0.0, seed=0).train(), teacher, _halves(_batch()), acc)
+    assert teacher.calls == 2
