@@ -153,4 +153,8 @@ def _mean_std(values: list[float]) -> str:
 
 
 if __name__ == "__main__":
-    print(write_tables(Path(sys.argv[1] if len(sys.argv) > 1 else "results/study")))
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else "results/study")
+    if not (root / "runs").is_dir():  # a typo must not end in a traceback, nor in an empty table
+        sys.exit(f"study_report: no study runs under {str(root)!r} (expected {str(root / 'runs')!r}); "
+                 "run `make study` first or name the study's folder")
+    print(write_tables(root))
