@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from sdp.crosslingual import run_fields
 from sdp.data.tasks import TaskSpec
 from sdp.models.card import push_to_hub, write_model_card
-from sdp.training.env import config_hash
+from sdp.training.env import cell_hash, config_hash
 from sdp.training.io import write_json
 from sdp.training.rundir import atomic_dir
 
@@ -42,6 +42,7 @@ def run_metrics(cfg: Any, task: TaskSpec, method: str, report: dict[str, Any], d
         "dense": dense,
         "final": final,
         "config_hash": config_hash(OmegaConf.to_container(cfg, resolve=True)),
+        "cell_hash": cell_hash(OmegaConf.to_container(cfg, resolve=True)),
         **measured,
     }
     metrics.update(run_fields(task, dense, final, dropped_rows))  # cross-lingual: per_language, data.dropped_rows

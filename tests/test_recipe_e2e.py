@@ -71,7 +71,7 @@ def _check_run(run_dir: Path, metrics: dict, task: str, sparsity: float, scope: 
     on_disk = json.loads((run_dir / "metrics.json").read_text())
     assert on_disk == json.loads(json.dumps(metrics))
     for key in ("task", "model", "regularizer", "schedule", "seed", "target_sparsity", "achieved_sparsity",
-                "nonzero_params", "dense", "final", "versions", "wall_seconds"):
+                "nonzero_params", "dense", "final", "versions", "wall_seconds", "config_hash", "cell_hash"):
         assert key in on_disk, key
     assert on_disk["task"] == task
     assert set(on_disk["achieved_sparsity"]) == {"prunable", "encoder", "model"}

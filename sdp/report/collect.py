@@ -155,7 +155,9 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     if method is None and (field_("regularizer") is not None or field_("weight_reg") is not None):
         method = method_name(str(field_("regularizer") or "none"), str(field_("weight_reg") or "none"))
     rec["method"] = "" if method is None else str(method)
-    rec["config_hash"] = str(data.get("config_hash") or "")
+    # The reporting key: cell_hash leaves out per-seed inputs (each seed's own dense model), so the seeds of a
+    # study cell pool; older records without it fall back to config_hash.
+    rec["config_hash"] = str(data.get("cell_hash") or data.get("config_hash") or "")
     versions = data.get("versions") if isinstance(data.get("versions"), dict) else {}
     rec["sdp_version"] = str(versions.get("sdp") or "")
     rec["sdp_dirty"] = bool(versions.get("sdp_dirty", False))

@@ -59,14 +59,27 @@ def versions() -> dict[str, Any]:
 NON_IDENTITY_GROUP_KEYS = {"train": ("log_every", "checkpoint_every", "num_threads"), "prune": ("reference_mask",)}
 
 
-def config_hash(cfg: dict[str, Any]) -> str:
+# Inputs a study gives each seed its own copy of (the dense model trained with that seed, passed by path). They
+# change the numbers, so config_hash keeps them (resume and sweep-skip rely on it); cell_hash leaves them out, so
+# reports pool the seeds of one study cell.
+PER_SEED_INPUTS = {"dense": ("checkpoint",)}
+
+
+def config_hash(cfg: dict[str, Any], drop: dict[str, tuple[str, ...]] | None = None) -> str:
     """sha256 of the config without seed, path and logging keys: runs differing only by seed share it.
-    Unset (None) values are left out, so an optional key added later does not change existing hashes."""
+    Unset (None) values are left out, so an optional key added later does not change existing hashes.
+    `drop` names more keys inside groups to leave out (see cell_hash)."""
     ident = {k: v for k, v in cfg.items() if k not in NON_IDENTITY_KEYS and k != "hydra"}
-    for group, keys in NON_IDENTITY_GROUP_KEYS.items():
+    for group in {*NON_IDENTITY_GROUP_KEYS, *(drop or {})}:
+        keys = (*NON_IDENTITY_GROUP_KEYS.get(group, ()), *(drop or {}).get(group, ()))
         if isinstance(ident.get(group), dict):
             ident[group] = {k: v for k, v in ident[group].items() if k not in keys}
     return hashlib.sha256(json.dumps(_without_none(ident), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def cell_hash(cfg: dict[str, Any]) -> str:
+    """The reporting key: config_hash without PER_SEED_INPUTS. Equal to config_hash when none is set."""
+    return config_hash(cfg, drop=PER_SEED_INPUTS)
 
 
 def _without_none(node: Any) -> Any:

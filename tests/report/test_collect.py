@@ -117,3 +117,26 @@ def test_tuning_runs_never_enter_the_tables(tmp_path: Path) -> None:
               run_record("sst2", "MP", 0.9, 2, acc, acc, eval_examples={"validation_from_train": 800}))
     col = collect_runs(tmp_path)
     assert list(col.runs["path"]) == ["runs/dev"] and col.n_tuning == 1 and col.n_found == 2
+
+
+def test_seeds_with_their_own_dense_model_pool_into_one_cell(tmp_path: Path) -> None:
+    """A study gives each seed its own dense model (dense.checkpoint): config_hash keeps that path (a resume or
+    a sweep skip must not mistake one dense model for another), cell_hash leaves it out, and the report pools."""
+    from sdp.report.aggregate import aggregate_cells
+    from sdp.training.env import cell_hash, config_hash
+
+    def cfg(seed: int) -> dict:
+        return {"seed": seed, "sparsity": 0.9, "dense": {"epochs": 3, "checkpoint": f"study/dense/seed{seed}"},
+                "prune": {"reference_mask": f"study/mp_seed{seed}", "epochs": 2}}
+
+    assert config_hash(cfg(1)) != config_hash(cfg(2))
+    assert cell_hash(cfg(1)) == cell_hash(cfg(2))
+    assert cell_hash({**cfg(1), "dense": {"epochs": 3}}) == config_hash({**cfg(1), "dense": {"epochs": 3}})
+    assert cell_hash({**cfg(1), "sparsity": 0.8}) != cell_hash(cfg(1))  # other keys still split cells
+    for seed, f1 in ((1, 0.8), (2, 0.7)):
+        rec = run_record("mrpc", "MP", 0.9, seed, mrpc(f1, 0.7), mrpc(0.9, 0.8))
+        rec.update(config_hash=config_hash(cfg(seed)), cell_hash=cell_hash(cfg(seed)))
+        write_run(tmp_path, f"runs/s{seed}", rec)
+    cells = aggregate_cells(collect_runs(tmp_path).runs)
+    final = cells[(cells["method"] == "MP") & (cells["metric"] == "f1")]
+    assert list(final["n"]) == [2] and list(final["variant"]) == [""]
