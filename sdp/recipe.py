@@ -296,9 +296,9 @@ class PruneRecipe:
         if stage.teacher is not None and stage.teacher.mode == "refresh":
             stage.teacher.refresh_from(self.accelerator.unwrap_model(self.model))
         before = self.measure.probe_loss(self.model)
-        masks.update(target, stage.raw_optimizer)  # also zeroes the pruned weights' AdamW moments
+        removed = masks.update(target, stage.raw_optimizer)  # also zeroes the pruned weights' AdamW moments
         zeros, total = count_zeros(self.prunable.values())
-        record = self.measure.pruned(step, target, zeros / total, before, self.measure.probe_loss(self.model))
+        record = self.measure.pruned(step, target, zeros / total, before, self.measure.probe_loss(self.model), removed)
         check_masks_agree(self.accelerator, masks, step)  # same masks on every rank, or raise
         self.tracker.log_prune_event(record)
         log.info("update %d: pruned to %.4f (achieved %.4f), probe loss %.4f -> %.4f", step, target,

@@ -165,6 +165,8 @@ def test_measurements_in_metrics_and_trace(base, tmp_path):
     assert rec["probe_size"] == 6 and rec["loss"] == "task" and rec["smoothing"] == 0.9
     jumps = [r["loss_after"] - r["loss_before"] for r in records]
     assert rec["mean_loss_jump"] == pytest.approx(sum(jumps) / len(jumps))
+    assert all(r["removed"] > 0 and 0 < r["removed_mass"] < 1 for r in records)
+    assert rec["mean_removed_mass"] == pytest.approx(sum(r["removed_mass"] for r in records) / len(records))
     sep = analysis["separability"]
     assert sep["representation"] == "cls" and sep["dense"]["examples"] == 12 and sep["final"]["classes"] >= 1
     w = analysis["weights"]

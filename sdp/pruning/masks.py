@@ -196,14 +196,26 @@ class MaskState:
         self.current_sparsity = 0.0
 
     @torch.no_grad()
-    def update(self, sparsity: float, optimizer: torch.optim.Optimizer | None = None) -> None:
+    def update(self, sparsity: float, optimizer: torch.optim.Optimizer | None = None) -> dict[str, float]:
         """Recompute masks at ``sparsity`` from the current weights, apply them, and clear optimizer
-        moments at newly masked entries."""
+        moments at newly masked entries. Returns what the update removed, measured before it zeroes anything:
+        ``removed`` weights, ``removed_mean_abs`` and ``removed_mass``, their share of the L1 mass of all
+        prunable weights (METHOD.md's "CC implicitly encourages sparsity": weights that a distillation term
+        has already shrunk carry less mass when they go)."""
+        old = self.masks
         self.masks = magnitude_masks(self.params, sparsity, self.scope)
+        removed, mass, total = 0, 0.0, 0.0
+        for name, p in self.params.items():
+            mag, gone = p.detach().abs(), old[name] & ~self.masks[name]
+            removed += int(gone.sum())
+            mass += float(mag[gone].sum(dtype=torch.float64))
+            total += float(mag.sum(dtype=torch.float64))
         self.current_sparsity = sparsity
         self.apply()
         if optimizer is not None:
             self.mask_optimizer_state(optimizer)
+        return {"removed": removed, "removed_mean_abs": mass / removed if removed else 0.0,
+                "removed_mass": mass / total if total else 0.0}
 
     @torch.no_grad()
     def apply(self) -> None:

@@ -113,6 +113,8 @@ class RecoveryTracker:
             "mean_loss_jump": _mean(jumps),
             "max_loss_jump": max(jumps) if jumps else None,
             "mean_recovery_steps": _mean(recovered),
+            # Share of the prunable L1 mass each step removed, averaged over steps (lower: pruned weights had shrunk).
+            "mean_removed_mass": _mean([r["removed_mass"] for r in self.records if "removed_mass" in r]),
             "unrecovered": len(self.records) - len(recovered),
             "smoothing": self.smoothing,
         }
@@ -252,10 +254,12 @@ class Measurements:
         """The task loss of the probe batch (eval mode, no gradients)."""
         return probe_loss(model, self.probe, self.loss_fn)
 
-    def pruned(self, step: int, target: float, achieved: float, before: float, after: float) -> dict[str, Any]:
-        """A mask update at optimizer ``step``: ``before``/``after`` are :meth:`probe_loss` around it."""
+    def pruned(self, step: int, target: float, achieved: float, before: float, after: float,
+               removed: Mapping[str, float] | None = None) -> dict[str, Any]:
+        """A mask update at optimizer ``step``: ``before``/``after`` are :meth:`probe_loss` around it;
+        ``removed`` what the update took away (MaskState.update)."""
         record = {"event": "prune", "step": step, "sparsity": target, "achieved_sparsity": achieved,
-                  "loss_before": before, "loss_after": after}
+                  "loss_before": before, "loss_after": after, **(removed or {})}
         self.recovery.start(record)
         return record
 

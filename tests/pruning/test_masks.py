@@ -148,3 +148,16 @@ def test_digest_changes_with_masks():
     masks.update(0.5)
     assert masks.digest() != before
     assert masks.mask_bytes() == 36  # one byte per prunable weight
+
+
+def test_update_reports_what_it_removed_before_zeroing():
+    """removed / removed_mean_abs / removed_mass are of the weights each update newly masks, as they were."""
+    w = torch.tensor([[0.1, -0.2, 0.3, 0.4], [-0.5, 0.6, 0.7, -0.8]])
+    masks = MaskState({"a": nn.Parameter(w[0].clone()), "b": nn.Parameter(w[1].clone())})
+    total = float(w.abs().sum())  # 3.6
+    first = masks.update(0.25)  # drops 0.1, 0.2
+    assert first["removed"] == 2
+    assert first["removed_mean_abs"] == pytest.approx(0.15) and first["removed_mass"] == pytest.approx(0.3 / total)
+    second = masks.update(0.5)  # drops 0.3, 0.4 only: the zeros already masked are not counted again
+    assert second["removed"] == 2 and second["removed_mass"] == pytest.approx(0.7 / (total - 0.3))
+    assert masks.update(0.5) == {"removed": 0, "removed_mean_abs": 0.0, "removed_mass": 0.0}
