@@ -35,8 +35,10 @@ lint: install
 demo: install
 	$(BIN)/sdp-run experiment=demo
 
+# Every table set under results/: the whole folder, and the study's own (claims.md: frontier and verdicts).
 tables: install
 	$(BIN)/sdp-tables results_dir=results
+	$(BIN)/sdp-tables results_dir=results/study
 
 bench: install
 	$(BIN)/python scripts/bench
@@ -47,7 +49,7 @@ calibrate: install
 
 study: install
 	nice $(BIN)/python scripts/study.py
-	$(BIN)/python scripts/study_report.py results/study
+	$(BIN)/sdp-tables results_dir=results/study
 
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache

@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sdp-tables",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Collect every run's metrics.json under results_dir and write glue.{md,tex,csv}, "
-        "deltas.{md,tex,csv}, xglue.{md,tex,csv} (cross-lingual runs only), summary.md and plots/*.png "
+        "deltas.{md,tex,csv}, xglue.{md,tex,csv} (cross-lingual runs only), claims.md (SDP-CC runs paired "
+        "by seed with MP runs: frontier and one verdict per paper claim), summary.md and plots/*.png "
         "into out_dir. Malformed or failed runs are listed in summary.md, never fatal.",
         epilog=f"overrides (key=value, as for sdp-run):\n{keys}\n\nexample:\n  sdp-tables results_dir=results plots=false",
     )

@@ -2,7 +2,7 @@
 
     python scripts/study.py                    # make study: start or resume the whole grid
     python scripts/study.py --tasks sst2 --sparsities 0.9 --seeds 1   # a slice of it
-    python scripts/study_report.py             # results/study/README tables from the finished records
+    sdp-tables results_dir=results/study       # results/study/tables: claims.md (frontier, verdicts), plots
 
 Every run is `sdp-run experiment=study task=<t> method=<m> sparsity=<s> seed=<k>`; the method presets
 (conf/method/) hold the settings frozen by the calibration (results/study/calibration/). Per (task,

@@ -71,11 +71,14 @@ def score_vs_sparsity(cells: pd.DataFrame, scores: pd.DataFrame, task: str, out_
     return _save(fig, out_dir / f"score_vs_sparsity_{_safe(task)}.png")
 
 
-def recovery(runs: pd.DataFrame, results_dir: Path, task: str, out_dir: Path) -> tuple[Path | None, list[str]]:
-    """Loss jump at each pruning step and the steps to recover, per method, from the runs' trace.jsonl."""
+def recovery(runs: pd.DataFrame, results_dir: Path, task: str, target: float,
+             out_dir: Path) -> tuple[Path | None, list[str]]:  # fmt: skip
+    """Loss jump at each pruning step and the steps to recover, per method, from the trace.jsonl of the runs
+    pruned to ``target`` (one plot per target sparsity: steps of different schedules do not line up)."""
     problems: list[str] = []
     rows = []
-    for run in runs[(runs["task"] == task) & runs["has_trace"]].itertuples(index=False):
+    sel = (runs["task"] == task) & (runs["target_sparsity"] == target) & runs["has_trace"]
+    for run in runs[sel].itertuples(index=False):
         events, bad = load_trace(Path(results_dir) / run.path / "trace.jsonl")
         if bad:
             problems.append(f"`{run.path}/trace.jsonl`: {bad} unreadable line(s) skipped")
@@ -98,15 +101,16 @@ def recovery(runs: pd.DataFrame, results_dir: Path, task: str, out_dir: Path) ->
         ax2.plot(agg.index, agg["recovery"], marker=".", color=f"C{i % 10}", label=label)
     ax1.set_xlabel("sparsity after the step (%)")
     ax1.set_ylabel("loss after − loss before")
-    ax1.set_title(f"{task}: loss jump at each pruning step")
+    pct = f"{round(100 * target, 2):g}%"
+    ax1.set_title(f"{task} → {pct}: loss jump at each pruning step")
     ax2.set_xlabel("sparsity after the step (%)")
     ax2.set_ylabel("steps to recover")
-    ax2.set_title(f"{task}: recovery after each pruning step")
+    ax2.set_title(f"{task} → {pct}: recovery after each pruning step")
     for ax in (ax1, ax2):
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
-    return _save(fig, out_dir / f"recovery_{_safe(task)}.png"), problems
+    return _save(fig, out_dir / f"recovery_{_safe(task)}_{_safe(pct[:-1])}.png"), problems
 
 
 def per_language_drop(cells: pd.DataFrame, task: str, out_dir: Path) -> Path | None:
@@ -152,10 +156,11 @@ def make_plots(
         for task in tasks:
             if (p := score_vs_sparsity(cells, scores, task, out_dir)) is not None:
                 written.append(p)
-            p, probs = recovery(runs, results_dir, task, out_dir)
-            problems += probs
-            if p is not None:
-                written.append(p)
+            for target in sorted(set(runs.loc[runs["task"] == task, "target_sparsity"])):
+                p, probs = recovery(runs, results_dir, task, target, out_dir)
+                problems += probs
+                if p is not None:
+                    written.append(p)
             if task in xl_tasks and (p := per_language_drop(cells, task, out_dir)) is not None:
                 written.append(p)
     return written, problems

@@ -18,6 +18,7 @@ from sdp.report.aggregate import (
     variant_cells,
 )
 from sdp.report.baselines import load_published
+from sdp.report.claims import render_claims
 from sdp.report.collect import Collection, collect_runs
 from sdp.report.render import fmt_num, fmt_sparsity, frame_to_csv, render_latex, render_markdown
 from sdp.report.tables import (
@@ -46,7 +47,8 @@ def _clear_outputs(out_dir: Path) -> None:
     if not out_dir.is_dir():
         return
     stems = ("glue", "xglue", "deltas")
-    for path in [out_dir / f"{s}.{e}" for s in stems for e in ("md", "tex", "csv")] + [out_dir / "summary.md"]:
+    for path in [out_dir / f"{s}.{e}" for s in stems for e in ("md", "tex", "csv")] + [out_dir / "summary.md",
+                                                                                     out_dir / "claims.md"]:
         path.unlink(missing_ok=True)
     for png in sorted((out_dir / "plots").glob("*.png")) if (out_dir / "plots").is_dir() else []:
         png.unlink()
@@ -104,6 +106,11 @@ def build_report(
     pre = ["No runs were found."] if no_runs else None
     _write_set(out_dir, "deltas", "Deltas of the main score", build_delta_tables(deltas),
                frame_to_csv(deltas, float_cols=("mean", "delta_dense", "delta_mp")), files, pre)  # fmt: skip
+
+    # The paper's claims, paired by seed, when SDP-CC and MP runs share their dense models (a study).
+    claims = render_claims(runs, results_dir) if not no_runs else None
+    if claims is not None:
+        _write(out_dir / "claims.md", claims, files)
 
     trace_problems: list[str] = []
     if plots and not no_runs:

@@ -1,0 +1,195 @@
+"""claims.md: the frontier and one verdict per paper claim (METHOD.md, "Claims worth measuring").
+
+Runs are *paired* by (task, model, schedule, teacher, sparsity, seed): the MP, KD and SDP-CC runs of one pair
+share the dense model, data and data order (a study passes one dense model per seed to every method), so
+their difference is the effect of the method alone. Verdicts are over the pairs at sparsity >= HIGH. A 95%
+interval is the t-interval of the mean paired difference (scipy.stats.t). A claim *holds* when its interval
+lies on the claimed side of 0, *fails* when it lies on the other side, and is *inconclusive* otherwise or with
+fewer than 3 pairs. A pairing key with several runs of one method (several configs of it in one results
+folder) is left out and counted, never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from scipy import stats
+
+HIGH = 0.8  # the papers' "high sparsity": 80% and above
+KEEP = 0.9  # the frontier: the highest sparsity whose mean score keeps 90% of the mean dense score
+PAIR_KEYS = ("task", "model", "schedule", "teacher", "target_sparsity", "seed")
+BASELINES = ("MP", "KD")
+
+
+def is_sdp_cc(method: str) -> bool:
+    """SDP-CC alone, whichever representation (SDP-CC, SDP-CC(mean)); not SDP-CC with a weight term."""
+    return method.startswith("SDP-CC") and "+" not in method
+
+
+def interval(diffs: list[float]) -> tuple[float, float, float] | None:
+    """(mean, low, high) of the 95% t-interval, or None with fewer than 3 values."""
+    if len(diffs) < 3:
+        return None
+    mean, sem = statistics.mean(diffs), statistics.stdev(diffs) / len(diffs) ** 0.5
+    half = float(stats.t.ppf(0.975, len(diffs) - 1)) * sem
+    return mean, mean - half, mean + half
+
+
+def verdict(ci: tuple[float, float, float] | None, claimed_sign: int) -> str:
+    if ci is None:
+        return "inconclusive (fewer than 3 pairs)"
+    _, low, high = ci
+    if (low > 0 and claimed_sign > 0) or (high < 0 and claimed_sign < 0):
+        return "holds"
+    if (high < 0 and claimed_sign > 0) or (low > 0 and claimed_sign < 0):
+        return "fails"
+    return "inconclusive"
+
+
+def _fmt_ci(ci: tuple[float, float, float] | None, n: int, scale: float = 1.0, digits: int = 2) -> str:
+    if ci is None:
+        return f"— (n={n})"
+    mean, low, high = (scale * v for v in ci)
+    return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}] (n={n})"
+
+
+def _analysis(results_dir: Path, path: str) -> dict[str, Any]:
+    try:
+        return json.loads((results_dir / path / "metrics.json").read_text()).get("analysis") or {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _get(*keys: str) -> Callable[[dict], float | None]:
+    def read(rec: dict) -> float | None:
+        node: Any = rec["analysis"]
+        for k in keys:
+            node = node.get(k) if isinstance(node, dict) else None
+        return float(node) if isinstance(node, (int, float)) and not isinstance(node, bool) else None
+    return read
+
+
+def _pairs(runs: pd.DataFrame, results_dir: Path) -> tuple[dict[tuple, dict[str, dict]], int]:
+    """pairing key -> method -> record (final, dense, analysis); and how many keys were ambiguous."""
+    out: dict[tuple, dict[str, dict]] = {}
+    ambiguous: set[tuple] = set()
+    for run in runs.itertuples(index=False):
+        key = tuple(getattr(run, k) for k in PAIR_KEYS)
+        if run.method in out.get(key, {}):
+            ambiguous.add((key, run.method))
+            continue
+        out.setdefault(key, {})[run.method] = {"final": run.final_main, "dense": (run.dense or {}).get("main"),
+                                               "analysis": _analysis(results_dir, run.path)}
+    for key, method in ambiguous:
+        out[key].pop(method, None)
+    return out, len(ambiguous)
+
+
+def _diffs(pairs: dict, a: str, b: str, value: Callable[[dict], float | None]) -> list[float]:
+    """value(a) - value(b) over the keys at sparsity >= HIGH where both ran, in key order."""
+    diffs = []
+    for key in sorted(pairs, key=str):
+        rec = pairs[key]
+        if key[4] >= HIGH and a in rec and b in rec:
+            x, y = value(rec[a]), value(rec[b])
+            if x is not None and y is not None:
+                diffs.append(x - y)
+    return diffs
+
+
+def frontier(pairs: dict, task: str, method: str) -> float | None:
+    """The highest sparsity whose mean score over seeds keeps KEEP of the mean dense score (None: none)."""
+    kept = []
+    for sparsity in sorted({k[4] for k, r in pairs.items() if k[0] == task and method in r}):
+        cell = [r[method] for k, r in pairs.items() if k[0] == task and k[4] == sparsity and method in r]
+        dense = [c["dense"] for c in cell if c["dense"] is not None]
+        if dense and statistics.mean(c["final"] for c in cell) >= KEEP * statistics.mean(dense):
+            kept.append(sparsity)
+    return max(kept) if kept else None
+
+
+def _mean_std(values: list[float]) -> str:
+    if not values:
+        return "—"
+    if len(values) == 1:
+        return f"{100 * values[0]:.2f} (n=1)"
+    return f"{100 * statistics.mean(values):.2f} ± {100 * statistics.stdev(values):.2f} (n={len(values)})"
+
+
+def _row(claim: str, measure: str, diffs: list[float], sign: int, scale: float = 1.0, digits: int = 2) -> str:
+    ci = interval(diffs)
+    return f"| {claim} | {measure} | {_fmt_ci(ci, len(diffs), scale, digits)} | {verdict(ci, sign)} |"
+
+
+def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
+    """claims.md's text, or None when no SDP-CC run has an MP partner (nothing to judge)."""
+    results_dir = Path(results_dir)
+    pairs, ambiguous = _pairs(runs, results_dir)
+    cc_methods = sorted({m for rec in pairs.values() for m in rec if is_sdp_cc(m) and "MP" in rec})
+    if not cc_methods:
+        return None
+    lines = ["# Claims: frontier and verdicts", "",
+             "Generated by `sdp-tables` (`make tables`) from the completed runs of the results folder these "
+             "tables belong to (sdp/report/claims.py; do not edit). Pairs: "
+             f"{', '.join(PAIR_KEYS)}; verdicts over pairs at sparsity >= {HIGH:g}; 95% t-intervals of the mean "
+             "paired difference (SDP-CC minus the baseline).", ""]
+    if ambiguous:
+        lines += [f"Left out: {ambiguous} (pairing key, method) with several runs (several configs of one method).",
+                  ""]
+    methods = [m for m in (*BASELINES, *cc_methods) if any(m in r for r in pairs.values())]
+    tasks = sorted({k[0] for k in pairs})
+    lines += ["## Frontier: dev score (main metric x 100), mean ± std over seeds (n)", "",
+              "| task | sparsity | dense | " + " | ".join(methods) + " |", "|---|---|---|" + "---|" * len(methods)]
+    for task in tasks:
+        for sp in sorted({k[4] for k in pairs if k[0] == task}):
+            recs = [r for k, r in sorted(pairs.items(), key=lambda kv: str(kv[0])) if k[0] == task and k[4] == sp]
+            dense = [r["MP"]["dense"] for r in recs if "MP" in r and r["MP"]["dense"] is not None]
+            cells = [_mean_std([r[m]["final"] for r in recs if m in r]) for m in methods]
+            lines.append(f"| {task} | {sp:g} | {_mean_std(dense)} | " + " | ".join(cells) + " |")
+    for cc in cc_methods:
+        lines += ["", *_verdicts(pairs, cc, tasks)]
+    return "\n".join(lines) + "\n"
+
+
+def _verdicts(pairs: dict, cc: str, tasks: list[str]) -> list[str]:
+    vs = {b: _diffs(pairs, cc, b, lambda rec: rec["final"]) for b in BASELINES}
+    ci = {b: interval(d) for b, d in vs.items()}
+    both = [verdict(ci[b], +1) for b in BASELINES if vs[b]]
+    claim1 = ("holds" if both and all(v == "holds" for v in both) else "fails" if "fails" in both
+              else "inconclusive")
+    fr = {t: (frontier(pairs, t, cc), frontier(pairs, t, "MP")) for t in tasks}
+    better = sum(1 for a, b in fr.values() if (a or 0) > (b or 0))
+    worse = sum(1 for a, b in fr.values() if (a or 0) < (b or 0))
+    fr_verdict = "holds" if better and not worse else "fails" if worse and not better else "inconclusive"
+    rows = {name: _diffs(pairs, cc, "MP", fn) for name, fn in (
+        ("fisher", _get("separability", "final", "fisher_ratio")), ("snr", _get("separability", "final", "snr")),
+        ("steps", _get("recovery", "mean_recovery_steps")), ("jump", _get("recovery", "mean_loss_jump")),
+        ("mass", _get("recovery", "mean_removed_mass")))}
+    overlap = [v for k, r in sorted(pairs.items(), key=lambda kv: str(kv[0])) if k[4] >= HIGH and cc in r
+               for v in [_get("mask_overlap", "reference")(r[cc])] if v is not None]
+    dense_overlap = {m: [v for k, r in pairs.items() if k[4] >= HIGH and m in r
+                         for v in [_get("mask_overlap", "dense_magnitude")(r[m])] if v is not None]
+                     for m in ("MP", cc)}
+    ov = (f"Jaccard(kept weights of {cc}, of MP) = {statistics.mean(overlap):.3f}; with the dense one-shot mask: "
+          + ", ".join(f"{m} {statistics.mean(v):.3f}" for m, v in dense_overlap.items() if v)
+          if overlap else "no mask overlap recorded")
+    vs_txt = "; ".join(f"vs {b} {_fmt_ci(ci[b], len(vs[b]), 100)}" for b in BASELINES if vs[b])
+    return [
+        f"## Verdicts for {cc}", "",
+        "| claim | measure | difference [95% CI] (pairs) | verdict |", "|---|---|---|---|",
+        f"| {cc} beats MP and KD at >= {HIGH:.0%} | dev main score x 100 | {vs_txt or '—'} | {claim1} |",
+        f"| sparsity frontier (keeps {KEEP:.0%} of dense) | highest such sparsity per task, {cc} vs MP | "
+        + "; ".join(f"{t}: {a} vs {b}" for t, (a, b) in fr.items()) + f" | {fr_verdict} |",
+        _row("class separability", "Fisher ratio of the final [CLS] states, dev", rows["fisher"], +1, digits=3),
+        _row("signal-to-noise", "SNR of the final [CLS] states, dev", rows["snr"], +1, digits=3),
+        _row("faster recovery after pruning steps", "mean optimizer updates to recover", rows["steps"], -1,
+             digits=1),
+        _row("(recovery) smaller loss jump at a pruning step", "mean probe-loss jump", rows["jump"], -1, digits=4),
+        _row("CC implicitly encourages sparsity", f"share of L1 mass a pruning step removes, x 1000 ({ov})",
+             rows["mass"], -1, scale=1000, digits=3),
+    ]
