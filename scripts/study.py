@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gridrun import REPO, Grid, offline_environment  # noqa: E402  (scripts/ is not a package)
+from gridrun import REPO, Grid, offline_environment, read_completed  # noqa: E402  (scripts/ is not a package)
 
 TASKS = ("cola", "sst2", "mrpc", "stsb")
 SPARSITIES = (0.9, 0.8, 0.7, 0.5)
@@ -56,9 +56,14 @@ def main() -> None:
     def run(task: str, method: str, sparsity: float, seed: int) -> Path:
         return root / "runs" / task / f"{method}_s{sparsity}_seed{seed}"
 
+    def needed(files: tuple[str, ...], *later: Path) -> tuple[str, ...]:
+        """Weights are not committed: a finished run is redone for them only while a later run still needs them."""
+        return files if any(read_completed(d) is None for d in later) else ()
+
     # 1. One dense model per (task, seed): the dense stage only.
     grid.run_all([(dense(t, s), [f"task={t}", f"seed={s}", "method=mp", "sparsity=0.0", "prune.max_steps=1",
-                                 "prune.monitor_representation=null"], ("dense_model/model.safetensors",))
+                                 "prune.monitor_representation=null"],
+                   needed(("dense_model/model.safetensors",), *(run(t, m, sp, s) for m in METHODS for sp in sparsities)))
                   for t in tasks for s in seeds])
     # 2. Per (task, seed, sparsity): MP, then the methods that compare their masks with MP's.
     chains = []
@@ -66,9 +71,11 @@ def main() -> None:
         for t in tasks:
             for s in seeds:
                 shared = [f"task={t}", f"seed={s}", f"sparsity={sp}", f"dense.checkpoint={dense(t, s) / 'dense_model'}"]
-                chain = [(run(t, "mp", sp, s), [*shared, "method=mp"], ("mask.safetensors",))]  # the reference
+                others = [m for m in METHODS if m != "mp"]
+                chain = [(run(t, "mp", sp, s), [*shared, "method=mp"],  # the reference mask
+                          needed(("mask.safetensors",), *(run(t, m, sp, s) for m in others)))]
                 chain += [(run(t, m, sp, s), [*shared, f"method={m}", f"prune.reference_mask={run(t, 'mp', sp, s)}"])
-                          for m in METHODS if m != "mp"]
+                          for m in others]
                 chains.append(chain)
     grid.run_chains(chains)
     grid.write_progress()
