@@ -23,7 +23,8 @@ def git_commit() -> tuple[str, bool]:
         ).stdout.strip()
         dirty = bool(
             subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=no"],
+                # Code only: run records under results/ change while a sweep runs (its PROGRESS.md, say).
+                ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"],
                 cwd=REPO_ROOT, capture_output=True, text=True, check=True,
             ).stdout.strip()
         )
