@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 SDP_DATA_DIR ?= $(abspath ../shared/data)
 export SDP_DATA_DIR
 
-.PHONY: install test test-all demo lint tables bench calibrate study clean
+.PHONY: install test test-all demo lint tables bench calibrate study stop-grids clean
 
 install: $(STAMP)
 
@@ -50,6 +50,11 @@ calibrate: install
 study: install
 	nice $(BIN)/python scripts/study.py
 	$(BIN)/sdp-tables results_dir=results/study
+
+# Stop a running grid: the driver first, then its runs, which checkpoint on SIGTERM and resume on the next launch.
+stop-grids:
+	-pkill -TERM -f 'scripts/(calibrate|study)\.py'
+	-pkill -TERM -f 'cli\.run .*results/study'
 
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache
