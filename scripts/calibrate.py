@@ -49,6 +49,8 @@ GRID = [
     ("mp_constant", ["regularizer=none", "budget=constant"]),
     ("cc_mean_constant", [*MEAN, "budget=constant"]),
     ("cc_mean_distill_off", [*MEAN, "prune.dropout=distill_off"]),
+    # added after mp_constant beat every linear-decay setting: KD under the constant budget too
+    ("kd_t2_constant", ["regularizer=kd", "regularizer.temperature=2.0", "budget=constant"]),
 ]
 
 

@@ -54,3 +54,14 @@ def test_an_option_of_another_term_is_an_error_naming_it_and_the_terms_options()
     with pytest.raises(ConfigError, match=r"does not take regularizer\.temperature.*'lambda_off'"):
         validate_config(cfg)
     validate_config(_compose(["regularizer=cross_correlation", "regularizer.lambda_off=0.1"]))
+
+
+def test_study_gives_every_method_the_calibrated_budget_and_the_command_line_budget_wins():
+    cfg = _compose(["experiment=study", "method=sdp_cc"])
+    assert (cfg.prune.lr_schedule, cfg.schedule.start, cfg.prune.epochs) == ("constant", 0.1, 2)
+    assert (cfg.regularizer.name, cfg.regularizer.representation) == ("cross_correlation", "mean")
+    assert cfg.prune.monitor_representation == "mean" and cfg.max_train_samples == 4000
+    cfg = _compose(["experiment=study", "method=kd"])
+    assert (cfg.regularizer.name, cfg.regularizer.temperature, cfg.prune.lr_schedule) == ("kd", 2.0, "constant")
+    cfg = _compose(["experiment=study", "method=mp", "budget=mvp10"])  # a budget named by the user wins
+    assert (cfg.prune.lr_schedule, cfg.prune.epochs, cfg.prune.lr, cfg.regularizer.name) == ("linear", 10, 3e-5, "none")
