@@ -8,8 +8,8 @@ Every run is `sdp-run experiment=study task=<t> method=<m> sparsity=<s> seed=<k>
 (conf/method/) hold the settings frozen by the calibration (results/study/calibration/). Per (task,
 seed) one dense model is trained once (results/study/dense/) and shared by every method and sparsity
 through dense.checkpoint; per (task, seed, sparsity) MP runs first and the other methods then record the
-Jaccard overlap of their final mask with MP's. Cells are ordered 0.9, 0.8, 0.7, 0.5 so that an
-interrupted study has its high-sparsity verdicts first. PROGRESS.md says what is done, running and next.
+Jaccard overlap of their final mask with MP's. Each (task, seed) is one chain (dense, then 0.9, 0.8, 0.7,
+0.5), seed 1 of every task first. PROGRESS.md says what is done, running and next.
 """
 
 from __future__ import annotations
@@ -60,23 +60,25 @@ def main() -> None:
         """Weights are not committed: a finished run is redone for them only while a later run still needs them."""
         return files if any(read_completed(d) is None for d in later) else ()
 
-    # 1. One dense model per (task, seed): the dense stage only.
-    grid.run_all([(dense(t, s), [f"task={t}", f"seed={s}", "method=mp", "sparsity=0.0", "prune.max_steps=1",
-                                 "prune.monitor_representation=null"],
-                   needed(("dense_model/model.safetensors",), *(run(t, m, sp, s) for m in METHODS for sp in sparsities)))
-                  for t in tasks for s in seeds])
-    # 2. Per (task, seed, sparsity): MP, then the methods that compare their masks with MP's.
+    # One chain per (task, seed), run in order: the dense model (the dense stage only), then per sparsity MP and
+    # the methods that compare their masks with MP's. Weights are not committed, so a chain that is finished
+    # before a session ends never needs its dense model again; only a half-done chain retrains it on a fresh
+    # machine. Chains go seed by seed, so every task has seed 1 before any has seed 2.
     chains = []
-    for sp in sparsities:
+    others = [m for m in METHODS if m != "mp"]
+    for s in seeds:
         for t in tasks:
-            for s in seeds:
+            runs = [run(t, m, sp, s) for sp in sparsities for m in METHODS]
+            chain = [(dense(t, s), [f"task={t}", f"seed={s}", "method=mp", "sparsity=0.0", "prune.max_steps=1",
+                                    "prune.monitor_representation=null"],
+                      needed(("dense_model/model.safetensors",), *runs))]
+            for sp in sparsities:
                 shared = [f"task={t}", f"seed={s}", f"sparsity={sp}", f"dense.checkpoint={dense(t, s) / 'dense_model'}"]
-                others = [m for m in METHODS if m != "mp"]
-                chain = [(run(t, "mp", sp, s), [*shared, "method=mp"],  # the reference mask
-                          needed(("mask.safetensors",), *(run(t, m, sp, s) for m in others)))]
+                chain.append((run(t, "mp", sp, s), [*shared, "method=mp"],  # the reference mask
+                              needed(("mask.safetensors",), *(run(t, m, sp, s) for m in others))))
                 chain += [(run(t, m, sp, s), [*shared, f"method={m}", f"prune.reference_mask={run(t, 'mp', sp, s)}"])
                           for m in others]
-                chains.append(chain)
+            chains.append(chain)
     grid.run_chains(chains)
     grid.write_progress()
 
