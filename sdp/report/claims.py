@@ -79,6 +79,8 @@ def _pairs(runs: pd.DataFrame, results_dir: Path) -> tuple[dict[tuple, dict[str,
     out: dict[tuple, dict[str, dict]] = {}
     ambiguous: set[tuple] = set()
     for run in runs.itertuples(index=False):
+        if not run.target_sparsity > 0:
+            continue  # a dense-only run (a study's shared dense model) prunes nothing: no claim to judge
         key = tuple(getattr(run, k) for k in PAIR_KEYS)
         if run.method in out.get(key, {}):
             ambiguous.add((key, run.method))

@@ -13,6 +13,8 @@ OFFSET = {"MP": 0.0, "KD": 0.03, "SDP-CC(mean)": 0.02}  # SDP-CC beats MP and lo
 
 
 def _tree(root: Path, methods: dict[str, float] = OFFSET) -> None:
+    for seed in (1, 2, 3):  # the study's dense-only runs (sparsity 0): not a frontier row, not a pair
+        write_run(root, f"dense/sst2_seed{seed}", run_record("sst2", "MP", 0.0, seed, {"main": 0.9}, {"main": 0.9}))
     for task, dense in (("sst2", 0.90), ("mrpc", 0.80)):
         for sparsity, drop in ((0.5, 0.0), (0.8, 0.05), (0.9, 0.2)):
             for seed in (1, 2, 3):
@@ -44,6 +46,7 @@ def test_verdicts_and_frontier(tmp_path):
     # Frontier: sst2 keeps 90% of 0.90 (0.81) at 0.8 for every method, not at 0.9; mrpc likewise.
     frontier = _line(text, "| sparsity frontier")
     assert "sst2: 0.8 vs 0.8" in frontier and frontier.endswith("| inconclusive |")
+    assert "| sst2 | 0 |" not in text
     assert _line(text, "| sst2 | 0.9 |") == (
         "| sst2 | 0.9 | 90.00 ± 0.00 (n=3) | 70.20 ± 0.10 (n=3) | 73.20 ± 0.10 (n=3) | 72.20 ± 0.10 (n=3) |")
     build_report(tmp_path, plots=False)
