@@ -33,7 +33,7 @@ def main() -> None:
         sys.exit(f"commit_records: no folder {str(args.root)!r}")
     runs = finished_runs(root)
     paths = [str(p.relative_to(REPO)) for p in runs]
-    for extra in ("PROGRESS.md", "README.md"):
+    for extra in ("PROGRESS.md", "README.md", "TABLE.md"):
         if (root / extra).is_file():
             paths.append(str((root / extra).relative_to(REPO)))
     for i in range(0, len(paths), 200):
