@@ -91,8 +91,12 @@ def main() -> None:
         seeds = [int(s) for s in args.seeds.split(",")]
         grid = Grid(root, BASE, args.jobs, title="Calibration")
         # 1. One dense model per seed: dense stage only (0% sparsity, one pruning update, no teacher).
+        # Its weights are not committed: redone on a fresh machine only while a setting of that seed is unfinished.
+        todo = {s for s in seeds if not any(all(read_completed(run_dir(root, name, sp, s)) for name, _ in GRID)
+                                            for sp in CANDIDATE_SPARSITIES)}
         grid.run_all([(dense_dir(root, s), [f"seed={s}", "regularizer=none", "sparsity=0.0", "prune.max_steps=1",
-                                            "prune.monitor_representation=null"], DENSE_FILES) for s in seeds])
+                                            "prune.monitor_representation=null"], DENSE_FILES if s in todo else ())
+                      for s in seeds])
         # 2. The knee, from MP.
         sparsity = knee(grid, root, seeds)
         print(f"knee sparsity: {sparsity}", flush=True)

@@ -2,9 +2,11 @@
 
     python scripts/commit_records.py results/study [-m "message"]
 
-Stages every run folder under the root whose metrics.json says ``completed`` plus the root's PROGRESS.md;
-.gitignore keeps model weights, checkpoints, masks, locks and driver logs out. Unfinished runs are left alone,
-so a sweep can keep running while its finished runs are committed. Commits only when something changed.
+Stages every run folder under the root whose metrics.json says ``completed`` plus the root's PROGRESS.md,
+README.md and TABLE.md; .gitignore keeps model weights, checkpoints, masks, locks, driver logs and the
+``previous-<time>/`` folders of restarted runs out. Unfinished runs are left alone, so a sweep can keep running
+while its finished runs are committed. Commits only when something changed, and refuses when anything outside
+these paths is staged already (a records commit never carries code).
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ def main() -> None:
     for extra in ("PROGRESS.md", "README.md", "TABLE.md"):
         if (root / extra).is_file():
             paths.append(str((root / extra).relative_to(REPO)))
+    others = [f for f in subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=REPO, check=True,
+                                        capture_output=True, text=True).stdout.splitlines()
+              if not f.startswith(str(root.relative_to(REPO)) + "/")]
+    if others:
+        sys.exit(f"commit_records: other files are staged ({', '.join(others[:5])}); commit or unstage them first")
     for i in range(0, len(paths), 200):
         subprocess.run(["git", "add", "--", *paths[i:i + 200]], cwd=REPO, check=True)
     staged = subprocess.run(["git", "diff", "--cached", "--quiet"], cwd=REPO).returncode != 0

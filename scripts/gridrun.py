@@ -36,6 +36,11 @@ def read_completed(run_dir: Path) -> dict | None:
     return metrics if metrics.get("status") == "completed" else None
 
 
+def _scores(metrics: dict | None) -> tuple:
+    """The numbers a redone run must reproduce: its dense and final main scores."""
+    return tuple((metrics or {}).get(k, {}).get("main") for k in ("dense", "final"))
+
+
 def _refused_resume(log: Path) -> bool:
     """Did the last launch in ``log`` stop because the folder's unfinished run is another config's?"""
     tail = log.read_text(errors="replace")[-2000:]
@@ -76,13 +81,19 @@ class Grid:
             # half-run cannot be continued, so it starts over; its files are moved to previous-<time>/.
             print(f"restarting {label}: its unfinished run cannot be resumed by this code", flush=True)
             code = self._call(run_dir, [*overrides, "resume=false"])
+        result = read_completed(run_dir)
+        if code == 0 and done is not None and _scores(result) != _scores(done):
+            # Redone for its weights: later runs must get the model the committed records were made from.
+            print(f"MISMATCH: {label} redone gives {_scores(result)}, its committed record {_scores(done)}; "
+                  "the runs that depend on it are not started", flush=True)
+            code, result = -1, None
         with self._lock:
             self.running.discard(label)
             if code != 0:
                 self.failed.append(label)
             self.write_progress()
         print(f"{'done' if code == 0 else f'FAILED ({code})'}: {label}", flush=True)
-        return read_completed(run_dir)
+        return result
 
     def log_path(self, run_dir: Path) -> Path:
         """The run's console output, kept beside (not in) its folder: resume=false moves that folder's files."""
@@ -104,12 +115,14 @@ class Grid:
             return list(pool.map(lambda job: self.launch(*job), jobs))
 
     def run_chains(self, chains: list[list[tuple]]) -> None:
-        """Chains run side by side; the runs of one chain in order (e.g. MP before the runs comparing with it)."""
+        """Chains run side by side; the runs of one chain in order (e.g. MP before the runs comparing with it),
+        and a chain stops at its first failed run."""
         self.plan = [self.label(d) for chain in chains for d, *_ in chain if read_completed(d) is None]
 
         def run_chain(chain):
-            for job in chain:
-                self.launch(*job)
+            for job in chain:  # later runs of a chain read what earlier ones wrote: stop at the first failure
+                if self.launch(*job) is None:
+                    return
 
         with ThreadPoolExecutor(self.jobs) as pool:
             list(pool.map(run_chain, chains))

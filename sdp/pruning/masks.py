@@ -200,16 +200,16 @@ class MaskState:
         """Recompute masks at ``sparsity`` from the current weights, apply them, and clear optimizer
         moments at newly masked entries. Returns what the update removed, measured before it zeroes anything:
         ``removed`` weights, ``removed_mean_abs`` and ``removed_mass``, their share of the L1 mass of all
-        prunable weights (METHOD.md's "CC implicitly encourages sparsity": weights that a distillation term
+        prunable weights, over all matrices together in either scope (METHOD.md's "CC implicitly encourages sparsity": weights that a distillation term
         has already shrunk carry less mass when they go)."""
         old = self.masks
         self.masks = magnitude_masks(self.params, sparsity, self.scope)
-        removed, mass, total = 0, 0.0, 0.0
+        sums = []  # (removed, removed mass, total mass) per matrix, added up on the device: one sync per update
         for name, p in self.params.items():
-            mag, gone = p.detach().abs(), old[name] & ~self.masks[name]
-            removed += int(gone.sum())
-            mass += float(mag[gone].sum(dtype=torch.float64))
-            total += float(mag.sum(dtype=torch.float64))
+            mag, gone = p.detach().abs().double(), old[name] & ~self.masks[name]
+            sums.append(torch.stack([gone.sum().double(), (mag * gone).sum(), mag.sum()]))
+        removed, mass, total = (torch.stack(sums).sum(0).tolist() if sums else (0, 0.0, 0.0))
+        removed = int(removed)
         self.current_sparsity = sparsity
         self.apply()
         if optimizer is not None:

@@ -1,12 +1,17 @@
 """claims.md: the frontier and one verdict per paper claim (METHOD.md, "Claims worth measuring").
 
-Runs are *paired* by (task, model, schedule, teacher, sparsity, seed): the MP, KD and SDP-CC runs of one pair
-share the dense model, data and data order (a study passes one dense model per seed to every method), so
-their difference is the effect of the method alone. Verdicts are over the pairs at sparsity >= HIGH. A 95%
-interval is the t-interval of the mean paired difference (scipy.stats.t). A claim *holds* when its interval
-lies on the claimed side of 0, *fails* when it lies on the other side, and is *inconclusive* otherwise or with
-fewer than 3 pairs. A pairing key with several runs of one method (several configs of it in one results
-folder) is left out and counted, never guessed.
+Runs are *paired* by (task, model, schedule, teacher, sparsity, seed) and by their config without the
+distillation and weight terms (`run.json`'s config; so the same budget, data and `dense.checkpoint`): the MP,
+KD and SDP-CC runs of one pair share the dense model, data and data order, so their difference is the effect
+of the method alone. A pairing key with several runs of one method is left out and counted, never guessed.
+
+Verdicts use the pairs at sparsity >= HIGH. The pairs of one (task, seed) at several sparsities share their
+dense model, so they are not independent: each (task, seed) contributes one value, the mean of its paired
+differences over those sparsities, and n counts (task, seed) units. A 95% interval is the t-interval of the mean
+over the units (scipy.stats.t). A claim *holds* when its interval lies on the claimed side of 0, *fails* when it
+lies on the other side, and is *inconclusive* otherwise or with fewer than 3 units. Main scores of different
+tasks are pooled as the GLUE score pools them (points of each task's main metric); the by-task table shows
+each task on its own.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from typing import Any
 
 import pandas as pd
 from scipy import stats
+
+from sdp.training.env import config_hash
 
 HIGH = 0.8  # the papers' "high sparsity": 80% and above
 KEEP = 0.9  # the frontier: the highest sparsity whose mean score keeps 90% of the mean dense score
@@ -58,11 +65,20 @@ def _fmt_ci(ci: tuple[float, float, float] | None, n: int, scale: float = 1.0, d
     return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}] (n={n})"
 
 
-def _analysis(results_dir: Path, path: str) -> dict[str, Any]:
+def _read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads((results_dir / path / "metrics.json").read_text()).get("analysis") or {}
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+    return data if isinstance(data, dict) else {}
+
+
+def pair_hash(config: dict[str, Any]) -> str | None:
+    """The config without its distillation and weight terms: equal for the methods of one pair (None: unknown)."""
+    if not config:
+        return None
+    drop = {g: tuple(config[g]) for g in ("regularizer", "weight_reg") if isinstance(config.get(g), dict)}
+    return config_hash(config, drop=drop)
 
 
 def _get(*keys: str) -> Callable[[dict], float | None]:
@@ -75,33 +91,39 @@ def _get(*keys: str) -> Callable[[dict], float | None]:
 
 
 def _pairs(runs: pd.DataFrame, results_dir: Path) -> tuple[dict[tuple, dict[str, dict]], int]:
-    """pairing key -> method -> record (final, dense, analysis); and how many keys were ambiguous."""
+    """pairing key (PAIR_KEYS + pair_hash) -> method -> record (final, dense, analysis); and how many
+    (key, method) were ambiguous."""
     out: dict[tuple, dict[str, dict]] = {}
     ambiguous: set[tuple] = set()
     for run in runs.itertuples(index=False):
         if not run.target_sparsity > 0:
             continue  # a dense-only run (a study's shared dense model) prunes nothing: no claim to judge
-        key = tuple(getattr(run, k) for k in PAIR_KEYS)
+        run_dir = results_dir / run.path
+        key = (*(getattr(run, k) for k in PAIR_KEYS), pair_hash(_read_json(run_dir / "run.json").get("config")))
         if run.method in out.get(key, {}):
             ambiguous.add((key, run.method))
             continue
-        out.setdefault(key, {})[run.method] = {"final": run.final_main, "dense": (run.dense or {}).get("main"),
-                                               "analysis": _analysis(results_dir, run.path)}
+        out.setdefault(key, {})[run.method] = {
+            "final": run.final_main, "dense": (run.dense or {}).get("main"),
+            "analysis": _read_json(run_dir / "metrics.json").get("analysis") or {}}
     for key, method in ambiguous:
         out[key].pop(method, None)
     return out, len(ambiguous)
 
 
-def _diffs(pairs: dict, a: str, b: str, value: Callable[[dict], float | None]) -> list[float]:
-    """value(a) - value(b) over the keys at sparsity >= HIGH where both ran, in key order."""
-    diffs = []
-    for key in sorted(pairs, key=str):
-        rec = pairs[key]
-        if key[4] >= HIGH and a in rec and b in rec:
+def _ordered(pairs: dict) -> list[tuple[tuple, dict]]:
+    return sorted(pairs.items(), key=lambda kv: str(kv[0]))
+
+
+def _diffs(pairs: dict, a: str, b: str, value: Callable[[dict], float | None], task: str | None = None) -> list[float]:
+    """value(a) - value(b) per (task, seed) unit: the mean over its pairs at sparsity >= HIGH where both ran."""
+    units: dict[tuple, list[float]] = {}
+    for key, rec in _ordered(pairs):
+        if key[4] >= HIGH and a in rec and b in rec and task in (None, key[0]):
             x, y = value(rec[a]), value(rec[b])
             if x is not None and y is not None:
-                diffs.append(x - y)
-    return diffs
+                units.setdefault(key[:4] + key[5:], []).append(x - y)  # all but the sparsity
+    return [statistics.mean(v) for _, v in sorted(units.items(), key=lambda kv: str(kv[0]))]
 
 
 def frontier(pairs: dict, task: str, method: str) -> float | None:
@@ -137,9 +159,10 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
         return None
     lines = ["# Claims: frontier and verdicts", "",
              "Generated by `sdp-tables` (`make tables`) from the completed runs of the results folder these "
-             "tables belong to (sdp/report/claims.py; do not edit). Pairs: "
-             f"{', '.join(PAIR_KEYS)}; verdicts over pairs at sparsity >= {HIGH:g}; 95% t-intervals of the mean "
-             "paired difference (SDP-CC minus the baseline).", ""]
+             "tables belong to (sdp/report/claims.py; do not edit). Pairs: the same "
+             f"{', '.join(PAIR_KEYS)} and config apart from the distillation term. Verdicts: pairs at sparsity >= "
+             f"{HIGH:g}, averaged per (task, seed); 95% t-intervals of the mean over those units (n), SDP-CC minus "
+             "the baseline.", ""]
     if ambiguous:
         lines += [f"Left out: {ambiguous} (pairing key, method) with several runs (several configs of one method).",
                   ""]
@@ -149,7 +172,7 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
               "| task | sparsity | dense | " + " | ".join(methods) + " |", "|---|---|---|" + "---|" * len(methods)]
     for task in tasks:
         for sp in sorted({k[4] for k in pairs if k[0] == task}):
-            recs = [r for k, r in sorted(pairs.items(), key=lambda kv: str(kv[0])) if k[0] == task and k[4] == sp]
+            recs = [r for k, r in _ordered(pairs) if k[0] == task and k[4] == sp]
             dense = [r["MP"]["dense"] for r in recs if "MP" in r and r["MP"]["dense"] is not None]
             cells = [_mean_std([r[m]["final"] for r in recs if m in r]) for m in methods]
             lines.append(f"| {task} | {sp:g} | {_mean_std(dense)} | " + " | ".join(cells) + " |")
@@ -161,18 +184,18 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
 def _verdicts(pairs: dict, cc: str, tasks: list[str]) -> list[str]:
     vs = {b: _diffs(pairs, cc, b, lambda rec: rec["final"]) for b in BASELINES}
     ci = {b: interval(d) for b, d in vs.items()}
-    both = [verdict(ci[b], +1) for b in BASELINES if vs[b]]
-    claim1 = ("holds" if both and all(v == "holds" for v in both) else "fails" if "fails" in both
-              else "inconclusive")
+    both = [verdict(ci[b], +1) for b in BASELINES]  # a baseline without pairs is "inconclusive": never a win
+    claim1 = "holds" if all(v == "holds" for v in both) else "fails" if "fails" in both else "inconclusive"
     fr = {t: (frontier(pairs, t, cc), frontier(pairs, t, "MP")) for t in tasks}
     better = sum(1 for a, b in fr.values() if (a or 0) > (b or 0))
     worse = sum(1 for a, b in fr.values() if (a or 0) < (b or 0))
     fr_verdict = "holds" if better and not worse else "fails" if worse and not better else "inconclusive"
     rows = {name: _diffs(pairs, cc, "MP", fn) for name, fn in (
         ("fisher", _get("separability", "final", "fisher_ratio")), ("snr", _get("separability", "final", "snr")),
-        ("steps", _get("recovery", "mean_recovery_steps")), ("jump", _get("recovery", "mean_loss_jump")),
+        ("steps", _get("recovery", "mean_recovery_steps")), ("unrecovered", _get("recovery", "unrecovered")),
+        ("jump", _get("recovery", "mean_loss_jump")),
         ("mass", _get("recovery", "mean_removed_mass")))}
-    overlap = [v for k, r in sorted(pairs.items(), key=lambda kv: str(kv[0])) if k[4] >= HIGH and cc in r
+    overlap = [v for k, r in _ordered(pairs) if k[4] >= HIGH and cc in r
                for v in [_get("mask_overlap", "reference")(r[cc])] if v is not None]
     dense_overlap = {m: [v for k, r in pairs.items() if k[4] >= HIGH and m in r
                          for v in [_get("mask_overlap", "dense_magnitude")(r[m])] if v is not None]
@@ -180,10 +203,12 @@ def _verdicts(pairs: dict, cc: str, tasks: list[str]) -> list[str]:
     ov = (f"Jaccard(kept weights of {cc}, of MP) = {statistics.mean(overlap):.3f}; with the dense one-shot mask: "
           + ", ".join(f"{m} {statistics.mean(v):.3f}" for m, v in dense_overlap.items() if v)
           if overlap else "no mask overlap recorded")
-    vs_txt = "; ".join(f"vs {b} {_fmt_ci(ci[b], len(vs[b]), 100)}" for b in BASELINES if vs[b])
+    vs_txt = "; ".join(f"vs {b} {_fmt_ci(ci[b], len(vs[b]), 100)}" for b in BASELINES)
+    by_task = [f"| {t} | " + " | ".join(_fmt_ci(interval(d := _diffs(pairs, cc, b, lambda rec: rec["final"], t)),
+                                                len(d), 100) for b in BASELINES) + " |" for t in tasks]
     return [
         f"## Verdicts for {cc}", "",
-        "| claim | measure | difference [95% CI] (pairs) | verdict |", "|---|---|---|---|",
+        "| claim | measure | difference [95% CI] (n: task x seed units) | verdict |", "|---|---|---|---|",
         f"| {cc} beats MP and KD at >= {HIGH:.0%} | dev main score x 100 | {vs_txt or '—'} | {claim1} |",
         f"| sparsity frontier (keeps {KEEP:.0%} of dense) | highest such sparsity per task, {cc} vs MP | "
         + "; ".join(f"{t}: {a} vs {b}" for t, (a, b) in fr.items()) + f" | {fr_verdict} |",
@@ -191,7 +216,11 @@ def _verdicts(pairs: dict, cc: str, tasks: list[str]) -> list[str]:
         _row("signal-to-noise", "SNR of the final [CLS] states, dev", rows["snr"], +1, digits=3),
         _row("faster recovery after pruning steps", "mean optimizer updates to recover", rows["steps"], -1,
              digits=1),
+        _row("(recovery) fewer steps that never recover", "pruning steps whose loss never came back", rows["unrecovered"],
+             -1, digits=2),
         _row("(recovery) smaller loss jump at a pruning step", "mean probe-loss jump", rows["jump"], -1, digits=4),
         _row("CC implicitly encourages sparsity", f"share of L1 mass a pruning step removes, x 1000 ({ov})",
              rows["mass"], -1, scale=1000, digits=3),
+        "", f"{cc} minus each baseline by task (dev main score x 100, pairs at sparsity >= {HIGH:g}, n = seeds):", "",
+        "| task | " + " | ".join(f"vs {b}" for b in BASELINES) + " |", "|---|" + "---|" * len(BASELINES), *by_task,
     ]

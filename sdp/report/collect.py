@@ -60,12 +60,13 @@ class Collection:
 
 
 def find_metrics_files(results_dir: Path) -> list[Path]:
-    """Every metrics.json under results_dir (any depth), skipping report/reference folders; sorted."""
+    """Every metrics.json under results_dir (any depth), skipping report/reference folders and the
+    ``previous-<time>/`` folders a ``resume=false`` restart moves an old run into; sorted."""
     results_dir = Path(results_dir)
     found = []
     for path in results_dir.rglob("metrics.json"):
         rel = path.relative_to(results_dir).parts
-        if rel and rel[0] in SKIP_DIRS:
+        if (rel and rel[0] in SKIP_DIRS) or any(part.startswith("previous-") for part in rel[:-1]):
             continue
         found.append(path)
     return sorted(found, key=lambda p: p.relative_to(results_dir).as_posix())

@@ -161,3 +161,11 @@ def test_update_reports_what_it_removed_before_zeroing():
     second = masks.update(0.5)  # drops 0.3, 0.4 only: the zeros already masked are not counted again
     assert second["removed"] == 2 and second["removed_mass"] == pytest.approx(0.7 / (total - 0.3))
     assert masks.update(0.5) == {"removed": 0, "removed_mean_abs": 0.0, "removed_mass": 0.0}
+
+
+def test_removed_mass_is_global_under_layerwise_scope():
+    masks = MaskState({"a": nn.Parameter(torch.tensor([0.1, 0.2, 0.3, 0.4])),
+                       "b": nn.Parameter(torch.tensor([1.0, 2.0, 3.0, 4.0]))}, scope="layerwise")
+    out = masks.update(0.5)  # 0.1, 0.2 from a and 1.0, 2.0 from b
+    assert out["removed"] == 4 and out["removed_mass"] == pytest.approx(3.3 / 11.0)
+    assert out["removed_mean_abs"] == pytest.approx(3.3 / 4)

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from conftest import run_record, write_run
 
-from sdp.report.claims import interval, verdict
+import json
+
+from sdp.report.claims import _diffs, interval, verdict
 from sdp.report.report import build_report
 
 OFFSET = {"MP": 0.0, "KD": 0.03, "SDP-CC(mean)": 0.02}  # SDP-CC beats MP and loses to KD, in every pair
@@ -37,11 +39,11 @@ def test_verdicts_and_frontier(tmp_path):
     build_report(tmp_path, plots=False)
     text = (tmp_path / "tables" / "claims.md").read_text()
     claim1 = _line(text, "| SDP-CC(mean) beats MP and KD")
-    assert "vs MP +2.00 [+2.00, +2.00] (n=12)" in claim1 and "vs KD -1.00" in claim1 and claim1.endswith("| fails |")
+    assert "vs MP +2.00 [+2.00, +2.00] (n=6)" in claim1 and "vs KD -1.00" in claim1 and claim1.endswith("| fails |")
     assert _line(text, "| signal-to-noise |").endswith("| inconclusive |")  # identical SNR: CI is [0, 0]
     assert _line(text, "| faster recovery").endswith("| holds |")  # 2 fewer updates in every pair
     sparsity = _line(text, "| CC implicitly encourages sparsity")
-    assert "-2.000 [-2.000, -2.000] (n=12)" in sparsity and sparsity.endswith("| holds |")
+    assert "-2.000 [-2.000, -2.000] (n=6)" in sparsity and sparsity.endswith("| holds |")
     assert "Jaccard(kept weights of SDP-CC(mean), of MP) = 0.900" in sparsity
     # Frontier: sst2 keeps 90% of 0.90 (0.81) at 0.8 for every method, not at 0.9; mrpc likewise.
     frontier = _line(text, "| sparsity frontier")
@@ -72,11 +74,49 @@ def test_a_method_with_two_configs_in_one_pair_is_left_out(tmp_path):
     build_report(tmp_path, plots=False)
     text = (tmp_path / "tables" / "claims.md").read_text()
     assert "Left out: 1 (pairing key, method)" in text
-    assert "vs MP +2.00 [+2.00, +2.00] (n=11)" in text  # the ambiguous sst2/0.9/seed 1 pair is not guessed
+    # The ambiguous sst2/0.9/seed-1 pair is not guessed; that (task, seed) unit keeps its 0.8 pair.
+    assert "vs MP +2.00 [+2.00, +2.00] (n=6)" in text
 
 
 def test_interval_and_verdict():
     assert interval([0.1, 0.2]) is None and verdict(None, +1).startswith("inconclusive")
-    mean, low, high = interval([1.0, 2.0, 3.0])
-    assert mean == 2.0 and low < 2.0 < high
+    mean, low, high = interval([1.0, 2.0, 3.0])  # t(0.975, 2) = 4.3027 x sem 1/sqrt(3)
+    assert mean == 2.0 and abs((high - mean) - 2.4842) < 1e-3 and abs((mean - low) - 2.4842) < 1e-3
     assert verdict((1.0, 0.5, 1.5), -1) == "fails" and verdict((-1.0, -1.5, -0.5), -1) == "holds"
+
+
+def test_pairs_of_one_task_and_seed_are_one_unit():
+    """0.8 and 0.9 of one (task, seed) share the dense model: one value each, their mean."""
+    def rec(final):
+        return {"final": final, "dense": 0.9, "analysis": {}}
+    pairs = {("sst2", "m", "cubic", "frozen", sp, seed, "h"): {"MP": rec(0.5), "SDP-CC": rec(0.5 + d)}
+             for seed, diffs in ((1, (0.01, 0.03)), (2, (0.02, 0.02))) for sp, d in zip((0.8, 0.9), diffs)}
+    pairs[("sst2", "m", "cubic", "frozen", 0.5, 1, "h")] = {"MP": rec(0.5), "SDP-CC": rec(0.9)}  # below HIGH
+    assert [round(d, 6) for d in _diffs(pairs, "SDP-CC", "MP", lambda r: r["final"])] == [0.02, 0.02]
+
+
+def test_runs_of_another_budget_are_not_paired(tmp_path):
+    """Pairs need the same config apart from the distillation term (run.json), e.g. the same LR schedule."""
+    for seed in (1, 2, 3):
+        for method, lr_schedule in (("MP", "linear"), ("SDP-CC", "constant")):
+            path = write_run(tmp_path, f"runs/{method}_{seed}", run_record(
+                "sst2", method, 0.9, seed, {"main": 0.8}, {"main": 0.9}, analysis={})).parent
+            config = {"task": {"name": "sst2"}, "prune": {"lr_schedule": lr_schedule},
+                      "regularizer": {"name": "none" if method == "MP" else "cross_correlation"}}
+            (path / "run.json").write_text(json.dumps({"config": config}))
+    build_report(tmp_path, plots=False)
+    assert not (tmp_path / "tables" / "claims.md").exists()  # no MP partner under the same budget
+    for seed in (1, 2, 3):  # now the same budget: the regularizer alone differs, so they pair
+        path = tmp_path / f"runs/SDP-CC_{seed}" / "run.json"
+        data = json.loads(path.read_text())
+        data["config"]["prune"]["lr_schedule"] = "linear"
+        path.write_text(json.dumps(data))
+    build_report(tmp_path, plots=False)
+    assert "vs MP +0.00 [+0.00, +0.00] (n=3)" in (tmp_path / "tables" / "claims.md").read_text()
+
+
+def test_beating_mp_alone_is_not_beating_mp_and_kd(tmp_path):
+    _tree(tmp_path, {"MP": 0.0, "SDP-CC": 0.02})  # no KD runs at all
+    build_report(tmp_path, plots=False)
+    claim1 = _line((tmp_path / "tables" / "claims.md").read_text(), "| SDP-CC beats MP and KD")
+    assert "vs MP +2.00" in claim1 and "vs KD — (n=0)" in claim1 and claim1.endswith("| inconclusive |")

@@ -12,6 +12,8 @@ from sdp.report.collect import collect_runs, find_metrics_files, load_trace
 
 
 def test_find_skips_report_folders(glue_tree: Path) -> None:
+    # A resume=false restart moves the old run into previous-<time>/: never a second record of the run.
+    write_run(glue_tree, "runs/sweepA/j0/previous-20261127-140000", run_record("mrpc", "MP", 0.5, 1, mrpc(0.1, 0.1), None))
     found = [p.relative_to(glue_tree).as_posix() for p in find_metrics_files(glue_tree)]
     assert not any(p.startswith(("tables/", "baselines/", "bench/")) for p in found)
     assert found == sorted(found) and len(found) == 10
