@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from conftest import run_record, write_run
-
-import json
 
 from sdp.report.claims import _diffs, interval, verdict
 from sdp.report.report import build_report
