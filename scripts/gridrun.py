@@ -54,6 +54,7 @@ class Grid:
         self.root, self.base, self.jobs, self.title = Path(root), list(base), jobs, title
         self.running: set[str] = set()
         self.plan: list[str] = []
+        self.known: list[str] = []  # every run this grid was given (done or not): PROGRESS.md lists only these
         self.failed: list[str] = []
         self._lock = threading.Lock()
 
@@ -110,6 +111,7 @@ class Grid:
 
     def run_all(self, jobs: list[tuple]) -> list[dict | None]:
         """Independent runs, ``self.jobs`` at a time: (run dir, overrides[, required files]) each."""
+        self._know([self.label(d) for d, *_ in jobs])
         self.plan = [self.label(d) for d, *_ in jobs if read_completed(d) is None]
         with ThreadPoolExecutor(self.jobs) as pool:
             return list(pool.map(lambda job: self.launch(*job), jobs))
@@ -117,6 +119,7 @@ class Grid:
     def run_chains(self, chains: list[list[tuple]]) -> None:
         """Chains run side by side; the runs of one chain in order (e.g. MP before the runs comparing with it),
         and a chain stops at its first failed run."""
+        self._know([self.label(d) for chain in chains for d, *_ in chain])
         self.plan = [self.label(d) for chain in chains for d, *_ in chain if read_completed(d) is None]
 
         def run_chain(chain):
@@ -127,8 +130,11 @@ class Grid:
         with ThreadPoolExecutor(self.jobs) as pool:
             list(pool.map(run_chain, chains))
 
+    def _know(self, labels: list[str]) -> None:
+        self.known += [label for label in labels if label not in self.known]
+
     def write_progress(self) -> None:
-        done = sorted(self.label(p.parent) for p in self.root.glob("**/metrics.json") if read_completed(p.parent))
+        done = sorted(label for label in self.known if read_completed(self.root / label))
         todo = [p for p in self.plan if p not in done and p not in self.running]
         lines = [f"# {self.title}: progress (written by scripts/gridrun.py)", "",
                  f"Updated {time.strftime('%Y-%m-%d %H:%M:%S %Z')}.", "",

@@ -57,6 +57,7 @@ class Collection:
     n_found: int = 0
     n_identical_duplicates: int = 0
     n_tuning: int = 0  # runs scored on a split carved from train (task.validation_from_train): not dev scores
+    n_dense_only: int = 0  # completed runs at sparsity 0 (dense models shared by a study): nothing pruned
 
 
 def find_metrics_files(results_dir: Path) -> list[Path]:
@@ -226,7 +227,7 @@ def collect_runs(results_dir: Path | str) -> Collection:
     """Load every run under results_dir; malformed files are reported, never fatal."""
     results_dir = Path(results_dir)
     files = find_metrics_files(results_dir) if results_dir.is_dir() else []
-    records, malformed, tuning = [], [], 0
+    records, malformed, tuning, dense_only = [], [], 0, 0
     for path in files:
         try:
             record = load_run(path, results_dir)
@@ -235,6 +236,9 @@ def collect_runs(results_dir: Path | str) -> Collection:
             continue
         if is_tuning_run(path):  # a hyperparameter search's held-out score must never sit beside dev scores
             tuning += 1
+            continue
+        if record["status"] == "completed" and record["target_sparsity"] == 0:
+            dense_only += 1  # e.g. a study's shared dense model: it prunes nothing; the Dense row has its score
             continue
         records.append(record)
     frame = pd.DataFrame(records, columns=_COLUMNS)
@@ -249,6 +253,7 @@ def collect_runs(results_dir: Path | str) -> Collection:
         n_found=len(files),
         n_identical_duplicates=identical,
         n_tuning=tuning,
+        n_dense_only=dense_only,
     )
 
 

@@ -149,6 +149,8 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
         f"- completed runs used: {len(runs)} (identical duplicates collapsed: {coll.n_identical_duplicates})",
         f"- failed runs: {len(failed)}",
         f"- tuning runs left out (scored on a split carved from train, not dev): {coll.n_tuning}",
+        f"- dense-only runs left out (sparsity 0, nothing pruned; their dense score is in every pruning run's): "
+        f"{coll.n_dense_only}",
         f"- malformed metrics.json skipped: {len(coll.malformed)}",
         f"- conflicting duplicates: {len(coll.conflicts)}",
         f"- cells mixing code versions: {len(version_lines)}",

@@ -117,8 +117,10 @@ def test_tuning_runs_never_enter_the_tables(tmp_path: Path) -> None:
     write_run(tmp_path, "runs/dev", run_record("sst2", "MP", 0.9, 1, acc, acc, eval_examples={"validation": 872}))
     write_run(tmp_path, "study/calibration/runs/mp_s0.9_seed1",
               run_record("sst2", "MP", 0.9, 2, acc, acc, eval_examples={"validation_from_train": 800}))
+    write_run(tmp_path, "study/dense/sst2_seed1", run_record("sst2", "MP", 0.0, 1, acc, acc))  # a shared dense model
     col = collect_runs(tmp_path)
-    assert list(col.runs["path"]) == ["runs/dev"] and col.n_tuning == 1 and col.n_found == 2
+    assert list(col.runs["path"]) == ["runs/dev"] and col.n_tuning == 1 and col.n_found == 3
+    assert col.n_dense_only == 1
 
 
 def test_seeds_with_their_own_dense_model_pool_into_one_cell(tmp_path: Path) -> None:
