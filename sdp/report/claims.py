@@ -126,10 +126,12 @@ def _diffs(pairs: dict, a: str, b: str, value: Callable[[dict], float | None], t
     return [statistics.mean(v) for _, v in sorted(units.items(), key=lambda kv: str(kv[0]))]
 
 
-def frontier(pairs: dict, task: str, method: str) -> float | None:
-    """The highest sparsity whose mean score over seeds keeps KEEP of the mean dense score (None: none)."""
-    kept = []
-    for sparsity in sorted({k[4] for k, r in pairs.items() if k[0] == task and method in r}):
+def frontier(pairs: dict, task: str, method: str, other: str) -> float | None:
+    """The highest sparsity whose mean score over seeds keeps KEEP of the mean dense score (0.0: none does),
+    over the sparsities where ``method`` and ``other`` both ran, so two frontiers compare (None: none shared)."""
+    shared = sorted({k[4] for k, r in pairs.items() if k[0] == task and method in r and other in r})
+    kept = [0.0] if shared else []
+    for sparsity in shared:
         cell = [r[method] for k, r in pairs.items() if k[0] == task and k[4] == sparsity and method in r]
         dense = [c["dense"] for c in cell if c["dense"] is not None]
         if dense and statistics.mean(c["final"] for c in cell) >= KEEP * statistics.mean(dense):
@@ -186,9 +188,10 @@ def _verdicts(pairs: dict, cc: str, tasks: list[str]) -> list[str]:
     ci = {b: interval(d) for b, d in vs.items()}
     both = [verdict(ci[b], +1) for b in BASELINES]  # a baseline without pairs is "inconclusive": never a win
     claim1 = "holds" if all(v == "holds" for v in both) else "fails" if "fails" in both else "inconclusive"
-    fr = {t: (frontier(pairs, t, cc), frontier(pairs, t, "MP")) for t in tasks}
-    better = sum(1 for a, b in fr.values() if (a or 0) > (b or 0))
-    worse = sum(1 for a, b in fr.values() if (a or 0) < (b or 0))
+    fr = {t: (frontier(pairs, t, cc, "MP"), frontier(pairs, t, "MP", cc)) for t in tasks}
+    fr = {t: ab for t, ab in fr.items() if ab[0] is not None}  # tasks where both ran at a shared sparsity
+    better = sum(1 for a, b in fr.values() if a > b)
+    worse = sum(1 for a, b in fr.values() if a < b)
     fr_verdict = "holds" if better and not worse else "fails" if worse and not better else "inconclusive"
     rows = {name: _diffs(pairs, cc, "MP", fn) for name, fn in (
         ("fisher", _get("separability", "final", "fisher_ratio")), ("snr", _get("separability", "final", "snr")),
@@ -211,7 +214,8 @@ def _verdicts(pairs: dict, cc: str, tasks: list[str]) -> list[str]:
         "| claim | measure | difference [95% CI] (n: task x seed units) | verdict |", "|---|---|---|---|",
         f"| {cc} beats MP and KD at >= {HIGH:.0%} | dev main score x 100 | {vs_txt or '—'} | {claim1} |",
         f"| sparsity frontier (keeps {KEEP:.0%} of dense) | highest such sparsity per task, {cc} vs MP | "
-        + "; ".join(f"{t}: {a} vs {b}" for t, (a, b) in fr.items()) + f" | {fr_verdict} |",
+        + ("; ".join(f"{t}: {a:g} vs {b:g}" for t, (a, b) in fr.items()) or "—") + f" (0: no tested sparsity keeps "
+        f"{KEEP:.0%}) | {fr_verdict} |",
         _row("class separability", "Fisher ratio of the final [CLS] states, dev", rows["fisher"], +1, digits=3),
         _row("signal-to-noise", "SNR of the final [CLS] states, dev", rows["snr"], +1, digits=3),
         _row("faster recovery after pruning steps", "mean optimizer updates to recover", rows["steps"], -1,

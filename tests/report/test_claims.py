@@ -119,3 +119,12 @@ def test_beating_mp_alone_is_not_beating_mp_and_kd(tmp_path):
     build_report(tmp_path, plots=False)
     claim1 = _line((tmp_path / "tables" / "claims.md").read_text(), "| SDP-CC beats MP and KD")
     assert "vs MP +2.00" in claim1 and "vs KD — (n=0)" in claim1 and claim1.endswith("| inconclusive |")
+
+
+def test_frontier_compares_only_tasks_and_sparsities_both_methods_ran(tmp_path):
+    _tree(tmp_path)
+    write_run(tmp_path, "runs/cola/mp", run_record("cola", "MP", 0.9, 1, {"main": 0.2}, {"main": 0.2}))  # MP only
+    write_run(tmp_path, "runs/cola/cc", run_record("cola", "SDP-CC(mean)", 0.5, 1, {"main": 0.0}, {"main": 0.2}))
+    build_report(tmp_path, plots=False)
+    frontier = _line((tmp_path / "tables" / "claims.md").read_text(), "| sparsity frontier")
+    assert "cola" not in frontier and "mrpc: 0.8 vs 0.8" in frontier and "sst2: 0.8 vs 0.8" in frontier
