@@ -49,7 +49,7 @@ def interval(diffs: list[float]) -> tuple[float, float, float] | None:
 
 def verdict(ci: tuple[float, float, float] | None, claimed_sign: int) -> str:
     if ci is None:
-        return "inconclusive (fewer than 3 pairs)"
+        return "inconclusive (fewer than 3 task x seed units)"
     _, low, high = ci
     if (low > 0 and claimed_sign > 0) or (high < 0 and claimed_sign < 0):
         return "holds"
@@ -74,11 +74,12 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def pair_hash(config: dict[str, Any]) -> str | None:
-    """The config without its distillation and weight terms: equal for the methods of one pair (None: unknown)."""
+    """The config without its distillation and weight terms and its sparsity: equal for the methods of one pair,
+    and for the pairs of one (task, seed) at several sparsities (None: unknown)."""
     if not config:
         return None
     drop = {g: tuple(config[g]) for g in ("regularizer", "weight_reg") if isinstance(config.get(g), dict)}
-    return config_hash(config, drop=drop)
+    return config_hash({k: v for k, v in config.items() if k != "sparsity"}, drop=drop)
 
 
 def _get(*keys: str) -> Callable[[dict], float | None]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import run_record, write_run
 
-from sdp.report.claims import _diffs, interval, verdict
+from sdp.report.claims import _diffs, interval, pair_hash, verdict
 from sdp.report.report import build_report
 
 OFFSET = {"MP": 0.0, "KD": 0.03, "SDP-CC(mean)": 0.02}  # SDP-CC beats MP and loses to KD, in every pair
@@ -128,3 +128,13 @@ def test_frontier_compares_only_tasks_and_sparsities_both_methods_ran(tmp_path):
     build_report(tmp_path, plots=False)
     frontier = _line((tmp_path / "tables" / "claims.md").read_text(), "| sparsity frontier")
     assert "cola" not in frontier and "mrpc: 0.8 vs 0.8" in frontier and "sst2: 0.8 vs 0.8" in frontier
+
+
+def test_pair_hash_ignores_the_method_and_the_sparsity_only():
+    base = {"sparsity": 0.9, "seed": 1, "prune": {"lr_schedule": "constant"}, "dense": {"checkpoint": "d1"},
+            "regularizer": {"name": "none"}, "weight_reg": {"name": "none"}}
+    same = {**base, "sparsity": 0.8, "regularizer": {"name": "cross_correlation", "alpha": 1.0}}
+    assert pair_hash(base) == pair_hash(same)
+    assert pair_hash(base) != pair_hash({**base, "dense": {"checkpoint": "d2"}})  # another dense model
+    assert pair_hash(base) != pair_hash({**base, "prune": {"lr_schedule": "linear"}})
+    assert pair_hash({}) is None
