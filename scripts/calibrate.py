@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from calibration_report import write_report  # noqa: E402  (scripts/ is not a package)
-from gridrun import REPO, Grid, offline_environment, read_completed  # noqa: E402
+from gridrun import REPO, Grid, needed, offline_environment, read_completed  # noqa: E402
 
 BASE = ["experiment=calib_sst2"]
 DENSE_FILES = ("dense_model/model.safetensors",)  # not committed: a fresh machine trains it again
@@ -91,11 +91,11 @@ def main() -> None:
         seeds = [int(s) for s in args.seeds.split(",")]
         grid = Grid(root, BASE, args.jobs, title="Calibration")
         # 1. One dense model per seed: dense stage only (0% sparsity, one pruning update, no teacher).
-        # Its weights are not committed: redone on a fresh machine only while a setting of that seed is unfinished.
-        todo = {s for s in seeds if not any(all(read_completed(run_dir(root, name, sp, s)) for name, _ in GRID)
-                                            for sp in CANDIDATE_SPARSITIES)}
+        # Its weights are needed while a setting of that seed is unfinished at the knee (the last candidate here,
+        # since the knee is only known after MP has run).
         grid.run_all([(dense_dir(root, s), [f"seed={s}", "regularizer=none", "sparsity=0.0", "prune.max_steps=1",
-                                            "prune.monitor_representation=null"], DENSE_FILES if s in todo else ())
+                                            "prune.monitor_representation=null"],
+                       needed(DENSE_FILES, *(run_dir(root, name, CANDIDATE_SPARSITIES[-1], s) for name, _ in GRID)))
                       for s in seeds])
         # 2. The knee, from MP.
         sparsity = knee(grid, root, seeds)

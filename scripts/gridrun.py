@@ -36,6 +36,12 @@ def read_completed(run_dir: Path) -> dict | None:
     return metrics if metrics.get("status") == "completed" else None
 
 
+def needed(files: tuple[str, ...], *later: Path) -> tuple[str, ...]:
+    """``files`` if any of the ``later`` runs is unfinished, else (): weights are not committed, so a finished run
+    is redone for them (on a fresh machine) only while a later run still reads them."""
+    return files if any(read_completed(d) is None for d in later) else ()
+
+
 def _scores(metrics: dict | None) -> tuple:
     """The numbers a redone run must reproduce: its dense and final main scores."""
     return tuple((metrics or {}).get(k, {}).get("main") for k in ("dense", "final"))

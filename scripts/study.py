@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gridrun import REPO, Grid, offline_environment, read_completed  # noqa: E402  (scripts/ is not a package)
+from gridrun import REPO, Grid, needed, offline_environment  # noqa: E402  (scripts/ is not a package)
 
 TASKS = ("cola", "sst2", "mrpc", "stsb")
 SPARSITIES = (0.9, 0.8, 0.7, 0.5)
@@ -55,10 +55,6 @@ def main() -> None:
 
     def run(task: str, method: str, sparsity: float, seed: int) -> Path:
         return root / "runs" / task / f"{method}_s{sparsity}_seed{seed}"
-
-    def needed(files: tuple[str, ...], *later: Path) -> tuple[str, ...]:
-        """Weights are not committed: a finished run is redone for them only while a later run still needs them."""
-        return files if any(read_completed(d) is None for d in later) else ()
 
     # One chain per (task, seed), run in order: the dense model (the dense stage only), then per sparsity MP and
     # the methods that compare their masks with MP's. Weights are not committed, so a chain that is finished

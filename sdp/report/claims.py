@@ -16,7 +16,6 @@ each task on its own.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ import pandas as pd
 from scipy import stats
 
 from sdp.training.env import config_hash
+from sdp.training.rundir import read_metrics, read_run_record
 
 HIGH = 0.8  # the papers' "high sparsity": 80% and above
 KEEP = 0.9  # the frontier: the highest sparsity whose mean score keeps 90% of the mean dense score
@@ -65,14 +65,6 @@ def _fmt_ci(ci: tuple[float, float, float] | None, n: int, scale: float = 1.0, d
     return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}] (n={n})"
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def pair_hash(config: dict[str, Any]) -> str | None:
     """The config without its distillation and weight terms and its sparsity: equal for the methods of one pair,
     and for the pairs of one (task, seed) at several sparsities (None: unknown)."""
@@ -96,17 +88,15 @@ def _pairs(runs: pd.DataFrame, results_dir: Path) -> tuple[dict[tuple, dict[str,
     (key, method) were ambiguous."""
     out: dict[tuple, dict[str, dict]] = {}
     ambiguous: set[tuple] = set()
-    for run in runs.itertuples(index=False):
-        if not run.target_sparsity > 0:
-            continue  # a dense-only run (a study's shared dense model) prunes nothing: no claim to judge
+    for run in runs.itertuples(index=False):  # completed runs that pruned (collect_runs leaves out sparsity 0)
         run_dir = results_dir / run.path
-        key = (*(getattr(run, k) for k in PAIR_KEYS), pair_hash(_read_json(run_dir / "run.json").get("config")))
+        key = (*(getattr(run, k) for k in PAIR_KEYS), pair_hash((read_run_record(run_dir) or {}).get("config")))
         if run.method in out.get(key, {}):
             ambiguous.add((key, run.method))
             continue
         out.setdefault(key, {})[run.method] = {
             "final": run.final_main, "dense": (run.dense or {}).get("main"),
-            "analysis": _read_json(run_dir / "metrics.json").get("analysis") or {}}
+            "analysis": (read_metrics(run_dir) or {}).get("analysis") or {}}
     for key, method in ambiguous:
         out[key].pop(method, None)
     return out, len(ambiguous)
