@@ -16,13 +16,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sdp.training.rundir import is_moved_aside
+
 sys.path.insert(0, str(Path(__file__).parent))
 from gridrun import REPO, read_completed  # noqa: E402  (scripts/ is not a package)
 
 
 def finished_runs(root: Path) -> list[Path]:
     return sorted(p.parent for p in root.glob("**/metrics.json")
-                  if read_completed(p.parent) is not None and "previous-" not in str(p.relative_to(root)))
+                  if read_completed(p.parent) is not None and not is_moved_aside(p, root))
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ USER_ERRORS = frozenset({
     "CheckpointError",  # sdp/training/state_io.py
     "ShardedWeightsError",  # sdp/training/distributed.py
     "HubUnreachableError",  # sdp/data/loading.py
+    "RepresentationError",  # sdp/objectives/representations.py
 })
 
 

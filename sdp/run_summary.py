@@ -58,14 +58,20 @@ def save_model_dir(path: Path, model: Any, tokenizer: Any) -> None:
 
 def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict[str, Any], student: Any,
                   tokenizer: Any) -> None:
-    """The finished run's files (main process only): model/ with the zeros baked in and its README.md card
-    (pushed to the Hub if ``cfg.push_to_hub``), sparsity.json per matrix, and metrics.json last."""
+    """The finished run's files (main process only): model/ with the zeros baked in and its README.md card,
+    sparsity.json per matrix, metrics.json, and only then the Hub upload if ``cfg.push_to_hub``: a login or
+    network failure must not cost the finished run its record."""
     save_model_dir(run_dir / "model", student, tokenizer)
     write_model_card(run_dir / "model", metrics, cfg)  # model/README.md (sdp/models/card.py)
-    if cfg.push_to_hub:
-        log.info("pushed model/ to %s", push_to_hub(run_dir / "model", cfg.push_to_hub, metrics["task"]))
     write_json(run_dir / "sparsity.json", report["per_matrix"])
     write_json(run_dir / "metrics.json", metrics)
+    if cfg.push_to_hub:
+        try:
+            log.info("pushed model/ to %s", push_to_hub(run_dir / "model", cfg.push_to_hub, metrics["task"]))
+        except Exception as exc:  # noqa: BLE001 - not raised: the other ranks wait for this one, and the run is done
+            log.error("the run is complete, but pushing model/ to %r failed (%s: %s); upload it with "
+                      "`huggingface-cli upload %s %s`", cfg.push_to_hub, type(exc).__name__, exc,
+                      cfg.push_to_hub, run_dir / "model")
 
 
 def log_result(metrics: dict[str, Any], report: dict[str, Any], run_dir: Any) -> None:

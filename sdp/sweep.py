@@ -43,6 +43,7 @@ from sdp.training.logs import job_log, rank_console
 from sdp.training.rundir import (
     ResumeRefusedError,
     check_resumable,
+    is_moved_aside,
     move_aside,
     prepare_run_dir,
     read_metrics,
@@ -85,8 +86,8 @@ def find_completed(output_root: str | Path, chash: str, seed: int, exclude: Path
         return None
     excluded = exclude.resolve() if exclude is not None else None
     for path in sorted(root.rglob("metrics.json")):
-        if excluded is not None and path.parent.resolve() == excluded:
-            continue
+        if (excluded is not None and path.parent.resolve() == excluded) or is_moved_aside(path, root):
+            continue  # a restarted run's old files are not a completed run of this config
         metrics = read_metrics(path.parent)
         if (metrics and metrics.get("status") == "completed" and metrics.get("config_hash") == chash
                 and metrics.get("seed") == seed):
@@ -95,29 +96,38 @@ def find_completed(output_root: str | Path, chash: str, seed: int, exclude: Path
 
 
 def record_failure(run_dir: Path, cfg: DictConfig, exc: BaseException) -> None:
-    """error.txt (traceback) + metrics.json (status failed), atomically; a completed run is never touched."""
+    """error.txt (traceback) + metrics.json (status failed), atomically, under the folder's lock: a completed
+    run is never touched, and neither is a folder another live run holds (a config error is found before
+    this job's lock is taken, so the folder may be someone else's)."""
     if not is_main_process():
         return
     message = f"{type(exc).__name__}: {exc}"
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        existing = read_metrics(run_dir)
-        if existing and existing.get("status") == "completed":
-            return
-        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        atomic_write(run_dir / "error.txt", lambda p: p.write_text(text))
-        record: dict[str, Any] = {"status": "failed", "error": message, "error_type": type(exc).__name__}
-        for key, value in (("task", _get(cfg, "task.name")), ("model", _get(cfg, "model.name")),
-                           ("regularizer", _get(cfg, "regularizer.name")), ("seed", _get(cfg, "seed")),
-                           ("target_sparsity", _get(cfg, "sparsity"))):
-            record[key] = value
-        try:
-            record["config_hash"] = run_identity(cfg)[0]
-        except Exception:  # noqa: BLE001 - an unresolvable config is itself the error
-            pass
-        write_json(run_dir / "metrics.json", record)
+        with run_lock(run_dir):
+            _write_failure(run_dir, cfg, exc, message)
+    except RunLockedError:
+        log.error("%s not recorded in %s: the folder is in use by another run", message, run_dir)
     except OSError as err:  # e.g. the read-only run directory that caused the failure
         log.error("could not record the failure in %s: %s", run_dir, err)
+
+
+def _write_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, message: str) -> None:
+    existing = read_metrics(run_dir)
+    if existing and existing.get("status") == "completed":
+        return
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    atomic_write(run_dir / "error.txt", lambda p: p.write_text(text))
+    record: dict[str, Any] = {"status": "failed", "error": message, "error_type": type(exc).__name__}
+    for key, value in (("task", _get(cfg, "task.name")), ("model", _get(cfg, "model.name")),
+                       ("regularizer", _get(cfg, "regularizer.name")), ("seed", _get(cfg, "seed")),
+                       ("target_sparsity", _get(cfg, "sparsity"))):
+        record[key] = value
+    try:
+        record["config_hash"] = run_identity(cfg)[0]
+    except Exception:  # noqa: BLE001 - an unresolvable config is itself the error
+        pass
+    write_json(run_dir / "metrics.json", record)
 
 
 def _get(cfg: DictConfig, dotted: str) -> Any:
@@ -153,7 +163,11 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
             refusal = from_main_process(refusal)  # ...and every rank learns whether it got it
             if refusal is not None:
                 raise RunLockedError(refusal)
+            # resume=false: the previous run's files move aside before run.log opens (it would move too).
+            moved = move_aside(run_dir) if not cfg.resume and is_main_process() else None
             held.enter_context(job_log(run_dir, is_main_process()))
+            if moved is not None:
+                log.warning("resume=false: the previous run's files were moved to %s", moved)
             return _run_locked(cfg, run_dir)
     except (RunLockedError, ResumeRefusedError) as exc:
         if not in_multirun():
@@ -173,10 +187,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
 
 def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
     apply_launcher_settings(cfg)  # mixed_precision "inherit" resolved; conflicting accumulation refused
-    if not cfg.resume:
-        if is_main_process() and (moved := move_aside(run_dir)) is not None:
-            log.warning("resume=false: the previous run's files were moved to %s", moved)
-    else:
+    if cfg.resume:
         check_resumable(run_dir, cfg)  # another config's unfinished run: refused, nothing touched
         chash, seed = run_identity(cfg)
         done = find_completed(cfg.output_root, chash, seed, exclude=run_dir)

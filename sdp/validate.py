@@ -74,9 +74,14 @@ def _numeric_errors(cfg: Any) -> list[str]:
     train = cfg.train
     _at_least(errors, "train.batch_size", train.batch_size, 1)
     _at_least(errors, "train.eval_batch_size", train.eval_batch_size, 1)
-    if cfg.regularizer.name == "cross_correlation" and train.batch_size == 1:
-        errors.append(f"train.batch_size={train.batch_size}: cross_correlation standardises over the batch "
-                      "and needs batches of at least 2")
+    if train.batch_size == 1:  # CC standardises over the batch: the loss and the monitor need two rows
+        if cfg.regularizer.name == "cross_correlation":
+            errors.append(f"train.batch_size={train.batch_size}: cross_correlation standardises over the batch "
+                          "and needs batches of at least 2")
+        elif cfg.prune.monitor_representation is not None:
+            errors.append(f"train.batch_size={train.batch_size}: the CC(student, teacher) monitor "
+                          f"(prune.monitor_representation={cfg.prune.monitor_representation}) standardises over "
+                          "the batch and needs batches of at least 2; or set prune.monitor_representation=null")
     _at_least(errors, "train.gradient_accumulation_steps", train.gradient_accumulation_steps, 1)
     _at_least(errors, "train.checkpoint_every", train.get("checkpoint_every", 0), 0, " (0: stage ends only)")
     _at_least(errors, "train.log_every", train.log_every, 0)
@@ -89,6 +94,9 @@ def _numeric_errors(cfg: Any) -> list[str]:
     _at_least(errors, "task.max_seq_length", cfg.task.max_seq_length, 1)
     if not 0.0 <= cfg.schedule.initial_sparsity < 1.0:
         errors.append(f"schedule.initial_sparsity={cfg.schedule.initial_sparsity} must be in [0, 1)")
+    elif isinstance(cfg.sparsity, (int, float)) and cfg.schedule.initial_sparsity > cfg.sparsity:
+        errors.append(f"schedule.initial_sparsity={cfg.schedule.initial_sparsity} must be <= "
+                      f"sparsity={cfg.sparsity} (the schedule rises from it to the target)")
     for stage in ("dense", "prune"):
         sc = cfg[stage]
         _at_least(errors, f"{stage}.max_steps", sc.max_steps, 1, " (or null: use epochs)")

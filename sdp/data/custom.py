@@ -6,7 +6,8 @@
 Files are read with the ``datasets`` csv/json builders (TSV = csv with a tab delimiter, no quoting, as
 GLUE's files). Class names are the label column's values as strings: ``task.label_names`` fixes them
 and their order, else they are the training labels, sorted (numerically when all are integers).
-Float labels, or ``metric=pearson_spearman``, make the task a regression.
+``metric=pearson_spearman`` makes the task a regression; float labels need it (with another metric they are a
+``DataError`` that names it).
 
 An optional labelled ``task.test_file`` is a second eval split, ``test``: scored with the same metrics and
 reported as ``test_<metric>`` in metrics.json (sdp/metrics.py: REPORTED_SPLITS); ``main`` stays the

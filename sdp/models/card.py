@@ -33,8 +33,13 @@ def _scores(scores: dict[str, float]) -> str:
 def model_card(metrics: dict[str, Any], cfg: Any, command: str) -> str:
     base = cfg.model.get("pretrained") or cfg.model.get("package") or f"{cfg.model.name} (random init)"
     task = cfg.task.name
-    data = (f"{task}: train {cfg.task.get('train_file')}, validation {cfg.task.get('validation_file')}"
-            if task == "custom" else f"{task}: its train split; scored on its dev split(s)")
+    held_out = cfg.task.get("validation_from_train")  # a tuning run: scored on rows carved from train, never dev
+    scored_on = (f"{100 * held_out:g}% of the training rows held out (task.validation_from_train)" if held_out
+                 else "the validation data")
+    if task == "custom":
+        data = f"{task}: train {cfg.task.get('train_file')}, validation {cfg.task.get('validation_file')}"
+    else:
+        data = f"{task}: its train split; scored on {'its dev split(s)' if not held_out else scored_on}"
     achieved = metrics["achieved_sparsity"]["prunable"]
     tags = ["sdp", "pruning", "text-classification", task]
     return "\n".join([
@@ -65,7 +70,7 @@ def model_card(metrics: dict[str, Any], cfg: Any, command: str) -> str:
         f"| Seed | {metrics['seed']} |",
         f"| sdp version | {metrics['versions'].get('sdp', 'unknown')} |",
         "",
-        "Scores are percent on the validation data. Reproduce with:",
+        f"Scores are percent on {scored_on}. Reproduce with:",
         "",
         "```", command, "```",
         "",

@@ -44,7 +44,7 @@ def gather_rows(z: torch.Tensor) -> torch.Tensor:
 
 
 def cross_correlation_parts(
-    z_s: torch.Tensor, z_t: torch.Tensor, eps: float = 1e-5, off_target: str = "zero"
+    z_s: torch.Tensor, z_t: torch.Tensor, eps: float = 1e-5, off_target: str = "teacher"
 ) -> dict[str, torch.Tensor]:
     """``diag`` = sum_i (1 - C_ii)^2 and ``off`` = sum_{i!=j} (C_ij - T_ij)^2, raw sums (not / d)."""
     if z_s.shape != z_t.shape or z_s.dim() != 2:
@@ -75,7 +75,7 @@ def cross_correlation_loss(
     lambda_off: float = 0.0051,
     normalize: bool = True,
     eps: float = 1e-5,
-    off_target: str = "zero",
+    off_target: str = "teacher",  # as conf/regularizer/cross_correlation.yaml: "zero" is the Barlow Twins form
 ) -> torch.Tensor:
     """L = diag + lambda_off * off (see the module docstring), divided by d when ``normalize``."""
     parts = cross_correlation_parts(z_s, z_t, eps, off_target)

@@ -98,7 +98,7 @@ class CrossCorrelation(_RepresentationTerm):
         lambda_off: float = 0.0051,
         normalize: bool = True,
         eps: float = 1e-5,
-        off_target: str = "zero",
+        off_target: str = "teacher",  # as conf/regularizer/cross_correlation.yaml
         gather: bool = False,
     ) -> None:
         super().__init__(representation)

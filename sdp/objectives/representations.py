@@ -18,14 +18,29 @@ def _cls(model: nn.Module, hidden: tuple[torch.Tensor, ...], mask: torch.Tensor)
     return hidden[-1][:, 0]
 
 
-def _pooled(model: nn.Module, hidden: tuple[torch.Tensor, ...], mask: torch.Tensor) -> torch.Tensor:
-    base = getattr(model, model.base_model_prefix, model)
-    pooler = getattr(base, "pooler", None)
-    if pooler is None:
-        raise ValueError(
-            f"representation 'pooled' needs a model with a pooler; {type(model).__name__} has none "
-            "(use 'cls' or 'mean')"
+class RepresentationError(ValueError):
+    """A representation the objective or the monitor needs cannot be read off this model."""
+
+
+def _pooler(model: nn.Module) -> nn.Module | None:
+    return getattr(getattr(model, model.base_model_prefix, model), "pooler", None)
+
+
+def check_representations(model: nn.Module, needs: tuple[str, ...]) -> None:
+    """Refuse, before any training, a representation this model cannot give (RoBERTa, XLM-R and DistilBERT
+    classifiers have no pooler)."""
+    if "pooled" in needs and _pooler(model) is None:
+        allowed = [name for name in REPRESENTATIONS if name != "pooled"]
+        raise RepresentationError(
+            f"representation 'pooled' (regularizer.representation or prune.monitor_representation) needs a "
+            f"model with a pooler; {type(model).__name__} has none; allowed for this model: {allowed}"
         )
+
+
+def _pooled(model: nn.Module, hidden: tuple[torch.Tensor, ...], mask: torch.Tensor) -> torch.Tensor:
+    pooler = _pooler(model)
+    if pooler is None:
+        check_representations(model, ("pooled",))
     return pooler(hidden[-1])
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sdp.objectives.representations import model_outputs
+from sdp.objectives.representations import check_representations, model_outputs
 
 log = logging.getLogger("sdp")
 
@@ -221,6 +221,7 @@ def build_teacher(student: nn.Module, prune_cfg: Any, needs: tuple[str, ...], we
     (:meth:`Teacher.copy_weights`).
     """
     needs = tuple(dict.fromkeys(needs))
+    check_representations(student, needs)  # e.g. 'pooled' on a model without a pooler: refused before training
     if not needs and not weight_term:
         return None  # plain MP with the monitor off: no teacher at all
     cache = None

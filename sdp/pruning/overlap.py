@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from sdp.pruning.masks import magnitude_masks
@@ -86,8 +87,11 @@ def mask_overlap(masks: Mapping[str, torch.Tensor], run_dir: Path, reference: st
         overlap["reference_path"] = str(reference)
         try:
             overlap["reference"] = jaccard(masks, load_masks(reference))
-        except FileNotFoundError as exc:  # an analysis input: its absence must not cost the finished run
+        except (OSError, ValueError, SafetensorError) as exc:
+            # An analysis input: a missing, unreadable or foreign mask (another model's matrices) must not cost
+            # the finished run; the reason is kept beside the missing number.
             log.warning("no reference overlap: %s", exc)
             overlap["reference"] = None
+            overlap["reference_error"] = f"{type(exc).__name__}: {exc}"
     log.info("mask overlap (Jaccard of kept weights): %s", overlap)
     return overlap

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from sdp.objectives.naming import method_name
+from sdp.training.rundir import is_moved_aside
 
 # Folders under the results dir that hold reports or references, never runs.
 SKIP_DIRS = ("tables", "bench", "baselines")
@@ -67,7 +68,7 @@ def find_metrics_files(results_dir: Path) -> list[Path]:
     found = []
     for path in results_dir.rglob("metrics.json"):
         rel = path.relative_to(results_dir).parts
-        if (rel and rel[0] in SKIP_DIRS) or any(part.startswith("previous-") for part in rel[:-1]):
+        if (rel and rel[0] in SKIP_DIRS) or is_moved_aside(path, results_dir):
             continue
         found.append(path)
     return sorted(found, key=lambda p: p.relative_to(results_dir).as_posix())

@@ -124,6 +124,13 @@ def completed_metrics(run_dir: str | Path, cfg: Any) -> dict | None:
 # ------------------------------------------------------------------------- one run per folder
 RUN_RECORD = "run.json"  # who this folder's run is: config, identity, data fingerprints
 KEEP_ON_RESTART = (".sdp.lock",)  # the lock belongs to the run that is starting
+PREVIOUS = "previous-"  # move_aside's folders: an older run of the folder, never a run of its own
+
+
+def is_moved_aside(path: str | Path, root: str | Path) -> bool:
+    """True when ``path`` (a file under ``root``) lies in a ``previous-<time>/`` folder: skip searches and
+    reports leave such runs out."""
+    return any(part.startswith(PREVIOUS) for part in Path(path).relative_to(root).parts[:-1])
 
 
 class ResumeRefusedError(RunDirError):
@@ -133,14 +140,14 @@ class ResumeRefusedError(RunDirError):
 def move_aside(run_dir: str | Path) -> Path | None:
     """``resume=false``: move the previous run's files into ``previous-<time>/`` (never append to them)."""
     run_dir = Path(run_dir)
-    old = [p for p in run_dir.iterdir() if p.name not in KEEP_ON_RESTART and not p.name.startswith("previous-")]
+    old = [p for p in run_dir.iterdir() if p.name not in KEEP_ON_RESTART and not p.name.startswith(PREVIOUS)]
     if not old:
         return None
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    target = run_dir / f"previous-{stamp}"
+    target = run_dir / f"{PREVIOUS}{stamp}"
     n = 1
     while target.exists():
-        target, n = run_dir / f"previous-{stamp}-{n}", n + 1
+        target, n = run_dir / f"{PREVIOUS}{stamp}-{n}", n + 1
     target.mkdir()
     for p in old:
         os.replace(p, target / p.name)

@@ -3,8 +3,9 @@
 ``trace.jsonl`` stays the always-on record; a tracker is an extra view of the same numbers: every
 optimizer update's loss parts, sparsity and learning rate (``train/<stage>/<part>``), each pruning event
 (``prune/<field>``) and the final metrics (``final/<split>/<metric>``). One global step counts the
-updates of both stages, so the curves run on. Nothing here imports a tracker's package: accelerate does,
-and only for the tracker chosen.
+updates of both stages, so the curves run on: W&B drops any value logged at a step lower than one it has
+seen, so the pruning stage's own step (which restarts at 0) must never reach the tracker. Nothing here
+imports a tracker's package: accelerate does, and only for the tracker chosen.
 """
 
 from __future__ import annotations
@@ -43,21 +44,31 @@ class Tracker:
     def __init__(self, accelerator, cfg: Any) -> None:
         self.accelerator = accelerator
         self.active = (cfg.get("tracker", "none") or "none") != "none"
-        self.step = 0  # the last update logged: a stage's own step, so a resumed run continues its curves
+        self.step = 0  # the last global step logged (never decreases)
+        self.stage, self.offset = None, 0  # a new stage's steps continue from the last global step
         if self.active:
             flat = {k: (v if isinstance(v, (int, float, str, bool)) else str(v))
                     for k, v in _flatten(OmegaConf.to_container(cfg, resolve=True)).items()}
             accelerator.init_trackers(PROJECT, config=flat)
 
+    def global_step(self, stage: str, step: int) -> int:
+        """``step`` of ``stage`` on the one axis of both stages (a resumed stage starts where it resumed)."""
+        if stage != self.stage:
+            self.stage, self.offset = stage, self.step
+        self.step = max(self.step, self.offset + step)
+        return self.step
+
     def log_update(self, stage: str, step: int, parts: dict[str, float]) -> None:
         """One optimizer update (``step`` of ``stage``, tags ``train/<stage>/...``): loss parts, lr, sparsity."""
-        self.step = step
+        step = self.global_step(stage, step)
         if self.active:
-            self.accelerator.log(_scalars(f"train/{stage}", parts), step=self.step)
+            self.accelerator.log(_scalars(f"train/{stage}", parts), step=step)
 
     def log_prune_event(self, record: dict[str, Any]) -> None:
+        """A pruning event, before the update of the pruning stage's step ``record["step"]``."""
+        step = self.global_step("prune", int(record.get("step", 0)))
         if self.active:
-            self.accelerator.log(_scalars("prune", record), step=int(record.get("step", self.step)))
+            self.accelerator.log(_scalars("prune", record), step=step)
 
     def log_final(self, dense: dict[str, float], final: dict[str, float], sparsity: float) -> None:
         if self.active:

@@ -81,9 +81,9 @@ def test_mse_and_cosine_on_representations():
 def test_cross_correlation_matches_double_loop(lambda_off):
     torch.manual_seed(2)
     z_s, z_t = torch.randn(6, 4), torch.randn(6, 4)
-    raw = cross_correlation_loss(z_s, z_t, lambda_off=lambda_off, normalize=False)
+    raw = cross_correlation_loss(z_s, z_t, lambda_off=lambda_off, normalize=False, off_target="zero")
     assert float(raw) == pytest.approx(_cc_loop(z_s, z_t, lambda_off), rel=1e-5, abs=1e-6)
-    normalised = cross_correlation_loss(z_s, z_t, lambda_off=lambda_off, normalize=True)
+    normalised = cross_correlation_loss(z_s, z_t, lambda_off=lambda_off, normalize=True, off_target="zero")
     assert float(normalised) == pytest.approx(float(raw) / 4, rel=1e-6)
 
 
@@ -93,8 +93,10 @@ def test_cross_correlation_zero_for_identical_inputs_without_off_diagonal():
     assert float(cross_correlation_loss(z, z.clone(), lambda_off=0.0, normalize=False)) < 1e-6
     # also invariant to a per-dimension affine change of one side (standardisation)
     assert float(cross_correlation_loss(z, 2 * z + 5, lambda_off=0.0, normalize=False)) < 1e-6
-    # and positive once off-diagonal terms count (C of a batch has off-diagonal mass)
-    assert float(cross_correlation_loss(z, z, lambda_off=1.0, normalize=False)) > 0
+    # Barlow Twins' zero target: positive once off-diagonal terms count (C of a batch has off-diagonal mass)...
+    assert float(cross_correlation_loss(z, z, lambda_off=1.0, normalize=False, off_target="zero")) > 0
+    # ...while the default teacher target makes student = teacher an exact minimum
+    assert float(cross_correlation_loss(z, z, lambda_off=1.0, normalize=False)) < 1e-6
 
 
 def test_cross_correlation_gradient_reaches_student_only():
@@ -144,6 +146,7 @@ def test_build_distillation_registry_and_needs():
         build_distillation("kd", temperature=3.0, representation="cls")  # once silently dropped
     cc = build_distillation("cross_correlation", representation="mean", lambda_off=0.1, normalize=False)
     assert cc.needs == ("mean",) and cc.lambda_off == 0.1 and cc.normalize is False
+    assert cc.off_target == "teacher"  # the Python default agrees with conf/regularizer/cross_correlation.yaml
     assert build_distillation("mse", representation="pooled").needs == ("pooled",)
     with pytest.raises(ValueError, match="unknown regularizer"):
         build_distillation("barlow")

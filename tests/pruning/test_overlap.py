@@ -53,3 +53,22 @@ def test_a_missing_reference_mask_costs_only_that_number(tmp_path):
     overlap = mask_overlap(masks, tmp_path, str(tmp_path / "gone"), save=True)
     assert overlap["reference"] is None and overlap["reference_path"] == str(tmp_path / "gone")
     assert torch.equal(load_masks(tmp_path)["w"], masks["w"])  # this run's own mask is still written
+
+
+@pytest.mark.parametrize("kind", ["foreign", "not_safetensors"])
+def test_a_foreign_or_unreadable_reference_mask_costs_only_that_number(tmp_path, kind):
+    """Another model's mask (no shared matrix) or a file that is no safetensors: a warning and a null, never a
+    failed run at the end of training."""
+    from sdp.pruning.overlap import mask_overlap
+
+    ref = tmp_path / "ref.safetensors"
+    if kind == "foreign":
+        save_masks(ref, {"other.weight": torch.ones(4, dtype=torch.bool)})
+    else:
+        ref.write_bytes(b"this is not a safetensors file")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    overlap = mask_overlap({"w": torch.tensor([True, False, True])}, run_dir, str(ref), save=True)
+    assert overlap["reference"] is None
+    expected = "share no prunable matrix names" if kind == "foreign" else "SafetensorError"
+    assert expected in overlap["reference_error"]

@@ -155,6 +155,14 @@ CASES = {
                                              "task.train_file='x.tsv': only task=custom reads"),
     "an unknown off-diagonal target": (["regularizer.off_target=one"], None, None, "ConfigError",
                                        "regularizer.off_target='one' is not one of ['teacher', 'zero']"),
+    "batch size 1 with the CC monitor": (["train.batch_size=1", "regularizer=kd"], None, None, "ConfigError",
+                                         "train.batch_size=1: the CC(student, teacher) monitor"),
+    "initial sparsity above the target": (["schedule.initial_sparsity=0.6", "sparsity=0.5"], None, None,
+                                          "ConfigError", "schedule.initial_sparsity=0.6 must be <= sparsity=0.5"),
+    "pooled representation on a model without a pooler": (
+        ["model=tiny-xlmr", "regularizer.representation=pooled"], None, None, "RepresentationError",
+        "needs a model with a pooler; XLMRobertaForSequenceClassification has none; allowed for this model: "
+        "['cls', 'mean', 'all_layers']"),
     "missing data file": ([], _missing_dev, None, "DataFileNotFoundError", "dev.tsv' does not exist"),
     "empty data file": ([], _empty_train, None, "DataError", "train.tsv' is empty"),
     "wrong column count": ([], _wrong_columns, None, "DataError",

@@ -27,6 +27,7 @@ SMOKE = ["debug=smoke", "task=rte", "train.num_threads=1", "dense.max_steps=2", 
 ROWS = {
     "second run into a folder in use": "test_second_run_into_locked_folder_is_refused",
     "second sdp-run process into a folder in use": "test_second_process_into_a_running_folder_is_refused",
+    "config error into a folder in use": "test_config_error_into_a_folder_in_use_writes_nothing_there",
     "stale lock of a dead run": "test_stale_lock_is_taken_over",
     "resume=false on an old run": "test_resume_false_moves_the_old_run_aside",
     "skip or resume on changed data": "test_changed_data_is_refused_naming_the_split",
@@ -78,6 +79,17 @@ def test_second_run_into_locked_folder_is_refused(tmp_path, data):
             _run(tmp_path, data, run_dir, "sparsity=0.3", "resume=false")
     assert (run_dir / "metrics.json").read_bytes() == before  # the first run's result is intact
     assert first["status"] == "completed" and not list(run_dir.glob("previous-*"))
+
+
+def test_config_error_into_a_folder_in_use_writes_nothing_there(tmp_path, data):
+    """A config error is found before the job takes the folder's lock: a live run (no metrics.json yet) that
+    holds the folder must not get this job's error.txt or a failed metrics.json."""
+    live = tmp_path / "live"
+    live.mkdir()
+    with run_lock(live):
+        with pytest.raises(Exception, match=r"sparsity=1.5 must be in \[0, 1\)"):
+            _run(tmp_path, data, live, "sparsity=1.5")
+    assert sorted(p.name for p in live.iterdir()) == [LOCK_NAME]
 
 
 def test_second_process_into_a_running_folder_is_refused(tmp_path, data):
@@ -138,6 +150,15 @@ def test_resume_false_moves_the_old_run_aside(tmp_path, data):
     assert prunes and all(r["target_sparsity"] <= 0.3 + 1e-9 for r in prunes if "target_sparsity" in r)
     assert len(new) < 2 * len(old_trace.splitlines())  # not appended to the old trace
     assert json.loads((run_dir / "metrics.json").read_text())["target_sparsity"] == 0.3
+    # The new run's log is the folder's run.log; the old one moved aside untouched by the new run.
+    assert "sparsity=0.3" in (run_dir / "run.log").read_text()
+    assert "sparsity=0.3" not in (previous / "run.log").read_text()
+
+
+def test_resume_false_into_a_fresh_folder_moves_nothing(tmp_path, data):
+    run_dir = tmp_path / "fresh"
+    assert _run(tmp_path, data, run_dir, "resume=false")["status"] == "completed"
+    assert not list(run_dir.glob("previous-*")) and "sparsity=0.5" in (run_dir / "run.log").read_text()
 
 
 def test_changed_data_is_refused_naming_the_split(tmp_path, data, data_dir):
@@ -399,3 +420,4 @@ def test_signal_during_prefill_or_saving_leaves_a_resumable_run(tmp_path, data, 
     assert after[:len(before)] == before  # no finished update ran again...
     new = [r["stage"] for r in after[len(before):]]
     assert (new == []) if phase == "saving" else (new and set(new) == {"prune"})  # ...only the unstarted stage
+

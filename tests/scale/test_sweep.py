@@ -49,3 +49,19 @@ def test_slurm_launcher_config_composes():
         cfg = compose("config", overrides=["hydra/launcher=slurm", "task=rte"], return_hydra_config=True)
     assert cfg.hydra.launcher._target_.endswith("submitit_launcher.SlurmLauncher")
     assert cfg.hydra.launcher.gpus_per_node == 1 and cfg.hydra.launcher.tasks_per_node == 1
+
+
+def test_skip_search_ignores_a_restarted_runs_old_files(tmp_path):
+    """A ``resume=false`` restart moves the old run into ``previous-<time>/``; that old, completed record must
+    not make the interrupted restart (or a twin job) look done."""
+    from sdp.sweep import find_completed
+
+    record = {"status": "completed", "config_hash": "abc", "seed": 1}
+    old = tmp_path / "job" / "previous-20261127-101010"
+    old.mkdir(parents=True)
+    (old / "metrics.json").write_text(json.dumps(record))
+    assert find_completed(tmp_path, "abc", 1) is None
+    elsewhere = tmp_path / "other_job"
+    elsewhere.mkdir()
+    (elsewhere / "metrics.json").write_text(json.dumps(record))
+    assert find_completed(tmp_path, "abc", 1) == elsewhere  # a real completed run is still found

@@ -61,6 +61,11 @@ def test_tensorboard_events_hold_the_logged_tags(tracked_run):
     assert final == pytest.approx(metrics["final"]["main"], abs=1e-6)
     dense_updates = len(acc.Scalars("train/dense/loss"))
     assert dense_updates >= 1 and len(acc.Scalars("train/prune/sparsity")) >= 1
+    # One axis for both stages (W&B drops a value logged at a step below one it has seen).
+    last_dense = max(e.step for e in acc.Scalars("train/dense/loss"))
+    assert min(e.step for e in acc.Scalars("train/prune/loss")) > last_dense
+    assert min(e.step for e in acc.Scalars("prune/achieved_sparsity")) >= last_dense
+    assert acc.Scalars("final/main")[-1].step >= max(e.step for e in acc.Scalars("train/prune/loss"))
     assert (run_dir / "trace.jsonl").read_text().strip()  # the always-on record stays
 
 
@@ -76,3 +81,47 @@ def test_model_card_and_push(tracked_run):
     assert ("create_repo", "me/pruned") in FakeHfApi.calls
     upload = next(c for c in FakeHfApi.calls if c[0] == "upload_folder")
     assert upload[1] == "me/pruned" and {"README.md", "model.safetensors", "config.json"} <= set(upload[2])
+
+
+def test_card_of_a_tuning_run_names_the_held_out_split():
+    from sdp.models.card import model_card
+
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["debug=smoke", "task=rte", "task.validation_from_train=0.1"])
+    metrics = {"achieved_sparsity": {"prunable": 0.5}, "method": "SDP-CC", "nonzero_params": 1, "total_params": 2,
+               "dense": {"main": 0.6}, "final": {"main": 0.55}, "seed": 42, "versions": {"sdp": "x"}}
+    card = model_card(metrics, cfg, "sdp-run ...")
+    assert "scored on 10% of the training rows held out (task.validation_from_train)" in card
+    assert "Scores are percent on 10% of the training rows held out" in card
+    assert "dev split" not in card and "validation data" not in card
+
+
+def test_a_failed_push_keeps_the_finished_runs_record(tmp_path, monkeypatch, caplog):
+    """The upload comes after metrics.json: a login or network failure is an error line with the command to
+    retry, never a finished run recorded as failed (nor a raise that other DDP ranks would wait on)."""
+    import json
+    import logging
+
+    from omegaconf import OmegaConf
+    from transformers import BertConfig, BertForSequenceClassification
+
+    import sdp.run_summary as summary
+
+    class Tokenizer:
+        def save_pretrained(self, path):
+            (Path(path) / "tokenizer.json").write_text("{}")
+
+    def refuse(*args):
+        raise OSError("401 Client Error: Unauthorized")
+
+    monkeypatch.setattr(summary, "push_to_hub", refuse)
+    monkeypatch.setattr(summary, "write_model_card", lambda *args: None)
+    model = BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1,
+                                                     num_attention_heads=2, intermediate_size=16))
+    cfg = OmegaConf.create({"push_to_hub": "me/pruned"})
+    with caplog.at_level(logging.ERROR, logger="sdp"):
+        summary.write_outputs(tmp_path, cfg, {"task": "rte", "status": "completed"}, {"per_matrix": {"w": 0.5}},
+                              model, Tokenizer())
+    assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "completed"
+    assert (tmp_path / "model" / "model.safetensors").is_file()
+    assert f"huggingface-cli upload me/pruned {tmp_path / 'model'}" in caplog.text and "Unauthorized" in caplog.text
