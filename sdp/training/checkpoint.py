@@ -18,7 +18,7 @@ Atomicity: a checkpoint is written into a temporary folder that is renamed into 
 then ``latest.json`` is replaced atomically (temp file + rename); the two newest checkpoints are kept,
 plus the pruning stage's start.
 state.json lists every file's size and sha256, checked at load: a corrupt checkpoint falls back to the one
-before it, saying so (sdp/training/rundir.py: load_newest_verified).
+before it, saying so (:func:`load_newest_verified`).
 When the two newest are both corrupt in the pruning stage, the kept stage start ``prune-0000000`` (JSON only)
 restarts the stage from ``dense_model/``, recorded as a ``checkpoint_fallback`` trace event.
 A kill at any moment leaves ``latest.json`` naming a complete checkpoint (or no checkpoint at all).
@@ -48,14 +48,15 @@ from safetensors.torch import load_file, save_file
 from sdp.training.io import append_jsonl, write_json
 from sdp.training.logs import trace_size, truncate_trace
 from sdp.training.preemption import RunInterrupted, StopSignals  # noqa: F401  (RunInterrupted re-exported)
-from sdp.training.rundir import (  # noqa: F401  (STAGE_ORDER re-exported)
-    STAGE_ORDER,
-    atomic_dir,
-    checkpoint_dirs,
-    load_newest_verified,
-    prune_checkpoints,
+from sdp.training.rundir import atomic_dir
+from sdp.training.state_io import (
+    CheckpointError,
+    check_dense_model,
+    file_manifest,
+    read_verified_state,
+    rng_state,
+    set_rng_state,
 )
-from sdp.training.state_io import CheckpointError, check_dense_model, file_manifest, rng_state, set_rng_state
 
 log = logging.getLogger("sdp")
 
@@ -179,3 +180,65 @@ class Checkpointer:
         """After metrics.json is written the training checkpoints are redundant: remove them."""
         if self.accelerator.is_main_process:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ the checkpoint folders
+STAGE_ORDER = {"dense": 0, "prune": 1}
+
+
+def checkpoint_dirs(root: str | Path) -> list[Path]:
+    """Complete-looking checkpoint folders, newest first (latest.json's choice leads)."""
+    root = Path(root)
+    found = []
+    for d in root.glob("*-*"):
+        stage, _, step = d.name.partition("-")
+        if stage in STAGE_ORDER and step.isdigit() and d.is_dir() and not d.name.startswith("."):
+            found.append((STAGE_ORDER[stage], int(step), d))
+    ordered = [d for *_, d in sorted(found, reverse=True)]
+    try:
+        latest = root / json.loads((root / "latest.json").read_text())["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        latest = None
+    if latest in ordered:
+        ordered.remove(latest)
+        ordered.insert(0, latest)
+    return ordered
+
+
+STAGE_START = "prune-0000000"  # the pruning stage's start: JSON only (no tensors), it points at dense_model/
+
+
+def load_newest_verified(root: str | Path) -> tuple[Path | None, dict | None]:
+    """The newest checkpoint that passes its checks; a corrupt one falls back to the one before it,
+    saying so. When every pruning-stage checkpoint after the stage's start is corrupt, that leaves
+    ``prune-0000000``: the pruning stage restarts from the dense weights (dense_model/), which the
+    returned state's ``fell_back_from`` (the corrupt files) lets the caller record in the trace.
+    All corrupt: a CheckpointError naming the file and the way out."""
+    errors: list[CheckpointError] = []
+    for path in checkpoint_dirs(root):
+        try:
+            state = read_verified_state(path)
+        except CheckpointError as err:
+            errors.append(err)
+            log.warning("%s; falling back to the checkpoint before it", err)
+            continue
+        if errors:
+            state["fell_back_from"] = [str(e) for e in errors]
+            if path.name == STAGE_START:
+                log.warning("no intact checkpoint after the pruning stage's start: restarting the pruning stage "
+                            "from the dense model (%s) with %s", state.get("dense_model"), path)
+            else:
+                log.warning("resuming from the older checkpoint %s", path)
+        return path, state
+    if errors:
+        raise CheckpointError(f"{errors[0]}, and no earlier checkpoint is intact; resume=false starts the "
+                              "run over (the old files are moved to previous-<time>/)")
+    return None, None
+
+
+def prune_checkpoints(root: str | Path, keep: str) -> None:
+    """Keep ``keep`` (just written), the newest other checkpoint and the pruning stage's start (a few
+    KB of JSON, the fallback to dense_model/ when both newer ones are corrupt); remove the rest."""
+    others = [d for d in checkpoint_dirs(root) if d.name not in (keep, STAGE_START)]
+    for old in others[1:]:
+        shutil.rmtree(old, ignore_errors=True)

@@ -256,7 +256,7 @@ def _checkpoint(root: Path, name: str, payload: bytes) -> Path:
 
 
 def test_corrupt_checkpoint_falls_back_then_names_the_file(tmp_path, caplog):
-    from sdp.training.rundir import load_newest_verified, prune_checkpoints
+    from sdp.training.checkpoint import load_newest_verified, prune_checkpoints
     from sdp.training.state_io import CheckpointError
 
     root = tmp_path / "checkpoints"
