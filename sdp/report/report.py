@@ -28,6 +28,7 @@ from sdp.report.tables import (
     delta_frame,
     order_tasks,
 )
+from sdp.training.io import atomic_write
 
 BASELINES_CSV = Path("baselines") / "published_glue.csv"
 
@@ -58,6 +59,24 @@ def _write(path: Path, text: str, files: list[Path]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8", newline="\n")
     files.append(path)
+
+
+def _embed_in_readme(readme: Path, name: str, text: str | None, files: list[Path]) -> None:
+    """Replace the block between ``<!-- sdp-tables: NAME -->`` and ``<!-- /sdp-tables: NAME -->`` of a results
+    folder's README with the generated ``text`` (its own title left out), so numbers quoted there are never
+    stale. Opt-in: a README without the markers is not touched."""
+    start, end = f"<!-- sdp-tables: {name} -->", f"<!-- /sdp-tables: {name} -->"
+    if not readme.is_file():
+        return
+    old = readme.read_text(encoding="utf-8")
+    if start not in old or end not in old.split(start, 1)[1]:
+        return
+    head, rest = old.split(start, 1)
+    body = text.split("\n", 1)[1].strip("\n") if text else f"No {name} yet: no SDP-CC run has an MP partner."
+    new = f"{head}{start}\n{body}\n{end}{rest.split(end, 1)[1]}"
+    if new != old:
+        atomic_write(readme, lambda tmp: tmp.write_text(new, encoding="utf-8", newline="\n"))
+    files.append(readme)
 
 
 def _write_set(out_dir: Path, stem: str, heading: str, tables: list, csv_text: str, files: list[Path],
@@ -111,6 +130,7 @@ def build_report(
     claims = render_claims(runs, results_dir) if not no_runs else None
     if claims is not None:
         _write(out_dir / "claims.md", claims, files)
+    _embed_in_readme(results_dir / "README.md", "claims.md", claims, files)
 
     trace_problems: list[str] = []
     if plots and not no_runs:

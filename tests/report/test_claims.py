@@ -138,3 +138,26 @@ def test_pair_hash_ignores_the_method_and_the_sparsity_only():
     assert pair_hash(base) != pair_hash({**base, "dense": {"checkpoint": "d2"}})  # another dense model
     assert pair_hash(base) != pair_hash({**base, "prune": {"lr_schedule": "linear"}})
     assert pair_hash({}) is None
+
+
+def test_readme_block_between_markers_follows_claims_md(tmp_path):
+    """A results folder's README quotes the generated tables between markers; sdp-tables keeps them current and
+    touches nothing else (and no README without the markers)."""
+    _tree(tmp_path)
+    prose_before, prose_after = "# Study\n\nVerdict text written by a person.\n\n", "\n\nMore prose.\n"
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{prose_before}<!-- sdp-tables: claims.md -->\nstale numbers\n"
+                      f"<!-- /sdp-tables: claims.md -->{prose_after}")
+    build_report(tmp_path, plots=False)
+    text, claims = readme.read_text(), (tmp_path / "tables" / "claims.md").read_text()
+    assert text.startswith(prose_before) and text.endswith(prose_after) and "stale numbers" not in text
+    block = text.split("<!-- sdp-tables: claims.md -->\n", 1)[1].split("\n<!-- /sdp-tables: claims.md -->")[0]
+    assert block == claims.split("\n", 1)[1].strip("\n")  # claims.md without its title
+    assert "| sst2 | 0.9 | 90.00 ± 0.00 (n=3) |" in block and "## Verdicts for SDP-CC(mean)" in block
+    build_report(tmp_path, plots=False)
+    assert readme.read_text() == text  # byte-identical re-run
+
+    plain = "# A README without markers\n"
+    readme.write_text(plain)
+    build_report(tmp_path, plots=False)
+    assert readme.read_text() == plain
