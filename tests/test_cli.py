@@ -38,7 +38,7 @@ def test_sdp_run_help_lists_config_groups(tmp_path):
     proc = subprocess.run([_script("sdp-run"), "--help"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    for group in ("model:", "task:", "regularizer:", "schedule:", "weight_reg:"):
+    for group in ("model:", "task:", "regularizer:", "schedule:", "weight_reg:", "hparams_search:", "method:"):
         assert group in proc.stdout
 
 

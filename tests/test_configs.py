@@ -12,8 +12,9 @@ import sdp.config  # noqa: F401  (registers the structured schema)
 from sdp.validate import ConfigError, validate_config
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-GROUPS = ("model", "task", "schedule", "regularizer", "weight_reg", "budget", "method", "experiment", "debug")
-PRESETS = ("budget", "method", "experiment", "debug")  # `# @package _global_` files: they set keys, not a name
+GROUPS = ("model", "task", "schedule", "regularizer", "weight_reg", "budget", "method", "experiment", "debug",
+          "hparams_search")
+PRESETS = ("budget", "method", "experiment", "debug", "hparams_search")  # `# @package _global_` files: they set keys, not a name
 # Options that need a value only the user can give (`???` in their file).
 REQUIRED = {("model", "hf"): ["model.pretrained=org/my-encoder"],
             ("task", "custom"): ["task.train_file=train.tsv", "task.validation_file=dev.tsv",
@@ -65,3 +66,18 @@ def test_study_gives_every_method_the_calibrated_budget_and_the_command_line_bud
     assert (cfg.regularizer.name, cfg.regularizer.temperature, cfg.prune.lr_schedule) == ("kd", 2.0, "constant")
     cfg = _compose(["experiment=study", "method=mp", "budget=mvp10"])  # a budget named by the user wins
     assert (cfg.prune.lr_schedule, cfg.prune.epochs, cfg.prune.lr, cfg.regularizer.name) == ("linear", 10, 3e-5, "none")
+
+
+@pytest.mark.parametrize("launcher", sorted(p.stem for p in (CONF / "hydra" / "launcher").glob("*.yaml")))
+def test_every_launcher_composes(launcher):
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        cfg = compose(config_name="config", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True)
+    assert cfg.hydra.launcher._target_.startswith("hydra_plugins.")
+
+
+def test_the_search_scores_a_split_carved_from_train():
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        cfg = compose(config_name="config", overrides=["hparams_search=optuna"], return_hydra_config=True)
+    assert cfg.task.validation_from_train == 0.1  # never the dev split
+    assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper") and cfg.hydra.sweeper.direction == "maximize"
+    assert "regularizer.alpha" in cfg.hydra.sweeper.params

@@ -65,3 +65,39 @@ def test_skip_search_ignores_a_restarted_runs_old_files(tmp_path):
     elsewhere.mkdir()
     (elsewhere / "metrics.json").write_text(json.dumps(record))
     assert find_completed(tmp_path, "abc", 1) == elsewhere  # a real completed run is still found
+
+
+def test_local_launcher_runs_jobs_side_by_side(tmp_path, data_dir):
+    """hydra/launcher=local (joblib): each job in its own process, its own folder and its own run.log."""
+    root = tmp_path / "out"
+    out = h.finish(h.cli(["-m", *h.smoke_args(data_dir), "hydra/launcher=local", "seed=1,2", f"output_root={root}",
+                          f"hydra.sweep.dir={root}/sweep", f"cache_dir={tmp_path / 'cache'}"]))
+    assert "Joblib.Parallel(n_jobs=2" in out
+    jobs = _jobs(root / "sweep")
+    assert len(jobs) == 2
+    for name, d in jobs.items():
+        seed = 1 if "seed=1" in name else 2
+        assert h.metrics(d)["status"] == "completed" and h.metrics(d)["seed"] == seed
+        log = (d / "run.log").read_text()
+        assert f"seed={seed}" in log and f"seed={3 - seed}" not in log  # no lines of the other job
+
+
+def test_optuna_search_tunes_on_a_split_carved_from_train(tmp_path, data_dir):
+    """hparams_search=optuna: every trial is scored on the held-out part of train (dev never read) and the best
+    trial's held-out score is what optimization_results.yaml reports."""
+    import yaml
+
+    root = tmp_path / "out"
+    h.finish(h.cli(["-m", *h.smoke_args(data_dir), "hparams_search=optuna", "hydra.sweeper.n_trials=2",
+                    f"output_root={root}", f"hydra.sweep.dir={root}/sweep", f"cache_dir={tmp_path / 'cache'}"]))
+    trials = list(_jobs(root / "sweep").values())
+    assert len(trials) == 2
+    scores = {}
+    for d in trials:
+        m = h.metrics(d)
+        assert m["status"] == "completed" and set(m["eval_examples"]) == {"validation_from_train"}
+        scores[float(d.name.split("regularizer.alpha=")[1].split(",")[0])] = m["final"]["main"]
+    assert all(0.1 <= alpha <= 10.0 for alpha in scores)
+    result = yaml.safe_load((root / "sweep" / "optimization_results.yaml").read_text())
+    assert result["best_value"] == max(scores.values())
+    assert scores[result["best_params"]["regularizer.alpha"]] == result["best_value"]
