@@ -163,7 +163,7 @@ class Config:
     max_eval_samples: int | None = None
     output_root: str = "outputs"
     output_dir: str | None = None  # default: the Hydra run directory
-    tracker: str = "none"  # none | tensorboard | wandb | mlflow: also log to it (sdp/training/tracking.py)
+    tracker: str = "none"  # none | tensorboard | wandb | mlflow | any accelerate tracker (sdp/training/tracking.py)
     push_to_hub: str | None = None  # a Hub repo id: upload model/ there at the end (sdp/models/card.py)
     resume: bool = True
     cpu: bool = False

@@ -23,6 +23,7 @@ from sdp.models.inspect import (
 )
 from sdp.objectives.options import unknown_option_error
 from sdp.pruning.schedules import SCHEDULES, schedule_config_errors
+from sdp.training.tracking import tracker_error
 
 MIXED_PRECISION = ("inherit", "no", "bf16", "fp16")  # inherit: sdp/training/launch.py
 LR_SCHEDULES = ("linear", "constant")
@@ -138,6 +139,8 @@ def validate_config(cfg: Any) -> None:
     _choice(errors, "prune.teacher", cfg.prune.teacher, TEACHER_MODES)
     _choice(errors, "prune.teacher_cache", cfg.prune.teacher_cache, CACHE_MODES)
     _choice(errors, "train.mixed_precision", cfg.train.mixed_precision, MIXED_PRECISION)
+    if (error := tracker_error(cfg.get("tracker") or "none")) is not None:
+        errors.append(error)
     if cfg.regularizer.get("off_target") is not None:
         _choice(errors, "regularizer.off_target", cfg.regularizer.off_target, OFF_TARGETS)
     _choice(errors, "prune.dropout", cfg.prune.dropout, DROPOUT_MODES)

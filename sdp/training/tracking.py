@@ -10,21 +10,34 @@ imports a tracker's package: accelerate does, and only for the tracker chosen.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
-TRACKERS = ("none", "tensorboard", "wandb", "mlflow")
+# Every tracker accelerate integrates (accelerate.tracking.LOGGER_TYPE_TO_CLASS, which imports torch; named
+# here so a config check needs no torch: tests/training/test_tracking_and_card.py checks accelerate has each).
+TRACKERS = ("none", "aim", "clearml", "comet_ml", "dvclive", "mlflow", "swanlab", "tensorboard", "trackio", "wandb")
 PROJECT = "sdp"  # the tracker's project/experiment name; the run directory tells runs apart
+
+
+def tracker_error(name: str) -> str | None:
+    """Why ``tracker=name`` cannot log (an unknown name, or its package is not installed); None if it can."""
+    if name not in TRACKERS:
+        return f"tracker={name!r} is not one of {list(TRACKERS)}"
+    if name != "none" and importlib.util.find_spec(name) is None:
+        extra = f"sdp-prune[{name}]" if name in ("tensorboard", "wandb", "mlflow") else name
+        return f"tracker={name} needs the {name!r} package, which is not installed: pip install '{extra}'"
+    return None
 
 
 def accelerator_kwargs(cfg: Any, run_dir: str | Path | None) -> dict[str, Any]:
     """``log_with`` and ``project_dir`` for ``Accelerator(...)``: the tracker writes into the run dir."""
     name = cfg.get("tracker", "none") or "none"
-    if name not in TRACKERS:
-        raise ValueError(f"tracker={name!r} is not one of {list(TRACKERS)}")
+    if (error := tracker_error(name)) is not None:  # validate_config said so already, before torch loaded
+        raise ValueError(error)
     if name == "none":
         return {}
     if name == "wandb":

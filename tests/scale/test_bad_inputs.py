@@ -163,6 +163,8 @@ CASES = {
         ["model=tiny-xlmr", "regularizer.representation=pooled"], None, None, "RepresentationError",
         "needs a model with a pooler; XLMRobertaForSequenceClassification has none; allowed for this model: "
         "['cls', 'mean', 'all_layers']"),
+    "unknown tracker": (["tracker=tensorbord"], None, None, "ConfigError",
+                        "tracker='tensorbord' is not one of ['none', 'aim', 'clearml',"),
     "missing data file": ([], _missing_dev, None, "DataFileNotFoundError", "dev.tsv' does not exist"),
     "empty data file": ([], _empty_train, None, "DataError", "train.tsv' is empty"),
     "wrong column count": ([], _wrong_columns, None, "DataError",

@@ -125,3 +125,25 @@ def test_a_failed_push_keeps_the_finished_runs_record(tmp_path, monkeypatch, cap
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "completed"
     assert (tmp_path / "model" / "model.safetensors").is_file()
     assert f"huggingface-cli upload me/pruned {tmp_path / 'model'}" in caplog.text and "Unauthorized" in caplog.text
+
+
+def test_every_tracker_name_is_one_accelerate_integrates():
+    from accelerate.tracking import LOGGER_TYPE_TO_CLASS
+
+    from sdp.training.tracking import TRACKERS
+
+    assert set(TRACKERS) - {"none"} <= set(LOGGER_TYPE_TO_CLASS)
+
+
+def test_a_tracker_without_its_package_is_a_config_error_before_torch(monkeypatch):
+    import importlib.util
+
+    from sdp.validate import ConfigError, validate_config
+
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["debug=smoke", "task=rte", "tracker=wandb"])
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"tracker=wandb needs the 'wandb' package, which is not installed: "
+                                          r"pip install 'sdp-prune\[wandb\]'"):
+        validate_config(cfg)
