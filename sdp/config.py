@@ -37,7 +37,7 @@ class TaskConfig:
     validation_from_train: float | None = None
     validation_seed: int = 0  # the carve is a fixed permutation of this seed: the same rows for every run
     # task=custom only (sdp/data/custom.py, conf/task/custom.yaml); None elsewhere.
-    train_file: str | None = None  # .csv | .tsv | .jsonl
+    train_file: str | None = None  # .csv | .tsv | .jsonl | .parquet, a path or a URL (hf://datasets/...)
     validation_file: str | None = None
     test_file: str | None = None  # optional, labelled: reported as test_<metric>, never in main
     text_fields: list[str] | None = None  # one or two text columns

@@ -1,10 +1,12 @@
-"""``task=custom``: a user's own CSV/TSV/JSON Lines files, described entirely in the config.
+"""``task=custom``: a user's own CSV/TSV/JSON Lines/Parquet files, described entirely in the config.
 
     sdp-run task=custom task.train_file=train.tsv task.validation_file=dev.tsv \
         task.text_fields=[review] task.label_column=stars task.metric=accuracy
 
-Files are read with the ``datasets`` csv/json builders (TSV = csv with a tab delimiter, no quoting, as
-GLUE's files). Class names are the label column's values as strings: ``task.label_names`` fixes them
+Files are read with the ``datasets`` csv/json/parquet builders (TSV = csv with a tab delimiter, no quoting,
+as GLUE's files). A file may also be a URL that ``datasets`` reads through fsspec: any Hub dataset's files
+(``hf://datasets/<owner>/<name>/<path>.parquet``; every Hub dataset has a Parquet copy), ``https://`` or
+``s3://`` (with s3fs installed). Class names are the label column's values as strings: ``task.label_names`` fixes them
 and their order, else they are the training labels, sorted (numerically when all are integers).
 ``metric=pearson_spearman`` makes the task a regression; float labels need it (with another metric they are a
 ``DataError`` that names it).
@@ -31,23 +33,42 @@ FORMATS = {  # suffix -> (datasets builder, its options)
     ".tsv": ("csv", {"delimiter": "\t", "quoting": csv.QUOTE_NONE}),
     ".jsonl": ("json", {}),
     ".json": ("json", {}),
+    ".parquet": ("parquet", {}),
 }
 METRICS = {"accuracy": ("accuracy",), "f1": ("f1",), "mcc": ("mcc",), "pearson_spearman": ("pearson", "spearman")}
 FILE_KEYS = {"train": "train_file", "validation": "validation_file"}  # required
 OPTIONAL_FILE_KEYS = {"test": "test_file"}  # a labelled test split, reported but never in main
 
 
+def is_url(path: str | Path) -> bool:
+    """A location ``datasets`` reads through fsspec (hf://, https://, s3://, ...), not a local path."""
+    return "://" in str(path)
+
+
+def data_location(path: str | Path) -> str:
+    """What the run records and reads: a local file's absolute path, or the URL as given."""
+    return str(path) if is_url(path) else str(Path(str(path)).expanduser().resolve())
+
+
 def read_table(path: str | Path, key: str) -> datasets.Dataset:
-    """The rows of one data file, or a DataError naming ``task.<key>`` and what is wrong with it."""
-    p = Path(str(path)).expanduser()
-    if not p.is_file():
-        raise DataFileNotFoundError(f"task.{key}={str(path)!r} does not exist (or is not a file)")
-    if p.suffix.lower() not in FORMATS:
-        raise DataError(f"task.{key}={str(path)!r}: unknown format {p.suffix!r}; allowed: {sorted(FORMATS)}")
-    if p.stat().st_size == 0:
-        raise DataError(f"task.{key}={str(path)!r} is empty")
-    builder, options = FORMATS[p.suffix.lower()]
-    ds = datasets.load_dataset(builder, data_files=str(p.resolve()), split="train", **options)
+    """The rows of one data file (or URL), or a DataError naming ``task.<key>`` and what is wrong with it."""
+    suffix = Path(str(path).split("?")[0]).suffix.lower()
+    if suffix not in FORMATS:
+        raise DataError(f"task.{key}={str(path)!r}: unknown format {suffix!r}; allowed: {sorted(FORMATS)}")
+    if not is_url(path):
+        p = Path(str(path)).expanduser()
+        if not p.is_file():
+            raise DataFileNotFoundError(f"task.{key}={str(path)!r} does not exist (or is not a file)")
+        if p.stat().st_size == 0:
+            raise DataError(f"task.{key}={str(path)!r} is empty")
+    builder, options = FORMATS[suffix]
+    try:
+        ds = datasets.load_dataset(builder, data_files=data_location(path), split="train", **options)
+    except (OSError, ConnectionError) as exc:  # a URL that cannot be reached (offline, no such file, no access)
+        if not is_url(path):
+            raise
+        raise DataFileNotFoundError(f"task.{key}={str(path)!r} could not be read: {type(exc).__name__}: "
+                                    f"{' '.join(str(exc).split())[:300]}") from exc
     if len(ds) == 0:
         raise DataError(f"task.{key}={str(path)!r} has a header but no rows")
     return ds
@@ -115,8 +136,7 @@ def custom_task(task_cfg: Any) -> TaskSpec:
         local_label_column=label_col,
         local_label_format="float" if regression else "name",
         eval_splits=tuple(s for s in files if s != "train"),  # validation first: it is the one main scores
-        local_split_files=tuple((split, str(Path(task_cfg[key]).expanduser().resolve()))
-                                for split, key in files.items()),
+        local_split_files=tuple((split, data_location(task_cfg[key])) for split, key in files.items()),
     )
 
 

@@ -84,6 +84,24 @@ def test_labelled_test_file_is_reported_but_never_in_main(tmp_path):
     assert any(line.startswith("| tiny-bert | SDP-CC |") and score in line for line in glue.splitlines())
 
 
+def test_parquet_files_the_local_twin_of_a_hub_datasets_files(tmp_path):
+    """A Hub dataset's files are Parquet (hf://datasets/<owner>/<name>/...parquet is read by the same builder);
+    here local Parquet files with integer labels and a pair of text columns."""
+    import pandas as pd
+
+    for name, n in (("train", 24), ("dev", 8)):
+        pd.DataFrame({"premise": [f"a lovely film {i}" if i % 2 else f"a dull mess {i}" for i in range(n)],
+                      "hypothesis": [f"it is good {i}" for i in range(n)],
+                      "label": [i % 2 for i in range(n)]}).to_parquet(tmp_path / f"{name}.parquet")
+    cfg = compose_cfg(custom(tmp_path, train=tmp_path / "train.parquet", dev=tmp_path / "dev.parquet",
+                             **{"task.text_fields": "[premise,hypothesis]", "task.label_column": "label"}))
+    task = resolve_task(cfg.task)
+    assert task.label_names == ("0", "1") and task.text_fields == ("premise", "hypothesis")
+    assert dict(task.local_split_files)["train"] == str((tmp_path / "train.parquet").resolve())
+    splits = load_splits(task, None).datasets
+    assert len(splits["train"]) == 24 and splits["validation"]["label"] == [0, 1] * 4
+
+
 def test_float_labels_make_a_regression(tmp_path):
     train, dev = tmp_path / "train.jsonl", tmp_path / "dev.jsonl"
     for path, n in ((train, 10), (dev, 4)):
@@ -106,6 +124,9 @@ def test_float_labels_make_a_regression(tmp_path):
     ("unknown_test_label", r"task.test_file=.*unknown label\(s\) \['meh'\]"),
     ("bad_metric", "task.metric='auc' is not one of"),
     ("float_with_accuracy", "float labels .* use task.metric=pearson_spearman"),
+    ("unreachable_url", r"task.train_file='hf://datasets/nobody/nothing/train.parquet' could not be read: "),
+    ("unknown_format", r"task.train_file=.*unknown format '.xlsx'; allowed: \['.csv', '.json', '.jsonl', "
+                       r"'.parquet', '.tsv'\]"),
 ])
 def test_bad_files_fail_with_the_key_and_the_problem(tmp_path, case, match):
     over: dict = {}
@@ -125,11 +146,15 @@ def test_bad_files_fail_with_the_key_and_the_problem(tmp_path, case, match):
         over["dev"] = tmp_path / "empty.tsv"
     elif case == "bad_metric":
         over["task.metric"] = "auc"
+    elif case == "unreachable_url":  # the Hub is unreachable here (HF_HUB_OFFLINE=1): its error, named by key
+        over["train"] = "hf://datasets/nobody/nothing/train.parquet"
+    elif case == "unknown_format":
+        over["train"] = tmp_path / "reviews.xlsx"
     else:
         path = tmp_path / "f.csv"
         path.write_text("body,verdict\nfine,0.5\nbad,1.5\n")
         over["train"] = over["dev"] = path
     cfg = compose_cfg(custom(tmp_path, **over))
-    error = DataFileNotFoundError if case == "missing_file" else DataError
+    error = DataFileNotFoundError if case in ("missing_file", "unreachable_url") else DataError
     with pytest.raises(error, match=match):
         resolve_task(cfg.task)
