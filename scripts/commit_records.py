@@ -2,11 +2,13 @@
 
     python scripts/commit_records.py results/study [-m "message"]
 
-Stages every run folder under the root whose metrics.json says ``completed`` plus the root's PROGRESS.md,
-README.md and TABLE.md; .gitignore keeps model weights, checkpoints, masks, locks, driver logs and the
-``previous-<time>/`` folders of restarted runs out. Unfinished runs are left alone, so a sweep can keep running
-while its finished runs are committed. Commits only when something changed, and refuses when anything outside
-these paths is staged already (a records commit never carries code).
+Stages every run folder under the root whose metrics.json says ``completed`` and was never committed, plus the
+root's PROGRESS.md, README.md and TABLE.md; .gitignore keeps model weights, checkpoints, masks, locks, driver
+logs and the ``previous-<time>/`` folders of restarted runs out. Unfinished runs are left alone, so a sweep can
+keep running while its finished runs are committed. A record is committed once: a run redone later for its
+weights (gridrun) keeps its committed record, and one whose scores differ from it is named (MISMATCH), never
+committed over it. Commits only when something changed, and refuses when anything else is staged already (a
+records commit never carries code or another folder's files).
 """
 
 from __future__ import annotations
@@ -19,12 +21,22 @@ from pathlib import Path
 from sdp.training.rundir import is_moved_aside
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gridrun import REPO, read_completed  # noqa: E402  (scripts/ is not a package)
+from gridrun import REPO, committed_record, mismatch, read_completed  # noqa: E402  (scripts/ is not a package)
 
 
 def finished_runs(root: Path) -> list[Path]:
-    return sorted(p.parent for p in root.glob("**/metrics.json")
-                  if read_completed(p.parent) is not None and not is_moved_aside(p, root))
+    """Completed runs whose record is not committed yet (a mismatching redo is reported and left out)."""
+    out = []
+    for path in sorted(root.glob("**/metrics.json")):
+        result = read_completed(path.parent)
+        if result is None or is_moved_aside(path, root):
+            continue
+        committed = committed_record(path.parent)
+        if mismatch(result, committed):
+            print(f"MISMATCH, not committed: {path.parent.relative_to(REPO)} differs from its committed record")
+        elif committed is None:
+            out.append(path.parent)
+    return out
 
 
 def main() -> None:
@@ -42,16 +54,16 @@ def main() -> None:
             paths.append(str((root / extra).relative_to(REPO)))
     others = [f for f in subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=REPO, check=True,
                                         capture_output=True, text=True).stdout.splitlines()
-              if not f.startswith(str(root.relative_to(REPO)) + "/")]
+              if not any(f == q or f.startswith(q + "/") for q in paths)]
     if others:
         sys.exit(f"commit_records: other files are staged ({', '.join(others[:5])}); commit or unstage them first")
     for i in range(0, len(paths), 200):
         subprocess.run(["git", "add", "--", *paths[i:i + 200]], cwd=REPO, check=True)
     staged = subprocess.run(["git", "diff", "--cached", "--quiet"], cwd=REPO).returncode != 0
     if not staged:
-        print(f"nothing new under {args.root} ({len(runs)} finished runs already committed)")
+        print(f"nothing new under {args.root}")
         return
-    message = args.message or f"{args.root}: records of finished runs ({len(runs)} in all)"
+    message = args.message or f"{args.root}: records of {len(runs)} finished runs"
     subprocess.run(["git", "commit", "-q", "-m", message], cwd=REPO, check=True)
     print(f"committed: {message}")
 

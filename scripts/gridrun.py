@@ -47,6 +47,26 @@ def _scores(metrics: dict | None) -> tuple:
     return tuple((metrics or {}).get(k, {}).get("main") for k in ("dense", "final"))
 
 
+def committed_record(run_dir: Path) -> dict | None:
+    """``run_dir``'s metrics.json as committed (git HEAD), or None where none was committed. The working copy
+    cannot be the reference: a redo (resume=false) moves it aside and writes its own."""
+    try:
+        rel = (Path(run_dir).resolve() / "metrics.json").relative_to(REPO).as_posix()
+    except ValueError:  # a grid outside the repository: nothing committed to compare with
+        return None
+    out = subprocess.run(["git", "show", f"HEAD:{rel}"], cwd=REPO, capture_output=True, text=True)
+    try:
+        return json.loads(out.stdout) if out.returncode == 0 else None
+    except json.JSONDecodeError:
+        return None
+
+
+def mismatch(result: dict | None, committed: dict | None) -> bool:
+    """A completed run whose scores differ from its committed record: later runs would read a model (or mask)
+    that the committed records were not made from."""
+    return result is not None and committed is not None and _scores(result) != _scores(committed)
+
+
 def _refused_resume(log: Path) -> bool:
     """Did the last launch in ``log`` stop because the folder's unfinished run is another config's?"""
     tail = log.read_text(errors="replace")[-2000:]
@@ -70,10 +90,10 @@ class Grid:
     def launch(self, run_dir: Path, overrides: list[str], requires: tuple[str, ...] = ()) -> dict | None:
         """``requires``: files of the finished run that later runs read (a dense model, a mask). The records
         are committed but those files are not, so on a fresh machine such a run is done again (resume=false)."""
-        done = read_completed(run_dir)
+        done, committed = read_completed(run_dir), committed_record(run_dir)
         missing = [f for f in requires if not (run_dir / f).exists()]
         if done is not None and not missing:
-            return done
+            return self._unless_mismatch(run_dir, done, committed)  # also after an earlier launch's redo
         if done is not None:
             print(f"redoing {self.label(run_dir)}: {', '.join(missing)} missing (not committed)", flush=True)
             overrides = [*overrides, "resume=false"]
@@ -89,11 +109,8 @@ class Grid:
             print(f"restarting {label}: its unfinished run cannot be resumed by this code", flush=True)
             code = self._call(run_dir, [*overrides, "resume=false"])
         result = read_completed(run_dir)
-        if code == 0 and done is not None and _scores(result) != _scores(done):
-            # Redone for its weights: later runs must get the model the committed records were made from.
-            print(f"MISMATCH: {label} redone gives {_scores(result)}, its committed record {_scores(done)}; "
-                  "the runs that depend on it are not started", flush=True)
-            code, result = -1, None
+        if code == 0 and mismatch(result, committed):
+            code, result = -1, self._unless_mismatch(run_dir, result, committed)
         with self._lock:
             self.running.discard(label)
             if code != 0:
@@ -101,6 +118,19 @@ class Grid:
             self.write_progress()
         print(f"{'done' if code == 0 else f'FAILED ({code})'}: {label}", flush=True)
         return result
+
+    def _unless_mismatch(self, run_dir: Path, result: dict, committed: dict | None) -> dict | None:
+        """``result``, or None (the chain stops, on every launch until resolved) when a redone run does not
+        reproduce its committed record."""
+        if not mismatch(result, committed):
+            return result
+        label = self.label(run_dir)
+        print(f"MISMATCH: {label} gives {_scores(result)}, its committed record {_scores(committed)}; the runs "
+              "that depend on it are not started (git checkout the record and redo it, or investigate)", flush=True)
+        with self._lock:
+            if label not in self.failed:
+                self.failed.append(label)
+        return None
 
     def log_path(self, run_dir: Path) -> Path:
         """The run's console output, kept beside (not in) its folder: resume=false moves that folder's files."""

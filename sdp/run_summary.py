@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,9 @@ def run_metrics(cfg: Any, task: TaskSpec, method: str, report: dict[str, Any], d
         "final": final,
         "config_hash": config_hash(OmegaConf.to_container(cfg, resolve=True)),
         "cell_hash": cell_hash(OmegaConf.to_container(cfg, resolve=True)),
+        # When it finished (UTC): of two records of one config and seed, the report keeps the later one. File
+        # times cannot tell: a git checkout gives every file the time of the checkout.
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **measured,
     }
     metrics.update(run_fields(task, dense, final, dropped_rows))  # cross-lingual: per_language, data.dropped_rows

@@ -57,7 +57,7 @@ def long_scores(runs: pd.DataFrame) -> pd.DataFrame:
         base = {
             "path": run.path, "model": run.model, "method": run.method, "schedule": run.schedule,
             "teacher": run.teacher, "sparsity": float(run.target_sparsity), "config_hash": run.config_hash,
-            "task": run.task, "seed": int(run.seed), "version": run.sdp_version,
+            "task": run.task, "seed": int(run.seed), "version": run.sdp_version, "setup": run.setup,
         }  # fmt: skip
         for stage, scores in (("final", run.final), ("dense", run.dense)):
             if scores is None:
@@ -65,7 +65,7 @@ def long_scores(runs: pd.DataFrame) -> pd.DataFrame:
             for metric, value in _scores(stage, scores, run.per_language).items():
                 rows.append({**base, "stage": stage, "metric": metric, "value": value})
     cols = ["path", "model", "method", "schedule", "teacher", "sparsity", "config_hash", "task", "seed",
-            "version", "stage", "metric", "value"]  # fmt: skip
+            "version", "setup", "stage", "metric", "value"]  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -80,13 +80,17 @@ def _versions(series: pd.Series) -> list[str]:
     return sorted({v for v in series if v})
 
 
-def _with_variants(final: pd.DataFrame) -> pd.DataFrame:
-    """Label rows by a short config hash only where one cell mixes several configs (e.g. different lambdas)."""
+def with_variants(final: pd.DataFrame) -> pd.DataFrame:
+    """Label rows only where one cell mixes several configs: by the setup's short hash where the cell mixes
+    setups (another budget, data or dense model: collect.setup_hash), and by the config's where configs differ
+    within one setup (e.g. two lambdas); both where both happen."""
     cell = ["task", "model", "method", "schedule", "teacher", "sparsity"]
-    n_hash = final.groupby(cell, dropna=False)["config_hash"].transform("nunique")
+    groups = final.groupby(cell, dropna=False)
+    n_setup, n_hash = groups["setup"].transform("nunique"), groups["config_hash"].transform("nunique")
     final = final.copy()
     final["variant"] = [
-        (h[:8] if h else "no-hash") if k > 1 else "" for h, k in zip(final["config_hash"], n_hash)
+        "/".join([*([s[:8] or "no-setup"] if ns > 1 else []), *([h[:8] or "no-hash"] if nh > ns else [])])
+        for s, h, ns, nh in zip(final["setup"], final["config_hash"], n_setup, n_hash)
     ]
     return final
 
@@ -95,24 +99,27 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean/std/n over seeds per cell, plus the Dense row (each run's dense scores, averaged per seed first)."""
     scores = long_scores(runs)
     out: list[dict[str, Any]] = []
-    final = _with_variants(scores[scores["stage"] == "final"])
+    final = with_variants(scores[scores["stage"] == "final"])
     for key, grp in final.groupby(CELL_KEYS[1:], sort=True, dropna=False):
         mean, std, n = _stats(list(grp.sort_values("seed")["value"]))
         versions = _versions(grp["version"])
         out.append(_cell(key, mean, std, n, versions))
     dense = scores[scores["stage"] == "dense"]
-    # Several pruning runs share one dense stage per seed: average those first, then over seeds.
+    # Several pruning runs share one dense stage per (setup, seed): average those first, then over seeds. One
+    # Dense row per setup, labelled by it where a task has several (two budgets are two dense models).
     per_seed: dict[tuple, dict[int, tuple[list[float], set[str]]]] = {}
     for row in dense.itertuples(index=False):
-        vals, vers = per_seed.setdefault((row.model, row.task, row.metric), {}).setdefault(
+        vals, vers = per_seed.setdefault((row.model, row.task, row.metric, row.setup), {}).setdefault(
             row.seed, ([], set())
         )
         vals.append(row.value)
         vers.add(row.version)
-    for (model, task, metric), seeds in sorted(per_seed.items()):
+    setups = {(m, t): {s for (m2, t2, _, s) in per_seed if (m2, t2) == (m, t)} for (m, t, _, _) in per_seed}
+    for (model, task, metric, setup), seeds in sorted(per_seed.items()):
         means = [sum(v) / len(v) for _, (v, _) in sorted(seeds.items())]
         versions = sorted({v for _, (_, vs) in seeds.items() for v in vs if v})
-        key = (model, "Dense", "", "", 0.0, "", task, metric)
+        variant = (setup[:8] or "no-setup") if len(setups[(model, task)]) > 1 else ""
+        key = (model, "Dense", "", "", 0.0, variant, task, metric)
         out.append(_cell(key, *_stats(means), versions))
     frame = pd.DataFrame(out, columns=CELL_COLUMNS)
     return frame.sort_values(CELL_KEYS, kind="mergesort").reset_index(drop=True)

@@ -1,9 +1,10 @@
 """claims.md: the frontier and one verdict per paper claim (METHOD.md, "Claims worth measuring").
 
-Runs are *paired* by (task, model, schedule, teacher, sparsity, seed) and by their config without the
-distillation and weight terms (`run.json`'s config; so the same budget, data and `dense.checkpoint`): the MP,
-KD and SDP-CC runs of one pair share the dense model, data and data order, so their difference is the effect
-of the method alone. A pairing key with several runs of one method is left out and counted, never guessed.
+Runs are *paired* by (task, model, schedule, teacher, sparsity, seed) and by their *setup*, the config without
+the distillation and weight terms and the sparsity (collect.setup_hash; so the same budget, data and dense model):
+the MP, KD and SDP-CC runs of one pair share the dense model, data and data order, so their difference is the
+effect of the method alone. A pairing key with several runs of one method is left out and counted, never
+guessed. Nothing is pooled across setups: a task with several shows one frontier per setup, labelled by it.
 
 Verdicts use the pairs at sparsity >= HIGH. The pairs of one (task, seed) at several sparsities share their
 dense model, so they are not independent: each (task, seed) contributes one value, the mean of its paired
@@ -24,8 +25,7 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
-from sdp.training.env import config_hash
-from sdp.training.rundir import read_metrics, read_run_record
+from sdp.training.rundir import read_metrics
 
 HIGH = 0.8  # the papers' "high sparsity": 80% and above
 KEEP = 0.9  # the frontier: the highest sparsity whose mean score keeps 90% of the mean dense score
@@ -65,15 +65,6 @@ def _fmt_ci(ci: tuple[float, float, float] | None, n: int, scale: float = 1.0, d
     return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}] (n={n})"
 
 
-def pair_hash(config: dict[str, Any]) -> str | None:
-    """The config without its distillation and weight terms and its sparsity: equal for the methods of one pair,
-    and for the pairs of one (task, seed) at several sparsities (None: unknown)."""
-    if not config:
-        return None
-    drop = {g: tuple(config[g]) for g in ("regularizer", "weight_reg") if isinstance(config.get(g), dict)}
-    return config_hash({k: v for k, v in config.items() if k != "sparsity"}, drop=drop)
-
-
 def _get(*keys: str) -> Callable[[dict], float | None]:
     def read(rec: dict) -> float | None:
         node: Any = rec["analysis"]
@@ -84,13 +75,13 @@ def _get(*keys: str) -> Callable[[dict], float | None]:
 
 
 def _pairs(runs: pd.DataFrame, results_dir: Path) -> tuple[dict[tuple, dict[str, dict]], int]:
-    """pairing key (PAIR_KEYS + pair_hash) -> method -> record (final, dense, analysis); and how many
-    (key, method) were ambiguous."""
+    """pairing key (PAIR_KEYS + the run's setup, collect.setup_hash) -> method -> record (final, dense,
+    analysis); and how many (key, method) were ambiguous."""
     out: dict[tuple, dict[str, dict]] = {}
     ambiguous: set[tuple] = set()
     for run in runs.itertuples(index=False):  # completed runs that pruned (collect_runs leaves out sparsity 0)
         run_dir = results_dir / run.path
-        key = (*(getattr(run, k) for k in PAIR_KEYS), pair_hash((read_run_record(run_dir) or {}).get("config")))
+        key = (*(getattr(run, k) for k in PAIR_KEYS), run.setup or None)
         if run.method in out.get(key, {}):
             ambiguous.add((key, run.method))
             continue
@@ -106,24 +97,38 @@ def _ordered(pairs: dict) -> list[tuple[tuple, dict]]:
     return sorted(pairs.items(), key=lambda kv: str(kv[0]))
 
 
-def _diffs(pairs: dict, a: str, b: str, value: Callable[[dict], float | None], task: str | None = None) -> list[float]:
-    """value(a) - value(b) per (task, seed) unit: the mean over its pairs at sparsity >= HIGH where both ran."""
+def _diffs(pairs: dict, a: str, b: str, value: Callable[[dict], float | None],
+           group: tuple | None = None) -> list[float]:
+    """value(a) - value(b) per (task, seed) unit: the mean over its pairs at sparsity >= HIGH where both ran
+    (only the units of one (task, setup) ``group`` if given)."""
     units: dict[tuple, list[float]] = {}
     for key, rec in _ordered(pairs):
-        if key[4] >= HIGH and a in rec and b in rec and task in (None, key[0]):
+        if key[4] >= HIGH and a in rec and b in rec and group in (None, (key[0], key[6])):
             x, y = value(rec[a]), value(rec[b])
             if x is not None and y is not None:
                 units.setdefault(key[:4] + key[5:], []).append(x - y)  # all but the sparsity
     return [statistics.mean(v) for _, v in sorted(units.items(), key=lambda kv: str(kv[0]))]
 
 
-def frontier(pairs: dict, task: str, method: str, other: str) -> float | None:
-    """The highest sparsity whose mean score over seeds keeps KEEP of the mean dense score (0.0: none does),
-    over the sparsities where ``method`` and ``other`` both ran, so two frontiers compare (None: none shared)."""
-    shared = sorted({k[4] for k, r in pairs.items() if k[0] == task and method in r and other in r})
+def _setups(pairs: dict) -> list[tuple]:
+    """(task, setup) groups: a task's runs of one budget, data and dense models (collect.setup_hash)."""
+    return sorted({(k[0], k[6]) for k in pairs}, key=str)
+
+
+def _label(task: str, setup: str | None, pairs: dict) -> str:
+    """The task, with its setup's short hash where the folder holds the task under several setups."""
+    several = len({k[6] for k in pairs if k[0] == task}) > 1
+    return f"{task} [{(setup or 'no-setup')[:8]}]" if several else task
+
+
+def frontier(pairs: dict, method: str, other: str) -> float | None:
+    """The highest sparsity whose mean score over ``pairs``' seeds keeps KEEP of the mean dense score (0.0: none
+    does), over the sparsities where ``method`` and ``other`` both ran, so two frontiers compare (None: none
+    shared). ``pairs``: one (task, setup), or one (task, seed) unit of it."""
+    shared = sorted({k[4] for k, r in pairs.items() if method in r and other in r})
     kept = [0.0] if shared else []
     for sparsity in shared:
-        cell = [r[method] for k, r in pairs.items() if k[0] == task and k[4] == sparsity and method in r]
+        cell = [r[method] for k, r in pairs.items() if k[4] == sparsity and method in r]
         dense = [c["dense"] for c in cell if c["dense"] is not None]
         if dense and statistics.mean(c["final"] for c in cell) >= KEEP * statistics.mean(dense):
             kept.append(sparsity)
@@ -160,30 +165,35 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
         lines += [f"Left out: {ambiguous} (pairing key, method) with several runs (several configs of one method).",
                   ""]
     methods = [m for m in (*BASELINES, *cc_methods) if any(m in r for r in pairs.values())]
-    tasks = sorted({k[0] for k in pairs})
     lines += ["## Frontier: dev score (main metric x 100), mean ± std over seeds (n)", "",
               "| task | sparsity | dense | " + " | ".join(methods) + " |", "|---|---|---|" + "---|" * len(methods)]
-    for task in tasks:
-        for sp in sorted({k[4] for k in pairs if k[0] == task}):
-            recs = [r for k, r in _ordered(pairs) if k[0] == task and k[4] == sp]
+    for task, setup in _setups(pairs):  # never pooled across setups: another budget is another experiment
+        for sp in sorted({k[4] for k in pairs if (k[0], k[6]) == (task, setup)}):
+            recs = [r for k, r in _ordered(pairs) if (k[0], k[6], k[4]) == (task, setup, sp)]
             dense = [r["MP"]["dense"] for r in recs if "MP" in r and r["MP"]["dense"] is not None]
             cells = [_mean_std([r[m]["final"] for r in recs if m in r]) for m in methods]
-            lines.append(f"| {task} | {sp:g} | {_mean_std(dense)} | " + " | ".join(cells) + " |")
+            lines.append(f"| {_label(task, setup, pairs)} | {sp:g} | {_mean_std(dense)} | " + " | ".join(cells) + " |")
     for cc in cc_methods:
-        lines += ["", *_verdicts(pairs, cc, tasks)]
+        lines += ["", *_verdicts(pairs, cc)]
     return "\n".join(lines) + "\n"
 
 
-def _verdicts(pairs: dict, cc: str, tasks: list[str]) -> list[str]:
+def _verdicts(pairs: dict, cc: str) -> list[str]:
     vs = {b: _diffs(pairs, cc, b, lambda rec: rec["final"]) for b in BASELINES}
     ci = {b: interval(d) for b, d in vs.items()}
     both = [verdict(ci[b], +1) for b in BASELINES]  # a baseline without pairs is "inconclusive": never a win
     claim1 = "holds" if all(v == "holds" for v in both) else "fails" if "fails" in both else "inconclusive"
-    fr = {t: (frontier(pairs, t, cc, "MP"), frontier(pairs, t, "MP", cc)) for t in tasks}
-    fr = {t: ab for t, ab in fr.items() if ab[0] is not None}  # tasks where both ran at a shared sparsity
-    better = sum(1 for a, b in fr.values() if a > b)
-    worse = sum(1 for a, b in fr.values() if a < b)
-    fr_verdict = "holds" if better and not worse else "fails" if worse and not better else "inconclusive"
+    fr = {}  # per (task, setup), from the means over seeds: what the frontier table shows
+    for task, setup in _setups(pairs):
+        group = {k: r for k, r in pairs.items() if (k[0], k[6]) == (task, setup)}
+        if (ab := (frontier(group, cc, "MP"), frontier(group, "MP", cc)))[0] is not None:
+            fr[_label(task, setup, pairs)] = ab
+    # The verdict, like the others, over (task, seed) units: each unit's own frontier difference (sparsity points).
+    units: dict[tuple, dict] = {}
+    for k, r in _ordered(pairs):
+        units.setdefault(k[:4] + k[5:], {})[k] = r
+    fr_diffs = [a - b for group in units.values()
+                if (a := frontier(group, cc, "MP")) is not None and (b := frontier(group, "MP", cc)) is not None]
     rows = {name: _diffs(pairs, cc, "MP", fn) for name, fn in (
         ("fisher", _get("separability", "final", "fisher_ratio")), ("snr", _get("separability", "final", "snr")),
         ("steps", _get("recovery", "mean_recovery_steps")), ("unrecovered", _get("recovery", "unrecovered")),
@@ -198,15 +208,17 @@ def _verdicts(pairs: dict, cc: str, tasks: list[str]) -> list[str]:
           + ", ".join(f"{m} {statistics.mean(v):.3f}" for m, v in dense_overlap.items() if v)
           if overlap else "no mask overlap recorded")
     vs_txt = "; ".join(f"vs {b} {_fmt_ci(ci[b], len(vs[b]), 100)}" for b in BASELINES)
-    by_task = [f"| {t} | " + " | ".join(_fmt_ci(interval(d := _diffs(pairs, cc, b, lambda rec: rec["final"], t)),
-                                                len(d), 100) for b in BASELINES) + " |" for t in tasks]
+    by_task = [f"| {_label(*g, pairs)} | " + " | ".join(
+        _fmt_ci(interval(d := _diffs(pairs, cc, b, lambda rec: rec["final"], g)), len(d), 100) for b in BASELINES)
+        + " |" for g in _setups(pairs)]
     return [
         f"## Verdicts for {cc}", "",
         "| claim | measure | difference [95% CI] (n: task x seed units) | verdict |", "|---|---|---|---|",
         f"| {cc} beats MP and KD at >= {HIGH:.0%} | dev main score x 100 | {vs_txt or '—'} | {claim1} |",
-        f"| sparsity frontier (keeps {KEEP:.0%} of dense) | highest such sparsity per task, {cc} vs MP | "
-        + ("; ".join(f"{t}: {a:g} vs {b:g}" for t, (a, b) in fr.items()) or "—") + f" (0: no tested sparsity keeps "
-        f"{KEEP:.0%}) | {fr_verdict} |",
+        f"| sparsity frontier (keeps {KEEP:.0%} of dense) | highest such sparsity, {cc} minus MP, per (task, "
+        "seed); over seeds per task: " + ("; ".join(f"{t}: {a:g} vs {b:g}" for t, (a, b) in fr.items()) or "—")
+        + f" (0: no tested sparsity keeps {KEEP:.0%}) | {_fmt_ci(interval(fr_diffs), len(fr_diffs), digits=2)} | "
+        f"{verdict(interval(fr_diffs), +1)} |",
         _row("class separability", "Fisher ratio of the final [CLS] states, dev", rows["fisher"], +1, digits=3),
         _row("signal-to-noise", "SNR of the final [CLS] states, dev", rows["snr"], +1, digits=3),
         _row("faster recovery after pruning steps", "mean optimizer updates to recover", rows["steps"], -1,

@@ -11,7 +11,8 @@ from typing import Any
 import pandas as pd
 
 from sdp.objectives.naming import method_name
-from sdp.training.rundir import is_moved_aside
+from sdp.training.env import PER_SEED_INPUTS, config_hash
+from sdp.training.rundir import is_moved_aside, read_run_record
 
 # Folders under the results dir that hold reports or references, never runs.
 SKIP_DIRS = ("tables", "bench", "baselines")
@@ -30,6 +31,29 @@ _CONFIG_PATHS: dict[str, str] = {
     "seed": "seed",
     "target_sparsity": "sparsity",
 }
+
+
+def setup_hash(config: dict[str, Any] | None, results_dir: Path | None = None) -> str | None:
+    """A run's *setup*: its config (run.json) less the method's terms (the regularizer and weight_reg groups)
+    and the target sparsity, hashed as config_hash hashes (seed and output paths left out). Runs of one setup,
+    task and seed differ only by method and sparsity: they share their dense model and data, so they pair
+    (claims.md, the deltas) and their dense scores are one Dense row. A per-seed input inside ``results_dir``
+    (the study's dense.checkpoint) counts by its path relative to it, so a moved checkout pairs the same way.
+    None: no config recorded."""
+    if not config:
+        return None
+    config = {k: v for k, v in config.items() if k != "sparsity"}
+    if results_dir is not None:
+        root = str(Path(results_dir).resolve())
+        for group, keys in PER_SEED_INPUTS.items():
+            node = dict(config.get(group) or {})
+            for key in keys:
+                value = node.get(key)
+                if isinstance(value, str) and (value == root or value.startswith(root + "/")):
+                    node[key] = Path(value).relative_to(root).as_posix()
+            config[group] = node
+    drop = {g: tuple(config[g]) for g in ("regularizer", "weight_reg") if isinstance(config.get(g), dict)}
+    return config_hash(config, drop=drop)
 
 
 class MalformedRun(ValueError):
@@ -148,7 +172,6 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
         raise MalformedRun("`status` is missing")
     rec: dict[str, Any] = {
         "path": run_dir.relative_to(results_dir).as_posix(),
-        "mtime": Path(path).stat().st_mtime,
         "status": status,
     }
     for name in ("task", "model", "schedule", "teacher"):
@@ -162,6 +185,8 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     # study cell pool; older records without it fall back to config_hash.
     rec["config_hash"] = str(data.get("cell_hash") or data.get("config_hash") or "")
     versions = data.get("versions") if isinstance(data.get("versions"), dict) else {}
+    rec["setup"] = setup_hash((read_run_record(run_dir) or {}).get("config"), results_dir) or ""
+    rec["finished_at"] = str(data.get("finished_at") or "")
     rec["sdp_version"] = str(versions.get("sdp") or "")
     rec["sdp_dirty"] = bool(versions.get("sdp_dirty", False))
     rec["has_trace"] = (run_dir / "trace.jsonl").is_file()
@@ -189,11 +214,12 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
 
 
 def _dedupe(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[Conflict], int]:
-    """One run per (config key, seed): newest mtime wins (path breaks ties); differing scores are conflicts."""
+    """One run per (config key, seed): the latest recorded ``finished_at`` wins, then the last path (never the
+    file time, which a checkout resets); differing scores are conflicts."""
     if runs.empty:
         return runs, [], 0
     keys = [*KEY_FIELDS, "seed"]
-    runs = runs.sort_values([*keys, "mtime", "path"], kind="mergesort")
+    runs = runs.sort_values([*keys, "finished_at", "path"], kind="mergesort")
     keep_idx, conflicts, identical = [], [], 0
     for key, grp in runs.groupby(keys, sort=True, dropna=False):
         keep_idx.append(grp.index[-1])
@@ -218,8 +244,8 @@ def _dedupe(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[Conflict], int]:
 
 
 _COLUMNS = [
-    "path", "mtime", "status", "task", "model", "method", "schedule", "teacher", "seed",
-    "target_sparsity", "config_hash", "sdp_version", "sdp_dirty", "has_trace", "final", "dense",
+    "path", "status", "task", "model", "method", "schedule", "teacher", "seed",
+    "target_sparsity", "config_hash", "setup", "finished_at", "sdp_version", "sdp_dirty", "has_trace", "final", "dense",
     "per_language", "final_main", "error",
 ]  # fmt: skip
 

@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # headless and byte-stable
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from sdp.report.aggregate import method_rank  # noqa: E402
+from sdp.report.aggregate import method_rank, with_variants  # noqa: E402
 from sdp.report.collect import load_trace  # noqa: E402
 from sdp.report.tables import order_languages  # noqa: E402
 
@@ -43,7 +43,8 @@ def score_vs_sparsity(cells: pd.DataFrame, scores: pd.DataFrame, task: str, out_
     pruned = sub[sub["method"] != "Dense"]
     if pruned.empty:
         return None
-    seeds = scores[(scores["task"] == task) & (scores["metric"] == "main") & (scores["stage"] == "final")]
+    seeds = with_variants(scores[(scores["metric"] == "main") & (scores["stage"] == "final")])  # rows' labels
+    seeds = seeds[seeds["task"] == task]
     many = sub["model"].nunique() > 1
     line_keys = ["model", "method", "schedule", "teacher", "variant"]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -55,13 +56,11 @@ def score_vs_sparsity(cells: pd.DataFrame, scores: pd.DataFrame, task: str, out_
         ax.plot(x, y, marker="o", color=color, label=_label(*key, many_models=many))
         ax.fill_between(x, y - s, y + s, color=color, alpha=0.2, linewidth=0)
         pts = seeds[(seeds["model"] == key[0]) & (seeds["method"] == key[1]) & (seeds["schedule"] == key[2])
-                    & (seeds["teacher"] == key[3])]  # fmt: skip
-        if key[4]:
-            pts = pts[pts["config_hash"].str.startswith(key[4])]
+                    & (seeds["teacher"] == key[3]) & (seeds["variant"] == key[4])]  # fmt: skip
         ax.scatter(pts["sparsity"] * 100, pts["value"], color=color, s=10, alpha=0.6)
-    for j, (model, grp) in enumerate(sorted(sub[sub["method"] == "Dense"].groupby("model"))):
-        ax.axhline(grp["mean"].iloc[0], color="k", linestyle=["--", ":", "-."][j % 3], linewidth=1,
-                   label=f"{model}/Dense" if many else "Dense")  # fmt: skip
+    for j, ((model, variant), grp) in enumerate(sorted(sub[sub["method"] == "Dense"].groupby(["model", "variant"]))):
+        label = (f"{model}/Dense" if many else "Dense") + (f" [{variant}]" if variant else "")  # one per setup
+        ax.axhline(grp["mean"].iloc[0], color="k", linestyle=["--", ":", "-."][j % 3], linewidth=1, label=label)
     ax.set_xlabel("target sparsity (%)")
     ax.set_ylabel(f"{task} main score (%)")
     ax.set_title(f"{task}: score vs sparsity (mean ± std over seeds)")

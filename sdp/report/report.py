@@ -121,7 +121,7 @@ def build_report(
         _write_set(out_dir, "xglue", "XGLUE (zero-shot, per language)", tables,
                    frame_to_csv(xl_cells[CELL_COLUMNS]), files)  # fmt: skip
 
-    deltas = delta_frame(run_cells) if not no_runs else delta_frame(pd.DataFrame(columns=CELL_COLUMNS))
+    deltas = delta_frame(runs)  # paired run by run (each run's own dense score, its MP partner)
     pre = ["No runs were found."] if no_runs else None
     _write_set(out_dir, "deltas", "Deltas of the main score", build_delta_tables(deltas),
                frame_to_csv(deltas, float_cols=("mean", "delta_dense", "delta_mp")), files, pre)  # fmt: skip
@@ -147,7 +147,7 @@ def _versions_lines(cells: pd.DataFrame) -> list[str]:
     out = []
     for r in mixed_version_cells(cells).itertuples(index=False):
         where = f"{r.task} / {r.model} / {r.method} / {fmt_sparsity(r.sparsity)}"
-        extra = f" / {r.schedule} / {r.teacher}" if r.method != "Dense" else ""
+        extra = (f" / {r.schedule} / {r.teacher}" if r.method != "Dense" else "") + (f" [{r.variant}]" if r.variant else "")
         out.append(f"- warning: `{where}{extra}` mixes sdp versions {', '.join(r.versions.split())} (marked †)")
     return out
 
@@ -203,7 +203,8 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
     lines += [] if coll.conflicts else ["None."]
     lines += ["", "## Code versions", ""]
     lines += version_lines or ["All aggregated cells come from one sdp version (or none recorded)."]
-    extra = [f"- several configs share one cell; rows split by config hash: `{r.task} / {r.model} / {r.method} / "
+    extra = [f"- several configs share one cell; rows split by config hash or by setup (the config less "
+             f"the method and the sparsity): `{r.task} / {r.model} / {r.method} / "
              f"{fmt_sparsity(r.sparsity)}` [{r.variant}]" for r in variant_cells(cells).itertuples(index=False)]
     extra += [f"- {p}" for p in trace_problems + report.warnings]
     lines += ["", "## Other warnings", ""] + (extra or ["None."])

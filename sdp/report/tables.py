@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from sdp.data.tasks import GLUE_TASKS
-from sdp.report.aggregate import ROW_KEYS, method_rank
+from sdp.report.aggregate import ROW_KEYS, long_scores, method_rank, with_variants
 from sdp.report.render import FLAG, MISSING, Table, fmt_num, fmt_sparsity
 
 # Column label and displayed metrics per task, in the paper's order (MNLI m/mm, MRPC F1/acc, STS-B P/S).
@@ -189,41 +189,45 @@ def build_xglue_tables(cells: pd.DataFrame, task: str) -> list[Table]:
     return [score, drop]
 
 
-def _mp_reference(idx: CellIndex, row: RowKey, task: str) -> dict[str, Any] | None:
-    """MP at the same model, sparsity and schedule; same teacher and no variant preferred."""
-    cands = []
-    for (r, t, m), rec in idx.index.items():
-        if t == task and m == "main" and r[0] == "run" and r[2] == "MP" and r[1] == row[1] \
-                and r[5] == row[5] and r[3] == row[3]:  # fmt: skip
-            cands.append((r[4] != row[4], r[6] != row[6], r[4], r[6], rec))
-    return min(cands, key=lambda c: c[:4])[4] if cands else None
+PAIR = ["task", "model", "schedule", "teacher", "sparsity", "seed", "setup"]  # as claims.md pairs (PAIR_KEYS)
 
 
-def delta_frame(cells: pd.DataFrame) -> pd.DataFrame:
-    """Main-score deltas (points) of every pruned run row against Dense and against MP at the same sparsity."""
-    runs = cells[cells["origin"] == "run"]
-    idx = CellIndex(runs)
-    out = []
-    for row in idx.rows():
-        if row[2] == "Dense":
-            continue
-        dense_row = ("run", row[1], "Dense", "", "", 0.0, "", "")
-        for task in order_tasks({k[1] for k in idx.index if k[0] == row}):
-            rec = idx.get(row, task, "main")
-            if rec is None:
-                continue
-            dense = idx.get(dense_row, task, "main")
-            mp = _mp_reference(idx, row, task) if row[2] != "MP" else None
-            out.append({
-                "model": row[1], "method": row[2], "schedule": row[3], "teacher": row[4], "sparsity": row[5],
-                "variant": row[6], "task": task, "mean": rec["mean"],
-                "delta_dense": rec["mean"] - dense["mean"] if dense else float("nan"),
-                "delta_mp": rec["mean"] - mp["mean"] if mp else float("nan"),
-                "flagged": bool(rec["flagged"] or (dense or {}).get("flagged") or (mp or {}).get("flagged")),
-            })  # fmt: skip
+def delta_frame(runs: pd.DataFrame) -> pd.DataFrame:
+    """Main-score deltas (points) of every pruned row, paired run by run: each run against its own dense score,
+    and against the MP run of its setup, task, seed, sparsity, schedule and teacher (the same dense model and
+    data; collect.setup_hash). A row's delta is the mean over its runs that have the partner."""
     cols = ["model", "method", "schedule", "teacher", "sparsity", "variant", "task", "mean", "delta_dense",
             "delta_mp", "flagged"]  # fmt: skip
+    scores = long_scores(runs)
+    main = scores[scores["metric"] == "main"]
+    final = with_variants(main[main["stage"] == "final"])  # the row labels glue.md shows
+    if final.empty:
+        return pd.DataFrame(columns=cols)
+    dense = dict(zip(main[main["stage"] == "dense"]["path"], main[main["stage"] == "dense"]["value"]))
+    mp: dict[tuple, list[tuple[float, str]]] = {}
+    for rec in final[final["method"] == "MP"].itertuples(index=False):
+        mp.setdefault(tuple(getattr(rec, k) for k in PAIR), []).append((rec.value, rec.version))
+    out = []
+    row_keys = ["model", "method", "schedule", "teacher", "sparsity", "variant", "task"]
+    for key, grp in final.groupby(row_keys, sort=True, dropna=False):
+        d_dense, d_mp, versions = [], [], set(grp["version"])
+        for rec in grp.itertuples(index=False):
+            if rec.path in dense:
+                d_dense.append(rec.value - dense[rec.path])
+            partners = mp.get(tuple(getattr(rec, k) for k in PAIR), []) if rec.method != "MP" else []
+            if len(partners) == 1:  # several MP configs in one pair: not guessed
+                d_mp.append(rec.value - partners[0][0])
+                versions.add(partners[0][1])
+        out.append({**dict(zip(row_keys, key)), "mean": float(grp["value"].mean()),
+                    "delta_dense": _mean(d_dense), "delta_mp": _mean(d_mp),
+                    "flagged": len({v for v in versions if v}) > 1})
+    tasks = order_tasks({r["task"] for r in out})
+    out.sort(key=lambda r: (_row_sort(("run", *(r[k] for k in row_keys[:-1]), "")), tasks.index(r["task"])))
     return pd.DataFrame(out, columns=cols)
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
 
 
 def build_delta_tables(deltas: pd.DataFrame) -> list[Table]:
@@ -246,6 +250,7 @@ def build_delta_tables(deltas: pd.DataFrame) -> list[Table]:
                 text = fmt_num(val, signed=True)
                 cells.append(text + (FLAG if rec is not None and rec.flagged and text != MISSING else ""))
             table.rows.append(_labels(key, cols) + cells)
-        table.notes.append(f"Differences of means over seeds; {MISSING} = no reference or no run.")
+        table.notes.append(f"Paired by seed: each run minus its own dense score, or minus the MP run of its setup, "
+                           f"task, seed and sparsity; mean over seeds; {MISSING} = no partner or no run.")
         tables.append(table)
     return tables

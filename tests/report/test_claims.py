@@ -7,7 +7,8 @@ from pathlib import Path
 
 from conftest import run_record, write_run
 
-from sdp.report.claims import _diffs, interval, pair_hash, verdict
+from sdp.report.claims import _diffs, interval, verdict
+from sdp.report.collect import setup_hash as pair_hash
 from sdp.report.report import build_report
 
 OFFSET = {"MP": 0.0, "KD": 0.03, "SDP-CC(mean)": 0.02}  # SDP-CC beats MP and loses to KD, in every pair
@@ -161,3 +162,28 @@ def test_readme_block_between_markers_follows_claims_md(tmp_path):
     readme.write_text(plain)
     build_report(tmp_path, plots=False)
     assert readme.read_text() == plain
+
+
+def _with_setup(run_dir: Path, epochs: int) -> None:
+    (run_dir / "run.json").write_text(json.dumps({"config": {"dense": {"epochs": epochs}, "regularizer": {}}}))
+
+
+def test_frontier_verdict_needs_three_units_and_setups_never_pool(tmp_path):
+    """One (task, seed) where SDP-CC keeps 90% at 0.9 and MP only at 0.8 is no verdict; and two budgets (setups)
+    of one task are two frontier rows, never one mean."""
+    for method, final in (("MP", {0.8: 0.85, 0.9: 0.5}), ("SDP-CC(mean)", {0.8: 0.85, 0.9: 0.85})):
+        for sp, score in final.items():
+            _with_setup(write_run(tmp_path, f"runs/{method}_{sp}", run_record(
+                "sst2", method, sp, 1, {"main": score}, {"main": 0.9}, analysis={})).parent, 3)
+    build_report(tmp_path, plots=False)
+    text = (tmp_path / "tables" / "claims.md").read_text()
+    assert _line(text, "| sparsity frontier").endswith("| — (n=1) | inconclusive (fewer than 3 task x seed units) |")
+    assert "sst2: 0.9 vs 0.8" in _line(text, "| sparsity frontier")
+    # Another budget of the same task and seed: its own rows, labelled by setup, and its own frontier.
+    for method in ("MP", "SDP-CC(mean)"):
+        _with_setup(write_run(tmp_path, f"other/{method}", run_record(
+            "sst2", method, 0.9, 1, {"main": 0.1}, {"main": 0.5}, analysis={}, config_hash="budget1")).parent, 1)
+    build_report(tmp_path, plots=False)
+    text = (tmp_path / "tables" / "claims.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| sst2 [") and "| 0.9 |" in line]
+    assert len(rows) == 2 and {r.split(" | ")[2] for r in rows} == {"90.00 (n=1)", "50.00 (n=1)"}

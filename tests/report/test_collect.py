@@ -47,6 +47,30 @@ def test_conflict_tie_on_mtime_is_deterministic(tmp_path: Path) -> None:
     assert coll.conflicts[0].kept == "b"  # same mtime: the last path wins
 
 
+def test_conflict_keeps_the_later_recorded_finish_not_the_file_time(tmp_path: Path) -> None:
+    """A checkout gives every file the same arbitrary time: the record's own finished_at decides."""
+    write_run(tmp_path, "a", run_record("mrpc", "MP", 0.5, 1, mrpc(0.9, 0.7), None,
+                                        finished_at="2026-11-27T10:00:00+00:00"), mtime_offset=0)
+    write_run(tmp_path, "b", run_record("mrpc", "MP", 0.5, 1, mrpc(0.8, 0.7), None,
+                                        finished_at="2026-11-26T10:00:00+00:00"), mtime_offset=99)
+    assert collect_runs(tmp_path).conflicts[0].kept == "a"
+
+
+def test_setup_pairs_a_moved_checkout_and_splits_other_dense_models(tmp_path: Path) -> None:
+    from sdp.report.collect import setup_hash
+
+    base = {"task": {"name": "sst2"}, "sparsity": 0.9, "regularizer": {"name": "kd", "temperature": 2.0},
+            "dense": {"checkpoint": str(tmp_path / "dense" / "sst2_seed1" / "dense_model"), "epochs": 3}}
+    moved = {**base, "dense": {**base["dense"], "checkpoint": "/elsewhere/study/dense/sst2_seed1/dense_model"}}
+    assert setup_hash(base, tmp_path) == setup_hash(moved, "/elsewhere/study")  # same study, another path
+    mp = {**base, "sparsity": 0.8, "regularizer": {"name": "none"}}
+    assert setup_hash(base, tmp_path) == setup_hash(mp, tmp_path)  # method and sparsity left out
+    seed2 = {**base, "dense": {**base["dense"], "checkpoint": str(tmp_path / "dense" / "sst2_seed2" / "dense_model")}}
+    assert setup_hash(base, tmp_path) != setup_hash(seed2, tmp_path)  # another dense model
+    assert setup_hash({**base, "dense": {**base["dense"], "epochs": 1}}, tmp_path) != setup_hash(base, tmp_path)
+    assert setup_hash({}) is None
+
+
 def test_config_yaml_fallback(tmp_path: Path) -> None:
     rec = run_record("mrpc", "MP", 0.5, 1, mrpc(0.8, 0.7), None)
     for key in ("method", "seed", "target_sparsity", "model", "teacher"):

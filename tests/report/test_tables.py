@@ -26,7 +26,7 @@ DELTAS = """\
 | minilm | MP | 50% | -10.00† | -8.00 |
 | minilm | SDP-CC | 50% | -5.50† | — |
 
-- Differences of means over seeds; — = no reference or no run.
+- Paired by seed: each run minus its own dense score, or minus the MP run of its setup, task, seed and sparsity; mean over seeds; — = no partner or no run.
 
 ## Δ main score vs MP at the same sparsity (points)
 
@@ -106,7 +106,9 @@ def test_xglue_tables(xglue_tree: Path) -> None:
     assert (xglue_tree / "tables" / "xglue.tex").is_file()
     assert "run,minilm,MP,cubic,frozen,0.9,,xnli,drop/de,9.0000,1.4142,2,0,aaa,," in (
         xglue_tree / "tables" / "xglue.csv").read_text().splitlines()  # fmt: skip
-    assert "| minilm | SDP-CC+AWR-cos | 90% | +3.00 |" in (xglue_tree / "tables" / "deltas.md").read_text()
+    # Paired with MP's seed-1 run (the same dense model): 72.00 - 67.50. The unpaired difference of means over
+    # seeds (72.00 - 69.00 = +3.00) would charge SDP-CC with MP's seed 2, which it never ran.
+    assert "| minilm | SDP-CC+AWR-cos | 90% | +4.50 |" in (xglue_tree / "tables" / "deltas.md").read_text()
 
 
 def test_no_xglue_without_cross_lingual_runs(glue_tree: Path) -> None:
@@ -170,3 +172,23 @@ def test_glue_avg_never_one_task_under_the_label(tmp_path: Path) -> None:
     avg = _avg_column((root / "tables" / "glue.md").read_text())
     assert avg["MP 90%"] == "—" and avg["Dense 0%"] == "—"
     assert avg["[pub] CoFi (structured) 95%"] == "—"  # was 90.40, its SST-2 score alone
+
+
+def test_two_setups_of_a_task_never_mix_dense_rows_or_mp_partners(tmp_path: Path) -> None:
+    """A study and a demo sweep in one results folder: two dense models of SST-2 (two Dense rows, labelled by
+    setup), and each KD run is compared with the MP run of its own setup, never with the other's."""
+    import json
+
+    for name, epochs, dense, finals in (("study", 3, 0.84, {"MP": 0.76, "KD": 0.79}),
+                                        ("demo", 1, 0.83, {"MP": 0.78, "KD": 0.79})):
+        for method, final in finals.items():
+            path = write_run(tmp_path, f"{name}/{method}", run_record(
+                "sst2", method, 0.9, 1, {"main": final}, {"main": dense}, config_hash=f"{name}{method}")).parent
+            (path / "run.json").write_text(json.dumps({"config": {"dense": {"epochs": epochs}, "regularizer": {}}}))
+    build_report(tmp_path, plots=False)
+    glue = (tmp_path / "tables" / "glue.md").read_text()
+    dense_rows = [line for line in glue.splitlines() if line.startswith("| minilm | Dense [")]
+    assert sorted(r.split(" | ")[3].split(" ")[0] for r in dense_rows) == ["83.00", "84.00"]
+    deltas = (tmp_path / "tables" / "deltas.md").read_text().split("## Δ main score vs MP")[1]
+    kd_rows = sorted(line.split(" | ")[-1] for line in deltas.splitlines() if line.startswith("| minilm | KD ["))
+    assert kd_rows == ["+1.00 |", "+3.00 |"]  # demo 79 - 78, study 79 - 76: each with its own MP

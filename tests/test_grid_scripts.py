@@ -1,0 +1,55 @@
+"""scripts/gridrun.py and scripts/commit_records.py: a redone run that does not reproduce its committed record
+stops its chain on every launch and is never committed over it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+
+import gridrun  # noqa: E402
+
+
+def _record(dense: float, final: float) -> dict:
+    return {"status": "completed", "dense": {"main": dense}, "final": {"main": final}}
+
+
+def test_committed_record_is_read_from_git_head(tmp_path):
+    tracked = subprocess.run(["git", "ls-files", "results/*metrics.json"], cwd=REPO, capture_output=True,
+                             text=True).stdout.split()
+    if tracked:  # a clone of the repository: its committed records
+        run_dir = REPO / Path(tracked[0]).parent
+        head = subprocess.run(["git", "show", f"HEAD:{tracked[0]}"], cwd=REPO, capture_output=True, text=True).stdout
+        assert gridrun.committed_record(run_dir) == json.loads(head)
+    assert gridrun.committed_record(tmp_path) is None  # outside the repository: nothing committed
+
+
+def test_a_mismatching_redo_stops_its_chain_on_every_launch(tmp_path, monkeypatch):
+    run_dir = tmp_path / "runs" / "mp"
+    run_dir.mkdir(parents=True)
+    (run_dir / "metrics.json").write_text(json.dumps(_record(0.84, 0.70)))  # what the redo gave
+    monkeypatch.setattr(gridrun, "committed_record", lambda d: _record(0.84, 0.76))  # what was committed
+    grid = gridrun.Grid(tmp_path, [])
+    for _ in range(2):  # the first launch after the redo, and every later one
+        assert grid.launch(run_dir, []) is None and grid.failed == ["runs/mp"]
+    monkeypatch.setattr(gridrun, "committed_record", lambda d: _record(0.84, 0.70))
+    assert gridrun.Grid(tmp_path, []).launch(run_dir, [])["final"]["main"] == 0.70  # reproduced: goes on
+    monkeypatch.setattr(gridrun, "committed_record", lambda d: None)
+    assert gridrun.Grid(tmp_path, []).launch(run_dir, []) is not None  # never committed: nothing to compare
+
+
+def test_commit_records_leaves_out_committed_and_mismatching_records(tmp_path, monkeypatch, capsys):
+    import commit_records
+
+    monkeypatch.setattr(commit_records, "REPO", tmp_path)
+    for name in ("new", "committed", "redone"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps(_record(0.8, 0.7)))
+    committed = {"committed": _record(0.8, 0.7), "redone": _record(0.8, 0.75)}
+    monkeypatch.setattr(commit_records, "committed_record", lambda d: committed.get(d.name))
+    assert commit_records.finished_runs(tmp_path) == [tmp_path / "new"]
+    assert "MISMATCH, not committed: redone" in capsys.readouterr().out
