@@ -113,7 +113,7 @@ class Grid:
             code, result = -1, self._unless_mismatch(run_dir, result, committed)
         with self._lock:
             self.running.discard(label)
-            if code != 0:
+            if code != 0 and label not in self.failed:
                 self.failed.append(label)
             self.write_progress()
         print(f"{'done' if code == 0 else f'FAILED ({code})'}: {label}", flush=True)

@@ -4,9 +4,8 @@
     recipe.setup()
     metrics = recipe.train()
 
-One place owns the flow; the components it composes live in ``sdp.data`` (tasks, loading),
-``sdp.models`` (presets), ``sdp.pruning`` (masks, schedules) and ``sdp.objectives`` (distillation,
-weight regularizers, teacher). See docs/metrics_schema.md for what a run writes.
+One place owns the flow; it composes ``sdp.data``, ``sdp.models`` (presets), ``sdp.pruning`` (masks, schedules)
+and ``sdp.objectives`` (distillation, weight terms, teacher). What a run writes: docs/metrics_schema.md.
 """
 
 from __future__ import annotations
@@ -137,6 +136,7 @@ class PruneRecipe:
                                          len(self.train_loader)) for name in ("dense", "prune")}
         prune = self.stages["prune"]
         prune.masks, prune.teacher = self.masks, self.teacher
+        self.tracker.offsets["prune"] = 0 if cfg.dense.checkpoint else self.stages["dense"].updates  # one step axis
         prune.schedule = schedule_from_config(cfg.schedule, cfg.sparsity, prune.updates)
         # 7. Checkpoints (resumes from run_dir/checkpoints), then the measurements behind the analysis.
         self.checkpointer = Checkpointer(self.run_dir / CKPT_DIR, self.accelerator, resume_identity(cfg),

@@ -163,7 +163,9 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
             refusal = from_main_process(refusal)  # ...and every rank learns whether it got it
             if refusal is not None:
                 raise RunLockedError(refusal)
-            # resume=false: the previous run's files move aside before run.log opens (it would move too).
+            apply_launcher_settings(cfg)  # mixed_precision "inherit" resolved; conflicting accumulation refused
+            # resume=false: the previous run's files move aside (only once the launch is known to be sound) before
+            # run.log opens, which would move too.
             moved = move_aside(run_dir) if not cfg.resume and is_main_process() else None
             held.enter_context(job_log(run_dir, is_main_process()))
             if moved is not None:
@@ -186,7 +188,6 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
 
 
 def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
-    apply_launcher_settings(cfg)  # mixed_precision "inherit" resolved; conflicting accumulation refused
     if cfg.resume:
         check_resumable(run_dir, cfg)  # another config's unfinished run: refused, nothing touched
         chash, seed = run_identity(cfg)

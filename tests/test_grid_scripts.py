@@ -53,3 +53,20 @@ def test_commit_records_leaves_out_committed_and_mismatching_records(tmp_path, m
     monkeypatch.setattr(commit_records, "committed_record", lambda d: committed.get(d.name))
     assert commit_records.finished_runs(tmp_path) == [tmp_path / "new"]
     assert "MISMATCH, not committed: redone" in capsys.readouterr().out
+
+
+def test_a_redo_that_does_not_reproduce_fails_once(tmp_path, monkeypatch):
+    """A finished run redone for a missing file (resume=false) whose scores differ: one failure, chain stops."""
+    run_dir = tmp_path / "dense"
+    run_dir.mkdir()
+    (run_dir / "metrics.json").write_text(json.dumps(_record(0.84, 0.84)))
+    monkeypatch.setattr(gridrun, "committed_record", lambda d: _record(0.84, 0.84))
+
+    def redo(self, run_dir, overrides):  # stands in for the sdp-run process: another dense model
+        (run_dir / "metrics.json").write_text(json.dumps(_record(0.80, 0.80)))
+        return 0
+
+    monkeypatch.setattr(gridrun.Grid, "_call", redo)
+    grid = gridrun.Grid(tmp_path, [])
+    assert grid.launch(run_dir, [], ("dense_model/model.safetensors",)) is None
+    assert grid.failed == ["dense"]

@@ -59,6 +59,9 @@ def load_masks(path: str | Path) -> dict[str, torch.Tensor]:
     for key, bits in raw.items():
         if key.endswith("::shape"):
             continue
+        if f"{key}::shape" not in raw or bits.dtype != np.uint8:  # e.g. a model.safetensors handed in by mistake
+            raise ValueError(f"{path} is not an sdp mask file ({MASK_FILE}: packed uint8 bits and a shape per "
+                             f"matrix); {key!r} is {bits.dtype} without a shape")
         shape = tuple(int(s) for s in raw[f"{key}::shape"])
         count = int(np.prod(shape))
         out[key] = torch.from_numpy(np.unpackbits(bits)[:count].astype(bool).reshape(shape))

@@ -75,13 +75,13 @@ def _get(*keys: str) -> Callable[[dict], float | None]:
 
 
 def _pairs(runs: pd.DataFrame, results_dir: Path) -> tuple[dict[tuple, dict[str, dict]], int]:
-    """pairing key (PAIR_KEYS + the run's setup, collect.setup_hash) -> method -> record (final, dense,
-    analysis); and how many (key, method) were ambiguous."""
+    """pairing key (PAIR_KEYS, the run's setup and pair setup: collect.setup_hash, collect.pair_hash) -> method
+    -> record (final, dense, analysis); and how many (key, method) were ambiguous."""
     out: dict[tuple, dict[str, dict]] = {}
     ambiguous: set[tuple] = set()
     for run in runs.itertuples(index=False):  # completed runs that pruned (collect_runs leaves out sparsity 0)
         run_dir = results_dir / run.path
-        key = (*(getattr(run, k) for k in PAIR_KEYS), run.setup or None)
+        key = (*(getattr(run, k) for k in PAIR_KEYS), run.setup or None, run.pair_setup or None)
         if run.method in out.get(key, {}):
             ambiguous.add((key, run.method))
             continue

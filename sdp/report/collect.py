@@ -34,16 +34,26 @@ _CONFIG_PATHS: dict[str, str] = {
 
 
 def setup_hash(config: dict[str, Any] | None, results_dir: Path | None = None) -> str | None:
-    """A run's *setup*: its config (run.json) less the method's terms (the regularizer and weight_reg groups)
-    and the target sparsity, hashed as config_hash hashes (seed and output paths left out). Runs of one setup,
-    task and seed differ only by method and sparsity: they share their dense model and data, so they pair
-    (claims.md, the deltas) and their dense scores are one Dense row. A per-seed input inside ``results_dir``
-    (the study's dense.checkpoint) counts by its path relative to it, so a moved checkout pairs the same way.
-    None: no config recorded."""
+    """A run's *setup*: its config (run.json) less the method's terms (the regularizer and weight_reg groups), the
+    target sparsity and the per-seed inputs (the study's dense.checkpoint, one per seed), hashed as config_hash
+    hashes (seed and output paths left out). The runs of one setup and task are one experiment: their dense
+    scores are one Dense row, their seeds pool, and a frontier never mixes two setups. None: no config."""
+    return _hash_without_method(config, results_dir, per_seed_inputs=False)
+
+
+def pair_hash(config: dict[str, Any] | None, results_dir: Path | None = None) -> str | None:
+    """The setup with its per-seed inputs: runs of one task, seed and pair_hash share their dense model and
+    data, so their difference is the method's (claims.md, the deltas). A per-seed input inside ``results_dir``
+    counts by its path relative to it, so a checkout moved elsewhere pairs the same way."""
+    return _hash_without_method(config, results_dir, per_seed_inputs=True)
+
+
+def _hash_without_method(config: dict[str, Any] | None, results_dir: Path | None, per_seed_inputs: bool
+                         ) -> str | None:
     if not config:
         return None
     config = {k: v for k, v in config.items() if k != "sparsity"}
-    if results_dir is not None:
+    if per_seed_inputs and results_dir is not None:
         root = str(Path(results_dir).resolve())
         for group, keys in PER_SEED_INPUTS.items():
             node = dict(config.get(group) or {})
@@ -53,6 +63,9 @@ def setup_hash(config: dict[str, Any] | None, results_dir: Path | None = None) -
                     node[key] = Path(value).relative_to(root).as_posix()
             config[group] = node
     drop = {g: tuple(config[g]) for g in ("regularizer", "weight_reg") if isinstance(config.get(g), dict)}
+    if not per_seed_inputs:
+        for group, keys in PER_SEED_INPUTS.items():
+            drop[group] = (*drop.get(group, ()), *keys)
     return config_hash(config, drop=drop)
 
 
@@ -185,7 +198,8 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     # study cell pool; older records without it fall back to config_hash.
     rec["config_hash"] = str(data.get("cell_hash") or data.get("config_hash") or "")
     versions = data.get("versions") if isinstance(data.get("versions"), dict) else {}
-    rec["setup"] = setup_hash((read_run_record(run_dir) or {}).get("config"), results_dir) or ""
+    config = (read_run_record(run_dir) or {}).get("config")
+    rec["setup"], rec["pair_setup"] = setup_hash(config) or "", pair_hash(config, results_dir) or ""
     rec["finished_at"] = str(data.get("finished_at") or "")
     rec["sdp_version"] = str(versions.get("sdp") or "")
     rec["sdp_dirty"] = bool(versions.get("sdp_dirty", False))
@@ -245,7 +259,7 @@ def _dedupe(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[Conflict], int]:
 
 _COLUMNS = [
     "path", "status", "task", "model", "method", "schedule", "teacher", "seed",
-    "target_sparsity", "config_hash", "setup", "finished_at", "sdp_version", "sdp_dirty", "has_trace", "final", "dense",
+    "target_sparsity", "config_hash", "setup", "pair_setup", "finished_at", "sdp_version", "sdp_dirty", "has_trace", "final", "dense",
     "per_language", "final_main", "error",
 ]  # fmt: skip
 

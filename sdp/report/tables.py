@@ -189,13 +189,13 @@ def build_xglue_tables(cells: pd.DataFrame, task: str) -> list[Table]:
     return [score, drop]
 
 
-PAIR = ["task", "model", "schedule", "teacher", "sparsity", "seed", "setup"]  # as claims.md pairs (PAIR_KEYS)
+PAIR = ["task", "model", "schedule", "teacher", "sparsity", "seed", "pair_setup"]  # as claims.md pairs runs
 
 
 def delta_frame(runs: pd.DataFrame) -> pd.DataFrame:
     """Main-score deltas (points) of every pruned row, paired run by run: each run against its own dense score,
     and against the MP run of its setup, task, seed, sparsity, schedule and teacher (the same dense model and
-    data; collect.setup_hash). A row's delta is the mean over its runs that have the partner."""
+    data; collect.pair_hash). A row's delta is the mean over its runs that have the partner."""
     cols = ["model", "method", "schedule", "teacher", "sparsity", "variant", "task", "mean", "delta_dense",
             "delta_mp", "flagged"]  # fmt: skip
     scores = long_scores(runs)

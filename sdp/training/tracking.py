@@ -4,8 +4,9 @@
 optimizer update's loss parts, sparsity and learning rate (``train/<stage>/<part>``), each pruning event
 (``prune/<field>``) and the final metrics (``final/<split>/<metric>``). One global step counts the
 updates of both stages, so the curves run on: W&B drops any value logged at a step lower than one it has
-seen, so the pruning stage's own step (which restarts at 0) must never reach the tracker. Nothing here
-imports a tracker's package: accelerate does, and only for the tracker chosen.
+seen, so the pruning stage's own step (which restarts at 0) must never reach the tracker. ``tracker=`` takes
+any tracker accelerate integrates (TRACKERS). Nothing here imports a tracker's package: accelerate does, and
+only for the tracker chosen.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def tracker_error(name: str) -> str | None:
     """Why ``tracker=name`` cannot log (an unknown name, or its package is not installed); None if it can."""
     if name not in TRACKERS:
         return f"tracker={name!r} is not one of {list(TRACKERS)}"
-    if name != "none" and importlib.util.find_spec(name) is None:
+    packages = ("tensorboard", "tensorboardX") if name == "tensorboard" else (name,)  # accelerate takes either
+    if name != "none" and all(importlib.util.find_spec(p) is None for p in packages):
         extra = f"sdp-prune[{name}]" if name in ("tensorboard", "wandb", "mlflow") else name
         return f"tracker={name} needs the {name!r} package, which is not installed: pip install '{extra}'"
     return None
@@ -57,18 +59,18 @@ class Tracker:
     def __init__(self, accelerator, cfg: Any) -> None:
         self.accelerator = accelerator
         self.active = (cfg.get("tracker", "none") or "none") != "none"
-        self.step = 0  # the last global step logged (never decreases)
-        self.stage, self.offset = None, 0  # a new stage's steps continue from the last global step
+        self.step = 0  # the last global step logged
+        # Where each stage starts on the one axis: the recipe sets the pruning stage's to the dense stage's number of
+        # updates once the stages are built (0 with dense.checkpoint), so a resumed process logs where it left off.
+        self.offsets = {"dense": 0, "prune": 0}
         if self.active:
             flat = {k: (v if isinstance(v, (int, float, str, bool)) else str(v))
                     for k, v in _flatten(OmegaConf.to_container(cfg, resolve=True)).items()}
             accelerator.init_trackers(PROJECT, config=flat)
 
     def global_step(self, stage: str, step: int) -> int:
-        """``step`` of ``stage`` on the one axis of both stages (a resumed stage starts where it resumed)."""
-        if stage != self.stage:
-            self.stage, self.offset = stage, self.step
-        self.step = max(self.step, self.offset + step)
+        """``step`` of ``stage`` on the one axis of both stages."""
+        self.step = self.offsets[stage] + step
         return self.step
 
     def log_update(self, stage: str, step: int, parts: dict[str, float]) -> None:

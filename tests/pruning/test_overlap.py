@@ -55,7 +55,7 @@ def test_a_missing_reference_mask_costs_only_that_number(tmp_path):
     assert torch.equal(load_masks(tmp_path)["w"], masks["w"])  # this run's own mask is still written
 
 
-@pytest.mark.parametrize("kind", ["foreign", "not_safetensors"])
+@pytest.mark.parametrize("kind", ["foreign", "not_safetensors", "model_weights"])
 def test_a_foreign_or_unreadable_reference_mask_costs_only_that_number(tmp_path, kind):
     """Another model's mask (no shared matrix) or a file that is no safetensors: a warning and a null, never a
     failed run at the end of training."""
@@ -64,11 +64,16 @@ def test_a_foreign_or_unreadable_reference_mask_costs_only_that_number(tmp_path,
     ref = tmp_path / "ref.safetensors"
     if kind == "foreign":
         save_masks(ref, {"other.weight": torch.ones(4, dtype=torch.bool)})
+    elif kind == "model_weights":  # a run's model/model.safetensors passed by mistake
+        from safetensors.torch import save_file
+
+        save_file({"w": torch.zeros(3)}, str(ref))
     else:
         ref.write_bytes(b"this is not a safetensors file")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     overlap = mask_overlap({"w": torch.tensor([True, False, True])}, run_dir, str(ref), save=True)
     assert overlap["reference"] is None
-    expected = "share no prunable matrix names" if kind == "foreign" else "SafetensorError"
+    expected = {"foreign": "share no prunable matrix names", "not_safetensors": "SafetensorError",
+                "model_weights": "is not an sdp mask file"}[kind]
     assert expected in overlap["reference_error"]

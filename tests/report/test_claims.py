@@ -8,7 +8,7 @@ from pathlib import Path
 from conftest import run_record, write_run
 
 from sdp.report.claims import _diffs, interval, verdict
-from sdp.report.collect import setup_hash as pair_hash
+from sdp.report.collect import pair_hash
 from sdp.report.report import build_report
 
 OFFSET = {"MP": 0.0, "KD": 0.03, "SDP-CC(mean)": 0.02}  # SDP-CC beats MP and loses to KD, in every pair
@@ -187,3 +187,23 @@ def test_frontier_verdict_needs_three_units_and_setups_never_pool(tmp_path):
     text = (tmp_path / "tables" / "claims.md").read_text()
     rows = [line for line in text.splitlines() if line.startswith("| sst2 [") and "| 0.9 |" in line]
     assert len(rows) == 2 and {r.split(" | ")[2] for r in rows} == {"90.00 (n=1)", "50.00 (n=1)"}
+
+
+def test_a_studys_seeds_pool_although_each_has_its_own_dense_model(tmp_path):
+    """The study passes every seed its own dense model (dense.checkpoint): one setup, one Dense row and one
+    frontier row over 3 seeds, while the pairs stay within a seed."""
+    for seed in (1, 2, 3):
+        for method, final in (("MP", 0.70), ("SDP-CC(mean)", 0.72)):
+            run_dir = write_run(tmp_path, f"runs/{method}_seed{seed}", run_record(
+                "sst2", method, 0.9, seed, {"main": final + 0.01 * seed}, {"main": 0.8 + 0.01 * seed},
+                analysis={}, config_hash=f"{method}{seed}", cell_hash=method)).parent
+            config = {"dense": {"checkpoint": str(tmp_path / f"dense/sst2_seed{seed}/dense_model"), "epochs": 3},
+                      "regularizer": {"name": method}, "sparsity": 0.9}
+            (run_dir / "run.json").write_text(json.dumps({"config": config}))
+    build_report(tmp_path, plots=False)
+    claims = (tmp_path / "tables" / "claims.md").read_text()
+    assert _line(claims, "| sst2 | 0.9 |") == "| sst2 | 0.9 | 82.00 ± 1.00 (n=3) | 72.00 ± 1.00 (n=3) | 74.00 ± 1.00 (n=3) |"
+    assert "vs MP +2.00 [+2.00, +2.00] (n=3)" in _line(claims, "| SDP-CC(mean) beats MP and KD")
+    glue = (tmp_path / "tables" / "glue.md").read_text()
+    assert [line.split(" | ")[1] for line in glue.splitlines() if "| Dense" in line] == ["Dense"]
+    assert "82.00 ± 1.00 (n=3)" in next(line for line in glue.splitlines() if "| Dense" in line)

@@ -57,18 +57,19 @@ def test_conflict_keeps_the_later_recorded_finish_not_the_file_time(tmp_path: Pa
 
 
 def test_setup_pairs_a_moved_checkout_and_splits_other_dense_models(tmp_path: Path) -> None:
-    from sdp.report.collect import setup_hash
+    from sdp.report.collect import pair_hash, setup_hash
 
     base = {"task": {"name": "sst2"}, "sparsity": 0.9, "regularizer": {"name": "kd", "temperature": 2.0},
             "dense": {"checkpoint": str(tmp_path / "dense" / "sst2_seed1" / "dense_model"), "epochs": 3}}
     moved = {**base, "dense": {**base["dense"], "checkpoint": "/elsewhere/study/dense/sst2_seed1/dense_model"}}
-    assert setup_hash(base, tmp_path) == setup_hash(moved, "/elsewhere/study")  # same study, another path
+    assert pair_hash(base, tmp_path) == pair_hash(moved, "/elsewhere/study")  # same study, another path
     mp = {**base, "sparsity": 0.8, "regularizer": {"name": "none"}}
-    assert setup_hash(base, tmp_path) == setup_hash(mp, tmp_path)  # method and sparsity left out
+    assert pair_hash(base, tmp_path) == pair_hash(mp, tmp_path)  # method and sparsity left out
     seed2 = {**base, "dense": {**base["dense"], "checkpoint": str(tmp_path / "dense" / "sst2_seed2" / "dense_model")}}
-    assert setup_hash(base, tmp_path) != setup_hash(seed2, tmp_path)  # another dense model
-    assert setup_hash({**base, "dense": {**base["dense"], "epochs": 1}}, tmp_path) != setup_hash(base, tmp_path)
-    assert setup_hash({}) is None
+    assert pair_hash(base, tmp_path) != pair_hash(seed2, tmp_path)  # another dense model: no pair...
+    assert setup_hash(base) == setup_hash(seed2) == setup_hash(mp)  # ...but one setup: the seeds pool
+    assert setup_hash({**base, "dense": {**base["dense"], "epochs": 1}}) != setup_hash(base)  # another budget
+    assert pair_hash({}) is None and setup_hash({}) is None
 
 
 def test_config_yaml_fallback(tmp_path: Path) -> None:

@@ -155,6 +155,18 @@ def test_resume_false_moves_the_old_run_aside(tmp_path, data):
     assert "sparsity=0.3" not in (previous / "run.log").read_text()
 
 
+def test_resume_false_refused_by_the_launcher_keeps_the_completed_run(tmp_path, data, monkeypatch):
+    """A launch error (here a conflicting accumulation from the environment) is found before resume=false moves
+    the folder's completed run aside: the run and its record stay where they were."""
+    run_dir = tmp_path / "run"
+    _run(tmp_path, data, run_dir)
+    before = (run_dir / "metrics.json").read_bytes()
+    monkeypatch.setenv("ACCELERATE_GRADIENT_ACCUMULATION_STEPS", "4")
+    with pytest.raises(Exception, match="ACCELERATE_GRADIENT_ACCUMULATION_STEPS=4"):
+        _run(tmp_path, data, run_dir, "resume=false")
+    assert (run_dir / "metrics.json").read_bytes() == before and not list(run_dir.glob("previous-*"))
+
+
 def test_resume_false_into_a_fresh_folder_moves_nothing(tmp_path, data):
     run_dir = tmp_path / "fresh"
     assert _run(tmp_path, data, run_dir, "resume=false")["status"] == "completed"

@@ -147,3 +147,14 @@ def test_a_tracker_without_its_package_is_a_config_error_before_torch(monkeypatc
     with pytest.raises(ConfigError, match=r"tracker=wandb needs the 'wandb' package, which is not installed: "
                                           r"pip install 'sdp-prune\[wandb\]'"):
         validate_config(cfg)
+
+
+def test_a_resumed_process_logs_the_pruning_stage_where_it_left_off():
+    """A process that resumes inside the pruning stage never ran the dense stage, yet its steps continue after it."""
+    from omegaconf import OmegaConf
+
+    from sdp.training.tracking import Tracker
+
+    tracker = Tracker(accelerator=None, cfg=OmegaConf.create({"tracker": "none"}))
+    tracker.offsets["prune"] = 10  # the dense stage's updates (set by the recipe once the stages are built)
+    assert tracker.global_step("prune", 4) == 14 and tracker.global_step("dense", 3) == 3
