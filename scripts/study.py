@@ -35,31 +35,17 @@ def check_frozen_presets() -> None:
                  "(results/study/calibration/README.md; scripts/calibrate.py)")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--root", type=Path, default=REPO / "results" / "study")
-    ap.add_argument("--tasks", default=",".join(TASKS))
-    ap.add_argument("--sparsities", default=",".join(map(str, SPARSITIES)))
-    ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
-    ap.add_argument("--jobs", type=int, default=2)
-    args = ap.parse_args()
-    check_frozen_presets()
-    offline_environment()
-    root = args.root.resolve()
-    tasks, seeds = args.tasks.split(","), [int(s) for s in args.seeds.split(",")]
-    sparsities = [float(s) for s in args.sparsities.split(",")]
-    grid = Grid(root, ["experiment=study"], args.jobs, title="Study")
-
+def build_chains(root: Path, tasks: list[str], sparsities: list[float], seeds: list[int]) -> list[list[tuple]]:
+    """One chain per (task, seed), seed 1 of every task first: the dense model (the dense stage only), then per
+    sparsity MP and the methods that compare their masks with MP's. Each job is (run dir, overrides[, files of
+    the finished run that later runs read]). Weights are not committed, so a chain that is finished before a
+    session ends never needs its dense model again; only a half-done chain retrains it on a fresh machine."""
     def dense(task: str, seed: int) -> Path:
         return root / "dense" / f"{task}_seed{seed}"
 
     def run(task: str, method: str, sparsity: float, seed: int) -> Path:
         return root / "runs" / task / f"{method}_s{sparsity}_seed{seed}"
 
-    # One chain per (task, seed), run in order: the dense model (the dense stage only), then per sparsity MP and
-    # the methods that compare their masks with MP's. Weights are not committed, so a chain that is finished
-    # before a session ends never needs its dense model again; only a half-done chain retrains it on a fresh
-    # machine. Chains go seed by seed, so every task has seed 1 before any has seed 2.
     chains = []
     others = [m for m in METHODS if m != "mp"]
     for s in seeds:
@@ -75,6 +61,24 @@ def main() -> None:
                 chain += [(run(t, m, sp, s), [*shared, f"method={m}", f"prune.reference_mask={run(t, 'mp', sp, s)}"])
                           for m in others]
             chains.append(chain)
+    return chains
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", type=Path, default=REPO / "results" / "study")
+    ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--sparsities", default=",".join(map(str, SPARSITIES)))
+    ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    ap.add_argument("--jobs", type=int, default=2)
+    args = ap.parse_args()
+    check_frozen_presets()
+    offline_environment()
+    root = args.root.resolve()
+    tasks, seeds = args.tasks.split(","), [int(s) for s in args.seeds.split(",")]
+    sparsities = [float(s) for s in args.sparsities.split(",")]
+    grid = Grid(root, ["experiment=study"], args.jobs, title="Study")
+    chains = build_chains(root, tasks, sparsities, seeds)
     grid.run_chains(chains)
     grid.write_progress()
 

@@ -70,3 +70,31 @@ def test_a_redo_that_does_not_reproduce_fails_once(tmp_path, monkeypatch):
     grid = gridrun.Grid(tmp_path, [])
     assert grid.launch(run_dir, [], ("dense_model/model.safetensors",)) is None
     assert grid.failed == ["dense"]
+
+
+def test_study_chains_share_one_dense_model_per_task_and_seed_and_run_mp_first(tmp_path):
+    """The study's design in code: per (task, seed) one dense model passed to every run; per sparsity MP first,
+    then KD and SDP-CC comparing their masks with MP's; seed 1 of every task before any seed 2; every run
+    composes with the frozen presets."""
+    import study
+    from hydra import compose, initialize_config_dir
+
+    import sdp.config  # noqa: F401
+
+    chains = study.build_chains(tmp_path, ["cola", "sst2"], [0.9, 0.5], [1, 2])
+    assert [(c[0][0].name) for c in chains] == ["cola_seed1", "sst2_seed1", "cola_seed2", "sst2_seed2"]
+    for chain in chains:
+        (dense_dir, dense_over, _), *runs = chain
+        assert "sparsity=0.0" in dense_over and len(runs) == 2 * len(study.METHODS)
+        for i in range(0, len(runs), 3):
+            group = runs[i:i + 3]
+            assert [next(o for o in over if o.startswith("method=")) for _, over, *_ in group] == [
+                "method=mp", "method=kd", "method=sdp_cc"]
+            mp_dir = group[0][0]
+            for run_dir, over, *_ in group:
+                assert f"dense.checkpoint={dense_dir / 'dense_model'}" in over
+                assert (f"prune.reference_mask={mp_dir}" in over) == (run_dir != mp_dir)
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        for _, over, *_ in chains[0]:
+            cfg = compose("config", overrides=["experiment=study", *over])
+            assert cfg.max_train_samples == 4000 and cfg.prune.lr_schedule == "constant"
