@@ -75,7 +75,7 @@ class PruneRecipe:
         self.run_dir = Path(run_dir)
         self.trace_path = self.run_dir / "trace.jsonl"
         self.started = time.time()
-        self.versions = versions()  # at start: the code that runs, not the tree as it is at the end
+        self.versions = versions(cfg.train.num_threads)  # at start: the code that runs, not the tree at the end
         self.method = method_name(cfg.regularizer.name, cfg.weight_reg.name, cfg.regularizer.representation or "cls")
         self.dense_model_dir = str(cfg.dense.checkpoint or self.run_dir / DENSE_DIR)  # the frozen teacher's weights
         self.dense_metrics: dict[str, float] | None = None  # set when the dense stage ends (or is resumed)

@@ -33,7 +33,9 @@ def git_commit() -> tuple[str, bool]:
         return "unknown", False
 
 
-def versions() -> dict[str, Any]:
+def versions(num_threads: int | None = None) -> dict[str, Any]:
+    """The code and environment of a run. ``num_threads``: the run's own setting (train.num_threads), which
+    setup() applies later; None: torch's default, as the run will use."""
     # Imported here, not at the top: config_hash runs before torch is loaded (config errors stay fast).
     import accelerate
     import datasets
@@ -51,7 +53,7 @@ def versions() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cuda": torch.version.cuda,
-        "num_threads": torch.get_num_threads(),
+        "num_threads": num_threads or torch.get_num_threads(),
     }
 
 

@@ -25,3 +25,13 @@ def test_dirty_flag_ignores_results_but_not_code(tmp_path, monkeypatch):
     (tmp_path / "code.py").write_text("x = 2")
     commit, dirty = env.git_commit()
     assert dirty is True and len(commit) == 40
+
+
+def test_versions_record_the_runs_own_thread_count():
+    """train.num_threads is applied in setup(), after versions() is taken: the record says what the run uses."""
+    import torch
+
+    from sdp.training.env import versions
+
+    assert versions(1)["num_threads"] == 1
+    assert versions(None)["num_threads"] == torch.get_num_threads()
