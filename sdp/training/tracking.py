@@ -22,6 +22,8 @@ from omegaconf import OmegaConf
 # here so a config check needs no torch: tests/training/test_tracking_and_card.py checks accelerate has each).
 TRACKERS = ("none", "aim", "clearml", "comet_ml", "dvclive", "mlflow", "swanlab", "tensorboard", "trackio", "wandb")
 PROJECT = "sdp"  # the tracker's project/experiment name; the run directory tells runs apart
+# A tracking server the user chose (read once, at import): kept. Without one, each job logs into its own folder.
+USER_MLFLOW_URI = os.environ.get("MLFLOW_TRACKING_URI")
 
 
 def tracker_error(name: str) -> str | None:
@@ -45,6 +47,8 @@ def accelerator_kwargs(cfg: Any, run_dir: str | Path | None) -> dict[str, Any]:
     if name == "wandb":
         os.environ.setdefault("WANDB_MODE", "offline")  # no network here; `wandb sync` uploads later
         os.environ["WANDB_DIR"] = str(run_dir)  # this job's folder: each job of a multirun sets its own
+    if name == "mlflow" and not USER_MLFLOW_URI:  # else mlflow writes mlflow.db into the current directory
+        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{Path(run_dir).resolve() / 'mlflow.db'}"
     return {"log_with": name, "project_dir": str(run_dir)}
 
 

@@ -158,3 +158,21 @@ def test_a_resumed_process_logs_the_pruning_stage_where_it_left_off():
     tracker = Tracker(accelerator=None, cfg=OmegaConf.create({"tracker": "none"}))
     tracker.offsets["prune"] = 10  # the dense stage's updates (set by the recipe once the stages are built)
     assert tracker.global_step("prune", 4) == 14 and tracker.global_step("dense", 3) == 3
+
+
+def test_mlflow_logs_into_the_job_folder_unless_the_user_chose_a_server(tmp_path, monkeypatch):
+    from omegaconf import OmegaConf
+
+    import sdp.training.tracking as tracking
+
+    monkeypatch.setattr(tracking, "tracker_error", lambda name: None)  # mlflow need not be installed here
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = OmegaConf.create({"tracker": "mlflow"})
+    monkeypatch.setattr(tracking, "USER_MLFLOW_URI", None)
+    for job in ("job0", "job1"):  # each job of a multirun: its own store
+        assert tracking.accelerator_kwargs(cfg, tmp_path / job) == {"log_with": "mlflow", "project_dir": str(tmp_path / job)}
+        assert tracking.os.environ["MLFLOW_TRACKING_URI"] == f"sqlite:///{(tmp_path / job).resolve()}/mlflow.db"
+    monkeypatch.setattr(tracking, "USER_MLFLOW_URI", "http://mlflow.example:5000")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
+    tracking.accelerator_kwargs(cfg, tmp_path / "job2")
+    assert tracking.os.environ["MLFLOW_TRACKING_URI"] == "http://mlflow.example:5000"
