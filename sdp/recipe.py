@@ -334,8 +334,8 @@ class PruneRecipe:
         if needs:
             with self.accelerator.autocast():
                 teacher_out = teacher.outputs(batch) if pooled is None else pooled.teacher_out
-        if distill_needs and self.cfg.prune.dropout == "distill_off":
-            with dropout_disabled(self.model):  # D (and the monitor) on a dropout-free pass; the task loss
+        if needs and self.cfg.prune.dropout == "distill_off":  # every method's monitor alike, MP's included
+            with dropout_disabled(self.model):  # D and the monitor on a dropout-free pass; the task loss
                 out = model_outputs(self.model, batch, needs)  # above keeps its dropout
         if distill_needs:
             parts["distill"] = self.distill(out, teacher_out) if pooled is None else pooled.distill(out)

@@ -53,7 +53,7 @@ class MicroBatch:
     grad: torch.Tensor  # dL/dz for its rows of the pooled batch
     value: torch.Tensor  # L, the pooled CC value (the same for every micro-batch of the window)
     representation: str
-    scale: float  # accelerate's divisor k: D's gradient is scaled back up by it
+    scale: float  # the window's micro-batches m (= accelerate's divisor k but in a cut last window)
     last: bool  # the window's last micro-batch: gradients are synchronised and the optimizer steps
 
     def distill(self, student: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -105,8 +105,10 @@ class PooledWindow:
             value = self.distill({rep: leaf}, {rep: torch.cat(z_t, dim)})
             (grad,) = torch.autograd.grad(value, leaf)
         grads = grad.split([z.shape[dim] for z in z_s], dim)
-        k = float(acc.gradient_accumulation_steps)
-        return [(b, MicroBatch(rng, t, g, value.detach(), rep, k, i == len(batches) - 1))
+        # accelerate divides every micro-batch's loss by k, also in a window the loader's end cut to m < k
+        # micro-batches: scaling <z, dL/dz> by m keeps D's weight against the task loss (m/k each) the same.
+        m = float(len(batches))
+        return [(b, MicroBatch(rng, t, g, value.detach(), rep, m, i == len(batches) - 1))
                 for i, (b, rng, t, g) in enumerate(zip(batches, rngs, teacher_outs, grads))]
 
 

@@ -137,3 +137,12 @@ def test_teacher_is_asked_once_per_micro_batch(acc):
     teacher = _Teacher()
     _pooled_step(_tiny_bert(0.0, seed=0).train(), teacher, _halves(_batch()), acc)
     assert teacher.calls == 2
+
+
+def test_a_window_cut_short_by_the_loader_keeps_cc_weighted_like_the_task_loss(acc):
+    """The loader ended after 1 of k=2 micro-batches: accelerate still divides the task loss by 2, so D's
+    surrogate is scaled by the window's 1 micro-batch, not by k (which would double CC's weight there)."""
+    pool = PooledWindow(acc, _term(), clean=False)
+    pool.pending = [_halves(_batch())[0]]
+    [(_, mb)] = pool.first_pass(_tiny_bert(0.0, seed=0).train(), _Teacher())
+    assert mb.scale == 1.0 and mb.last
