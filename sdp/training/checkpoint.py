@@ -25,6 +25,16 @@ A kill at any moment leaves ``latest.json`` naming a complete checkpoint (or no 
 Each checkpoint stores trace.jsonl's length; a resume cuts the trace back to it, so the updates redone
 after a kill leave one record each. SIGTERM/SIGINT/SIGUSR2 are handled in sdp/training/preemption.py.
 
+A resume, in the order it happens (the one path through the code):
+1. ``Checkpointer(...)`` in ``PruneRecipe.setup`` reads ``latest.json`` and keeps the newest checkpoint that
+   passes its checks (:func:`load_newest_verified`) as ``checkpointer.latest``; its identity must match, and
+   trace.jsonl is cut back to the length it had then.
+2. ``PruneRecipe.dense_stage``: a checkpoint of the pruning stage means the dense stage is done: the dense
+   weights (``dense_model/``), dense scores and measurements come back and the dense stage is skipped.
+3. ``PruneRecipe.run_stage`` -> ``load_state_dict`` (the checkpoint's stage only): the step, then
+   ``stage_state.load_stage_state`` (weights, optimizer, LR schedule, scaler, masks, teacher cache, data
+   position), the measurements and every RNG.
+
 Exactness: the train sampler is reseeded per epoch (``(seed, epoch)``), so a resume sets the epoch
 and skips the batches already consumed in it (``accelerator.skip_first_batches``); dropout continues
 from the restored RNG. On one process a resumed run equals an uninterrupted one exactly. In a
