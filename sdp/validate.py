@@ -191,6 +191,7 @@ def _check_checkpoints(cfg: Any, task: Any, student: dict | None) -> None:
         errors = _length_errors(cfg, student, f"dense.checkpoint {str(cfg.dense.checkpoint)!r}")
         if errors:
             raise ConfigError(errors[0])
+        _check_held_out_rows(cfg)
     if cfg.prune.teacher == "checkpoint":
         path = cfg.prune.teacher_checkpoint
         check_model_dir(path, "prune.teacher_checkpoint")
@@ -200,6 +201,37 @@ def _check_checkpoints(cfg: Any, task: Any, student: dict | None) -> None:
         if width is not None and expected is not None and width != expected:
             raise ModelLoadError(f"prune.teacher_checkpoint {str(path)!r} has hidden_size {width}, the student "
                                  f"has {expected}: the distillation terms compare same-width representations")
+
+
+# What decides which training rows a run holds out (sdp/data/loading.py: subsample, then carve_validation).
+CARVE_KEYS = (("task", "name"), ("max_train_samples",), ("task", "validation_from_train"))
+
+
+def _check_held_out_rows(cfg: Any) -> None:
+    """A tuning run (task.validation_from_train) scores rows its dense.checkpoint must never have trained on: an
+    sdp dense model (its run folder's run.json) must come from the same carve. A model from elsewhere cannot be
+    checked, and is taken as given."""
+    if not cfg.task.get("validation_from_train"):
+        return
+    from sdp.training.rundir import read_run_record
+
+    record = read_run_record(Path(str(cfg.dense.checkpoint)).expanduser().parent)
+    if not record or not isinstance(record.get("config"), dict):
+        return
+
+    def value(config: Any, keys: tuple[str, ...]) -> Any:
+        for key in keys:
+            config = config.get(key) if isinstance(config, dict) else None
+        return config
+
+    theirs = [value(record["config"], k) for k in CARVE_KEYS]
+    ours = [value({"task": dict(cfg.task), "max_train_samples": cfg.max_train_samples}, k) for k in CARVE_KEYS]
+    if theirs != ours:
+        diff = ", ".join(f"{'.'.join(k)}: {t!r} there, {o!r} here" for k, t, o in zip(CARVE_KEYS, theirs, ours)
+                         if t != o)
+        raise ConfigError(f"dense.checkpoint {str(cfg.dense.checkpoint)!r} was not trained on this run's carve of "
+                          f"the training rows ({diff}): it may have trained on the rows this run holds out and "
+                          "scores on; fine-tune it with the same task, max_train_samples and task.validation_from_train")
 
 
 def _check_labels(key: str, path: str | Path, config: dict, task: Any) -> None:

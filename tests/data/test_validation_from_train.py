@@ -44,3 +44,34 @@ def test_load_splits_never_reads_dev_and_holds_out_train_rows(data_dir):
     # The same 400 subsampled rows as a run without the carve: the carve only splits them.
     plain = load_splits(task, data_dir, max_train_samples=400).datasets
     assert key(plain["train"]) == key(out["train"]) | key(out[VALIDATION_FROM_TRAIN])
+
+
+def test_a_dense_model_of_the_same_carve_is_accepted_and_of_another_refused(tmp_path):
+    """A tuning run's dense.checkpoint from an sdp run: accepted when that run held out the same rows (same task,
+    max_train_samples, fraction), refused when it trained on them."""
+    import json
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+    from transformers import BertConfig, BertForSequenceClassification
+
+    import sdp.config  # noqa: F401
+    from sdp.validate import ConfigError, validate_config
+
+    run = tmp_path / "dense_run"
+    BertForSequenceClassification(BertConfig(
+        vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+        num_labels=2, id2label={0: "entailment", 1: "not_entailment"},
+        label2id={"entailment": 0, "not_entailment": 1})).save_pretrained(run / "dense_model")
+    conf = str(Path(__file__).resolve().parents[2] / "conf")
+    with initialize_config_dir(config_dir=conf, version_base="1.3"):
+        cfg = compose("config", overrides=["debug=smoke", "task=rte", "max_train_samples=200",
+                                           "task.validation_from_train=0.1", f"dense.checkpoint={run / 'dense_model'}"])
+    for fraction, accepted in ((0.1, True), (0.2, False)):
+        (run / "run.json").write_text(json.dumps({"config": {
+            "task": {"name": "rte", "validation_from_train": fraction}, "max_train_samples": 200}}))
+        if accepted:
+            validate_config(cfg)
+        else:
+            with pytest.raises(ConfigError, match=r"task.validation_from_train: 0.2 there, 0.1 here"):
+                validate_config(cfg)

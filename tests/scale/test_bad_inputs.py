@@ -109,6 +109,20 @@ def _other_task_model(tmp: Path) -> str:
     return f"dense.checkpoint={d}"
 
 
+def _dense_of_other_carve(tmp: Path) -> str:
+    """An RTE dense model of an sdp run that trained on every row, offered to a tuning run that holds 10% out."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    run = tmp / "dense_run"
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, num_labels=2, id2label={0: "entailment", 1: "not_entailment"},
+                        label2id={"entailment": 0, "not_entailment": 1})
+    BertForSequenceClassification(config).save_pretrained(run / "dense_model", safe_serialization=True)
+    (run / "run.json").write_text(json.dumps({"config": {"task": {"name": "rte", "validation_from_train": None},
+                                                         "max_train_samples": 64}}))  # as debug=smoke
+    return f"dense.checkpoint={run / 'dense_model'}"
+
+
 def _missing_teacher(tmp: Path) -> str:
     return f"prune.teacher_checkpoint={tmp / 'no_such_teacher'}"
 
@@ -197,6 +211,9 @@ CASES = {
     "dense.checkpoint of another task": ([], None, _other_task_model, "ModelLoadError",
                                          "was fine-tuned for labels ['unacceptable', 'acceptable'], task 'rte' has "
                                          "['entailment', 'not_entailment']: it belongs to another task"),
+    "dense model trained on the held-out rows": (["task.validation_from_train=0.1"], None, _dense_of_other_carve,
+                                                 "ConfigError", "was not trained on this run's carve of the "
+                                                 "training rows (task.validation_from_train: None there, 0.1 here)"),
     "missing prune.teacher_checkpoint": (["prune.teacher=checkpoint"], None, _missing_teacher, "ModelLoadError",
                                          "prune.teacher_checkpoint '"),
     "teacher of another width": (["prune.teacher=checkpoint"], None, _wide_teacher, "ModelLoadError",
