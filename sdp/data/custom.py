@@ -6,8 +6,8 @@
 Files are read with the ``datasets`` csv/json/parquet builders (TSV = csv with a tab delimiter, no quoting,
 as GLUE's files). A file may also be a URL that ``datasets`` reads through fsspec: any Hub dataset's files
 (``hf://datasets/<owner>/<name>/<path>.parquet``; every Hub dataset has a Parquet copy), ``https://`` or
-``s3://`` (with s3fs installed). Class names are the label column's values as strings: ``task.label_names`` fixes them
-and their order, else they are the training labels, sorted (numerically when all are integers).
+``s3://`` (with s3fs installed). Class names are the label column's values as strings: ``task.label_names``
+fixes them and their order, else they are the training labels, sorted (numerically when all are integers).
 ``metric=pearson_spearman`` makes the task a regression; float labels need it (with another metric they are a
 ``DataError`` that names it).
 

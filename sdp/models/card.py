@@ -36,10 +36,8 @@ def model_card(metrics: dict[str, Any], cfg: Any, command: str) -> str:
     held_out = cfg.task.get("validation_from_train")  # a tuning run: scored on rows carved from train, never dev
     scored_on = (f"{100 * held_out:g}% of the training rows held out (task.validation_from_train)" if held_out
                  else "the validation data")
-    if task == "custom":
-        data = f"{task}: train {cfg.task.get('train_file')}, validation {cfg.task.get('validation_file')}"
-    else:
-        data = f"{task}: its train split; scored on {'its dev split(s)' if not held_out else scored_on}"
+    data = (f"{task}: train {cfg.task.get('train_file')}, validation {cfg.task.get('validation_file')}"
+            if task == "custom" else f"{task}: its train split; scored on {scored_on if held_out else 'its dev split(s)'}")
     achieved = metrics["achieved_sparsity"]["prunable"]
     tags = ["sdp", "pruning", "text-classification", task]
     return "\n".join([

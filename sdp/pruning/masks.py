@@ -200,8 +200,8 @@ class MaskState:
         """Recompute masks at ``sparsity`` from the current weights, apply them, and clear optimizer
         moments at newly masked entries. Returns what the update removed, measured before it zeroes anything:
         ``removed`` weights, ``removed_mean_abs`` and ``removed_mass``, their share of the L1 mass of all
-        prunable weights, over all matrices together in either scope (METHOD.md's "CC implicitly encourages sparsity": weights that a distillation term
-        has already shrunk carry less mass when they go)."""
+        prunable weights, over all matrices together in either scope (METHOD.md's "CC implicitly encourages
+        sparsity": weights that a distillation term has already shrunk carry less mass when they go)."""
         old = self.masks
         self.masks = magnitude_masks(self.params, sparsity, self.scope)
         sums = []  # (removed, removed mass, total mass) per matrix, added up on the device: one sync per update

@@ -58,7 +58,6 @@ def long_scores(runs: pd.DataFrame) -> pd.DataFrame:
             "path": run.path, "model": run.model, "method": run.method, "schedule": run.schedule,
             "teacher": run.teacher, "sparsity": float(run.target_sparsity), "config_hash": run.config_hash,
             "task": run.task, "seed": int(run.seed), "version": run.sdp_version, "setup": run.setup,
-            "pair_setup": run.pair_setup,
         }  # fmt: skip
         for stage, scores in (("final", run.final), ("dense", run.dense)):
             if scores is None:
@@ -66,7 +65,7 @@ def long_scores(runs: pd.DataFrame) -> pd.DataFrame:
             for metric, value in _scores(stage, scores, run.per_language).items():
                 rows.append({**base, "stage": stage, "metric": metric, "value": value})
     cols = ["path", "model", "method", "schedule", "teacher", "sparsity", "config_hash", "task", "seed",
-            "version", "setup", "pair_setup", "stage", "metric", "value"]  # fmt: skip
+            "version", "setup", "stage", "metric", "value"]  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
 
 

@@ -25,11 +25,11 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
+from sdp.report.collect import PAIR_KEYS
 from sdp.training.rundir import read_metrics
 
 HIGH = 0.8  # the papers' "high sparsity": 80% and above
 KEEP = 0.9  # the frontier: the highest sparsity whose mean score keeps 90% of the mean dense score
-PAIR_KEYS = ("task", "model", "schedule", "teacher", "target_sparsity", "seed")
 BASELINES = ("MP", "KD")
 
 
@@ -93,6 +93,11 @@ def _pairs(runs: pd.DataFrame, results_dir: Path) -> tuple[dict[tuple, dict[str,
     return out, len(ambiguous)
 
 
+def _unit(key: tuple) -> tuple:
+    """The (task, seed) unit of a pairing key: all of it but the sparsity (its pairs share one dense model)."""
+    return key[:4] + key[5:]
+
+
 def _ordered(pairs: dict) -> list[tuple[tuple, dict]]:
     return sorted(pairs.items(), key=lambda kv: str(kv[0]))
 
@@ -106,7 +111,7 @@ def _diffs(pairs: dict, a: str, b: str, value: Callable[[dict], float | None],
         if key[4] >= HIGH and a in rec and b in rec and group in (None, (key[0], key[6])):
             x, y = value(rec[a]), value(rec[b])
             if x is not None and y is not None:
-                units.setdefault(key[:4] + key[5:], []).append(x - y)  # all but the sparsity
+                units.setdefault(_unit(key), []).append(x - y)
     return [statistics.mean(v) for _, v in sorted(units.items(), key=lambda kv: str(kv[0]))]
 
 
@@ -192,7 +197,7 @@ def _verdicts(pairs: dict, cc: str) -> list[str]:
     # The verdict, like the others, over (task, seed) units: each unit's own frontier difference (sparsity points).
     units: dict[tuple, dict] = {}
     for k, r in _ordered(pairs):
-        units.setdefault(k[:4] + k[5:], {})[k] = r
+        units.setdefault(_unit(k), {})[k] = r
     fr_diffs = [a - b for group in units.values()
                 if (a := frontier(group, cc, "MP")) is not None and (b := frontier(group, "MP", cc)) is not None]
     rows = {name: _diffs(pairs, cc, "MP", fn) for name, fn in (

@@ -33,6 +33,10 @@ _CONFIG_PATHS: dict[str, str] = {
 }
 
 
+# Runs that agree on these and on pair_setup (pair_hash) differ only by the method: claims.md and the deltas pair them.
+PAIR_KEYS = ("task", "model", "schedule", "teacher", "target_sparsity", "seed")
+
+
 def setup_hash(config: dict[str, Any] | None, results_dir: Path | None = None) -> str | None:
     """A run's *setup*: its config (run.json) less the method's terms (the regularizer and weight_reg groups), the
     target sparsity and the per-seed inputs (the study's dense.checkpoint, one per seed), hashed as config_hash

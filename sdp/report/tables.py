@@ -8,6 +8,7 @@ import pandas as pd
 
 from sdp.data.tasks import GLUE_TASKS
 from sdp.report.aggregate import ROW_KEYS, long_scores, method_rank, with_variants
+from sdp.report.collect import PAIR_KEYS
 from sdp.report.render import FLAG, MISSING, Table, fmt_num, fmt_sparsity
 
 # Column label and displayed metrics per task, in the paper's order (MNLI m/mm, MRPC F1/acc, STS-B P/S).
@@ -189,9 +190,6 @@ def build_xglue_tables(cells: pd.DataFrame, task: str) -> list[Table]:
     return [score, drop]
 
 
-PAIR = ["task", "model", "schedule", "teacher", "sparsity", "seed", "pair_setup"]  # as claims.md pairs runs
-
-
 def delta_frame(runs: pd.DataFrame) -> pd.DataFrame:
     """Main-score deltas (points) of every pruned row, paired run by run: each run against its own dense score,
     and against the MP run of its setup, task, seed, sparsity, schedule and teacher (the same dense model and
@@ -204,9 +202,10 @@ def delta_frame(runs: pd.DataFrame) -> pd.DataFrame:
     if final.empty:
         return pd.DataFrame(columns=cols)
     dense = dict(zip(main[main["stage"] == "dense"]["path"], main[main["stage"] == "dense"]["value"]))
+    pair_of = {r.path: (*(getattr(r, k) for k in PAIR_KEYS), r.pair_setup) for r in runs.itertuples(index=False)}
     mp: dict[tuple, list[tuple[float, str]]] = {}
     for rec in final[final["method"] == "MP"].itertuples(index=False):
-        mp.setdefault(tuple(getattr(rec, k) for k in PAIR), []).append((rec.value, rec.version))
+        mp.setdefault(pair_of[rec.path], []).append((rec.value, rec.version))
     out = []
     row_keys = ["model", "method", "schedule", "teacher", "sparsity", "variant", "task"]
     for key, grp in final.groupby(row_keys, sort=True, dropna=False):
@@ -214,7 +213,7 @@ def delta_frame(runs: pd.DataFrame) -> pd.DataFrame:
         for rec in grp.itertuples(index=False):
             if rec.path in dense:
                 d_dense.append(rec.value - dense[rec.path])
-            partners = mp.get(tuple(getattr(rec, k) for k in PAIR), []) if rec.method != "MP" else []
+            partners = mp.get(pair_of[rec.path], []) if rec.method != "MP" else []
             if len(partners) == 1:  # several MP configs in one pair: not guessed
                 d_mp.append(rec.value - partners[0][0])
                 versions.add(partners[0][1])
