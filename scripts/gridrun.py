@@ -83,13 +83,21 @@ class Grid:
         self.known: list[str] = []  # every run this grid was given (done or not): PROGRESS.md lists only these
         self.failed: list[str] = []
         self._lock = threading.Lock()
+        self._folder_locks: dict[str, threading.Lock] = {}  # one launch per folder: two chains may share a job
 
     def label(self, run_dir: Path) -> str:
         return str(run_dir.relative_to(self.root))
 
     def launch(self, run_dir: Path, overrides: list[str], requires: tuple[str, ...] = ()) -> dict | None:
         """``requires``: files of the finished run that later runs read (a dense model, a mask). The records
-        are committed but those files are not, so on a fresh machine such a run is done again (resume=false)."""
+        are committed but those files are not, so on a fresh machine such a run is done again (resume=false).
+        A job two chains share runs once: the second launch waits for the first and then finds it done."""
+        with self._lock:
+            folder_lock = self._folder_locks.setdefault(self.label(run_dir), threading.Lock())
+        with folder_lock:
+            return self._launch(run_dir, overrides, requires)
+
+    def _launch(self, run_dir: Path, overrides: list[str], requires: tuple[str, ...]) -> dict | None:
         done, committed = read_completed(run_dir), committed_record(run_dir)
         missing = [f for f in requires if not (run_dir / f).exists()]
         if done is not None and not missing:
@@ -156,7 +164,7 @@ class Grid:
         """Chains run side by side; the runs of one chain in order (e.g. MP before the runs comparing with it),
         and a chain stops at its first failed run."""
         self._know([self.label(d) for chain in chains for d, *_ in chain])
-        self.plan = [self.label(d) for chain in chains for d, *_ in chain if read_completed(d) is None]
+        self.plan = list(dict.fromkeys(self.label(d) for chain in chains for d, *_ in chain if read_completed(d) is None))
 
         def run_chain(chain):
             for job in chain:  # later runs of a chain read what earlier ones wrote: stop at the first failure

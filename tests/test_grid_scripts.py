@@ -74,18 +74,22 @@ def test_a_redo_that_does_not_reproduce_fails_once(tmp_path, monkeypatch):
 
 def test_study_chains_share_one_dense_model_per_task_and_seed_and_run_mp_first(tmp_path):
     """The study's design in code: per (task, seed) one dense model passed to every run; per sparsity MP first,
-    then KD and SDP-CC comparing their masks with MP's; seed 1 of every task before any seed 2; every run
-    composes with the frozen presets."""
+    then KD and SDP-CC comparing their masks with MP's; the first seed whole, then the other seeds' headline
+    sparsities (>= 0.8), then their lower ones; every run composes with the frozen presets."""
     import study
     from hydra import compose, initialize_config_dir
 
     import sdp.config  # noqa: F401
 
     chains = study.build_chains(tmp_path, ["cola", "sst2"], [0.9, 0.5], [1, 2])
-    assert [(c[0][0].name) for c in chains] == ["cola_seed1", "sst2_seed1", "cola_seed2", "sst2_seed2"]
+    order = [(c[0][0].name, sorted({o for _, over, *_ in c[1:] for o in over if o.startswith("sparsity=")}))
+             for c in chains]
+    assert order == [("cola_seed1", ["sparsity=0.5", "sparsity=0.9"]), ("sst2_seed1", ["sparsity=0.5", "sparsity=0.9"]),
+                     ("cola_seed2", ["sparsity=0.9"]), ("sst2_seed2", ["sparsity=0.9"]),
+                     ("cola_seed2", ["sparsity=0.5"]), ("sst2_seed2", ["sparsity=0.5"])]
     for chain in chains:
         (dense_dir, dense_over, _), *runs = chain
-        assert "sparsity=0.0" in dense_over and len(runs) == 2 * len(study.METHODS)
+        assert "sparsity=0.0" in dense_over and len(runs) % len(study.METHODS) == 0
         for i in range(0, len(runs), 3):
             group = runs[i:i + 3]
             assert [next(o for o in over if o.startswith("method=")) for _, over, *_ in group] == [
@@ -98,3 +102,25 @@ def test_study_chains_share_one_dense_model_per_task_and_seed_and_run_mp_first(t
         for _, over, *_ in chains[0]:
             cfg = compose("config", overrides=["experiment=study", *over])
             assert cfg.max_train_samples == 4000 and cfg.prune.lr_schedule == "constant"
+
+
+def test_a_job_two_chains_share_runs_once(tmp_path, monkeypatch):
+    """The study's two chains of one (task, seed) both start with its dense model: run side by side, the second
+    waits for the first and finds it done instead of training it again (or failing on the folder's lock)."""
+    import time
+
+    calls = []
+    monkeypatch.setattr(gridrun, "committed_record", lambda d: None)
+
+    def run(self, run_dir, overrides):  # stands in for the sdp-run process
+        calls.append(self.label(run_dir))
+        time.sleep(0.2 if run_dir.name == "dense" else 0)
+        (run_dir / "metrics.json").write_text(json.dumps(_record(0.8, 0.7)))
+        return 0
+
+    monkeypatch.setattr(gridrun.Grid, "_call", run)
+    dense, high, low = tmp_path / "dense", tmp_path / "high", tmp_path / "low"
+    grid = gridrun.Grid(tmp_path, [], jobs=2)
+    grid.run_chains([[(dense, []), (high, [])], [(dense, []), (low, [])]])
+    assert sorted(calls) == ["dense", "high", "low"]
+    assert grid.plan == ["dense", "high", "low"] and grid.failed == []
