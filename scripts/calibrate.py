@@ -1,7 +1,7 @@
 """Calibration grid for SDP-CC and KD (issue 10): resumable, two runs at a time, scored on a train-carved split.
 
     python scripts/calibrate.py [--root results/study/calibration] [--jobs 2] [--seeds 1,2]
-    python scripts/calibrate.py --report       # only rewrite README.md's table from the finished records
+    python scripts/calibrate.py --report       # only rewrite TABLE.md from the finished records
 
 Phases (each run is one `sdp-run` into a fixed folder, so a re-launch skips finished runs and resumes
 interrupted ones from their last checkpoint):
@@ -11,7 +11,7 @@ interrupted ones from their last checkpoint):
 3. every SDP-CC and KD setting of GRID at the knee, each compared with the MP run of its seed
    (prune.reference_mask: the Jaccard overlap of the final masks lands in metrics.json).
 All scores are on `validation_from_train`, never on the dev split. PROGRESS.md says what is done, running
-and next; README.md holds the search table (mean, std and n over seeds).
+and next; TABLE.md holds the search table (mean, std and n over seeds).
 """
 
 from __future__ import annotations

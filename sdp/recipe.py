@@ -27,6 +27,7 @@ from sdp.crosslingual import resolve_task
 from sdp.data.fingerprint import record_data, verify_completed_data
 from sdp.data.pipeline import build_data, ordered_batches
 from sdp.data.tasks import TaskSpec
+from sdp.io import append_jsonl
 from sdp.metrics import compute_metrics
 from sdp.models.presets import load_model, load_tokenizer
 from sdp.objectives.distill import build_distillation
@@ -49,7 +50,6 @@ from sdp.training.distributed import (
     make_accelerator,
 )
 from sdp.training.env import versions
-from sdp.training.io import append_jsonl
 from sdp.training.launch import launcher_rank
 from sdp.training.logs import attach_run_log
 from sdp.training.loop import Stage, UpdateLog, build_stage, endless, mean_parts, optimizer_update, predict
@@ -180,7 +180,7 @@ class PruneRecipe:
                 load_dense_weights(self.accelerator.unwrap_model(self.model), resume["dense_model"])
             self.dense_metrics = resume["dense_metrics"]
             self.measure.load_state_dict(resume["measurements"])
-            log.info("dense stage already done (checkpoint %s): dense dev %s", resume["path"], self.dense_metrics)
+            log.info("dense stage already done (checkpoint %s): %s", resume["path"], self.dense_metrics)
             if self.measure.separability.get("dense") is None:  # not restored from the checkpoint
                 self._measure_separability("dense")  # the dense weights are loaded again: measure them
             return self.dense_metrics
@@ -189,7 +189,7 @@ class PruneRecipe:
         else:
             self.run_stage(self.stages["dense"])
         metrics = self.evaluate()
-        log.info("dense dev: %s", metrics)
+        log.info("dense %s: %s", self.task.eval_splits[0], metrics)  # a tuning run: the carved split
         self._measure_separability("dense")
         self.dense_metrics = metrics
         if self.accelerator.is_main_process and not self.cfg.dense.checkpoint:  # the frozen teacher's weights
@@ -226,7 +226,7 @@ class PruneRecipe:
             self.extra_analysis["cross_correlation"] = {"split": split, "teacher": cfg.prune.teacher,
                                                         **dev_cross_correlation(student, self.teacher.model, batches, rep)}
         metrics = self.evaluate()
-        log.info("pruned dev: %s", metrics)
+        log.info("pruned %s: %s", split, metrics)
         self._measure_separability("final")
         self.measure.measure_weights("final", self.prunable)
         return metrics
@@ -244,7 +244,7 @@ class PruneRecipe:
         if resume is not None and resume["stage"] == stage.name:
             self.load_state_dict(resume)
             self.checkpointer.latest = None
-        every, log_every = int(cfg.train.checkpoint_every or 0), max(1, cfg.train.log_every)
+        every, log_every = cfg.train.checkpoint_every, cfg.train.log_every
         self.model.train()
         bar = tqdm(total=stage.updates, initial=stage.step, desc=stage.name, disable=not acc.is_main_process)
         window: list[dict[str, float]] = []  # the micro-batches of the update in progress

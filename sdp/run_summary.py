@@ -12,9 +12,9 @@ from omegaconf import OmegaConf
 
 from sdp.crosslingual import run_fields
 from sdp.data.tasks import TaskSpec
+from sdp.io import write_json
 from sdp.models.card import push_to_hub, write_model_card
 from sdp.training.env import cell_hash, config_hash
-from sdp.training.io import write_json
 from sdp.training.rundir import atomic_dir
 
 log = logging.getLogger("sdp")
@@ -23,8 +23,8 @@ log = logging.getLogger("sdp")
 def run_metrics(cfg: Any, task: TaskSpec, method: str, report: dict[str, Any], dense: dict[str, float],
                 final: dict[str, float], *, dropped_rows: dict[str, int], **measured: Any) -> dict[str, Any]:
     """The metrics.json record. ``report`` is ``sparsity_report``'s; ``dropped_rows`` is ``load_splits``'
-    count per split; ``measured`` holds the run's versions, wall_seconds, analysis, eval_examples and
-    distributed blocks, in that order."""
+    count per split; ``measured`` holds the run's versions, wall_seconds, analysis, data_fingerprint,
+    eval_examples and distributed blocks, in that order."""
     metrics = {
         "status": "completed",
         "task": task.name,

@@ -30,7 +30,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from sdp.data.fingerprint import verify_completed_data
-from sdp.training.io import atomic_write, write_json
+from sdp.io import atomic_write, write_json
 from sdp.training.launch import (
     apply_launcher_settings,
     from_main_process,

@@ -84,8 +84,8 @@ def _numeric_errors(cfg: Any) -> list[str]:
                           f"(prune.monitor_representation={cfg.prune.monitor_representation}) standardises over "
                           "the batch and needs batches of at least 2; or set prune.monitor_representation=null")
     _at_least(errors, "train.gradient_accumulation_steps", train.gradient_accumulation_steps, 1)
-    _at_least(errors, "train.checkpoint_every", train.get("checkpoint_every", 0), 0, " (0: stage ends only)")
-    _at_least(errors, "train.log_every", train.log_every, 0)
+    _at_least(errors, "train.checkpoint_every", train.checkpoint_every, 0, " (0: stage ends only)")
+    _at_least(errors, "train.log_every", train.log_every, 1)
     _at_least(errors, "train.num_threads", train.num_threads, 1, " (or null: torch's default)")
     _at_least(errors, "train.weight_decay", train.weight_decay, 0)
     if not 0.0 <= train.warmup_ratio <= 1.0:
@@ -204,7 +204,8 @@ def _check_checkpoints(cfg: Any, task: Any, student: dict | None) -> None:
 
 
 # What decides which training rows a run holds out (sdp/data/loading.py: subsample, then carve_validation).
-CARVE_KEYS = (("task", "name"), ("max_train_samples",), ("task", "validation_from_train"))
+CARVE_KEYS = (("task", "name"), ("max_train_samples",), ("task", "validation_from_train"),
+              ("task", "validation_seed"))
 
 
 def _check_held_out_rows(cfg: Any) -> None:
@@ -231,7 +232,8 @@ def _check_held_out_rows(cfg: Any) -> None:
                          if t != o)
         raise ConfigError(f"dense.checkpoint {str(cfg.dense.checkpoint)!r} was not trained on this run's carve of "
                           f"the training rows ({diff}): it may have trained on the rows this run holds out and "
-                          "scores on; fine-tune it with the same task, max_train_samples and task.validation_from_train")
+                          "scores on; fine-tune it with the same task, max_train_samples, task.validation_from_train and "
+                          "task.validation_seed")
 
 
 def _check_labels(key: str, path: str | Path, config: dict, task: Any) -> None:

@@ -72,3 +72,14 @@ def test_no_source_file_over_about_400_lines():
     long = {str(p.relative_to(ROOT)): n for p in [*PACKAGE.rglob("*.py"), *(ROOT / "cli").rglob("*.py")]
             if (n := len(p.read_text().splitlines())) > 420}
     assert not long, long
+
+
+def test_pruning_and_models_are_leaves():
+    """README "Project layout": pruning/ and models/ import nothing else of sdp's but the shared file helpers
+    (sdp.io), so a user can take the masks or the presets into another training loop."""
+    graph = import_graph()
+    for name, targets in graph.items():
+        if name.startswith(("sdp.pruning", "sdp.models")):
+            own = name.split(".")[1]
+            foreign = {t for t in targets if not t.startswith(f"sdp.{own}") and t not in ("sdp", "sdp.io")}
+            assert not foreign, f"{name} imports {sorted(foreign)}"

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from sdp.data.tasks import DataError, TaskSpec
-from sdp.training.io import publish_tree
+from sdp.io import publish_tree
 
 log = logging.getLogger(__name__)
 

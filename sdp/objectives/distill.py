@@ -30,7 +30,8 @@ class DistillationTerm(nn.Module):
 
 
 class NoDistillation(DistillationTerm):
-    """Plain magnitude pruning (MP): no teacher at all."""
+    """Plain magnitude pruning (MP): no distillation term, so the loss needs no teacher outputs (the CC monitor
+    and weight_reg may still build a teacher)."""
 
     needs = ()
 

@@ -15,8 +15,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
+from sdp.io import atomic_write
 from sdp.pruning.masks import magnitude_masks
-from sdp.training.io import atomic_write
 
 log = logging.getLogger("sdp")
 

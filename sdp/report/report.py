@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from sdp.data.tasks import GLUE_TASKS
+from sdp.io import atomic_write
 from sdp.report.aggregate import (
     CELL_COLUMNS,
     CELL_KEYS,
@@ -28,7 +29,6 @@ from sdp.report.tables import (
     delta_frame,
     order_tasks,
 )
-from sdp.training.io import atomic_write
 
 BASELINES_CSV = Path("baselines") / "published_glue.csv"
 
@@ -92,7 +92,7 @@ def build_report(
     baselines: Path | str | None = None,
     plots: bool = True,
 ) -> Report:
-    """Regenerate every table, the summary and the plots of results_dir into out_dir (default results/tables)."""
+    """Regenerate every table, the summary and the plots of results_dir into out_dir (default <results_dir>/tables)."""
     results_dir = Path(results_dir)
     out_dir = Path(out_dir) if out_dir is not None else results_dir / "tables"
     baselines = Path(baselines) if baselines is not None else results_dir / BASELINES_CSV

@@ -55,7 +55,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from sdp.training.io import append_jsonl, write_json
+from sdp.io import append_jsonl, write_json
 from sdp.training.logs import trace_size, truncate_trace
 from sdp.training.preemption import RunInterrupted, StopSignals  # noqa: F401  (RunInterrupted re-exported)
 from sdp.training.rundir import atomic_dir
@@ -95,10 +95,6 @@ class Checkpointer:
             self.latest = self.load_latest()
 
     # ------------------------------------------------------------------------------ locate/load
-    def latest_dir(self) -> Path | None:
-        found = checkpoint_dirs(self.root)
-        return found[0] if found else None
-
     def load_latest(self) -> dict[str, Any] | None:
         if not self.root.is_dir():
             return None

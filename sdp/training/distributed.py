@@ -14,7 +14,7 @@ What makes a DDP run prune exactly like a one-process run:
   rank sees changes every epoch (the sampler is reseeded per epoch, then sharded), so a rank's cache
   simply misses more often; it is never wrong, because a lookup only hits when every example of the
   batch was filled by this rank's own teacher. ``teacher_cache=disk`` memory-maps one scratch file
-  per rank (``teacher_cache/rank<i>/``) so ranks never share (and truncate) each other's files;
+  per rank (``teacher_cache/teacher_<name>.rank<i>.npy``) so ranks never share (and truncate) each other's files;
 * result files (checkpoints, model, metrics, trace) are written by the main process only.
 
 FSDP and DeepSpeed (ZeRO) shard the weights across ranks: a rank then sees only its slice, and a

@@ -48,27 +48,6 @@ def read_holder(run_dir: str | Path) -> dict | None:
         return None
 
 
-def is_locked_by_other(run_dir: str | Path) -> bool:
-    """True when a live process other than this one holds the lock (probe without keeping it)."""
-    path = Path(run_dir) / LOCK_NAME
-    if not path.is_file():
-        return False
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = read_holder(run_dir) or {}
-        return holder.get("pid") != os.getpid()
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
-
-
 def _describe(holder: dict | None) -> str:
     if not holder:
         return "an unknown process"

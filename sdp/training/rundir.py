@@ -19,8 +19,8 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from sdp.io import atomic_write, publish_tree, write_json
 from sdp.training.env import config_hash
-from sdp.training.io import atomic_write, publish_tree, write_json
 
 
 class RunDirError(OSError):

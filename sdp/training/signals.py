@@ -51,7 +51,7 @@ def stop_between_stages(run_dir: str | Path, main_process: bool = True) -> Itera
 
 
 def _record(run_dir: Path, name: str) -> None:
-    from sdp.training.io import write_json
+    from sdp.io import write_json
     from sdp.training.rundir import read_metrics
 
     if (read_metrics(run_dir) or {}).get("status") == "completed":

@@ -126,7 +126,7 @@ def check_dense_model(folder: str | None) -> None:
 
     path = Path(folder or "") / "model.safetensors"
     if not folder or not path.is_file():
-        return  # missing: the recipe says so when it loads it (load_dense_state)
+        return  # missing: the recipe says so when it loads it (stage_state.load_dense_weights)
     try:
         with safe_open(str(path), "pt"):
             pass

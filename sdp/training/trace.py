@@ -245,8 +245,8 @@ class Measurements:
         self.weights: dict[str, Any] = {}
 
     def observe(self, parts: Mapping[str, float]) -> None:
-        """One optimizer update's logged parts (``task_loss`` in the pruning stage, ``loss`` in the dense)."""
-        loss = parts.get("task_loss", parts.get("loss"))
+        """One optimizer update's logged parts: the recovery measure follows the task loss (both stages log it)."""
+        loss = parts.get("task_loss")
         if loss is not None:
             self.recovery.observe(float(loss))
 

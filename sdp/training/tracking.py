@@ -2,7 +2,7 @@
 
 ``trace.jsonl`` stays the always-on record; a tracker is an extra view of the same numbers: every
 optimizer update's loss parts, sparsity and learning rate (``train/<stage>/<part>``), each pruning event
-(``prune/<field>``) and the final metrics (``final/<split>/<metric>``). One global step counts the
+(``prune/<field>``) and the dense and final metrics (``dense/<metric>``, ``final/<metric>``). One global step counts the
 updates of both stages, so the curves run on: W&B drops any value logged at a step lower than one it has
 seen, so the pruning stage's own step (which restarts at 0) must never reach the tracker. ``tracker=`` takes
 any tracker accelerate integrates (TRACKERS). Nothing here imports a tracker's package: accelerate does, and

@@ -152,3 +152,30 @@ def test_build_distillation_registry_and_needs():
         build_distillation("barlow")
     with pytest.raises(ValueError, match="unknown representation"):
         build_distillation("cosine", representation="cls2")
+
+
+@pytest.mark.parametrize(("group", "registry"), [("regularizer", "DISTILLATION_TERMS"),
+                                                 ("weight_reg", "WEIGHT_REGULARIZERS")])
+def test_every_term_default_in_code_is_its_configs(group, registry):
+    """One value per default: a term's keyword defaults (kept for library use) are the ones its
+    conf/<group>/<name>.yaml sets, and the yaml sets every option the term takes, so a run never falls back on
+    a value only the code holds."""
+    import inspect
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+
+    import sdp.config  # noqa: F401  (registers the schema)
+    from sdp.objectives import distill, weight
+
+    terms = getattr(distill if group == "regularizer" else weight, registry)
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        for name, term in terms.items():
+            node = compose("config", overrides=[f"{group}={name}"])[group]
+            for param in inspect.signature(term.__init__).parameters.values():
+                if param.name == "self" or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+                    continue
+                assert node.get(param.name) is not None, f"conf/{group}/{name}.yaml does not set {param.name}"
+                if param.default is not param.empty:
+                    assert node[param.name] == param.default, (group, name, param.name)

@@ -109,8 +109,9 @@ def _other_task_model(tmp: Path) -> str:
     return f"dense.checkpoint={d}"
 
 
-def _dense_of_other_carve(tmp: Path) -> str:
-    """An RTE dense model of an sdp run that trained on every row, offered to a tuning run that holds 10% out."""
+def _dense_of_other_carve(tmp: Path, carve: float | None = None, carve_seed: int = 0) -> str:
+    """An RTE dense model of an sdp run that trained on every row (or held out ``carve`` of them with another
+    ``carve_seed``), offered to a tuning run that holds 10% out."""
     from transformers import BertConfig, BertForSequenceClassification
 
     run = tmp / "dense_run"
@@ -118,8 +119,8 @@ def _dense_of_other_carve(tmp: Path) -> str:
                         intermediate_size=64, num_labels=2, id2label={0: "entailment", 1: "not_entailment"},
                         label2id={"entailment": 0, "not_entailment": 1})
     BertForSequenceClassification(config).save_pretrained(run / "dense_model", safe_serialization=True)
-    (run / "run.json").write_text(json.dumps({"config": {"task": {"name": "rte", "validation_from_train": None},
-                                                         "max_train_samples": 64}}))  # as debug=smoke
+    task = {"name": "rte", "validation_from_train": carve, "validation_seed": carve_seed}
+    (run / "run.json").write_text(json.dumps({"config": {"task": task, "max_train_samples": 64}}))  # as debug=smoke
     return f"dense.checkpoint={run / 'dense_model'}"
 
 
@@ -204,6 +205,7 @@ CASES = {
                             "prune.max_steps=-3 must be >= 1 (or null: use epochs)"),
     "eval_batch_size=0": (["train.eval_batch_size=0"], None, None, "ConfigError",
                           "train.eval_batch_size=0 must be >= 1"),
+    "log_every=0": (["train.log_every=0"], None, None, "ConfigError", "train.log_every=0 must be >= 1"),
     "negative seed": (["seed=-1"], None, None, "ConfigError", "seed=-1 must be in [0, 4294967295]"),
     "max_seq_length beyond the position table": (["task.max_seq_length=1024"], None, None, "ConfigError",
                                                  "task.max_seq_length=1024 is longer than model=tiny-bert takes "
@@ -214,6 +216,9 @@ CASES = {
     "dense model trained on the held-out rows": (["task.validation_from_train=0.1"], None, _dense_of_other_carve,
                                                  "ConfigError", "was not trained on this run's carve of the "
                                                  "training rows (task.validation_from_train: None there, 0.1 here)"),
+    "dense model of another carve seed": (["task.validation_from_train=0.1"], None,
+                                          lambda tmp: _dense_of_other_carve(tmp, 0.1, carve_seed=1), "ConfigError",
+                                          "(task.validation_seed: 1 there, 0 here)"),
     "missing prune.teacher_checkpoint": (["prune.teacher=checkpoint"], None, _missing_teacher, "ModelLoadError",
                                          "prune.teacher_checkpoint '"),
     "teacher of another width": (["prune.teacher=checkpoint"], None, _wide_teacher, "ModelLoadError",
