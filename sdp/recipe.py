@@ -141,6 +141,7 @@ class PruneRecipe:
         # 7. Checkpoints (resumes from run_dir/checkpoints), then the measurements behind the analysis.
         self.checkpointer = Checkpointer(self.run_dir / CKPT_DIR, self.accelerator, resume_identity(cfg),
                                          cfg.resume, self.trace_path)
+        self.resume_state = self.checkpointer.latest  # None: a fresh start; else used once, by its stage
         # Probe loss around each prune event (a training-size batch: twice per event, so it stays cheap),
         # recovery, separability and weight statistics (sdp/training/trace.py).
         probe = probe_batch(self.datasets[self.task.train_split], self.collator, cfg.train.batch_size,
@@ -174,7 +175,7 @@ class PruneRecipe:
         return self._finish(dense_metrics, final_metrics)
 
     def dense_stage(self) -> dict[str, float]:
-        resume = self.checkpointer.latest
+        resume = self.resume_state
         if resume is not None and resume["stage"] == "prune":  # the dense stage finished before a kill
             if not self.cfg.dense.checkpoint:  # a given dense.checkpoint was already loaded at setup
                 load_dense_weights(self.accelerator.unwrap_model(self.model), resume["dense_model"])
@@ -240,10 +241,9 @@ class PruneRecipe:
         (8) log; (9) checkpoint, every ``train.checkpoint_every`` updates and on SIGTERM/SIGINT.
         """
         acc, cfg = self.accelerator, self.cfg
-        resume = self.checkpointer.latest
-        if resume is not None and resume["stage"] == stage.name:
-            self.load_state_dict(resume)
-            self.checkpointer.latest = None
+        if self.resume_state is not None and self.resume_state["stage"] == stage.name:
+            self.load_state_dict(self.resume_state)
+            self.resume_state = None  # restored: a later stage starts fresh
         every, log_every = cfg.train.checkpoint_every, cfg.train.log_every
         self.model.train()
         bar = tqdm(total=stage.updates, initial=stage.step, desc=stage.name, disable=not acc.is_main_process)
@@ -404,8 +404,7 @@ class PruneRecipe:
 
 def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     """Run one experiment and return its metrics (the dict written to metrics.json)."""
-    if run_dir is None:
-        run_dir = cfg.output_dir
+    run_dir = cfg.output_dir if run_dir is None else run_dir
     if run_dir is None:
         from hydra.core.hydra_config import HydraConfig
 

@@ -48,7 +48,7 @@ def test_load_splits_never_reads_dev_and_holds_out_train_rows(data_dir):
 
 def test_a_dense_model_of_the_same_carve_is_accepted_and_of_another_refused(tmp_path):
     """A tuning run's dense.checkpoint from an sdp run: accepted when that run held out the same rows (same task,
-    max_train_samples, fraction), refused when it trained on them."""
+    max_train_samples, fraction, carve seed), refused when it trained on them."""
     import json
     from pathlib import Path
 
@@ -67,11 +67,13 @@ def test_a_dense_model_of_the_same_carve_is_accepted_and_of_another_refused(tmp_
     with initialize_config_dir(config_dir=conf, version_base="1.3"):
         cfg = compose("config", overrides=["debug=smoke", "task=rte", "max_train_samples=200",
                                            "task.validation_from_train=0.1", f"dense.checkpoint={run / 'dense_model'}"])
-    for fraction, accepted in ((0.1, True), (0.2, False)):
+    for fraction, carve_seed, refused in ((0.1, 0, None), (0.2, 0, r"task.validation_from_train: 0.2 there, 0.1 here"),
+                                          (0.1, 1, r"task.validation_seed: 1 there, 0 here")):
         (run / "run.json").write_text(json.dumps({"config": {
-            "task": {"name": "rte", "validation_from_train": fraction}, "max_train_samples": 200}}))
-        if accepted:
+            "task": {"name": "rte", "validation_from_train": fraction, "validation_seed": carve_seed},
+            "max_train_samples": 200}}))
+        if refused is None:
             validate_config(cfg)
         else:
-            with pytest.raises(ConfigError, match=r"task.validation_from_train: 0.2 there, 0.1 here"):
+            with pytest.raises(ConfigError, match=refused):
                 validate_config(cfg)
