@@ -70,12 +70,10 @@ class PruneRecipe:
     """Owns one run: setup, dense stage, pruning stage, evaluation and the files it writes."""
 
     def __init__(self, cfg: DictConfig, run_dir: str | Path) -> None:
-        validate_config(cfg)
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.trace_path = self.run_dir / "trace.jsonl"
         self.started = time.time()
-        self.versions = versions(cfg.train.num_threads)  # at start: the code that runs, not the tree at the end
         self.method = method_name(cfg.regularizer.name, cfg.weight_reg.name, cfg.regularizer.representation or "cls")
         self.dense_model_dir = str(cfg.dense.checkpoint or self.run_dir / DENSE_DIR)  # the frozen teacher's weights
         self.dense_metrics: dict[str, float] | None = None  # set when the dense stage ends (or is resumed)
@@ -86,6 +84,8 @@ class PruneRecipe:
     def setup(self) -> None:
         """Build every component, in dependency order; nothing that holds state is created later."""
         cfg = self.cfg
+        validate_config(cfg)  # every config error at once, before anything is built (sdp/validate.py)
+        self.versions = versions(cfg.train.num_threads)  # at start: the code that runs, not the tree at the end
         prepare_run_dir(self.run_dir)  # a clear error, before anything runs, if it is not writable
         attach_run_log(self.run_dir, launcher_rank() == 0)  # this job's run.log only, main process only
         datasets.disable_progress_bars()  # tqdm bars are for training, not for every map()
