@@ -12,8 +12,14 @@ import sys
 from collections.abc import Iterator
 
 USER_ERROR_EXIT = 2
+
+
+class ConfigError(ValueError):
+    """One or more invalid config values (raised by sdp/validate.py and the checks of the modules it covers)."""
+
+
 USER_ERRORS = frozenset({
-    "ConfigError",  # sdp/validate.py
+    "ConfigError",  # above; raised by sdp/validate.py
     "ModelLoadError",  # sdp/models/inspect.py
     "DataError",  # sdp/data/tasks.py (DataFileNotFoundError, DataChangedError derive from it or ValueError)
     "DataChangedError",  # sdp/data/fingerprint.py

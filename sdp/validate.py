@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sdp.config import term_options
+from sdp.errors import ConfigError
 from sdp.models.inspect import (
     ModelLoadError,
     check_model_dir,
@@ -46,10 +47,6 @@ TERM_OPTIONS = {
 CUSTOM_TASK_KEYS = ("train_file", "validation_file", "test_file", "text_fields", "label_column", "label_names",
                     "metric")  # sdp/data/custom.py
 MAX_SEED = 2**32 - 1  # numpy's seed range, which accelerate's set_seed passes on
-
-
-class ConfigError(ValueError):
-    """One or more invalid config values."""
 
 
 def _choice(errors: list[str], key: str, value: Any, allowed) -> None:

@@ -32,9 +32,9 @@ import numpy as np
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, DistributedType
 
+from sdp.errors import ConfigError
 from sdp.training.launch import check_accumulation, check_world_size, resolve_precision, use_cpu
 from sdp.training.tracking import accelerator_kwargs
-from sdp.validate import ConfigError
 
 SHARDED = {
     DistributedType.FSDP: "FSDP",
