@@ -100,6 +100,7 @@ class Collection:
     n_identical_duplicates: int = 0
     n_tuning: int = 0  # runs scored on a split carved from train (task.validation_from_train): not dev scores
     n_dense_only: int = 0  # completed runs at sparsity 0 (dense models shared by a study): nothing pruned
+    dense_only: pd.DataFrame = field(default_factory=pd.DataFrame)  # those runs (for their cost only)
 
 
 def find_metrics_files(results_dir: Path) -> list[Path]:
@@ -208,6 +209,9 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     rec["sdp_version"] = str(versions.get("sdp") or "")
     rec["sdp_dirty"] = bool(versions.get("sdp_dirty", False))
     rec["has_trace"] = (run_dir / "trace.jsonl").is_file()
+    # The run's own process time (one launch: a resumed run's record holds only its last part).
+    rec["wall_seconds"] = float(data["wall_seconds"]) if _is_number(data.get("wall_seconds")) else float("nan")
+    rec["resumed"] = rec["has_trace"] and was_resumed(run_dir / "trace.jsonl")
     seed, sparsity = field_("seed"), field_("target_sparsity")
     completed = status == "completed"
     if completed:
@@ -264,7 +268,7 @@ def _dedupe(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[Conflict], int]:
 _COLUMNS = [
     "path", "status", "task", "model", "method", "schedule", "teacher", "seed",
     "target_sparsity", "config_hash", "setup", "pair_setup", "finished_at", "sdp_version", "sdp_dirty", "has_trace", "final", "dense",
-    "per_language", "final_main", "error",
+    "per_language", "final_main", "error", "wall_seconds", "resumed",
 ]  # fmt: skip
 
 
@@ -272,7 +276,7 @@ def collect_runs(results_dir: Path | str) -> Collection:
     """Load every run under results_dir; malformed files are reported, never fatal."""
     results_dir = Path(results_dir)
     files = find_metrics_files(results_dir) if results_dir.is_dir() else []
-    records, malformed, tuning, dense_only = [], [], 0, 0
+    records, malformed, tuning, dense_only = [], [], 0, []
     for path in files:
         try:
             record = load_run(path, results_dir)
@@ -283,7 +287,7 @@ def collect_runs(results_dir: Path | str) -> Collection:
             tuning += 1
             continue
         if record["status"] == "completed" and record["target_sparsity"] == 0:
-            dense_only += 1  # e.g. a study's shared dense model: it prunes nothing; the Dense row has its score
+            dense_only.append(record)  # e.g. a study's shared dense model: it prunes nothing (Dense rows have it)
             continue
         records.append(record)
     frame = pd.DataFrame(records, columns=_COLUMNS)
@@ -298,7 +302,8 @@ def collect_runs(results_dir: Path | str) -> Collection:
         n_found=len(files),
         n_identical_duplicates=identical,
         n_tuning=tuning,
-        n_dense_only=dense_only,
+        n_dense_only=len(dense_only),
+        dense_only=pd.DataFrame(dense_only, columns=_COLUMNS),
     )
 
 
@@ -309,6 +314,24 @@ def is_tuning_run(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(examples, dict) and "validation_from_train" in examples
+
+
+def was_resumed(path: Path) -> bool:
+    """Did the run of this trace.jsonl resume from a checkpoint (a ``resume`` record)?"""
+    try:
+        lines = Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return False
+    for line in lines:
+        if '"resume"' not in line:
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict) and obj.get("event") == "resume":
+            return True
+    return False
 
 
 def load_trace(path: Path) -> tuple[list[dict[str, Any]], int]:

@@ -21,6 +21,7 @@ from sdp.report.aggregate import (
 from sdp.report.baselines import load_published
 from sdp.report.claims import render_claims
 from sdp.report.collect import Collection, collect_runs
+from sdp.report.costs import render_costs
 from sdp.report.render import fmt_num, fmt_sparsity, frame_to_csv, render_latex, render_markdown
 from sdp.report.tables import (
     build_delta_tables,
@@ -49,7 +50,8 @@ def _clear_outputs(out_dir: Path) -> None:
         return
     stems = ("glue", "xglue", "deltas")
     for path in [out_dir / f"{s}.{e}" for s in stems for e in ("md", "tex", "csv")] + [out_dir / "summary.md",
-                                                                                     out_dir / "claims.md"]:
+                                                                                     out_dir / "claims.md",
+                                                                                     out_dir / "costs.md"]:
         path.unlink(missing_ok=True)
     for png in sorted((out_dir / "plots").glob("*.png")) if (out_dir / "plots").is_dir() else []:
         png.unlink()
@@ -61,10 +63,11 @@ def _write(path: Path, text: str, files: list[Path]) -> None:
     files.append(path)
 
 
-def _embed_in_readme(readme: Path, name: str, text: str | None, files: list[Path]) -> None:
+def _embed_in_readme(readme: Path, name: str, text: str | None, files: list[Path], missing: str) -> None:
     """Replace the block between ``<!-- sdp-tables: NAME -->`` and ``<!-- /sdp-tables: NAME -->`` of a results
     folder's README with the generated ``text`` (its own title left out), so numbers quoted there are never
-    stale. Opt-in: a README without the markers is not touched."""
+    stale; ``missing`` stands there while there is nothing to show. Opt-in: a README without the markers is
+    not touched."""
     start, end = f"<!-- sdp-tables: {name} -->", f"<!-- /sdp-tables: {name} -->"
     if not readme.is_file():
         return
@@ -72,7 +75,7 @@ def _embed_in_readme(readme: Path, name: str, text: str | None, files: list[Path
     if start not in old or end not in old.split(start, 1)[1]:
         return
     head, rest = old.split(start, 1)
-    body = text.split("\n", 1)[1].strip("\n") if text else f"No {name} yet: no SDP-CC run has an MP partner."
+    body = text.split("\n", 1)[1].strip("\n") if text else missing
     new = f"{head}{start}\n{body}\n{end}{rest.split(end, 1)[1]}"
     if new != old:
         atomic_write(readme, lambda tmp: tmp.write_text(new, encoding="utf-8", newline="\n"))
@@ -130,7 +133,13 @@ def build_report(
     claims = render_claims(runs, results_dir) if not no_runs else None
     if claims is not None:
         _write(out_dir / "claims.md", claims, files)
-    _embed_in_readme(results_dir / "README.md", "claims.md", claims, files)
+    _embed_in_readme(results_dir / "README.md", "claims.md", claims, files,
+                     "No claims.md yet: no SDP-CC run has an MP partner.")
+    costs = render_costs(runs, coll.dense_only)
+    if costs is not None:
+        _write(out_dir / "costs.md", costs, files)
+    _embed_in_readme(results_dir / "README.md", "costs.md", costs, files,
+                     "No costs.md yet: no completed run records its wall_seconds.")
 
     trace_problems: list[str] = []
     if plots and not no_runs:
