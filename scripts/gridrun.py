@@ -91,10 +91,14 @@ class Grid:
     def launch(self, run_dir: Path, overrides: list[str], requires: tuple[str, ...] = ()) -> dict | None:
         """``requires``: files of the finished run that later runs read (a dense model, a mask). The records
         are committed but those files are not, so on a fresh machine such a run is done again (resume=false).
-        A job two chains share runs once: the second launch waits for the first and then finds it done."""
+        A job two chains share runs once: the second launch waits for the first and then finds it done, or
+        failed in this launch of the grid (then it is not tried again until the next)."""
+        label = self.label(run_dir)
         with self._lock:
-            folder_lock = self._folder_locks.setdefault(self.label(run_dir), threading.Lock())
+            folder_lock = self._folder_locks.setdefault(label, threading.Lock())
         with folder_lock:
+            if label in self.failed:
+                return None
             return self._launch(run_dir, overrides, requires)
 
     def _launch(self, run_dir: Path, overrides: list[str], requires: tuple[str, ...]) -> dict | None:

@@ -104,23 +104,45 @@ def test_study_chains_share_one_dense_model_per_task_and_seed_and_run_mp_first(t
             assert cfg.max_train_samples == 4000 and cfg.prune.lr_schedule == "constant"
 
 
-def test_a_job_two_chains_share_runs_once(tmp_path, monkeypatch):
-    """The study's two chains of one (task, seed) both start with its dense model: run side by side, the second
-    waits for the first and finds it done instead of training it again (or failing on the folder's lock)."""
+def _shared_job_grid(tmp_path, monkeypatch, dense_code: int):
+    """Two chains that start with the same dense job, both at the dense launch at once (a barrier), the dense
+    job slow enough that the second waits on the folder's lock."""
+    import threading
     import time
 
-    calls = []
+    calls, barrier, real_launch = [], threading.Barrier(2), gridrun.Grid.launch
     monkeypatch.setattr(gridrun, "committed_record", lambda d: None)
 
     def run(self, run_dir, overrides):  # stands in for the sdp-run process
         calls.append(self.label(run_dir))
-        time.sleep(0.2 if run_dir.name == "dense" else 0)
+        if run_dir.name == "dense":
+            time.sleep(0.3)
+            if dense_code:
+                return dense_code
         (run_dir / "metrics.json").write_text(json.dumps(_record(0.8, 0.7)))
         return 0
 
+    def launch(self, run_dir, *args):
+        if run_dir.name == "dense":
+            barrier.wait(timeout=10)
+        return real_launch(self, run_dir, *args)
+
     monkeypatch.setattr(gridrun.Grid, "_call", run)
-    dense, high, low = tmp_path / "dense", tmp_path / "high", tmp_path / "low"
+    monkeypatch.setattr(gridrun.Grid, "launch", launch)
     grid = gridrun.Grid(tmp_path, [], jobs=2)
+    dense, high, low = tmp_path / "dense", tmp_path / "high", tmp_path / "low"
     grid.run_chains([[(dense, []), (high, [])], [(dense, []), (low, [])]])
+    return grid, calls
+
+
+def test_a_job_two_chains_share_runs_once(tmp_path, monkeypatch):
+    """The study's two chains of one (task, seed) both start with its dense model: run side by side, the second
+    waits for the first and finds it done instead of training it again (or failing on the folder's lock)."""
+    grid, calls = _shared_job_grid(tmp_path, monkeypatch, dense_code=0)
     assert sorted(calls) == ["dense", "high", "low"]
     assert grid.plan == ["dense", "high", "low"] and grid.failed == []
+
+
+def test_a_shared_job_that_fails_is_not_tried_again_by_the_other_chain(tmp_path, monkeypatch):
+    grid, calls = _shared_job_grid(tmp_path, monkeypatch, dense_code=1)
+    assert calls == ["dense"] and grid.failed == ["dense"]  # both chains stop; the next launch of the grid retries

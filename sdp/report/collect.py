@@ -211,7 +211,9 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     rec["has_trace"] = (run_dir / "trace.jsonl").is_file()
     # The run's own process time (one launch: a resumed run's record holds only its last part).
     rec["wall_seconds"] = float(data["wall_seconds"]) if _is_number(data.get("wall_seconds")) else float("nan")
-    rec["resumed"] = rec["has_trace"] and was_resumed(run_dir / "trace.jsonl")
+    # Whole: one launch from start to end, as far as the trace shows (no trace: not known, so not whole).
+    rec["whole_launch"] = rec["has_trace"] and not was_resumed(run_dir / "trace.jsonl")
+    rec["own_dense_stage"] = not (_lookup(cfg, "dense.checkpoint") or _lookup(config or {}, "dense.checkpoint"))
     seed, sparsity = field_("seed"), field_("target_sparsity")
     completed = status == "completed"
     if completed:
@@ -268,7 +270,7 @@ def _dedupe(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[Conflict], int]:
 _COLUMNS = [
     "path", "status", "task", "model", "method", "schedule", "teacher", "seed",
     "target_sparsity", "config_hash", "setup", "pair_setup", "finished_at", "sdp_version", "sdp_dirty", "has_trace", "final", "dense",
-    "per_language", "final_main", "error", "wall_seconds", "resumed",
+    "per_language", "final_main", "error", "wall_seconds", "whole_launch", "own_dense_stage",
 ]  # fmt: skip
 
 
@@ -303,7 +305,7 @@ def collect_runs(results_dir: Path | str) -> Collection:
         n_identical_duplicates=identical,
         n_tuning=tuning,
         n_dense_only=len(dense_only),
-        dense_only=pd.DataFrame(dense_only, columns=_COLUMNS),
+        dense_only=_dedupe(pd.DataFrame(dense_only, columns=_COLUMNS))[0],
     )
 
 
