@@ -7,10 +7,13 @@ import pandas as pd
 TITLE = "# Cost: wall-clock seconds per run"
 
 
+KINDS = ("dense model (sparsity 0)", "dense + pruning", "pruning (given dense model)")  # the rows' order
+
+
 def _kind(run: pd.Series) -> str:
     if run["target_sparsity"] == 0:
-        return "dense model (sparsity 0)"
-    return "dense + pruning" if run["own_dense_stage"] else "pruning (given dense model)"
+        return KINDS[0]
+    return KINDS[1] if run["own_dense_stage"] else KINDS[2]
 
 
 def render_costs(runs: pd.DataFrame, dense_only: pd.DataFrame) -> str | None:
@@ -34,8 +37,9 @@ def render_costs(runs: pd.DataFrame, dense_only: pd.DataFrame) -> str | None:
              "say how loaded the machine was: compare rows made side by side.", "",
              "| task | model | setup | run | method | mean s | min-max s | n | left out (resumed, no trace) |",
              "|---|---|---|---|---|---|---|---|---|"]
-    keys = ["task", "model", "setup", "kind", "method"]
-    for (task, model, setup, kind, method), grp in frame.groupby(keys, sort=True):
+    frame = frame.assign(rank=frame["kind"].map(KINDS.index))
+    keys = ["task", "model", "rank", "setup", "kind", "method"]
+    for (task, model, _, setup, kind, method), grp in frame.groupby(keys, sort=True):
         whole = grp.loc[grp["whole_launch"].astype(bool), "wall_seconds"]
         stats = (f"{whole.mean():.0f} | {whole.min():.0f}-{whole.max():.0f} | {len(whole)}" if len(whole)
                  else "— | — | 0")

@@ -36,8 +36,8 @@ def test_costs_table_leaves_resumed_runs_out_of_the_statistics(tmp_path: Path):
                                         "end\n")
     build_report(tmp_path, plots=False)
     rows = _rows(tmp_path)
-    assert rows == ["| sst2 | minilm | — | dense + pruning | KD | 900 | 900-900 | 1 | 0 |",
-                    "| sst2 | minilm | — | dense model (sparsity 0) | — | 600 | 600-600 | 1 | 0 |",
+    assert rows == ["| sst2 | minilm | — | dense model (sparsity 0) | — | 600 | 600-600 | 1 | 0 |",
+                    "| sst2 | minilm | — | dense + pruning | KD | 900 | 900-900 | 1 | 0 |",
                     "| sst2 | minilm | — | pruning (given dense model) | MP | 200 | 100-300 | 2 | 2 |"]
     readme = (tmp_path / "README.md").read_text()
     assert "STALE" not in readme and rows[2] in readme and readme.endswith("end\n")  # the quoted copy, refreshed
