@@ -84,7 +84,6 @@ class PruneRecipe:
     def setup(self) -> None:
         """Build every component, in dependency order; nothing that holds state is created later."""
         cfg = self.cfg
-        validate_config(cfg)  # every config error at once, before anything is built (sdp/validate.py)
         self.versions = versions(cfg.train.num_threads)  # at start: the code that runs, not the tree at the end
         prepare_run_dir(self.run_dir)  # a clear error, before anything runs, if it is not writable
         attach_run_log(self.run_dir, launcher_rank() == 0)  # this job's run.log only, main process only
@@ -409,6 +408,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
         from hydra.core.hydra_config import HydraConfig
 
         run_dir = HydraConfig.get().runtime.output_dir
+    validate_config(cfg)  # every config error at once, before anything is read or built (sdp/validate.py)
     recipe = PruneRecipe(cfg, run_dir)
     done = completed_metrics(run_dir, cfg)  # this config already completed here: nothing to recompute
     if done is not None:
