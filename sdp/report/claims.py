@@ -74,6 +74,12 @@ def _get(*keys: str) -> Callable[[dict], float | None]:
     return read
 
 
+def _cc_rep(rec: dict) -> str | None:
+    """The representation the run's held-out CC(student, teacher) was measured on."""
+    node = rec["analysis"].get("cross_correlation")
+    return node.get("representation") if isinstance(node, dict) else None
+
+
 def _pairs(runs: pd.DataFrame, results_dir: Path) -> tuple[dict[tuple, dict[str, dict]], int]:
     """pairing key (PAIR_KEYS, the run's setup and pair setup: collect.setup_hash, collect.pair_hash) -> method
     -> record (final, dense, analysis); and how many (key, method) were ambiguous."""
@@ -205,6 +211,10 @@ def _verdicts(pairs: dict, cc: str) -> list[str]:
         ("steps", _get("recovery", "mean_recovery_steps")), ("unrecovered", _get("recovery", "unrecovered")),
         ("jump", _get("recovery", "mean_loss_jump")),
         ("mass", _get("recovery", "mean_removed_mass")))}
+    # Did the objective do its job? Held-out CC(student, teacher) diagonal term, on the same representation.
+    same_rep = {k: r for k, r in pairs.items() if cc in r and "MP" in r
+                and _cc_rep(r[cc]) is not None and _cc_rep(r[cc]) == _cc_rep(r["MP"])}
+    rows["cc_diag"] = _diffs(same_rep, cc, "MP", _get("cross_correlation", "cc_diag"))
     overlap = [v for k, r in _ordered(pairs) if k[4] >= HIGH and cc in r
                for v in [_get("mask_overlap", "reference")(r[cc])] if v is not None]
     dense_overlap = {m: [v for k, r in pairs.items() if k[4] >= HIGH and m in r
@@ -234,6 +244,9 @@ def _verdicts(pairs: dict, cc: str) -> list[str]:
         _row("(recovery) smaller loss jump at a pruning step", "mean probe-loss jump", rows["jump"], -1, digits=4),
         _row("CC implicitly encourages sparsity", f"share of L1 mass a pruning step removes, x 1000 ({ov})",
              rows["mass"], -1, scale=1000, digits=3),
+        _row(f"(check, not a claim) {cc} keeps the student closer to its teacher", "held-out CC(student, "
+             "teacher) diagonal term, lower is closer (analysis.cross_correlation.cc_diag, dev)", rows["cc_diag"], -1,
+             digits=3),
         "", f"{cc} minus each baseline by task (dev main score x 100, pairs at sparsity >= {HIGH:g}, n = seeds):", "",
         "| task | " + " | ".join(f"vs {b}" for b in BASELINES) + " |", "|---|" + "---|" * len(BASELINES), *by_task,
     ]

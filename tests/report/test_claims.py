@@ -25,7 +25,10 @@ def _tree(root: Path, methods: dict[str, float] = OFFSET) -> None:
                     analysis = {"recovery": {"mean_recovery_steps": 10.0 - off * 100, "mean_loss_jump": 0.1,
                                              "mean_removed_mass": 0.004 - off / 10},
                                 "separability": {"final": {"fisher_ratio": 0.5 + off, "snr": 0.2}},
-                                "mask_overlap": {"reference": 0.9, "dense_magnitude": 0.95}}
+                                "mask_overlap": {"reference": 0.9, "dense_magnitude": 0.95},
+                                # SDP-CC closer to its teacher; MRPC's MP measured on another representation
+                                "cross_correlation": {"cc_diag": 0.4 - 5 * off, "representation":
+                                                      "cls" if (task, method) == ("mrpc", "MP") else "mean"}}
                     write_run(root, f"runs/{task}/{method}_s{sparsity}_seed{seed}", run_record(
                         task, method, sparsity, seed, {"main": final}, {"main": dense}, analysis=analysis))
 
@@ -45,6 +48,8 @@ def test_verdicts_and_frontier(tmp_path):
     sparsity = _line(text, "| CC implicitly encourages sparsity")
     assert "-2.000 [-2.000, -2.000] (n=6)" in sparsity and sparsity.endswith("| holds |")
     assert "Jaccard(kept weights of SDP-CC(mean), of MP) = 0.900" in sparsity
+    check = _line(text, "| (check, not a claim) SDP-CC(mean) keeps the student closer to its teacher")
+    assert "-0.100 [-0.100, -0.100] (n=3)" in check and check.endswith("| holds |")  # MRPC's pairs: not comparable
     # Frontier: sst2 keeps 90% of 0.90 (0.81) at 0.8 for every method, not at 0.9; mrpc likewise.
     frontier = _line(text, "| sparsity frontier")
     assert "sst2: 0.8 vs 0.8" in frontier and frontier.endswith("| inconclusive |")
