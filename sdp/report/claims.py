@@ -109,12 +109,13 @@ def _ordered(pairs: dict) -> list[tuple[tuple, dict]]:
 
 
 def _diffs(pairs: dict, a: str, b: str, value: Callable[[dict], float | None],
-           group: tuple | None = None) -> list[float]:
+           group: tuple | None = None, sparsity: float | None = None) -> list[float]:
     """value(a) - value(b) per (task, seed) unit: the mean over its pairs at sparsity >= HIGH where both ran
-    (only the units of one (task, setup) ``group`` if given)."""
+    (only the units of one (task, setup) ``group`` if given; only the pairs at ``sparsity`` if given)."""
     units: dict[tuple, list[float]] = {}
     for key, rec in _ordered(pairs):
-        if key[4] >= HIGH and a in rec and b in rec and group in (None, (key[0], key[6])):
+        at = key[4] >= HIGH if sparsity is None else key[4] == sparsity
+        if at and a in rec and b in rec and group in (None, (key[0], key[6])):
             x, y = value(rec[a]), value(rec[b])
             if x is not None and y is not None:
                 units.setdefault(_unit(key), []).append(x - y)
@@ -227,6 +228,9 @@ def _verdicts(pairs: dict, cc: str) -> list[str]:
     by_task = [f"| {_label(*g, pairs)} | " + " | ".join(
         _fmt_ci(interval(d := _diffs(pairs, cc, b, lambda rec: rec["final"], g)), len(d), 100) for b in BASELINES)
         + " |" for g in _setups(pairs)]
+    by_sparsity = [f"| {sp:g} | " + " | ".join(
+        _fmt_ci(interval(d := _diffs(pairs, cc, b, lambda rec: rec["final"], sparsity=sp)), len(d), 100)
+        for b in BASELINES) + " |" for sp in sorted({k[4] for k, r in pairs.items() if cc in r})]
     return [
         f"## Verdicts for {cc}", "",
         "| claim | measure | difference [95% CI] (n: task x seed units) | verdict |", "|---|---|---|---|",
@@ -249,4 +253,8 @@ def _verdicts(pairs: dict, cc: str) -> list[str]:
              digits=3),
         "", f"{cc} minus each baseline by task (dev main score x 100, pairs at sparsity >= {HIGH:g}, n = seeds):", "",
         "| task | " + " | ".join(f"vs {b}" for b in BASELINES) + " |", "|---|" + "---|" * len(BASELINES), *by_task,
+        "", f"{cc} minus each baseline by sparsity (descriptive: every sparsity on its own, tasks pooled, n = task x "
+        "seed units; the verdict above keeps its rule):", "",
+        "| sparsity | " + " | ".join(f"vs {b}" for b in BASELINES) + " |", "|---|" + "---|" * len(BASELINES),
+        *by_sparsity,
     ]

@@ -54,6 +54,8 @@ def test_verdicts_and_frontier(tmp_path):
     frontier = _line(text, "| sparsity frontier")
     assert "sst2: 0.8 vs 0.8" in frontier and frontier.endswith("| inconclusive |")
     assert "| sst2 | 0 |" not in text
+    # By sparsity (descriptive), 0.5 included although the verdicts use >= 0.8 only: 2 tasks x 3 seeds.
+    assert _line(text, "| 0.5 |") == "| 0.5 | +2.00 [+2.00, +2.00] (n=6) | -1.00 [-1.00, -1.00] (n=6) |"
     assert _line(text, "| sst2 | 0.9 |") == (
         "| sst2 | 0.9 | 90.00 ± 0.00 (n=3) | 70.20 ± 0.10 (n=3) | 73.20 ± 0.10 (n=3) | 72.20 ± 0.10 (n=3) |")
     build_report(tmp_path, plots=False)
