@@ -315,7 +315,7 @@ class PruneRecipe:
             acc.backward(loss)
             optimizer_update(stage, acc, self.model, self.cfg.train.max_grad_norm)  # at the window's end only
         if acc.sync_gradients and masks is not None:
-            masks.apply()  # ...and weight decay cannot move them off zero either
+            masks.apply()  # after the step: no part of the optimizer's update may leave a pruned weight off zero
         return {k: v.item() if torch.is_tensor(v) else float(v) for k, v in parts.items()}
 
     def loss_step(self, stage: Stage, batch: dict[str, torch.Tensor], pooled: MicroBatch | None = None

@@ -160,7 +160,7 @@ def optimizer_update(stage: Stage, accelerator: Accelerator, model: nn.Module, m
     masks = stage.masks
     if accelerator.sync_gradients:
         if masks is not None:
-            masks.mask_grads()  # pruned weights get no update...
+            masks.mask_grads()  # pruned weights get no gradient update (the recipe re-applies the masks after the step)
         if max_grad_norm > 0:
             # Unscale (fp16) through this stage's optimizer only: accelerate's clip_grad_norm_
             # would unscale through every prepared optimizer, both stages', i.e. twice.
