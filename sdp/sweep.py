@@ -95,17 +95,19 @@ def find_completed(output_root: str | Path, chash: str, seed: int, exclude: Path
     return None
 
 
-def record_failure(run_dir: Path, cfg: DictConfig, exc: BaseException) -> None:
+def record_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, lock_held: bool = False) -> None:
     """error.txt (traceback) + metrics.json (status failed), atomically, under the folder's lock: a completed
     run is never touched, and neither is a folder another live run holds (a config error is found before
-    this job's lock is taken, so the folder may be someone else's)."""
-    if not is_main_process():
+    this job's lock is taken, so the folder may be someone else's). ``lock_held``: this job holds it (a failure
+    during the run is recorded before the lock is released, so no other job can take the folder in between)."""
+    if not is_main_process() or getattr(exc, "_sdp_recorded", False):
         return
     message = f"{type(exc).__name__}: {exc}"
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        with run_lock(run_dir):
+        with contextlib.nullcontext() if lock_held else run_lock(run_dir):
             _write_failure(run_dir, cfg, exc, message)
+        exc._sdp_recorded = True  # type: ignore[attr-defined]  (the handler outside the lock sees it)
     except RunLockedError:
         log.error("%s not recorded in %s: the folder is in use by another run", message, run_dir)
     except OSError as err:  # e.g. the read-only run directory that caused the failure
@@ -170,7 +172,12 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
             held.enter_context(job_log(run_dir, is_main_process()))
             if moved is not None:
                 log.warning("resume=false: the previous run's files were moved to %s", moved)
-            return _run_locked(cfg, run_dir)
+            try:
+                return _run_locked(cfg, run_dir)
+            except Exception as exc:
+                if not isinstance(exc, (RunLockedError, ResumeRefusedError)):  # refusals record nothing
+                    record_failure(run_dir, cfg, exc, lock_held=True)
+                raise
     except (RunLockedError, ResumeRefusedError) as exc:
         if not in_multirun():
             raise  # the folder belongs to another run: record nothing in it

@@ -92,6 +92,27 @@ def test_config_error_into_a_folder_in_use_writes_nothing_there(tmp_path, data):
     assert sorted(p.name for p in live.iterdir()) == [LOCK_NAME]
 
 
+def test_a_failure_during_the_run_is_recorded_before_the_lock_is_released(tmp_path, data, monkeypatch):
+    """The folder's lock is taken once for the whole job, failure record included: released and taken again,
+    another job could take the folder in between, and the failure would be lost (or written into its run)."""
+    import sdp.sweep
+
+    taken, real = [], sdp.sweep.run_lock
+
+    def counting_lock(*args, **kwargs):
+        taken.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sdp.sweep, "run_lock", counting_lock)
+    run_dir = tmp_path / "run"
+    with pytest.raises(FloatingPointError, match="non-finite loss"):
+        _run(tmp_path, data, run_dir, "dense.lr=1e30", "dense.max_steps=6")
+    assert taken == [run_dir]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "failed" and "non-finite loss" in metrics["error"]
+    assert "non-finite loss" in (run_dir / "error.txt").read_text()
+
+
 def test_second_process_into_a_running_folder_is_refused(tmp_path, data):
     """Two real ``python -m cli.run`` processes into one folder. The first is paused (SIGSTOP) once it holds the
     lock, so the second always meets a live run however slow this machine is; the first then completes."""
