@@ -1,8 +1,9 @@
 """The pruning recipe: dense fine-tuning, then iterative magnitude pruning with self-distillation.
 
-    recipe = PruneRecipe(cfg, run_dir)
-    recipe.setup()
-    metrics = recipe.train()
+    metrics = run(cfg, run_dir)    # validates the config; a run completed in run_dir returns its metrics; else
+        recipe = PruneRecipe(cfg, run_dir)
+        recipe.setup()              # every component, in dependency order
+        metrics = recipe.train()    # dense stage, pruning stage, final evaluation, the run's files
 
 One place owns the flow; it composes ``sdp.data``, ``sdp.models`` (presets), ``sdp.pruning`` (masks, schedules)
 and ``sdp.objectives`` (distillation, weight terms, teacher). What a run writes: docs/metrics_schema.md.

@@ -100,14 +100,13 @@ def record_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, lock_held
     run is never touched, and neither is a folder another live run holds (a config error is found before
     this job's lock is taken, so the folder may be someone else's). ``lock_held``: this job holds it (a failure
     during the run is recorded before the lock is released, so no other job can take the folder in between)."""
-    if not is_main_process() or getattr(exc, "_sdp_recorded", False):
+    if not is_main_process():
         return
     message = f"{type(exc).__name__}: {exc}"
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.nullcontext() if lock_held else run_lock(run_dir):
             _write_failure(run_dir, cfg, exc, message)
-        exc._sdp_recorded = True  # type: ignore[attr-defined]  (the handler outside the lock sees it)
     except RunLockedError:
         log.error("%s not recorded in %s: the folder is in use by another run", message, run_dir)
     except OSError as err:  # e.g. the read-only run directory that caused the failure
@@ -147,6 +146,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
     from sdp.validate import validate_config
 
     run_dir = resolve_run_dir(cfg)
+    recorded = None  # the failure already recorded under this job's lock (or tried: then never again)
     try:
         validate_config(cfg)  # before the folder is touched and before torch is imported
         # Several launched processes: join them (gloo without a GPU; an error if fewer joined than were
@@ -177,6 +177,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
             except Exception as exc:
                 if not isinstance(exc, (RunLockedError, ResumeRefusedError)):  # refusals record nothing
                     record_failure(run_dir, cfg, exc, lock_held=True)
+                    recorded = exc
                 raise
     except (RunLockedError, ResumeRefusedError) as exc:
         if not in_multirun():
@@ -184,7 +185,8 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
         log.error("job refused (nothing recorded in %s), the sweep goes on: %s: %s", run_dir, type(exc).__name__, exc)
         return None
     except Exception as exc:
-        record_failure(run_dir, cfg, exc)
+        if exc is not recorded:  # found before the lock was taken (a config error), or on releasing it
+            record_failure(run_dir, cfg, exc)
         if in_multirun():
             log.error("job failed (recorded in %s/error.txt), the sweep goes on: %s: %s",
                       run_dir, type(exc).__name__, exc)

@@ -110,6 +110,7 @@ def build_recipe(task: str, work: Path, extra: list[str] = ()):
     timings are those of the updates between pruning events, where a run spends nearly all its time.
     """
     from sdp.recipe import PruneRecipe
+    from sdp.validate import validate_config
 
     overrides = [
         "model=minilm",
@@ -129,7 +130,9 @@ def build_recipe(task: str, work: Path, extra: list[str] = ()):
         "max_eval_samples=8",
         *extra,
     ]
-    recipe = PruneRecipe(compose_cfg(overrides), work / task)
+    cfg = compose_cfg(overrides)
+    validate_config(cfg)  # as sdp.recipe.run does: the caller's overrides are checked too
+    recipe = PruneRecipe(cfg, work / task)
     recipe.setup()
     return recipe
 

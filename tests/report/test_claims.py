@@ -100,6 +100,10 @@ def test_pairs_of_one_task_and_seed_are_one_unit():
              for seed, diffs in ((1, (0.01, 0.03)), (2, (0.02, 0.02))) for sp, d in zip((0.8, 0.9), diffs)}
     pairs[("sst2", "m", "cubic", "frozen", 0.5, 1, "h")] = {"MP": rec(0.5), "SDP-CC": rec(0.9)}  # below HIGH
     assert [round(d, 6) for d in _diffs(pairs, "SDP-CC", "MP", lambda r: r["final"])] == [0.02, 0.02]
+    # The by-sparsity table: each sparsity on its own, 0.5 included.
+    by = {sp: [round(d, 6) for d in _diffs(pairs, "SDP-CC", "MP", lambda r: r["final"], sparsity=sp)]
+          for sp in (0.5, 0.8, 0.9)}
+    assert by == {0.5: [0.4], 0.8: [0.01, 0.02], 0.9: [0.03, 0.02]}
 
 
 def test_runs_of_another_budget_are_not_paired(tmp_path):

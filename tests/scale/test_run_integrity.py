@@ -40,6 +40,9 @@ ROWS = {
     "corrupt pruning-stage checkpoints": "test_corrupt_prune_checkpoints_restart_from_dense_model",
     "signal during evaluation": "test_signal_during_evaluation_leaves_a_resumable_run",
     "signal during the teacher prefill or saving": "test_signal_during_prefill_or_saving_leaves_a_resumable_run",
+    "failure during a run": "test_a_failure_during_the_run_is_recorded_before_the_lock_is_released",
+    "one exception object raised in two jobs": "test_each_job_records_its_failure_even_when_a_library_raises_one_exception_twice",
+    "bad config through the library entry point": "test_run_validates_before_looking_at_the_folder",
 }
 
 
@@ -111,6 +114,34 @@ def test_a_failure_during_the_run_is_recorded_before_the_lock_is_released(tmp_pa
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "failed" and "non-finite loss" in metrics["error"]
     assert "non-finite loss" in (run_dir / "error.txt").read_text()
+
+
+def test_each_job_records_its_failure_even_when_a_library_raises_one_exception_twice(tmp_path, monkeypatch):
+    """Which failure was recorded under the lock is the job's own note, not a mark on the exception object: a
+    library that re-raises one cached exception in two jobs gets both recorded."""
+    import sdp.sweep
+
+    cached = RuntimeError("a library's cached error")
+
+    def fail(cfg, run_dir):
+        raise cached
+
+    monkeypatch.setattr(sdp.sweep, "_run_locked", fail)
+    for name in ("first", "second"):
+        with pytest.raises(RuntimeError, match="cached error"):
+            run_job(_cfg(f"output_dir={tmp_path / name}"))
+        assert "cached error" in (tmp_path / name / "error.txt").read_text()
+
+
+def test_run_validates_before_looking_at_the_folder(tmp_path):
+    """sdp.recipe.run, the library entry point, checks the config first as the command line does: a bad value
+    is a ConfigError even in a folder that holds another config's completed run."""
+    from sdp.recipe import run
+    from sdp.validate import ConfigError
+
+    (tmp_path / "metrics.json").write_text(json.dumps({"status": "completed", "config_hash": "other", "seed": 1}))
+    with pytest.raises(ConfigError, match=r"sparsity=1.5 must be in \[0, 1\)"):
+        run(_cfg("sparsity=1.5"), tmp_path)
 
 
 def test_second_process_into_a_running_folder_is_refused(tmp_path, data):
