@@ -179,7 +179,7 @@ class Grid:
             list(pool.map(run_chain, chains))
 
     def _know(self, labels: list[str]) -> None:
-        self.known += [label for label in labels if label not in self.known]
+        self.known += [label for label in dict.fromkeys(labels) if label not in self.known]  # a shared job once
 
     def write_progress(self) -> None:
         done = sorted(label for label in self.known if read_completed(self.root / label))

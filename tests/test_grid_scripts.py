@@ -140,7 +140,8 @@ def test_a_job_two_chains_share_runs_once(tmp_path, monkeypatch):
     waits for the first and finds it done instead of training it again (or failing on the folder's lock)."""
     grid, calls = _shared_job_grid(tmp_path, monkeypatch, dense_code=0)
     assert sorted(calls) == ["dense", "high", "low"]
-    assert grid.plan == ["dense", "high", "low"] and grid.failed == []
+    assert grid.plan == ["dense", "high", "low"] and grid.known == ["dense", "high", "low"] and grid.failed == []
+    assert "- done (3): dense, high, low" in (tmp_path / "PROGRESS.md").read_text()  # the shared job counted once
 
 
 def test_a_shared_job_that_fails_is_not_tried_again_by_the_other_chain(tmp_path, monkeypatch):
