@@ -174,10 +174,11 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
                 log.warning("resume=false: the previous run's files were moved to %s", moved)
             try:
                 return _run_locked(cfg, run_dir)
+            except (RunLockedError, ResumeRefusedError):
+                raise  # a refusal records nothing (below)
             except Exception as exc:
-                if not isinstance(exc, (RunLockedError, ResumeRefusedError)):  # refusals record nothing
-                    record_failure(run_dir, cfg, exc, lock_held=True)
-                    recorded = exc
+                record_failure(run_dir, cfg, exc, lock_held=True)
+                recorded = exc
                 raise
     except (RunLockedError, ResumeRefusedError) as exc:
         if not in_multirun():

@@ -318,22 +318,27 @@ def is_tuning_run(path: Path) -> bool:
     return isinstance(examples, dict) and "validation_from_train" in examples
 
 
-def was_resumed(path: Path) -> bool:
-    """Did the run of this trace.jsonl resume from a checkpoint (a ``resume`` record)?"""
+def _trace_records(path: Path) -> tuple[list[Any], int]:
+    """The parsed lines of a trace.jsonl (blank lines skipped) and the number of unparsable ones; ([], 1) for
+    an unreadable file."""
     try:
         lines = Path(path).read_text(errors="replace").splitlines()
     except OSError:
-        return False
+        return [], 1
+    records, bad = [], 0
     for line in lines:
-        if '"resume"' not in line:
+        if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            records.append(json.loads(line))
         except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict) and obj.get("event") == "resume":
-            return True
-    return False
+            bad += 1
+    return records, bad
+
+
+def was_resumed(path: Path) -> bool:
+    """Did the run of this trace.jsonl resume from a checkpoint (a ``resume`` record)?"""
+    return any(isinstance(obj, dict) and obj.get("event") == "resume" for obj in _trace_records(path)[0])
 
 
 def load_trace(path: Path) -> tuple[list[dict[str, Any]], int]:
@@ -344,19 +349,9 @@ def load_trace(path: Path) -> tuple[list[dict[str, Any]], int]:
     first one at or after it, and the steps until the loss is back at `loss_before` (None if it is not
     back before the next pruning step). The task loss is preferred, as it is comparable across methods.
     """
-    prunes, train, bad = [], [], 0
-    try:
-        lines = Path(path).read_text(errors="replace").splitlines()
-    except OSError:
-        return [], 1
-    for line in lines:
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            bad += 1
-            continue
+    prunes, train = [], []
+    records, bad = _trace_records(path)
+    for obj in records:
         if not isinstance(obj, dict):
             bad += 1
         elif obj.get("event") == "prune":
