@@ -108,6 +108,7 @@ def tokenize_splits(
         return _tokenize(dsets, task, tokenizer, max_seq_length)
     cache_dir = Path(cache_dir)
     target = cache_dir / tokenize_cache_key(dsets, task, tokenizer, max_seq_length)
+    unreadable = False
     if (target / "dataset_dict.json").is_file():
         try:
             cached = datasets.load_from_disk(str(target))
@@ -115,6 +116,7 @@ def tokenize_splits(
             return cached
         except Exception as exc:  # corrupt/partial cache: rebuild it
             log.warning("ignoring unreadable tokenize cache %s: %s", target, exc)
+            unreadable = True
     result = _tokenize(dsets, task, tokenizer, max_seq_length)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -126,16 +128,25 @@ def tokenize_splits(
     try:
         result.save_to_disk(str(tmp))
         publish_tree(tmp)  # mkdtemp made it 0700: the cache is shared like any folder the user makes
-        if target.exists():
-            shutil.rmtree(target, ignore_errors=True)
-        os.replace(tmp, target)
+        if (target / "dataset_dict.json").is_file() and not unreadable:
+            # Another process (a DDP rank, a parallel sweep job) published this key while we tokenized: keep
+            # its copy, which it may be reading right now, and drop ours.
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            if target.exists():  # unreadable, or a folder no finished write left: nobody can be reading it
+                shutil.rmtree(target, ignore_errors=True)
+            os.replace(tmp, target)  # fails (ENOTEMPTY) if another process won the race: handled below
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
         if not (target / "dataset_dict.json").is_file():
             log.warning("tokenize cache %s could not be written: going on without the cache", target)
             return result
     # Serve the cached copy so first and later calls return the same (memory-mapped) object kind.
-    return datasets.load_from_disk(str(target))
+    try:
+        return datasets.load_from_disk(str(target))
+    except Exception as exc:  # e.g. someone cleared the cache folder this instant: ours is in memory anyway
+        log.warning("tokenize cache %s could not be read back (%s): using the in-memory result", target, exc)
+        return result
 
 
 # -------------------------------------------------------------------------------- collation / loading

@@ -332,3 +332,47 @@ def test_tokenize_cache_hit_and_miss(small_rte, tokenizer, tmp_path, monkeypatch
     monkeypatch.undo()
     tokenize_splits(small_rte, task, tokenizer, max_seq_length=33, cache_dir=cache)
     assert len([p for p in Path(cache).iterdir() if not p.name.startswith(".")]) == 2
+
+
+def test_tokenize_cache_keeps_a_copy_another_process_published_meanwhile(small_rte, tokenizer, tmp_path,
+                                                                        monkeypatch):
+    # DDP ranks and parallel sweep jobs tokenize the same key at once; the loser must not delete the winner's
+    # copy (the winner may be memory-mapping it: that race failed a 2-process DDP test in CI).
+    task, cache = get_task("rte"), tmp_path / "tokcache"
+    real_tokenize = tokenize._tokenize
+    published = {}
+
+    def tokenize_while_another_process_publishes(dsets, *args):
+        result = real_tokenize(dsets, *args)
+        target = cache / tokenize.tokenize_cache_key(small_rte, task, tokenizer, 32)
+        result.save_to_disk(str(target))
+        (target / "winner.marker").write_text("")
+        published["target"] = target
+        return result
+
+    monkeypatch.setattr(tokenize, "_tokenize", tokenize_while_another_process_publishes)
+    out = tokenize_splits(small_rte, task, tokenizer, max_seq_length=32, cache_dir=cache)
+    assert (published["target"] / "winner.marker").is_file()
+    assert out["train"]["input_ids"] == real_tokenize(small_rte, task, tokenizer, 32)["train"]["input_ids"]
+    assert [p.name for p in cache.iterdir() if p.name.startswith(".")] == []  # our temporary copy is gone
+
+
+def test_tokenize_cache_replaces_an_unreadable_copy_and_survives_a_vanished_one(small_rte, tokenizer, tmp_path,
+                                                                               monkeypatch, caplog):
+    task, cache = get_task("rte"), tmp_path / "tokcache"
+    tokenize_splits(small_rte, task, tokenizer, max_seq_length=32, cache_dir=cache)
+    (target,) = [p for p in cache.iterdir()]
+    for arrow in target.rglob("*.arrow"):
+        arrow.unlink()
+    with caplog.at_level("WARNING"):
+        tokenize_splits(small_rte, task, tokenizer, max_seq_length=32, cache_dir=cache)
+    assert "ignoring unreadable tokenize cache" in caplog.text
+    assert datasets.load_from_disk(str(target))["train"].num_rows == small_rte["train"].num_rows  # rebuilt
+
+    real_load = datasets.load_from_disk
+    monkeypatch.setattr(datasets, "load_from_disk", lambda path: (_ for _ in ()).throw(FileNotFoundError(path)))
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        out = tokenize_splits(small_rte, task, tokenizer, max_seq_length=32, cache_dir=cache)
+    assert "could not be read back" in caplog.text
+    assert out["train"]["input_ids"] == real_load(str(target))["train"]["input_ids"]
