@@ -70,10 +70,12 @@ def score_vs_sparsity(cells: pd.DataFrame, scores: pd.DataFrame, task: str, out_
     return _save(fig, out_dir / f"score_vs_sparsity_{_safe(task)}.png")
 
 
-def recovery(runs: pd.DataFrame, results_dir: Path, task: str, target: float,
-             out_dir: Path) -> tuple[Path | None, list[str]]:  # fmt: skip
-    """Loss jump at each pruning step and the steps to recover, per method, from the trace.jsonl of the runs
-    pruned to ``target`` (one plot per target sparsity: steps of different schedules do not line up)."""
+def recovery_by_step(runs: pd.DataFrame, results_dir: Path, task: str,
+                     target: float) -> tuple[pd.DataFrame, list[str]]:  # fmt: skip
+    """One row per (model, method, sparsity after a pruning step) of the runs pruned to ``target``, over their
+    seeds: ``jump`` (mean loss jump), ``recovery`` (mean steps to recover over the seeds that recovered),
+    ``never`` (seeds whose loss never came back) and ``seeds``. Steps of different seeds line up because the
+    schedule, not the data, sets the sparsity of each step."""
     problems: list[str] = []
     rows = []
     sel = (runs["task"] == task) & (runs["target_sparsity"] == target) & runs["has_trace"]
@@ -82,28 +84,52 @@ def recovery(runs: pd.DataFrame, results_dir: Path, task: str, target: float,
         if bad:
             problems.append(f"`{run.path}/trace.jsonl`: {bad} unreadable line(s) skipped")
         for ev in events:
-            jump = ev.get("loss_after", float("nan")) - ev.get("loss_before", float("nan")) \
-                if all(isinstance(ev.get(k), (int, float)) for k in ("loss_before", "loss_after")) else float("nan")  # fmt: skip
-            rows.append({"model": run.model, "method": run.method, "sparsity": round(100 * ev["sparsity"], 3),
-                         "jump": jump, "recovery": ev.get("recovery_steps")})  # fmt: skip
-    frame = pd.DataFrame(rows, columns=["model", "method", "sparsity", "jump", "recovery"])
+            has_losses = all(isinstance(ev.get(k), (int, float)) for k in ("loss_before", "loss_after"))
+            rows.append({
+                "model": run.model, "method": run.method, "sparsity": round(100 * ev["sparsity"], 3),
+                "jump": ev["loss_after"] - ev["loss_before"] if has_losses else float("nan"),
+                "recovery": ev.get("recovery_steps"),
+                # null recovery_steps with losses measured: the loss never came back within the stage
+                "never": has_losses and ev.get("recovery_steps") is None,
+            })  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["model", "method", "sparsity", "jump", "recovery", "never"])
     frame["recovery"] = pd.to_numeric(frame["recovery"], errors="coerce")
-    if frame.empty or not frame[["jump", "recovery"]].notna().any().any():
+    by_step = frame.groupby(["model", "method", "sparsity"], sort=True).agg(
+        jump=("jump", "mean"), recovery=("recovery", "mean"), never=("never", "sum"), seeds=("never", "size"))
+    return by_step.reset_index().astype({"never": int, "seeds": int}), problems
+
+
+def recovery(runs: pd.DataFrame, results_dir: Path, task: str, target: float,
+             out_dir: Path) -> tuple[Path | None, list[str]]:  # fmt: skip
+    """Loss jump at each pruning step and the steps to recover, per method, from the trace.jsonl of the runs
+    pruned to ``target`` (one plot per target sparsity: steps of different schedules do not line up). A step
+    after which some seed's loss never came back is marked with an x on a "never" line above the others."""
+    frame, problems = recovery_by_step(runs, results_dir, task, target)
+    if frame.empty or not (frame[["jump", "recovery"]].notna().any().any() or frame["never"].any()):
         return None, problems  # no trace, or prune records without any loss to compare
     many = frame["model"].nunique() > 1
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     groups = sorted(frame.groupby(["model", "method"]), key=lambda g: (g[0][0], method_rank(g[0][1])))
+    never_y = 1.1 * max(float(frame["recovery"].max()) if frame["recovery"].notna().any() else 0.0, 1.0)
     for i, ((model, method), grp) in enumerate(groups):
-        agg = grp.groupby("sparsity", sort=True)[["jump", "recovery"]].mean()
+        seeds = int(grp["seeds"].max())
         label = f"{model}/{method}" if many else method
-        ax1.plot(agg.index, agg["jump"], marker=".", color=f"C{i % 10}", label=label)
-        ax2.plot(agg.index, agg["recovery"], marker=".", color=f"C{i % 10}", label=label)
+        label += f" (n={seeds})"
+        ax1.plot(grp["sparsity"], grp["jump"], marker=".", color=f"C{i % 10}", label=label)
+        ax2.plot(grp["sparsity"], grp["recovery"], marker=".", color=f"C{i % 10}", label=label)
+        never = grp[grp["never"] > 0]
+        # one row of marks per method, so marks at the same step do not hide each other
+        ax2.scatter(never["sparsity"], [never_y * (1 + 0.05 * i)] * len(never), marker="x", color=f"C{i % 10}")
+    if frame["never"].any():
+        ax2.axhline(never_y * 0.97, color="grey", linewidth=0.5, linestyle=":")
+        ax2.annotate("x: never recovered (in any seed)", (0.01, never_y * 0.97), xycoords=("axes fraction", "data"),
+                     textcoords="offset points", xytext=(0, -9), fontsize=7, color="grey")
     ax1.set_xlabel("sparsity after the step (%)")
-    ax1.set_ylabel("loss after − loss before")
+    ax1.set_ylabel("loss after − loss before (mean over seeds)")
     pct = f"{round(100 * target, 2):g}%"
     ax1.set_title(f"{task} → {pct}: loss jump at each pruning step")
     ax2.set_xlabel("sparsity after the step (%)")
-    ax2.set_ylabel("steps to recover")
+    ax2.set_ylabel("steps to recover (mean over seeds that did)")
     ax2.set_title(f"{task} → {pct}: recovery after each pruning step")
     for ax in (ax1, ax2):
         ax.grid(True, alpha=0.3)
