@@ -17,6 +17,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from sdp.report.collect import was_resumed
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -181,6 +183,29 @@ class Grid:
     def _know(self, labels: list[str]) -> None:
         self.known += [label for label in dict.fromkeys(labels) if label not in self.known]  # a shared job once
 
+    def time_left(self, todo: list[str]) -> str:
+        """Hours left at the pace of this grid's finished runs: per top folder (the study's dense models and its
+        pruning runs cost differently) the mean ``wall_seconds`` of its finished runs times its runs left (a
+        running one counts half), over the runs side by side. Resumed runs (their record holds only the last
+        launch) are left out of the mean."""
+        seconds: dict[str, list[float]] = {}
+        for label in self.known:
+            done = read_completed(self.root / label)
+            if done and isinstance(done.get("wall_seconds"), (int, float)) \
+                    and not was_resumed(self.root / label / "trace.jsonl"):  # fmt: skip
+                seconds.setdefault(label.split("/")[0], []).append(float(done["wall_seconds"]))
+        left = [(label, 1.0) for label in todo] + [(label, 0.5) for label in self.running]
+        if not left:
+            return "nothing"
+        pooled = [x for xs in seconds.values() for x in xs]
+        if not pooled:
+            return f"{len(left)} runs; no finished run to estimate their time from yet"
+        mean = {group: sum(xs) / len(xs) for group, xs in seconds.items()}
+        total = sum(share * mean.get(label.split("/")[0], sum(pooled) / len(pooled)) for label, share in left)
+        return (f"about {total / self.jobs / 3600:.1f} h for {len(todo)} waiting and {len(self.running)} running "
+                f"({self.jobs} side by side, at the mean time of {len(pooled)} finished, not resumed, runs "
+                "of the same top folder)")
+
     def write_progress(self) -> None:
         done = sorted(label for label in self.known if read_completed(self.root / label))
         todo = [p for p in self.plan if p not in done and p not in self.running]
@@ -189,7 +214,8 @@ class Grid:
                  f"- done ({len(done)}): " + (", ".join(done) or "none"),
                  f"- running ({len(self.running)}): " + (", ".join(sorted(self.running)) or "none"),
                  f"- next ({len(todo)}): " + (", ".join(todo) or "—"),
-                 f"- failed this launch ({len(self.failed)}): " + (", ".join(self.failed) or "none"), "",
+                 f"- failed this launch ({len(self.failed)}): " + (", ".join(self.failed) or "none"),
+                 f"- left: {self.time_left(todo)}", "",
                  "Finished runs are skipped and interrupted ones resume when the same command runs again.", ""]
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.root / ".PROGRESS.md.tmp"

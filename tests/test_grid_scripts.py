@@ -147,3 +147,25 @@ def test_a_job_two_chains_share_runs_once(tmp_path, monkeypatch):
 def test_a_shared_job_that_fails_is_not_tried_again_by_the_other_chain(tmp_path, monkeypatch):
     grid, calls = _shared_job_grid(tmp_path, monkeypatch, dense_code=1)
     assert calls == ["dense"] and grid.failed == ["dense"]  # both chains stop; the next launch of the grid retries
+
+
+def test_progress_estimates_the_time_left_from_finished_runs(tmp_path):
+    def finished(label: str, seconds: float, resumed: bool = False) -> None:
+        (tmp_path / label).mkdir(parents=True)
+        (tmp_path / label / "metrics.json").write_text(json.dumps({"status": "completed", "wall_seconds": seconds}))
+        (tmp_path / label / "trace.jsonl").write_text(json.dumps({"event": "resume"}) if resumed else "")
+
+    finished("dense/a", 1000)
+    finished("runs/a1", 200)
+    finished("runs/a2", 400)
+    finished("runs/a3", 50, resumed=True)  # its record holds only its last launch: not a pace
+    grid = gridrun.Grid(tmp_path, [], jobs=2)
+    grid._know(["dense/a", "dense/b", "runs/a1", "runs/a2", "runs/a3", "runs/b1", "runs/b2", "runs/b3"])
+    grid.running = {"runs/b3"}
+    # dense/b: 1000 s; runs/b1, b2: 300 s each; runs/b3 running: half of 300 s; two side by side
+    assert grid.time_left(["dense/b", "runs/b1", "runs/b2"]).startswith(
+        f"about {(1000 + 300 + 300 + 150) / 2 / 3600:.1f} h for 3 waiting and 1 running")
+    assert "3 finished" in grid.time_left(["dense/b"])
+    grid.running = set()
+    assert grid.time_left([]) == "nothing"
+    assert "no finished run" in gridrun.Grid(tmp_path / "new", []).time_left(["x"])
