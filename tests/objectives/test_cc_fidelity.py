@@ -101,10 +101,10 @@ def test_dropout_free_distill_pass_equals_an_eval_mode_forward():
     assert student.training  # the switch leaves train mode alone
     student.eval()
     reference = term(model_outputs(student, batch, ("cls",)), t_out)
-    assert float(clean) == pytest.approx(float(reference), abs=1e-6)
+    assert float(clean.detach()) == pytest.approx(float(reference.detach()), abs=1e-6)
     student.train()
     noisy = term(model_outputs(student, batch, ("cls",)), t_out)
-    assert abs(float(noisy) - float(reference)) > 1e-4  # dropout is really back on after the block
+    assert abs(float(noisy.detach()) - float(reference.detach())) > 1e-4  # dropout is really back on after the block
     assert all(m.p == 0.3 for m in student.modules() if isinstance(m, torch.nn.Dropout))
 
 
@@ -138,7 +138,7 @@ def test_gathered_cc_equals_single_process_cc_on_the_concatenated_batch(tmp_path
     single.backward()
     for rank in range(world):
         got = torch.load(tmp_path / f"rank{rank}.pt")  # written by this test's own workers
-        assert float(got["loss"]) == pytest.approx(float(single), rel=1e-6)
+        assert float(got["loss"]) == pytest.approx(float(single.detach()), rel=1e-6)
         # Every rank holds the same global loss; all_gather's backward sums the ranks' gradients, so each
         # rank's rows get world x dL/dz. DDP then averages parameter gradients over ranks: dL/dW exactly.
         rows = slice(rank * 6, (rank + 1) * 6)
