@@ -24,14 +24,22 @@ IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
 ENV = {**os.environ, "PYTHONPATH": ""}  # nothing of this checkout may leak into the installed one
 
 
+def _dotted(root: Path, name: str) -> set[str]:
+    """The importable name of every folder under ``root`` (installed as ``name``): setuptools ships a folder's
+    files, code or data, only as a listed package, and warns about each folder it finds unlisted."""
+    folders = [root, *(d for d in root.rglob("*") if d.is_dir() and "__pycache__" not in d.parts)]
+    return {".".join((name, *d.relative_to(root).parts)) for d in folders
+            if all(part.isidentifier() for part in d.relative_to(root).parts)}
+
+
 def test_listed_packages_cover_the_source_tree():
     from setuptools.config.pyprojecttoml import load_file  # tomllib is Python 3.11+ only
 
     setuptools = load_file(REPO / "pyproject.toml")["tool"]["setuptools"]
     listed = set(setuptools["packages"])
-    found = {"sdp." + p.parent.relative_to(REPO / "sdp").as_posix().replace("/", ".")
-             for p in (REPO / "sdp").rglob("__init__.py") if p.parent != REPO / "sdp"} | {"sdp"}
+    found = _dotted(REPO / "sdp", "sdp") | _dotted(REPO / "conf", "sdp.conf") | _dotted(REPO / "cli", "sdp.cli")
     assert found <= listed, f"packages missing from pyproject.toml: {sorted(found - listed)}"
+    assert listed <= found, f"packages listed but not in the tree: {sorted(listed - found)}"
     assert setuptools["package-dir"] == {"sdp": "sdp", "sdp.conf": "conf", "sdp.cli": "cli"}
 
 
