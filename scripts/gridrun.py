@@ -184,27 +184,33 @@ class Grid:
         self.known += [label for label in dict.fromkeys(labels) if label not in self.known]  # a shared job once
 
     def time_left(self, todo: list[str]) -> str:
-        """Hours left at the pace of this grid's finished runs: per top folder (the study's dense models and its
-        pruning runs cost differently) the mean ``wall_seconds`` of its finished runs times its runs left (a
-        running one counts half), over the runs side by side. Resumed runs (their record holds only the last
-        launch) are left out of the mean."""
+        """Hours left at the pace of this grid's finished runs: each run left is estimated by the mean
+        ``wall_seconds`` of the finished runs in its folder (the study's runs/<task>/), else of its top folder
+        (dense/, runs/), else of all; a running one counts half. The sum is shared by the runs side by side,
+        but never less than the longest run left. Resumed runs (their record holds only their last launch) are
+        left out of the means."""
         seconds: dict[str, list[float]] = {}
         for label in self.known:
             done = read_completed(self.root / label)
             if done and isinstance(done.get("wall_seconds"), (int, float)) \
                     and not was_resumed(self.root / label / "trace.jsonl"):  # fmt: skip
-                seconds.setdefault(label.split("/")[0], []).append(float(done["wall_seconds"]))
+                for folder in _folders(label):
+                    seconds.setdefault(folder, []).append(float(done["wall_seconds"]))
         left = [(label, 1.0) for label in todo] + [(label, 0.5) for label in self.running]
         if not left:
             return "nothing"
-        pooled = [x for xs in seconds.values() for x in xs]
-        if not pooled:
+        if not seconds.get(""):
             return f"{len(left)} runs; no finished run to estimate their time from yet"
-        mean = {group: sum(xs) / len(xs) for group, xs in seconds.items()}
-        total = sum(share * mean.get(label.split("/")[0], sum(pooled) / len(pooled)) for label, share in left)
-        return (f"about {total / self.jobs / 3600:.1f} h for {len(todo)} waiting and {len(self.running)} running "
-                f"({self.jobs} side by side, at the mean time of {len(pooled)} finished, not resumed, runs "
-                "of the same top folder)")
+
+        def estimate(label: str) -> float:
+            folder = next(f for f in _folders(label) if seconds.get(f))  # "" (all runs) always has some
+            return sum(seconds[folder]) / len(seconds[folder])
+
+        each = [share * estimate(label) for label, share in left]
+        hours = max(sum(each) / self.jobs, max(each)) / 3600
+        return (f"about {hours:.1f} h for {len(todo)} waiting and {len(self.running)} running ({self.jobs} side "
+                f"by side; each at the mean time of the finished, not resumed, runs of its folder, of which there "
+                f"are {len(seconds[''])})")
 
     def write_progress(self) -> None:
         done = sorted(label for label in self.known if read_completed(self.root / label))
@@ -221,3 +227,9 @@ class Grid:
         tmp = self.root / ".PROGRESS.md.tmp"
         tmp.write_text("\n".join(lines))
         tmp.replace(self.root / "PROGRESS.md")
+
+
+def _folders(label: str) -> list[str]:
+    """A run's folders, nearest first, ending with "" (the whole grid): runs/cola/mp_s0.9 -> runs/cola, runs, ""."""
+    parts = label.split("/")[:-1]
+    return ["/".join(parts[:i]) for i in range(len(parts), 0, -1)] + [""]

@@ -155,17 +155,23 @@ def test_progress_estimates_the_time_left_from_finished_runs(tmp_path):
         (tmp_path / label / "metrics.json").write_text(json.dumps({"status": "completed", "wall_seconds": seconds}))
         (tmp_path / label / "trace.jsonl").write_text(json.dumps({"event": "resume"}) if resumed else "")
 
-    finished("dense/a", 1000)
-    finished("runs/a1", 200)
-    finished("runs/a2", 400)
-    finished("runs/a3", 50, resumed=True)  # its record holds only its last launch: not a pace
+    finished("dense/a", 10000)
+    finished("runs/cola/a1", 2000)
+    finished("runs/cola/a2", 4000)
+    finished("runs/cola/a3", 50, resumed=True)  # its record holds only its last launch: not a pace
+    finished("runs/sst2/a1", 9000)
     grid = gridrun.Grid(tmp_path, [], jobs=2)
-    grid._know(["dense/a", "dense/b", "runs/a1", "runs/a2", "runs/a3", "runs/b1", "runs/b2", "runs/b3"])
-    grid.running = {"runs/b3"}
-    # dense/b: 1000 s; runs/b1, b2: 300 s each; runs/b3 running: half of 300 s; two side by side
-    assert grid.time_left(["dense/b", "runs/b1", "runs/b2"]).startswith(
-        f"about {(1000 + 300 + 300 + 150) / 2 / 3600:.1f} h for 3 waiting and 1 running")
-    assert "3 finished" in grid.time_left(["dense/b"])
+    labels = ["dense/a", "dense/b", "dense/c", "runs/cola/a1", "runs/cola/a2", "runs/cola/a3", "runs/cola/b1",
+              "runs/cola/b2", "runs/sst2/a1", "runs/mrpc/b1"]
+    grid._know(labels)
+    grid.running = {"runs/cola/b2"}
+    # dense/b, dense/c 10000 s each; runs/cola/b1 3000 s (its folder's mean); runs/cola/b2 running: half of that;
+    # runs/mrpc/b1: no finished run in runs/mrpc, so runs/'s mean (2000 + 4000 + 9000) / 3 = 5000 s; two side by side
+    assert grid.time_left(["dense/b", "dense/c", "runs/cola/b1", "runs/mrpc/b1"]).startswith(
+        f"about {(2 * 10000 + 3000 + 1500 + 5000) / 2 / 3600:.1f} h for 4 waiting and 1 running")
     grid.running = set()
+    assert grid.time_left(["dense/b"]).startswith(f"about {10000 / 3600:.1f} h")  # one run left: not halved
+    assert "of which there are 4" in grid.time_left(["dense/b"])
     assert grid.time_left([]) == "nothing"
     assert "no finished run" in gridrun.Grid(tmp_path / "new", []).time_left(["x"])
+    assert gridrun._folders("runs/cola/mp_s0.9") == ["runs/cola", "runs", ""] and gridrun._folders("x") == [""]

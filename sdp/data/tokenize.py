@@ -108,15 +108,10 @@ def tokenize_splits(
         return _tokenize(dsets, task, tokenizer, max_seq_length)
     cache_dir = Path(cache_dir)
     target = cache_dir / tokenize_cache_key(dsets, task, tokenizer, max_seq_length)
-    unreadable = False
-    if (target / "dataset_dict.json").is_file():
-        try:
-            cached = datasets.load_from_disk(str(target))
-            log.info("tokenized %s loaded from cache %s", task.name, target)
-            return cached
-        except Exception as exc:  # corrupt/partial cache: rebuild it
-            log.warning("ignoring unreadable tokenize cache %s: %s", target, exc)
-            unreadable = True
+    cached = _load_cached(target)
+    if cached is not None:
+        log.info("tokenized %s loaded from cache %s", task.name, target)
+        return cached
     result = _tokenize(dsets, task, tokenizer, max_seq_length)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -128,14 +123,15 @@ def tokenize_splits(
     try:
         result.save_to_disk(str(tmp))
         publish_tree(tmp)  # mkdtemp made it 0700: the cache is shared like any folder the user makes
-        if (target / "dataset_dict.json").is_file() and not unreadable:
-            # Another process (a DDP rank, a parallel sweep job) published this key while we tokenized: keep
-            # its copy, which it may be reading right now, and drop ours.
+        # Another process (a DDP rank, a parallel sweep job) may have published this key while we tokenized,
+        # over nothing or over a broken copy: keep a copy that loads, which it may be reading right now.
+        published = _load_cached(target, quiet=True)
+        if published is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            if target.exists():  # unreadable, or a folder no finished write left: nobody can be reading it
-                shutil.rmtree(target, ignore_errors=True)
-            os.replace(tmp, target)  # fails (ENOTEMPTY) if another process won the race: handled below
+            return published
+        if target.exists():  # does not load: broken, or a folder no finished write left
+            shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)  # fails (ENOTEMPTY) if another process published in between: handled below
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
         if not (target / "dataset_dict.json").is_file():
@@ -147,6 +143,18 @@ def tokenize_splits(
     except Exception as exc:  # e.g. someone cleared the cache folder this instant: ours is in memory anyway
         log.warning("tokenize cache %s could not be read back (%s): using the in-memory result", target, exc)
         return result
+
+
+def _load_cached(target: Path, quiet: bool = False) -> datasets.DatasetDict | None:
+    """The tokenized copy in ``target``, or None if there is none or it does not load (corrupt, partial)."""
+    if not (target / "dataset_dict.json").is_file():
+        return None
+    try:
+        return datasets.load_from_disk(str(target))
+    except Exception as exc:  # corrupt/partial cache: the caller rebuilds it
+        if not quiet:
+            log.warning("ignoring unreadable tokenize cache %s: %s", target, exc)
+        return None
 
 
 # -------------------------------------------------------------------------------- collation / loading

@@ -35,10 +35,13 @@ def gather_rows(z: torch.Tensor) -> torch.Tensor:
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return z
     if z.requires_grad:
-        # Autograd-aware (the backward reduce-scatters, so each rank gets the summed gradient of its rows);
-        # torch's own replacement for the deprecated torch.distributed.nn.functional.all_gather.
-        from torch.distributed._functional_collectives import all_gather_single_autograd
+        # Autograd-aware: the backward reduce-scatters, so each rank gets the summed gradient of its rows.
+        try:  # the autograd twin of all_gather_single, which torch's deprecation of the old function names
+            from torch.distributed._functional_collectives import all_gather_single_autograd
+        except ImportError:  # an older torch (pyproject allows >= 2.4): the old function, not deprecated there
+            from torch.distributed.nn.functional import all_gather
 
+            return torch.cat(all_gather(z.contiguous()))
         return all_gather_single_autograd(z.contiguous(), 0, dist.group.WORLD)
     parts = [torch.empty_like(z) for _ in range(dist.get_world_size())]
     dist.all_gather(parts, z.contiguous())

@@ -72,10 +72,10 @@ def score_vs_sparsity(cells: pd.DataFrame, scores: pd.DataFrame, task: str, out_
 
 def recovery_by_step(runs: pd.DataFrame, results_dir: Path, task: str,
                      target: float) -> tuple[pd.DataFrame, list[str]]:  # fmt: skip
-    """One row per (model, method, sparsity after a pruning step) of the runs pruned to ``target``, over their
-    seeds: ``jump`` (mean loss jump), ``recovery`` (mean steps to recover over the seeds that recovered),
-    ``never`` (seeds whose loss never came back) and ``seeds``. Steps of different seeds line up because the
-    schedule, not the data, sets the sparsity of each step."""
+    """One row per (model, method, schedule, teacher, sparsity after a pruning step) of the runs pruned to
+    ``target``, over their seeds: ``jump`` (mean loss jump), ``recovery`` (mean steps to recover over the seeds
+    that recovered), ``never`` (seeds whose loss never came back) and ``seeds`` (runs). Steps of different
+    seeds line up because the schedule, not the data, sets the sparsity of each step."""
     problems: list[str] = []
     rows = []
     sel = (runs["task"] == task) & (runs["target_sparsity"] == target) & runs["has_trace"]
@@ -86,16 +86,18 @@ def recovery_by_step(runs: pd.DataFrame, results_dir: Path, task: str,
         for ev in events:
             has_losses = all(isinstance(ev.get(k), (int, float)) for k in ("loss_before", "loss_after"))
             rows.append({
-                "model": run.model, "method": run.method, "sparsity": round(100 * ev["sparsity"], 3),
+                "run": run.path, "model": run.model, "method": run.method, "schedule": run.schedule,
+                "teacher": run.teacher, "sparsity": round(100 * ev["sparsity"], 3),
                 "jump": ev["loss_after"] - ev["loss_before"] if has_losses else float("nan"),
                 "recovery": ev.get("recovery_steps"),
                 # null recovery_steps with losses measured: the loss never came back within the stage
                 "never": has_losses and ev.get("recovery_steps") is None,
             })  # fmt: skip
-    frame = pd.DataFrame(rows, columns=["model", "method", "sparsity", "jump", "recovery", "never"])
+    curve = ["model", "method", "schedule", "teacher"]
+    frame = pd.DataFrame(rows, columns=["run", *curve, "sparsity", "jump", "recovery", "never"])
     frame["recovery"] = pd.to_numeric(frame["recovery"], errors="coerce")
-    by_step = frame.groupby(["model", "method", "sparsity"], sort=True).agg(
-        jump=("jump", "mean"), recovery=("recovery", "mean"), never=("never", "sum"), seeds=("never", "size"))
+    by_step = frame.groupby([*curve, "sparsity"], sort=True).agg(
+        jump=("jump", "mean"), recovery=("recovery", "mean"), never=("never", "sum"), seeds=("run", "nunique"))
     return by_step.reset_index().astype({"never": int, "seeds": int}), problems
 
 
@@ -108,13 +110,14 @@ def recovery(runs: pd.DataFrame, results_dir: Path, task: str, target: float,
     if frame.empty or not (frame[["jump", "recovery"]].notna().any().any() or frame["never"].any()):
         return None, problems  # no trace, or prune records without any loss to compare
     many = frame["model"].nunique() > 1
+    several = {col: frame[col].nunique() > 1 for col in ("schedule", "teacher")}  # name them only if they vary
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    groups = sorted(frame.groupby(["model", "method"]), key=lambda g: (g[0][0], method_rank(g[0][1])))
+    groups = sorted(frame.groupby(["model", "method", "schedule", "teacher"]),
+                    key=lambda g: (g[0][0], method_rank(g[0][1]), g[0][2], g[0][3]))
     never_y = 1.1 * max(float(frame["recovery"].max()) if frame["recovery"].notna().any() else 0.0, 1.0)
-    for i, ((model, method), grp) in enumerate(groups):
-        seeds = int(grp["seeds"].max())
-        label = f"{model}/{method}" if many else method
-        label += f" (n={seeds})"
+    for i, ((model, method, schedule, teacher), grp) in enumerate(groups):
+        label = _label(model, method, schedule if several["schedule"] else "", teacher if several["teacher"] else "",
+                       f"n={int(grp['seeds'].max())}", many)
         ax1.plot(grp["sparsity"], grp["jump"], marker=".", color=f"C{i % 10}", label=label)
         ax2.plot(grp["sparsity"], grp["recovery"], marker=".", color=f"C{i % 10}", label=label)
         never = grp[grp["never"] > 0]
@@ -122,7 +125,7 @@ def recovery(runs: pd.DataFrame, results_dir: Path, task: str, target: float,
         ax2.scatter(never["sparsity"], [never_y * (1 + 0.05 * i)] * len(never), marker="x", color=f"C{i % 10}")
     if frame["never"].any():
         ax2.axhline(never_y * 0.97, color="grey", linewidth=0.5, linestyle=":")
-        ax2.annotate("x: never recovered (in any seed)", (0.01, never_y * 0.97), xycoords=("axes fraction", "data"),
+        ax2.annotate("x: never recovered (in at least one seed)", (0.01, never_y * 0.97), xycoords=("axes fraction", "data"),
                      textcoords="offset points", xytext=(0, -9), fontsize=7, color="grey")
     ax1.set_xlabel("sparsity after the step (%)")
     ax1.set_ylabel("loss after − loss before (mean over seeds)")

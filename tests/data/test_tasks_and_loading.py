@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import datasets
@@ -376,3 +377,27 @@ def test_tokenize_cache_replaces_an_unreadable_copy_and_survives_a_vanished_one(
         out = tokenize_splits(small_rte, task, tokenizer, max_seq_length=32, cache_dir=cache)
     assert "could not be read back" in caplog.text
     assert out["train"]["input_ids"] == real_load(str(target))["train"]["input_ids"]
+
+
+def test_tokenize_cache_keeps_a_copy_another_process_rebuilt_over_a_broken_one(small_rte, tokenizer, tmp_path,
+                                                                              monkeypatch):
+    # Two jobs find the same broken copy and both rebuild it; the one that finishes second must keep the
+    # first one's good copy (it may be reading it), not delete it as "unreadable".
+    task, cache = get_task("rte"), tmp_path / "tokcache"
+    tokenize_splits(small_rte, task, tokenizer, max_seq_length=32, cache_dir=cache)
+    (target,) = list(cache.iterdir())
+    for arrow in target.rglob("*.arrow"):
+        arrow.unlink()
+    real_tokenize = tokenize._tokenize
+
+    def tokenize_while_another_process_rebuilds(dsets, *args):
+        result = real_tokenize(dsets, *args)
+        shutil.rmtree(target)
+        result.save_to_disk(str(target))
+        (target / "winner.marker").write_text("")
+        return result
+
+    monkeypatch.setattr(tokenize, "_tokenize", tokenize_while_another_process_rebuilds)
+    out = tokenize_splits(small_rte, task, tokenizer, max_seq_length=32, cache_dir=cache)
+    assert (target / "winner.marker").is_file()
+    assert out["train"].num_rows == small_rte["train"].num_rows

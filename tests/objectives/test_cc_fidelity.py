@@ -108,7 +108,11 @@ def test_dropout_free_distill_pass_equals_an_eval_mode_forward():
     assert all(m.p == 0.3 for m in student.modules() if isinstance(m, torch.nn.Dropout))
 
 
-def _gather_worker(rank: int, world: int, port: int, z_s_full, z_t_full, out_dir: str) -> None:
+def _gather_worker(rank: int, world: int, port: int, z_s_full, z_t_full, out_dir: str, older_torch: bool) -> None:
+    if older_torch:  # a torch without all_gather_single_autograd: gather_rows falls back to the old function
+        import torch.distributed._functional_collectives as collectives
+
+        del collectives.all_gather_single_autograd
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
@@ -123,7 +127,8 @@ def _gather_worker(rank: int, world: int, port: int, z_s_full, z_t_full, out_dir
         dist.destroy_process_group()
 
 
-def test_gathered_cc_equals_single_process_cc_on_the_concatenated_batch(tmp_path):
+@pytest.mark.parametrize("older_torch", [False, True], ids=["torch", "older-torch"])
+def test_gathered_cc_equals_single_process_cc_on_the_concatenated_batch(tmp_path, older_torch):
     import socket
 
     torch.manual_seed(4)
@@ -132,7 +137,7 @@ def test_gathered_cc_equals_single_process_cc_on_the_concatenated_batch(tmp_path
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     world = 2
-    mp.spawn(_gather_worker, args=(world, port, z_s, z_t, str(tmp_path)), nprocs=world, join=True)
+    mp.spawn(_gather_worker, args=(world, port, z_s, z_t, str(tmp_path), older_torch), nprocs=world, join=True)
     full = z_s.clone().requires_grad_(True)
     single = CrossCorrelation(representation="cls", lambda_off=0.02, off_target="teacher")({"cls": full}, {"cls": z_t})
     single.backward()

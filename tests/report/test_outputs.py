@@ -99,17 +99,20 @@ def test_recovery_by_step_counts_steps_that_never_recovered(tmp_path: Path) -> N
                 "recovery_steps": recovered}  # fmt: skip
 
     traces = {"mp1": [step(0.5, 4), step(0.9, None)], "mp2": [step(0.5, 8), step(0.9, 6)],
-              "cc1": [step(0.5, 2), step(0.9, 3)]}  # fmt: skip
+              "cc1": [step(0.5, 2), step(0.9, 3)], "mp_linear": [step(0.5, 1), step(0.9, 1)]}  # fmt: skip
     for name, events in traces.items():
         (tmp_path / name).mkdir()
         (tmp_path / name / "trace.jsonl").write_text("\n".join(json.dumps(e) for e in events))
     runs = pd.DataFrame([{"task": "sst2", "target_sparsity": 0.9, "has_trace": True, "path": name, "model": "m",
-                          "method": "MP" if name.startswith("mp") else "SDP-CC"} for name in traces])  # fmt: skip
+                          "method": "MP" if name.startswith("mp") else "SDP-CC", "teacher": "frozen",
+                          "schedule": "linear" if name.endswith("linear") else "cubic"}
+                         for name in traces])  # fmt: skip
     frame, problems = recovery_by_step(runs, tmp_path, "sst2", 0.9)
     assert problems == []
-    rows = {(r.method, r.sparsity): (r.recovery, r.never, r.seeds) for r in frame.itertuples()}
-    assert rows == {("MP", 50.0): (6.0, 0, 2), ("MP", 90.0): (6.0, 1, 2),  # the mean is over seeds that recovered
-                    ("SDP-CC", 50.0): (2.0, 0, 1), ("SDP-CC", 90.0): (3.0, 0, 1)}  # fmt: skip
+    rows = {(r.method, r.schedule, r.sparsity): (r.recovery, r.never, r.seeds) for r in frame.itertuples()}
+    assert rows == {("MP", "cubic", 50.0): (6.0, 0, 2), ("MP", "cubic", 90.0): (6.0, 1, 2),  # mean: seeds that recovered
+                    ("MP", "linear", 50.0): (1.0, 0, 1), ("MP", "linear", 90.0): (1.0, 0, 1),  # another curve
+                    ("SDP-CC", "cubic", 50.0): (2.0, 0, 1), ("SDP-CC", "cubic", 90.0): (3.0, 0, 1)}  # fmt: skip
     # Only never-recovered steps: still a plot (the x marks), not "no data".
     (tmp_path / "mp1" / "trace.jsonl").write_text(json.dumps(step(0.9, None)))
     path, _ = recovery(runs[runs["path"] == "mp1"], tmp_path, "sst2", 0.9, tmp_path / "plots")

@@ -34,6 +34,7 @@ ROWS = {
     "resume with another config": "test_refused_resume_lists_keys_and_keeps_the_folder",
     "files under umask 022": "test_files_honour_the_umask",
     "read-only SDP_CACHE_DIR": "test_unwritable_cache_is_a_warning",
+    "runs tokenizing the same data at once": "test_runs_tokenizing_the_same_data_at_once_share_one_cache",
     "config error on the command line": "test_config_error_is_one_line_exit_2_without_torch",
     "sdp-tables results_dir missing or a file": "test_tables_results_dir_missing_or_file",
     "corrupt latest checkpoint": "test_corrupt_checkpoint_falls_back_then_names_the_file",
@@ -485,3 +486,43 @@ def test_signal_during_prefill_or_saving_leaves_a_resumable_run(tmp_path, data, 
     new = [r["stage"] for r in after[len(before):]]
     assert (new == []) if phase == "saving" else (new and set(new) == {"prune"})  # ...only the unstarted stage
 
+
+
+def test_runs_tokenizing_the_same_data_at_once_share_one_cache(tmp_path, data_dir, tokenizer, monkeypatch):
+    """Three jobs tokenize one dataset into one cache_dir and publish together (a barrier after tokenizing):
+    each gets the full tokenized data, one copy stays, no temporary copy is left. The interleavings that
+    failed before (a loser deleting the copy the winner was reading; an unreadable copy) are pinned one by
+    one in tests/data/test_tasks_and_loading.py."""
+    import threading
+
+    from sdp.data import tokenize
+    from sdp.data.loading import load_splits
+    from sdp.data.tasks import get_task
+
+    task = get_task("rte")
+    raw = load_splits(task, data_dir, max_train_samples=16, max_eval_samples=8).datasets
+    real, barrier = tokenize._tokenize, threading.Barrier(3)
+
+    def tokenize_then_wait(*args):
+        result = real(*args)
+        barrier.wait(timeout=60)
+        return result
+
+    monkeypatch.setattr(tokenize, "_tokenize", tokenize_then_wait)
+    for attempt in range(3):
+        cache, results, errors = tmp_path / f"cache{attempt}", [], []
+
+        def job(cache: Path, results: list, errors: list) -> None:
+            try:
+                results.append(tokenize.tokenize_splits(raw, task, tokenizer, 32, cache))
+            except Exception as exc:  # collected: a thread's exception would not fail the test by itself
+                errors.append(exc)
+
+        threads = [threading.Thread(target=job, args=(cache, results, errors)) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert errors == [] and len(results) == 3
+        assert all(r["train"]["input_ids"] == results[0]["train"]["input_ids"] for r in results)
+        assert [p.name for p in cache.iterdir()] == [tokenize.tokenize_cache_key(raw, task, tokenizer, 32)]
