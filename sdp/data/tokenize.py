@@ -138,11 +138,11 @@ def tokenize_splits(
             log.warning("tokenize cache %s could not be written: going on without the cache", target)
             return result
     # Serve the cached copy so first and later calls return the same (memory-mapped) object kind.
-    try:
-        return datasets.load_from_disk(str(target))
-    except Exception as exc:  # e.g. someone cleared the cache folder this instant: ours is in memory anyway
-        log.warning("tokenize cache %s could not be read back (%s): using the in-memory result", target, exc)
+    served = _load_cached(target, quiet=True)
+    if served is None:  # e.g. someone cleared the cache folder this instant: ours is in memory anyway
+        log.warning("tokenize cache %s could not be read back: using the in-memory result", target)
         return result
+    return served
 
 
 def _load_cached(target: Path, quiet: bool = False) -> datasets.DatasetDict | None:
