@@ -115,8 +115,9 @@ def completed_metrics(run_dir: str | Path, cfg: Any) -> dict | None:
     if metrics.get("config_hash") != chash or metrics.get("seed") != seed:
         raise RunDirError(
             f"run directory {str(run_dir)!r} holds a completed run of another config (config_hash "
-            f"{metrics.get('config_hash')}, seed {metrics.get('seed')}; this one is {chash}, seed {seed}); "
-            "choose another output_dir, or resume=false to overwrite it"
+            f"{metrics.get('config_hash')}, seed {metrics.get('seed')}; this one is {chash}, seed {seed}). "
+            f"{_differing_keys(run_dir, cfg)}Choose another output_dir, or resume=false to move the old run "
+            "aside and start over"
         )
     return metrics
 
@@ -183,19 +184,29 @@ def read_run_record(run_dir: str | Path) -> dict | None:
         return None
 
 
+def _differing_keys(run_dir: str | Path, cfg: Any) -> str:
+    """'Differing keys: ...' from the folder's run.json (a record written before run.json existed has none to
+    compare): a path key, such as a dense.checkpoint under another checkout, is told apart from a changed setting."""
+    record = read_run_record(run_dir)
+    if record is None or "config" not in record:
+        return ""
+    diff = config_differences(record["config"], OmegaConf.to_container(cfg, resolve=True))
+    return f"Differing keys: {'; '.join(diff) or 'none outside the identity'}. "
+
+
 def check_resumable(run_dir: str | Path, cfg: Any) -> None:
-    """Refuse (touching nothing) to continue another config's unfinished run, naming the keys that differ."""
+    """Refuse (touching nothing, run.json included) to continue another config's unfinished run, or to take
+    over a folder that holds another config's completed run; both name the keys that differ."""
     record = read_run_record(run_dir)
     metrics = read_metrics(run_dir) or {}
-    if record is None or metrics.get("status") == "completed":
-        return  # a fresh folder, or a completed run (completed_metrics decides)
-    container = OmegaConf.to_container(cfg, resolve=True)
-    if record.get("resume_identity") != resume_identity(cfg):
-        diff = config_differences(record.get("config", {}), container)
+    if metrics.get("status") == "completed":
+        completed_metrics(run_dir, cfg)  # raises for another config's; this config's is returned by the run
+        return
+    if record is not None and record.get("resume_identity") != resume_identity(cfg):
         raise ResumeRefusedError(
             f"run directory {str(run_dir)!r} holds an unfinished run of another config; resuming it would mix "
-            f"two runs. Differing keys: {'; '.join(diff) or 'none outside the identity'}. Choose another "
-            "output_dir, or resume=false to move the old run aside and start over"
+            f"two runs. {_differing_keys(run_dir, cfg)}Choose another output_dir, or resume=false to move the "
+            "old run aside and start over"
         )
 
 

@@ -32,6 +32,7 @@ ROWS = {
     "resume=false on an old run": "test_resume_false_moves_the_old_run_aside",
     "skip or resume on changed data": "test_changed_data_is_refused_naming_the_split",
     "resume with another config": "test_refused_resume_lists_keys_and_keeps_the_folder",
+    "re-run of a completed run with another config": "test_completed_run_of_another_config_lists_keys",
     "files under umask 022": "test_files_honour_the_umask",
     "read-only SDP_CACHE_DIR": "test_unwritable_cache_is_a_warning",
     "runs tokenizing the same data at once": "test_runs_tokenizing_the_same_data_at_once_share_one_cache",
@@ -257,6 +258,22 @@ def test_refused_resume_lists_keys_and_keeps_the_folder(tmp_path, data):
         _run(tmp_path, data, run_dir, "sparsity=0.7")
     assert (run_dir / ".hydra" / "config.yaml").read_bytes() == hydra_before
     assert json.loads((run_dir / "metrics.json").read_text()) == {"status": "interrupted"}
+    assert not (run_dir / "error.txt").exists()
+
+
+def test_completed_run_of_another_config_lists_keys(tmp_path, data):
+    """The refusal names the keys that differ (a dense.checkpoint under another checkout is such a key, a path
+    in the identity), and the completed run's record is left as it was: run.json and .hydra/config.yaml used
+    to be rewritten with the refused config before the refusal."""
+    from sdp.training.rundir import RunDirError
+
+    run_dir = tmp_path / "run"
+    _run(tmp_path, data, run_dir)
+    before = {name: (run_dir / name).read_bytes() for name in ("metrics.json", "run.json", ".hydra/config.yaml")}
+    with pytest.raises(RunDirError, match=r"holds a completed run of another config .*Differing keys: "
+                                          r"sparsity: 0\.5 -> 0\.7\. Choose another output_dir"):
+        _run(tmp_path, data, run_dir, "sparsity=0.7")
+    assert {name: (run_dir / name).read_bytes() for name in before} == before
     assert not (run_dir / "error.txt").exists()
 
 
