@@ -54,17 +54,30 @@ def parse_args(argv: list[str]) -> dict[str, str | None]:
     return opts
 
 
+def _path_problem(opts: dict[str, str | None]) -> str | None:
+    """What is wrong with the paths given, before anything is read or written; None if nothing."""
+    results_dir = Path(str(opts["results_dir"]))
+    if not results_dir.is_dir():
+        what = "is a file, not a folder" if results_dir.exists() else "does not exist"
+        return f"results_dir={str(results_dir)!r} {what}; point it at the folder that holds the runs (e.g. results_dir=results)"
+    if opts["out_dir"] is not None and Path(opts["out_dir"]).exists() and not Path(opts["out_dir"]).is_dir():
+        return f"out_dir={opts['out_dir']!r} is a file, not a folder; give a folder for the tables (it is created if missing)"
+    if opts["baselines"] is not None and not Path(opts["baselines"]).is_file():
+        what = "is a folder, not a file" if Path(opts["baselines"]).exists() else "does not exist"
+        return (f"baselines={opts['baselines']!r} {what}; give the CSV of published rows, or leave baselines unset "
+                f"for <results_dir>/baselines/published_glue.csv (its absence there is only noted in summary.md)")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         opts = parse_args(argv)
     except SystemExit as exc:  # argparse exits: 0 after --help, 2 after an error it has printed
         return int(exc.code or 0)
-    results_dir = Path(str(opts["results_dir"]))
-    if not results_dir.is_dir():  # a typo must not give empty tables, nor a traceback
-        what = "is a file, not a folder" if results_dir.exists() else "does not exist"
-        print(f"sdp-tables: error: results_dir={str(results_dir)!r} {what}; point it at the folder that holds "
-              "the runs (e.g. results_dir=results)", file=sys.stderr)
+    problem = _path_problem(opts)
+    if problem:  # a typo must not give empty tables, nor a traceback
+        print(f"sdp-tables: error: {problem}", file=sys.stderr)
         return 2
     from sdp.report.report import build_report
 
@@ -81,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for path, why in coll.malformed:
         print(f"  malformed: {path}: {why}", file=sys.stderr)
+    for warning in report.warnings:
+        print(f"  warning: {warning}", file=sys.stderr)
     for path in report.files:
         print(f"  wrote {path}")
     return 0

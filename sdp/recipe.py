@@ -25,7 +25,6 @@ from tqdm.auto import tqdm
 
 from sdp.config import term_options
 from sdp.crosslingual import resolve_task
-from sdp.data.fingerprint import record_data, verify_completed_data
 from sdp.data.pipeline import build_data, ordered_batches
 from sdp.data.tasks import TaskSpec
 from sdp.io import append_jsonl
@@ -55,7 +54,7 @@ from sdp.training.launch import launcher_rank
 from sdp.training.logs import attach_run_log
 from sdp.training.loop import Stage, UpdateLog, build_stage, endless, mean_parts, optimizer_update, predict
 from sdp.training.pooled_window import MicroBatch, pooled_window
-from sdp.training.rundir import completed_metrics, prepare_run_dir, resume_identity
+from sdp.training.rundir import completed_here, prepare_run_dir, record_data, resume_identity
 from sdp.training.stage_state import load_dense_weights, load_stage_state, stage_state
 from sdp.training.trace import Measurements, probe_batch
 from sdp.training.tracking import Tracker
@@ -411,9 +410,8 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
         run_dir = HydraConfig.get().runtime.output_dir
     validate_config(cfg)  # every config error at once, before anything is read or built (sdp/validate.py)
     recipe = PruneRecipe(cfg, run_dir)
-    done = completed_metrics(run_dir, cfg)  # this config already completed here: nothing to recompute
+    done = completed_here(run_dir, cfg)  # this config already completed here, on this data: nothing to recompute
     if done is not None:
-        verify_completed_data(done, cfg, f"the completed run in {str(run_dir)!r}")
         log.info("run %s already completed: returning its metrics.json", run_dir)
         return done
     recipe.setup()

@@ -29,7 +29,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from sdp.data.fingerprint import verify_completed_data
+from sdp.data.fingerprint import DataChangedError, verify_completed_data
 from sdp.io import atomic_write, write_json
 from sdp.training.launch import (
     apply_launcher_settings,
@@ -41,8 +41,10 @@ from sdp.training.launch import (
 from sdp.training.lock import RunLockedError, run_lock
 from sdp.training.logs import job_log, rank_console
 from sdp.training.rundir import (
+    RUN_RECORD,
     ResumeRefusedError,
     check_resumable,
+    completed_here,
     is_moved_aside,
     move_aside,
     prepare_run_dir,
@@ -53,6 +55,9 @@ from sdp.training.rundir import (
 from sdp.training.signals import stop_between_stages
 
 log = logging.getLogger("sdp")
+
+# The folder holds another run (or a run on other data): the job is refused and records nothing in it.
+REFUSALS = (RunLockedError, ResumeRefusedError, DataChangedError)
 
 
 def resolve_run_dir(cfg: DictConfig) -> Path:
@@ -106,16 +111,21 @@ def record_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, lock_held
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.nullcontext() if lock_held else run_lock(run_dir):
-            _write_failure(run_dir, cfg, exc, message)
+            _write_failure(run_dir, cfg, exc, message, lock_held)
     except RunLockedError:
         log.error("%s not recorded in %s: the folder is in use by another run", message, run_dir)
     except OSError as err:  # e.g. the read-only run directory that caused the failure
         log.error("could not record the failure in %s: %s", run_dir, err)
 
 
-def _write_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, message: str) -> None:
+def _write_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, message: str, lock_held: bool) -> None:
     existing = read_metrics(run_dir)
     if existing and existing.get("status") == "completed":
+        return
+    # An error found before this job took the folder (a config error) is not this folder's run's failure: it
+    # replaces no record of a run that got that far (run.json; an unfinished or interrupted metrics.json).
+    if not lock_held and ((run_dir / RUN_RECORD).exists() or (existing and existing.get("status") != "failed")):
+        log.error("%s not recorded in %s: the folder holds another run's record", message, run_dir)
         return
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     atomic_write(run_dir / "error.txt", lambda p: p.write_text(text))
@@ -174,13 +184,13 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
                 log.warning("resume=false: the previous run's files were moved to %s", moved)
             try:
                 return _run_locked(cfg, run_dir)
-            except (RunLockedError, ResumeRefusedError):
+            except REFUSALS:
                 raise  # a refusal records nothing (below)
             except Exception as exc:
                 record_failure(run_dir, cfg, exc, lock_held=True)
                 recorded = exc
                 raise
-    except (RunLockedError, ResumeRefusedError) as exc:
+    except REFUSALS as exc:
         if not in_multirun():
             raise  # the folder belongs to another run: record nothing in it
         log.error("job refused (nothing recorded in %s), the sweep goes on: %s: %s", run_dir, type(exc).__name__, exc)
@@ -199,7 +209,11 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
 
 def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
     if cfg.resume:
-        check_resumable(run_dir, cfg)  # another config's unfinished run: refused, nothing touched
+        check_resumable(run_dir, cfg)  # another config's run here, unfinished or completed: refused, nothing touched
+        own = completed_here(run_dir, cfg)  # this config's, on this data (else refused): returned, nothing written
+        if own is not None:
+            log.info("run %s already completed: returning its metrics.json", run_dir)
+            return own
         chash, seed = run_identity(cfg)
         done = find_completed(cfg.output_root, chash, seed, exclude=run_dir)
         if done is not None:
@@ -214,8 +228,10 @@ def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
                 write_json(run_dir / "skipped.json", {"completed_in": str(done), "config_hash": chash,
                                                       "seed": seed})
             return metrics
-    if is_main_process():
-        write_run_record(run_dir, cfg)  # this folder is now this run's (its .hydra/config.yaml too)
+    if is_main_process() and not (run_dir / RUN_RECORD).exists():
+        # A fresh folder is this run's from now on (its .hydra/config.yaml too). An unfinished run's record is
+        # rewritten only once its data is known to be the same (record_data, in the recipe's setup).
+        write_run_record(run_dir, cfg)
     from sdp.recipe import run  # torch and transformers load here, after every cheap check
 
     with stop_between_stages(run_dir, is_main_process()):  # evaluation, prefill, saving: status + resumable

@@ -51,15 +51,3 @@ def verify_completed_data(metrics: dict, cfg: Any, what: str) -> None:
     if metrics.get("data_fingerprint"):
         check_same_data(metrics["data_fingerprint"], fingerprints_for(cfg), what)
 
-
-def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool) -> dict[str, str]:
-    """Fingerprint the loaded splits; refuse a resume on other data; record them in the run record."""
-    from sdp.training.rundir import read_run_record, write_run_record
-
-    fingerprints = split_fingerprints(raw)
-    record = read_run_record(run_dir) or {}
-    if cfg.resume:
-        check_same_data(record.get("data_fingerprint"), fingerprints, f"the unfinished run in {str(run_dir)!r}")
-    if main_process:
-        write_run_record(run_dir, cfg, data=fingerprints)
-    return fingerprints

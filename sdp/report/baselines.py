@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any
 
@@ -29,25 +30,32 @@ def load_published(path: Path | str) -> tuple[pd.DataFrame, list[str]]:
     problems: list[str] = []
     if not path.is_file():
         return pd.DataFrame(columns=CELL_COLUMNS), [f"no published baselines at `{path.name}`"]
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            return pd.DataFrame(columns=CELL_COLUMNS), [f"`{path.name}` lacks columns {missing}"]
-        for lineno, rec in enumerate(reader, start=2):
-            try:
-                value, sparsity = float(rec["value"]), float(rec["sparsity"])
-            except (TypeError, ValueError):
-                problems.append(f"`{path.name}` line {lineno}: value or sparsity is not a number")
-                continue
-            rows.append(
-                {
-                    "origin": "published", "model": rec["model"], "method": rec["method"], "schedule": "",
-                    "teacher": "", "sparsity": round(sparsity, 6), "variant": "", "task": rec["task"],
-                    "metric": rec["metric"], "mean": value, "std": float("nan"), "n": 0, "flagged": False,
-                    "versions": "", "source": rec["source"], "note": rec.get("note") or "",
-                }  # fmt: skip
-            )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        return pd.DataFrame(columns=CELL_COLUMNS), [f"`{path}` cannot be read as UTF-8 text: {err}"]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        fields, records = reader.fieldnames or [], list(reader)
+    except csv.Error as err:
+        return pd.DataFrame(columns=CELL_COLUMNS), [f"`{path}` is not a valid CSV: {err}"]
+    missing = [c for c in REQUIRED if c not in fields]
+    if missing:
+        return pd.DataFrame(columns=CELL_COLUMNS), [f"`{path.name}` lacks columns {missing}"]
+    for lineno, rec in enumerate(records, start=2):
+        try:
+            value, sparsity = float(rec["value"]), float(rec["sparsity"])
+        except (TypeError, ValueError):
+            problems.append(f"`{path.name}` line {lineno}: value or sparsity is not a number")
+            continue
+        rows.append(
+            {
+                "origin": "published", "model": rec["model"], "method": rec["method"], "schedule": "",
+                "teacher": "", "sparsity": round(sparsity, 6), "variant": "", "task": rec["task"],
+                "metric": rec["metric"], "mean": value, "std": float("nan"), "n": 0, "flagged": False,
+                "versions": "", "source": rec["source"], "note": rec.get("note") or "",
+            }  # fmt: skip
+        )
     frame = pd.DataFrame(rows, columns=CELL_COLUMNS)
     frame = pd.concat([frame, _mains(frame)], ignore_index=True) if not frame.empty else frame
     return frame.sort_values(CELL_KEYS, kind="mergesort").reset_index(drop=True), problems

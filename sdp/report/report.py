@@ -58,8 +58,7 @@ def _clear_outputs(out_dir: Path) -> None:
 
 
 def _write(path: Path, text: str, files: list[Path]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8", newline="\n")
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n"))  # never half a table
     files.append(path)
 
 
@@ -99,11 +98,11 @@ def build_report(
     results_dir = Path(results_dir)
     out_dir = Path(out_dir) if out_dir is not None else results_dir / "tables"
     baselines = Path(baselines) if baselines is not None else results_dir / BASELINES_CSV
-    _clear_outputs(out_dir)
     coll = collect_runs(results_dir)
     runs = coll.runs
     run_cells = aggregate_cells(runs) if not runs.empty else pd.DataFrame(columns=CELL_COLUMNS)
     published, pub_problems = load_published(baselines)
+    _clear_outputs(out_dir)  # only once every input is read: an unreadable input leaves the old tables as they were
     report = Report(coll, run_cells, warnings=list(pub_problems))
     files = report.files
     xl_tasks = cross_lingual_tasks(runs)

@@ -19,12 +19,17 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from sdp.data.fingerprint import check_same_data, split_fingerprints, verify_completed_data
 from sdp.io import atomic_write, publish_tree, write_json
 from sdp.training.env import config_hash
 
 
 class RunDirError(OSError):
     """The run directory cannot be used (not writable, or it holds another config's run)."""
+
+
+class ResumeRefusedError(RunDirError):
+    """With resume=true, the run directory holds another config's run (unfinished or completed)."""
 
 
 # ---------------------------------------------------------------------------------------- run dir
@@ -113,7 +118,7 @@ def completed_metrics(run_dir: str | Path, cfg: Any) -> dict | None:
         return None
     chash, seed = run_identity(cfg)
     if metrics.get("config_hash") != chash or metrics.get("seed") != seed:
-        raise RunDirError(
+        raise ResumeRefusedError(
             f"run directory {str(run_dir)!r} holds a completed run of another config (config_hash "
             f"{metrics.get('config_hash')}, seed {metrics.get('seed')}; this one is {chash}, seed {seed}). "
             f"{_differing_keys(run_dir, cfg)}Choose another output_dir, or resume=false to move the old run "
@@ -133,9 +138,6 @@ def is_moved_aside(path: str | Path, root: str | Path) -> bool:
     reports leave such runs out."""
     return any(part.startswith(PREVIOUS) for part in Path(path).relative_to(root).parts[:-1])
 
-
-class ResumeRefusedError(RunDirError):
-    """The run directory holds an unfinished run of another config or other data."""
 
 
 def move_aside(run_dir: str | Path) -> Path | None:
@@ -184,6 +186,15 @@ def read_run_record(run_dir: str | Path) -> dict | None:
         return None
 
 
+def completed_here(run_dir: str | Path, cfg: Any) -> dict | None:
+    """This config's completed run in ``run_dir`` (its metrics), once it is known to be computed on this run's
+    data; None if there is none. Reads only: a run that returns it writes nothing into the folder."""
+    done = completed_metrics(run_dir, cfg)
+    if done is not None:
+        verify_completed_data(done, cfg, f"the completed run in {str(run_dir)!r}")
+    return done
+
+
 def _differing_keys(run_dir: str | Path, cfg: Any) -> str:
     """'Differing keys: ...' from the folder's run.json (a record written before run.json existed has none to
     compare): a path key, such as a dense.checkpoint under another checkout, is told apart from a changed setting."""
@@ -223,3 +234,14 @@ def write_run_record(run_dir: str | Path, cfg: Any, data: dict[str, str] | None 
     text = OmegaConf.to_yaml(cfg)
     hydra_dir.mkdir(exist_ok=True)
     atomic_write(hydra_dir / "config.yaml", lambda p: p.write_text(text))
+
+
+def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool) -> dict[str, str]:
+    """Fingerprint the loaded splits; refuse a resume on other data; record them in the run record."""
+    fingerprints = split_fingerprints(raw)
+    record = read_run_record(run_dir) or {}
+    if cfg.resume:
+        check_same_data(record.get("data_fingerprint"), fingerprints, f"the unfinished run in {str(run_dir)!r}")
+    if main_process:
+        write_run_record(run_dir, cfg, data=fingerprints)
+    return fingerprints

@@ -68,6 +68,29 @@ def test_cli(glue_tree: Path, capsys: pytest.CaptureFixture) -> None:
     assert parse_args(["results_dir=x", "+out_dir=y"])["out_dir"] == "y"
 
 
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_unreadable_baselines_are_named_and_old_tables_survive_a_failed_read(glue_tree: Path, tmp_path: Path,
+                                                                             monkeypatch, capsys) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"method,model\n\xff\xfe,x\n")
+    assert main([f"results_dir={glue_tree}", f"baselines={bad}", "plots=false"]) == 0
+    assert f"warning: `{bad}` cannot be read as UTF-8 text" in capsys.readouterr().err
+    assert f"`{bad}` cannot be read as UTF-8 text" in (glue_tree / "tables" / "summary.md").read_text()
+    before = _tree(glue_tree / "tables")
+    import sdp.report.report
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("reading the inputs failed")
+
+    monkeypatch.setattr(sdp.report.report, "load_published", broken)
+    with pytest.raises(RuntimeError, match="reading the inputs failed"):
+        build_report(glue_tree, plots=False)
+    assert _tree(glue_tree / "tables") == before  # the old tables were not cleared before the inputs were read
+
+
 def test_repo_published_csv_matches_anchors() -> None:
     path = REPO / "results" / "baselines" / "published_glue.csv"
     cells, problems = load_published(path)

@@ -195,7 +195,7 @@ CASES = {
     "tokenizer / model vocabulary mismatch": ([], None, _small_vocab_model, "ModelLoadError",
                                               "tokenizer has 30522 tokens but the model's embedding table has 100"),
     "read-only run directory": ([], None, _read_only_run_dir, "RunDirError", "is not writable"),
-    "run directory holds another config's completed run": ([], None, _completed_other_config, "RunDirError",
+    "run directory holds another config's completed run": ([], None, _completed_other_config, "ResumeRefusedError",
                                                             "holds a completed run of another config"),
     "FSDP / DeepSpeed": (["cpu=true"], None, "fsdp", "ShardedWeightsError",
                          "FSDP is not supported: it shards the weights across processes"),

@@ -28,6 +28,8 @@ ROWS = {
     "second run into a folder in use": "test_second_run_into_locked_folder_is_refused",
     "second sdp-run process into a folder in use": "test_second_process_into_a_running_folder_is_refused",
     "config error into a folder in use": "test_config_error_into_a_folder_in_use_writes_nothing_there",
+    "config error into an unfinished run's folder": "test_config_error_into_an_unfinished_run_keeps_its_record",
+    "re-run of a completed run with a twin elsewhere": "test_a_folders_own_completed_run_is_returned_first",
     "stale lock of a dead run": "test_stale_lock_is_taken_over",
     "resume=false on an old run": "test_resume_false_moves_the_old_run_aside",
     "skip or resume on changed data": "test_changed_data_is_refused_naming_the_split",
@@ -38,6 +40,7 @@ ROWS = {
     "runs tokenizing the same data at once": "test_runs_tokenizing_the_same_data_at_once_share_one_cache",
     "config error on the command line": "test_config_error_is_one_line_exit_2_without_torch",
     "sdp-tables results_dir missing or a file": "test_tables_results_dir_missing_or_file",
+    "sdp-tables out_dir or baselines wrong": "test_tables_out_dir_or_baselines_wrong",
     "corrupt latest checkpoint": "test_corrupt_checkpoint_falls_back_then_names_the_file",
     "corrupt pruning-stage checkpoints": "test_corrupt_prune_checkpoints_restart_from_dense_model",
     "signal during evaluation": "test_signal_during_evaluation_leaves_a_resumable_run",
@@ -95,6 +98,36 @@ def test_config_error_into_a_folder_in_use_writes_nothing_there(tmp_path, data):
         with pytest.raises(Exception, match=r"sparsity=1.5 must be in \[0, 1\)"):
             _run(tmp_path, data, live, "sparsity=1.5")
     assert sorted(p.name for p in live.iterdir()) == [LOCK_NAME]
+
+
+def _files(run_dir: Path) -> dict[str, bytes]:
+    """Every file of a run folder but run.log (a refused job still logs why), by relative path."""
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*"))
+            if p.is_file() and p.name not in ("run.log", LOCK_NAME)}
+
+
+def test_config_error_into_an_unfinished_run_keeps_its_record(tmp_path, data):
+    """A config error is not the failure of the run already in the folder: its interrupted metrics.json (it
+    resumes from there) is not replaced by a failed one, and no error.txt is added."""
+    run_dir = tmp_path / "run"
+    _run(tmp_path, data, run_dir)
+    record = json.loads((run_dir / "metrics.json").read_text())
+    (run_dir / "metrics.json").write_text(json.dumps({**record, "status": "interrupted"}))
+    before = _files(run_dir)
+    with pytest.raises(Exception, match=r"sparsity=1.5 must be in \[0, 1\)"):
+        _run(tmp_path, data, run_dir, "sparsity=1.5")
+    assert _files(run_dir) == before
+
+
+def test_a_folders_own_completed_run_is_returned_first(tmp_path, data):
+    """The same config completed in two folders: a re-run into the second returns the second's own metrics
+    and writes nothing there (it used to return the first's and add a skipped.json pointing at it)."""
+    first, second = tmp_path / "runs" / "a", tmp_path / "runs" / "b"
+    _run(tmp_path, data, first, f"output_root={tmp_path / 'runs'}")
+    own = _run(tmp_path, data, second, f"output_root={tmp_path / 'runs'}", "resume=false")
+    before = _files(second)
+    again = _run(tmp_path, data, second, f"output_root={tmp_path / 'runs'}")
+    assert again == own and _files(second) == before
 
 
 def test_a_failure_during_the_run_is_recorded_before_the_lock_is_released(tmp_path, data, monkeypatch):
@@ -238,13 +271,18 @@ def test_changed_data_is_refused_naming_the_split(tmp_path, data, data_dir):
     with pytest.raises(DataChangedError, match=r"split train \("):  # skip-done from another folder
         run_job(_cfg(f"data_dir={flipped}", f"output_dir={other}", f"output_root={tmp_path}",
                      f"cache_dir={tmp_path / 'cache'}"))
+    before = _files(run_dir)
     with pytest.raises(DataChangedError, match=r"split train \("):  # the completed run in this folder
         _run(tmp_path, flipped, run_dir)
-    # An unfinished run (killed after the data was recorded) on other data: refused too.
+    assert _files(run_dir) == before  # a refusal: run.json and .hydra/config.yaml used to take the new data_dir
+    # An unfinished run (killed after the data was recorded) on other data: refused too, and not recorded as
+    # a failure over the run that is to resume.
     record = json.loads((run_dir / "metrics.json").read_text())
     (run_dir / "metrics.json").write_text(json.dumps({**record, "status": "interrupted"}))
+    before = _files(run_dir)
     with pytest.raises(DataChangedError, match=r"unfinished run .* split train \("):
         _run(tmp_path, flipped, run_dir)
+    assert _files(run_dir) == before
 
 
 def test_refused_resume_lists_keys_and_keeps_the_folder(tmp_path, data):
@@ -324,6 +362,21 @@ def test_tables_results_dir_missing_or_file(tmp_path, capsys):
     assert main([f"results_dir={tmp_path / 'file'}"]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err
     assert not (tmp_path / "nope").exists()
+
+
+def test_tables_out_dir_or_baselines_wrong(tmp_path, capsys):
+    from cli.tables import main
+
+    results = tmp_path / "results"
+    (results / "runs").mkdir(parents=True)
+    (tmp_path / "afile").write_text("x")
+    for arg, fragment in ((f"out_dir={tmp_path / 'afile'}", "is a file, not a folder"),
+                          (f"baselines={tmp_path / 'typo.csv'}", "does not exist; give the CSV of published rows"),
+                          (f"baselines={tmp_path}", "is a folder, not a file")):
+        assert main([f"results_dir={results}", arg, "plots=false"]) == 2, arg
+        err = capsys.readouterr().err
+        assert err.startswith("sdp-tables: error: ") and fragment in err and len(err.splitlines()) == 1, err
+    assert sorted(p.name for p in results.rglob("*")) == ["runs"] and (tmp_path / "afile").read_text() == "x"
 
 
 def _checkpoint(root: Path, name: str, payload: bytes) -> Path:
