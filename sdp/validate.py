@@ -16,6 +16,7 @@ from sdp.errors import ConfigError
 from sdp.models.inspect import (
     ModelLoadError,
     check_model_dir,
+    check_pretrained_dir,
     label_names,
     num_labels,
     position_limit,
@@ -162,13 +163,18 @@ def validate_config(cfg: Any) -> None:
                           f"{', '.join('task.' + k for k in CUSTOM_TASK_KEYS)}; task={cfg.task.name} takes none")
     if cfg.prune.teacher == "checkpoint" and not cfg.prune.teacher_checkpoint:
         errors.append("prune.teacher=checkpoint needs prune.teacher_checkpoint=<fine-tuned model dir>")
+    if not (cfg.model.get("package") or cfg.model.get("architecture") or cfg.model.get("pretrained")):
+        errors.append("model.pretrained is not set: model=hf takes any encoder as model.pretrained=<Hub id or "
+                      "local model folder>, e.g. model.pretrained=distilbert/distilbert-base-uncased")
     errors += _numeric_errors(cfg)
     student = preset_config(cfg.model)
     if not errors and cfg.dense.checkpoint is None and student is not None:
         errors += _length_errors(cfg, student, f"model={cfg.model.name}")
     if errors:
         raise ConfigError("; ".join(errors))
-    _check_checkpoints(cfg, TASKS.get(cfg.task.name), student)  # None: task=custom, labels known at load
+    check_pretrained_dir(cfg.model)
+    # task=custom: its labels are known only once its files are read, and are checked when the model loads.
+    _check_checkpoints(cfg, None if cfg.task.name == "custom" else TASKS.get(cfg.task.name), student)
 
 
 def _length_errors(cfg: Any, model_config: dict, what: str) -> list[str]:

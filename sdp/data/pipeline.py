@@ -12,6 +12,7 @@ from sdp.data import xglue  # noqa: F401  (registers the XGLUE readers and Hub a
 from sdp.data.loading import load_run_splits
 from sdp.data.tasks import TaskSpec
 from sdp.data.tokenize import PaddingCollator, make_collator, make_dataloader, tokenize_splits
+from sdp.errors import ConfigError
 
 
 @dataclass
@@ -33,7 +34,7 @@ def build_data(cfg: Any, task: TaskSpec, tokenizer, accelerator) -> RunData:
         tokenized = tokenize_splits(raw, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir)
     train = tokenized[task.train_split]
     if len(train) < cfg.train.batch_size:
-        raise ValueError(
+        raise ConfigError(
             f"train.batch_size={cfg.train.batch_size} is larger than the training set "
             f"({len(train)} examples); lower it or raise max_train_samples"
         )

@@ -37,6 +37,32 @@ def check_model_dir(path: str | Path, what: str = "checkpoint") -> Path:
     return p
 
 
+# A tokenizer can be built from any of these; a folder with none of them gets transformers' fallback, a
+# tokenizer with a handful of special tokens that maps every word to [UNK] (and trains without an error).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model",
+                   "sentencepiece.bpe.model", "tokenizer.model")
+
+
+def looks_local(source: str) -> bool:
+    """A path rather than a Hub id: it exists, or it is written as one (absolute, ./, ../, ~)."""
+    return Path(source).expanduser().exists() or source.startswith(("/", "./", "../", "~"))
+
+
+def check_pretrained_dir(model_cfg: Any) -> None:
+    """A local ``model.pretrained``: a model folder (config.json, safetensors) with its tokenizer, unless
+    ``model.tokenizer`` names another. A Hub id is checked when it loads (that needs the network)."""
+    source = model_cfg.get("pretrained")
+    if not source or model_cfg.get("package") or model_cfg.get("architecture") or not looks_local(str(source)):
+        return
+    path = check_model_dir(Path(str(source)).expanduser(), "model.pretrained")
+    if model_cfg.get("tokenizer") is None and not any((path / f).is_file() for f in TOKENIZER_FILES):
+        raise ModelLoadError(
+            f"model.pretrained {str(source)!r} has no tokenizer files (none of {list(TOKENIZER_FILES)}), and a "
+            "tokenizer made without them maps every word to [UNK]; save its tokenizer there "
+            "(tokenizer.save_pretrained) or set model.tokenizer=<the tokenizer's folder or Hub id>"
+        )
+
+
 def read_config(path: str | Path) -> dict[str, Any] | None:
     try:
         return json.loads((Path(path) / "config.json").read_text())

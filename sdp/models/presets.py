@@ -8,8 +8,10 @@ and remote code is never trusted unless the config says so.
 from __future__ import annotations
 
 import importlib
+import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from transformers import (
     AutoConfig,
@@ -21,7 +23,9 @@ from transformers import (
     XLMRobertaConfig,
 )
 
-from sdp.models.inspect import ModelLoadError, check_model_dir  # noqa: F401  (ModelLoadError re-exported)
+from sdp.models.inspect import ModelLoadError, check_model_dir, looks_local  # noqa: F401  (ModelLoadError re-exported)
+
+T = TypeVar("T")
 
 RANDOM_ARCHITECTURES = {"bert": BertConfig, "xlm-roberta": XLMRobertaConfig}
 
@@ -75,12 +79,31 @@ def model_source(model_cfg: Any) -> str | None:
     return model_cfg.pretrained
 
 
+def _from_hub(load: Callable[[], T], source: str, key: str) -> T:
+    """``load()``, with a Hub failure (unknown id, a typo, no network, no safetensors there) turned into one line
+    naming ``key``'s value. A local folder was checked before (sdp/validate.py): its errors pass through."""
+    try:
+        return load()
+    except OSError as err:
+        if looks_local(source):
+            raise
+        reason = " ".join(str(err).split())[:300]
+        offline = (" (HF_HUB_OFFLINE=1: only models already in the Hugging Face cache load)"
+                   if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") else "")
+        raise ModelLoadError(
+            f"{key}={source!r} is not a local folder and could not be loaded from the Hugging Face Hub{offline}: "
+            f"{reason}; give a Hub id or a local model folder (config.json, *.safetensors, tokenizer files)"
+        ) from err
+
+
 def load_tokenizer(model_cfg: Any) -> PreTrainedTokenizerBase:
     check_model_config(model_cfg)
     source = resolve_source(model_cfg.tokenizer) or model_source(model_cfg)
     if source is None:
         raise ModelLoadError(f"model preset {model_cfg.name!r} names no tokenizer source")
-    return AutoTokenizer.from_pretrained(source, trust_remote_code=model_cfg.trust_remote_code)
+    key = "model.tokenizer" if model_cfg.tokenizer else "model.pretrained"
+    return _from_hub(lambda: AutoTokenizer.from_pretrained(source, trust_remote_code=model_cfg.trust_remote_code),
+                     str(source), key)
 
 
 def _label_kwargs(num_labels: int, label_names: tuple[str, ...] | None) -> dict[str, Any]:
@@ -135,10 +158,20 @@ def load_model(
         source = model_source(model_cfg)
         if source is None:
             raise ModelLoadError(f"model preset {model_cfg.name!r} names no source (pretrained or package)")
-        config = AutoConfig.from_pretrained(source, trust_remote_code=model_cfg.trust_remote_code, **kwargs)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            source, config=config, use_safetensors=True, trust_remote_code=model_cfg.trust_remote_code
-        )
+        trust = model_cfg.trust_remote_code
+        config = _from_hub(lambda: AutoConfig.from_pretrained(source, trust_remote_code=trust, **kwargs),
+                           str(source), "model.pretrained")
+        try:
+            model = _from_hub(lambda: AutoModelForSequenceClassification.from_pretrained(
+                source, config=config, use_safetensors=True, trust_remote_code=trust), str(source), "model.pretrained")
+        except RuntimeError as err:  # a classifier fine-tuned for another number of labels
+            if "size mismatch" not in str(err) and "ignore_mismatched_sizes" not in str(err):
+                raise
+            raise ModelLoadError(
+                f"model.pretrained={source!r} holds a classification head of another shape than the "
+                f"{num_labels} label(s) this task needs ({' '.join(str(err).split())[:200]}); start from its "
+                "base encoder, or from a classifier fine-tuned for this task's labels"
+            ) from err
     check_vocab(model, tokenizer)
     return model
 

@@ -58,6 +58,22 @@ def test_user_tsv_trains_evaluates_and_shows_in_the_table(tmp_path):
     assert any(line.startswith("| tiny-bert | SDP-CC |") and score in line for line in glue.splitlines())
 
 
+def test_a_custom_tasks_dense_model_and_teacher_can_be_passed_on(tmp_path):
+    """dense.checkpoint and prune.teacher_checkpoint of the same user files are accepted (the config check once
+    compared them with a 1-label placeholder task and refused every one); another label count still is not."""
+    first = tmp_path / "first"
+    run(compose_cfg(["debug=smoke", *custom(tmp_path), f"cache_dir={tmp_path}/cache"]), run_dir=first)
+    shared = ["debug=smoke", *custom(tmp_path), f"cache_dir={tmp_path}/cache", f"dense.checkpoint={first}/dense_model"]
+    second = run(compose_cfg([*shared, "prune.teacher=checkpoint", f"prune.teacher_checkpoint={first}/dense_model"]),
+                 run_dir=tmp_path / "second")
+    assert second["status"] == "completed" and second["dense"] == json.loads(
+        (first / "metrics.json").read_text())["dense"]  # the same dense model, scored on the same dev file
+    two = write_reviews(tmp_path / "two.tsv", 24, labels=("pos", "neg"))
+    with pytest.raises(Exception, match=r"has 3 labels, the task needs 2"):
+        run(compose_cfg(["debug=smoke", *custom(tmp_path, train=two, dev=two), f"cache_dir={tmp_path}/cache",
+                         f"dense.checkpoint={first}/dense_model"]), run_dir=tmp_path / "third")
+
+
 def test_labelled_test_file_is_reported_but_never_in_main(tmp_path):
     """task.test_file: the dev rows with every label flipped, so that its accuracy is exactly 1 - the dev
     accuracy (same inputs, same predictions); main stays the dev score, in metrics.json and in the table."""

