@@ -9,7 +9,8 @@ as GLUE's files). A file may also be a URL that ``datasets`` reads through fsspe
 ``s3://`` (with s3fs installed). Class names are the label column's values as strings: ``task.label_names``
 fixes them and their order, else they are the training labels, sorted (numerically when all are integers).
 ``metric=pearson_spearman`` makes the task a regression; float labels need it (with another metric they are a
-``DataError`` that names it).
+``DataError`` that names it). A blank label or text cell is a ``DataError`` too (file, column, rows): read, it
+would be a class ``None`` of its own or the text ``"None"``.
 
 An optional labelled ``task.test_file`` is a second eval split, ``test``: scored with the same metrics and
 reported as ``test_<metric>`` in metrics.json (sdp/metrics.py: REPORTED_SPLITS); ``main`` stays the
@@ -19,10 +20,12 @@ validation score, so nothing is ever chosen on the test file.
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 from typing import Any
 
 import datasets
+import pyarrow.parquet as pq
 
 from sdp.data.loading import register_local_reader
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, register_task
@@ -62,6 +65,9 @@ def read_table(path: str | Path, key: str) -> datasets.Dataset:
         if p.stat().st_size == 0:
             raise DataError(f"task.{key}={str(path)!r} is empty")
     builder, options = FORMATS[suffix]
+    no_rows = f"task.{key}={str(path)!r} has {'a header but ' if builder == 'csv' else ''}no rows"
+    if suffix == ".parquet" and not is_url(path) and pq.read_metadata(p).num_rows == 0:
+        raise DataError(no_rows)  # datasets fails on it with an ArrowInvalid about a batch size of 0
     try:
         ds = datasets.load_dataset(builder, data_files=data_location(path), split="train", **options)
     except (OSError, ConnectionError) as exc:  # a URL that cannot be reached (offline, no such file, no access)
@@ -69,8 +75,21 @@ def read_table(path: str | Path, key: str) -> datasets.Dataset:
             raise
         raise DataFileNotFoundError(f"task.{key}={str(path)!r} could not be read: {type(exc).__name__}: "
                                     f"{' '.join(str(exc).split())[:300]}") from exc
+    except ValueError as exc:  # datasets refuses a split of 0 rows with these words, before len() could
+        if "corresponds to no data" not in str(exc):
+            raise
+        raise DataError(no_rows) from exc
     if len(ds) == 0:
-        raise DataError(f"task.{key}={str(path)!r} has a header but no rows")
+        raise DataError(no_rows)
+    return ds
+
+
+def read_checked(path: str | Path, key: str, fields: list[str], label_col: str) -> datasets.Dataset:
+    """The rows of one data file, each with its text fields and label filled in, or a DataError."""
+    ds = read_table(path, key)
+    _check_columns(ds, [*fields, label_col], key, str(path))
+    for column in [label_col, *fields]:
+        _check_filled(ds, column, "the label column" if column == label_col else "a text field", key, str(path))
     return ds
 
 
@@ -78,6 +97,24 @@ def _check_columns(ds: datasets.Dataset, columns: list[str], key: str, path: str
     missing = [c for c in columns if c not in ds.column_names]
     if missing:
         raise DataError(f"task.{key}={path!r} has no column {missing}; its columns: {ds.column_names}")
+
+
+def _is_blank(value: Any) -> bool:
+    """A cell with nothing in it: a blank CSV/TSV cell and a JSON/Parquet null read as None, pandas' NaN."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return isinstance(value, str) and not value.strip()
+
+
+def _check_filled(ds: datasets.Dataset, column: str, role: str, key: str, path: str) -> None:
+    """Blank cells are refused, not read: a blank label would be a class 'None' of its own (or, in an integer
+    column, turn it into floats: a regression), a blank text the literal text 'None'."""
+    rows = [i + 1 for i, value in enumerate(ds[column]) if _is_blank(value)]
+    if rows:
+        raise DataError(f"task.{key}={path!r}: column {column!r} ({role}) is empty in {len(rows)} of {len(ds)} "
+                        f"rows (first: {rows[:5]}; data rows counted from 1); fill them in or drop those rows")
 
 
 def _label_names(values: list[Any]) -> tuple[str, ...]:
@@ -103,17 +140,21 @@ def custom_task(task_cfg: Any) -> TaskSpec:
         errors.append(f"task.metric={metric!r} is not one of {sorted(METRICS)}")
     if errors:
         raise DataError("task=custom:\n  - " + "\n  - ".join(errors))
+    given_names = [str(n) for n in task_cfg.get("label_names") or []]
+    twice = sorted({n for n in given_names if given_names.count(n) > 1})
+    if twice:  # refused before any file is read; datasets' ClassLabel would fail later with a traceback
+        raise DataError(f"task.label_names={given_names} names {', '.join(map(repr, twice))} more than once; "
+                        f"each class is named once")
     label_col = task_cfg.label_column
     files = {**FILE_KEYS, **{s: k for s, k in OPTIONAL_FILE_KEYS.items() if task_cfg.get(k)}}
     tables = {}
     for split, key in files.items():
-        tables[split] = read_table(task_cfg[key], key)
-        _check_columns(tables[split], [*fields, label_col], key, str(task_cfg[key]))
+        tables[split] = read_checked(task_cfg[key], key, fields, label_col)
     train_labels = tables["train"][label_col]
     regression = metric == "pearson_spearman" or tables["train"].features[label_col].dtype.startswith("float")
     names = None
     if not regression:
-        names = tuple(str(n) for n in task_cfg.label_names) if task_cfg.get("label_names") else _label_names(train_labels)
+        names = tuple(given_names) if given_names else _label_names(train_labels)
         for split, key in files.items():
             unknown = sorted({str(v) for v in tables[split][label_col]} - set(names))
             if unknown:
@@ -144,7 +185,8 @@ def read_custom_split(task: TaskSpec, root: Path | None, split: str) -> list[dic
     """Rows ``{text field: str, "label": class name or float}`` of one split (``root`` is unused: the
     paths in the spec are absolute)."""
     path = task.local_file(split)
-    ds = read_table(path, {**FILE_KEYS, **OPTIONAL_FILE_KEYS}.get(split, split))
+    key = {**FILE_KEYS, **OPTIONAL_FILE_KEYS}.get(split, split)
+    ds = read_checked(path, key, list(task.text_fields), task.local_label_column)
     rows = []
     for r in ds:
         label = r[task.local_label_column]

@@ -174,3 +174,61 @@ def test_bad_files_fail_with_the_key_and_the_problem(tmp_path, case, match):
     error = DataFileNotFoundError if case in ("missing_file", "unreachable_url") else DataError
     with pytest.raises(error, match=match):
         resolve_task(cfg.task)
+
+
+def blank_cells(path: Path, rows: list[int], column: int) -> Path:
+    """Empties one cell in each of the given data rows (counted from 1, as the error counts them)."""
+    lines = path.read_text().splitlines()
+    for row in rows:
+        cells = lines[row].split("\t")
+        cells[column] = ""
+        lines[row] = "\t".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("case, match", [
+    ("header_only", r"^task.validation_file='.*dev.tsv' has a header but no rows$"),
+    ("header_only_jsonl", r"^task.train_file='.*train.jsonl' has no rows$"),
+    ("blank_label", r"^task.train_file='.*train.tsv': column 'verdict' \(the label column\) is empty in 7 of 48 rows "
+                    r"\(first: \[2, 5, 9, 12, 20\]; data rows counted from 1\); fill them in or drop those rows$"),
+    ("blank_int_label", r"task.train_file='.*train.csv': column 'stars' \(the label column\) is empty in 1 of 8 "
+                        r"rows \(first: \[3\];"),  # was "holds float labels (a regression)"
+    ("blank_text", r"task.validation_file='.*dev.tsv': column 'body' \(a text field\) is empty in 1 of 18 rows "
+                   r"\(first: \[4\];"),
+    ("blank_test_text", r"task.test_file='.*test.tsv': column 'body' \(a text field\) is empty in 2 of 6 rows"),
+    ("duplicate_label_names", r"^task.label_names=\['neg', 'neg', 'pos'\] names 'neg' more than once; "
+                              r"each class is named once$"),
+])
+def test_empty_rows_and_cells_are_refused_not_read(tmp_path, case, match):
+    """A blank label used to become a class 'None' of its own (or turn an integer column into a regression), a
+    blank text the text 'None'; a file of a header only failed inside datasets with a traceback."""
+    over: dict = {}
+    if case == "header_only":
+        over["dev"] = tmp_path / "dev.tsv"
+        over["dev"].write_text("review_id\tbody\tverdict\n")
+    elif case == "header_only_jsonl":
+        over["train"] = tmp_path / "train.jsonl"
+        over["train"].write_text("\n")
+    elif case == "blank_label":
+        over["train"] = blank_cells(write_reviews(tmp_path / "train.tsv", 48), [2, 5, 9, 12, 20, 30, 40], 2)
+    elif case == "blank_int_label":
+        over["train"] = tmp_path / "train.csv"
+        over["train"].write_text("body,stars\n" + "".join(f"film {i},{'' if i == 2 else i % 2}\n" for i in range(8)))
+        over["task.label_column"] = "stars"
+    elif case == "blank_text":
+        over["dev"] = blank_cells(write_reviews(tmp_path / "dev.tsv", 18), [4], 1)
+    elif case == "blank_test_text":
+        over["task.test_file"] = blank_cells(write_reviews(tmp_path / "test.tsv", 6), [1, 6], 1)
+    else:
+        over["task.label_names"] = "[neg,neg,pos]"
+    with pytest.raises(DataError, match=match):
+        resolve_task(compose_cfg(custom(tmp_path, **over)).task)
+
+
+def test_every_read_of_a_split_refuses_blank_cells(tmp_path):
+    """The files are read again when the run loads them: a cell blanked since is refused there too."""
+    task = resolve_task(compose_cfg(custom(tmp_path)).task)
+    blank_cells(tmp_path / "train.tsv", [3], 1)
+    with pytest.raises(DataError, match=r"task.train_file=.*column 'body' \(a text field\) is empty in 1 of 48"):
+        load_splits(task, None)

@@ -19,6 +19,8 @@ from sdp.sweep import run_job
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ["debug=smoke", "task=rte", "train.num_threads=1", "dense.max_steps=2", "prune.max_steps=2"]
+CUSTOM = ["task=custom", "task.train_file=${data_dir}/glue/RTE/train.tsv", "task.validation_file=${data_dir}/glue/RTE/dev.tsv",
+          "task.text_fields=[sentence1,sentence2]", "task.label_column=label"]  # the RTE copy, read as a user's files
 
 
 # ------------------------------------------------------------------------------------ fixtures
@@ -49,6 +51,16 @@ def _wrong_columns(d: Path) -> None:
 def _unknown_label(d: Path) -> None:
     lines = (d / "train.tsv").read_text().split("\n")
     lines[5] = "\t".join([*lines[5].split("\t")[:3], "maybe"])
+    (d / "train.tsv").write_text("\n".join(lines))
+
+
+def _header_only(d: Path) -> None:
+    (d / "train.tsv").write_text((d / "train.tsv").read_text().split("\n")[0] + "\n")
+
+
+def _blank_label(d: Path) -> None:
+    lines = (d / "train.tsv").read_text().split("\n")
+    lines[5] = "\t".join([*lines[5].split("\t")[:3], ""])  # row 5's label cell left blank
     (d / "train.tsv").write_text("\n".join(lines))
 
 
@@ -208,6 +220,14 @@ CASES = {
                            "line 4: expected 4 tab-separated columns, got 3"),
     "unknown label": ([], _unknown_label, None, "DataError",
                       "unknown label 'maybe' for task 'rte'; allowed: ['entailment', 'not_entailment']"),
+    "custom data file with a header but no rows": (CUSTOM, _header_only, None, "DataError",
+                                                   "train.tsv' has a header but no rows"),
+    "empty cell in a custom data file": (CUSTOM, _blank_label, None, "DataError",
+                                         "train.tsv': column 'label' (the label column) is empty in 1 of 39 rows "
+                                         "(first: [5]; data rows counted from 1); fill them in or drop those rows"),
+    "duplicated custom label names": ([*CUSTOM, "task.label_names=[entailment,entailment,not_entailment]"], None, None,
+                                      "DataError", "task.label_names=['entailment', 'entailment', 'not_entailment'] "
+                                      "names 'entailment' more than once; each class is named once"),
     "batch size larger than the dataset": (["max_train_samples=4", "train.batch_size=8"], None, None, "ConfigError",
                                            "train.batch_size=8 is larger than the training set (4 examples)"),
     "dense.checkpoint is not a model directory": ([], None, _non_model_dir, "ModelLoadError",
