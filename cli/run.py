@@ -35,14 +35,15 @@ def config_path() -> str:
 
 
 @hydra.main(config_path=config_path(), config_name="config", version_base="1.3")
-def main(cfg: DictConfig) -> float:
-    """Returns the final dev main score, the value Hydra sweepers optimise (NaN for a failed job of a
-    multirun: its error is in <run dir>/error.txt and the sweep goes on; see sdp/sweep.py)."""
+def main(cfg: DictConfig) -> float | None:
+    """Returns the final dev main score, the value Hydra sweepers optimise; None for a failed job of a multirun
+    (its error is in <run dir>/error.txt and the sweep goes on, see sdp/sweep.py): Optuna records None as a
+    failed trial and goes on, where a NaN stopped the whole search at the first failure."""
     from sdp.sweep import run_job  # heavy (torch, transformers): only once a job really runs
 
     with user_errors(verbose=cfg.get("verbose", False)):  # one clean line and exit 2, no traceback
         metrics = run_job(cfg)
-    return float("nan") if metrics is None else metrics["final"]["main"]
+    return None if metrics is None else metrics["final"]["main"]
 
 
 if __name__ == "__main__":

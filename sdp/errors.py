@@ -29,6 +29,7 @@ USER_ERRORS = frozenset({
     "ShardedWeightsError",  # sdp/training/distributed.py
     "HubUnreachableError",  # sdp/data/loading.py
     "RepresentationError",  # sdp/objectives/representations.py
+    "LauncherError",  # sdp/training/launch.py (the launcher and the run disagree)
     "PrunableSetError",  # sdp/pruning/patterns.py (prune.include/exclude match nothing in this model)
 })
 

@@ -2,14 +2,15 @@
 
     metrics = run_job(cfg)   # what cli/run.py calls for every Hydra job (single run or multirun)
 
-* **Skip completed.** Before running, ``output_root`` is searched for a ``metrics.json`` with
-  ``status: completed`` and the same ``config_hash`` and ``seed`` (``config_hash`` leaves out the seed
-  and path keys, see sdp/training/env.py). If one exists the job logs ``skipping ...``, writes
+* **Skip completed.** A completed run of this config in the job's own folder is returned as it is. Else
+  ``output_root`` is searched for a ``metrics.json`` with ``status: completed``, the same ``config_hash``
+  and ``seed`` (``config_hash`` leaves out the seed and path keys, see sdp/training/env.py) and as many
+  processes as this launch. If one exists the job logs ``skipping ...``, writes
   ``skipped.json`` (a pointer to the completed run, no metrics.json: collectors never count a run twice)
   and returns the stored metrics. ``resume=false`` always recomputes.
 * **Record failures.** An exception is written to the run directory as ``error.txt`` (the traceback)
   and ``metrics.json`` with ``status: failed`` and the error message. In a multirun the job then
-  returns None (cli/run.py turns it into a NaN objective) and Hydra goes on with the next job; a single
+  returns None (so does cli/run.py: Optuna counts a failed trial) and Hydra goes on with the next job; a single
   run re-raises, so the exit status is non-zero. SIGTERM/SIGINT/SIGUSR2 are not failures: the run
   checkpoints and stops or is requeued (sdp/training/preemption.py), and so does the sweep.
 * **One job, one folder, one log.** Under ``accelerate launch`` every rank joins the process group first
@@ -50,6 +51,7 @@ from sdp.training.rundir import (
     prepare_run_dir,
     read_metrics,
     run_identity,
+    same_world_size,
     write_run_record,
 )
 from sdp.training.signals import stop_between_stages
@@ -85,7 +87,8 @@ def is_main_process() -> bool:
 
 
 def find_completed(output_root: str | Path, chash: str, seed: int, exclude: Path | None = None) -> Path | None:
-    """A run directory under ``output_root`` whose metrics.json is completed with this hash and seed."""
+    """A run directory under ``output_root`` whose metrics.json is completed with this hash and seed, on as many
+    processes as this launch."""
     root = Path(output_root)
     if not root.is_dir():
         return None
@@ -95,7 +98,7 @@ def find_completed(output_root: str | Path, chash: str, seed: int, exclude: Path
             continue  # a restarted run's old files are not a completed run of this config
         metrics = read_metrics(path.parent)
         if (metrics and metrics.get("status") == "completed" and metrics.get("config_hash") == chash
-                and metrics.get("seed") == seed):
+                and metrics.get("seed") == seed and same_world_size(metrics)):
             return path.parent
     return None
 

@@ -24,6 +24,7 @@ wrongly and silently. They are refused at setup (:func:`refuse_sharded`).
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ from accelerate.utils import DataLoaderConfiguration, DistributedType
 from sdp.errors import ConfigError
 from sdp.training.launch import check_accumulation, check_world_size, resolve_precision, use_cpu
 from sdp.training.tracking import accelerator_kwargs
+
+log = logging.getLogger("sdp")
 
 SHARDED = {
     DistributedType.FSDP: "FSDP",
@@ -91,10 +94,20 @@ def make_accelerator(cfg: Any, run_dir: str | Path | None = None) -> Accelerator
     )
     refuse_sharded(accelerator.distributed_type)
     check_world_size(accelerator.num_processes)
+    if accelerator.mixed_precision != effective_precision(accelerator):
+        log.warning("train.mixed_precision=%s has no effect on %s: accelerate runs full precision there (recorded "
+                    "as mixed_precision: no)", accelerator.mixed_precision, accelerator.device.type)
     if cfg.prune.dropout == "distill_off" and accelerator.num_processes > 1:
         raise ConfigError("prune.dropout=distill_off runs two forward passes per batch, which DDP does not "
                           "allow; use prune.dropout=off or on with several processes")
     return accelerator
+
+
+def effective_precision(accelerator: Accelerator) -> str:
+    """The precision the run computes in: accelerate turns fp16 off on a CPU (no grad scaler, no autocast)."""
+    if accelerator.mixed_precision == "fp16" and not accelerator.native_amp:
+        return "no"
+    return accelerator.mixed_precision
 
 
 def gather_strings(accelerator: Accelerator, value: str) -> list[str]:
@@ -143,5 +156,5 @@ def distributed_summary(accelerator: Accelerator, masks) -> dict[str, Any]:
         "ranks": [int(r) for r in ranks],
         "mask_digests": digests,
         "distributed_type": str(accelerator.distributed_type).split(".")[-1],
-        "mixed_precision": accelerator.mixed_precision,
+        "mixed_precision": effective_precision(accelerator),
     }

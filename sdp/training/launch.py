@@ -85,10 +85,25 @@ def check_world_size(num_processes: int, env: Mapping[str, str] | None = None) -
         )
 
 
+def check_rank_set(env: Mapping[str, str] | None = None) -> None:
+    """Several processes announced without this one's rank (e.g. a stray WORLD_SIZE in the shell): joining would
+    fail on a missing MASTER_ADDR, or wait for peers that were never started."""
+    env = os.environ if env is None else env
+    launched = launcher_world_size(env)
+    if launched > 1 and not any(str(env.get(name, "")).strip().isdigit() for name in (*RANK_VARS, "LOCAL_RANK")):
+        size_var = next(name for name in WORLD_SIZE_VARS if str(env.get(name, "")).strip().isdigit())
+        raise LauncherError(
+            f"{size_var}={launched} is set but no rank (none of {[*RANK_VARS, 'LOCAL_RANK']}): this process was not "
+            "started by a launcher. Launch with `accelerate launch --multi_gpu --num_processes N -m cli.run ...` "
+            f"(or torchrun), or unset {size_var} for one process"
+        )
+
+
 def join_processes(cfg: Any, run_dir: Path) -> Path:
     """Start (or reuse) the process group and return rank 0's run directory on every rank."""
     if launcher_world_size() == 1 and not cfg.get("cpu", False):
         return run_dir  # one process: nothing to join, and no torch import for a config error
+    check_rank_set()
     from accelerate import PartialState
 
     state = PartialState(cpu=use_cpu(cfg))

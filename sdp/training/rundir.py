@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 from sdp.data.fingerprint import check_same_data, split_fingerprints, verify_completed_data
 from sdp.io import atomic_write, publish_tree, write_json
 from sdp.training.env import config_hash
+from sdp.training.launch import launcher_world_size
 
 
 class RunDirError(OSError):
@@ -117,6 +118,13 @@ def completed_metrics(run_dir: str | Path, cfg: Any) -> dict | None:
     if not metrics or metrics.get("status") != "completed" or not cfg.resume:
         return None
     chash, seed = run_identity(cfg)
+    if metrics.get("config_hash") == chash and metrics.get("seed") == seed and not same_world_size(metrics):
+        raise ResumeRefusedError(
+            f"run directory {str(run_dir)!r} holds a completed run of this config on "
+            f"{recorded_world_size(metrics)} process(es); this launch has {launcher_world_size()}: the global batch "
+            "(train.batch_size per process x processes) differs, and so would the result. Choose another "
+            "output_dir, or resume=false to move the old run aside and start over"
+        )
     if metrics.get("config_hash") != chash or metrics.get("seed") != seed:
         raise ResumeRefusedError(
             f"run directory {str(run_dir)!r} holds a completed run of another config (config_hash "
@@ -184,6 +192,17 @@ def read_run_record(run_dir: str | Path) -> dict | None:
         return json.loads((Path(run_dir) / RUN_RECORD).read_text())
     except (OSError, ValueError):
         return None
+
+
+def recorded_world_size(metrics: dict) -> int:
+    """How many processes a completed run trained on (1 for a record from before it was written)."""
+    return int((metrics.get("distributed") or {}).get("world_size") or 1)
+
+
+def same_world_size(metrics: dict) -> bool:
+    """A completed run stands for this launch only on as many processes: the config's batch size is per
+    process, so the global batch (and the result) changes with their number, which config_hash does not see."""
+    return recorded_world_size(metrics) == launcher_world_size()
 
 
 def completed_here(run_dir: str | Path, cfg: Any) -> dict | None:

@@ -13,6 +13,7 @@ import pytest
 from sdp.training.launch import (
     LauncherError,
     check_accumulation,
+    check_rank_set,
     check_world_size,
     rank_argv,
     resolve_precision,
@@ -93,7 +94,8 @@ def test_launcher_precision_is_inherited_and_a_sweep_may_change_it(tmp_path, dat
 def test_conflicting_launcher_accumulation_is_refused(tmp_path, data_dir):
     proc = _run([h.sys.executable, "-m", "cli.run", *h.smoke_args(data_dir), f"output_dir={tmp_path / 'run'}"],
                 ACCELERATE_GRADIENT_ACCUMULATION_STEPS="4")
-    assert proc.returncode != 0
+    assert proc.returncode == 2 and "sdp-run: error: LauncherError: " in proc.stderr  # one line, no traceback
+    assert "Traceback" not in proc.stderr
     assert "ACCELERATE_GRADIENT_ACCUMULATION_STEPS=4" in proc.stderr
     assert "train.gradient_accumulation_steps=1" in proc.stderr
     assert h.metrics(tmp_path / "run")["error_type"] == "LauncherError"
@@ -103,6 +105,10 @@ def test_launcher_settings_units():
     with pytest.raises(LauncherError, match=r"started 2 processes .* joined 1.*accelerate launch --multi_gpu"):
         check_world_size(1, {"WORLD_SIZE": "2"})
     check_world_size(2, {"WORLD_SIZE": "2"})
+    with pytest.raises(LauncherError, match=r"WORLD_SIZE=2 is set but no rank .* or unset WORLD_SIZE"):
+        check_rank_set({"WORLD_SIZE": "2"})
+    check_rank_set({"WORLD_SIZE": "2", "LOCAL_RANK": "0"})
+    check_rank_set({"WORLD_SIZE": "1"})
     check_world_size(1, {})
     cfg = {"cpu": False}
     assert use_cpu(cfg, {"WORLD_SIZE": "2"}, cuda=False) is True
@@ -140,3 +146,18 @@ def test_a_locked_folder_refuses_every_rank_of_a_launch(tmp_path, data_dir):
     assert proc.returncode != 0, out[-3000:]
     assert out.count("RunLockedError") >= 2, out[-3000:]  # both ranks refused, neither trained
     assert "RESULT" not in out and not (run_dir / "metrics.json").exists()
+
+
+def test_fp16_on_a_cpu_is_recorded_as_the_full_precision_it_runs_in():
+    from accelerate import Accelerator
+
+    from sdp.training.distributed import effective_precision
+    from sdp.training.launch import reset_accelerator_state
+
+    try:
+        fp16 = Accelerator(mixed_precision="fp16", cpu=True)
+        assert fp16.mixed_precision == "fp16" and effective_precision(fp16) == "no"  # accelerate turned it off
+        reset_accelerator_state()
+        assert effective_precision(Accelerator(mixed_precision="bf16", cpu=True)) == "bf16"  # bf16 does run on CPU
+    finally:
+        reset_accelerator_state()

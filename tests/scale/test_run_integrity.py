@@ -30,6 +30,7 @@ ROWS = {
     "config error into a folder in use": "test_config_error_into_a_folder_in_use_writes_nothing_there",
     "config error into an unfinished run's folder": "test_config_error_into_an_unfinished_run_keeps_its_record",
     "re-run of a completed run with a twin elsewhere": "test_a_folders_own_completed_run_is_returned_first",
+    "completed run on another number of processes": "test_a_completed_run_stands_only_for_as_many_processes",
     "stale lock of a dead run": "test_stale_lock_is_taken_over",
     "resume=false on an old run": "test_resume_false_moves_the_old_run_aside",
     "skip or resume on changed data": "test_changed_data_is_refused_naming_the_split",
@@ -128,6 +129,28 @@ def test_a_folders_own_completed_run_is_returned_first(tmp_path, data):
     before = _files(second)
     again = _run(tmp_path, data, second, f"output_root={tmp_path / 'runs'}")
     assert again == own and _files(second) == before
+
+
+def test_a_completed_run_stands_only_for_as_many_processes(tmp_path, data, monkeypatch):
+    """train.batch_size is per process: a 1-process result is not skipped to for a 2-process launch (config_hash
+    cannot see the process count), and a 2-process re-run into its folder is refused."""
+    import sdp.training.rundir as rundir
+    from sdp.sweep import find_completed
+    from sdp.training.launch import apply_launcher_settings
+
+    root = tmp_path / "runs"
+    run_dir = root / "a"
+    _run(tmp_path, data, run_dir, f"output_root={root}")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["distributed"]["world_size"] == 1
+    assert find_completed(root, metrics["config_hash"], metrics["seed"]) == run_dir
+    monkeypatch.setattr(rundir, "launcher_world_size", lambda env=None: 2)
+    assert find_completed(root, metrics["config_hash"], metrics["seed"]) is None
+    cfg = _cfg(f"data_dir={data}", f"output_dir={run_dir}", f"cache_dir={tmp_path / 'cache'}", f"output_root={root}")
+    apply_launcher_settings(cfg)  # as run_job does first: mixed_precision inherit -> no
+    with pytest.raises(rundir.ResumeRefusedError, match=r"completed run of this config on 1 process\(es\); this "
+                                                        r"launch has 2: the global batch"):
+        rundir.completed_metrics(run_dir, cfg)
 
 
 def test_a_failure_during_the_run_is_recorded_before_the_lock_is_released(tmp_path, data, monkeypatch):

@@ -101,3 +101,19 @@ def test_optuna_search_tunes_on_a_split_carved_from_train(tmp_path, data_dir):
     result = yaml.safe_load((root / "sweep" / "optimization_results.yaml").read_text())
     assert result["best_value"] == max(scores.values())
     assert scores[result["best_params"]["regularizer.alpha"]] == result["best_value"]
+
+
+def test_optuna_search_goes_on_after_a_failed_trial(tmp_path, data_dir):
+    """A failed trial is a failed trial, not the end of the search: the job returns None (a NaN stopped Optuna at
+    the first failure, exit 1). With the seeded sampler, trial #2 draws a batch larger than the data."""
+    import yaml
+
+    root = tmp_path / "out"
+    out = h.finish(h.cli(["-m", *h.smoke_args(data_dir), "hparams_search=optuna", "hydra.sweeper.n_trials=3",
+                          '+hydra.sweeper.params={train.batch_size: "choice(8, 4096)"}', "dense.max_steps=2",
+                          "prune.max_steps=2", f"output_root={root}", f"hydra.sweep.dir={root}/sweep",
+                          f"cache_dir={tmp_path / 'cache'}"]))
+    statuses = sorted(h.metrics(d)["status"] for d in _jobs(root / "sweep").values())
+    assert statuses == ["completed", "completed", "failed"] and "Failed experiment" in out
+    result = yaml.safe_load((root / "sweep" / "optimization_results.yaml").read_text())
+    assert result["best_params"]["train.batch_size"] == 8
