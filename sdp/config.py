@@ -175,17 +175,10 @@ def model_name_from(pretrained: str) -> str:
     return str(pretrained).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
 
 
-def first_set(*values: Any) -> Any:
-    """The first value that is not null (OmegaConf's oc.select gives a set-but-null key its null)."""
-    return next((v for v in values if v is not None), None)
-
-
 def register_configs() -> None:
     ConfigStore.instance().store(name="config_schema", node=Config)
     if not OmegaConf.has_resolver("sdp_model_name"):  # conf/model/hf.yaml derives model.name with it
         OmegaConf.register_new_resolver("sdp_model_name", model_name_from)
-    if not OmegaConf.has_resolver("sdp_first"):  # conf/config.yaml: hydra.run.dir is output_dir when it is set
-        OmegaConf.register_new_resolver("sdp_first", first_set)
 
 
 register_configs()
