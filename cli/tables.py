@@ -65,7 +65,7 @@ def _path_problem(opts: dict[str, str | None]) -> str | None:
     if opts["baselines"] is not None and not Path(opts["baselines"]).is_file():
         what = "is a folder, not a file" if Path(opts["baselines"]).exists() else "does not exist"
         return (f"baselines={opts['baselines']!r} {what}; give the CSV of published rows, or leave baselines unset "
-                f"for <results_dir>/baselines/published_glue.csv (its absence there is only noted in summary.md)")
+                f"for <results_dir>/baselines/published_glue.csv (its absence there is only a warning)")
     return None
 
 

@@ -62,6 +62,21 @@ log = logging.getLogger("sdp")
 REFUSALS = (RunLockedError, ResumeRefusedError, DataChangedError)
 
 
+def drop_hydras_empty_folder(run_dir: Path) -> None:
+    """With ``output_dir`` set, the folder Hydra made for the job (``hydra.run.dir``, a new ``<time>_...``) is not
+    the run's and stays empty: remove it, not to leave one behind per run. (Pointing hydra.run.dir at output_dir
+    instead would let Hydra fail with a traceback on a bad output_dir, before sdp's one-line error.)"""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        hydra_dir = Path(HydraConfig.get().runtime.output_dir)
+    except ValueError:  # no Hydra job around this call (the library entry point, tests)
+        return
+    if hydra_dir.resolve() != run_dir.resolve():
+        with contextlib.suppress(OSError):  # not empty (someone's files), or already gone: leave it
+            hydra_dir.rmdir()
+
+
 def resolve_run_dir(cfg: DictConfig) -> Path:
     """``output_dir`` if set, else the Hydra job's output directory."""
     if cfg.get("output_dir"):
@@ -159,6 +174,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
     from sdp.validate import validate_config
 
     run_dir = resolve_run_dir(cfg)
+    drop_hydras_empty_folder(run_dir)
     recorded = None  # the failure already recorded under this job's lock (or tried: then never again)
     try:
         validate_config(cfg)  # before the folder is touched and before torch is imported

@@ -32,8 +32,10 @@ from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, register_
 
 NAME = "custom"
 FORMATS = {  # suffix -> (datasets builder, its options)
-    ".csv": ("csv", {}),
-    ".tsv": ("csv", {"delimiter": "\t", "quoting": csv.QUOTE_NONE}),
+    # Only a blank cell is missing: pandas would also read the words None, NA, null, N/A ... as missing (a class
+    # named None is common in intent data).
+    ".csv": ("csv", {"keep_default_na": False, "na_values": [""]}),
+    ".tsv": ("csv", {"delimiter": "\t", "quoting": csv.QUOTE_NONE, "keep_default_na": False, "na_values": [""]}),
     ".jsonl": ("json", {}),
     ".json": ("json", {}),
     ".parquet": ("parquet", {}),

@@ -225,13 +225,12 @@ def _differing_keys(run_dir: str | Path, cfg: Any) -> str:
 
 
 def check_resumable(run_dir: str | Path, cfg: Any) -> None:
-    """Refuse (touching nothing, run.json included) to continue another config's unfinished run, or to take
-    over a folder that holds another config's completed run; both name the keys that differ."""
+    """Refuse (touching nothing, run.json included) to continue another config's unfinished run, naming the keys
+    that differ; a completed run is completed_here's (it returns this config's and refuses another's)."""
     record = read_run_record(run_dir)
     metrics = read_metrics(run_dir) or {}
     if metrics.get("status") == "completed":
-        completed_metrics(run_dir, cfg)  # raises for another config's; this config's is returned by the run
-        return
+        return  # completed_here decides, next: another config's completed run is refused there
     if record is not None and record.get("resume_identity") != resume_identity(cfg):
         raise ResumeRefusedError(
             f"run directory {str(run_dir)!r} holds an unfinished run of another config; resuming it would mix "

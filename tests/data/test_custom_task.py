@@ -232,3 +232,15 @@ def test_every_read_of_a_split_refuses_blank_cells(tmp_path):
     blank_cells(tmp_path / "train.tsv", [3], 1)
     with pytest.raises(DataError, match=r"task.train_file=.*column 'body' \(a text field\) is empty in 1 of 48"):
         load_splits(task, None)
+
+
+def test_words_pandas_would_call_missing_are_values(tmp_path):
+    """Only a blank cell is missing: a class named None (common in intent data) and texts like NA are read as
+    written, in a TSV and in a CSV."""
+    for suffix, sep in ((".tsv", "\t"), (".csv", ",")):
+        path = tmp_path / f"intents{suffix}"
+        rows = [("NA", "None"), ("book a table", "book"), ("null", "None"), ("N/A", "book")] * 4
+        path.write_text(f"body{sep}verdict\n" + "".join(f"{t}{sep}{y}\n" for t, y in rows))
+        task = resolve_task(compose_cfg(custom(tmp_path, train=path, dev=path)).task)
+        assert task.label_names == ("None", "book"), suffix
+        assert load_splits(task, None).datasets["train"][0]["body"] == "NA"
