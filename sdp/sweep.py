@@ -11,7 +11,8 @@
 * **Record failures.** An exception is written to the run directory as ``error.txt`` (the traceback)
   and ``metrics.json`` with ``status: failed`` and the error message. In a multirun the job then
   returns None (so does cli/run.py: Optuna counts a failed trial) and Hydra goes on with the next job; a single
-  run re-raises, so the exit status is non-zero. SIGTERM/SIGINT/SIGUSR2 are not failures: the run
+  run re-raises, so the exit status is non-zero. At the end of a sweep, sdp/sweep_outcome.py logs how every job
+  ended and exits 1 if one of a plain sweep failed or was refused. SIGTERM/SIGINT/SIGUSR2 are not failures: the run
   checkpoints and stops or is requeued (sdp/training/preemption.py), and so does the sweep.
 * **One job, one folder, one log.** Under ``accelerate launch`` every rank joins the process group first
   and takes rank 0's run directory (sdp/training/launch.py); run.log holds this job's lines only, from
@@ -202,7 +203,9 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
             if moved is not None:
                 log.warning("resume=false: the previous run's files were moved to %s", moved)
             try:
-                return _run_locked(cfg, run_dir)
+                metrics = _run_locked(cfg, run_dir)
+                _note("completed", run_dir)
+                return metrics
             except REFUSALS:
                 raise  # a refusal records nothing (below)
             except Exception as exc:
@@ -213,6 +216,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
         if not in_multirun():
             raise  # the folder belongs to another run: record nothing in it
         log.error("job refused (nothing recorded in %s), the sweep goes on: %s: %s", run_dir, type(exc).__name__, exc)
+        _note("refused", run_dir, exc)
         return None
     except Exception as exc:
         if exc is not recorded:  # found before the lock was taken (a config error), or on releasing it
@@ -220,10 +224,19 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
         if in_multirun():
             log.error("job failed (recorded in %s/error.txt), the sweep goes on: %s: %s",
                       run_dir, type(exc).__name__, exc)
+            _note("failed", run_dir, exc)
             return None
         raise
     finally:
         reset_accelerator_state()  # the next job of a multirun may use another mixed precision
+
+
+def _note(status: str, run_dir: Path, error: BaseException | None = None) -> None:
+    """How this job of a multirun ended, for the sweep's outcome at its end (sdp/sweep_outcome.py)."""
+    if in_multirun() and is_main_process():
+        from sdp.sweep_outcome import note_job
+
+        note_job(status, run_dir, error)
 
 
 def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:

@@ -15,11 +15,21 @@ def _jobs(sweep_dir: Path) -> dict[str, Path]:
     return {d.name: d for d in sweep_dir.iterdir() if d.is_dir() and not d.name.startswith(".")}
 
 
+def _finish_with_a_failed_job(proc) -> str:
+    """The sweep runs every job, then says which failed and exits 1 (sdp/sweep_outcome.py): Hydra alone exits 0."""
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 1, out[-4000:]
+    assert "sweep: 2 jobs noted: 1 completed, 1 failed, 0 refused" in out, out[-4000:]
+    assert "max_train_samples=0 must be a positive number" in out.split("sweep: 2 jobs noted")[1]
+    assert "sdp-run: error: 1 of 2 jobs of the sweep failed or were refused" in out
+    return out
+
+
 def test_multirun_records_failure_and_skips_completed(tmp_path, data_dir):
     root = tmp_path / "out"
     args = ["-m", *h.smoke_args(data_dir), f"output_root={root}", "dense.max_steps=2", "prune.max_steps=3",
             "max_train_samples=64,0"]  # 0 fails validation; 64 runs
-    first = h.finish(h.cli([*args, f"hydra.sweep.dir={root}/sweep1"]))
+    first = _finish_with_a_failed_job(h.cli([*args, f"hydra.sweep.dir={root}/sweep1"]))
     jobs = _jobs(root / "sweep1")
     ok = next(d for n, d in jobs.items() if "max_train_samples=64" in n)
     bad = next(d for n, d in jobs.items() if "max_train_samples=0" in n)
@@ -30,7 +40,7 @@ def test_multirun_records_failure_and_skips_completed(tmp_path, data_dir):
     assert "Traceback" in (bad / "error.txt").read_text()
     assert "the sweep goes on" in first
 
-    second = h.finish(h.cli([*args, f"hydra.sweep.dir={root}/sweep2"]))
+    second = _finish_with_a_failed_job(h.cli([*args, f"hydra.sweep.dir={root}/sweep2"]))
     assert "skipping" in second and str(ok) in second
     jobs2 = _jobs(root / "sweep2")
     ok2 = next(d for n, d in jobs2.items() if "max_train_samples=64" in n)
@@ -117,3 +127,16 @@ def test_optuna_search_goes_on_after_a_failed_trial(tmp_path, data_dir):
     assert statuses == ["completed", "completed", "failed"] and "Failed experiment" in out
     result = yaml.safe_load((root / "sweep" / "optimization_results.yaml").read_text())
     assert result["best_params"]["train.batch_size"] == 8
+
+
+def test_a_sweep_with_a_refused_job_says_so_and_exits_1(tmp_path, data_dir):
+    """Two jobs pinned to one output_dir: the second is refused (the folder holds the first's run), which a script
+    could not tell from a clean sweep before (exit 0)."""
+    proc = h.cli(["-m", *h.smoke_args(data_dir), "dense.max_steps=2", "prune.max_steps=2", "seed=1,2",
+                  f"output_dir={tmp_path / 'one'}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                  f"cache_dir={tmp_path / 'cache'}"])
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 1, out[-4000:]
+    assert "sweep: 2 jobs noted: 1 completed, 0 failed, 1 refused" in out
+    assert "ResumeRefusedError" in out.split("sweep: 2 jobs noted")[1]
+    assert h.metrics(tmp_path / "one")["seed"] == 1  # the first job's run, untouched
