@@ -42,12 +42,23 @@ def load_published(path: Path | str) -> tuple[pd.DataFrame, list[str]]:
     missing = [c for c in REQUIRED if c not in fields]
     if missing:
         return pd.DataFrame(columns=CELL_COLUMNS), [f"`{path.name}` lacks columns {missing}"]
+    seen: dict[tuple, int] = {}
     for lineno, rec in enumerate(records, start=2):
         try:
             value, sparsity = float(rec["value"]), float(rec["sparsity"])
         except (TypeError, ValueError):
             problems.append(f"`{path.name}` line {lineno}: value or sparsity is not a number")
             continue
+        if not 0.0 <= sparsity <= 1.0:  # 90 for 90% would print as 9000%
+            problems.append(f"`{path.name}` line {lineno}: sparsity {rec['sparsity']} is not a fraction in [0, 1] "
+                            "(write 0.9 for 90%); row left out")
+            continue
+        key = (rec["model"], rec["method"], round(sparsity, 6), rec["task"], rec["metric"])
+        if key in seen:  # two published numbers for one cell: the table would show one of them silently
+            problems.append(f"`{path.name}` line {lineno}: the same model, method, sparsity, task and metric as "
+                            f"line {seen[key]}; row left out")
+            continue
+        seen[key] = lineno
         rows.append(
             {
                 "origin": "published", "model": rec["model"], "method": rec["method"], "schedule": "",

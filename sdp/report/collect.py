@@ -205,6 +205,10 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     versions = data.get("versions") if isinstance(data.get("versions"), dict) else {}
     config = (read_run_record(run_dir) or {}).get("config")
     rec["setup"], rec["pair_setup"] = setup_hash(config) or "", pair_hash(config, results_dir) or ""
+    world = (data.get("distributed") or {}).get("world_size") if isinstance(data.get("distributed"), dict) else None
+    if isinstance(world, int) and world > 1:  # train.batch_size is per process: another global batch, another cell
+        for key in ("config_hash", "setup", "pair_setup"):
+            rec[key] += f"/ws{world}"
     rec["finished_at"] = str(data.get("finished_at") or "")
     rec["sdp_version"] = str(versions.get("sdp") or "")
     rec["sdp_dirty"] = bool(versions.get("sdp_dirty", False))

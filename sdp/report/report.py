@@ -96,6 +96,9 @@ def build_report(
 ) -> Report:
     """Regenerate every table, the summary and the plots of results_dir into out_dir (default <results_dir>/tables)."""
     results_dir = Path(results_dir)
+    # Tables written elsewhere leave the results folder as it is: its README's generated blocks are refreshed
+    # only with its own tables.
+    refresh_readme = out_dir is None or Path(out_dir).resolve() == (results_dir / "tables").resolve()
     out_dir = Path(out_dir) if out_dir is not None else results_dir / "tables"
     baselines = Path(baselines) if baselines is not None else results_dir / BASELINES_CSV
     coll = collect_runs(results_dir)
@@ -132,13 +135,15 @@ def build_report(
     claims = render_claims(runs, results_dir) if not no_runs else None
     if claims is not None:
         _write(out_dir / "claims.md", claims, files)
-    _embed_in_readme(results_dir / "README.md", "claims.md", claims, files,
-                     "No claims.md yet: no SDP-CC run has an MP partner.")
+    if refresh_readme:
+        _embed_in_readme(results_dir / "README.md", "claims.md", claims, files,
+                         "No claims.md yet: no SDP-CC run has an MP partner.")
     costs = render_costs(runs, coll.dense_only)
     if costs is not None:
         _write(out_dir / "costs.md", costs, files)
-    _embed_in_readme(results_dir / "README.md", "costs.md", costs, files,
-                     "No costs.md yet: no completed run records its wall_seconds.")
+    if refresh_readme:
+        _embed_in_readme(results_dir / "README.md", "costs.md", costs, files,
+                         "No costs.md yet: no completed run records its wall_seconds.")
 
     trace_problems: list[str] = []
     if plots and not no_runs:

@@ -169,3 +169,15 @@ def test_seeds_with_their_own_dense_model_pool_into_one_cell(tmp_path: Path) -> 
     cells = aggregate_cells(collect_runs(tmp_path).runs)
     final = cells[(cells["method"] == "MP") & (cells["metric"] == "f1")]
     assert list(final["n"]) == [2] and list(final["variant"]) == [""]
+
+
+def test_runs_on_another_number_of_processes_are_another_cell(tmp_path: Path) -> None:
+    """train.batch_size is per process: two processes train on twice the global batch, so their runs neither pool
+    with one-process seeds nor count as duplicates of them (the newest used to replace the other)."""
+    for seed in (1, 2):
+        write_run(tmp_path, f"one/{seed}", run_record("mrpc", "MP", 0.9, seed, mrpc(0.8, 0.7), None, config_hash="h"))
+        write_run(tmp_path, f"two/{seed}", run_record("mrpc", "MP", 0.9, seed, mrpc(0.6, 0.5), None, config_hash="h",
+                                                      distributed={"world_size": 2}), mtime_offset=9)
+    coll = collect_runs(tmp_path)
+    assert not coll.conflicts and len(coll.runs) == 4
+    assert sorted(set(coll.runs["config_hash"])) == ["h", "h/ws2"]

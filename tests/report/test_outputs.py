@@ -91,6 +91,18 @@ def test_unreadable_baselines_are_named_and_old_tables_survive_a_failed_read(glu
     assert _tree(glue_tree / "tables") == before  # the old tables were not cleared before the inputs were read
 
 
+def test_published_rows_out_of_range_or_twice_are_named_and_left_out(tmp_path: Path) -> None:
+    path = tmp_path / "published.csv"
+    header = "method,model,sparsity,task,metric,value,source"
+    path.write_text("\n".join([header, "MP,bert,0.9,cola,mcc,30,a", "MP,bert,0.9,cola,mcc,40,b",
+                               "MP,bert,90,sst2,accuracy,80,c"]) + "\n")
+    cells, problems = load_published(path)
+    assert problems == ["`published.csv` line 3: the same model, method, sparsity, task and metric as line 2; row "
+                        "left out", "`published.csv` line 4: sparsity 90 is not a fraction in [0, 1] (write 0.9 "
+                        "for 90%); row left out"]
+    assert list(cells[cells["metric"] == "mcc"]["mean"]) == [30.0]
+
+
 def test_repo_published_csv_matches_anchors() -> None:
     path = REPO / "results" / "baselines" / "published_glue.csv"
     cells, problems = load_published(path)
@@ -128,7 +140,7 @@ def test_recovery_by_step_counts_steps_that_never_recovered(tmp_path: Path) -> N
         (tmp_path / name / "trace.jsonl").write_text("\n".join(json.dumps(e) for e in events))
     runs = pd.DataFrame([{"task": "sst2", "target_sparsity": 0.9, "has_trace": True, "path": name, "model": "m",
                           "method": "MP" if name.startswith("mp") else "SDP-CC", "teacher": "frozen",
-                          "schedule": "linear" if name.endswith("linear") else "cubic"}
+                          "schedule": "linear" if name.endswith("linear") else "cubic", "setup": "s1"}
                          for name in traces])  # fmt: skip
     frame, problems = recovery_by_step(runs, tmp_path, "sst2", 0.9)
     assert problems == []
@@ -136,6 +148,11 @@ def test_recovery_by_step_counts_steps_that_never_recovered(tmp_path: Path) -> N
     assert rows == {("MP", "cubic", 50.0): (6.0, 0, 2), ("MP", "cubic", 90.0): (6.0, 1, 2),  # mean: seeds that recovered
                     ("MP", "linear", 50.0): (1.0, 0, 1), ("MP", "linear", 90.0): (1.0, 0, 1),  # another curve
                     ("SDP-CC", "cubic", 50.0): (2.0, 0, 1), ("SDP-CC", "cubic", 90.0): (3.0, 0, 1)}  # fmt: skip
+    # Another budget (setup) is another curve, not more seeds of this one.
+    other = runs.assign(setup=["s1", "s2", "s1", "s1"])
+    split = recovery_by_step(other, tmp_path, "sst2", 0.9)[0]
+    assert sorted(split[(split["method"] == "MP") & (split["schedule"] == "cubic")]["setup"].unique()) == ["s1", "s2"]
+    assert split["seeds"].max() == 1
     # Only never-recovered steps: still a plot (the x marks), not "no data".
     (tmp_path / "mp1" / "trace.jsonl").write_text(json.dumps(step(0.9, None)))
     path, _ = recovery(runs[runs["path"] == "mp1"], tmp_path, "sst2", 0.9, tmp_path / "plots")
