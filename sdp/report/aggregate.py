@@ -58,6 +58,7 @@ def long_scores(runs: pd.DataFrame) -> pd.DataFrame:
             "path": run.path, "model": run.model, "method": run.method, "schedule": run.schedule,
             "teacher": run.teacher, "sparsity": float(run.target_sparsity), "config_hash": run.config_hash,
             "task": run.task, "seed": int(run.seed), "version": run.sdp_version, "setup": run.setup,
+            "row_setup": run.row_setup,
         }  # fmt: skip
         for stage, scores in (("final", run.final), ("dense", run.dense)):
             if scores is None:
@@ -65,7 +66,7 @@ def long_scores(runs: pd.DataFrame) -> pd.DataFrame:
             for metric, value in _scores(stage, scores, run.per_language).items():
                 rows.append({**base, "stage": stage, "metric": metric, "value": value})
     cols = ["path", "model", "method", "schedule", "teacher", "sparsity", "config_hash", "task", "seed",
-            "version", "setup", "stage", "metric", "value"]  # fmt: skip
+            "version", "setup", "row_setup", "stage", "metric", "value"]  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -81,16 +82,22 @@ def _versions(series: pd.Series) -> list[str]:
 
 
 def with_variants(final: pd.DataFrame) -> pd.DataFrame:
-    """Label rows only where one cell mixes several configs: by the setup's short hash where the cell mixes
-    setups (another budget, data or dense model: collect.setup_hash), and by the config's where configs differ
-    within one setup (e.g. two lambdas); both where both happen."""
-    cell = ["task", "model", "method", "schedule", "teacher", "sparsity"]
-    groups = final.groupby(cell, dropna=False)
-    n_setup, n_hash = groups["setup"].transform("nunique"), groups["config_hash"].transform("nunique")
+    """Label rows only where they mix experiments. A row (a method at a sparsity, one column per task) is labelled
+    by the short hash of its setup less the task (collect.row_setup_hash: one budget and data recipe across
+    tasks) where it holds several, so one experiment keeps one label in every task's column. Within a cell, the
+    setup's own hash is added where it mixes setups that the row's label does not tell apart, and the config's
+    where configs differ within one setup (e.g. two lambdas)."""
+    row = ["model", "method", "schedule", "teacher", "sparsity"]
+    n_row = final.groupby(row, dropna=False)["row_setup"].transform("nunique")
+    cell = final.groupby(["task", *row], dropna=False)
+    n_cell_row = cell["row_setup"].transform("nunique")
+    n_setup, n_hash = cell["setup"].transform("nunique"), cell["config_hash"].transform("nunique")
     final = final.copy()
     final["variant"] = [
-        "/".join([*([s[:8] or "no-setup"] if ns > 1 else []), *([h[:8] or "no-hash"] if nh > ns else [])])
-        for s, h, ns, nh in zip(final["setup"], final["config_hash"], n_setup, n_hash)
+        "/".join([*([r[:8] or "no-setup"] if nr > 1 else []), *([s[:8] or "no-setup"] if ns > ncr else []),
+                  *([h[:8] or "no-hash"] if nh > ns else [])])
+        for r, s, h, nr, ncr, ns, nh in zip(final["row_setup"], final["setup"], final["config_hash"], n_row,
+                                             n_cell_row, n_setup, n_hash)
     ]
     return final
 
@@ -106,19 +113,24 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
         out.append(_cell(key, mean, std, n, versions))
     dense = scores[scores["stage"] == "dense"]
     # Several pruning runs share one dense stage per (setup, seed): average those first, then over seeds. One
-    # Dense row per setup, labelled by it where a task has several (two budgets are two dense models).
+    # Dense row per setup, labelled like the pruned rows (two budgets are two dense models).
     per_seed: dict[tuple, dict[int, tuple[list[float], set[str]]]] = {}
+    row_of: dict[str, str] = {}  # setup -> its row label (the setup less the task), as in with_variants
     for row in dense.itertuples(index=False):
         vals, vers = per_seed.setdefault((row.model, row.task, row.metric, row.setup), {}).setdefault(
             row.seed, ([], set())
         )
         vals.append(row.value)
         vers.add(row.version)
+        row_of[row.setup] = row.row_setup
+    rows = {m: {row_of[s] for (m2, _, _, s) in per_seed if m2 == m} for (m, _, _, _) in per_seed}
     setups = {(m, t): {s for (m2, t2, _, s) in per_seed if (m2, t2) == (m, t)} for (m, t, _, _) in per_seed}
     for (model, task, metric, setup), seeds in sorted(per_seed.items()):
         means = [sum(v) / len(v) for _, (v, _) in sorted(seeds.items())]
         versions = sorted({v for _, (_, vs) in seeds.items() for v in vs if v})
-        variant = (setup[:8] or "no-setup") if len(setups[(model, task)]) > 1 else ""
+        same_label = {row_of[s] for s in setups[(model, task)]}
+        variant = "/".join([*([row_of[setup][:8] or "no-setup"] if len(rows[model]) > 1 else []),
+                            *([setup[:8] or "no-setup"] if len(setups[(model, task)]) > len(same_label) else [])])
         key = (model, "Dense", "", "", 0.0, variant, task, metric)
         out.append(_cell(key, *_stats(means), versions))
     frame = pd.DataFrame(out, columns=CELL_COLUMNS)

@@ -45,6 +45,12 @@ def setup_hash(config: dict[str, Any] | None, results_dir: Path | None = None) -
     return _hash_without_method(config, results_dir, per_seed_inputs=False)
 
 
+def row_setup_hash(config: dict[str, Any] | None) -> str | None:
+    """The setup less the task group: one experiment run on several tasks (one budget) shares it, so a table row
+    (one method and sparsity, a column per task) is labelled by it where it mixes experiments."""
+    return setup_hash({k: v for k, v in config.items() if k != "task"}) if config else None
+
+
 def pair_hash(config: dict[str, Any] | None, results_dir: Path | None = None) -> str | None:
     """The setup with its per-seed inputs: runs of one task, seed and pair_hash share their dense model and
     data, so their difference is the method's (claims.md, the deltas). A per-seed input inside ``results_dir``
@@ -205,9 +211,10 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     versions = data.get("versions") if isinstance(data.get("versions"), dict) else {}
     config = (read_run_record(run_dir) or {}).get("config")
     rec["setup"], rec["pair_setup"] = setup_hash(config) or "", pair_hash(config, results_dir) or ""
+    rec["row_setup"] = row_setup_hash(config) or ""
     world = (data.get("distributed") or {}).get("world_size") if isinstance(data.get("distributed"), dict) else None
     if isinstance(world, int) and world > 1:  # train.batch_size is per process: another global batch, another cell
-        for key in ("config_hash", "setup", "pair_setup"):
+        for key in ("config_hash", "setup", "pair_setup", "row_setup"):
             rec[key] += f"/ws{world}"
     rec["finished_at"] = str(data.get("finished_at") or "")
     rec["sdp_version"] = str(versions.get("sdp") or "")
@@ -273,7 +280,7 @@ def _dedupe(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[Conflict], int]:
 
 _COLUMNS = [
     "path", "status", "task", "model", "method", "schedule", "teacher", "seed",
-    "target_sparsity", "config_hash", "setup", "pair_setup", "finished_at", "sdp_version", "sdp_dirty", "has_trace", "final", "dense",
+    "target_sparsity", "config_hash", "setup", "pair_setup", "row_setup", "finished_at", "sdp_version", "sdp_dirty", "has_trace", "final", "dense",
     "per_language", "final_main", "error", "wall_seconds", "whole_launch", "own_dense_stage",
 ]  # fmt: skip
 

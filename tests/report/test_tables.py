@@ -192,3 +192,24 @@ def test_two_setups_of_a_task_never_mix_dense_rows_or_mp_partners(tmp_path: Path
     deltas = (tmp_path / "tables" / "deltas.md").read_text().split("## Δ main score vs MP")[1]
     kd_rows = sorted(line.split(" | ")[-1] for line in deltas.splitlines() if line.startswith("| minilm | KD ["))
     assert kd_rows == ["+1.00 |", "+3.00 |"]  # demo 79 - 78, study 79 - 76: each with its own MP
+
+
+def test_one_experiment_keeps_one_row_label_across_tasks(tmp_path: Path) -> None:
+    """A study on two tasks and a demo on one of them: the study's row carries its label in both task columns,
+    not unlabelled in one and labelled in the other (labels used to be chosen per task)."""
+    import json
+
+    from conftest import mrpc
+
+    runs = (("study", 3, "mrpc", mrpc(0.8, 0.7)), ("study", 3, "stsb", stsb(0.5, 0.4)), ("demo", 1, "mrpc", mrpc(0.6, 0.5)))
+    for name, epochs, task, final in runs:
+        path = write_run(tmp_path, f"{name}/{task}", run_record(task, "MP", 0.9, 1, final, None,
+                                                                   config_hash=f"{name}{task}")).parent
+        config = {"task": {"name": task}, "dense": {"epochs": epochs}, "regularizer": {}}
+        (path / "run.json").write_text(json.dumps({"config": config}))
+    build_report(tmp_path, plots=False)
+    rows = [line for line in (tmp_path / "tables" / "glue.md").read_text().splitlines()
+            if line.startswith("| minilm | MP")]
+    assert len(rows) == 2 and all(" [" in r.split(" | ")[1] for r in rows)
+    study = next(r for r in rows if "50.00/40.00" in r)
+    assert "80.00/70.00" in study  # the study's MRPC and STS-B cells on one row
