@@ -68,10 +68,12 @@ def format_cell(recs: list[dict[str, Any] | None], suffix: str = "") -> str:
         return MISSING
     text = "/".join(fmt_num(r["mean"]) if r else MISSING for r in recs) + suffix
     if present[0]["origin"] == "run":
-        n = min(int(r["n"]) for r in present)
+        counts = [int(r["n"]) for r in present]
+        n = min(counts)
         if n >= 2:
             text += " ± " + "/".join(fmt_num(r["std"]) if r else MISSING for r in recs)
-        text += f" (n={n})"
+        # Metrics over different seed sets (a run without one of them) are shown as such, never as one n.
+        text += f" (n={n})" if len(set(counts)) == 1 else f" (n={'/'.join(map(str, counts))})"
     if any(r["flagged"] for r in present):
         text += FLAG
     return text

@@ -213,3 +213,16 @@ def test_one_experiment_keeps_one_row_label_across_tasks(tmp_path: Path) -> None
     assert len(rows) == 2 and all(" [" in r.split(" | ")[1] for r in rows)
     study = next(r for r in rows if "50.00/40.00" in r)
     assert "80.00/70.00" in study  # the study's MRPC and STS-B cells on one row
+
+
+def test_metrics_of_one_cell_over_different_seeds_show_each_n(tmp_path: Path) -> None:
+    """A run that lacks one metric of a pair (F1 not finite): the cell says n=3/2, not a single n=2."""
+    from conftest import mrpc
+
+    for seed in (1, 2, 3):
+        final = mrpc(0.8, 0.7)
+        if seed == 2:
+            final = {"accuracy": 0.7, "main": 0.75}
+        write_run(tmp_path, f"r{seed}", run_record("mrpc", "MP", 0.9, seed, final, None))
+    build_report(tmp_path, plots=False)
+    assert "| 80.00/70.00 ± 0.00/0.00 (n=2/3) |" in (tmp_path / "tables" / "glue.md").read_text()
