@@ -173,8 +173,7 @@ def validate_config(cfg: Any) -> None:
     if errors:
         raise ConfigError("; ".join(errors))
     check_pretrained_dir(cfg.model)
-    # task=custom: its labels are known only once its files are read, and are checked when the model loads.
-    _check_checkpoints(cfg, None if cfg.task.name == "custom" else TASKS.get(cfg.task.name), student)
+    _check_checkpoints(cfg, TASKS.get(cfg.task.name), student)  # None: task=custom, labels known at load
 
 
 def _length_errors(cfg: Any, model_config: dict, what: str) -> list[str]:

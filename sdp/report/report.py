@@ -62,13 +62,13 @@ def _write(path: Path, text: str, files: list[Path]) -> None:
     files.append(path)
 
 
-def _embed_in_readme(readme: Path, name: str, text: str | None, files: list[Path], missing: str) -> None:
+def _embed_in_readme(readme: Path | None, name: str, text: str | None, files: list[Path], missing: str) -> None:
     """Replace the block between ``<!-- sdp-tables: NAME -->`` and ``<!-- /sdp-tables: NAME -->`` of a results
     folder's README with the generated ``text`` (its own title left out), so numbers quoted there are never
     stale; ``missing`` stands there while there is nothing to show. Opt-in: a README without the markers is
     not touched."""
     start, end = f"<!-- sdp-tables: {name} -->", f"<!-- /sdp-tables: {name} -->"
-    if not readme.is_file():
+    if readme is None or not readme.is_file():  # None: the tables went to another out_dir
         return
     old = readme.read_text(encoding="utf-8")
     if start not in old or end not in old.split(start, 1)[1]:
@@ -98,7 +98,8 @@ def build_report(
     results_dir = Path(results_dir)
     # Tables written elsewhere leave the results folder as it is: its README's generated blocks are refreshed
     # only with its own tables.
-    refresh_readme = out_dir is None or Path(out_dir).resolve() == (results_dir / "tables").resolve()
+    own_tables = out_dir is None or Path(out_dir).resolve() == (results_dir / "tables").resolve()
+    readme = results_dir / "README.md" if own_tables else None
     out_dir = Path(out_dir) if out_dir is not None else results_dir / "tables"
     baselines = Path(baselines) if baselines is not None else results_dir / BASELINES_CSV
     coll = collect_runs(results_dir)
@@ -135,15 +136,11 @@ def build_report(
     claims = render_claims(runs, results_dir) if not no_runs else None
     if claims is not None:
         _write(out_dir / "claims.md", claims, files)
-    if refresh_readme:
-        _embed_in_readme(results_dir / "README.md", "claims.md", claims, files,
-                         "No claims.md yet: no SDP-CC run has an MP partner.")
+    _embed_in_readme(readme, "claims.md", claims, files, "No claims.md yet: no SDP-CC run has an MP partner.")
     costs = render_costs(runs, coll.dense_only)
     if costs is not None:
         _write(out_dir / "costs.md", costs, files)
-    if refresh_readme:
-        _embed_in_readme(results_dir / "README.md", "costs.md", costs, files,
-                         "No costs.md yet: no completed run records its wall_seconds.")
+    _embed_in_readme(readme, "costs.md", costs, files, "No costs.md yet: no completed run records its wall_seconds.")
 
     trace_problems: list[str] = []
     if plots and not no_runs:

@@ -118,19 +118,19 @@ def completed_metrics(run_dir: str | Path, cfg: Any) -> dict | None:
     if not metrics or metrics.get("status") != "completed" or not cfg.resume:
         return None
     chash, seed = run_identity(cfg)
-    if metrics.get("config_hash") == chash and metrics.get("seed") == seed and not same_world_size(metrics):
-        raise ResumeRefusedError(
-            f"run directory {str(run_dir)!r} holds a completed run of this config on "
-            f"{recorded_world_size(metrics)} process(es); this launch has {launcher_world_size()}: the global batch "
-            "(train.batch_size per process x processes) differs, and so would the result. Choose another "
-            "output_dir, or resume=false to move the old run aside and start over"
-        )
     if metrics.get("config_hash") != chash or metrics.get("seed") != seed:
         raise ResumeRefusedError(
             f"run directory {str(run_dir)!r} holds a completed run of another config (config_hash "
             f"{metrics.get('config_hash')}, seed {metrics.get('seed')}; this one is {chash}, seed {seed}). "
             f"{_differing_keys(run_dir, cfg)}Choose another output_dir, or resume=false to move the old run "
             "aside and start over"
+        )
+    if not same_world_size(metrics):
+        raise ResumeRefusedError(
+            f"run directory {str(run_dir)!r} holds a completed run of this config on "
+            f"{recorded_world_size(metrics)} process(es); this launch has {launcher_world_size()}: the global batch "
+            "(train.batch_size per process x processes) differs, and so would the result. Choose another "
+            "output_dir, or resume=false to move the old run aside and start over"
         )
     return metrics
 
