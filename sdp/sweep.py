@@ -11,7 +11,7 @@
 * **Record failures.** An exception is written to the run directory as ``error.txt`` (the traceback)
   and ``metrics.json`` with ``status: failed`` and the error message. In a multirun the job then
   returns None (so does cli/run.py: Optuna counts a failed trial) and Hydra goes on with the next job; a single
-  run re-raises, so the exit status is non-zero. At the end of a sweep, sdp/multirun.py logs how every job
+  run re-raises, so the exit status is non-zero. At the end of a sweep, sdp/sweep_outcome.py logs how every job
   ended and exits 1 if one of a plain sweep failed or was refused. SIGTERM/SIGINT/SIGUSR2 are not failures: the run
   checkpoints and stops or is requeued (sdp/training/preemption.py), and so does the sweep.
 * **One job, one folder, one log.** Under ``accelerate launch`` every rank joins the process group first
@@ -232,9 +232,9 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
 
 
 def _note(status: str, run_dir: Path, error: BaseException | None = None) -> None:
-    """How this job of a multirun ended, for the sweep's outcome at its end (sdp/multirun.py)."""
+    """How this job of a multirun ended, for the sweep's outcome at its end (sdp/sweep_outcome.py)."""
     if in_multirun() and is_main_process():
-        from sdp.multirun import note_job
+        from sdp.sweep_outcome import note_job
 
         note_job(status, run_dir, error)
 

@@ -1,0 +1,72 @@
+"""A multirun's outcome in one place, and an exit status that says it.
+
+Hydra exits 0 after a multirun whatever its jobs did, and a failed job of a sweep does not stop the others
+(sdp/sweep.py). So each job notes how it ended in ``<sweep dir>/.sdp-jobs/<job number>.json`` (completed,
+failed or refused), and at the end of the sweep :class:`SweepOutcome` (a Hydra callback, conf/config.yaml)
+logs the counts with every failed or refused job's folder, and exits 1 when there is one, so that a script,
+CI or a scheduler notices. A search (a sweeper other than Hydra's basic one, e.g. Optuna) keeps exit 0: a
+failed trial is part of a search, and its result is the best trial's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from sdp.io import write_json
+
+log = logging.getLogger("sdp")
+JOBS_DIR = ".sdp-jobs"  # under the sweep dir: one small file per job, so parallel jobs never share a file
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+def note_job(status: str, run_dir: Path, error: BaseException | None = None) -> None:
+    """Called by a job of a multirun as it ends (main process only; nothing outside a multirun)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    hydra = HydraConfig.get()
+    record = {"job": hydra.job.num, "status": status, "run_dir": str(run_dir),
+              "error": f"{type(error).__name__}: {error}"[:500] if error is not None else None}
+    write_json(Path(hydra.sweep.dir) / JOBS_DIR / f"{hydra.job.num}.json", record)
+
+
+def read_jobs(sweep_dir: Path, since: float) -> list[dict[str, Any]]:
+    """The job notes written since ``since`` (a re-launched sweep overwrites its jobs' notes), by job number."""
+    notes = []
+    for path in sorted((sweep_dir / JOBS_DIR).glob("*.json")) if (sweep_dir / JOBS_DIR).is_dir() else []:
+        try:
+            if path.stat().st_mtime >= since:
+                notes.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    return sorted(notes, key=lambda note: note.get("job", 0))
+
+
+class SweepOutcome(Callback):
+    """Logs a multirun's outcome at its end and exits 1 if a job of a plain sweep failed or was refused."""
+
+    def __init__(self) -> None:
+        self.started = time.time()
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self.started = time.time() - 1.0  # file times may be coarser than time.time()
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        notes = read_jobs(Path(config.hydra.sweep.dir), self.started)
+        bad = [n for n in notes if n.get("status") in ("failed", "refused")]
+        counts = {s: sum(n.get("status") == s for n in notes) for s in ("completed", "failed", "refused")}
+        log.info("sweep: %d jobs noted: %s", len(notes), ", ".join(f"{v} {k}" for k, v in counts.items()))
+        for note in bad:
+            log.error("  job %s %s in %s: %s", note.get("job"), note.get("status"), note.get("run_dir"),
+                      note.get("error"))
+        if bad and config.hydra.sweeper.get("_target_") == BASIC_SWEEPER:
+            print(f"sdp-run: error: {len(bad)} of {len(notes)} jobs of the sweep failed or were refused "
+                  f"(listed above; failures are in each folder's error.txt)", file=sys.stderr)
+            raise SystemExit(1)
