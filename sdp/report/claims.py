@@ -10,7 +10,9 @@ Verdicts use the pairs at sparsity >= HIGH. The pairs of one (task, seed) at sev
 dense model, so they are not independent: each (task, seed) contributes one value, the mean of its paired
 differences over those sparsities, and n counts (task, seed) units. A 95% interval is the t-interval of the mean
 over the units (scipy.stats.t). A claim *holds* when its interval lies on the claimed side of 0, *fails* when it
-lies on the other side, and is *inconclusive* otherwise or with fewer than 3 units. Main scores of different
+lies on the other side, and is *inconclusive* otherwise or with fewer than 3 units. A secondary row (one
+measure of a run, such as the Fisher ratio) whose whole interval lies within +-1% of MP's mean value on that
+measure is *negligible* whichever side of 0 it lies: detectable, too small to matter. Main scores of different
 tasks are pooled as the GLUE score pools them (points of each task's main metric); the by-task table shows
 each task on its own.
 """
@@ -31,6 +33,7 @@ from sdp.training.rundir import read_metrics
 HIGH = 0.8  # the papers' "high sparsity": 80% and above
 KEEP = 0.9  # the frontier: the highest sparsity whose mean score keeps 90% of the mean dense score
 BASELINES = ("MP", "KD")
+NEGLIGIBLE = 0.01  # a secondary row's interval within +-1% of MP's mean value on its measure is too small to matter
 
 
 def is_sdp_cc(method: str) -> bool:
@@ -47,10 +50,14 @@ def interval(diffs: list[float]) -> tuple[float, float, float] | None:
     return mean, mean - half, mean + half
 
 
-def verdict(ci: tuple[float, float, float] | None, claimed_sign: int) -> str:
+def verdict(ci: tuple[float, float, float] | None, claimed_sign: int, margin: float | None = None) -> str:
+    """holds, fails or inconclusive (module docstring); "negligible" when ``margin`` is given and the whole
+    interval lies within +-margin."""
     if ci is None:
         return "inconclusive (fewer than 3 task x seed units)"
     _, low, high = ci
+    if margin is not None and -margin < low and high < margin:
+        return "negligible"
     if (low > 0 and claimed_sign > 0) or (high < 0 and claimed_sign < 0):
         return "holds"
     if (high < 0 and claimed_sign > 0) or (low > 0 and claimed_sign < 0):
@@ -108,18 +115,24 @@ def _ordered(pairs: dict) -> list[tuple[tuple, dict]]:
     return sorted(pairs.items(), key=lambda kv: str(kv[0]))
 
 
-def _diffs(pairs: dict, a: str, b: str, value: Callable[[dict], float | None],
-           group: tuple | None = None, sparsity: float | None = None) -> list[float]:
-    """value(a) - value(b) per (task, seed) unit: the mean over its pairs at sparsity >= HIGH where both ran
-    (only the units of one (task, setup) ``group`` if given; only the pairs at ``sparsity`` if given)."""
-    units: dict[tuple, list[float]] = {}
+def _unit_values(pairs: dict, a: str, b: str, value: Callable[[dict], float | None],
+                 group: tuple | None = None, sparsity: float | None = None) -> list[list[tuple[float, float]]]:
+    """(value(a), value(b)) of each pair at sparsity >= HIGH where both ran, grouped by (task, seed) unit (only
+    the units of one (task, setup) ``group`` if given; only the pairs at ``sparsity`` if given)."""
+    units: dict[tuple, list[tuple[float, float]]] = {}
     for key, rec in _ordered(pairs):
         at = key[4] >= HIGH if sparsity is None else key[4] == sparsity
         if at and a in rec and b in rec and group in (None, (key[0], key[6])):
             x, y = value(rec[a]), value(rec[b])
             if x is not None and y is not None:
-                units.setdefault(_unit(key), []).append(x - y)
-    return [statistics.mean(v) for _, v in sorted(units.items(), key=lambda kv: str(kv[0]))]
+                units.setdefault(_unit(key), []).append((x, y))
+    return [v for _, v in sorted(units.items(), key=lambda kv: str(kv[0]))]
+
+
+def _diffs(pairs: dict, a: str, b: str, value: Callable[[dict], float | None],
+           group: tuple | None = None, sparsity: float | None = None) -> list[float]:
+    """value(a) - value(b) per (task, seed) unit: the mean over its pairs (_unit_values)."""
+    return [statistics.mean(x - y for x, y in unit) for unit in _unit_values(pairs, a, b, value, group, sparsity)]
 
 
 def _setups(pairs: dict) -> list[tuple]:
@@ -155,9 +168,17 @@ def _mean_std(values: list[float]) -> str:
     return f"{100 * statistics.mean(values):.2f} ± {100 * statistics.stdev(values):.2f} (n={len(values)})"
 
 
-def _row(claim: str, measure: str, diffs: list[float], sign: int, scale: float = 1.0, digits: int = 2) -> str:
+def _row(claim: str, measure: str, pairs: dict, cc: str, value: Callable[[dict], float | None], sign: int,
+         scale: float = 1.0, digits: int = 2) -> str:
+    """A secondary row: cc minus MP on one measure of the run, with MP's mean value the negligible margin's base."""
+    units = _unit_values(pairs, cc, "MP", value)
+    diffs = [statistics.mean(x - y for x, y in unit) for unit in units]
     ci = interval(diffs)
-    return f"| {claim} | {measure} | {_fmt_ci(ci, len(diffs), scale, digits)} | {verdict(ci, sign)} |"
+    margin = NEGLIGIBLE * abs(statistics.mean(y for unit in units for _, y in unit)) if units else None
+    said = verdict(ci, sign, margin)
+    if said == "negligible":
+        said += f" (within +-{scale * margin:.{digits}g}: {NEGLIGIBLE:.0%} of MP's mean)"
+    return f"| {claim} | {measure} | {_fmt_ci(ci, len(diffs), scale, digits)} | {said} |"
 
 
 def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
@@ -173,7 +194,8 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
              f"{', '.join(PAIR_KEYS)} and setup (the config less the method and the sparsity: one budget, data and "
              "dense model). Verdicts: pairs at sparsity >= "
              f"{HIGH:g}, averaged per (task, seed); 95% t-intervals of the mean over those units (n), SDP-CC minus "
-             "the baseline.", ""]
+             f"the baseline. A secondary row whose whole interval lies within +-{NEGLIGIBLE:.0%} of MP's mean value "
+             "on its measure is negligible.", ""]
     if ambiguous:
         lines += [f"Left out: {ambiguous} (pairing key, method) with several runs (several configs of one method).",
                   ""]
@@ -207,15 +229,9 @@ def _verdicts(pairs: dict, cc: str) -> list[str]:
         units.setdefault(_unit(k), {})[k] = r
     fr_diffs = [a - b for group in units.values()
                 if (a := frontier(group, cc, "MP")) is not None and (b := frontier(group, "MP", cc)) is not None]
-    rows = {name: _diffs(pairs, cc, "MP", fn) for name, fn in (
-        ("fisher", _get("separability", "final", "fisher_ratio")), ("snr", _get("separability", "final", "snr")),
-        ("steps", _get("recovery", "mean_recovery_steps")), ("unrecovered", _get("recovery", "unrecovered")),
-        ("jump", _get("recovery", "mean_loss_jump")),
-        ("mass", _get("recovery", "mean_removed_mass")))}
     # Did the objective do its job? Held-out CC(student, teacher) diagonal term, on the same representation.
     same_rep = {k: r for k, r in pairs.items() if cc in r and "MP" in r
                 and _cc_rep(r[cc]) is not None and _cc_rep(r[cc]) == _cc_rep(r["MP"])}
-    rows["cc_diag"] = _diffs(same_rep, cc, "MP", _get("cross_correlation", "cc_diag"))
     overlap = [v for k, r in _ordered(pairs) if k[4] >= HIGH and cc in r
                for v in [_get("mask_overlap", "reference")(r[cc])] if v is not None]
     dense_overlap = {m: [v for k, r in pairs.items() if k[4] >= HIGH and m in r
@@ -239,18 +255,22 @@ def _verdicts(pairs: dict, cc: str) -> list[str]:
         "seed); over seeds per task: " + ("; ".join(f"{t}: {a:g} vs {b:g}" for t, (a, b) in fr.items()) or "—")
         + f" (0: no tested sparsity keeps {KEEP:.0%}) | {_fmt_ci(interval(fr_diffs), len(fr_diffs), digits=2)} | "
         f"{verdict(interval(fr_diffs), +1)} |",
-        _row("class separability", "Fisher ratio of the final [CLS] states, dev", rows["fisher"], +1, digits=3),
-        _row("signal-to-noise", "SNR of the final [CLS] states, dev", rows["snr"], +1, digits=3),
-        _row("faster recovery after pruning steps", "mean optimizer updates to recover", rows["steps"], -1,
-             digits=1),
-        _row("(recovery) fewer steps that never recover", "pruning steps whose loss never came back", rows["unrecovered"],
-             -1, digits=2),
-        _row("(recovery) smaller loss jump at a pruning step", "mean probe-loss jump", rows["jump"], -1, digits=4),
-        _row("CC implicitly encourages sparsity", f"share of L1 mass a pruning step removes, x 1000 ({ov})",
-             rows["mass"], -1, scale=1000, digits=3),
+        _row("class separability", "Fisher ratio of the final [CLS] states, dev", pairs, cc,
+             _get("separability", "final", "fisher_ratio"), +1, digits=3),
+        _row("signal-to-noise", "SNR of the final [CLS] states, dev", pairs, cc, _get("separability", "final", "snr"),
+             +1, digits=3),
+        _row("faster recovery after pruning steps", "mean optimizer updates to recover", pairs, cc,
+             _get("recovery", "mean_recovery_steps"), -1, digits=1),
+        _row("(recovery) fewer steps that never recover", "pruning steps whose loss never came back", pairs, cc,
+             _get("recovery", "unrecovered"), -1, digits=2),
+        _row("(recovery) smaller loss jump at a pruning step", "mean probe-loss jump", pairs, cc,
+             _get("recovery", "mean_loss_jump"), -1, digits=4),
+        _row("CC implicitly encourages sparsity", "share of the pre-pruning L1 mass a pruning step removes (the low "
+             f"tail of the weight-magnitude distribution it prunes), x 1000 ({ov})", pairs, cc,
+             _get("recovery", "mean_removed_mass"), -1, scale=1000, digits=3),
         _row(f"(check, not a claim) {cc} keeps the student closer to its teacher", "held-out CC(student, "
-             "teacher) diagonal term, lower is closer (analysis.cross_correlation.cc_diag, dev)", rows["cc_diag"], -1,
-             digits=3),
+             "teacher) diagonal term, lower is closer (analysis.cross_correlation.cc_diag, dev)", same_rep, cc,
+             _get("cross_correlation", "cc_diag"), -1, digits=3),
         "", f"{cc} minus each baseline by task (dev main score x 100, pairs at sparsity >= {HIGH:g}, n = seeds):", "",
         "| task | " + " | ".join(f"vs {b}" for b in BASELINES) + " |", "|---|" + "---|" * len(BASELINES), *by_task,
         "", f"{cc} minus each baseline by sparsity (descriptive: every sparsity on its own, tasks pooled, n = task x "
