@@ -6,12 +6,16 @@ failed or refused), and at the end of the sweep :class:`SweepOutcome` (a Hydra c
 logs the counts with every failed or refused job's folder, and exits 1 when there is one, so that a script,
 CI or a scheduler notices. A search (a sweeper other than Hydra's basic one, e.g. Optuna) keeps exit 0: a
 failed trial is part of a search, and its result is the best trial's.
+
+It also refuses, before any job starts, a SLURM sweep on a machine that is not a SLURM node (submitit would end
+in its own traceback, "Could not detect srun").
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -25,6 +29,7 @@ from sdp.io import write_json
 log = logging.getLogger("sdp")
 JOBS_DIR = ".sdp-jobs"  # under the sweep dir: one small file per job, so parallel jobs never share a file
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+SLURM_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
 
 
 def note_job(status: str, run_dir: Path, error: BaseException | None = None) -> None:
@@ -57,6 +62,13 @@ class SweepOutcome(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.started = time.time() - 1.0  # file times may be coarser than time.time()
+        # submitit's own test (SlurmExecutor.affinity): srun on the PATH is what makes a machine a SLURM node.
+        if config.hydra.launcher.get("_target_") == SLURM_LAUNCHER and shutil.which("srun") is None:
+            print("sdp-run: error: LauncherError: hydra/launcher=slurm submits each job to SLURM, and this machine "
+                  "has no `srun` on its PATH (not a SLURM node). Launch the sweep from the cluster's login node, "
+                  "or run it here with hydra/launcher=local (side by side) or without hydra/launcher (one job at "
+                  "a time)", file=sys.stderr)
+            raise SystemExit(2)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         notes = read_jobs(Path(config.hydra.sweep.dir), self.started)

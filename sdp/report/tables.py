@@ -195,9 +195,9 @@ def build_xglue_tables(cells: pd.DataFrame, task: str) -> list[Table]:
 def delta_frame(runs: pd.DataFrame) -> pd.DataFrame:
     """Main-score deltas (points) of every pruned row, paired run by run: each run against its own dense score,
     and against the MP run of its setup, task, seed, sparsity, schedule and teacher (the same dense model and
-    data; collect.pair_hash). A row's delta is the mean over its runs that have the partner."""
+    data; collect.pair_hash). A row's delta is the mean over its runs that have the partner (n_dense, n_mp)."""
     cols = ["model", "method", "schedule", "teacher", "sparsity", "variant", "task", "mean", "delta_dense",
-            "delta_mp", "flagged"]  # fmt: skip
+            "delta_mp", "n_dense", "n_mp", "flagged"]  # fmt: skip
     scores = long_scores(runs)
     main = scores[scores["metric"] == "main"]
     final = with_variants(main[main["stage"] == "final"])  # the row labels glue.md shows
@@ -220,7 +220,7 @@ def delta_frame(runs: pd.DataFrame) -> pd.DataFrame:
                 d_mp.append(rec.value - partners[0][0])
                 versions.add(partners[0][1])
         out.append({**dict(zip(row_keys, key)), "mean": float(grp["value"].mean()),
-                    "delta_dense": _mean(d_dense), "delta_mp": _mean(d_mp),
+                    "delta_dense": _mean(d_dense), "delta_mp": _mean(d_mp), "n_dense": len(d_dense), "n_mp": len(d_mp),
                     "flagged": len({v for v in versions if v}) > 1})
     tasks = order_tasks({r["task"] for r in out})
     out.sort(key=lambda r: (_row_sort(("run", *(r[k] for k in row_keys[:-1]), "")), tasks.index(r["task"])))
@@ -232,10 +232,11 @@ def _mean(values: list[float]) -> float:
 
 
 def build_delta_tables(deltas: pd.DataFrame) -> list[Table]:
-    """Two tables (vs Dense, vs MP) with one column per task; signed, two decimals."""
+    """Two tables (vs Dense, vs MP) with one column per task; signed, two decimals, with the pairs' count."""
     tables = []
     for col, title, skip_mp in (("delta_dense", "Δ main score vs Dense (points)", False),
                                 ("delta_mp", "Δ main score vs MP at the same sparsity (points)", True)):
+        n_col = col.replace("delta", "n")
         frame = deltas[deltas["method"] != "MP"] if skip_mp else deltas
         tasks = order_tasks(set(frame["task"]))
         keys = sorted({("run", *r[:6], "") for r in frame.itertuples(index=False)}, key=_row_sort)
@@ -249,9 +250,13 @@ def build_delta_tables(deltas: pd.DataFrame) -> list[Table]:
                 rec = lookup.get((key, task))
                 val = getattr(rec, col) if rec is not None else float("nan")
                 text = fmt_num(val, signed=True)
-                cells.append(text + (FLAG if rec is not None and rec.flagged and text != MISSING else ""))
+                if text != MISSING:
+                    text += f" (n={getattr(rec, n_col)})" + (FLAG if rec.flagged else "")
+                cells.append(text)
             table.rows.append(_labels(key, cols) + cells)
         table.notes.append(f"Paired by seed: each run minus its own dense score, or minus the MP run of its setup, "
-                           f"task, seed and sparsity; mean over seeds; {MISSING} = no partner or no run.")
+                           f"task, seed and sparsity; mean over the n seeds that have the partner; {MISSING} = no "
+                           "partner or no run.")
+        table.notes.append(f"{FLAG} = the cell aggregates runs from different code versions (see summary.md).")
         tables.append(table)
     return tables

@@ -23,16 +23,17 @@ DELTAS = """\
 
 | Model | Method | Sparsity | MRPC | STS-B |
 | :-- | :-- | :-- | --: | --: |
-| minilm | MP | 50% | -10.00† | -8.00 |
-| minilm | SDP-CC | 50% | -5.50† | — |
+| minilm | MP | 50% | -10.00 (n=2)† | -8.00 (n=1) |
+| minilm | SDP-CC | 50% | -5.50 (n=2)† | — |
 
-- Paired by seed: each run minus its own dense score, or minus the MP run of its setup, task, seed and sparsity; mean over seeds; — = no partner or no run.
+- Paired by seed: each run minus its own dense score, or minus the MP run of its setup, task, seed and sparsity; mean over the n seeds that have the partner; — = no partner or no run.
+- † = the cell aggregates runs from different code versions (see summary.md).
 
 ## Δ main score vs MP at the same sparsity (points)
 
 | Model | Method | Sparsity | MRPC |
 | :-- | :-- | :-- | --: |
-| minilm | SDP-CC | 50% | +4.50† |
+| minilm | SDP-CC | 50% | +4.50 (n=2)† |
 """
 
 XGLUE_TABLE = """\
@@ -61,8 +62,9 @@ def test_deltas_exact(glue_tree: Path) -> None:
     build_report(glue_tree, plots=False)
     assert DELTAS in (glue_tree / "tables" / "deltas.md").read_text()
     csv = (glue_tree / "tables" / "deltas.csv").read_text().splitlines()
-    assert csv[0] == "model,method,schedule,teacher,sparsity,variant,task,mean,delta_dense,delta_mp,flagged"
-    assert csv[3] == "minilm,SDP-CC,cubic,frozen,0.5,,mrpc,80.5000,-5.5000,4.5000,1"
+    assert csv[0] == ("model,method,schedule,teacher,sparsity,variant,task,mean,delta_dense,delta_mp,n_dense,n_mp,"
+                      "flagged")
+    assert csv[3] == "minilm,SDP-CC,cubic,frozen,0.5,,mrpc,80.5000,-5.5000,4.5000,2,2,1"
 
 
 def test_glue_csv_and_latex(glue_tree: Path) -> None:
@@ -108,7 +110,7 @@ def test_xglue_tables(xglue_tree: Path) -> None:
         xglue_tree / "tables" / "xglue.csv").read_text().splitlines()  # fmt: skip
     # Paired with MP's seed-1 run (the same dense model): 72.00 - 67.50. The unpaired difference of means over
     # seeds (72.00 - 69.00 = +3.00) would charge SDP-CC with MP's seed 2, which it never ran.
-    assert "| minilm | SDP-CC+AWR-cos | 90% | +4.50 |" in (xglue_tree / "tables" / "deltas.md").read_text()
+    assert "| minilm | SDP-CC+AWR-cos | 90% | +4.50 (n=1) |" in (xglue_tree / "tables" / "deltas.md").read_text()
 
 
 def test_no_xglue_without_cross_lingual_runs(glue_tree: Path) -> None:
@@ -191,7 +193,7 @@ def test_two_setups_of_a_task_never_mix_dense_rows_or_mp_partners(tmp_path: Path
     assert sorted(r.split(" | ")[3].split(" ")[0] for r in dense_rows) == ["83.00", "84.00"]
     deltas = (tmp_path / "tables" / "deltas.md").read_text().split("## Δ main score vs MP")[1]
     kd_rows = sorted(line.split(" | ")[-1] for line in deltas.splitlines() if line.startswith("| minilm | KD ["))
-    assert kd_rows == ["+1.00 |", "+3.00 |"]  # demo 79 - 78, study 79 - 76: each with its own MP
+    assert kd_rows == ["+1.00 (n=1) |", "+3.00 (n=1) |"]  # demo 79 - 78, study 79 - 76: each with its own MP
 
 
 def test_one_experiment_keeps_one_row_label_across_tasks(tmp_path: Path) -> None:

@@ -61,6 +61,24 @@ def test_slurm_launcher_config_composes():
     assert cfg.hydra.launcher.gpus_per_node == 1 and cfg.hydra.launcher.tasks_per_node == 1
 
 
+def test_slurm_sweep_off_a_slurm_node_is_one_line_and_starts_nothing(tmp_path, monkeypatch):
+    """No srun on the PATH: exit 2 with one line naming the launcher and the way out, before any job runs (it was
+    submitit's traceback, 'Could not detect srun')."""
+    import os
+    import sys
+
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                           if p and not (Path(p) / "srun").exists())
+    monkeypatch.setenv("PATH", path or os.path.dirname(sys.executable))
+    proc = h.cli(["-m", "hydra/launcher=slurm", "task=rte,mrpc", f"output_root={tmp_path}/runs",
+                  f"hydra.sweep.dir={tmp_path}/sweep"])
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2, out
+    assert "sdp-run: error: LauncherError: hydra/launcher=slurm submits each job to SLURM" in out, out
+    assert "hydra/launcher=local" in out and "Traceback" not in out and "srun" in out
+    assert not (tmp_path / "runs").exists()  # no job ran
+
+
 def test_skip_search_ignores_a_restarted_runs_old_files(tmp_path):
     """A ``resume=false`` restart moves the old run into ``previous-<time>/``; that old, completed record must
     not make the interrupted restart (or a twin job) look done."""
