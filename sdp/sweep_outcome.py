@@ -7,8 +7,9 @@ logs the counts with every failed or refused job's folder, and exits 1 when ther
 CI or a scheduler notices. A search (a sweeper other than Hydra's basic one, e.g. Optuna) keeps exit 0: a
 failed trial is part of a search, and its result is the best trial's.
 
-It also refuses, before any job starts, a SLURM sweep on a machine that is not a SLURM node (submitit would end
-in its own traceback, "Could not detect srun").
+It also refuses, before any job starts, a sweep whose jobs would all write into one fixed ``output_dir``, and a
+SLURM sweep on a machine that is not a SLURM node (submitit would end in its own traceback, "Could not detect
+srun").
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from sdp.io import write_json
 
@@ -54,6 +55,24 @@ def read_jobs(sweep_dir: Path, since: float) -> list[dict[str, Any]]:
     return sorted(notes, key=lambda note: note.get("job", 0))
 
 
+def _one_folder_for_many_jobs(config: DictConfig) -> str | None:
+    """What makes several jobs (a swept override, or the sweeper's own params) when they would all share one fixed
+    ``output_dir`` (one that neither is swept nor interpolates a config value); else None. Caught here, before any
+    job, because each job alone sees only that the folder holds another job's run (a refusal per job)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    if not config.get("output_dir") or OmegaConf.is_interpolation(config, "output_dir"):
+        return None
+    overrides = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
+    if any(o.is_sweep_override() and o.get_key_element() == "output_dir" for o in overrides):
+        return None
+    swept = [o.input_line for o in overrides if o.is_sweep_override()]
+    params = config.hydra.sweeper.get("params")
+    if params:
+        swept += [f"hydra.sweeper.params.{k}={v}" for k, v in params.items()]
+    return ", ".join(swept) if swept else None
+
+
 class SweepOutcome(Callback):
     """Logs a multirun's outcome at its end and exits 1 if a job of a plain sweep failed or was refused."""
 
@@ -68,6 +87,12 @@ class SweepOutcome(Callback):
                   "has no `srun` on its PATH (not a SLURM node). Launch the sweep from the cluster's login node, "
                   "or run it here with hydra/launcher=local (side by side) or without hydra/launcher (one job at "
                   "a time)", file=sys.stderr)
+            raise SystemExit(2)
+        if (swept := _one_folder_for_many_jobs(config)) is not None:
+            print(f"sdp-run: error: ConfigError: output_dir={config.output_dir} is one folder for every job of this "
+                  f"sweep ({swept}), and a folder holds one run. Leave output_dir out (each job then runs in its own "
+                  "folder under hydra.sweep.dir), or make it differ per job, e.g. "
+                  "output_dir='runs/${task.name}_s${sparsity}'", file=sys.stderr)
             raise SystemExit(2)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

@@ -158,3 +158,32 @@ def test_a_sweep_with_a_refused_job_says_so_and_exits_1(tmp_path, data_dir):
     assert "sweep: 2 jobs noted: 1 completed, 0 failed, 1 refused" in out
     assert "ResumeRefusedError" in out.split("sweep: 2 jobs noted")[1]
     assert h.metrics(tmp_path / "one")["seed"] == 1  # the first job's run, untouched
+
+
+def test_a_sweep_into_one_fixed_output_dir_is_refused_before_any_job(tmp_path):
+    """Every job of `-m task=rte,mrpc output_dir=X` would write into X: one line, exit 2, nothing started (it
+    was one refused job after another)."""
+    proc = h.cli(["-m", f"output_dir={tmp_path}/run", "task=rte,mrpc", f"hydra.sweep.dir={tmp_path}/sweep"])
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2, out
+    assert f"sdp-run: error: ConfigError: output_dir={tmp_path}/run is one folder for every job of this sweep " \
+           "(task=rte,mrpc)" in out and "Traceback" not in out
+    assert not (tmp_path / "run").exists()
+
+
+def test_which_sweeps_share_one_output_dir():
+    from omegaconf import OmegaConf
+
+    from sdp.sweep_outcome import _one_folder_for_many_jobs
+
+    def config(output_dir, overrides, params=None):
+        return OmegaConf.create({"output_dir": output_dir, "seed": 1, "hydra": {
+            "overrides": {"task": overrides}, "sweeper": {"params": params}}})
+
+    assert _one_folder_for_many_jobs(config("out", ["output_dir=out", "seed=1,2"])) == "seed=1,2"
+    assert _one_folder_for_many_jobs(config("out", ["output_dir=out"], {"seed": "1,2"})) == \
+        "hydra.sweeper.params.seed=1,2"  # the sweeper's own params (Optuna, or Hydra's basic sweeper's)
+    assert _one_folder_for_many_jobs(config("out", ["output_dir=out", "seed=1"])) is None  # one job
+    assert _one_folder_for_many_jobs(config(None, ["seed=1,2"])) is None  # each job its own folder
+    assert _one_folder_for_many_jobs(config("out_${seed}", ["seed=1,2"])) is None  # differs per job
+    assert _one_folder_for_many_jobs(config("a", ["output_dir=a,b"])) is None  # swept itself
