@@ -117,7 +117,8 @@ def build_report(
     glue_cells = pd.concat([c for c in (mono, published) if not c.empty] or [mono], ignore_index=True)
     # The table's GLUE set: every GLUE task with a column, whichever rows (runs or published) fill it.
     avg_tasks = [t for t in GLUE_TASKS if t in set(glue_cells["task"])]
-    glue_table = build_glue_table(glue_cells, avg_tasks, no_runs)
+    run_tasks = [t for t in GLUE_TASKS if t in set(mono["task"])]  # their own average, if published rows add tasks
+    glue_table = build_glue_table(glue_cells, avg_tasks, no_runs, run_tasks)
     glue_csv = frame_to_csv(glue_cells.sort_values(CELL_KEYS, kind="mergesort")[CELL_COLUMNS])
     _write_set(out_dir, "glue", "GLUE", [glue_table], glue_csv, files)
 

@@ -127,20 +127,29 @@ def _short(task: str) -> str:
     return task_label(task).split(" ")[0]
 
 
-def build_glue_table(cells: pd.DataFrame, avg_tasks: list[str], no_runs: bool) -> Table:
-    """Methods x sparsity rows, one column per task, the GLUE average and the source of each row."""
+def build_glue_table(cells: pd.DataFrame, avg_tasks: list[str], no_runs: bool,
+                     run_tasks: list[str] | None = None) -> Table:
+    """Methods x sparsity rows, one column per task, the GLUE average and the source of each row. Where the
+    runs cover fewer GLUE tasks than the table (published rows bring the rest), a second average over the runs'
+    tasks, for every row that has them, so the runs have an average that compares with the published rows'."""
     idx = CellIndex(cells)
     tasks = order_tasks(set(cells["task"]))
     rows = idx.rows()
     cols = _label_columns(rows)
-    table = Table("GLUE (dev, percent)", cols + [task_label(t) for t in tasks] + ["GLUE avg", "Source"],
+    averages = [avg_tasks] + ([run_tasks] if run_tasks and len(run_tasks) >= 2 and run_tasks != avg_tasks else [])
+    table = Table("GLUE (dev, percent)", cols + [task_label(t) for t in tasks] + ["GLUE avg"]
+                  + ["Avg of runs' tasks"] * (len(averages) - 1) + ["Source"],
                   [], n_label_cols=len(cols), n_trailing_text=1)  # fmt: skip
     for row in rows:
-        avg = glue_average(idx, row, avg_tasks)
-        avg_text = MISSING if avg is None else fmt_num(avg[0]) + (FLAG if avg[1] else "")
+        avg_texts = [MISSING if (avg := glue_average(idx, row, a)) is None else fmt_num(avg[0]) + (FLAG if avg[1] else "")
+                     for a in averages]
         source = row[7] if row[0] == "published" else "run here"
-        table.rows.append(_labels(row, cols) + [_task_cell(idx, row, t) for t in tasks] + [avg_text, source])
+        table.rows.append(_labels(row, cols) + [_task_cell(idx, row, t) for t in tasks] + avg_texts + [source])
     table.notes += _glue_notes(avg_tasks, no_runs, cells)
+    if len(averages) > 1:
+        table.notes.append(f"Avg of runs' tasks = mean of the main scores of {', '.join(map(_short, run_tasks))} "
+                           "(the GLUE tasks the runs cover); shown for every row that has all of them, published "
+                           "rows too.")
     return table
 
 

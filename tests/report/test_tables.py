@@ -152,11 +152,11 @@ def test_formatting_helpers() -> None:
     assert tex_escape("a_b 5% ± †") == "a\\_b 5\\% $\\pm$ $^\\dagger$"
 
 
-def _avg_column(glue_md: str) -> dict[str, str]:
-    """Method label -> its GLUE avg cell, for every row of the markdown table."""
+def _avg_column(glue_md: str, name: str = "GLUE avg") -> dict[str, str]:
+    """Method label -> its cell in the column ``name``, for every row of the markdown table."""
     lines = [ln for ln in glue_md.splitlines() if ln.startswith("| ")]
     header = [c.strip() for c in lines[0].strip("|").split("|")]
-    col = header.index("GLUE avg")
+    col = header.index(name)
     rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines[2:]]
     return {f"{r[1]} {r[2]}": r[col] for r in rows}
 
@@ -174,6 +174,26 @@ def test_glue_avg_never_one_task_under_the_label(tmp_path: Path) -> None:
     avg = _avg_column((root / "tables" / "glue.md").read_text())
     assert avg["MP 90%"] == "—" and avg["Dense 0%"] == "—"
     assert avg["[pub] CoFi (structured) 95%"] == "—"  # was 90.40, its SST-2 score alone
+
+
+def test_runs_on_fewer_glue_tasks_than_the_published_rows_get_their_own_average(tmp_path: Path) -> None:
+    """Runs on SST-2 and MRPC beside the repository's published rows (all eight GLUE tasks): the GLUE avg stays
+    the eight-task one (— for the runs), and a second column averages SST-2 and MRPC for every row that has them."""
+    root = tmp_path / "results"
+    (root / "baselines").mkdir(parents=True)
+    repo_csv = Path(__file__).resolve().parents[2] / "results" / "baselines" / "published_glue.csv"
+    (root / "baselines" / "published_glue.csv").write_text(repo_csv.read_text())
+    sst2 = {"accuracy": 0.8, "main": 0.8}
+    write_run(root, "r1", run_record("sst2", "MP", 0.9, 1, sst2, sst2))
+    write_run(root, "r2", run_record("mrpc", "MP", 0.9, 1, {"f1": 0.7, "accuracy": 0.6, "main": 0.65},
+                                     {"f1": 0.9, "accuracy": 0.8, "main": 0.85}))
+    build_report(root, plots=False)
+    text = (root / "tables" / "glue.md").read_text()
+    avg, runs_avg = _avg_column(text), _avg_column(text, "Avg of runs' tasks")
+    assert avg["MP 90%"] == "—" and runs_avg["MP 90%"] == "72.50" and runs_avg["Dense 0%"] == "82.50"
+    # transformers' run_glue README: SST-2 92.32, MRPC (88.85 + 84.07) / 2; and its eight-task GLUE avg.
+    assert runs_avg["[pub] Dense (run_glue) 0%"] == "89.39" and avg["[pub] Dense (run_glue) 0%"] == "81.67"
+    assert "Avg of runs' tasks = mean of the main scores of SST-2, MRPC (the GLUE tasks the runs cover)" in text
 
 
 def test_two_setups_of_a_task_never_mix_dense_rows_or_mp_partners(tmp_path: Path) -> None:
