@@ -161,15 +161,21 @@ def _avg_column(glue_md: str, name: str = "GLUE avg") -> dict[str, str]:
     return {f"{r[1]} {r[2]}": r[col] for r in rows}
 
 
-def test_glue_avg_never_one_task_under_the_label(tmp_path: Path) -> None:
-    # Runs on SST-2 only, published rows on more tasks: the table's GLUE set is every task with a column,
-    # so neither the runs nor a published row with SST-2 + three others get an "average" of one task.
+def _sst2_run_beside_the_published_rows(tmp_path: Path) -> Path:
+    """A results folder with the repository's published GLUE rows and one MP run on SST-2 (80.00)."""
     root = tmp_path / "results"
     (root / "baselines").mkdir(parents=True)
     repo_csv = Path(__file__).resolve().parents[2] / "results" / "baselines" / "published_glue.csv"
     (root / "baselines" / "published_glue.csv").write_text(repo_csv.read_text())
     sst2 = {"accuracy": 0.8, "main": 0.8}
     write_run(root, "r1", run_record("sst2", "MP", 0.9, 1, sst2, sst2))
+    return root
+
+
+def test_glue_avg_never_one_task_under_the_label(tmp_path: Path) -> None:
+    # Runs on SST-2 only, published rows on more tasks: the table's GLUE set is every task with a column,
+    # so neither the runs nor a published row with SST-2 + three others get an "average" of one task.
+    root = _sst2_run_beside_the_published_rows(tmp_path)
     build_report(root, plots=False)
     avg = _avg_column((root / "tables" / "glue.md").read_text())
     assert avg["MP 90%"] == "—" and avg["Dense 0%"] == "—"
@@ -179,12 +185,7 @@ def test_glue_avg_never_one_task_under_the_label(tmp_path: Path) -> None:
 def test_runs_on_fewer_glue_tasks_than_the_published_rows_get_their_own_average(tmp_path: Path) -> None:
     """Runs on SST-2 and MRPC beside the repository's published rows (all eight GLUE tasks): the GLUE avg stays
     the eight-task one (— for the runs), and a second column averages SST-2 and MRPC for every row that has them."""
-    root = tmp_path / "results"
-    (root / "baselines").mkdir(parents=True)
-    repo_csv = Path(__file__).resolve().parents[2] / "results" / "baselines" / "published_glue.csv"
-    (root / "baselines" / "published_glue.csv").write_text(repo_csv.read_text())
-    sst2 = {"accuracy": 0.8, "main": 0.8}
-    write_run(root, "r1", run_record("sst2", "MP", 0.9, 1, sst2, sst2))
+    root = _sst2_run_beside_the_published_rows(tmp_path)
     write_run(root, "r2", run_record("mrpc", "MP", 0.9, 1, {"f1": 0.7, "accuracy": 0.6, "main": 0.65},
                                      {"f1": 0.9, "accuracy": 0.8, "main": 0.85}))
     build_report(root, plots=False)
