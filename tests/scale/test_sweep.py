@@ -148,16 +148,21 @@ def test_optuna_search_goes_on_after_a_failed_trial(tmp_path, data_dir):
 
 
 def test_a_sweep_with_a_refused_job_says_so_and_exits_1(tmp_path, data_dir):
-    """Two jobs pinned to one output_dir: the second is refused (the folder holds the first's run), which a script
-    could not tell from a clean sweep before (exit 0)."""
-    proc = h.cli(["-m", *h.smoke_args(data_dir), "dense.max_steps=2", "prune.max_steps=2", "seed=1,2",
-                  f"output_dir={tmp_path / 'one'}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
-                  f"cache_dir={tmp_path / 'cache'}"])
-    out, _ = proc.communicate(timeout=300)
+    """Seed 2's folder is held by another live run (this test holds its lock): that job is refused, which a script
+    could not tell from a clean sweep before (exit 0), and the sweep's other job completes."""
+    from sdp.training.lock import run_lock
+
+    held = tmp_path / "run_2"
+    held.mkdir()
+    with run_lock(held):
+        proc = h.cli(["-m", *h.smoke_args(data_dir), "dense.max_steps=2", "prune.max_steps=2", "seed=1,2",
+                      f"output_dir={tmp_path}/run_${{seed}}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                      f"cache_dir={tmp_path / 'cache'}"])
+        out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 1, out[-4000:]
     assert "sweep: 2 jobs noted: 1 completed, 0 failed, 1 refused" in out
-    assert "ResumeRefusedError" in out.split("sweep: 2 jobs noted")[1]
-    assert h.metrics(tmp_path / "one")["seed"] == 1  # the first job's run, untouched
+    assert "RunLockedError" in out.split("sweep: 2 jobs noted")[1]
+    assert h.metrics(tmp_path / "run_1")["seed"] == 1 and not (held / "metrics.json").exists()
 
 
 def test_a_sweep_into_one_fixed_output_dir_is_refused_before_any_job(tmp_path):
