@@ -107,6 +107,7 @@ class Collection:
     n_tuning: int = 0  # runs scored on a split carved from train (task.validation_from_train): not dev scores
     n_dense_only: int = 0  # completed runs at sparsity 0 (dense models shared by a study): nothing pruned
     dense_only: pd.DataFrame = field(default_factory=pd.DataFrame)  # those runs (for their cost only)
+    warnings: list[str] = field(default_factory=list)  # e.g. a run kept without its dense score
 
 
 def find_metrics_files(results_dir: Path) -> list[Path]:
@@ -157,6 +158,14 @@ def _score_dict(raw: Any, name: str, required: bool) -> dict[str, float] | None:
     if not _is_number(raw.get("main")):
         raise MalformedRun(f"`{name}.main` is missing or not a finite number")
     return {k: float(v) for k, v in raw.items() if _is_number(v)}
+
+
+def _dense_scores(raw: Any) -> tuple[dict[str, float] | None, str]:
+    """The dense scores, or None with the reason when ``dense.main`` is not a finite number (a dense model that
+    diverged): the run's pruned score still counts; it only has no dense score to be compared with."""
+    if isinstance(raw, dict) and "main" in raw and not _is_number(raw["main"]):
+        return None, f"`dense.main` is {raw['main']!r}, not a finite number: no Dense score or delta for this run"
+    return _score_dict(raw, "dense", required=False), ""
 
 
 def _per_language(raw: Any) -> dict[str, dict[str, float]] | None:
@@ -238,7 +247,7 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     rec["seed"] = int(seed) if isinstance(seed, int) and not isinstance(seed, bool) else -1
     rec["target_sparsity"] = round(float(sparsity), 6) if _is_number(sparsity) else float("nan")
     rec["final"] = _score_dict(data.get("final"), "final", required=completed)
-    rec["dense"] = _score_dict(data.get("dense"), "dense", required=False)
+    rec["dense"], rec["dense_problem"] = _dense_scores(data.get("dense"))
     rec["per_language"] = _per_language(data.get("per_language"))
     rec["final_main"] = rec["final"]["main"] if rec["final"] else float("nan")
     rec["error"] = ""
@@ -303,6 +312,8 @@ def collect_runs(results_dir: Path | str) -> Collection:
             dense_only.append(record)  # e.g. a study's shared dense model: it prunes nothing (Dense rows have it)
             continue
         records.append(record)
+    warnings = [f"`{r['path']}`: {r['dense_problem']}" for r in records + dense_only
+                if r["dense_problem"] and r["status"] == "completed"]
     frame = pd.DataFrame(records, columns=_COLUMNS)
     done = frame[frame["status"] == "completed"].reset_index(drop=True)
     failed = frame[frame["status"] != "completed"].sort_values("path").reset_index(drop=True)
@@ -317,6 +328,7 @@ def collect_runs(results_dir: Path | str) -> Collection:
         n_tuning=tuning,
         n_dense_only=len(dense_only),
         dense_only=_dedupe(pd.DataFrame(dense_only, columns=_COLUMNS))[0],
+        warnings=warnings,
     )
 
 

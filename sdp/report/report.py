@@ -217,6 +217,6 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
     extra = [f"- several configs share one cell; rows split by config hash or by setup (the config less "
              f"the method and the sparsity): `{r.task} / {r.model} / {r.method} / "
              f"{fmt_sparsity(r.sparsity)}` [{r.variant}]" for r in variant_cells(cells).itertuples(index=False)]
-    extra += [f"- {p}" for p in trace_problems + report.warnings]
+    extra += [f"- {p}" for p in coll.warnings + trace_problems + report.warnings]
     lines += ["", "## Other warnings", ""] + (extra or ["None."])
     return "\n".join(lines).rstrip("\n") + "\n"

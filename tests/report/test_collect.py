@@ -181,3 +181,18 @@ def test_runs_on_another_number_of_processes_are_another_cell(tmp_path: Path) ->
     coll = collect_runs(tmp_path)
     assert not coll.conflicts and len(coll.runs) == 4
     assert sorted(set(coll.runs["config_hash"])) == ["h", "h/ws2"]
+
+
+def test_a_nan_dense_score_drops_the_dense_score_not_the_run(tmp_path):
+    """A dense model that diverged (dense.main NaN, as Python's json writes it): the run's pruned score still
+    counts, it has no Dense score or delta, and summary.md says why (it used to make the whole run malformed)."""
+    from sdp.report.report import build_report
+
+    root = tmp_path / "results"
+    write_run(root, "r1", json.dumps(run_record("sst2", "MP", 0.9, 1, {"main": 0.8}, {"main": float("nan")})))
+    coll = collect_runs(root)
+    assert len(coll.runs) == 1 and not coll.malformed and coll.runs.iloc[0]["dense"] is None
+    assert coll.warnings == ["`r1`: `dense.main` is nan, not a finite number: no Dense score or delta for this run"]
+    build_report(root, plots=False)
+    assert "| minilm | MP | 90% | 80.00 (n=1) |" in (root / "tables" / "glue.md").read_text()
+    assert "- `r1`: `dense.main` is nan" in (root / "tables" / "summary.md").read_text()
