@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import sys
 import time
@@ -56,21 +57,24 @@ def read_jobs(sweep_dir: Path, since: float) -> list[dict[str, Any]]:
 
 
 def _one_folder_for_many_jobs(config: DictConfig) -> str | None:
-    """What makes several jobs (a swept override, or the sweeper's own params) when they would all share one fixed
-    ``output_dir`` (one that neither is swept nor interpolates a config value); else None. Caught here, before any
-    job, because each job alone sees only that the folder holds another job's run (a refusal per job)."""
+    """The swept overrides (or the sweeper's own params) of a sweep whose jobs would all share one ``output_dir``:
+    one that is set and names nothing that differs per job (a swept key, or Hydra's job name or number); else None.
+    Caught here, before any job, because each job alone sees only that the folder holds another job's run (a
+    refusal per job). Nothing is resolved: Hydra's job values (``${hydra:job.num}``) do not exist yet."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    if not config.get("output_dir") or OmegaConf.is_interpolation(config, "output_dir"):
+    raw = OmegaConf.to_container(config, resolve=False).get("output_dir")
+    if not raw:
         return None
-    overrides = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
-    if any(o.is_sweep_override() and o.get_key_element() == "output_dir" for o in overrides):
+    texts = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
+    swept = {o.key_or_group: o.input_line for o in OverridesParser.create().parse_overrides(texts)
+             if o.is_sweep_override()}
+    params = OmegaConf.to_container(config.hydra.sweeper, resolve=False).get("params") or {}
+    swept.update({key: f"hydra.sweeper.params.{key}={value}" for key, value in params.items()})
+    if not swept or "output_dir" in swept:
         return None
-    swept = [o.input_line for o in overrides if o.is_sweep_override()]
-    params = config.hydra.sweeper.get("params")
-    if params:
-        swept += [f"hydra.sweeper.params.{k}={v}" for k, v in params.items()]
-    return ", ".join(swept) if swept else None
+    per_job = re.compile(r"\$\{(hydra:job\.|(" + "|".join(map(re.escape, swept)) + r")[.}])")
+    return None if per_job.search(str(raw)) else ", ".join(swept.values())
 
 
 class SweepOutcome(Callback):
@@ -89,10 +93,11 @@ class SweepOutcome(Callback):
                   "a time)", file=sys.stderr)
             raise SystemExit(2)
         if (swept := _one_folder_for_many_jobs(config)) is not None:
-            print(f"sdp-run: error: ConfigError: output_dir={config.output_dir} is one folder for every job of this "
-                  f"sweep ({swept}), and a folder holds one run. Leave output_dir out (each job then runs in its own "
-                  "folder under hydra.sweep.dir), or make it differ per job, e.g. "
-                  "output_dir='runs/${task.name}_s${sparsity}'", file=sys.stderr)
+            raw = OmegaConf.to_container(config, resolve=False)["output_dir"]
+            print(f"sdp-run: error: ConfigError: output_dir={raw} is one folder for every job of this sweep "
+                  f"({swept}), and a folder holds one run. Leave output_dir out (each job then runs in its own "
+                  "folder under hydra.sweep.dir), or make it name what differs per job, e.g. "
+                  "output_dir='runs/${hydra:job.override_dirname}'", file=sys.stderr)
             raise SystemExit(2)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

@@ -177,7 +177,7 @@ def _row(claim: str, measure: str, pairs: dict, cc: str, value: Callable[[dict],
     margin = NEGLIGIBLE * abs(statistics.mean(y for unit in units for _, y in unit)) if units else None
     said = verdict(ci, sign, margin)
     if said == "negligible":
-        said += f" (within +-{scale * margin:.{digits}g}: {NEGLIGIBLE:.0%} of MP's mean)"
+        said += f" (within +-{scale * margin:.{digits}f}: {NEGLIGIBLE:.0%} of MP's mean)"
     return f"| {claim} | {measure} | {_fmt_ci(ci, len(diffs), scale, digits)} | {said} |"
 
 

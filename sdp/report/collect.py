@@ -290,7 +290,7 @@ def _dedupe(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[Conflict], int]:
 _COLUMNS = [
     "path", "status", "task", "model", "method", "schedule", "teacher", "seed",
     "target_sparsity", "config_hash", "setup", "pair_setup", "row_setup", "finished_at", "sdp_version", "sdp_dirty", "has_trace", "final", "dense",
-    "per_language", "final_main", "error", "wall_seconds", "whole_launch", "own_dense_stage",
+    "per_language", "final_main", "error", "wall_seconds", "whole_launch", "own_dense_stage", "dense_problem",
 ]  # fmt: skip
 
 
@@ -312,12 +312,14 @@ def collect_runs(results_dir: Path | str) -> Collection:
             dense_only.append(record)  # e.g. a study's shared dense model: it prunes nothing (Dense rows have it)
             continue
         records.append(record)
-    warnings = [f"`{r['path']}`: {r['dense_problem']}" for r in records + dense_only
-                if r["dense_problem"] and r["status"] == "completed"]
     frame = pd.DataFrame(records, columns=_COLUMNS)
     done = frame[frame["status"] == "completed"].reset_index(drop=True)
     failed = frame[frame["status"] != "completed"].sort_values("path").reset_index(drop=True)
     runs, conflicts, identical = _dedupe(done)
+    dense_models = _dedupe(pd.DataFrame(dense_only, columns=_COLUMNS))[0]
+    # Only the runs the tables use (a superseded duplicate is not in them).
+    warnings = [f"`{r.path}`: {r.dense_problem}" for kept in (runs, dense_models)
+                for r in kept.itertuples(index=False) if r.dense_problem]
     return Collection(
         runs=runs,
         failed=failed,
@@ -327,7 +329,7 @@ def collect_runs(results_dir: Path | str) -> Collection:
         n_identical_duplicates=identical,
         n_tuning=tuning,
         n_dense_only=len(dense_only),
-        dense_only=_dedupe(pd.DataFrame(dense_only, columns=_COLUMNS))[0],
+        dense_only=dense_models,
         warnings=warnings,
     )
 

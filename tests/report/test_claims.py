@@ -104,7 +104,7 @@ def test_a_tiny_difference_in_a_secondary_row_is_negligible(tmp_path):
     text = (tmp_path / "tables" / "claims.md").read_text()
     row = _line(text, "| CC implicitly encourages sparsity")
     assert "-0.004 [-0.004, -0.004] (n=6)" in row
-    assert row.endswith("| negligible (within +-0.04: 1% of MP's mean) |")
+    assert row.endswith("| negligible (within +-0.040: 1% of MP's mean) |")
     assert _line(text, "| SDP-CC(mean) beats MP and KD").endswith("| fails |")  # +0.004 points vs MP, -3 vs KD
 
 

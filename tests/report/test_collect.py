@@ -196,3 +196,7 @@ def test_a_nan_dense_score_drops_the_dense_score_not_the_run(tmp_path):
     build_report(root, plots=False)
     assert "| minilm | MP | 90% | 80.00 (n=1) |" in (root / "tables" / "glue.md").read_text()
     assert "- `r1`: `dense.main` is nan" in (root / "tables" / "summary.md").read_text()
+    # A newer run of the same config and seed supersedes it: its warning goes with it.
+    write_run(root, "r2", run_record("sst2", "MP", 0.9, 1, {"main": 0.7}, {"main": 0.9}), mtime_offset=10)
+    coll = collect_runs(root)
+    assert list(coll.runs["path"]) == ["r2"] and coll.warnings == []

@@ -182,7 +182,7 @@ def test_which_sweeps_share_one_output_dir():
     from sdp.sweep_outcome import _one_folder_for_many_jobs
 
     def config(output_dir, overrides, params=None):
-        return OmegaConf.create({"output_dir": output_dir, "seed": 1, "hydra": {
+        return OmegaConf.create({"output_dir": output_dir, "seed": 1, "task": {"name": "rte"}, "hydra": {
             "overrides": {"task": overrides}, "sweeper": {"params": params}}})
 
     assert _one_folder_for_many_jobs(config("out", ["output_dir=out", "seed=1,2"])) == "seed=1,2"
@@ -190,5 +190,11 @@ def test_which_sweeps_share_one_output_dir():
         "hydra.sweeper.params.seed=1,2"  # the sweeper's own params (Optuna, or Hydra's basic sweeper's)
     assert _one_folder_for_many_jobs(config("out", ["output_dir=out", "seed=1"])) is None  # one job
     assert _one_folder_for_many_jobs(config(None, ["seed=1,2"])) is None  # each job its own folder
-    assert _one_folder_for_many_jobs(config("out_${seed}", ["seed=1,2"])) is None  # differs per job
-    assert _one_folder_for_many_jobs(config("a", ["output_dir=a,b"])) is None  # swept itself
+    assert _one_folder_for_many_jobs(config("out_${seed}", ["seed=1,2"])) is None  # names the swept key
+    assert _one_folder_for_many_jobs(config("o/${task.name}", ["task=rte,mrpc"])) is None  # a swept group's value
+    # Hydra's job values differ per job and do not exist before the jobs: never resolved here.
+    assert _one_folder_for_many_jobs(config("o/${hydra:job.override_dirname}", ["seed=1,2"])) is None
+    assert _one_folder_for_many_jobs(config("o/${hydra:job.num}", ["seed=1,2", "x=${hydra:runtime.cwd}"])) is None
+    # An interpolation of something every job shares is still one folder.
+    assert _one_folder_for_many_jobs(config("o/${task.name}", ["seed=1,2"])) == "seed=1,2"
+    assert _one_folder_for_many_jobs(config("a", ["+output_dir=a,b"])) is None  # swept itself
