@@ -59,7 +59,9 @@ class MicroBatch:
     def distill(self, student: dict[str, torch.Tensor]) -> torch.Tensor:
         """D for pass 2: L's value (so the logged parts are the pooled value), scale x <z, dL/dz>'s gradient."""
         surrogate = self.scale * (student[self.representation].float() * self.grad.float()).sum()
-        return self.value + surrogate - surrogate.detach()
+        # (s - s.detach()) is exactly 0 in value: L is logged as computed. value + s - s.detach() would round
+        # L at the surrogate's scale (|s| >> L), to a few significant bits (the red DDP test of issue 25).
+        return self.value + (surrogate - surrogate.detach())
 
     @contextlib.contextmanager
     def step(self, accelerator: Accelerator, model: nn.Module) -> Iterator[None]:
