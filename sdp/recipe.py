@@ -47,6 +47,7 @@ from sdp.training.distributed import (
     check_masks_agree,
     count_eval_examples,
     distributed_summary,
+    effective_precision,
     make_accelerator,
 )
 from sdp.training.env import versions
@@ -54,7 +55,13 @@ from sdp.training.launch import launcher_rank
 from sdp.training.logs import attach_run_log
 from sdp.training.loop import Stage, UpdateLog, build_stage, endless, mean_parts, optimizer_update, predict
 from sdp.training.pooled_window import MicroBatch, pooled_window
-from sdp.training.rundir import completed_here, prepare_run_dir, record_data, resume_identity
+from sdp.training.rundir import (
+    add_to_run_record,
+    completed_here,
+    prepare_run_dir,
+    record_data,
+    resume_identity,
+)
 from sdp.training.stage_state import load_dense_weights, load_stage_state, stage_state
 from sdp.training.trace import Measurements, probe_batch
 from sdp.training.tracking import Tracker
@@ -107,6 +114,12 @@ class PruneRecipe:
             cfg.model, self.task.num_labels, self.task.label_names, self.tokenizer, checkpoint=cfg.dense.checkpoint
         )
         check_prunable(model, cfg.prune.include, cfg.prune.exclude)  # a wrong pattern fails now, not after dense
+        # The weights train in fp32 whatever the checkpoint's stored dtype (sdp/models/presets.py); half precision
+        # is only the forward's autocast (train.mixed_precision).
+        self.precision = {"checkpoint_dtype": model.sdp_stored_dtype, "master_dtype": "float32",
+                          "mixed_precision": effective_precision(self.accelerator)}
+        if self.accelerator.is_main_process:
+            add_to_run_record(self.run_dir, precision=self.precision)
         self.model, self.train_loader, *eval_loaders = self.accelerator.prepare(model, data.train_loader,
                                                                                 *data.eval_loaders.values())
         self.eval_loaders = dict(zip(data.eval_loaders, eval_loaders))

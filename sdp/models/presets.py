@@ -8,11 +8,13 @@ and remote code is never trusted unless the config says so.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import torch
 from transformers import (
     AutoConfig,
     AutoModelForSequenceClassification,
@@ -126,6 +128,38 @@ def check_vocab(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> N
         )
 
 
+# Master weights are fp32 whatever dtype a checkpoint is stored in: transformers 5 loads a checkpoint in its
+# stored dtype, and AdamW on fp16/bf16 weights diverges at once (an fp16-saved MiniLM: NaN loss at update 1).
+# Half precision comes only from train.mixed_precision (accelerate autocast over fp32 weights).
+MASTER_DTYPE = torch.float32
+
+
+def stored_dtype(source: str | Path | None, config: Any = None) -> str | None:
+    """The dtype the checkpoint's weights are stored in: a local folder's safetensors header (the truth), else
+    the dtype its config.json declares (a Hub id), else None (a random model)."""
+    folder = Path(str(source)) if source is not None else None
+    if folder is not None and folder.is_dir():
+        for weights in sorted(folder.glob("*.safetensors")):
+            with open(weights, "rb") as f:
+                header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+            dtypes = {v["dtype"] for k, v in header.items() if k != "__metadata__"}
+            floating = sorted(d for d in dtypes if d.startswith(("F", "BF")))
+            if floating:
+                return ",".join(SAFETENSORS_DTYPES.get(d, d) for d in floating)
+    value = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None) if config is not None else None
+    return str(value).removeprefix("torch.") if value is not None else None
+
+
+SAFETENSORS_DTYPES = {"F16": "float16", "BF16": "bfloat16", "F32": "float32", "F64": "float64"}
+
+
+def to_master_dtype(model: PreTrainedModel, stored: str | None) -> PreTrainedModel:
+    """Every floating parameter and buffer in fp32; the stored dtype is kept as ``model.sdp_stored_dtype``."""
+    model.to(MASTER_DTYPE)
+    model.sdp_stored_dtype = stored  # run.json: precision.checkpoint_dtype
+    return model
+
+
 def load_model(
     model_cfg: Any,
     num_labels: int,
@@ -135,11 +169,13 @@ def load_model(
 ) -> PreTrainedModel:
     """The classification model: from ``checkpoint`` (a fine-tuned dir) if given, else the preset."""
     kwargs = _label_kwargs(num_labels, label_names)
+    stored = None
     if checkpoint is not None:
         path = check_model_dir(checkpoint, "dense.checkpoint")
         model = AutoModelForSequenceClassification.from_pretrained(
-            str(path), use_safetensors=True, trust_remote_code=model_cfg.trust_remote_code
+            str(path), use_safetensors=True, trust_remote_code=model_cfg.trust_remote_code, dtype=MASTER_DTYPE
         )
+        stored = stored_dtype(path)
         if model.config.num_labels != num_labels:
             raise ModelLoadError(
                 f"checkpoint {checkpoint!r} has {model.config.num_labels} labels, the task needs {num_labels}"
@@ -161,9 +197,11 @@ def load_model(
         trust = model_cfg.trust_remote_code
         config = _from_hub(lambda: AutoConfig.from_pretrained(source, trust_remote_code=trust, **kwargs),
                            str(source), "model.pretrained")
+        stored = stored_dtype(source, config)  # before loading: from_pretrained(dtype=fp32) rewrites config.dtype
         try:
             model = _from_hub(lambda: AutoModelForSequenceClassification.from_pretrained(
-                source, config=config, use_safetensors=True, trust_remote_code=trust), str(source), "model.pretrained")
+                source, config=config, use_safetensors=True, trust_remote_code=trust, dtype=MASTER_DTYPE),
+                str(source), "model.pretrained")
         except RuntimeError as err:  # a classifier fine-tuned for another number of labels
             if "size mismatch" not in str(err) and "ignore_mismatched_sizes" not in str(err):
                 raise
@@ -173,5 +211,5 @@ def load_model(
                 "base encoder, or from a classifier fine-tuned for this task's labels"
             ) from err
     check_vocab(model, tokenizer)
-    return model
+    return to_master_dtype(model, stored)
 

@@ -254,6 +254,13 @@ def write_run_record(run_dir: str | Path, cfg: Any, data: dict[str, str] | None 
     atomic_write(hydra_dir / "config.yaml", lambda p: p.write_text(text))
 
 
+def add_to_run_record(run_dir: str | Path, **fields: Any) -> None:
+    """Add ``fields`` to the folder's run.json (main process only), keeping what it holds."""
+    record = read_run_record(run_dir) or {}
+    record.update(fields)
+    write_json(Path(run_dir) / RUN_RECORD, record)
+
+
 def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool) -> dict[str, str]:
     """Fingerprint the loaded splits; refuse a resume on other data; record them in the run record."""
     fingerprints = split_fingerprints(raw)

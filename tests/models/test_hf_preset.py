@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 from transformers import AutoModelForSequenceClassification, BertConfig, DistilBertConfig
@@ -99,3 +100,29 @@ def test_encoder_sparsity_covers_distilbert_and_is_null_without_an_encoder():
     assert report["prunable"] == 1.0 and 0.5 < report["encoder"] < 1.0  # DistilBERT's stack is `transformer`
     head = torch.nn.Sequential(torch.nn.Linear(4, 2))
     assert sparsity_report(head, {"0.weight": head[0].weight})["achieved_sparsity"]["encoder"] is None
+
+
+@pytest.mark.parametrize("half", ["float16", "bfloat16"])
+def test_half_precision_checkpoint_trains_in_fp32(saved_tiny_bert, data_dir, tmp_path, half):
+    """A checkpoint stored in fp16/bf16 (as many Hub models are) trains with fp32 master weights: transformers 5
+    loads the stored dtype, and AdamW on fp16 weights gave a NaN loss at update 1. run.json records both dtypes."""
+    import torch
+    from safetensors import safe_open
+
+    folder = tmp_path / f"tiny-{half}"
+    model = AutoModelForSequenceClassification.from_pretrained(saved_tiny_bert, dtype=getattr(torch, half))
+    model.save_pretrained(folder, safe_serialization=True)
+    load_tokenizer(compose_cfg(["model=hf", f"model.pretrained={saved_tiny_bert}"]).model).save_pretrained(folder)
+    with safe_open(str(folder / "model.safetensors"), "pt") as f:  # the test's premise: stored in half precision
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {getattr(torch, half)}
+    cfg = compose_cfg(["debug=smoke", "model=hf", f"model.pretrained={folder}", "task=rte", "train.mixed_precision=no",
+                       f"data_dir={data_dir}", f"cache_dir={tmp_path}/cache"])
+    metrics = run(cfg, run_dir=tmp_path / "run")  # a non-finite loss raises FloatingPointError
+    assert metrics["status"] == "completed"
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "trace.jsonl").read_text().splitlines()
+              if '"event": "train"' in line]
+    assert losses and all(np.isfinite(losses))
+    precision = json.loads((tmp_path / "run" / "run.json").read_text())["precision"]
+    assert precision == {"checkpoint_dtype": half, "master_dtype": "float32", "mixed_precision": "no"}
+    with safe_open(str(tmp_path / "run" / "model" / "model.safetensors"), "pt") as f:  # what the run saves: fp32
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float32}

@@ -146,3 +146,19 @@ def test_a_window_cut_short_by_the_loader_keeps_cc_weighted_like_the_task_loss(a
     pool.pending = [_halves(_batch())[0]]
     [(_, mb)] = pool.first_pass(_tiny_bert(0.0, seed=0).train(), _Teacher())
     assert mb.scale == 1.0 and mb.last
+
+
+def test_pooled_distill_value_is_the_window_cc_exactly():
+    """D's value is L itself, bit for bit, whatever the surrogate's scale: L + s - s.detach() rounded L at |s|
+    (0.00155528 logged as 51 * 2**-15 in the 2-process DDP test of issue 25)."""
+    from sdp.training.pooled_window import MicroBatch
+
+    value = torch.tensor(0.00155528, dtype=torch.float32)
+    z = torch.full((8, 32), 3.0, requires_grad=True)
+    grad = torch.full((8, 32), 0.25)  # <z, dL/dz> * m = 384: L is 5 orders of magnitude below it
+    micro = MicroBatch(rng=(torch.get_rng_state(), None), teacher_out={}, grad=grad, value=value,
+                       representation="cls", scale=2.0, last=True)
+    d = micro.distill({"cls": z})
+    assert d.item() == value.item()
+    d.backward()
+    assert torch.equal(z.grad, 2.0 * grad)  # the gradient is still m * dL/dz
