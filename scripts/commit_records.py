@@ -39,15 +39,21 @@ def finished_runs(root: Path) -> list[Path]:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("root", type=Path)
     ap.add_argument("-m", "--message", default=None)
-    args = ap.parse_args()
+    ap.add_argument("--dry-run", action="store_true", help="list what would be committed; stage and commit nothing")
+    args = ap.parse_args(argv)
     root = args.root.resolve()
     if not root.is_dir():
         sys.exit(f"commit_records: no folder {str(args.root)!r}")
     runs = finished_runs(root)
+    if args.dry_run:
+        print(f"would commit {len(runs)} finished runs under {args.root}:")
+        for run in runs:
+            print(f"  {run}")
+        return
     paths = [str(p.relative_to(REPO)) for p in runs]
     for extra in ("PROGRESS.md", "README.md", "TABLE.md"):
         if (root / extra).is_file():

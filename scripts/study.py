@@ -72,20 +72,26 @@ def build_chains(root: Path, tasks: list[str], sparsities: list[float], seeds: l
     return chains
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", type=Path, default=REPO / "results" / "study")
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--sparsities", default=",".join(map(str, SPARSITIES)))
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
-    ap.add_argument("--jobs", type=int, default=2)
-    args = ap.parse_args()
+    ap.add_argument("--jobs", type=int, default=2, help="runs side by side (chains in parallel)")
+    ap.add_argument("--experiment", default="study", help="the experiment preset: study (4,000 rows) or study_full")
+    ap.add_argument("--override", action="append", default=[],
+                    help="an extra sdp-run override for every run (repeatable; e.g. a tiny budget for a test)")
+    args = ap.parse_args(argv)
     check_frozen_presets()
     offline_environment()
     root = args.root.resolve()
     tasks, seeds = args.tasks.split(","), [int(s) for s in args.seeds.split(",")]
     sparsities = [float(s) for s in args.sparsities.split(",")]
-    grid = Grid(root, ["experiment=study"], args.jobs, title="Study")
+    if not (REPO / "conf" / "experiment" / f"{args.experiment}.yaml").is_file():
+        sys.exit(f"study: --experiment {args.experiment!r} is not a preset in conf/experiment/")
+    title = "Study" if args.experiment == "study" else f"Study ({args.experiment})"
+    grid = Grid(root, [f"experiment={args.experiment}", *args.override], args.jobs, title=title)
     chains = build_chains(root, tasks, sparsities, seeds)
     grid.run_chains(chains)
     grid.write_progress()

@@ -179,6 +179,10 @@ def register_configs() -> None:
     ConfigStore.instance().store(name="config_schema", node=Config)
     if not OmegaConf.has_resolver("sdp_model_name"):  # conf/model/hf.yaml derives model.name with it
         OmegaConf.register_new_resolver("sdp_model_name", model_name_from)
+    if not OmegaConf.has_resolver("sdp_gpu_jobs"):  # conf/hydra/launcher/gpu.yaml: jobs = GPUs x jobs per GPU
+        from sdp.gpu_placement import sweep_jobs
+
+        OmegaConf.register_new_resolver("sdp_gpu_jobs", sweep_jobs)
 
 
 register_configs()

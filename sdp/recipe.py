@@ -31,7 +31,7 @@ from sdp.io import append_jsonl
 from sdp.metrics import compute_metrics
 from sdp.models.presets import load_model, load_tokenizer
 from sdp.objectives.distill import build_distillation
-from sdp.objectives.monitor import cc_monitor_parts, dev_cross_correlation, dropout_disabled
+from sdp.objectives.monitor import cc_monitor_tensors, dev_cross_correlation, dropout_disabled
 from sdp.objectives.naming import method_name
 from sdp.objectives.representations import model_outputs
 from sdp.objectives.task_loss import task_loss
@@ -53,7 +53,7 @@ from sdp.training.distributed import (
 from sdp.training.env import versions
 from sdp.training.launch import launcher_rank
 from sdp.training.logs import attach_run_log
-from sdp.training.loop import Stage, UpdateLog, build_stage, endless, mean_parts, optimizer_update, predict
+from sdp.training.loop import Stage, UpdateLog, build_stage, endless, optimizer_update, predict
 from sdp.training.pooled_window import MicroBatch, pooled_window
 from sdp.training.rundir import (
     add_to_run_record,
@@ -259,7 +259,7 @@ class PruneRecipe:
         every, log_every = cfg.train.checkpoint_every, cfg.train.log_every
         self.model.train()
         bar = tqdm(total=stage.updates, initial=stage.step, desc=stage.name, disable=not acc.is_main_process)
-        window: list[dict[str, float]] = []  # the micro-batches of the update in progress
+        window: list[dict[str, torch.Tensor | float]] = []  # the micro-batches of the update in progress
         update_log = UpdateLog(stage, self.measure.observe, self.tracker.log_update, self._trace, log_every)
         with self.checkpointer.watch_signals():
             for _, batch in endless(self.train_loader, acc, stage.position):
@@ -268,6 +268,7 @@ class PruneRecipe:
                 # 1. Prune event, before the update's first micro-batch.
                 pending = self.pool is not None and self.pool.pending  # micro-batches queued for a pooled window
                 if not window and not pending and stage.schedule is not None and stage.schedule.is_pruning_step(stage.step):
+                    update_log.flush(stage.name)  # the recovery measurement has seen every update before the event
                     self.prune_event(stage)
                 # 2-7. Forward, loss parts, backward; at the window's end mask grads, clip, step, apply masks.
                 if self.pool is not None and stage.teacher is not None:  # regularizer.gather, k > 1: GradCache
@@ -279,18 +280,22 @@ class PruneRecipe:
                 if not acc.sync_gradients:
                     continue
                 stage.step += 1
-                # 8. Log the update's mean parts.
-                parts = {**mean_parts(window), "lr": stage.lr_scheduler.get_last_lr()[0]}
-                window = []
+                # 8. Log the update's mean parts: kept on the device, read back in one transfer per trace window
+                #    (and before a pruning event or a checkpoint), where a non-finite loss is raised.
+                extra = {"lr": stage.lr_scheduler.get_last_lr()[0]}
                 if stage.masks is not None:
-                    parts["sparsity"] = stage.masks.current_sparsity
-                update_log.log(parts)  # to the recovery measurement, the tracker and (every log_every) trace.jsonl
+                    extra["sparsity"] = stage.masks.current_sparsity
+                update_log.add(stage.step, window, extra)
+                window = []
                 bar.update(1)
-                bar.set_postfix(loss=f"{parts['loss']:.4f}")
                 # 9. Checkpoint: periodically, and on a signal (then stop).
                 stop = self.checkpointer.stop_requested()
                 # The stage's last update too: a signal during the evaluation that follows loses no training.
-                if stop or (every > 0 and stage.step % every == 0) or stage.step == stage.updates:
+                save = stop or (every > 0 and stage.step % every == 0) or stage.step == stage.updates
+                if save or update_log.due(stage.step):
+                    update_log.flush(stage.name)  # to the recovery measurement, the tracker and trace.jsonl
+                    bar.set_postfix(loss=f"{update_log.last['loss']:.4f}")
+                if save:
                     self.save_checkpoint(stage)
                 if stop:
                     bar.close()
@@ -317,19 +322,17 @@ class PruneRecipe:
                  record["achieved_sparsity"], record["loss_before"], record["loss_after"])
 
     def train_step(self, stage: Stage, batch: dict[str, torch.Tensor], pooled: MicroBatch | None = None
-                   ) -> dict[str, float]:
+                   ) -> dict[str, torch.Tensor | float]:
         """One micro-batch: forward and backward; at an accumulation window's end, the optimizer update.
-        ``pooled``: its pass-1 result when CC is pooled over the window. Returns the loss parts as floats."""
+        ``pooled``: its pass-1 result when CC is pooled over the window. Returns the loss parts (device tensors)."""
         acc, masks = self.accelerator, stage.masks
         with acc.accumulate(self.model) if pooled is None else pooled.step(acc, self.model):
-            loss, parts = self.loss_step(stage, batch, pooled)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"{stage.name}: non-finite loss {loss.item()} at optimizer step {stage.step}")
+            loss, parts = self.loss_step(stage, batch, pooled)  # a non-finite loss is raised by UpdateLog.flush
             acc.backward(loss)
             optimizer_update(stage, acc, self.model, self.cfg.train.max_grad_norm)  # at the window's end only
         if acc.sync_gradients and masks is not None:
             masks.apply()  # after the step: no part of the optimizer's update may leave a pruned weight off zero
-        return {k: v.item() if torch.is_tensor(v) else float(v) for k, v in parts.items()}
+        return {k: v.detach() if torch.is_tensor(v) else float(v) for k, v in parts.items()}  # read in UpdateLog.flush
 
     def loss_step(self, stage: Stage, batch: dict[str, torch.Tensor], pooled: MicroBatch | None = None
                   ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -353,7 +356,7 @@ class PruneRecipe:
             parts["distill"] = self.distill(out, teacher_out) if pooled is None else pooled.distill(out)
             loss = loss + self.cfg.regularizer.alpha * parts["distill"]
         if monitor_needs:  # CC(student, teacher) for every method, never part of the loss
-            parts.update(cc_monitor_parts(out[monitor_needs[0]], teacher_out[monitor_needs[0]]))
+            parts.update(cc_monitor_tensors(out[monitor_needs[0]], teacher_out[monitor_needs[0]]))
         if teacher is not None and self.teacher_weights is not None:
             parts["weight_reg"] = self.weight_reg(self.prunable, self.teacher_weights)
             loss = loss + self.cfg.weight_reg.beta * parts["weight_reg"]

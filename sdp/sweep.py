@@ -172,6 +172,7 @@ def _get(cfg: DictConfig, dotted: str) -> Any:
 
 def run_job(cfg: DictConfig) -> dict[str, Any] | None:
     """Run one job; its metrics, or None for a failed job of a multirun (a single run re-raises)."""
+    from sdp.gpu_placement import place_swept_job
     from sdp.validate import validate_config
 
     run_dir = resolve_run_dir(cfg)
@@ -202,6 +203,9 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
             held.enter_context(job_log(run_dir, is_main_process()))
             if moved is not None:
                 log.warning("resume=false: the previous run's files were moved to %s", moved)
+            placed = place_swept_job()  # hydra/launcher=gpu: this job's GPU and CPU threads
+            if placed is not None:
+                log.info("hydra/launcher=gpu: job placed on %s", placed)
             try:
                 metrics = _run_locked(cfg, run_dir)
                 _note("completed", run_dir)

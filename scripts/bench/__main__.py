@@ -19,6 +19,11 @@ Sections:
   prune       one global magnitude pruning step over a BERT-base-sized prunable set (85M random
               weights) against torch.nn.utils.prune.global_unstructured (L1Unstructured).
   memory      bytes that masks, the teacher and the teacher cache add, per prunable weight.
+  gpu         on a CUDA device only (scripts/bench/gpu.py; not in the default set): the runner against a plain
+              transformers loop, eager/compile/bf16, and N runs side by side; writes gpu.json and gpu.md (never
+              over a committed GPU result when no GPU is visible: it says so and writes nothing).
+
+    python scripts/bench --sections gpu   # on a GPU machine
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from typing import Any  # noqa: E402
 import torch  # noqa: E402
 
 from scripts.bench.common import REPO_ROOT, SECTIONS, build_recipe, machine_info  # noqa: E402
+from scripts.bench.gpu import parallel_worker, render_gpu, section_gpu  # noqa: E402
 from scripts.bench.memory import section_memory  # noqa: E402
 from scripts.bench.prune import prune_worker, section_prune  # noqa: E402
 from scripts.bench.report import notes_for, render  # noqa: E402
@@ -67,6 +73,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     p.add_argument("--out", default=str(REPO_ROOT / "results" / "bench"))
+    p.add_argument("--gpu-parts", default="runner,precision,parallel", help="gpu section parts to run")
+    p.add_argument("--gpu-window", type=float, default=10.0, help="seconds each side-by-side phase updates")
+    p.add_argument("--gpu-worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--prune-worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--mask-out", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -77,9 +86,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if getattr(args, key) is None:
             setattr(args, key, fast if quick else full)
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
-    unknown = set(args.sections) - set(SECTIONS)
+    unknown = set(args.sections) - set(SECTIONS) - {"gpu"}
     if unknown:
-        p.error(f"unknown sections {sorted(unknown)}; allowed: {SECTIONS}")
+        p.error(f"unknown sections {sorted(unknown)}; allowed: {[*SECTIONS, 'gpu']}")
+    args.gpu_parts = [s.strip() for s in args.gpu_parts.split(",") if s.strip()]
+    bad = set(args.gpu_parts) - {"runner", "precision", "parallel"}
+    if bad:
+        p.error(f"unknown --gpu-parts {sorted(bad)}; allowed: ['runner', 'precision', 'parallel']")
     return args
 
 
@@ -87,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.gpu_worker:
+        parallel_worker(args.gpu_worker)
+        return 0
     if args.prune_worker:
         prune_worker(args.prune_worker, args.prune_layers, args.sparsity, args.threads or torch.get_num_threads(),
                      args.mask_out)
@@ -125,19 +141,29 @@ def main(argv: list[str] | None = None) -> int:
         # The recipes hold models, teachers and caches: free them before the pruning subprocesses.
         recipes.clear()
         gc.collect()
+    if "gpu" in args.sections:
+        result["gpu"] = section_gpu(args)
     if "prune" in args.sections:
         t0 = time.time()
         result["prune"] = section_prune(args)
         print(f"prune: {time.time() - t0:.0f} s", flush=True)
     result["machine"]["loadavg_end"] = list(os.getloadavg())
     result["wall_seconds"] = time.time() - started
-    result["notes"] = notes_for(result)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "bench.json").write_text(json.dumps(result, indent=2, default=float) + "\n")
-    (out / "bench.md").write_text(render(result) + "\n")
-    print(render(result))
-    print(f"wrote {out / 'bench.md'} and {out / 'bench.json'} in {result['wall_seconds']:.0f} s")
+    gpu = result.pop("gpu", None)
+    if gpu is not None and "skipped" not in gpu:  # GPU numbers in their own file, with the machine named
+        gpu_result = {**{k: result[k] for k in ("command", "args", "machine", "wall_seconds")}, "gpu": gpu}
+        (out / "gpu.json").write_text(json.dumps(gpu_result, indent=2, default=float) + "\n")
+        (out / "gpu.md").write_text(render_gpu(gpu_result))
+        print(render_gpu(gpu_result))
+        print(f"wrote {out / 'gpu.md'} and {out / 'gpu.json'}")
+    if set(args.sections) - {"gpu"}:
+        result["notes"] = notes_for(result)
+        (out / "bench.json").write_text(json.dumps(result, indent=2, default=float) + "\n")
+        (out / "bench.md").write_text(render(result) + "\n")
+        print(render(result))
+        print(f"wrote {out / 'bench.md'} and {out / 'bench.json'} in {result['wall_seconds']:.0f} s")
     return 0
 
 

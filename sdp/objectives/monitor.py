@@ -40,16 +40,22 @@ def dropout_disabled(model: nn.Module) -> Iterator[None]:
 
 
 @torch.no_grad()
-def cc_monitor_parts(z_s: torch.Tensor, z_t: torch.Tensor, eps: float = 1e-5) -> dict[str, float]:
-    """The three parts above for one batch (floats, per dimension)."""
+def cc_monitor_tensors(z_s: torch.Tensor, z_t: torch.Tensor, eps: float = 1e-5) -> dict[str, torch.Tensor]:
+    """The three parts above for one batch, per dimension, as 0-dim tensors on the batch's device: the training
+    loop reads them in batches of updates, so the hot path never waits for the GPU (sdp/training/update_log.py)."""
     if z_s.dim() == 3:  # all_layers: L x B x d, averaged over layers
-        per_layer = [cc_monitor_parts(a, b, eps) for a, b in zip(z_s, z_t)]
+        per_layer = [cc_monitor_tensors(a, b, eps) for a, b in zip(z_s, z_t)]
         return {k: sum(p[k] for p in per_layer) / len(per_layer) for k in per_layer[0]}
     dim = z_s.shape[-1]
     zero = cross_correlation_parts(z_s.detach(), z_t, eps, "zero")
     teacher = cross_correlation_parts(z_s.detach(), z_t, eps, "teacher")
-    return {"cc_diag": float(zero["diag"]) / dim, "cc_off": float(zero["off"]) / dim,
-            "cc_off_teacher": float(teacher["off"]) / dim}
+    return {"cc_diag": zero["diag"].float() / dim, "cc_off": zero["off"].float() / dim,
+            "cc_off_teacher": teacher["off"].float() / dim}
+
+
+def cc_monitor_parts(z_s: torch.Tensor, z_t: torch.Tensor, eps: float = 1e-5) -> dict[str, float]:
+    """:func:`cc_monitor_tensors` as floats."""
+    return {k: float(v) for k, v in cc_monitor_tensors(z_s, z_t, eps).items()}
 
 
 @torch.no_grad()

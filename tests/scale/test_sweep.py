@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 from pathlib import Path
+
+import pytest
 
 _spec = importlib.util.spec_from_file_location("scale_helpers", Path(__file__).with_name("helpers.py"))
 h = importlib.util.module_from_spec(_spec)
@@ -108,6 +111,33 @@ def test_local_launcher_runs_jobs_side_by_side(tmp_path, data_dir):
         assert h.metrics(d)["status"] == "completed" and h.metrics(d)["seed"] == seed
         log = (d / "run.log").read_text()
         assert f"seed={seed}" in log and f"seed={3 - seed}" not in log  # no lines of the other job
+
+
+def test_gpu_launcher_without_a_gpu_says_so_and_runs_side_by_side(tmp_path, data_dir):
+    """hydra/launcher=gpu, the documented switch for GPU sweeps: SDP_JOBS_PER_GPU jobs per visible GPU; with no
+    GPU it says so and runs that many side by side on the CPU, each job placed (and saying where)."""
+    root = tmp_path / "out"
+    proc = subprocess.Popen(
+        [h.sys.executable, "-m", "cli.run", "-m", *h.smoke_args(data_dir), "hydra/launcher=gpu", "seed=1,2,3",
+         f"output_root={root}", f"hydra.sweep.dir={root}/sweep", f"cache_dir={tmp_path / 'cache'}"],
+        cwd=h.REPO_ROOT, env=h.env(CUDA_VISIBLE_DEVICES="", SDP_JOBS_PER_GPU="3"), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    out = h.finish(proc)
+    assert "hydra/launcher=gpu: no GPU visible" in out and "running 3 jobs side by side on the CPU" in out
+    assert "Joblib.Parallel(n_jobs=3" in out
+    jobs = _jobs(root / "sweep")
+    assert len(jobs) == 3
+    for d in jobs.values():
+        assert h.metrics(d)["status"] == "completed"
+        assert "hydra/launcher=gpu: job placed on cpu" in (d / "run.log").read_text()
+
+
+def test_gpu_launcher_refuses_a_bad_jobs_per_gpu():
+    from sdp.gpu_placement import jobs_per_gpu
+
+    with pytest.raises(ValueError, match="SDP_JOBS_PER_GPU='0' must be an integer >= 1"):
+        jobs_per_gpu("0")
+    assert jobs_per_gpu("8") == 8
 
 
 def test_optuna_search_tunes_on_a_split_carved_from_train(tmp_path, data_dir):
