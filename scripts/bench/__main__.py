@@ -154,10 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     gpu = result.pop("gpu", None)
     if gpu is not None and "skipped" not in gpu:  # GPU numbers in their own file, with the machine named
         gpu_result = {**{k: result[k] for k in ("command", "args", "machine", "wall_seconds")}, "gpu": gpu}
-        (out / "gpu.json").write_text(json.dumps(gpu_result, indent=2, default=float) + "\n")
-        (out / "gpu.md").write_text(render_gpu(gpu_result))
+        stem = "gpu" if torch.cuda.is_available() else "gpu_dry_run"  # a CPU check never replaces GPU numbers
+        (out / f"{stem}.json").write_text(json.dumps(gpu_result, indent=2, default=float) + "\n")
+        (out / f"{stem}.md").write_text(render_gpu(gpu_result))
         print(render_gpu(gpu_result))
-        print(f"wrote {out / 'gpu.md'} and {out / 'gpu.json'}")
+        print(f"wrote {out / f'{stem}.md'} and {out / f'{stem}.json'}")
     if set(args.sections) - {"gpu"}:
         result["notes"] = notes_for(result)
         (out / "bench.json").write_text(json.dumps(result, indent=2, default=float) + "\n")

@@ -205,10 +205,13 @@ def parallel_worker(spec_path: str) -> None:
     for phase in phases:
         if index >= phase["n"]:
             continue
+        end_wall = phase["start"] + phase["seconds"]
+        if time.time() >= end_wall:  # the previous phase overran this one (a slow machine): not measured
+            results.append({"n": phase["n"], "updates": 0, "seconds": 0.0, "late": True})
+            continue
         while time.time() < phase["start"]:
             time.sleep(0.002)
         start, updates = time.perf_counter(), 0
-        end_wall = phase["start"] + phase["seconds"]
         while time.time() < end_wall:
             loop.run(batches, 10)
             updates += 10
@@ -248,9 +251,12 @@ def section_parallel(window: float, counts: tuple[int, ...] = PARALLEL) -> dict[
     out = {}
     for n in counts:
         rows = [r for worker in per for r in worker if r["n"] == n]
-        per_run = [r["updates"] / r["seconds"] for r in rows]
-        out[str(n)] = {"processes": len(rows), "examples_per_s": BATCH * sum(per_run),
+        measured = [r for r in rows if r["updates"] > 0 and r["seconds"] > 0]
+        per_run = [r["updates"] / r["seconds"] for r in measured]
+        out[str(n)] = {"processes": len(rows), "measured": len(measured), "examples_per_s": BATCH * sum(per_run),
                        "ms_per_update_each": summary([1000 / u for u in per_run])}
+    if not out:
+        return {"error": "no worker reported", "window_seconds": window}
     base = out[str(counts[0])]["examples_per_s"]
     for n in counts:
         out[str(n)]["over_one"] = out[str(n)]["examples_per_s"] / base if base else None
@@ -258,6 +264,17 @@ def section_parallel(window: float, counts: tuple[int, ...] = PARALLEL) -> dict[
 
 
 # ---------------------------------------------------------------------------------------------- section
+def guarded(part, *args) -> dict[str, Any]:
+    """A part's result, or its error: one failing part (torch.compile without a compiler, say) keeps the others'."""
+    try:
+        return part(*args)
+    except Exception as err:
+        import traceback
+
+        traceback.print_exc()
+        return {"error": f"{type(err).__name__}: {str(err)[:400]}"}
+
+
 def section_gpu(args) -> dict[str, Any]:
     reason = no_cuda_reason()
     if reason:
@@ -278,23 +295,20 @@ def section_gpu(args) -> dict[str, Any]:
         batches = fixed_batches(recipe, 8)
         if "runner" in parts:
             t0 = time.time()
-            result["runner"] = section_runner(recipe, batches, block, rounds)
-            print(f"gpu runner: {time.time() - t0:.0f} s {json.dumps(result['runner']['ratios'])}", flush=True)
+            result["runner"] = guarded(section_runner, recipe, batches, block, rounds)
+            print(f"gpu runner: {time.time() - t0:.0f} s {json.dumps(result['runner'].get('ratios'))}", flush=True)
         if "precision" in parts:
             t0 = time.time()
             if DRY_RUN and not torch.cuda.is_available():
                 torch.compile = lambda model: model  # noqa: E731  (a CPU check of the code: inductor's C++ build takes minutes)
-            try:
-                result["precision"] = section_precision(recipe, batches, block, rounds)
-            except Exception as err:  # torch.compile can fail on an image without a compiler: say so, go on
-                result["precision"] = {"error": f"{type(err).__name__}: {str(err)[:400]}"}
+            result["precision"] = guarded(section_precision, recipe, batches, block, rounds)
             print(f"gpu precision: {time.time() - t0:.0f} s", flush=True)
         del recipe
         torch.cuda.empty_cache()
     if "parallel" in parts:
         t0 = time.time()
-        result["parallel"] = section_parallel(3.0 if args.quick else args.gpu_window,
-                                              (1, 2) if args.quick else PARALLEL)
+        result["parallel"] = guarded(section_parallel, 3.0 if args.quick else args.gpu_window,
+                                     (1, 2) if args.quick else PARALLEL)
         print(f"gpu parallel: {time.time() - t0:.0f} s", flush=True)
     return result
 
