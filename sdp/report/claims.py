@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ import pandas as pd
 from scipy import stats
 
 from sdp.report.collect import PAIR_KEYS
+from sdp.report.evidence import ALPHA, detectable, holm, p_value
+from sdp.report.floors import TOLERANCE, at_floor, task_floor
 from sdp.training.rundir import read_metrics
 
 HIGH = 0.8  # the papers' "high sparsity": 80% and above
@@ -168,8 +171,23 @@ def _mean_std(values: list[float]) -> str:
     return f"{100 * statistics.mean(values):.2f} ± {100 * statistics.stdev(values):.2f} (n={len(values)})"
 
 
+@dataclass
+class Row:
+    """One verdict row: its text cells, and the per-unit differences behind it (one list per comparison; claim 1
+    compares with MP and with KD) for the Holm and power columns. ``family``: judged with the other claims."""
+
+    claim: str
+    measure: str
+    cell: str
+    said: str
+    diffs: dict[str, list[float]]
+    scale: float = 1.0
+    digits: int = 2
+    family: bool = True
+
+
 def _row(claim: str, measure: str, pairs: dict, cc: str, value: Callable[[dict], float | None], sign: int,
-         scale: float = 1.0, digits: int = 2) -> str:
+         scale: float = 1.0, digits: int = 2, family: bool = True) -> Row:
     """A secondary row: cc minus MP on one measure of the run, with MP's mean value the negligible margin's base."""
     units = _unit_values(pairs, cc, "MP", value)
     diffs = [statistics.mean(x - y for x, y in unit) for unit in units]
@@ -178,7 +196,36 @@ def _row(claim: str, measure: str, pairs: dict, cc: str, value: Callable[[dict],
     said = verdict(ci, sign, margin)
     if said == "negligible":
         said += f" (within +-{scale * margin:.{digits}f}: {NEGLIGIBLE:.0%} of MP's mean)"
-    return f"| {claim} | {measure} | {_fmt_ci(ci, len(diffs), scale, digits)} | {said} |"
+    return Row(claim, measure, _fmt_ci(ci, len(diffs), scale, digits), said, {"MP": diffs}, scale, digits, family)
+
+
+def _render_rows(rows: list[Row]) -> list[str]:
+    """The verdict table with its Holm and power columns, and the family-wise reading under it."""
+    ps = {f"{i}:{label}": p_value(d) for i, r in enumerate(rows) if r.family for label, d in r.diffs.items()}
+    adjusted = holm(ps)
+    lines = ["| claim | measure | difference [95% CI] (n: task x seed units) | Holm-adjusted p | smallest "
+             "difference detectable (80% power) | verdict |", "|---|---|---|---|---|---|"]
+    survivors = []
+    for i, r in enumerate(rows):
+        several = len(r.diffs) > 1
+        holm_cell, power_cell = [], []
+        for label, d in r.diffs.items():
+            name = f"{label} " if several else ""
+            p = adjusted.get(f"{i}:{label}")
+            holm_cell.append(f"{name}{p:.3f}" if p is not None else f"{name}—" if r.family else f"{name}(not in family)")
+            mde = detectable(d)
+            power_cell.append(f"{name}{r.scale * mde:.{r.digits}f}" if mde is not None else f"{name}—")
+            if p is not None and p < ALPHA and r.said.startswith("holds"):
+                survivors.append(f"{r.claim}{f' (vs {label})' if several else ''}")
+        lines.append(f"| {r.claim} | {r.measure} | {r.cell} | {'; '.join(holm_cell)} | {'; '.join(power_cell)} "
+                     f"| {r.said} |")
+    m = sum(p is not None for p in ps.values())
+    lines += ["", f"Holm's adjustment over the {m} comparisons of the claim rows above (the check row is not a claim): "
+              f"at a family-wise {ALPHA:.0%}, " + (f"still holding: {'; '.join(survivors)}." if survivors else
+                                                    "no claim row holds.") + " The power column is the smallest true "
+              "mean difference that n and the spread of the units would detect 80% of the time (two-sided 5% "
+              "t-test): an inconclusive row rules out only differences beyond its interval's bounds."]
+    return lines
 
 
 def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
@@ -202,12 +249,28 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
     methods = [m for m in (*BASELINES, *cc_methods) if any(m in r for r in pairs.values())]
     lines += ["## Frontier: dev score (main metric x 100), mean ± std over seeds (n)", "",
               "| task | sparsity | dense | " + " | ".join(methods) + " |", "|---|---|---|" + "---|" * len(methods)]
+    floored: list[str] = []
+    floors = {task: task_floor(task, None) for task, _ in _setups(pairs)}
     for task, setup in _setups(pairs):  # never pooled across setups: another budget is another experiment
         for sp in sorted({k[4] for k in pairs if (k[0], k[6]) == (task, setup)}):
             recs = [r for k, r in _ordered(pairs) if (k[0], k[6], k[4]) == (task, setup, sp)]
             dense = [r["MP"]["dense"] for r in recs if "MP" in r and r["MP"]["dense"] is not None]
-            cells = [_mean_std([r[m]["final"] for r in recs if m in r]) for m in methods]
+            cells = []
+            for m in methods:
+                scores = [r[m]["final"] for r in recs if m in r]
+                floor = scores and at_floor(statistics.mean(scores), floors[task])
+                cells.append(_mean_std(scores) + (" ‡" if floor else ""))
+                if floor:
+                    floored.append(f"{_label(task, setup, pairs)} {sp:g} {m}")
             lines.append(f"| {_label(task, setup, pairs)} | {sp:g} | {_mean_std(dense)} | " + " | ".join(cells) + " |")
+    known = {t: f for t, f in floors.items() if f is not None}
+    lines += ["", "‡ at its floor: the cell's mean is within "
+              f"{100 * TOLERANCE:g} points of what the best constant prediction scores on that dev split, or below "
+              "(sdp/report/floors.py), so it measures the metric, not the method. Floors (x 100): "
+              + (", ".join(f"{t} {100 * f:.2f}" for t, f in sorted(known.items())) or "none known")
+              + (f"; unknown for {', '.join(sorted(set(floors) - set(known)))} (no local dev files: SDP_DATA_DIR)"
+                 if set(floors) - set(known) else "") + ". Cells at a floor: "
+              + (f"{len(floored)}: {'; '.join(floored)}." if floored else "none.")]
     for cc in cc_methods:
         lines += ["", *_verdicts(pairs, cc)]
     return "\n".join(lines) + "\n"
@@ -247,14 +310,13 @@ def _verdicts(pairs: dict, cc: str) -> list[str]:
     by_sparsity = [f"| {sp:g} | " + " | ".join(
         _fmt_ci(interval(d := _diffs(pairs, cc, b, lambda rec: rec["final"], sparsity=sp)), len(d), 100)
         for b in BASELINES) + " |" for sp in sorted({k[4] for k, r in pairs.items() if cc in r})]
-    return [
-        f"## Verdicts for {cc}", "",
-        "| claim | measure | difference [95% CI] (n: task x seed units) | verdict |", "|---|---|---|---|",
-        f"| {cc} beats MP and KD at >= {HIGH:.0%} | dev main score x 100 | {vs_txt or '—'} | {claim1} |",
-        f"| sparsity frontier (keeps {KEEP:.0%} of dense) | highest such sparsity, {cc} minus MP, per (task, "
-        "seed); over seeds per task: " + ("; ".join(f"{t}: {a:g} vs {b:g}" for t, (a, b) in fr.items()) or "—")
-        + f" (0: no tested sparsity keeps {KEEP:.0%}) | {_fmt_ci(interval(fr_diffs), len(fr_diffs), digits=2)} | "
-        f"{verdict(interval(fr_diffs), +1)} |",
+    rows = [
+        Row(f"{cc} beats MP and KD at >= {HIGH:.0%}", "dev main score x 100", vs_txt or "—", claim1,
+            {b: vs[b] for b in BASELINES}, scale=100),
+        Row(f"sparsity frontier (keeps {KEEP:.0%} of dense)", f"highest such sparsity, {cc} minus MP, per (task, "
+            "seed); over seeds per task: " + ("; ".join(f"{t}: {a:g} vs {b:g}" for t, (a, b) in fr.items()) or "—")
+            + f" (0: no tested sparsity keeps {KEEP:.0%})", _fmt_ci(interval(fr_diffs), len(fr_diffs), digits=2),
+            verdict(interval(fr_diffs), +1), {"MP": fr_diffs}),
         _row("class separability", "Fisher ratio of the final [CLS] states, dev", pairs, cc,
              _get("separability", "final", "fisher_ratio"), +1, digits=3),
         _row("signal-to-noise", "SNR of the final [CLS] states, dev", pairs, cc, _get("separability", "final", "snr"),
@@ -270,7 +332,10 @@ def _verdicts(pairs: dict, cc: str) -> list[str]:
              _get("recovery", "mean_removed_mass"), -1, scale=1000, digits=3),
         _row(f"(check, not a claim) {cc} keeps the student closer to its teacher", "held-out CC(student, "
              "teacher) diagonal term, lower is closer (analysis.cross_correlation.cc_diag, dev)", same_rep, cc,
-             _get("cross_correlation", "cc_diag"), -1, digits=3),
+             _get("cross_correlation", "cc_diag"), -1, digits=3, family=False),
+    ]
+    return [
+        f"## Verdicts for {cc}", "", *_render_rows(rows),
         "", f"{cc} minus each baseline by task (dev main score x 100, pairs at sparsity >= {HIGH:g}, n = seeds):", "",
         "| task | " + " | ".join(f"vs {b}" for b in BASELINES) + " |", "|---|" + "---|" * len(BASELINES), *by_task,
         "", f"{cc} minus each baseline by sparsity (descriptive: every sparsity on its own, tasks pooled, n = task x "

@@ -207,7 +207,8 @@ def test_frontier_verdict_needs_three_units_and_setups_never_pool(tmp_path):
                 "sst2", method, sp, 1, {"main": score}, {"main": 0.9}, analysis={})).parent, 3)
     build_report(tmp_path, plots=False)
     text = (tmp_path / "tables" / "claims.md").read_text()
-    assert _line(text, "| sparsity frontier").endswith("| — (n=1) | inconclusive (fewer than 3 task x seed units) |")
+    assert _line(text, "| sparsity frontier").endswith(
+        "| — (n=1) | — | — | inconclusive (fewer than 3 task x seed units) |")  # no p-value, no power with n < 3
     assert "sst2: 0.9 vs 0.8" in _line(text, "| sparsity frontier")
     # Another budget of the same task and seed: its own rows, labelled by setup, and its own frontier.
     for method in ("MP", "SDP-CC(mean)"):
@@ -237,3 +238,58 @@ def test_a_studys_seeds_pool_although_each_has_its_own_dense_model(tmp_path):
     glue = (tmp_path / "tables" / "glue.md").read_text()
     assert [line.split(" | ")[1] for line in glue.splitlines() if "| Dense" in line] == ["Dense"]
     assert "82.00 ± 1.00 (n=3)" in next(line for line in glue.splitlines() if "| Dense" in line)
+
+
+def test_holm_and_power_columns(tmp_path):
+    """Each claim row carries its Holm-adjusted p (over the claim rows, the check row apart) and the smallest
+    difference its n and spread could detect with 80% power; the family-wise reading is spelled out."""
+    from sdp.report.evidence import detectable, holm, p_value
+
+    _tree(tmp_path)
+    build_report(tmp_path, plots=False)
+    text = (tmp_path / "tables" / "claims.md").read_text()
+    assert "| Holm-adjusted p | smallest difference detectable (80% power) | verdict |" in text
+    claim1 = _line(text, "| SDP-CC(mean) beats MP and KD")
+    assert "| MP 0.000; KD 0.000 | MP 0.00; KD 0.00 | fails |" in claim1  # identical differences: no spread
+    assert "(not in family)" in _line(text, "| (check, not a claim)")
+    family = _line(text, "Holm's adjustment over the 8 comparisons")
+    assert "still holding: class separability; faster recovery after pruning steps;" in family
+    # The arithmetic: Holm multiplies the i-th smallest of m p-values by m - i + 1, kept non-decreasing.
+    assert holm({"a": 0.01, "b": 0.04, "c": 0.03, "d": None}) == {"a": 0.03, "b": 0.06, "c": 0.06, "d": None}
+    diffs = [0.5, -1.2, 2.3, 0.1, 1.8, -0.4, 0.9, 1.1, -2.0, 0.7, 1.5, 0.2]
+    assert 0.2 < p_value(diffs) < 0.25 and p_value([1.0, 1.0, 1.0]) == 0.0 and p_value([1.0, 2.0]) is None
+    # At the detectable difference the test's power is 80%: noncentral t with ncp = d * sqrt(n) / sd.
+    import statistics
+
+    from scipy import stats
+    d, n, sd = detectable(diffs), len(diffs), statistics.stdev(diffs)
+    crit = stats.t.ppf(0.975, n - 1)
+    ncp = d * n ** 0.5 / sd
+    power = stats.nct.sf(crit, n - 1, ncp) + stats.nct.cdf(-crit, n - 1, ncp)
+    assert abs(power - 0.8) < 1e-6
+    assert d > 2.8 * sd / n ** 0.5 * 0.95  # near the normal approximation (z 1.96 + 0.84), above it for small n
+
+
+def test_floor_cells_are_marked(tmp_path, data_dir, monkeypatch):
+    """A cell whose mean sits at the best constant prediction's dev score is marked: MRPC's floor is F1 81.22 and
+    accuracy 68.38 (every pair "equivalent"), main 74.80."""
+    from sdp.report.floors import task_floor
+
+    monkeypatch.setenv("SDP_DATA_DIR", str(data_dir))
+    floor = task_floor("mrpc", str(data_dir))
+    assert abs(floor - (0.8122270742358079 + 0.6838235294117647) / 2) < 1e-12
+    assert task_floor("cola", str(data_dir)) == 0.0 and task_floor("stsb", str(data_dir)) == 0.0
+    assert task_floor("mrpc", str(tmp_path / "nothing")) is None
+    _tree(tmp_path)
+    for seed in (1, 2, 3):  # MP at MRPC 0.9 predicts the majority class in every seed
+        rec = json.loads((tmp_path / f"runs/mrpc/MP_s0.9_seed{seed}/metrics.json").read_text())
+        rec["final"] = {"main": floor}
+        (tmp_path / f"runs/mrpc/MP_s0.9_seed{seed}/metrics.json").write_text(json.dumps(rec))
+    build_report(tmp_path, plots=False)
+    text = (tmp_path / "tables" / "claims.md").read_text()
+    assert _line(text, "| mrpc | 0.9 |").split(" | ")[3].endswith("(n=3) ‡")
+    floors = _line(text, "‡ at its floor")
+    assert "mrpc 74.80" in floors and "sst2 50.92" in floors
+    # MRPC at 0.9 (the tree's KD and SDP-CC score 0.62-0.63 there: below it too), and MP at 0.8 (mean 75.20,
+    # within half a point); no SST-2 cell is near 50.92.
+    assert "Cells at a floor: 4: mrpc 0.8 MP; mrpc 0.9 MP; mrpc 0.9 KD; mrpc 0.9 SDP-CC(mean)." in floors

@@ -1,0 +1,56 @@
+"""The floor of a task's dev score: what the best constant prediction scores there.
+
+A pruned model that predicts one class everywhere scores exactly this (MRPC: F1 81.2 and accuracy 68.4 by saying
+"equivalent" to every pair; CoLA: MCC 0); a regression that predicts a constant has no correlation, scored 0. A
+cell whose mean sits at its floor measures the metric, not the method: claims.md marks such cells. Read from the
+local GLUE dev files (SDP_DATA_DIR, else the folder the runs used), with the run's own metrics code; None where
+those files are not here (Hub data, custom and cross-lingual tasks).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import numpy as np
+
+from sdp.data.tasks import DataError
+
+TOLERANCE = 0.005  # half a point of the main metric: a near-constant predictor lands within it
+
+
+@functools.cache
+def task_floor(task_name: str, data_dir: str | None) -> float | None:
+    """The best constant prediction's main score on ``task_name``'s first eval split, or None."""
+    from sdp.data.glue_local import read_glue_split
+    from sdp.data.tasks import TASKS
+    from sdp.metrics import compute_metrics
+
+    spec = TASKS.get(task_name)
+    folder = data_dir or os.environ.get("SDP_DATA_DIR")
+    if spec is None or spec.source != "glue" or spec.languages or not folder or not Path(folder).is_dir():
+        return None
+    split = spec.eval_splits[0]
+    try:
+        rows = read_glue_split(spec, folder, split)
+    except (OSError, DataError):
+        return None
+    if spec.is_regression:
+        return 0.0
+    import warnings
+
+    labels = np.array([spec.label_names.index(r["label"]) for r in rows])
+    best = None
+    for c in range(len(spec.label_names)):
+        logits = np.zeros((len(labels), len(spec.label_names)), dtype=np.float32)
+        logits[:, c] = 1.0
+        with warnings.catch_warnings():  # a constant prediction's MCC is 0 by definition; sklearn warns about it
+            warnings.simplefilter("ignore")
+            main = compute_metrics(spec, {split: (logits, labels)})["main"]
+        best = main if best is None or main > best else best
+    return best
+
+
+def at_floor(mean_score: float, floor: float | None) -> bool:
+    return floor is not None and mean_score <= floor + TOLERANCE
