@@ -107,6 +107,10 @@ class Collection:
     n_tuning: int = 0  # runs scored on a split carved from train (task.validation_from_train): not dev scores
     n_dense_only: int = 0  # completed runs at sparsity 0 (dense models shared by a study): nothing pruned
     dense_only: pd.DataFrame = field(default_factory=pd.DataFrame)  # those runs (for their cost only)
+    # sdp-eval's records ("kind": "eval"): a saved model scored without training, listed apart, never a run
+    evaluations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Failed launches whose run never started (a config error: "before_run" in the record), not failed runs
+    n_launch_errors: int = 0
     warnings: list[str] = field(default_factory=list)  # e.g. a run kept without its dense score
 
 
@@ -184,14 +188,38 @@ def _per_language(raw: Any) -> dict[str, dict[str, float]] | None:
     return out
 
 
-def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
-    """Parse and validate one metrics.json into a flat record; raises MalformedRun."""
+EVAL_COLUMNS = ["path", "task", "model", "method", "target_sparsity", "final", "final_main", "model_dir", "finished_at"]
+
+
+def load_evaluation(data: dict[str, Any], run_dir: Path, results_dir: Path) -> dict[str, Any]:
+    """An sdp-eval record (``"kind": "eval"``, sdp/evaluation.py) as one row of ``Collection.evaluations``."""
+    final = _score_dict(data.get("final"), "final", required=True)
+    sparsity = data.get("target_sparsity")
+    return {"path": run_dir.relative_to(results_dir).as_posix(), "task": str(data.get("task") or ""),
+            "model": str(data.get("model") or ""), "method": str(data.get("method") or ""),
+            "target_sparsity": float(sparsity) if _is_number(sparsity) else float("nan"), "final": final,
+            "final_main": final["main"], "model_dir": str(data.get("model_dir") or ""),
+            "finished_at": str(data.get("finished_at") or "")}
+
+
+def is_launch_error(record: dict[str, Any]) -> bool:
+    """A failure recorded before the run started (sdp/sweep.py ``before_run``: a config error): no run failed."""
+    return record.get("status") == "failed" and record.get("before_run") is True
+
+
+def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedRun(f"invalid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise MalformedRun("top level is not an object")
+    return data
+
+
+def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
+    """Parse and validate one metrics.json into a flat record; raises MalformedRun."""
+    data = _read_json(path)
     run_dir = Path(path).parent
     cfg = _load_config(run_dir)
 
@@ -298,9 +326,16 @@ def collect_runs(results_dir: Path | str) -> Collection:
     """Load every run under results_dir; malformed files are reported, never fatal."""
     results_dir = Path(results_dir)
     files = find_metrics_files(results_dir) if results_dir.is_dir() else []
-    records, malformed, tuning, dense_only = [], [], 0, []
+    records, malformed, tuning, dense_only, evaluations, launch_errors = [], [], 0, [], [], 0
     for path in files:
         try:
+            data = _read_json(path)
+            if data.get("kind") == "eval":  # sdp-eval's: a score of a saved model, not a training run
+                evaluations.append(load_evaluation(data, path.parent, results_dir))
+                continue
+            if is_launch_error(data):  # the launch failed before its run started: listed as such, not as a run
+                launch_errors += 1
+                continue
             record = load_run(path, results_dir)
         except MalformedRun as exc:
             malformed.append((path.relative_to(results_dir).as_posix(), str(exc)))
@@ -331,6 +366,8 @@ def collect_runs(results_dir: Path | str) -> Collection:
         n_dense_only=len(dense_only),
         dense_only=dense_models,
         warnings=warnings,
+        evaluations=pd.DataFrame(evaluations, columns=EVAL_COLUMNS).sort_values("path").reset_index(drop=True),
+        n_launch_errors=launch_errors,
     )
 
 
