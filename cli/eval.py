@@ -83,12 +83,16 @@ def main(argv: list[str] | None = None) -> int:
     from sdp.errors import user_errors
 
     verbose = any(a in ("verbose=true", "verbose=True") for a in overrides)
-    with user_errors(verbose=verbose, prog="sdp-eval"):
-        cfg = compose_config(overrides)
-        out_dir = Path(cfg.output_dir) if cfg.output_dir else default_out_dir(cfg, model_dir)
-        from sdp.evaluation import evaluate_saved  # torch and transformers: only once the arguments are sound
+    try:
+        with user_errors(verbose=verbose, prog="sdp-eval"):
+            cfg = compose_config(overrides)
+            out_dir = Path(cfg.output_dir) if cfg.output_dir else default_out_dir(cfg, model_dir)
+            # torch and transformers: only once the arguments are sound
+            from sdp.evaluation import evaluate_saved
 
-        record = evaluate_saved(cfg, model_dir, out_dir)
+            record = evaluate_saved(cfg, model_dir, out_dir)
+    except SystemExit as exc:  # a user error, printed as one line
+        return int(exc.code or 0)
     scores = ", ".join(f"{k}={100 * v:.2f}" for k, v in record["final"].items() if "/" not in k)
     print(f"sdp-eval: {record['task']} {scores} ({sum(record['eval_examples'].values())} examples) -> "
           f"{out_dir / 'metrics.json'}")

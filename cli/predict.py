@@ -64,26 +64,30 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     from sdp.errors import user_errors
 
-    with user_errors(prog="sdp-predict"):
-        from sdp.prediction import file_texts, line_texts
-        from sdp.saved_model import check_saved_model
+    try:
+        with user_errors(prog="sdp-predict"):
+            from sdp.prediction import file_texts, line_texts
+            from sdp.saved_model import check_saved_model
 
-        check_saved_model(opts["model_dir"])  # before reading stdin: a typo'd folder must not wait for input
-        if opts["input"] == "-":
-            texts = line_texts(sys.stdin)
-        else:
-            texts = file_texts(opts["input"], [f.strip() for f in str(opts["text_fields"]).split(",") if f.strip()])
-        from sdp.prediction import predict_labels
-        from sdp.saved_model import load_saved_model  # torch and transformers: only once the input is read
+            check_saved_model(opts["model_dir"])  # before reading stdin: a typo'd folder must not wait for input
+            if opts["input"] == "-":
+                texts = line_texts(sys.stdin)
+            else:
+                texts = file_texts(opts["input"], [f.strip() for f in str(opts["text_fields"]).split(",") if f.strip()])
+            # torch and transformers: only once the input is read
+            from sdp.prediction import predict_labels
+            from sdp.saved_model import load_saved_model
 
-        saved = load_saved_model(opts["model_dir"], cpu=BOOLS[str(opts["cpu"]).lower()])
-        labels = predict_labels(saved, texts, int(opts["batch_size"]), int(opts["max_seq_length"]))
-        if opts["output"] == "-":
-            for label in labels:
-                print(label)
-        else:
-            Path(opts["output"]).write_text("".join(f"{label}\n" for label in labels))
-            print(f"sdp-predict: {len(texts)} rows labelled -> {opts['output']}", file=sys.stderr)
+            saved = load_saved_model(opts["model_dir"], cpu=BOOLS[str(opts["cpu"]).lower()])
+            labels = predict_labels(saved, texts, int(opts["batch_size"]), int(opts["max_seq_length"]))
+            if opts["output"] == "-":
+                for label in labels:
+                    print(label)
+            else:
+                Path(opts["output"]).write_text("".join(f"{label}\n" for label in labels))
+                print(f"sdp-predict: {len(texts)} rows labelled -> {opts['output']}", file=sys.stderr)
+    except SystemExit as exc:  # a user error, printed as one line
+        return int(exc.code or 0)
     return 0
 
 
