@@ -50,7 +50,7 @@ from sdp.training.distributed import (
     make_accelerator,
 )
 from sdp.training.env import versions
-from sdp.training.eval_points import eval_record, training_untouched
+from sdp.training.eval_points import eval_point
 from sdp.training.launch import launcher_rank
 from sdp.training.logs import attach_run_log
 from sdp.training.loop import Stage, UpdateLog, build_stage, endless, mean_parts, optimizer_update, predict
@@ -273,8 +273,7 @@ class PruneRecipe:
                 if stage.masks is not None:
                     parts["sparsity"] = stage.masks.current_sparsity
                 update_log.log(parts)  # to the recovery measurement, the tracker and (every log_every) trace.jsonl
-                if cfg.train.eval_every and stage.step % cfg.train.eval_every == 0:
-                    self.eval_point(stage, parts.get("sparsity", 0.0))  # dev score vs sparsity, inside the run
+                eval_point(self, stage, parts)  # every train.eval_every updates: dev score against sparsity
                 bar.update(1)
                 bar.set_postfix(loss=f"{parts['loss']:.4f}")
                 # 9. Checkpoint: periodically, and on a signal (then stop).
@@ -288,14 +287,6 @@ class PruneRecipe:
             if self.checkpointer.stop_requested():  # a signal during the last update or its save: it is on disk
                 raise self.checkpointer.interrupted(stage.name, stage.step, self.run_dir / "metrics.json")
         bar.close()
-
-    def eval_point(self, stage: Stage, sparsity: float) -> None:
-        """``train.eval_every``: score the eval splits now, into trace.jsonl and the tracker. Modes and RNG
-        streams are restored after it, so training goes on as if it had not happened."""
-        with training_untouched(self.model):
-            metrics = self.evaluate()
-        self._trace(eval_record(stage.name, stage.step, sparsity, metrics))
-        self.tracker.log_eval(stage.name, stage.step, metrics, sparsity)
 
     def prune_event(self, stage: Stage) -> None:
         """Raise the masks to the schedule's sparsity at this update, measuring the probe loss around it."""

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from sdp.objectives.naming import method_name
+from sdp.report.not_runs import EVAL_COLUMNS, MalformedEval, load_evaluation, not_a_run
 from sdp.training.env import PER_SEED_INPUTS, config_hash
 from sdp.training.rundir import is_moved_aside, read_run_record
 
@@ -188,38 +189,14 @@ def _per_language(raw: Any) -> dict[str, dict[str, float]] | None:
     return out
 
 
-EVAL_COLUMNS = ["path", "task", "model", "method", "target_sparsity", "final", "final_main", "model_dir", "finished_at"]
-
-
-def load_evaluation(data: dict[str, Any], run_dir: Path, results_dir: Path) -> dict[str, Any]:
-    """An sdp-eval record (``"kind": "eval"``, sdp/evaluation.py) as one row of ``Collection.evaluations``."""
-    final = _score_dict(data.get("final"), "final", required=True)
-    sparsity = data.get("target_sparsity")
-    return {"path": run_dir.relative_to(results_dir).as_posix(), "task": str(data.get("task") or ""),
-            "model": str(data.get("model") or ""), "method": str(data.get("method") or ""),
-            "target_sparsity": float(sparsity) if _is_number(sparsity) else float("nan"), "final": final,
-            "final_main": final["main"], "model_dir": str(data.get("model_dir") or ""),
-            "finished_at": str(data.get("finished_at") or "")}
-
-
-def is_launch_error(record: dict[str, Any]) -> bool:
-    """A failure recorded before the run started (sdp/sweep.py ``before_run``: a config error): no run failed."""
-    return record.get("status") == "failed" and record.get("before_run") is True
-
-
-def _read_json(path: Path) -> dict[str, Any]:
+def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
+    """Parse and validate one metrics.json into a flat record; raises MalformedRun."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedRun(f"invalid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise MalformedRun("top level is not an object")
-    return data
-
-
-def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
-    """Parse and validate one metrics.json into a flat record; raises MalformedRun."""
-    data = _read_json(path)
     run_dir = Path(path).parent
     cfg = _load_config(run_dir)
 
@@ -329,15 +306,15 @@ def collect_runs(results_dir: Path | str) -> Collection:
     records, malformed, tuning, dense_only, evaluations, launch_errors = [], [], 0, [], [], 0
     for path in files:
         try:
-            data = _read_json(path)
-            if data.get("kind") == "eval":  # sdp-eval's: a score of a saved model, not a training run
-                evaluations.append(load_evaluation(data, path.parent, results_dir))
-                continue
-            if is_launch_error(data):  # the launch failed before its run started: listed as such, not as a run
-                launch_errors += 1
+            other = not_a_run(path)  # sdp-eval's records and launches that never started (sdp/report/not_runs.py)
+            if other is not None:
+                if other[0] == "eval":
+                    evaluations.append(load_evaluation(other[1], path.parent, results_dir))
+                else:
+                    launch_errors += 1
                 continue
             record = load_run(path, results_dir)
-        except MalformedRun as exc:
+        except (MalformedRun, MalformedEval) as exc:
             malformed.append((path.relative_to(results_dir).as_posix(), str(exc)))
             continue
         if is_tuning_run(path):  # a hyperparameter search's held-out score must never sit beside dev scores

@@ -47,6 +47,20 @@ def training_untouched(model: nn.Module) -> Iterator[None]:
             module.training = training
 
 
+def eval_point(recipe: Any, stage: Any, parts: dict[str, float]) -> None:
+    """After an update of ``stage`` (step 8 of the recipe's loop): every ``train.eval_every`` updates, score the
+    recipe's eval splits (``recipe.evaluate()``) and record them with the update's sparsity in trace.jsonl and the
+    tracker. Kept out of sdp/recipe.py, which stays one readable flow; ``recipe`` is a PruneRecipe."""
+    every = recipe.cfg.train.eval_every
+    if not every or stage.step % every:
+        return
+    sparsity = float(parts.get("sparsity", 0.0))  # the dense stage has no masks: nothing pruned yet
+    with training_untouched(recipe.model):
+        metrics = recipe.evaluate()
+    recipe._trace(eval_record(stage.name, stage.step, sparsity, metrics))
+    recipe.tracker.log_eval(stage.name, stage.step, metrics, sparsity)
+
+
 def eval_record(stage: str, step: int, sparsity: float, metrics: dict[str, float]) -> dict[str, Any]:
     """The trace.jsonl record of one evaluation point (docs/metrics_schema.md)."""
     return {"event": "eval", "stage": stage, "step": step, "sparsity": sparsity, "metrics": metrics}
