@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import datasets
 import numpy as np
 import torch
 
@@ -108,6 +109,7 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path) -> dict
     task = resolve_task(cfg.task)
     check_task_labels(model_dir, config, task)
     saved = load_saved_model(path, cpu=cfg.cpu)
+    datasets.disable_progress_bars()  # as a run does: bars are for training, not for every map()
     data, groups = load_eval_data(cfg, task, saved.tokenizer)
     outputs = {split: predict_split(saved, data[split], cfg.train.eval_batch_size) for split in task.eval_splits}
     scores = compute_metrics(task, outputs, groups=groups)

@@ -82,13 +82,19 @@ def load_saved_model(model_dir: str | Path, cpu: bool = False) -> SavedModel:
     """Weights (safetensors only, no remote code) and tokenizer of a checked folder, ready for inference."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from sdp.models.presets import quiet_head_report
+    from transformers.utils import logging as hf_logging
 
     path, config = check_saved_model(model_dir)
-    with quiet_head_report():
+    # A finished model loads whole: transformers' load report, tensor-parallel notes and progress bars would only
+    # bury the one line or the labels these tools print.
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
         model = AutoModelForSequenceClassification.from_pretrained(str(path), use_safetensors=True,
                                                                    trust_remote_code=False)
-    tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
+        tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
+    finally:
+        hf_logging.set_verbosity(level)
     device = torch.device("cuda" if torch.cuda.is_available() and not cpu else "cpu")
     return SavedModel(path, config, model.to(device).eval(), tokenizer, device)
