@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         f"sdp-tables: {len(coll.runs)} runs, {len(coll.failed)} failed, {len(coll.malformed)} malformed, "
         f"{len(coll.conflicts)} conflicts -> {len(report.files)} files"
     )
+    if len(coll.evaluations) or coll.n_launch_errors:
+        print(f"  not runs: {len(coll.evaluations)} evaluations (sdp-eval), {coll.n_launch_errors} launch errors "
+              "(failed before the run started); see summary.md")
     for path, why in coll.malformed:
         print(f"  malformed: {path}: {why}", file=sys.stderr)
     for warning in report.warnings:

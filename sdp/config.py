@@ -103,6 +103,9 @@ class TrainConfig:
     gradient_accumulation_steps: int = 1
     mixed_precision: str = "inherit"  # inherit (the launcher's, else no) | no | bf16 | fp16
     log_every: int = 20
+    # Score the eval splits every N optimizer updates of both stages (trace.jsonl "eval" records and the tracker:
+    # dev score against sparsity within one run); None: only at the stages' ends. It changes no result.
+    eval_every: int | None = None
     num_threads: int | None = None  # torch.set_num_threads; None keeps torch's default
     checkpoint_every: int = 500  # optimizer updates between checkpoints (0: only at stage ends and on SIGTERM)
 

@@ -43,12 +43,12 @@ def one_line(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def user_errors(verbose: bool = False) -> Iterator[None]:
-    """Turn a user error raised in the block into one line on stderr and exit code 2."""
+def user_errors(verbose: bool = False, prog: str = "sdp-run") -> Iterator[None]:
+    """Turn a user error raised in the block into one line on stderr (``<prog>: error: ...``) and exit code 2."""
     try:
         yield
     except Exception as exc:
         if not is_user_error(exc) or verbose or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        print(f"sdp-run: error: {one_line(exc)}", file=sys.stderr)
+        print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
         raise SystemExit(USER_ERROR_EXIT) from None

@@ -29,7 +29,7 @@ from sdp.data.pipeline import build_data, ordered_batches
 from sdp.data.tasks import TaskSpec
 from sdp.io import append_jsonl
 from sdp.metrics import compute_metrics
-from sdp.models.presets import load_model, load_tokenizer
+from sdp.models.presets import load_model, load_tokenizer, precision_record
 from sdp.objectives.distill import build_distillation
 from sdp.objectives.monitor import cc_monitor_tensors, dev_cross_correlation, dropout_disabled
 from sdp.objectives.naming import method_name
@@ -51,17 +51,12 @@ from sdp.training.distributed import (
     make_accelerator,
 )
 from sdp.training.env import versions
+from sdp.training.eval_points import eval_point
 from sdp.training.launch import launcher_rank
 from sdp.training.logs import attach_run_log
 from sdp.training.loop import Stage, UpdateLog, build_stage, endless, optimizer_update, predict
 from sdp.training.pooled_window import MicroBatch, pooled_window
-from sdp.training.rundir import (
-    add_to_run_record,
-    completed_here,
-    prepare_run_dir,
-    record_data,
-    resume_identity,
-)
+from sdp.training.rundir import completed_here, prepare_run_dir, record_data, record_fields, resume_identity
 from sdp.training.stage_state import load_dense_weights, load_stage_state, stage_state
 from sdp.training.trace import Measurements, probe_batch
 from sdp.training.tracking import Tracker
@@ -114,12 +109,8 @@ class PruneRecipe:
             cfg.model, self.task.num_labels, self.task.label_names, self.tokenizer, checkpoint=cfg.dense.checkpoint
         )
         check_prunable(model, cfg.prune.include, cfg.prune.exclude)  # a wrong pattern fails now, not after dense
-        # The weights train in fp32 whatever the checkpoint's stored dtype (sdp/models/presets.py); half precision
-        # is only the forward's autocast (train.mixed_precision).
-        self.precision = {"checkpoint_dtype": model.sdp_stored_dtype, "master_dtype": "float32",
-                          "mixed_precision": effective_precision(self.accelerator)}
-        if self.accelerator.is_main_process:
-            add_to_run_record(self.run_dir, precision=self.precision)
+        if self.accelerator.is_main_process:  # fp32 weights whatever the stored dtype (sdp/models/presets.py)
+            record_fields(self.run_dir, precision=precision_record(model, effective_precision(self.accelerator)))
         self.model, self.train_loader, *eval_loaders = self.accelerator.prepare(model, data.train_loader,
                                                                                 *data.eval_loaders.values())
         self.eval_loaders = dict(zip(data.eval_loaders, eval_loaders))
@@ -248,19 +239,18 @@ class PruneRecipe:
     def run_stage(self, stage: Stage) -> None:
         """Train ``stage`` for its optimizer updates (resuming it if the checkpoint is in it).
 
-        Each update: (1) prune, if the schedule says so; (2-7) ``train_step`` per micro-batch: forward
-        and loss parts, backward under accumulation, then mask gradients, clip, step, apply masks;
-        (8) log; (9) checkpoint, every ``train.checkpoint_every`` updates and on SIGTERM/SIGINT.
-        """
+        Each update: (1) prune, if the schedule says so; (2-7) ``train_step`` per micro-batch: forward and loss
+        parts, backward under accumulation, then mask gradients, clip, step, apply masks; (8) log; (9) checkpoint,
+        every ``train.checkpoint_every`` updates and on SIGTERM/SIGINT."""
         acc, cfg = self.accelerator, self.cfg
         if self.resume_state is not None and self.resume_state["stage"] == stage.name:
             self.load_state_dict(self.resume_state)
             self.resume_state = None  # restored: a later stage starts fresh
-        every, log_every = cfg.train.checkpoint_every, cfg.train.log_every
+        every = cfg.train.checkpoint_every
         self.model.train()
         bar = tqdm(total=stage.updates, initial=stage.step, desc=stage.name, disable=not acc.is_main_process)
         window: list[dict[str, torch.Tensor | float]] = []  # the micro-batches of the update in progress
-        update_log = UpdateLog(stage, self.measure.observe, self.tracker.log_update, self._trace, log_every)
+        update_log = UpdateLog(stage, self.measure.observe, self.tracker.log_update, self._trace, cfg.train.log_every)
         with self.checkpointer.watch_signals():
             for _, batch in endless(self.train_loader, acc, stage.position):
                 if stage.step >= stage.updates:
@@ -280,21 +270,18 @@ class PruneRecipe:
                 if not acc.sync_gradients:
                     continue
                 stage.step += 1
-                # 8. Log the update's mean parts: kept on the device, read back in one transfer per trace window
-                #    (and before a pruning event or a checkpoint), where a non-finite loss is raised.
-                extra = {"lr": stage.lr_scheduler.get_last_lr()[0]}
-                if stage.masks is not None:
-                    extra["sparsity"] = stage.masks.current_sparsity
-                update_log.add(stage.step, window, extra)
+                # 8. Log the update's mean parts (with lr, sparsity): kept on the device, read in one transfer per
+                #    trace window (and before a prune event or checkpoint), where a non-finite loss is raised.
+                parts = update_log.add(stage.step, window)
                 window = []
                 bar.update(1)
-                # 9. Checkpoint: periodically, and on a signal (then stop).
+                # 9. Checkpoint: periodically, on a signal (then stop), and after the stage's last update (so a
+                #    signal during the evaluation that follows loses no training).
                 stop = self.checkpointer.stop_requested()
-                # The stage's last update too: a signal during the evaluation that follows loses no training.
                 save = stop or (every > 0 and stage.step % every == 0) or stage.step == stage.updates
                 if save or update_log.due(stage.step):
-                    update_log.flush(stage.name)  # to the recovery measurement, the tracker and trace.jsonl
-                    bar.set_postfix(loss=f"{update_log.last['loss']:.4f}")
+                    bar.set_postfix(loss=f"{update_log.flush(stage.name)['loss']:.4f}")  # recovery, tracker, trace
+                eval_point(self, stage, parts)  # every train.eval_every updates: dev score against sparsity
                 if save:
                     self.save_checkpoint(stage)
                 if stop:
@@ -321,10 +308,9 @@ class PruneRecipe:
         log.info("update %d: pruned to %.4f (achieved %.4f), probe loss %.4f -> %.4f", step, target,
                  record["achieved_sparsity"], record["loss_before"], record["loss_after"])
 
-    def train_step(self, stage: Stage, batch: dict[str, torch.Tensor], pooled: MicroBatch | None = None
-                   ) -> dict[str, torch.Tensor | float]:
-        """One micro-batch: forward and backward; at an accumulation window's end, the optimizer update.
-        ``pooled``: its pass-1 result when CC is pooled over the window. Returns the loss parts (device tensors)."""
+    def train_step(self, stage: Stage, batch: dict[str, torch.Tensor], pooled: MicroBatch | None = None) -> dict:
+        """One micro-batch: forward and backward; at an accumulation window's end, the optimizer update. ``pooled``:
+        its pass-1 result when CC is pooled over the window. Returns the loss parts (device tensors, floats)."""
         acc, masks = self.accelerator, stage.masks
         with acc.accumulate(self.model) if pooled is None else pooled.step(acc, self.model):
             loss, parts = self.loss_step(stage, batch, pooled)  # a non-finite loss is raised by UpdateLog.flush

@@ -148,7 +148,10 @@ def _write_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, message: 
         return
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     atomic_write(run_dir / "error.txt", lambda p: p.write_text(text))
-    record: dict[str, Any] = {"status": "failed", "error": message, "error_type": type(exc).__name__}
+    record: dict[str, Any] = {"status": "failed", "error": message, "error_type": type(exc).__name__,
+                              # No run.json: the run never started (a config error), so sdp-tables counts no failed
+                              # run here (sdp/report/collect.py is_launch_error)
+                              "before_run": not (run_dir / RUN_RECORD).exists()}
     for key, value in (("task", _get(cfg, "task.name")), ("model", _get(cfg, "model.name")),
                        ("regularizer", _get(cfg, "regularizer.name")), ("seed", _get(cfg, "seed")),
                        ("target_sparsity", _get(cfg, "sparsity"))):

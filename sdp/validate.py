@@ -84,6 +84,7 @@ def _numeric_errors(cfg: Any) -> list[str]:
     _at_least(errors, "train.gradient_accumulation_steps", train.gradient_accumulation_steps, 1)
     _at_least(errors, "train.checkpoint_every", train.checkpoint_every, 0, " (0: stage ends only)")
     _at_least(errors, "train.log_every", train.log_every, 1)
+    _at_least(errors, "train.eval_every", train.eval_every, 1, " (or null: off)")
     _at_least(errors, "train.num_threads", train.num_threads, 1, " (or null: torch's default)")
     _at_least(errors, "train.weight_decay", train.weight_decay, 0)
     if not 0.0 <= train.warmup_ratio <= 1.0:

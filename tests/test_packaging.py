@@ -83,6 +83,8 @@ def test_installed_wheel_composes_and_helps(installed, tmp_path):
     helped = _run([str(installed / "sdp-run"), "--help"], tmp_path).stdout
     assert helped.startswith("sdp-run:") and "model=hf" in helped and "Hydra" not in helped.split("\n")[0]
     assert "sdp-tables" in _run([str(installed / "sdp-tables"), "--help"], tmp_path).stdout
+    for tool in ("sdp-eval", "sdp-predict"):
+        assert _run([str(installed / tool), "--help"], tmp_path).stdout.startswith(f"usage: {tool}")
     # The code that runs is the wheel's, not this checkout's.
     where = _run([str(installed / "python"), "-c", "import sdp.cli.run as m; print(m.config_path())"], tmp_path)
     assert where.stdout.strip() == "pkg://sdp.conf"
@@ -94,3 +96,7 @@ def test_installed_wheel_smoke_run_from_an_empty_directory(installed, tmp_path, 
     (metrics_file,) = tmp_path.glob("outputs/runs/*/metrics.json")
     metrics = json.loads(metrics_file.read_text())
     assert metrics["status"] == "completed" and metrics["task"] == "rte"
+    # No git checkout around a wheel: the version is the installed distribution's (it was "unknown").
+    from setuptools.config.pyprojecttoml import load_file
+
+    assert metrics["versions"]["sdp_version"] == load_file(REPO / "pyproject.toml")["project"]["version"]

@@ -72,7 +72,7 @@ class RunnerLoop:
         for i in range(n):
             window = [self.recipe.train_step(stage, batches[i % len(batches)])]
             stage.step += 1
-            self.log.add(stage.step, window, {"lr": stage.lr_scheduler.get_last_lr()[0]})
+            self.log.add(stage.step, window)
             if self.log.due(stage.step) or i == n - 1:
                 self.log.flush(stage.name)
         stage.step = min(stage.step, stage.updates - 1)  # never past the stage's schedule

@@ -66,13 +66,22 @@ def model_card(metrics: dict[str, Any], cfg: Any, command: str) -> str:
         f"| Dense score | {_scores(metrics['dense'])} |",
         f"| Pruned score | {_scores(metrics['final'])} |",
         f"| Seed | {metrics['seed']} |",
-        f"| sdp version | {metrics['versions'].get('sdp', 'unknown')} |",
+        f"| sdp version | {_code_version(metrics['versions'])} |",
         "",
         f"Scores are percent on {scored_on}. Reproduce with:",
         "",
         "```", command, "```",
         "",
     ])
+
+
+def _code_version(versions: dict[str, Any]) -> str:
+    """The package version, with the git commit where the run came from a checkout (a wheel has none)."""
+    version = str(versions.get("sdp_version") or "unknown")
+    commit = versions.get("sdp")
+    if commit and commit != "unknown":
+        version += f" (commit {str(commit)[:12]}{', uncommitted changes' if versions.get('sdp_dirty') else ''})"
+    return version
 
 
 def write_model_card(model_dir: str | Path, metrics: dict[str, Any], cfg: Any) -> Path:

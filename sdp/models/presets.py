@@ -7,10 +7,12 @@ and remote code is never trusted unless the config says so.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +30,8 @@ from transformers import (
 from sdp.models.inspect import ModelLoadError, check_model_dir, looks_local  # noqa: F401  (ModelLoadError re-exported)
 
 T = TypeVar("T")
+
+log = logging.getLogger("sdp")
 
 RANDOM_ARCHITECTURES = {"bert": BertConfig, "xlm-roberta": XLMRobertaConfig}
 
@@ -98,6 +102,39 @@ def _from_hub(load: Callable[[], T], source: str, key: str) -> T:
         ) from err
 
 
+@contextlib.contextmanager
+def quiet_head_report() -> Iterator[None]:
+    """transformers' load report (a bold MISSING table in 5.x, a paragraph in 4.x), logged at warning level by
+    transformers.modeling_utils, silenced around one from_pretrained: a new classification head is expected
+    when a pretrained encoder is fine-tuned, and :func:`log_new_weights` says so in one line."""
+    from transformers.utils import logging as hf_logging
+
+    logger = hf_logging.get_logger("transformers.modeling_utils")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def log_new_weights(source: str, info: dict[str, Any]) -> None:
+    """One line for the weights ``from_pretrained`` initialised (``output_loading_info``'s missing keys), naming the
+    classification head as such; checkpoint weights the model has no place for are named too."""
+    missing = sorted(info.get("missing_keys") or [])
+    head = [k for k in missing if k.split(".")[0] in ("classifier", "score", "pre_classifier")]
+    other = [k for k in missing if k not in head]
+    if head:
+        log.info("the classification head is new (%s: randomly initialised, trained on the task); the encoder "
+                 "comes from %s", ", ".join(head), source)
+    if other:
+        log.warning("%s lacks %d weight(s) of the model, randomly initialised: %s", source, len(other),
+                    ", ".join(other[:8]) + (" ..." if len(other) > 8 else ""))
+    unused = sorted(info.get("unexpected_keys") or [])
+    if unused:
+        log.info("%d weight(s) of %s are not used by this model (e.g. %s)", len(unused), source, unused[0])
+
+
 def load_tokenizer(model_cfg: Any) -> PreTrainedTokenizerBase:
     check_model_config(model_cfg)
     source = resolve_source(model_cfg.tokenizer) or model_source(model_cfg)
@@ -160,6 +197,12 @@ def to_master_dtype(model: PreTrainedModel, stored: str | None) -> PreTrainedMod
     return model
 
 
+def precision_record(model: PreTrainedModel, mixed_precision: str) -> dict[str, str | None]:
+    """run.json's ``precision``: the checkpoint's stored dtype, the master weights' (fp32), the forward's autocast."""
+    return {"checkpoint_dtype": getattr(model, "sdp_stored_dtype", None), "master_dtype": "float32",
+            "mixed_precision": mixed_precision}
+
+
 def load_model(
     model_cfg: Any,
     num_labels: int,
@@ -199,9 +242,11 @@ def load_model(
                            str(source), "model.pretrained")
         stored = stored_dtype(source, config)  # before loading: from_pretrained(dtype=fp32) rewrites config.dtype
         try:
-            model = _from_hub(lambda: AutoModelForSequenceClassification.from_pretrained(
-                source, config=config, use_safetensors=True, trust_remote_code=trust, dtype=MASTER_DTYPE),
-                str(source), "model.pretrained")
+            with quiet_head_report():
+                model, info = _from_hub(lambda: AutoModelForSequenceClassification.from_pretrained(
+                    source, config=config, use_safetensors=True, trust_remote_code=trust, output_loading_info=True,
+                    dtype=MASTER_DTYPE), str(source), "model.pretrained")
+            log_new_weights(str(source), info)
         except RuntimeError as err:  # a classifier fine-tuned for another number of labels
             if "size mismatch" not in str(err) and "ignore_mismatched_sizes" not in str(err):
                 raise

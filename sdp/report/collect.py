@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from sdp.objectives.naming import method_name
+from sdp.report.not_runs import EVAL_COLUMNS, MalformedEval, load_evaluation, not_a_run
 from sdp.training.env import PER_SEED_INPUTS, config_hash
 from sdp.training.rundir import is_moved_aside, read_run_record
 
@@ -107,6 +108,10 @@ class Collection:
     n_tuning: int = 0  # runs scored on a split carved from train (task.validation_from_train): not dev scores
     n_dense_only: int = 0  # completed runs at sparsity 0 (dense models shared by a study): nothing pruned
     dense_only: pd.DataFrame = field(default_factory=pd.DataFrame)  # those runs (for their cost only)
+    # sdp-eval's records ("kind": "eval"): a saved model scored without training, listed apart, never a run
+    evaluations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Failed launches whose run never started (a config error: "before_run" in the record), not failed runs
+    n_launch_errors: int = 0
     warnings: list[str] = field(default_factory=list)  # e.g. a run kept without its dense score
 
 
@@ -298,11 +303,18 @@ def collect_runs(results_dir: Path | str) -> Collection:
     """Load every run under results_dir; malformed files are reported, never fatal."""
     results_dir = Path(results_dir)
     files = find_metrics_files(results_dir) if results_dir.is_dir() else []
-    records, malformed, tuning, dense_only = [], [], 0, []
+    records, malformed, tuning, dense_only, evaluations, launch_errors = [], [], 0, [], [], 0
     for path in files:
         try:
+            other = not_a_run(path)  # sdp-eval's records and launches that never started (sdp/report/not_runs.py)
+            if other is not None:
+                if other[0] == "eval":
+                    evaluations.append(load_evaluation(other[1], path.parent, results_dir))
+                else:
+                    launch_errors += 1
+                continue
             record = load_run(path, results_dir)
-        except MalformedRun as exc:
+        except (MalformedRun, MalformedEval) as exc:
             malformed.append((path.relative_to(results_dir).as_posix(), str(exc)))
             continue
         if is_tuning_run(path):  # a hyperparameter search's held-out score must never sit beside dev scores
@@ -331,6 +343,8 @@ def collect_runs(results_dir: Path | str) -> Collection:
         n_dense_only=len(dense_only),
         dense_only=dense_models,
         warnings=warnings,
+        evaluations=pd.DataFrame(evaluations, columns=EVAL_COLUMNS).sort_values("path").reset_index(drop=True),
+        n_launch_errors=launch_errors,
     )
 
 

@@ -179,6 +179,9 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
         f"- metrics.json files found: {coll.n_found}",
         f"- completed runs used: {len(runs)} (identical duplicates collapsed: {coll.n_identical_duplicates})",
         f"- failed runs: {len(failed)}",
+        f"- launch errors left out (the launch failed before its run started, e.g. a config error): "
+        f"{coll.n_launch_errors}",
+        f"- evaluations of saved models (sdp-eval; listed below, never counted as runs): {len(coll.evaluations)}",
         f"- tuning runs left out (scored on a split carved from train, not dev): {coll.n_tuning}",
         f"- dense-only runs left out (sparsity 0, nothing pruned; their dense score is in every pruning run's): "
         f"{coll.n_dense_only}",
@@ -203,6 +206,14 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
             seed = str(r.seed) if r.seed >= 0 else "—"
             err = r.error.replace("|", "\\|") or "—"
             lines.append(f"| `{r.path}` | {r.status} | {r.task or '—'} | {r.method or '—'} | {sp} | {seed} | {err} |")
+        lines.append("")
+    if not coll.evaluations.empty:
+        lines += ["## Evaluations (sdp-eval: saved models scored without training)", "",
+                  "| path | task | model | method | sparsity | main |", "|---|---|---|---|---|---|"]
+        for r in coll.evaluations.itertuples(index=False):
+            sp = fmt_sparsity(r.target_sparsity) if r.target_sparsity == r.target_sparsity else "—"
+            lines.append(f"| `{r.path}` | {r.task or '—'} | {r.model or '—'} | {r.method or '—'} | {sp} | "
+                         f"{fmt_num(100 * r.final_main)} |")
         lines.append("")
     lines += ["## Malformed metrics.json (skipped)", ""]
     lines += [f"- `{p}`: {why}" for p, why in coll.malformed] or ["None."]

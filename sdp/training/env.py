@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from sdp.version import package_version
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Keys that name where things are, not what is computed; they don't change a run's identity.
 NON_IDENTITY_KEYS = ("seed", "output_root", "output_dir", "cache_dir", "data_dir", "resume", "tracker", "push_to_hub",
@@ -46,6 +48,7 @@ def versions(num_threads: int | None = None) -> dict[str, Any]:
     return {
         "sdp": commit,
         "sdp_dirty": dirty,
+        "sdp_version": package_version(),  # the installed distribution's: what a wheel install can tell
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "accelerate": accelerate.__version__,
@@ -59,7 +62,7 @@ def versions(num_threads: int | None = None) -> dict[str, Any]:
 
 # Settings inside groups that don't change what is computed: logging and threads, and the reference run
 # whose mask is only compared with (its per-seed path would otherwise split a study cell by seed).
-NON_IDENTITY_GROUP_KEYS = {"train": ("log_every", "checkpoint_every", "num_threads"), "prune": ("reference_mask",)}
+NON_IDENTITY_GROUP_KEYS = {"train": ("log_every", "eval_every", "checkpoint_every", "num_threads"), "prune": ("reference_mask",)}
 
 
 # Inputs a study gives each seed its own copy of (the dense model trained with that seed, passed by path). They

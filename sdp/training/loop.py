@@ -136,8 +136,13 @@ class UpdateLog:
         self.unread: list[tuple[int, dict[str, Any]]] = []  # (step, parts) not yet read back from the device
         self.last: dict[str, float] = {}  # the last flushed update's parts (the progress bar)
 
-    def add(self, step: int, window: list[dict[str, Any]], extra: dict[str, float]) -> None:
-        """Update ``step`` (1-based) is done: its micro-batches' parts (tensors or floats), plus host floats."""
+    def add(self, step: int, window: list[dict[str, Any]], extra: dict[str, float] | None = None) -> dict[str, Any]:
+        """Update ``step`` (1-based) is done: its micro-batches' parts (tensors or floats) plus the stage's lr and
+        sparsity (host floats) and ``extra``; returns the update's parts (unread tensors, those floats)."""
+        stage = self.stage
+        extra = {"lr": stage.lr_scheduler.get_last_lr()[0], **(extra or {})}
+        if stage.masks is not None:
+            extra["sparsity"] = stage.masks.current_sparsity
         keys = dict.fromkeys(k for parts in window for k in parts)
         parts: dict[str, Any] = {}
         for k in keys:
@@ -145,15 +150,17 @@ class UpdateLog:
                       for p in window if k in p]
             parts[k] = values[0] if len(values) == 1 else torch.stack([v.to(values[0].device) for v in values]).mean()
         self.unread.append((step, {**parts, **extra}))
+        return self.unread[-1][1]
 
     def due(self, step: int) -> bool:
         """Whether update ``step`` ends a trace window (or the stage): the recipe flushes then."""
         return step % self.every == 0 or step == self.stage.updates
 
-    def flush(self, stage_name: str) -> None:
-        """Read every unread update's parts in one transfer, raise on a non-finite loss, then log them in order."""
+    def flush(self, stage_name: str) -> dict[str, float]:
+        """Read every unread update's parts in one transfer, raise on a non-finite loss, then log them in order;
+        returns the last update's parts."""
         if not self.unread:
-            return
+            return self.last
         tensors = [v for _, parts in self.unread for v in parts.values() if torch.is_tensor(v)]
         values = iter(torch.stack([t.to(tensors[0].device) for t in tensors]).tolist() if tensors else [])
         updates = [(step, {k: next(values) if torch.is_tensor(v) else float(v) for k, v in parts.items()})
@@ -164,6 +171,7 @@ class UpdateLog:
             if loss is not None and not math.isfinite(loss):
                 raise FloatingPointError(f"{stage_name}: non-finite loss {loss} at optimizer step {step - 1}")
             self.log(step, parts)
+        return self.last
 
     def log(self, step: int, parts: dict[str, float]) -> None:
         self.observe(parts)

@@ -254,7 +254,7 @@ def write_run_record(run_dir: str | Path, cfg: Any, data: dict[str, str] | None 
     atomic_write(hydra_dir / "config.yaml", lambda p: p.write_text(text))
 
 
-def add_to_run_record(run_dir: str | Path, **fields: Any) -> None:
+def record_fields(run_dir: str | Path, **fields: Any) -> None:
     """Add ``fields`` to the folder's run.json (main process only), keeping what it holds."""
     record = read_run_record(run_dir) or {}
     record.update(fields)

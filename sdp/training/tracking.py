@@ -2,9 +2,9 @@
 
 ``trace.jsonl`` stays the always-on record; a tracker is an extra view of the same numbers: every
 optimizer update's loss parts, sparsity and learning rate (``train/<stage>/<part>``), each pruning event
-(``prune/<field>``) and the dense and final metrics (``dense/<metric>``, ``final/<metric>``). One global step counts the
-updates of both stages, so the curves run on: W&B drops any value logged at a step lower than one it has
-seen, so the pruning stage's own step (which restarts at 0) must never reach the tracker. ``tracker=`` takes
+(``prune/<field>``), each evaluation point of ``train.eval_every`` (``eval/<metric>``) and the dense and final
+metrics (``dense/<metric>``, ``final/<metric>``). One global step counts the updates of both stages, so the curves run on: W&B drops any value logged at a step lower
+than one it has seen, so the pruning stage's own step (which restarts at 0) must never reach the tracker. ``tracker=`` takes
 any tracker accelerate integrates (TRACKERS). Nothing here imports a tracker's package: accelerate does, and
 only for the tracker chosen.
 """
@@ -88,6 +88,12 @@ class Tracker:
         step = self.global_step("prune", int(record.get("step", 0)))
         if self.active:
             self.accelerator.log(_scalars("prune", record), step=step)
+
+    def log_eval(self, stage: str, step: int, metrics: dict[str, float], sparsity: float) -> None:
+        """An evaluation point (train.eval_every), tags ``eval/<metric>`` and ``eval/sparsity``."""
+        step = self.global_step(stage, step)
+        if self.active:
+            self.accelerator.log({**_scalars("eval", metrics), "eval/sparsity": float(sparsity)}, step=step)
 
     def log_final(self, dense: dict[str, float], final: dict[str, float], sparsity: float) -> None:
         if self.active:

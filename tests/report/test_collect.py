@@ -200,3 +200,26 @@ def test_a_nan_dense_score_drops_the_dense_score_not_the_run(tmp_path):
     write_run(root, "r2", run_record("sst2", "MP", 0.9, 1, {"main": 0.7}, {"main": 0.9}), mtime_offset=10)
     coll = collect_runs(root)
     assert list(coll.runs["path"]) == ["r2"] and coll.warnings == []
+
+
+def test_evaluations_and_launch_errors_are_not_runs(tmp_path: Path) -> None:
+    """sdp-eval's record ("kind": "eval") is listed as an evaluation and a launch that failed before its run
+    started ("before_run", a config error) is counted apart: neither is a run, completed or failed."""
+    from sdp.report.report import build_report
+
+    acc = {"accuracy": 0.9, "main": 0.9}
+    write_run(tmp_path, "runs/done", run_record("rte", "MP", 0.5, 1, acc, acc))
+    write_run(tmp_path, "evals/e1", {"kind": "eval", "status": "completed", "task": "rte", "model": "tiny-bert",
+                                     "method": "MP", "seed": None, "target_sparsity": 0.5,
+                                     "final": {"accuracy": 0.7, "main": 0.7}})
+    write_run(tmp_path, "runs/typo", {"status": "failed", "error": "ConfigError: sparsity=2", "before_run": True,
+                                      "task": "rte", "seed": 42, "target_sparsity": 2})
+    write_run(tmp_path, "runs/crashed", {"status": "failed", "error": "RuntimeError: boom", "before_run": False,
+                                         "task": "rte", "seed": 1, "target_sparsity": 0.5})
+    col = collect_runs(tmp_path)
+    assert list(col.runs["path"]) == ["runs/done"] and list(col.failed["path"]) == ["runs/crashed"]
+    assert list(col.evaluations["path"]) == ["evals/e1"] and col.evaluations["final_main"].tolist() == [0.7]
+    assert col.n_launch_errors == 1 and not col.malformed
+    summary = (build_report(tmp_path, plots=False).files and (tmp_path / "tables" / "summary.md").read_text())
+    assert "- failed runs: 1" in summary and "- launch errors left out" in summary and ": 1" in summary
+    assert "| `evals/e1` | rte | tiny-bert | MP | 50% | 70.00 |" in summary

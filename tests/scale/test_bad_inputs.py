@@ -264,6 +264,7 @@ CASES = {
     "eval_batch_size=0": (["train.eval_batch_size=0"], None, None, "ConfigError",
                           "train.eval_batch_size=0 must be >= 1"),
     "log_every=0": (["train.log_every=0"], None, None, "ConfigError", "train.log_every=0 must be >= 1"),
+    "eval_every=0": (["train.eval_every=0"], None, None, "ConfigError", "train.eval_every=0 must be >= 1 (or null: off)"),
     "negative seed": (["seed=-1"], None, None, "ConfigError", "seed=-1 must be in [0, 4294967295]"),
     "max_seq_length beyond the position table": (["task.max_seq_length=1024"], None, None, "ConfigError",
                                                  "task.max_seq_length=1024 is longer than model=tiny-bert takes "

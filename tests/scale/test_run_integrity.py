@@ -374,6 +374,12 @@ def test_config_error_is_one_line_exit_2_without_torch(tmp_path):
     assert "torch_loaded False exit 2" in proc.stdout, proc.stdout + proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert lines == ["sdp-run: error: ConfigError: sparsity=1.5 must be in [0, 1)"], proc.stderr
+    # The error is recorded in the folder, as a launch that never started: sdp-tables counts no failed run.
+    from sdp.report.collect import collect_runs
+
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["before_run"] is True
+    coll = collect_runs(tmp_path)
+    assert coll.failed.empty and coll.n_launch_errors == 1
 
 
 def test_tables_results_dir_missing_or_file(tmp_path, capsys):

@@ -76,7 +76,8 @@ def test_model_card_and_push(tracked_run):
     for text in ("| Base model | tiny-bert (random init) |", "| Task and data | rte:", "SDP-CC",
                  "| Target sparsity | 50.0%", f"| Achieved sparsity | {achieved:.2f}%",
                  f"main {100 * metrics['dense']['main']:.2f}", f"main {100 * metrics['final']['main']:.2f}",
-                 f"| sdp version | {metrics['versions']['sdp']} |", "```\npython"):
+                 f"| sdp version | {metrics['versions']['sdp_version']} (commit {metrics['versions']['sdp'][:12]}",
+                 "```\npython"):
         assert text in card, text
     assert ("create_repo", "me/pruned") in FakeHfApi.calls
     upload = next(c for c in FakeHfApi.calls if c[0] == "upload_folder")
@@ -124,7 +125,7 @@ def test_a_failed_push_keeps_the_finished_runs_record(tmp_path, monkeypatch, cap
                               model, Tokenizer())
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "completed"
     assert (tmp_path / "model" / "model.safetensors").is_file()
-    assert f"huggingface-cli upload me/pruned {tmp_path / 'model'}" in caplog.text and "Unauthorized" in caplog.text
+    assert f"`hf upload me/pruned {tmp_path / 'model'}`" in caplog.text and "Unauthorized" in caplog.text
 
 
 def test_every_tracker_name_is_one_accelerate_integrates():

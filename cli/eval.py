@@ -1,0 +1,103 @@
+"""sdp-eval: score a saved model folder on a task, without training, and write a metrics.json record.
+
+    sdp-eval model_dir=outputs/runs/<run>/model task=rte
+    sdp-eval model_dir=<run>/model task=custom task.validation_file=dev.tsv task.text_fields=[review] output_dir=ev
+
+Arguments are ``key=value``: ``model_dir`` (required: a run's model/ folder, or any save_pretrained folder with
+safetensors and a tokenizer), ``task`` (required), and any sdp-run override that concerns evaluation (task.*,
+data_dir, max_eval_samples, train.eval_batch_size, cache_dir, output_root, output_dir, cpu), composed from the
+same config tree as sdp-run (argparse in front: an evaluation is one job with no run folder of Hydra's).
+The record goes to ``output_dir``, default ``<output_root>/evals/<time>_<task>_<model>``; sdp-tables lists it
+as an evaluation, apart from the training runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+EXAMPLE = "sdp-eval model_dir=outputs/runs/<run>/model task=rte data_dir=../shared/data"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(
+        prog="sdp-eval",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Score a saved model folder on a GLUE/XGLUE task or your own file (task=custom) and write "
+        "metrics.json (\"kind\": \"eval\") into output_dir. Nothing is trained.",
+        epilog="arguments (key=value):\n"
+        "  model_dir=<folder>     the model: a run's model/ folder (safetensors, config.json, tokenizer)\n"
+        "  task=<name>            the task to score on (conf/task: rte, mrpc, sst2, ..., xnli, custom)\n"
+        "  output_dir=<folder>    where metrics.json goes (default <output_root>/evals/<time>_<task>_<model>)\n"
+        "  any sdp-run override   task.validation_file=..., data_dir=..., max_eval_samples=..., "
+        "train.eval_batch_size=..., cpu=true\n\n"
+        f"example:\n  {EXAMPLE}",
+    )
+
+
+def parse_args(argv: list[str]) -> tuple[str, list[str]]:
+    """(model_dir, the Hydra overrides); argparse exits 2 with its own message on a malformed argument."""
+    parser = build_parser()
+    parser.add_argument("overrides", nargs="*", metavar="key=value")
+    overrides = parser.parse_args(argv).overrides
+    model_dirs = [a.partition("=")[2] for a in overrides if a.startswith("model_dir=")]
+    rest = [a for a in overrides if not a.startswith("model_dir=")]
+    if not model_dirs or not model_dirs[-1]:
+        parser.error(f"model_dir=<folder> is required (the model to score); e.g. {EXAMPLE}")
+    if not any(a.lstrip("+").startswith("task=") for a in rest):
+        parser.error(f"task=<name> is required (the task to score on); e.g. {EXAMPLE}")
+    return model_dirs[-1], rest
+
+
+def compose_config(overrides: list[str]):
+    """sdp-run's config (the same tree, schema and task files) with ``overrides``; a bad override is a ConfigError."""
+    from hydra import compose, initialize_config_dir, initialize_config_module
+    from hydra.errors import HydraException
+
+    import sdp.config  # noqa: F401  (registers the structured schema)
+    from sdp.errors import ConfigError
+
+    init = (initialize_config_module("sdp.conf", version_base="1.3") if __package__ == "sdp.cli" else
+            initialize_config_dir(str(Path(__file__).resolve().parents[1] / "conf"), version_base="1.3"))
+    try:
+        with init:
+            return compose(config_name="config", overrides=overrides)
+    except HydraException as exc:  # an unknown key or group option, a malformed override
+        raise ConfigError(" ".join(str(exc).split())) from None
+
+
+def default_out_dir(cfg, model_dir: str) -> Path:
+    name = Path(model_dir).resolve()
+    name = name.parent.name if name.name == "model" else name.name  # a run's model/: the run folder's name
+    return Path(cfg.output_root) / "evals" / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}_{cfg.task.name}_{name}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        model_dir, overrides = parse_args(argv)
+    except SystemExit as exc:  # argparse: 0 after --help, 2 after an error it has printed
+        return int(exc.code or 0)
+    from sdp.errors import user_errors
+
+    verbose = any(a in ("verbose=true", "verbose=True") for a in overrides)
+    try:
+        with user_errors(verbose=verbose, prog="sdp-eval"):
+            cfg = compose_config(overrides)
+            out_dir = Path(cfg.output_dir) if cfg.output_dir else default_out_dir(cfg, model_dir)
+            # torch and transformers: only once the arguments are sound
+            from sdp.evaluation import evaluate_saved
+
+            record = evaluate_saved(cfg, model_dir, out_dir)
+    except SystemExit as exc:  # a user error, printed as one line
+        return int(exc.code or 0)
+    scores = ", ".join(f"{k}={100 * v:.2f}" for k, v in record["final"].items() if "/" not in k)
+    print(f"sdp-eval: {record['task']} {scores} ({sum(record['eval_examples'].values())} examples) -> "
+          f"{out_dir / 'metrics.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""sdp-predict: label texts with a saved model; one line per input row (the class name, or the score for regression).
+
+    sdp-predict model_dir=outputs/runs/<run>/model input=test.tsv text_fields=sentence1,sentence2 output=labels.txt
+    printf 'a great film\\nawful\\n' | sdp-predict model_dir=<run>/model
+
+Arguments are ``key=value`` (argparse, as sdp-tables; ``--help`` lists them). ``input=-`` (the default) reads
+stdin: one text, or a tab-separated pair, per line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+OPTIONS = {  # key -> (default, help)
+    "model_dir": (None, "the model: a run's model/ folder (safetensors, config.json, tokenizer); required"),
+    "input": ("-", "a .csv, .tsv or .jsonl file with a header, or - for stdin (one text, or a TAB pair, per line)"),
+    "text_fields": (None, "the file's text column(s), comma-separated: one, or two for a pair; required for a file"),
+    "output": ("-", "where the labels go, one line per input row; - is stdout"),
+    "batch_size": ("64", "texts per forward pass"),
+    "max_seq_length": ("128", "tokens per text (pair) after truncation"),
+    "cpu": ("false", "true: never use a GPU"),
+}
+INTS = ("batch_size", "max_seq_length")
+BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _override(arg: str) -> tuple[str, str]:
+    key, sep, value = arg.lstrip("+").partition("=")
+    if not sep or key not in OPTIONS:
+        raise argparse.ArgumentTypeError(f"unknown argument {arg!r}; allowed keys: {', '.join(OPTIONS)}")
+    if key in INTS and not (value.isdigit() and int(value) >= 1):
+        raise argparse.ArgumentTypeError(f"{key}={value!r} must be a whole number >= 1")
+    if key == "cpu" and value.lower() not in BOOLS:
+        raise argparse.ArgumentTypeError(f"cpu={value!r} is not one of true, false")
+    return key, value
+
+
+def parse_args(argv: list[str]) -> dict[str, str | None]:
+    shown = "\n".join(f"  {k + '=' + (d if d is not None else '<' + k + '>'):<28} {h}" for k, (d, h) in OPTIONS.items())
+    parser = argparse.ArgumentParser(
+        prog="sdp-predict", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Label each row of a file, or each line of stdin, with a saved model: the class name "
+        "(config.json id2label), or the score of a regression model, one line per row.",
+        epilog=f"arguments (key=value):\n{shown}\n\nexamples:\n"
+        "  sdp-predict model_dir=outputs/runs/<run>/model input=dev.tsv text_fields=sentence output=labels.txt\n"
+        "  echo 'a gripping, funny film' | sdp-predict model_dir=outputs/runs/<run>/model")
+    parser.add_argument("overrides", nargs="*", type=_override, metavar="key=value")
+    opts = {k: d for k, (d, _) in OPTIONS.items()}
+    opts.update(dict(parser.parse_args(argv).overrides))
+    if not opts["model_dir"]:
+        parser.error("model_dir=<folder> is required (a run's model/ folder)")
+    if opts["input"] != "-" and not opts["text_fields"]:
+        parser.error(f"text_fields=<column>[,<column>] is required with input={opts['input']} (the text column(s))")
+    return opts
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        opts = parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    from sdp.errors import user_errors
+
+    try:
+        with user_errors(prog="sdp-predict"):
+            from sdp.prediction import file_texts, line_texts
+            from sdp.saved_model import check_saved_model
+
+            check_saved_model(opts["model_dir"])  # before reading stdin: a typo'd folder must not wait for input
+            if opts["input"] == "-":
+                texts = line_texts(sys.stdin)
+            else:
+                texts = file_texts(opts["input"], [f.strip() for f in str(opts["text_fields"]).split(",") if f.strip()])
+            # torch and transformers: only once the input is read
+            from sdp.prediction import predict_labels
+            from sdp.saved_model import load_saved_model
+
+            saved = load_saved_model(opts["model_dir"], cpu=BOOLS[str(opts["cpu"]).lower()])
+            labels = predict_labels(saved, texts, int(opts["batch_size"]), int(opts["max_seq_length"]))
+            if opts["output"] == "-":
+                for label in labels:
+                    print(label)
+            else:
+                Path(opts["output"]).write_text("".join(f"{label}\n" for label in labels))
+                print(f"sdp-predict: {len(texts)} rows labelled -> {opts['output']}", file=sys.stderr)
+    except SystemExit as exc:  # a user error, printed as one line
+        return int(exc.code or 0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

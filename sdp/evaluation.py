@@ -1,0 +1,137 @@
+"""sdp-eval's work: score a saved ``model/`` folder on a task's eval splits, with no training, and write the record.
+
+    record = evaluate_saved(cfg, model_dir, out_dir)   # cfg: the composed sdp-run config (task, data_dir, ...)
+
+The data goes through the run's own pipeline (sdp/data: the task's reader, subsampling with max_eval_samples,
+tokenising, the metrics of sdp/metrics.py), so a score here is the score a run reports for the same model. Its
+``metrics.json`` has the schema's fields with ``"kind": "eval"``: sdp-tables lists it apart and never counts it as
+a training run (docs/metrics_schema.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import datasets
+import numpy as np
+import torch
+
+from sdp.crosslingual import resolve_task
+from sdp.data.batch import model_inputs
+from sdp.data.loading import load_splits, resolve_data_dir
+from sdp.data.tokenize import make_collator, make_dataloader, tokenize_splits
+from sdp.errors import ConfigError
+from sdp.io import write_json
+from sdp.metrics import compute_metrics
+from sdp.pruning.masks import select_prunable, sparsity_report
+from sdp.saved_model import SavedModel, check_saved_model, check_task_labels, load_saved_model, source_run
+from sdp.training.env import versions
+
+EVAL_KIND = "eval"  # metrics.json "kind" of an evaluation-only record (a training run's has none, or "run")
+
+log = logging.getLogger("sdp")
+
+
+def fill_custom_task(cfg: Any, config: dict[str, Any]) -> None:
+    """task=custom needs only the file it scores: its train_file defaults to the validation file, and its class
+    names (in id order) to the model's, so the labels are read as the model was trained on them."""
+    task = cfg.task
+    if task.name != "custom":
+        return
+    if not task.get("train_file") and task.get("validation_file"):
+        task.train_file = task.validation_file
+    id2label = config.get("id2label") or {}
+    if not task.get("label_names") and task.get("metric") != "pearson_spearman" and len(id2label) > 1:
+        task.label_names = [str(id2label[k]) for k in sorted(id2label, key=int)]
+
+
+def load_eval_data(cfg: Any, task: Any, tokenizer: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The task's eval splits, tokenised, and their query groups (ranking tasks). The train split is not read
+    (it would be, as the run's first split: its eval split stands in for it), unless the eval split is carved
+    from it (task.validation_from_train)."""
+    carved = bool(cfg.task.get("validation_from_train"))
+    reading = task if carved else dataclasses.replace(task, train_split=task.eval_splits[0])
+    loaded = load_splits(reading, resolve_data_dir(cfg.data_dir), max_train_samples=None,
+                         max_eval_samples=cfg.max_eval_samples,
+                         validation_from_train=cfg.task.get("validation_from_train"),
+                         validation_seed=cfg.task.get("validation_seed", 0))
+    raw = loaded.datasets
+    evaluated = type(raw)({split: raw[split] for split in task.eval_splits})
+    return tokenize_splits(evaluated, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir), loaded.groups
+
+
+@torch.no_grad()
+def predict_split(saved: SavedModel, dataset: Any, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and labels over one tokenised split, in row order."""
+    loader = make_dataloader(dataset, make_collator(saved.tokenizer), batch_size, False, seed=0)
+    logits, labels = [], []
+    for batch in loader:
+        batch = {k: v.to(saved.device) for k, v in batch.items()}
+        logits.append(saved.model(**model_inputs(batch)).logits.float().cpu())
+        labels.append(batch["labels"].cpu())
+    return torch.cat(logits).numpy(), torch.cat(labels).numpy()
+
+
+def weight_sparsity(model: Any, prune_cfg: Any) -> dict[str, Any]:
+    """The model's zeros as a run reports them (the prunable set of prune.include/exclude); only the whole model's
+    count where those patterns match none of its weights (another architecture's names)."""
+    try:
+        report = sparsity_report(model, select_prunable(model, prune_cfg.include, prune_cfg.exclude))
+    except ValueError:
+        zeros = sum(int((p == 0).sum()) for p in model.parameters())
+        total = sum(p.numel() for p in model.parameters())
+        return {"achieved_sparsity": {"model": zeros / total}, "nonzero_params": total - zeros, "total_params": total}
+    return {k: report[k] for k in ("achieved_sparsity", "nonzero_params", "total_params")}
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """An output folder never takes the place of a training run's record."""
+    from sdp.training.rundir import read_metrics
+
+    existing = read_metrics(out_dir) if out_dir.is_dir() else None
+    if existing and existing.get("kind") != EVAL_KIND:
+        raise ConfigError(f"output_dir={str(out_dir)!r} holds a training run's metrics.json; give another folder "
+                          "for the evaluation record")
+
+
+def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
+    """Score ``model_dir`` on ``cfg.task``'s eval splits; metrics.json (kind "eval") in ``out_dir``; the record."""
+    started = time.time()
+    out_dir = Path(out_dir)
+    path, config = check_saved_model(model_dir)  # cheap checks first: no weights, no data read yet
+    check_out_dir(out_dir)
+    fill_custom_task(cfg, config)
+    task = resolve_task(cfg.task)
+    check_task_labels(model_dir, config, task)
+    saved = load_saved_model(path, cpu=cfg.cpu)
+    datasets.disable_progress_bars()  # as a run does: bars are for training, not for every map()
+    data, groups = load_eval_data(cfg, task, saved.tokenizer)
+    outputs = {split: predict_split(saved, data[split], cfg.train.eval_batch_size) for split in task.eval_splits}
+    scores = compute_metrics(task, outputs, groups=groups)
+    source = source_run(path)
+    report = weight_sparsity(saved.model, cfg.prune)
+    record = {
+        "kind": EVAL_KIND,
+        "status": "completed",
+        "task": task.name,
+        "model": source.get("model") or path.resolve().parent.name,
+        "method": source.get("method", ""),
+        "seed": source.get("seed"),
+        "target_sparsity": source.get("target_sparsity"),
+        **report,
+        "final": scores,
+        "model_dir": str(path.resolve()),
+        "source_run": {"config_hash": source.get("config_hash"), "final": source.get("final")} if source else None,
+        "eval_examples": {split: len(out[1]) for split, out in outputs.items()},
+        "versions": versions(),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_seconds": round(time.time() - started, 2),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / "metrics.json", record)
+    return record

@@ -1,0 +1,94 @@
+"""sdp-predict's work: read texts (a CSV/TSV/JSONL file with named text columns, or lines of stdin) and label them
+with a saved model: one output line per input row, the class name (id2label of config.json) or, for a
+regression model, its score."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sdp.data.tasks import DataError, DataFileNotFoundError, read_utf8
+
+FORMATS = (".csv", ".tsv", ".jsonl")
+
+
+def read_rows(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows of a CSV/TSV (with a header) or JSON Lines file, and its column names."""
+    p = Path(str(path)).expanduser()
+    suffix = p.suffix.lower()
+    if suffix not in FORMATS:
+        raise DataError(f"input={str(path)!r}: unknown format {suffix!r}; allowed: {list(FORMATS)} (or - for stdin)")
+    if not p.is_file():
+        raise DataFileNotFoundError(f"input={str(path)!r} does not exist (or is not a file)")
+    text = read_utf8(p)
+    if suffix == ".jsonl":
+        rows = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise DataError(f"input={str(path)!r} line {n}: not JSON ({err.msg})") from None
+                if not isinstance(row, dict):
+                    raise DataError(f"input={str(path)!r} line {n}: not a JSON object")
+                rows.append(row)
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+    else:  # TSV as GLUE writes it (no quoting); CSV with the csv module's quoting
+        options = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if suffix == ".tsv" else {}
+        reader = csv.DictReader(text.splitlines(), **options)
+        rows, columns = list(reader), list(reader.fieldnames or [])
+    if not rows:
+        raise DataError(f"input={str(path)!r} has no rows")
+    return rows, columns
+
+
+def file_texts(path: str | Path, text_fields: list[str]) -> list[tuple[str, ...]]:
+    """One tuple of texts per row of the file, from the columns ``text_fields`` (one, or two for a pair)."""
+    rows, columns = read_rows(path)
+    if not text_fields or len(text_fields) > 2:
+        raise DataError(f"text_fields={','.join(text_fields)!r} must name one or two of the columns of "
+                        f"{str(path)!r}: {columns}")
+    missing = [f for f in text_fields if f not in columns]
+    if missing:
+        raise DataError(f"input={str(path)!r} has no column {missing}; its columns: {columns}")
+    return [tuple("" if r.get(f) is None else str(r[f]) for f in text_fields) for r in rows]
+
+
+def line_texts(lines: Iterable[str]) -> list[tuple[str, ...]]:
+    """One text per line, or a tab-separated pair; every line alike."""
+    out: list[tuple[str, ...]] = []
+    for n, line in enumerate(lines, 1):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        fields = tuple(line.split("\t"))
+        if len(fields) > 2:
+            raise DataError(f"stdin line {n} has {len(fields)} tab-separated fields; give one text, or a pair "
+                            "separated by one tab, per line")
+        if out and len(fields) != len(out[0]):
+            raise DataError(f"stdin line {n} has {len(fields)} text(s), the first line {len(out[0])}; every line "
+                            "must be a single text, or every line a pair")
+        out.append(fields)
+    if not out:
+        raise DataError("stdin holds no text: give one text, or a tab-separated pair, per line")
+    return out
+
+
+def predict_labels(saved: Any, texts: list[tuple[str, ...]], batch_size: int, max_length: int) -> Iterator[str]:
+    """The class name (or the regression score) of each text or pair, in order."""
+    import torch
+
+    names = saved.label_names
+    for start in range(0, len(texts), batch_size):
+        chunk = texts[start:start + batch_size]
+        columns = list(zip(*chunk))
+        enc = saved.tokenizer(*columns, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+        with torch.no_grad():
+            logits = saved.model(**{k: v.to(saved.device) for k, v in enc.items()}).logits.float().cpu()
+        if saved.is_regression:
+            yield from (f"{float(v):.6g}" for v in logits[:, 0])
+        else:
+            yield from (names[int(i)] for i in logits.argmax(dim=-1))

@@ -1,0 +1,49 @@
+"""metrics.json records under a results folder that are not training runs, so sdp-tables never counts them as runs:
+sdp-eval's scores of a saved model (``"kind": "eval"``, sdp/evaluation.py), listed apart as evaluations, and the
+record of a launch that failed before its run started (``"before_run": true``, sdp/sweep.py: a config error),
+counted apart from failed runs."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+EVAL_COLUMNS = ["path", "task", "model", "method", "target_sparsity", "final", "final_main", "model_dir", "finished_at"]
+
+
+class MalformedEval(ValueError):
+    """An sdp-eval record that cannot be used (no finite final.main)."""
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(float(x))
+
+
+def not_a_run(path: Path) -> tuple[str, dict[str, Any]] | None:
+    """("eval", record) or ("launch_error", record); None for a run's record (or a file the run loader reports)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    if data.get("kind") == "eval":
+        return "eval", data
+    if data.get("status") == "failed" and data.get("before_run") is True:
+        return "launch_error", data
+    return None
+
+
+def load_evaluation(data: dict[str, Any], run_dir: Path, results_dir: Path) -> dict[str, Any]:
+    """An sdp-eval record as one row of ``Collection.evaluations``."""
+    final = data.get("final")
+    if not isinstance(final, dict) or not _number(final.get("main")):
+        raise MalformedEval("`final.main` of an evaluation record is missing or not a finite number")
+    sparsity = data.get("target_sparsity")
+    return {"path": run_dir.relative_to(results_dir).as_posix(), "task": str(data.get("task") or ""),
+            "model": str(data.get("model") or ""), "method": str(data.get("method") or ""),
+            "target_sparsity": float(sparsity) if _number(sparsity) else float("nan"),
+            "final": {k: float(v) for k, v in final.items() if _number(v)}, "final_main": float(final["main"]),
+            "model_dir": str(data.get("model_dir") or ""), "finished_at": str(data.get("finished_at") or "")}

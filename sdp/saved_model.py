@@ -1,0 +1,100 @@
+"""A saved ``model/`` folder (what a run writes: safetensors, config.json, tokenizer) loaded for inference, with
+the checks sdp-eval and sdp-predict share: a folder that is not a model, and a task whose labels are not the
+model's (config.json ``id2label``), are one-line errors before any weight loads."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sdp.models.inspect import (
+    TOKENIZER_FILES,
+    ModelLoadError,
+    check_model_dir,
+    label_names,
+    num_labels,
+    read_config,
+)
+
+
+@dataclass
+class SavedModel:
+    path: Path
+    config: dict[str, Any]  # its config.json
+    model: Any  # AutoModelForSequenceClassification, in eval mode, on ``device``
+    tokenizer: Any
+    device: Any
+
+    @property
+    def is_regression(self) -> bool:
+        return self.config.get("problem_type") == "regression" or num_labels(self.config) == 1
+
+    @property
+    def label_names(self) -> list[str]:
+        """Class names in id order (transformers' LABEL_i where the folder has none)."""
+        id2label = self.config.get("id2label") or {}
+        return [str(id2label[k]) for k in sorted(id2label, key=int)] or [f"LABEL_{i}" for i in
+                                                                          range(num_labels(self.config))]
+
+
+def check_saved_model(model_dir: str | Path) -> tuple[Path, dict[str, Any]]:
+    """The folder and its config.json, or a ModelLoadError naming ``model_dir`` and what is missing."""
+    path = check_model_dir(Path(str(model_dir)).expanduser(), "model_dir")
+    if not any((path / f).is_file() for f in TOKENIZER_FILES):
+        raise ModelLoadError(f"model_dir {str(model_dir)!r} has no tokenizer files (none of {list(TOKENIZER_FILES)}); "
+                             "a run's model/ folder holds them")
+    config = read_config(path)
+    if config is None:
+        raise ModelLoadError(f"model_dir {str(model_dir)!r}: config.json is not valid JSON")
+    return path, config
+
+
+def check_task_labels(model_dir: str | Path, config: dict[str, Any], task: Any) -> None:
+    """The task's labels are the model's: same count, and the same names where config.json names them."""
+    where = f"model_dir {str(model_dir)!r}"
+    if task.is_regression:
+        if num_labels(config) != 1:
+            raise ModelLoadError(f"{where} is a classifier with labels {label_names(config) or num_labels(config)} "
+                                 f"(config.json id2label); task {task.name!r} is a regression")
+        return
+    expected = list(task.label_names)
+    names = label_names(config)
+    if num_labels(config) != len(expected) or (names is not None and [n.lower() for n in names] !=
+                                                [n.lower() for n in expected]):
+        have = names if names is not None else f"{num_labels(config)} unnamed labels"
+        raise ModelLoadError(f"{where} was trained for labels {have} (config.json id2label); task {task.name!r} "
+                             f"has {expected}: evaluate it on the task it was trained for")
+
+
+def source_run(model_dir: Path) -> dict[str, Any]:
+    """The completed run's metrics.json beside ``model_dir`` (a run's ``<run dir>/model``), or {}."""
+    try:
+        record = json.loads((model_dir.parent / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    ok = isinstance(record, dict) and record.get("status") == "completed" and record.get("kind", "run") == "run"
+    return record if ok else {}
+
+
+def load_saved_model(model_dir: str | Path, cpu: bool = False) -> SavedModel:
+    """Weights (safetensors only, no remote code) and tokenizer of a checked folder, ready for inference."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    path, config = check_saved_model(model_dir)
+    # A finished model loads whole: transformers' load report, tensor-parallel notes and progress bars would only
+    # bury the one line or the labels these tools print.
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(str(path), use_safetensors=True,
+                                                                   trust_remote_code=False)
+        tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
+    finally:
+        hf_logging.set_verbosity(level)
+    device = torch.device("cuda" if torch.cuda.is_available() and not cpu else "cpu")
+    return SavedModel(path, config, model.to(device).eval(), tokenizer, device)
