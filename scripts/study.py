@@ -37,7 +37,8 @@ def check_frozen_presets() -> None:
                  "(results/study/calibration/README.md; scripts/calibrate.py)")
 
 
-def build_chains(root: Path, tasks: list[str], sparsities: list[float], seeds: list[int]) -> list[list[tuple]]:
+def build_chains(root: Path, tasks: list[str], sparsities: list[float], seeds: list[int],
+                 extra: dict[str, list[float]] | None = None) -> list[list[tuple]]:
     """Chains of runs, in the order above. A chain is one (task, seed) and a set of sparsities: the dense model
     (the dense stage only), then per sparsity MP and the methods that compare their masks with MP's. Each job is
     (run dir, overrides[, files of the finished run that later runs read]). Two chains of one (task, seed) share
@@ -64,11 +65,14 @@ def build_chains(root: Path, tasks: list[str], sparsities: list[float], seeds: l
                      for m in others]
         return jobs
 
-    headline = [sp for sp in sparsities if sp >= HEADLINE]
-    rest = [sp for sp in sparsities if sp < HEADLINE]
-    chains = [chain(t, s, sparsities) for s in seeds[:1] for t in tasks]
-    for part in (headline, rest):
-        chains += [chain(t, s, part) for s in seeds[1:] for t in tasks if part]
+    def of(task: str) -> list[float]:  # the grid's sparsities, then the task's own extra ones (--add)
+        return [*sparsities, *(sp for sp in (extra or {}).get(task, []) if sp not in sparsities)]
+
+    chains = [chain(t, s, of(t)) for s in seeds[:1] for t in tasks]
+    for high in (True, False):  # the headline cells (>= 80%) of the other seeds first, then their lower ones
+        for s in seeds[1:]:
+            chains += [chain(t, s, part) for t in tasks
+                       if (part := [sp for sp in of(t) if (sp >= HEADLINE) == high])]
     return chains
 
 
@@ -79,6 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sparsities", default=",".join(map(str, SPARSITIES)))
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     ap.add_argument("--jobs", type=int, default=2, help="runs side by side (chains in parallel)")
+    ap.add_argument("--add", action="append", default=[], metavar="TASK:SPARSITY",
+                    help="an extra sparsity for one task (repeatable), e.g. sst2:0.95")
     ap.add_argument("--experiment", default="study", help="the experiment preset: study (4,000 rows) or study_full")
     ap.add_argument("--override", action="append", default=[],
                     help="an extra sdp-run override for every run (repeatable; e.g. a tiny budget for a test)")
@@ -92,7 +98,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"study: --experiment {args.experiment!r} is not a preset in conf/experiment/")
     title = "Study" if args.experiment == "study" else f"Study ({args.experiment})"
     grid = Grid(root, [f"experiment={args.experiment}", *args.override], args.jobs, title=title)
-    chains = build_chains(root, tasks, sparsities, seeds)
+    extra: dict[str, list[float]] = {}
+    for item in args.add:
+        task, _, sp = item.partition(":")
+        try:
+            extra.setdefault(task, []).append(float(sp))
+        except ValueError:
+            sys.exit(f"study: --add {item!r} must be TASK:SPARSITY, e.g. sst2:0.95")
+        if task not in tasks:
+            sys.exit(f"study: --add {item!r} names task {task!r}, which is not in --tasks {','.join(tasks)}")
+    chains = build_chains(root, tasks, sparsities, seeds, extra)
     grid.run_chains(chains)
     grid.write_progress()
 

@@ -104,6 +104,26 @@ def test_study_chains_share_one_dense_model_per_task_and_seed_and_run_mp_first(t
             assert cfg.max_train_samples == 4000 and cfg.prune.lr_schedule == "constant"
 
 
+def test_full_study_chains_take_a_tasks_extra_sparsity_and_compose_the_full_data_preset(tmp_path):
+    """The full-data study (issue 23): SST-2 also at 0.95 (--add sst2:0.95), the other tasks at 0.9 and 0.8 only;
+    experiment=study_full is the study's budget on the whole training set."""
+    import study
+    from hydra import compose, initialize_config_dir
+
+    import sdp.config  # noqa: F401
+
+    chains = study.build_chains(tmp_path, ["rte", "sst2"], [0.9, 0.8], [1, 2], {"sst2": [0.95]})
+    sparsities = {c[0][0].name: sorted({o for _, over, *_ in c[1:] for o in over if o.startswith("sparsity=")})
+                  for c in chains}
+    assert sparsities == {"rte_seed1": ["sparsity=0.8", "sparsity=0.9"], "rte_seed2": ["sparsity=0.8", "sparsity=0.9"],
+                          "sst2_seed1": ["sparsity=0.8", "sparsity=0.9", "sparsity=0.95"],
+                          "sst2_seed2": ["sparsity=0.8", "sparsity=0.9", "sparsity=0.95"]}
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=["experiment=study_full", *chains[1][1][1]])
+    assert cfg.max_train_samples is None and cfg.prune.lr_schedule == "constant" and cfg.dense.epochs == 3
+    assert cfg.task.name == "sst2" and cfg.regularizer.name == "none"  # MP, the chain's first pruning run
+
+
 def _shared_job_grid(tmp_path, monkeypatch, dense_code: int):
     """Two chains that start with the same dense job, both at the dense launch at once (a barrier), the dense
     job slow enough that the second waits on the folder's lock."""
