@@ -2,7 +2,7 @@
 
 Masks are plain ``bool`` tensors (one byte per prunable weight) held beside the parameters, not
 ``weight_orig``/``weight_mask`` re-parametrisations, so checkpoints save and load as ordinary
-``save_pretrained`` models. Keeping masked weights at exactly zero takes three things (METHOD.md):
+``save_pretrained`` models. Keeping masked weights at exactly zero takes three things (docs/method.md):
 masking after every optimizer step, masking gradients, and zeroing optimizer moments whenever the
 mask changes.
 """
@@ -200,7 +200,7 @@ class MaskState:
         """Recompute masks at ``sparsity`` from the current weights, apply them, and clear optimizer
         moments at newly masked entries. Returns what the update removed, measured before it zeroes anything:
         ``removed`` weights, ``removed_mean_abs`` and ``removed_mass``, their share of the L1 mass of all
-        prunable weights, over all matrices together in either scope (METHOD.md's "CC implicitly encourages
+        prunable weights, over all matrices together in either scope (docs/method.md's "CC implicitly encourages
         sparsity": weights that a distillation term has already shrunk carry less mass when they go)."""
         old = self.masks
         self.masks = magnitude_masks(self.params, sparsity, self.scope)
@@ -263,7 +263,7 @@ def count_zeros(tensors: Iterable[torch.Tensor]) -> tuple[int, int]:
 
 
 def sparsity_report(model: nn.Module, prunable: Mapping[str, torch.Tensor]) -> dict:
-    """The three numbers METHOD.md asks for, plus per-matrix sparsity."""
+    """The three numbers docs/method.md asks for, plus per-matrix sparsity."""
     pz, pt = count_zeros(prunable.values())
     # The encoder stack: `encoder` in BERT/RoBERTa/XLM-R/MiniLM, `transformer` in DistilBERT (None: neither).
     enc = [p for n, p in model.named_parameters() if ".encoder." in f".{n}" or ".transformer." in f".{n}"]

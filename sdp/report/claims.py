@@ -1,4 +1,4 @@
-"""claims.md: the frontier and one verdict per paper claim (METHOD.md, "Claims worth measuring").
+"""claims.md: the frontier and one verdict per paper claim (docs/method.md, "Claims worth measuring").
 
 Runs are *paired* by (task, model, schedule, teacher, sparsity, seed) and by their *setup*, the config without
 the distillation and weight terms and the sparsity (collect.setup_hash; so the same budget, data and dense model):
