@@ -81,6 +81,10 @@ def _streamable(weights: list[torch.Tensor], k: int) -> bool:
     return 0 < k < n and n >= stream._STREAM_MIN and all(w.device.type == "cpu" for w in weights)
 
 
+def _reusable(mask: torch.Tensor, w: torch.Tensor) -> bool:
+    return mask.dtype == torch.bool and mask.device.type == "cpu" and mask.shape == w.shape and mask.is_contiguous()
+
+
 def _bottom_k_masks(weights: list[torch.Tensor], k: int) -> list[torch.Tensor]:
     """Keep-masks removing exactly ``k`` smallest |w| over ``weights`` together (see _exact_bottom_k)."""
     if _streamable(weights, k):
@@ -154,7 +158,11 @@ class MaskState:
             k = round(sparsity * sum(w.numel() for w in weights))
             flats = stream.flat_views(weights)
             cut = stream.select(flats, k) if _streamable(weights, k) else None
-            masks = [torch.empty(w.shape, dtype=torch.bool) for w in weights] if cut is not None else _fallback_masks(weights, k)
+            if cut is None:
+                masks = _fallback_masks(weights, k)
+            else:  # written over the old masks block by block where they allow it: no new 1 B/weight to fault in
+                masks = [old[n] if _reusable(old[n], w) else torch.empty(w.shape, dtype=torch.bool)
+                         for n, w in zip(names, weights)]
             zero = [stream.shares_storage(w, f) for w, f in zip(weights, flats)]
             r, m, t = stream.finish(flats, [mk.view(-1).numpy() for mk in masks], cut,
                                     old=[old[n].reshape(-1).numpy() for n in names], zero=zero)

@@ -132,7 +132,8 @@ def finish(
     old: list[np.ndarray] | None = None,
     zero: list[bool] | None = None,
 ) -> tuple[int, float, float]:
-    """Pass 2: with ``cut``, writes the keep-masks into ``keep`` (1-D bool views of the mask tensors);
+    """Pass 2: with ``cut``, writes the keep-masks into ``keep`` (1-D bool views of the mask tensors,
+    which may be the ``old`` masks themselves: each block of old is read before it is overwritten);
     without it, ``keep`` already holds them. With ``old`` (the previous masks), returns (removed, removed
     L1 mass, total L1 mass) of old & ~keep, from |w| as it was; otherwise (0, 0.0, 0.0). Where ``zero[i]``,
     zeroes the pruned entries of ``flats[i]`` in place (``w * keep``, as ``p.mul_(mask)`` does)."""
@@ -145,14 +146,15 @@ def finish(
     def one(i: int) -> tuple[int, float, float]:
         flat, out, ties = flats[i], keep[i], tie_sets[i]
         measure, zero_i = old is not None, bool(zero and zero[i])
-        a_buf, f_buf, g_buf = np.empty(_BLOCK, np.float32), np.empty(_BLOCK, np.float32), np.empty(_BLOCK, bool)
+        a_buf, f_buf = np.empty(_BLOCK, np.float32), np.empty(_BLOCK, np.float32)
+        k_buf, g_buf = np.empty(_BLOCK, bool), np.empty(_BLOCK, bool)
         removed, gone_mass, total = 0, 0.0, 0.0
         for start in range(0, flat.size, _BLOCK):
             end = min(start + _BLOCK, flat.size)
             blk, kb = flat[start:end], out[start:end]
             a = np.abs(blk, out=a_buf[: end - start])
-            if cut is not None:
-                np.greater(a, cut.t, out=kb)
+            if cut is not None:  # the new keep, in a scratch block until old's block has been read
+                kb = np.greater(a, cut.t, out=k_buf[: end - start])
                 if ties is not None and ties.size:
                     lo_i, hi_i = np.searchsorted(ties, (start, end))
                     kb[ties[lo_i:hi_i] - start] = True
@@ -163,6 +165,8 @@ def finish(
                 if c:
                     removed += c
                     gone_mass += float(np.multiply(a, gone, out=f_buf[: end - start]).sum())
+            if cut is not None:
+                out[start:end] = kb
             if zero_i:
                 np.multiply(blk, kb, out=blk)
         return removed, gone_mass, total
