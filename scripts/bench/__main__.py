@@ -3,6 +3,9 @@
     python scripts/bench                  # the full run (about 10 minutes on 2 CPU cores)
     python scripts/bench --quick          # a smoke run of every section (about 4 minutes)
     python scripts/bench --sections steps,memory --repeats 10
+    python scripts/bench --check          # a fresh run against results/bench/bench.json: exit 1 and one
+                                          # line per ratio that regressed beyond its noise band
+    python scripts/bench --check --fresh /tmp/bench.json   # the same, against an earlier fresh run
 
 Every comparison runs its variants in one process (the pruning step: in fresh subprocesses, one per
 measurement, for a clean peak-memory reading), round-robin across repeats with the starting variant
@@ -11,13 +14,16 @@ batch and summarised by their median and spread, so a noisy machine slows numera
 alike. Writes ``bench.md`` and ``bench.json`` to ``--out`` (default ``results/bench``).
 
 Sections:
-  steps       optimizer-update time through the recipe's own ``train_step`` (the update its loop runs): plain
-              fine-tuning, magnitude pruning (masks kept, between pruning events), SDP-CC with a warm
-              teacher cache and with a teacher forward every step (MiniLM, MRPC, real batches).
+  steps       the MP update and the SDP-CC update against a plain fine-tuning update, through the recipe's
+              own ``train_step`` (the update its loop runs): magnitude pruning (masks kept, between pruning
+              events), SDP-CC with a warm teacher cache and with a teacher forward every update (MiniLM,
+              MRPC, real batches).
   throughput  fine-tuning examples/s, MiniLM at max_seq_length 64 (SST-2) and 128 (MRPC), fp32
               against bf16 autocast, dynamic padding.
-  prune       one global magnitude pruning step over a BERT-base-sized prunable set (85M random
-              weights) against torch.nn.utils.prune.global_unstructured (L1Unstructured).
+  prune       one pruning event (MaskState.update: global magnitude masks, the measurements it records,
+              the weights zeroed) over a BERT-base-sized prunable set (85M random weights), against its
+              memory-bandwidth bound (a plain pass over the same weights, same process) and against
+              torch.nn.utils.prune.global_unstructured (L1Unstructured).
   memory      bytes that masks, the teacher and the teacher cache add, per prunable weight.
   gpu         on a CUDA device only (scripts/bench/gpu.py; not in the default set): the runner against a plain
               transformers loop, eager/compile/bf16, and N runs side by side; writes gpu.json and gpu.md (never
@@ -46,6 +52,7 @@ from typing import Any  # noqa: E402
 
 import torch  # noqa: E402
 
+from scripts.bench.check import compare  # noqa: E402
 from scripts.bench.common import REPO_ROOT, SECTIONS, build_recipe, machine_info  # noqa: E402
 from scripts.bench.gpu import parallel_worker, render_gpu, section_gpu  # noqa: E402
 from scripts.bench.memory import section_memory  # noqa: E402
@@ -72,7 +79,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sparsity", type=float, default=0.9)
     p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    p.add_argument("--out", default=str(REPO_ROOT / "results" / "bench"))
+    p.add_argument("--out", default=None,
+                   help="where bench.md/bench.json go (default results/bench; with --check a temporary folder)")
+    p.add_argument("--check", nargs="?", const=str(REPO_ROOT / "results" / "bench" / "bench.json"), default=None,
+                   metavar="COMMITTED", help="compare a fresh run with COMMITTED (default results/bench/bench.json)")
+    p.add_argument("--fresh", default=None, help="with --check: compare this earlier result instead of running")
     p.add_argument("--gpu-parts", default="runner,precision,parallel", help="gpu section parts to run")
     p.add_argument("--gpu-window", type=float, default=10.0, help="seconds each side-by-side phase updates")
     p.add_argument("--gpu-worker", default=None, help=argparse.SUPPRESS)
@@ -86,6 +97,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if getattr(args, key) is None:
             setattr(args, key, fast if quick else full)
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    if args.fresh and not args.check:
+        p.error("--fresh is only used with --check")
+    for path in (args.check, args.fresh):
+        if path and not Path(path).is_file():
+            p.error(f"no bench result at {path}")
+    if args.out is None:
+        args.out = tempfile.mkdtemp(prefix="sdp-bench-check-") if args.check else str(REPO_ROOT / "results" / "bench")
     unknown = set(args.sections) - set(SECTIONS) - {"gpu"}
     if unknown:
         p.error(f"unknown sections {sorted(unknown)}; allowed: {[*SECTIONS, 'gpu']}")
@@ -94,6 +112,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if bad:
         p.error(f"unknown --gpu-parts {sorted(bad)}; allowed: ['runner', 'precision', 'parallel']")
     return args
+
+
+def check(committed_path: str, fresh: dict[str, Any]) -> int:
+    """Prints one line per compared ratio, then one per regression; 1 when any regressed."""
+    regressions, checked = compare(json.loads(Path(committed_path).read_text()), fresh)
+    if not checked:
+        print(f"check: no ratio in both {committed_path} and the fresh run (different --sections?)")
+        return 2
+    for line in checked:
+        print(f"  {line}")
+    for line in regressions:
+        print(line)
+    print(f"check: {len(regressions)} of {len(checked)} ratios regressed beyond their noise band "
+          f"(committed: {committed_path})")
+    return 1 if regressions else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,11 +140,13 @@ def main(argv: list[str] | None = None) -> int:
         prune_worker(args.prune_worker, args.prune_layers, args.sparsity, args.threads or torch.get_num_threads(),
                      args.mask_out)
         return 0
+    if args.fresh:
+        return check(args.check, json.loads(Path(args.fresh).read_text()))
     started = time.time()
     command = "python scripts/bench" + ("" if argv is None and len(sys.argv) == 1 else " " + " ".join(
         sys.argv[1:] if argv is None else argv))
     result: dict[str, Any] = {"command": command, "args": {k: v for k, v in vars(args).items()
-                                                            if k not in ("prune_worker", "mask_out")}}
+                                                            if k not in ("prune_worker", "mask_out", "fresh")}}
     result["machine"] = machine_info()
     print(f"machine: {result['machine']['cpu_model']}, {result['machine']['torch_threads']} threads, "
           f"load {result['machine']['loadavg_start']}", flush=True)
@@ -165,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         (out / "bench.md").write_text(render(result) + "\n")
         print(render(result))
         print(f"wrote {out / 'bench.md'} and {out / 'bench.json'} in {result['wall_seconds']:.0f} s")
-    return 0
+    return check(args.check, result) if args.check else 0
 
 
 if __name__ == "__main__":

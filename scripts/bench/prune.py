@@ -109,13 +109,35 @@ def prune_methods():
             "sdp_previous_kthvalue": concat_kthvalue}
 
 
+# What one sdp pruning event moves, in bytes per prunable weight: fp32 weights read twice (the threshold
+# pass and the pass that writes masks, measures and zeroes), the old bool mask read, the new one written,
+# and the weights written back. Counted at the plain pass's read speed, so the bound is optimistic.
+EVENT_BYTES_PER_WEIGHT = 4 + 4 + 1 + 1 + 4
+
+
+def plain_pass_seconds(mods: list[nn.Linear], repeats: int = 3) -> float:
+    """Median time of a plain read of every weight (a sum per matrix, on the same threads sdp's pass
+    uses): the memory-bandwidth yardstick for the pruning event, measured in the same process."""
+    from sdp.pruning import stream
+
+    flats = stream.flat_views([m.weight for m in mods])
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        stream._map(np.sum, flats)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
 def prune_worker(method: str, layers: int, sparsity: float, threads: int, mask_out: str | None) -> None:
-    """Runs in a fresh interpreter: one timed pruning step, its peak RSS, and its mask."""
+    """Runs in a fresh interpreter: one timed pruning step, its peak RSS, and its mask; for sdp's event
+    also the plain-pass time over the same weights (the bandwidth bound), just before it."""
     torch.set_num_threads(threads)
     setup = prune_methods()[method]
     setup(bert_base_linears(1, seed=1))(sparsity)  # warm-up on a one-layer model (code paths, allocator)
     mods = bert_base_linears(layers)
     fn = setup(mods)
+    plain = plain_pass_seconds(mods) if method == "sdp" else None
     gc.collect()
     reset = _reset_peak()
     rss0 = _status_kib("VmRSS")
@@ -138,6 +160,11 @@ def prune_worker(method: str, layers: int, sparsity: float, threads: int, mask_o
         "pruned": pruned,
         "expected_pruned": round(sparsity * n),
     }
+    if plain is not None:
+        gbps = 4 * n / plain / 1e9
+        bound = EVENT_BYTES_PER_WEIGHT * n / 1e9 / gbps
+        result.update(plain_pass_seconds=plain, plain_pass_gbps=gbps, bandwidth_bound_seconds=bound,
+                      over_bandwidth_bound=elapsed / bound)
     if mask_out:
         flat = torch.cat([m.flatten() for m in masks]).numpy()
         np.save(mask_out, np.packbits(flat))
@@ -187,7 +214,9 @@ def section_prune(args) -> dict[str, Any]:
                     continue
                 res = run_worker(m, args, mask_paths[m] if r == 0 else None)
                 runs[m].append(res)
-                print(f"  prune {m}: {res['seconds']:.3f} s, peak +{res['peak_extra_mib']:.0f} MiB", flush=True)
+                bound = (f", {res['over_bandwidth_bound']:.2f}x the bandwidth bound {res['bandwidth_bound_seconds']:.3f} s"
+                         if "over_bandwidth_bound" in res else "")
+                print(f"  prune {m}: {res['seconds']:.3f} s, peak +{res['peak_extra_mib']:.0f} MiB{bound}", flush=True)
         identity = compare_masks(mask_paths["sdp"], mask_paths["torch_global_unstructured"], args.prune_layers,
                                  args.sparsity)
     n = runs["sdp"][0]["weights"]
@@ -202,6 +231,10 @@ def section_prune(args) -> dict[str, Any]:
         "seconds": {m: summary(v) for m, v in secs.items()},
         "peak_extra_mib": {m: summary([x["peak_extra_mib"] for x in rs]) for m, rs in runs.items()},
         "speedup_vs_torch": summary(speedup),
+        "event_bytes_per_weight": EVENT_BYTES_PER_WEIGHT,
+        "plain_pass_gbps": summary([x["plain_pass_gbps"] for x in runs["sdp"]]),
+        "bandwidth_bound_seconds": summary([x["bandwidth_bound_seconds"] for x in runs["sdp"]]),
+        "over_bandwidth_bound": summary([x["over_bandwidth_bound"] for x in runs["sdp"]]),
         "exact_count": all(x["pruned"] == x["expected_pruned"] for x in runs["sdp"]),
         "masks_vs_torch": identity,
         "runs": runs,

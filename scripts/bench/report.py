@@ -15,6 +15,14 @@ def verdict(value: float | None, target: float, higher_is_better: bool = False) 
     return "met" if ok else "**missed**"
 
 
+def prune_verdict(prune: dict[str, Any]) -> str:
+    """The event's time goal: under TARGETS' seconds, or within its factor of the bandwidth bound."""
+    sec = prune["seconds"]["sdp"]["median"]
+    ob = (prune.get("over_bandwidth_bound") or {}).get("median")
+    met = sec <= TARGETS["prune_seconds"] or (ob is not None and ob <= TARGETS["prune_over_bandwidth_bound"])
+    return "met" if met else "**missed**"
+
+
 def render(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = [
@@ -39,19 +47,26 @@ def render(result: dict[str, Any]) -> str:
     if steps:
         r = steps["ratios"]
         for key, label in [
-            ("mp_over_finetune", "(1) magnitude pruning step / fine-tuning step"),
-            ("sdp_cached_over_mp", "(2) SDP-CC step, teacher cache warm / MP step"),
-            ("sdp_uncached_over_mp", "(2) SDP-CC step, teacher forward every step / MP step"),
+            ("mp_over_finetune", "(1) MP update / plain fine-tuning update"),
+            ("sdp_cached_over_mp", "(2) SDP-CC update, teacher cache warm / MP update"),
+            ("sdp_uncached_over_mp", "(2) SDP-CC update, teacher forward every update / MP update"),
         ]:
             lines.append(f"| {label} | {fmt(r[key])} | <= {TARGETS[key]} | "
                          f"{verdict(r[key]['median'], TARGETS[key])} |")
     if prune:
-        sp, sec = prune["speedup_vs_torch"], prune["seconds"]["sdp"]
-        lines.append(f"| (3) global pruning step, speed-up over torch global_unstructured | {fmt(sp, 1, 'x')} | "
-                     f">= {TARGETS['prune_speedup_vs_torch']}x | "
+        sp, sec, ob = prune["speedup_vs_torch"], prune["seconds"]["sdp"], prune.get("over_bandwidth_bound")
+        lines.append(f"| (3) pruning event (MaskState.update), seconds ({prune['weights'] / 1e6:.1f}M weights) | "
+                     f"{fmt(sec, 3, ' s')} | <= {TARGETS['prune_seconds']} s, or <= "
+                     f"{TARGETS['prune_over_bandwidth_bound']}x its bandwidth bound | {prune_verdict(prune)} |")
+        if ob:
+            bound = prune["bandwidth_bound_seconds"]["median"]
+            lines.append(f"| (3) pruning event / its bandwidth bound ({prune['event_bytes_per_weight']} B per weight "
+                         f"at {prune['plain_pass_gbps']['median']:.1f} GB/s of a plain pass = {bound:.3f} s) | "
+                         f"{fmt(ob, 2, 'x')} | <= {TARGETS['prune_over_bandwidth_bound']}x | "
+                         f"{verdict(ob['median'], TARGETS['prune_over_bandwidth_bound'])} |")
+        lines.append(f"| (3) pruning event, speed-up over torch global_unstructured | {fmt(sp, 1, 'x')} | "
+                     f">= {TARGETS['prune_speedup_vs_torch']:g}x | "
                      f"{verdict(sp['median'], TARGETS['prune_speedup_vs_torch'], True)} |")
-        lines.append(f"| (3) global pruning step, seconds ({prune['weights'] / 1e6:.1f}M weights) | {fmt(sec, 3, ' s')} | "
-                     f"< {TARGETS['prune_seconds']} s | {verdict(sec['median'], TARGETS['prune_seconds'])} |")
         ident = prune["masks_vs_torch"]
         same = "identical" if ident["identical"] else (
             f"{ident['differing_entries']} entries differ"
@@ -84,7 +99,7 @@ def _load(v: list[float] | None) -> str:
 def _render_steps(s: dict[str, Any]) -> list[str]:
     lens = s["padded_lengths"]
     out = [
-        "## (1, 2) Optimizer-update time",
+        "## (1, 2) The MP update and the SDP-CC update, against a plain update",
         "",
         f"MiniLM on {TASK_NAMES.get(s['task'], s['task'])} (batch {s['batch_size']}, max_seq_length {s['max_seq_length']}, "
         f"dynamic padding: {len(lens)} fixed real batches, padded to {min(lens)}-{max(lens)} tokens), "
@@ -141,13 +156,13 @@ def _render_throughput(t: dict[str, Any]) -> list[str]:
 
 def _render_prune(p: dict[str, Any]) -> list[str]:
     names = {
-        "sdp": "sdp `MaskState.update` (masks by streaming exact selection, then weights zeroed)",
+        "sdp": "sdp `MaskState.update`: the pruning event (exact masks, the measurements it records, weights zeroed)",
         "sdp_masks_only": "sdp `magnitude_masks` alone (the selection)",
         "torch_global_unstructured": "`torch.nn.utils.prune.global_unstructured` (L1Unstructured)",
-        "sdp_previous_kthvalue": "previous sdp code (fp32 concat + one kthvalue), for reference",
+        "sdp_previous_kthvalue": "fp32 concat + one kthvalue + apply (an older sdp event), for reference",
     }
     out = [
-        "## (3) One global magnitude pruning step",
+        "## (3) One pruning event (global magnitude pruning at BERT-base size)",
         "",
         f"{p['layers']} layers x (4 x 768x768 + 3072x768 + 768x3072) = {p['weights']:,} weights, N(0, 0.02), "
         f"sparsity {p['sparsity']}. Each measurement is a fresh subprocess (warm-up on a one-layer model "
@@ -160,7 +175,15 @@ def _render_prune(p: dict[str, Any]) -> list[str]:
     for m, s in p["seconds"].items():
         out.append(f"| {names.get(m, m)} | {fmt(s)} | {fmt(p['peak_extra_mib'][m], 0)} | {s['n']} |")
     out += ["", f"Speed-up over torch (per repeat): {fmt(p['speedup_vs_torch'], 1, 'x')}. Exact count "
-            f"round(s*n) pruned: {p['exact_count']}. Masks vs torch: {p['masks_vs_torch']}.", ""]
+            f"round(s*n) pruned: {p['exact_count']}. Masks vs torch: {p['masks_vs_torch']}."]
+    if p.get("over_bandwidth_bound"):
+        out += ["", f"Bandwidth bound: in each sdp worker, just before the event, a plain read of the same weights "
+                f"(a sum per matrix on the same threads) ran at {fmt(p['plain_pass_gbps'], 1, ' GB/s')}; the event "
+                f"moves {p['event_bytes_per_weight']} bytes per weight (fp32 weights read twice, the old mask read, "
+                f"the new one written, the weights written back), so its bound is "
+                f"{fmt(p['bandwidth_bound_seconds'], 3, ' s')} and the event takes "
+                f"{fmt(p['over_bandwidth_bound'], 2, 'x')} that (per worker, same process)."]
+    out += [""]
     return out
 
 
@@ -223,18 +246,22 @@ def notes_for(result: dict[str, Any]) -> list[str]:
         sel = prune["seconds"].get("sdp_masks_only", {}).get("median")
         if sel is not None:
             notes.append(
-                f"(3) of the {s:.3f} s, the selection (magnitude_masks) takes {sel:.3f} s; the rest is "
-                "MaskState.apply zeroing the weights with `p.mul_(bool_mask)` (see (1): torch's mixed-dtype "
-                "multiply), which is what a faster apply would shave.")
+                f"(3) of the event's {s:.3f} s, the selection alone (magnitude_masks, no measurements, no zeroing) "
+                f"takes {sel:.3f} s.")
+        ob = (prune.get("over_bandwidth_bound") or {}).get("median")
+        bound = f", {ob:.2f}x its bandwidth bound" if ob is not None else ""
         notes.append(
-            f"(3) pruning step {s:.3f} s, {sp:.1f}x faster than torch (targets < 1 s and >= 5x: "
-            f"{verdict(s, 1.0)}, {verdict(sp, 5.0, True)}). sdp samples a bracket around the k-th "
-            "smallest |w|, streams the weights in cache-sized blocks once to count and collect the "
-            "candidates inside it, selects the exact threshold among those (~1% of n) and streams once "
-            "more to write the bool masks: two passes over the weights, no fp32 copy of all |w|, no sort. "
-            f"It is bound by memory bandwidth: reading {4 * prune['weights'] / 1e6:.0f} MB of weights twice, "
-            f"writing {prune['weights'] / 1e6:.0f} MB of masks. "
-            "torch's utility runs a top-k over all n and keeps float masks and weight_orig copies.")
+            f"(3) pruning event {s:.3f} s{bound}, {sp:.1f}x faster than torch (targets <= "
+            f"{TARGETS['prune_seconds']} s or <= {TARGETS['prune_over_bandwidth_bound']}x the bound: "
+            f"{prune_verdict(prune)}; >= {TARGETS['prune_speedup_vs_torch']:g}x: "
+            f"{verdict(sp, TARGETS['prune_speedup_vs_torch'], True)}). sdp.pruning.stream reads the weights twice "
+            "in 256 KiB blocks: pass 1 counts |w| below a sampled bracket and collects the ~1% of candidates "
+            "inside it, the exact threshold is selected among those; pass 2 writes the masks (over the old "
+            "ones), measures what the event removes (count, L1 mass, total L1 mass) from the same |w| in cache "
+            "and zeroes the weights. No fp32 copy of all |w|, no sort. Timings are wall-clock on a shared "
+            f"machine (load average {_load(result['machine']['loadavg_start'])} at the start): the ratio to "
+            "the bound, measured in the same process, is the figure that load does not move. torch's utility "
+            "runs a top-k over all n and keeps float masks and weight_orig copies.")
     if thr:
         probe = thr.get("matmul_probe") or {}
         probe_text = ""

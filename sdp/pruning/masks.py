@@ -10,13 +10,13 @@ mask changes.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from collections.abc import Iterable, Mapping
 
-import numpy as np
 import torch
 from torch import nn
+
+from sdp.pruning import stream
 
 DEFAULT_INCLUDE = (r"encoder\.layer\.\d+\.",)
 SCOPES = ("global", "layerwise")
@@ -66,103 +66,35 @@ def _exact_bottom_k(flat: torch.Tensor, k: int) -> torch.Tensor:
     return keep
 
 
-# Large CPU selections stream over the weights instead (see _streaming_bottom_k).
-_STREAM_MIN = 1 << 20  # below this many weights one kthvalue over an fp32 copy is already fast
-_BLOCK = 1 << 16  # weights per block: 256 KiB of fp32, so every pass over a block stays in cache
-_SAMPLE = 1 << 16  # sampled |w| that place the bracket around the threshold
-_SIGMAS = 6.0  # bracket half-width in standard errors of the sampled quantile
+def _fallback_masks(weights: list[torch.Tensor], k: int) -> list[torch.Tensor]:
+    """The exact selection on one fp32 copy of all |w| (small sets, GPUs, and a missed stream bracket)."""
+    n = sum(w.numel() for w in weights)
+    if k <= 0 or k >= n:
+        return [torch.full(w.shape, k <= 0, dtype=torch.bool, device=w.device) for w in weights]
+    keep = _exact_bottom_k(torch.cat([w.detach().abs().flatten().float() for w in weights]), k)
+    return [part.view(w.shape) for part, w in zip(keep.split([w.numel() for w in weights]), weights)]
 
 
-def _blocks(flats: list[np.ndarray]):
-    """(tensor index, offset in that tensor, block) over ``flats`` in concatenation order."""
-    for i, f in enumerate(flats):
-        for start in range(0, f.size, _BLOCK):
-            yield i, start, f[start : start + _BLOCK]
+def _streamable(weights: list[torch.Tensor], k: int) -> bool:
+    """Large CPU selections stream over the weights (sdp.pruning.stream) instead of copying them."""
+    n = sum(w.numel() for w in weights)
+    return 0 < k < n and n >= stream._STREAM_MIN and all(w.device.type == "cpu" for w in weights)
 
 
-def _streaming_bottom_k(weights: list[torch.Tensor], k: int) -> list[torch.Tensor] | None:
-    """Bool keep-masks (shaped like ``weights``) removing exactly the ``k`` smallest |w| over all of
-    them, ties broken by position in their concatenation: the result of :func:`_exact_bottom_k` on the
-    concatenated |w|, without that fp32 copy and without a selection over all n.
-
-    1. A fixed-seed sample of |w| places a bracket (lo, hi] that holds the k-th smallest with near
-       certainty (the sample only decides speed: every count below is exact).
-    2. One pass over cache-sized blocks counts |w| <= lo and collects the candidates in (lo, hi],
-       with their positions.
-    3. The threshold t is the (k - count)-th smallest candidate (a selection over ~1% of n).
-    4. One pass writes keep = |w| > t; of the ties at t, the first by position are pruned up to k.
-
-    Returns None (use the exact fallback) when the bracket misses, which only NaNs can cause.
-    """
-    flats = []
-    for w in weights:
-        f = w.detach().reshape(-1)
-        flats.append(f.numpy() if f.dtype == torch.float32 else f.float().numpy())
-    sizes = [f.size for f in flats]
-    n = sum(sizes)
-    gen = np.random.default_rng(0)
-    sample = np.sort(np.abs(np.concatenate([
-        f[gen.integers(0, f.size, max(1, round(_SAMPLE * f.size / n)))] for f in flats
-    ])))
-    m, q = sample.size, k / n
-    delta = _SIGMAS * math.sqrt(q * (1.0 - q) / m) + 2.0 / m
-    lo_i, hi_i = math.floor((q - delta) * m), math.ceil((q + delta) * m)
-    lo = sample[lo_i] if lo_i >= 0 else np.float32(-1.0)
-    hi = sample[hi_i] if hi_i < m else np.float32(np.inf)
-    offsets = np.cumsum([0, *sizes])
-    buf = np.empty(_BLOCK, np.float32)
-    below, inside = np.empty(_BLOCK, bool), np.empty(_BLOCK, bool)
-    n_le_lo, values, positions = 0, [], []
-    for i, start, blk in _blocks(flats):
-        a = np.abs(blk, out=buf[: blk.size])
-        le = np.less_equal(a, lo, out=below[: blk.size])
-        n_le_lo += int(np.count_nonzero(le))
-        ins = np.less_equal(a, hi, out=inside[: blk.size])
-        ins &= np.logical_not(le, out=le)
-        idx = np.flatnonzero(ins)
-        values.append(a[idx])
-        positions.append(idx + (offsets[i] + start))
-    cand = np.concatenate(values)
-    if n_le_lo < k <= n_le_lo + cand.size:
-        t = np.partition(cand, k - n_le_lo - 1)[k - n_le_lo - 1]
-        n_lt = n_le_lo + int(np.count_nonzero(cand < t))
-        ties = np.concatenate(positions)[cand == t]  # global positions, ascending
-    elif k <= n_le_lo and lo >= 0:
-        # The k-th smallest is lo itself when many |w| equal it (weights already pruned to zero).
-        t = lo
-        n_lt = sum(int(np.count_nonzero(np.abs(blk, out=buf[: blk.size]) < lo)) for _, _, blk in _blocks(flats))
-        if n_lt >= k:
-            return None
-        ties = None  # not collected: found below
-    else:
-        return None
-    masks = [torch.empty(w.shape, dtype=torch.bool) for w in weights]
-    out = [mk.view(-1).numpy() for mk in masks]
-    for i, start, blk in _blocks(flats):
-        np.greater(np.abs(blk, out=buf[: blk.size]), t, out=out[i][start : start + blk.size])
-    # Of the ties at t, the first (k - n_lt) by position are pruned and the rest kept.
-    to_prune = k - n_lt
-    if ties is None:
-        ties = np.concatenate([np.flatnonzero(np.abs(f) == t) + offsets[i] for i, f in enumerate(flats)])
-    kept = ties[to_prune:]
-    if kept.size:
-        which = np.searchsorted(offsets, kept, side="right") - 1
-        for i in np.unique(which):
-            out[i][kept[which == i] - offsets[i]] = True
-    return masks
+def _reusable(mask: torch.Tensor, w: torch.Tensor) -> bool:
+    return mask.dtype == torch.bool and mask.device.type == "cpu" and mask.shape == w.shape and mask.is_contiguous()
 
 
 def _bottom_k_masks(weights: list[torch.Tensor], k: int) -> list[torch.Tensor]:
     """Keep-masks removing exactly ``k`` smallest |w| over ``weights`` together (see _exact_bottom_k)."""
-    n = sum(w.numel() for w in weights)
-    if k <= 0 or k >= n:
-        return [torch.full(w.shape, k <= 0, dtype=torch.bool, device=w.device) for w in weights]
-    if n >= _STREAM_MIN and all(w.device.type == "cpu" for w in weights):
-        masks = _streaming_bottom_k(weights, k)
-        if masks is not None:
+    if _streamable(weights, k):
+        flats = stream.flat_views(weights)
+        cut = stream.select(flats, k)
+        if cut is not None:
+            masks = [torch.empty(w.shape, dtype=torch.bool) for w in weights]
+            stream.finish(flats, [m.view(-1).numpy() for m in masks], cut)
             return masks
-    keep = _exact_bottom_k(torch.cat([w.detach().abs().flatten().float() for w in weights]), k)
-    return [part.view_as(w) for part, w in zip(keep.split([w.numel() for w in weights]), weights)]
+    return _fallback_masks(weights, k)
 
 
 @torch.no_grad()
@@ -202,6 +134,47 @@ class MaskState:
         ``removed`` weights, ``removed_mean_abs`` and ``removed_mass``, their share of the L1 mass of all
         prunable weights, over all matrices together in either scope (docs/method.md's "CC implicitly encourages
         sparsity": weights that a distillation term has already shrunk carry less mass when they go)."""
+        if all(p.device.type == "cpu" for p in self.params.values()):
+            removed, mass, total = self._update_cpu(sparsity)
+        else:
+            removed, mass, total = self._update_torch(sparsity)
+        self.current_sparsity = sparsity
+        if optimizer is not None:
+            self.mask_optimizer_state(optimizer)
+        return {"removed": removed, "removed_mean_abs": mass / removed if removed else 0.0,
+                "removed_mass": mass / total if total else 0.0}
+
+    def _groups(self) -> list[list[str]]:
+        """The sets one selection runs over: all prunable weights, or every matrix alone."""
+        return [list(self.params)] if self.scope == "global" else [[n] for n in self.params]
+
+    def _update_cpu(self, sparsity: float) -> tuple[int, float, float]:
+        """Selection, measurements and zeroing in two streamed passes over the weights (see
+        sdp.pruning.stream): (removed, removed L1 mass, total L1 mass), read before any zeroing."""
+        old, new = self.masks, {}
+        removed = mass = total = 0.0
+        for names in self._groups():
+            weights = [self.params[n] for n in names]
+            k = round(sparsity * sum(w.numel() for w in weights))
+            flats = stream.flat_views(weights)
+            cut = stream.select(flats, k) if _streamable(weights, k) else None
+            if cut is None:
+                masks = _fallback_masks(weights, k)
+            else:  # written over the old masks block by block where they allow it: no new 1 B/weight to fault in
+                masks = [old[n] if _reusable(old[n], w) else torch.empty(w.shape, dtype=torch.bool)
+                         for n, w in zip(names, weights)]
+            zero = [stream.shares_storage(w, f) for w, f in zip(weights, flats)]
+            r, m, t = stream.finish(flats, [mk.view(-1).numpy() for mk in masks], cut,
+                                    old=[old[n].reshape(-1).numpy() for n in names], zero=zero)
+            removed, mass, total = removed + r, mass + m, total + t
+            for name, w, mk, zeroed in zip(names, weights, masks, zero):
+                new[name] = mk
+                if not zeroed:  # a copy was read (not contiguous fp32): zero the weight itself
+                    w.mul_(mk)
+        self.masks = new
+        return int(removed), mass, total
+
+    def _update_torch(self, sparsity: float) -> tuple[int, float, float]:
         old = self.masks
         self.masks = magnitude_masks(self.params, sparsity, self.scope)
         sums = []  # (removed, removed mass, total mass) per matrix, added up on the device: one sync per update
@@ -209,13 +182,8 @@ class MaskState:
             mag, gone = p.detach().abs().double(), old[name] & ~self.masks[name]
             sums.append(torch.stack([gone.sum().double(), (mag * gone).sum(), mag.sum()]))
         removed, mass, total = (torch.stack(sums).sum(0).tolist() if sums else (0, 0.0, 0.0))
-        removed = int(removed)
-        self.current_sparsity = sparsity
         self.apply()
-        if optimizer is not None:
-            self.mask_optimizer_state(optimizer)
-        return {"removed": removed, "removed_mean_abs": mass / removed if removed else 0.0,
-                "removed_mass": mass / total if total else 0.0}
+        return int(removed), mass, total
 
     @torch.no_grad()
     def apply(self) -> None:
