@@ -166,6 +166,9 @@ class Config:
     tracker: str = "none"  # none | tensorboard | wandb | mlflow | any accelerate tracker (sdp/training/tracking.py)
     push_to_hub: str | None = None  # a Hub repo id: upload model/ there at the end (sdp/models/card.py)
     resume: bool = True
+    # same_code: a completed run stands for this command only if made by the same code (sdp/training/code.py);
+    # else it is run again, and an unfinished one from other code is refused. any_code: reuse it anyway.
+    reuse: str = "same_code"
     cpu: bool = False
     verbose: bool = False  # tracebacks for user errors too (or HYDRA_FULL_ERROR=1)
 
@@ -175,10 +178,25 @@ def model_name_from(pretrained: str) -> str:
     return str(pretrained).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
 
 
+def run_id(*, _root_: Any) -> str:
+    """``${sdp_run_id:}``: 8 hex digits of the run's resume identity (config without path and logging keys, with
+    the seed; sdp/training/rundir.py resume_identity). The default run folder (conf/config.yaml) is thus a
+    function of the config: a re-launched command finds its folder and resumes or skips, and two configs
+    started in the same second never share one. The path keys are not resolved (output_dir may name Hydra's
+    job, which is being resolved)."""
+    from sdp.training.env import NON_IDENTITY_KEYS, config_hash
+
+    ident = {k: OmegaConf.to_container(_root_[k], resolve=True) if OmegaConf.is_config(_root_[k]) else _root_[k]
+             for k in _root_ if k != "hydra" and (k == "seed" or k not in NON_IDENTITY_KEYS)}
+    return config_hash({**ident, "seed_": ident.get("seed")})[:8]
+
+
 def register_configs() -> None:
     ConfigStore.instance().store(name="config_schema", node=Config)
     if not OmegaConf.has_resolver("sdp_model_name"):  # conf/model/hf.yaml derives model.name with it
         OmegaConf.register_new_resolver("sdp_model_name", model_name_from)
+    if not OmegaConf.has_resolver("sdp_run_id"):  # conf/config.yaml names the default run folder with it
+        OmegaConf.register_new_resolver("sdp_run_id", run_id)
 
 
 register_configs()
