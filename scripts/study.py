@@ -79,13 +79,17 @@ def main() -> None:
     ap.add_argument("--sparsities", default=",".join(map(str, SPARSITIES)))
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--reuse-any-code", action="store_true",
+                    help="keep every finished record whatever code made it (flagged code_changed_since); by default "
+                         "one made by older code is kept only if nothing that affects training changed since "
+                         "(sdp/training/code_policy.py), else it is run again")
     args = ap.parse_args()
     check_frozen_presets()
     offline_environment()
     root = args.root.resolve()
     tasks, seeds = args.tasks.split(","), [int(s) for s in args.seeds.split(",")]
     sparsities = [float(s) for s in args.sparsities.split(",")]
-    grid = Grid(root, ["experiment=study"], args.jobs, title="Study")
+    grid = Grid(root, ["experiment=study"], args.jobs, title="Study", reuse_any_code=args.reuse_any_code)
     chains = build_chains(root, tasks, sparsities, seeds)
     grid.run_chains(chains)
     grid.write_progress()

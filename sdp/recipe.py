@@ -43,13 +43,13 @@ from sdp.pruning.patterns import check_prunable
 from sdp.pruning.schedules import schedule_from_config
 from sdp.run_summary import log_result, run_metrics, save_model_dir, write_outputs
 from sdp.training.checkpoint import Checkpointer
+from sdp.training.code import code_identity
 from sdp.training.distributed import (
     check_masks_agree,
     count_eval_examples,
     distributed_summary,
     make_accelerator,
 )
-from sdp.training.code import code_identity
 from sdp.training.env import versions
 from sdp.training.launch import launcher_rank
 from sdp.training.logs import attach_run_log
