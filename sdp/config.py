@@ -179,15 +179,20 @@ def model_name_from(pretrained: str) -> str:
 
 
 def run_id(*, _root_: Any) -> str:
-    """``${sdp_run_id:}``: 8 hex digits of the run's resume identity (config without path and logging keys, with
-    the seed; sdp/training/rundir.py resume_identity). The default run folder (conf/config.yaml) is thus a
+    """``${sdp_run_id:}``: 8 hex digits of a hash of the composed config without path and logging keys, with the
+    seed (as sdp/training/rundir.py resume_identity, before the launcher's settings resolve). The default run folder (conf/config.yaml) is thus a
     function of the config: a re-launched command finds its folder and resumes or skips, and two configs
     started in the same second never share one. The path keys are not resolved (output_dir may name Hydra's
     job, which is being resolved)."""
     from sdp.training.env import NON_IDENTITY_KEYS, config_hash
 
-    ident = {k: OmegaConf.to_container(_root_[k], resolve=True) if OmegaConf.is_config(_root_[k]) else _root_[k]
-             for k in _root_ if k != "hydra" and (k == "seed" or k not in NON_IDENTITY_KEYS)}
+    keys = [k for k in _root_ if k != "hydra" and (k == "seed" or k not in NON_IDENTITY_KEYS)]
+    try:
+        ident = {k: OmegaConf.to_container(_root_[k], resolve=True) if OmegaConf.is_config(_root_[k]) else _root_[k]
+                 for k in keys}
+    except Exception:  # noqa: BLE001 - a broken interpolation: the job's own validation names it, not this name
+        ident = {k: OmegaConf.to_container(_root_[k]) if OmegaConf.is_config(_root_[k]) else str(_root_[k])
+                 for k in keys}
     return config_hash({**ident, "seed_": ident.get("seed")})[:8]
 
 

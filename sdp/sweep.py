@@ -81,6 +81,7 @@ def drop_hydras_empty_folder(run_dir: Path) -> None:
     if hydra_dir.resolve() != run_dir.resolve():
         with contextlib.suppress(OSError):  # not empty (someone's files), or already gone: leave it
             hydra_dir.rmdir()
+            hydra_dir.parent.rmdir()  # the task's folder (runs/<task>/), when it held only that one
 
 
 def resolve_run_dir(cfg: DictConfig) -> Path:

@@ -16,7 +16,6 @@ The same rule decides whether an unfinished run made by older code may resume (t
 
 from __future__ import annotations
 
-import functools
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -45,10 +44,10 @@ def made_at(record: dict) -> tuple[str | None, bool]:
     return (commit if commit and commit != "unknown" else None), bool(versions.get("sdp_dirty"))
 
 
-@functools.lru_cache(maxsize=256)
 def changed_since(commit: str, root: Path = code.REPO_ROOT) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     """(package files changed since ``commit``, those of them that affect training), or None when the
-    checkout cannot tell (not a checkout, or the commit is not in it)."""
+    checkout cannot tell (not a checkout, or the commit is not in it). Not cached: the working tree may change
+    while a grid runs."""
     def names(*args: str) -> set[str]:
         out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
         return {line for line in out.splitlines() if line}
