@@ -43,7 +43,6 @@ from sdp.pruning.patterns import check_prunable
 from sdp.pruning.schedules import schedule_from_config
 from sdp.run_summary import log_result, run_metrics, save_model_dir, write_outputs
 from sdp.training.checkpoint import Checkpointer
-from sdp.training.code import code_identity
 from sdp.training.distributed import (
     check_masks_agree,
     count_eval_examples,
@@ -55,13 +54,7 @@ from sdp.training.launch import launcher_rank
 from sdp.training.logs import attach_run_log
 from sdp.training.loop import Stage, UpdateLog, build_stage, endless, mean_parts, optimizer_update, predict
 from sdp.training.pooled_window import MicroBatch, pooled_window
-from sdp.training.rundir import (
-    completed_here,
-    prepare_run_dir,
-    record_data,
-    resume_identity,
-    set_aside_other_code,
-)
+from sdp.training.rundir import completed_here, prepare_run_dir, record_data, resume_identity
 from sdp.training.stage_state import load_dense_weights, load_stage_state, stage_state
 from sdp.training.trace import Measurements, probe_batch
 from sdp.training.tracking import Tracker
@@ -92,7 +85,6 @@ class PruneRecipe:
         """Build every component, in dependency order; nothing that holds state is created later."""
         cfg = self.cfg
         self.versions = versions(cfg.train.num_threads)  # at start: the code that runs, not the tree at the end
-        self.code = code_identity()  # part of the run's identity (sdp/training/code.py)
         prepare_run_dir(self.run_dir)  # a clear error, before anything runs, if it is not writable
         attach_run_log(self.run_dir, launcher_rank() == 0)  # this job's run.log only, main process only
         datasets.disable_progress_bars()  # tqdm bars are for training, not for every map()
@@ -394,7 +386,7 @@ class PruneRecipe:
         report = sparsity_report(student, self.prunable)
         metrics = run_metrics(
             self.cfg, self.task, self.method, report, dense, final, dropped_rows=self.dropped_rows,
-            versions=self.versions, code=self.code, wall_seconds=round(time.time() - self.started, 2),
+            versions=self.versions, wall_seconds=round(time.time() - self.started, 2),
             analysis={**self.measure.summary(), **self.extra_analysis},
             data_fingerprint=self.data_fingerprint,  # per split: a skip or resume on other data is refused
             eval_examples=self.eval_examples,  # per split, after the cross-process gather
@@ -418,8 +410,6 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
         run_dir = HydraConfig.get().runtime.output_dir
     validate_config(cfg)  # every config error at once, before anything is read or built (sdp/validate.py)
     recipe = PruneRecipe(cfg, run_dir)
-    if (other := set_aside_other_code(run_dir, cfg)) is not None:  # this config's run by other code: not ours
-        log.warning("%s", other)
     done = completed_here(run_dir, cfg)  # this config already completed here, on this data: nothing to recompute
     if done is not None:
         log.info("run %s already completed: returning its metrics.json", run_dir)

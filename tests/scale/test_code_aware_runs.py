@@ -12,7 +12,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 import sdp.config  # noqa: F401  (registers the schema)
-import sdp.recipe
+import sdp.run_summary
 from sdp.sweep import run_job
 from sdp.training import code
 from sdp.training.rundir import ResumeRefusedError
@@ -43,7 +43,7 @@ def _edit_code(monkeypatch, name: str) -> dict:
     """From now on this process runs 'edited' code: another code identity, as an edit to the package gives."""
     edited = {**code.fingerprint(), "id": name, "diff": name}
     monkeypatch.setattr(code, "code_identity", lambda: edited)
-    monkeypatch.setattr(sdp.recipe, "code_identity", lambda: edited)
+    monkeypatch.setattr(sdp.run_summary, "code_identity", lambda: edited)
     return edited
 
 
