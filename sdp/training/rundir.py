@@ -1,8 +1,8 @@
 """The run directory: proving it writable, atomic folder writes, and a run's identity.
 
-A run is identified by ``config_hash`` (config without seed/path/logging keys) plus its seed; a
-completed ``metrics.json`` in the run directory, or anywhere under ``output_root`` (sdp/sweep.py),
-means the run needs no recomputation.
+A run is identified by ``config_hash`` (config without seed/path/logging keys) plus its seed and the code
+that made it (sdp/training/code.py); a completed ``metrics.json`` of the same config and code in the run
+directory, or anywhere under ``output_root`` (sdp/sweep.py), means the run needs no recomputation.
 """
 
 from __future__ import annotations
@@ -246,6 +246,8 @@ def write_run_record(run_dir: str | Path, cfg: Any, data: dict[str, str] | None 
     """The run's identity, written once the folder is known to be this run's (after the lock and checks)."""
     record = read_run_record(run_dir) or {}
     chash, seed = run_identity(cfg)
+    if code.recorded_code(record) and not code.same_code(record):  # resumed with reuse=any_code: keep the trail
+        record["earlier_code"] = [*record.get("earlier_code", []), record["code"]]
     record.update({"config_hash": chash, "seed": seed, "resume_identity": resume_identity(cfg),
                    "code": code.code_identity(), "config": OmegaConf.to_container(cfg, resolve=True)})
     if data is not None:

@@ -90,3 +90,4 @@ def test_an_unfinished_run_by_other_code_is_refused_naming_the_override(tmp_path
         _run(tmp_path, data, run_dir)
     assert sorted(p.name for p in run_dir.iterdir()) == before
     assert _run(tmp_path, data, run_dir, "reuse=any_code")["code"]["id"] == "edited"
+    assert json.loads((run_dir / "run.json").read_text())["earlier_code"] == [record["code"]]  # the trail
