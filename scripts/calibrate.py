@@ -83,13 +83,17 @@ def main() -> None:
     ap.add_argument("--root", type=Path, default=REPO / "results" / "study" / "calibration")
     ap.add_argument("--seeds", default="1,2")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--reuse-any-code", action="store_true",
+                    help="keep every finished record whatever code made it (flagged code_changed_since); by default "
+                         "one made by older code is kept only if nothing that affects training changed since "
+                         "(sdp/training/code_policy.py), else it is run again")
     ap.add_argument("--report", action="store_true", help="only rewrite TABLE.md from the finished records")
     args = ap.parse_args()
     offline_environment()
     root = args.root.resolve()
     if not args.report:
         seeds = [int(s) for s in args.seeds.split(",")]
-        grid = Grid(root, BASE, args.jobs, title="Calibration")
+        grid = Grid(root, BASE, args.jobs, title="Calibration", reuse_any_code=args.reuse_any_code)
         # 1. One dense model per seed: dense stage only (0% sparsity, one pruning update, no teacher).
         # Its weights are needed while a setting of that seed is unfinished at the knee (the last candidate here,
         # since the knee is only known after MP has run).

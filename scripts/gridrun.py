@@ -2,7 +2,9 @@
 
 Each run goes into a fixed folder, so a re-launch skips finished runs (their metrics.json says
 ``completed``) without starting a process, and resumes interrupted ones from their last checkpoint.
-Runs are started with `nice`, one thread each (two side by side give ~1.3x the runs per hour of one
+A record made by older code is kept only as sdp/training/code_policy.py declares (nothing that affects
+training changed since its commit; then it is flagged ``code_changed_since``), else the run is made again;
+``reuse_any_code`` keeps every record. Runs are started with `nice`, one thread each (two side by side give ~1.3x the runs per hour of one
 2-thread run on the reference 2-core machine).
 """
 
@@ -17,7 +19,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from sdp.io import write_json
 from sdp.report.collect import was_resumed
+from sdp.training.code_policy import judge, with_flag
+from sdp.training.rundir import read_run_record
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -78,8 +83,10 @@ def _refused_resume(log: Path) -> bool:
 class Grid:
     """Runs ``sdp-run <base> <overrides>`` into fixed folders under ``root``; writes ``root/PROGRESS.md``."""
 
-    def __init__(self, root: Path, base: list[str], jobs: int = 2, title: str = "Grid") -> None:
+    def __init__(self, root: Path, base: list[str], jobs: int = 2, title: str = "Grid",
+                 reuse_any_code: bool = False) -> None:
         self.root, self.base, self.jobs, self.title = Path(root), list(base), jobs, title
+        self.reuse_any_code = reuse_any_code  # keep records (and resume runs) made by any code, flagged
         self.running: set[str] = set()
         self.plan: list[str] = []
         self.known: list[str] = []  # every run this grid was given (done or not): PROGRESS.md lists only these
@@ -105,9 +112,12 @@ class Grid:
 
     def _launch(self, run_dir: Path, overrides: list[str], requires: tuple[str, ...]) -> dict | None:
         done, committed = read_completed(run_dir), committed_record(run_dir)
+        if done is not None and not self.keep(run_dir, done):
+            done = committed = None  # made again (sdp-run sets the old files aside); the old scores no longer stand
         missing = [f for f in requires if not (run_dir / f).exists()]
         if done is not None and not missing:
             return self._unless_mismatch(run_dir, done, committed)  # also after an earlier launch's redo
+        overrides = [*overrides, *self.resume_overrides(run_dir, done)]
         if done is not None:
             print(f"redoing {self.label(run_dir)}: {', '.join(missing)} missing (not committed)", flush=True)
             overrides = [*overrides, "resume=false"]
@@ -132,6 +142,29 @@ class Grid:
             self.write_progress()
         print(f"{'done' if code == 0 else f'FAILED ({code})'}: {label}", flush=True)
         return result
+
+    def keep(self, run_dir: Path, done: dict) -> bool:
+        """Does the completed record in ``run_dir`` stand for this code (sdp/training/code_policy.py)? A record
+        kept from older code is flagged in its metrics.json (code_changed_since), once."""
+        keep, flag, why = judge(done, self.reuse_any_code)
+        if not keep:
+            print(f"re-running {self.label(run_dir)}: made by other code: {why}", flush=True)
+        elif (flagged := with_flag(done, flag)) is not None:
+            write_json(run_dir / "metrics.json", flagged)
+            print(f"kept {self.label(run_dir)}, flagged code_changed_since: {why}", flush=True)
+        return keep
+
+    def resume_overrides(self, run_dir: Path, done: dict | None) -> list[str]:
+        """``reuse=any_code`` for an unfinished run started by older code that the policy lets resume (sdp-run
+        refuses it otherwise, and the grid then starts it over)."""
+        record = read_run_record(run_dir) if done is None else None
+        if record is None or "config" not in record:
+            return []
+        keep, _, why = judge(record, self.reuse_any_code)
+        if keep and why != "made by this code":
+            print(f"resuming {self.label(run_dir)} started by older code: {why}", flush=True)
+            return ["reuse=any_code"]
+        return []
 
     def _unless_mismatch(self, run_dir: Path, result: dict, committed: dict | None) -> dict | None:
         """``result``, or None (the chain stops, on every launch until resolved) when a redone run does not

@@ -88,6 +88,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--experiment", default="study", help="the experiment preset: study (4,000 rows) or study_full")
     ap.add_argument("--override", action="append", default=[],
                     help="an extra sdp-run override for every run (repeatable; e.g. a tiny budget for a test)")
+    ap.add_argument("--reuse-any-code", action="store_true",
+                    help="keep every finished record whatever code made it (flagged code_changed_since); by default "
+                         "one made by older code is kept only if nothing that affects training changed since "
+                         "(sdp/training/code_policy.py), else it is run again")
     args = ap.parse_args(argv)
     check_frozen_presets()
     offline_environment()
@@ -97,7 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     if not (REPO / "conf" / "experiment" / f"{args.experiment}.yaml").is_file():
         sys.exit(f"study: --experiment {args.experiment!r} is not a preset in conf/experiment/")
     title = "Study" if args.experiment == "study" else f"Study ({args.experiment})"
-    grid = Grid(root, [f"experiment={args.experiment}", *args.override], args.jobs, title=title)
+    grid = Grid(root, [f"experiment={args.experiment}", *args.override], args.jobs, title=title,
+                reuse_any_code=args.reuse_any_code)
     extra: dict[str, list[float]] = {}
     for item in args.add:
         task, _, sp = item.partition(":")

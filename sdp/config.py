@@ -169,6 +169,9 @@ class Config:
     tracker: str = "none"  # none | tensorboard | wandb | mlflow | any accelerate tracker (sdp/training/tracking.py)
     push_to_hub: str | None = None  # a Hub repo id: upload model/ there at the end (sdp/models/card.py)
     resume: bool = True
+    # same_code: a completed run stands for this command only if made by the same code (sdp/training/code.py);
+    # else it is run again, and an unfinished one from other code is refused. any_code: reuse it anyway.
+    reuse: str = "same_code"
     cpu: bool = False
     verbose: bool = False  # tracebacks for user errors too (or HYDRA_FULL_ERROR=1)
 
@@ -176,6 +179,24 @@ class Config:
 def model_name_from(pretrained: str) -> str:
     """``org/name`` or ``/path/to/name/`` -> ``name``: the model's name in run directories and tables."""
     return str(pretrained).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def run_id(*, _root_: Any) -> str:
+    """``${sdp_run_id:}``: 8 hex digits of a hash of the composed config without path and logging keys, with the
+    seed (as sdp/training/rundir.py resume_identity, before the launcher's settings resolve). The default run folder (conf/config.yaml) is thus a
+    function of the config: a re-launched command finds its folder and resumes or skips, and two configs
+    started in the same second never share one. The path keys are not resolved (output_dir may name Hydra's
+    job, which is being resolved)."""
+    from sdp.training.env import NON_IDENTITY_KEYS, config_hash
+
+    keys = [k for k in _root_ if k != "hydra" and (k == "seed" or k not in NON_IDENTITY_KEYS)]
+    try:
+        ident = {k: OmegaConf.to_container(_root_[k], resolve=True) if OmegaConf.is_config(_root_[k]) else _root_[k]
+                 for k in keys}
+    except Exception:  # noqa: BLE001 - a broken interpolation: the job's own validation names it, not this name
+        ident = {k: OmegaConf.to_container(_root_[k]) if OmegaConf.is_config(_root_[k]) else str(_root_[k])
+                 for k in keys}
+    return config_hash({**ident, "seed_": ident.get("seed")})[:8]
 
 
 def register_configs() -> None:
@@ -186,6 +207,8 @@ def register_configs() -> None:
         from sdp.gpu_placement import sweep_jobs
 
         OmegaConf.register_new_resolver("sdp_gpu_jobs", sweep_jobs)
+    if not OmegaConf.has_resolver("sdp_run_id"):  # conf/config.yaml names the default run folder with it
+        OmegaConf.register_new_resolver("sdp_run_id", run_id)
 
 
 register_configs()

@@ -14,6 +14,7 @@ from sdp.crosslingual import run_fields
 from sdp.data.tasks import TaskSpec
 from sdp.io import write_json
 from sdp.models.card import push_to_hub, write_model_card
+from sdp.training.code import code_identity
 from sdp.training.env import cell_hash, config_hash
 from sdp.training.rundir import atomic_dir
 
@@ -47,6 +48,7 @@ def run_metrics(cfg: Any, task: TaskSpec, method: str, report: dict[str, Any], d
         # When it finished (UTC): of two records of one config and seed, the report keeps the later one. File
         # times cannot tell: a git checkout gives every file the time of the checkout.
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "code": code_identity(),  # the code the run started with (cached at its first use): part of its identity
         **measured,
     }
     metrics.update(run_fields(task, dense, final, dropped_rows))  # cross-lingual: per_language, data.dropped_rows

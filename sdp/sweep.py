@@ -4,8 +4,10 @@
 
 * **Skip completed.** A completed run of this config in the job's own folder is returned as it is. Else
   ``output_root`` is searched for a ``metrics.json`` with ``status: completed``, the same ``config_hash``
-  and ``seed`` (``config_hash`` leaves out the seed and path keys, see sdp/training/env.py) and as many
-  processes as this launch. If one exists the job logs ``skipping ...``, writes
+  and ``seed`` (``config_hash`` leaves out the seed and path keys, see sdp/training/env.py), as many
+  processes as this launch and the same code (sdp/training/code.py; ``reuse=any_code``: any code). A completed
+  run of this config made by other code is moved aside (as ``resume=false`` does) and run again, saying why; an
+  unfinished one is refused (``reuse=any_code`` resumes it, ``resume=false`` restarts it). If one exists the job logs ``skipping ...``, writes
   ``skipped.json`` (a pointer to the completed run, no metrics.json: collectors never count a run twice)
   and returns the stored metrics. ``resume=false`` always recomputes.
 * **Record failures.** An exception is written to the run directory as ``error.txt`` (the traceback)
@@ -33,6 +35,7 @@ from omegaconf import DictConfig
 
 from sdp.data.fingerprint import DataChangedError, verify_completed_data
 from sdp.io import atomic_write, write_json
+from sdp.training.code import describe, same_code
 from sdp.training.launch import (
     apply_launcher_settings,
     from_main_process,
@@ -46,6 +49,7 @@ from sdp.training.rundir import (
     RUN_RECORD,
     ResumeRefusedError,
     check_resumable,
+    check_same_code,
     completed_here,
     is_moved_aside,
     move_aside,
@@ -53,6 +57,7 @@ from sdp.training.rundir import (
     read_metrics,
     run_identity,
     same_world_size,
+    set_aside_other_code,
     write_run_record,
 )
 from sdp.training.signals import stop_between_stages
@@ -76,6 +81,7 @@ def drop_hydras_empty_folder(run_dir: Path) -> None:
     if hydra_dir.resolve() != run_dir.resolve():
         with contextlib.suppress(OSError):  # not empty (someone's files), or already gone: leave it
             hydra_dir.rmdir()
+            hydra_dir.parent.rmdir()  # the task's folder (runs/<task>/), when it held only that one
 
 
 def resolve_run_dir(cfg: DictConfig) -> Path:
@@ -102,20 +108,30 @@ def is_main_process() -> bool:
     return launcher_rank() == 0
 
 
-def find_completed(output_root: str | Path, chash: str, seed: int, exclude: Path | None = None) -> Path | None:
-    """A run directory under ``output_root`` whose metrics.json is completed with this hash and seed, on as many
-    processes as this launch."""
+def completed_runs(output_root: str | Path, chash: str, seed: int, exclude: Path | None = None) -> list[Path]:
+    """Run directories under ``output_root`` whose metrics.json is completed with this hash and seed, on as many
+    processes as this launch, whatever code made them."""
     root = Path(output_root)
     if not root.is_dir():
-        return None
+        return []
     excluded = exclude.resolve() if exclude is not None else None
+    found = []
     for path in sorted(root.rglob("metrics.json")):
         if (excluded is not None and path.parent.resolve() == excluded) or is_moved_aside(path, root):
             continue  # a restarted run's old files are not a completed run of this config
         metrics = read_metrics(path.parent)
         if (metrics and metrics.get("status") == "completed" and metrics.get("config_hash") == chash
                 and metrics.get("seed") == seed and same_world_size(metrics)):
-            return path.parent
+            found.append(path.parent)
+    return found
+
+
+def find_completed(output_root: str | Path, chash: str, seed: int, exclude: Path | None = None,
+                   any_code: bool = False) -> Path | None:
+    """The first of completed_runs made by this code (by any code with ``any_code``: reuse=any_code)."""
+    for run_dir in completed_runs(output_root, chash, seed, exclude):
+        if any_code or same_code(read_metrics(run_dir)):
+            return run_dir
     return None
 
 
@@ -203,9 +219,13 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
             # resume=false: the previous run's files move aside (only once the launch is known to be sound) before
             # run.log opens, which would move too.
             moved = move_aside(run_dir) if not cfg.resume and is_main_process() else None
+            # This config's completed run made by other code is not this command's result: it moves aside too.
+            other_code = set_aside_other_code(run_dir, cfg) if cfg.resume and is_main_process() else None
             held.enter_context(job_log(run_dir, is_main_process()))
             if moved is not None:
                 log.warning("resume=false: the previous run's files were moved to %s", moved)
+            if other_code is not None:
+                log.warning("%s", other_code)
             placed = place_swept_job()  # hydra/launcher=gpu: this job's GPU and CPU threads
             if placed is not None:
                 log.info("hydra/launcher=gpu: job placed on %s", placed)
@@ -249,12 +269,18 @@ def _note(status: str, run_dir: Path, error: BaseException | None = None) -> Non
 def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
     if cfg.resume:
         check_resumable(run_dir, cfg)  # another config's run here, unfinished or completed: refused, nothing touched
+        check_same_code(run_dir, cfg)  # an unfinished run started by other code: refused (reuse=any_code resumes it)
         own = completed_here(run_dir, cfg)  # this config's, on this data (else refused): returned, nothing written
         if own is not None:
             log.info("run %s already completed: returning its metrics.json", run_dir)
             return own
         chash, seed = run_identity(cfg)
-        done = find_completed(cfg.output_root, chash, seed, exclude=run_dir)
+        any_code = cfg.get("reuse", "same_code") == "any_code"
+        done = find_completed(cfg.output_root, chash, seed, exclude=run_dir, any_code=any_code)
+        others = [] if done is not None else completed_runs(cfg.output_root, chash, seed, exclude=run_dir)
+        if others:
+            log.warning("not skipping to %s: completed by other code (%s); this run is made by this code "
+                        "(reuse=any_code would skip to it)", others[0], describe(read_metrics(others[0])))
         if done is not None:
             metrics = json.loads((done / "metrics.json").read_text())
             verify_completed_data(metrics, cfg, f"the completed run in {str(done)!r}")

@@ -25,6 +25,7 @@ from sdp.models.inspect import (
 )
 from sdp.objectives.options import unknown_option_error
 from sdp.pruning.schedules import SCHEDULES, schedule_config_errors
+from sdp.training.code import REUSE_CHOICES
 from sdp.training.tracking import tracker_error
 
 MIXED_PRECISION = ("inherit", "no", "bf16", "fp16")  # inherit: sdp/training/launch.py
@@ -145,6 +146,7 @@ def validate_config(cfg: Any) -> None:
     _choice(errors, "prune.dropout", cfg.prune.dropout, DROPOUT_MODES)
     _choice(errors, "dense.lr_schedule", cfg.dense.lr_schedule, LR_SCHEDULES)
     _choice(errors, "prune.lr_schedule", cfg.prune.lr_schedule, LR_SCHEDULES)
+    _choice(errors, "reuse", cfg.get("reuse", "same_code"), REUSE_CHOICES)
     if cfg.prune.monitor_representation is not None:
         _choice(errors, "prune.monitor_representation", cfg.prune.monitor_representation, REPRESENTATIONS)
     frac = cfg.task.validation_from_train

@@ -13,9 +13,11 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import gridrun  # noqa: E402
 
+from sdp.training.code import code_identity  # noqa: E402
+
 
 def _record(dense: float, final: float) -> dict:
-    return {"status": "completed", "dense": {"main": dense}, "final": {"main": final}}
+    return {"status": "completed", "dense": {"main": dense}, "final": {"main": final}, "code": code_identity()}
 
 
 def test_committed_record_is_read_from_git_head(tmp_path):

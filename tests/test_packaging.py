@@ -93,7 +93,7 @@ def test_installed_wheel_composes_and_helps(installed, tmp_path):
 def test_installed_wheel_smoke_run_from_an_empty_directory(installed, tmp_path, data_dir):
     _run([str(installed / "sdp-run"), "debug=smoke", "task=rte", "train.num_threads=1"], tmp_path,
          SDP_DATA_DIR=str(data_dir))
-    (metrics_file,) = tmp_path.glob("outputs/runs/*/metrics.json")
+    (metrics_file,) = tmp_path.glob("outputs/runs/*/*/metrics.json")
     metrics = json.loads(metrics_file.read_text())
     assert metrics["status"] == "completed" and metrics["task"] == "rte"
     # No git checkout around a wheel: the version is the installed distribution's (it was "unknown").

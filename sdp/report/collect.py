@@ -233,6 +233,7 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     rec["finished_at"] = str(data.get("finished_at") or "")
     rec["sdp_version"] = str(versions.get("sdp") or "")
     rec["sdp_dirty"] = bool(versions.get("sdp_dirty", False))
+    rec["code_flag"] = code_flag(data.get("code_changed_since"))
     rec["has_trace"] = (run_dir / "trace.jsonl").is_file()
     # The run's own process time (one launch: a resumed run's record holds only its last part).
     rec["wall_seconds"] = float(data["wall_seconds"]) if _is_number(data.get("wall_seconds")) else float("nan")
@@ -292,9 +293,20 @@ def _dedupe(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[Conflict], int]:
     return kept, conflicts, identical
 
 
+def code_flag(flag: Any) -> str:
+    """A record a grid kept from older code (code_changed_since, sdp/training/code_policy.py), in words; "" if none."""
+    if not isinstance(flag, dict):
+        return ""
+    training = flag.get("training_files_changed")
+    what = ("training files changed: unknown" if not isinstance(training, list) else
+            f"training files changed: {len(training)}" + (f" ({', '.join(map(str, training[:3]))}"
+                                                           f"{', ...' if len(training) > 3 else ''})" if training else ""))
+    return f"made at {str(flag.get('commit'))[:10]}, kept for code {flag.get('code')}; {what}"
+
+
 _COLUMNS = [
     "path", "status", "task", "model", "method", "schedule", "teacher", "seed",
-    "target_sparsity", "config_hash", "setup", "pair_setup", "row_setup", "finished_at", "sdp_version", "sdp_dirty", "has_trace", "final", "dense",
+    "target_sparsity", "config_hash", "setup", "pair_setup", "row_setup", "finished_at", "sdp_version", "sdp_dirty", "code_flag", "has_trace", "final", "dense",
     "per_language", "final_main", "error", "wall_seconds", "whole_launch", "own_dense_stage", "dense_problem",
 ]  # fmt: skip
 

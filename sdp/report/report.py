@@ -172,6 +172,7 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
     tasks = order_tasks(set(runs["task"])) if not runs.empty else []
     n_pub = len(published.drop_duplicates(["model", "method", "sparsity"])) if not published.empty else 0
     dirty = int(runs["sdp_dirty"].sum()) if not runs.empty else 0
+    flagged = runs[runs["code_flag"] != ""] if not runs.empty else runs  # scripts/gridrun.py's code policy
     lines = ["# Report summary", ""]
     if runs.empty:
         lines += ["**No runs were found** (no completed run with a valid metrics.json).", ""]
@@ -189,6 +190,7 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
         f"- conflicting duplicates: {len(coll.conflicts)}",
         f"- cells mixing code versions: {len(version_lines)}",
         f"- runs from a dirty working tree: {dirty}",
+        *([f"- records kept from older code (code_changed_since): {len(flagged)}"] if len(flagged) else []),
         f"- tasks: {', '.join(tasks) if tasks else 'none'}"
         + (f" (cross-lingual: {', '.join(xl_tasks)})" if xl_tasks else ""),
         f"- published rows: {n_pub}",
@@ -225,6 +227,9 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
     lines += [] if coll.conflicts else ["None."]
     lines += ["", "## Code versions", ""]
     lines += version_lines or ["All aggregated cells come from one sdp version (or none recorded)."]
+    if len(flagged):
+        lines += ["", "## Records kept from older code", ""]
+        lines += [f"- `{r.path}`: {r.code_flag}" for r in flagged.itertuples(index=False)]
     extra = [f"- several configs share one cell; rows split by config hash or by setup (the config less "
              f"the method and the sparsity): `{r.task} / {r.model} / {r.method} / "
              f"{fmt_sparsity(r.sparsity)}` [{r.variant}]" for r in variant_cells(cells).itertuples(index=False)]

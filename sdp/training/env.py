@@ -14,7 +14,7 @@ from sdp.version import package_version
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Keys that name where things are, not what is computed; they don't change a run's identity.
 NON_IDENTITY_KEYS = ("seed", "output_root", "output_dir", "cache_dir", "data_dir", "resume", "tracker", "push_to_hub",
-                     "verbose")
+                     "verbose", "reuse")
 
 
 def git_commit() -> tuple[str, bool]:

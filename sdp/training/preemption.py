@@ -100,5 +100,6 @@ class StopSignals:
             # Requeues and exits on the job's rank 0; returns on the others, which then stop below.
             requeue(signum, None)
         else:
-            log.warning("%s: re-run with the same run directory to resume", message)
+            # The default run directory is named by the config (conf/config.yaml): the same command finds it.
+            log.warning("%s: run the same command again (or with output_dir=<this run's folder>) to resume", message)
         return RunInterrupted(128 + int(signum))

@@ -1,8 +1,8 @@
 """The run directory: proving it writable, atomic folder writes, and a run's identity.
 
-A run is identified by ``config_hash`` (config without seed/path/logging keys) plus its seed; a
-completed ``metrics.json`` in the run directory, or anywhere under ``output_root`` (sdp/sweep.py),
-means the run needs no recomputation.
+A run is identified by ``config_hash`` (config without seed/path/logging keys) plus its seed and the code
+that made it (sdp/training/code.py); a completed ``metrics.json`` of the same config and code in the run
+directory, or anywhere under ``output_root`` (sdp/sweep.py), means the run needs no recomputation.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from omegaconf import OmegaConf
 
 from sdp.data.fingerprint import check_same_data, split_fingerprints, verify_completed_data
 from sdp.io import atomic_write, publish_tree, write_json
+from sdp.training import code
 from sdp.training.env import config_hash
 from sdp.training.launch import launcher_world_size
 
@@ -132,6 +133,8 @@ def completed_metrics(run_dir: str | Path, cfg: Any) -> dict | None:
             "(train.batch_size per process x processes) differs, and so would the result. Choose another "
             "output_dir, or resume=false to move the old run aside and start over"
         )
+    if not code.same_code(metrics) and not _reuses_any_code(cfg):
+        return None  # made by other code: not this command's result (set_aside_other_code moves it aside first)
     return metrics
 
 
@@ -243,8 +246,10 @@ def write_run_record(run_dir: str | Path, cfg: Any, data: dict[str, str] | None 
     """The run's identity, written once the folder is known to be this run's (after the lock and checks)."""
     record = read_run_record(run_dir) or {}
     chash, seed = run_identity(cfg)
+    if code.recorded_code(record) and not code.same_code(record):  # resumed with reuse=any_code: keep the trail
+        record["earlier_code"] = [*record.get("earlier_code", []), record["code"]]
     record.update({"config_hash": chash, "seed": seed, "resume_identity": resume_identity(cfg),
-                   "config": OmegaConf.to_container(cfg, resolve=True)})
+                   "code": code.code_identity(), "config": OmegaConf.to_container(cfg, resolve=True)})
     if data is not None:
         record["data_fingerprint"] = data
     write_json(Path(run_dir) / RUN_RECORD, record)
@@ -270,3 +275,50 @@ def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool) -> dict[st
     if main_process:
         write_run_record(run_dir, cfg, data=fingerprints)
     return fingerprints
+
+
+# ------------------------------------------------------------------------------ code identity
+# A run's identity is its config and the code that made it (sdp/training/code.py). These checks run after the
+# config checks above; reuse=any_code (a top-level key) accepts a run made by other code.
+def _reuses_any_code(cfg: Any) -> bool:
+    return cfg.get("reuse", "same_code") == "any_code"
+
+
+def other_code_reason(run_dir: str | Path, cfg: Any) -> str | None:
+    """Why this config's completed run in ``run_dir`` is not this command's result: it was made by other code
+    (None when it was made by this code, when reuse=any_code, or when the folder holds no completed run of
+    this config: another config's is completed_metrics' refusal)."""
+    metrics = read_metrics(run_dir)
+    if not metrics or metrics.get("status") != "completed" or not cfg.resume or _reuses_any_code(cfg):
+        return None
+    chash, seed = run_identity(cfg)
+    if metrics.get("config_hash") != chash or metrics.get("seed") != seed or not same_world_size(metrics):
+        return None
+    if code.same_code(metrics):
+        return None
+    return (f"re-running {str(run_dir)!r}: its completed run of this config was made by {code.describe(metrics)}, "
+            f"this is {code.describe({'code': code.code_identity()})}; its files move to {PREVIOUS}<time>/ "
+            "(reuse=any_code returns the old result instead)")
+
+
+def set_aside_other_code(run_dir: str | Path, cfg: Any) -> str | None:
+    """Move aside (as resume=false does) this config's completed run made by other code; the line saying so."""
+    reason = other_code_reason(run_dir, cfg)
+    if reason is None:
+        return None
+    moved = move_aside(run_dir)
+    return f"{reason}: moved to {moved}"
+
+
+def check_same_code(run_dir: str | Path, cfg: Any) -> None:
+    """Refuse to resume an unfinished run started by other code: the result would mix two versions of the code.
+    (Restarting silently would throw the old run's training away; one override says which is meant.)"""
+    record = read_run_record(run_dir)
+    metrics = read_metrics(run_dir) or {}
+    if record is None or metrics.get("status") == "completed" or _reuses_any_code(cfg) or code.same_code(record):
+        return
+    raise ResumeRefusedError(
+        f"run directory {str(run_dir)!r} holds an unfinished run started by {code.describe(record)}; this is "
+        f"{code.describe({'code': code.code_identity()})}: resuming it would mix code. reuse=any_code resumes it "
+        "anyway, resume=false starts it over (the old files move to previous-<time>/)"
+    )

@@ -86,8 +86,9 @@ def test_skip_search_ignores_a_restarted_runs_old_files(tmp_path):
     """A ``resume=false`` restart moves the old run into ``previous-<time>/``; that old, completed record must
     not make the interrupted restart (or a twin job) look done."""
     from sdp.sweep import find_completed
+    from sdp.training.code import code_identity
 
-    record = {"status": "completed", "config_hash": "abc", "seed": 1}
+    record = {"status": "completed", "config_hash": "abc", "seed": 1, "code": code_identity()}
     old = tmp_path / "job" / "previous-20261127-101010"
     old.mkdir(parents=True)
     (old / "metrics.json").write_text(json.dumps(record))

@@ -1,0 +1,112 @@
+"""The code a run was made by: part of its identity, next to its config (run.json and metrics.json ``code``).
+
+    code_identity() -> {"id": ..., "version": ..., "commit": ..., "tree": ..., "diff": ...}
+
+* In a git checkout (the package's own: ``git rev-parse --show-toplevel`` is the folder above sdp/):
+  ``commit`` is HEAD; ``tree`` the git tree ids of the package folders (PACKAGE_DIRS) at HEAD; ``diff`` a hash
+  of every uncommitted change there (``git diff HEAD`` plus the untracked files), None when there is none.
+* Elsewhere (a wheel, an unpacked archive): ``commit`` is None and ``tree`` a hash of the installed package's
+  files.
+* ``id`` hashes the version, tree and diff, not the commit: a commit that changes only records, docs or
+  scripts (the study commits its records as it goes) leaves the code, and so a run's identity, as it was.
+
+Two runs of one config stand for each other only with one ``id`` (sdp/training/rundir.py, sdp/sweep.py);
+``reuse=any_code`` accepts a run made by other code. Computed once per process: a run is identified by the
+code it started with, not by edits made while it runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import subprocess
+from pathlib import Path
+from typing import Any
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # sdp/ (in a wheel, conf and cli ship inside it)
+REPO_ROOT = PACKAGE_ROOT.parent
+PACKAGE_DIRS = ("sdp", "conf", "cli")  # what sdp-run executes, in a checkout
+REUSE_CHOICES = ("same_code", "any_code")  # the top-level key ``reuse`` (sdp/config.py)
+
+
+def package_version() -> str:
+    """The installed distribution's version (pyproject's), else "unknown"."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sdp-prune")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _git(root: Path, *args: str) -> bytes:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, check=True).stdout
+
+
+def is_checkout(root: Path) -> bool:
+    """True when ``root`` is the top of a git work tree (not merely inside one: a venv in a checkout is not)."""
+    try:
+        top = _git(root, "rev-parse", "--show-toplevel").decode().strip()
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return Path(top).resolve() == root.resolve()
+
+
+def _checkout_code(root: Path) -> dict[str, Any]:
+    commit, *trees = _git(root, "rev-parse", "HEAD", *(f"HEAD:{d}" for d in PACKAGE_DIRS)).decode().split()
+    digest = hashlib.sha256(_git(root, "diff", "HEAD", "--binary", "--", *PACKAGE_DIRS))
+    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z", "--", *PACKAGE_DIRS).split(b"\0")
+    for name in sorted(n for n in untracked if n):
+        digest.update(name + b"\0" + (root / name.decode()).read_bytes())
+    changed = bool(_git(root, "status", "--porcelain", "--", *PACKAGE_DIRS).strip())
+    return {"commit": commit, "tree": hashlib.sha256(" ".join(trees).encode()).hexdigest()[:16],
+            "diff": digest.hexdigest()[:16] if changed else None}
+
+
+def _installed_code(package: Path) -> dict[str, Any]:
+    """No git: the package's own files (sources, configs, assets), compiled caches left out."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                       and p.suffix not in (".pyc", ".pyo")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return {"commit": None, "tree": digest.hexdigest()[:16], "diff": None}
+
+
+def fingerprint(root: Path = REPO_ROOT, package: Path = PACKAGE_ROOT) -> dict[str, Any]:
+    """The code identity of the checkout at ``root`` (else of the installed ``package``); not cached."""
+    try:
+        code = _checkout_code(root) if is_checkout(root) else _installed_code(package)
+    except (OSError, subprocess.CalledProcessError):  # e.g. git missing or a shallow clone without HEAD:<dir>
+        code = _installed_code(package)
+    code = {"version": package_version(), **code}
+    key = f"{code['version']}|{code['tree']}|{code['diff']}"
+    return {"id": hashlib.sha256(key.encode()).hexdigest()[:16], **code}
+
+
+@functools.lru_cache(maxsize=1)
+def code_identity() -> dict[str, Any]:
+    """This process's code identity (fingerprint of the code it started with)."""
+    return fingerprint()
+
+
+def recorded_code(record: dict | None) -> dict | None:
+    """The ``code`` block of a run.json or metrics.json; None for a record from before it was written."""
+    code = (record or {}).get("code")
+    return code if isinstance(code, dict) and code.get("id") else None
+
+
+def same_code(record: dict | None) -> bool:
+    """Was ``record`` (run.json or metrics.json) made by this process's code? A record without one: not known,
+    so not the same."""
+    code = recorded_code(record)
+    return code is not None and code["id"] == code_identity()["id"]
+
+
+def describe(record: dict | None) -> str:
+    """'code <id> (commit <c>)' of a record, for one-line messages."""
+    code = recorded_code(record)
+    if code is None:
+        commit = ((record or {}).get("versions") or {}).get("sdp")
+        return f"unrecorded code (commit {str(commit)[:10]})" if commit else "unrecorded code"
+    return f"code {code['id']}" + (f" (commit {code['commit'][:10]}{', uncommitted changes' if code.get('diff') else ''})"
+                                   if code.get("commit") else "")
