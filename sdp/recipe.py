@@ -39,7 +39,7 @@ from sdp.objectives.teacher import build_teacher, prefill_teacher
 from sdp.objectives.weight import build_weight_regularizer
 from sdp.pruning.masks import MaskState, assert_sparsity, count_zeros, select_prunable, sparsity_report
 from sdp.pruning.overlap import mask_overlap, save_dense_mask
-from sdp.pruning.patterns import check_prunable
+from sdp.pruning.patterns import check_prunable, check_sparsity_leaves_weights
 from sdp.pruning.schedules import schedule_from_config
 from sdp.run_summary import log_result, run_metrics, save_model_dir, write_outputs
 from sdp.training.checkpoint import Checkpointer
@@ -106,7 +106,9 @@ class PruneRecipe:
         model = load_model(
             cfg.model, self.task.num_labels, self.task.label_names, self.tokenizer, checkpoint=cfg.dense.checkpoint
         )
-        check_prunable(model, cfg.prune.include, cfg.prune.exclude)  # a wrong pattern fails now, not after dense
+        # A wrong pattern, or a sparsity that zeroes every weight, fails now, not after the dense stage.
+        prunable = check_prunable(model, cfg.prune.include, cfg.prune.exclude)
+        check_sparsity_leaves_weights(prunable, cfg.sparsity, cfg.prune.scope)
         self.model, self.train_loader, *eval_loaders = self.accelerator.prepare(model, data.train_loader,
                                                                                 *data.eval_loaders.values())
         self.eval_loaders = dict(zip(data.eval_loaders, eval_loaders))

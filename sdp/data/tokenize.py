@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from sdp.data.tasks import DataError, TaskSpec
+from sdp.errors import ConfigError
 from sdp.io import publish_tree
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,18 @@ def tokenize_cache_key(dsets: datasets.DatasetDict, task: TaskSpec, tokenizer, m
         "max_seq_length": int(max_seq_length),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def check_room_for_text(tokenizer, task: TaskSpec, max_seq_length: int) -> None:
+    """Refuse a max_seq_length that leaves no token of text per field after this tokenizer's special tokens: the
+    tokenizer then gives up truncating (it only logs an error) and every sequence is kept whole."""
+    n_fields = len(task.text_fields)
+    special = tokenizer.num_special_tokens_to_add(pair=n_fields == 2)
+    if int(max_seq_length) < special + n_fields:
+        raise ConfigError(f"task.max_seq_length={max_seq_length} must be >= {special + n_fields} for this tokenizer "
+                          f"({type(tokenizer).__name__}): it adds {special} special tokens to "
+                          f"{'a text pair' if n_fields == 2 else 'one text'}, and each text field needs a token; "
+                          "shorter, the tokenizer stops truncating")
 
 
 def _tokenize(
@@ -104,6 +117,7 @@ def tokenize_splits(
     """
     if int(max_seq_length) <= 0:
         raise DataError(f"max_seq_length must be positive, got {max_seq_length!r}")
+    check_room_for_text(tokenizer, task, max_seq_length)
     if cache_dir is None:
         return _tokenize(dsets, task, tokenizer, max_seq_length)
     cache_dir = Path(cache_dir)
