@@ -47,7 +47,7 @@ TERM_OPTIONS = {
     "weight_reg": {"none": (), "cosine": (), "frobenius": ()},
 }
 CUSTOM_TASK_KEYS = ("train_file", "validation_file", "test_file", "text_fields", "label_column", "label_names",
-                    "metric")  # sdp/data/custom.py
+                    "metric", "target_range")  # sdp/data/custom.py
 MAX_SEED = 2**32 - 1  # numpy's seed range, which accelerate's set_seed passes on
 
 

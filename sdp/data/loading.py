@@ -19,7 +19,7 @@ import datasets
 import numpy as np
 
 from sdp.data.glue_local import read_glue_split
-from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec
+from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target
 
 __all__ = [
     "LOCAL_READERS",
@@ -116,6 +116,8 @@ def remap_labels_by_name(ds: datasets.Dataset, task: TaskSpec) -> datasets.Datas
         raise DataError(f"task {task.name!r}: dataset lacks columns {missing}; it has {ds.column_names}")
     ds = ds.select_columns([*task.text_fields, "label"])
     if task.is_regression:
+        for i, score in enumerate(ds["label"]):  # the Hub's copy is held to the task's range as a local file is
+            check_target(task, float(score), f"task {task.name!r} row {i + 1}")
         return ds.cast(_features(task))
     feat = ds.features["label"]
     if not isinstance(feat, datasets.ClassLabel):
