@@ -43,11 +43,29 @@ def dataset_content_hash(ds: datasets.Dataset) -> str:
     return h.hexdigest()
 
 
+def tokenizer_content_hash(tokenizer) -> str:
+    """sha256 of what the tokenizer does, not what it is called: a fast tokenizer's whole serialized state
+    (normalizer: lower-casing, accents; pre-tokenizer; model; post-processor; added tokens), else its vocabulary,
+    plus the special tokens and plain init options. A local model folder whose tokenizer is changed in place,
+    with the same name and vocabulary size, gets another cache key."""
+    h = hashlib.sha256()
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        h.update(backend.to_str().encode())
+    else:
+        h.update(json.dumps(sorted(tokenizer.get_vocab().items())).encode())
+    plain = {k: v for k, v in sorted(getattr(tokenizer, "init_kwargs", {}).items())
+             if isinstance(v, (str, int, float, bool, type(None))) and k != "name_or_path"}
+    h.update(json.dumps([plain, tokenizer.special_tokens_map], sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
 def _tokenizer_id(tokenizer) -> dict:
     return {
         "name_or_path": str(getattr(tokenizer, "name_or_path", "")),
         "vocab_size": len(tokenizer),
         "class": f"{type(tokenizer).__module__}.{type(tokenizer).__qualname__}",
+        "content": tokenizer_content_hash(tokenizer),
     }
 
 
@@ -112,8 +130,8 @@ def tokenize_splits(
     ``attention_mask``, ``token_type_ids`` (if the tokenizer makes them), ``labels``, ``idx``.
 
     With ``cache_dir``, the result is saved under ``cache_dir/<key>/`` where ``key`` hashes the task, the raw
-    data content, the tokenizer (name_or_path, vocab size, class) and ``max_seq_length``; a later call with
-    the same inputs loads it instead of tokenizing again.
+    data content, the tokenizer (name_or_path, vocab size, class and its content hash) and ``max_seq_length``; a
+    later call with the same inputs loads it instead of tokenizing again.
     """
     if int(max_seq_length) <= 0:
         raise DataError(f"max_seq_length must be positive, got {max_seq_length!r}")

@@ -1,5 +1,5 @@
-"""Tokenizing must never be silently wrong: truncation that the tokenizer turns off, and a cache that hands out
-ids made by another tokenizer (issue 26)."""
+"""Tokenizing must never be silently wrong: truncation that the tokenizer turns off (issue 26; the cache keyed by
+the tokenizer's content is a run-integrity row: tests/scale/test_run_integrity.py)."""
 
 from __future__ import annotations
 
@@ -30,3 +30,4 @@ def test_max_seq_length_below_the_tokenizers_special_tokens_is_refused():
         tokenize_splits(_pairs(), TASKS["rte"], tok, 5)
     out = tokenize_splits(_pairs(), TASKS["rte"], tok, 6)
     assert max(len(ids) for ids in out["train"]["input_ids"]) == 6  # truncation holds at the floor
+

@@ -49,6 +49,7 @@ ROWS = {
     "failure during a run": "test_a_failure_during_the_run_is_recorded_before_the_lock_is_released",
     "one exception object raised in two jobs": "test_each_job_records_its_failure_even_when_a_library_raises_one_exception_twice",
     "bad config through the library entry point": "test_run_validates_before_looking_at_the_folder",
+    "tokenizer changed in place": "test_the_cache_key_follows_the_tokenizers_content",
 }
 
 
@@ -619,3 +620,28 @@ def test_runs_tokenizing_the_same_data_at_once_share_one_cache(tmp_path, data_di
         assert errors == [] and len(results) == 3
         assert all(r["train"]["input_ids"] == results[0]["train"]["input_ids"] for r in results)
         assert [p.name for p in cache.iterdir()] == [tokenize.tokenize_cache_key(raw, task, tokenizer, 32)]
+
+
+def test_the_cache_key_follows_the_tokenizers_content(tmp_path, minilm_path):
+    """A local model folder whose tokenizer stops lower-casing, changed in place (same name, same vocabulary): the
+    cached ids of the old tokenizer are not reused."""
+    import datasets
+    from transformers import AutoTokenizer
+
+    from sdp.data.tasks import TASKS
+    from sdp.data.tokenize import tokenize_splits
+
+    folder = tmp_path / "model"
+    AutoTokenizer.from_pretrained(str(minilm_path)).save_pretrained(folder)
+    data = datasets.DatasetDict({"train": datasets.Dataset.from_dict(
+        {"sentence": ["Hello World", "GREAT Film"], "label": [0, 1], "idx": [0, 1]})})
+    cache = tmp_path / "cache"
+    lower = AutoTokenizer.from_pretrained(str(folder))
+    first = tokenize_splits(data, TASKS["sst2"], lower, 16, cache_dir=cache)["train"]["input_ids"]
+    AutoTokenizer.from_pretrained(str(folder), do_lower_case=False).save_pretrained(folder)
+    cased = AutoTokenizer.from_pretrained(str(folder))
+    assert len(cased) == len(lower) and cased.name_or_path == lower.name_or_path
+    second = tokenize_splits(data, TASKS["sst2"], cased, 16, cache_dir=cache)["train"]["input_ids"]
+    assert second == tokenize_splits(data, TASKS["sst2"], cased, 16)["train"]["input_ids"]  # its own ids
+    assert second != first
+    assert len(list(cache.iterdir())) == 2
