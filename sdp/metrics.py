@@ -6,7 +6,8 @@ Predictions are logits (N x C, argmax is taken) or class ids (N,) for classifica
 
 Degenerate inputs: a correlation (pearson, spearman, mcc) that is undefined because the predictions or the
 references are constant is reported as 0.0 (no linear/rank association) with a ``DegenerateMetricWarning``,
-never as NaN.
+never as NaN; a run records each such warning in metrics.json (``metric_warnings``), and refuses a regression
+eval split whose targets make the correlation undefined for any model (sdp/data/loading.py).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from sdp.crosslingual import resolve_task
 from sdp.data.pipeline import build_data, ordered_batches
 from sdp.data.tasks import TaskSpec
 from sdp.io import append_jsonl
-from sdp.metrics import compute_metrics
+from sdp.metrics import DegenerateMetricWarning, compute_metrics
 from sdp.models.presets import load_model, load_tokenizer
 from sdp.objectives.distill import build_distillation
 from sdp.objectives.monitor import cc_monitor_parts, dev_cross_correlation, dropout_disabled
@@ -78,6 +79,7 @@ class PruneRecipe:
         self.dense_model_dir = str(cfg.dense.checkpoint or self.run_dir / DENSE_DIR)  # the frozen teacher's weights
         self.dense_metrics: dict[str, float] | None = None  # set when the dense stage ends (or is resumed)
         self.eval_examples: dict[str, int] = {}  # per split, after the cross-process gather
+        self.metric_warnings: list[str] = []  # undefined metrics reported as 0.0 (sdp/metrics.py)
         self.extra_analysis: dict[str, Any] = {}  # mask overlaps, held-out CC(student, teacher): prune stage end
 
     # ----------------------------------------------------------------------------------- setup
@@ -156,7 +158,21 @@ class PruneRecipe:
     def evaluate(self) -> dict[str, float]:
         outputs = {split: predict(self.accelerator, self.model, loader) for split, loader in self.eval_loaders.items()}
         self.eval_examples = count_eval_examples(outputs, self.datasets)  # no duplicates across processes
-        return compute_metrics(self.task, outputs, groups=self.eval_groups)
+        return self._recording_degenerate(lambda: compute_metrics(self.task, outputs, groups=self.eval_groups))
+
+    def _recording_degenerate(self, score: Any) -> dict[str, float]:
+        """score(), with each DegenerateMetricWarning (a correlation undefined on constant predictions, reported
+        as 0.0) kept for metrics.json's metric_warnings, not only printed on stderr."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DegenerateMetricWarning)
+            result = score()
+        for w in caught:
+            if issubclass(w.category, DegenerateMetricWarning):
+                self.metric_warnings.append(str(w.message))
+                log.warning("%s", w.message)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return result
 
     def _measure_separability(self, which: str) -> None:
         split = self.task.eval_splits[0]
@@ -393,6 +409,7 @@ class PruneRecipe:
             data_fingerprint=self.data_fingerprint,  # per split: a skip or resume on other data is refused
             eval_examples=self.eval_examples,  # per split, after the cross-process gather
             distributed=distributed_summary(self.accelerator, self.masks),  # world size, per-rank mask digests
+            **({"metric_warnings": self.metric_warnings} if self.metric_warnings else {}),
         )
         self.tracker.log_final(dense, final, report["achieved_sparsity"]["prunable"])
         if self.accelerator.is_main_process:  # model/ and its card, sparsity.json, metrics.json last

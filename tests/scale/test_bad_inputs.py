@@ -220,15 +220,17 @@ def _dev_copy_of_train(d: Path) -> None:
     shutil.copyfile(d / "train.tsv", d / "dev.tsv")
 
 
-def _stsb_score_out_of_range(d: Path) -> None:
-    """A small STS-B (GLUE layout) whose line 7 scores 500."""
+def _stsb_score_out_of_range(d: Path, dev_constant: bool = False) -> None:
+    """A small STS-B (GLUE layout) whose line 7 scores 500 (or whose dev rows all score 3)."""
     stsb = d.parent / "STS-B"
     stsb.mkdir()
     head = "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore"
     for name in ("train.tsv", "dev.tsv"):
         rows = [f"{i}\tg\tf\t2012\t{i}\ts\ts\ta man plays {i}\ta man sings {i}\t{i % 6}" for i in range(30)]
-        if name == "train.tsv":
+        if name == "train.tsv" and not dev_constant:
             rows[5] = rows[5].rsplit("\t", 1)[0] + "\t500"
+        if name == "dev.tsv" and dev_constant:
+            rows = [r.rsplit("\t", 1)[0] + "\t3" for r in rows]
         (stsb / name).write_text("\n".join([head, *rows]) + "\n")
 
 
@@ -359,6 +361,10 @@ CASES = {
     "regression target outside the task's range": (["task=stsb"], _stsb_score_out_of_range, None, "DataError",
                                                    "train.tsv' line 7: target 500 is outside task 'stsb''s range "
                                                    "[0, 5]"),
+    "regression dev set with one target value": (["task=stsb"], lambda d: _stsb_score_out_of_range(d, True), None,
+                                                 "DataError", "task 'stsb': eval split 'validation' has one target "
+                                                 "value (3) in all 30 rows: pearson/spearman correlation is "
+                                                 "undefined on it"),
     "NaN / inf loss": (["dense.lr=1e30", "train.checkpoint_every=1", "dense.max_steps=6"], None, None,
                        "FloatingPointError", "dense: non-finite loss"),
 }
