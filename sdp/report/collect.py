@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,16 +110,42 @@ class Collection:
     n_dense_only: int = 0  # completed runs at sparsity 0 (dense models shared by a study): nothing pruned
     dense_only: pd.DataFrame = field(default_factory=pd.DataFrame)  # those runs (for their cost only)
     warnings: list[str] = field(default_factory=list)  # e.g. a run kept without its dense score
+    skipped: list[str] = field(default_factory=list)  # metrics.json paths that are not regular files (a FIFO)
 
 
-def find_metrics_files(results_dir: Path) -> list[Path]:
-    """Every metrics.json under results_dir (any depth), skipping report/reference folders and the
-    ``previous-<time>/`` folders a ``resume=false`` restart moves an old run into; sorted."""
+def _walk_metrics(results_dir: Path) -> Iterator[Path]:
+    """Every ``metrics.json`` path under results_dir, through symlinked folders as the user sees them (rglob does
+    not follow them before Python 3.13), each real folder once (a link back up the tree is not a loop)."""
+    seen: set[tuple[int, int]] = set()
+    for folder, dirs, files in os.walk(results_dir, followlinks=True):
+        try:
+            st = os.stat(folder)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirs.sort()
+        if "metrics.json" in files:
+            yield Path(folder) / "metrics.json"
+
+
+def find_metrics_files(results_dir: Path, warnings: list[str] | None = None) -> list[Path]:
+    """Every metrics.json under results_dir (any depth, symlinked folders followed), skipping report/reference
+    folders and the ``previous-<time>/`` folders a ``resume=false`` restart moves an old run into; sorted. A
+    metrics.json that is not a regular file (a FIFO would block the reader forever) is left out, with a line in
+    ``warnings``."""
     results_dir = Path(results_dir)
     found = []
-    for path in results_dir.rglob("metrics.json"):
+    for path in _walk_metrics(results_dir):
         rel = path.relative_to(results_dir).parts
         if (rel and rel[0] in SKIP_DIRS) or is_moved_aside(path, results_dir):
+            continue
+        if not path.is_file():  # follows a symlink to a file; False for a FIFO, socket, device or folder
+            if warnings is not None:
+                warnings.append(f"`{path.relative_to(results_dir).as_posix()}` is not a regular file: skipped")
             continue
         found.append(path)
     return sorted(found, key=lambda p: p.relative_to(results_dir).as_posix())
@@ -297,7 +325,8 @@ _COLUMNS = [
 def collect_runs(results_dir: Path | str) -> Collection:
     """Load every run under results_dir; malformed files are reported, never fatal."""
     results_dir = Path(results_dir)
-    files = find_metrics_files(results_dir) if results_dir.is_dir() else []
+    skipped: list[str] = []
+    files = find_metrics_files(results_dir, skipped) if results_dir.is_dir() else []
     records, malformed, tuning, dense_only = [], [], 0, []
     for path in files:
         try:
@@ -331,6 +360,7 @@ def collect_runs(results_dir: Path | str) -> Collection:
         n_dense_only=len(dense_only),
         dense_only=dense_models,
         warnings=warnings,
+        skipped=skipped,
     )
 
 

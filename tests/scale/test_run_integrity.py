@@ -50,6 +50,7 @@ ROWS = {
     "one exception object raised in two jobs": "test_each_job_records_its_failure_even_when_a_library_raises_one_exception_twice",
     "bad config through the library entry point": "test_run_validates_before_looking_at_the_folder",
     "tokenizer changed in place": "test_the_cache_key_follows_the_tokenizers_content",
+    "sdp-tables through a symlinked folder or over a FIFO": "test_tables_follow_symlinks_and_skip_special_files",
 }
 
 
@@ -645,3 +646,29 @@ def test_the_cache_key_follows_the_tokenizers_content(tmp_path, minilm_path):
     assert second == tokenize_splits(data, TASKS["sst2"], cased, 16)["train"]["input_ids"]  # its own ids
     assert second != first
     assert len(list(cache.iterdir())) == 2
+
+
+def test_tables_follow_symlinks_and_skip_special_files(tmp_path):
+    """Runs reached through a symlinked folder are collected (a link back up the tree is no loop), and a
+    metrics.json that is a FIFO is skipped with a warning instead of blocking the reader forever. In a child
+    process: on a FIFO the old reader never returned (the timeout only guards the suite against that)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("report_builders", REPO_ROOT / "tests" / "report" / "conftest.py")
+    builders = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builders)
+    mrpc, run_record, write_run = builders.mrpc, builders.run_record, builders.write_run
+
+    results, elsewhere = tmp_path / "results", tmp_path / "elsewhere"
+    write_run(elsewhere, "sweep/j0", run_record("mrpc", "MP", 0.5, 1, mrpc(0.8, 0.7), mrpc(0.9, 0.8)))
+    write_run(results, "local/j1", run_record("mrpc", "MP", 0.5, 2, mrpc(0.82, 0.72), mrpc(0.92, 0.82)))
+    (results / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (elsewhere / "sweep" / "loop").symlink_to(elsewhere, target_is_directory=True)  # a cycle
+    (results / "odd").mkdir()
+    os.mkfifo(results / "odd" / "metrics.json")
+    code = f"from cli.tables import main; raise SystemExit(main(['results_dir={results}', 'plots=false']))"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "sdp-tables: 2 runs" in proc.stdout, proc.stdout
+    assert "warning: `odd/metrics.json` is not a regular file: skipped" in proc.stderr, proc.stderr
+    assert "odd/metrics.json` is not a regular file" in (results / "tables" / "summary.md").read_text()
