@@ -48,11 +48,13 @@ from sdp.training.rundir import (
     check_resumable,
     completed_here,
     is_moved_aside,
+    missing_weights,
     move_aside,
     prepare_run_dir,
     read_metrics,
     run_identity,
     same_world_size,
+    set_aside_dead_run,
     write_run_record,
 )
 from sdp.training.signals import stop_between_stages
@@ -114,8 +116,8 @@ def find_completed(output_root: str | Path, chash: str, seed: int, exclude: Path
             continue  # a restarted run's old files are not a completed run of this config
         metrics = read_metrics(path.parent)
         if (metrics and metrics.get("status") == "completed" and metrics.get("config_hash") == chash
-                and metrics.get("seed") == seed and same_world_size(metrics)):
-            return path.parent
+                and metrics.get("seed") == seed and same_world_size(metrics) and missing_weights(path.parent) is None):
+            return path.parent  # (a twin whose model/ lost its weights is no completed run)
     return None
 
 
@@ -199,9 +201,13 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
             # resume=false: the previous run's files move aside (only once the launch is known to be sound) before
             # run.log opens, which would move too.
             moved = move_aside(run_dir) if not cfg.resume and is_main_process() else None
+            dead = set_aside_dead_run(run_dir, cfg) if cfg.resume and is_main_process() else None
             held.enter_context(job_log(run_dir, is_main_process()))
             if moved is not None:
                 log.warning("resume=false: the previous run's files were moved to %s", moved)
+            if dead is not None:
+                log.warning("the run that was here left no checkpoint to resume from (or no intact result): its "
+                            "files were moved to %s and the run starts over", dead)
             try:
                 metrics = _run_locked(cfg, run_dir)
                 _note("completed", run_dir)

@@ -51,6 +51,8 @@ ROWS = {
     "bad config through the library entry point": "test_run_validates_before_looking_at_the_folder",
     "tokenizer changed in place": "test_the_cache_key_follows_the_tokenizers_content",
     "sdp-tables through a symlinked folder or over a FIFO": "test_tables_follow_symlinks_and_skip_special_files",
+    "relaunch where the run left nothing to resume from": "test_a_dead_runs_leftovers_are_set_aside",
+    "trace cut short": "test_a_trace_cut_short_is_repaired_to_its_last_complete_line",
 }
 
 
@@ -473,6 +475,8 @@ def test_corrupt_prune_checkpoints_restart_from_dense_model(tmp_path, data, monk
     assert steps == sorted(set(steps)) == [1, 2, 3, 4]  # the trace was cut back: each update once
     for key in ("dense", "final", "achieved_sparsity"):
         assert metrics[key] == reference[key], key
+    # Restored from the stage start (saved before the dense weights are measured), the measurement is kept.
+    assert metrics["analysis"]["weights"]["dense"] == reference["analysis"]["weights"]["dense"]
 
     # A corrupt dense_model/ cannot be restarted from: named, with the way out.
     weights = tmp_path / "reference" / "dense_model" / "model.safetensors"
@@ -672,3 +676,49 @@ def test_tables_follow_symlinks_and_skip_special_files(tmp_path):
     assert "sdp-tables: 2 runs" in proc.stdout, proc.stdout
     assert "warning: `odd/metrics.json` is not a regular file: skipped" in proc.stderr, proc.stderr
     assert "odd/metrics.json` is not a regular file" in (results / "tables" / "summary.md").read_text()
+
+
+def test_a_dead_runs_leftovers_are_set_aside(tmp_path, data, caplog):
+    """resume=true into a folder whose run left outputs but nothing to resume from: metrics.json deleted, or cut
+    short (a kill or a full disk), or a completed record whose model/ weights are gone. Each time the old files
+    move to previous-<time>/ with one line saying so, and the new run's trace is its own (never appended to)."""
+    run_dir = tmp_path / "run"
+    _run(tmp_path, data, run_dir)
+    one_launch = len((run_dir / "trace.jsonl").read_text().splitlines())
+    breaks = {"metrics.json deleted": lambda: (run_dir / "metrics.json").unlink(),
+              "metrics.json cut short": lambda: (run_dir / "metrics.json").write_text('{"status": "compl'),
+              "model weights gone": lambda: (run_dir / "model" / "model.safetensors").unlink()}
+    for n, (case, breaker) in enumerate(breaks.items(), start=1):
+        breaker()
+        caplog.clear()
+        metrics = _run(tmp_path, data, run_dir)
+        assert metrics["status"] == "completed", case
+        assert "already completed" not in caplog.text, case
+        assert "left no checkpoint to resume from" in caplog.text, case
+        assert len(list(run_dir.glob("previous-*"))) == n, case
+        trace = (run_dir / "trace.jsonl").read_text().splitlines()
+        assert len(trace) == one_launch, case  # one launch's records, not two
+        assert (run_dir / "model" / "model.safetensors").is_file(), case
+    # An intact completed run is returned as before, nothing moved.
+    caplog.clear()
+    _run(tmp_path, data, run_dir)
+    assert "already completed" in caplog.text and len(list(run_dir.glob("previous-*"))) == 3
+
+
+def test_a_trace_cut_short_is_repaired_to_its_last_complete_line(tmp_path, caplog):
+    """A resume cuts trace.jsonl back to the checkpoint's length, and always to its last complete line: shorter
+    than the checkpoint expects (records lost) or ending in a partial record, the next record is not glued on."""
+    from sdp.training.logs import truncate_trace
+
+    path = tmp_path / "trace.jsonl"
+    full = '{"event": "train", "step": 1}\n{"event": "train", "step": 2}\n'
+    path.write_text(full + '{"event": "tr')
+    truncate_trace(path, len(full) + 100)  # the checkpoint saw more than the file holds now
+    assert path.read_text() == full
+    assert "records were lost" in caplog.text
+    path.write_text(full + '{"event": "train", "step": 3}\n{"ev')
+    truncate_trace(path, len(full) + 5)  # cut back to the checkpoint, inside a record: to the line before it
+    assert path.read_text() == full
+    path.write_text(full)
+    truncate_trace(path, len(full))
+    assert path.read_text() == full
