@@ -53,6 +53,7 @@ ROWS = {
     "sdp-tables through a symlinked folder or over a FIFO": "test_tables_follow_symlinks_and_skip_special_files",
     "relaunch where the run left nothing to resume from": "test_a_dead_runs_leftovers_are_set_aside",
     "trace cut short": "test_a_trace_cut_short_is_repaired_to_its_last_complete_line",
+    "output_root a file, .sdp.lock a folder, out_dir read-only": "test_filesystem_errors_are_one_line_naming_the_path",
 }
 
 
@@ -722,3 +723,41 @@ def test_a_trace_cut_short_is_repaired_to_its_last_complete_line(tmp_path, caplo
     path.write_text(full)
     truncate_trace(path, len(full))
     assert path.read_text() == full
+
+
+def test_filesystem_errors_are_one_line_naming_the_path(tmp_path, data, capsys):
+    """Each was a traceback: output_root is a file (Hydra makes the run folder before any job), the lock file's
+    name is taken by a folder, sdp-tables' out_dir cannot be written."""
+    from cli.tables import main as tables_main
+    from sdp.errors import is_user_error
+    from sdp.training.rundir import RunDirError
+
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    proc = subprocess.run([sys.executable, "-m", "cli.run", "debug=smoke", "task=rte", f"output_root={afile}"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.startswith("sdp-run: error: RunDirError: cannot create the run folder ") and \
+        f"{str(afile)!r} is a file, not a folder" in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert afile.read_text() == "x"
+
+    run_dir = tmp_path / "run"
+    (run_dir / LOCK_NAME).mkdir(parents=True)
+    with pytest.raises(RunDirError, match=r"lock file '.*\.sdp\.lock' is a folder \(Is a directory\)") as info:
+        _run(tmp_path, data, run_dir)
+    assert is_user_error(info.value)
+
+    results = tmp_path / "results"
+    (results / "runs").mkdir(parents=True)
+    out = tmp_path / "read_only"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        if os.access(out, os.W_OK):  # root ignores permission bits: a read-only file system instead
+            out = Path("/proc/sdp-tables")
+        assert tables_main([f"results_dir={results}", f"out_dir={out}", "plots=false"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"sdp-tables: error: out_dir={str(out)!r} is not writable (") and \
+            len(err.splitlines()) == 1, err
+    finally:
+        (tmp_path / "read_only").chmod(0o755)
