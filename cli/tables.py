@@ -57,13 +57,15 @@ def parse_args(argv: list[str]) -> dict[str, str | None]:
 
 
 def _not_writable(folder: Path) -> str | None:
-    """Why the tables cannot be written into ``folder`` (created if missing, as the report would), else None: an
-    OSError after every input was read was a traceback."""
+    """Why the tables cannot be written into ``folder`` (probed in it, or in its nearest existing parent where the
+    report would create it), else None: an OSError after every input was read was a traceback."""
     if folder.exists() and not folder.is_dir():
         return None  # said by the check above, in its own words
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=folder)
+    existing = next(p for p in [folder, *folder.parents] if p.exists())  # the report creates the rest
+    if not existing.is_dir():
+        return f"{str(existing)!r} is a file, not a folder"
+    try:  # a probe file, removed at once: nothing is left behind by a refusal
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=existing)
         os.close(fd)
         os.unlink(probe)
     except OSError as err:

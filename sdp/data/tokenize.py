@@ -51,7 +51,10 @@ def tokenizer_content_hash(tokenizer) -> str:
     h = hashlib.sha256()
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None:
-        h.update(backend.to_str().encode())
+        # Less the truncation and padding settings: each call sets them (truncation=True, max_length=...), so they
+        # say what the last call asked, not what the tokenizer is (max_seq_length is in the key by itself).
+        state = {k: v for k, v in json.loads(backend.to_str()).items() if k not in ("truncation", "padding")}
+        h.update(json.dumps(state, sort_keys=True).encode())
     else:
         h.update(json.dumps(sorted(tokenizer.get_vocab().items())).encode())
     plain = {k: v for k, v in sorted(getattr(tokenizer, "init_kwargs", {}).items())

@@ -119,6 +119,10 @@ def test_config_error_into_an_unfinished_run_keeps_its_record(tmp_path, data):
     _run(tmp_path, data, run_dir)
     record = json.loads((run_dir / "metrics.json").read_text())
     (run_dir / "metrics.json").write_text(json.dumps({**record, "status": "interrupted"}))
+    # with a checkpoint to resume from (the completed run's were cleaned up); without one, the dead run's files
+    # would be set aside and the run start over (test_a_dead_runs_leftovers_are_set_aside)
+    (run_dir / "checkpoints" / "dense-0000001").mkdir(parents=True)
+    (run_dir / "checkpoints" / "dense-0000001" / "state.json").write_text("{}")
     before = _files(run_dir)
     with pytest.raises(Exception, match=r"sparsity=1.5 must be in \[0, 1\)"):
         _run(tmp_path, data, run_dir, "sparsity=1.5")
@@ -307,6 +311,10 @@ def test_changed_data_is_refused_naming_the_split(tmp_path, data, data_dir):
     # a failure over the run that is to resume.
     record = json.loads((run_dir / "metrics.json").read_text())
     (run_dir / "metrics.json").write_text(json.dumps({**record, "status": "interrupted"}))
+    # with a checkpoint to resume from (the completed run's were cleaned up); without one, the dead run's files
+    # would be set aside and the run start over (test_a_dead_runs_leftovers_are_set_aside)
+    (run_dir / "checkpoints" / "dense-0000001").mkdir(parents=True)
+    (run_dir / "checkpoints" / "dense-0000001" / "state.json").write_text("{}")
     before = _files(run_dir)
     with pytest.raises(DataChangedError, match=r"unfinished run .* split train \("):
         _run(tmp_path, flipped, run_dir)
