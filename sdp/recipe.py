@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from sdp.crosslingual import resolve_task
 from sdp.data.pipeline import build_data, ordered_batches
 from sdp.data.tasks import TaskSpec
 from sdp.io import append_jsonl
-from sdp.metrics import DegenerateMetricWarning, compute_metrics
+from sdp.metrics import compute_metrics_noting
 from sdp.models.presets import load_model, load_tokenizer
 from sdp.objectives.distill import build_distillation
 from sdp.objectives.monitor import cc_monitor_parts, dev_cross_correlation, dropout_disabled
@@ -78,8 +77,7 @@ class PruneRecipe:
         self.method = method_name(cfg.regularizer.name, cfg.weight_reg.name, cfg.regularizer.representation or "cls")
         self.dense_model_dir = str(cfg.dense.checkpoint or self.run_dir / DENSE_DIR)  # the frozen teacher's weights
         self.dense_metrics: dict[str, float] | None = None  # set when the dense stage ends (or is resumed)
-        self.eval_examples: dict[str, int] = {}  # per split, after the cross-process gather
-        self.metric_warnings: list[str] = []  # undefined metrics reported as 0.0 (sdp/metrics.py)
+        self.eval_examples, self.metric_warnings = {}, []  # per split (after the gather); undefined metrics (0.0)
         self.extra_analysis: dict[str, Any] = {}  # mask overlaps, held-out CC(student, teacher): prune stage end
 
     # ----------------------------------------------------------------------------------- setup
@@ -108,8 +106,7 @@ class PruneRecipe:
         model = load_model(
             cfg.model, self.task.num_labels, self.task.label_names, self.tokenizer, checkpoint=cfg.dense.checkpoint
         )
-        # A wrong pattern, or a sparsity that zeroes every weight, fails now, not after the dense stage.
-        prunable = check_prunable(model, cfg.prune.include, cfg.prune.exclude)
+        prunable = check_prunable(model, cfg.prune.include, cfg.prune.exclude)  # fails now, not after dense
         check_sparsity_leaves_weights(prunable, cfg.sparsity, cfg.prune.scope)
         self.model, self.train_loader, *eval_loaders = self.accelerator.prepare(model, data.train_loader,
                                                                                 *data.eval_loaders.values())
@@ -158,21 +155,7 @@ class PruneRecipe:
     def evaluate(self) -> dict[str, float]:
         outputs = {split: predict(self.accelerator, self.model, loader) for split, loader in self.eval_loaders.items()}
         self.eval_examples = count_eval_examples(outputs, self.datasets)  # no duplicates across processes
-        return self._recording_degenerate(lambda: compute_metrics(self.task, outputs, groups=self.eval_groups))
-
-    def _recording_degenerate(self, score: Any) -> dict[str, float]:
-        """score(), with each DegenerateMetricWarning (a correlation undefined on constant predictions, reported
-        as 0.0) kept for metrics.json's metric_warnings, not only printed on stderr."""
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", DegenerateMetricWarning)
-            result = score()
-        for w in caught:
-            if issubclass(w.category, DegenerateMetricWarning):
-                self.metric_warnings.append(str(w.message))
-                log.warning("%s", w.message)
-            else:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        return result
+        return compute_metrics_noting(self.task, outputs, self.eval_groups, self.metric_warnings)
 
     def _measure_separability(self, which: str) -> None:
         split = self.task.eval_splits[0]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from sdp.objectives.naming import method_name
+from sdp.report.walk import walk_metrics as _walk_metrics
 from sdp.training.env import PER_SEED_INPUTS, config_hash
 from sdp.training.rundir import is_moved_aside, read_run_record
 
@@ -111,25 +110,6 @@ class Collection:
     dense_only: pd.DataFrame = field(default_factory=pd.DataFrame)  # those runs (for their cost only)
     warnings: list[str] = field(default_factory=list)  # e.g. a run kept without its dense score
     skipped: list[str] = field(default_factory=list)  # metrics.json paths that are not regular files (a FIFO)
-
-
-def _walk_metrics(results_dir: Path) -> Iterator[Path]:
-    """Every ``metrics.json`` path under results_dir, through symlinked folders as the user sees them (rglob does
-    not follow them before Python 3.13), each real folder once (a link back up the tree is not a loop)."""
-    seen: set[tuple[int, int]] = set()
-    for folder, dirs, files in os.walk(results_dir, followlinks=True):
-        try:
-            st = os.stat(folder)
-        except OSError:
-            dirs[:] = []
-            continue
-        if (st.st_dev, st.st_ino) in seen:
-            dirs[:] = []
-            continue
-        seen.add((st.st_dev, st.st_ino))
-        dirs.sort()
-        if "metrics.json" in files:
-            yield Path(folder) / "metrics.json"
 
 
 def find_metrics_files(results_dir: Path, warnings: list[str] | None = None) -> list[Path]:
