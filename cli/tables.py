@@ -9,7 +9,9 @@ Only the standard library is imported before the arguments are valid: ``--help``
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 OPTIONS = {  # key -> (default, help); one place for both
@@ -54,6 +56,23 @@ def parse_args(argv: list[str]) -> dict[str, str | None]:
     return opts
 
 
+def _not_writable(folder: Path) -> str | None:
+    """Why the tables cannot be written into ``folder`` (probed in it, or in its nearest existing parent where the
+    report would create it), else None: an OSError after every input was read was a traceback."""
+    if folder.exists() and not folder.is_dir():
+        return None  # said by the check above, in its own words
+    existing = next(p for p in [folder, *folder.parents] if p.exists())  # the report creates the rest
+    if not existing.is_dir():
+        return f"{str(existing)!r} is a file, not a folder"
+    try:  # a probe file, removed at once: nothing is left behind by a refusal
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        return err.strerror or str(err)
+    return None
+
+
 def _path_problem(opts: dict[str, str | None]) -> str | None:
     """What is wrong with the paths given, before anything is read or written; None if nothing."""
     results_dir = Path(str(opts["results_dir"]))
@@ -62,6 +81,10 @@ def _path_problem(opts: dict[str, str | None]) -> str | None:
         return f"results_dir={str(results_dir)!r} {what}; point it at the folder that holds the runs (e.g. results_dir=results)"
     if opts["out_dir"] is not None and Path(opts["out_dir"]).exists() and not Path(opts["out_dir"]).is_dir():
         return f"out_dir={opts['out_dir']!r} is a file, not a folder; give a folder for the tables (it is created if missing)"
+    out_problem = _not_writable(Path(opts["out_dir"]) if opts["out_dir"] is not None else results_dir / "tables")
+    if out_problem:
+        return f"out_dir={str(opts['out_dir'] or results_dir / 'tables')!r} is not writable ({out_problem}); give a " \
+               "folder the tables can be written to (out_dir=...)"
     if opts["baselines"] is not None and not Path(opts["baselines"]).is_file():
         what = "is a folder, not a file" if Path(opts["baselines"]).exists() else "does not exist"
         return (f"baselines={opts['baselines']!r} {what}; give the CSV of published rows, or leave baselines unset "

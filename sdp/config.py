@@ -44,6 +44,7 @@ class TaskConfig:
     label_column: str | None = None
     label_names: list[str] | None = None  # class names in id order; None: the training labels, sorted
     metric: str | None = None  # accuracy | f1 | mcc | pearson_spearman
+    target_range: list[float] | None = None  # regression: [low, high] of the scores; None: any finite score
 
 
 @dataclass

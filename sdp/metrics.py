@@ -6,7 +6,8 @@ Predictions are logits (N x C, argmax is taken) or class ids (N,) for classifica
 
 Degenerate inputs: a correlation (pearson, spearman, mcc) that is undefined because the predictions or the
 references are constant is reported as 0.0 (no linear/rank association) with a ``DegenerateMetricWarning``,
-never as NaN.
+never as NaN; a run records each such warning in metrics.json (``metric_warnings``), and refuses a regression
+eval split whose targets make the correlation undefined for any model (sdp/data/loading.py).
 """
 
 from __future__ import annotations
@@ -234,4 +235,18 @@ def crosslingual_metrics(
         for lang, v in test.items():
             result[f"test_{base}/{lang}"] = v
     result["main"] = result[base]
+    return result
+
+
+def compute_metrics_noting(task: TaskSpec, split_outputs: dict[str, tuple[np.ndarray, np.ndarray]],
+                           groups: dict[str, np.ndarray] | None, notes: list[str]) -> dict[str, float]:
+    """:func:`compute_metrics`, each DegenerateMetricWarning (a metric undefined on constant predictions, reported
+    as 0.0) also appended to ``notes`` (a run's metrics.json ``metric_warnings``), not only printed on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DegenerateMetricWarning)
+        result = compute_metrics(task, split_outputs, groups)
+    for w in caught:
+        if issubclass(w.category, DegenerateMetricWarning):
+            notes.append(str(w.message))
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)  # printed as before
     return result

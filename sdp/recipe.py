@@ -5,8 +5,7 @@
         recipe.setup()              # every component, in dependency order
         metrics = recipe.train()    # dense stage, pruning stage, final evaluation, the run's files
 
-One place owns the flow; it composes ``sdp.data``, ``sdp.models`` (presets), ``sdp.pruning`` (masks, schedules)
-and ``sdp.objectives`` (distillation, weight terms, teacher). What a run writes: docs/metrics_schema.md.
+One place owns the flow; it composes ``sdp.data``, ``sdp.models``, ``sdp.pruning`` and ``sdp.objectives``.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from sdp.crosslingual import resolve_task
 from sdp.data.pipeline import build_data, ordered_batches
 from sdp.data.tasks import TaskSpec
 from sdp.io import append_jsonl
-from sdp.metrics import compute_metrics
+from sdp.metrics import compute_metrics_noting
 from sdp.models.presets import load_model, load_tokenizer, precision_record
 from sdp.objectives.distill import build_distillation
 from sdp.objectives.monitor import cc_monitor_tensors, dev_cross_correlation, dropout_disabled
@@ -39,7 +38,7 @@ from sdp.objectives.teacher import build_teacher, prefill_teacher
 from sdp.objectives.weight import build_weight_regularizer
 from sdp.pruning.masks import MaskState, assert_sparsity, count_zeros, select_prunable, sparsity_report
 from sdp.pruning.overlap import mask_overlap, save_dense_mask
-from sdp.pruning.patterns import check_prunable
+from sdp.pruning.patterns import check_prunable, check_sparsity_leaves_weights
 from sdp.pruning.schedules import schedule_from_config
 from sdp.run_summary import log_result, run_metrics, save_model_dir, write_outputs
 from sdp.training.checkpoint import Checkpointer
@@ -79,7 +78,7 @@ class PruneRecipe:
         self.method = method_name(cfg.regularizer.name, cfg.weight_reg.name, cfg.regularizer.representation or "cls")
         self.dense_model_dir = str(cfg.dense.checkpoint or self.run_dir / DENSE_DIR)  # the frozen teacher's weights
         self.dense_metrics: dict[str, float] | None = None  # set when the dense stage ends (or is resumed)
-        self.eval_examples: dict[str, int] = {}  # per split, after the cross-process gather
+        self.eval_examples, self.metric_warnings = {}, []  # per split (after the gather); undefined metrics (0.0)
         self.extra_analysis: dict[str, Any] = {}  # mask overlaps, held-out CC(student, teacher): prune stage end
 
     # ----------------------------------------------------------------------------------- setup
@@ -108,7 +107,8 @@ class PruneRecipe:
         model = load_model(
             cfg.model, self.task.num_labels, self.task.label_names, self.tokenizer, checkpoint=cfg.dense.checkpoint
         )
-        check_prunable(model, cfg.prune.include, cfg.prune.exclude)  # a wrong pattern fails now, not after dense
+        prunable = check_prunable(model, cfg.prune.include, cfg.prune.exclude)  # fails now, not after dense
+        check_sparsity_leaves_weights(prunable, cfg.sparsity, cfg.prune.scope)
         if self.accelerator.is_main_process:  # fp32 weights whatever the stored dtype (sdp/models/presets.py)
             record_fields(self.run_dir, precision=precision_record(model, effective_precision(self.accelerator)))
         self.model, self.train_loader, *eval_loaders = self.accelerator.prepare(model, data.train_loader,
@@ -158,7 +158,7 @@ class PruneRecipe:
     def evaluate(self) -> dict[str, float]:
         outputs = {split: predict(self.accelerator, self.model, loader) for split, loader in self.eval_loaders.items()}
         self.eval_examples = count_eval_examples(outputs, self.datasets)  # no duplicates across processes
-        return compute_metrics(self.task, outputs, groups=self.eval_groups)
+        return compute_metrics_noting(self.task, outputs, self.eval_groups, self.metric_warnings)
 
     def _measure_separability(self, which: str) -> None:
         split = self.task.eval_splits[0]
@@ -322,9 +322,8 @@ class PruneRecipe:
 
     def loss_step(self, stage: Stage, batch: dict[str, torch.Tensor], pooled: MicroBatch | None = None
                   ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Forward ``batch``; the total loss and its parts (task loss, distillation, weight term).
-        Without a teacher (dense stage, plain MP) the loss is the task loss alone. With ``pooled`` the
-        teacher outputs are pass 1's and D is the window's pooled CC (sdp/training/pooled_window.py)."""
+        """Forward ``batch``; the total loss and its parts (task loss, distillation, weight term); without a teacher
+        (dense stage, MP) the task loss alone; with ``pooled``, pass 1's teacher outputs and the pooled CC as D."""
         teacher = stage.teacher
         distill_needs = tuple(self.distill.needs) if teacher is not None else ()
         monitor_needs = self.monitor_needs if teacher is not None else ()
@@ -393,6 +392,7 @@ class PruneRecipe:
             data_fingerprint=self.data_fingerprint,  # per split: a skip or resume on other data is refused
             eval_examples=self.eval_examples,  # per split, after the cross-process gather
             distributed=distributed_summary(self.accelerator, self.masks),  # world size, per-rank mask digests
+            **({"metric_warnings": self.metric_warnings} if self.metric_warnings else {}),
         )
         self.tracker.log_final(dense, final, report["achieved_sparsity"]["prunable"])
         if self.accelerator.is_main_process:  # model/ and its card, sparsity.json, metrics.json last

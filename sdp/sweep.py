@@ -52,11 +52,13 @@ from sdp.training.rundir import (
     check_same_code,
     completed_here,
     is_moved_aside,
+    missing_weights,
     move_aside,
     prepare_run_dir,
     read_metrics,
     run_identity,
     same_world_size,
+    set_aside_dead_run,
     set_aside_other_code,
     write_run_record,
 )
@@ -121,8 +123,8 @@ def completed_runs(output_root: str | Path, chash: str, seed: int, exclude: Path
             continue  # a restarted run's old files are not a completed run of this config
         metrics = read_metrics(path.parent)
         if (metrics and metrics.get("status") == "completed" and metrics.get("config_hash") == chash
-                and metrics.get("seed") == seed and same_world_size(metrics)):
-            found.append(path.parent)
+                and metrics.get("seed") == seed and same_world_size(metrics) and missing_weights(path.parent) is None):
+            found.append(path.parent)  # (a twin whose model/ lost its weights is no completed run)
     return found
 
 
@@ -221,11 +223,15 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
             moved = move_aside(run_dir) if not cfg.resume and is_main_process() else None
             # This config's completed run made by other code is not this command's result: it moves aside too.
             other_code = set_aside_other_code(run_dir, cfg) if cfg.resume and is_main_process() else None
+            dead = set_aside_dead_run(run_dir, cfg) if cfg.resume and is_main_process() else None
             held.enter_context(job_log(run_dir, is_main_process()))
             if moved is not None:
                 log.warning("resume=false: the previous run's files were moved to %s", moved)
             if other_code is not None:
                 log.warning("%s", other_code)
+            if dead is not None:
+                log.warning("the run that was here left no checkpoint to resume from (or no intact result): its "
+                            "files were moved to %s and the run starts over", dead)
             placed = place_swept_job()  # hydra/launcher=gpu: this job's GPU and CPU threads
             if placed is not None:
                 log.info("hydra/launcher=gpu: job placed on %s", placed)

@@ -77,14 +77,32 @@ def _one_folder_for_many_jobs(config: DictConfig) -> str | None:
     return None if per_job.search(str(raw)) else ", ".join(swept.values())
 
 
+def _creatable_or_exit(folder: Any, key: str) -> None:
+    """Hydra makes the run (or sweep) folder before any job starts, and an OSError there (output_root is a file,
+    or on a read-only file system) was its traceback: one line naming the path instead, exit 2."""
+    path = Path(str(folder))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        blocker = next((p for p in [path, *path.parents] if p.exists() and not p.is_dir()), None)
+        why = f"{str(blocker)!r} is a file, not a folder" if blocker is not None else (err.strerror or str(err))
+        print(f"sdp-run: error: RunDirError: cannot create the run folder {str(path)!r} ({key}): {why}; set "
+              "output_root (or output_dir) to a writable folder", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 class SweepOutcome(Callback):
     """Logs a multirun's outcome at its end and exits 1 if a job of a plain sweep failed or was refused."""
 
     def __init__(self) -> None:
         self.started = time.time()
 
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _creatable_or_exit(config.hydra.run.dir, "hydra.run.dir")
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.started = time.time() - 1.0  # file times may be coarser than time.time()
+        _creatable_or_exit(config.hydra.sweep.dir, "hydra.sweep.dir")
         # submitit's own test (SlurmExecutor.affinity): srun on the PATH is what makes a machine a SLURM node.
         if config.hydra.launcher.get("_target_") == SLURM_LAUNCHER and shutil.which("srun") is None:
             print("sdp-run: error: LauncherError: hydra/launcher=slurm submits each job to SLURM, and this machine "

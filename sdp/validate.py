@@ -8,6 +8,7 @@ to import. The choice lists below are the registries' keys (tests/test_validate.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ TERM_OPTIONS = {
     "weight_reg": {"none": (), "cosine": (), "frobenius": ()},
 }
 CUSTOM_TASK_KEYS = ("train_file", "validation_file", "test_file", "text_fields", "label_column", "label_names",
-                    "metric")  # sdp/data/custom.py
+                    "metric", "target_range")  # sdp/data/custom.py
 MAX_SEED = 2**32 - 1  # numpy's seed range, which accelerate's set_seed passes on
 
 
@@ -59,6 +60,31 @@ def _choice(errors: list[str], key: str, value: Any, allowed) -> None:
 def _at_least(errors: list[str], key: str, value: Any, low: float, note: str = "") -> None:
     if value is not None and value < low:
         errors.append(f"{key}={value} must be >= {low}{note}")
+
+
+def _non_finite_errors(cfg: Any) -> list[str]:
+    """Every float key holding NaN or +-inf, found by walking the whole config: a comparison with NaN is always
+    false, so each range check below would let it through (a NaN alpha wasted a whole dense stage)."""
+    from omegaconf import DictConfig, OmegaConf
+
+    try:
+        tree = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    except Exception:  # an interpolation that does not resolve is Hydra's to report, not a number
+        tree = OmegaConf.to_container(cfg, resolve=False)
+    errors: list[str] = []
+
+    def walk(node: Any, key: str) -> None:
+        if isinstance(node, dict):
+            for name, child in node.items():
+                walk(child, f"{key}.{name}" if key else str(name))
+        elif isinstance(node, list):
+            for i, child in enumerate(node):
+                walk(child, f"{key}[{i}]")
+        elif isinstance(node, float) and not math.isfinite(node):
+            errors.append(f"{key}={node} must be a finite number")
+
+    walk(tree, "")
+    return errors
 
 
 def _numeric_errors(cfg: Any) -> list[str]:
@@ -92,7 +118,7 @@ def _numeric_errors(cfg: Any) -> list[str]:
         errors.append(f"train.warmup_ratio={train.warmup_ratio} must be in [0, 1]")
     if not train.max_grad_norm > 0:
         errors.append(f"train.max_grad_norm={train.max_grad_norm} must be > 0")
-    _at_least(errors, "task.max_seq_length", cfg.task.max_seq_length, 1)
+    errors += _seq_length_floor(cfg)
     if not 0.0 <= cfg.schedule.initial_sparsity < 1.0:
         errors.append(f"schedule.initial_sparsity={cfg.schedule.initial_sparsity} must be in [0, 1)")
     elif isinstance(cfg.sparsity, (int, float)) and cfg.schedule.initial_sparsity > cfg.sparsity:
@@ -118,7 +144,9 @@ def validate_config(cfg: Any) -> None:
     """ConfigError listing every bad value; then ModelLoadError for an unusable checkpoint."""
     from sdp.data.tasks import TASKS
 
-    errors: list[str] = []
+    errors = _non_finite_errors(cfg)
+    if errors:  # every range check below compares, and NaN compares false: these are reported alone
+        raise ConfigError("; ".join(errors))
     _choice(errors, "task", cfg.task.name, [*TASKS, "custom"])  # custom: the user's files (sdp/data/custom.py)
     _choice(errors, "regularizer", cfg.regularizer.name, REGULARIZERS)
     if cfg.regularizer.get("representation") is not None:
@@ -177,6 +205,28 @@ def validate_config(cfg: Any) -> None:
         raise ConfigError("; ".join(errors))
     check_pretrained_dir(cfg.model)
     _check_checkpoints(cfg, TASKS.get(cfg.task.name), student)  # None: task=custom, labels known at load
+
+
+# Special tokens every supported encoder adds: [CLS] x [SEP] (2); [CLS] a [SEP] b [SEP] (3; RoBERTa's <s> a </s></s>
+# b </s> is 4). A max_seq_length that leaves no room for text makes the tokenizer give up truncating with only a
+# logged error, so every sequence is kept whole: one text token per field is the least that means anything.
+# The tokenizer's exact count is checked again when the data is tokenized (sdp/data/tokenize.py).
+MIN_SPECIAL_TOKENS = {1: 2, 2: 3}
+
+
+def _seq_length_floor(cfg: Any) -> list[str]:
+    from sdp.data.tasks import TASKS
+
+    spec = TASKS.get(cfg.task.name)
+    fields = list(spec.text_fields) if spec is not None else list(cfg.task.get("text_fields") or [])
+    n_fields = len(fields) if len(fields) in MIN_SPECIAL_TOKENS else 1
+    low = MIN_SPECIAL_TOKENS[n_fields] + n_fields
+    if cfg.task.max_seq_length < low:
+        what = "a text pair" if n_fields == 2 else "one text"
+        return [f"task.max_seq_length={cfg.task.max_seq_length} must be >= {low}: {what} takes "
+                f"{MIN_SPECIAL_TOKENS[n_fields]} special tokens and at least one token of text per field "
+                "(shorter, the tokenizer stops truncating)"]
+    return []
 
 
 def _length_errors(cfg: Any, model_config: dict, what: str) -> list[str]:

@@ -35,3 +35,40 @@ def test_term_option_lists_match_the_constructors():
         assert validate.TERM_OPTIONS["regularizer"][name] == term_options_of(DISTILLATION_TERMS, name), name
     for name in WEIGHT_REGULARIZERS:
         assert validate.TERM_OPTIONS["weight_reg"][name] == term_options_of(WEIGHT_REGULARIZERS, name), name
+
+
+def test_every_float_key_is_checked_for_nan_and_inf():
+    """Walked generically: each float of the composed config, set to NaN or inf, is refused naming its key."""
+    import math
+    from pathlib import Path
+
+    import pytest
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    import sdp.config  # noqa: F401
+    from sdp.errors import ConfigError
+
+    conf = str(Path(__file__).resolve().parents[1] / "conf")
+    with initialize_config_dir(config_dir=conf, version_base="1.3"):
+        base = compose("config", overrides=["debug=smoke", "task=rte"])
+        tree = OmegaConf.to_container(base, resolve=True)
+        keys = []
+
+        def walk(node, key):
+            if isinstance(node, dict):
+                for name, child in node.items():
+                    walk(child, f"{key}.{name}" if key else name)
+            elif isinstance(node, float):
+                keys.append(key)
+
+        walk(tree, "")
+        for must in ("dense.lr", "dense.epochs", "regularizer.alpha", "weight_reg.beta", "prune.lr", "sparsity"):
+            assert must in keys, keys
+        for i, key in enumerate(keys):
+            for bad in [("nan", "inf", "-inf")[i % 3]]:  # one each, in turn: every key, every kind
+                cfg = compose("config", overrides=["debug=smoke", "task=rte", f"{key}={bad}"])
+                assert not math.isfinite(OmegaConf.select(cfg, key))
+                with pytest.raises(ConfigError, match=rf"^{key.replace('.', '[.]')}={bad.replace('-', '[-]')} must be a "
+                                                      "finite number$"):
+                    validate.validate_config(cfg)

@@ -20,15 +20,16 @@ validation score, so nothing is ever chosen on the test file.
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 from pathlib import Path
 from typing import Any
 
 import datasets
-import pyarrow.parquet as pq
 
+from sdp.data.file_scan import scan_file
 from sdp.data.loading import register_local_reader
-from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec
+from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target
 
 NAME = "custom"
 FORMATS = {  # suffix -> (datasets builder, its options)
@@ -68,8 +69,11 @@ def read_table(path: str | Path, key: str) -> datasets.Dataset:
             raise DataError(f"task.{key}={str(path)!r} is empty")
     builder, options = FORMATS[suffix]
     no_rows = f"task.{key}={str(path)!r} has {'a header but ' if builder == 'csv' else ''}no rows"
-    if suffix == ".parquet" and not is_url(path) and pq.read_metadata(p).num_rows == 0:
-        raise DataError(no_rows)  # datasets fails on it with an ArrowInvalid about a batch size of 0
+    # What the file holds, counted record by record (malformed records are refused here, naming the line);
+    # datasets fails on a 0-row Parquet with an ArrowInvalid about a batch size of 0.
+    expected = None if is_url(path) else scan_file(p, suffix, key)
+    if expected == 0:
+        raise DataError(no_rows)
     try:
         ds = datasets.load_dataset(builder, data_files=data_location(path), split="train", **options)
     except (OSError, ConnectionError) as exc:  # a URL that cannot be reached (offline, no such file, no access)
@@ -83,6 +87,8 @@ def read_table(path: str | Path, key: str) -> datasets.Dataset:
         raise DataError(no_rows) from exc
     if len(ds) == 0:
         raise DataError(no_rows)
+    if expected is not None and len(ds) != expected:  # rows merged or dropped on the way: never train on that
+        raise DataError(f"task.{key}={str(path)!r} holds {expected} rows, but {len(ds)} were read from it")
     return ds
 
 
@@ -119,6 +125,40 @@ def _check_filled(ds: datasets.Dataset, column: str, role: str, key: str, path: 
                         f"rows (first: {rows[:5]}; data rows counted from 1); fill them in or drop those rows")
 
 
+def _content_hash(path: str) -> str | None:
+    if is_url(path):
+        return None
+    h = hashlib.sha256()
+    with open(Path(path).expanduser(), "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_distinct_files(task_cfg: Any, files: dict[str, str]) -> None:
+    """An eval file with the training file's content (a copy, or the same path) scores training rows and reports
+    them as dev: refused, whatever its name."""
+    train = _content_hash(str(task_cfg[files["train"]]))
+    for split, key in files.items():
+        if split != "train" and train is not None and _content_hash(str(task_cfg[key])) == train:
+            raise DataError(f"task.{key}={str(task_cfg[key])!r} has the same content as "
+                            f"task.train_file={str(task_cfg.train_file)!r} (sha256 {train[:12]}): its score would be "
+                            "a training score reported as held-out; give a file of other rows")
+
+
+def _target_range(task_cfg: Any, regression: bool) -> tuple[float, float] | None:
+    """task.target_range=[low, high]: the scores a custom regression allows (none unless given)."""
+    given = task_cfg.get("target_range")
+    if given is None:
+        return None
+    values = list(given)
+    if not regression:
+        raise DataError(f"task.target_range={values} is for a regression (task.metric=pearson_spearman) only")
+    if len(values) != 2 or not all(isinstance(v, (int, float)) for v in values) or not values[0] < values[1]:
+        raise DataError(f"task.target_range={values} must be two numbers [low, high] with low < high")
+    return float(values[0]), float(values[1])
+
+
 def _label_names(values: list[Any]) -> tuple[str, ...]:
     distinct = set(values)
     if all(isinstance(v, int) and not isinstance(v, bool) for v in distinct):
@@ -152,6 +192,7 @@ def custom_task(task_cfg: Any) -> TaskSpec:
     tables = {}
     for split, key in files.items():
         tables[split] = read_checked(task_cfg[key], key, fields, label_col)
+    _check_distinct_files(task_cfg, files)
     train_labels = tables["train"][label_col]
     regression = metric == "pearson_spearman" or tables["train"].features[label_col].dtype.startswith("float")
     names = None
@@ -169,7 +210,7 @@ def custom_task(task_cfg: Any) -> TaskSpec:
     elif metric != "pearson_spearman":
         raise DataError(f"task.label_column={label_col!r} holds float labels (a regression): use "
                         f"task.metric=pearson_spearman, not {metric!r}")
-    return TaskSpec(
+    spec = TaskSpec(
         name=NAME,
         text_fields=tuple(fields),
         label_names=names,
@@ -178,9 +219,15 @@ def custom_task(task_cfg: Any) -> TaskSpec:
         source=NAME,
         local_label_column=label_col,
         local_label_format="float" if regression else "name",
+        target_range=_target_range(task_cfg, regression),
         eval_splits=tuple(s for s in files if s != "train"),  # validation first: it is the one main scores
         local_split_files=tuple((split, data_location(task_cfg[key])) for split, key in files.items()),
     )
+    if regression:  # every file's targets, before anything runs
+        for split, key in files.items():
+            for i, score in enumerate(tables[split][label_col]):
+                check_target(spec, float(score), f"task.{key}={str(task_cfg[key])!r} data row {i + 1}")
+    return spec
 
 
 def read_custom_split(task: TaskSpec, root: Path | None, split: str) -> list[dict]:
@@ -190,8 +237,10 @@ def read_custom_split(task: TaskSpec, root: Path | None, split: str) -> list[dic
     key = {**FILE_KEYS, **OPTIONAL_FILE_KEYS}.get(split, split)
     ds = read_checked(path, key, list(task.text_fields), task.local_label_column)
     rows = []
-    for r in ds:
+    for i, r in enumerate(ds):
         label = r[task.local_label_column]
+        if task.is_regression:
+            check_target(task, float(label), f"task.{key}={str(path)!r} data row {i + 1}")
         rows.append({**{f: str(r[f]) for f in task.text_fields},
                      "label": float(label) if task.is_regression else str(label)})
     return rows

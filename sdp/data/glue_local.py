@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, read_utf8
+from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target, read_utf8
 
 __all__ = ["DataError", "DataFileNotFoundError", "find_task_dir", "read_glue_split", "read_tsv"]
 
@@ -81,6 +81,7 @@ def _parse_label(task: TaskSpec, raw: str, path: Path, lineno: int) -> str | flo
             score = math.nan
         if not math.isfinite(score):
             raise DataError(f"{where}: cannot parse score {raw!r} as a finite number (task {task.name!r})")
+        check_target(task, score, where)
         return score
     names = task.label_names or ()
     if task.local_label_format == "index":

@@ -19,7 +19,7 @@ import datasets
 import numpy as np
 
 from sdp.data.glue_local import read_glue_split
-from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec
+from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target
 
 __all__ = [
     "LOCAL_READERS",
@@ -116,6 +116,8 @@ def remap_labels_by_name(ds: datasets.Dataset, task: TaskSpec) -> datasets.Datas
         raise DataError(f"task {task.name!r}: dataset lacks columns {missing}; it has {ds.column_names}")
     ds = ds.select_columns([*task.text_fields, "label"])
     if task.is_regression:
+        for i, score in enumerate(ds["label"]):  # the Hub's copy is held to the task's range as a local file is
+            check_target(task, float(score), f"task {task.name!r} row {i + 1}")
         return ds.cast(_features(task))
     feat = ds.features["label"]
     if not isinstance(feat, datasets.ClassLabel):
@@ -281,8 +283,29 @@ def load_splits(
     else:
         for split in task.eval_splits:
             out[split] = subsample(out[split], max_eval_samples)
+    _check_correlation_defined(task, out)
     splits_out = datasets.DatasetDict({split: _add_idx(ds) for split, ds in out.items()})
     return LoadedSplits(splits_out, query_groups(task, splits_out), dropped)
+
+
+MIN_CORRELATION_ROWS = 3  # two points always correlate at +-1 (or not at all): no measurement
+
+
+def _check_correlation_defined(task: TaskSpec, splits: dict[str, datasets.Dataset]) -> None:
+    """A regression eval split on which Pearson/Spearman are undefined whatever the model predicts (constant
+    targets) or meaningless (under 3 rows) is a DataError: it used to be scored as 0.0 with a stderr warning."""
+    if not task.is_regression:
+        return
+    for split, ds in splits.items():
+        if split == task.train_split:
+            continue
+        targets = np.asarray(ds["label"], dtype=np.float64)
+        if len(targets) < MIN_CORRELATION_ROWS or np.ptp(targets) == 0:
+            why = (f"has {len(targets)} row(s)" if len(targets) < MIN_CORRELATION_ROWS
+                   else f"has one target value ({targets[0]:g}) in all {len(targets)} rows")
+            raise DataError(f"task {task.name!r}: eval split {split!r} {why}: {'/'.join(task.metric_names)} "
+                            f"correlation is undefined on it; it needs >= {MIN_CORRELATION_ROWS} rows with "
+                            "differing targets (raise max_eval_samples, or use another eval file)")
 
 
 def query_groups(task: TaskSpec, splits: datasets.DatasetDict) -> dict[str, np.ndarray]:

@@ -30,6 +30,13 @@ def read_utf8(path) -> str:
         ) from None
 
 
+def check_target(task: TaskSpec, score: float, where: str) -> None:
+    """A regression target outside the task's declared range (a score of -3 or 500 for STS-B) is a DataError."""
+    if task.target_range is not None and not task.target_range[0] <= score <= task.target_range[1]:
+        low, high = task.target_range
+        raise DataError(f"{where}: target {score:g} is outside task {task.name!r}'s range [{low:g}, {high:g}]")
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """Static description of one task.
@@ -58,6 +65,7 @@ class TaskSpec:
     local_label_format: str = "name"
     local_num_columns: int | None = None  # expected column count for header-less files
     local_split_files: tuple[tuple[str, str], ...] = (("train", "train.tsv"), ("validation", "dev.tsv"))
+    target_range: tuple[float, float] | None = None  # regression: the scores the task defines (STS-B: 0..5)
 
     def __post_init__(self) -> None:
         if not self.text_fields:
@@ -170,6 +178,7 @@ for _spec in (
         local_subdir="STS-B",
         local_label_column="score",
         local_label_format="float",
+        target_range=(0.0, 5.0),  # similarity scores from 0 (unrelated) to 5 (equivalent)
     ),
     TaskSpec(
         name="qqp",

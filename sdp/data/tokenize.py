@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from sdp.data.tasks import DataError, TaskSpec
+from sdp.errors import ConfigError
 from sdp.io import publish_tree
 
 log = logging.getLogger(__name__)
@@ -42,11 +43,32 @@ def dataset_content_hash(ds: datasets.Dataset) -> str:
     return h.hexdigest()
 
 
+def tokenizer_content_hash(tokenizer) -> str:
+    """sha256 of what the tokenizer does, not what it is called: a fast tokenizer's whole serialized state
+    (normalizer: lower-casing, accents; pre-tokenizer; model; post-processor; added tokens), else its vocabulary,
+    plus the special tokens and plain init options. A local model folder whose tokenizer is changed in place,
+    with the same name and vocabulary size, gets another cache key."""
+    h = hashlib.sha256()
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        # Less the truncation and padding settings: each call sets them (truncation=True, max_length=...), so they
+        # say what the last call asked, not what the tokenizer is (max_seq_length is in the key by itself).
+        state = {k: v for k, v in json.loads(backend.to_str()).items() if k not in ("truncation", "padding")}
+        h.update(json.dumps(state, sort_keys=True).encode())
+    else:
+        h.update(json.dumps(sorted(tokenizer.get_vocab().items())).encode())
+    plain = {k: v for k, v in sorted(getattr(tokenizer, "init_kwargs", {}).items())
+             if isinstance(v, (str, int, float, bool, type(None))) and k != "name_or_path"}
+    h.update(json.dumps([plain, tokenizer.special_tokens_map], sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
 def _tokenizer_id(tokenizer) -> dict:
     return {
         "name_or_path": str(getattr(tokenizer, "name_or_path", "")),
         "vocab_size": len(tokenizer),
         "class": f"{type(tokenizer).__module__}.{type(tokenizer).__qualname__}",
+        "content": tokenizer_content_hash(tokenizer),
     }
 
 
@@ -60,6 +82,18 @@ def tokenize_cache_key(dsets: datasets.DatasetDict, task: TaskSpec, tokenizer, m
         "max_seq_length": int(max_seq_length),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def check_room_for_text(tokenizer, task: TaskSpec, max_seq_length: int) -> None:
+    """Refuse a max_seq_length that leaves no token of text per field after this tokenizer's special tokens: the
+    tokenizer then gives up truncating (it only logs an error) and every sequence is kept whole."""
+    n_fields = len(task.text_fields)
+    special = tokenizer.num_special_tokens_to_add(pair=n_fields == 2)
+    if int(max_seq_length) < special + n_fields:
+        raise ConfigError(f"task.max_seq_length={max_seq_length} must be >= {special + n_fields} for this tokenizer "
+                          f"({type(tokenizer).__name__}): it adds {special} special tokens to "
+                          f"{'a text pair' if n_fields == 2 else 'one text'}, and each text field needs a token; "
+                          "shorter, the tokenizer stops truncating")
 
 
 def _tokenize(
@@ -99,11 +133,12 @@ def tokenize_splits(
     ``attention_mask``, ``token_type_ids`` (if the tokenizer makes them), ``labels``, ``idx``.
 
     With ``cache_dir``, the result is saved under ``cache_dir/<key>/`` where ``key`` hashes the task, the raw
-    data content, the tokenizer (name_or_path, vocab size, class) and ``max_seq_length``; a later call with
-    the same inputs loads it instead of tokenizing again.
+    data content, the tokenizer (name_or_path, vocab size, class and its content hash) and ``max_seq_length``; a
+    later call with the same inputs loads it instead of tokenizing again.
     """
     if int(max_seq_length) <= 0:
         raise DataError(f"max_seq_length must be positive, got {max_seq_length!r}")
+    check_room_for_text(tokenizer, task, max_seq_length)
     if cache_dir is None:
         return _tokenize(dsets, task, tokenizer, max_seq_length)
     cache_dir = Path(cache_dir)

@@ -54,3 +54,15 @@ def check_prunable(model: nn.Module, include: Iterable[str], exclude: Iterable[s
             f"{err}. The model's Linear weights live under {blocks or sorted(linear)[:5]}; built-in patterns: "
             f"{BUILTIN_INCLUDE}"
         ) from None
+
+
+def check_sparsity_leaves_weights(prunable: dict[str, nn.Parameter], sparsity: float, scope: str = "global") -> None:
+    """A PrunableSetError when ``sparsity`` zeroes every prunable weight: masks zero ``round(sparsity * n)`` of
+    ``n`` (per tensor for scope=layerwise), so a sparsity within 0.5/n of 1 is silently the same as 1."""
+    groups = {name: p.numel() for name, p in prunable.items()} if scope == "layerwise" else {
+        "the prunable set": sum(p.numel() for p in prunable.values())}
+    for name, n in groups.items():
+        if round(sparsity * n) >= n:
+            raise PrunableSetError(
+                f"sparsity={sparsity} zeroes every one of the {n} prunable weights of {name} (scope={scope}): "
+                f"nothing would survive; allowed: sparsity < {(n - 0.5) / n:.10g}")

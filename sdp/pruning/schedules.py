@@ -135,6 +135,9 @@ def schedule_config_errors(name: str, start: float, end: float, frequency: float
             errors.append(str(err))
     if start > end:
         errors.append(f"schedule.start={start} is after schedule.end={end}")
+    if name != "one_shot" and not errors and frequency <= 0:  # 0 used to become "prune before every update"
+        low = "1 (optimizer steps between pruning events)" if unit == "steps" else "0 (a fraction of the stage)"
+        errors.append(f"schedule.frequency={frequency:g} must be {'>=' if unit == 'steps' else '>'} {low}")
     return errors
 
 

@@ -12,6 +12,8 @@ import pandas as pd
 
 from sdp.objectives.naming import method_name
 from sdp.report.not_runs import EVAL_COLUMNS, MalformedEval, load_evaluation, not_a_run
+from sdp.report.trace_read import load_trace, was_resumed  # noqa: F401  (re-exported: plots, gridrun, tests)
+from sdp.report.walk import walk_metrics as _walk_metrics
 from sdp.training.env import PER_SEED_INPUTS, config_hash
 from sdp.training.rundir import is_moved_aside, read_run_record
 
@@ -113,16 +115,23 @@ class Collection:
     # Failed launches whose run never started (a config error: "before_run" in the record), not failed runs
     n_launch_errors: int = 0
     warnings: list[str] = field(default_factory=list)  # e.g. a run kept without its dense score
+    skipped: list[str] = field(default_factory=list)  # metrics.json paths that are not regular files (a FIFO)
 
 
-def find_metrics_files(results_dir: Path) -> list[Path]:
-    """Every metrics.json under results_dir (any depth), skipping report/reference folders and the
-    ``previous-<time>/`` folders a ``resume=false`` restart moves an old run into; sorted."""
+def find_metrics_files(results_dir: Path, warnings: list[str] | None = None) -> list[Path]:
+    """Every metrics.json under results_dir (any depth, symlinked folders followed), skipping report/reference
+    folders and the ``previous-<time>/`` folders a ``resume=false`` restart moves an old run into; sorted. A
+    metrics.json that is not a regular file (a FIFO would block the reader forever) is left out, with a line in
+    ``warnings``."""
     results_dir = Path(results_dir)
     found = []
-    for path in results_dir.rglob("metrics.json"):
+    for path in _walk_metrics(results_dir):
         rel = path.relative_to(results_dir).parts
         if (rel and rel[0] in SKIP_DIRS) or is_moved_aside(path, results_dir):
+            continue
+        if not path.is_file():  # follows a symlink to a file; False for a FIFO, socket, device or folder
+            if warnings is not None:
+                warnings.append(f"`{path.relative_to(results_dir).as_posix()}` is not a regular file: skipped")
             continue
         found.append(path)
     return sorted(found, key=lambda p: p.relative_to(results_dir).as_posix())
@@ -314,7 +323,8 @@ _COLUMNS = [
 def collect_runs(results_dir: Path | str) -> Collection:
     """Load every run under results_dir; malformed files are reported, never fatal."""
     results_dir = Path(results_dir)
-    files = find_metrics_files(results_dir) if results_dir.is_dir() else []
+    skipped: list[str] = []
+    files = find_metrics_files(results_dir, skipped) if results_dir.is_dir() else []
     records, malformed, tuning, dense_only, evaluations, launch_errors = [], [], 0, [], [], 0
     for path in files:
         try:
@@ -357,6 +367,7 @@ def collect_runs(results_dir: Path | str) -> Collection:
         warnings=warnings,
         evaluations=pd.DataFrame(evaluations, columns=EVAL_COLUMNS).sort_values("path").reset_index(drop=True),
         n_launch_errors=launch_errors,
+        skipped=skipped,
     )
 
 
@@ -367,66 +378,3 @@ def is_tuning_run(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(examples, dict) and "validation_from_train" in examples
-
-
-def _trace_records(path: Path) -> tuple[list[Any], int]:
-    """The parsed lines of a trace.jsonl (blank lines skipped) and the number of unparsable ones; ([], 1) for
-    an unreadable file."""
-    try:
-        lines = Path(path).read_text(errors="replace").splitlines()
-    except OSError:
-        return [], 1
-    records, bad = [], 0
-    for line in lines:
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            bad += 1
-    return records, bad
-
-
-def was_resumed(path: Path) -> bool:
-    """Did the run of this trace.jsonl resume from a checkpoint (a ``resume`` record)?"""
-    return any(isinstance(obj, dict) and obj.get("event") == "resume" for obj in _trace_records(path)[0])
-
-
-def load_trace(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """Pruning-step records of a trace.jsonl and the number of unreadable lines.
-
-    A prune record may carry `loss_before`, `loss_after` and `recovery_steps` itself; where it does not,
-    they are derived from the pruning stage's `train` records: the last logged loss before the step, the
-    first one at or after it, and the steps until the loss is back at `loss_before` (None if it is not
-    back before the next pruning step). The task loss is preferred, as it is comparable across methods.
-    """
-    prunes, train = [], []
-    records, bad = _trace_records(path)
-    for obj in records:
-        if not isinstance(obj, dict):
-            bad += 1
-        elif obj.get("event") == "prune":
-            if all(_is_number(obj.get(k)) for k in ("step", "sparsity")):
-                prunes.append(obj)
-            else:
-                bad += 1
-        elif obj.get("event") == "train" and obj.get("stage", "prune") == "prune" and _is_number(obj.get("step")):
-            loss = obj.get("task_loss", obj.get("loss"))
-            if _is_number(loss):
-                train.append((obj["step"], float(loss)))
-    train.sort()
-    prunes.sort(key=lambda e: e["step"])
-    for i, ev in enumerate(prunes):
-        if all(k in ev for k in ("loss_before", "loss_after", "recovery_steps")) or not train:
-            continue
-        step = ev["step"]
-        nxt = prunes[i + 1]["step"] if i + 1 < len(prunes) else float("inf")
-        before = [loss for st, loss in train if st < step]
-        after = [(st, loss) for st, loss in train if step <= st < nxt]
-        if not before or not after:
-            continue
-        ev.setdefault("loss_before", before[-1])
-        ev.setdefault("loss_after", after[0][1])
-        back = [st for st, loss in after if loss <= ev["loss_before"]]
-        ev.setdefault("recovery_steps", back[0] - step if back else None)
-    return prunes, bad

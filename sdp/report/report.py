@@ -107,7 +107,7 @@ def build_report(
     run_cells = aggregate_cells(runs) if not runs.empty else pd.DataFrame(columns=CELL_COLUMNS)
     published, pub_problems = load_published(baselines)
     _clear_outputs(out_dir)  # only once every input is read: an unreadable input leaves the old tables as they were
-    report = Report(coll, run_cells, warnings=list(pub_problems))
+    report = Report(coll, run_cells, warnings=[*coll.skipped, *pub_problems])  # skipped: stderr too
     files = report.files
     xl_tasks = cross_lingual_tasks(runs)
     no_runs = runs.empty

@@ -62,7 +62,14 @@ def run_lock(run_dir: str | Path, enabled: bool = True) -> Iterator[None]:
         yield
         return
     path = Path(run_dir) / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as err:  # e.g. a folder of that name: a traceback before, now one line naming it
+        from sdp.training.rundir import RunDirError
+
+        what = "a folder" if path.is_dir() else "unusable"
+        raise RunDirError(f"the run directory's lock file {str(path)!r} is {what} ({err.strerror or err}); it must "
+                          f"be a plain file that sdp creates: remove it, or choose another output_dir") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

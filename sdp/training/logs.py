@@ -93,10 +93,29 @@ def trace_size(path: str | Path) -> int:
 
 
 def truncate_trace(path: str | Path, size: int | None) -> None:
-    """Cut trace.jsonl back to ``size`` bytes (what it held when the checkpoint was written)."""
+    """Cut trace.jsonl back to ``size`` bytes (what it held when the checkpoint was written), and always to its
+    last complete line: a record cut short by a kill or a full disk would otherwise have the next one glued on."""
     path = Path(path)
-    if size is None or not path.is_file() or path.stat().st_size <= size:
+    if not path.is_file():
         return
+    held = path.stat().st_size
+    if size is not None and held > size:
+        with open(path, "r+b") as fh:
+            fh.truncate(size)
+        log.info("trace.jsonl cut back to the checkpoint (%d bytes): the updates after it are redone", size)
+    elif size is not None and held < size:
+        log.warning("trace.jsonl holds %d bytes, the checkpoint recorded %d: records were lost (it is kept from "
+                    "its last complete line on)", held, size)
+    repair_trace(path)
+
+
+def repair_trace(path: str | Path) -> None:
+    """Cut a partial last line (no newline at its end) off trace.jsonl, saying so."""
+    path = Path(path)
     with open(path, "r+b") as fh:
-        fh.truncate(size)
-    log.info("trace.jsonl cut back to the checkpoint (%d bytes): the updates after it are redone", size)
+        data = fh.read()
+        if not data or data.endswith(b"\n"):
+            return
+        keep = data.rfind(b"\n") + 1
+        fh.truncate(keep)
+    log.warning("trace.jsonl ended in a partial line (%d bytes): cut back to its last complete line", len(data) - keep)

@@ -119,6 +119,8 @@ def completed_metrics(run_dir: str | Path, cfg: Any) -> dict | None:
     if not metrics or metrics.get("status") != "completed" or not cfg.resume:
         return None
     chash, seed = run_identity(cfg)
+    if metrics.get("config_hash") == chash and missing_weights(run_dir) is not None:
+        return None  # its weights are gone: not completed (set_aside_dead_run moved it aside before the run)
     if metrics.get("config_hash") != chash or metrics.get("seed") != seed:
         raise ResumeRefusedError(
             f"run directory {str(run_dir)!r} holds a completed run of another config (config_hash "
@@ -166,6 +168,58 @@ def move_aside(run_dir: str | Path) -> Path | None:
     for p in old:
         os.replace(p, target / p.name)
     return target
+
+
+# What a run writes as it trains: their presence says a run was here (run.json, .hydra and run.log alone do not).
+RUN_OUTPUTS = ("trace.jsonl", "metrics.json", "model", "dense_model", "sparsity.json", "teacher_cache", "checkpoints")
+
+
+def missing_weights(run_dir: str | Path) -> str | None:
+    """What a completed record's ``model/`` lacks (config.json, a *.safetensors file whole as its header says), or
+    None when it is intact. A folder with no ``model/`` at all is a record kept without its weights (results/ trees
+    keep only the records: .gitignore), and stands for its scores."""
+    model = Path(run_dir) / "model"
+    if not model.is_dir():
+        return None
+    if not (model / "config.json").is_file():
+        return "model/config.json"
+    weights = sorted(model.glob("*.safetensors"))
+    if not weights:
+        return "model/*.safetensors"
+    for path in weights:
+        try:
+            size = path.stat().st_size
+            with open(path, "rb") as fh:
+                header = int.from_bytes(fh.read(8), "little")
+        except OSError:
+            return f"model/{path.name}"
+        if size < 8 or size < 8 + header:  # cut short: the header announces more than the file holds
+            return f"model/{path.name}"
+    return None
+
+
+def _has_checkpoint(run_dir: Path) -> bool:
+    return any((run_dir / "checkpoints").glob("*/state.json"))
+
+
+def set_aside_dead_run(run_dir: str | Path, cfg: Any) -> Path | None:
+    """A resume=true launch into a folder whose run left outputs but nothing to resume from (killed before its
+    first checkpoint, failed, metrics.json deleted or cut short, a completed record whose model/ weights are gone):
+    its files move to ``previous-<time>/`` as resume=false moves them, so nothing is appended to the old trace and
+    model/ is not rewritten in place. Another config's run is left for the refusals (check_resumable)."""
+    run_dir = Path(run_dir)
+    record = read_run_record(run_dir)
+    if record is not None and record.get("resume_identity") not in (None, resume_identity(cfg)):
+        return None
+    metrics = read_metrics(run_dir)
+    if metrics and metrics.get("status") == "completed":
+        if metrics.get("config_hash") != run_identity(cfg)[0] or missing_weights(run_dir) is None:
+            return None  # another config's (refused later), or intact: completed_here returns it
+    elif _has_checkpoint(run_dir):
+        return None  # the resume starts from it (and cuts the trace back to it)
+    if not any((run_dir / name).exists() for name in RUN_OUTPUTS):
+        return None
+    return move_aside(run_dir)
 
 
 def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:

@@ -285,7 +285,9 @@ class Measurements:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.recovery.load_state_dict(state["recovery"])
         self.separability = dict(state["separability"])
-        self.weights = dict(state["weights"])
+        # The stage-start checkpoint is saved before the pruning stage measures the dense weights: restoring it
+        # must not forget that measurement (analysis.weights.dense), so the checkpoint's values are added to it.
+        self.weights = {**self.weights, **state["weights"]}
 
     def summary(self) -> dict[str, Any]:
         return {

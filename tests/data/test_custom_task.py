@@ -69,8 +69,9 @@ def test_a_custom_tasks_dense_model_and_teacher_can_be_passed_on(tmp_path):
     assert second["status"] == "completed" and second["dense"] == json.loads(
         (first / "metrics.json").read_text())["dense"]  # the same dense model, scored on the same dev file
     two = write_reviews(tmp_path / "two.tsv", 24, labels=("pos", "neg"))
+    two_dev = write_reviews(tmp_path / "two_dev.tsv", 12, labels=("pos", "neg"))
     with pytest.raises(Exception, match=r"has 3 labels, the task needs 2"):
-        run(compose_cfg(["debug=smoke", *custom(tmp_path, train=two, dev=two), f"cache_dir={tmp_path}/cache",
+        run(compose_cfg(["debug=smoke", *custom(tmp_path, train=two, dev=two_dev), f"cache_dir={tmp_path}/cache",
                          f"dense.checkpoint={first}/dense_model"]), run_dir=tmp_path / "third")
 
 
@@ -140,6 +141,7 @@ def test_float_labels_make_a_regression(tmp_path):
     ("unknown_test_label", r"task.test_file=.*unknown label\(s\) \['meh'\]"),
     ("bad_metric", "task.metric='auc' is not one of"),
     ("float_with_accuracy", "float labels .* use task.metric=pearson_spearman"),
+    ("target_outside_range", r"task.train_file=.* data row 2: target 1.5 is outside task 'custom''s range \[0, 1\]"),
     ("unreachable_url", r"task.train_file='hf://datasets/nobody/nothing/train.parquet' could not be read: "),
     ("unknown_format", r"task.train_file=.*unknown format '.xlsx'; allowed: \['.csv', '.json', '.jsonl', "
                        r"'.parquet', '.tsv'\]"),
@@ -169,7 +171,11 @@ def test_bad_files_fail_with_the_key_and_the_problem(tmp_path, case, match):
     else:
         path = tmp_path / "f.csv"
         path.write_text("body,verdict\nfine,0.5\nbad,1.5\n")
-        over["train"] = over["dev"] = path
+        over["train"] = path
+        if case == "target_outside_range":
+            over.update({"task.metric": "pearson_spearman", "task.target_range": "[0,1]"})
+        over["dev"] = tmp_path / "f_dev.csv"
+        over["dev"].write_text("body,verdict\nfine,0.5\n")
     cfg = compose_cfg(custom(tmp_path, **over))
     error = DataFileNotFoundError if case in ("missing_file", "unreachable_url") else DataError
     with pytest.raises(error, match=match):
@@ -241,6 +247,8 @@ def test_words_pandas_would_call_missing_are_values(tmp_path):
         path = tmp_path / f"intents{suffix}"
         rows = [("NA", "None"), ("book a table", "book"), ("null", "None"), ("N/A", "book")] * 4
         path.write_text(f"body{sep}verdict\n" + "".join(f"{t}{sep}{y}\n" for t, y in rows))
-        task = resolve_task(compose_cfg(custom(tmp_path, train=path, dev=path)).task)
+        dev = path.with_name(f"dev{suffix}")
+        dev.write_text(path.read_text() + f"more{sep}book\n")  # another file: a copy of train is refused
+        task = resolve_task(compose_cfg(custom(tmp_path, train=path, dev=dev)).task)
         assert task.label_names == ("None", "book"), suffix
         assert load_splits(task, None).datasets["train"][0]["body"] == "NA"

@@ -180,6 +180,60 @@ def _not_utf8(d: Path) -> None:
     (d / "train.tsv").write_bytes(b"\n".join(lines))
 
 
+def _custom_files(name: str) -> list[str]:
+    """CUSTOM, reading the user's files train.<ext> and dev.tsv of the small RTE copy."""
+    return ["task=custom", f"task.train_file=${{data_dir}}/glue/RTE/{name}",
+            "task.validation_file=${data_dir}/glue/RTE/dev.tsv", "task.text_fields=[sentence1,sentence2]",
+            "task.label_column=label"]
+
+
+def _rows(n: int = 30) -> list[tuple[str, str, str]]:
+    return [(f"premise number {i}", f"hypothesis number {i}", ("entailment", "not_entailment")[i % 2])
+            for i in range(n)]
+
+
+def _csv_quote_left_open(d: Path) -> None:
+    """Line 6 opens a quote that line 10 closes: pandas reads the 5 lines as one row, labels inside the text."""
+    lines = ["sentence1,sentence2,label", *(",".join(r) for r in _rows())]
+    lines[5] = '"' + lines[5]
+    lines[9] = lines[9].replace(",", '",', 1)
+    (d / "train.csv").write_text("\n".join(lines) + "\n")
+
+
+def _csv_extra_field(d: Path) -> None:
+    lines = ["sentence1,sentence2,label", *(",".join(r) for r in _rows())]
+    lines[7] += ",surplus"
+    (d / "train.csv").write_text("\n".join(lines) + "\n")
+
+
+def _jsonl_mixed_label(d: Path) -> None:
+    rows = [{"sentence1": a, "sentence2": b, "label": i % 2} for i, (a, b, _) in enumerate(_rows())]
+    rows[4]["label"] = "1"
+    (d / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _parquet_really_csv(d: Path) -> None:
+    (d / "train.parquet").write_text("sentence1,sentence2,label\n" + "".join(",".join(r) + "\n" for r in _rows()))
+
+
+def _dev_copy_of_train(d: Path) -> None:
+    shutil.copyfile(d / "train.tsv", d / "dev.tsv")
+
+
+def _stsb_score_out_of_range(d: Path, dev_constant: bool = False) -> None:
+    """A small STS-B (GLUE layout) whose line 7 scores 500 (or whose dev rows all score 3)."""
+    stsb = d.parent / "STS-B"
+    stsb.mkdir()
+    head = "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore"
+    for name in ("train.tsv", "dev.tsv"):
+        rows = [f"{i}\tg\tf\t2012\t{i}\ts\ts\ta man plays {i}\ta man sings {i}\t{i % 6}" for i in range(30)]
+        if name == "train.tsv" and not dev_constant:
+            rows[5] = rows[5].rsplit("\t", 1)[0] + "\t500"
+        if name == "dev.tsv" and dev_constant:
+            rows = [r.rsplit("\t", 1)[0] + "\t3" for r in rows]
+        (stsb / name).write_text("\n".join([head, *rows]) + "\n")
+
+
 # README row name -> (overrides, data breaker, run-dir/tmp setup, exception class name, message fragment)
 CASES = {
     "unknown task": (["task=foo"], None, None, "MissingConfigException", "Could not find 'task/foo'"),
@@ -285,6 +339,33 @@ CASES = {
     "data file not UTF-8": ([], _not_utf8, None, "DataError", "train.tsv' line 7: not valid UTF-8"),
     "offline without data_dir": (["data_dir=null"], None, "offline", "HubUnreachableError",
                                  "set data_dir=<folder with glue/ or xglue/> or the SDP_DATA_DIR"),
+    "non-finite number": (["regularizer.alpha=nan", "dense.lr=inf"], None, None, "ConfigError",
+                          "regularizer.alpha=nan must be a finite number; dense.lr=inf must be a finite number"),
+    "max_seq_length with no room for text": (["task.max_seq_length=1"], None, None, "ConfigError",
+                                             "task.max_seq_length=1 must be >= 5: a text pair takes 3 special tokens"),
+    "sparsity that leaves no weight": (["sparsity=0.9999999"], None, None, "PrunableSetError",
+                                       "sparsity=0.9999999 zeroes every one of the"),
+    "schedule.frequency=0": (["schedule.unit=steps", "schedule.start=0", "schedule.end=1", "schedule.frequency=0"],
+                             None, None, "ConfigError", "schedule.frequency=0 must be >= 1"),
+    "custom CSV with a quote left open": (_custom_files("train.csv"), _csv_quote_left_open, None, "DataError",
+                                          "train.csv' line 6: a quoted field runs on to line 10, merging 5 lines "
+                                          "into one row"),
+    "custom CSV with an extra field": (_custom_files("train.csv"), _csv_extra_field, None, "DataError",
+                                       "train.csv' line 8: expected 3 comma-separated fields (as the header), got 4"),
+    "custom JSON Lines label of two kinds": (_custom_files("train.jsonl"), _jsonl_mixed_label, None, "DataError",
+                                             "train.jsonl' line 5: column 'label' holds \"1\" (a string), but 0 "
+                                             "(a number) on line 1"),
+    "custom Parquet file that is not Parquet": (_custom_files("train.parquet"), _parquet_really_csv, None, "DataError",
+                                                "train.parquet' is not a Parquet file"),
+    "custom validation file equal to the training file": (CUSTOM, _dev_copy_of_train, None, "DataError",
+                                                          "dev.tsv' has the same content as task.train_file="),
+    "regression target outside the task's range": (["task=stsb"], _stsb_score_out_of_range, None, "DataError",
+                                                   "train.tsv' line 7: target 500 is outside task 'stsb''s range "
+                                                   "[0, 5]"),
+    "regression dev set with one target value": (["task=stsb"], lambda d: _stsb_score_out_of_range(d, True), None,
+                                                 "DataError", "task 'stsb': eval split 'validation' has one target "
+                                                 "value (3) in all 30 rows: pearson/spearman correlation is "
+                                                 "undefined on it"),
     "NaN / inf loss": (["dense.lr=1e30", "train.checkpoint_every=1", "dense.max_steps=6"], None, None,
                        "FloatingPointError", "dense: non-finite loss"),
 }

@@ -49,6 +49,11 @@ ROWS = {
     "failure during a run": "test_a_failure_during_the_run_is_recorded_before_the_lock_is_released",
     "one exception object raised in two jobs": "test_each_job_records_its_failure_even_when_a_library_raises_one_exception_twice",
     "bad config through the library entry point": "test_run_validates_before_looking_at_the_folder",
+    "tokenizer changed in place": "test_the_cache_key_follows_the_tokenizers_content",
+    "sdp-tables through a symlinked folder or over a FIFO": "test_tables_follow_symlinks_and_skip_special_files",
+    "relaunch where the run left nothing to resume from": "test_a_dead_runs_leftovers_are_set_aside",
+    "trace cut short": "test_a_trace_cut_short_is_repaired_to_its_last_complete_line",
+    "output_root a file, .sdp.lock a folder, out_dir read-only": "test_filesystem_errors_are_one_line_naming_the_path",
 }
 
 
@@ -114,6 +119,10 @@ def test_config_error_into_an_unfinished_run_keeps_its_record(tmp_path, data):
     _run(tmp_path, data, run_dir)
     record = json.loads((run_dir / "metrics.json").read_text())
     (run_dir / "metrics.json").write_text(json.dumps({**record, "status": "interrupted"}))
+    # with a checkpoint to resume from (the completed run's were cleaned up); without one, the dead run's files
+    # would be set aside and the run start over (test_a_dead_runs_leftovers_are_set_aside)
+    (run_dir / "checkpoints" / "dense-0000001").mkdir(parents=True)
+    (run_dir / "checkpoints" / "dense-0000001" / "state.json").write_text("{}")
     before = _files(run_dir)
     with pytest.raises(Exception, match=r"sparsity=1.5 must be in \[0, 1\)"):
         _run(tmp_path, data, run_dir, "sparsity=1.5")
@@ -302,6 +311,10 @@ def test_changed_data_is_refused_naming_the_split(tmp_path, data, data_dir):
     # a failure over the run that is to resume.
     record = json.loads((run_dir / "metrics.json").read_text())
     (run_dir / "metrics.json").write_text(json.dumps({**record, "status": "interrupted"}))
+    # with a checkpoint to resume from (the completed run's were cleaned up); without one, the dead run's files
+    # would be set aside and the run start over (test_a_dead_runs_leftovers_are_set_aside)
+    (run_dir / "checkpoints" / "dense-0000001").mkdir(parents=True)
+    (run_dir / "checkpoints" / "dense-0000001" / "state.json").write_text("{}")
     before = _files(run_dir)
     with pytest.raises(DataChangedError, match=r"unfinished run .* split train \("):
         _run(tmp_path, flipped, run_dir)
@@ -477,6 +490,8 @@ def test_corrupt_prune_checkpoints_restart_from_dense_model(tmp_path, data, monk
     assert steps == sorted(set(steps)) == [1, 2, 3, 4]  # the trace was cut back: each update once
     for key in ("dense", "final", "achieved_sparsity"):
         assert metrics[key] == reference[key], key
+    # Restored from the stage start (saved before the dense weights are measured), the measurement is kept.
+    assert metrics["analysis"]["weights"]["dense"] == reference["analysis"]["weights"]["dense"]
 
     # A corrupt dense_model/ cannot be restarted from: named, with the way out.
     weights = tmp_path / "reference" / "dense_model" / "model.safetensors"
@@ -625,3 +640,138 @@ def test_runs_tokenizing_the_same_data_at_once_share_one_cache(tmp_path, data_di
         assert errors == [] and len(results) == 3
         assert all(r["train"]["input_ids"] == results[0]["train"]["input_ids"] for r in results)
         assert [p.name for p in cache.iterdir()] == [tokenize.tokenize_cache_key(raw, task, tokenizer, 32)]
+
+
+def test_the_cache_key_follows_the_tokenizers_content(tmp_path, minilm_path):
+    """A local model folder whose tokenizer stops lower-casing, changed in place (same name, same vocabulary): the
+    cached ids of the old tokenizer are not reused."""
+    import datasets
+    from transformers import AutoTokenizer
+
+    from sdp.data.tasks import TASKS
+    from sdp.data.tokenize import tokenize_splits
+
+    folder = tmp_path / "model"
+    AutoTokenizer.from_pretrained(str(minilm_path)).save_pretrained(folder)
+    data = datasets.DatasetDict({"train": datasets.Dataset.from_dict(
+        {"sentence": ["Hello World", "GREAT Film"], "label": [0, 1], "idx": [0, 1]})})
+    cache = tmp_path / "cache"
+    lower = AutoTokenizer.from_pretrained(str(folder))
+    first = tokenize_splits(data, TASKS["sst2"], lower, 16, cache_dir=cache)["train"]["input_ids"]
+    AutoTokenizer.from_pretrained(str(folder), do_lower_case=False).save_pretrained(folder)
+    cased = AutoTokenizer.from_pretrained(str(folder))
+    assert len(cased) == len(lower) and cased.name_or_path == lower.name_or_path
+    second = tokenize_splits(data, TASKS["sst2"], cased, 16, cache_dir=cache)["train"]["input_ids"]
+    assert second == tokenize_splits(data, TASKS["sst2"], cased, 16)["train"]["input_ids"]  # its own ids
+    assert second != first
+    assert len(list(cache.iterdir())) == 2
+
+
+def test_tables_follow_symlinks_and_skip_special_files(tmp_path):
+    """Runs reached through a symlinked folder are collected (a link back up the tree is no loop), and a
+    metrics.json that is a FIFO is skipped with a warning instead of blocking the reader forever. In a child
+    process: on a FIFO the old reader never returned (the timeout only guards the suite against that)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("report_builders", REPO_ROOT / "tests" / "report" / "conftest.py")
+    builders = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builders)
+    mrpc, run_record, write_run = builders.mrpc, builders.run_record, builders.write_run
+
+    results, elsewhere = tmp_path / "results", tmp_path / "elsewhere"
+    write_run(elsewhere, "sweep/j0", run_record("mrpc", "MP", 0.5, 1, mrpc(0.8, 0.7), mrpc(0.9, 0.8)))
+    write_run(results, "local/j1", run_record("mrpc", "MP", 0.5, 2, mrpc(0.82, 0.72), mrpc(0.92, 0.82)))
+    (results / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (elsewhere / "sweep" / "loop").symlink_to(elsewhere, target_is_directory=True)  # a cycle
+    (results / "odd").mkdir()
+    os.mkfifo(results / "odd" / "metrics.json")
+    code = f"from cli.tables import main; raise SystemExit(main(['results_dir={results}', 'plots=false']))"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "sdp-tables: 2 runs" in proc.stdout, proc.stdout
+    assert "warning: `odd/metrics.json` is not a regular file: skipped" in proc.stderr, proc.stderr
+    assert "odd/metrics.json` is not a regular file" in (results / "tables" / "summary.md").read_text()
+
+
+def test_a_dead_runs_leftovers_are_set_aside(tmp_path, data, caplog):
+    """resume=true into a folder whose run left outputs but nothing to resume from: metrics.json deleted, or cut
+    short (a kill or a full disk), or a completed record whose model/ weights are gone. Each time the old files
+    move to previous-<time>/ with one line saying so, and the new run's trace is its own (never appended to)."""
+    run_dir = tmp_path / "run"
+    _run(tmp_path, data, run_dir)
+    one_launch = len((run_dir / "trace.jsonl").read_text().splitlines())
+    breaks = {"metrics.json deleted": lambda: (run_dir / "metrics.json").unlink(),
+              "metrics.json cut short": lambda: (run_dir / "metrics.json").write_text('{"status": "compl'),
+              "model weights gone": lambda: (run_dir / "model" / "model.safetensors").unlink()}
+    for n, (case, breaker) in enumerate(breaks.items(), start=1):
+        breaker()
+        caplog.clear()
+        metrics = _run(tmp_path, data, run_dir)
+        assert metrics["status"] == "completed", case
+        assert "already completed" not in caplog.text, case
+        assert "left no checkpoint to resume from" in caplog.text, case
+        assert len(list(run_dir.glob("previous-*"))) == n, case
+        trace = (run_dir / "trace.jsonl").read_text().splitlines()
+        assert len(trace) == one_launch, case  # one launch's records, not two
+        assert (run_dir / "model" / "model.safetensors").is_file(), case
+    # An intact completed run is returned as before, nothing moved.
+    caplog.clear()
+    _run(tmp_path, data, run_dir)
+    assert "already completed" in caplog.text and len(list(run_dir.glob("previous-*"))) == 3
+
+
+def test_a_trace_cut_short_is_repaired_to_its_last_complete_line(tmp_path, caplog):
+    """A resume cuts trace.jsonl back to the checkpoint's length, and always to its last complete line: shorter
+    than the checkpoint expects (records lost) or ending in a partial record, the next record is not glued on."""
+    from sdp.training.logs import truncate_trace
+
+    path = tmp_path / "trace.jsonl"
+    full = '{"event": "train", "step": 1}\n{"event": "train", "step": 2}\n'
+    path.write_text(full + '{"event": "tr')
+    truncate_trace(path, len(full) + 100)  # the checkpoint saw more than the file holds now
+    assert path.read_text() == full
+    assert "records were lost" in caplog.text
+    path.write_text(full + '{"event": "train", "step": 3}\n{"ev')
+    truncate_trace(path, len(full) + 5)  # cut back to the checkpoint, inside a record: to the line before it
+    assert path.read_text() == full
+    path.write_text(full)
+    truncate_trace(path, len(full))
+    assert path.read_text() == full
+
+
+def test_filesystem_errors_are_one_line_naming_the_path(tmp_path, data, capsys):
+    """Each was a traceback: output_root is a file (Hydra makes the run folder before any job), the lock file's
+    name is taken by a folder, sdp-tables' out_dir cannot be written."""
+    from cli.tables import main as tables_main
+    from sdp.errors import is_user_error
+    from sdp.training.rundir import RunDirError
+
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    proc = subprocess.run([sys.executable, "-m", "cli.run", "debug=smoke", "task=rte", f"output_root={afile}"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.startswith("sdp-run: error: RunDirError: cannot create the run folder ") and \
+        f"{str(afile)!r} is a file, not a folder" in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert afile.read_text() == "x"
+
+    run_dir = tmp_path / "run"
+    (run_dir / LOCK_NAME).mkdir(parents=True)
+    with pytest.raises(RunDirError, match=r"lock file '.*\.sdp\.lock' is a folder \(Is a directory\)") as info:
+        _run(tmp_path, data, run_dir)
+    assert is_user_error(info.value)
+
+    results = tmp_path / "results"
+    (results / "runs").mkdir(parents=True)
+    out = tmp_path / "read_only"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        if os.access(out, os.W_OK):  # root ignores permission bits: a read-only file system instead
+            out = Path("/proc/sdp-tables")
+        assert tables_main([f"results_dir={results}", f"out_dir={out}", "plots=false"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"sdp-tables: error: out_dir={str(out)!r} is not writable (") and \
+            len(err.splitlines()) == 1, err
+    finally:
+        (tmp_path / "read_only").chmod(0o755)

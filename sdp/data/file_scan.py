@@ -1,0 +1,111 @@
+"""Count what a user's data file holds, record by record, before ``datasets`` reads it (issue 26).
+
+The ``datasets`` builders read through pandas/pyarrow, which merge rows silently (a quote left open in a CSV
+swallows the lines after it: 80 lines read as 75, labels inside the text) or fail with a traceback that names
+neither the file nor the line (an extra field, a stray quote, a JSON column holding both ``1`` and ``"1"``, a
+".parquet" that is really CSV). :func:`scan_file` walks the file itself and returns how many rows it holds, so
+the reader can check that it got exactly those; each problem is a one-line DataError naming the file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from sdp.data.tasks import DataError, read_utf8
+
+_BOM = "\ufeff"
+
+
+def scan_file(path: Path, suffix: str, key: str) -> int | None:
+    """The number of data rows in local file ``path`` (None where the format is not counted here)."""
+    where = f"task.{key}={str(path)!r}"
+    if suffix in (".csv", ".tsv"):
+        return _scan_delimited(path, suffix == ".tsv", where)
+    if suffix == ".jsonl":
+        return _scan_json_lines(path, where)
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.read_metadata(path).num_rows
+        except Exception as exc:  # pyarrow's ArrowInvalid (not an OSError): "Parquet magic bytes not found ..."
+            raise DataError(f"{where} is not a Parquet file ({' '.join(str(exc).split())[:200]}); save it as "
+                            "Parquet or give it the suffix of its real format (.csv, .tsv, .jsonl)") from None
+    return None
+
+
+def _scan_delimited(path: Path, tab: bool, where: str) -> int:
+    """Records of a CSV (quoted fields as pandas reads them) or a TSV (no quoting, as GLUE's files); blank lines
+    are skipped, as pandas skips them."""
+    text = read_utf8(path).removeprefix(_BOM)
+    options = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if tab else {"delimiter": ","}
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, **options)
+    what = "tab-separated" if tab else "comma-separated"
+    header: list[str] | None = None
+    rows = 0
+    line = 1  # the physical line the next record starts on
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise DataError(f"{where} line {line}: {exc} (a quote that is not closed or not doubled?)") from None
+        first, line = line, reader.line_num + 1
+        if not record or (len(record) == 1 and not record[0].strip()):
+            continue
+        if reader.line_num > first:  # one record over several physical lines: a quoted field holds line breaks
+            raise DataError(f"{where} line {first}: a quoted field runs on to line {reader.line_num}, merging "
+                            f"{reader.line_num - first + 1} lines into one row (a quote left open?); close the "
+                            "quote, or replace the line breaks inside the field with spaces")
+        if header is None:
+            header = record
+            continue
+        if len(record) != len(header):
+            raise DataError(f"{where} line {first}: expected {len(header)} {what} fields (as the header), got "
+                            f"{len(record)}")
+        rows += 1
+    return rows
+
+
+def _kind(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list or object"
+
+
+def _scan_json_lines(path: Path, where: str) -> int:
+    """Objects of a JSON Lines file; a column must hold one kind of value (pyarrow cannot mix 1 and "1")."""
+    rows = 0
+    seen: dict[str, tuple[str, int, object]] = {}  # column -> (kind, first line, value)
+    for lineno, line in enumerate(read_utf8(path).removeprefix(_BOM).split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where} line {lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{where} line {lineno}: expected a JSON object per line, got {type(obj).__name__}")
+        for column, value in obj.items():
+            kind = _kind(value)
+            if kind is None:
+                continue
+            if column not in seen:
+                seen[column] = (kind, lineno, value)
+            elif seen[column][0] != kind:
+                first_kind, first_line, first_value = seen[column]
+                raise DataError(f"{where} line {lineno}: column {column!r} holds {json.dumps(value)} ({kind}), but "
+                                f"{json.dumps(first_value)} ({first_kind}) on line {first_line}; write every value "
+                                "of a column the same way")
+        rows += 1
+    return rows
