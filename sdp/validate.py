@@ -1,7 +1,7 @@
 """The one validation pass of a composed config, before any model, data or torch is loaded.
 
 Every bad value is named with its key and the allowed values (Hydra itself rejects unknown groups,
-keys and wrong types). This module is the single list behind the README table "Bad input and the
+keys and wrong types). This module is the single list behind the table (docs/errors.md) "Bad input and the
 errors it gets"; it imports nothing heavy, so a config error costs well under the time torch takes
 to import. The choice lists below are the registries' keys (tests/test_validate.py checks they agree).
 """

@@ -75,7 +75,7 @@ def test_no_source_file_over_about_400_lines():
 
 
 def test_pruning_and_models_are_leaves():
-    """README "Project layout": pruning/ and models/ import nothing else of sdp's but the shared file helpers
+    """docs/architecture.md "Project layout": pruning/ and models/ import nothing else of sdp's but the shared file helpers
     (sdp.io), so a user can take the masks or the presets into another training loop."""
     graph = import_graph()
     for name, targets in graph.items():

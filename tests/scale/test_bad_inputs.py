@@ -1,4 +1,4 @@
-"""Every row of the README table "Bad input and the errors it gets" (one case each, same names): the error
+"""Every row of the table "Bad input and the errors it gets" (docs/errors.md) (one case each, same names): the error
 comes early, names the bad value (and the allowed ones where there is a list), and reaches
 <run dir>/error.txt + metrics.json (status failed) without touching anything already written."""
 
@@ -234,7 +234,7 @@ def _stsb_score_out_of_range(d: Path, dev_constant: bool = False) -> None:
         (stsb / name).write_text("\n".join([head, *rows]) + "\n")
 
 
-# README row name -> (overrides, data breaker, run-dir/tmp setup, exception class name, message fragment)
+# docs/errors.md row name -> (overrides, data breaker, run-dir/tmp setup, exception class name, message fragment)
 CASES = {
     "unknown task": (["task=foo"], None, None, "MissingConfigException", "Could not find 'task/foo'"),
     "unknown model": (["model=foo"], None, None, "MissingConfigException", "Could not find 'model/foo'"),
@@ -438,7 +438,7 @@ def _check_recorded(row: str, run_dir: Path, message: str, before: dict[str, byt
 
 
 def test_readme_table_matches_cases():
-    text = (REPO_ROOT / "README.md").read_text()
+    text = (REPO_ROOT / "docs" / "errors.md").read_text()
     section = text.split("## Bad input and the errors it gets", 1)[1].split("\n## ", 1)[0]
     section = section.split("| Run-integrity case |", 1)[0]  # the first table: errors raised by a run
     rows = [line.split("|")[1].strip() for line in section.splitlines()
@@ -451,7 +451,7 @@ def test_readme_run_integrity_table_matches_cases():
     spec = importlib.util.spec_from_file_location("run_integrity", Path(__file__).with_name("test_run_integrity.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    text = (REPO_ROOT / "README.md").read_text()
+    text = (REPO_ROOT / "docs" / "errors.md").read_text()
     section = text.split("## Bad input and the errors it gets", 1)[1].split("\n## ", 1)[0]
     table = section.split("| Run-integrity case |", 1)[1]
     rows = [line.split("|")[1].strip() for line in table.splitlines()[2:] if line.startswith("|")]

@@ -1,6 +1,6 @@
 """Issue 15: a run folder belongs to one run, on one dataset, and says why it failed.
 
-Each test is one row of the README's "Run-integrity case" table (ROWS maps the row to its test). Runs
+Each test is one row of the "Run-integrity case" table (docs/errors.md) (ROWS maps the row to its test). Runs
 are the seconds-long tiny-bert smoke runs of tests/scale/test_bad_inputs.py, in process.
 """
 
