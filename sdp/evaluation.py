@@ -23,6 +23,7 @@ import torch
 
 from sdp.crosslingual import resolve_task
 from sdp.data.batch import model_inputs
+from sdp.data.custom import SCORING_ONLY
 from sdp.data.loading import load_splits, resolve_data_dir
 from sdp.data.tokenize import make_collator, make_dataloader, tokenize_splits
 from sdp.errors import ConfigError
@@ -106,7 +107,11 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path) -> dict
     path, config = check_saved_model(model_dir)  # cheap checks first: no weights, no data read yet
     check_out_dir(out_dir)
     fill_custom_task(cfg, config)
-    task = resolve_task(cfg.task)
+    scoring = SCORING_ONLY.set(True)  # the custom task's train_file is the scored file itself (fill_custom_task)
+    try:
+        task = resolve_task(cfg.task)
+    finally:
+        SCORING_ONLY.reset(scoring)
     check_task_labels(model_dir, config, task)
     saved = load_saved_model(path, cpu=cfg.cpu)
     datasets.disable_progress_bars()  # as a run does: bars are for training, not for every map()

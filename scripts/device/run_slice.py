@@ -153,7 +153,7 @@ def run_grid(cmd: list[str], env: dict, deadline: float, grace: float, every: fl
     stopped = None
     last = time.time()
     while proc.poll() is None:
-        time.sleep(1.0)
+        time.sleep(0.05 if stop_when else 1.0)  # a stop_when file may exist for a moment only: look often
         now = time.time()
         if now - last >= every:
             archive(roots, out, base=base)

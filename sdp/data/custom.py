@@ -19,6 +19,7 @@ validation score, so nothing is ever chosen on the test file.
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import hashlib
 import math
@@ -135,9 +136,16 @@ def _content_hash(path: str) -> str | None:
     return h.hexdigest()
 
 
+# sdp-eval trains nothing: its train_file is the scored file itself, standing in for the split the pipeline reads
+# first (sdp/evaluation.py), so the check below does not apply there.
+SCORING_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("sdp_scoring_only", default=False)
+
+
 def _check_distinct_files(task_cfg: Any, files: dict[str, str]) -> None:
     """An eval file with the training file's content (a copy, or the same path) scores training rows and reports
-    them as dev: refused, whatever its name."""
+    them as dev: refused, whatever its name (not when only scoring a saved model: SCORING_ONLY)."""
+    if SCORING_ONLY.get():
+        return
     train = _content_hash(str(task_cfg[files["train"]]))
     for split, key in files.items():
         if split != "train" and train is not None and _content_hash(str(task_cfg[key])) == train:
