@@ -80,8 +80,13 @@ def test_the_skip_search_takes_only_a_twin_made_by_this_code(tmp_path):
 
 
 def test_an_unfinished_run_by_other_code_is_refused_naming_the_override(tmp_path, data, monkeypatch):
+    from sdp.training.checkpoint import Checkpointer
+
     run_dir = tmp_path / "runs" / "a"
-    record = _run(tmp_path, data, run_dir)
+    with monkeypatch.context() as keep:  # an unfinished run has its checkpoints (one without is set aside instead)
+        keep.setattr(Checkpointer, "cleanup", lambda self: None)
+        record = _run(tmp_path, data, run_dir)
+    assert (run_dir / "checkpoints" / "latest.json").is_file()
     (run_dir / "metrics.json").write_text(json.dumps({**record, "status": "interrupted"}))
     before = sorted(p.name for p in run_dir.iterdir())
     _edit_code(monkeypatch, "edited")
