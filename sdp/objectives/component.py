@@ -85,11 +85,12 @@ class Entry:
 class Registry:
     """The components of one kind, by name, in registration order (the tables' method order too).
 
-    ``group`` is the config group (``regularizer``), ``weight_key`` its loss-weight key (``alpha``). A third
-    kind (e.g. pruning criteria, ``prune.criterion``) is one more instance with its own base class.
+    ``group`` is the config group (``regularizer``), ``weight_key`` its loss-weight key (``alpha``; None for a
+    kind without one). A third kind (e.g. pruning criteria, ``prune.criterion``) is one more instance with its
+    own base class, which need only follow the ``Options`` convention of :class:`Component`.
     """
 
-    def __init__(self, group: str, weight_key: str, base: type) -> None:
+    def __init__(self, group: str, weight_key: str | None, base: type) -> None:
         self.group, self.weight_key, self.base = group, weight_key, base
         self._entries: dict[str, Entry] = {}
 
@@ -123,8 +124,9 @@ class Registry:
         """``name``, the loss weight and the typed options with their defaults. Not a struct: an option the
         component does not take can be set on the command line and is then refused by sdp/validate.py with a
         one-line error naming the options it does take (Hydra's own error would not)."""
-        fields = [("name", str, dataclasses.field(default=entry.name)),
-                  (self.weight_key, float, dataclasses.field(default=entry.weight))]
+        fields = [("name", str, dataclasses.field(default=entry.name))]
+        if self.weight_key is not None:
+            fields.append((self.weight_key, float, dataclasses.field(default=entry.weight)))
         schema = dataclasses.make_dataclass(f"{self.group}_{entry.name}", fields, bases=(entry.cls.Options,))
         node = OmegaConf.structured(schema)
         OmegaConf.set_struct(node, False)
