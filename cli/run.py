@@ -18,11 +18,17 @@ from omegaconf import DictConfig
 
 import sdp.config  # noqa: F401  (registers the structured schema before Hydra composes)
 from sdp.errors import user_errors
+from sdp.objectives.registry import load_plugins
 from sdp.training.launch import rank_argv  # standard library only
 
 # Before Hydra reads argv (both as `python -m cli.run` and as the sdp-run script): on ranks > 0 of a
 # launch, Hydra's folders go to a throw-away place; every rank uses rank 0's run directory (sdp/sweep.py).
 sys.argv[:] = rank_argv(sys.argv)
+
+# The user's components ($SDP_PLUGINS, the sdp.plugins entry points) join the registries before Hydra composes,
+# so `regularizer=<theirs>` composes and validates like a built-in (docs/plugins.md).
+with user_errors():
+    load_plugins()
 
 
 def config_path() -> str:

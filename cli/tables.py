@@ -102,6 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     if problem:  # a typo must not give empty tables, nor a traceback
         print(f"sdp-tables: error: {problem}", file=sys.stderr)
         return 2
+    from sdp.objectives.registry import PluginError, load_plugins
+
+    try:  # the user's components ($SDP_PLUGINS, entry points): the tables name their methods by their labels
+        load_plugins()
+    except PluginError as err:
+        print(f"sdp-tables: error: {err}", file=sys.stderr)
+        return 2
     from sdp.report.report import build_report
 
     report = build_report(

@@ -1,9 +1,9 @@
 """The structured config schema behind ``conf/``.
 
 Hydra merges every YAML file into these dataclasses, so a mistyped key or a value of the wrong type
-fails at start-up, before any model is loaded. Each default is written once: here, or (for the
-groups model, task, schedule, regularizer and weight_reg) in the group's YAML file, which documents
-the choices the papers do not fix.
+fails at start-up, before any model is loaded. Each default is written once: here, in the
+component's options (groups regularizer and weight_reg: sdp/objectives/registry.py), or (for the
+groups model, task and schedule) in the group's YAML file, which documents the choices the papers do not fix.
 """
 
 from __future__ import annotations
@@ -57,31 +57,6 @@ class ScheduleConfig:
     end: float = MISSING
     frequency: float = MISSING
     initial_sparsity: float = MISSING
-
-
-@dataclass
-class RegularizerConfig:
-    """The distillation term D (group ``regularizer``). Each conf/regularizer/*.yaml sets ``name``,
-    ``alpha`` and the term's own options with their defaults; an option left None here is one the
-    chosen term does not take, and setting it is an error (sdp/objectives/options.py)."""
-
-    name: str = MISSING
-    alpha: float = MISSING
-    representation: str | None = None
-    lambda_off: float | None = None
-    normalize: bool | None = None
-    temperature: float | None = None
-    eps: float | None = None
-    off_target: str | None = None
-    gather: bool | None = None
-
-
-@dataclass
-class WeightRegConfig:
-    """The AWR weight-alignment term R (group ``weight_reg``); conf/weight_reg/*.yaml set both."""
-
-    name: str = MISSING
-    beta: float = MISSING
 
 
 # The weight of each term in the total loss: a key of the group, not an option of the term itself.
@@ -154,8 +129,10 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     task: TaskConfig = field(default_factory=TaskConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
-    regularizer: RegularizerConfig = field(default_factory=RegularizerConfig)
-    weight_reg: WeightRegConfig = field(default_factory=WeightRegConfig)
+    # The distillation term D and the AWR weight term R: each chosen component's own node (name, loss weight
+    # alpha / beta, its typed options), stored in Hydra's ConfigStore by sdp/objectives/registry.py.
+    regularizer: Any = MISSING
+    weight_reg: Any = MISSING
     train: TrainConfig = field(default_factory=TrainConfig)
     dense: DenseConfig = field(default_factory=DenseConfig)
     prune: PruneConfig = field(default_factory=PruneConfig)
@@ -201,6 +178,8 @@ def run_id(*, _root_: Any) -> str:
 
 
 def register_configs() -> None:
+    import sdp.objectives.registry  # noqa: F401  (stores each component's node: groups regularizer, weight_reg)
+
     ConfigStore.instance().store(name="config_schema", node=Config)
     if not OmegaConf.has_resolver("sdp_model_name"):  # conf/model/hf.yaml derives model.name with it
         OmegaConf.register_new_resolver("sdp_model_name", model_name_from)

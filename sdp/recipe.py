@@ -29,13 +29,12 @@ from sdp.data.tasks import TaskSpec
 from sdp.io import append_jsonl
 from sdp.metrics import compute_metrics_noting
 from sdp.models.presets import load_model, load_tokenizer, precision_record
-from sdp.objectives.distill import build_distillation
 from sdp.objectives.monitor import cc_monitor_tensors, dev_cross_correlation, dropout_disabled
 from sdp.objectives.naming import method_name
+from sdp.objectives.registry import DISTILL_TERMS, WEIGHT_TERMS
 from sdp.objectives.representations import model_outputs
 from sdp.objectives.task_loss import task_loss
 from sdp.objectives.teacher import build_teacher, prefill_teacher
-from sdp.objectives.weight import build_weight_regularizer
 from sdp.pruning.masks import MaskState, assert_sparsity, count_zeros, select_prunable, sparsity_report
 from sdp.pruning.overlap import mask_overlap, save_dense_mask
 from sdp.pruning.patterns import check_prunable, check_sparsity_leaves_weights
@@ -75,7 +74,7 @@ class PruneRecipe:
         self.run_dir = Path(run_dir)
         self.trace_path = self.run_dir / "trace.jsonl"
         self.started = time.time()
-        self.method = method_name(cfg.regularizer.name, cfg.weight_reg.name, cfg.regularizer.representation or "cls")
+        self.method = method_name(cfg.regularizer.name, cfg.weight_reg.name, cfg.regularizer.get("representation"))
         self.dense_model_dir = str(cfg.dense.checkpoint or self.run_dir / DENSE_DIR)  # the frozen teacher's weights
         self.dense_metrics: dict[str, float] | None = None  # set when the dense stage ends (or is resumed)
         self.eval_examples, self.metric_warnings = {}, []  # per split (after the gather); undefined metrics (0.0)
@@ -120,8 +119,8 @@ class PruneRecipe:
         self.masks = MaskState(self.prunable, cfg.prune.scope)
         # 5. The objective's terms, then the teacher they need (its weights become the dense model's
         #    when the pruning stage starts) and its output cache.
-        self.distill = build_distillation(cfg.regularizer.name, **term_options(cfg.regularizer))
-        self.weight_reg = build_weight_regularizer(cfg.weight_reg.name, **term_options(cfg.weight_reg))
+        self.distill = DISTILL_TERMS.build(cfg.regularizer.name, **term_options(cfg.regularizer))
+        self.weight_reg = WEIGHT_TERMS.build(cfg.weight_reg.name, **term_options(cfg.weight_reg))
         self.pool = pooled_window(cfg, self.accelerator, self.distill)  # CC over the whole accumulation window
         # CC(student, teacher) is monitored for every method, MP included (never part of the loss).
         self.monitor_needs = (cfg.prune.monitor_representation,) if cfg.prune.monitor_representation else ()

@@ -24,7 +24,7 @@ from sdp.models.inspect import (
     preset_config,
     read_config,
 )
-from sdp.objectives.options import unknown_option_error
+from sdp.objectives.registry import DISTILL_TERMS, REGISTRIES
 from sdp.pruning.schedules import SCHEDULES, schedule_config_errors
 from sdp.training.code import REUSE_CHOICES
 from sdp.training.tracking import tracker_error
@@ -33,20 +33,10 @@ MIXED_PRECISION = ("inherit", "no", "bf16", "fp16")  # inherit: sdp/training/lau
 LR_SCHEDULES = ("linear", "constant")
 OFF_TARGETS = ("zero", "teacher")  # sdp.objectives.cross_correlation
 DROPOUT_MODES = ("on", "off", "distill_off")  # sdp.objectives.monitor
-REGULARIZERS = ("cosine", "cross_correlation", "kd", "mse", "none")  # sdp.objectives.distill
 REPRESENTATIONS = ("all_layers", "cls", "mean", "pooled")  # sdp.objectives.representations
-WEIGHT_REGULARIZERS = ("cosine", "frobenius", "none")  # sdp.objectives.weight
 TEACHER_MODES = ("frozen", "refresh", "checkpoint")  # sdp.objectives.teacher
 CACHE_MODES = ("off", "memory", "disk")  # sdp.objectives.teacher
 SCOPES = ("global", "layerwise")  # sdp.pruning.masks
-# The options each term's constructor takes (sdp/objectives/options.py reads them off the classes, which
-# import torch; tests/test_validate.py checks these lists against them).
-TERM_OPTIONS = {
-    "regularizer": {"none": (), "kd": ("temperature",), "mse": ("representation",),
-                    "cosine": ("representation",),
-                    "cross_correlation": ("eps", "gather", "lambda_off", "normalize", "off_target", "representation")},
-    "weight_reg": {"none": (), "cosine": (), "frobenius": ()},
-}
 CUSTOM_TASK_KEYS = ("train_file", "validation_file", "test_file", "text_fields", "label_column", "label_names",
                     "metric", "target_range")  # sdp/data/custom.py
 MAX_SEED = 2**32 - 1  # numpy's seed range, which accelerate's set_seed passes on
@@ -101,8 +91,8 @@ def _numeric_errors(cfg: Any) -> list[str]:
     _at_least(errors, "train.batch_size", train.batch_size, 1)
     _at_least(errors, "train.eval_batch_size", train.eval_batch_size, 1)
     if train.batch_size == 1:  # CC standardises over the batch: the loss and the monitor need two rows
-        if cfg.regularizer.name == "cross_correlation":
-            errors.append(f"train.batch_size={train.batch_size}: cross_correlation standardises over the batch "
+        if cfg.regularizer.name in DISTILL_TERMS and DISTILL_TERMS.entry(cfg.regularizer.name).cls.min_batch > 1:
+            errors.append(f"train.batch_size={train.batch_size}: {cfg.regularizer.name} standardises over the batch "
                           "and needs batches of at least 2")
         elif cfg.prune.monitor_representation is not None:
             errors.append(f"train.batch_size={train.batch_size}: the CC(student, teacher) monitor "
@@ -148,16 +138,15 @@ def validate_config(cfg: Any) -> None:
     if errors:  # every range check below compares, and NaN compares false: these are reported alone
         raise ConfigError("; ".join(errors))
     _choice(errors, "task", cfg.task.name, [*TASKS, "custom"])  # custom: the user's files (sdp/data/custom.py)
-    _choice(errors, "regularizer", cfg.regularizer.name, REGULARIZERS)
-    if cfg.regularizer.get("representation") is not None:
-        _choice(errors, "regularizer.representation", cfg.regularizer.representation, REPRESENTATIONS)
-    _choice(errors, "weight_reg", cfg.weight_reg.name, WEIGHT_REGULARIZERS)
-    for group, terms in TERM_OPTIONS.items():
+    for group, registry in REGISTRIES.items():  # the components' registries (sdp/objectives/registry.py)
         name = cfg[group].name
-        if name in terms:  # an option the chosen term does not take is an error, not silently dropped
-            error = unknown_option_error(group, name, term_options(cfg[group]), terms[name])
+        _choice(errors, group, name, registry.names())
+        if name in registry:  # an option the chosen term does not take is an error, not silently dropped
+            error = registry.unknown_option_error(name, term_options(cfg[group]))
             if error:
                 errors.append(error)
+    if cfg.regularizer.get("representation") is not None:
+        _choice(errors, "regularizer.representation", cfg.regularizer.representation, REPRESENTATIONS)
     _choice(errors, "schedule", cfg.schedule.name, SCHEDULES)
     _choice(errors, "schedule.unit", cfg.schedule.unit, ("fraction", "steps"))
     if cfg.schedule.unit in ("fraction", "steps"):

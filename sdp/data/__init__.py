@@ -1,12 +1,12 @@
 """Data layer: task registry, local GLUE readers, loading (loading.py), tokenization/collation (tokenize.py).
 
 Names are imported on first use (PEP 562), so ``import sdp.data.tasks`` stays light: the config check
-runs before datasets and torch load. ``sdp.data.xglue_tasks`` registers the cross-lingual task specs.
+runs before datasets and torch load. Each registry's own module lists its built-ins (``sdp.data.tasks``:
+every task; ``sdp.data.sources``: every reader), so nothing here needs importing for them to be complete.
 """
 
 import importlib
 
-from sdp.data import xglue_tasks  # noqa: F401  (registers the XGLUE task specs; no heavy imports)
 from sdp.data.tasks import TASKS, DataError, DataFileNotFoundError, TaskSpec, get_task, register_task
 
 _LAZY = {

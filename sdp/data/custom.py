@@ -29,7 +29,6 @@ from typing import Any
 import datasets
 
 from sdp.data.file_scan import scan_file
-from sdp.data.loading import register_local_reader
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target
 
 NAME = "custom"
@@ -256,4 +255,4 @@ def read_custom_split(task: TaskSpec, root: Path | None, split: str) -> list[dic
 
 # task=custom has no spec in TASKS (sdp/validate.py allows the name; custom_task() builds the spec from the user's
 # files): a placeholder there was taken for a 1-label task and refused every dense.checkpoint of a custom task.
-register_local_reader(NAME, read_custom_split, needs_data_dir=False)
+# Its reader is listed in sdp.data.sources (needs no data_dir: the task names its files).

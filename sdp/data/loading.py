@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,14 @@ from typing import Any
 import datasets
 import numpy as np
 
-from sdp.data.glue_local import read_glue_split
+from sdp.data.sources import (  # noqa: F401  (re-exported: their home was here)
+    FILE_SOURCES,
+    HUB_ADAPTERS,
+    LOCAL_READERS,
+    register_hub_adapter,
+    register_local_reader,
+)
+from sdp.data.spec import SplitRows
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target
 
 __all__ = [
@@ -40,41 +46,6 @@ log = logging.getLogger(__name__)
 
 SUBSAMPLE_SEED = 0
 DATA_DIR_ENV = "SDP_DATA_DIR"
-
-
-@dataclass
-class SplitRows:
-    """A reader's rows of one split, with the count of rows it dropped (a source that drops rows, such as
-    PAWS-X's ``NS`` placeholders, returns this instead of a bare list so the count reaches metrics.json)."""
-
-    rows: list[dict]
-    dropped: int
-
-
-LocalReader = Callable[[TaskSpec, Path, str], "list[dict] | SplitRows"]
-LOCAL_READERS: dict[str, LocalReader] = {"glue": read_glue_split}
-
-
-FILE_SOURCES: set[str] = set()  # sources whose files the task names itself: read without a data_dir
-
-
-def register_local_reader(source: str, reader: LocalReader, *, needs_data_dir: bool = True) -> None:
-    """Register ``reader(task, data_dir, split) -> rows`` (a list, or :class:`SplitRows` where it drops rows)
-    for tasks whose ``source`` is ``source``."""
-    LOCAL_READERS[source] = reader
-    if not needs_data_dir:
-        FILE_SOURCES.add(source)
-
-
-HubAdapter = Callable[[TaskSpec, str, datasets.Dataset], "tuple[datasets.Dataset, int | None]"]
-HUB_ADAPTERS: dict[str, HubAdapter] = {}
-
-
-def register_hub_adapter(source: str, adapter: HubAdapter) -> None:
-    """Register ``adapter(task, split, ds) -> (ds, dropped)``, applied to each Hub split of tasks whose
-    ``source`` is ``source`` before label remapping (e.g. to rename columns or drop placeholder rows);
-    ``dropped`` counts the rows it dropped, None where the task drops none."""
-    HUB_ADAPTERS[source] = adapter
 
 
 def resolve_data_dir(data_dir: str | Path | None) -> Path | None:

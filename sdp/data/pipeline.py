@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from sdp.data import xglue  # noqa: F401  (registers the XGLUE readers and Hub adapter with loading)
 from sdp.data.loading import load_run_splits
 from sdp.data.tasks import TaskSpec
 from sdp.data.tokenize import PaddingCollator, make_collator, make_dataloader, tokenize_splits

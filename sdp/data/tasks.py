@@ -1,113 +1,21 @@
-"""Task registry: what a task's data looks like, where it lives, and how it is scored.
+"""Task registry: every task's spec (what its data looks like, where it lives, how it is scored) by name.
 
-GLUE tasks are registered at import time; other modules (e.g. cross-lingual XGLUE tasks) add their own
-with :func:`register_task`. ``source`` selects the local-file reader (see ``sdp.data.loading``).
+The registry lists the built-in tasks itself -- the GLUE tasks below and the cross-lingual ones declared in
+``sdp.data.xglue_tasks`` -- so :data:`TASKS` is the same whatever was imported before it. A user's task joins
+with :func:`register_task`. ``source`` selects the local-file reader (see ``sdp.data.sources``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-class DataError(ValueError):
-    """Invalid task name, data location, file content or sampling option."""
-
-
-class DataFileNotFoundError(DataError, FileNotFoundError):
-    """A data directory or file that should exist does not."""
-
-
-def read_utf8(path) -> str:
-    """A data file's text; invalid UTF-8 is a DataError naming the file and the line."""
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        raise DataError(
-            f"data file {str(path)!r} line {line}: not valid UTF-8 (byte {raw[err.start]:#04x} at offset "
-            f"{err.start}); re-save the file as UTF-8"
-        ) from None
-
-
-def check_target(task: TaskSpec, score: float, where: str) -> None:
-    """A regression target outside the task's declared range (a score of -3 or 500 for STS-B) is a DataError."""
-    if task.target_range is not None and not task.target_range[0] <= score <= task.target_range[1]:
-        low, high = task.target_range
-        raise DataError(f"{where}: target {score:g} is outside task {task.name!r}'s range [{low:g}, {high:g}]")
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """Static description of one task.
-
-    ``label_names`` follows the Hugging Face Hub ClassLabel order (class id = position); ``None`` means
-    regression. The ``local_*`` fields describe the official download layout read by ``glue_local``:
-    ``local_text_columns`` are header names (or 0-based column numbers when ``local_header`` is False),
-    one per entry of ``text_fields``; ``local_label_format`` is ``"name"`` (labels are written as names),
-    ``"index"`` (written as class ids, mapped through ``label_names``) or ``"float"`` (regression).
-    """
-
-    name: str
-    text_fields: tuple[str, ...]
-    label_names: tuple[str, ...] | None
-    metric_names: tuple[str, ...]
-    train_split: str = "train"
-    eval_splits: tuple[str, ...] = ("validation",)
-    hub_path: str = "nyu-mll/glue"
-    hub_name: str = ""
-    local_subdir: str = ""
-    source: str = "glue"
-    languages: tuple[str, ...] = ()
-    local_header: bool = True
-    local_text_columns: tuple[str | int, ...] = ()
-    local_label_column: str | int = "label"
-    local_label_format: str = "name"
-    local_num_columns: int | None = None  # expected column count for header-less files
-    local_split_files: tuple[tuple[str, str], ...] = (("train", "train.tsv"), ("validation", "dev.tsv"))
-    target_range: tuple[float, float] | None = None  # regression: the scores the task defines (STS-B: 0..5)
-
-    def __post_init__(self) -> None:
-        if not self.text_fields:
-            raise DataError(f"task {self.name!r}: text_fields must not be empty")
-        if self.local_text_columns and len(self.local_text_columns) != len(self.text_fields):
-            raise DataError(
-                f"task {self.name!r}: local_text_columns {self.local_text_columns} must match "
-                f"text_fields {self.text_fields} one to one"
-            )
-        if self.local_label_format not in ("name", "index", "float"):
-            raise DataError(
-                f"task {self.name!r}: local_label_format {self.local_label_format!r} is not one of "
-                "'name', 'index', 'float'"
-            )
-        if (self.label_names is None) != (self.local_label_format == "float"):
-            raise DataError(
-                f"task {self.name!r}: regression tasks (label_names=None) need local_label_format='float' "
-                "and classification tasks need 'name' or 'index'"
-            )
-
-    @property
-    def is_regression(self) -> bool:
-        return self.label_names is None
-
-    @property
-    def num_labels(self) -> int:
-        return 1 if self.label_names is None else len(self.label_names)
-
-    @property
-    def local_columns(self) -> tuple[str | int, ...]:
-        """Columns holding the text fields in the local files (defaults to the field names)."""
-        return self.local_text_columns or self.text_fields
-
-    def local_file(self, split: str) -> str:
-        """File name of ``split`` in the local layout; DataError for a split this task does not have."""
-        files = dict(self.local_split_files)
-        if split not in files:
-            raise DataError(
-                f"task {self.name!r} has no local file for split {split!r}; known splits: {sorted(files)}"
-            )
-        return files[split]
-
+from sdp.data.spec import (  # noqa: F401  (re-exported: the spec and its errors are imported from here)
+    DataError,
+    DataFileNotFoundError,
+    TaskSpec,
+    check_target,
+    read_utf8,
+    split_language,
+)
+from sdp.data.xglue_tasks import XGLUE_SPECS
 
 _MNLI_FILES = (
     ("train", "train.tsv"),
@@ -115,27 +23,8 @@ _MNLI_FILES = (
     ("validation_mismatched", "dev_mismatched.tsv"),
 )
 
-TASKS: dict[str, TaskSpec] = {}
-
-
-def register_task(spec: TaskSpec, *, overwrite: bool = False) -> None:
-    """Add ``spec`` to :data:`TASKS`. Re-registering an identical spec is a no-op; a different one with
-    the same name needs ``overwrite=True``."""
-    old = TASKS.get(spec.name)
-    if old is not None and old != spec and not overwrite:
-        raise DataError(f"task {spec.name!r} is already registered with a different spec")
-    TASKS[spec.name] = spec
-
-
-def get_task(name: str) -> TaskSpec:
-    """The registered task called ``name`` (case-insensitive)."""
-    key = str(name).strip().lower()
-    if key not in TASKS:
-        raise DataError(f"unknown task {name!r}; allowed: {', '.join(sorted(TASKS))}")
-    return TASKS[key]
-
-
-for _spec in (
+# The GLUE tasks in the benchmark's order: the tables' column order too.
+GLUE_SPECS: tuple[TaskSpec, ...] = (
     TaskSpec(
         name="cola",
         text_fields=("sentence",),
@@ -227,14 +116,28 @@ for _spec in (
         local_subdir="WNLI",
         local_label_format="index",
     ),
-):
+)
+GLUE_TASKS: tuple[str, ...] = tuple(spec.name for spec in GLUE_SPECS)
+
+TASKS: dict[str, TaskSpec] = {}
+
+
+def register_task(spec: TaskSpec, *, overwrite: bool = False) -> None:
+    """Add ``spec`` to :data:`TASKS`. Re-registering an identical spec is a no-op; a different one with
+    the same name needs ``overwrite=True``."""
+    old = TASKS.get(spec.name)
+    if old is not None and old != spec and not overwrite:
+        raise DataError(f"task {spec.name!r} is already registered with a different spec")
+    TASKS[spec.name] = spec
+
+
+def get_task(name: str) -> TaskSpec:
+    """The registered task called ``name`` (case-insensitive)."""
+    key = str(name).strip().lower()
+    if key not in TASKS:
+        raise DataError(f"unknown task {name!r}; allowed: {', '.join(sorted(TASKS))}")
+    return TASKS[key]
+
+
+for _spec in (*GLUE_SPECS, *XGLUE_SPECS):
     register_task(_spec)
-
-# The GLUE tasks in the benchmark's order (the order registered above): the tables' column order too.
-GLUE_TASKS: tuple[str, ...] = tuple(TASKS)
-
-
-def split_language(split: str) -> tuple[str, str]:
-    """``"validation.de"`` -> ("validation", "de"); ``"train"`` -> ("train", "")."""
-    kind, _, lang = split.partition(".")
-    return kind, lang

@@ -7,7 +7,7 @@ and one eval split per language, named as on the Hub: ``validation.<lang>`` (and
 Sources
 -------
 - Hub: ``datasets.load_dataset("microsoft/xglue", <config>)`` (``data_dir`` null). Splits ``train``,
-  ``validation.<lang>``, ``test.<lang>``; Hub column names are adapted to the task's (see ``_hub_adapter``).
+  ``validation.<lang>``, ``test.<lang>``; Hub column names are adapted to the task's (see ``hub_adapter``).
 - ``source="xglue"``: a local copy of the official XGLUE download, ``<data_dir>/xglue_full_dataset/<DIR>/``
   (or ``<data_dir>/<DIR>/``), with the file names of the official loader: XNLI ``multinli.train.en.tsv``,
   ``<lang>.dev``, ``<lang>.test``; PAWSX ``en/train.tsv``, ``<lang>/dev_2k.tsv``, ``<lang>/test_2k.tsv``;
@@ -23,7 +23,7 @@ Sources
   whole labelled test file.
 
 PAWS-X rows whose sentence is the upstream placeholder ``NS`` (missing translation) are dropped, from every
-source; the readers report how many per split (:class:`~sdp.data.loading.SplitRows`), and
+source; the readers report how many per split (:class:`~sdp.data.spec.SplitRows`), and
 :func:`~sdp.data.loading.load_splits` returns the counts, which the recipe writes to metrics.json
 ``data.dropped_rows``.
 
@@ -44,8 +44,7 @@ from pathlib import Path
 import datasets
 
 from sdp.data.glue_local import find_task_dir
-from sdp.data.loading import SplitRows, register_hub_adapter, register_local_reader
-from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, read_utf8, split_language
+from sdp.data.spec import DataError, DataFileNotFoundError, SplitRows, TaskSpec, read_utf8, split_language
 from sdp.data.xglue_tasks import (  # noqa: F401  (re-exported: the task specs live in a light module)
     NS_PLACEHOLDER,
     XGLUE_HUB,
@@ -320,7 +319,7 @@ def read_xtreme_split(task: TaskSpec, data_dir: str | Path, split: str) -> list[
 # ----------------------------------------------------------------------------------------------- Hub
 
 
-def _hub_adapter(task: TaskSpec, split: str, ds: datasets.Dataset) -> tuple[datasets.Dataset, int | None]:
+def hub_adapter(task: TaskSpec, split: str, ds: datasets.Dataset) -> tuple[datasets.Dataset, int | None]:
     """Hub columns -> the task's: rename the label column, join split text fields, drop NS rows (counted), and
     refuse an unlabelled test split."""
     info = XTASKS.get(task.name)
@@ -342,7 +341,3 @@ def _hub_adapter(task: TaskSpec, split: str, ds: datasets.Dataset) -> tuple[data
         if name not in ds.column_names:
             ds = ds.map(lambda r, name=name, parts=parts: {name: " ".join(str(r[p]).strip() for p in parts if str(r[p]).strip())})
     return ds, dropped
-
-register_local_reader("xglue", read_xglue_split)
-register_local_reader("xtreme", read_xtreme_split)
-register_hub_adapter("xglue", _hub_adapter)

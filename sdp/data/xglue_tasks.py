@@ -1,14 +1,15 @@
 """The XGLUE / XTREME cross-lingual task specs: names, labels, languages and file layouts.
 
-Pure data, registered into ``sdp.data.tasks.TASKS`` on import, with no heavy imports: the config check
-(sdp/validate.py) names every task before torch or datasets load. Readers live in ``sdp.data.xglue``.
+Pure data with no heavy imports, listed by the task registry (``sdp.data.tasks`` imports
+:data:`XGLUE_SPECS`), so the config check (sdp/validate.py) names every task before torch or datasets load.
+Readers live in ``sdp.data.xglue``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sdp.data.tasks import TaskSpec, register_task
+from sdp.data.spec import TaskSpec
 
 NS_PLACEHOLDER = "NS"
 XGLUE_HUB = "microsoft/xglue"
@@ -46,6 +47,7 @@ class CrossLingualInfo:
 
 
 XTASKS: dict[str, CrossLingualInfo] = {}
+XGLUE_SPECS: list[TaskSpec] = []  # in declaration order; sdp.data.tasks registers them after the GLUE tasks
 
 
 
@@ -57,7 +59,7 @@ def _eval_splits(languages: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _register(spec: TaskSpec, info: CrossLingualInfo) -> None:
-    register_task(spec)
+    XGLUE_SPECS.append(spec)
     XTASKS[spec.name] = info
 
 

@@ -1,18 +1,15 @@
-"""Display names of methods, as the tables and the papers call them."""
+"""Display names of methods, as the tables and the papers call them: each component's registered label."""
 
 from __future__ import annotations
 
-DISTILL_NAMES = {"none": "MP", "kd": "KD", "mse": "MSE", "cosine": "COS", "cross_correlation": "SDP-CC"}
-WEIGHT_NAMES = {"cosine": "AWR-cos", "frobenius": "AWR-fro"}
+from sdp.objectives.registry import DISTILL_TERMS, WEIGHT_TERMS
 
 
-def method_name(regularizer: str, weight_reg: str = "none", representation: str = "cls") -> str:
+def method_name(regularizer: str, weight_reg: str = "none", representation: str | None = None) -> str:
     """E.g. ("cross_correlation", "none") -> "SDP-CC"; ("none", "cosine") -> "AWR-cos";
     ("cross_correlation", "frobenius", "mean") -> "SDP-CC(mean)+AWR-fro"."""
-    distill = DISTILL_NAMES.get(regularizer, regularizer)
-    if regularizer in ("mse", "cosine", "cross_correlation") and representation != "cls":
-        distill = f"{distill}({representation})"
+    distill = DISTILL_TERMS.label(regularizer, representation)
     if weight_reg == "none":
         return distill
-    weight = WEIGHT_NAMES.get(weight_reg, weight_reg)
+    weight = WEIGHT_TERMS.label(weight_reg)
     return weight if regularizer == "none" else f"{distill}+{weight}"

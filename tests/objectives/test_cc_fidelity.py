@@ -11,7 +11,7 @@ import torch.multiprocessing as mp
 from transformers import BertConfig, BertForSequenceClassification
 
 from sdp.objectives.cross_correlation import cross_correlation_loss, cross_correlation_parts
-from sdp.objectives.distill import CrossCorrelation
+from sdp.objectives.distill_terms.cross_correlation import CrossCorrelation
 from sdp.objectives.monitor import cc_monitor_parts, dropout_disabled
 from sdp.objectives.representations import model_outputs
 

@@ -7,15 +7,15 @@ import math
 import pytest
 import torch
 
-from sdp.objectives.distill import (
-    CrossCorrelation,
-    LogitKD,
-    NoDistillation,
-    RepresentationCosine,
-    RepresentationMSE,
-    build_distillation,
-    cross_correlation_loss,
-)
+from sdp.objectives.cross_correlation import cross_correlation_loss
+from sdp.objectives.distill_terms.cosine import RepresentationCosine
+from sdp.objectives.distill_terms.cross_correlation import CrossCorrelation
+from sdp.objectives.distill_terms.kd import LogitKD
+from sdp.objectives.distill_terms.mse import RepresentationMSE
+from sdp.objectives.distill_terms.none import NoDistillation
+from sdp.objectives.registry import DISTILL_TERMS
+
+build_distillation = DISTILL_TERMS.build
 
 
 def _standardise(z: torch.Tensor, eps: float) -> torch.Tensor:
@@ -154,28 +154,26 @@ def test_build_distillation_registry_and_needs():
         build_distillation("cosine", representation="cls2")
 
 
-@pytest.mark.parametrize(("group", "registry"), [("regularizer", "DISTILLATION_TERMS"),
-                                                 ("weight_reg", "WEIGHT_REGULARIZERS")])
-def test_every_term_default_in_code_is_its_configs(group, registry):
-    """One value per default: a term's keyword defaults (kept for library use) are the ones its
-    conf/<group>/<name>.yaml sets, and the yaml sets every option the term takes, so a run never falls back on
-    a value only the code holds."""
-    import inspect
+@pytest.mark.parametrize("group", ["regularizer", "weight_reg"])
+def test_every_term_default_is_declared_once_in_its_options(group):
+    """One value per default: the composed node of ``<group>=<name>`` holds exactly the component's options with
+    their dataclass defaults (conf/<group>/<name>.yaml includes the node and sets no option itself)."""
+    import dataclasses
     from pathlib import Path
 
     from hydra import compose, initialize_config_dir
 
     import sdp.config  # noqa: F401  (registers the schema)
-    from sdp.objectives import distill, weight
+    from sdp.objectives.registry import REGISTRIES
 
-    terms = getattr(distill if group == "regularizer" else weight, registry)
+    registry = REGISTRIES[group]
     conf = Path(__file__).resolve().parents[2] / "conf"
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
-        for name, term in terms.items():
+        for name in registry:
+            entry = registry.entry(name)
             node = compose("config", overrides=[f"{group}={name}"])[group]
-            for param in inspect.signature(term.__init__).parameters.values():
-                if param.name == "self" or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
-                    continue
-                assert node.get(param.name) is not None, f"conf/{group}/{name}.yaml does not set {param.name}"
-                if param.default is not param.empty:
-                    assert node[param.name] == param.default, (group, name, param.name)
+            defaults = {f.name: f.default for f in dataclasses.fields(entry.cls.Options)}
+            assert dict(node) == {"name": name, registry.weight_key: entry.weight, **defaults}, (group, name)
+            text = (conf / group / f"{name}.yaml").read_text()
+            assert f"/component/{group}/{name}@_here_" in text
+            assert not [line for line in text.splitlines() if line and not line.startswith(("#", " ", "defaults:"))]

@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification
 
-from sdp.objectives.distill import build_distillation
+from sdp.objectives.registry import DISTILL_TERMS
 from sdp.objectives.representations import REPRESENTATIONS, model_outputs
 from sdp.objectives.teacher import Teacher, TeacherCache
 
@@ -60,7 +60,7 @@ def test_cached_outputs_equal_uncached_across_batch_compositions(examples, mode,
     s_out = model_outputs(student, batch, NEEDS)
     for name, opts in [("kd", {}), ("mse", {"representation": "mean"}), ("cosine", {"representation": "pooled"}),
                        *[("cross_correlation", {"representation": r}) for r in REPRESENTATIONS]]:
-        term = build_distillation(name, **opts)
+        term = DISTILL_TERMS.build(name, **opts)
         torch.testing.assert_close(term(s_out, got), term(s_out, want), atol=1e-5, rtol=1e-5)
     # Same batch twice: exact.
     again = cached.outputs(batch)

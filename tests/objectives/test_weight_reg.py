@@ -7,7 +7,11 @@ import math
 import pytest
 import torch
 
-from sdp.objectives.weight import CosineAlignment, FrobeniusAlignment, build_weight_regularizer
+from sdp.objectives.registry import WEIGHT_TERMS
+from sdp.objectives.weight_terms.cosine import CosineAlignment
+from sdp.objectives.weight_terms.frobenius import FrobeniusAlignment
+
+build_weight_regularizer = WEIGHT_TERMS.build
 
 
 def _mats(seed: int) -> dict[str, torch.Tensor]:

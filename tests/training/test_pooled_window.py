@@ -9,7 +9,7 @@ import torch
 from accelerate import Accelerator
 from transformers import BertConfig, BertForSequenceClassification
 
-from sdp.objectives.distill import CrossCorrelation
+from sdp.objectives.distill_terms.cross_correlation import CrossCorrelation
 from sdp.objectives.representations import model_outputs
 from sdp.objectives.task_loss import task_loss
 from sdp.training.pooled_window import PooledWindow

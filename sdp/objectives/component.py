@@ -1,0 +1,176 @@
+"""What a method component is, and the registry of one kind of them (distillation terms, weight regularizers).
+
+A component is one file: its class, whose ``Options`` dataclass holds its typed options with their defaults,
+declared once, and one ``register`` into the registry of its kind (sdp/objectives/registry.py lists the
+built-ins). The registry is what everything else reads:
+
+- validation (sdp/validate.py): the allowed names, and the options each one takes;
+- config composition: each component's ``Options`` (plus ``name`` and the group's loss weight) is stored in
+  Hydra's ConfigStore under the group, so ``regularizer=<name>`` composes without a YAML file;
+- method names in run records and tables (sdp/objectives/naming.py);
+- building the term for a run (sdp/recipe.py).
+
+Nothing here imports torch: the registry is read before Hydra composes, and a config error must come before
+torch loads (tests/scale/test_run_integrity.py). Built-in components import torch inside their methods for the
+same reason; a user's plug-in need not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import OmegaConf
+
+
+@dataclass
+class NoOptions:
+    """The options of a component that takes none."""
+
+
+class Component:
+    """Base of a distillation term or weight regularizer: ``Options`` is its options dataclass; the class is
+    built with those options (positionally in field order, or by name) and exposes each as an attribute.
+    An option the component does not take is a TypeError here, and a ValueError naming it in ``build``."""
+
+    Options: type = NoOptions
+    # The smallest batch the component can be computed on (a term that standardises over the batch needs 2).
+    min_batch: int = 1
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.options = self.Options(*args, **kwargs)
+        for f in dataclasses.fields(self.options):
+            setattr(self, f.name, getattr(self.options, f.name))
+        self.check()
+
+    def check(self) -> None:
+        """Raise ValueError for a bad option value (after the options are set as attributes)."""
+
+    def forward(self, student: Any, teacher: Any) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def __call__(self, student: Any, teacher: Any) -> Any:
+        return self.forward(student, teacher)
+
+
+class DistillationTerm(Component):
+    """D(student, teacher; x). ``needs`` names the teacher outputs it reads (``logits`` or a representation
+    kind), so the recipe and the teacher cache compute and store only those. Terms should compute in float32,
+    whatever the autocast dtype: batch statistics and softmaxes lose too much in bf16/fp16."""
+
+    needs: tuple[str, ...] = ()
+
+
+class WeightTerm(Component):
+    """R(W_student, W_teacher) over the prunable matrices: ``forward(student, teacher)`` takes two mappings
+    name -> weight (the masked student's and the teacher's)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered component: its class, its table name and the default loss weight of its group."""
+
+    name: str
+    cls: type
+    label: str
+    weight: float
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        return tuple(sorted(f.name for f in dataclasses.fields(self.cls.Options)))
+
+
+class Registry:
+    """The components of one kind, by name, in registration order (the tables' method order too).
+
+    ``group`` is the config group (``regularizer``), ``weight_key`` its loss-weight key (``alpha``; None for a
+    kind without one). A third kind (e.g. pruning criteria, ``prune.criterion``) is one more instance with its
+    own base class, which need only follow the ``Options`` convention of :class:`Component`.
+    """
+
+    def __init__(self, group: str, weight_key: str | None, base: type) -> None:
+        self.group, self.weight_key, self.base = group, weight_key, base
+        self._entries: dict[str, Entry] = {}
+
+    def register(self, name: str, cls: type, *, label: str | None = None, weight: float = 1.0,
+                 conf_file: bool = False) -> None:
+        """Add component ``cls`` as ``name``; ``label`` is its name in the tables (default: ``name``) and
+        ``weight`` the default of the group's loss weight when it is chosen. Re-registering the same class is a
+        no-op.
+
+        Its config node is stored in Hydra's ConfigStore as ``component/<group>/<name>`` and, so that
+        ``<group>=<name>`` composes without a YAML file, as ``<group>/<name>``. ``conf_file=True`` (the
+        built-ins) says conf/<group>/<name>.yaml selects it instead: that file includes the node and only
+        documents and overrides (a YAML and a ConfigStore node of one name would trip Hydra's deprecated
+        automatic schema matching)."""
+        if not (isinstance(cls, type) and issubclass(cls, self.base)):
+            raise TypeError(f"{self.group} {name!r}: {cls!r} is not a subclass of {self.base.__name__}")
+        if not dataclasses.is_dataclass(cls.Options):
+            raise TypeError(f"{self.group} {name!r}: {cls.__name__}.Options must be a dataclass")
+        old = self._entries.get(name)
+        if old is not None and old.cls is not cls:
+            raise ValueError(f"{self.group} {name!r} is already registered ({old.cls.__module__}.{old.cls.__name__})")
+        self._entries[name] = entry = Entry(name, cls, label or name, float(weight))
+        from hydra.core.config_store import ConfigStore  # hydra is imported only where configs are stored
+
+        node, store = self.config_node(entry), ConfigStore.instance()
+        store.store(group=f"component/{self.group}", name=name, node=node, provider="sdp.objectives.registry")
+        if not conf_file:
+            store.store(group=self.group, name=name, node=node, provider="sdp.objectives.registry")
+
+    def config_node(self, entry: Entry) -> Any:
+        """``name``, the loss weight and the typed options with their defaults. Not a struct: an option the
+        component does not take can be set on the command line and is then refused by sdp/validate.py with a
+        one-line error naming the options it does take (Hydra's own error would not)."""
+        fields = [("name", str, dataclasses.field(default=entry.name))]
+        if self.weight_key is not None:
+            fields.append((self.weight_key, float, dataclasses.field(default=entry.weight)))
+        schema = dataclasses.make_dataclass(f"{self.group}_{entry.name}", fields, bases=(entry.cls.Options,))
+        node = OmegaConf.structured(schema)
+        OmegaConf.set_struct(node, False)
+        return node
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._entries)
+
+    def entry(self, name: str) -> Entry:
+        if name not in self._entries:
+            raise ValueError(f"unknown {self.group} {name!r}; allowed: {sorted(self._entries)}")
+        return self._entries[name]
+
+    def unknown_option_error(self, name: str, options: dict[str, Any]) -> str | None:
+        """The one-line message for options that ``name`` does not take, or None if it takes them all."""
+        allowed = self.entry(name).options
+        unknown = sorted(set(options) - set(allowed))
+        if not unknown:
+            return None
+        return (f"{self.group}={name} does not take {', '.join(f'{self.group}.{k}' for k in unknown)}; "
+                f"its options are {list(allowed)}")
+
+    def build(self, name: str, **options: Any) -> Any:
+        """The component ``name`` with ``options`` (its defaults for the rest); a ValueError names an unknown
+        name or an option it does not take."""
+        entry = self.entry(name)
+        error = self.unknown_option_error(name, options)
+        if error:
+            raise ValueError(error)
+        return entry.cls(**options)
+
+    def label(self, name: str, representation: str | None = None) -> str:
+        """The table name of ``name``; a component with a ``representation`` option run on another
+        representation than its default is labelled with it: ``SDP-CC(mean)``."""
+        if name not in self._entries:
+            return name  # a run of a component this process has not loaded: named as configured
+        entry = self._entries[name]
+        default = {f.name: f.default for f in dataclasses.fields(entry.cls.Options)}.get("representation")
+        if default is not None and representation is not None and representation != default:
+            return f"{entry.label}({representation})"
+        return entry.label

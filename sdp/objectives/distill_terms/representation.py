@@ -1,0 +1,38 @@
+"""The base of the terms on a representation kind (mse, cosine, cross_correlation): not a component itself.
+
+``representation`` is final-layer [CLS] by default (cls | pooled | mean | all_layers); ``all_layers``
+averages the per-layer losses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sdp.objectives.component import DistillationTerm
+
+
+@dataclass
+class RepresentationOptions:
+    representation: str = "cls"
+
+
+class RepresentationTerm(DistillationTerm):
+    Options = RepresentationOptions
+
+    def check(self) -> None:
+        from sdp.objectives.representations import REPRESENTATIONS  # torch: at build time only
+
+        if self.representation not in REPRESENTATIONS:
+            raise ValueError(f"unknown representation {self.representation!r}; allowed: {sorted(REPRESENTATIONS)}")
+        self.needs = (self.representation,)
+
+    def pair_loss(self, z_s, z_t):  # pragma: no cover
+        raise NotImplementedError
+
+    def forward(self, student, teacher):
+        import torch
+
+        z_s, z_t = student[self.representation], teacher[self.representation]
+        if self.representation == "all_layers":  # L x B x d
+            return torch.stack([self.pair_loss(a, b) for a, b in zip(z_s, z_t)]).mean()
+        return self.pair_loss(z_s, z_t)
