@@ -109,13 +109,18 @@ def quiet_head_report() -> Iterator[None]:
     when a pretrained encoder is fine-tuned, and :func:`log_new_weights` says so in one line."""
     from transformers.utils import logging as hf_logging
 
-    logger = hf_logging.get_logger("transformers.modeling_utils")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    # The tensor-parallel check runs only when modeling_utils' own level is WARNING or above, as it is here, and
+    # then warns on every load that BERT's layers "were not sharded" (no TP is in use): silenced with the report.
+    loggers = [hf_logging.get_logger(name) for name in ("transformers.modeling_utils",
+                                                         "transformers.distributed.tensor_parallel")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def log_new_weights(source: str, info: dict[str, Any]) -> None:

@@ -106,12 +106,12 @@ def test_a_record_from_older_code_is_kept_only_if_no_training_file_changed(check
     _commit(checkout, "report only")
     keep, flag, why = code_policy.judge(_record(made), root=checkout)
     assert keep and flag["training_files_changed"] == [] and flag["files_changed"] == 1, why
-    loss = checkout / "sdp" / "objectives" / "distill.py"
+    loss = checkout / "sdp" / "objectives" / "distill_terms" / "kd.py"
     loss.write_text(loss.read_text() + "# a change to training, not committed\n")
     keep, flag, why = code_policy.judge(_record(made), root=checkout)
-    assert not keep and flag is None and "sdp/objectives/distill.py" in why
+    assert not keep and flag is None and "sdp/objectives/distill_terms/kd.py" in why
     keep, flag, _ = code_policy.judge(_record(made), any_code=True, root=checkout)
-    assert keep and flag["training_files_changed"] == ["sdp/objectives/distill.py"]
+    assert keep and flag["training_files_changed"] == ["sdp/objectives/distill_terms/kd.py"]
     # Unknown code (no commit, or one this checkout lacks, or uncommitted changes then): made again.
     assert not code_policy.judge({"status": "completed"}, root=checkout)[0]
     assert not code_policy.judge(_record("0" * 40), root=checkout)[0]
