@@ -45,6 +45,12 @@ class L2Criterion:
     def reset(self) -> None:
         pass
 
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        pass
+
     @torch.no_grad()
     def scores(self, state: StructuredMaskState) -> dict[str, list[torch.Tensor]]:
         out: dict[str, list[torch.Tensor]] = {"heads": [], "ffn": [], "layers": []}
@@ -101,6 +107,22 @@ class TaylorCriterion:
 
     def reset(self) -> None:
         self.acc, self.updates = None, 0
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """The running sums, for a checkpoint: ``<kind>.<layer>`` and ``updates``."""
+        if self.acc is None:
+            return {}
+        out = {f"{kind}.{i}": t for kind, parts in self.acc.items() for i, t in enumerate(parts)}
+        return {**out, "updates": torch.tensor([self.updates])}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.reset()
+        if not tensors:
+            return
+        layers = 1 + max(int(k.split(".")[1]) for k in tensors if k != "updates")
+        self.acc = {kind: [tensors[f"{kind}.{i}"].float().clone() for i in range(layers)]
+                    for kind in ("heads", "ffn", "layers")}
+        self.updates = int(tensors["updates"][0])
 
     @torch.no_grad()
     def scores(self, state: StructuredMaskState) -> dict[str, list[torch.Tensor]]:

@@ -192,6 +192,10 @@ class MaskState:
     def after_backward(self) -> None:
         """Called once per update after backward, before the optimizer step: magnitude reads no gradients."""
 
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """What a checkpoint saves of the masks (structured pruning adds its criterion's running scores)."""
+        return self.masks
+
     @torch.no_grad()
     def apply(self) -> None:
         for name, p in self.params.items():

@@ -304,9 +304,15 @@ class StructuredMaskState(MaskState):
                 if torch.is_tensor(value) and value.shape == bias.shape:
                     value.mul_(keep)
 
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """The masks and the criterion's running scores (taylor's averages since the last event): a resumed run
+        ranks at its next event exactly as the uninterrupted one would."""
+        return {**self.masks, **{f"criterion::{k}": v.cpu().contiguous() for k, v in self.criterion.state_tensors().items()}}
+
     def load_masks(self, masks: Mapping[str, torch.Tensor]) -> None:
         """A saved mask (a resumed checkpoint) back into keep vectors: a layer with every weight masked is removed."""
         super().load_masks(masks)
+        self.criterion.load_state_tensors({k.split("::", 1)[1]: v for k, v in masks.items() if k.startswith("criterion::")})
         for b in self.blocks:
             q = self.masks[b.weight_name("query")]
             heads = q.any(dim=1).view(b.heads, b.head_size).any(dim=1)
