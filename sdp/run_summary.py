@@ -66,11 +66,15 @@ def save_model_dir(path: Path, model: Any, tokenizer: Any, extra_files: Any = No
 
 
 def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict[str, Any], student: Any,
-                  tokenizer: Any, extra_files: Any = None) -> None:
+                  tokenizer: Any, masks: Any = None) -> None:
     """The finished run's files (main process only): model/ with the zeros baked in and its README.md card,
     sparsity.json per matrix, metrics.json, and only then the Hub upload if ``cfg.push_to_hub``: a login or
-    network failure must not cost the finished run its record."""
-    save_model_dir(run_dir / "model", student, tokenizer, extra_files)
+    network failure must not cost the finished run its record. Structured ``masks``: model/ holds the smaller
+    standard-form model, model.onnx and structure.json instead (sdp/pruning/export.py)."""
+    from sdp.pruning.export import structured_outputs
+
+    model, extra_files = structured_outputs(student, masks)
+    save_model_dir(run_dir / "model", model, tokenizer, extra_files)
     write_model_card(run_dir / "model", metrics, cfg)  # model/README.md (sdp/models/card.py)
     write_json(run_dir / "sparsity.json", report["per_matrix"])
     write_json(run_dir / "metrics.json", metrics)

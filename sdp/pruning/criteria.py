@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
-from sdp.pruning.masks import MaskState
+from sdp.pruning.masks import MaskState, select_prunable
 from sdp.pruning.structures import DEFAULT_STRUCTURES, Block, StructuredMaskState
 
 log = logging.getLogger("sdp")
@@ -146,9 +147,18 @@ CRITERIA: dict[str, tuple[str, type | None]] = {
 }
 
 
-def build_mask_state(model: nn.Module, prunable: Mapping[str, nn.Parameter], granularity: str = "unstructured",
-                     criterion: str | None = None, scope: str = "global",
-                     structures: Iterable[str] | None = None, target: float | None = None) -> MaskState:
+def build_mask_state(model: nn.Module, prune: Any, target: float | None = None
+                     ) -> tuple[dict[str, nn.Parameter], MaskState]:
+    """The prunable set (prune.include/exclude) and its masks, from the ``prune`` config node (granularity,
+    criterion, scope, structures); ``target``: the run's final sparsity."""
+    prunable = select_prunable(model, prune.include, prune.exclude)
+    return prunable, mask_state(model, prunable, prune.get("granularity") or "unstructured", prune.get("criterion"),
+                                prune.scope, prune.get("structures"), target)
+
+
+def mask_state(model: nn.Module, prunable: Mapping[str, nn.Parameter], granularity: str = "unstructured",
+               criterion: str | None = None, scope: str = "global", structures: Iterable[str] | None = None,
+               target: float | None = None) -> MaskState:
     """The masks of one run: unstructured magnitude masks (today's), or structure masks ranked by ``criterion``.
     ``target``: the run's final sparsity, refused now (not at the last pruning event) if no structure set reaches it."""
     if granularity not in GRANULARITIES:

@@ -210,6 +210,9 @@ class StructuredMaskState(MaskState):
         self.criterion.reset()
         return self._masks_from_keep()
 
+    # The streamed CPU event fuses magnitude selection with zeroing; structures take the generic path on any device.
+    _update_cpu = MaskState._update_torch
+
     def max_sparsity(self) -> float:
         """The most that can go: everything but one head and one neuron per layer (all of it with ``layers``)."""
         n = sum(p.numel() for p in self.params.values())

@@ -12,7 +12,7 @@ from transformers import BertConfig, BertForSequenceClassification
 from sdp import validate
 from sdp.pruning import criteria, export, structures
 from sdp.pruning.compact import compact_form, kept_from_masks, kept_from_weights, standard_form
-from sdp.pruning.criteria import TaylorCriterion, build_mask_state
+from sdp.pruning.criteria import TaylorCriterion, mask_state
 from sdp.pruning.masks import select_prunable
 
 ALL = ["heads", "ffn", "layers"]
@@ -40,7 +40,7 @@ def batch(seed: int = 1, rows: int = 3, length: int = 12, vocab: int = 100) -> d
 
 
 def state_of(model, criterion: str = "l2", kinds=ALL):
-    return build_mask_state(model, select_prunable(model), "structured", criterion, structures=kinds)
+    return mask_state(model, select_prunable(model), "structured", criterion, structures=kinds)
 
 
 def random_keep(state, seed: int = 0, drop_layer: int | None = 1) -> None:
@@ -102,7 +102,7 @@ def test_sparsity_counted_in_structures(kinds, criterion):
 def test_unreachable_sparsity_is_a_clear_error_at_setup():
     model = tiny()
     with pytest.raises(ValueError, match=r"sparsity=0.9 is out of reach with prune.structures=\['heads'\]: at most 0.3750 "):
-        build_mask_state(model, select_prunable(model), "structured", "l2", structures=["heads"], target=0.9)
+        mask_state(model, select_prunable(model), "structured", "l2", structures=["heads"], target=0.9)
     state = state_of(model, "l2", ["heads"])
     with pytest.raises(ValueError, match=r"sparsity=0.9 is out of reach"):
         state.update(0.9)
