@@ -74,7 +74,10 @@ def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict
     from sdp.pruning.export import structured_outputs
 
     model, extra_files = structured_outputs(student, masks)
-    save_model_dir(run_dir / "model", model, tokenizer, extra_files)
+    if extra_files is None:  # unstructured: the same call as ever
+        save_model_dir(run_dir / "model", model, tokenizer)
+    else:
+        save_model_dir(run_dir / "model", model, tokenizer, extra_files)
     write_model_card(run_dir / "model", metrics, cfg)  # model/README.md (sdp/models/card.py)
     write_json(run_dir / "sparsity.json", report["per_matrix"])
     write_json(run_dir / "metrics.json", metrics)
