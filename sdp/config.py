@@ -101,6 +101,14 @@ class PruneConfig:
     max_steps: int | None = None
     lr: float = 5e-5
     scope: str = "global"  # global (one threshold over all prunable weights) | layerwise
+    # What is pruned: unstructured (single weights; None means it, and keeps older runs' config hashes) |
+    # structured (whole attention heads, FFN neurons and, with prune.structures, layers: sdp/pruning/structures.py;
+    # the run ends with a smaller model/ and model/model.onnx, docs/structured.md).
+    granularity: str | None = None
+    # How it is ranked (sdp/pruning/criteria.py): magnitude (unstructured; None's choice) | l2 (structured; None's
+    # choice) | taylor (structured: |sum w * dL/dw| of the full loss, averaged over the updates between events).
+    criterion: str | None = None
+    structures: list[str] | None = None  # structured only: any of heads, ffn, layers; None: [heads, ffn]
     # nn.Linear weights in the encoder blocks (Q K V O, FFN in/out); model presets (conf/model/hf.yaml) may
     # replace it with their architecture's naming (sdp/pruning/patterns.py).
     include: list[str] = field(default_factory=lambda: [r"encoder\.layer\.\d+\."])

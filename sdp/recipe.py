@@ -35,7 +35,8 @@ from sdp.objectives.registry import DISTILL_TERMS, WEIGHT_TERMS
 from sdp.objectives.representations import model_outputs
 from sdp.objectives.task_loss import task_loss
 from sdp.objectives.teacher import build_teacher, prefill_teacher
-from sdp.pruning.masks import MaskState, assert_sparsity, count_zeros, select_prunable, sparsity_report
+from sdp.pruning.criteria import build_mask_state
+from sdp.pruning.masks import assert_sparsity, count_zeros, sparsity_report
 from sdp.pruning.overlap import mask_overlap, save_dense_mask
 from sdp.pruning.patterns import check_prunable, check_sparsity_leaves_weights
 from sdp.pruning.schedules import schedule_from_config
@@ -114,9 +115,8 @@ class PruneRecipe:
                                                                                 *data.eval_loaders.values())
         self.eval_loaders = dict(zip(data.eval_loaders, eval_loaders))
         student = self.accelerator.unwrap_model(self.model)
-        # 4. The prunable set and its masks: views of the student's own parameters.
-        self.prunable = select_prunable(student, cfg.prune.include, cfg.prune.exclude)
-        self.masks = MaskState(self.prunable, cfg.prune.scope)
+        # 4. The prunable set and its masks (prune.granularity, prune.criterion): views of the student's parameters.
+        self.prunable, self.masks = build_mask_state(student, cfg.prune, cfg.sparsity)
         # 5. The objective's terms, then the teacher they need (its weights become the dense model's
         #    when the pruning stage starts) and its output cache.
         self.distill = DISTILL_TERMS.build(cfg.regularizer.name, **term_options(cfg.regularizer))
@@ -395,7 +395,7 @@ class PruneRecipe:
         )
         self.tracker.log_final(dense, final, report["achieved_sparsity"]["prunable"])
         if self.accelerator.is_main_process:  # model/ and its card, sparsity.json, metrics.json last
-            write_outputs(self.run_dir, self.cfg, metrics, report, student, self.tokenizer)
+            write_outputs(self.run_dir, self.cfg, metrics, report, student, self.tokenizer, self.masks)
         self.accelerator.wait_for_everyone()
         self.checkpointer.cleanup()  # metrics.json is written: the training checkpoints are redundant
         log_result(metrics, report, self.run_dir)

@@ -55,19 +55,29 @@ def run_metrics(cfg: Any, task: TaskSpec, method: str, report: dict[str, Any], d
     return metrics
 
 
-def save_model_dir(path: Path, model: Any, tokenizer: Any) -> None:
-    """A plain save_pretrained folder (safetensors) plus the tokenizer, never half-written."""
+def save_model_dir(path: Path, model: Any, tokenizer: Any, extra_files: Any = None) -> None:
+    """A plain save_pretrained folder (safetensors) plus the tokenizer, never half-written; ``extra_files(folder)``
+    adds more files to it first (a structured run's model.onnx)."""
     with atomic_dir(path) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
+        if extra_files is not None:
+            extra_files(Path(tmp))
 
 
 def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict[str, Any], student: Any,
-                  tokenizer: Any) -> None:
+                  tokenizer: Any, masks: Any = None) -> None:
     """The finished run's files (main process only): model/ with the zeros baked in and its README.md card,
     sparsity.json per matrix, metrics.json, and only then the Hub upload if ``cfg.push_to_hub``: a login or
-    network failure must not cost the finished run its record."""
-    save_model_dir(run_dir / "model", student, tokenizer)
+    network failure must not cost the finished run its record. Structured ``masks``: model/ holds the smaller
+    standard-form model, model.onnx and structure.json instead (sdp/pruning/export.py)."""
+    from sdp.pruning.export import structured_outputs
+
+    model, extra_files = structured_outputs(student, masks)
+    if extra_files is None:  # unstructured: the same call as ever
+        save_model_dir(run_dir / "model", model, tokenizer)
+    else:
+        save_model_dir(run_dir / "model", model, tokenizer, extra_files)
     write_model_card(run_dir / "model", metrics, cfg)  # model/README.md (sdp/models/card.py)
     write_json(run_dir / "sparsity.json", report["per_matrix"])
     write_json(run_dir / "metrics.json", metrics)

@@ -8,6 +8,7 @@ to import. The choice lists below are the registries' keys (tests/test_validate.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,10 @@ REPRESENTATIONS = ("all_layers", "cls", "mean", "pooled")  # sdp.objectives.repr
 TEACHER_MODES = ("frozen", "refresh", "checkpoint")  # sdp.objectives.teacher
 CACHE_MODES = ("off", "memory", "disk")  # sdp.objectives.teacher
 SCOPES = ("global", "layerwise")  # sdp.pruning.masks
+GRANULARITIES = ("structured", "unstructured")  # sdp.pruning.criteria
+CRITERIA = {"magnitude": "unstructured", "l2": "structured", "taylor": "structured"}  # sdp.pruning.criteria.CRITERIA
+STRUCTURES = ("ffn", "heads", "layers")  # sdp.pruning.structures
+EXPORT_PACKAGES = ("onnx", "onnxruntime")  # sdp.pruning.export: a structured run writes model/model.onnx
 CUSTOM_TASK_KEYS = ("train_file", "validation_file", "test_file", "text_fields", "label_column", "label_names",
                     "metric", "target_range")  # sdp/data/custom.py
 MAX_SEED = 2**32 - 1  # numpy's seed range, which accelerate's set_seed passes on
@@ -153,6 +158,7 @@ def validate_config(cfg: Any) -> None:
         sc = cfg.schedule
         errors += schedule_config_errors(sc.name, sc.start, sc.end, sc.frequency, sc.unit)
     _choice(errors, "prune.scope", cfg.prune.scope, SCOPES)
+    errors += _granularity_errors(cfg.prune)
     _choice(errors, "prune.teacher", cfg.prune.teacher, TEACHER_MODES)
     _choice(errors, "prune.teacher_cache", cfg.prune.teacher_cache, CACHE_MODES)
     _choice(errors, "train.mixed_precision", cfg.train.mixed_precision, MIXED_PRECISION)
@@ -216,6 +222,35 @@ def _seq_length_floor(cfg: Any) -> list[str]:
                 f"{MIN_SPECIAL_TOKENS[n_fields]} special tokens and at least one token of text per field "
                 "(shorter, the tokenizer stops truncating)"]
     return []
+
+
+def _granularity_errors(prune: Any) -> list[str]:
+    """prune.granularity, prune.criterion and prune.structures, which only make sense together."""
+    errors: list[str] = []
+    granularity = prune.get("granularity") or "unstructured"
+    if granularity not in GRANULARITIES:
+        return [f"prune.granularity={granularity!r} is not one of {sorted(GRANULARITIES)}"]
+    criterion = prune.get("criterion")
+    if criterion is not None and CRITERIA.get(criterion) != granularity:
+        allowed = sorted(n for n, g in CRITERIA.items() if g == granularity)
+        errors.append(f"prune.criterion={criterion!r} is not one of {allowed} for prune.granularity={granularity}"
+                      + (f" ({criterion!r} ranks {CRITERIA[criterion]} pruning)" if criterion in CRITERIA else ""))
+    structures = prune.get("structures")
+    if structures is not None and granularity != "structured":
+        errors.append(f"prune.structures={list(structures)} is read only with prune.granularity=structured")
+    elif structures is not None:
+        bad = [s for s in structures if s not in STRUCTURES]
+        if bad or not structures:
+            errors.append(f"prune.structures={list(structures)} must be a non-empty list of {sorted(STRUCTURES)}")
+    if granularity == "structured":
+        if prune.scope != "global":
+            errors.append(f"prune.scope={prune.scope!r}: structured pruning ranks structures over the whole "
+                          "encoder; only prune.scope=global applies")
+        missing = [p for p in EXPORT_PACKAGES if importlib.util.find_spec(p) is None]  # no import: cheap
+        if missing:
+            errors.append(f"prune.granularity=structured writes model/model.onnx and needs {missing}: "
+                          "pip install 'sdp[export]'")
+    return errors
 
 
 def _length_errors(cfg: Any, model_config: dict, what: str) -> list[str]:

@@ -25,6 +25,8 @@ Sections:
               memory-bandwidth bound (a plain pass over the same weights, same process) and against
               torch.nn.utils.prune.global_unstructured (L1Unstructured).
   memory      bytes that masks, the teacher and the teacher cache add, per prunable weight.
+  latency     CPU inference of structured-pruned MiniLM shapes against dense, batch 1 and 32 at 128 tokens,
+              torch and onnxruntime (scripts/bench/latency.py).
   gpu         on a CUDA device only (scripts/bench/gpu.py; not in the default set): the runner against a plain
               transformers loop, eager/compile/bf16, and N runs side by side; writes gpu.json and gpu.md (never
               over a committed GPU result when no GPU is visible: it says so and writes nothing).
@@ -55,6 +57,7 @@ import torch  # noqa: E402
 from scripts.bench.check import compare  # noqa: E402
 from scripts.bench.common import REPO_ROOT, SECTIONS, build_recipe, machine_info  # noqa: E402
 from scripts.bench.gpu import parallel_worker, render_gpu, section_gpu  # noqa: E402
+from scripts.bench.latency import section_latency  # noqa: E402
 from scripts.bench.memory import section_memory  # noqa: E402
 from scripts.bench.prune import prune_worker, section_prune  # noqa: E402
 from scripts.bench.report import notes_for, render  # noqa: E402
@@ -178,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         gc.collect()
     if "gpu" in args.sections:
         result["gpu"] = section_gpu(args)
+    if "latency" in args.sections:
+        result["latency"] = section_latency(args)  # structured-pruned shapes, torch and onnxruntime
     if "prune" in args.sections:
         t0 = time.time()
         result["prune"] = section_prune(args)

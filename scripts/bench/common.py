@@ -16,7 +16,7 @@ import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-SECTIONS = ("steps", "throughput", "prune", "memory")
+SECTIONS = ("steps", "throughput", "prune", "memory", "latency")
 # The goals of issue 27 ("the performance ledger"), one per measured ratio or figure.
 TARGETS = {
     "mp_over_finetune": 1.03,  # MP update / plain fine-tuning update

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from scripts.bench.common import TARGETS, TASK_NAMES, fmt
+from scripts.bench.latency import render_latency
 
 
 # ------------------------------------------------------------------------------------------- report
@@ -86,6 +87,8 @@ def render(result: dict[str, Any]) -> str:
         lines += _render_prune(prune)
     if mem:
         lines += _render_memory(mem)
+    if result.get("latency"):
+        lines += render_latency(result["latency"])
     notes = result.get("notes", [])
     if notes:
         lines += ["## What bounds the figures", ""] + [f"- {n}" for n in notes] + [""]

@@ -176,7 +176,7 @@ class MaskState:
 
     def _update_torch(self, sparsity: float) -> tuple[int, float, float]:
         old = self.masks
-        self.masks = magnitude_masks(self.params, sparsity, self.scope)
+        self.masks = self._new_masks(sparsity)
         sums = []  # (removed, removed mass, total mass) per matrix, added up on the device: one sync per update
         for name, p in self.params.items():
             mag, gone = p.detach().abs().double(), old[name] & ~self.masks[name]
@@ -184,6 +184,17 @@ class MaskState:
         removed, mass, total = (torch.stack(sums).sum(0).tolist() if sums else (0, 0.0, 0.0))
         self.apply()
         return int(removed), mass, total
+
+    def _new_masks(self, sparsity: float) -> dict[str, torch.Tensor]:
+        """The masks at ``sparsity``: here by |w| (prune.criterion=magnitude); structured pruning overrides it."""
+        return magnitude_masks(self.params, sparsity, self.scope)
+
+    def after_backward(self) -> None:
+        """Called once per update after backward, before the optimizer step: magnitude reads no gradients."""
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """What a checkpoint saves of the masks (structured pruning adds its criterion's running scores)."""
+        return self.masks
 
     @torch.no_grad()
     def apply(self) -> None:

@@ -205,6 +205,7 @@ def optimizer_update(stage: Stage, accelerator: Accelerator, model: nn.Module, m
     masks = stage.masks
     if accelerator.sync_gradients:
         if masks is not None:
+            masks.after_backward()  # the update's whole gradient, before masking and clipping (prune.criterion=taylor)
             masks.mask_grads()  # pruned weights get no gradient update (the recipe re-applies the masks after the step)
         if max_grad_norm > 0:
             # Unscale (fp16) through this stage's optimizer only: accelerate's clip_grad_norm_

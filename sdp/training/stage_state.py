@@ -43,7 +43,7 @@ def stage_state(stage: Stage, acc: Accelerator, model: nn.Module, teacher_weight
     tensors: dict[str, dict[str, torch.Tensor]] = {"model": cpu_state(acc.unwrap_model(model))}
     tensors["optimizer"], state["optimizer"] = optimizer_to_files(stage.raw_optimizer)
     if stage.masks is not None:
-        tensors["masks"] = {n: m.cpu().contiguous() for n, m in stage.masks.masks.items()}
+        tensors["masks"] = {n: m.cpu().contiguous() for n, m in stage.masks.state_tensors().items()}
         state["sparsity"] = stage.masks.current_sparsity
         state["mask_digest"] = stage.masks.digest()
     teacher = stage.teacher

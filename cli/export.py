@@ -1,0 +1,38 @@
+"""sdp-export: any run's model/ as an ONNX graph, with heads and FFN neurons that add nothing cut out first.
+
+    sdp-export outputs/.../model                 # writes outputs/.../model/model.onnx
+    sdp-export outputs/.../model --out m.onnx
+
+A structured run already wrote model/model.onnx; this re-exports it, or exports an unstructured run's model
+(whose zeros rarely form whole heads or neurons, so its graph keeps the dense shapes). Needs the export extra:
+pip install 'sdp[export]'. Only the standard library is imported before the arguments are valid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sdp-export", description=__doc__.split("\n\n")[0])
+    parser.add_argument("model_dir", help="a run's model/ folder (or any sequence-classification model folder)")
+    parser.add_argument("--out", default=None, help="the ONNX file (default: <model_dir>/model.onnx)")
+    args = parser.parse_args(argv)
+    model_dir = Path(args.model_dir)
+    if not (model_dir / "config.json").is_file():
+        parser.error(f"{str(model_dir)!r} is not a model folder (no config.json); a finished run has one at <run>/model")
+    from sdp.pruning.export import export_model_dir, missing_export_packages
+
+    missing = missing_export_packages()
+    if missing:
+        parser.error(f"ONNX export needs {missing}: pip install 'sdp[export]'")
+    path, record = export_model_dir(model_dir, args.out)
+    print(json.dumps({"onnx": str(path), **record}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
