@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
 TINY = ["model=tiny-bert", "max_train_samples=16", "max_eval_samples=16", "task.max_seq_length=32",
-        "train.batch_size=4", "train.eval_batch_size=16", "dense.max_steps=40", "prune.max_steps=2",
+        "train.batch_size=4", "train.eval_batch_size=16", "dense.max_steps=80", "prune.max_steps=2",
         "train.checkpoint_every=1", "train.log_every=1"]
 
 
@@ -77,7 +77,7 @@ def test_slice_stops_resumes_and_unpacks(pack, tmp_path):
     grid = ["--experiment", "study_full", "--root", str(root), "--tasks", "rte", "--seeds", "1",
             "--sparsities", "0.9", "--jobs", "1", *(a for o in TINY for a in ("--override", o))]
     common = ["--pack", str(pack), "--work", str(tmp_path / "work"), "--records-base", str(base), "--every", "1"]
-    # Call 1: stopped (SIGTERM) as soon as the dense run has written its first checkpoint (of 40: one per update).
+    # Call 1: stopped (SIGTERM) as soon as the dense run has written its first checkpoint (of 80: one per update).
     first = _script("device/run_slice.py", *common, "--out", str(tmp_path / "out1"),
                     "--stop-when", "results/study_full/dense/*/checkpoints/*/state.json", "--", *grid)
     slice1 = json.loads((tmp_path / "out1" / "slice.json").read_text())

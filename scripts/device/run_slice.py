@@ -114,7 +114,8 @@ def unpack_data(pack: Path, target: Path) -> None:
 
 def keep(path: Path, root: Path) -> bool:
     parts = path.relative_to(root).parts
-    if any(p in EXCLUDED_DIRS or p.startswith("previous-") for p in parts[:-1]):
+    # A run writes files whole through temporary names (.model.x.tmp/, .tmpXYZ): never half-written records.
+    if any(p in EXCLUDED_DIRS or p.startswith(("previous-", ".")) for p in parts[:-1]) or path.name.startswith("."):
         return False
     return path.is_file() and not path.name.endswith(EXCLUDED_SUFFIXES) and path.name != "driver.log"
 
@@ -129,7 +130,10 @@ def archive(roots: list[Path], out: Path, name: str = "records.tar.gz", base: Pa
                 continue
             for path in sorted(root.rglob("*")):
                 if keep(path, root):
-                    tar.add(path, arcname=str(path.relative_to(base)))
+                    try:
+                        tar.add(path, arcname=str(path.relative_to(base)))
+                    except FileNotFoundError:  # a run moved or removed it since the listing: the next refresh has it
+                        continue
                     count += 1
     tmp.replace(out / name)
     return count
