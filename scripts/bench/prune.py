@@ -134,7 +134,10 @@ def prune_worker(method: str, layers: int, sparsity: float, threads: int, mask_o
     also the plain-pass time over the same weights (the bandwidth bound), just before it."""
     torch.set_num_threads(threads)
     setup = prune_methods()[method]
-    setup(bert_base_linears(1, seed=1))(sparsity)  # warm-up on a one-layer model (code paths, allocator)
+    # Warm-up at full size on other weights: code paths, and the allocator in the state a training run's
+    # later events find it in (a process's first multi-MB arrays are fresh mmaps, all page faults).
+    setup(bert_base_linears(layers, seed=1))(sparsity)
+    gc.collect()
     mods = bert_base_linears(layers)
     fn = setup(mods)
     plain = plain_pass_seconds(mods) if method == "sdp" else None

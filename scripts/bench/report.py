@@ -168,8 +168,8 @@ def _render_prune(p: dict[str, Any]) -> list[str]:
         "## (3) One pruning event (global magnitude pruning at BERT-base size)",
         "",
         f"{p['layers']} layers x (4 x 768x768 + 3072x768 + 768x3072) = {p['weights']:,} weights, N(0, 0.02), "
-        f"sparsity {p['sparsity']}. Each measurement is a fresh subprocess (warm-up on a one-layer model "
-        f"first); peak memory is VmHWM after the step minus VmRSS before it (HWM reset via clear_refs). "
+        f"sparsity {p['sparsity']}. Each measurement is a fresh subprocess (warm-up: the same method on another "
+        f"model of the same size, as a run's later events find code and allocator warm); peak memory is VmHWM after the step minus VmRSS before it (HWM reset via clear_refs). "
         f"Both compute the masks and leave the weights pruned. {p['repeats']} interleaved repeats.",
         "",
         "| method | seconds | peak extra memory (MiB) | runs |",
@@ -258,7 +258,7 @@ def notes_for(result: dict[str, Any]) -> list[str]:
             f"{TARGETS['prune_seconds']} s or <= {TARGETS['prune_over_bandwidth_bound']}x the bound: "
             f"{prune_verdict(prune)}; >= {TARGETS['prune_speedup_vs_torch']:g}x: "
             f"{verdict(sp, TARGETS['prune_speedup_vs_torch'], True)}). sdp.pruning.stream reads the weights twice "
-            "in 256 KiB blocks: pass 1 counts |w| below a sampled bracket and collects the ~1% of candidates "
+            "in 512 KiB blocks: pass 1 counts |w| below a sampled bracket and collects the ~1% of candidates "
             "inside it, the exact threshold is selected among those; pass 2 writes the masks (over the old "
             "ones), measures what the event removes (count, L1 mass, total L1 mass) from the same |w| in cache "
             "and zeroes the weights. No fp32 copy of all |w|, no sort. Timings are wall-clock on a shared "
