@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from sdp.crosslingual import run_fields
 from sdp.data.tasks import TaskSpec
-from sdp.io import write_json
+from sdp.io import FolderRemovedError, write_json
 from sdp.models.card import push_to_hub, write_model_card
 from sdp.training.code import code_identity
 from sdp.training.env import cell_hash, config_hash
@@ -58,6 +58,9 @@ def run_metrics(cfg: Any, task: TaskSpec, method: str, report: dict[str, Any], d
 def save_model_dir(path: Path, model: Any, tokenizer: Any, extra_files: Any = None) -> None:
     """A plain save_pretrained folder (safetensors) plus the tokenizer, never half-written; ``extra_files(folder)``
     adds more files to it first (a structured run's model.onnx)."""
+    if not path.parent.is_dir():  # the run folder was removed meanwhile: not made anew with only model/ in it
+        raise FolderRemovedError(f"the run folder {str(path.parent)!r} was removed (or moved) while the run went on; "
+                                 f"{path.name}/ is not written. Run the same command again to start over")
     with atomic_dir(path) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)

@@ -447,16 +447,19 @@ def test_readme_table_matches_cases():
 
 
 def test_readme_run_integrity_table_matches_cases():
-    """The second table (folder ownership, resume, data, signals, files) rows are test_run_integrity's."""
-    spec = importlib.util.spec_from_file_location("run_integrity", Path(__file__).with_name("test_run_integrity.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    """The second table (folder ownership, resume, data, signals, files) rows are ROWS of these test modules."""
+    tests = {}
+    for file in ("test_run_integrity.py", "test_run_integrity_fs.py", "test_sweep_killed.py"):
+        spec = importlib.util.spec_from_file_location(file[:-3], Path(__file__).with_name(file))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert all(callable(getattr(module, name)) for name in module.ROWS.values())
+        tests.update(module.ROWS)
     text = (REPO_ROOT / "docs" / "errors.md").read_text()
     section = text.split("## Bad input and the errors it gets", 1)[1].split("\n## ", 1)[0]
     table = section.split("| Run-integrity case |", 1)[1]
     rows = [line.split("|")[1].strip() for line in table.splitlines()[2:] if line.startswith("|")]
-    assert sorted(rows) == sorted(module.ROWS)
-    assert all(callable(getattr(module, name)) for name in module.ROWS.values())
+    assert sorted(rows) == sorted(tests)
 
 
 @pytest.fixture(autouse=True)
