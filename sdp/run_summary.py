@@ -77,6 +77,9 @@ def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict
     from sdp.pruning.export import structured_outputs
 
     model, extra_files = structured_outputs(student, masks)
+    fields = _text_fields(cfg)
+    if fields:  # the input it takes, kept in config.json: sdp-predict refuses one text for a pair model, and back
+        model.config.sdp_text_fields = fields
     if extra_files is None:  # unstructured: the same call as ever
         save_model_dir(run_dir / "model", model, tokenizer)
     else:
@@ -91,6 +94,17 @@ def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict
             log.error("the run is complete, but pushing model/ to %r failed (%s: %s); upload it with "
                       "`hf upload %s %s`", cfg.push_to_hub, type(exc).__name__, exc,
                       cfg.push_to_hub, run_dir / "model")
+
+
+def _text_fields(cfg: Any) -> list[str] | None:
+    task_cfg = cfg.get("task") if hasattr(cfg, "get") else None
+    if task_cfg is None:
+        return None
+    if task_cfg.get("name") == "custom":  # the user's columns, as given (no need to read the files again)
+        return list(task_cfg.get("text_fields") or []) or None
+    from sdp.crosslingual import resolve_task
+
+    return list(resolve_task(task_cfg).text_fields)
 
 
 def log_result(metrics: dict[str, Any], report: dict[str, Any], run_dir: Any) -> None:

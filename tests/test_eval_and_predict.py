@@ -183,6 +183,13 @@ def test_sdp_predict_errors_are_one_line(runs, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO("one\ta\tb\n"))
     assert main([f"model_dir={run_dir / 'model'}"]) == 2
     assert "stdin line 1 has 3 tab-separated fields" in capsys.readouterr().err
+    # One text for a model trained on RTE's pairs: it was labelled without a word (issue 26, probe round 4).
+    assert json.loads((run_dir / "model" / "config.json").read_text())["sdp_text_fields"] == ["sentence1", "sentence2"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("A man plays a guitar.\n"))
+    assert main([f"model_dir={run_dir / 'model'}"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sdp-predict: error: DataError: model_dir '{run_dir / 'model'}' was trained on a pair (sentence1, sentence2) "
+        "per row, and stdin gives one text per row; give a tab-separated pair per line (or two text_fields)")
 
 
 def test_a_new_classification_head_is_one_log_line(minilm_path, caplog, capfd):
