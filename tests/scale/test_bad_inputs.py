@@ -220,6 +220,12 @@ def _dev_copy_of_train(d: Path) -> None:
     shutil.copyfile(d / "train.tsv", d / "dev.tsv")
 
 
+def _keep_rows(d: Path, name: str, keep, edit=lambda row: row) -> None:
+    """Probe round 4 (issue 26): ``name`` keeps its header and the rows ``keep(row)`` accepts, each ``edit``-ed."""
+    head, *rows = [r for r in (d / name).read_text().split("\n") if r]
+    (d / name).write_text("\n".join([head, *(edit(r) for r in rows if keep(r))]) + "\n")
+
+
 def _stsb_score_out_of_range(d: Path, dev_constant: bool = False) -> None:
     """A small STS-B (GLUE layout) whose line 7 scores 500 (or whose dev rows all score 3)."""
     stsb = d.parent / "STS-B"
@@ -366,6 +372,14 @@ CASES = {
                                                  "DataError", "task 'stsb': eval split 'validation' has one target "
                                                  "value (3) in all 30 rows: pearson/spearman correlation is "
                                                  "undefined on it"),
+    "validation seed out of range": (["task.validation_from_train=0.2", "task.validation_seed=-1"], None, None,
+                                     "ConfigError", "task.validation_seed=-1 must be in [0, 4294967295]"),
+    "eval split on which the main metric is undefined": (
+        [*CUSTOM, "task.metric=f1"], lambda d: _keep_rows(d, "dev.tsv", lambda r: r.endswith("\tentailment")), None,
+        "DataError", "eval split 'validation' has no row of the positive class ('not_entailment') in its"),
+    "custom labels that differ only in spaces": (
+        CUSTOM, lambda d: _keep_rows(d, "train.tsv", bool, lambda r: r + " " if r.startswith("1") else r), None,
+        "DataError", "holds labels that differ only in spaces"),
     "NaN / inf loss": (["dense.lr=1e30", "train.checkpoint_every=1", "dense.max_steps=6"], None, None,
                        "FloatingPointError", "dense: non-finite loss"),
 }
