@@ -2,7 +2,7 @@
 
 One MiniLM run leaves an H200 mostly idle: its update is a few milliseconds of kernels between much longer
 host-side work (results/bench/gpu.md). Runs side by side overlap one's host work with another's kernels, so
-the sweep runs ``SDP_JOBS_PER_GPU`` (default 4) jobs per visible GPU at once (hydra/launcher=local's engine), and each
+the sweep runs ``SDP_JOBS_PER_GPU`` (default 4) jobs per visible GPU at once (Hydra's joblib plugin), and each
 job is placed on GPU ``job number mod GPUs`` with ``CPUs / jobs`` torch threads. Without a GPU the sweep says
 so and runs that many jobs side by side on the CPU.
 
@@ -49,7 +49,7 @@ def jobs_per_gpu(value: object = None) -> int:
 
 
 def sweep_jobs(per_gpu: object = None) -> int:
-    """The launcher's n_jobs for hydra/launcher=gpu (the ``sdp_gpu_jobs`` resolver)."""
+    """The joblib launcher's n_jobs for hydra/launcher=gpu (the ``sdp_gpu_jobs`` resolver)."""
     gpus, per = visible_gpus(), jobs_per_gpu(per_gpu)
     if gpus == 0:
         log.warning("hydra/launcher=gpu: no GPU visible (CUDA_VISIBLE_DEVICES / nvidia-smi): running %d jobs side "

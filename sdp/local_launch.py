@@ -145,7 +145,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
     sweep_dir.mkdir(parents=True, exist_ok=True)
     n_jobs = jobs_at_once(launcher.n_jobs)
-    log.info("hydra/launcher=local: %d jobs, %d at a time, each in its own process; sweep output dir: %s",
+    log.info("sweep of %d jobs, %d at a time, each in its own process; sweep output dir: %s",
              len(job_overrides), n_jobs, sweep_dir)
     for idx, overrides in enumerate(job_overrides):
         log.info("\t#%d : %s", initial_job_idx + idx, " ".join(filter_overrides(overrides)))
