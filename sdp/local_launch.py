@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import time
 from collections.abc import Sequence
 from multiprocessing.connection import wait
@@ -40,9 +41,13 @@ FORWARDED = (signal.SIGTERM, signal.SIGUSR2)  # Ctrl-C (SIGINT) reaches the jobs
 
 def jobs_at_once(n_jobs: Any) -> int:
     """joblib's meaning, kept: n >= 1 jobs at a time; -1 one per CPU, -2 all CPUs but one, ..."""
-    n = int(n_jobs)
-    if n == 0:
-        raise ValueError("hydra.launcher.n_jobs=0 must be >= 1 (jobs side by side), or -1 for one per CPU")
+    try:
+        n = int(n_jobs)
+    except (TypeError, ValueError):
+        n = 0
+    if n == 0 or str(n) != str(n_jobs).strip():
+        raise ValueError(f"hydra.launcher.n_jobs={n_jobs} must be a whole number >= 1 (jobs side by side), or -1 "
+                         "for one per CPU")
     return n if n > 0 else max(1, (os.cpu_count() or 1) + 1 + n)
 
 
@@ -144,7 +149,11 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
     sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    n_jobs = jobs_at_once(launcher.n_jobs)
+    try:
+        n_jobs = jobs_at_once(launcher.n_jobs)
+    except ValueError as err:  # before any job starts: one line, as a config error of a run (joblib: a traceback)
+        print(f"sdp-run: error: ConfigError: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
     log.info("sweep of %d jobs, %d at a time, each in its own process; sweep output dir: %s",
              len(job_overrides), n_jobs, sweep_dir)
     for idx, overrides in enumerate(job_overrides):

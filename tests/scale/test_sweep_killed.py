@@ -67,3 +67,14 @@ def test_a_killed_job_leaves_the_others_and_is_resumed(tmp_path, data_dir):
     assert "already completed" in again and "resumed prune stage at optimizer step" in again
     assert h.metrics(killed)["status"] == "completed"
     assert (_job_dir(sweep, 1) / "metrics.json").read_bytes() == before
+
+
+def test_a_local_sweep_with_no_job_slot_is_one_line(tmp_path):
+    """hydra.launcher.n_jobs=0: one line and exit 2 before any job (joblib's traceback, 'n_jobs == 0 in Parallel
+    has no meaning')."""
+    proc = h.cli(["-m", "hydra/launcher=local", "hydra.launcher.n_jobs=0", "seed=1,2", f"output_root={tmp_path}/out",
+                  f"hydra.sweep.dir={tmp_path}/sweep"])
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2, out
+    assert "sdp-run: error: ConfigError: hydra.launcher.n_jobs=0 must be a whole number >= 1" in out
+    assert "Traceback" not in out and not (tmp_path / "out").exists()
