@@ -85,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
                 for label in labels:
                     print(label)
             else:
-                Path(opts["output"]).write_text("".join(f"{label}\n" for label in labels))
+                from sdp.io import atomic_write
+
+                text = "".join(f"{label}\n" for label in labels)  # written whole (its folder made), or not at all
+                atomic_write(Path(opts["output"]), lambda tmp: tmp.write_text(text))
                 print(f"sdp-predict: {len(texts)} rows labelled -> {opts['output']}", file=sys.stderr)
     except SystemExit as exc:  # a user error, printed as one line
         return int(exc.code or 0)

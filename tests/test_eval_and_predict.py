@@ -166,6 +166,10 @@ def test_sdp_predict_labels_a_file_and_stdin_alike(runs, tmp_path, capsys, monke
     (tmp_path / "in.tsv").write_text("s1\ts2\n" + "".join(f"{a}\t{b}\n" for a, b in pairs))
     assert main([f"model_dir={run_dir / 'model'}", f"input={tmp_path / 'in.tsv'}", "text_fields=s1,s2"]) == 0
     assert capsys.readouterr().out.splitlines() == from_file
+    out = tmp_path / "new" / "labels.txt"  # into a folder not made yet: it was a FileNotFoundError traceback
+    assert main([f"model_dir={run_dir / 'model'}", f"input={tmp_path / 'in.tsv'}", "text_fields=s1,s2",
+                 f"output={out}"]) == 0
+    assert out.read_text().splitlines() == from_file
 
 
 def test_sdp_predict_errors_are_one_line(runs, tmp_path, capsys, monkeypatch):
