@@ -34,7 +34,7 @@ def _kill_mid_run(proc, sweep: Path, seed: int) -> int:
         except (OSError, ValueError, TypeError, KeyError):
             time.sleep(0.02)
             continue
-        if latest["stage"] == "prune" and pid != proc.pid:
+        if latest["stage"] == "prune" and latest["step"] >= 1 and pid != proc.pid:
             os.kill(pid, signal.SIGKILL)
             return pid
         time.sleep(0.02)
