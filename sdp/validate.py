@@ -152,6 +152,11 @@ def validate_config(cfg: Any) -> None:
             error = registry.unknown_option_error(name, term_options(cfg[group]))
             if error:
                 errors.append(error)
+            else:  # the component's own checks (Component.check): a ValueError once the model had loaded
+                try:
+                    registry.build(name, **term_options(cfg[group]))
+                except (TypeError, ValueError) as err:
+                    errors.append(f"{group}={name}: {err}")
     if cfg.regularizer.get("representation") is not None:
         _choice(errors, "regularizer.representation", cfg.regularizer.representation, REPRESENTATIONS)
     _choice(errors, "schedule", cfg.schedule.name, SCHEDULES)

@@ -372,6 +372,8 @@ CASES = {
                                                  "DataError", "task 'stsb': eval split 'validation' has one target "
                                                  "value (3) in all 30 rows: pearson/spearman correlation is "
                                                  "undefined on it"),
+    "a distillation term's own option out of range": (["regularizer=kd", "regularizer.temperature=0"], None, None,
+                                                       "ConfigError", "regularizer=kd: kd temperature must be > 0"),
     "validation seed out of range": (["task.validation_from_train=0.2", "task.validation_seed=-1"], None, None,
                                      "ConfigError", "task.validation_seed=-1 must be in [0, 4294967295]"),
     "eval split on which the main metric is undefined": (

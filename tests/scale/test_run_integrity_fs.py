@@ -35,6 +35,7 @@ def _run(tmp_path: Path, data_dir: Path, run_dir: Path) -> dict:
 
 def _one_line(exc: BaseException, capsys) -> str:
     """What sdp-run prints for it: one line, exit 2 (sdp/errors.py)."""
+    capsys.readouterr()  # the run's own progress bars
     with pytest.raises(SystemExit) as code, user_errors():
         raise exc
     assert code.value.code == 2
