@@ -374,6 +374,10 @@ CASES = {
                                                  "undefined on it"),
     "a distillation term's own option out of range": (["regularizer=kd", "regularizer.temperature=0"], None, None,
                                                        "ConfigError", "regularizer=kd: kd temperature must be > 0"),
+    "accumulation window larger than the training set": (
+        ["max_train_samples=16", "train.gradient_accumulation_steps=4"], None, None, "ConfigError",
+        "train.batch_size=8 x train.gradient_accumulation_steps=4 = 32 examples per optimizer update is more than "
+        "the training set (16 examples)"),
     "validation seed out of range": (["task.validation_from_train=0.2", "task.validation_seed=-1"], None, None,
                                      "ConfigError", "task.validation_seed=-1 must be in [0, 4294967295]"),
     "eval split on which the main metric is undefined": (
