@@ -88,7 +88,6 @@ def test_a_sweep_jobs_folder_name_fits_the_file_system():
     long', every job lost); the name is cut, keeping the run id that makes it unique. Short names are unchanged."""
     from omegaconf import OmegaConf
 
-    import sdp.config  # noqa: F401  (registers the resolvers)
 
     assert sdp.config.job_dir("seed=1,task=rte", "abcd1234") == "seed=1,task=rte,id=abcd1234"
     long = ",".join(f"train.option_{i}=0.123456789" for i in range(20))
