@@ -33,7 +33,7 @@ test-all: install
 	$(BIN)/python -m pytest -q tests
 
 lint: install
-	$(BIN)/ruff check sdp cli tests scripts
+	$(BIN)/ruff check sdp cli tests scripts hydra_plugins
 
 demo: install
 	$(BIN)/sdp-run experiment=demo

@@ -66,14 +66,15 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with user_errors(prog="sdp-predict"):
-            from sdp.prediction import file_texts, line_texts
+            from sdp.prediction import check_arity, file_texts, line_texts
             from sdp.saved_model import check_saved_model
 
-            check_saved_model(opts["model_dir"])  # before reading stdin: a typo'd folder must not wait for input
+            _, config = check_saved_model(opts["model_dir"])  # before reading stdin: a typo'd folder must not wait
             if opts["input"] == "-":
                 texts = line_texts(sys.stdin)
             else:
                 texts = file_texts(opts["input"], [f.strip() for f in str(opts["text_fields"]).split(",") if f.strip()])
+            check_arity(str(opts["model_dir"]), config, texts, "stdin" if opts["input"] == "-" else "input")
             # torch and transformers: only once the input is read
             from sdp.prediction import predict_labels
             from sdp.saved_model import load_saved_model
@@ -84,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
                 for label in labels:
                     print(label)
             else:
-                Path(opts["output"]).write_text("".join(f"{label}\n" for label in labels))
+                from sdp.io import atomic_write
+
+                text = "".join(f"{label}\n" for label in labels)  # written whole (its folder made), or not at all
+                atomic_write(Path(opts["output"]), lambda tmp: tmp.write_text(text))
                 print(f"sdp-predict: {len(texts)} rows labelled -> {opts['output']}", file=sys.stderr)
     except SystemExit as exc:  # a user error, printed as one line
         return int(exc.code or 0)

@@ -14,12 +14,18 @@ import sys
 from pathlib import Path
 
 import hydra
+from hydra.core.plugins import Plugins
 from omegaconf import DictConfig
 
 import sdp.config  # noqa: F401  (registers the structured schema before Hydra composes)
+from hydra_plugins.sdp_launcher.local_launcher import SdpLocalLauncher  # imports hydra only
 from sdp.errors import user_errors
 from sdp.objectives.registry import load_plugins
 from sdp.training.launch import rank_argv  # standard library only
+
+# hydra/launcher=local's class (sdp/local_launch.py), registered by hand: Hydra finds plugins by listing the
+# hydra_plugins folders on sys.path, and an editable install's import hook hides this one from that listing.
+Plugins.instance().register(SdpLocalLauncher)
 
 # Before Hydra reads argv (both as `python -m cli.run` and as the sdp-run script): on ranks > 0 of a
 # launch, Hydra's folders go to a throw-away place; every rank uses rank 0's run directory (sdp/sweep.py).

@@ -185,6 +185,20 @@ def run_id(*, _root_: Any) -> str:
     return config_hash({**ident, "seed_": ident.get("seed")})[:8]
 
 
+NAME_MAX = 255  # bytes in one folder name (ext4, xfs, apfs)
+
+
+def job_dir(dirname: str, run_id: str) -> str:
+    """``${sdp_job_dir:...}``: a sweep job's folder, ``<overrides>,id=<run id>``, cut to NAME_MAX bytes (a sweep
+    with many overrides was an OSError 'File name too long' traceback); the run id keeps a cut name unique."""
+    tail = f",id={run_id}"
+    name = f"{dirname}{tail}"
+    if len(name.encode()) <= NAME_MAX:
+        return name
+    head = str(dirname).encode()[: NAME_MAX - len(tail.encode()) - 3].decode("utf-8", errors="ignore")
+    return f"{head}...{tail}"
+
+
 def register_configs() -> None:
     import sdp.objectives.registry  # noqa: F401  (stores each component's node: groups regularizer, weight_reg)
 
@@ -197,6 +211,8 @@ def register_configs() -> None:
         OmegaConf.register_new_resolver("sdp_gpu_jobs", sweep_jobs)
     if not OmegaConf.has_resolver("sdp_run_id"):  # conf/config.yaml names the default run folder with it
         OmegaConf.register_new_resolver("sdp_run_id", run_id)
+    if not OmegaConf.has_resolver("sdp_job_dir"):  # conf/config.yaml: a sweep job's folder name
+        OmegaConf.register_new_resolver("sdp_job_dir", job_dir)
 
 
 register_configs()

@@ -3,16 +3,73 @@
 Temporary files and folders are created private (0600/0700, by ``tempfile``); once complete they get
 the mode a plain ``open()`` / ``mkdir()`` would have given under the process umask, so results are
 as readable by others as any other file the user writes.
+
+A full disk (or quota) and a folder removed while a run writes into it are one-line errors naming the path
+(:func:`writing`; ``DiskFullError`` and ``FolderRemovedError`` are user errors, sdp/errors.py), not the OS's
+or a library's traceback: what was written before stays whole, since every file here is written aside and
+renamed into place only once complete.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+
+class DiskFullError(OSError):
+    """No space left on the device (or the disk quota reached) while writing a file."""
+
+
+class FolderRemovedError(OSError):
+    """The folder a file was being written into was removed (or moved away) while the run went on."""
+
+
+# safetensors (Rust) and other libraries wrap the OS's error in their own exception: only its text tells
+NO_SPACE_TEXT = ("No space left on device", "Disk quota exceeded", "StorageFull", "os error 28", "os error 122")
+
+
+def no_space(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return any(text in str(exc) for text in NO_SPACE_TEXT)
+
+
+def removed_folder(path: str | Path) -> Path | None:
+    """The outermost missing folder above ``path`` whose own parent exists (what was removed), else None."""
+    missing = None
+    for parent in Path(path).absolute().parents:
+        if parent.is_dir():
+            return missing
+        missing = parent
+    return None
+
+
+@contextlib.contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """Writes to ``path`` in the block: a full disk, or the folder removed meanwhile, become one line naming it."""
+    try:
+        yield
+    except (DiskFullError, FolderRemovedError):
+        raise
+    except Exception as exc:
+        if no_space(exc):
+            raise DiskFullError(
+                f"no space left on the device writing {str(path)!r} ({type(exc).__name__}: "
+                f"{' '.join(str(exc).split())[:200]}); the files written before it are whole (each is written "
+                "aside and renamed into place). Free some space and run the same command again: a run resumes "
+                "from its last checkpoint") from exc
+        gone = removed_folder(path) if isinstance(exc, FileNotFoundError) else None
+        if gone is not None:
+            raise FolderRemovedError(
+                f"the folder {str(gone)!r} was removed (or moved) while {str(path)!r} was being written in it; "
+                "nothing more is written there. Run the same command again to start over") from exc
+        raise
 
 
 def umask_mode(directory: bool = False) -> int:
@@ -34,18 +91,19 @@ def publish_tree(root: str | Path) -> None:
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp_path)`` then rename onto ``path`` (same directory, so the rename is atomic)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, umask_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            write(Path(tmp))
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.chmod(tmp, umask_mode())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)  # a full disk gets its space back; the old file is untouched
+            raise
 
 
 def write_json(path: str | Path, data: Any) -> None:
@@ -54,5 +112,6 @@ def write_json(path: str | Path, data: Any) -> None:
 
 
 def append_jsonl(path: str | Path, record: dict) -> None:
-    with open(path, "a") as fh:
+    """One record, one line (a line cut short by a kill or a full disk is cut off at the next resume: logs.py)."""
+    with writing(path), open(path, "a") as fh:
         fh.write(json.dumps(record) + "\n")

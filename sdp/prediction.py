@@ -77,6 +77,21 @@ def line_texts(lines: Iterable[str]) -> list[tuple[str, ...]]:
     return out
 
 
+def check_arity(model_dir: str, config: dict[str, Any], texts: list[tuple[str, ...]], where: str) -> None:
+    """One text per row for a model trained on one, a pair for a model trained on pairs (config.json
+    ``sdp_text_fields``, written by sdp-run; a folder without it is not checked). A single text fed to a pair model
+    was labelled without a word, from an input it was never trained on."""
+    fields = config.get("sdp_text_fields")
+    if not fields or not texts or len(texts[0]) == len(fields):
+        return
+    pair = len(fields) == 2
+    trained = f"a pair ({', '.join(fields)})" if pair else f"one text ({fields[0]})"
+    given = "a pair" if len(texts[0]) == 2 else "one text"
+    way = "a tab-separated pair per line (or two text_fields)" if pair else "one text per line (or one text_field)"
+    raise DataError(f"model_dir {model_dir!r} was trained on {trained} per row, and {where} gives {given} per row; "
+                    f"give {way}")
+
+
 def predict_labels(saved: Any, texts: list[tuple[str, ...]], batch_size: int, max_length: int) -> Iterator[str]:
     """The class name (or the regression score) of each text or pair, in order."""
     import torch

@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from sdp.crosslingual import run_fields
 from sdp.data.tasks import TaskSpec
-from sdp.io import write_json
+from sdp.io import FolderRemovedError, write_json
 from sdp.models.card import push_to_hub, write_model_card
 from sdp.training.code import code_identity
 from sdp.training.env import cell_hash, config_hash
@@ -58,6 +58,9 @@ def run_metrics(cfg: Any, task: TaskSpec, method: str, report: dict[str, Any], d
 def save_model_dir(path: Path, model: Any, tokenizer: Any, extra_files: Any = None) -> None:
     """A plain save_pretrained folder (safetensors) plus the tokenizer, never half-written; ``extra_files(folder)``
     adds more files to it first (a structured run's model.onnx)."""
+    if not path.parent.is_dir():  # the run folder was removed meanwhile: not made anew with only model/ in it
+        raise FolderRemovedError(f"the run folder {str(path.parent)!r} was removed (or moved) while the run went on; "
+                                 f"{path.name}/ is not written. Run the same command again to start over")
     with atomic_dir(path) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
@@ -74,6 +77,9 @@ def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict
     from sdp.pruning.export import structured_outputs
 
     model, extra_files = structured_outputs(student, masks)
+    fields = _text_fields(cfg)
+    if fields:  # the input it takes, kept in config.json: sdp-predict refuses one text for a pair model, and back
+        model.config.sdp_text_fields = fields
     if extra_files is None:  # unstructured: the same call as ever
         save_model_dir(run_dir / "model", model, tokenizer)
     else:
@@ -88,6 +94,17 @@ def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict
             log.error("the run is complete, but pushing model/ to %r failed (%s: %s); upload it with "
                       "`hf upload %s %s`", cfg.push_to_hub, type(exc).__name__, exc,
                       cfg.push_to_hub, run_dir / "model")
+
+
+def _text_fields(cfg: Any) -> list[str] | None:
+    task_cfg = cfg.get("task") if hasattr(cfg, "get") else None
+    if task_cfg is None:
+        return None
+    if task_cfg.get("name") == "custom":  # the user's columns, as given (no need to read the files again)
+        return list(task_cfg.get("text_fields") or []) or None
+    from sdp.crosslingual import resolve_task
+
+    return list(resolve_task(task_cfg).text_fields)
 
 
 def log_result(metrics: dict[str, Any], report: dict[str, Any], run_dir: Any) -> None:

@@ -145,6 +145,9 @@ def record_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, lock_held
     if not is_main_process():
         return
     message = f"{type(exc).__name__}: {exc}"
+    if lock_held and not run_dir.is_dir():  # removed while the run went on: not made anew for error.txt alone
+        log.error("%s not recorded: the run folder %s no longer exists", message, run_dir)
+        return
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.nullcontext() if lock_held else run_lock(run_dir):
@@ -198,6 +201,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
 
     run_dir = resolve_run_dir(cfg)
     drop_hydras_empty_folder(run_dir)
+    _note("running", run_dir)  # replaced as the job ends; a job whose process dies is told by it (local_launch.py)
     recorded = None  # the failure already recorded under this job's lock (or tried: then never again)
     try:
         validate_config(cfg)  # before the folder is touched and before torch is imported

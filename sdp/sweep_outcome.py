@@ -2,8 +2,10 @@
 
 Hydra exits 0 after a multirun whatever its jobs did, and a failed job of a sweep does not stop the others
 (sdp/sweep.py). So each job notes how it ended in ``<sweep dir>/.sdp-jobs/<job number>.json`` (completed,
-failed or refused), and at the end of the sweep :class:`SweepOutcome` (a Hydra callback, conf/config.yaml)
-logs the counts with every failed or refused job's folder, and exits 1 when there is one, so that a script,
+failed or refused; ``running`` from its start, so a job whose process died is told by its note: hydra/launcher=local
+notes it ``killed``, sdp/local_launch.py), and at the end of the sweep :class:`SweepOutcome` (a Hydra callback,
+conf/config.yaml) logs the counts with every failed, refused or killed job's folder, and exits 1 when there is
+one, so that a script,
 CI or a scheduler notices. A search (a sweeper other than Hydra's basic one, e.g. Optuna) keeps exit 0: a
 failed trial is part of a search, and its result is the best trial's.
 
@@ -32,6 +34,7 @@ log = logging.getLogger("sdp")
 JOBS_DIR = ".sdp-jobs"  # under the sweep dir: one small file per job, so parallel jobs never share a file
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 SLURM_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+FINAL_STATUSES = ("completed", "failed", "refused", "killed")  # "running": the job has not said how it ended
 
 
 def note_job(status: str, run_dir: Path, error: BaseException | None = None) -> None:
@@ -120,13 +123,20 @@ class SweepOutcome(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         notes = read_jobs(Path(config.hydra.sweep.dir), self.started)
-        bad = [n for n in notes if n.get("status") in ("failed", "refused")]
-        counts = {s: sum(n.get("status") == s for n in notes) for s in ("completed", "failed", "refused")}
+        for note in notes:  # still "running" at the end: its process died before it could say how it ended
+            if note.get("status") not in FINAL_STATUSES:
+                note.update(status="killed", error="its process died before the job ended; launch the same sweep "
+                                                   "again to resume it")
+        bad = [n for n in notes if n.get("status") != "completed"]
+        counts = {s: sum(n.get("status") == s for n in notes) for s in FINAL_STATUSES}
+        if not counts["killed"]:
+            del counts["killed"]  # said only when it happened
         log.info("sweep: %d jobs noted: %s", len(notes), ", ".join(f"{v} {k}" for k, v in counts.items()))
         for note in bad:
             log.error("  job %s %s in %s: %s", note.get("job"), note.get("status"), note.get("run_dir"),
                       note.get("error"))
         if bad and config.hydra.sweeper.get("_target_") == BASIC_SWEEPER:
-            print(f"sdp-run: error: {len(bad)} of {len(notes)} jobs of the sweep failed or were refused "
+            what = "failed, were refused or were killed" if "killed" in counts else "failed or were refused"
+            print(f"sdp-run: error: {len(bad)} of {len(notes)} jobs of the sweep {what} "
                   f"(listed above; failures are in each folder's error.txt)", file=sys.stderr)
             raise SystemExit(1)

@@ -88,6 +88,8 @@ def _numeric_errors(cfg: Any) -> list[str]:
         errors.append(f"sparsity={cfg.sparsity!r} must be in [0, 1)")
     if not 0 <= cfg.seed <= MAX_SEED:
         errors.append(f"seed={cfg.seed} must be in [0, {MAX_SEED}]")
+    if not 0 <= cfg.task.validation_seed <= MAX_SEED:  # numpy's seed range: it was numpy's traceback
+        errors.append(f"task.validation_seed={cfg.task.validation_seed} must be in [0, {MAX_SEED}]")
     for key in ("max_train_samples", "max_eval_samples"):
         value = cfg[key]
         if value is not None and value <= 0:
@@ -150,6 +152,11 @@ def validate_config(cfg: Any) -> None:
             error = registry.unknown_option_error(name, term_options(cfg[group]))
             if error:
                 errors.append(error)
+            else:  # the component's own checks (Component.check): a ValueError once the model had loaded
+                try:
+                    registry.build(name, **term_options(cfg[group]))
+                except (TypeError, ValueError) as err:
+                    errors.append(f"{group}={name}: {err}")
     if cfg.regularizer.get("representation") is not None:
         _choice(errors, "regularizer.representation", cfg.regularizer.representation, REPRESENTATIONS)
     _choice(errors, "schedule", cfg.schedule.name, SCHEDULES)

@@ -81,3 +81,17 @@ def test_the_search_scores_a_split_carved_from_train():
     assert cfg.task.validation_from_train == 0.1  # never the dev split
     assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper") and cfg.hydra.sweeper.direction == "maximize"
     assert "regularizer.alpha" in cfg.hydra.sweeper.params
+
+
+def test_a_sweep_jobs_folder_name_fits_the_file_system():
+    """Probe round 4 (issue 26): a sweep with many overrides named a folder over 255 bytes (OSError 'File name too
+    long', every job lost); the name is cut, keeping the run id that makes it unique. Short names are unchanged."""
+    from omegaconf import OmegaConf
+
+
+    assert sdp.config.job_dir("seed=1,task=rte", "abcd1234") == "seed=1,task=rte,id=abcd1234"
+    long = ",".join(f"train.option_{i}=0.123456789" for i in range(20))
+    cut = sdp.config.job_dir(long, "abcd1234")
+    assert len(cut.encode()) == 255 and cut.endswith("...,id=abcd1234") and cut.startswith("train.option_0=")
+    node = OmegaConf.create({"d": long, "dir": "${sdp_job_dir:${d},abcd1234}"})
+    assert node.dir == cut

@@ -166,6 +166,10 @@ def test_sdp_predict_labels_a_file_and_stdin_alike(runs, tmp_path, capsys, monke
     (tmp_path / "in.tsv").write_text("s1\ts2\n" + "".join(f"{a}\t{b}\n" for a, b in pairs))
     assert main([f"model_dir={run_dir / 'model'}", f"input={tmp_path / 'in.tsv'}", "text_fields=s1,s2"]) == 0
     assert capsys.readouterr().out.splitlines() == from_file
+    out = tmp_path / "new" / "labels.txt"  # into a folder not made yet: it was a FileNotFoundError traceback
+    assert main([f"model_dir={run_dir / 'model'}", f"input={tmp_path / 'in.tsv'}", "text_fields=s1,s2",
+                 f"output={out}"]) == 0
+    assert out.read_text().splitlines() == from_file
 
 
 def test_sdp_predict_errors_are_one_line(runs, tmp_path, capsys, monkeypatch):
@@ -183,6 +187,13 @@ def test_sdp_predict_errors_are_one_line(runs, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO("one\ta\tb\n"))
     assert main([f"model_dir={run_dir / 'model'}"]) == 2
     assert "stdin line 1 has 3 tab-separated fields" in capsys.readouterr().err
+    # One text for a model trained on RTE's pairs: it was labelled without a word (issue 26, probe round 4).
+    assert json.loads((run_dir / "model" / "config.json").read_text())["sdp_text_fields"] == ["sentence1", "sentence2"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("A man plays a guitar.\n"))
+    assert main([f"model_dir={run_dir / 'model'}"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sdp-predict: error: DataError: model_dir '{run_dir / 'model'}' was trained on a pair (sentence1, sentence2) "
+        "per row, and stdin gives one text per row; give a tab-separated pair per line (or two text_fields)")
 
 
 def test_a_new_classification_head_is_one_log_line(minilm_path, caplog, capfd):

@@ -37,7 +37,8 @@ def test_listed_packages_cover_the_source_tree():
 
     setuptools = load_file(REPO / "pyproject.toml")["tool"]["setuptools"]
     listed = set(setuptools["packages"])
-    found = _dotted(REPO / "sdp", "sdp") | _dotted(REPO / "conf", "sdp.conf") | _dotted(REPO / "cli", "sdp.cli")
+    found = _dotted(REPO / "sdp", "sdp") | _dotted(REPO / "conf", "sdp.conf") | _dotted(REPO / "cli", "sdp.cli") | \
+        _dotted(REPO / "hydra_plugins" / "sdp_launcher", "hydra_plugins.sdp_launcher")
     assert found <= listed, f"packages missing from pyproject.toml: {sorted(found - listed)}"
     assert listed <= found, f"packages listed but not in the tree: {sorted(listed - found)}"
     assert setuptools["package-dir"] == {"sdp": "sdp", "sdp.conf": "conf", "sdp.cli": "cli"}
@@ -51,7 +52,7 @@ def installed(tmp_path_factory) -> Path:
     # sys.path would make pip think the distribution is installed already.
     src = root / "src"
     src.mkdir()
-    for name in ("pyproject.toml", "README.md", "sdp", "cli", "conf"):
+    for name in ("pyproject.toml", "README.md", "sdp", "cli", "conf", "hydra_plugins"):
         copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy
         copy(REPO / name, src / name, **({"ignore": IGNORE} if copy is shutil.copytree else {}))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",

@@ -166,11 +166,20 @@ def _target_range(task_cfg: Any, regression: bool) -> tuple[float, float] | None
     return float(values[0]), float(values[1])
 
 
-def _label_names(values: list[Any]) -> tuple[str, ...]:
+def _label_names(values: list[Any], label_col: str) -> tuple[str, ...]:
     distinct = set(values)
     if all(isinstance(v, int) and not isinstance(v, bool) for v in distinct):
         return tuple(str(v) for v in sorted(distinct))
-    return tuple(sorted(str(v) for v in distinct))
+    names = tuple(sorted(str(v) for v in distinct))
+    # 'positive' and 'positive ' (a stray space in some rows) were two classes, and the model got one more output
+    alike: dict[str, list[str]] = {}
+    for name in names:
+        alike.setdefault(" ".join(name.split()), []).append(name)
+    twins = next((group for group in alike.values() if len(group) > 1), None)
+    if twins is not None:
+        raise DataError(f"task.label_column={label_col!r} holds labels that differ only in spaces, {twins}: they would "
+                        "be separate classes; write each label one way (or list the classes in task.label_names)")
+    return names
 
 
 def custom_task(task_cfg: Any) -> TaskSpec:
@@ -204,7 +213,7 @@ def custom_task(task_cfg: Any) -> TaskSpec:
     regression = metric == "pearson_spearman" or tables["train"].features[label_col].dtype.startswith("float")
     names = None
     if not regression:
-        names = tuple(given_names) if given_names else _label_names(train_labels)
+        names = tuple(given_names) if given_names else _label_names(train_labels, label_col)
         for split, key in files.items():
             unknown = sorted({str(v) for v in tables[split][label_col]} - set(names))
             if unknown:

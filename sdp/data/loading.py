@@ -255,6 +255,7 @@ def load_splits(
         for split in task.eval_splits:
             out[split] = subsample(out[split], max_eval_samples)
     _check_correlation_defined(task, out)
+    _check_class_metric_defined(task, out)
     splits_out = datasets.DatasetDict({split: _add_idx(ds) for split, ds in out.items()})
     return LoadedSplits(splits_out, query_groups(task, splits_out), dropped)
 
@@ -277,6 +278,30 @@ def _check_correlation_defined(task: TaskSpec, splits: dict[str, datasets.Datase
             raise DataError(f"task {task.name!r}: eval split {split!r} {why}: {'/'.join(task.metric_names)} "
                             f"correlation is undefined on it; it needs >= {MIN_CORRELATION_ROWS} rows with "
                             "differing targets (raise max_eval_samples, or use another eval file)")
+
+
+def _check_class_metric_defined(task: TaskSpec, splits: dict[str, datasets.Dataset]) -> None:
+    """The same for a main metric of classes: MCC on an eval split of one class is 0 whatever the model predicts,
+    and binary F1 on one without a positive row is 0 or undefined. Both were scored (CoLA with max_eval_samples=2:
+    mcc 0.0) as if measured."""
+    metric = task.metric_names[0]
+    if task.is_regression or metric not in ("mcc", "f1"):
+        return
+    for split, ds in splits.items():
+        if split == task.train_split:
+            continue
+        labels = [y for y in ds["label"] if y >= 0]
+        classes = sorted(set(labels))
+        if metric == "mcc" and len(classes) < 2:
+            why = f"holds one class ({task.label_names[classes[0]]!r}) in all {len(labels)} rows" if classes \
+                else "holds no labelled row"
+        elif metric == "f1" and 1 not in classes:
+            why = f"has no row of the positive class ({task.label_names[1]!r}) in its {len(labels)} rows"
+        else:
+            continue
+        raise DataError(f"task {task.name!r}: eval split {split!r} {why}: {metric} is undefined on it (or the same "
+                        "whatever the model predicts); it needs rows of both classes (raise max_eval_samples, or "
+                        "use another eval file)")
 
 
 def query_groups(task: TaskSpec, splits: datasets.DatasetDict) -> dict[str, np.ndarray]:

@@ -37,6 +37,14 @@ def build_data(cfg: Any, task: TaskSpec, tokenizer, accelerator) -> RunData:
             f"train.batch_size={cfg.train.batch_size} is larger than the training set "
             f"({len(train)} examples); lower it or raise max_train_samples"
         )
+    n, k = accelerator.num_processes, cfg.train.gradient_accumulation_steps
+    if len(train) < cfg.train.batch_size * k * n:  # each stage would make one update from a part of its window
+        raise ConfigError(
+            f"train.batch_size={cfg.train.batch_size} x train.gradient_accumulation_steps={k}"
+            f"{f' x {n} processes' if n > 1 else ''} = {cfg.train.batch_size * k * n} examples per optimizer update "
+            f"is more than the training set ({len(train)} examples): every stage would make a single update from "
+            "part of one window, and the pruning schedule would collapse into it; lower them or raise max_train_samples"
+        )
     collator = make_collator(tokenizer)
     # A trailing batch of one cannot be standardised by the cross-correlation loss: drop just that case.
     drop_last = len(train) % cfg.train.batch_size == 1

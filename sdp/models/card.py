@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sdp.io import atomic_write
+
 CARD = "README.md"
 
 
@@ -86,7 +88,8 @@ def _code_version(versions: dict[str, Any]) -> str:
 
 def write_model_card(model_dir: str | Path, metrics: dict[str, Any], cfg: Any) -> Path:
     path = Path(model_dir) / CARD
-    path.write_text(model_card(metrics, cfg, run_command()))
+    text = model_card(metrics, cfg, run_command())
+    atomic_write(path, lambda tmp: tmp.write_text(text))  # a full disk: one line naming it, no half card
     return path
 
 

@@ -29,7 +29,16 @@ FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
 class _RunLogHandler(logging.FileHandler):
-    """A run.log handler, told apart from any handler a user or library attached."""
+    """A run.log handler, told apart from any handler a user or library attached. A write that fails (a full
+    disk) is said once, in one line, not as logging's traceback after every record."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        if not self.failed:
+            self.failed = True
+            print(f"warning: {self.baseFilename} could not be written ({sys.exc_info()[1]}); the run's log goes "
+                  "on on the console only", file=sys.stderr)
 
 
 class _RankHandler(logging.StreamHandler):

@@ -20,7 +20,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from sdp.data.fingerprint import check_same_data, split_fingerprints, verify_completed_data
-from sdp.io import atomic_write, publish_tree, write_json
+from sdp.io import atomic_write, publish_tree, write_json, writing
 from sdp.training import code
 from sdp.training.env import config_hash
 from sdp.training.launch import launcher_world_size
@@ -68,22 +68,23 @@ def _fsync_tree(root: Path) -> None:
 def atomic_dir(target: str | Path) -> Iterator[Path]:
     """Yield a temporary sibling folder; when the block succeeds it replaces ``target`` by rename."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        yield tmp
-        _fsync_tree(tmp)
-        publish_tree(tmp)  # mkdtemp made it 0700: give it the modes the umask allows
-        old = None
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-            os.replace(target, old / "x")
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with writing(target):  # a full disk (safetensors' own error too): one line naming the folder (sdp/io.py)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+        try:
+            yield tmp
+            _fsync_tree(tmp)
+            publish_tree(tmp)  # mkdtemp made it 0700: give it the modes the umask allows
+            old = None
+            if target.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+                os.replace(target, old / "x")
+            os.replace(tmp, target)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)  # its space back; the target's old version is untouched
+            raise
 
 
 # ------------------------------------------------------------------------------------ identity

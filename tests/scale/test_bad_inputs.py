@@ -220,6 +220,12 @@ def _dev_copy_of_train(d: Path) -> None:
     shutil.copyfile(d / "train.tsv", d / "dev.tsv")
 
 
+def _keep_rows(d: Path, name: str, keep, edit=lambda row: row) -> None:
+    """Probe round 4 (issue 26): ``name`` keeps its header and the rows ``keep(row)`` accepts, each ``edit``-ed."""
+    head, *rows = [r for r in (d / name).read_text().split("\n") if r]
+    (d / name).write_text("\n".join([head, *(edit(r) for r in rows if keep(r))]) + "\n")
+
+
 def _stsb_score_out_of_range(d: Path, dev_constant: bool = False) -> None:
     """A small STS-B (GLUE layout) whose line 7 scores 500 (or whose dev rows all score 3)."""
     stsb = d.parent / "STS-B"
@@ -366,6 +372,20 @@ CASES = {
                                                  "DataError", "task 'stsb': eval split 'validation' has one target "
                                                  "value (3) in all 30 rows: pearson/spearman correlation is "
                                                  "undefined on it"),
+    "a distillation term's own option out of range": (["regularizer=kd", "regularizer.temperature=0"], None, None,
+                                                       "ConfigError", "regularizer=kd: kd temperature must be > 0"),
+    "accumulation window larger than the training set": (
+        ["max_train_samples=16", "train.gradient_accumulation_steps=4"], None, None, "ConfigError",
+        "train.batch_size=8 x train.gradient_accumulation_steps=4 = 32 examples per optimizer update is more than "
+        "the training set (16 examples)"),
+    "validation seed out of range": (["task.validation_from_train=0.2", "task.validation_seed=-1"], None, None,
+                                     "ConfigError", "task.validation_seed=-1 must be in [0, 4294967295]"),
+    "eval split on which the main metric is undefined": (
+        [*CUSTOM, "task.metric=f1"], lambda d: _keep_rows(d, "dev.tsv", lambda r: r.endswith("\tentailment")), None,
+        "DataError", "eval split 'validation' has no row of the positive class ('not_entailment') in its"),
+    "custom labels that differ only in spaces": (
+        CUSTOM, lambda d: _keep_rows(d, "train.tsv", bool, lambda r: r + " " if r.startswith("1") else r), None,
+        "DataError", "holds labels that differ only in spaces"),
     "NaN / inf loss": (["dense.lr=1e30", "train.checkpoint_every=1", "dense.max_steps=6"], None, None,
                        "FloatingPointError", "dense: non-finite loss"),
 }
@@ -447,16 +467,19 @@ def test_readme_table_matches_cases():
 
 
 def test_readme_run_integrity_table_matches_cases():
-    """The second table (folder ownership, resume, data, signals, files) rows are test_run_integrity's."""
-    spec = importlib.util.spec_from_file_location("run_integrity", Path(__file__).with_name("test_run_integrity.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    """The second table (folder ownership, resume, data, signals, files) rows are ROWS of these test modules."""
+    tests = {}
+    for file in ("test_run_integrity.py", "test_run_integrity_fs.py", "test_sweep_killed.py"):
+        spec = importlib.util.spec_from_file_location(file[:-3], Path(__file__).with_name(file))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert all(callable(getattr(module, name)) for name in module.ROWS.values())
+        tests.update(module.ROWS)
     text = (REPO_ROOT / "docs" / "errors.md").read_text()
     section = text.split("## Bad input and the errors it gets", 1)[1].split("\n## ", 1)[0]
     table = section.split("| Run-integrity case |", 1)[1]
     rows = [line.split("|")[1].strip() for line in table.splitlines()[2:] if line.startswith("|")]
-    assert sorted(rows) == sorted(module.ROWS)
-    assert all(callable(getattr(module, name)) for name in module.ROWS.values())
+    assert sorted(rows) == sorted(tests)
 
 
 @pytest.fixture(autouse=True)

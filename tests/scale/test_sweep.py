@@ -100,11 +100,11 @@ def test_skip_search_ignores_a_restarted_runs_old_files(tmp_path):
 
 
 def test_local_launcher_runs_jobs_side_by_side(tmp_path, data_dir):
-    """hydra/launcher=local (joblib): each job in its own process, its own folder and its own run.log."""
+    """hydra/launcher=local: each job in its own process, its own folder and its own run.log."""
     root = tmp_path / "out"
     out = h.finish(h.cli(["-m", *h.smoke_args(data_dir), "hydra/launcher=local", "seed=1,2", f"output_root={root}",
                           f"hydra.sweep.dir={root}/sweep", f"cache_dir={tmp_path / 'cache'}"]))
-    assert "Joblib.Parallel(n_jobs=2" in out
+    assert "sweep of 2 jobs, 2 at a time, each in its own process" in out
     jobs = _jobs(root / "sweep")
     assert len(jobs) == 2
     for name, d in jobs.items():
@@ -125,7 +125,7 @@ def test_gpu_launcher_without_a_gpu_says_so_and_runs_side_by_side(tmp_path, data
         stderr=subprocess.STDOUT, text=True)
     out = h.finish(proc)
     assert "hydra/launcher=gpu: no GPU visible" in out and "running 3 jobs side by side on the CPU" in out
-    assert "Joblib.Parallel(n_jobs=3" in out
+    assert "sweep of 3 jobs, 3 at a time, each in its own process" in out
     jobs = _jobs(root / "sweep")
     assert len(jobs) == 3
     for d in jobs.values():
