@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 import sdp.config  # noqa: F401  (registers the structured schema before Hydra composes)
 from sdp.errors import user_errors
 from sdp.objectives.registry import load_plugins
-from sdp.training.launch import rank_argv  # standard library only
+from sdp.run.launch import rank_argv  # standard library only
 
 # Before Hydra reads argv (both as `python -m cli.run` and as the sdp-run script): on ranks > 0 of a
 # launch, Hydra's folders go to a throw-away place; every rank uses rank 0's run directory (sdp/sweep.py).

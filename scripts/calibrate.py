@@ -86,7 +86,7 @@ def main() -> None:
     ap.add_argument("--reuse-any-code", action="store_true",
                     help="keep every finished record whatever code made it (flagged code_changed_since); by default "
                          "one made by older code is kept only if nothing that affects training changed since "
-                         "(sdp/training/code_policy.py), else it is run again")
+                         "(sdp/run/code_policy.py), else it is run again")
     ap.add_argument("--report", action="store_true", help="only rewrite TABLE.md from the finished records")
     args = ap.parse_args()
     offline_environment()

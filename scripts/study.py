@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reuse-any-code", action="store_true",
                     help="keep every finished record whatever code made it (flagged code_changed_since); by default "
                          "one made by older code is kept only if nothing that affects training changed since "
-                         "(sdp/training/code_policy.py), else it is run again")
+                         "(sdp/run/code_policy.py), else it is run again")
     args = ap.parse_args(argv)
     check_frozen_presets()
     offline_environment()

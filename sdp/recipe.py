@@ -40,6 +40,11 @@ from sdp.pruning.masks import assert_sparsity, count_zeros, sparsity_report
 from sdp.pruning.overlap import mask_overlap, save_dense_mask
 from sdp.pruning.patterns import check_prunable, check_sparsity_leaves_weights
 from sdp.pruning.schedules import schedule_from_config
+from sdp.run.env import versions
+from sdp.run.launch import launcher_rank
+from sdp.run.logs import attach_run_log
+from sdp.run.rundir import completed_here, prepare_run_dir, record_data, record_fields, resume_identity
+from sdp.run.tracking import Tracker
 from sdp.run_summary import log_result, run_metrics, save_model_dir, write_outputs
 from sdp.training.checkpoint import Checkpointer
 from sdp.training.distributed import (
@@ -49,16 +54,11 @@ from sdp.training.distributed import (
     effective_precision,
     make_accelerator,
 )
-from sdp.training.env import versions
 from sdp.training.eval_points import eval_point
-from sdp.training.launch import launcher_rank
-from sdp.training.logs import attach_run_log
 from sdp.training.loop import Stage, UpdateLog, build_stage, endless, optimizer_update, predict
 from sdp.training.pooled_window import MicroBatch, pooled_window
-from sdp.training.rundir import completed_here, prepare_run_dir, record_data, record_fields, resume_identity
 from sdp.training.stage_state import load_dense_weights, load_stage_state, stage_state
 from sdp.training.trace import Measurements, probe_batch
-from sdp.training.tracking import Tracker
 from sdp.validate import validate_config
 
 CKPT_DIR = "checkpoints"  # <run dir>/checkpoints: training state while the run is in progress

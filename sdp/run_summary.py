@@ -14,9 +14,9 @@ from sdp.crosslingual import run_fields
 from sdp.data.tasks import TaskSpec
 from sdp.io import write_json
 from sdp.models.card import push_to_hub, write_model_card
-from sdp.training.code import code_identity
-from sdp.training.env import cell_hash, config_hash
-from sdp.training.rundir import atomic_dir
+from sdp.run.code import code_identity
+from sdp.run.env import cell_hash, config_hash
+from sdp.run.rundir import atomic_dir
 
 log = logging.getLogger("sdp")
 

@@ -27,10 +27,10 @@ from sdp.models.inspect import (
 )
 from sdp.objectives.registry import DISTILL_TERMS, REGISTRIES
 from sdp.pruning.schedules import SCHEDULES, schedule_config_errors
-from sdp.training.code import REUSE_CHOICES
-from sdp.training.tracking import tracker_error
+from sdp.run.code import REUSE_CHOICES
+from sdp.run.tracking import tracker_error
 
-MIXED_PRECISION = ("inherit", "no", "bf16", "fp16")  # inherit: sdp/training/launch.py
+MIXED_PRECISION = ("inherit", "no", "bf16", "fp16")  # inherit: sdp/run/launch.py
 LR_SCHEDULES = ("linear", "constant")
 OFF_TARGETS = ("zero", "teacher")  # sdp.objectives.cross_correlation
 DROPOUT_MODES = ("on", "off", "distill_off")  # sdp.objectives.monitor
@@ -293,7 +293,7 @@ def _check_held_out_rows(cfg: Any) -> None:
     checked, and is taken as given."""
     if not cfg.task.get("validation_from_train"):
         return
-    from sdp.training.rundir import read_run_record
+    from sdp.run.rundir import read_run_record
 
     record = read_run_record(Path(str(cfg.dense.checkpoint)).expanduser().parent)
     if not record or not isinstance(record.get("config"), dict):

@@ -13,7 +13,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import gridrun  # noqa: E402
 
-from sdp.training.code import code_identity  # noqa: E402
+from sdp.run.code import code_identity  # noqa: E402
 
 
 def _record(dense: float, final: float) -> dict:

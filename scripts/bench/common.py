@@ -57,7 +57,7 @@ def rotated(items: list, r: int) -> list:
 
 # ------------------------------------------------------------------------------------------- machine
 def machine_info() -> dict[str, Any]:
-    from sdp.training.env import versions
+    from sdp.run.env import versions
 
     cpu = platform.processor() or "unknown"
     with contextlib.suppress(OSError):

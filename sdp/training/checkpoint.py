@@ -23,7 +23,7 @@ When the two newest are both corrupt in the pruning stage, the kept stage start 
 restarts the stage from ``dense_model/``, recorded as a ``checkpoint_fallback`` trace event.
 A kill at any moment leaves ``latest.json`` naming a complete checkpoint (or no checkpoint at all).
 Each checkpoint stores trace.jsonl's length; a resume cuts the trace back to it, so the updates redone
-after a kill leave one record each. SIGTERM/SIGINT/SIGUSR2 are handled in sdp/training/preemption.py.
+after a kill leave one record each. SIGTERM/SIGINT/SIGUSR2 are handled in sdp/run/preemption.py.
 
 A resume, in the order it happens (the one path through the code):
 1. ``Checkpointer(...)`` in ``PruneRecipe.setup`` reads ``latest.json`` and keeps the newest checkpoint that
@@ -56,9 +56,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from sdp.io import append_jsonl, write_json
-from sdp.training.logs import trace_size, truncate_trace
-from sdp.training.preemption import RunInterrupted, StopSignals  # noqa: F401  (RunInterrupted re-exported)
-from sdp.training.rundir import atomic_dir
+from sdp.run.logs import trace_size, truncate_trace
+from sdp.run.preemption import RunInterrupted, StopSignals  # noqa: F401  (RunInterrupted re-exported)
+from sdp.run.rundir import atomic_dir
 from sdp.training.state_io import (
     CheckpointError,
     check_dense_model,
@@ -162,7 +162,7 @@ class Checkpointer:
     # --------------------------------------------------------------------------------- signals
     def watch_signals(self):
         """While inside: SIGTERM/SIGINT/SIGUSR2 only set a flag (:meth:`stop_requested`); a second Ctrl-C
-        stops (sdp/training/preemption.py)."""
+        stops (sdp/run/preemption.py)."""
         return self.signals.installed()
 
     def stop_requested(self) -> bool:
