@@ -1,6 +1,6 @@
 """The pruning recipe: dense fine-tuning, then iterative magnitude pruning with self-distillation.
 
-    metrics = run(cfg, run_dir)    # validates the config; a run completed in run_dir returns its metrics; else
+    metrics = run(cfg, run_dir)    # the run's checks, once; then train_run (run_job calls it after its own):
         recipe = PruneRecipe(cfg, run_dir)
         recipe.setup()              # every component, in dependency order
         metrics = recipe.train()    # dense stage, pruning stage, final evaluation, the run's files
@@ -86,7 +86,6 @@ class PruneRecipe:
         """Build every component, in dependency order; nothing that holds state is created later."""
         cfg = self.cfg
         self.versions = versions(cfg.train.num_threads)  # at start: the code that runs, not the tree at the end
-        prepare_run_dir(self.run_dir)  # a clear error, before anything runs, if it is not writable
         attach_run_log(self.run_dir, launcher_rank() == 0)  # this job's run.log only, main process only
         datasets.disable_progress_bars()  # tqdm bars are for training, not for every map()
         if cfg.train.num_threads:
@@ -236,11 +235,8 @@ class PruneRecipe:
 
     # ----------------------------------------------------------------------------- the loop
     def run_stage(self, stage: Stage) -> None:
-        """Train ``stage`` for its optimizer updates (resuming it if the checkpoint is in it).
-
-        Each update: (1) prune, if the schedule says so; (2-7) ``train_step`` per micro-batch: forward and loss
-        parts, backward under accumulation, then mask gradients, clip, step, apply masks; (8) log; (9) checkpoint,
-        every ``train.checkpoint_every`` updates and on SIGTERM/SIGINT."""
+        """Train ``stage`` for its optimizer updates (resuming it if the checkpoint is in it); each update's steps are
+        numbered below (``train_step``: forward, loss parts, backward, then mask gradients, clip, step, apply masks)."""
         acc, cfg = self.accelerator, self.cfg
         if self.resume_state is not None and self.resume_state["stage"] == stage.name:
             self.load_state_dict(self.resume_state)
@@ -403,17 +399,22 @@ class PruneRecipe:
 
 
 def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
-    """Run one experiment and return its metrics (the dict written to metrics.json)."""
+    """The library entry point: one run's checks, once (as run_job's for sdp-run, without lock or set-aside), then it."""
     run_dir = cfg.output_dir if run_dir is None else run_dir
     if run_dir is None:
         from hydra.core.hydra_config import HydraConfig
 
         run_dir = HydraConfig.get().runtime.output_dir
     validate_config(cfg)  # every config error at once, before anything is read or built (sdp/validate.py)
-    recipe = PruneRecipe(cfg, run_dir)
     done = completed_here(run_dir, cfg)  # this config already completed here, on this data: nothing to recompute
     if done is not None:
         log.info("run %s already completed: returning its metrics.json", run_dir)
         return done
-    recipe.setup()
+    prepare_run_dir(run_dir)  # a clear error, before anything runs, if it is not writable
+    return train_run(cfg, run_dir)
+
+
+def train_run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
+    """Set up and train a checked run (config valid, folder prepared, not completed: run() or run_job checked it)."""
+    (recipe := PruneRecipe(cfg, run_dir)).setup()
     return recipe.train()

@@ -303,8 +303,8 @@ def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
         # A fresh folder is this run's from now on (its .hydra/config.yaml too). An unfinished run's record is
         # rewritten only once its data is known to be the same (record_data, in the recipe's setup).
         write_run_record(run_dir, cfg)
-    from sdp.recipe import run  # torch and transformers load here, after every cheap check
+    from sdp.recipe import train_run  # torch and transformers load here, after every cheap check (made once)
 
     with stop_between_stages(run_dir, is_main_process()):  # evaluation, prefill, saving: status + resumable
-        return run(cfg, run_dir)
+        return train_run(cfg, run_dir)
 

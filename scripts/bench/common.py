@@ -112,6 +112,7 @@ def build_recipe(task: str, work: Path, extra: list[str] = ()):
     timings are those of the updates between pruning events, where a run spends nearly all its time.
     """
     from sdp.recipe import PruneRecipe
+    from sdp.run.rundir import prepare_run_dir
     from sdp.validate import validate_config
 
     overrides = [
@@ -134,7 +135,7 @@ def build_recipe(task: str, work: Path, extra: list[str] = ()):
     ]
     cfg = compose_cfg(overrides)
     validate_config(cfg)  # as sdp.recipe.run does: the caller's overrides are checked too
-    recipe = PruneRecipe(cfg, work / task)
+    recipe = PruneRecipe(cfg, prepare_run_dir(work / task))  # setup expects the folder made, as run() makes it
     recipe.setup()
     return recipe
 
