@@ -458,18 +458,18 @@ def test_corrupt_prune_checkpoints_restart_from_dense_model(tmp_path, data, monk
 
     extra = ("prune.max_steps=4", "train.checkpoint_every=1")
     reference = _run(tmp_path, data, tmp_path / "reference", *extra)
-    real = PruneRecipe.train_step
+    real = PruneRecipe.update
 
-    def killed_at_prune_update_3(self, stage, batch):
+    def killed_at_prune_update_3(self, stage, *args):
         if stage.name == "prune" and stage.step == 2:
             raise RuntimeError("simulated kill")
-        return real(self, stage, batch)
+        return real(self, stage, *args)
 
-    monkeypatch.setattr(PruneRecipe, "train_step", killed_at_prune_update_3)
+    monkeypatch.setattr(PruneRecipe, "update", killed_at_prune_update_3)
     run_dir = tmp_path / "run"
     with pytest.raises(RuntimeError, match="simulated kill"):
         _run(tmp_path, data, run_dir, *extra)
-    monkeypatch.setattr(PruneRecipe, "train_step", real)
+    monkeypatch.setattr(PruneRecipe, "update", real)
     ckpts = run_dir / "checkpoints"
     assert sorted(p.name for p in ckpts.glob("*-*")) == ["prune-0000000", "prune-0000001", "prune-0000002"]
     for name in ("prune-0000001", "prune-0000002"):  # both newest: truncated

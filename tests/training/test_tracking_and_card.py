@@ -156,8 +156,7 @@ def test_a_resumed_process_logs_the_pruning_stage_where_it_left_off():
 
     from sdp.run.tracking import Tracker
 
-    tracker = Tracker(accelerator=None, cfg=OmegaConf.create({"tracker": "none"}))
-    tracker.offsets["prune"] = 10  # the dense stage's updates (set by the recipe once the stages are built)
+    tracker = Tracker(accelerator=None, cfg=OmegaConf.create({"tracker": "none"}), prune_offset=10)  # dense updates
     assert tracker.global_step("prune", 4) == 14 and tracker.global_step("dense", 3) == 3
 
 
