@@ -54,7 +54,7 @@ def build_chains(root: Path, tasks: list[str], sparsities: list[float], seeds: l
 
     def chain(t: str, s: int, sps: list[float]) -> list[tuple]:
         runs = [run(t, m, sp, s) for sp in sps for m in METHODS]
-        jobs = [(dense(t, s), [f"task={t}", f"seed={s}", "method=mp", "sparsity=0.0", "prune.max_steps=1",
+        jobs = [(dense(t, s), [f"task={t}", f"seed={s}", "method=mp", "stages=dense",
                                "prune.monitor_representation=null"],
                  needed(("dense_model/model.safetensors",), *runs))]
         for sp in sps:

@@ -145,6 +145,10 @@ class Config:
     dense: DenseConfig = field(default_factory=DenseConfig)
     prune: PruneConfig = field(default_factory=PruneConfig)
     sparsity: float = 0.9  # final fraction of prunable weights that are zero, in [0, 1)
+    # Which stages run: null (dense+prune) | dense: the dense stage only, no pruning stage (the run's model/ is the
+    # fine-tuned dense model, e.g. a study's shared dense.checkpoint; metrics.json target_sparsity 0). null, not
+    # "dense+prune", by default: an unset key keeps the config hashes of runs made before it existed.
+    stages: str | None = None
     seed: int = 42
     data_dir: str | None = MISSING  # set in conf/config.yaml (from SDP_DATA_DIR)
     cache_dir: str | None = MISSING  # set in conf/config.yaml (from SDP_CACHE_DIR)

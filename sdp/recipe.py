@@ -188,8 +188,9 @@ class PruneRecipe:
     # ---------------------------------------------------------------------------------- train
     def train(self) -> dict[str, Any]:
         dense_metrics = self.dense_stage()
-        final_metrics = self.prune_stage()
-        return self._finish(dense_metrics, final_metrics)
+        if self.cfg.get("stages") == "dense":  # the dense stage only: its model is the run's model/
+            return self._finish(dense_metrics, dense_metrics)
+        return self._finish(dense_metrics, self.prune_stage())
 
     def dense_stage(self) -> dict[str, float]:
         if self.resumed_in == "prune":  # the dense stage finished before a kill (setup restored its result)
@@ -204,7 +205,8 @@ class PruneRecipe:
         self.dense_metrics = metrics
         if self.accelerator.is_main_process and not self.cfg.dense.checkpoint:  # the frozen teacher's weights
             save_model_dir(self.run_dir / DENSE_DIR, self.accelerator.unwrap_model(self.model), self.tokenizer)
-        self.save_checkpoint(self.stages["prune"])  # the prune stage's step 0
+        if self.cfg.get("stages") != "dense":
+            self.save_checkpoint(self.stages["prune"])  # the prune stage's step 0
         return metrics
 
     def start_prune_stage(self) -> None:
@@ -333,20 +335,20 @@ class PruneRecipe:
                  record["achieved_sparsity"], record["loss_before"], record["loss_after"])
 
     # ------------------------------------------------------------------------------ state
-    def state_dict(self, stage: Stage) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
-        """Everything a resume needs, in one place: JSON values and named groups of tensors."""
+    def save_checkpoint(self, stage: Stage) -> None:
+        """Everything a resume needs (``restore`` puts it back): JSON values and named groups of tensors."""
         state: dict[str, Any] = {
             "dense_metrics": self.dense_metrics,
             "dense_model": self.dense_model_dir,  # the dense weights (frozen teacher, resumed step 0)
             "measurements": self.measure.state_dict(),
         }
-        if stage.step == 0:
-            return state, {}  # nothing trained in this stage yet
-        # The stage's weights, optimizer, LR schedule, scaler, data position, masks, teacher and cache.
-        teacher_weights = {"frozen": self.dense_model_dir, "checkpoint": self.cfg.prune.teacher_checkpoint}
-        trained, tensors = stage_state(stage, self.accelerator, self.model, teacher_weights,
-                                       cache_rebuilt=bool(self.cfg.prune.teacher_prefill))
-        return {**state, **trained}, tensors
+        tensors: dict[str, dict[str, torch.Tensor]] = {}  # none before the stage's first update
+        if stage.step > 0:  # the stage's weights, optimizer, LR schedule, scaler, data position, masks, teacher, cache
+            teacher_weights = {"frozen": self.dense_model_dir, "checkpoint": self.cfg.prune.teacher_checkpoint}
+            trained, tensors = stage_state(stage, self.accelerator, self.model, teacher_weights,
+                                           cache_rebuilt=bool(self.cfg.prune.teacher_prefill))
+            state.update(trained)
+        self.checkpointer.save(stage.name, stage.step, state, tensors)
 
     def restore(self, state: dict[str, Any]) -> None:
         """Put the run back where the checkpoint ``state`` (its state.json) left it; setup's last step. In the pruning
@@ -370,10 +372,6 @@ class PruneRecipe:
         log.info("resumed %s stage at optimizer step %d (epoch %d, batch %d) from %s",
                  stage.name, stage.step, stage.position.epoch, stage.position.batches, state["path"])
         self._trace({"event": "resume", "stage": stage.name, "step": stage.step})
-
-    def save_checkpoint(self, stage: Stage) -> None:
-        state, tensors = self.state_dict(stage)
-        self.checkpointer.save(stage.name, stage.step, state, tensors)
 
     # ---------------------------------------------------------------------------------- finish
     def _finish(self, dense: dict[str, float], final: dict[str, float]) -> dict[str, Any]:

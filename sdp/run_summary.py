@@ -36,7 +36,7 @@ def run_metrics(cfg: Any, task: TaskSpec, method: str, report: dict[str, Any], d
         "schedule": cfg.schedule.name,
         "teacher": cfg.prune.teacher,
         "seed": cfg.seed,
-        "target_sparsity": cfg.sparsity,
+        "target_sparsity": 0.0 if cfg.get("stages") == "dense" else cfg.sparsity,  # stages=dense prunes nothing
         "achieved_sparsity": report["achieved_sparsity"],
         "nonzero_params": report["nonzero_params"],
         "total_params": report["total_params"],

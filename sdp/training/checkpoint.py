@@ -1,7 +1,7 @@
 """Checkpoint and resume: a killed or preempted run continues where it stopped, bit for bit on CPU.
 
 The checkpointer only knows a directory: it writes and reads back a JSON state and named groups of
-tensors that the recipe hands it (``PruneRecipe.state_dict`` lists what they are). Layout::
+tensors that the recipe hands it (``PruneRecipe.save_checkpoint`` lists what they are). Layout::
 
     checkpoints/latest.json          -> {"name": "prune-0000012", "stage": "prune", "step": 12}
     checkpoints/prune-0000012/

@@ -366,6 +366,10 @@ CASES = {
                                                  "DataError", "task 'stsb': eval split 'validation' has one target "
                                                  "value (3) in all 30 rows: pearson/spearman correlation is "
                                                  "undefined on it"),
+    "stages=dense with a dense.checkpoint": (["stages=dense", "dense.checkpoint=/no/such/dense_model"], None, None,
+                                             "ConfigError", "stages=dense trains the dense model, but dense.checkpoint"),
+    "unknown stages": (["stages=prune"], None, None, "ConfigError",
+                       "stages='prune' is not one of ['dense', 'dense+prune']"),
     "NaN / inf loss": (["dense.lr=1e30", "train.checkpoint_every=1", "dense.max_steps=6"], None, None,
                        "FloatingPointError", "dense: non-finite loss"),
 }
