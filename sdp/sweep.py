@@ -33,7 +33,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from sdp.data.fingerprint import DataChangedError, verify_completed_data
+from sdp.data.fingerprint import DataChangedError
 from sdp.io import atomic_write, write_json
 from sdp.run.code import describe, same_code
 from sdp.run.launch import (
@@ -62,6 +62,7 @@ from sdp.run.rundir import (
     set_aside_other_code,
     write_run_record,
 )
+from sdp.run.same_data import verify_completed_data
 from sdp.run.signals import stop_between_stages
 
 log = logging.getLogger("sdp")

@@ -19,11 +19,12 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from sdp.data.fingerprint import check_same_data, split_fingerprints, verify_completed_data
+from sdp.data.fingerprint import check_same_data, split_fingerprints
 from sdp.io import atomic_write, publish_tree, write_json
 from sdp.run import code
 from sdp.run.env import config_hash
 from sdp.run.launch import launcher_world_size
+from sdp.run.same_data import verify_completed_data
 
 
 class RunDirError(OSError):
