@@ -42,7 +42,7 @@ def _cfg(data_dir: Path, run_dir: Path):
 
     with initialize_config_dir(config_dir=str(h.REPO_ROOT / "conf"), version_base="1.3"):
         return compose("config", overrides=[*h.smoke_args(data_dir), f"output_dir={run_dir}",
-                                            f"cache_dir={run_dir.parent / 'cache'}"])
+                                            f"output_root={run_dir.parent}", f"cache_dir={run_dir.parent / 'cache'}"])
 
 
 def test_each_check_runs_once_per_run(tmp_path, data_dir, monkeypatch):
