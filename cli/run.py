@@ -21,7 +21,7 @@ import sdp.config  # noqa: F401  (registers the structured schema before Hydra c
 from hydra_plugins.sdp_launcher.local_launcher import SdpLocalLauncher  # imports hydra only
 from sdp.errors import user_errors
 from sdp.objectives.registry import load_plugins
-from sdp.training.launch import rank_argv  # standard library only
+from sdp.run.launch import rank_argv  # standard library only
 
 # hydra/launcher=local's class (sdp/local_launch.py), registered by hand: Hydra finds plugins by listing the
 # hydra_plugins folders on sys.path, and an editable install's import hook hides this one from that listing.

@@ -86,7 +86,7 @@ def main() -> None:
     ap.add_argument("--reuse-any-code", action="store_true",
                     help="keep every finished record whatever code made it (flagged code_changed_since); by default "
                          "one made by older code is kept only if nothing that affects training changed since "
-                         "(sdp/training/code_policy.py), else it is run again")
+                         "(sdp/run/code_policy.py), else it is run again")
     ap.add_argument("--report", action="store_true", help="only rewrite TABLE.md from the finished records")
     args = ap.parse_args()
     offline_environment()
@@ -94,10 +94,10 @@ def main() -> None:
     if not args.report:
         seeds = [int(s) for s in args.seeds.split(",")]
         grid = Grid(root, BASE, args.jobs, title="Calibration", reuse_any_code=args.reuse_any_code)
-        # 1. One dense model per seed: dense stage only (0% sparsity, one pruning update, no teacher).
+        # 1. One dense model per seed: the dense stage only (stages=dense; no teacher or CC monitor is built).
         # Its weights are needed while a setting of that seed is unfinished at the knee (the last candidate here,
         # since the knee is only known after MP has run).
-        grid.run_all([(dense_dir(root, s), [f"seed={s}", "regularizer=none", "sparsity=0.0", "prune.max_steps=1",
+        grid.run_all([(dense_dir(root, s), [f"seed={s}", "stages=dense", "regularizer=none",
                                             "prune.monitor_representation=null"],
                        needed(DENSE_FILES, *(run_dir(root, name, CANDIDATE_SPARSITIES[-1], s) for name, _ in GRID)))
                       for s in seeds])

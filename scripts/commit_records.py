@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sdp.training.rundir import is_moved_aside
+from sdp.run.rundir import is_moved_aside
 
 sys.path.insert(0, str(Path(__file__).parent))
 from gridrun import REPO, committed_record, mismatch, read_completed  # noqa: E402  (scripts/ is not a package)

@@ -2,7 +2,7 @@
 
 Each run goes into a fixed folder, so a re-launch skips finished runs (their metrics.json says
 ``completed``) without starting a process, and resumes interrupted ones from their last checkpoint.
-A record made by older code is kept only as sdp/training/code_policy.py declares (nothing that affects
+A record made by older code is kept only as sdp/run/code_policy.py declares (nothing that affects
 training changed since its commit; then it is flagged ``code_changed_since``), else the run is made again;
 ``reuse_any_code`` keeps every record. Runs are started with `nice`, one thread each (two side by side give ~1.3x the runs per hour of one
 2-thread run on the reference 2-core machine).
@@ -21,8 +21,8 @@ from pathlib import Path
 
 from sdp.io import write_json
 from sdp.report.collect import was_resumed
-from sdp.training.code_policy import judge, with_flag
-from sdp.training.rundir import read_run_record
+from sdp.run.code_policy import judge, with_flag
+from sdp.run.rundir import read_run_record
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -144,7 +144,7 @@ class Grid:
         return result
 
     def keep(self, run_dir: Path, done: dict) -> bool:
-        """Does the completed record in ``run_dir`` stand for this code (sdp/training/code_policy.py)? A record
+        """Does the completed record in ``run_dir`` stand for this code (sdp/run/code_policy.py)? A record
         kept from older code is flagged in its metrics.json (code_changed_since), once."""
         keep, flag, why = judge(done, self.reuse_any_code)
         if not keep:

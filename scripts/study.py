@@ -54,7 +54,7 @@ def build_chains(root: Path, tasks: list[str], sparsities: list[float], seeds: l
 
     def chain(t: str, s: int, sps: list[float]) -> list[tuple]:
         runs = [run(t, m, sp, s) for sp in sps for m in METHODS]
-        jobs = [(dense(t, s), [f"task={t}", f"seed={s}", "method=mp", "sparsity=0.0", "prune.max_steps=1",
+        jobs = [(dense(t, s), [f"task={t}", f"seed={s}", "method=mp", "stages=dense",
                                "prune.monitor_representation=null"],
                  needed(("dense_model/model.safetensors",), *runs))]
         for sp in sps:
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reuse-any-code", action="store_true",
                     help="keep every finished record whatever code made it (flagged code_changed_since); by default "
                          "one made by older code is kept only if nothing that affects training changed since "
-                         "(sdp/training/code_policy.py), else it is run again")
+                         "(sdp/run/code_policy.py), else it is run again")
     args = ap.parse_args(argv)
     check_frozen_presets()
     offline_environment()

@@ -145,6 +145,10 @@ class Config:
     dense: DenseConfig = field(default_factory=DenseConfig)
     prune: PruneConfig = field(default_factory=PruneConfig)
     sparsity: float = 0.9  # final fraction of prunable weights that are zero, in [0, 1)
+    # Which stages run: null (dense+prune) | dense: the dense stage only, no pruning stage (the run's model/ is the
+    # fine-tuned dense model, e.g. a study's shared dense.checkpoint; metrics.json target_sparsity 0). null, not
+    # "dense+prune", by default: an unset key keeps the config hashes of runs made before it existed.
+    stages: str | None = None
     seed: int = 42
     data_dir: str | None = MISSING  # set in conf/config.yaml (from SDP_DATA_DIR)
     cache_dir: str | None = MISSING  # set in conf/config.yaml (from SDP_CACHE_DIR)
@@ -152,10 +156,10 @@ class Config:
     max_eval_samples: int | None = None
     output_root: str = "outputs"
     output_dir: str | None = None  # default: the Hydra run directory
-    tracker: str = "none"  # none | tensorboard | wandb | mlflow | any accelerate tracker (sdp/training/tracking.py)
+    tracker: str = "none"  # none | tensorboard | wandb | mlflow | any accelerate tracker (sdp/run/tracking.py)
     push_to_hub: str | None = None  # a Hub repo id: upload model/ there at the end (sdp/models/card.py)
     resume: bool = True
-    # same_code: a completed run stands for this command only if made by the same code (sdp/training/code.py);
+    # same_code: a completed run stands for this command only if made by the same code (sdp/run/code.py);
     # else it is run again, and an unfinished one from other code is refused. any_code: reuse it anyway.
     reuse: str = "same_code"
     cpu: bool = False
@@ -169,11 +173,11 @@ def model_name_from(pretrained: str) -> str:
 
 def run_id(*, _root_: Any) -> str:
     """``${sdp_run_id:}``: 8 hex digits of a hash of the composed config without path and logging keys, with the
-    seed (as sdp/training/rundir.py resume_identity, before the launcher's settings resolve). The default run folder (conf/config.yaml) is thus a
+    seed (as sdp/run/rundir.py resume_identity, before the launcher's settings resolve). The default run folder (conf/config.yaml) is thus a
     function of the config: a re-launched command finds its folder and resumes or skips, and two configs
     started in the same second never share one. The path keys are not resolved (output_dir may name Hydra's
     job, which is being resolved)."""
-    from sdp.training.env import NON_IDENTITY_KEYS, config_hash
+    from sdp.run.env import NON_IDENTITY_KEYS, config_hash
 
     keys = [k for k in _root_ if k != "hydra" and (k == "seed" or k not in NON_IDENTITY_KEYS)]
     try:

@@ -23,13 +23,13 @@ USER_ERRORS = frozenset({
     "ModelLoadError",  # sdp/models/inspect.py
     "DataError",  # sdp/data/tasks.py (DataFileNotFoundError, DataChangedError derive from it or ValueError)
     "DataChangedError",  # sdp/data/fingerprint.py
-    "RunDirError",  # sdp/training/rundir.py (ResumeRefusedError)
-    "RunLockedError",  # sdp/training/lock.py
+    "RunDirError",  # sdp/run/rundir.py (ResumeRefusedError)
+    "RunLockedError",  # sdp/run/lock.py
     "CheckpointError",  # sdp/training/state_io.py
     "ShardedWeightsError",  # sdp/training/distributed.py
     "HubUnreachableError",  # sdp/data/loading.py
     "RepresentationError",  # sdp/objectives/representations.py
-    "LauncherError",  # sdp/training/launch.py (the launcher and the run disagree)
+    "LauncherError",  # sdp/run/launch.py (the launcher and the run disagree)
     "PrunableSetError",  # sdp/pruning/patterns.py (prune.include/exclude match nothing in this model)
     "DiskFullError",  # sdp/io.py (no space left writing a named file)
     "FolderRemovedError",  # sdp/io.py (the run folder removed while the run wrote into it)

@@ -30,8 +30,8 @@ from sdp.errors import ConfigError
 from sdp.io import write_json
 from sdp.metrics import compute_metrics
 from sdp.pruning.masks import select_prunable, sparsity_report
+from sdp.run.env import versions
 from sdp.saved_model import SavedModel, check_saved_model, check_task_labels, load_saved_model, source_run
-from sdp.training.env import versions
 
 EVAL_KIND = "eval"  # metrics.json "kind" of an evaluation-only record (a training run's has none, or "run")
 
@@ -92,7 +92,7 @@ def weight_sparsity(model: Any, prune_cfg: Any) -> dict[str, Any]:
 
 def check_out_dir(out_dir: Path) -> None:
     """An output folder never takes the place of a training run's record."""
-    from sdp.training.rundir import read_metrics
+    from sdp.run.rundir import read_metrics
 
     existing = read_metrics(out_dir) if out_dir.is_dir() else None
     if existing and existing.get("kind") != EVAL_KIND:

@@ -1,6 +1,6 @@
 """The pruning recipe: dense fine-tuning, then iterative magnitude pruning with self-distillation.
 
-    metrics = run(cfg, run_dir)    # validates the config; a run completed in run_dir returns its metrics; else
+    metrics = run(cfg, run_dir)    # the run's checks, once; then train_run (run_job calls it after its own):
         recipe = PruneRecipe(cfg, run_dir)
         recipe.setup()              # every component, in dependency order
         metrics = recipe.train()    # dense stage, pruning stage, final evaluation, the run's files
@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,10 @@ from sdp.data.tasks import TaskSpec
 from sdp.io import append_jsonl
 from sdp.metrics import compute_metrics_noting
 from sdp.models.presets import load_model, load_tokenizer, precision_record
-from sdp.objectives.monitor import cc_monitor_tensors, dev_cross_correlation, dropout_disabled
+from sdp.objectives.monitor import dev_cross_correlation, dropout_disabled
 from sdp.objectives.naming import method_name
+from sdp.objectives.objective import Objective
 from sdp.objectives.registry import DISTILL_TERMS, WEIGHT_TERMS
-from sdp.objectives.representations import model_outputs
 from sdp.objectives.task_loss import task_loss
 from sdp.objectives.teacher import build_teacher, prefill_teacher
 from sdp.pruning.criteria import build_mask_state
@@ -40,6 +41,11 @@ from sdp.pruning.masks import assert_sparsity, count_zeros, sparsity_report
 from sdp.pruning.overlap import mask_overlap, save_dense_mask
 from sdp.pruning.patterns import check_prunable, check_sparsity_leaves_weights
 from sdp.pruning.schedules import schedule_from_config
+from sdp.run.env import versions
+from sdp.run.launch import launcher_rank
+from sdp.run.logs import attach_run_log
+from sdp.run.rundir import completed_here, prepare_run_dir, record_data, record_fields, resume_identity
+from sdp.run.tracking import Tracker
 from sdp.run_summary import log_result, run_metrics, save_model_dir, write_outputs
 from sdp.training.checkpoint import Checkpointer
 from sdp.training.distributed import (
@@ -49,16 +55,19 @@ from sdp.training.distributed import (
     effective_precision,
     make_accelerator,
 )
-from sdp.training.env import versions
 from sdp.training.eval_points import eval_point
-from sdp.training.launch import launcher_rank
-from sdp.training.logs import attach_run_log
-from sdp.training.loop import Stage, UpdateLog, build_stage, endless, optimizer_update, predict
-from sdp.training.pooled_window import MicroBatch, pooled_window
-from sdp.training.rundir import completed_here, prepare_run_dir, record_data, record_fields, resume_identity
+from sdp.training.loop import (
+    Stage,
+    UpdateLog,
+    accumulation_window,
+    build_stage,
+    endless,
+    predict,
+    stage_updates,
+)
+from sdp.training.pooled_window import pooled_window
 from sdp.training.stage_state import load_dense_weights, load_stage_state, stage_state
 from sdp.training.trace import Measurements, probe_batch
-from sdp.training.tracking import Tracker
 from sdp.validate import validate_config
 
 CKPT_DIR = "checkpoints"  # <run dir>/checkpoints: training state while the run is in progress
@@ -86,14 +95,12 @@ class PruneRecipe:
         """Build every component, in dependency order; nothing that holds state is created later."""
         cfg = self.cfg
         self.versions = versions(cfg.train.num_threads)  # at start: the code that runs, not the tree at the end
-        prepare_run_dir(self.run_dir)  # a clear error, before anything runs, if it is not writable
         attach_run_log(self.run_dir, launcher_rank() == 0)  # this job's run.log only, main process only
         datasets.disable_progress_bars()  # tqdm bars are for training, not for every map()
         if cfg.train.num_threads:
             torch.set_num_threads(cfg.train.num_threads)
         # 1. Accelerator first: it decides the device and process rank everything else depends on.
         self.accelerator = make_accelerator(cfg, self.run_dir)  # DDP; FSDP/DeepSpeed refused (distributed.py)
-        self.tracker = Tracker(self.accelerator, cfg)  # tracker=none|tensorboard|wandb|mlflow (tracking.py)
         set_seed(cfg.seed)
         self.task: TaskSpec = resolve_task(cfg.task)  # languages, eval_test, validation_from_train applied
         self.tokenizer = load_tokenizer(cfg.model)
@@ -133,17 +140,19 @@ class PruneRecipe:
         # The teacher's own (frozen, or refreshed in place) parameters are the AWR reference weights.
         awr = self.teacher is not None and cfg.weight_reg.name != "none"
         self.teacher_weights = self.teacher.weights(list(self.prunable)) if awr else None
-        # 6. One optimizer, LR schedule and progress per stage; the pruning schedule spans the prune stage.
-        self.stages = {name: build_stage(name, cfg[name], cfg.train, self.model, self.accelerator,
-                                         len(self.train_loader)) for name in ("dense", "prune")}
-        prune = self.stages["prune"]
-        prune.masks, prune.teacher = self.masks, self.teacher
-        self.tracker.offsets["prune"] = 0 if cfg.dense.checkpoint else self.stages["dense"].updates  # one step axis
-        prune.schedule = schedule_from_config(cfg.schedule, cfg.sparsity, prune.updates)
-        # 7. Checkpoints (resumes from run_dir/checkpoints), then the measurements behind the analysis.
-        self.checkpointer = Checkpointer(self.run_dir / CKPT_DIR, self.accelerator, resume_identity(cfg),
-                                         cfg.resume, self.trace_path)
-        self.resume_state = self.checkpointer.latest  # None: a fresh start; else used once, by its stage
+        self.objective = Objective(self._task_loss, self.distill, cfg.regularizer.alpha, self.weight_reg,
+                                   cfg.weight_reg.beta, self.monitor_needs, cfg.prune.dropout == "distill_off",
+                                   self.prunable, self.teacher_weights, self.accelerator.autocast)
+        # 6. One optimizer, LR schedule and progress per stage; the pruning stage also holds the masks, the teacher
+        #    and the pruning schedule over its updates. Then the tracker, whose one step axis runs through both.
+        updates = {name: stage_updates(cfg[name], cfg.train, len(self.train_loader)) for name in ("dense", "prune")}
+        self.stages = {"dense": build_stage("dense", cfg.dense, cfg.train, self.model, self.accelerator, updates["dense"]),
+                       "prune": build_stage("prune", cfg.prune, cfg.train, self.model, self.accelerator, updates["prune"],
+                                            masks=self.masks, teacher=self.teacher, schedule=schedule_from_config(
+                                                cfg.schedule, cfg.sparsity, updates["prune"]))}
+        self.tracker = Tracker(self.accelerator, cfg, prune_offset=0 if cfg.dense.checkpoint else updates["dense"])
+        # 7. Checkpoints in run_dir/checkpoints, then the measurements behind the analysis.
+        self.checkpointer = Checkpointer(self.run_dir / CKPT_DIR, self.accelerator, resume_identity(cfg), self.trace_path)
         # Probe loss around each prune event (a training-size batch: twice per event, so it stays cheap),
         # recovery, separability and weight statistics (sdp/training/trace.py).
         probe = probe_batch(self.datasets[self.task.train_split], self.collator, cfg.train.batch_size,
@@ -151,7 +160,13 @@ class PruneRecipe:
         self.measure = Measurements(probe, self._task_loss, self.task.is_regression, self._trace)
         log.info("task=%s model=%s method=%s sparsity=%s seed=%s", self.task.name, cfg.model.name,
                  self.method, cfg.sparsity, cfg.seed)
-        log.info("schedule: %s, pruning at updates %s", prune.schedule, prune.schedule.pruning_steps())
+        schedule = self.stages["prune"].schedule
+        log.info("schedule: %s, pruning at updates %s", schedule, schedule.pruning_steps())
+        # 8. Resume: the newest intact checkpoint is restored here, and nowhere else (resume=false: none is kept).
+        self.resumed_in: str | None = None  # the stage the checkpoint was in
+        state = self.checkpointer.load_latest() if cfg.resume else self.checkpointer.clear()
+        if state is not None:
+            self.restore(state)
 
     # ------------------------------------------------------------------------------- evaluate
     def evaluate(self) -> dict[str, float]:
@@ -173,19 +188,12 @@ class PruneRecipe:
     # ---------------------------------------------------------------------------------- train
     def train(self) -> dict[str, Any]:
         dense_metrics = self.dense_stage()
-        final_metrics = self.prune_stage()
-        return self._finish(dense_metrics, final_metrics)
+        if self.cfg.get("stages") == "dense":  # the dense stage only: its model is the run's model/
+            return self._finish(dense_metrics, dense_metrics)
+        return self._finish(dense_metrics, self.prune_stage())
 
     def dense_stage(self) -> dict[str, float]:
-        resume = self.resume_state
-        if resume is not None and resume["stage"] == "prune":  # the dense stage finished before a kill
-            if not self.cfg.dense.checkpoint:  # a given dense.checkpoint was already loaded at setup
-                load_dense_weights(self.accelerator.unwrap_model(self.model), resume["dense_model"])
-            self.dense_metrics = resume["dense_metrics"]
-            self.measure.load_state_dict(resume["measurements"])
-            log.info("dense stage already done (checkpoint %s): %s", resume["path"], self.dense_metrics)
-            if self.measure.separability.get("dense") is None:  # not restored from the checkpoint
-                self._measure_separability("dense")  # the dense weights are loaded again: measure them
+        if self.resumed_in == "prune":  # the dense stage finished before a kill (setup restored its result)
             return self.dense_metrics
         if self.cfg.dense.checkpoint:
             log.info("dense stage skipped: loaded fine-tuned checkpoint %s", self.cfg.dense.checkpoint)
@@ -197,12 +205,14 @@ class PruneRecipe:
         self.dense_metrics = metrics
         if self.accelerator.is_main_process and not self.cfg.dense.checkpoint:  # the frozen teacher's weights
             save_model_dir(self.run_dir / DENSE_DIR, self.accelerator.unwrap_model(self.model), self.tokenizer)
-        self.save_checkpoint(self.stages["prune"])  # the prune stage's step 0
+        if self.cfg.get("stages") != "dense":
+            self.save_checkpoint(self.stages["prune"])  # the prune stage's step 0
         return metrics
 
-    def prune_stage(self) -> dict[str, float]:
-        cfg = self.cfg
-        student = self.accelerator.unwrap_model(self.model)
+    def start_prune_stage(self) -> None:
+        """What the pruning stage starts from the dense weights: their measurement and mask, the teacher's copy of
+        them and its prefilled outputs (run by setup's restore instead, when a run resumes in the stage)."""
+        cfg, student = self.cfg, self.accelerator.unwrap_model(self.model)
         self.measure.measure_weights("dense", self.prunable)
         if self.teacher is not None and self.teacher.mode != "checkpoint":
             self.teacher.copy_weights(student)  # the fine-tuned dense network
@@ -212,6 +222,11 @@ class PruneRecipe:
             train = ordered_batches(self.datasets[self.task.train_split], self.collator, cfg.train.eval_batch_size,
                                     self.accelerator.device)
             prefill_teacher(self.teacher, train, self.accelerator.autocast)
+
+    def prune_stage(self) -> dict[str, float]:
+        cfg, student = self.cfg, self.accelerator.unwrap_model(self.model)
+        if self.resumed_in != "prune":
+            self.start_prune_stage()
         with dropout_disabled(student) if cfg.prune.dropout == "off" else contextlib.nullcontext():
             self.run_stage(self.stages["prune"])
         self.measure.end_prune_stage()
@@ -236,46 +251,21 @@ class PruneRecipe:
 
     # ----------------------------------------------------------------------------- the loop
     def run_stage(self, stage: Stage) -> None:
-        """Train ``stage`` for its optimizer updates (resuming it if the checkpoint is in it).
-
-        Each update: (1) prune, if the schedule says so; (2-7) ``train_step`` per micro-batch: forward and loss
-        parts, backward under accumulation, then mask gradients, clip, step, apply masks; (8) log; (9) checkpoint,
-        every ``train.checkpoint_every`` updates and on SIGTERM/SIGINT."""
-        acc, cfg = self.accelerator, self.cfg
-        if self.resume_state is not None and self.resume_state["stage"] == stage.name:
-            self.load_state_dict(self.resume_state)
-            self.resume_state = None  # restored: a later stage starts fresh
-        every = cfg.train.checkpoint_every
+        """Train ``stage`` from its step (0, or where setup's restore left it) to its last: each ``update``, then its
+        evaluation point and checkpoint (every train.checkpoint_every updates, at the end, and on a signal: then stop)."""
+        acc, every = self.accelerator, self.cfg.train.checkpoint_every
         self.model.train()
         bar = tqdm(total=stage.updates, initial=stage.step, desc=stage.name, disable=not acc.is_main_process)
-        window: list[dict[str, torch.Tensor | float]] = []  # the micro-batches of the update in progress
-        update_log = UpdateLog(stage, self.measure.observe, self.tracker.log_update, self._trace, cfg.train.log_every)
+        update_log = UpdateLog(stage, self.measure.observe, self.tracker.log_update, self._trace,
+                               self.cfg.train.log_every)
         with self.checkpointer.watch_signals():
-            for _, batch in endless(self.train_loader, acc, stage.position):
+            batches = (batch for _, batch in endless(self.train_loader, acc, stage.position))
+            for first in batches:  # an update's first micro-batch; ``update`` takes the rest of its window
                 if stage.step >= stage.updates:
                     break
-                # 1. Prune event, before the update's first micro-batch.
-                pending = self.pool is not None and self.pool.pending  # micro-batches queued for a pooled window
-                if not window and not pending and stage.schedule is not None and stage.schedule.is_pruning_step(stage.step):
-                    update_log.flush(stage.name)  # the recovery measurement has seen every update before the event
-                    self.prune_event(stage)
-                # 2-7. Forward, loss parts, backward; at the window's end mask grads, clip, step, apply masks.
-                if self.pool is not None and stage.teacher is not None:  # regularizer.gather, k > 1: GradCache
-                    if not self.pool.add(batch):
-                        continue
-                    window = [self.train_step(stage, b, mb) for b, mb in self.pool.first_pass(self.model, stage.teacher)]
-                else:
-                    window.append(self.train_step(stage, batch))
-                if not acc.sync_gradients:
-                    continue
-                stage.step += 1
-                # 8. Log the update's mean parts (with lr, sparsity): kept on the device, read in one transfer per
-                #    trace window (and before a prune event or checkpoint), where a non-finite loss is raised.
-                parts = update_log.add(stage.step, window)
-                window = []
+                parts = self.update(stage, first, batches, update_log)
                 bar.update(1)
-                # 9. Checkpoint: periodically, on a signal (then stop), and after the stage's last update (so a
-                #    signal during the evaluation that follows loses no training).
+                # A checkpoint after the stage's last update too: a signal in the evaluation after it loses no training.
                 stop = self.checkpointer.stop_requested()
                 save = stop or (every > 0 and stage.step % every == 0) or stage.step == stage.updates
                 if save or update_log.due(stage.step):
@@ -289,6 +279,43 @@ class PruneRecipe:
             if self.checkpointer.stop_requested():  # a signal during the last update or its save: it is on disk
                 raise self.checkpointer.interrupted(stage.name, stage.step, self.run_dir / "metrics.json")
         bar.close()
+
+    def update(self, stage: Stage, first: dict[str, torch.Tensor], batches: Iterator[dict[str, torch.Tensor]],
+               update_log: UpdateLog) -> dict[str, Any]:
+        """One optimizer update of ``stage`` (dense or prune), top to bottom, on one accumulation window: ``first``,
+        then micro-batches from ``batches`` until accelerate ends the window. Returns the update's loss parts."""
+        acc, masks, max_norm = self.accelerator, stage.masks, self.cfg.train.max_grad_norm
+        # 1. Prune event, before the update's first forward, at the updates the pruning schedule names.
+        if stage.schedule is not None and stage.schedule.is_pruning_step(stage.step):
+            update_log.flush(stage.name)  # the recovery measurement has seen every update before the event
+            self.prune_event(stage)
+        window = []  # each micro-batch's loss parts (device tensors, floats: read in UpdateLog.flush)
+        pooling = self.pool is not None and stage.teacher is not None  # regularizer.gather, k > 1: GradCache, 2 passes
+        for batch, pooled in (self.pool.window(first, batches, self.model, stage.teacher) if pooling
+                              else accumulation_window(acc, first, batches)):
+            with acc.accumulate(self.model) if pooled is None else pooled.step(acc, self.model):  # DDP syncs at the end
+                # 2. Forward and loss parts: task loss, and with a teacher distillation and weight term.
+                loss, parts = self.objective(self.model, batch, stage.teacher, pooled)  # non-finite: UpdateLog.flush raises
+                # 3. Backward: accelerate divides the loss by the window's length; gradients add up over the window.
+                acc.backward(loss)
+            window.append({k: v.detach() if torch.is_tensor(v) else float(v) for k, v in parts.items()})
+        # 4. Masking: the criterion sees the update's whole gradient, then pruned weights get none.
+        if masks is not None:
+            masks.after_backward()  # prune.criterion=taylor accumulates its scores here
+            masks.mask_grads()
+        # 5. Clip.
+        if max_norm > 0:  # unscale (fp16) through this stage's optimizer only: accelerate's clip_grad_norm_ would
+            acc.unscale_gradients(optimizer=stage.optimizer)  # unscale through both stages' optimizers, i.e. twice
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+        # 6. Step, then 7. the LR schedule; the masks again, so no part of the step leaves a pruned weight off zero.
+        stage.optimizer.step()
+        stage.lr_scheduler.step()
+        stage.optimizer.zero_grad(set_to_none=True)
+        if masks is not None:
+            masks.apply()
+        stage.step += 1
+        # 8. Log the mean parts (with lr, sparsity): on the device until UpdateLog.flush reads a window's at once.
+        return update_log.add(stage.step, window)
 
     def prune_event(self, stage: Stage) -> None:
         """Raise the masks to the schedule's sparsity at this update, measuring the probe loss around it."""
@@ -307,78 +334,44 @@ class PruneRecipe:
         log.info("update %d: pruned to %.4f (achieved %.4f), probe loss %.4f -> %.4f", step, target,
                  record["achieved_sparsity"], record["loss_before"], record["loss_after"])
 
-    def train_step(self, stage: Stage, batch: dict[str, torch.Tensor], pooled: MicroBatch | None = None) -> dict:
-        """One micro-batch: forward and backward; at an accumulation window's end, the optimizer update. ``pooled``:
-        its pass-1 result when CC is pooled over the window. Returns the loss parts (device tensors, floats)."""
-        acc, masks = self.accelerator, stage.masks
-        with acc.accumulate(self.model) if pooled is None else pooled.step(acc, self.model):
-            loss, parts = self.loss_step(stage, batch, pooled)  # a non-finite loss is raised by UpdateLog.flush
-            acc.backward(loss)
-            optimizer_update(stage, acc, self.model, self.cfg.train.max_grad_norm)  # at the window's end only
-        if acc.sync_gradients and masks is not None:
-            masks.apply()  # after the step: no part of the optimizer's update may leave a pruned weight off zero
-        return {k: v.detach() if torch.is_tensor(v) else float(v) for k, v in parts.items()}  # read in UpdateLog.flush
-
-    def loss_step(self, stage: Stage, batch: dict[str, torch.Tensor], pooled: MicroBatch | None = None
-                  ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Forward ``batch``; the total loss and its parts (task loss, distillation, weight term); without a teacher
-        (dense stage, MP) the task loss alone; with ``pooled``, pass 1's teacher outputs and the pooled CC as D."""
-        teacher = stage.teacher
-        distill_needs = tuple(self.distill.needs) if teacher is not None else ()
-        monitor_needs = self.monitor_needs if teacher is not None else ()
-        needs = tuple(dict.fromkeys((*distill_needs, *monitor_needs)))
-        out = model_outputs(self.model, batch, needs)
-        task_loss = self._task_loss(out["logits"], batch["labels"])
-        loss, parts = task_loss, {"task_loss": task_loss}
-        if needs:
-            with self.accelerator.autocast():
-                teacher_out = teacher.outputs(batch) if pooled is None else pooled.teacher_out
-        if needs and self.cfg.prune.dropout == "distill_off":  # every method's monitor alike, MP's included
-            with dropout_disabled(self.model):  # D and the monitor on a dropout-free pass; the task loss
-                out = model_outputs(self.model, batch, needs)  # above keeps its dropout
-        if distill_needs:
-            parts["distill"] = self.distill(out, teacher_out) if pooled is None else pooled.distill(out)
-            loss = loss + self.cfg.regularizer.alpha * parts["distill"]
-        if monitor_needs:  # CC(student, teacher) for every method, never part of the loss
-            parts.update(cc_monitor_tensors(out[monitor_needs[0]], teacher_out[monitor_needs[0]]))
-        if teacher is not None and self.teacher_weights is not None:
-            parts["weight_reg"] = self.weight_reg(self.prunable, self.teacher_weights)
-            loss = loss + self.cfg.weight_reg.beta * parts["weight_reg"]
-        parts["loss"] = loss.detach()
-        return loss, parts
-
     # ------------------------------------------------------------------------------ state
-    def state_dict(self, stage: Stage) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
-        """Everything a resume needs, in one place: JSON values and named groups of tensors."""
+    def save_checkpoint(self, stage: Stage) -> None:
+        """Everything a resume needs (``restore`` puts it back): JSON values and named groups of tensors."""
         state: dict[str, Any] = {
             "dense_metrics": self.dense_metrics,
             "dense_model": self.dense_model_dir,  # the dense weights (frozen teacher, resumed step 0)
             "measurements": self.measure.state_dict(),
         }
-        if stage.step == 0:
-            return state, {}  # nothing trained in this stage yet
-        # The stage's weights, optimizer, LR schedule, scaler, data position, masks, teacher and cache.
-        teacher_weights = {"frozen": self.dense_model_dir, "checkpoint": self.cfg.prune.teacher_checkpoint}
-        trained, tensors = stage_state(stage, self.accelerator, self.model, teacher_weights,
-                                       cache_rebuilt=bool(self.cfg.prune.teacher_prefill))
-        return {**state, **trained}, tensors
+        tensors: dict[str, dict[str, torch.Tensor]] = {}  # none before the stage's first update
+        if stage.step > 0:  # the stage's weights, optimizer, LR schedule, scaler, data position, masks, teacher, cache
+            teacher_weights = {"frozen": self.dense_model_dir, "checkpoint": self.cfg.prune.teacher_checkpoint}
+            trained, tensors = stage_state(stage, self.accelerator, self.model, teacher_weights,
+                                           cache_rebuilt=bool(self.cfg.prune.teacher_prefill))
+            state.update(trained)
+        self.checkpointer.save(stage.name, stage.step, state, tensors)
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore the stage named in ``state`` (a checkpoint's state.json) to where it was saved."""
+    def restore(self, state: dict[str, Any]) -> None:
+        """Put the run back where the checkpoint ``state`` (its state.json) left it; setup's last step. In the pruning
+        stage, the stage is first started from the dense weights as the killed run started it, then its own state is
+        loaded over that."""
         acc, stage = self.accelerator, self.stages[state["stage"]]
+        self.resumed_in, self.dense_metrics = stage.name, state["dense_metrics"]
+        self.measure.load_state_dict(state["measurements"])
+        if stage.name == "prune":  # the dense stage finished before the kill
+            if not self.cfg.dense.checkpoint:  # a given dense.checkpoint was already loaded
+                load_dense_weights(acc.unwrap_model(self.model), state["dense_model"])
+            log.info("dense stage already done (checkpoint %s): %s", state["path"], self.dense_metrics)
+            if self.measure.separability.get("dense") is None:  # not restored from the checkpoint
+                self._measure_separability("dense")  # the dense weights are loaded again: measure them
+            self.start_prune_stage()
         stage.step = int(state["step"])
         if stage.step > 0:
-            load_stage_state(stage, acc, self.model, state)
-        self.dense_metrics = state["dense_metrics"]
-        self.measure.load_state_dict(state["measurements"])
-        self.checkpointer.restore_rng(state)
+            load_stage_state(stage, acc, self.model, state)  # weights, optimizer, schedules, data position, masks, teacher
+        self.measure.load_state_dict(state["measurements"])  # again: the checkpoint's values over start_prune_stage's
+        self.checkpointer.restore_rng(state)  # last: the first update draws what the killed run's would have
         log.info("resumed %s stage at optimizer step %d (epoch %d, batch %d) from %s",
                  stage.name, stage.step, stage.position.epoch, stage.position.batches, state["path"])
         self._trace({"event": "resume", "stage": stage.name, "step": stage.step})
-
-    def save_checkpoint(self, stage: Stage) -> None:
-        state, tensors = self.state_dict(stage)
-        self.checkpointer.save(stage.name, stage.step, state, tensors)
 
     # ---------------------------------------------------------------------------------- finish
     def _finish(self, dense: dict[str, float], final: dict[str, float]) -> dict[str, Any]:
@@ -403,17 +396,22 @@ class PruneRecipe:
 
 
 def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
-    """Run one experiment and return its metrics (the dict written to metrics.json)."""
+    """The library entry point: one run's checks, once (as run_job's for sdp-run, without lock or set-aside), then it."""
     run_dir = cfg.output_dir if run_dir is None else run_dir
     if run_dir is None:
         from hydra.core.hydra_config import HydraConfig
 
         run_dir = HydraConfig.get().runtime.output_dir
     validate_config(cfg)  # every config error at once, before anything is read or built (sdp/validate.py)
-    recipe = PruneRecipe(cfg, run_dir)
     done = completed_here(run_dir, cfg)  # this config already completed here, on this data: nothing to recompute
     if done is not None:
         log.info("run %s already completed: returning its metrics.json", run_dir)
         return done
-    recipe.setup()
+    prepare_run_dir(run_dir)  # a clear error, before anything runs, if it is not writable
+    return train_run(cfg, run_dir)
+
+
+def train_run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
+    """Set up and train a checked run (config valid, folder prepared, not completed: run() or run_job checked it)."""
+    (recipe := PruneRecipe(cfg, run_dir)).setup()
     return recipe.train()

@@ -14,9 +14,9 @@ from sdp.crosslingual import run_fields
 from sdp.data.tasks import TaskSpec
 from sdp.io import FolderRemovedError, write_json
 from sdp.models.card import push_to_hub, write_model_card
-from sdp.training.code import code_identity
-from sdp.training.env import cell_hash, config_hash
-from sdp.training.rundir import atomic_dir
+from sdp.run.code import code_identity
+from sdp.run.env import cell_hash, config_hash
+from sdp.run.rundir import atomic_dir
 
 log = logging.getLogger("sdp")
 
@@ -36,7 +36,7 @@ def run_metrics(cfg: Any, task: TaskSpec, method: str, report: dict[str, Any], d
         "schedule": cfg.schedule.name,
         "teacher": cfg.prune.teacher,
         "seed": cfg.seed,
-        "target_sparsity": cfg.sparsity,
+        "target_sparsity": 0.0 if cfg.get("stages") == "dense" else cfg.sparsity,  # stages=dense prunes nothing
         "achieved_sparsity": report["achieved_sparsity"],
         "nonzero_params": report["nonzero_params"],
         "total_params": report["total_params"],

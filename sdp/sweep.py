@@ -4,8 +4,8 @@
 
 * **Skip completed.** A completed run of this config in the job's own folder is returned as it is. Else
   ``output_root`` is searched for a ``metrics.json`` with ``status: completed``, the same ``config_hash``
-  and ``seed`` (``config_hash`` leaves out the seed and path keys, see sdp/training/env.py), as many
-  processes as this launch and the same code (sdp/training/code.py; ``reuse=any_code``: any code). A completed
+  and ``seed`` (``config_hash`` leaves out the seed and path keys, see sdp/run/env.py), as many
+  processes as this launch and the same code (sdp/run/code.py; ``reuse=any_code``: any code). A completed
   run of this config made by other code is moved aside (as ``resume=false`` does) and run again, saying why; an
   unfinished one is refused (``reuse=any_code`` resumes it, ``resume=false`` restarts it). If one exists the job logs ``skipping ...``, writes
   ``skipped.json`` (a pointer to the completed run, no metrics.json: collectors never count a run twice)
@@ -15,10 +15,10 @@
   returns None (so does cli/run.py: Optuna counts a failed trial) and Hydra goes on with the next job; a single
   run re-raises, so the exit status is non-zero. At the end of a sweep, sdp/sweep_outcome.py logs how every job
   ended and exits 1 if one of a plain sweep failed or was refused. SIGTERM/SIGINT/SIGUSR2 are not failures: the run
-  checkpoints and stops or is requeued (sdp/training/preemption.py), and so does the sweep.
+  checkpoints and stops or is requeued (sdp/run/preemption.py), and so does the sweep.
 * **One job, one folder, one log.** Under ``accelerate launch`` every rank joins the process group first
-  and takes rank 0's run directory (sdp/training/launch.py); run.log holds this job's lines only, from
-  the main process (sdp/training/logs.py); the Accelerator's state is reset after the job, so the next
+  and takes rank 0's run directory (sdp/run/launch.py); run.log holds this job's lines only, from
+  the main process (sdp/run/logs.py); the Accelerator's state is reset after the job, so the next
   one may use another mixed precision.
 """
 
@@ -33,19 +33,19 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from sdp.data.fingerprint import DataChangedError, verify_completed_data
+from sdp.data.fingerprint import DataChangedError
 from sdp.io import atomic_write, write_json
-from sdp.training.code import describe, same_code
-from sdp.training.launch import (
+from sdp.run.code import describe, same_code
+from sdp.run.launch import (
     apply_launcher_settings,
     from_main_process,
     join_processes,
     launcher_rank,
     reset_accelerator_state,
 )
-from sdp.training.lock import RunLockedError, run_lock
-from sdp.training.logs import job_log, rank_console
-from sdp.training.rundir import (
+from sdp.run.lock import RunLockedError, run_lock
+from sdp.run.logs import job_log, rank_console
+from sdp.run.rundir import (
     RUN_RECORD,
     ResumeRefusedError,
     check_resumable,
@@ -62,7 +62,8 @@ from sdp.training.rundir import (
     set_aside_other_code,
     write_run_record,
 )
-from sdp.training.signals import stop_between_stages
+from sdp.run.same_data import verify_completed_data
+from sdp.run.signals import stop_between_stages
 
 log = logging.getLogger("sdp")
 
@@ -307,8 +308,8 @@ def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
         # A fresh folder is this run's from now on (its .hydra/config.yaml too). An unfinished run's record is
         # rewritten only once its data is known to be the same (record_data, in the recipe's setup).
         write_run_record(run_dir, cfg)
-    from sdp.recipe import run  # torch and transformers load here, after every cheap check
+    from sdp.recipe import train_run  # torch and transformers load here, after every cheap check (made once)
 
     with stop_between_stages(run_dir, is_main_process()):  # evaluation, prefill, saving: status + resumable
-        return run(cfg, run_dir)
+        return train_run(cfg, run_dir)
 

@@ -27,10 +27,10 @@ from sdp.models.inspect import (
 )
 from sdp.objectives.registry import DISTILL_TERMS, REGISTRIES
 from sdp.pruning.schedules import SCHEDULES, schedule_config_errors
-from sdp.training.code import REUSE_CHOICES
-from sdp.training.tracking import tracker_error
+from sdp.run.code import REUSE_CHOICES
+from sdp.run.tracking import tracker_error
 
-MIXED_PRECISION = ("inherit", "no", "bf16", "fp16")  # inherit: sdp/training/launch.py
+MIXED_PRECISION = ("inherit", "no", "bf16", "fp16")  # inherit: sdp/run/launch.py
 LR_SCHEDULES = ("linear", "constant")
 OFF_TARGETS = ("zero", "teacher")  # sdp.objectives.cross_correlation
 DROPOUT_MODES = ("on", "off", "distill_off")  # sdp.objectives.monitor
@@ -44,6 +44,7 @@ STRUCTURES = ("ffn", "heads", "layers")  # sdp.pruning.structures
 EXPORT_PACKAGES = ("onnx", "onnxruntime")  # sdp.pruning.export: a structured run writes model/model.onnx
 CUSTOM_TASK_KEYS = ("train_file", "validation_file", "test_file", "text_fields", "label_column", "label_names",
                     "metric", "target_range")  # sdp/data/custom.py
+STAGES = ("dense", "dense+prune")  # the top-level key stages (null: dense+prune): sdp.recipe.PruneRecipe.train
 MAX_SEED = 2**32 - 1  # numpy's seed range, which accelerate's set_seed passes on
 
 
@@ -177,6 +178,11 @@ def validate_config(cfg: Any) -> None:
     _choice(errors, "dense.lr_schedule", cfg.dense.lr_schedule, LR_SCHEDULES)
     _choice(errors, "prune.lr_schedule", cfg.prune.lr_schedule, LR_SCHEDULES)
     _choice(errors, "reuse", cfg.get("reuse", "same_code"), REUSE_CHOICES)
+    if cfg.get("stages") is not None:
+        _choice(errors, "stages", cfg.stages, STAGES)
+        if cfg.stages == "dense" and cfg.dense.checkpoint:
+            errors.append(f"stages=dense trains the dense model, but dense.checkpoint={cfg.dense.checkpoint!r} skips "
+                          "that training: nothing would run; drop one of them")
     if cfg.prune.monitor_representation is not None:
         _choice(errors, "prune.monitor_representation", cfg.prune.monitor_representation, REPRESENTATIONS)
     frac = cfg.task.validation_from_train
@@ -300,7 +306,7 @@ def _check_held_out_rows(cfg: Any) -> None:
     checked, and is taken as given."""
     if not cfg.task.get("validation_from_train"):
         return
-    from sdp.training.rundir import read_run_record
+    from sdp.run.rundir import read_run_record
 
     record = read_run_record(Path(str(cfg.dense.checkpoint)).expanduser().parent)
     if not record or not isinstance(record.get("config"), dict):

@@ -219,7 +219,7 @@ def test_the_version_is_the_installed_distributions(monkeypatch):
 
     import sdp
     from sdp import version
-    from sdp.training.env import versions
+    from sdp.run.env import versions
 
     assert sdp.__version__ == metadata.version("sdp-prune") == versions()["sdp_version"]
 

@@ -13,7 +13,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import gridrun  # noqa: E402
 
-from sdp.training.code import code_identity  # noqa: E402
+from sdp.run.code import code_identity  # noqa: E402
 
 
 def _record(dense: float, final: float) -> dict:
@@ -91,7 +91,7 @@ def test_study_chains_share_one_dense_model_per_task_and_seed_and_run_mp_first(t
                      ("cola_seed2", ["sparsity=0.5"]), ("sst2_seed2", ["sparsity=0.5"])]
     for chain in chains:
         (dense_dir, dense_over, _), *runs = chain
-        assert "sparsity=0.0" in dense_over and len(runs) % len(study.METHODS) == 0
+        assert "stages=dense" in dense_over and len(runs) % len(study.METHODS) == 0
         for i in range(0, len(runs), 3):
             group = runs[i:i + 3]
             assert [next(o for o in over if o.startswith("method=")) for _, over, *_ in group] == [

@@ -15,7 +15,7 @@ alike. Writes ``bench.md`` and ``bench.json`` to ``--out`` (default ``results/be
 
 Sections:
   steps       the MP update and the SDP-CC update against a plain fine-tuning update, through the recipe's
-              own ``train_step`` (the update its loop runs): magnitude pruning (masks kept, between pruning
+              own ``update`` (the update its loop runs): magnitude pruning (masks kept, between pruning
               events), SDP-CC with a warm teacher cache and with a teacher forward every update (MiniLM,
               MRPC, real batches).
   throughput  fine-tuning examples/s, MiniLM at max_seq_length 64 (SST-2) and 128 (MRPC), fp32

@@ -57,7 +57,7 @@ def rotated(items: list, r: int) -> list:
 
 # ------------------------------------------------------------------------------------------- machine
 def machine_info() -> dict[str, Any]:
-    from sdp.training.env import versions
+    from sdp.run.env import versions
 
     cpu = platform.processor() or "unknown"
     with contextlib.suppress(OSError):
@@ -106,12 +106,13 @@ def data_dir() -> str:
 
 
 def build_recipe(task: str, work: Path, extra: list[str] = ()):
-    """A set-up PruneRecipe (MiniLM, real data) whose stages and train_step the timings drive.
+    """A set-up PruneRecipe (MiniLM, real data) whose stages and update the timings drive.
 
     The schedule prunes once, at update 0 (one_shot); every timed update comes after it, so the
     timings are those of the updates between pruning events, where a run spends nearly all its time.
     """
     from sdp.recipe import PruneRecipe
+    from sdp.run.rundir import prepare_run_dir
     from sdp.validate import validate_config
 
     overrides = [
@@ -134,7 +135,7 @@ def build_recipe(task: str, work: Path, extra: list[str] = ()):
     ]
     cfg = compose_cfg(overrides)
     validate_config(cfg)  # as sdp.recipe.run does: the caller's overrides are checked too
-    recipe = PruneRecipe(cfg, work / task)
+    recipe = PruneRecipe(cfg, prepare_run_dir(work / task))  # setup expects the folder made, as run() makes it
     recipe.setup()
     return recipe
 
@@ -152,10 +153,14 @@ def fixed_batches(recipe, count: int) -> list[dict[str, torch.Tensor]]:
 
 class Variant:
     """One training configuration: a recipe stage (which optimizer, masks, teacher) stepped through the
-    recipe's own public ``train_step``, the update the training loop runs."""
+    recipe's own public ``update``, the update the training loop runs."""
 
     def __init__(self, name: str, recipe, stage, autocast: torch.dtype | None = None) -> None:
+        from sdp.training.loop import UpdateLog
+
         self.name, self.recipe, self.stage, self.autocast = name, recipe, stage, autocast
+        # The update's parts go nowhere; flushed after each timed update (outside the timing), so none pile up.
+        self.log = UpdateLog(stage, lambda parts: None, lambda *a: None, lambda record: None, 10**9)
 
     def update(self, batch) -> float:
         """One optimizer update (one micro-batch: no accumulation), timed wall-clock."""
@@ -164,10 +169,10 @@ class Variant:
         start = time.perf_counter()
         # What accelerate's mixed_precision does: autocast, fp32 master weights.
         with torch.autocast(device_type=device, dtype=self.autocast or torch.float32, enabled=self.autocast is not None):
-            self.recipe.train_step(self.stage, batch)
+            self.recipe.update(self.stage, batch, iter(()), self.log)  # the window's only micro-batch; counts the step
         sync()
         elapsed = time.perf_counter() - start
-        self.stage.step += 1
+        self.log.flush(self.stage.name)
         return elapsed
 
 

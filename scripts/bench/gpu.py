@@ -1,7 +1,7 @@
 """Section `gpu`: where a GPU's time goes in a MiniLM run, and how to keep it busy (issue 23).
 
 Measured on one CUDA device, MiniLM on SST-2 at max_seq_length 64, batch 32, in this order (cheapest first):
-  1. runner    the recipe's own update (``train_step`` plus the loop's logging, dense stage and SDP-CC with a warm
+  1. runner    the recipe's own update (``update``, its logging included, dense stage and SDP-CC with a warm
                teacher cache) against a plain transformers loop (forward, loss, backward, clip, AdamW, LR
                step) on the same GPU and batches; blocks of updates timed between two synchronisations,
                round-robin, ratios per round.
@@ -58,7 +58,7 @@ def sync() -> None:
 
 # ------------------------------------------------------------------------------------- 1. the runner
 class RunnerLoop:
-    """The recipe's update as its loop runs it: train_step, the step count, the deferred parts log."""
+    """The recipe's update as its loop runs it: ``update`` (the step count, the deferred parts log), the flushes."""
 
     def __init__(self, name: str, recipe, stage) -> None:
         from sdp.training.loop import UpdateLog
@@ -70,9 +70,7 @@ class RunnerLoop:
     def run(self, batches: list, n: int) -> None:
         stage = self.stage
         for i in range(n):
-            window = [self.recipe.train_step(stage, batches[i % len(batches)])]
-            stage.step += 1
-            self.log.add(stage.step, window)
+            self.recipe.update(stage, batches[i % len(batches)], iter(()), self.log)  # one micro-batch per update
             if self.log.due(stage.step) or i == n - 1:
                 self.log.flush(stage.name)
         stage.step = min(stage.step, stage.updates - 1)  # never past the stage's schedule

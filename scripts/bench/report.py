@@ -106,7 +106,7 @@ def _render_steps(s: dict[str, Any]) -> list[str]:
         "",
         f"MiniLM on {TASK_NAMES.get(s['task'], s['task'])} (batch {s['batch_size']}, max_seq_length {s['max_seq_length']}, "
         f"dynamic padding: {len(lens)} fixed real batches, padded to {min(lens)}-{max(lens)} tokens), "
-        f"fp32, AdamW, grad clipping. Each variant runs `recipe.train_step` for one update on the recipe's own "
+        f"fp32, AdamW, grad clipping. Each variant runs `recipe.update` for one update on the recipe's own "
         f"stages; the pruning variants are at {s['sparsity']:.0%} sparsity, between pruning events. "
         f"{s['warmup']} warm-up rounds, {s['repeats']} timed rounds, round-robin. "
         f"Teacher cache during the cached variant: {s['cache_hits']} hits, {s['cache_misses']} misses.",
@@ -135,7 +135,7 @@ def _render_throughput(t: dict[str, Any]) -> list[str]:
     out = [
         "## (4) Fine-tuning throughput",
         "",
-        f"MiniLM, batch 32, plain fine-tuning updates through `recipe.train_step` on real batches with dynamic "
+        f"MiniLM, batch 32, plain fine-tuning updates through `recipe.update` on real batches with dynamic "
         f"padding (collation excluded). bf16 = the forward under `torch.autocast(bfloat16)` with fp32 "
         f"weights, as accelerate's mixed_precision=bf16 does. {t['warmup']} warm-up rounds, "
         f"{t['repeats']} timed rounds (bf16: {t['bf16_warmup']} warm-up, {t['bf16_repeats']} timed, in the first "

@@ -1,4 +1,4 @@
-"""Section `steps`: optimizer-update time through the recipe's own `train_step`, and the mask operations."""
+"""Section `steps`: optimizer-update time through the recipe's own `update`, and the mask operations."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 A split's fingerprint hashes the rows the run trains or evaluates on (after ``max_*_samples``), so
 the same files give the same fingerprint wherever they lie, and a flipped label changes it. Hub data
-is hashed the same way, after download, so a new Hub revision with other rows is caught too.
+is hashed the same way, after download, so a new Hub revision with other rows is caught too. Whether a completed
+run's metrics match this run's data (which needs the run's task resolved) is sdp/run/same_data.py's.
 """
 
 from __future__ import annotations
@@ -37,17 +38,4 @@ def check_same_data(old: dict[str, str] | None, new: dict[str, str], what: str) 
             "check data_dir / SDP_DATA_DIR, or resume=false to run again on this data"
         )
 
-
-def fingerprints_for(cfg: Any) -> dict[str, str]:
-    """Load the run's splits (no tokenising, no model) and fingerprint them: for a skip decision."""
-    from sdp.crosslingual import resolve_task
-    from sdp.data.loading import load_run_splits
-
-    return split_fingerprints(load_run_splits(cfg, resolve_task(cfg.task)).datasets)
-
-
-def verify_completed_data(metrics: dict, cfg: Any, what: str) -> None:
-    """A skip returns stored metrics: only if they were computed on the same data as this run's."""
-    if metrics.get("data_fingerprint"):
-        check_same_data(metrics["data_fingerprint"], fingerprints_for(cfg), what)
 

@@ -31,7 +31,7 @@ from scipy import stats
 from sdp.report.collect import PAIR_KEYS
 from sdp.report.evidence import ALPHA, detectable, holm, p_value
 from sdp.report.floors import TOLERANCE, at_floor, task_floor
-from sdp.training.rundir import read_metrics
+from sdp.run.rundir import read_metrics
 
 HIGH = 0.8  # the papers' "high sparsity": 80% and above
 KEEP = 0.9  # the frontier: the highest sparsity whose mean score keeps 90% of the mean dense score

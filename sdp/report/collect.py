@@ -14,8 +14,8 @@ from sdp.objectives.naming import method_name
 from sdp.report.not_runs import EVAL_COLUMNS, MalformedEval, load_evaluation, not_a_run
 from sdp.report.trace_read import load_trace, was_resumed  # noqa: F401  (re-exported: plots, gridrun, tests)
 from sdp.report.walk import walk_metrics as _walk_metrics
-from sdp.training.env import PER_SEED_INPUTS, config_hash
-from sdp.training.rundir import is_moved_aside, read_run_record
+from sdp.run.env import PER_SEED_INPUTS, config_hash
+from sdp.run.rundir import is_moved_aside, read_run_record
 
 # Folders under the results dir that hold reports or references, never runs.
 SKIP_DIRS = ("tables", "bench", "baselines")
@@ -303,7 +303,7 @@ def _dedupe(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[Conflict], int]:
 
 
 def code_flag(flag: Any) -> str:
-    """A record a grid kept from older code (code_changed_since, sdp/training/code_policy.py), in words; "" if none."""
+    """A record a grid kept from older code (code_changed_since, sdp/run/code_policy.py), in words; "" if none."""
     if not isinstance(flag, dict):
         return ""
     training = flag.get("training_files_changed")

@@ -1,7 +1,7 @@
 """Checkpoint and resume: a killed or preempted run continues where it stopped, bit for bit on CPU.
 
 The checkpointer only knows a directory: it writes and reads back a JSON state and named groups of
-tensors that the recipe hands it (``PruneRecipe.state_dict`` lists what they are). Layout::
+tensors that the recipe hands it (``PruneRecipe.save_checkpoint`` lists what they are). Layout::
 
     checkpoints/latest.json          -> {"name": "prune-0000012", "stage": "prune", "step": 12}
     checkpoints/prune-0000012/
@@ -23,17 +23,16 @@ When the two newest are both corrupt in the pruning stage, the kept stage start 
 restarts the stage from ``dense_model/``, recorded as a ``checkpoint_fallback`` trace event.
 A kill at any moment leaves ``latest.json`` naming a complete checkpoint (or no checkpoint at all).
 Each checkpoint stores trace.jsonl's length; a resume cuts the trace back to it, so the updates redone
-after a kill leave one record each. SIGTERM/SIGINT/SIGUSR2 are handled in sdp/training/preemption.py.
+after a kill leave one record each. SIGTERM/SIGINT/SIGUSR2 are handled in sdp/run/preemption.py.
 
-A resume, in the order it happens (the one path through the code):
-1. ``Checkpointer(...)`` in ``PruneRecipe.setup`` reads ``latest.json`` and keeps the newest checkpoint that
-   passes its checks (:func:`load_newest_verified`) as ``checkpointer.latest``; its identity must match, and
-   trace.jsonl is cut back to the length it had then.
-2. ``PruneRecipe.dense_stage``: a checkpoint of the pruning stage means the dense stage is done: the dense
-   weights (``dense_model/``), dense scores and measurements come back and the dense stage is skipped.
-3. ``PruneRecipe.run_stage`` -> ``load_state_dict`` (the checkpoint's stage only): the step, then
+A resume happens in one place, the last step of ``PruneRecipe.setup``:
+1. :meth:`Checkpointer.load_latest` reads ``latest.json`` and returns the newest checkpoint that passes its
+   checks (:func:`load_newest_verified`); its identity must match, and trace.jsonl is cut back to the length
+   it had then (``resume=false``: :meth:`Checkpointer.clear` removes the checkpoints instead).
+2. ``PruneRecipe.restore``: the dense scores and measurements; in the pruning stage, the dense weights
+   (``dense_model/``) and the stage's start from them (the dense stage is then skipped); the step, then
    ``stage_state.load_stage_state`` (weights, optimizer, LR schedule, scaler, masks, teacher cache, data
-   position), the measurements and every RNG.
+   position), and last every RNG.
 
 Exactness: the train sampler is reseeded per epoch (``(seed, epoch)``), so a resume sets the epoch
 and skips the batches already consumed in it (``accelerator.skip_first_batches``); dropout continues
@@ -56,9 +55,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from sdp.io import append_jsonl, write_json
-from sdp.training.logs import trace_size, truncate_trace
-from sdp.training.preemption import RunInterrupted, StopSignals  # noqa: F401  (RunInterrupted re-exported)
-from sdp.training.rundir import atomic_dir
+from sdp.run.logs import trace_size, truncate_trace
+from sdp.run.preemption import RunInterrupted, StopSignals  # noqa: F401  (RunInterrupted re-exported)
+from sdp.run.rundir import atomic_dir
 from sdp.training.state_io import (
     CheckpointError,
     check_dense_model,
@@ -80,22 +79,22 @@ class Checkpointer:
     resume; ``trace_path`` receives one ``checkpoint`` event per save.
     """
 
-    def __init__(self, root: Path, accelerator, identity: dict[str, Any], resume: bool, trace_path: Path) -> None:
+    def __init__(self, root: Path, accelerator, identity: dict[str, Any], trace_path: Path) -> None:
         self.root = Path(root)
         self.accelerator = accelerator
         self.identity = identity
         self.trace_path = trace_path
         self.signals = StopSignals()  # SIGTERM/SIGINT/SIGUSR2 -> checkpoint, then stop or requeue
-        self.latest: dict[str, Any] | None = None  # the state.json to resume from (with its "path")
-        if not resume:
-            if accelerator.is_main_process and self.root.exists():
-                shutil.rmtree(self.root)
-            accelerator.wait_for_everyone()
-        else:
-            self.latest = self.load_latest()
+
+    def clear(self) -> None:
+        """resume=false: no checkpoint of an earlier run in ``root`` is resumed, or kept. Returns None (no state)."""
+        if self.accelerator.is_main_process and self.root.exists():
+            shutil.rmtree(self.root)
+        self.accelerator.wait_for_everyone()
 
     # ------------------------------------------------------------------------------ locate/load
     def load_latest(self) -> dict[str, Any] | None:
+        """The state.json to resume from (with its "path"), or None: no checkpoint."""
         if not self.root.is_dir():
             return None
         path, state = load_newest_verified(self.root)  # a corrupt newest one falls back to the one before
@@ -162,7 +161,7 @@ class Checkpointer:
     # --------------------------------------------------------------------------------- signals
     def watch_signals(self):
         """While inside: SIGTERM/SIGINT/SIGUSR2 only set a flag (:meth:`stop_requested`); a second Ctrl-C
-        stops (sdp/training/preemption.py)."""
+        stops (sdp/run/preemption.py)."""
         return self.signals.installed()
 
     def stop_requested(self) -> bool:

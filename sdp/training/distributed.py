@@ -34,8 +34,8 @@ from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, DistributedType
 
 from sdp.errors import ConfigError
-from sdp.training.launch import check_accumulation, check_world_size, resolve_precision, use_cpu
-from sdp.training.tracking import accelerator_kwargs
+from sdp.run.launch import check_accumulation, check_world_size, resolve_precision, use_cpu
+from sdp.run.tracking import accelerator_kwargs
 
 log = logging.getLogger("sdp")
 
@@ -77,7 +77,7 @@ def refuse_sharded(distributed_type: Any = None, env: dict[str, str] | None = No
 def make_accelerator(cfg: Any, run_dir: str | Path | None = None) -> Accelerator:
     """The run's Accelerator: mixed precision and accumulation from ``cfg.train`` (``inherit``: the
     launcher's), CPU if ``cfg.cpu`` or if several processes were launched without a visible GPU, and a
-    :class:`~sdp.training.launch.LauncherError` if fewer processes joined than were launched.
+    :class:`~sdp.run.launch.LauncherError` if fewer processes joined than were launched.
 
     The train sampler is made seedable: each epoch's order is a function of (seed, epoch) only, the
     same on every rank and on a resumed run, which is what lets a resume skip the batches already
@@ -90,7 +90,7 @@ def make_accelerator(cfg: Any, run_dir: str | Path | None = None) -> Accelerator
         gradient_accumulation_steps=cfg.train.gradient_accumulation_steps,
         cpu=use_cpu(cfg),
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
-        **accelerator_kwargs(cfg, run_dir),  # tracker=...: log_with, project_dir (sdp/training/tracking.py)
+        **accelerator_kwargs(cfg, run_dir),  # tracker=...: log_with, project_dir (sdp/run/tracking.py)
     )
     refuse_sharded(accelerator.distributed_type)
     check_world_size(accelerator.num_processes)

@@ -46,6 +46,11 @@ def count_updates(epochs: float, max_steps: int | None, batches_per_epoch: int, 
     return max(1, math.ceil(epochs * batches_per_epoch / accumulation))
 
 
+def stage_updates(stage_cfg: Any, train_cfg: Any, batches_per_epoch: int) -> int:
+    """A stage's optimizer updates from its config group (dense or prune)."""
+    return count_updates(stage_cfg.epochs, stage_cfg.max_steps, batches_per_epoch, train_cfg.gradient_accumulation_steps)
+
+
 @dataclass
 class DataPosition:
     """Where a stage is in its data: the epoch, and the batches of it consumed (this process's shard)."""
@@ -78,6 +83,14 @@ def endless(loader, accelerator: Accelerator | None = None, position: DataPositi
         epoch += 1
 
 
+def accumulation_window(accelerator: Accelerator, first: dict, batches: Iterator[dict]) -> Iterator[tuple[dict, None]]:
+    """One optimizer update's micro-batches: ``first``, then from ``batches`` until accelerate ends the window (the
+    next is fetched after the previous one's ``accumulate``, which says whether it ended it); None: not pooled."""
+    yield first, None
+    while not accelerator.sync_gradients:
+        yield next(batches), None
+
+
 @dataclass
 class Stage:
     """One training stage's own state: its optimizer, LR schedule, progress and (pruning stage only)
@@ -95,15 +108,15 @@ class Stage:
     position: DataPosition = field(default_factory=DataPosition)  # where in the data (a checkpoint reads it)
 
 
-def build_stage(name: str, stage_cfg: Any, train_cfg: Any, model: nn.Module, accelerator: Accelerator,
-                batches_per_epoch: int) -> Stage:
-    """A stage's optimizer (AdamW), LR schedule and update count, from its config group (dense or prune)."""
-    updates = count_updates(stage_cfg.epochs, stage_cfg.max_steps, batches_per_epoch,
-                            train_cfg.gradient_accumulation_steps)
+def build_stage(name: str, stage_cfg: Any, train_cfg: Any, model: nn.Module, accelerator: Accelerator, updates: int,
+                masks: Any = None, teacher: Any = None, schedule: Any = None) -> Stage:
+    """A stage's optimizer (AdamW) and LR schedule over its ``updates``, from its config group (dense or prune); the
+    pruning stage's masks, teacher and pruning schedule with it (the stage is not changed after it is built)."""
     raw = build_optimizer(model, stage_cfg.lr, train_cfg.weight_decay)
     # Not prepared: accelerate would step it once per process per update.
     lr_scheduler = build_lr_scheduler(raw, updates, train_cfg.warmup_ratio, stage_cfg.lr_schedule)
-    return Stage(name, updates, accelerator.prepare_optimizer(raw), raw, lr_scheduler)
+    return Stage(name, updates, accelerator.prepare_optimizer(raw), raw, lr_scheduler, masks=masks, schedule=schedule,
+                 teacher=teacher)
 
 
 def mean_parts(window: list[dict[str, float]], last: tuple[str, ...] = ()) -> dict[str, float]:
@@ -196,23 +209,3 @@ def predict(accelerator: Accelerator, model: nn.Module, loader) -> tuple[np.ndar
         all_labels.append(labels.cpu())
     model.train()
     return torch.cat(all_logits).numpy(), torch.cat(all_labels).numpy()
-
-
-def optimizer_update(stage: Stage, accelerator: Accelerator, model: nn.Module, max_grad_norm: float) -> None:
-    """After a micro-batch's backward: at the accumulation window's end (``sync_gradients``) mask the pruned
-    weights' gradients, clip, step the optimizer and the LR schedule, zero the gradients (inside the window
-    the prepared optimizer's step and zero_grad are no-ops, so the gradients accumulate)."""
-    masks = stage.masks
-    if accelerator.sync_gradients:
-        if masks is not None:
-            masks.after_backward()  # the update's whole gradient, before masking and clipping (prune.criterion=taylor)
-            masks.mask_grads()  # pruned weights get no gradient update (the recipe re-applies the masks after the step)
-        if max_grad_norm > 0:
-            # Unscale (fp16) through this stage's optimizer only: accelerate's clip_grad_norm_
-            # would unscale through every prepared optimizer, both stages', i.e. twice.
-            accelerator.unscale_gradients(optimizer=stage.optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-    stage.optimizer.step()  # a no-op inside an accumulation window (accelerate)
-    if accelerator.sync_gradients:
-        stage.lr_scheduler.step()
-    stage.optimizer.zero_grad(set_to_none=True)

@@ -8,7 +8,7 @@ micro-batch CC gradients is not the gradient of CC on the global batch. Followin
    dropout can be replayed) and its teacher outputs (from the cache when there is one);
 2. the CC loss L on the concatenated z of the window (``gather`` adds every process's rows), on a leaf
    tensor, and dL/dz for each micro-batch;
-3. pass 2, per micro-batch (the recipe's ``train_step``): forward with grad under the replayed RNG state,
+3. pass 2, per micro-batch (the recipe's ``update``): forward with grad under the replayed RNG state,
    so z is pass 1's z, and backward of ``task_loss + alpha * D`` where D has L's value and the gradient
    ``k * <z, dL/dz>``: accelerate divides each micro-batch loss by k, so the window sums to alpha * dL/dW.
 
@@ -86,6 +86,14 @@ class PooledWindow:
         self.pending.append(batch)
         state = self.accelerator.gradient_state
         return len(self.pending) == state.num_steps or (state.sync_with_dataloader and state.end_of_dataloader)
+
+    def window(self, first: dict[str, torch.Tensor], batches: Iterator[dict[str, torch.Tensor]], model: nn.Module,
+               teacher: Any) -> list[tuple[dict[str, torch.Tensor], MicroBatch]]:
+        """The recipe's update: queue ``first``, then micro-batches from ``batches`` until the window ends; pass 1."""
+        batch = first
+        while not self.add(batch):
+            batch = next(batches)
+        return self.first_pass(model, teacher)
 
     @torch.no_grad()
     def first_pass(self, model: nn.Module, teacher: Any) -> list[tuple[dict[str, torch.Tensor], MicroBatch]]:

@@ -1,5 +1,5 @@
-"""A trained stage's resume state: what ``PruneRecipe.state_dict`` saves of a :class:`Stage` once it has
-taken an update, and how ``load_state_dict`` puts it back.
+"""A trained stage's resume state: what ``PruneRecipe.save_checkpoint`` saves of a :class:`Stage` once it has
+taken an update, and how ``PruneRecipe.restore`` puts it back.
 
 JSON values go in the checkpoint's state.json; tensors in named groups (one safetensors file each) that
 the checkpointer writes and reads (sdp/training/checkpoint.py).

@@ -29,10 +29,11 @@ def finished(data_dir, tmp_path_factory):
                  "prune.granularity=structured", "prune.criterion=taylor", "prune.structures=[heads,ffn,layers]"]
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
+    from sdp.run.rundir import prepare_run_dir
     from sdp.validate import validate_config
 
     validate_config(cfg)
-    recipe = PruneRecipe(cfg, run_dir / "run")
+    recipe = PruneRecipe(cfg, prepare_run_dir(run_dir / "run"))  # the checks run() makes before setup
     recipe.setup()
     metrics = recipe.train()
     return recipe, metrics, run_dir / "run"

@@ -152,7 +152,7 @@ def test_seeds_with_their_own_dense_model_pool_into_one_cell(tmp_path: Path) -> 
     """A study gives each seed its own dense model (dense.checkpoint): config_hash keeps that path (a resume or
     a sweep skip must not mistake one dense model for another), cell_hash leaves it out, and the report pools."""
     from sdp.report.aggregate import aggregate_cells
-    from sdp.training.env import cell_hash, config_hash
+    from sdp.run.env import cell_hash, config_hash
 
     def cfg(seed: int) -> dict:
         return {"seed": seed, "sparsity": 0.9, "dense": {"epochs": 3, "checkpoint": f"study/dense/seed{seed}"},

@@ -386,6 +386,10 @@ CASES = {
     "custom labels that differ only in spaces": (
         CUSTOM, lambda d: _keep_rows(d, "train.tsv", bool, lambda r: r + " " if r.startswith("1") else r), None,
         "DataError", "holds labels that differ only in spaces"),
+    "stages=dense with a dense.checkpoint": (["stages=dense", "dense.checkpoint=/no/such/dense_model"], None, None,
+                                             "ConfigError", "stages=dense trains the dense model, but dense.checkpoint"),
+    "unknown stages": (["stages=prune"], None, None, "ConfigError",
+                       "stages='prune' is not one of ['dense', 'dense+prune']"),
     "NaN / inf loss": (["dense.lr=1e30", "train.checkpoint_every=1", "dense.max_steps=6"], None, None,
                        "FloatingPointError", "dense: non-finite loss"),
 }

@@ -13,9 +13,9 @@ from accelerate.utils import DistributedType
 from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader
 
+from sdp.run.rundir import atomic_dir, prepare_run_dir
 from sdp.training.distributed import ShardedWeightsError, count_eval_examples, refuse_sharded
 from sdp.training.loop import DataPosition, endless
-from sdp.training.rundir import atomic_dir, prepare_run_dir
 from sdp.training.state_io import optimizer_from_files, optimizer_to_files, rng_state, set_rng_state
 
 

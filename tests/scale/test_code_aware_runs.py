@@ -1,6 +1,6 @@
 """Issue 25, code-aware runs: after the package is edited, re-running a command does not return the result
 made by the old code. Tiny in-process runs; the edit is simulated by another code identity (what
-sdp/training/code.py computes from a real edit: tests/training/test_code_identity.py)."""
+sdp/run/code.py computes from a real edit: tests/training/test_code_identity.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from hydra import compose, initialize_config_dir
 
 import sdp.config  # noqa: F401  (registers the schema)
 import sdp.run_summary
+from sdp.run import code
+from sdp.run.rundir import ResumeRefusedError
 from sdp.sweep import run_job
-from sdp.training import code
-from sdp.training.rundir import ResumeRefusedError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ["debug=smoke", "task=rte", "train.num_threads=1", "dense.max_steps=2", "prune.max_steps=2",

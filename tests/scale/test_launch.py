@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sdp.training.launch import (
+from sdp.run.launch import (
     LauncherError,
     check_accumulation,
     check_rank_set,
@@ -131,7 +131,7 @@ def test_launcher_settings_units():
 def test_a_locked_folder_refuses_every_rank_of_a_launch(tmp_path, data_dir):
     """Only rank 0 takes the run-folder lock; its refusal must reach rank 1, or rank 1 would train on and
     wait forever at its first collective. Both ranks stop at once with the lock holder named."""
-    from sdp.training.lock import run_lock
+    from sdp.run.lock import run_lock
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -151,8 +151,8 @@ def test_a_locked_folder_refuses_every_rank_of_a_launch(tmp_path, data_dir):
 def test_fp16_on_a_cpu_is_recorded_as_the_full_precision_it_runs_in():
     from accelerate import Accelerator
 
+    from sdp.run.launch import reset_accelerator_state
     from sdp.training.distributed import effective_precision
-    from sdp.training.launch import reset_accelerator_state
 
     try:
         fp16 = Accelerator(mixed_precision="fp16", cpu=True)

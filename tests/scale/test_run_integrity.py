@@ -17,8 +17,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 import sdp.config  # noqa: F401  (registers the schema)
+from sdp.run.lock import LOCK_NAME, RunLockedError, run_lock
 from sdp.sweep import run_job
-from sdp.training.lock import LOCK_NAME, RunLockedError, run_lock
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ["debug=smoke", "task=rte", "train.num_threads=1", "dense.max_steps=2", "prune.max_steps=2",
@@ -143,9 +143,9 @@ def test_a_folders_own_completed_run_is_returned_first(tmp_path, data):
 def test_a_completed_run_stands_only_for_as_many_processes(tmp_path, data, monkeypatch):
     """train.batch_size is per process: a 1-process result is not skipped to for a 2-process launch (config_hash
     cannot see the process count), and a 2-process re-run into its folder is refused."""
-    import sdp.training.rundir as rundir
+    import sdp.run.rundir as rundir
+    from sdp.run.launch import apply_launcher_settings
     from sdp.sweep import find_completed
-    from sdp.training.launch import apply_launcher_settings
 
     root = tmp_path / "runs"
     run_dir = root / "a"
@@ -217,7 +217,7 @@ def test_second_process_into_a_running_folder_is_refused(tmp_path, data):
     import signal
     import time
 
-    from sdp.training.lock import read_holder
+    from sdp.run.lock import read_holder
 
     run_dir = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
@@ -322,7 +322,7 @@ def test_changed_data_is_refused_naming_the_split(tmp_path, data, data_dir):
 
 
 def test_refused_resume_lists_keys_and_keeps_the_folder(tmp_path, data):
-    from sdp.training.rundir import ResumeRefusedError
+    from sdp.run.rundir import ResumeRefusedError
 
     run_dir = tmp_path / "run"
     _run(tmp_path, data, run_dir)
@@ -339,7 +339,7 @@ def test_completed_run_of_another_config_lists_keys(tmp_path, data):
     """The refusal names the keys that differ (a dense.checkpoint under another checkout is such a key, a path
     in the identity), and the completed run's record is left as it was: run.json and .hydra/config.yaml used
     to be rewritten with the refused config before the refusal."""
-    from sdp.training.rundir import RunDirError
+    from sdp.run.rundir import RunDirError
 
     run_dir = tmp_path / "run"
     _run(tmp_path, data, run_dir)
@@ -458,18 +458,18 @@ def test_corrupt_prune_checkpoints_restart_from_dense_model(tmp_path, data, monk
 
     extra = ("prune.max_steps=4", "train.checkpoint_every=1")
     reference = _run(tmp_path, data, tmp_path / "reference", *extra)
-    real = PruneRecipe.train_step
+    real = PruneRecipe.update
 
-    def killed_at_prune_update_3(self, stage, batch):
+    def killed_at_prune_update_3(self, stage, *args):
         if stage.name == "prune" and stage.step == 2:
             raise RuntimeError("simulated kill")
-        return real(self, stage, batch)
+        return real(self, stage, *args)
 
-    monkeypatch.setattr(PruneRecipe, "train_step", killed_at_prune_update_3)
+    monkeypatch.setattr(PruneRecipe, "update", killed_at_prune_update_3)
     run_dir = tmp_path / "run"
     with pytest.raises(RuntimeError, match="simulated kill"):
         _run(tmp_path, data, run_dir, *extra)
-    monkeypatch.setattr(PruneRecipe, "train_step", real)
+    monkeypatch.setattr(PruneRecipe, "update", real)
     ckpts = run_dir / "checkpoints"
     assert sorted(p.name for p in ckpts.glob("*-*")) == ["prune-0000000", "prune-0000001", "prune-0000002"]
     for name in ("prune-0000001", "prune-0000002"):  # both newest: truncated
@@ -507,7 +507,7 @@ def test_signal_during_evaluation_leaves_a_resumable_run(tmp_path, data, monkeyp
     import signal
 
     from sdp.recipe import PruneRecipe
-    from sdp.training.signals import PhaseInterrupted
+    from sdp.run.signals import PhaseInterrupted
 
     real, calls = PruneRecipe.evaluate, []
 
@@ -549,7 +549,7 @@ def test_signal_during_prefill_or_saving_leaves_a_resumable_run(tmp_path, data, 
 
     import sdp.run_summary
     from sdp.objectives.teacher import Teacher
-    from sdp.training.signals import PhaseInterrupted
+    from sdp.run.signals import PhaseInterrupted
 
     calls = []
     real_prefill, real_save = Teacher.prefill, sdp.run_summary.save_model_dir
@@ -723,7 +723,7 @@ def test_a_dead_runs_leftovers_are_set_aside(tmp_path, data, caplog):
 def test_a_trace_cut_short_is_repaired_to_its_last_complete_line(tmp_path, caplog):
     """A resume cuts trace.jsonl back to the checkpoint's length, and always to its last complete line: shorter
     than the checkpoint expects (records lost) or ending in a partial record, the next record is not glued on."""
-    from sdp.training.logs import truncate_trace
+    from sdp.run.logs import truncate_trace
 
     path = tmp_path / "trace.jsonl"
     full = '{"event": "train", "step": 1}\n{"event": "train", "step": 2}\n'
@@ -744,7 +744,7 @@ def test_filesystem_errors_are_one_line_naming_the_path(tmp_path, data, capsys):
     name is taken by a folder, sdp-tables' out_dir cannot be written."""
     from cli.tables import main as tables_main
     from sdp.errors import is_user_error
-    from sdp.training.rundir import RunDirError
+    from sdp.run.rundir import RunDirError
 
     afile = tmp_path / "afile"
     afile.write_text("x")

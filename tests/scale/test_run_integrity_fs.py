@@ -84,7 +84,7 @@ def test_each_file_writer_turns_a_full_disk_into_one_line_and_keeps_the_old_file
     (model/, a checkpoint): ENOSPC names the file, and the previous version is untouched."""
     import sdp.io as io
     from sdp.io import DiskFullError, append_jsonl, write_json
-    from sdp.training.rundir import atomic_dir
+    from sdp.run.rundir import atomic_dir
 
     target = tmp_path / "metrics.json"
     write_json(target, {"status": "interrupted"})

@@ -85,8 +85,8 @@ def test_slurm_sweep_off_a_slurm_node_is_one_line_and_starts_nothing(tmp_path, m
 def test_skip_search_ignores_a_restarted_runs_old_files(tmp_path):
     """A ``resume=false`` restart moves the old run into ``previous-<time>/``; that old, completed record must
     not make the interrupted restart (or a twin job) look done."""
+    from sdp.run.code import code_identity
     from sdp.sweep import find_completed
-    from sdp.training.code import code_identity
 
     record = {"status": "completed", "config_hash": "abc", "seed": 1, "code": code_identity()}
     old = tmp_path / "job" / "previous-20261127-101010"
@@ -181,7 +181,7 @@ def test_optuna_search_goes_on_after_a_failed_trial(tmp_path, data_dir):
 def test_a_sweep_with_a_refused_job_says_so_and_exits_1(tmp_path, data_dir):
     """Seed 2's folder is held by another live run (this test holds its lock): that job is refused, which a script
     could not tell from a clean sweep before (exit 0), and the sweep's other job completes."""
-    from sdp.training.lock import run_lock
+    from sdp.run.lock import run_lock
 
     held = tmp_path / "run_2"
     held.mkdir()

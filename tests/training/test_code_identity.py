@@ -1,5 +1,5 @@
 """Issue 25, code-aware runs: the code a run was made by is part of its identity, and a grid keeps a record
-from older code only when nothing that affects training changed since (sdp/training/code.py, code_policy.py)."""
+from older code only when nothing that affects training changed since (sdp/run/code.py, code_policy.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sdp.training import code, code_policy
+from sdp.run import code, code_policy
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))

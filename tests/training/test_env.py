@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-import sdp.training.env as env
+import sdp.run.env as env
 
 
 def _git(repo, *args):
@@ -31,7 +31,7 @@ def test_versions_record_the_runs_own_thread_count():
     """train.num_threads is applied in setup(), after versions() is taken: the record says what the run uses."""
     import torch
 
-    from sdp.training.env import versions
+    from sdp.run.env import versions
 
     assert versions(1)["num_threads"] == 1
     assert versions(None)["num_threads"] == torch.get_num_threads()

@@ -57,7 +57,7 @@ def _loss(model, batch, z_t):
 
 
 def _pooled_step(model, teacher, halves, acc):
-    """The recipe's pass 2 (train_step/loss_step) on the window, after pass 1."""
+    """The recipe's pass 2 (update, Objective) on the window, after pass 1."""
     pool = PooledWindow(acc, _term(), clean=False)
     ends = [pool.add(h) for h in halves]
     assert ends == [False, True]  # the window ends at its k-th micro-batch

@@ -131,7 +131,7 @@ def test_a_failed_push_keeps_the_finished_runs_record(tmp_path, monkeypatch, cap
 def test_every_tracker_name_is_one_accelerate_integrates():
     from accelerate.tracking import LOGGER_TYPE_TO_CLASS
 
-    from sdp.training.tracking import TRACKERS
+    from sdp.run.tracking import TRACKERS
 
     assert set(TRACKERS) - {"none"} <= set(LOGGER_TYPE_TO_CLASS)
 
@@ -154,17 +154,16 @@ def test_a_resumed_process_logs_the_pruning_stage_where_it_left_off():
     """A process that resumes inside the pruning stage never ran the dense stage, yet its steps continue after it."""
     from omegaconf import OmegaConf
 
-    from sdp.training.tracking import Tracker
+    from sdp.run.tracking import Tracker
 
-    tracker = Tracker(accelerator=None, cfg=OmegaConf.create({"tracker": "none"}))
-    tracker.offsets["prune"] = 10  # the dense stage's updates (set by the recipe once the stages are built)
+    tracker = Tracker(accelerator=None, cfg=OmegaConf.create({"tracker": "none"}), prune_offset=10)  # dense updates
     assert tracker.global_step("prune", 4) == 14 and tracker.global_step("dense", 3) == 3
 
 
 def test_mlflow_logs_into_the_job_folder_unless_the_user_chose_a_server(tmp_path, monkeypatch):
     from omegaconf import OmegaConf
 
-    import sdp.training.tracking as tracking
+    import sdp.run.tracking as tracking
 
     monkeypatch.setattr(tracking, "tracker_error", lambda name: None)  # mlflow need not be installed here
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

@@ -65,7 +65,7 @@ def run_lock(run_dir: str | Path, enabled: bool = True) -> Iterator[None]:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as err:  # e.g. a folder of that name: a traceback before, now one line naming it
-        from sdp.training.rundir import RunDirError
+        from sdp.run.rundir import RunDirError
 
         what = "a folder" if path.is_dir() else "unusable"
         raise RunDirError(f"the run directory's lock file {str(path)!r} is {what} ({err.strerror or err}); it must "

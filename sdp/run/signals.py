@@ -29,7 +29,7 @@ def stop_between_stages(run_dir: str | Path, main_process: bool = True) -> Itera
     def handler(signum, frame):
         raise PhaseInterrupted(128 + signum)
 
-    from sdp.training.preemption import stop_signals  # one list: SIGTERM, SIGINT, submitit's signal
+    from sdp.run.preemption import stop_signals  # one list: SIGTERM, SIGINT, submitit's signal
 
     previous = {sig: signal.signal(sig, handler) for sig in stop_signals()}
     handler.replaced = previous  # so a stage's handler can still find submitit's (preemption.py)
@@ -39,7 +39,7 @@ def stop_between_stages(run_dir: str | Path, main_process: bool = True) -> Itera
         signum = int(stop.code) - 128
         if main_process:
             _record(Path(run_dir), signal.Signals(signum).name)
-        from sdp.training.preemption import requeue_handler
+        from sdp.run.preemption import requeue_handler
 
         requeue = requeue_handler(handler)
         if requeue is not None and signum != signal.SIGINT:  # submitit launched the job: requeue, it exits
@@ -52,7 +52,7 @@ def stop_between_stages(run_dir: str | Path, main_process: bool = True) -> Itera
 
 def _record(run_dir: Path, name: str) -> None:
     from sdp.io import write_json
-    from sdp.training.rundir import read_metrics
+    from sdp.run.rundir import read_metrics
 
     if (read_metrics(run_dir) or {}).get("status") == "completed":
         return  # it finished before the signal landed

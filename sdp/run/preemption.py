@@ -51,7 +51,7 @@ class RunInterrupted(SystemExit):
 def requeue_handler(handler) -> Callable | None:
     """submitit's requeue entry point if ``handler`` is its preemption handler, else None. A handler of
     ours that replaced another (``handler.replaced``: signal -> previous handler, as the between-stages
-    handler of sdp/training/signals.py keeps) is looked through."""
+    handler of sdp/run/signals.py keeps) is looked through."""
     for _ in range(8):  # a short chain: submitit <- between stages <- inside a stage
         owner = getattr(handler, "__self__", None)
         requeue = getattr(owner, "checkpoint_and_try_requeue", None)

@@ -60,13 +60,13 @@ def _scalars(prefix: str, values: dict[str, Any]) -> dict[str, float]:
 class Tracker:
     """The run's tracker, or a no-op for ``tracker=none``."""
 
-    def __init__(self, accelerator, cfg: Any) -> None:
+    def __init__(self, accelerator, cfg: Any, prune_offset: int = 0) -> None:
         self.accelerator = accelerator
         self.active = (cfg.get("tracker", "none") or "none") != "none"
         self.step = 0  # the last global step logged
-        # Where each stage starts on the one axis: the recipe sets the pruning stage's to the dense stage's number of
-        # updates once the stages are built (0 with dense.checkpoint), so a resumed process logs where it left off.
-        self.offsets = {"dense": 0, "prune": 0}
+        # Where each stage starts on the one axis: the pruning stage's at the dense stage's number of updates (0 with
+        # dense.checkpoint; the recipe builds the tracker after the stages), so a resumed process logs where it left off.
+        self.offsets = {"dense": 0, "prune": prune_offset}
         if self.active:
             flat = {k: (v if isinstance(v, (int, float, str, bool)) else str(v))
                     for k, v in _flatten(OmegaConf.to_container(cfg, resolve=True)).items()}

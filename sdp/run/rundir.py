@@ -1,7 +1,7 @@
 """The run directory: proving it writable, atomic folder writes, and a run's identity.
 
 A run is identified by ``config_hash`` (config without seed/path/logging keys) plus its seed and the code
-that made it (sdp/training/code.py); a completed ``metrics.json`` of the same config and code in the run
+that made it (sdp/run/code.py); a completed ``metrics.json`` of the same config and code in the run
 directory, or anywhere under ``output_root`` (sdp/sweep.py), means the run needs no recomputation.
 """
 
@@ -19,11 +19,12 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from sdp.data.fingerprint import check_same_data, split_fingerprints, verify_completed_data
+from sdp.data.fingerprint import check_same_data, split_fingerprints
 from sdp.io import atomic_write, publish_tree, write_json, writing
-from sdp.training import code
-from sdp.training.env import config_hash
-from sdp.training.launch import launcher_world_size
+from sdp.run import code
+from sdp.run.env import config_hash
+from sdp.run.launch import launcher_world_size
+from sdp.run.same_data import verify_completed_data
 
 
 class RunDirError(OSError):
@@ -234,7 +235,7 @@ def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
 
 def config_differences(old: dict, new: dict, limit: int = 8) -> list[str]:
     """``key: old -> new`` for each result-relevant key that differs (paths and logging keys left out)."""
-    from sdp.training.env import NON_IDENTITY_GROUP_KEYS, NON_IDENTITY_KEYS
+    from sdp.run.env import NON_IDENTITY_GROUP_KEYS, NON_IDENTITY_KEYS
 
     skip = {k for k in NON_IDENTITY_KEYS if k != "seed"} | {
         f"{group}.{k}" for group, keys in NON_IDENTITY_GROUP_KEYS.items() for k in keys}
@@ -333,7 +334,7 @@ def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool) -> dict[st
 
 
 # ------------------------------------------------------------------------------ code identity
-# A run's identity is its config and the code that made it (sdp/training/code.py). These checks run after the
+# A run's identity is its config and the code that made it (sdp/run/code.py). These checks run after the
 # config checks above; reuse=any_code (a top-level key) accepts a run made by other code.
 def _reuses_any_code(cfg: Any) -> bool:
     return cfg.get("reuse", "same_code") == "any_code"

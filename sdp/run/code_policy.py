@@ -1,7 +1,7 @@
 """Which completed records a grid that spans sessions and commits (scripts/gridrun.py: the study, the
 calibration) keeps when the code has changed since they were made.
 
-* A record made by this code (the same ``code.id``, sdp/training/code.py) is kept.
+* A record made by this code (the same ``code.id``, sdp/run/code.py) is kept.
 * A record made by older code is kept when ``git diff <its commit>`` (to the working tree, uncommitted changes
   and untracked files included) touches no file of TRAINING_PATHS, the files that decide what a run computes
   and how it is scored. It is then flagged: its metrics.json gets ``code_changed_since`` (the commit it was
@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from sdp.training import code
+from sdp.run import code
 
 # What a run computes and how it is scored: the package, its configs and the run entry point. Left out: the
 # reporting code (it reads finished records), the help text, the launchers (where a job runs, not what it

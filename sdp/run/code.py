@@ -10,7 +10,7 @@
 * ``id`` hashes the version, tree and diff, not the commit: a commit that changes only records, docs or
   scripts (the study commits its records as it goes) leaves the code, and so a run's identity, as it was.
 
-Two runs of one config stand for each other only with one ``id`` (sdp/training/rundir.py, sdp/sweep.py);
+Two runs of one config stand for each other only with one ``id`` (sdp/run/rundir.py, sdp/sweep.py);
 ``reuse=any_code`` accepts a run made by other code. Computed once per process: a run is identified by the
 code it started with, not by edits made while it runs.
 """
