@@ -116,7 +116,10 @@ def test_local_launcher_runs_jobs_side_by_side(tmp_path, data_dir):
 
 def test_gpu_launcher_without_a_gpu_says_so_and_runs_side_by_side(tmp_path, data_dir):
     """hydra/launcher=gpu, the documented switch for GPU sweeps: SDP_JOBS_PER_GPU jobs per visible GPU; with no
-    GPU it says so and runs that many side by side on the CPU, each job placed (and saying where)."""
+    GPU it says so, once, and runs that many side by side on the CPU (at most one per core), each job placed (and
+    saying where)."""
+    from sdp import gpu_placement
+
     root = tmp_path / "out"
     proc = subprocess.Popen(
         [h.sys.executable, "-m", "cli.run", "-m", *h.smoke_args(data_dir), "hydra/launcher=gpu", "seed=1,2,3",
@@ -124,8 +127,10 @@ def test_gpu_launcher_without_a_gpu_says_so_and_runs_side_by_side(tmp_path, data
         cwd=h.REPO_ROOT, env=h.env(CUDA_VISIBLE_DEVICES="", SDP_JOBS_PER_GPU="3"), stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True)
     out = h.finish(proc)
-    assert "hydra/launcher=gpu: no GPU visible" in out and "running 3 jobs side by side on the CPU" in out
-    assert "Joblib.Parallel(n_jobs=3" in out
+    n = min(3, gpu_placement.cpu_cores())  # SDP_JOBS_PER_GPU, but at most one job per core (issue 25)
+    assert "hydra/launcher=gpu: no GPU visible" in out and f"running {n} jobs side by side on the CPU" in out
+    assert out.count("no GPU visible") == 1, out  # said once, not once per job
+    assert f"Joblib.Parallel(n_jobs={n}" in out
     jobs = _jobs(root / "sweep")
     assert len(jobs) == 3
     for d in jobs.values():
