@@ -81,7 +81,7 @@ def place_job(job_num: int, n_jobs: int) -> str:
     threads = max(1, cpu_cores() // max(1, n_jobs))
     torch.set_num_threads(threads)
     if not torch.cuda.is_available():
-        return f"cpu ({threads} threads; no GPU visible)"
+        return f"cpu ({threads} thread{'s' if threads > 1 else ''})"  # the sweep said once that no GPU is visible
     device = job_num % torch.cuda.device_count()
     torch.cuda.set_device(device)
     return f"cuda:{device} ({threads} CPU threads)"

@@ -131,7 +131,7 @@ def test_gpu_launcher_without_a_gpu_sizes_jobs_to_the_cores_and_says_so_once(mon
 
     monkeypatch.setattr(gpu_placement, "visible_gpus", lambda: 0)
     monkeypatch.setattr(gpu_placement, "cpu_cores", lambda: 2)
-    monkeypatch.delenv(gpu_placement.NOTED_ENV, raising=False)
+    monkeypatch.setenv(gpu_placement.NOTED_ENV, "")  # restored (unset) afterwards: later sweeps must say it again
     assert [gpu_placement.sweep_jobs("4") for _ in range(3)] == [2, 2, 2]  # the resolver runs again per job
     assert caplog.text.count("no GPU visible") == 1 and "running 2 jobs side by side on the CPU (2 cores" in caplog.text
     assert gpu_placement.sweep_jobs("1") == 1
