@@ -221,18 +221,20 @@ def test_a_stopped_grid_passes_the_signal_on_and_counts_its_run_interrupted(tmp_
     root = tmp_path / "grid"
     first, second = root / "a", root / "b"
 
+    registered: list[int] = []
+
     def ctrl_c():  # the grid's handler is in place once its first run has started
         deadline = time.time() + 120
         while not (first / "started").exists() and time.time() < deadline:
             time.sleep(0.05)
-        assert list((tmp_path / ".grids").glob("*.json"))  # registered while it runs
+        registered.append(len(list((tmp_path / ".grids").glob("*.json"))))  # its pid file, while it runs
         os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=ctrl_c, daemon=True).start()
     grid = gridrun.Grid(root, [], jobs=1)
     with pytest.raises(SystemExit) as stopped:
         grid.run_chains([[(first, [])], [(second, [])]])
-    assert stopped.value.code == 128 + signal.SIGINT
+    assert stopped.value.code == 128 + signal.SIGINT and registered == [1]
     assert grid.interrupted == ["a"] and grid.failed == [] and not second.exists()
     assert (first / "signals").read_text() == str(int(signal.SIGINT))
     assert "interrupted this launch, resumable (1): a" in (root / "PROGRESS.md").read_text()
