@@ -159,7 +159,7 @@ def test_stop_grids_stops_this_repositorys_grid_and_nothing_else(tmp_path, monke
         (tmp_path / ".grids" / "1.json").write_text(json.dumps(stale))
         lines = grid_pids.stop()
         assert len(lines) == 1 and f"SIGTERM to study.py (PID {grid.pid}" in lines[0]
-        assert grid.wait(timeout=30) == 143
+        assert grid.wait(timeout=30) in (143, -signal.SIGTERM)  # SIGTERM, whether or not its handler was in yet
         assert bystander.poll() is None and not (tmp_path / ".grids" / "1.json").exists()
     finally:
         for proc in (bystander, grid):
