@@ -217,9 +217,12 @@ def clear_launch_error(run_dir: str | Path) -> bool:
     (this launch appends to it)."""
     run_dir = Path(run_dir)
     metrics = read_metrics(run_dir) or {}
-    stopped = metrics.get("status") == "interrupted" or (metrics.get("status") == "failed"
-                                                         and metrics.get("before_run") is True)
-    if not stopped or run_started(run_dir):
+    if metrics.get("status") == "interrupted":  # a Ctrl-C while loading: nothing trained, nothing to keep
+        stopped_early = not any((run_dir / name).exists() for name in RUN_OUTPUTS if name != "metrics.json")
+    else:
+        stopped_early = metrics.get("status") == "failed" and metrics.get("before_run") is True and not run_started(
+            run_dir)
+    if not stopped_early:
         return False
     for name in LAUNCH_ERROR_FILES:
         with contextlib.suppress(FileNotFoundError):

@@ -91,9 +91,12 @@ def test_a_launch_that_failed_before_its_run_started_is_no_failed_run_and_its_fo
 def test_a_launch_stopped_while_loading_leaves_nothing_to_set_aside(tmp_path):
     from sdp.training.rundir import clear_launch_error
 
-    for started, expect in (({}, True), ({"precision": {"master_dtype": "float32"}}, False)):
-        (tmp_path / "run.json").write_text(json.dumps({"config": {}, **started}))
+    loaded = {"precision": {"master_dtype": "float32"}}  # data and model loaded, no update yet
+    for record, trained, expect in (({}, False, True), (loaded, False, True), (loaded, True, False)):
+        (tmp_path / "run.json").write_text(json.dumps({"config": {}, **record}))
         (tmp_path / "metrics.json").write_text(json.dumps({"status": "interrupted", "phase": "between updates"}))
+        if trained:
+            (tmp_path / "trace.jsonl").write_text("{}\n")
         assert clear_launch_error(tmp_path) is expect
         assert (tmp_path / "metrics.json").exists() is not expect and (tmp_path / "run.json").exists() is not expect
 
