@@ -319,8 +319,9 @@ def code_flag(flag: Any) -> str:
     what = ("training files changed: unknown" if not isinstance(training, list) or count is None else
             f"training files changed: {count}" + (f" ({', '.join(map(str, training[:3]))}"
                                                   f"{', ...' if count > 3 else ''})" if training else ""))
-    unrecorded = "; no code identity recorded (made before runs recorded it)" \
-        if flag.get("code_identity") == "unrecorded" else ""
+    unrecorded = ("; no code identity recorded (made before runs recorded it"
+                  + (", from uncommitted changes)" if flag.get("uncommitted_changes") else ")")
+                  if flag.get("code_identity") == "unrecorded" else "")
     return f"made at {str(flag.get('commit'))[:10]}, kept for code {flag.get('code')}; {what}{unrecorded}"
 
 

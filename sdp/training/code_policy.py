@@ -7,8 +7,9 @@ calibration) keeps when the code has changed since they were made.
   and how it is scored. It is then flagged: its metrics.json gets ``code_changed_since`` (the commit it was
   made at, the code it was accepted for, the files changed since), which sdp-tables counts in summary.md.
 * A completed record made before runs recorded their code identity (no ``code`` block; its commit in
-  ``versions.sdp``, a clean tree, that commit an ancestor of HEAD) is kept as made, whatever changed since, and
-  flagged ``"code_identity": "unrecorded"`` with the count of training files changed since. Such records are the
+  ``versions.sdp``, that commit an ancestor of HEAD) is kept as made, whatever changed since, and flagged
+  ``"code_identity": "unrecorded"`` with the count of training files changed since (and ``uncommitted_changes``
+  when its tree had some: the study has one such record). Such records are the
   results of grids run under the rule of their time (completion matched on the config alone; the committed
   study's 186 records were made at 81 commits): running them again would make another grid, not
   resume this one. The clause cannot grow: every run since records its identity, and falls under the rule above.
@@ -86,17 +87,19 @@ def judge(record: dict, any_code: bool = False, root: Path = code.REPO_ROOT,
     if code.same_code(record):
         return True, None, "made by this code"
     commit, dirty = made_at(record)
-    changes = changed_since(commit, root) if commit and not dirty and code.is_checkout(root) else None
+    unrecorded = code.recorded_code(record) is None  # made before runs recorded their code identity
+    comparable = commit and (not dirty or unrecorded) and code.is_checkout(root)
+    changes = changed_since(commit, root) if comparable else None
     training = None if changes is None else list(changes[1])
     flag = {"commit": commit, "code": code.code_identity()["id"], "files_changed": None if changes is None else
             len(changes[0]), "training_files_changed": "unknown" if training is None else training[:LISTED],
             "n_training_files_changed": None if training is None else len(training)}
-    if training == []:
+    if completed and unrecorded and training is not None and _descends_from(commit, root):
+        return True, {**flag, "code_identity": "unrecorded", **({"uncommitted_changes": True} if dirty else {})}, (
+            f"made at {str(commit)[:10]}{' with uncommitted changes' if dirty else ''}, before runs recorded their "
+            f"code identity: kept as made, flagged ({len(training)} file(s) that affect training changed since)")
+    if training == [] and not dirty:
         return True, flag, f"made at {str(commit)[:10]}; nothing that affects training changed since"
-    if completed and training is not None and code.recorded_code(record) is None and _descends_from(commit, root):
-        return True, {**flag, "code_identity": "unrecorded"}, (
-            f"made at {str(commit)[:10]}, before runs recorded their code identity: kept as made, flagged "
-            f"({len(training)} file(s) that affect training changed since)")
     why = (f"{len(training)} file(s) that affect training changed since {str(commit)[:10]} ({', '.join(training[:3])}"
            f"{', ...' if len(training) > 3 else ''})" if training else
            f"its code cannot be compared with this one ({code.describe(record)}"

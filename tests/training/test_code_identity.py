@@ -207,6 +207,12 @@ def test_a_grid_spanning_commits_keeps_what_a_docs_commit_left_reruns_after_an_o
     assert flag["code_identity"] == "unrecorded" and flag["n_training_files_changed"] == 1
     assert code_flag(flag).endswith("training files changed: 1 (sdp/objectives/distill_terms/cross_correlation.py)"
                                     "; no code identity recorded (made before runs recorded it)")
+    dirty = root / "dirty"  # made from uncommitted changes, before code identities: kept too, saying so
+    dirty.mkdir()
+    (dirty / "metrics.json").write_text(json.dumps({**old_style, "versions": {"sdp": made, "sdp_dirty": True}}))
+    assert grid.launch(dirty, [])["final"]["main"] == 0.7 and calls == ["recorded"]
+    dirty_flag = json.loads((dirty / "metrics.json").read_text())["code_changed_since"]
+    assert dirty_flag["uncommitted_changes"] is True and code_flag(dirty_flag).endswith("from uncommitted changes)")
     assert grid.launch(foreign, [])["code"]["id"] == code.code_identity()["id"]  # not this history: run again
     assert calls == ["recorded", "foreign"] and not grid.failed
     # A flag says when the record was first kept: a later launch (or commit) does not rewrite the record.
