@@ -50,14 +50,17 @@ bench: install
 calibrate: install
 	nice $(BIN)/python scripts/calibrate.py
 
+# STUDY_ROOT and STUDY_ARGS (scripts/study.py --help) run a slice or a copy elsewhere, e.g. STUDY_ROOT=/tmp/s
+# STUDY_ARGS='--tasks sst2 --seeds 1 --sparsities 0.9'. Records from older code: sdp/training/code_policy.py.
+STUDY_ROOT ?= results/study
 study: install
-	nice $(BIN)/python scripts/study.py
-	$(BIN)/sdp-tables results_dir=results/study
+	nice $(BIN)/python scripts/study.py --root $(STUDY_ROOT) $(STUDY_ARGS)
+	$(BIN)/sdp-tables results_dir=$(STUDY_ROOT)
 
-# Stop a running grid: the driver first, then its runs, which checkpoint on SIGTERM and resume on the next launch.
+# Stop this repository's running grids (their pid files under .grids/, nothing matched by pattern): each driver
+# passes SIGTERM to its runs, which checkpoint and stop; the same make target resumes them.
 stop-grids:
-	-pkill -TERM -f 'scripts/(calibrate|study)\.py'
-	-pkill -TERM -f 'cli\.run .*results/study'
+	$(PY) scripts/stop_grids.py
 
 # Deletes outputs/ (every run under the default output_root, weights included), multirun/ and tool caches;
 # keeps .venv/, results/ and the tokenized-data cache .cache/sdp/.

@@ -119,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     coll = report.collection
     print(
-        f"sdp-tables: {len(coll.runs)} runs, {len(coll.failed)} failed, {len(coll.malformed)} malformed, "
+        f"sdp-tables: {len(coll.runs)} runs, {len(coll.failed)} failed, "
+        + (f"{len(coll.interrupted)} interrupted (resumable), " if len(coll.interrupted) else "")
+        + f"{len(coll.malformed)} malformed, "
         f"{len(coll.conflicts)} conflicts -> {len(report.files)} files"
     )
     if len(coll.evaluations) or coll.n_launch_errors:

@@ -6,12 +6,19 @@ A record made by older code is kept only as sdp/run/code_policy.py declares (not
 training changed since its commit; then it is flagged ``code_changed_since``), else the run is made again;
 ``reuse_any_code`` keeps every record. Runs are started with `nice`, one thread each (two side by side give ~1.3x the runs per hour of one
 2-thread run on the reference 2-core machine).
+
+Stopping: SIGINT (Ctrl-C) or SIGTERM (`make stop-grids`, through the pid file of scripts/grid_pids.py) to the
+driver is passed on to its runs, which run in their own sessions so that each gets the signal once and from the
+driver only; they checkpoint and stop, no new run starts, and the driver exits with 128 + the signal. A run
+stopped so is "interrupted (resumable)", not failed: the same command resumes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -19,12 +26,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from grid_pids import Registration
+
 from sdp.io import write_json
 from sdp.report.collect import was_resumed
 from sdp.run.code_policy import judge, with_flag
 from sdp.run.rundir import read_run_record
 
 REPO = Path(__file__).resolve().parents[1]
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# How a run that a stop signal ended exits (sdp/training/preemption.py: 128 + the signal; killed outright: -signal)
+INTERRUPTED_CODES = {code for sig in (*STOP_SIGNALS, signal.SIGUSR2) for code in (128 + sig, -sig)}
 
 
 def offline_environment() -> None:
@@ -91,6 +103,10 @@ class Grid:
         self.plan: list[str] = []
         self.known: list[str] = []  # every run this grid was given (done or not): PROGRESS.md lists only these
         self.failed: list[str] = []
+        self.interrupted: list[str] = []  # stopped by a signal this launch: resumable, not failed
+        self.stopping: int | None = None  # the stop signal the driver received: no new run starts
+        self.procs: dict[str, subprocess.Popen] = {}  # the runs in progress, by label
+        self.registration: Registration | None = None
         self._lock = threading.Lock()
         self._folder_locks: dict[str, threading.Lock] = {}  # one launch per folder: two chains may share a job
 
@@ -106,7 +122,7 @@ class Grid:
         with self._lock:
             folder_lock = self._folder_locks.setdefault(label, threading.Lock())
         with folder_lock:
-            if label in self.failed:
+            if label in self.failed or self.stopping is not None:
                 return None
             return self._launch(run_dir, overrides, requires)
 
@@ -135,12 +151,16 @@ class Grid:
         result = read_completed(run_dir)
         if code == 0 and mismatch(result, committed):
             code, result = -1, self._unless_mismatch(run_dir, result, committed)
+        stopped = code in INTERRUPTED_CODES and result is None
         with self._lock:
             self.running.discard(label)
-            if code != 0 and label not in self.failed:
+            if stopped and label not in self.interrupted:
+                self.interrupted.append(label)
+            elif code != 0 and label not in self.failed:
                 self.failed.append(label)
             self.write_progress()
-        print(f"{'done' if code == 0 else f'FAILED ({code})'}: {label}", flush=True)
+        print(f"{'done' if code == 0 else 'interrupted (resumable)' if stopped else f'FAILED ({code})'}: {label}",
+              flush=True)
         return result
 
     def keep(self, run_dir: Path, done: dict) -> bool:
@@ -160,7 +180,7 @@ class Grid:
         record = read_run_record(run_dir) if done is None else None
         if record is None or "config" not in record:
             return []
-        keep, _, why = judge(record, self.reuse_any_code)
+        keep, _, why = judge(record, self.reuse_any_code, completed=False)
         if keep and why != "made by this code":
             print(f"resuming {self.label(run_dir)} started by older code: {why}", flush=True)
             return ["reuse=any_code"]
@@ -183,20 +203,79 @@ class Grid:
         """The run's console output, kept beside (not in) its folder: resume=false moves that folder's files."""
         return self.root / "logs" / (self.label(run_dir).replace("/", "__") + ".log")
 
+    def command(self, run_dir: Path, overrides: list[str]) -> list[str]:
+        return ["nice", "-n", "10", sys.executable, "-m", "cli.run", *self.base, *overrides,
+                "train.num_threads=1", f"hydra.run.dir={run_dir}", f"output_dir={run_dir}"]
+
     def _call(self, run_dir: Path, overrides: list[str]) -> int:
-        cmd = ["nice", "-n", "10", sys.executable, "-m", "cli.run", *self.base, *overrides,
-               "train.num_threads=1", f"hydra.run.dir={run_dir}", f"output_dir={run_dir}"]
+        cmd = self.command(run_dir, overrides)
         self.log_path(run_dir).parent.mkdir(parents=True, exist_ok=True)
+        label = self.label(run_dir)
         with open(self.log_path(run_dir), "a") as log:
             log.write(f"$ {' '.join(cmd)}\n")
             log.flush()
-            return subprocess.call(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+            # Its own session: a Ctrl-C at the terminal reaches the driver only, which passes it on once (below).
+            proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            with self._lock:
+                self.procs[label] = proc
+                self._register_runs()
+                late = self.stopping  # the signal came while this run was starting: it did not reach it
+            if late is not None:
+                proc.send_signal(late)
+            try:
+                return proc.wait()
+            finally:
+                with self._lock:
+                    self.procs.pop(label, None)
+                    self._register_runs()
+
+    def _register_runs(self) -> None:
+        if self.registration is not None:
+            with contextlib.suppress(OSError):  # the pid file is for make stop-grids; the runs go on without it
+                self.registration.runs([p.pid for p in self.procs.values()])
+
+    @contextlib.contextmanager
+    def _stoppable(self):
+        """While the grid runs: its pid file (make stop-grids) and the stop signals passed on to its runs. At the
+        end, a stopped grid writes PROGRESS.md and exits with 128 + the signal."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum, frame):  # no lock here: the main thread may be inside one when the signal lands
+            first, self.stopping = self.stopping is None, signum
+            procs = list(self.procs.values())  # a run added after this line sees self.stopping (_call)
+            for proc in procs:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signum)
+            if first:
+                print(f"{signal.Signals(signum).name}: stopping the grid: {len(procs)} running run(s) checkpoint and "
+                      "stop, no new run starts; the same command resumes them", flush=True)
+
+        try:
+            self.registration = Registration(Path(sys.argv[0]).name, self.root)
+        except OSError as err:  # e.g. a read-only checkout: the grid runs, only make stop-grids cannot find it
+            print(f"warning: no pid file for make stop-grids ({err}); stop this grid with Ctrl-C", flush=True)
+        previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+            if self.registration is not None:
+                self.registration.close()
+            self.registration = None
+        if self.stopping is not None:
+            self.write_progress()
+            print(f"grid stopped ({signal.Signals(self.stopping).name}): {len(self.interrupted)} run(s) interrupted, "
+                  "resumable: " + (", ".join(self.interrupted) or "none"), flush=True)
+            raise SystemExit(128 + self.stopping)
 
     def run_all(self, jobs: list[tuple]) -> list[dict | None]:
         """Independent runs, ``self.jobs`` at a time: (run dir, overrides[, required files]) each."""
         self._know([self.label(d) for d, *_ in jobs])
         self.plan = [self.label(d) for d, *_ in jobs if read_completed(d) is None]
-        with ThreadPoolExecutor(self.jobs) as pool:
+        with self._stoppable(), ThreadPoolExecutor(self.jobs) as pool:
             return list(pool.map(lambda job: self.launch(*job), jobs))
 
     def run_chains(self, chains: list[list[tuple]]) -> None:
@@ -210,7 +289,7 @@ class Grid:
                 if self.launch(*job) is None:
                     return
 
-        with ThreadPoolExecutor(self.jobs) as pool:
+        with self._stoppable(), ThreadPoolExecutor(self.jobs) as pool:
             list(pool.map(run_chain, chains))
 
     def _know(self, labels: list[str]) -> None:
@@ -254,6 +333,8 @@ class Grid:
                  f"- running ({len(self.running)}): " + (", ".join(sorted(self.running)) or "none"),
                  f"- next ({len(todo)}): " + (", ".join(todo) or "—"),
                  f"- failed this launch ({len(self.failed)}): " + (", ".join(self.failed) or "none"),
+                 *([f"- interrupted this launch, resumable ({len(self.interrupted)}): " + ", ".join(self.interrupted)]
+                   if self.interrupted else []),
                  f"- left: {self.time_left(todo)}", "",
                  "Finished runs are skipped and interrupted ones resume when the same command runs again.", ""]
         self.root.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ One MiniLM run leaves an H200 mostly idle: its update is a few milliseconds of k
 host-side work (results/bench/gpu.md). Runs side by side overlap one's host work with another's kernels, so
 the sweep runs ``SDP_JOBS_PER_GPU`` (default 4) jobs per visible GPU at once (Hydra's joblib plugin), and each
 job is placed on GPU ``job number mod GPUs`` with ``CPUs / jobs`` torch threads. Without a GPU the sweep says
-so and runs that many jobs side by side on the CPU.
+so, once, and runs at most one job per CPU core side by side (4 jobs on 2 cores would only fight over them).
 
 The GPU count is read without importing torch (config errors stay fast): ``CUDA_VISIBLE_DEVICES``, else
 ``nvidia-smi -L``.
@@ -48,24 +48,40 @@ def jobs_per_gpu(value: object = None) -> int:
     return n
 
 
+def cpu_cores() -> int:
+    """The cores this process may run on (its affinity, e.g. a container's or taskset's share), else all."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+# Set once the no-GPU line is out: the resolver runs again in every job (each resolves hydra.launcher), and the
+# joblib workers inherit the environment, so the line is said once per sweep, not once per job.
+NOTED_ENV = "SDP_GPU_SWEEP_NOTED"
+
+
 def sweep_jobs(per_gpu: object = None) -> int:
     """The joblib launcher's n_jobs for hydra/launcher=gpu (the ``sdp_gpu_jobs`` resolver)."""
     gpus, per = visible_gpus(), jobs_per_gpu(per_gpu)
-    if gpus == 0:
-        log.warning("hydra/launcher=gpu: no GPU visible (CUDA_VISIBLE_DEVICES / nvidia-smi): running %d jobs side "
-                    "by side on the CPU", per)
-        return per
-    return gpus * per
+    if gpus > 0:
+        return gpus * per
+    jobs = min(per, cpu_cores())
+    if not os.environ.get(NOTED_ENV):
+        os.environ[NOTED_ENV] = "1"
+        log.warning("hydra/launcher=gpu: no GPU visible (CUDA_VISIBLE_DEVICES / nvidia-smi): running %d jobs side by "
+                    "side on the CPU (%d cores; SDP_JOBS_PER_GPU=%d counts per GPU)", jobs, cpu_cores(), per)
+    return jobs
 
 
 def place_job(job_num: int, n_jobs: int) -> str:
     """Put this job on GPU ``job_num mod GPUs`` and give it its share of the CPU threads; says where."""
     import torch
 
-    threads = max(1, (os.cpu_count() or 1) // max(1, n_jobs))
+    threads = max(1, cpu_cores() // max(1, n_jobs))
     torch.set_num_threads(threads)
     if not torch.cuda.is_available():
-        return f"cpu ({threads} threads; no GPU visible)"
+        return f"cpu ({threads} thread{'s' if threads > 1 else ''})"  # the sweep said once that no GPU is visible
     device = job_num % torch.cuda.device_count()
     torch.cuda.set_device(device)
     return f"cuda:{device} ({threads} CPU threads)"

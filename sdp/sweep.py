@@ -50,6 +50,7 @@ from sdp.run.rundir import (
     ResumeRefusedError,
     check_resumable,
     check_same_code,
+    clear_launch_error,
     completed_here,
     is_moved_aside,
     missing_weights,
@@ -57,6 +58,7 @@ from sdp.run.rundir import (
     prepare_run_dir,
     read_metrics,
     run_identity,
+    run_started,
     same_world_size,
     set_aside_dead_run,
     set_aside_other_code,
@@ -171,9 +173,10 @@ def _write_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, message: 
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     atomic_write(run_dir / "error.txt", lambda p: p.write_text(text))
     record: dict[str, Any] = {"status": "failed", "error": message, "error_type": type(exc).__name__,
-                              # No run.json: the run never started (a config error), so sdp-tables counts no failed
-                              # run here (sdp/report/collect.py is_launch_error)
-                              "before_run": not (run_dir / RUN_RECORD).exists()}
+                              # Not started (a config error, missing data, a model that does not load; rundir.py):
+                              # sdp-tables counts no failed run here (sdp/report/not_runs.py), and the next launch
+                              # reuses the folder silently (rundir.clear_launch_error)
+                              "before_run": not run_started(run_dir)}
     for key, value in (("task", _get(cfg, "task.name")), ("model", _get(cfg, "model.name")),
                        ("regularizer", _get(cfg, "regularizer.name")), ("seed", _get(cfg, "seed")),
                        ("target_sparsity", _get(cfg, "sparsity"))):
@@ -228,6 +231,8 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
             moved = move_aside(run_dir) if not cfg.resume and is_main_process() else None
             # This config's completed run made by other code is not this command's result: it moves aside too.
             other_code = set_aside_other_code(run_dir, cfg) if cfg.resume and is_main_process() else None
+            if is_main_process():
+                clear_launch_error(run_dir)  # a launch that failed before its run started: nothing to keep
             dead = set_aside_dead_run(run_dir, cfg) if cfg.resume and is_main_process() else None
             held.enter_context(job_log(run_dir, is_main_process()))
             if moved is not None:

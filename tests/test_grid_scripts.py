@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
@@ -197,3 +199,43 @@ def test_progress_estimates_the_time_left_from_finished_runs(tmp_path):
     assert grid.time_left([]) == "nothing"
     assert "no finished run" in gridrun.Grid(tmp_path / "new", []).time_left(["x"])
     assert gridrun._folders("runs/cola/mp_s0.9") == ["runs/cola", "runs", ""] and gridrun._folders("x") == [""]
+
+
+def test_a_stopped_grid_passes_the_signal_on_and_counts_its_run_interrupted(tmp_path, monkeypatch):
+    """Ctrl-C (or make stop-grids' SIGTERM) to the driver: its run gets the signal from it, once (the run has its own
+    session), checkpoints and stops; it is 'interrupted (resumable)', not failed; no further run starts; the driver
+    exits 128 + the signal and removes its pid file."""
+    import os
+    import signal
+    import threading
+    import time
+
+    import grid_pids
+
+    monkeypatch.setattr(grid_pids, "GRIDS", tmp_path / ".grids")
+    child = ("import json, pathlib, signal, sys, time\nd = pathlib.Path(sys.argv[1])\n"
+             "def stop(s, f):\n    (d / 'metrics.json').write_text(json.dumps({'status': 'interrupted'}))\n"
+             "    (d / 'signals').write_text(str(s))\n    sys.exit(128 + s)\n"
+             "signal.signal(signal.SIGINT, stop)\n(d / 'started').touch()\ntime.sleep(120)\n")
+    monkeypatch.setattr(gridrun.Grid, "command", lambda self, d, o: [sys.executable, "-c", child, str(d)])
+    root = tmp_path / "grid"
+    first, second = root / "a", root / "b"
+
+    registered: list[int] = []
+
+    def ctrl_c():  # the grid's handler is in place once its first run has started
+        deadline = time.time() + 120
+        while not (first / "started").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        registered.append(len(list((tmp_path / ".grids").glob("*.json"))))  # its pid file, while it runs
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=ctrl_c, daemon=True).start()
+    grid = gridrun.Grid(root, [], jobs=1)
+    with pytest.raises(SystemExit) as stopped:
+        grid.run_chains([[(first, [])], [(second, [])]])
+    assert stopped.value.code == 128 + signal.SIGINT and registered == [1]
+    assert grid.interrupted == ["a"] and grid.failed == [] and not second.exists()
+    assert (first / "signals").read_text() == str(int(signal.SIGINT))
+    assert "interrupted this launch, resumable (1): a" in (root / "PROGRESS.md").read_text()
+    assert not list((tmp_path / ".grids").glob("*.json"))

@@ -97,12 +97,15 @@ class Conflict:
     kept: str
 
 
+INTERRUPTED = "interrupted"  # a stop signal's record (sdp/training/checkpoint.py, signals.py): resumable
+
+
 @dataclass
 class Collection:
     """Everything the report needs to know about a results directory."""
 
     runs: pd.DataFrame  # completed runs, one per (config key, seed)
-    failed: pd.DataFrame  # runs whose status is not "completed"
+    failed: pd.DataFrame  # runs whose status is neither "completed" nor "interrupted"
     malformed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     conflicts: list[Conflict] = field(default_factory=list)
     n_found: int = 0
@@ -116,6 +119,8 @@ class Collection:
     n_launch_errors: int = 0
     warnings: list[str] = field(default_factory=list)  # e.g. a run kept without its dense score
     skipped: list[str] = field(default_factory=list)  # metrics.json paths that are not regular files (a FIFO)
+    # Runs stopped by a signal (status "interrupted": checkpointed, the same command resumes them), not failures
+    interrupted: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def find_metrics_files(results_dir: Path, warnings: list[str] | None = None) -> list[Path]:
@@ -269,6 +274,8 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     if not completed and (run_dir / "error.txt").is_file():
         lines = (run_dir / "error.txt").read_text(errors="replace").strip().splitlines()
         rec["error"] = lines[-1][:200] if lines else ""
+    elif status == INTERRUPTED and isinstance(data.get("error"), str):
+        rec["error"] = data["error"][:200]  # where it stopped (stage and optimizer step): it resumes there
     return rec
 
 
@@ -307,10 +314,15 @@ def code_flag(flag: Any) -> str:
     if not isinstance(flag, dict):
         return ""
     training = flag.get("training_files_changed")
-    what = ("training files changed: unknown" if not isinstance(training, list) else
-            f"training files changed: {len(training)}" + (f" ({', '.join(map(str, training[:3]))}"
-                                                           f"{', ...' if len(training) > 3 else ''})" if training else ""))
-    return f"made at {str(flag.get('commit'))[:10]}, kept for code {flag.get('code')}; {what}"
+    count = flag.get("n_training_files_changed")
+    count = count if isinstance(count, int) else len(training) if isinstance(training, list) else None
+    what = ("training files changed: unknown" if not isinstance(training, list) or count is None else
+            f"training files changed: {count}" + (f" ({', '.join(map(str, training[:3]))}"
+                                                  f"{', ...' if count > 3 else ''})" if training else ""))
+    unrecorded = ("; no code identity recorded (made before runs recorded it"
+                  + (", from uncommitted changes)" if flag.get("uncommitted_changes") else ")")
+                  if flag.get("code_identity") == "unrecorded" else "")
+    return f"made at {str(flag.get('commit'))[:10]}, kept for code {flag.get('code')}; {what}{unrecorded}"
 
 
 _COLUMNS = [
@@ -348,7 +360,9 @@ def collect_runs(results_dir: Path | str) -> Collection:
         records.append(record)
     frame = pd.DataFrame(records, columns=_COLUMNS)
     done = frame[frame["status"] == "completed"].reset_index(drop=True)
-    failed = frame[frame["status"] != "completed"].sort_values("path").reset_index(drop=True)
+    unfinished = frame[frame["status"] != "completed"].sort_values("path")
+    stopped = unfinished["status"] == INTERRUPTED
+    failed, interrupted = unfinished[~stopped].reset_index(drop=True), unfinished[stopped].reset_index(drop=True)
     runs, conflicts, identical = _dedupe(done)
     dense_models = _dedupe(pd.DataFrame(dense_only, columns=_COLUMNS))[0]
     # Only the runs the tables use (a superseded duplicate is not in them).
@@ -368,6 +382,7 @@ def collect_runs(results_dir: Path | str) -> Collection:
         evaluations=pd.DataFrame(evaluations, columns=EVAL_COLUMNS).sort_values("path").reset_index(drop=True),
         n_launch_errors=launch_errors,
         skipped=skipped,
+        interrupted=interrupted,
     )
 
 

@@ -173,6 +173,7 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
     n_pub = len(published.drop_duplicates(["model", "method", "sparsity"])) if not published.empty else 0
     dirty = int(runs["sdp_dirty"].sum()) if not runs.empty else 0
     flagged = runs[runs["code_flag"] != ""] if not runs.empty else runs  # scripts/gridrun.py's code policy
+    unrecorded = int(flagged["code_flag"].str.contains("no code identity recorded").sum()) if len(flagged) else 0
     lines = ["# Report summary", ""]
     if runs.empty:
         lines += ["**No runs were found** (no completed run with a valid metrics.json).", ""]
@@ -180,6 +181,8 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
         f"- metrics.json files found: {coll.n_found}",
         f"- completed runs used: {len(runs)} (identical duplicates collapsed: {coll.n_identical_duplicates})",
         f"- failed runs: {len(failed)}",
+        *([f"- interrupted runs (stopped by a signal, checkpointed: the same command resumes them): "
+           f"{len(coll.interrupted)}"] if len(coll.interrupted) else []),
         f"- launch errors left out (the launch failed before its run started, e.g. a config error): "
         f"{coll.n_launch_errors}",
         f"- evaluations of saved models (sdp-eval; listed below, never counted as runs): {len(coll.evaluations)}",
@@ -190,7 +193,9 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
         f"- conflicting duplicates: {len(coll.conflicts)}",
         f"- cells mixing code versions: {len(version_lines)}",
         f"- runs from a dirty working tree: {dirty}",
-        *([f"- records kept from older code (code_changed_since): {len(flagged)}"] if len(flagged) else []),
+        *([f"- records kept from older code (code_changed_since): {len(flagged)}"
+           + (f" ({unrecorded} of them without a code identity: made before runs recorded one)" if unrecorded else "")]
+          if len(flagged) else []),
         f"- tasks: {', '.join(tasks) if tasks else 'none'}"
         + (f" (cross-lingual: {', '.join(xl_tasks)})" if xl_tasks else ""),
         f"- published rows: {n_pub}",
@@ -208,6 +213,14 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
             seed = str(r.seed) if r.seed >= 0 else "—"
             err = r.error.replace("|", "\\|") or "—"
             lines.append(f"| `{r.path}` | {r.status} | {r.task or '—'} | {r.method or '—'} | {sp} | {seed} | {err} |")
+        lines.append("")
+    if not coll.interrupted.empty:
+        lines += ["## Interrupted runs (resumable)", "", "| path | task | method | sparsity | seed | where it stopped |",
+                  "|---|---|---|---|---|---|"]
+        for r in coll.interrupted.itertuples(index=False):
+            sp = fmt_sparsity(r.target_sparsity) if r.target_sparsity == r.target_sparsity else "—"
+            seed, where = str(r.seed) if r.seed >= 0 else "—", r.error.replace("|", "\\|") or "—"
+            lines.append(f"| `{r.path}` | {r.task or '—'} | {r.method or '—'} | {sp} | {seed} | {where} |")
         lines.append("")
     if not coll.evaluations.empty:
         lines += ["## Evaluations (sdp-eval: saved models scored without training)", "",

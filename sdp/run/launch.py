@@ -26,6 +26,7 @@ Why each exists:
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import tempfile
@@ -110,10 +111,22 @@ def join_processes(cfg: Any, run_dir: Path) -> Path:
     check_world_size(state.num_processes)
     if state.num_processes == 1:
         return run_dir
+    if state.is_main_process and (line := cpu_processes_line(cfg, state.num_processes)) is not None:
+        logging.getLogger("sdp").warning("%s", line)  # --multi_gpu without a GPU trains on the CPU: say so
     from accelerate.utils import broadcast_object_list
 
     shared = broadcast_object_list([str(run_dir) if state.is_main_process else None], from_process=0)
     return Path(shared[0])
+
+
+def cpu_processes_line(cfg: Any, processes: int, cuda: bool | None = None) -> str | None:
+    """What a multi-process launch on the CPU actually runs, in one line (None on GPUs). ``accelerate launch
+    --multi_gpu`` on a machine without a visible GPU does not fail: it would otherwise train on the CPU unsaid."""
+    if not use_cpu(cfg, {"WORLD_SIZE": str(processes)}, cuda):
+        return None
+    why = "cpu=true" if cfg.get("cpu", False) else "no GPU visible (CUDA_VISIBLE_DEVICES, torch.cuda), so on the CPU"
+    return (f"{why}: one run in {processes} processes (DDP over gloo; the global batch is {processes} x "
+            "train.batch_size)")
 
 
 def from_main_process(value: Any) -> Any:

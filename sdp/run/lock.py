@@ -5,7 +5,9 @@
 
 The lock is ``fcntl.flock`` on ``<run dir>/.sdp.lock``; the kernel releases it when its process dies,
 so a lock left by a killed run is never an obstacle. The file also records who holds it (PID, host,
-start time), which the refusal names, and which tells a stale record (a dead PID on this host) apart.
+start time), which the refusal names. A run that ends (completed, failed or interrupted) empties the record
+as it lets go, so the next launch has nothing to report; only a run that was killed outright leaves its record,
+and the next launch names it once (a dead PID on this host) and then leaves an empty one in its turn.
 Only the main process of an ``accelerate launch`` takes it: the other ranks belong to the same run.
 """
 
@@ -80,11 +82,16 @@ def run_lock(run_dir: str | Path, enabled: bool = True) -> Iterator[None]:
             ) from None
         previous = read_holder(run_dir)
         if previous and previous.get("host") == socket.gethostname() and not _pid_alive(int(previous["pid"])):
-            log.info("taking over the stale lock of %s (no longer running)", _describe(previous))
+            log.info("the run before this one (%s) was killed without releasing its lock; this run takes it over",
+                     _describe(previous))
         record = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(record).encode(), 0)
-        yield
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):  # still held: no other run reads the record in between
+                os.ftruncate(fd, 0)
     finally:
         # Unlock before unlinking would let a waiting run lock a file we then delete: keep the file.
         os.close(fd)

@@ -200,6 +200,38 @@ def missing_weights(run_dir: str | Path) -> str | None:
     return None
 
 
+def run_started(run_dir: str | Path) -> bool:
+    """Has a run started in this folder: its data and model loaded (run.json's ``precision``, recorded by the
+    recipe's setup once the model is loaded), or any output written? A launch that failed before (a config
+    error, data or a model that cannot be read) leaves only run.json, run.log and its failed metrics.json."""
+    run_dir = Path(run_dir)
+    return "precision" in (read_run_record(run_dir) or {}) or any(
+        (run_dir / name).exists() for name in RUN_OUTPUTS if name != "metrics.json")
+
+
+LAUNCH_ERROR_FILES = ("metrics.json", "error.txt", RUN_RECORD)  # what a launch that never started leaves
+
+
+def clear_launch_error(run_dir: str | Path) -> bool:
+    """Remove the record of a launch that stopped before its run started (failed: ``before_run``, sdp/sweep.py; or
+    interrupted while loading), so the folder is reused as if fresh: no "dead run set aside", no previous-<time>/,
+    and its run.json (maybe another config's, if output_dir was given) no longer refuses a resume. run.log stays
+    (this launch appends to it)."""
+    run_dir = Path(run_dir)
+    metrics = read_metrics(run_dir) or {}
+    if metrics.get("status") == "interrupted":  # a Ctrl-C while loading: nothing trained, nothing to keep
+        stopped_early = not any((run_dir / name).exists() for name in RUN_OUTPUTS if name != "metrics.json")
+    else:
+        stopped_early = metrics.get("status") == "failed" and metrics.get("before_run") is True and not run_started(
+            run_dir)
+    if not stopped_early:
+        return False
+    for name in LAUNCH_ERROR_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            (run_dir / name).unlink()
+    return True
+
+
 def _has_checkpoint(run_dir: Path) -> bool:
     return any((run_dir / "checkpoints").glob("*/state.json"))
 

@@ -53,6 +53,8 @@ def test_two_launched_processes_on_cpu_join_one_ddp_run_in_rank0s_directory(tmp_
     assert len(dist["mask_digests"]) == 2 and dist["mask_digests"][0] == dist["mask_digests"][1]
     assert out.count("RESULT ") == 1, out[-4000:]
     assert (base / "rank0" / "run.log").read_text().count("RESULT ") == 1
+    # --multi_gpu without a GPU: one line (rank 0's) says what runs instead (issue 25)
+    assert out.count("no GPU visible (CUDA_VISIBLE_DEVICES, torch.cuda), so on the CPU: one run in 2 processes") == 1
 
 
 def test_two_machines_on_localhost_form_one_run(tmp_path, data_dir):

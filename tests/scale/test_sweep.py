@@ -116,16 +116,22 @@ def test_local_launcher_runs_jobs_side_by_side(tmp_path, data_dir):
 
 def test_gpu_launcher_without_a_gpu_says_so_and_runs_side_by_side(tmp_path, data_dir):
     """hydra/launcher=gpu, the documented switch for GPU sweeps: SDP_JOBS_PER_GPU jobs per visible GPU; with no
-    GPU it says so and runs that many side by side on the CPU, each job placed (and saying where)."""
+    GPU it says so, once, and runs that many side by side on the CPU (at most one per core), each job placed (and
+    saying where)."""
+    from sdp import gpu_placement
+
     root = tmp_path / "out"
     proc = subprocess.Popen(
         [h.sys.executable, "-m", "cli.run", "-m", *h.smoke_args(data_dir), "hydra/launcher=gpu", "seed=1,2,3",
          f"output_root={root}", f"hydra.sweep.dir={root}/sweep", f"cache_dir={tmp_path / 'cache'}"],
-        cwd=h.REPO_ROOT, env=h.env(CUDA_VISIBLE_DEVICES="", SDP_JOBS_PER_GPU="3"), stdout=subprocess.PIPE,
+        cwd=h.REPO_ROOT, env=h.env(CUDA_VISIBLE_DEVICES="", SDP_JOBS_PER_GPU="3", SDP_GPU_SWEEP_NOTED=""),
+        stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True)
     out = h.finish(proc)
-    assert "hydra/launcher=gpu: no GPU visible" in out and "running 3 jobs side by side on the CPU" in out
-    assert "sweep of 3 jobs, 3 at a time, each in its own process" in out
+    n = min(3, gpu_placement.cpu_cores())  # SDP_JOBS_PER_GPU, but at most one job per core (issue 25)
+    assert "hydra/launcher=gpu: no GPU visible" in out and f"running {n} jobs side by side on the CPU" in out
+    assert out.count("no GPU visible") == 1, out  # said once, not once per job (nor in each job's placement line)
+    assert f"sweep of 3 jobs, {n} at a time, each in its own process" in out
     jobs = _jobs(root / "sweep")
     assert len(jobs) == 3
     for d in jobs.values():

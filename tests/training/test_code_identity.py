@@ -121,14 +121,20 @@ def test_a_record_from_older_code_is_kept_only_if_no_training_file_changed(check
     assert code_policy.judge({**_record(made), "code": code.code_identity()}, root=checkout)[:2] == (True, None)
 
 
+def _grid_judges_in(checkout: Path, monkeypatch) -> None:
+    """scripts/gridrun.py judges records against ``checkout`` (not this repository), with nothing committed."""
+    monkeypatch.setattr(gridrun, "judge", lambda rec, any_code=False, **kw: code_policy.judge(rec, any_code,
+                                                                                                root=checkout, **kw))
+    monkeypatch.setattr(gridrun, "committed_record", lambda d: None)
+
+
 def test_the_grid_flags_a_kept_record_reruns_a_changed_one_and_resumes_across_harmless_commits(
         checkout, tmp_path, monkeypatch):  # fmt: skip
     made = _git(checkout, "rev-parse", "HEAD")
     help_text = checkout / "conf" / "hydra" / "help" / "sdp.yaml"
     help_text.write_text(help_text.read_text() + "# reworded\n")
     _commit(checkout, "help only")
-    monkeypatch.setattr(gridrun, "judge", lambda rec, any_code=False: code_policy.judge(rec, any_code, root=checkout))
-    monkeypatch.setattr(gridrun, "committed_record", lambda d: None)
+    _grid_judges_in(checkout, monkeypatch)
     calls: list[tuple[str, list[str]]] = []
 
     def fake_call(self, run_dir, overrides):  # stands in for sdp-run: a record made by this code
@@ -156,3 +162,63 @@ def test_the_grid_flags_a_kept_record_reruns_a_changed_one_and_resumes_across_ha
     from sdp.report.collect import code_flag
 
     assert code_flag(flag) == f"made at {made[:10]}, kept for code {flag['code']}; training files changed: 0"
+
+
+def test_a_grid_spanning_commits_keeps_what_a_docs_commit_left_reruns_after_an_objectives_commit(
+        checkout, tmp_path, monkeypatch):  # fmt: skip
+    """The declared policy (sdp/training/code_policy.py), through the grid: a record made before a commit that
+    touches only docs is kept and flagged; after a commit that touches sdp/objectives it is run again. A record
+    from before runs recorded their code identity (versions.sdp only, as the committed study's 186) is kept as
+    made and flagged as such: a plain `make study` resumes the study instead of running it all again."""
+    from sdp.report.collect import code_flag
+
+    made = _git(checkout, "rev-parse", "HEAD")
+    (checkout / "docs").mkdir()
+    (checkout / "docs" / "usage.md").write_text("how to run it\n")
+    _commit(checkout, "docs only")
+    _grid_judges_in(checkout, monkeypatch)
+    calls: list[str] = []
+
+    def fake_call(self, run_dir, overrides):  # stands in for sdp-run: a record made by this code
+        calls.append(run_dir.name)
+        (run_dir / "metrics.json").write_text(json.dumps({**_record(made), "code": code.code_identity()}))
+        return 0
+
+    monkeypatch.setattr(gridrun.Grid, "_call", fake_call)
+    root = tmp_path / "grid"
+    recorded, unrecorded, foreign = root / "recorded", root / "unrecorded", root / "foreign"
+    old_style = {"status": "completed", "dense": {"main": 0.8}, "final": {"main": 0.7},
+                 "versions": {"sdp": made, "sdp_dirty": False}}  # no code block
+    for run_dir, record in ((recorded, _record(made)), (unrecorded, old_style),
+                            (foreign, {**old_style, "versions": {"sdp": "e" * 40, "sdp_dirty": False}})):
+        run_dir.mkdir(parents=True)
+        (run_dir / "metrics.json").write_text(json.dumps(record))
+    grid = gridrun.Grid(root, [])
+    assert grid.launch(recorded, [])["final"]["main"] == 0.7 and not calls  # docs only: kept...
+    flag = json.loads((recorded / "metrics.json").read_text())["code_changed_since"]
+    assert flag["commit"] == made and flag["training_files_changed"] == [] and flag["files_changed"] == 0
+    loss = checkout / "sdp" / "objectives" / "distill_terms" / "cross_correlation.py"
+    loss.write_text(loss.read_text() + "# a change to the objective\n")
+    _commit(checkout, "objectives")
+    (recorded / "metrics.json").write_text(json.dumps(_record(made)))  # as it was committed, before the flag
+    assert grid.launch(recorded, [])["code"]["id"] == code.code_identity()["id"] and calls == ["recorded"]
+    assert grid.launch(unrecorded, [])["final"]["main"] == 0.7 and calls == ["recorded"]  # kept as made
+    flag = json.loads((unrecorded / "metrics.json").read_text())["code_changed_since"]
+    assert flag["code_identity"] == "unrecorded" and flag["n_training_files_changed"] == 1
+    assert code_flag(flag).endswith("training files changed: 1 (sdp/objectives/distill_terms/cross_correlation.py)"
+                                    "; no code identity recorded (made before runs recorded it)")
+    dirty = root / "dirty"  # made from uncommitted changes, before code identities: kept too, saying so
+    dirty.mkdir()
+    (dirty / "metrics.json").write_text(json.dumps({**old_style, "versions": {"sdp": made, "sdp_dirty": True}}))
+    assert grid.launch(dirty, [])["final"]["main"] == 0.7 and calls == ["recorded"]
+    dirty_flag = json.loads((dirty / "metrics.json").read_text())["code_changed_since"]
+    assert dirty_flag["uncommitted_changes"] is True and code_flag(dirty_flag).endswith("from uncommitted changes)")
+    assert grid.launch(foreign, [])["code"]["id"] == code.code_identity()["id"]  # not this history: run again
+    assert calls == ["recorded", "foreign"] and not grid.failed
+    # A flag says when the record was first kept: a later launch (or commit) does not rewrite the record.
+    before = (unrecorded / "metrics.json").read_bytes()
+    assert code_policy.with_flag(json.loads(before), {**flag, "code": "another"}) is None
+    grid.launch(unrecorded, [])
+    assert (unrecorded / "metrics.json").read_bytes() == before
+    # An unfinished run is never continued by code it cannot be compared with (no clause for unrecorded code).
+    assert not code_policy.judge(old_style, root=checkout, completed=False)[0]
