@@ -51,7 +51,7 @@ calibrate: install
 	nice $(BIN)/python scripts/calibrate.py
 
 # STUDY_ROOT and STUDY_ARGS (scripts/study.py --help) run a slice or a copy elsewhere, e.g. STUDY_ROOT=/tmp/s
-# STUDY_ARGS='--tasks sst2 --seeds 1 --sparsities 0.9'. Records from older code: sdp/training/code_policy.py.
+# STUDY_ARGS='--tasks sst2 --seeds 1 --sparsities 0.9'. Records from older code: sdp/run/code_policy.py.
 STUDY_ROOT ?= results/study
 study: install
 	nice $(BIN)/python scripts/study.py --root $(STUDY_ROOT) $(STUDY_ARGS)

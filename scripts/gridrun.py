@@ -35,7 +35,7 @@ from sdp.run.rundir import read_run_record
 
 REPO = Path(__file__).resolve().parents[1]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-# How a run that a stop signal ended exits (sdp/training/preemption.py: 128 + the signal; killed outright: -signal)
+# How a run that a stop signal ended exits (sdp/run/preemption.py: 128 + the signal; killed outright: -signal)
 INTERRUPTED_CODES = {code for sig in (*STOP_SIGNALS, signal.SIGUSR2) for code in (128 + sig, -sig)}
 
 

@@ -19,8 +19,8 @@ from hydra import compose, initialize_config_dir
 
 import sdp.config  # noqa: F401  (registers the schema)
 from sdp.report.collect import collect_runs
+from sdp.run.lock import LOCK_NAME, read_holder, run_lock
 from sdp.sweep import run_job
-from sdp.training.lock import LOCK_NAME, read_holder, run_lock
 
 REPO = Path(__file__).resolve().parents[2]
 SMOKE = ["debug=smoke", "task=rte", "train.num_threads=1", "dense.max_steps=2", "prune.max_steps=2",
@@ -42,7 +42,7 @@ def _env() -> dict[str, str]:
 def test_a_finished_runs_lock_is_silent_and_a_killed_ones_is_named_once(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="sdp")
     # A run that ended, in its own process (as every re-run finds it): its lock record is emptied as it lets go.
-    code = f"from sdp.training.lock import run_lock\nwith run_lock({str(tmp_path)!r}):\n    pass\n"
+    code = f"from sdp.run.lock import run_lock\nwith run_lock({str(tmp_path)!r}):\n    pass\n"
     subprocess.run([sys.executable, "-c", code], check=True, env=_env(), cwd=REPO)
     assert read_holder(tmp_path) is None
     with run_lock(tmp_path):
@@ -89,7 +89,7 @@ def test_a_launch_that_failed_before_its_run_started_is_no_failed_run_and_its_fo
 
 
 def test_a_launch_stopped_while_loading_leaves_nothing_to_set_aside(tmp_path):
-    from sdp.training.rundir import clear_launch_error
+    from sdp.run.rundir import clear_launch_error
 
     loaded = {"precision": {"master_dtype": "float32"}}  # data and model loaded, no update yet
     for record, trained, expect in (({}, False, True), (loaded, False, True), (loaded, True, False)):
@@ -121,7 +121,7 @@ def test_interrupted_runs_are_resumable_not_failed_in_summary(tmp_path):
 def test_a_multi_process_cpu_launch_says_what_runs():
     from omegaconf import OmegaConf
 
-    from sdp.training.launch import cpu_processes_line
+    from sdp.run.launch import cpu_processes_line
 
     line = cpu_processes_line(OmegaConf.create({"cpu": False}), 2, cuda=False)
     assert line.startswith("no GPU visible") and "on the CPU: one run in 2 processes (DDP over gloo" in line

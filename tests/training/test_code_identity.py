@@ -166,7 +166,7 @@ def test_the_grid_flags_a_kept_record_reruns_a_changed_one_and_resumes_across_ha
 
 def test_a_grid_spanning_commits_keeps_what_a_docs_commit_left_reruns_after_an_objectives_commit(
         checkout, tmp_path, monkeypatch):  # fmt: skip
-    """The declared policy (sdp/training/code_policy.py), through the grid: a record made before a commit that
+    """The declared policy (sdp/run/code_policy.py), through the grid: a record made before a commit that
     touches only docs is kept and flagged; after a commit that touches sdp/objectives it is run again. A record
     from before runs recorded their code identity (versions.sdp only, as the committed study's 186) is kept as
     made and flagged as such: a plain `make study` resumes the study instead of running it all again."""
