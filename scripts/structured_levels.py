@@ -109,6 +109,8 @@ def measure(warmup: int, repeats: int, threads: int | None) -> dict:
     b1 = {k: min(speedup["torch_b1"][f"layers{k}"]["median"], speedup["onnxruntime_b1"][f"layers{k}"]["median"])
           for k in CANDIDATES}
     chosen = choose(b1)
+    if len(set(chosen.values())) < len(chosen):  # two targets, one shape: the measurement cannot separate them
+        sys.exit(f"structured_levels: the targets {chosen} fall on one shape (batch-1 speed-ups {b1}); re-measure")
     levels = [{"level": name, "target_speedup": TARGETS[name], "layers_kept": k, "heads_kept_per_layer": 12,
                "ffn_kept_per_layer": 1536, "structures": ["layers"], "sparsity": level_sparsity(k),
                "achieved_sparsity": (LAYERS - k) / LAYERS, "encoder_params": params[f"layers{k}"],
