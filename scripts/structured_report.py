@@ -166,7 +166,8 @@ def plot(rows: list[dict], levels: dict, path: Path) -> Path:
         ax.set_ylabel("dev score (main metric x 100)")
         ax.set_title(f"{task}: {len(sub)} runs")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # a task with no run yet has nothing to label
+            ax.legend(fontsize=8)
     fig.suptitle("Structured MP / KD / SDP-CC, MiniLM, whole layers removed (mean ± std over seeds; dots: seeds)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
