@@ -158,8 +158,9 @@ def main(argv: list[str] | None = None) -> None:
     import onnxruntime
 
     machine = {**machine_info(), "onnxruntime": onnxruntime.__version__}
+    started, code = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), git_commit()  # the code that measures
     result = measure(args.warmup, args.repeats, args.threads)
-    result = {"measured_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "git": git_commit(),
+    result = {"measured_at": started, "finished_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "git": code,
               "machine": {**machine, "loadavg_end": list(os.getloadavg())}, "argv": sys.argv, **result}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "levels.json").write_text(json.dumps(result, indent=1) + "\n")
