@@ -25,7 +25,8 @@ from sdp.models.inspect import (
     preset_config,
     read_config,
 )
-from sdp.objectives.registry import DISTILL_TERMS, REGISTRIES
+from sdp.objectives.registry import CRITERIA, DISTILL_TERMS, REGISTRIES, criteria_for
+from sdp.pruning.criteria.base import DEFAULT_CRITERION
 from sdp.pruning.schedules import SCHEDULES, schedule_config_errors
 from sdp.training.code import REUSE_CHOICES
 from sdp.training.tracking import tracker_error
@@ -38,8 +39,7 @@ REPRESENTATIONS = ("all_layers", "cls", "mean", "pooled")  # sdp.objectives.repr
 TEACHER_MODES = ("frozen", "refresh", "checkpoint")  # sdp.objectives.teacher
 CACHE_MODES = ("off", "memory", "disk")  # sdp.objectives.teacher
 SCOPES = ("global", "layerwise")  # sdp.pruning.masks
-GRANULARITIES = ("structured", "unstructured")  # sdp.pruning.criteria
-CRITERIA = {"magnitude": "unstructured", "l2": "structured", "taylor": "structured"}  # sdp.pruning.criteria.CRITERIA
+GRANULARITIES = ("structured", "unstructured")  # sdp.pruning.criteria.base
 STRUCTURES = ("ffn", "heads", "layers")  # sdp.pruning.structures
 EXPORT_PACKAGES = ("onnx", "onnxruntime")  # sdp.pruning.export: a structured run writes model/model.onnx
 CUSTOM_TASK_KEYS = ("train_file", "validation_file", "test_file", "text_fields", "label_column", "label_names",
@@ -230,11 +230,21 @@ def _granularity_errors(prune: Any) -> list[str]:
     granularity = prune.get("granularity") or "unstructured"
     if granularity not in GRANULARITIES:
         return [f"prune.granularity={granularity!r} is not one of {sorted(GRANULARITIES)}"]
-    criterion = prune.get("criterion")
-    if criterion is not None and CRITERIA.get(criterion) != granularity:
-        allowed = sorted(n for n, g in CRITERIA.items() if g == granularity)
+    criterion, allowed = prune.get("criterion"), criteria_for(granularity)  # the registry (sdp/objectives/registry.py)
+    if criterion is not None and criterion not in allowed:
+        ranks = list(CRITERIA.entry(criterion).cls.granularities) if criterion in CRITERIA else []
         errors.append(f"prune.criterion={criterion!r} is not one of {allowed} for prune.granularity={granularity}"
-                      + (f" ({criterion!r} ranks {CRITERIA[criterion]} pruning)" if criterion in CRITERIA else ""))
+                      + (f" ({criterion!r} ranks {' and '.join(ranks)} pruning)" if ranks else ""))
+    elif prune.get("criterion_options") is not None:  # the chosen criterion's own options, as a term's
+        name = criterion or DEFAULT_CRITERION[granularity]
+        options = dict(prune.criterion_options)
+        error = CRITERIA.unknown_option_error(name, options)
+        if error is None:
+            try:
+                CRITERIA.build(name, **options)  # its check(): a bad value, named
+            except (TypeError, ValueError) as err:
+                error = f"prune.criterion_options={options} for prune.criterion={name}: {err}"
+        errors += [error] if error else []
     structures = prune.get("structures")
     if structures is not None and granularity != "structured":
         errors.append(f"prune.structures={list(structures)} is read only with prune.granularity=structured")
