@@ -109,7 +109,9 @@ class PruneConfig:
     # magnitude (unstructured; None's choice) | movement (unstructured: Sanh et al. 2020) | taylor (both: w * dL/dw
     # of the full loss, averaged over the updates between events) | l2 (structured; None's choice) | a plug-in's.
     criterion: str | None = None
-    criterion_options: dict[str, Any] | None = None  # the criterion's own options (its Options dataclass)
+    # The criterion's own options (its Options dataclass), a mapping: prune.criterion_options='{seed: 3}'. Typed
+    # Any: OmegaConf cannot merge a mapping into a null Optional[Dict] node.
+    criterion_options: Any = None
     structures: list[str] | None = None  # structured only: any of heads, ffn, layers; None: [heads, ffn]
     # nn.Linear weights in the encoder blocks (Q K V O, FFN in/out); model presets (conf/model/hf.yaml) may
     # replace it with their architecture's naming (sdp/pruning/patterns.py).

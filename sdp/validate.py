@@ -230,21 +230,7 @@ def _granularity_errors(prune: Any) -> list[str]:
     granularity = prune.get("granularity") or "unstructured"
     if granularity not in GRANULARITIES:
         return [f"prune.granularity={granularity!r} is not one of {sorted(GRANULARITIES)}"]
-    criterion, allowed = prune.get("criterion"), criteria_for(granularity)  # the registry (sdp/objectives/registry.py)
-    if criterion is not None and criterion not in allowed:
-        ranks = list(CRITERIA.entry(criterion).cls.granularities) if criterion in CRITERIA else []
-        errors.append(f"prune.criterion={criterion!r} is not one of {allowed} for prune.granularity={granularity}"
-                      + (f" ({criterion!r} ranks {' and '.join(ranks)} pruning)" if ranks else ""))
-    elif prune.get("criterion_options") is not None:  # the chosen criterion's own options, as a term's
-        name = criterion or DEFAULT_CRITERION[granularity]
-        options = dict(prune.criterion_options)
-        error = CRITERIA.unknown_option_error(name, options)
-        if error is None:
-            try:
-                CRITERIA.build(name, **options)  # its check(): a bad value, named
-            except (TypeError, ValueError) as err:
-                error = f"prune.criterion_options={options} for prune.criterion={name}: {err}"
-        errors += [error] if error else []
+    errors += _criterion_errors(prune, granularity)
     structures = prune.get("structures")
     if structures is not None and granularity != "structured":
         errors.append(f"prune.structures={list(structures)} is read only with prune.granularity=structured")
@@ -261,6 +247,31 @@ def _granularity_errors(prune: Any) -> list[str]:
             errors.append(f"prune.granularity=structured writes model/model.onnx and needs {missing}: "
                           "pip install 'sdp[export]'")
     return errors
+
+
+def _criterion_errors(prune: Any, granularity: str) -> list[str]:
+    """prune.criterion, from the registry (sdp/objectives/registry.py), for ``granularity``; its options."""
+    from omegaconf import DictConfig
+
+    criterion, allowed = prune.get("criterion"), criteria_for(granularity)
+    if criterion is not None and criterion not in allowed:
+        ranks = list(CRITERIA.entry(criterion).cls.granularities) if criterion in CRITERIA else []
+        return [f"prune.criterion={criterion!r} is not one of {allowed} for prune.granularity={granularity}"
+                + (f" ({criterion!r} ranks {' and '.join(ranks)} pruning)" if ranks else "")]
+    name, options = criterion or DEFAULT_CRITERION[granularity], prune.get("criterion_options")
+    if options is None:
+        return []
+    if not isinstance(options, (dict, DictConfig)):
+        return [f"prune.criterion_options={options!r} must be a mapping of option to value, e.g. "
+                "prune.criterion_options='{seed: 3}'"]
+    options = dict(options)
+    error = CRITERIA.unknown_option_error(name, options)  # as a term's: an option it does not take is an error
+    if error is None:
+        try:
+            CRITERIA.build(name, **options)  # its check(): a bad value, named
+        except (TypeError, ValueError) as err:
+            error = f"prune.criterion_options={options} for prune.criterion={name}: {err}"
+    return [error] if error else []
 
 
 def _length_errors(cfg: Any, model_config: dict, what: str) -> list[str]:

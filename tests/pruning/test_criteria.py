@@ -171,7 +171,7 @@ def test_resume_restores_movement_scores(tmp_path):
         assert torch.equal(other.criterion.scores(other)[name], s), name
     assert other.digest() == state.digest()
     for m, st in ((model, state), (other_model, other)):
-        m.zero_grad()
+        m.eval().zero_grad()  # no dropout: both see the same gradient
         m(**batch(4)).loss.backward()
         st.after_backward()
         st.update(0.7)
@@ -186,6 +186,7 @@ def test_resume_restores_movement_scores(tmp_path):
      "prune.criterion='nope' is not one of ['magnitude', 'movement', 'taylor'] for prune.granularity=unstructured"),
     (["prune.criterion=movement", "prune.criterion_options={beta: 2}"],
      "prune.criterion=movement does not take prune.criterion_options.beta; its options are []"),
+    (["prune.criterion_options=3"], "prune.criterion_options=3 must be a mapping of option to value"),
 ])
 def test_a_bad_criterion_is_a_one_line_error(overrides, message):
     from hydra import compose, initialize_config_dir
