@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The unstructured criteria side by side (docs/method.md "Pruning criteria"): one dense MiniLM fine-tuned on 1,600
 # SST-2 sentences (the quickstart's recipe), then SDP-CC(mean) pruned to 50% from it by magnitude,
-# movement and taylor, one seed, each scored on the first 500 SST-2 dev sentences. CPU-sized: one seed and small
+# movement and taylor, one seed, each scored on a fixed random 500 of the 872 SST-2 dev sentences. CPU-sized: one seed and small
 # data, so the table it gives is not evidence of a difference between the criteria.
 #   bash results/criteria/run.sh        (runs under outputs/criteria, then copies the records here; no weights)
 set -euo pipefail
