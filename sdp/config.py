@@ -105,9 +105,13 @@ class PruneConfig:
     # structured (whole attention heads, FFN neurons and, with prune.structures, layers: sdp/pruning/structures.py;
     # the run ends with a smaller model/ and model/model.onnx, docs/structured.md).
     granularity: str | None = None
-    # How it is ranked (sdp/pruning/criteria.py): magnitude (unstructured; None's choice) | l2 (structured; None's
-    # choice) | taylor (structured: |sum w * dL/dw| of the full loss, averaged over the updates between events).
+    # How it is ranked: a criterion of the registry (sdp/objectives/registry.py CRITERIA; docs/method.md):
+    # magnitude (unstructured; None's choice) | movement (unstructured: Sanh et al. 2020) | taylor (both: w * dL/dw
+    # of the full loss, averaged over the updates between events) | l2 (structured; None's choice) | a plug-in's.
     criterion: str | None = None
+    # The criterion's own options (its Options dataclass), a mapping: prune.criterion_options='{seed: 3}'. Typed
+    # Any: OmegaConf cannot merge a mapping into a null Optional[Dict] node.
+    criterion_options: Any = None
     structures: list[str] | None = None  # structured only: any of heads, ffn, layers; None: [heads, ffn]
     # nn.Linear weights in the encoder blocks (Q K V O, FFN in/out); model presets (conf/model/hf.yaml) may
     # replace it with their architecture's naming (sdp/pruning/patterns.py).

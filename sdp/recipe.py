@@ -33,10 +33,10 @@ from sdp.models.presets import load_model, load_tokenizer, precision_record
 from sdp.objectives.monitor import dev_cross_correlation, dropout_disabled
 from sdp.objectives.naming import method_name
 from sdp.objectives.objective import Objective
-from sdp.objectives.registry import DISTILL_TERMS, WEIGHT_TERMS
+from sdp.objectives.registry import DISTILL_TERMS, WEIGHT_TERMS, build_criterion
 from sdp.objectives.task_loss import task_loss
 from sdp.objectives.teacher import build_teacher, prefill_teacher
-from sdp.pruning.criteria import build_mask_state
+from sdp.pruning.build import build_mask_state
 from sdp.pruning.masks import assert_sparsity, count_zeros, sparsity_report
 from sdp.pruning.overlap import mask_overlap, save_dense_mask
 from sdp.pruning.patterns import check_prunable, check_sparsity_leaves_weights
@@ -84,7 +84,7 @@ class PruneRecipe:
         self.run_dir = Path(run_dir)
         self.trace_path = self.run_dir / "trace.jsonl"
         self.started = time.time()
-        self.method = method_name(cfg.regularizer.name, cfg.weight_reg.name, cfg.regularizer.get("representation"))
+        self.method = method_name(cfg.regularizer.name, cfg.weight_reg.name, cfg.regularizer.get("representation"), cfg.prune)
         self.dense_model_dir = str(cfg.dense.checkpoint or self.run_dir / DENSE_DIR)  # the frozen teacher's weights
         self.dense_metrics: dict[str, float] | None = None  # set when the dense stage ends (or is resumed)
         self.eval_examples, self.metric_warnings = {}, []  # per split (after the gather); undefined metrics (0.0)
@@ -123,7 +123,7 @@ class PruneRecipe:
         self.eval_loaders = dict(zip(data.eval_loaders, eval_loaders))
         student = self.accelerator.unwrap_model(self.model)
         # 4. The prunable set and its masks (prune.granularity, prune.criterion): views of the student's parameters.
-        self.prunable, self.masks = build_mask_state(student, cfg.prune, cfg.sparsity)
+        self.prunable, self.masks = build_mask_state(student, cfg.prune, build_criterion(cfg.prune), cfg.sparsity)
         # 5. The objective's terms, then the teacher they need (its weights become the dense model's
         #    when the pruning stage starts) and its output cache.
         self.distill = DISTILL_TERMS.build(cfg.regularizer.name, **term_options(cfg.regularizer))
@@ -301,7 +301,7 @@ class PruneRecipe:
             window.append({k: v.detach() if torch.is_tensor(v) else float(v) for k, v in parts.items()})
         # 4. Masking: the criterion sees the update's whole gradient, then pruned weights get none.
         if masks is not None:
-            masks.after_backward()  # prune.criterion=taylor accumulates its scores here
+            masks.after_backward()  # prune.criterion=movement|taylor accumulate their scores here
             masks.mask_grads()
         # 5. Clip.
         if max_norm > 0:  # unscale (fp16) through this stage's optimizer only: accelerate's clip_grad_norm_ would

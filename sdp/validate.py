@@ -25,7 +25,8 @@ from sdp.models.inspect import (
     preset_config,
     read_config,
 )
-from sdp.objectives.registry import DISTILL_TERMS, REGISTRIES
+from sdp.objectives.registry import CRITERIA, DISTILL_TERMS, REGISTRIES, criteria_for
+from sdp.pruning.criteria.base import DEFAULT_CRITERION
 from sdp.pruning.schedules import SCHEDULES, schedule_config_errors
 from sdp.run.code import REUSE_CHOICES
 from sdp.run.tracking import tracker_error
@@ -38,8 +39,7 @@ REPRESENTATIONS = ("all_layers", "cls", "mean", "pooled")  # sdp.objectives.repr
 TEACHER_MODES = ("frozen", "refresh", "checkpoint")  # sdp.objectives.teacher
 CACHE_MODES = ("off", "memory", "disk")  # sdp.objectives.teacher
 SCOPES = ("global", "layerwise")  # sdp.pruning.masks
-GRANULARITIES = ("structured", "unstructured")  # sdp.pruning.criteria
-CRITERIA = {"magnitude": "unstructured", "l2": "structured", "taylor": "structured"}  # sdp.pruning.criteria.CRITERIA
+GRANULARITIES = ("structured", "unstructured")  # sdp.pruning.criteria.base
 STRUCTURES = ("ffn", "heads", "layers")  # sdp.pruning.structures
 EXPORT_PACKAGES = ("onnx", "onnxruntime")  # sdp.pruning.export: a structured run writes model/model.onnx
 CUSTOM_TASK_KEYS = ("train_file", "validation_file", "test_file", "text_fields", "label_column", "label_names",
@@ -243,11 +243,7 @@ def _granularity_errors(prune: Any) -> list[str]:
     granularity = prune.get("granularity") or "unstructured"
     if granularity not in GRANULARITIES:
         return [f"prune.granularity={granularity!r} is not one of {sorted(GRANULARITIES)}"]
-    criterion = prune.get("criterion")
-    if criterion is not None and CRITERIA.get(criterion) != granularity:
-        allowed = sorted(n for n, g in CRITERIA.items() if g == granularity)
-        errors.append(f"prune.criterion={criterion!r} is not one of {allowed} for prune.granularity={granularity}"
-                      + (f" ({criterion!r} ranks {CRITERIA[criterion]} pruning)" if criterion in CRITERIA else ""))
+    errors += _criterion_errors(prune, granularity)
     structures = prune.get("structures")
     if structures is not None and granularity != "structured":
         errors.append(f"prune.structures={list(structures)} is read only with prune.granularity=structured")
@@ -264,6 +260,31 @@ def _granularity_errors(prune: Any) -> list[str]:
             errors.append(f"prune.granularity=structured writes model/model.onnx and needs {missing}: "
                           "pip install 'sdp[export]'")
     return errors
+
+
+def _criterion_errors(prune: Any, granularity: str) -> list[str]:
+    """prune.criterion, from the registry (sdp/objectives/registry.py), for ``granularity``; its options."""
+    from omegaconf import DictConfig
+
+    criterion, allowed = prune.get("criterion"), criteria_for(granularity)
+    if criterion is not None and criterion not in allowed:
+        ranks = list(CRITERIA.entry(criterion).cls.granularities) if criterion in CRITERIA else []
+        return [f"prune.criterion={criterion!r} is not one of {allowed} for prune.granularity={granularity}"
+                + (f" ({criterion!r} ranks {' and '.join(ranks)} pruning)" if ranks else "")]
+    name, options = criterion or DEFAULT_CRITERION[granularity], prune.get("criterion_options")
+    if options is None:
+        return []
+    if not isinstance(options, (dict, DictConfig)):
+        return [f"prune.criterion_options={options!r} must be a mapping of option to value, e.g. "
+                "prune.criterion_options='{seed: 3}'"]
+    options = dict(options)
+    error = CRITERIA.unknown_option_error(name, options)  # as a term's: an option it does not take is an error
+    if error is None:
+        try:
+            CRITERIA.build(name, **options)  # its check(): a bad value, named
+        except (TypeError, ValueError) as err:
+            error = f"prune.criterion_options={options} for prune.criterion={name}: {err}"
+    return [error] if error else []
 
 
 def _length_errors(cfg: Any, model_config: dict, what: str) -> list[str]:

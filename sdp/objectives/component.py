@@ -86,12 +86,16 @@ class Registry:
     """The components of one kind, by name, in registration order (the tables' method order too).
 
     ``group`` is the config group (``regularizer``), ``weight_key`` its loss-weight key (``alpha``; None for a
-    kind without one). A third kind (e.g. pruning criteria, ``prune.criterion``) is one more instance with its
-    own base class, which need only follow the ``Options`` convention of :class:`Component`.
+    kind without one). A third kind (pruning criteria, ``prune.criterion``) is one more instance with its own
+    base class, which need only follow the ``Options`` convention of :class:`Component`. ``options_key`` is
+    where a component's options are set when that is not the group itself (``prune.criterion_options``), and
+    ``compose=False`` says the kind is chosen by a plain key, not a config group: nothing goes to the ConfigStore.
     """
 
-    def __init__(self, group: str, weight_key: str | None, base: type) -> None:
+    def __init__(self, group: str, weight_key: str | None, base: type, *, options_key: str | None = None,
+                 compose: bool = True) -> None:
         self.group, self.weight_key, self.base = group, weight_key, base
+        self.options_key, self.compose = options_key or group, compose
         self._entries: dict[str, Entry] = {}
 
     def register(self, name: str, cls: type, *, label: str | None = None, weight: float = 1.0,
@@ -113,6 +117,8 @@ class Registry:
         if old is not None and old.cls is not cls:
             raise ValueError(f"{self.group} {name!r} is already registered ({old.cls.__module__}.{old.cls.__name__})")
         self._entries[name] = entry = Entry(name, cls, label or name, float(weight))
+        if not self.compose:
+            return
         from hydra.core.config_store import ConfigStore  # hydra is imported only where configs are stored
 
         node, store = self.config_node(entry), ConfigStore.instance()
@@ -152,7 +158,7 @@ class Registry:
         unknown = sorted(set(options) - set(allowed))
         if not unknown:
             return None
-        return (f"{self.group}={name} does not take {', '.join(f'{self.group}.{k}' for k in unknown)}; "
+        return (f"{self.group}={name} does not take {', '.join(f'{self.options_key}.{k}' for k in unknown)}; "
                 f"its options are {list(allowed)}")
 
     def build(self, name: str, **options: Any) -> Any:

@@ -1,15 +1,33 @@
-"""Display names of methods, as the tables and the papers call them: each component's registered label."""
+"""Display names of methods, as the tables and the papers call them: each component's registered label, and the
+pruning criterion's where it is not the granularity's default: "SDP-CC (movement)"."""
 
 from __future__ import annotations
 
-from sdp.objectives.registry import DISTILL_TERMS, WEIGHT_TERMS
+from typing import Any
+
+from sdp.objectives.registry import CRITERIA, DISTILL_TERMS, WEIGHT_TERMS
+from sdp.pruning.criteria.base import DEFAULT_CRITERION
+
+CRITERION_OPEN = " ("  # the criterion's label follows the method's: "MP (movement)"
 
 
-def method_name(regularizer: str, weight_reg: str = "none", representation: str | None = None) -> str:
+def method_name(regularizer: str, weight_reg: str = "none", representation: str | None = None,
+                prune: Any = None) -> str:
     """E.g. ("cross_correlation", "none") -> "SDP-CC"; ("none", "cosine") -> "AWR-cos";
-    ("cross_correlation", "frobenius", "mean") -> "SDP-CC(mean)+AWR-fro"."""
+    ("cross_correlation", "frobenius", "mean") -> "SDP-CC(mean)+AWR-fro"; with a ``prune`` config node whose
+    criterion is not its granularity's default: ("none", prune={"criterion": "movement"}) -> "MP (movement)"."""
     distill = DISTILL_TERMS.label(regularizer, representation)
     if weight_reg == "none":
-        return distill
-    weight = WEIGHT_TERMS.label(weight_reg)
-    return weight if regularizer == "none" else f"{distill}+{weight}"
+        name = distill
+    else:
+        weight = WEIGHT_TERMS.label(weight_reg)
+        name = weight if regularizer == "none" else f"{distill}+{weight}"
+    criterion = prune.get("criterion") if prune is not None else None
+    if criterion and criterion != DEFAULT_CRITERION.get(prune.get("granularity") or "unstructured"):
+        name += f"{CRITERION_OPEN}{CRITERIA.label(criterion)})"
+    return name
+
+
+def base_method(method: str) -> str:
+    """The method without its criterion: "MP (movement)" -> "MP" (the baseline the deltas pair with)."""
+    return method.split(CRITERION_OPEN, 1)[0]

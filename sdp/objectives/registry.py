@@ -1,11 +1,13 @@
-"""The registries of method components: ``DISTILL_TERMS`` (group ``regularizer``, weight ``alpha``) and
-``WEIGHT_TERMS`` (group ``weight_reg``, weight ``beta``).
+"""The registries of method components: ``DISTILL_TERMS`` (group ``regularizer``, weight ``alpha``),
+``WEIGHT_TERMS`` (group ``weight_reg``, weight ``beta``) and ``CRITERIA`` (the key ``prune.criterion``, options
+in ``prune.criterion_options``; each criterion says which ``prune.granularity`` it ranks).
 
 This module imports and registers every built-in component itself, so the registries are the same whatever
 was imported before (timm's model registry does the same). Validation, config composition, method naming and
 the tables all read these registries, so a new built-in is one file plus one line here.
 
-A user's own component joins without an edit to sdp: a module that calls ``DISTILL_TERMS.register(...)``
+A user's own component joins without an edit to sdp: a module that calls ``DISTILL_TERMS.register(...)`` (or
+``WEIGHT_TERMS``, ``CRITERIA``)
 (see docs/plugins.md), named either
 
 - in the ``SDP_PLUGINS`` environment variable (comma-separated module names, importable from the current
@@ -23,6 +25,7 @@ from __future__ import annotations
 import importlib
 import os
 from importlib.metadata import entry_points
+from typing import Any
 
 from sdp.errors import ConfigError
 from sdp.objectives.component import DistillationTerm, Registry, WeightTerm
@@ -30,6 +33,8 @@ from sdp.objectives.distill_terms import cosine, cross_correlation, kd, mse, non
 from sdp.objectives.weight_terms import cosine as awr_cosine
 from sdp.objectives.weight_terms import frobenius as awr_frobenius
 from sdp.objectives.weight_terms import none as no_weight
+from sdp.pruning.criteria import l2, magnitude, movement, taylor
+from sdp.pruning.criteria.base import DEFAULT_CRITERION, Criterion
 
 PLUGINS_ENV = "SDP_PLUGINS"
 PLUGIN_GROUP = "sdp.plugins"
@@ -47,7 +52,27 @@ WEIGHT_TERMS.register("none", no_weight.NoWeightRegularizer, weight=0.0, conf_fi
 WEIGHT_TERMS.register("cosine", awr_cosine.CosineAlignment, label="AWR-cos", conf_file=True)
 WEIGHT_TERMS.register("frobenius", awr_frobenius.FrobeniusAlignment, label="AWR-fro", conf_file=True)
 
-REGISTRIES = {r.group: r for r in (DISTILL_TERMS, WEIGHT_TERMS)}
+REGISTRIES = {r.group: r for r in (DISTILL_TERMS, WEIGHT_TERMS)}  # the config groups (validation walks them)
+
+# Pruning criteria: chosen by the key prune.criterion (no config group), labelled in method names when not the
+# granularity's default (sdp/objectives/naming.py).
+CRITERIA = Registry("prune.criterion", None, Criterion, options_key="prune.criterion_options", compose=False)
+CRITERIA.register("magnitude", magnitude.Magnitude)
+CRITERIA.register("movement", movement.Movement)
+CRITERIA.register("taylor", taylor.Taylor)
+CRITERIA.register("l2", l2.L2)
+
+
+def criteria_for(granularity: str) -> list[str]:
+    """The registered criteria that rank ``granularity`` (unstructured | structured), sorted."""
+    return sorted(n for n in CRITERIA if granularity in CRITERIA.entry(n).cls.granularities)
+
+
+def build_criterion(prune: Any) -> Criterion:
+    """The criterion a ``prune`` config node names (its granularity's default when prune.criterion is null),
+    with prune.criterion_options."""
+    name = prune.get("criterion") or DEFAULT_CRITERION[prune.get("granularity") or "unstructured"]
+    return CRITERIA.build(name, **dict(prune.get("criterion_options") or {}))
 
 
 class PluginError(ConfigError):

@@ -186,14 +186,15 @@ class MaskState:
         return int(removed), mass, total
 
     def _new_masks(self, sparsity: float) -> dict[str, torch.Tensor]:
-        """The masks at ``sparsity``: here by |w| (prune.criterion=magnitude); structured pruning overrides it."""
+        """The masks at ``sparsity``: here by |w| (prune.criterion=magnitude); scored.py and structures.py override it."""
         return magnitude_masks(self.params, sparsity, self.scope)
 
     def after_backward(self) -> None:
-        """Called once per update after backward, before the optimizer step: magnitude reads no gradients."""
+        """Called once per update after backward, before masking and the step: magnitude reads no gradients (a
+        criterion that does is observed here: scored.py, structures.py)."""
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        """What a checkpoint saves of the masks (structured pruning adds its criterion's running scores)."""
+        """What a checkpoint saves of the masks (scored and structured masks add their criterion's running scores)."""
         return self.masks
 
     @torch.no_grad()

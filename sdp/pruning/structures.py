@@ -120,7 +120,7 @@ def check_structured_prunable(blocks: list[Block], prunable: Mapping[str, nn.Par
 
 class StructuredMaskState(MaskState):
     """Masks over whole heads, FFN neurons and (optionally) layers, ranked by a structure criterion
-    (sdp/pruning/criteria.py). The same three operations as :class:`MaskState` keep the pruned weights, and
+    (sdp/pruning/criteria/). The same three operations as :class:`MaskState` keep the pruned weights, and
     here their biases too, at exactly zero: apply after every step, mask gradients, zero optimizer moments."""
 
     def __init__(self, model: nn.Module, params: Mapping[str, nn.Parameter], criterion,

@@ -7,6 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+from sdp.objectives.naming import base_method
+
 XGLUE_TASKS = ("xnli", "pawsx", "nc", "qadsm", "qam", "wpr", "qg", "ntg", "ner", "pos", "mlqa")
 
 # The columns that identify one table cell; `metric` is a schema key, `main`, `lang/<l>` or `drop/<l>`.
@@ -22,8 +24,10 @@ METHOD_ORDER = (
 
 
 def method_rank(method: str) -> tuple[int, str]:
-    """Sort key for methods: paper order first, then alphabetical."""
-    return (METHOD_ORDER.index(method), "") if method in METHOD_ORDER else (len(METHOD_ORDER), method)
+    """Sort key for methods: paper order first, then alphabetical; a method with a criterion that is not the
+    default ("MP (movement)") right after the method itself."""
+    base = base_method(method)
+    return (METHOD_ORDER.index(base), method if base != method else "") if base in METHOD_ORDER else (len(METHOD_ORDER), method)
 
 
 def cross_lingual_tasks(runs: pd.DataFrame) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from sdp.data.tasks import GLUE_TASKS
+from sdp.objectives.naming import base_method
 from sdp.report.aggregate import ROW_KEYS, long_scores, method_rank, with_variants
 from sdp.report.collect import PAIR_KEYS
 from sdp.report.render import FLAG, MISSING, Table, fmt_num, fmt_sparsity
@@ -204,7 +205,8 @@ def build_xglue_tables(cells: pd.DataFrame, task: str) -> list[Table]:
 def delta_frame(runs: pd.DataFrame) -> pd.DataFrame:
     """Main-score deltas (points) of every pruned row, paired run by run: each run against its own dense score,
     and against the MP run of its setup, task, seed, sparsity, schedule and teacher (the same dense model and
-    data; collect.pair_hash). A row's delta is the mean over its runs that have the partner (n_dense, n_mp)."""
+    data; collect.pair_hash; so also the same criterion: "KD (movement)" pairs with "MP (movement)"). A row's
+    delta is the mean over its runs that have the partner (n_dense, n_mp)."""
     cols = ["model", "method", "schedule", "teacher", "sparsity", "variant", "task", "mean", "delta_dense",
             "delta_mp", "n_dense", "n_mp", "flagged"]  # fmt: skip
     scores = long_scores(runs)
@@ -215,7 +217,7 @@ def delta_frame(runs: pd.DataFrame) -> pd.DataFrame:
     dense = dict(zip(main[main["stage"] == "dense"]["path"], main[main["stage"] == "dense"]["value"]))
     pair_of = {r.path: (*(getattr(r, k) for k in PAIR_KEYS), r.pair_setup) for r in runs.itertuples(index=False)}
     mp: dict[tuple, list[tuple[float, str]]] = {}
-    for rec in final[final["method"] == "MP"].itertuples(index=False):
+    for rec in final[final["method"].map(base_method) == "MP"].itertuples(index=False):
         mp.setdefault(pair_of[rec.path], []).append((rec.value, rec.version))
     out = []
     row_keys = ["model", "method", "schedule", "teacher", "sparsity", "variant", "task"]
@@ -224,7 +226,7 @@ def delta_frame(runs: pd.DataFrame) -> pd.DataFrame:
         for rec in grp.itertuples(index=False):
             if rec.path in dense:
                 d_dense.append(rec.value - dense[rec.path])
-            partners = mp.get(pair_of[rec.path], []) if rec.method != "MP" else []
+            partners = mp.get(pair_of[rec.path], []) if base_method(rec.method) != "MP" else []
             if len(partners) == 1:  # several MP configs in one pair: not guessed
                 d_mp.append(rec.value - partners[0][0])
                 versions.add(partners[0][1])
@@ -246,7 +248,7 @@ def build_delta_tables(deltas: pd.DataFrame) -> list[Table]:
     for col, title, skip_mp in (("delta_dense", "Δ main score vs Dense (points)", False),
                                 ("delta_mp", "Δ main score vs MP at the same sparsity (points)", True)):
         n_col = col.replace("delta", "n")
-        frame = deltas[deltas["method"] != "MP"] if skip_mp else deltas
+        frame = deltas[deltas["method"].map(base_method) != "MP"] if skip_mp else deltas
         tasks = order_tasks(set(frame["task"]))
         keys = sorted({("run", *r[:6], "") for r in frame.itertuples(index=False)}, key=_row_sort)
         cols = _label_columns(keys)
