@@ -19,7 +19,8 @@ sys.path.insert(0, str(REPO / "scripts"))
 import structured_levels  # noqa: E402
 import structured_report  # noqa: E402
 
-from sdp.pruning.criteria import mask_state  # noqa: E402
+from sdp.pruning.build import mask_state  # noqa: E402
+from sdp.pruning.criteria.l2 import L2  # noqa: E402
 from sdp.pruning.masks import select_prunable  # noqa: E402
 
 LEVELS = REPO / "results" / "structured" / "levels" / "levels.json"
@@ -37,7 +38,7 @@ def six_layers() -> BertForSequenceClassification:
 def pruned_shape(sparsity: float) -> list[dict[str, int]]:
     """The kept shape after the grid's cubic schedule climbs to ``sparsity`` with prune.structures=[layers]."""
     model = six_layers()
-    state = mask_state(model, select_prunable(model), "structured", "l2", structures=["layers"], target=sparsity)
+    state = mask_state(model, select_prunable(model), L2(), "structured", structures=["layers"], target=sparsity)
     for i in range(1, 11):  # increasing targets, as the schedule's events give them (the last one is the target)
         state.update(sparsity * (1 - (1 - i / 10) ** 3))
     return state.kept_shapes()
