@@ -179,8 +179,8 @@ class StructuredMaskState(MaskState):
         """Remove the lowest-scoring structures (score per prunable weight, so a layer competes with a head
         on equal terms) until ``round(sparsity * n)`` weights are gone; structures removed earlier stay removed.
         A structure that would overshoot the target is passed over while smaller ones can still close the gap;
-        the gap left is closed by the cheapest passed-over one, so the overshoot is under one FFN neuron's (or,
-        without ``ffn``, one head's) weights."""
+        the gap left is closed by the cheapest passed-over one, so the overshoot is under the smallest allowed
+        structure's weights: one FFN neuron's, or without ``ffn`` one head's, or with ``layers`` alone one layer's."""
         if not 0.0 <= sparsity < 1.0:
             raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
         n = sum(p.numel() for p in self.params.values())
