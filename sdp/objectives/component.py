@@ -24,29 +24,16 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-
-@dataclass
-class NoOptions:
-    """The options of a component that takes none."""
+from sdp.options import WithOptions
 
 
-class Component:
+class Component(WithOptions):
     """Base of a distillation term or weight regularizer: ``Options`` is its options dataclass; the class is
     built with those options (positionally in field order, or by name) and exposes each as an attribute.
     An option the component does not take is a TypeError here, and a ValueError naming it in ``build``."""
 
-    Options: type = NoOptions
     # The smallest batch the component can be computed on (a term that standardises over the batch needs 2).
     min_batch: int = 1
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.options = self.Options(*args, **kwargs)
-        for f in dataclasses.fields(self.options):
-            setattr(self, f.name, getattr(self.options, f.name))
-        self.check()
-
-    def check(self) -> None:
-        """Raise ValueError for a bad option value (after the options are set as attributes)."""
 
     def forward(self, student: Any, teacher: Any) -> Any:  # pragma: no cover
         raise NotImplementedError

@@ -18,10 +18,10 @@ the registry is read before torch loads.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from dataclasses import dataclass
 from typing import Any
+
+from sdp.options import WithOptions
 
 log = logging.getLogger("sdp")
 
@@ -30,29 +30,14 @@ GRANULARITIES = ("unstructured", "structured")
 DEFAULT_CRITERION = {"unstructured": "magnitude", "structured": "l2"}
 
 
-@dataclass
-class NoOptions:
-    """The options of a criterion that takes none."""
-
-
-class Criterion:
+class Criterion(WithOptions):
     """Base of a pruning criterion. ``Options`` is its options dataclass (``prune.criterion_options``); the class
     is built with those options and exposes each as an attribute. ``granularities``: those it ranks."""
 
-    Options: type = NoOptions
     granularities: tuple[str, ...] = ()
     # True only for magnitude: MaskState's own |w| selection ranks (streamed on CPU, sdp/pruning/stream.py)
     # and ``scores`` is not called.
     streamed_magnitude: bool = False
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.options = self.Options(*args, **kwargs)
-        for f in dataclasses.fields(self.options):
-            setattr(self, f.name, getattr(self.options, f.name))
-        self.check()
-
-    def check(self) -> None:
-        """Raise ValueError for a bad option value (after the options are set as attributes)."""
 
     def observe(self, state: Any) -> None:
         """Once per update, after backward (a criterion that reads no gradients ignores it)."""
