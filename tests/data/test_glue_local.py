@@ -191,7 +191,9 @@ def write_qqp(root: Path) -> Path:
         )
         + "\n"
     )
-    (d / "dev.tsv").write_text("\n".join([head, "7\t8\t9\tIs water wet?\tIs fire hot?\t0"]) + "\n")
+    # Both classes in dev: a split without the positive class is refused (F1 is undefined on it).
+    (d / "dev.tsv").write_text("\n".join([head, "7\t8\t9\tIs water wet?\tIs fire hot?\t0",
+                                           "8\t10\t11\tIs ice frozen water?\tIs ice water that froze?\t1"]) + "\n")
     return root
 
 
@@ -214,7 +216,8 @@ def test_qqp_official_layout(tmp_path):
     assert [r["label"] for r in train] == ["duplicate", "not_duplicate", "duplicate"]
     assert train[1]["question2"] == 'What is "Rayleigh" scattering?'
     dev = read_glue_split(task, root / "glue", "validation")
-    assert dev == [{"question1": "Is water wet?", "question2": "Is fire hot?", "label": "not_duplicate"}]
+    assert dev == [{"question1": "Is water wet?", "question2": "Is fire hot?", "label": "not_duplicate"},
+                   {"question1": "Is ice frozen water?", "question2": "Is ice water that froze?", "label": "duplicate"}]
 
 
 # ------------------------------------------------------------------------------------------------ errors

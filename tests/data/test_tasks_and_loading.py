@@ -221,7 +221,7 @@ def test_load_splits_mnli_qqp_tmp(tmp_path):
     assert mnli["validation_mismatched"]["label"] == [2]
     qqp = load_splits(get_task("qqp"), str(tmp_path)).datasets
     assert qqp["train"]["label"] == [1, 0, 1]
-    assert qqp["validation"]["idx"] == [0]
+    assert qqp["validation"]["idx"] == [0, 1]
 
 
 def test_resolve_data_dir(tmp_path, monkeypatch):
