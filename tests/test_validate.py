@@ -12,6 +12,9 @@ from sdp.pruning.masks import SCOPES
 
 def test_choice_lists_match_the_registries():
     assert sorted(validate.REPRESENTATIONS) == sorted(REPRESENTATIONS)
+    from sdp.objectives.distill_terms import representation as term
+
+    assert sorted(term.REPRESENTATIONS) == sorted(REPRESENTATIONS)
     assert tuple(validate.TEACHER_MODES) == tuple(TEACHER_MODES)
     assert tuple(validate.CACHE_MODES) == tuple(CACHE_MODES)
     assert tuple(validate.SCOPES) == tuple(SCOPES)
@@ -22,6 +25,9 @@ def test_new_choice_lists_match_their_modules():
     from sdp.objectives.monitor import DROPOUT_MODES
 
     assert tuple(validate.OFF_TARGETS) == tuple(OFF_TARGETS)
+    from sdp.objectives.distill_terms import cross_correlation as term
+
+    assert tuple(term.OFF_TARGETS) == tuple(OFF_TARGETS)
     assert tuple(validate.DROPOUT_MODES) == tuple(DROPOUT_MODES)
 
 

@@ -20,13 +20,16 @@ class CrossCorrelationOptions(RepresentationOptions):
     gather: bool = False
 
 
+# sdp.objectives.cross_correlation's, repeated here because that module loads torch and check() runs during
+# validation, before torch may load (tests/test_validate.py checks that the copies agree).
+OFF_TARGETS = ("zero", "teacher")
+
+
 class CrossCorrelation(RepresentationTerm):
     Options = CrossCorrelationOptions
     min_batch = 2  # standardises over the batch
 
     def check(self) -> None:
-        from sdp.objectives.cross_correlation import OFF_TARGETS  # torch: at build time only
-
         super().check()
         if self.lambda_off < 0:
             raise ValueError(f"lambda_off must be >= 0, got {self.lambda_off}")

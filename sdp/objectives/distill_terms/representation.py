@@ -10,6 +10,10 @@ from dataclasses import dataclass
 
 from sdp.objectives.component import DistillationTerm
 
+# sdp.objectives.representations's names, repeated because that module loads torch and check() runs during
+# validation, before torch may load (tests/test_validate.py checks that the copies agree).
+REPRESENTATIONS = ("all_layers", "cls", "mean", "pooled")
+
 
 @dataclass
 class RepresentationOptions:
@@ -20,8 +24,6 @@ class RepresentationTerm(DistillationTerm):
     Options = RepresentationOptions
 
     def check(self) -> None:
-        from sdp.objectives.representations import REPRESENTATIONS  # torch: at build time only
-
         if self.representation not in REPRESENTATIONS:
             raise ValueError(f"unknown representation {self.representation!r}; allowed: {sorted(REPRESENTATIONS)}")
         self.needs = (self.representation,)
