@@ -40,6 +40,7 @@ demo: install
 
 # Every table set under results/: the whole folder, and the study's own (claims.md: frontier and verdicts).
 tables: install
+	@[ -d "$(SDP_DATA_DIR)" ] || echo "make tables: SDP_DATA_DIR=$(SDP_DATA_DIR) is not a folder, so claims.md cannot read task floors (it will say 'unknown'): set SDP_DATA_DIR to your GLUE folder" >&2
 	$(BIN)/sdp-tables results_dir=results
 	$(BIN)/sdp-tables results_dir=results/study
 

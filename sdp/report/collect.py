@@ -18,7 +18,10 @@ from sdp.run.env import PER_SEED_INPUTS, config_hash
 from sdp.run.rundir import is_moved_aside, read_run_record
 
 # Folders under the results dir that hold reports or references, never runs.
-SKIP_DIRS = ("tables", "bench", "baselines")
+# Top-level folders of a results tree that hold no runs of the headline tables: reports and references, and the
+# side comparisons that have their own report (results/criteria/, results/structured/, results/timings/),
+# tabled by their own commands so that a grid still running never changes the headline tables.
+SKIP_DIRS = ("tables", "bench", "baselines", "criteria", "structured", "timings")
 
 # Config fields that identify a cell of a sweep (seed excluded); see group_key().
 KEY_FIELDS = ("task", "model", "method", "schedule", "teacher", "target_sparsity", "config_hash")
