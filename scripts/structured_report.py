@@ -25,6 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from sdp.objectives.naming import base_method  # noqa: E402
 from sdp.report.claims import interval  # noqa: E402
 
 METHODS = ("MP", "KD", "SDP-CC(mean)")
@@ -80,7 +81,8 @@ def collect(root: Path, levels: dict) -> tuple[list[dict], list[str]]:
         if shape["kept_heads"] != 12 * layers or shape["kept_ffn"] != 1536 * layers or layers not in speed:
             problems.append(f"{label}: shape {shape} is not a measured full-width shape; left out")
             continue
-        rows.append({"task": m["task"], "method": m["method"], "sparsity": float(m["target_sparsity"]),
+        rows.append({"task": m["task"], "method": base_method(m["method"]),  # "MP (taylor)" -> "MP": one criterion here
+                     "sparsity": float(m["target_sparsity"]),
                      "seed": int(m["seed"]), "score": 100 * m["final"]["main"], "dense": 100 * m["dense"]["main"],
                      "layers": layers, "speedup": speed[layers], "label": label})
     return rows, problems
