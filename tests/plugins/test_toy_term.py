@@ -4,24 +4,15 @@ joined only through the documented route: the SDP_PLUGINS environment variable (
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
+from plugin_runner import REPO, run_with_plugins  # tests/plugins is on sys.path (pytest's rootdir insertion)
 
 
 def _run(args: list[str], cwd: Path, plugins: str | None = "toy_term") -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "SDP_PLUGINS"}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(HERE)])
-    if plugins is not None:
-        env["SDP_PLUGINS"] = plugins
-    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=600)
+    return run_with_plugins(args, cwd, plugins)
 
 
 @pytest.fixture(scope="module")
