@@ -24,6 +24,7 @@ from sdp.pruning.criteria.l2 import L2  # noqa: E402
 from sdp.pruning.masks import select_prunable  # noqa: E402
 
 LEVELS = REPO / "results" / "structured" / "levels" / "levels.json"
+LEVELS_QUIET = REPO / "results" / "structured" / "levels_quiet" / "levels.json"  # re-measured idle, with "4x+"
 
 
 def six_layers() -> BertForSequenceClassification:
@@ -53,7 +54,8 @@ def test_a_level_sparsity_removes_exactly_its_layers_at_full_width(kept):
     assert structured_levels.level_sparsity(2) == 0.66 and structured_levels.level_sparsity(3) == 0.5
 
 
-def test_the_measured_levels_the_preset_and_the_grid_agree(tmp_path):
+@pytest.mark.parametrize("levels_file", [LEVELS, LEVELS_QUIET], ids=["first", "quiet"])
+def test_the_measured_levels_the_preset_and_the_grid_agree(tmp_path, levels_file):
     """The committed measurement names each level's sparsity and shape; the preset prunes whole layers only and
     composes for every run the study runner makes of the grid (dense model, MP, KD and SDP-CC per level)."""
     import study
@@ -61,8 +63,9 @@ def test_the_measured_levels_the_preset_and_the_grid_agree(tmp_path):
 
     import sdp.config  # noqa: F401
 
-    levels = json.loads(LEVELS.read_text())
-    assert [lv["level"] for lv in levels["levels"]] == list(structured_levels.TARGETS)
+    levels = json.loads(levels_file.read_text())
+    names = [lv["level"] for lv in levels["levels"]]  # the first measurement predates the "4x+" level
+    assert names[:2] == list(structured_levels.TARGETS) and set(names[2:]) <= set(structured_levels.AT_LEAST)
     for lv in levels["levels"]:
         assert lv["sparsity"] == structured_levels.level_sparsity(lv["layers_kept"])
         assert sum(1 for s in pruned_shape(lv["sparsity"]) if s["heads"]) == lv["layers_kept"]
@@ -70,13 +73,21 @@ def test_the_measured_levels_the_preset_and_the_grid_agree(tmp_path):
     assert levels["git"]["commit"] and levels["machine"]["cpu_model"]
     sparsities = [lv["sparsity"] for lv in levels["levels"]]
     chains = study.build_chains(tmp_path, ["sst2", "mrpc"], sparsities, [1, 2, 3])
-    assert sum(len(c) for c in chains) == 6 + 2 * 3 * 3 * len(sparsities)
+    assert len({job[0] for c in chains for job in c}) == 6 + 2 * 3 * 3 * len(sparsities)  # a dense job can sit in 2 chains
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         for _, over, *_ in chains[0]:
             cfg = compose("config", overrides=["experiment=structured_grid", *over])
             assert cfg.prune.granularity == "structured" and list(cfg.prune.structures) == ["layers"]
             assert cfg.max_train_samples == 2000 and cfg.dense.epochs == 3 and cfg.prune.epochs == 2
         assert compose("config", overrides=["experiment=structured_grid"]).sparsity in sparsities
+
+
+def test_the_4x_level_is_the_most_layers_at_or_above_4x_not_taken_by_a_target():
+    b1 = {5: 1.2, 4: 1.5, 3: 1.9, 2: 2.8, 1: 5.2}
+    assert structured_levels.choose(b1) == {"2x": 3, "3-4x": 2, "4x+": 1}
+    assert structured_levels.choose({**b1, 2: 4.1})["4x+"] == 1  # 2 layers is taken by "3-4x"
+    with pytest.raises(SystemExit, match="no candidate reaches 4.0x"):
+        structured_levels.choose({**b1, 1: 3.9})
 
 
 def _levels(root: Path) -> None:
