@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -94,6 +95,15 @@ def check_out_dir(out_dir: Path) -> None:
     """An output folder never takes the place of a training run's record."""
     from sdp.run.rundir import read_metrics
 
+    # A file in the way, or a folder not writable, was an OSError traceback once the model had been scored.
+    blocker = next((p for p in [out_dir, *out_dir.parents] if p.exists() or p.is_symlink()), None)
+    if blocker is not None and not blocker.is_dir():
+        where = "is a file" if blocker == out_dir else f"is under {str(blocker)!r}, which is a file"
+        raise ConfigError(f"output_dir={str(out_dir)!r} {where}, not a folder; give a folder for the evaluation "
+                          "record (metrics.json goes into it)")
+    if blocker is not None and not os.access(blocker, os.W_OK | os.X_OK):
+        raise ConfigError(f"output_dir={str(out_dir)!r} is not writable ({str(blocker)!r} does not let this user "
+                          "write in it); give a writable folder for the evaluation record")
     existing = read_metrics(out_dir) if out_dir.is_dir() else None
     if existing and existing.get("kind") != EVAL_KIND:
         raise ConfigError(f"output_dir={str(out_dir)!r} holds a training run's metrics.json; give another folder "

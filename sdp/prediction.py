@@ -57,13 +57,32 @@ def file_texts(path: str | Path, text_fields: list[str]) -> list[tuple[str, ...]
     return [tuple("" if r.get(f) is None else str(r[f]) for f in text_fields) for r in rows]
 
 
+def _utf8_line(line: str, n: int) -> str:
+    """A line of stdin, checked: bytes that are not UTF-8 (read with surrogate escapes, as Python reads stdin under a
+    C locale) are a DataError naming the line; they reached the tokenizer, a TypeError traceback."""
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError as err:
+        code = ord(line[err.start])
+        bad = f"byte {code - 0xDC00:#04x}" if 0xDC80 <= code <= 0xDCFF else f"character {line[err.start]!r}"
+        raise DataError(f"stdin line {n}: not valid UTF-8 ({bad} at character {err.start + 1} of the line); give "
+                        "UTF-8 text (e.g. through iconv -f latin1 -t utf-8)") from None
+    return line
+
+
 def line_texts(lines: Iterable[str]) -> list[tuple[str, ...]]:
     """One text per line, or a tab-separated pair; every line alike."""
     out: list[tuple[str, ...]] = []
+    blank = None  # the first blank line: fine at the end; before a text, the labels would no longer line up
     for n, line in enumerate(lines, 1):
-        line = line.rstrip("\r\n")
+        line = _utf8_line(line, n).rstrip("\r\n")
         if not line.strip():
+            blank = blank or n
             continue
+        if blank is not None:
+            raise DataError(f"stdin line {blank} is blank, and texts follow it: each line is one row and gets one "
+                            "output line, so the labels after it would not line up with their lines; remove blank "
+                            "lines (or put text on them)")
         fields = tuple(line.split("\t"))
         if len(fields) > 2:
             raise DataError(f"stdin line {n} has {len(fields)} tab-separated fields; give one text, or a pair "

@@ -59,6 +59,9 @@ def data_location(path: str | Path) -> str:
 def read_table(path: str | Path, key: str) -> datasets.Dataset:
     """The rows of one data file (or URL), or a DataError naming ``task.<key>`` and what is wrong with it."""
     suffix = Path(str(path).split("?")[0]).suffix.lower()
+    if not is_url(path) and Path(str(path)).expanduser().is_dir():  # was "unknown format ''": say what it is
+        raise DataError(f"task.{key}={str(path)!r} is a folder, not a file; give the data file itself "
+                        f"({', '.join(sorted(FORMATS))})")
     if suffix not in FORMATS:
         raise DataError(f"task.{key}={str(path)!r}: unknown format {suffix!r}; allowed: {sorted(FORMATS)}")
     if not is_url(path):
@@ -242,8 +245,22 @@ def custom_task(task_cfg: Any) -> TaskSpec:
     if regression:  # every file's targets, before anything runs
         for split, key in files.items():
             for i, score in enumerate(tables[split][label_col]):
-                check_target(spec, float(score), f"task.{key}={str(task_cfg[key])!r} data row {i + 1}")
+                target(spec, score, f"task.{key}={str(task_cfg[key])!r} data row {i + 1}")
     return spec
+
+
+def target(spec: TaskSpec, value: Any, where: str) -> float:
+    """A regression target as a float, or a DataError naming the row: a class name in a dev file (float() raised a
+    ValueError traceback), a NaN/inf cell (it passed every range check, and scored as NaN), a range break."""
+    try:
+        score = float(value)
+    except (TypeError, ValueError):
+        score = None
+    if score is None or isinstance(value, bool) or not math.isfinite(score):
+        raise DataError(f"{where}: target {value!r} is not a finite number; a regression "
+                        "(task.metric=pearson_spearman) needs a number in every row of the label column")
+    check_target(spec, score, where)
+    return score
 
 
 def read_custom_split(task: TaskSpec, root: Path | None, split: str) -> list[dict]:
@@ -256,9 +273,9 @@ def read_custom_split(task: TaskSpec, root: Path | None, split: str) -> list[dic
     for i, r in enumerate(ds):
         label = r[task.local_label_column]
         if task.is_regression:
-            check_target(task, float(label), f"task.{key}={str(path)!r} data row {i + 1}")
+            label = target(task, label, f"task.{key}={str(path)!r} data row {i + 1}")
         rows.append({**{f: str(r[f]) for f in task.text_fields},
-                     "label": float(label) if task.is_regression else str(label)})
+                     "label": label if task.is_regression else str(label)})
     return rows
 
 

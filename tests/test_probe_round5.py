@@ -1,0 +1,205 @@
+"""What probe round 4 left and probe round 5 found (issue 26; docs/probe_round5.md): each a one-line error naming the
+value, or a record where there was none. Tiny model folders and files only: no training here."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from sdp.data.custom import custom_task
+from sdp.data.tasks import DataError
+
+RTE_LABELS = {0: "entailment", 1: "not_entailment"}
+
+
+def _model_dir(path: Path, truncate_to: int | None = None) -> Path:
+    """A tiny BERT folder as a run's model/ holds it (config.json with RTE's labels, model.safetensors, a tokenizer
+    file; nothing here loads the tokenizer), its weights cut to ``truncate_to`` bytes if given."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    config = BertConfig(vocab_size=64, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=16, num_labels=2, id2label=RTE_LABELS,
+                        label2id={v: k for k, v in RTE_LABELS.items()})
+    BertForSequenceClassification(config).save_pretrained(path, safe_serialization=True)
+    (path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n")
+    if truncate_to is not None:
+        weights = path / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:truncate_to])
+    return path
+
+
+@pytest.mark.parametrize("cut", [40, -100])  # inside the header; inside the tensors (the header whole)
+def test_eval_and_predict_name_a_truncated_weights_file(tmp_path, capsys, monkeypatch, cut):
+    """e06/p05: safetensors' 'incomplete metadata' traceback; now one line naming the file (also for
+    dense.checkpoint, model.pretrained and a teacher: one check, sdp/models/inspect.py)."""
+    from cli.eval import main as eval_main
+    from cli.predict import main as predict_main
+
+    full = (_model_dir(tmp_path / "full") / "model.safetensors").stat().st_size
+    model = _model_dir(tmp_path / "model", truncate_to=cut if cut > 0 else full + cut)
+    assert eval_main([f"model_dir={model}", "task=rte", f"output_dir={tmp_path / 'ev'}"]) == 2
+    err = capsys.readouterr().err
+    assert "ModelLoadError" in err and "model.safetensors is damaged (truncated:" in err, err
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"a\tb\n")))
+    assert predict_main([f"model_dir={model}"]) == 2
+    assert "model.safetensors is damaged (truncated:" in capsys.readouterr().err
+
+
+def test_a_completed_run_with_its_tensors_cut_short_is_not_complete(tmp_path):
+    """A model/ whose header is whole but whose tensors are cut: the run was returned as "already completed"."""
+    from sdp.run.rundir import missing_weights
+
+    full = (_model_dir(tmp_path / "whole" / "model") / "model.safetensors").stat().st_size
+    assert missing_weights(tmp_path / "whole") is None
+    _model_dir(tmp_path / "cut" / "model", truncate_to=full - 64)
+    assert missing_weights(tmp_path / "cut") == "model/model.safetensors"
+
+
+@pytest.mark.parametrize("blocked", ["file", "under a file"])
+def test_eval_output_dir_that_is_a_file_is_one_line(tmp_path, capsys, blocked):
+    """e05: a FileExistsError traceback once the model had been scored; now refused before anything loads."""
+    from cli.eval import main as eval_main
+
+    model = _model_dir(tmp_path / "model")
+    (tmp_path / "taken").write_text("x")
+    out = tmp_path / "taken" if blocked == "file" else tmp_path / "taken" / "ev"
+    assert eval_main([f"model_dir={model}", "task=rte", f"output_dir={out}"]) == 2
+    err = capsys.readouterr().err
+    where = "is a file" if blocked == "file" else f"is under '{tmp_path / 'taken'}', which is a file"
+    assert f"ConfigError: output_dir='{out}' {where}, not a folder" in err, err
+
+
+def test_predict_stdin_not_utf8_names_the_line(tmp_path, capsys, monkeypatch):
+    """p06: latin-1 bytes on stdin reached the tokenizer (TypeError, or UnicodeDecodeError under a UTF-8 locale)."""
+    from cli.predict import main as predict_main
+
+    model = _model_dir(tmp_path / "model")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"a man\tplays\ncaf\xe9\tb\n"), encoding="utf-8"))
+    assert predict_main([f"model_dir={model}"]) == 2
+    err = capsys.readouterr().err
+    assert "DataError: stdin line 2: not valid UTF-8 (byte 0xe9 at character 4 of the line)" in err, err
+
+
+def _tsv(path: Path, labels: list[str]) -> Path:
+    rows = ["s1\ts2\tlabel", *(f"premise {i}\thypothesis {i}\t{label}" for i, label in enumerate(labels))]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _custom(train, dev, **extra):
+    return OmegaConf.create({"name": "custom", "train_file": str(train), "validation_file": str(dev),
+                             "text_fields": ["s1", "s2"], "label_column": "label", "metric": "accuracy", **extra})
+
+
+def test_regression_dev_file_of_class_names_is_a_data_error(tmp_path):
+    """d06: integer train labels with task.metric=pearson_spearman and a dev file of class names: ValueError
+    ('could not convert string to float'); a NaN target passed every check (no range given) and scored NaN."""
+    train = _tsv(tmp_path / "train.tsv", ["0", "1"] * 10)
+    dev = _tsv(tmp_path / "dev.tsv", ["entailment", "not_entailment"] * 5)
+    with pytest.raises(DataError, match=r"dev.tsv' data row 1: target 'entailment' is not a finite number"):
+        custom_task(_custom(train, dev, metric="pearson_spearman"))
+    nan = _tsv(tmp_path / "nan.tsv", ["0.5", "nan", "2.5"] * 4)
+    with pytest.raises(DataError, match=r"nan.tsv' data row 2: target .*nan.* is not a finite number"):
+        custom_task(_custom(nan, train, metric="pearson_spearman"))
+
+
+def test_train_file_that_is_a_folder_says_so(tmp_path):
+    """c13: 'unknown format ''' for a folder."""
+    dev = _tsv(tmp_path / "dev.tsv", ["a", "b"] * 5)
+    (tmp_path / "data").mkdir()
+    with pytest.raises(DataError, match=r"task.train_file='[^']*data' is a folder, not a file; give the data file"):
+        custom_task(_custom(tmp_path / "data", dev))
+
+
+def test_a_killed_jobs_folder_gets_a_killed_record(tmp_path):
+    """A sweep job killed by SIGKILL left no record in its run folder: sdp-tables did not list it at all. Now
+    metrics.json says killed (only where the dead process held the folder's lock, and no ending was recorded), and
+    the tables list it with the runs that did not finish."""
+    from sdp.local_launch import record_killed
+    from sdp.report.collect import collect_runs
+
+    run = tmp_path / "results" / "job"
+    run.mkdir(parents=True)
+    (run / ".hydra").mkdir()
+    (run / ".hydra" / "config.yaml").write_text("task:\n  name: rte\nseed: 2\nsparsity: 0.5\n")
+    (run / ".sdp.lock").write_text(json.dumps({"pid": 4242, "host": "h", "started": 0}))
+    record_killed(run, 999, "killed by SIGKILL")  # another process held the lock: nothing written
+    assert not (run / "metrics.json").exists()
+    record_killed(run, 4242, "its process was killed by SIGKILL before the job ended")
+    assert json.loads((run / "metrics.json").read_text())["status"] == "killed"
+    failed = collect_runs(tmp_path / "results").failed
+    assert list(failed["status"]) == ["killed"] and list(failed["seed"]) == [2]
+    assert "killed by SIGKILL" in failed["error"][0]
+    (run / "metrics.json").write_text(json.dumps({"status": "interrupted", "error": "stage prune step 3"}))
+    record_killed(run, 4242, "killed")  # a recorded ending is kept
+    assert json.loads((run / "metrics.json").read_text())["status"] == "interrupted"
+
+
+def test_predict_blank_line_between_texts_is_refused():
+    """p01 (round 5): a blank stdin line was skipped, so every label after it sat on the line of the text before:
+    3 texts, 3 labels, and lines 3-4 labelled with the wrong texts' labels. Trailing blank lines stay fine."""
+    from sdp.prediction import line_texts
+
+    assert line_texts(["a\tb\n", "c\td\n", "\n", "  \n"]) == [("a", "b"), ("c", "d")]
+    with pytest.raises(DataError, match=r"stdin line 2 is blank, and texts follow it"):
+        line_texts(["a\tb\n", "\n", "c\td\n"])
+
+
+def _rte_dense(path: Path, seed: int) -> Path:
+    """A dense RTE model of tiny-bert's shape (random weights drawn with ``seed``), as dense.checkpoint takes it."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, num_labels=2, id2label=RTE_LABELS,
+                        label2id={v: k for k, v in RTE_LABELS.items()})
+    BertForSequenceClassification(config).save_pretrained(path, safe_serialization=True)
+    return path
+
+
+def test_a_dense_checkpoint_replaced_in_place_is_not_returned_as_completed(tmp_path, data_dir):
+    """r03 (round 5): dense.checkpoint is named by its path in the config, and a folder replaced in place (another
+    dense model copied over it) gave "already completed" (and a skip from a fresh folder) with the old model's
+    result. Its content is now part of the run's fingerprints: the same command is refused, saying which key."""
+    from hydra import compose, initialize_config_dir
+
+    import sdp.config  # noqa: F401  (registers the schema)
+    from sdp.data.fingerprint import DataChangedError
+    from sdp.sweep import run_job
+
+    dense = _rte_dense(tmp_path / "dense", seed=0)
+    with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[1] / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=["debug=smoke", "task=rte", f"data_dir={data_dir}", "train.num_threads=1",
+                                           "prune.max_steps=2", f"dense.checkpoint={dense}",
+                                           f"cache_dir={tmp_path / 'cache'}", f"output_root={tmp_path / 'out'}",
+                                           f"output_dir={tmp_path / 'out' / 'run'}"])
+    first = run_job(cfg)
+    assert first["status"] == "completed" and "model:dense.checkpoint" in first["data_fingerprint"]
+    assert run_job(cfg)["final"] == first["final"]  # the same folder, unchanged: returned as it is
+    _rte_dense(tmp_path / "dense", seed=1)  # another model over the same path
+    with pytest.raises(DataChangedError, match=r"the content of dense.checkpoint \(\w+ -> \w+\) changed"):
+        run_job(cfg)
+    cfg.output_dir = str(tmp_path / "out" / "fresh")  # a fresh folder: no skip to the old run's result either
+    with pytest.raises(DataChangedError, match=r"the content of dense.checkpoint"):
+        run_job(cfg)
+
+
+def test_a_plugin_that_raises_as_it_imports_is_one_line(tmp_path, monkeypatch):
+    """g01 (round 5): a plug-in module whose own code raised (not an ImportError) was a traceback from sdp-run."""
+    from sdp.errors import is_user_error
+    from sdp.objectives.registry import load_plugins
+
+    (tmp_path / "boom_plugin.py").write_text("raise RuntimeError('licence key missing')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("SDP_PLUGINS", "boom_plugin")
+    with pytest.raises(Exception) as info:  # noqa: B017 - the class is checked below
+        load_plugins()
+    assert is_user_error(info.value), repr(info.value)
+    assert "plug-in module 'boom_plugin' raised RuntimeError while it was imported (licence key missing)" in str(
+        info.value)
