@@ -67,10 +67,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with user_errors(prog="sdp-predict"):
-            from sdp.prediction import check_arity, file_texts, line_texts
+            from sdp.prediction import check_arity, check_length, check_output, file_texts, line_texts
             from sdp.saved_model import check_saved_model
 
             _, config = check_saved_model(opts["model_dir"])  # before reading stdin: a typo'd folder must not wait
+            check_length(str(opts["model_dir"]), config, int(opts["max_seq_length"]))
+            check_output(str(opts["output"]))
             if opts["input"] == "-":
                 # UTF-8 whatever the locale, with bad bytes kept as escapes so that line_texts names their line
                 stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape") if hasattr(

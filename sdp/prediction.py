@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sdp.data.tasks import DataError, DataFileNotFoundError, read_utf8
+from sdp.models.inspect import position_limit
 
 FORMATS = (".csv", ".tsv", ".jsonl")
 
@@ -19,6 +20,8 @@ def read_rows(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     """The rows of a CSV/TSV (with a header) or JSON Lines file, and its column names."""
     p = Path(str(path)).expanduser()
     suffix = p.suffix.lower()
+    if p.is_dir():  # was "unknown format ''"
+        raise DataError(f"input={str(path)!r} is a folder, not a file; give the file itself ({', '.join(FORMATS)})")
     if suffix not in FORMATS:
         raise DataError(f"input={str(path)!r}: unknown format {suffix!r}; allowed: {list(FORMATS)} (or - for stdin)")
     if not p.is_file():
@@ -94,6 +97,26 @@ def line_texts(lines: Iterable[str]) -> list[tuple[str, ...]]:
     if not out:
         raise DataError("stdin holds no text: give one text, or a tab-separated pair, per line")
     return out
+
+
+def check_output(output: str) -> None:
+    """The labels' file can be written: not a folder, nor under a file (both were tracebacks after the labelling)."""
+    if output == "-":
+        return
+    path = Path(output).expanduser()
+    blocker = next((p for p in [path, *path.parents] if p.exists()), None)
+    if blocker == path and path.is_dir():
+        raise DataError(f"output={output!r} is a folder; give a file name for the labels (e.g. {output}/labels.txt)")
+    if blocker is not None and blocker != path and not blocker.is_dir():
+        raise DataError(f"output={output!r} is under {str(blocker)!r}, which is a file, not a folder")
+
+
+def check_length(model_dir: str, config: dict[str, Any], max_length: int) -> None:
+    """max_seq_length within the model's position table: longer texts were a RuntimeError from the embeddings."""
+    limit = position_limit(config)
+    if limit is not None and max_length > limit:
+        raise DataError(f"max_seq_length={max_length} is longer than model_dir {model_dir!r} takes ({limit} "
+                        f"positions, config.json max_position_embeddings); allowed: 1..{limit}")
 
 
 def check_arity(model_dir: str, config: dict[str, Any], texts: list[tuple[str, ...]], where: str) -> None:

@@ -203,3 +203,18 @@ def test_a_plugin_that_raises_as_it_imports_is_one_line(tmp_path, monkeypatch):
     assert is_user_error(info.value), repr(info.value)
     assert "plug-in module 'boom_plugin' raised RuntimeError while it was imported (licence key missing)" in str(
         info.value)
+
+
+def test_predict_refuses_what_failed_after_the_labelling(tmp_path, capsys, monkeypatch):
+    """p02-p04 (round 5): max_seq_length beyond the position table (RuntimeError from the embeddings), output= a
+    folder (IsADirectoryError once every row was labelled), input= a folder ("unknown format ''")."""
+    from cli.predict import main as predict_main
+
+    model = _model_dir(tmp_path / "model")
+    cases = {("max_seq_length=4096",): "max_seq_length=4096 is longer than model_dir",
+             (f"output={tmp_path}",): f"output='{tmp_path}' is a folder; give a file name",
+             (f"input={tmp_path}", "text_fields=a,b"): f"input='{tmp_path}' is a folder, not a file"}
+    for args, fragment in cases.items():
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"a\tb\n")))
+        assert predict_main([f"model_dir={model}", *args]) == 2
+        assert fragment in capsys.readouterr().err, args
