@@ -218,3 +218,23 @@ def test_predict_refuses_what_failed_after_the_labelling(tmp_path, capsys, monke
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"a\tb\n")))
         assert predict_main([f"model_dir={model}", *args]) == 2
         assert fragment in capsys.readouterr().err, args
+
+
+def test_export_refuses_a_damaged_or_pickled_model_and_a_folder_out(tmp_path, capsys):
+    """x02/x04/x06 (round 5): sdp-export on a cut model.safetensors (SafetensorError traceback), on a folder of
+    pytorch_model.bin only (loaded through pickle: sdp never loads pickled weights), --out a folder."""
+    from cli.export import main as export_main
+
+    full = _model_dir(tmp_path / "full")
+    cut = _model_dir(tmp_path / "cut", truncate_to=100)
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    (pickled / "config.json").write_text((full / "config.json").read_text())
+    (pickled / "pytorch_model.bin").write_bytes(b"not loaded")
+    cases = {(str(cut),): "model.safetensors is damaged (truncated:",
+             (str(pickled),): "has no *.safetensors weights (found ['pytorch_model.bin']; pickled weights are never",
+             (str(full), "--out", str(tmp_path)): f"--out '{tmp_path}' is a folder"}
+    for args, fragment in cases.items():
+        with pytest.raises(SystemExit) as info:
+            export_main(list(args))
+        assert info.value.code == 2 and fragment in capsys.readouterr().err, args
