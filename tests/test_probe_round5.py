@@ -238,3 +238,30 @@ def test_export_refuses_a_damaged_or_pickled_model_and_a_folder_out(tmp_path, ca
         with pytest.raises(SystemExit) as info:
             export_main(list(args))
         assert info.value.code == 2 and fragment in capsys.readouterr().err, args
+
+
+def test_eval_of_a_compact_structured_model_reports_the_runs_sparsity(tmp_path, tokenizer, data_dir, capsys):
+    """e01 (round 5): a structured run's model/ is compact (neurons removed, not zero), and sdp-eval reported the
+    zeros it still held as achieved_sparsity: 35% for a run pruned to 50%, under the run's own key."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from cli.eval import main as eval_main
+
+    model = tmp_path / "run" / "model"
+    config = BertConfig(vocab_size=30522, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=5, num_labels=2, id2label=RTE_LABELS,
+                        label2id={v: k for k, v in RTE_LABELS.items()})
+    compact = BertForSequenceClassification(config)
+    compact.save_pretrained(model, safe_serialization=True)
+    tokenizer.save_pretrained(model)
+    total = sum(p.numel() for p in compact.parameters()) + 1000  # the run's full shape had 1000 more
+    run = {"status": "completed", "task": "rte", "model": "tiny-bert", "seed": 1, "target_sparsity": 0.5,
+           "achieved_sparsity": {"prunable": 0.5, "encoder": 0.49, "model": 0.01}, "total_params": total,
+           "nonzero_params": total - 5000, "final": {"main": 0.5}}
+    (tmp_path / "run" / "metrics.json").write_text(json.dumps(run))
+    out = tmp_path / "ev"
+    assert eval_main([f"model_dir={model}", "task=rte", f"data_dir={data_dir}", "max_eval_samples=8",
+                      f"output_dir={out}", f"cache_dir={tmp_path / 'cache'}"]) == 0, capsys.readouterr().err
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["achieved_sparsity"] == run["achieved_sparsity"] and record["total_params"] == total
+    assert record["compact_params"]["total"] == total - 1000 and "compact structured" in record["sparsity_from"]
