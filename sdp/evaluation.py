@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -115,9 +116,13 @@ def check_out_dir(out_dir: Path) -> None:
         where = "is a file" if blocker == out_dir else f"is under {str(blocker)!r}, which is a file"
         raise ConfigError(f"output_dir={str(out_dir)!r} {where}, not a folder; give a folder for the evaluation "
                           "record (metrics.json goes into it)")
-    if blocker is not None and not os.access(blocker, os.W_OK | os.X_OK):
-        raise ConfigError(f"output_dir={str(out_dir)!r} is not writable ({str(blocker)!r} does not let this user "
-                          "write in it); give a writable folder for the evaluation record")
+    if blocker is not None:
+        try:  # a folder made and removed where output_dir would be made (permission bits, a read-only file system)
+            os.rmdir(tempfile.mkdtemp(prefix=".sdp-eval-probe.", dir=blocker))
+        except OSError as err:
+            raise ConfigError(f"output_dir={str(out_dir)!r} cannot be written: {str(blocker)!r} does not take a new "
+                              f"folder ({err.strerror or err}); give a writable folder for the evaluation record"
+                              ) from None
     existing = read_metrics(out_dir) if out_dir.is_dir() else None
     if existing and existing.get("kind") != EVAL_KIND:
         raise ConfigError(f"output_dir={str(out_dir)!r} holds a training run's metrics.json; give another folder "

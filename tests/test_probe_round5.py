@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -60,18 +61,25 @@ def test_a_completed_run_with_its_tensors_cut_short_is_not_complete(tmp_path):
     assert missing_weights(tmp_path / "cut") == "model/model.safetensors"
 
 
-@pytest.mark.parametrize("blocked", ["file", "under a file"])
-def test_eval_output_dir_that_is_a_file_is_one_line(tmp_path, capsys, blocked):
-    """e05: a FileExistsError traceback once the model had been scored; now refused before anything loads."""
+@pytest.mark.parametrize("blocked", ["file", "under a file", "read-only"])
+def test_eval_output_dir_that_cannot_be_made_is_one_line(tmp_path, capsys, blocked):
+    """e05 (round 4), e02 (round 5): a FileExistsError / PermissionError traceback once the model had been scored;
+    now refused before anything loads."""
     from cli.eval import main as eval_main
 
     model = _model_dir(tmp_path / "model")
     (tmp_path / "taken").write_text("x")
-    out = tmp_path / "taken" if blocked == "file" else tmp_path / "taken" / "ev"
+    read_only = tmp_path / "ro"
+    read_only.mkdir(mode=0o555)
+    if os.access(read_only, os.W_OK):  # root ignores the bits: a folder of a read-only file system (as test_bad_inputs)
+        read_only = Path("/sys")
+    out = {"file": tmp_path / "taken", "under a file": tmp_path / "taken" / "ev",
+           "read-only": read_only / "ev"}[blocked]
     assert eval_main([f"model_dir={model}", "task=rte", f"output_dir={out}"]) == 2
     err = capsys.readouterr().err
-    where = "is a file" if blocked == "file" else f"is under '{tmp_path / 'taken'}', which is a file"
-    assert f"ConfigError: output_dir='{out}' {where}, not a folder" in err, err
+    where = {"file": "is a file, not a folder", "under a file": f"is under '{tmp_path / 'taken'}', which is a file",
+             "read-only": f"cannot be written: '{read_only}' does not take a new folder"}[blocked]
+    assert f"ConfigError: output_dir='{out}' {where}" in err, err
 
 
 def test_predict_stdin_not_utf8_names_the_line(tmp_path, capsys, monkeypatch):
