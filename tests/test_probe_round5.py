@@ -273,3 +273,17 @@ def test_eval_of_a_compact_structured_model_reports_the_runs_sparsity(tmp_path, 
     record = json.loads((out / "metrics.json").read_text())
     assert record["achieved_sparsity"] == run["achieved_sparsity"] and record["total_params"] == total
     assert record["compact_params"]["total"] == total - 1000 and "compact structured" in record["sparsity_from"]
+
+
+def test_export_prints_the_file_it_wrote(tmp_path, capsys, monkeypatch):
+    """x01 (round 5): `sdp-export <model> --out m.onnx` wrote m.onnx and printed "onnx": "model.onnx" (the structure
+    record's file name in model/ overrode the path), so a script reading the line looked for the wrong file."""
+    import sdp.pruning.export as export
+    from cli.export import main as export_main
+
+    model = _model_dir(tmp_path / "model")
+    out = tmp_path / "m.onnx"
+    monkeypatch.setattr(export, "missing_export_packages", lambda: [])
+    monkeypatch.setattr(export, "export_model_dir", lambda d, o: (Path(o), {"layers": [], "onnx": "model.onnx"}))
+    assert export_main([str(model), "--out", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["onnx"] == str(out)
