@@ -287,3 +287,20 @@ def test_export_prints_the_file_it_wrote(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(export, "export_model_dir", lambda d, o: (Path(o), {"layers": [], "onnx": "model.onnx"}))
     assert export_main([str(model), "--out", str(out)]) == 0
     assert json.loads(capsys.readouterr().out)["onnx"] == str(out)
+
+
+def test_a_compact_structured_model_is_no_dense_checkpoint(tmp_path):
+    """r06 (round 5): a structured run's compact model/ (already pruned, fewer neurons) ran as dense.checkpoint: its
+    pruned score reported as "dense", the sparsity counted on the smaller shape, pooled with tiny-bert's runs."""
+    from hydra import compose, initialize_config_dir
+
+    import sdp.config  # noqa: F401  (registers the schema)
+    from sdp.models.inspect import ModelLoadError
+    from sdp.validate import validate_config
+
+    compact = _model_dir(tmp_path / "model")
+    (compact / "structure.json").write_text("{}")
+    with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[1] / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=["debug=smoke", "task=rte", f"dense.checkpoint={compact}"])
+    with pytest.raises(ModelLoadError, match=r"is a structured run's compact model \(it holds structure.json\)"):
+        validate_config(cfg)
