@@ -304,3 +304,16 @@ def test_a_compact_structured_model_is_no_dense_checkpoint(tmp_path):
         cfg = compose("config", overrides=["debug=smoke", "task=rte", f"dense.checkpoint={compact}"])
     with pytest.raises(ModelLoadError, match=r"is a structured run's compact model \(it holds structure.json\)"):
         validate_config(cfg)
+
+
+def test_a_column_named_twice_is_refused(tmp_path):
+    """d02 (round 5): a CSV header 'sentence1,sentence2,label,label' trained on the first 'label' without a word
+    (pandas renamed the second); a JSON Lines object with a key twice keeps only the last value."""
+    dev = _tsv(tmp_path / "dev.tsv", ["a", "b"] * 5)
+    (tmp_path / "train.csv").write_text("s1,s2,label,label\n" + "".join(f"p {i},h {i},a,b\n" for i in range(10)))
+    with pytest.raises(DataError, match=r"train.csv' line 1: the header names column\(s\) \['label'\] more than once"):
+        custom_task(_custom(tmp_path / "train.csv", dev))
+    (tmp_path / "train.jsonl").write_text("".join('{"s1": "p", "s2": "h", "label": "a", "label": "b"}\n'
+                                                  for _ in range(10)))
+    with pytest.raises(DataError, match=r"train.jsonl' line 1: the object names key\(s\) \['label'\] more than once"):
+        custom_task(_custom(tmp_path / "train.jsonl", dev))
