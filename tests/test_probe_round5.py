@@ -317,3 +317,11 @@ def test_a_column_named_twice_is_refused(tmp_path):
                                                   for _ in range(10)))
     with pytest.raises(DataError, match=r"train.jsonl' line 1: the object names key\(s\) \['label'\] more than once"):
         custom_task(_custom(tmp_path / "train.jsonl", dev))
+
+
+def test_class_labels_with_one_written_as_a_float_say_so(tmp_path):
+    """d05 (round 5): labels 0/1 with one row written 1.0 were called a regression, with no word of the cause."""
+    train = _tsv(tmp_path / "train.tsv", ["0", "1"] * 5 + ["1.0"])
+    dev = _tsv(tmp_path / "dev.tsv", ["0", "1"] * 5)
+    with pytest.raises(DataError, match=r"one row written like 1.0 made the column floats"):
+        custom_task(_custom(train, dev))

@@ -227,8 +227,11 @@ def custom_task(task_cfg: Any) -> TaskSpec:
         if metric == "f1" and len(names) != 2:
             raise DataError(f"task.metric=f1 is binary F1 and needs 2 classes; the labels are {list(names)}")
     elif metric != "pearson_spearman":
+        whole = all(float(v).is_integer() for v in train_labels)  # 0/1 with one row written 1.0 reads as floats
+        hint = (" (every value is a whole number: if they are classes, one row written like 1.0 made the column "
+                "floats; write every label as a whole number)" if whole else "")
         raise DataError(f"task.label_column={label_col!r} holds float labels (a regression): use "
-                        f"task.metric=pearson_spearman, not {metric!r}")
+                        f"task.metric=pearson_spearman, not {metric!r}{hint}")
     spec = TaskSpec(
         name=NAME,
         text_fields=tuple(fields),
