@@ -325,3 +325,12 @@ def test_class_labels_with_one_written_as_a_float_say_so(tmp_path):
     dev = _tsv(tmp_path / "dev.tsv", ["0", "1"] * 5)
     with pytest.raises(DataError, match=r"one row written like 1.0 made the column floats"):
         custom_task(_custom(train, dev))
+
+
+def test_a_pair_of_one_column_is_refused(tmp_path):
+    """d06 (round 5): task.text_fields=[sentence1,sentence1] (a typo for sentence2) trained on each premise paired
+    with itself, and reported its score as the pair task's."""
+    train = _tsv(tmp_path / "train.tsv", ["a", "b"] * 10)
+    dev = _tsv(tmp_path / "dev.tsv", ["a", "b"] * 5)
+    with pytest.raises(DataError, match=r"task.text_fields=\['s1', 's1'\] names 's1' twice"):
+        custom_task(_custom(train, dev, text_fields=["s1", "s1"]))

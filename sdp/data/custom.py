@@ -194,6 +194,8 @@ def custom_task(task_cfg: Any) -> TaskSpec:
     fields = list(task_cfg.get("text_fields") or [])
     if len(fields) not in (1, 2):
         errors.append(f"task.text_fields={fields} must name one or two text columns")
+    elif len(set(fields)) < len(fields):  # [sentence1,sentence1] trained on a pair of one text, without a word
+        errors.append(f"task.text_fields={fields} names {fields[0]!r} twice: a pair is two different columns")
     if not task_cfg.get("label_column"):
         errors.append("task.label_column is required for task=custom")
     metric = task_cfg.get("metric")
