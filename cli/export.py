@@ -24,13 +24,21 @@ def main(argv: list[str] | None = None) -> int:
     model_dir = Path(args.model_dir)
     if not (model_dir / "config.json").is_file():
         parser.error(f"{str(model_dir)!r} is not a model folder (no config.json); a finished run has one at <run>/model")
+    from sdp.models.inspect import ModelLoadError, check_model_dir  # standard library only
+
+    try:  # safetensors only (a pickled pytorch_model.bin is never loaded), and whole (a cut file was a traceback)
+        check_model_dir(model_dir, "model_dir")
+    except ModelLoadError as err:
+        parser.error(str(err))
+    if args.out and Path(args.out).is_dir():
+        parser.error(f"--out {args.out!r} is a folder; give the ONNX file's name (e.g. {args.out}/model.onnx)")
     from sdp.pruning.export import export_model_dir, missing_export_packages
 
     missing = missing_export_packages()
     if missing:
         parser.error(f"ONNX export needs {missing}: pip install 'sdp[export]'")
     path, record = export_model_dir(model_dir, args.out)
-    print(json.dumps({"onnx": str(path), **record}))
+    print(json.dumps({**record, "onnx": str(path)}))  # the file written (the record's own "onnx" is its name in model/)
     return 0
 
 

@@ -10,6 +10,7 @@ stdin: one text, or a tab-separated pair, per line.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from pathlib import Path
 
@@ -66,12 +67,17 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with user_errors(prog="sdp-predict"):
-            from sdp.prediction import check_arity, file_texts, line_texts
+            from sdp.prediction import check_arity, check_length, check_output, file_texts, line_texts
             from sdp.saved_model import check_saved_model
 
             _, config = check_saved_model(opts["model_dir"])  # before reading stdin: a typo'd folder must not wait
+            check_length(str(opts["model_dir"]), config, int(opts["max_seq_length"]))
+            check_output(str(opts["output"]))
             if opts["input"] == "-":
-                texts = line_texts(sys.stdin)
+                # UTF-8 whatever the locale, with bad bytes kept as escapes so that line_texts names their line
+                stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape") if hasattr(
+                    sys.stdin, "buffer") else sys.stdin
+                texts = line_texts(stdin)
             else:
                 texts = file_texts(opts["input"], [f.strip() for f in str(opts["text_fields"]).split(",") if f.strip()])
             check_arity(str(opts["model_dir"]), config, texts, "stdin" if opts["input"] == "-" else "input")

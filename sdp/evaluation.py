@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -90,10 +92,37 @@ def weight_sparsity(model: Any, prune_cfg: Any) -> dict[str, Any]:
     return {k: report[k] for k in ("achieved_sparsity", "nonzero_params", "total_params")}
 
 
+def compact_sparsity(report: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+    """A structured run's model/ is its compact form: whole heads, neurons and layers are gone, not zero, so its
+    zeros alone understated what the run pruned (35% reported for a run pruned to 50%, under the same key). With
+    fewer parameters than the run that made it had, the record takes the run's own measurement (on the full shape)
+    and keeps the compact form's size beside it."""
+    total = source.get("total_params")
+    if not isinstance(total, int) or report["total_params"] >= total or "achieved_sparsity" not in source:
+        return report
+    return {"achieved_sparsity": source["achieved_sparsity"], "nonzero_params": source.get("nonzero_params"),
+            "total_params": total, "compact_params": {"total": report["total_params"],
+                                                      "nonzero": report["nonzero_params"]},
+            "sparsity_from": "the source run (model/ is its compact structured form)"}
+
+
 def check_out_dir(out_dir: Path) -> None:
     """An output folder never takes the place of a training run's record."""
     from sdp.run.rundir import read_metrics
 
+    # A file in the way, or a folder not writable, was an OSError traceback once the model had been scored.
+    blocker = next((p for p in [out_dir, *out_dir.parents] if p.exists() or p.is_symlink()), None)
+    if blocker is not None and not blocker.is_dir():
+        where = "is a file" if blocker == out_dir else f"is under {str(blocker)!r}, which is a file"
+        raise ConfigError(f"output_dir={str(out_dir)!r} {where}, not a folder; give a folder for the evaluation "
+                          "record (metrics.json goes into it)")
+    if blocker is not None:
+        try:  # a folder made and removed where output_dir would be made (permission bits, a read-only file system)
+            os.rmdir(tempfile.mkdtemp(prefix=".sdp-eval-probe.", dir=blocker))
+        except OSError as err:
+            raise ConfigError(f"output_dir={str(out_dir)!r} cannot be written: {str(blocker)!r} does not take a new "
+                              f"folder ({err.strerror or err}); give a writable folder for the evaluation record"
+                              ) from None
     existing = read_metrics(out_dir) if out_dir.is_dir() else None
     if existing and existing.get("kind") != EVAL_KIND:
         raise ConfigError(f"output_dir={str(out_dir)!r} holds a training run's metrics.json; give another folder "
@@ -119,7 +148,7 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path) -> dict
     outputs = {split: predict_split(saved, data[split], cfg.train.eval_batch_size) for split in task.eval_splits}
     scores = compute_metrics(task, outputs, groups=groups)
     source = source_run(path)
-    report = weight_sparsity(saved.model, cfg.prune)
+    report = compact_sparsity(weight_sparsity(saved.model, cfg.prune), source)
     record = {
         "kind": EVAL_KIND,
         "status": "completed",

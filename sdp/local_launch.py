@@ -33,7 +33,10 @@ from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrid
 from omegaconf import OmegaConf, open_dict
 
 from sdp.io import write_json
+from sdp.run.lock import LOCK_NAME
 from sdp.sweep_outcome import FINAL_STATUSES, JOBS_DIR
+
+KILLED = "killed"  # metrics.json status of a job whose process died (sdp-tables lists it with the failed runs)
 
 log = logging.getLogger("sdp")
 FORWARDED = (signal.SIGTERM, signal.SIGUSR2)  # Ctrl-C (SIGINT) reaches the jobs from the terminal itself
@@ -97,7 +100,7 @@ def _death(exitcode: int | None) -> str:
     return f"its process exited with code {exitcode} before the job ended"
 
 
-def note_killed(sweep_dir: Path, num: int, started: float, why: str) -> dict[str, Any]:
+def note_killed(sweep_dir: Path, num: int, started: float, why: str, pid: int | None = None) -> dict[str, Any]:
     """Note a dead job as ``killed``, with the run folder its own note gave (it notes ``running`` as it starts,
     sdp/sweep.py); a job that noted how it ended before its process died keeps that note."""
     path = sweep_dir / JOBS_DIR / f"{num}.json"
@@ -111,7 +114,28 @@ def note_killed(sweep_dir: Path, num: int, started: float, why: str) -> dict[str
     note = {"job": num, "status": "killed", "run_dir": run_dir,
             "error": f"{why}; its folder keeps its last checkpoint: launch the same sweep again to resume it"}
     write_json(path, note)
+    if run_dir:
+        record_killed(Path(run_dir), pid, note["error"])
     return note
+
+
+def record_killed(run_dir: Path, pid: int, error: str) -> None:
+    """``metrics.json`` with ``status: killed`` in the dead job's run folder, so that sdp-tables lists it among the
+    runs that did not finish (it was missing: a folder with no record at all). Only in a folder whose lock the dead
+    process held (``.sdp.lock`` names it: nothing was written in another run's folder) and that holds no record of
+    how its run ended (completed, failed or interrupted); a relaunch resumes it from its checkpoint, as an
+    interrupted run."""
+    try:
+        holder = json.loads((run_dir / LOCK_NAME).read_text() or "null")
+        metrics = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").is_file() else {}
+    except (OSError, ValueError):
+        return
+    if not isinstance(holder, dict) or holder.get("pid") != pid:
+        return
+    if isinstance(metrics, dict) and metrics.get("status") in ("completed", "failed", "interrupted"):
+        return
+    with contextlib.suppress(OSError):
+        write_json(run_dir / "metrics.json", {"status": KILLED, "error": error})
 
 
 class _Stop:
@@ -193,7 +217,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
                     stopped_with = stopped_with or outcome[1]
                     log.warning("job %d stopped (%s): no more jobs start", num, outcome[2])
                 else:
-                    note = note_killed(sweep_dir, num, started, _death(proc.exitcode))
+                    note = note_killed(sweep_dir, num, started, _death(proc.exitcode), proc.pid)
                     log.error("job %d %s in %s: %s", num, note["status"], note.get("run_dir"), note.get("error"))
                 results[idx] = JobReturn(overrides=list(job_overrides[idx]), status=JobStatus.COMPLETED,
                                          _return_value=None)  # a sweeper counts it failed (Optuna: a failed trial)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sdp.data.tasks import DataError, DataFileNotFoundError, read_utf8
+from sdp.models.inspect import position_limit
 
 FORMATS = (".csv", ".tsv", ".jsonl")
 
@@ -19,6 +20,8 @@ def read_rows(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     """The rows of a CSV/TSV (with a header) or JSON Lines file, and its column names."""
     p = Path(str(path)).expanduser()
     suffix = p.suffix.lower()
+    if p.is_dir():  # was "unknown format ''"
+        raise DataError(f"input={str(path)!r} is a folder, not a file; give the file itself ({', '.join(FORMATS)})")
     if suffix not in FORMATS:
         raise DataError(f"input={str(path)!r}: unknown format {suffix!r}; allowed: {list(FORMATS)} (or - for stdin)")
     if not p.is_file():
@@ -57,13 +60,32 @@ def file_texts(path: str | Path, text_fields: list[str]) -> list[tuple[str, ...]
     return [tuple("" if r.get(f) is None else str(r[f]) for f in text_fields) for r in rows]
 
 
+def _utf8_line(line: str, n: int) -> str:
+    """A line of stdin, checked: bytes that are not UTF-8 (read with surrogate escapes, as Python reads stdin under a
+    C locale) are a DataError naming the line; they reached the tokenizer, a TypeError traceback."""
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError as err:
+        code = ord(line[err.start])
+        bad = f"byte {code - 0xDC00:#04x}" if 0xDC80 <= code <= 0xDCFF else f"character {line[err.start]!r}"
+        raise DataError(f"stdin line {n}: not valid UTF-8 ({bad} at character {err.start + 1} of the line); give "
+                        "UTF-8 text (e.g. through iconv -f latin1 -t utf-8)") from None
+    return line
+
+
 def line_texts(lines: Iterable[str]) -> list[tuple[str, ...]]:
     """One text per line, or a tab-separated pair; every line alike."""
     out: list[tuple[str, ...]] = []
+    blank = None  # the first blank line: fine at the end; before a text, the labels would no longer line up
     for n, line in enumerate(lines, 1):
-        line = line.rstrip("\r\n")
+        line = _utf8_line(line, n).rstrip("\r\n")
         if not line.strip():
+            blank = blank or n
             continue
+        if blank is not None:
+            raise DataError(f"stdin line {blank} is blank, and texts follow it: each line is one row and gets one "
+                            "output line, so the labels after it would not line up with their lines; remove blank "
+                            "lines (or put text on them)")
         fields = tuple(line.split("\t"))
         if len(fields) > 2:
             raise DataError(f"stdin line {n} has {len(fields)} tab-separated fields; give one text, or a pair "
@@ -75,6 +97,26 @@ def line_texts(lines: Iterable[str]) -> list[tuple[str, ...]]:
     if not out:
         raise DataError("stdin holds no text: give one text, or a tab-separated pair, per line")
     return out
+
+
+def check_output(output: str) -> None:
+    """The labels' file can be written: not a folder, nor under a file (both were tracebacks after the labelling)."""
+    if output == "-":
+        return
+    path = Path(output).expanduser()
+    blocker = next((p for p in [path, *path.parents] if p.exists()), None)
+    if blocker == path and path.is_dir():
+        raise DataError(f"output={output!r} is a folder; give a file name for the labels (e.g. {output}/labels.txt)")
+    if blocker is not None and blocker != path and not blocker.is_dir():
+        raise DataError(f"output={output!r} is under {str(blocker)!r}, which is a file, not a folder")
+
+
+def check_length(model_dir: str, config: dict[str, Any], max_length: int) -> None:
+    """max_seq_length within the model's position table: longer texts were a RuntimeError from the embeddings."""
+    limit = position_limit(config)
+    if limit is not None and max_length > limit:
+        raise DataError(f"max_seq_length={max_length} is longer than model_dir {model_dir!r} takes ({limit} "
+                        f"positions, config.json max_position_embeddings); allowed: 1..{limit}")
 
 
 def check_arity(model_dir: str, config: dict[str, Any], texts: list[tuple[str, ...]], where: str) -> None:

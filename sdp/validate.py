@@ -301,6 +301,13 @@ def _check_checkpoints(cfg: Any, task: Any, student: dict | None) -> None:
         check_model_dir(cfg.dense.checkpoint, "dense.checkpoint")
         student = read_config(cfg.dense.checkpoint) or {}
         _check_labels("dense.checkpoint", cfg.dense.checkpoint, student, task)
+        if (Path(str(cfg.dense.checkpoint)) / "structure.json").is_file():  # sdp/pruning/export.py STRUCTURE_FILE
+            # A structured run's compact model/ ran as a dense model: its pruned score was reported as "dense", its
+            # sparsity counted on the smaller shape, and the run pooled with the full model's in the tables.
+            raise ModelLoadError(f"dense.checkpoint {str(cfg.dense.checkpoint)!r} is a structured run's compact "
+                                 "model (it holds structure.json): pruned already, with fewer neurons or layers than "
+                                 f"model={cfg.model.name}; give a dense model (a run's dense_model/), or start from "
+                                 "it as a model of its own: model=hf model.pretrained=<it>")
         errors = _length_errors(cfg, student, f"dense.checkpoint {str(cfg.dense.checkpoint)!r}")
         if errors:
             raise ConfigError(errors[0])

@@ -59,6 +59,9 @@ def data_location(path: str | Path) -> str:
 def read_table(path: str | Path, key: str) -> datasets.Dataset:
     """The rows of one data file (or URL), or a DataError naming ``task.<key>`` and what is wrong with it."""
     suffix = Path(str(path).split("?")[0]).suffix.lower()
+    if not is_url(path) and Path(str(path)).expanduser().is_dir():  # was "unknown format ''": say what it is
+        raise DataError(f"task.{key}={str(path)!r} is a folder, not a file; give the data file itself "
+                        f"({', '.join(sorted(FORMATS))})")
     if suffix not in FORMATS:
         raise DataError(f"task.{key}={str(path)!r}: unknown format {suffix!r}; allowed: {sorted(FORMATS)}")
     if not is_url(path):
@@ -191,6 +194,8 @@ def custom_task(task_cfg: Any) -> TaskSpec:
     fields = list(task_cfg.get("text_fields") or [])
     if len(fields) not in (1, 2):
         errors.append(f"task.text_fields={fields} must name one or two text columns")
+    elif len(set(fields)) < len(fields):  # [sentence1,sentence1] trained on a pair of one text, without a word
+        errors.append(f"task.text_fields={fields} names {fields[0]!r} twice: a pair is two different columns")
     if not task_cfg.get("label_column"):
         errors.append("task.label_column is required for task=custom")
     metric = task_cfg.get("metric")
@@ -224,8 +229,11 @@ def custom_task(task_cfg: Any) -> TaskSpec:
         if metric == "f1" and len(names) != 2:
             raise DataError(f"task.metric=f1 is binary F1 and needs 2 classes; the labels are {list(names)}")
     elif metric != "pearson_spearman":
+        whole = all(float(v).is_integer() for v in train_labels)  # 0/1 with one row written 1.0 reads as floats
+        hint = (" (every value is a whole number: if they are classes, one row written like 1.0 made the column "
+                "floats; write every label as a whole number)" if whole else "")
         raise DataError(f"task.label_column={label_col!r} holds float labels (a regression): use "
-                        f"task.metric=pearson_spearman, not {metric!r}")
+                        f"task.metric=pearson_spearman, not {metric!r}{hint}")
     spec = TaskSpec(
         name=NAME,
         text_fields=tuple(fields),
@@ -242,8 +250,22 @@ def custom_task(task_cfg: Any) -> TaskSpec:
     if regression:  # every file's targets, before anything runs
         for split, key in files.items():
             for i, score in enumerate(tables[split][label_col]):
-                check_target(spec, float(score), f"task.{key}={str(task_cfg[key])!r} data row {i + 1}")
+                target(spec, score, f"task.{key}={str(task_cfg[key])!r} data row {i + 1}")
     return spec
+
+
+def target(spec: TaskSpec, value: Any, where: str) -> float:
+    """A regression target as a float, or a DataError naming the row: a class name in a dev file (float() raised a
+    ValueError traceback), a NaN/inf cell (it passed every range check, and scored as NaN), a range break."""
+    try:
+        score = float(value)
+    except (TypeError, ValueError):
+        score = None
+    if score is None or isinstance(value, bool) or not math.isfinite(score):
+        raise DataError(f"{where}: target {value!r} is not a finite number; a regression "
+                        "(task.metric=pearson_spearman) needs a number in every row of the label column")
+    check_target(spec, score, where)
+    return score
 
 
 def read_custom_split(task: TaskSpec, root: Path | None, split: str) -> list[dict]:
@@ -256,9 +278,9 @@ def read_custom_split(task: TaskSpec, root: Path | None, split: str) -> list[dic
     for i, r in enumerate(ds):
         label = r[task.local_label_column]
         if task.is_regression:
-            check_target(task, float(label), f"task.{key}={str(path)!r} data row {i + 1}")
+            label = target(task, label, f"task.{key}={str(path)!r} data row {i + 1}")
         rows.append({**{f: str(r[f]) for f in task.text_fields},
-                     "label": float(label) if task.is_regression else str(label)})
+                     "label": label if task.is_regression else str(label)})
     return rows
 
 

@@ -63,6 +63,10 @@ def _scan_delimited(path: Path, tab: bool, where: str) -> int:
                             "quote, or replace the line breaks inside the field with spaces")
         if header is None:
             header = record
+            twice = sorted({name for name in header if header.count(name) > 1})
+            if twice:  # pandas renames the second 'label' to 'label.1', and the run read the first without a word
+                raise DataError(f"{where} line {first}: the header names column(s) {twice} more than once; give "
+                                "each column its own name")
             continue
         if len(record) != len(header):
             raise DataError(f"{where} line {first}: expected {len(header)} {what} fields (as the header), got "
@@ -83,6 +87,19 @@ def _kind(value: object) -> str | None:
     return "a list or object"
 
 
+class _KeyTwice(ValueError):
+    pass
+
+
+def _no_twice(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object whose key appears twice (json keeps the last value without a word)."""
+    keys = [k for k, _ in pairs]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise _KeyTwice(twice)
+    return dict(pairs)
+
+
 def _scan_json_lines(path: Path, where: str) -> int:
     """Objects of a JSON Lines file; a column must hold one kind of value (pyarrow cannot mix 1 and "1")."""
     rows = 0
@@ -91,9 +108,12 @@ def _scan_json_lines(path: Path, where: str) -> int:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = json.loads(line, object_pairs_hook=_no_twice)
         except json.JSONDecodeError as exc:
             raise DataError(f"{where} line {lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        except _KeyTwice as exc:
+            raise DataError(f"{where} line {lineno}: the object names key(s) {exc.args[0]} more than once (only "
+                            "the last value would be read); give each key once") from None
         if not isinstance(obj, dict):
             raise DataError(f"{where} line {lineno}: expected a JSON object per line, got {type(obj).__name__}")
         for column, value in obj.items():

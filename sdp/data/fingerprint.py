@@ -22,15 +22,29 @@ def split_fingerprints(raw: Any) -> dict[str, str]:
     return {split: dataset_content_hash(ds)[:16] for split, ds in sorted(raw.items())}
 
 
+# Keys of a model folder's content beside the splits' (sdp/run/same_data.py: dense.checkpoint, a teacher, a local
+# model.pretrained); a record from before they were kept has none, and is not compared on them.
+INPUT_PREFIX = "model:"
+
+
 def changed_splits(old: dict[str, str] | None, new: dict[str, str]) -> list[str]:
-    """Splits whose fingerprint differs (a split only one side has counts as changed)."""
+    """Splits (and model inputs) whose fingerprint differs (a split only one side has counts as changed)."""
     if not old:
         return []  # a record from before fingerprints existed: nothing to compare
-    return sorted(s for s in old.keys() | new.keys() if old.get(s) != new.get(s))
+    keys = old.keys() | {k for k in new if not k.startswith(INPUT_PREFIX)}
+    return sorted(s for s in keys if old.get(s) != new.get(s))
 
 
 def check_same_data(old: dict[str, str] | None, new: dict[str, str], what: str) -> None:
     changed = changed_splits(old, new)
+    inputs = [s.removeprefix(INPUT_PREFIX) for s in changed if s.startswith(INPUT_PREFIX)]
+    if inputs:
+        detail = ", ".join(f"{k} ({(old or {}).get(INPUT_PREFIX + k)} -> {new.get(INPUT_PREFIX + k)})" for k in inputs)
+        raise DataChangedError(
+            f"{what} was computed from another model folder: the content of {detail} changed since (the same "
+            "path, other weights or config); resume=false to run again from it, or point the key at the folder "
+            "the run used"
+        )
     if changed:
         detail = ", ".join(f"{s} ({(old or {}).get(s)} -> {new.get(s)})" for s in changed)
         raise DataChangedError(

@@ -34,7 +34,37 @@ def check_model_dir(path: str | Path, what: str = "checkpoint") -> Path:
         pickles = [f.name for f in p.glob("*.bin")] + [f.name for f in p.glob("*.pt")]
         extra = f" (found {pickles}; pickled weights are never loaded)" if pickles else ""
         raise ModelLoadError(f"{what} {str(p)!r} has no *.safetensors weights{extra}")
+    for weights in sorted(p.glob("*.safetensors")):
+        damage = safetensors_damage(weights)
+        if damage is not None:  # safetensors' own error ("incomplete metadata") named neither file nor cause
+            raise ModelLoadError(f"{what} {str(p)!r}: {weights.name} is damaged ({damage}); copy or save the model "
+                                 "again")
     return p
+
+
+def safetensors_damage(path: str | Path) -> str | None:
+    """Why a .safetensors file cannot be whole (cut short, or a header that is not one), or None: its 8-byte header
+    length, JSON header and the data end its tensors announce, checked against the file's size (no tensor read)."""
+    try:
+        size = Path(path).stat().st_size
+        with open(path, "rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            if size < 8 or size < 8 + n:
+                return f"truncated: {size} bytes, its header alone announces {8 + n}"
+            header = json.loads(fh.read(n))
+    except OSError as err:
+        return f"unreadable: {err.strerror or err}"
+    except ValueError:
+        return "its header is not valid JSON: not a safetensors file, or overwritten"
+    if not isinstance(header, dict):
+        return "its header is not a JSON object: not a safetensors file"
+    offsets = [t.get("data_offsets") if isinstance(t, dict) else None for k, t in header.items() if k != "__metadata__"]
+    if not all(isinstance(o, list) and len(o) == 2 and all(isinstance(x, int) for x in o) for o in offsets):
+        return "its header lists a tensor without valid data_offsets"
+    need = 8 + n + max((o[1] for o in offsets), default=0)
+    if size < need:
+        return f"truncated: {size} bytes, its tensors need {need}"
+    return None
 
 
 # A tokenizer can be built from any of these; a folder with none of them gets transformers' fallback, a

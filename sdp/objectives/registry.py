@@ -90,6 +90,10 @@ def load_plugins() -> list[str]:
         except ImportError as err:
             raise PluginError(f"{PLUGINS_ENV}: cannot import plug-in module {name!r} ({err}); name an importable "
                               "module (its folder on PYTHONPATH)") from err
+        except Exception as err:  # the module's own code failed as it ran: it was a traceback from inside sdp
+            raise PluginError(f"{PLUGINS_ENV}: plug-in module {name!r} raised {type(err).__name__} while it was "
+                              f"imported ({' '.join(str(err).split())[:300]}); fix the module, or leave it out of "
+                              f"{PLUGINS_ENV} (verbose=true shows its traceback)") from err
         loaded.append(name)
     for ep in entry_points(group=PLUGIN_GROUP):
         ep.load()

@@ -125,7 +125,8 @@ def export_model_dir(model_dir: str | Path, out: str | Path | None = None) -> tu
     from sdp.pruning.structures import StructureError
 
     model_dir = Path(model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir), trust_remote_code=False).eval()
+    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir), use_safetensors=True,
+                                                               trust_remote_code=False).eval()
     try:
         kept = kept_from_weights(model)
         compact = compact_form(model, kept)

@@ -277,8 +277,9 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     if not completed and (run_dir / "error.txt").is_file():
         lines = (run_dir / "error.txt").read_text(errors="replace").strip().splitlines()
         rec["error"] = lines[-1][:200] if lines else ""
-    elif status == INTERRUPTED and isinstance(data.get("error"), str):
-        rec["error"] = data["error"][:200]  # where it stopped (stage and optimizer step): it resumes there
+    elif status in (INTERRUPTED, "killed") and isinstance(data.get("error"), str):
+        # where it stopped (stage and optimizer step: it resumes there), or how its process died (a sweep's job)
+        rec["error"] = data["error"][:200]
     return rec
 
 

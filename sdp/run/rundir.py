@@ -21,10 +21,11 @@ from omegaconf import OmegaConf
 
 from sdp.data.fingerprint import check_same_data, split_fingerprints
 from sdp.io import atomic_write, publish_tree, write_json, writing
+from sdp.models.inspect import safetensors_damage
 from sdp.run import code
 from sdp.run.env import config_hash
 from sdp.run.launch import launcher_world_size
-from sdp.run.same_data import verify_completed_data
+from sdp.run.same_data import input_fingerprints, verify_completed_data
 
 
 class RunDirError(OSError):
@@ -177,9 +178,9 @@ RUN_OUTPUTS = ("trace.jsonl", "metrics.json", "model", "dense_model", "sparsity.
 
 
 def missing_weights(run_dir: str | Path) -> str | None:
-    """What a completed record's ``model/`` lacks (config.json, a *.safetensors file whole as its header says), or
-    None when it is intact. A folder with no ``model/`` at all is a record kept without its weights (results/ trees
-    keep only the records: .gitignore), and stands for its scores."""
+    """What a completed record's ``model/`` lacks (config.json, a *.safetensors file whole as its header says, its
+    tensors' bytes included), or None when it is intact. A folder with no ``model/`` at all is a record kept without
+    its weights (results/ trees keep only the records: .gitignore), and stands for its scores."""
     model = Path(run_dir) / "model"
     if not model.is_dir():
         return None
@@ -189,13 +190,7 @@ def missing_weights(run_dir: str | Path) -> str | None:
     if not weights:
         return "model/*.safetensors"
     for path in weights:
-        try:
-            size = path.stat().st_size
-            with open(path, "rb") as fh:
-                header = int.from_bytes(fh.read(8), "little")
-        except OSError:
-            return f"model/{path.name}"
-        if size < 8 or size < 8 + header:  # cut short: the header announces more than the file holds
+        if safetensors_damage(path) is not None:  # cut short (header or tensors), or not safetensors at all
             return f"model/{path.name}"
     return None
 
@@ -219,7 +214,7 @@ def clear_launch_error(run_dir: str | Path) -> bool:
     (this launch appends to it)."""
     run_dir = Path(run_dir)
     metrics = read_metrics(run_dir) or {}
-    if metrics.get("status") == "interrupted":  # a Ctrl-C while loading: nothing trained, nothing to keep
+    if metrics.get("status") in ("interrupted", "killed"):  # stopped while loading: nothing trained, nothing to keep
         stopped_early = not any((run_dir / name).exists() for name in RUN_OUTPUTS if name != "metrics.json")
     else:
         stopped_early = metrics.get("status") == "failed" and metrics.get("before_run") is True and not run_started(
@@ -355,8 +350,9 @@ def record_fields(run_dir: str | Path, **fields: Any) -> None:
 
 
 def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool) -> dict[str, str]:
-    """Fingerprint the loaded splits; refuse a resume on other data; record them in the run record."""
-    fingerprints = split_fingerprints(raw)
+    """Fingerprint the loaded splits (and the model folders it reads); refuse a resume on other data or another
+    model folder's content; record them in the run record."""
+    fingerprints = {**split_fingerprints(raw), **input_fingerprints(cfg)}
     record = read_run_record(run_dir) or {}
     if cfg.resume:
         check_same_data(record.get("data_fingerprint"), fingerprints, f"the unfinished run in {str(run_dir)!r}")

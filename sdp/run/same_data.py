@@ -6,9 +6,36 @@ so data/ importing it would import back up into a module that imports data/ agai
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any
 
-from sdp.data.fingerprint import check_same_data, split_fingerprints
+from sdp.data.fingerprint import INPUT_PREFIX, check_same_data, split_fingerprints
+
+# Model folders a run reads, named by path in the config (so in config_hash) but not by content: a folder replaced
+# in place (another dense model copied over it) was returned as "already completed", its result from the old one.
+MODEL_INPUTS = (("dense", "checkpoint"), ("prune", "teacher_checkpoint"), ("model", "pretrained"))
+
+
+def input_fingerprints(cfg: Any) -> dict[str, str]:
+    """{"model:<group>.<key>": 16 hex digits} of each local model folder in MODEL_INPUTS: its config.json and
+    safetensors weights, by content (a Hub id or a package model: not hashed here)."""
+    out = {}
+    for group, key in MODEL_INPUTS:
+        node = cfg.get(group) if hasattr(cfg, "get") else None
+        value = node.get(key) if node is not None and hasattr(node, "get") else None
+        path = Path(str(value)).expanduser() if value else None
+        if path is None or not path.is_dir():
+            continue
+        h = hashlib.sha256()
+        for file in sorted(f for f in path.iterdir() if f.is_file() and (f.name == "config.json" or
+                                                                          f.suffix == ".safetensors")):
+            h.update(file.name.encode() + b"\0")
+            with open(file, "rb") as fh:
+                for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                    h.update(block)
+        out[f"{INPUT_PREFIX}{group}.{key}"] = h.hexdigest()[:16]
+    return out
 
 
 def fingerprints_for(cfg: Any) -> dict[str, str]:
@@ -16,7 +43,7 @@ def fingerprints_for(cfg: Any) -> dict[str, str]:
     from sdp.crosslingual import resolve_task
     from sdp.data.loading import load_run_splits
 
-    return split_fingerprints(load_run_splits(cfg, resolve_task(cfg.task)).datasets)
+    return {**split_fingerprints(load_run_splits(cfg, resolve_task(cfg.task)).datasets), **input_fingerprints(cfg)}
 
 
 def verify_completed_data(metrics: dict, cfg: Any, what: str) -> None:

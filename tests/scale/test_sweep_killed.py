@@ -59,7 +59,13 @@ def test_a_killed_job_leaves_the_others_and_is_resumed(tmp_path, data_dir):
     assert "TerminatedWorkerError" not in out
     assert h.metrics(_job_dir(sweep, 1))["status"] == "completed"  # the sibling finished
     killed = _job_dir(sweep, 2)
-    assert not (killed / "metrics.json").exists() and (killed / "checkpoints" / "latest.json").is_file()
+    assert (killed / "checkpoints" / "latest.json").is_file()
+    # Its folder says so (it held no record: sdp-tables did not list it at all), and the tables list it.
+    assert h.metrics(killed)["status"] == "killed" and "SIGKILL" in h.metrics(killed)["error"]
+    from sdp.report.collect import collect_runs
+
+    failed = collect_runs(root).failed
+    assert list(failed["status"]) == ["killed"] and list(failed["seed"]) == [2], failed
 
     before = (_job_dir(sweep, 1) / "metrics.json").read_bytes()
     again = h.finish(h.cli(args))  # the same command: the killed job resumes, the completed one is returned
