@@ -36,7 +36,6 @@ from sdp.objectives.objective import Objective
 from sdp.objectives.registry import DISTILL_TERMS, WEIGHT_TERMS, build_criterion
 from sdp.objectives.task_loss import task_loss
 from sdp.objectives.teacher import build_teacher, prefill_teacher
-from sdp.pruning import stream
 from sdp.pruning.build import build_mask_state
 from sdp.pruning.masks import assert_sparsity, count_zeros, sparsity_report
 from sdp.pruning.overlap import mask_overlap, save_dense_mask
@@ -125,10 +124,9 @@ class PruneRecipe:
         student = self.accelerator.unwrap_model(self.model)
         # 4. The prunable set and its masks (prune.granularity, prune.criterion): views of the student's parameters.
         self.prunable, self.masks = build_mask_state(student, cfg.prune, build_criterion(cfg.prune), cfg.sparsity)
-        if all(p.device.type == "cpu" for p in self.prunable.values()):  # the event's passes, built now, not in event 1
-            passes = stream.engine_note()  # "compiled C (...)" or "numpy (why)"
-            if self.accelerator.is_main_process:
-                record_fields(self.run_dir, prune_passes=passes)
+        passes = self.masks.passes()  # what an event runs; CPU: compiled now (on every rank), not in event 1
+        if self.accelerator.is_main_process:
+            record_fields(self.run_dir, prune_passes=passes)
         # 5. The objective's terms, then the teacher they need (its weights become the dense model's
         #    when the pruning stage starts) and its output cache.
         self.distill = DISTILL_TERMS.build(cfg.regularizer.name, **term_options(cfg.regularizer))

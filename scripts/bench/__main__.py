@@ -23,7 +23,8 @@ Sections:
   prune       one pruning event (MaskState.update: global magnitude masks, the measurements it records,
               the weights zeroed) over a BERT-base-sized prunable set (85M random weights), against its
               memory-bandwidth bound (a plain pass over the same weights, same process) and against
-              torch.nn.utils.prune.global_unstructured (L1Unstructured).
+              torch.nn.utils.prune.global_unstructured (L1Unstructured); then the event with its compiled
+              passes against its numpy passes, interleaved in one process (--prune-engine-repeats).
   memory      bytes that masks, the teacher and the teacher cache add, per prunable weight.
   latency     CPU inference of structured-pruned MiniLM shapes against dense, batch 1 and 32 at 128 tokens,
               torch and onnxruntime (scripts/bench/latency.py).

@@ -199,3 +199,14 @@ def test_build_is_cached(tmp_path, monkeypatch):
         assert not [p for p in tmp_path.iterdir() if p.is_dir()]  # no build folder left behind
     finally:
         kernel.reset()
+
+
+def test_passes_note_names_what_an_event_runs():
+    params = {"w": torch.nn.Parameter(torch.randn(8, 8))}
+    assert MaskState(params).passes() == stream.engine_note()
+    assert stream.engine_note().startswith(("compiled C (", "numpy ("))
+    stream.ENGINE = "numpy"
+    assert MaskState(params).passes() == "numpy (stream.ENGINE=numpy)"
+    from sdp.pruning.scored import ScoredMaskState
+
+    assert ScoredMaskState(params, "global", None).passes() == "torch ops (ScoredMaskState)"
