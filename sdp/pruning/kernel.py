@@ -32,6 +32,7 @@ import numpy as np
 SOURCE = r"""
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 #ifdef __AVX2__
 #include <immintrin.h>
 #endif
@@ -78,31 +79,52 @@ int64_t sdp_scan(const float *w, int64_t n, float lo, float hi, float *vals, int
 
 /* Pass 2 over [s, e) without ties: keep = |w| > t (or the given keep), measure old & ~keep from |w| as it
    was, write keep, zero. inplace: old is keep itself (each entry read before it is written). The flags are
-   constants at every call, so each variant is its own loop without branches on them; restrict (old is unused
-   when inplace) and 8 independent accumulators let the compiler vectorise it without -ffast-math. */
+   constants at every call, so each variant is its own loop. 16 lanes in GCC vector types (lowered to what
+   the machine has), float sums per lane flushed to double every 1024 weights (<= 64 terms per float sum). */
+typedef float vf __attribute__((vector_size(64)));
+typedef int32_t vi __attribute__((vector_size(64)));
+typedef uint8_t vb __attribute__((vector_size(16)));
+
 static inline void span(float *restrict w, uint8_t *restrict keep, const uint8_t *restrict old, int64_t s,
                         int64_t e, float t, const int cut, const int measure, const int inplace, const int zero,
                         int64_t *removed, double *acc) {
-    double mass[8] = {0}, total[8] = {0};
-    int64_t gone_n[8] = {0};
     int64_t i = s;
-#define BODY(x, j) do { \
-        float a = fabsf(w[x]); \
-        uint8_t kb = cut ? (uint8_t)(a > t) : keep[x]; \
-        if (measure) { \
-            uint8_t g = (uint8_t)((inplace ? keep[x] : old[x]) > kb); \
-            total[j] += a; \
-            mass[j] += g ? (double)a : 0.0; \
-            gone_n[j] += g; \
-        } \
-        if (cut) keep[x] = kb; \
-        if (zero) w[x] = w[x] * (float)kb; \
-    } while (0)
-    for (; i + 8 <= e; i += 8)
-        for (int j = 0; j < 8; j++) BODY(i + j, j);
-    for (; i < e; i++) BODY(i, 0);
-#undef BODY
-    for (int j = 0; j < 8; j++) { *removed += gone_n[j]; acc[0] += mass[j]; acc[1] += total[j]; }
+    while (e - i >= 16) {
+        int64_t stop = e - i >= 1024 ? i + 1024 : e - (e - i) % 16;
+        vf mass = {0}, total = {0};
+        vi gone_n = {0};
+        for (; i < stop; i += 16) {
+            vf x, a;
+            vi kb, g;  /* -1 where true */
+            vb k8, o8;
+            memcpy(&x, w + i, sizeof x);
+            a = (vf)((vi)x & 0x7fffffff);
+            if (cut) kb = a > t;
+            else { memcpy(&k8, keep + i, sizeof k8); kb = -__builtin_convertvector(k8, vi); }
+            if (measure) {
+                memcpy(&o8, (inplace ? keep : old) + i, sizeof o8);
+                g = -__builtin_convertvector(o8, vi) & ~kb;
+                total += a;
+                mass += (vf)((vi)a & g);
+                gone_n -= g;
+            }
+            if (cut) { k8 = __builtin_convertvector(-kb, vb); memcpy(keep + i, &k8, sizeof k8); }
+            if (zero) { x = x * __builtin_convertvector(-kb, vf); memcpy(w + i, &x, sizeof x); }
+        }
+        for (int j = 0; j < 16; j++) { *removed += gone_n[j]; acc[0] += mass[j]; acc[1] += total[j]; }
+    }
+    for (; i < e; i++) {
+        float a = fabsf(w[i]);
+        uint8_t kb = cut ? (uint8_t)(a > t) : keep[i];
+        if (measure) {
+            uint8_t g = (uint8_t)((inplace ? keep[i] : old[i]) > kb);
+            acc[1] += a;
+            acc[0] += g ? (double)a : 0.0;
+            *removed += g;
+        }
+        if (cut) keep[i] = kb;
+        if (zero) w[i] = w[i] * (float)kb;
+    }
 }
 
 #define SPAN(c, m, p, z) span(w, keep, old, s, e, t, c, m, p, z, removed, acc)

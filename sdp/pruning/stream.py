@@ -22,6 +22,7 @@ the same arithmetic, read once per weight); the numpy passes remain, and run whe
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -107,15 +108,21 @@ def _map(fn, items: list) -> list:
     return list(_pools[threads].map(fn, items))
 
 
+@functools.lru_cache(maxsize=8)
+def _sample_positions(sizes: tuple[int, ...], sample: int) -> tuple[np.ndarray, ...]:
+    """The fixed-seed sample's positions in each tensor, sorted (the gather walks memory forwards). They depend
+    on the sizes alone, so a run's events share them: drawing and sorting them cost as much as a pass."""
+    gen, n = np.random.default_rng(0), sum(sizes)
+    return tuple(np.sort(gen.integers(0, size, max(1, round(sample * size / n)))) for size in sizes)
+
+
 def _bracket(flats: list[np.ndarray], k: int) -> tuple[np.float32, np.float32, float]:
     """(lo, hi] that holds the k-th smallest |w| with near certainty: quantiles of a fixed-seed sample,
     6 standard errors either side, and the share of the sample inside it. Only speed depends on it;
     :func:`select` checks it exactly."""
     n = sum(f.size for f in flats)
-    gen = np.random.default_rng(0)
-    sample = np.abs(np.concatenate([
-        f[np.sort(gen.integers(0, f.size, max(1, round(_SAMPLE * f.size / n))))] for f in flats
-    ]))  # positions sorted: the gather walks memory forwards
+    positions = _sample_positions(tuple(f.size for f in flats), _SAMPLE)
+    sample = np.abs(np.concatenate([f[p] for f, p in zip(flats, positions)]))
     m, q = sample.size, k / n
     delta = _SIGMAS * math.sqrt(q * (1.0 - q) / m) + 2.0 / m
     lo_i, hi_i = math.floor((q - delta) * m), math.ceil((q + delta) * m)
