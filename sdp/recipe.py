@@ -124,6 +124,9 @@ class PruneRecipe:
         student = self.accelerator.unwrap_model(self.model)
         # 4. The prunable set and its masks (prune.granularity, prune.criterion): views of the student's parameters.
         self.prunable, self.masks = build_mask_state(student, cfg.prune, build_criterion(cfg.prune), cfg.sparsity)
+        passes = self.masks.passes()  # what an event runs; CPU: compiled now (on every rank), not in event 1
+        if self.accelerator.is_main_process:
+            record_fields(self.run_dir, prune_passes=passes)
         # 5. The objective's terms, then the teacher they need (its weights become the dense model's
         #    when the pruning stage starts) and its output cache.
         self.distill = DISTILL_TERMS.build(cfg.regularizer.name, **term_options(cfg.regularizer))

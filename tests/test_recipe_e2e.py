@@ -81,6 +81,7 @@ def _check_run(run_dir: Path, metrics: dict, task: str, sparsity: float, scope: 
         assert on_disk["versions"][key]
     assert (run_dir / "run.log").read_text().strip()
     assert (run_dir / "trace.jsonl").read_text().strip()
+    assert json.loads((run_dir / "run.json").read_text())["prune_passes"].startswith(("compiled C (", "numpy ("))
 
     # The checkpoint: plain safetensors, no mask buffers, zeros in place, reloadable.
     state = load_file(run_dir / "model" / "model.safetensors")

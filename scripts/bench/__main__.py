@@ -23,7 +23,8 @@ Sections:
   prune       one pruning event (MaskState.update: global magnitude masks, the measurements it records,
               the weights zeroed) over a BERT-base-sized prunable set (85M random weights), against its
               memory-bandwidth bound (a plain pass over the same weights, same process) and against
-              torch.nn.utils.prune.global_unstructured (L1Unstructured).
+              torch.nn.utils.prune.global_unstructured (L1Unstructured); then the event with its compiled
+              passes against its numpy passes, interleaved in one process (--prune-engine-repeats).
   memory      bytes that masks, the teacher and the teacher cache add, per prunable weight.
   latency     CPU inference of structured-pruned MiniLM shapes against dense, batch 1 and 32 at 128 tokens,
               torch and onnxruntime (scripts/bench/latency.py).
@@ -79,6 +80,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--prune-previous", type=int, default=None,
                    help="how many repeats also time the previous kthvalue code (default 2; 0 quick)")
     p.add_argument("--prune-layers", type=int, default=None, help="BERT-base layers for (3) (default 12; 2 quick)")
+    p.add_argument("--prune-engine-repeats", type=int, default=None,
+                   help="in-process rounds of the compiled against the numpy pruning passes (default 10; 3 quick; 0 off)")
     p.add_argument("--sparsity", type=float, default=0.9)
     p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
@@ -95,7 +98,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     quick = args.quick
     defaults = {"repeats": (20, 3), "warmup": (2, 1), "bf16_repeats": (2, 1), "bf16_warmup": (1, 0), "prune_repeats": (3, 2), "prune_previous": (2, 0),
-                "prune_layers": (12, 2)}
+                "prune_layers": (12, 2), "prune_engine_repeats": (10, 3)}
     for key, (full, fast) in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, fast if quick else full)

@@ -129,9 +129,77 @@ def plain_pass_seconds(mods: list[nn.Linear], repeats: int = 3) -> float:
     return float(np.median(times))
 
 
+def build_seconds() -> dict[str, Any]:
+    """What a run pays once for the compiled passes (in setup, never in an event): a build into an empty
+    cache, then a load from it; the process keeps the second."""
+    import os
+
+    from sdp.pruning import kernel
+
+    out: dict[str, Any] = {}
+    saved = os.environ.get("SDP_KERNEL_CACHE")
+    with tempfile.TemporaryDirectory(prefix="sdp-kernel-") as cache:
+        os.environ["SDP_KERNEL_CACHE"] = cache
+        try:
+            for label in ("cold_build_seconds", "cached_load_seconds"):
+                kernel.reset()
+                start = time.perf_counter()
+                kernel.load()
+                out[label] = time.perf_counter() - start
+        finally:
+            os.environ.pop("SDP_KERNEL_CACHE") if saved is None else os.environ.update(SDP_KERNEL_CACHE=saved)
+    kernel.reset()
+    out["note"] = kernel.note()  # from the run's own cache, as a run finds it
+    return out
+
+
+def engines_worker(layers: int, sparsity: float, threads: int, repeats: int) -> None:
+    """Runs in a fresh interpreter: the same pruning event (MaskState.update) with the compiled passes and with
+    the numpy passes, interleaved in one process on the same weights (restored and masks reset before each,
+    untimed), starting engine alternated. Ratios per repeat (compiled / numpy), then median and IQR."""
+    from sdp.pruning import stream
+    from sdp.pruning.masks import MaskState
+
+    torch.set_num_threads(threads)
+    built = build_seconds()
+    mods = bert_base_linears(layers)
+    orig = [m.weight.detach().clone() for m in mods]
+    state = MaskState({f"m{i}.weight": m.weight for i, m in enumerate(mods)}, "global")
+    times: dict[str, list[float]] = {"compiled": [], "numpy": []}
+    masks: dict[str, list[torch.Tensor]] = {}
+    for r in range(repeats + 1):  # round 0 warms both (allocator, pool threads, scratch blocks), untimed
+        for engine in rotated(["compiled", "numpy"], r):
+            stream.ENGINE = "auto" if engine == "compiled" else "numpy"
+            with torch.no_grad():
+                for m, w in zip(mods, orig):
+                    m.weight.copy_(w)
+            for mk in state.masks.values():
+                mk.fill_(True)
+            state.current_sparsity = 0.0
+            gc.collect()
+            start = time.perf_counter()
+            removed = state.update(sparsity)
+            elapsed = time.perf_counter() - start
+            if r:
+                times[engine].append(elapsed)
+            else:
+                masks[engine] = [mk.clone() for mk in state.masks.values()]
+                masks[engine + "_removed"] = removed
+    stream.ENGINE = "auto"
+    same = all(torch.equal(a, b) for a, b in zip(masks["compiled"], masks["numpy"]))
+    ratio = [c / n for c, n in zip(times["compiled"], times["numpy"])]
+    result = {"engines": True, "weights": sum(w.numel() for w in orig), "repeats": repeats, "build": built,
+              "seconds": {k: summary(v) for k, v in times.items()}, "compiled_over_numpy": summary(ratio),
+              "runs": times, "masks_identical": same,
+              "removed": {k: masks[k + "_removed"] for k in ("compiled", "numpy")}}
+    print("RESULT " + json.dumps(result), flush=True)
+
+
 def prune_worker(method: str, layers: int, sparsity: float, threads: int, mask_out: str | None) -> None:
     """Runs in a fresh interpreter: one timed pruning step, its peak RSS, and its mask; for sdp's event
     also the plain-pass time over the same weights (the bandwidth bound), just before it."""
+    if method.startswith("engines:"):  # the compiled passes against the numpy ones, in this one process
+        return engines_worker(layers, sparsity, threads, int(method.split(":")[1]))
     torch.set_num_threads(threads)
     setup = prune_methods()[method]
     # Warm-up at full size on other weights: code paths, and the allocator in the state a training run's
@@ -163,6 +231,10 @@ def prune_worker(method: str, layers: int, sparsity: float, threads: int, mask_o
         "pruned": pruned,
         "expected_pruned": round(sparsity * n),
     }
+    if method.startswith("sdp"):
+        from sdp.pruning import stream
+
+        result["passes"] = stream.engine_note()
     if plain is not None:
         gbps = 4 * n / plain / 1e9
         bound = EVENT_BYTES_PER_WEIGHT * n / 1e9 / gbps
@@ -220,6 +292,12 @@ def section_prune(args) -> dict[str, Any]:
                 bound = (f", {res['over_bandwidth_bound']:.2f}x the bandwidth bound {res['bandwidth_bound_seconds']:.3f} s"
                          if "over_bandwidth_bound" in res else "")
                 print(f"  prune {m}: {res['seconds']:.3f} s, peak +{res['peak_extra_mib']:.0f} MiB{bound}", flush=True)
+        engines = None
+        if args.prune_engine_repeats:
+            engines = run_worker(f"engines:{args.prune_engine_repeats}", args, None)
+            r = engines["compiled_over_numpy"]
+            print(f"  prune event, compiled passes / numpy passes (same process): {r['median']:.3f}x "
+                  f"[{r['q1']:.3f}, {r['q3']:.3f}]; masks identical: {engines['masks_identical']}", flush=True)
         identity = compare_masks(mask_paths["sdp"], mask_paths["torch_global_unstructured"], args.prune_layers,
                                  args.sparsity)
     n = runs["sdp"][0]["weights"]
@@ -240,5 +318,6 @@ def section_prune(args) -> dict[str, Any]:
         "over_bandwidth_bound": summary([x["over_bandwidth_bound"] for x in runs["sdp"]]),
         "exact_count": all(x["pruned"] == x["expected_pruned"] for x in runs["sdp"]),
         "masks_vs_torch": identity,
+        "compiled_vs_numpy": engines,
         "runs": runs,
     }

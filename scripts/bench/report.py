@@ -186,6 +186,15 @@ def _render_prune(p: dict[str, Any]) -> list[str]:
                 f"the new one written, the weights written back), so its bound is "
                 f"{fmt(p['bandwidth_bound_seconds'], 3, ' s')} and the event takes "
                 f"{fmt(p['over_bandwidth_bound'], 2, 'x')} that (per worker, same process)."]
+    e = p.get("compiled_vs_numpy")
+    if e:
+        b = e["build"]
+        out += ["", f"Compiled passes against numpy passes (sdp.pruning.kernel vs sdp.pruning.stream's numpy loop), "
+                f"the same event on the same weights in one process, {e['repeats']} interleaved repeats: compiled "
+                f"{fmt(e['seconds']['compiled'], 3, ' s')}, numpy {fmt(e['seconds']['numpy'], 3, ' s')}, per-repeat "
+                f"ratio {fmt(e['compiled_over_numpy'], 3, 'x')}; masks identical: {e['masks_identical']}. "
+                f"Paid once per run, in setup: {b['cold_build_seconds']:.2f} s to build into an empty cache, "
+                f"{b['cached_load_seconds']:.3f} s to load from it ({b['note']})."]
     out += [""]
     return out
 
@@ -257,10 +266,11 @@ def notes_for(result: dict[str, Any]) -> list[str]:
             f"(3) pruning event {s:.3f} s{bound}, {sp:.1f}x faster than torch (targets <= "
             f"{TARGETS['prune_seconds']} s or <= {TARGETS['prune_over_bandwidth_bound']}x the bound: "
             f"{prune_verdict(prune)}; >= {TARGETS['prune_speedup_vs_torch']:g}x: "
-            f"{verdict(sp, TARGETS['prune_speedup_vs_torch'], True)}). sdp.pruning.stream reads the weights twice "
-            "in 512 KiB blocks: pass 1 counts |w| below a sampled bracket and collects the ~1% of candidates "
+            f"{verdict(sp, TARGETS['prune_speedup_vs_torch'], True)}). sdp.pruning.stream reads the weights twice, "
+            "each pass one compiled C loop per tensor (sdp.pruning.kernel; numpy operations on 512 KiB blocks "
+            "where no compiler builds it): pass 1 counts |w| below a sampled bracket and collects the ~1% of candidates "
             "inside it, the exact threshold is selected among those; pass 2 writes the masks (over the old "
-            "ones), measures what the event removes (count, L1 mass, total L1 mass) from the same |w| in cache "
+            "ones), measures what the event removes (count, L1 mass, total L1 mass) from the same |w| "
             "and zeroes the weights. No fp32 copy of all |w|, no sort. Timings are wall-clock on a shared "
             f"machine (load average {_load(result['machine']['loadavg_start'])} at the start): the ratio to "
             "the bound, measured in the same process, is the figure that load does not move. torch's utility "

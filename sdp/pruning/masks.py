@@ -144,6 +144,15 @@ class MaskState:
         return {"removed": removed, "removed_mean_abs": mass / removed if removed else 0.0,
                 "removed_mass": mass / total if total else 0.0}
 
+    def passes(self) -> str:
+        """Which code a pruning event of these masks runs, in one line for run.json; on CPU it loads the
+        compiled passes now (sdp.pruning.kernel: built once, cached), so no event pays for that."""
+        if any(p.device.type != "cpu" for p in self.params.values()):
+            return "torch ops (weights not on the CPU)"
+        if type(self)._update_cpu is not MaskState._update_cpu:
+            return f"torch ops ({type(self).__name__})"
+        return stream.engine_note()
+
     def _groups(self) -> list[list[str]]:
         """The sets one selection runs over: all prunable weights, or every matrix alone."""
         return [list(self.params)] if self.scope == "global" else [[n] for n in self.params]

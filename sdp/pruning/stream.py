@@ -15,10 +15,14 @@ next to the arithmetic (at 256 KiB the per-operation overhead was a third of the
 
 Tensors are independent, so both passes spread them over a few threads (numpy releases the GIL
 inside each operation); results are combined in tensor order, so they do not depend on the threads.
+
+Where a C compiler is available, each pass over a tensor is one compiled loop instead (sdp.pruning.kernel:
+the same arithmetic, read once per weight); the numpy passes remain, and run when it is not (``ENGINE``).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -27,10 +31,28 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from sdp.pruning import kernel
+
 _STREAM_MIN = 1 << 20  # below this many weights one kthvalue over an fp32 copy is already fast
 _BLOCK = 1 << 17  # weights per block: 512 KiB of fp32, so every operation on a block stays in cache
 _SAMPLE = 1 << 17  # sampled |w| that place the bracket around the threshold
 _SIGMAS = 6.0  # bracket half-width in standard errors of the sampled quantile
+ENGINE = "auto"  # "auto": the compiled passes when they build (kernel.load), else numpy; "numpy": numpy always
+
+
+def _lib():
+    """The compiled passes, or None for the numpy ones."""
+    return kernel.load() if ENGINE != "numpy" else None
+
+
+def engine_note() -> str:
+    """Which passes pruning events run in this process, and why: one line for run.json."""
+    return kernel.note() if ENGINE != "numpy" else "numpy (stream.ENGINE=numpy)"
+
+
+def _compiled(*arrays: np.ndarray | None) -> bool:
+    """Whether the compiled loops can take these arrays: contiguous, and writable where they write."""
+    return all(a is None or (a.flags.c_contiguous and a.flags.writeable) for a in arrays)
 
 
 @dataclass
@@ -86,14 +108,21 @@ def _map(fn, items: list) -> list:
     return list(_pools[threads].map(fn, items))
 
 
-def _bracket(flats: list[np.ndarray], k: int) -> tuple[np.float32, np.float32]:
+@functools.lru_cache(maxsize=8)
+def _sample_positions(sizes: tuple[int, ...], sample: int) -> tuple[np.ndarray, ...]:
+    """The fixed-seed sample's positions in each tensor, sorted (the gather walks memory forwards). They depend
+    on the sizes alone, so a run's events share them: drawing and sorting them cost as much as a pass."""
+    gen, n = np.random.default_rng(0), sum(sizes)
+    return tuple(np.sort(gen.integers(0, size, max(1, round(sample * size / n)))) for size in sizes)
+
+
+def _bracket(flats: list[np.ndarray], k: int) -> tuple[np.float32, np.float32, float]:
     """(lo, hi] that holds the k-th smallest |w| with near certainty: quantiles of a fixed-seed sample,
-    6 standard errors either side. Only speed depends on it; :func:`select` checks it exactly."""
+    6 standard errors either side, and the share of the sample inside it. Only speed depends on it;
+    :func:`select` checks it exactly."""
     n = sum(f.size for f in flats)
-    gen = np.random.default_rng(0)
-    sample = np.abs(np.concatenate([
-        f[np.sort(gen.integers(0, f.size, max(1, round(_SAMPLE * f.size / n))))] for f in flats
-    ]))  # positions sorted: the gather walks memory forwards
+    positions = _sample_positions(tuple(f.size for f in flats), _SAMPLE)
+    sample = np.abs(np.concatenate([f[p] for f, p in zip(flats, positions)]))
     m, q = sample.size, k / n
     delta = _SIGMAS * math.sqrt(q * (1.0 - q) / m) + 2.0 / m
     lo_i, hi_i = math.floor((q - delta) * m), math.ceil((q + delta) * m)
@@ -102,12 +131,18 @@ def _bracket(flats: list[np.ndarray], k: int) -> tuple[np.float32, np.float32]:
         sample = np.partition(sample, inner)  # the two order statistics, not a full sort
     lo = sample[lo_i] if lo_i >= 0 else np.float32(-1.0)
     hi = sample[hi_i] if hi_i < m else np.float32(np.inf)
-    return lo, hi
+    return lo, hi, (min(hi_i, m) - max(lo_i, 0)) / m
 
 
-def _scan(flat: np.ndarray, lo: np.float32, hi: np.float32) -> tuple[int, np.ndarray, list[np.ndarray]]:
+def _scan(flat: np.ndarray, lo: np.float32, hi: np.float32, share: float = 0.0
+          ) -> tuple[int, np.ndarray, list[np.ndarray]]:
     """Pass 1 over one tensor: the count of |w| <= lo, the values of |w| in (lo, hi] in position order, and
-    their in-block indices per block (positions are only needed when ties at the threshold are split)."""
+    their in-block indices per block (positions are only needed when ties at the threshold are split).
+    ``share``: the expected fraction inside the bracket (room the compiled loop reserves first)."""
+    lib = _lib()
+    if lib is not None and _compiled(flat):  # one block as long as the tensor: its indices are its positions
+        n_le_lo, values, positions = kernel.scan(lib, flat, lo, hi, int(1.25 * share * flat.size) + 1024)
+        return n_le_lo, values, [positions]
     a_buf, le_buf, in_buf = _scratch(np.float32, bool, bool)
     n_le_hi, values, indices = 0, [], []
     for start in range(0, flat.size, _BLOCK):
@@ -133,9 +168,9 @@ def select(flats: list[np.ndarray], k: int) -> Cut | None:
     """The cut that removes exactly the ``k`` smallest |w| over ``flats`` (0 < k < n), ties broken by
     position in their concatenation (earliest pruned first): what a kthvalue over the concatenated |w|
     gives, without that copy. None when the sampled bracket misses, which only NaNs can cause."""
-    lo, hi = _bracket(flats, k)
+    lo, hi, share = _bracket(flats, k)
     offsets = np.cumsum([0] + [f.size for f in flats])
-    scans = _map(lambda f: _scan(f, lo, hi), flats)
+    scans = _map(lambda f: _scan(f, lo, hi, share), flats)
     n_le_lo = sum(s[0] for s in scans)
     cand = np.concatenate([s[1] for s in scans])
     if n_le_lo < k <= n_le_lo + cand.size:
@@ -178,9 +213,14 @@ def finish(
         bounds = np.searchsorted(cut.kept_ties, offsets)
         tie_sets = [cut.kept_ties[bounds[i] : bounds[i + 1]] - offsets[i] for i in range(len(flats))]
 
+    lib = _lib()
+
     def one(i: int) -> tuple[int, float, float]:
         flat, out, ties = flats[i], keep[i], tie_sets[i]
         measure, zero_i = old is not None, bool(zero and zero[i])
+        if lib is not None and _compiled(flat, out, old[i] if measure else None):
+            return kernel.finish(lib, flat, out, None if cut is None else cut.t, old[i] if measure else None,
+                                 ties, zero_i)
         a_buf, f_buf, k_buf, g_buf = _scratch(np.float32, np.float32, bool, bool)
         # Sums: einsum and dot (vectorised, several accumulators) are 2-3x faster than ndarray.sum's pairwise
         # loop here; each block's float32 sum is added to a Python float, so the relative error stays ~1e-7.
