@@ -43,12 +43,19 @@ def compose_grid(name: str, overrides: list[str] = ()):
     """The grid's options: scripts/grids/<name>.yaml with ``overrides``, typed by its hook's Options (a wrong key,
     type or hook is one line naming it)."""
     from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     if name not in names():
         raise SystemExit(f"grid: {name!r} is not a grid; the grids are {', '.join(names())} (scripts/grids/)")
+    for override in overrides:
+        try:
+            OverridesParser.create().parse_override(override)
+        except HydraException as err:
+            raise SystemExit(f"grid {name}: {override!r} is not an override in Hydra's syntax ({str(err).splitlines()[0]}"
+                             "); e.g. 'tasks=[sst2,mrpc]' 'overrides=[\"prune.max_steps=2\"]'") from None
     try:
         with initialize_config_dir(config_dir=str(GRIDS), version_base="1.3"):
             cfg = compose(name, overrides=list(overrides))

@@ -95,6 +95,7 @@ def test_the_shim_passes_every_old_option_on(tmp_path):
 @pytest.mark.parametrize(("args", "message"), [
     (["nope"], r"'nope' is not a grid; the grids are calibrate, structured, study, study_full, sweeps"),
     (["study", "tasks_typo=[sst2]"], r"grid study: Could not override 'tasks_typo'"),
+    (["study", "tasks=[sst2"], r"grid study: 'tasks=\[sst2' is not an override in Hydra's syntax"),
     (["study", "jobs=two"], r"grid study: Value 'two' of type 'str' could not be converted to Integer"),
     (["study", "methods=[kd,mp]"], r"methods=\['kd', 'mp'\] must start with mp"),
     (["study", "add=[qqp:0.95]"], r"add item 'qqp:0.95' names task 'qqp', which is not in tasks="),
