@@ -60,7 +60,7 @@ def compose_grid(name: str, overrides: list[str] = ()):
         with initialize_config_dir(config_dir=str(GRIDS), version_base="1.3"):
             cfg = compose(name, overrides=list(overrides))
     except (HydraException, OmegaConfBaseException) as err:
-        raise SystemExit(f"grid {name}: {str(err).splitlines()[0]}") from None
+        raise SystemExit(f"grid {name}: {str(err).splitlines()[0]} (its options: scripts/grids/{name}.yaml)") from None
     hook = cfg.get("hook")
     if hook not in HOOKS:
         raise SystemExit(f"grid {name}: hook={hook!r} is not one of {', '.join(HOOKS)}")
