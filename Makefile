@@ -47,15 +47,17 @@ tables: install
 bench: install
 	$(BIN)/python scripts/bench
 
-# Long, resumable grids (hours on 2 CPU cores): re-running skips finished runs and resumes interrupted ones.
+# Long, resumable grids (hours on 2 CPU cores), each a config of one runner (scripts/grid.py, scripts/grids/):
+# re-running skips finished runs and resumes interrupted ones. GRID_ARGS: the grid's options, or --plan to list
+# its runs without starting any.
 calibrate: install
-	nice $(BIN)/python scripts/calibrate.py
+	nice $(BIN)/python scripts/grid.py calibrate $(GRID_ARGS)
 
-# STUDY_ROOT and STUDY_ARGS (scripts/study.py --help) run a slice or a copy elsewhere, e.g. STUDY_ROOT=/tmp/s
-# STUDY_ARGS='--tasks sst2 --seeds 1 --sparsities 0.9'. Records from older code: sdp/run/code_policy.py.
+# STUDY_ROOT and STUDY_ARGS run a slice or a copy elsewhere, e.g. STUDY_ROOT=/tmp/s
+# STUDY_ARGS="'tasks=[sst2]' 'seeds=[1]' 'sparsities=[0.9]'". Records from older code: sdp/run/code_policy.py.
 STUDY_ROOT ?= results/study
 study: install
-	nice $(BIN)/python scripts/study.py --root $(STUDY_ROOT) $(STUDY_ARGS)
+	nice $(BIN)/python scripts/grid.py study root=$(STUDY_ROOT) $(STUDY_ARGS)
 	$(BIN)/sdp-tables results_dir=$(STUDY_ROOT)
 
 # Stop this repository's running grids (their pid files under .grids/, nothing matched by pattern): each driver

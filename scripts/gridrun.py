@@ -1,4 +1,4 @@
-"""A resumable grid of `sdp-run` calls, two at a time, with a progress file: what calibrate.py and study.py share.
+"""A resumable grid of `sdp-run` calls, two at a time, with a progress file: the engine of scripts/grid.py.
 
 Each run goes into a fixed folder, so a re-launch skips finished runs (their metrics.json says
 ``completed``) without starting a process, and resumes interrupted ones from their last checkpoint.
@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grid_pids import Registration
@@ -44,6 +45,21 @@ def offline_environment() -> None:
     for key in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
         os.environ.setdefault(key, "1")
     os.environ.setdefault("SDP_DATA_DIR", str((REPO.parent / "shared" / "data").resolve()))
+
+
+@dataclass
+class GridOptions:
+    """What every grid config (scripts/grids/*.yaml) sets; a hook's own options extend it (scripts/grid.py)."""
+
+    hook: str = "???"  # which plan: study, calibration or runs (scripts/grid.py HOOKS)
+    title: str = "Grid"  # PROGRESS.md's heading
+    root: str = "???"  # the grid's folder; a relative one is relative to the repository
+    experiment: str = "???"  # the conf/experiment/ preset every run starts from
+    jobs: int = 2  # runs side by side
+    overrides: list[str] = field(default_factory=list)  # extra sdp-run overrides for every run
+    # keep every finished record whatever code made it (flagged code_changed_since); by default one made by older
+    # code is kept only if nothing that affects training changed since (sdp/run/code_policy.py), else run again
+    reuse_any_code: bool = False
 
 
 def read_completed(run_dir: Path) -> dict | None:
@@ -335,12 +351,29 @@ class Grid:
                  f"- failed this launch ({len(self.failed)}): " + (", ".join(self.failed) or "none"),
                  *([f"- interrupted this launch, resumable ({len(self.interrupted)}): " + ", ".join(self.interrupted)]
                    if self.interrupted else []),
-                 f"- left: {self.time_left(todo)}", "",
-                 "Finished runs are skipped and interrupted ones resume when the same command runs again.", ""]
+                 f"- left: {self.time_left(todo)}", "", FOOTER, "", NOTES, ""]
         self.root.mkdir(parents=True, exist_ok=True)
+        notes = kept_notes(self.root / "PROGRESS.md")
         tmp = self.root / ".PROGRESS.md.tmp"
-        tmp.write_text("\n".join(lines))
+        tmp.write_text("\n".join(lines) + (notes + "\n" if notes else ""))
         tmp.replace(self.root / "PROGRESS.md")
+
+
+FOOTER = "Finished runs are skipped and interrupted ones resume when the same command runs again."
+NOTES = "<!-- Notes: the grid rewrites this file above this line and keeps what is written below it. -->"
+
+
+def kept_notes(path: Path) -> str:
+    """The hand-written part of a PROGRESS.md: the text below the NOTES line, or (a file written before that line
+    existed) below the generated FOOTER; "" when there is none."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return ""
+    for line in (NOTES, FOOTER):
+        if line in text:
+            return text.split(line, 1)[1].strip("\n")
+    return ""
 
 
 def _folders(label: str) -> list[str]:

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The structured grid (results/structured/README.md) in the background, from this checkout: start | stop | status.
-#   bash scripts/structured_grid.sh start    # start or resume: the study runner, one run at a time, nice 19
+#   bash scripts/structured_grid.sh start    # start or resume: the grid runner, two runs side by side, nice 19
 #   bash scripts/structured_grid.sh stop     # SIGTERM to its process group: the running sdp-run checkpoints
 #   bash scripts/structured_grid.sh status
-# The grid itself is scripts/study.py (the study runner) with experiment=structured_grid at the measured levels'
-# sparsities (results/structured/levels/levels.json); it skips finished runs and resumes an interrupted one.
+# The grid itself is `python scripts/grid.py structured` (scripts/grids/structured.yaml: the measured levels'
+# sparsities, results/structured/levels_quiet/levels.json); it skips finished runs and resumes an interrupted one.
 # Beside it, a loop commits finished records every 15 minutes (scripts/commit_records.py: never weights or
 # model.onnx) and regenerates the frontier (scripts/structured_report.py), until the grid's process is gone.
 set -euo pipefail
@@ -18,14 +18,12 @@ case "${1:-status}" in
 start)
   if alive $LOGS/grid.pid; then echo "structured grid: running already (pid $(cat $LOGS/grid.pid))"; exit 0; fi
   mkdir -p $LOGS
-  sparsities=$($PY -c "import json; print(','.join(str(v['sparsity']) for v in json.load(open('$ROOT/levels/levels.json'))['levels']))")
   # setsid: its own process group, so `stop` reaches the runner and the sdp-run it started, and nothing else.
-  setsid nohup nice -n 19 $PY scripts/study.py --experiment structured_grid --root $ROOT --tasks sst2,mrpc \
-    --sparsities "$sparsities" --seeds 1,2,3 --jobs 1 >> $LOGS/grid.log 2>&1 < /dev/null &
+  setsid nohup nice -n 19 $PY scripts/grid.py structured "root=$ROOT" >> $LOGS/grid.log 2>&1 < /dev/null &
   echo $! > $LOGS/grid.pid
   setsid nohup nice -n 19 bash scripts/structured_grid.sh commit-loop >> $LOGS/commit.log 2>&1 < /dev/null &
   echo $! > $LOGS/commit.pid
-  echo "structured grid: started (pid $(cat $LOGS/grid.pid), sparsities $sparsities); log $LOGS/grid.log;" \
+  echo "structured grid: started (pid $(cat $LOGS/grid.pid)); log $LOGS/grid.log;" \
        "commit loop pid $(cat $LOGS/commit.pid), log $LOGS/commit.log"
   ;;
 stop)

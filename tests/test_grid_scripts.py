@@ -1,5 +1,6 @@
 """scripts/gridrun.py and scripts/commit_records.py: a redone run that does not reproduce its committed record
-stops its chain on every launch and is never committed over it."""
+stops its chain on every launch and is never committed over it; PROGRESS.md keeps its hand-written notes; the
+study's chains (scripts/grid_study.py) as the design says."""
 
 from __future__ import annotations
 
@@ -80,12 +81,13 @@ def test_study_chains_share_one_dense_model_per_task_and_seed_and_run_mp_first(t
     """The study's design in code: per (task, seed) one dense model passed to every run; per sparsity MP first,
     then KD and SDP-CC comparing their masks with MP's; the first seed whole, then the other seeds' headline
     sparsities (>= 0.8), then their lower ones; every run composes with the frozen presets."""
-    import study
+    import grid
     from hydra import compose, initialize_config_dir
 
     import sdp.config  # noqa: F401
 
-    chains = study.build_chains(tmp_path, ["cola", "sst2"], [0.9, 0.5], [1, 2])
+    opts = grid.compose_grid("study", ["tasks=[cola,sst2]", "sparsities=[0.9,0.5]", "seeds=[1,2]"])
+    chains = grid.HOOKS[opts.hook].plan(opts, tmp_path)
     order = [(c[0][0].name, sorted({o for _, over, *_ in c[1:] for o in over if o.startswith("sparsity=")}))
              for c in chains]
     assert order == [("cola_seed1", ["sparsity=0.5", "sparsity=0.9"]), ("sst2_seed1", ["sparsity=0.5", "sparsity=0.9"]),
@@ -93,7 +95,7 @@ def test_study_chains_share_one_dense_model_per_task_and_seed_and_run_mp_first(t
                      ("cola_seed2", ["sparsity=0.5"]), ("sst2_seed2", ["sparsity=0.5"])]
     for chain in chains:
         (dense_dir, dense_over, _), *runs = chain
-        assert "stages=dense" in dense_over and len(runs) % len(study.METHODS) == 0
+        assert "stages=dense" in dense_over and len(runs) % len(opts.methods) == 0
         for i in range(0, len(runs), 3):
             group = runs[i:i + 3]
             assert [next(o for o in over if o.startswith("method=")) for _, over, *_ in group] == [
@@ -109,14 +111,15 @@ def test_study_chains_share_one_dense_model_per_task_and_seed_and_run_mp_first(t
 
 
 def test_full_study_chains_take_a_tasks_extra_sparsity_and_compose_the_full_data_preset(tmp_path):
-    """The full-data study (issue 23): SST-2 also at 0.95 (--add sst2:0.95), the other tasks at 0.9 and 0.8 only;
+    """The full-data study (issue 23): SST-2 also at 0.95 (add=[sst2:0.95]), the other tasks at 0.9 and 0.8 only;
     experiment=study_full is the study's budget on the whole training set."""
-    import study
+    import grid
     from hydra import compose, initialize_config_dir
 
     import sdp.config  # noqa: F401
 
-    chains = study.build_chains(tmp_path, ["rte", "sst2"], [0.9, 0.8], [1, 2], {"sst2": [0.95]})
+    opts = grid.compose_grid("study_full", ["tasks=[rte,sst2]", "seeds=[1,2]"])
+    chains = grid.HOOKS[opts.hook].plan(opts, tmp_path)
     sparsities = {c[0][0].name: sorted({o for _, over, *_ in c[1:] for o in over if o.startswith("sparsity=")})
                   for c in chains}
     assert sparsities == {"rte_seed1": ["sparsity=0.8", "sparsity=0.9"], "rte_seed2": ["sparsity=0.8", "sparsity=0.9"],
@@ -239,3 +242,19 @@ def test_a_stopped_grid_passes_the_signal_on_and_counts_its_run_interrupted(tmp_
     assert (first / "signals").read_text() == str(int(signal.SIGINT))
     assert "interrupted this launch, resumable (1): a" in (root / "PROGRESS.md").read_text()
     assert not list((tmp_path / ".grids").glob("*.json"))
+
+
+def test_progress_keeps_the_hand_written_notes_below_its_marker(tmp_path):
+    """results/study/PROGRESS.md lost a paragraph to a rewrite: the text below the NOTES line is kept, and in a file
+    written before that line existed, the text below the generated footer."""
+    (tmp_path / "PROGRESS.md").write_text("# Study: progress (written by scripts/gridrun.py)\n\n- done (1): a\n\n"
+                                          f"{gridrun.FOOTER}\n\nComplete on 2026-11-28: by hand.\n\nSecond note.\n")
+    grid = gridrun.Grid(tmp_path, [], title="Study")
+    for _ in range(2):  # the first rewrite adds the marker; later ones keep what is below it
+        grid.write_progress()
+        text = (tmp_path / "PROGRESS.md").read_text()
+        assert text.count(gridrun.NOTES) == 1 and "- done (0): none" in text and "- done (1)" not in text
+        assert text.endswith(f"{gridrun.NOTES}\nComplete on 2026-11-28: by hand.\n\nSecond note.\n")
+    (tmp_path / "PROGRESS.md").unlink()
+    grid.write_progress()
+    assert (tmp_path / "PROGRESS.md").read_text().endswith(f"{gridrun.NOTES}\n")

@@ -1,7 +1,7 @@
 """The structured comparison grid (issue 28, "Evidence"): each level's sparsity fixes the shape whose latency was
-measured (results/structured/levels/levels.json), the grid's preset composes for every run of the study runner, and
-the report reads records only (scripts/structured_levels.py, conf/experiment/structured_grid.yaml,
-scripts/structured_report.py)."""
+measured (results/structured/levels/levels.json), the grid (scripts/grids/structured.yaml) runs at those levels and
+its preset composes for every run, and the report reads records only (scripts/structured_levels.py,
+conf/experiment/structured_grid.yaml, scripts/structured_report.py)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def test_a_level_sparsity_removes_exactly_its_layers_at_full_width(kept):
 def test_the_measured_levels_the_preset_and_the_grid_agree(tmp_path, levels_file):
     """The committed measurement names each level's sparsity and shape; the preset prunes whole layers only and
     composes for every run the study runner makes of the grid (dense model, MP, KD and SDP-CC per level)."""
-    import study
+    import grid
     from hydra import compose, initialize_config_dir
 
     import sdp.config  # noqa: F401
@@ -72,7 +72,8 @@ def test_the_measured_levels_the_preset_and_the_grid_agree(tmp_path, levels_file
         assert lv["speedup"]["torch_b1"]["median"] > 1 and lv["speedup"]["onnxruntime_b1"]["median"] > 1
     assert levels["git"]["commit"] and levels["machine"]["cpu_model"]
     sparsities = [lv["sparsity"] for lv in levels["levels"]]
-    chains = study.build_chains(tmp_path, ["sst2", "mrpc"], sparsities, [1, 2, 3])
+    opts = grid.compose_grid("structured", ["sparsities=[" + ",".join(map(str, sparsities)) + "]"])
+    chains = grid.HOOKS[opts.hook].plan(opts, tmp_path)
     assert len({job[0] for c in chains for job in c}) == 6 + 2 * 3 * 3 * len(sparsities)  # a dense job can sit in 2 chains
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         for _, over, *_ in chains[0]:
