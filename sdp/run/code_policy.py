@@ -15,7 +15,7 @@ calibration) keeps when the code has changed since they were made.
   resume this one. The clause cannot grow: every run since records its identity, and falls under the rule above.
 * Otherwise (a training file changed since a record with a code identity, or the record's code cannot be
   known: no commit, a commit this checkout lacks or does not descend from, a tree with uncommitted changes) the
-  grid runs it again, unless the grid is told to keep records made by any code (``--reuse-any-code``); then the
+  grid runs it again, unless the grid is told to keep records made by any code (``reuse_any_code=true``, a grid option of scripts/grid.py); then the
   flag lists the training files that changed, or says they are unknown.
 
 The same rules decide whether an unfinished run made by older code may resume (then with ``reuse=any_code``),
