@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         parser.error(f"ONNX export needs {missing}: pip install 'sdp[export]'")
     path, record = export_model_dir(model_dir, args.out)
-    print(json.dumps({"onnx": str(path), **record}))
+    print(json.dumps({**record, "onnx": str(path)}))  # the file written (the record names only model.onnx)
     return 0
 
 

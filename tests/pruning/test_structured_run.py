@@ -75,5 +75,6 @@ def test_sdp_export_reexports_a_model_dir(finished, tmp_path, capsys):
     printed = json.loads(capsys.readouterr().out)  # dense: the unpruned model's, as the run recorded it
     saved = json.loads((run_dir / "model" / "structure.json").read_text())["encoder_params"]
     assert printed["encoder_params"]["dense"] == saved["dense"] > printed["encoder_params"]["standard"]
+    assert printed["onnx"] == str(out)
     with pytest.raises(SystemExit):
         main([str(tmp_path)])  # not a model folder: a one-line usage error
