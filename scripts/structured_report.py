@@ -50,8 +50,9 @@ def _json(path: Path) -> dict | None:
 
 
 def last_shape(trace: Path) -> dict | None:
-    """The last prune event's kept layers, heads and FFN neurons, or None."""
-    shape = None
+    """The kept layers, heads and FFN neurons of the last prune event (the highest step; the file's line order is not
+    the events' order: a prune record can be written after later updates), or None."""
+    shape, last = None, None
     try:
         lines = trace.read_text().splitlines()
     except OSError:
@@ -62,7 +63,9 @@ def last_shape(trace: Path) -> dict | None:
         except json.JSONDecodeError:
             continue
         if ev.get("event") == "prune" and "kept_layers" in ev:
-            shape = {k: ev[k] for k in ("kept_layers", "kept_heads", "kept_ffn")}
+            step = ev.get("step", -1)
+            if last is None or step >= last:
+                shape, last = {k: ev[k] for k in ("kept_layers", "kept_heads", "kept_ffn")}, step
     return shape
 
 

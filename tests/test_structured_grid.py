@@ -104,7 +104,8 @@ def _run(root: Path, task: str, method: str, folder: str, seed: int, score: floa
     (run / "metrics.json").write_text(json.dumps({
         "status": "completed", "task": task, "method": method, "target_sparsity": sparsity, "seed": seed,
         "final": {"main": score / 100}, "dense": {"main": 0.9}}))
-    events = [{"event": "prune", "kept_layers": k, "kept_heads": 12 * k, "kept_ffn": 1536 * k} for k in (5, layers)]
+    events = [{"event": "prune", "step": step, "kept_layers": k, "kept_heads": 12 * k, "kept_ffn": 1536 * k}
+              for step, k in ((20, layers), (10, 5))]  # the last event's line first: as real traces can have it
     (run / "trace.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
 
 
