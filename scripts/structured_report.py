@@ -2,11 +2,19 @@
 
     python scripts/structured_report.py          # results/structured: frontier.png, frontier.md, README block
 
-Reads the measured levels (results/structured/levels/levels.json, scripts/structured_levels.py) and each finished
-run's metrics.json and trace.jsonl under runs/<task>/<method>_s<sparsity>_seed<k>/; loads no model and times
-nothing. A run's shape is its last prune event's kept layers, heads and FFN neurons (trace.jsonl); its speed-up is
-the one measured for that shape, so a run whose shape was not measured is named and left out, never guessed.
-The x axis is the batch-1 speed-up used to fix the levels (the lower of the torch and onnxruntime medians).
+Reads the measured levels (scripts/structured_levels.py) and each finished run's metrics.json and trace.jsonl
+under runs/<task>/<method>_s<sparsity>_seed<k>/; loads no model and times nothing. Two measurements:
+
+- levels/levels.json, the first (2026-12-04, a loaded machine): it fixed the levels "2x" and "3-4x" before any run;
+- levels_quiet/levels.json, if present, the quiet-machine re-measure of the same shapes (2026-12-05), which also
+  fixed the third level "4x+" (1 of 6 layers kept). A level's shape is never re-chosen by a later measurement: the
+  grid's runs were made at the first one's sparsities; where the re-measure's rule would pick another shape, the
+  report says so.
+
+The x axis (the "frontier axis") is a shape's batch-1 speed-up, the lower of the torch and onnxruntime medians,
+from the quiet re-measure when there is one (else the first); the levels table shows both measurements. A run's
+shape is its last prune event's kept layers, heads and FFN neurons (trace.jsonl); its speed-up is the one measured
+for that shape, so a run whose shape was not measured is named and left out, never guessed.
 
 The table is the study's format (results/study/README.md): mean ± std over seeds per cell, and SDP-CC minus MP
 and minus KD paired by seed (one dense model per task and seed, shared by every method and level), 95%
@@ -42,8 +50,9 @@ def _json(path: Path) -> dict | None:
 
 
 def last_shape(trace: Path) -> dict | None:
-    """The last prune event's kept layers, heads and FFN neurons, or None."""
-    shape = None
+    """The kept layers, heads and FFN neurons of the last prune event (the highest step; the file's line order is not
+    the events' order: a prune record can be written after later updates), or None."""
+    shape, last = None, None
     try:
         lines = trace.read_text().splitlines()
     except OSError:
@@ -54,7 +63,9 @@ def last_shape(trace: Path) -> dict | None:
         except json.JSONDecodeError:
             continue
         if ev.get("event") == "prune" and "kept_layers" in ev:
-            shape = {k: ev[k] for k in ("kept_layers", "kept_heads", "kept_ffn")}
+            step = ev.get("step", -1)
+            if last is None or step >= last:
+                shape, last = {k: ev[k] for k in ("kept_layers", "kept_heads", "kept_ffn")}, step
     return shape
 
 
@@ -64,9 +75,25 @@ def speedups(levels: dict) -> dict[int, float]:
     return {6: 1.0, **b1}
 
 
-def collect(root: Path, levels: dict) -> tuple[list[dict], list[str]]:
-    """One row per finished run: task, method, sparsity, seed, score (x100), dense score, layers kept, speed-up."""
-    speed, rows, problems = speedups(levels), [], []
+def grid_levels(first: dict, quiet: dict | None) -> tuple[list[dict], list[str]]:
+    """The grid's levels, by sparsity: the first measurement's, then those only the re-measure named ("4x+");
+    and a note for every level whose shape the re-measure's rule would choose differently (it is not changed)."""
+    names = {lv["level"]: lv for lv in first["levels"]}
+    levels, notes = list(first["levels"]), []
+    for lv in (quiet or {}).get("levels", []):
+        old = names.get(lv["level"])
+        if old is None:
+            levels.append({**lv, "added_by_remeasure": True})
+        elif old["layers_kept"] != lv["layers_kept"]:
+            notes.append(f"the quiet re-measure's rule would put 'about {lv['level']}' at {lv['layers_kept']} layers "
+                         f"kept; the grid keeps the first measurement's {old['layers_kept']} (fixed before its runs)")
+    return sorted(levels, key=lambda v: v["sparsity"]), notes
+
+
+def collect(root: Path, speed: dict[int, float]) -> tuple[list[dict], list[str]]:
+    """One row per finished run: task, method, sparsity, seed, score (x100), dense score, layers kept, speed-up
+    (``speed``: layers kept -> the frontier axis's batch-1 speed-up)."""
+    rows, problems = [], []
     for metrics_path in sorted((root / "runs").glob("*/*/metrics.json")):
         run = metrics_path.parent
         m = _json(metrics_path)
@@ -109,23 +136,61 @@ def paired(rows: list[dict], a: str, b: str, task: str | None, sparsity: float) 
     return [by[(t, s, a)] - by[(t, s, b)] for (t, s, m) in sorted(by) if m == a and (t, s, b) in by]
 
 
-def render(rows: list[dict], problems: list[str], levels: dict, planned: int) -> str:
+def _b1(record: dict | None, layers: int) -> str:
+    """``torch / onnxruntime`` batch-1 median speed-ups of a shape in one measurement, or a dash."""
+    try:
+        return " / ".join(f"{record['speedup'][k][f'layers{layers}']['median']:.2f}x"
+                          for k in ("torch_b1", "onnxruntime_b1"))
+    except (KeyError, TypeError):
+        return "—"
+
+
+def _when(record: dict, path: str) -> str:
+    load = record.get("machine", {})
+    start, end = ((load.get(k) or [None])[0] for k in ("loadavg_start", "loadavg_end"))
+    at = "" if start is None else f", load average {start:.2f} at start" + ("" if end is None else f", {end:.2f} at end")
+    return f"{path}, measured {record.get('measured_at', '?')}{at}"
+
+
+def render_levels(levels: list[dict], first: dict, quiet: dict | None, notes: list[str]) -> list[str]:
+    """The levels with both measurements side by side, and which one the frontier axis uses."""
+    axis = speedups(quiet or first)
+    lines = ["Frontier axis: " + (
+        f"the quiet re-measure ({_when(quiet, 'levels_quiet/levels.json')}); the first measurement "
+        f"({_when(first, 'levels/levels.json')}), taken beside other jobs, fixed the older levels and is shown "
+        "beside it." if quiet else
+        f"the first measurement ({_when(first, 'levels/levels.json')}); no quiet re-measure "
+        "(levels_quiet/levels.json) found."), "",
+        "Batch-1 speed-up over dense, 128 tokens, median of interleaved rounds, torch / onnxruntime; the axis is the "
+        "lower of the two:", "",
+        "| level | sparsity | layers kept | first measurement | quiet re-measure | frontier axis |",
+        "|---|---|---|---|---|---|"]
+    for v in levels:
+        k = v["layers_kept"]
+        first_cell = _b1(first, k) + (" (not a level then)" if v.get("added_by_remeasure") else "")
+        lines.append(f"| about {v['level']} | {v['sparsity']} | {k} | {first_cell} | {_b1(quiet, k)} | "
+                     f"{axis[k]:.2f}x |")
+    return lines + ([""] + [f"Note: {n}." for n in notes] if notes else []) + [""]
+
+
+def render(rows: list[dict], problems: list[str], first: dict, quiet: dict | None, planned: int) -> str:
     cc = METHODS[2]
-    lv = sorted(levels["levels"], key=lambda v: v["sparsity"])
+    lv, notes = grid_levels(first, quiet)
+    axis = speedups(quiet or first)
     lines = ["# Structured grid: frontier and paired differences (generated by scripts/structured_report.py)", "",
              f"**{len(rows)} of {planned} pruning runs finished** (the dense models are not counted). "
              + ("The comparison is complete." if len(rows) >= planned else
                 "The comparison is incomplete until the grid finishes: cells with fewer than 3 seeds have no "
                 "interval, and the numbers below will change."), "",
-             "Dev score (main metric x 100), mean ± std over seeds (n); speed-up: measured batch-1 latency ratio "
-             "(levels/levels.md).", "",
+             *render_levels(lv, first, quiet, notes),
+             "Dev score (main metric x 100), mean ± std over seeds (n); speed-up: the frontier axis above.", "",
              "| task | level | layers kept | speed-up (b1) | dense | MP | KD | SDP-CC(mean) |", "|---|---|---|---|---|---|---|---|"]
     for task in TASKS:
         for v in lv:
             cell = [r for r in rows if r["task"] == task and r["sparsity"] == v["sparsity"]]
             dense = sorted({(r["seed"], r["dense"]) for r in cell})
             lines.append(f"| {task} | about {v['level']} (sparsity {v['sparsity']}) | {v['layers_kept']} | "
-                         f"{speedups(levels)[v['layers_kept']]:.2f}x | {_mean_std([d for _, d in dense])} | "
+                         f"{axis[v['layers_kept']]:.2f}x | {_mean_std([d for _, d in dense])} | "
                          + " | ".join(_mean_std([r['score'] for r in cell if r['method'] == m]) for m in METHODS) + " |")
     lines += ["", f"{cc} minus each baseline, paired by seed, 95% t-interval (n: seeds; pooled rows: task x seed units):",
               "", "| task | level | vs MP | vs KD |", "|---|---|---|---|"]
@@ -138,39 +203,56 @@ def render(rows: list[dict], problems: list[str], levels: dict, planned: int) ->
     return "\n".join(lines) + "\n"
 
 
-def plot(rows: list[dict], levels: dict, path: Path) -> Path:
+def _mean_sd(values: list[float]) -> tuple[float, float | None]:
+    """Mean, and the std only where there are 2 or more values (an error bar needs them)."""
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else None
+
+
+def plot(rows: list[dict], levels: list[dict], axis: dict[int, float], axis_name: str, path: Path) -> Path:
+    """Score against the frontier axis per task: dense at 1x, every method at every level (a dotted line marks
+    each level, runs or not), mean with ± std error bars where n >= 2, one dot per seed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(TASKS), figsize=(11, 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(TASKS), figsize=(11, 4.4), squeeze=False)
+    ticks = sorted({1.0, *(axis[v["layers_kept"]] for v in levels)})
     for ax, task in zip(axes[0], TASKS):
         sub = [r for r in rows if r["task"] == task]
+        for v in levels:
+            ax.axvline(axis[v["layers_kept"]], color="0.7", ls=":", lw=1)
+            ax.annotate(f"about {v['level']}", (axis[v["layers_kept"]], 1), xycoords=("data", "axes fraction"),
+                        xytext=(2, -10), textcoords="offset points", fontsize=7, color="0.4")
         dense = [d for _, d in sorted({(r["seed"], r["dense"]) for r in sub})]
         if dense:
-            ax.errorbar([1.0], [statistics.mean(dense)], yerr=[statistics.stdev(dense) if len(dense) > 1 else 0],
-                        color="k", marker="s", capsize=3, label="dense")
+            mean, sd = _mean_sd(dense)
+            ax.errorbar([1.0], [mean], yerr=None if sd is None else [sd], color="k", marker="s", capsize=3,
+                        label=f"dense (n={len(dense)})")
         for i, method in enumerate(METHODS):
             pts = [r for r in sub if r["method"] == method]
             xs = sorted({r["speedup"] for r in pts})
-            means = [statistics.mean([r["score"] for r in pts if r["speedup"] == x]) for x in xs]
-            sds = [statistics.stdev(s) if len(s := [r["score"] for r in pts if r["speedup"] == x]) > 1 else 0 for x in xs]
-            shift = 1 + 0.02 * (i - 1)  # side by side on the log axis, so seeds of one level do not overlap
-            if xs:
-                ax.errorbar([x * shift for x in xs], means, yerr=sds, marker="o", capsize=3, color=f"C{i}", label=method)
-                ax.scatter([r["speedup"] * shift for r in pts], [r["score"] for r in pts], s=10, alpha=0.5, color=f"C{i}")
+            if not xs:
+                continue
+            shift = 1 + 0.02 * (i - 1)  # side by side on the log axis, so methods of one level do not overlap
+            stats = [_mean_sd([r["score"] for r in pts if r["speedup"] == x]) for x in xs]
+            ax.plot([x * shift for x in xs], [m for m, _ in stats], marker="o", color=f"C{i}", label=method)
+            bars = [(x * shift, m, sd) for x, (m, sd) in zip(xs, stats) if sd is not None]
+            if bars:
+                ax.errorbar([b[0] for b in bars], [b[1] for b in bars], yerr=[b[2] for b in bars], fmt="none",
+                            ecolor=f"C{i}", capsize=3)
+            ax.scatter([r["speedup"] * shift for r in pts], [r["score"] for r in pts], s=10, alpha=0.5, color=f"C{i}")
         ax.set_xscale("log")
-        ticks = sorted({1.0, *(speedups(levels)[v["layers_kept"]] for v in levels["levels"])})
+        ax.set_xlim(0.9, max(ticks) * 1.15)
         ax.set_xticks(ticks, [f"{t:.2f}x" for t in ticks])
         ax.minorticks_off()
-        ax.set_xlabel("measured batch-1 CPU speed-up over dense (128 tokens)")
+        ax.set_xlabel(f"batch-1 CPU speed-up over dense, 128 tokens ({axis_name})", fontsize=8)
         ax.set_ylabel("dev score (main metric x 100)")
         ax.set_title(f"{task}: {len(sub)} runs")
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:  # a task with no run yet has nothing to label
             ax.legend(fontsize=8)
-    fig.suptitle("Structured MP / KD / SDP-CC, MiniLM, whole layers removed (mean ± std over seeds; dots: seeds)")
+    fig.suptitle("Structured MP / KD / SDP-CC, MiniLM, whole layers removed (mean ± std where n >= 2; dots: seeds)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, metadata={"Software": None})
@@ -193,14 +275,17 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", type=Path, default=REPO / "results" / "structured")
     args = ap.parse_args(argv)
-    levels = _json(args.root / "levels" / "levels.json")
-    if levels is None:
+    first = _json(args.root / "levels" / "levels.json")
+    if first is None:
         sys.exit(f"structured_report: no {args.root / 'levels' / 'levels.json'}: run scripts/structured_levels.py first")
-    rows, problems = collect(args.root, levels)
-    planned = len(TASKS) * len(SEEDS) * len(METHODS) * len(levels["levels"])
-    text = render(rows, problems, levels, planned)
+    quiet = _json(args.root / "levels_quiet" / "levels.json")  # optional: the quiet re-measure (and "4x+")
+    axis = speedups(quiet or first)
+    levels, _ = grid_levels(first, quiet)
+    rows, problems = collect(args.root, axis)
+    planned = len(TASKS) * len(SEEDS) * len(METHODS) * len(levels)
+    text = render(rows, problems, first, quiet, planned)
     (args.root / "frontier.md").write_text(text)  # beside, not in, tables/ (sdp-tables clears that folder)
-    plot(rows, levels, args.root / "frontier.png")
+    plot(rows, levels, axis, "quiet re-measure" if quiet else "first measurement", args.root / "frontier.png")
     embed(args.root / "README.md", text)
     print(f"structured_report: {len(rows)} of {planned} runs; {len(problems)} left out; "
           f"wrote {args.root}/frontier.md and frontier.png")

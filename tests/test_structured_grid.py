@@ -105,7 +105,8 @@ def _run(root: Path, task: str, method: str, folder: str, seed: int, score: floa
     (run / "metrics.json").write_text(json.dumps({
         "status": "completed", "task": task, "method": method, "target_sparsity": sparsity, "seed": seed,
         "final": {"main": score / 100}, "dense": {"main": 0.9}}))
-    events = [{"event": "prune", "kept_layers": k, "kept_heads": 12 * k, "kept_ffn": 1536 * k} for k in (5, layers)]
+    events = [{"event": "prune", "step": step, "kept_layers": k, "kept_heads": 12 * k, "kept_ffn": 1536 * k}
+              for step, k in ((20, layers), (10, 5))]  # the last event's line first: as real traces can have it
     (run / "trace.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
 
 
@@ -132,3 +133,45 @@ def test_the_report_pairs_by_seed_and_places_each_run_at_its_measured_speedup(tm
 def test_the_report_without_a_measurement_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit, match="run scripts/structured_levels.py first"):
         structured_report.main(["--root", str(tmp_path)])
+
+
+def _measurement(b1: dict[int, tuple[float, float]], levels: list[tuple[str, int, float]], **extra) -> dict:
+    """A synthetic levels.json: batch-1 torch / onnxruntime median speed-ups per layers kept, and its levels."""
+    speedup = {f"{rt}_b1": {f"layers{k}": {"median": v[i]} for k, v in b1.items()}
+               for i, rt in enumerate(("torch", "onnxruntime"))}
+    return {"speedup": speedup, "batch1_speedup_min_of_runtimes": {str(k): min(v) for k, v in b1.items()},
+            "levels": [{"level": n, "layers_kept": k, "sparsity": s} for n, k, s in levels], **extra}
+
+
+def test_the_report_adds_the_remeasured_4x_level_and_uses_the_quiet_axis(tmp_path):
+    """levels_quiet/levels.json (the quiet re-measure) adds "4x+" (1 layer kept) and gives the frontier axis; the
+    first measurement stays beside it, and the older levels keep their shapes even where the re-measure's rule
+    would choose another."""
+    old = [("2x", 3, 0.5), ("3-4x", 2, 0.66)]
+    (tmp_path / "levels").mkdir(parents=True)
+    (tmp_path / "levels" / "levels.json").write_text(json.dumps(_measurement(
+        {3: (2.33, 2.31), 2: (2.76, 3.25), 1: (4.95, 5.65)}, old, measured_at="2026-12-04 23:01:33 UTC",
+        machine={"loadavg_start": [9.5, 9, 9], "loadavg_end": [14.0, 12, 11]})))
+    (tmp_path / "levels_quiet").mkdir()
+    (tmp_path / "levels_quiet" / "levels.json").write_text(json.dumps(_measurement(
+        {4: (2.1, 2.0), 3: (1.94, 2.42), 2: (2.82, 3.47), 1: (5.23, 7.11)},
+        [("2x", 4, 0.33), ("3-4x", 2, 0.66), ("4x+", 1, 0.83)], measured_at="2026-12-05 00:43:10 UTC",
+        machine={"loadavg_start": [0.18, 0, 0], "loadavg_end": [2.36, 0, 0]})))
+    for seed, (mp, cc) in enumerate([(60, 64), (62, 65)], start=1):
+        _run(tmp_path, "sst2", "MP", "mp", seed, mp, layers=1, sparsity=0.83)
+        _run(tmp_path, "sst2", "SDP-CC(mean)", "sdp_cc", seed, cc, layers=1, sparsity=0.83)
+    _run(tmp_path, "mrpc", "KD", "kd", 1, 70, layers=3, sparsity=0.5)
+    structured_report.main(["--root", str(tmp_path)])
+    text = (tmp_path / "frontier.md").read_text()
+    assert "5 of 54 pruning runs finished" in text  # 2 tasks x 3 seeds x 3 methods x 3 levels
+    assert ("Frontier axis: the quiet re-measure (levels_quiet/levels.json, measured 2026-12-05 00:43:10 UTC, load "
+            "average 0.18 at start, 2.36 at end); the first measurement (levels/levels.json, measured 2026-12-04 "
+            "23:01:33 UTC, load average 9.50 at start, 14.00 at end)") in text
+    assert "| about 2x | 0.5 | 3 | 2.33x / 2.31x | 1.94x / 2.42x | 1.94x |" in text
+    assert "| about 3-4x | 0.66 | 2 | 2.76x / 3.25x | 2.82x / 3.47x | 2.82x |" in text
+    assert "| about 4x+ | 0.83 | 1 | 4.95x / 5.65x (not a level then) | 5.23x / 7.11x | 5.23x |" in text
+    assert "would put 'about 2x' at 4 layers kept; the grid keeps the first measurement's 3" in text
+    assert "| sst2 | about 4x+ (sparsity 0.83) | 1 | 5.23x | 90.00 ± 0.00 (n=2) | 61.00 ± 1.41 (n=2) | — |" in text
+    assert "| mrpc | about 2x (sparsity 0.5) | 3 | 1.94x | 90.00 (n=1) | — | 70.00 (n=1) | — |" in text
+    assert "| sst2 | about 4x+ | — (n=2) |" in text and "left out" not in text
+    assert (tmp_path / "frontier.png").stat().st_size > 0

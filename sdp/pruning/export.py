@@ -9,6 +9,7 @@ has token types), int64, dynamic batch and sequence length; output: ``logits``.
 from __future__ import annotations
 
 import importlib.util
+import json
 import warnings
 from pathlib import Path
 
@@ -86,11 +87,11 @@ def onnx_logits(session, batch: dict[str, torch.Tensor]) -> np.ndarray:
 STRUCTURE_FILE = "structure.json"  # model/structure.json: the kept heads and neurons per layer, and the two forms
 
 
-def _structure_record(kept, dense: nn.Module, standard: nn.Module, compact: nn.Module) -> dict:
+def _structure_record(kept, dense_params: int, standard: nn.Module, compact: nn.Module) -> dict:
     from sdp.pruning.compact import encoder_params
 
     return {"layers": kept.summary(),  # per original layer: kept heads and FFN neurons (0, 0: removed)
-            "encoder_params": {"dense": encoder_params(dense), "standard": encoder_params(standard),
+            "encoder_params": {"dense": dense_params, "standard": encoder_params(standard),
                                "onnx": encoder_params(compact)},
             "standard": {"num_hidden_layers": standard.config.num_hidden_layers,
                          "intermediate_size": standard.config.intermediate_size,
@@ -104,14 +105,14 @@ def structured_outputs(student: nn.Module, masks) -> tuple[nn.Module, object]:
     if getattr(masks, "blocks", None) is None:
         return student, None
     from sdp.io import write_json
-    from sdp.pruning.compact import compact_form, kept_from_masks, standard_form
+    from sdp.pruning.compact import compact_form, encoder_params, kept_from_masks, standard_form
 
     kept = kept_from_masks(masks)
     standard, compact = standard_form(student, kept), compact_form(student, kept)
 
     def extra_files(folder: Path) -> None:
         export_onnx(compact, folder / ONNX_FILE)
-        write_json(folder / STRUCTURE_FILE, _structure_record(kept, student, standard, compact))
+        write_json(folder / STRUCTURE_FILE, _structure_record(kept, encoder_params(student), standard, compact))
 
     return standard, extra_files
 
@@ -130,8 +131,27 @@ def export_model_dir(model_dir: str | Path, out: str | Path | None = None) -> tu
     try:
         kept = kept_from_weights(model)
         compact = compact_form(model, kept)
-        record = _structure_record(kept, model, model, compact)
+        dense, source = unpruned_encoder_params(model, model_dir)
+        record = {**_structure_record(kept, dense, model, compact), "dense_from": source}
     except StructureError:  # not a BERT-like encoder: exported as it is
         compact, record = model, {}
     path = export_onnx(compact, Path(out) if out else model_dir / ONNX_FILE)
     return path, record
+
+
+def unpruned_encoder_params(model: nn.Module, model_dir: Path) -> tuple[int, str]:
+    """The encoder parameters of the model a folder's model was cut from, and where that figure comes from: its
+    config (``sdp_unpruned``, written by standard_form), else the folder's structure.json (runs before that key),
+    else the model itself (a folder with no record of a cut, e.g. an unstructured run's, is its own dense model)."""
+    from sdp.pruning.compact import UNPRUNED_KEY, encoder_params
+
+    record = getattr(model.config, UNPRUNED_KEY, None)
+    if isinstance(record, dict) and isinstance(record.get("encoder_params"), int):
+        return record["encoder_params"], f"config.json {UNPRUNED_KEY}"
+    try:
+        dense = json.loads((model_dir / STRUCTURE_FILE).read_text())["encoder_params"]["dense"]
+        if isinstance(dense, int):
+            return dense, STRUCTURE_FILE
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return encoder_params(model), "the model itself (no record that it was cut)"

@@ -3,6 +3,8 @@ that stay exact in training; and the physically smaller model that predicts what
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification
@@ -11,9 +13,17 @@ from sdp import validate
 from sdp.objectives.registry import CRITERIA
 from sdp.pruning import export, structures
 from sdp.pruning.build import mask_state
-from sdp.pruning.compact import compact_form, kept_from_masks, kept_from_weights, standard_form
+from sdp.pruning.compact import (
+    UNPRUNED_KEY,
+    compact_form,
+    encoder_params,
+    kept_from_masks,
+    kept_from_weights,
+    standard_form,
+)
 from sdp.pruning.criteria import base
 from sdp.pruning.criteria.taylor import Taylor
+from sdp.pruning.export import STRUCTURE_FILE
 from sdp.pruning.masks import select_prunable
 
 ALL = ["heads", "ffn", "layers"]
@@ -214,6 +224,29 @@ def test_minilm_random_structured_mask(minilm_path, tmp_path):
     other = batch(seed=7, rows=5, length=21, vocab=model.config.vocab_size)  # other batch and length: dynamic axes
     got = export.onnx_logits(export.onnx_session(path), other)
     torch.testing.assert_close(torch.from_numpy(got), logits(model, other), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("record", ["config", STRUCTURE_FILE])
+def test_sdp_export_counts_dense_as_the_unpruned_model(tmp_path, record):
+    """sdp-export of a standard checkpoint (a layer gone, FFN cut): its dense figure is the unpruned model's, read
+    from config.json (or, in folders saved before that key, the run's structure.json), not the folder's own size;
+    standard is the folder's and onnx the exported graph's."""
+    if export.missing_export_packages():
+        pytest.skip(f"the export extra is not installed ({export.missing_export_packages()}): pip install 'sdp[export]'")
+    model = tiny(layers=3)
+    state = state_of(model)
+    random_keep(state, seed=0, drop_layer=1)
+    kept = kept_from_masks(state)
+    standard = standard_form(model, kept)
+    if record == STRUCTURE_FILE:
+        delattr(standard.config, UNPRUNED_KEY)
+        (tmp_path / STRUCTURE_FILE).write_text(json.dumps({"encoder_params": {"dense": encoder_params(model)}}))
+    standard.save_pretrained(tmp_path)
+    _, out = export.export_model_dir(tmp_path, tmp_path / "again.onnx")
+    assert out["encoder_params"] == {"dense": encoder_params(model), "standard": encoder_params(standard),
+                                     "onnx": encoder_params(compact_form(model, kept))}
+    assert out["encoder_params"]["dense"] > out["encoder_params"]["standard"] > out["encoder_params"]["onnx"]
+    assert out["dense_from"].startswith(record if record == STRUCTURE_FILE else "config.json")
 
 
 @pytest.mark.parametrize("overrides, message", [

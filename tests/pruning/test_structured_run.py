@@ -65,12 +65,16 @@ def test_structured_run_saves_a_smaller_model_that_predicts_the_same(finished):
         torch.testing.assert_close(torch.from_numpy(export.onnx_logits(session, inputs)), masked, rtol=1e-4, atol=1e-4)
 
 
-def test_sdp_export_reexports_a_model_dir(finished, tmp_path):
+def test_sdp_export_reexports_a_model_dir(finished, tmp_path, capsys):
     from cli.export import main
 
     _, _, run_dir = finished
     out = tmp_path / "again.onnx"
     assert main([str(run_dir / "model"), "--out", str(out)]) == 0
     assert out.is_file() and out.stat().st_size > 0
+    printed = json.loads(capsys.readouterr().out)  # dense: the unpruned model's, as the run recorded it
+    saved = json.loads((run_dir / "model" / "structure.json").read_text())["encoder_params"]
+    assert printed["encoder_params"]["dense"] == saved["dense"] > printed["encoder_params"]["standard"]
+    assert printed["onnx"] == str(out)
     with pytest.raises(SystemExit):
         main([str(tmp_path)])  # not a model folder: a one-line usage error
