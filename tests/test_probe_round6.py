@@ -1,0 +1,55 @@
+"""What probe round 6 found silently wrong (issue 26; docs/probe_round6.md): each now a one-line error, or a change
+that the run's identity sees. Tiny model folders and files only: no training here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sdp.data.tasks import DataError
+
+CONF = str(Path(__file__).resolve().parents[1] / "conf")
+RTE_LABELS = {0: "entailment", 1: "not_entailment"}
+
+
+def _compose(*overrides: str):
+    from hydra import compose, initialize_config_dir
+
+    import sdp.config  # noqa: F401  (registers the schema)
+
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        return compose("config", overrides=["debug=smoke", "task=rte", *overrides])
+
+
+def _model_dir(path: Path, zero_share: float = 0.0) -> Path:
+    """A tiny RTE BERT folder, the first ``zero_share`` of each encoder matrix's entries set to exact zeros (as an
+    unstructured run's model/ holds its pruned weights)."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    config = BertConfig(vocab_size=64, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=16, num_labels=2, id2label=RTE_LABELS,
+                        label2id={v: k for k, v in RTE_LABELS.items()})
+    model = BertForSequenceClassification(config)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if ".layer." in name and name.endswith(".weight") and p.dim() == 2:
+                p.view(-1)[: int(p.numel() * zero_share)] = 0.0
+    model.save_pretrained(path, safe_serialization=True)
+    (path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n")
+    (path / "tokenizer.json").write_text(json.dumps({"normalizer": {"type": "BertNormalizer", "lowercase": True}}))
+    return path
+
+
+def test_predict_text_fields_naming_one_column_twice_is_refused(tmp_path):
+    """p01: sdp-predict text_fields=sentence1,sentence1 labelled every row as a pair of one text, without a word
+    (task.text_fields refuses it since round 5)."""
+    from sdp.prediction import file_texts
+
+    path = tmp_path / "in.tsv"
+    path.write_text("s1\ts2\nA man plays.\tSomeone plays.\n")
+    assert file_texts(path, ["s1", "s2"]) == [("A man plays.", "Someone plays.")]
+    with pytest.raises(DataError, match=r"text_fields='s1,s1' names 's1' twice: a pair is two different columns"):
+        file_texts(path, ["s1", "s1"])
