@@ -19,6 +19,7 @@ from sdp.models.inspect import (
     ModelLoadError,
     check_model_dir,
     check_pretrained_dir,
+    encoder_zero_fraction,
     label_names,
     num_labels,
     position_limit,
@@ -295,6 +296,11 @@ def _length_errors(cfg: Any, model_config: dict, what: str) -> list[str]:
     return []
 
 
+# A fine-tuned dense model holds next to no exact zeros in its encoder matrices; above this share a dense.checkpoint
+# is a pruned model, whose score would be reported as the dense one and whose sparsity would be counted twice.
+PRUNED_ZEROS = 0.01
+
+
 def _check_checkpoints(cfg: Any, task: Any, student: dict | None) -> None:
     """Existence, safetensors, labels (names, not just their number) and width of the given models."""
     if cfg.dense.checkpoint:
@@ -308,6 +314,12 @@ def _check_checkpoints(cfg: Any, task: Any, student: dict | None) -> None:
                                  "model (it holds structure.json): pruned already, with fewer neurons or layers than "
                                  f"model={cfg.model.name}; give a dense model (a run's dense_model/), or start from "
                                  "it as a model of its own: model=hf model.pretrained=<it>")
+        zeros = encoder_zero_fraction(cfg.dense.checkpoint)
+        if zeros is not None and zeros > PRUNED_ZEROS:  # an unstructured run's model/ ran as "dense" (probe round 6)
+            raise ModelLoadError(f"dense.checkpoint {str(cfg.dense.checkpoint)!r} is pruned already: {zeros:.1%} of "
+                                 f"its encoder weights are exact zeros (a dense model has next to none; above "
+                                 f"{PRUNED_ZEROS:.0%} is refused); give a dense model (a run's dense_model/), or "
+                                 "start from it as a model of its own: model=hf model.pretrained=<it>")
         errors = _length_errors(cfg, student, f"dense.checkpoint {str(cfg.dense.checkpoint)!r}")
         if errors:
             raise ConfigError(errors[0])

@@ -53,3 +53,17 @@ def test_predict_text_fields_naming_one_column_twice_is_refused(tmp_path):
     assert file_texts(path, ["s1", "s2"]) == [("A man plays.", "Someone plays.")]
     with pytest.raises(DataError, match=r"text_fields='s1,s1' names 's1' twice: a pair is two different columns"):
         file_texts(path, ["s1", "s1"])
+
+
+def test_an_unstructured_pruned_model_is_no_dense_checkpoint(tmp_path):
+    """r01: an unstructured run's model/ (half its encoder weights exact zeros) given as dense.checkpoint ran as a
+    dense model: its pruned score reported as "dense", pruned again from there, labelled as the method."""
+    from sdp.models.inspect import ModelLoadError, encoder_zero_fraction
+    from sdp.validate import validate_config
+
+    dense, pruned = _model_dir(tmp_path / "dense"), _model_dir(tmp_path / "pruned", zero_share=0.5)
+    assert encoder_zero_fraction(dense) == 0.0
+    assert encoder_zero_fraction(pruned) == pytest.approx(0.5, abs=0.01)
+    with pytest.raises(ModelLoadError, match=r"dense.checkpoint '.*pruned' is pruned already: 50.0% of its encoder "
+                                             r"weights are exact zeros"):
+        validate_config(_compose(f"dense.checkpoint={pruned}"))
