@@ -132,10 +132,16 @@ def _numeric_errors(cfg: Any) -> list[str]:
             errors.append(f"{stage}.epochs={sc.epochs} must be > 0 (or set {stage}.max_steps)")
         if sc.lr <= 0:
             errors.append(f"{stage}.lr={sc.lr} must be > 0")
-    if cfg.regularizer.name != "none" and cfg.regularizer.alpha < 0:
-        errors.append(f"regularizer.alpha={cfg.regularizer.alpha} must be >= 0")
+    # A term weighted 0 is computed and adds nothing: the run is MP (or the distillation alone) under the term's
+    # label, and the tables showed it as KD / SDP-CC / AWR (probe round 6). The term's group set to none says it.
+    if cfg.regularizer.name != "none" and cfg.regularizer.alpha <= 0:
+        errors.append(f"regularizer.alpha={cfg.regularizer.alpha} must be > 0 with regularizer="
+                      f"{cfg.regularizer.name} (0 adds none of the term: for no distillation use regularizer=none)")
     if cfg.weight_reg.beta < 0:
         errors.append(f"weight_reg.beta={cfg.weight_reg.beta} must be >= 0")
+    elif cfg.weight_reg.get("name", "none") != "none" and cfg.weight_reg.beta == 0:
+        errors.append(f"weight_reg.beta={cfg.weight_reg.beta} must be > 0 with weight_reg={cfg.weight_reg.get('name')} "
+                      "(0 adds none of the term: for no weight term use weight_reg=none)")
     return errors
 
 

@@ -67,3 +67,21 @@ def test_an_unstructured_pruned_model_is_no_dense_checkpoint(tmp_path):
     with pytest.raises(ModelLoadError, match=r"dense.checkpoint '.*pruned' is pruned already: 50.0% of its encoder "
                                              r"weights are exact zeros"):
         validate_config(_compose(f"dense.checkpoint={pruned}"))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["regularizer=kd", "regularizer.alpha=0"], r"regularizer.alpha=0.0 must be > 0 with regularizer=kd"),
+    (["regularizer=cross_correlation", "regularizer.alpha=0"],
+     r"regularizer.alpha=0.0 must be > 0 with regularizer=cross_correlation"),
+    (["weight_reg=cosine", "weight_reg.beta=0"], r"weight_reg.beta=0.0 must be > 0 with weight_reg=cosine"),
+    (["regularizer=kd", "regularizer.temperature=1e9"], r"kd temperature must be > 0 and at most 100, got 1000000000"),
+])
+def test_a_method_term_that_adds_nothing_is_refused(overrides, message):
+    """k01/k02/k03: KD at alpha=0, AWR at beta=0, and KD at T=1e9 (float32: the term is exactly 0; at 1e4 it is
+    negative) ran as MP, labelled KD or AWR-cos in metrics.json and the tables."""
+    from sdp.errors import ConfigError
+    from sdp.validate import validate_config
+
+    with pytest.raises(ConfigError, match=message):
+        validate_config(_compose(*overrides))
+    validate_config(_compose("regularizer=none", "weight_reg=none"))  # MP itself: both weights 0, as it should be
