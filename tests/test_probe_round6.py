@@ -85,3 +85,25 @@ def test_a_method_term_that_adds_nothing_is_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):
         validate_config(_compose(*overrides))
     validate_config(_compose("regularizer=none", "weight_reg=none"))  # MP itself: both weights 0, as it should be
+
+
+def test_a_local_models_tokenizer_is_part_of_its_fingerprint(tmp_path):
+    """f02/f03: model.pretrained=<local folder> whose tokenizer.json was edited in place (lower-casing off, same
+    vocabulary) returned the old run as "already completed", and a killed run resumed across the edit trained on
+    the ids of both tokenizers. A record from before (no tokenizer key) is not compared on it."""
+    from omegaconf import OmegaConf
+
+    from sdp.data.fingerprint import DataChangedError, check_same_data
+    from sdp.run.same_data import input_fingerprints
+
+    folder = _model_dir(tmp_path / "lm")
+    cfg = OmegaConf.create({"model": {"pretrained": str(folder)}, "dense": {"checkpoint": None}, "prune": {}})
+    before = input_fingerprints(cfg)
+    assert set(before) == {"model:model.pretrained", "model:model.pretrained.tokenizer"}
+    (folder / "tokenizer.json").write_text(json.dumps({"normalizer": {"type": "BertNormalizer", "lowercase": False}}))
+    after = input_fingerprints(cfg)
+    assert after["model:model.pretrained"] == before["model:model.pretrained"]  # the weights are the same
+    with pytest.raises(DataChangedError, match=r"the content of model.pretrained.tokenizer \(\w+ -> \w+\) changed"):
+        check_same_data(before, after, "the completed run")
+    check_same_data({"model:model.pretrained": before["model:model.pretrained"], "train": "x"},
+                    {**after, "train": "x"}, "a record from before")  # no tokenizer key recorded: not compared
