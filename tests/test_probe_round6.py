@@ -107,3 +107,31 @@ def test_a_local_models_tokenizer_is_part_of_its_fingerprint(tmp_path):
         check_same_data(before, after, "the completed run")
     check_same_data({"model:model.pretrained": before["model:model.pretrained"], "train": "x"},
                     {**after, "train": "x"}, "a record from before")  # no tokenizer key recorded: not compared
+
+
+@pytest.mark.parametrize("mark", ["--skip-worktree", "--assume-unchanged"])
+def test_an_edit_git_is_told_to_ignore_is_other_code(tmp_path, mark):
+    """i02: `git update-index --skip-worktree sdp/metrics.py`, then an edit that halves every accuracy: git diff and
+    status do not see it, so the code identity stayed, and the same command returned the old result as this
+    code's ("already completed"), while a fresh folder recorded the new score under the same identity."""
+    import subprocess
+
+    from sdp.run import code
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    for name in code.PACKAGE_DIRS:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "m.py").write_text("SCALE = 1.0\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "first")
+    clean = code.fingerprint(tmp_path, tmp_path / "sdp")
+    assert clean["commit"] and clean["diff"] is None
+    git("update-index", mark, "sdp/m.py")
+    assert code.fingerprint(tmp_path, tmp_path / "sdp")["id"] == clean["id"]  # marked, not edited: the same code
+    (tmp_path / "sdp" / "m.py").write_text("SCALE = 0.5\n")
+    edited = code.fingerprint(tmp_path, tmp_path / "sdp")
+    assert edited["id"] != clean["id"] and edited["diff"] is not None
