@@ -109,6 +109,25 @@ def test_a_local_models_tokenizer_is_part_of_its_fingerprint(tmp_path):
                     {**after, "train": "x"}, "a record from before")  # no tokenizer key recorded: not compared
 
 
+def test_an_edited_plugin_is_other_code(tmp_path, monkeypatch):
+    """f01: a run with a plug-in term (SDP_PLUGINS), the plug-in's forward edited, the same command: "already
+    completed: returning its metrics.json", the old code's result. Its source is now part of the code identity."""
+    from sdp.run import code
+
+    plain = code.fingerprint()
+    assert "plugins" not in plain
+    (tmp_path / "my_term_p6.py").write_text("SCALE = 1.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("SDP_PLUGINS", "my_term_p6")
+    first = code.fingerprint()
+    assert first["id"] != plain["id"] and set(first["plugins"]) == {"my_term_p6"}
+    assert code.fingerprint()["id"] == first["id"]  # unchanged: the same identity
+    (tmp_path / "my_term_p6.py").write_text("SCALE = 1e6\n")
+    assert code.fingerprint()["id"] != first["id"]
+    monkeypatch.delenv("SDP_PLUGINS")
+    assert code.fingerprint()["id"] == plain["id"]  # without plug-ins the identity is what it was
+
+
 @pytest.mark.parametrize("mark", ["--skip-worktree", "--assume-unchanged"])
 def test_an_edit_git_is_told_to_ignore_is_other_code(tmp_path, mark):
     """i02: `git update-index --skip-worktree sdp/metrics.py`, then an edit that halves every accuracy: git diff and
