@@ -39,7 +39,7 @@ def _model_dir(path: Path, zero_share: float = 0.0) -> Path:
                 p.view(-1)[: int(p.numel() * zero_share)] = 0.0
     model.save_pretrained(path, safe_serialization=True)
     (path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n")
-    (path / "tokenizer.json").write_text(json.dumps({"normalizer": {"type": "BertNormalizer", "lowercase": True}}))
+    (path / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True}))
     return path
 
 
@@ -88,9 +88,10 @@ def test_a_method_term_that_adds_nothing_is_refused(overrides, message):
 
 
 def test_a_local_models_tokenizer_is_part_of_its_fingerprint(tmp_path):
-    """f02/f03: model.pretrained=<local folder> whose tokenizer.json was edited in place (lower-casing off, same
-    vocabulary) returned the old run as "already completed", and a killed run resumed across the edit trained on
-    the ids of both tokenizers. A record from before (no tokenizer key) is not compared on it."""
+    """f02b/f03b: model.pretrained=<local folder> whose tokenizer_config.json was edited in place (do_lower_case off,
+    same vocabulary: "The" became [UNK]) returned the old run as "already completed", and a killed run resumed
+    across the edit trained on the ids of both tokenizers. A record from before (no tokenizer key) is not compared
+    on it."""
     from omegaconf import OmegaConf
 
     from sdp.data.fingerprint import DataChangedError, check_same_data
@@ -100,7 +101,7 @@ def test_a_local_models_tokenizer_is_part_of_its_fingerprint(tmp_path):
     cfg = OmegaConf.create({"model": {"pretrained": str(folder)}, "dense": {"checkpoint": None}, "prune": {}})
     before = input_fingerprints(cfg)
     assert set(before) == {"model:model.pretrained", "model:model.pretrained.tokenizer"}
-    (folder / "tokenizer.json").write_text(json.dumps({"normalizer": {"type": "BertNormalizer", "lowercase": False}}))
+    (folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": False}))
     after = input_fingerprints(cfg)
     assert after["model:model.pretrained"] == before["model:model.pretrained"]  # the weights are the same
     with pytest.raises(DataChangedError, match=r"the content of model.pretrained.tokenizer \(\w+ -> \w+\) changed"):
