@@ -155,3 +155,19 @@ def test_an_edit_git_is_told_to_ignore_is_other_code(tmp_path, mark):
     (tmp_path / "sdp" / "m.py").write_text("SCALE = 0.5\n")
     edited = code.fingerprint(tmp_path, tmp_path / "sdp")
     assert edited["id"] != clean["id"] and edited["diff"] is not None
+
+
+def test_export_of_a_structured_runs_model_reports_the_runs_dense_size(tmp_path, monkeypatch):
+    """x03: sdp-export of a structured run's model/ (its smaller standard form) printed that form's size as "dense"
+    (13318 for a run whose dense encoder had 17088), so the compression it implied was wrong; the run recorded the
+    dense size in model/structure.json."""
+    import sdp.pruning.export as export
+
+    monkeypatch.setattr(export, "export_onnx", lambda model, path: path)  # the ONNX file itself is not the point
+    model = _model_dir(tmp_path / "model")
+    _, plain = export.export_model_dir(model, tmp_path / "m.onnx")
+    assert "dense_from" not in plain and plain["encoder_params"]["dense"] < 99999
+    (model / "structure.json").write_text(json.dumps({"encoder_params": {"dense": 99999}}))
+    _, record = export.export_model_dir(model, tmp_path / "m.onnx")
+    assert record["encoder_params"]["dense"] == 99999 and record["dense_from"] == "structure.json"
+    assert record["encoder_params"]["standard"] == plain["encoder_params"]["standard"]
