@@ -54,6 +54,9 @@ def file_texts(path: str | Path, text_fields: list[str]) -> list[tuple[str, ...]
     if not text_fields or len(text_fields) > 2:
         raise DataError(f"text_fields={','.join(text_fields)!r} must name one or two of the columns of "
                         f"{str(path)!r}: {columns}")
+    if len(set(text_fields)) < len(text_fields):  # a,a labelled a pair of one text, without a word (as task.text_fields)
+        raise DataError(f"text_fields={','.join(text_fields)!r} names {text_fields[0]!r} twice: a pair is two "
+                        f"different columns of {str(path)!r}: {columns}")
     missing = [f for f in text_fields if f not in columns]
     if missing:
         raise DataError(f"input={str(path)!r} has no column {missing}; its columns: {columns}")

@@ -19,6 +19,7 @@ from sdp.models.inspect import (
     ModelLoadError,
     check_model_dir,
     check_pretrained_dir,
+    encoder_zero_fraction,
     label_names,
     num_labels,
     position_limit,
@@ -131,10 +132,16 @@ def _numeric_errors(cfg: Any) -> list[str]:
             errors.append(f"{stage}.epochs={sc.epochs} must be > 0 (or set {stage}.max_steps)")
         if sc.lr <= 0:
             errors.append(f"{stage}.lr={sc.lr} must be > 0")
-    if cfg.regularizer.name != "none" and cfg.regularizer.alpha < 0:
-        errors.append(f"regularizer.alpha={cfg.regularizer.alpha} must be >= 0")
+    # A term weighted 0 is computed and adds nothing: the run is MP (or the distillation alone) under the term's
+    # label, and the tables showed it as KD / SDP-CC / AWR (probe round 6). The term's group set to none says it.
+    if cfg.regularizer.name != "none" and cfg.regularizer.alpha <= 0:
+        errors.append(f"regularizer.alpha={cfg.regularizer.alpha} must be > 0 with regularizer="
+                      f"{cfg.regularizer.name} (0 adds none of the term: for no distillation use regularizer=none)")
     if cfg.weight_reg.beta < 0:
         errors.append(f"weight_reg.beta={cfg.weight_reg.beta} must be >= 0")
+    elif cfg.weight_reg.get("name", "none") != "none" and cfg.weight_reg.beta == 0:
+        errors.append(f"weight_reg.beta={cfg.weight_reg.beta} must be > 0 with weight_reg={cfg.weight_reg.get('name')} "
+                      "(0 adds none of the term: for no weight term use weight_reg=none)")
     return errors
 
 
@@ -295,6 +302,11 @@ def _length_errors(cfg: Any, model_config: dict, what: str) -> list[str]:
     return []
 
 
+# A fine-tuned dense model holds next to no exact zeros in its encoder matrices; above this share a dense.checkpoint
+# is a pruned model, whose score would be reported as the dense one and whose sparsity would be counted twice.
+PRUNED_ZEROS = 0.01
+
+
 def _check_checkpoints(cfg: Any, task: Any, student: dict | None) -> None:
     """Existence, safetensors, labels (names, not just their number) and width of the given models."""
     if cfg.dense.checkpoint:
@@ -308,6 +320,12 @@ def _check_checkpoints(cfg: Any, task: Any, student: dict | None) -> None:
                                  "model (it holds structure.json): pruned already, with fewer neurons or layers than "
                                  f"model={cfg.model.name}; give a dense model (a run's dense_model/), or start from "
                                  "it as a model of its own: model=hf model.pretrained=<it>")
+        zeros = encoder_zero_fraction(cfg.dense.checkpoint)
+        if zeros is not None and zeros > PRUNED_ZEROS:  # an unstructured run's model/ ran as "dense" (probe round 6)
+            raise ModelLoadError(f"dense.checkpoint {str(cfg.dense.checkpoint)!r} is pruned already: {zeros:.1%} of "
+                                 f"its encoder weights are exact zeros (a dense model has next to none; above "
+                                 f"{PRUNED_ZEROS:.0%} is refused); give a dense model (a run's dense_model/), or "
+                                 "start from it as a model of its own: model=hf model.pretrained=<it>")
         errors = _length_errors(cfg, student, f"dense.checkpoint {str(cfg.dense.checkpoint)!r}")
         if errors:
             raise ConfigError(errors[0])

@@ -42,7 +42,7 @@ def check_same_data(old: dict[str, str] | None, new: dict[str, str], what: str) 
         detail = ", ".join(f"{k} ({(old or {}).get(INPUT_PREFIX + k)} -> {new.get(INPUT_PREFIX + k)})" for k in inputs)
         raise DataChangedError(
             f"{what} was computed from another model folder: the content of {detail} changed since (the same "
-            "path, other weights or config); resume=false to run again from it, or point the key at the folder "
+            "path, other weights, config or tokenizer); resume=false to run again from it, or point the key at the folder "
             "the run used"
         )
     if changed:

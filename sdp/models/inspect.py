@@ -67,6 +67,38 @@ def safetensors_damage(path: str | Path) -> str | None:
     return None
 
 
+# Bytes per element of the float dtypes a weight file holds; a value is an exact zero when its bits, the sign
+# bit left out, are all 0 (so -0.0 counts).
+_FLOAT_BITS = {"F64": ("<u8", 0x7FFFFFFFFFFFFFFF), "F32": ("<u4", 0x7FFFFFFF), "F16": ("<u2", 0x7FFF),
+               "BF16": ("<u2", 0x7FFF)}
+SAMPLE = 1 << 16  # entries read per matrix (unstructured masks spread their zeros over each matrix)
+
+
+def encoder_zero_fraction(path: str | Path) -> float | None:
+    """The share of exact zeros in a model folder's encoder weight matrices (2-D ``*.layer.<i>.*.weight``: the
+    matrices unstructured pruning zeroes; up to SAMPLE entries of each), read from its safetensors files with numpy,
+    no torch; None when it holds no such matrix. A fine-tuned dense model has next to none; an unstructured run's
+    model/ has its sparsity."""
+    import numpy as np
+
+    zeros = total = 0
+    for weights in sorted(Path(path).glob("*.safetensors")):
+        with open(weights, "rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            header = json.loads(fh.read(n))
+            for name, info in header.items():
+                if (name == "__metadata__" or not isinstance(info, dict) or len(info.get("shape", [])) != 2
+                        or not re.search(r"\.layer\.\d+\..*\.weight$", name) or info.get("dtype") not in _FLOAT_BITS):
+                    continue
+                dtype, mask = _FLOAT_BITS[info["dtype"]]
+                start, end = info["data_offsets"]
+                fh.seek(8 + n + start)  # each matrix's first SAMPLE entries: a config check stays fast for BERT-large
+                bits = np.frombuffer(fh.read(min(end - start, SAMPLE * np.dtype(dtype).itemsize)), dtype=dtype)
+                zeros += int(np.count_nonzero((bits & np.array(mask, dtype=dtype)) == 0))
+                total += bits.size
+    return zeros / total if total else None
+
+
 # A tokenizer can be built from any of these; a folder with none of them gets transformers' fallback, a
 # tokenizer with a handful of special tokens that maps every word to [UNK] (and trains without an error).
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model",

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from sdp.objectives.naming import method_name
+from sdp.report.clock import utc_key
 from sdp.report.not_runs import EVAL_COLUMNS, MalformedEval, load_evaluation, not_a_run
 from sdp.report.trace_read import load_trace, was_resumed  # noqa: F401  (re-exported: plots, gridrun, tests)
 from sdp.report.walk import walk_metrics as _walk_metrics
@@ -289,7 +290,8 @@ def _dedupe(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[Conflict], int]:
     if runs.empty:
         return runs, [], 0
     keys = [*KEY_FIELDS, "seed"]
-    runs = runs.sort_values([*keys, "finished_at", "path"], kind="mergesort")
+    runs = runs.assign(_when=runs["finished_at"].map(utc_key))  # the instant, not the text (sdp/report/clock.py)
+    runs = runs.sort_values([*keys, "_when", "path"], kind="mergesort").drop(columns="_when")
     keep_idx, conflicts, identical = [], [], 0
     for key, grp in runs.groupby(keys, sort=True, dropna=False):
         keep_idx.append(grp.index[-1])

@@ -11,14 +11,16 @@
   scripts (the study commits its records as it goes) leaves the code, and so a run's identity, as it was.
 
 Two runs of one config stand for each other only with one ``id`` (sdp/run/rundir.py, sdp/sweep.py);
-``reuse=any_code`` accepts a run made by other code. Computed once per process: a run is identified by the
-code it started with, not by edits made while it runs.
+``reuse=any_code`` accepts a run made by other code. Plug-in modules (``SDP_PLUGINS``, ``sdp.plugins`` entry
+points) are code a run executes too: with any, ``plugins`` holds each one's source hash and ``id`` hashes them as
+well. Computed once per process: a run is identified by the code it started with, not by edits made while it runs.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -59,8 +61,27 @@ def _checkout_code(root: Path) -> dict[str, Any]:
     for name in sorted(n for n in untracked if n):
         digest.update(name + b"\0" + (root / name.decode()).read_bytes())
     changed = bool(_git(root, "status", "--porcelain", "--", *PACKAGE_DIRS).strip())
+    for name in _hidden_edits(root):  # git diff and status skip them: their edits go into the diff here
+        digest.update(b"hidden\0" + name.encode() + b"\0" + (root / name).read_bytes())
+        changed = True
     return {"commit": commit, "tree": hashlib.sha256(" ".join(trees).encode()).hexdigest()[:16],
             "diff": digest.hexdigest()[:16] if changed else None}
+
+
+def _hidden_edits(root: Path) -> list[str]:
+    """Files marked skip-worktree or assume-unchanged (``git update-index``) whose content differs from the index:
+    git diff and git status do not look at them, so an edit there left the identity as it was and the old result
+    came back as this code's (probe round 6)."""
+    hidden = []
+    for entry in _git(root, "ls-files", "-v", "-s", "-z", "--", *PACKAGE_DIRS).decode().split("\0"):
+        meta, _, name = entry.partition("\t")
+        parts = meta.split()
+        if len(parts) == 4 and (parts[0] == "S" or parts[0].islower()) and (root / name).is_file():
+            hidden.append((name, parts[2]))
+    if not hidden:
+        return []
+    blobs = _git(root, "hash-object", "--", *(n for n, _ in hidden)).decode().split()
+    return [name for (name, indexed), blob in zip(hidden, blobs) if blob != indexed]
 
 
 def _installed_code(package: Path) -> dict[str, Any]:
@@ -80,7 +101,49 @@ def fingerprint(root: Path = REPO_ROOT, package: Path = PACKAGE_ROOT) -> dict[st
         code = _installed_code(package)
     code = {"version": package_version(), **code}
     key = f"{code['version']}|{code['tree']}|{code['diff']}"
+    plugins = plugin_code()
+    if plugins:  # only then: the identity of a run without plug-ins stays what it was
+        code["plugins"] = plugins
+        key += "|" + "|".join(f"{name}={digest}" for name, digest in sorted(plugins.items()))
     return {"id": hashlib.sha256(key.encode()).hexdigest()[:16], **code}
+
+
+# Plug-in modules (sdp/objectives/registry.py, named here without importing it: nothing of sdp's is imported here)
+# run inside the training loop as much as sdp's own code; edited after a run, the same command returned the old
+# result as "already completed" (probe round 6).
+PLUGINS_ENV, PLUGIN_GROUP = "SDP_PLUGINS", "sdp.plugins"
+
+
+def _module_files(name: str) -> list[tuple[str, Path]]:
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.origin or not Path(spec.origin).is_file():
+        return []
+    if spec.submodule_search_locations:  # a package: every source file under it
+        return sorted((f.relative_to(d).as_posix(), f) for d in spec.submodule_search_locations
+                      for f in Path(d).rglob("*.py") if "__pycache__" not in f.parts)
+    return [(Path(spec.origin).name, Path(spec.origin))]
+
+
+def plugin_code() -> dict[str, str]:
+    """{module: hash of its source file(s)} of each plug-in named in $SDP_PLUGINS or as an ``sdp.plugins`` entry
+    point ("unknown" for one whose source cannot be found); empty without plug-ins."""
+    from importlib.metadata import entry_points
+
+    names = [n.strip() for n in os.environ.get(PLUGINS_ENV, "").split(",") if n.strip()]
+    names += [ep.value.split(":")[0] for ep in entry_points(group=PLUGIN_GROUP)]
+    out = {}
+    for name in dict.fromkeys(names):
+        files = _module_files(name)
+        digest = hashlib.sha256()
+        for label, path in files:
+            digest.update(label.encode() + b"\0" + path.read_bytes())
+        out[name] = digest.hexdigest()[:16] if files else "unknown"
+    return out
 
 
 @functools.lru_cache(maxsize=1)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sdp.data.fingerprint import INPUT_PREFIX, check_same_data, split_fingerprints
+from sdp.models.inspect import TOKENIZER_FILES
 
 # Model folders a run reads, named by path in the config (so in config_hash) but not by content: a folder replaced
 # in place (another dense model copied over it) was returned as "already completed", its result from the old one.
@@ -19,7 +20,8 @@ MODEL_INPUTS = (("dense", "checkpoint"), ("prune", "teacher_checkpoint"), ("mode
 
 def input_fingerprints(cfg: Any) -> dict[str, str]:
     """{"model:<group>.<key>": 16 hex digits} of each local model folder in MODEL_INPUTS: its config.json and
-    safetensors weights, by content (a Hub id or a package model: not hashed here)."""
+    safetensors weights, by content, and ("model:<group>.<key>.tokenizer") its tokenizer files (a Hub id or a
+    package model: not hashed here)."""
     out = {}
     for group, key in MODEL_INPUTS:
         node = cfg.get(group) if hasattr(cfg, "get") else None
@@ -27,15 +29,28 @@ def input_fingerprints(cfg: Any) -> dict[str, str]:
         path = Path(str(value)).expanduser() if value else None
         if path is None or not path.is_dir():
             continue
-        h = hashlib.sha256()
-        for file in sorted(f for f in path.iterdir() if f.is_file() and (f.name == "config.json" or
-                                                                          f.suffix == ".safetensors")):
-            h.update(file.name.encode() + b"\0")
-            with open(file, "rb") as fh:
-                for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
-                    h.update(block)
-        out[f"{INPUT_PREFIX}{group}.{key}"] = h.hexdigest()[:16]
+        out[f"{INPUT_PREFIX}{group}.{key}"] = _files_hash(
+            f for f in path.iterdir() if f.is_file() and (f.name == "config.json" or f.suffix == ".safetensors"))
+        # Its tokenizer, under a key of its own (a record from before has none, and is not compared on it): a
+        # tokenizer edited in place (lower-casing turned off, same vocabulary) was returned as "already completed",
+        # and a run killed and resumed across the edit trained on ids of both (probe round 6).
+        tokenizer = [path / name for name in TOKENIZER_FILES if (path / name).is_file()]
+        if tokenizer:
+            out[f"{INPUT_PREFIX}{group}.{key}{TOKENIZER_SUFFIX}"] = _files_hash(tokenizer)
     return out
+
+
+TOKENIZER_SUFFIX = ".tokenizer"
+
+
+def _files_hash(files: Any) -> str:
+    h = hashlib.sha256()
+    for file in sorted(files):
+        h.update(file.name.encode() + b"\0")
+        with open(file, "rb") as fh:
+            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:16]
 
 
 def fingerprints_for(cfg: Any) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from conftest import mrpc, run_record, write_run
 
 from sdp.objectives.naming import method_name as derive_method  # the runner's names: one table (naming.py)
@@ -54,6 +55,18 @@ def test_conflict_keeps_the_later_recorded_finish_not_the_file_time(tmp_path: Pa
     write_run(tmp_path, "b", run_record("mrpc", "MP", 0.5, 1, mrpc(0.8, 0.7), None,
                                         finished_at="2026-11-26T10:00:00+00:00"), mtime_offset=99)
     assert collect_runs(tmp_path).conflicts[0].kept == "a"
+
+
+@pytest.mark.parametrize("a_time, b_time", [
+    ("2026-12-05T03:00:00+05:00", "2026-12-04T23:30:00+00:00"),  # a: 22:00 UTC, before b, though later as text
+    ("not a time", "1733400000"),  # a: no time at all; b: epoch seconds
+])
+def test_conflict_keeps_the_later_instant_not_the_later_text(tmp_path: Path, a_time, b_time) -> None:
+    """t02/t03: of two records of one config and seed, sdp-tables kept the one whose finished_at was larger as
+    text and called it the newest: another UTC offset, or a value that is no time at all, won over the later one."""
+    write_run(tmp_path, "a", run_record("mrpc", "MP", 0.5, 1, mrpc(0.9, 0.7), None, finished_at=a_time))
+    write_run(tmp_path, "b", run_record("mrpc", "MP", 0.5, 1, mrpc(0.8, 0.7), None, finished_at=b_time))
+    assert collect_runs(tmp_path).conflicts[0].kept == "b"
 
 
 def test_setup_pairs_a_moved_checkout_and_splits_other_dense_models(tmp_path: Path) -> None:

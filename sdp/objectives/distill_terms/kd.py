@@ -17,9 +17,16 @@ class LogitKD(DistillationTerm):
     Options = KDOptions
     needs = ("logits",)
 
+    # Above this, float32 softmax(logits / T) loses the logits' differences: measured on O(1) logits, the term is
+    # off by 9% at T=1e3, negative at 1e4, 1e4 times too large at 1e6 and exactly 0 at 1e8 (a run labelled KD that
+    # distilled nothing: probe round 6). The papers use 1-20.
+    MAX_TEMPERATURE = 100.0
+
     def check(self) -> None:
-        if self.temperature <= 0:
-            raise ValueError(f"kd temperature must be > 0, got {self.temperature}")
+        if not 0 < self.temperature <= self.MAX_TEMPERATURE:
+            raise ValueError(f"kd temperature must be > 0 and at most {self.MAX_TEMPERATURE:g}, got "
+                             f"{self.temperature} (above it float32 softmax(logits/T) loses the logits' differences "
+                             "and the term is wrong)")
 
     def forward(self, student, teacher):
         import torch.nn.functional as F  # here, not at import: the registry is read before torch loads
