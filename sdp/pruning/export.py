@@ -117,15 +117,6 @@ def structured_outputs(student: nn.Module, masks) -> tuple[nn.Module, object]:
     return standard, extra_files
 
 
-def _recorded_dense_params(model_dir: Path) -> int | None:
-    """The dense encoder's parameter count a structured run recorded in its model/structure.json, or None."""
-    try:
-        recorded = json.loads((model_dir / STRUCTURE_FILE).read_text())["encoder_params"]["dense"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return recorded if isinstance(recorded, int) and not isinstance(recorded, bool) else None
-
-
 def export_model_dir(model_dir: str | Path, out: str | Path | None = None) -> tuple[Path, dict]:
     """Any run's model/ (or any sequence-classification folder) as ONNX, with heads and FFN neurons that add
     nothing (all-zero output columns) cut out first: ``out`` defaults to ``<model_dir>/model.onnx``."""
@@ -140,16 +131,12 @@ def export_model_dir(model_dir: str | Path, out: str | Path | None = None) -> tu
     try:
         kept = kept_from_weights(model)
         compact = compact_form(model, kept)
+        # A structured run's model/ is its smaller standard form: counted from it, "dense" would be that form's size
+        # (13318 for a run whose dense encoder had 17088: probe round 6 x03), so the run's record of it is read.
         dense, source = unpruned_encoder_params(model, model_dir)
         record = {**_structure_record(kept, dense, model, compact), "dense_from": source}
     except StructureError:  # not a BERT-like encoder: exported as it is
         compact, record = model, {}
-    run_dense = _recorded_dense_params(model_dir)
-    if record and run_dense is not None:
-        # A structured run's model/ is its smaller standard form: counted from it, "dense" was that form's size
-        # (13318 for a run whose dense encoder had 17088), so every ratio to it was wrong (probe round 6 x03).
-        record["encoder_params"] = {**record["encoder_params"], "dense": run_dense}
-        record["dense_from"] = STRUCTURE_FILE
     path = export_onnx(compact, Path(out) if out else model_dir / ONNX_FILE)
     return path, record
 
