@@ -21,8 +21,12 @@ start)
   # setsid: its own process group, so `stop` reaches the runner and the sdp-run it started, and nothing else.
   setsid nohup nice -n 19 $PY scripts/grid.py structured "root=$ROOT" >> $LOGS/grid.log 2>&1 < /dev/null &
   echo $! > $LOGS/grid.pid
+  # With autogroup scheduling a new session competes as a whole whatever its nice: give the session nice 19 too
+  # (scripts/gridrun.py lower_autogroup does the same for each run it starts).
+  echo 19 > /proc/$!/autogroup 2>/dev/null || true
   setsid nohup nice -n 19 bash scripts/structured_grid.sh commit-loop >> $LOGS/commit.log 2>&1 < /dev/null &
   echo $! > $LOGS/commit.pid
+  echo 19 > /proc/$!/autogroup 2>/dev/null || true
   echo "structured grid: started (pid $(cat $LOGS/grid.pid)); log $LOGS/grid.log;" \
        "commit loop pid $(cat $LOGS/commit.pid), log $LOGS/commit.log"
   ;;

@@ -258,3 +258,14 @@ def test_progress_keeps_the_hand_written_notes_below_its_marker(tmp_path):
     (tmp_path / "PROGRESS.md").unlink()
     grid.write_progress()
     assert (tmp_path / "PROGRESS.md").read_text().endswith(f"{gridrun.NOTES}\n")
+
+
+def test_a_run_s_session_gets_the_run_s_nice_where_autogroup_scheduling_exists(tmp_path):
+    """With autogroup scheduling a run in its own session competes as a whole group whatever its nice, so the
+    driver writes the run's nice into /proc/<pid>/autogroup; where there is none it says so and goes on."""
+    (tmp_path / "123").mkdir()
+    (tmp_path / "123" / "autogroup").write_text("/autogroup-7 nice 0\n")
+    assert gridrun.lower_autogroup(123, 19, proc_root=tmp_path)
+    assert (tmp_path / "123" / "autogroup").read_text() == "19\n"
+    assert not gridrun.lower_autogroup(456, 19, proc_root=tmp_path)  # no such process, or no autogroup
+    assert gridrun.Grid.command.__code__.co_names.count("RUN_NICE") == 1  # the run's nice and its group's agree
