@@ -128,8 +128,9 @@ def show_plan(opts) -> None:
     print(f"# {opts.title}: {len(jobs)} runs under {grid.root} (sdp-run {' '.join(grid.base)} ...): "
           + ", ".join(f"{n} {k}" for k, n in counts.items()))
     print("\n".join(lines))
-    if getattr(HOOKS[opts.hook], "PLAN_NOTE", None):
-        print(f"# {HOOKS[opts.hook].PLAN_NOTE}")
+    plan_note = getattr(HOOKS[opts.hook], "plan_note", None)
+    if plan_note and (note := plan_note(opts, grid.root)):
+        print(f"# {note}")
 
 
 def main(argv: list[str] | None = None) -> None:

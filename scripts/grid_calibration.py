@@ -20,7 +20,13 @@ from gridrun import Grid, GridOptions, needed, read_completed
 
 DENSE_FILES = ("dense_model/model.safetensors",)  # not committed: a fresh machine trains it again
 MASK_FILES = ("mask.safetensors",)  # MP's final masks are committed (bits, ~1.3 MB each): the references
-PLAN_NOTE = "the settings are listed once every MP run is done: they run at the knee that MP gives"
+
+
+def plan_note(opts: Options, root: Path) -> str | None:
+    """What --plan adds under its list: why the settings are missing, while they are (not once they are listed)."""
+    if all(read_completed(d) is not None for d, *_ in mp_jobs(opts, root)):
+        return None
+    return "the settings are listed once every MP run is done: they run at the knee that MP gives"
 
 
 @dataclass

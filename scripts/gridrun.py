@@ -371,9 +371,20 @@ class Grid:
                  f"- left: {self.time_left(todo)}", "", FOOTER, "", NOTES, ""]
         self.root.mkdir(parents=True, exist_ok=True)
         notes = kept_notes(self.root / "PROGRESS.md")
+        text = "\n".join(lines) + (notes + "\n" if notes else "")
+        try:
+            old = (self.root / "PROGRESS.md").read_text()
+        except FileNotFoundError:
+            old = None
+        if old is not None and _without_stamp(old) == _without_stamp(text):
+            return  # nothing but the time changed: a launch that ran nothing leaves a committed file as it was
         tmp = self.root / ".PROGRESS.md.tmp"
-        tmp.write_text("\n".join(lines) + (notes + "\n" if notes else ""))
+        tmp.write_text(text)
         tmp.replace(self.root / "PROGRESS.md")
+
+
+def _without_stamp(text: str) -> list[str]:
+    return [line for line in text.splitlines() if not line.startswith("Updated ")]
 
 
 FOOTER = "Finished runs are skipped and interrupted ones resume when the same command runs again."

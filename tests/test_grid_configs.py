@@ -39,6 +39,10 @@ def test_the_calibration_phases_are_the_ones_scripts_calibrate_py_ran(tmp_path):
     phases = [grid_calibration.dense_jobs(opts, tmp_path), grid_calibration.mp_jobs(opts, tmp_path),
               grid_calibration.setting_jobs(opts, tmp_path, grid_calibration.knee(opts, tmp_path))]
     assert [_jobs([p], tmp_path)[0] for p in phases] == PLANS["calibrate"]
+    # --plan says why the settings are missing while MP is unfinished, and not once they are listed (README walk)
+    assert "once every MP run is done" in grid_calibration.plan_note(opts, tmp_path)
+    done = grid.compose_grid("calibrate", [])
+    assert grid_calibration.plan_note(done, REPO / done.root) is None  # the committed calibration: MP all done
     assert len(grid.jobs_of(opts)) == 2 + 4  # the settings wait for the knee: not listed before MP is done
 
 

@@ -269,3 +269,19 @@ def test_a_run_s_session_gets_the_run_s_nice_where_autogroup_scheduling_exists(t
     assert (tmp_path / "123" / "autogroup").read_text() == "19\n"
     assert not gridrun.lower_autogroup(456, 19, proc_root=tmp_path)  # no such process, or no autogroup
     assert gridrun.Grid.command.__code__.co_names.count("RUN_NICE") == 1  # the run's nice and its group's agree
+
+
+def test_a_launch_that_changes_nothing_but_the_time_leaves_progress_md_as_it_was(tmp_path, monkeypatch):
+    """`make study` on the finished study rewrote the committed PROGRESS.md with only a new "Updated" line (a
+    README walk found the tree dirty after it); a change in what it lists is still written."""
+    grid = gridrun.Grid(tmp_path, [], title="Study")
+    monkeypatch.setattr(gridrun.time, "strftime", lambda *a: "2026-11-28 10:00:00 UTC")
+    grid.write_progress()
+    before = (tmp_path / "PROGRESS.md").read_text()
+    monkeypatch.setattr(gridrun.time, "strftime", lambda *a: "2026-12-05 02:31:14 UTC")
+    grid.write_progress()
+    assert (tmp_path / "PROGRESS.md").read_text() == before
+    grid.failed.append("runs/x")
+    grid.write_progress()
+    after = (tmp_path / "PROGRESS.md").read_text()
+    assert "Updated 2026-12-05 02:31:14 UTC." in after and "failed this launch (1): runs/x" in after
