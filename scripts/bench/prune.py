@@ -246,11 +246,19 @@ def prune_worker(method: str, layers: int, sparsity: float, threads: int, mask_o
     print("RESULT " + json.dumps(result), flush=True)
 
 
-def run_worker(method: str, args, mask_out: str | None) -> dict[str, Any]:
+def worker_command(method: str, args, mask_out: str | None) -> list[str]:
+    """The subprocess line of one prune worker: every setting the parent measures at travels with it
+    (the sparsity once did not, so workers pruned at the default whatever --sparsity said)."""
     cmd = [sys.executable, str(Path(__file__).resolve().parent), "--prune-worker", method,
-           "--prune-layers", str(args.prune_layers), "--threads", str(torch.get_num_threads())]
+           "--prune-layers", str(args.prune_layers), "--sparsity", repr(float(args.sparsity)),
+           "--threads", str(torch.get_num_threads())]
     if mask_out:
         cmd += ["--mask-out", mask_out]
+    return cmd
+
+
+def run_worker(method: str, args, mask_out: str | None) -> dict[str, Any]:
+    cmd = worker_command(method, args, mask_out)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
         raise RuntimeError(f"prune worker {method} failed:\n{proc.stderr[-3000:]}")
