@@ -30,7 +30,7 @@ from sdp.data.loading import load_splits, resolve_data_dir
 from sdp.data.tokenize import make_collator, make_dataloader, tokenize_splits
 from sdp.errors import ConfigError
 from sdp.io import write_json
-from sdp.metrics import compute_metrics
+from sdp.metrics import compute_metrics_noting
 from sdp.pruning.masks import select_prunable, sparsity_report
 from sdp.run.env import versions
 from sdp.saved_model import SavedModel, check_saved_model, check_task_labels, load_saved_model, source_run
@@ -106,6 +106,21 @@ def compact_sparsity(report: dict[str, Any], source: dict[str, Any]) -> dict[str
             "sparsity_from": "the source run (model/ is its compact structured form)"}
 
 
+def same_model_as_run(source: dict[str, Any], report: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The source run's record if ``model_dir`` still holds the model it wrote, else ({}, why). A run's model/ keeps
+    every nonzero weight it had (a structured run's compact form drops zero heads, neurons and layers only), so
+    another count of nonzero parameters means the folder was edited or replaced after the run: its method, seed,
+    target sparsity and measured sparsity are not this model's (a dense model copied in was listed as SDP-CC at
+    50%, and an edited compact model got the run's sparsity)."""
+    recorded = source.get("nonzero_params")
+    if not source or not isinstance(recorded, int) or recorded == report["nonzero_params"]:
+        return source, ""
+    why = (f"model_dir holds {report['nonzero_params']} nonzero parameters, its run's metrics.json recorded "
+           f"{recorded}: edited or replaced after the run, so nothing is taken from that record")
+    log.warning("sdp-eval: %s", why)
+    return {}, why
+
+
 def check_out_dir(out_dir: Path) -> None:
     """An output folder never takes the place of a training run's record."""
     from sdp.run.rundir import read_metrics
@@ -146,9 +161,13 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path) -> dict
     datasets.disable_progress_bars()  # as a run does: bars are for training, not for every map()
     data, groups = load_eval_data(cfg, task, saved.tokenizer)
     outputs = {split: predict_split(saved, data[split], cfg.train.eval_batch_size) for split in task.eval_splits}
-    scores = compute_metrics(task, outputs, groups=groups)
-    source = source_run(path)
-    report = compact_sparsity(weight_sparsity(saved.model, cfg.prune), source)
+    # An undefined metric (constant predictions) is stored as 0.0: the record says so, as a run's metrics.json does
+    # (it was on stderr only, so a one-class CoLA model's mcc 0.00 read as measured).
+    metric_warnings: list[str] = []
+    scores = compute_metrics_noting(task, outputs, groups, metric_warnings)
+    measured = weight_sparsity(saved.model, cfg.prune)
+    source, edited = same_model_as_run(source_run(path), measured)
+    report = compact_sparsity(measured, source)
     record = {
         "kind": EVAL_KIND,
         "status": "completed",
@@ -161,6 +180,8 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path) -> dict
         "final": scores,
         "model_dir": str(path.resolve()),
         "source_run": {"config_hash": source.get("config_hash"), "final": source.get("final")} if source else None,
+        **({"source_run_differs": edited} if edited else {}),
+        **({"metric_warnings": metric_warnings} if metric_warnings else {}),
         "eval_examples": {split: len(out[1]) for split, out in outputs.items()},
         "versions": versions(),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
