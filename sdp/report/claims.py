@@ -102,7 +102,7 @@ def _pairs(runs: pd.DataFrame, results_dir: Path) -> tuple[dict[tuple, dict[str,
             ambiguous.add((key, run.method))
             continue
         out.setdefault(key, {})[run.method] = {
-            "final": run.final_main, "dense": (run.dense or {}).get("main"),
+            "final": run.final_main, "dense": (run.dense or {}).get("main"), "version": run.sdp_version,
             "analysis": (read_metrics(run_dir) or {}).get("analysis") or {}}
     for key, method in ambiguous:
         out[key].pop(method, None)
@@ -246,6 +246,11 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
     if ambiguous:
         lines += [f"Left out: {ambiguous} (pairing key, method) with several runs (several configs of one method).",
                   ""]
+    mixed = sum(len({r.get("version") for r in rec.values()}) > 1 for rec in pairs.values())
+    if mixed:  # a difference between two codes is not the method's alone: said, as summary.md's † cells are
+        lines += [f"Warning: {mixed} of {len(pairs)} pairing keys pair runs made by different code (code identity, "
+                  "or commit where none is recorded; summary.md, \"Code versions\"): their differences are not "
+                  "the method's alone.", ""]
     methods = [m for m in (*BASELINES, *cc_methods) if any(m in r for r in pairs.values())]
     lines += ["## Frontier: dev score (main metric x 100), mean ± std over seeds (n)", "",
               "| task | sparsity | dense | " + " | ".join(methods) + " |", "|---|---|---|" + "---|" * len(methods)]
