@@ -196,14 +196,17 @@ def _label_names(values: list[Any], label_col: str) -> tuple[str, ...]:
     if all(isinstance(v, int) and not isinstance(v, bool) for v in distinct):
         return tuple(str(v) for v in sorted(distinct))
     names = tuple(sorted(str(v) for v in distinct))
-    # 'positive' and 'positive ' (a stray space in some rows) were two classes, and the model got one more output
+    # 'positive' and 'positive ' (a stray space in some rows) were two classes, and the model got one more output;
+    # so were 'Entailment' and 'entailment' (probe round 8, d08: a 3-class model for a 2-class file, no word)
     alike: dict[str, list[str]] = {}
     for name in names:
-        alike.setdefault(" ".join(name.split()), []).append(name)
+        alike.setdefault(" ".join(name.split()).casefold(), []).append(name)
     twins = next((group for group in alike.values() if len(group) > 1), None)
     if twins is not None:
-        raise DataError(f"task.label_column={label_col!r} holds labels that differ only in spaces, {twins}: they would "
-                        "be separate classes; write each label one way (or list the classes in task.label_names)")
+        how = "spaces" if len({" ".join(t.split()) for t in twins}) == 1 else "spaces or letter case"
+        raise DataError(f"task.label_column={label_col!r} holds labels that differ only in {how}, {twins}: they "
+                        "would be separate classes; write each label one way (or list the classes in "
+                        "task.label_names)")
     return names
 
 
