@@ -105,6 +105,20 @@ def test_dev_rows_that_repeat_training_rows_are_said(tmp_path, caplog):
             and "(the same s1, s2; data rows [1, 2, 3], counted from 1)" in caplog.text)
 
 
+def test_custom_labels_that_differ_only_in_letter_case_are_refused(tmp_path):
+    """d08: every 5th 'entailment' written 'Entailment': a 3-class model for a 2-class file, no word (labels that
+    differ only in spaces are refused since round 4)."""
+    from sdp.data.custom import custom_task
+    from sdp.data.tasks import DataError
+
+    labels = ["Entailment" if i % 5 == 0 else "entailment" if i % 2 else "not_entailment" for i in range(20)]
+    train = _tsv(tmp_path / "train.tsv", [(f"premise {i}", f"hypothesis {i}", y) for i, y in enumerate(labels)])
+    dev = _tsv(tmp_path / "dev.tsv", [(f"other {i}", "x", "entailment") for i in range(4)])
+    with pytest.raises(DataError, match=r"holds labels that differ only in spaces or letter case, \['Entailment', "
+                                        r"'entailment'\]: they would be separate classes"):
+        custom_task(_custom(train, dev))
+
+
 def test_a_tsv_text_longer_than_the_csv_field_limit_is_read(tmp_path):
     """d03: a 200,000-character text in a TSV was refused as "field larger than field limit (131072) (a quote that
     is not closed or not doubled?)"; it has no quote, and pandas reads it whole."""
