@@ -70,6 +70,18 @@ def test_eval_takes_nothing_from_a_run_whose_model_was_edited(tmp_path, tokenize
         edited["source_run_differs"])
 
 
+def test_eval_refuses_a_max_seq_length_beyond_the_models_positions(tmp_path, tokenizer, data_dir, capsys):
+    """e07: sdp-eval task.max_seq_length=1024 on a 512-position model: a RuntimeError from the embeddings once a
+    long dev text was read (sdp-predict refuses it since round 5)."""
+    from cli.eval import main as eval_main
+
+    _model(tmp_path / "m", tokenizer)
+    code = eval_main([f"model_dir={tmp_path / 'm'}", "task=cola", f"data_dir={data_dir}", "task.max_seq_length=1024",
+                      f"output_dir={tmp_path / 'ev'}"])
+    assert code == 2 and "task.max_seq_length=1024 is longer than model_dir" in capsys.readouterr().err
+    assert not (tmp_path / "ev").exists()
+
+
 def _tsv(path: Path, rows: list[tuple[str, str, str]]) -> Path:
     path.write_text("s1\ts2\tlabel\n" + "".join(f"{a}\t{b}\t{y}\n" for a, b, y in rows))
     return path
