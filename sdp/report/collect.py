@@ -253,7 +253,7 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     # alone missed code that differs under one commit (an uncommitted or skip-worktree edit, an edited plug-in):
     # MP of one code paired with SDP-CC of another, and "cells mixing code versions: 0".
     code = data.get("code") if isinstance(data.get("code"), dict) else {}
-    rec["sdp_version"] = f"code {str(code['id'])[:12]}" if code.get("id") else str(versions.get("sdp") or "")
+    rec["sdp_version"] = f"code:{str(code['id'])[:12]}" if code.get("id") else str(versions.get("sdp") or "")
     rec["sdp_dirty"] = bool(versions.get("sdp_dirty", False))
     rec["code_flag"] = code_flag(data.get("code_changed_since"))
     rec["has_trace"] = (run_dir / "trace.jsonl").is_file()
