@@ -186,9 +186,10 @@ def test_tables_say_when_a_comparison_mixes_code(tmp_path):
         _record(tmp_path / f"kd{seed}", "KD", seed, 0.61, "aaaaaaaaaaaaaaaa")
         _record(tmp_path / f"cc{seed}", "SDP-CC", seed, 0.62 + seed / 100, "bbbbbbbbbbbbbbbb" if seed < 3 else "aaaaaaaaaaaaaaaa")
     runs = collect_runs(tmp_path).runs
-    assert set(runs["sdp_version"]) == {"code aaaaaaaaaaaa", "code bbbbbbbbbbbb"}
+    assert set(runs["sdp_version"]) == {"code:aaaaaaaaaaaa", "code:bbbbbbbbbbbb"}
     mixed = mixed_version_cells(aggregate_cells(runs))
     assert list(mixed["method"]) == ["Dense", "SDP-CC"]  # the dense row is made by each run: mixed too
+    assert set(mixed["versions"].iloc[1].split()) == {"code:aaaaaaaaaaaa", "code:bbbbbbbbbbbb"}
     assert "Warning: 2 of 3 pairing keys pair runs made by different code" in render_claims(runs, tmp_path)
 
 
