@@ -246,11 +246,14 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
     if ambiguous:
         lines += [f"Left out: {ambiguous} (pairing key, method) with several runs (several configs of one method).",
                   ""]
-    mixed = sum(len({r.get("version") for r in rec.values()}) > 1 for rec in pairs.values())
-    if mixed:  # a difference between two codes is not the method's alone: said, as summary.md's † cells are
-        lines += [f"Warning: {mixed} of {len(pairs)} pairing keys pair runs made by different code (code identity, "
-                  "or commit where none is recorded; summary.md, \"Code versions\"): their differences are not "
-                  "the method's alone.", ""]
+    # A difference between two codes is not the method's alone: said where the runs recorded code identities that
+    # differ (records with a commit only, made before runs recorded one, are flagged by commit in summary.md).
+    mixed = sum(len({v for r in rec.values() if (v := str(r.get("version") or "")).startswith("code:")}) > 1
+                for rec in pairs.values())
+    if mixed:
+        lines += [f"Warning: {mixed} of {len(pairs)} pairing keys pair runs made by different code (their recorded "
+                  "code identities differ; summary.md, \"Code versions\"): their differences are not the method's "
+                  "alone.", ""]
     methods = [m for m in (*BASELINES, *cc_methods) if any(m in r for r in pairs.values())]
     lines += ["## Frontier: dev score (main metric x 100), mean ± std over seeds (n)", "",
               "| task | sparsity | dense | " + " | ".join(methods) + " |", "|---|---|---|" + "---|" * len(methods)]
