@@ -208,3 +208,15 @@ def test_structured_report_is_complete_only_when_every_planned_run_is(tmp_path):
     assert "The comparison is complete." not in text and "incomplete" in text
     more = rows + [{**r, "task": "mrpc"} for r in rows if r["seed"] <= 3]
     assert "The comparison is complete." in structured_report.render(more, [], levels, None, 18)
+
+
+def test_a_calibration_report_over_no_calibration_run_says_so(tmp_path):
+    """g03: `grid.py --report calibrate root=<a folder of dev runs>` wrote TABLE.md with its heading and no row, and
+    no word that none of the folder's records was a calibration run."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    import calibration_report
+
+    (tmp_path / "rte_mp_s1").mkdir()
+    (tmp_path / "rte_mp_s1" / "metrics.json").write_text(json.dumps({"status": "completed"}))
+    text = calibration_report.write_report(tmp_path).read_text()
+    assert f"No finished calibration run under {tmp_path / 'runs'}" in text
