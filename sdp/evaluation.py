@@ -90,7 +90,7 @@ def weight_sparsity(model: Any, prune_cfg: Any) -> dict[str, Any]:
         zeros = sum(int((p == 0).sum()) for p in model.parameters())
         total = sum(p.numel() for p in model.parameters())
         return {"achieved_sparsity": {"model": zeros / total}, "nonzero_params": total - zeros, "total_params": total}
-    return {k: report[k] for k in ("achieved_sparsity", "nonzero_params", "total_params")}
+    return {k: report[k] for k in ("achieved_sparsity", "nonzero_params", "total_params", "prunable_params")}
 
 
 def compact_sparsity(report: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
@@ -107,17 +107,26 @@ def compact_sparsity(report: dict[str, Any], source: dict[str, Any]) -> dict[str
             "sparsity_from": "the source run (model/ is its compact structured form)"}
 
 
-def same_model_as_run(source: dict[str, Any], report: dict[str, Any]) -> tuple[dict[str, Any], str]:
+def _prunable_nonzero(record: dict[str, Any]) -> int | None:
+    """Nonzero prunable weights of a record (a run's metrics.json, or weight_sparsity's count), None if not known."""
+    total, share = record.get("prunable_params"), (record.get("achieved_sparsity") or {}).get("prunable")
+    if not isinstance(total, int) or not isinstance(share, (int, float)):
+        return None
+    return total - round(total * share)
+
+
+def same_model_as_run(source: dict[str, Any], measured: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The source run's record if ``model_dir`` still holds the model it wrote, else ({}, why). A run's model/ keeps
-    every nonzero weight it had (a structured run's compact form drops zero heads, neurons and layers only), so
-    another count of nonzero parameters means the folder was edited or replaced after the run: its method, seed,
-    target sparsity and measured sparsity are not this model's (a dense model copied in was listed as SDP-CC at
-    50%, and an edited compact model got the run's sparsity)."""
-    recorded = source.get("nonzero_params")
-    if not source or not isinstance(recorded, int) or recorded == report["nonzero_params"]:
+    every nonzero prunable weight it had (a structured run's compact form drops only all-zero heads, neurons and
+    layers; the nonzero LayerNorms of a removed layer go with it, so the whole model's count may differ), so
+    another count means the folder was edited or replaced after the run: its method, seed, target sparsity and
+    measured sparsity are not this model's (a dense model copied in was listed as SDP-CC at 50%, and an edited
+    compact model got the run's sparsity)."""
+    recorded, held = _prunable_nonzero(source), _prunable_nonzero(measured)
+    if not source or recorded is None or held is None or recorded == held:
         return source, ""
-    why = (f"model_dir holds {report['nonzero_params']} nonzero parameters, its run's metrics.json recorded "
-           f"{recorded}: edited or replaced after the run, so nothing is taken from that record")
+    why = (f"model_dir holds {held} nonzero prunable weights, its run's metrics.json recorded {recorded}: edited or "
+           "replaced after the run, so nothing is taken from that record")
     log.warning("sdp-eval: %s", why)
     return {}, why
 
@@ -172,7 +181,7 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path) -> dict
     scores = compute_metrics_noting(task, outputs, groups, metric_warnings)
     measured = weight_sparsity(saved.model, cfg.prune)
     source, edited = same_model_as_run(source_run(path), measured)
-    report = compact_sparsity(measured, source)
+    report = compact_sparsity({k: v for k, v in measured.items() if k != "prunable_params"}, source)
     record = {
         "kind": EVAL_KIND,
         "status": "completed",

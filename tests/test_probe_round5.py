@@ -265,8 +265,7 @@ def test_eval_of_a_compact_structured_model_reports_the_runs_sparsity(tmp_path, 
     total = sum(p.numel() for p in compact.parameters()) + 1000  # the run's full shape had 1000 more
     run = {"status": "completed", "task": "rte", "model": "tiny-bert", "seed": 1, "target_sparsity": 0.5,
            "achieved_sparsity": {"prunable": 0.5, "encoder": 0.49, "model": 0.01}, "total_params": total,
-           "nonzero_params": sum(int((p != 0).sum()) for p in compact.parameters()),  # the model the run wrote
-           "final": {"main": 0.5}}
+           "nonzero_params": total - 5000, "final": {"main": 0.5}}
     (tmp_path / "run" / "metrics.json").write_text(json.dumps(run))
     out = tmp_path / "ev"
     assert eval_main([f"model_dir={model}", "task=rte", f"data_dir={data_dir}", "max_eval_samples=8",
