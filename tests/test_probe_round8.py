@@ -52,22 +52,37 @@ def test_eval_records_a_metric_it_could_not_compute(tmp_path, tokenizer, data_di
 
 def test_eval_takes_nothing_from_a_run_whose_model_was_edited(tmp_path, tokenizer, data_dir, capsys):
     """e04/e05: model/ replaced or edited after its run (another compact model; the run's dense_model copied in):
-    sdp-eval still took the run's method, target sparsity and (for a compact model) its measured sparsity."""
+    sdp-eval still took the run's method, target sparsity and (for a compact model) its measured sparsity. The
+    check counts nonzero prunable weights: a compact model with a layer removed lost that layer's nonzero
+    LayerNorms too (the whole model's count differs, e08), and is still the run's."""
+    from hydra import compose, initialize_config_dir
+    from transformers import AutoModelForSequenceClassification
+
+    import sdp.config  # noqa: F401  (registers the schema)
+    from sdp.evaluation import weight_sparsity
+
     nonzero = _model(tmp_path / "run" / "model", tokenizer)
-    total = nonzero + 5000  # the run's full shape was larger: the compact-model path of round 5's e01
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        prune = compose("config", overrides=["debug=smoke", "task=cola"]).prune
+    held = weight_sparsity(AutoModelForSequenceClassification.from_pretrained(tmp_path / "run" / "model"), prune)
+    kept = held["prunable_params"] - round(held["prunable_params"] * held["achieved_sparsity"]["prunable"])
+    # The run's full shape: twice the prunable weights, half of them zeros (so the same nonzero ones), a removed
+    # layer's 128 nonzero LayerNorm weights more in the whole model.
     run = {"status": "completed", "task": "cola", "model": "tiny-bert", "method": "SDP-CC", "seed": 1,
            "target_sparsity": 0.5, "achieved_sparsity": {"prunable": 0.5, "encoder": 0.49, "model": 0.01},
-           "total_params": total, "final": {"main": 0.1}}
-    (tmp_path / "run" / "metrics.json").write_text(json.dumps({**run, "nonzero_params": nonzero}))
+           "prunable_params": 2 * kept, "total_params": held["total_params"] + 5000, "nonzero_params": nonzero + 128,
+           "final": {"main": 0.1}}
+    (tmp_path / "run" / "metrics.json").write_text(json.dumps(run))
     same = _eval(tmp_path / "run" / "model", tmp_path / "ev1", data_dir, tmp_path, capsys)
     assert same["method"] == "SDP-CC" and same["achieved_sparsity"] == run["achieved_sparsity"]
     assert "source_run_differs" not in same
-    (tmp_path / "run" / "metrics.json").write_text(json.dumps({**run, "nonzero_params": nonzero + 321}))
-    edited = _eval(tmp_path / "run" / "model", tmp_path / "ev2", data_dir, tmp_path, capsys)
-    assert edited["method"] == "" and edited["target_sparsity"] is None and edited["source_run"] is None
-    assert edited["achieved_sparsity"] != run["achieved_sparsity"] and "compact_params" not in edited
-    assert f"holds {nonzero} nonzero parameters, its run's metrics.json recorded {nonzero + 321}" in (
-        edited["source_run_differs"])
+    edited = {**run, "achieved_sparsity": {**run["achieved_sparsity"], "prunable": 0.4}}  # other nonzero weights
+    (tmp_path / "run" / "metrics.json").write_text(json.dumps(edited))
+    record = _eval(tmp_path / "run" / "model", tmp_path / "ev2", data_dir, tmp_path, capsys)
+    assert record["method"] == "" and record["target_sparsity"] is None and record["source_run"] is None
+    assert record["achieved_sparsity"] != run["achieved_sparsity"] and "compact_params" not in record
+    assert (f"holds {kept} nonzero prunable weights, its run's metrics.json recorded {2 * kept - round(0.8 * kept)}"
+            in record["source_run_differs"])
 
 
 def test_eval_refuses_a_max_seq_length_beyond_the_models_positions(tmp_path, tokenizer, data_dir, capsys):
