@@ -249,9 +249,7 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
         for key in ("config_hash", "setup", "pair_setup", "row_setup"):
             rec[key] += f"/ws{world}"
     rec["finished_at"] = str(data.get("finished_at") or "")
-    # The code a run was made by: its code identity (sdp/run/code.py) where recorded, else the commit. The commit
-    # alone missed code that differs under one commit (an uncommitted or skip-worktree edit, an edited plug-in):
-    # MP of one code paired with SDP-CC of another, and "cells mixing code versions: 0".
+    # The code identity where recorded, else the commit (one commit can hold other code: an edited plug-in, round 8)
     code = data.get("code") if isinstance(data.get("code"), dict) else {}
     rec["sdp_version"] = f"code:{str(code['id'])[:12]}" if code.get("id") else str(versions.get("sdp") or "")
     rec["sdp_dirty"] = bool(versions.get("sdp_dirty", False))
