@@ -72,6 +72,9 @@ def write_report(root: Path, settings: dict[str, list[str]] | None = None) -> Pa
             f"{_fmt([c['cc_off_teacher'] for c in cc if 'cc_off_teacher' in c], 1, 4)} | "
             f"{_fmt([o['dense_magnitude'] for o in ov if 'dense_magnitude' in o], 1, 4)} | "
             f"{_fmt([o['reference'] for o in ov if 'reference' in o], 1, 4)} | {statistics.mean(minutes):.1f} |")
+    if not records:  # an empty table under its SST-2 heading said nothing of why (probe round 8, g03)
+        lines += ["", f"No finished calibration run under {root / 'runs'} (folders named "
+                  "<setting>_s<sparsity>_seed<k> holding a completed metrics.json): nothing to tabulate."]
     lines.append("")
     out = root / "TABLE.md"
     out.write_text("\n".join(lines))

@@ -31,6 +31,7 @@ USER_ERRORS = frozenset({
     "RepresentationError",  # sdp/objectives/representations.py
     "LauncherError",  # sdp/run/launch.py (the launcher and the run disagree)
     "PrunableSetError",  # sdp/pruning/patterns.py (prune.include/exclude match nothing in this model)
+    "SparsityOutOfReachError",  # sdp/pruning/structures.py (sparsity beyond what prune.structures can remove)
     "DiskFullError",  # sdp/io.py (no space left writing a named file)
     "FolderRemovedError",  # sdp/io.py (the run folder removed while the run wrote into it)
 })

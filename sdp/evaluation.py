@@ -30,7 +30,8 @@ from sdp.data.loading import load_splits, resolve_data_dir
 from sdp.data.tokenize import make_collator, make_dataloader, tokenize_splits
 from sdp.errors import ConfigError
 from sdp.io import write_json
-from sdp.metrics import compute_metrics
+from sdp.metrics import compute_metrics_noting
+from sdp.models.inspect import position_limit
 from sdp.pruning.masks import select_prunable, sparsity_report
 from sdp.run.env import versions
 from sdp.saved_model import SavedModel, check_saved_model, check_task_labels, load_saved_model, source_run
@@ -89,7 +90,7 @@ def weight_sparsity(model: Any, prune_cfg: Any) -> dict[str, Any]:
         zeros = sum(int((p == 0).sum()) for p in model.parameters())
         total = sum(p.numel() for p in model.parameters())
         return {"achieved_sparsity": {"model": zeros / total}, "nonzero_params": total - zeros, "total_params": total}
-    return {k: report[k] for k in ("achieved_sparsity", "nonzero_params", "total_params")}
+    return {k: report[k] for k in ("achieved_sparsity", "nonzero_params", "total_params", "prunable_params")}
 
 
 def compact_sparsity(report: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
@@ -104,6 +105,30 @@ def compact_sparsity(report: dict[str, Any], source: dict[str, Any]) -> dict[str
             "total_params": total, "compact_params": {"total": report["total_params"],
                                                       "nonzero": report["nonzero_params"]},
             "sparsity_from": "the source run (model/ is its compact structured form)"}
+
+
+def _prunable_nonzero(record: dict[str, Any]) -> int | None:
+    """Nonzero prunable weights of a record (a run's metrics.json, or weight_sparsity's count), None if not known."""
+    total, share = record.get("prunable_params"), (record.get("achieved_sparsity") or {}).get("prunable")
+    if not isinstance(total, int) or not isinstance(share, (int, float)):
+        return None
+    return total - round(total * share)
+
+
+def same_model_as_run(source: dict[str, Any], measured: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The source run's record if ``model_dir`` still holds the model it wrote, else ({}, why). A run's model/ keeps
+    every nonzero prunable weight it had (a structured run's compact form drops only all-zero heads, neurons and
+    layers; the nonzero LayerNorms of a removed layer go with it, so the whole model's count may differ), so
+    another count means the folder was edited or replaced after the run: its method, seed, target sparsity and
+    measured sparsity are not this model's (a dense model copied in was listed as SDP-CC at 50%, and an edited
+    compact model got the run's sparsity)."""
+    recorded, held = _prunable_nonzero(source), _prunable_nonzero(measured)
+    if not source or recorded is None or held is None or recorded == held:
+        return source, ""
+    why = (f"model_dir holds {held} nonzero prunable weights, its run's metrics.json recorded {recorded}: edited or "
+           "replaced after the run, so nothing is taken from that record")
+    log.warning("sdp-eval: %s", why)
+    return {}, why
 
 
 def check_out_dir(out_dir: Path) -> None:
@@ -135,6 +160,10 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path) -> dict
     out_dir = Path(out_dir)
     path, config = check_saved_model(model_dir)  # cheap checks first: no weights, no data read yet
     check_out_dir(out_dir)
+    limit = position_limit(config)  # a longer text was a RuntimeError from the embeddings, once the data was read
+    if limit is not None and int(cfg.task.max_seq_length) > limit:
+        raise ConfigError(f"task.max_seq_length={cfg.task.max_seq_length} is longer than model_dir {str(model_dir)!r} "
+                          f"takes ({limit} positions, config.json max_position_embeddings); allowed: 1..{limit}")
     fill_custom_task(cfg, config)
     scoring = SCORING_ONLY.set(True)  # the custom task's train_file is the scored file itself (fill_custom_task)
     try:
@@ -146,9 +175,13 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path) -> dict
     datasets.disable_progress_bars()  # as a run does: bars are for training, not for every map()
     data, groups = load_eval_data(cfg, task, saved.tokenizer)
     outputs = {split: predict_split(saved, data[split], cfg.train.eval_batch_size) for split in task.eval_splits}
-    scores = compute_metrics(task, outputs, groups=groups)
-    source = source_run(path)
-    report = compact_sparsity(weight_sparsity(saved.model, cfg.prune), source)
+    # An undefined metric (constant predictions) is stored as 0.0: the record says so, as a run's metrics.json does
+    # (it was on stderr only, so a one-class CoLA model's mcc 0.00 read as measured).
+    metric_warnings: list[str] = []
+    scores = compute_metrics_noting(task, outputs, groups, metric_warnings)
+    measured = weight_sparsity(saved.model, cfg.prune)
+    source, edited = same_model_as_run(source_run(path), measured)
+    report = compact_sparsity({k: v for k, v in measured.items() if k != "prunable_params"}, source)
     record = {
         "kind": EVAL_KIND,
         "status": "completed",
@@ -161,6 +194,8 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path) -> dict
         "final": scores,
         "model_dir": str(path.resolve()),
         "source_run": {"config_hash": source.get("config_hash"), "final": source.get("final")} if source else None,
+        **({"source_run_differs": edited} if edited else {}),
+        **({"metric_warnings": metric_warnings} if metric_warnings else {}),
         "eval_examples": {split: len(out[1]) for split, out in outputs.items()},
         "versions": versions(),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextvars
 import csv
 import hashlib
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ import datasets
 
 from sdp.data.file_scan import scan_file
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target
+
+log = logging.getLogger("sdp")
 
 NAME = "custom"
 FORMATS = {  # suffix -> (datasets builder, its options)
@@ -156,6 +159,25 @@ def _check_distinct_files(task_cfg: Any, files: dict[str, str]) -> None:
                             "a training score reported as held-out; give a file of other rows")
 
 
+def _check_shared_rows(task_cfg: Any, files: dict[str, str], tables: dict[str, Any], fields: list[str]) -> None:
+    """An eval row whose texts are a training row's is scored as held-out while the model trained on it: 10 of 30
+    dev rows copied from train raised the dev score with no word (an equal file is refused above). Said in a
+    warning (the sdp logger: stderr and the run's run.log) naming how many and the first rows; not refused, as
+    short texts can repeat in honest splits (not when only scoring a saved model: SCORING_ONLY)."""
+    if SCORING_ONLY.get():
+        return
+    seen = set(zip(*(tables["train"][f] for f in fields)))
+    for split, key in files.items():
+        if split == "train":
+            continue
+        rows = [i + 1 for i, texts in enumerate(zip(*(tables[split][f] for f in fields))) if texts in seen]
+        if rows:
+            log.warning("task.%s=%r: %d of %d rows repeat a row of task.train_file=%r (the same %s; data rows %s, "
+                        "counted from 1): their score is partly a training score; drop them from one of the files",
+                        key, str(task_cfg[key]), len(rows), len(tables[split]), str(task_cfg.train_file),
+                        ", ".join(fields), rows[:5])
+
+
 def _target_range(task_cfg: Any, regression: bool) -> tuple[float, float] | None:
     """task.target_range=[low, high]: the scores a custom regression allows (none unless given)."""
     given = task_cfg.get("target_range")
@@ -174,14 +196,17 @@ def _label_names(values: list[Any], label_col: str) -> tuple[str, ...]:
     if all(isinstance(v, int) and not isinstance(v, bool) for v in distinct):
         return tuple(str(v) for v in sorted(distinct))
     names = tuple(sorted(str(v) for v in distinct))
-    # 'positive' and 'positive ' (a stray space in some rows) were two classes, and the model got one more output
+    # 'positive' and 'positive ' (a stray space in some rows) were two classes, and the model got one more output;
+    # so were 'Entailment' and 'entailment' (probe round 8, d08: a 3-class model for a 2-class file, no word)
     alike: dict[str, list[str]] = {}
     for name in names:
-        alike.setdefault(" ".join(name.split()), []).append(name)
+        alike.setdefault(" ".join(name.split()).casefold(), []).append(name)
     twins = next((group for group in alike.values() if len(group) > 1), None)
     if twins is not None:
-        raise DataError(f"task.label_column={label_col!r} holds labels that differ only in spaces, {twins}: they would "
-                        "be separate classes; write each label one way (or list the classes in task.label_names)")
+        how = "spaces" if len({" ".join(t.split()) for t in twins}) == 1 else "spaces or letter case"
+        raise DataError(f"task.label_column={label_col!r} holds labels that differ only in {how}, {twins}: they "
+                        "would be separate classes; write each label one way (or list the classes in "
+                        "task.label_names)")
     return names
 
 
@@ -251,6 +276,7 @@ def custom_task(task_cfg: Any) -> TaskSpec:
         for split, key in files.items():
             for i, score in enumerate(tables[split][label_col]):
                 target(spec, score, f"task.{key}={str(task_cfg[key])!r} data row {i + 1}")
+    _check_shared_rows(task_cfg, files, tables, fields)  # last: each file's own errors are named first
     return spec
 
 

@@ -42,6 +42,17 @@ def _scan_delimited(path: Path, tab: bool, where: str) -> int:
     are skipped, as pandas skips them."""
     text = read_utf8(path).removeprefix(_BOM)
     options = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if tab else {"delimiter": ","}
+    # csv's default field limit (131072 characters) refused a long text as "a quote that is not closed", though
+    # pandas reads it whole; no field can be longer than the file, so that is the limit while this scan runs.
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))
+    try:
+        return _count_records(text, options, tab, where)
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _count_records(text: str, options: dict, tab: bool, where: str) -> int:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True, **options)
     what = "tab-separated" if tab else "comma-separated"
     header: list[str] | None = None

@@ -35,6 +35,11 @@ class StructureError(ValueError):
     """The model has no BERT-like blocks, or the prunable set is not their Linear weights."""
 
 
+class SparsityOutOfReachError(ValueError):
+    """The target sparsity cannot be reached with prune.structures on this model (a user error: one line, exit 2;
+    it was a ValueError traceback after the model had loaded)."""
+
+
 @dataclass
 class Block:
     """One encoder layer's Linear modules, by role, under the model's own module names."""
@@ -224,7 +229,7 @@ class StructuredMaskState(MaskState):
 
     def check_reachable(self, sparsity: float) -> None:
         if sparsity > self.max_sparsity():
-            raise ValueError(
+            raise SparsityOutOfReachError(
                 f"sparsity={sparsity} is out of reach with prune.structures={list(self.structures)}: at most "
                 f"{self.max_sparsity():.4f} of the prunable weights can go while every layer keeps a head and a "
                 "neuron (add layers to prune.structures, or lower sparsity)")

@@ -102,7 +102,7 @@ def _pairs(runs: pd.DataFrame, results_dir: Path) -> tuple[dict[tuple, dict[str,
             ambiguous.add((key, run.method))
             continue
         out.setdefault(key, {})[run.method] = {
-            "final": run.final_main, "dense": (run.dense or {}).get("main"),
+            "final": run.final_main, "dense": (run.dense or {}).get("main"), "version": run.sdp_version,
             "analysis": (read_metrics(run_dir) or {}).get("analysis") or {}}
     for key, method in ambiguous:
         out[key].pop(method, None)
@@ -246,6 +246,14 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
     if ambiguous:
         lines += [f"Left out: {ambiguous} (pairing key, method) with several runs (several configs of one method).",
                   ""]
+    # A difference between two codes is not the method's alone: said where the runs recorded code identities that
+    # differ (records with a commit only, made before runs recorded one, are flagged by commit in summary.md).
+    mixed = sum(len({v for r in rec.values() if (v := str(r.get("version") or "")).startswith("code:")}) > 1
+                for rec in pairs.values())
+    if mixed:
+        lines += [f"Warning: {mixed} of {len(pairs)} pairing keys pair runs made by different code (their recorded "
+                  "code identities differ; summary.md, \"Code versions\"): their differences are not the method's "
+                  "alone.", ""]
     methods = [m for m in (*BASELINES, *cc_methods) if any(m in r for r in pairs.values())]
     lines += ["## Frontier: dev score (main metric x 100), mean ± std over seeds (n)", "",
               "| task | sparsity | dense | " + " | ".join(methods) + " |", "|---|---|---|" + "---|" * len(methods)]

@@ -249,7 +249,9 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
         for key in ("config_hash", "setup", "pair_setup", "row_setup"):
             rec[key] += f"/ws{world}"
     rec["finished_at"] = str(data.get("finished_at") or "")
-    rec["sdp_version"] = str(versions.get("sdp") or "")
+    # The code identity where recorded, else the commit (one commit can hold other code: an edited plug-in, round 8)
+    code = data.get("code") if isinstance(data.get("code"), dict) else {}
+    rec["sdp_version"] = f"code:{str(code['id'])[:12]}" if code.get("id") else str(versions.get("sdp") or "")
     rec["sdp_dirty"] = bool(versions.get("sdp_dirty", False))
     rec["code_flag"] = code_flag(data.get("code_changed_since"))
     rec["has_trace"] = (run_dir / "trace.jsonl").is_file()
