@@ -20,15 +20,20 @@ from sdp.data.tasks import DataError
 TOLERANCE = 0.005  # half a point of the main metric: a near-constant predictor lands within it
 
 
-@functools.cache
 def task_floor(task_name: str, data_dir: str | None) -> float | None:
     """The best constant prediction's main score on ``task_name``'s first eval split, or None."""
+    # The folder is resolved before the cache: keyed by None, a floor read while SDP_DATA_DIR was unset stayed
+    # None after it was set (the whole process, e.g. a test run without the Makefile's variables).
+    return _floor(task_name, data_dir or os.environ.get("SDP_DATA_DIR"))
+
+
+@functools.cache
+def _floor(task_name: str, folder: str | None) -> float | None:
     from sdp.data.glue_local import read_glue_split
     from sdp.data.tasks import TASKS
     from sdp.metrics import compute_metrics
 
     spec = TASKS.get(task_name)
-    folder = data_dir or os.environ.get("SDP_DATA_DIR")
     if spec is None or spec.source != "glue" or spec.languages or not folder or not Path(folder).is_dir():
         return None
     split = spec.eval_splits[0]

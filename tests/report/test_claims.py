@@ -293,3 +293,14 @@ def test_floor_cells_are_marked(tmp_path, data_dir, monkeypatch):
     # MRPC at 0.9 (the tree's KD and SDP-CC score 0.62-0.63 there: below it too), and MP at 0.8 (mean 75.20,
     # within half a point); no SST-2 cell is near 50.92.
     assert "Cells at a floor: 4: mrpc 0.8 MP; mrpc 0.9 MP; mrpc 0.9 KD; mrpc 0.9 SDP-CC(mean)." in floors
+
+
+def test_a_floor_read_before_the_data_folder_was_set_is_not_kept(tmp_path, data_dir, monkeypatch):
+    """The floor cache is keyed by the folder it read, not by the argument: a read with SDP_DATA_DIR unset (None)
+    left mrpc's floor None for the whole process, and claims.md lost its ‡ marks in a run without the variable."""
+    from sdp.report.floors import task_floor
+
+    monkeypatch.delenv("SDP_DATA_DIR", raising=False)
+    assert task_floor("mrpc", None) is None
+    monkeypatch.setenv("SDP_DATA_DIR", str(data_dir))
+    assert task_floor("mrpc", None) == task_floor("mrpc", str(data_dir)) is not None
