@@ -3,10 +3,15 @@ that the run's identity sees. Small files and folders only: no training here."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from sdp.run import code
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _weights(path: Path, matrices: dict[str, np.ndarray]) -> Path:
@@ -39,3 +44,40 @@ def test_zero_rows_past_the_first_entries_count_as_pruned(tmp_path):
     assert encoder_zero_fraction(folder) == pytest.approx(true_share, abs=0.01)
     dense = _weights(tmp_path / "d", {"bert.encoder.layer.0.attention.self.query.weight": rng.normal(size=(512, 512))})
     assert encoder_zero_fraction(dense) == 0.0
+
+
+def _source_tree(root: Path) -> Path:
+    """sdp/, conf/ and cli/ side by side with no .git: an unpacked archive, or a checkout run without git on PATH."""
+    for name in code.PACKAGE_DIRS:
+        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return root
+
+
+def test_without_git_an_edit_to_cli_or_conf_is_other_code(tmp_path):
+    """a01/a07: with no git (not on PATH, or an unpacked archive installed editable) the identity hashed sdp/ alone:
+    cli/run.py edited to halve every score, the same command returned the old result as "already completed"."""
+    root = _source_tree(tmp_path / "src")
+    first = code.fingerprint(root, root / "sdp")
+    assert first["commit"] is None and first == code.fingerprint(root, root / "sdp")
+    run = root / "cli" / "run.py"
+    run.write_text(run.read_text() + "\n# an edit to the front end\n")
+    edited = code.fingerprint(root, root / "sdp")
+    assert edited["id"] != first["id"]
+    conf = root / "conf" / "regularizer" / "cross_correlation.yaml"
+    conf.write_text(conf.read_text() + "\n# an edit to a config group\n")
+    assert code.fingerprint(root, root / "sdp")["id"] not in (first["id"], edited["id"])
+
+
+def test_a_wheels_identity_is_its_package_alone(tmp_path):
+    """An installed wheel ships conf/ and cli/ inside sdp/: folders named conf/ and cli/ beside it in site-packages
+    (another distribution's) are not this code, and its identity is what it was before round 7."""
+    site = tmp_path / "site"
+    shutil.copytree(REPO / "sdp", site / "sdp", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(REPO / "conf", site / "sdp" / "conf", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "cli", site / "sdp" / "cli", ignore=shutil.ignore_patterns("__pycache__"))
+    before = code.fingerprint(site, site / "sdp")
+    _source_tree(tmp_path / "other")
+    shutil.copytree(tmp_path / "other" / "conf", site / "conf")
+    shutil.copytree(tmp_path / "other" / "cli", site / "cli")
+    (site / "cli" / "run.py").write_text("# someone else's\n")
+    assert code.fingerprint(site, site / "sdp")["id"] == before["id"]

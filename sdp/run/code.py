@@ -85,11 +85,20 @@ def _hidden_edits(root: Path) -> list[str]:
 
 
 def _installed_code(package: Path) -> dict[str, Any]:
-    """No git: the package's own files (sources, configs, assets), compiled caches left out."""
+    """No git: the package's own files (sources, configs, assets), compiled caches left out; in a source tree
+    (conf/ and cli/ beside sdp/, as an editable install or an unpacked archive has them: a wheel ships them inside
+    sdp/) those folders too, named as the wheel names them. Without them an edit to cli/ left the identity as it was,
+    and the old result came back as this code's when git was not on PATH (probe round 7)."""
+    folders = [(package, "")]
+    beside = package.parent
+    if (not (package / "conf").is_dir() and (beside / "conf" / "config.yaml").is_file()
+            and (beside / "cli" / "run.py").is_file()):
+        folders += [(beside / name, f"{name}/") for name in PACKAGE_DIRS if name != package.name]
     digest = hashlib.sha256()
-    for path in sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                       and p.suffix not in (".pyc", ".pyo")):
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    for folder, prefix in folders:  # the package first, in the order it always had: a wheel's identity is unchanged
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                           and p.suffix not in (".pyc", ".pyo")):
+            digest.update((prefix + path.relative_to(folder).as_posix()).encode() + b"\0" + path.read_bytes())
     return {"commit": None, "tree": digest.hexdigest()[:16], "diff": None}
 
 
