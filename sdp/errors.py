@@ -33,6 +33,7 @@ USER_ERRORS = frozenset({
     "PrunableSetError",  # sdp/pruning/patterns.py (prune.include/exclude match nothing in this model)
     "DiskFullError",  # sdp/io.py (no space left writing a named file)
     "FolderRemovedError",  # sdp/io.py (the run folder removed while the run wrote into it)
+    "CodeChangedError",  # sdp/run/code.py (the code edited while a sweep ran)
 })
 
 

@@ -33,6 +33,7 @@ from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrid
 from omegaconf import OmegaConf, open_dict
 
 from sdp.io import write_json
+from sdp.run.code import code_identity
 from sdp.run.lock import LOCK_NAME
 from sdp.sweep_outcome import FINAL_STATUSES, JOBS_DIR
 
@@ -182,6 +183,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
              len(job_overrides), n_jobs, sweep_dir)
     for idx, overrides in enumerate(job_overrides):
         log.info("\t#%d : %s", initial_job_idx + idx, " ".join(filter_overrides(overrides)))
+    code_identity()  # taken here, once: every job forked below inherits it with the modules imported so far
     context = multiprocessing.get_context("fork")
     pending = list(enumerate(job_overrides))
     running: dict[int, tuple] = {}  # sentinel -> (index, process, pipe, start time)

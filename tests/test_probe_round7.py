@@ -81,3 +81,32 @@ def test_a_wheels_identity_is_its_package_alone(tmp_path):
     shutil.copytree(tmp_path / "other" / "cli", site / "cli")
     (site / "cli" / "run.py").write_text("# someone else's\n")
     assert code.fingerprint(site, site / "sdp")["id"] == before["id"]
+
+
+def test_code_edited_while_a_sweep_runs_refuses_its_later_jobs(tmp_path, monkeypatch):
+    """a08: a local sweep (its jobs forked from one process) edited after its first job started: the second job
+    computed the edit's identity but ran the cross-correlation module its parent had imported before the edit, so
+    its record named code that did not make it. Each job of a sweep now checks the code against the identity the
+    sweep took (sdp/local_launch.py takes it before the first fork); the sweep's outcome lists the job as refused."""
+    import functools
+    import subprocess
+
+    from sdp.errors import is_user_error
+
+    root = _source_tree(tmp_path / "repo")
+    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"]):
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+    real = code.fingerprint
+    monkeypatch.setattr(code, "fingerprint", lambda: real(root, root / "sdp"))
+    monkeypatch.setattr(code, "code_identity", functools.lru_cache(maxsize=1)(lambda: real(root, root / "sdp")))
+    code.code_identity()  # the sweep's identity, taken as it starts
+    code.check_unchanged()  # the first job: the same code
+    term = root / "sdp" / "objectives" / "distill_terms" / "cross_correlation.py"
+    term.write_text(term.read_text().replace("return cross_correlation_loss(", "return 1000 * cross_correlation_loss("))
+    with pytest.raises(code.CodeChangedError, match=r"the code changed while this sweep ran \(code \w+ when it "
+                                                    r"started, \w+ now\).*launch the sweep again") as err:
+        code.check_unchanged()
+    assert is_user_error(err.value)
+    from sdp.sweep import REFUSALS
+
+    assert code.CodeChangedError in REFUSALS  # nothing recorded in the job's folder: noted as refused

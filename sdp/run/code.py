@@ -161,6 +161,23 @@ def code_identity() -> dict[str, Any]:
     return fingerprint()
 
 
+class CodeChangedError(RuntimeError):
+    """The code on disk is no longer the code this process's identity was taken from (sdp/errors.py USER_ERRORS)."""
+
+
+def check_unchanged() -> None:
+    """For a job of a sweep: the code on disk must still be the code this process's identity names. A sweep's
+    process takes its identity once, and a local sweep's jobs are forked from it with the modules it had imported;
+    code edited while the sweep ran then ran in its later jobs only in part (the modules a job imports first) under
+    one identity, or under the edit's identity in a forked job that ran the old modules it inherited: the record
+    named code that did not make it (probe round 7). Such a job is refused; launching the sweep again runs it."""
+    started, now = code_identity(), fingerprint()
+    if now["id"] != started["id"]:
+        raise CodeChangedError(f"the code changed while this sweep ran (code {started['id']} when it started, "
+                               f"{now['id']} now): this job would run a mix of both under one identity; launch the "
+                               "sweep again to run it on the code as it is now")
+
+
 def recorded_code(record: dict | None) -> dict | None:
     """The ``code`` block of a run.json or metrics.json; None for a record from before it was written."""
     code = (record or {}).get("code")
