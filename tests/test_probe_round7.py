@@ -110,3 +110,29 @@ def test_code_edited_while_a_sweep_runs_refuses_its_later_jobs(tmp_path, monkeyp
     from sdp.sweep import REFUSALS
 
     assert code.CodeChangedError in REFUSALS  # nothing recorded in the job's folder: noted as refused
+
+
+def test_an_earlier_launchs_job_note_is_not_this_ones_when_the_clock_went_back(tmp_path, monkeypatch):
+    """c06: a sweep's job notes left by an earlier launch, stamped ahead (the clock set back since), were read as this
+    launch's: a sweep of one job was reported with the earlier launch's jobs too ("2 jobs noted: 2 completed"), and
+    a job killed before it wrote its own note would be reported by the earlier note, as completed."""
+    import json
+    import os
+    import time
+
+    from sdp.local_launch import note_killed
+    from sdp.sweep_outcome import JOBS_DIR, LAUNCH_ENV, read_jobs
+
+    jobs = tmp_path / "sweep" / JOBS_DIR
+    jobs.mkdir(parents=True)
+    old = {"job": 1, "status": "completed", "run_dir": str(tmp_path / "seed2"), "error": None, "launch": "earlier"}
+    (jobs / "1.json").write_text(json.dumps(old))
+    ahead = time.time() + 3600
+    os.utime(jobs / "1.json", (ahead, ahead))
+    monkeypatch.setenv(LAUNCH_ENV, "now")
+    started = time.time() - 1.0
+    assert read_jobs(tmp_path / "sweep", started) == []
+    note = note_killed(tmp_path / "sweep", 1, started, "its process was killed by SIGKILL")
+    assert note["status"] == "killed" and note["run_dir"] is None and note["launch"] == "now"
+    assert [n["status"] for n in read_jobs(tmp_path / "sweep", started)] == ["killed"]
+
