@@ -136,3 +136,26 @@ def test_an_earlier_launchs_job_note_is_not_this_ones_when_the_clock_went_back(t
     assert note["status"] == "killed" and note["run_dir"] is None and note["launch"] == "now"
     assert [n["status"] for n in read_jobs(tmp_path / "sweep", started)] == ["killed"]
 
+
+def test_a_dense_model_edited_between_a_kill_and_its_resume_is_refused(tmp_path):
+    """d16: killed in the pruning stage, dense_model/model.safetensors's header edited to call one F32 matrix I32
+    (the same bytes): the resume loaded it (position embeddings as integers) and the teacher distilled from other
+    weights, no word (distill 1.236 at the last update against 1.129). Each prune checkpoint now records the dense
+    model's sha256, and a resume checks it."""
+    import json
+    import struct
+
+    from sdp.training.state_io import CheckpointError, check_dense_model, dense_digest
+
+    dense = _weights(tmp_path / "dense_model", {"bert.embeddings.position_embeddings.weight": np.ones((16, 4))})
+    recorded = dense_digest(str(dense))
+    check_dense_model(str(dense), recorded)  # unchanged: resumes
+    path = dense / "model.safetensors"
+    raw = path.read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = raw[8:8 + n].replace(b'"F32"', b'"I32"')
+    assert json.loads(header)["bert.embeddings.position_embeddings.weight"]["dtype"] == "I32"
+    path.write_bytes(raw[:8] + header + raw[8 + n:])
+    with pytest.raises(CheckpointError, match=r"the dense model '.*model.safetensors' changed since the checkpoint "
+                                              r"was written \(sha256 \w+\.\.\. then, \w+\.\.\. now\)"):
+        check_dense_model(str(dense), recorded)
