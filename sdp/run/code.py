@@ -5,15 +5,16 @@
 * In a git checkout (the package's own: ``git rev-parse --show-toplevel`` is the folder above sdp/):
   ``commit`` is HEAD; ``tree`` the git tree ids of the package folders (PACKAGE_DIRS) at HEAD; ``diff`` a hash
   of every uncommitted change there (``git diff HEAD`` plus the untracked files), None when there is none.
-* Elsewhere (a wheel, an unpacked archive): ``commit`` is None and ``tree`` a hash of the installed package's
-  files.
+* Elsewhere (a wheel, an unpacked archive, a checkout with no git on PATH): ``commit`` is None and ``tree`` a hash
+  of the installed package's files, with conf/ and cli/ when they sit beside sdp/ (a wheel ships them inside it).
 * ``id`` hashes the version, tree and diff, not the commit: a commit that changes only records, docs or
   scripts (the study commits its records as it goes) leaves the code, and so a run's identity, as it was.
 
 Two runs of one config stand for each other only with one ``id`` (sdp/run/rundir.py, sdp/sweep.py);
 ``reuse=any_code`` accepts a run made by other code. Plug-in modules (``SDP_PLUGINS``, ``sdp.plugins`` entry
 points) are code a run executes too: with any, ``plugins`` holds each one's source hash and ``id`` hashes them as
-well. Computed once per process: a run is identified by the code it started with, not by edits made while it runs.
+well. Computed once per process: a run is identified by the code it started with, not by edits made while it runs;
+a sweep's later job whose code on disk is no longer that code is refused (``check_unchanged``).
 """
 
 from __future__ import annotations
