@@ -34,6 +34,7 @@ USER_ERRORS = frozenset({
     "SparsityOutOfReachError",  # sdp/pruning/structures.py (sparsity beyond what prune.structures can remove)
     "DiskFullError",  # sdp/io.py (no space left writing a named file)
     "FolderRemovedError",  # sdp/io.py (the run folder removed while the run wrote into it)
+    "CodeChangedError",  # sdp/run/code.py (the code edited while a sweep ran)
 })
 
 

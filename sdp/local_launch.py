@@ -33,8 +33,9 @@ from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrid
 from omegaconf import OmegaConf, open_dict
 
 from sdp.io import write_json
+from sdp.run.code import code_identity
 from sdp.run.lock import LOCK_NAME
-from sdp.sweep_outcome import FINAL_STATUSES, JOBS_DIR
+from sdp.sweep_outcome import FINAL_STATUSES, JOBS_DIR, LAUNCH_ENV, this_launchs
 
 KILLED = "killed"  # metrics.json status of a job whose process died (sdp-tables lists it with the failed runs)
 
@@ -106,13 +107,15 @@ def note_killed(sweep_dir: Path, num: int, started: float, why: str, pid: int | 
     path = sweep_dir / JOBS_DIR / f"{num}.json"
     note: dict[str, Any] = {}
     with contextlib.suppress(OSError, ValueError):
-        if path.stat().st_mtime >= started:
-            note = json.loads(path.read_text())
+        found = json.loads(path.read_text())
+        if isinstance(found, dict) and this_launchs(found, path, started):  # not an earlier launch's note
+            note = found
     if note.get("status") in FINAL_STATUSES:
         return note
     run_dir = note.get("run_dir")
     note = {"job": num, "status": "killed", "run_dir": run_dir,
-            "error": f"{why}; its folder keeps its last checkpoint: launch the same sweep again to resume it"}
+            "error": f"{why}; its folder keeps its last checkpoint: launch the same sweep again to resume it",
+            "launch": os.environ.get(LAUNCH_ENV)}
     write_json(path, note)
     if run_dir:
         record_killed(Path(run_dir), pid, note["error"])
@@ -182,6 +185,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
              len(job_overrides), n_jobs, sweep_dir)
     for idx, overrides in enumerate(job_overrides):
         log.info("\t#%d : %s", initial_job_idx + idx, " ".join(filter_overrides(overrides)))
+    code_identity()  # taken here, once: every job forked below inherits it with the modules imported so far
     context = multiprocessing.get_context("fork")
     pending = list(enumerate(job_overrides))
     running: dict[int, tuple] = {}  # sentinel -> (index, process, pipe, start time)

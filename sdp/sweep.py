@@ -35,7 +35,7 @@ from omegaconf import DictConfig
 
 from sdp.data.fingerprint import DataChangedError
 from sdp.io import atomic_write, write_json
-from sdp.run.code import describe, same_code
+from sdp.run.code import CodeChangedError, check_unchanged, describe, same_code
 from sdp.run.launch import (
     apply_launcher_settings,
     from_main_process,
@@ -70,7 +70,7 @@ from sdp.run.signals import stop_between_stages
 log = logging.getLogger("sdp")
 
 # The folder holds another run (or a run on other data): the job is refused and records nothing in it.
-REFUSALS = (RunLockedError, ResumeRefusedError, DataChangedError)
+REFUSALS = (RunLockedError, ResumeRefusedError, DataChangedError, CodeChangedError)
 
 
 def drop_hydras_empty_folder(run_dir: Path) -> None:
@@ -208,6 +208,8 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
     _note("running", run_dir)  # replaced as the job ends; a job whose process dies is told by it (local_launch.py)
     recorded = None  # the failure already recorded under this job's lock (or tried: then never again)
     try:
+        if in_multirun():
+            check_unchanged()  # code edited while the sweep ran: refused, not run in part under one identity
         validate_config(cfg)  # before the folder is touched and before torch is imported
         # Several launched processes: join them (gloo without a GPU; an error if fewer joined than were
         # launched) and take rank 0's run directory, whatever each process's own template resolved to.

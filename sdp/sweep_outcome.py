@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 import sys
@@ -43,17 +44,35 @@ def note_job(status: str, run_dir: Path, error: BaseException | None = None) -> 
 
     hydra = HydraConfig.get()
     record = {"job": hydra.job.num, "status": status, "run_dir": str(run_dir),
-              "error": f"{type(error).__name__}: {error}"[:500] if error is not None else None}
+              "error": f"{type(error).__name__}: {error}"[:500] if error is not None else None,
+              "launch": os.environ.get(LAUNCH_ENV)}
     write_json(Path(hydra.sweep.dir) / JOBS_DIR / f"{hydra.job.num}.json", record)
 
 
+# Each launch of a sweep names itself here (set as it starts, inherited by its jobs) and its jobs' notes carry the
+# name: a note is this launch's by its name, not by its file time. With the clock set back between two launches, an
+# earlier launch's notes were newer than this one's start, and a killed job was reported by the note an earlier
+# launch's job of that number left: as completed (probe round 7).
+LAUNCH_ENV = "SDP_SWEEP_LAUNCH"
+
+
+def this_launchs(note: dict[str, Any], path: Path, since: float) -> bool:
+    """Whether a job note was written by the sweep launched now: by its launch name; a note without one (a job
+    whose environment lost it) by its file time."""
+    launch = os.environ.get(LAUNCH_ENV)
+    if launch and note.get("launch"):
+        return note["launch"] == launch
+    return path.stat().st_mtime >= since
+
+
 def read_jobs(sweep_dir: Path, since: float) -> list[dict[str, Any]]:
-    """The job notes written since ``since`` (a re-launched sweep overwrites its jobs' notes), by job number."""
+    """The job notes of this launch (a re-launched sweep overwrites its jobs' notes), by job number."""
     notes = []
     for path in sorted((sweep_dir / JOBS_DIR).glob("*.json")) if (sweep_dir / JOBS_DIR).is_dir() else []:
         try:
-            if path.stat().st_mtime >= since:
-                notes.append(json.loads(path.read_text()))
+            note = json.loads(path.read_text())
+            if isinstance(note, dict) and this_launchs(note, path, since):
+                notes.append(note)
         except (OSError, ValueError):
             continue
     return sorted(notes, key=lambda note: note.get("job", 0))
@@ -105,6 +124,7 @@ class SweepOutcome(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.started = time.time() - 1.0  # file times may be coarser than time.time()
+        os.environ[LAUNCH_ENV] = f"{os.getpid()}-{time.time_ns()}-{os.urandom(4).hex()}"
         _creatable_or_exit(config.hydra.sweep.dir, "hydra.sweep.dir")
         # submitit's own test (SlurmExecutor.affinity): srun on the PATH is what makes a machine a SLURM node.
         if config.hydra.launcher.get("_target_") == SLURM_LAUNCHER and shutil.which("srun") is None:

@@ -71,7 +71,7 @@ def safetensors_damage(path: str | Path) -> str | None:
 # bit left out, are all 0 (so -0.0 counts).
 _FLOAT_BITS = {"F64": ("<u8", 0x7FFFFFFFFFFFFFFF), "F32": ("<u4", 0x7FFFFFFF), "F16": ("<u2", 0x7FFF),
                "BF16": ("<u2", 0x7FFF)}
-SAMPLE = 1 << 16  # entries read per matrix (unstructured masks spread their zeros over each matrix)
+SAMPLE = 1 << 16  # entries read per matrix, as whole rows spread over it (the check stays fast for BERT-large)
 
 
 def encoder_zero_fraction(path: str | Path) -> float | None:
@@ -91,12 +91,29 @@ def encoder_zero_fraction(path: str | Path) -> float | None:
                         or not re.search(r"\.layer\.\d+\..*\.weight$", name) or info.get("dtype") not in _FLOAT_BITS):
                     continue
                 dtype, mask = _FLOAT_BITS[info["dtype"]]
-                start, end = info["data_offsets"]
-                fh.seek(8 + n + start)  # each matrix's first SAMPLE entries: a config check stays fast for BERT-large
-                bits = np.frombuffer(fh.read(min(end - start, SAMPLE * np.dtype(dtype).itemsize)), dtype=dtype)
-                zeros += int(np.count_nonzero((bits & np.array(mask, dtype=dtype)) == 0))
-                total += bits.size
-    return zeros / total if total else None
+                bits = _sample_rows(fh, 8 + n + info["data_offsets"][0], *info["shape"], np.dtype(dtype))
+                rows, cols = info["shape"]  # each sample stands for its whole matrix, weighed by its size
+                zeros += np.count_nonzero((bits & np.array(mask, dtype=dtype)) == 0) / max(bits.size, 1) * rows * cols
+                total += rows * cols
+    return float(zeros / total) if total else None
+
+
+def _sample_rows(fh: Any, start: int, rows: int, cols: int, dtype: Any) -> Any:
+    """Whole rows spread evenly over a [rows, cols] matrix stored from ``start``, about SAMPLE entries in all (every
+    row when it is no larger). Whole rows see zeroed columns; rows spread over the matrix see zeroed rows wherever
+    they lie. The matrix's first SAMPLE entries alone (its first rows) missed a model whose heads and neurons past
+    them were zeroed as rows (probe round 7)."""
+    import numpy as np
+
+    size = cols * dtype.itemsize
+    if rows * cols <= SAMPLE:
+        fh.seek(start)
+        return np.frombuffer(fh.read(rows * size), dtype=dtype)
+    parts = []
+    for row in np.unique(np.linspace(0, rows - 1, max(1, SAMPLE // cols), dtype=np.int64)):
+        fh.seek(start + int(row) * size)
+        parts.append(fh.read(size))
+    return np.frombuffer(b"".join(parts), dtype=dtype)
 
 
 # A tokenizer can be built from any of these; a folder with none of them gets transformers' fallback, a

@@ -5,15 +5,16 @@
 * In a git checkout (the package's own: ``git rev-parse --show-toplevel`` is the folder above sdp/):
   ``commit`` is HEAD; ``tree`` the git tree ids of the package folders (PACKAGE_DIRS) at HEAD; ``diff`` a hash
   of every uncommitted change there (``git diff HEAD`` plus the untracked files), None when there is none.
-* Elsewhere (a wheel, an unpacked archive): ``commit`` is None and ``tree`` a hash of the installed package's
-  files.
+* Elsewhere (a wheel, an unpacked archive, a checkout with no git on PATH): ``commit`` is None and ``tree`` a hash
+  of the installed package's files, with conf/ and cli/ when they sit beside sdp/ (a wheel ships them inside it).
 * ``id`` hashes the version, tree and diff, not the commit: a commit that changes only records, docs or
   scripts (the study commits its records as it goes) leaves the code, and so a run's identity, as it was.
 
 Two runs of one config stand for each other only with one ``id`` (sdp/run/rundir.py, sdp/sweep.py);
 ``reuse=any_code`` accepts a run made by other code. Plug-in modules (``SDP_PLUGINS``, ``sdp.plugins`` entry
 points) are code a run executes too: with any, ``plugins`` holds each one's source hash and ``id`` hashes them as
-well. Computed once per process: a run is identified by the code it started with, not by edits made while it runs.
+well. Computed once per process: a run is identified by the code it started with, not by edits made while it runs;
+a sweep's later job whose code on disk is no longer that code is refused (``check_unchanged``).
 """
 
 from __future__ import annotations
@@ -85,11 +86,20 @@ def _hidden_edits(root: Path) -> list[str]:
 
 
 def _installed_code(package: Path) -> dict[str, Any]:
-    """No git: the package's own files (sources, configs, assets), compiled caches left out."""
+    """No git: the package's own files (sources, configs, assets), compiled caches left out; in a source tree
+    (conf/ and cli/ beside sdp/, as an editable install or an unpacked archive has them: a wheel ships them inside
+    sdp/) those folders too, named as the wheel names them. Without them an edit to cli/ left the identity as it was,
+    and the old result came back as this code's when git was not on PATH (probe round 7)."""
+    folders = [(package, "")]
+    beside = package.parent
+    if (not (package / "conf").is_dir() and (beside / "conf" / "config.yaml").is_file()
+            and (beside / "cli" / "run.py").is_file()):
+        folders += [(beside / name, f"{name}/") for name in PACKAGE_DIRS if name != package.name]
     digest = hashlib.sha256()
-    for path in sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                       and p.suffix not in (".pyc", ".pyo")):
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    for folder, prefix in folders:  # the package first, in the order it always had: a wheel's identity is unchanged
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                           and p.suffix not in (".pyc", ".pyo")):
+            digest.update((prefix + path.relative_to(folder).as_posix()).encode() + b"\0" + path.read_bytes())
     return {"commit": None, "tree": digest.hexdigest()[:16], "diff": None}
 
 
@@ -150,6 +160,23 @@ def plugin_code() -> dict[str, str]:
 def code_identity() -> dict[str, Any]:
     """This process's code identity (fingerprint of the code it started with)."""
     return fingerprint()
+
+
+class CodeChangedError(RuntimeError):
+    """The code on disk is no longer the code this process's identity was taken from (sdp/errors.py USER_ERRORS)."""
+
+
+def check_unchanged() -> None:
+    """For a job of a sweep: the code on disk must still be the code this process's identity names. A sweep's
+    process takes its identity once, and a local sweep's jobs are forked from it with the modules it had imported;
+    code edited while the sweep ran then ran in its later jobs only in part (the modules a job imports first) under
+    one identity, or under the edit's identity in a forked job that ran the old modules it inherited: the record
+    named code that did not make it (probe round 7). Such a job is refused; launching the sweep again runs it."""
+    started, now = code_identity(), fingerprint()
+    if now["id"] != started["id"]:
+        raise CodeChangedError(f"the code changed while this sweep ran (code {started['id']} when it started, "
+                               f"{now['id']} now): this job would run a mix of both under one identity; launch the "
+                               "sweep again to run it on the code as it is now")
 
 
 def recorded_code(record: dict | None) -> dict | None:

@@ -61,6 +61,7 @@ from sdp.run.rundir import atomic_dir
 from sdp.training.state_io import (
     CheckpointError,
     check_dense_model,
+    dense_digest,
     file_manifest,
     read_verified_state,
     rng_state,
@@ -112,7 +113,7 @@ class Checkpointer:
                         state["world_size"], self.accelerator.num_processes)
         state["path"] = str(path)
         if state["stage"] == "prune":  # a prune-stage resume starts from the dense weights
-            check_dense_model(state.get("dense_model"))
+            check_dense_model(state.get("dense_model"), state.get("dense_sha256"))
         if self.accelerator.is_main_process:  # records written after this checkpoint are redone now
             truncate_trace(self.trace_path, state.get("trace_bytes"))
             if state.get("fell_back_from"):  # said in the trace too: the redone updates are not a mystery
@@ -148,6 +149,8 @@ class Checkpointer:
             header = {"format": FORMAT_VERSION, "identity": self.identity, "stage": stage, "step": step,
                       "world_size": acc.num_processes,
                       "trace_bytes": trace_size(self.trace_path)}  # a resume cuts the trace back here
+            if stage == "prune":  # the dense weights a resume starts from: checked against this when it loads them
+                header["dense_sha256"] = dense_digest(state.get("dense_model"))
             with atomic_dir(self.root / name) as tmp:
                 (tmp / "rng.json").write_text(json.dumps({"ranks": rngs}))
                 for group, files in tensors.items():

@@ -119,9 +119,27 @@ def read_verified_state(folder: Path) -> dict[str, Any]:
     return state
 
 
-def check_dense_model(folder: str | None) -> None:
+def dense_digest(folder: str | None) -> str | None:
+    """sha256 of ``<folder>/model.safetensors`` (None when there is none), kept per file state: the dense model is
+    written once, and each checkpoint of the pruning stage records it."""
+    path = Path(folder or "") / "model.safetensors"
+    if not folder or not path.is_file():
+        return None
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = _sha256(path)
+    return _DIGESTS[key]
+
+
+_DIGESTS: dict[tuple, str] = {}
+
+
+def check_dense_model(folder: str | None, digest: str | None = None) -> None:
     """A prune-stage resume loads ``<folder>/model.safetensors`` first: a truncated one is a CheckpointError
-    naming it and the way out, not a bare SafetensorError. Reads only the header (memory-mapped)."""
+    naming it and the way out, not a bare SafetensorError; one whose content is not what the checkpoint recorded
+    (``digest``, its sha256) too. A header edited to give a matrix another dtype or shape, in the same bytes, passed
+    the header check: the teacher then distilled from other weights without a word (probe round 7)."""
     from safetensors import SafetensorError, safe_open
 
     path = Path(folder or "") / "model.safetensors"
@@ -133,3 +151,7 @@ def check_dense_model(folder: str | None) -> None:
     except (SafetensorError, OSError) as err:
         raise CheckpointError(f"the dense model {str(path)!r} is corrupt ({err}); the pruning stage cannot "
                               "restart from it. resume=false starts the run over") from None
+    if digest is not None and (found := dense_digest(folder)) != digest:
+        raise CheckpointError(f"the dense model {str(path)!r} changed since the checkpoint was written (sha256 "
+                              f"{digest[:16]}... then, {found[:16]}... now); the pruning stage cannot restart from "
+                              "it. resume=false starts the run over")
