@@ -19,7 +19,9 @@ for that shape, so a run whose shape was not measured is named and left out, nev
 The table is the study's format (results/study/README.md): mean ± std over seeds per cell, and SDP-CC minus MP
 and minus KD paired by seed (one dense model per task and seed, shared by every method and level), 95%
 t-intervals (sdp/report/claims.py's `interval`: none with fewer than 3 units); pooled over tasks per level,
-units are (task, seed).
+units are (task, seed). A cell whose mean sits at its task's floor (the best constant prediction's dev score,
+sdp/report/floors.py, as claims.md marks it) is marked ‡, and so is a paired row that compares such a cell: there the
+pruned model predicts one class, and the row measures the metric, not the method.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from sdp.objectives.naming import base_method  # noqa: E402
 from sdp.report.claims import interval  # noqa: E402
+from sdp.report.floors import TOLERANCE, at_floor, task_floor  # noqa: E402
 
 METHODS = ("MP", "KD", "SDP-CC(mean)")
 TASKS = ("sst2", "mrpc")
@@ -173,8 +176,40 @@ def render_levels(levels: list[dict], first: dict, quiet: dict | None, notes: li
     return lines + ([""] + [f"Note: {n}." for n in notes] if notes else []) + [""]
 
 
-def render(rows: list[dict], problems: list[str], first: dict, quiet: dict | None, planned: int) -> str:
+def floored_cells(rows: list[dict], floors: dict[str, float | None]) -> set[tuple[str, float, str]]:
+    """(task, sparsity, method) of each cell whose mean score is at its task's floor (scores are x 100)."""
+    out = set()
+    for task, sparsity, method in {(r["task"], r["sparsity"], r["method"]) for r in rows}:
+        scores = [r["score"] for r in rows if (r["task"], r["sparsity"], r["method"]) == (task, sparsity, method)]
+        if at_floor(statistics.mean(scores) / 100, floors.get(task)):
+            out.add((task, sparsity, method))
+    return out
+
+
+def floor_note(floors: dict[str, float | None], floored: set[tuple[str, float, str]], levels: list[dict]) -> str:
+    known = {t: f for t, f in floors.items() if f is not None}
+    name = {v["sparsity"]: v["level"] for v in levels}
+    cells = "; ".join(f"{t} about {name.get(s, s)} {m}" for t, s, m in sorted(floored))
+    return ("‡ at its floor: the cell's mean is within " f"{100 * TOLERANCE:g} points of what the best constant "
+            "prediction scores on that dev split, or below (sdp/report/floors.py), so it measures the metric, not the "
+            "method; a paired row marked ‡ compares such a cell. Floors (x 100): "
+            + (", ".join(f"{t} {100 * f:.2f}" for t, f in sorted(known.items())) or "none known")
+            + (f"; unknown for {', '.join(sorted(set(floors) - set(known)))} (no local dev files: SDP_DATA_DIR)"
+               if set(floors) - set(known) else "") + ". Cells at a floor: "
+            + (f"{len(floored)}: {cells}." if floored else "none."))
+
+
+def _pair_mark(floored: set, task: str | None, sparsity: float, a: str, b: str) -> str:
+    """‡ where either side of a paired difference is a cell at its floor (in this task; pooled: in any task)."""
+    return " ‡" if any((t, sparsity, m) in floored for t in ((task,) if task else TASKS) for m in (a, b)) else ""
+
+
+def render(rows: list[dict], problems: list[str], first: dict, quiet: dict | None, planned: int,
+           floors: dict[str, float | None] | None = None) -> str:
+    """``floors``: each task's floor (x 1, as metrics.json), None where unknown; left out, none is marked."""
     cc = METHODS[2]
+    floors = floors if floors is not None else {t: None for t in TASKS}
+    floored = floored_cells(rows, floors)
     lv, notes = grid_levels(first, quiet)
     axis = speedups(quiet or first)
     # Counted by the planned (task, method, level, seed) each run fills, not by how many records there are: extra
@@ -198,13 +233,17 @@ def render(rows: list[dict], problems: list[str], first: dict, quiet: dict | Non
             dense = sorted({(r["seed"], r["dense"]) for r in cell})
             lines.append(f"| {task} | about {v['level']} (sparsity {v['sparsity']}) | {v['layers_kept']} | "
                          f"{axis[v['layers_kept']]:.2f}x | {_mean_std([d for _, d in dense])} | "
-                         + " | ".join(_mean_std([r['score'] for r in cell if r['method'] == m]) for m in METHODS) + " |")
+                         + " | ".join(_mean_std([r['score'] for r in cell if r['method'] == m])
+                                      + (" ‡" if (task, v["sparsity"], m) in floored else "") for m in METHODS) + " |")
+    lines += ["", floor_note(floors, floored, lv)]
     lines += ["", f"{cc} minus each baseline, paired by seed, 95% t-interval (n: seeds; pooled rows: task x seed units):",
               "", "| task | level | vs MP | vs KD |", "|---|---|---|---|"]
     for task in (*TASKS, None):
         for v in lv:
-            lines.append(f"| {task or 'pooled'} | about {v['level']} | {_ci(paired(rows, cc, 'MP', task, v['sparsity']))} | "
-                         f"{_ci(paired(rows, cc, 'KD', task, v['sparsity']))} |")
+            lines.append(f"| {task or 'pooled'} | about {v['level']} | {_ci(paired(rows, cc, 'MP', task, v['sparsity']))}"
+                         f"{_pair_mark(floored, task, v['sparsity'], cc, 'MP')} | "
+                         f"{_ci(paired(rows, cc, 'KD', task, v['sparsity']))}"
+                         f"{_pair_mark(floored, task, v['sparsity'], cc, 'KD')} |")
     if problems:
         lines += ["", "Left out:", "", *(f"- {p}" for p in problems)]
     return "\n".join(lines) + "\n"
@@ -290,7 +329,8 @@ def main(argv: list[str] | None = None) -> None:
     levels, _ = grid_levels(first, quiet)
     rows, problems = collect(args.root, axis)
     planned = len(TASKS) * len(SEEDS) * len(METHODS) * len(levels)
-    text = render(rows, problems, first, quiet, planned)
+    floors = {task: task_floor(task, None) for task in TASKS}  # SDP_DATA_DIR's dev files; None where absent
+    text = render(rows, problems, first, quiet, planned, floors)
     (args.root / "frontier.md").write_text(text)  # beside, not in, tables/ (sdp-tables clears that folder)
     plot(rows, levels, axis, "quiet re-measure" if quiet else "first measurement", args.root / "frontier.png")
     embed(args.root / "README.md", text)

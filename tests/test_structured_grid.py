@@ -172,6 +172,35 @@ def test_the_report_adds_the_remeasured_4x_level_and_uses_the_quiet_axis(tmp_pat
     assert "| about 4x+ | 0.83 | 1 | 4.95x / 5.65x (not a level then) | 5.23x / 7.11x | 5.23x |" in text
     assert "would put 'about 2x' at 4 layers kept; the grid keeps the first measurement's 3" in text
     assert "| sst2 | about 4x+ (sparsity 0.83) | 1 | 5.23x | 90.00 ± 0.00 (n=2) | 61.00 ± 1.41 (n=2) | — |" in text
-    assert "| mrpc | about 2x (sparsity 0.5) | 3 | 1.94x | 90.00 (n=1) | — | 70.00 (n=1) | — |" in text
+    from sdp.report.floors import task_floor  # 70.00 is below MRPC's floor (74.80): marked where the data is found
+
+    kd = "70.00 (n=1)" + (" ‡" if task_floor("mrpc", None) is not None else "")
+    assert f"| mrpc | about 2x (sparsity 0.5) | 3 | 1.94x | 90.00 (n=1) | — | {kd} | — |" in text
     assert "| sst2 | about 4x+ | — (n=2) |" in text and "left out" not in text
     assert (tmp_path / "frontier.png").stat().st_size > 0
+
+
+def test_cells_at_a_floor_are_marked_and_so_are_the_rows_that_compare_them(tmp_path, data_dir):
+    """MRPC's floor is 74.80 (every pair "equivalent"): a structured run that removed all but one layer scored it in
+    every seed (the grid's MRPC MP at 1 layer) and read as a method's result; marked ‡ now, as claims.md marks it."""
+    from sdp.report.floors import task_floor
+
+    floor = task_floor("mrpc", str(data_dir))
+    levels = {"batch1_speedup_min_of_runtimes": {"3": 2.0}, "levels": [{"level": "2x", "layers_kept": 3,
+                                                                         "sparsity": 0.5}]}
+    scores = {"MP": 100 * floor, "KD": 100 * floor + 0.3, "SDP-CC(mean)": 80.0}  # KD within half a point: at it too
+    rows = [{"task": task, "method": m, "sparsity": 0.5, "seed": s, "score": score if task == "mrpc" else 85.0,
+             "dense": 86.0, "layers": 3, "speedup": 2.0, "label": f"{task}{m}{s}"}
+            for task in structured_report.TASKS for m, score in scores.items() for s in (1, 2, 3)]
+    floors = {"mrpc": floor, "sst2": task_floor("sst2", str(data_dir))}
+    text = structured_report.render(rows, [], levels, None, 18, floors)
+    mrpc = next(line for line in text.splitlines() if line.startswith("| mrpc | about 2x (sparsity"))
+    assert mrpc.endswith("74.80 ± 0.00 (n=3) ‡ | 75.10 ± 0.00 (n=3) ‡ | 80.00 ± 0.00 (n=3) |")
+    sst2 = next(line for line in text.splitlines() if line.startswith("| sst2 | about 2x (sparsity"))
+    assert "‡" not in sst2
+    assert "Floors (x 100): mrpc 74.80, sst2 50.92. Cells at a floor: 2: mrpc about 2x KD; mrpc about 2x MP." in text
+    assert "| mrpc | about 2x | +5.20 [+5.20, +5.20] (n=3) ‡ | +4.90" in text and "| sst2 | about 2x | +0.00" in text
+    assert next(line for line in text.splitlines() if line.startswith("| pooled | about 2x")).count("‡") == 2
+    assert "‡" not in next(line for line in text.splitlines() if line.startswith("| sst2 | about 2x |"))
+    unknown = structured_report.render(rows, [], levels, None, 18)  # no data folder: nothing marked, and said so
+    assert "‡ |" not in unknown and "unknown for mrpc, sst2 (no local dev files: SDP_DATA_DIR)" in unknown
