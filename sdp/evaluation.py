@@ -31,7 +31,7 @@ from sdp.data.tokenize import make_collator, make_dataloader, tokenize_splits
 from sdp.errors import ConfigError
 from sdp.io import write_json
 from sdp.metrics import compute_metrics_noting
-from sdp.models.inspect import position_limit
+from sdp.models.inspect import changed_weights, position_limit
 from sdp.pruning.masks import select_prunable, sparsity_report
 from sdp.run.env import versions
 from sdp.saved_model import SavedModel, check_saved_model, check_task_labels, load_saved_model, source_run
@@ -115,18 +115,25 @@ def _prunable_nonzero(record: dict[str, Any]) -> int | None:
     return total - round(total * share)
 
 
-def same_model_as_run(source: dict[str, Any], measured: dict[str, Any]) -> tuple[dict[str, Any], str]:
+def same_model_as_run(source: dict[str, Any], measured: dict[str, Any], model_dir: Path
+                      ) -> tuple[dict[str, Any], str]:
     """The source run's record if ``model_dir`` still holds the model it wrote, else ({}, why). A run's model/ keeps
     every nonzero prunable weight it had (a structured run's compact form drops only all-zero heads, neurons and
     layers; the nonzero LayerNorms of a removed layer go with it, so the whole model's count may differ), so
     another count means the folder was edited or replaced after the run: its method, seed, target sparsity and
     measured sparsity are not this model's (a dense model copied in was listed as SDP-CC at 50%, and an edited
-    compact model got the run's sparsity)."""
+    compact model got the run's sparsity). Where the run recorded its weights' sha256 (``model_sha256``), any other
+    content is such an edit, whatever the count."""
     recorded, held = _prunable_nonzero(source), _prunable_nonzero(measured)
-    if not source or recorded is None or held is None or recorded == held:
+    changed = changed_weights(model_dir, source.get("model_sha256")) if source else None
+    if changed:  # by content, where the run recorded it: an edit that keeps the nonzero count is seen too
+        why = (f"model_dir's {changed} is not the file its run wrote (its sha256 differs from the run's metrics.json "
+               "model_sha256): edited or replaced after the run, so nothing is taken from that record")
+    elif not source or recorded is None or held is None or recorded == held:
         return source, ""
-    why = (f"model_dir holds {held} nonzero prunable weights, its run's metrics.json recorded {recorded}: edited or "
-           "replaced after the run, so nothing is taken from that record")
+    else:
+        why = (f"model_dir holds {held} nonzero prunable weights, its run's metrics.json recorded {recorded}: edited "
+               "or replaced after the run, so nothing is taken from that record")
     log.warning("sdp-eval: %s", why)
     return {}, why
 
@@ -180,7 +187,7 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path) -> dict
     metric_warnings: list[str] = []
     scores = compute_metrics_noting(task, outputs, groups, metric_warnings)
     measured = weight_sparsity(saved.model, cfg.prune)
-    source, edited = same_model_as_run(source_run(path), measured)
+    source, edited = same_model_as_run(source_run(path), measured, path)
     report = compact_sparsity({k: v for k, v in measured.items() if k != "prunable_params"}, source)
     record = {
         "kind": EVAL_KIND,

@@ -14,6 +14,7 @@ from sdp.crosslingual import run_fields
 from sdp.data.tasks import TaskSpec
 from sdp.io import FolderRemovedError, write_json
 from sdp.models.card import push_to_hub, write_model_card
+from sdp.models.inspect import weights_digest
 from sdp.run.code import code_identity
 from sdp.run.env import cell_hash, config_hash
 from sdp.run.rundir import atomic_dir
@@ -85,6 +86,9 @@ def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict
     else:
         save_model_dir(run_dir / "model", model, tokenizer, extra_files)
     write_model_card(run_dir / "model", metrics, cfg)  # model/README.md (sdp/models/card.py)
+    # What model/ holds, by content: a model/ edited or replaced later is then told by sdp-eval and by a relaunch
+    # (sdp/run/rundir.py missing_weights), not only by its nonzero count.
+    metrics["model_sha256"] = weights_digest(run_dir / "model")
     write_json(run_dir / "sparsity.json", report["per_matrix"])
     write_json(run_dir / "metrics.json", metrics)
     if cfg.push_to_hub:

@@ -85,6 +85,39 @@ def test_eval_takes_nothing_from_a_run_whose_model_was_edited(tmp_path, tokenize
             in record["source_run_differs"])
 
 
+def test_eval_tells_an_edit_that_keeps_the_nonzero_count_by_the_runs_model_sha256(tmp_path, tokenizer, data_dir,
+                                                                                      capsys):
+    """Round 8's leftover: the nonzero count missed an edit that keeps it (every weight doubled, none zeroed): the
+    run's method and sparsity were taken for another model. A run records its model/'s sha256 (model_sha256)."""
+    from hydra import compose, initialize_config_dir
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoModelForSequenceClassification
+
+    import sdp.config  # noqa: F401  (registers the schema)
+    from sdp.evaluation import weight_sparsity
+    from sdp.models.inspect import weights_digest
+
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        prune = compose("config", overrides=["debug=smoke", "task=cola"]).prune
+    nonzero = _model(tmp_path / "run" / "model", tokenizer)
+    held = weight_sparsity(AutoModelForSequenceClassification.from_pretrained(tmp_path / "run" / "model"), prune)
+    run = {"status": "completed", "task": "cola", "model": "tiny-bert", "method": "SDP-CC", "seed": 1,
+           "target_sparsity": 0.5, "achieved_sparsity": held["achieved_sparsity"],
+           "prunable_params": held["prunable_params"], "total_params": held["total_params"], "nonzero_params": nonzero,
+           "final": {"main": 0.1}, "model_sha256": weights_digest(tmp_path / "run" / "model")}
+    (tmp_path / "run" / "metrics.json").write_text(json.dumps(run))
+    same = _eval(tmp_path / "run" / "model", tmp_path / "ev1", data_dir, tmp_path, capsys)
+    assert same["method"] == "SDP-CC" and "source_run_differs" not in same
+    weights = tmp_path / "run" / "model" / "model.safetensors"
+    save_file({k: v * 2 if v.is_floating_point() else v for k, v in load_file(weights).items()}, weights,
+              metadata={"format": "pt"})
+    doubled = weight_sparsity(AutoModelForSequenceClassification.from_pretrained(tmp_path / "run" / "model"), prune)
+    assert doubled["nonzero_params"] == held["nonzero_params"]  # the count alone sees no edit
+    record = _eval(tmp_path / "run" / "model", tmp_path / "ev2", data_dir, tmp_path, capsys)
+    assert record["method"] == "" and record["source_run"] is None
+    assert "model.safetensors is not the file its run wrote (its sha256 differs" in record["source_run_differs"]
+
+
 def test_eval_refuses_a_max_seq_length_beyond_the_models_positions(tmp_path, tokenizer, data_dir, capsys):
     """e07: sdp-eval task.max_seq_length=1024 on a 512-position model: a RuntimeError from the embeddings once a
     long dev text was read (sdp-predict refuses it since round 5)."""

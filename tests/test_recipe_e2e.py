@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification
 
 import sdp.config  # noqa: F401
+from sdp.models.inspect import weights_digest
 from sdp.pruning.masks import select_prunable
 from sdp.recipe import run
 
@@ -99,6 +100,8 @@ def _check_run(run_dir: Path, metrics: dict, task: str, sparsity: float, scope: 
     nonzero = sum(int((p != 0).sum()) for p in model.parameters())
     assert on_disk["nonzero_params"] == nonzero
     assert (run_dir / "model" / "tokenizer_config.json").is_file()
+    assert on_disk["model_sha256"] == weights_digest(run_dir / "model") and set(on_disk["model_sha256"]) == {
+        "model.safetensors"}  # what model/ holds, by content: an edit after the run is told (sdp-eval, a relaunch)
     with torch.no_grad():
         model(input_ids=torch.tensor([[101, 2023, 102]]))
 

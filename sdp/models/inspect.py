@@ -6,6 +6,7 @@ the student, and the sequence length with the model's position table, before any
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import re
@@ -114,6 +115,38 @@ def _sample_rows(fh: Any, start: int, rows: int, cols: int, dtype: Any) -> Any:
         fh.seek(start + int(row) * size)
         parts.append(fh.read(size))
     return np.frombuffer(b"".join(parts), dtype=dtype)
+
+
+def weights_digest(folder: str | Path) -> dict[str, str]:
+    """sha256 of each ``*.safetensors`` file in ``folder``, by name: what a run's metrics.json records of its model/
+    (``model_sha256``), so that a model/ edited or replaced after the run is told from the one the run wrote. Its
+    nonzero count alone (sdp/evaluation.py) missed an edit that keeps the count: weights changed, none zeroed.
+    Cached per file state (path, size, modification time): a sweep asks of one folder more than once."""
+    out = {}
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if key not in _DIGESTS:
+            digest = hashlib.sha256()
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+            _DIGESTS[key] = digest.hexdigest()
+        out[path.name] = _DIGESTS[key]
+    return out
+
+
+_DIGESTS: dict[tuple, str] = {}
+
+
+def changed_weights(folder: str | Path, recorded: Any) -> str | None:
+    """The first ``*.safetensors`` file of ``folder`` whose content is not the ``recorded`` digest (a run's
+    ``model_sha256``; a file added or gone counts), or None: unchanged, or nothing recorded (a record from before
+    digests were written is judged by what else it has)."""
+    if not isinstance(recorded, dict) or not recorded:
+        return None
+    found = weights_digest(folder)
+    return next((name for name in sorted(set(recorded) | set(found)) if recorded.get(name) != found.get(name)), None)
 
 
 # A tokenizer can be built from any of these; a folder with none of them gets transformers' fallback, a

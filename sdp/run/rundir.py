@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 
 from sdp.data.fingerprint import check_same_data, split_fingerprints
 from sdp.io import atomic_write, publish_tree, write_json, writing
-from sdp.models.inspect import safetensors_damage
+from sdp.models.inspect import changed_weights, safetensors_damage
 from sdp.run import code
 from sdp.run.env import config_hash
 from sdp.run.launch import launcher_world_size
@@ -179,7 +179,7 @@ RUN_OUTPUTS = ("trace.jsonl", "metrics.json", "model", "dense_model", "sparsity.
 
 def missing_weights(run_dir: str | Path) -> str | None:
     """What a completed record's ``model/`` lacks (config.json, a *.safetensors file whole as its header says, its
-    tensors' bytes included), or None when it is intact. A folder with no ``model/`` at all is a record kept without
+    tensors' bytes included, with the content the record's ``model_sha256`` names), or None when it is intact. A folder with no ``model/`` at all is a record kept without
     its weights (results/ trees keep only the records: .gitignore), and stands for its scores."""
     model = Path(run_dir) / "model"
     if not model.is_dir():
@@ -192,7 +192,9 @@ def missing_weights(run_dir: str | Path) -> str | None:
     for path in weights:
         if safetensors_damage(path) is not None:  # cut short (header or tensors), or not safetensors at all
             return f"model/{path.name}"
-    return None
+    # Whole, but not what the run wrote (replaced or edited after it): the record no longer vouches for model/.
+    changed = changed_weights(model, (read_metrics(run_dir) or {}).get("model_sha256"))
+    return f"model/{changed} (not the weights the run wrote: sha256 differs from metrics.json)" if changed else None
 
 
 def run_started(run_dir: str | Path) -> bool:

@@ -695,14 +695,16 @@ def test_tables_follow_symlinks_and_skip_special_files(tmp_path):
 
 def test_a_dead_runs_leftovers_are_set_aside(tmp_path, data, caplog):
     """resume=true into a folder whose run left outputs but nothing to resume from: metrics.json deleted, or cut
-    short (a kill or a full disk), or a completed record whose model/ weights are gone. Each time the old files
+    short (a kill or a full disk), or a completed record whose model/ weights are gone or not the ones it wrote
+    (edited after the run: metrics.json's model_sha256 differs). Each time the old files
     move to previous-<time>/ with one line saying so, and the new run's trace is its own (never appended to)."""
     run_dir = tmp_path / "run"
     _run(tmp_path, data, run_dir)
     one_launch = len((run_dir / "trace.jsonl").read_text().splitlines())
     breaks = {"metrics.json deleted": lambda: (run_dir / "metrics.json").unlink(),
               "metrics.json cut short": lambda: (run_dir / "metrics.json").write_text('{"status": "compl'),
-              "model weights gone": lambda: (run_dir / "model" / "model.safetensors").unlink()}
+              "model weights gone": lambda: (run_dir / "model" / "model.safetensors").unlink(),
+              "model weights edited, no weight zeroed": lambda: _doubled(run_dir / "model" / "model.safetensors")}
     for n, (case, breaker) in enumerate(breaks.items(), start=1):
         breaker()
         caplog.clear()
@@ -717,7 +719,16 @@ def test_a_dead_runs_leftovers_are_set_aside(tmp_path, data, caplog):
     # An intact completed run is returned as before, nothing moved.
     caplog.clear()
     _run(tmp_path, data, run_dir)
-    assert "already completed" in caplog.text and len(list(run_dir.glob("previous-*"))) == 3
+    assert "already completed" in caplog.text and len(list(run_dir.glob("previous-*"))) == 4
+
+
+def _doubled(path: Path) -> None:
+    """Every weight times 2, saved in place: the same file names and nonzero count, other content (an edit a
+    count of zeros does not see; metrics.json's model_sha256 does)."""
+    from safetensors.torch import load_file, save_file
+
+    save_file({k: v * 2 if v.is_floating_point() else v for k, v in load_file(path).items()}, path,
+              metadata={"format": "pt"})
 
 
 def test_a_trace_cut_short_is_repaired_to_its_last_complete_line(tmp_path, caplog):
