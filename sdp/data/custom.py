@@ -251,6 +251,7 @@ def custom_task(task_cfg: Any) -> TaskSpec:
                                 f"{label_col!r}; allowed: {list(names)}")
         if len(names) < 2:
             raise DataError(f"task.label_column={label_col!r} has a single class {list(names)}: nothing to learn")
+        _warn_untrained_classes(task_cfg, files, tables, names, label_col)
         if metric == "f1" and len(names) != 2:
             raise DataError(f"task.metric=f1 is binary F1 and needs 2 classes; the labels are {list(names)}")
     elif metric != "pearson_spearman":
@@ -278,6 +279,25 @@ def custom_task(task_cfg: Any) -> TaskSpec:
                 target(spec, score, f"task.{key}={str(task_cfg[key])!r} data row {i + 1}")
     _check_shared_rows(task_cfg, files, tables, fields)  # last: each file's own errors are named first
     return spec
+
+
+def _warn_untrained_classes(task_cfg: Any, files: dict[str, str], tables: dict, names: tuple[str, ...],
+                            label_col: str) -> None:
+    """A class of task.label_names with no training row is never learnt: the model ran with it and the dev score
+    counted its rows as misses, without a word (probe round 8, d05/d06). Said in a warning (stderr and run.log)
+    naming the classes and their eval rows; not refused, since a listed class may be absent on purpose (a shared
+    label set over several files). Not when only scoring a saved model (SCORING_ONLY): nothing is trained."""
+    if SCORING_ONLY.get():
+        return
+    trained = {str(v) for v in tables["train"][label_col]}
+    unseen = [n for n in names if n not in trained]
+    if not unseen:
+        return
+    counts = "; ".join(f"task.{key}: {sum(str(v) in unseen for v in tables[split][label_col])} rows"
+                       for split, key in files.items() if split != "train")
+    log.warning("task.label_names lists %s with no row in task.train_file=%r: the model is never trained on %s, and "
+                "the eval rows of %s (%s) are scored as they are", unseen, str(task_cfg.train_file),
+                "it" if len(unseen) == 1 else "them", "it" if len(unseen) == 1 else "them", counts or "no eval file")
 
 
 def target(spec: TaskSpec, value: Any, where: str) -> float:

@@ -252,3 +252,20 @@ def test_words_pandas_would_call_missing_are_values(tmp_path):
         task = resolve_task(compose_cfg(custom(tmp_path, train=path, dev=dev)).task)
         assert task.label_names == ("None", "book"), suffix
         assert load_splits(task, None).datasets["train"][0]["body"] == "NA"
+
+
+def test_a_listed_class_with_no_training_row_is_said(tmp_path, caplog):
+    """task.label_names may list a class no training row has (a shared label set); the model is then never trained
+    on it and its dev rows count as misses: said in a warning, not refused (probe round 8, d05/d06: no word)."""
+    train = write_reviews(tmp_path / "train.tsv", 48, labels=("pos", "neg"))
+    dev = write_reviews(tmp_path / "dev.tsv", 18)  # a third of its rows are "mid"
+    over = custom(tmp_path, train=train, dev=dev)
+    with caplog.at_level("WARNING", logger="sdp"):
+        task = resolve_task(compose_cfg([*over, "task.label_names=[pos,neg,mid]"]).task)
+    assert task.label_names == ("pos", "neg", "mid")
+    assert "task.label_names lists ['mid'] with no row in task.train_file=" in caplog.text
+    assert "the model is never trained on it, and the eval rows of it (task.validation_file: 6 rows)" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="sdp"):
+        resolve_task(compose_cfg(custom(tmp_path, dev=write_reviews(tmp_path / "dev2.tsv", 18, ("pos", "neg")))).task)
+    assert "with no row in task.train_file" not in caplog.text  # every class trained: no word
