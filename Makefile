@@ -40,7 +40,8 @@ demo: install
 
 # Every table set under results/: the whole folder, and the study's own (claims.md: frontier and verdicts).
 tables: install
-	@[ -d "$(SDP_DATA_DIR)" ] || echo "make tables: SDP_DATA_DIR=$(SDP_DATA_DIR) is not a folder, so claims.md cannot read task floors (it will say 'unknown'): set SDP_DATA_DIR to your GLUE folder" >&2
+	@# Refused, not warned: without the dev files claims.md loses its floor marks (‡) and the committed tables change.
+	@[ -d "$(SDP_DATA_DIR)/glue" ] || { echo "make tables: SDP_DATA_DIR=$(SDP_DATA_DIR) has no glue/ folder, so claims.md could not mark the cells at a task's floor; set it to your GLUE data folder: make tables SDP_DATA_DIR=/path/to/data" >&2; exit 2; }
 	$(BIN)/sdp-tables results_dir=results
 	$(BIN)/sdp-tables results_dir=results/study
 
@@ -53,7 +54,7 @@ bench: install
 calibrate: install
 	nice $(BIN)/python scripts/grid.py calibrate $(GRID_ARGS)
 
-# STUDY_ROOT and STUDY_ARGS run a slice or a copy elsewhere, e.g. STUDY_ROOT=/tmp/s
+# STUDY_ROOT and STUDY_ARGS run a slice or a copy elsewhere (STUDY_ARGS=--plan lists its runs), e.g. STUDY_ROOT=/tmp/s
 # STUDY_ARGS="'tasks=[sst2]' 'seeds=[1]' 'sparsities=[0.9]'". Records from older code: sdp/run/code_policy.py.
 STUDY_ROOT ?= results/study
 study: install

@@ -37,7 +37,12 @@ stop)
   ;;
 status)
   if alive $LOGS/grid.pid; then echo "structured grid: running (pid $(cat $LOGS/grid.pid))"; else echo "structured grid: not running"; fi
-  sed -n '1,12p' $ROOT/PROGRESS.md 2>/dev/null | grep -E '^- (running|failed|left)' || true
+  # PROGRESS.md is the grid's last word (committed with the records): say when it was written, since its "running"
+  # lines are of that moment, not of now (with no grid running they read as a contradiction).
+  if [ -f $ROOT/PROGRESS.md ]; then
+    echo "as $ROOT/PROGRESS.md last recorded ($(grep -m1 -oE 'Updated [0-9-]+ [0-9:]+ UTC' $ROOT/PROGRESS.md || echo 'time unknown'); not necessarily now):"
+    sed -n '1,12p' $ROOT/PROGRESS.md | grep -E '^- (running|failed|left)' || true
+  fi
   ;;
 commit-loop)
   while alive $LOGS/grid.pid; do

@@ -22,6 +22,7 @@ import structured_report  # noqa: E402
 from sdp.pruning.build import mask_state  # noqa: E402
 from sdp.pruning.criteria.l2 import L2  # noqa: E402
 from sdp.pruning.masks import select_prunable  # noqa: E402
+from sdp.report.floors import task_floor  # noqa: E402
 
 LEVELS = REPO / "results" / "structured" / "levels" / "levels.json"
 LEVELS_QUIET = REPO / "results" / "structured" / "levels_quiet" / "levels.json"  # re-measured idle, with "4x+"
@@ -172,8 +173,7 @@ def test_the_report_adds_the_remeasured_4x_level_and_uses_the_quiet_axis(tmp_pat
     assert "| about 4x+ | 0.83 | 1 | 4.95x / 5.65x (not a level then) | 5.23x / 7.11x | 5.23x |" in text
     assert "would put 'about 2x' at 4 layers kept; the grid keeps the first measurement's 3" in text
     assert "| sst2 | about 4x+ (sparsity 0.83) | 1 | 5.23x | 90.00 ± 0.00 (n=2) | 61.00 ± 1.41 (n=2) | — |" in text
-    from sdp.report.floors import task_floor  # 70.00 is below MRPC's floor (74.80): marked where the data is found
-
+    # 70.00 is below MRPC's floor (74.80): marked where the data is found
     kd = "70.00 (n=1)" + (" ‡" if task_floor("mrpc", None) is not None else "")
     assert f"| mrpc | about 2x (sparsity 0.5) | 3 | 1.94x | 90.00 (n=1) | — | {kd} | — |" in text
     assert "| sst2 | about 4x+ | — (n=2) |" in text and "left out" not in text
@@ -183,8 +183,6 @@ def test_the_report_adds_the_remeasured_4x_level_and_uses_the_quiet_axis(tmp_pat
 def test_cells_at_a_floor_are_marked_and_so_are_the_rows_that_compare_them(tmp_path, data_dir):
     """MRPC's floor is 74.80 (every pair "equivalent"): a structured run that removed all but one layer scored it in
     every seed (the grid's MRPC MP at 1 layer) and read as a method's result; marked ‡ now, as claims.md marks it."""
-    from sdp.report.floors import task_floor
-
     floor = task_floor("mrpc", str(data_dir))
     levels = {"batch1_speedup_min_of_runtimes": {"3": 2.0}, "levels": [{"level": "2x", "layers_kept": 3,
                                                                          "sparsity": 0.5}]}

@@ -1,6 +1,6 @@
 """`make bench`: what pruning and self-distillation cost over plain fine-tuning, measured side by side.
 
-    python scripts/bench                  # the full run (about 10 minutes on 2 CPU cores)
+    python scripts/bench                  # the full run (10-22 minutes on 2 CPU cores, by load: README.md)
     python scripts/bench --quick          # a smoke run of every section (about 4 minutes)
     python scripts/bench --sections steps,memory --repeats 10
     python scripts/bench --check          # a fresh run against results/bench/bench.json: exit 1 and one

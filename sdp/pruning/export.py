@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import warnings
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+log = logging.getLogger("sdp")
 ONNX_FILE = "model.onnx"
 EXPORT_PACKAGES = ("onnx", "onnxruntime")
 OPSET = 17
@@ -84,6 +86,17 @@ def onnx_logits(session, batch: dict[str, torch.Tensor]) -> np.ndarray:
     return session.run(["logits"], feed)[0]
 
 
+def log_structure(record: dict) -> None:
+    """What went, in the run's log (stdout and run.log): the layers, heads and FFN neurons kept, and the sizes of
+    the two forms; the same as model/structure.json."""
+    layers, params = record["layers"], record["encoder_params"]
+    kept = [s for s in layers if s["heads"]]
+    log.info("structured: kept %d of %d layers; heads per layer %s, FFN neurons per layer %s (0: removed); encoder "
+             "parameters: %d dense, %d in model/ (standard form), %d in model/%s (model/%s)", len(kept), len(layers),
+             [s["heads"] for s in layers], [s["ffn"] for s in layers], params["dense"], params["standard"],
+             params["onnx"], ONNX_FILE, STRUCTURE_FILE)
+
+
 STRUCTURE_FILE = "structure.json"  # model/structure.json: the kept heads and neurons per layer, and the two forms
 
 
@@ -112,7 +125,9 @@ def structured_outputs(student: nn.Module, masks) -> tuple[nn.Module, object]:
 
     def extra_files(folder: Path) -> None:
         export_onnx(compact, folder / ONNX_FILE)
-        write_json(folder / STRUCTURE_FILE, _structure_record(kept, encoder_params(student), standard, compact))
+        record = _structure_record(kept, encoder_params(student), standard, compact)
+        write_json(folder / STRUCTURE_FILE, record)
+        log_structure(record)
 
     return standard, extra_files
 

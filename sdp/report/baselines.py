@@ -29,7 +29,9 @@ def load_published(path: Path | str) -> tuple[pd.DataFrame, list[str]]:
     rows: list[dict[str, Any]] = []
     problems: list[str] = []
     if not path.is_file():
-        return pd.DataFrame(columns=CELL_COLUMNS), [f"no published baselines at `{path.name}`"]
+        return pd.DataFrame(columns=CELL_COLUMNS), [
+            f"no published baselines at `{path.parent.name}/{path.name}` (optional: rows of the papers' cited numbers, "
+            "e.g. `baselines=results/baselines/published_glue.csv`)"]
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:

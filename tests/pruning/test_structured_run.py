@@ -4,6 +4,7 @@ and model/model.onnx, both predicting what the masked network predicts; sdp-expo
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -35,14 +36,30 @@ def finished(data_dir, tmp_path_factory):
     validate_config(cfg)
     recipe = PruneRecipe(cfg, prepare_run_dir(run_dir / "run"))  # the checks run() makes before setup
     recipe.setup()
-    metrics = recipe.train()
-    return recipe, metrics, run_dir / "run"
+    said = _Lines()
+    logging.getLogger("sdp").addHandler(said)
+    try:
+        metrics = recipe.train()
+    finally:
+        logging.getLogger("sdp").removeHandler(said)
+    return recipe, metrics, run_dir / "run", said.lines
+
+
+class _Lines(logging.Handler):
+    """The sdp logger's lines (what stdout and run.log show), for a module-scoped fixture (caplog is per test)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
 
 
 def test_structured_run_saves_a_smaller_model_that_predicts_the_same(finished):
     from transformers import AutoModelForSequenceClassification
 
-    recipe, metrics, run_dir = finished
+    recipe, metrics, run_dir, said = finished
     assert metrics["status"] == "completed"
     total = metrics["prunable_params"]
     assert metrics["achieved_sparsity"]["prunable"] * total >= round(0.5 * total)
@@ -52,6 +69,12 @@ def test_structured_run_saves_a_smaller_model_that_predicts_the_same(finished):
     structure = json.loads((model_dir / "structure.json").read_text())
     assert structure["encoder_params"]["onnx"] <= structure["encoder_params"]["standard"]
     assert structure["encoder_params"]["standard"] < structure["encoder_params"]["dense"]
+    # The log says what went, as model/structure.json does (the README points a user there).
+    layers = structure["layers"]
+    line = next(s for s in said if s.startswith("structured: kept "))
+    assert line.startswith(f"structured: kept {sum(1 for s in layers if s['heads'])} of {len(layers)} layers; heads "
+                           f"per layer {[s['heads'] for s in layers]}, FFN neurons per layer {[s['ffn'] for s in layers]}")
+    assert f"{structure['encoder_params']['onnx']} in model/model.onnx" in line
     saved = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
     assert saved.config.num_hidden_layers == sum(1 for layer in structure["layers"] if layer["heads"])
     student = recipe.accelerator.unwrap_model(recipe.model).eval()
@@ -68,7 +91,7 @@ def test_structured_run_saves_a_smaller_model_that_predicts_the_same(finished):
 def test_sdp_export_reexports_a_model_dir(finished, tmp_path, capsys):
     from cli.export import main
 
-    _, _, run_dir = finished
+    _, _, run_dir, _ = finished
     out = tmp_path / "again.onnx"
     assert main([str(run_dir / "model"), "--out", str(out)]) == 0
     assert out.is_file() and out.stat().st_size > 0
