@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from sdp.pruning.criteria.base import check_structured_scores
 from sdp.pruning.masks import MaskState
 
 STRUCTURES = ("heads", "ffn", "layers")
@@ -193,6 +194,8 @@ class StructuredMaskState(MaskState):
         removed = self.removed_weights()
         if removed < k:
             scores = self.criterion.scores(self)
+            check_structured_scores(getattr(self.criterion, "sdp_name", type(self.criterion).__name__), scores,
+                                    self.blocks, self.structures)
             cands = self._candidates(scores)
             late = []
             for _, kind, li, j in cands:
