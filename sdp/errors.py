@@ -35,6 +35,8 @@ USER_ERRORS = frozenset({
     "DiskFullError",  # sdp/io.py (no space left writing a named file)
     "FolderRemovedError",  # sdp/io.py (the run folder removed while the run wrote into it)
     "CodeChangedError",  # sdp/run/code.py (the code edited while a sweep ran)
+    "CriterionScoresError",  # sdp/pruning/criteria/base.py (a criterion's scores that cannot be ranked)
+    "TermValueError",  # sdp/objectives/objective.py (a loss term's value that is not a scalar of the student)
 })
 
 

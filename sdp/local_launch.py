@@ -10,7 +10,8 @@ same sweep command, launched again, resumes it (and returns the completed jobs w
 
 A stop signal to the sweep's process (SIGTERM, SIGUSR2) is passed on to the running jobs, which checkpoint and
 stop; Ctrl-C reaches them from the terminal. No job starts after that, and the sweep exits as a run does
-(128 + the signal): the same command resumes it.
+(128 + the signal): the same command resumes it. A stop signal to one job's process alone stops that job (after a
+checkpoint) and is noted as its death is: the other jobs run on.
 """
 
 from __future__ import annotations
@@ -217,7 +218,14 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
                 if outcome is not None and outcome[0] == "returned":
                     results[idx] = outcome[1]
                     continue
-                if outcome is not None:  # stopped by a signal: the sweep stops too, once the others have
+                if outcome is not None and stop.signum is None:
+                    # A stop signal to this job's process alone (`kill <pid>`; the sweep itself got none): that job
+                    # checkpointed and stopped, and the others go on, as for a job killed outright. It stopped the
+                    # whole sweep, with no outcome and its note left "running" (probe round 9).
+                    note = note_killed(sweep_dir, num, started, f"its process was stopped by a signal to it alone "
+                                       f"({outcome[2]}), after a checkpoint", proc.pid)
+                    log.error("job %d %s in %s: %s", num, note["status"], note.get("run_dir"), note.get("error"))
+                elif outcome is not None:  # the sweep was stopped (its jobs got the signal): it stops too
                     stopped_with = stopped_with or outcome[1]
                     log.warning("job %d stopped (%s): no more jobs start", num, outcome[2])
                 else:

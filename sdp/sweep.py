@@ -57,6 +57,7 @@ from sdp.run.rundir import (
     move_aside,
     prepare_run_dir,
     read_metrics,
+    resume_identity,
     run_identity,
     run_started,
     same_world_size,
@@ -213,7 +214,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
         validate_config(cfg)  # before the folder is touched and before torch is imported
         # Several launched processes: join them (gloo without a GPU; an error if fewer joined than were
         # launched) and take rank 0's run directory, whatever each process's own template resolved to.
-        run_dir = join_processes(cfg, run_dir)
+        run_dir = join_processes(cfg, run_dir, resume_identity(cfg))  # every rank must run rank 0's config
         rank_console(launcher_rank())  # ranks > 0: warnings and errors only, on stderr, tagged with the rank
         prepare_run_dir(run_dir)
         # One owner per run folder for the whole run: a second run into it is refused at once, and

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from sdp.config import term_options
+from sdp.config import term_options, unknown_key_errors
 from sdp.errors import ConfigError
 from sdp.models.inspect import (
     ModelLoadError,
@@ -149,6 +149,9 @@ def validate_config(cfg: Any) -> None:
     """ConfigError listing every bad value; then ModelLoadError for an unusable checkpoint."""
     from sdp.data.tasks import TASKS
 
+    errors = unknown_key_errors(cfg)  # sdp/config.py: the schema's own keys
+    if errors:  # a key nothing reads: said before anything is read from the others
+        raise ConfigError("; ".join(errors))
     errors = _non_finite_errors(cfg)
     if errors:  # every range check below compares, and NaN compares false: these are reported alone
         raise ConfigError("; ".join(errors))

@@ -155,7 +155,9 @@ class Registry:
         error = self.unknown_option_error(name, options)
         if error:
             raise ValueError(error)
-        return entry.cls(**options)
+        component = entry.cls(**options)
+        component.sdp_name = name  # named in the one-line errors about what it returns (objective.py, criteria/base.py)
+        return component
 
     def label(self, name: str, representation: str | None = None) -> str:
         """The table name of ``name``; a component with a ``representation`` option run on another

@@ -20,6 +20,29 @@ from sdp.objectives.monitor import cc_monitor_tensors, dropout_disabled
 from sdp.objectives.representations import model_outputs
 
 
+class TermValueError(ValueError):
+    """A distillation or weight term (a plug-in's) whose value is not a one-element tensor that depends on the
+    student: a per-example vector was a backward() traceback, and a float or a value computed on detached tensors
+    was added to the loss as a constant, so the run "distilled" with no gradient from the term (probe round 9)."""
+
+
+def checked_term(group: str, term: Any, value: Any, student_grad: bool) -> Any:
+    """``value`` of ``group`` (regularizer | weight_reg) as the loss takes it, or a one-line TermValueError."""
+    name = getattr(term, "sdp_name", None) or type(term).__name__
+    if not torch.is_tensor(value):
+        raise TermValueError(f"{group}={name}: forward returned a {type(value).__name__} ({value!r:.40}), not a "
+                             "tensor: the loss would add it as a constant, with no gradient; return a one-element "
+                             "tensor computed from the student's outputs or weights")
+    if value.numel() != 1:
+        raise TermValueError(f"{group}={name}: forward returned a tensor of shape {list(value.shape)}, not one value: "
+                             "reduce it (e.g. .mean() over the batch) to a scalar loss")
+    if student_grad and not value.requires_grad:
+        raise TermValueError(f"{group}={name}: forward returned a value that does not depend on the student (no "
+                             "gradient flows from it: computed on detached tensors, or under torch.no_grad): it "
+                             "would add a constant to the loss and distil nothing")
+    return value.reshape(())
+
+
 class Objective:
     """Loss and loss parts of one micro-batch (``task_loss``, ``distill``, ``weight_reg``, the CC monitor, ``loss``)."""
 
@@ -49,13 +72,17 @@ class Objective:
         if needs and self.distill_dropout_off:  # every method's monitor alike, MP's included
             with dropout_disabled(model):  # D and the monitor on a dropout-free pass; the task loss
                 out = model_outputs(model, batch, needs)  # above keeps its dropout
+        grad = torch.is_grad_enabled() and bool(out["logits"].requires_grad)  # a training forward, not a probe
         if distill_needs:
-            parts["distill"] = self.distill(out, teacher_out) if pooled is None else pooled.distill(out)
+            parts["distill"] = checked_term("regularizer", self.distill,
+                                            self.distill(out, teacher_out) if pooled is None else pooled.distill(out),
+                                            grad)
             loss = loss + self.alpha * parts["distill"]
         if monitor_needs:  # CC(student, teacher) for every method, never part of the loss
             parts.update(cc_monitor_tensors(out[monitor_needs[0]], teacher_out[monitor_needs[0]]))
         if teacher is not None and self.teacher_weights is not None:
-            parts["weight_reg"] = self.weight_reg(self.prunable, self.teacher_weights)
+            parts["weight_reg"] = checked_term("weight_reg", self.weight_reg,
+                                               self.weight_reg(self.prunable, self.teacher_weights), grad)
             loss = loss + self.beta * parts["weight_reg"]
         parts["loss"] = loss.detach()
         return loss, parts

@@ -95,7 +95,14 @@ def load_plugins() -> list[str]:
                               f"imported ({' '.join(str(err).split())[:300]}); fix the module, or leave it out of "
                               f"{PLUGINS_ENV} (verbose=true shows its traceback)") from err
         loaded.append(name)
-    for ep in entry_points(group=PLUGIN_GROUP):
-        ep.load()
+    for ep in entry_points(group=PLUGIN_GROUP):  # any installed package's, used by this run or not
+        try:
+            ep.load()
+        except Exception as err:  # it was a traceback before any config was read, for every sdp-run (probe round 9)
+            dist = getattr(getattr(ep, "dist", None), "name", None)
+            raise PluginError(f"entry point {ep.name!r} = {ep.value!r} of group {PLUGIN_GROUP!r}"
+                              f"{f' (installed package {dist!r})' if dist else ''} does not load: "
+                              f"{type(err).__name__}: {' '.join(str(err).split())[:300]}; fix that package, or "
+                              "uninstall it (verbose=true shows its traceback)") from err
         loaded.append(ep.value)
     return loaded

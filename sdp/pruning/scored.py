@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from sdp.pruning.criteria.base import check_unstructured_scores
 from sdp.pruning.masks import MaskState, _exact_bottom_k
 
 
@@ -33,6 +34,7 @@ class ScoredMaskState(MaskState):
         if not 0.0 <= sparsity < 1.0:
             raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
         scores = self.criterion.scores(self)
+        check_unstructured_scores(getattr(self.criterion, "sdp_name", type(self.criterion).__name__), scores, self.params)
         masks: dict[str, torch.Tensor] = {}
         for names in self._groups():
             flat = torch.cat([torch.where(self.masks[n], scores[n].to(self.masks[n].device).float(),

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from sdp.pruning.criteria.base import check_structured_scores
 from sdp.pruning.masks import MaskState
 
 STRUCTURES = ("heads", "ffn", "layers")
@@ -193,6 +194,8 @@ class StructuredMaskState(MaskState):
         removed = self.removed_weights()
         if removed < k:
             scores = self.criterion.scores(self)
+            check_structured_scores(getattr(self.criterion, "sdp_name", type(self.criterion).__name__), scores,
+                                    self.blocks, self.structures)
             cands = self._candidates(scores)
             late = []
             for _, kind, li, j in cands:
@@ -230,8 +233,10 @@ class StructuredMaskState(MaskState):
     def check_reachable(self, sparsity: float) -> None:
         if sparsity > self.max_sparsity():
             raise SparsityOutOfReachError(
+                # The most, as the float it is (repr): rounded to 4 places it could be above it, and that very
+                # value was refused ("sparsity=0.7422 is out of reach ...: at most 0.7422", probe round 9).
                 f"sparsity={sparsity} is out of reach with prune.structures={list(self.structures)}: at most "
-                f"{self.max_sparsity():.4f} of the prunable weights can go while every layer keeps a head and a "
+                f"{self.max_sparsity()!r} of the prunable weights can go while every layer keeps a head and a "
                 "neuron (add layers to prune.structures, or lower sparsity)")
 
     def update(self, sparsity: float, optimizer: torch.optim.Optimizer | None = None) -> dict[str, float]:

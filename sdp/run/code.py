@@ -139,6 +139,48 @@ def _module_files(name: str) -> list[tuple[str, Path]]:
     return [(Path(spec.origin).name, Path(spec.origin))]
 
 
+def _is_foreign(path: Path) -> bool:
+    """A file another identity covers or no one edits: sdp's own folders (the code identity above), the standard
+    library and installed packages."""
+    import sys
+    import sysconfig
+
+    path = path.resolve()
+    roots = [REPO_ROOT / d for d in PACKAGE_DIRS] + [PACKAGE_ROOT]
+    roots += [Path(p) for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}]
+    roots += [Path(p) for p in sysconfig.get_paths().values()]
+    return any(path.is_relative_to(r.resolve()) for r in roots)
+
+
+def _local_imports(path: Path, seen: set[Path]) -> list[tuple[str, Path]]:
+    """The user's own modules a plug-in file imports (``from helper_scale import SCALE`` beside it), found by
+    reading its import statements (nothing is imported here), recursively: an edit to such a helper changes what
+    the plug-in computes, and it left the identity as it was, so the old result came back as "already completed"
+    (probe round 9)."""
+    import ast
+
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return []
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module)
+    out = []
+    for name in sorted(names):
+        for label, file in _module_files(name.split(".")[0]):
+            if file.resolve() in seen or _is_foreign(file):
+                continue
+            seen.add(file.resolve())
+            out.append((f"{name.split('.')[0]}/{label}", file))
+            if file.suffix == ".py":
+                out += _local_imports(file, seen)
+    return out
+
+
 def plugin_code() -> dict[str, str]:
     """{module: hash of its source file(s)} of each plug-in named in $SDP_PLUGINS or as an ``sdp.plugins`` entry
     point ("unknown" for one whose source cannot be found); empty without plug-ins."""
@@ -149,6 +191,8 @@ def plugin_code() -> dict[str, str]:
     out = {}
     for name in dict.fromkeys(names):
         files = _module_files(name)
+        seen = {f.resolve() for _, f in files}
+        files += [helper for _, f in list(files) if f.suffix == ".py" for helper in _local_imports(f, seen)]
         digest = hashlib.sha256()
         for label, path in files:
             digest.update(label.encode() + b"\0" + path.read_bytes())

@@ -100,8 +100,9 @@ def check_rank_set(env: Mapping[str, str] | None = None) -> None:
         )
 
 
-def join_processes(cfg: Any, run_dir: Path) -> Path:
-    """Start (or reuse) the process group and return rank 0's run directory on every rank."""
+def join_processes(cfg: Any, run_dir: Path, identity: str | None = None) -> Path:
+    """Start (or reuse) the process group and return rank 0's run directory on every rank. ``identity``: this
+    rank's config identity (sdp/run/rundir.py ``resume_identity``), which must be every rank's."""
     if launcher_world_size() == 1 and not cfg.get("cpu", False):
         return run_dir  # one process: nothing to join, and no torch import for a config error
     check_rank_set()
@@ -113,8 +114,18 @@ def join_processes(cfg: Any, run_dir: Path) -> Path:
         return run_dir
     if state.is_main_process and (line := cpu_processes_line(cfg, state.num_processes)) is not None:
         logging.getLogger("sdp").warning("%s", line)  # --multi_gpu without a GPU trains on the CPU: say so
-    from accelerate.utils import broadcast_object_list
+    from accelerate.utils import broadcast_object_list, gather_object
 
+    # Every rank must run the config rank 0 records. Ranks given different overrides (another sparsity, lr or
+    # seed) trained the whole dense stage apart and then stopped at the first pruning event with a
+    # MaskMismatchError traceback that blamed non-deterministic kernels, or, where the masks happened to agree,
+    # went on under rank 0's record (probe round 9).
+    identities = gather_object([identity])
+    if len(set(identities)) != 1:
+        raise LauncherError(
+            f"the {state.num_processes} processes of this launch were given different configs (identity per rank: "
+            f"{[str(i)[:8] for i in identities]}): one run needs the same overrides on every rank; launch them with "
+            "one command line (accelerate launch ... -m cli.run <overrides>)")
     shared = broadcast_object_list([str(run_dir) if state.is_main_process else None], from_process=0)
     return Path(shared[0])
 

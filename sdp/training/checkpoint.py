@@ -109,8 +109,14 @@ class Checkpointer:
                 f"this run {self.identity}); use another output_dir, or resume=false to start over"
             )
         if state["world_size"] != self.accelerator.num_processes:
-            log.warning("resuming a %d-process checkpoint with %d processes: data order per rank changes",
-                        state["world_size"], self.accelerator.num_processes)
+            # It was a warning, and the run went on: its metrics.json then said world_size 1 for a run whose dense
+            # stage and first updates were made with twice the global batch (probe round 9). A completed run is
+            # never reused across process counts (sdp/run/rundir.py); a half-made one is not mixed across them.
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} was written by a launch of {state['world_size']} process(es); this launch "
+                f"has {self.accelerator.num_processes}: train.batch_size is per process, so the global batch, the "
+                "data order and the result would change mid-run, and the record would name only this launch. "
+                f"Resume it on {state['world_size']} process(es), or resume=false to start over")
         state["path"] = str(path)
         if state["stage"] == "prune":  # a prune-stage resume starts from the dense weights
             check_dense_model(state.get("dense_model"), state.get("dense_sha256"))

@@ -55,6 +55,71 @@ class Criterion(WithOptions):
         pass
 
 
+class CriterionScoresError(ValueError):
+    """A criterion's ``scores`` that the mask state cannot rank as documented (a plug-in's: a missing weight, a
+    wrong shape, a NaN); a user error by its name (sdp/errors.py USER_ERRORS: pruning/ imports no sdp module). Torch ranked them anyway: a NaN counted as pruned beside the k lowest (50% asked, 75%
+    masked), a score of one per row was broadcast over the row's weights, a list one entry short left neurons
+    out of the ranking; or a KeyError or IndexError traceback (probe round 9)."""
+
+
+def _describe(name: str, what: str) -> str:
+    return f"prune.criterion={name!r}: scores(state) {what}"
+
+
+def check_unstructured_scores(name: str, scores: Any, params: Any) -> None:
+    """``scores``: one finite tensor of each prunable weight's own shape, by the weight's name."""
+    import torch
+
+    if not isinstance(scores, dict):
+        raise CriterionScoresError(_describe(name, f"returned a {type(scores).__name__}; it must return a dict "
+                                                   "{weight name: a tensor of that weight's shape}"))
+    for n, p in params.items():
+        s = scores.get(n)
+        if not torch.is_tensor(s):
+            raise CriterionScoresError(_describe(name, f"has {'no' if s is None else 'a ' + type(s).__name__} score "
+                                                       f"for {n!r}; it must give every prunable weight a tensor of "
+                                                       f"its shape {list(p.shape)} ({len(params)} weights)"))
+        if tuple(s.shape) != tuple(p.shape):
+            raise CriterionScoresError(_describe(name, f"gave {n!r} scores of shape {list(s.shape)}; its weight has "
+                                                       f"shape {list(p.shape)}: one score per weight (a broadcast "
+                                                       "shape is not taken)"))
+        _check_finite(name, n, s)
+
+
+def check_structured_scores(name: str, scores: Any, blocks: Any, structures: Any) -> None:
+    """``scores``: for each structure in ``structures``, a list of one tensor per layer with one finite score per
+    head, FFN neuron or the layer."""
+    import torch
+
+    if not isinstance(scores, dict):
+        raise CriterionScoresError(_describe(name, f"returned a {type(scores).__name__}; a structured criterion "
+                                                   'returns {"heads" | "ffn" | "layers": [a tensor per layer]}'))
+    for kind in structures:
+        per_layer = scores.get(kind)
+        if not isinstance(per_layer, (list, tuple)) or len(per_layer) != len(blocks):
+            got = "nothing" if per_layer is None else (f"{len(per_layer)} entries" if isinstance(per_layer, (list, tuple))
+                                                       else f"a {type(per_layer).__name__}")
+            raise CriterionScoresError(_describe(name, f"gave {got} for {kind!r}; it must give a list of "
+                                                       f"{len(blocks)} tensors, one per layer"))
+        for b, s in zip(blocks, per_layer):
+            want = {"heads": b.heads, "ffn": b.width, "layers": 1}[kind]
+            if not torch.is_tensor(s) or s.numel() != want:
+                got = f"{s.numel()} scores" if torch.is_tensor(s) else f"a {type(s).__name__}"
+                what = {"heads": "attention heads", "ffn": "FFN neurons", "layers": "layer (one score)"}[kind]
+                raise CriterionScoresError(_describe(name, f"gave layer {b.index} {got} for {kind!r}; it has {want} "
+                                                           f"{what}: one score each"))
+            _check_finite(name, f"{kind} of layer {b.index}", s)
+
+
+def _check_finite(name: str, where: str, s: Any) -> None:
+    import torch
+
+    bad = int((~torch.isfinite(s.detach().float())).sum())
+    if bad:
+        raise CriterionScoresError(_describe(name, f"gave {bad} of {s.numel()} scores of {where} that are not "
+                                                   "finite (NaN or inf): they cannot be ranked; fix the criterion"))
+
+
 def is_structured(state: Any) -> bool:
     """A structured mask state (it has the encoder's blocks)."""
     return getattr(state, "blocks", None) is not None
