@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> None:
         for run in runs:
             print(f"  {run}")
         return
+    if not root.is_relative_to(REPO):  # git commits only what lies in the repository (was a ValueError traceback)
+        sys.exit(f"commit_records: {str(args.root)!r} is outside the repository {str(REPO)!r}: only records under it "
+                 "can be committed; copy the runs under results/ first")
     paths = [str(p.relative_to(REPO)) for p in runs]
     for extra in ("PROGRESS.md", "README.md", "TABLE.md"):
         if (root / extra).is_file():

@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     what = ap.add_mutually_exclusive_group()
     what.add_argument("--plan", action="store_true", help="list the runs and what a launch would do; start nothing")
     what.add_argument("--report", action="store_true", help="only the grid's report from its finished records")
-    args = ap.parse_args(argv)
+    # Intermixed: `grid.py study --plan tasks=[sst2]` (a flag before the overrides) was "unrecognized arguments".
+    args = ap.parse_intermixed_args(argv)
     opts = compose_grid(args.grid, args.overrides)
     hook = HOOKS[opts.hook]
     if args.plan:
@@ -161,6 +162,9 @@ def main(argv: list[str] | None = None) -> None:
     grid.write_progress()
     if hasattr(hook, "report"):
         print(hook.report(opts, grid.root))
+    if grid.failed:  # a launch with failed runs exited 0, so `make study` or a script took it for a success
+        raise SystemExit(f"grid {args.grid}: {len(grid.failed)} run(s) failed this launch ({', '.join(grid.failed[:5])}"
+                         f"); their logs are under {grid.root / 'logs'}, and the same command retries them")
 
 
 if __name__ == "__main__":

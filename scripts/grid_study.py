@@ -36,6 +36,15 @@ def check(opts: Options) -> None:
     if missing:
         raise SystemExit(f"grid: conf/method/{{{','.join(missing)}}}.yaml missing: freeze the calibrated settings "
                          "first (results/study/calibration/README.md; python scripts/grid.py calibrate)")
+    # A task or sparsity that sdp-run refuses was listed by --plan as "to run", and each of its runs then failed at
+    # start-up: a whole chain lost to a typo only the run logs named.
+    unknown = [t for t in opts.tasks if not (REPO / "conf" / "task" / f"{t}.yaml").is_file()]
+    if unknown:
+        tasks = sorted(p.stem for p in (REPO / "conf" / "task").glob("*.yaml"))
+        raise SystemExit(f"grid: tasks={list(opts.tasks)}: unknown task(s) {unknown}; allowed: {', '.join(tasks)}")
+    bad = [s for s in [*opts.sparsities, *(x for xs in extra(opts).values() for x in xs)] if not 0 <= s < 1]
+    if bad:
+        raise SystemExit(f"grid: sparsity {bad[0]} is not in [0, 1) (sdp-run's sparsity: the final target)")
     extra(opts)
 
 

@@ -138,7 +138,8 @@ class PruneRecipe:
             student, cfg.prune, (*self.distill.needs, *self.monitor_needs), cfg.weight_reg.name != "none",
             len(self.datasets[self.task.train_split]), self.run_dir / "teacher_cache", self.accelerator.process_index,
             lambda: load_model(cfg.model, self.task.num_labels, self.task.label_names, self.tokenizer,
-                               checkpoint=cfg.prune.teacher_checkpoint).to(self.accelerator.device),
+                               checkpoint=cfg.prune.teacher_checkpoint, checkpoint_key="prune.teacher_checkpoint",
+                               same_vocab_as=student).to(self.accelerator.device),
         )
         # The teacher's own (frozen, or refreshed in place) parameters are the AWR reference weights.
         awr = self.teacher is not None and cfg.weight_reg.name != "none"

@@ -55,7 +55,7 @@ from typing import Any  # noqa: E402
 
 import torch  # noqa: E402
 
-from scripts.bench.check import compare  # noqa: E402
+from scripts.bench.check import NOT_COMPARED, compare  # noqa: E402
 from scripts.bench.common import REPO_ROOT, SECTIONS, build_recipe, machine_info  # noqa: E402
 from scripts.bench.gpu import parallel_worker, render_gpu, section_gpu  # noqa: E402
 from scripts.bench.latency import section_latency  # noqa: E402
@@ -123,15 +123,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def check(committed_path: str, fresh: dict[str, Any]) -> int:
     """Prints one line per compared ratio, then one per regression; 1 when any regressed."""
     regressions, checked = compare(json.loads(Path(committed_path).read_text()), fresh)
-    if not checked:
-        print(f"check: no ratio in both {committed_path} and the fresh run (different --sections?)")
-        return 2
+    compared = [line for line in checked if not line.startswith(NOT_COMPARED)]
     for line in checked:
         print(f"  {line}")
+    if not compared:
+        print(f"check: no ratio in both {committed_path} and the fresh run measured on the same workload "
+              "(different --sections, or --quick against a full run?)")
+        return 2
     for line in regressions:
         print(line)
-    print(f"check: {len(regressions)} of {len(checked)} ratios regressed beyond their noise band "
-          f"(committed: {committed_path})")
+    skipped = len(checked) - len(compared)
+    print(f"check: {len(regressions)} of {len(compared)} ratios regressed beyond their noise band"
+          + (f"; {skipped} not compared (another workload)" if skipped else "") + f" (committed: {committed_path})")
     return 1 if regressions else 0
 
 

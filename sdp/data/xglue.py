@@ -313,7 +313,40 @@ def read_xtreme_split(task: TaskSpec, data_dir: str | Path, split: str) -> list[
         raw = [r for r in raw if r["index"] in keep]
     rows = [_convert(task, info, r, f"{path}:row {r['index']}") for r in raw]
     dropped = sum(r is None for r in rows)
+    if kind == "validation":
+        _check_parallel(task, info, data_dir, split, path, raw, rows)
+        if dropped and dropped == len(rows):
+            # An eval split with no row left would reach the loader as a dataset without columns (a ValueError
+            # deep in datasets), and no score of that language could be computed.
+            raise DataError(f"{path}: every one of the {dropped} rows of {split} is the {NS_PLACEHOLDER!r} "
+                            f"placeholder, so language {split_language(split)[1]!r} has no row to score; leave it "
+                            f"out with task.languages=[...] (allowed: {', '.join(task.languages)})")
     return _with_dropped(task, info, split, [r for r in rows if r is not None], dropped, str(path))
+
+
+def _check_parallel(task: TaskSpec, info: CrossLingualInfo, data_dir: str | Path, split: str, path: Path,
+                    raw: list[dict], rows: list[dict | None]) -> None:
+    """The zero-shot split is by row index, so it is leakage-free only if row i is the same example in every
+    language (docs/usage.md). A file with the English row count but another order (sorted, shuffled, another
+    release) would put translations of trained rows into the eval side, and be scored as zero-shot. The
+    labels of a parallel file are the English ones row by row (the shared XNLI and PAWS-X files agree on every
+    row that is not an NS placeholder), so a row whose label differs from its English row's is refused."""
+    _, lang = split_language(split)
+    if lang == "en":
+        return
+    english = Path(data_dir) / task.local_subdir / "dev-en.tsv"
+    text_columns = tuple(info.columns[: len(task.text_fields)])
+    en_rows, _ = read_xtreme_file(english, text_columns)
+    en_label = {r["index"]: r for r in en_rows}
+    differing = [r["index"] for r, row in zip(raw, rows)
+                 if row is not None and r["index"] in en_label
+                 and _convert(task, info, en_label[r["index"]], str(english)) is not None
+                 and info.label_map.get(r["label"].strip(), r["label"].strip())
+                 != info.label_map.get(en_label[r["index"]]["label"].strip(), en_label[r["index"]]["label"].strip())]
+    if differing:
+        raise DataError(f"{path}: {len(differing)} of its {len(raw)} eval-side rows have another label than the "
+                        f"same row of {str(english)!r} (data rows {differing[:5]}): the dev files are not parallel, "
+                        "so the row-index split would not keep translations of the trained rows out of evaluation")
 
 
 # ----------------------------------------------------------------------------------------------- Hub

@@ -214,12 +214,16 @@ def load_model(
     label_names: tuple[str, ...] | None,
     tokenizer: PreTrainedTokenizerBase,
     checkpoint: str | None = None,
+    checkpoint_key: str = "dense.checkpoint",
+    same_vocab_as: PreTrainedModel | None = None,
 ) -> PreTrainedModel:
-    """The classification model: from ``checkpoint`` (a fine-tuned dir) if given, else the preset."""
+    """The classification model: from ``checkpoint`` (a fine-tuned dir, the config key ``checkpoint_key``) if
+    given, else the preset. ``same_vocab_as``: a model whose token ids this one must read (the teacher reads the
+    student's), so its embedding table must be the same size."""
     kwargs = _label_kwargs(num_labels, label_names)
     stored = None
     if checkpoint is not None:
-        path = check_model_dir(checkpoint, "dense.checkpoint")
+        path = check_model_dir(checkpoint, checkpoint_key)
         model = AutoModelForSequenceClassification.from_pretrained(
             str(path), use_safetensors=True, trust_remote_code=model_cfg.trust_remote_code, dtype=MASTER_DTYPE
         )
@@ -260,6 +264,13 @@ def load_model(
                 f"{num_labels} label(s) this task needs ({' '.join(str(err).split())[:200]}); start from its "
                 "base encoder, or from a classifier fine-tuned for this task's labels"
             ) from err
+    if checkpoint is not None and same_vocab_as is not None:
+        # Checked before check_vocab, whose error would blame "the model" (the user's) for the teacher's table.
+        theirs, ours = model.get_input_embeddings().num_embeddings, same_vocab_as.get_input_embeddings().num_embeddings
+        if theirs != ours:
+            raise ModelLoadError(f"{checkpoint_key} {str(checkpoint)!r} has an embedding table of {theirs} tokens, the "
+                                 f"student's has {ours}: it reads the student's token ids, so it must share the "
+                                 "student's tokenizer (fine-tune it from the same model)")
     check_vocab(model, tokenizer)
     return to_master_dtype(model, stored)
 

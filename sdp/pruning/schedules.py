@@ -190,6 +190,10 @@ def resolve_schedule(
             log.warning("schedule.end=%d is beyond the stage (%d updates); moved to %d",
                         end_s, total_steps, total_steps - 1)
         end_s = total_steps - 1
+    if start_s > end_s and unit == "steps":
+        # The warmup the user asked for (start) was cut without a word: only the end's move was logged.
+        log.warning("schedule.start=%d is beyond the stage (%d updates); moved to %d: the warmup before the first "
+                    "pruning event is shorter than asked", start_s, total_steps, end_s)
     start_s = min(start_s, end_s)
     freq_s = max(1, _to_steps(frequency, unit, total_steps, "frequency"))
     return SparsitySchedule(name, final_sparsity, initial_sparsity, start_s, end_s, freq_s)
