@@ -7,24 +7,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from offline_env import offline_env as _env
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # scripts.bench
 sys.path.insert(0, str(REPO / "scripts"))  # grid, gridrun (scripts/ is not a package)
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("SDP_PLUGINS", "WORLD_SIZE", "RANK", "LOCAL_RANK")}
-    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-               OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
-    env.update(extra)
-    return env
 
 
 # ------------------------------------------------------------------------------------------- cross-lingual (x04, x05)

@@ -19,18 +19,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from offline_env import offline_env as _env
 from torch import nn
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("SDP_PLUGINS", "WORLD_SIZE", "RANK", "LOCAL_RANK")}
-    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-               OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
-    env.update(extra)
-    return env
 
 
 def _smoke(data_dir: Path, tmp_path: Path, *extra: str) -> list[str]:
