@@ -71,9 +71,11 @@ def _job(launcher: Any, num: int, overrides: Sequence[str], conn: Any) -> None:
         ret = run_job(hydra_context=launcher.hydra_context, config=config, task_function=launcher.task_function,
                       job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
         outcome: tuple = ("returned", _plain(ret))
-    except BaseException as exc:  # noqa: BLE001 - a stop signal (RunInterrupted: 128 + signal) or Ctrl-C
+    except (SystemExit, KeyboardInterrupt) as exc:  # a stop signal (RunInterrupted: 128 + signal) or Ctrl-C
         code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 130
         outcome = ("stopped", code, f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:  # noqa: BLE001 - Hydra's job setup failed (its task's errors come back returned)
+        outcome = ("raised", f"{type(exc).__name__}: {exc}"[:500])
     try:
         conn.send(outcome)
     except Exception as exc:  # noqa: BLE001 - a return value (or a failed job's exception) that does not pickle
@@ -102,9 +104,11 @@ def _death(exitcode: int | None) -> str:
     return f"its process exited with code {exitcode} before the job ended"
 
 
-def note_killed(sweep_dir: Path, num: int, started: float, why: str, pid: int | None = None) -> dict[str, Any]:
+def note_killed(sweep_dir: Path, num: int, started: float, why: str, pid: int | None = None,
+                status: str = "killed") -> dict[str, Any]:
     """Note a dead job as ``killed``, with the run folder its own note gave (it notes ``running`` as it starts,
-    sdp/sweep.py); a job that noted how it ended before its process died keeps that note."""
+    sdp/sweep.py); a job that noted how it ended before its process died keeps that note. ``status="failed"``: a
+    job whose setup raised before its task ran (``why`` is its error; nothing to resume, no record in a run folder)."""
     path = sweep_dir / JOBS_DIR / f"{num}.json"
     note: dict[str, Any] = {}
     with contextlib.suppress(OSError, ValueError):
@@ -114,11 +118,11 @@ def note_killed(sweep_dir: Path, num: int, started: float, why: str, pid: int | 
     if note.get("status") in FINAL_STATUSES:
         return note
     run_dir = note.get("run_dir")
-    note = {"job": num, "status": "killed", "run_dir": run_dir,
-            "error": f"{why}; its folder keeps its last checkpoint: launch the same sweep again to resume it",
-            "launch": os.environ.get(LAUNCH_ENV)}
+    error = why if status == "failed" else \
+        f"{why}; its folder keeps its last checkpoint: launch the same sweep again to resume it"
+    note = {"job": num, "status": status, "run_dir": run_dir, "error": error, "launch": os.environ.get(LAUNCH_ENV)}
     write_json(path, note)
-    if run_dir:
+    if run_dir and status == "killed":
         record_killed(Path(run_dir), pid, note["error"])
     return note
 
@@ -218,7 +222,11 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
                 if outcome is not None and outcome[0] == "returned":
                     results[idx] = outcome[1]
                     continue
-                if outcome is not None and stop.signum is None:
+                if outcome is not None and outcome[0] == "raised":
+                    # Failed before its task ran: a failed job with its own error, not a signal (nothing was).
+                    note = note_killed(sweep_dir, num, started, outcome[1], proc.pid, status="failed")
+                    log.error("job %d failed: %s", num, outcome[1])
+                elif outcome is not None and stop.signum is None:
                     # A stop signal to this job's process alone (`kill <pid>`; the sweep itself got none): that job
                     # checkpointed and stopped, and the others go on, as for a job killed outright. It stopped the
                     # whole sweep, with no outcome and its note left "running" (probe round 9).

@@ -364,3 +364,46 @@ def test_a_job_of_a_local_sweep_stopped_alone_leaves_the_others_running(tmp_path
     assert json.loads((job / "metrics.json").read_text())["status"] == "interrupted"
     other = [d for d in sweep.glob("*seed=2*") if d.is_dir()][0]
     assert json.loads((other / "metrics.json").read_text())["status"] == "completed"
+
+
+class _FailingLoader:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def load_sweep_config(self, *args, **kwargs):
+        raise self.exc
+
+
+def _job_outcome(exc: BaseException) -> tuple:
+    """What a local sweep's job process sends back when Hydra's setup of the job raises ``exc`` (run in a forked
+    process: the job resets signal handlers)."""
+    import multiprocessing
+    from types import SimpleNamespace
+
+    from sdp.local_launch import _job
+
+    launcher = SimpleNamespace(config=None, task_function=None,
+                               hydra_context=SimpleNamespace(config_loader=_FailingLoader(exc)))
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    proc = context.Process(target=_job, args=(launcher, 3, ["seed=1"], send))
+    proc.start()
+    send.close()
+    outcome = receive.recv()
+    proc.join(timeout=60)
+    return outcome
+
+
+def test_a_local_job_whose_setup_raises_is_a_failed_job_not_a_signal(tmp_path):
+    """Review of w01's fix: every exception of a job's process came back as "stopped" (code 130), and with the sweep
+    itself not signalled it was noted "killed ... stopped by a signal to it alone, after a checkpoint": a job whose
+    Hydra setup raised (no signal, no checkpoint) was recorded as killed. Now a failed job with its own error."""
+    from sdp.local_launch import note_killed
+    from sdp.run.preemption import RunInterrupted
+
+    assert _job_outcome(ValueError("no such config group option")) == (
+        "raised", "ValueError: no such config group option")
+    assert _job_outcome(RunInterrupted(143))[:2] == ("stopped", 143)  # a stop signal stays one
+    note = note_killed(tmp_path, 3, 0.0, "ValueError: no such config group option", None, status="failed")
+    assert note["status"] == "failed" and note["error"] == "ValueError: no such config group option"
+    assert json.loads((tmp_path / ".sdp-jobs" / "3.json").read_text())["status"] == "failed"
