@@ -41,7 +41,7 @@ demo: install
 # Every table set under results/: the whole folder, and the study's own (claims.md: frontier and verdicts).
 tables: install
 	@# Refused, not warned: without the dev files claims.md loses its floor marks (‡) and the committed tables change.
-	@[ -d "$(SDP_DATA_DIR)/glue" ] || { echo "make tables: SDP_DATA_DIR=$(SDP_DATA_DIR) has no glue/ folder, so claims.md could not mark the cells at a task's floor; set it to your GLUE data folder: make tables SDP_DATA_DIR=/path/to/data" >&2; exit 2; }
+	@[ -d "$(SDP_DATA_DIR)" ] || { echo "make tables: SDP_DATA_DIR=$(SDP_DATA_DIR) is not a folder, so claims.md could not mark the cells at a task's floor; set it to your GLUE data folder: make tables SDP_DATA_DIR=/path/to/data" >&2; exit 2; }
 	$(BIN)/sdp-tables results_dir=results
 	$(BIN)/sdp-tables results_dir=results/study
 

@@ -48,15 +48,16 @@ def main(argv: list[str] | None = None) -> None:
     root = args.root.resolve()
     if not root.is_dir():
         sys.exit(f"commit_records: no folder {str(args.root)!r}")
+    if not args.dry_run and not root.is_relative_to(REPO):  # git commits only what lies in the repository (was a
+        # ValueError traceback), so said before any run's record is read
+        sys.exit(f"commit_records: {str(args.root)!r} is outside the repository {str(REPO)!r}: only records under it "
+                 "can be committed; copy the runs under results/ first")
     runs = finished_runs(root)
     if args.dry_run:
         print(f"would commit {len(runs)} finished runs under {args.root}:")
         for run in runs:
             print(f"  {run}")
         return
-    if not root.is_relative_to(REPO):  # git commits only what lies in the repository (was a ValueError traceback)
-        sys.exit(f"commit_records: {str(args.root)!r} is outside the repository {str(REPO)!r}: only records under it "
-                 "can be committed; copy the runs under results/ first")
     paths = [str(p.relative_to(REPO)) for p in runs]
     for extra in ("PROGRESS.md", "README.md", "TABLE.md"):
         if (root / extra).is_file():

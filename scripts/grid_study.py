@@ -45,7 +45,6 @@ def check(opts: Options) -> None:
     bad = [s for s in [*opts.sparsities, *(x for xs in extra(opts).values() for x in xs)] if not 0 <= s < 1]
     if bad:
         raise SystemExit(f"grid: sparsity {bad[0]} is not in [0, 1) (sdp-run's sparsity: the final target)")
-    extra(opts)
 
 
 def extra(opts: Options) -> dict[str, list[float]]:

@@ -115,3 +115,14 @@ def append_jsonl(path: str | Path, record: dict) -> None:
     """One record, one line (a line cut short by a kill or a full disk is cut off at the next resume: logs.py)."""
     with writing(path), open(path, "a") as fh:
         fh.write(json.dumps(record) + "\n")
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB blocks (checkpoint manifests, model digests)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

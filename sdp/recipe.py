@@ -127,8 +127,7 @@ class PruneRecipe:
         passes = self.masks.passes()  # what an event runs; CPU: compiled now (on every rank), not in event 1
         if self.accelerator.is_main_process:
             record_fields(self.run_dir, prune_passes=passes)
-        # 5. The objective's terms, then the teacher they need (its weights become the dense model's
-        #    when the pruning stage starts) and its output cache.
+        # 5. The objective's terms, then the teacher they need (the dense model's weights, at the prune stage) and its cache.
         self.distill = DISTILL_TERMS.build(cfg.regularizer.name, **term_options(cfg.regularizer))
         self.weight_reg = WEIGHT_TERMS.build(cfg.weight_reg.name, **term_options(cfg.weight_reg))
         self.pool = pooled_window(cfg, self.accelerator, self.distill)  # CC over the whole accumulation window

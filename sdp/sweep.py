@@ -28,6 +28,7 @@ import contextlib
 import json
 import logging
 import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -114,31 +115,30 @@ def is_main_process() -> bool:
     return launcher_rank() == 0
 
 
-def completed_runs(output_root: str | Path, chash: str, seed: int, exclude: Path | None = None) -> list[Path]:
+def completed_runs(output_root: str | Path, chash: str, seed: int, exclude: Path | None = None,
+                   made_by: Callable[[dict], bool] | None = None) -> Iterator[Path]:
     """Run directories under ``output_root`` whose metrics.json is completed with this hash and seed, on as many
-    processes as this launch, whatever code made them."""
+    processes as this launch, made by any code (``made_by``: only the records it accepts, e.g. same_code), lazily:
+    each candidate's model/ is hashed (missing_weights) only once its cheap fields match, and a caller that wants the
+    first one hashes no more."""
     root = Path(output_root)
     if not root.is_dir():
-        return []
+        return
     excluded = exclude.resolve() if exclude is not None else None
-    found = []
     for path in sorted(root.rglob("metrics.json")):
         if (excluded is not None and path.parent.resolve() == excluded) or is_moved_aside(path, root):
             continue  # a restarted run's old files are not a completed run of this config
         metrics = read_metrics(path.parent)
         if (metrics and metrics.get("status") == "completed" and metrics.get("config_hash") == chash
-                and metrics.get("seed") == seed and same_world_size(metrics) and missing_weights(path.parent) is None):
-            found.append(path.parent)  # (a twin whose model/ lost its weights is no completed run)
-    return found
+                and metrics.get("seed") == seed and same_world_size(metrics)
+                and (made_by is None or made_by(metrics)) and missing_weights(path.parent) is None):
+            yield path.parent  # (a twin whose model/ lost its weights is no completed run)
 
 
 def find_completed(output_root: str | Path, chash: str, seed: int, exclude: Path | None = None,
                    any_code: bool = False) -> Path | None:
     """The first of completed_runs made by this code (by any code with ``any_code``: reuse=any_code)."""
-    for run_dir in completed_runs(output_root, chash, seed, exclude):
-        if any_code or same_code(read_metrics(run_dir)):
-            return run_dir
-    return None
+    return next(completed_runs(output_root, chash, seed, exclude, None if any_code else same_code), None)
 
 
 def record_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, lock_held: bool = False) -> None:
@@ -296,10 +296,10 @@ def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
         chash, seed = run_identity(cfg)
         any_code = cfg.get("reuse", "same_code") == "any_code"
         done = find_completed(cfg.output_root, chash, seed, exclude=run_dir, any_code=any_code)
-        others = [] if done is not None else completed_runs(cfg.output_root, chash, seed, exclude=run_dir)
-        if others:
+        other = None if done is not None else next(completed_runs(cfg.output_root, chash, seed, exclude=run_dir), None)
+        if other is not None:
             log.warning("not skipping to %s: completed by other code (%s); this run is made by this code "
-                        "(reuse=any_code would skip to it)", others[0], describe(read_metrics(others[0])))
+                        "(reuse=any_code would skip to it)", other, describe(read_metrics(other)))
         if done is not None:
             metrics = json.loads((done / "metrics.json").read_text())
             verify_completed_data(metrics, cfg, f"the completed run in {str(done)!r}")

@@ -6,12 +6,13 @@ the student, and the sequence length with the model's position table, before any
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import re
 from pathlib import Path
 from typing import Any
+
+from sdp.io import file_sha256
 
 # Models whose position ids start after the padding index (RoBERTa family): fewer usable positions.
 _OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert")
@@ -127,11 +128,7 @@ def weights_digest(folder: str | Path) -> dict[str, str]:
         stat = path.stat()
         key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
         if key not in _DIGESTS:
-            digest = hashlib.sha256()
-            with open(path, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
-            _DIGESTS[key] = digest.hexdigest()
+            _DIGESTS[key] = file_sha256(path)
         out[path.name] = _DIGESTS[key]
     return out
 

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
+from sdp.io import file_sha256
+
 
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be resumed from, named with the reason."""
@@ -81,19 +83,9 @@ def load_weights(module: torch.nn.Module, path: Path) -> None:
 STATE_FILE = "state.json"
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def file_manifest(folder: Path) -> dict[str, dict[str, Any]]:
     """Size and sha256 of every file a checkpoint folder holds besides state.json (which lists them)."""
-    return {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
+    return {p.name: {"size": p.stat().st_size, "sha256": file_sha256(p)}
             for p in sorted(Path(folder).iterdir()) if p.is_file() and p.name != STATE_FILE}
 
 
@@ -114,25 +106,17 @@ def read_verified_state(folder: Path) -> dict[str, Any]:
         size = file.stat().st_size if file.is_file() else None
         if size != expected["size"]:
             raise CheckpointError(f"checkpoint file {str(file)!r} has {size} bytes, {expected['size']} were written")
-        if _sha256(file) != expected["sha256"]:
+        if file_sha256(file) != expected["sha256"]:
             raise CheckpointError(f"checkpoint file {str(file)!r} fails its sha256 check (corrupt)")
     return state
 
 
 def dense_digest(folder: str | None) -> str | None:
-    """sha256 of ``<folder>/model.safetensors`` (None when there is none), kept per file state: the dense model is
-    written once, and each checkpoint of the pruning stage records it."""
-    path = Path(folder or "") / "model.safetensors"
-    if not folder or not path.is_file():
-        return None
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _DIGESTS:
-        _DIGESTS[key] = _sha256(path)
-    return _DIGESTS[key]
+    """sha256 of ``<folder>/model.safetensors`` (None when there is none): the dense model is written once, and each
+    checkpoint of the pruning stage records it (sdp/models/inspect.py's cached digest of a model folder)."""
+    from sdp.models.inspect import weights_digest
 
-
-_DIGESTS: dict[tuple, str] = {}
+    return weights_digest(folder).get("model.safetensors") if folder else None
 
 
 def check_dense_model(folder: str | None, digest: str | None = None) -> None:
