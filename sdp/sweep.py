@@ -43,6 +43,7 @@ from sdp.run.launch import (
     join_processes,
     launcher_rank,
     reset_accelerator_state,
+    single_process_line,
 )
 from sdp.run.lock import RunLockedError, run_lock
 from sdp.run.logs import job_log, rank_console
@@ -75,7 +76,7 @@ log = logging.getLogger("sdp")
 REFUSALS = (RunLockedError, ResumeRefusedError, DataChangedError, CodeChangedError)
 
 
-def drop_hydras_empty_folder(run_dir: Path) -> None:
+def drop_hydras_empty_folder(run_dir: Path, output_root: str) -> None:
     """With ``output_dir`` set, the folder Hydra made for the job (``hydra.run.dir``, a new ``<time>_...``) is not
     the run's and stays empty: remove it, not to leave one behind per run. (Pointing hydra.run.dir at output_dir
     instead would let Hydra fail with a traceback on a bad output_dir, before sdp's one-line error.)"""
@@ -85,10 +86,17 @@ def drop_hydras_empty_folder(run_dir: Path) -> None:
         hydra_dir = Path(HydraConfig.get().runtime.output_dir)
     except ValueError:  # no Hydra job around this call (the library entry point, tests)
         return
-    if hydra_dir.resolve() != run_dir.resolve():
-        with contextlib.suppress(OSError):  # not empty (someone's files), or already gone: leave it
-            hydra_dir.rmdir()
-            hydra_dir.parent.rmdir()  # the task's folder (runs/<task>/), when it held only that one
+    # The job's folder, then each one above it up to output_root that held only it (runs/<task>/, runs/,
+    # output_root): removing the first two alone left an empty outputs/runs/ in the working folder. Never a folder
+    # outside output_root or one that holds the run dir; a folder with anything else in it stops the climb.
+    root, run = Path(output_root).resolve(), run_dir.resolve()
+    folder = hydra_dir.resolve()
+    while folder.is_relative_to(root) and not run.is_relative_to(folder) and folder != Path.cwd().resolve():
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (someone's files), or already gone
+            return
+        folder = folder.parent
 
 
 def resolve_run_dir(cfg: DictConfig) -> Path:
@@ -205,7 +213,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
     from sdp.validate import validate_config
 
     run_dir = resolve_run_dir(cfg)
-    drop_hydras_empty_folder(run_dir)
+    drop_hydras_empty_folder(run_dir, cfg.output_root)
     _note("running", run_dir)  # replaced as the job ends; a job whose process dies is told by it (local_launch.py)
     recorded = None  # the failure already recorded under this job's lock (or tried: then never again)
     try:
@@ -245,6 +253,8 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
             if dead is not None:
                 log.warning("the run that was here left no checkpoint to resume from (or no intact result): its "
                             "files were moved to %s and the run starts over", dead)
+            if (alone := single_process_line()) is not None:
+                log.warning("%s", alone)  # in run.log too: the record's world_size 1 was not what was asked for
             placed = place_swept_job()  # hydra/launcher=gpu: this job's GPU and CPU threads
             if placed is not None:
                 log.info("hydra/launcher=gpu: job placed on %s", placed)

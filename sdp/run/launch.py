@@ -100,6 +100,41 @@ def check_rank_set(env: Mapping[str, str] | None = None) -> None:
         )
 
 
+def asked_processes(env: Mapping[str, str] | None = None, parent_cmdline: list[str] | None = None) -> int:
+    """The ``--num_processes`` of the ``accelerate launch`` that started this process when it ran only one (1 when
+    not known). ``accelerate launch --num_processes 2 --cpu`` runs a single process, by accelerate's rule (--cpu
+    without --multi_cpu), and sets no variable that says 2 were asked for (probe round 9, m01): only the
+    launcher's command line, read from /proc where there is one, still holds it."""
+    env = os.environ if env is None else env
+    if launcher_world_size(env) > 1 or not any(name.startswith("ACCELERATE_") for name in env):
+        return 1
+    if parent_cmdline is None:
+        try:
+            raw = Path(f"/proc/{os.getppid()}/cmdline").read_bytes()
+        except OSError:
+            return 1  # no /proc (macOS, Windows) or the parent is gone: nothing to tell
+        parent_cmdline = [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+    if not any(part == "launch" or part.endswith(".launch") for part in parent_cmdline):
+        return 1
+    for i, part in enumerate(parent_cmdline):
+        for flag in ("--num_processes", "--num-processes"):
+            value = (parent_cmdline[i + 1] if part == flag and i + 1 < len(parent_cmdline)
+                     else part[len(flag) + 1:] if part.startswith(flag + "=") else None)
+            if value is not None and value.strip().isdigit():
+                return int(value)
+    return 1
+
+
+def single_process_line(env: Mapping[str, str] | None = None, parent_cmdline: list[str] | None = None) -> str | None:
+    """A warning when the launcher was asked for several processes but started one (None otherwise)."""
+    asked = asked_processes(env, parent_cmdline)
+    if asked <= 1:
+        return None
+    return (f"accelerate launch was asked for --num_processes {asked} but started 1 process (accelerate runs "
+            "--cpu without --multi_cpu as one process): this run trains alone, world_size 1. For several CPU "
+            "processes launch with `accelerate launch --multi_gpu --num_processes N` without --cpu (docs/scale-out.md)")
+
+
 def join_processes(cfg: Any, run_dir: Path, identity: str | None = None) -> Path:
     """Start (or reuse) the process group and return rank 0's run directory on every rank. ``identity``: this
     rank's config identity (sdp/run/rundir.py ``resume_identity``), which must be every rank's."""

@@ -6,17 +6,20 @@ from __future__ import annotations
 import importlib.util
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from sdp.run.launch import (
     LauncherError,
+    asked_processes,
     check_accumulation,
     check_rank_set,
     check_world_size,
     rank_argv,
     resolve_precision,
+    single_process_line,
     use_cpu,
 )
 
@@ -163,3 +166,29 @@ def test_fp16_on_a_cpu_is_recorded_as_the_full_precision_it_runs_in():
         assert effective_precision(Accelerator(mixed_precision="bf16", cpu=True)) == "bf16"  # bf16 does run on CPU
     finally:
         reset_accelerator_state()
+
+
+def test_a_launch_asked_for_several_processes_that_started_one_says_so(tmp_path):
+    """``accelerate launch --num_processes 2 --cpu`` runs one process (accelerate's rule: --cpu without --multi_cpu)
+    and sets no variable with the 2 (probe round 9, m01): the run trained alone and nothing said so."""
+    env = {"ACCELERATE_USE_CPU": "True"}
+    launch = ["/venv/bin/python", "/venv/bin/accelerate", "launch", "--num_processes", "2", "--cpu", "-m", "cli.run"]
+    assert single_process_line(env, launch).startswith("accelerate launch was asked for --num_processes 2 but "
+                                                       "started 1 process")
+    assert asked_processes(env, [*launch[:3], "--num_processes=3", "x.py"]) == 3
+    assert single_process_line(env, [*launch[:3], "--num_processes", "1", "--cpu", "x.py"]) is None
+    assert single_process_line({}, launch) is None  # not under accelerate launch
+    assert single_process_line({**env, "WORLD_SIZE": "2"}, launch) is None  # several did start
+    assert single_process_line(env, ["/venv/bin/python", "-m", "pytest", "--num_processes", "2"]) is None
+    # The real launcher, reading its command line from /proc as a run does.
+    script = tmp_path / "probe.py"
+    script.write_text("from sdp.run.launch import single_process_line\nprint('LINE', single_process_line())\n")
+    accelerate = Path(sys.executable).with_name("accelerate")
+    proc = subprocess.run([str(accelerate), "launch", "--num_processes", "2", "--cpu", str(script)], cwd=h.REPO_ROOT,
+                          env=h.env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("LINE")]
+    assert lines == ["LINE accelerate launch was asked for --num_processes 2 but started 1 process (accelerate "
+                     "runs --cpu without --multi_cpu as one process): this run trains alone, world_size 1. For "
+                     "several CPU processes launch with `accelerate launch --multi_gpu --num_processes N` without "
+                     "--cpu (docs/scale-out.md)"]
