@@ -203,7 +203,7 @@ class PruneRecipe:
         else:
             self.run_stage(self.stages["dense"])
         metrics = self.evaluate()
-        log.info("dense %s: %s", self.task.eval_splits[0], metrics)  # a tuning run: the carved split
+        log.info("dense %s: %s", self.task.scored_splits(), metrics)  # a tuning run: the carved split
         self._measure_separability("dense")
         self.dense_metrics = metrics
         if self.accelerator.is_main_process and not self.cfg.dense.checkpoint:  # the frozen teacher's weights
@@ -247,7 +247,7 @@ class PruneRecipe:
             self.extra_analysis["cross_correlation"] = {"split": split, "teacher": cfg.prune.teacher,
                                                         **dev_cross_correlation(student, self.teacher.model, batches, rep)}
         metrics = self.evaluate()
-        log.info("pruned %s: %s", split, metrics)
+        log.info("pruned %s: %s", self.task.scored_splits(), metrics)
         self._measure_separability("final")
         self.measure.measure_weights("final", self.prunable)
         return metrics

@@ -96,6 +96,12 @@ class TaskSpec:
     def num_labels(self) -> int:
         return 1 if self.label_names is None else len(self.label_names)
 
+    def scored_splits(self) -> str:
+        """The eval splits one score line covers, for a log line: a cross-lingual task's scores hold every language,
+        and were logged under the first split's name alone (``pruned validation.en: {...}``, probe round 10)."""
+        s = self.eval_splits
+        return s[0] if len(s) == 1 else f"{len(s)} eval splits ({s[0]} ... {s[-1]})"
+
     @property
     def local_columns(self) -> tuple[str | int, ...]:
         """Columns holding the text fields in the local files (defaults to the field names)."""

@@ -88,6 +88,9 @@ def test_tiny_xlmr_zero_shot_run(task, folder, langs, labels, data_dir, tmp_path
     assert final["accuracy"] == pytest.approx(np.mean(list(mine.values())))
     assert final["accuracy_non_en"] == pytest.approx(np.mean([v for k, v in mine.items() if k != "en"]))
     assert final["main"] == final["accuracy"]
+    # The log's score lines name every language they hold, not the first one's split (probe round 10, x01).
+    log_text = (tmp_path / "run" / "run.log").read_text()
+    assert f"pruned {len(langs)} eval splits (validation.en ... " in log_text and "pruned validation.en:" not in log_text
     if task == "pawsx_small":
         dropped = metrics["data"]["dropped_rows"]
         assert dropped["train"] == 0 and dropped["validation.de"] > 0
