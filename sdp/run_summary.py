@@ -33,7 +33,11 @@ def run_metrics(cfg: Any, task: TaskSpec, method: str, report: dict[str, Any], d
         "model": cfg.model.name,
         "method": method,
         "regularizer": cfg.regularizer.name,
+        # The term's own options (representation, alpha, lambda_off, ...): "mse" alone named every representation
+        # (probe round 10, t06), which only the method label and .hydra/config.yaml told apart.
+        "regularizer_options": _options(cfg.regularizer),
         "weight_reg": cfg.weight_reg.name,
+        "weight_reg_options": _options(cfg.weight_reg),
         "schedule": cfg.schedule.name,
         "teacher": cfg.prune.teacher,
         "seed": cfg.seed,
@@ -54,6 +58,11 @@ def run_metrics(cfg: Any, task: TaskSpec, method: str, report: dict[str, Any], d
     }
     metrics.update(run_fields(task, dense, final, dropped_rows))  # cross-lingual: per_language, data.dropped_rows
     return metrics
+
+
+def _options(node: Any) -> dict[str, Any]:
+    """A component's options as composed, without its name and ``_target_`` (recorded apart, or code)."""
+    return {k: v for k, v in OmegaConf.to_container(node, resolve=True).items() if k not in ("name", "_target_")}
 
 
 def save_model_dir(path: Path, model: Any, tokenizer: Any, extra_files: Any = None) -> None:

@@ -115,6 +115,10 @@ def test_method_runs_end_to_end(base, tmp_path, overrides, method):
     cfg = compose_cfg(base + overrides)
     metrics = run(cfg, run_dir=tmp_path)
     records = _check_run(tmp_path, metrics, method)
+    # The record names the term's options, the representation among them (probe round 10, t06: "mse" alone).
+    assert metrics["regularizer_options"].get("representation") == cfg.regularizer.get("representation")
+    assert metrics["regularizer_options"]["alpha"] == cfg.regularizer.alpha
+    assert metrics["weight_reg_options"] == {k: v for k, v in cfg.weight_reg.items() if k != "name"}
     per_matrix = json.loads((tmp_path / "sparsity.json").read_text())
     # The pruning events are the schedule's, less a no-op first event at s_i = 0.
     sched = resolve_schedule(cfg.schedule.name, TARGET, PRUNE_STEPS, start=cfg.schedule.start,
