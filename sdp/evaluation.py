@@ -31,7 +31,7 @@ from sdp.data.tokenize import make_collator, make_dataloader, tokenize_splits
 from sdp.errors import ConfigError
 from sdp.io import write_json
 from sdp.metrics import compute_metrics_noting
-from sdp.models.inspect import changed_weights, position_limit
+from sdp.models.inspect import changed_weights, length_error
 from sdp.pruning.masks import select_prunable, sparsity_report
 from sdp.run.env import versions
 from sdp.saved_model import SavedModel, check_saved_model, check_task_labels, load_saved_model, source_run
@@ -167,10 +167,9 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path) -> dict
     out_dir = Path(out_dir)
     path, config = check_saved_model(model_dir)  # cheap checks first: no weights, no data read yet
     check_out_dir(out_dir)
-    limit = position_limit(config)  # a longer text was a RuntimeError from the embeddings, once the data was read
-    if limit is not None and int(cfg.task.max_seq_length) > limit:
-        raise ConfigError(f"task.max_seq_length={cfg.task.max_seq_length} is longer than model_dir {str(model_dir)!r} "
-                          f"takes ({limit} positions, config.json max_position_embeddings); allowed: 1..{limit}")
+    if (error := length_error("task.max_seq_length", cfg.task.max_seq_length, config,
+                              f"model_dir {str(model_dir)!r}")) is not None:
+        raise ConfigError(error)
     fill_custom_task(cfg, config)
     scoring = SCORING_ONLY.set(True)  # the custom task's train_file is the scored file itself (fill_custom_task)
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sdp.data.tasks import DataError, DataFileNotFoundError, read_utf8
-from sdp.models.inspect import position_limit
+from sdp.models.inspect import length_error
 
 FORMATS = (".csv", ".tsv", ".jsonl")
 
@@ -116,10 +116,8 @@ def check_output(output: str) -> None:
 
 def check_length(model_dir: str, config: dict[str, Any], max_length: int) -> None:
     """max_seq_length within the model's position table: longer texts were a RuntimeError from the embeddings."""
-    limit = position_limit(config)
-    if limit is not None and max_length > limit:
-        raise DataError(f"max_seq_length={max_length} is longer than model_dir {model_dir!r} takes ({limit} "
-                        f"positions, config.json max_position_embeddings); allowed: 1..{limit}")
+    if (error := length_error("max_seq_length", max_length, config, f"model_dir {model_dir!r}")) is not None:
+        raise DataError(error)
 
 
 def check_arity(model_dir: str, config: dict[str, Any], texts: list[tuple[str, ...]], where: str) -> None:

@@ -21,8 +21,8 @@ from sdp.models.inspect import (
     check_pretrained_dir,
     encoder_zero_fraction,
     label_names,
+    length_error,
     num_labels,
-    position_limit,
     preset_config,
     read_config,
 )
@@ -298,11 +298,8 @@ def _criterion_errors(prune: Any, granularity: str) -> list[str]:
 
 
 def _length_errors(cfg: Any, model_config: dict, what: str) -> list[str]:
-    limit = position_limit(model_config)
-    if limit is not None and cfg.task.max_seq_length > limit:
-        return [f"task.max_seq_length={cfg.task.max_seq_length} is longer than {what} takes "
-                f"({limit} positions); allowed: 1..{limit}"]
-    return []
+    error = length_error("task.max_seq_length", cfg.task.max_seq_length, model_config, what)
+    return [] if error is None else [error]
 
 
 # A fine-tuned dense model holds next to no exact zeros in its encoder matrices; above this share a dense.checkpoint

@@ -205,6 +205,17 @@ def position_limit(config: dict[str, Any]) -> int | None:
     return int(n)
 
 
+def length_error(key: str, value: int, config: dict[str, Any], what: str) -> str | None:
+    """The one-line error for a ``key=value`` sequence length past ``what``'s position table (None when it fits, or
+    the table is unknown): a longer text was a RuntimeError from the embeddings, once the data had been read. The
+    one check for sdp-run (validate.py), sdp-eval (evaluation.py) and sdp-predict (prediction.py)."""
+    limit = position_limit(config)
+    if limit is None or int(value) <= limit:
+        return None
+    return (f"{key}={value} is longer than {what} takes ({limit} positions, config.json max_position_embeddings); "
+            f"allowed: 1..{limit}")
+
+
 def label_names(config: dict[str, Any]) -> list[str] | None:
     """The checkpoint's label names in id order; None when they are transformers' LABEL_i defaults."""
     id2label = config.get("id2label")
