@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from sdp.objectives.naming import base_method  # noqa: E402
 from sdp.report.claims import interval  # noqa: E402
-from sdp.report.floors import TOLERANCE, at_floor, task_floor  # noqa: E402
+from sdp.report.floors import at_floor, floor_legend, task_floor  # noqa: E402
 
 METHODS = ("MP", "KD", "SDP-CC(mean)")
 TASKS = ("sst2", "mrpc")
@@ -187,16 +187,8 @@ def floored_cells(rows: list[dict], floors: dict[str, float | None]) -> set[tupl
 
 
 def floor_note(floors: dict[str, float | None], floored: set[tuple[str, float, str]], levels: list[dict]) -> str:
-    known = {t: f for t, f in floors.items() if f is not None}
     name = {v["sparsity"]: v["level"] for v in levels}
-    cells = "; ".join(f"{t} about {name.get(s, s)} {m}" for t, s, m in sorted(floored))
-    return ("‡ at its floor: the cell's mean is within " f"{100 * TOLERANCE:g} points of what the best constant "
-            "prediction scores on that dev split, or below (sdp/report/floors.py), so it measures the metric, not the "
-            "method; a paired row marked ‡ compares such a cell. Floors (x 100): "
-            + (", ".join(f"{t} {100 * f:.2f}" for t, f in sorted(known.items())) or "none known")
-            + (f"; unknown for {', '.join(sorted(set(floors) - set(known)))} (no local dev files: SDP_DATA_DIR)"
-               if set(floors) - set(known) else "") + ". Cells at a floor: "
-            + (f"{len(floored)}: {cells}." if floored else "none."))
+    return floor_legend(floors, [f"{t} about {name.get(s, s)} {m}" for t, s, m in sorted(floored)], paired=True)
 
 
 def _pair_mark(floored: set, task: str | None, sparsity: float, a: str, b: str) -> str:

@@ -30,7 +30,7 @@ from scipy import stats
 
 from sdp.report.collect import PAIR_KEYS
 from sdp.report.evidence import ALPHA, detectable, holm, p_value
-from sdp.report.floors import TOLERANCE, at_floor, task_floor
+from sdp.report.floors import at_floor, floor_legend, task_floor
 from sdp.run.rundir import read_metrics
 
 HIGH = 0.8  # the papers' "high sparsity": 80% and above
@@ -279,14 +279,7 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
                 if floor:
                     floored.append(f"{_label(task, setup, pairs)} {sp:g} {m}")
             lines.append(f"| {_label(task, setup, pairs)} | {sp:g} | {_mean_std(dense)} | " + " | ".join(cells) + " |")
-    known = {t: f for t, f in floors.items() if f is not None}
-    lines += ["", "‡ at its floor: the cell's mean is within "
-              f"{100 * TOLERANCE:g} points of what the best constant prediction scores on that dev split, or below "
-              "(sdp/report/floors.py), so it measures the metric, not the method. Floors (x 100): "
-              + (", ".join(f"{t} {100 * f:.2f}" for t, f in sorted(known.items())) or "none known")
-              + (f"; unknown for {', '.join(sorted(set(floors) - set(known)))} (no local dev files: SDP_DATA_DIR)"
-                 if set(floors) - set(known) else "") + ". Cells at a floor: "
-              + (f"{len(floored)}: {'; '.join(floored)}." if floored else "none.")]
+    lines += ["", floor_legend(floors, floored)]
     sections = {cc: _verdicts(pairs, cc) for cc in cc_methods}
     adjusted = _family({cc: rows for cc, (rows, _) in sections.items()})
     for cc, (rows, tail) in sections.items():

@@ -59,3 +59,16 @@ def _floor(task_name: str, folder: str | None) -> float | None:
 
 def at_floor(mean_score: float, floor: float | None) -> bool:
     return floor is not None and mean_score <= floor + TOLERANCE
+
+
+def floor_legend(floors: dict[str, float | None], floored: list[str], paired: bool = False) -> str:
+    """The ‡ legend under a table (claims.md, the structured report): what the mark means, each task's floor, and
+    the cells marked. ``paired``: the table's paired rows carry ‡ too, where they compare such a cell."""
+    known = {t: f for t, f in floors.items() if f is not None}
+    unknown = sorted(set(floors) - set(known))
+    return (f"‡ at its floor: the cell's mean is within {100 * TOLERANCE:g} points of what the best constant "
+            "prediction scores on that dev split, or below (sdp/report/floors.py), so it measures the metric, not the "
+            "method" + ("; a paired row marked ‡ compares such a cell" if paired else "") + ". Floors (x 100): "
+            + (", ".join(f"{t} {100 * f:.2f}" for t, f in sorted(known.items())) or "none known")
+            + (f"; unknown for {', '.join(unknown)} (no local dev files: SDP_DATA_DIR)" if unknown else "")
+            + ". Cells at a floor: " + (f"{len(floored)}: {'; '.join(floored)}." if floored else "none."))
