@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from scipy import stats
 from transformers import BertConfig, BertForSequenceClassification
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,7 +114,7 @@ def _run(root: Path, task: str, method: str, folder: str, seed: int, score: floa
 
 def test_the_report_pairs_by_seed_and_places_each_run_at_its_measured_speedup(tmp_path):
     _levels(tmp_path)
-    (tmp_path / "README.md").write_text("top\n<!-- structured_report: frontier.md -->\nold\n"
+    (tmp_path / "README.md").write_text("top\n<!-- structured_report: frontier.md -->\nOLD BLOCK\n"
                                         "<!-- /structured_report: frontier.md -->\nbottom\n")
     for seed, (mp, kd, cc) in enumerate([(80, 81, 82), (79, 80, 83), (81, 80, 84)], start=1):
         for method, folder, score in (("MP", "mp", mp), ("KD", "kd", kd), ("SDP-CC(mean)", "sdp_cc", cc)):
@@ -121,13 +122,17 @@ def test_the_report_pairs_by_seed_and_places_each_run_at_its_measured_speedup(tm
     _run(tmp_path, "mrpc", "MP", "mp", 1, 70, layers=4)  # a shape that was not measured: named, left out
     structured_report.main(["--root", str(tmp_path)])
     text = (tmp_path / "frontier.md").read_text()
-    # SDP-CC minus MP per seed: +2, +4, +3 -> mean +3.00, t-interval 3 +- 4.303 * 1/sqrt(3)
-    assert "| sst2 | about 2x | +3.00 [+0.52, +5.48] (n=3) |" in text
+    # SDP-CC minus MP per seed: +2, +4, +3 -> mean +3.00, t-interval 3 +- 4.303 * 1/sqrt(3); minus KD: +1, +3, +4.
+    # Holm over the table's intervals with n >= 3: sst2 and pooled (mrpc's one run is left out), MP and KD: 4.
+    p_mp, p_kd = (stats.ttest_1samp(d, 0).pvalue for d in ([2, 4, 3], [1, 3, 4]))
+    holm_mp, holm_kd = 4 * p_mp, max(4 * p_mp, 2 * p_kd)  # the two MP p-values tie, then the two KD ones
+    assert f"| sst2 | about 2x | +3.00 [+0.52, +5.48] (n=3; Holm p {holm_mp:.3f}) | +2.67 " in text
+    assert f"(n=3; Holm p {holm_kd:.3f}) |" in text and "over the 4 intervals of this table" in text
     assert "9 of 36 pruning runs finished" in text and "incomplete" in text
     assert "runs/mrpc/mp_s0.5_seed1: shape" in text and "left out" in text
     assert "| sst2 | about 2x (sparsity 0.5) | 3 | 2.00x | 90.00 ± 0.00 (n=3) | 80.00 ± 1.00 (n=3) |" in text
     readme = (tmp_path / "README.md").read_text()
-    assert readme.startswith("top\n") and readme.endswith("bottom\n") and "old" not in readme and "+3.00" in readme
+    assert readme.startswith("top\n") and readme.endswith("bottom\n") and "OLD BLOCK" not in readme and "+3.00" in readme
     assert (tmp_path / "frontier.png").stat().st_size > 0
 
 
@@ -197,7 +202,7 @@ def test_cells_at_a_floor_are_marked_and_so_are_the_rows_that_compare_them(tmp_p
     sst2 = next(line for line in text.splitlines() if line.startswith("| sst2 | about 2x (sparsity"))
     assert "‡" not in sst2
     assert "Floors (x 100): mrpc 74.80, sst2 50.92. Cells at a floor: 2: mrpc about 2x KD; mrpc about 2x MP." in text
-    assert "| mrpc | about 2x | +5.20 [+5.20, +5.20] (n=3) ‡ | +4.90" in text and "| sst2 | about 2x | +0.00" in text
+    assert "| mrpc | about 2x | +5.20 [+5.20, +5.20] (n=3; Holm p 0.000) ‡ | +4.90" in text and "| sst2 | about 2x | +0.00" in text
     assert next(line for line in text.splitlines() if line.startswith("| pooled | about 2x")).count("‡") == 2
     assert "‡" not in next(line for line in text.splitlines() if line.startswith("| sst2 | about 2x |"))
     unknown = structured_report.render(rows, [], levels, None, 18)  # no data folder: nothing marked, and said so
