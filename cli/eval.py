@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             # torch and transformers: only once the arguments are sound
             from sdp.evaluation import evaluate_saved
 
-            record = evaluate_saved(cfg, model_dir, out_dir)
+            given = any(a.lstrip("+").startswith("task.max_seq_length=") for a in overrides)
+            record = evaluate_saved(cfg, model_dir, out_dir, length_given=given)
     except SystemExit as exc:  # a user error, printed as one line
         return int(exc.code or 0)
     scores = ", ".join(f"{k}={100 * v:.2f}" for k, v in record["final"].items() if "/" not in k)
