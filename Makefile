@@ -42,6 +42,8 @@ demo: install
 tables: install
 	@# Refused, not warned: without the dev files claims.md loses its floor marks (‡) and the committed tables change.
 	@[ -d "$(SDP_DATA_DIR)" ] || { echo "make tables: SDP_DATA_DIR=$(SDP_DATA_DIR) is not a folder, so claims.md could not mark the cells at a task's floor; set it to your GLUE data folder: make tables SDP_DATA_DIR=/path/to/data" >&2; exit 2; }
+	@# A folder without them (an empty one, the wrong level) passed the test above and rewrote claims.md unmarked.
+	@for t in CoLA MRPC SST-2 STS-B; do [ -f "$(SDP_DATA_DIR)/glue/$$t/dev.tsv" ] || [ -f "$(SDP_DATA_DIR)/$$t/dev.tsv" ] || { echo "make tables: SDP_DATA_DIR=$(SDP_DATA_DIR) has no $$t dev file (glue/$$t/dev.tsv), so claims.md could not mark the cells at that task's floor; set it to your GLUE data folder: make tables SDP_DATA_DIR=/path/to/data" >&2; exit 2; }; done
 	$(BIN)/sdp-tables results_dir=results
 	$(BIN)/sdp-tables results_dir=results/study
 

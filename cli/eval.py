@@ -48,7 +48,12 @@ def parse_args(argv: list[str]) -> tuple[str, list[str]]:
         parser.error(f"model_dir=<folder> is required (the model to score); e.g. {EXAMPLE}")
     if not any(a.lstrip("+").startswith("task=") for a in rest):
         parser.error(f"task=<name> is required (the task to score on); e.g. {EXAMPLE}")
-    return model_dirs[-1], rest
+    model_dir = model_dirs[-1]
+    if len(model_dir) > 2 and model_dir[0] == model_dir[-1] and model_dir[0] in "'\"":
+        # quoted as the other arguments must be (output_dir='a b': Hydra's grammar): the path inside, not a
+        # folder named with its quotes ("does not exist", probe round 11)
+        model_dir = model_dir[1:-1]
+    return model_dir, rest
 
 
 def compose_config(overrides: list[str]):
@@ -65,7 +70,9 @@ def compose_config(overrides: list[str]):
         with init:
             return compose(config_name="config", overrides=overrides)
     except HydraException as exc:  # an unknown key or group option, a malformed override
-        raise ConfigError(" ".join(str(exc).split())) from None
+        hint = (" (a value with non-ASCII or other special characters is quoted: output_dir='évals/rte')"
+                if "LexerNoViableAltException" in str(exc) else "")
+        raise ConfigError(" ".join(str(exc).split()) + hint) from None
 
 
 def default_out_dir(cfg, model_dir: str) -> Path:
@@ -90,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             # torch and transformers: only once the arguments are sound
             from sdp.evaluation import evaluate_saved
 
-            record = evaluate_saved(cfg, model_dir, out_dir)
+            given = any(a.lstrip("+").startswith("task.max_seq_length=") for a in overrides)
+            record = evaluate_saved(cfg, model_dir, out_dir, length_given=given)
     except SystemExit as exc:  # a user error, printed as one line
         return int(exc.code or 0)
     scores = ", ".join(f"{k}={100 * v:.2f}" for k, v in record["final"].items() if "/" not in k)

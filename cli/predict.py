@@ -20,7 +20,8 @@ OPTIONS = {  # key -> (default, help)
     "text_fields": (None, "the file's text column(s), comma-separated: one, or two for a pair; required for a file"),
     "output": ("-", "where the labels go, one line per input row; - is stdout"),
     "batch_size": ("64", "texts per forward pass"),
-    "max_seq_length": ("128", "tokens per text (pair) after truncation"),
+    "max_seq_length": (None, "tokens per text (pair) after truncation; default: the model's own (config.json "
+                       "sdp_max_seq_length, the length sdp-run trained it at), else 128"),
     "cpu": ("false", "true: never use a GPU"),
 }
 INTS = ("batch_size", "max_seq_length")
@@ -68,10 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with user_errors(prog="sdp-predict"):
             from sdp.prediction import check_arity, check_length, check_output, file_texts, line_texts
-            from sdp.saved_model import check_saved_model
+            from sdp.saved_model import check_saved_model, trained_length
 
             _, config = check_saved_model(opts["model_dir"])  # before reading stdin: a typo'd folder must not wait
-            check_length(str(opts["model_dir"]), config, int(opts["max_seq_length"]))
+            # the length the model was trained at unless told another: 128 for a model trained at 32 changed labels
+            length = int(opts["max_seq_length"] or trained_length(Path(str(opts["model_dir"])), config) or 128)
+            check_length(str(opts["model_dir"]), config, length)
             check_output(str(opts["output"]))
             if opts["input"] == "-":
                 # UTF-8 whatever the locale, with bad bytes kept as escapes so that line_texts names their line
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             from sdp.saved_model import load_saved_model
 
             saved = load_saved_model(opts["model_dir"], cpu=BOOLS[str(opts["cpu"]).lower()])
-            labels = predict_labels(saved, texts, int(opts["batch_size"]), int(opts["max_seq_length"]))
+            labels = predict_labels(saved, texts, int(opts["batch_size"]), length)
             if opts["output"] == "-":
                 for label in labels:
                     print(label)

@@ -19,7 +19,8 @@ from omegaconf import DictConfig
 
 import sdp.config  # noqa: F401  (registers the structured schema before Hydra composes)
 from hydra_plugins.sdp_launcher.local_launcher import SdpLocalLauncher  # imports hydra only
-from sdp.errors import user_errors
+from sdp.config import deletion_errors
+from sdp.errors import ConfigError, user_errors
 from sdp.objectives.registry import load_plugins
 from sdp.run.launch import rank_argv  # standard library only
 
@@ -35,6 +36,8 @@ sys.argv[:] = rank_argv(sys.argv)
 # so `regularizer=<theirs>` composes and validates like a built-in (docs/plugins.md).
 with user_errors():
     load_plugins()
+    if deletion_errors(sys.argv[1:]):  # ~sparsity, ~regularizer: a traceback from inside Hydra otherwise
+        raise ConfigError("; ".join(deletion_errors(sys.argv[1:])))
 
 
 def config_path() -> str:

@@ -259,3 +259,22 @@ def unknown_key_errors(cfg: Any) -> list[str]:
 
     walk(cfg, Config, "")
     return errors
+
+
+def deletion_errors(argv: list[str]) -> list[str]:
+    """``~key`` overrides that remove a key of the schema (or its group), before Hydra composes: every such key is
+    read, and ``~sparsity`` or ``~regularizer`` failed inside Hydra, while it named the run folder, with a 100-line
+    traceback (probe round 11). Hydra refuses the deletion of a nested schema key itself; the optional preset groups
+    (``~debug``, ``~method``, ...) are no schema keys and stay removable."""
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(Config)}
+    errors = []
+    for arg in argv:
+        if not arg.startswith("~"):
+            continue
+        key = arg[1:].partition("=")[0]
+        if key.split(".")[0] in fields:
+            errors.append(f"{arg} removes {key!r}, which sdp-run reads (a key of the schema, sdp/config.py): set it "
+                          f"to another value instead ({key}=<value>; regularizer=none, weight_reg=none for no term)")
+    return errors

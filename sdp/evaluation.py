@@ -34,7 +34,14 @@ from sdp.metrics import compute_metrics_noting
 from sdp.models.inspect import changed_weights, length_error
 from sdp.pruning.masks import select_prunable, sparsity_report
 from sdp.run.env import versions
-from sdp.saved_model import SavedModel, check_saved_model, check_task_labels, load_saved_model, source_run
+from sdp.saved_model import (
+    SavedModel,
+    check_saved_model,
+    check_task_labels,
+    load_saved_model,
+    source_run,
+    trained_length,
+)
 
 EVAL_KIND = "eval"  # metrics.json "kind" of an evaluation-only record (a training run's has none, or "run")
 
@@ -161,12 +168,20 @@ def check_out_dir(out_dir: Path) -> None:
                           "for the evaluation record")
 
 
-def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
-    """Score ``model_dir`` on ``cfg.task``'s eval splits; metrics.json (kind "eval") in ``out_dir``; the record."""
+def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_given: bool = True) -> dict[str, Any]:
+    """Score ``model_dir`` on ``cfg.task``'s eval splits; metrics.json (kind "eval") in ``out_dir``; the record.
+    ``length_given`` false (sdp-eval without task.max_seq_length=): the length the model was trained at is taken."""
     started = time.time()
     out_dir = Path(out_dir)
     path, config = check_saved_model(model_dir)  # cheap checks first: no weights, no data read yet
     check_out_dir(out_dir)
+    trained = None if length_given else trained_length(path, config)
+    if trained is not None and trained != int(cfg.task.max_seq_length):
+        # A model trained at 32 tokens was scored at the task's default 128 (38.14 where its run said 41.84), unsaid
+        log.warning("sdp-eval: scoring at task.max_seq_length=%d, the length model_dir was trained and scored at "
+                    "(the task's default is %d); set task.max_seq_length= to score at another", trained,
+                    cfg.task.max_seq_length)
+        cfg.task.max_seq_length = trained
     if (error := length_error("task.max_seq_length", cfg.task.max_seq_length, config,
                               f"model_dir {str(model_dir)!r}")) is not None:
         raise ConfigError(error)
@@ -203,6 +218,7 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path) -> dict
         **({"source_run_differs": edited} if edited else {}),
         **({"metric_warnings": metric_warnings} if metric_warnings else {}),
         "eval_examples": {split: len(out[1]) for split, out in outputs.items()},
+        "max_seq_length": int(cfg.task.max_seq_length),
         "versions": versions(),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_seconds": round(time.time() - started, 2),

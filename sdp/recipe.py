@@ -311,6 +311,7 @@ class PruneRecipe:
             acc.unscale_gradients(optimizer=stage.optimizer)  # unscale through both stages' optimizers, i.e. twice
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
         # 6. Step, then 7. the LR schedule; the masks again, so no part of the step leaves a pruned weight off zero.
+        lr = stage.lr_scheduler.get_last_lr()[0]  # this update's (read after the schedule steps: the next update's)
         stage.optimizer.step()
         stage.lr_scheduler.step()
         stage.optimizer.zero_grad(set_to_none=True)
@@ -318,7 +319,7 @@ class PruneRecipe:
             masks.apply()
         stage.step += 1
         # 8. Log the mean parts (with lr, sparsity): on the device until UpdateLog.flush reads a window's at once.
-        return update_log.add(stage.step, window)
+        return update_log.add(stage.step, window, {"lr": lr})
 
     def prune_event(self, stage: Stage) -> None:
         """Raise the masks to the schedule's sparsity at this update, measuring the probe loss around it."""
@@ -403,7 +404,6 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     run_dir = cfg.output_dir if run_dir is None else run_dir
     if run_dir is None:
         from hydra.core.hydra_config import HydraConfig
-
         run_dir = HydraConfig.get().runtime.output_dir
     validate_config(cfg)  # every config error at once, before anything is read or built (sdp/validate.py)
     done = completed_here(run_dir, cfg)  # this config already completed here, on this data: nothing to recompute

@@ -90,6 +90,11 @@ def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict
     fields = _text_fields(cfg)
     if fields:  # the input it takes, kept in config.json: sdp-predict refuses one text for a pair model, and back
         model.config.sdp_text_fields = fields
+    # The length it was trained and scored at: sdp-eval and sdp-predict take it when not told another (they took
+    # the task's default 128 and scored a model trained at 32 otherwise than its run, unsaid: probe round 11)
+    length = ((cfg.get("task") if hasattr(cfg, "get") else None) or {}).get("max_seq_length")
+    if length:
+        model.config.sdp_max_seq_length = int(length)
     if extra_files is None:  # unstructured: the same call as ever
         save_model_dir(run_dir / "model", model, tokenizer)
     else:

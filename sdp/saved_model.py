@@ -98,3 +98,17 @@ def load_saved_model(model_dir: str | Path, cpu: bool = False) -> SavedModel:
         hf_logging.set_verbosity(level)
     device = torch.device("cuda" if torch.cuda.is_available() and not cpu else "cpu")
     return SavedModel(path, config, model.to(device).eval(), tokenizer, device)
+
+
+def trained_length(path: Path, config: dict[str, Any]) -> int | None:
+    """The max_seq_length ``path`` was trained and scored at: config.json's ``sdp_max_seq_length`` (sdp-run writes
+    it), else, for a run's model/ saved before that, the run's own .hydra/config.yaml; None if neither says."""
+    if isinstance(config.get("sdp_max_seq_length"), int):
+        return config["sdp_max_seq_length"]
+    try:
+        from omegaconf import OmegaConf
+
+        value = OmegaConf.load(path.parent / ".hydra" / "config.yaml").task.max_seq_length
+    except Exception:  # noqa: BLE001 - not a run's model/, or a config without the key: nothing known
+        return None
+    return value if isinstance(value, int) else None

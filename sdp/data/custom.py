@@ -254,6 +254,12 @@ def custom_task(task_cfg: Any) -> TaskSpec:
         _warn_untrained_classes(task_cfg, files, tables, names, label_col)
         if metric == "f1" and len(names) != 2:
             raise DataError(f"task.metric=f1 is binary F1 and needs 2 classes; the labels are {list(names)}")
+        if metric == "f1" and not given_names and list(names) != ["0", "1"]:
+            # F1 is the second class's, and sorting chose it: 'equivalent'/'not_equivalent' was scored as the F1 of
+            # not_equivalent, unsaid (probe round 11). Said, with how to choose; 0/1 labels need no word.
+            log.warning("task.metric=f1 is the F1 of class %r, the positive class: the second of the sorted labels "
+                        "%s; to score the other, list them as task.label_names=[<negative>,<positive>]",
+                        names[1], list(names))
     elif metric != "pearson_spearman":
         whole = all(float(v).is_integer() for v in train_labels)  # 0/1 with one row written 1.0 reads as floats
         hint = (" (every value is a whole number: if they are classes, one row written like 1.0 made the column "

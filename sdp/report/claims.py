@@ -30,7 +30,7 @@ from scipy import stats
 
 from sdp.report.collect import PAIR_KEYS
 from sdp.report.evidence import ALPHA, detectable, holm, p_value
-from sdp.report.floors import at_floor, floor_legend, task_floor
+from sdp.report.floors import at_floor, floor_legend, scored_floor_rows, task_floor
 from sdp.run.rundir import read_metrics
 
 HIGH = 0.8  # the papers' "high sparsity": 80% and above
@@ -101,9 +101,10 @@ def _pairs(runs: pd.DataFrame, results_dir: Path) -> tuple[dict[tuple, dict[str,
         if run.method in out.get(key, {}):
             ambiguous.add((key, run.method))
             continue
+        record = read_metrics(run_dir) or {}
         out.setdefault(key, {})[run.method] = {
             "final": run.final_main, "dense": (run.dense or {}).get("main"), "version": run.sdp_version,
-            "analysis": (read_metrics(run_dir) or {}).get("analysis") or {}}
+            "analysis": record.get("analysis") or {}, "eval_examples": record.get("eval_examples")}
     for key, method in ambiguous:
         out[key].pop(method, None)
     return out, len(ambiguous)
@@ -266,6 +267,7 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
     lines += ["## Frontier: dev score (main metric x 100), mean ± std over seeds (n)", "",
               "| task | sparsity | dense | " + " | ".join(methods) + " |", "|---|---|---|" + "---|" * len(methods)]
     floored: list[str] = []
+    sampled = 0  # cells whose runs were scored on a sample of the dev split: the file's floor is not theirs
     floors = {task: task_floor(task, None) for task, _ in _setups(pairs)}
     for task, setup in _setups(pairs):  # never pooled across setups: another budget is another experiment
         for sp in sorted({k[4] for k in pairs if (k[0], k[6]) == (task, setup)}):
@@ -274,12 +276,14 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
             cells = []
             for m in methods:
                 scores = [r[m]["final"] for r in recs if m in r]
-                floor = scores and at_floor(statistics.mean(scores), floors[task])
+                whole = all(scored_floor_rows(task, None, r[m]["eval_examples"]) for r in recs if m in r)
+                floor = scores and whole and at_floor(statistics.mean(scores), floors[task])
+                sampled += bool(scores) and not whole
                 cells.append(_mean_std(scores) + (" ‡" if floor else ""))
                 if floor:
                     floored.append(f"{_label(task, setup, pairs)} {sp:g} {m}")
             lines.append(f"| {_label(task, setup, pairs)} | {sp:g} | {_mean_std(dense)} | " + " | ".join(cells) + " |")
-    lines += ["", floor_legend(floors, floored)]
+    lines += ["", floor_legend(floors, floored, sampled=sampled)]
     sections = {cc: _verdicts(pairs, cc) for cc in cc_methods}
     adjusted = _family({cc: rows for cc, (rows, _) in sections.items()})
     for cc, (rows, tail) in sections.items():

@@ -21,28 +21,41 @@ TOLERANCE = 0.005  # half a point of the main metric: a near-constant predictor 
 
 
 def task_floor(task_name: str, data_dir: str | None) -> float | None:
-    """The best constant prediction's main score on ``task_name``'s first eval split, or None."""
+    """The best constant prediction's main score on ``task_name``'s first eval split (all its rows), or None."""
     # The folder is resolved before the cache: keyed by None, a floor read while SDP_DATA_DIR was unset stayed
     # None after it was set (the whole process, e.g. a test run without the Makefile's variables).
-    return _floor(task_name, data_dir or os.environ.get("SDP_DATA_DIR"))
+    return _floor(task_name, data_dir or os.environ.get("SDP_DATA_DIR"))[0]
+
+
+def scored_floor_rows(task_name: str, data_dir: str | None, eval_examples: object) -> bool:
+    """Whether a run that recorded ``eval_examples`` (metrics.json) was scored on the rows ``task_floor`` is of: the
+    whole dev split. A run scored on a sample of it (max_eval_samples) has another floor: RTE runs that predicted one
+    class on 32 rows scored 62.50, that sample's floor, and were not marked against the whole file's 52.71 (probe
+    round 11). A regression's floor is 0 on any rows; a record without the count is taken as it always was."""
+    floor, rows = _floor(task_name, data_dir or os.environ.get("SDP_DATA_DIR"))
+    if floor is None or rows is None or not isinstance(eval_examples, dict) or not eval_examples:
+        return True
+    from sdp.data.tasks import TASKS
+
+    return TASKS[task_name].is_regression or eval_examples.get(TASKS[task_name].eval_splits[0]) == rows
 
 
 @functools.cache
-def _floor(task_name: str, folder: str | None) -> float | None:
+def _floor(task_name: str, folder: str | None) -> tuple[float | None, int | None]:
     from sdp.data.glue_local import read_glue_split
     from sdp.data.tasks import TASKS
     from sdp.metrics import compute_metrics
 
     spec = TASKS.get(task_name)
     if spec is None or spec.source != "glue" or spec.languages or not folder or not Path(folder).is_dir():
-        return None
+        return None, None
     split = spec.eval_splits[0]
     try:
         rows = read_glue_split(spec, folder, split)
     except (OSError, DataError):
-        return None
+        return None, None
     if spec.is_regression:
-        return 0.0
+        return 0.0, len(rows)
     import warnings
 
     labels = np.array([spec.label_names.index(r["label"]) for r in rows])
@@ -54,16 +67,17 @@ def _floor(task_name: str, folder: str | None) -> float | None:
             warnings.simplefilter("ignore")
             main = compute_metrics(spec, {split: (logits, labels)})["main"]
         best = main if best is None or main > best else best
-    return best
+    return best, len(rows)
 
 
 def at_floor(mean_score: float, floor: float | None) -> bool:
     return floor is not None and mean_score <= floor + TOLERANCE
 
 
-def floor_legend(floors: dict[str, float | None], floored: list[str], paired: bool = False) -> str:
+def floor_legend(floors: dict[str, float | None], floored: list[str], paired: bool = False, sampled: int = 0) -> str:
     """The ‡ legend under a table (claims.md, the structured report): what the mark means, each task's floor, and
-    the cells marked. ``paired``: the table's paired rows carry ‡ too, where they compare such a cell."""
+    the cells marked. ``paired``: the table's paired rows carry ‡ too, where they compare such a cell. ``sampled``:
+    how many cells were not judged, their runs scored on a sample of the dev split (``scored_floor_rows``)."""
     known = {t: f for t, f in floors.items() if f is not None}
     unknown = sorted(set(floors) - set(known))
     return (f"‡ at its floor: the cell's mean is within {100 * TOLERANCE:g} points of what the best constant "
@@ -71,4 +85,6 @@ def floor_legend(floors: dict[str, float | None], floored: list[str], paired: bo
             "method" + ("; a paired row marked ‡ compares such a cell" if paired else "") + ". Floors (x 100): "
             + (", ".join(f"{t} {100 * f:.2f}" for t, f in sorted(known.items())) or "none known")
             + (f"; unknown for {', '.join(unknown)} (no local dev files: SDP_DATA_DIR)" if unknown else "")
-            + ". Cells at a floor: " + (f"{len(floored)}: {'; '.join(floored)}." if floored else "none."))
+            + ". Cells at a floor: " + (f"{len(floored)}: {'; '.join(floored)}." if floored else "none.")
+            + (f" Not judged: {sampled} cell(s) whose runs were scored on a sample of the dev split "
+               "(max_eval_samples), whose floor is not the file's." if sampled else ""))

@@ -151,7 +151,8 @@ class UpdateLog:
 
     def add(self, step: int, window: list[dict[str, Any]], extra: dict[str, float] | None = None) -> dict[str, Any]:
         """Update ``step`` (1-based) is done: its micro-batches' parts (tensors or floats) plus the stage's lr and
-        sparsity (host floats) and ``extra``; returns the update's parts (unread tensors, those floats)."""
+        sparsity (host floats) and ``extra`` (the recipe passes the lr the update used: the scheduler has stepped by
+        now, so its own lr is the next update's); returns the update's parts (unread tensors, those floats)."""
         stage = self.stage
         extra = {"lr": stage.lr_scheduler.get_last_lr()[0], **(extra or {})}
         if stage.masks is not None:
