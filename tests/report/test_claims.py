@@ -338,3 +338,22 @@ def test_the_sdp_cc_variants_of_one_folder_are_one_holm_family(tmp_path):
     joint = _first_row_ps(both.split("## Verdicts for SDP-CC\n", 1)[1])
     alone = _first_row_ps(one.split("## Verdicts for SDP-CC\n", 1)[1])
     assert all(j >= a for j, a in zip(joint, alone)) and joint != alone  # a larger family: larger adjusted p
+
+
+def test_a_row_that_holds_only_unadjusted_says_so_in_its_verdict_cell():
+    """Probe round 11: the verdict column said "holds" for rows whose Holm-adjusted p was 0.100, and only the
+    paragraph under the table said no row held family-wise. The cell now carries the adjustment's reading."""
+    from sdp.report.claims import Row, _render_rows
+
+    rows = [Row("separability", "Fisher", "+0.10 [+0.03, +0.17] (n=9)", "holds", {"MP": [0.1, 0.2, 0.05]}),
+            Row("beats", "score", "+2.0", "holds", {"MP": [1.0, 2.0, 3.0], "KD": [1.0, 2.0, 3.0]}),
+            Row("check", "cc", "-0.27", "holds", {"MP": [0.1, 0.2, 0.3]}, family=False),
+            Row("frontier", "sparsity", "+0.04", "inconclusive", {"MP": [0.1, -0.1, 0.0]})]
+    adjusted = {"V|0:MP": 0.100, "V|1:MP": 0.01, "V|1:KD": 0.2, "V|3:MP": 1.0}
+    cells = [line.rsplit("|", 2)[1].strip() for line in _render_rows(rows, "V", adjusted, 1)[2:6]]
+    assert cells == ["holds unadjusted; not after Holm's adjustment",
+                     "holds (after Holm's adjustment: vs MP only)",
+                     "holds",  # not a claim: not in the family, its verdict is its interval's
+                     "inconclusive"]
+    adjusted["V|0:MP"] = 0.04
+    assert _render_rows(rows, "V", adjusted, 1)[2].endswith("| holds |")
