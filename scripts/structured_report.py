@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from sdp.objectives.naming import base_method  # noqa: E402
 from sdp.report.claims import interval  # noqa: E402
 from sdp.report.evidence import holm, p_value  # noqa: E402
-from sdp.report.floors import at_floor, floor_legend, task_floor  # noqa: E402
+from sdp.report.floors import at_floor, floor_legend, scored_floor_rows, task_floor  # noqa: E402
 
 METHODS = ("MP", "KD", "SDP-CC(mean)")
 TASKS = ("sst2", "mrpc")
@@ -115,7 +115,8 @@ def collect(root: Path, speed: dict[int, float]) -> tuple[list[dict], list[str]]
         rows.append({"task": m["task"], "method": base_method(m["method"]),  # "MP (taylor)" -> "MP": one criterion here
                      "sparsity": float(m["target_sparsity"]),
                      "seed": int(m["seed"]), "score": 100 * m["final"]["main"], "dense": 100 * m["dense"]["main"],
-                     "layers": layers, "speedup": speed[layers], "label": label})
+                     "layers": layers, "speedup": speed[layers], "label": label,
+                     "eval_examples": m.get("eval_examples")})
     return rows, problems
 
 
@@ -178,19 +179,25 @@ def render_levels(levels: list[dict], first: dict, quiet: dict | None, notes: li
     return lines + ([""] + [f"Note: {n}." for n in notes] if notes else []) + [""]
 
 
-def floored_cells(rows: list[dict], floors: dict[str, float | None]) -> set[tuple[str, float, str]]:
-    """(task, sparsity, method) of each cell whose mean score is at its task's floor (scores are x 100)."""
-    out = set()
+def floored_cells(rows: list[dict], floors: dict[str, float | None]) -> tuple[set[tuple[str, float, str]], int]:
+    """(task, sparsity, method) of each cell whose mean score is at its task's floor (scores are x 100), and how many
+    cells were not judged: a run scored on a sample of the dev split (max_eval_samples) has that sample's floor, not
+    the file's (claims.md's rule, sdp/report/floors.py ``scored_floor_rows``)."""
+    out, sampled = set(), 0
     for task, sparsity, method in {(r["task"], r["sparsity"], r["method"]) for r in rows}:
-        scores = [r["score"] for r in rows if (r["task"], r["sparsity"], r["method"]) == (task, sparsity, method)]
-        if at_floor(statistics.mean(scores) / 100, floors.get(task)):
+        cell = [r for r in rows if (r["task"], r["sparsity"], r["method"]) == (task, sparsity, method)]
+        if not all(scored_floor_rows(task, None, r.get("eval_examples")) for r in cell):
+            sampled += 1
+        elif at_floor(statistics.mean(r["score"] for r in cell) / 100, floors.get(task)):
             out.add((task, sparsity, method))
-    return out
+    return out, sampled
 
 
-def floor_note(floors: dict[str, float | None], floored: set[tuple[str, float, str]], levels: list[dict]) -> str:
+def floor_note(floors: dict[str, float | None], floored: set[tuple[str, float, str]], levels: list[dict],
+               sampled: int = 0) -> str:
     name = {v["sparsity"]: v["level"] for v in levels}
-    return floor_legend(floors, [f"{t} about {name.get(s, s)} {m}" for t, s, m in sorted(floored)], paired=True)
+    return floor_legend(floors, [f"{t} about {name.get(s, s)} {m}" for t, s, m in sorted(floored)], paired=True,
+                        sampled=sampled)
 
 
 def _pair_mark(floored: set, task: str | None, sparsity: float, a: str, b: str) -> str:
@@ -203,7 +210,7 @@ def render(rows: list[dict], problems: list[str], first: dict, quiet: dict | Non
     """``floors``: each task's floor (x 1, as metrics.json), None where unknown; left out, none is marked."""
     cc = METHODS[2]
     floors = floors if floors is not None else {t: None for t in TASKS}
-    floored = floored_cells(rows, floors)
+    floored, sampled = floored_cells(rows, floors)
     lv, notes = grid_levels(first, quiet)
     axis = speedups(quiet or first)
     # Counted by the planned (task, method, level, seed) each run fills, not by how many records there are: extra
@@ -229,7 +236,7 @@ def render(rows: list[dict], problems: list[str], first: dict, quiet: dict | Non
                          f"{axis[v['layers_kept']]:.2f}x | {_mean_std([d for _, d in dense])} | "
                          + " | ".join(_mean_std([r['score'] for r in cell if r['method'] == m])
                                       + (" ‡" if (task, v["sparsity"], m) in floored else "") for m in METHODS) + " |")
-    lines += ["", floor_note(floors, floored, lv)]
+    lines += ["", floor_note(floors, floored, lv, sampled)]
     # One Holm family over every interval of the table (per task and pooled, every level, both baselines): read
     # alone, one unadjusted interval of 18 that excludes 0 is what luck gives at 5% each (docs/evidence.md).
     diffs = {f"{task or 'pooled'}|{v['sparsity']}|{base}": paired(rows, cc, base, task, v["sparsity"])

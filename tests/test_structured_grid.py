@@ -207,3 +207,20 @@ def test_cells_at_a_floor_are_marked_and_so_are_the_rows_that_compare_them(tmp_p
     assert "‡" not in next(line for line in text.splitlines() if line.startswith("| sst2 | about 2x |"))
     unknown = structured_report.render(rows, [], levels, None, 18)  # no data folder: nothing marked, and said so
     assert "‡ |" not in unknown and "unknown for mrpc, sst2 (no local dev files: SDP_DATA_DIR)" in unknown
+
+
+def test_a_cell_scored_on_a_sample_of_the_dev_split_is_not_judged_against_the_files_floor(tmp_path, data_dir,
+                                                                                           monkeypatch):
+    """claims.md's rule since probe round 11, here too: a run scored on 32 dev rows (max_eval_samples) has that
+    sample's floor, not the whole file's, so its cell is neither marked nor called clear; the legend counts it."""
+    monkeypatch.setenv("SDP_DATA_DIR", str(data_dir))
+    floor = task_floor("mrpc", str(data_dir))
+    levels = {"batch1_speedup_min_of_runtimes": {"3": 2.0}, "levels": [{"level": "2x", "layers_kept": 3,
+                                                                         "sparsity": 0.5}]}
+    rows = [{"task": "mrpc", "method": m, "sparsity": 0.5, "seed": s, "score": 100 * floor, "dense": 86.0,
+             "layers": 3, "speedup": 2.0, "label": f"{m}{s}",
+             "eval_examples": {"validation": 32 if m == "MP" else 408}} for m in structured_report.METHODS
+            for s in (1, 2, 3)]
+    text = structured_report.render(rows, [], levels, None, 9, {"mrpc": floor, "sst2": None})
+    assert "Cells at a floor: 2: mrpc about 2x KD; mrpc about 2x SDP-CC(mean)." in text
+    assert "Not judged: 1 cell(s) whose runs were scored on a sample of the dev split" in text
