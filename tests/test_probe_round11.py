@@ -188,3 +188,19 @@ def test_an_empty_text_in_a_glue_file_is_said(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="sdp"):
         assert len(read_glue_split(get_task("rte"), tmp_path, "train")) == 2
     assert "1 row(s) with an empty text field (lines [3])" in caplog.text
+
+
+def test_eval_on_a_custom_file_with_unknown_labels_names_the_file_given(smoke_run, tmp_path, capsys):
+    """Round 11's note on m09: sdp-eval task=custom task.validation_file=<file with labels 0/1> on a model of named
+    classes said `task.train_file=...: unknown label(s)`, a key the user never gave (the scored file stands in for
+    the train split). It names task.validation_file now."""
+    from cli.eval import main as eval_main
+
+    dev = tmp_path / "dev.tsv"
+    dev.write_text("s1\ts2\tlabel\n" + "".join(f"a{i} b\tc d{i}\t{i % 2}\n" for i in range(6)))
+    code = eval_main([f"model_dir={smoke_run / 'model'}", "task=custom", f"task.validation_file={dev}",
+                      "task.text_fields=[s1,s2]", "task.label_column=label", "task.metric=accuracy",
+                      f"output_dir={tmp_path / 'ev'}"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"task.validation_file={str(dev)!r}: unknown label(s) ['0', '1']" in err, err[-2000:]
+    assert "task.train_file" not in err
