@@ -12,6 +12,7 @@ from typing import Any
 from sdp.models.inspect import (
     TOKENIZER_FILES,
     ModelLoadError,
+    check_loaded_whole,
     check_model_dir,
     label_names,
     num_labels,
@@ -91,8 +92,9 @@ def load_saved_model(model_dir: str | Path, cpu: bool = False) -> SavedModel:
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(str(path), use_safetensors=True,
-                                                                   trust_remote_code=False)
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            str(path), use_safetensors=True, trust_remote_code=False, output_loading_info=True)
+        check_loaded_whole("model_dir", model_dir, info)
         tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
     finally:
         hf_logging.set_verbosity(level)

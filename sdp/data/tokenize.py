@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 
 from sdp.data.tasks import DataError, TaskSpec
 from sdp.errors import ConfigError
-from sdp.io import publish_tree
+from sdp.io import file_sha256, publish_tree
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +174,7 @@ def _tokenize_splits(
         return result
     try:
         result.save_to_disk(str(tmp))
+        (tmp / CONTENT_RECORD).write_text(json.dumps(_content(tmp), indent=1, sort_keys=True))
         publish_tree(tmp)  # mkdtemp made it 0700: the cache is shared like any folder the user makes
         # Another process (a DDP rank, a parallel sweep job) may have published this key while we tokenized,
         # over nothing or over a broken copy: keep a copy that loads, which it may be reading right now.
@@ -197,16 +198,47 @@ def _tokenize_splits(
     return served
 
 
+# Beside the saved splits, the sha256 of each of their files as written. The key names the inputs, not the tokens:
+# an entry edited in place (labels flipped, rows swapped) loaded cleanly and was trained and scored on, while
+# metrics.json's data fingerprint named the untouched files (probe round 12, c03). An entry whose files differ from
+# this record, or without one (an older sdp's), is rebuilt.
+CONTENT_RECORD = "sdp_content.json"
+
+
+def _content(root: Path) -> dict[str, str]:
+    """sha256 of each file datasets reads back (the splits' .arrow data and their .json descriptions)."""
+    return {p.relative_to(root).as_posix(): file_sha256(p) for p in sorted(root.rglob("*"))
+            if p.is_file() and p.suffix in (".arrow", ".json") and p.name != CONTENT_RECORD}
+
+
+def _content_mismatch(target: Path) -> str | None:
+    """Why ``target``'s files are not the ones written there, or None when they are."""
+    try:
+        record = json.loads((target / CONTENT_RECORD).read_text())
+    except (OSError, ValueError):
+        return f"it has no readable {CONTENT_RECORD} (written by an older sdp, or not by sdp)"
+    now = _content(target)
+    changed = sorted(k for k in record.keys() | now.keys() if record.get(k) != now.get(k))
+    return f"{', '.join(changed[:3])} changed since it was written" if changed else None
+
+
 def _load_cached(target: Path, quiet: bool = False) -> datasets.DatasetDict | None:
-    """The tokenized copy in ``target``, or None if there is none or it does not load (corrupt, partial)."""
+    """The tokenized copy in ``target``, or None if there is none, it does not load (corrupt, partial) or its files
+    are not the ones written there (:data:`CONTENT_RECORD`)."""
     if not (target / "dataset_dict.json").is_file():
         return None
     try:
-        return datasets.load_from_disk(str(target))
+        loaded = datasets.load_from_disk(str(target))
     except Exception as exc:  # corrupt/partial cache: the caller rebuilds it
         if not quiet:
             log.warning("ignoring unreadable tokenize cache %s: %s", target, exc)
         return None
+    mismatch = _content_mismatch(target)
+    if mismatch is not None:
+        if not quiet:
+            log.warning("tokenize cache %s is not used: %s; tokenizing again", target, mismatch)
+        return None
+    return loaded
 
 
 # -------------------------------------------------------------------------------- collation / loading

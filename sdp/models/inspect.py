@@ -44,6 +44,21 @@ def check_model_dir(path: str | Path, what: str = "checkpoint") -> Path:
     return p
 
 
+def check_loaded_whole(what: str, path: str | Path, info: dict[str, Any]) -> None:
+    """A fine-tuned folder must fill every weight of its model: ``from_pretrained`` initialises the missing ones at
+    random and says so only in a load report. A pretrained encoder's folder (no classification head) then scored,
+    labelled, distilled from or pruned as "fine-tuned" gave a random head's numbers, another on every load (probe
+    round 12, h06-h09)."""
+    missing = sorted(info.get("missing_keys") or [])
+    if missing:
+        shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+        raise ModelLoadError(
+            f"{what} {str(path)!r} is not a fine-tuned classifier: its weights lack {shown}, which loading would "
+            "initialise at random (a pretrained encoder has no trained classification head); give a model "
+            "fine-tuned for the task (a run's model/ or dense_model/), or start from the encoder with model.pretrained"
+        )
+
+
 def safetensors_damage(path: str | Path) -> str | None:
     """Why a .safetensors file cannot be whole (cut short, or a header that is not one), or None: its 8-byte header
     length, JSON header and the data end its tensors announce, checked against the file's size (no tensor read)."""

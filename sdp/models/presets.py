@@ -27,7 +27,7 @@ from transformers import (
     XLMRobertaConfig,
 )
 
-from sdp.models.inspect import ModelLoadError, check_model_dir, looks_local  # noqa: F401  (ModelLoadError re-exported)
+from sdp.models.inspect import ModelLoadError, check_loaded_whole, check_model_dir, looks_local  # noqa: F401  (ModelLoadError re-exported)
 
 T = TypeVar("T")
 
@@ -224,9 +224,11 @@ def load_model(
     stored = None
     if checkpoint is not None:
         path = check_model_dir(checkpoint, checkpoint_key)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            str(path), use_safetensors=True, trust_remote_code=model_cfg.trust_remote_code, dtype=MASTER_DTYPE
-        )
+        with quiet_head_report():
+            model, info = AutoModelForSequenceClassification.from_pretrained(
+                str(path), use_safetensors=True, trust_remote_code=model_cfg.trust_remote_code, dtype=MASTER_DTYPE,
+                output_loading_info=True)
+        check_loaded_whole(checkpoint_key, checkpoint, info)
         stored = stored_dtype(path)
         if model.config.num_labels != num_labels:
             raise ModelLoadError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 
@@ -346,7 +347,8 @@ def test_tokenize_cache_keeps_a_copy_another_process_published_meanwhile(small_r
     def tokenize_while_another_process_publishes(dsets, *args):
         result = real_tokenize(dsets, *args)
         target = cache / tokenize.tokenize_cache_key(small_rte, task, tokenizer, 32)
-        result.save_to_disk(str(target))
+        result.save_to_disk(str(target))  # as sdp publishes: the splits and the record of their content
+        (target / tokenize.CONTENT_RECORD).write_text(json.dumps(tokenize._content(target)))
         (target / "winner.marker").write_text("")
         published["target"] = target
         return result
@@ -393,7 +395,8 @@ def test_tokenize_cache_keeps_a_copy_another_process_rebuilt_over_a_broken_one(s
     def tokenize_while_another_process_rebuilds(dsets, *args):
         result = real_tokenize(dsets, *args)
         shutil.rmtree(target)
-        result.save_to_disk(str(target))
+        result.save_to_disk(str(target))  # as sdp publishes: the splits and the record of their content
+        (target / tokenize.CONTENT_RECORD).write_text(json.dumps(tokenize._content(target)))
         (target / "winner.marker").write_text("")
         return result
 
