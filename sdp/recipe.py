@@ -161,10 +161,10 @@ class PruneRecipe:
         probe = probe_batch(self.datasets[self.task.train_split], self.collator, cfg.train.batch_size,
                             self.accelerator.device)
         self.measure = Measurements(probe, self._task_loss, self.task.is_regression, self._trace)
-        log.info("task=%s model=%s method=%s sparsity=%s seed=%s", self.task.name, cfg.model.name,
-                 self.method, cfg.sparsity, cfg.seed)
-        schedule = self.stages["prune"].schedule
-        log.info("schedule: %s, pruning at updates %s", schedule, schedule.pruning_steps())
+        schedule = None if cfg.get("stages") == "dense" else self.stages["prune"].schedule  # dense only: none
+        log.info("task=%s model=%s method=%s seed=%s; %s", self.task.name, cfg.model.name, self.method, cfg.seed,
+                 "stages=dense (no pruning)" if schedule is None else
+                 f"sparsity={cfg.sparsity}, schedule: {schedule}, pruning at updates {schedule.pruning_steps()}")
         # 8. Resume: the newest intact checkpoint is restored here, and nowhere else (resume=false: none is kept).
         self.resumed_in: str | None = None  # the stage the checkpoint was in
         state = self.checkpointer.load_latest() if cfg.resume else self.checkpointer.clear()

@@ -41,6 +41,7 @@ def run_metrics(cfg: Any, task: TaskSpec, method: str, report: dict[str, Any], d
         "schedule": cfg.schedule.name,
         "teacher": cfg.prune.teacher,
         "seed": cfg.seed,
+        "stages": cfg.get("stages") or "dense+prune",
         "target_sparsity": 0.0 if cfg.get("stages") == "dense" else cfg.sparsity,  # stages=dense prunes nothing
         "achieved_sparsity": report["achieved_sparsity"],
         "nonzero_params": report["nonzero_params"],
@@ -133,6 +134,10 @@ def log_result(metrics: dict[str, Any], report: dict[str, Any], run_dir: Any) ->
              min(per_matrix), max(per_matrix), len(per_matrix), report["nonzero_params"])
     # A tuning run is scored on the split carved from train: never call that "dev".
     scored_on = "held-out" if "validation_from_train" in metrics.get("eval_examples", {}) else "dev"
+    if metrics.get("stages") == "dense":  # it said "-> pruned ... at 0.00%" of a run that pruned nothing (round 12)
+        log.info("RESULT %s %s dense only (stages=dense): %s %s; no pruning stage; run dir %s", metrics["task"],
+                 metrics["model"], scored_on, _fmt(metrics["dense"]), run_dir)
+        return
     log.info("RESULT %s %s %s: dense %s %s -> pruned %s %s at %.2f%% prunable sparsity; run dir %s",
              metrics["task"], metrics["model"], metrics["method"], scored_on, _fmt(metrics["dense"]), scored_on,
              _fmt(metrics["final"]),

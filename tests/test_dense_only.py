@@ -26,7 +26,11 @@ def _cfg(*overrides: str):
 def test_stages_dense_trains_and_saves_the_dense_model_only(tmp_path, data_dir):
     run_dir = tmp_path / "dense"
     metrics = run(_cfg("stages=dense", f"data_dir={data_dir}", f"output_dir={run_dir}", f"cache_dir={tmp_path / 'c'}"))
-    assert metrics["status"] == "completed"
+    assert metrics["status"] == "completed" and metrics["stages"] == "dense"
+    # The log says what ran: no sparsity, schedule or "-> pruned ... at 0.00%" (probe round 12's note).
+    log_text = (run_dir / "run.log").read_text()
+    assert "RESULT rte tiny-bert dense only (stages=dense): dev accuracy=" in log_text
+    assert "-> pruned" not in log_text and "schedule:" not in log_text and "sparsity=0.5" not in log_text
     assert metrics["target_sparsity"] == 0.0 and metrics["achieved_sparsity"]["prunable"] == 0.0  # sdp-tables: dense only
     assert metrics["final"] == metrics["dense"]
     trace = [json.loads(line) for line in (run_dir / "trace.jsonl").read_text().splitlines()]
