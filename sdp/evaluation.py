@@ -70,7 +70,8 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any) -> tuple[dict[str, Any],
     reading = task if carved else dataclasses.replace(task, train_split=task.eval_splits[0])
     # A carve depends on the training rows it is cut from: max_train_samples as the run had it (None scored
     # 622 rows of the whole RTE file for a model whose run held out 16 of 64, with its 48 training rows among them)
-    loaded = load_splits(reading, resolve_data_dir(cfg.data_dir), max_train_samples=cfg.max_train_samples if carved else None,
+    loaded = load_splits(reading, resolve_data_dir(cfg.data_dir),
+                         max_train_samples=cfg.max_train_samples if carved else None,
                          max_eval_samples=cfg.max_eval_samples,
                          validation_from_train=cfg.task.get("validation_from_train"),
                          validation_seed=cfg.task.get("validation_seed", 0))

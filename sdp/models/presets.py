@@ -166,16 +166,17 @@ def check_vocab(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, what
     run without a word, so the padding id, which a model's config and its tokenizer both name, must agree."""
     vocab = model.get_input_embeddings().num_embeddings
     if len(tokenizer) > vocab:
+        table = "the model's embedding table" if what == "the model" else f"the embedding table of {what}"
         raise ModelLoadError(
-            f"tokenizer has {len(tokenizer)} tokens but {what}'s embedding table has {vocab}: "
+            f"tokenizer has {len(tokenizer)} tokens but {table} has {vocab}: "
             "the tokenizer does not belong to this model"
         )
     pad = getattr(model.config, "pad_token_id", None)
     if pad is not None and tokenizer.pad_token_id is not None and int(pad) != int(tokenizer.pad_token_id):
         raise ModelLoadError(
             f"the tokenizer pads with token id {tokenizer.pad_token_id} ({tokenizer.pad_token!r}), the config of "
-            f"{what} with {pad}: the tokenizer does not belong to this model (its ids name other words); give the model's "
-            "own tokenizer files (or model.tokenizer=<its source>)"
+            f"{what} with {pad}: the tokenizer does not belong to this model (its ids name other words); "
+            "give the model's own tokenizer files (or model.tokenizer=<its source>)"
         )
 
 
