@@ -2,7 +2,7 @@
 
     sdp-run task=mrpc sparsity=0.9
     sdp-run -m task=rte,mrpc sparsity=0.5,0.9 regularizer=none,cross_correlation
-    accelerate launch --multi_gpu --num_processes 2 -m cli.run task=sst2
+    accelerate launch --multi_gpu --num_processes 2 -m sdp.cli.run task=sst2
 
 Only Hydra and the config schema are imported at module level: `--help` and shell tab completion go
 through this module, and torch/transformers would add seconds to each (sdp.sweep is imported in main).
@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 import sdp.config  # noqa: F401  (registers the structured schema before Hydra composes)
 from hydra_plugins.sdp_launcher.local_launcher import SdpLocalLauncher  # imports hydra only
 from sdp.config import deletion_errors
-from sdp.errors import ConfigError, user_errors
+from sdp.errors import ConfigError, SearchError, user_errors
 from sdp.objectives.registry import load_plugins
 from sdp.run.launch import rank_argv  # standard library only
 
@@ -38,6 +38,38 @@ with user_errors():
     load_plugins()
     if deletion_errors(sys.argv[1:]):  # ~sparsity, ~regularizer: a traceback from inside Hydra otherwise
         raise ConfigError("; ".join(deletion_errors(sys.argv[1:])))
+
+# Optuna's sweeper, once every trial has failed (each job's one line already printed), asks for the best trial and
+# raises this; Hydra prints it as a 40-line traceback after the real reasons (probe round 13, a03).
+NO_TRIAL_COMPLETED = "No trials are completed yet."
+
+
+def say_a_search_without_result_in_one_line() -> None:
+    """Wrap the Optuna sweeper's ``sweep`` (imported only for a search: it loads optuna) so that a search none of
+    whose trials completed ends in one line and exit 2 (SystemExit passes through Hydra's error printing)."""
+    if not any("optuna" in a for a in sys.argv[1:]):
+        return
+    try:
+        from hydra_plugins.hydra_optuna_sweeper import _impl
+    except ImportError:  # the [optuna] extra is missing: Hydra says so itself
+        return
+    original = _impl.OptunaSweeperImpl.sweep
+
+    def sweep(self, arguments):
+        try:
+            return original(self, arguments)
+        except ValueError as exc:
+            if str(exc) != NO_TRIAL_COMPLETED:
+                raise
+            with user_errors():
+                raise SearchError("no trial of the hyperparameter search completed, so there is no best setting: "
+                                  "each trial's error is its 'job failed' line above (and error.txt in its "
+                                  "folder)") from None
+
+    _impl.OptunaSweeperImpl.sweep = sweep
+
+
+say_a_search_without_result_in_one_line()
 
 
 def config_path() -> str:

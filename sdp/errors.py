@@ -18,8 +18,13 @@ class ConfigError(ValueError):
     """One or more invalid config values (raised by sdp/validate.py and the checks of the modules it covers)."""
 
 
+class SearchError(RuntimeError):
+    """A hyperparameter search (hparams_search=optuna) that ended without a result (cli/run.py)."""
+
+
 USER_ERRORS = frozenset({
     "ConfigError",  # above; raised by sdp/validate.py
+    "SearchError",  # above; cli/run.py (every trial of a search failed)
     "ModelLoadError",  # sdp/models/inspect.py
     "DataError",  # sdp/data/tasks.py (DataFileNotFoundError, DataChangedError derive from it or ValueError)
     "DataChangedError",  # sdp/data/fingerprint.py

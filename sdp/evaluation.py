@@ -42,6 +42,7 @@ from sdp.saved_model import (
     source_run,
     trained_length,
 )
+from sdp.validate import carve_difference
 
 EVAL_KIND = "eval"  # metrics.json "kind" of an evaluation-only record (a training run's has none, or "run")
 
@@ -67,7 +68,10 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any) -> tuple[dict[str, Any],
     from it (task.validation_from_train)."""
     carved = bool(cfg.task.get("validation_from_train"))
     reading = task if carved else dataclasses.replace(task, train_split=task.eval_splits[0])
-    loaded = load_splits(reading, resolve_data_dir(cfg.data_dir), max_train_samples=None,
+    # A carve depends on the training rows it is cut from: max_train_samples as the run had it (None scored
+    # 622 rows of the whole RTE file for a model whose run held out 16 of 64, with its 48 training rows among them)
+    loaded = load_splits(reading, resolve_data_dir(cfg.data_dir),
+                         max_train_samples=cfg.max_train_samples if carved else None,
                          max_eval_samples=cfg.max_eval_samples,
                          validation_from_train=cfg.task.get("validation_from_train"),
                          validation_seed=cfg.task.get("validation_seed", 0))
@@ -192,6 +196,11 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_
     finally:
         SCORING_ONLY.reset(scoring)
     check_task_labels(model_dir, config, task)
+    if cfg.task.get("validation_from_train") and (diff := carve_difference(path.parent, cfg)):
+        raise ConfigError(f"model_dir {str(model_dir)!r} was not trained on the carve of the training rows that "
+                          f"task.validation_from_train gives here ({diff}): the rows held out here include rows "
+                          "its run trained on; give its run's max_train_samples, task.validation_from_train and "
+                          "task.validation_seed (or score it on the dev split)")
     saved = load_saved_model(path, cpu=cfg.cpu)
     datasets.disable_progress_bars()  # as a run does: bars are for training, not for every map()
     data, groups = load_eval_data(cfg, task, saved.tokenizer)

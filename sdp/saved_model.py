@@ -96,6 +96,9 @@ def load_saved_model(model_dir: str | Path, cpu: bool = False) -> SavedModel:
             str(path), use_safetensors=True, trust_remote_code=False, output_loading_info=True)
         check_loaded_whole("model_dir", model_dir, info)
         tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
+        from sdp.models.presets import check_vocab
+
+        check_vocab(model, tokenizer, f"model_dir {str(model_dir)!r}")
     finally:
         hf_logging.set_verbosity(level)
     device = torch.device("cuda" if torch.cuda.is_available() and not cpu else "cpu")

@@ -352,11 +352,22 @@ def _check_held_out_rows(cfg: Any) -> None:
     checked, and is taken as given."""
     if not cfg.task.get("validation_from_train"):
         return
+    diff = carve_difference(Path(str(cfg.dense.checkpoint)).expanduser().parent, cfg)
+    if diff:
+        raise ConfigError(f"dense.checkpoint {str(cfg.dense.checkpoint)!r} was not trained on this run's carve of "
+                          f"the training rows ({diff}): it may have trained on the rows this run holds out and "
+                          "scores on; fine-tune it with the same task, max_train_samples, task.validation_from_train and "
+                          "task.validation_seed")
+
+
+def carve_difference(run_dir: Path, cfg: Any) -> str | None:
+    """How the carve of the training rows (CARVE_KEYS) of the sdp run in ``run_dir`` differs from ``cfg``'s, or None
+    (the same carve, or no run record there to compare: a model from elsewhere is taken as given)."""
     from sdp.run.rundir import read_run_record
 
-    record = read_run_record(Path(str(cfg.dense.checkpoint)).expanduser().parent)
+    record = read_run_record(run_dir)
     if not record or not isinstance(record.get("config"), dict):
-        return
+        return None
 
     def value(config: Any, keys: tuple[str, ...]) -> Any:
         for key in keys:
@@ -365,13 +376,8 @@ def _check_held_out_rows(cfg: Any) -> None:
 
     theirs = [value(record["config"], k) for k in CARVE_KEYS]
     ours = [value({"task": dict(cfg.task), "max_train_samples": cfg.max_train_samples}, k) for k in CARVE_KEYS]
-    if theirs != ours:
-        diff = ", ".join(f"{'.'.join(k)}: {t!r} there, {o!r} here" for k, t, o in zip(CARVE_KEYS, theirs, ours)
-                         if t != o)
-        raise ConfigError(f"dense.checkpoint {str(cfg.dense.checkpoint)!r} was not trained on this run's carve of "
-                          f"the training rows ({diff}): it may have trained on the rows this run holds out and "
-                          "scores on; fine-tune it with the same task, max_train_samples, task.validation_from_train and "
-                          "task.validation_seed")
+    return ", ".join(f"{'.'.join(k)}: {t!r} there, {o!r} here" for k, t, o in zip(CARVE_KEYS, theirs, ours)
+                     if t != o) or None
 
 
 def _check_labels(key: str, path: str | Path, config: dict, task: Any) -> None:

@@ -81,7 +81,7 @@ def check_world_size(num_processes: int, env: Mapping[str, str] | None = None) -
         raise LauncherError(
             f"the launcher started {launched} processes (WORLD_SIZE={launched}) but the run joined "
             f"{num_processes}: each process would run alone as rank 0 into the same run directory. "
-            "Launch with `accelerate launch --multi_gpu --num_processes N -m cli.run ...` (or torchrun), "
+            "Launch with `accelerate launch --multi_gpu --num_processes N -m sdp.cli.run ...` (or torchrun), "
             "which sets LOCAL_RANK/RANK/WORLD_SIZE, and without --cpu; `cpu=true` forces the CPU process group"
         )
 
@@ -95,7 +95,7 @@ def check_rank_set(env: Mapping[str, str] | None = None) -> None:
         size_var = next(name for name in WORLD_SIZE_VARS if str(env.get(name, "")).strip().isdigit())
         raise LauncherError(
             f"{size_var}={launched} is set but no rank (none of {[*RANK_VARS, 'LOCAL_RANK']}): this process was not "
-            "started by a launcher. Launch with `accelerate launch --multi_gpu --num_processes N -m cli.run ...` "
+            "started by a launcher. Launch with `accelerate launch --multi_gpu --num_processes N -m sdp.cli.run ...` "
             f"(or torchrun), or unset {size_var} for one process"
         )
 
@@ -160,7 +160,7 @@ def join_processes(cfg: Any, run_dir: Path, identity: str | None = None) -> Path
         raise LauncherError(
             f"the {state.num_processes} processes of this launch were given different configs (identity per rank: "
             f"{[str(i)[:8] for i in identities]}): one run needs the same overrides on every rank; launch them with "
-            "one command line (accelerate launch ... -m cli.run <overrides>)")
+            "one command line (accelerate launch ... -m sdp.cli.run <overrides>)")
     shared = broadcast_object_list([str(run_dir) if state.is_main_process else None], from_process=0)
     return Path(shared[0])
 

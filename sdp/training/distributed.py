@@ -60,7 +60,7 @@ def _sharded_message(name: str) -> str:
         f"{name} is not supported: it shards the weights across processes, but global magnitude pruning "
         "needs the full weights on every process to compute one threshold over all prunable matrices "
         "(with shards each rank would prune its own slice to its own threshold, silently wrong). "
-        "Use plain data parallel instead: accelerate launch --multi_gpu --num_processes N -m cli.run ..."
+        "Use plain data parallel instead: accelerate launch --multi_gpu --num_processes N -m sdp.cli.run ..."
     )
 
 
