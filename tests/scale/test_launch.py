@@ -160,6 +160,7 @@ def test_fp16_on_a_cpu_is_recorded_as_the_full_precision_it_runs_in():
     from sdp.training.distributed import effective_precision
 
     try:
+        reset_accelerator_state()  # an earlier test's run in this process (test_dense_only) left its precision set
         fp16 = Accelerator(mixed_precision="fp16", cpu=True)
         assert fp16.mixed_precision == "fp16" and effective_precision(fp16) == "no"  # accelerate turned it off
         reset_accelerator_state()
