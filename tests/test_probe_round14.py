@@ -125,3 +125,20 @@ def test_usage_says_the_thread_count_changes_the_weights():
     """r02: train.num_threads=2 gave another model_sha256 than 1 (the same scores), and no doc said so."""
     text = (REPO / "docs" / "usage.md").read_text()
     assert "`train.num_threads` is the exception torch cannot avoid" in text
+
+
+def test_bench_refuses_an_out_that_is_a_file_before_measuring(tmp_path, capsys):
+    """b01: scripts/bench --out <a file> measured for a minute, then a FileExistsError traceback: results lost."""
+    import sys
+
+    sys.path.insert(0, str(REPO))  # the repo root: scripts.bench
+    from scripts.bench.__main__ import parse_args
+
+    afile = tmp_path / "afile"
+    afile.write_text("x\n")
+    for out in (afile, afile / "sub"):
+        with pytest.raises(SystemExit) as exc:
+            parse_args(["--sections", "memory", "--out", str(out)])
+        assert exc.value.code == 2
+        assert "not a folder" in capsys.readouterr().err
+    assert parse_args(["--sections", "memory", "--out", str(tmp_path / "new")]).out == str(tmp_path / "new")
