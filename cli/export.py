@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     if args.out and Path(args.out).is_dir():
         parser.error(f"--out {args.out!r} is a folder; give the ONNX file's name (e.g. {args.out}/model.onnx)")
+    if args.out and Path(args.out).is_file() and Path(args.out).suffix.lower() != ".onnx":
+        # an earlier graph is replaced as the default model.onnx is; any other file was replaced without a word
+        # (--out <model_dir>/model.safetensors left a model folder whose weights were an ONNX graph)
+        parser.error(f"--out {args.out!r} is an existing file that is not an .onnx graph; the export would replace "
+                     "it: give a new file, or an .onnx one (e.g. model.onnx)")
     from sdp.pruning.export import export_model_dir, missing_export_packages
 
     missing = missing_export_packages()

@@ -75,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
             # the length the model was trained at unless told another: 128 for a model trained at 32 changed labels
             length = int(opts["max_seq_length"] or trained_length(Path(str(opts["model_dir"])), config) or 128)
             check_length(str(opts["model_dir"]), config, length)
-            check_output(str(opts["output"]))
+            # never the input file nor a file of the model: output=input replaced the texts with their labels
+            model_files = [str(f) for f in Path(str(opts["model_dir"])).iterdir()] if Path(
+                str(opts["model_dir"])).is_dir() else []
+            check_output(str(opts["output"]), [str(opts["input"])] * (opts["input"] != "-") + model_files)
             if opts["input"] == "-":
                 # UTF-8 whatever the locale, with bad bytes kept as escapes so that line_texts names their line
                 stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape") if hasattr(

@@ -81,6 +81,16 @@ def _path_problem(opts: dict[str, str | None]) -> str | None:
         return f"results_dir={str(results_dir)!r} {what}; point it at the folder that holds the runs (e.g. results_dir=results)"
     if opts["out_dir"] is not None and Path(opts["out_dir"]).exists() and not Path(opts["out_dir"]).is_dir():
         return f"out_dir={opts['out_dir']!r} is a file, not a folder; give a folder for the tables (it is created if missing)"
+    given = Path(opts["out_dir"]) if opts["out_dir"] is not None else None
+    if given is not None and given.resolve() != (results_dir / "tables").resolve():
+        from sdp.report.outputs import MARKER, foreign_outputs
+
+        # a folder sdp-tables never wrote: its summary.md was replaced and its plots/*.png deleted without a word
+        if foreign := foreign_outputs(given):
+            names = ", ".join(str(p.relative_to(given)) for p in foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+            return (f"out_dir={opts['out_dir']!r} was not written by sdp-tables (no {MARKER} in it) and holds "
+                    f"{len(foreign)} file(s) the tables would replace or delete: {names}; give a new or empty "
+                    f"folder, or move those files")
     out_problem = _not_writable(Path(opts["out_dir"]) if opts["out_dir"] is not None else results_dir / "tables")
     if out_problem:
         return f"out_dir={str(opts['out_dir'] or results_dir / 'tables')!r} is not writable ({out_problem}); give a " \

@@ -167,9 +167,12 @@ def check_out_dir(out_dir: Path) -> None:
                               f"folder ({err.strerror or err}); give a writable folder for the evaluation record"
                               ) from None
     existing = read_metrics(out_dir) if out_dir.is_dir() else None
-    if existing and existing.get("kind") != EVAL_KIND:
+    if isinstance(existing, dict) and existing and existing.get("kind") != EVAL_KIND:
         raise ConfigError(f"output_dir={str(out_dir)!r} holds a training run's metrics.json; give another folder "
                           "for the evaluation record")
+    if not isinstance(existing, dict) and (out_dir / "metrics.json").exists():  # not a record sdp wrote: it was replaced unread
+        raise ConfigError(f"output_dir={str(out_dir)!r} holds a metrics.json that is not an evaluation record (not "
+                          "readable as one); it would be replaced: give another folder for the evaluation record")
 
 
 def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_given: bool = True) -> dict[str, Any]:

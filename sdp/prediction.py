@@ -16,6 +16,18 @@ from sdp.models.inspect import length_error
 FORMATS = (".csv", ".tsv", ".jsonl")
 
 
+def _no_blank_row(path: str | Path, records: Iterable[tuple[int, list[str]]]) -> None:
+    """A blank line between rows of a file is refused, as on stdin: it was skipped, so the labels after it sat one
+    line above their rows when pasted beside the file's lines (one output line per row, not per line)."""
+    blank = None
+    for n, record in records:  # (line number, fields); csv.reader gives [] for a blank line outside quotes
+        if not record:
+            blank = blank or n
+        elif blank is not None:
+            raise DataError(f"input={str(path)!r} line {blank} is blank, and rows follow it: each row gets one output "
+                            "line, so the labels would not line up with the file's lines; remove blank lines")
+
+
 def read_rows(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     """The rows of a CSV/TSV (with a header) or JSON Lines file, and its column names."""
     p = Path(str(path)).expanduser()
@@ -29,6 +41,7 @@ def read_rows(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     text = read_utf8(p)
     if suffix == ".jsonl":
         rows = []
+        _no_blank_row(path, ((n, [line] if line.strip() else []) for n, line in enumerate(text.splitlines(), 1)))
         for n, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
@@ -41,6 +54,8 @@ def read_rows(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
         columns = list(dict.fromkeys(k for r in rows for k in r))
     else:  # TSV as GLUE writes it (no quoting); CSV with the csv module's quoting
         options = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if suffix == ".tsv" else {}
+        lines = csv.reader(text.splitlines(), **options)
+        _no_blank_row(path, ((lines.line_num, record) for record in lines))
         reader = csv.DictReader(text.splitlines(), **options)
         rows, columns = list(reader), list(reader.fieldnames or [])
     if not rows:
@@ -102,11 +117,16 @@ def line_texts(lines: Iterable[str]) -> list[tuple[str, ...]]:
     return out
 
 
-def check_output(output: str) -> None:
-    """The labels' file can be written: not a folder, nor under a file (both were tracebacks after the labelling)."""
+def check_output(output: str, inputs: Iterable[str] = ()) -> None:
+    """The labels' file can be written: not a folder, nor under a file (both were tracebacks after the labelling),
+    nor one of ``inputs`` (the input file, the model's files): output=input replaced the texts with their labels."""
     if output == "-":
         return
     path = Path(output).expanduser()
+    for given in inputs:
+        if path.exists() and Path(given).expanduser().exists() and path.resolve() == Path(given).expanduser().resolve():
+            raise DataError(f"output={output!r} is {given!r}, which sdp-predict reads: the labels would replace it; "
+                            "give another file for the labels")
     blocker = next((p for p in [path, *path.parents] if p.exists()), None)
     if blocker == path and path.is_dir():
         raise DataError(f"output={output!r} is a folder; give a file name for the labels (e.g. {output}/labels.txt)")

@@ -110,6 +110,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             p.error(f"no bench result at {path}")
     if args.out is None:
         args.out = tempfile.mkdtemp(prefix="sdp-bench-check-") if args.check else str(REPO_ROOT / "results" / "bench")
+    # before the minutes of measuring: a file in the way was a FileExistsError traceback at the end, results lost
+    blocker = next((q for q in [Path(args.out), *Path(args.out).parents] if q.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        where = "is a file" if blocker == Path(args.out) else f"is under {str(blocker)!r}, which is a file"
+        p.error(f"--out {args.out!r} {where}, not a folder; give a folder for bench.md and bench.json")
     unknown = set(args.sections) - set(SECTIONS) - {"gpu"}
     if unknown:
         p.error(f"unknown sections {sorted(unknown)}; allowed: {[*SECTIONS, 'gpu']}")

@@ -22,6 +22,7 @@ from sdp.report.baselines import load_published
 from sdp.report.claims import render_claims
 from sdp.report.collect import Collection, collect_runs
 from sdp.report.costs import render_costs
+from sdp.report.outputs import MARKER, output_files
 from sdp.report.render import fmt_num, fmt_sparsity, frame_to_csv, render_latex, render_markdown
 from sdp.report.tables import (
     build_delta_tables,
@@ -45,16 +46,12 @@ class Report:
 
 
 def _clear_outputs(out_dir: Path) -> None:
-    """Remove what a previous report wrote (only our own file names), so no stale table or plot survives."""
-    if not out_dir.is_dir():
-        return
-    stems = ("glue", "xglue", "deltas")
-    for path in [out_dir / f"{s}.{e}" for s in stems for e in ("md", "tex", "csv")] + [out_dir / "summary.md",
-                                                                                     out_dir / "claims.md",
-                                                                                     out_dir / "costs.md"]:
+    """Remove what a previous report wrote (only our own file names), so no stale table or plot survives; and mark
+    out_dir as the report's (outputs.MARKER), so a later run knows these names are its own to clear."""
+    for path in output_files(out_dir):
         path.unlink(missing_ok=True)
-    for png in sorted((out_dir / "plots").glob("*.png")) if (out_dir / "plots").is_dir() else []:
-        png.unlink()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MARKER).write_text("written by sdp-tables: its tables and plots here are replaced at each run\n")
 
 
 def _write(path: Path, text: str, files: list[Path]) -> None:
