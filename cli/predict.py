@@ -71,13 +71,12 @@ def main(argv: list[str] | None = None) -> int:
             from sdp.prediction import check_arity, check_length, check_output, file_texts, line_texts
             from sdp.saved_model import check_saved_model, trained_length
 
-            _, config = check_saved_model(opts["model_dir"])  # before reading stdin: a typo'd folder must not wait
+            path, config = check_saved_model(opts["model_dir"])  # before reading stdin: a typo'd folder must not wait
             # the length the model was trained at unless told another: 128 for a model trained at 32 changed labels
-            length = int(opts["max_seq_length"] or trained_length(Path(str(opts["model_dir"])), config) or 128)
+            length = int(opts["max_seq_length"] or trained_length(path, config) or 128)
             check_length(str(opts["model_dir"]), config, length)
             # never the input file nor a file of the model: output=input replaced the texts with their labels
-            model_files = [str(f) for f in Path(str(opts["model_dir"])).iterdir()] if Path(
-                str(opts["model_dir"])).is_dir() else []
+            model_files = [str(f) for f in path.iterdir()]
             check_output(str(opts["output"]), [str(opts["input"])] * (opts["input"] != "-") + model_files)
             if opts["input"] == "-":
                 # UTF-8 whatever the locale, with bad bytes kept as escapes so that line_texts names their line
