@@ -199,7 +199,7 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_
     finally:
         SCORING_ONLY.reset(scoring)
     check_task_labels(model_dir, config, task)
-    if cfg.task.get("validation_from_train") and (diff := carve_difference(path.parent, cfg)):
+    if cfg.task.get("validation_from_train") and (diff := carve_difference(path, cfg)):
         raise ConfigError(f"model_dir {str(model_dir)!r} was not trained on the carve of the training rows that "
                           f"task.validation_from_train gives here ({diff}): the rows held out here include rows "
                           "its run trained on; give its run's max_train_samples, task.validation_from_train and "

@@ -156,8 +156,7 @@ class PruneRecipe:
         self.tracker = Tracker(self.accelerator, cfg, prune_offset=0 if cfg.dense.checkpoint else updates["dense"])
         # 7. Checkpoints in run_dir/checkpoints, then the measurements behind the analysis.
         self.checkpointer = Checkpointer(self.run_dir / CKPT_DIR, self.accelerator, resume_identity(cfg), self.trace_path)
-        # Probe loss around each prune event (a training-size batch: twice per event, so it stays cheap),
-        # recovery, separability and weight statistics (sdp/training/trace.py).
+        # Probe loss around prune events (twice each: cheap), recovery, separability, weights (sdp/training/trace.py).
         probe = probe_batch(self.datasets[self.task.train_split], self.collator, cfg.train.batch_size,
                             self.accelerator.device)
         self.measure = Measurements(probe, self._task_loss, self.task.is_regression, self._trace)
@@ -207,7 +206,8 @@ class PruneRecipe:
         self._measure_separability("dense")
         self.dense_metrics = metrics
         if self.accelerator.is_main_process and not self.cfg.dense.checkpoint:  # the frozen teacher's weights
-            save_model_dir(self.run_dir / DENSE_DIR, self.accelerator.unwrap_model(self.model), self.tokenizer)
+            save_model_dir(self.run_dir / DENSE_DIR, self.accelerator.unwrap_model(self.model), self.tokenizer,
+                           cfg=self.cfg)
         if self.cfg.get("stages") != "dense":
             self.save_checkpoint(self.stages["prune"])  # the prune stage's step 0
         return metrics

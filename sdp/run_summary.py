@@ -15,9 +15,11 @@ from sdp.data.tasks import TaskSpec
 from sdp.io import FolderRemovedError, write_json
 from sdp.models.card import push_to_hub, write_model_card
 from sdp.models.inspect import weights_digest
+from sdp.models.tokenizer_digest import tokenizer_digest
 from sdp.run.code import code_identity
 from sdp.run.env import cell_hash, config_hash
 from sdp.run.rundir import atomic_dir
+from sdp.validate import carve_of
 
 log = logging.getLogger("sdp")
 
@@ -66,12 +68,14 @@ def _options(node: Any) -> dict[str, Any]:
     return {k: v for k, v in OmegaConf.to_container(node, resolve=True).items() if k not in ("name", "_target_")}
 
 
-def save_model_dir(path: Path, model: Any, tokenizer: Any, extra_files: Any = None) -> None:
+def save_model_dir(path: Path, model: Any, tokenizer: Any, extra_files: Any = None, cfg: Any = None) -> None:
     """A plain save_pretrained folder (safetensors) plus the tokenizer, never half-written; ``extra_files(folder)``
-    adds more files to it first (a structured run's model.onnx)."""
+    adds more files to it first (a structured run's model.onnx). config.json records how the model was trained
+    (:func:`record_training`), so that a later load can check what it is handed against it."""
     if not path.parent.is_dir():  # the run folder was removed meanwhile: not made anew with only model/ in it
         raise FolderRemovedError(f"the run folder {str(path.parent)!r} was removed (or moved) while the run went on; "
                                  f"{path.name}/ is not written. Run the same command again to start over")
+    record_training(model, tokenizer, cfg)
     with atomic_dir(path) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
@@ -88,18 +92,7 @@ def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict
     from sdp.pruning.export import structured_outputs
 
     model, extra_files = structured_outputs(student, masks)
-    fields = _text_fields(cfg)
-    if fields:  # the input it takes, kept in config.json: sdp-predict refuses one text for a pair model, and back
-        model.config.sdp_text_fields = fields
-    # The length it was trained and scored at: sdp-eval and sdp-predict take it when not told another (they took
-    # the task's default 128 and scored a model trained at 32 otherwise than its run, unsaid: probe round 11)
-    length = ((cfg.get("task") if hasattr(cfg, "get") else None) or {}).get("max_seq_length")
-    if length:
-        model.config.sdp_max_seq_length = int(length)
-    if extra_files is None:  # unstructured: the same call as ever
-        save_model_dir(run_dir / "model", model, tokenizer)
-    else:
-        save_model_dir(run_dir / "model", model, tokenizer, extra_files)
+    save_model_dir(run_dir / "model", model, tokenizer, extra_files, cfg)
     write_model_card(run_dir / "model", metrics, cfg)  # model/README.md (sdp/models/card.py)
     # What model/ holds, by content: a model/ edited or replaced later is then told by sdp-eval and by a relaunch
     # (sdp/run/rundir.py missing_weights), not only by its nonzero count.
@@ -113,6 +106,28 @@ def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict
             log.error("the run is complete, but pushing model/ to %r failed (%s: %s); upload it with "
                       "`hf upload %s %s`", cfg.push_to_hub, type(exc).__name__, exc,
                       cfg.push_to_hub, run_dir / "model")
+
+
+def record_training(model: Any, tokenizer: Any, cfg: Any = None) -> None:
+    """config.json keys that travel with the weights (a model folder copied away keeps them):
+    - ``sdp_tokenizer_digest``: the tokenizer, by behaviour; every load compares it with the one it is handed
+      (check_vocab), so a tokenizer replaced or edited beside the weights is refused, not scored;
+    - ``sdp_text_fields``: the input it takes; sdp-predict refuses one text for a pair model, and back;
+    - ``sdp_max_seq_length``: the length it was trained and scored at; sdp-eval and sdp-predict take it when not
+      told another (they took the task's default 128 for a model trained at 32, unsaid: probe round 11);
+    - ``sdp_training_rows``: the carve of the training rows (sdp.validate.CARVE_KEYS); sdp-eval and a tuning run's
+      dense.checkpoint are checked against it (it was read from run.json beside the folder only)."""
+    model.config.sdp_tokenizer_digest = tokenizer_digest(tokenizer)
+    task_cfg = (cfg.get("task") if hasattr(cfg, "get") else None) or {}
+    if not task_cfg:
+        return
+    fields = _text_fields(cfg)
+    if fields:
+        model.config.sdp_text_fields = fields
+    if task_cfg.get("max_seq_length"):
+        model.config.sdp_max_seq_length = int(task_cfg.get("max_seq_length"))
+    plain = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
+    model.config.sdp_training_rows = carve_of(plain)
 
 
 def _text_fields(cfg: Any) -> list[str] | None:

@@ -352,7 +352,7 @@ def _check_held_out_rows(cfg: Any) -> None:
     checked, and is taken as given."""
     if not cfg.task.get("validation_from_train"):
         return
-    diff = carve_difference(Path(str(cfg.dense.checkpoint)).expanduser().parent, cfg)
+    diff = carve_difference(Path(str(cfg.dense.checkpoint)).expanduser(), cfg)
     if diff:
         raise ConfigError(f"dense.checkpoint {str(cfg.dense.checkpoint)!r} was not trained on this run's carve of "
                           f"the training rows ({diff}): it may have trained on the rows this run holds out and "
@@ -360,24 +360,33 @@ def _check_held_out_rows(cfg: Any) -> None:
                           "task.validation_seed")
 
 
-def carve_difference(run_dir: Path, cfg: Any) -> str | None:
-    """How the carve of the training rows (CARVE_KEYS) of the sdp run in ``run_dir`` differs from ``cfg``'s, or None
-    (the same carve, or no run record there to compare: a model from elsewhere is taken as given)."""
+def carve_of(config: dict[str, Any]) -> dict[str, Any]:
+    """The CARVE_KEYS of a plain config, by dotted name (config.json's ``sdp_training_rows``)."""
+    def value(keys: tuple[str, ...]) -> Any:
+        node: Any = config
+        for key in keys:
+            node = node.get(key) if isinstance(node, dict) else None
+        return node
+
+    return {".".join(keys): value(keys) for keys in CARVE_KEYS}
+
+
+def carve_difference(model_dir: Path, cfg: Any) -> str | None:
+    """How the carve of the training rows (CARVE_KEYS) ``model_dir`` was trained on differs from ``cfg``'s, or None
+    (the same carve, or nothing recorded: a model from elsewhere is taken as given). The record is config.json's
+    ``sdp_training_rows`` (sdp-run writes it beside the weights, so a model folder copied away keeps it), else the
+    run.json of the run folder it sits in (models saved before that)."""
     from sdp.run.rundir import read_run_record
 
-    record = read_run_record(run_dir)
-    if not record or not isinstance(record.get("config"), dict):
-        return None
-
-    def value(config: Any, keys: tuple[str, ...]) -> Any:
-        for key in keys:
-            config = config.get(key) if isinstance(config, dict) else None
-        return config
-
-    theirs = [value(record["config"], k) for k in CARVE_KEYS]
-    ours = [value({"task": dict(cfg.task), "max_train_samples": cfg.max_train_samples}, k) for k in CARVE_KEYS]
-    return ", ".join(f"{'.'.join(k)}: {t!r} there, {o!r} here" for k, t, o in zip(CARVE_KEYS, theirs, ours)
-                     if t != o) or None
+    theirs = (read_config(model_dir) or {}).get("sdp_training_rows")
+    if not isinstance(theirs, dict):
+        record = read_run_record(model_dir.parent)
+        if not record or not isinstance(record.get("config"), dict):
+            return None
+        theirs = carve_of(record["config"])
+    ours = carve_of({"task": dict(cfg.task), "max_train_samples": cfg.max_train_samples})
+    return ", ".join(f"{key}: {theirs.get(key)!r} there, {value!r} here" for key, value in ours.items()
+                     if theirs.get(key) != value) or None
 
 
 def _check_labels(key: str, path: str | Path, config: dict, task: Any) -> None:

@@ -80,6 +80,30 @@ def test_sdp_eval_does_not_hold_out_rows_a_run_trained_on(tmp_path, data_dir, to
     assert record["eval_examples"] == {"validation": 8}  # control
 
 
+def test_the_carve_travels_with_a_model_folder_copied_away_from_its_run(tmp_path, data_dir, tokenizer):
+    """This round's leftover: the carve was read from run.json beside the model only, so the a07 model copied
+    elsewhere (`cp -r run/model ~/models/m`) was scored on "held-out" rows it trained on. sdp-run now writes the
+    carve into config.json (sdp_training_rows) with the weights; a folder with neither is taken as given."""
+    from omegaconf import OmegaConf
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from sdp.errors import ConfigError
+    from sdp.evaluation import evaluate_saved
+    from sdp.run_summary import save_model_dir
+
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, num_labels=2, pad_token_id=tokenizer.pad_token_id,
+                        id2label={0: "entailment", 1: "not_entailment"},
+                        label2id={"entailment": 0, "not_entailment": 1})
+    run_cfg = OmegaConf.create({"task": {"name": "rte", "validation_from_train": None, "validation_seed": 0,
+                                         "max_seq_length": 32}, "max_train_samples": 64})
+    save_model_dir(tmp_path / "copied", BertForSequenceClassification(config), tokenizer, cfg=run_cfg)
+    assert not (tmp_path / "run.json").exists()  # no run record beside it: only config.json tells
+    with pytest.raises(ConfigError, match=r"task\.validation_from_train: None there, 0\.25 here"):
+        evaluate_saved(_eval_cfg(tmp_path, data_dir, "task.validation_from_train=0.25", "max_train_samples=64"),
+                       tmp_path / "copied", tmp_path / "ev1")
+
+
 # ------------------------------------------------------------------------ another model's tokenizer (p01-p03)
 def test_a_tokenizer_of_another_model_is_refused(tmp_path, tokenizer):
     """p01-p03: a MiniLM classifier beside the XLM-R tokenizer (8,000 ids, all inside its 30,522-row table) scored

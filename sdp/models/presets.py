@@ -28,6 +28,7 @@ from transformers import (
 )
 
 from sdp.models.inspect import ModelLoadError, check_loaded_whole, check_model_dir, looks_local  # noqa: F401  (ModelLoadError re-exported)
+from sdp.models.tokenizer_digest import recorded_digest, tokenizer_digest
 
 T = TypeVar("T")
 
@@ -160,10 +161,13 @@ def _label_kwargs(num_labels: int, label_names: tuple[str, ...] | None) -> dict[
     return kwargs
 
 
-def check_vocab(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, what: str = "the model") -> None:
+def check_vocab(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, what: str = "the model",
+                folder: str | Path | None = None) -> None:
     """Token ids beyond the embedding table crash deep inside the forward pass; fail early instead. Ids within it
     but from another model's tokenizer (an XLM-R tokenizer beside a MiniLM: 46.57 where the model's own gave 52.71)
-    run without a word, so the padding id, which a model's config and its tokenizer both name, must agree."""
+    run without a word, so the padding id, which a model's config and its tokenizer both name, must agree, and so
+    must the tokenizer the model was trained with, where its config.json records it or its ``folder`` holds it
+    (sdp/models/tokenizer_digest.py: the same vocabulary size in another order, or lower-casing turned off)."""
     vocab = model.get_input_embeddings().num_embeddings
     if len(tokenizer) > vocab:
         table = "the model's embedding table" if what == "the model" else f"the embedding table of {what}"
@@ -176,6 +180,13 @@ def check_vocab(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, what
         raise ModelLoadError(
             f"the tokenizer pads with token id {tokenizer.pad_token_id} ({tokenizer.pad_token!r}), the config of "
             f"{what} with {pad}: the tokenizer does not belong to this model (its ids name other words); "
+            "give the model's own tokenizer files (or model.tokenizer=<its source>)"
+        )
+    recorded = recorded_digest(model, folder, tokenizer)
+    if recorded is not None and recorded != (given := tokenizer_digest(tokenizer)):
+        raise ModelLoadError(
+            f"{what} was trained with another tokenizer than the one given (tokenizer digest {recorded}, from its "
+            f"config.json or tokenizer files; {given} given): the same ids would name other words or spellings; "
             "give the model's own tokenizer files (or model.tokenizer=<its source>)"
         )
 
@@ -231,9 +242,9 @@ def load_model(
     given, else the preset. ``same_vocab_as``: a model whose token ids this one must read (the teacher reads the
     student's), so its embedding table must be the same size."""
     kwargs = _label_kwargs(num_labels, label_names)
-    stored = None
+    stored = folder = None
     if checkpoint is not None:
-        path = check_model_dir(checkpoint, checkpoint_key)
+        path = folder = check_model_dir(checkpoint, checkpoint_key)
         with quiet_head_report():
             model, info = AutoModelForSequenceClassification.from_pretrained(
                 str(path), use_safetensors=True, trust_remote_code=model_cfg.trust_remote_code, dtype=MASTER_DTYPE,
@@ -261,6 +272,7 @@ def load_model(
         trust = model_cfg.trust_remote_code
         config = _from_hub(lambda: AutoConfig.from_pretrained(source, trust_remote_code=trust, **kwargs),
                            str(source), "model.pretrained")
+        folder = source
         stored = stored_dtype(source, config)  # before loading: from_pretrained(dtype=fp32) rewrites config.dtype
         try:
             with quiet_head_report():
@@ -283,6 +295,6 @@ def load_model(
             raise ModelLoadError(f"{checkpoint_key} {str(checkpoint)!r} has an embedding table of {theirs} tokens, the "
                                  f"student's has {ours}: it reads the student's token ids, so it must share the "
                                  "student's tokenizer (fine-tune it from the same model)")
-    check_vocab(model, tokenizer)
+    check_vocab(model, tokenizer, "the model" if checkpoint is None else f"{checkpoint_key} {str(checkpoint)!r}", folder)
     return to_master_dtype(model, stored)
 

@@ -295,7 +295,7 @@ CASES = {
     "dense.checkpoint has only pytorch_model.bin": ([], None, _pickle_only_dir, "ModelLoadError",
                                                     "found ['pytorch_model.bin']; pickled weights are never loaded"),
     "tokenizer / model vocabulary mismatch": ([], None, _small_vocab_model, "ModelLoadError",
-                                              "tokenizer has 30522 tokens but the model's embedding table has 100"),
+                                              "tokenizer has 30522 tokens but the embedding table of dense.checkpoint"),
     "model=hf without model.pretrained": (["model=hf"], None, None, "ConfigError",
                                           "model.pretrained is not set: model=hf takes any encoder"),
     "model.pretrained folder that does not exist": (["model=hf"], None, _misspelt_model_path, "ModelLoadError",

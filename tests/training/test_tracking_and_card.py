@@ -97,7 +97,7 @@ def test_card_of_a_tuning_run_names_the_held_out_split():
     assert "dev split" not in card and "validation data" not in card
 
 
-def test_a_failed_push_keeps_the_finished_runs_record(tmp_path, monkeypatch, caplog):
+def test_a_failed_push_keeps_the_finished_runs_record(tmp_path, monkeypatch, caplog, tokenizer):
     """The upload comes after metrics.json: a login or network failure is an error line with the command to
     retry, never a finished run recorded as failed (nor a raise that other DDP ranks would wait on)."""
     import json
@@ -107,10 +107,6 @@ def test_a_failed_push_keeps_the_finished_runs_record(tmp_path, monkeypatch, cap
     from transformers import BertConfig, BertForSequenceClassification
 
     import sdp.run_summary as summary
-
-    class Tokenizer:
-        def save_pretrained(self, path):
-            (Path(path) / "tokenizer.json").write_text("{}")
 
     def refuse(*args):
         raise OSError("401 Client Error: Unauthorized")
@@ -122,7 +118,7 @@ def test_a_failed_push_keeps_the_finished_runs_record(tmp_path, monkeypatch, cap
     cfg = OmegaConf.create({"push_to_hub": "me/pruned"})
     with caplog.at_level(logging.ERROR, logger="sdp"):
         summary.write_outputs(tmp_path, cfg, {"task": "rte", "status": "completed"}, {"per_matrix": {"w": 0.5}},
-                              model, Tokenizer())
+                              model, tokenizer)
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "completed"
     assert (tmp_path / "model" / "model.safetensors").is_file()
     assert f"`hf upload me/pruned {tmp_path / 'model'}`" in caplog.text and "Unauthorized" in caplog.text
