@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sdp-export", description=__doc__.split("\n\n")[0])
     parser.add_argument("model_dir", help="a run's model/ folder (or any sequence-classification model folder)")
     parser.add_argument("--out", default=None, help="the ONNX file (default: <model_dir>/model.onnx)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file (else refused)")
     args = parser.parse_args(argv)
     model_dir = Path(args.model_dir)
     if not (model_dir / "config.json").is_file():
@@ -32,11 +33,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     if args.out and Path(args.out).is_dir():
         parser.error(f"--out {args.out!r} is a folder; give the ONNX file's name (e.g. {args.out}/model.onnx)")
-    if args.out and Path(args.out).is_file() and Path(args.out).suffix.lower() != ".onnx":
-        # an earlier graph is replaced as the default model.onnx is; any other file was replaced without a word
-        # (--out <model_dir>/model.safetensors left a model folder whose weights were an ONNX graph)
-        parser.error(f"--out {args.out!r} is an existing file that is not an .onnx graph; the export would replace "
-                     "it: give a new file, or an .onnx one (e.g. model.onnx)")
+    own = model_dir / "model.onnx"  # the default: this model's own graph, re-exported from the same weights
+    if args.out and Path(args.out).is_file() and Path(args.out).resolve() != own.resolve():
+        # (--out <model_dir>/model.safetensors left a model folder whose weights were an ONNX graph; --out another
+        # model's graph lost it)
+        if Path(args.out).suffix.lower() != ".onnx":
+            parser.error(f"--out {args.out!r} is an existing file that is not an .onnx graph; the export would "
+                         "replace it: give a new file")
+        if not args.overwrite:
+            parser.error(f"--out {args.out!r} exists (an ONNX graph, perhaps of another model); give a new file, "
+                         "or add --overwrite to replace it")
     from sdp.pruning.export import export_model_dir, missing_export_packages
 
     missing = missing_export_packages()

@@ -23,6 +23,7 @@ OPTIONS = {  # key -> (default, help)
     "max_seq_length": (None, "tokens per text (pair) after truncation; default: the model's own (config.json "
                        "sdp_max_seq_length, the length sdp-run trained it at), else 128"),
     "cpu": ("false", "true: never use a GPU"),
+    "overwrite": ("false", "true: replace an existing output= file (else it is refused)"),
 }
 INTS = ("batch_size", "max_seq_length")
 BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
@@ -34,8 +35,8 @@ def _override(arg: str) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(f"unknown argument {arg!r}; allowed keys: {', '.join(OPTIONS)}")
     if key in INTS and not (value.isdigit() and int(value) >= 1):
         raise argparse.ArgumentTypeError(f"{key}={value!r} must be a whole number >= 1")
-    if key == "cpu" and value.lower() not in BOOLS:
-        raise argparse.ArgumentTypeError(f"cpu={value!r} is not one of true, false")
+    if key in ("cpu", "overwrite") and value.lower() not in BOOLS:
+        raise argparse.ArgumentTypeError(f"{key}={value!r} is not one of true, false")
     return key, value
 
 
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             check_length(str(opts["model_dir"]), config, length)
             # never the input file nor a file of the model: output=input replaced the texts with their labels
             model_files = [str(f) for f in path.iterdir()]
-            check_output(str(opts["output"]), [str(opts["input"])] * (opts["input"] != "-") + model_files)
+            check_output(str(opts["output"]), [str(opts["input"])] * (opts["input"] != "-") + model_files,
+                         overwrite=BOOLS[str(opts["overwrite"]).lower()])
             if opts["input"] == "-":
                 # UTF-8 whatever the locale, with bad bytes kept as escapes so that line_texts names their line
                 stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape") if hasattr(

@@ -117,9 +117,10 @@ def line_texts(lines: Iterable[str]) -> list[tuple[str, ...]]:
     return out
 
 
-def check_output(output: str, inputs: Iterable[str] = ()) -> None:
+def check_output(output: str, inputs: Iterable[str] = (), overwrite: bool = False) -> None:
     """The labels' file can be written: not a folder, nor under a file (both were tracebacks after the labelling),
-    nor one of ``inputs`` (the input file, the model's files): output=input replaced the texts with their labels."""
+    nor one of ``inputs`` (the input file, the model's files): output=input replaced the texts with their labels.
+    Any other existing file only with ``overwrite`` (it was replaced without a word: probe round 14's leftover)."""
     if output == "-":
         return
     path = Path(output).expanduser()
@@ -127,6 +128,9 @@ def check_output(output: str, inputs: Iterable[str] = ()) -> None:
         if path.exists() and Path(given).expanduser().exists() and path.resolve() == Path(given).expanduser().resolve():
             raise DataError(f"output={output!r} is {given!r}, which sdp-predict reads: the labels would replace it; "
                             "give another file for the labels")
+    if path.is_file() and not overwrite:
+        raise DataError(f"output={output!r} exists; sdp-predict does not replace a file unless told: give a new "
+                        "file, or add overwrite=true")
     blocker = next((p for p in [path, *path.parents] if p.exists()), None)
     if blocker == path and path.is_dir():
         raise DataError(f"output={output!r} is a folder; give a file name for the labels (e.g. {output}/labels.txt)")

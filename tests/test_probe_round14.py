@@ -90,6 +90,35 @@ def test_export_refuses_to_replace_a_file_that_is_not_onnx(model_dir, capsys):
     assert "not an .onnx graph" in capsys.readouterr().err
 
 
+def test_predict_replaces_an_existing_output_file_only_when_told(model_dir, tmp_path, capsys):
+    """This round's leftover: output=<an existing file> that is neither the input nor a file of the model (the
+    user's own notes.txt) was replaced with labels, exit 0. Now refused; overwrite=true replaces it."""
+    from cli.predict import main
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine\n")
+    args = [f"model_dir={model_dir}", f"input={_pairs(tmp_path / 'pairs.tsv')}", "text_fields=sentence1,sentence2",
+            f"output={notes}"]
+    assert main(args) == 2
+    assert notes.read_text() == "mine\n"
+    assert "exists; sdp-predict does not replace a file unless told" in capsys.readouterr().err
+    assert main([*args, "overwrite=true"]) == 0
+    assert len(notes.read_text().splitlines()) == 4
+
+
+def test_export_replaces_another_onnx_graph_only_when_told(model_dir, tmp_path, capsys):
+    """This round's leftover: --out <an existing .onnx> (another model's graph) was replaced without a word."""
+    from cli.export import main
+
+    other = tmp_path / "other.onnx"
+    other.write_bytes(b"another model's graph")
+    with pytest.raises(SystemExit) as exc:
+        main([str(model_dir), "--out", str(other)])
+    assert exc.value.code == 2
+    assert other.read_bytes() == b"another model's graph"
+    assert "add --overwrite to replace it" in capsys.readouterr().err
+
+
 def test_eval_refuses_an_output_dir_whose_metrics_json_is_not_a_record(tmp_path):
     """n05: output_dir holding the user's own metrics.json (not JSON, or not a dict) had it replaced unread."""
     from sdp.errors import ConfigError
