@@ -227,3 +227,32 @@ def test_bench_check_flags_a_median_that_is_not_a_number(median):
     assert len(regressions) == 1
     assert regressions[0].startswith("REGRESSION MP update / plain update (steps.ratios.mp_over_finetune)")
     assert regressions[0].endswith("not a finite number")
+
+
+def test_a_language_file_reordered_within_each_label_is_refused(tmp_path):
+    """x05's check compared labels only: a dev-de.tsv in another order that keeps each row's label (shuffled within
+    each label) passed, and its eval side held translations of trained rows. A translation's length follows its
+    source's row by row; here it does not. The same file in the English order loads (control)."""
+    import random
+
+    from sdp.data.tasks import DataError, get_task
+    from sdp.data.xglue import read_xtreme_split
+
+    premises = [f"premise {p} " + "long words " * (p % 7) for p in range(40)]
+    rows = [(pr, f"hypothesis {i} " + "more text " * ((p * 3 + i) % 11), _XNLI_LABELS[i])
+            for p, pr in enumerate(premises) for i in range(3)]
+    _write(tmp_path / "xnli" / "dev-en.tsv", rows)
+    german = [(f"de {a}", f"de {b}", y) for a, b, y in rows]
+    _write(tmp_path / "xnli" / "dev-de.tsv", german)
+    task = get_task("xnli_small")
+    assert len(read_xtreme_split(task, tmp_path, "validation.de")) == 60  # control
+    rng = random.Random(0)
+    shuffled = list(german)
+    for y in _XNLI_LABELS:  # each label's rows trade places among themselves: every row keeps its label
+        at = [i for i, r in enumerate(german) if r[2] == y]
+        for i, j in zip(at, rng.sample(at, len(at))):
+            shuffled[i] = german[j]
+    _write(tmp_path / "xnli" / "dev-de.tsv", shuffled)
+    with pytest.raises(DataError, match=r"dev-de\.tsv: the lengths of its 60 eval-side rows do not follow those of "
+                                        r"the same rows of .*dev-en\.tsv' \(Spearman -?0\.\d\d;"):
+        read_xtreme_split(task, tmp_path, "validation.de")
