@@ -1,6 +1,7 @@
 """What probe round 16 found (issue 26; docs/probe_round16.md): `hydra.job.chdir=true` moved a run's files into
 Hydra's job folder while its line named the folder asked for, a swept key given twice lost its sweep without a word,
-and the claims' frontier asked a negative dense score for more than itself. Each test fails on the commit the
+the claims' frontier asked a negative dense score for more than itself, a loss weight for no term was taken and
+recorded, and a float sweep's 0.7000000000000001 was a config apart from 0.7. Each test fails on the commit the
 probe ran (0cd6e62) and passes after its fix."""
 
 from __future__ import annotations
@@ -75,3 +76,15 @@ def test_run_refuses_a_weight_for_no_term(tmp_path, data_dir):
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "ConfigError: weight_reg.beta=0.3 weights no term with weight_reg=none" in proc.stderr
     assert not [p for p in tmp_path.rglob("metrics.json") if '"completed"' in p.read_text()]  # a failed run's record
+
+
+def test_a_float_sweeps_sparsity_noise_is_the_same_config():
+    """k10: `-m 'sparsity=range(0.3,0.8,0.2)'` ran a job at 0.7000000000000001, a config of its own: the tables split
+    its cell from the runs at 0.7 (two SDP-CC rows at 70%, labelled by hash) and the skip search never found the
+    0.7 run as its twin. A value that differs in a real digit is still another config."""
+    from sdp.run.env import config_hash
+
+    cfg = {"task": {"name": "rte"}, "regularizer": {"name": "kd", "alpha": 1.0}}
+    assert config_hash({**cfg, "sparsity": 0.7000000000000001}) == config_hash({**cfg, "sparsity": 0.7})
+    assert config_hash({**cfg, "sparsity": 0.8000000000000002}) == config_hash({**cfg, "sparsity": 0.8})
+    assert config_hash({**cfg, "sparsity": 0.71}) != config_hash({**cfg, "sparsity": 0.7})
