@@ -278,3 +278,25 @@ def deletion_errors(argv: list[str]) -> list[str]:
             errors.append(f"{arg} removes {key!r}, which sdp-run reads (a key of the schema, sdp/config.py): set it "
                           f"to another value instead ({key}=<value>; regularizer=none, weight_reg=none for no term)")
     return errors
+
+
+def repeated_sweep_errors(argv: list[str]) -> list[str]:
+    """A key given twice on the command line where one of them sweeps (``-m seed=1,2 seed=3``): Hydra keeps the
+    last and drops the other without a word, so the sweep ran one job where the user asked for two (probe round
+    16, k13). A key repeated with plain values keeps Hydra's rule (the last wins, round 11's h07). Arguments Hydra
+    cannot parse (a flag's value such as ``--cfg job``, a malformed override) are left to Hydra."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser, given = OverridesParser.create(), {}
+    for arg in argv:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        try:
+            (override,) = parser.parse_overrides([arg])
+        except Exception:  # noqa: BLE001 - Hydra reports a bad override itself, in its words
+            continue
+        given.setdefault(override.key_or_group, []).append(override)
+    return [f"{key} is given {len(group)} times ({', '.join(o.input_line for o in group)}) and one of them is a "
+            f"sweep: Hydra would keep only the last ({group[-1].input_line}); give the key once, with every value "
+            f"to sweep ({key}=a,b,c)"
+            for key, group in given.items() if len(group) > 1 and any(o.is_sweep_override() for o in group)]

@@ -35,6 +35,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from sdp.data.fingerprint import DataChangedError
+from sdp.errors import ConfigError
 from sdp.io import atomic_write, write_json
 from sdp.run.code import CodeChangedError, check_unchanged, describe, same_code
 from sdp.run.launch import (
@@ -97,6 +98,19 @@ def drop_hydras_empty_folder(run_dir: Path, output_root: str) -> None:
         except OSError:  # not empty (someone's files), or already gone
             return
         folder = folder.parent
+
+
+def refuse_job_chdir() -> None:
+    """``hydra.job.chdir=true`` moves the process into Hydra's job folder before sdp reads the config: a relative
+    ``output_dir``, ``cache_dir`` or data file then resolved inside that folder, and the run's line named
+    ``run dir out`` where no ``out`` was (probe round 16, k11). sdp resolves every path against the folder the
+    command runs from, so the setting is refused before anything is written."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized() and HydraConfig.get().job.get("chdir"):
+        raise ConfigError("hydra.job.chdir=true is not supported: sdp resolves output_dir, cache_dir and data files "
+                          "against the folder you run from, and would write into Hydra's job folder instead; leave "
+                          "hydra.job.chdir unset (to choose the run's folder: output_dir=<dir> or hydra.run.dir=<dir>)")
 
 
 def resolve_run_dir(cfg: DictConfig) -> Path:
@@ -212,6 +226,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
     from sdp.gpu_placement import place_swept_job
     from sdp.validate import validate_config
 
+    refuse_job_chdir()  # before any path of the config is resolved (the process is already in Hydra's folder)
     run_dir = resolve_run_dir(cfg)
     drop_hydras_empty_folder(run_dir, cfg.output_root)
     _note("running", run_dir)  # replaced as the job ends; a job whose process dies is told by it (local_launch.py)

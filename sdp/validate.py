@@ -137,6 +137,14 @@ def _numeric_errors(cfg: Any) -> list[str]:
     if cfg.regularizer.name != "none" and cfg.regularizer.alpha <= 0:
         errors.append(f"regularizer.alpha={cfg.regularizer.alpha} must be > 0 with regularizer="
                       f"{cfg.regularizer.name} (0 adds none of the term: for no distillation use regularizer=none)")
+    # The converse: a weight given to no term weights nothing, yet it entered the config and its hash: `method=mp
+    # regularizer.alpha=2` ran MP, recorded alpha 2.0, and split MP's cells from the same runs without it (round 16).
+    if cfg.regularizer.name == "none" and cfg.regularizer.alpha != 0:
+        errors.append(f"regularizer.alpha={cfg.regularizer.alpha} weights no term with regularizer=none (MP): leave "
+                      "it unset, or choose a distillation term (regularizer=kd, cross_correlation, ...)")
+    if cfg.weight_reg.get("name", "none") == "none" and cfg.weight_reg.beta != 0:
+        errors.append(f"weight_reg.beta={cfg.weight_reg.beta} weights no term with weight_reg=none: leave it unset, "
+                      "or choose a weight term (weight_reg=cosine, frobenius)")
     if cfg.weight_reg.beta < 0:
         errors.append(f"weight_reg.beta={cfg.weight_reg.beta} must be >= 0")
     elif cfg.weight_reg.get("name", "none") != "none" and cfg.weight_reg.beta == 0:

@@ -150,6 +150,13 @@ def _label(task: str, setup: str | None, pairs: dict) -> str:
     return f"{task} [{(setup or 'no-setup')[:8]}]" if several else task
 
 
+def kept_floor(dense: float) -> float:
+    """The lowest score that keeps KEEP of ``dense``: at most (1 - KEEP) of its size lost. KEEP * dense alone asked a
+    negative dense score (an STS-B or CoLA model below chance) for more than itself: -15.14 failed to keep 90% of
+    -15.33 (probe round 16, t09). For a positive score the two are the same."""
+    return dense - (1.0 - KEEP) * abs(dense)
+
+
 def frontier(pairs: dict, method: str, other: str) -> float | None:
     """The highest sparsity whose mean score over ``pairs``' seeds keeps KEEP of the mean dense score (0.0: none
     does), over the sparsities where ``method`` and ``other`` both ran, so two frontiers compare (None: none
@@ -159,7 +166,7 @@ def frontier(pairs: dict, method: str, other: str) -> float | None:
     for sparsity in shared:
         cell = [r[method] for k, r in pairs.items() if k[4] == sparsity and method in r]
         dense = [c["dense"] for c in cell if c["dense"] is not None]
-        if dense and statistics.mean(c["final"] for c in cell) >= KEEP * statistics.mean(dense):
+        if dense and statistics.mean(c["final"] for c in cell) >= kept_floor(statistics.mean(dense)):
             kept.append(sparsity)
     return max(kept) if kept else None
 

@@ -76,6 +76,8 @@ def config_hash(cfg: dict[str, Any], drop: dict[str, tuple[str, ...]] | None = N
     Unset (None) values are left out, so an optional key added later does not change existing hashes.
     `drop` names more keys inside groups to leave out (see cell_hash)."""
     ident = {k: v for k, v in cfg.items() if k not in NON_IDENTITY_KEYS and k != "hydra"}
+    if isinstance(ident.get("sparsity"), float):  # a Hydra float sweep's 0.7000000000000001 is the experiment at 0.7:
+        ident["sparsity"] = float(f"{ident['sparsity']:.12g}")  # one cell and one folder id, not two (round 16, k10)
     for group in {*NON_IDENTITY_GROUP_KEYS, *(drop or {})}:
         keys = (*NON_IDENTITY_GROUP_KEYS.get(group, ()), *(drop or {}).get(group, ()))
         if isinstance(ident.get(group), dict):
