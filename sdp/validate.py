@@ -141,7 +141,8 @@ def _numeric_errors(cfg: Any) -> list[str]:
     # regularizer.alpha=2` ran MP, recorded alpha 2.0, and split MP's cells from the same runs without it (round 16).
     if cfg.regularizer.name == "none" and cfg.regularizer.alpha != 0:
         errors.append(f"regularizer.alpha={cfg.regularizer.alpha} weights no term with regularizer=none (MP): leave "
-                      "it unset, or choose a distillation term (regularizer=kd, cross_correlation, ...)")
+                      "it unset, or choose a distillation term (regularizer=kd, cross_correlation, ...); "
+                      "hparams_search=optuna searches it, so it tunes a distillation method, not MP")
     if cfg.weight_reg.get("name", "none") == "none" and cfg.weight_reg.beta != 0:
         errors.append(f"weight_reg.beta={cfg.weight_reg.beta} weights no term with weight_reg=none: leave it unset, "
                       "or choose a weight term (weight_reg=cosine, frobenius)")
