@@ -32,17 +32,29 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     if args.out and Path(args.out).is_dir():
         parser.error(f"--out {args.out!r} is a folder; give the ONNX file's name (e.g. {args.out}/model.onnx)")
-    if args.out and Path(args.out).is_file() and Path(args.out).suffix.lower() != ".onnx":
+    out = Path(args.out) if args.out else model_dir / "model.onnx"
+    # The file the graph lands in, a symlink followed: --out m.onnx linked to <model_dir>/model.safetensors wrote the
+    # graph over the model's weights, exit 0, as the name alone ended in .onnx (probe round 15, o05).
+    if out.resolve().is_file() and out.resolve().suffix.lower() != ".onnx":
         # an earlier graph is replaced as the default model.onnx is; any other file was replaced without a word
         # (--out <model_dir>/model.safetensors left a model folder whose weights were an ONNX graph)
-        parser.error(f"--out {args.out!r} is an existing file that is not an .onnx graph; the export would replace "
+        shown = repr(str(out)) + (f" (a link to {str(out.resolve())!r})" if out.is_symlink() else "")
+        parser.error(f"--out {shown} is an existing file that is not an .onnx graph; the export would replace "
                      "it: give a new file, or an .onnx one (e.g. model.onnx)")
     from sdp.pruning.export import export_model_dir, missing_export_packages
 
     missing = missing_export_packages()
     if missing:
         parser.error(f"ONNX export needs {missing}: pip install 'sdp[export]'")
-    path, record = export_model_dir(model_dir, args.out)
+    from sdp.models.inspect import mismatch_error
+
+    try:
+        path, record = export_model_dir(model_dir, args.out)
+    except RuntimeError as err:  # a config.json that does not describe the weights: one line, not a traceback
+        error = mismatch_error("model_dir", model_dir, err)
+        if error is None:
+            raise
+        parser.error(str(error))
     print(json.dumps({**record, "onnx": str(path)}))  # the file written (the record's own "onnx" is its name in model/)
     return 0
 
