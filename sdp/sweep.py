@@ -35,6 +35,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from sdp.data.fingerprint import DataChangedError
+from sdp.errors import ConfigError
 from sdp.io import atomic_write, write_json
 from sdp.run.code import CodeChangedError, check_unchanged, describe, same_code
 from sdp.run.launch import (
@@ -207,6 +208,27 @@ def _get(cfg: DictConfig, dotted: str) -> Any:
     return node if isinstance(node, (str, int, float, bool)) or node is None else str(node)
 
 
+def check_data_outside(run_dir: Path, cfg: DictConfig) -> None:
+    """A run folder and the data it reads never overlap: resume=false (and a restart after a dead run) moves every
+    file of the run folder into previous-<time>/, so output_dir=<the GLUE task's folder> moved train.tsv and dev.tsv
+    away, then failed with "data file '.../train.tsv' does not exist" (probe round 15, o03d)."""
+    from sdp.data.loading import resolve_data_dir
+
+    try:
+        roots = [resolve_data_dir(cfg.get("data_dir"))]
+    except Exception:  # noqa: BLE001 - a data folder that does not exist is the data loader's error, said there
+        roots = []
+    task = cfg.get("task") or {}
+    roots += [Path(str(task.get(key))).expanduser() for key in ("train_file", "validation_file", "test_file")
+              if task.get(key)]
+    here = run_dir.expanduser().resolve()
+    for root in (r.resolve() for r in roots if r is not None):
+        if root == here or here in root.parents or root in here.parents:
+            raise ConfigError(f"output_dir {str(run_dir)!r} and the data it reads ({str(root)!r}) overlap: a run "
+                              "folder's files are moved aside as a whole (resume=false, a restart), the data with "
+                              "them; give an output_dir outside the data folder")
+
+
 def run_job(cfg: DictConfig) -> dict[str, Any] | None:
     """Run one job; its metrics, or None for a failed job of a multirun (a single run re-raises)."""
     from sdp.gpu_placement import place_swept_job
@@ -220,6 +242,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
         if in_multirun():
             check_unchanged()  # code edited while the sweep ran: refused, not run in part under one identity
         validate_config(cfg)  # before the folder is touched and before torch is imported
+        check_data_outside(run_dir, cfg)
         # Several launched processes: join them (gloo without a GPU; an error if fewer joined than were
         # launched) and take rank 0's run directory, whatever each process's own template resolved to.
         run_dir = join_processes(cfg, run_dir, resume_identity(cfg))  # every rank must run rank 0's config
