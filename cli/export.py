@@ -33,22 +33,33 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     if args.out and Path(args.out).is_dir():
         parser.error(f"--out {args.out!r} is a folder; give the ONNX file's name (e.g. {args.out}/model.onnx)")
-    own = model_dir / "model.onnx"  # the default: this model's own graph, re-exported from the same weights
-    if args.out and Path(args.out).is_file() and Path(args.out).resolve() != own.resolve():
-        # (--out <model_dir>/model.safetensors left a model folder whose weights were an ONNX graph; --out another
-        # model's graph lost it)
-        if Path(args.out).suffix.lower() != ".onnx":
-            parser.error(f"--out {args.out!r} is an existing file that is not an .onnx graph; the export would "
-                         "replace it: give a new file")
+    out = Path(args.out) if args.out else model_dir / "model.onnx"
+    # The file the graph lands in, a symlink followed: --out m.onnx linked to <model_dir>/model.safetensors wrote the
+    # graph over the model's weights, exit 0, as the name alone ended in .onnx (probe round 15, o05).
+    if out.resolve().is_file() and out.resolve() != (model_dir / "model.onnx").resolve():  # not its own graph
+        shown = repr(str(out)) + (f" (a link to {str(out.resolve())!r})" if out.is_symlink() else "")
+        # --out <model_dir>/model.safetensors left a model folder whose weights were an ONNX graph; --out another
+        # model's graph lost it
+        if out.resolve().suffix.lower() != ".onnx":
+            parser.error(f"--out {shown} is an existing file that is not an .onnx graph; the export would replace "
+                         "it: give a new file")
         if not args.overwrite:
-            parser.error(f"--out {args.out!r} exists (an ONNX graph, perhaps of another model); give a new file, "
-                         "or add --overwrite to replace it")
+            parser.error(f"--out {shown} exists (an ONNX graph, perhaps of another model); give a new file, or add "
+                         "--overwrite to replace it")
     from sdp.pruning.export import export_model_dir, missing_export_packages
 
     missing = missing_export_packages()
     if missing:
         parser.error(f"ONNX export needs {missing}: pip install 'sdp[export]'")
-    path, record = export_model_dir(model_dir, args.out)
+    from sdp.models.inspect import mismatch_error
+
+    try:
+        path, record = export_model_dir(model_dir, args.out)
+    except RuntimeError as err:  # a config.json that does not describe the weights: one line, not a traceback
+        error = mismatch_error("model_dir", model_dir, err)
+        if error is None:
+            raise
+        parser.error(str(error))
     print(json.dumps({**record, "onnx": str(path)}))  # the file written (the record's own "onnx" is its name in model/)
     return 0
 

@@ -86,7 +86,13 @@ def main(argv: list[str] | None = None) -> int:
                     sys.stdin, "buffer") else sys.stdin
                 texts = line_texts(stdin)
             else:
-                texts = file_texts(opts["input"], [f.strip() for f in str(opts["text_fields"]).split(",") if f.strip()])
+                from sdp.data.tasks import DataError
+                from sdp.saved_model import text_order_error
+
+                fields = [f.strip() for f in str(opts["text_fields"]).split(",") if f.strip()]
+                if (error := text_order_error(opts["model_dir"], config, fields, "text_fields")) is not None:
+                    raise DataError(error)
+                texts = file_texts(opts["input"], fields)
             check_arity(str(opts["model_dir"]), config, texts, "stdin" if opts["input"] == "-" else "input")
             # torch and transformers: only once the input is read
             from sdp.prediction import predict_labels

@@ -40,6 +40,7 @@ from sdp.saved_model import (
     check_task_labels,
     load_saved_model,
     source_run,
+    text_order_error,
     trained_length,
 )
 from sdp.validate import carve_difference
@@ -199,6 +200,8 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_
     finally:
         SCORING_ONLY.reset(scoring)
     check_task_labels(model_dir, config, task)
+    if (error := text_order_error(model_dir, config, task.text_fields, "task.text_fields")) is not None:
+        raise ConfigError(error)
     if cfg.task.get("validation_from_train") and (diff := carve_difference(path, cfg)):
         raise ConfigError(f"model_dir {str(model_dir)!r} was not trained on the carve of the training rows that "
                           f"task.validation_from_train gives here ({diff}): the rows held out here include rows "

@@ -91,6 +91,8 @@ def publish_tree(root: str | Path) -> None:
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp_path)`` then rename onto ``path`` (same directory, so the rename is atomic)."""
     path = Path(path)
+    if path.is_symlink():  # into the file it points to, as a shell's > writes: the rename replaced the link itself,
+        path = path.resolve()  # and the file it named kept its old content (sdp-predict output=; probe round 15, o04)
     with writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

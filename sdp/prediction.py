@@ -167,7 +167,9 @@ def predict_labels(saved: Any, texts: list[tuple[str, ...]], batch_size: int, ma
     for start in range(0, len(texts), batch_size):
         chunk = texts[start:start + batch_size]
         columns = list(zip(*chunk))
-        enc = saved.tokenizer(*columns, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+        # padded on the right, as the runs' collator pads: a tokenizer saved with padding_side=left shifted positions
+        enc = saved.tokenizer(*columns, truncation=True, max_length=max_length, padding=True, return_tensors="pt",
+                              padding_side="right")
         with torch.no_grad():
             logits = saved.model(**{k: v.to(saved.device) for k, v in enc.items()}).logits.float().cpu()
         if saved.is_regression:

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from sdp.models.inspect import (
-    TOKENIZER_FILES,
+    VOCAB_FILES,
     ModelLoadError,
     check_loaded_whole,
     check_model_dir,
     label_names,
+    mismatch_error,
     num_labels,
     read_config,
 )
@@ -43,12 +44,21 @@ class SavedModel:
 def check_saved_model(model_dir: str | Path) -> tuple[Path, dict[str, Any]]:
     """The folder and its config.json, or a ModelLoadError naming ``model_dir`` and what is missing."""
     path = check_model_dir(Path(str(model_dir)).expanduser(), "model_dir")
-    if not any((path / f).is_file() for f in TOKENIZER_FILES):
-        raise ModelLoadError(f"model_dir {str(model_dir)!r} has no tokenizer files (none of {list(TOKENIZER_FILES)}); "
-                             "a run's model/ folder holds them")
+    if not any((path / f).is_file() for f in VOCAB_FILES):
+        raise ModelLoadError(f"model_dir {str(model_dir)!r} has no tokenizer files (none of {list(VOCAB_FILES)}; "
+                             "tokenizer_config.json alone holds no vocabulary): a tokenizer made without them reads "
+                             "every word as [UNK]; a run's model/ folder holds them")
     config = read_config(path)
     if config is None:
         raise ModelLoadError(f"model_dir {str(model_dir)!r}: config.json is not valid JSON")
+    # A regression model has one output. problem_type "regression" on a 2-label classifier made sdp-predict print
+    # its first logit as a score for every row, exit 0 (probe round 15, a01); the reverse read one output as a class.
+    problem, n = config.get("problem_type"), num_labels(config)
+    if (problem == "regression" and n != 1) or (problem in ("single_label_classification",
+                                                            "multi_label_classification") and n == 1):
+        raise ModelLoadError(f"model_dir {str(model_dir)!r}: config.json says problem_type {problem!r} but has {n} "
+                             "label(s) (id2label): a regression model has 1 output, a classifier 2 or more; give "
+                             "the problem_type its run saved")
     return path, config
 
 
@@ -67,6 +77,22 @@ def check_task_labels(model_dir: str | Path, config: dict[str, Any], task: Any) 
         have = names if names is not None else f"{num_labels(config)} unnamed labels"
         raise ModelLoadError(f"{where} was trained for labels {have} (config.json id2label); task {task.name!r} "
                              f"has {expected}: evaluate it on the task it was trained for")
+
+
+def text_order_error(model_dir: str | Path, config: dict[str, Any], fields: Any, key: str) -> str | None:
+    """Why the text columns ``fields`` (named by ``key``) are not the model's pair in its order, or None. sdp-run
+    records the columns a model was trained on (config.json ``sdp_text_fields``); the same two names in the other
+    order fed every pair reversed: an RTE model trained on (sentence2, sentence1) scored 51.62 on task=rte where
+    its own order gives 53.07, and sdp-predict labelled the reversed pairs, without a word (probe round 15, e01)."""
+    trained, given = list(config.get("sdp_text_fields") or []), [str(f) for f in fields or []]
+    if len(trained) != 2 or given != trained[::-1] or given == trained:
+        return None
+    return (f"model_dir {str(model_dir)!r} was trained on pairs ({trained[0]}, {trained[1]}) (config.json "
+            f"sdp_text_fields), and {key} gives the same columns in the other order ({given[0]}, {given[1]}): a pair "
+            f"model reads its first and second text differently; " + (
+                f"give text_fields={trained[0]},{trained[1]}" if key == "text_fields" else
+                f"score it with task=custom task.text_fields=[{trained[0]},{trained[1]}] and task.validation_file= "
+                "(a GLUE task reads its columns in its own order)"))
 
 
 def source_run(model_dir: Path) -> dict[str, Any]:
@@ -92,8 +118,11 @@ def load_saved_model(model_dir: str | Path, cpu: bool = False) -> SavedModel:
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
-        model, info = AutoModelForSequenceClassification.from_pretrained(
-            str(path), use_safetensors=True, trust_remote_code=False, output_loading_info=True)
+        try:
+            model, info = AutoModelForSequenceClassification.from_pretrained(
+                str(path), use_safetensors=True, trust_remote_code=False, output_loading_info=True)
+        except RuntimeError as err:
+            raise mismatch_error("model_dir", model_dir, err) or err from None
         check_loaded_whole("model_dir", model_dir, info)
         tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
         from sdp.models.presets import check_vocab

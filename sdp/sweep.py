@@ -51,6 +51,7 @@ from sdp.run.logs import job_log, rank_console
 from sdp.run.rundir import (
     RUN_RECORD,
     ResumeRefusedError,
+    RunHoldsDataError,
     check_resumable,
     check_same_code,
     clear_launch_error,
@@ -74,7 +75,7 @@ from sdp.run.signals import stop_between_stages
 log = logging.getLogger("sdp")
 
 # The folder holds another run (or a run on other data): the job is refused and records nothing in it.
-REFUSALS = (RunLockedError, ResumeRefusedError, DataChangedError, CodeChangedError)
+REFUSALS = (RunLockedError, ResumeRefusedError, RunHoldsDataError, DataChangedError, CodeChangedError)
 
 
 def drop_hydras_empty_folder(run_dir: Path, output_root: str) -> None:
@@ -221,6 +222,41 @@ def _get(cfg: DictConfig, dotted: str) -> Any:
     return node if isinstance(node, (str, int, float, bool)) or node is None else str(node)
 
 
+def check_data_outside(run_dir: Path, cfg: DictConfig) -> None:
+    """A run folder never holds the data it reads: resume=false (and a restart after a dead run) moves every file of
+    the run folder into previous-<time>/, so output_dir=<the GLUE task's folder> moved train.tsv and dev.tsv away,
+    then failed with "data file '.../train.tsv' does not exist" (probe round 15, o03d). A run folder inside the data
+    folder, beside the task's files, is fine. Refused as a refusal is: nothing is recorded in the user's folder."""
+    here = run_dir.expanduser().resolve()
+    for path in _data_paths(cfg):
+        if path == here or here in path.parents:
+            raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds data this run reads ({str(path)!r}): a run "
+                                    "folder's files are moved aside as a whole (resume=false, a restart), the data "
+                                    "with them; give an output_dir outside the data's folder")
+
+
+def _data_paths(cfg: DictConfig) -> list[Path]:
+    """The task's data: its custom files, else its folder under the local data folder (the whole data folder when
+    the task's cannot be found there: the loader says why, later)."""
+    from sdp.crosslingual import resolve_task
+    from sdp.data.glue_local import find_task_dir
+    from sdp.data.loading import resolve_data_dir
+
+    task = cfg.get("task") or {}
+    paths = [Path(str(task.get(key))).expanduser() for key in ("train_file", "validation_file", "test_file")
+             if task.get(key)]
+    try:
+        root = resolve_data_dir(cfg.get("data_dir"))
+    except Exception:  # noqa: BLE001 - a data folder that does not exist is the data loader's error, said there
+        root = None
+    if root is not None and task.get("name") != "custom":
+        try:
+            paths.append(find_task_dir(resolve_task(task), root))
+        except Exception:  # noqa: BLE001 - as above
+            paths.append(root)
+    return [p.resolve() for p in paths]
+
+
 def run_job(cfg: DictConfig) -> dict[str, Any] | None:
     """Run one job; its metrics, or None for a failed job of a multirun (a single run re-raises)."""
     from sdp.gpu_placement import place_swept_job
@@ -235,6 +271,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
         if in_multirun():
             check_unchanged()  # code edited while the sweep ran: refused, not run in part under one identity
         validate_config(cfg)  # before the folder is touched and before torch is imported
+        check_data_outside(run_dir, cfg)
         # Several launched processes: join them (gloo without a GPU; an error if fewer joined than were
         # launched) and take rank 0's run directory, whatever each process's own template resolved to.
         run_dir = join_processes(cfg, run_dir, resume_identity(cfg))  # every rank must run rank 0's config

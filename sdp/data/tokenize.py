@@ -174,7 +174,7 @@ def _tokenize_splits(
         return result
     try:
         result.save_to_disk(str(tmp))
-        (tmp / CONTENT_RECORD).write_text(json.dumps(_content(tmp), indent=1, sort_keys=True))
+        (tmp / CONTENT_RECORD).write_text(json.dumps(_record(tmp, target.name), indent=1, sort_keys=True))
         publish_tree(tmp)  # mkdtemp made it 0700: the cache is shared like any folder the user makes
         # Another process (a DDP rank, a parallel sweep job) may have published this key while we tokenized,
         # over nothing or over a broken copy: keep a copy that loads, which it may be reading right now.
@@ -203,6 +203,11 @@ def _tokenize_splits(
 # metrics.json's data fingerprint named the untouched files (probe round 12, c03). An entry whose files differ from
 # this record, or without one (an older sdp's), is rebuilt.
 CONTENT_RECORD = "sdp_content.json"
+# The record names the key it was written under too: an entry copied or renamed to another key's name (another
+# task.max_seq_length, tokenizer, data) matched its own file hashes and was loaded: a run at 32 tokens trained on an
+# entry of 24-token rows, no word (probe round 15, c08). An entry whose record names another key, or none (an
+# older sdp's), is rebuilt.
+KEY_FIELD = "sdp_cache_key"
 
 
 def _content(root: Path) -> dict[str, str]:
@@ -211,12 +216,22 @@ def _content(root: Path) -> dict[str, str]:
             if p.is_file() and p.suffix in (".arrow", ".json") and p.name != CONTENT_RECORD}
 
 
+def _record(root: Path, key: str) -> dict[str, str]:
+    """What :data:`CONTENT_RECORD` holds for the entry in ``root``, to be published as ``key``."""
+    return {**_content(root), KEY_FIELD: key}
+
+
 def _content_mismatch(target: Path) -> str | None:
     """Why ``target``'s files are not the ones written there, or None when they are."""
     try:
         record = json.loads((target / CONTENT_RECORD).read_text())
     except (OSError, ValueError):
         return f"it has no readable {CONTENT_RECORD} (written by an older sdp, or not by sdp)"
+    if not isinstance(record, dict) or record.get(KEY_FIELD) != target.name:
+        written = record.get(KEY_FIELD) if isinstance(record, dict) else None
+        return (f"it was written under another key ({written or 'none recorded'}), so it holds another task, data, "
+                "tokenizer or length (copied or renamed into this name)")
+    record = {k: v for k, v in record.items() if k != KEY_FIELD}
     now = _content(target)
     changed = sorted(k for k in record.keys() | now.keys() if record.get(k) != now.get(k))
     return f"{', '.join(changed[:3])} changed since it was written" if changed else None
@@ -261,9 +276,13 @@ class PaddingCollator:
         if labels is None and "label" in features[0]:
             labels = [f.pop("label") for f in features]
         idx = [f.pop("idx") for f in features] if "idx" in features[0] else None
+        # Always on the right: an encoder numbers positions from the first token, so a tokenizer saved with
+        # padding_side=left moved every shorter row's tokens to other positions, and a score depended on the batch
+        # its row fell in (53.43 at eval batch 32, 53.07 at 1 and by transformers; probe round 15, t01).
         batch = dict(
             self.tokenizer.pad(
-                features, padding=True, pad_to_multiple_of=self.pad_to_multiple_of, return_tensors="pt"
+                features, padding=True, pad_to_multiple_of=self.pad_to_multiple_of, return_tensors="pt",
+                padding_side="right",
             )
         )
         if labels is not None:

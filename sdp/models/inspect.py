@@ -59,6 +59,46 @@ def check_loaded_whole(what: str, path: str | Path, info: dict[str, Any]) -> Non
         )
 
 
+def shape_mismatches(path: str | Path) -> list[str]:
+    """``name: stored [..], config.json gives [..]`` for each weight of a local folder's safetensors whose shape its
+    config.json does not give (a hand-edited max_position_embeddings, vocab_size or hidden size), read from the
+    headers against the model its config builds on the meta device (no weight is read or allocated)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    try:
+        with torch.device("meta"):
+            model = AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(str(path)))
+    except Exception:  # noqa: BLE001 - a config transformers cannot build: nothing to compare with
+        return []
+    expected = {k: list(v.shape) for k, v in model.state_dict().items()}
+    prefix = f"{model.base_model_prefix}."  # an encoder saved alone names its weights without it (a Hub MiniLM)
+    expected.update({k.removeprefix(prefix): v for k, v in expected.items() if k.startswith(prefix)})
+    found = []
+    for weights in sorted(Path(path).glob("*.safetensors")):
+        with open(weights, "rb") as fh:
+            header = json.loads(fh.read(int.from_bytes(fh.read(8), "little")))
+        found += [f"{k}: stored {v['shape']}, config.json gives {expected[k]}" for k, v in sorted(header.items())
+                  if k in expected and isinstance(v, dict) and list(v.get("shape", [])) != expected[k]]
+    return found
+
+
+def mismatch_error(what: str, path: str | Path, err: BaseException) -> ModelLoadError | None:
+    """The one-line error for ``from_pretrained``'s size-mismatch RuntimeError on a local folder (its message only
+    points at a load report above the traceback), or None for any other error. A config.json edited by hand was a
+    traceback in sdp-eval, sdp-predict and sdp-export, and "a classification head of another shape" for
+    model.pretrained whatever weight it was (probe round 15, a05 and a10)."""
+    if "size mismatch" not in str(err) and "ignore_mismatched_sizes" not in str(err):
+        return None
+    found = shape_mismatches(path) if Path(str(path)).is_dir() else []
+    if not found:
+        return None
+    shown = "; ".join(found[:3]) + (f"; and {len(found) - 3} more" if len(found) > 3 else "")
+    return ModelLoadError(f"{what} {str(path)!r}: its config.json does not describe its weights ({shown}): the "
+                          "config was edited, or belongs to another model; give the config.json saved with the "
+                          "weights")
+
+
 def safetensors_damage(path: str | Path) -> str | None:
     """Why a .safetensors file cannot be whole (cut short, or a header that is not one), or None: its 8-byte header
     length, JSON header and the data end its tensors announce, checked against the file's size (no tensor read)."""
@@ -165,6 +205,9 @@ def changed_weights(folder: str | Path, recorded: Any) -> str | None:
 # tokenizer with a handful of special tokens that maps every word to [UNK] (and trains without an error).
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model",
                    "sentencepiece.bpe.model", "tokenizer.model")
+# The files that hold a vocabulary: tokenizer_config.json alone is options, not words. A folder with only it loaded
+# a 5-token tokenizer that read every word as [UNK], and was scored, labelled and fine-tuned on (probe round 15, a09).
+VOCAB_FILES = tuple(f for f in TOKENIZER_FILES if f != "tokenizer_config.json")
 
 
 def looks_local(source: str) -> bool:
@@ -179,10 +222,11 @@ def check_pretrained_dir(model_cfg: Any) -> None:
     if not source or model_cfg.get("package") or model_cfg.get("architecture") or not looks_local(str(source)):
         return
     path = check_model_dir(Path(str(source)).expanduser(), "model.pretrained")
-    if model_cfg.get("tokenizer") is None and not any((path / f).is_file() for f in TOKENIZER_FILES):
+    if model_cfg.get("tokenizer") is None and not any((path / f).is_file() for f in VOCAB_FILES):
         raise ModelLoadError(
-            f"model.pretrained {str(source)!r} has no tokenizer files (none of {list(TOKENIZER_FILES)}), and a "
-            "tokenizer made without them maps every word to [UNK]; save its tokenizer there "
+            f"model.pretrained {str(source)!r} has no tokenizer files (none of {list(VOCAB_FILES)}; "
+            "tokenizer_config.json alone holds no vocabulary), and a tokenizer made without them maps every word to "
+            "[UNK]; save its tokenizer there "
             "(tokenizer.save_pretrained) or set model.tokenizer=<the tokenizer's folder or Hub id>"
         )
 

@@ -27,7 +27,14 @@ from transformers import (
     XLMRobertaConfig,
 )
 
-from sdp.models.inspect import ModelLoadError, check_loaded_whole, check_model_dir, looks_local  # noqa: F401  (ModelLoadError re-exported)
+from sdp.models.inspect import (  # noqa: F401  (ModelLoadError re-exported)
+    ModelLoadError,
+    check_loaded_whole,
+    check_model_dir,
+    looks_local,
+    mismatch_error,
+    shape_mismatches,
+)
 from sdp.models.tokenizer_digest import recorded_digest, tokenizer_digest
 
 T = TypeVar("T")
@@ -245,10 +252,13 @@ def load_model(
     stored = folder = None
     if checkpoint is not None:
         path = folder = check_model_dir(checkpoint, checkpoint_key)
-        with quiet_head_report():
-            model, info = AutoModelForSequenceClassification.from_pretrained(
-                str(path), use_safetensors=True, trust_remote_code=model_cfg.trust_remote_code, dtype=MASTER_DTYPE,
-                output_loading_info=True)
+        try:
+            with quiet_head_report():
+                model, info = AutoModelForSequenceClassification.from_pretrained(
+                    str(path), use_safetensors=True, trust_remote_code=model_cfg.trust_remote_code,
+                    dtype=MASTER_DTYPE, output_loading_info=True)
+        except RuntimeError as err:
+            raise mismatch_error(checkpoint_key, checkpoint, err) or err from None
         check_loaded_whole(checkpoint_key, checkpoint, info)
         stored = stored_dtype(path)
         if model.config.num_labels != num_labels:
@@ -283,6 +293,9 @@ def load_model(
         except RuntimeError as err:  # a classifier fine-tuned for another number of labels
             if "size mismatch" not in str(err) and "ignore_mismatched_sizes" not in str(err):
                 raise
+            found = shape_mismatches(source) if Path(str(source)).is_dir() else []
+            if any(not line.startswith("classifier.") for line in found):  # not the head: the config was edited
+                raise mismatch_error("model.pretrained", source, err) from err
             raise ModelLoadError(
                 f"model.pretrained={source!r} holds a classification head of another shape than the "
                 f"{num_labels} label(s) this task needs ({' '.join(str(err).split())[:200]}); start from its "

@@ -8,7 +8,7 @@ and every load compares it with the tokenizer it is handed (``check_vocab`` in s
 The digest is of behaviour, not of files: the vocabulary (token -> id) and the ids of a fixed set of probe texts,
 special tokens included. It does not change when the same tokenizer is saved elsewhere (its files' paths) or
 serialized by another ``tokenizers`` version, and does change with the vocabulary, the normalizer (case, accents),
-the pre-tokenizer and the special tokens.
+the pre-tokenizer, the special tokens and the truncation side.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ def tokenizer_digest(tokenizer: Any) -> str:
     for text, pair in PROBES:
         h.update(json.dumps(tokenizer(text, pair)["input_ids"]).encode())
     h.update(json.dumps([tokenizer.pad_token_id, tokenizer.unk_token_id, tokenizer.mask_token_id]).encode())
+    # Which end a long text loses: the probes are too short to show it (padding is always on the right: the collator)
+    h.update(str(getattr(tokenizer, "truncation_side", "right")).encode())
     return h.hexdigest()[:16]
 
 

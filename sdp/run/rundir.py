@@ -36,6 +36,10 @@ class ResumeRefusedError(RunDirError):
     """With resume=true, the run directory holds another config's run (unfinished or completed)."""
 
 
+class RunHoldsDataError(RunDirError):
+    """The run directory holds the data the run reads (sdp/sweep.py check_data_outside)."""
+
+
 # ---------------------------------------------------------------------------------------- run dir
 def prepare_run_dir(run_dir: str | Path) -> Path:
     """Create ``run_dir`` and prove it writable, before anything is loaded or trained."""

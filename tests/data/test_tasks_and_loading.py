@@ -348,7 +348,7 @@ def test_tokenize_cache_keeps_a_copy_another_process_published_meanwhile(small_r
         result = real_tokenize(dsets, *args)
         target = cache / tokenize.tokenize_cache_key(small_rte, task, tokenizer, 32)
         result.save_to_disk(str(target))  # as sdp publishes: the splits and the record of their content
-        (target / tokenize.CONTENT_RECORD).write_text(json.dumps(tokenize._content(target)))
+        (target / tokenize.CONTENT_RECORD).write_text(json.dumps(tokenize._record(target, target.name)))
         (target / "winner.marker").write_text("")
         published["target"] = target
         return result
@@ -396,7 +396,7 @@ def test_tokenize_cache_keeps_a_copy_another_process_rebuilt_over_a_broken_one(s
         result = real_tokenize(dsets, *args)
         shutil.rmtree(target)
         result.save_to_disk(str(target))  # as sdp publishes: the splits and the record of their content
-        (target / tokenize.CONTENT_RECORD).write_text(json.dumps(tokenize._content(target)))
+        (target / tokenize.CONTENT_RECORD).write_text(json.dumps(tokenize._record(target, target.name)))
         (target / "winner.marker").write_text("")
         return result
 

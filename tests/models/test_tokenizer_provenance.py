@@ -93,3 +93,16 @@ def test_a_teacher_folder_with_another_tokenizer_is_refused(tmp_path, tokenizer)
     _lowercasing_off(teacher)
     with pytest.raises(ModelLoadError, match=r"dense.checkpoint '.*teacher' was trained with another tokenizer"):
         load_model(cfg, 2, ("a", "b"), tokenizer, checkpoint=str(teacher))
+
+
+def test_a_tokenizer_edited_to_truncate_on_the_left_is_refused(tmp_path, tokenizer):
+    """Probe round 15 left it: a saved tokenizer edited to truncation_side=left scored with the start of each long
+    text cut off, where its run cut the end."""
+    from sdp.models.inspect import ModelLoadError
+    from sdp.saved_model import load_saved_model
+
+    folder = _classifier(tokenizer, tmp_path / "run" / "model")
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps({**config, "truncation_side": "left"}))
+    with pytest.raises(ModelLoadError, match="was trained with another tokenizer"):
+        load_saved_model(folder, cpu=True)

@@ -559,7 +559,7 @@ def test_signal_during_prefill_or_saving_leaves_a_resumable_run(tmp_path, data, 
         os.kill(os.getpid(), getattr(signal, sig))
         return real_prefill(self, batches)
 
-    def save_model_dir(path, model, tokenizer):
+    def save_model_dir(path, model, tokenizer, *rest):
         # The final model/ (the dense_model/ save goes through the recipe's own reference): the signal
         # arrives halfway, with the weights in the temporary folder and the tokenizer not yet.
         tokenizer_save = tokenizer.save_pretrained
@@ -570,7 +570,7 @@ def test_signal_during_prefill_or_saving_leaves_a_resumable_run(tmp_path, data, 
             return tokenizer_save(*args, **kwargs)
 
         monkeypatch.setattr(tokenizer, "save_pretrained", interrupted)
-        return real_save(path, model, tokenizer)
+        return real_save(path, model, tokenizer, *rest)
 
     if phase == "prefill":
         monkeypatch.setattr(Teacher, "prefill", prefill)
