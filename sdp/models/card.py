@@ -7,6 +7,8 @@ scores, the command and the sdp version. Everything comes from the run's metrics
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,16 +34,21 @@ def _scores(scores: dict[str, float]) -> str:
     return ", ".join(f"{k} {100 * v:.2f}" for k, v in scores.items() if "/" not in k)
 
 
-def model_card(metrics: dict[str, Any], cfg: Any, command: str) -> str:
+def model_card(metrics: dict[str, Any], cfg: Any, command: str, structure: dict[str, Any] | None = None) -> str:
+    """The card's text. Every claim is what this run did, from its metrics and config (a card that said
+    "unstructured magnitude pruning", "its train split" and "2.0 pruning epochs" for a structured run on 64 rows
+    cut at 2 updates, or a target of 70% for a dense-only run, read as facts: probe round 17).
+    ``structure``: model/structure.json of a structured run (the forms model/ holds)."""
     base = cfg.model.get("pretrained") or cfg.model.get("package") or f"{cfg.model.name} (random init)"
     task = cfg.task.name
+    dense_only = metrics.get("stages") == "dense"
     held_out = cfg.task.get("validation_from_train")  # a tuning run: scored on rows carved from train, never dev
     scored_on = (f"{100 * held_out:g}% of the training rows held out (task.validation_from_train)" if held_out
                  else "the validation data")
-    data = (f"{task}: train {cfg.task.get('train_file')}, validation {cfg.task.get('validation_file')}"
-            if task == "custom" else f"{task}: its train split; scored on {scored_on if held_out else 'its dev split(s)'}")
     achieved = metrics["achieved_sparsity"]["prunable"]
     tags = ["sdp", "pruning", "text-classification", task]
+    title = (f"# {cfg.model.name} fine-tuned on {task} (dense, not pruned)" if dense_only
+             else f"# {cfg.model.name} pruned to {100 * achieved:.1f}% on {task}")
     return "\n".join([
         "---",
         "library_name: transformers",
@@ -49,32 +56,101 @@ def model_card(metrics: dict[str, Any], cfg: Any, command: str) -> str:
         "tags:", *(f"- {t}" for t in tags),
         "---",
         "",
-        f"# {cfg.model.name} pruned to {100 * achieved:.1f}% on {task}",
+        title,
         "",
-        "Unstructured magnitude pruning with self-distillation (sdp): dense fine-tuning, then iterative",
-        "magnitude pruning while a distillation term keeps the pruned network close to its teacher.",
-        "Pruned weights are stored as exact zeros in `model.safetensors` (a plain `save_pretrained` folder).",
+        *_what_was_done(cfg, dense_only, structure),
         "",
         "| | |", "| :-- | :-- |",
         f"| Base model | {base} |",
-        f"| Task and data | {data} |",
-        f"| Method | {metrics['method']} (regularizer {cfg.regularizer.name}, alpha {cfg.regularizer.alpha}; "
-        f"weight_reg {cfg.weight_reg.name}; teacher {cfg.prune.teacher}) |",
-        f"| Schedule | {cfg.schedule.name}, scope {cfg.prune.scope}, {cfg.prune.epochs} pruning epochs, "
-        f"lr {cfg.prune.lr} |",
-        f"| Target sparsity | {100 * float(cfg.sparsity):.1f}% of the prunable weights |",
+        f"| Task and data | {_data(metrics, cfg, scored_on)} |",
+        f"| Method | {_method(metrics, cfg, dense_only)} |",
+        f"| Schedule | {_schedule(cfg, dense_only)} |",
+        f"| Target sparsity | {100 * float(metrics.get('target_sparsity', cfg.sparsity)):.1f}% of the prunable weights |",
         f"| Achieved sparsity | {100 * achieved:.2f}% of the prunable weights "
-        f"({metrics['nonzero_params']} of {metrics['total_params']} parameters non-zero) |",
+        f"({metrics['nonzero_params']} of {metrics['total_params']} parameters non-zero"
+        f"{' in the masked network' if structure else ''}) |",
+        *([f"| Forms | {_forms(metrics, structure)} |"] if structure else []),
         f"| Dense score | {_scores(metrics['dense'])} |",
-        f"| Pruned score | {_scores(metrics['final'])} |",
+        f"| {'Score' if dense_only else 'Pruned score'} | {_scores(metrics['final'])} |",
         f"| Seed | {metrics['seed']} |",
         f"| sdp version | {_code_version(metrics['versions'])} |",
         "",
         f"Scores are percent on {scored_on}. Reproduce with:",
         "",
-        "```", command, "```",
+        "```", _with_plugins(command), "```",
         "",
     ])
+
+
+def _method(metrics: dict[str, Any], cfg: Any, dense_only: bool) -> str:
+    if dense_only:  # the record keeps the config's method name; none of it ran
+        return f"dense fine-tuning only (the config's {metrics['method']} pruning stage did not run)"
+    return (f"{metrics['method']} (regularizer {cfg.regularizer.name}, alpha {cfg.regularizer.alpha}; "
+            f"weight_reg {cfg.weight_reg.name}; teacher {cfg.prune.teacher})")
+
+
+def _criterion(cfg: Any) -> tuple[bool, str]:
+    """(structured?, the criterion that ranked): a null criterion is the granularity's default."""
+    structured = cfg.prune.get("granularity") == "structured"
+    return structured, cfg.prune.get("criterion") or ("l2" if structured else "magnitude")
+
+
+def _what_was_done(cfg: Any, dense_only: bool, structure: dict[str, Any] | None) -> list[str]:
+    if dense_only:
+        return ["Dense fine-tuning only (sdp, `stages=dense`): no pruning stage ran; every weight is kept."]
+    structured, criterion = _criterion(cfg)
+    how = "in one step" if cfg.schedule.name == "one_shot" else "iteratively"
+    if structured:
+        kinds = ", ".join(cfg.prune.get("structures") or ["heads", "ffn"])
+        return [f"Structured pruning with self-distillation (sdp): dense fine-tuning, then whole structures "
+                f"({kinds}) removed {how}, ranked by `{criterion}`, while a distillation term keeps the pruned "
+                "network close to its teacher. `model.safetensors` is the standard form (removed layers gone, "
+                "the FFN cut to one width, pruned heads kept as zeros); `model.onnx` holds every layer at its own "
+                "kept heads and neurons (`structure.json`)."]
+    return [f"Unstructured pruning with self-distillation (sdp): dense fine-tuning, then single weights removed "
+            f"{how}, ranked by `{criterion}`, while a distillation term keeps the pruned network close to its "
+            "teacher. Pruned weights are stored as exact zeros in `model.safetensors` (a plain `save_pretrained` "
+            "folder)."]
+
+
+def _data(metrics: dict[str, Any], cfg: Any, scored_on: str) -> str:
+    """The rows trained on and scored on: ``max_train_samples``/``max_eval_samples`` said, with the counts."""
+    task = cfg.task.name
+    if task == "custom":
+        train = f"train {cfg.task.get('train_file')}"
+        scored = f"validation {cfg.task.get('validation_file')}"
+    else:
+        train = "its train split"
+        scored = f"scored on {scored_on if cfg.task.get('validation_from_train') else 'its dev split(s)'}"
+    if cfg.get("max_train_samples") is not None:
+        train += f" (a sample of at most {cfg.max_train_samples} rows: max_train_samples)"
+    counts = metrics.get("eval_examples") or {}
+    if counts:
+        scored += " (" + ", ".join(f"{n} rows of {split}" for split, n in counts.items()) + (
+            f": max_eval_samples={cfg.max_eval_samples}" if cfg.get("max_eval_samples") is not None else "") + ")"
+    return f"{task}: {train}; {scored}" if task != "custom" else f"{task}: {train}, {scored}"
+
+
+def _schedule(cfg: Any, dense_only: bool) -> str:
+    if dense_only:
+        return "none (stages=dense)"
+    steps = cfg.prune.get("max_steps")
+    length = (f"{cfg.prune.epochs} pruning epochs, at most {steps} updates (prune.max_steps)" if steps is not None
+              else f"{cfg.prune.epochs} pruning epochs")
+    return f"{cfg.schedule.name}, scope {cfg.prune.scope}, {length}, lr {cfg.prune.lr}"
+
+
+def _forms(metrics: dict[str, Any], structure: dict[str, Any]) -> str:
+    params = structure.get("encoder_params") or {}
+    return (f"encoder parameters: {params.get('dense')} dense, {params.get('standard')} in `model.safetensors`, "
+            f"{params.get('onnx')} in `model.onnx`")
+
+
+def _with_plugins(command: str) -> str:
+    """The command, with the ``SDP_PLUGINS`` it ran with: a plug-in's ``regularizer=<name>`` does not compose
+    without it (entry points come with their package)."""
+    plugins = os.environ.get("SDP_PLUGINS", "").strip()
+    return f"SDP_PLUGINS={plugins} {command}" if plugins else command
 
 
 def _code_version(versions: dict[str, Any]) -> str:
@@ -88,7 +164,9 @@ def _code_version(versions: dict[str, Any]) -> str:
 
 def write_model_card(model_dir: str | Path, metrics: dict[str, Any], cfg: Any) -> Path:
     path = Path(model_dir) / CARD
-    text = model_card(metrics, cfg, run_command())
+    structure_file = Path(model_dir) / "structure.json"  # a structured run's, written with model/ before the card
+    structure = json.loads(structure_file.read_text()) if structure_file.is_file() else None
+    text = model_card(metrics, cfg, run_command(), structure)
     atomic_write(path, lambda tmp: tmp.write_text(text))  # a full disk: one line naming it, no half card
     return path
 
