@@ -38,13 +38,17 @@ def visible_gpus() -> int:
 
 
 def jobs_per_gpu(value: object = None) -> int:
+    """``SDP_JOBS_PER_GPU`` (or ``value``), checked. A ConfigError: sdp-run checks it before Hydra composes
+    (cli/run.py), as raised inside the launcher's resolver it came out as OmegaConf's 40-line traceback."""
+    from sdp.errors import ConfigError
+
     raw = value if value not in (None, "") else os.environ.get("SDP_JOBS_PER_GPU", DEFAULT_JOBS_PER_GPU)
     try:
         n = int(str(raw))
     except ValueError:
         n = 0
     if n < 1:
-        raise ValueError(f"SDP_JOBS_PER_GPU={raw!r} must be an integer >= 1 (jobs side by side on each GPU)")
+        raise ConfigError(f"SDP_JOBS_PER_GPU={raw!r} must be an integer >= 1 (jobs side by side on each GPU)")
     return n
 
 
