@@ -27,7 +27,7 @@ from sdp.models.inspect import (
     read_config,
 )
 from sdp.objectives.registry import CRITERIA, DISTILL_TERMS, REGISTRIES, criteria_for
-from sdp.pruning.criteria.base import DEFAULT_CRITERION
+from sdp.pruning.criteria.base import DEFAULT_CRITERION, RunningScores
 from sdp.pruning.schedules import SCHEDULES, schedule_config_errors
 from sdp.run.code import REUSE_CHOICES
 from sdp.run.tracking import tracker_error
@@ -185,7 +185,7 @@ def validate_config(cfg: Any) -> None:
         sc = cfg.schedule
         errors += schedule_config_errors(sc.name, sc.start, sc.end, sc.frequency, sc.unit)
     _choice(errors, "prune.scope", cfg.prune.scope, SCOPES)
-    errors += _granularity_errors(cfg.prune)
+    errors += _granularity_errors(cfg.prune, cfg.schedule)
     _choice(errors, "prune.teacher", cfg.prune.teacher, TEACHER_MODES)
     _choice(errors, "prune.teacher_cache", cfg.prune.teacher_cache, CACHE_MODES)
     _choice(errors, "train.mixed_precision", cfg.train.mixed_precision, MIXED_PRECISION)
@@ -256,13 +256,20 @@ def _seq_length_floor(cfg: Any) -> list[str]:
     return []
 
 
-def _granularity_errors(prune: Any) -> list[str]:
+def _granularity_errors(prune: Any, schedule: Any) -> list[str]:
     """prune.granularity, prune.criterion and prune.structures, which only make sense together."""
     errors: list[str] = []
     granularity = prune.get("granularity") or "unstructured"
     if granularity not in GRANULARITIES:
         return [f"prune.granularity={granularity!r} is not one of {sorted(GRANULARITIES)}"]
     errors += _criterion_errors(prune, granularity)
+    name = prune.get("criterion") or DEFAULT_CRITERION[granularity]
+    # Its only event before any update: ranked by |w| (l2) under taylor's (movement's) name (probe round 17).
+    if name in CRITERIA and issubclass(CRITERIA.entry(name).cls, RunningScores) and schedule.name == "one_shot" \
+            and not schedule.start:
+        errors.append(f"prune.criterion={name} ranks by the updates before a pruning event, and schedule=one_shot "
+                      "with schedule.start=0 prunes before the first one: it would rank by |w| (l2) under its name; "
+                      "set schedule.start (e.g. 0.1) or use prune.criterion=magnitude (l2 for structured)")
     structures = prune.get("structures")
     if structures is not None and granularity != "structured":
         errors.append(f"prune.structures={list(structures)} is read only with prune.granularity=structured")

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hydra import compose, initialize_config_dir
 
 import sdp.config  # noqa: F401  (registers the schema and the components before composing)
@@ -108,3 +109,20 @@ def test_usage_lists_every_experiment_preset():
     listed = set(re.findall(r"`([a-z_0-9]+)`", row.split("|")[2]))
     presets = {p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml")}
     assert presets <= listed, sorted(presets - listed)
+
+
+@pytest.mark.parametrize("overrides", [["prune.granularity=structured", "prune.criterion=taylor"],
+                                       ["prune.criterion=taylor"], ["prune.criterion=movement"]])
+def test_a_gradient_criterion_whose_only_event_precedes_every_update_is_refused(overrides):
+    """Round 17 noticed: structured `prune.criterion=taylor schedule=one_shot` (its one event at step 0, before any
+    gradient) ranked by l2 with a warning, and its record and tables said taylor: a taylor-vs-l2 comparison at one
+    shot showed two identical masks under two names. Refused; a later start ranks by taylor (control)."""
+    from sdp.validate import ConfigError, validate_config
+
+    with initialize_config_dir(config_dir=CONF, version_base=None):
+        cfg = compose(config_name="config", overrides=["data_dir=null", "schedule=one_shot", *overrides])
+        later = compose(config_name="config", overrides=["data_dir=null", "schedule=one_shot", "schedule.start=0.1",
+                                                         *overrides])
+    with pytest.raises(ConfigError, match=r"schedule=one_shot with schedule.start=0 prunes before the first one"):
+        validate_config(cfg)
+    validate_config(later)
