@@ -1,0 +1,60 @@
+"""What probe round 18 found (issue 26; docs/probe_round18.md): sdp-eval reading its first eval split as the train
+split (a cross-lingual _small task scored the English training rows as another language; a metric undefined on the
+split was scored), a run folder that holds a model the run reads (moved aside by resume=false, then "does not
+exist" or a traceback), a dense.checkpoint or teacher trained on the pair in the other order, and a teacher
+checkpoint given without prune.teacher=checkpoint. Each test fails on the commit the probe ran (64a1732) and passes
+after its fix. Tiny models, offline."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _compose(overrides: list[str]):
+    from cli.eval import compose_config
+
+    return compose_config(overrides)
+
+
+def _read(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def test_eval_of_a_small_crosslingual_task_scores_that_languages_eval_rows(data_dir, tokenizer, tmp_path):
+    """x03: `sdp-eval model_dir=<pawsx_small model> task=pawsx_small task.languages=[de]` scored 1000 rows at 58.00:
+    the English train-side rows (the model's own training rows), named validation.de; the de eval side has 962
+    rows (NS dropped), on which the run's own score was 55.51."""
+    from sdp.crosslingual import resolve_task
+    from sdp.data.xglue import zero_shot_partition
+    from sdp.evaluation import load_eval_data
+
+    cfg = _compose(["task=pawsx_small", "task.languages=[de]", f"data_dir={data_dir}", f"cache_dir={tmp_path}/c",
+                    "max_eval_samples=null"])
+    task = resolve_task(cfg.task)
+    _, eval_rows = zero_shot_partition(task, data_dir)
+    german = _read(data_dir / "paws-x" / "dev-de.tsv")
+    expected = [german[i] for i in sorted(eval_rows) if "NS" not in (german[i][0].strip(), german[i][1].strip())]
+    data, _ = load_eval_data(cfg, task, tokenizer)
+    scored = data["validation.de"]
+    assert len(scored) == len(expected)  # 962 on the shared files (1000 English rows before the fix)
+    first = tokenizer(expected[0][0], expected[0][1], truncation=True, max_length=cfg.task.max_seq_length)
+    assert scored[0]["input_ids"] == first["input_ids"]
+
+
+def test_eval_refuses_a_metric_undefined_on_its_eval_split(data_dir, tokenizer, tmp_path):
+    """e01: `sdp-eval model_dir=<stsb model> task=stsb max_eval_samples=2` printed pearson=-100.00 (2 examples), a
+    correlation of two points; sdp-run refuses the same split (`eval split 'validation' has 2 row(s)`)."""
+    from sdp.crosslingual import resolve_task
+    from sdp.data.spec import DataError
+    from sdp.evaluation import load_eval_data
+
+    cfg = _compose(["task=stsb", f"data_dir={data_dir}", f"cache_dir={tmp_path}/c", "max_eval_samples=2"])
+    with pytest.raises(DataError, match="eval split 'validation' has 2 row"):
+        load_eval_data(cfg, resolve_task(cfg.task), tokenizer)
