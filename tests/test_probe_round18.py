@@ -58,3 +58,24 @@ def test_eval_refuses_a_metric_undefined_on_its_eval_split(data_dir, tokenizer, 
     cfg = _compose(["task=stsb", f"data_dir={data_dir}", f"cache_dir={tmp_path}/c", "max_eval_samples=2"])
     with pytest.raises(DataError, match="eval split 'validation' has 2 row"):
         load_eval_data(cfg, resolve_task(cfg.task), tokenizer)
+
+
+@pytest.mark.parametrize("key", ["dense.checkpoint", "prune.teacher_checkpoint", "model.pretrained"])
+def test_a_run_folder_that_holds_a_model_the_run_reads_is_refused(tmp_path, key):
+    """a01-a03: `output_dir=r dense.checkpoint=r/dense_model resume=false` moved r/dense_model into
+    r/previous-<time>/, then `ModelLoadError: dense.checkpoint 'r/dense_model' does not exist` (the teacher the
+    same); model.pretrained=r/model ended in a Hub `HFValidationError` traceback. A model from another run's folder
+    is taken."""
+    from omegaconf import OmegaConf
+
+    from sdp.run.rundir import RunHoldsDataError
+    from sdp.sweep import check_data_outside
+
+    run = tmp_path / "r"
+    (run / "dense_model").mkdir(parents=True)
+    section, _, name = key.partition(".")
+    cfg = OmegaConf.create({"data_dir": None, "task": {"name": "custom"}, "model": {}, "dense": {}, "prune": {},
+                            section: {name: str(run / "dense_model")}})
+    with pytest.raises(RunHoldsDataError, match="dense_model"):
+        check_data_outside(run, cfg)
+    check_data_outside(tmp_path / "other", cfg)  # the model in another folder: taken
