@@ -222,6 +222,9 @@ def validate_config(cfg: Any) -> None:
                           f"{', '.join('task.' + k for k in CUSTOM_TASK_KEYS)}; task={cfg.task.name} takes none")
     if cfg.prune.teacher == "checkpoint" and not cfg.prune.teacher_checkpoint:
         errors.append("prune.teacher=checkpoint needs prune.teacher_checkpoint=<fine-tuned model dir>")
+    elif cfg.prune.teacher != "checkpoint" and cfg.prune.teacher_checkpoint:  # it ran the dense teacher (round 18 t09)
+        errors.append(f"prune.teacher_checkpoint is read only with prune.teacher=checkpoint (prune.teacher="
+                      f"{cfg.prune.teacher} distils from the run's own dense model): add prune.teacher=checkpoint")
     if not (cfg.model.get("package") or cfg.model.get("architecture") or cfg.model.get("pretrained")):
         errors.append("model.pretrained is not set: model=hf takes any encoder as model.pretrained=<Hub id or "
                       "local model folder>, e.g. model.pretrained=distilbert/distilbert-base-uncased")

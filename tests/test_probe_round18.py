@@ -79,3 +79,60 @@ def test_a_run_folder_that_holds_a_model_the_run_reads_is_refused(tmp_path, key)
     with pytest.raises(RunHoldsDataError, match="dense_model"):
         check_data_outside(run, cfg)
     check_data_outside(tmp_path / "other", cfg)  # the model in another folder: taken
+
+
+def _pair_model(tokenizer, path: Path, fields: list[str]) -> Path:
+    """A tiny BERT with RTE's labels, saved as a run's dense_model/ is, trained (says config.json) on ``fields``."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    labels = {0: "entailment", 1: "not_entailment"}
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, num_labels=2, pad_token_id=tokenizer.pad_token_id, id2label=labels,
+                        label2id={v: k for k, v in labels.items()}, max_position_embeddings=64)
+    torch.manual_seed(0)
+    BertForSequenceClassification(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    data = json.loads((path / "config.json").read_text())
+    (path / "config.json").write_text(json.dumps({**data, "sdp_text_fields": fields}))
+    return path
+
+
+@pytest.mark.parametrize("overrides", [["dense.checkpoint={m}"],
+                                       ["prune.teacher=checkpoint", "prune.teacher_checkpoint={m}"]])
+def test_a_run_refuses_a_model_trained_on_its_pair_reversed(tokenizer, tmp_path, overrides):
+    """t12, t13: a dense.checkpoint (or teacher) whose config.json says sdp_text_fields [sentence2, sentence1], given
+    to a run on (sentence1, sentence2) (task=rte, or task=custom in that order): taken without a word, its dense
+    score and its distillation target read every pair the other way (the order sdp-eval refuses since round 15).
+    In its own order it is taken."""
+    from sdp.errors import ConfigError
+    from sdp.validate import validate_config
+
+    m = _pair_model(tokenizer, tmp_path / "rev", ["sentence2", "sentence1"])
+    given = [o.format(m=m) for o in overrides]
+    cfg = _compose(["task=rte", "model=tiny-bert", "task.max_seq_length=32", *given])
+    with pytest.raises(ConfigError, match=r"trained on pairs \(sentence2, sentence1\).*task=rte gives"):
+        validate_config(cfg)
+    dev = tmp_path / "dev.tsv"
+    dev.write_text("sentence1\tsentence2\tlabel\na\tb\tentailment\n")
+    custom = ["task=custom", f"task.train_file={dev}", f"task.validation_file={dev}", "task.label_column=label",
+              "model=tiny-bert", "task.max_seq_length=32", *given]
+    validate_config(_compose([*custom, "task.text_fields=[sentence2,sentence1]"]))  # its own order: taken
+    with pytest.raises(ConfigError, match="task.text_fields gives the same columns in the other order"):
+        validate_config(_compose([*custom, "task.text_fields=[sentence1,sentence2]"]))
+
+
+def test_a_teacher_checkpoint_without_teacher_checkpoint_mode_is_refused(tokenizer, tmp_path):
+    """t09: `prune.teacher=frozen prune.teacher_checkpoint=<model>` ran, distilling from the run's own dense model,
+    the path recorded in the config (and its hash) as if it were the teacher."""
+    from sdp.errors import ConfigError
+    from sdp.validate import validate_config
+
+    m = _pair_model(tokenizer, tmp_path / "t", ["sentence1", "sentence2"])
+    for mode in ("frozen", "refresh"):
+        cfg = _compose(["task=rte", "model=tiny-bert", "task.max_seq_length=32", f"prune.teacher={mode}",
+                        f"prune.teacher_checkpoint={m}"])
+        with pytest.raises(ConfigError, match="prune.teacher_checkpoint is read only with prune.teacher=checkpoint"):
+            validate_config(cfg)
+    validate_config(_compose(["task=rte", "model=tiny-bert", "task.max_seq_length=32", "prune.teacher=checkpoint",
+                              f"prune.teacher_checkpoint={m}"]))
