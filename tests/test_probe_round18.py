@@ -136,3 +136,21 @@ def test_a_teacher_checkpoint_without_teacher_checkpoint_mode_is_refused(tokeniz
             validate_config(cfg)
     validate_config(_compose(["task=rte", "model=tiny-bert", "task.max_seq_length=32", "prune.teacher=checkpoint",
                               f"prune.teacher_checkpoint={m}"]))
+
+
+def test_sweeper_params_on_the_command_line_of_a_plain_sweep_is_one_line():
+    """a08: `sdp-run -m ... "hydra.sweeper.params={seed:'1,2'}" seed=3` (or `+hydra.sweeper.params.seed='1,2'`)
+    ended in a traceback from inside Hydra's composition (`AttributeError: 'NoneType' object has no attribute
+    'get'`, `AssertionError: Unexpected type for root: NoneType`); a search's sweeper takes the same override."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "cli.run", "-m", "debug=smoke", "task=rte",
+                           "+hydra.sweeper.params.seed='1,2'"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in done.stderr
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Hydra's basic sweeper does not take hydra.sweeper.params" in done.stderr
+    from sdp.config import sweeper_params_errors
+
+    assert sweeper_params_errors(["-m", "hparams_search=optuna", "+hydra.sweeper.params.seed='1,2'"]) == []
+    assert sweeper_params_errors(["-m", "seed=1,2"]) == []
