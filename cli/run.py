@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 import sdp.config  # noqa: F401  (registers the structured schema before Hydra composes)
 from hydra_plugins.sdp_launcher.local_launcher import SdpLocalLauncher  # imports hydra only
-from sdp.config import deletion_errors, repeated_sweep_errors
+from sdp.config import deletion_errors, repeated_sweep_errors, sweeper_params_errors
 from sdp.errors import ConfigError, SearchError, user_errors
 from sdp.gpu_placement import jobs_per_gpu  # standard library only
 from sdp.objectives.registry import load_plugins
@@ -43,6 +43,8 @@ with user_errors():
         raise ConfigError("; ".join(repeated_sweep_errors(sys.argv[1:])))
     if any(a.lstrip("+") == "hydra/launcher=gpu" for a in sys.argv[1:]):  # in the launcher's resolver: a traceback
         jobs_per_gpu()
+    if sweeper_params_errors(sys.argv[1:]):  # a traceback from inside Hydra otherwise
+        raise ConfigError("; ".join(sweeper_params_errors(sys.argv[1:])))
 
 # Optuna's sweeper, once every trial has failed (each job's one line already printed), asks for the best trial and
 # raises this; Hydra prints it as a 40-line traceback after the real reasons (probe round 13, a03).

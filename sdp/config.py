@@ -300,3 +300,15 @@ def repeated_sweep_errors(argv: list[str]) -> list[str]:
             f"sweep: Hydra would keep only the last ({group[-1].input_line}); give the key once, with every value "
             f"to sweep ({key}=a,b,c)"
             for key, group in given.items() if len(group) > 1 and any(o.is_sweep_override() for o in group)]
+
+
+def sweeper_params_errors(argv: list[str]) -> list[str]:
+    """``hydra.sweeper.params`` on the command line with Hydra's basic sweeper (sdp's default): its params default to
+    None, and Hydra's composition fails on it with a 20-line traceback (``AssertionError: Unexpected type for root:
+    NoneType``, or an AttributeError), whatever the spelling (probe round 18, a08). A search (hparams_search=, or
+    hydra/sweeper=) takes them."""
+    if any(a.lstrip("+").startswith(("hparams_search=", "hydra/sweeper=")) for a in argv):
+        return []
+    return [f"{arg}: Hydra's basic sweeper does not take hydra.sweeper.params from the command line; sweep the keys "
+            "themselves (-m seed=1,2 task=rte,mrpc), or choose a search sweeper (hparams_search=optuna)"
+            for arg in argv if arg.lstrip("+").startswith("hydra.sweeper.params")]

@@ -10,7 +10,6 @@ a training run (docs/metrics_schema.md).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import tempfile
@@ -64,18 +63,16 @@ def fill_custom_task(cfg: Any, config: dict[str, Any]) -> None:
 
 
 def load_eval_data(cfg: Any, task: Any, tokenizer: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The task's eval splits, tokenised, and their query groups (ranking tasks). The train split is not read
-    (it would be, as the run's first split: its eval split stands in for it), unless the eval split is carved
-    from it (task.validation_from_train)."""
+    """The task's eval splits, tokenised, and their query groups (ranking tasks). The train split is not read,
+    unless the eval split is carved from it (task.validation_from_train)."""
     carved = bool(cfg.task.get("validation_from_train"))
-    reading = task if carved else dataclasses.replace(task, train_split=task.eval_splits[0])
     # A carve depends on the training rows it is cut from: max_train_samples as the run had it (None scored
     # 622 rows of the whole RTE file for a model whose run held out 16 of 64, with its 48 training rows among them)
-    loaded = load_splits(reading, resolve_data_dir(cfg.data_dir),
+    loaded = load_splits(task, resolve_data_dir(cfg.data_dir),
                          max_train_samples=cfg.max_train_samples if carved else None,
                          max_eval_samples=cfg.max_eval_samples,
                          validation_from_train=cfg.task.get("validation_from_train"),
-                         validation_seed=cfg.task.get("validation_seed", 0))
+                         validation_seed=cfg.task.get("validation_seed", 0), read_train=carved)
     raw = loaded.datasets
     evaluated = type(raw)({split: raw[split] for split in task.eval_splits})
     return tokenize_splits(evaluated, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir), loaded.groups

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sdp.errors import ConfigError
 from sdp.models.inspect import (
     VOCAB_FILES,
     ModelLoadError,
@@ -79,20 +80,38 @@ def check_task_labels(model_dir: str | Path, config: dict[str, Any], task: Any) 
                              f"has {expected}: evaluate it on the task it was trained for")
 
 
-def text_order_error(model_dir: str | Path, config: dict[str, Any], fields: Any, key: str) -> str | None:
+def text_order_error(model_dir: str | Path, config: dict[str, Any], fields: Any, key: str,
+                     model_key: str = "model_dir") -> str | None:
     """Why the text columns ``fields`` (named by ``key``) are not the model's pair in its order, or None. sdp-run
     records the columns a model was trained on (config.json ``sdp_text_fields``); the same two names in the other
     order fed every pair reversed: an RTE model trained on (sentence2, sentence1) scored 51.62 on task=rte where
-    its own order gives 53.07, and sdp-predict labelled the reversed pairs, without a word (probe round 15, e01)."""
+    its own order gives 53.07, and sdp-predict labelled the reversed pairs, without a word (probe round 15, e01).
+    A run's dense.checkpoint or teacher (``model_key``) is read in the run's order too (probe round 18, t12, t13)."""
     trained, given = list(config.get("sdp_text_fields") or []), [str(f) for f in fields or []]
     if len(trained) != 2 or given != trained[::-1] or given == trained:
         return None
-    return (f"model_dir {str(model_dir)!r} was trained on pairs ({trained[0]}, {trained[1]}) (config.json "
+    if model_key != "model_dir":
+        advice = (f"give a {model_key} trained on ({given[0]}, {given[1]}), or train on its order "
+                  f"(task=custom task.text_fields=[{trained[0]},{trained[1]}])")
+    elif key == "text_fields":
+        advice = f"give text_fields={trained[0]},{trained[1]}"
+    else:
+        advice = (f"score it with task=custom task.text_fields=[{trained[0]},{trained[1]}] and task.validation_file= "
+                  "(a GLUE task reads its columns in its own order)")
+    return (f"{model_key} {str(model_dir)!r} was trained on pairs ({trained[0]}, {trained[1]}) (config.json "
             f"sdp_text_fields), and {key} gives the same columns in the other order ({given[0]}, {given[1]}): a pair "
-            f"model reads its first and second text differently; " + (
-                f"give text_fields={trained[0]},{trained[1]}" if key == "text_fields" else
-                f"score it with task=custom task.text_fields=[{trained[0]},{trained[1]}] and task.validation_file= "
-                "(a GLUE task reads its columns in its own order)"))
+            f"model reads its first and second text differently; {advice}")
+
+
+def check_text_order(model_key: str, path: str | Path, config: dict[str, Any], task_cfg: Any, task: Any) -> None:
+    """A run's ``model_key`` (dense.checkpoint, prune.teacher_checkpoint) trained on the run's pair reversed: a
+    ConfigError (it was taken, and its dense score, or the teacher's target, read every pair the other way).
+    ``task``: the GLUE task's spec (its own columns), None for task=custom (``task_cfg.text_fields``)."""
+    given = task_cfg.get("text_fields")
+    fields, key = ((given, "task.text_fields") if given
+                   else (getattr(task, "text_fields", None), f"task={task_cfg.name}"))
+    if (error := text_order_error(path, config, fields, key, model_key=model_key)) is not None:
+        raise ConfigError(error)
 
 
 def source_run(model_dir: Path) -> dict[str, Any]:

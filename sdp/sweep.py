@@ -232,12 +232,15 @@ def check_data_outside(run_dir: Path, cfg: DictConfig) -> None:
         if path == here or here in path.parents:
             raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds data this run reads ({str(path)!r}): a run "
                                     "folder's files are moved aside as a whole (resume=false, a restart), the data "
-                                    "with them; give an output_dir outside the data's folder")
+                                    "with them; give an output_dir outside the data's folder (copy a model it holds "
+                                    "elsewhere first)")
 
 
 def _data_paths(cfg: DictConfig) -> list[Path]:
     """The task's data: its custom files, else its folder under the local data folder (the whole data folder when
-    the task's cannot be found there: the loader says why, later)."""
+    the task's cannot be found there: the loader says why, later); and the local model folders the run reads. A
+    dense.checkpoint, teacher or model.pretrained inside the run folder was moved aside by resume=false too, then
+    "does not exist" (or a Hub traceback for model.pretrained) blamed the user's path (probe round 18, a01-a03)."""
     from sdp.crosslingual import resolve_task
     from sdp.data.glue_local import find_task_dir
     from sdp.data.loading import resolve_data_dir
@@ -245,6 +248,9 @@ def _data_paths(cfg: DictConfig) -> list[Path]:
     task = cfg.get("task") or {}
     paths = [Path(str(task.get(key))).expanduser() for key in ("train_file", "validation_file", "test_file")
              if task.get(key)]
+    models = [_get(cfg, key) for key in ("dense.checkpoint", "prune.teacher_checkpoint", "prune.reference_mask",
+                                         "model.pretrained")]
+    paths += [Path(str(m)).expanduser() for m in models if m and Path(str(m)).expanduser().exists()]
     try:
         root = resolve_data_dir(cfg.get("data_dir"))
     except Exception:  # noqa: BLE001 - a data folder that does not exist is the data loader's error, said there

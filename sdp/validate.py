@@ -31,6 +31,7 @@ from sdp.pruning.criteria.base import DEFAULT_CRITERION, RunningScores
 from sdp.pruning.schedules import SCHEDULES, schedule_config_errors
 from sdp.run.code import REUSE_CHOICES
 from sdp.run.tracking import tracker_error
+from sdp.saved_model import check_text_order
 
 MIXED_PRECISION = ("inherit", "no", "bf16", "fp16")  # inherit: sdp/run/launch.py
 LR_SCHEDULES = ("linear", "constant")
@@ -221,6 +222,9 @@ def validate_config(cfg: Any) -> None:
                           f"{', '.join('task.' + k for k in CUSTOM_TASK_KEYS)}; task={cfg.task.name} takes none")
     if cfg.prune.teacher == "checkpoint" and not cfg.prune.teacher_checkpoint:
         errors.append("prune.teacher=checkpoint needs prune.teacher_checkpoint=<fine-tuned model dir>")
+    elif cfg.prune.teacher != "checkpoint" and cfg.prune.teacher_checkpoint:  # it ran the dense teacher (round 18 t09)
+        errors.append(f"prune.teacher_checkpoint is read only with prune.teacher=checkpoint (prune.teacher="
+                      f"{cfg.prune.teacher} distils from the run's own dense model): add prune.teacher=checkpoint")
     if not (cfg.model.get("package") or cfg.model.get("architecture") or cfg.model.get("pretrained")):
         errors.append("model.pretrained is not set: model=hf takes any encoder as model.pretrained=<Hub id or "
                       "local model folder>, e.g. model.pretrained=distilbert/distilbert-base-uncased")
@@ -324,11 +328,12 @@ PRUNED_ZEROS = 0.01
 
 
 def _check_checkpoints(cfg: Any, task: Any, student: dict | None) -> None:
-    """Existence, safetensors, labels (names, not just their number) and width of the given models."""
+    """Existence, safetensors, labels (names, not just their number), pair order and width of the given models."""
     if cfg.dense.checkpoint:
         check_model_dir(cfg.dense.checkpoint, "dense.checkpoint")
         student = read_config(cfg.dense.checkpoint) or {}
         _check_labels("dense.checkpoint", cfg.dense.checkpoint, student, task)
+        check_text_order("dense.checkpoint", cfg.dense.checkpoint, student, cfg.task, task)
         if (Path(str(cfg.dense.checkpoint)) / "structure.json").is_file():  # sdp/pruning/export.py STRUCTURE_FILE
             # A structured run's compact model/ ran as a dense model: its pruned score was reported as "dense", its
             # sparsity counted on the smaller shape, and the run pooled with the full model's in the tables.
@@ -351,6 +356,7 @@ def _check_checkpoints(cfg: Any, task: Any, student: dict | None) -> None:
         check_model_dir(path, "prune.teacher_checkpoint")
         teacher = read_config(path) or {}
         _check_labels("prune.teacher_checkpoint", path, teacher, task)
+        check_text_order("prune.teacher_checkpoint", path, teacher, cfg.task, task)
         width, expected = teacher.get("hidden_size"), (student or {}).get("hidden_size")
         if width is not None and expected is not None and width != expected:
             raise ModelLoadError(f"prune.teacher_checkpoint {str(path)!r} has hidden_size {width}, the student "

@@ -206,6 +206,7 @@ def load_splits(
     max_eval_samples: int | None = None,
     validation_from_train: float | None = None,
     validation_seed: int = 0,
+    read_train: bool = True,
 ) -> LoadedSplits:
     """The train split (``task.train_split``) and every eval split (``task.eval_splits``) of ``task``, with
     their query groups and the rows the source dropped (:class:`LoadedSplits`).
@@ -215,11 +216,18 @@ def load_splits(
 
     ``data_dir`` None (and no ``$SDP_DATA_DIR``) loads ``datasets.load_dataset(task.hub_path, task.hub_name)``;
     otherwise the local reader for ``task.source`` reads the files.
+
+    ``read_train=False`` (sdp-eval, which trains nothing) reads only the eval splits.
     """
     _check_max("max_train_samples", max_train_samples)
     _check_max("max_eval_samples", max_eval_samples)
     root = resolve_data_dir(None if data_dir is None else str(data_dir))
     splits = [task.train_split] if validation_from_train else [task.train_split, *task.eval_splits]
+    if not read_train and not validation_from_train:
+        # sdp-eval read its first eval split as the train split instead: a cross-lingual _small task's reader then
+        # gave it the English train-side rows (scored as "validation.de": 58.00 on 1000 rows the model trained on),
+        # and the checks below skip the train split (STS-B on 2 rows scored pearson -100) (probe round 18, x03, e01).
+        splits = list(task.eval_splits)
     out: dict[str, datasets.Dataset] = {}
     dropped: dict[str, int] = {}  # per split, in load order, for the sources that drop rows
     if root is None and task.source not in FILE_SOURCES:
@@ -247,7 +255,8 @@ def load_splits(
             if isinstance(rows, SplitRows):
                 dropped[split], rows = rows.dropped, rows.rows
             out[split] = _rows_to_dataset(task, rows)
-    out[task.train_split] = subsample(out[task.train_split], max_train_samples)
+    if task.train_split in out:
+        out[task.train_split] = subsample(out[task.train_split], max_train_samples)
     if validation_from_train:
         out[task.train_split], held = carve_validation(out[task.train_split], validation_from_train, validation_seed)
         out[VALIDATION_FROM_TRAIN] = subsample(held, max_eval_samples)
