@@ -42,7 +42,7 @@ from sdp.saved_model import (
     text_order_error,
     trained_length,
 )
-from sdp.validate import carve_difference
+from sdp.training_rows import carve_difference
 
 EVAL_KIND = "eval"  # metrics.json "kind" of an evaluation-only record (a training run's has none, or "run")
 

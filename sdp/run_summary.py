@@ -19,7 +19,7 @@ from sdp.models.tokenizer_digest import tokenizer_digest
 from sdp.run.code import code_identity
 from sdp.run.env import cell_hash, config_hash
 from sdp.run.rundir import atomic_dir
-from sdp.validate import carve_of
+from sdp.training_rows import carve_of
 
 log = logging.getLogger("sdp")
 
@@ -115,7 +115,7 @@ def record_training(model: Any, tokenizer: Any, cfg: Any = None) -> None:
     - ``sdp_text_fields``: the input it takes; sdp-predict refuses one text for a pair model, and back;
     - ``sdp_max_seq_length``: the length it was trained and scored at; sdp-eval and sdp-predict take it when not
       told another (they took the task's default 128 for a model trained at 32, unsaid: probe round 11);
-    - ``sdp_training_rows``: the carve of the training rows (sdp.validate.CARVE_KEYS); sdp-eval and a tuning run's
+    - ``sdp_training_rows``: the carve of the training rows (sdp/training_rows.py); sdp-eval and a tuning run's
       dense.checkpoint are checked against it (it was read from run.json beside the folder only)."""
     model.config.sdp_tokenizer_digest = tokenizer_digest(tokenizer)
     task_cfg = (cfg.get("task") if hasattr(cfg, "get") else None) or {}

@@ -32,6 +32,7 @@ from sdp.pruning.schedules import SCHEDULES, schedule_config_errors
 from sdp.run.code import REUSE_CHOICES
 from sdp.run.tracking import tracker_error
 from sdp.saved_model import check_text_order
+from sdp.training_rows import carve_difference
 
 MIXED_PRECISION = ("inherit", "no", "bf16", "fp16")  # inherit: sdp/run/launch.py
 LR_SCHEDULES = ("linear", "constant")
@@ -363,11 +364,6 @@ def _check_checkpoints(cfg: Any, task: Any, student: dict | None) -> None:
                                  f"has {expected}: the distillation terms compare same-width representations")
 
 
-# What decides which training rows a run holds out (sdp/data/loading.py: subsample, then carve_validation).
-CARVE_KEYS = (("task", "name"), ("max_train_samples",), ("task", "validation_from_train"),
-              ("task", "validation_seed"))
-
-
 def _check_held_out_rows(cfg: Any) -> None:
     """A tuning run (task.validation_from_train) scores rows its dense.checkpoint must never have trained on: an
     sdp dense model (its run folder's run.json) must come from the same carve. A model from elsewhere cannot be
@@ -380,35 +376,6 @@ def _check_held_out_rows(cfg: Any) -> None:
                           f"the training rows ({diff}): it may have trained on the rows this run holds out and "
                           "scores on; fine-tune it with the same task, max_train_samples, task.validation_from_train and "
                           "task.validation_seed")
-
-
-def carve_of(config: dict[str, Any]) -> dict[str, Any]:
-    """The CARVE_KEYS of a plain config, by dotted name (config.json's ``sdp_training_rows``)."""
-    def value(keys: tuple[str, ...]) -> Any:
-        node: Any = config
-        for key in keys:
-            node = node.get(key) if isinstance(node, dict) else None
-        return node
-
-    return {".".join(keys): value(keys) for keys in CARVE_KEYS}
-
-
-def carve_difference(model_dir: Path, cfg: Any) -> str | None:
-    """How the carve of the training rows (CARVE_KEYS) ``model_dir`` was trained on differs from ``cfg``'s, or None
-    (the same carve, or nothing recorded: a model from elsewhere is taken as given). The record is config.json's
-    ``sdp_training_rows`` (sdp-run writes it beside the weights, so a model folder copied away keeps it), else the
-    run.json of the run folder it sits in (models saved before that)."""
-    from sdp.run.rundir import read_run_record
-
-    theirs = (read_config(model_dir) or {}).get("sdp_training_rows")
-    if not isinstance(theirs, dict):
-        record = read_run_record(model_dir.parent)
-        if not record or not isinstance(record.get("config"), dict):
-            return None
-        theirs = carve_of(record["config"])
-    ours = carve_of({"task": dict(cfg.task), "max_train_samples": cfg.max_train_samples})
-    return ", ".join(f"{key}: {theirs.get(key)!r} there, {value!r} here" for key, value in ours.items()
-                     if theirs.get(key) != value) or None
 
 
 def _check_labels(key: str, path: str | Path, config: dict, task: Any) -> None:

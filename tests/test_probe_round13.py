@@ -31,7 +31,7 @@ def _classifier(tokenizer, path: Path, own_tokenizer=None) -> Path:
 
 
 def _run_record(run_dir: Path, max_train_samples, validation_from_train) -> None:
-    """The run.json a run writes, with the keys that decide its carve (sdp/validate.py CARVE_KEYS)."""
+    """The run.json a run writes, with the keys that decide its carve (sdp/training_rows.py CARVE_KEYS)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     config = {"task": {"name": "rte", "validation_from_train": validation_from_train, "validation_seed": 0},
               "max_train_samples": max_train_samples}
