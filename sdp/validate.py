@@ -269,12 +269,23 @@ def _granularity_errors(prune: Any, schedule: Any) -> list[str]:
         return [f"prune.granularity={granularity!r} is not one of {sorted(GRANULARITIES)}"]
     errors += _criterion_errors(prune, granularity)
     name = prune.get("criterion") or DEFAULT_CRITERION[granularity]
-    # Its only event before any update: ranked by |w| (l2) under taylor's (movement's) name (probe round 17).
-    if name in CRITERIA and issubclass(CRITERIA.entry(name).cls, RunningScores) and schedule.name == "one_shot" \
-            and not schedule.start:
-        errors.append(f"prune.criterion={name} ranks by the updates before a pruning event, and schedule=one_shot "
-                      "with schedule.start=0 prunes before the first one: it would rank by |w| (l2) under its name; "
-                      "set schedule.start (e.g. 0.1) or use prune.criterion=magnitude (l2 for structured)")
+    # An event before any update is ranked by |w| (l2) under taylor's (movement's) name (probe round 17), and
+    # masks are nested, so what it prunes stays pruned: one_shot's only event, or a first event at update 0 that
+    # already prunes (schedule.initial_sparsity > 0, or schedule.end=0) (probe round 19).
+    if name in CRITERIA and issubclass(CRITERIA.entry(name).cls, RunningScores) and not schedule.start:
+        if schedule.name == "one_shot":
+            errors.append(f"prune.criterion={name} ranks by the updates before a pruning event, and "
+                          "schedule=one_shot with schedule.start=0 prunes before the first one: it would rank by "
+                          "|w| (l2) under its name; set schedule.start (e.g. 0.1) or use prune.criterion=magnitude "
+                          "(l2 for structured)")
+        elif schedule.get("initial_sparsity") or not schedule.end:
+            first = schedule.get("initial_sparsity") if schedule.end else "the target sparsity"
+            errors.append(f"prune.criterion={name} ranks by the updates before a pruning event, and "
+                          f"schedule={schedule.name} with schedule.start=0 prunes to {first} (schedule."
+                          f"{'initial_sparsity' if schedule.end else 'end=0'}) before the first update: those "
+                          "weights would be ranked by |w| (l2) under its name, and stay pruned; set schedule.start "
+                          "(e.g. 0.1), leave schedule.initial_sparsity at 0, or use prune.criterion=magnitude "
+                          "(l2 for structured)")
     structures = prune.get("structures")
     if structures is not None and granularity != "structured":
         errors.append(f"prune.structures={list(structures)} is read only with prune.granularity=structured")
