@@ -273,6 +273,9 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     rec["seed"] = int(seed) if isinstance(seed, int) and not isinstance(seed, bool) else -1
     rec["target_sparsity"] = round(float(sparsity), 6) if _is_number(sparsity) else float("nan")
     rec["final"] = _score_dict(data.get("final"), "final", required=completed)
+    # A dense model: stages=dense, or (before stages was recorded) the trick sparsity=0. A run that also went
+    # through the pruning stage at sparsity 0 (distilled, trained on) has its own final score (probe round 19).
+    rec["dense_only"] = rec["target_sparsity"] == 0 and data.get("stages") != "dense+prune"
     rec["dense"], rec["dense_problem"] = _dense_scores(data.get("dense"))
     rec["per_language"] = _per_language(data.get("per_language"))
     rec["final_main"] = rec["final"]["main"] if rec["final"] else float("nan")
@@ -337,6 +340,7 @@ _COLUMNS = [
     "path", "status", "task", "model", "method", "schedule", "teacher", "seed",
     "target_sparsity", "config_hash", "setup", "pair_setup", "row_setup", "finished_at", "sdp_version", "sdp_dirty", "code_flag", "has_trace", "final", "dense",
     "per_language", "final_main", "error", "wall_seconds", "whole_launch", "own_dense_stage", "dense_problem",
+    "dense_only",
 ]  # fmt: skip
 
 
@@ -362,7 +366,7 @@ def collect_runs(results_dir: Path | str) -> Collection:
         if is_tuning_run(path):  # a hyperparameter search's held-out score must never sit beside dev scores
             tuning += 1
             continue
-        if record["status"] == "completed" and record["target_sparsity"] == 0:
+        if record["status"] == "completed" and record["dense_only"]:
             dense_only.append(record)  # e.g. a study's shared dense model: it prunes nothing (Dense rows have it)
             continue
         records.append(record)
