@@ -41,6 +41,7 @@ USER_ERRORS = frozenset({
     "FolderRemovedError",  # sdp/io.py (the run folder removed while the run wrote into it)
     "CodeChangedError",  # sdp/run/code.py (the code edited while a sweep ran)
     "CriterionScoresError",  # sdp/pruning/criteria/base.py (a criterion's scores that cannot be ranked)
+    "CriterionScheduleError",  # sdp/pruning/criteria/base.py (a gradient criterion's event before any update)
     "TermValueError",  # sdp/objectives/objective.py (a loss term's value that is not a scalar of the student)
 })
 

@@ -59,3 +59,24 @@ def test_a_run_through_the_pruning_stage_at_sparsity_0_is_a_run_in_the_tables(tm
     assert list(col.runs["path"]) == ["kd0"] and col.n_dense_only == 2
     costs = render_costs(col.runs, col.dense_only)
     assert "| dense + pruning | KD |" in costs and costs.count("dense model (sparsity 0)") == 1
+
+
+def test_a_first_event_that_rounds_to_update_0_is_refused_as_the_stage_is_built():
+    """Round 19's note: the config check reads schedule.start as written, so `schedule.start=0.001` (a fraction)
+    of a 10-update stage, which rounds to update 0, got through it. The stage as built is checked too
+    (sdp/training/loop.py build_stage), at its real length; a magnitude ranking, or an event at update 0 that
+    prunes nothing, is taken (controls)."""
+    from sdp.pruning.criteria.base import CriterionScheduleError, check_first_event
+    from sdp.pruning.criteria.magnitude import Magnitude
+    from sdp.pruning.criteria.movement import Movement
+    from sdp.pruning.schedules import schedule_from_config
+    from sdp.validate import validate_config
+
+    cfg = _cfg(["prune.criterion=movement", "schedule.start=0.001", "schedule.initial_sparsity=0.3"])
+    validate_config(cfg)  # the config alone does not tell
+    schedule = schedule_from_config(cfg.schedule, cfg.sparsity, 10)
+    assert schedule.pruning_steps()[0] == 0
+    with pytest.raises(CriterionScheduleError, match=r"first event prunes to 30% at update 0, before any"):
+        check_first_event(Movement(), schedule)
+    check_first_event(Magnitude(), schedule)
+    check_first_event(Movement(), schedule_from_config(_cfg(["schedule.start=0.001"]).schedule, 0.5, 10))

@@ -15,6 +15,7 @@ from torch import nn
 from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
 
 from sdp.data.batch import model_inputs
+from sdp.pruning.criteria.base import check_first_event
 
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
 
@@ -112,6 +113,8 @@ def build_stage(name: str, stage_cfg: Any, train_cfg: Any, model: nn.Module, acc
                 masks: Any = None, teacher: Any = None, schedule: Any = None) -> Stage:
     """A stage's optimizer (AdamW) and LR schedule over its ``updates``, from its config group (dense or prune); the
     pruning stage's masks, teacher and pruning schedule with it (the stage is not changed after it is built)."""
+    if masks is not None and schedule is not None:
+        check_first_event(getattr(masks, "criterion", None), schedule)  # before any training: at its real length
     raw = build_optimizer(model, stage_cfg.lr, train_cfg.weight_decay)
     # Not prepared: accelerate would step it once per process per update.
     lr_scheduler = build_lr_scheduler(raw, updates, train_cfg.warmup_ratio, stage_cfg.lr_schedule)

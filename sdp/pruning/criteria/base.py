@@ -62,6 +62,25 @@ class CriterionScoresError(ValueError):
     out of the ranking; or a KeyError or IndexError traceback (probe round 9)."""
 
 
+class CriterionScheduleError(ValueError):
+    """A criterion that ranks by the updates before an event (:class:`RunningScores`) given a schedule whose first
+    event already prunes before any update; a user error by its name (sdp/errors.py USER_ERRORS)."""
+
+
+def check_first_event(criterion: Any, schedule: Any) -> None:
+    """Before any training: such an event ranks by |w| (l2) under the criterion's name, and masks are nested, so
+    what it prunes stays pruned (probe rounds 17 and 19). sdp/validate.py refuses the configs that say so; this
+    is the stage as built, with its real length: a fractional ``schedule.start`` or ``end`` of a short stage that
+    rounds to update 0 got through there."""
+    steps = schedule.pruning_steps()
+    if isinstance(criterion, RunningScores) and steps and steps[0] == 0 and schedule.sparsity_at(0) > 0:
+        raise CriterionScheduleError(
+            f"prune.criterion ({type(criterion).__name__}) ranks by the updates before a pruning event, and this run's first event "
+            f"prunes to {schedule.sparsity_at(0):.0%} at update 0, before any: it would rank by |w| (l2) under its "
+            "name; start the schedule later (schedule.start, in updates or a fraction of the stage), or use "
+            "prune.criterion=magnitude (l2 for structured)")
+
+
 def _describe(name: str, what: str) -> str:
     return f"prune.criterion={name!r}: scores(state) {what}"
 
