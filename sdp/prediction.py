@@ -38,7 +38,9 @@ def read_rows(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
         raise DataError(f"input={str(path)!r}: unknown format {suffix!r}; allowed: {list(FORMATS)} (or - for stdin)")
     if not p.is_file():
         raise DataFileNotFoundError(f"input={str(path)!r} does not exist (or is not a file)")
-    text = read_utf8(p)
+    # A UTF-8 BOM (Excel's "CSV UTF-8") is stripped, as sdp-run and sdp-eval strip it (data/file_scan.py): kept, it
+    # became part of the first column's name, and the file a run trained on was refused here (no column 'sentence').
+    text = read_utf8(p).removeprefix("\ufeff")
     if suffix == ".jsonl":
         rows = []
         _no_blank_row(path, ((n, [line] if line.strip() else []) for n, line in enumerate(text.splitlines(), 1)))

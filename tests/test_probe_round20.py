@@ -1,0 +1,26 @@
+"""What probe round 20 found (issue 26; docs/probe_round20.md): sdp-predict refusing a CSV or JSON Lines file
+with a UTF-8 byte order mark that sdp-run and sdp-eval read. Each test fails on the commit the probe ran (616bd22)
+and passes after its fix. No model, offline."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl"])
+def test_predict_reads_a_file_with_a_utf8_bom_as_a_run_does(tmp_path, suffix):
+    """n17: `sdp-predict model_dir=<d09's model> input=bom_dv.csv text_fields=sentence` (the file d09 scored on,
+    saved by pandas with encoding='utf-8-sig') printed `DataError: input='bom_dv.csv' has no column ['sentence'];
+    its columns: ['\\ufeffsentence', 'label']`, while sdp-run and sdp-eval read the same file (accuracy=48.00)."""
+    from sdp.prediction import file_texts
+
+    path = tmp_path / f"in{suffix}"
+    if suffix == ".jsonl":
+        body = "".join(json.dumps({"sentence": t, "label": 1}) + "\n" for t in ("a fine film", "a dull mess"))
+    else:
+        sep = "," if suffix == ".csv" else "\t"
+        body = f"sentence{sep}label\na fine film{sep}1\na dull mess{sep}0\n"
+    path.write_bytes(b"\xef\xbb\xbf" + body.encode("utf-8"))
+    assert file_texts(path, ["sentence"]) == [("a fine film",), ("a dull mess",)]
