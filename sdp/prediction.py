@@ -77,7 +77,14 @@ def file_texts(path: str | Path, text_fields: list[str]) -> list[tuple[str, ...]
     missing = [f for f in text_fields if f not in columns]
     if missing:
         raise DataError(f"input={str(path)!r} has no column {missing}; its columns: {columns}")
-    return [tuple("" if r.get(f) is None else str(r[f]) for f in text_fields) for r in rows]
+    for n, r in enumerate(rows, 1):
+        # A text that is absent (a JSON key missing or null, a CSV/TSV line short of fields) was labelled as an empty
+        # text, one plausible label for a row that has none; a run refuses such a row, and so does this.
+        absent = [f for f in text_fields if r.get(f) is None]
+        if absent:
+            raise DataError(f"input={str(path)!r} row {n} (after the header, if any) has no value for {absent} (a JSON "
+                            "key missing or null, or a line with fewer fields than the header); give every row its text")
+    return [tuple(str(r[f]) for f in text_fields) for r in rows]
 
 
 def _utf8_line(line: str, n: int) -> str:
