@@ -11,7 +11,7 @@ import pytest
 
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl"])
 def test_predict_reads_a_file_with_a_utf8_bom_as_a_run_does(tmp_path, suffix):
-    """n17: `sdp-predict model_dir=<d09's model> input=bom_dv.csv text_fields=sentence` (the file d09 scored on,
+    """m06: `sdp-predict model_dir=<d09's model> input=bom_dv.csv text_fields=sentence` (the file d09 scored on,
     saved by pandas with encoding='utf-8-sig') printed `DataError: input='bom_dv.csv' has no column ['sentence'];
     its columns: ['\\ufeffsentence', 'label']`, while sdp-run and sdp-eval read the same file (accuracy=48.00)."""
     from sdp.prediction import file_texts
@@ -33,7 +33,7 @@ def test_predict_reads_a_file_with_a_utf8_bom_as_a_run_does(tmp_path, suffix):
     (".tsv", "id\tsentence\n1\ta fine film\n2\n3\ta dull mess\n"),
 ])
 def test_predict_refuses_a_row_without_its_text(tmp_path, suffix, body):
-    """n27/n28: `sdp-predict model_dir=<d09's model> input=n27.jsonl text_fields=sentence` (a row with another key,
+    """m07/m08: `sdp-predict model_dir=<d09's model> input=n27.jsonl text_fields=sentence` (a row with another key,
     one with null) and a CSV/TSV line short of fields printed `4 rows labelled` / `3 rows labelled`: a label for each
     row that has no text, as if it were an empty one."""
     from sdp.data.tasks import DataError
