@@ -163,6 +163,12 @@ def _glue_notes(avg_tasks: list[str], no_runs: bool, cells: pd.DataFrame) -> lis
         f"{FLAG} = the cell aggregates runs from different code versions (see summary.md).",
         "Dense = each run's dense fine-tuned score, averaged per seed, then over seeds.",
     ]
+    if (cells["variant"].fillna("").astype(str) != "").any():  # the hashes said nothing of what they are (round 20)
+        notes.append("[hash] after a method = the runs' setup: the short hash of their config less the method's "
+                     "terms, the sparsity, the task and the per-seed inputs (one experiment across tasks; costs.md's "
+                     "setup), shown where rows of one method mix setups; [setup/x] adds what tells a cell's runs "
+                     "apart beyond it (the task's own setup, or the config, e.g. two lambdas). Each run's run.json "
+                     "holds its config.")
     if len(avg_tasks) >= 2:
         names = ", ".join(_short(t) for t in avg_tasks)
         notes.append(f"GLUE avg = mean of the main scores of {names}; shown only where a row has all of them.")

@@ -249,3 +249,22 @@ def test_metrics_of_one_cell_over_different_seeds_show_each_n(tmp_path: Path) ->
         write_run(tmp_path, f"r{seed}", run_record("mrpc", "MP", 0.9, seed, final, None))
     build_report(tmp_path, plots=False)
     assert "| 80.00/70.00 ± 0.00/0.00 (n=2/3) |" in (tmp_path / "tables" / "glue.md").read_text()
+
+
+def test_setup_labels_are_explained_and_costs_uses_the_same_hashes(tmp_path: Path) -> None:
+    """Probe round 20, r04: glue.md labelled rows `Dense [1d668756]` with no word of what the hash is, and costs.md
+    named the same two setups by other hashes (the setup with the task; glue.md's is without it)."""
+    import json
+
+    for name, epochs in (("study", 3), ("demo", 1)):
+        path = write_run(tmp_path, f"{name}/MP", run_record("sst2", "MP", 0.9, 1, {"main": 0.8}, {"main": 0.84},
+                                                            config_hash=name, wall_seconds=5.0)).parent
+        (path / "run.json").write_text(json.dumps({"config": {"dense": {"epochs": epochs}, "regularizer": {},
+                                                              "task": {"name": "sst2"}}}))
+    build_report(tmp_path, plots=False)
+    glue = (tmp_path / "tables" / "glue.md").read_text()
+    labels = sorted(line.split(" | ")[1].split("[")[1].rstrip("]") for line in glue.splitlines()
+                    if line.startswith("| minilm | Dense ["))
+    assert len(labels) == 2 and "[hash] after a method = the runs' setup" in glue
+    costs = (tmp_path / "tables" / "costs.md").read_text()
+    assert sorted(line.split(" | ")[2] for line in costs.splitlines() if line.startswith("| sst2 |")) == labels
