@@ -68,11 +68,17 @@ def compose_config(overrides: list[str]):
             initialize_config_dir(str(Path(__file__).resolve().parents[1] / "conf"), version_base="1.3"))
     try:
         with init:
-            return compose(config_name="config", overrides=overrides)
+            cfg = compose(config_name="config", overrides=overrides)
     except HydraException as exc:  # an unknown key or group option, a malformed override
         hint = (" (a value with non-ASCII or other special characters is quoted: output_dir='évals/rte')"
                 if "LexerNoViableAltException" in str(exc) else "")
         raise ConfigError(" ".join(str(exc).split()) + hint) from None
+    # A key added with '+' (Hydra's own hint for a mistyped one: +max_eval_sample=5, +output=m.json) was taken and
+    # never read: sdp-eval scored every row, or wrote elsewhere, unsaid, where sdp-run refuses it (probe round 21)
+    unknown = sdp.config.unknown_key_errors(cfg)
+    if unknown:
+        raise ConfigError("; ".join(unknown))
+    return cfg
 
 
 def default_out_dir(cfg, model_dir: str) -> Path:
