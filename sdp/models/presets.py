@@ -35,7 +35,7 @@ from sdp.models.inspect import (  # noqa: F401  (ModelLoadError re-exported)
     mismatch_error,
     shape_mismatches,
 )
-from sdp.models.tokenizer_digest import recorded_digest, tokenizer_digest
+from sdp.models.tokenizer_digest import CONFIG_KEY, digest_version, recorded_digest, tokenizer_digest
 
 T = TypeVar("T")
 
@@ -190,7 +190,14 @@ def check_vocab(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, what
             "give the model's own tokenizer files (or model.tokenizer=<its source>)"
         )
     recorded = recorded_digest(model, folder, tokenizer)
-    if recorded is not None and recorded != (given := tokenizer_digest(tokenizer)):
+    if recorded is None:
+        return
+    if (version := digest_version(recorded)) is None:
+        raise ModelLoadError(
+            f"{what} records tokenizer digest {recorded!r} (config.json {CONFIG_KEY}), which this sdp cannot read "
+            "(a newer sdp's, or edited): upgrade sdp, or delete the key to load the folder unchecked"
+        )
+    if recorded != (given := tokenizer_digest(tokenizer, version)):
         raise ModelLoadError(
             f"{what} was trained with another tokenizer than the one given (tokenizer digest {recorded}, from its "
             f"config.json or tokenizer files; {given} given): the same ids would name other words or spellings; "

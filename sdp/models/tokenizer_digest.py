@@ -9,6 +9,10 @@ The digest is of behaviour, not of files: the vocabulary (token -> id) and the i
 special tokens included. It does not change when the same tokenizer is saved elsewhere (its files' paths) or
 serialized by another ``tokenizers`` version, and does change with the vocabulary, the normalizer (case, accents),
 the pre-tokenizer, the special tokens and the truncation side.
+
+A digest names its version (``v2-...``): what it covers grew once (v1, written unprefixed, left out the truncation
+side), and a record is compared with the given tokenizer's digest of the record's own version, so a folder saved
+before a change is still checked and not refused as "another tokenizer".
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 from transformers import AutoTokenizer
 
 CONFIG_KEY = "sdp_tokenizer_digest"
+VERSION = 2
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "sentencepiece.bpe.model", "spiece.model", "vocab.json")
 
 # Texts that tell normalizers apart: case, accents, digits, punctuation, whitespace runs, non-Latin scripts, and a
@@ -32,15 +37,29 @@ PROBES: tuple[tuple[str, str | None], ...] = (
 )
 
 
-def tokenizer_digest(tokenizer: Any) -> str:
+def tokenizer_digest(tokenizer: Any, version: int = VERSION) -> str:
+    if version not in (1, 2):
+        raise ValueError(f"tokenizer digest version {version} is not known (1 or 2)")
     h = hashlib.sha256()
     h.update(json.dumps(sorted(tokenizer.get_vocab().items())).encode())
     for text, pair in PROBES:
         h.update(json.dumps(tokenizer(text, pair)["input_ids"]).encode())
     h.update(json.dumps([tokenizer.pad_token_id, tokenizer.unk_token_id, tokenizer.mask_token_id]).encode())
     # Which end a long text loses: the probes are too short to show it (padding is always on the right: the collator)
-    h.update(str(getattr(tokenizer, "truncation_side", "right")).encode())
+    if version >= 2:
+        h.update(str(getattr(tokenizer, "truncation_side", "right")).encode())
+        return f"v{version}-{h.hexdigest()[:16]}"
     return h.hexdigest()[:16]
+
+
+def digest_version(digest: str) -> int | None:
+    """The version a recorded digest was made with: ``vN-`` names it; a bare 16-hex digest is v1; anything else
+    (a version this sdp does not know, a hand-edited value) None."""
+    head, sep, _ = digest.partition("-")
+    if not sep:
+        return 1 if len(digest) == 16 and all(c in "0123456789abcdef" for c in digest) else None
+    version = int(head[1:]) if head[:1] == "v" and head[1:].isdigit() else None
+    return version if version in (1, 2) else None
 
 
 def recorded_digest(model: Any, folder: Any = None, given: Any = None) -> str | None:

@@ -60,7 +60,7 @@ def test_a_tokenizer_edited_beside_a_saved_model_is_refused(tmp_path, tokenizer)
     load_saved_model(folder, cpu=True)  # control: its own tokenizer loads
     _lowercasing_off(folder)
     with pytest.raises(ModelLoadError, match=r"model_dir '.*model' was trained with another tokenizer than the one "
-                                             r"given \(tokenizer digest \w+, from its config.json"):
+                                             r"given \(tokenizer digest [\w-]+, from its config.json"):
         load_saved_model(folder, cpu=True)
 
 
@@ -105,4 +105,40 @@ def test_a_tokenizer_edited_to_truncate_on_the_left_is_refused(tmp_path, tokeniz
     config = json.loads((folder / "tokenizer_config.json").read_text())
     (folder / "tokenizer_config.json").write_text(json.dumps({**config, "truncation_side": "left"}))
     with pytest.raises(ModelLoadError, match="was trained with another tokenizer"):
+        load_saved_model(folder, cpu=True)
+
+
+def _record(folder: Path, digest: str) -> None:
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "sdp_tokenizer_digest": digest}))
+
+
+def test_a_folder_saved_before_the_digest_grew_is_checked_by_its_own_version(tmp_path, tokenizer):
+    """Folders saved before the truncation side joined the digest record it bare (v1). Compared with today's digest
+    they were all refused as "another tokenizer" (03dcb994... against 75855abd... for their own files); they are
+    compared with the given tokenizer's v1 digest, which still tells an edited tokenizer apart."""
+    from sdp.models.inspect import ModelLoadError
+    from sdp.models.tokenizer_digest import digest_version, tokenizer_digest
+    from sdp.saved_model import load_saved_model
+
+    v1 = tokenizer_digest(tokenizer, 1)
+    assert digest_version(v1) == 1 and digest_version(tokenizer_digest(tokenizer)) == 2
+    assert tokenizer_digest(tokenizer).startswith("v2-") and v1 not in tokenizer_digest(tokenizer)
+    folder = _classifier(tokenizer, tmp_path / "run" / "model")
+    _record(folder, v1)
+    load_saved_model(folder, cpu=True)  # its own tokenizer: loads (was refused)
+    _lowercasing_off(folder)
+    with pytest.raises(ModelLoadError, match=rf"tokenizer digest {v1}, from its config.json"):
+        load_saved_model(folder, cpu=True)
+
+
+@pytest.mark.parametrize("recorded", ["v9-0123456789abcdef", "not-a-digest", "0123"])
+def test_a_digest_of_an_unknown_version_is_refused_by_name(tmp_path, tokenizer, recorded):
+    from sdp.models.inspect import ModelLoadError
+    from sdp.saved_model import load_saved_model
+
+    folder = _classifier(tokenizer, tmp_path / "run" / "model")
+    _record(folder, recorded)
+    with pytest.raises(ModelLoadError, match=rf"records tokenizer digest '{recorded}' \(config.json "
+                                             r"sdp_tokenizer_digest\), which this sdp cannot read"):
         load_saved_model(folder, cpu=True)
