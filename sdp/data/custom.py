@@ -213,9 +213,11 @@ def _label_names(values: list[Any], label_col: str) -> tuple[str, ...]:
 def custom_task(task_cfg: Any) -> TaskSpec:
     """The TaskSpec of a ``task=custom`` config; reads the files to check columns and infer labels."""
     errors = []
+    carved = task_cfg.get("validation_from_train")  # it alone is scored: no dev file needed (round 21, d04)
     for key in FILE_KEYS.values():
-        if not task_cfg.get(key):
-            errors.append(f"task.{key} is required for task=custom")
+        if not task_cfg.get(key) and not (carved and key == FILE_KEYS["validation"]):
+            errors.append(f"task.{key} is required for task=custom"
+                          + (" (or task.validation_from_train=<fraction>)" if key == FILE_KEYS["validation"] else ""))
     fields = list(task_cfg.get("text_fields") or [])
     if len(fields) not in (1, 2):
         errors.append(f"task.text_fields={fields} must name one or two text columns")
@@ -234,7 +236,11 @@ def custom_task(task_cfg: Any) -> TaskSpec:
         raise DataError(f"task.label_names={given_names} names {', '.join(map(repr, twice))} more than once; "
                         f"each class is named once")
     label_col = task_cfg.label_column
-    files = {**FILE_KEYS, **{s: k for s, k in OPTIONAL_FILE_KEYS.items() if task_cfg.get(k)}}
+    files = {s: k for s, k in {**FILE_KEYS, **OPTIONAL_FILE_KEYS}.items() if task_cfg.get(k)}
+    if carved and "validation" in files:  # read and checked (a later run scores it), but not scored here: said
+        log.warning("task.validation_file=%r is checked but not scored: task.validation_from_train=%s scores the "
+                    "rows carved from task.train_file; drop task.validation_from_train to score the file",
+                    str(task_cfg.validation_file), carved)
     tables = {}
     for split, key in files.items():
         tables[split] = read_checked(task_cfg[key], key, fields, label_col)

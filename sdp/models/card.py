@@ -118,7 +118,8 @@ def _data(metrics: dict[str, Any], cfg: Any, scored_on: str) -> str:
     task = cfg.task.name
     if task == "custom":
         train = f"train {cfg.task.get('train_file')}"
-        scored = f"validation {cfg.task.get('validation_file')}"
+        scored = (f"scored on {scored_on}" if cfg.task.get("validation_from_train")
+                  else f"validation {cfg.task.get('validation_file')}")
     else:
         train = "its train split"
         scored = f"scored on {scored_on if cfg.task.get('validation_from_train') else 'its dev split(s)'}"

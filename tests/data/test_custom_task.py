@@ -269,3 +269,24 @@ def test_a_listed_class_with_no_training_row_is_said(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="sdp"):
         resolve_task(compose_cfg(custom(tmp_path, dev=write_reviews(tmp_path / "dev2.tsv", 18, ("pos", "neg")))).task)
     assert "with no row in task.train_file" not in caplog.text  # every class trained: no word
+
+
+def test_a_carved_custom_task_needs_no_dev_file_and_says_when_one_goes_unscored(tmp_path, caplog):
+    """Probe round 21, d04: task=custom with task.validation_from_train required task.validation_file, read it and
+    never scored it, unsaid, and the model card named it as what was scored."""
+    out = tmp_path / "carved"
+    cfg = compose_cfg(["debug=smoke", "dense.max_steps=2", "prune.max_steps=2", f"cache_dir={tmp_path}/cache",
+                       *custom(tmp_path, **{"task.validation_file": "null", "task.validation_from_train": "0.25"})])
+    run(cfg, run_dir=out)
+    on_disk = json.loads((out / "metrics.json").read_text())
+    assert on_disk["status"] == "completed" and on_disk["eval_examples"] == {"validation_from_train": 12}
+    card = (out / "model" / "README.md").read_text()
+    data_row = next(line for line in card.splitlines() if line.startswith("| Task and data |"))
+    assert "held out (task.validation_from_train)" in data_row and "validation None" not in data_row
+    with pytest.raises(DataError, match=r"task.validation_file is required for task=custom \(or "
+                                        r"task.validation_from_train=<fraction>\)"):
+        resolve_task(compose_cfg(custom(tmp_path, **{"task.validation_file": "null"})).task)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="sdp"):
+        resolve_task(compose_cfg(custom(tmp_path, **{"task.validation_from_train": "0.25"})).task)
+    assert "is checked but not scored: task.validation_from_train=0.25" in caplog.text
