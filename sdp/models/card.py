@@ -85,8 +85,23 @@ def model_card(metrics: dict[str, Any], cfg: Any, command: str, structure: dict[
 def _method(metrics: dict[str, Any], cfg: Any, dense_only: bool) -> str:
     if dense_only:  # the record keeps the config's method name; none of it ran
         return f"dense fine-tuning only (the config's {metrics['method']} pruning stage did not run)"
-    return (f"{metrics['method']} (regularizer {cfg.regularizer.name}, alpha {cfg.regularizer.alpha}; "
-            f"weight_reg {cfg.weight_reg.name}; teacher {cfg.prune.teacher})")
+    teacher = cfg.prune.teacher + (f" {cfg.prune.get('teacher_checkpoint')}" if cfg.prune.teacher == "checkpoint"
+                                   else "")
+    criterion = _criterion(cfg)[1]
+    criterion += "".join(f" ({_settings(opts)})" for opts in [cfg.prune.get("criterion_options") or {}] if opts)
+    return (f"{metrics['method']} (regularizer {_component(cfg.regularizer)}; weight_reg {_component(cfg.weight_reg)}; "
+            f"criterion {criterion}; teacher {teacher})")
+
+
+def _settings(options: Any) -> str:
+    return ", ".join(f"{key} {value}" for key, value in options.items())
+
+
+def _component(node: Any) -> str:
+    """A component with every option it ran with (KD's temperature, a plug-in's own): the name alone left the
+    reader to guess them (probe round 17's left)."""
+    options = {key: value for key, value in node.items() if key != "name"}
+    return f"{node.name} ({_settings(options)})" if options else str(node.name)
 
 
 def _criterion(cfg: Any) -> tuple[bool, str]:
@@ -127,7 +142,8 @@ def _data(metrics: dict[str, Any], cfg: Any, scored_on: str) -> str:
         train += f" (a sample of at most {cfg.max_train_samples} rows: max_train_samples)"
     counts = metrics.get("eval_examples") or {}
     if counts:
-        scored += " (" + ", ".join(f"{n} rows of {split}" for split, n in counts.items()) + (
+        named = {"test": f" (task.test_file {cfg.task.get('test_file')})"} if task == "custom" else {}
+        scored += " (" + ", ".join(f"{n} rows of {split}{named.get(split, '')}" for split, n in counts.items()) + (
             f": max_eval_samples={cfg.max_eval_samples}" if cfg.get("max_eval_samples") is not None else "") + ")"
     return f"{task}: {train}; {scored}" if task != "custom" else f"{task}: {train}, {scored}"
 

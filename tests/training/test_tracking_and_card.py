@@ -97,6 +97,31 @@ def test_card_of_a_tuning_run_names_the_held_out_split():
     assert "dev split" not in card and "validation data" not in card
 
 
+def test_card_names_every_option_the_method_ran_with():
+    """The Method row named the regularizer and alpha only: KD's temperature, a criterion's options and the teacher
+    checkpoint were left out, and a custom task's test rows were counted without naming the file (left by probe
+    rounds 17-21)."""
+    from sdp.models.card import model_card
+
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[
+            "debug=smoke", "task=rte", "method=kd", "regularizer.temperature=7.5", "prune.criterion=movement",
+            "prune.teacher=checkpoint", "prune.teacher_checkpoint=/models/t"])
+    cfg.prune.criterion_options = {"beta": 0.25}  # a plug-in criterion's option, as validate would pass it on
+    metrics = {"achieved_sparsity": {"prunable": 0.5}, "method": "KD", "nonzero_params": 1, "total_params": 2,
+               "dense": {"main": 0.6}, "final": {"main": 0.55}, "seed": 42, "versions": {"sdp": "x"},
+               "eval_examples": {"validation": 32, "test": 16}}
+    method = next(line for line in model_card(metrics, cfg, "sdp-run ...").splitlines() if line.startswith("| Method"))
+    assert method == ("| Method | KD (regularizer kd (temperature 7.5, alpha 1.0); weight_reg none (beta 0.0); "
+                      "criterion movement (beta 0.25); teacher checkpoint /models/t) |")
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[
+            "debug=smoke", "task=custom", "task.train_file=tr.csv", "task.validation_file=dv.csv",
+            "task.test_file=te.csv", "task.text_fields=[text]"])
+    data = next(line for line in model_card(metrics, cfg, "sdp-run ...").splitlines() if line.startswith("| Task"))
+    assert "32 rows of validation, 16 rows of test (task.test_file te.csv)" in data
+
+
 def test_a_failed_push_keeps_the_finished_runs_record(tmp_path, monkeypatch, caplog, tokenizer):
     """The upload comes after metrics.json: a login or network failure is an error line with the command to
     retry, never a finished run recorded as failed (nor a raise that other DDP ranks would wait on)."""
