@@ -88,11 +88,14 @@ def _versions(series: pd.Series) -> list[str]:
 def with_variants(final: pd.DataFrame) -> pd.DataFrame:
     """Label rows only where they mix experiments. A row (a method at a sparsity, one column per task) is labelled
     by the short hash of its setup less the task (collect.row_setup_hash: one budget and data recipe across
-    tasks) where it holds several, so one experiment keeps one label in every task's column. Within a cell, the
+    tasks) where the method's rows hold several (at any sparsity), so one experiment keeps one label in every
+    task's column and at every sparsity. Within a cell, the
     setup's own hash is added where it mixes setups that the row's label does not tell apart, and the config's
     where configs differ within one setup (e.g. two lambdas)."""
     row = ["model", "method", "schedule", "teacher", "sparsity"]
-    n_row = final.groupby(row, dropna=False)["row_setup"].transform("nunique")
+    # Over the method's rows at every sparsity: a row whose sparsity only one setup has was left unlabelled beside
+    # labelled rows of the same method, and could not be told apart from them (probe round 20's left).
+    n_row = final.groupby(row[:-1], dropna=False)["row_setup"].transform("nunique")
     cell = final.groupby(["task", *row], dropna=False)
     n_cell_row = cell["row_setup"].transform("nunique")
     n_setup, n_hash = cell["setup"].transform("nunique"), cell["config_hash"].transform("nunique")

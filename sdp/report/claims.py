@@ -104,6 +104,7 @@ def _pairs(runs: pd.DataFrame, results_dir: Path) -> tuple[dict[tuple, dict[str,
         record = read_metrics(run_dir) or {}
         out.setdefault(key, {})[run.method] = {
             "final": run.final_main, "dense": (run.dense or {}).get("main"), "version": run.sdp_version,
+            "row_setup": run.row_setup,
             "analysis": record.get("analysis") or {}, "eval_examples": record.get("eval_examples")}
     for key, method in ambiguous:
         out[key].pop(method, None)
@@ -145,9 +146,14 @@ def _setups(pairs: dict) -> list[tuple]:
 
 
 def _label(task: str, setup: str | None, pairs: dict) -> str:
-    """The task, with its setup's short hash where the folder holds the task under several setups."""
-    several = len({k[6] for k in pairs if k[0] == task}) > 1
-    return f"{task} [{(setup or 'no-setup')[:8]}]" if several else task
+    """The task, with its setup's short hash where the folder holds the task under several setups: the hash of the
+    setup less the task (collect.row_setup_hash), which glue.md and costs.md show for the same runs (one per setup
+    within a task). The setup's own hash, with the task in it, named the same experiment otherwise here."""
+    if len({k[6] for k in pairs if k[0] == task}) <= 1:
+        return task
+    row = next((r.get("row_setup") for k, recs in _ordered(pairs) if (k[0], k[6]) == (task, setup)
+                for r in recs.values()), None)
+    return f"{task} [{(row or 'no-setup')[:8]}]"
 
 
 def kept_floor(dense: float) -> float:
@@ -303,6 +309,9 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
                     floored.append(f"{_label(task, setup, pairs)} {sp:g} {m}")
             lines.append(f"| {_label(task, setup, pairs)} | {sp:g} | {_mean_std(dense)} | " + " | ".join(cells) + " |")
     lines += ["", floor_legend(floors, floored, sampled=sampled)]
+    if any(len({k[6] for k in pairs if k[0] == task}) > 1 for task, _ in _setups(pairs)):
+        lines += ["", "task [hash] = the runs' setup where a task has several (one frontier each, never pooled): "
+                      "glue.md's and costs.md's setup hash for the same runs."]
     sections = {cc: _verdicts(pairs, cc) for cc in cc_methods}
     adjusted = _family({cc: rows for cc, (rows, _) in sections.items()})
     for cc, (rows, tail) in sections.items():

@@ -195,7 +195,8 @@ def test_readme_block_between_markers_follows_claims_md(tmp_path):
 
 
 def _with_setup(run_dir: Path, epochs: int) -> None:
-    (run_dir / "run.json").write_text(json.dumps({"config": {"dense": {"epochs": epochs}, "regularizer": {}}}))
+    config = {"task": {"name": "sst2"}, "dense": {"epochs": epochs}, "regularizer": {}}
+    (run_dir / "run.json").write_text(json.dumps({"config": config}))
 
 
 def test_frontier_verdict_needs_three_units_and_setups_never_pool(tmp_path):
@@ -218,6 +219,16 @@ def test_frontier_verdict_needs_three_units_and_setups_never_pool(tmp_path):
     text = (tmp_path / "tables" / "claims.md").read_text()
     rows = [line for line in text.splitlines() if line.startswith("| sst2 [") and "| 0.9 |" in line]
     assert len(rows) == 2 and {r.split(" | ")[2] for r in rows} == {"90.00 (n=1)", "50.00 (n=1)"}
+    # The same hash as glue.md's for the same runs (claims.md named them by the setup with the task in it).
+    from sdp.report.collect import row_setup_hash
+
+    labels = {r.split(" | ")[0][len("| sst2 ["):-1]: r.split(" | ")[2] for r in rows}
+    short = {e: row_setup_hash({"task": {"name": "sst2"}, "dense": {"epochs": e}, "regularizer": {}})[:8]
+             for e in (1, 3)}
+    assert labels == {short[3]: "90.00 (n=1)", short[1]: "50.00 (n=1)"}
+    glue = (tmp_path / "tables" / "glue.md").read_text()
+    assert all(f"[{h}]" in glue for h in short.values())
+    assert "task [hash] = the runs' setup where a task has several" in text
 
 
 def test_a_studys_seeds_pool_although_each_has_its_own_dense_model(tmp_path):

@@ -268,3 +268,22 @@ def test_setup_labels_are_explained_and_costs_uses_the_same_hashes(tmp_path: Pat
     assert len(labels) == 2 and "[hash] after a method = the runs' setup" in glue
     costs = (tmp_path / "tables" / "costs.md").read_text()
     assert sorted(line.split(" | ")[2] for line in costs.splitlines() if line.startswith("| sst2 |")) == labels
+
+
+def test_a_methods_rows_are_all_labelled_where_any_of_them_mixes_setups(tmp_path: Path) -> None:
+    """A study at 50% and 90%, a demo at 90% only: MP 90% was labelled (two setups) and MP 50% was not, so a reader
+    could not tell which experiment's row it was (probe round 20's left). Every MP row names its setup."""
+    import json
+
+    for name, epochs, sparsities in (("study", 3, (0.5, 0.9)), ("demo", 1, (0.9,))):
+        for sp in sparsities:
+            path = write_run(tmp_path, f"{name}/MP{sp}", run_record("sst2", "MP", sp, 1, {"main": sp / 2}, None,
+                                                                    config_hash=f"{name}{sp}")).parent
+            (path / "run.json").write_text(json.dumps({"config": {"dense": {"epochs": epochs}, "regularizer": {},
+                                                                  "task": {"name": "sst2"}}}))
+    build_report(tmp_path, plots=False)
+    rows = [line.split(" | ")[1:3] for line in (tmp_path / "tables" / "glue.md").read_text().splitlines()
+            if line.startswith("| minilm | MP")]
+    assert len(rows) == 3 and all(" [" in label for label, _ in rows), rows
+    study = {sp for label, sp in rows if label == next(lb for lb, s in rows if s == "50%")}
+    assert study == {"50%", "90%"}  # the study's two rows carry one label
