@@ -149,11 +149,19 @@ def _label(task: str, setup: str | None, pairs: dict) -> str:
     """The task, with its setup's short hash where the folder holds the task under several setups: the hash of the
     setup less the task (collect.row_setup_hash), which glue.md and costs.md show for the same runs (one per setup
     within a task). The setup's own hash, with the task in it, named the same experiment otherwise here."""
-    if len({k[6] for k in pairs if k[0] == task}) <= 1:
+    setups = {k[6] for k in pairs if k[0] == task}
+    if len(setups) <= 1:
         return task
-    row = next((r.get("row_setup") for k, recs in _ordered(pairs) if (k[0], k[6]) == (task, setup)
-                for r in recs.values()), None)
-    return f"{task} [{(row or 'no-setup')[:8]}]"
+    rows = {s: _row_setup(task, s, pairs) for s in setups}
+    # Setups of one task that differ in the task's own settings (max_seq_length) share the hash less the task:
+    # their own is added, as glue.md's [row/setup].
+    extra = f"/{(setup or 'no-setup')[:8]}" if len(set(rows.values())) < len(setups) else ""
+    return f"{task} [{(rows[setup] or 'no-setup')[:8]}{extra}]"
+
+
+def _row_setup(task: str, setup: str | None, pairs: dict) -> str | None:
+    return next((r.get("row_setup") for k, recs in _ordered(pairs) if (k[0], k[6]) == (task, setup)
+                 for r in recs.values()), None)
 
 
 def kept_floor(dense: float) -> float:

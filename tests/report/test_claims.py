@@ -229,6 +229,18 @@ def test_frontier_verdict_needs_three_units_and_setups_never_pool(tmp_path):
     glue = (tmp_path / "tables" / "glue.md").read_text()
     assert all(f"[{h}]" in glue for h in short.values())
     assert "task [hash] = the runs' setup where a task has several" in text
+    # A third setup that differs from the first in the task's own settings only: the hash less the task is the
+    # same, so the setup's own is added (two rows named alike would read as one experiment).
+    for method in ("MP", "SDP-CC(mean)"):
+        path = write_run(tmp_path, f"len64/{method}", run_record(
+            "sst2", method, 0.9, 1, {"main": 0.3}, {"main": 0.5}, analysis={}, config_hash="len64")).parent
+        config = {"task": {"name": "sst2", "max_seq_length": 64}, "dense": {"epochs": 3}, "regularizer": {}}
+        (path / "run.json").write_text(json.dumps({"config": config}))
+    build_report(tmp_path, plots=False)
+    text = (tmp_path / "tables" / "claims.md").read_text()
+    labels = [line.split(" | ")[0] for line in text.splitlines() if line.startswith("| sst2 [") and "| 0.9 |" in line]
+    assert len(labels) == 3 and len(set(labels)) == 3
+    assert sum(label.startswith(f"| sst2 [{short[3]}/") for label in labels) == 2
 
 
 def test_a_studys_seeds_pool_although_each_has_its_own_dense_model(tmp_path):
