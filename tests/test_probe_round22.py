@@ -37,6 +37,24 @@ def _reviews(n: int) -> list[str]:
     return [f"{i}\t{WORDS[labels[i % 2]]} number {i}\t{labels[i % 2]}" for i in range(n)]
 
 
+def test_a_carve_whose_held_out_rows_repeat_training_rows_is_said(tmp_path, caplog):
+    """d12: a training file holding each row twice, carved by task.validation_from_train=0.25: 10 of the 16
+    held-out rows had their twin among the training rows, scored as held-out with no word (a dev file's repeats are
+    said: `... rows repeat a row of task.train_file`)."""
+    from sdp.crosslingual import resolve_task
+    from sdp.data.loading import load_splits
+
+    rows = _reviews(40)
+    train = _write(tmp_path / "dup.tsv", rows + rows)
+    cfg = _compose([*TASK, f"task.train_file={train}", "task.validation_from_train=0.25"])
+    with caplog.at_level("WARNING", logger="sdp"):
+        loaded = load_splits(resolve_task(cfg.task), None, validation_from_train=0.25)
+    held, kept = loaded.datasets["validation_from_train"], loaded.datasets["train"]
+    repeats = sum(text in set(kept["body"]) for text in held["body"])
+    assert repeats > 0
+    assert f"{repeats} of {len(held)} held-out rows repeat a row left for training" in caplog.text
+
+
 def test_a_v1_digest_written_with_a_prefix_is_not_called_another_tokenizer():
     """m05: config.json `sdp_tokenizer_digest: "v1-03dcb994aa927706"` (the folder's own tokenizer's v1 digest, with
     a prefix no sdp writes) was refused as `trained with another tokenizer than the one given (tokenizer digest
