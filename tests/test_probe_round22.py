@@ -37,6 +37,71 @@ def _reviews(n: int) -> list[str]:
     return [f"{i}\t{WORDS[labels[i % 2]]} number {i}\t{labels[i % 2]}" for i in range(n)]
 
 
+@pytest.fixture(scope="module")
+def tuning_run(tmp_path_factory) -> dict[str, Path]:
+    """A smoke tuning run on 48 rows (12 held out), and the same rows in another order."""
+    from sdp.recipe import run
+
+    tmp = tmp_path_factory.mktemp("carve")
+    rows = _reviews(48)
+    train = _write(tmp / "train.tsv", rows)
+    shuffled = rows[:]
+    random.Random(5).shuffle(shuffled)
+    cfg = _compose(["debug=smoke", "train.num_threads=1", "dense.max_steps=2", "prune.max_steps=2",
+                    f"cache_dir={tmp}/cache", *TASK, f"task.train_file={train}", "task.validation_from_train=0.25"])
+    run(cfg, run_dir=tmp / "run")
+    return {"tmp": tmp, "run": tmp / "run", "train": train, "shuffled": _write(tmp / "shuffled.tsv", shuffled),
+            "dev": _write(tmp / "dev.tsv", _reviews(20))}
+
+
+def _eval(run: dict[str, Path], name: str, *overrides: str) -> tuple[int, str]:
+    from cli.eval import main
+
+    return main([f"model_dir={run['run'] / 'model'}", *TASK, f"cache_dir={run['tmp']}/cache",
+                 f"output_dir={run['tmp'] / name}", *overrides]), name
+
+
+def test_eval_of_a_tuning_model_refuses_a_training_file_of_its_rows_in_another_order(tuning_run, capsys):
+    """m02: `sdp-eval model_dir=d02/model task=custom task.train_file=<the run's file, rows shuffled>
+    task.validation_from_train=0.25 max_train_samples=64` printed `custom accuracy=25.00 (16 examples)`: the carve
+    keys matched, but 10 of the 16 rows it held out were rows the model trained on. The run's own file still
+    scores, as its run did."""
+    rc, _ = _eval(tuning_run, "same", f"task.train_file={tuning_run['train']}", *CARVE)
+    assert rc == 0
+    on_disk = json.loads((tuning_run["tmp"] / "same" / "metrics.json").read_text())
+    run_metrics = json.loads((tuning_run["run"] / "metrics.json").read_text())
+    assert on_disk["final"]["main"] == pytest.approx(run_metrics["final"]["main"])
+    capsys.readouterr()
+    rc, name = _eval(tuning_run, "shuffled", f"task.train_file={tuning_run['shuffled']}", *CARVE)
+    assert rc != 0
+    assert "its run trained on other rows than the ones this carve leaves for training" in capsys.readouterr().err
+    assert not (tuning_run["tmp"] / name / "metrics.json").exists()
+
+
+def test_eval_with_a_carve_does_not_carve_the_dev_file(tuning_run, capsys):
+    """m10: `sdp-eval model_dir=d02/model task=custom task.validation_file=dev.csv task.validation_from_train=0.25
+    max_train_samples=64` (no train_file) carved the dev file itself and printed `custom accuracy=0.00 (5
+    examples)` as validation_from_train, beside a warning that the dev file was not scored."""
+    rc, name = _eval(tuning_run, "dev_carved", f"task.validation_file={tuning_run['dev']}", *CARVE)
+    assert rc != 0
+    assert "task.train_file is required for task=custom" in capsys.readouterr().err
+    assert not (tuning_run["tmp"] / name / "metrics.json").exists()
+
+
+def test_a_tuning_runs_dense_checkpoint_of_other_training_rows_is_refused(tuning_run):
+    """o02: a tuning run on the shuffled file with dense.checkpoint=<d02>/dense_model printed `dense held-out
+    accuracy=25.00`: its dense model had trained on 10 of the 16 rows this run held out and scored."""
+    from sdp.errors import ConfigError
+    from sdp.recipe import run
+
+    tmp = tuning_run["tmp"]
+    cfg = _compose(["debug=smoke", "train.num_threads=1", "dense.max_steps=2", "prune.max_steps=2", "method=mp",
+                    f"cache_dir={tmp}/cache", *TASK, f"task.train_file={tuning_run['shuffled']}",
+                    "task.validation_from_train=0.25", f"dense.checkpoint={tuning_run['run'] / 'dense_model'}"])
+    with pytest.raises(ConfigError, match="its run trained on other rows than the ones this carve leaves"):
+        run(cfg, run_dir=tmp / "from_dense")
+
+
 def test_a_carve_whose_held_out_rows_repeat_training_rows_is_said(tmp_path, caplog):
     """d12: a training file holding each row twice, carved by task.validation_from_train=0.25: 10 of the 16
     held-out rows had their twin among the training rows, scored as held-out with no word (a dev file's repeats are
