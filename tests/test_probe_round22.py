@@ -130,3 +130,21 @@ def test_a_v1_digest_written_with_a_prefix_is_not_called_another_tokenizer():
     assert digest_version("v2-75855abd27a1ba59") == 2
     assert digest_version("v1-03dcb994aa927706") is None
     assert digest_version("v3-03dcb994aa927706") is None
+
+
+def test_the_tables_evaluations_say_which_rows_each_scored(tmp_path):
+    """o04: two sdp-eval records of one model, one on its dev file (20 rows) and one on its run's carve (16 rows),
+    were listed in summary.md's Evaluations as `| custom | ... | 30.00 |` and `| custom | ... | 56.25 |`, with
+    nothing to tell which rows each had scored."""
+    from sdp.report.report import build_report
+
+    for name, split, n, main in (("dev", "validation", 20, 0.3), ("carve", "validation_from_train", 16, 0.5625)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps({
+            "kind": "eval", "status": "completed", "task": "custom", "model": "tiny-bert", "method": "SDP-CC",
+            "seed": None, "target_sparsity": 0.5, "final": {"accuracy": main, "main": main},
+            "eval_examples": {split: n}}))
+    build_report(tmp_path, plots=False)
+    summary = (tmp_path / "tables" / "summary.md").read_text()
+    assert "| `carve` | custom | tiny-bert | SDP-CC | 50% | validation_from_train (16) | 56.25 |" in summary
+    assert "| `dev` | custom | tiny-bert | SDP-CC | 50% | validation (20) | 30.00 |" in summary
