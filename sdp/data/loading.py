@@ -17,6 +17,7 @@ from typing import Any
 import datasets
 import numpy as np
 
+from sdp.data.custom import repeated_rows
 from sdp.data.sources import (  # noqa: F401  (re-exported: their home was here)
     FILE_SOURCES,
     HUB_ADAPTERS,
@@ -24,7 +25,6 @@ from sdp.data.sources import (  # noqa: F401  (re-exported: their home was here)
     register_hub_adapter,
     register_local_reader,
 )
-from sdp.data.custom import repeated_rows
 from sdp.data.spec import SplitRows
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target
 
