@@ -148,3 +148,20 @@ def test_the_tables_evaluations_say_which_rows_each_scored(tmp_path):
     summary = (tmp_path / "tables" / "summary.md").read_text()
     assert "| `carve` | custom | tiny-bert | SDP-CC | 50% | validation_from_train (16) | 56.25 |" in summary
     assert "| `dev` | custom | tiny-bert | SDP-CC | 50% | validation (20) | 30.00 |" in summary
+
+
+def test_a_carve_that_holds_out_every_row_of_a_class_is_said(tmp_path, caplog):
+    """p02: a file of 60 rows with one `mid` row, carved by task.validation_from_train=0.25: the carve held out that
+    row, so the model had a `mid` output never trained on, and the row was scored as a miss, unsaid (a dev file's
+    class with no training row is refused, a listed class with none is said)."""
+    from sdp.crosslingual import resolve_task
+    from sdp.data.loading import load_splits
+
+    rows = _reviews(60)
+    rows[8] = f"8\t{WORDS['neg']} but plain 8\tmid"  # row 8 is among the 15 the seed-0 carve holds out
+    train = _write(tmp_path / "rare.tsv", rows)
+    cfg = _compose([*TASK, f"task.train_file={train}", "task.validation_from_train=0.25"])
+    with caplog.at_level("WARNING", logger="sdp"):
+        loaded = load_splits(resolve_task(cfg.task), None, validation_from_train=0.25)
+    assert "mid" not in {loaded.datasets["train"].features["label"].int2str(y) for y in loaded.datasets["train"]["label"]}
+    assert "left no training row of class(es) ['mid']" in caplog.text and "their 1 held-out row(s)" in caplog.text

@@ -70,4 +70,5 @@ def trained_rows_error(config: dict[str, Any] | None, fingerprint: str | None) -
         return None
     return (f"its run trained on other rows than the ones this carve leaves for training (fingerprint {recorded} "
             f"there, {fingerprint} here: the training file holds other rows, or the same in another order), so the "
-            "rows held out here include rows it trained on; give its run's training file (or data_dir)")
+            "rows held out here are not its run's and may include rows it trained on; give its run's training file "
+            "(or data_dir)")

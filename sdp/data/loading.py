@@ -177,6 +177,20 @@ def _warn_repeated_rows(task: TaskSpec, train: datasets.Dataset, held: datasets.
                     fraction, len(rows), len(held), ", ".join(fields))
 
 
+def _warn_untrained_held_out_classes(task: TaskSpec, train: datasets.Dataset, held: datasets.Dataset,
+                                     fraction: float) -> None:
+    """A class whose every row the carve held out is never trained on, and its rows are scored as misses: a file
+    with one `mid` row scored it unsaid (probe round 22, p02), where a dev file's class with no training row is
+    refused or said (sdp/data/custom.py). Said in a warning; not refused (the carve is the user's fraction)."""
+    if not task.label_names or "label" not in held.column_names:
+        return
+    untrained = sorted(set(held["label"]) - set(train["label"]))
+    if untrained:
+        log.warning("task.validation_from_train=%s left no training row of class(es) %s: the model is never trained "
+                    "on them, and their %d held-out row(s) are scored as they are", fraction,
+                    [task.label_names[i] for i in untrained], sum(y in untrained for y in held["label"]))
+
+
 def _add_idx(ds: datasets.Dataset) -> datasets.Dataset:
     if "idx" in ds.column_names:
         ds = ds.remove_columns("idx")
@@ -272,6 +286,7 @@ def load_splits(
     if validation_from_train:
         out[task.train_split], held = carve_validation(out[task.train_split], validation_from_train, validation_seed)
         _warn_repeated_rows(task, out[task.train_split], held, validation_from_train)
+        _warn_untrained_held_out_classes(task, out[task.train_split], held, validation_from_train)
         out[VALIDATION_FROM_TRAIN] = subsample(held, max_eval_samples)
     else:
         for split in task.eval_splits:
