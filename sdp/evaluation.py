@@ -25,6 +25,7 @@ import torch
 from sdp.crosslingual import resolve_task
 from sdp.data.batch import model_inputs
 from sdp.data.custom import SCORING_ONLY
+from sdp.data.fingerprint import split_fingerprints, trained_rows_error
 from sdp.data.loading import load_splits, resolve_data_dir
 from sdp.data.tokenize import make_collator, make_dataloader, tokenize_splits
 from sdp.errors import ConfigError
@@ -55,16 +56,20 @@ def fill_custom_task(cfg: Any, config: dict[str, Any]) -> None:
     task = cfg.task
     if task.name != "custom":
         return
-    if not task.get("train_file") and task.get("validation_file"):
+    # Not with a carve: it is cut from the run's training file, and the dev file carved in its place was scored as
+    # "validation_from_train" (5 of its 20 rows) past the carve check (probe round 22, m10)
+    if not task.get("train_file") and task.get("validation_file") and not task.get("validation_from_train"):
         task.train_file = task.validation_file
     id2label = config.get("id2label") or {}
     if not task.get("label_names") and task.get("metric") != "pearson_spearman" and len(id2label) > 1:
         task.label_names = [str(id2label[k]) for k in sorted(id2label, key=int)]
 
 
-def load_eval_data(cfg: Any, task: Any, tokenizer: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def load_eval_data(cfg: Any, task: Any, tokenizer: Any,
+                   config: dict[str, Any] | None = None, model_dir: Any = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The task's eval splits, tokenised, and their query groups (ranking tasks). The train split is not read,
-    unless the eval split is carved from it (task.validation_from_train)."""
+    unless the eval split is carved from it (task.validation_from_train): then the rows the carve leaves for
+    training must be those the model's run trained on (``config``, its config.json)."""
     carved = bool(cfg.task.get("validation_from_train"))
     # A carve depends on the training rows it is cut from: max_train_samples as the run had it (None scored
     # 622 rows of the whole RTE file for a model whose run held out 16 of 64, with its 48 training rows among them)
@@ -74,6 +79,8 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any) -> tuple[dict[str, Any],
                          validation_from_train=cfg.task.get("validation_from_train"),
                          validation_seed=cfg.task.get("validation_seed", 0), read_train=carved)
     raw = loaded.datasets
+    if carved and (error := trained_rows_error(config, split_fingerprints({"train": raw[task.train_split]})["train"])):
+        raise ConfigError(f"model_dir {str(model_dir)!r}: {error}")
     evaluated = type(raw)({split: raw[split] for split in task.eval_splits})
     return tokenize_splits(evaluated, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir), loaded.groups
 
@@ -206,7 +213,7 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_
                           "task.validation_seed (or score it on the dev split)")
     saved = load_saved_model(path, cpu=cfg.cpu)
     datasets.disable_progress_bars()  # as a run does: bars are for training, not for every map()
-    data, groups = load_eval_data(cfg, task, saved.tokenizer)
+    data, groups = load_eval_data(cfg, task, saved.tokenizer, config, model_dir)
     outputs = {split: predict_split(saved, data[split], cfg.train.eval_batch_size) for split in task.eval_splits}
     # An undefined metric (constant predictions) is stored as 0.0: the record says so, as a run's metrics.json does
     # (it was on stderr only, so a one-class CoLA model's mcc 0.00 read as measured).

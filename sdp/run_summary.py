@@ -11,6 +11,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from sdp.crosslingual import run_fields
+from sdp.data.fingerprint import TRAINED_ROWS_KEY
 from sdp.data.tasks import TaskSpec
 from sdp.io import FolderRemovedError, write_json
 from sdp.models.card import push_to_hub, write_model_card
@@ -18,7 +19,7 @@ from sdp.models.inspect import weights_digest
 from sdp.models.tokenizer_digest import tokenizer_digest
 from sdp.run.code import code_identity
 from sdp.run.env import cell_hash, config_hash
-from sdp.run.rundir import atomic_dir
+from sdp.run.rundir import atomic_dir, read_run_record
 from sdp.training_rows import carve_of
 
 log = logging.getLogger("sdp")
@@ -75,7 +76,7 @@ def save_model_dir(path: Path, model: Any, tokenizer: Any, extra_files: Any = No
     if not path.parent.is_dir():  # the run folder was removed meanwhile: not made anew with only model/ in it
         raise FolderRemovedError(f"the run folder {str(path.parent)!r} was removed (or moved) while the run went on; "
                                  f"{path.name}/ is not written. Run the same command again to start over")
-    record_training(model, tokenizer, cfg)
+    record_training(model, tokenizer, cfg, path.parent)
     with atomic_dir(path) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
@@ -108,7 +109,7 @@ def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict
                       cfg.push_to_hub, run_dir / "model")
 
 
-def record_training(model: Any, tokenizer: Any, cfg: Any = None) -> None:
+def record_training(model: Any, tokenizer: Any, cfg: Any = None, run_dir: Path | None = None) -> None:
     """config.json keys that travel with the weights (a model folder copied away keeps them):
     - ``sdp_tokenizer_digest``: the tokenizer, by behaviour; every load compares it with the one it is handed
       (check_vocab), so a tokenizer replaced or edited beside the weights is refused, not scored;
@@ -116,7 +117,8 @@ def record_training(model: Any, tokenizer: Any, cfg: Any = None) -> None:
     - ``sdp_max_seq_length``: the length it was trained and scored at; sdp-eval and sdp-predict take it when not
       told another (they took the task's default 128 for a model trained at 32, unsaid: probe round 11);
     - ``sdp_training_rows``: the carve of the training rows (sdp/training_rows.py); sdp-eval and a tuning run's
-      dense.checkpoint are checked against it (it was read from run.json beside the folder only)."""
+      dense.checkpoint are checked against it (it was read from run.json beside the folder only); a tuning run's
+      adds the fingerprint of the rows its carve trained on (``run_dir``'s run.json), checked once the data is read."""
     model.config.sdp_tokenizer_digest = tokenizer_digest(tokenizer)
     task_cfg = (cfg.get("task") if hasattr(cfg, "get") else None) or {}
     if not task_cfg:
@@ -128,6 +130,10 @@ def record_training(model: Any, tokenizer: Any, cfg: Any = None) -> None:
         model.config.sdp_max_seq_length = int(task_cfg.get("max_seq_length"))
     plain = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
     model.config.sdp_training_rows = carve_of(plain)
+    if task_cfg.get("validation_from_train") and run_dir is not None:
+        trained = ((read_run_record(run_dir) or {}).get("data_fingerprint") or {}).get("train")
+        if trained:
+            model.config.sdp_training_rows[TRAINED_ROWS_KEY] = trained
 
 
 def _text_fields(cfg: Any) -> list[str] | None:

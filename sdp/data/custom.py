@@ -159,6 +159,12 @@ def _check_distinct_files(task_cfg: Any, files: dict[str, str]) -> None:
                             "a training score reported as held-out; give a file of other rows")
 
 
+def repeated_rows(train: Any, other: Any, fields: list[str]) -> list[int]:
+    """The rows of ``other`` (counted from 1) whose texts (``fields``) are those of a row of ``train``."""
+    seen = set(zip(*(train[f] for f in fields)))
+    return [i + 1 for i, texts in enumerate(zip(*(other[f] for f in fields))) if texts in seen]
+
+
 def _check_shared_rows(task_cfg: Any, files: dict[str, str], tables: dict[str, Any], fields: list[str]) -> None:
     """An eval row whose texts are a training row's is scored as held-out while the model trained on it: 10 of 30
     dev rows copied from train raised the dev score with no word (an equal file is refused above). Said in a
@@ -166,12 +172,10 @@ def _check_shared_rows(task_cfg: Any, files: dict[str, str], tables: dict[str, A
     short texts can repeat in honest splits (not when only scoring a saved model: SCORING_ONLY)."""
     if SCORING_ONLY.get():
         return
-    seen = set(zip(*(tables["train"][f] for f in fields)))
     for split, key in files.items():
         if split == "train":
             continue
-        rows = [i + 1 for i, texts in enumerate(zip(*(tables[split][f] for f in fields))) if texts in seen]
-        if rows:
+        if rows := repeated_rows(tables["train"], tables[split], fields):
             log.warning("task.%s=%r: %d of %d rows repeat a row of task.train_file=%r (the same %s; data rows %s, "
                         "counted from 1): their score is partly a training score; drop them from one of the files",
                         key, str(task_cfg[key]), len(rows), len(tables[split]), str(task_cfg.train_file),

@@ -53,3 +53,22 @@ def check_same_data(old: dict[str, str] | None, new: dict[str, str], what: str) 
         )
 
 
+
+
+# config.json ``sdp_training_rows`` (sdp/training_rows.py) of a tuning run's model also holds the fingerprint of the
+# rows its carve left for training: the carve's keys alone let sdp-eval and a tuning run's dense.checkpoint take a
+# training file with the same rows in another order, whose "held-out" rows were 10 of 16 trained on (probe round 22).
+TRAINED_ROWS_KEY = "train_fingerprint"
+
+
+def trained_rows_error(config: dict[str, Any] | None, fingerprint: str | None) -> str | None:
+    """Why a model (its config.json ``config``) was not trained on the training rows this carve leaves (their
+    ``fingerprint``), or None (the same rows, or nothing recorded: a model saved before the key, or from elsewhere)."""
+    rows = (config or {}).get("sdp_training_rows")
+    recorded = rows.get(TRAINED_ROWS_KEY) if isinstance(rows, dict) else None
+    if not recorded or not fingerprint or recorded == fingerprint:
+        return None
+    return (f"its run trained on other rows than the ones this carve leaves for training (fingerprint {recorded} "
+            f"there, {fingerprint} here: the training file holds other rows, or the same in another order), so the "
+            "rows held out here are not its run's and may include rows it trained on; give its run's training file "
+            "(or data_dir)")

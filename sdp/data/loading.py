@@ -17,6 +17,7 @@ from typing import Any
 import datasets
 import numpy as np
 
+from sdp.data.custom import repeated_rows
 from sdp.data.sources import (  # noqa: F401  (re-exported: their home was here)
     FILE_SOURCES,
     HUB_ADAPTERS,
@@ -165,6 +166,31 @@ def carve_validation(
     return ds.select(keep.tolist()).flatten_indices(), ds.select(held.tolist()).flatten_indices()
 
 
+def _warn_repeated_rows(task: TaskSpec, train: datasets.Dataset, held: datasets.Dataset, fraction: float) -> None:
+    """A held-out row whose texts a training row repeats is scored as held-out while the model trained on them: 10
+    of 16 carved rows of a file holding each row twice, with no word where a dev file's repeats are said
+    (sdp/data/custom.py; probe round 22, d12). Said in a warning (stderr and run.log); not refused."""
+    fields = [f for f in task.text_fields if f in held.column_names]
+    if fields and (rows := repeated_rows(train, held, fields)):
+        log.warning("task.validation_from_train=%s: %d of %d held-out rows repeat a row left for training (the same "
+                    "%s): their score is partly a training score; drop the repeated rows from the training data",
+                    fraction, len(rows), len(held), ", ".join(fields))
+
+
+def _warn_untrained_held_out_classes(task: TaskSpec, train: datasets.Dataset, held: datasets.Dataset,
+                                     fraction: float) -> None:
+    """A class whose every row the carve held out is never trained on, and its rows are scored as misses: a file
+    with one `mid` row scored it unsaid (probe round 22, p02), where a dev file's class with no training row is
+    refused or said (sdp/data/custom.py). Said in a warning; not refused (the carve is the user's fraction)."""
+    if not task.label_names or "label" not in held.column_names:
+        return
+    untrained = sorted(set(held["label"]) - set(train["label"]))
+    if untrained:
+        log.warning("task.validation_from_train=%s left no training row of class(es) %s: the model is never trained "
+                    "on them, and their %d held-out row(s) are scored as they are", fraction,
+                    [task.label_names[i] for i in untrained], sum(y in untrained for y in held["label"]))
+
+
 def _add_idx(ds: datasets.Dataset) -> datasets.Dataset:
     if "idx" in ds.column_names:
         ds = ds.remove_columns("idx")
@@ -259,6 +285,8 @@ def load_splits(
         out[task.train_split] = subsample(out[task.train_split], max_train_samples)
     if validation_from_train:
         out[task.train_split], held = carve_validation(out[task.train_split], validation_from_train, validation_seed)
+        _warn_repeated_rows(task, out[task.train_split], held, validation_from_train)
+        _warn_untrained_held_out_classes(task, out[task.train_split], held, validation_from_train)
         out[VALIDATION_FROM_TRAIN] = subsample(held, max_eval_samples)
     else:
         for split in task.eval_splits:

@@ -10,7 +10,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-EVAL_COLUMNS = ["path", "task", "model", "method", "target_sparsity", "final", "final_main", "model_dir", "finished_at"]
+EVAL_COLUMNS = ["path", "task", "model", "method", "target_sparsity", "scored_on", "final", "final_main", "model_dir",
+                "finished_at"]
 
 
 class MalformedEval(ValueError):
@@ -42,8 +43,12 @@ def load_evaluation(data: dict[str, Any], run_dir: Path, results_dir: Path) -> d
     if not isinstance(final, dict) or not _number(final.get("main")):
         raise MalformedEval("`final.main` of an evaluation record is missing or not a finite number")
     sparsity = data.get("target_sparsity")
+    # The rows scored, by split: two evaluations of one model (its dev file, its run's carve) showed only their scores
+    # (30.00 and 56.25), with nothing to tell them apart (probe round 22, o04)
+    examples = data.get("eval_examples")
+    scored_on = ", ".join(f"{split} ({n})" for split, n in examples.items()) if isinstance(examples, dict) else ""
     return {"path": run_dir.relative_to(results_dir).as_posix(), "task": str(data.get("task") or ""),
             "model": str(data.get("model") or ""), "method": str(data.get("method") or ""),
-            "target_sparsity": float(sparsity) if _number(sparsity) else float("nan"),
+            "target_sparsity": float(sparsity) if _number(sparsity) else float("nan"), "scored_on": scored_on,
             "final": {k: float(v) for k, v in final.items() if _number(v)}, "final_main": float(final["main"]),
             "model_dir": str(data.get("model_dir") or ""), "finished_at": str(data.get("finished_at") or "")}

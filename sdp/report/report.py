@@ -221,11 +221,11 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
         lines.append("")
     if not coll.evaluations.empty:
         lines += ["## Evaluations (sdp-eval: saved models scored without training)", "",
-                  "| path | task | model | method | sparsity | main |", "|---|---|---|---|---|---|"]
+                  "| path | task | model | method | sparsity | scored on (rows) | main |", "|---|---|---|---|---|---|---|"]
         for r in coll.evaluations.itertuples(index=False):
             sp = fmt_sparsity(r.target_sparsity) if r.target_sparsity == r.target_sparsity else "—"
             lines.append(f"| `{r.path}` | {r.task or '—'} | {r.model or '—'} | {r.method or '—'} | {sp} | "
-                         f"{fmt_num(100 * r.final_main)} |")
+                         f"{r.scored_on or '—'} | {fmt_num(100 * r.final_main)} |")
         lines.append("")
     lines += ["## Malformed metrics.json (skipped)", ""]
     lines += [f"- `{p}`: {why}" for p, why in coll.malformed] or ["None."]
