@@ -53,8 +53,6 @@ def check_same_data(old: dict[str, str] | None, new: dict[str, str], what: str) 
         )
 
 
-
-
 # config.json ``sdp_training_rows`` (sdp/training_rows.py) of a tuning run's model also holds the fingerprint of the
 # rows its carve left for training: the carve's keys alone let sdp-eval and a tuning run's dense.checkpoint take a
 # training file with the same rows in another order, whose "held-out" rows were 10 of 16 trained on (probe round 22).
