@@ -84,6 +84,11 @@ def file_texts(path: str | Path, text_fields: list[str]) -> list[tuple[str, ...]
         if absent:
             raise DataError(f"input={str(path)!r} row {n} (after the header, if any) has no value for {absent} (a JSON "
                             "key missing or null, or a line with fewer fields than the header); give every row its text")
+        nested = [f for f in text_fields if isinstance(r[f], (list, dict))]  # its Python repr was labelled (round 23)
+        if nested:
+            raise DataError(f"input={str(path)!r} row {n}: column {nested[0]!r} holds "
+                            f"{'an object' if isinstance(r[nested[0]], dict) else 'a list'}, not a text; give one text "
+                            "per row")
     return [tuple(str(r[f]) for f in text_fields) for r in rows]
 
 

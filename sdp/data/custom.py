@@ -29,7 +29,7 @@ from typing import Any
 
 import datasets
 
-from sdp.data.file_scan import scan_file
+from sdp.data.file_scan import delimited_cells, scan_file
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target
 
 log = logging.getLogger("sdp")
@@ -103,7 +103,31 @@ def read_checked(path: str | Path, key: str, fields: list[str], label_col: str) 
     ds = read_table(path, key)
     _check_columns(ds, [*fields, label_col], key, str(path))
     for column in [label_col, *fields]:
-        _check_filled(ds, column, "the label column" if column == label_col else "a text field", key, str(path))
+        role = "the label column" if column == label_col else "a text field"
+        _check_scalar(ds, column, role, key, str(path))
+        _check_filled(ds, column, role, key, str(path))
+    return _as_written(ds, path, fields, label_col)
+
+
+def _as_written(ds: datasets.Dataset, path: str | Path, fields: list[str], label_col: str) -> datasets.Dataset:
+    """A local CSV/TSV's text fields, and a label column of whole numbers or booleans, as the file spells them:
+    pandas reads a column of numbers as numbers, so labels 01/02/10 were classes 1/2/10 (sdp-predict printed 2 for
+    02) and a text 0042 was trained on as '42.0' while sdp-predict read '0042' (probe round 23, d01/d02). Labels
+    written as plain whole numbers (0, 1, 10) stay numbers, in numeric order; float labels stay a regression's."""
+    suffix = Path(str(path).split("?")[0]).suffix.lower()
+    if is_url(path) or suffix not in (".csv", ".tsv"):
+        return ds
+    kinds = {c: str(getattr(ds.features[c], "dtype", "")) for c in [*fields, label_col]}
+    typed = [c for c in fields if kinds[c] not in ("string", "large_string")]
+    if kinds[label_col] == "bool" or kinds[label_col].startswith(("int", "uint")):
+        typed.append(label_col)
+    if not typed:
+        return ds
+    cells = delimited_cells(Path(str(path)).expanduser(), suffix == ".tsv", typed)
+    for column in typed:
+        if column == label_col and all(str(v) == c for v, c in zip(ds[column], cells[column])):
+            continue  # 0, 1, 10 as written: numbers, sorted as numbers
+        ds = ds.remove_columns(column).add_column(column, cells[column])
     return ds
 
 
@@ -120,6 +144,17 @@ def _is_blank(value: Any) -> bool:
     if isinstance(value, float):
         return math.isnan(value)
     return isinstance(value, str) and not value.strip()
+
+
+def _check_scalar(ds: datasets.Dataset, column: str, role: str, key: str, path: str) -> None:
+    """A JSON (or Parquet) cell holding a list or an object is no text and no label: a text field's was a TypeError
+    traceback (unhashable type: 'list'), a label's an AttributeError (probe round 23, js1/js2)."""
+    values = list(ds[column])
+    rows = [i + 1 for i, value in enumerate(values) if isinstance(value, (list, dict))]
+    if rows:
+        kind = "an object" if isinstance(values[rows[0] - 1], dict) else "a list"
+        raise DataError(f"task.{key}={path!r}: column {column!r} ({role}) holds {kind} in {len(rows)} of {len(ds)} "
+                        f"rows (first: {rows[:5]}; data rows counted from 1); give one string (or number) per row")
 
 
 def _check_filled(ds: datasets.Dataset, column: str, role: str, key: str, path: str) -> None:
@@ -229,6 +264,9 @@ def custom_task(task_cfg: Any) -> TaskSpec:
         errors.append(f"task.text_fields={fields} names {fields[0]!r} twice: a pair is two different columns")
     if not task_cfg.get("label_column"):
         errors.append("task.label_column is required for task=custom")
+    elif task_cfg.label_column in fields:  # the answer as the input: a tokenizer traceback (probe round 23, lk1)
+        errors.append(f"task.text_fields={fields} names the label column {task_cfg.label_column!r} as a text field: "
+                      "the model would read its answer; name the text columns")
     metric = task_cfg.get("metric")
     if metric not in METRICS:
         errors.append(f"task.metric={metric!r} is not one of {sorted(METRICS)}")
