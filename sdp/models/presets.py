@@ -35,6 +35,7 @@ from sdp.models.inspect import (  # noqa: F401  (ModelLoadError re-exported)
     mismatch_error,
     shape_mismatches,
 )
+from sdp.models.inspect import label_names as checkpoint_labels
 from sdp.models.tokenizer_digest import CONFIG_KEY, digest_version, recorded_digest, tokenizer_digest
 
 T = TypeVar("T")
@@ -271,6 +272,15 @@ def load_model(
         if model.config.num_labels != num_labels:
             raise ModelLoadError(
                 f"checkpoint {checkpoint!r} has {model.config.num_labels} labels, the task needs {num_labels}"
+            )
+        theirs = checkpoint_labels(model.config.to_dict())
+        if label_names and theirs is not None and [n.lower() for n in theirs] != [n.lower() for n in label_names]:
+            # A custom task's labels are read from its files after the config checks (sdp/validate.py): a checkpoint
+            # fine-tuned with them in another order ran with its classes swapped (probe round 23, t01/t02).
+            raise ModelLoadError(
+                f"{checkpoint_key} {str(checkpoint)!r} was fine-tuned for the labels {theirs} in this order (config.json "
+                f"id2label); this run's are {list(label_names)}: its outputs would be read as other classes; give "
+                f"task.label_names={theirs} (its order), or a checkpoint fine-tuned for these labels"
             )
     elif model_cfg.architecture is not None:
         try:
