@@ -65,8 +65,9 @@ def model_card(metrics: dict[str, Any], cfg: Any, command: str, structure: dict[
         f"| Task and data | {_data(metrics, cfg, scored_on)} |",
         f"| Method | {_method(metrics, cfg, dense_only)} |",
         f"| Schedule | {_schedule(cfg, dense_only)} |",
-        f"| Target sparsity | {100 * float(metrics.get('target_sparsity', cfg.sparsity)):.1f}% of the prunable weights |",
-        f"| Achieved sparsity | {100 * achieved:.2f}% of the prunable weights "
+        f"| Target sparsity | {100 * float(metrics.get('target_sparsity', cfg.sparsity)):.1f}% of the "
+        f"{_prunable(metrics, cfg)} |",
+        f"| Achieved sparsity | {100 * achieved:.2f}% of the prunable weights{_encoder_share(metrics)} "
         f"({metrics['nonzero_params']} of {metrics['total_params']} parameters non-zero"
         f"{' in the masked network' if structure else ''}) |",
         *([f"| Forms | {_forms(metrics, structure)} |"] if structure else []),
@@ -82,6 +83,45 @@ def model_card(metrics: dict[str, Any], cfg: Any, command: str, structure: dict[
     ])
 
 
+DEFAULT_INCLUDE = [r"encoder\.layer\.\d+\."]  # prune.include's default (sdp/config.py): every encoder layer
+
+
+def _prunable(metrics: dict[str, Any], cfg: Any) -> str:
+    """Which weights the sparsity is of: their number, and prune.include/exclude where they narrow the default set
+    (a card said "pruned to 50.0%" for an encoder 23.98% sparse, half its matrices excluded: probe round 23, c03)."""
+    count = metrics.get("prunable_params")
+    text = f"{count} prunable weights" if count is not None else "prunable weights"
+    include, exclude = list(cfg.prune.get("include") or []), list(cfg.prune.get("exclude") or [])
+    chosen = [*([f"prune.include={include}"] if include != DEFAULT_INCLUDE else []),
+              *([f"prune.exclude={exclude}"] if exclude else [])]
+    return text + (f" ({', '.join(chosen)})" if chosen else "")
+
+
+def _encoder_share(metrics: dict[str, Any]) -> str:
+    share = (metrics.get("achieved_sparsity") or {}).get("encoder")
+    return f", {100 * share:.2f}% of the encoder's weights" if share is not None else ""
+
+
+def _start(cfg: Any) -> str:
+    """Where the pruning stage started: the run's own dense fine-tuning, or a given dense.checkpoint (a card said
+    "dense fine-tuning" for a run that fine-tuned nothing: probe round 23, c04)."""
+    given = cfg.dense.get("checkpoint")
+    return f"from the fine-tuned dense.checkpoint {given} (no fine-tuning in this run)" if given else "dense fine-tuning"
+
+
+def _term(cfg: Any) -> str:
+    """What kept the pruned network near its teacher: an MP card said "a distillation term" (probe round 23, c05)."""
+    distill, weight = cfg.regularizer.name != "none", cfg.weight_reg.name != "none"
+    if distill and weight:
+        return ("while a distillation term keeps the pruned network close to its teacher and a weight-alignment "
+                "term its weights close to the teacher's")
+    if distill:
+        return "while a distillation term keeps the pruned network close to its teacher"
+    if weight:
+        return "while a weight-alignment term keeps its weights close to the teacher's (no distillation term)"
+    return "with no distillation term (pruning alone)"
+
+
 def _method(metrics: dict[str, Any], cfg: Any, dense_only: bool) -> str:
     if dense_only:  # the record keeps the config's method name; none of it ran
         return f"dense fine-tuning only (the config's {metrics['method']} pruning stage did not run)"
@@ -89,8 +129,9 @@ def _method(metrics: dict[str, Any], cfg: Any, dense_only: bool) -> str:
                                    else "")
     criterion = _criterion(cfg)[1]
     criterion += "".join(f" ({_settings(opts)})" for opts in [cfg.prune.get("criterion_options") or {}] if opts)
+    dropout = cfg.prune.get("dropout") or "on"
     return (f"{metrics['method']} (regularizer {_component(cfg.regularizer)}; weight_reg {_component(cfg.weight_reg)}; "
-            f"criterion {criterion}; teacher {teacher})")
+            f"criterion {criterion}; teacher {teacher}{'' if dropout == 'on' else f'; dropout {dropout}'})")
 
 
 def _settings(options: Any) -> str:
@@ -115,17 +156,15 @@ def _what_was_done(cfg: Any, dense_only: bool, structure: dict[str, Any] | None)
         return ["Dense fine-tuning only (sdp, `stages=dense`): no pruning stage ran; every weight is kept."]
     structured, criterion = _criterion(cfg)
     how = "in one step" if cfg.schedule.name == "one_shot" else "iteratively"
+    kind = f"{'Structured' if structured else 'Unstructured'} pruning{' with self-distillation' if cfg.regularizer.name != 'none' else ''} (sdp)"
     if structured:
         kinds = ", ".join(cfg.prune.get("structures") or ["heads", "ffn"])
-        return [f"Structured pruning with self-distillation (sdp): dense fine-tuning, then whole structures "
-                f"({kinds}) removed {how}, ranked by `{criterion}`, while a distillation term keeps the pruned "
-                "network close to its teacher. `model.safetensors` is the standard form (removed layers gone, "
+        return [f"{kind}: {_start(cfg)}, then whole structures ({kinds}) removed {how}, ranked by `{criterion}`, "
+                f"{_term(cfg)}. `model.safetensors` is the standard form (removed layers gone, "
                 "the FFN cut to one width, pruned heads kept as zeros); `model.onnx` holds every layer at its own "
                 "kept heads and neurons (`structure.json`)."]
-    return [f"Unstructured pruning with self-distillation (sdp): dense fine-tuning, then single weights removed "
-            f"{how}, ranked by `{criterion}`, while a distillation term keeps the pruned network close to its "
-            "teacher. Pruned weights are stored as exact zeros in `model.safetensors` (a plain `save_pretrained` "
-            "folder)."]
+    return [f"{kind}: {_start(cfg)}, then single weights removed {how}, ranked by `{criterion}`, {_term(cfg)}. "
+            "Pruned weights are stored as exact zeros in `model.safetensors` (a plain `save_pretrained` folder)."]
 
 
 def _data(metrics: dict[str, Any], cfg: Any, scored_on: str) -> str:
