@@ -155,7 +155,7 @@ class PruneRecipe:
                                                 cfg.schedule, cfg.sparsity, updates["prune"]))}
         self.tracker = Tracker(self.accelerator, cfg, prune_offset=0 if cfg.dense.checkpoint else updates["dense"])
         # 7. Checkpoints in run_dir/checkpoints, then the measurements behind the analysis.
-        self.checkpointer = Checkpointer(self.run_dir / CKPT_DIR, self.accelerator, resume_identity(cfg), self.trace_path)
+        self.checkpointer = Checkpointer(self.run_dir / CKPT_DIR, self.accelerator, resume_identity(cfg), self.trace_path, self.versions)
         # Probe loss around prune events (twice each: cheap), recovery, separability, weights (sdp/training/trace.py).
         probe = probe_batch(self.datasets[self.task.train_split], self.collator, cfg.train.batch_size,
                             self.accelerator.device)

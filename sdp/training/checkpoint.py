@@ -80,11 +80,13 @@ class Checkpointer:
     resume; ``trace_path`` receives one ``checkpoint`` event per save.
     """
 
-    def __init__(self, root: Path, accelerator, identity: dict[str, Any], trace_path: Path) -> None:
+    def __init__(self, root: Path, accelerator, identity: dict[str, Any], trace_path: Path,
+                 versions: dict[str, Any] | None = None) -> None:
         self.root = Path(root)
         self.accelerator = accelerator
         self.identity = identity
         self.trace_path = trace_path
+        self.versions = versions if versions is not None else {}  # the run's (metrics.json): a resume adds to it
         self.signals = StopSignals()  # SIGTERM/SIGINT/SIGUSR2 -> checkpoint, then stop or requeue
 
     def clear(self) -> None:
@@ -118,6 +120,7 @@ class Checkpointer:
                 "data order and the result would change mid-run, and the record would name only this launch. "
                 f"Resume it on {state['world_size']} process(es), or resume=false to start over")
         state["path"] = str(path)
+        self._threads_of_earlier_launches(state.get("num_threads") or [])
         if state["stage"] == "prune":  # a prune-stage resume starts from the dense weights
             check_dense_model(state.get("dense_model"), state.get("dense_sha256"))
         if self.accelerator.is_main_process:  # records written after this checkpoint are redone now
@@ -127,6 +130,19 @@ class Checkpointer:
                                                "step": state["step"], "checkpoint": path.name,
                                                "corrupt": state["fell_back_from"]})
         return state
+
+    def _threads_of_earlier_launches(self, earlier: list[int]) -> None:
+        """Torch sums in another order at another thread count, so a run resumed at another train.num_threads is
+        bit-identical to no unbroken run; it recorded only the last launch's count, as an unbroken run at that count
+        records it (probe round 23, k03; the README promises a bit-exact resume). Said, and kept in metrics.json's
+        ``versions.num_threads_before_resume`` (the counts of the launches before this one)."""
+        now = self.versions.get("num_threads")
+        if now is None or all(n == now for n in earlier):
+            return
+        self.versions["num_threads_before_resume"] = list(earlier)
+        log.warning("resumed at train.num_threads=%s, but the launches before ran at %s: the weights will not be "
+                    "bit-identical to an unbroken run at either count (recorded as versions.num_threads_before_resume"
+                    "); resume at %s to keep them", now, earlier, earlier[-1])
 
     @staticmethod
     def tensors(state: dict[str, Any], group: str) -> dict[str, torch.Tensor] | None:
@@ -154,7 +170,10 @@ class Checkpointer:
             append_jsonl(self.trace_path, {"event": "checkpoint", "stage": stage, "step": step})
             header = {"format": FORMAT_VERSION, "identity": self.identity, "stage": stage, "step": step,
                       "world_size": acc.num_processes,
-                      "trace_bytes": trace_size(self.trace_path)}  # a resume cuts the trace back here
+                      "trace_bytes": trace_size(self.trace_path),  # a resume cuts the trace back here
+                      # every launch's thread count so far (_threads_of_earlier_launches)
+                      "num_threads": [*self.versions.get("num_threads_before_resume", []),
+                                      *([self.versions["num_threads"]] if "num_threads" in self.versions else [])]}
             if stage == "prune":  # the dense weights a resume starts from: checked against this when it loads them
                 header["dense_sha256"] = dense_digest(state.get("dense_model"))
             with atomic_dir(self.root / name) as tmp:
