@@ -103,6 +103,12 @@ class Registry:
         old = self._entries.get(name)
         if old is not None and old.cls is not cls:
             raise ValueError(f"{self.group} {name!r} is already registered ({old.cls.__module__}.{old.cls.__name__})")
+        # The tables name, pair and judge methods by label: a plug-in labelled "MP" showed as a second MP row, and
+        # SDP-CC lost its MP partner, unsaid (probe round 23, p01).
+        twin = next((e.name for e in self._entries.values() if e.label == (label or name) and e.name != name), None)
+        if twin is not None:
+            raise ValueError(f"{self.group} {name!r}: label {label or name!r} is already {self.group} {twin!r}'s; the "
+                             "tables name methods by label, so give it a label of its own")
         self._entries[name] = entry = Entry(name, cls, label or name, float(weight))
         if not self.compose:
             return
