@@ -108,8 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # a user error, printed as one line
         return int(exc.code or 0)
     scores = ", ".join(f"{k}={100 * v:.2f}" for k, v in record["final"].items() if "/" not in k)
-    print(f"sdp-eval: {record['task']} {scores} ({sum(record['eval_examples'].values())} examples) -> "
-          f"{out_dir / 'metrics.json'}")
+    counts = record["eval_examples"]  # per split: a sum over a dev and a test file read as the score's count (round 23)
+    rows = (f"{sum(counts.values())}" if len(counts) == 1
+            else ", ".join(f"{n} {split.replace('validation.', '')}" for split, n in counts.items()))
+    print(f"sdp-eval: {record['task']} {scores} ({rows} examples) -> {out_dir / 'metrics.json'}")
     return 0
 
 
