@@ -325,11 +325,12 @@ def check_resumable(run_dir: str | Path, cfg: Any) -> None:
     if metrics.get("status") == "completed":
         return  # completed_here decides, next: another config's completed run is refused there
     if record is not None and record.get("resume_identity") != resume_identity(cfg):
+        failed = metrics.get("status") == "failed"  # not "unfinished ... would mix two runs" (probe round 23, c07b)
         raise ResumeRefusedError(
-            f"run directory {str(run_dir)!r} holds an unfinished run of another config; resuming it would mix "
-            f"two runs. {_differing_keys(run_dir, cfg)}Choose another output_dir, or resume=false to move the "
-            "old run aside and start over"
-        )
+            f"run directory {str(run_dir)!r} holds " + (f"a failed run of another config ({metrics.get('error_type') or 'an error'}"
+            "). " if failed else "an unfinished run of another config; resuming it would mix "
+            "two runs. ") + f"{_differing_keys(run_dir, cfg)}Choose another output_dir, or resume=false to move the "
+            "old run aside and start over")
 
 
 def write_run_record(run_dir: str | Path, cfg: Any, data: dict[str, str] | None = None) -> None:
