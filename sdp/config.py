@@ -198,8 +198,11 @@ NAME_MAX = 255  # bytes in one folder name (ext4, xfs, apfs)
 
 def job_dir(dirname: str, run_id: str) -> str:
     """``${sdp_job_dir:...}``: a sweep job's folder, ``<overrides>,id=<run id>``, cut to NAME_MAX bytes (a sweep
-    with many overrides was an OSError 'File name too long' traceback); the run id keeps a cut name unique."""
+    with many overrides was an OSError 'File name too long' traceback); the run id keeps a cut name unique. A '/'
+    in an override's value (a file path: task.train_file=/data/tr.csv) is written '_': it nested each job's folder
+    under the path's parts (probe round 23's note)."""
     tail = f",id={run_id}"
+    dirname = str(dirname).replace("/", "_")
     name = f"{dirname}{tail}"
     if len(name.encode()) <= NAME_MAX:
         return name

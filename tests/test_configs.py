@@ -95,3 +95,10 @@ def test_a_sweep_jobs_folder_name_fits_the_file_system():
     assert len(cut.encode()) == 255 and cut.endswith("...,id=abcd1234") and cut.startswith("train.option_0=")
     node = OmegaConf.create({"d": long, "dir": "${sdp_job_dir:${d},abcd1234}"})
     assert node.dir == cut
+
+
+def test_a_sweep_jobs_folder_name_holds_no_path_separator():
+    """A swept or given file path in a job's overrides (task.train_file=/tmp/a/tr.csv) nested the job's folder under
+    the path's parts; its '/' is written '_', so every job is one folder under sweeps/."""
+    name = sdp.config.job_dir("task.train_file=/tmp/a/tr.csv,seed=1", "abcd1234")
+    assert name == "task.train_file=_tmp_a_tr.csv,seed=1,id=abcd1234" and "/" not in name
