@@ -21,6 +21,11 @@ PAIR_METRICS = {
     "mnli": ("accuracy_m", "accuracy_mm"),
 }
 SINGLE_METRIC = {"cola": "mcc", "sst2": "accuracy", "qnli": "accuracy", "rte": "accuracy", "wnli": "accuracy"}
+# The names a published row may give: a GLUE task's own and its metrics' (the table's columns), main, or unspecified
+# (a number whose metric the paper does not state). Another spelling (MRPC, acc) made a column or cell of its own, or
+# no cell: the number was lost without a word (probe round 24, b02, b03).
+TASK_METRICS = {t: (*PAIR_METRICS.get(t, ()), *((SINGLE_METRIC[t],) if t in SINGLE_METRIC else ()), "main", "unspecified")
+                for t in (*SINGLE_METRIC, *PAIR_METRICS)}
 
 
 def load_published(path: Path | str) -> tuple[pd.DataFrame, list[str]]:
@@ -33,7 +38,7 @@ def load_published(path: Path | str) -> tuple[pd.DataFrame, list[str]]:
             f"no published baselines at `{path.parent.name}/{path.name}` (optional: rows of the papers' cited numbers, "
             "e.g. `baselines=results/baselines/published_glue.csv`)"]
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's BOM is no part of the first column's name
     except (OSError, UnicodeDecodeError) as err:
         return pd.DataFrame(columns=CELL_COLUMNS), [f"`{path}` cannot be read as UTF-8 text: {err}"]
     reader = csv.DictReader(io.StringIO(text, newline=""))
@@ -55,6 +60,10 @@ def load_published(path: Path | str) -> tuple[pd.DataFrame, list[str]]:
             problems.append(f"`{path.name}` line {lineno}: sparsity {rec['sparsity']} is not a fraction in [0, 1] "
                             "(write 0.9 for 90%); row left out")
             continue
+        problem = _name_or_unit_problem(rec["task"], rec["metric"], value, rec["value"])
+        if problem:
+            problems.append(f"`{path.name}` line {lineno}: {problem}; row left out")
+            continue
         key = (rec["model"], rec["method"], round(sparsity, 6), rec["task"], rec["metric"])
         if key in seen:  # two published numbers for one cell: the table would show one of them silently
             problems.append(f"`{path.name}` line {lineno}: the same model, method, sparsity, task and metric as "
@@ -72,6 +81,18 @@ def load_published(path: Path | str) -> tuple[pd.DataFrame, list[str]]:
     frame = pd.DataFrame(rows, columns=CELL_COLUMNS)
     frame = pd.concat([frame, _mains(frame)], ignore_index=True) if not frame.empty else frame
     return frame.sort_values(CELL_KEYS, kind="mergesort").reset_index(drop=True), problems
+
+
+def _name_or_unit_problem(task: Any, metric: Any, value: float, written: Any) -> str | None:
+    """Why a published row cannot be shown as written, or None: a task or metric named otherwise than the tables
+    do, or a value written as a fraction (0.5634 showed as 0.56 in a percent column; probe round 24, b01)."""
+    if task not in TASK_METRICS:
+        return f"task {task!r} is not one of {sorted(TASK_METRICS)} (the GLUE tasks as the tables name them)"
+    if metric not in TASK_METRICS[task]:
+        return f"metric {metric!r} is not one of {list(TASK_METRICS[task])} for {task}"
+    if 0 < abs(value) <= 1:
+        return f"value {written} reads as a fraction, and the values are percent (write {value * 100:g} for {written})"
+    return None
 
 
 def _mains(frame: pd.DataFrame) -> pd.DataFrame:
