@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import grid_calibration  # noqa: E402  (scripts/ is not a package)
 import grid_runs  # noqa: E402
 import grid_study  # noqa: E402
+from grid_config import config_change  # noqa: E402
 from gridrun import REPO, Grid, offline_environment, read_completed  # noqa: E402
 
 from sdp.run.rundir import read_run_record  # noqa: E402
@@ -96,7 +97,7 @@ def jobs_of(opts) -> list[tuple]:
     return list(jobs.values())
 
 
-def status(grid: Grid, run_dir: Path, requires: tuple[str, ...]) -> str:
+def status(grid: Grid, run_dir: Path, requires: tuple[str, ...], overrides: list[str] = ()) -> str:
     """What a launch would do with ``run_dir``, read-only (gridrun.Grid._launch decides the same way, and writes)."""
     from sdp.run.code_policy import judge
 
@@ -105,6 +106,8 @@ def status(grid: Grid, run_dir: Path, requires: tuple[str, ...]) -> str:
         keep, _, why = judge(done, grid.reuse_any_code)
         if not keep:
             return f"re-run ({why})"
+        if changed := config_change([*grid.base, *overrides], read_run_record(run_dir), done):
+            return f"re-run (made with another config: {changed})"
         missing = [f for f in requires if not (run_dir / f).exists()]
         if missing:
             return f"redo ({', '.join(missing)} missing)"
@@ -121,7 +124,7 @@ def show_plan(opts) -> None:
     jobs = jobs_of(opts)
     lines = []
     for run_dir, overrides, requires in jobs:
-        state = status(grid, run_dir, requires)
+        state = status(grid, run_dir, requires, overrides)
         kind = state.split(" (")[0]  # done, kept, redo, re-run, resume, restart, to run
         counts[kind] = counts.get(kind, 0) + 1
         lines.append(f"{grid.label(run_dir)}\t{state}\t{' '.join(overrides)}")

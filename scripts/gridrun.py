@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grid_config import config_change
 from grid_pids import Registration
 
 from sdp.io import write_json
@@ -162,6 +163,9 @@ class Grid:
         done, committed = read_completed(run_dir), committed_record(run_dir)
         if done is not None and not self.keep(run_dir, done):
             done = committed = None  # made again (sdp-run sets the old files aside); the old scores no longer stand
+        if done is not None and (changed := config_change([*self.base, *overrides], read_run_record(run_dir), done)):
+            print(f"re-running {self.label(run_dir)}: its record was made with another config ({changed})", flush=True)
+            done, committed, overrides = None, None, [*overrides, "resume=false"]
         missing = [f for f in requires if not (run_dir / f).exists()]
         if done is not None and not missing:
             return self._unless_mismatch(run_dir, done, committed)  # also after an earlier launch's redo
