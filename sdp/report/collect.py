@@ -13,6 +13,7 @@ import pandas as pd
 from sdp.objectives.naming import method_name
 from sdp.report.clock import utc_key
 from sdp.report.not_runs import EVAL_COLUMNS, MalformedEval, load_evaluation, not_a_run
+from sdp.report.same_data import data_digest, split_by_data
 from sdp.report.trace_read import load_trace, was_resumed  # noqa: F401  (re-exported: plots, gridrun, tests)
 from sdp.report.walk import walk_metrics as _walk_metrics
 from sdp.run.env import PER_SEED_INPUTS, config_hash
@@ -243,7 +244,7 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     versions = data.get("versions") if isinstance(data.get("versions"), dict) else {}
     config = (read_run_record(run_dir) or {}).get("config")
     rec["setup"], rec["pair_setup"] = setup_hash(config) or "", pair_hash(config, results_dir) or ""
-    rec["row_setup"] = row_setup_hash(config) or ""
+    rec["row_setup"], rec["data"] = row_setup_hash(config) or "", data_digest(data.get("data_fingerprint"))
     world = (data.get("distributed") or {}).get("world_size") if isinstance(data.get("distributed"), dict) else None
     if isinstance(world, int) and world > 1:  # train.batch_size is per process: another global batch, another cell
         for key in ("config_hash", "setup", "pair_setup", "row_setup"):
@@ -338,7 +339,7 @@ def code_flag(flag: Any) -> str:
 
 _COLUMNS = [
     "path", "status", "task", "model", "method", "schedule", "teacher", "seed",
-    "target_sparsity", "config_hash", "setup", "pair_setup", "row_setup", "finished_at", "sdp_version", "sdp_dirty", "code_flag", "has_trace", "final", "dense",
+    "target_sparsity", "config_hash", "setup", "pair_setup", "row_setup", "data", "finished_at", "sdp_version", "sdp_dirty", "code_flag", "has_trace", "final", "dense",
     "per_language", "final_main", "error", "wall_seconds", "whole_launch", "own_dense_stage", "dense_problem",
     "dense_only",
 ]  # fmt: skip
@@ -375,11 +376,12 @@ def collect_runs(results_dir: Path | str) -> Collection:
     unfinished = frame[frame["status"] != "completed"].sort_values("path")
     stopped = unfinished["status"] == INTERRUPTED
     failed, interrupted = unfinished[~stopped].reset_index(drop=True), unfinished[stopped].reset_index(drop=True)
+    done, data_warnings = split_by_data(done)  # one setup on other data: other experiments (sdp/report/same_data.py)
     runs, conflicts, identical = _dedupe(done)
     dense_models = _dedupe(pd.DataFrame(dense_only, columns=_COLUMNS))[0]
     # Only the runs the tables use (a superseded duplicate is not in them).
     warnings = [f"`{r.path}`: {r.dense_problem}" for kept in (runs, dense_models)
-                for r in kept.itertuples(index=False) if r.dense_problem]
+                for r in kept.itertuples(index=False) if r.dense_problem] + data_warnings
     return Collection(
         runs=runs,
         failed=failed,
