@@ -277,6 +277,10 @@ def custom_task(task_cfg: Any) -> TaskSpec:
     if twice:  # refused before any file is read; datasets' ClassLabel would fail later with a traceback
         raise DataError(f"task.label_names={given_names} names {', '.join(map(repr, twice))} more than once; "
                         f"each class is named once")
+    if given_names and metric == "pearson_spearman":  # ignored, unsaid, with the names kept in run.json (round 24, rg2)
+        raise DataError(f"task.label_names={given_names} names classes, but task.metric=pearson_spearman makes this "
+                        "task a regression (one score per row, no classes); drop task.label_names, or choose a "
+                        "classification metric (accuracy, f1, mcc)")
     label_col = task_cfg.label_column
     files = {s: k for s, k in {**FILE_KEYS, **OPTIONAL_FILE_KEYS}.items() if task_cfg.get(k)}
     if carved and "validation" in files:  # read and checked (a later run scores it), but not scored here: said
