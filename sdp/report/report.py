@@ -9,6 +9,7 @@ import pandas as pd
 
 from sdp.data.tasks import GLUE_TASKS
 from sdp.io import atomic_write
+from sdp.objectives.naming import CRITERION_OPEN
 from sdp.report.aggregate import (
     CELL_COLUMNS,
     CELL_KEYS,
@@ -59,7 +60,8 @@ def _write(path: Path, text: str, files: list[Path]) -> None:
     files.append(path)
 
 
-def _embed_in_readme(readme: Path | None, name: str, text: str | None, files: list[Path], missing: str) -> None:
+def _embed_in_readme(readme: Path | None, name: str, text: str | None, files: list[Path], missing: str,
+                     warnings: list[str]) -> None:
     """Replace the block between ``<!-- sdp-tables: NAME -->`` and ``<!-- /sdp-tables: NAME -->`` of a results
     folder's README with the generated ``text`` (its own title left out), so numbers quoted there are never
     stale; ``missing`` stands there while there is nothing to show. Opt-in: a README without the markers is
@@ -69,6 +71,9 @@ def _embed_in_readme(readme: Path | None, name: str, text: str | None, files: li
         return
     old = readme.read_text(encoding="utf-8")
     if start not in old or end not in old.split(start, 1)[1]:
+        if start in old:  # its end marker misspelt or lost: the old block's numbers stayed, unsaid (round 24, rm1)
+            warnings.append(f"`{readme.name}` has `{start}` but no `{end}` after it: the block was not refreshed, "
+                            "so the numbers in it may be stale; restore the end marker")
         return
     head, rest = old.split(start, 1)
     body = text.split("\n", 1)[1].strip("\n") if text else missing
@@ -76,6 +81,11 @@ def _embed_in_readme(readme: Path | None, name: str, text: str | None, files: li
     if new != old:
         atomic_write(readme, lambda tmp: tmp.write_text(new, encoding="utf-8", newline="\n"))
     files.append(readme)
+
+
+def base_criterion(method: str) -> str:
+    """The criterion's label of a method name: "SDP-CC (movement)" -> "movement"."""
+    return method.split(CRITERION_OPEN, 1)[1].rstrip(")")
 
 
 def _write_set(out_dir: Path, stem: str, heading: str, tables: list, csv_text: str, files: list[Path],
@@ -134,11 +144,19 @@ def build_report(
     claims = render_claims(runs, results_dir) if not no_runs else None
     if claims is not None:
         _write(out_dir / "claims.md", claims, files)
-    _embed_in_readme(readme, "claims.md", claims, files, "No claims.md yet: no SDP-CC run has an MP partner.")
+    why = "no SDP-CC run has an MP partner"
+    other = sorted({base_criterion(m) for m in runs["method"] if m.startswith("SDP-CC") and CRITERION_OPEN in m}
+                   if claims is None and not no_runs else [])
+    if other:  # "has no MP partner" beside SDP-CC (movement) runs paired with MP (movement) misled (round 24, r02)
+        why = (f"it judges SDP-CC against MP and KD of the default criterion, and the SDP-CC runs here rank weights "
+               f"by {', '.join(other)} (their pairs with MP of that criterion are in deltas.md)")
+        report.warnings.append(f"no claims.md: {why}")
+    _embed_in_readme(readme, "claims.md", claims, files, f"No claims.md yet: {why}.", report.warnings)
     costs = render_costs(runs, coll.dense_only)
     if costs is not None:
         _write(out_dir / "costs.md", costs, files)
-    _embed_in_readme(readme, "costs.md", costs, files, "No costs.md yet: no completed run records its wall_seconds.")
+    _embed_in_readme(readme, "costs.md", costs, files, "No costs.md yet: no completed run records its wall_seconds.",
+                     report.warnings)
 
     trace_problems: list[str] = []
     if plots and not no_runs:
