@@ -19,7 +19,12 @@ from omegaconf import DictConfig
 
 import sdp.config  # noqa: F401  (registers the structured schema before Hydra composes)
 from hydra_plugins.sdp_launcher.local_launcher import SdpLocalLauncher  # imports hydra only
-from sdp.config import deletion_errors, repeated_sweep_errors, sweeper_params_errors
+from sdp.config import (
+    deletion_errors,
+    repeated_sweep_errors,
+    sweeper_params_errors,
+    unreadable_override_errors,
+)
 from sdp.errors import ConfigError, SearchError, user_errors
 from sdp.gpu_placement import jobs_per_gpu  # standard library only
 from sdp.objectives.registry import load_plugins
@@ -37,6 +42,8 @@ sys.argv[:] = rank_argv(sys.argv)
 # so `regularizer=<theirs>` composes and validates like a built-in (docs/plugins.md).
 with user_errors():
     load_plugins()
+    if unreadable_override_errors(sys.argv[1:]):  # Hydra's grammar error named neither the override nor the quoting
+        raise ConfigError("; ".join(unreadable_override_errors(sys.argv[1:])))
     if deletion_errors(sys.argv[1:]):  # ~sparsity, ~regularizer: a traceback from inside Hydra otherwise
         raise ConfigError("; ".join(deletion_errors(sys.argv[1:])))
     if repeated_sweep_errors(sys.argv[1:]):  # -m seed=1,2 seed=3: Hydra would run seed 3 alone, without a word

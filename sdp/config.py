@@ -315,3 +315,23 @@ def sweeper_params_errors(argv: list[str]) -> list[str]:
     return [f"{arg}: Hydra's basic sweeper does not take hydra.sweeper.params from the command line; sweep the keys "
             "themselves (-m seed=1,2 task=rte,mrpc), or choose a search sweeper (hparams_search=optuna)"
             for arg in argv if arg.lstrip("+").startswith("hydra.sweeper.params")]
+
+
+def unreadable_override_errors(argv: list[str]) -> list[str]:
+    """Overrides Hydra's grammar cannot read, each with its cure. Hydra said only "mismatched input '=' expecting
+    <EOF>", naming neither the override nor the quoting, for a path holding '=' or ',' given unquoted, such as a sweep
+    job's folder (outputs/sweeps/method=kd,seed=1,id=.../dense_model) as dense.checkpoint= (probe round 24, u01)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser, errors = OverridesParser.create(), []
+    for arg in argv:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        try:
+            parser.parse_overrides([arg])
+        except Exception as exc:  # noqa: BLE001 - Hydra's OverrideParseException (its grammar's words)
+            key, _, value = arg.partition("=")
+            said = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            errors.append(f"{arg!r} is not an override Hydra can read ({said}); a value holding '=', ',', spaces or "
+                          f"brackets is quoted as a whole: {key}='{value}'")
+    return errors
