@@ -75,6 +75,10 @@ def check_task_labels(model_dir: str | Path, config: dict[str, Any], task: Any) 
     names = label_names(config)
     if num_labels(config) != len(expected) or (names is not None and [n.lower() for n in names] !=
                                                 [n.lower() for n in expected]):
+        if num_labels(config) == 1:  # was "trained for labels 1 unnamed labels" (probe round 24, e02)
+            raise ModelLoadError(f"{where} is a regression model (one score per row: config.json num_labels 1); task "
+                                 f"{task.name!r} is a classification with the labels {expected}: evaluate it on the "
+                                 "task it was trained for")
         have = names if names is not None else f"{num_labels(config)} unnamed labels"
         raise ModelLoadError(f"{where} was trained for labels {have} (config.json id2label); task {task.name!r} "
                              f"has {expected}: evaluate it on the task it was trained for")
