@@ -163,6 +163,19 @@ def test_a_readme_block_that_cannot_be_refreshed_is_said(tmp_path):
     assert "the SDP-CC runs here rank weights by movement" in readme
 
 
+def test_a_readme_block_sdp_tables_does_not_embed_is_said(tmp_path):
+    """Probe round 25, rb1: a block `<!-- sdp-tables: glue.md -->` (only claims.md and costs.md are embedded) kept
+    its old numbers, never refreshed and never said."""
+    from sdp.report.report import build_report
+
+    _run(tmp_path, "MP1", "MP", 1, 0.6)
+    (tmp_path / "README.md").write_text("# loop\n<!-- sdp-tables: glue.md -->\n| rte | 99.9 |\n"
+                                        "<!-- /sdp-tables: glue.md -->\n")
+    report = build_report(tmp_path, plots=False)
+    assert any("sdp-tables block(s) ['glue.md'], which sdp-tables does not refresh" in w for w in report.warnings)
+    assert "99.9" in (tmp_path / "README.md").read_text()  # left as it was: said, not rewritten
+
+
 # ------------------------------------------------------------------------------- u01: an unreadable override
 def test_an_unquoted_path_holding_an_equals_sign_is_said_with_its_quoting(tmp_path):
     """u01: `dense.checkpoint=<a sweep job's folder>/dense_model` or `output_dir=/tmp/x=1` unquoted: Hydra's

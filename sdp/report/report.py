@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,6 +84,17 @@ def _embed_in_readme(readme: Path | None, name: str, text: str | None, files: li
     files.append(readme)
 
 
+def _unembedded_blocks(readme: Path | None, embedded: tuple[str, ...], warnings: list[str]) -> None:
+    """A README block of another name (``<!-- sdp-tables: glue.md -->``) was never refreshed and never said, so its
+    numbers went stale unseen (probe round 25, rb1)."""
+    if readme is None or not readme.is_file():
+        return
+    names = sorted(set(re.findall(r"<!-- sdp-tables: (.*?) -->", readme.read_text(encoding="utf-8"))) - set(embedded))
+    if names:
+        warnings.append(f"`{readme.name}` has sdp-tables block(s) {names}, which sdp-tables does not refresh (it "
+                        f"embeds {list(embedded)}): their numbers may be stale; rename or remove them")
+
+
 def base_criterion(method: str) -> str:
     """The criterion's label of a method name: "SDP-CC (movement)" -> "movement"."""
     return method.split(CRITERION_OPEN, 1)[1].rstrip(")")
@@ -157,6 +169,7 @@ def build_report(
         _write(out_dir / "costs.md", costs, files)
     _embed_in_readme(readme, "costs.md", costs, files, "No costs.md yet: no completed run records its wall_seconds.",
                      report.warnings)
+    _unembedded_blocks(readme, ("claims.md", "costs.md"), report.warnings)
 
     trace_problems: list[str] = []
     if plots and not no_runs:

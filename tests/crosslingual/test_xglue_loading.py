@@ -69,6 +69,20 @@ def test_official_xglue_layout_xnli(xglue_dir):
     assert len(ok["test.de"]) == 1
 
 
+def test_an_official_tsv_saved_without_its_header_keeps_its_first_row(xglue_dir, caplog):
+    """Probe round 25, xo2/xo2b: the reader skipped line 1 of every *.tsv, so a file saved without its header lost
+    its first data row, unsaid; a first line whose label is the task's is now data, with a warning."""
+    root = xglue_dir / "xglue_full_dataset"
+    _write(root / "XNLI" / "multinli.train.en.tsv", ["a\tb\tneutral", "c\td\tcontradictory", "e\tf\tentailment"])
+    _write(root / "PAWSX" / "en" / "dev_2k.tsv", ["1\ta\tb\t0", "2\tc\td\t1"])
+    with caplog.at_level("WARNING"):
+        xnli = load_splits(select_languages(get_task("xnli"), ["en"]), xglue_dir).datasets
+        paws = load_splits(select_languages(get_task("pawsx"), ["en"]), xglue_dir).datasets
+    assert len(xnli["train"]) == 3 and xnli["train"]["premise"][0] == "a"
+    assert len(paws["validation.en"]) == 2
+    assert "has no header line" in caplog.text
+
+
 def test_official_xglue_layout_pawsx_drops_ns(xglue_dir):
     task = select_languages(get_task("pawsx"), ["en", "de"])
     loaded = load_splits(task, xglue_dir)
