@@ -111,7 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     counts = record["eval_examples"]  # per split: a sum over a dev and a test file read as the score's count (round 23)
     rows = (f"{sum(counts.values())}" if len(counts) == 1
             else ", ".join(f"{n} {split.replace('validation.', '')}" for split, n in counts.items()))
-    print(f"sdp-eval: {record['task']} {scores} ({rows} examples) -> {out_dir / 'metrics.json'}")
+    queries = "; ".join(f"{split.replace('validation.', '')}: {q['scored']} queries scored"
+                        + (f", {q['left_out']} with nothing to rank left out" if q["left_out"] else "")
+                        for split, q in record.get("eval_queries", {}).items())
+    detail = f"{rows} examples" + (f"; {queries}" if queries else "")
+    print(f"sdp-eval: {record['task']} {scores} ({detail}) -> {out_dir / 'metrics.json'}")
     return 0
 
 

@@ -30,7 +30,7 @@ from sdp.data.loading import load_splits, resolve_data_dir
 from sdp.data.tokenize import make_collator, make_dataloader, tokenize_splits
 from sdp.errors import ConfigError
 from sdp.io import write_json
-from sdp.metrics import compute_metrics_noting
+from sdp.metrics import compute_metrics_noting, eval_queries
 from sdp.models.inspect import changed_weights, length_error
 from sdp.pruning.masks import select_prunable, sparsity_report
 from sdp.run.env import versions
@@ -218,7 +218,7 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_
     # An undefined metric (constant predictions) is stored as 0.0: the record says so, as a run's metrics.json does
     # (it was on stderr only, so a one-class CoLA model's mcc 0.00 read as measured).
     metric_warnings: list[str] = []
-    scores = compute_metrics_noting(task, outputs, groups, metric_warnings)
+    scores = compute_metrics_noting(task, outputs, groups, metric_warnings, data)
     measured = weight_sparsity(saved.model, cfg.prune)
     source, edited = same_model_as_run(source_run(path), measured, path)
     report = compact_sparsity({k: v for k, v in measured.items() if k != "prunable_params"}, source)
@@ -237,6 +237,7 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_
         **({"source_run_differs": edited} if edited else {}),
         **({"metric_warnings": metric_warnings} if metric_warnings else {}),
         "eval_examples": {split: len(out[1]) for split, out in outputs.items()},
+        **eval_queries(groups, data),
         "max_seq_length": int(cfg.task.max_seq_length),
         "versions": versions(),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
@@ -170,20 +171,39 @@ def expected_grade(logits: np.ndarray) -> np.ndarray:
     return p @ np.arange(logits.shape[1], dtype=np.float64)
 
 
+def rankable_queries(grades: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The query ids (``groups``) with something to rank: two or more rows whose grades are not all equal. A
+    one-row query has no order, and any order of pages graded alike is as right as another: sklearn scored an
+    all-Bad query 0 and an all-Good one 1, whatever the ranker did (probe round 25, wpb)."""
+    grades, groups = np.asarray(grades, float), np.asarray(groups)
+    ids = np.unique(groups)
+    return np.asarray([g for g in ids if np.ptp(grades[groups == g]) > 0], dtype=ids.dtype)
+
+
+def query_counts(grades: np.ndarray, groups: np.ndarray) -> dict[str, int]:
+    """How many queries the nDCG of one split scores and leaves out (:func:`rankable_queries`)."""
+    total, scored = len(np.unique(groups)), len(rankable_queries(grades, groups))
+    return {"scored": scored, "left_out": total - scored}
+
+
+def eval_queries(groups: dict[str, np.ndarray] | None, datasets: Any) -> dict[str, Any]:
+    """``{"eval_queries": {split: query_counts}}`` for metrics.json when the task ranks (``groups``), else {}:
+    ``eval_examples`` counts rows, and a ranking's score is a mean over the queries this counts."""
+    if not groups:
+        return {}
+    return {"eval_queries": {split: query_counts(datasets[split]["labels"], ids) for split, ids in groups.items()}}
+
+
 def ndcg_by_query(scores: np.ndarray, grades: np.ndarray, groups: np.ndarray, k: int | None = None) -> float:
-    """Mean over queries of ``sklearn.metrics.ndcg_score`` of the rows of each query (``groups`` = query
-    ids). Queries with a single row carry no ranking and are skipped; an all-Bad query scores 0."""
+    """Mean over the :func:`rankable_queries` of ``sklearn.metrics.ndcg_score`` of the rows of each query
+    (``groups`` = query ids); the others are left out (a run records the counts: ``eval_queries``)."""
     scores, grades, groups = np.asarray(scores, float), np.asarray(grades, float), np.asarray(groups)
     if not (len(scores) == len(grades) == len(groups)):
         raise ValueError(f"ndcg: {len(scores)} scores, {len(grades)} grades, {len(groups)} query ids")
-    values = []
-    for g in np.unique(groups):
-        sel = groups == g
-        if sel.sum() < 2:
-            continue
-        values.append(ndcg_score(grades[sel][None, :], scores[sel][None, :], k=k))
+    values = [ndcg_score(grades[groups == g][None, :], scores[groups == g][None, :], k=k)
+              for g in rankable_queries(grades, groups)]
     if not values:
-        raise ValueError("ndcg: no query has two or more rows")
+        raise ValueError("ndcg: no query has two or more rows with different grades (nothing to rank)")
     return float(np.mean(values))
 
 
@@ -238,10 +258,33 @@ def crosslingual_metrics(
     return result
 
 
+def tie_repeated_inputs(split_outputs: dict[str, tuple[np.ndarray, np.ndarray]], inputs: Any) -> dict[str, Any]:
+    """``split_outputs`` with each row's predictions those of the first row of its split that has the same model
+    input (``inputs[split]``'s ``input_ids`` and ``token_type_ids``, a tokenised split in the outputs' order).
+
+    The same text scored in another batch (another padding: a run's eval, sdp-eval of its saved model, another
+    eval_batch_size) moves by float noise (~1e-7), and a regression's Spearman ranked texts that tie by that noise:
+    a run recorded 98.53 and sdp-eval of its own model 98.64 on a dev file with repeated texts (probe round 25, sr1).
+    """
+    out = {}
+    for split, (preds, refs) in split_outputs.items():
+        ds = inputs[split] if inputs is not None and split in inputs else None
+        columns = [ds[c] for c in ("input_ids", "token_type_ids") if c in ds.column_names] if ds is not None else []
+        if not columns or len(ds) != len(preds):
+            out[split] = (preds, refs)
+            continue
+        first: dict[tuple, int] = {}
+        index = [first.setdefault(tuple(tuple(col) for col in row), i) for i, row in enumerate(zip(*columns))]
+        out[split] = (np.asarray(preds)[index], refs)
+    return out
+
+
 def compute_metrics_noting(task: TaskSpec, split_outputs: dict[str, tuple[np.ndarray, np.ndarray]],
-                           groups: dict[str, np.ndarray] | None, notes: list[str]) -> dict[str, float]:
-    """:func:`compute_metrics`, each DegenerateMetricWarning (a metric undefined on constant predictions, reported
-    as 0.0) also appended to ``notes`` (a run's metrics.json ``metric_warnings``), not only printed on stderr."""
+                           groups: dict[str, np.ndarray] | None, notes: list[str], inputs: Any = None) -> dict[str, float]:
+    """:func:`compute_metrics` of the outputs with repeated inputs tied (:func:`tie_repeated_inputs`, where the
+    tokenised ``inputs`` are given), each DegenerateMetricWarning (a metric undefined on constant predictions,
+    reported as 0.0) also appended to ``notes`` (a run's metrics.json ``metric_warnings``), not only on stderr."""
+    split_outputs = tie_repeated_inputs(split_outputs, inputs)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DegenerateMetricWarning)
         result = compute_metrics(task, split_outputs, groups)

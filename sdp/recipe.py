@@ -28,7 +28,7 @@ from sdp.crosslingual import resolve_task
 from sdp.data.pipeline import build_data, ordered_batches
 from sdp.data.tasks import TaskSpec
 from sdp.io import append_jsonl
-from sdp.metrics import compute_metrics_noting
+from sdp.metrics import compute_metrics_noting, eval_queries
 from sdp.models.presets import load_model, load_tokenizer, precision_record
 from sdp.objectives.monitor import dev_cross_correlation, dropout_disabled
 from sdp.objectives.naming import method_name
@@ -174,7 +174,7 @@ class PruneRecipe:
     def evaluate(self) -> dict[str, float]:
         outputs = {split: predict(self.accelerator, self.model, loader) for split, loader in self.eval_loaders.items()}
         self.eval_examples = count_eval_examples(outputs, self.datasets)  # no duplicates across processes
-        return compute_metrics_noting(self.task, outputs, self.eval_groups, self.metric_warnings)
+        return compute_metrics_noting(self.task, outputs, self.eval_groups, self.metric_warnings, self.datasets)
 
     def _measure_separability(self, which: str) -> None:
         split = self.task.eval_splits[0]
@@ -386,7 +386,7 @@ class PruneRecipe:
             versions=self.versions, wall_seconds=round(time.time() - self.started, 2),
             analysis={**self.measure.summary(), **self.extra_analysis},
             data_fingerprint=self.data_fingerprint,  # per split: a skip or resume on other data is refused
-            eval_examples=self.eval_examples,  # per split, after the cross-process gather
+            eval_examples=self.eval_examples, **eval_queries(self.eval_groups, self.datasets),  # after the gather
             distributed=distributed_summary(self.accelerator, self.masks),  # world size, per-rank mask digests
             **({"metric_warnings": self.metric_warnings} if self.metric_warnings else {}),
         )

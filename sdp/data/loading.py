@@ -144,6 +144,20 @@ def subsample(ds: datasets.Dataset, max_samples: int | None, seed: int = SUBSAMP
     return ds.select(perm.tolist()).flatten_indices()
 
 
+def subsample_queries(ds: datasets.Dataset, max_samples: int | None, seed: int = SUBSAMPLE_SEED) -> datasets.Dataset:
+    """:func:`subsample` of a ranking split by whole queries (rows of one ``query`` text): queries in the order of a
+    ``seed`` permutation while their rows total at most ``max_samples`` (at least one query), rows in file order.
+    A row sample scored each query on 2 or 3 of its pages, which a per-query nDCG rates higher than the whole query
+    (94.66 against 93.34 for one model, probe round 25, wp3): a sample of queries is a sample of that mean."""
+    if max_samples is None or max_samples >= len(ds):
+        return ds
+    _, ids = np.unique(np.asarray(ds["query"], dtype=object).astype(str), return_inverse=True)
+    sizes = np.bincount(ids)
+    order = np.random.default_rng(seed).permutation(len(sizes))
+    kept = order[: max(1, int(np.searchsorted(np.cumsum(sizes[order]), int(max_samples), side="right")))]
+    return ds.select(np.flatnonzero(np.isin(ids, kept)).tolist()).flatten_indices()
+
+
 # The eval split carved from train by ``task.validation_from_train`` (see :func:`carve_validation`).
 VALIDATION_FROM_TRAIN = "validation_from_train"
 
@@ -290,7 +304,8 @@ def load_splits(
         out[VALIDATION_FROM_TRAIN] = subsample(held, max_eval_samples)
     else:
         for split in task.eval_splits:
-            out[split] = subsample(out[split], max_eval_samples)
+            out[split] = (subsample_queries(out[split], max_eval_samples) if task.metric_names[0] == "ndcg"
+                          else subsample(out[split], max_eval_samples))
     _check_correlation_defined(task, out)
     _check_class_metric_defined(task, out)
     splits_out = datasets.DatasetDict({split: _add_idx(ds) for split, ds in out.items()})

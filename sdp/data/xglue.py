@@ -105,7 +105,13 @@ def _convert(task: TaskSpec, info: CrossLingualInfo, fields: dict[str, str], whe
     raw = fields["label"].strip()
     label = info.label_map.get(raw, raw)
     if label not in task.label_names:
-        raise DataError(f"{where}: unknown label {raw!r} for task {task.name!r}; allowed: {list(task.label_names)}")
+        # The file's own spellings first: "allowed: ['False', 'True']" for a QAM file that writes 0/1 (round 25, qm1)
+        raws = [k for k, v in info.label_map.items() if v in task.label_names and k not in task.label_names]
+        spelled = f"{', '.join(raws)} (read as {', '.join(info.label_map[k] for k in raws)}), or " if raws else ""
+        header = ("; the line looks like a header, which this file's layout does not have" if raw.lower() == "label"
+                  else "")  # a header line above a headerless official file (round 25, wph)
+        raise DataError(f"{where}: unknown label {raw!r} for task {task.name!r}; allowed: {spelled}"
+                        f"{', '.join(task.label_names)}{header}")
     row["label"] = label
     return row
 

@@ -182,7 +182,11 @@ def _data(metrics: dict[str, Any], cfg: Any, scored_on: str) -> str:
     counts = metrics.get("eval_examples") or {}
     if counts:
         named = {"test": f" (task.test_file {cfg.task.get('test_file')})"} if task == "custom" else {}
-        scored += " (" + ", ".join(f"{n} rows of {split}{named.get(split, '')}" for split, n in counts.items()) + (
+        queries = {split: (f" ({q['scored']} queries" + (f"; {q['left_out']} with nothing to rank left out)"
+                                                         if q["left_out"] else ")"))
+                   for split, q in (metrics.get("eval_queries") or {}).items()}
+        scored += " (" + ", ".join(f"{n} rows of {split}{named.get(split, '')}{queries.get(split, '')}"
+                                   for split, n in counts.items()) + (
             f": max_eval_samples={cfg.max_eval_samples}" if cfg.get("max_eval_samples") is not None else "") + ")"
     return f"{task}: {train}; {scored}" if task != "custom" else f"{task}: {train}, {scored}"
 

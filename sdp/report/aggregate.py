@@ -14,7 +14,8 @@ XGLUE_TASKS = ("xnli", "pawsx", "nc", "qadsm", "qam", "wpr", "qg", "ntg", "ner",
 # The columns that identify one table cell; `metric` is a schema key, `main`, `lang/<l>` or `drop/<l>`.
 CELL_KEYS = ["origin", "model", "method", "schedule", "teacher", "sparsity", "variant", "task", "metric"]
 ROW_KEYS = CELL_KEYS[:-2]
-CELL_COLUMNS = [*CELL_KEYS, "mean", "std", "n", "flagged", "versions", "source", "note"]
+# undefined: how many of the cell's runs (Dense: seeds) hold a score undefined and recorded as 0.0 (report/undefined.py)
+CELL_COLUMNS = [*CELL_KEYS, "mean", "std", "n", "flagged", "undefined", "versions", "source", "note"]
 
 # Methods in the paper's order; anything else sorts after them, alphabetically.
 METHOD_ORDER = (
@@ -64,13 +65,15 @@ def long_scores(runs: pd.DataFrame) -> pd.DataFrame:
             "task": run.task, "seed": int(run.seed), "version": run.sdp_version, "setup": run.setup,
             "row_setup": run.row_setup,
         }  # fmt: skip
+        undefined = getattr(run, "undefined", frozenset())
         for stage, scores in (("final", run.final), ("dense", run.dense)):
             if scores is None:
                 continue
             for metric, value in _scores(stage, scores, run.per_language).items():
-                rows.append({**base, "stage": stage, "metric": metric, "value": value})
+                rows.append({**base, "stage": stage, "metric": metric, "value": value,
+                             "undefined": (stage, metric) in undefined})
     cols = ["path", "model", "method", "schedule", "teacher", "sparsity", "config_hash", "task", "seed",
-            "version", "setup", "row_setup", "stage", "metric", "value"]  # fmt: skip
+            "version", "setup", "row_setup", "stage", "metric", "value", "undefined"]  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -117,11 +120,12 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
     for key, grp in final.groupby(CELL_KEYS[1:], sort=True, dropna=False):
         mean, std, n = _stats(list(grp.sort_values("seed")["value"]))
         versions = _versions(grp["version"])
-        out.append(_cell(key, mean, std, n, versions))
+        out.append(_cell(key, mean, std, n, versions, int(grp["undefined"].sum())))
     dense = scores[scores["stage"] == "dense"]
     # Several pruning runs share one dense stage per (setup, seed): average those first, then over seeds. One
     # Dense row per setup, labelled like the pruned rows (two budgets are two dense models).
     per_seed: dict[tuple, dict[int, tuple[list[float], set[str]]]] = {}
+    undefined_seeds: dict[tuple, set[int]] = {}  # the seeds whose dense score (of any run) was undefined
     row_of: dict[str, str] = {}  # setup -> its row label (the setup less the task), as in with_variants
     for row in dense.itertuples(index=False):
         vals, vers = per_seed.setdefault((row.model, row.task, row.metric, row.setup), {}).setdefault(
@@ -129,6 +133,8 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
         )
         vals.append(row.value)
         vers.add(row.version)
+        if row.undefined:
+            undefined_seeds.setdefault((row.model, row.task, row.metric, row.setup), set()).add(row.seed)
         row_of[row.setup] = row.row_setup
     rows = {m: {row_of[s] for (m2, _, _, s) in per_seed if m2 == m} for (m, _, _, _) in per_seed}
     setups = {(m, t): {s for (m2, t2, _, s) in per_seed if (m2, t2) == (m, t)} for (m, t, _, _) in per_seed}
@@ -139,15 +145,15 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
         variant = "/".join([*([row_of[setup][:8] or "no-setup"] if len(rows[model]) > 1 else []),
                             *([setup[:8] or "no-setup"] if len(setups[(model, task)]) > len(same_label) else [])])
         key = (model, "Dense", "", "", 0.0, variant, task, metric)
-        out.append(_cell(key, *_stats(means), versions))
+        out.append(_cell(key, *_stats(means), versions, len(undefined_seeds.get((model, task, metric, setup), ()))))
     frame = pd.DataFrame(out, columns=CELL_COLUMNS)
     return frame.sort_values(CELL_KEYS, kind="mergesort").reset_index(drop=True)
 
 
-def _cell(key: tuple, mean: float, std: float, n: int, versions: list[str]) -> dict[str, Any]:
+def _cell(key: tuple, mean: float, std: float, n: int, versions: list[str], undefined: int) -> dict[str, Any]:
     return {
         "origin": "run", **dict(zip(CELL_KEYS[1:], key)), "mean": mean, "std": std, "n": n,
-        "flagged": len(versions) > 1, "versions": " ".join(versions), "source": "", "note": "",
+        "flagged": len(versions) > 1, "undefined": undefined, "versions": " ".join(versions), "source": "", "note": "",
     }  # fmt: skip
 
 

@@ -74,7 +74,7 @@ def load_published(path: Path | str) -> tuple[pd.DataFrame, list[str]]:
             {
                 "origin": "published", "model": rec["model"], "method": rec["method"], "schedule": "",
                 "teacher": "", "sparsity": round(sparsity, 6), "variant": "", "task": rec["task"],
-                "metric": rec["metric"], "mean": value, "std": float("nan"), "n": 0, "flagged": False,
+                "metric": rec["metric"], "mean": value, "std": float("nan"), "n": 0, "flagged": False, "undefined": 0,
                 "versions": "", "source": rec["source"], "note": rec.get("note") or "",
             }  # fmt: skip
         )

@@ -15,6 +15,7 @@ from sdp.report.clock import utc_key
 from sdp.report.not_runs import EVAL_COLUMNS, MalformedEval, load_evaluation, not_a_run
 from sdp.report.same_data import data_digest, split_by_data
 from sdp.report.trace_read import load_trace, was_resumed  # noqa: F401  (re-exported: plots, gridrun, tests)
+from sdp.report.undefined import undefined_scores
 from sdp.report.walk import walk_metrics as _walk_metrics
 from sdp.run.env import PER_SEED_INPUTS, config_hash
 from sdp.run.rundir import is_moved_aside, read_run_record
@@ -280,6 +281,7 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     rec["dense"], rec["dense_problem"] = _dense_scores(data.get("dense"))
     rec["per_language"] = _per_language(data.get("per_language"))
     rec["final_main"] = rec["final"]["main"] if rec["final"] else float("nan")
+    rec["undefined"] = undefined_scores(data)  # scores recorded as 0.0 for an undefined metric: marked, not measured
     rec["error"] = ""
     if not completed and (run_dir / "error.txt").is_file():
         lines = (run_dir / "error.txt").read_text(errors="replace").strip().splitlines()
@@ -341,7 +343,7 @@ _COLUMNS = [
     "path", "status", "task", "model", "method", "schedule", "teacher", "seed",
     "target_sparsity", "config_hash", "setup", "pair_setup", "row_setup", "data", "finished_at", "sdp_version", "sdp_dirty", "code_flag", "has_trace", "final", "dense",
     "per_language", "final_main", "error", "wall_seconds", "whole_launch", "own_dense_stage", "dense_problem",
-    "dense_only",
+    "dense_only", "undefined",
 ]  # fmt: skip
 
 

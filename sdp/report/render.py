@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from sdp.report.undefined import UNDEFINED
+
 DECIMALS = 2  # every score is percent with two decimals: published numbers have up to two
 MISSING = "—"  # a cell with no runs; never 0
 FLAG = "†"  # the cell aggregates runs from different code versions
@@ -77,7 +79,7 @@ def render_markdown(heading: str, tables: list[Table], preamble: list[str] | Non
 _TEX_CHARS = {
     "\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#", "_": "\\_",
     "{": "\\{", "}": "\\}", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}",
-    "±": "$\\pm$", FLAG: "$^\\dagger$", MISSING: "--", "Δ": "$\\Delta$", "−": "$-$",
+    "±": "$\\pm$", FLAG: "$^\\dagger$", UNDEFINED: "$^\\S$", MISSING: "--", "Δ": "$\\Delta$", "−": "$-$",
 }  # fmt: skip
 
 

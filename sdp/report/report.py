@@ -33,6 +33,7 @@ from sdp.report.tables import (
     delta_frame,
     order_tasks,
 )
+from sdp.report.undefined import UNDEFINED, describe
 
 BASELINES_CSV = Path("baselines") / "published_glue.csv"
 
@@ -275,5 +276,7 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
              f"the method and the sparsity): `{r.task} / {r.model} / {r.method} / "
              f"{fmt_sparsity(r.sparsity)}` [{r.variant}]" for r in variant_cells(cells).itertuples(index=False)]
     extra += [f"- {p}" for p in coll.warnings + trace_problems + report.warnings]
+    extra += [f"- `{r.path}`: {describe(r.undefined)} undefined (constant predictions or references), recorded as 0.0 "
+              f"(marked {UNDEFINED})" for r in runs.itertuples(index=False) if r.undefined] if not runs.empty else []
     lines += ["", "## Other warnings", ""] + (extra or ["None."])
     return "\n".join(lines).rstrip("\n") + "\n"

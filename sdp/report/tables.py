@@ -11,6 +11,7 @@ from sdp.objectives.naming import base_method
 from sdp.report.aggregate import ROW_KEYS, long_scores, method_rank, with_variants
 from sdp.report.collect import PAIR_KEYS
 from sdp.report.render import FLAG, MISSING, Table, fmt_num, fmt_sparsity
+from sdp.report.undefined import UNDEFINED, UNDEFINED_NOTE
 
 # Column label and displayed metrics per task, in the paper's order (MNLI m/mm, MRPC F1/acc, STS-B P/S).
 TASK_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -77,6 +78,8 @@ def format_cell(recs: list[dict[str, Any] | None], suffix: str = "") -> str:
         text += f" (n={n})" if len(set(counts)) == 1 else f" (n={'/'.join(map(str, counts))})"
     if any(r["flagged"] for r in present):
         text += FLAG
+    if any(r.get("undefined") for r in present):
+        text += UNDEFINED
     return text
 
 
@@ -115,13 +118,15 @@ def _labels(row: RowKey, cols: list[str]) -> list[str]:
     return out
 
 
-def glue_average(idx: CellIndex, row: RowKey, tasks: list[str]) -> tuple[float, bool] | None:
-    """Mean of the tasks' main scores (percent) and whether any is flagged; None unless the row has every
-    task of the set, and None for a set of fewer than two: one task's score is never an average."""
+def glue_average(idx: CellIndex, row: RowKey, tasks: list[str]) -> tuple[float, str] | None:
+    """Mean of the tasks' main scores (percent) and the marks of its cells (FLAG, UNDEFINED); None unless the row
+    has every task of the set, and None for a set of fewer than two: one task's score is never an average."""
     recs = [idx.get(row, t, "main") for t in tasks]
     if len(tasks) < 2 or any(r is None for r in recs):
         return None
-    return sum(r["mean"] for r in recs) / len(recs), any(r["flagged"] for r in recs)
+    marks = (FLAG if any(r["flagged"] for r in recs) else "") + (UNDEFINED if any(r.get("undefined") for r in recs)
+                                                                  else "")
+    return sum(r["mean"] for r in recs) / len(recs), marks
 
 
 def _short(task: str) -> str:
@@ -142,7 +147,7 @@ def build_glue_table(cells: pd.DataFrame, avg_tasks: list[str], no_runs: bool,
                   + ["Avg of runs' tasks"] * (len(averages) - 1) + ["Source"],
                   [], n_label_cols=len(cols), n_trailing_text=1)  # fmt: skip
     for row in rows:
-        avg_texts = [MISSING if (avg := glue_average(idx, row, a)) is None else fmt_num(avg[0]) + (FLAG if avg[1] else "")
+        avg_texts = [MISSING if (avg := glue_average(idx, row, a)) is None else fmt_num(avg[0]) + avg[1]
                      for a in averages]
         source = row[7] if row[0] == "published" else "run here"
         table.rows.append(_labels(row, cols) + [_task_cell(idx, row, t) for t in tasks] + avg_texts + [source])
@@ -169,6 +174,8 @@ def _glue_notes(avg_tasks: list[str], no_runs: bool, cells: pd.DataFrame) -> lis
                      "setup), shown where rows of one method mix setups; [setup/x] adds what tells a cell's runs "
                      "apart beyond it (the task's own setup, or the config, e.g. two lambdas). Each run's run.json "
                      "holds its config.")
+    if (cells["undefined"].fillna(0) > 0).any():
+        notes.append(UNDEFINED_NOTE)
     if len(avg_tasks) >= 2:
         names = ", ".join(_short(t) for t in avg_tasks)
         notes.append(f"GLUE avg = mean of the main scores of {names}; shown only where a row has all of them.")
@@ -214,31 +221,36 @@ def delta_frame(runs: pd.DataFrame) -> pd.DataFrame:
     data; collect.pair_hash; so also the same criterion: "KD (movement)" pairs with "MP (movement)"). A row's
     delta is the mean over its runs that have the partner (n_dense, n_mp)."""
     cols = ["model", "method", "schedule", "teacher", "sparsity", "variant", "task", "mean", "delta_dense",
-            "delta_mp", "n_dense", "n_mp", "flagged"]  # fmt: skip
+            "delta_mp", "n_dense", "n_mp", "flagged", "undefined_dense", "undefined_mp"]  # fmt: skip
     scores = long_scores(runs)
     main = scores[scores["metric"] == "main"]
     final = with_variants(main[main["stage"] == "final"])  # the row labels glue.md shows
     if final.empty:
         return pd.DataFrame(columns=cols)
     dense = dict(zip(main[main["stage"] == "dense"]["path"], main[main["stage"] == "dense"]["value"]))
+    undefined = {(r.path, r.stage) for r in main[main["undefined"]].itertuples(index=False)}  # report/undefined.py
     pair_of = {r.path: (*(getattr(r, k) for k in PAIR_KEYS), r.pair_setup) for r in runs.itertuples(index=False)}
-    mp: dict[tuple, list[tuple[float, str]]] = {}
+    mp: dict[tuple, list[tuple[float, str, str]]] = {}
     for rec in final[final["method"].map(base_method) == "MP"].itertuples(index=False):
-        mp.setdefault(pair_of[rec.path], []).append((rec.value, rec.version))
+        mp.setdefault(pair_of[rec.path], []).append((rec.value, rec.version, rec.path))
     out = []
     row_keys = ["model", "method", "schedule", "teacher", "sparsity", "variant", "task"]
     for key, grp in final.groupby(row_keys, sort=True, dropna=False):
-        d_dense, d_mp, versions = [], [], set(grp["version"])
+        d_dense, d_mp, versions, marked = [], [], set(grp["version"]), [0, 0]  # deltas on an undefined score
         for rec in grp.itertuples(index=False):
+            own = (rec.path, "final") in undefined
             if rec.path in dense:
                 d_dense.append(rec.value - dense[rec.path])
+                marked[0] += own or (rec.path, "dense") in undefined
             partners = mp.get(pair_of[rec.path], []) if base_method(rec.method) != "MP" else []
             if len(partners) == 1:  # several MP configs in one pair: not guessed
                 d_mp.append(rec.value - partners[0][0])
                 versions.add(partners[0][1])
+                marked[1] += own or (partners[0][2], "final") in undefined
         out.append({**dict(zip(row_keys, key)), "mean": float(grp["value"].mean()),
                     "delta_dense": _mean(d_dense), "delta_mp": _mean(d_mp), "n_dense": len(d_dense), "n_mp": len(d_mp),
-                    "flagged": len({v for v in versions if v}) > 1})
+                    "flagged": len({v for v in versions if v}) > 1,
+                    "undefined_dense": marked[0], "undefined_mp": marked[1]})
     tasks = order_tasks({r["task"] for r in out})
     out.sort(key=lambda r: (_row_sort(("run", *(r[k] for k in row_keys[:-1]), "")), tasks.index(r["task"])))
     return pd.DataFrame(out, columns=cols)
@@ -268,12 +280,15 @@ def build_delta_tables(deltas: pd.DataFrame) -> list[Table]:
                 val = getattr(rec, col) if rec is not None else float("nan")
                 text = fmt_num(val, signed=True)
                 if text != MISSING:
-                    text += f" (n={getattr(rec, n_col)})" + (FLAG if rec.flagged else "")
+                    text += f" (n={getattr(rec, n_col)})" + (FLAG if rec.flagged else "") + (
+                        UNDEFINED if getattr(rec, col.replace("delta", "undefined")) else "")
                 cells.append(text)
             table.rows.append(_labels(key, cols) + cells)
         table.notes.append(f"Paired by seed: each run minus its own dense score, or minus the MP run of its setup, "
                            f"task, seed and sparsity; mean over the n seeds that have the partner; {MISSING} = no "
                            "partner or no run.")
         table.notes.append(f"{FLAG} = the cell aggregates runs from different code versions (see summary.md).")
+        if (frame[col.replace("delta", "undefined")] > 0).any():
+            table.notes.append(UNDEFINED_NOTE.replace("of the cell's runs", "of the runs a delta pairs"))
         tables.append(table)
     return tables

@@ -63,18 +63,19 @@ def test_deltas_exact(glue_tree: Path) -> None:
     assert DELTAS in (glue_tree / "tables" / "deltas.md").read_text()
     csv = (glue_tree / "tables" / "deltas.csv").read_text().splitlines()
     assert csv[0] == ("model,method,schedule,teacher,sparsity,variant,task,mean,delta_dense,delta_mp,n_dense,n_mp,"
-                      "flagged")
-    assert csv[3] == "minilm,SDP-CC,cubic,frozen,0.5,,mrpc,80.5000,-5.5000,4.5000,2,2,1"
+                      "flagged,undefined_dense,undefined_mp")
+    assert csv[3] == "minilm,SDP-CC,cubic,frozen,0.5,,mrpc,80.5000,-5.5000,4.5000,2,2,1,0,0"
 
 
 def test_glue_csv_and_latex(glue_tree: Path) -> None:
     build_report(glue_tree, plots=False)
     out = glue_tree / "tables"
     lines = (out / "glue.csv").read_text().splitlines()
-    assert lines[0] == "origin,model,method,schedule,teacher,sparsity,variant,task,metric,mean,std,n,flagged,versions,source,note"
-    assert "run,minilm,MP,cubic,frozen,0.5,,mrpc,f1,81.0000,1.4142,2,1,aaa bbb,," in lines
-    assert "run,minilm,MP,cubic,frozen,0.5,,stsb,main,79.0000,,1,0,aaa,," in lines
-    assert "published,bert-base,MP+KD,,,0.5,,mrpc,f1,88.8000,,,0,,Someone 2020," in lines
+    assert lines[0] == ("origin,model,method,schedule,teacher,sparsity,variant,task,metric,mean,std,n,flagged,undefined,"
+                        "versions,source,note")
+    assert "run,minilm,MP,cubic,frozen,0.5,,mrpc,f1,81.0000,1.4142,2,1,0,aaa bbb,," in lines
+    assert "run,minilm,MP,cubic,frozen,0.5,,stsb,main,79.0000,,1,0,0,aaa,," in lines
+    assert "published,bert-base,MP+KD,,,0.5,,mrpc,f1,88.8000,,,0,0,,Someone 2020," in lines
     assert not any(",SDP-CC,cubic,frozen,0.5,,stsb," in line for line in lines)  # missing, not zero
     tex = (out / "glue.tex").read_text()
     assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
@@ -106,7 +107,7 @@ def test_xglue_tables(xglue_tree: Path) -> None:
     text = (xglue_tree / "tables" / "xglue.md").read_text()
     assert XGLUE_TABLE in text and XGLUE_DROP in text
     assert (xglue_tree / "tables" / "xglue.tex").is_file()
-    assert "run,minilm,MP,cubic,frozen,0.9,,xnli,drop/de,9.0000,1.4142,2,0,aaa,," in (
+    assert "run,minilm,MP,cubic,frozen,0.9,,xnli,drop/de,9.0000,1.4142,2,0,0,aaa,," in (
         xglue_tree / "tables" / "xglue.csv").read_text().splitlines()  # fmt: skip
     # Paired with MP's seed-1 run (the same dense model): 72.00 - 67.50. The unpaired difference of means over
     # seeds (72.00 - 69.00 = +3.00) would charge SDP-CC with MP's seed 2, which it never ran.

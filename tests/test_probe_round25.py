@@ -1,0 +1,146 @@
+"""What probe round 25 found and was fixed after it (issue 26; docs/probe_round25.md): a regression's Spearman
+ranked texts that should tie by float noise (a run and sdp-eval of its own model disagreed), WPR's
+max_eval_samples scored query fragments, queries with nothing to rank entered the nDCG as 0, the tables showed an
+undefined MCC as a measured 0.00, and XGLUE label errors named neither the file's spellings nor a header line.
+Each test fails on the commit the probe ran (15c84f1) and passes after its fix. No model, offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sdp.crosslingual import select_languages
+from sdp.data.loading import load_splits
+from sdp.data.tasks import TASKS, DataError, get_task
+
+
+# ------------------------------------------------------------------------------------------- sr1/sr1b
+def test_a_regressions_spearman_does_not_rank_float_noise():
+    """sr1: 14 repeated dev texts, whose predictions differ only by ~1e-7 float noise from one batch to another,
+    were ranked by that noise: the run recorded spearman 98.53 and sdp-eval of its own model 98.64."""
+    import datasets
+    from scipy.stats import spearmanr
+
+    from sdp.metrics import compute_metrics_noting
+
+    rng = np.random.default_rng(0)
+    texts = np.repeat(np.arange(10), 3)  # each text three times, as a dev file with repeated pairs
+    inputs = {"validation": datasets.Dataset.from_dict({"input_ids": [[101, 7 + int(t), 102] for t in texts]})}
+    refs = rng.uniform(0, 5, size=10)[texts] + rng.normal(0, 0.5, size=len(texts))
+    clean = rng.uniform(2.7, 2.71, size=10)[texts]  # a near-collapsed model: distinct texts 1e-3 apart at most
+    scores = []
+    for noise_seed in (1, 2, 3):  # the same model scored in three batchings
+        noise = np.random.default_rng(noise_seed).normal(0, 1e-7, size=len(texts))
+        outputs = {"validation": (clean + noise, refs)}
+        scores.append(compute_metrics_noting(TASKS["stsb"], outputs, None, [], inputs)["spearman"])
+    assert scores[0] == scores[1] == scores[2]
+    by_text = {t: v for t, v in reversed(list(zip(texts, clean + np.random.default_rng(1).normal(0, 1e-7, 30))))}
+    assert scores[0] == pytest.approx(spearmanr([by_text[t] for t in texts], refs)[0], abs=1e-12)
+
+
+# --------------------------------------------------------------------------------------------- wp3/wp3b
+def _wpr_dir(tmp_path: Path, dev: list[str]) -> Path:
+    root = tmp_path / "xglue_full_dataset" / "WPR"
+    root.mkdir(parents=True)
+    (root / "xglue.wpr.en.train").write_text("q\tt\ts\t4\nq\tt2\ts2\t0\n")
+    (root / "xglue.wpr.en.dev").write_text("".join(line + "\n" for line in dev))
+    return tmp_path
+
+
+def test_wpr_max_eval_samples_keeps_whole_queries(tmp_path):
+    """wp3: max_eval_samples=30 drew 30 rows, each query scored on 2 or 3 of its 5 pages (nDCG 94.66 against 93.34
+    on whole queries): a row sample is no sample of a per-query mean."""
+    dev = [f"q{q}\tpage {p}\tsnippet\t{(q + p) % 5}" for q in range(6) for p in range(3)]
+    data = _wpr_dir(tmp_path, dev)
+    task = select_languages(get_task("wpr"), ["en"])
+    loaded = load_splits(task, data, max_eval_samples=7)
+    rows = loaded.datasets["validation.en"]
+    sizes = {q: rows["query"].count(q) for q in set(rows["query"])}
+    assert set(sizes.values()) == {3} and len(rows) == 6  # two whole queries: 6 rows, at most 7
+    assert len(set(loaded.groups["validation.en"])) == 2
+
+
+# ------------------------------------------------------------------------------------------------ wpb
+def test_queries_with_nothing_to_rank_are_left_out_and_counted():
+    """wpb: a query of five Bad pages scored 0 whatever the order (a perfect ranker got 95.24), and a one-page query
+    was counted among the rows but skipped; neither was said."""
+    from sdp.metrics import eval_queries, ndcg_by_query
+
+    grades = np.array([4, 2, 0, 3, 1, 0, 0, 0, 0, 0, 2])
+    groups = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 3])  # query 2: all Bad; query 3: a single page
+    perfect = grades.astype(float)
+    assert ndcg_by_query(perfect, grades, groups) == 1.0
+    record = eval_queries({"validation.de": groups}, {"validation.de": {"labels": grades}})
+    assert record == {"eval_queries": {"validation.de": {"scored": 2, "left_out": 2}}}
+
+
+def test_the_card_says_how_many_queries_were_scored():
+    from omegaconf import OmegaConf
+
+    from sdp.models.card import _data
+
+    cfg = OmegaConf.create({"task": {"name": "wpr"}, "max_eval_samples": None, "max_train_samples": None})
+    text = _data({"eval_examples": {"validation.de": 106},
+                  "eval_queries": {"validation.de": {"scored": 20, "left_out": 2}}}, cfg, "dev")
+    assert "106 rows of validation.de (20 queries; 2 with nothing to rank left out)" in text
+
+
+# ------------------------------------------------------------------------------------------------ tw1
+def _cola_run(root: Path, name: str, method: str, seed: int, mcc: float, warned: bool) -> None:
+    run_dir = root / name
+    run_dir.mkdir(parents=True)
+    record = {"status": "completed", "task": "cola", "model": "tiny-bert", "method": method, "schedule": "cubic",
+              "teacher": "frozen", "seed": seed, "target_sparsity": 0.5, "final": {"main": mcc, "mcc": mcc},
+              "dense": {"main": 0.0, "mcc": 0.0}, "analysis": {}, "config_hash": f"h{method}",
+              "versions": {"sdp": "aaa", "sdp_dirty": False}, "finished_at": f"2026-12-06T10:0{seed}:00+00:00"}
+    if warned:
+        record["metric_warnings"] = ["mcc is undefined (constant predictions or references); reporting 0.0"] * 2
+    (run_dir / "metrics.json").write_text(json.dumps(record))
+    cfg = {"task": {"name": "cola"}, "regularizer": {"name": method}, "sparsity": 0.5}
+    (run_dir / "run.json").write_text(json.dumps({"config": cfg}))
+
+
+def test_an_undefined_mcc_is_marked_in_the_tables_not_shown_as_measured(tmp_path):
+    """tw1: four one-class CoLA models (each record: `mcc is undefined ...; reporting 0.0`) gave glue.md
+    `CoLA 0.00 ± 0.00 (n=2)` and deltas.md `+0.00 (n=2)`, glue.csv flagged 0, summary.md without a word."""
+    from sdp.report.report import build_report
+
+    for seed in (1, 2):
+        _cola_run(tmp_path, f"mp{seed}", "MP", seed, 0.0, warned=True)
+        _cola_run(tmp_path, f"kd{seed}", "KD", seed, 0.0, warned=True)
+    build_report(tmp_path, plots=False)
+    out = tmp_path / "tables"
+    glue = (out / "glue.md").read_text()
+    assert "0.00 ± 0.00 (n=2)§" in glue and "§ = the score of some of the cell's runs is undefined" in glue
+    header, *rows = (out / "glue.csv").read_text().splitlines()
+    col = header.split(",").index("undefined")
+    assert {r.split(",")[col] for r in rows if ",main," in r} == {"2"}
+    assert "+0.00 (n=2)§" in (out / "deltas.md").read_text()
+    summary = (out / "summary.md").read_text()
+    assert "`mp1`: dense main, dense mcc, final main, final mcc undefined" in summary
+
+
+def test_a_measured_zero_beside_a_warning_of_another_metric_is_not_marked():
+    from sdp.report.undefined import undefined_scores
+
+    record = {"dense": {"mcc": 0.0, "main": 0.0}, "final": {"mcc": 0.12, "main": 0.12},
+              "metric_warnings": ["pearson is undefined (constant predictions or references); reporting 0.0"]}
+    assert undefined_scores(record) == frozenset()
+    record["metric_warnings"] = ["mcc is undefined (constant predictions or references); reporting 0.0"]
+    assert undefined_scores(record) == {("dense", "mcc"), ("dense", "main")}  # final's 0.12 was measured
+
+
+# --------------------------------------------------------------------------------------------- qm1/wph
+def test_xglue_label_errors_name_the_files_spellings_and_a_header(tmp_path):
+    """qm1: `allowed: ['False', 'True']` for a QAM file that writes 0/1; wph: a header line above a headerless
+    official file was called an unknown label 'label', the header unnamed."""
+    data = _wpr_dir(tmp_path, ["query\tweb_page_title\tweb_page_snippet\tlabel", "q\tt\ts\t3", "q\tt2\ts\t0"])
+    task = select_languages(get_task("wpr"), ["en"])
+    with pytest.raises(DataError) as err:
+        load_splits(task, data)
+    message = str(err.value)
+    assert "allowed: 0, 1, 2, 3, 4 (read as Bad, Fair, Good, Excellent, Perfect), or Bad" in message
+    assert "looks like a header" in message
