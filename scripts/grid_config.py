@@ -14,12 +14,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from sdp.run.env import NON_IDENTITY_GROUP_KEYS, NON_IDENTITY_KEYS
+
 REPO = Path(__file__).resolve().parents[1]
 # Where things go and how often they are written (sdp/run/env.py's non-identity keys), and the paths a grid gives
 # per root (a checkout moved elsewhere keeps its records).
-SKIP = {"output_root", "output_dir", "cache_dir", "data_dir", "resume", "tracker", "push_to_hub", "verbose", "reuse",
-        "hydra", "train.log_every", "train.eval_every", "train.checkpoint_every", "train.num_threads",
-        "prune.reference_mask", "dense.checkpoint", "prune.teacher_checkpoint"}
+# The seed is compared: a record of another seed in a job's folder is not that job's run.
+SKIP = ({k for k in NON_IDENTITY_KEYS if k != "seed"} | {"hydra", "dense.checkpoint", "prune.teacher_checkpoint"}
+        | {f"{group}.{key}" for group, keys in NON_IDENTITY_GROUP_KEYS.items() for key in keys})
 _LOCK = threading.Lock()  # Hydra's global state: one composition at a time (a grid launches from several threads)
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import datasets
 
 from sdp.data.file_scan import delimited_cells, scan_file
-from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target
+from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target, read_utf8
 
 log = logging.getLogger("sdp")
 
@@ -115,7 +115,7 @@ def _as_written(ds: datasets.Dataset, path: str | Path, fields: list[str], label
     02) and a text 0042 was trained on as '42.0' while sdp-predict read '0042' (probe round 23, d01/d02). Labels
     written as plain whole numbers (0, 1, 10) stay numbers, in numeric order; float labels stay a regression's."""
     suffix = Path(str(path).split("?")[0]).suffix.lower()
-    if is_url(path) or suffix not in (".csv", ".tsv"):
+    if suffix not in (".csv", ".tsv"):
         return ds
     kinds = {c: str(getattr(ds.features[c], "dtype", "")) for c in [*fields, label_col]}
     typed = [c for c in fields if kinds[c] not in ("string", "large_string")]
@@ -123,12 +123,23 @@ def _as_written(ds: datasets.Dataset, path: str | Path, fields: list[str], label
         typed.append(label_col)
     if not typed:
         return ds
-    cells = delimited_cells(Path(str(path)).expanduser(), suffix == ".tsv", typed)
+    cells = delimited_cells(_text(path), suffix == ".tsv", typed)
     for column in typed:
         if column == label_col and all(str(v) == c for v, c in zip(ds[column], cells[column])):
             continue  # 0, 1, 10 as written: numbers, sorted as numbers
         ds = ds.remove_columns(column).add_column(column, cells[column])
     return ds
+
+
+def _text(path: str | Path) -> str:
+    """A local file's or a URL's text (a file:// or https:// CSV's labels 01/02 were classes 1/2: as_written skipped
+    URLs)."""
+    if not is_url(path):
+        return read_utf8(Path(str(path)).expanduser())
+    import fsspec  # datasets' own reader of URLs
+
+    with fsspec.open(str(path), "r", encoding="utf-8") as f:
+        return f.read()
 
 
 def _check_columns(ds: datasets.Dataset, columns: list[str], key: str, path: str) -> None:

@@ -52,11 +52,11 @@ def _scan_delimited(path: Path, tab: bool, where: str) -> int:
         csv.field_size_limit(limit)
 
 
-def delimited_cells(path: Path, tab: bool, columns: list[str]) -> dict[str, list[str]]:
-    """The cells of ``columns`` of a CSV/TSV as the file spells them, row by row (blank lines skipped, as pandas
-    and :func:`scan_file` skip them): pandas reads a column of numbers or booleans as such, so ``01`` became ``1``,
-    ``0042`` became ``42.0`` and ``true`` became ``True`` (probe round 23, d01/d02)."""
-    text = read_utf8(path).removeprefix(_BOM)
+def delimited_cells(text: str, tab: bool, columns: list[str]) -> dict[str, list[str]]:
+    """The cells of ``columns`` of a CSV/TSV's ``text`` as the file spells them, row by row (blank lines skipped, as
+    pandas and :func:`scan_file` skip them): pandas reads a column of numbers or booleans as such, so ``01`` became
+    ``1``, ``0042`` became ``42.0`` and ``true`` became ``True`` (probe round 23, d01/d02)."""
+    text = text.removeprefix(_BOM)
     options = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if tab else {"delimiter": ","}
     limit = csv.field_size_limit()
     csv.field_size_limit(max(limit, len(text) + 1))

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sdp.config import PruneConfig
 from sdp.io import atomic_write
 
 CARD = "README.md"
@@ -83,7 +84,7 @@ def model_card(metrics: dict[str, Any], cfg: Any, command: str, structure: dict[
     ])
 
 
-DEFAULT_INCLUDE = [r"encoder\.layer\.\d+\."]  # prune.include's default (sdp/config.py): every encoder layer
+DEFAULT_INCLUDE = PruneConfig().include  # the schema's default: every encoder layer
 
 
 def _prunable(metrics: dict[str, Any], cfg: Any) -> str:

@@ -290,3 +290,14 @@ def test_a_carved_custom_task_needs_no_dev_file_and_says_when_one_goes_unscored(
     with caplog.at_level("WARNING", logger="sdp"):
         resolve_task(compose_cfg(custom(tmp_path, **{"task.validation_from_train": "0.25"})).task)
     assert "is checked but not scored: task.validation_from_train=0.25" in caplog.text
+
+
+def test_a_csv_given_by_url_keeps_its_cells_as_written(tmp_path):
+    """A file:// (or https://) CSV was read by pandas' types alone: labels 01/02/10 became classes 1/2/10, where the
+    same file by path keeps 01/02/10 (probe round 23's d01 fixed for local paths only)."""
+    from sdp.data.custom import read_checked
+
+    path = tmp_path / "codes.csv"
+    path.write_text("text,label\nhello there,01\nworld wide,02\nfoo bar,10\nbaz qux,01\n")
+    for location in (str(path), path.as_uri()):
+        assert read_checked(location, "train_file", ["text"], "label")["label"][:] == ["01", "02", "10", "01"]
