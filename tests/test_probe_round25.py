@@ -144,3 +144,27 @@ def test_xglue_label_errors_name_the_files_spellings_and_a_header(tmp_path):
     message = str(err.value)
     assert "allowed: 0, 1, 2, 3, 4 (read as Bad, Fair, Good, Excellent, Perfect), or Bad" in message
     assert "looks like a header" in message
+
+
+# ------------------------------------------------------------------------------------ noticed: mx1, me1
+def test_the_summary_names_what_tells_setup_labelled_rows_apart(tmp_path):
+    """Noticed in round 25 (mx1, me1): `MP [3668ec8f]` and `MP [918c9154]` were apart in glue.md, and only the
+    records said that one ran in bf16."""
+    from sdp.report.report import build_report
+
+    for name, precision in (("fp32", "no"), ("bf16", "bf16")):
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        record = {"status": "completed", "task": "rte", "model": "tiny-bert", "method": "MP", "schedule": "cubic",
+                  "teacher": "frozen", "seed": 1, "target_sparsity": 0.5, "final": {"main": 0.5, "accuracy": 0.5},
+                  "dense": {"main": 0.6, "accuracy": 0.6}, "analysis": {}, "config_hash": f"h{name}",
+                  "versions": {"sdp": "aaa"}, "finished_at": "2026-12-06T10:00:00+00:00"}
+        (run_dir / "metrics.json").write_text(json.dumps(record))
+        config = {"task": {"name": "rte"}, "regularizer": {"name": "none"}, "sparsity": 0.5, "seed": 1,
+                  "train": {"mixed_precision": precision, "num_threads": 1}, "output_dir": str(run_dir)}
+        (run_dir / "run.json").write_text(json.dumps({"config": config}))
+    report = build_report(tmp_path, plots=False)
+    line = next(w for w in report.warnings if "differ in" in w)
+    assert line.startswith("`tiny-bert / MP` rows of other setups differ in train.mixed_precision: [")
+    assert "train.mixed_precision='bf16'" in line and "train.mixed_precision='no'" in line
+    assert "num_threads" not in line and "output_dir" not in line

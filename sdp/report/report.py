@@ -26,6 +26,7 @@ from sdp.report.collect import Collection, collect_runs
 from sdp.report.costs import render_costs
 from sdp.report.outputs import MARKER, output_files
 from sdp.report.render import fmt_num, fmt_sparsity, frame_to_csv, render_latex, render_markdown
+from sdp.report.setup_diff import setup_differences
 from sdp.report.tables import (
     build_delta_tables,
     build_glue_table,
@@ -171,6 +172,7 @@ def build_report(
     _embed_in_readme(readme, "costs.md", costs, files, "No costs.md yet: no completed run records its wall_seconds.",
                      report.warnings)
     _unembedded_blocks(readme, ("claims.md", "costs.md"), report.warnings)
+    report.warnings += setup_differences(runs, results_dir)  # what the [hash] labels stand for
 
     trace_problems: list[str] = []
     if plots and not no_runs:
