@@ -168,3 +168,38 @@ def test_the_summary_names_what_tells_setup_labelled_rows_apart(tmp_path):
     assert line.startswith("`tiny-bert / MP` rows of other setups differ in train.mixed_precision: [")
     assert "train.mixed_precision='bf16'" in line and "train.mixed_precision='no'" in line
     assert "num_threads" not in line and "output_dir" not in line
+
+
+# ------------------------------------------------------------------------ left by round 23: library versions
+def test_a_resume_under_other_library_versions_is_said_and_recorded(tmp_path, caplog, monkeypatch):
+    """A run killed under one transformers version and resumed under another recorded only the last one's, as an
+    unbroken run would (left open by round 23 beside k03's thread count)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_probe_round23 import SMOKE, _compose, _files, _reviews
+
+    from sdp.recipe import run
+    from sdp.run.preemption import RunInterrupted
+    from sdp.training.checkpoint import Checkpointer
+
+    data = {"tmp": tmp_path, "train": _reviews(tmp_path / "train.csv", 64), "dev": _reviews(tmp_path / "dev.csv", 20, 100)}
+    keys = _files(data, *SMOKE, "prune.max_steps=4", "train.checkpoint_every=1")
+    calls = {"n": 0}
+
+    def stop_at_the_second_prune_update(self):
+        calls["n"] += 1
+        return calls["n"] == 4
+
+    monkeypatch.setattr(Checkpointer, "stop_requested", stop_at_the_second_prune_update)
+    with pytest.raises(RunInterrupted):
+        run(_compose([*keys, "train.num_threads=1"]), run_dir=tmp_path / "run")
+    monkeypatch.undo()
+    real = Checkpointer._libraries
+    monkeypatch.setattr(Checkpointer, "_libraries", lambda self: {**real(self), "transformers": "9.9.9"})
+    with caplog.at_level("WARNING", logger="sdp"):
+        metrics = run(_compose([*keys, "train.num_threads=1"]), run_dir=tmp_path / "run")
+    assert metrics["status"] == "completed"
+    before = metrics["versions"]["libraries_before_resume"]
+    assert len(before) == 1 and before[0]["transformers"] != "9.9.9"
+    assert "resumed with transformers 9.9.9, but a launch before ran with transformers" in caplog.text

@@ -71,6 +71,7 @@ from sdp.training.state_io import (
 log = logging.getLogger("sdp")
 
 FORMAT_VERSION = 1
+LIBRARIES = ("torch", "transformers", "accelerate", "datasets", "python", "cuda")  # a resume under others: said
 
 
 class Checkpointer:
@@ -121,6 +122,7 @@ class Checkpointer:
                 f"Resume it on {state['world_size']} process(es), or resume=false to start over")
         state["path"] = str(path)
         self._threads_of_earlier_launches(state.get("num_threads") or [])
+        self._libraries_of_earlier_launches(state.get("libraries") or [])
         if state["stage"] == "prune":  # a prune-stage resume starts from the dense weights
             check_dense_model(state.get("dense_model"), state.get("dense_sha256"))
         if self.accelerator.is_main_process:  # records written after this checkpoint are redone now
@@ -143,6 +145,23 @@ class Checkpointer:
         log.warning("resumed at train.num_threads=%s, but the launches before ran at %s: the weights will not be "
                     "bit-identical to an unbroken run at either count (recorded as versions.num_threads_before_resume"
                     "); resume at %s to keep them", now, earlier, earlier[-1])
+
+    def _libraries(self) -> dict[str, Any]:
+        return {k: self.versions.get(k) for k in LIBRARIES}
+
+    def _libraries_of_earlier_launches(self, earlier: list[dict[str, Any]]) -> None:
+        """A run resumed under another torch, transformers, accelerate, datasets, Python or CUDA version computes
+        its remaining updates otherwise and is bit-identical to no unbroken run; its record named only the last
+        launch's versions. Said, and kept in metrics.json's ``versions.libraries_before_resume``."""
+        now = self._libraries()
+        if all(e == now for e in earlier):
+            return
+        self.versions["libraries_before_resume"] = list(earlier)
+        other = next(e for e in earlier if e != now)
+        changed = [k for k in LIBRARIES if other.get(k) != now.get(k)]
+        log.warning("resumed with %s, but a launch before ran with %s: the weights will not be bit-identical to an "
+                    "unbroken run under either (recorded as versions.libraries_before_resume)",
+                    ", ".join(f"{k} {now.get(k)}" for k in changed), ", ".join(f"{k} {other.get(k)}" for k in changed))
 
     @staticmethod
     def tensors(state: dict[str, Any], group: str) -> dict[str, torch.Tensor] | None:
@@ -173,7 +192,9 @@ class Checkpointer:
                       "trace_bytes": trace_size(self.trace_path),  # a resume cuts the trace back here
                       # every launch's thread count so far (_threads_of_earlier_launches)
                       "num_threads": [*self.versions.get("num_threads_before_resume", []),
-                                      *([self.versions["num_threads"]] if "num_threads" in self.versions else [])]}
+                                      *([self.versions["num_threads"]] if "num_threads" in self.versions else [])],
+                      # every launch's library versions so far (_libraries_of_earlier_launches)
+                      "libraries": [*self.versions.get("libraries_before_resume", []), self._libraries()]}
             if stage == "prune":  # the dense weights a resume starts from: checked against this when it loads them
                 header["dense_sha256"] = dense_digest(state.get("dense_model"))
             with atomic_dir(self.root / name) as tmp:
