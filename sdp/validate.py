@@ -15,6 +15,7 @@ from typing import Any
 
 from sdp.config import term_options, unknown_key_errors
 from sdp.errors import ConfigError
+from sdp.models.card import repo_id_error
 from sdp.models.inspect import (
     ModelLoadError,
     check_model_dir,
@@ -192,6 +193,8 @@ def validate_config(cfg: Any) -> None:
     _choice(errors, "prune.teacher_cache", cfg.prune.teacher_cache, CACHE_MODES)
     _choice(errors, "train.mixed_precision", cfg.train.mixed_precision, MIXED_PRECISION)
     if (error := tracker_error(cfg.get("tracker") or "none")) is not None:
+        errors.append(error)
+    if cfg.get("push_to_hub") and (error := repo_id_error(cfg.push_to_hub)) is not None:
         errors.append(error)
     if cfg.regularizer.get("off_target") is not None:
         _choice(errors, "regularizer.off_target", cfg.regularizer.off_target, OFF_TARGETS)

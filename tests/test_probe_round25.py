@@ -203,3 +203,21 @@ def test_a_resume_under_other_library_versions_is_said_and_recorded(tmp_path, ca
     before = metrics["versions"]["libraries_before_resume"]
     assert len(before) == 1 and before[0]["transformers"] != "9.9.9"
     assert "resumed with transformers 9.9.9, but a launch before ran with transformers" in caplog.text
+
+
+# ------------------------------------------------------------------------------ left by round 24: push_to_hub
+def test_a_push_to_hub_id_the_hub_refuses_is_said_before_the_run():
+    """push_to_hub='my model' was refused by the upload only, after the whole run (left open by round 24)."""
+    from hydra import compose, initialize_config_dir
+
+    import sdp.config  # noqa: F401  (the structured schema)
+    from sdp.errors import ConfigError
+    from sdp.validate import validate_config
+
+    conf = str(Path(__file__).resolve().parents[1] / "conf")
+    with initialize_config_dir(config_dir=conf, version_base="1.3"):
+        bad = compose(config_name="config", overrides=["debug=smoke", "push_to_hub=my model"])
+        good = compose(config_name="config", overrides=["debug=smoke", "push_to_hub=me/rte-pruned"])
+    with pytest.raises(ConfigError, match=r"push_to_hub='my model' is not a Hub repo id \(.*\); write "):
+        validate_config(bad)
+    validate_config(good)

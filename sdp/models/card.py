@@ -232,6 +232,18 @@ def write_model_card(model_dir: str | Path, metrics: dict[str, Any], cfg: Any) -
     return path
 
 
+def repo_id_error(repo_id: Any) -> str | None:
+    """Why ``push_to_hub`` cannot name a Hub repo, or None: said before the run, not after it (the upload, last, failed
+    on an id such as 'my model' once the training was done)."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(str(repo_id))
+    except HFValidationError as err:
+        return f"push_to_hub={str(repo_id)!r} is not a Hub repo id ({str(err).split(': ')[0]}); write <namespace>/<name>"
+    return None
+
+
 def push_to_hub(model_dir: str | Path, repo_id: str, task: str) -> str:
     """Upload ``model_dir`` (weights, tokenizer, card) to the Hub repo ``repo_id``; its URL."""
     from huggingface_hub import HfApi  # a transformers dependency; imported only when pushing
