@@ -49,7 +49,7 @@ def model_card(metrics: dict[str, Any], cfg: Any, command: str, structure: dict[
     achieved = metrics["achieved_sparsity"]["prunable"]
     tags = ["sdp", "pruning", "text-classification", task]
     title = (f"# {cfg.model.name} fine-tuned on {task} (dense, not pruned)" if dense_only
-             else f"# {cfg.model.name} pruned to {100 * achieved:.1f}% on {task}")
+             else f"# {cfg.model.name} on {task}, {100 * achieved:.1f}% of its prunable weights pruned")
     return "\n".join([
         "---",
         "library_name: transformers",
