@@ -66,6 +66,8 @@ def compose_config(overrides: list[str]):
 
     init = (initialize_config_module("sdp.conf", version_base="1.3") if __package__ == "sdp.cli" else
             initialize_config_dir(str(Path(__file__).resolve().parents[1] / "conf"), version_base="1.3"))
+    if misspelt := sdp.config.misspelt_key_errors(overrides, sdp.config.conf_groups()):  # Hydra would suggest '+'
+        raise ConfigError("; ".join(misspelt))
     try:
         with init:
             cfg = compose(config_name="config", overrides=overrides)

@@ -20,7 +20,9 @@ from omegaconf import DictConfig
 import sdp.config  # noqa: F401  (registers the structured schema before Hydra composes)
 from hydra_plugins.sdp_launcher.local_launcher import SdpLocalLauncher  # imports hydra only
 from sdp.config import (
+    conf_groups,
     deletion_errors,
+    misspelt_key_errors,
     repeated_sweep_errors,
     sweeper_params_errors,
     unreadable_override_errors,
@@ -44,6 +46,8 @@ with user_errors():
     load_plugins()
     if unreadable_override_errors(sys.argv[1:]):  # Hydra's grammar error named neither the override nor the quoting
         raise ConfigError("; ".join(unreadable_override_errors(sys.argv[1:])))
+    if misspelt_key_errors(sys.argv[1:], conf_groups()):  # Hydra's refusal suggested a '+' nothing reads
+        raise ConfigError("; ".join(misspelt_key_errors(sys.argv[1:], conf_groups())))
     if deletion_errors(sys.argv[1:]):  # ~sparsity, ~regularizer: a traceback from inside Hydra otherwise
         raise ConfigError("; ".join(deletion_errors(sys.argv[1:])))
     if repeated_sweep_errors(sys.argv[1:]):  # -m seed=1,2 seed=3: Hydra would run seed 3 alone, without a word

@@ -264,6 +264,50 @@ def unknown_key_errors(cfg: Any) -> list[str]:
     return errors
 
 
+def conf_groups() -> set[str]:
+    """The config tree's group names (debug, experiment, method, ...): the repository's conf/ beside sdp/, else the
+    installed package sdp.conf (a wheel)."""
+    from pathlib import Path
+
+    root: Any = Path(__file__).resolve().parents[1] / "conf"
+    if not root.is_dir():
+        from importlib.resources import files
+
+        root = files("sdp.conf")
+    return {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))}
+
+
+def misspelt_key_errors(argv: list[str], groups: set[str]) -> list[str]:
+    """Plain overrides (``key=value``) of a key the schema does not have, before Hydra composes: Hydra's own refusal
+    ("Could not override 'spasity'. To append to your config use +spasity=0.5") sends the user to a '+' that nothing
+    reads. ``groups``: the config tree's group names (``debug=smoke``, ``experiment=...``), which are keys too."""
+    import dataclasses
+    import difflib
+    import sys
+
+    here = sys.modules[__name__]
+    errors = []
+    for arg in argv:
+        key = arg.partition("=")[0]
+        if arg.startswith(("-", "+", "~")) or "=" not in arg or "/" in key or "@" in key or key.startswith("hydra"):
+            continue
+        schema, prefix = Config, ""
+        for part in key.split("."):
+            fields = {f.name: f for f in dataclasses.fields(schema)}
+            if part not in fields and not (schema is Config and part in groups):
+                close = difflib.get_close_matches(part, [*fields, *(groups if schema is Config else ())], n=1)
+                hint = f"did you mean {prefix}{close[0]}? " if close else ""
+                errors.append(f"{arg}: {prefix}{part} is not a key of {prefix.rstrip('.') or 'the config'} (nothing "
+                              f"would read it, '+' or not): {hint}its keys are {sorted(fields)}")
+                break
+            sub = fields[part].type if part in fields else None
+            sub = getattr(here, sub, None) if isinstance(sub, str) else sub
+            if not (isinstance(sub, type) and dataclasses.is_dataclass(sub)):
+                break  # an open node (regularizer options, a dict) or a leaf: Hydra and the validation judge it
+            schema, prefix = sub, f"{prefix}{part}."
+    return errors
+
+
 def deletion_errors(argv: list[str]) -> list[str]:
     """``~key`` overrides that remove a key of the schema (or its group), before Hydra composes: every such key is
     read, and ``~sparsity`` or ``~regularizer`` failed inside Hydra, while it named the run folder, with a 100-line

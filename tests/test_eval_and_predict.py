@@ -128,7 +128,7 @@ def test_sdp_eval_on_a_custom_file_needs_only_that_file(runs, data_dir, tmp_path
     (["model_dir={model}", "task=stsb"], "is a classifier with labels ['entailment', 'not_entailment'] "
                                           "(config.json id2label); task 'stsb' is a regression"),
     (["model_dir={model}", "task=rte", "output_dir={run}"], "output_dir='{run}' holds a training run's metrics.json"),
-    (["model_dir={model}", "task=rte", "task.nope=1"], "sdp-eval: error: ConfigError: Could not override 'task.nope'"),
+    (["model_dir={model}", "task=rte", "task.nope=1"], "sdp-eval: error: ConfigError: task.nope=1: task.nope is not a key of task (nothing would read it"),
 ])
 def test_sdp_eval_errors_are_one_line(runs, tmp_path, capsys, args, fragment):
     from cli.eval import main

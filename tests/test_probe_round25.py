@@ -221,3 +221,19 @@ def test_a_push_to_hub_id_the_hub_refuses_is_said_before_the_run():
     with pytest.raises(ConfigError, match=r"push_to_hub='my model' is not a Hub repo id \(.*\); write "):
         validate_config(bad)
     validate_config(good)
+
+
+# ----------------------------------------------------------------- left: Hydra's '+' hint for a mistyped key
+def test_a_mistyped_key_is_named_with_its_likely_spelling_not_a_plus():
+    """`sdp-run spasity=0.5` got Hydra's "To append to your config use +spasity=0.5", which nothing reads."""
+    from sdp.config import conf_groups, misspelt_key_errors
+
+    groups = conf_groups()
+    assert {"debug", "experiment", "method"} <= groups
+    errors = misspelt_key_errors(["spasity=0.5", "prune.critrion=taylor", "debug=smoke", "experiment=quickstart",
+                                  "regularizer.lambda_off=1", "+x=1", "hydra.run.dir=o", "task.name=rte"], groups)
+    assert len(errors) == 2
+    assert errors[0].startswith("spasity=0.5: spasity is not a key of the config (nothing would read it, '+' or not): "
+                                "did you mean sparsity?")
+    assert errors[1].startswith("prune.critrion=taylor: prune.critrion is not a key of prune") and \
+        "did you mean prune.criterion?" in errors[1]
