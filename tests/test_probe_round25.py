@@ -164,10 +164,35 @@ def test_the_summary_names_what_tells_setup_labelled_rows_apart(tmp_path):
                   "train": {"mixed_precision": precision, "num_threads": 1}, "output_dir": str(run_dir)}
         (run_dir / "run.json").write_text(json.dumps({"config": config}))
     report = build_report(tmp_path, plots=False)
-    line = next(w for w in report.warnings if "differ in" in w)
-    assert line.startswith("`tiny-bert / MP` rows of other setups differ in train.mixed_precision: [")
+    assert [line.split(" rows")[0] for line in report.setups] == ["`tiny-bert / Dense`", "`tiny-bert / MP / cubic / frozen`"]
+    line = report.setups[1]
+    assert line.startswith("`tiny-bert / MP / cubic / frozen` rows of other setups: differ in train.mixed_precision: [")
     assert "train.mixed_precision='bf16'" in line and "train.mixed_precision='no'" in line
     assert "num_threads" not in line and "output_dir" not in line
+    assert line in (tmp_path / "tables" / "summary.md").read_text() and not any("differ in" in w for w in report.warnings)
+
+
+def test_runs_on_other_numbers_of_processes_are_rows_of_their_own(tmp_path):
+    """Found while mending the above: a setup's label was its hash's first 8 characters, so the `/ws2` collect appends
+    for a 2-process run was cut, and runs on 1 and 2 GPUs (another global batch) pooled in one cell: `MP [0435566f]
+    73.75 ± 22.13 (n=4)` for 2 seeds."""
+    from sdp.report.report import build_report
+
+    for name, world, seed, value in (("a1", 1, 1, 0.5), ("a2", 1, 2, 0.6), ("b1", 2, 1, 0.9), ("b2", 2, 2, 0.95)):
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        record = {"status": "completed", "task": "rte", "model": "tiny-bert", "method": "MP", "schedule": "cubic",
+                  "teacher": "frozen", "seed": seed, "target_sparsity": 0.5, "final": {"main": value, "accuracy": value},
+                  "dense": {"main": 0.7, "accuracy": 0.7}, "analysis": {}, "config_hash": "hMP",
+                  "versions": {"sdp": "aaa"}, "finished_at": f"2026-12-06T10:0{seed}:00+00:00",
+                  "distributed": {"world_size": world}}
+        (run_dir / "metrics.json").write_text(json.dumps(record))
+        config = {"task": {"name": "rte"}, "regularizer": {"name": "none"}, "sparsity": 0.5, "seed": seed}
+        (run_dir / "run.json").write_text(json.dumps({"config": config}))
+    report = build_report(tmp_path, plots=False)
+    glue = (tmp_path / "tables" / "glue.md").read_text()
+    assert "| 55.00 ± 7.07 (n=2) |" in glue and "| 92.50 ± 3.54 (n=2) |" in glue and "(n=4)" not in glue
+    assert "/ws2]" in glue and any("ran on other numbers of processes" in line for line in report.setups)
 
 
 # ------------------------------------------------------------------------ left by round 23: library versions

@@ -88,6 +88,13 @@ def _versions(series: pd.Series) -> list[str]:
     return sorted({v for v in series if v})
 
 
+def short_label(setup: str, empty: str = "no-setup") -> str:
+    """A setup hash as a row label: its first 8 hex digits and whatever collect appended after a '/' (``/ws2``:
+    another world size). Cut to 8 characters, runs on 1 and 2 GPUs had one label and pooled in one cell."""
+    head, sep, tail = str(setup).partition("/")
+    return head[:8] + sep + tail if setup else empty
+
+
 def with_variants(final: pd.DataFrame) -> pd.DataFrame:
     """Label rows only where they mix experiments. A row (a method at a sparsity, one column per task) is labelled
     by the short hash of its setup less the task (collect.row_setup_hash: one budget and data recipe across
@@ -104,8 +111,8 @@ def with_variants(final: pd.DataFrame) -> pd.DataFrame:
     n_setup, n_hash = cell["setup"].transform("nunique"), cell["config_hash"].transform("nunique")
     final = final.copy()
     final["variant"] = [
-        "/".join([*([r[:8] or "no-setup"] if nr > 1 else []), *([s[:8] or "no-setup"] if ns > ncr else []),
-                  *([h[:8] or "no-hash"] if nh > ns else [])])
+        "/".join([*([short_label(r)] if nr > 1 else []), *([short_label(s)] if ns > ncr else []),
+                  *([short_label(h, "no-hash")] if nh > ns else [])])
         for r, s, h, nr, ncr, ns, nh in zip(final["row_setup"], final["setup"], final["config_hash"], n_row,
                                              n_cell_row, n_setup, n_hash)
     ]
@@ -142,8 +149,8 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
         means = [sum(v) / len(v) for _, (v, _) in sorted(seeds.items())]
         versions = sorted({v for _, (_, vs) in seeds.items() for v in vs if v})
         same_label = {row_of[s] for s in setups[(model, task)]}
-        variant = "/".join([*([row_of[setup][:8] or "no-setup"] if len(rows[model]) > 1 else []),
-                            *([setup[:8] or "no-setup"] if len(setups[(model, task)]) > len(same_label) else [])])
+        variant = "/".join([*([short_label(row_of[setup])] if len(rows[model]) > 1 else []),
+                            *([short_label(setup)] if len(setups[(model, task)]) > len(same_label) else [])])
         key = (model, "Dense", "", "", 0.0, variant, task, metric)
         out.append(_cell(key, *_stats(means), versions, len(undefined_seeds.get((model, task, metric, setup), ()))))
     frame = pd.DataFrame(out, columns=CELL_COLUMNS)

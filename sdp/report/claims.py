@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
+from sdp.report.aggregate import short_label
 from sdp.report.collect import PAIR_KEYS
 from sdp.report.evidence import ALPHA, detectable, holm, p_value
 from sdp.report.floors import at_floor, floor_legend, scored_floor_rows, task_floor
@@ -163,8 +164,8 @@ def _label(task: str, setup: str | None, pairs: dict) -> str:
     rows = {s: _row_setup(task, s, pairs) for s in setups}
     # Setups of one task that differ in the task's own settings (max_seq_length) share the hash less the task:
     # their own is added, as glue.md's [row/setup].
-    extra = f"/{(setup or 'no-setup')[:8]}" if len(set(rows.values())) < len(setups) else ""
-    return f"{task} [{(rows[setup] or 'no-setup')[:8]}{extra}]"
+    extra = f"/{short_label(setup)}" if len(set(rows.values())) < len(setups) else ""
+    return f"{task} [{short_label(rows[setup])}{extra}]"
 
 
 def _row_setup(task: str, setup: str | None, pairs: dict) -> str | None:

@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # headless and byte-stable
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from sdp.report.aggregate import method_rank, with_variants  # noqa: E402
+from sdp.report.aggregate import method_rank, short_label, with_variants  # noqa: E402
 from sdp.report.collect import load_trace  # noqa: E402
 from sdp.report.tables import order_languages  # noqa: E402
 
@@ -116,7 +116,7 @@ def recovery(runs: pd.DataFrame, results_dir: Path, task: str, target: float,
                     key=lambda g: (g[0][0], method_rank(g[0][1]), g[0][2], g[0][3], g[0][4]))
     never_y = 1.1 * max(float(frame["recovery"].max()) if frame["recovery"].notna().any() else 0.0, 1.0)
     for i, ((model, method, schedule, teacher, setup), grp) in enumerate(groups):
-        variant = f"{setup[:8] or 'setup unknown'}, " if several["setup"] else ""  # unknown: a record without run.json
+        variant = f"{short_label(setup, 'setup unknown')}, " if several["setup"] else ""  # unknown: a record without run.json
         label = _label(model, method, schedule if several["schedule"] else "", teacher if several["teacher"] else "",
                        f"{variant}n={int(grp['seeds'].max())}", many)
         ax1.plot(grp["sparsity"], grp["jump"], marker=".", color=f"C{i % 10}", label=label)

@@ -47,6 +47,7 @@ class Report:
     cells: pd.DataFrame
     files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    setups: list[str] = field(default_factory=list)  # what tells setup-labelled rows apart (report/setup_diff.py)
 
 
 def _clear_outputs(out_dir: Path) -> None:
@@ -172,7 +173,7 @@ def build_report(
     _embed_in_readme(readme, "costs.md", costs, files, "No costs.md yet: no completed run records its wall_seconds.",
                      report.warnings)
     _unembedded_blocks(readme, ("claims.md", "costs.md"), report.warnings)
-    report.warnings += setup_differences(runs, results_dir)  # what the [hash] labels stand for
+    report.setups = setup_differences(runs, results_dir)  # what the [hash] labels stand for
 
     trace_problems: list[str] = []
     if plots and not no_runs:
@@ -280,5 +281,8 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
     extra += [f"- {p}" for p in coll.warnings + trace_problems + report.warnings]
     extra += [f"- `{r.path}`: {describe(r.undefined)} undefined (constant predictions or references), recorded as 0.0 "
               f"(marked {UNDEFINED})" for r in runs.itertuples(index=False) if r.undefined] if not runs.empty else []
+    if report.setups:
+        lines += ["", "## Rows labelled by setup ([hash]): what tells them apart", ""]
+        lines += [f"- {line}" for line in report.setups]
     lines += ["", "## Other warnings", ""] + (extra or ["None."])
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from sdp.report.aggregate import short_label
 from sdp.run.env import NON_IDENTITY_GROUP_KEYS, NON_IDENTITY_KEYS, PER_SEED_INPUTS
 from sdp.run.rundir import read_run_record
 
@@ -33,28 +34,39 @@ def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _labels(labels: list[str]) -> str:
+    return ", ".join(f"[{label}]" for label in labels)
+
+
 def setup_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
-    """One line per (model, method) whose rows mix setups: the keys that differ, with each setup's values."""
+    """One line per table row group whose rows glue.md labels by setup (as aggregate.with_variants groups them:
+    model, method, schedule, teacher; and each model's Dense rows): the keys that differ, with each setup's values."""
     lines: list[str] = []
     if runs.empty:
         return lines
-    for (model, method), grp in runs.groupby(["model", "method"], sort=True):
-        setups: dict[str, dict[str, Any]] = {}
-        for run in grp.itertuples(index=False):
-            if run.row_setup not in setups:
-                setups[run.row_setup] = _flat((read_run_record(Path(results_dir) / run.path) or {}).get("config") or {})
-        unrecorded = [s[:8] or "no-setup" for s, flat in setups.items() if not flat]
-        setups = {s: flat for s, flat in setups.items() if flat}
+    configs: dict[str, dict[str, Any]] = {}  # row setup -> its flattened config (the first run's)
+    for run in runs.itertuples(index=False):
+        if run.row_setup not in configs:
+            configs[run.row_setup] = _flat((read_run_record(Path(results_dir) / run.path) or {}).get("config") or {})
+    groups = [((model, "Dense"), grp) for model, grp in runs.groupby("model", sort=True)]
+    groups += list(runs.groupby(["model", "method", "schedule", "teacher"], sort=True))
+    for key, grp in groups:
+        setups = sorted(set(grp["row_setup"]))
         if len(setups) < 2:
             continue
-        keys = sorted({k for flat in setups.values() for k in flat})
-        differ = [k for k in keys if len({repr(flat.get(k)) for flat in setups.values()}) > 1]
-        if not differ:
+        where = " / ".join(str(k) for k in key if k)
+        unrecorded = [short_label(s) for s in setups if not configs[s]]
+        flats = {s: configs[s] for s in setups if configs[s]}
+        keys = sorted({k for flat in flats.values() for k in flat})
+        differ = [k for k in keys if len({repr(flat.get(k)) for flat in flats.values()}) > 1] if len(flats) > 1 else []
+        world = [short_label(s) for s in setups if "/ws" in s]
+        if not differ and not unrecorded and not world:
             continue
         more = f" (and {len(differ) - SHOWN} more)" if len(differ) > SHOWN else ""
-        values = "; ".join(f"[{setup[:8] or 'no-setup'}] " + ", ".join(f"{k}={flat.get(k)!r}" for k in differ[:SHOWN])
-                           for setup, flat in sorted(setups.items()))
-        without = f"; rows {unrecorded} hold runs that record no config" if unrecorded else ""
-        lines.append(f"`{model} / {method}` rows of other setups differ in {', '.join(differ[:SHOWN])}{more}: "
-                     f"{values}{without}")
+        values = "; ".join(f"[{short_label(s)}] " + ", ".join(f"{k}={flat.get(k)!r}" for k in differ[:SHOWN])
+                           for s, flat in flats.items()) if differ else ""
+        parts = ([f"differ in {', '.join(differ[:SHOWN])}{more}: {values}"] if differ else []) + (
+            [f"{_labels(world)} ran on other numbers of processes (/ws<N>: N processes, a global batch N times the config's)"]
+            if world else []) + ([f"{_labels(unrecorded)} hold runs that record no config"] if unrecorded else [])
+        lines.append(f"`{where}` rows of other setups: " + "; ".join(parts))
     return lines
