@@ -63,6 +63,21 @@ def test_wpr_max_eval_samples_keeps_whole_queries(tmp_path):
     assert len(set(loaded.groups["validation.en"])) == 2
 
 
+def test_wpr_samples_only_queries_the_ndcg_scores_and_refuses_a_split_with_none(tmp_path):
+    """Review of the wp3 fix: a sample holding only an all-Bad query passed the load, and the run died at its first
+    evaluation, after training (`ndcg: no query has two or more rows with different grades`)."""
+    dev = ["q0\tp\ts\t0", "q0\tp2\ts\t0", "q0\tp3\ts\t0", "q1\tp\ts\t1", "q2\tp\ts\t2", "q2\tp2\ts\t0"]
+    data = _wpr_dir(tmp_path, dev)
+    task = select_languages(get_task("wpr"), ["en"])
+    for n in (1, 2, 3, 4, 5):
+        rows = load_splits(task, data, max_eval_samples=n).datasets["validation.en"]
+        assert rows["query"] == ["q2", "q2"], n  # the one query with pages of different grades
+    (tmp_path / "xglue_full_dataset" / "WPR" / "xglue.wpr.en.dev").write_text("".join(x + "\n" for x in dev[:4]))
+    with pytest.raises(DataError, match=r"eval split 'validation.en' has no query with two or more pages of different "
+                                        r"grades \(2 queries, 4 rows\): the nDCG has nothing to rank"):
+        load_splits(task, data)
+
+
 # ------------------------------------------------------------------------------------------------ wpb
 def test_queries_with_nothing_to_rank_are_left_out_and_counted():
     """wpb: a query of five Bad pages scored 0 whatever the order (a perfect ranker got 95.24), and a one-page query

@@ -145,15 +145,18 @@ def subsample(ds: datasets.Dataset, max_samples: int | None, seed: int = SUBSAMP
 
 
 def subsample_queries(ds: datasets.Dataset, max_samples: int | None, seed: int = SUBSAMPLE_SEED) -> datasets.Dataset:
-    """:func:`subsample` of a ranking split by whole queries (rows of one ``query`` text): queries in the order of a
-    ``seed`` permutation while their rows total at most ``max_samples`` (at least one query), rows in file order.
-    A row sample scored each query on 2 or 3 of its pages, which a per-query nDCG rates higher than the whole query
-    (94.66 against 93.34 for one model, probe round 25, wp3): a sample of queries is a sample of that mean."""
+    """:func:`subsample` of a ranking split by whole queries (rows of one ``query`` text): of the queries the nDCG
+    scores (sdp.metrics.rankable_queries), those first in a ``seed`` permutation while their rows total at most
+    ``max_samples`` (at least one query), rows in file order. A row sample scored each query on 2 or 3 of its pages,
+    which a per-query nDCG rates higher than the whole query (94.66 against 93.34 for one model, probe round 25,
+    wp3): a sample of queries is a sample of that mean."""
+    from sdp.metrics import rankable_queries
+
     if max_samples is None or max_samples >= len(ds):
         return ds
     _, ids = np.unique(np.asarray(ds["query"], dtype=object).astype(str), return_inverse=True)
     sizes = np.bincount(ids)
-    order = np.random.default_rng(seed).permutation(len(sizes))
+    order = np.random.default_rng(seed).permutation(rankable_queries(ds["label"], ids))
     kept = order[: max(1, int(np.searchsorted(np.cumsum(sizes[order]), int(max_samples), side="right")))]
     return ds.select(np.flatnonzero(np.isin(ids, kept)).tolist()).flatten_indices()
 
@@ -308,6 +311,7 @@ def load_splits(
                           else subsample(out[split], max_eval_samples))
     _check_correlation_defined(task, out)
     _check_class_metric_defined(task, out)
+    _check_ranking_defined(task, out)
     splits_out = datasets.DatasetDict({split: _add_idx(ds) for split, ds in out.items()})
     return LoadedSplits(splits_out, query_groups(task, splits_out), dropped)
 
@@ -330,6 +334,21 @@ def _check_correlation_defined(task: TaskSpec, splits: dict[str, datasets.Datase
             raise DataError(f"task {task.name!r}: eval split {split!r} {why}: {'/'.join(task.metric_names)} "
                             f"correlation is undefined on it; it needs >= {MIN_CORRELATION_ROWS} rows with "
                             "differing targets (raise max_eval_samples, or use another eval file)")
+
+
+def _check_ranking_defined(task: TaskSpec, splits: dict[str, datasets.Dataset]) -> None:
+    """The same for a ranking: an eval split none of whose queries has pages of different grades has no nDCG (its
+    queries are left out, sdp.metrics.rankable_queries); the run failed at its first evaluation, after training."""
+    from sdp.metrics import rankable_queries
+
+    if task.metric_names[0] != "ndcg":
+        return
+    for split in task.eval_splits:
+        _, ids = np.unique(np.asarray(splits[split]["query"], dtype=object).astype(str), return_inverse=True)
+        if len(rankable_queries(splits[split]["label"], ids)) == 0:
+            raise DataError(f"task {task.name!r}: eval split {split!r} has no query with two or more pages of "
+                            f"different grades ({len(set(ids))} queries, {len(ids)} rows): the nDCG has nothing to "
+                            "rank on it (raise max_eval_samples, or use another eval file)")
 
 
 def _check_class_metric_defined(task: TaskSpec, splits: dict[str, datasets.Dataset]) -> None:

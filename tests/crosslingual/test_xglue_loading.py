@@ -198,19 +198,20 @@ def test_hub_standin(monkeypatch):
 
     def split(n):
         return datasets.Dataset.from_dict({"query": ["q"] * n, "web_page_title": ["t"] * n,
-                                           "web_page_snippet": ["s"] * n, "relavance_label": [4] * n}, features=feats)
+                                           "web_page_snippet": ["s"] * n, "relavance_label": [4, *[0] * (n - 1)]},
+                                          features=feats)  # two grades: a query the nDCG can rank
 
     calls = []
 
     def fake_load_dataset(path, name=None, **kw):
         calls.append((path, name))
-        return datasets.DatasetDict({"train": split(3), "validation.en": split(2), "validation.de": split(1)})
+        return datasets.DatasetDict({"train": split(3), "validation.en": split(2), "validation.de": split(2)})
 
     monkeypatch.delenv("SDP_DATA_DIR", raising=False)
     monkeypatch.setattr(loading.datasets, "load_dataset", fake_load_dataset)
     out = load_splits(select_languages(get_task("wpr"), ["en", "de"]), None).datasets
     assert calls == [("microsoft/xglue", "wpr")]
-    assert out["validation.en"]["web_page"] == ["t s", "t s"] and out["train"]["label"] == [4, 4, 4]
+    assert out["validation.en"]["web_page"] == ["t s", "t s"] and out["train"]["label"] == [4, 0, 0]
     with pytest.raises(DataError, match=r"no split 'validation\.fr'"):
         load_splits(select_languages(get_task("wpr"), ["fr"]), None)
 
