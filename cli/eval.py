@@ -64,10 +64,11 @@ def compose_config(overrides: list[str]):
     import sdp.config  # noqa: F401  (registers the structured schema)
     from sdp.errors import ConfigError
 
-    init = (initialize_config_module("sdp.conf", version_base="1.3") if __package__ == "sdp.cli" else
-            initialize_config_dir(str(Path(__file__).resolve().parents[1] / "conf"), version_base="1.3"))
     if misspelt := sdp.config.misspelt_key_errors(overrides, sdp.config.conf_groups()):  # Hydra would suggest '+'
         raise ConfigError("; ".join(misspelt))
+    # (before the initialize_* below: building one sets Hydra's global state, which only its `with` block undoes)
+    init = (initialize_config_module("sdp.conf", version_base="1.3") if __package__ == "sdp.cli" else
+            initialize_config_dir(str(Path(__file__).resolve().parents[1] / "conf"), version_base="1.3"))
     try:
         with init:
             cfg = compose(config_name="config", overrides=overrides)

@@ -11,6 +11,7 @@ One place owns the flow; it composes ``sdp.data``, ``sdp.models``, ``sdp.pruning
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -106,7 +107,7 @@ class PruneRecipe:
         self.tokenizer = load_tokenizer(cfg.model)
         # 2. Data before the model, so a data error costs no model download.
         data = build_data(cfg, self.task, self.tokenizer, self.accelerator)
-        self.datasets, self.eval_groups, self.collator = data.datasets, data.groups, data.collator
+        self.datasets, self.groups, self.collator = data.datasets, data.groups, data.collator  # groups: ranking
         self.dropped_rows = data.dropped_rows  # per split, for metrics.json data.dropped_rows
         # Per split, in run.json now and metrics.json at the end: a skip or resume on other data is refused.
         self.data_fingerprint = record_data(self.run_dir, cfg, data.raw, self.accelerator.is_main_process)
@@ -143,6 +144,7 @@ class PruneRecipe:
         # The teacher's own (frozen, or refreshed in place) parameters are the AWR reference weights.
         awr = self.teacher is not None and cfg.weight_reg.name != "none"
         self.teacher_weights = self.teacher.weights(list(self.prunable)) if awr else None
+        self._task_loss = functools.partial(task_loss, is_regression=self.task.is_regression)  # and the probe's
         self.objective = Objective(self._task_loss, self.distill, cfg.regularizer.alpha, self.weight_reg,
                                    cfg.weight_reg.beta, self.monitor_needs, cfg.prune.dropout == "distill_off",
                                    self.prunable, self.teacher_weights, self.accelerator.autocast)
@@ -171,10 +173,10 @@ class PruneRecipe:
             self.restore(state)
 
     # ------------------------------------------------------------------------------- evaluate
-    def evaluate(self) -> dict[str, float]:
-        outputs = {split: predict(self.accelerator, self.model, loader) for split, loader in self.eval_loaders.items()}
-        self.eval_examples = count_eval_examples(outputs, self.datasets)  # no duplicates across processes
-        return compute_metrics_noting(self.task, outputs, self.eval_groups, self.metric_warnings, self.datasets)
+    def evaluate(self, label: str) -> dict[str, float]:  # label: dense, final or an eval point, in metric_warnings
+        out = {split: predict(self.accelerator, self.model, loader) for split, loader in self.eval_loaders.items()}
+        self.eval_examples = count_eval_examples(out, self.datasets)  # no duplicates across processes
+        return compute_metrics_noting(self.task, out, self.groups, self.metric_warnings, self.datasets, label)
 
     def _measure_separability(self, which: str) -> None:
         split = self.task.eval_splits[0]
@@ -183,9 +185,6 @@ class PruneRecipe:
     def _trace(self, record: dict[str, Any]) -> None:
         if self.accelerator.is_main_process:
             append_jsonl(self.trace_path, record)
-
-    def _task_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return task_loss(logits, labels, self.task.is_regression)
 
     # ---------------------------------------------------------------------------------- train
     def train(self) -> dict[str, Any]:
@@ -201,7 +200,7 @@ class PruneRecipe:
             log.info("dense stage skipped: loaded fine-tuned checkpoint %s", self.cfg.dense.checkpoint)
         else:
             self.run_stage(self.stages["dense"])
-        metrics = self.evaluate()
+        metrics = self.evaluate("dense")
         log.info("dense %s: %s", self.task.scored_splits(), metrics)  # a tuning run: the carved split
         self._measure_separability("dense")
         self.dense_metrics = metrics
@@ -246,7 +245,7 @@ class PruneRecipe:
             batches = ordered_batches(self.datasets[split], self.collator, cfg.train.batch_size, self.accelerator.device)
             self.extra_analysis["cross_correlation"] = {"split": split, "teacher": cfg.prune.teacher,
                                                         **dev_cross_correlation(student, self.teacher.model, batches, rep)}
-        metrics = self.evaluate()
+        metrics = self.evaluate("final")
         log.info("pruned %s: %s", self.task.scored_splits(), metrics)
         self._measure_separability("final")
         self.measure.measure_weights("final", self.prunable)
@@ -342,7 +341,7 @@ class PruneRecipe:
     def save_checkpoint(self, stage: Stage) -> None:
         """Everything a resume needs (``restore`` puts it back): JSON values and named groups of tensors."""
         state: dict[str, Any] = {
-            "dense_metrics": self.dense_metrics,
+            "dense_metrics": self.dense_metrics, "metric_warnings": self.metric_warnings,
             "dense_model": self.dense_model_dir,  # the dense weights (frozen teacher, resumed step 0)
             "measurements": self.measure.state_dict(),
         }
@@ -360,6 +359,7 @@ class PruneRecipe:
         loaded over that."""
         acc, stage = self.accelerator, self.stages[state["stage"]]
         self.resumed_in, self.dense_metrics = stage.name, state["dense_metrics"]
+        self.metric_warnings = list(state.get("metric_warnings") or [])  # the dense score's undefined metrics
         self.measure.load_state_dict(state["measurements"])
         if stage.name == "prune":  # the dense stage finished before the kill
             if not self.cfg.dense.checkpoint:  # a given dense.checkpoint was already loaded
@@ -386,7 +386,7 @@ class PruneRecipe:
             versions=self.versions, wall_seconds=round(time.time() - self.started, 2),
             analysis={**self.measure.summary(), **self.extra_analysis},
             data_fingerprint=self.data_fingerprint,  # per split: a skip or resume on other data is refused
-            eval_examples=self.eval_examples, **eval_queries(self.eval_groups, self.datasets),  # after the gather
+            eval_examples=self.eval_examples, **eval_queries(self.groups, self.datasets),  # after the gather
             distributed=distributed_summary(self.accelerator, self.masks),  # world size, per-rank mask digests
             **({"metric_warnings": self.metric_warnings} if self.metric_warnings else {}),
         )

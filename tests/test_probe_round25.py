@@ -277,3 +277,52 @@ def test_a_mistyped_key_is_named_with_its_likely_spelling_not_a_plus():
                                 "did you mean sparsity?")
     assert errors[1].startswith("prune.critrion=taylor: prune.critrion is not a key of prune") and \
         "did you mean prune.criterion?" in errors[1]
+
+
+def test_undefined_scores_are_told_apart_by_the_evaluation_that_warned():
+    """Review of the tw1 fix: the notes did not say which evaluation warned, so a dense mcc undefined marked a final mcc
+    measured at exactly 0, and so did an evaluation point's; and a resume in the prune stage lost the dense notes."""
+    from sdp.report.undefined import undefined_scores
+
+    note = "mcc is undefined (constant predictions or references); reporting 0.0"
+    record = {"dense": {"mcc": 0.0, "main": 0.0}, "final": {"mcc": 0.0, "main": 0.0},
+              "metric_warnings": [f"dense: {note}", f"prune update 4: {note}"]}
+    assert undefined_scores(record) == {("dense", "mcc"), ("dense", "main")}
+    record["metric_warnings"] = [note]  # an older record: either stage
+    assert len(undefined_scores(record)) == 4
+    record.update(stages="dense", metric_warnings=[f"dense: {note}"])  # a dense-only run: its final is its dense
+    assert len(undefined_scores(record)) == 4
+
+
+def test_a_resume_in_the_prune_stage_keeps_the_dense_scores_notes(tmp_path, monkeypatch):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_probe_round23 import SMOKE, _compose, _files, _reviews
+
+    import sdp.metrics
+    from sdp.recipe import run
+    from sdp.run.preemption import RunInterrupted
+    from sdp.training.checkpoint import Checkpointer
+
+    # every evaluation's MCC undefined (as for a model that predicts one class): the dense one's note must survive
+    monkeypatch.setitem(sdp.metrics._BASE_METRICS, "mcc", lambda p, r: sdp.metrics._finite_or_zero("mcc", np.nan))
+    train, dev = tmp_path / "train.csv", tmp_path / "dev.csv"
+    _reviews(train, 64)
+    _reviews(dev, 20, 100)
+    data = {"tmp": tmp_path, "train": train, "dev": dev}
+    keys = _files(data, *SMOKE, "task.metric=mcc", "prune.max_steps=4", "train.checkpoint_every=1")
+    calls = {"n": 0}
+
+    def stop_in_the_prune_stage(self):
+        calls["n"] += 1
+        return calls["n"] == 4
+
+    original = Checkpointer.stop_requested
+    monkeypatch.setattr(Checkpointer, "stop_requested", stop_in_the_prune_stage)
+    with pytest.raises(RunInterrupted):
+        run(_compose([*keys, "train.num_threads=1"]), run_dir=tmp_path / "run")
+    monkeypatch.setattr(Checkpointer, "stop_requested", original)
+    metrics = run(_compose([*keys, "train.num_threads=1"]), run_dir=tmp_path / "run")
+    assert metrics["dense"]["mcc"] == 0.0 and "resume" in (tmp_path / "run" / "trace.jsonl").read_text()
+    assert any(n.startswith("dense: mcc is undefined") for n in metrics["metric_warnings"])

@@ -14,15 +14,30 @@ UNDEFINED_NOTE = (f"{UNDEFINED} = the score of some of the cell's runs is undefi
                   "predictions or references) and recorded as 0.0: no measurement (summary.md lists the runs).")
 
 
+def _warned(record: dict[str, Any], stage: str) -> set[str]:
+    """The metrics ``metric_warnings`` calls undefined in the evaluation of ``stage``: a note names its evaluation
+    ("dense: mcc is undefined ...", "final: ...", "prune update 40: ..." for an evaluation point, which is no
+    recorded score); one without a name (older records, sdp-eval's) is taken for either stage."""
+    names = {stage, "dense"} if stage == "final" and record.get("stages") == "dense" else {stage}  # final = dense
+    out = set()
+    for note in record.get("metric_warnings") or []:
+        if not isinstance(note, str) or " is undefined" not in note:
+            continue
+        label, sep, message = note.partition(": ")
+        if not sep or " is undefined" in label:  # no evaluation named
+            label, message = stage, note
+        if label in names:
+            out.add(message.split(" ", 1)[0])
+    return out
+
+
 def undefined_scores(record: dict[str, Any]) -> frozenset[tuple[str, str]]:
     """The (stage, metric key) pairs of ``record`` (a metrics.json) whose value is a reported-as-0.0 undefined
-    metric: the metric is named in ``metric_warnings`` and the value is 0.0. ``main`` is one where any dev metric
-    it averages is (the ``test_`` keys never enter it)."""
-    warned = {w.split(" ", 1)[0] for w in record.get("metric_warnings") or [] if isinstance(w, str)
-              and " is undefined" in w}
+    metric: the metric is named in that stage's ``metric_warnings`` and the value is 0.0. ``main`` is one where any
+    dev metric it averages is (the ``test_`` keys never enter it)."""
     out: set[tuple[str, str]] = set()
     for stage in ("dense", "final"):
-        scores = record.get(stage)
+        scores, warned = record.get(stage), _warned(record, stage)
         if not warned or not isinstance(scores, dict):
             continue
         for key, value in scores.items():

@@ -56,7 +56,7 @@ def eval_point(recipe: Any, stage: Any, parts: dict[str, float]) -> None:
         return
     sparsity = float(parts.get("sparsity", 0.0))  # the dense stage has no masks: nothing pruned yet
     with training_untouched(recipe.model):
-        metrics = recipe.evaluate()
+        metrics = recipe.evaluate(f"{stage.name} update {stage.step}")
     recipe._trace(eval_record(stage.name, stage.step, sparsity, metrics))
     recipe.tracker.log_eval(stage.name, stage.step, metrics, sparsity)
 
