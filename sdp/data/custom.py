@@ -110,7 +110,7 @@ def read_checked(path: str | Path, key: str, fields: list[str], label_col: str) 
 
 
 def _as_written(ds: datasets.Dataset, path: str | Path, fields: list[str], label_col: str) -> datasets.Dataset:
-    """A local CSV/TSV's text fields, and a label column of whole numbers or booleans, as the file spells them:
+    """A CSV/TSV's (local or by URL) text fields, and a label column of whole numbers or booleans, as the file spells them:
     pandas reads a column of numbers as numbers, so labels 01/02/10 were classes 1/2/10 (sdp-predict printed 2 for
     02) and a text 0042 was trained on as '42.0' while sdp-predict read '0042' (probe round 23, d01/d02). Labels
     written as plain whole numbers (0, 1, 10) stay numbers, in numeric order; float labels stay a regression's."""
@@ -124,6 +124,8 @@ def _as_written(ds: datasets.Dataset, path: str | Path, fields: list[str], label
     if not typed:
         return ds
     cells = delimited_cells(_text(path), suffix == ".tsv", typed)
+    if any(len(cells.get(c, ())) != len(ds) for c in typed):  # read twice (a URL): never zip rows of two versions
+        raise DataError(f"{str(path)!r} changed while it was read ({len(ds)} rows, then another count); read it again")
     for column in typed:
         if column == label_col and all(str(v) == c for v, c in zip(ds[column], cells[column])):
             continue  # 0, 1, 10 as written: numbers, sorted as numbers
