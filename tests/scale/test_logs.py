@@ -78,7 +78,7 @@ def test_progress_bars_only_on_the_global_main_process(tmp_path, data_dir, monke
     class DenseTrained(Exception):
         pass
 
-    def stop(self):  # the dense stage's bar is closed by then: nothing more is needed
+    def stop(self, label):  # the dense stage's bar is closed by then: nothing more is needed
         raise DenseTrained
 
     monkeypatch.setattr(PruneRecipe, "evaluate", stop)

@@ -511,11 +511,11 @@ def test_signal_during_evaluation_leaves_a_resumable_run(tmp_path, data, monkeyp
 
     real, calls = PruneRecipe.evaluate, []
 
-    def evaluate(self):
+    def evaluate(self, label):
         calls.append(1)
         if len(calls) == call:
             os.kill(os.getpid(), getattr(signal, sig))
-        return real(self)
+        return real(self, label)
 
     monkeypatch.setattr(PruneRecipe, "evaluate", evaluate)
     run_dir = tmp_path / "run"
