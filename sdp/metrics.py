@@ -20,6 +20,7 @@ import numpy as np
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, ndcg_score
 
+from sdp.data.ranking import rankable_queries
 from sdp.data.tasks import TaskSpec, split_language
 
 __all__ = ["DegenerateMetricWarning", "REPORTED_SPLITS", "SPLIT_SUFFIXES", "compute_metrics", "glue_score", "metric_split"]
@@ -169,15 +170,6 @@ def expected_grade(logits: np.ndarray) -> np.ndarray:
     p = np.exp(z)
     p /= p.sum(axis=1, keepdims=True)
     return p @ np.arange(logits.shape[1], dtype=np.float64)
-
-
-def rankable_queries(grades: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """The query ids (``groups``) with something to rank: two or more rows whose grades are not all equal. A
-    one-row query has no order, and any order of pages graded alike is as right as another: sklearn scored an
-    all-Bad query 0 and an all-Good one 1, whatever the ranker did (probe round 25, wpb)."""
-    grades, groups = np.asarray(grades, float), np.asarray(groups)
-    ids = np.unique(groups)
-    return np.asarray([g for g in ids if np.ptp(grades[groups == g]) > 0], dtype=ids.dtype)
 
 
 def query_counts(grades: np.ndarray, groups: np.ndarray) -> dict[str, int]:

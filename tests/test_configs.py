@@ -102,3 +102,12 @@ def test_a_sweep_jobs_folder_name_holds_no_path_separator():
     the path's parts; its '/' is written '_', so every job is one folder under sweeps/."""
     name = sdp.config.job_dir("task.train_file=/tmp/a/tr.csv,seed=1", "abcd1234")
     assert name == "task.train_file=_tmp_a_tr.csv,seed=1,id=abcd1234" and "/" not in name
+
+
+def test_the_cards_default_prunable_set_is_the_schemas():
+    """The card names prune.include only where it differs from the default; sdp/models/ is a leaf and cannot import
+    the schema, so the two copies are checked here."""
+    from sdp.config import PruneConfig
+    from sdp.models.card import DEFAULT_INCLUDE
+
+    assert DEFAULT_INCLUDE == PruneConfig().include

@@ -18,6 +18,7 @@ import datasets
 import numpy as np
 
 from sdp.data.custom import repeated_rows
+from sdp.data.ranking import rankable_queries
 from sdp.data.sources import (  # noqa: F401  (re-exported: their home was here)
     FILE_SOURCES,
     HUB_ADAPTERS,
@@ -146,12 +147,10 @@ def subsample(ds: datasets.Dataset, max_samples: int | None, seed: int = SUBSAMP
 
 def subsample_queries(ds: datasets.Dataset, max_samples: int | None, seed: int = SUBSAMPLE_SEED) -> datasets.Dataset:
     """:func:`subsample` of a ranking split by whole queries (rows of one ``query`` text): of the queries the nDCG
-    scores (sdp.metrics.rankable_queries), those first in a ``seed`` permutation while their rows total at most
+    scores (sdp/data/ranking.py), those first in a ``seed`` permutation while their rows total at most
     ``max_samples`` (at least one query), rows in file order. A row sample scored each query on 2 or 3 of its pages,
     which a per-query nDCG rates higher than the whole query (94.66 against 93.34 for one model, probe round 25,
     wp3): a sample of queries is a sample of that mean."""
-    from sdp.metrics import rankable_queries
-
     if max_samples is None or max_samples >= len(ds):
         return ds
     _, ids = np.unique(np.asarray(ds["query"], dtype=object).astype(str), return_inverse=True)
@@ -338,9 +337,7 @@ def _check_correlation_defined(task: TaskSpec, splits: dict[str, datasets.Datase
 
 def _check_ranking_defined(task: TaskSpec, splits: dict[str, datasets.Dataset]) -> None:
     """The same for a ranking: an eval split none of whose queries has pages of different grades has no nDCG (its
-    queries are left out, sdp.metrics.rankable_queries); the run failed at its first evaluation, after training."""
-    from sdp.metrics import rankable_queries
-
+    queries are left out: sdp/data/ranking.py); the run failed at its first evaluation, after training."""
     if task.metric_names[0] != "ndcg":
         return
     for split in task.eval_splits:

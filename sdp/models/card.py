@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sdp.config import PruneConfig
 from sdp.io import atomic_write
 
 CARD = "README.md"
@@ -84,7 +83,9 @@ def model_card(metrics: dict[str, Any], cfg: Any, command: str, structure: dict[
     ])
 
 
-DEFAULT_INCLUDE = PruneConfig().include  # the schema's default: every encoder layer
+# prune.include's default in sdp/config.py's schema (models/ imports no config: a leaf; tests/test_configs.py checks
+# the two agree): every encoder layer.
+DEFAULT_INCLUDE = [r"encoder\.layer\.\d+\."]
 
 
 def _prunable(metrics: dict[str, Any], cfg: Any) -> str:
