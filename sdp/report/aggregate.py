@@ -62,7 +62,7 @@ def long_scores(runs: pd.DataFrame) -> pd.DataFrame:
             "path": run.path, "model": run.model, "method": run.method, "schedule": run.schedule,
             "teacher": run.teacher, "sparsity": float(run.target_sparsity), "config_hash": run.config_hash,
             "task": run.task, "seed": int(run.seed), "version": run.sdp_version, "setup": run.setup,
-            "row_setup": run.row_setup,
+            "row_setup": run.row_setup, "dense_model": getattr(run, "dense_model", "") or "",
         }  # fmt: skip
         for stage, scores in (("final", run.final), ("dense", run.dense)):
             if scores is None:
@@ -70,7 +70,7 @@ def long_scores(runs: pd.DataFrame) -> pd.DataFrame:
             for metric, value in _scores(stage, scores, run.per_language).items():
                 rows.append({**base, "stage": stage, "metric": metric, "value": value})
     cols = ["path", "model", "method", "schedule", "teacher", "sparsity", "config_hash", "task", "seed",
-            "version", "setup", "row_setup", "stage", "metric", "value"]  # fmt: skip
+            "version", "setup", "row_setup", "dense_model", "stage", "metric", "value"]  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -120,12 +120,15 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
         out.append(_cell(key, mean, std, n, versions))
     dense = scores[scores["stage"] == "dense"]
     # Several pruning runs share one dense stage per (setup, seed): average those first, then over seeds. One
-    # Dense row per setup, labelled like the pruned rows (two budgets are two dense models).
-    per_seed: dict[tuple, dict[int, tuple[list[float], set[str]]]] = {}
+    # Dense row per setup, labelled like the pruned rows (two budgets are two dense models). A dense model given as
+    # dense.checkpoint to several seeds is one: one model read as 3 seeds was "± 0.00 (n=3)" (probe round 26, dk1).
+    shared = {m for m, grp in dense[dense["dense_model"] != ""].groupby("dense_model") if grp["seed"].nunique() > 1}
+    per_seed: dict[tuple, dict[tuple, tuple[list[float], set[str]]]] = {}
     row_of: dict[str, str] = {}  # setup -> its row label (the setup less the task), as in with_variants
     for row in dense.itertuples(index=False):
+        unit = ("given", row.dense_model) if row.dense_model in shared else ("seed", int(row.seed))
         vals, vers = per_seed.setdefault((row.model, row.task, row.metric, row.setup), {}).setdefault(
-            row.seed, ([], set())
+            unit, ([], set())
         )
         vals.append(row.value)
         vers.add(row.version)
