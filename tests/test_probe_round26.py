@@ -229,3 +229,15 @@ def test_a_sweep_whose_jobs_have_their_own_sweep_dirs_still_says_how_they_ended(
                          env=_env(data_dir), timeout=300)
     assert out.returncode == 1
     assert "sweep: 2 jobs noted: 0 completed, 2 failed, 0 refused" in out.stderr + out.stdout
+
+
+# --------------------------------------------------------------------------- tb1
+def test_structured_pruning_of_a_narrowed_prunable_set_is_one_line(tmp_path, data_dir):
+    """tb1: `prune.granularity=structured 'prune.exclude=[layer\\.1\\.]'`: the right message, under a 20-line
+    traceback (StructureError was no user error)."""
+    out = subprocess.run([*SDP_RUN, *SMOKE, "task=rte", "prune.granularity=structured", "prune.criterion=l2",
+                          r"prune.exclude=[layer\.1\.]", f"output_dir={tmp_path}/run", f"cache_dir={tmp_path}/cache"],
+                         capture_output=True, text=True, cwd=tmp_path, env=_env(data_dir), timeout=300)
+    assert out.returncode != 0
+    assert "sdp-run: error: StructureError: prune.granularity=structured prunes every encoder block's" in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
