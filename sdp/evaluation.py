@@ -22,6 +22,7 @@ import datasets
 import numpy as np
 import torch
 
+from sdp.config import PruneConfig
 from sdp.crosslingual import resolve_task
 from sdp.data.batch import model_inputs
 from sdp.data.custom import SCORING_ONLY
@@ -234,7 +235,8 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_
     metric_warnings: list[str] = []
     scores = compute_metrics_noting(task, outputs, groups, metric_warnings)
     source = source_run(path)
-    measured = weight_sparsity(saved.model, run_prune_config(path, source) or cfg.prune)
+    given = list(cfg.prune.include) != PruneConfig().include or list(cfg.prune.exclude)  # sdp-eval's own prune.*
+    measured = weight_sparsity(saved.model, (None if given else run_prune_config(path, source)) or cfg.prune)
     source, edited = same_model_as_run(source, measured, path)
     report = compact_sparsity({k: v for k, v in measured.items() if k != "prunable_params"}, source)
     record = {
