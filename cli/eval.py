@@ -85,9 +85,22 @@ def compose_config(overrides: list[str]):
 
 
 def default_out_dir(cfg, model_dir: str) -> Path:
+    """``<output_root>/evals/<time>_<task>_<model>``, made here so that it is this evaluation's alone: two sdp-eval
+    started in the same second (a loop of background jobs) both wrote that one folder, and one record was lost while
+    both printed its path (probe round 26, ep1). A folder already there gets a suffix, -2, -3, ..."""
     name = Path(model_dir).resolve()
     name = name.parent.name if name.name == "model" else name.name  # a run's model/: the run folder's name
-    return Path(cfg.output_root) / "evals" / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}_{cfg.task.name}_{name}"
+    base = Path(cfg.output_root) / "evals" / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}_{cfg.task.name}_{name}"
+    for n in range(1, 1000):
+        path = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            continue
+        except OSError:  # not writable: evaluate_saved says so when it writes
+            return path
+    return base
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,7 +120,11 @@ def main(argv: list[str] | None = None) -> int:
             from sdp.evaluation import evaluate_saved
 
             given = any(a.lstrip("+").startswith("task.max_seq_length=") for a in overrides)
-            record = evaluate_saved(cfg, model_dir, out_dir, length_given=given)
+            try:
+                record = evaluate_saved(cfg, model_dir, out_dir, length_given=given)
+            finally:  # the folder made for it stays only with its record
+                if not cfg.output_dir and out_dir.is_dir() and not any(out_dir.iterdir()):
+                    out_dir.rmdir()
     except SystemExit as exc:  # a user error, printed as one line
         return int(exc.code or 0)
     scores = ", ".join(f"{k}={100 * v:.2f}" for k, v in record["final"].items() if "/" not in k)

@@ -37,6 +37,7 @@ USER_ERRORS = frozenset({
     "LauncherError",  # sdp/run/launch.py (the launcher and the run disagree)
     "PrunableSetError",  # sdp/pruning/patterns.py (prune.include/exclude match nothing in this model)
     "SparsityOutOfReachError",  # sdp/pruning/structures.py (sparsity beyond what prune.structures can remove)
+    "StructureError",  # sdp/pruning/structures.py (structured pruning of a narrowed prunable set, or no blocks)
     "DiskFullError",  # sdp/io.py (no space left writing a named file)
     "FolderRemovedError",  # sdp/io.py (the run folder removed while the run wrote into it)
     "CodeChangedError",  # sdp/run/code.py (the code edited while a sweep ran)

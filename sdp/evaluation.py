@@ -22,6 +22,7 @@ import datasets
 import numpy as np
 import torch
 
+from sdp.config import PruneConfig
 from sdp.crosslingual import resolve_task
 from sdp.data.batch import model_inputs
 from sdp.data.custom import SCORING_ONLY
@@ -107,6 +108,20 @@ def weight_sparsity(model: Any, prune_cfg: Any) -> dict[str, Any]:
         total = sum(p.numel() for p in model.parameters())
         return {"achieved_sparsity": {"model": zeros / total}, "nonzero_params": total - zeros, "total_params": total}
     return {k: report[k] for k in ("achieved_sparsity", "nonzero_params", "total_params", "prunable_params")}
+
+
+def run_prune_config(model_dir: Path, source: dict[str, Any]) -> Any:
+    """The prunable set (prune.include/exclude, run.json) of the run that wrote ``model_dir``, or None: a run that
+    narrowed it (prune.exclude=[layer\\.1\\.]) was measured over the default set, 25% for its 50%, and its untouched
+    folder called edited (probe round 26, ev1)."""
+    from omegaconf import OmegaConf
+
+    from sdp.run.rundir import read_run_record
+
+    prune = ((read_run_record(model_dir.parent) or {}).get("config") or {}).get("prune") if source else None
+    if not isinstance(prune, dict) or not isinstance(prune.get("include"), list):
+        return None
+    return OmegaConf.create({"include": prune["include"], "exclude": list(prune.get("exclude") or [])})
 
 
 def compact_sparsity(report: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
@@ -219,8 +234,10 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_
     # (it was on stderr only, so a one-class CoLA model's mcc 0.00 read as measured).
     metric_warnings: list[str] = []
     scores = compute_metrics_noting(task, outputs, groups, metric_warnings, data)
-    measured = weight_sparsity(saved.model, cfg.prune)
-    source, edited = same_model_as_run(source_run(path), measured, path)
+    source = source_run(path)
+    given = list(cfg.prune.include) != PruneConfig().include or list(cfg.prune.exclude)  # sdp-eval's own prune.*
+    measured = weight_sparsity(saved.model, (None if given else run_prune_config(path, source)) or cfg.prune)
+    source, edited = same_model_as_run(source, measured, path)
     report = compact_sparsity({k: v for k, v in measured.items() if k != "prunable_params"}, source)
     record = {
         "kind": EVAL_KIND,

@@ -119,7 +119,11 @@ def check_text_order(model_key: str, path: str | Path, config: dict[str, Any], t
 
 
 def source_run(model_dir: Path) -> dict[str, Any]:
-    """The completed run's metrics.json beside ``model_dir`` (a run's ``<run dir>/model``), or {}."""
+    """The completed run's metrics.json beside ``model_dir`` (a run's ``<run dir>/model``), or {}. Not for another
+    folder of the run (its dense_model/): the record describes model/, and a dense model was called "edited or
+    replaced after the run" (probe round 26, ev3)."""
+    if model_dir.name != "model":
+        return {}
     try:
         record = json.loads((model_dir.parent / "metrics.json").read_text())
     except (OSError, ValueError):

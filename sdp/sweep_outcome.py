@@ -46,7 +46,18 @@ def note_job(status: str, run_dir: Path, error: BaseException | None = None) -> 
     record = {"job": hydra.job.num, "status": status, "run_dir": str(run_dir),
               "error": f"{type(error).__name__}: {error}"[:500] if error is not None else None,
               "launch": os.environ.get(LAUNCH_ENV)}
-    write_json(Path(hydra.sweep.dir) / JOBS_DIR / f"{hydra.job.num}.json", record)
+    write_json(notes_dir(hydra.sweep.dir) / JOBS_DIR / f"{hydra.job.num}.json", record)
+
+
+# The launch's sweep folder, named once as the sweep starts (inherited by its jobs): a job's own hydra.sweep.dir
+# follows its overrides (output_root=a,b, or hydra.sweep.dir='s_${seed}'), and the notes it left there were never
+# read: "0 jobs noted", exit 0, for a sweep whose every job failed (probe round 26, os1).
+NOTES_ENV = "SDP_SWEEP_NOTES"
+
+
+def notes_dir(fallback: Any) -> Path:
+    """Where this launch's job notes go: the sweep folder of the launch, else ``fallback`` (a job's own)."""
+    return Path(os.environ.get(NOTES_ENV) or str(fallback))
 
 
 # Each launch of a sweep names itself here (set as it starts, inherited by its jobs) and its jobs' notes carry the
@@ -78,21 +89,27 @@ def read_jobs(sweep_dir: Path, since: float) -> list[dict[str, Any]]:
     return sorted(notes, key=lambda note: note.get("job", 0))
 
 
-def _one_folder_for_many_jobs(config: DictConfig) -> str | None:
-    """The swept overrides (or the sweeper's own params) of a sweep whose jobs would all share one ``output_dir``:
-    one that is set and names nothing that differs per job (a swept key, or Hydra's job name or number); else None.
-    Caught here, before any job, because each job alone sees only that the folder holds another job's run (a
-    refusal per job). Nothing is resolved: Hydra's job values (``${hydra:job.num}``) do not exist yet."""
+def _swept(config: DictConfig) -> dict[str, str]:
+    """{key: its override} of the keys a sweep varies: swept overrides, and the sweeper's own params."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    raw = OmegaConf.to_container(config, resolve=False).get("output_dir")
-    if not raw:
-        return None
     texts = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
     swept = {o.key_or_group: o.input_line for o in OverridesParser.create().parse_overrides(texts)
              if o.is_sweep_override()}
     params = OmegaConf.to_container(config.hydra.sweeper, resolve=False).get("params") or {}
     swept.update({key: f"hydra.sweeper.params.{key}={value}" for key, value in params.items()})
+    return swept
+
+
+def _one_folder_for_many_jobs(config: DictConfig) -> str | None:
+    """The swept overrides (or the sweeper's own params) of a sweep whose jobs would all share one ``output_dir``:
+    one that is set and names nothing that differs per job (a swept key, or Hydra's job name or number); else None.
+    Caught here, before any job, because each job alone sees only that the folder holds another job's run (a
+    refusal per job). Nothing is resolved: Hydra's job values (``${hydra:job.num}``) do not exist yet."""
+    raw = OmegaConf.to_container(config, resolve=False).get("output_dir")
+    if not raw:
+        return None
+    swept = _swept(config)
     if not swept or "output_dir" in swept:
         return None
     per_job = re.compile(r"\$\{(hydra:job\.|(" + "|".join(map(re.escape, swept)) + r")[.}])")
@@ -126,6 +143,14 @@ class SweepOutcome(Callback):
         self.started = time.time() - 1.0  # file times may be coarser than time.time()
         os.environ[LAUNCH_ENV] = f"{os.getpid()}-{time.time_ns()}-{os.urandom(4).hex()}"
         _creatable_or_exit(config.hydra.sweep.dir, "hydra.sweep.dir")
+        os.environ[NOTES_ENV] = str(Path(str(config.hydra.sweep.dir)).resolve())
+        named = "data_dir" in str(OmegaConf.to_container(config, resolve=False).get("output_dir") or "")
+        if "data_dir" in _swept(config) and not named:  # data_dir names no job folder (a path): they'd share one
+            print(f"sdp-run: error: ConfigError: {_swept(config)['data_dir']} sweeps data_dir, which is no part of a "
+                  "job's folder name or run id (a data folder moved elsewhere keeps its runs), so these jobs would "
+                  "share one folder and the second be refused as a run on other data; launch once per data "
+                  "folder, each with its own output_root", file=sys.stderr)
+            raise SystemExit(2)
         # submitit's own test (SlurmExecutor.affinity): srun on the PATH is what makes a machine a SLURM node.
         if config.hydra.launcher.get("_target_") == SLURM_LAUNCHER and shutil.which("srun") is None:
             print("sdp-run: error: LauncherError: hydra/launcher=slurm submits each job to SLURM, and this machine "
@@ -142,7 +167,7 @@ class SweepOutcome(Callback):
             raise SystemExit(2)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        notes = read_jobs(Path(config.hydra.sweep.dir), self.started)
+        notes = read_jobs(notes_dir(config.hydra.sweep.dir), self.started)
         for note in notes:  # still "running" at the end: its process died before it could say how it ended
             if note.get("status") not in FINAL_STATUSES:
                 note.update(status="killed", error="its process died before the job ended; launch the same sweep "

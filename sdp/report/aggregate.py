@@ -63,7 +63,7 @@ def long_scores(runs: pd.DataFrame) -> pd.DataFrame:
             "path": run.path, "model": run.model, "method": run.method, "schedule": run.schedule,
             "teacher": run.teacher, "sparsity": float(run.target_sparsity), "config_hash": run.config_hash,
             "task": run.task, "seed": int(run.seed), "version": run.sdp_version, "setup": run.setup,
-            "row_setup": run.row_setup,
+            "row_setup": run.row_setup, "dense_model": getattr(run, "dense_model", "") or "",
         }  # fmt: skip
         undefined = getattr(run, "undefined", frozenset())
         for stage, scores in (("final", run.final), ("dense", run.dense)):
@@ -73,7 +73,7 @@ def long_scores(runs: pd.DataFrame) -> pd.DataFrame:
                 rows.append({**base, "stage": stage, "metric": metric, "value": value,
                              "undefined": (stage, metric) in undefined})
     cols = ["path", "model", "method", "schedule", "teacher", "sparsity", "config_hash", "task", "seed",
-            "version", "setup", "row_setup", "stage", "metric", "value", "undefined"]  # fmt: skip
+            "version", "setup", "row_setup", "dense_model", "stage", "metric", "value", "undefined"]  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -130,18 +130,21 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
         out.append(_cell(key, mean, std, n, versions, int(grp["undefined"].sum())))
     dense = scores[scores["stage"] == "dense"]
     # Several pruning runs share one dense stage per (setup, seed): average those first, then over seeds. One
-    # Dense row per setup, labelled like the pruned rows (two budgets are two dense models).
-    per_seed: dict[tuple, dict[int, tuple[list[float], set[str]]]] = {}
-    undefined_seeds: dict[tuple, set[int]] = {}  # the seeds whose dense score (of any run) was undefined
+    # Dense row per setup, labelled like the pruned rows (two budgets are two dense models). A dense model given as
+    # dense.checkpoint to several seeds is one: one model read as 3 seeds was "± 0.00 (n=3)" (probe round 26, dk1).
+    shared = {m for m, grp in dense[dense["dense_model"] != ""].groupby("dense_model") if grp["seed"].nunique() > 1}
+    per_seed: dict[tuple, dict[tuple, tuple[list[float], set[str]]]] = {}
+    undefined_units: dict[tuple, set[tuple]] = {}  # the seeds (or shared dense models) whose dense score is undefined
     row_of: dict[str, str] = {}  # setup -> its row label (the setup less the task), as in with_variants
     for row in dense.itertuples(index=False):
+        unit = ("given", row.dense_model) if row.dense_model in shared else ("seed", int(row.seed))
         vals, vers = per_seed.setdefault((row.model, row.task, row.metric, row.setup), {}).setdefault(
-            row.seed, ([], set())
+            unit, ([], set())
         )
         vals.append(row.value)
         vers.add(row.version)
         if row.undefined:
-            undefined_seeds.setdefault((row.model, row.task, row.metric, row.setup), set()).add(row.seed)
+            undefined_units.setdefault((row.model, row.task, row.metric, row.setup), set()).add(unit)
         row_of[row.setup] = row.row_setup
     rows = {m: {row_of[s] for (m2, _, _, s) in per_seed if m2 == m} for (m, _, _, _) in per_seed}
     setups = {(m, t): {s for (m2, t2, _, s) in per_seed if (m2, t2) == (m, t)} for (m, t, _, _) in per_seed}
@@ -152,7 +155,7 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
         variant = "/".join([*([short_label(row_of[setup])] if len(rows[model]) > 1 else []),
                             *([short_label(setup)] if len(setups[(model, task)]) > len(same_label) else [])])
         key = (model, "Dense", "", "", 0.0, variant, task, metric)
-        out.append(_cell(key, *_stats(means), versions, len(undefined_seeds.get((model, task, metric, setup), ()))))
+        out.append(_cell(key, *_stats(means), versions, len(undefined_units.get((model, task, metric, setup), ()))))
     frame = pd.DataFrame(out, columns=CELL_COLUMNS)
     return frame.sort_values(CELL_KEYS, kind="mergesort").reset_index(drop=True)
 

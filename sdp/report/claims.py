@@ -105,7 +105,7 @@ def _pairs(runs: pd.DataFrame, results_dir: Path) -> tuple[dict[tuple, dict[str,
         record = read_metrics(run_dir) or {}
         out.setdefault(key, {})[run.method] = {
             "final": run.final_main, "dense": (run.dense or {}).get("main"), "version": run.sdp_version,
-            "row_setup": run.row_setup,
+            "row_setup": run.row_setup, "dense_model": getattr(run, "dense_model", "") or "",
             "analysis": record.get("analysis") or {}, "eval_examples": record.get("eval_examples")}
     for key, method in ambiguous:
         out[key].pop(method, None)
@@ -314,7 +314,8 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
     for task, setup in _setups(pairs):  # never pooled across setups: another budget is another experiment
         for sp in sorted({k[4] for k in pairs if (k[0], k[6]) == (task, setup)}):
             recs = [r for k, r in _ordered(pairs) if (k[0], k[6], k[4]) == (task, setup, sp)]
-            dense = [r["MP"]["dense"] for r in recs if "MP" in r and r["MP"]["dense"] is not None]
+            dense = list({r["MP"]["dense_model"] or i: r["MP"]["dense"] for i, r in enumerate(recs)  # one given
+                          if "MP" in r and r["MP"]["dense"] is not None}.values())  # dense model once (round 26)
             cells = []
             for m in methods:
                 scores = [r[m]["final"] for r in recs if m in r]

@@ -261,7 +261,11 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     rec["wall_seconds"] = float(data["wall_seconds"]) if _is_number(data.get("wall_seconds")) else float("nan")
     # Whole: one launch from start to end, as far as the trace shows (no trace: not known, so not whole).
     rec["whole_launch"] = rec["has_trace"] and not was_resumed(run_dir / "trace.jsonl")
-    rec["own_dense_stage"] = not (_lookup(cfg, "dense.checkpoint") or _lookup(config or {}, "dense.checkpoint"))
+    given = _lookup(cfg, "dense.checkpoint") or _lookup(config or {}, "dense.checkpoint")
+    rec["own_dense_stage"] = not given
+    # Its dense model, where it was given one (by content, else by path): seeds that share it are one (round 26)
+    prints = data.get("data_fingerprint") if isinstance(data.get("data_fingerprint"), dict) else {}
+    rec["dense_model"] = str(prints.get("model:dense.checkpoint") or given or "") if given else ""
     seed, sparsity = field_("seed"), field_("target_sparsity")
     completed = status == "completed"
     if completed:
@@ -343,7 +347,7 @@ _COLUMNS = [
     "path", "status", "task", "model", "method", "schedule", "teacher", "seed",
     "target_sparsity", "config_hash", "setup", "pair_setup", "row_setup", "data", "finished_at", "sdp_version", "sdp_dirty", "code_flag", "has_trace", "final", "dense",
     "per_language", "final_main", "error", "wall_seconds", "whole_launch", "own_dense_stage", "dense_problem",
-    "dense_only", "undefined",
+    "dense_only", "undefined", "dense_model",
 ]  # fmt: skip
 
 
@@ -384,6 +388,10 @@ def collect_runs(results_dir: Path | str) -> Collection:
     # Only the runs the tables use (a superseded duplicate is not in them).
     warnings = [f"`{r.path}`: {r.dense_problem}" for kept in (runs, dense_models)
                 for r in kept.itertuples(index=False) if r.dense_problem] + data_warnings
+    if dense_only and runs["own_dense_stage"].all():  # no pruning run here starts from one (probe round 26, dn2)
+        warnings.append(f"{len(dense_only)} dense-only run(s) (stages=dense) are in no table: a dense model's score "
+                        "is shown through the pruning runs given it as dense.checkpoint, and none here is; its "
+                        "dev score is in its own metrics.json")
     return Collection(
         runs=runs,
         failed=failed,

@@ -131,6 +131,9 @@ def _module_files(name: str) -> list[tuple[str, Path]]:
         spec = importlib.util.find_spec(name)
     except (ImportError, ValueError):
         spec = None
+    if spec is not None and spec.submodule_search_locations and not spec.origin:  # a folder without __init__.py
+        return sorted((f.relative_to(d).as_posix(), f) for d in spec.submodule_search_locations
+                      if not _is_foreign(Path(d)) for f in Path(d).rglob("*.py") if "__pycache__" not in f.parts)
     if spec is None or not spec.origin or not Path(spec.origin).is_file():
         return []
     if spec.submodule_search_locations:  # a package: every source file under it
@@ -163,21 +166,40 @@ def _local_imports(path: Path, seen: set[Path]) -> list[tuple[str, Path]]:
         tree = ast.parse(path.read_bytes())
     except (OSError, SyntaxError, ValueError):
         return []
-    names = set()
+    names, relative = set(), []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
             names.add(node.module)
+        elif isinstance(node, ast.ImportFrom) and node.level:  # from .helpers import X: beside it (probe round 26)
+            relative += _relative_files(path, node)
+    found = [(f"{name.split('.')[0]}/{label}", file) for name in sorted(names)
+             for label, file in _module_files(name.split(".")[0])]
     out = []
-    for name in sorted(names):
-        for label, file in _module_files(name.split(".")[0]):
-            if file.resolve() in seen or _is_foreign(file):
-                continue
-            seen.add(file.resolve())
-            out.append((f"{name.split('.')[0]}/{label}", file))
-            if file.suffix == ".py":
-                out += _local_imports(file, seen)
+    for label, file in [*found, *relative]:
+        if file.resolve() in seen or _is_foreign(file):
+            continue
+        seen.add(file.resolve())
+        out.append((label, file))
+        if file.suffix == ".py":
+            out += _local_imports(file, seen)
+    return out
+
+
+def _relative_files(path: Path, node: Any) -> list[tuple[str, Path]]:
+    """The files a relative import in ``path`` reads (``from .helpers import X``, ``from . import helpers``,
+    ``from ..pkg import y``), labelled by their place relative to ``path``'s folder."""
+    base = path.parent
+    for _ in range(node.level - 1):
+        base = base.parent
+    mods = [node.module] if node.module else [a.name for a in node.names]
+    out = []
+    for mod in mods:
+        target = base.joinpath(*mod.split("."))
+        for file in (target.with_name(target.name + ".py"), target / "__init__.py"):
+            if file.is_file():
+                out.append((f".{node.level}/{file.relative_to(base).as_posix()}", file))
     return out
 
 

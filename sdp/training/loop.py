@@ -201,13 +201,23 @@ class UpdateLog:
             self.pending = []
 
 
+def full_precision(accelerator: Accelerator, model: nn.Module) -> Callable[..., Any]:
+    """The model's forward without accelerate's mixed-precision autocast (train.mixed_precision=bf16|fp16), for
+    scoring: model/ is saved in fp32 and sdp-eval and sdp-predict run it so, while a bf16 run scored its
+    autocast: a regression whose 40 outputs differ by 1e-3 was rounded to one value, recorded as pearson 0.00
+    ("constant predictions") for a model that scores 85.31 (probe round 26, bf2)."""
+    inner = accelerator.unwrap_model(model)
+    return inner.__dict__.get("_original_forward") or model
+
+
 @torch.no_grad()
 def predict(accelerator: Accelerator, model: nn.Module, loader) -> tuple[np.ndarray, np.ndarray]:
-    """Logits and labels over a whole eval set, gathered across processes without duplicates."""
+    """Logits and labels over a whole eval set, in full precision, gathered across processes without duplicates."""
     model.eval()
+    forward = full_precision(accelerator, model)
     all_logits, all_labels = [], []
     for batch in loader:
-        logits = model(**model_inputs(batch)).logits.float()
+        logits = forward(**model_inputs(batch)).logits.float()
         logits, labels = accelerator.gather_for_metrics((logits, batch["labels"]))
         all_logits.append(logits.cpu())
         all_labels.append(labels.cpu())

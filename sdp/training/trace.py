@@ -179,13 +179,16 @@ def class_separability(features: torch.Tensor, labels: torch.Tensor, eps: float 
 @torch.no_grad()
 def final_cls_states(accelerator, model: nn.Module, loader) -> tuple[torch.Tensor, torch.Tensor]:
     """Final-layer [CLS] hidden states and labels over ``loader`` (eval mode, gathered across processes)."""
+    from sdp.training.loop import full_precision
+
     was_training = model.training
     model.eval()
+    forward = full_precision(accelerator, model)  # as the scores are (bf16 rounded the states)
     feats, labels = [], []
     try:
         for batch in loader:
             inputs = model_inputs(batch)
-            hidden = model(**inputs, output_hidden_states=True).hidden_states[-1][:, 0].float()
+            hidden = forward(**inputs, output_hidden_states=True).hidden_states[-1][:, 0].float()
             hidden, y = accelerator.gather_for_metrics((hidden, batch["labels"]))
             feats.append(hidden.cpu())
             labels.append(y.cpu())
