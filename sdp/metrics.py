@@ -266,23 +266,24 @@ def tie_repeated_inputs(split_outputs: dict[str, tuple[np.ndarray, np.ndarray]],
     return out
 
 
-_TIE_INDEX: dict[str, np.ndarray | None] = {}  # a split's fingerprint -> its index: built once, not at every eval
+_TIE_INDEX: dict[int, tuple[Any, np.ndarray | None]] = {}  # id(split) -> (the split, its index): built once per split
 
 
 def _first_of_each_input(ds: Any) -> np.ndarray | None:
-    """For each row of a tokenised split, the first row with the same model input (~0.3 s per 10k rows: cached)."""
-    key = getattr(ds, "_fingerprint", None)
-    if key is not None and key in _TIE_INDEX:
-        return _TIE_INDEX[key]
+    """For each row of a tokenised split, the first row with the same model input (~0.3 s per 10k rows: built once
+    per split object, which a run keeps for all its evaluations; the object itself is the key, not its fingerprint,
+    which two versions of one file can share)."""
+    cached = _TIE_INDEX.get(id(ds))
+    if cached is not None and cached[0] is ds:
+        return cached[1]
     columns = [ds[c] for c in ("input_ids", "token_type_ids") if c in ds.column_names]
     first: dict[tuple, int] = {}
     index = (np.asarray([first.setdefault(tuple(tuple(col) for col in row), i) for i, row in enumerate(zip(*columns))],
                         dtype=np.int64)
              if columns else None)
-    if key is not None:
-        if len(_TIE_INDEX) > 64:  # a long-lived process (tests, a sweep in one process): keep it bounded
-            _TIE_INDEX.clear()
-        _TIE_INDEX[key] = index
+    if len(_TIE_INDEX) > 16:  # a long-lived process (tests, a sweep in one process): keep it bounded
+        _TIE_INDEX.clear()
+    _TIE_INDEX[id(ds)] = (ds, index)
     return index
 
 

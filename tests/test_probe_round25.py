@@ -326,3 +326,18 @@ def test_a_resume_in_the_prune_stage_keeps_the_dense_scores_notes(tmp_path, monk
     metrics = run(_compose([*keys, "train.num_threads=1"]), run_dir=tmp_path / "run")
     assert metrics["dense"]["mcc"] == 0.0 and "resume" in (tmp_path / "run" / "trace.jsonl").read_text()
     assert any(n.startswith("dense: mcc is undefined") for n in metrics["metric_warnings"])
+
+
+def test_the_tie_index_is_the_splits_own_even_where_fingerprints_agree():
+    """Two versions of one file (copied over it with its size and time kept) can share a datasets fingerprint; the
+    cached index of repeated inputs must be the split object's own."""
+    import datasets
+
+    from sdp.metrics import tie_repeated_inputs
+
+    one = datasets.Dataset.from_dict({"input_ids": [[1, 5], [1, 5], [1, 6]]})
+    two = datasets.Dataset.from_dict({"input_ids": [[1, 5], [1, 6], [1, 6]]})
+    two._fingerprint = one._fingerprint
+    preds = np.array([0.1, 0.2, 0.3])
+    assert list(tie_repeated_inputs({"v": (preds, preds)}, {"v": one})["v"][0]) == [0.1, 0.1, 0.3]
+    assert list(tie_repeated_inputs({"v": (preds, preds)}, {"v": two})["v"][0]) == [0.1, 0.2, 0.2]
