@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file (else refused)")
     args = parser.parse_args(argv)
     model_dir = Path(args.model_dir)
+    if args.model_dir.startswith("model_dir=") and not model_dir.exists():  # sdp-eval's and sdp-predict's form
+        parser.error(f"{args.model_dir!r}: sdp-export takes the folder itself, not model_dir=<folder>: sdp-export "
+                     f"{args.model_dir.partition('=')[2]}")
     if not (model_dir / "config.json").is_file():
         parser.error(f"{str(model_dir)!r} is not a model folder (no config.json); a finished run has one at <run>/model")
     from sdp.models.inspect import ModelLoadError, check_model_dir  # standard library only

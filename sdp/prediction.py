@@ -5,6 +5,7 @@ regression model, its score."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -28,6 +29,24 @@ def _no_blank_row(path: str | Path, records: Iterable[tuple[int, list[str]]]) ->
                             "line, so the labels would not line up with the file's lines; remove blank lines")
 
 
+def _lines(text: str) -> list[str]:
+    """The lines of a file, split at line ends only (\\n, \\r\\n, \\r), as a run's readers split them: str.splitlines
+    also splits at U+2028, U+0085, \\x0b, \\x0c and \\x1c-\\x1e, which a text may hold, and 3 rows gave 4 labels, each
+    after the split on another row's text (probe round 27, ls1). Each keeps its \\n, so a quoted CSV cell keeps its line
+    ends."""
+    return list(io.StringIO(text, newline=None))
+
+
+def _keys_once(path: str | Path, n: int, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different (json keeps the last of two; a run refuses the line)."""
+    keys = [k for k, _ in pairs]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise DataError(f"input={str(path)!r} line {n}: the object names key(s) {twice} more than once (only the last "
+                        "value would be read); give each key once")
+    return dict(pairs)
+
+
 def read_rows(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     """The rows of a CSV/TSV (with a header) or JSON Lines file, and its column names."""
     p = Path(str(path)).expanduser()
@@ -41,13 +60,14 @@ def read_rows(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     # A UTF-8 BOM (Excel's "CSV UTF-8") is stripped, as sdp-run and sdp-eval strip it (data/file_scan.py): kept, it
     # became part of the first column's name, and the file a run trained on was refused here (no column 'sentence').
     text = read_utf8(p).removeprefix("\ufeff")
+    lines = _lines(text)
     if suffix == ".jsonl":
         rows = []
-        _no_blank_row(path, ((n, [line] if line.strip() else []) for n, line in enumerate(text.splitlines(), 1)))
-        for n, line in enumerate(text.splitlines(), 1):
+        _no_blank_row(path, ((n, [line] if line.strip() else []) for n, line in enumerate(lines, 1)))
+        for n, line in enumerate(lines, 1):
             if line.strip():
                 try:
-                    row = json.loads(line)
+                    row = json.loads(line, object_pairs_hook=lambda pairs, n=n: _keys_once(path, n, pairs))
                 except json.JSONDecodeError as err:
                     raise DataError(f"input={str(path)!r} line {n}: not JSON ({err.msg})") from None
                 if not isinstance(row, dict):
@@ -56,10 +76,23 @@ def read_rows(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
         columns = list(dict.fromkeys(k for r in rows for k in r))
     else:  # TSV as GLUE writes it (no quoting); CSV with the csv module's quoting
         options = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if suffix == ".tsv" else {}
-        lines = csv.reader(text.splitlines(), **options)
-        _no_blank_row(path, ((lines.line_num, record) for record in lines))
-        reader = csv.DictReader(text.splitlines(), **options)
-        rows, columns = list(reader), list(reader.fieldnames or [])
+        records = csv.reader(lines, **options)
+        _no_blank_row(path, ((records.line_num, record) for record in records))
+        reader = csv.DictReader(lines, **options)
+        columns = list(reader.fieldnames or [])
+        # A run refuses what follows (data/file_scan.py); here the second of two columns of one name was labelled, and
+        # a row with more fields than the header by its first fields (csv.DictReader keeps the rest under None).
+        twice = sorted({c for c in columns if columns.count(c) > 1})
+        if twice:
+            raise DataError(f"input={str(path)!r} line 1: the header names column(s) {twice} more than once; give "
+                            "each column its own name")
+        rows = []
+        for row in reader:
+            if None in row:
+                raise DataError(f"input={str(path)!r} line {reader.line_num}: expected {len(columns)} "
+                                f"{'tab' if suffix == '.tsv' else 'comma'}-separated fields (as the header), got "
+                                f"{len(columns) + len(row[None])}; a run refuses the file too")
+            rows.append(row)
     if not rows:
         raise DataError(f"input={str(path)!r} has no rows")
     return rows, columns

@@ -121,7 +121,9 @@ def check_text_order(model_key: str, path: str | Path, config: dict[str, Any], t
 def source_run(model_dir: Path) -> dict[str, Any]:
     """The completed run's metrics.json beside ``model_dir`` (a run's ``<run dir>/model``), or {}. Not for another
     folder of the run (its dense_model/): the record describes model/, and a dense model was called "edited or
-    replaced after the run" (probe round 26, ev3)."""
+    replaced after the run" (probe round 26, ev3). A link or ``.`` is followed to the folder it names: through a
+    link named otherwise, or as ``.``, the record lost the run's method, seed and model name (probe round 27, sl1)."""
+    model_dir = Path(model_dir).resolve()
     if model_dir.name != "model":
         return {}
     try:

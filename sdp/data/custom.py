@@ -80,8 +80,11 @@ def read_table(path: str | Path, key: str) -> datasets.Dataset:
     expected = None if is_url(path) else scan_file(p, suffix, key)
     if expected == 0:
         raise DataError(no_rows)
+    # A local file is read afresh: datasets' cache of it is keyed by its path and modification time, so another version
+    # copied over it with its time kept (cp -p, rsync -a, tar x) was read as the old one (probe round 27, cf1).
+    fresh = {} if is_url(path) else {"download_mode": "force_redownload"}
     try:
-        ds = datasets.load_dataset(builder, data_files=data_location(path), split="train", **options)
+        ds = datasets.load_dataset(builder, data_files=data_location(path), split="train", **options, **fresh)
     except (OSError, ConnectionError) as exc:  # a URL that cannot be reached (offline, no such file, no access)
         if not is_url(path):
             raise

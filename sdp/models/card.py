@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,9 @@ def run_command() -> str:
         from hydra.core.hydra_config import HydraConfig
 
         if HydraConfig.initialized():
-            return " ".join(["sdp-run", *HydraConfig.get().overrides.task])
+            # quoted for a shell: pasted as printed, `prune.exclude=[layer\.1\.]` ran as `[layer.1.]` (bash drops the
+            # backslashes: another regex) and `{seed: 3}` split into two words (probe round 27, cq1, cq2)
+            return " ".join(shlex.quote(a) for a in ["sdp-run", *HydraConfig.get().overrides.task])
     except Exception:  # noqa: BLE001 - outside a Hydra job: fall back to the process arguments
         pass
     return " ".join(["python", *sys.argv]) + "  # via sdp.recipe.run(cfg)"

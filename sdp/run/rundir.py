@@ -48,19 +48,15 @@ def prepare_run_dir(run_dir: str | Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise RunDirError(
-            f"cannot create run directory {str(path)!r}: {err.strerror or err}; "
-            "set output_dir / output_root to a writable place"
-        ) from err
+        raise RunDirError(f"cannot create run directory {str(path)!r}: {err.strerror or err}; "
+                          "set output_dir / output_root to a writable place") from err
     try:
         fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=path)
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
-        raise RunDirError(
-            f"run directory {str(path)!r} is not writable ({err.strerror or err}); nothing was run. "
-            "Set output_dir / output_root to a writable place"
-        ) from err
+        raise RunDirError(f"run directory {str(path)!r} is not writable ({err.strerror or err}); nothing was run. "
+                          "Set output_dir / output_root to a writable place") from err
     return path
 
 
@@ -126,6 +122,9 @@ def completed_metrics(run_dir: str | Path, cfg: Any) -> dict | None:
     metrics = read_metrics(run_dir)
     if not metrics or metrics.get("status") != "completed" or not cfg.resume:
         return None
+    if metrics.get("kind") == "eval":  # it said "a completed run of another config (config_hash None ...)" (round 27)
+        raise ResumeRefusedError(f"run directory {str(run_dir)!r} holds an sdp-eval record (metrics.json \"kind\": "
+                                 "\"eval\"), not a run: choose another output_dir")
     chash, seed = run_identity(cfg)
     if metrics.get("config_hash") == chash and missing_weights(run_dir) is not None:
         return None  # its weights are gone: not completed (set_aside_dead_run moved it aside before the run)
