@@ -153,7 +153,7 @@ def subsample_queries(ds: datasets.Dataset, max_samples: int | None, seed: int =
     wp3): a sample of queries is a sample of that mean."""
     if max_samples is None or max_samples >= len(ds):
         return ds
-    _, ids = np.unique(np.asarray(ds["query"], dtype=object).astype(str), return_inverse=True)
+    ids = query_ids(ds)
     sizes = np.bincount(ids)
     order = np.random.default_rng(seed).permutation(rankable_queries(ds["label"], ids))
     kept = order[: max(1, int(np.searchsorted(np.cumsum(sizes[order]), int(max_samples), side="right")))]
@@ -341,7 +341,7 @@ def _check_ranking_defined(task: TaskSpec, splits: dict[str, datasets.Dataset]) 
     if task.metric_names[0] != "ndcg":
         return
     for split in task.eval_splits:
-        _, ids = np.unique(np.asarray(splits[split]["query"], dtype=object).astype(str), return_inverse=True)
+        ids = query_ids(splits[split])
         if len(rankable_queries(splits[split]["label"], ids)) == 0:
             raise DataError(f"task {task.name!r}: eval split {split!r} has no query with two or more pages of "
                             f"different grades ({len(set(ids))} queries, {len(ids)} rows): the nDCG has nothing to "
@@ -372,15 +372,18 @@ def _check_class_metric_defined(task: TaskSpec, splits: dict[str, datasets.Datas
                         "use another eval file)")
 
 
+def query_ids(ds: datasets.Dataset) -> np.ndarray:
+    """The query id of each row of a ranking split: rows with the same query text share one."""
+    return np.unique(np.asarray(ds["query"], dtype=object).astype(str), return_inverse=True)[1]
+
+
 def query_groups(task: TaskSpec, splits: datasets.DatasetDict) -> dict[str, np.ndarray]:
     """Query ids of every eval split of a ranking task (WPR: rows with the same query text), else {}."""
     if task.metric_names[0] != "ndcg":
         return {}
     out = {}
     for split in task.eval_splits:
-        queries = splits[split]["query"]
-        _, ids = np.unique(np.asarray(queries, dtype=object).astype(str), return_inverse=True)
-        out[split] = ids
+        out[split] = query_ids(splits[split])
     return out
 
 
