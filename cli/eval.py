@@ -14,6 +14,7 @@ as an evaluation, apart from the training runs.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -120,9 +121,13 @@ def main(argv: list[str] | None = None) -> int:
             from sdp.evaluation import evaluate_saved
 
             given = any(a.lstrip("+").startswith("task.max_seq_length=") for a in overrides)
+            # SIGTERM (timeout, a scheduler) ends it as Ctrl-C does, through the finally below: it left the empty
+            # default folder behind, which sdp-tables then listed (probe round 27)
+            before = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
             try:
                 record = evaluate_saved(cfg, model_dir, out_dir, length_given=given)
             finally:  # the folder made for it stays only with its record
+                signal.signal(signal.SIGTERM, before)
                 if not cfg.output_dir and out_dir.is_dir() and not any(out_dir.iterdir()):
                     out_dir.rmdir()
     except SystemExit as exc:  # a user error, printed as one line

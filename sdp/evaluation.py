@@ -169,8 +169,9 @@ def same_model_as_run(source: dict[str, Any], measured: dict[str, Any], model_di
     return {}, why
 
 
-def check_out_dir(out_dir: Path) -> None:
-    """An output folder never takes the place of a training run's record."""
+def check_out_dir(out_dir: Path, model_dir: Path | None = None, task: str | None = None) -> None:
+    """An output folder never takes the place of a training run's record, nor of another model's or task's
+    evaluation record (``model_dir``, ``task``: this evaluation's)."""
     from sdp.run.rundir import read_metrics
 
     # A file in the way, or a folder not writable, was an OSError traceback once the model had been scored.
@@ -193,6 +194,16 @@ def check_out_dir(out_dir: Path) -> None:
     if not isinstance(existing, dict) and (out_dir / "metrics.json").exists():  # not a record sdp wrote: it was replaced unread
         raise ConfigError(f"output_dir={str(out_dir)!r} holds a metrics.json that is not an evaluation record (not "
                           "readable as one); it would be replaced: give another folder for the evaluation record")
+    if isinstance(existing, dict) and existing and model_dir is not None:
+        # One folder scored model A, then B: A's record was replaced with no word (round 27's ev2). The same model
+        # and task scored again replaces it, said; another model or task is refused.
+        before = (existing.get("model_dir"), existing.get("task"))
+        if before != (str(Path(model_dir).resolve()), task):
+            raise ConfigError(f"output_dir={str(out_dir)!r} holds the evaluation record of model_dir={before[0]!r} on "
+                              f"task {before[1]!r} (not this model_dir and task); it would be replaced: give another "
+                              "folder, or leave output_dir unset for a folder per evaluation")
+        log.warning("sdp-eval: output_dir=%r: this evaluation replaces the record of the same model and task "
+                    "finished at %s", str(out_dir), existing.get("finished_at"))
 
 
 def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_given: bool = True) -> dict[str, Any]:
@@ -201,7 +212,7 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_
     started = time.time()
     out_dir = Path(out_dir)
     path, config = check_saved_model(model_dir)  # cheap checks first: no weights, no data read yet
-    check_out_dir(out_dir)
+    check_out_dir(out_dir, path, cfg.task.name)
     trained = None if length_given else trained_length(path, config)
     if trained is not None and trained != int(cfg.task.max_seq_length):
         # A model trained at 32 tokens was scored at the task's default 128 (38.14 where its run said 41.84), unsaid

@@ -199,15 +199,23 @@ SCORING_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("sdp_scoring
 
 def _check_distinct_files(task_cfg: Any, files: dict[str, str]) -> None:
     """An eval file with the training file's content (a copy, or the same path) scores training rows and reports
-    them as dev: refused, whatever its name (not when only scoring a saved model: SCORING_ONLY)."""
+    them as dev: refused, whatever its name (not when only scoring a saved model: SCORING_ONLY). A test file with
+    the dev file's content is refused too: its test score would be the dev score again, reported as a second,
+    independent one."""
     if SCORING_ONLY.get():
         return
-    train = _content_hash(str(task_cfg[files["train"]]))
-    for split, key in files.items():
-        if split != "train" and train is not None and _content_hash(str(task_cfg[key])) == train:
+    seen: dict[str, str] = {}
+    for split, key in files.items():  # train first: the other files are compared with it, then with each other
+        digest = _content_hash(str(task_cfg[key]))
+        if digest is None:
+            continue
+        if (first := seen.get(digest)) is not None:
+            what = ("a training score reported as held-out" if first == files["train"]
+                    else f"the task.{first} score reported again as a second, independent one")
             raise DataError(f"task.{key}={str(task_cfg[key])!r} has the same content as "
-                            f"task.train_file={str(task_cfg.train_file)!r} (sha256 {train[:12]}): its score would be "
-                            "a training score reported as held-out; give a file of other rows")
+                            f"task.{first}={str(task_cfg[first])!r} (sha256 {digest[:12]}): its score would be "
+                            f"{what}; give a file of other rows")
+        seen[digest] = key
 
 
 def repeated_rows(train: Any, other: Any, fields: list[str]) -> list[int]:

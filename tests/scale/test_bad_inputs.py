@@ -220,6 +220,10 @@ def _dev_copy_of_train(d: Path) -> None:
     shutil.copyfile(d / "train.tsv", d / "dev.tsv")
 
 
+def _test_copy_of_dev(d: Path) -> None:
+    shutil.copyfile(d / "dev.tsv", d / "test.tsv")
+
+
 def _keep_rows(d: Path, name: str, keep, edit=lambda row: row) -> None:
     """Probe round 4 (issue 26): ``name`` keeps its header and the rows ``keep(row)`` accepts, each ``edit``-ed."""
     head, *rows = [r for r in (d / name).read_text().split("\n") if r]
@@ -365,6 +369,9 @@ CASES = {
                                                 "train.parquet' is not a Parquet file"),
     "custom validation file equal to the training file": (CUSTOM, _dev_copy_of_train, None, "DataError",
                                                           "dev.tsv' has the same content as task.train_file="),
+    "custom test file equal to the dev file": (CUSTOM + ["task.test_file=${data_dir}/glue/RTE/test.tsv"],
+                                               _test_copy_of_dev, None, "DataError",
+                                               "test.tsv' has the same content as task.validation_file="),
     "regression target outside the task's range": (["task=stsb"], _stsb_score_out_of_range, None, "DataError",
                                                    "train.tsv' line 7: target 500 is outside task 'stsb''s range "
                                                    "[0, 5]"),
