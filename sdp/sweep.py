@@ -46,9 +46,11 @@ from sdp.run.launch import (
     reset_accelerator_state,
     single_process_line,
 )
-from sdp.run.lock import RunLockedError, run_lock
+from sdp.run.lock import LOCK_NAME, RunLockedError, run_lock
 from sdp.run.logs import job_log, rank_console
 from sdp.run.rundir import (
+    PREVIOUS,
+    RUN_OUTPUTS,
     RUN_RECORD,
     ResumeRefusedError,
     RunHoldsDataError,
@@ -236,6 +238,27 @@ def check_data_outside(run_dir: Path, cfg: DictConfig) -> None:
                                     "elsewhere first)")
 
 
+# What a run folder holds (sdp writes these; Hydra writes nothing there: output_subdir null)
+RUN_FILES = frozenset({*RUN_OUTPUTS, RUN_RECORD, LOCK_NAME, "run.log", "error.txt"})
+
+
+def check_no_users_files(run_dir: Path) -> None:
+    """A run folder that is not one yet holds none of the user's files: output_dir=<a folder of their data or
+    notes> wrote the run among them, and resume=false or a restart after a dead run then moved them into
+    previous-<time>/ with the run's (round 27, noticed). A folder with any file of a run is a run's, as before."""
+    try:
+        names = [p.name for p in run_dir.iterdir()]
+    except OSError:  # not there yet, or not a folder: prepare_run_dir says so
+        return
+    if any(n in RUN_FILES or n.startswith(PREVIOUS) for n in names):
+        return
+    if theirs := sorted(n for n in names if not n.startswith(".")):  # a stray .DS_Store is no one's work
+        raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds {len(theirs)} file(s) that are no run's "
+                                f"({', '.join(theirs[:4])}{', ...' if len(theirs) > 4 else ''}): a run folder's files "
+                                "are moved aside as a whole (resume=false, a restart), these with them; give a new "
+                                "or empty folder as output_dir")
+
+
 def _data_paths(cfg: DictConfig) -> list[Path]:
     """The task's data: its custom files, else its folder under the local data folder (the whole data folder when
     the task's cannot be found there: the loader says why, later); and the local model folders the run reads. A
@@ -278,6 +301,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
             check_unchanged()  # code edited while the sweep ran: refused, not run in part under one identity
         validate_config(cfg)  # before the folder is touched and before torch is imported
         check_data_outside(run_dir, cfg)
+        check_no_users_files(run_dir)
         # Several launched processes: join them (gloo without a GPU; an error if fewer joined than were
         # launched) and take rank 0's run directory, whatever each process's own template resolved to.
         run_dir = join_processes(cfg, run_dir, resume_identity(cfg))  # every rank must run rank 0's config

@@ -44,3 +44,42 @@ def test_sigterm_during_sdp_eval_leaves_no_empty_default_folder(tmp_path, monkey
     assert main([f"model_dir={tmp_path / 'run' / 'model'}", "task=rte", f"output_root={tmp_path / 'out'}"]) == 143
     assert not list((tmp_path / "out" / "evals").iterdir())
     assert signal.getsignal(signal.SIGTERM) is before  # the caller's handler is back
+
+
+def test_run_into_a_folder_of_the_users_files_is_refused(tmp_path):
+    """Round 27 (noticed): `sdp-run output_dir=<a folder of the user's files>` wrote the run among them, and
+    resume=false (or a restart after a dead run) then moved them into previous-<time>/. Refused, nothing written."""
+    from hydra import compose, initialize_config_dir
+
+    import sdp.config  # noqa: F401
+    from sdp.run.rundir import RunHoldsDataError
+    from sdp.sweep import run_job
+
+    theirs = tmp_path / "notes"
+    theirs.mkdir()
+    (theirs / "reviews.csv").write_text("text,label\nfine,1\n")
+    (theirs / ".DS_Store").write_text("")
+    conf = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "conf")
+    with initialize_config_dir(config_dir=conf, version_base="1.3"):
+        cfg = compose("config", overrides=["debug=smoke", "train.num_threads=1", "dense.max_steps=2",
+                                           "prune.max_steps=2", f"output_dir={theirs}", "resume=false",
+                                           f"cache_dir={tmp_path / 'cache'}"])
+    with pytest.raises(RunHoldsDataError, match=r"holds 1 file\(s\) that are no run's \(reviews.csv\)"):
+        run_job(cfg)
+    assert sorted(p.name for p in theirs.iterdir()) == [".DS_Store", "reviews.csv"]  # nothing written or moved
+
+
+def test_a_run_folder_is_still_a_run_folder(tmp_path):
+    """A folder with any file of a run (a failed launch's run.json, a moved-aside previous-<time>/) is a run's, as
+    before; an empty or dot-files-only folder is taken."""
+    from sdp.sweep import check_no_users_files
+
+    for name in ("run.json", "previous-2026-12-06_10-00-00", ".sdp.lock", "trace.jsonl"):
+        d = tmp_path / name.replace(".", "_")
+        d.mkdir()
+        (d / name).write_text("")
+        (d / "notes.txt").write_text("mine")
+        check_no_users_files(d)
+    (tmp_path / "empty").mkdir()
+    check_no_users_files(tmp_path / "empty")
+    check_no_users_files(tmp_path / "not_there")
