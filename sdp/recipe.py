@@ -32,7 +32,7 @@ from sdp.io import append_jsonl
 from sdp.metrics import compute_metrics_noting, eval_queries
 from sdp.models.presets import load_model, load_tokenizer, precision_record
 from sdp.objectives.monitor import dev_cross_correlation, dropout_disabled
-from sdp.objectives.naming import method_name
+from sdp.objectives.naming import run_method
 from sdp.objectives.objective import Objective
 from sdp.objectives.registry import DISTILL_TERMS, WEIGHT_TERMS, build_criterion
 from sdp.objectives.task_loss import task_loss
@@ -85,7 +85,7 @@ class PruneRecipe:
         self.run_dir = Path(run_dir)
         self.trace_path = self.run_dir / "trace.jsonl"
         self.started = time.time()
-        self.method = method_name(cfg.regularizer.name, cfg.weight_reg.name, cfg.regularizer.get("representation"), cfg.prune)
+        self.method = run_method(cfg)
         self.dense_model_dir = str(cfg.dense.checkpoint or self.run_dir / DENSE_DIR)  # the frozen teacher's weights
         self.dense_metrics: dict[str, float] | None = None  # set when the dense stage ends (or is resumed)
         self.eval_examples, self.metric_warnings = {}, []  # per split (after the gather); undefined metrics (0.0)

@@ -33,6 +33,7 @@ def test_stages_dense_trains_and_saves_the_dense_model_only(tmp_path, data_dir):
     assert "-> pruned" not in log_text and "schedule:" not in log_text and "sparsity=0.5" not in log_text
     assert metrics["target_sparsity"] == 0.0 and metrics["achieved_sparsity"]["prunable"] == 0.0  # sdp-tables: dense only
     assert metrics["final"] == metrics["dense"]
+    assert metrics["method"] == "Dense"  # it said "SDP-CC", the default regularizer's (probe round 26, noticed)
     trace = [json.loads(line) for line in (run_dir / "trace.jsonl").read_text().splitlines()]
     assert {r["stage"] for r in trace if r["event"] == "train"} == {"dense"}
     assert not [r for r in trace if r["event"] == "prune"]

@@ -28,6 +28,17 @@ def method_name(regularizer: str, weight_reg: str = "none", representation: str 
     return name
 
 
+DENSE_ONLY = "Dense"  # a stages=dense run: no term was applied, whatever regularizer the config names
+
+
+def run_method(cfg: Any) -> str:
+    """The method a run's config names; a stages=dense run's is "Dense" (it was "SDP-CC", the default
+    regularizer's, in its record, card and sdp-eval, so a dense model was listed as SDP-CC at 0%)."""
+    if cfg.get("stages") == "dense":
+        return DENSE_ONLY
+    return method_name(cfg.regularizer.name, cfg.weight_reg.name, cfg.regularizer.get("representation"), cfg.prune)
+
+
 def base_method(method: str) -> str:
     """The method without its criterion: "MP (movement)" -> "MP" (the baseline the deltas pair with)."""
     return method.split(CRITERION_OPEN, 1)[0]
