@@ -9,6 +9,7 @@ groups model, task and schedule) in the group's YAML file, which documents the c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -170,9 +171,19 @@ class Config:
     verbose: bool = False  # tracebacks for user errors too (or HYDRA_FULL_ERROR=1)
 
 
+RUN_MODEL_DIRS = {"model": "", "dense_model": "-dense"}  # a run's model folders: named after the run's folder
+
+
 def model_name_from(pretrained: str) -> str:
-    """``org/name`` or ``/path/to/name/`` -> ``name``: the model's name in run directories and tables."""
-    return str(pretrained).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+    """``org/name`` or ``/path/to/name/`` -> ``name``: the model's name in run directories and tables. A run's
+    ``<run>/model`` is named after ``<run>`` (``-dense`` added for ``<run>/dense_model``), as sdp-eval names it:
+    every model a run saved was named "model", so runs from two runs' models shared one name in tables."""
+    name = str(pretrained).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+    local = Path(str(pretrained)).expanduser()
+    if name in RUN_MODEL_DIRS and local.is_dir() and (run := local.resolve().parent.name):
+        # 100 bytes of it: the run folder made from this name adds the run's own parts (NAME_MAX)
+        return run.encode()[:100].decode(errors="ignore") + RUN_MODEL_DIRS[name]
+    return name
 
 
 def run_id(*, _root_: Any) -> str:
@@ -267,8 +278,6 @@ def unknown_key_errors(cfg: Any) -> list[str]:
 def conf_groups() -> set[str]:
     """The config tree's group names (debug, experiment, method, ...): the repository's conf/ beside sdp/, else the
     installed package sdp.conf (a wheel)."""
-    from pathlib import Path
-
     root: Any = Path(__file__).resolve().parents[1] / "conf"
     if not root.is_dir():
         from importlib.resources import files

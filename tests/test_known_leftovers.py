@@ -83,3 +83,21 @@ def test_a_run_folder_is_still_a_run_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     check_no_users_files(tmp_path / "empty")
     check_no_users_files(tmp_path / "not_there")
+
+
+def test_a_runs_model_folder_is_named_after_its_run(tmp_path, monkeypatch):
+    """Round 26 (noticed): `model=hf model.pretrained=<run>/model` named the model "model" in RESULT, run folders and
+    tables, so runs from two runs' models shared one name. It is named after the run's folder, as sdp-eval names it."""
+    from sdp.config import model_name_from
+
+    run = tmp_path / "tiny-bert_cross_correlation_s0.5_seed1_0123abcd"
+    for sub in ("model", "dense_model"):
+        (run / sub).mkdir(parents=True)
+    assert model_name_from(str(run / "model")) == run.name
+    assert model_name_from(str(run / "dense_model") + "/") == run.name + "-dense"
+    monkeypatch.chdir(run / "model")
+    assert model_name_from(".") == "."  # as before: the user's own spelling for what is not named "model"
+    monkeypatch.chdir(run)
+    assert model_name_from("model") == run.name
+    assert model_name_from("org/model") == "model"  # a Hub id (no such folder here): its last part
+    assert model_name_from("distilbert/distilbert-base-uncased") == "distilbert-base-uncased"

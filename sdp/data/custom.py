@@ -205,7 +205,7 @@ def _check_distinct_files(task_cfg: Any, files: dict[str, str]) -> None:
     if SCORING_ONLY.get():
         return
     seen: dict[str, str] = {}
-    for split, key in files.items():  # train first: the other files are compared with it, then with each other
+    for key in files.values():  # train first: the other files are compared with it, then with each other
         digest = _content_hash(str(task_cfg[key]))
         if digest is None:
             continue
