@@ -101,3 +101,14 @@ def test_a_runs_model_folder_is_named_after_its_run(tmp_path, monkeypatch):
     assert model_name_from("model") == run.name
     assert model_name_from("org/model") == "model"  # a Hub id (no such folder here): its last part
     assert model_name_from("distilbert/distilbert-base-uncased") == "distilbert-base-uncased"
+
+
+def test_the_score_plot_title_says_what_it_draws():
+    """Round 26 (noticed): the score-vs-sparsity title said "mean ± std over seeds" where each point had one seed."""
+    import pandas as pd
+
+    from sdp.report.plots import score_title
+
+    assert score_title("rte", pd.Series([1, 1])) == "rte: score vs sparsity (one seed per point, n=1: no spread shown)"
+    assert score_title("rte", pd.Series([3, 2])) == ("rte: score vs sparsity (line: mean, band: ± std, dots: seeds; "
+                                                     "n=2-3 per point)")

@@ -37,6 +37,16 @@ def _label(model: str, method: str, schedule: str, teacher: str, variant: str, m
     return " ".join(parts[:1]) + (f" ({', '.join(parts[1:])})" if len(parts) > 1 else "")
 
 
+def score_title(task: str, seeds_per_point: pd.Series) -> str:
+    """What the line, band and dots are, and over how many seeds: "mean ± std over seeds" was the title where each
+    point had one seed (no band; the dots are the runs themselves)."""
+    low, high = int(seeds_per_point.min()), int(seeds_per_point.max())
+    n = f"n={low}" if low == high else f"n={low}-{high}"
+    if high == 1:
+        return f"{task}: score vs sparsity (one seed per point, {n}: no spread shown)"
+    return f"{task}: score vs sparsity (line: mean, band: ± std, dots: seeds; {n} per point)"
+
+
 def score_vs_sparsity(cells: pd.DataFrame, scores: pd.DataFrame, task: str, out_dir: Path) -> Path | None:
     """Main score against target sparsity, one line per method, mean ± std band and every seed as a dot."""
     sub = cells[(cells["origin"] == "run") & (cells["task"] == task) & (cells["metric"] == "main")]
@@ -63,7 +73,7 @@ def score_vs_sparsity(cells: pd.DataFrame, scores: pd.DataFrame, task: str, out_
         ax.axhline(grp["mean"].iloc[0], color="k", linestyle=["--", ":", "-."][j % 3], linewidth=1, label=label)
     ax.set_xlabel("target sparsity (%)")
     ax.set_ylabel(f"{task} main score (%)")
-    ax.set_title(f"{task}: score vs sparsity (mean ± std over seeds)")
+    ax.set_title(score_title(task, pruned["n"]), fontsize=9)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
