@@ -112,3 +112,27 @@ def test_the_score_plot_title_says_what_it_draws():
     assert score_title("rte", pd.Series([1, 1])) == "rte: score vs sparsity (one seed per point, n=1: no spread shown)"
     assert score_title("rte", pd.Series([3, 2])) == ("rte: score vs sparsity (line: mean, band: ± std, dots: seeds; "
                                                      "n=2-3 per point)")
+
+
+def test_of_identical_copies_the_unbroken_one_is_kept():
+    """Round 26 (noticed): of identical copies of a run, the newest was kept; a resumed newest copy (left out of
+    costs.md's mean: it recorded only its last launch) hid the unbroken one: `— | — | 0`, left out 1."""
+    import pandas as pd
+
+    from sdp.report.collect import _COLUMNS, _dedupe
+    from sdp.report.costs import render_costs
+
+    def row(path, when, whole, seconds):
+        return {**dict.fromkeys(_COLUMNS, ""), "path": path, "task": "rte", "model": "m", "method": "MP",
+                "seed": 1, "target_sparsity": 0.5, "config_hash": "c", "row_setup": "", "finished_at": when,
+                "final_main": 61.0, "whole_launch": whole, "wall_seconds": seconds, "dense_only": False,
+                "own_dense_stage": True}
+
+    runs = pd.DataFrame([row("a", "2026-12-06T10:00:00+00:00", True, 100.0),
+                         row("b", "2026-12-06T11:00:00+00:00", False, 7.0)])
+    kept, conflicts, identical = _dedupe(runs)
+    assert list(kept["path"]) == ["a"] and identical == 1 and not conflicts
+    assert "| 100 | 100-100 | 1 | 0 |" in render_costs(kept, pd.DataFrame())
+    runs.loc[0, "final_main"] = 60.0  # differing scores: a conflict, the newest kept (as before)
+    kept, conflicts, _ = _dedupe(runs)
+    assert list(kept["path"]) == ["b"] and len(conflicts) == 1

@@ -306,11 +306,11 @@ def _dedupe(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[Conflict], int]:
     runs = runs.sort_values([*keys, "_when", "path"], kind="mergesort").drop(columns="_when")
     keep_idx, conflicts, identical = [], [], 0
     for key, grp in runs.groupby(keys, sort=True, dropna=False):
-        keep_idx.append(grp.index[-1])
-        if len(grp) == 1:
-            continue
         values = [round(float(v), 12) for v in grp["final_main"]]
-        if len(set(values)) == 1:
+        whole = grp.index[grp["whole_launch"].eq(True)]  # identical copies: the newest unbroken one (costs.md
+        # left a resumed newest copy out of its mean, hiding the unbroken copy: "— (n=0), left out 1")
+        keep_idx.append(whole[-1] if len(set(values)) == 1 and len(whole) else grp.index[-1])
+        if len(set(values)) == 1:  # one run, or identical copies
             identical += len(grp) - 1
             continue
         order = sorted(range(len(grp)), key=lambda i: grp["path"].iloc[i])
