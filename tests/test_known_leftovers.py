@@ -136,3 +136,21 @@ def test_of_identical_copies_the_unbroken_one_is_kept():
     runs.loc[0, "final_main"] = 60.0  # differing scores: a conflict, the newest kept (as before)
     kept, conflicts, _ = _dedupe(runs)
     assert list(kept["path"]) == ["b"] and len(conflicts) == 1
+
+
+def test_a_collection_warning_reaches_the_terminal(tmp_path, capsys):
+    """Round 26's dn2 (left): dense-only runs in no table were said in summary.md alone; the terminal said `0 runs`
+    and glue.md "No runs were found". sdp-tables now prints every collection warning on stderr, and summary.md's
+    first line counts the dense-only runs."""
+    from cli.tables import main
+
+    for seed in (1, 2):
+        run_dir = tmp_path / "runs" / f"d{seed}"
+        run_dir.mkdir(parents=True)
+        (run_dir / "metrics.json").write_text(json.dumps({
+            "status": "completed", "task": "rte", "model": "tiny-bert", "method": "Dense", "seed": seed,
+            "stages": "dense", "target_sparsity": 0.0, "final": {"main": 0.6}, "dense": {"main": 0.6}}))
+    assert main([f"results_dir={tmp_path / 'runs'}", f"out_dir={tmp_path / 'tables'}", "plots=false"]) == 0
+    assert "warning: 2 dense-only run(s) (stages=dense) are in no table" in capsys.readouterr().err
+    summary = (tmp_path / "tables" / "summary.md").read_text()
+    assert "(no completed pruning run with a valid metrics.json; 2 dense-only run(s): see Other warnings)" in summary

@@ -208,7 +208,9 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
     unrecorded = int(flagged["code_flag"].str.contains("no code identity recorded").sum()) if len(flagged) else 0
     lines = ["# Report summary", ""]
     if runs.empty:
-        lines += ["**No runs were found** (no completed run with a valid metrics.json).", ""]
+        lines += ["**No runs were found** (no completed pruning run with a valid metrics.json"
+                  + (f"; {coll.n_dense_only} dense-only run(s): see Other warnings" if coll.n_dense_only else "")
+                  + ").", ""]
     lines += [
         f"- metrics.json files found: {coll.n_found}",
         f"- completed runs used: {len(runs)} (identical duplicates collapsed: {coll.n_identical_duplicates})",
