@@ -160,8 +160,8 @@ def same_model_as_run(source: dict[str, Any], measured: dict[str, Any], model_di
     if changed:  # by content, where the run recorded it: an edit that keeps the nonzero count is seen too
         why = (f"model_dir's {changed} is not the file its run wrote (its sha256 differs from the run's metrics.json "
                "model_sha256): edited or replaced after the run, so nothing is taken from that record")
-    elif not source or recorded is None or held is None or recorded == held:
-        return source, ""
+    elif not source or recorded is None or held is None or recorded == held or source.get("model_sha256"):
+        return source, ""  # the weights its run wrote, by content (a count over sdp-eval's own prune.* set differs)
     else:
         why = (f"model_dir holds {held} nonzero prunable weights, its run's metrics.json recorded {recorded}: edited "
                "or replaced after the run, so nothing is taken from that record")

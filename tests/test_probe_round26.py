@@ -241,3 +241,14 @@ def test_structured_pruning_of_a_narrowed_prunable_set_is_one_line(tmp_path, dat
     assert out.returncode != 0
     assert "sdp-run: error: StructureError: prune.granularity=structured prunes every encoder block's" in out.stderr
     assert "Traceback" not in out.stderr + out.stdout
+
+
+def test_sdp_eval_with_its_own_prunable_set_is_not_called_edited(narrowed_run, capsys):
+    """Round 26's ev1 (left): `sdp-eval ... 'prune.include=[layer\\.1\\.]'` (another set than the run's) counted the
+    nonzero weights over its own set, and called the untouched folder "edited or replaced after the run". The
+    weights' sha256 (model_sha256) shows the folder is the run's; the sparsity is over the set asked for."""
+    assert _eval(narrowed_run, "model", r"prune.include=[layer\.1\.]", f"output_dir={narrowed_run['tmp'] / 'ev4'}") == 0
+    assert "edited or replaced" not in capsys.readouterr().err
+    record = json.loads((narrowed_run["tmp"] / "ev4" / "metrics.json").read_text())
+    assert record["achieved_sparsity"]["prunable"] == 0.0  # layer 1, which the run left out, kept every weight
+    assert record["method"] == "MP" and "source_run_differs" not in record
