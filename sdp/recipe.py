@@ -38,6 +38,7 @@ from sdp.objectives.registry import DISTILL_TERMS, WEIGHT_TERMS, build_criterion
 from sdp.objectives.task_loss import task_loss
 from sdp.objectives.teacher import build_teacher, prefill_teacher
 from sdp.pruning.build import build_mask_state
+from sdp.pruning.compact import fresh_start
 from sdp.pruning.masks import assert_sparsity, count_zeros, sparsity_report
 from sdp.pruning.overlap import mask_overlap, save_dense_mask
 from sdp.pruning.patterns import check_prunable, check_sparsity_leaves_weights
@@ -112,9 +113,8 @@ class PruneRecipe:
         # Per split, in run.json now and metrics.json at the end: a skip or resume on other data is refused.
         self.data_fingerprint = record_data(self.run_dir, cfg, data.raw, self.accelerator.is_main_process)
         # 3. Model, prepared once for both stages.
-        model = load_model(
-            cfg.model, self.task.num_labels, self.task.label_names, self.tokenizer, checkpoint=cfg.dense.checkpoint
-        )
+        model = fresh_start(load_model(  # a structured run's model/ given: its earlier cut is not this run's
+            cfg.model, self.task.num_labels, self.task.label_names, self.tokenizer, checkpoint=cfg.dense.checkpoint))
         prunable = check_prunable(model, cfg.prune.include, cfg.prune.exclude)  # fails now, not after dense
         check_sparsity_leaves_weights(prunable, cfg.sparsity, cfg.prune.scope)
         if self.accelerator.is_main_process:  # fp32 weights whatever the stored dtype (sdp/models/presets.py)

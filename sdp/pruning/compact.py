@@ -144,6 +144,16 @@ def standard_form(model: nn.Module, kept: Kept) -> nn.Module:
     return small
 
 
+def fresh_start(model: nn.Module) -> nn.Module:
+    """A run's starting model is its own unpruned one: an earlier cut's ``sdp_unpruned`` (a structured run's model/
+    given as model.pretrained or dense.checkpoint) is dropped, or sdp-export of the new run's model/ reported the
+    first cut's size as its dense figure (17088 for a run that started from 8898: probe round 26, rp2)."""
+    config = getattr(model, "config", None)
+    if config is not None and getattr(config, UNPRUNED_KEY, None) is not None:
+        delattr(config, UNPRUNED_KEY)
+    return model
+
+
 def compact_form(model: nn.Module, kept: Kept) -> nn.Module:
     """Every layer at its own kept heads and neurons: the smallest exact model (ONNX, not a checkpoint)."""
     return _shrink(model, kept, heads=True, uniform_ffn=False)

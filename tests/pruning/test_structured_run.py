@@ -101,3 +101,25 @@ def test_sdp_export_reexports_a_model_dir(finished, tmp_path, capsys):
     assert printed["onnx"] == str(out)
     with pytest.raises(SystemExit):
         main([str(tmp_path)])  # not a model folder: a one-line usage error
+
+
+def test_a_run_from_a_structured_model_starts_from_its_own_unpruned_shape(finished, data_dir, tmp_path):
+    """Round 26's rp2 (noticed): a run from a structured run's model/ (`model=hf model.pretrained=<run>/model`) kept
+    its config's sdp_unpruned, so sdp-export of the new run's model/ gave the first cut's encoder size as dense
+    (17088 where the new run started from 8898). The loaded model is the new run's unpruned start."""
+    from sdp.pruning.compact import UNPRUNED_KEY, encoder_params
+    from sdp.run.rundir import prepare_run_dir
+
+    _, _, first, _ = finished
+    assert json.loads((first / "model" / "config.json").read_text()).get(UNPRUNED_KEY)  # a cut model
+    overrides = ["debug=smoke", "task=rte", f"data_dir={data_dir}", f"cache_dir={tmp_path / 'cache'}", "cpu=true",
+                 "train.num_threads=1", "max_train_samples=24", "max_eval_samples=12", "task.max_seq_length=24",
+                 "model=hf", f"model.pretrained={first / 'model'}"]
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides)
+    recipe = PruneRecipe(cfg, prepare_run_dir(tmp_path / "again"))
+    recipe.setup()
+    student = recipe.accelerator.unwrap_model(recipe.model)
+    assert getattr(student.config, UNPRUNED_KEY, None) is None
+    assert encoder_params(student) < json.loads((first / "model" / "structure.json").read_text())[
+        "encoder_params"]["dense"]
