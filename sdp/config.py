@@ -221,6 +221,30 @@ def job_dir(dirname: str, run_id: str) -> str:
     return f"{head}...{tail}"
 
 
+HIDDEN_GROUPS = ("hydra", "component")  # component/<group>/<name>: the nodes conf/<group>/*.yaml include
+
+
+def help_groups() -> str:
+    """``${sdp_help_groups:}`` in sdp-run --help: each config group a user chooses from and its options. Hydra's
+    $APP_CONFIG_GROUPS listed the component/ groups too, which are the nodes the group files include, not a choice
+    (``component/regularizer=kd`` composes a second, unread regularizer)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    loader, lines = GlobalHydra.instance().config_loader(), []
+
+    def walk(parent: str) -> None:
+        for group in sorted(loader.list_groups(parent)):
+            path = f"{parent}/{group}" if parent else group
+            if path.split("/")[0] in HIDDEN_GROUPS:
+                continue
+            if options := loader.get_group_options(path):
+                lines.append(f"{path}: {', '.join(options)}")
+            walk(path)
+
+    walk("")
+    return "\n".join(lines)
+
+
 def register_configs() -> None:
     import sdp.objectives.registry  # noqa: F401  (stores each component's node: groups regularizer, weight_reg)
 
@@ -231,6 +255,8 @@ def register_configs() -> None:
         from sdp.gpu_placement import sweep_jobs
 
         OmegaConf.register_new_resolver("sdp_gpu_jobs", sweep_jobs)
+    if not OmegaConf.has_resolver("sdp_help_groups"):  # conf/hydra/help/sdp.yaml lists the groups with it
+        OmegaConf.register_new_resolver("sdp_help_groups", help_groups)
     if not OmegaConf.has_resolver("sdp_run_id"):  # conf/config.yaml names the default run folder with it
         OmegaConf.register_new_resolver("sdp_run_id", run_id)
     if not OmegaConf.has_resolver("sdp_job_dir"):  # conf/config.yaml: a sweep job's folder name

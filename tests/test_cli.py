@@ -43,6 +43,9 @@ def test_sdp_run_help_lists_config_groups(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     for group in ("model:", "task:", "regularizer:", "schedule:", "weight_reg:", "hparams_search:", "method:"):
         assert group in proc.stdout
+    # not the nodes the group files include: component/regularizer=kd is no choice (probe round 25, noticed)
+    assert "component/" not in proc.stdout
+    assert "\nregularizer: cosine, cross_correlation, kd, mse, none\n" in proc.stdout
 
 
 def test_sdp_tables_console_script(tmp_path):
