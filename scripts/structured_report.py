@@ -116,7 +116,7 @@ def collect(root: Path, speed: dict[int, float]) -> tuple[list[dict], list[str]]
                      "sparsity": float(m["target_sparsity"]),
                      "seed": int(m["seed"]), "score": 100 * m["final"]["main"], "dense": 100 * m["dense"]["main"],
                      "layers": layers, "speedup": speed[layers], "label": label,
-                     "eval_examples": m.get("eval_examples")})
+                     "eval_examples": m.get("eval_examples"), "data_fingerprint": m.get("data_fingerprint")})
     return rows, problems
 
 
@@ -186,7 +186,7 @@ def floored_cells(rows: list[dict], floors: dict[str, float | None]) -> tuple[se
     out, sampled = set(), 0
     for task, sparsity, method in {(r["task"], r["sparsity"], r["method"]) for r in rows}:
         cell = [r for r in rows if (r["task"], r["sparsity"], r["method"]) == (task, sparsity, method)]
-        if not all(scored_floor_rows(task, None, r.get("eval_examples")) for r in cell):
+        if not all(scored_floor_rows(task, None, r.get("eval_examples"), r.get("data_fingerprint")) for r in cell):
             sampled += 1
         elif at_floor(statistics.mean(r["score"] for r in cell) / 100, floors.get(task)):
             out.add((task, sparsity, method))

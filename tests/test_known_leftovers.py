@@ -154,3 +154,17 @@ def test_a_collection_warning_reaches_the_terminal(tmp_path, capsys):
     assert "warning: 2 dense-only run(s) (stages=dense) are in no table" in capsys.readouterr().err
     summary = (tmp_path / "tables" / "summary.md").read_text()
     assert "(no completed pruning run with a valid metrics.json; 2 dense-only run(s): see Other warnings)" in summary
+
+
+def test_a_run_on_another_dev_file_is_not_judged_against_this_files_floor(monkeypatch, data_dir):
+    """Round 24's left: claims.md read the floor from SDP_DATA_DIR's dev file even for runs whose data_dir held
+    another (an edited RTE dev): their cells were marked ‡ against a file they never read. A run whose recorded
+    fingerprint of the split is not the file's is now left unjudged, as a run scored on a sample is."""
+    from sdp.report.floors import _fingerprint, scored_floor_rows
+
+    monkeypatch.setenv("SDP_DATA_DIR", str(data_dir))
+    own = _fingerprint("rte", str(data_dir))
+    assert own is not None and len(own) == 16
+    assert scored_floor_rows("rte", None, {"validation": 277}, {"validation": own, "train": "x"})
+    assert not scored_floor_rows("rte", None, {"validation": 277}, {"validation": "0123456789abcdef"})
+    assert scored_floor_rows("rte", None, {"validation": 277})  # a record without fingerprints: as before

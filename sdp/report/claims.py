@@ -106,7 +106,8 @@ def _pairs(runs: pd.DataFrame, results_dir: Path) -> tuple[dict[tuple, dict[str,
         out.setdefault(key, {})[run.method] = {
             "final": run.final_main, "dense": (run.dense or {}).get("main"), "version": run.sdp_version,
             "row_setup": run.row_setup, "dense_model": getattr(run, "dense_model", "") or "",
-            "analysis": record.get("analysis") or {}, "eval_examples": record.get("eval_examples")}
+            "analysis": record.get("analysis") or {}, "eval_examples": record.get("eval_examples"),
+            "data_fingerprint": record.get("data_fingerprint")}
     for key, method in ambiguous:
         out[key].pop(method, None)
     return out, len(ambiguous)
@@ -319,7 +320,8 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
             cells = []
             for m in methods:
                 scores = [r[m]["final"] for r in recs if m in r]
-                whole = all(scored_floor_rows(task, None, r[m]["eval_examples"]) for r in recs if m in r)
+                whole = all(scored_floor_rows(task, None, r[m]["eval_examples"], r[m]["data_fingerprint"])
+                            for r in recs if m in r)
                 floor = scores and whole and at_floor(statistics.mean(scores), floors[task])
                 sampled += bool(scores) and not whole
                 cells.append(_mean_std(scores) + (" ‡" if floor else ""))

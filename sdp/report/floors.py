@@ -27,17 +27,42 @@ def task_floor(task_name: str, data_dir: str | None) -> float | None:
     return _floor(task_name, data_dir or os.environ.get("SDP_DATA_DIR"))[0]
 
 
-def scored_floor_rows(task_name: str, data_dir: str | None, eval_examples: object) -> bool:
+def scored_floor_rows(task_name: str, data_dir: str | None, eval_examples: object,
+                      data_fingerprint: object = None) -> bool:
     """Whether a run that recorded ``eval_examples`` (metrics.json) was scored on the rows ``task_floor`` is of: the
     whole dev split. A run scored on a sample of it (max_eval_samples) has another floor: RTE runs that predicted one
     class on 32 rows scored 62.50, that sample's floor, and were not marked against the whole file's 52.71 (probe
-    round 11). A regression's floor is 0 on any rows; a record without the count is taken as it always was."""
-    floor, rows = _floor(task_name, data_dir or os.environ.get("SDP_DATA_DIR"))
+    round 11). A regression's floor is 0 on any rows; a record without the count is taken as it always was. A run
+    whose recorded ``data_fingerprint`` of that split is not the file's read another dev file (data_dir=<an edited
+    copy>): the floor read here is not its own, so it is not judged either."""
+    folder = data_dir or os.environ.get("SDP_DATA_DIR")
+    floor, rows = _floor(task_name, folder)
     if floor is None or rows is None or not isinstance(eval_examples, dict) or not eval_examples:
         return True
     from sdp.data.tasks import TASKS
 
-    return TASKS[task_name].is_regression or eval_examples.get(TASKS[task_name].eval_splits[0]) == rows
+    spec = TASKS[task_name]
+    if spec.is_regression:
+        return True
+    recorded = data_fingerprint.get(spec.eval_splits[0]) if isinstance(data_fingerprint, dict) else None
+    if recorded is not None and recorded != _fingerprint(task_name, folder):
+        return False
+    return eval_examples.get(spec.eval_splits[0]) == rows
+
+
+@functools.cache
+def _fingerprint(task_name: str, folder: str) -> str | None:
+    """The split's fingerprint as a run records it (metrics.json data_fingerprint: sdp/data/fingerprint.py)."""
+    from sdp.data.fingerprint import split_fingerprints
+    from sdp.data.loading import load_splits
+    from sdp.data.tasks import TASKS
+
+    spec = TASKS[task_name]
+    try:
+        loaded = load_splits(spec, folder, read_train=False)
+    except (OSError, DataError):
+        return None
+    return split_fingerprints(loaded.datasets).get(spec.eval_splits[0])
 
 
 @functools.cache
@@ -87,4 +112,5 @@ def floor_legend(floors: dict[str, float | None], floored: list[str], paired: bo
             + (f"; unknown for {', '.join(unknown)} (no local dev files: SDP_DATA_DIR)" if unknown else "")
             + ". Cells at a floor: " + (f"{len(floored)}: {'; '.join(floored)}." if floored else "none.")
             + (f" Not judged: {sampled} cell(s) whose runs were scored on a sample of the dev split "
-               "(max_eval_samples), whose floor is not the file's." if sampled else ""))
+               "(max_eval_samples) or on another dev file than the one read here (their recorded data_fingerprint), "
+               "whose floor is not this file's." if sampled else ""))
