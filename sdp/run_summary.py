@@ -20,6 +20,7 @@ from sdp.models.tokenizer_digest import tokenizer_digest
 from sdp.run.code import code_identity
 from sdp.run.env import cell_hash, config_hash
 from sdp.run.rundir import atomic_dir, read_run_record
+from sdp.run.same_data import model_fingerprint
 from sdp.training_rows import carve_of
 
 log = logging.getLogger("sdp")
@@ -98,6 +99,8 @@ def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict
     # What model/ holds, by content: a model/ edited or replaced later is then told by sdp-eval and by a relaunch
     # (sdp/run/rundir.py missing_weights), not only by its nonzero count.
     metrics["model_sha256"] = weights_digest(run_dir / "model")
+    if not cfg.dense.checkpoint and (run_dir / "dense_model").is_dir():  # its own dense stage's model, by content
+        metrics["dense_model_fingerprint"] = model_fingerprint(run_dir / "dense_model")
     write_json(run_dir / "sparsity.json", report["per_matrix"])
     write_json(run_dir / "metrics.json", metrics)
     if cfg.push_to_hub:

@@ -168,3 +168,41 @@ def test_a_run_on_another_dev_file_is_not_judged_against_this_files_floor(monkey
     assert scored_floor_rows("rte", None, {"validation": 277}, {"validation": own, "train": "x"})
     assert not scored_floor_rows("rte", None, {"validation": 277}, {"validation": "0123456789abcdef"})
     assert scored_floor_rows("rte", None, {"validation": 277})  # a record without fingerprints: as before
+
+
+def test_a_seeds_own_dense_model_and_a_copy_given_to_others_are_one(tmp_path, data_dir):
+    """Round 26's dk1 (left): a dense model was told by its dense.checkpoint fingerprint, and a run's own dense stage
+    had none, so seed 1's own dense stage and a copy of it given to seeds 2 and 3 counted as two dense models
+    (`Dense ... (n=2)`). A run now records its own dense_model/ by content, as a run given a copy records that."""
+    import shutil
+
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    import sdp.config  # noqa: F401
+    from sdp.recipe import run
+    from sdp.report.aggregate import aggregate_cells
+    from sdp.report.collect import collect_runs
+    from sdp.run.same_data import input_fingerprints
+
+    conf = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "conf")
+    with initialize_config_dir(config_dir=conf, version_base="1.3"):
+        cfg = compose("config", overrides=["debug=smoke", "task=rte", "train.num_threads=1", "dense.max_steps=2",
+                                           "prune.max_steps=2", f"data_dir={data_dir}", f"cache_dir={tmp_path / 'c'}"])
+    own = run(cfg, run_dir=tmp_path / "runs" / "own")
+    shutil.copytree(tmp_path / "runs" / "own" / "dense_model", tmp_path / "copy")
+    given = input_fingerprints(OmegaConf.create({"dense": {"checkpoint": str(tmp_path / "copy")}}))
+    assert own["dense_model_fingerprint"] == given["model:dense.checkpoint"]
+
+    for seed in (2, 3):  # records of runs given the copy: the same model, by the fingerprint a run records
+        run_dir = tmp_path / "runs" / f"given{seed}"
+        run_dir.mkdir()
+        record = {**own, "seed": seed, "finished_at": f"2026-12-06T10:0{seed}:00+00:00",
+                  "data_fingerprint": {**own["data_fingerprint"], **given}}
+        record.pop("dense_model_fingerprint")
+        (run_dir / "metrics.json").write_text(json.dumps(record))
+        run_json = json.loads((tmp_path / "runs" / "own" / "run.json").read_text())
+        run_json["config"]["dense"]["checkpoint"] = str(tmp_path / "copy")
+        (run_dir / "run.json").write_text(json.dumps(run_json))
+    cells = aggregate_cells(collect_runs(tmp_path / "runs").runs)
+    assert cells[(cells["method"] == "Dense") & (cells["metric"] == "main")]["n"].tolist() == [1]

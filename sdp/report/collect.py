@@ -263,9 +263,10 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     rec["whole_launch"] = rec["has_trace"] and not was_resumed(run_dir / "trace.jsonl")
     given = _lookup(cfg, "dense.checkpoint") or _lookup(config or {}, "dense.checkpoint")
     rec["own_dense_stage"] = not given
-    # Its dense model, where it was given one (by content, else by path): seeds that share it are one (round 26)
+    # Its dense model by content (a given one's path if not known): trained or given a copy, one unit (round 26 dk1)
     prints = data.get("data_fingerprint") if isinstance(data.get("data_fingerprint"), dict) else {}
-    rec["dense_model"] = str(prints.get("model:dense.checkpoint") or given or "") if given else ""
+    rec["dense_model"] = str((prints.get("model:dense.checkpoint") or given) if given
+                             else data.get("dense_model_fingerprint") or "")
     seed, sparsity = field_("seed"), field_("target_sparsity")
     completed = status == "completed"
     if completed:

@@ -29,8 +29,7 @@ def input_fingerprints(cfg: Any) -> dict[str, str]:
         path = Path(str(value)).expanduser() if value else None
         if path is None or not path.is_dir():
             continue
-        out[f"{INPUT_PREFIX}{group}.{key}"] = _files_hash(
-            f for f in path.iterdir() if f.is_file() and (f.name == "config.json" or f.suffix == ".safetensors"))
+        out[f"{INPUT_PREFIX}{group}.{key}"] = model_fingerprint(path)
         # Its tokenizer, under a key of its own (a record from before has none, and is not compared on it): a
         # tokenizer edited in place (lower-casing turned off, same vocabulary) was returned as "already completed",
         # and a run killed and resumed across the edit trained on ids of both (probe round 6).
@@ -41,6 +40,14 @@ def input_fingerprints(cfg: Any) -> dict[str, str]:
 
 
 TOKENIZER_SUFFIX = ".tokenizer"
+
+
+def model_fingerprint(path: Path) -> str:
+    """16 hex digits of a model folder's config.json and safetensors weights, by content: what a run given it as
+    dense.checkpoint records, and what a run records of the dense_model/ it trained (metrics.json
+    dense_model_fingerprint), so that a copy of one is known as that same model."""
+    return _files_hash(f for f in Path(path).iterdir()
+                       if f.is_file() and (f.name == "config.json" or f.suffix == ".safetensors"))
 
 
 def _files_hash(files: Any) -> str:
