@@ -99,7 +99,7 @@ def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict
     # What model/ holds, by content: a model/ edited or replaced later is then told by sdp-eval and by a relaunch
     # (sdp/run/rundir.py missing_weights), not only by its nonzero count.
     metrics["model_sha256"] = weights_digest(run_dir / "model")
-    if not cfg.dense.checkpoint and (run_dir / "dense_model").is_dir():  # its own dense stage's model, by content
+    if not OmegaConf.select(cfg, "dense.checkpoint") and (run_dir / "dense_model").is_dir():  # its own, by content
         metrics["dense_model_fingerprint"] = model_fingerprint(run_dir / "dense_model")
     write_json(run_dir / "sparsity.json", report["per_matrix"])
     write_json(run_dir / "metrics.json", metrics)

@@ -206,3 +206,45 @@ def test_a_seeds_own_dense_model_and_a_copy_given_to_others_are_one(tmp_path, da
         (run_dir / "run.json").write_text(json.dumps(run_json))
     cells = aggregate_cells(collect_runs(tmp_path / "runs").runs)
     assert cells[(cells["method"] == "Dense") & (cells["metric"] == "main")]["n"].tolist() == [1]
+
+
+def test_a_bf16_runs_analysis_is_measured_in_full_precision():
+    """Round 26's bf2 (left): under train.mixed_precision=bf16 the probe loss around each pruning step and the
+    held-out CC(student, teacher) ran the student under autocast (the teacher, never prepared, in fp32). Both are
+    now measured as the scores are, in the weights' fp32; training keeps its autocast (own process: accelerate's
+    state is global)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    script = """
+import copy, torch
+from accelerate import Accelerator
+from transformers import BertConfig, BertForSequenceClassification
+from sdp.objectives.monitor import dev_cross_correlation
+from sdp.training.trace import probe_loss
+torch.manual_seed(0)
+model = BertForSequenceClassification(BertConfig(vocab_size=60, hidden_size=32, num_hidden_layers=1,
+    num_attention_heads=2, intermediate_size=37, num_labels=1))
+plain = copy.deepcopy(model)
+batch = {"input_ids": torch.randint(1, 60, (6, 9)), "attention_mask": torch.ones(6, 9, dtype=torch.long),
+         "labels": torch.rand(6)}
+mse = lambda logits, y: torch.nn.functional.mse_loss(logits.squeeze(-1), y)
+acc = Accelerator(cpu=True, mixed_precision="bf16")
+prepared = acc.prepare(model)
+wrapped = prepared.forward
+print(abs(probe_loss(prepared, batch, mse) - probe_loss(plain, batch, mse)))
+teacher = copy.deepcopy(plain)
+ours = dev_cross_correlation(prepared, teacher, [batch], "cls")
+exact = dev_cross_correlation(plain, teacher, [batch], "cls")
+print(max(abs(ours[k] - exact[k]) for k in exact if isinstance(exact[k], float)))
+print(prepared.forward == wrapped, prepared(**{k: batch[k] for k in ("input_ids", "attention_mask")}).logits.dtype)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=repo,
+                         env={**os.environ, "PYTHONPATH": str(repo)}, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    loss_gap, cc_gap, after = out.stdout.strip().splitlines()[-3:]
+    assert float(loss_gap) < 1e-6 and float(cc_gap) < 1e-6, out.stdout
+    assert after.startswith("True")  # the training forward is the autocast one again

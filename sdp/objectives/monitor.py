@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from sdp.models.autocast import without_autocast
 from sdp.objectives.cross_correlation import cross_correlation_parts
 from sdp.objectives.representations import model_outputs
 
@@ -70,8 +71,9 @@ def dev_cross_correlation(student: nn.Module, teacher: nn.Module, batches, repre
         for batch in batches:
             if batch["labels"].shape[0] < 2:
                 continue
-            z_s = model_outputs(student, batch, (representation,))[representation]
-            z_t = model_outputs(teacher, batch, (representation,))[representation]
+            with without_autocast(student), without_autocast(teacher):  # both in fp32, as the scores are
+                z_s = model_outputs(student, batch, (representation,))[representation]
+                z_t = model_outputs(teacher, batch, (representation,))[representation]
             for k, v in cc_monitor_parts(z_s, z_t).items():
                 sums[k] = sums.get(k, 0.0) + v
             n += 1

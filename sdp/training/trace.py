@@ -40,6 +40,7 @@ import torch
 from torch import nn
 
 from sdp.data.batch import model_inputs
+from sdp.models.autocast import without_autocast
 
 log = logging.getLogger("sdp")
 
@@ -142,7 +143,8 @@ def probe_loss(
     model.eval()
     try:
         inputs = model_inputs(batch)
-        return float(loss_fn(model(**inputs).logits, batch["labels"]))
+        with without_autocast(model):  # as the scores are (sdp/models/autocast.py)
+            return float(loss_fn(model(**inputs).logits.float(), batch["labels"]))
     finally:
         model.train(was_training)
 
