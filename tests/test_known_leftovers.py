@@ -119,8 +119,9 @@ def test_of_identical_copies_the_unbroken_one_is_kept():
     costs.md's mean: it recorded only its last launch) hid the unbroken one: `— | — | 0`, left out 1."""
     import pandas as pd
 
-    from sdp.report.collect import _COLUMNS, _dedupe
+    from sdp.report.collect import _COLUMNS
     from sdp.report.costs import render_costs
+    from sdp.report.duplicates import dedupe as _dedupe
 
     def row(path, when, whole, seconds):
         return {**dict.fromkeys(_COLUMNS, ""), "path": path, "task": "rte", "model": "m", "method": "MP",
@@ -248,3 +249,26 @@ print(prepared.forward == wrapped, prepared(**{k: batch[k] for k in ("input_ids"
     loss_gap, cc_gap, after = out.stdout.strip().splitlines()[-3:]
     assert float(loss_gap) < 1e-6 and float(cc_gap) < 1e-6, out.stdout
     assert after.startswith("True")  # the training forward is the autocast one again
+
+
+def test_a_conflict_says_when_its_runs_dense_models_differ(tmp_path):
+    """Round 26's dk2 (noticed): a seed's run with its own dense stage and one given a dense.checkpoint were listed
+    as "Conflicting duplicates (same config and seed ...)" with no word of what told them apart."""
+    from sdp.report.collect import collect_runs
+    from sdp.report.report import build_report
+
+    for name, given, final in (("own", None, 0.61), ("given", "/x/dn1/dense_model", 0.66)):
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        (run_dir / "metrics.json").write_text(json.dumps({
+            "status": "completed", "task": "rte", "model": "tiny-bert", "method": "MP", "schedule": "cubic",
+            "teacher": "frozen", "seed": 1, "target_sparsity": 0.5, "final": {"main": final},
+            "dense": {"main": 0.7}, "cell_hash": "same", "finished_at": f"2026-12-06T10:0{int(bool(given))}:00+00:00",
+            "data_fingerprint": {"validation": "v", **({"model:dense.checkpoint": "abc123"} if given else {})}}))
+        (run_dir / "run.json").write_text(json.dumps({"config": {"dense": {"checkpoint": given}}}))
+    coll = collect_runs(tmp_path)
+    assert len(coll.conflicts) == 1
+    build_report(tmp_path, out_dir=tmp_path / "tables", plots=False)
+    summary = (tmp_path / "tables" / "summary.md").read_text()
+    assert ("kept `given` (newest) (their dense models differ: `given` was given dense.checkpoint abc123; `own` "
+            "trained its own)") in summary

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from sdp.objectives.naming import method_name
-from sdp.report.clock import utc_key
+from sdp.report.duplicates import Conflict, dedupe
 from sdp.report.not_runs import EVAL_COLUMNS, MalformedEval, load_evaluation, not_a_run
 from sdp.report.same_data import data_digest, split_by_data
 from sdp.report.trace_read import load_trace, was_resumed  # noqa: F401  (re-exported: plots, gridrun, tests)
@@ -27,7 +27,6 @@ from sdp.run.rundir import is_moved_aside, read_run_record
 SKIP_DIRS = ("tables", "bench", "baselines", "criteria", "structured", "timings")
 
 # Config fields that identify a cell of a sweep (seed excluded); see group_key().
-KEY_FIELDS = ("task", "model", "method", "schedule", "teacher", "target_sparsity", "config_hash")
 
 # Where each field sits in `.hydra/config.yaml` (conf/config.yaml's keys); metrics.json takes precedence.
 _CONFIG_PATHS: dict[str, str] = {
@@ -90,17 +89,6 @@ def _hash_without_method(config: dict[str, Any] | None, results_dir: Path | None
 
 class MalformedRun(ValueError):
     """A metrics.json that cannot be used (bad JSON, wrong types, missing fields)."""
-
-
-@dataclass
-class Conflict:
-    """Two or more runs with the same config and seed but different final scores."""
-
-    key: dict[str, Any]
-    seed: int
-    paths: list[str]
-    values: list[float]
-    kept: str
 
 
 INTERRUPTED = "interrupted"  # a stop signal's record (sdp/training/checkpoint.py, signals.py): resumable
@@ -297,37 +285,6 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     return rec
 
 
-def _dedupe(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[Conflict], int]:
-    """One run per (config key, seed): the latest recorded ``finished_at`` wins, then the last path (never the
-    file time, which a checkout resets); differing scores are conflicts."""
-    if runs.empty:
-        return runs, [], 0
-    keys = [*KEY_FIELDS, "seed"]
-    runs = runs.assign(_when=runs["finished_at"].map(utc_key))  # the instant, not the text (sdp/report/clock.py)
-    runs = runs.sort_values([*keys, "_when", "path"], kind="mergesort").drop(columns="_when")
-    keep_idx, conflicts, identical = [], [], 0
-    for key, grp in runs.groupby(keys, sort=True, dropna=False):
-        values = [round(float(v), 12) for v in grp["final_main"]]
-        whole = grp.index[grp["whole_launch"].eq(True)]  # identical copies: the newest unbroken one (costs.md
-        # left a resumed newest copy out of its mean, hiding the unbroken copy: "— (n=0), left out 1")
-        keep_idx.append(whole[-1] if len(set(values)) == 1 and len(whole) else grp.index[-1])
-        if len(set(values)) == 1:  # one run, or identical copies
-            identical += len(grp) - 1
-            continue
-        order = sorted(range(len(grp)), key=lambda i: grp["path"].iloc[i])
-        conflicts.append(
-            Conflict(
-                key=dict(zip(KEY_FIELDS, key[:-1])),
-                seed=int(key[-1]),
-                paths=[grp["path"].iloc[i] for i in order],
-                values=[float(grp["final_main"].iloc[i]) for i in order],
-                kept=grp["path"].iloc[-1],
-            )
-        )
-    kept = runs.loc[keep_idx].sort_values(keys + ["path"], kind="mergesort").reset_index(drop=True)
-    return kept, conflicts, identical
-
-
 def code_flag(flag: Any) -> str:
     """A record a grid kept from older code (code_changed_since, sdp/run/code_policy.py), in words; "" if none."""
     if not isinstance(flag, dict):
@@ -384,8 +341,8 @@ def collect_runs(results_dir: Path | str) -> Collection:
     stopped = unfinished["status"] == INTERRUPTED
     failed, interrupted = unfinished[~stopped].reset_index(drop=True), unfinished[stopped].reset_index(drop=True)
     done, data_warnings = split_by_data(done)  # one setup on other data: other experiments (sdp/report/same_data.py)
-    runs, conflicts, identical = _dedupe(done)
-    dense_models = _dedupe(pd.DataFrame(dense_only, columns=_COLUMNS))[0]
+    runs, conflicts, identical = dedupe(done)
+    dense_models = dedupe(pd.DataFrame(dense_only, columns=_COLUMNS))[0]
     # Only the runs the tables use (a superseded duplicate is not in them).
     warnings = [f"`{r.path}`: {r.dense_problem}" for kept in (runs, dense_models)
                 for r in kept.itertuples(index=False) if r.dense_problem] + data_warnings

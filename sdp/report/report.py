@@ -24,6 +24,7 @@ from sdp.report.baselines import load_published
 from sdp.report.claims import render_claims
 from sdp.report.collect import Collection, collect_runs
 from sdp.report.costs import render_costs
+from sdp.report.duplicates import dense_words
 from sdp.report.outputs import MARKER, output_files
 from sdp.report.render import fmt_num, fmt_sparsity, frame_to_csv, render_latex, render_markdown
 from sdp.report.setup_diff import setup_differences
@@ -270,7 +271,7 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
     for c in coll.conflicts:
         key = ", ".join(f"{k}={fmt_sparsity(v) if k == 'target_sparsity' else v}" for k, v in c.key.items() if v != "")
         vals = "; ".join(f"`{p}` ({fmt_num(100 * v)})" for p, v in zip(c.paths, c.values))
-        lines.append(f"- {key}, seed={c.seed}: {vals}; kept `{c.kept}` (newest)")
+        lines.append(f"- {key}, seed={c.seed}: {vals}; kept `{c.kept}` (newest){dense_words(c)}")
     lines += [] if coll.conflicts else ["None."]
     lines += ["", "## Code versions", ""]
     lines += version_lines or ["All aggregated cells come from one sdp version (or none recorded)."]
