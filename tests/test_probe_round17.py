@@ -82,8 +82,13 @@ def test_card_command_names_the_plugins_it_needs(monkeypatch):
     from sdp.models.card import model_card
 
     monkeypatch.setenv("SDP_PLUGINS", "my_cls")
+    monkeypatch.delenv("PYTHONPATH", raising=False)
     card = model_card(_metrics(), _cfg(), "sdp-run regularizer=cls_l1")
     assert "```\nSDP_PLUGINS=my_cls sdp-run regularizer=cls_l1\n```" in card
+    # a plug-in found through PYTHONPATH (round 27, noticed): the command names it too
+    monkeypatch.setenv("PYTHONPATH", "/home/me/my plugins")
+    card = model_card(_metrics(), _cfg(), "sdp-run regularizer=cls_l1")
+    assert "```\nPYTHONPATH='/home/me/my plugins' SDP_PLUGINS=my_cls sdp-run regularizer=cls_l1\n```" in card
 
 
 def test_a_bad_jobs_per_gpu_is_one_line(tmp_path):

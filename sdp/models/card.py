@@ -213,9 +213,13 @@ def _forms(metrics: dict[str, Any], structure: dict[str, Any]) -> str:
 
 def _with_plugins(command: str) -> str:
     """The command, with the ``SDP_PLUGINS`` it ran with: a plug-in's ``regularizer=<name>`` does not compose
-    without it (entry points come with their package)."""
+    without it (entry points come with their package); and the ``PYTHONPATH`` it ran with, through which a plug-in
+    outside the installed packages was found (the card's command alone failed with "cannot import", round 27)."""
     plugins = os.environ.get("SDP_PLUGINS", "").strip()
-    return f"SDP_PLUGINS={plugins} {command}" if plugins else command
+    if not plugins:
+        return command
+    path = os.environ.get("PYTHONPATH", "").strip()
+    return (f"PYTHONPATH={shlex.quote(path)} " if path else "") + f"SDP_PLUGINS={shlex.quote(plugins)} {command}"
 
 
 def _code_version(versions: dict[str, Any]) -> str:
