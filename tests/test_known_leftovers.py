@@ -272,3 +272,30 @@ def test_a_conflict_says_when_its_runs_dense_models_differ(tmp_path):
     summary = (tmp_path / "tables" / "summary.md").read_text()
     assert ("kept `given` (newest) (their dense models differ: `given` was given dense.checkpoint abc123; `own` "
             "trained its own)") in summary
+
+
+def test_a_checkpoint_that_names_no_classes_is_said(tmp_path, caplog):
+    """Round 23's left: a dense.checkpoint whose id2label are transformers' generic LABEL_i names no classes, so its
+    order cannot be checked against the run's labels; it was taken in the run's order with no word."""
+    from hydra import compose, initialize_config_dir
+
+    import sdp.config  # noqa: F401
+    from sdp.models.presets import load_model, load_tokenizer
+
+    conf = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "conf")
+    with initialize_config_dir(config_dir=conf, version_base="1.3"):
+        cfg = compose("config", overrides=["debug=smoke"])
+    tokenizer = load_tokenizer(cfg.model)
+    model = load_model(cfg.model, 2, ("neg", "pos"), tokenizer)
+    model.config.id2label, model.config.label2id = {0: "LABEL_0", 1: "LABEL_1"}, {"LABEL_0": 0, "LABEL_1": 1}
+    model.save_pretrained(tmp_path / "ckpt")
+    with caplog.at_level("WARNING", logger="sdp"):
+        load_model(cfg.model, 2, ("neg", "pos"), tokenizer, checkpoint=str(tmp_path / "ckpt"))
+    assert "names no classes (config.json id2label LABEL_0 ... LABEL_1): its outputs are read as this run's labels " \
+           "['neg', 'pos'] in that order, unchecked" in caplog.text
+    caplog.clear()
+    model.config.id2label, model.config.label2id = {0: "neg", 1: "pos"}, {"neg": 0, "pos": 1}
+    model.save_pretrained(tmp_path / "named")
+    with caplog.at_level("WARNING", logger="sdp"):
+        load_model(cfg.model, 2, ("neg", "pos"), tokenizer, checkpoint=str(tmp_path / "named"))
+    assert "names no classes" not in caplog.text

@@ -282,6 +282,10 @@ def load_model(
                 f"id2label); this run's are {list(label_names)}: its outputs would be read as other classes; give "
                 f"task.label_names={theirs} (its order), or a checkpoint fine-tuned for these labels"
             )
+        if label_names and theirs is None and num_labels > 1:  # transformers' LABEL_i: no order to check against
+            log.warning("%s %r names no classes (config.json id2label LABEL_0 ... LABEL_%d): its outputs are read "
+                        "as this run's labels %s in that order, unchecked", checkpoint_key, str(checkpoint),
+                        num_labels - 1, list(label_names))
     elif model_cfg.architecture is not None:
         try:
             config_cls = RANDOM_ARCHITECTURES[model_cfg.architecture]
