@@ -89,8 +89,9 @@ def default_out_dir(cfg, model_dir: str) -> Path:
     """``<output_root>/evals/<time>_<task>_<model>``, made here so that it is this evaluation's alone: two sdp-eval
     started in the same second (a loop of background jobs) both wrote that one folder, and one record was lost while
     both printed its path (probe round 26, ep1). A folder already there gets a suffix, -2, -3, ..."""
-    name = Path(model_dir).resolve()
-    name = name.parent.name if name.name == "model" else name.name  # a run's model/: the run folder's name
+    from sdp.config import model_name_from
+
+    name = model_name_from(model_dir)  # a run's model/: the run folder's name (dense_model/: <run>-dense), as sdp-run
     base = Path(cfg.output_root) / "evals" / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}_{cfg.task.name}_{name}"
     for n in range(1, 1000):
         path = base if n == 1 else base.with_name(f"{base.name}-{n}")
@@ -116,19 +117,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with user_errors(verbose=verbose, prog="sdp-eval"):
             cfg = compose_config(overrides)
-            out_dir = Path(cfg.output_dir) if cfg.output_dir else default_out_dir(cfg, model_dir)
-            # torch and transformers: only once the arguments are sound
-            from sdp.evaluation import evaluate_saved
-
             given = any(a.lstrip("+").startswith("task.max_seq_length=") for a in overrides)
             # SIGTERM (timeout, a scheduler) ends it as Ctrl-C does, through the finally below: it left the empty
-            # default folder behind, which sdp-tables then listed (probe round 27)
-            before = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+            # default folder behind, which sdp-tables then listed (probe round 27); from before the folder is made
+            before, out_dir = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum)), None
             try:
+                out_dir = Path(cfg.output_dir) if cfg.output_dir else default_out_dir(cfg, model_dir)
+                from sdp.evaluation import (
+                    evaluate_saved,  # torch and transformers: once the arguments are sound
+                )
+
                 record = evaluate_saved(cfg, model_dir, out_dir, length_given=given)
             finally:  # the folder made for it stays only with its record
                 signal.signal(signal.SIGTERM, before)
-                if not cfg.output_dir and out_dir.is_dir() and not any(out_dir.iterdir()):
+                if out_dir is not None and not cfg.output_dir and out_dir.is_dir() and not any(out_dir.iterdir()):
                     out_dir.rmdir()
     except SystemExit as exc:  # a user error, printed as one line
         return int(exc.code or 0)

@@ -8,6 +8,7 @@ groups model, task and schedule) in the group's YAML file, which documents the c
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,9 +181,12 @@ def model_name_from(pretrained: str) -> str:
     every model a run saved was named "model", so runs from two runs' models shared one name in tables."""
     name = str(pretrained).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
     local = Path(str(pretrained)).expanduser()
-    if name in RUN_MODEL_DIRS and local.is_dir() and (run := local.resolve().parent.name):
-        # 100 bytes of it: the run folder made from this name adds the run's own parts (NAME_MAX)
-        return run.encode()[:100].decode(errors="ignore") + RUN_MODEL_DIRS[name]
+    if local.is_dir():  # its own name, "." and ".." spelled out; a link keeps its name (a Hub snapshot's is a hash)
+        folder = Path(os.path.normpath(local.absolute()))
+        name = folder.name or name
+        if name in RUN_MODEL_DIRS and (run := folder.parent.resolve().name):
+            # 100 bytes of it: the run folder made from this name adds the run's own parts (NAME_MAX)
+            return run.encode()[:100].decode(errors="ignore") + RUN_MODEL_DIRS[name]
     return name
 
 

@@ -39,11 +39,31 @@ def test_sigterm_during_sdp_eval_leaves_no_empty_default_folder(tmp_path, monkey
         os.kill(os.getpid(), signal.SIGTERM)
         raise AssertionError("SIGTERM did not stop the evaluation")
 
-    monkeypatch.setattr(sdp.evaluation, "evaluate_saved", killed)
-    before = signal.getsignal(signal.SIGTERM)
-    assert main([f"model_dir={tmp_path / 'run' / 'model'}", "task=rte", f"output_root={tmp_path / 'out'}"]) == 143
-    assert not list((tmp_path / "out" / "evals").iterdir())
-    assert signal.getsignal(signal.SIGTERM) is before  # the caller's handler is back
+    def sentinel(signum, frame):  # stands in for the default action, which would end pytest itself
+        raise AssertionError("sdp-eval installed no SIGTERM handler")
+
+    import cli.eval
+
+    made = cli.eval.default_out_dir
+
+    handlers = []
+
+    def watched(cfg, model_dir):  # the handler is in place before the folder is made (torch's import came between)
+        handlers.append(signal.getsignal(signal.SIGTERM))
+        return made(cfg, model_dir)
+
+    before = signal.signal(signal.SIGTERM, sentinel)
+    try:
+        monkeypatch.setattr(sdp.evaluation, "evaluate_saved", killed)
+        assert main([f"model_dir={tmp_path / 'run' / 'model'}", "task=rte", f"output_root={tmp_path / 'out'}"]) == 143
+        assert not list((tmp_path / "out" / "evals").iterdir())
+        assert signal.getsignal(signal.SIGTERM) is sentinel  # the caller's handler is back
+        monkeypatch.setattr(cli.eval, "default_out_dir", watched)
+        assert main([f"model_dir={tmp_path / 'run' / 'model'}", "task=rte", f"output_root={tmp_path / 'o2'}"]) == 143
+        assert handlers and handlers[0] is not sentinel
+        assert not list((tmp_path / "o2" / "evals").iterdir())
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def test_run_into_a_folder_of_the_users_files_is_refused(tmp_path):
@@ -96,7 +116,10 @@ def test_a_runs_model_folder_is_named_after_its_run(tmp_path, monkeypatch):
     assert model_name_from(str(run / "model")) == run.name
     assert model_name_from(str(run / "dense_model") + "/") == run.name + "-dense"
     monkeypatch.chdir(run / "model")
-    assert model_name_from(".") == "."  # as before: the user's own spelling for what is not named "model"
+    assert model_name_from(".") == run.name  # "." spelled out
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "model").symlink_to(run / "dense_model")  # a link named model: its own folder's name
+    assert model_name_from(str(tmp_path / "mine" / "model")) == "mine"
     monkeypatch.chdir(run)
     assert model_name_from("model") == run.name
     assert model_name_from("org/model") == "model"  # a Hub id (no such folder here): its last part
@@ -270,8 +293,21 @@ def test_a_conflict_says_when_its_runs_dense_models_differ(tmp_path):
     assert len(coll.conflicts) == 1
     build_report(tmp_path, out_dir=tmp_path / "tables", plots=False)
     summary = (tmp_path / "tables" / "summary.md").read_text()
-    assert ("kept `given` (newest) (their dense models differ: `given` was given dense.checkpoint abc123; `own` "
+    assert ("kept `given` (newest) (their dense models differ: `given` was given dense.checkpoint; `own` "
             "trained its own)") in summary
+
+
+def test_a_conflict_says_nothing_of_dense_models_it_cannot_tell_apart():
+    """Both trained their own dense stage, one recorded before dense_model_fingerprint: not known to differ."""
+    from sdp.report.duplicates import Conflict, dense_words
+
+    def conflict(*dense):
+        return Conflict(key={}, seed=1, paths=["a", "b"], values=[0.6, 0.7], kept="b", dense=list(dense))
+
+    assert dense_words(conflict((True, ""), (True, "3969f15560bb59d9"))) == ""
+    assert dense_words(conflict((True, "3969f15560bb59d9"), (True, "3969f15560bb59d9"))) == ""
+    assert dense_words(conflict((True, "3969f15560bb59d9"), (True, "0000f15560bb59d9"))) == (
+        " (their dense models differ: `a` trained its own (3969f15560bb59d9); `b` trained its own (0000f15560bb59d9))")
 
 
 def test_a_checkpoint_that_names_no_classes_is_said(tmp_path, caplog):

@@ -85,10 +85,18 @@ def test_card_command_names_the_plugins_it_needs(monkeypatch):
     monkeypatch.delenv("PYTHONPATH", raising=False)
     card = model_card(_metrics(), _cfg(), "sdp-run regularizer=cls_l1")
     assert "```\nSDP_PLUGINS=my_cls sdp-run regularizer=cls_l1\n```" in card
-    # a plug-in found through PYTHONPATH (round 27, noticed): the command names it too
-    monkeypatch.setenv("PYTHONPATH", "/home/me/my plugins")
+    # a plug-in found through PYTHONPATH (round 27, noticed): the command names that entry too, not the others
+    import types
+
+    plugin = types.ModuleType("my_cls")
+    plugin.__file__ = "/home/me/my plugins/my_cls.py"
+    monkeypatch.setitem(sys.modules, "my_cls", plugin)
+    monkeypatch.setenv("PYTHONPATH", "/opt/cluster/lib:/home/me/my plugins")
     card = model_card(_metrics(), _cfg(), "sdp-run regularizer=cls_l1")
     assert "```\nPYTHONPATH='/home/me/my plugins' SDP_PLUGINS=my_cls sdp-run regularizer=cls_l1\n```" in card
+    monkeypatch.setenv("PYTHONPATH", "/opt/cluster/lib")  # the plug-in came from elsewhere: not named
+    card = model_card(_metrics(), _cfg(), "sdp-run regularizer=cls_l1")
+    assert "```\nSDP_PLUGINS=my_cls sdp-run regularizer=cls_l1\n```" in card
 
 
 def test_a_bad_jobs_per_gpu_is_one_line(tmp_path):

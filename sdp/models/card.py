@@ -218,8 +218,22 @@ def _with_plugins(command: str) -> str:
     plugins = os.environ.get("SDP_PLUGINS", "").strip()
     if not plugins:
         return command
-    path = os.environ.get("PYTHONPATH", "").strip()
+    path = os.pathsep.join(_plugin_roots(plugins))
     return (f"PYTHONPATH={shlex.quote(path)} " if path else "") + f"SDP_PLUGINS={shlex.quote(plugins)} {command}"
+
+
+def _plugin_roots(plugins: str) -> list[str]:
+    """The PYTHONPATH entries (absolute) a plug-in module of ``plugins`` was imported from; none where each came
+    from the installed packages (a cluster's own PYTHONPATH is not the run's to repeat)."""
+    entries = [Path(p).absolute() for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p.strip()]
+    roots = []
+    for name in (n.strip() for n in plugins.split(",")):
+        file = getattr(sys.modules.get(name), "__file__", None)
+        for entry in entries if file else []:
+            if Path(file).absolute().is_relative_to(entry) and str(entry) not in roots:
+                roots.append(str(entry))
+                break
+    return roots
 
 
 def _code_version(versions: dict[str, Any]) -> str:

@@ -26,8 +26,6 @@ from sdp.run.rundir import is_moved_aside, read_run_record
 # tabled by their own commands so that a grid still running never changes the headline tables.
 SKIP_DIRS = ("tables", "bench", "baselines", "criteria", "structured", "timings")
 
-# Config fields that identify a cell of a sweep (seed excluded); see group_key().
-
 # Where each field sits in `.hydra/config.yaml` (conf/config.yaml's keys); metrics.json takes precedence.
 _CONFIG_PATHS: dict[str, str] = {
     "task": "task.name",

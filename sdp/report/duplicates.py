@@ -21,23 +21,29 @@ class Conflict:
     paths: list[str]
     values: list[float]
     kept: str
-    dense: list[str] = field(default_factory=list)  # each path's dense model, in words (``dense_words``)
+    dense: list[tuple[bool, str]] = field(default_factory=list)  # each path's (own dense stage, fingerprint)
 
 
 def dense_words(conflict: Conflict) -> str:
     """Where the conflicting runs' dense models differ, what each was: the reporting key leaves the dense model
     out (a per-seed input), so a seed's run with its own dense stage and one given dense.checkpoint were listed
-    as "same config and seed" with no word of why they differ (probe round 26, dk2)."""
-    if len(set(conflict.dense)) < 2:
+    as "same config and seed" with no word of why they differ (probe round 26, dk2). Said only where it is known:
+    one trained its own and one was given one, or both recorded the model by content and the contents differ (a
+    record from before dense_model_fingerprint, or a dense.checkpoint recorded by path, is not known)."""
+    kinds = {own for own, _ in conflict.dense}
+    known = [print_ for _, print_ in conflict.dense if print_]
+    if len(kinds) < 2 and not (len(known) == len(conflict.dense) and len(set(known)) > 1):
         return ""
-    return " (their dense models differ: " + "; ".join(f"`{p}` {d}" for p, d in zip(conflict.paths, conflict.dense)) + ")"
+    words = [("trained its own" if own else "was given dense.checkpoint") + (f" ({p})" if p else "")
+             for own, p in conflict.dense]
+    return " (their dense models differ: " + "; ".join(f"`{p}` {w}" for p, w in zip(conflict.paths, words)) + ")"
 
 
-def _dense_of(run: pd.Series) -> str:
+def _dense_of(run: pd.Series) -> tuple[bool, str]:
+    """(trained its own dense stage, its dense model's content fingerprint or "" where not recorded by content)."""
+    own = bool(run.get("own_dense_stage", True))
     model = str(run.get("dense_model") or "")
-    if run.get("own_dense_stage", True):
-        return "trained its own" + (f" ({model})" if model else "")
-    return f"was given dense.checkpoint {model}"
+    return own, model if len(model) == 16 and all(c in "0123456789abcdef" for c in model) else ""
 
 
 def dedupe(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[Conflict], int]:
