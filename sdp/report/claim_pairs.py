@@ -40,8 +40,8 @@ def refers_to_partner(rec: dict, mp: dict | None) -> bool:
         return mp is not None
     real = Path(os.path.realpath(ref)) if os.path.exists(ref) else Path(ref)
     tail = Path(mp["rel"]).parts
-    if real.parts[-len(tail):] != tail and Path(ref).parts[-len(tail):] != tail:
-        return False
+    if not tail or (real.parts[-len(tail):] != tail and Path(ref).parts[-len(tail):] != tail):
+        return real == Path(mp["run_dir"]).resolve()
     if real == Path(mp["run_dir"]).resolve() or not real.is_dir():
         return True
     other = read_metrics(real) or {}
