@@ -163,3 +163,22 @@ def test_the_calibration_says_when_no_candidate_is_a_knee(tmp_path, monkeypatch)
     opts.knee_loss = 0.5
     line = g.knee_line(opts, tmp_path, g.knee(opts, tmp_path))
     assert line.startswith("knee sparsity: none; no candidate made MP lose >= 50%") and "0.9: 0.0%, 0.95: 20.0%" in line
+
+
+# --------------------------------------------------------------------------- ml3
+@pytest.mark.parametrize("texts, length, least", [([("superb movie",)], 2, 3), ([("a film", "a movie")], 4, 6)])
+def test_sdp_predict_refuses_a_length_that_leaves_no_text(texts, length, least):
+    """ml3: `sdp-predict ... max_seq_length=2` labelled all 120 rows `neg` from `[CLS] [SEP]` alone (no text token);
+    sdp-run and sdp-eval refuse the length (`must be >= 3 for this tokenizer`)."""
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+
+    from sdp.data.tasks import DataError
+    from sdp.prediction import predict_labels
+
+    tokenizer = AutoTokenizer.from_pretrained(str(REPO / "sdp" / "assets" / "tiny-xlmr-tokenizer"))
+    saved = SimpleNamespace(tokenizer=tokenizer, label_names=["neg", "pos"], is_regression=False, model=None,
+                            device="cpu")
+    with pytest.raises(DataError, match=f"max_seq_length={length} must be >= {least} for this tokenizer"):
+        list(predict_labels(saved, texts, 8, length))
