@@ -78,6 +78,20 @@ def knee(opts: Options, root: Path) -> float:
     return float(opts.candidate_sparsities[-1])
 
 
+def knee_line(opts: Options, root: Path, sparsity: float) -> str:
+    """The knee as the run says it; where no candidate reached knee_loss, that the last one is no knee ("knee sparsity:
+    0.95" was printed where MP lost 0% at both candidates: probe round 28, ck1)."""
+    losses = {}
+    for sp in map(float, opts.candidate_sparsities):
+        done = [m for s in opts.seeds if (m := read_completed(run_dir(root, "mp", sp, s))) is not None]
+        losses[sp] = statistics.mean(1 - m["final"]["main"] / m["dense"]["main"] for m in done) if done else None
+    if (losses.get(sparsity) or 0.0) >= opts.knee_loss:
+        return f"knee sparsity: {sparsity}"
+    said = ", ".join(f"{sp:g}: {'—' if v is None else f'{v:.1%}'}" for sp, v in losses.items())
+    return (f"knee sparsity: none; no candidate made MP lose >= {opts.knee_loss:.0%} of its dense held-out score (MP's "
+            f"mean loss {said}): the settings run at the last candidate, {sparsity}, which is not a knee")
+
+
 def setting_jobs(opts: Options, root: Path, sparsity: float) -> list[tuple]:
     """Phase 3: every setting at the knee, compared with the MP run of its seed (mask overlap)."""
     return [(run_dir(root, name, sparsity, s), [*_common(root, s), *overrides, f"sparsity={sparsity}",
@@ -97,7 +111,7 @@ def run(grid: Grid, opts: Options, root: Path) -> None:
     grid.run_all(dense_jobs(opts, root))
     grid.run_all(mp_jobs(opts, root))
     sparsity = knee(opts, root)
-    print(f"knee sparsity: {sparsity}", flush=True)
+    print(knee_line(opts, root, sparsity), flush=True)
     grid.run_all(setting_jobs(opts, root, sparsity))
 
 

@@ -211,6 +211,15 @@ def predict_labels(saved: Any, texts: list[tuple[str, ...]], batch_size: int, ma
     import torch
 
     names = saved.label_names
+    # sdp-run and sdp-eval refuse a length that leaves no token of text (sdp/data/tokenize.py check_room_for_text):
+    # here max_seq_length=2 labelled every row from [CLS] [SEP] alone, one class for all (probe round 28, ml3).
+    fields = len(texts[0]) if texts else 1
+    special = saved.tokenizer.num_special_tokens_to_add(pair=fields == 2)
+    if max_length < special + fields:
+        raise DataError(f"max_seq_length={max_length} must be >= {special + fields} for this tokenizer "
+                        f"({type(saved.tokenizer).__name__}): it adds {special} special tokens to "
+                        f"{'a text pair' if fields == 2 else 'one text'}, and each text needs a token; shorter, every "
+                        "row would be labelled from the special tokens alone")
     for start in range(0, len(texts), batch_size):
         chunk = texts[start:start + batch_size]
         columns = list(zip(*chunk))

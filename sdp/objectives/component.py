@@ -84,6 +84,9 @@ class Registry:
         self.group, self.weight_key, self.base = group, weight_key, base
         self.options_key, self.compose = options_key or group, compose
         self._entries: dict[str, Entry] = {}
+        # Registries whose labels name a method alone as this one's do (regularizer=none weight_reg=X is "X"): a weight
+        # term labelled "MSE" made two methods "MSE", told apart by hash only (probe round 28, lbl).
+        self.peers: tuple[Registry, ...] = ()
 
     def register(self, name: str, cls: type, *, label: str | None = None, weight: float = 1.0,
                  conf_file: bool = False) -> None:
@@ -105,9 +108,10 @@ class Registry:
             raise ValueError(f"{self.group} {name!r} is already registered ({old.cls.__module__}.{old.cls.__name__})")
         # The tables name, pair and judge methods by label: a plug-in labelled "MP" showed as a second MP row, and
         # SDP-CC lost its MP partner, unsaid (probe round 23, p01).
-        twin = next((e.name for e in self._entries.values() if e.label == (label or name) and e.name != name), None)
+        twin = next(((reg.group, e.name) for reg in (self, *self.peers) for e in reg._entries.values()
+                     if e.label == (label or name) and (reg is not self or e.name != name)), None)
         if twin is not None:
-            raise ValueError(f"{self.group} {name!r}: label {label or name!r} is already {self.group} {twin!r}'s; the "
+            raise ValueError(f"{self.group} {name!r}: label {label or name!r} is already {twin[0]} {twin[1]!r}'s; the "
                              "tables name methods by label, so give it a label of its own")
         self._entries[name] = entry = Entry(name, cls, label or name, float(weight))
         if not self.compose:

@@ -52,6 +52,7 @@ WEIGHT_TERMS.register("none", no_weight.NoWeightRegularizer, weight=0.0, conf_fi
 WEIGHT_TERMS.register("cosine", awr_cosine.CosineAlignment, label="AWR-cos", conf_file=True)
 WEIGHT_TERMS.register("frobenius", awr_frobenius.FrobeniusAlignment, label="AWR-fro", conf_file=True)
 
+DISTILL_TERMS.peers, WEIGHT_TERMS.peers = (WEIGHT_TERMS,), (DISTILL_TERMS,)  # one name space of method labels
 REGISTRIES = {r.group: r for r in (DISTILL_TERMS, WEIGHT_TERMS)}  # the config groups (validation walks them)
 
 # Pruning criteria: chosen by the key prune.criterion (no config group), labelled in method names when not the

@@ -23,12 +23,13 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from scipy import stats
 
 from sdp.report.aggregate import short_label
+from sdp.report.claim_pairs import dense_of, judged, partner_overlaps
+from sdp.report.claim_pairs import get as _get
 from sdp.report.collect import PAIR_KEYS
 from sdp.report.evidence import ALPHA, detectable, holm, p_value
 from sdp.report.floors import at_floor, floor_legend, scored_floor_rows, task_floor
@@ -76,15 +77,6 @@ def _fmt_ci(ci: tuple[float, float, float] | None, n: int, scale: float = 1.0, d
     return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}] (n={n})"
 
 
-def _get(*keys: str) -> Callable[[dict], float | None]:
-    def read(rec: dict) -> float | None:
-        node: Any = rec["analysis"]
-        for k in keys:
-            node = node.get(k) if isinstance(node, dict) else None
-        return float(node) if isinstance(node, (int, float)) and not isinstance(node, bool) else None
-    return read
-
-
 def _cc_rep(rec: dict) -> str | None:
     """The representation the run's held-out CC(student, teacher) was measured on."""
     node = rec["analysis"].get("cross_correlation")
@@ -107,7 +99,8 @@ def _pairs(runs: pd.DataFrame, results_dir: Path) -> tuple[dict[tuple, dict[str,
             "final": run.final_main, "dense": (run.dense or {}).get("main"), "version": run.sdp_version,
             "row_setup": run.row_setup, "dense_model": getattr(run, "dense_model", "") or "",
             "analysis": record.get("analysis") or {}, "eval_examples": record.get("eval_examples"),
-            "data_fingerprint": record.get("data_fingerprint")}
+            "data_fingerprint": record.get("data_fingerprint"),
+            "rel": run.path, "run_dir": str(run_dir), "model_sha256": record.get("model_sha256")}
     for key, method in ambiguous:
         out[key].pop(method, None)
     return out, len(ambiguous)
@@ -166,7 +159,10 @@ def _label(task: str, setup: str | None, pairs: dict) -> str:
     # Setups of one task that differ in the task's own settings (max_seq_length) share the hash less the task:
     # their own is added, as glue.md's [row/setup].
     extra = f"/{short_label(setup)}" if len(set(rows.values())) < len(setups) else ""
-    return f"{task} [{short_label(rows[setup])}{extra}]"
+    # Setups of other models: the model named, as glue.md's Model column names it (round 28, mm2: a hash alone)
+    model = next(k[1] for k in pairs if (k[0], k[6]) == (task, setup))
+    model = f" {model}" if len({k[1] for k in pairs if k[0] == task}) > 1 else ""
+    return f"{task}{model} [{short_label(rows[setup])}{extra}]"
 
 
 def _row_setup(task: str, setup: str | None, pairs: dict) -> str | None:
@@ -307,6 +303,10 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
                   "code identities differ; summary.md, \"Code versions\"): their differences are not the method's "
                   "alone.", ""]
     methods = [m for m in (*BASELINES, *cc_methods) if any(m in r for r in pairs.values())]
+    pairs, other = judged(pairs, methods)
+    if other:
+        lines += [f"Left out: the runs of {', '.join(other)} (pairing keys with none of {', '.join(methods)}: another "
+                  "criterion or setup; their pairs are in deltas.md).", ""]
     lines += ["## Frontier: dev score (main metric x 100), mean ± std over seeds (n)", "",
               "| task | sparsity | dense | " + " | ".join(methods) + " |", "|---|---|---|" + "---|" * len(methods)]
     floored: list[str] = []
@@ -315,8 +315,8 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
     for task, setup in _setups(pairs):  # never pooled across setups: another budget is another experiment
         for sp in sorted({k[4] for k in pairs if (k[0], k[6]) == (task, setup)}):
             recs = [r for k, r in _ordered(pairs) if (k[0], k[6], k[4]) == (task, setup, sp)]
-            dense = list({r["MP"]["dense_model"] or i: r["MP"]["dense"] for i, r in enumerate(recs)  # one given
-                          if "MP" in r and r["MP"]["dense"] is not None}.values())  # dense model once (round 26)
+            dense = list({dense_of(r, methods)["dense_model"] or i: dense_of(r, methods)["dense"]  # one given
+                          for i, r in enumerate(recs) if dense_of(r, methods)["dense"] is not None}.values())
             cells = []
             for m in methods:
                 scores = [r[m]["final"] for r in recs if m in r]
@@ -363,8 +363,7 @@ def _verdicts(pairs: dict, cc: str) -> tuple[list[Row], list[str]]:
     # Did the objective do its job? Held-out CC(student, teacher) diagonal term, on the same representation.
     same_rep = {k: r for k, r in pairs.items() if cc in r and "MP" in r
                 and _cc_rep(r[cc]) is not None and _cc_rep(r[cc]) == _cc_rep(r["MP"])}
-    overlap = [v for k, r in _ordered(pairs) if k[4] >= HIGH and cc in r
-               for v in [_get("mask_overlap", "reference")(r[cc])] if v is not None]
+    overlap, elsewhere = partner_overlaps(_ordered(pairs), cc, HIGH)
     dense_overlap = {m: [v for k, r in pairs.items() if k[4] >= HIGH and m in r
                          for v in [_get("mask_overlap", "dense_magnitude")(r[m])] if v is not None]
                      for m in ("MP", cc)}
@@ -373,8 +372,11 @@ def _verdicts(pairs: dict, cc: str) -> tuple[list[Row], list[str]]:
     # round 12, t05).
     dense_txt = ", ".join(f"{m} {statistics.mean(v):.3f}" for m, v in dense_overlap.items() if v)
     ov = "; ".join(filter(None, [
-        f"Jaccard(kept weights of {cc}, of MP) = {statistics.mean(overlap):.3f}" if overlap
-        else "no overlap with MP's mask recorded: that needs prune.reference_mask",
+        f"Jaccard(kept weights of {cc}, of MP) = {statistics.mean(overlap):.3f}" + (
+            f" over {len(overlap)} runs; {elsewhere} whose prune.reference_mask is not their MP partner's left out"
+            if elsewhere else "") if overlap
+        else f"no overlap with MP's mask recorded: {elsewhere} runs' prune.reference_mask is not their MP partner's"
+        if elsewhere else "no overlap with MP's mask recorded: that needs prune.reference_mask",
         dense_txt and f"with the dense one-shot mask: {dense_txt}"]))
     vs_txt = "; ".join(f"vs {b} {_fmt_ci(ci[b], len(vs[b]), 100)}" for b in BASELINES)
     by_task = [f"| {_label(*g, pairs)} | " + " | ".join(

@@ -21,6 +21,7 @@ from sdp.report.aggregate import (
     variant_cells,
 )
 from sdp.report.baselines import load_published
+from sdp.report.claim_pairs import unpaired_reason
 from sdp.report.claims import render_claims
 from sdp.report.collect import Collection, collect_runs
 from sdp.report.costs import render_costs
@@ -166,6 +167,9 @@ def build_report(
     if other:  # "has no MP partner" beside SDP-CC (movement) runs paired with MP (movement) misled (round 24, r02)
         why = (f"it judges SDP-CC against MP and KD of the default criterion, and the SDP-CC runs here rank weights "
                f"by {', '.join(other)} (their pairs with MP of that criterion are in deltas.md)")
+        report.warnings.append(f"no claims.md: {why}")
+    elif claims is None and (reason := unpaired_reason(runs)):  # teacher=refresh beside MP said nothing (round 28)
+        why = reason
         report.warnings.append(f"no claims.md: {why}")
     _embed_in_readme(readme, "claims.md", claims, files, f"No claims.md yet: {why}.", report.warnings)
     costs = render_costs(runs, coll.dense_only)

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from sdp.report.aggregate import short_label
+from sdp.report.render import fmt_sparsity
 from sdp.run.env import NON_IDENTITY_GROUP_KEYS, NON_IDENTITY_KEYS, PER_SEED_INPUTS
 from sdp.run.rundir import read_run_record
 
@@ -28,7 +29,12 @@ _TASK_DATA = ("train_file", "validation_file", "test_file", "text_fields", "labe
               "target_range")
 
 
-def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
+# Rows of one setup that glue.md labels by config (KD [796688ab], KD [856281c2]: regularizer.temperature=1,4) differ in
+# the method's own terms, which the setup leaves out: summary.md named nothing that told them apart (round 28, kt1).
+_NOT_CONFIG = _NOT_SETUP - {"regularizer", "weight_reg"}
+
+
+def _flat(node: Any, prefix: str = "", skip: frozenset | set = _NOT_SETUP) -> dict[str, Any]:
     if not isinstance(node, dict):
         return {prefix.rstrip("."): node}
     out: dict[str, Any] = {}
@@ -37,9 +43,9 @@ def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
         if path == "task" and isinstance(value, dict):
             out.update({f"task.{k}": value[k] for k in _TASK_DATA if value.get(k) is not None})
             continue
-        if path in _NOT_SETUP or path.split(".", 1)[0] in _NOT_SETUP:
+        if path in skip or path.split(".", 1)[0] in skip:
             continue
-        out.update(_flat(value, f"{path}.") if isinstance(value, dict) else {path: value})
+        out.update(_flat(value, f"{path}.", skip) if isinstance(value, dict) else {path: value})
     return out
 
 
@@ -82,4 +88,27 @@ def setup_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
             [f"{_labels(world)} ran on other numbers of processes (/ws<N>: N processes, a global batch N times the config's)"]
             if world else []) + ([f"{_labels(unrecorded)} hold runs that record no config"] if unrecorded else [])
         lines.append(f"`{where}` rows of other setups: " + "; ".join(parts))
+    return lines + _config_differences(runs, Path(results_dir))
+
+
+def _config_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
+    """One line per cell whose rows glue.md labels by config hash: the keys, the method's terms included, that differ."""
+    lines: list[str] = []
+    cell = ["task", "model", "method", "target_sparsity", "setup"]
+    if not {*cell, "config_hash", "path"} <= set(runs.columns):
+        return lines
+    for key, grp in runs.groupby(cell, sort=True):
+        hashes = sorted(set(grp["config_hash"]) - {""})
+        if len(hashes) < 2:
+            continue
+        flats = {h: _flat((read_run_record(results_dir / grp[grp["config_hash"] == h]["path"].iloc[0]) or {})
+                          .get("config") or {}, skip=_NOT_CONFIG) for h in hashes}
+        keys = sorted({k for flat in flats.values() for k in flat})
+        differ = [k for k in keys if len({repr(flat.get(k)) for flat in flats.values()}) > 1]
+        if differ:
+            more = f" (and {len(differ) - SHOWN} more)" if len(differ) > SHOWN else ""
+            values = "; ".join(f"[{short_label(h, 'no-hash')}] " + ", ".join(f"{k}={flats[h].get(k)!r}"
+                                                                             for k in differ[:SHOWN]) for h in hashes)
+            lines.append(f"`{key[0]} / {key[1]} / {key[2]} / {fmt_sparsity(key[3])}` rows of other configs: differ "
+                         f"in {', '.join(differ[:SHOWN])}{more}: {values}")
     return lines

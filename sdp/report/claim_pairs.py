@@ -1,0 +1,92 @@
+"""What claims.md may take from a pair of runs, and why a folder has no claims.md (sdp/report/claims.py).
+
+- A run's overlap with "MP's mask" (analysis.mask_overlap.reference) is its MP partner's only if the run's
+  prune.reference_mask named that partner: one reference path swept over seeds compared seed 2 with seed 1's MP, another
+  dense model, and claims.md averaged 0.068 and 0.061 with the partner's 0.319 as "of MP" (probe round 28, rf2).
+- Pairing keys with none of the judged methods (MP (movement) beside MP) are left out, and said: their setup showed a
+  frontier row of dashes, dense score included, beside six runs (probe round 28, cl1).
+- No claims.md: why, where the SDP-CC and MP runs differ in a pairing key (a teacher, a schedule) or SDP-CC ran with a
+  weight term: "no SDP-CC run has an MP partner" said nothing of why (probe round 28, tr1).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sdp.run.rundir import read_metrics
+
+
+def get(*keys: str) -> Callable[[dict], float | None]:
+    """The number at ``analysis.<keys>`` of a pair's record, or None."""
+    def read(rec: dict) -> float | None:
+        node: Any = rec["analysis"]
+        for k in keys:
+            node = node.get(k) if isinstance(node, dict) else None
+        return float(node) if isinstance(node, (int, float)) and not isinstance(node, bool) else None
+    return read
+
+
+def refers_to_partner(rec: dict, mp: dict | None) -> bool:
+    """Whether ``rec``'s recorded reference overlap was taken with ``mp``'s mask: the reference path ends with the
+    partner's path in the results folder (a link followed; a checkout elsewhere keeps the tail), and a reference
+    inside the folder is the partner's record (its model_sha256). A record without the path cannot say: taken."""
+    ref = (rec["analysis"].get("mask_overlap") or {}).get("reference_path")
+    if not ref or mp is None:
+        return mp is not None
+    real = Path(os.path.realpath(ref)) if os.path.exists(ref) else Path(ref)
+    tail = Path(mp["rel"]).parts
+    if not tail or (real.parts[-len(tail):] != tail and Path(ref).parts[-len(tail):] != tail):
+        return real == Path(mp["run_dir"]).resolve()
+    if real == Path(mp["run_dir"]).resolve() or not real.is_dir():
+        return True
+    other = read_metrics(real) or {}
+    return not other.get("model_sha256") or other.get("model_sha256") == mp.get("model_sha256")
+
+
+def partner_overlaps(pairs: list[tuple[tuple, dict]], cc: str, high: float) -> tuple[list[float], int]:
+    """The reference overlaps of ``cc``'s runs at sparsity >= ``high`` taken with their MP partner's mask, and how
+    many recorded one with another run's."""
+    kept, other = [], 0
+    for key, recs in pairs:
+        if key[4] >= high and cc in recs and (v := get("mask_overlap", "reference")(recs[cc])) is not None:
+            if refers_to_partner(recs[cc], recs.get("MP")):
+                kept.append(v)
+            else:
+                other += 1
+    return kept, other
+
+
+def judged(pairs: dict, methods: list[str]) -> tuple[dict, list[str]]:
+    """The pairing keys holding a judged method, and the methods of those left out."""
+    keep = {k: r for k, r in pairs.items() if any(m in r for m in methods)}
+    return keep, sorted({m for k, r in pairs.items() if k not in keep for m in r})
+
+
+def dense_of(rec: dict, methods: list[str]) -> dict:
+    """The record a pairing key's dense score is read from: MP's, else the first judged method's (one dense model)."""
+    return next(rec[m] for m in methods if m in rec)
+
+
+def unpaired_reason(runs: pd.DataFrame) -> str | None:
+    """Why no SDP-CC run has an MP partner, where the SDP-CC and MP runs are both here; None otherwise."""
+    if runs.empty:
+        return None
+    cc = runs[runs["method"].str.startswith("SDP-CC")]
+    mp = runs[runs["method"] == "MP"]
+    if cc.empty or mp.empty:
+        return None
+    alone = cc[~cc["method"].str.contains("+", regex=False)]
+    if alone.empty:
+        return ("it judges SDP-CC alone against MP and KD, and the SDP-CC runs here add a weight term "
+                f"({', '.join(sorted(set(cc['method'])))}; their pairs with MP are in deltas.md)")
+    differ = [f"{key} {sorted(set(alone[key]))} (MP: {sorted(set(mp[key]))})" for key in ("schedule", "teacher")
+              if not set(alone[key]) & set(mp[key])]
+    if not differ:
+        return None
+    return ("it pairs SDP-CC with MP runs of the same schedule and teacher (prune.teacher), and the SDP-CC runs here "
+            f"differ in {'; '.join(differ)}: run MP with the same settings to pair them")
