@@ -9,6 +9,7 @@ to import. The choice lists below are the registries' keys (tests/test_validate.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -240,6 +241,11 @@ def validate_config(cfg: Any) -> None:
         raise ConfigError("; ".join(errors))
     check_pretrained_dir(cfg.model)
     _check_checkpoints(cfg, TASKS.get(cfg.task.name), student)  # None: task=custom, labels known at load
+    if cfg.prune.reference_mask:  # said before the run, which can then be stopped (torch only here)
+        from sdp.pruning.overlap import reference_run_note
+
+        if note := reference_run_note(cfg.prune.reference_mask, cfg.seed, cfg.sparsity):
+            logging.getLogger("sdp").warning("%s", note)
 
 
 # Special tokens every supported encoder adds: [CLS] x [SEP] (2); [CLS] a [SEP] b [SEP] (3; RoBERTa's <s> a </s></s>

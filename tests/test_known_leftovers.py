@@ -335,3 +335,22 @@ def test_a_checkpoint_that_names_no_classes_is_said(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="sdp"):
         load_model(cfg.model, 2, ("neg", "pos"), tokenizer, checkpoint=str(tmp_path / "named"))
     assert "names no classes" not in caplog.text
+
+
+def test_a_reference_mask_of_another_seed_or_sparsity_is_said(tmp_path):
+    """Round 28's rf2 (left): a run took a prune.reference_mask of another seed, sparsity or method without a word;
+    only claims.md checked it. The run now says what the reference run differs in, before it trains."""
+    from sdp.pruning.overlap import reference_run_note
+
+    ref = tmp_path / "mp_seed1"
+    ref.mkdir()
+    (ref / "metrics.json").write_text(json.dumps({"seed": 1, "target_sparsity": 0.9, "method": "MP"}))
+    assert reference_run_note(ref, 1, 0.9) is None
+    assert reference_run_note(ref / "mask.safetensors", 1, 0.9) is None  # the mask file in it: the same run
+    note = reference_run_note(ref, 2, 0.5)
+    assert note == (f"prune.reference_mask={str(ref)!r} is a run of seed 1 (this run's 2), target sparsity 0.9 (this "
+                    "run's 0.5): its overlap is recorded as the reference overlap all the same (claims.md's overlap "
+                    "with MP takes a run's own MP partner only)")
+    (ref / "metrics.json").write_text(json.dumps({"seed": 1, "target_sparsity": 0.9, "method": "KD"}))
+    assert "is a run of method KD:" in reference_run_note(ref, 1, 0.9)
+    assert reference_run_note(tmp_path / "elsewhere.safetensors", 1, 0.9) is None  # no record beside it

@@ -6,6 +6,7 @@ bits packed 8 to a byte (``numpy.packbits``), and the matrix shape, so a BERT-ba
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -82,6 +83,30 @@ def save_dense_mask(run_dir: Path, prunable: Mapping[str, torch.Tensor], sparsit
     path = Path(run_dir) / DENSE_MASK
     if not path.exists():
         save_masks(path, magnitude_masks(prunable, sparsity, scope))
+
+
+def reference_run_note(reference: str | Path, seed: int, sparsity: float) -> str | None:
+    """What a ``prune.reference_mask`` run (a run folder, or a mask file in one) differs in from this run (seed,
+    target sparsity), and its method where it is not MP; None if nothing is known or nothing differs. One reference
+    swept over seeds compared each seed with another seed's MP mask, and nothing said so (probe round 28, rf2)."""
+    path = Path(str(reference)).expanduser()
+    folder = path if path.is_dir() else path.parent
+    try:
+        record = json.loads((folder / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    theirs = {"seed": record.get("seed"), "target sparsity": record.get("target_sparsity")}
+    ours = {"seed": seed, "target sparsity": sparsity}
+    differ = [f"{k} {theirs[k]} (this run's {ours[k]})" for k in theirs
+              if theirs[k] is not None and theirs[k] != ours[k]]
+    if record.get("method") and record.get("method") != "MP":
+        differ.append(f"method {record['method']}")
+    if not differ:
+        return None
+    return (f"prune.reference_mask={str(reference)!r} is a run of {', '.join(differ)}: its overlap is recorded as "
+            "the reference overlap all the same (claims.md's overlap with MP takes a run's own MP partner only)")
 
 
 def mask_overlap(masks: Mapping[str, torch.Tensor], run_dir: Path, reference: str | None,
