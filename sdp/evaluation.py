@@ -169,6 +169,23 @@ def same_model_as_run(source: dict[str, Any], measured: dict[str, Any], model_di
     return {}, why
 
 
+def _dense_stage_of(path: Path) -> dict[str, Any]:
+    """A run's own dense_model/ (its record's dense_model_fingerprint, where it has one, matching the folder):
+    method Dense at sparsity 0 and the run's seed; other folders: nothing known. The record listed such a model
+    with no method, seed or sparsity (probe round 28, noticed)."""
+    from sdp.run.rundir import read_metrics
+    from sdp.run.same_data import model_fingerprint
+
+    unknown = {"method": "", "seed": None, "target_sparsity": None}
+    path = path.resolve()
+    run = (read_metrics(path.parent) or {}) if path.name == "dense_model" else {}
+    recorded = run.get("dense_model_fingerprint")
+    if run.get("status") != "completed" or run.get("kind", "run") != "run" or (
+            recorded is not None and recorded != model_fingerprint(path)):  # edited or replaced since
+        return unknown
+    return {"method": "Dense", "seed": run.get("seed"), "target_sparsity": 0.0}
+
+
 def check_out_dir(out_dir: Path, model_dir: Path | None = None, task: str | None = None) -> None:
     """An output folder never takes the place of a training run's record, nor of another model's or task's
     evaluation record (``model_dir``, ``task``: this evaluation's)."""
@@ -255,9 +272,8 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_
         "status": "completed",
         "task": task.name,
         "model": source.get("model") or path.resolve().parent.name,
-        "method": source.get("method", ""),
-        "seed": source.get("seed"),
-        "target_sparsity": source.get("target_sparsity"),
+        **(_dense_stage_of(path) if not source else {"method": source.get("method", ""), "seed": source.get("seed"),
+                                                     "target_sparsity": source.get("target_sparsity")}),
         **report,
         "final": scores,
         "model_dir": str(path.resolve()),

@@ -189,7 +189,10 @@ def test_sdp_eval_of_a_dense_model_is_not_called_edited(narrowed_run, capsys):
     ...: edited or replaced after the run` (the record beside it describes model/)."""
     assert _eval(narrowed_run, "dense_model", f"output_dir={narrowed_run['tmp'] / 'ev3'}") == 0
     assert "edited or replaced" not in capsys.readouterr().err
-    assert "source_run_differs" not in json.loads((narrowed_run["tmp"] / "ev3" / "metrics.json").read_text())
+    record = json.loads((narrowed_run["tmp"] / "ev3" / "metrics.json").read_text())
+    assert "source_run_differs" not in record
+    # round 28 (noticed): the run's own dense model, named as one: method Dense at 0, the run's seed
+    assert (record["method"], record["seed"], record["target_sparsity"]) == ("Dense", 42, 0.0)
 
 
 def test_two_evaluations_in_one_second_keep_two_records(narrowed_run, monkeypatch, capsys):
