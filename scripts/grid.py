@@ -51,17 +51,24 @@ def compose_grid(name: str, overrides: list[str] = ()):
 
     if name not in names():
         raise SystemExit(f"grid: {name!r} is not a grid; the grids are {', '.join(names())} (scripts/grids/)")
+    replaced = {}  # key=<a mapping>: the mapping given, not merged into the file's (Hydra merges a dict value)
     for override in overrides:
         try:
-            OverridesParser.create().parse_override(override)
+            parsed = OverridesParser.create().parse_override(override)
         except HydraException as err:
             raise SystemExit(f"grid {name}: {override!r} is not an override in Hydra's syntax ({str(err).splitlines()[0]}"
                              "); e.g. 'tasks=[sst2,mrpc]' 'overrides=[\"prune.max_steps=2\"]'") from None
+        if isinstance(parsed.value(), dict) and not parsed.is_delete():
+            # 'settings={cc: [...]}' kept the file's twelve settings beside the one given, and ran all twelve
+            # (probe round 28, noticed)
+            replaced[parsed.key_or_group] = parsed.value()
     try:
         with initialize_config_dir(config_dir=str(GRIDS), version_base="1.3"):
             cfg = compose(name, overrides=list(overrides))
     except (HydraException, OmegaConfBaseException) as err:
         raise SystemExit(f"grid {name}: {str(err).splitlines()[0]} (its options: scripts/grids/{name}.yaml)") from None
+    for key, value in replaced.items():
+        OmegaConf.update(cfg, key, value, merge=False)
     hook = cfg.get("hook")
     if hook not in HOOKS:
         raise SystemExit(f"grid {name}: hook={hook!r} is not one of {', '.join(HOOKS)}")

@@ -128,3 +128,11 @@ def test_plan_lists_runs_and_what_a_launch_does_with_them_and_starts_nothing(tmp
     assert out[1].split("\t")[:2] == ["dense/sst2_seed1", "done"]
     assert out[2].split("\t")[:2] == ["runs/sst2/mp_s0.9_seed1", "to run"]
     assert not (tmp_path / "PROGRESS.md").exists()
+
+
+def test_a_mapping_given_on_the_command_line_replaces_the_grids(tmp_path):
+    """Round 28 (noticed): `grid.py calibrate 'settings={cc: ["regularizer=cross_correlation"]}'` merged into the file's
+    settings, so all twelve ran (about 7 minutes) where one was asked for."""
+    opts = grid.compose_grid("calibrate", [f"root={tmp_path}", 'settings={cc: ["regularizer=cross_correlation"]}'])
+    assert dict(opts.settings) == {"cc": ["regularizer=cross_correlation"]}
+    assert len(grid.compose_grid("calibrate", [f"root={tmp_path}"]).settings) > 1  # the file's, when not given
