@@ -317,9 +317,8 @@ def conf_groups() -> set[str]:
 
 
 def misspelt_key_errors(argv: list[str], groups: set[str]) -> list[str]:
-    """Plain overrides (``key=value``) of a key the schema does not have, before Hydra composes: Hydra's own refusal
-    ("Could not override 'spasity'. To append to your config use +spasity=0.5") sends the user to a '+' that nothing
-    reads. ``groups``: the config tree's group names (``debug=smoke``, ``experiment=...``), which are keys too."""
+    """Plain overrides of a key the schema lacks, before Hydra composes (its "To append to your config use
+    +spasity=0.5" sends the user to a '+' nothing reads); a group given null. ``groups``: the tree's group names."""
     import dataclasses
     import difflib
     import sys
@@ -327,7 +326,10 @@ def misspelt_key_errors(argv: list[str], groups: set[str]) -> list[str]:
     here = sys.modules[__name__]
     errors = []
     for arg in argv:
-        key = arg.partition("=")[0]
+        key, _, value = arg.partition("=")
+        if key.lstrip("+") in groups and value == "null":  # Hydra: "Got NoneType" and a traceback (round 29)
+            errors.append(f"{arg}: {key.lstrip('+')} is a config group: name one of its options (sdp-run --help lists "
+                          "them; no distillation or weight term: regularizer=none, weight_reg=none)")
         if arg.startswith(("-", "+", "~")) or "=" not in arg or "/" in key or "@" in key or key.startswith("hydra"):
             continue
         schema, prefix = Config, ""
@@ -348,10 +350,8 @@ def misspelt_key_errors(argv: list[str], groups: set[str]) -> list[str]:
 
 
 def deletion_errors(argv: list[str]) -> list[str]:
-    """``~key`` overrides that remove a key of the schema (or its group), before Hydra composes: every such key is
-    read, and ``~sparsity`` or ``~regularizer`` failed inside Hydra, while it named the run folder, with a 100-line
-    traceback (probe round 11). Hydra refuses the deletion of a nested schema key itself; the optional preset groups
-    (``~debug``, ``~method``, ...) are no schema keys and stay removable."""
+    """``~key`` removing a schema key (or its group), before Hydra composes: ``~sparsity`` failed inside Hydra with
+    a 100-line traceback (round 11). The optional preset groups (``~debug``, ``~method``) stay removable."""
     import dataclasses
 
     fields = {f.name for f in dataclasses.fields(Config)}

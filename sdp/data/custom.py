@@ -226,19 +226,18 @@ def repeated_rows(train: Any, other: Any, fields: list[str]) -> list[int]:
 
 def _check_shared_rows(task_cfg: Any, files: dict[str, str], tables: dict[str, Any], fields: list[str]) -> None:
     """An eval row whose texts are a training row's is scored as held-out while the model trained on it: 10 of 30
-    dev rows copied from train raised the dev score with no word (an equal file is refused above). Said in a
-    warning (the sdp logger: stderr and the run's run.log) naming how many and the first rows; not refused, as
-    short texts can repeat in honest splits (not when only scoring a saved model: SCORING_ONLY)."""
-    if SCORING_ONLY.get():
-        return
-    for split, key in files.items():
-        if split == "train":
-            continue
-        if rows := repeated_rows(tables["train"], tables[split], fields):
-            log.warning("task.%s=%r: %d of %d rows repeat a row of task.train_file=%r (the same %s; data rows %s, "
-                        "counted from 1): their score is partly a training score; drop them from one of the files",
-                        key, str(task_cfg[key]), len(rows), len(tables[split]), str(task_cfg.train_file),
-                        ", ".join(fields), rows[:5])
+    dev rows copied from train raised the dev score with no word (an equal file is refused above); a test row that is
+    a dev row reports the dev score again as the test score (round 29: the dev file shuffled, or as JSON Lines). Said
+    in a warning (stderr and run.log) naming how many and the first rows; not refused, as short texts can repeat in
+    honest splits. Only scoring a saved model (SCORING_ONLY, sdp-eval): its dev and test files alone are compared."""
+    pairs = [] if SCORING_ONLY.get() else [("train", s) for s in files if s != "train"]
+    pairs += [("validation", "test")] * ({"validation", "test"} <= set(files) and not task_cfg.get("validation_from_train"))
+    for base, split in pairs:
+        if rows := repeated_rows(tables[base], tables[split], fields):
+            log.warning("task.%s=%r: %d of %d rows repeat a row of task.%s=%r (the same %s; data rows %s, counted from "
+                        "1): their score is partly a %s score; drop them from one of the files", files[split],
+                        str(task_cfg[files[split]]), len(rows), len(tables[split]), files[base],
+                        str(task_cfg[files[base]]), ", ".join(fields), rows[:5], "training" if base == "train" else "dev")
 
 
 def _target_range(task_cfg: Any, regression: bool) -> tuple[float, float] | None:

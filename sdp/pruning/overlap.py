@@ -82,6 +82,12 @@ def save_dense_mask(run_dir: Path, prunable: Mapping[str, torch.Tensor], sparsit
     iterative schedule moved away from it. Written once: a resumed stage keeps the first one."""
     path = Path(run_dir) / DENSE_MASK
     if not path.exists():
+        zeros, total = sum(int((p == 0).sum()) for p in prunable.values()), sum(p.numel() for p in prunable.values())
+        if zeros > 0.01 * total:  # a pruned model as model.pretrained: a structured run's dead heads stay zero (round 29)
+            log.warning("the pruning stage starts from %d exact zeros among the %d prunable weights (%.2f%%: the model "
+                        "given was pruned already; a structured run's removed heads, kept as zeros, get no gradient): "
+                        "they count toward sparsity=%g, so this run prunes %.2f%% of the weights itself", zeros, total,
+                        100 * zeros / total, sparsity, 100 * max(0.0, sparsity - zeros / total))
         save_masks(path, magnitude_masks(prunable, sparsity, scope))
 
 

@@ -222,13 +222,12 @@ class StructuredMaskState(MaskState):
     _update_cpu = MaskState._update_torch
 
     def max_sparsity(self) -> float:
-        """The most that can go: everything but one head and one neuron per layer (all of it with ``layers``)."""
+        """The most that can go: everything but one head and one neuron per layer; with ``layers``, but one layer
+        (its least: an encoder of no layer ran, was scored and then failed to save as "no BERT-like encoder", round 29)."""
         n = sum(p.numel() for p in self.params.values())
-        if "layers" in self.structures:
-            return 1.0
-        keep = sum((b.head_cost * (b.heads if "heads" not in self.structures else 1) +
-                    b.neuron_cost * (b.width if "ffn" not in self.structures else 1)) for b in self.blocks)
-        return (n - keep) / n
+        keeps = [b.head_cost * (b.heads if "heads" not in self.structures else 1) +
+                 b.neuron_cost * (b.width if "ffn" not in self.structures else 1) for b in self.blocks]
+        return (n - (min(keeps) if "layers" in self.structures else sum(keeps))) / n
 
     def check_reachable(self, sparsity: float) -> None:
         if sparsity > self.max_sparsity():
@@ -236,8 +235,9 @@ class StructuredMaskState(MaskState):
                 # The most, as the float it is (repr): rounded to 4 places it could be above it, and that very
                 # value was refused ("sparsity=0.7422 is out of reach ...: at most 0.7422", probe round 9).
                 f"sparsity={sparsity} is out of reach with prune.structures={list(self.structures)}: at most "
-                f"{self.max_sparsity()!r} of the prunable weights can go while every layer keeps a head and a "
-                "neuron (add layers to prune.structures, or lower sparsity)")
+                f"{self.max_sparsity()!r} of the prunable weights can go while "
+                + ("one layer at least is kept, with a head and a neuron (lower sparsity)" if "layers" in self.structures
+                   else "every layer keeps a head and a neuron (add layers to prune.structures, or lower sparsity)"))
 
     def update(self, sparsity: float, optimizer: torch.optim.Optimizer | None = None) -> dict[str, float]:
         """As :meth:`MaskState.update`, plus what is left: kept heads, FFN neurons and layers (the trace's prune event)."""

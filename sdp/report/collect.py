@@ -253,6 +253,10 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     prints = data.get("data_fingerprint") if isinstance(data.get("data_fingerprint"), dict) else {}
     rec["dense_model"] = str((prints.get("model:dense.checkpoint") or given) if given
                              else data.get("dense_model_fingerprint") or "")
+    # Paired by that content where both fingerprints are recorded: KD given MP seed 1's dense_model/ (or a copy) and
+    # MP seed 1 itself were never paired, their dense.checkpoint differing (deltas.md and claims.md n=1 of 2, round 29)
+    if prints.get("model:dense.checkpoint") if given else data.get("dense_model_fingerprint"):
+        rec["pair_setup"] = f"{rec['setup']}/dense:{rec['dense_model']}"
     seed, sparsity = field_("seed"), field_("target_sparsity")
     completed = status == "completed"
     if completed:

@@ -99,7 +99,10 @@ class Tracker:
         if self.active:
             values = {**_scalars("dense", dense), **_scalars("final", final), "final/achieved_sparsity": sparsity}
             self.accelerator.log(values, step=self.step)
-            self.accelerator.end_training()
+            # The trackers alone: accelerate's end_training() destroys the process group too, and the run's ranks
+            # still meet after this (sdp/recipe.py _finish): 2 processes with tracker= ended in a traceback (round 29)
+            for tracker in self.accelerator.trackers:
+                tracker.finish()
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -3,6 +3,7 @@ regression tasks. T=2 and alpha=1 are the common choices (Sanh et al. 2020 use T
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sdp.objectives.component import DistillationTerm
@@ -32,7 +33,13 @@ class LogitKD(DistillationTerm):
         import torch.nn.functional as F  # here, not at import: the registry is read before torch loads
 
         s, t = student["logits"].float(), teacher["logits"].float()
-        if s.shape[-1] == 1:
+        if s.shape[-1] == 1:  # a regression: the temperature is not read; said once (round 29: T=1 and T=4 ran alike)
+            if not getattr(self, "said_unused", False):
+                self.said_unused = True
+                logging.getLogger("sdp").warning(
+                    "regularizer=kd on a regression (one output): the term is the MSE of the student's and the "
+                    "teacher's scores, and regularizer.temperature=%g is not used (runs differing only in it are alike)",
+                    self.temperature)
             return F.mse_loss(s, t)
         temp = self.temperature
         return F.kl_div(
