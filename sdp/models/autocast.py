@@ -9,9 +9,16 @@ each pruning step and the held-out CC(student, teacher): under bf16 the student'
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from torch import nn
+
+
+def original_forward(model: nn.Module) -> Callable[..., Any] | None:
+    """The forward accelerate wrapped in autocast (of ``model``, or of the module a DistributedDataParallel wraps),
+    or None where accelerate never prepared it: the one place that knows accelerate's attribute."""
+    return getattr(model, "module", model).__dict__.get("_original_forward")
 
 
 @contextlib.contextmanager
@@ -19,7 +26,7 @@ def without_autocast(model: nn.Module) -> Iterator[nn.Module]:
     """Inside, ``model`` (or the module a DistributedDataParallel wraps) runs its original forward, in the
     parameters' own dtype; a model accelerate never prepared is left as it is."""
     inner = getattr(model, "module", model)
-    original = inner.__dict__.get("_original_forward")
+    original = original_forward(model)
     if original is None:
         yield model
         return

@@ -15,6 +15,7 @@ from torch import nn
 from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
 
 from sdp.data.batch import model_inputs
+from sdp.models.autocast import original_forward
 from sdp.pruning.criteria.base import check_first_event
 
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
@@ -206,8 +207,7 @@ def full_precision(accelerator: Accelerator, model: nn.Module) -> Callable[..., 
     scoring: model/ is saved in fp32 and sdp-eval and sdp-predict run it so, while a bf16 run scored its
     autocast: a regression whose 40 outputs differ by 1e-3 was rounded to one value, recorded as pearson 0.00
     ("constant predictions") for a model that scores 85.31 (probe round 26, bf2)."""
-    inner = accelerator.unwrap_model(model)
-    return inner.__dict__.get("_original_forward") or model
+    return original_forward(accelerator.unwrap_model(model)) or model
 
 
 @torch.no_grad()
