@@ -19,6 +19,7 @@ from sdp.models.inspect import weights_digest
 from sdp.models.tokenizer_digest import tokenizer_digest
 from sdp.run.code import code_identity
 from sdp.run.env import cell_hash, config_hash
+from sdp.run.logs import logged_warnings
 from sdp.run.rundir import atomic_dir, read_run_record
 from sdp.run.same_data import model_fingerprint
 from sdp.training_rows import carve_of
@@ -94,6 +95,8 @@ def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict
     from sdp.pruning.export import structured_outputs
 
     model, extra_files = structured_outputs(student, masks)
+    if said := logged_warnings(run_dir):  # what the run warned of travels with its record and card, not run.log only
+        metrics["warnings"] = said
     save_model_dir(run_dir / "model", model, tokenizer, extra_files, cfg)
     write_model_card(run_dir / "model", metrics, cfg)  # model/README.md (sdp/models/card.py)
     # What model/ holds, by content: a model/ edited or replaced later is then told by sdp-eval and by a relaunch

@@ -47,7 +47,7 @@ from sdp.run.launch import (
     single_process_line,
 )
 from sdp.run.lock import LOCK_NAME, RunLockedError, run_lock
-from sdp.run.logs import job_log, rank_console
+from sdp.run.logs import drop_held_warnings, hold_warnings, job_log, rank_console
 from sdp.run.rundir import (
     PREVIOUS,
     RUN_OUTPUTS,
@@ -292,6 +292,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
     from sdp.validate import validate_config
 
     refuse_job_chdir()  # before any path of the config is resolved (the process is already in Hydra's folder)
+    hold_warnings()  # the checks' warnings before run.log opens go into it (and the record's `warnings`) when it does
     run_dir = resolve_run_dir(cfg)
     drop_hydras_empty_folder(run_dir, cfg.output_root)
     _note("running", run_dir)  # replaced as the job ends; a job whose process dies is told by it (local_launch.py)
@@ -366,6 +367,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
             return None
         raise
     finally:
+        drop_held_warnings()  # a job refused before its run.log opened
         reset_accelerator_state()  # the next job of a multirun may use another mixed precision
 
 

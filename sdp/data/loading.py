@@ -136,12 +136,22 @@ def _check_max(name: str, value: int | None) -> None:
         raise DataError(f"{name} must be a positive integer or None, got {value!r}")
 
 
-def subsample(ds: datasets.Dataset, max_samples: int | None, seed: int = SUBSAMPLE_SEED) -> datasets.Dataset:
+def subsample(ds: datasets.Dataset, max_samples: int | None, seed: int = SUBSAMPLE_SEED,
+              positions: tuple[list[int], int] | None = None) -> datasets.Dataset:
     """A deterministic subset: permute with ``seed`` and keep the first ``max_samples`` rows.
-    None or a value >= len(ds) keeps everything in the original order."""
-    if max_samples is None or max_samples >= len(ds):
+    None or a value >= len(ds) keeps everything in the original order.
+
+    ``positions`` (each row's position in the split before a source dropped rows, and the count then): the
+    permutation is drawn over the positions, and the rows at the first ``max_samples`` of them are kept (fewer
+    where some were dropped). A language whose rows are the English ones row by row is then sampled at the same
+    examples as English; a language with no row dropped gets exactly the sample above."""
+    size = len(ds) if positions is None else positions[1]
+    if max_samples is None or max_samples >= size:
         return ds
-    perm = np.random.default_rng(seed).permutation(len(ds))[: int(max_samples)]
+    perm = np.random.default_rng(seed).permutation(size)[: int(max_samples)]
+    if positions is not None:
+        row_at = {position: i for i, position in enumerate(positions[0])}
+        perm = np.array([row_at[p] for p in perm.tolist() if p in row_at], dtype=np.int64)
     return ds.select(perm.tolist()).flatten_indices()
 
 
@@ -272,6 +282,7 @@ def load_splits(
         splits = list(task.eval_splits)
     out: dict[str, datasets.Dataset] = {}
     dropped: dict[str, int] = {}  # per split, in load order, for the sources that drop rows
+    positions: dict[str, tuple[list[int], int]] = {}  # their kept rows' positions (SplitRows), for parallel samples
     if root is None and task.source not in FILE_SOURCES:
         hub = _load_from_hub(task)
         for split in splits:
@@ -295,6 +306,8 @@ def load_splits(
         for split in splits:
             rows = reader(task, root, split)
             if isinstance(rows, SplitRows):
+                if rows.positions is not None and rows.size is not None:
+                    positions[split] = (rows.positions, rows.size)
                 dropped[split], rows = rows.dropped, rows.rows
             out[split] = _rows_to_dataset(task, rows)
     if task.train_split in out:
@@ -307,7 +320,7 @@ def load_splits(
     else:
         for split in task.eval_splits:
             out[split] = (subsample_queries(out[split], max_eval_samples) if task.metric_names[0] == "ndcg"
-                          else subsample(out[split], max_eval_samples))
+                          else subsample(out[split], max_eval_samples, positions=positions.get(split)))
     _check_correlation_defined(task, out)
     _check_class_metric_defined(task, out)
     _check_ranking_defined(task, out)

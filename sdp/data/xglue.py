@@ -76,13 +76,17 @@ log = logging.getLogger(__name__)
 # ----------------------------------------------------------------------------------- dropped-row counts
 
 
-def _with_dropped(task: TaskSpec, info: CrossLingualInfo, split: str, rows: list[dict], count: int,
+def _with_dropped(task: TaskSpec, info: CrossLingualInfo, split: str, converted: list[dict | None],
                   where: str) -> list[dict] | SplitRows:
-    """``rows``, with the count of NS rows dropped where the task drops them (PAWS-X)."""
+    """The rows ``converted`` kept (None: an NS row), with the count dropped and the kept rows' positions, where the
+    task drops NS rows (PAWS-X)."""
+    rows = [r for r in converted if r is not None]
     if not info.drop_ns:
         return rows
+    count = len(converted) - len(rows)
     _log_dropped(task, split, count, where)
-    return SplitRows(rows, int(count))
+    positions = [i for i, r in enumerate(converted) if r is not None]
+    return SplitRows(rows, count, positions, len(converted))
 
 
 def _log_dropped(task: TaskSpec, split: str, count: int, where: str) -> None:
@@ -158,7 +162,7 @@ def read_xglue_split(task: TaskSpec, data_dir: str | Path, split: str) -> list[d
     lines = text.split("\n")
     start = 1 if path.name.endswith(".tsv") and _first_line_is_header(task, info, lines[0], path) else 0
     ncol = len(info.columns)
-    rows, dropped, unlabelled = [], 0, 0
+    rows, unlabelled = [], 0  # None for a dropped NS row: its position counts
     for lineno, line in enumerate(lines[start:], start=start + 1):
         line = line.removesuffix("\r")
         if not line.strip():
@@ -171,17 +175,13 @@ def read_xglue_split(task: TaskSpec, data_dir: str | Path, split: str) -> list[d
             raise DataError(
                 f"{path}:{lineno}: expected {ncol} tab-separated columns {list(info.columns)}, found {len(cells)}"
             )
-        row = _convert(task, info, dict(zip(info.columns, cells)), f"{path}:{lineno}")
-        if row is None:
-            dropped += 1
-        else:
-            rows.append(row)
+        rows.append(_convert(task, info, dict(zip(info.columns, cells)), f"{path}:{lineno}"))
     if unlabelled:
         raise DataError(f"{path}: test split {split!r} is unlabelled ({unlabelled} rows without a label); "
                         "set task.eval_test=false")
-    if not rows:
+    if not any(r is not None for r in rows):
         raise DataError(f"data file {str(path)!r} has no rows")
-    return _with_dropped(task, info, split, rows, dropped, str(path))
+    return _with_dropped(task, info, split, rows, str(path))
 
 
 def _first_line_is_header(task: TaskSpec, info: CrossLingualInfo, first: str, path: Path) -> bool:
@@ -340,7 +340,7 @@ def read_xtreme_split(task: TaskSpec, data_dir: str | Path, split: str) -> list[
             raise DataError(f"{path}: every one of the {dropped} rows of {split} is the {NS_PLACEHOLDER!r} "
                             f"placeholder, so language {split_language(split)[1]!r} has no row to score; leave it "
                             f"out with task.languages=[...] (allowed: {', '.join(task.languages)})")
-    return _with_dropped(task, info, split, [r for r in rows if r is not None], dropped, str(path))
+    return _with_dropped(task, info, split, rows, str(path))
 
 
 def _check_parallel(task: TaskSpec, info: CrossLingualInfo, data_dir: str | Path, split: str, path: Path,

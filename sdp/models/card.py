@@ -83,7 +83,17 @@ def model_card(metrics: dict[str, Any], cfg: Any, command: str, structure: dict[
         "",
         "```", _with_plugins(command), "```",
         "",
+        *_warnings(metrics),
     ])
+
+
+def _warnings(metrics: dict[str, Any]) -> list[str]:
+    """The run's warnings (metrics.json ``warnings``, from its run.log): a reader of the card learns, for one, that
+    the model it started from was pruned already, or that a setting it names was not used."""
+    said = metrics.get("warnings") or []
+    if not said:
+        return []
+    return ["The run warned:", "", *(f"- {' '.join(text.split())}" for text in said), ""]
 
 
 # prune.include's default in sdp/config.py's schema (models/ imports no config: a leaf; tests/test_configs.py checks

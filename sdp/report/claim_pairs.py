@@ -90,3 +90,11 @@ def unpaired_reason(runs: pd.DataFrame) -> str | None:
         return None
     return ("it pairs SDP-CC with MP runs of the same schedule and teacher (prune.teacher), and the SDP-CC runs here "
             f"differ in {'; '.join(differ)}: run MP with the same settings to pair them")
+
+
+def unit_fields(pairs: dict) -> list[str]:
+    """What one verdict unit is, in words: (task, seed), with the model, schedule and teacher where the pairs hold
+    several (a unit is one of each: claims.py ``_unit``). Two models' runs of three seeds are six units, which the
+    legend called "task x seed" (n=6 for 3 seeds: probe round 28, mm2)."""
+    varied = [name for i, name in ((1, "model"), (2, "schedule"), (3, "teacher")) if len({k[i] for k in pairs}) > 1]
+    return ["task", *varied, "seed"]

@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from sdp.report.aggregate import short_label
-from sdp.report.claim_pairs import dense_of, judged, partner_overlaps
+from sdp.report.claim_pairs import dense_of, judged, partner_overlaps, unit_fields
 from sdp.report.claim_pairs import get as _get
 from sdp.report.collect import PAIR_KEYS
 from sdp.report.evidence import ALPHA, detectable, holm, p_value
@@ -59,7 +59,7 @@ def verdict(ci: tuple[float, float, float] | None, claimed_sign: int, margin: fl
     """holds, fails or inconclusive (module docstring); "negligible" when ``margin`` is given and the whole
     interval lies within +-margin."""
     if ci is None:
-        return "inconclusive (fewer than 3 task x seed units)"
+        return "inconclusive (fewer than 3 units)"
     _, low, high = ci
     if margin is not None and -margin < low and high < margin:
         return "negligible"
@@ -247,9 +247,9 @@ def _adjusted_verdict(r: Row, cc: str, i: int, adjusted: dict[str, float | None]
     return r.said if len(kept) == len(r.diffs) else f"{r.said} (after Holm's adjustment: vs {', '.join(kept)} only)"
 
 
-def _render_rows(rows: list[Row], cc: str, adjusted: dict[str, float | None], variants: int) -> list[str]:
+def _render_rows(rows: list[Row], cc: str, adjusted: dict, variants: int, unit: str = "task x seed") -> list[str]:
     """The verdict table with its Holm and power columns (``adjusted``: _family's), and the family-wise reading."""
-    lines = ["| claim | measure | difference [95% CI] (n: task x seed units) | Holm-adjusted p | smallest "
+    lines = [f"| claim | measure | difference [95% CI] (n: {unit} units) | Holm-adjusted p | smallest "
              "difference detectable (80% power) | verdict |", "|---|---|---|---|---|---|"]
     survivors = []
     for i, r in enumerate(rows):
@@ -280,6 +280,7 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
     """claims.md's text, or None when no SDP-CC run has an MP partner (nothing to judge)."""
     results_dir = Path(results_dir)
     pairs, ambiguous = _pairs(runs, results_dir)
+    unit = " x ".join(fields := unit_fields(pairs))  # what one verdict unit is (n counts them)
     cc_methods = sorted({m for rec in pairs.values() for m in rec if is_sdp_cc(m) and "MP" in rec})
     if not cc_methods:
         return None
@@ -288,7 +289,7 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
              "tables belong to (sdp/report/claims.py; do not edit). Pairs: the same "
              f"{', '.join(PAIR_KEYS)} and setup (the config less the method and the sparsity: one budget, data and "
              "dense model). Verdicts: pairs at sparsity >= "
-             f"{HIGH:g}, averaged per (task, seed); 95% t-intervals of the mean over those units (n), SDP-CC minus "
+             f"{HIGH:g}, averaged per ({', '.join(fields)}); 95% t-intervals of the mean over those units (n), SDP-CC minus "
              f"the baseline. A secondary row whose whole interval lies within +-{NEGLIGIBLE:.0%} of MP's mean value "
              "on its measure is negligible.", ""]
     if ambiguous:
@@ -335,7 +336,7 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
     sections = {cc: _verdicts(pairs, cc) for cc in cc_methods}
     adjusted = _family({cc: rows for cc, (rows, _) in sections.items()})
     for cc, (rows, tail) in sections.items():
-        lines += ["", f"## Verdicts for {cc}", "", *_render_rows(rows, cc, adjusted, len(cc_methods)), *tail]
+        lines += ["", f"## Verdicts for {cc}", "", *_render_rows(rows, cc, adjusted, len(cc_methods), unit), *tail]
     return "\n".join(lines) + "\n"
 
 
@@ -412,8 +413,8 @@ def _verdicts(pairs: dict, cc: str) -> tuple[list[Row], list[str]]:
     return rows, [
         "", f"{cc} minus each baseline by task (dev main score x 100, pairs at sparsity >= {HIGH:g}, n = seeds):", "",
         "| task | " + " | ".join(f"vs {b}" for b in BASELINES) + " |", "|---|" + "---|" * len(BASELINES), *by_task,
-        "", f"{cc} minus each baseline by sparsity (descriptive: every sparsity on its own, tasks pooled, n = task x "
-        "seed units; the verdict above keeps its rule):", "",
+        "", f"{cc} minus each baseline by sparsity (descriptive: every sparsity on its own, tasks pooled, n = "
+        f"{' x '.join(unit_fields(pairs))} units; the verdict above keeps its rule):", "",
         "| sparsity | " + " | ".join(f"vs {b}" for b in BASELINES) + " |", "|---|" + "---|" * len(BASELINES),
         *by_sparsity,
     ]

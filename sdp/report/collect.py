@@ -277,6 +277,10 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     rec["per_language"] = _per_language(data.get("per_language"))
     rec["final_main"] = rec["final"]["main"] if rec["final"] else float("nan")
     rec["undefined"] = undefined_scores(data)  # scores recorded as 0.0 for an undefined metric: marked, not measured
+    sha = data.get("model_sha256")  # model/ by content: two configs, one model, is said (sdp/report/same_model.py)
+    rec["model_sha"] = json.dumps(sha, sort_keys=True) if isinstance(sha, dict) and sha else ""
+    said = data.get("warnings")  # what the run warned of (its run.log's warnings): listed in summary.md
+    rec["run_warnings"] = [str(w) for w in said] if isinstance(said, list) else []
     rec["error"] = ""
     if not completed and (run_dir / "error.txt").is_file():
         lines = (run_dir / "error.txt").read_text(errors="replace").strip().splitlines()
@@ -307,7 +311,7 @@ _COLUMNS = [
     "path", "status", "task", "model", "method", "schedule", "teacher", "seed",
     "target_sparsity", "config_hash", "setup", "pair_setup", "row_setup", "data", "finished_at", "sdp_version", "sdp_dirty", "code_flag", "has_trace", "final", "dense",
     "per_language", "final_main", "error", "wall_seconds", "whole_launch", "own_dense_stage", "dense_problem",
-    "dense_only", "undefined", "dense_model",
+    "dense_only", "undefined", "dense_model", "run_warnings", "model_sha",
 ]  # fmt: skip
 
 

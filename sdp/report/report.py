@@ -28,6 +28,7 @@ from sdp.report.costs import render_costs
 from sdp.report.duplicates import dense_words
 from sdp.report.outputs import MARKER, output_files
 from sdp.report.render import fmt_num, fmt_sparsity, frame_to_csv, render_latex, render_markdown
+from sdp.report.same_model import same_model_lines
 from sdp.report.setup_diff import setup_differences
 from sdp.report.tables import (
     build_delta_tables,
@@ -285,9 +286,13 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
     extra = [f"- several configs share one cell; rows split by config hash or by setup (the config less "
              f"the method and the sparsity): `{r.task} / {r.model} / {r.method} / "
              f"{fmt_sparsity(r.sparsity)}` [{r.variant}]" for r in variant_cells(cells).itertuples(index=False)]
-    extra += [f"- {p}" for p in coll.warnings + trace_problems + report.warnings]
+    extra += [f"- {p}" for p in coll.warnings + trace_problems + report.warnings + same_model_lines(runs)]
     extra += [f"- `{r.path}`: {describe(r.undefined)} undefined (constant predictions or references), recorded as 0.0 "
               f"(marked {UNDEFINED})" for r in runs.itertuples(index=False) if r.undefined] if not runs.empty else []
+    warned = [r for r in runs.itertuples(index=False) if r.run_warnings] if not runs.empty else []
+    if warned:  # a number a run warned about is read with its warning (the record's `warnings`, from run.log)
+        lines += ["", "## Runs that warned (metrics.json `warnings`: read their numbers with these)", ""]
+        lines += [f"- `{r.path}`: " + "; ".join(" ".join(w.split()) for w in r.run_warnings) for r in warned]
     if report.setups:
         lines += ["", "## Rows labelled by setup ([hash]): what tells them apart", ""]
         lines += [f"- {line}" for line in report.setups]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,8 @@ from pathlib import Path
 log = logging.getLogger("sdp")
 RUN_LOG = "run.log"
 FORMAT = "%(asctime)s %(levelname)s %(message)s"
+# A line FORMAT starts (logging's asctime, then the level); a message's further lines do not start so.
+_RECORD_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
 
 
 class _RunLogHandler(logging.FileHandler):
@@ -43,6 +46,31 @@ class _RunLogHandler(logging.FileHandler):
 
 class _RankHandler(logging.StreamHandler):
     """Warnings and errors of a non-main rank on stderr."""
+
+
+class _HeldWarnings(logging.Handler):
+    """Warnings said before run.log opens (the config's checks, the launch's): written to run.log when it opens,
+    so the record's ``warnings`` (:func:`logged_warnings`) holds them too."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def hold_warnings() -> None:
+    """From now until this job's run.log opens (or :func:`drop_held_warnings`), keep the ``sdp`` logger's warnings."""
+    drop_held_warnings()
+    log.addHandler(_HeldWarnings())
+
+
+def drop_held_warnings() -> list[logging.LogRecord]:
+    held = [h for h in log.handlers if isinstance(h, _HeldWarnings)]
+    for handler in held:
+        log.removeHandler(handler)
+    return [record for handler in held for record in handler.records]
 
 
 def _run_log_handlers() -> list[logging.Handler]:
@@ -69,7 +97,10 @@ def attach_run_log(run_dir: str | Path, main_process: bool = True) -> None:
         except OSError:
             return  # an unwritable run directory: the recipe's prepare_run_dir names it (RunDirError)
         handler.setFormatter(logging.Formatter(FORMAT))
+        for record in drop_held_warnings():  # said before run.log opened: in it too (not on the console again)
+            handler.handle(record)
         log.addHandler(handler)
+    drop_held_warnings()  # another rank's: its warnings are on its stderr already
     log.setLevel(logging.INFO)
 
 
@@ -80,6 +111,28 @@ def job_log(run_dir: str | Path, main_process: bool = True) -> Iterator[None]:
         yield
     finally:
         detach_run_log()
+
+
+def logged_warnings(run_dir: str | Path) -> list[str]:
+    """The warnings (and errors) run.log holds, in order, each once: what a run said about its data, settings or
+    model goes into its metrics.json and card too (a warning only on the console and in run.log was lost to a
+    reader of the record: probe round 29, sw3 and kt2). run.log spans the run's resumes; a warning said again by a
+    resumed run is kept once. An unreadable run.log gives none."""
+    try:
+        lines = (Path(run_dir) / RUN_LOG).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    said: list[str] = []
+    current: list[str] | None = None  # the warning being read (a message may span lines)
+    for line in lines + [""]:
+        start = _RECORD_START.match(line)
+        if start or not line:
+            if current is not None and (text := "\n".join(current).strip()) and text not in said:
+                said.append(text)
+            current = [line[start.end():]] if start and start.group(1) in ("WARNING", "ERROR", "CRITICAL") else None
+        elif current is not None:
+            current.append(line)
+    return said
 
 
 def rank_console(rank: int) -> None:

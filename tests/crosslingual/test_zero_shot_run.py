@@ -24,22 +24,22 @@ PAWSX_LANGS = "en de es fr ja ko zh".split()
 MAX_EVAL = 24
 
 
-def _eval_half(path: Path, labels: dict[str, int], held: frozenset[int]) -> list[tuple[str, str, int]]:
-    """The eval-side rows of an XTREME dev file, NS rows dropped, read here with the csv module."""
+def _eval_half(path: Path, labels: dict[str, int], held: frozenset[int]) -> list[tuple[str, str, int] | None]:
+    """The eval-side rows of an XTREME dev file, None for an NS row, read here with the csv module."""
     with open(path, encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f, delimiter="\t"))
     out = []
     for i, (a, b, y) in enumerate(rows):
-        if i in held and "NS" not in (a.strip(), b.strip()):
-            out.append((a, b, labels[y]))
+        if i in held:
+            out.append(None if "NS" in (a.strip(), b.strip()) else (a, b, labels[y]))
     return out
 
 
 def _subsample(rows: list, k: int) -> list:
-    """The documented subsampling rule: permutation with seed 0, first k rows."""
-    if k >= len(rows):
-        return rows
-    return [rows[i] for i in np.random.default_rng(0).permutation(len(rows))[:k]]
+    """The documented subsampling rule: permutation with seed 0 of the rows before the NS rows are dropped, first
+    k, the NS rows among them dropped (every language sampled at the same examples)."""
+    order = range(len(rows)) if k >= len(rows) else np.random.default_rng(0).permutation(len(rows))[:k]
+    return [rows[i] for i in order if rows[i] is not None]
 
 
 def _accuracy(model, tokenizer, rows) -> float:

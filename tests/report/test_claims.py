@@ -209,7 +209,7 @@ def test_frontier_verdict_needs_three_units_and_setups_never_pool(tmp_path):
     build_report(tmp_path, plots=False)
     text = (tmp_path / "tables" / "claims.md").read_text()
     assert _line(text, "| sparsity frontier").endswith(
-        "| — (n=1) | — | — | inconclusive (fewer than 3 task x seed units) |")  # no p-value, no power with n < 3
+        "| — (n=1) | — | — | inconclusive (fewer than 3 units) |")  # no p-value, no power with n < 3
     assert "sst2: 0.9 vs 0.8" in _line(text, "| sparsity frontier")
     # Another budget of the same task and seed: its own rows, labelled by setup, and its own frontier.
     for method in ("MP", "SDP-CC(mean)"):

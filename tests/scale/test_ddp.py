@@ -130,7 +130,11 @@ def test_pooled_cc_on_two_processes_with_accumulation_matches_one_batch(tmp_path
 
     pooled, whole = distill(ddp_dir), distill(one_dir)
     assert len(pooled) == len(whole) == 16
-    assert max(abs(x - y) for x, y in zip(pooled[:3], whole[:3])) < 1e-6, list(zip(pooled, whole))
+    # The first update reads the same weights: float summation order only. Each later one reads weights that differ
+    # by it, and the CC (small differences of large sums) amplifies that: measured 1.6e-5, 5.9e-5 and 7.8e-4 relative
+    # for updates 1-3 on one machine (an absolute 1e-6 held on another's kernels and failed here: 1.2e-6 at update 3).
+    assert abs(pooled[0] - whole[0]) <= 1e-3 * abs(whole[0]), list(zip(pooled, whole))
+    assert all(abs(x - y) <= 1e-2 * abs(y) for x, y in zip(pooled[:3], whole[:3])), list(zip(pooled, whole))
     assert all(abs(x - y) <= 0.05 * abs(y) for x, y in zip(pooled, whole)), list(zip(pooled, whole))
     # ...and the weights agree but for those few ties (measured: 2-4 mask flips, 26-78 of 1,011,426 weights
     # off by more than 1e-4; without pooling, per-rank CC batches of 2 give a different objective altogether).

@@ -25,7 +25,7 @@ class RepresentationTerm(DistillationTerm):
 
     def check(self) -> None:
         if self.representation not in REPRESENTATIONS:
-            raise ValueError(f"unknown representation {self.representation!r}; allowed: {sorted(REPRESENTATIONS)}")
+            raise ValueError(f"regularizer.representation={self.representation!r} is not one of {sorted(REPRESENTATIONS)}")
         self.needs = (self.representation,)
 
     def pair_loss(self, z_s, z_t):  # pragma: no cover
