@@ -176,8 +176,9 @@ def _classifier(tokenizer, path: Path) -> Path:
 def test_two_sdp_eval_into_one_output_dir_do_not_lose_a_record_unsaid(tmp_path, data_dir, tokenizer, monkeypatch):
     """ec1: two sdp-eval of different models into one output_dir at once both printed `-> .../metrics.json`; one
     record was lost (one after the other, the second is refused)."""
-    import sdp.evaluation
     from sdp.cli.eval import compose_config
+
+    import sdp.evaluation
     from sdp.errors import ConfigError
 
     model, out = _classifier(tokenizer, tmp_path / "m"), tmp_path / "ev"
@@ -200,8 +201,9 @@ def test_two_sdp_eval_into_one_output_dir_do_not_lose_a_record_unsaid(tmp_path, 
 def test_two_sdp_predict_into_one_new_file_do_not_lose_the_labels_unsaid(tmp_path, tokenizer, monkeypatch, capsys):
     """pr1: two sdp-predict into one new output= at once both said `N rows labelled -> pr.txt`; one's labels were
     lost."""
-    import sdp.prediction
     from sdp.cli.predict import main
+
+    import sdp.prediction
 
     model = _classifier(tokenizer, tmp_path / "m")
     _csv(tmp_path / "in.csv", [("a film", "x"), ("another", "y")])
@@ -221,7 +223,6 @@ def test_two_sdp_predict_into_one_new_file_do_not_lose_the_labels_unsaid(tmp_pat
 def test_two_sdp_export_into_one_out_do_not_lose_a_graph_unsaid(tmp_path, tokenizer, monkeypatch):
     """ex1c: two sdp-export into one --out at once both printed their sizes; one graph was lost."""
     import torch
-
     from sdp.cli.export import main
 
     model, out = _classifier(tokenizer, tmp_path / "m"), tmp_path / "g.onnx"
