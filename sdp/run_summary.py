@@ -101,7 +101,8 @@ def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict
     metrics["model_sha256"] = weights_digest(run_dir / "model")
     if not OmegaConf.select(cfg, "dense.checkpoint") and (run_dir / "dense_model").is_dir():  # its own, by content
         metrics["dense_model_fingerprint"] = model_fingerprint(run_dir / "dense_model")
-    metrics["code"] = code_trail(run_dir, metrics["code"])
+    if isinstance(metrics.get("code"), dict):
+        metrics["code"] = code_trail(run_dir, metrics["code"])
     write_json(run_dir / "sparsity.json", report["per_matrix"])
     write_json(run_dir / "metrics.json", metrics)
     if cfg.push_to_hub:
