@@ -56,8 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"ONNX export needs {missing}: pip install 'sdp[export]'")
     from sdp.models.inspect import mismatch_error
 
+    own = out.resolve() == (model_dir / "model.onnx").resolve()  # its own graph is replaced, as before
     try:
-        path, record = export_model_dir(model_dir, args.out)
+        path, record = export_model_dir(model_dir, args.out, replace=args.overwrite or own)
+    except FileExistsError:  # another export wrote --out while this one ran (probe round 30, ex1c)
+        parser.error(f"--out {str(out)!r} was written by another process while this export ran; the graph is not "
+                     "written: give a new file, or add --overwrite to replace it")
     except RuntimeError as err:  # a config.json that does not describe the weights: one line, not a traceback
         error = mismatch_error("model_dir", model_dir, err)
         if error is None:

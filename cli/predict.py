@@ -78,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
             check_length(str(opts["model_dir"]), config, length)
             # never the input file nor a file of the model: output=input replaced the texts with their labels
             model_files = [str(f) for f in path.iterdir()]
+            overwrite = BOOLS[str(opts["overwrite"]).lower()]
             check_output(str(opts["output"]), [str(opts["input"])] * (opts["input"] != "-") + model_files,
-                         overwrite=BOOLS[str(opts["overwrite"]).lower()])
+                         overwrite=overwrite)
             if opts["input"] == "-":
                 # UTF-8 whatever the locale, with bad bytes kept as escapes so that line_texts names their line
                 stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape") if hasattr(
@@ -107,7 +108,14 @@ def main(argv: list[str] | None = None) -> int:
                 from sdp.io import atomic_write
 
                 text = "".join(f"{label}\n" for label in labels)  # written whole (its folder made), or not at all
-                atomic_write(Path(opts["output"]), lambda tmp: tmp.write_text(text))
+                try:  # never over a file another process wrote there while this one labelled (probe round 30, pr1)
+                    atomic_write(Path(opts["output"]), lambda tmp: tmp.write_text(text), replace=overwrite)
+                except FileExistsError:
+                    from sdp.data.tasks import DataError
+
+                    raise DataError(f"output={opts['output']!r} was written by another process while this one "
+                                    "labelled its rows; the labels are not written: give another file, or add "
+                                    "overwrite=true") from None
                 print(f"sdp-predict: {len(texts)} rows labelled -> {opts['output']}", file=sys.stderr)
     except SystemExit as exc:  # a user error, printed as one line
         return int(exc.code or 0)

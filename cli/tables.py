@@ -119,14 +119,19 @@ def main(argv: list[str] | None = None) -> int:
     except PluginError as err:
         print(f"sdp-tables: error: {err}", file=sys.stderr)
         return 2
+    from sdp.io import folder_lock
     from sdp.report.report import build_report
 
-    report = build_report(
-        opts["results_dir"],
-        out_dir=opts["out_dir"],
-        baselines=opts["baselines"],
-        plots=str(opts["plots"]).lower() in TRUE,
-    )
+    out = Path(opts["out_dir"] or Path(str(opts["results_dir"])) / "tables")
+    out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out, wait=False) as mine:  # two at once left one folder of both's tables (probe round 30, tx1)
+        if not mine:
+            print(f"sdp-tables: error: out_dir={str(out)!r} is being written by another sdp-tables now (two at once "
+                  "would leave tables of both results folders in it); wait for it, or give another out_dir",
+                  file=sys.stderr)
+            return 2
+        report = build_report(opts["results_dir"], out_dir=opts["out_dir"], baselines=opts["baselines"],
+                              plots=str(opts["plots"]).lower() in TRUE)
     coll = report.collection
     print(
         f"sdp-tables: {len(coll.runs)} runs, {len(coll.failed)} failed, "

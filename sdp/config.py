@@ -327,9 +327,9 @@ def misspelt_key_errors(argv: list[str], groups: set[str]) -> list[str]:
     errors = []
     for arg in argv:
         key, _, value = arg.partition("=")
-        if key.lstrip("+") in groups and value == "null":  # Hydra: "Got NoneType" and a traceback (round 29)
+        if (key.lstrip("+") in groups or key.lstrip("+").startswith("hydra/")) and value == "null":  # Hydra's "Got
             errors.append(f"{arg}: {key.lstrip('+')} is a config group: name one of its options (sdp-run --help lists "
-                          "them; no distillation or weight term: regularizer=none, weight_reg=none)")
+                          "them; no distillation or weight term: regularizer=none, weight_reg=none)")  # NoneType": r29, r30
         if arg.startswith(("-", "+", "~")) or "=" not in arg or "/" in key or "@" in key or key.startswith("hydra"):
             continue
         schema, prefix = Config, ""
@@ -391,8 +391,7 @@ def repeated_sweep_errors(argv: list[str]) -> list[str]:
 def sweeper_params_errors(argv: list[str]) -> list[str]:
     """``hydra.sweeper.params`` on the command line with Hydra's basic sweeper (sdp's default): its params default to
     None, and Hydra's composition fails on it with a 20-line traceback (``AssertionError: Unexpected type for root:
-    NoneType``, or an AttributeError), whatever the spelling (probe round 18, a08). A search (hparams_search=, or
-    hydra/sweeper=) takes them."""
+    NoneType``, or an AttributeError; probe round 18, a08). A search (hparams_search=, hydra/sweeper=) takes them."""
     if any(a.lstrip("+").startswith(("hparams_search=", "hydra/sweeper=")) for a in argv):
         return []
     return [f"{arg}: Hydra's basic sweeper does not take hydra.sweeper.params from the command line; sweep the keys "
@@ -401,9 +400,8 @@ def sweeper_params_errors(argv: list[str]) -> list[str]:
 
 
 def unreadable_override_errors(argv: list[str]) -> list[str]:
-    """Overrides Hydra's grammar cannot read, each with its cure. Hydra said only "mismatched input '=' expecting
-    <EOF>", naming neither the override nor the quoting, for a path holding '=' or ',' given unquoted, such as a sweep
-    job's folder (outputs/sweeps/method=kd,seed=1,id=.../dense_model) as dense.checkpoint= (probe round 24, u01)."""
+    """Overrides Hydra's grammar cannot read, each with its cure (Hydra's "mismatched input '=' expecting <EOF>" named
+    neither: a sweep job's folder as dense.checkpoint=, round 24's u01); a list's elements are quoted each (round 30)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     parser, errors = OverridesParser.create(), []
@@ -415,6 +413,8 @@ def unreadable_override_errors(argv: list[str]) -> list[str]:
         except Exception as exc:  # noqa: BLE001 - Hydra's OverrideParseException (its grammar's words)
             key, _, value = arg.partition("=")
             said = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            whole = (f"[{','.join(repr(v.strip()) for v in value[1:-1].split(','))}]" if value[:1] + value[-1:] == "[]"
+                     else f"'{value}'")  # quoted as a whole, [rés] is a string, which a list key refuses (round 30)
             errors.append(f"{arg!r} is not an override Hydra can read ({said}); a value holding '=', ',', spaces or "
-                          f"brackets is quoted as a whole: {key}='{value}'")
+                          f"brackets is quoted as a whole (a list's elements each): {key}={whole}")
     return errors

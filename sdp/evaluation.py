@@ -30,7 +30,7 @@ from sdp.data.fingerprint import split_fingerprints, trained_rows_error
 from sdp.data.loading import load_splits, resolve_data_dir
 from sdp.data.tokenize import make_collator, make_dataloader, tokenize_splits
 from sdp.errors import ConfigError
-from sdp.io import write_json
+from sdp.io import folder_lock, write_json
 from sdp.metrics import compute_metrics_noting, eval_queries
 from sdp.models.inspect import changed_weights, length_error
 from sdp.pruning.masks import select_prunable, sparsity_report
@@ -230,6 +230,7 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_
     out_dir = Path(out_dir)
     path, config = check_saved_model(model_dir)  # cheap checks first: no weights, no data read yet
     check_out_dir(out_dir, path, cfg.task.name)
+    seen = (out_dir / "metrics.json").read_bytes() if (out_dir / "metrics.json").is_file() else None
     trained = None if length_given else trained_length(path, config)
     if trained is not None and trained != int(cfg.task.max_seq_length):
         # A model trained at 32 tokens was scored at the task's default 128 (38.14 where its run said 41.84), unsaid
@@ -288,5 +289,8 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_
         "wall_seconds": round(time.time() - started, 2),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / "metrics.json", record)
+    with folder_lock(out_dir):  # another sdp-eval's record written here meanwhile: checked again, not lost unsaid
+        if ((out_dir / "metrics.json").read_bytes() if (out_dir / "metrics.json").is_file() else None) != seen:
+            check_out_dir(out_dir, path, cfg.task.name)  # two at once both wrote, one record lost (round 30, ec1)
+        write_json(out_dir / "metrics.json", record)
     return record

@@ -88,8 +88,10 @@ def publish_tree(root: str | Path) -> None:
             path.chmod(dir_mode if path.is_dir() else file_mode)
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path`` (same directory, so the rename is atomic)."""
+def atomic_write(path: str | Path, write: Callable[[Path], None], replace: bool = True) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path`` (same directory, so the rename is atomic). ``replace``
+    false: FileExistsError if ``path`` exists by then, the file there kept (another process's output written while
+    this one worked was replaced, both saying they wrote it: probe round 30)."""
     path = Path(path)
     if path.is_symlink():  # into the file it points to, as a shell's > writes: the rename replaced the link itself,
         path = path.resolve()  # and the file it named kept its old content (sdp-predict output=; probe round 15, o04)
@@ -102,7 +104,11 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
             os.chmod(tmp, umask_mode())
-            os.replace(tmp, path)
+            if replace:
+                os.replace(tmp, path)
+            else:  # a hard link is made only where no file is: the check and the write are one step
+                os.link(tmp, path)
+                os.unlink(tmp)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)  # a full disk gets its space back; the old file is untouched
             raise
@@ -128,3 +134,22 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def folder_lock(path: str | Path, wait: bool = True) -> Iterator[bool]:
+    """``flock`` on the folder itself (no file is left in it) for the block; yields whether it is held (``wait`` false:
+    False at once where another process holds it). Two tools writing one folder at once each said they wrote it,
+    and one's output was lost, or the folder held both's files mixed (probe round 30)."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)

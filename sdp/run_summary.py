@@ -104,6 +104,8 @@ def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict
     metrics["model_sha256"] = weights_digest(run_dir / "model")
     if not OmegaConf.select(cfg, "dense.checkpoint") and (run_dir / "dense_model").is_dir():  # its own, by content
         metrics["dense_model_fingerprint"] = model_fingerprint(run_dir / "dense_model")
+    if isinstance(metrics.get("code"), dict):
+        metrics["code"] = code_trail(run_dir, metrics["code"])
     write_json(run_dir / "sparsity.json", report["per_matrix"])
     write_json(run_dir / "metrics.json", metrics)
     if cfg.push_to_hub:
@@ -113,6 +115,14 @@ def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict
             log.error("the run is complete, but pushing model/ to %r failed (%s: %s); upload it with "
                       "`hf upload %s %s`", cfg.push_to_hub, type(exc).__name__, exc,
                       cfg.push_to_hub, run_dir / "model")
+
+
+def code_trail(run_dir: Path, code: dict[str, Any]) -> dict[str, Any]:
+    """``code`` with ``before_resume``, the ids of the code the launches before this one ran (run.json's earlier_code,
+    kept by a resume with reuse=any_code): the record named the last code alone, and the tables "one sdp version"
+    for a run two codes trained (probe round 30, rz1)."""
+    earlier = [c.get("id") for c in (read_run_record(run_dir) or {}).get("earlier_code") or [] if isinstance(c, dict)]
+    return {**code, "before_resume": earlier} if earlier else code
 
 
 def record_training(model: Any, tokenizer: Any, cfg: Any = None, run_dir: Path | None = None) -> None:

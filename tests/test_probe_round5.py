@@ -284,7 +284,7 @@ def test_export_prints_the_file_it_wrote(tmp_path, capsys, monkeypatch):
     model = _model_dir(tmp_path / "model")
     out = tmp_path / "m.onnx"
     monkeypatch.setattr(export, "missing_export_packages", lambda: [])
-    monkeypatch.setattr(export, "export_model_dir", lambda d, o: (Path(o), {"layers": [], "onnx": "model.onnx"}))
+    monkeypatch.setattr(export, "export_model_dir", lambda d, o, **kw: (Path(o), {"layers": [], "onnx": "model.onnx"}))
     assert export_main([str(model), "--out", str(out)]) == 0
     assert json.loads(capsys.readouterr().out)["onnx"] == str(out)
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import datasets
 
-from sdp.data.file_scan import delimited_cells, scan_file
+from sdp.data.file_scan import delimited_cells, look_alikes, scan_file, text_key
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target, read_utf8
 
 log = logging.getLogger("sdp")
@@ -137,8 +137,7 @@ def _as_written(ds: datasets.Dataset, path: str | Path, fields: list[str], label
 
 
 def _text(path: str | Path) -> str:
-    """A local file's or a URL's text (a file:// or https:// CSV's labels 01/02 were classes 1/2: as_written skipped
-    URLs)."""
+    """A local file's or a URL's text (a URL's CSV labels 01/02 were classes 1/2: as_written skipped URLs)."""
     if not is_url(path):
         return read_utf8(Path(str(path)).expanduser())
     import fsspec  # datasets' own reader of URLs
@@ -150,7 +149,8 @@ def _text(path: str | Path) -> str:
 def _check_columns(ds: datasets.Dataset, columns: list[str], key: str, path: str) -> None:
     missing = [c for c in columns if c not in ds.column_names]
     if missing:
-        raise DataError(f"task.{key}={path!r} has no column {missing}; its columns: {ds.column_names}")
+        raise DataError(f"task.{key}={path!r} has no column {missing}; its columns: {ds.column_names}"
+                        + look_alikes(missing, ds.column_names))
 
 
 def _is_blank(value: Any) -> bool:
@@ -219,9 +219,10 @@ def _check_distinct_files(task_cfg: Any, files: dict[str, str]) -> None:
 
 
 def repeated_rows(train: Any, other: Any, fields: list[str]) -> list[int]:
-    """The rows of ``other`` (counted from 1) whose texts (``fields``) are those of a row of ``train``."""
-    seen = set(zip(*(train[f] for f in fields)))
-    return [i + 1 for i, texts in enumerate(zip(*(other[f] for f in fields))) if texts in seen]
+    """The rows of ``other`` (counted from 1) whose texts (``fields``) are those of a row of ``train``, up to letter
+    case, spacing and Unicode form (text_key: the dev rows upper-cased read as the same rows, unsaid; round 30)."""
+    seen = {tuple(map(text_key, texts)) for texts in zip(*(train[f] for f in fields))}
+    return [i + 1 for i, texts in enumerate(zip(*(other[f] for f in fields))) if tuple(map(text_key, texts)) in seen]
 
 
 def _check_shared_rows(task_cfg: Any, files: dict[str, str], tables: dict[str, Any], fields: list[str]) -> None:
@@ -235,7 +236,8 @@ def _check_shared_rows(task_cfg: Any, files: dict[str, str], tables: dict[str, A
     for base, split in pairs:
         if rows := repeated_rows(tables[base], tables[split], fields):
             log.warning("task.%s=%r: %d of %d rows repeat a row of task.%s=%r (the same %s; data rows %s, counted from "
-                        "1): their score is partly a %s score; drop them from one of the files", files[split],
+                        "1): their score is partly a %s score (rows compared up to letter case, spacing and Unicode "
+                        "form); drop them from one of the files", files[split],
                         str(task_cfg[files[split]]), len(rows), len(tables[split]), files[base],
                         str(task_cfg[files[base]]), ", ".join(fields), rows[:5], "training" if base == "train" else "dev")
 
@@ -260,12 +262,13 @@ def _label_names(values: list[Any], label_col: str) -> tuple[str, ...]:
     names = tuple(sorted(str(v) for v in distinct))
     # 'positive' and 'positive ' (a stray space in some rows) were two classes, and the model got one more output;
     # so were 'Entailment' and 'entailment' (probe round 8, d08: a 3-class model for a 2-class file, no word)
-    alike: dict[str, list[str]] = {}
+    alike: dict[str, list[str]] = {}  # and 'très' composed and decomposed (NFC, NFD): a class each (round 30)
     for name in names:
-        alike.setdefault(" ".join(name.split()).casefold(), []).append(name)
+        alike.setdefault(text_key(name), []).append(name)
     twins = next((group for group in alike.values() if len(group) > 1), None)
     if twins is not None:
-        how = "spaces" if len({" ".join(t.split()) for t in twins}) == 1 else "spaces or letter case"
+        how = ("spaces" if len({" ".join(t.split()) for t in twins}) == 1 else "spaces or letter case" if len(
+            {" ".join(t.split()).casefold() for t in twins}) == 1 else f"Unicode form ({', '.join(map(ascii, twins))})")
         raise DataError(f"task.label_column={label_col!r} holds labels that differ only in {how}, {twins}: they "
                         "would be separate classes; write each label one way (or list the classes in "
                         "task.label_names)")
@@ -325,7 +328,7 @@ def custom_task(task_cfg: Any) -> TaskSpec:
             unknown = sorted({str(v) for v in tables[split][label_col]} - set(names))
             if unknown:
                 raise DataError(f"task.{key}={str(task_cfg[key])!r}: unknown label(s) {unknown[:5]} in column "
-                                f"{label_col!r}; allowed: {list(names)}")
+                                f"{label_col!r}; allowed: {list(names)}" + look_alikes(unknown[:5], list(names)))
         if len(names) < 2:
             raise DataError(f"task.label_column={label_col!r} has a single class {list(names)}: nothing to learn")
         _warn_untrained_classes(task_cfg, files, tables, names, label_col)
@@ -398,8 +401,7 @@ def target(spec: TaskSpec, value: Any, where: str) -> float:
 
 
 def read_custom_split(task: TaskSpec, root: Path | None, split: str) -> list[dict]:
-    """Rows ``{text field: str, "label": class name or float}`` of one split (``root`` is unused: the
-    paths in the spec are absolute)."""
+    """Rows ``{text field: str, "label": class name or float}`` of one split (``root`` unused: the paths are absolute)."""
     path = task.local_file(split)
     key = {**FILE_KEYS, **OPTIONAL_FILE_KEYS}.get(split, split)
     ds = read_checked(path, key, list(task.text_fields), task.local_label_column)

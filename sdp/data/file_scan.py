@@ -12,11 +12,27 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from pathlib import Path
 
 from sdp.data.tasks import DataError, read_utf8
 
 _BOM = "\ufeff"
+
+
+def text_key(value: object) -> str:
+    """A text as its reader sees it, with its Unicode form (NFKC), runs of spaces and letter case set aside: an uncased
+    tokenizer reads 'GOOD  film' as 'good film', and 'très' composed (NFC) or decomposed (NFD) prints alike; exact
+    comparison missed both (a test file of the dev rows upper-cased, labels in two forms: probe round 30)."""
+    return " ".join(unicodedata.normalize("NFKC", str(value)).split()).casefold()
+
+
+def look_alikes(given: list[str], known: list[str]) -> str:
+    """' (...)' naming each of ``given`` that is one of ``known`` written otherwise, in code points; else ''."""
+    keys = {text_key(k): k for k in known}
+    pairs = [(g, keys[text_key(g)]) for g in given if text_key(g) in keys]
+    return (" (" + "; ".join(f"{ascii(g)} is {ascii(k)} written otherwise: in another letter case, spacing or Unicode "
+                             "form (NFC/NFD)" for g, k in pairs) + ")") if pairs else ""
 
 
 def scan_file(path: Path, suffix: str, key: str) -> int | None:

@@ -69,7 +69,8 @@ def _column_index(task: TaskSpec, head: list[str] | None, col: str | int, path: 
     if isinstance(col, int):
         return col
     if col not in head:
-        raise DataError(f"{str(path)!r} line 1: header has no column {col!r}; header columns: {head}")
+        shown = head if len(head) <= 10 else [*head[:10], f"... ({len(head)} in all)"]  # not a whole file's cells
+        raise DataError(f"{str(path)!r} line 1: header has no column {col!r}; header columns: {shown}")
     return head.index(col)
 
 

@@ -199,8 +199,8 @@ def _warn_repeated_rows(task: TaskSpec, train: datasets.Dataset, held: datasets.
     fields = [f for f in task.text_fields if f in held.column_names]
     if fields and (rows := repeated_rows(train, held, fields)):
         log.warning("task.validation_from_train=%s: %d of %d held-out rows repeat a row left for training (the same "
-                    "%s): their score is partly a training score; drop the repeated rows from the training data",
-                    fraction, len(rows), len(held), ", ".join(fields))
+                    "%s, up to letter case, spacing and Unicode form): their score is partly a training score; drop the "
+                    "repeated rows from the training data", fraction, len(rows), len(held), ", ".join(fields))
 
 
 def _warn_untrained_held_out_classes(task: TaskSpec, train: datasets.Dataset, held: datasets.Dataset,

@@ -35,7 +35,10 @@ def read_utf8(path) -> str:
     """A data file's text; invalid UTF-8 is a DataError naming the file and the line."""
     raw = path.read_bytes()
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
+        # CR-only line ends (old Mac, some exports): a GLUE TSV read as one header line of the whole file, a JSON
+        # Lines file as one line (probe round 30); the custom CSV reader and datasets read such files as lines
+        return text.replace("\r", "\n") if "\r" in text and "\n" not in text else text
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
         raise DataError(

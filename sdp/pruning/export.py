@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from sdp.io import atomic_write
+
 log = logging.getLogger("sdp")
 ONNX_FILE = "model.onnx"
 EXPORT_PACKAGES = ("onnx", "onnxruntime")
@@ -48,8 +50,9 @@ class _Logits(nn.Module):
 
 
 @torch.no_grad()
-def export_onnx(model: nn.Module, path: str | Path, example_length: int = 16) -> Path:
-    """Write ``model`` (in eval mode, on the CPU, fp32) as an ONNX graph at ``path``."""
+def export_onnx(model: nn.Module, path: str | Path, example_length: int = 16, replace: bool = True) -> Path:
+    """Write ``model`` (in eval mode, on the CPU, fp32) as an ONNX graph at ``path``, whole or not at all; ``replace``
+    false: FileExistsError where a file is there by then (two exports into one --out both said they wrote it)."""
     missing = missing_export_packages()
     if missing:
         raise RuntimeError(f"ONNX export needs {missing}: pip install 'sdp[export]'")
@@ -62,9 +65,10 @@ def export_onnx(model: nn.Module, path: str | Path, example_length: int = 16) ->
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice, tracer notes
         # The TorchScript exporter: 6x faster here than the dynamo one (which needs onnxscript), same graph.
-        torch.onnx.export(_Logits(model, names), tuple(example), str(path), input_names=names,
-                          output_names=["logits"], opset_version=OPSET, dynamo=False,
-                          dynamic_axes={**{n: {0: "batch", 1: "sequence"} for n in names}, "logits": {0: "batch"}})
+        atomic_write(path, lambda tmp: torch.onnx.export(
+            _Logits(model, names), tuple(example), str(tmp), input_names=names, output_names=["logits"],
+            opset_version=OPSET, dynamo=False,
+            dynamic_axes={**{n: {0: "batch", 1: "sequence"} for n in names}, "logits": {0: "batch"}}), replace=replace)
     return path
 
 
@@ -132,7 +136,7 @@ def structured_outputs(student: nn.Module, masks) -> tuple[nn.Module, object]:
     return standard, extra_files
 
 
-def export_model_dir(model_dir: str | Path, out: str | Path | None = None) -> tuple[Path, dict]:
+def export_model_dir(model_dir: str | Path, out: str | Path | None = None, replace: bool = True) -> tuple[Path, dict]:
     """Any run's model/ (or any sequence-classification folder) as ONNX, with heads and FFN neurons that add
     nothing (all-zero output columns) cut out first: ``out`` defaults to ``<model_dir>/model.onnx``."""
     from transformers import AutoModelForSequenceClassification
@@ -152,7 +156,7 @@ def export_model_dir(model_dir: str | Path, out: str | Path | None = None) -> tu
         record = {**_structure_record(kept, dense, model, compact), "dense_from": source}
     except StructureError:  # not a BERT-like encoder: exported as it is
         compact, record = model, {}
-    path = export_onnx(compact, Path(out) if out else model_dir / ONNX_FILE)
+    path = export_onnx(compact, Path(out) if out else model_dir / ONNX_FILE, **({} if replace else {"replace": False}))
     return path, record
 
 

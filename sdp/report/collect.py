@@ -241,21 +241,26 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     code = data.get("code") if isinstance(data.get("code"), dict) else {}
     rec["sdp_version"] = f"code:{str(code['id'])[:12]}" if code.get("id") else str(versions.get("sdp") or "")
     rec["sdp_dirty"] = bool(versions.get("sdp_dirty", False))
-    rec["code_flag"] = code_flag(data.get("code_changed_since"))
+    rec["code_flag"] = code_flag(data.get("code_changed_since")) or (  # resumed under other code (round 30, rz1)
+        f"resumed with reuse=any_code under other code: trained by code {', '.join(map(str, code['before_resume']))}, "
+        f"then {code.get('id')}" if isinstance(code.get("before_resume"), list) and code["before_resume"] else "")
     rec["has_trace"] = (run_dir / "trace.jsonl").is_file()
     # The run's own process time (one launch: a resumed run's record holds only its last part).
     rec["wall_seconds"] = float(data["wall_seconds"]) if _is_number(data.get("wall_seconds")) else float("nan")
     # Whole: one launch from start to end, as far as the trace shows (no trace: not known, so not whole).
     rec["whole_launch"] = rec["has_trace"] and not was_resumed(run_dir / "trace.jsonl")
+    rec["threads"] = versions.get("num_threads") if isinstance(versions.get("num_threads"), int) else None
     given = _lookup(cfg, "dense.checkpoint") or _lookup(config or {}, "dense.checkpoint")
     rec["own_dense_stage"] = not given
     # Its dense model by content (a given one's path if not known): trained or given a copy, one unit (round 26 dk1)
     prints = data.get("data_fingerprint") if isinstance(data.get("data_fingerprint"), dict) else {}
     rec["dense_model"] = str((prints.get("model:dense.checkpoint") or given) if given
                              else data.get("dense_model_fingerprint") or "")
-    # Paired by that content where both fingerprints are recorded: KD given MP seed 1's dense_model/ (or a copy) and
-    # MP seed 1 itself were never paired, their dense.checkpoint differing (deltas.md and claims.md n=1 of 2, round 29)
-    if prints.get("model:dense.checkpoint") if given else data.get("dense_model_fingerprint"):
+    # A run given dense.checkpoint pairs by that model's content: KD given MP seed 1's dense_model/ (or a copy) and MP
+    # seed 1 itself were never paired (round 29's dp1; collect_runs maps it to the run whose own stage made it). Runs
+    # with their own dense stages pair by config, as before: by fingerprint, a record from before it was kept, or a
+    # run at another train.num_threads (its dense model other in the last bits), paired with none (round 30)
+    if given and prints.get("model:dense.checkpoint"):
         rec["pair_setup"] = f"{rec['setup']}/dense:{rec['dense_model']}"
     seed, sparsity = field_("seed"), field_("target_sparsity")
     completed = status == "completed"
@@ -310,7 +315,7 @@ def code_flag(flag: Any) -> str:
 _COLUMNS = [
     "path", "status", "task", "model", "method", "schedule", "teacher", "seed",
     "target_sparsity", "config_hash", "setup", "pair_setup", "row_setup", "data", "finished_at", "sdp_version", "sdp_dirty", "code_flag", "has_trace", "final", "dense",
-    "per_language", "final_main", "error", "wall_seconds", "whole_launch", "own_dense_stage", "dense_problem",
+    "per_language", "final_main", "error", "wall_seconds", "whole_launch", "threads", "own_dense_stage", "dense_problem",
     "dense_only", "undefined", "dense_model", "run_warnings", "model_sha",
 ]  # fmt: skip
 
@@ -341,7 +346,7 @@ def collect_runs(results_dir: Path | str) -> Collection:
             dense_only.append(record)  # e.g. a study's shared dense model: it prunes nothing (Dense rows have it)
             continue
         records.append(record)
-    frame = pd.DataFrame(records, columns=_COLUMNS)
+    frame = _pair_given_with_own(pd.DataFrame(records, columns=_COLUMNS))
     done = frame[frame["status"] == "completed"].reset_index(drop=True)
     unfinished = frame[frame["status"] != "completed"].sort_values("path")
     stopped = unfinished["status"] == INTERRUPTED
@@ -372,6 +377,17 @@ def collect_runs(results_dir: Path | str) -> Collection:
         skipped=skipped,
         interrupted=interrupted,
     )
+
+
+def _pair_given_with_own(frame: pd.DataFrame) -> pd.DataFrame:
+    """A run given dense.checkpoint takes the pairing key of a run of its setup and seed whose own dense stage made
+    that model (by fingerprint): the two share their dense model, as runs of one config with their own stages do."""
+    if frame.empty:
+        return frame
+    alias = {(r.setup, r.seed, r.dense_model): r.pair_setup for r in frame.itertuples(index=False)
+             if r.own_dense_stage and r.dense_model}  # of the same seed: the seed's own dense model, not another's
+    return frame.assign(pair_setup=[r.pair_setup if r.own_dense_stage else alias.get(
+        (r.setup, r.seed, r.dense_model), r.pair_setup) for r in frame.itertuples(index=False)])
 
 
 def is_tuning_run(path: Path) -> bool:

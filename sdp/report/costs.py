@@ -41,7 +41,16 @@ def render_costs(runs: pd.DataFrame, dense_only: pd.DataFrame) -> str | None:
              "say how loaded the machine was: compare rows made side by side.", "",
              "| task | model | setup | run | method | mean s | min-max s | n | left out (resumed, no trace) |",
              "|---|---|---|---|---|---|---|---|---|"]
-    frame = frame.assign(rank=frame["kind"].map(KINDS.index))
+    # One setup's runs at other train.num_threads (no key of a run's identity) are rows of their own: KD at 2 threads
+    # beside MP at 1 read as KD's cost, 6 s against 1 (probe round 30, ct1); said only where they differ
+    counts = frame.groupby(["task", "model", "setup"])["threads"].transform(lambda t: t.dropna().nunique())
+    frame = frame.assign(kind=[f"{k} ({int(t)} thread{'s' * (t != 1)})" if n > 1 and t == t and t is not None else k
+                               for k, t, n in zip(frame["kind"], frame["threads"], counts)])
+    if (counts > 1).any():
+        lines.insert(-3, "Runs of one setup at other `train.num_threads` (versions.num_threads; no key of the run's "
+                         "identity) are rows of their own, their thread count in the run column: their times do not "
+                         "compare.")
+    frame = frame.assign(rank=frame["kind"].map(lambda k: KINDS.index(k if k in KINDS else k.rsplit(" (", 1)[0])))
     keys = ["task", "model", "rank", "setup", "kind", "method"]
     for (task, model, _, setup, kind, method), grp in frame.groupby(keys, sort=True):
         whole = grp.loc[grp["whole_launch"].astype(bool), "wall_seconds"]
