@@ -15,6 +15,7 @@ import random
 from pathlib import Path
 
 from omegaconf import OmegaConf
+from records import write_record
 
 
 def _csv(path: Path, rows: list[tuple[str, str]]) -> str:
@@ -64,26 +65,6 @@ def test_a_test_file_of_the_dev_rows_in_another_order_or_format_is_said(tmp_path
 
 
 # --------------------------------------------------------------------------- dp1
-def _record(root: Path, name: str, method: str, seed: int, final: float, *, own: str | None = None,
-            given: tuple[str, str] | None = None) -> None:
-    """A completed run: its own dense stage made the dense model ``own`` (a fingerprint), or it was given
-    dense.checkpoint ``given`` = (path, fingerprint)."""
-    run_dir = root / name
-    run_dir.mkdir(parents=True)
-    prints = {"train": "t0", "validation": "v0", **({"model:dense.checkpoint": given[1]} if given else {})}
-    record = {"status": "completed", "task": "rte", "model": "tiny-bert", "method": method, "schedule": "cubic",
-              "teacher": "frozen", "seed": seed, "target_sparsity": 0.8, "final": {"main": final, "accuracy": final},
-              "dense": {"main": 0.55, "accuracy": 0.55}, "config_hash": f"h-{method}",
-              "versions": {"sdp": "aaa", "sdp_dirty": False}, "finished_at": f"2026-12-06T10:0{seed}:00+00:00",
-              "data_fingerprint": prints, "model_sha256": {"model.safetensors": f"sha-{name}"},
-              **({"dense_model_fingerprint": own} if own else {})}
-    (run_dir / "metrics.json").write_text(json.dumps(record))
-    cfg = {"task": {"name": "rte"}, "model": {"name": "tiny-bert"}, "regularizer": {"name": method.lower()},
-           "sparsity": 0.8, "prune": {"criterion": "magnitude", "teacher": "frozen"},
-           "dense": {"max_steps": 20, **({"checkpoint": given[0]} if given else {})}}
-    (run_dir / "run.json").write_text(json.dumps({"config": cfg}))
-
-
 def test_a_run_given_another_runs_dense_model_is_paired_with_that_run(tmp_path):
     """dp1: MP seeds 1-2 with their own dense stages; KD seed 1 given MP seed 1's dense_model/ (the same model by
     fingerprint), KD seed 2 with its own: deltas.md `KD vs MP +0.00 (n=1)`, where by hand both seeds pair: -0.83
@@ -91,10 +72,10 @@ def test_a_run_given_another_runs_dense_model_is_paired_with_that_run(tmp_path):
     from sdp.report.collect import collect_runs
     from sdp.report.tables import delta_frame
 
-    _record(tmp_path, "mp1", "MP", 1, 0.8833, own="fp1")
-    _record(tmp_path, "mp2", "MP", 2, 0.55, own="fp2")
-    _record(tmp_path, "kd1", "KD", 1, 0.8667, given=(str(tmp_path / "mp1" / "dense_model"), "fp1"))
-    _record(tmp_path, "kd2", "KD", 2, 0.55, own="fp2")
+    write_record(tmp_path, "mp1", "MP", 1, 0.8833, own="fp1")
+    write_record(tmp_path, "mp2", "MP", 2, 0.55, own="fp2")
+    write_record(tmp_path, "kd1", "KD", 1, 0.8667, given=(str(tmp_path / "mp1" / "dense_model"), "fp1"))
+    write_record(tmp_path, "kd2", "KD", 2, 0.55, own="fp2")
     kd = delta_frame(collect_runs(tmp_path).runs).set_index("method").loc["KD"]
     assert (kd["n_mp"], round(kd["delta_mp"], 2)) == (2, -0.83)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
+from records import write_record
 
 
 def _csv(path: Path, rows: list[tuple[str, str]], header=("text", "label")) -> str:
@@ -70,27 +71,6 @@ def test_rows_repeating_others_up_to_case_and_spacing_are_said(tmp_path, caplog)
 
 
 # --------------------------------------------------------------------------- pm1, pn1
-def _record(root: Path, name: str, method: str, seed: int, final: float, *, own: str | None = None,
-            given: tuple[str, str] | None = None, threads: int = 1) -> None:
-    """A completed run: its own dense stage (whose model's fingerprint is ``own``, or unrecorded if None), or given
-    dense.checkpoint ``given`` = (path, fingerprint)."""
-    run_dir = root / name
-    run_dir.mkdir(parents=True)
-    prints = {"train": "t0", "validation": "v0", **({"model:dense.checkpoint": given[1]} if given else {})}
-    record = {"status": "completed", "task": "rte", "model": "tiny-bert", "method": method, "schedule": "cubic",
-              "teacher": "frozen", "seed": seed, "target_sparsity": 0.8, "final": {"main": final, "accuracy": final},
-              "dense": {"main": 0.55, "accuracy": 0.55}, "config_hash": f"h-{method}",
-              "versions": {"sdp": "aaa", "sdp_dirty": False, "num_threads": threads}, "wall_seconds": 10.0 * threads,
-              "finished_at": f"2026-12-06T10:0{seed}:00+00:00", "data_fingerprint": prints,
-              "model_sha256": {"model.safetensors": f"sha-{name}"}, **({"dense_model_fingerprint": own} if own else {})}
-    (run_dir / "metrics.json").write_text(json.dumps(record))
-    (run_dir / "trace.jsonl").write_text(json.dumps({"event": "train", "step": 1, "loss": 1.0}) + "\n")
-    cfg = {"task": {"name": "rte"}, "model": {"name": "tiny-bert"}, "regularizer": {"name": method.lower()},
-           "sparsity": 0.8, "prune": {"criterion": "magnitude", "teacher": "frozen"},
-           "dense": {"max_steps": 20, **({"checkpoint": given[0]} if given else {})}}
-    (run_dir / "run.json").write_text(json.dumps({"config": cfg}))
-
-
 def test_runs_with_their_own_dense_stage_pair_by_config_as_before(tmp_path):
     """pm1: MP seed 1's record made before dense_model_fingerprint was recorded, beside KD seed 1's with one: deltas.md
     `KD +0.00 (n=1)`, by hand -0.42 (n=2); pn1: KD at train.num_threads=2 (its dense model other in the last bits)
@@ -98,14 +78,14 @@ def test_runs_with_their_own_dense_stage_pair_by_config_as_before(tmp_path):
     from sdp.report.collect import collect_runs
     from sdp.report.tables import delta_frame
 
-    _record(tmp_path, "mp1", "MP", 1, 0.9417)  # an older record: no fingerprint
-    _record(tmp_path, "kd1", "KD", 1, 0.9333, own="fp-kd1")
-    _record(tmp_path, "mp2", "MP", 2, 0.925, own="fp-mp2")
-    _record(tmp_path, "kd2", "KD", 2, 0.925, own="fp-kd2", threads=2)  # another thread count, another fingerprint
-    _record(tmp_path, "mp3", "MP", 3, 0.90, own="fp-mp3")
-    _record(tmp_path, "kd3", "KD", 3, 0.80, given=(str(tmp_path / "mp3" / "dense_model"), "fp-mp3"))  # its seed's
-    _record(tmp_path, "mp4", "MP", 4, 0.90, own="fp-mp4")
-    _record(tmp_path, "kd4", "KD", 4, 0.50, given=(str(tmp_path / "mp3" / "dense_model"), "fp-mp3"))  # another seed's
+    write_record(tmp_path, "mp1", "MP", 1, 0.9417)  # an older record: no fingerprint
+    write_record(tmp_path, "kd1", "KD", 1, 0.9333, own="fp-kd1")
+    write_record(tmp_path, "mp2", "MP", 2, 0.925, own="fp-mp2")
+    write_record(tmp_path, "kd2", "KD", 2, 0.925, own="fp-kd2", threads=2)  # another thread count, another fingerprint
+    write_record(tmp_path, "mp3", "MP", 3, 0.90, own="fp-mp3")
+    write_record(tmp_path, "kd3", "KD", 3, 0.80, given=(str(tmp_path / "mp3" / "dense_model"), "fp-mp3"))  # its seed's
+    write_record(tmp_path, "mp4", "MP", 4, 0.90, own="fp-mp4")
+    write_record(tmp_path, "kd4", "KD", 4, 0.50, given=(str(tmp_path / "mp3" / "dense_model"), "fp-mp3"))  # another seed's
     kd = delta_frame(collect_runs(tmp_path).runs).set_index("method").loc["KD"]
     assert (kd["n_mp"], round(kd["delta_mp"], 2)) == (3, round((-0.0084 + 0.0 - 0.10) / 3 * 100, 2))
 
@@ -117,7 +97,7 @@ def test_a_run_resumed_under_other_code_says_so_in_its_record_and_the_tables(tmp
     from sdp.report.report import build_report
     from sdp.run_summary import code_trail
 
-    _record(tmp_path, "mp1", "MP", 1, 0.9, own="fp1")
+    write_record(tmp_path, "mp1", "MP", 1, 0.9, own="fp1")
     run = tmp_path / "mp1"
     record = json.loads((run / "run.json").read_text())
     (run / "run.json").write_text(json.dumps({**record, "earlier_code": [{"id": "4ba7b1f1088164de"}]}))
@@ -136,8 +116,8 @@ def test_costs_split_runs_of_one_setup_at_other_thread_counts(tmp_path):
     """ct1: KD at train.num_threads=2 beside MP at 1, one setup: costs.md `KD | 6` beside `MP | 1`, nothing said."""
     from sdp.report.report import build_report
 
-    _record(tmp_path, "mp1", "MP", 1, 0.9, own="fp1")
-    _record(tmp_path, "kd1", "KD", 1, 0.9, own="fp2", threads=2)
+    write_record(tmp_path, "mp1", "MP", 1, 0.9, own="fp1")
+    write_record(tmp_path, "kd1", "KD", 1, 0.9, own="fp2", threads=2)
     build_report(tmp_path, plots=False)
     costs = (tmp_path / "tables" / "costs.md").read_text()
     assert "| dense + pruning (1 thread) | MP | 10 |" in costs and "| dense + pruning (2 threads) | KD | 20 |" in costs
@@ -243,7 +223,7 @@ def test_two_sdp_tables_into_one_out_dir_do_not_mix_their_tables(tmp_path, capsy
     costs.md and claims.md of the other."""
     from sdp.cli.tables import main
 
-    _record(tmp_path / "r", "mp1", "MP", 1, 0.9, own="fp1")
+    write_record(tmp_path / "r", "mp1", "MP", 1, 0.9, own="fp1")
     out = tmp_path / "t"
     out.mkdir()
     fd = os.open(out, os.O_RDONLY)
