@@ -17,7 +17,8 @@ from pathlib import Path
 OPTIONS = {  # key -> (default, help)
     "model_dir": (None, "the model: a run's model/ folder (safetensors, config.json, tokenizer); required"),
     "input": ("-", "a .csv, .tsv or .jsonl file with a header, or - for stdin (one text, or a TAB pair, per line)"),
-    "text_fields": (None, "the file's text column(s), comma-separated: one, or two for a pair; required for a file"),
+    "text_fields": (None, "the file's text column(s), comma-separated: one, or two for a pair; default: the model's own "
+                          "(config.json sdp_text_fields, the columns sdp-run trained it on)"),
     "output": ("-", "where the labels go, one line per input row; - is stdout"),
     "batch_size": ("64", "texts per forward pass"),
     "max_seq_length": (None, "tokens per text (pair) after truncation; default: the model's own (config.json "
@@ -54,8 +55,6 @@ def parse_args(argv: list[str]) -> dict[str, str | None]:
     opts.update(dict(parser.parse_args(argv).overrides))
     if not opts["model_dir"]:
         parser.error("model_dir=<folder> is required (a run's model/ folder)")
-    if opts["input"] != "-" and not opts["text_fields"]:
-        parser.error(f"text_fields=<column>[,<column>] is required with input={opts['input']} (the text column(s))")
     return opts
 
 
@@ -90,7 +89,13 @@ def main(argv: list[str] | None = None) -> int:
                 from sdp.data.tasks import DataError
                 from sdp.saved_model import text_order_error
 
-                fields = [f.strip() for f in str(opts["text_fields"]).split(",") if f.strip()]
+                fields = [f.strip() for f in str(opts["text_fields"] or "").split(",") if f.strip()]
+                if not fields:  # the columns the model was trained on, where sdp-run recorded them (round 30, noticed)
+                    fields = [str(f) for f in config.get("sdp_text_fields") or []]
+                    if not fields:
+                        raise DataError(f"text_fields=<column>[,<column>] is required with input={opts['input']} (the "
+                                        "text column(s)): the model records none (config.json sdp_text_fields)")
+                    print(f"sdp-predict: text_fields={','.join(fields)} (the model's own)", file=sys.stderr)
                 if (error := text_order_error(opts["model_dir"], config, fields, "text_fields")) is not None:
                     raise DataError(error)
                 texts = file_texts(opts["input"], fields)

@@ -384,8 +384,10 @@ def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
         check_resumable(run_dir, cfg)  # another config's run here, unfinished or completed: refused, nothing touched
         check_same_code(run_dir, cfg)  # an unfinished run started by other code: refused (reuse=any_code resumes it)
         own = completed_here(run_dir, cfg)  # this config's, on this data (else refused): returned, nothing written
-        if own is not None:
-            log.info("run %s already completed: returning its metrics.json", run_dir)
+        if own is not None:  # made by other code (reuse=any_code): said as such (round 30, noticed)
+            other = cfg.get("reuse") == "any_code" and not same_code(own)
+            log.log(logging.WARNING if other else logging.INFO, "run %s already completed%s: returning its metrics.json",
+                    run_dir, f" by {describe(own)} (reuse=any_code), not by this code" if other else "")
             return own
         chash, seed = run_identity(cfg)
         any_code = cfg.get("reuse", "same_code") == "any_code"

@@ -166,6 +166,11 @@ def test_sdp_predict_labels_a_file_and_stdin_alike(runs, tmp_path, capsys, monke
     (tmp_path / "in.tsv").write_text("s1\ts2\n" + "".join(f"{a}\t{b}\n" for a, b in pairs))
     assert main([f"model_dir={run_dir / 'model'}", f"input={tmp_path / 'in.tsv'}", "text_fields=s1,s2"]) == 0
     assert capsys.readouterr().out.splitlines() == from_file
+    # No text_fields: the model's own (config.json sdp_text_fields); it was refused ("text_fields= is required").
+    (tmp_path / "own.tsv").write_text("sentence1\tsentence2\n" + "".join(f"{a}\t{b}\n" for a, b in pairs))
+    assert main([f"model_dir={run_dir / 'model'}", f"input={tmp_path / 'own.tsv'}"]) == 0
+    said = capsys.readouterr()
+    assert said.out.splitlines() == from_file and "text_fields=sentence1,sentence2 (the model's own)" in said.err
     out = tmp_path / "new" / "labels.txt"  # into a folder not made yet: it was a FileNotFoundError traceback
     assert main([f"model_dir={run_dir / 'model'}", f"input={tmp_path / 'in.tsv'}", "text_fields=s1,s2",
                  f"output={out}"]) == 0

@@ -63,7 +63,10 @@ def test_a_completed_run_by_other_code_is_run_again_not_returned(tmp_path, data,
     before = (run_dir / "metrics.json").read_bytes()
     assert _run(tmp_path, data, run_dir) == new and (run_dir / "metrics.json").read_bytes() == before
     _edit_code(monkeypatch, "edited2")
-    assert _run(tmp_path, data, run_dir, "reuse=any_code") == new and len(list(run_dir.glob("previous-*"))) == 1
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="sdp"):  # said as another code's (it said "already completed" alone)
+        assert _run(tmp_path, data, run_dir, "reuse=any_code") == new and len(list(run_dir.glob("previous-*"))) == 1
+    assert "already completed by code edited1 (" in caplog.text and "(reuse=any_code), not by this code" in caplog.text
 
 
 def test_the_skip_search_takes_only_a_twin_made_by_this_code(tmp_path):
