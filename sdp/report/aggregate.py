@@ -85,7 +85,8 @@ def _stats(values: list[float]) -> tuple[float, float, int]:
 
 
 def _versions(series: pd.Series) -> list[str]:
-    return sorted({v for v in series if v})
+    """The code versions of a cell's runs (a run resumed under other code holds two, space-separated)."""
+    return sorted({one for v in series if v for one in str(v).split()})
 
 
 def short_label(setup: str, empty: str = "no-setup") -> str:
@@ -150,7 +151,7 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
     setups = {(m, t): {s for (m2, t2, _, s) in per_seed if (m2, t2) == (m, t)} for (m, t, _, _) in per_seed}
     for (model, task, metric, setup), seeds in sorted(per_seed.items()):
         means = [sum(v) / len(v) for _, (v, _) in sorted(seeds.items())]
-        versions = sorted({v for _, (_, vs) in seeds.items() for v in vs if v})
+        versions = _versions(pd.Series([v for _, (_, vs) in seeds.items() for v in vs], dtype=object))
         same_label = {row_of[s] for s in setups[(model, task)]}
         variant = "/".join([*([short_label(row_of[setup])] if len(rows[model]) > 1 else []),
                             *([short_label(setup)] if len(setups[(model, task)]) > len(same_label) else [])])

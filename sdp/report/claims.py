@@ -297,7 +297,7 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
                   ""]
     # A difference between two codes is not the method's alone: said where the runs recorded code identities that
     # differ (records with a commit only, made before runs recorded one, are flagged by commit in summary.md).
-    mixed = sum(len({v for r in rec.values() if (v := str(r.get("version") or "")).startswith("code:")}) > 1
+    mixed = sum(len({v for r in rec.values() for v in str(r.get("version") or "").split() if v.startswith("code:")}) > 1
                 for rec in pairs.values())
     if mixed:
         lines += [f"Warning: {mixed} of {len(pairs)} pairing keys pair runs made by different code (their recorded "

@@ -240,6 +240,8 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     # The code identity where recorded, else the commit (one commit can hold other code: an edited plug-in, round 8)
     code = data.get("code") if isinstance(data.get("code"), dict) else {}
     rec["sdp_version"] = f"code:{str(code['id'])[:12]}" if code.get("id") else str(versions.get("sdp") or "")
+    if code.get("id") and isinstance(code.get("before_resume"), list):  # a run two codes trained: both, marked † (r30)
+        rec["sdp_version"] = " ".join(sorted({f"code:{str(c)[:12]}" for c in [*code["before_resume"], code["id"]]}))
     rec["sdp_dirty"] = bool(versions.get("sdp_dirty", False))
     rec["code_flag"] = code_flag(data.get("code_changed_since")) or (  # resumed under other code (round 30, rz1)
         f"resumed with reuse=any_code under other code: trained by code {', '.join(map(str, code['before_resume']))}, "
