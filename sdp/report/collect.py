@@ -251,7 +251,10 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     rec["wall_seconds"] = float(data["wall_seconds"]) if _is_number(data.get("wall_seconds")) else float("nan")
     # Whole: one launch from start to end, as far as the trace shows (no trace: not known, so not whole).
     rec["whole_launch"] = rec["has_trace"] and not was_resumed(run_dir / "trace.jsonl")
-    rec["threads"] = versions.get("num_threads") if isinstance(versions.get("num_threads"), int) else None
+    # The run's train.num_threads where its config sets it: versions.num_threads of records from before versions()
+    # took the setting holds torch's default read before setup applied it (2 where the run was set to, and ran at, 1)
+    threads = _lookup(config or {}, "train.num_threads") or versions.get("num_threads")
+    rec["threads"] = threads if isinstance(threads, int) and not isinstance(threads, bool) else None
     given = _lookup(cfg, "dense.checkpoint") or _lookup(config or {}, "dense.checkpoint")
     rec["own_dense_stage"] = not given
     # Its dense model by content (a given one's path if not known): trained or given a copy, one unit (round 26 dk1)
