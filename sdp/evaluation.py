@@ -186,6 +186,12 @@ def _dense_stage_of(path: Path) -> dict[str, Any]:
     return {"method": "Dense", "seed": run.get("seed"), "target_sparsity": 0.0}
 
 
+def _record_bytes(out_dir: Path) -> bytes | None:
+    """The evaluation record in ``out_dir`` as it is now (None: none): another sdp-eval's, written meanwhile, differs."""
+    record = out_dir / "metrics.json"
+    return record.read_bytes() if record.is_file() else None
+
+
 def check_out_dir(out_dir: Path, model_dir: Path | None = None, task: str | None = None) -> None:
     """An output folder never takes the place of a training run's record, nor of another model's or task's
     evaluation record (``model_dir``, ``task``: this evaluation's)."""
@@ -230,7 +236,7 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_
     out_dir = Path(out_dir)
     path, config = check_saved_model(model_dir)  # cheap checks first: no weights, no data read yet
     check_out_dir(out_dir, path, cfg.task.name)
-    seen = (out_dir / "metrics.json").read_bytes() if (out_dir / "metrics.json").is_file() else None
+    seen = _record_bytes(out_dir)
     trained = None if length_given else trained_length(path, config)
     if trained is not None and trained != int(cfg.task.max_seq_length):
         # A model trained at 32 tokens was scored at the task's default 128 (38.14 where its run said 41.84), unsaid
@@ -290,7 +296,7 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     with folder_lock(out_dir):  # another sdp-eval's record written here meanwhile: checked again, not lost unsaid
-        if ((out_dir / "metrics.json").read_bytes() if (out_dir / "metrics.json").is_file() else None) != seen:
+        if _record_bytes(out_dir) != seen:
             check_out_dir(out_dir, path, cfg.task.name)  # two at once both wrote, one record lost (round 30, ec1)
         write_json(out_dir / "metrics.json", record)
     return record

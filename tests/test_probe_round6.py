@@ -163,7 +163,7 @@ def test_export_of_a_structured_runs_model_reports_the_runs_dense_size(tmp_path,
     dense size in model/structure.json."""
     import sdp.pruning.export as export
 
-    monkeypatch.setattr(export, "export_onnx", lambda model, path: path)  # the ONNX file itself is not the point
+    monkeypatch.setattr(export, "export_onnx", lambda model, path, **kw: path)  # the ONNX file itself is not the point
     model = _model_dir(tmp_path / "model")
     _, plain = export.export_model_dir(model, tmp_path / "m.onnx")
     assert plain["dense_from"].startswith("the model itself") and plain["encoder_params"]["dense"] < 99999

@@ -156,7 +156,7 @@ def export_model_dir(model_dir: str | Path, out: str | Path | None = None, repla
         record = {**_structure_record(kept, dense, model, compact), "dense_from": source}
     except StructureError:  # not a BERT-like encoder: exported as it is
         compact, record = model, {}
-    path = export_onnx(compact, Path(out) if out else model_dir / ONNX_FILE, **({} if replace else {"replace": False}))
+    path = export_onnx(compact, Path(out) if out else model_dir / ONNX_FILE, replace=replace)
     return path, record
 
 
