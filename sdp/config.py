@@ -186,8 +186,24 @@ def model_name_from(pretrained: str) -> str:
         name = folder.name or name
         if name in RUN_MODEL_DIRS and (run := folder.parent.resolve().name):
             # 100 bytes of it: the run folder made from this name adds the run's own parts (NAME_MAX)
-            return run.encode()[:100].decode(errors="ignore") + RUN_MODEL_DIRS[name]
+            return (sweep_job_name(folder.parent) or run.encode()[:100].decode(errors="ignore")) + RUN_MODEL_DIRS[name]
     return name
+
+
+def sweep_job_name(run: Path) -> str | None:
+    """A sweep job's folder (``<overrides>,id=<run id>``, job_dir below) as ``<its model's name>-<run id>``, or None
+    for another folder: named after its overrides' first 100 bytes, every job of a sweep shared one cut name, with
+    '=' and ',' in it and the id that told them apart cut off (round 30, noticed)."""
+    import json
+    import re
+
+    if not (found := re.search(r",id=([0-9a-f]{8})$", run.resolve().name)):
+        return None
+    try:
+        model = json.loads((run / "run.json").read_text(encoding="utf-8"))["config"]["model"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):  # a job folder without its record (copied, or still starting)
+        model = "job"
+    return f"{str(model).replace('/', '_').replace(',', '_').replace('=', '_')}-{found.group(1)}"
 
 
 def run_id(*, _root_: Any) -> str:
@@ -225,30 +241,6 @@ def job_dir(dirname: str, run_id: str) -> str:
     return f"{head}...{tail}"
 
 
-HIDDEN_GROUPS = ("hydra", "component")  # component/<group>/<name>: the nodes conf/<group>/*.yaml include
-
-
-def help_groups() -> str:
-    """``${sdp_help_groups:}`` in sdp-run --help: each config group a user chooses from and its options. Hydra's
-    $APP_CONFIG_GROUPS listed the component/ groups too, which are the nodes the group files include, not a choice
-    (``component/regularizer=kd`` composes a second, unread regularizer)."""
-    from hydra.core.global_hydra import GlobalHydra
-
-    loader, lines = GlobalHydra.instance().config_loader(), []
-
-    def walk(parent: str) -> None:
-        for group in sorted(loader.list_groups(parent)):
-            path = f"{parent}/{group}" if parent else group
-            if path.split("/")[0] in HIDDEN_GROUPS:
-                continue
-            if options := loader.get_group_options(path):
-                lines.append(f"{path}: {', '.join(options)}")
-            walk(path)
-
-    walk("")
-    return "\n".join(lines)
-
-
 def register_configs() -> None:
     import sdp.objectives.registry  # noqa: F401  (stores each component's node: groups regularizer, weight_reg)
 
@@ -260,6 +252,8 @@ def register_configs() -> None:
 
         OmegaConf.register_new_resolver("sdp_gpu_jobs", sweep_jobs)
     if not OmegaConf.has_resolver("sdp_help_groups"):  # conf/hydra/help/sdp.yaml lists the groups with it
+        from sdp.help import help_groups
+
         OmegaConf.register_new_resolver("sdp_help_groups", help_groups)
     if not OmegaConf.has_resolver("sdp_run_id"):  # conf/config.yaml names the default run folder with it
         OmegaConf.register_new_resolver("sdp_run_id", run_id)

@@ -46,6 +46,9 @@ def test_sdp_run_help_lists_config_groups(tmp_path):
     # not the nodes the group files include: component/regularizer=kd is no choice (probe round 25, noticed)
     assert "component/" not in proc.stdout
     assert "\nregularizer: cosine, cross_correlation, kd, mse, none\n" in proc.stdout
+    # prune.criterion is a key, not a group, so no group listed its names (a known leftover of round 29)
+    assert "\nprune.criterion with unstructured: magnitude (null's choice), movement, taylor\n" in proc.stdout
+    assert "\nprune.criterion with structured: l2 (null's choice), taylor\n" in proc.stdout
 
 
 def test_sdp_tables_console_script(tmp_path):

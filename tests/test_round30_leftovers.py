@@ -36,3 +36,27 @@ def test_costs_read_the_threads_a_run_was_set_to(tmp_path):
     build_report(tmp_path, plots=False)
     costs = (tmp_path / "tables" / "costs.md").read_text()
     assert "thread" not in costs.split("| task |")[1] and "Runs of one setup at other" not in costs, costs
+
+
+def test_a_sweep_jobs_model_is_named_by_its_model_and_id(tmp_path, monkeypatch):
+    """Round 30 (noticed): sdp-eval's default folder for a sweep job's model was named after the first 100 bytes of the
+    job's folder (`<time>_custom_debug=smoke,dense.lr=0.01,...,method=mp,`): every job of a sweep shared that name,
+    and the id that told them apart was cut off. A sweep job's model is `<its model's name>-<run id>`."""
+    from omegaconf import OmegaConf
+
+    from cli.eval import default_out_dir
+    from sdp.config import model_name_from, sweep_job_name
+
+    overrides = "debug=smoke,dense.lr=0.01,method=mp," + ",".join(f"task.text_fields.{i}=column_{i}" for i in range(5))
+    jobs = [tmp_path / "sweeps" / f"{overrides},id={h}" for h in ("0123abcd", "89ef4567")]
+    for job in jobs:
+        (job / "model").mkdir(parents=True)
+        (job / "dense_model").mkdir()
+    (jobs[0] / "run.json").write_text(json.dumps({"config": {"model": {"name": "tiny-bert"}}}))
+    assert model_name_from(str(jobs[0] / "model")) == "tiny-bert-0123abcd"
+    assert model_name_from(str(jobs[0] / "dense_model")) == "tiny-bert-0123abcd-dense"
+    assert model_name_from(str(jobs[1] / "model")) == "job-89ef4567"  # no record yet: still told apart by its id
+    assert sweep_job_name(tmp_path / "mine") is None  # any other folder keeps its own name
+    cfg = OmegaConf.create({"output_root": str(tmp_path / "out"), "task": {"name": "custom"}})
+    folder = default_out_dir(cfg, str(jobs[0] / "model"))
+    assert folder.is_dir() and folder.name.endswith("_custom_tiny-bert-0123abcd"), folder.name

@@ -56,3 +56,11 @@ def test_without_the_plugin_the_criterion_is_unknown(tmp_path):
                  f"output_dir={tmp_path / 'run'}"], cwd=REPO, plugins=None)
     assert proc.returncode == 2
     assert "prune.criterion='toy_random' is not one of ['magnitude', 'movement', 'taylor']" in proc.stderr
+
+
+def test_sdp_run_help_lists_a_plugin_criterion(tmp_path):
+    """sdp-run loads the plug-ins before Hydra composes its help: the criterion is listed for its granularity."""
+    proc = _run(["cli.run", "--help"], cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "\nprune.criterion with unstructured: magnitude (null's choice), movement, taylor, toy_random\n" in proc.stdout
+    assert "\nprune.criterion with structured: l2 (null's choice), taylor\n" in proc.stdout
