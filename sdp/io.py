@@ -107,8 +107,14 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], replace: bool 
             if replace:
                 os.replace(tmp, path)
             else:  # a hard link is made only where no file is: the check and the write are one step
-                os.link(tmp, path)
-                os.unlink(tmp)
+                try:
+                    os.link(tmp, path)
+                    os.unlink(tmp)
+                except FileExistsError:
+                    raise
+                except OSError:  # no hard links here (some network or FUSE filesystems): the name is claimed
+                    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))  # as one step, then filled
+                    os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)  # a full disk gets its space back; the old file is untouched
             raise

@@ -60,3 +60,26 @@ def test_a_sweep_jobs_model_is_named_by_its_model_and_id(tmp_path, monkeypatch):
     cfg = OmegaConf.create({"output_root": str(tmp_path / "out"), "task": {"name": "custom"}})
     folder = default_out_dir(cfg, str(jobs[0] / "model"))
     assert folder.is_dir() and folder.name.endswith("_custom_tiny-bert-0123abcd"), folder.name
+
+
+def test_writing_a_new_file_where_hard_links_are_refused(tmp_path, monkeypatch):
+    """Round 30's Left: atomic_write(replace=False) made the file with os.link, which some network and FUSE filesystems
+    refuse (EPERM): sdp-predict output= and sdp-export --out failed there. The name is claimed with O_EXCL instead, so
+    a file already there is still kept."""
+    import errno
+    import os
+
+    import pytest
+
+    from sdp.io import atomic_write
+
+    def no_links(src, dst):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    path = tmp_path / "labels.txt"
+    atomic_write(path, lambda p: p.write_text("mine\n"), replace=False)
+    assert path.read_text() == "mine\n"
+    with pytest.raises(FileExistsError):
+        atomic_write(path, lambda p: p.write_text("theirs\n"), replace=False)
+    assert path.read_text() == "mine\n" and [p.name for p in tmp_path.iterdir()] == ["labels.txt"]  # no temporary left
