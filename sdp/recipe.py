@@ -96,13 +96,13 @@ class PruneRecipe:
     def setup(self) -> None:
         """Build every component, in dependency order; nothing that holds state is created later."""
         cfg = self.cfg
-        self.versions = versions(cfg.train.num_threads)  # at start: the code that runs, not the tree at the end
         attach_run_log(self.run_dir, launcher_rank() == 0)  # this job's run.log only, main process only
         datasets.disable_progress_bars()  # tqdm bars are for training, not for every map()
         if cfg.train.num_threads:
             torch.set_num_threads(cfg.train.num_threads)
         # 1. Accelerator first: it decides the device and process rank everything else depends on.
         self.accelerator = make_accelerator(cfg, self.run_dir)  # DDP; FSDP/DeepSpeed refused (distributed.py)
+        self.versions = versions(cfg.train.num_threads, self.accelerator.device)  # at start: the code that runs
         set_seed(cfg.seed)
         self.task: TaskSpec = resolve_task(cfg.task)  # languages, eval_test, validation_from_train applied
         self.tokenizer = load_tokenizer(cfg.model)

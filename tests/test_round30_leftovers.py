@@ -83,3 +83,32 @@ def test_writing_a_new_file_where_hard_links_are_refused(tmp_path, monkeypatch):
     with pytest.raises(FileExistsError):
         atomic_write(path, lambda p: p.write_text("theirs\n"), replace=False)
     assert path.read_text() == "mine\n" and [p.name for p in tmp_path.iterdir()] == ["labels.txt"]  # no temporary left
+
+
+def test_costs_split_a_setups_runs_by_device(tmp_path):
+    """ct1's Left: costs.md pooled one setup's runs made on two machines (a GPU's and a CPU's times in one mean). A
+    run records its device (versions.device), and runs on another device are rows of their own, said."""
+    from sdp.report.report import build_report
+
+    for name, method, seed, device in (("mp1", "MP", 1, "NVIDIA H200"), ("mp2", "MP", 2, "CPU Intel Xeon"),
+                                       ("kd1", "KD", 1, "NVIDIA H200")):
+        write_record(tmp_path, name, method, seed, 0.9, own=f"fp{seed}")
+        metrics = json.loads((tmp_path / name / "metrics.json").read_text())
+        metrics["versions"]["device"] = device
+        metrics["wall_seconds"] = 5.0 if device.startswith("NVIDIA") else 300.0
+        (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
+    build_report(tmp_path, plots=False)
+    costs = (tmp_path / "tables" / "costs.md").read_text()
+    assert "| dense + pruning (NVIDIA H200) | MP | 5 | 5-5 | 1 | 0 |" in costs, costs
+    assert "| dense + pruning (CPU Intel Xeon) | MP | 300 | 300-300 | 1 | 0 |" in costs, costs
+    assert "| dense + pruning (NVIDIA H200) | KD | 5 | 5-5 | 1 | 0 |" in costs, costs
+    assert "or on another device (`versions.device`" in costs
+
+
+def test_a_run_records_its_device():
+    import torch
+
+    from sdp.run.env import device_name, versions
+
+    assert versions(1, torch.device("cpu"))["device"].startswith("CPU ") and "device" not in versions(1)
+    assert device_name(torch.device("cpu")) == versions(1, torch.device("cpu"))["device"]

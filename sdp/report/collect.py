@@ -255,6 +255,7 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     # took the setting holds torch's default read before setup applied it (2 where the run was set to, and ran at, 1)
     threads = _lookup(config or {}, "train.num_threads") or versions.get("num_threads")
     rec["threads"] = threads if isinstance(threads, int) and not isinstance(threads, bool) else None
+    rec["device"] = versions["device"] if isinstance(versions.get("device"), str) else None  # older records: none
     given = _lookup(cfg, "dense.checkpoint") or _lookup(config or {}, "dense.checkpoint")
     rec["own_dense_stage"] = not given
     # Its dense model by content (a given one's path if not known): trained or given a copy, one unit (round 26 dk1)
@@ -320,7 +321,7 @@ def code_flag(flag: Any) -> str:
 _COLUMNS = [
     "path", "status", "task", "model", "method", "schedule", "teacher", "seed",
     "target_sparsity", "config_hash", "setup", "pair_setup", "row_setup", "data", "finished_at", "sdp_version", "sdp_dirty", "code_flag", "has_trace", "final", "dense",
-    "per_language", "final_main", "error", "wall_seconds", "whole_launch", "threads", "own_dense_stage", "dense_problem",
+    "per_language", "final_main", "error", "wall_seconds", "whole_launch", "threads", "device", "own_dense_stage", "dense_problem",
     "dense_only", "undefined", "dense_model", "run_warnings", "model_sha",
 ]  # fmt: skip
 

@@ -18,6 +18,14 @@ def _kind(run: pd.Series) -> str:
     return KINDS[1] if run["own_dense_stage"] else KINDS[2]
 
 
+def _where(kind: str, threads: object, device: object, threads_differ: bool, device_differ: bool) -> str:
+    """``dense + pruning (1 thread, NVIDIA H200)``: what tells the row's runs from the setup's others."""
+    parts = [f"{int(threads)} thread{'s' * (threads != 1)}"] if threads_differ and isinstance(threads, (int, float)) \
+        and threads == threads else []
+    parts += [device] if device_differ and isinstance(device, str) else []
+    return f"{kind} ({', '.join(parts)})" if parts else kind
+
+
 def render_costs(runs: pd.DataFrame, dense_only: pd.DataFrame) -> str | None:
     """Mean, range and count of ``wall_seconds`` per task, model, setup (one budget: the config less the method,
     the sparsity, the task and the per-seed inputs: glue.md's row label, collect.row_setup_hash; the setup with the
@@ -42,15 +50,17 @@ def render_costs(runs: pd.DataFrame, dense_only: pd.DataFrame) -> str | None:
              "| task | model | setup | run | method | mean s | min-max s | n | left out (resumed, no trace) |",
              "|---|---|---|---|---|---|---|---|---|"]
     # One setup's runs at other train.num_threads (no key of a run's identity) are rows of their own: KD at 2 threads
-    # beside MP at 1 read as KD's cost, 6 s against 1 (probe round 30, ct1); said only where they differ
-    counts = frame.groupby(["task", "model", "setup"])["threads"].transform(lambda t: t.dropna().nunique())
-    frame = frame.assign(kind=[f"{k} ({int(t)} thread{'s' * (t != 1)})" if n > 1 and t == t and t is not None else k
-                               for k, t, n in zip(frame["kind"], frame["threads"], counts)])
-    if (counts > 1).any():
-        lines.insert(-3, "Runs of one setup at other `train.num_threads` (versions.num_threads; no key of the run's "
-                         "identity) are rows of their own, their thread count in the run column: their times do not "
-                         "compare.")
-    frame = frame.assign(rank=frame["kind"].map(lambda k: KINDS.index(k if k in KINDS else k.rsplit(" (", 1)[0])))
+    # beside MP at 1 read as KD's cost, 6 s against 1 (probe round 30, ct1); so are runs on another device (a GPU's
+    # model, a CPU's: versions.device, none in older records). Said only where they differ.
+    differ = {c: frame.groupby(["task", "model", "setup"])[c].transform(lambda v: v.dropna().nunique()) > 1
+              for c in ("threads", "device")}
+    frame = frame.assign(rank=frame["kind"].map(KINDS.index))
+    frame = frame.assign(kind=[_where(k, t, d, nt, nd) for k, t, d, nt, nd in
+                               zip(frame["kind"], frame["threads"], frame["device"], differ["threads"], differ["device"])])
+    if (differ["threads"] | differ["device"]).any():
+        lines.insert(-3, "Runs of one setup at other `train.num_threads` or on another device (`versions.device`; no "
+                         "key of the run's identity) are rows of their own, their thread count or device in the run "
+                         "column: their times do not compare.")
     keys = ["task", "model", "rank", "setup", "kind", "method"]
     for (task, model, _, setup, kind, method), grp in frame.groupby(keys, sort=True):
         whole = grp.loc[grp["whole_launch"].astype(bool), "wall_seconds"]

@@ -35,9 +35,9 @@ def git_commit() -> tuple[str, bool]:
         return "unknown", False
 
 
-def versions(num_threads: int | None = None) -> dict[str, Any]:
+def versions(num_threads: int | None = None, device: Any = None) -> dict[str, Any]:
     """The code and environment of a run. ``num_threads``: the run's own setting (train.num_threads), which
-    setup() applies later; None: torch's default, as the run will use."""
+    setup() applies later; None: torch's default, as the run will use. ``device``: the run's (device_name)."""
     # Imported here, not at the top: config_hash runs before torch is loaded (config errors stay fast).
     import accelerate
     import datasets
@@ -57,7 +57,23 @@ def versions(num_threads: int | None = None) -> dict[str, Any]:
         "platform": platform.platform(),
         "cuda": torch.version.cuda,
         "num_threads": num_threads or torch.get_num_threads(),
+        **({"device": device_name(device)} if device is not None else {}),
     }
+
+
+def device_name(device: Any) -> str:
+    """What a run computed on, for costs.md: a GPU's model (``NVIDIA H200``), else ``CPU <model>`` (/proc/cpuinfo's
+    model name where there is one, else the machine type). Runs of one setup on two machines shared a cost row."""
+    import torch
+
+    if getattr(device, "type", str(device)) == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+    except OSError:  # not Linux
+        names = []
+    return f"CPU {names[0] if names else platform.machine() or 'unknown'}"
 
 
 # Settings inside groups that don't change what is computed: logging and threads, and the reference run
