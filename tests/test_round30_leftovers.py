@@ -112,3 +112,4 @@ def test_a_run_records_its_device():
 
     assert versions(1, torch.device("cpu"))["device"].startswith("CPU ") and "device" not in versions(1)
     assert device_name(torch.device("cpu")) == versions(1, torch.device("cpu"))["device"]
+    assert device_name(torch.device("meta")) == "meta"  # another backend (mps, xpu): its name, not the CPU's

@@ -62,12 +62,16 @@ def versions(num_threads: int | None = None, device: Any = None) -> dict[str, An
 
 
 def device_name(device: Any) -> str:
-    """What a run computed on, for costs.md: a GPU's model (``NVIDIA H200``), else ``CPU <model>`` (/proc/cpuinfo's
-    model name where there is one, else the machine type). Runs of one setup on two machines shared a cost row."""
+    """What a run computed on, for costs.md: a GPU's model (``NVIDIA H200``), another backend's name (``mps``), else
+    ``CPU <model>`` (/proc/cpuinfo's model name where there is one, else the machine type). Runs of one setup on
+    two machines shared a cost row (round 30's ct1, Left)."""
     import torch
 
-    if getattr(device, "type", str(device)) == "cuda":
+    kind = getattr(device, "type", str(device))
+    if kind == "cuda":
         return torch.cuda.get_device_name(device)
+    if kind != "cpu":  # mps, xpu, ...: the backend's name
+        return kind
     try:
         names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                  if line.startswith("model name")]
