@@ -206,6 +206,19 @@ def _warnings_kept() -> Iterator[list[str]]:
         log.removeHandler(handler)
 
 
+def _rows_decide(cfg: Any, config: dict[str, Any]) -> bool:
+    """Whether only max_train_samples differs from the carve model_dir's run made, and the model records the rows that
+    carve trained on: those rows decide (load_eval_data). max_train_samples=10000 of a 600-row file kept every row, and
+    sdp-eval without it was refused as holding out rows the run trained on, falsely (probe round 31, mt2)."""
+    from sdp.data.fingerprint import TRAINED_ROWS_KEY
+    from sdp.training_rows import carve_of
+
+    theirs = config.get("sdp_training_rows") if isinstance(config.get("sdp_training_rows"), dict) else {}
+    ours = carve_of({"task": dict(cfg.task), "max_train_samples": cfg.max_train_samples})
+    return bool(theirs.get(TRAINED_ROWS_KEY)) and [k for k, v in ours.items() if theirs.get(k) != v] == [
+        "max_train_samples"]
+
+
 def _record_bytes(out_dir: Path) -> bytes | None:
     """The evaluation record in ``out_dir`` as it is now (None: none): another sdp-eval's, written meanwhile, differs."""
     record = out_dir / "metrics.json"
@@ -294,7 +307,8 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_
     check_task_labels(model_dir, config, task)
     if (error := text_order_error(model_dir, config, task.text_fields, "task.text_fields")) is not None:
         raise ConfigError(error)
-    if cfg.task.get("validation_from_train") and (diff := carve_difference(path, cfg)):
+    diff = carve_difference(path, cfg) if cfg.task.get("validation_from_train") else None
+    if diff and not _rows_decide(cfg, config):
         raise ConfigError(f"model_dir {str(model_dir)!r} was not trained on the carve of the training rows that "
                           f"task.validation_from_train gives here ({diff}): the rows held out here include rows "
                           "its run trained on; give its run's max_train_samples, task.validation_from_train and "
@@ -302,7 +316,10 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_
     saved = load_saved_model(path, cpu=cfg.cpu)
     datasets.disable_progress_bars()  # as a run does: bars are for training, not for every map()
     with _warnings_kept() as more:
-        data, groups = load_eval_data(cfg, task, saved.tokenizer, config, model_dir)
+        try:
+            data, groups = load_eval_data(cfg, task, saved.tokenizer, config, model_dir)
+        except ConfigError as err:  # the rows decided (_rows_decide): say what else differs from its run's carve
+            raise ConfigError(f"{err}; its run's carve differs here in {diff}" if diff else str(err)) from None
     said += more
     outputs = {split: predict_split(saved, data[split], cfg.train.eval_batch_size) for split in task.eval_splits}
     # An undefined metric (constant predictions) is stored as 0.0: the record says so, as a run's metrics.json does

@@ -247,3 +247,31 @@ def test_the_readmes_tab_completion_is_installed():
     done = subprocess.run([sys.executable, "-m", "sdp.cli.run", "--shell-completion", "install=bash"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "complete -o" in done.stdout, done.stderr[-2000:]
+
+
+# --------------------------------------------------------------------------- mt2
+def test_a_carve_of_every_row_is_scored_whatever_max_train_samples_said(tmp_path, tokenizer):
+    """mt2: a tuning run with max_train_samples=10000 on a 600-row file kept every row; sdp-eval of its carve without
+    max_train_samples was refused, falsely: "the rows held out here include rows its run trained on"."""
+    from sdp.cli.eval import compose_config
+
+    from sdp.data.custom import custom_task
+    from sdp.data.fingerprint import split_fingerprints
+    from sdp.data.loading import load_splits
+    from sdp.evaluation import evaluate_saved
+
+    train = _csv(tmp_path / "tr.csv", [(f"train text {i}", ("neg", "pos")[i % 2]) for i in range(40)])
+    task_cfg = OmegaConf.create({"name": "custom", "train_file": train, "validation_file": None, "test_file": None,
+                                 "text_fields": ["text"], "label_column": "label", "metric": "accuracy",
+                                 "validation_from_train": 0.25, "label_names": ["neg", "pos"]})
+    raw = load_splits(custom_task(task_cfg), None, validation_from_train=0.25).datasets
+    model = _classifier(tokenizer, tmp_path / "m", length=32)
+    config = json.loads((model / "config.json").read_text())
+    config["sdp_training_rows"] = {"task.name": "custom", "max_train_samples": 10000, "task.validation_from_train": 0.25,
+                                   "task.validation_seed": 0,
+                                   "train_fingerprint": split_fingerprints({"train": raw["train"]})["train"]}
+    (model / "config.json").write_text(json.dumps(config))
+    cfg = compose_config(["task=custom", f"task.train_file={train}", "task.validation_from_train=0.25",
+                          "task.text_fields=[text]", "task.label_column=label", f"cache_dir={tmp_path / 'c'}"])
+    record = evaluate_saved(cfg, model, tmp_path / "ev")
+    assert record["eval_examples"] == {"validation_from_train": 10}
