@@ -169,8 +169,8 @@ def is_stream(output: str) -> bool:
     as a shell's > does. Written aside and renamed, /dev/stdout was a traceback, and /dev/null, as root with
     overwrite=true, was renamed over by a regular file (probe round 31, ds1, dn2)."""
     path = Path(output).expanduser()
-    return output != "-" and (str(path).startswith("/dev/") or (path.exists() and not path.is_file()
-                                                               and not path.is_dir()))
+    return output != "-" and (str(path) in ("/dev/stdout", "/dev/stderr", "/dev/fd/1", "/dev/fd/2") or (
+        path.exists() and not path.is_file() and not path.is_dir()))
 
 
 def check_output(output: str, inputs: Iterable[str] = (), overwrite: bool = False) -> None:
