@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     if args.out and Path(args.out).is_dir():
         parser.error(f"--out {args.out!r} is a folder; give the ONNX file's name (e.g. {args.out}/model.onnx)")
+    if args.out and Path(args.out).exists() and not Path(args.out).is_file():  # a device, pipe or socket (round 31)
+        parser.error(f"--out {args.out!r} is not a regular file (a device, pipe or socket): the graph would replace "
+                     "it; give a file name for the ONNX graph")
     out = Path(args.out) if args.out else model_dir / "model.onnx"
     # The file the graph lands in, a symlink followed: --out m.onnx linked to <model_dir>/model.safetensors wrote the
     # graph over the model's weights, exit 0, as the name alone ended in .onnx (probe round 15, o05).

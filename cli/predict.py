@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with user_errors(prog="sdp-predict"):
+            import sdp.prediction
             from sdp.prediction import check_arity, check_length, check_output, file_texts, line_texts
             from sdp.saved_model import check_saved_model, trained_length
 
@@ -109,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
             if opts["output"] == "-":
                 for label in labels:
                     print(label)
+            elif sdp.prediction.is_stream(str(opts["output"])):  # a device or a pipe: written into, never renamed over (round 31)
+                with open(Path(opts["output"]).expanduser(), "w") as fh:
+                    fh.write("".join(f"{label}\n" for label in labels))
+                print(f"sdp-predict: {len(texts)} rows labelled -> {opts['output']}", file=sys.stderr)
             else:
                 from sdp.io import atomic_write
 

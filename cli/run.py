@@ -46,7 +46,9 @@ with user_errors():
     load_plugins()
     if unreadable_override_errors(sys.argv[1:]):  # Hydra's grammar error named neither the override nor the quoting
         raise ConfigError("; ".join(unreadable_override_errors(sys.argv[1:])))
-    if misspelt_key_errors(sys.argv[1:], conf_groups()):  # Hydra's refusal suggested a '+' nothing reads
+    # Not for Hydra's tab completion: `--shell-completion install=bash` (README) was refused as a mistyped key
+    completing = any(a in ("-sc", "--shell-completion") for a in sys.argv[1:])  # (probe round 31, sc1)
+    if not completing and misspelt_key_errors(sys.argv[1:], conf_groups()):  # Hydra suggested a '+' nothing reads
         raise ConfigError("; ".join(misspelt_key_errors(sys.argv[1:], conf_groups())))
     if deletion_errors(sys.argv[1:]):  # ~sparsity, ~regularizer: a traceback from inside Hydra otherwise
         raise ConfigError("; ".join(deletion_errors(sys.argv[1:])))

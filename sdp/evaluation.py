@@ -10,10 +10,12 @@ a training run (docs/metrics_schema.md).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -186,10 +188,55 @@ def _dense_stage_of(path: Path) -> dict[str, Any]:
     return {"method": "Dense", "seed": run.get("seed"), "target_sparsity": 0.0}
 
 
+@contextlib.contextmanager
+def _warnings_kept() -> Iterator[list[str]]:
+    """The WARNING lines sdp logs meanwhile, kept for the record: a run's reach its metrics.json, card and summary.md;
+    an evaluation's were on the console only (its test rows repeating the dev rows: probe round 31, ew1)."""
+    said: list[str] = []
+
+    class _Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage())
+
+    handler = _Keep(logging.WARNING)
+    log.addHandler(handler)
+    try:
+        yield said
+    finally:
+        log.removeHandler(handler)
+
+
+def _rows_decide(cfg: Any, config: dict[str, Any]) -> bool:
+    """Whether only max_train_samples differs from the carve model_dir's run made, and the model records the rows that
+    carve trained on: those rows decide (load_eval_data). max_train_samples=10000 of a 600-row file kept every row, and
+    sdp-eval without it was refused as holding out rows the run trained on, falsely (probe round 31, mt2)."""
+    from sdp.data.fingerprint import TRAINED_ROWS_KEY
+    from sdp.training_rows import carve_of
+
+    theirs = config.get("sdp_training_rows") if isinstance(config.get("sdp_training_rows"), dict) else {}
+    ours = carve_of({"task": dict(cfg.task), "max_train_samples": cfg.max_train_samples})
+    return bool(theirs.get(TRAINED_ROWS_KEY)) and [k for k, v in ours.items() if theirs.get(k) != v] == [
+        "max_train_samples"]
+
+
 def _record_bytes(out_dir: Path) -> bytes | None:
     """The evaluation record in ``out_dir`` as it is now (None: none): another sdp-eval's, written meanwhile, differs."""
     record = out_dir / "metrics.json"
     return record.read_bytes() if record.is_file() else None
+
+
+def _others_files(out_dir: Path, model_dir: Path | None) -> str | None:
+    """What makes ``out_dir`` a folder of something else, in words, or None: another model's weights (the record was
+    tabled as theirs), a training run's files (its resume was then refused), sdp-tables' tables (a folder sdp-tables
+    sets aside: the record was never tabled) (probe round 31, eo1, ue2, et1)."""
+    if (out_dir / "config.json").is_file() and any(out_dir.glob("*.safetensors")) and (
+            model_dir is None or out_dir.resolve() != Path(model_dir).resolve()):
+        return "another model's weights (config.json, *.safetensors): the record would be read as that model's"
+    if (out_dir / "run.json").is_file() or (out_dir / "checkpoints").is_dir():
+        return "a training run's files (run.json, checkpoints/): the run could not resume there"
+    if (out_dir / "summary.md").is_file() and (out_dir / "glue.md").is_file():
+        return "sdp-tables' tables (summary.md, glue.md): sdp-tables sets that folder aside, and never lists the record"
+    return None
 
 
 def check_out_dir(out_dir: Path, model_dir: Path | None = None, task: str | None = None) -> None:
@@ -217,6 +264,9 @@ def check_out_dir(out_dir: Path, model_dir: Path | None = None, task: str | None
     if not isinstance(existing, dict) and (out_dir / "metrics.json").exists():  # not a record sdp wrote: it was replaced unread
         raise ConfigError(f"output_dir={str(out_dir)!r} holds a metrics.json that is not an evaluation record (not "
                           "readable as one); it would be replaced: give another folder for the evaluation record")
+    if out_dir.is_dir() and (held := _others_files(out_dir, model_dir)):
+        raise ConfigError(f"output_dir={str(out_dir)!r} holds {held}; give another folder for the evaluation record, "
+                          "or leave output_dir unset for a folder per evaluation")
     if isinstance(existing, dict) and existing and model_dir is not None:
         # One folder scored model A, then B: A's record was replaced with no word (round 27's ev2). The same model
         # and task scored again replaces it, said; another model or task is refused.
@@ -249,21 +299,28 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_
         raise ConfigError(error)
     fill_custom_task(cfg, config)
     scoring = SCORING_ONLY.set(True)  # the custom task's train_file is the scored file itself (fill_custom_task)
-    try:
-        task = resolve_task(cfg.task)
+    try:  # the data's checks (rows repeating others...) warn here and below: in the record (round 31, ew1)
+        with _warnings_kept() as said:
+            task = resolve_task(cfg.task)
     finally:
         SCORING_ONLY.reset(scoring)
     check_task_labels(model_dir, config, task)
     if (error := text_order_error(model_dir, config, task.text_fields, "task.text_fields")) is not None:
         raise ConfigError(error)
-    if cfg.task.get("validation_from_train") and (diff := carve_difference(path, cfg)):
+    diff = carve_difference(path, cfg) if cfg.task.get("validation_from_train") else None
+    if diff and not _rows_decide(cfg, config):
         raise ConfigError(f"model_dir {str(model_dir)!r} was not trained on the carve of the training rows that "
                           f"task.validation_from_train gives here ({diff}): the rows held out here include rows "
                           "its run trained on; give its run's max_train_samples, task.validation_from_train and "
                           "task.validation_seed (or score it on the dev split)")
     saved = load_saved_model(path, cpu=cfg.cpu)
     datasets.disable_progress_bars()  # as a run does: bars are for training, not for every map()
-    data, groups = load_eval_data(cfg, task, saved.tokenizer, config, model_dir)
+    with _warnings_kept() as more:
+        try:
+            data, groups = load_eval_data(cfg, task, saved.tokenizer, config, model_dir)
+        except ConfigError as err:  # the rows decided (_rows_decide): say what else differs from its run's carve
+            raise ConfigError(f"{err}; its run's carve differs here in {diff}" if diff else str(err)) from None
+    said += more
     outputs = {split: predict_split(saved, data[split], cfg.train.eval_batch_size) for split in task.eval_splits}
     # An undefined metric (constant predictions) is stored as 0.0: the record says so, as a run's metrics.json does
     # (it was on stderr only, so a one-class CoLA model's mcc 0.00 read as measured).
@@ -290,6 +347,9 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_
         "eval_examples": {split: len(out[1]) for split, out in outputs.items()},
         **eval_queries(groups, data),
         "max_seq_length": int(cfg.task.max_seq_length),
+        # the length model_dir was trained at (config.json sdp_max_seq_length): the tables say where they differ
+        **({"trained_max_seq_length": at} if (at := trained_length(path, config)) is not None else {}),
+        **({"warnings": list(dict.fromkeys(said))} if said else {}),
         "versions": versions(),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_seconds": round(time.time() - started, 2),

@@ -164,11 +164,20 @@ def line_texts(lines: Iterable[str]) -> list[tuple[str, ...]]:
     return out
 
 
+def is_stream(output: str) -> bool:
+    """An output that is no regular file (a device such as /dev/null or /dev/stdout, a pipe, a socket): written into
+    as a shell's > does. Written aside and renamed, /dev/stdout was a traceback, and /dev/null, as root with
+    overwrite=true, was renamed over by a regular file (probe round 31, ds1, dn2)."""
+    path = Path(output).expanduser()
+    return output != "-" and (str(path) in ("/dev/stdout", "/dev/stderr", "/dev/fd/1", "/dev/fd/2") or (
+        path.exists() and not path.is_file() and not path.is_dir()))
+
+
 def check_output(output: str, inputs: Iterable[str] = (), overwrite: bool = False) -> None:
     """The labels' file can be written: not a folder, nor under a file (both were tracebacks after the labelling),
     nor one of ``inputs`` (the input file, the model's files): output=input replaced the texts with their labels.
     Any other existing file only with ``overwrite`` (it was replaced without a word: probe round 14's leftover)."""
-    if output == "-":
+    if output == "-" or is_stream(output):
         return
     path = Path(output).expanduser()
     for given in inputs:

@@ -4,6 +4,7 @@ sdp-eval and a tuning run's dense.checkpoint check (sdp/validate.py), which must
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,15 @@ from sdp.models.inspect import read_config
 # The keys that decide which training rows a run holds out.
 CARVE_KEYS = (("task", "name"), ("max_train_samples",), ("task", "validation_from_train"),
               ("task", "validation_seed"))
+
+
+def read_run_record(run_dir: Path) -> dict | None:
+    """The run.json of a run folder (sdp/run/rundir.py's, read here: rundir imports this module), or None."""
+    try:
+        record = json.loads((Path(run_dir) / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def carve_of(config: dict[str, Any]) -> dict[str, Any]:
@@ -30,8 +40,6 @@ def carve_difference(model_dir: Path, cfg: Any) -> str | None:
     (the same carve, or nothing recorded: a model from elsewhere is taken as given). The record is config.json's
     ``sdp_training_rows`` (sdp-run writes it beside the weights, so a model folder copied away keeps it), else the
     run.json of the run folder it sits in (models saved before that)."""
-    from sdp.run.rundir import read_run_record
-
     theirs = (read_config(model_dir) or {}).get("sdp_training_rows")
     if not isinstance(theirs, dict):
         record = read_run_record(model_dir.parent)
@@ -41,3 +49,32 @@ def carve_difference(model_dir: Path, cfg: Any) -> str | None:
     ours = carve_of({"task": dict(cfg.task), "max_train_samples": cfg.max_train_samples})
     return ", ".join(f"{key}: {theirs.get(key)!r} there, {value!r} here" for key, value in ours.items()
                      if theirs.get(key) != value) or None
+
+
+def check_checkpoint_rows(cfg: Any, trained: str | None) -> None:
+    """The rows a dense.checkpoint was fine-tuned on, against this run's training rows (``trained``: their
+    fingerprint). A tuning run's must be its carve's: refused otherwise, its held-out rows may be training rows.
+    Another run is warned where they differ: its dense score and teacher are a model of other data (a checkpoint
+    fine-tuned on another file with the same max_train_samples was taken unsaid: probe round 31, dc2). Recorded in
+    config.json (a tuning run's ``train_fingerprint``), else in the run.json of the folder the model sits in."""
+    import logging
+
+    from sdp.data.fingerprint import TRAINED_ROWS_KEY, trained_rows_error
+    from sdp.errors import ConfigError
+
+    if not cfg.dense.get("checkpoint"):
+        return
+    checkpoint = Path(str(cfg.dense.checkpoint)).expanduser()
+    config = read_config(checkpoint) or {}
+    if cfg.task.get("validation_from_train"):
+        if error := trained_rows_error(config, trained):
+            raise ConfigError(f"dense.checkpoint {str(cfg.dense.checkpoint)!r}: {error}")
+        return
+    rows = config.get("sdp_training_rows")
+    theirs = rows.get(TRAINED_ROWS_KEY) if isinstance(rows, dict) else None
+    theirs = theirs or ((read_run_record(checkpoint.parent) or {}).get("data_fingerprint") or {}).get("train")
+    if theirs and trained and theirs != trained and carve_difference(checkpoint, cfg) is None:
+        logging.getLogger("sdp").warning(
+            "dense.checkpoint %r was fine-tuned on other training rows than this run trains on (training data "
+            "fingerprint %s there, %s here: another training file, or other rows of it): its dense score and teacher "
+            "are that model's", str(cfg.dense.checkpoint), theirs, trained)

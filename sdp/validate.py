@@ -244,7 +244,7 @@ def validate_config(cfg: Any) -> None:
     if cfg.prune.reference_mask:  # said before the run, which can then be stopped (torch only here)
         from sdp.pruning.overlap import reference_run_note
 
-        if note := reference_run_note(cfg.prune.reference_mask, cfg.seed, cfg.sparsity):
+        if note := reference_run_note(cfg.prune.reference_mask, cfg.seed, cfg.sparsity, cfg.task.name, cfg.model.name):
             logging.getLogger("sdp").warning("%s", note)
 
 

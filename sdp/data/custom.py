@@ -29,7 +29,7 @@ from typing import Any
 
 import datasets
 
-from sdp.data.file_scan import delimited_cells, look_alikes, scan_file, text_key
+from sdp.data.file_scan import delimited_cells, look_alikes, scan_file, text_key, twins_differ_in
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target, read_utf8
 
 log = logging.getLogger("sdp")
@@ -236,8 +236,8 @@ def _check_shared_rows(task_cfg: Any, files: dict[str, str], tables: dict[str, A
     for base, split in pairs:
         if rows := repeated_rows(tables[base], tables[split], fields):
             log.warning("task.%s=%r: %d of %d rows repeat a row of task.%s=%r (the same %s; data rows %s, counted from "
-                        "1): their score is partly a %s score (rows compared up to letter case, spacing and Unicode "
-                        "form); drop them from one of the files", files[split],
+                        "1): their score is partly a %s score (rows compared up to letter case, spacing, accents, "
+                        "invisible characters and Unicode form); drop them from one of the files", files[split],
                         str(task_cfg[files[split]]), len(rows), len(tables[split]), files[base],
                         str(task_cfg[files[base]]), ", ".join(fields), rows[:5], "training" if base == "train" else "dev")
 
@@ -267,8 +267,7 @@ def _label_names(values: list[Any], label_col: str) -> tuple[str, ...]:
         alike.setdefault(text_key(name), []).append(name)
     twins = next((group for group in alike.values() if len(group) > 1), None)
     if twins is not None:
-        how = ("spaces" if len({" ".join(t.split()) for t in twins}) == 1 else "spaces or letter case" if len(
-            {" ".join(t.split()).casefold() for t in twins}) == 1 else f"Unicode form ({', '.join(map(ascii, twins))})")
+        how = twins_differ_in(twins)
         raise DataError(f"task.label_column={label_col!r} holds labels that differ only in {how}, {twins}: they "
                         "would be separate classes; write each label one way (or list the classes in "
                         "task.label_names)")

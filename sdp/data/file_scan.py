@@ -23,8 +23,22 @@ _BOM = "\ufeff"
 def text_key(value: object) -> str:
     """A text as its reader sees it, with its Unicode form (NFKC), runs of spaces and letter case set aside: an uncased
     tokenizer reads 'GOOD  film' as 'good film', and 'très' composed (NFC) or decomposed (NFD) prints alike; exact
-    comparison missed both (a test file of the dev rows upper-cased, labels in two forms: probe round 30)."""
-    return " ".join(unicodedata.normalize("NFKC", str(value)).split()).casefold()
+    comparison missed both (a test file of the dev rows upper-cased, labels in two forms: probe round 30). Accents and
+    invisible format characters (a soft hyphen, a zero-width space) are set aside too: an uncased tokenizer drops them,
+    and such rows were read as new rows, such labels as classes of their own (probe round 31)."""
+    kept = "".join(c for c in unicodedata.normalize("NFKD", str(value)) if unicodedata.category(c) not in ("Mn", "Cf"))
+    return " ".join(unicodedata.normalize("NFKC", kept).split()).casefold()
+
+
+def twins_differ_in(twins: list[str]) -> str:
+    """What labels with one text_key differ in, in words (for the error that refuses them)."""
+    if len({" ".join(t.split()) for t in twins}) == 1:
+        return "spaces"
+    if len({" ".join(t.split()).casefold() for t in twins}) == 1:
+        return "spaces or letter case"
+    form = "Unicode form" if len({unicodedata.normalize("NFKC", t).casefold() for t in twins}) == 1 else \
+        "accents or invisible characters"
+    return f"{form} ({', '.join(map(ascii, twins))})"
 
 
 def look_alikes(given: list[str], known: list[str]) -> str:

@@ -199,8 +199,18 @@ def _warn_repeated_rows(task: TaskSpec, train: datasets.Dataset, held: datasets.
     fields = [f for f in task.text_fields if f in held.column_names]
     if fields and (rows := repeated_rows(train, held, fields)):
         log.warning("task.validation_from_train=%s: %d of %d held-out rows repeat a row left for training (the same "
-                    "%s, up to letter case, spacing and Unicode form): their score is partly a training score; drop the "
-                    "repeated rows from the training data", fraction, len(rows), len(held), ", ".join(fields))
+                    "%s, up to letter case, spacing, accents, invisible characters and Unicode form): their score is "
+                    "partly a training score; drop the repeated rows from the training data", fraction, len(rows), len(held), ", ".join(fields))
+
+
+def _warn_eval_rows_trained(task: TaskSpec, out: dict[str, datasets.Dataset]) -> None:
+    """A GLUE folder's eval rows repeating rows trained on, said as a custom task's are (CoLA's dev has 16 of them)."""
+    for split in task.eval_splits:
+        fields = [f for f in task.text_fields if f in out[split].column_names]
+        if fields and (rows := repeated_rows(out[task.train_split], out[split], fields)):
+            log.warning("task %s, split %s: %d of %d rows repeat a row trained on (the same %s, up to letter case, "
+                        "spacing, accents and Unicode form; rows %s, counted from 1): their score is partly a training "
+                        "score; check the folder's files", task.name, split, len(rows), len(out[split]), ", ".join(fields), rows[:5])
 
 
 def _warn_untrained_held_out_classes(task: TaskSpec, train: datasets.Dataset, held: datasets.Dataset,
@@ -318,6 +328,8 @@ def load_splits(
         _warn_untrained_held_out_classes(task, out[task.train_split], held, validation_from_train)
         out[VALIDATION_FROM_TRAIN] = subsample(held, max_eval_samples)
     else:
+        if root is not None and task.source == "glue" and task.train_split in out:  # a GLUE folder (round 31, gl1)
+            _warn_eval_rows_trained(task, out)
         for split in task.eval_splits:
             out[split] = (subsample_queries(out[split], max_eval_samples) if task.metric_names[0] == "ndcg"
                           else subsample(out[split], max_eval_samples, positions=positions.get(split)))

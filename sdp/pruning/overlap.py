@@ -91,7 +91,8 @@ def save_dense_mask(run_dir: Path, prunable: Mapping[str, torch.Tensor], sparsit
         save_masks(path, magnitude_masks(prunable, sparsity, scope))
 
 
-def reference_run_note(reference: str | Path, seed: int, sparsity: float) -> str | None:
+def reference_run_note(reference: str | Path, seed: int, sparsity: float, task: str | None = None,
+                       model: str | None = None) -> str | None:
     """What a ``prune.reference_mask`` run (a run folder, or a mask file in one) differs in from this run (seed,
     target sparsity), and its method where it is not MP; None if nothing is known or nothing differs. One reference
     swept over seeds compared each seed with another seed's MP mask, and nothing said so (probe round 28, rf2)."""
@@ -103,10 +104,12 @@ def reference_run_note(reference: str | Path, seed: int, sparsity: float) -> str
         return None
     if not isinstance(record, dict):
         return None
-    theirs = {"seed": record.get("seed"), "target sparsity": record.get("target_sparsity")}
-    ours = {"seed": seed, "target sparsity": sparsity}
+    # and its task and model: a mask of another task's model was recorded unsaid (probe round 31, rf3)
+    theirs = {"seed": record.get("seed"), "target sparsity": record.get("target_sparsity"), "task": record.get("task"),
+              "model": record.get("model")}
+    ours = {"seed": seed, "target sparsity": sparsity, "task": task, "model": model}
     differ = [f"{k} {theirs[k]} (this run's {ours[k]})" for k in theirs
-              if theirs[k] is not None and theirs[k] != ours[k]]
+              if theirs[k] is not None and ours[k] is not None and theirs[k] != ours[k]]
     if record.get("method") and record.get("method") != "MP":
         differ.append(f"method {record['method']}")
     if not differ:

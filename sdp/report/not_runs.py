@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 EVAL_COLUMNS = ["path", "task", "model", "method", "target_sparsity", "scored_on", "final", "final_main", "model_dir",
-                "finished_at"]
+                "finished_at", "warnings"]
 
 
 class MalformedEval(ValueError):
@@ -47,8 +47,14 @@ def load_evaluation(data: dict[str, Any], run_dir: Path, results_dir: Path) -> d
     # (30.00 and 56.25), with nothing to tell them apart (probe round 22, o04)
     examples = data.get("eval_examples")
     scored_on = ", ".join(f"{split} ({n})" for split, n in examples.items()) if isinstance(examples, dict) else ""
+    # and at which length, where not the model's own: 70.00 at 4 tokens beside 94.17 at 32 read alike (round 31, ev1)
+    length, trained = data.get("max_seq_length"), data.get("trained_max_seq_length")
+    if _number(length) and _number(trained) and int(length) != int(trained):
+        scored_on += f" at {int(length)} tokens (trained at {int(trained)})"
+    said = data.get("warnings")
     return {"path": run_dir.relative_to(results_dir).as_posix(), "task": str(data.get("task") or ""),
             "model": str(data.get("model") or ""), "method": str(data.get("method") or ""),
             "target_sparsity": float(sparsity) if _number(sparsity) else float("nan"), "scored_on": scored_on,
             "final": {k: float(v) for k, v in final.items() if _number(v)}, "final_main": float(final["main"]),
-            "model_dir": str(data.get("model_dir") or ""), "finished_at": str(data.get("finished_at") or "")}
+            "model_dir": str(data.get("model_dir") or ""), "finished_at": str(data.get("finished_at") or ""),
+            "warnings": [str(w) for w in said] if isinstance(said, list) else []}

@@ -269,6 +269,10 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
             sp = fmt_sparsity(r.target_sparsity) if r.target_sparsity == r.target_sparsity else "—"
             lines.append(f"| `{r.path}` | {r.task or '—'} | {r.model or '—'} | {r.method or '—'} | {sp} | "
                          f"{r.scored_on or '—'} | {fmt_num(100 * r.final_main)} |")
+        warned = [r for r in coll.evaluations.itertuples(index=False) if r.warnings]
+        if warned:  # what sdp-eval warned of as it read the data (the record's `warnings`; round 31, ew1)
+            lines += ["", "Evaluations that warned (their record's `warnings`: read their scores with these):", ""]
+            lines += [f"- `{r.path}`: " + "; ".join(" ".join(w.split()) for w in r.warnings) for r in warned]
         lines.append("")
     lines += ["## Malformed metrics.json (skipped)", ""]
     lines += [f"- `{p}`: {why}" for p, why in coll.malformed] or ["None."]

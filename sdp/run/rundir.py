@@ -19,10 +19,9 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from sdp.data.fingerprint import check_same_data, split_fingerprints, trained_rows_error
-from sdp.errors import ConfigError
+from sdp.data.fingerprint import check_same_data, split_fingerprints
 from sdp.io import atomic_write, publish_tree, write_json, writing
-from sdp.models.inspect import changed_weights, read_config, safetensors_damage
+from sdp.models.inspect import changed_weights, safetensors_damage
 from sdp.run import code
 from sdp.run.env import config_hash
 from sdp.run.launch import launcher_world_size
@@ -360,10 +359,9 @@ def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool) -> dict[st
     """Fingerprint the loaded splits (and the model folders it reads); refuse a resume on other data or another
     model folder's content; record them in the run record."""
     fingerprints = {**split_fingerprints(raw), **input_fingerprints(cfg)}
-    if cfg.task.get("validation_from_train") and cfg.dense.get("checkpoint"):  # the carve's keys: sdp/validate.py
-        checkpoint = Path(str(cfg.dense.checkpoint)).expanduser()
-        if error := trained_rows_error(read_config(checkpoint), fingerprints.get("train")):
-            raise ConfigError(f"dense.checkpoint {str(cfg.dense.checkpoint)!r}: {error}")
+    from sdp.training_rows import check_checkpoint_rows  # a carve's refused, other rows said (round 31, dc2)
+
+    check_checkpoint_rows(cfg, fingerprints.get("train"))
     record = read_run_record(run_dir) or {}
     if cfg.resume:
         check_same_data(record.get("data_fingerprint"), fingerprints, f"the unfinished run in {str(run_dir)!r}")
