@@ -206,7 +206,7 @@ def test_cells_at_a_floor_are_marked_and_so_are_the_rows_that_compare_them(tmp_p
     assert next(line for line in text.splitlines() if line.startswith("| pooled | about 2x")).count("‡") == 2
     assert "‡" not in next(line for line in text.splitlines() if line.startswith("| sst2 | about 2x |"))
     unknown = structured_report.render(rows, [], levels, None, 18)  # no data folder: nothing marked, and said so
-    assert "‡ |" not in unknown and "unknown for mrpc, sst2 (no local dev files: SDP_DATA_DIR)" in unknown
+    assert "‡ |" not in unknown and "unknown for mrpc, sst2 (no local dev file: SDP_DATA_DIR)" in unknown
 
 
 def test_a_cell_scored_on_a_sample_of_the_dev_split_is_not_judged_against_the_files_floor(tmp_path, data_dir,

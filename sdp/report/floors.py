@@ -99,6 +99,17 @@ def at_floor(mean_score: float, floor: float | None) -> bool:
     return floor is not None and mean_score <= floor + TOLERANCE
 
 
+def _unknown_why(task_name: str) -> str:
+    """Why a task's floor is not known: only a GLUE task's is read (its dev split in SDP_DATA_DIR). Every unknown one
+    was said to lack local dev files, a custom task's too, with SDP_DATA_DIR set and its dev file named (round 31)."""
+    from sdp.data.tasks import TASKS
+
+    spec = TASKS.get(task_name)
+    if spec is not None and spec.source == "glue" and not spec.languages:
+        return "no local dev file: SDP_DATA_DIR"
+    return "read for GLUE tasks only"
+
+
 def floor_legend(floors: dict[str, float | None], floored: list[str], paired: bool = False, sampled: int = 0) -> str:
     """The ‡ legend under a table (claims.md, the structured report): what the mark means, each task's floor, and
     the cells marked. ``paired``: the table's paired rows carry ‡ too, where they compare such a cell. ``sampled``:
@@ -109,7 +120,8 @@ def floor_legend(floors: dict[str, float | None], floored: list[str], paired: bo
             "prediction scores on that dev split, or below (sdp/report/floors.py), so it measures the metric, not the "
             "method" + ("; a paired row marked ‡ compares such a cell" if paired else "") + ". Floors (x 100): "
             + (", ".join(f"{t} {100 * f:.2f}" for t, f in sorted(known.items())) or "none known")
-            + (f"; unknown for {', '.join(unknown)} (no local dev files: SDP_DATA_DIR)" if unknown else "")
+            + "".join(f"; unknown for {', '.join(t for t in unknown if _unknown_why(t) == why)} ({why})"
+                      for why in sorted({_unknown_why(t) for t in unknown}))
             + ". Cells at a floor: " + (f"{len(floored)}: {'; '.join(floored)}." if floored else "none.")
             + (f" Not judged: {sampled} cell(s) whose runs were scored on a sample of the dev split "
                "(max_eval_samples) or on another dev file than the one read here (their recorded data_fingerprint), "

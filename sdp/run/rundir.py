@@ -20,7 +20,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from sdp.data.fingerprint import check_same_data, split_fingerprints
-from sdp.io import atomic_write, publish_tree, write_json, writing
+from sdp.io import atomic_write, publish_tree, remove_dead_temporaries, write_json, writing
 from sdp.models.inspect import changed_weights, safetensors_damage
 from sdp.run import code
 from sdp.run.env import config_hash
@@ -216,8 +216,9 @@ def clear_launch_error(run_dir: str | Path) -> bool:
     """Remove the record of a launch that stopped before its run started (failed: ``before_run``, sdp/sweep.py; or
     interrupted while loading), so the folder is reused as if fresh: no "dead run set aside", no previous-<time>/,
     and its run.json (maybe another config's, if output_dir was given) no longer refuses a resume. run.log stays
-    (this launch appends to it)."""
+    (this launch appends to it). Called under the run's lock: what a killed launch left half-written goes too."""
     run_dir = Path(run_dir)
+    remove_dead_temporaries(run_dir)  # and the half-written files of a launch killed as it wrote (sdp/io.py)
     metrics = read_metrics(run_dir) or {}
     if metrics.get("status") in ("interrupted", "killed"):  # stopped while loading: nothing trained, nothing to keep
         stopped_early = not any((run_dir / name).exists() for name in RUN_OUTPUTS if name != "metrics.json")

@@ -1,0 +1,65 @@
+"""Round 31's noticed cases (issue 26), fixed by the lead; each test fails on 4696465 (the merge of round 31)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from records import write_record
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_score_band_is_cut_at_100_and_the_title_says_so(tmp_path, monkeypatch):
+    """pl1, noticed: seeds at 100, 100 and 80 drew the ± std band up to 104.9, past any score."""
+    import matplotlib.axes
+
+    from sdp.report.report import build_report
+
+    bands, titles = [], []
+    real_fill, real_title = matplotlib.axes.Axes.fill_between, matplotlib.axes.Axes.set_title
+    monkeypatch.setattr(matplotlib.axes.Axes, "fill_between",
+                        lambda self, x, lo, hi, **kw: bands.append((list(lo), list(hi))) or real_fill(self, x, lo, hi, **kw))
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_title",
+                        lambda self, text, **kw: titles.append(text) or real_title(self, text, **kw))
+    for seed, final in ((1, 1.0), (2, 1.0), (3, 0.8)):
+        write_record(tmp_path, f"mp{seed}", "MP", seed, final, own=f"fp{seed}")
+    build_report(tmp_path, plots=True)
+    ((low, high),) = bands
+    assert high == [100.0] and abs(low[0] - (93.3333 - 11.547)) < 1e-3, bands
+    assert "rte: score vs sparsity (line: mean, band: ± std, cut at ±100, dots: seeds; n=3 per point)" in titles
+
+
+def test_hydra_help_with_sdps_overrides_is_hydras_help(tmp_path):
+    """Noticed: `sdp-run debug=smoke --hydra-help` was a traceback from inside Hydra (Could not override 'debug')."""
+    proc = subprocess.run([sys.executable, "-m", "cli.run", "debug=smoke", "task=rte", "--hydra-help"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("Hydra (") and "== Flags ==" in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_the_floor_legend_says_why_a_floor_is_unknown(monkeypatch, tmp_path):
+    """cp2, noticed: claims.md said a custom task's floor was unknown for "no local dev files: SDP_DATA_DIR", with
+    SDP_DATA_DIR set and the custom dev file named; floors are read for GLUE tasks only."""
+    from sdp.report.floors import floor_legend
+
+    legend = floor_legend({"custom": None, "rte": None, "xnli": None, "mrpc": 0.6838}, [])
+    assert ("Floors (x 100): mrpc 68.38; unknown for rte (no local dev file: SDP_DATA_DIR); unknown for custom, xnli "
+            "(read for GLUE tasks only).") in legend, legend
+
+
+def test_a_killed_launchs_temporaries_are_removed_when_the_run_starts_again(tmp_path):
+    """kX, noticed: a structured run killed while writing model/ (its ONNX graph) resumed and completed, and kept the
+    hidden `.model.<random>.tmp/` (4.6 MB) of the killed launch in its folder."""
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "cli.run", "debug=smoke", "task=rte", "train.num_threads=1", "dense.max_steps=2",
+            "prune.max_steps=2", f"cache_dir={tmp_path / 'cache'}", f"output_dir={out}"]
+    first = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    (out / ".model.k2j4x1.tmp").mkdir()
+    (out / ".model.k2j4x1.tmp" / "model.safetensors").write_bytes(b"half")
+    (out / ".metrics.json.a8c1.tmp").write_text("{")
+    (out / ".model.q9.old").mkdir()
+    again = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "already completed" in again.stderr + again.stdout, again.stderr[-2000:]
+    assert sorted(p.name for p in out.glob(".*")) == [".hydra", ".sdp.lock"], sorted(p.name for p in out.glob(".*"))
