@@ -133,8 +133,10 @@ def record_training(model: Any, tokenizer: Any, cfg: Any = None, run_dir: Path |
     - ``sdp_max_seq_length``: the length it was trained and scored at; sdp-eval and sdp-predict take it when not
       told another (they took the task's default 128 for a model trained at 32, unsaid: probe round 11);
     - ``sdp_training_rows``: the carve of the training rows (sdp/training_rows.py); sdp-eval and a tuning run's
-      dense.checkpoint are checked against it (it was read from run.json beside the folder only); a tuning run's
-      adds the fingerprint of the rows its carve trained on (``run_dir``'s run.json), checked once the data is read."""
+      dense.checkpoint are checked against it (it was read from run.json beside the folder only), with the
+      fingerprint of the rows the run trained on (``run_dir``'s run.json), checked once the data is read: a tuning
+      run's carve, or another run's training rows (a dense.checkpoint of other rows is said; recorded for every run
+      since a folder copied away from its run had none: round 31's dc2, Left)."""
     model.config.sdp_tokenizer_digest = tokenizer_digest(tokenizer)
     task_cfg = (cfg.get("task") if hasattr(cfg, "get") else None) or {}
     if not task_cfg:
@@ -146,7 +148,7 @@ def record_training(model: Any, tokenizer: Any, cfg: Any = None, run_dir: Path |
         model.config.sdp_max_seq_length = int(task_cfg.get("max_seq_length"))
     plain = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
     model.config.sdp_training_rows = carve_of(plain)
-    if task_cfg.get("validation_from_train") and run_dir is not None:
+    if run_dir is not None:
         trained = ((read_run_record(run_dir) or {}).get("data_fingerprint") or {}).get("train")
         if trained:
             model.config.sdp_training_rows[TRAINED_ROWS_KEY] = trained

@@ -63,3 +63,37 @@ def test_a_killed_launchs_temporaries_are_removed_when_the_run_starts_again(tmp_
     again = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "already completed" in again.stderr + again.stdout, again.stderr[-2000:]
     assert sorted(p.name for p in out.glob(".*")) == [".hydra", ".sdp.lock"], sorted(p.name for p in out.glob(".*"))
+
+
+def test_a_dense_checkpoint_copied_away_from_its_run_still_says_its_training_rows(tmp_path, tokenizer, caplog):
+    """dc2's Left: the check read a non-tuning run's training rows from the run.json beside its dense_model/ only, so
+    a folder copied away from its run was taken unsaid. Every run's config.json records them now."""
+    import json
+    import logging
+    import shutil
+
+    import datasets
+    from omegaconf import OmegaConf
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    from sdp.run.rundir import record_data
+    from sdp.run_summary import record_training
+
+    task = {"name": "custom", "validation_from_train": None, "validation_seed": 0, "max_seq_length": 32}
+    run = tmp_path / "dte"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"data_fingerprint": {"train": "f0c4f6541ab43dc1"}}))
+    config = AutoConfig.for_model("bert", vocab_size=tokenizer.vocab_size, hidden_size=8, num_hidden_layers=1,
+                                  num_attention_heads=2, intermediate_size=8, num_labels=2)
+    model = AutoModelForSequenceClassification.from_config(config)
+    record_training(model, tokenizer, OmegaConf.create({"task": task, "max_train_samples": None}), run)
+    model.save_pretrained(run / "dense_model")
+    copy = tmp_path / "elsewhere" / "dense_model"
+    shutil.copytree(run / "dense_model", copy)  # away from its run.json
+    cfg = OmegaConf.create({"task": task, "max_train_samples": None, "resume": False, "dense": {"checkpoint": str(copy)}})
+    raw = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["a", "b"], "label": [0, 1]})})
+    (tmp_path / "run").mkdir()
+    with caplog.at_level(logging.WARNING, logger="sdp"):
+        record_data(tmp_path / "run", cfg, raw, main_process=False)
+    assert "was fine-tuned on other training rows than this run trains on (training data fingerprint " \
+        "f0c4f6541ab43dc1 there" in caplog.text, caplog.text
