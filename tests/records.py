@@ -1,6 +1,7 @@
-"""A completed run's record files, written by hand for the reporting tests of probe rounds 29 and 30."""
+"""Record files and data files written by hand for the reporting and data tests of probe rounds 29-31."""
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -24,3 +25,12 @@ def write_record(root: Path, name: str, method: str, seed: int, final: float, *,
            "sparsity": 0.8, "prune": {"criterion": "magnitude", "teacher": "frozen"},
            "dense": {"max_steps": 20, **({"checkpoint": given[0]} if given else {})}}
     (run_dir / "run.json").write_text(json.dumps({"config": cfg}))
+
+
+def write_csv(path: Path, rows: list[tuple[str, str]], header=("text", "label")) -> str:
+    """A small custom-task CSV (a header, then ``rows``); its path, as a string for a config."""
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return str(path)

@@ -8,7 +8,6 @@ the commit the probe ran (95f75ea) and passes after its fix. Hand-written files,
 
 from __future__ import annotations
 
-import csv
 import fcntl
 import json
 import logging
@@ -18,15 +17,7 @@ from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
-from records import write_record
-
-
-def _csv(path: Path, rows: list[tuple[str, str]], header=("text", "label")) -> str:
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return str(path)
+from records import write_csv, write_record
 
 
 def _task(train: str, dev: str, test: str | None = None, text: str = "text"):
@@ -41,11 +32,11 @@ def test_rows_repeating_others_up_to_case_and_spacing_are_said(tmp_path, caplog)
     title-cased, scored as held-out; vc1: a carve of a file holding each row twice, once upper-cased."""
     from sdp.data.custom import SCORING_ONLY, custom_task, repeated_rows
 
-    train = _csv(tmp_path / "tr.csv", [(f"train text {i}", "ab"[i % 2]) for i in range(20)])
+    train = write_csv(tmp_path / "tr.csv", [(f"train text {i}", "ab"[i % 2]) for i in range(20)])
     dev_rows = [(f"dev text {i}", "ab"[i % 2]) for i in range(10)]
-    dev = _csv(tmp_path / "dv.csv", dev_rows)
-    upper = _csv(tmp_path / "up.csv", [(t.upper(), y) for t, y in dev_rows])
-    spaced = _csv(tmp_path / "ws.csv", [("  " + t.replace(" ", "  ") + " ", y) for t, y in dev_rows])
+    dev = write_csv(tmp_path / "dv.csv", dev_rows)
+    upper = write_csv(tmp_path / "up.csv", [(t.upper(), y) for t, y in dev_rows])
+    spaced = write_csv(tmp_path / "ws.csv", [("  " + t.replace(" ", "  ") + " ", y) for t, y in dev_rows])
     for test, scoring in ((upper, False), (spaced, False), (upper, True)):  # True: as sdp-eval reads
         caplog.clear()
         token = SCORING_ONLY.set(scoring)
@@ -56,7 +47,7 @@ def test_rows_repeating_others_up_to_case_and_spacing_are_said(tmp_path, caplog)
             SCORING_ONLY.reset(token)
         assert f"{Path(test).name}': 10 of 10 rows repeat a row of task.validation_file='{dev}'" in caplog.text, \
             caplog.text
-    titled = _csv(tmp_path / "tt.csv", [(f"Train Text {i}", "ab"[i % 2]) for i in range(10)])
+    titled = write_csv(tmp_path / "tt.csv", [(f"Train Text {i}", "ab"[i % 2]) for i in range(10)])
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="sdp"):
         custom_task(_task(train, titled))
@@ -66,7 +57,7 @@ def test_rows_repeating_others_up_to_case_and_spacing_are_said(tmp_path, caplog)
                                                                   "another"]}, ["text"]) == [1, 2]
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="sdp"):
-        custom_task(_task(train, _csv(tmp_path / "own.csv", [(f"own text {i}", "ab"[i % 2]) for i in range(10)])))
+        custom_task(_task(train, write_csv(tmp_path / "own.csv", [(f"own text {i}", "ab"[i % 2]) for i in range(10)])))
     assert not caplog.records  # rows of its own: no word
 
 
@@ -186,7 +177,7 @@ def test_two_sdp_predict_into_one_new_file_do_not_lose_the_labels_unsaid(tmp_pat
     import sdp.prediction
 
     model = _classifier(tokenizer, tmp_path / "m")
-    _csv(tmp_path / "in.csv", [("a film", "x"), ("another", "y")])
+    write_csv(tmp_path / "in.csv", [("a film", "x"), ("another", "y")])
     out = tmp_path / "pr.txt"
     real = sdp.prediction.predict_labels
 
@@ -259,17 +250,17 @@ def test_labels_and_columns_in_another_unicode_form_are_one_and_said(tmp_path):
 
     nfc, nfd = unicodedata.normalize("NFC", "très bon"), unicodedata.normalize("NFD", "très bon")
     rows = [(f"text {i}", [nfc, nfd, "not good"][i % 3]) for i in range(12)]
-    train = _csv(tmp_path / "tr.csv", rows)
-    dev = _csv(tmp_path / "dv.csv", [(f"dev {i}", [nfc, "not good"][i % 2]) for i in range(6)])
+    train = write_csv(tmp_path / "tr.csv", rows)
+    dev = write_csv(tmp_path / "dv.csv", [(f"dev {i}", [nfc, "not good"][i % 2]) for i in range(6)])
     with pytest.raises(DataError, match=r"holds labels that differ only in Unicode form \('tre\\u0300s bon', "):
         custom_task(_task(train, dev))
-    train = _csv(tmp_path / "tr2.csv", [(f"text {i}", [nfc, "not good"][i % 2]) for i in range(12)])
-    dev = _csv(tmp_path / "dv2.csv", [(f"dev {i}", [nfd, "not good"][i % 2]) for i in range(6)])
+    train = write_csv(tmp_path / "tr2.csv", [(f"text {i}", [nfc, "not good"][i % 2]) for i in range(12)])
+    dev = write_csv(tmp_path / "dv2.csv", [(f"dev {i}", [nfd, "not good"][i % 2]) for i in range(6)])
     with pytest.raises(DataError, match=r"unknown label\(s\).*\('tre\\u0300s bon' is 'tr\\xe8s bon' written otherwise"):
         custom_task(_task(train, dev))
     res = unicodedata.normalize("NFC", "rés")
-    train = _csv(tmp_path / "tr3.csv", [(f"text {i}", "ab"[i % 2]) for i in range(12)], header=(res, "label"))
-    dev = _csv(tmp_path / "dv3.csv", [(f"dev {i}", "ab"[i % 2]) for i in range(6)], header=(res, "label"))
+    train = write_csv(tmp_path / "tr3.csv", [(f"text {i}", "ab"[i % 2]) for i in range(12)], header=(res, "label"))
+    dev = write_csv(tmp_path / "dv3.csv", [(f"dev {i}", "ab"[i % 2]) for i in range(6)], header=(res, "label"))
     with pytest.raises(DataError, match=r"has no column .*\('re\\u0301s' is 'r\\xe9s' written otherwise"):
         custom_task(_task(train, dev, text=unicodedata.normalize("NFD", res)))
 

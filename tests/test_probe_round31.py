@@ -8,7 +8,6 @@ Hand-written files, records and tiny models, offline."""
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
@@ -19,15 +18,7 @@ from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
-from records import write_record
-
-
-def _csv(path: Path, rows: list[tuple[str, str]], header=("text", "label")) -> str:
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return str(path)
+from records import write_csv, write_record
 
 
 def _task(train: str, dev: str, test: str | None = None):
@@ -56,19 +47,19 @@ def test_rows_and_labels_differing_in_accents_or_invisible_characters_are_said(t
     from sdp.data.custom import custom_task
     from sdp.data.tasks import DataError
 
-    train = _csv(tmp_path / "tr.csv", [(f"train text {i}", ("neg", "pos")[i % 2]) for i in range(20)])
+    train = write_csv(tmp_path / "tr.csv", [(f"train text {i}", ("neg", "pos")[i % 2]) for i in range(20)])
     dev_rows = [(f"a good dev text number {i}", ("neg", "pos")[i % 2]) for i in range(10)]
-    dev = _csv(tmp_path / "dv.csv", dev_rows)
+    dev = write_csv(tmp_path / "dv.csv", dev_rows)
     edits = {"acc": lambda t: t.replace("e", "\u00e9").replace("o", "\u00f6"),
              "shy": lambda t: t.replace("number", "num\u00adber"), "zw": lambda t: t.replace(" ", " \u200b")}
     for name, edit in edits.items():
         assert tokenizer(edit(dev_rows[0][0]))["input_ids"] == tokenizer(dev_rows[0][0])["input_ids"]  # the premise
-        test = _csv(tmp_path / f"{name}.csv", [(edit(t), y) for t, y in dev_rows])
+        test = write_csv(tmp_path / f"{name}.csv", [(edit(t), y) for t, y in dev_rows])
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="sdp"):
             custom_task(_task(train, dev, test))
         assert f"{name}.csv': 10 of 10 rows repeat a row of task.validation_file='{dev}'" in caplog.text, caplog.text
-    labels = _csv(tmp_path / "zl.csv", [(f"train text {i}", "neg" if i % 2 else "pos" + "\u200b" * (i % 4 == 0))
+    labels = write_csv(tmp_path / "zl.csv", [(f"train text {i}", "neg" if i % 2 else "pos" + "\u200b" * (i % 4 == 0))
                                         for i in range(20)])
     with pytest.raises(DataError, match=r"differ only in accents or invisible characters \('pos', 'pos\\u200b'\)"):
         custom_task(_task(labels, dev))
@@ -82,7 +73,7 @@ def _evaluate(tmp_path, tokenizer, *extra: str) -> Path:
 
     model = _classifier(tokenizer, tmp_path / "m", length=32)
     rows = [(f"a dev text number {i}", ("neg", "pos")[i % 2]) for i in range(8)]
-    dev = _csv(tmp_path / "dv.csv", rows)
+    dev = write_csv(tmp_path / "dv.csv", rows)
     cfg = compose_config(["task=custom", f"task.validation_file={dev}", "task.text_fields=[text]",
                           "task.label_column=label", f"cache_dir={tmp_path / 'c'}", *extra])
     out = tmp_path / "res" / "ev"
@@ -107,7 +98,7 @@ def test_an_evaluations_warnings_are_in_its_record_and_the_tables(tmp_path, toke
     `warnings`, and summary.md listed `validation (120), test (120) | 94.17` with no word."""
     from sdp.report.report import build_report
 
-    test = _csv(tmp_path / "up.csv", [(f"A DEV TEXT NUMBER {i}", ("neg", "pos")[i % 2]) for i in range(8)])
+    test = write_csv(tmp_path / "up.csv", [(f"A DEV TEXT NUMBER {i}", ("neg", "pos")[i % 2]) for i in range(8)])
     out = _evaluate(tmp_path, tokenizer, f"task.test_file={test}", "task.max_seq_length=32")
     said = json.loads((out / "metrics.json").read_text()).get("warnings") or []
     assert any("8 of 8 rows repeat a row of task.validation_file" in w for w in said), said
@@ -165,7 +156,7 @@ def test_devices_and_pipes_as_outputs_are_written_into_or_refused(tmp_path, toke
     from sdp.cli.predict import main
 
     model = _classifier(tokenizer, tmp_path / "m")
-    _csv(tmp_path / "in.csv", [("a film", "x"), ("another", "y")])
+    write_csv(tmp_path / "in.csv", [("a film", "x"), ("another", "y")])
     fifo = tmp_path / "labels.fifo"
     os.mkfifo(fifo)
     for extra in ([], ["overwrite=true"]):
@@ -260,7 +251,7 @@ def test_a_carve_of_every_row_is_scored_whatever_max_train_samples_said(tmp_path
     from sdp.data.loading import load_splits
     from sdp.evaluation import evaluate_saved
 
-    train = _csv(tmp_path / "tr.csv", [(f"train text {i}", ("neg", "pos")[i % 2]) for i in range(40)])
+    train = write_csv(tmp_path / "tr.csv", [(f"train text {i}", ("neg", "pos")[i % 2]) for i in range(40)])
     task_cfg = OmegaConf.create({"name": "custom", "train_file": train, "validation_file": None, "test_file": None,
                                  "text_fields": ["text"], "label_column": "label", "metric": "accuracy",
                                  "validation_from_train": 0.25, "label_names": ["neg", "pos"]})
