@@ -68,8 +68,14 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with user_errors(prog="sdp-predict"):
-            import sdp.prediction
-            from sdp.prediction import check_arity, check_length, check_output, file_texts, line_texts
+            from sdp.prediction import (
+                check_arity,
+                check_length,
+                check_output,
+                file_texts,
+                is_stream,
+                line_texts,
+            )
             from sdp.saved_model import check_saved_model, trained_length
 
             path, config = check_saved_model(opts["model_dir"])  # before reading stdin: a typo'd folder must not wait
@@ -107,11 +113,13 @@ def main(argv: list[str] | None = None) -> int:
 
             saved = load_saved_model(opts["model_dir"], cpu=BOOLS[str(opts["cpu"]).lower()])
             labels = predict_labels(saved, texts, int(opts["batch_size"]), length)
-            if opts["output"] == "-":
-                for label in labels:
-                    print(label)
-            elif sdp.prediction.is_stream(str(opts["output"])):  # a device or a pipe: written into, never renamed over (round 31)
-                with open(Path(opts["output"]).expanduser(), "w") as fh:
+            stream = {"-": sys.stdout, "/dev/stdout": sys.stdout, "/dev/fd/1": sys.stdout, "/dev/stderr": sys.stderr,
+                      "/dev/fd/2": sys.stderr}.get(str(opts["output"]))  # opened anew, a `>> f` file was emptied
+            if stream is not None:
+                stream.write("".join(f"{label}\n" for label in labels))
+                stream.flush()
+            elif is_stream(str(opts["output"])):  # a device or a pipe: written into, never renamed over (round 31)
+                with open(Path(opts["output"]).expanduser(), "a") as fh:
                     fh.write("".join(f"{label}\n" for label in labels))
                 print(f"sdp-predict: {len(texts)} rows labelled -> {opts['output']}", file=sys.stderr)
             else:

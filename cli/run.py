@@ -45,9 +45,10 @@ sys.argv[:] = rank_argv(sys.argv)
 with user_errors():
     load_plugins()
     # Hydra's own help composes Hydra's config alone: `sdp-run debug=smoke --hydra-help` was a traceback (Could not
-    # override 'debug'; round 31, noticed). Its text does not depend on sdp's keys, so they are left out.
+    # override 'debug'; round 31, noticed). Its text does not depend on sdp's keys, so they are left out (a flag's
+    # value, --config-dir d, stays).
     if "--hydra-help" in sys.argv[1:]:
-        sys.argv[1:] = [a for a in sys.argv[1:] if a.startswith(("-", "hydra", "+hydra"))]
+        sys.argv[1:] = [a for a in sys.argv[1:] if a.startswith("-") or "=" not in a or a.lstrip("+").startswith("hydra")]
     if unreadable_override_errors(sys.argv[1:]):  # Hydra's grammar error named neither the override nor the quoting
         raise ConfigError("; ".join(unreadable_override_errors(sys.argv[1:])))
     # Not for Hydra's tab completion: `--shell-completion install=bash` (README) was refused as a mistyped key

@@ -203,7 +203,8 @@ def sweep_job_name(run: Path) -> str | None:
         model = json.loads((run / "run.json").read_text(encoding="utf-8"))["config"]["model"]["name"]
     except (OSError, ValueError, KeyError, TypeError):  # a job folder without its record (copied, or still starting)
         model = "job"
-    return f"{str(model).replace('/', '_').replace(',', '_').replace('=', '_')}-{found.group(1)}"
+    name = str(model).replace("/", "_").replace(",", "_").replace("=", "_").encode()[:90].decode(errors="ignore")
+    return f"{name}-{found.group(1)}"  # within model_name_from's 100 bytes
 
 
 def run_id(*, _root_: Any) -> str:

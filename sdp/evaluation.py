@@ -281,7 +281,15 @@ def check_out_dir(out_dir: Path, model_dir: Path | None = None, task: str | None
 
 def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_given: bool = True) -> dict[str, Any]:
     """Score ``model_dir`` on ``cfg.task``'s eval splits; metrics.json (kind "eval") in ``out_dir``; the record.
-    ``length_given`` false (sdp-eval without task.max_seq_length=): the length the model was trained at is taken."""
+    ``length_given`` false (sdp-eval without task.max_seq_length=): the length the model was trained at is taken.
+    Every warning it gives is in the record's ``warnings`` (they were on the console only: probe round 31, ew1)."""
+    with _warnings_kept() as said:
+        return _evaluate_saved(cfg, model_dir, out_dir, length_given, said)
+
+
+def _evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_given: bool,
+                    said: list[str]) -> dict[str, Any]:
+    """evaluate_saved's work; ``said``: the warnings given so far, kept in the record."""
     started = time.time()
     out_dir = Path(out_dir)
     path, config = check_saved_model(model_dir)  # cheap checks first: no weights, no data read yet
@@ -299,9 +307,8 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_
         raise ConfigError(error)
     fill_custom_task(cfg, config)
     scoring = SCORING_ONLY.set(True)  # the custom task's train_file is the scored file itself (fill_custom_task)
-    try:  # the data's checks (rows repeating others...) warn here and below: in the record (round 31, ew1)
-        with _warnings_kept() as said:
-            task = resolve_task(cfg.task)
+    try:
+        task = resolve_task(cfg.task)
     finally:
         SCORING_ONLY.reset(scoring)
     check_task_labels(model_dir, config, task)
@@ -315,12 +322,10 @@ def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_
                           "task.validation_seed (or score it on the dev split)")
     saved = load_saved_model(path, cpu=cfg.cpu)
     datasets.disable_progress_bars()  # as a run does: bars are for training, not for every map()
-    with _warnings_kept() as more:
-        try:
-            data, groups = load_eval_data(cfg, task, saved.tokenizer, config, model_dir)
-        except ConfigError as err:  # the rows decided (_rows_decide): say what else differs from its run's carve
-            raise ConfigError(f"{err}; its run's carve differs here in {diff}" if diff else str(err)) from None
-    said += more
+    try:
+        data, groups = load_eval_data(cfg, task, saved.tokenizer, config, model_dir)
+    except ConfigError as err:  # the rows decided (_rows_decide): say what else differs from its run's carve
+        raise ConfigError(f"{err}; its run's carve differs here in {diff}" if diff else str(err)) from None
     outputs = {split: predict_split(saved, data[split], cfg.train.eval_batch_size) for split in task.eval_splits}
     # An undefined metric (constant predictions) is stored as 0.0: the record says so, as a run's metrics.json does
     # (it was on stderr only, so a one-class CoLA model's mcc 0.00 read as measured).

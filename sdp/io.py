@@ -122,15 +122,22 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], replace: bool 
 
 
 def remove_dead_temporaries(folder: str | Path) -> list[str]:
-    """Remove the temporaries a killed process left in ``folder`` (atomic_write's and rundir.atomic_dir's
-    ``.<name>.<random>.tmp``, atomic_dir's ``.old``); the caller holds the folder's lock, so no live process writes
-    them. A run killed while writing model/ (its ONNX graph) kept a hidden 4.6 MB ``.model.<random>.tmp/`` after it
-    resumed and completed (probe round 31, noticed). Returns the names removed."""
+    """Remove the temporaries a killed process left in ``folder``: atomic_write's and rundir.atomic_dir's
+    ``.<name>.<8 random characters>.tmp`` (mkstemp's), and atomic_dir's ``.old`` holding the old version, which is moved
+    back where the kill came between its two renames and ``<name>`` is gone. The caller holds the folder's lock, so no
+    live process writes them. A run killed while writing model/ (its ONNX graph) kept a hidden 4.6 MB
+    ``.model.<random>.tmp/`` after it resumed and completed (probe round 31, noticed). Returns the names removed."""
+    import re
+
     gone = []
-    for path in sorted(Path(folder).glob(".*.*.*")):
-        if path.suffix in (".tmp", ".old"):
-            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
-            gone.append(path.name)
+    for path in sorted(Path(folder).iterdir()):
+        if not (found := re.fullmatch(r"\.(.+)\.[a-z0-9_]{8}\.(tmp|old)", path.name)):
+            continue  # a user's own hidden file (.notes.v1.old) is not sdp's
+        target = path.parent / found.group(1)
+        if found.group(2) == "old" and (path / "x").exists() and not target.exists():
+            os.replace(path / "x", target)  # the only copy: the new version never took its place
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
+        gone.append(path.name)
     return gone
 
 

@@ -15,10 +15,13 @@ CARVE_KEYS = (("task", "name"), ("max_train_samples",), ("task", "validation_fro
               ("task", "validation_seed"))
 
 
+RUN_MODELS = ("model", "dense_model")  # a run's model folders (sdp/config.py RUN_MODEL_DIRS: it imports sdp.run)
+
+
 def read_run_record(run_dir: Path) -> dict | None:
-    """The run.json of a run folder (sdp/run/rundir.py's, read here: rundir imports this module), or None."""
+    """The run.json of a run folder, or None: sdp/run/rundir.py's, read here as rundir imports this module."""
     try:
-        record = json.loads((Path(run_dir) / "run.json").read_text())
+        record = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None
@@ -56,7 +59,7 @@ def check_checkpoint_rows(cfg: Any, trained: str | None) -> None:
     fingerprint). A tuning run's must be its carve's: refused otherwise, its held-out rows may be training rows.
     Another run is warned where they differ: its dense score and teacher are a model of other data (a checkpoint
     fine-tuned on another file with the same max_train_samples was taken unsaid: probe round 31, dc2). Recorded in
-    config.json (a tuning run's ``train_fingerprint``), else in the run.json of the folder the model sits in."""
+    config.json (``train_fingerprint``), else, for a run's own model/ or dense_model/, in its run's run.json."""
     import logging
 
     from sdp.data.fingerprint import TRAINED_ROWS_KEY, trained_rows_error
@@ -72,7 +75,8 @@ def check_checkpoint_rows(cfg: Any, trained: str | None) -> None:
         return
     rows = config.get("sdp_training_rows")
     theirs = rows.get(TRAINED_ROWS_KEY) if isinstance(rows, dict) else None
-    theirs = theirs or ((read_run_record(checkpoint.parent) or {}).get("data_fingerprint") or {}).get("train")
+    if not theirs and checkpoint.resolve().name in RUN_MODELS:  # a run's own model folder (older records): its
+        theirs = ((read_run_record(checkpoint.parent) or {}).get("data_fingerprint") or {}).get("train")  # run.json
     if theirs and trained and theirs != trained and carve_difference(checkpoint, cfg) is None:
         logging.getLogger("sdp").warning(
             "dense.checkpoint %r was fine-tuned on other training rows than this run trains on (training data "
