@@ -209,7 +209,7 @@ def _warn_eval_rows_trained(task: TaskSpec, out: dict[str, datasets.Dataset]) ->
         fields = [f for f in task.text_fields if f in out[split].column_names]
         if fields and (rows := repeated_rows(out[task.train_split], out[split], fields)):
             log.warning("task %s, split %s: %d of %d rows repeat a row trained on (the same %s, up to letter case, "
-                        "spacing, accents and Unicode form; rows %s, counted from 1): their score is partly a training "
+                        "spacing, accents, invisible characters and Unicode form; rows %s, counted from 1): their score is partly a training "
                         "score; check the folder's files", task.name, split, len(rows), len(out[split]), ", ".join(fields), rows[:5])
 
 

@@ -72,7 +72,7 @@ def _floor(task_name: str, folder: str | None) -> tuple[float | None, int | None
     from sdp.metrics import compute_metrics
 
     spec = TASKS.get(task_name)
-    if spec is None or spec.source != "glue" or spec.languages or not folder or not Path(folder).is_dir():
+    if not _floor_read_for(task_name) or not folder or not Path(folder).is_dir():
         return None, None
     split = spec.eval_splits[0]
     try:
@@ -99,15 +99,18 @@ def at_floor(mean_score: float, floor: float | None) -> bool:
     return floor is not None and mean_score <= floor + TOLERANCE
 
 
-def _unknown_why(task_name: str) -> str:
-    """Why a task's floor is not known: only a GLUE task's is read (its dev split in SDP_DATA_DIR). Every unknown one
-    was said to lack local dev files, a custom task's too, with SDP_DATA_DIR set and its dev file named (round 31)."""
+def _floor_read_for(task_name: str) -> bool:
+    """Whether a floor is read for the task at all: a GLUE task's, from its dev split in SDP_DATA_DIR."""
     from sdp.data.tasks import TASKS
 
     spec = TASKS.get(task_name)
-    if spec is not None and spec.source == "glue" and not spec.languages:
-        return "no local dev file: SDP_DATA_DIR"
-    return "read for GLUE tasks only"
+    return spec is not None and spec.source == "glue" and not spec.languages
+
+
+def _unknown_why(task_name: str) -> str:
+    """Why a task's floor is not known. Every unknown one was said to lack local dev files, a custom task's too, with
+    SDP_DATA_DIR set and its dev file named (round 31)."""
+    return "no local dev file: SDP_DATA_DIR" if _floor_read_for(task_name) else "read for GLUE tasks only"
 
 
 def floor_legend(floors: dict[str, float | None], floored: list[str], paired: bool = False, sampled: int = 0) -> str:
