@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 file_texts,
                 is_stream,
                 line_texts,
+                std_stream,
             )
             from sdp.saved_model import check_saved_model, trained_length
 
@@ -113,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
             saved = load_saved_model(opts["model_dir"], cpu=BOOLS[str(opts["cpu"]).lower()])
             labels = predict_labels(saved, texts, int(opts["batch_size"]), length)
-            stream = {"-": sys.stdout, "/dev/stdout": sys.stdout, "/dev/fd/1": sys.stdout, "/dev/stderr": sys.stderr,
-                      "/dev/fd/2": sys.stderr}.get(str(opts["output"]))  # opened anew, a `>> f` file was emptied
+            stream = {1: sys.stdout, 2: sys.stderr}.get(std_stream(str(opts["output"])))  # not opened anew
             if stream is not None:
                 stream.write("".join(f"{label}\n" for label in labels))
                 stream.flush()

@@ -46,7 +46,7 @@ from sdp.saved_model import (
     text_order_error,
     trained_length,
 )
-from sdp.training_rows import carve_difference
+from sdp.training_rows import carve_difference, carve_differences, rows_decide
 
 EVAL_KIND = "eval"  # metrics.json "kind" of an evaluation-only record (a training run's has none, or "run")
 
@@ -83,7 +83,10 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any,
                          validation_seed=cfg.task.get("validation_seed", 0), read_train=carved)
     raw = loaded.datasets
     if carved and (error := trained_rows_error(config, split_fingerprints({"train": raw[task.train_split]})["train"])):
-        raise ConfigError(f"model_dir {str(model_dir)!r}: {error}")
+        # the rows decided (rows_decide): what else differs from its run's carve is said with them
+        diff = carve_difference(Path(str(model_dir)).expanduser(), cfg) if model_dir is not None else None
+        raise ConfigError(f"model_dir {str(model_dir)!r}: {error}" + (f"; its run's carve differs here in {diff}"
+                                                                    if diff else ""))
     evaluated = type(raw)({split: raw[split] for split in task.eval_splits})
     return tokenize_splits(evaluated, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir), loaded.groups
 
@@ -206,19 +209,6 @@ def _warnings_kept() -> Iterator[list[str]]:
         log.removeHandler(handler)
 
 
-def _rows_decide(cfg: Any, config: dict[str, Any]) -> bool:
-    """Whether only max_train_samples differs from the carve model_dir's run made, and the model records the rows that
-    carve trained on: those rows decide (load_eval_data). max_train_samples=10000 of a 600-row file kept every row, and
-    sdp-eval without it was refused as holding out rows the run trained on, falsely (probe round 31, mt2)."""
-    from sdp.data.fingerprint import TRAINED_ROWS_KEY
-    from sdp.training_rows import carve_of
-
-    theirs = config.get("sdp_training_rows") if isinstance(config.get("sdp_training_rows"), dict) else {}
-    ours = carve_of({"task": dict(cfg.task), "max_train_samples": cfg.max_train_samples})
-    return bool(theirs.get(TRAINED_ROWS_KEY)) and [k for k, v in ours.items() if theirs.get(k) != v] == [
-        "max_train_samples"]
-
-
 def _record_bytes(out_dir: Path) -> bytes | None:
     """The evaluation record in ``out_dir`` as it is now (None: none): another sdp-eval's, written meanwhile, differs."""
     record = out_dir / "metrics.json"
@@ -314,18 +304,15 @@ def _evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length
     check_task_labels(model_dir, config, task)
     if (error := text_order_error(model_dir, config, task.text_fields, "task.text_fields")) is not None:
         raise ConfigError(error)
-    diff = carve_difference(path, cfg) if cfg.task.get("validation_from_train") else None
-    if diff and not _rows_decide(cfg, config):
+    differences = carve_differences(path, cfg) if cfg.task.get("validation_from_train") else {}
+    if differences and not rows_decide(config, differences):
         raise ConfigError(f"model_dir {str(model_dir)!r} was not trained on the carve of the training rows that "
-                          f"task.validation_from_train gives here ({diff}): the rows held out here include rows "
-                          "its run trained on; give its run's max_train_samples, task.validation_from_train and "
+                          f"task.validation_from_train gives here ({carve_difference(path, cfg)}): the rows held out "
+                          "here include rows its run trained on; give its run's max_train_samples, task.validation_from_train and "
                           "task.validation_seed (or score it on the dev split)")
     saved = load_saved_model(path, cpu=cfg.cpu)
     datasets.disable_progress_bars()  # as a run does: bars are for training, not for every map()
-    try:
-        data, groups = load_eval_data(cfg, task, saved.tokenizer, config, model_dir)
-    except ConfigError as err:  # the rows decided (_rows_decide): say what else differs from its run's carve
-        raise ConfigError(f"{err}; its run's carve differs here in {diff}" if diff else str(err)) from None
+    data, groups = load_eval_data(cfg, task, saved.tokenizer, config, model_dir)
     outputs = {split: predict_split(saved, data[split], cfg.train.eval_batch_size) for split in task.eval_splits}
     # An undefined metric (constant predictions) is stored as 0.0: the record says so, as a run's metrics.json does
     # (it was on stderr only, so a one-class CoLA model's mcc 0.00 read as measured).

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -164,12 +165,33 @@ def line_texts(lines: Iterable[str]) -> list[tuple[str, ...]]:
     return out
 
 
+def std_stream(output: str) -> int | None:
+    """1 or 2 where ``output`` is "-" (1) or names this process's standard output or error by any path (/dev/stdout,
+    /dev/fd/2, /proc/self/fd/1, //dev/./stdout, or the file the shell redirected it to): compared as the open file
+    itself (device and inode), not by spelling. Opened anew, a `>> f` file was emptied; only the spellings
+    /dev/stdout, /dev/fd/1 and their stderr twins were known (round 31's leftover)."""
+    if output == "-":
+        return 1
+    try:
+        st = Path(output).expanduser().stat()
+    except (OSError, ValueError):
+        return None
+    for fd in (1, 2):
+        try:
+            std = os.fstat(fd)
+        except OSError:  # closed
+            continue
+        if (st.st_dev, st.st_ino) == (std.st_dev, std.st_ino):
+            return fd
+    return None
+
+
 def is_stream(output: str) -> bool:
-    """An output that is no regular file (a device such as /dev/null or /dev/stdout, a pipe, a socket): written into
-    as a shell's > does. Written aside and renamed, /dev/stdout was a traceback, and /dev/null, as root with
-    overwrite=true, was renamed over by a regular file (probe round 31, ds1, dn2)."""
+    """An output that is no regular file (a device such as /dev/null, a pipe, a socket) or is a standard stream
+    (std_stream): written into as a shell's > does. Written aside and renamed, /dev/stdout was a traceback, and
+    /dev/null, as root with overwrite=true, was renamed over by a regular file (probe round 31, ds1, dn2)."""
     path = Path(output).expanduser()
-    return output != "-" and (str(path) in ("/dev/stdout", "/dev/stderr", "/dev/fd/1", "/dev/fd/2") or (
+    return output != "-" and (std_stream(output) is not None or (
         path.exists() and not path.is_file() and not path.is_dir()))
 
 

@@ -38,20 +38,36 @@ def carve_of(config: dict[str, Any]) -> dict[str, Any]:
     return {".".join(keys): value(keys) for keys in CARVE_KEYS}
 
 
-def carve_difference(model_dir: Path, cfg: Any) -> str | None:
-    """How the carve of the training rows (CARVE_KEYS) ``model_dir`` was trained on differs from ``cfg``'s, or None
-    (the same carve, or nothing recorded: a model from elsewhere is taken as given). The record is config.json's
-    ``sdp_training_rows`` (sdp-run writes it beside the weights, so a model folder copied away keeps it), else the
-    run.json of the run folder it sits in (models saved before that)."""
+def carve_differences(model_dir: Path, cfg: Any) -> dict[str, tuple[Any, Any]]:
+    """{key: (there, here)} for each of the CARVE_KEYS in which the carve of the training rows ``model_dir`` was
+    trained on differs from ``cfg``'s; {} where none does, or nothing is recorded (a model from elsewhere is taken as
+    given). The record is config.json's ``sdp_training_rows`` (sdp-run writes it beside the weights, so a model folder
+    copied away keeps it), else the run.json of the run folder it sits in (models saved before that)."""
     theirs = (read_config(model_dir) or {}).get("sdp_training_rows")
     if not isinstance(theirs, dict):
         record = read_run_record(model_dir.parent)
         if not record or not isinstance(record.get("config"), dict):
-            return None
+            return {}
         theirs = carve_of(record["config"])
     ours = carve_of({"task": dict(cfg.task), "max_train_samples": cfg.max_train_samples})
-    return ", ".join(f"{key}: {theirs.get(key)!r} there, {value!r} here" for key, value in ours.items()
-                     if theirs.get(key) != value) or None
+    return {key: (theirs.get(key), value) for key, value in ours.items() if theirs.get(key) != value}
+
+
+def carve_difference(model_dir: Path, cfg: Any) -> str | None:
+    """carve_differences in words, or None where the carve is the same (or not recorded)."""
+    return ", ".join(f"{key}: {there!r} there, {here!r} here"
+                     for key, (there, here) in carve_differences(model_dir, cfg).items()) or None
+
+
+def rows_decide(config: dict[str, Any], differences: dict[str, tuple[Any, Any]]) -> bool:
+    """Whether the rows a model trained on decide if a carve holds them out (sdp-eval then compares their fingerprint
+    with the carve's, sdp/evaluation.py load_eval_data): only max_train_samples differs from its run's carve, and its
+    config.json records the rows. max_train_samples=10000 of a 600-row file kept every row, and sdp-eval without it
+    was refused as holding out rows the run trained on, falsely (probe round 31, mt2)."""
+    from sdp.data.fingerprint import TRAINED_ROWS_KEY
+
+    rows = config.get("sdp_training_rows")
+    return isinstance(rows, dict) and bool(rows.get(TRAINED_ROWS_KEY)) and list(differences) == ["max_train_samples"]
 
 
 def check_checkpoint_rows(cfg: Any, trained: str | None) -> None:

@@ -244,7 +244,8 @@ def validate_config(cfg: Any) -> None:
     if cfg.prune.reference_mask:  # said before the run, which can then be stopped (torch only here)
         from sdp.pruning.overlap import reference_run_note
 
-        if note := reference_run_note(cfg.prune.reference_mask, cfg.seed, cfg.sparsity, cfg.task.name, cfg.model.name):
+        if note := reference_run_note(cfg.prune.reference_mask, cfg.seed, cfg.sparsity, cfg.task.name, cfg.model.name,
+                                      cfg.task.get("train_file")):
             logging.getLogger("sdp").warning("%s", note)
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import datasets
 
-from sdp.data.file_scan import delimited_cells, look_alikes, scan_file, text_key, twins_differ_in
+from sdp.data.file_scan import delimited_cells, look_alikes, row_keys, scan_file, text_key, twins_differ_in
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target, read_utf8
 
 log = logging.getLogger("sdp")
@@ -218,10 +218,10 @@ def _check_distinct_files(task_cfg: Any, files: dict[str, str]) -> None:
         seen[digest] = key
 
 
-def repeated_rows(train: Any, other: Any, fields: list[str]) -> list[int]:
-    """The rows of ``other`` (counted from 1) whose texts (``fields``) are those of a row of ``train``, up to letter
-    case, spacing and Unicode form (text_key: the dev rows upper-cased read as the same rows, unsaid; round 30)."""
-    seen = {tuple(map(text_key, texts)) for texts in zip(*(train[f] for f in fields))}
+def repeated_rows(train: Any, other: Any, fields: list[str], seen: set | None = None) -> list[int]:
+    """The rows of ``other`` (counted from 1) whose texts are a row of ``train``'s (``seen``: its row_keys), up to
+    letter case, spacing and Unicode form (text_key: the dev rows upper-cased were new rows, unsaid; round 30)."""
+    seen = row_keys(train, fields) if seen is None else seen
     return [i + 1 for i, texts in enumerate(zip(*(other[f] for f in fields))) if tuple(map(text_key, texts)) in seen]
 
 

@@ -46,6 +46,11 @@ def text_key(value: object) -> str:
     return " ".join(unicodedata.normalize("NFKC", "".join(kept)).split()).casefold()
 
 
+def row_keys(rows: object, fields: list[str]) -> set[tuple[str, ...]]:
+    """The text_key of each row's texts (``fields``): made once for a training split compared with several others."""
+    return {tuple(map(text_key, texts)) for texts in zip(*(rows[f] for f in fields))}
+
+
 def twins_differ_in(twins: list[str]) -> str:
     """What labels with one text_key differ in, in words (for the error that refuses them)."""
     if len({" ".join(t.split()) for t in twins}) == 1:

@@ -6,6 +6,7 @@ bits packed 8 to a byte (``numpy.packbits``), and the matrix shape, so a BERT-ba
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Mapping
@@ -91,11 +92,35 @@ def save_dense_mask(run_dir: Path, prunable: Mapping[str, torch.Tensor], sparsit
         save_masks(path, magnitude_masks(prunable, sparsity, scope))
 
 
+def _file_digest(path: object) -> str | None:
+    """sha256 of a local file's bytes, None where it is not one (a URL, gone, unreadable)."""
+    try:
+        digest = hashlib.sha256()
+        with open(Path(str(path)).expanduser(), "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+    except (OSError, ValueError):
+        return None
+
+
+def _other_train_file(folder: Path, train_file: str | None) -> str | None:
+    """The training file of the run in ``folder`` (its run.json config) where its content is not ``train_file``'s:
+    custom tasks are all named `custom`, and a mask of a run on other data was recorded unsaid (round 31's leftover)."""
+    try:
+        theirs = json.loads((folder / "run.json").read_text())["config"]["task"]["train_file"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    digests = _file_digest(theirs), _file_digest(train_file)
+    return str(theirs) if None not in digests and digests[0] != digests[1] else None
+
+
 def reference_run_note(reference: str | Path, seed: int, sparsity: float, task: str | None = None,
-                       model: str | None = None) -> str | None:
+                       model: str | None = None, train_file: str | None = None) -> str | None:
     """What a ``prune.reference_mask`` run (a run folder, or a mask file in one) differs in from this run (seed,
-    target sparsity), and its method where it is not MP; None if nothing is known or nothing differs. One reference
-    swept over seeds compared each seed with another seed's MP mask, and nothing said so (probe round 28, rf2)."""
+    target sparsity, task, model, the content of a custom task's ``train_file``), and its method where it is not MP;
+    None if nothing is known or nothing differs. One reference swept over seeds compared each seed with another seed's
+    MP mask, and nothing said so (probe round 28, rf2)."""
     path = Path(str(reference)).expanduser()
     folder = path if path.is_dir() else path.parent
     try:
@@ -110,6 +135,8 @@ def reference_run_note(reference: str | Path, seed: int, sparsity: float, task: 
     ours = {"seed": seed, "target sparsity": sparsity, "task": task, "model": model}
     differ = [f"{k} {theirs[k]} (this run's {ours[k]})" for k in theirs
               if theirs[k] is not None and ours[k] is not None and theirs[k] != ours[k]]
+    if train_file and (theirs_file := _other_train_file(folder, train_file)):
+        differ.append(f"training file {theirs_file!r} (this run's {str(train_file)!r}, of other content)")
     if record.get("method") and record.get("method") != "MP":
         differ.append(f"method {record['method']}")
     if not differ:

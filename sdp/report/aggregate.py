@@ -65,6 +65,7 @@ def long_scores(runs: pd.DataFrame) -> pd.DataFrame:
             "task": run.task, "seed": int(run.seed), "version": run.sdp_version, "setup": run.setup,
             "row_setup": run.row_setup, "dense_model": getattr(run, "dense_model", "") or "",
             "own_dense": bool(getattr(run, "own_dense_stage", True)),
+            "dense_by_content": bool(getattr(run, "dense_by_content", False)),
         }  # fmt: skip
         undefined = getattr(run, "undefined", frozenset())
         for stage, scores in (("final", run.final), ("dense", run.dense)):
@@ -74,7 +75,7 @@ def long_scores(runs: pd.DataFrame) -> pd.DataFrame:
                 rows.append({**base, "stage": stage, "metric": metric, "value": value,
                              "undefined": (stage, metric) in undefined})
     cols = ["path", "model", "method", "schedule", "teacher", "sparsity", "config_hash", "task", "seed",
-            "version", "setup", "row_setup", "dense_model", "own_dense", "stage", "metric", "value", "undefined"]  # fmt: skip
+            "version", "setup", "row_setup", "dense_model", "own_dense", "dense_by_content", "stage", "metric", "value", "undefined"]  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -139,12 +140,13 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
     undefined_units: dict[tuple, set[tuple]] = {}  # the seeds (or shared dense models) whose dense score is undefined
     row_of: dict[str, str] = {}  # setup -> its row label (the setup less the task), as in with_variants
     # A run given a dense model other than its seed's own (by fingerprint) brings a second dense model: averaged
-    # with the seed's own as one seed, two models read "57.50 (n=1)", a score neither has (probe round 31, dk1).
+    # with the seed's own as one seed, two models read "57.50 (n=1)", a score neither has (probe round 31, dk1). One
+    # recorded by path only (an older record) is not known to be another: its seed's, as before.
     own = dense[dense["own_dense"]]
     own_models = set(zip(own["setup"], own["seed"], own["dense_model"]))
     known = {key for key, grp in own.groupby(["setup", "seed"]) if (grp["dense_model"] != "").all()}
     for row in dense.itertuples(index=False):
-        other = (not row.own_dense and row.dense_model and (row.setup, row.seed) in known
+        other = (not row.own_dense and row.dense_by_content and (row.setup, row.seed) in known
                  and (row.setup, row.seed, row.dense_model) not in own_models)
         unit = ("given", row.dense_model) if row.dense_model in shared or other else ("seed", int(row.seed))
         vals, vers = per_seed.setdefault((row.model, row.task, row.metric, row.setup), {}).setdefault(

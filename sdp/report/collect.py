@@ -262,6 +262,7 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     prints = data.get("data_fingerprint") if isinstance(data.get("data_fingerprint"), dict) else {}
     rec["dense_model"] = str((prints.get("model:dense.checkpoint") or given) if given
                              else data.get("dense_model_fingerprint") or "")
+    rec["dense_by_content"] = bool(prints.get("model:dense.checkpoint") if given else data.get("dense_model_fingerprint"))
     # A run given dense.checkpoint pairs by that model's content: KD given MP seed 1's dense_model/ (or a copy) and MP
     # seed 1 itself were never paired (round 29's dp1; collect_runs maps it to the run whose own stage made it). Runs
     # with their own dense stages pair by config, as before: by fingerprint, a record from before it was kept, or a
@@ -322,7 +323,7 @@ _COLUMNS = [
     "path", "status", "task", "model", "method", "schedule", "teacher", "seed",
     "target_sparsity", "config_hash", "setup", "pair_setup", "row_setup", "data", "finished_at", "sdp_version", "sdp_dirty", "code_flag", "has_trace", "final", "dense",
     "per_language", "final_main", "error", "wall_seconds", "whole_launch", "threads", "device", "own_dense_stage", "dense_problem",
-    "dense_only", "undefined", "dense_model", "run_warnings", "model_sha",
+    "dense_only", "undefined", "dense_model", "dense_by_content", "run_warnings", "model_sha",
 ]  # fmt: skip
 
 

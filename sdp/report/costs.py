@@ -9,6 +9,7 @@ from sdp.report.aggregate import short_label
 TITLE = "# Cost: wall-clock seconds per run"
 
 
+NO_DEVICE = "device not recorded"  # an older record's (no versions.device)
 KINDS = ("dense model (sparsity 0)", "dense + pruning", "pruning (given dense model)")  # the rows' order
 
 
@@ -52,6 +53,11 @@ def render_costs(runs: pd.DataFrame, dense_only: pd.DataFrame) -> str | None:
     # One setup's runs at other train.num_threads (no key of a run's identity) are rows of their own: KD at 2 threads
     # beside MP at 1 read as KD's cost, 6 s against 1 (probe round 30, ct1); so are runs on another device (a GPU's
     # model, a CPU's: versions.device, none in older records). Said only where they differ.
+    # A record without a device (from before versions.device) beside runs that have one: a device of its own, "device
+    # not recorded", where it was left unlabelled among them (or pooled with a CPU's where only those were beside it).
+    frame = frame.assign(device=frame["device"].where(frame["device"].map(lambda d: isinstance(d, str)), None))
+    if frame["device"].notna().any():
+        frame = frame.assign(device=frame["device"].fillna(NO_DEVICE))
     differ = {c: frame.groupby(["task", "model", "setup"])[c].transform(lambda v: v.dropna().nunique()) > 1
               for c in ("threads", "device")}
     frame = frame.assign(rank=frame["kind"].map(KINDS.index))

@@ -50,7 +50,7 @@ def load_evaluation(data: dict[str, Any], run_dir: Path, results_dir: Path) -> d
     # and at which length, where not the model's own: 70.00 at 4 tokens beside 94.17 at 32 read alike (round 31, ev1)
     length, trained = data.get("max_seq_length"), data.get("trained_max_seq_length")
     if _number(length) and _number(trained) and int(length) != int(trained):
-        scored_on += f" at {int(length)} tokens (trained at {int(trained)})"
+        scored_on = f"{scored_on} at {int(length)} tokens".lstrip() + f" (trained at {int(trained)})"
     said = data.get("warnings")
     return {"path": run_dir.relative_to(results_dir).as_posix(), "task": str(data.get("task") or ""),
             "model": str(data.get("model") or ""), "method": str(data.get("method") or ""),

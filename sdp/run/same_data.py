@@ -7,6 +7,7 @@ so data/ importing it would import back up into a module that imports data/ agai
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,16 @@ def fingerprints_for(cfg: Any) -> dict[str, str]:
     from sdp.crosslingual import resolve_task
     from sdp.data.loading import load_run_splits
 
-    return {**split_fingerprints(load_run_splits(cfg, resolve_task(cfg.task)).datasets), **input_fingerprints(cfg)}
+    # Quiet: what loading the data says (rows repeated across splits, a carve's classes) the run said and recorded
+    # (metrics.json warnings); a relaunched sweep said it again for every finished job. Errors still raise.
+    sdp_log = logging.getLogger("sdp")
+    level = sdp_log.level
+    sdp_log.setLevel(logging.ERROR)
+    try:
+        splits = load_run_splits(cfg, resolve_task(cfg.task)).datasets
+    finally:
+        sdp_log.setLevel(level)
+    return {**split_fingerprints(splits), **input_fingerprints(cfg)}
 
 
 def verify_completed_data(metrics: dict, cfg: Any, what: str) -> None:
