@@ -66,5 +66,6 @@ def render_costs(runs: pd.DataFrame, dense_only: pd.DataFrame) -> str | None:
         whole = grp.loc[grp["whole_launch"].astype(bool), "wall_seconds"]
         stats = (f"{whole.mean():.0f} | {whole.min():.0f}-{whole.max():.0f} | {len(whole)}" if len(whole)
                  else "— | — | 0")
+        task, model, method = (str(v).replace("|", "\\|") for v in (task, model, method))  # `A|B` shifted the row
         lines.append(f"| {task} | {model} | {setup} | {kind} | {method} | {stats} | {len(grp) - len(whole)} |")
     return "\n".join(lines) + "\n"
