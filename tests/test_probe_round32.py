@@ -238,3 +238,23 @@ def test_a_json_array_naming_a_key_twice_is_refused(tmp_path):
     lines = tmp_path / "lines.json"
     lines.write_text('{"text": "a", "label": "pos"}\n{"text": "b", "label": "neg"}\n')
     assert scan_file(lines, ".json", "validation_file") == 2
+
+
+# --------------------------------------------------------------------------- co1, co2
+def test_costs_keep_runs_of_other_task_settings_apart(tmp_path):
+    """co1/co2: one task's runs on two training files (or at two sequence lengths) were one costs.md row, 1.60 s and
+    6.19 s averaged as one budget, under a hash glue.md never shows."""
+    from sdp.report.report import build_report
+
+    res = tmp_path / "res"
+    for name, seconds, length in (("short", 2.0, 16), ("long", 6.0, 128)):
+        write_record(res, name, "MP", 1, 0.9)
+        path, run = res / name / "metrics.json", res / name / "run.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "wall_seconds": seconds,
+                                    "config_hash": f"h-{name}"}))
+        config = json.loads(run.read_text())
+        config["config"]["task"]["max_seq_length"] = length
+        run.write_text(json.dumps(config))
+    build_report(res, plots=False)
+    rows = [line for line in (res / "tables" / "costs.md").read_text().splitlines() if line.startswith("| rte |")]
+    assert len(rows) == 2 and {row.split(" | ")[5] for row in rows} == {"2", "6"}, rows
