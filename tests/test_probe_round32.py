@@ -258,3 +258,31 @@ def test_costs_keep_runs_of_other_task_settings_apart(tmp_path):
     build_report(res, plots=False)
     rows = [line for line in (res / "tables" / "costs.md").read_text().splitlines() if line.startswith("| rte |")]
     assert len(rows) == 2 and {row.split(" | ")[5] for row in rows} == {"2", "6"}, rows
+
+
+# --------------------------------------------------------------------------- cm1
+def test_claims_units_keep_two_custom_datasets_apart(tmp_path):
+    """cm1: a seed's pairs on two custom datasets (both `custom`) were averaged into one unit: `vs MP -3.06 [-14.41,
+    +8.30] (n=3)` beside by-task rows of n=3 each; by hand, 6 units give -3.06 [-10.20, +4.08]."""
+    from sdp.report.report import build_report
+
+    res = tmp_path / "res"
+    scores = {"a": {"MP": (0.9417, 0.925, 0.475), "SDP-CC": (0.9167, 0.925, 0.475)},
+              "b": {"MP": (0.8583, 0.8667, 0.8083), "SDP-CC": (0.875, 0.8583, 0.6417)}}
+    for data, methods in scores.items():
+        for method, finals in methods.items():
+            for seed, final in enumerate(finals, start=1):
+                name = f"{data}-{method}-{seed}"
+                write_record(res, name, method, seed, final)
+                path, run = res / name / "metrics.json", res / name / "run.json"
+                record = json.loads(path.read_text())
+                record.update(task="custom", data_fingerprint={"train": f"t-{data}", "validation": "v0"},
+                              config_hash=f"h-{method}-{data}")
+                path.write_text(json.dumps(record))
+                config = json.loads(run.read_text())
+                config["config"]["task"] = {"name": "custom", "train_file": f"{data}.csv"}
+                config["config"]["regularizer"] = {"name": "cross_correlation" if method == "SDP-CC" else "none"}
+                run.write_text(json.dumps(config))
+    build_report(res, plots=False)
+    claims = (res / "tables" / "claims.md").read_text()
+    assert "vs MP -3.06 [-10.19, +4.08] (n=6); vs KD" in claims, claims  # the scores to 4 digits
