@@ -30,6 +30,7 @@ from sdp.data.batch import model_inputs
 from sdp.data.custom import SCORING_ONLY
 from sdp.data.fingerprint import split_fingerprints, trained_rows_error
 from sdp.data.loading import load_splits, resolve_data_dir
+from sdp.data.scored_rows import warn_model_rows_scored
 from sdp.data.tasks import DataError
 from sdp.data.tokenize import make_collator, make_dataloader, tokenize_splits
 from sdp.errors import ConfigError
@@ -113,6 +114,10 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any,
     if carved and (error := trained_rows_error(config, split_fingerprints({"train": raw[task.train_split]})["train"])):
         raise ConfigError(f"model_dir {str(model_dir)!r}: {error}")
     evaluated = type(raw)({split: raw[split] for split in task.eval_splits})
+    rows = (config or {}).get("sdp_training_rows") or {}
+    if not carved and task.source == "glue" and (root := resolve_data_dir(cfg.data_dir)) is not None and \
+            rows.get("task.name") == task.name and not rows.get("task.validation_from_train"):
+        warn_model_rows_scored(task, Path(root), dict(evaluated), rows)  # its training rows as dev rows (round 32, gl4)
     trained = ((config or {}).get("sdp_training_rows") or {}).get("train_fingerprint") if not carved else None
     for split, fingerprint in split_fingerprints(evaluated).items() if trained else ():
         if fingerprint == trained:  # the training file given as the dev file was scored as held-out (round 32, tr1)

@@ -286,3 +286,30 @@ def test_claims_units_keep_two_custom_datasets_apart(tmp_path):
     build_report(res, plots=False)
     claims = (res / "tables" / "claims.md").read_text()
     assert "vs MP -3.06 [-10.19, +4.08] (n=6); vs KD" in claims, claims  # the scores to 4 digits
+
+
+# --------------------------------------------------------------------------- gl4
+def test_sdp_eval_of_a_glue_folder_whose_dev_rows_its_model_trained_on_is_said(tmp_path, tokenizer):
+    """gl4: sdp-eval of an RTE model on a folder whose dev.tsv repeats its train.tsv's rows scored 51.00 as held-out, no
+    word, where sdp-run on the same folder warns (round 31's gl1)."""
+    from sdp.cli.eval import compose_config
+
+    from sdp.data.fingerprint import split_fingerprints
+    from sdp.data.loading import load_splits
+    from sdp.data.tasks import TASKS
+    from sdp.evaluation import evaluate_saved
+
+    folder = tmp_path / "d" / "glue" / "RTE"
+    folder.mkdir(parents=True)
+    rows = [f"{i}\tsentence number {i} here\tanother one {i}\t{('entailment', 'not_entailment')[i % 2]}" for i in range(20)]
+    (folder / "train.tsv").write_text("index\tsentence1\tsentence2\tlabel\n" + "\n".join(rows) + "\n")
+    (folder / "dev.tsv").write_text("index\tsentence1\tsentence2\tlabel\n" + "\n".join(rows[:6]) + "\n")
+    model = _classifier(tokenizer, tmp_path / "m", names=("entailment", "not_entailment"))
+    trained = split_fingerprints(load_splits(TASKS["rte"], tmp_path / "d").datasets)["train"]
+    config = json.loads((model / "config.json").read_text())
+    config["sdp_training_rows"] = {"task.name": "rte", "max_train_samples": None, "train_fingerprint": trained}
+    (model / "config.json").write_text(json.dumps(config))
+    cfg = compose_config(["task=rte", f"data_dir={tmp_path / 'd'}", f"cache_dir={tmp_path / 'c'}",
+                          "task.max_seq_length=32"])
+    record = evaluate_saved(cfg, model, tmp_path / "res" / "e")
+    assert any("6 of 6 rows repeat a row trained on" in w for w in record.get("warnings", [])), record
