@@ -24,12 +24,14 @@ import datasets
 import numpy as np
 import torch
 
-from sdp.config import PruneConfig
+from sdp.config import PruneConfig, model_name_from
 from sdp.crosslingual import resolve_task
 from sdp.data.batch import model_inputs
 from sdp.data.custom import SCORING_ONLY
 from sdp.data.fingerprint import split_fingerprints, trained_rows_error
 from sdp.data.loading import load_splits, resolve_data_dir
+from sdp.data.scored_rows import warn_model_rows_scored
+from sdp.data.tasks import DataError
 from sdp.data.tokenize import make_collator, make_dataloader, tokenize_splits
 from sdp.errors import ConfigError
 from sdp.io import folder_lock, write_json
@@ -53,19 +55,46 @@ EVAL_KIND = "eval"  # metrics.json "kind" of an evaluation-only record (a traini
 log = logging.getLogger("sdp")
 
 
-def fill_custom_task(cfg: Any, config: dict[str, Any]) -> None:
+def fill_custom_task(cfg: Any, config: dict[str, Any]) -> bool:
     """task=custom needs only the file it scores: its train_file defaults to the validation file, and its class
     names (in id order) to the model's, so the labels are read as the model was trained on them."""
     task = cfg.task
     if task.name != "custom":
-        return
+        return False
+    if not task.get("validation_file") and not task.get("validation_from_train"):  # it said train_file was required
+        raise DataError("task=custom: sdp-eval scores task.validation_file=<file> (and a task.test_file= beside it), "
+                        "and reads no training file; give task.validation_file")
     # Not with a carve: it is cut from the run's training file, and the dev file carved in its place was scored as
     # "validation_from_train" (5 of its 20 rows) past the carve check (probe round 22, m10)
-    if not task.get("train_file") and task.get("validation_file") and not task.get("validation_from_train"):
+    filled = not task.get("train_file") and not task.get("validation_from_train")
+    if filled:
         task.train_file = task.validation_file
     id2label = config.get("id2label") or {}
-    if not task.get("label_names") and task.get("metric") != "pearson_spearman" and len(id2label) > 1:
-        task.label_names = [str(id2label[k]) for k in sorted(id2label, key=int)]
+    names = [str(id2label[k]) for k in sorted(id2label, key=int)]
+    n = len(names) or int(config.get("num_labels") or 2)  # transformers 5 saves no id2label of its default names
+    unnamed = n > 1 and names in ([], [f"LABEL_{i}" for i in range(n)])
+    if unnamed and task.get("metric") != "pearson_spearman":  # they were the allowed labels, or read in order unsaid
+        said = f"config.json id2label LABEL_0 ... LABEL_{n - 1}" if names else "config.json has no id2label"
+        if not task.get("label_names"):
+            raise ConfigError(f"model_dir names no classes ({said}): give the file's labels in the order of its "
+                              "outputs as task.label_names=[...]")
+        log.warning("sdp-eval: model_dir names no classes (%s): its outputs are read as task.label_names %s in that "
+                    "order, unchecked", said, list(task.label_names))
+    elif not task.get("label_names") and task.get("metric") != "pearson_spearman" and len(id2label) > 1:
+        task.label_names = names
+    return filled
+
+
+@contextlib.contextmanager
+def _named_as_given(filled: bool) -> Iterator[None]:
+    """sdp-eval reads the scored file as task.train_file too (fill_custom_task): its errors named a train_file the user
+    never gave (probe round 32, ek1); they name task.validation_file."""
+    try:
+        yield
+    except DataError as err:
+        if not filled or "task.train_file=" not in str(err):
+            raise
+        raise type(err)(str(err).replace("task.train_file=", "task.validation_file=")) from None
 
 
 def load_eval_data(cfg: Any, task: Any, tokenizer: Any,
@@ -88,6 +117,16 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any,
         raise ConfigError(f"model_dir {str(model_dir)!r}: {error}" + (f"; its run's carve differs here in {diff}"
                                                                     if diff else ""))
     evaluated = type(raw)({split: raw[split] for split in task.eval_splits})
+    rows = (config or {}).get("sdp_training_rows") or {}
+    if not carved and task.source == "glue" and (root := resolve_data_dir(cfg.data_dir)) is not None and \
+            rows.get("task.name") == task.name and not rows.get("task.validation_from_train"):
+        warn_model_rows_scored(task, Path(root), dict(evaluated), rows)  # its training rows as dev rows (round 32, gl4)
+    trained = ((config or {}).get("sdp_training_rows") or {}).get("train_fingerprint") if not carved else None
+    for split, fingerprint in split_fingerprints(evaluated).items() if trained else ():
+        if fingerprint == trained:  # the training file given as the dev file was scored as held-out (round 32, tr1)
+            log.warning("sdp-eval: split %s holds the very rows model_dir was trained on (training data fingerprint "
+                        "%s, config.json sdp_training_rows): its score is a training score, not a held-out one",
+                        split, trained)
     return tokenize_splits(evaluated, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir), loaded.groups
 
 
@@ -188,7 +227,7 @@ def _dense_stage_of(path: Path) -> dict[str, Any]:
     if run.get("status") != "completed" or run.get("kind", "run") != "run" or (
             recorded is not None and recorded != model_fingerprint(path)):  # edited or replaced since
         return unknown
-    return {"method": "Dense", "seed": run.get("seed"), "target_sparsity": 0.0}
+    return {"method": "Dense", "seed": run.get("seed"), "target_sparsity": 0.0, "model": run.get("model")}
 
 
 @contextlib.contextmanager
@@ -295,10 +334,11 @@ def _evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length
     if (error := length_error("task.max_seq_length", cfg.task.max_seq_length, config,
                               f"model_dir {str(model_dir)!r}")) is not None:
         raise ConfigError(error)
-    fill_custom_task(cfg, config)
+    filled = fill_custom_task(cfg, config)
     scoring = SCORING_ONLY.set(True)  # the custom task's train_file is the scored file itself (fill_custom_task)
     try:
-        task = resolve_task(cfg.task)
+        with _named_as_given(filled):
+            task = resolve_task(cfg.task)
     finally:
         SCORING_ONLY.reset(scoring)
     check_task_labels(model_dir, config, task)
@@ -312,7 +352,8 @@ def _evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length
                           "task.validation_seed (or score it on the dev split)")
     saved = load_saved_model(path, cpu=cfg.cpu)
     datasets.disable_progress_bars()  # as a run does: bars are for training, not for every map()
-    data, groups = load_eval_data(cfg, task, saved.tokenizer, config, model_dir)
+    with _named_as_given(filled):
+        data, groups = load_eval_data(cfg, task, saved.tokenizer, config, model_dir)
     outputs = {split: predict_split(saved, data[split], cfg.train.eval_batch_size) for split in task.eval_splits}
     # An undefined metric (constant predictions) is stored as 0.0: the record says so, as a run's metrics.json does
     # (it was on stderr only, so a one-class CoLA model's mcc 0.00 read as measured).
@@ -323,13 +364,16 @@ def _evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length
     measured = weight_sparsity(saved.model, (None if given else run_prune_config(path, source)) or cfg.prune)
     source, edited = same_model_as_run(source, measured, path)
     report = compact_sparsity({k: v for k, v in measured.items() if k != "prunable_params"}, source)
+    stage = _dense_stage_of(path) if not source else {"method": source.get("method", ""), "seed": source.get("seed"),
+                                                      "target_sparsity": source.get("target_sparsity")}
     record = {
         "kind": EVAL_KIND,
         "status": "completed",
         "task": task.name,
-        "model": source.get("model") or path.resolve().parent.name,
-        **(_dense_stage_of(path) if not source else {"method": source.get("method", ""), "seed": source.get("seed"),
-                                                     "target_sparsity": source.get("target_sparsity")}),
+        # the run's model, else the folder's name as sdp-eval's own folder says it: a run's dense_model/ was named
+        # after its run folder (a sweep job's 250 bytes), a folder of no run after the folder above it (round 32, ed1)
+        "model": source.get("model") or stage.pop("model", None) or model_name_from(str(path)),
+        **stage,
         **report,
         "final": scores,
         "model_dir": str(path.resolve()),

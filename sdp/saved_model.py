@@ -92,6 +92,12 @@ def text_order_error(model_dir: str | Path, config: dict[str, Any], fields: Any,
     its own order gives 53.07, and sdp-predict labelled the reversed pairs, without a word (probe round 15, e01).
     A run's dense.checkpoint or teacher (``model_key``) is read in the run's order too (probe round 18, t12, t13)."""
     trained, given = list(config.get("sdp_text_fields") or []), [str(f) for f in fields or []]
+    # one text read as a pair, or back: scored unsaid by sdp-eval and a run (round 32; sdp-predict: check_arity)
+    if key != "text_fields" and trained and given and len(trained) != len(given):
+        what = [f"one text ({f[0]})" if len(f) == 1 else f"a pair ({', '.join(f)})" for f in (trained, given)]
+        return (f"{model_key} {str(model_dir)!r} was trained on {what[0]} per row (config.json sdp_text_fields), and "
+                f"{key} gives {what[1]}: a model reads only the input it was trained on; give {key} of "
+                f"{len(trained)} column(s), or a {model_key} trained on {len(given)}")
     if len(trained) != 2 or given != trained[::-1] or given == trained:
         return None
     if model_key != "model_dir":

@@ -20,9 +20,11 @@ from sdp.data.tasks import DataError, read_utf8
 _BOM = "\ufeff"
 
 
-# Format characters that are no part of a word: soft hyphen, zero-width space, word joiner, BOM. The zero-width
-# (non-)joiners are kept: in Persian, Hindi and emoji they change the word.
-INVISIBLE = frozenset("\u00ad\u200b\u2060\ufeff")
+# Format characters (Unicode category Cf) are no part of a word: soft hyphen, zero-width space, word joiner, BOM, and
+# the direction marks and isolates a right-to-left page leaves (U+200E, U+200F, U+2066-U+2069: four were listed, and
+# rows and labels with the marks were new ones: probe round 32). The tokenizers drop them. The zero-width (non-)joiners
+# are kept: in Persian, Hindi and emoji they change the word.
+JOINERS = frozenset("\u200c\u200d")
 ACCENTED_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")  # whose combining marks are accents an uncased reader drops
 
 
@@ -30,7 +32,7 @@ def text_key(value: object) -> str:
     """A text as its reader sees it, with its Unicode form (NFKC), runs of spaces and letter case set aside: an uncased
     tokenizer reads 'GOOD  film' as 'good film', and 'très' composed (NFC) or decomposed (NFD) prints alike; exact
     comparison missed both (a test file of the dev rows upper-cased, labels in two forms: probe round 30). Accents on
-    Latin, Greek and Cyrillic letters and the INVISIBLE characters are set aside too: such rows were read as new rows,
+    Latin, Greek and Cyrillic letters and format characters (but the joiners) are set aside too: such rows were read as new rows,
     such labels as classes of their own (probe round 31). A mark on a letter of another script (a Devanagari vowel
     sign, a Thai tone mark, a kana voicing mark) is part of the letter, and kept: dropping them made `कम` and `कुम` one."""
     text = str(value)
@@ -38,7 +40,8 @@ def text_key(value: object) -> str:
         return " ".join(text.split()).casefold()
     kept, base = [], ""
     for c in unicodedata.normalize("NFKD", text):
-        if c in INVISIBLE or (unicodedata.category(c) == "Mn" and base.startswith(ACCENTED_SCRIPTS)):
+        if (unicodedata.category(c) == "Cf" and c not in JOINERS) or (
+                unicodedata.category(c) == "Mn" and base.startswith(ACCENTED_SCRIPTS)):
             continue
         if unicodedata.category(c) != "Mn":
             base = unicodedata.name(c, "")
@@ -77,6 +80,15 @@ def scan_file(path: Path, suffix: str, key: str) -> int | None:
         return _scan_delimited(path, suffix == ".tsv", where)
     if suffix == ".jsonl":
         return _scan_json_lines(path, where)
+    if suffix == ".json":  # a JSON array naming a key twice was read with its last value, unsaid (probe round 32, js3)
+        try:
+            data = json.loads(read_utf8(path).removeprefix(_BOM), object_pairs_hook=_no_twice)
+        except json.JSONDecodeError:  # JSON Lines named .json (the json builder reads both)
+            return _scan_json_lines(path, where)
+        except _KeyTwice as exc:
+            raise DataError(f"{where}: an object names key(s) {exc.args[0]} more than once (only the last value would "
+                            "be read); give each key once") from None
+        return len(data) if isinstance(data, list) else None
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 

@@ -98,3 +98,13 @@ def unit_fields(pairs: dict) -> list[str]:
     legend called "task x seed" (n=6 for 3 seeds: probe round 28, mm2)."""
     varied = [name for i, name in ((1, "model"), (2, "schedule"), (3, "teacher")) if len({k[i] for k in pairs}) > 1]
     return ["task", *varied, "seed"]
+
+
+def data_of(task: str, rec: dict) -> tuple:
+    """A custom task's data, its recorded split fingerprints, as part of a claims unit: two datasets are both `custom`,
+    and a seed's pairs on both were averaged into one (task, seed) unit, n=3 where the by-task rows held 6 (probe round
+    32, cm1); one data's setups stay one unit (round 23, r11). Other tasks, and records without fingerprints: ()."""
+    prints = rec.get("data_fingerprint") if task == "custom" else None
+    if not isinstance(prints, dict):
+        return ()
+    return (tuple(sorted((str(k), str(v)) for k, v in prints.items() if not str(k).startswith("model:"))),)

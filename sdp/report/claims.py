@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from sdp.report.aggregate import short_label
-from sdp.report.claim_pairs import dense_of, judged, partner_overlaps, unit_fields
+from sdp.report.claim_pairs import data_of, dense_of, judged, partner_overlaps, unit_fields
 from sdp.report.claim_pairs import get as _get
 from sdp.report.collect import PAIR_KEYS
 from sdp.report.evidence import ALPHA, detectable, holm, p_value
@@ -133,7 +133,7 @@ def _unit_values(pairs: dict, a: str, b: str, value: Callable[[dict], float | No
         if at and a in rec and b in rec and group in (None, (key[0], key[6])):
             x, y = value(rec[a]), value(rec[b])
             if x is not None and y is not None:
-                units.setdefault(_unit(key), []).append((x, y))
+                units.setdefault(_unit(key) + data_of(key[0], rec[b]), []).append((x, y))  # a dataset each (cm1)
     return [v for _, v in sorted(units.items(), key=lambda kv: str(kv[0]))]
 
 

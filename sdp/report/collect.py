@@ -121,16 +121,23 @@ def find_metrics_files(results_dir: Path, warnings: list[str] | None = None) -> 
     metrics.json that is not a regular file (a FIFO would block the reader forever) is left out, with a line in
     ``warnings``."""
     results_dir = Path(results_dir)
-    found = []
+    found, aside = [], {}
     for path in _walk_metrics(results_dir):
         rel = path.relative_to(results_dir).parts
         if (rel and rel[0] in SKIP_DIRS) or is_moved_aside(path, results_dir):
+            folder = rel[0] if rel[0] in SKIP_DIRS else "previous-<time>"
+            aside[folder] = aside.get(folder, 0) + 1  # a run or evaluation there was left out unsaid (round 32, sk1)
             continue
         if not path.is_file():  # follows a symlink to a file; False for a FIFO, socket, device or folder
             if warnings is not None:
                 warnings.append(f"`{path.relative_to(results_dir).as_posix()}` is not a regular file: skipped")
             continue
         found.append(path)
+    if aside and warnings is not None:
+        warnings.append("left out: " + ", ".join(f"{n} metrics.json under `{f}/`" for f, n in sorted(aside.items()))
+                        + f" (sdp-tables sets aside a results folder's top-level {', '.join(SKIP_DIRS)} folders, its "
+                        "reports and side comparisons, and the previous-<time>/ folders a resume=false restart fills); "
+                        "move runs or evaluations to be tabled out of them")
     return sorted(found, key=lambda p: p.relative_to(results_dir).as_posix())
 
 

@@ -53,6 +53,11 @@ class Report:
     setups: list[str] = field(default_factory=list)  # what tells setup-labelled rows apart (report/setup_diff.py)
 
 
+
+def _cell(value: object) -> str:
+    """A table cell's text with its `|` escaped: a model or folder named `A|B` shifted every column after it (round 32)."""
+    return str(value or "").replace("|", "\\|")
+
 def _clear_outputs(out_dir: Path) -> None:
     """Remove what a previous report wrote (only our own file names), so no stale table or plot survives; and mark
     out_dir as the report's (outputs.MARKER), so a later run knows these names are its own to clear."""
@@ -252,7 +257,8 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
             sp = fmt_sparsity(r.target_sparsity) if r.target_sparsity == r.target_sparsity else "—"
             seed = str(r.seed) if r.seed >= 0 else "—"
             err = r.error.replace("|", "\\|") or "—"
-            lines.append(f"| `{r.path}` | {r.status} | {r.task or '—'} | {r.method or '—'} | {sp} | {seed} | {err} |")
+            lines.append(f"| `{_cell(r.path)}` | {r.status} | {_cell(r.task) or '—'} | {_cell(r.method) or '—'} | {sp} | "
+                         f"{seed} | {err} |")
         lines.append("")
     if not coll.interrupted.empty:
         lines += ["## Interrupted runs (resumable)", "", "| path | task | method | sparsity | seed | where it stopped |",
@@ -260,15 +266,19 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
         for r in coll.interrupted.itertuples(index=False):
             sp = fmt_sparsity(r.target_sparsity) if r.target_sparsity == r.target_sparsity else "—"
             seed, where = str(r.seed) if r.seed >= 0 else "—", r.error.replace("|", "\\|") or "—"
-            lines.append(f"| `{r.path}` | {r.task or '—'} | {r.method or '—'} | {sp} | {seed} | {where} |")
+            lines.append(f"| `{_cell(r.path)}` | {_cell(r.task) or '—'} | {_cell(r.method) or '—'} | {sp} | {seed} | {where} |")
         lines.append("")
     if not coll.evaluations.empty:
         lines += ["## Evaluations (sdp-eval: saved models scored without training)", "",
                   "| path | task | model | method | sparsity | scored on (rows) | main |", "|---|---|---|---|---|---|---|"]
         for r in coll.evaluations.itertuples(index=False):
             sp = fmt_sparsity(r.target_sparsity) if r.target_sparsity == r.target_sparsity else "—"
-            lines.append(f"| `{r.path}` | {r.task or '—'} | {r.model or '—'} | {r.method or '—'} | {sp} | "
-                         f"{r.scored_on or '—'} | {fmt_num(100 * r.final_main)} |")
+            lines.append(f"| `{_cell(r.path)}` | {_cell(r.task) or '—'} | {_cell(r.model) or '—'} | "
+                         f"{_cell(r.method) or '—'} | {sp} | {_cell(r.scored_on) or '—'} | "
+                         f"{fmt_num(100 * r.final_main)}{UNDEFINED if r.undefined else ''} |")
+        if coll.evaluations["undefined"].any():
+            lines += ["", f"{UNDEFINED} = the metric is undefined on the model's predictions (constant) and recorded as "
+                          "0.0 (the record's metric_warnings): no measurement."]
         warned = [r for r in coll.evaluations.itertuples(index=False) if r.warnings]
         if warned:  # what sdp-eval warned of as it read the data (the record's `warnings`; round 31, ew1)
             lines += ["", "Evaluations that warned (their record's `warnings`: read their scores with these):", ""]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -155,7 +156,8 @@ PREVIOUS = "previous-"  # move_aside's folders: an older run of the folder, neve
 def is_moved_aside(path: str | Path, root: str | Path) -> bool:
     """True when ``path`` (a file under ``root``) lies in a ``previous-<time>/`` folder: skip searches and
     reports leave such runs out."""
-    return any(part.startswith(PREVIOUS) for part in Path(path).relative_to(root).parts[:-1])
+    return any(re.fullmatch(r"previous-\d{8}-\d{6}(-\d+)?", part)  # move_aside's; a user's previous-paper/ is runs
+               for part in Path(path).relative_to(root).parts[:-1])
 
 
 
