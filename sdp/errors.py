@@ -65,3 +65,19 @@ def user_errors(verbose: bool = False, prog: str = "sdp-run") -> Iterator[None]:
             raise
         print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
         raise SystemExit(USER_ERROR_EXIT) from None
+
+
+@contextlib.contextmanager
+def warnings_held_back() -> Iterator[None]:
+    """sdp's warnings held back (errors still raise): a data load made only to fingerprint or compare rows says what
+    the load that uses the data says (a relaunched sweep said it again for each finished job; sdp-eval's read of a
+    GLUE folder's training file put that file's warnings into the evaluation's record)."""
+    import logging
+
+    log = logging.getLogger("sdp")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)

@@ -28,7 +28,7 @@ from sdp.config import PruneConfig, model_name_from
 from sdp.crosslingual import resolve_task
 from sdp.data.batch import model_inputs
 from sdp.data.custom import SCORING_ONLY
-from sdp.data.fingerprint import split_fingerprints, trained_rows_error
+from sdp.data.fingerprint import TRAINED_ROWS_KEY, split_fingerprints, trained_rows_error
 from sdp.data.loading import load_splits, resolve_data_dir
 from sdp.data.scored_rows import warn_model_rows_scored
 from sdp.data.tasks import DataError
@@ -117,11 +117,11 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any,
         raise ConfigError(f"model_dir {str(model_dir)!r}: {error}" + (f"; its run's carve differs here in {diff}"
                                                                     if diff else ""))
     evaluated = type(raw)({split: raw[split] for split in task.eval_splits})
-    rows = (config or {}).get("sdp_training_rows") or {}
-    if not carved and task.source == "glue" and (root := resolve_data_dir(cfg.data_dir)) is not None and \
+    rows = (config or {}).get("sdp_training_rows")
+    trained = rows.get(TRAINED_ROWS_KEY) if isinstance(rows, dict) and not carved else None  # none: nothing to compare
+    if trained and task.source == "glue" and (root := resolve_data_dir(cfg.data_dir)) is not None and \
             rows.get("task.name") == task.name and not rows.get("task.validation_from_train"):
         warn_model_rows_scored(task, Path(root), dict(evaluated), rows)  # its training rows as dev rows (round 32, gl4)
-    trained = ((config or {}).get("sdp_training_rows") or {}).get("train_fingerprint") if not carved else None
     for split, fingerprint in split_fingerprints(evaluated).items() if trained else ():
         if fingerprint == trained:  # the training file given as the dev file was scored as held-out (round 32, tr1)
             log.warning("sdp-eval: split %s holds the very rows model_dir was trained on (training data fingerprint "

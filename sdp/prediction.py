@@ -165,6 +165,9 @@ def line_texts(lines: Iterable[str]) -> list[tuple[str, ...]]:
     return out
 
 
+STREAM_NAMES = ("/dev/stdout", "/dev/stderr", "/dev/fd/1", "/dev/fd/2")  # streams by name, even when closed
+
+
 def std_stream(output: str) -> int | None:
     """1 or 2 where ``output`` is "-" (1) or names this process's standard output or error by any path (/dev/stdout,
     /dev/fd/2, /proc/self/fd/1, //dev/./stdout, or the file the shell redirected it to): compared as the open file
@@ -191,7 +194,7 @@ def is_stream(output: str) -> bool:
     (std_stream): written into as a shell's > does. Written aside and renamed, /dev/stdout was a traceback, and
     /dev/null, as root with overwrite=true, was renamed over by a regular file (probe round 31, ds1, dn2)."""
     path = Path(output).expanduser()
-    return output != "-" and (std_stream(output) is not None or (
+    return output != "-" and (std_stream(output) is not None or str(path) in STREAM_NAMES or (  # the names: fd closed
         path.exists() and not path.is_file() and not path.is_dir()))
 
 

@@ -149,3 +149,70 @@ def test_standard_output_by_any_path_is_written_into(tmp_path, tokenizer, spelli
     assert done.returncode == 0, done.stderr[-2000:]
     lines = labels.read_text().splitlines()
     assert lines[0] == "kept" and len(lines) == 3 and set(lines[1:]) <= {"neg", "pos"}, lines
+
+
+# --------------------------------------------------------------------------- review of round 32's fixes
+def test_a_glue_folder_of_the_dev_file_only_is_scored_without_a_training_file(tmp_path):
+    """gl4's fix read the folder's train.tsv on every sdp-eval of a GLUE model: a folder holding only dev.tsv was a
+    DataFileNotFoundError, where sdp-eval never needed a training file."""
+    from sdp.data.scored_rows import warn_model_rows_scored
+    from sdp.data.tasks import get_task
+
+    folder = tmp_path / "glue" / "RTE"
+    folder.mkdir(parents=True)
+    (folder / "dev.tsv").write_text("index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n")
+    warn_model_rows_scored(get_task("rte"), tmp_path, {}, {"train_fingerprint": "0123456789abcdef"})
+
+
+def test_one_custom_datas_setups_are_one_claims_unit(tmp_path):
+    """cm1's fix named a custom dataset by its split fingerprints, which max_train_samples changes: a sweep over
+    max_train_samples=500,1000 on one file made 6 units of 3 seeds (round 23's r11 again). Its files name it."""
+    from sdp.report.claims import render_claims
+    from sdp.report.collect import collect_runs
+
+    for budget in (500, 1000):
+        for seed in (1, 2, 3):
+            for method, final in (("MP", 0.80), ("SDP-CC", 0.80 + seed / 100)):
+                run_dir = tmp_path / f"{budget}-{method}{seed}"
+                run_dir.mkdir()
+                (run_dir / "metrics.json").write_text(json.dumps({
+                    "status": "completed", "task": "custom", "model": "tiny-bert", "method": method,
+                    "schedule": "cubic", "teacher": "frozen", "seed": seed, "target_sparsity": 0.9,
+                    "final": {"main": final, "accuracy": final}, "dense": {"main": 0.9, "accuracy": 0.9},
+                    "analysis": {}, "config_hash": f"h{method}{budget}", "versions": {"sdp": "aaa"},
+                    "finished_at": f"2026-12-06T10:0{seed}:00+00:00",
+                    "data_fingerprint": {"train": f"t-{budget}", "validation": "v0"}}))
+                cfg = {"task": {"name": "custom", "train_file": "one.csv", "validation_file": "dev.csv"},
+                       "regularizer": {"name": method}, "sparsity": 0.9, "max_train_samples": budget,
+                       "dense": {"max_steps": 2}}
+                (run_dir / "run.json").write_text(json.dumps({"config": cfg}))
+    claims = render_claims(collect_runs(tmp_path).runs, tmp_path)
+    verdict = next(line for line in claims.splitlines() if line.startswith("| SDP-CC beats MP"))
+    assert "vs MP +2.00" in verdict and "(n=3)" in verdict, verdict
+
+
+def test_an_undefined_test_metric_does_not_mark_the_dev_score(tmp_path):
+    """ew2's fix marked an evaluation's main `§` for any metric_warnings: an undefined test mcc marked a measured dev
+    score of 41.00."""
+    from sdp.report.not_runs import load_evaluation
+
+    row = load_evaluation({"task": "custom", "final": {"mcc": 0.41, "main": 0.41, "test_mcc": 0.0},
+                           "metric_warnings": ["mcc is undefined (constant predictions or references); reporting 0.0"]},
+                          tmp_path / "ev", tmp_path)
+    assert row["undefined"] is False
+    row = load_evaluation({"task": "custom", "final": {"mcc": 0.0, "main": 0.0},
+                           "metric_warnings": ["mcc is undefined (constant predictions or references); reporting 0.0"]},
+                          tmp_path / "ev", tmp_path)
+    assert row["undefined"] is True
+
+
+def test_format_characters_that_are_read_stay_in_the_text_key():
+    """lm1's fix set aside every format character but the joiners: England's and Scotland's flags (emoji tag
+    characters) became one label, and an Arabic number sign was dropped. The direction marks still go."""
+    from sdp.data.file_scan import text_key
+
+    england = "\U0001F3F4\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F"
+    scotland = "\U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F"
+    assert text_key(england) != text_key(scotland)
+    assert text_key("\u0600\u0661\u0662") != text_key("\u0661\u0662")
+    assert text_key("a \u200egood\u200f \u2068film\u2069") == text_key("a good film")

@@ -20,11 +20,13 @@ from sdp.data.tasks import DataError, read_utf8
 _BOM = "\ufeff"
 
 
-# Format characters (Unicode category Cf) are no part of a word: soft hyphen, zero-width space, word joiner, BOM, and
-# the direction marks and isolates a right-to-left page leaves (U+200E, U+200F, U+2066-U+2069: four were listed, and
-# rows and labels with the marks were new ones: probe round 32). The tokenizers drop them. The zero-width (non-)joiners
-# are kept: in Persian, Hindi and emoji they change the word.
-JOINERS = frozenset("\u200c\u200d")
+# Invisible characters that are no part of a word: soft hyphen, zero-width space, word joiner, BOM, and the direction
+# marks, embeddings and isolates a right-to-left page leaves (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069:
+# four were listed, and rows and labels with the marks were new ones: probe round 32). The tokenizers drop them. Other
+# format characters are kept: the zero-width (non-)joiners change a Persian, Hindi or emoji word, emoji tag characters
+# tell one subdivision flag from another, the Arabic number signs are read (review of round 32).
+INVISIBLE = frozenset("\u00ad\u200b\u2060\ufeff\u061c\u200e\u200f" + "".join(map(chr, range(0x202A, 0x202F)))
+                      + "".join(map(chr, range(0x2066, 0x206A))))
 ACCENTED_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")  # whose combining marks are accents an uncased reader drops
 
 
@@ -32,7 +34,7 @@ def text_key(value: object) -> str:
     """A text as its reader sees it, with its Unicode form (NFKC), runs of spaces and letter case set aside: an uncased
     tokenizer reads 'GOOD  film' as 'good film', and 'très' composed (NFC) or decomposed (NFD) prints alike; exact
     comparison missed both (a test file of the dev rows upper-cased, labels in two forms: probe round 30). Accents on
-    Latin, Greek and Cyrillic letters and format characters (but the joiners) are set aside too: such rows were read as new rows,
+    Latin, Greek and Cyrillic letters and the INVISIBLE characters are set aside too: such rows were read as new rows,
     such labels as classes of their own (probe round 31). A mark on a letter of another script (a Devanagari vowel
     sign, a Thai tone mark, a kana voicing mark) is part of the letter, and kept: dropping them made `कम` and `कुम` one."""
     text = str(value)
@@ -40,8 +42,7 @@ def text_key(value: object) -> str:
         return " ".join(text.split()).casefold()
     kept, base = [], ""
     for c in unicodedata.normalize("NFKD", text):
-        if (unicodedata.category(c) == "Cf" and c not in JOINERS) or (
-                unicodedata.category(c) == "Mn" and base.startswith(ACCENTED_SCRIPTS)):
+        if c in INVISIBLE or (unicodedata.category(c) == "Mn" and base.startswith(ACCENTED_SCRIPTS)):
             continue
         if unicodedata.category(c) != "Mn":
             base = unicodedata.name(c, "")

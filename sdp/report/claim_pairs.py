@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from sdp.run.rundir import read_metrics
+from sdp.run.rundir import read_metrics, read_run_record
 
 
 def get(*keys: str) -> Callable[[dict], float | None]:
@@ -101,10 +101,13 @@ def unit_fields(pairs: dict) -> list[str]:
 
 
 def data_of(task: str, rec: dict) -> tuple:
-    """A custom task's data, its recorded split fingerprints, as part of a claims unit: two datasets are both `custom`,
-    and a seed's pairs on both were averaged into one (task, seed) unit, n=3 where the by-task rows held 6 (probe round
-    32, cm1); one data's setups stay one unit (round 23, r11). Other tasks, and records without fingerprints: ()."""
-    prints = rec.get("data_fingerprint") if task == "custom" else None
-    if not isinstance(prints, dict):
+    """A custom task's data, its files (the run's run.json task.train_file, validation_file, test_file), as part of a
+    claims unit: two datasets are both `custom`, and a seed's pairs on both were averaged into one (task, seed) unit,
+    n=3 where the by-task rows held 6 (probe round 32, cm1). One data's setups (another max_train_samples or carve of
+    the same files) stay one unit (round 23, r11): the split fingerprints, which those change, are not the data's name
+    here. Other tasks, and runs without a run.json: ()."""
+    config = (read_run_record(rec["run_dir"]) or {}).get("config") if task == "custom" else None
+    node = config.get("task") if isinstance(config, dict) else None
+    if not isinstance(node, dict):
         return ()
-    return (tuple(sorted((str(k), str(v)) for k, v in prints.items() if not str(k).startswith("model:"))),)
+    return (tuple(str(node.get(key) or "") for key in ("train_file", "validation_file", "test_file")),)

@@ -10,6 +10,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from sdp.report.undefined import undefined_scores
+
 EVAL_COLUMNS = ["path", "task", "model", "method", "target_sparsity", "scored_on", "final", "final_main", "model_dir",
                 "finished_at", "warnings", "undefined"]
 
@@ -64,4 +66,5 @@ def load_evaluation(data: dict[str, Any], run_dir: Path, results_dir: Path) -> d
             "final": {k: float(v) for k, v in final.items() if _number(v)}, "final_main": float(final["main"]),
             "model_dir": str(data.get("model_dir") or ""), "finished_at": str(data.get("finished_at") or ""),
             "warnings": ([str(w) for w in said] if isinstance(said, list) else []) + undefined,
-            "undefined": bool(undefined)}
+            # the dev score's own mark: a test split's undefined metric (named in the same notes) marked it (review)
+            "undefined": ("final", "main") in undefined_scores(data)}

@@ -7,11 +7,11 @@ so data/ importing it would import back up into a module that imports data/ agai
 from __future__ import annotations
 
 import hashlib
-import logging
 from pathlib import Path
 from typing import Any
 
 from sdp.data.fingerprint import INPUT_PREFIX, check_same_data, split_fingerprints
+from sdp.errors import warnings_held_back
 from sdp.models.inspect import TOKENIZER_FILES
 
 # Model folders a run reads, named by path in the config (so in config_hash) but not by content: a folder replaced
@@ -66,15 +66,8 @@ def fingerprints_for(cfg: Any) -> dict[str, str]:
     from sdp.crosslingual import resolve_task
     from sdp.data.loading import load_run_splits
 
-    # Quiet: what loading the data says (rows repeated across splits, a carve's classes) the run said and recorded
-    # (metrics.json warnings); a relaunched sweep said it again for every finished job. Errors still raise.
-    sdp_log = logging.getLogger("sdp")
-    level = sdp_log.level
-    sdp_log.setLevel(logging.ERROR)
-    try:
+    with warnings_held_back():  # what the load says (repeated rows, a carve's classes) the run said and recorded
         splits = load_run_splits(cfg, resolve_task(cfg.task)).datasets
-    finally:
-        sdp_log.setLevel(level)
     return {**split_fingerprints(splits), **input_fingerprints(cfg)}
 
 
