@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from sdp.report.aggregate import short_label
+from sdp.report.render import md_row
 
 TITLE = "# Cost: wall-clock seconds per run"
 
@@ -76,8 +77,7 @@ def render_costs(runs: pd.DataFrame, dense_only: pd.DataFrame) -> str | None:
     keys = ["task", "model", "rank", "setup", "kind", "method"]
     for (task, model, _, setup, kind, method), grp in frame.groupby(keys, sort=True):
         whole = grp.loc[grp["whole_launch"].astype(bool), "wall_seconds"]
-        stats = (f"{whole.mean():.0f} | {whole.min():.0f}-{whole.max():.0f} | {len(whole)}" if len(whole)
-                 else "— | — | 0")
-        task, model, method = (str(v).replace("|", "\\|") for v in (task, model, method))  # `A|B` shifted the row
-        lines.append(f"| {task} | {model} | {setup} | {kind} | {method} | {stats} | {len(grp) - len(whole)} |")
+        stats = ([f"{whole.mean():.0f}", f"{whole.min():.0f}-{whole.max():.0f}", len(whole)] if len(whole)
+                 else ["—", "—", 0])
+        lines.append(md_row([task, model, setup, kind, method, *stats, len(grp) - len(whole)]))
     return "\n".join(lines) + "\n"

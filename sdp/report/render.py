@@ -53,6 +53,12 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def md_row(cells: list[object]) -> str:
+    """A Markdown table row, a ``|`` in any cell escaped: a model or folder named `A|B` made a row of more cells than
+    its header, every value after it under the wrong column (costs.md, summary.md: probe round 32, vb1)."""
+    return "| " + " | ".join(_md_escape(str(c)) for c in cells) + " |"
+
+
 def render_markdown(heading: str, tables: list[Table], preamble: list[str] | None = None) -> str:
     """A Markdown document: heading, preamble lines, then each table with its notes."""
     out = [f"# {heading}", ""]
@@ -63,11 +69,11 @@ def render_markdown(heading: str, tables: list[Table], preamble: list[str] | Non
         if not table.rows:
             out += ["_No rows._", ""]
         else:
-            out.append("| " + " | ".join(_md_escape(c) for c in table.columns) + " |")
+            out.append(md_row(table.columns))
             aligns = [":--" if a == "l" else "--:" for a in table.aligns()]
             out.append("| " + " | ".join(aligns) + " |")
             for row in table.rows:
-                out.append("| " + " | ".join(_md_escape(c) for c in row) + " |")
+                out.append(md_row(row))
             out.append("")
         for note in table.notes:
             out += [f"- {note}"]

@@ -27,7 +27,7 @@ from sdp.report.collect import Collection, collect_runs
 from sdp.report.costs import render_costs
 from sdp.report.duplicates import dense_words
 from sdp.report.outputs import MARKER, output_files
-from sdp.report.render import fmt_num, fmt_sparsity, frame_to_csv, render_latex, render_markdown
+from sdp.report.render import fmt_num, fmt_sparsity, frame_to_csv, md_row, render_latex, render_markdown
 from sdp.report.same_model import same_model_lines
 from sdp.report.setup_diff import setup_differences
 from sdp.report.tables import (
@@ -52,11 +52,6 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     setups: list[str] = field(default_factory=list)  # what tells setup-labelled rows apart (report/setup_diff.py)
 
-
-
-def _cell(value: object) -> str:
-    """A table cell's text with its `|` escaped: a model or folder named `A|B` shifted every column after it (round 32)."""
-    return str(value or "").replace("|", "\\|")
 
 def _clear_outputs(out_dir: Path) -> None:
     """Remove what a previous report wrote (only our own file names), so no stale table or plot survives; and mark
@@ -256,26 +251,23 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
         for r in failed.itertuples(index=False):
             sp = fmt_sparsity(r.target_sparsity) if r.target_sparsity == r.target_sparsity else "—"
             seed = str(r.seed) if r.seed >= 0 else "—"
-            err = r.error.replace("|", "\\|") or "—"
-            lines.append(f"| `{_cell(r.path)}` | {r.status} | {_cell(r.task) or '—'} | {_cell(r.method) or '—'} | {sp} | "
-                         f"{seed} | {err} |")
+            lines.append(md_row([f"`{r.path}`", r.status, r.task or "—", r.method or "—", sp, seed, r.error or "—"]))
         lines.append("")
     if not coll.interrupted.empty:
         lines += ["## Interrupted runs (resumable)", "", "| path | task | method | sparsity | seed | where it stopped |",
                   "|---|---|---|---|---|---|"]
         for r in coll.interrupted.itertuples(index=False):
             sp = fmt_sparsity(r.target_sparsity) if r.target_sparsity == r.target_sparsity else "—"
-            seed, where = str(r.seed) if r.seed >= 0 else "—", r.error.replace("|", "\\|") or "—"
-            lines.append(f"| `{_cell(r.path)}` | {_cell(r.task) or '—'} | {_cell(r.method) or '—'} | {sp} | {seed} | {where} |")
+            seed = str(r.seed) if r.seed >= 0 else "—"
+            lines.append(md_row([f"`{r.path}`", r.task or "—", r.method or "—", sp, seed, r.error or "—"]))
         lines.append("")
     if not coll.evaluations.empty:
         lines += ["## Evaluations (sdp-eval: saved models scored without training)", "",
                   "| path | task | model | method | sparsity | scored on (rows) | main |", "|---|---|---|---|---|---|---|"]
         for r in coll.evaluations.itertuples(index=False):
             sp = fmt_sparsity(r.target_sparsity) if r.target_sparsity == r.target_sparsity else "—"
-            lines.append(f"| `{_cell(r.path)}` | {_cell(r.task) or '—'} | {_cell(r.model) or '—'} | "
-                         f"{_cell(r.method) or '—'} | {sp} | {_cell(r.scored_on) or '—'} | "
-                         f"{fmt_num(100 * r.final_main)}{UNDEFINED if r.undefined else ''} |")
+            lines.append(md_row([f"`{r.path}`", r.task or "—", r.model or "—", r.method or "—", sp, r.scored_on or "—",
+                                 f"{fmt_num(100 * r.final_main)}{UNDEFINED if r.undefined else ''}"]))
         if coll.evaluations["undefined"].any():
             lines += ["", f"{UNDEFINED} = the metric is undefined on the model's predictions (constant) and recorded as "
                           "0.0 (the record's metric_warnings): no measurement."]
