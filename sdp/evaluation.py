@@ -48,7 +48,7 @@ from sdp.saved_model import (
     text_order_error,
     trained_length,
 )
-from sdp.training_rows import carve_difference, carve_differences, rows_decide
+from sdp.training_rows import carve_difference, carve_differences, carve_words, rows_decide
 
 EVAL_KIND = "eval"  # metrics.json "kind" of an evaluation-only record (a training run's has none, or "run")
 
@@ -347,7 +347,7 @@ def _evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length
     differences = carve_differences(path, cfg) if cfg.task.get("validation_from_train") else {}
     if differences and not rows_decide(config, differences):
         raise ConfigError(f"model_dir {str(model_dir)!r} was not trained on the carve of the training rows that "
-                          f"task.validation_from_train gives here ({carve_difference(path, cfg)}): the rows held out "
+                          f"task.validation_from_train gives here ({carve_words(differences)}): the rows held out "
                           "here include rows its run trained on; give its run's max_train_samples, task.validation_from_train and "
                           "task.validation_seed (or score it on the dev split)")
     saved = load_saved_model(path, cpu=cfg.cpu)

@@ -53,10 +53,14 @@ def carve_differences(model_dir: Path, cfg: Any) -> dict[str, tuple[Any, Any]]:
     return {key: (theirs.get(key), value) for key, value in ours.items() if theirs.get(key) != value}
 
 
+def carve_words(differences: dict[str, tuple[Any, Any]]) -> str | None:
+    """carve_differences in words, or None where there are none."""
+    return ", ".join(f"{key}: {there!r} there, {here!r} here" for key, (there, here) in differences.items()) or None
+
+
 def carve_difference(model_dir: Path, cfg: Any) -> str | None:
     """carve_differences in words, or None where the carve is the same (or not recorded)."""
-    return ", ".join(f"{key}: {there!r} there, {here!r} here"
-                     for key, (there, here) in carve_differences(model_dir, cfg).items()) or None
+    return carve_words(carve_differences(model_dir, cfg))
 
 
 def rows_decide(config: dict[str, Any], differences: dict[str, tuple[Any, Any]]) -> bool:
