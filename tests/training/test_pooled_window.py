@@ -78,6 +78,11 @@ def _grads(model):
 
 @pytest.fixture()
 def acc():
+    # accelerate's GradientState is one per process: a loader another test in this worker left at its end
+    # (end_of_dataloader) ended the window at its first micro-batch. A fresh state, as a run's own loader gives it.
+    from accelerate.state import GradientState
+
+    GradientState._reset_state()
     return Accelerator(gradient_accumulation_steps=2, cpu=True)
 
 
