@@ -16,7 +16,8 @@ from pathlib import Path
 
 OPTIONS = {  # key -> (default, help)
     "model_dir": (None, "the model: a run's model/ folder (safetensors, config.json, tokenizer); required"),
-    "input": ("-", "a .csv, .tsv or .jsonl file with a header, or - for stdin (one text, or a TAB pair, per line)"),
+    "input": ("-", "a .csv or .tsv file with a header, a .jsonl or .json file (an array of objects), or - for stdin "
+                   "(one text, or a TAB pair, per line)"),
     "text_fields": (None, "the file's text column(s), comma-separated: one, or two for a pair; default: the model's own "
                           "(config.json sdp_text_fields, the columns sdp-run trained it on)"),
     "output": ("-", "where the labels go, one line per input row; - is stdout"),
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                         raise DataError(f"text_fields=<column>[,<column>] is required with input={opts['input']} (the "
                                         "text column(s)): the model records none (config.json sdp_text_fields)")
                     print(f"sdp-predict: text_fields={','.join(fields)} (the model's own)", file=sys.stderr)
-                if (error := text_order_error(opts["model_dir"], config, fields, "text_fields")) is not None:
+                if (error := text_order_error(opts["model_dir"], config, fields, "text_fields",
+                                                  count=False)) is not None:
                     raise DataError(error)
                 texts = file_texts(opts["input"], fields)
             check_arity(str(opts["model_dir"]), config, texts, "stdin" if opts["input"] == "-" else "input")

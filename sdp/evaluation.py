@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -28,7 +29,14 @@ from sdp.config import PruneConfig, model_name_from
 from sdp.crosslingual import resolve_task
 from sdp.data.batch import model_inputs
 from sdp.data.custom import SCORING_ONLY
-from sdp.data.fingerprint import TRAINED_ROWS_KEY, split_fingerprints, trained_rows_error
+from sdp.data.fingerprint import (
+    ROWS_KEY,
+    TRAINED_ROWS_KEY,
+    rows_fingerprint,
+    same_rows,
+    split_fingerprints,
+    trained_rows_error,
+)
 from sdp.data.loading import load_splits, resolve_data_dir
 from sdp.data.scored_rows import warn_model_rows_scored
 from sdp.data.tasks import DataError
@@ -48,7 +56,7 @@ from sdp.saved_model import (
     text_order_error,
     trained_length,
 )
-from sdp.training_rows import carve_difference, carve_differences, carve_words, rows_decide
+from sdp.training_rows import carve_differences, carve_words, rows_decide
 
 EVAL_KIND = "eval"  # metrics.json "kind" of an evaluation-only record (a training run's has none, or "run")
 
@@ -57,13 +65,17 @@ log = logging.getLogger("sdp")
 
 def fill_custom_task(cfg: Any, config: dict[str, Any]) -> bool:
     """task=custom needs only the file it scores: its train_file defaults to the validation file, and its class
-    names (in id order) to the model's, so the labels are read as the model was trained on them."""
+    names (in id order) to the model's, so the labels are read as the model was trained on them, and its text columns
+    to those the model's run read (config.json sdp_text_fields)."""
     task = cfg.task
     if task.name != "custom":
         return False
     if not task.get("validation_file") and not task.get("validation_from_train"):  # it said train_file was required
         raise DataError("task=custom: sdp-eval scores task.validation_file=<file> (and a task.test_file= beside it), "
                         "and reads no training file; give task.validation_file")
+    if not task.get("text_fields") and (own := [str(f) for f in config.get("sdp_text_fields") or []]):
+        task.text_fields = own  # the columns its run read (config.json), as sdp-predict takes them (it asked for them)
+        print(f"sdp-eval: task.text_fields=[{','.join(own)}] (the model's own)", file=sys.stderr)
     # Not with a carve: it is cut from the run's training file, and the dev file carved in its place was scored as
     # "validation_from_train" (5 of its 20 rows) past the carve check (probe round 22, m10)
     filled = not task.get("train_file") and not task.get("validation_from_train")
@@ -97,11 +109,12 @@ def _named_as_given(filled: bool) -> Iterator[None]:
         raise type(err)(str(err).replace("task.train_file=", "task.validation_file=")) from None
 
 
-def load_eval_data(cfg: Any, task: Any, tokenizer: Any,
-                   config: dict[str, Any] | None = None, model_dir: Any = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] | None = None, model_dir: Any = None,
+                   differences: dict | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The task's eval splits, tokenised, and their query groups (ranking tasks). The train split is not read,
     unless the eval split is carved from it (task.validation_from_train): then the rows the carve leaves for
-    training must be those the model's run trained on (``config``, its config.json)."""
+    training must be those the model's run trained on (``config``, its config.json); ``differences``: how the carve
+    here differs from its run's (training_rows.carve_differences), said with a refusal."""
     carved = bool(cfg.task.get("validation_from_train"))
     # A carve depends on the training rows it is cut from: max_train_samples as the run had it (None scored
     # 622 rows of the whole RTE file for a model whose run held out 16 of 64, with its 48 training rows among them)
@@ -111,9 +124,9 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any,
                          validation_from_train=cfg.task.get("validation_from_train"),
                          validation_seed=cfg.task.get("validation_seed", 0), read_train=carved)
     raw = loaded.datasets
-    if carved and (error := trained_rows_error(config, split_fingerprints({"train": raw[task.train_split]})["train"])):
-        # the rows decided (rows_decide): what else differs from its run's carve is said with them
-        diff = carve_difference(Path(str(model_dir)).expanduser(), cfg) if model_dir is not None else None
+    if carved and (error := trained_rows_error(config, split_fingerprints({"train": raw[task.train_split]})["train"],
+                                               rows_fingerprint(raw[task.train_split]))):
+        diff = carve_words(differences or {})  # the rows decided (rows_decide): what else differs is said with them
         raise ConfigError(f"model_dir {str(model_dir)!r}: {error}" + (f"; its run's carve differs here in {diff}"
                                                                     if diff else ""))
     evaluated = type(raw)({split: raw[split] for split in task.eval_splits})
@@ -123,7 +136,8 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any,
             rows.get("task.name") == task.name and not rows.get("task.validation_from_train"):
         warn_model_rows_scored(task, Path(root), dict(evaluated), rows)  # its training rows as dev rows (round 32, gl4)
     for split, fingerprint in split_fingerprints(evaluated).items() if trained else ():
-        if fingerprint == trained:  # the training file given as the dev file was scored as held-out (round 32, tr1)
+        # the training file given as the dev file was scored as held-out (round 32, tr1); shuffled, it is the same rows
+        if same_rows(rows, fingerprint, rows_fingerprint(evaluated[split]) if rows.get(ROWS_KEY) else None):
             log.warning("sdp-eval: split %s holds the very rows model_dir was trained on (training data fingerprint "
                         "%s, config.json sdp_training_rows): its score is a training score, not a held-out one",
                         split, trained)
@@ -342,7 +356,8 @@ def _evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length
     finally:
         SCORING_ONLY.reset(scoring)
     check_task_labels(model_dir, config, task)
-    if (error := text_order_error(model_dir, config, task.text_fields, "task.text_fields")) is not None:
+    key = "task.text_fields" if cfg.task.name == "custom" else f"task={cfg.task.name}"  # a GLUE task's columns are its own
+    if (error := text_order_error(model_dir, config, task.text_fields, key)) is not None:
         raise ConfigError(error)
     differences = carve_differences(path, cfg) if cfg.task.get("validation_from_train") else {}
     if differences and not rows_decide(config, differences):
@@ -353,7 +368,7 @@ def _evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length
     saved = load_saved_model(path, cpu=cfg.cpu)
     datasets.disable_progress_bars()  # as a run does: bars are for training, not for every map()
     with _named_as_given(filled):
-        data, groups = load_eval_data(cfg, task, saved.tokenizer, config, model_dir)
+        data, groups = load_eval_data(cfg, task, saved.tokenizer, config, model_dir, differences)
     outputs = {split: predict_split(saved, data[split], cfg.train.eval_batch_size) for split in task.eval_splits}
     # An undefined metric (constant predictions) is stored as 0.0: the record says so, as a run's metrics.json does
     # (it was on stderr only, so a one-class CoLA model's mcc 0.00 read as measured).

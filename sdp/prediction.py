@@ -15,7 +15,7 @@ from typing import Any
 from sdp.data.tasks import DataError, DataFileNotFoundError, read_utf8
 from sdp.models.inspect import length_error
 
-FORMATS = (".csv", ".tsv", ".jsonl")
+FORMATS = (".csv", ".tsv", ".jsonl", ".json")
 
 
 def _no_blank_row(path: str | Path, records: Iterable[tuple[int, list[str]]]) -> None:
@@ -38,12 +38,14 @@ def _lines(text: str) -> list[str]:
     return list(io.StringIO(text, newline=None))
 
 
-def _keys_once(path: str | Path, n: int, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object whose keys are all different (json keeps the last of two; a run refuses the line)."""
+def _keys_once(path: str | Path, n: int | None, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different (json keeps the last of two; a run refuses the line). ``n``: its
+    line (JSON Lines), None in a .json array."""
     keys = [k for k, _ in pairs]
     twice = sorted({k for k in keys if keys.count(k) > 1})
     if twice:
-        raise DataError(f"input={str(path)!r} line {n}: the object names key(s) {twice} more than once (only the last "
+        where = f" line {n}" if n is not None else ""
+        raise DataError(f"input={str(path)!r}{where}: the object names key(s) {twice} more than once (only the last "
                         "value would be read); give each key once")
     return dict(pairs)
 
@@ -61,7 +63,14 @@ def read_rows(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     # A UTF-8 BOM (Excel's "CSV UTF-8") is stripped, as sdp-run and sdp-eval strip it (data/file_scan.py): kept, it
     # became part of the first column's name, and the file a run trained on was refused here (no column 'sentence').
     text = read_utf8(p).removeprefix("\ufeff")
-    lines = _lines(text)
+    # \r\r\n (a CRLF file converted twice) is one line end, as a run's readers take it (pandas skips the empty line
+    # between): it read as a blank line after every row, and the file a run trained on was refused (round 32, Left)
+    lines = _lines(text.replace("\r\r\n", "\n"))
+    if suffix == ".json":  # a JSON array of objects; JSON Lines named .json are read as such, as a run reads both
+        rows = _json_array(path, "".join(lines))
+        if rows is not None:
+            return _columns_of(path, rows)
+        suffix = ".jsonl"
     if suffix == ".jsonl":
         rows = []
         _no_blank_row(path, ((n, [line] if line.strip() else []) for n, line in enumerate(lines, 1)))
@@ -74,7 +83,7 @@ def read_rows(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
                 if not isinstance(row, dict):
                     raise DataError(f"input={str(path)!r} line {n}: not a JSON object")
                 rows.append(row)
-        columns = list(dict.fromkeys(k for r in rows for k in r))
+        return _columns_of(path, rows)
     else:  # TSV as GLUE writes it (no quoting); CSV with the csv module's quoting
         options = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if suffix == ".tsv" else {}
         records = csv.reader(lines, **options)
@@ -97,6 +106,28 @@ def read_rows(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     if not rows:
         raise DataError(f"input={str(path)!r} has no rows")
     return rows, columns
+
+
+def _columns_of(path: str | Path, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """JSON rows and the keys any of them has, in order of appearance."""
+    if not rows:
+        raise DataError(f"input={str(path)!r} has no rows")
+    return rows, list(dict.fromkeys(k for r in rows for k in r))
+
+
+def _json_array(path: str | Path, text: str) -> list[dict[str, Any]] | None:
+    """The objects of a .json file holding one JSON array, or None where it is no one JSON value or one object (JSON
+    Lines: a run's json reader takes a .json file of either kind)."""
+    try:
+        data = json.loads(text, object_pairs_hook=lambda pairs: _keys_once(path, None, pairs))
+    except json.JSONDecodeError:
+        return None
+    if isinstance(data, dict):
+        return None
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise DataError(f"input={str(path)!r}: a .json file is one array of objects (or JSON Lines); give one object "
+                        "per row")
+    return data
 
 
 def file_texts(path: str | Path, text_fields: list[str]) -> list[tuple[str, ...]]:

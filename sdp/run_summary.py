@@ -11,7 +11,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from sdp.crosslingual import run_fields
-from sdp.data.fingerprint import TRAINED_ROWS_KEY
+from sdp.data.fingerprint import ROWS_KEY, TRAINED_ROWS_KEY
 from sdp.data.tasks import TaskSpec
 from sdp.io import FolderRemovedError, write_json
 from sdp.models.card import push_to_hub, write_model_card
@@ -149,9 +149,11 @@ def record_training(model: Any, tokenizer: Any, cfg: Any = None, run_dir: Path |
     plain = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
     model.config.sdp_training_rows = carve_of(plain)
     if run_dir is not None:
-        trained = ((read_run_record(run_dir) or {}).get("data_fingerprint") or {}).get("train")
-        if trained:
+        record = read_run_record(run_dir) or {}
+        if trained := (record.get("data_fingerprint") or {}).get("train"):
             model.config.sdp_training_rows[TRAINED_ROWS_KEY] = trained
+        if record.get(ROWS_KEY):  # the same rows in any order (a shuffled file of them is not "other rows")
+            model.config.sdp_training_rows[ROWS_KEY] = record[ROWS_KEY]
 
 
 def _text_fields(cfg: Any) -> list[str] | None:

@@ -79,33 +79,42 @@ def check_task_labels(model_dir: str | Path, config: dict[str, Any], task: Any) 
             raise ModelLoadError(f"{where} is a regression model (one score per row: config.json num_labels 1); task "
                                  f"{task.name!r} is a classification with the labels {expected}: evaluate it on the "
                                  "task it was trained for")
+        if names is not None and sorted(n.lower() for n in names) == sorted(n.lower() for n in expected):
+            # the same classes in another order: the order the model reads them in is said, not "the task it was trained for"
+            raise ModelLoadError(f"{where} was trained for the labels {names} in that order (config.json id2label); "
+                                 f"task {task.name!r} lists them as {expected}: each position is one output of the "
+                                 "model; " + ("give " if task.name == "custom" else "score it with task=custom and ")
+                                 + f"task.label_names=[{','.join(names)}] (the model's order)")
         have = names if names is not None else f"{num_labels(config)} unnamed labels"
         raise ModelLoadError(f"{where} was trained for labels {have} (config.json id2label); task {task.name!r} "
                              f"has {expected}: evaluate it on the task it was trained for")
 
 
 def text_order_error(model_dir: str | Path, config: dict[str, Any], fields: Any, key: str,
-                     model_key: str = "model_dir") -> str | None:
+                     model_key: str = "model_dir", count: bool = True) -> str | None:
     """Why the text columns ``fields`` (named by ``key``) are not the model's pair in its order, or None. sdp-run
     records the columns a model was trained on (config.json ``sdp_text_fields``); the same two names in the other
     order fed every pair reversed: an RTE model trained on (sentence2, sentence1) scored 51.62 on task=rte where
     its own order gives 53.07, and sdp-predict labelled the reversed pairs, without a word (probe round 15, e01).
-    A run's dense.checkpoint or teacher (``model_key``) is read in the run's order too (probe round 18, t12, t13)."""
+    A run's dense.checkpoint or teacher (``model_key``) is read in the run's order too (probe round 18, t12, t13).
+    ``count``: one text given for a pair model, or back, is an error too (round 32); sdp-predict checks the count on
+    the rows it reads instead (prediction.check_arity: a text_fields given or not, or stdin's tab-separated pairs)."""
     trained, given = list(config.get("sdp_text_fields") or []), [str(f) for f in fields or []]
-    # one text read as a pair, or back: scored unsaid by sdp-eval and a run (round 32; sdp-predict: check_arity)
-    if key != "text_fields" and trained and given and len(trained) != len(given):
-        what = [f"one text ({f[0]})" if len(f) == 1 else f"a pair ({', '.join(f)})" for f in (trained, given)]
-        return (f"{model_key} {str(model_dir)!r} was trained on {what[0]} per row (config.json sdp_text_fields), and "
-                f"{key} gives {what[1]}: a model reads only the input it was trained on; give {key} of "
-                f"{len(trained)} column(s), or a {model_key} trained on {len(given)}")
+    if count and trained and given and len(trained) != len(given):
+        kind = ["one text" if len(f) == 1 else "a pair" for f in (trained, given)]
+        return (f"{model_key} {str(model_dir)!r} was trained on {kind[0]} ({', '.join(trained)}) per row (config.json "
+                f"sdp_text_fields), and {key} gives {kind[1]} ({', '.join(given)}): a model reads only the input it was "
+                f"trained on; give a {model_key} trained on {kind[1]} per row, or data of {kind[0]} per row")
     if len(trained) != 2 or given != trained[::-1] or given == trained:
         return None
     if model_key != "model_dir":
         advice = (f"give a {model_key} trained on ({given[0]}, {given[1]}), or train on its order "
                   f"(task=custom task.text_fields=[{trained[0]},{trained[1]}])")
-    elif key == "text_fields":
+    elif key == "text_fields":  # sdp-predict's
         advice = f"give text_fields={trained[0]},{trained[1]}"
-    else:
+    elif key == "task.text_fields":
+        advice = f"give task.text_fields=[{trained[0]},{trained[1]}]"
+    else:  # task=<a GLUE task>
         advice = (f"score it with task=custom task.text_fields=[{trained[0]},{trained[1]}] and task.validation_file= "
                   "(a GLUE task reads its columns in its own order)")
     return (f"{model_key} {str(model_dir)!r} was trained on pairs ({trained[0]}, {trained[1]}) (config.json "

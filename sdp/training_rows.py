@@ -74,15 +74,17 @@ def rows_decide(config: dict[str, Any], differences: dict[str, tuple[Any, Any]])
     return isinstance(rows, dict) and bool(rows.get(TRAINED_ROWS_KEY)) and list(differences) == ["max_train_samples"]
 
 
-def check_checkpoint_rows(cfg: Any, trained: str | None) -> None:
+def check_checkpoint_rows(cfg: Any, trained: str | None, rows: str | None = None) -> None:
     """The rows a dense.checkpoint was fine-tuned on, against this run's training rows (``trained``: their
     fingerprint). A tuning run's must be its carve's: refused otherwise, its held-out rows may be training rows.
     Another run is warned where they differ: its dense score and teacher are a model of other data (a checkpoint
     fine-tuned on another file with the same max_train_samples was taken unsaid: probe round 31, dc2). Recorded in
-    config.json (``train_fingerprint``), else, for a run's own model/ or dense_model/, in its run's run.json."""
+    config.json (``train_fingerprint``), else, for a run's own model/ or dense_model/, in its run's run.json.
+    ``rows``: this run's training rows in any order (fingerprint.rows_fingerprint): a file of them shuffled is the
+    same rows (it was warned of as other rows)."""
     import logging
 
-    from sdp.data.fingerprint import TRAINED_ROWS_KEY, trained_rows_error
+    from sdp.data.fingerprint import ROWS_KEY, TRAINED_ROWS_KEY, same_rows, trained_rows_error
     from sdp.errors import ConfigError
 
     if not cfg.dense.get("checkpoint"):
@@ -90,14 +92,17 @@ def check_checkpoint_rows(cfg: Any, trained: str | None) -> None:
     checkpoint = Path(str(cfg.dense.checkpoint)).expanduser()
     config = read_config(checkpoint) or {}
     if cfg.task.get("validation_from_train"):
-        if error := trained_rows_error(config, trained):
+        if error := trained_rows_error(config, trained, rows):
             raise ConfigError(f"dense.checkpoint {str(cfg.dense.checkpoint)!r}: {error}")
         return
-    rows = config.get("sdp_training_rows")
-    theirs = rows.get(TRAINED_ROWS_KEY) if isinstance(rows, dict) else None
-    if not theirs and checkpoint.resolve().name in RUN_MODELS:  # a run's own model folder (older records): its
-        theirs = ((read_run_record(checkpoint.parent) or {}).get("data_fingerprint") or {}).get("train")  # run.json
-    if theirs and trained and theirs != trained and carve_difference(checkpoint, cfg) is None:
+    recorded = config.get("sdp_training_rows")
+    recorded = recorded if isinstance(recorded, dict) else {}
+    if not recorded.get(TRAINED_ROWS_KEY) and checkpoint.resolve().name in RUN_MODELS:  # a run's own model folder
+        record = read_run_record(checkpoint.parent) or {}  # (older records): its run.json
+        recorded = {TRAINED_ROWS_KEY: (record.get("data_fingerprint") or {}).get("train"),
+                    ROWS_KEY: record.get(ROWS_KEY)}
+    theirs = recorded.get(TRAINED_ROWS_KEY)
+    if theirs and trained and not same_rows(recorded, trained, rows) and carve_difference(checkpoint, cfg) is None:
         logging.getLogger("sdp").warning(
             "dense.checkpoint %r was fine-tuned on other training rows than this run trains on (training data "
             "fingerprint %s there, %s here: another training file, or other rows of it): its dense score and teacher "

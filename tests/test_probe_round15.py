@@ -106,6 +106,8 @@ def test_a_pair_in_the_other_order_is_refused(model_dir, tmp_path, capsys):
 
     config = json.loads((model_dir / "config.json").read_text())
     assert "task=custom task.text_fields=[sentence2,sentence1]" in text_order_error(
+        model_dir, config, ("sentence1", "sentence2"), "task=rte")
+    assert "give task.text_fields=[sentence2,sentence1]" in text_order_error(
         model_dir, config, ("sentence1", "sentence2"), "task.text_fields")
     assert text_order_error(model_dir, config, ("sentence2", "sentence1"), "task.text_fields") is None
     assert text_order_error(model_dir, config, ("premise", "hypothesis"), "task.text_fields") is None

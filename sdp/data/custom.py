@@ -29,6 +29,7 @@ from typing import Any
 
 import datasets
 
+from sdp.data.cells import check_filled, check_scalar
 from sdp.data.file_scan import delimited_cells, look_alikes, row_keys, scan_file, text_key, twins_differ_in
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target, read_utf8
 
@@ -107,8 +108,8 @@ def read_checked(path: str | Path, key: str, fields: list[str], label_col: str) 
     _check_columns(ds, [*fields, label_col], key, str(path))
     for column in [label_col, *fields]:
         role = "the label column" if column == label_col else "a text field"
-        _check_scalar(ds, column, role, key, str(path))
-        _check_filled(ds, column, role, key, str(path))
+        check_scalar(ds, column, role, key, str(path))
+        check_filled(ds, column, role, key, str(path))
     return _as_written(ds, path, fields, label_col)
 
 
@@ -151,35 +152,6 @@ def _check_columns(ds: datasets.Dataset, columns: list[str], key: str, path: str
     if missing:
         raise DataError(f"task.{key}={path!r} has no column {missing}; its columns: {ds.column_names}"
                         + look_alikes(missing, ds.column_names))
-
-
-def _is_blank(value: Any) -> bool:
-    """A cell with nothing in it: a blank CSV/TSV cell and a JSON/Parquet null read as None, pandas' NaN."""
-    if value is None:
-        return True
-    if isinstance(value, float):
-        return math.isnan(value)
-    return isinstance(value, str) and not value.strip()
-
-
-def _check_scalar(ds: datasets.Dataset, column: str, role: str, key: str, path: str) -> None:
-    """A JSON (or Parquet) cell holding a list or an object is no text and no label: a text field's was a TypeError
-    traceback (unhashable type: 'list'), a label's an AttributeError (probe round 23, js1/js2)."""
-    values = list(ds[column])
-    rows = [i + 1 for i, value in enumerate(values) if isinstance(value, (list, dict))]
-    if rows:
-        kind = "an object" if isinstance(values[rows[0] - 1], dict) else "a list"
-        raise DataError(f"task.{key}={path!r}: column {column!r} ({role}) holds {kind} in {len(rows)} of {len(ds)} "
-                        f"rows (first: {rows[:5]}; data rows counted from 1); give one string (or number) per row")
-
-
-def _check_filled(ds: datasets.Dataset, column: str, role: str, key: str, path: str) -> None:
-    """Blank cells are refused, not read: a blank label would be a class 'None' of its own (or, in an integer
-    column, turn it into floats: a regression), a blank text the literal text 'None'."""
-    rows = [i + 1 for i, value in enumerate(ds[column]) if _is_blank(value)]
-    if rows:
-        raise DataError(f"task.{key}={path!r}: column {column!r} ({role}) is empty in {len(rows)} of {len(ds)} "
-                        f"rows (first: {rows[:5]}; data rows counted from 1); fill them in or drop those rows")
 
 
 def _content_hash(path: str) -> str | None:

@@ -59,14 +59,44 @@ def check_same_data(old: dict[str, str] | None, new: dict[str, str], what: str) 
 TRAINED_ROWS_KEY = "train_fingerprint"
 
 
-def trained_rows_error(config: dict[str, Any] | None, fingerprint: str | None) -> str | None:
+# ... and of the same rows in any order (``train_rows``, also in run.json): a file of the same rows shuffled was "other
+# rows" by the ordered fingerprint, and a dense.checkpoint fine-tuned on it warned of as a model of other data.
+ROWS_KEY = "train_rows"
+
+
+def rows_fingerprint(ds: Any) -> str:
+    """16 hex digits of a split's rows whatever their order (its columns by name, less ``idx``, each row's position)."""
+    import hashlib
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    df = ds.to_pandas().drop(columns=["idx"], errors="ignore")
+    df = df[sorted(df.columns)]
+    h = hashlib.sha256(json.dumps(list(df.columns)).encode())
+    if len(df):
+        h.update(np.sort(pd.util.hash_pandas_object(df, index=False).to_numpy()).tobytes())
+    return h.hexdigest()[:16]
+
+
+def same_rows(recorded: dict[str, Any] | None, fingerprint: str | None, rows: str | None) -> bool:
+    """The training rows of a record (config.json sdp_training_rows, or run.json's keys) are these: the same rows in
+    the same order (``fingerprint``) or in another (``rows``: rows_fingerprint), where it holds the second."""
+    recorded = recorded if isinstance(recorded, dict) else {}
+    return recorded.get(TRAINED_ROWS_KEY) == fingerprint or bool(rows and recorded.get(ROWS_KEY) == rows)
+
+
+def trained_rows_error(config: dict[str, Any] | None, fingerprint: str | None, rows: str | None = None) -> str | None:
     """Why a model (its config.json ``config``) was not trained on the training rows this carve leaves (their
-    ``fingerprint``), or None (the same rows, or nothing recorded: a model saved before the key, or from elsewhere)."""
-    rows = (config or {}).get("sdp_training_rows")
-    recorded = rows.get(TRAINED_ROWS_KEY) if isinstance(rows, dict) else None
-    if not recorded or not fingerprint or recorded == fingerprint:
+    ``fingerprint``, and ``rows`` in any order), or None (the same rows, or nothing recorded: a model saved before
+    the key, or from elsewhere)."""
+    kept = (config or {}).get("sdp_training_rows")
+    recorded = kept.get(TRAINED_ROWS_KEY) if isinstance(kept, dict) else None
+    if not recorded or not fingerprint or same_rows(kept, fingerprint, rows):
         return None
+    other = "other rows" if kept.get(ROWS_KEY) and rows else "other rows, or the same in another order"  # older
     return (f"its run trained on other rows than the ones this carve leaves for training (fingerprint {recorded} "
-            f"there, {fingerprint} here: the training file holds other rows, or the same in another order), so the "
+            f"there, {fingerprint} here: the training file holds {other}), so the "
             "rows held out here are not its run's and may include rows it trained on; give its run's training file "
             "(or data_dir)")

@@ -102,7 +102,8 @@ def remap_labels_by_name(ds: datasets.Dataset, task: TaskSpec) -> datasets.Datas
     return ds.map(_remap, batched=True, features=_features(task), desc=f"{task.name}: remap labels")
 
 
-def _rows_to_dataset(task: TaskSpec, rows: list[dict]) -> datasets.Dataset:
+def rows_to_dataset(task: TaskSpec, rows: list[dict]) -> datasets.Dataset:
+    """A local reader's rows (sdp/data/sources.py) as a Dataset of the task's text fields and its label."""
     data: dict[str, list] = {f: [r[f] for r in rows] for f in task.text_fields}
     if task.is_regression:
         data["label"] = [float(r["label"]) for r in rows]
@@ -194,7 +195,7 @@ def _warn_repeated_rows(task: TaskSpec, train: datasets.Dataset, held: datasets.
                     "partly a training score; drop the repeated rows from the training data", fraction, len(rows), len(held), ", ".join(fields))
 
 
-def _warn_eval_rows_trained(task: TaskSpec, out: dict[str, datasets.Dataset]) -> None:
+def warn_eval_rows_trained(task: TaskSpec, out: dict[str, datasets.Dataset]) -> None:
     """A GLUE folder's eval rows repeating rows trained on, said as a custom task's are (CoLA's dev has 16 of them)."""
     fields = [f for f in task.text_fields if f in out[task.train_split].column_names]
     seen = row_keys(out[task.train_split], fields)  # made once, not per split: ~5 s for MNLI's 393k rows
@@ -219,7 +220,8 @@ def _warn_untrained_held_out_classes(task: TaskSpec, train: datasets.Dataset, he
                     [task.label_names[i] for i in untrained], sum(y in untrained for y in held["label"]))
 
 
-def _add_idx(ds: datasets.Dataset) -> datasets.Dataset:
+def add_idx(ds: datasets.Dataset) -> datasets.Dataset:
+    """The rows numbered 0..n-1 in an ``idx`` column, as every split is before its fingerprint is taken."""
     if "idx" in ds.column_names:
         ds = ds.remove_columns("idx")
     return ds.add_column("idx", np.arange(len(ds), dtype=np.int64))
@@ -311,7 +313,7 @@ def load_splits(
                 if rows.positions is not None and rows.size is not None:
                     positions[split] = (rows.positions, rows.size)
                 dropped[split], rows = rows.dropped, rows.rows
-            out[split] = _rows_to_dataset(task, rows)
+            out[split] = rows_to_dataset(task, rows)
     if task.train_split in out:
         out[task.train_split] = subsample(out[task.train_split], max_train_samples)
     if validation_from_train:
@@ -321,14 +323,14 @@ def load_splits(
         out[VALIDATION_FROM_TRAIN] = subsample(held, max_eval_samples)
     else:
         if root is not None and task.source == "glue" and task.train_split in out:  # a GLUE folder (round 31, gl1)
-            _warn_eval_rows_trained(task, out)
+            warn_eval_rows_trained(task, out)
         for split in task.eval_splits:
             out[split] = (subsample_queries(out[split], max_eval_samples) if task.metric_names[0] == "ndcg"
                           else subsample(out[split], max_eval_samples, positions=positions.get(split)))
     _check_correlation_defined(task, out)
     _check_class_metric_defined(task, out)
     _check_ranking_defined(task, out)
-    splits_out = datasets.DatasetDict({split: _add_idx(ds) for split, ds in out.items()})
+    splits_out = datasets.DatasetDict({split: add_idx(ds) for split, ds in out.items()})
     return LoadedSplits(splits_out, query_groups(task, splits_out), dropped)
 
 

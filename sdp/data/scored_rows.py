@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sdp.data.fingerprint import split_fingerprints
-from sdp.data.loading import _add_idx, _rows_to_dataset, _warn_eval_rows_trained, subsample
+from sdp.data.loading import add_idx, rows_to_dataset, subsample, warn_eval_rows_trained
 from sdp.data.sources import LOCAL_READERS
 from sdp.data.tasks import DataFileNotFoundError, TaskSpec
 from sdp.errors import warnings_held_back
@@ -18,9 +18,9 @@ def warn_model_rows_scored(task: TaskSpec, root: Path, evaluated: dict[str, Any]
     held-out, unsaid, where sdp-run on the same folder says so (round 31's gl1)."""
     try:
         with warnings_held_back():  # the training file's own warnings are not the evaluation's
-            train = subsample(_rows_to_dataset(task, LOCAL_READERS[task.source](task, root, task.train_split)),
+            train = subsample(rows_to_dataset(task, LOCAL_READERS[task.source](task, root, task.train_split)),
                               rows.get("max_train_samples"))
     except DataFileNotFoundError:  # a folder of the dev file only: nothing to compare (sdp-eval needs no training file)
         return
-    if split_fingerprints({"train": _add_idx(train)})["train"] == rows.get("train_fingerprint"):
-        _warn_eval_rows_trained(task, {task.train_split: train, **evaluated})
+    if split_fingerprints({"train": add_idx(train)})["train"] == rows.get("train_fingerprint"):
+        warn_eval_rows_trained(task, {task.train_split: train, **evaluated})

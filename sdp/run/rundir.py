@@ -20,7 +20,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from sdp.data.fingerprint import check_same_data, split_fingerprints
+from sdp.data.fingerprint import ROWS_KEY, check_same_data, rows_fingerprint, split_fingerprints
 from sdp.io import atomic_write, publish_tree, remove_dead_temporaries, write_json, writing
 from sdp.models.inspect import changed_weights, safetensors_damage
 from sdp.run import code
@@ -114,11 +114,8 @@ def read_metrics(run_dir: str | Path) -> dict | None:
 
 
 def completed_metrics(run_dir: str | Path, cfg: Any) -> dict | None:
-    """The metrics of a completed run of this config in ``run_dir``; None if there is none.
-
-    A completed run of a *different* config there is an error (it would be mixed up or overwritten)
-    unless ``resume=false``.
-    """
+    """The metrics of a completed run of this config in ``run_dir``; None if there is none. A completed run of a
+    *different* config there is an error (it would be mixed up or overwritten) unless ``resume=false``."""
     metrics = read_metrics(run_dir)
     if not metrics or metrics.get("status") != "completed" or not cfg.resume:
         return None
@@ -334,8 +331,9 @@ def check_resumable(run_dir: str | Path, cfg: Any) -> None:
             "old run aside and start over")
 
 
-def write_run_record(run_dir: str | Path, cfg: Any, data: dict[str, str] | None = None) -> None:
-    """The run's identity, written once the folder is known to be this run's (after the lock and checks)."""
+def write_run_record(run_dir: str | Path, cfg: Any, data: dict[str, str] | None = None, **fields: Any) -> None:
+    """The run's identity, written once the folder is known to be this run's (after the lock and checks); ``data``
+    its splits' fingerprints, ``fields`` more keys (the training rows in any order, sdp/data/fingerprint.py)."""
     record = read_run_record(run_dir) or {}
     chash, seed = run_identity(cfg)
     if code.recorded_code(record) and not code.same_code(record):  # resumed with reuse=any_code: keep the trail
@@ -344,6 +342,7 @@ def write_run_record(run_dir: str | Path, cfg: Any, data: dict[str, str] | None 
                    "code": code.code_identity(), "config": OmegaConf.to_container(cfg, resolve=True)})
     if data is not None:
         record["data_fingerprint"] = data
+    record.update(fields)
     write_json(Path(run_dir) / RUN_RECORD, record)
     hydra_dir = Path(run_dir) / ".hydra"  # our own copy: Hydra's is switched off (hydra.output_subdir: null)
     text = OmegaConf.to_yaml(cfg)
@@ -362,14 +361,15 @@ def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool) -> dict[st
     """Fingerprint the loaded splits (and the model folders it reads); refuse a resume on other data or another
     model folder's content; record them in the run record."""
     fingerprints = {**split_fingerprints(raw), **input_fingerprints(cfg)}
+    rows = {ROWS_KEY: rows_fingerprint(raw["train"])} if "train" in raw else {}  # the same rows in any order
     from sdp.training_rows import check_checkpoint_rows  # a carve's refused, other rows said (round 31, dc2)
 
-    check_checkpoint_rows(cfg, fingerprints.get("train"))
+    check_checkpoint_rows(cfg, fingerprints.get("train"), rows.get(ROWS_KEY))
     record = read_run_record(run_dir) or {}
     if cfg.resume:
         check_same_data(record.get("data_fingerprint"), fingerprints, f"the unfinished run in {str(run_dir)!r}")
     if main_process:
-        write_run_record(run_dir, cfg, data=fingerprints)
+        write_run_record(run_dir, cfg, data=fingerprints, **rows)
     return fingerprints
 
 

@@ -6,6 +6,7 @@ so data/ importing it would import back up into a module that imports data/ agai
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -61,12 +62,14 @@ def _files_hash(files: Any) -> str:
     return h.hexdigest()[:16]
 
 
-def fingerprints_for(cfg: Any) -> dict[str, str]:
-    """Load the run's splits (no tokenising, no model) and fingerprint them: for a skip decision."""
+def fingerprints_for(cfg: Any, recorded: bool = True) -> dict[str, str]:
+    """Load the run's splits (no tokenising, no model) and fingerprint them: for a skip decision. What the load says
+    (repeated rows, a carve's classes) is held back where the run ``recorded`` its warnings (metrics.json
+    ``warnings``): said again, it read as news of this launch; an older record has no such key, so it is said."""
     from sdp.crosslingual import resolve_task
     from sdp.data.loading import load_run_splits
 
-    with warnings_held_back():  # what the load says (repeated rows, a carve's classes) the run said and recorded
+    with warnings_held_back() if recorded else contextlib.nullcontext():
         splits = load_run_splits(cfg, resolve_task(cfg.task)).datasets
     return {**split_fingerprints(splits), **input_fingerprints(cfg)}
 
@@ -74,4 +77,4 @@ def fingerprints_for(cfg: Any) -> dict[str, str]:
 def verify_completed_data(metrics: dict, cfg: Any, what: str) -> None:
     """A skip returns stored metrics: only if they were computed on the same data as this run's."""
     if metrics.get("data_fingerprint"):
-        check_same_data(metrics["data_fingerprint"], fingerprints_for(cfg), what)
+        check_same_data(metrics["data_fingerprint"], fingerprints_for(cfg, "warnings" in metrics), what)

@@ -1,0 +1,46 @@
+"""The cells of a task=custom file's text and label columns, checked as it is read (sdp/data/custom.py read_checked):
+each refusal names the file, the column, its role and the first rows, counted from 1 as the file's data rows."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import datasets
+
+from sdp.data.file_scan import text_key
+from sdp.data.tasks import DataError
+
+
+def is_blank(value: Any) -> bool:
+    """A cell with nothing in it: a blank CSV/TSV cell and a JSON/Parquet null read as None, pandas' NaN, and a text of
+    invisible characters only (a zero-width space: the tokenizer reads nothing, and a row of no text was trained on)."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return isinstance(value, str) and not (value.strip() and text_key(value))
+
+
+def check_scalar(ds: datasets.Dataset, column: str, role: str, key: str, path: str) -> None:
+    """A JSON (or Parquet) cell holding a list or an object is no text and no label: a text field's was a TypeError
+    traceback (unhashable type: 'list'), a label's an AttributeError (probe round 23, js1/js2)."""
+    values = list(ds[column])
+    rows = [i + 1 for i, value in enumerate(values) if isinstance(value, (list, dict))]
+    if rows:
+        kind = "an object" if isinstance(values[rows[0] - 1], dict) else "a list"
+        raise DataError(f"task.{key}={path!r}: column {column!r} ({role}) holds {kind} in {len(rows)} of {len(ds)} "
+                        f"rows (first: {rows[:5]}; data rows counted from 1); give one string (or number) per row")
+
+
+def check_filled(ds: datasets.Dataset, column: str, role: str, key: str, path: str) -> None:
+    """Blank cells are refused, not read: a blank label would be a class 'None' of its own (or, in an integer
+    column, turn it into floats: a regression), a blank text the literal text 'None'."""
+    values = ds[column]
+    rows = [i + 1 for i, value in enumerate(values) if is_blank(value)]
+    if rows:
+        unseen = [n for n in rows if isinstance(values[n - 1], str) and values[n - 1].strip()]
+        said = f" ({len(unseen)} of invisible characters only, such as a zero-width space: first {unseen[:5]})" \
+            if unseen else ""
+        raise DataError(f"task.{key}={path!r}: column {column!r} ({role}) is empty in {len(rows)} of {len(ds)} "
+                        f"rows (first: {rows[:5]}; data rows counted from 1){said}; fill them in or drop those rows")
