@@ -138,9 +138,10 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
     for split, fingerprint in split_fingerprints(evaluated).items() if trained else ():
         # the training file given as the dev file was scored as held-out (round 32, tr1); shuffled, it is the same rows
         if same_rows(rows, fingerprint, rows_fingerprint(evaluated[split]) if rows.get(ROWS_KEY) else None):
-            log.warning("sdp-eval: split %s holds the very rows model_dir was trained on (training data fingerprint "
+            order = "" if fingerprint == trained else f" in another order (split fingerprint {fingerprint})"
+            log.warning("sdp-eval: split %s holds the very rows model_dir was trained on%s (training data fingerprint "
                         "%s, config.json sdp_training_rows): its score is a training score, not a held-out one",
-                        split, trained)
+                        split, order, trained)
     return tokenize_splits(evaluated, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir), loaded.groups
 
 

@@ -51,7 +51,7 @@ def _keys_once(path: str | Path, n: int | None, pairs: list[tuple[str, Any]]) ->
 
 
 def read_rows(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """The rows of a CSV/TSV (with a header) or JSON Lines file, and its column names."""
+    """The rows of a CSV/TSV (with a header), JSON Lines or .json file, and its column names."""
     p = Path(str(path)).expanduser()
     suffix = p.suffix.lower()
     if p.is_dir():  # was "unknown format ''"
@@ -119,11 +119,13 @@ def _json_array(path: str | Path, text: str) -> list[dict[str, Any]] | None:
     """The objects of a .json file holding one JSON array, or None where it is no one JSON value or one object (JSON
     Lines: a run's json reader takes a .json file of either kind)."""
     try:
-        data = json.loads(text, object_pairs_hook=lambda pairs: _keys_once(path, None, pairs))
+        data = json.loads(text)
     except json.JSONDecodeError:
         return None
     if isinstance(data, dict):
-        return None
+        return None  # read as JSON Lines: a key named twice is then said with its line
+    if isinstance(data, list):
+        data = json.loads(text, object_pairs_hook=lambda pairs: _keys_once(path, None, pairs))
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise DataError(f"input={str(path)!r}: a .json file is one array of objects (or JSON Lines); give one object "
                         "per row")

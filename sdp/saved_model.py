@@ -83,7 +83,8 @@ def check_task_labels(model_dir: str | Path, config: dict[str, Any], task: Any) 
             # the same classes in another order: the order the model reads them in is said, not "the task it was trained for"
             raise ModelLoadError(f"{where} was trained for the labels {names} in that order (config.json id2label); "
                                  f"task {task.name!r} lists them as {expected}: each position is one output of the "
-                                 "model; " + ("give " if task.name == "custom" else "score it with task=custom and ")
+                                 "model; " + ("give " if task.name == "custom" else
+                                              "score it with task=custom task.validation_file=<file> ")
                                  + f"task.label_names=[{','.join(names)}] (the model's order)")
         have = names if names is not None else f"{num_labels(config)} unnamed labels"
         raise ModelLoadError(f"{where} was trained for labels {have} (config.json id2label); task {task.name!r} "

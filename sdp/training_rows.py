@@ -103,7 +103,8 @@ def check_checkpoint_rows(cfg: Any, trained: str | None, rows: str | None = None
                     ROWS_KEY: record.get(ROWS_KEY)}
     theirs = recorded.get(TRAINED_ROWS_KEY)
     if theirs and trained and not same_rows(recorded, trained, rows) and carve_difference(checkpoint, cfg) is None:
+        other = "" if recorded.get(ROWS_KEY) and rows else ", or the same in another order (an older record)"
         logging.getLogger("sdp").warning(
             "dense.checkpoint %r was fine-tuned on other training rows than this run trains on (training data "
-            "fingerprint %s there, %s here: another training file, or other rows of it): its dense score and teacher "
-            "are that model's", str(cfg.dense.checkpoint), theirs, trained)
+            "fingerprint %s there, %s here: another training file, or other rows of it%s): its dense score and "
+            "teacher are that model's", str(cfg.dense.checkpoint), theirs, trained, other)

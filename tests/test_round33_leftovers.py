@@ -62,6 +62,30 @@ def test_a_dense_checkpoint_fine_tuned_on_these_rows_shuffled_is_not_other_rows(
             record_data(run, given, datasets.DatasetDict({"train": rows}), main_process=False)
         assert ("fine-tuned on other training rows" in caplog.text) is said, (name, caplog.text)
 
+    # a run's own dense_model/ saved before config.json held the rows: its run.json's train_rows decide
+    config = json.loads((dense / "config.json").read_text())
+    del config["sdp_training_rows"]
+    (dense / "config.json").write_text(json.dumps(config))
+    (tmp_path / "again").mkdir()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="sdp"):
+        record_data(tmp_path / "again", given, datasets.DatasetDict({"train": shuffled}), main_process=False)
+    assert "fine-tuned on other training rows" not in caplog.text, caplog.text
+
+
+def test_a_carve_of_other_rows_is_refused_and_of_the_same_rows_in_another_order_is_not():
+    """trained_rows_error (a tuning run's dense.checkpoint, sdp-eval with task.validation_from_train): the rows the carve
+    leaves for training, in any order, are the run's; other rows are refused, in words that do not claim to know
+    whether the file itself holds other rows (a carve of the same file shuffled keeps other rows for training)."""
+    from sdp.data.fingerprint import ROWS_KEY, TRAINED_ROWS_KEY, trained_rows_error
+
+    config = {"sdp_training_rows": {TRAINED_ROWS_KEY: "a" * 16, ROWS_KEY: "b" * 16}}
+    assert trained_rows_error(config, "a" * 16, "c" * 16) is None  # the same order
+    assert trained_rows_error(config, "d" * 16, "b" * 16) is None  # the same rows, another order
+    error = trained_rows_error(config, "d" * 16, "c" * 16)
+    assert error is not None and "other rows, or the same in another order, which the carve splits otherwise" in error
+    assert trained_rows_error({"sdp_training_rows": {TRAINED_ROWS_KEY: "a" * 16}}, "d" * 16, "b" * 16) is not None
+
 
 def test_sdp_eval_of_the_training_rows_shuffled_says_they_were_trained_on(tmp_path, tokenizer, caplog):
     """The training file given as the dev file was said (round 32, tr1), but not the same file shuffled: its score read
@@ -88,7 +112,8 @@ def test_sdp_eval_of_the_training_rows_shuffled_says_they_were_trained_on(tmp_pa
     (model / "config.json").write_text(json.dumps(config))
     with caplog.at_level(logging.WARNING, logger="sdp"):
         record = evaluate_saved(compose_config([*args, f"task.validation_file={shuffled}"]), model, tmp_path / "ev")
-    assert any("holds the very rows model_dir was trained on" in w for w in record.get("warnings", [])), record
+    assert any("holds the very rows model_dir was trained on in another order (split fingerprint " in w
+               for w in record.get("warnings", [])), record
 
 
 # --------------------------------------------------------------------------- sdp-predict reads what runs read
@@ -115,6 +140,10 @@ def test_sdp_predict_reads_cr_cr_lf_files_and_json_arrays(tmp_path):
     twice.write_text('[{"text": "a", "text": "b"}]')
     with pytest.raises(DataError, match=r"twice.json': the object names key\(s\) \['text'\] more than once"):
         file_texts(twice, ["text"])
+    first = tmp_path / "first.json"  # JSON Lines named .json: a key named twice is said with its line
+    first.write_text('{"text": "a", "text": "b"}\n{"text": "c"}\n')
+    with pytest.raises(DataError, match=r"first.json' line 1: the object names key\(s\) \['text'\] more than once"):
+        file_texts(first, ["text"])
     flat = tmp_path / "flat.json"
     flat.write_text('["a", "b"]')
     with pytest.raises(DataError, match=r"flat.json': a .json file is one array of objects"):
@@ -173,6 +202,13 @@ def test_labels_in_another_order_are_said_with_the_models_order(tmp_path, tokeni
     with pytest.raises(ModelLoadError, match=r"trained for the labels \['neg', 'pos'\] in that order .* lists them as "
                                              r"\['pos', 'neg'\]: .* give task.label_names=\[neg,pos\] \(the model's"):
         evaluate_saved(cfg, model, tmp_path / "ev")
+    from sdp.data.tasks import get_task
+    from sdp.saved_model import check_task_labels
+
+    with pytest.raises(ModelLoadError, match=r"lists them as \['entailment', 'not_entailment'\]: .* score it with "
+                                             r"task=custom task.validation_file=<file> task.label_names="
+                                             r"\[not_entailment,entailment\]"):
+        check_task_labels("m", {"id2label": {"0": "not_entailment", "1": "entailment"}}, get_task("rte"))
 
 
 # --------------------------------------------------------------------------- the arity error's advice
@@ -209,3 +245,11 @@ def test_a_skip_of_a_record_without_warnings_says_the_loads_warnings(tmp_path, c
         assert "repeat a row trained on" not in caplog.text, caplog.text
         fingerprints_for(cfg, recorded=False)
     assert "4 of 8 rows repeat a row trained on" in caplog.text, caplog.text
+    from sdp.run.same_data import verify_completed_data  # a skip: the record's own "warnings" key decides
+
+    prints = fingerprints_for(cfg)
+    for metrics, said in (({"data_fingerprint": prints}, True), ({"data_fingerprint": prints, "warnings": ["w"]}, False)):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="sdp"):
+            verify_completed_data(metrics, cfg, "the completed run")
+        assert ("repeat a row trained on" in caplog.text) is said, (metrics, caplog.text)

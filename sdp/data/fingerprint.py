@@ -65,7 +65,8 @@ ROWS_KEY = "train_rows"
 
 
 def rows_fingerprint(ds: Any) -> str:
-    """16 hex digits of a split's rows whatever their order (its columns by name, less ``idx``, each row's position)."""
+    """16 hex digits of a split's rows whatever their order (its columns by name and features, less ``idx``, each
+    row's position)."""
     import hashlib
     import json
 
@@ -74,7 +75,8 @@ def rows_fingerprint(ds: Any) -> str:
 
     df = ds.to_pandas().drop(columns=["idx"], errors="ignore")
     df = df[sorted(df.columns)]
-    h = hashlib.sha256(json.dumps(list(df.columns)).encode())
+    features = {k: v for k, v in ds.features.to_dict().items() if k != "idx"}  # class names and types, as ordered
+    h = hashlib.sha256(json.dumps(features, sort_keys=True).encode())
     if len(df):
         h.update(np.sort(pd.util.hash_pandas_object(df, index=False).to_numpy()).tobytes())
     return h.hexdigest()[:16]
@@ -95,8 +97,9 @@ def trained_rows_error(config: dict[str, Any] | None, fingerprint: str | None, r
     recorded = kept.get(TRAINED_ROWS_KEY) if isinstance(kept, dict) else None
     if not recorded or not fingerprint or same_rows(kept, fingerprint, rows):
         return None
-    other = "other rows" if kept.get(ROWS_KEY) and rows else "other rows, or the same in another order"  # older
+    # (a carve of the same rows shuffled keeps other rows for training: the file's rows may be the same ones)
     return (f"its run trained on other rows than the ones this carve leaves for training (fingerprint {recorded} "
-            f"there, {fingerprint} here: the training file holds {other}), so the "
+            f"there, {fingerprint} here: the training file holds other rows, or the same in another order, which "
+            "the carve splits otherwise), so the "
             "rows held out here are not its run's and may include rows it trained on; give its run's training file "
             "(or data_dir)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sdp.data.fingerprint import split_fingerprints
+from sdp.data.fingerprint import ROWS_KEY, rows_fingerprint, same_rows, split_fingerprints
 from sdp.data.loading import add_idx, rows_to_dataset, subsample, warn_eval_rows_trained
 from sdp.data.sources import LOCAL_READERS
 from sdp.data.tasks import DataFileNotFoundError, TaskSpec
@@ -22,5 +22,6 @@ def warn_model_rows_scored(task: TaskSpec, root: Path, evaluated: dict[str, Any]
                               rows.get("max_train_samples"))
     except DataFileNotFoundError:  # a folder of the dev file only: nothing to compare (sdp-eval needs no training file)
         return
-    if split_fingerprints({"train": add_idx(train)})["train"] == rows.get("train_fingerprint"):
+    if same_rows(rows, split_fingerprints({"train": add_idx(train)})["train"],
+                 rows_fingerprint(train) if rows.get(ROWS_KEY) else None):  # in any order
         warn_eval_rows_trained(task, {task.train_split: train, **evaluated})

@@ -64,8 +64,9 @@ def _files_hash(files: Any) -> str:
 
 def fingerprints_for(cfg: Any, recorded: bool = True) -> dict[str, str]:
     """Load the run's splits (no tokenising, no model) and fingerprint them: for a skip decision. What the load says
-    (repeated rows, a carve's classes) is held back where the run ``recorded`` its warnings (metrics.json
-    ``warnings``): said again, it read as news of this launch; an older record has no such key, so it is said."""
+    (repeated rows, a carve's classes) is held back where the run ``recorded`` warnings (metrics.json ``warnings``):
+    said again, it read as news of this launch. A record without the key is said to: one from before sdp kept a
+    run's warnings never said them; one that warned of nothing has nothing for this load to repeat."""
     from sdp.crosslingual import resolve_task
     from sdp.data.loading import load_run_splits
 
