@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ from sdp.data.batch import model_inputs
 from sdp.data.custom import SCORING_ONLY
 from sdp.data.fingerprint import TRAINED_ROWS_KEY, split_fingerprints, trained_rows_error
 from sdp.data.loading import load_splits, resolve_data_dir
-from sdp.data.scored_rows import warn_model_rows_scored
+from sdp.data.scored_rows import custom_training_file, warn_model_rows_scored
 from sdp.data.tasks import DataError
 from sdp.data.tokenize import make_collator, make_dataloader, tokenize_splits
 from sdp.errors import ConfigError
@@ -72,7 +73,9 @@ def fill_custom_task(cfg: Any, config: dict[str, Any]) -> bool:
     id2label = config.get("id2label") or {}
     names = [str(id2label[k]) for k in sorted(id2label, key=int)]
     n = len(names) or int(config.get("num_labels") or 2)  # transformers 5 saves no id2label of its default names
-    unnamed = n > 1 and names in ([], [f"LABEL_{i}" for i in range(n)])
+    if config.get("sdp_tokenizer_digest") and n > 1:  # sdp-run's: LABEL_i are its data's labels (round 33, lb1)
+        names = names or [f"LABEL_{i}" for i in range(n)]
+    unnamed = n > 1 and names in ([], [f"LABEL_{i}" for i in range(n)]) and not config.get("sdp_tokenizer_digest")
     if unnamed and task.get("metric") != "pearson_spearman":  # they were the allowed labels, or read in order unsaid
         said = f"config.json id2label LABEL_0 ... LABEL_{n - 1}" if names else "config.json has no id2label"
         if not task.get("label_names"):
@@ -80,8 +83,12 @@ def fill_custom_task(cfg: Any, config: dict[str, Any]) -> bool:
                               "outputs as task.label_names=[...]")
         log.warning("sdp-eval: model_dir names no classes (%s): its outputs are read as task.label_names %s in that "
                     "order, unchecked", said, list(task.label_names))
-    elif not task.get("label_names") and task.get("metric") != "pearson_spearman" and len(id2label) > 1:
+    elif not task.get("label_names") and task.get("metric") != "pearson_spearman" and len(names) > 1:
         task.label_names = names
+        if task.get("metric") == "f1" and names != ["0", "1"]:  # as sdp-run says it (round 11's m08; round 33, ef1)
+            log.warning("sdp-eval: task.metric=f1 is the F1 of class %r, model_dir's second class (config.json "
+                        "id2label %s); to score the other, list them as task.label_names=[<negative>,<positive>]",
+                        names[1], names)
     return filled
 
 
@@ -122,6 +129,8 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any,
     if trained and task.source == "glue" and (root := resolve_data_dir(cfg.data_dir)) is not None and \
             rows.get("task.name") == task.name and not rows.get("task.validation_from_train"):
         warn_model_rows_scored(task, Path(root), dict(evaluated), rows)  # its training rows as dev rows (round 32, gl4)
+    elif trained and task.source == "custom" and (own := custom_training_file(task, model_dir)) is not None:
+        warn_model_rows_scored(own, None, dict(evaluated), rows)  # part of its training file (round 33, tu1, th1)
     for split, fingerprint in split_fingerprints(evaluated).items() if trained else ():
         if fingerprint == trained:  # the training file given as the dev file was scored as held-out (round 32, tr1)
             log.warning("sdp-eval: split %s holds the very rows model_dir was trained on (training data fingerprint "
@@ -235,10 +244,15 @@ def _warnings_kept() -> Iterator[list[str]]:
     """The WARNING lines sdp logs meanwhile, kept for the record: a run's reach its metrics.json, card and summary.md;
     an evaluation's were on the console only (its test rows repeating the dev rows: probe round 31, ew1)."""
     said: list[str] = []
+    # and on the console where nothing else prints them: the handler above took the place of logging's last resort,
+    # and sdp-eval printed none of its warnings (probe round 33, cw1)
+    console = not any(logger.handlers for logger in (log, logging.getLogger()))
 
     class _Keep(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             said.append(record.getMessage())
+            if console:
+                print(f"warning: {record.getMessage()}", file=sys.stderr)
 
     handler = _Keep(logging.WARNING)
     log.addHandler(handler)
