@@ -29,7 +29,7 @@ INVISIBLE = frozenset("\u00ad\u200b\u2060\ufeff\u061c\u200e\u200f" + "".join(map
                       + "".join(map(chr, range(0x2066, 0x206A))))
 ACCENTED_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")  # whose combining marks are accents an uncased reader drops
 # The format characters that are read (the joiners, emoji tags, the Arabic number signs: review of round 32); every
-# other format, control, private-use or unassigned character and U+FFFD is dropped by the tokenizers' text cleaning, and
+# other format, control or private-use character and U+FFFD is dropped by the tokenizers' text cleaning, and
 # rows with U+2062, U+0001 or U+E000 were new rows, labels with U+007F classes of their own (probe round 33, it1-lc1).
 READ_FORMAT = frozenset("\u200c\u200d\u06dd\u070f\u0890\u0891\u08e2\U000110bd\U000110cd" + "".join(map(chr, range(0x0600, 0x0606)))
                         + "".join(map(chr, range(0xE0020, 0xE0080))))
@@ -41,7 +41,7 @@ def _unread(c: str) -> bool:
     """Whether the tokenizers drop ``c`` (BERT's text cleaning: every "other" character but tab and line breaks)."""
     kind = unicodedata.category(c)
     return c in INVISIBLE or c == "\ufffd" or (kind == "Cf" and c not in READ_FORMAT) or (
-        kind in ("Cc", "Co", "Cn", "Cs") and c not in "\t\n\r")
+        kind in ("Cc", "Co", "Cs") and c not in "\t\n\r")  # not unassigned ones: a newer emoji than this Python's
 
 
 def text_key(value: object) -> str:
