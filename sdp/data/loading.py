@@ -202,7 +202,8 @@ def _warn_eval_rows_trained(task: TaskSpec, out: dict[str, datasets.Dataset]) ->
         if fields and (rows := repeated_rows(out[task.train_split], out[split], fields, seen)):
             log.warning("task %s, split %s: %d of %d rows repeat a row trained on (the same %s, up to letter case, "
                         "spacing, accents, invisible characters and Unicode form; rows %s, counted from 1): their score is partly a training "
-                        "score; check the folder's files", task.name, split, len(rows), len(out[split]), ", ".join(fields), rows[:5])
+                        "score; %s", task.name, split, len(rows), len(out[split]), ", ".join(fields), rows[:5],
+                        "check the folder's files" if task.source == "glue" else "score rows the model never read")
 
 
 def _warn_untrained_held_out_classes(task: TaskSpec, train: datasets.Dataset, held: datasets.Dataset,
