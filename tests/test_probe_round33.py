@@ -301,8 +301,14 @@ def test_a_row_past_its_target_sparsity_is_said(tmp_path):
         path = res / name / "metrics.json"
         path.write_text(json.dumps({**json.loads(path.read_text()), "target_sparsity": 0.5,
                                     "achieved_sparsity": {"prunable": achieved}}))
+    (res / "ev").mkdir()
+    (res / "ev" / "metrics.json").write_text(json.dumps({
+        "kind": "eval", "status": "completed", "task": "rte", "model": "tiny-bert", "method": "KD (taylor)",
+        "target_sparsity": 0.5, "achieved_sparsity": {"prunable": 0.6171875}, "final": {"accuracy": 0.9, "main": 0.9},
+        "eval_examples": {"validation": 120}}))
     build_report(res, plots=False)
     glue = (res / "tables" / "glue.md").read_text()
     assert "Sparsity = the runs' target (target_sparsity); 1 run(s) ended past it" in glue, glue
     summary = (res / "tables" / "summary.md").read_text()
     assert "past its target sparsity: `s` (KD (taylor)): target 50%, 61.72% of its prunable weights" in summary, summary
+    assert "past its target sparsity (the Evaluations table shows the target): `ev` (KD (taylor))" in summary, summary

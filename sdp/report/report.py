@@ -156,6 +156,8 @@ def build_report(
     if past := past_target(runs, results_dir):  # the column is the target; a structured run ends past it (round 33)
         glue_table.notes.append(past_target_note(past))
         report.warnings += [f"past its target sparsity: {line}" for line in past]
+    report.warnings += [f"past its target sparsity (the Evaluations table shows the target): {line}"
+                        for line in past_target(coll.evaluations, results_dir)]
     glue_csv = frame_to_csv(glue_cells.sort_values(CELL_KEYS, kind="mergesort")[CELL_COLUMNS])
     _write_set(out_dir, "glue", "GLUE", [glue_table], glue_csv, files)
 
