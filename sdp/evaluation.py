@@ -129,9 +129,11 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any,
     if trained and task.source == "glue" and (root := resolve_data_dir(cfg.data_dir)) is not None and \
             rows.get("task.name") == task.name and not rows.get("task.validation_from_train"):
         warn_model_rows_scored(task, Path(root), dict(evaluated), rows)  # its training rows as dev rows (round 32, gl4)
-    elif trained and task.source == "custom" and (own := custom_training_file(task, model_dir)) is not None:
+    prints = split_fingerprints(evaluated) if trained else {}
+    if trained and trained not in prints.values() and task.source == "custom" and \
+            (own := custom_training_file(task, model_dir)) is not None:
         warn_model_rows_scored(own, None, dict(evaluated), rows)  # part of its training file (round 33, tu1, th1)
-    for split, fingerprint in split_fingerprints(evaluated).items() if trained else ():
+    for split, fingerprint in prints.items():
         if fingerprint == trained:  # the training file given as the dev file was scored as held-out (round 32, tr1)
             log.warning("sdp-eval: split %s holds the very rows model_dir was trained on (training data fingerprint "
                         "%s, config.json sdp_training_rows): its score is a training score, not a held-out one",
