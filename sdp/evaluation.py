@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -38,10 +36,11 @@ from sdp.data.fingerprint import (
     trained_rows_error,
 )
 from sdp.data.loading import load_splits, resolve_data_dir
-from sdp.data.scored_rows import warn_model_rows_scored
+from sdp.data.scored_rows import custom_training_file, warn_model_rows_scored
 from sdp.data.tasks import DataError
 from sdp.data.tokenize import make_collator, make_dataloader, tokenize_splits
 from sdp.errors import ConfigError
+from sdp.eval_output import EVAL_KIND, check_out_dir, record_bytes
 from sdp.io import folder_lock, write_json
 from sdp.metrics import compute_metrics_noting, eval_queries
 from sdp.models.inspect import changed_weights, length_error
@@ -57,8 +56,6 @@ from sdp.saved_model import (
     trained_length,
 )
 from sdp.training_rows import carve_differences, carve_words, rows_decide
-
-EVAL_KIND = "eval"  # metrics.json "kind" of an evaluation-only record (a training run's has none, or "run")
 
 log = logging.getLogger("sdp")
 
@@ -84,7 +81,9 @@ def fill_custom_task(cfg: Any, config: dict[str, Any]) -> bool:
     id2label = config.get("id2label") or {}
     names = [str(id2label[k]) for k in sorted(id2label, key=int)]
     n = len(names) or int(config.get("num_labels") or 2)  # transformers 5 saves no id2label of its default names
-    unnamed = n > 1 and names in ([], [f"LABEL_{i}" for i in range(n)])
+    if config.get("sdp_tokenizer_digest") and n > 1:  # sdp-run's: LABEL_i are its data's labels (round 33, lb1)
+        names = names or [f"LABEL_{i}" for i in range(n)]
+    unnamed = n > 1 and names in ([], [f"LABEL_{i}" for i in range(n)]) and not config.get("sdp_tokenizer_digest")
     if unnamed and task.get("metric") != "pearson_spearman":  # they were the allowed labels, or read in order unsaid
         said = f"config.json id2label LABEL_0 ... LABEL_{n - 1}" if names else "config.json has no id2label"
         if not task.get("label_names"):
@@ -92,8 +91,12 @@ def fill_custom_task(cfg: Any, config: dict[str, Any]) -> bool:
                               "outputs as task.label_names=[...]")
         log.warning("sdp-eval: model_dir names no classes (%s): its outputs are read as task.label_names %s in that "
                     "order, unchecked", said, list(task.label_names))
-    elif not task.get("label_names") and task.get("metric") != "pearson_spearman" and len(id2label) > 1:
+    elif not task.get("label_names") and task.get("metric") != "pearson_spearman" and len(names) > 1:
         task.label_names = names
+        if task.get("metric") == "f1" and names != ["0", "1"]:  # as sdp-run says it (round 11's m08; round 33, ef1)
+            log.warning("sdp-eval: task.metric=f1 is the F1 of class %r, model_dir's second class (config.json "
+                        "id2label %s); to score the other, list them as task.label_names=[<negative>,<positive>]",
+                        names[1], names)
     return filled
 
 
@@ -135,13 +138,18 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
     if trained and task.source == "glue" and (root := resolve_data_dir(cfg.data_dir)) is not None and \
             rows.get("task.name") == task.name and not rows.get("task.validation_from_train"):
         warn_model_rows_scored(task, Path(root), dict(evaluated), rows)  # its training rows as dev rows (round 32, gl4)
-    for split, fingerprint in split_fingerprints(evaluated).items() if trained else ():
-        # the training file given as the dev file was scored as held-out (round 32, tr1); shuffled, it is the same rows
-        if same_rows(rows, fingerprint, rows_fingerprint(evaluated[split]) if rows.get(ROWS_KEY) else None):
-            order = "" if fingerprint == trained else f" in another order (split fingerprint {fingerprint})"
-            log.warning("sdp-eval: split %s holds the very rows model_dir was trained on%s (training data fingerprint "
-                        "%s, config.json sdp_training_rows): its score is a training score, not a held-out one",
-                        split, order, trained)
+    prints = split_fingerprints(evaluated) if trained else {}
+    # the training file given as the dev file was scored as held-out (round 32, tr1); shuffled, it is the same rows
+    whole = [split for split, fingerprint in prints.items()
+             if same_rows(rows, fingerprint, rows_fingerprint(evaluated[split]) if rows.get(ROWS_KEY) else None)]
+    if trained and not whole and task.source == "custom" and \
+            (own := custom_training_file(task, model_dir)) is not None:
+        warn_model_rows_scored(own, None, dict(evaluated), rows)  # part of its training file (round 33, tu1, th1)
+    for split in whole:
+        order = "" if prints[split] == trained else f" in another order (split fingerprint {prints[split]})"
+        log.warning("sdp-eval: split %s holds the very rows model_dir was trained on%s (training data fingerprint "
+                    "%s, config.json sdp_training_rows): its score is a training score, not a held-out one",
+                    split, order, trained)
     return tokenize_splits(evaluated, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir), loaded.groups
 
 
@@ -250,10 +258,15 @@ def _warnings_kept() -> Iterator[list[str]]:
     """The WARNING lines sdp logs meanwhile, kept for the record: a run's reach its metrics.json, card and summary.md;
     an evaluation's were on the console only (its test rows repeating the dev rows: probe round 31, ew1)."""
     said: list[str] = []
+    # and on the console where nothing else prints them: the handler above took the place of logging's last resort,
+    # and sdp-eval printed none of its warnings (probe round 33, cw1)
+    console = not any(logger.handlers for logger in (log, logging.getLogger()))
 
     class _Keep(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             said.append(record.getMessage())
+            if console:
+                print(f"warning: {record.getMessage()}", file=sys.stderr)
 
     handler = _Keep(logging.WARNING)
     log.addHandler(handler)
@@ -261,66 +274,6 @@ def _warnings_kept() -> Iterator[list[str]]:
         yield said
     finally:
         log.removeHandler(handler)
-
-
-def _record_bytes(out_dir: Path) -> bytes | None:
-    """The evaluation record in ``out_dir`` as it is now (None: none): another sdp-eval's, written meanwhile, differs."""
-    record = out_dir / "metrics.json"
-    return record.read_bytes() if record.is_file() else None
-
-
-def _others_files(out_dir: Path, model_dir: Path | None) -> str | None:
-    """What makes ``out_dir`` a folder of something else, in words, or None: another model's weights (the record was
-    tabled as theirs), a training run's files (its resume was then refused), sdp-tables' tables (a folder sdp-tables
-    sets aside: the record was never tabled) (probe round 31, eo1, ue2, et1)."""
-    if (out_dir / "config.json").is_file() and any(out_dir.glob("*.safetensors")) and (
-            model_dir is None or out_dir.resolve() != Path(model_dir).resolve()):
-        return "another model's weights (config.json, *.safetensors): the record would be read as that model's"
-    if (out_dir / "run.json").is_file() or (out_dir / "checkpoints").is_dir():
-        return "a training run's files (run.json, checkpoints/): the run could not resume there"
-    if (out_dir / "summary.md").is_file() and (out_dir / "glue.md").is_file():
-        return "sdp-tables' tables (summary.md, glue.md): sdp-tables sets that folder aside, and never lists the record"
-    return None
-
-
-def check_out_dir(out_dir: Path, model_dir: Path | None = None, task: str | None = None) -> None:
-    """An output folder never takes the place of a training run's record, nor of another model's or task's
-    evaluation record (``model_dir``, ``task``: this evaluation's)."""
-    from sdp.run.rundir import read_metrics
-
-    # A file in the way, or a folder not writable, was an OSError traceback once the model had been scored.
-    blocker = next((p for p in [out_dir, *out_dir.parents] if p.exists() or p.is_symlink()), None)
-    if blocker is not None and not blocker.is_dir():
-        where = "is a file" if blocker == out_dir else f"is under {str(blocker)!r}, which is a file"
-        raise ConfigError(f"output_dir={str(out_dir)!r} {where}, not a folder; give a folder for the evaluation "
-                          "record (metrics.json goes into it)")
-    if blocker is not None:
-        try:  # a folder made and removed where output_dir would be made (permission bits, a read-only file system)
-            os.rmdir(tempfile.mkdtemp(prefix=".sdp-eval-probe.", dir=blocker))
-        except OSError as err:
-            raise ConfigError(f"output_dir={str(out_dir)!r} cannot be written: {str(blocker)!r} does not take a new "
-                              f"folder ({err.strerror or err}); give a writable folder for the evaluation record"
-                              ) from None
-    existing = read_metrics(out_dir) if out_dir.is_dir() else None
-    if isinstance(existing, dict) and existing and existing.get("kind") != EVAL_KIND:
-        raise ConfigError(f"output_dir={str(out_dir)!r} holds a training run's metrics.json; give another folder "
-                          "for the evaluation record")
-    if not isinstance(existing, dict) and (out_dir / "metrics.json").exists():  # not a record sdp wrote: it was replaced unread
-        raise ConfigError(f"output_dir={str(out_dir)!r} holds a metrics.json that is not an evaluation record (not "
-                          "readable as one); it would be replaced: give another folder for the evaluation record")
-    if out_dir.is_dir() and (held := _others_files(out_dir, model_dir)):
-        raise ConfigError(f"output_dir={str(out_dir)!r} holds {held}; give another folder for the evaluation record, "
-                          "or leave output_dir unset for a folder per evaluation")
-    if isinstance(existing, dict) and existing and model_dir is not None:
-        # One folder scored model A, then B: A's record was replaced with no word (round 27's ev2). The same model
-        # and task scored again replaces it, said; another model or task is refused.
-        before = (existing.get("model_dir"), existing.get("task"))
-        if before != (str(Path(model_dir).resolve()), task):
-            raise ConfigError(f"output_dir={str(out_dir)!r} holds the evaluation record of model_dir={before[0]!r} on "
-                              f"task {before[1]!r} (not this model_dir and task); it would be replaced: give another "
-                              "folder, or leave output_dir unset for a folder per evaluation")
-        log.warning("sdp-eval: output_dir=%r: this evaluation replaces the record of the same model and task "
-                    "finished at %s", str(out_dir), existing.get("finished_at"))
 
 
 def evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length_given: bool = True) -> dict[str, Any]:
@@ -338,7 +291,7 @@ def _evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length
     out_dir = Path(out_dir)
     path, config = check_saved_model(model_dir)  # cheap checks first: no weights, no data read yet
     check_out_dir(out_dir, path, cfg.task.name)
-    seen = _record_bytes(out_dir)
+    seen = record_bytes(out_dir)
     trained = None if length_given else trained_length(path, config)
     if trained is not None and trained != int(cfg.task.max_seq_length):
         # A model trained at 32 tokens was scored at the task's default 128 (38.14 where its run said 41.84), unsaid
@@ -408,7 +361,7 @@ def _evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     with folder_lock(out_dir):  # another sdp-eval's record written here meanwhile: checked again, not lost unsaid
-        if _record_bytes(out_dir) != seen:
+        if record_bytes(out_dir) != seen:
             check_out_dir(out_dir, path, cfg.task.name)  # two at once both wrote, one record lost (round 30, ec1)
         write_json(out_dir / "metrics.json", record)
     return record

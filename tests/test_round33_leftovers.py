@@ -177,7 +177,8 @@ def test_a_cell_of_invisible_characters_only_is_empty(tmp_path):
     from sdp.data.tasks import DataError
 
     rows = [(f"text {i}", ("neg", "pos")[i % 2]) for i in range(10)]
-    for name, bad, column in (("text", ("\u200b", "pos"), "text"), ("label", ("text 10", "\u200b\u200e"), "label")):
+    for name, bad, column in (("text", ("\u200b", "pos"), "text"), ("label", ("text 10", "\u200b\u200e"), "label"),
+                              ("other", ("\x01\ue000\u2062", "neg"), "text")):  # a control, private use, U+2062
         path = write_csv(tmp_path / f"{name}.csv", [*rows, bad, ("text 11", "neg")])
         cfg = OmegaConf.create({"name": "custom", "train_file": str(path), "validation_file": str(path),
                                 "text_fields": ["text"], "label_column": "label", "metric": "accuracy"})

@@ -30,7 +30,14 @@ from typing import Any
 import datasets
 
 from sdp.data.cells import check_filled, check_scalar
-from sdp.data.file_scan import delimited_cells, look_alikes, row_keys, scan_file, text_key, twins_differ_in
+from sdp.data.file_scan import (
+    delimited_cells,
+    label_problem,
+    look_alikes,
+    row_keys,
+    scan_file,
+    text_key,
+)
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target, read_utf8
 
 log = logging.getLogger("sdp")
@@ -233,16 +240,9 @@ def _label_names(values: list[Any], label_col: str) -> tuple[str, ...]:
         return tuple(str(v) for v in sorted(distinct))
     names = tuple(sorted(str(v) for v in distinct))
     # 'positive' and 'positive ' (a stray space in some rows) were two classes, and the model got one more output;
-    # so were 'Entailment' and 'entailment' (probe round 8, d08: a 3-class model for a 2-class file, no word)
-    alike: dict[str, list[str]] = {}  # and 'très' composed and decomposed (NFC, NFD): a class each (round 30)
-    for name in names:
-        alike.setdefault(text_key(name), []).append(name)
-    twins = next((group for group in alike.values() if len(group) > 1), None)
-    if twins is not None:
-        how = twins_differ_in(twins)
-        raise DataError(f"task.label_column={label_col!r} holds labels that differ only in {how}, {twins}: they "
-                        "would be separate classes; write each label one way (or list the classes in "
-                        "task.label_names)")
+    # so were 'Entailment' and 'entailment' (probe round 8, d08), 'très' as NFC and NFD (round 30), 1 and 01 (round 33)
+    if (why := label_problem(list(names))) is not None:
+        raise DataError(f"task.label_column={label_col!r} {why}")
     return names
 
 
@@ -264,6 +264,9 @@ def custom_task(task_cfg: Any) -> TaskSpec:
     elif task_cfg.label_column in fields:  # the answer as the input: a tokenizer traceback (probe round 23, lk1)
         errors.append(f"task.text_fields={fields} names the label column {task_cfg.label_column!r} as a text field: "
                       "the model would read its answer; name the text columns")
+    elif own := sorted({"label", "idx"} & set(fields)):  # sdp's own columns replaced the text: a traceback (round 33)
+        errors.append(f"task.text_fields={fields} names a column {own[0]!r}, a name sdp keeps for its own (the class "
+                      "ids, the row numbers); rename that column in the files and in task.text_fields")
     metric = task_cfg.get("metric")
     if metric not in METRICS:
         errors.append(f"task.metric={metric!r} is not one of {sorted(METRICS)}")

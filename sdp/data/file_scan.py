@@ -28,6 +28,20 @@ _BOM = "\ufeff"
 INVISIBLE = frozenset("\u00ad\u200b\u2060\ufeff\u061c\u200e\u200f" + "".join(map(chr, range(0x202A, 0x202F)))
                       + "".join(map(chr, range(0x2066, 0x206A))))
 ACCENTED_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")  # whose combining marks are accents an uncased reader drops
+# The format characters that are read (the joiners, emoji tags, the Arabic number signs: review of round 32); every
+# other format, control or private-use character and U+FFFD is dropped by the tokenizers' text cleaning, and
+# rows with U+2062, U+0001 or U+E000 were new rows, labels with U+007F classes of their own (probe round 33, it1-lc1).
+READ_FORMAT = frozenset("\u200c\u200d\u06dd\u070f\u0890\u0891\u08e2\U000110bd\U000110cd" + "".join(map(chr, range(0x0600, 0x0606)))
+                        + "".join(map(chr, range(0xE0020, 0xE0080))))
+_ASCII_UNREAD = {i: None for i in (*range(9), 11, 12, *range(14, 32), 127)}  # controls but tab, line feed, return
+LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # where str.splitlines ends a line
+
+
+def unread(c: str) -> bool:
+    """Whether the tokenizers drop ``c`` (BERT's text cleaning: every "other" character but tab and line breaks)."""
+    kind = unicodedata.category(c)
+    return c in INVISIBLE or c == "\ufffd" or (kind == "Cf" and c not in READ_FORMAT) or (
+        kind in ("Cc", "Co", "Cs") and c not in "\t\n\r")  # not unassigned ones: a newer emoji than this Python's
 
 
 def text_key(value: object) -> str:
@@ -39,10 +53,10 @@ def text_key(value: object) -> str:
     sign, a Thai tone mark, a kana voicing mark) is part of the letter, and kept: dropping them made `कम` and `कुम` one."""
     text = str(value)
     if text.isascii():  # most rows: the same key, without the per-character walk
-        return " ".join(text.split()).casefold()
+        return " ".join(text.translate(_ASCII_UNREAD).split()).casefold()
     kept, base = [], ""
     for c in unicodedata.normalize("NFKD", text):
-        if c in INVISIBLE or (unicodedata.category(c) == "Mn" and base.startswith(ACCENTED_SCRIPTS)):
+        if unread(c) or (unicodedata.category(c) == "Mn" and base.startswith(ACCENTED_SCRIPTS)):
             continue
         if unicodedata.category(c) != "Mn":
             base = unicodedata.name(c, "")
@@ -55,8 +69,35 @@ def row_keys(rows: object, fields: list[str]) -> set[tuple[str, ...]]:
     return {tuple(map(text_key, texts)) for texts in zip(*(rows[f] for f in fields))}
 
 
+def _label_key(name: str) -> str:
+    """text_key, and a number as its value: labels 1 and 01 (a spreadsheet's text cell) made a class each (round 33)."""
+    try:
+        number = float(name)
+    except ValueError:
+        return text_key(name)
+    return f"number {number!r}" if number == number and abs(number) != float("inf") else text_key(name)
+
+
+def label_problem(names: list[str]) -> str | None:
+    """Why these class names (sorted, distinct) cannot stand as they are, in words after "task.label_column=...": a
+    line break in one (sdp-predict writes a label a line: 5 inputs got 8 lines, probe round 33, pn1), or two written
+    one way (a class each: 'positive ' beside 'positive', round 8's d08; 'pos' + U+200E, round 32; 1 and 01, round 33)."""
+    if broken := [n for n in names if any(c in LINE_BREAKS for c in n)]:
+        return (f"holds the label {broken[0]!r} with a line break in it: sdp-predict writes one label a line, and "
+                "this one would take two; remove the line break from the file's labels")
+    alike: dict[str, list[str]] = {}
+    for name in names:
+        alike.setdefault(_label_key(name), []).append(name)
+    twins = next((group for group in alike.values() if len(group) > 1), None)
+    return None if twins is None else (f"holds labels that differ only in {twins_differ_in(twins)}, {twins}: they "
+                                       "would be separate classes; write each label one way (or list the classes "
+                                       "in task.label_names)")
+
+
 def twins_differ_in(twins: list[str]) -> str:
     """What labels with one text_key differ in, in words (for the error that refuses them)."""
+    if len({_label_key(t) for t in twins}) == 1 and _label_key(twins[0]).startswith("number "):
+        return f"the way a number is written ({', '.join(map(repr, twins))})"
     if len({" ".join(t.split()) for t in twins}) == 1:
         return "spaces"
     if len({" ".join(t.split()).casefold() for t in twins}) == 1:
@@ -137,6 +178,7 @@ def _count_records(text: str, options: dict, tab: bool, where: str) -> int:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True, **options)
     what = "tab-separated" if tab else "comma-separated"
     header: list[str] | None = None
+    rows_header: list[str] | None = None
     rows = 0
     line = 1  # the physical line the next record starts on
     while True:
@@ -155,11 +197,15 @@ def _count_records(text: str, options: dict, tab: bool, where: str) -> int:
                             "quote, or replace the line breaks inside the field with spaces")
         if header is None:
             header = record
+            rows_header = [record[0].removeprefix(_BOM), *record[1:]]
             twice = sorted({name for name in header if header.count(name) > 1})
             if twice:  # pandas renames the second 'label' to 'label.1', and the run read the first without a word
                 raise DataError(f"{where} line {first}: the header names column(s) {twice} more than once; give "
                                 "each column its own name")
             continue
+        if [record[0].removeprefix(_BOM), *record[1:]] == rows_header:  # `cat a.csv b.csv`: a class 'label' (round 33)
+            raise DataError(f"{where} line {first} repeats the header ({', '.join(header)}): two files joined into one? "
+                            "remove the line (a header is the first line only)")
         if len(record) != len(header):
             raise DataError(f"{where} line {first}: expected {len(header)} {what} fields (as the header), got "
                             f"{len(record)}")

@@ -203,21 +203,23 @@ def warn_eval_rows_trained(task: TaskSpec, out: dict[str, datasets.Dataset]) -> 
         if fields and (rows := repeated_rows(out[task.train_split], out[split], fields, seen)):
             log.warning("task %s, split %s: %d of %d rows repeat a row trained on (the same %s, up to letter case, "
                         "spacing, accents, invisible characters and Unicode form; rows %s, counted from 1): their score is partly a training "
-                        "score; check the folder's files", task.name, split, len(rows), len(out[split]), ", ".join(fields), rows[:5])
+                        "score; %s", task.name, split, len(rows), len(out[split]), ", ".join(fields), rows[:5],
+                        "check the folder's files" if task.source == "glue" else "score rows the model never read")
 
 
 def _warn_untrained_held_out_classes(task: TaskSpec, train: datasets.Dataset, held: datasets.Dataset,
-                                     fraction: float) -> None:
+                                     fraction: float | str, split: str = "held-out") -> None:
     """A class whose every row the carve held out is never trained on, and its rows are scored as misses: a file
     with one `mid` row scored it unsaid (probe round 22, p02), where a dev file's class with no training row is
     refused or said (sdp/data/custom.py). Said in a warning; not refused (the carve is the user's fraction)."""
     if not task.label_names or "label" not in held.column_names:
         return
     untrained = sorted(set(held["label"]) - set(train["label"]))
-    if untrained:
-        log.warning("task.validation_from_train=%s left no training row of class(es) %s: the model is never trained "
-                    "on them, and their %d held-out row(s) are scored as they are", fraction,
-                    [task.label_names[i] for i in untrained], sum(y in untrained for y in held["label"]))
+    if untrained:  # and a max_train_samples sample without a class said nothing (probe round 33, ms1)
+        log.warning("%s left no training row of class(es) %s: the model is never trained on them, and their %d %s "
+                    "row(s) are scored as they are", fraction if isinstance(fraction, str) else
+                    f"task.validation_from_train={fraction}", [task.label_names[i] for i in untrained],
+                    sum(y in untrained for y in held["label"]), split)
 
 
 def add_idx(ds: datasets.Dataset) -> datasets.Dataset:
@@ -316,6 +318,9 @@ def load_splits(
             out[split] = rows_to_dataset(task, rows)
     if task.train_split in out:
         out[task.train_split] = subsample(out[task.train_split], max_train_samples)
+        for split in [] if validation_from_train or not max_train_samples else task.eval_splits:  # round 33, ms1
+            _warn_untrained_held_out_classes(task, out[task.train_split], out[split],
+                                             f"max_train_samples={max_train_samples}", split)
     if validation_from_train:
         out[task.train_split], held = carve_validation(out[task.train_split], validation_from_train, validation_seed)
         _warn_repeated_rows(task, out[task.train_split], held, validation_from_train)

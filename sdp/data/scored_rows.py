@@ -1,18 +1,24 @@
-"""sdp-eval on a local GLUE folder: are the rows it scores the training rows of the model scored? (probe round 32, gl4)"""
+"""sdp-eval: are the rows it scores the training rows of the model scored? A local GLUE folder's train split (probe
+round 32, gl4), or a custom model's training file as its run's run.json names it (round 33, tu1, th1, ts1)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from sdp.data.fingerprint import ROWS_KEY, rows_fingerprint, same_rows, split_fingerprints
 from sdp.data.loading import add_idx, rows_to_dataset, subsample, warn_eval_rows_trained
 from sdp.data.sources import LOCAL_READERS
-from sdp.data.tasks import DataFileNotFoundError, TaskSpec
+from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec
 from sdp.errors import warnings_held_back
 
+log = logging.getLogger("sdp")
 
-def warn_model_rows_scored(task: TaskSpec, root: Path, evaluated: dict[str, Any], rows: dict) -> None:
+
+def warn_model_rows_scored(task: TaskSpec, root: Path | None, evaluated: dict[str, Any], rows: dict) -> None:
     """The eval rows against the model's training rows where the folder holds them (their fingerprint is the model's
     ``rows["train_fingerprint"]``, config.json's sdp_training_rows): a dev file of training rows was scored as
     held-out, unsaid, where sdp-run on the same folder says so (round 31's gl1)."""
@@ -22,6 +28,26 @@ def warn_model_rows_scored(task: TaskSpec, root: Path, evaluated: dict[str, Any]
                               rows.get("max_train_samples"))
     except DataFileNotFoundError:  # a folder of the dev file only: nothing to compare (sdp-eval needs no training file)
         return
+    except DataError as err:  # a file sdp-eval does not score refused the evaluation, unsaid why (round 33, gt1)
+        log.warning("sdp-eval: the rows scored were not compared with model_dir's training rows, as the training file "
+                    "could not be read: %s", err)
+        return
     if same_rows(rows, split_fingerprints({"train": add_idx(train)})["train"],
                  rows_fingerprint(train) if rows.get(ROWS_KEY) else None):  # in any order
         warn_eval_rows_trained(task, {task.train_split: train, **evaluated})
+
+
+def custom_training_file(task: TaskSpec, model_dir: Any) -> TaskSpec | None:
+    """``task`` reading the training file of the run ``model_dir`` sits in (its run.json), where that file is here:
+    sdp-eval of part of it (half its rows, a sample, the rows upper-cased) missed the whole file's fingerprint and
+    was scored as held-out, unsaid (probe round 33). The fingerprint check decides whether the rows are the model's."""
+    try:
+        config = json.loads((Path(str(model_dir)).expanduser().parent / "run.json").read_text(encoding="utf-8"))
+        path = Path(str(config["config"]["task"]["train_file"])).expanduser()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not path.is_file():
+        return None
+    files = dict(task.local_split_files)
+    files[task.train_split] = str(path.resolve())
+    return dataclasses.replace(task, local_split_files=tuple(files.items()))

@@ -145,6 +145,25 @@ def reference_run_note(reference: str | Path, seed: int, sparsity: float, task: 
             "the reference overlap all the same (claims.md's overlap with MP takes a run's own MP partner only)")
 
 
+def other_training_rows(run_dir: str | Path, reference: str | Path) -> str | None:
+    """Where the ``prune.reference_mask`` run trained on other rows than this one (their run.json training data
+    fingerprints; a custom file of other content is said before the run, by reference_run_note): a run on another
+    GLUE folder, or on other rows of the same file (max_train_samples), was taken unsaid (probe round 33, rf1, rf2)."""
+    path = Path(str(reference)).expanduser()
+    theirs_dir = path if path.is_dir() else path.parent
+    try:
+        ours, theirs = (json.loads((folder / "run.json").read_text()) for folder in (Path(run_dir), theirs_dir))
+        prints = ours["data_fingerprint"]["train"], theirs["data_fingerprint"]["train"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    train_file = ((ours.get("config") or {}).get("task") or {}).get("train_file")
+    if prints[0] == prints[1] or (train_file and _other_train_file(theirs_dir, train_file)):
+        return None
+    return (f"prune.reference_mask={str(reference)!r} is a run on other training rows (training data fingerprint "
+            f"{prints[1]} there, {prints[0]} here: another data_dir, training file or max_train_samples): its overlap "
+            "is recorded as the reference overlap all the same")
+
+
 def mask_overlap(masks: Mapping[str, torch.Tensor], run_dir: Path, reference: str | None,
                  save: bool) -> dict[str, float | str]:
     """Jaccard overlap of the final ``masks`` with the dense-magnitude mask (if this run saved one) and with a
@@ -156,6 +175,8 @@ def mask_overlap(masks: Mapping[str, torch.Tensor], run_dir: Path, reference: st
     if (Path(run_dir) / DENSE_MASK).exists():
         overlap["dense_magnitude"] = jaccard(masks, load_masks(Path(run_dir) / DENSE_MASK))
     if reference:
+        if note := other_training_rows(run_dir, reference):
+            log.warning("%s", note)
         overlap["reference_path"] = str(reference)
         try:
             overlap["reference"] = jaccard(masks, load_masks(reference))

@@ -101,13 +101,16 @@ def unit_fields(pairs: dict) -> list[str]:
 
 
 def data_of(task: str, rec: dict) -> tuple:
-    """A custom task's data, its files (the run's run.json task.train_file, validation_file, test_file), as part of a
-    claims unit: two datasets are both `custom`, and a seed's pairs on both were averaged into one (task, seed) unit,
-    n=3 where the by-task rows held 6 (probe round 32, cm1). One data's setups (another max_train_samples or carve of
-    the same files) stay one unit (round 23, r11): the split fingerprints, which those change, are not the data's name
-    here. Other tasks, and runs without a run.json: ()."""
+    """A custom task's data, as part of a claims unit: its files (the run's run.json task.train_file, validation_file,
+    test_file) by name, and its recorded validation and test rows: two datasets are both `custom`, and a seed's pairs
+    on both were averaged into one (task, seed) unit, n=3 where the by-task rows held 6 (probe round 32, cm1). One
+    data's setups (another max_train_samples or carve of the same files) stay one unit (round 23, r11), and so does one
+    file named two ways (`L_tr.csv` from its folder, `/data/L_tr.csv`): a unit each counted one model twice, n=6 for
+    three seeds (round 33, cu1). Other tasks, and runs without a run.json: ()."""
     config = (read_run_record(rec["run_dir"]) or {}).get("config") if task == "custom" else None
     node = config.get("task") if isinstance(config, dict) else None
     if not isinstance(node, dict):
         return ()
-    return (tuple(str(node.get(key) or "") for key in ("train_file", "validation_file", "test_file")),)
+    prints = rec.get("data_fingerprint") if isinstance(rec.get("data_fingerprint"), dict) else {}
+    return (tuple(Path(str(node.get(key) or "")).name for key in ("train_file", "validation_file", "test_file")),
+            tuple(str(prints.get(split) or "") for split in ("validation", "test")))

@@ -194,6 +194,8 @@ def make_plots(
     with matplotlib.rc_context():
         matplotlib.rcdefaults()  # user matplotlibrc must not change the bytes
         matplotlib.rcParams["svg.hashsalt"] = "sdp"
+        # names are text: a model folder `m$\q$x` was parsed as mathtext, a traceback and no plots (probe round 33, mx1)
+        matplotlib.rcParams["text.parse_math"] = False
         tasks = sorted(set(cells.loc[cells["origin"] == "run", "task"]))
         for task in tasks:
             if (p := score_vs_sparsity(cells, scores, task, out_dir)) is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -50,7 +51,17 @@ def fmt_sparsity(sparsity: float) -> str:
 
 
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
+    # a line break ended the row mid-cell: a row of one cell, then the rest as another (probe round 33, nl1)
+    return " ".join(text.replace("|", "\\|").splitlines()) if text else text
+
+
+def md_code(text: object) -> str:
+    """``text`` as a Markdown code span: a backtick in it ended a one-backtick span (`e`1` showed as `e` and 1`), so
+    the fence is one backtick longer than the longest run inside, with spaces where the text starts or ends with one."""
+    text = str(text)
+    run = max((len(r) for r in re.findall("`+", text)), default=0)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{'`' * (run + 1)}{pad}{text}{pad}{'`' * (run + 1)}"
 
 
 def md_row(cells: list[object]) -> str:

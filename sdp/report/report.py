@@ -27,7 +27,16 @@ from sdp.report.collect import Collection, collect_runs
 from sdp.report.costs import render_costs
 from sdp.report.duplicates import dense_words
 from sdp.report.outputs import MARKER, output_files
-from sdp.report.render import fmt_num, fmt_sparsity, frame_to_csv, md_row, render_latex, render_markdown
+from sdp.report.past_target import past_target, past_target_note
+from sdp.report.render import (
+    fmt_num,
+    fmt_sparsity,
+    frame_to_csv,
+    md_code,
+    md_row,
+    render_latex,
+    render_markdown,
+)
 from sdp.report.same_model import same_model_lines
 from sdp.report.setup_diff import setup_differences
 from sdp.report.tables import (
@@ -144,6 +153,11 @@ def build_report(
     avg_tasks = [t for t in GLUE_TASKS if t in set(glue_cells["task"])]
     run_tasks = [t for t in GLUE_TASKS if t in set(mono["task"])]  # their own average, if published rows add tasks
     glue_table = build_glue_table(glue_cells, avg_tasks, no_runs, run_tasks)
+    if past := past_target(runs, results_dir):  # the column is the target; a structured run ends past it (round 33)
+        glue_table.notes.append(past_target_note(past))
+        report.warnings += [f"past its target sparsity: {line}" for line in past]
+    report.warnings += [f"past its target sparsity (the Evaluations table shows the target): {line}"
+                        for line in past_target(coll.evaluations, results_dir)]
     glue_csv = frame_to_csv(glue_cells.sort_values(CELL_KEYS, kind="mergesort")[CELL_COLUMNS])
     _write_set(out_dir, "glue", "GLUE", [glue_table], glue_csv, files)
 
@@ -251,7 +265,7 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
         for r in failed.itertuples(index=False):
             sp = fmt_sparsity(r.target_sparsity) if r.target_sparsity == r.target_sparsity else "—"
             seed = str(r.seed) if r.seed >= 0 else "—"
-            lines.append(md_row([f"`{r.path}`", r.status, r.task or "—", r.method or "—", sp, seed, r.error or "—"]))
+            lines.append(md_row([md_code(r.path), r.status, r.task or "—", r.method or "—", sp, seed, r.error or "—"]))
         lines.append("")
     if not coll.interrupted.empty:
         lines += ["## Interrupted runs (resumable)", "", "| path | task | method | sparsity | seed | where it stopped |",
@@ -259,14 +273,14 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
         for r in coll.interrupted.itertuples(index=False):
             sp = fmt_sparsity(r.target_sparsity) if r.target_sparsity == r.target_sparsity else "—"
             seed = str(r.seed) if r.seed >= 0 else "—"
-            lines.append(md_row([f"`{r.path}`", r.task or "—", r.method or "—", sp, seed, r.error or "—"]))
+            lines.append(md_row([md_code(r.path), r.task or "—", r.method or "—", sp, seed, r.error or "—"]))
         lines.append("")
     if not coll.evaluations.empty:
         lines += ["## Evaluations (sdp-eval: saved models scored without training)", "",
                   "| path | task | model | method | sparsity | scored on (rows) | main |", "|---|---|---|---|---|---|---|"]
         for r in coll.evaluations.itertuples(index=False):
             sp = fmt_sparsity(r.target_sparsity) if r.target_sparsity == r.target_sparsity else "—"
-            lines.append(md_row([f"`{r.path}`", r.task or "—", r.model or "—", r.method or "—", sp, r.scored_on or "—",
+            lines.append(md_row([md_code(r.path), r.task or "—", r.model or "—", r.method or "—", sp, r.scored_on or "—",
                                  f"{fmt_num(100 * r.final_main)}{UNDEFINED if r.undefined else ''}"]))
         if coll.evaluations["undefined"].any():
             lines += ["", f"{UNDEFINED} = the metric is undefined on the model's predictions (constant) and recorded as "

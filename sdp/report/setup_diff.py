@@ -69,26 +69,37 @@ def setup_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
     for key, grp in groups:
         # rows of one row setup are labelled by their setup where a cell mixes setups (aggregate.with_variants: two
         # custom data sets of one budget); those were in no line (probe round 27, mx1)
-        column = "row_setup" if grp["row_setup"].nunique() > 1 or "setup" not in grp else "setup"
-        setups = sorted(set(grp[column].dropna()))
-        if len(setups) < 2:
-            continue
         where = " / ".join(str(k) for k in key if k)
-        unrecorded = [short_label(s) for s in setups if not configs[s]]
-        flats = {s: configs[s] for s in setups if configs[s]}
-        keys = sorted({k for flat in flats.values() for k in flat})
-        differ = [k for k in keys if len({repr(flat.get(k)) for flat in flats.values()}) > 1] if len(flats) > 1 else []
-        world = [short_label(s) for s in setups if "/ws" in s]
-        if not differ and not unrecorded and not world:
-            continue
-        more = f" (and {len(differ) - SHOWN} more)" if len(differ) > SHOWN else ""
-        values = "; ".join(f"[{short_label(s)}] " + ", ".join(f"{k}={flat.get(k)!r}" for k in differ[:SHOWN])
-                           for s, flat in flats.items()) if differ else ""
-        parts = ([f"differ in {', '.join(differ[:SHOWN])}{more}: {values}"] if differ else []) + (
-            [f"{_labels(world)} ran on other numbers of processes (/ws<N>: N processes, a global batch N times the config's)"]
-            if world else []) + ([f"{_labels(unrecorded)} hold runs that record no config"] if unrecorded else [])
-        lines.append(f"`{where}` rows of other setups: " + "; ".join(parts))
+        if grp["row_setup"].nunique() > 1 or "setup" not in grp:
+            lines += filter(None, [_differ_line(where, sorted(set(grp["row_setup"].dropna())), configs)])
+            # and the setups within one row setup ([e7adb8fd/38fa1234] beside [e7adb8fd/be345122]: accuracy and a
+            # regression in one column) were in no line beside other row setups (probe round 33, mt1)
+            for row, sub in grp.groupby("row_setup", sort=True) if "setup" in grp else ():
+                lines += filter(None, [_differ_line(f"{where} [{short_label(row)}/...]",
+                                                    sorted(set(sub["setup"].dropna())), configs)])
+        else:
+            lines += filter(None, [_differ_line(where, sorted(set(grp["setup"].dropna())), configs)])
     return lines + _config_differences(runs, Path(results_dir))
+
+
+def _differ_line(where: str, setups: list[str], configs: dict[str, dict[str, Any]]) -> str | None:
+    """The line naming the config keys ``setups`` differ in (with each one's values), or None."""
+    if len(setups) < 2:
+        return None
+    unrecorded = [short_label(s) for s in setups if not configs[s]]
+    flats = {s: configs[s] for s in setups if configs[s]}
+    keys = sorted({k for flat in flats.values() for k in flat})
+    differ = [k for k in keys if len({repr(flat.get(k)) for flat in flats.values()}) > 1] if len(flats) > 1 else []
+    world = [short_label(s) for s in setups if "/ws" in s]
+    if not differ and not unrecorded and not world:
+        return None
+    more = f" (and {len(differ) - SHOWN} more)" if len(differ) > SHOWN else ""
+    values = "; ".join(f"[{short_label(s)}] " + ", ".join(f"{k}={flat.get(k)!r}" for k in differ[:SHOWN])
+                       for s, flat in flats.items()) if differ else ""
+    parts = ([f"differ in {', '.join(differ[:SHOWN])}{more}: {values}"] if differ else []) + (
+        [f"{_labels(world)} ran on other numbers of processes (/ws<N>: N processes, a global batch N times the config's)"]
+        if world else []) + ([f"{_labels(unrecorded)} hold runs that record no config"] if unrecorded else [])
+    return f"`{where}` rows of other setups: " + "; ".join(parts)
 
 
 def _config_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
