@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
 from omegaconf import OmegaConf
@@ -254,3 +255,59 @@ def test_a_skip_of_a_record_without_warnings_says_the_loads_warnings(tmp_path, c
         with caplog.at_level(logging.WARNING, logger="sdp"):
             verify_completed_data(metrics, cfg, "the completed run")
         assert ("repeat a row trained on" in caplog.text) is said, (metrics, caplog.text)
+
+
+# --------------------------------------------------------------------------- one file name, two datasets
+def test_two_training_files_of_one_name_are_two_datasets_in_claims(tmp_path):
+    """claims.md named a custom dataset by its files' names (round 33's cu1 fix): `a/tr.csv` and `b/tr.csv`, other rows
+    beside one dev file, were one dataset, and each seed's two pairs one unit (n=3 for 6 pairs). run.json now records
+    a custom task's files by content (data_files), and claims.md tells them apart by it."""
+    from pathlib import Path
+
+    from records import write_record
+
+    from sdp.report.report import build_report
+
+    res = tmp_path / "res"
+    scores = {"MP": (0.9417, 0.925, 0.475), "SDP-CC": (0.9167, 0.925, 0.475)}
+    for folder in ("a", "b"):
+        for method, finals in scores.items():
+            for seed, final in enumerate(finals, start=1):
+                name = f"{folder}-{method}-{seed}"
+                write_record(res, name, method, seed, final)
+                path, run = res / name / "metrics.json", res / name / "run.json"
+                record = json.loads(path.read_text())
+                record.update(task="custom", config_hash=f"h-{method}-{folder}")
+                path.write_text(json.dumps(record))
+                config = json.loads(run.read_text())
+                config["config"]["task"] = {"name": "custom", "train_file": str(Path("/data") / folder / "tr.csv"),
+                                            "validation_file": "/data/dv.csv"}
+                config["config"]["regularizer"] = {"name": "cross_correlation" if method == "SDP-CC" else "none"}
+                config["data_files"] = {"train_file": f"{folder * 16}", "validation_file": "d" * 16}
+                run.write_text(json.dumps(config))
+    build_report(res, plots=False)
+    claims = (res / "tables" / "claims.md").read_text()
+    assert re.search(r"\| 0\.8 \| -0\.83 \[[^]]+\] \(n=6\) \|", claims), claims
+
+
+def test_a_custom_runs_record_holds_its_files_by_content(tmp_path):
+    """run.json's data_files: each local file of a custom task by content (16 hex digits of its sha256)."""
+    import hashlib
+
+    import datasets
+    from sdp.cli.eval import compose_config
+
+    from sdp.data.fingerprint import FILES_KEY
+    from sdp.run.rundir import record_data
+
+    train = write_csv(tmp_path / "tr.csv", [(f"row {i}", ("neg", "pos")[i % 2]) for i in range(8)])
+    dev = write_csv(tmp_path / "dv.csv", [(f"dev {i}", ("neg", "pos")[i % 2]) for i in range(4)])
+    cfg = compose_config(["task=custom", "task.text_fields=[text]", "task.label_column=label", "resume=false",
+                          f"task.train_file={train}", f"task.validation_file={dev}"])
+    raw = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["a"], "label": [0]})})
+    (tmp_path / "run").mkdir()
+    record_data(tmp_path / "run", cfg, raw, main_process=True)
+    files = json.loads((tmp_path / "run" / "run.json").read_text())[FILES_KEY]
+    digest = {key: hashlib.sha256(open(path, "rb").read()).hexdigest()[:16]
+              for key, path in (("train_file", train), ("validation_file", dev))}
+    assert files == digest, files

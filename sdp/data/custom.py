@@ -171,6 +171,17 @@ def _content_hash(path: str) -> str | None:
     return h.hexdigest()
 
 
+def file_digests(task_cfg: Any) -> dict[str, str]:
+    """{task key: 16 hex digits of the file's content} of a custom task's local files (a URL's is not taken): run.json
+    records them, and claims.md tells two datasets apart by them (sdp/report/claim_pairs.py)."""
+    out = {}
+    for key in (*FILE_KEYS.values(), *OPTIONAL_FILE_KEYS.values()):
+        path = task_cfg.get(key)
+        if path and not is_url(str(path)) and Path(str(path)).expanduser().is_file():
+            out[key] = str(_content_hash(str(path)))[:16]
+    return out
+
+
 # sdp-eval trains nothing: its train_file is the scored file itself, standing in for the split the pipeline reads
 # first (sdp/evaluation.py), so the check below does not apply there.
 SCORING_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("sdp_scoring_only", default=False)

@@ -82,6 +82,21 @@ def rows_fingerprint(ds: Any) -> str:
     return h.hexdigest()[:16]
 
 
+FILES_KEY = "data_files"  # run.json: a custom task's files by content (custom.file_digests)
+
+
+def run_data_keys(cfg: Any, raw: Any) -> dict[str, Any]:
+    """run.json's keys beside the splits' fingerprints: the training rows in any order (ROWS_KEY) and, for task=custom,
+    its local files by content (FILES_KEY): claims.md named a dataset by its files' names, so two files of one name
+    in two folders were one dataset (probe round 33, Left)."""
+    out: dict[str, Any] = {ROWS_KEY: rows_fingerprint(raw["train"])} if "train" in raw else {}
+    if cfg.task.get("name") == "custom":
+        from sdp.data.custom import file_digests
+
+        out[FILES_KEY] = file_digests(cfg.task)
+    return out
+
+
 def same_rows(recorded: dict[str, Any] | None, fingerprint: str | None, rows: str | None) -> bool:
     """The training rows of a record (config.json sdp_training_rows, or run.json's keys) are these: the same rows in
     the same order (``fingerprint``) or in another (``rows``: rows_fingerprint), where it holds the second."""

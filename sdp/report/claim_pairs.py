@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from sdp.data.fingerprint import FILES_KEY
 from sdp.run.rundir import read_metrics, read_run_record
 
 
@@ -106,11 +107,16 @@ def data_of(task: str, rec: dict) -> tuple:
     on both were averaged into one (task, seed) unit, n=3 where the by-task rows held 6 (probe round 32, cm1). One
     data's setups (another max_train_samples or carve of the same files) stay one unit (round 23, r11), and so does one
     file named two ways (`L_tr.csv` from its folder, `/data/L_tr.csv`): a unit each counted one model twice, n=6 for
-    three seeds (round 33, cu1). Other tasks, and runs without a run.json: ()."""
-    config = (read_run_record(rec["run_dir"]) or {}).get("config") if task == "custom" else None
+    three seeds (round 33, cu1). The files are told by content where run.json records it (FILES_KEY): by name, two
+    training files of one name in two folders beside one dev file were one dataset (round 33, Left). Other tasks,
+    and runs without a run.json: ()."""
+    record = (read_run_record(rec["run_dir"]) or {}) if task == "custom" else {}
+    config = record.get("config")
     node = config.get("task") if isinstance(config, dict) else None
     if not isinstance(node, dict):
         return ()
     prints = rec.get("data_fingerprint") if isinstance(rec.get("data_fingerprint"), dict) else {}
-    return (tuple(Path(str(node.get(key) or "")).name for key in ("train_file", "validation_file", "test_file")),
+    keys = ("train_file", "validation_file", "test_file")
+    files = record.get(FILES_KEY) if isinstance(record.get(FILES_KEY), dict) else {}
+    return (tuple(str(files.get(key) or Path(str(node.get(key) or "")).name) for key in keys),
             tuple(str(prints.get(split) or "") for split in ("validation", "test")))

@@ -20,7 +20,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from sdp.data.fingerprint import ROWS_KEY, check_same_data, rows_fingerprint, split_fingerprints
+from sdp.data.fingerprint import ROWS_KEY, check_same_data, run_data_keys, split_fingerprints
 from sdp.io import atomic_write, publish_tree, remove_dead_temporaries, write_json, writing
 from sdp.models.inspect import changed_weights, safetensors_damage
 from sdp.run import code
@@ -333,7 +333,7 @@ def check_resumable(run_dir: str | Path, cfg: Any) -> None:
 
 def write_run_record(run_dir: str | Path, cfg: Any, data: dict[str, str] | None = None, **fields: Any) -> None:
     """The run's identity, written once the folder is known to be this run's (after the lock and checks); ``data``
-    its splits' fingerprints, ``fields`` more keys (the training rows in any order, sdp/data/fingerprint.py)."""
+    its splits' fingerprints, ``fields`` more keys (fingerprint.run_data_keys)."""
     record = read_run_record(run_dir) or {}
     chash, seed = run_identity(cfg)
     if code.recorded_code(record) and not code.same_code(record):  # resumed with reuse=any_code: keep the trail
@@ -361,15 +361,15 @@ def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool) -> dict[st
     """Fingerprint the loaded splits (and the model folders it reads); refuse a resume on other data or another
     model folder's content; record them in the run record."""
     fingerprints = {**split_fingerprints(raw), **input_fingerprints(cfg)}
-    rows = {ROWS_KEY: rows_fingerprint(raw["train"])} if "train" in raw else {}  # the same rows in any order
+    extra = run_data_keys(cfg, raw)  # the training rows in any order, a custom task's files by content
     from sdp.training_rows import check_checkpoint_rows  # a carve's refused, other rows said (round 31, dc2)
 
-    check_checkpoint_rows(cfg, fingerprints.get("train"), rows.get(ROWS_KEY))
+    check_checkpoint_rows(cfg, fingerprints.get("train"), extra.get(ROWS_KEY))
     record = read_run_record(run_dir) or {}
     if cfg.resume:
         check_same_data(record.get("data_fingerprint"), fingerprints, f"the unfinished run in {str(run_dir)!r}")
     if main_process:
-        write_run_record(run_dir, cfg, data=fingerprints, **rows)
+        write_run_record(run_dir, cfg, data=fingerprints, **extra)
     return fingerprints
 
 
