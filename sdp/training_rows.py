@@ -75,25 +75,33 @@ def rows_decide(config: dict[str, Any], differences: dict[str, tuple[Any, Any]])
 
 
 def check_checkpoint_rows(cfg: Any, trained: str | None, rows: str | None = None) -> None:
-    """The rows a dense.checkpoint was fine-tuned on, against this run's training rows (``trained``: their
-    fingerprint). A tuning run's must be its carve's: refused otherwise, its held-out rows may be training rows.
-    Another run is warned where they differ: its dense score and teacher are a model of other data (a checkpoint
-    fine-tuned on another file with the same max_train_samples was taken unsaid: probe round 31, dc2). Recorded in
-    config.json (``train_fingerprint``), else, for a run's own model/ or dense_model/, in its run's run.json.
-    ``rows``: this run's training rows in any order (fingerprint.rows_fingerprint): a file of them shuffled is the
-    same rows (it was warned of as other rows)."""
+    """The rows a dense.checkpoint (or a prune.teacher_checkpoint) was fine-tuned on, against this run's training rows
+    (``trained``: their fingerprint). A tuning run's must be its carve's: refused otherwise, its held-out rows may be
+    training rows (a teacher's targets carry them into the student). Another run is warned where they differ: its
+    dense score and teacher are a model of other data (a checkpoint fine-tuned on another file with the same
+    max_train_samples was taken unsaid: probe round 31, dc2; a teacher checkpoint, unsaid until round 33's noticed).
+    Recorded in config.json (``train_fingerprint``), else, for a run's own model/ or dense_model/, in its run's
+    run.json. ``rows``: this run's training rows in any order (fingerprint.rows_fingerprint): a file of them shuffled
+    is the same rows (it was warned of as other rows)."""
+    prune = cfg.get("prune") or {}
+    teacher = prune.get("teacher_checkpoint") if prune.get("teacher") == "checkpoint" else None
+    for key, path, whose in (("dense.checkpoint", cfg.dense.get("checkpoint"), "its dense score and teacher are"),
+                             ("prune.teacher_checkpoint", teacher, "the teacher's targets are")):
+        if path:
+            _check_rows_of(cfg, key, Path(str(path)).expanduser(), trained, rows, whose)
+
+
+def _check_rows_of(cfg: Any, key: str, checkpoint: Path, trained: str | None, rows: str | None, whose: str) -> None:
+    """check_checkpoint_rows for one model folder (``key``: its config key)."""
     import logging
 
     from sdp.data.fingerprint import ROWS_KEY, TRAINED_ROWS_KEY, same_rows, trained_rows_error
     from sdp.errors import ConfigError
 
-    if not cfg.dense.get("checkpoint"):
-        return
-    checkpoint = Path(str(cfg.dense.checkpoint)).expanduser()
     config = read_config(checkpoint) or {}
     if cfg.task.get("validation_from_train"):
         if error := trained_rows_error(config, trained, rows):
-            raise ConfigError(f"dense.checkpoint {str(cfg.dense.checkpoint)!r}: {error}")
+            raise ConfigError(f"{key} {str(checkpoint)!r}: {error}")
         return
     recorded = config.get("sdp_training_rows")
     recorded = recorded if isinstance(recorded, dict) else {}
@@ -102,9 +110,11 @@ def check_checkpoint_rows(cfg: Any, trained: str | None, rows: str | None = None
         recorded = {TRAINED_ROWS_KEY: (record.get("data_fingerprint") or {}).get("train"),
                     ROWS_KEY: record.get(ROWS_KEY)}
     theirs = recorded.get(TRAINED_ROWS_KEY)
-    if theirs and trained and not same_rows(recorded, trained, rows) and carve_difference(checkpoint, cfg) is None:
+    # a dense.checkpoint whose carve keys differ is said by sdp/validate.py (_check_held_out_rows), once
+    said = key == "dense.checkpoint" and carve_difference(checkpoint, cfg) is not None
+    if theirs and trained and not same_rows(recorded, trained, rows) and not said:
         other = "" if recorded.get(ROWS_KEY) and rows else ", or the same in another order (an older record)"
         logging.getLogger("sdp").warning(
-            "dense.checkpoint %r was fine-tuned on other training rows than this run trains on (training data "
-            "fingerprint %s there, %s here: another training file, or other rows of it%s): its dense score and "
-            "teacher are that model's", str(cfg.dense.checkpoint), theirs, trained, other)
+            "%s %r was fine-tuned on other training rows than this run trains on (training data fingerprint %s "
+            "there, %s here: another training file, or other rows of it%s): %s that model's", key, str(checkpoint),
+            theirs, trained, other, whose)

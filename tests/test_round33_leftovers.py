@@ -311,3 +311,34 @@ def test_a_custom_runs_record_holds_its_files_by_content(tmp_path):
     digest = {key: hashlib.sha256(open(path, "rb").read()).hexdigest()[:16]
               for key, path in (("train_file", train), ("validation_file", dev))}
     assert files == digest, files
+
+
+# --------------------------------------------------------------------------- a teacher of other rows
+def test_a_teacher_checkpoint_of_other_training_rows_is_said(tmp_path, tokenizer, caplog):
+    """prune.teacher=checkpoint with a teacher fine-tuned on other rows said nothing (the dense.checkpoint case warns;
+    round 33, noticed); a tuning run's teacher of other rows may have trained on its held-out rows: refused."""
+    import datasets
+
+    from sdp.errors import ConfigError
+    from sdp.run.rundir import record_data
+
+    teacher = _classifier(tokenizer, tmp_path / "teacher")
+    config = json.loads((teacher / "config.json").read_text())
+    config["sdp_training_rows"] = {"task.name": "custom", "max_train_samples": None, "train_fingerprint": "f" * 16}
+    (teacher / "config.json").write_text(json.dumps(config))
+    task = {"name": "custom", "validation_from_train": None, "validation_seed": 0}
+    raw = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["a", "b"], "label": [0, 1]})})
+    prune = {"teacher": "checkpoint", "teacher_checkpoint": str(teacher)}
+    cfg = OmegaConf.create({"task": task, "max_train_samples": None, "resume": False, "dense": {"checkpoint": None},
+                            "prune": prune})
+    (tmp_path / "run").mkdir()
+    with caplog.at_level(logging.WARNING, logger="sdp"):
+        record_data(tmp_path / "run", cfg, raw, main_process=False)
+    assert "prune.teacher_checkpoint " in caplog.text and "was fine-tuned on other training rows" in caplog.text \
+        and "the teacher's targets are that model's" in caplog.text, caplog.text
+    cfg.task.validation_from_train = 0.25
+    with pytest.raises(ConfigError, match=r"prune.teacher_checkpoint .*its run trained on other rows than the ones "
+                                          r"this carve leaves for training"):
+        record_data(tmp_path / "run", cfg, raw, main_process=False)
+    cfg.prune.teacher = "frozen"  # a teacher_checkpoint not read is not checked (sdp/validate.py refuses the pair)
+    record_data(tmp_path / "run", cfg, raw, main_process=False)
