@@ -342,3 +342,22 @@ def test_a_teacher_checkpoint_of_other_training_rows_is_said(tmp_path, tokenizer
         record_data(tmp_path / "run", cfg, raw, main_process=False)
     cfg.prune.teacher = "frozen"  # a teacher_checkpoint not read is not checked (sdp/validate.py refuses the pair)
     record_data(tmp_path / "run", cfg, raw, main_process=False)
+
+
+# --------------------------------------------------------------------------- one text under two labels
+def test_rows_of_one_file_repeating_under_another_label_are_said(tmp_path, caplog):
+    """A dev file holding rows twice, once with each label (or once upper-cased), was scored with no word (round 33,
+    noticed): no prediction scores both."""
+    from sdp.data.custom import custom_task
+
+    train = write_csv(tmp_path / "tr.csv", [(f"train text {i}", ("neg", "pos")[i % 2]) for i in range(10)])
+    rows = [(f"dev text {i}", ("neg", "pos")[i % 2]) for i in range(6)]
+    dev = write_csv(tmp_path / "dv.csv", [*rows, ("DEV TEXT 0", "pos"), ("dev text 1", "pos")])
+    cfg = OmegaConf.create({"name": "custom", "train_file": train, "validation_file": dev, "text_fields": ["text"],
+                            "label_column": "label", "metric": "accuracy"})
+    with caplog.at_level(logging.WARNING, logger="sdp"):
+        custom_task(cfg)
+    assert "task.validation_file=" in caplog.text and "2 of 8 rows repeat another row of the file under another " \
+        "label (the same text, compared as rows across files are; data rows [1, 7], counted from 1)" in caplog.text, \
+        caplog.text
+    assert "task.train_file=" not in caplog.text  # its repeats (none) and labels agree

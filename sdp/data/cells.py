@@ -3,12 +3,13 @@ each refusal names the file, the column, its role and the first rows, counted fr
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 import datasets
 
-from sdp.data.file_scan import unread
+from sdp.data.file_scan import text_key, unread
 from sdp.data.tasks import DataError
 
 
@@ -45,3 +46,20 @@ def check_filled(ds: datasets.Dataset, column: str, role: str, key: str, path: s
             if unseen else ""
         raise DataError(f"task.{key}={path!r}: column {column!r} ({role}) is empty in {len(rows)} of {len(ds)} "
                         f"rows (first: {rows[:5]}; data rows counted from 1){said}; fill them in or drop those rows")
+
+
+def warn_conflicting_labels(ds: datasets.Dataset, fields: list[str], label: str, key: str, path: str) -> None:
+    """Rows of one file whose texts are another row's (text_key) under another label: no model scores both, and a dev
+    file holding 40 rows twice, once with each label, was scored with no word (probe round 33, noticed). Said, not
+    refused: annotators disagree in honest data too."""
+    labels: dict[tuple[str, ...], set[str]] = {}
+    keys = [tuple(map(text_key, texts)) for texts in zip(*(ds[f] for f in fields))]
+    for row, value in zip(keys, ds[label]):
+        labels.setdefault(row, set()).add(str(value))
+    rows = [i + 1 for i, row in enumerate(keys) if len(labels[row]) > 1]
+    if rows:
+        logging.getLogger("sdp").warning(
+            "task.%s=%r: %d of %d rows repeat another row of the file under another label (the same %s, compared as "
+            "rows across files are; data rows %s, counted from 1): no prediction scores both; check their labels",
+            key, path, len(rows), len(ds), ", ".join(fields), rows[:5])
+

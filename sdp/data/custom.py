@@ -29,7 +29,7 @@ from typing import Any
 
 import datasets
 
-from sdp.data.cells import check_filled, check_scalar
+from sdp.data.cells import check_filled, check_scalar, warn_conflicting_labels
 from sdp.data.file_scan import (
     delimited_cells,
     label_problem,
@@ -317,6 +317,9 @@ def custom_task(task_cfg: Any) -> TaskSpec:
         if len(names) < 2:
             raise DataError(f"task.label_column={label_col!r} has a single class {list(names)}: nothing to learn")
         _warn_untrained_classes(task_cfg, files, tables, names, label_col)
+        for split, key in files.items():  # (sdp-eval's "train" is the scored file again)
+            if not (split == "train" and SCORING_ONLY.get()):
+                warn_conflicting_labels(tables[split], fields, label_col, key, str(task_cfg[key]))
         if metric == "f1" and len(names) != 2:
             raise DataError(f"task.metric=f1 is binary F1 and needs 2 classes; the labels are {list(names)}")
         if metric == "f1" and not given_names and list(names) != ["0", "1"]:
