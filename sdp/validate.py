@@ -208,6 +208,9 @@ def validate_config(cfg: Any) -> None:
         if cfg.stages == "dense" and cfg.dense.checkpoint:
             errors.append(f"stages=dense trains the dense model, but dense.checkpoint={cfg.dense.checkpoint!r} skips "
                           "that training: nothing would run; drop one of them")
+        if cfg.stages == "dense" and cfg.prune.get("reference_mask"):  # taken and never read (round 33, noticed)
+            errors.append(f"stages=dense prunes nothing, but prune.reference_mask={cfg.prune.reference_mask!r} compares "
+                          "a pruned mask with that run's: nothing would be compared; drop one of them")
     if cfg.prune.monitor_representation is not None:
         _choice(errors, "prune.monitor_representation", cfg.prune.monitor_representation, REPRESENTATIONS)
     frac = cfg.task.validation_from_train

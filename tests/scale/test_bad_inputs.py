@@ -395,6 +395,8 @@ CASES = {
         "DataError", "holds labels that differ only in spaces"),
     "stages=dense with a dense.checkpoint": (["stages=dense", "dense.checkpoint=/no/such/dense_model"], None, None,
                                              "ConfigError", "stages=dense trains the dense model, but dense.checkpoint"),
+    "stages=dense with a prune.reference_mask": (["stages=dense", "prune.reference_mask=/no/such/run"], None, None,
+                                                 "ConfigError", "stages=dense prunes nothing, but prune.reference_mask"),
     "unknown stages": (["stages=prune"], None, None, "ConfigError",
                        "stages='prune' is not one of ['dense', 'dense+prune']"),
     "NaN / inf loss": (["dense.lr=1e30", "train.checkpoint_every=1", "dense.max_steps=6"], None, None,
