@@ -135,13 +135,13 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
     evaluated = type(raw)({split: raw[split] for split in task.eval_splits})
     rows = (config or {}).get("sdp_training_rows")
     trained = rows.get(TRAINED_ROWS_KEY) if isinstance(rows, dict) and not carved else None  # none: nothing to compare
-    if trained and task.source == "glue" and (root := resolve_data_dir(cfg.data_dir)) is not None and \
-            rows.get("task.name") == task.name and not rows.get("task.validation_from_train"):
-        warn_model_rows_scored(task, Path(root), dict(evaluated), rows)  # its training rows as dev rows (round 32, gl4)
     prints = split_fingerprints(evaluated) if trained else {}
     # the training file given as the dev file was scored as held-out (round 32, tr1); shuffled, it is the same rows
     whole = [split for split, fingerprint in prints.items()
              if same_rows(rows, fingerprint, rows_fingerprint(evaluated[split]) if rows.get(ROWS_KEY) else None)]
+    if trained and not whole and task.source == "glue" and (root := resolve_data_dir(cfg.data_dir)) is not None \
+            and rows.get("task.name") == task.name and not rows.get("task.validation_from_train"):  # one warning
+        warn_model_rows_scored(task, Path(root), dict(evaluated), rows)  # its training rows as dev rows (round 32, gl4)
     if trained and not whole and task.source == "custom" and \
             (own := custom_training_file(task, model_dir)) is not None:
         warn_model_rows_scored(own, None, dict(evaluated), rows)  # part of its training file (round 33, tu1, th1)

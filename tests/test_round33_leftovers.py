@@ -361,3 +361,99 @@ def test_rows_of_one_file_repeating_under_another_label_are_said(tmp_path, caplo
         "label (the same text, compared as rows across files are; data rows [1, 7], counted from 1)" in caplog.text, \
         caplog.text
     assert "task.train_file=" not in caplog.text  # its repeats (none) and labels agree
+
+
+# --------------------------------------------------------------------------- review of round 33's fixes
+def test_numeric_labels_with_an_invisible_mark_are_twins(tmp_path):
+    """Round 33's nz1 fix read a label's number from the raw text: `1` + U+200B (refused on fd01606) or + U+007F was
+    a third class beside 0 and 1; 20-digit labels one float apart were refused as one number."""
+    from sdp.data.custom import custom_task
+    from sdp.data.file_scan import label_problem
+    from sdp.data.tasks import DataError
+
+    dev = write_csv(tmp_path / "dv.csv", [(f"dev {i}", str(i % 2)) for i in range(10)])
+    for mark in ("\u200b", "\x7f", "\ue000", "\u2062"):
+        train = write_csv(tmp_path / "tr.csv", [(f"train {i}", str(i % 2) + (mark if i % 4 == 1 else ""))
+                                                for i in range(20)])
+        cfg = OmegaConf.create({"name": "custom", "train_file": train, "validation_file": dev,
+                                "text_fields": ["text"], "label_column": "label", "metric": "accuracy"})
+        with pytest.raises(DataError, match=r"holds labels that differ only in accents or invisible characters"):
+            custom_task(cfg)
+    assert label_problem(["12345678901234567890", "12345678901234567891"]) is None
+    assert "the way a number is written" in label_problem(["01", "1"])
+    assert "the way a number is written" in label_problem(["-0", "0"])
+
+
+def test_setups_of_two_tasks_in_one_row_setup_are_no_line(tmp_path):
+    """Round 33's mt1 fix compared the setups within a row setup across tasks, and said every one of a 2-process GLUE
+    sweep "ran on other numbers of processes" (all ran on 2), naming hashes no table shows."""
+    from records import write_record
+
+    from sdp.report.report import build_report
+
+    res = tmp_path / "res"
+    for task in ("rte", "mrpc"):
+        for steps in (2, 20):
+            for method in ("MP", "KD"):
+                name = f"{task}-{steps}-{method}"
+                write_record(res, name, method, 1, 0.6)
+                path, run = res / name / "metrics.json", res / name / "run.json"
+                record = json.loads(path.read_text())
+                record.update(task=task, config_hash=f"h-{name}", distributed={"world_size": 2})
+                path.write_text(json.dumps(record))
+                config = json.loads(run.read_text())
+                config["config"]["task"] = {"name": task, "max_seq_length": 128}
+                config["config"]["dense"]["max_steps"] = steps
+                run.write_text(json.dumps(config))
+    build_report(res, plots=False)
+    summary = (res / "tables" / "summary.md").read_text()
+    assert "differ in dense.max_steps" in summary, summary  # the row setups' line stays
+    assert "/...]` rows of other setups" not in summary, summary
+
+
+def test_a_sample_without_a_class_blames_the_sample_only_and_counts_the_rows_scored(tmp_path, caplog):
+    """Round 33's ms1 warning blamed max_train_samples for a class the whole training file lacks (custom.py says that
+    one), and counted the dev rows before max_eval_samples."""
+    from test_probe_round32 import _task
+
+    from sdp.data.custom import custom_task
+    from sdp.data.loading import load_splits
+
+    train = write_csv(tmp_path / "tr.csv", [(f"train text {i}", ("neg", "pos")[i % 2]) for i in range(40)])
+    dev = write_csv(tmp_path / "dv.csv", [(f"dev text {i}", ("neg", "pos", "mid")[i % 3]) for i in range(30)])
+    task = _task(train, dev)
+    task.label_names = ["neg", "mid", "pos"]
+    with caplog.at_level(logging.WARNING, logger="sdp"):
+        load_splits(custom_task(task), None, max_train_samples=20, max_eval_samples=6)
+    assert "max_train_samples=20 left no training row" not in caplog.text, caplog.text
+    assert "lists ['mid'] with no row in task.train_file" in caplog.text, caplog.text
+    caplog.clear()
+    two = write_csv(tmp_path / "dv2.csv", [(f"dev text {i}", ("neg", "pos")[i % 2]) for i in range(30)])
+    with caplog.at_level(logging.WARNING, logger="sdp"):
+        loaded = load_splits(custom_task(_task(train, two)), None, max_train_samples=1, max_eval_samples=6).datasets
+    trained = set(loaded["train"]["label"])
+    scored = sum(y not in trained for y in loaded["validation"]["label"])  # of the 6 scored, not of the file's 30
+    said = [r.getMessage() for r in caplog.records if "max_train_samples=1 left no training row" in r.getMessage()]
+    assert said and f"and their {scored} validation row(s)" in said[0] and 0 < scored <= 6, caplog.text
+
+
+def test_paths_in_summary_bullets_are_whole_code_spans(tmp_path):
+    """nl1's fix kept table rows whole; summary.md's bullets (a run's warnings, past-target runs) still wrote the path
+    in one-backtick spans, so a folder name with a backtick or a line break broke them (review of round 33)."""
+    from records import write_record
+
+    from sdp.report.render import md_code
+    from sdp.report.report import build_report
+
+    assert md_code("e\nx") == "`e x`" and md_code("e`1") == "``e`1``"
+    res = tmp_path / "res"
+    write_record(res, "e`1", "MP", 1, 0.6)
+    path = res / "e`1" / "metrics.json"
+    record = json.loads(path.read_text())
+    record.update(warnings=["a warning of this run"], target_sparsity=0.5,
+                  achieved_sparsity={**record.get("achieved_sparsity", {}), "prunable": 0.62})
+    path.write_text(json.dumps(record))
+    build_report(res, plots=False)
+    summary = (res / "tables" / "summary.md").read_text()
+    bullets = [line for line in summary.splitlines() if line.startswith("- ") and "e`1" in line]
+    assert bullets and all("``e`1``" in line for line in bullets), bullets

@@ -10,8 +10,10 @@ the reader can check that it got exactly those; each problem is a one-line DataE
 from __future__ import annotations
 
 import csv
+import decimal
 import io
 import json
+import re
 import unicodedata
 from pathlib import Path
 
@@ -34,6 +36,7 @@ ACCENTED_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")  # whose combining marks are a
 READ_FORMAT = frozenset("\u200c\u200d\u06dd\u070f\u0890\u0891\u08e2\U000110bd\U000110cd" + "".join(map(chr, range(0x0600, 0x0606)))
                         + "".join(map(chr, range(0xE0020, 0xE0080))))
 _ASCII_UNREAD = {i: None for i in (*range(9), 11, 12, *range(14, 32), 127)}  # controls but tab, line feed, return
+_ASCII_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # _ASCII_UNREAD's, found before any is removed
 LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # where str.splitlines ends a line
 
 
@@ -52,8 +55,8 @@ def text_key(value: object) -> str:
     such labels as classes of their own (probe round 31). A mark on a letter of another script (a Devanagari vowel
     sign, a Thai tone mark, a kana voicing mark) is part of the letter, and kept: dropping them made `कम` and `कुम` one."""
     text = str(value)
-    if text.isascii():  # most rows: the same key, without the per-character walk
-        return " ".join(text.translate(_ASCII_UNREAD).split()).casefold()
+    if text.isascii():  # most rows: the same key, without the per-character walk (nor a translate of each)
+        return " ".join((text.translate(_ASCII_UNREAD) if _ASCII_CONTROL.search(text) else text).split()).casefold()
     kept, base = [], ""
     for c in unicodedata.normalize("NFKD", text):
         if unread(c) or (unicodedata.category(c) == "Mn" and base.startswith(ACCENTED_SCRIPTS)):
@@ -70,12 +73,15 @@ def row_keys(rows: object, fields: list[str]) -> set[tuple[str, ...]]:
 
 
 def _label_key(name: str) -> str:
-    """text_key, and a number as its value: labels 1 and 01 (a spreadsheet's text cell) made a class each (round 33)."""
+    """text_key, and a number as its value: labels 1 and 01 (a spreadsheet's text cell) made a class each (round 33).
+    The value is read from the key, so `1` + U+200B is `1`'s twin too, and exactly (Decimal): as floats, two 20-digit
+    labels were one value, and 0 and -0 two (review of round 33)."""
+    key = text_key(name)
     try:
-        number = float(name)
-    except ValueError:
-        return text_key(name)
-    return f"number {number!r}" if number == number and abs(number) != float("inf") else text_key(name)
+        number = decimal.Decimal(key)
+    except decimal.InvalidOperation:
+        return key
+    return f"number {number.normalize() if number else decimal.Decimal(0)}" if number.is_finite() else key
 
 
 def label_problem(names: list[str]) -> str | None:
@@ -95,8 +101,8 @@ def label_problem(names: list[str]) -> str | None:
 
 
 def twins_differ_in(twins: list[str]) -> str:
-    """What labels with one text_key differ in, in words (for the error that refuses them)."""
-    if len({_label_key(t) for t in twins}) == 1 and _label_key(twins[0]).startswith("number "):
+    """What labels with one _label_key differ in, in words (for the error that refuses them)."""
+    if len({text_key(t) for t in twins}) > 1:  # one value written two ways (1 and 01), as _label_key reads them
         return f"the way a number is written ({', '.join(map(repr, twins))})"
     if len({" ".join(t.split()) for t in twins}) == 1:
         return "spaces"

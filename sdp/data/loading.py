@@ -1,9 +1,8 @@
 """Dataset loading: local readers or the Hub, label mapping, subsampling and the carved validation split.
 
-Every split returned by :func:`load_splits` has the task's text fields, ``label`` (class id in
-``task.label_names`` order, or float32 for regression) and ``idx`` (0..N-1, the row position within the
-split after subsampling; used as the key of the teacher-output cache). Tokenising, collation and data
-loaders are in :mod:`sdp.data.tokenize`.
+Every split returned by :func:`load_splits` has the task's text fields, ``label`` (class id in ``task.label_names``
+order, or float32 for regression) and ``idx`` (0..N-1, the row position within the split after subsampling; used as
+the key of the teacher-output cache). Tokenising, collation and data loaders are in :mod:`sdp.data.tokenize`.
 """
 
 from __future__ import annotations
@@ -166,14 +165,10 @@ def subsample_queries(ds: datasets.Dataset, max_samples: int | None, seed: int =
 VALIDATION_FROM_TRAIN = "validation_from_train"
 
 
-def carve_validation(
-    ds: datasets.Dataset, fraction: float, seed: int = 0
-) -> tuple[datasets.Dataset, datasets.Dataset]:
-    """(train, validation): a fixed permutation of ``seed`` sends round(fraction * n) rows to validation.
-
-    Deterministic and independent of the run seed, so every method and seed trains on the same rows and is
-    scored on the same held-out rows; row order within each part follows the original order.
-    """
+def carve_validation(ds: datasets.Dataset, fraction: float, seed: int = 0) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """(train, validation): a fixed permutation of ``seed`` sends round(fraction * n) rows to validation. Deterministic
+    and independent of the run seed, so every method and seed trains on the same rows and is scored on the same
+    held-out rows; row order within each part follows the original order."""
     if not 0.0 < fraction < 1.0:
         raise DataError(f"task.validation_from_train={fraction!r} must be a fraction in (0, 1)")
     n_val = int(round(fraction * len(ds)))
@@ -208,13 +203,16 @@ def warn_eval_rows_trained(task: TaskSpec, out: dict[str, datasets.Dataset]) -> 
 
 
 def _warn_untrained_held_out_classes(task: TaskSpec, train: datasets.Dataset, held: datasets.Dataset,
-                                     fraction: float | str, split: str = "held-out") -> None:
+                                     fraction: float | str, split: str = "held-out",
+                                     before: datasets.Dataset | None = None) -> None:
     """A class whose every row the carve held out is never trained on, and its rows are scored as misses: a file
     with one `mid` row scored it unsaid (probe round 22, p02), where a dev file's class with no training row is
-    refused or said (sdp/data/custom.py). Said in a warning; not refused (the carve is the user's fraction)."""
+    refused or said (sdp/data/custom.py). Said in a warning; not refused (the carve is the user's fraction).
+    ``before``: the rows a sample was drawn from; a class they lack too is custom.py's to say (review of round 33)."""
     if not task.label_names or "label" not in held.column_names:
         return
-    untrained = sorted(set(held["label"]) - set(train["label"]))
+    untrained = sorted(set(held["label"]) - set(train["label"]) - (set() if before is None else
+                                                                   set(held["label"]) - set(before["label"])))
     if untrained:  # and a max_train_samples sample without a class said nothing (probe round 33, ms1)
         log.warning("%s left no training row of class(es) %s: the model is never trained on them, and their %d %s "
                     "row(s) are scored as they are", fraction if isinstance(fraction, str) else
@@ -316,11 +314,9 @@ def load_splits(
                     positions[split] = (rows.positions, rows.size)
                 dropped[split], rows = rows.dropped, rows.rows
             out[split] = rows_to_dataset(task, rows)
-    if task.train_split in out:
-        out[task.train_split] = subsample(out[task.train_split], max_train_samples)
-        for split in [] if validation_from_train or not max_train_samples else task.eval_splits:  # round 33, ms1
-            _warn_untrained_held_out_classes(task, out[task.train_split], out[split],
-                                             f"max_train_samples={max_train_samples}", split)
+    whole = out.get(task.train_split)
+    if whole is not None:
+        out[task.train_split] = subsample(whole, max_train_samples)
     if validation_from_train:
         out[task.train_split], held = carve_validation(out[task.train_split], validation_from_train, validation_seed)
         _warn_repeated_rows(task, out[task.train_split], held, validation_from_train)
@@ -332,6 +328,9 @@ def load_splits(
         for split in task.eval_splits:
             out[split] = (subsample_queries(out[split], max_eval_samples) if task.metric_names[0] == "ndcg"
                           else subsample(out[split], max_eval_samples, positions=positions.get(split)))
+            if max_train_samples and whole is not None:  # the rows scored, once sampled (round 33, ms1; its review)
+                _warn_untrained_held_out_classes(task, out[task.train_split], out[split],
+                                                 f"max_train_samples={max_train_samples}", split, whole)
     _check_correlation_defined(task, out)
     _check_class_metric_defined(task, out)
     _check_ranking_defined(task, out)

@@ -160,8 +160,8 @@ def other_training_rows(run_dir: str | Path, reference: str | Path) -> str | Non
     if prints[0] == prints[1] or (train_file and _other_train_file(theirs_dir, train_file)):
         return None
     return (f"prune.reference_mask={str(reference)!r} is a run on other training rows (training data fingerprint "
-            f"{prints[1]} there, {prints[0]} here: another data_dir, training file or max_train_samples): its overlap "
-            "is recorded as the reference overlap all the same")
+            f"{prints[1]} there, {prints[0]} here: another data_dir, training file, max_train_samples or "
+            "task.validation_from_train carve): its overlap is recorded as the reference overlap all the same")
 
 
 def mask_overlap(masks: Mapping[str, torch.Tensor], run_dir: Path, reference: str | None,

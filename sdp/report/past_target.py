@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdp.report.render import fmt_sparsity
+from sdp.report.render import fmt_sparsity, md_code
 from sdp.run.rundir import read_metrics
 
 SLACK = 0.005  # half a point: unstructured pruning ends within one weight of its target
@@ -22,7 +22,7 @@ def past_target(runs: pd.DataFrame, results_dir: Path) -> list[str]:
         achieved = (record.get("achieved_sparsity") or {}).get("prunable")
         target = record.get("target_sparsity")
         if isinstance(achieved, (int, float)) and isinstance(target, (int, float)) and achieved - target > SLACK:
-            lines.append(f"`{run.path}` ({run.method}): target {fmt_sparsity(target)}, {100 * achieved:.2f}% of its "
+            lines.append(f"{md_code(run.path)} ({run.method}): target {fmt_sparsity(target)}, {100 * achieved:.2f}% of its "
                          "prunable weights pruned")
     return lines
 

@@ -57,8 +57,9 @@ def _md_escape(text: str) -> str:
 
 def md_code(text: object) -> str:
     """``text`` as a Markdown code span: a backtick in it ended a one-backtick span (`e`1` showed as `e` and 1`), so
-    the fence is one backtick longer than the longest run inside, with spaces where the text starts or ends with one."""
-    text = str(text)
+    the fence is one backtick longer than the longest run inside, with spaces where the text starts or ends with one.
+    A line break is a space: it ended a list item's span mid-path (review of round 33)."""
+    text = " ".join(str(text).splitlines())
     run = max((len(r) for r in re.findall("`+", text)), default=0)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{'`' * (run + 1)}{pad}{text}{pad}{'`' * (run + 1)}"

@@ -153,9 +153,11 @@ def build_report(
     avg_tasks = [t for t in GLUE_TASKS if t in set(glue_cells["task"])]
     run_tasks = [t for t in GLUE_TASKS if t in set(mono["task"])]  # their own average, if published rows add tasks
     glue_table = build_glue_table(glue_cells, avg_tasks, no_runs, run_tasks)
-    if past := past_target(runs, results_dir):  # the column is the target; a structured run ends past it (round 33)
-        glue_table.notes.append(past_target_note(past))
-        report.warnings += [f"past its target sparsity: {line}" for line in past]
+    # the column is the target; a structured run ends past it (round 33), noted in the table that shows it
+    past = {xl: past_target(runs[runs["task"].isin(xl_tasks) == xl], results_dir) for xl in (False, True)}
+    report.warnings += [f"past its target sparsity: {line}" for line in past[False] + past[True]]
+    if past[False]:
+        glue_table.notes.append(past_target_note(past[False]))
     report.warnings += [f"past its target sparsity (the Evaluations table shows the target): {line}"
                         for line in past_target(coll.evaluations, results_dir)]
     glue_csv = frame_to_csv(glue_cells.sort_values(CELL_KEYS, kind="mergesort")[CELL_COLUMNS])
@@ -164,6 +166,8 @@ def build_report(
     if xl_tasks:
         xl_cells = run_cells[run_cells["task"].isin(xl_tasks)]
         tables = [t for task in xl_tasks for t in build_xglue_tables(xl_cells, task)]
+        if past[True] and tables:
+            tables[0].notes.append(past_target_note(past[True]))
         _write_set(out_dir, "xglue", "XGLUE (zero-shot, per language)", tables,
                    frame_to_csv(xl_cells[CELL_COLUMNS]), files)  # fmt: skip
 
@@ -288,31 +292,31 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
         warned = [r for r in coll.evaluations.itertuples(index=False) if r.warnings]
         if warned:  # what sdp-eval warned of as it read the data (the record's `warnings`; round 31, ew1)
             lines += ["", "Evaluations that warned (their record's `warnings`: read their scores with these):", ""]
-            lines += [f"- `{r.path}`: " + "; ".join(" ".join(w.split()) for w in r.warnings) for r in warned]
+            lines += [f"- {md_code(r.path)}: " + "; ".join(" ".join(w.split()) for w in r.warnings) for r in warned]
         lines.append("")
     lines += ["## Malformed metrics.json (skipped)", ""]
     lines += [f"- `{p}`: {why}" for p, why in coll.malformed] or ["None."]
     lines += ["", "## Conflicting duplicates (same config and seed, different final.main)", ""]
     for c in coll.conflicts:
         key = ", ".join(f"{k}={fmt_sparsity(v) if k == 'target_sparsity' else v}" for k, v in c.key.items() if v != "")
-        vals = "; ".join(f"`{p}` ({fmt_num(100 * v)})" for p, v in zip(c.paths, c.values))
+        vals = "; ".join(f"{md_code(p)} ({fmt_num(100 * v)})" for p, v in zip(c.paths, c.values))
         lines.append(f"- {key}, seed={c.seed}: {vals}; kept `{c.kept}` (newest){dense_words(c)}")
     lines += [] if coll.conflicts else ["None."]
     lines += ["", "## Code versions", ""]
     lines += version_lines or ["All aggregated cells come from one sdp version (or none recorded)."]
     if len(flagged):
         lines += ["", "## Records kept from older code", ""]
-        lines += [f"- `{r.path}`: {r.code_flag}" for r in flagged.itertuples(index=False)]
+        lines += [f"- {md_code(r.path)}: {r.code_flag}" for r in flagged.itertuples(index=False)]
     extra = [f"- several configs share one cell; rows split by config hash or by setup (the config less "
              f"the method and the sparsity): `{r.task} / {r.model} / {r.method} / "
              f"{fmt_sparsity(r.sparsity)}` [{r.variant}]" for r in variant_cells(cells).itertuples(index=False)]
     extra += [f"- {p}" for p in coll.warnings + trace_problems + report.warnings + same_model_lines(runs)]
-    extra += [f"- `{r.path}`: {describe(r.undefined)} undefined (constant predictions or references), recorded as 0.0 "
+    extra += [f"- {md_code(r.path)}: {describe(r.undefined)} undefined (constant predictions or references), recorded as 0.0 "
               f"(marked {UNDEFINED})" for r in runs.itertuples(index=False) if r.undefined] if not runs.empty else []
     warned = [r for r in runs.itertuples(index=False) if r.run_warnings] if not runs.empty else []
     if warned:  # a number a run warned about is read with its warning (the record's `warnings`, from run.log)
         lines += ["", "## Runs that warned (metrics.json `warnings`: read their numbers with these)", ""]
-        lines += [f"- `{r.path}`: " + "; ".join(" ".join(w.split()) for w in r.run_warnings) for r in warned]
+        lines += [f"- {md_code(r.path)}: " + "; ".join(" ".join(w.split()) for w in r.run_warnings) for r in warned]
     if report.setups:
         lines += ["", "## Rows labelled by setup ([hash]): what tells them apart", ""]
         lines += [f"- {line}" for line in report.setups]

@@ -74,23 +74,25 @@ def setup_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
             lines += filter(None, [_differ_line(where, sorted(set(grp["row_setup"].dropna())), configs)])
             # and the setups within one row setup ([e7adb8fd/38fa1234] beside [e7adb8fd/be345122]: accuracy and a
             # regression in one column) were in no line beside other row setups (probe round 33, mt1)
-            for row, sub in grp.groupby("row_setup", sort=True) if "setup" in grp else ():
+            # (one task's: another task's setup is another column; the processes are said by the line above)
+            for (row, _), sub in grp.groupby(["row_setup", "task"], sort=True) if "setup" in grp else ():
                 lines += filter(None, [_differ_line(f"{where} [{short_label(row)}/...]",
-                                                    sorted(set(sub["setup"].dropna())), configs)])
+                                                    sorted(set(sub["setup"].dropna())), configs, world=False)])
         else:
             lines += filter(None, [_differ_line(where, sorted(set(grp["setup"].dropna())), configs)])
     return lines + _config_differences(runs, Path(results_dir))
 
 
-def _differ_line(where: str, setups: list[str], configs: dict[str, dict[str, Any]]) -> str | None:
-    """The line naming the config keys ``setups`` differ in (with each one's values), or None."""
+def _differ_line(where: str, setups: list[str], configs: dict[str, dict[str, Any]], world: bool = True) -> str | None:
+    """The line naming the config keys ``setups`` differ in (with each one's values), or None; ``world``: and the
+    setups that ran on other numbers of processes."""
     if len(setups) < 2:
         return None
     unrecorded = [short_label(s) for s in setups if not configs[s]]
     flats = {s: configs[s] for s in setups if configs[s]}
     keys = sorted({k for flat in flats.values() for k in flat})
     differ = [k for k in keys if len({repr(flat.get(k)) for flat in flats.values()}) > 1] if len(flats) > 1 else []
-    world = [short_label(s) for s in setups if "/ws" in s]
+    world = [short_label(s) for s in setups if "/ws" in s] if world else []
     if not differ and not unrecorded and not world:
         return None
     more = f" (and {len(differ) - SHOWN} more)" if len(differ) > SHOWN else ""
