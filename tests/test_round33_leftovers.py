@@ -457,3 +457,31 @@ def test_paths_in_summary_bullets_are_whole_code_spans(tmp_path):
     summary = (res / "tables" / "summary.md").read_text()
     bullets = [line for line in summary.splitlines() if line.startswith("- ") and "e`1" in line]
     assert bullets and all("``e`1``" in line for line in bullets), bullets
+
+
+def test_sdp_eval_of_a_glue_dev_file_of_the_training_rows_warns_once(tmp_path, tokenizer):
+    """A GLUE folder whose dev.tsv is its train.tsv: sdp-eval said `8 of 8 rows repeat a row trained on` and `split
+    validation holds the very rows model_dir was trained on`, one fact twice (review of round 33)."""
+    from sdp.cli.eval import compose_config
+    from test_probe_round32 import _classifier as _named_classifier
+
+    from sdp.data.fingerprint import split_fingerprints
+    from sdp.data.loading import load_splits
+    from sdp.data.tasks import TASKS
+    from sdp.evaluation import evaluate_saved
+
+    folder = tmp_path / "d" / "glue" / "RTE"
+    folder.mkdir(parents=True)
+    rows = [f"{i}\tsentence number {i} here\tanother one {i}\t{('entailment', 'not_entailment')[i % 2]}" for i in range(8)]
+    for name in ("train.tsv", "dev.tsv"):
+        (folder / name).write_text("index\tsentence1\tsentence2\tlabel\n" + "\n".join(rows) + "\n")
+    model = _named_classifier(tokenizer, tmp_path / "m", names=("entailment", "not_entailment"))
+    trained = split_fingerprints(load_splits(TASKS["rte"], tmp_path / "d").datasets)["train"]
+    config = json.loads((model / "config.json").read_text())
+    config["sdp_training_rows"] = {"task.name": "rte", "max_train_samples": None, "train_fingerprint": trained}
+    (model / "config.json").write_text(json.dumps(config))
+    cfg = compose_config(["task=rte", f"data_dir={tmp_path / 'd'}", f"cache_dir={tmp_path / 'c'}",
+                          "task.max_seq_length=32"])
+    said = evaluate_saved(cfg, model, tmp_path / "res" / "e").get("warnings", [])
+    assert any("holds the very rows model_dir was trained on" in w for w in said), said
+    assert not any("rows repeat a row trained on" in w for w in said), said
