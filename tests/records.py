@@ -1,4 +1,4 @@
-"""Record files and data files written by hand for the reporting and data tests of probe rounds 29-31."""
+"""Record files and data files written by hand for the reporting and data tests of probe rounds 29-33."""
 from __future__ import annotations
 
 import csv
@@ -34,3 +34,41 @@ def write_csv(path: Path, rows: list[tuple[str, str]], header=("text", "label"))
         writer.writerow(header)
         writer.writerows(rows)
     return str(path)
+
+
+def write_rte_folder(data_dir: Path, train: list[str], dev: list[str]) -> Path:
+    """``data_dir``/glue/RTE with train.tsv and dev.tsv of ``train`` and ``dev`` (tab-separated rows after the header);
+    the folder."""
+    folder = data_dir / "glue" / "RTE"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in (("train.tsv", train), ("dev.tsv", dev)):
+        (folder / name).write_text("\n".join(["index\tsentence1\tsentence2\tlabel", *rows]) + "\n")
+    return folder
+
+
+def rte_rows(n: int, first: str = "premise number {i}", second: str = "hypothesis {i}") -> list[str]:
+    """``n`` RTE rows (index, two sentences, a label alternating entailment / not_entailment)."""
+    return [f"{i}\t{first.format(i=i)}\t{second.format(i=i)}\t{('entailment', 'not_entailment')[i % 2]}"
+            for i in range(n)]
+
+
+PAIR_SCORES = {"MP": (0.9417, 0.925, 0.475), "SDP-CC": (0.9167, 0.925, 0.475)}  # by seed: SDP-CC - MP -2.5, 0, 0
+
+
+def write_custom_pair_runs(root: Path, tag: str, task: dict, run_json: dict | None = None,
+                           scores: dict | None = None, record_keys: dict | None = None) -> None:
+    """Completed MP and SDP-CC runs of seeds 1-3 (``scores``: PAIR_SCORES) on a custom ``task`` (run.json's task node,
+    plus the ``run_json`` keys; metrics.json's ``record_keys``), in folders ``<tag>-<method>-<seed>``: the pairs
+    claims.md counts by dataset and seed."""
+    for method, finals in (scores or PAIR_SCORES).items():
+        for seed, final in enumerate(finals, start=1):
+            name = f"{tag}-{method}-{seed}"
+            write_record(root, name, method, seed, final)
+            path, run = root / name / "metrics.json", root / name / "run.json"
+            record = json.loads(path.read_text())
+            record.update(task="custom", config_hash=f"h-{method}-{tag}", **(record_keys or {}))
+            path.write_text(json.dumps(record))
+            config = json.loads(run.read_text())
+            config["config"]["task"] = task
+            config["config"]["regularizer"] = {"name": "cross_correlation" if method == "SDP-CC" else "none"}
+            run.write_text(json.dumps({**config, **(run_json or {})}))

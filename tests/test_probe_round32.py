@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
-from records import write_csv, write_record
+from records import write_csv, write_custom_pair_runs, write_record
 
 
 def _task(train: str, dev: str, test: str | None = None):
@@ -270,45 +270,39 @@ def test_claims_units_keep_two_custom_datasets_apart(tmp_path):
     scores = {"a": {"MP": (0.9417, 0.925, 0.475), "SDP-CC": (0.9167, 0.925, 0.475)},
               "b": {"MP": (0.8583, 0.8667, 0.8083), "SDP-CC": (0.875, 0.8583, 0.6417)}}
     for data, methods in scores.items():
-        for method, finals in methods.items():
-            for seed, final in enumerate(finals, start=1):
-                name = f"{data}-{method}-{seed}"
-                write_record(res, name, method, seed, final)
-                path, run = res / name / "metrics.json", res / name / "run.json"
-                record = json.loads(path.read_text())
-                record.update(task="custom", data_fingerprint={"train": f"t-{data}", "validation": "v0"},
-                              config_hash=f"h-{method}-{data}")
-                path.write_text(json.dumps(record))
-                config = json.loads(run.read_text())
-                config["config"]["task"] = {"name": "custom", "train_file": f"{data}.csv"}
-                config["config"]["regularizer"] = {"name": "cross_correlation" if method == "SDP-CC" else "none"}
-                run.write_text(json.dumps(config))
+        write_custom_pair_runs(res, data, {"name": "custom", "train_file": f"{data}.csv"}, scores=methods,
+                               record_keys={"data_fingerprint": {"train": f"t-{data}", "validation": "v0"}})
     build_report(res, plots=False)
     claims = (res / "tables" / "claims.md").read_text()
     assert "vs MP -3.06 [-10.19, +4.08] (n=6); vs KD" in claims, claims  # the scores to 4 digits
 
 
 # --------------------------------------------------------------------------- gl4
-def test_sdp_eval_of_a_glue_folder_whose_dev_rows_its_model_trained_on_is_said(tmp_path, tokenizer):
-    """gl4: sdp-eval of an RTE model on a folder whose dev.tsv repeats its train.tsv's rows scored 51.00 as held-out, no
-    word, where sdp-run on the same folder warns (round 31's gl1)."""
-    from sdp.cli.eval import compose_config
-
+def rte_model_trained_on(tokenizer, path: Path, data_dir: Path) -> Path:
+    """A tiny RTE classifier whose config.json records ``data_dir``'s RTE training rows as the rows it trained on."""
     from sdp.data.fingerprint import split_fingerprints
     from sdp.data.loading import load_splits
     from sdp.data.tasks import TASKS
-    from sdp.evaluation import evaluate_saved
 
-    folder = tmp_path / "d" / "glue" / "RTE"
-    folder.mkdir(parents=True)
-    rows = [f"{i}\tsentence number {i} here\tanother one {i}\t{('entailment', 'not_entailment')[i % 2]}" for i in range(20)]
-    (folder / "train.tsv").write_text("index\tsentence1\tsentence2\tlabel\n" + "\n".join(rows) + "\n")
-    (folder / "dev.tsv").write_text("index\tsentence1\tsentence2\tlabel\n" + "\n".join(rows[:6]) + "\n")
-    model = _classifier(tokenizer, tmp_path / "m", names=("entailment", "not_entailment"))
-    trained = split_fingerprints(load_splits(TASKS["rte"], tmp_path / "d").datasets)["train"]
+    model = _classifier(tokenizer, path, names=("entailment", "not_entailment"))
+    trained = split_fingerprints(load_splits(TASKS["rte"], data_dir).datasets)["train"]
     config = json.loads((model / "config.json").read_text())
     config["sdp_training_rows"] = {"task.name": "rte", "max_train_samples": None, "train_fingerprint": trained}
     (model / "config.json").write_text(json.dumps(config))
+    return model
+
+
+def test_sdp_eval_of_a_glue_folder_whose_dev_rows_its_model_trained_on_is_said(tmp_path, tokenizer):
+    """gl4: sdp-eval of an RTE model on a folder whose dev.tsv repeats its train.tsv's rows scored 51.00 as held-out, no
+    word, where sdp-run on the same folder warns (round 31's gl1)."""
+    from records import rte_rows, write_rte_folder
+    from sdp.cli.eval import compose_config
+
+    from sdp.evaluation import evaluate_saved
+
+    rows = rte_rows(20, "sentence number {i} here", "another one {i}")
+    write_rte_folder(tmp_path / "d", rows, rows[:6])
+    model = rte_model_trained_on(tokenizer, tmp_path / "m", tmp_path / "d")
     cfg = compose_config(["task=rte", f"data_dir={tmp_path / 'd'}", f"cache_dir={tmp_path / 'c'}",
                           "task.max_seq_length=32"])
     record = evaluate_saved(cfg, model, tmp_path / "res" / "e")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from records import write_csv, write_record
+from records import write_csv, write_custom_pair_runs, write_record
 from test_probe_round32 import _classifier, _task
 
 
@@ -246,20 +246,8 @@ def test_claims_count_one_file_named_two_ways_once(tmp_path):
     from sdp.report.report import build_report
 
     res = tmp_path / "res"
-    scores = {"MP": (0.9417, 0.925, 0.475), "SDP-CC": (0.9167, 0.925, 0.475)}
     for spelling in ("L_tr.csv", "/tmp/p33/L_tr.csv"):
-        for method, finals in scores.items():
-            for seed, final in enumerate(finals, start=1):
-                name = f"{Path(spelling).parent.name or 'rel'}-{method}-{seed}"
-                write_record(res, name, method, seed, final)
-                path, run = res / name / "metrics.json", res / name / "run.json"
-                record = json.loads(path.read_text())
-                record.update(task="custom", config_hash=f"h-{method}-{spelling}")
-                path.write_text(json.dumps(record))
-                config = json.loads(run.read_text())
-                config["config"]["task"] = {"name": "custom", "train_file": spelling}
-                config["config"]["regularizer"] = {"name": "cross_correlation" if method == "SDP-CC" else "none"}
-                run.write_text(json.dumps(config))
+        write_custom_pair_runs(res, Path(spelling).parent.name or "rel", {"name": "custom", "train_file": spelling})
     build_report(res, plots=False)
     claims = (res / "tables" / "claims.md").read_text()
     assert "vs MP -0.83 [-4.42, +2.75] (n=3); vs KD" in claims, claims

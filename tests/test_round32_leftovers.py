@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from records import write_csv, write_record
+from records import rte_rows, write_csv, write_record, write_rte_folder
 from test_probe_round31 import _classifier
 
 
@@ -55,12 +55,8 @@ def test_a_skip_decisions_data_load_says_nothing_and_the_runs_load_does(tmp_path
     from sdp.data.tasks import get_task
     from sdp.run.same_data import fingerprints_for
 
-    folder = tmp_path / "glue" / "RTE"
-    folder.mkdir(parents=True)
-    rows = [f"{i}\tpremise number {i}\thypothesis {i}\t{('entailment', 'not_entailment')[i % 2]}" for i in range(20)]
-    head = "index\tsentence1\tsentence2\tlabel"
-    (folder / "train.tsv").write_text("\n".join([head, *rows[:16]]) + "\n")
-    (folder / "dev.tsv").write_text("\n".join([head, *rows[12:]]) + "\n")
+    rows = rte_rows(20)
+    write_rte_folder(tmp_path, rows[:16], rows[12:])
     cfg = compose_config(["task=rte", f"data_dir={tmp_path}", f"cache_dir={tmp_path / 'c'}"])
     with caplog.at_level(logging.WARNING, logger="sdp"):
         prints = fingerprints_for(cfg)

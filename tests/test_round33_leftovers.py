@@ -13,7 +13,7 @@ import re
 
 import pytest
 from omegaconf import OmegaConf
-from records import write_csv
+from records import rte_rows, write_csv, write_rte_folder
 from test_probe_round31 import _classifier
 
 
@@ -235,12 +235,8 @@ def test_a_skip_of_a_record_without_warnings_says_the_loads_warnings(tmp_path, c
 
     from sdp.run.same_data import fingerprints_for
 
-    folder = tmp_path / "glue" / "RTE"
-    folder.mkdir(parents=True)
-    rows = [f"{i}\tpremise number {i}\thypothesis {i}\t{('entailment', 'not_entailment')[i % 2]}" for i in range(20)]
-    head = "index\tsentence1\tsentence2\tlabel"
-    (folder / "train.tsv").write_text("\n".join([head, *rows[:16]]) + "\n")
-    (folder / "dev.tsv").write_text("\n".join([head, *rows[12:]]) + "\n")
+    rows = rte_rows(20)
+    write_rte_folder(tmp_path, rows[:16], rows[12:])
     cfg = compose_config(["task=rte", f"data_dir={tmp_path}", f"cache_dir={tmp_path / 'c'}"])
     with caplog.at_level(logging.WARNING, logger="sdp"):
         fingerprints_for(cfg, recorded=True)
@@ -264,27 +260,15 @@ def test_two_training_files_of_one_name_are_two_datasets_in_claims(tmp_path):
     a custom task's files by content (data_files), and claims.md tells them apart by it."""
     from pathlib import Path
 
-    from records import write_record
+    from records import write_custom_pair_runs
 
     from sdp.report.report import build_report
 
     res = tmp_path / "res"
-    scores = {"MP": (0.9417, 0.925, 0.475), "SDP-CC": (0.9167, 0.925, 0.475)}
     for folder in ("a", "b"):
-        for method, finals in scores.items():
-            for seed, final in enumerate(finals, start=1):
-                name = f"{folder}-{method}-{seed}"
-                write_record(res, name, method, seed, final)
-                path, run = res / name / "metrics.json", res / name / "run.json"
-                record = json.loads(path.read_text())
-                record.update(task="custom", config_hash=f"h-{method}-{folder}")
-                path.write_text(json.dumps(record))
-                config = json.loads(run.read_text())
-                config["config"]["task"] = {"name": "custom", "train_file": str(Path("/data") / folder / "tr.csv"),
-                                            "validation_file": "/data/dv.csv"}
-                config["config"]["regularizer"] = {"name": "cross_correlation" if method == "SDP-CC" else "none"}
-                config["data_files"] = {"train_file": f"{folder * 16}", "validation_file": "d" * 16}
-                run.write_text(json.dumps(config))
+        write_custom_pair_runs(res, folder, {"name": "custom", "train_file": str(Path("/data") / folder / "tr.csv"),
+                                             "validation_file": "/data/dv.csv"},
+                               {"data_files": {"train_file": folder * 16, "validation_file": "d" * 16}})
     build_report(res, plots=False)
     claims = (res / "tables" / "claims.md").read_text()
     assert re.search(r"\| 0\.8 \| -0\.83 \[[^]]+\] \(n=6\) \|", claims), claims
@@ -463,23 +447,13 @@ def test_sdp_eval_of_a_glue_dev_file_of_the_training_rows_warns_once(tmp_path, t
     """A GLUE folder whose dev.tsv is its train.tsv: sdp-eval said `8 of 8 rows repeat a row trained on` and `split
     validation holds the very rows model_dir was trained on`, one fact twice (review of round 33)."""
     from sdp.cli.eval import compose_config
-    from test_probe_round32 import _classifier as _named_classifier
+    from test_probe_round32 import rte_model_trained_on
 
-    from sdp.data.fingerprint import split_fingerprints
-    from sdp.data.loading import load_splits
-    from sdp.data.tasks import TASKS
     from sdp.evaluation import evaluate_saved
 
-    folder = tmp_path / "d" / "glue" / "RTE"
-    folder.mkdir(parents=True)
-    rows = [f"{i}\tsentence number {i} here\tanother one {i}\t{('entailment', 'not_entailment')[i % 2]}" for i in range(8)]
-    for name in ("train.tsv", "dev.tsv"):
-        (folder / name).write_text("index\tsentence1\tsentence2\tlabel\n" + "\n".join(rows) + "\n")
-    model = _named_classifier(tokenizer, tmp_path / "m", names=("entailment", "not_entailment"))
-    trained = split_fingerprints(load_splits(TASKS["rte"], tmp_path / "d").datasets)["train"]
-    config = json.loads((model / "config.json").read_text())
-    config["sdp_training_rows"] = {"task.name": "rte", "max_train_samples": None, "train_fingerprint": trained}
-    (model / "config.json").write_text(json.dumps(config))
+    rows = rte_rows(8)
+    write_rte_folder(tmp_path / "d", rows, rows)
+    model = rte_model_trained_on(tokenizer, tmp_path / "m", tmp_path / "d")
     cfg = compose_config(["task=rte", f"data_dir={tmp_path / 'd'}", f"cache_dir={tmp_path / 'c'}",
                           "task.max_seq_length=32"])
     said = evaluate_saved(cfg, model, tmp_path / "res" / "e").get("warnings", [])
