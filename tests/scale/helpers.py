@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -26,8 +27,14 @@ def env(**extra: str) -> dict[str, str]:
     return e
 
 
+# Where a run given no output_root looks for completed runs of its config: not the checkout's outputs/, whose runs
+# (a README walk's smoke run, the same config) made a test's run skip to them ("completed already in ...").
+TEST_ROOT = Path(tempfile.mkdtemp(prefix="sdp-test-outputs-"))
+
+
 def cli(args: list[str], **popen) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cli.run", *args], cwd=REPO_ROOT, env=env(),
+    root = [] if any(a.startswith("output_root=") for a in args) else [f"output_root={TEST_ROOT}"]
+    return subprocess.Popen([sys.executable, "-m", "cli.run", *args, *root], cwd=REPO_ROOT, env=env(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
 
 
