@@ -146,8 +146,8 @@ def test_the_tables_evaluations_say_which_rows_each_scored(tmp_path):
             "eval_examples": {split: n}}))
     build_report(tmp_path, plots=False)
     summary = (tmp_path / "tables" / "summary.md").read_text()
-    assert "| `carve` | custom | tiny-bert | SDP-CC | 50% | validation_from_train (16) | 56.25 |" in summary
-    assert "| `dev` | custom | tiny-bert | SDP-CC | 50% | validation (20) | 30.00 |" in summary
+    assert "| `carve` | custom | tiny-bert | SDP-CC | 50% | — | validation_from_train (16) | 56.25 |" in summary
+    assert "| `dev` | custom | tiny-bert | SDP-CC | 50% | — | validation (20) | 30.00 |" in summary
 
 
 def test_a_carve_that_holds_out_every_row_of_a_class_is_said(tmp_path, caplog):

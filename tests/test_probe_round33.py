@@ -299,4 +299,4 @@ def test_a_row_past_its_target_sparsity_is_said(tmp_path):
     assert "Sparsity = the runs' target (target_sparsity); 1 run(s) ended past it" in glue, glue
     summary = (res / "tables" / "summary.md").read_text()
     assert "past its target sparsity: `s` (KD (taylor)): target 50%, 61.72% of its prunable weights" in summary, summary
-    assert "past its target sparsity (the Evaluations table shows the target): `ev` (KD (taylor))" in summary, summary
+    assert "past its target sparsity (the Evaluations table shows the target and the pruned share): `ev` (KD (taylor))" in summary, summary

@@ -71,11 +71,14 @@ def long_scores(runs: pd.DataFrame) -> pd.DataFrame:
         for stage, scores in (("final", run.final), ("dense", run.dense)):
             if scores is None:
                 continue
+            # a dense stage ran sdp's own code, whatever plug-ins the run loaded for its pruning stage (code.core_id)
+            version = getattr(run, "sdp_core", run.sdp_version) if stage == "dense" else run.sdp_version
             for metric, value in _scores(stage, scores, run.per_language).items():
-                rows.append({**base, "stage": stage, "metric": metric, "value": value,
+                rows.append({**base, "stage": stage, "metric": metric, "value": value, "version": version,
+                             "core": getattr(run, "sdp_core", run.sdp_version),
                              "undefined": (stage, metric) in undefined})
     cols = ["path", "model", "method", "schedule", "teacher", "sparsity", "config_hash", "task", "seed",
-            "version", "setup", "row_setup", "dense_model", "own_dense", "dense_by_content", "stage", "metric", "value", "undefined"]  # fmt: skip
+            "version", "setup", "row_setup", "dense_model", "own_dense", "dense_by_content", "stage", "metric", "value", "undefined", "core"]  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
 
 

@@ -17,6 +17,7 @@ from sdp.report.same_data import data_digest, split_by_data
 from sdp.report.trace_read import load_trace, was_resumed  # noqa: F401  (re-exported: plots, gridrun, tests)
 from sdp.report.undefined import undefined_scores
 from sdp.report.walk import walk_metrics as _walk_metrics
+from sdp.run.code import core_id
 from sdp.run.env import PER_SEED_INPUTS, config_hash
 from sdp.run.rundir import is_moved_aside, read_run_record
 
@@ -249,6 +250,8 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     rec["sdp_version"] = f"code:{str(code['id'])[:12]}" if code.get("id") else str(versions.get("sdp") or "")
     if code.get("id") and isinstance(code.get("before_resume"), list):  # a run two codes trained: both, marked † (r30)
         rec["sdp_version"] = " ".join(sorted({f"code:{str(c)[:12]}" for c in [*code["before_resume"], code["id"]]}))
+    # sdp's own code less the plug-ins' (their components act in the pruning stage only): a dense stage's version
+    rec["sdp_core"] = f"code:{core_id(code)[:12]}" if code.get("id") and " " not in rec["sdp_version"] else rec["sdp_version"]
     rec["sdp_dirty"] = bool(versions.get("sdp_dirty", False))
     rec["code_flag"] = code_flag(data.get("code_changed_since")) or (  # resumed under other code (round 30, rz1)
         f"resumed with reuse=any_code under other code: trained by code {', '.join(map(str, code['before_resume']))}, "
@@ -328,7 +331,7 @@ def code_flag(flag: Any) -> str:
 
 _COLUMNS = [
     "path", "status", "task", "model", "method", "schedule", "teacher", "seed",
-    "target_sparsity", "config_hash", "setup", "pair_setup", "row_setup", "data", "finished_at", "sdp_version", "sdp_dirty", "code_flag", "has_trace", "final", "dense",
+    "target_sparsity", "config_hash", "setup", "pair_setup", "row_setup", "data", "finished_at", "sdp_version", "sdp_core", "sdp_dirty", "code_flag", "has_trace", "final", "dense",
     "per_language", "final_main", "error", "wall_seconds", "whole_launch", "threads", "device", "own_dense_stage", "dense_problem",
     "dense_only", "undefined", "dense_model", "dense_by_content", "run_warnings", "model_sha",
 ]  # fmt: skip

@@ -158,7 +158,7 @@ def build_report(
     report.warnings += [f"past its target sparsity: {line}" for line in past[False] + past[True]]
     if past[False]:
         glue_table.notes.append(past_target_note(past[False]))
-    report.warnings += [f"past its target sparsity (the Evaluations table shows the target): {line}"
+    report.warnings += [f"past its target sparsity (the Evaluations table shows the target and the pruned share): {line}"
                         for line in past_target(coll.evaluations, results_dir)]
     glue_csv = frame_to_csv(glue_cells.sort_values(CELL_KEYS, kind="mergesort")[CELL_COLUMNS])
     _write_set(out_dir, "glue", "GLUE", [glue_table], glue_csv, files)
@@ -281,11 +281,18 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
         lines.append("")
     if not coll.evaluations.empty:
         lines += ["## Evaluations (sdp-eval: saved models scored without training)", "",
-                  "| path | task | model | method | sparsity | scored on (rows) | main |", "|---|---|---|---|---|---|---|"]
+                  "| path | task | model | method | sparsity | pruned | scored on (rows) | main |",
+                  "|---|---|---|---|---|---|---|---|"]
         for r in coll.evaluations.itertuples(index=False):
             sp = fmt_sparsity(r.target_sparsity) if r.target_sparsity == r.target_sparsity else "—"
-            lines.append(md_row([md_code(r.path), r.task or "—", r.model or "—", r.method or "—", sp, r.scored_on or "—",
-                                 f"{fmt_num(100 * r.final_main)}{UNDEFINED if r.undefined else ''}"]))
+            pruned = f"{100 * r.achieved:.2f}%" if r.achieved == r.achieved else "—"
+            pruned += " of all weights" if r.achieved_of == "model" else ""
+            main = f"{fmt_num(100 * r.final_main)}{UNDEFINED if r.undefined else ''}"
+            lines.append(md_row([md_code(r.path), r.task or "—", r.model or "—", r.method or "—", sp, pruned,
+                                 r.scored_on or "—", main]))
+        lines += ["", "sparsity = the source run's target; pruned = the share of its prunable weights at zero "
+                      "(of all weights where the prunable ones are not known), as sdp-eval measured it; a compact "
+                      "structured model: its source run's count."]
         if coll.evaluations["undefined"].any():
             lines += ["", f"{UNDEFINED} = the metric is undefined on the model's predictions (constant) and recorded as "
                           "0.0 (the record's metric_warnings): no measurement."]

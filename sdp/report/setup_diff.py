@@ -14,7 +14,7 @@ from sdp.report.render import fmt_sparsity
 from sdp.run.env import NON_IDENTITY_GROUP_KEYS, NON_IDENTITY_KEYS, PER_SEED_INPUTS
 from sdp.run.rundir import read_run_record
 
-SHOWN = 6  # keys named per row pair; more are counted
+VALUE_CHARS = 60  # a value's repr is cut past this (a list of 40 layer names would fill the line)
 
 # Not the setup (collect.setup_hash leaves them out): the task, the method's terms, the sparsity, the seed, where
 # things go, and the per-seed inputs.
@@ -95,10 +95,7 @@ def _differ_line(where: str, setups: list[str], configs: dict[str, dict[str, Any
     world = [short_label(s) for s in setups if "/ws" in s] if world else []
     if not differ and not unrecorded and not world:
         return None
-    more = f" (and {len(differ) - SHOWN} more)" if len(differ) > SHOWN else ""
-    values = "; ".join(f"[{short_label(s)}] " + ", ".join(f"{k}={flat.get(k)!r}" for k in differ[:SHOWN])
-                       for s, flat in flats.items()) if differ else ""
-    parts = ([f"differ in {', '.join(differ[:SHOWN])}{more}: {values}"] if differ else []) + (
+    parts = ([_differ_words(differ, {short_label(s): flat for s, flat in flats.items()})] if differ else []) + (
         [f"{_labels(world)} ran on other numbers of processes (/ws<N>: N processes, a global batch N times the config's)"]
         if world else []) + ([f"{_labels(unrecorded)} hold runs that record no config"] if unrecorded else [])
     return f"`{where}` rows of other setups: " + "; ".join(parts)
@@ -119,9 +116,19 @@ def _config_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
         keys = sorted({k for flat in flats.values() for k in flat})
         differ = [k for k in keys if len({repr(flat.get(k)) for flat in flats.values()}) > 1]
         if differ:
-            more = f" (and {len(differ) - SHOWN} more)" if len(differ) > SHOWN else ""
-            values = "; ".join(f"[{short_label(h, 'no-hash')}] " + ", ".join(f"{k}={flats[h].get(k)!r}"
-                                                                             for k in differ[:SHOWN]) for h in hashes)
-            lines.append(f"`{key[0]} / {key[1]} / {key[2]} / {fmt_sparsity(key[3])}` rows of other configs: differ "
-                         f"in {', '.join(differ[:SHOWN])}{more}: {values}")
+            words = _differ_words(differ, {short_label(h, "no-hash"): flats[h] for h in hashes})
+            lines.append(f"`{key[0]} / {key[1]} / {key[2]} / {fmt_sparsity(key[3])}` rows of other configs: {words}")
     return lines
+
+
+def _differ_words(differ: list[str], flats: dict[str, dict[str, Any]]) -> str:
+    """``differ in k1, k2: [label] k1=v, k2=v; [label] ...``: every key (six were named and the rest counted, "(and 6
+    more)", so a seventh that mattered was never seen: round 33, noticed), each value cut to VALUE_CHARS."""
+
+    def value(v: Any) -> str:
+        text = repr(v)
+        return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
+
+    values = "; ".join(f"[{label}] " + ", ".join(f"{k}={value(flat.get(k))}" for k in differ)
+                       for label, flat in flats.items())
+    return f"differ in {', '.join(differ)}: {values}"

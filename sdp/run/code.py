@@ -245,6 +245,15 @@ def check_unchanged() -> None:
                                "sweep again to run it on the code as it is now")
 
 
+def core_id(code: dict) -> str:
+    """The identity of sdp's own code in a recorded ``code`` block: its id less the plug-ins' (what a run of the same
+    sdp without plug-ins records as its id). Plug-ins act in the pruning stage only, so a plug-in run's dense stage,
+    and its MP partner run without plug-ins, are the same sdp code: the tables marked them as mixed versions (†)."""
+    if not code.get("plugins") or not code.get("tree"):
+        return str(code.get("id") or "")
+    return hashlib.sha256(f"{code.get('version')}|{code.get('tree')}|{code.get('diff')}".encode()).hexdigest()[:16]
+
+
 def recorded_code(record: dict | None) -> dict | None:
     """The ``code`` block of a run.json or metrics.json; None for a record from before it was written."""
     code = (record or {}).get("code")

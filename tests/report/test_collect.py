@@ -235,4 +235,4 @@ def test_evaluations_and_launch_errors_are_not_runs(tmp_path: Path) -> None:
     assert col.n_launch_errors == 1 and not col.malformed
     summary = (build_report(tmp_path, plots=False).files and (tmp_path / "tables" / "summary.md").read_text())
     assert "- failed runs: 1" in summary and "- launch errors left out" in summary and ": 1" in summary
-    assert "| `evals/e1` | rte | tiny-bert | MP | 50% | — | 70.00 |" in summary  # a record without eval_examples
+    assert "| `evals/e1` | rte | tiny-bert | MP | 50% | — | — | 70.00 |" in summary  # a record without eval_examples

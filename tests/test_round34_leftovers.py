@@ -1,0 +1,123 @@
+"""What rounds 32-33 noticed and left, fixed by the lead while round 34 probed (docs/errors.md, "Leftovers of round 33,
+fixed by the lead"). Each test fails on 058dc27."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from records import write_record
+from test_probe_round28 import _run
+
+
+def _eval_record(root: Path, name: str, achieved: dict) -> None:
+    (root / name).mkdir(parents=True)
+    (root / name / "metrics.json").write_text(json.dumps({
+        "kind": "eval", "status": "completed", "task": "rte", "model": "tiny-bert", "method": "KD (taylor)",
+        "target_sparsity": 0.5, "achieved_sparsity": achieved, "final": {"accuracy": 0.9, "main": 0.9},
+        "eval_examples": {"validation": 120}}))
+
+
+def test_the_evaluations_table_shows_the_pruned_share_beside_the_target(tmp_path):
+    """A structured model pruned to 61.72% of its prunable weights showed as `50%` only (its run's target) in the
+    Evaluations table; summary.md's warning sent the reader to a table that did not show it."""
+    from sdp.report.report import build_report
+
+    _eval_record(tmp_path, "ev", {"prunable": 0.6171875, "model": 0.4})
+    _eval_record(tmp_path, "given", {"model": 0.125})  # a given model/: the prunable set is not known
+    build_report(tmp_path, plots=False)
+    summary = (tmp_path / "tables" / "summary.md").read_text()
+    assert "| path | task | model | method | sparsity | pruned | scored on (rows) | main |" in summary, summary
+    assert "| `ev` | rte | tiny-bert | KD (taylor) | 50% | 61.72% | validation (120) | 90.00 |" in summary, summary
+    assert "| `given` | rte | tiny-bert | KD (taylor) | 50% | 12.50% of all weights |" in summary, summary
+    assert "(the Evaluations table shows the target and the pruned share): `ev`" in summary, summary
+
+
+def test_summary_names_every_key_two_configs_differ_in(tmp_path):
+    """Rows of other configs that differ in eight keys: summary.md named six and "(and 2 more)", so a seventh key
+    that mattered (here `regularizer.temperature`, sorted after six others) was never shown."""
+    from sdp.report.collect import collect_runs
+    from sdp.report.setup_diff import setup_differences
+
+    keys = ["alpha", "beta", "gamma", "delta", "epsilon", "kappa", "temperature", "zeta"]
+    for seed in (1, 2):
+        for variant, value in (("a", 1.0), ("b", 2.0)):
+            _run(tmp_path, f"KD{variant}{seed}", "KD", seed, 0.8, config_hash=f"{variant}1234567",
+                 regularizer={"name": "kd", **{k: value for k in keys}, "layers": list(range(40)) if variant == "a" else []})
+    lines = [line for line in setup_differences(collect_runs(tmp_path).runs, tmp_path) if "rows of other configs" in line]
+    assert len(lines) == 1, lines
+    line = lines[0]
+    assert "more)" not in line, line
+    named = line.split("differ in ", 1)[1].split(": [", 1)[0].split(", ")
+    assert named == sorted(f"regularizer.{k}" for k in keys + ["layers"]), line
+    for key in keys:
+        assert f"regularizer.{key}=1.0" in line and f"regularizer.{key}=2.0" in line, (key, line)
+    assert "regularizer.layers=[0, 1, 2" in line and "…" in line and "39]" not in line, line  # a long value is cut
+
+
+def test_sdp_tables_of_one_run_folder_does_not_write_into_the_record(tmp_path, capsys):
+    """`sdp-tables results_dir=<one run's folder>` wrote tables/ (and its marker) into the run's own folder."""
+    from cli.tables import main
+
+    write_record(tmp_path, "run", "MP", 1, 0.8)
+    run_dir = tmp_path / "run"
+    before = sorted(p.name for p in run_dir.iterdir())
+    assert main([f"results_dir={run_dir}", "plots=false"]) == 2
+    err = capsys.readouterr().err
+    assert f"results_dir='{run_dir}' is one run's folder (its metrics.json)" in err and "out_dir=" in err, err
+    assert sorted(p.name for p in run_dir.iterdir()) == before
+    assert main([f"results_dir={run_dir}", f"out_dir={tmp_path / 'one'}", "plots=false"]) == 0  # the way out
+    assert "| MP |" in (tmp_path / "one" / "glue.md").read_text()
+
+
+def _code(tree: str, plugins: dict | None = None) -> dict:
+    key = f"0.1.0|{tree}|None" + ("|" + "|".join(f"{n}={d}" for n, d in sorted(plugins.items())) if plugins else "")
+    return {"id": hashlib.sha256(key.encode()).hexdigest()[:16], "version": "0.1.0", "tree": tree, "diff": None,
+            **({"plugins": plugins} if plugins else {})}
+
+
+def _plugin_pair(root: Path, plugin_tree: str) -> None:
+    """MP runs made without plug-ins (code tree T) beside a plug-in method's runs (tree ``plugin_tree``)."""
+    for seed in (1, 2):
+        for name, method, code in (("MP", "MP", _code("T")), ("LM", "L-MSE", _code(plugin_tree, {"my_terms": "abc"}))):
+            run = _run(root, f"{name}{seed}", method, seed, 0.8 + 0.01 * seed)
+            record = json.loads((run / "metrics.json").read_text())
+            (run / "metrics.json").write_text(json.dumps({**record, "code": code}))
+
+
+def test_a_plugins_runs_beside_mp_runs_without_it_are_not_marked_as_mixed_code(tmp_path):
+    """A plug-in method's runs (code id = sdp's tree + the plug-in's digest) beside MP runs made without the plug-in:
+    glue.md's Dense row and the plug-in's deltas.md cell were marked † ("mixes sdp versions"), though the dense
+    stages and the MP partners ran the same sdp code; sdp code that truly differs is still marked."""
+    from sdp.report.report import build_report
+
+    _plugin_pair(tmp_path / "same", "T")
+    build_report(tmp_path / "same", plots=False)
+    tables = tmp_path / "same" / "tables"
+    dense = next(line for line in (tables / "glue.md").read_text().splitlines() if "| Dense |" in line)
+    assert "†" not in dense, dense
+    rows = [line for line in (tables / "deltas.md").read_text().splitlines() if "| L-MSE |" in line]
+    assert len(rows) == 2 and not any("†" in row for row in rows), rows
+
+    _plugin_pair(tmp_path / "other", "U")  # the plug-in's runs on another sdp tree: mixed, and marked
+    build_report(tmp_path / "other", plots=False)
+    tables = tmp_path / "other" / "tables"
+    dense = next(line for line in (tables / "glue.md").read_text().splitlines() if "| Dense |" in line)
+    assert "†" in dense, dense
+    rows = [line for line in (tables / "deltas.md").read_text().splitlines() if "| L-MSE |" in line]
+    assert len(rows) == 2 and all("†" in row for row in rows), rows
+
+
+def test_core_id_is_the_id_of_the_same_code_without_plugins(tmp_path, monkeypatch):
+    """code.core_id of a record made with a plug-in is the id a run of the same checkout without it records."""
+    from sdp.run.code import PLUGINS_ENV, core_id, fingerprint
+
+    (tmp_path / "my_r34_plugin.py").write_text("SCALE = 2\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv(PLUGINS_ENV, raising=False)
+    without = fingerprint()
+    monkeypatch.setenv(PLUGINS_ENV, "my_r34_plugin")
+    with_plugin = fingerprint()
+    assert with_plugin["id"] != without["id"] and with_plugin["plugins"]
+    assert core_id(with_plugin) == without["id"] == core_id(without)
