@@ -73,6 +73,14 @@ def _not_writable(folder: Path) -> str | None:
     return None
 
 
+def _run_folder_above(out: Path) -> Path | None:
+    """The training run's folder (one holding run.json) that ``out`` is, or is inside; None if none."""
+    for folder in [out.resolve(), *out.resolve().parents]:
+        if (folder / "run.json").is_file():
+            return folder
+    return None
+
+
 def _path_problem(opts: dict[str, str | None]) -> str | None:
     """What is wrong with the paths given, before anything is read or written; None if nothing."""
     results_dir = Path(str(opts["results_dir"]))
@@ -81,10 +89,14 @@ def _path_problem(opts: dict[str, str | None]) -> str | None:
         return f"results_dir={str(results_dir)!r} {what}; point it at the folder that holds the runs (e.g. results_dir=results)"
     if opts["out_dir"] is not None and Path(opts["out_dir"]).exists() and not Path(opts["out_dir"]).is_dir():
         return f"out_dir={opts['out_dir']!r} is a file, not a folder; give a folder for the tables (it is created if missing)"
-    record = next((n for n in ("metrics.json", "run.json") if (results_dir / n).is_file()), None)
-    if opts["out_dir"] is None and record:  # tables/ went into the run's own record folder (round 33, noticed)
-        return (f"results_dir={str(results_dir)!r} is one run's folder (its {record}); its tables would be written "
-                f"into the run's record: give out_dir=<another folder>, or results_dir=<the folder above it>")
+    if run := _run_folder_above(Path(opts["out_dir"]) if opts["out_dir"] is not None else results_dir / "tables"):
+        # tables/ went into the run's own record folder (round 33, noticed)
+        if opts["out_dir"] is None:
+            return (f"results_dir={str(results_dir)!r} is one run's folder (its run.json); its tables would be "
+                    f"written into the run's record: give out_dir=<a folder outside it>, or results_dir=<the folder "
+                    f"above it>")
+        return (f"out_dir={opts['out_dir']!r} is inside the run folder {str(run)!r} (its run.json): the tables "
+                "would be written into the run's record; give out_dir=<a folder outside it>")
     given = Path(opts["out_dir"]) if opts["out_dir"] is not None else None
     if given is not None and given.resolve() != (results_dir / "tables").resolve():
         from sdp.report.outputs import MARKER, foreign_outputs

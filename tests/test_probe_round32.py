@@ -181,7 +181,7 @@ def test_an_evaluations_metric_undefined_score_and_names_are_in_the_tables_whole
     assert "| validation (120) by f1 | 94.40 |" in summary, summary
     assert "| validation (120) by mcc | 0.00§ |" in summary and "- `e_mcc`: mcc is undefined (x)" in summary, summary
     row = next(line for line in summary.splitlines() if line.startswith("| `e\\|1`"))
-    assert row.count("|") - row.count("\\|") == 8, row
+    assert row.count("|") - row.count("\\|") == 9, row
     costs = (res / "tables" / "costs.md").read_text()
     row = next(line for line in costs.splitlines() if line.startswith("| rte |"))
     assert "| A\\|B |" in row and row.count("|") - row.count("\\|") == 10, row

@@ -12,7 +12,7 @@ from test_probe_round28 import _run
 
 
 def _eval_record(root: Path, name: str, achieved: dict) -> None:
-    (root / name).mkdir(parents=True)
+    (root / name).mkdir(parents=True, exist_ok=True)
     (root / name / "metrics.json").write_text(json.dumps({
         "kind": "eval", "status": "completed", "task": "rte", "model": "tiny-bert", "method": "KD (taylor)",
         "target_sparsity": 0.5, "achieved_sparsity": achieved, "final": {"accuracy": 0.9, "main": 0.9},
@@ -32,6 +32,15 @@ def test_the_evaluations_table_shows_the_pruned_share_beside_the_target(tmp_path
     assert "| `ev` | rte | tiny-bert | KD (taylor) | 50% | 61.72% | validation (120) | 90.00 |" in summary, summary
     assert "| `given` | rte | tiny-bert | KD (taylor) | 50% | 12.50% of all weights |" in summary, summary
     assert "(the Evaluations table shows the target and the pruned share): `ev`" in summary, summary
+
+
+def test_an_evaluation_record_with_a_malformed_achieved_sparsity_is_tabled(tmp_path):
+    """`"achieved_sparsity": [0.5]` in an eval record: build_report raised AttributeError (past_target)."""
+    from sdp.report.report import build_report
+
+    _eval_record(tmp_path, "ev", [0.5])
+    build_report(tmp_path, plots=False)
+    assert "| `ev` | rte | tiny-bert | KD (taylor) | 50% | — |" in (tmp_path / "tables" / "summary.md").read_text()
 
 
 def test_summary_names_every_key_two_configs_differ_in(tmp_path):
@@ -65,10 +74,24 @@ def test_sdp_tables_of_one_run_folder_does_not_write_into_the_record(tmp_path, c
     before = sorted(p.name for p in run_dir.iterdir())
     assert main([f"results_dir={run_dir}", "plots=false"]) == 2
     err = capsys.readouterr().err
-    assert f"results_dir='{run_dir}' is one run's folder (its metrics.json)" in err and "out_dir=" in err, err
+    assert f"results_dir='{run_dir}' is one run's folder (its run.json)" in err and "out_dir=" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert main([f"results_dir={tmp_path}", f"out_dir={run_dir / 'mine'}", "plots=false"]) == 2  # given, inside it
+    assert f"out_dir='{run_dir / 'mine'}' is inside the run folder '{run_dir}'" in capsys.readouterr().err
     assert sorted(p.name for p in run_dir.iterdir()) == before
     assert main([f"results_dir={run_dir}", f"out_dir={tmp_path / 'one'}", "plots=false"]) == 0  # the way out
     assert "| MP |" in (tmp_path / "one" / "glue.md").read_text()
+
+
+def test_sdp_tables_of_a_folder_holding_an_evaluation_record_at_its_top(tmp_path, capsys):
+    """sdp-eval output_dir=<results folder> leaves an eval record at its top; the runs below it are still tabled
+    (the first form of the refusal above called it one run's folder: review)."""
+    from cli.tables import main
+
+    write_record(tmp_path / "runs", "run", "MP", 1, 0.8)
+    _eval_record(tmp_path, ".", {"prunable": 0.5})
+    assert main([f"results_dir={tmp_path}", "plots=false"]) == 0, capsys.readouterr().err
+    assert "| MP |" in (tmp_path / "tables" / "glue.md").read_text()
 
 
 def _code(tree: str, plugins: dict | None = None) -> dict:
@@ -77,11 +100,14 @@ def _code(tree: str, plugins: dict | None = None) -> dict:
             **({"plugins": plugins} if plugins else {})}
 
 
-def _plugin_pair(root: Path, plugin_tree: str) -> None:
-    """MP runs made without plug-ins (code tree T) beside a plug-in method's runs (tree ``plugin_tree``)."""
+def _plugin_pair(root: Path, plugin_tree: str, mp_plugins: dict | None = None, methods=("MP", "L-MSE"),
+                 criterion: str = "magnitude") -> None:
+    """MP runs made without plug-ins (code tree T; or with ``mp_plugins``) beside a plug-in method's runs (tree
+    ``plugin_tree``)."""
     for seed in (1, 2):
-        for name, method, code in (("MP", "MP", _code("T")), ("LM", "L-MSE", _code(plugin_tree, {"my_terms": "abc"}))):
-            run = _run(root, f"{name}{seed}", method, seed, 0.8 + 0.01 * seed)
+        for name, method, code in (("MP", methods[0], _code("T", mp_plugins)),
+                                   ("LM", methods[1], _code(plugin_tree, {"my_terms": "abc"}))):
+            run = _run(root, f"{name}{seed}", method, seed, 0.8 + 0.01 * seed, criterion=criterion)
             record = json.loads((run / "metrics.json").read_text())
             (run / "metrics.json").write_text(json.dumps({**record, "code": code}))
 
@@ -121,3 +147,76 @@ def test_core_id_is_the_id_of_the_same_code_without_plugins(tmp_path, monkeypatc
     with_plugin = fingerprint()
     assert with_plugin["id"] != without["id"] and with_plugin["plugins"]
     assert core_id(with_plugin) == without["id"] == core_id(without)
+
+
+def test_an_edited_plugin_criterion_between_a_row_and_its_mp_partner_is_still_marked(tmp_path):
+    """KD (RAND) runs and their MP (RAND) partners both ran a plug-in criterion, edited in between (digests abc,
+    def): one sdp code, other plug-in code, so the deltas are marked † (the first form of the fix compared the
+    partners by sdp's code alone and dropped the mark: review)."""
+    from sdp.report.report import build_report
+
+    _plugin_pair(tmp_path, "T", mp_plugins={"my_terms": "def"}, methods=("MP (RAND)", "KD (RAND)"), criterion="rand")
+    build_report(tmp_path, plots=False)
+    rows = [line for line in (tmp_path / "tables" / "deltas.md").read_text().splitlines() if "| KD (RAND) |" in line]
+    assert len(rows) == 2 and all("†" in row for row in rows), rows
+
+
+def test_claims_do_not_call_a_plugins_runs_other_code(tmp_path):
+    """MP and SDP-CC runs made without plug-ins, beside a plug-in method's runs, all of one sdp code: claims.md
+    warned "2 of 2 pairing keys pair runs made by different code", citing a summary.md section that listed none."""
+    from sdp.report.report import build_report
+
+    for seed in (1, 2):
+        for name, method, code in (("MP", "MP", _code("T")), ("CC", "SDP-CC", _code("T")),
+                                   ("LM", "L-MSE", _code("T", {"my_terms": "abc"}))):
+            run = _run(tmp_path, f"{name}{seed}", method, seed, 0.8 + 0.01 * seed,
+                       regularizer={"name": "cross_correlation"} if method == "SDP-CC" else None)
+            record = json.loads((run / "metrics.json").read_text())
+            (run / "metrics.json").write_text(json.dumps({**record, "code": code}))
+    build_report(tmp_path, plots=False)
+    claims = (tmp_path / "tables" / "claims.md").read_text()
+    assert "pair runs made by different code" not in claims, claims
+    (tmp_path / "CC1" / "metrics.json").write_text(json.dumps({
+        **json.loads((tmp_path / "CC1" / "metrics.json").read_text()), "code": _code("U")}))  # other sdp code
+    build_report(tmp_path, plots=False)
+    assert "Warning: 1 of 2 pairing keys pair runs made by different code" in (tmp_path / "tables" / "claims.md").read_text()
+
+
+def test_a_long_value_is_cut_around_where_the_setups_differ(tmp_path):
+    """Two custom data files whose paths differ past their 60th character printed as one value twice."""
+    from sdp.report.setup_diff import _differ_words
+
+    long = "/home/someone/experiments/sdp-study/data/custom/sentiment_v{}/train.csv"
+    words = _differ_words(["task.train_file"], {"a1234567": {"task.train_file": long.format(1)},
+                                                "b1234567": {"task.train_file": long.format(2)}})
+    assert words == ("differ in task.train_file: [a1234567] task.train_file=…/sentiment_v1/train.csv'; "
+                     "[b1234567] task.train_file=…/sentiment_v2/train.csv'"), words
+
+
+def test_a_custom_tasks_rows_are_keyed_once(tmp_path, monkeypatch):
+    """Loading a custom task made each training row's text_key twice (warn_conflicting_labels, then the comparison
+    with the dev file): 400k rows cost seconds twice. Each row of each file is keyed once."""
+    from omegaconf import OmegaConf
+
+    import sdp.data.cells
+    import sdp.data.custom
+    import sdp.data.file_scan
+    from records import write_csv
+
+    calls = []
+
+    def counting(value, _key=sdp.data.file_scan.text_key):
+        calls.append(value)
+        return _key(value)
+
+    for module in (sdp.data.cells, sdp.data.custom, sdp.data.file_scan):
+        monkeypatch.setattr(module, "text_key", counting)
+    train = write_csv(tmp_path / "train.csv", [(f"train row {i}", "pos" if i % 2 else "neg") for i in range(30)])
+    dev = write_csv(tmp_path / "dev.csv", [(f"dev row {i}", "pos" if i % 2 else "neg") for i in range(7)] +
+                    [("TRAIN  row 3", "pos")])
+    cfg = OmegaConf.create({"name": "custom", "train_file": train, "validation_file": dev, "text_fields": ["text"],
+                            "label_column": "label", "metric": "accuracy"})
+    sdp.data.custom.custom_task(cfg)
+    rows = [c for c in calls if c not in ("neg", "pos")]  # (the label names are keyed too, once each)
+    assert len(rows) == 30 + 8, len(rows)
+    assert calls.count("TRAIN  row 3") == 1

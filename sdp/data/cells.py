@@ -48,10 +48,11 @@ def check_filled(ds: datasets.Dataset, column: str, role: str, key: str, path: s
                         f"rows (first: {rows[:5]}; data rows counted from 1){said}; fill them in or drop those rows")
 
 
-def warn_conflicting_labels(ds: datasets.Dataset, fields: list[str], label: str, key: str, path: str) -> None:
+def warn_conflicting_labels(ds: datasets.Dataset, fields: list[str], label: str, key: str,
+                            path: str) -> list[tuple[str, ...]]:
     """Rows of one file whose texts are another row's (text_key) under another label: no model scores both, and a dev
     file holding 40 rows twice, once with each label, was scored with no word (probe round 33, noticed). Said, not
-    refused: annotators disagree in honest data too."""
+    refused: annotators disagree in honest data too. Returns the rows' keys, for the comparison across files."""
     labels: dict[tuple[str, ...], set[str]] = {}
     keys = [tuple(map(text_key, texts)) for texts in zip(*(ds[f] for f in fields))]
     for row, value in zip(keys, ds[label]):
@@ -62,4 +63,5 @@ def warn_conflicting_labels(ds: datasets.Dataset, fields: list[str], label: str,
             "task.%s=%r: %d of %d rows repeat another row of the file under another label (the same %s, compared as "
             "rows across files are; data rows %s, counted from 1): no prediction scores both; check their labels",
             key, path, len(rows), len(ds), ", ".join(fields), rows[:5])
+    return keys
 

@@ -208,23 +208,29 @@ def _check_distinct_files(task_cfg: Any, files: dict[str, str]) -> None:
         seen[digest] = key
 
 
-def repeated_rows(train: Any, other: Any, fields: list[str], seen: set | None = None) -> list[int]:
+def repeated_rows(train: Any, other: Any, fields: list[str], seen: set | None = None,
+                  keys: list | None = None) -> list[int]:
     """The rows of ``other`` (counted from 1) whose texts are a row of ``train``'s (``seen``: its row_keys), up to
-    letter case, spacing and Unicode form (text_key: the dev rows upper-cased were new rows, unsaid; round 30)."""
+    letter case, spacing and Unicode form (text_key: the dev rows upper-cased were new rows, unsaid; round 30);
+    ``keys``: ``other``'s rows' keys, where made already."""
     seen = row_keys(train, fields) if seen is None else seen
-    return [i + 1 for i, texts in enumerate(zip(*(other[f] for f in fields))) if tuple(map(text_key, texts)) in seen]
+    keys = (tuple(map(text_key, texts)) for texts in zip(*(other[f] for f in fields))) if keys is None else keys
+    return [i + 1 for i, key in enumerate(keys) if key in seen]
 
 
-def _check_shared_rows(task_cfg: Any, files: dict[str, str], tables: dict[str, Any], fields: list[str]) -> None:
+def _check_shared_rows(task_cfg: Any, files: dict[str, str], tables: dict[str, Any], fields: list[str],
+                       keys: dict[str, list]) -> None:
     """An eval row whose texts are a training row's is scored as held-out while the model trained on it: 10 of 30
     dev rows copied from train raised the dev score with no word (an equal file is refused above); a test row that is
     a dev row reports the dev score again as the test score (round 29: the dev file shuffled, or as JSON Lines). Said
     in a warning (stderr and run.log) naming how many and the first rows; not refused, as short texts can repeat in
-    honest splits. Only scoring a saved model (SCORING_ONLY, sdp-eval): its dev and test files alone are compared."""
+    honest splits. Only scoring a saved model (SCORING_ONLY, sdp-eval): its dev and test files alone are compared.
+    ``keys``: the rows' text keys by split, where made already (warn_conflicting_labels: 400k rows' keys twice)."""
     pairs = [] if SCORING_ONLY.get() else [("train", s) for s in files if s != "train"]
     pairs += [("validation", "test")] * ({"validation", "test"} <= set(files) and not task_cfg.get("validation_from_train"))
     for base, split in pairs:
-        if rows := repeated_rows(tables[base], tables[split], fields):
+        seen = set(keys[base]) if base in keys else None
+        if rows := repeated_rows(tables[base], tables[split], fields, seen, keys.get(split)):
             log.warning("task.%s=%r: %d of %d rows repeat a row of task.%s=%r (the same %s; data rows %s, counted from "
                         "1): their score is partly a %s score (rows compared up to letter case, spacing, accents, "
                         "invisible characters and Unicode form); drop them from one of the files", files[split],
@@ -304,7 +310,7 @@ def custom_task(task_cfg: Any) -> TaskSpec:
     _check_distinct_files(task_cfg, files)
     train_labels = tables["train"][label_col]
     regression = metric == "pearson_spearman" or tables["train"].features[label_col].dtype.startswith("float")
-    names = None
+    names, keys = None, {}
     if not regression:
         names = tuple(given_names) if given_names else _label_names(train_labels, label_col)
         for split, key in files.items():
@@ -319,7 +325,7 @@ def custom_task(task_cfg: Any) -> TaskSpec:
         _warn_untrained_classes(task_cfg, files, tables, names, label_col)
         for split, key in files.items():  # (sdp-eval's "train" is the scored file again)
             if not (split == "train" and SCORING_ONLY.get()):
-                warn_conflicting_labels(tables[split], fields, label_col, key, str(task_cfg[key]))
+                keys[split] = warn_conflicting_labels(tables[split], fields, label_col, key, str(task_cfg[key]))
         if metric == "f1" and len(names) != 2:
             raise DataError(f"task.metric=f1 is binary F1 and needs 2 classes; the labels are {list(names)}")
         if metric == "f1" and not given_names and list(names) != ["0", "1"]:
@@ -351,7 +357,7 @@ def custom_task(task_cfg: Any) -> TaskSpec:
         for split, key in files.items():
             for i, score in enumerate(tables[split][label_col]):
                 target(spec, score, f"task.{key}={str(task_cfg[key])!r} data row {i + 1}")
-    _check_shared_rows(task_cfg, files, tables, fields)  # last: each file's own errors are named first
+    _check_shared_rows(task_cfg, files, tables, fields, keys)  # last: each file's own errors are named first
     return spec
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -92,6 +93,17 @@ def _stats(values: list[float]) -> tuple[float, float, int]:
 def _versions(series: pd.Series) -> list[str]:
     """The code versions of a cell's runs (a run resumed under other code holds two, space-separated)."""
     return sorted({one for v in series if v for one in str(v).split()})
+
+
+def mixed_code(runs: Iterable[tuple[str, str]]) -> bool:
+    """Do runs given as (version, core) (collect: ``sdp_version``, ``sdp_core``) hold other code? Yes where sdp's own
+    code differs (their cores; a run resumed under other code holds two), or where two of them loaded plug-ins that
+    differ (version != core: an edited plug-in criterion in a KD (RAND) run and in its MP (RAND) partner). A plug-in's
+    runs beside runs made without plug-ins are one code: the plug-in is the method's own difference (they were marked
+    as mixed versions: round 33, noticed)."""
+    pairs = [(str(v), str(c or v)) for v, c in runs if v]
+    cores = {one for _, c in pairs for one in c.split()}
+    return len(cores) > 1 or len({v for v, c in pairs if v != c}) > 1
 
 
 def short_label(setup: str, empty: str = "no-setup") -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats
 
-from sdp.report.aggregate import short_label
+from sdp.report.aggregate import mixed_code, short_label
 from sdp.report.claim_pairs import data_of, dense_of, judged, partner_overlaps, unit_fields
 from sdp.report.claim_pairs import get as _get
 from sdp.report.collect import PAIR_KEYS
@@ -97,9 +97,9 @@ def _pairs(runs: pd.DataFrame, results_dir: Path) -> tuple[dict[tuple, dict[str,
         record = read_metrics(run_dir) or {}
         out.setdefault(key, {})[run.method] = {
             "final": run.final_main, "dense": (run.dense or {}).get("main"), "version": run.sdp_version,
-            "row_setup": run.row_setup, "dense_model": getattr(run, "dense_model", "") or "",
-            "analysis": record.get("analysis") or {}, "eval_examples": record.get("eval_examples"),
-            "data_fingerprint": record.get("data_fingerprint"),
+            "core": getattr(run, "sdp_core", None), "row_setup": run.row_setup,
+            "dense_model": getattr(run, "dense_model", "") or "", "analysis": record.get("analysis") or {},
+            "eval_examples": record.get("eval_examples"), "data_fingerprint": record.get("data_fingerprint"),
             "rel": run.path, "run_dir": str(run_dir), "model_sha256": record.get("model_sha256")}
     for key, method in ambiguous:
         out[key].pop(method, None)
@@ -297,8 +297,8 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
                   ""]
     # A difference between two codes is not the method's alone: said where the runs recorded code identities that
     # differ (records with a commit only, made before runs recorded one, are flagged by commit in summary.md).
-    mixed = sum(len({v for r in rec.values() for v in str(r.get("version") or "").split() if v.startswith("code:")}) > 1
-                for rec in pairs.values())
+    mixed = sum(mixed_code((r.get("version"), r.get("core")) for r in rec.values()
+                           if str(r.get("version") or "").startswith("code:")) for rec in pairs.values())
     if mixed:
         lines += [f"Warning: {mixed} of {len(pairs)} pairing keys pair runs made by different code (their recorded "
                   "code identities differ; summary.md, \"Code versions\"): their differences are not the method's "

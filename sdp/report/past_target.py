@@ -19,7 +19,8 @@ def past_target(runs: pd.DataFrame, results_dir: Path) -> list[str]:
     lines = []
     for run in runs.itertuples(index=False) if not runs.empty else ():
         record = read_metrics(Path(results_dir) / run.path) or {}
-        achieved = (record.get("achieved_sparsity") or {}).get("prunable")
+        measured = record.get("achieved_sparsity")  # a hand-edited record may hold anything here (review)
+        achieved = measured.get("prunable") if isinstance(measured, dict) else None
         target = record.get("target_sparsity")
         if isinstance(achieved, (int, float)) and isinstance(target, (int, float)) and achieved - target > SLACK:
             lines.append(f"{md_code(run.path)} ({run.method}): target {fmt_sparsity(target)}, {100 * achieved:.2f}% of its "

@@ -4,6 +4,7 @@ reader to the records to learn that one row ran in bf16 (probe round 25, noticed
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -123,12 +124,25 @@ def _config_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
 
 def _differ_words(differ: list[str], flats: dict[str, dict[str, Any]]) -> str:
     """``differ in k1, k2: [label] k1=v, k2=v; [label] ...``: every key (six were named and the rest counted, "(and 6
-    more)", so a seventh that mattered was never seen: round 33, noticed), each value cut to VALUE_CHARS."""
+    more)", so a seventh that mattered was never seen: round 33, noticed), long values cut (_cut)."""
 
-    def value(v: Any) -> str:
-        text = repr(v)
-        return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
-
-    values = "; ".join(f"[{label}] " + ", ".join(f"{k}={value(flat.get(k))}" for k in differ)
-                       for label, flat in flats.items())
+    shown = {k: _cut([repr(flat.get(k)) for flat in flats.values()]) for k in differ}
+    values = "; ".join(f"[{label}] " + ", ".join(f"{k}={shown[k][i]}" for k in differ)
+                       for i, label in enumerate(flats))
     return f"differ in {', '.join(differ)}: {values}"
+
+
+def _cut(texts: list[str], context: int = 12) -> list[str]:
+    """Values cut to about VALUE_CHARS around where they differ: the part all of them share before and after is cut
+    (a long path differing past its 60th character printed as one value twice: review)."""
+    if all(len(t) <= VALUE_CHARS for t in texts):
+        return texts
+    head = len(os.path.commonprefix(texts))
+    tail = len(os.path.commonprefix([t[head:][::-1] for t in texts]))
+    out = []
+    for text in texts:
+        start, end = max(0, head - context), len(text) - max(0, tail - context)
+        middle = text[start:end]
+        middle = middle if len(middle) <= VALUE_CHARS else middle[: VALUE_CHARS - 1] + "…"
+        out.append(("…" if start else "") + middle + ("…" if end < len(text) else ""))
+    return out

@@ -8,7 +8,7 @@ import pandas as pd
 
 from sdp.data.tasks import GLUE_TASKS
 from sdp.objectives.naming import base_method
-from sdp.report.aggregate import ROW_KEYS, long_scores, method_rank, with_variants
+from sdp.report.aggregate import ROW_KEYS, long_scores, method_rank, mixed_code, with_variants
 from sdp.report.collect import PAIR_KEYS
 from sdp.report.render import FLAG, MISSING, Table, fmt_num, fmt_sparsity
 from sdp.report.undefined import UNDEFINED, UNDEFINED_NOTE
@@ -232,14 +232,12 @@ def delta_frame(runs: pd.DataFrame) -> pd.DataFrame:
     pair_of = {r.path: (*(getattr(r, k) for k in PAIR_KEYS), r.pair_setup) for r in runs.itertuples(index=False)}
     mp: dict[tuple, list[tuple[float, str, str]]] = {}
     for rec in final[final["method"].map(base_method) == "MP"].itertuples(index=False):
-        mp.setdefault(pair_of[rec.path], []).append((rec.value, rec.core, rec.path))
+        mp.setdefault(pair_of[rec.path], []).append((rec.value, (rec.version, rec.core), rec.path))
     out = []
     row_keys = ["model", "method", "schedule", "teacher", "sparsity", "variant", "task"]
     for key, grp in final.groupby(row_keys, sort=True, dropna=False):
-        # the row's own runs by their whole code; against their MP partners by sdp's own (a plug-in's runs beside MP
-        # runs made without it are one sdp code: code.core_id)
-        d_dense, d_mp, versions, marked = [], [], set(grp["version"]), [0, 0]  # deltas on an undefined score
-        cores = set(grp["core"])
+        # the row's runs and their MP partners: one code unless sdp's or two plug-in sets differ (mixed_code)
+        d_dense, d_mp, codes, marked = [], [], list(zip(grp["version"], grp["core"])), [0, 0]  # marked: undefined
         for rec in grp.itertuples(index=False):
             own = (rec.path, "final") in undefined
             if rec.path in dense:
@@ -248,11 +246,11 @@ def delta_frame(runs: pd.DataFrame) -> pd.DataFrame:
             partners = mp.get(pair_of[rec.path], []) if base_method(rec.method) != "MP" else []
             if len(partners) == 1:  # several MP configs in one pair: not guessed
                 d_mp.append(rec.value - partners[0][0])
-                cores.add(partners[0][1])
+                codes.append(partners[0][1])
                 marked[1] += own or (partners[0][2], "final") in undefined
         out.append({**dict(zip(row_keys, key)), "mean": float(grp["value"].mean()),
                     "delta_dense": _mean(d_dense), "delta_mp": _mean(d_mp), "n_dense": len(d_dense), "n_mp": len(d_mp),
-                    "flagged": len({v for v in versions if v}) > 1 or len({c for c in cores if c}) > 1,
+                    "flagged": mixed_code(codes),
                     "undefined_dense": marked[0], "undefined_mp": marked[1]})
     tasks = order_tasks({r["task"] for r in out})
     out.sort(key=lambda r: (_row_sort(("run", *(r[k] for k in row_keys[:-1]), "")), tasks.index(r["task"])))
