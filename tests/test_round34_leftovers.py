@@ -197,11 +197,11 @@ def test_a_custom_tasks_rows_are_keyed_once(tmp_path, monkeypatch):
     """Loading a custom task made each training row's text_key twice (warn_conflicting_labels, then the comparison
     with the dev file): 400k rows cost seconds twice. Each row of each file is keyed once."""
     from omegaconf import OmegaConf
+    from records import write_csv
 
     import sdp.data.cells
     import sdp.data.custom
     import sdp.data.file_scan
-    from records import write_csv
 
     calls = []
 
