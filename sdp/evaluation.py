@@ -30,13 +30,14 @@ from sdp.data.custom import SCORING_ONLY
 from sdp.data.fingerprint import (
     ROWS_KEY,
     TRAINED_ROWS_KEY,
+    read_row_hashes,
     rows_fingerprint,
     same_rows,
     split_fingerprints,
     trained_rows_error,
 )
 from sdp.data.loading import load_splits, resolve_data_dir
-from sdp.data.scored_rows import custom_training_file, warn_model_rows_scored
+from sdp.data.scored_rows import custom_training_file, warn_model_rows_scored, warn_rows_among
 from sdp.data.tasks import DataError
 from sdp.data.tokenize import make_collator, make_dataloader, tokenize_splits
 from sdp.errors import ConfigError
@@ -139,10 +140,13 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
     # the training file given as the dev file was scored as held-out (round 32, tr1); shuffled, it is the same rows
     whole = [split for split, fingerprint in prints.items()
              if same_rows(rows, fingerprint, rows_fingerprint(evaluated[split]) if rows.get(ROWS_KEY) else None)]
-    if trained and not whole and task.source == "glue" and (root := resolve_data_dir(cfg.data_dir)) is not None \
+    hashes = read_row_hashes(Path(str(model_dir))) if model_dir is not None and not carved else None
+    if hashes is not None:  # the model's own training rows, by row (config.json's fingerprints are of whole files)
+        warn_rows_among(task, {s: evaluated[s] for s in evaluated if s not in whole}, hashes)
+    elif trained and not whole and task.source == "glue" and (root := resolve_data_dir(cfg.data_dir)) is not None \
             and rows.get("task.name") == task.name and not rows.get("task.validation_from_train"):  # one warning
         warn_model_rows_scored(task, Path(root), dict(evaluated), rows)  # its training rows as dev rows (round 32, gl4)
-    if trained and not whole and task.source == "custom" and \
+    elif trained and not whole and task.source == "custom" and \
             (own := custom_training_file(task, model_dir)) is not None:
         warn_model_rows_scored(own, None, dict(evaluated), rows)  # part of its training file (round 33, tu1, th1)
     for split in whole:

@@ -110,8 +110,8 @@ class PruneRecipe:
         data = build_data(cfg, self.task, self.tokenizer, self.accelerator)
         self.datasets, self.groups, self.collator = data.datasets, data.groups, data.collator  # groups: ranking
         self.dropped_rows = data.dropped_rows  # per split, for metrics.json data.dropped_rows
-        # Per split, in run.json now and metrics.json at the end: a skip or resume on other data is refused.
-        self.data_fingerprint = record_data(self.run_dir, cfg, data.raw, self.accelerator.is_main_process)
+        self.data_fingerprint = record_data(self.run_dir, cfg, data.raw, self.accelerator.is_main_process,
+                                            self.task.text_fields)  # in run.json now, in metrics.json at the end
         # 3. Model, prepared once for both stages.
         model = fresh_start(load_model(  # a structured run's model/ given: its earlier cut is not this run's
             cfg.model, self.task.num_labels, self.task.label_names, self.tokenizer, checkpoint=cfg.dense.checkpoint))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from sdp.crosslingual import run_fields
-from sdp.data.fingerprint import ROWS_KEY, TRAINED_ROWS_KEY
+from sdp.data.fingerprint import ROW_KEYS_FILE, ROWS_KEY, TRAINED_ROWS_KEY
 from sdp.data.tasks import TaskSpec
 from sdp.io import FolderRemovedError, write_json
 from sdp.models.card import push_to_hub, write_model_card
@@ -82,6 +83,8 @@ def save_model_dir(path: Path, model: Any, tokenizer: Any, extra_files: Any = No
     with atomic_dir(path) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
+        if (rows := path.parent / ROW_KEYS_FILE).is_file():  # which rows it trained on, wherever the folder goes
+            shutil.copyfile(rows, Path(tmp) / ROW_KEYS_FILE)
         if extra_files is not None:
             extra_files(Path(tmp))
 

@@ -7,7 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from records import write_record
+from records import write_csv, write_record
 from test_probe_round28 import _run
 
 
@@ -197,7 +197,6 @@ def test_a_custom_tasks_rows_are_keyed_once(tmp_path, monkeypatch):
     """Loading a custom task made each training row's text_key twice (warn_conflicting_labels, then the comparison
     with the dev file): 400k rows cost seconds twice. Each row of each file is keyed once."""
     from omegaconf import OmegaConf
-    from records import write_csv
 
     import sdp.data.cells
     import sdp.data.custom
@@ -220,3 +219,45 @@ def test_a_custom_tasks_rows_are_keyed_once(tmp_path, monkeypatch):
     rows = [c for c in calls if c not in ("neg", "pos")]  # (the label names are keyed too, once each)
     assert len(rows) == 30 + 8, len(rows)
     assert calls.count("TRAIN  row 3") == 1
+
+
+def test_sdp_eval_says_which_rows_a_copied_model_trained_on_without_its_training_file(tmp_path, tokenizer):
+    """sdp-eval compared a custom model's scored rows with part of its training file only while model/ sat in its run
+    folder, and read the whole file to do it (21.6 s on 400k rows). The run writes its training rows' hashes
+    (sdp_training_rows.u64) beside its record and into model/: a model/ copied away, its run folder and training file
+    gone, still says which scored rows it trained on (upper-cased here), and a model of other rows says nothing."""
+    import shutil
+
+    import datasets
+    import numpy as np
+    from sdp.cli.eval import compose_config
+    from test_probe_round32 import _classifier
+    from test_probe_round33 import _eval
+    from transformers import AutoModelForSequenceClassification
+
+    from sdp.data.fingerprint import ROW_KEYS_FILE, read_row_hashes
+    from sdp.models.card import NOT_UPLOADED
+    from sdp.run.rundir import record_data
+    from sdp.run_summary import save_model_dir
+
+    rows = [(f"training text number {i} here", ("neg", "pos")[i % 2]) for i in range(20)]
+    ds = datasets.Dataset.from_dict({"text": [t for t, _ in rows], "label": [i % 2 for i in range(20)]})
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg = compose_config(["task=custom", "task.text_fields=[text]", "task.label_column=label", "resume=false"])
+    record_data(run, cfg, datasets.DatasetDict({"train": ds}), main_process=True, fields=("text",))
+    hashes = read_row_hashes(run)
+    assert hashes is not None and len(hashes) == 20 and np.all(np.diff(hashes.astype(np.float64)) >= 0)
+    model = AutoModelForSequenceClassification.from_pretrained(_classifier(tokenizer, tmp_path / "plain"))
+    save_model_dir(run / "model", model, tokenizer, cfg=cfg)
+    assert (run / "model" / ROW_KEYS_FILE).read_bytes() == (run / ROW_KEYS_FILE).read_bytes()
+    assert NOT_UPLOADED == ROW_KEYS_FILE  # kept off the Hub by push_to_hub
+    away = tmp_path / "away" / "model"
+    shutil.copytree(run / "model", away)
+    shutil.rmtree(run)
+    upper = write_csv(tmp_path / "up.csv", [(t.upper(), y) for t, y in rows[:6]] + [("a new text", "neg")] * 2)
+    record = _eval(tmp_path, away, "e1", upper)
+    said = [w for w in record.get("warnings", []) if "rows repeat a row model_dir was trained on" in w]
+    assert len(said) == 1 and "split validation: 6 of 8 rows" in said[0] and "rows [1, 2, 3, 4, 5]" in said[0], said
+    (away / ROW_KEYS_FILE).write_bytes(np.array([1, 2, 3], dtype="<u8").tobytes())  # a model of other rows
+    assert not any("trained on" in w for w in _eval(tmp_path, away, "e2", upper).get("warnings", []))

@@ -118,3 +118,60 @@ def trained_rows_error(config: dict[str, Any] | None, fingerprint: str | None, r
             "the carve splits otherwise), so the "
             "rows held out here are not its run's and may include rows it trained on; give its run's training file "
             "(or data_dir)")
+
+
+# Each training row's texts by their text_key (sdp/data/file_scan.py), hashed to 8 bytes, sorted: written beside a
+# run's record and into its model/, so sdp-eval can say which scored rows a model trained on wherever the folder
+# goes, without the training file (it read and compared the whole file, 21.6 s for 400k rows, and only while the
+# model sat in its run folder: round 33, Left). Raw little-endian uint64, read with numpy (nothing unpickled).
+ROW_KEYS_FILE = "sdp_training_rows.u64"
+
+
+def _row_digests(ds: Any, fields: Any) -> Any:
+    """The 8-byte hash of each row's texts (``fields``, as text_key reads them), in row order."""
+    import hashlib
+
+    import numpy as np
+
+    from sdp.data.file_scan import text_key
+
+    keys = ("\x1f".join(map(text_key, texts)) for texts in zip(*(ds[f] for f in fields)))  # \x1f: text_key drops it
+    return np.frombuffer(b"".join(hashlib.blake2b(k.encode(), digest_size=8).digest() for k in keys), dtype="<u8")
+
+
+def write_row_hashes(folder: Any, ds: Any, fields: Any) -> None:
+    """ROW_KEYS_FILE of ``ds``'s rows (their sorted unique hashes) in ``folder``; none where no text field is in ``ds``."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from sdp.io import atomic_write
+
+    fields = [f for f in fields if f in ds.column_names] if ds is not None else []
+    if fields:
+        data = np.unique(_row_digests(ds, fields)).astype("<u8").tobytes()
+        atomic_write(Path(folder) / ROW_KEYS_FILE, lambda tmp: tmp.write_bytes(data))
+
+
+def read_row_hashes(folder: Any) -> Any:
+    """The hashes in ``folder``'s ROW_KEYS_FILE, or None: no such file, or not one (its size not a multiple of 8)."""
+    from pathlib import Path
+
+    import numpy as np
+
+    path = Path(folder) / ROW_KEYS_FILE
+    try:
+        data = path.read_bytes() if path.is_file() else b""
+    except OSError:
+        return None
+    return np.frombuffer(data, dtype="<u8") if data and len(data) % 8 == 0 else None
+
+
+def rows_among(ds: Any, fields: Any, hashes: Any) -> list[int]:
+    """The rows of ``ds`` (counted from 1) whose texts hash to one of ``hashes`` (a ROW_KEYS_FILE's)."""
+    import numpy as np
+
+    fields = [f for f in fields if f in ds.column_names]
+    if not fields or not len(ds):
+        return []
+    return [int(i) + 1 for i in np.flatnonzero(np.isin(_row_digests(ds, fields), hashes))]

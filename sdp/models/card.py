@@ -285,12 +285,17 @@ def repo_id_error(repo_id: Any) -> str | None:
     return None
 
 
+# The training rows' hashes (sdp/data/fingerprint.py ROW_KEYS_FILE) stay local: on a public Hub repo they would tell
+# anyone whether a given sentence was a training row (a custom data set may be private).
+NOT_UPLOADED = "sdp_training_rows.u64"
+
+
 def push_to_hub(model_dir: str | Path, repo_id: str, task: str) -> str:
     """Upload ``model_dir`` (weights, tokenizer, card) to the Hub repo ``repo_id``; its URL."""
     from huggingface_hub import HfApi  # a transformers dependency; imported only when pushing
 
     api = HfApi()
     api.create_repo(repo_id, exist_ok=True)
-    info = api.upload_folder(folder_path=str(model_dir), repo_id=repo_id,
+    info = api.upload_folder(folder_path=str(model_dir), repo_id=repo_id, ignore_patterns=[NOT_UPLOADED],
                              commit_message=f"sdp: pruned model for {task}")
     return str(getattr(info, "commit_url", info))

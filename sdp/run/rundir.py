@@ -2,8 +2,7 @@
 
 A run is identified by ``config_hash`` (config without seed/path/logging keys) plus its seed and the code
 that made it (sdp/run/code.py); a completed ``metrics.json`` of the same config and code in the run
-directory, or anywhere under ``output_root`` (sdp/sweep.py), means the run needs no recomputation.
-"""
+directory, or anywhere under ``output_root`` (sdp/sweep.py), means the run needs no recomputation."""
 
 from __future__ import annotations
 
@@ -20,7 +19,13 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from sdp.data.fingerprint import ROWS_KEY, check_same_data, run_data_keys, split_fingerprints
+from sdp.data.fingerprint import (
+    ROWS_KEY,
+    check_same_data,
+    run_data_keys,
+    split_fingerprints,
+    write_row_hashes,
+)
 from sdp.io import atomic_write, publish_tree, remove_dead_temporaries, write_json, writing
 from sdp.models.inspect import changed_weights, safetensors_damage
 from sdp.run import code
@@ -357,9 +362,9 @@ def record_fields(run_dir: str | Path, **fields: Any) -> None:
     write_json(Path(run_dir) / RUN_RECORD, record)
 
 
-def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool) -> dict[str, str]:
+def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool, fields: Any = ()) -> dict[str, str]:
     """Fingerprint the loaded splits (and the model folders it reads); refuse a resume on other data or another
-    model folder's content; record them in the run record."""
+    model folder's content; record them in the run record, and the training rows' texts (``fields``) by row."""
     fingerprints = {**split_fingerprints(raw), **input_fingerprints(cfg)}
     extra = run_data_keys(cfg, raw)  # the training rows in any order, a custom task's files by content
     from sdp.training_rows import check_checkpoint_rows  # a carve's refused, other rows said (round 31, dc2)
@@ -370,6 +375,7 @@ def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool) -> dict[st
         check_same_data(record.get("data_fingerprint"), fingerprints, f"the unfinished run in {str(run_dir)!r}")
     if main_process:
         write_run_record(run_dir, cfg, data=fingerprints, **extra)
+        write_row_hashes(run_dir, raw.get("train"), fields)  # the training rows by row: model/ takes a copy
     return fingerprints
 
 
