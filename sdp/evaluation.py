@@ -140,7 +140,7 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
     # the training file given as the dev file was scored as held-out (round 32, tr1); shuffled, it is the same rows
     whole = [split for split, fingerprint in prints.items()
              if same_rows(rows, fingerprint, rows_fingerprint(evaluated[split]) if rows.get(ROWS_KEY) else None)]
-    hashes = read_row_hashes(Path(str(model_dir))) if model_dir is not None and not carved else None
+    hashes = read_row_hashes(Path(str(model_dir)).expanduser()) if model_dir is not None and not carved else None
     if hashes is not None:  # the model's own training rows, by row (config.json's fingerprints are of whole files)
         warn_rows_among(task, {s: evaluated[s] for s in evaluated if s not in whole}, hashes)
     elif trained and not whole and task.source == "glue" and (root := resolve_data_dir(cfg.data_dir)) is not None \

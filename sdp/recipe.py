@@ -43,10 +43,11 @@ from sdp.pruning.masks import assert_sparsity, count_zeros, sparsity_report
 from sdp.pruning.overlap import mask_overlap, save_dense_mask
 from sdp.pruning.patterns import check_prunable, check_sparsity_leaves_weights
 from sdp.pruning.schedules import schedule_from_config
+from sdp.run.data_record import record_data
 from sdp.run.env import versions
 from sdp.run.launch import launcher_rank
 from sdp.run.logs import attach_run_log
-from sdp.run.rundir import completed_here, prepare_run_dir, record_data, record_fields, resume_identity
+from sdp.run.rundir import completed_here, prepare_run_dir, record_fields, resume_identity
 from sdp.run.tracking import Tracker
 from sdp.run_summary import log_result, run_metrics, save_model_dir, write_outputs
 from sdp.training.checkpoint import Checkpointer
@@ -305,8 +306,7 @@ class PruneRecipe:
         if masks is not None:
             masks.after_backward()  # prune.criterion=movement|taylor accumulate their scores here
             masks.mask_grads()
-        # 5. Clip.
-        if max_norm > 0:  # unscale (fp16) through this stage's optimizer only: accelerate's clip_grad_norm_ would
+        if max_norm > 0:  # 5. Clip. Unscale (fp16) through this stage's optimizer only: accelerate's clip_grad_norm_ would
             acc.unscale_gradients(optimizer=stage.optimizer)  # unscale through both stages' optimizers, i.e. twice
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
         # 6. Step, then 7. the LR schedule; the masks again, so no part of the step leaves a pruned weight off zero.

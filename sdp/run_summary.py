@@ -116,8 +116,8 @@ def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict
             log.info("pushed model/ to %s", push_to_hub(run_dir / "model", cfg.push_to_hub, metrics["task"]))
         except Exception as exc:  # noqa: BLE001 - not raised: the other ranks wait for this one, and the run is done
             log.error("the run is complete, but pushing model/ to %r failed (%s: %s); upload it with "
-                      "`hf upload %s %s`", cfg.push_to_hub, type(exc).__name__, exc,
-                      cfg.push_to_hub, run_dir / "model")
+                      "`hf upload %s %s --exclude %s`", cfg.push_to_hub, type(exc).__name__, exc,
+                      cfg.push_to_hub, run_dir / "model", ROW_KEYS_FILE)  # its training rows' hashes stay local
 
 
 def code_trail(run_dir: Path, code: dict[str, Any]) -> dict[str, Any]:

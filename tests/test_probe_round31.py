@@ -197,7 +197,7 @@ def test_a_dense_checkpoint_fine_tuned_on_another_file_is_said(tmp_path, tokeniz
     accuracy=62.50` was that model's, no word."""
     import datasets
 
-    from sdp.run.rundir import record_data
+    from sdp.run.data_record import record_data
 
     other = tmp_path / "dte"
     _classifier(tokenizer, other / "dense_model")

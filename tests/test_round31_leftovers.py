@@ -93,7 +93,7 @@ def test_a_dense_checkpoint_copied_away_from_its_run_still_says_its_training_row
     from omegaconf import OmegaConf
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    from sdp.run.rundir import record_data
+    from sdp.run.data_record import record_data
     from sdp.run_summary import record_training
 
     task = {"name": "custom", "validation_from_train": None, "validation_seed": 0, "max_seq_length": 32}

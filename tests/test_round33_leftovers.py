@@ -25,7 +25,7 @@ def test_a_dense_checkpoint_fine_tuned_on_these_rows_shuffled_is_not_other_rows(
     import datasets
 
     from sdp.data.fingerprint import ROWS_KEY, rows_fingerprint, split_fingerprints
-    from sdp.run.rundir import record_data
+    from sdp.run.data_record import record_data
     from sdp.run_summary import record_training
 
     texts, labels = [f"row {i}" for i in range(12)], [i % 2 for i in range(12)]
@@ -282,7 +282,7 @@ def test_a_custom_runs_record_holds_its_files_by_content(tmp_path):
     from sdp.cli.eval import compose_config
 
     from sdp.data.fingerprint import FILES_KEY
-    from sdp.run.rundir import record_data
+    from sdp.run.data_record import record_data
 
     train = write_csv(tmp_path / "tr.csv", [(f"row {i}", ("neg", "pos")[i % 2]) for i in range(8)])
     dev = write_csv(tmp_path / "dv.csv", [(f"dev {i}", ("neg", "pos")[i % 2]) for i in range(4)])
@@ -304,7 +304,7 @@ def test_a_teacher_checkpoint_of_other_training_rows_is_said(tmp_path, tokenizer
     import datasets
 
     from sdp.errors import ConfigError
-    from sdp.run.rundir import record_data
+    from sdp.run.data_record import record_data
 
     teacher = _classifier(tokenizer, tmp_path / "teacher")
     config = json.loads((teacher / "config.json").read_text())

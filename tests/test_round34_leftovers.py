@@ -221,7 +221,8 @@ def test_a_custom_tasks_rows_are_keyed_once(tmp_path, monkeypatch):
     assert calls.count("TRAIN  row 3") == 1
 
 
-def test_sdp_eval_says_which_rows_a_copied_model_trained_on_without_its_training_file(tmp_path, tokenizer):
+def test_sdp_eval_says_which_rows_a_copied_model_trained_on_without_its_training_file(tmp_path, tokenizer,
+                                                                                         monkeypatch):
     """sdp-eval compared a custom model's scored rows with part of its training file only while model/ sat in its run
     folder, and read the whole file to do it (21.6 s on 400k rows). The run writes its training rows' hashes
     (sdp_training_rows.u64) beside its record and into model/: a model/ copied away, its run folder and training file
@@ -237,7 +238,7 @@ def test_sdp_eval_says_which_rows_a_copied_model_trained_on_without_its_training
 
     from sdp.data.fingerprint import ROW_KEYS_FILE, read_row_hashes
     from sdp.models.card import NOT_UPLOADED
-    from sdp.run.rundir import record_data
+    from sdp.run.data_record import record_data
     from sdp.run_summary import save_model_dir
 
     rows = [(f"training text number {i} here", ("neg", "pos")[i % 2]) for i in range(20)]
@@ -259,5 +260,42 @@ def test_sdp_eval_says_which_rows_a_copied_model_trained_on_without_its_training
     record = _eval(tmp_path, away, "e1", upper)
     said = [w for w in record.get("warnings", []) if "rows repeat a row model_dir was trained on" in w]
     assert len(said) == 1 and "split validation: 6 of 8 rows" in said[0] and "rows [1, 2, 3, 4, 5]" in said[0], said
+    monkeypatch.setenv("HOME", str(tmp_path))  # model_dir=~/...: read where sdp-eval reads the model (review)
+    record = _eval(tmp_path, "~/away/model", "e1h", upper)
+    assert any("6 of 8 rows repeat a row model_dir was trained on" in w for w in record.get("warnings", [])), record
     (away / ROW_KEYS_FILE).write_bytes(np.array([1, 2, 3], dtype="<u8").tobytes())  # a model of other rows
     assert not any("trained on" in w for w in _eval(tmp_path, away, "e2", upper).get("warnings", []))
+
+
+def test_the_row_hashes_hold_the_rows_of_the_checkpoint_a_run_starts_from_and_are_made_once(tmp_path, tokenizer,
+                                                                                             monkeypatch):
+    """A prune-only run of a dense.checkpoint recorded its own rows only, so sdp-eval of the rows the checkpoint was
+    fine-tuned on said nothing (review); the run's file now holds both. A launch on the data its run.json already
+    records (a resume) does not hash the rows again."""
+    import datasets
+    import numpy as np
+    from sdp.cli.eval import compose_config
+    from test_probe_round32 import _classifier
+
+    import sdp.run.data_record
+    from sdp.data.fingerprint import ROW_KEYS_FILE, read_row_hashes
+    from sdp.run.data_record import record_data
+
+    dense = _classifier(tokenizer, tmp_path / "dense_model")
+    (dense / ROW_KEYS_FILE).write_bytes(np.array([5, 6], dtype="<u8").tobytes())
+    ds = datasets.Dataset.from_dict({"text": [f"row {i}" for i in range(4)], "label": [0, 1, 0, 1]})
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg = compose_config(["task=custom", "task.text_fields=[text]", "task.label_column=label", f"dense.checkpoint={dense}"])
+    record_data(run, cfg, datasets.DatasetDict({"train": ds}), main_process=True, fields=("text",))
+    hashes = read_row_hashes(run)
+    assert len(hashes) == 6 and {5, 6} <= set(hashes.tolist()), hashes
+
+    made = []
+    monkeypatch.setattr(sdp.run.data_record, "write_row_hashes", lambda *args: made.append(args))
+    record_data(run, cfg, datasets.DatasetDict({"train": ds}), main_process=True, fields=("text",))  # resumed
+    assert made == []
+    other = datasets.Dataset.from_dict({"text": [f"row {i}" for i in range(5)], "label": [0, 1, 0, 1, 0]})
+    cfg.resume = False  # (a resume on other data is refused)
+    record_data(run, cfg, datasets.DatasetDict({"train": other}), main_process=True, fields=("text",))
+    assert len(made) == 1

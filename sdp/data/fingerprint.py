@@ -139,8 +139,9 @@ def _row_digests(ds: Any, fields: Any) -> Any:
     return np.frombuffer(b"".join(hashlib.blake2b(k.encode(), digest_size=8).digest() for k in keys), dtype="<u8")
 
 
-def write_row_hashes(folder: Any, ds: Any, fields: Any) -> None:
-    """ROW_KEYS_FILE of ``ds``'s rows (their sorted unique hashes) in ``folder``; none where no text field is in ``ds``."""
+def write_row_hashes(folder: Any, ds: Any, fields: Any, more: Any = ()) -> None:
+    """ROW_KEYS_FILE of ``ds``'s rows (their sorted unique hashes, with the hashes ``more``: the rows of the model a
+    run starts from) in ``folder``; where no text field is in ``ds``, none (an older one there is removed)."""
     from pathlib import Path
 
     import numpy as np
@@ -148,9 +149,11 @@ def write_row_hashes(folder: Any, ds: Any, fields: Any) -> None:
     from sdp.io import atomic_write
 
     fields = [f for f in fields if f in ds.column_names] if ds is not None else []
-    if fields:
-        data = np.unique(_row_digests(ds, fields)).astype("<u8").tobytes()
-        atomic_write(Path(folder) / ROW_KEYS_FILE, lambda tmp: tmp.write_bytes(data))
+    if not fields:
+        (Path(folder) / ROW_KEYS_FILE).unlink(missing_ok=True)
+        return
+    data = np.unique(np.concatenate([_row_digests(ds, fields), *more])).astype("<u8").tobytes()
+    atomic_write(Path(folder) / ROW_KEYS_FILE, lambda tmp: tmp.write_bytes(data))
 
 
 def read_row_hashes(folder: Any) -> Any:
@@ -174,4 +177,4 @@ def rows_among(ds: Any, fields: Any, hashes: Any) -> list[int]:
     fields = [f for f in fields if f in ds.column_names]
     if not fields or not len(ds):
         return []
-    return [int(i) + 1 for i in np.flatnonzero(np.isin(_row_digests(ds, fields), hashes))]
+    return [int(i) + 1 for i in np.flatnonzero(np.isin(_row_digests(ds, fields), hashes, assume_unique=False))]

@@ -19,19 +19,12 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from sdp.data.fingerprint import (
-    ROWS_KEY,
-    check_same_data,
-    run_data_keys,
-    split_fingerprints,
-    write_row_hashes,
-)
 from sdp.io import atomic_write, publish_tree, remove_dead_temporaries, write_json, writing
 from sdp.models.inspect import changed_weights, safetensors_damage
 from sdp.run import code
 from sdp.run.env import config_hash
 from sdp.run.launch import launcher_world_size
-from sdp.run.same_data import input_fingerprints, verify_completed_data
+from sdp.run.same_data import verify_completed_data
 
 
 class RunDirError(OSError):
@@ -360,23 +353,6 @@ def record_fields(run_dir: str | Path, **fields: Any) -> None:
     record = read_run_record(run_dir) or {}
     record.update(fields)
     write_json(Path(run_dir) / RUN_RECORD, record)
-
-
-def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool, fields: Any = ()) -> dict[str, str]:
-    """Fingerprint the loaded splits (and the model folders it reads); refuse a resume on other data or another
-    model folder's content; record them in the run record, and the training rows' texts (``fields``) by row."""
-    fingerprints = {**split_fingerprints(raw), **input_fingerprints(cfg)}
-    extra = run_data_keys(cfg, raw)  # the training rows in any order, a custom task's files by content
-    from sdp.training_rows import check_checkpoint_rows  # a carve's refused, other rows said (round 31, dc2)
-
-    check_checkpoint_rows(cfg, fingerprints.get("train"), extra.get(ROWS_KEY))
-    record = read_run_record(run_dir) or {}
-    if cfg.resume:
-        check_same_data(record.get("data_fingerprint"), fingerprints, f"the unfinished run in {str(run_dir)!r}")
-    if main_process:
-        write_run_record(run_dir, cfg, data=fingerprints, **extra)
-        write_row_hashes(run_dir, raw.get("train"), fields)  # the training rows by row: model/ takes a copy
-    return fingerprints
 
 
 # ------------------------------------------------------------------------------ code identity

@@ -21,8 +21,12 @@ class FakeHfApi:
     def create_repo(self, repo_id, exist_ok=False):
         FakeHfApi.calls.append(("create_repo", repo_id))
 
-    def upload_folder(self, folder_path, repo_id, commit_message=""):
-        FakeHfApi.calls.append(("upload_folder", repo_id, sorted(p.name for p in Path(folder_path).iterdir())))
+    def upload_folder(self, folder_path, repo_id, commit_message="", ignore_patterns=None):
+        import fnmatch
+
+        names = [p.name for p in Path(folder_path).iterdir()]  # as huggingface_hub filters them (fnmatch)
+        kept = sorted(n for n in names if not any(fnmatch.fnmatch(n, pat) for pat in ignore_patterns or []))
+        FakeHfApi.calls.append(("upload_folder", repo_id, kept))
         return "https://huggingface.co/me/pruned/commit/0"
 
 
@@ -82,6 +86,8 @@ def test_model_card_and_push(tracked_run):
     assert ("create_repo", "me/pruned") in FakeHfApi.calls
     upload = next(c for c in FakeHfApi.calls if c[0] == "upload_folder")
     assert upload[1] == "me/pruned" and {"README.md", "model.safetensors", "config.json"} <= set(upload[2])
+    # the training rows' hashes stay local (sdp/models/card.py NOT_UPLOADED)
+    assert (run_dir / "model" / "sdp_training_rows.u64").is_file() and "sdp_training_rows.u64" not in upload[2]
 
 
 def test_card_of_a_tuning_run_names_the_held_out_split():
@@ -146,7 +152,8 @@ def test_a_failed_push_keeps_the_finished_runs_record(tmp_path, monkeypatch, cap
                               model, tokenizer)
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "completed"
     assert (tmp_path / "model" / "model.safetensors").is_file()
-    assert f"`hf upload me/pruned {tmp_path / 'model'}`" in caplog.text and "Unauthorized" in caplog.text
+    assert f"`hf upload me/pruned {tmp_path / 'model'} --exclude sdp_training_rows.u64`" in caplog.text, caplog.text
+    assert "Unauthorized" in caplog.text
 
 
 def test_every_tracker_name_is_one_accelerate_integrates():

@@ -1,0 +1,56 @@
+"""What a run records of its data once it is read: the splits' fingerprints (and the model folders it reads) in
+run.json, checked against an unfinished run's on resume, and its training rows row by row (ROW_KEYS_FILE), which
+model/ and dense_model/ take a copy of (sdp/run_summary.py save_model_dir) for sdp-eval."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sdp.data.fingerprint import (
+    ROW_KEYS_FILE,
+    ROWS_KEY,
+    check_same_data,
+    read_row_hashes,
+    run_data_keys,
+    split_fingerprints,
+    write_row_hashes,
+)
+from sdp.run.rundir import read_run_record, write_run_record
+from sdp.run.same_data import input_fingerprints
+
+# The model folders whose weights a run starts from: the rows they were fine-tuned on are in the model it makes too
+# (a prune-only run of a dense.checkpoint recorded its own rows only, and sdp-eval of the checkpoint's training rows
+# said nothing: review). A teacher's are not: the student learns from its outputs on this run's rows.
+STARTS_FROM = (("dense", "checkpoint"), ("model", "pretrained"))
+
+
+def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool, fields: Any = ()) -> dict[str, str]:
+    """Fingerprint the loaded splits (and the model folders it reads); refuse a resume on other data or another
+    model folder's content; record them in the run record, and the training rows' texts (``fields``) by row."""
+    fingerprints = {**split_fingerprints(raw), **input_fingerprints(cfg)}
+    extra = run_data_keys(cfg, raw)  # the training rows in any order, a custom task's files by content
+    from sdp.training_rows import check_checkpoint_rows  # a carve's refused, other rows said (round 31, dc2)
+
+    check_checkpoint_rows(cfg, fingerprints.get("train"), extra.get(ROWS_KEY))
+    record = read_run_record(run_dir) or {}
+    if cfg.resume:
+        check_same_data(record.get("data_fingerprint"), fingerprints, f"the unfinished run in {str(run_dir)!r}")
+    if main_process:
+        # made again only for other data: hashing 400k rows costs seconds at each launch of a resumed run
+        same = record.get("data_fingerprint") == fingerprints and (Path(run_dir) / ROW_KEYS_FILE).is_file()
+        write_run_record(run_dir, cfg, data=fingerprints, **extra)
+        if not same:
+            write_row_hashes(run_dir, raw.get("train"), fields, _started_from(cfg))
+    return fingerprints
+
+
+def _started_from(cfg: Any) -> list[Any]:
+    """The row hashes of the model folders (STARTS_FROM) this run's weights start from, where they hold them."""
+    found = []
+    for group, key in STARTS_FROM:
+        node = cfg.get(group) if hasattr(cfg, "get") else None
+        value = node.get(key) if node is not None and hasattr(node, "get") else None
+        if value and (hashes := read_row_hashes(Path(str(value)).expanduser())) is not None:
+            found.append(hashes)
+    return found
