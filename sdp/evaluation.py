@@ -144,7 +144,7 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
     if hashes is not None:  # the model's own training rows, by row (config.json's fingerprints are of whole files)
         warn_rows_among(task, {s: evaluated[s] for s in evaluated if s not in whole}, hashes)
     elif trained and not whole and task.source == "glue" and (root := resolve_data_dir(cfg.data_dir)) is not None \
-            and rows.get("task.name") == task.name and not rows.get("task.validation_from_train"):  # one warning
+            and rows.get("task.name") == task.name:  # a carved model's carve is rebuilt there (probe round 34, gc1)
         warn_model_rows_scored(task, Path(root), dict(evaluated), rows)  # its training rows as dev rows (round 32, gl4)
     elif trained and not whole and task.source == "custom" and \
             (own := custom_training_file(task, model_dir)) is not None:

@@ -36,6 +36,7 @@ from sdp.data.file_scan import (
     look_alikes,
     row_keys,
     scan_file,
+    scores_as_text,
     text_key,
 )
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target, read_utf8
@@ -258,7 +259,7 @@ def _label_names(values: list[Any], label_col: str) -> tuple[str, ...]:
     names = tuple(sorted(str(v) for v in distinct))
     # 'positive' and 'positive ' (a stray space in some rows) were two classes, and the model got one more output;
     # so were 'Entailment' and 'entailment' (probe round 8, d08), 'très' as NFC and NFD (round 30), 1 and 01 (round 33)
-    if (why := label_problem(list(names))) is not None:
+    if (why := scores_as_text(list(names)) or label_problem(list(names))) is not None:  # "4.5" (round 34, rs3)
         raise DataError(f"task.label_column={label_col!r} {why}")
     return names
 

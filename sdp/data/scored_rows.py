@@ -17,7 +17,7 @@ from sdp.data.fingerprint import (
     same_rows,
     split_fingerprints,
 )
-from sdp.data.loading import add_idx, rows_to_dataset, subsample, warn_eval_rows_trained
+from sdp.data.loading import add_idx, carve_validation, rows_to_dataset, subsample, warn_eval_rows_trained
 from sdp.data.sources import LOCAL_READERS
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec
 from sdp.errors import warnings_held_back
@@ -28,11 +28,15 @@ log = logging.getLogger("sdp")
 def warn_model_rows_scored(task: TaskSpec, root: Path | None, evaluated: dict[str, Any], rows: dict) -> None:
     """The eval rows against the model's training rows where the folder holds them (their fingerprint is the model's
     ``rows["train_fingerprint"]``, config.json's sdp_training_rows): a dev file of training rows was scored as
-    held-out, unsaid, where sdp-run on the same folder says so (round 31's gl1)."""
+    held-out, unsaid, where sdp-run on the same folder says so (round 31's gl1). A carved model's are the rows its
+    carve left for training: its whole training file was scored as held-out, no word (probe round 34, cv1, gc1)."""
     try:
         with warnings_held_back():  # the training file's own warnings are not the evaluation's
             train = subsample(rows_to_dataset(task, LOCAL_READERS[task.source](task, root, task.train_split)),
                               rows.get("max_train_samples"))
+            if rows.get("task.validation_from_train"):  # a carved model trained on the rows its carve left (round 34)
+                train = carve_validation(train, float(rows["task.validation_from_train"]),
+                                         int(rows.get("task.validation_seed") or 0))[0]
     except DataFileNotFoundError:  # a folder of the dev file only: nothing to compare (sdp-eval needs no training file)
         return
     except DataError as err:  # a file sdp-eval does not score refused the evaluation, unsaid why (round 33, gt1)

@@ -72,7 +72,7 @@ def model_card(metrics: dict[str, Any], cfg: Any, command: str, structure: dict[
         f"{_prunable(metrics, cfg)} |",
         f"| Achieved sparsity | {100 * achieved:.2f}% of the prunable weights{_encoder_share(metrics)} "
         f"({metrics['nonzero_params']} of {metrics['total_params']} parameters non-zero"
-        f"{' in the masked network' if structure else ''}) |",
+        f"{' in the masked network' if structure else ''}, in the whole model with its embeddings) |",  # (round 34)
         *([f"| Forms | {_forms(metrics, structure)} |"] if structure else []),
         f"| Dense score | {_scores(metrics['dense'])} |",
         f"| {'Score' if dense_only else 'Pruned score'} | {_scores(metrics['final'])} |",

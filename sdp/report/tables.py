@@ -179,6 +179,9 @@ def _glue_notes(avg_tasks: list[str], no_runs: bool, cells: pd.DataFrame) -> lis
     if len(avg_tasks) >= 2:
         names = ", ".join(_short(t) for t in avg_tasks)
         notes.append(f"GLUE avg = mean of the main scores of {names}; shown only where a row has all of them.")
+    else:  # its — read as "no run" by the legend above (probe round 34, ga1)
+        notes.append("GLUE avg = the mean of the main scores of two or more GLUE tasks: this table has "
+                     f"{f'one ({_short(avg_tasks[0])})' if avg_tasks else 'none'}, so the column is — in every row.")
     if no_runs:
         notes.insert(0, "No runs were found: only published rows are shown.")
     return notes
