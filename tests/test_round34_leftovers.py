@@ -221,6 +221,17 @@ def test_a_custom_tasks_rows_are_keyed_once(tmp_path, monkeypatch):
     assert calls.count("TRAIN  row 3") == 1
 
 
+def _hash_file(values: list[int], version: int | None = None) -> bytes:
+    """A ROW_KEYS_FILE of ``values`` (text key ``version``, this sdp's if None)."""
+    import numpy as np
+
+    from sdp.data.file_scan import TEXT_KEY_VERSION
+    from sdp.data.fingerprint import ROW_KEYS_MAGIC
+
+    head = ROW_KEYS_MAGIC + (TEXT_KEY_VERSION if version is None else version).to_bytes(4, "little")
+    return head + np.array(sorted(values), dtype="<u8").tobytes()
+
+
 def test_sdp_eval_says_which_rows_a_copied_model_trained_on_without_its_training_file(tmp_path, tokenizer,
                                                                                          monkeypatch):
     """sdp-eval compared a custom model's scored rows with part of its training file only while model/ sat in its run
@@ -263,7 +274,7 @@ def test_sdp_eval_says_which_rows_a_copied_model_trained_on_without_its_training
     monkeypatch.setenv("HOME", str(tmp_path))  # model_dir=~/...: read where sdp-eval reads the model (review)
     record = _eval(tmp_path, "~/away/model", "e1h", upper)
     assert any("6 of 8 rows repeat a row model_dir was trained on" in w for w in record.get("warnings", [])), record
-    (away / ROW_KEYS_FILE).write_bytes(np.array([1, 2, 3], dtype="<u8").tobytes())  # a model of other rows
+    (away / ROW_KEYS_FILE).write_bytes(_hash_file([1, 2, 3]))  # a model of other rows
     assert not any("trained on" in w for w in _eval(tmp_path, away, "e2", upper).get("warnings", []))
 
 
@@ -273,7 +284,6 @@ def test_the_row_hashes_hold_the_rows_of_the_checkpoint_a_run_starts_from_and_ar
     fine-tuned on said nothing (review); the run's file now holds both. A launch on the data its run.json already
     records (a resume) does not hash the rows again."""
     import datasets
-    import numpy as np
     from sdp.cli.eval import compose_config
     from test_probe_round32 import _classifier
 
@@ -282,7 +292,7 @@ def test_the_row_hashes_hold_the_rows_of_the_checkpoint_a_run_starts_from_and_ar
     from sdp.run.data_record import record_data
 
     dense = _classifier(tokenizer, tmp_path / "dense_model")
-    (dense / ROW_KEYS_FILE).write_bytes(np.array([5, 6], dtype="<u8").tobytes())
+    (dense / ROW_KEYS_FILE).write_bytes(_hash_file([5, 6]))
     ds = datasets.Dataset.from_dict({"text": [f"row {i}" for i in range(4)], "label": [0, 1, 0, 1]})
     run = tmp_path / "run"
     run.mkdir()
@@ -299,3 +309,48 @@ def test_the_row_hashes_hold_the_rows_of_the_checkpoint_a_run_starts_from_and_ar
     cfg.resume = False  # (a resume on other data is refused)
     record_data(run, cfg, datasets.DatasetDict({"train": other}), main_process=True, fields=("text",))
     assert len(made) == 1
+
+
+def test_row_hashes_of_another_text_key_version_are_not_compared(tmp_path, caplog):
+    """A file written under another text key (unspaced CJK keys, before round 34's fix) missed spaced rows: it is
+    not read, and said, so the older comparisons are made; a file without the header is not read either."""
+    import logging
+
+    import datasets
+
+    from sdp.data.fingerprint import ROW_KEYS_FILE, read_row_hashes, rows_among, write_row_hashes
+
+    ds = datasets.Dataset.from_dict({"text": ["这部电影很好看", "good film"]})
+    write_row_hashes(tmp_path, ds, ["text"])
+    hashes = read_row_hashes(tmp_path)
+    assert rows_among(datasets.Dataset.from_dict({"text": ["这 部 电 影 很 好 看", "GOOD  film", "new"]}), ["text"],
+                      hashes) == [1, 2]
+    (tmp_path / ROW_KEYS_FILE).write_bytes(_hash_file(hashes.tolist(), version=1))
+    with caplog.at_level(logging.WARNING, logger="sdp"):
+        assert read_row_hashes(tmp_path) is None
+    assert "rows keyed by text key version 1, not read (this sdp writes version 2)" in caplog.text, caplog.text
+    (tmp_path / ROW_KEYS_FILE).write_bytes(hashes.astype("<u8").tobytes())  # 37ced31's form: no header
+    assert read_row_hashes(tmp_path) is None
+
+
+def test_text_key_version_names_what_text_key_returns():
+    """TEXT_KEY_VERSION must change with text_key: a model's row hashes are compared only under the version they were
+    made with. If this fails after a change to text_key, bump TEXT_KEY_VERSION and update the keys below."""
+    from sdp.data.file_scan import TEXT_KEY_VERSION, text_key
+
+    keys = {text_key(t) for t in ("GOOD  film", "Tr\u00e8s bien", "\u597d\u7535\u5f71", "a\u200bb", "\uff21\uff22",
+                                  "\u0928\u0939\u0940\u0902", "x\u0301y", "\u0645\u0631\u062d\u0628\u0627")}
+    assert TEXT_KEY_VERSION == 2 and keys == {"good film", "tres bien", "\u597d \u7535 \u5f71", "ab", "\u0928\u0939\u0940\u0902", "xy", "\u0645\u0631\u062d\u0628\u0627"}
+
+
+def test_look_alike_letters_are_read_in_the_case_written():
+    """LOOK_ALIKE mapped casefolded letters: micrograms and milligrams ('µg', 'mg'), 'μs' and 'ms', and the Kazakh
+    'һан' and 'нан' were refused as one label in look-alike letters; 'Good 好评' and 'good好评' were said to differ in
+    accents or invisible characters (review of round 34)."""
+    from sdp.data.file_scan import label_problem
+
+    for names in (["mg", "ml", "µg"], ["ms", "μs"], ["нан", "һан"], ["позитив", "негатив", "нейтрально"]):
+        assert label_problem(sorted(names)) is None, names
+    for names in (["neg", "pos", "pоs"], ["POS", "РОS"]):
+        assert "look-alike letters of another script" in label_problem(sorted(names)), names
+    assert "differ only in spaces or letter case" in label_problem(["Good 好评", "good好评"])

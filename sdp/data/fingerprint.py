@@ -123,8 +123,11 @@ def trained_rows_error(config: dict[str, Any] | None, fingerprint: str | None, r
 # Each training row's texts by their text_key (sdp/data/file_scan.py), hashed to 8 bytes, sorted: written beside a
 # run's record and into its model/, so sdp-eval can say which scored rows a model trained on wherever the folder
 # goes, without the training file (it read and compared the whole file, 21.6 s for 400k rows, and only while the
-# model sat in its run folder: round 33, Left). Raw little-endian uint64, read with numpy (nothing unpickled).
+# model sat in its run folder: round 33, Left). Raw little-endian uint64, read with numpy (nothing unpickled), after an
+# 8-byte header: ROW_KEYS_MAGIC and the text key's version (file_scan.TEXT_KEY_VERSION), as keys of another are not
+# these rows' keys.
 ROW_KEYS_FILE = "sdp_training_rows.u64"
+ROW_KEYS_MAGIC = b"sdpk"
 
 
 def _row_digests(ds: Any, fields: Any) -> Any:
@@ -152,22 +155,38 @@ def write_row_hashes(folder: Any, ds: Any, fields: Any, more: Any = ()) -> None:
     if not fields:
         (Path(folder) / ROW_KEYS_FILE).unlink(missing_ok=True)
         return
-    data = np.unique(np.concatenate([_row_digests(ds, fields), *more])).astype("<u8").tobytes()
+    from sdp.data.file_scan import TEXT_KEY_VERSION
+
+    data = ROW_KEYS_MAGIC + TEXT_KEY_VERSION.to_bytes(4, "little")
+    data += np.unique(np.concatenate([_row_digests(ds, fields), *more])).astype("<u8").tobytes()
     atomic_write(Path(folder) / ROW_KEYS_FILE, lambda tmp: tmp.write_bytes(data))
 
 
 def read_row_hashes(folder: Any) -> Any:
-    """The hashes in ``folder``'s ROW_KEYS_FILE, or None: no such file, or not one (its size not a multiple of 8)."""
+    """The hashes in ``folder``'s ROW_KEYS_FILE, or None: no such file, or none this sdp reads (said: another text key
+    version, or not such a file), so that the older comparisons are made instead."""
+    import logging
     from pathlib import Path
 
     import numpy as np
+
+    from sdp.data.file_scan import TEXT_KEY_VERSION
 
     path = Path(folder) / ROW_KEYS_FILE
     try:
         data = path.read_bytes() if path.is_file() else b""
     except OSError:
         return None
-    return np.frombuffer(data, dtype="<u8") if data and len(data) % 8 == 0 else None
+    if not data:
+        return None
+    version = int.from_bytes(data[4:8], "little") if data[:4] == ROW_KEYS_MAGIC and len(data) % 8 == 0 else None
+    if version != TEXT_KEY_VERSION:
+        logging.getLogger("sdp").warning(
+            "%s: %s, not read (this sdp writes version %d): the rows it names are compared by the older checks, where "
+            "a training file is at hand", path, f"rows keyed by text key version {version}" if version is not None
+            else "not a file of training rows' hashes", TEXT_KEY_VERSION)
+        return None
+    return np.frombuffer(data, dtype="<u8", offset=8)
 
 
 def rows_among(ds: Any, fields: Any, hashes: Any) -> list[int]:
