@@ -44,12 +44,13 @@ LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # where str.splitlines
 # (French rows too), seconds per 100k rows at each launch (review of round 34).
 _CJK = re.compile("([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df\U0002a700-\U0002ceaf"
                   "\U0002f800-\U0002fa1f])")
-# Cyrillic and Greek letters that print as Latin ones in the case written (read before case is set aside: 'µg' and
-# 'mg', or Kazakh 'һан' and 'нан', are other words): a label typed on another keyboard layout ('pоs', a Cyrillic о)
-# was a class of its own, and a dev label or column so typed an unknown one that printed as an allowed one (probe
-# round 34, hg1-hg3). For labels and column names only: a tokenizer reads them apart.
-LOOK_ALIKE = str.maketrans("АВЕКМНОРСТУХЅІЈҺԚԜӀаеорсухѕіјһԁԛԝӏΑΒΕΖΗΙΚΜΝΟΡΤΥΧονυρ",
-                           "ABEKMHOPCTYXSIJHQWIaeopcyxsijhdqwlABEZHIKMNOPTYXovup")
+# Cyrillic and Greek letters that print as Latin ones in the case written (a second key, beside text_key's: 'µg' and
+# 'mg', or Kazakh 'һан' and 'нан', are other words, and 'Нет'/'нет' still one label told by case): a label typed on
+# another keyboard layout ('pоs', a Cyrillic о) was a class of its own, and a dev label or column so typed an unknown
+# one that printed as an allowed one (probe round 34, hg1-hg3). For labels and column names only: a tokenizer reads
+# them apart. Pairs from Unicode's confusables data for these scripts (review of round 34).
+LOOK_ALIKE = str.maketrans("АВЕКМНОРСТУХЅІЈԚԜӀҮѴԌаеорсухѕіјһԁԛԝӏүѵѡҽΑΒΕΖΗΙΚΜΝΟΡΤΥΧϹϿϜϒονυραιϲϳ",
+                           "ABEKMHOPCTYXSIJQWIYVGaeopcyxsijhdqwlyvweABEZHIKMNOPTYXCJFYovupaicj")
 # text_key's version: a model's sdp_training_rows.u64 holds keys of one, and keys of another are not compared (a file
 # of unspaced CJK keys missed spaced rows: review of round 34). Bump it with any change to what text_key returns.
 TEXT_KEY_VERSION = 2
@@ -93,16 +94,16 @@ def row_keys(rows: object, fields: list[str]) -> set[tuple[str, ...]]:
     return {tuple(map(text_key, texts)) for texts in zip(*(rows[f] for f in fields))}
 
 
-def _unconfused(name: str) -> str:
-    """text_key of a name with its look-alike letters (LOOK_ALIKE, in the case written) read as Latin ones."""
-    return text_key(str(name).translate(LOOK_ALIKE))
+def _look_key(name: str) -> str:
+    """text_key of a name with its look-alike letters (LOOK_ALIKE, in the case written, accents apart) as Latin ones."""
+    return text_key(unicodedata.normalize("NFKD", str(name)).translate(LOOK_ALIKE))
 
 
 def _label_key(name: str) -> str:
     """text_key, and a number as its value: labels 1 and 01 (a spreadsheet's text cell) made a class each (round 33).
     The value is read from the key, so `1` + U+200B is `1`'s twin too, and exactly (Decimal): as floats, two 20-digit
     labels were one value, and 0 and -0 two (review of round 33)."""
-    key = _unconfused(name)
+    key = text_key(name)
     try:
         number = decimal.Decimal(key)
     except decimal.InvalidOperation:
@@ -117,20 +118,22 @@ def label_problem(names: list[str]) -> str | None:
     if broken := [n for n in names if any(c in LINE_BREAKS for c in n)]:
         return (f"holds the label {broken[0]!r} with a line break in it: sdp-predict writes one label a line, and "
                 "this one would take two; remove the line break from the file's labels")
-    alike: dict[str, list[str]] = {}
-    for name in names:
-        alike.setdefault(_label_key(name), []).append(name)
-    twins = next((group for group in alike.values() if len(group) > 1), None)
+    twins = None
+    for key in (_label_key, _look_key):  # one label written two ways; else in look-alike letters of another script
+        alike: dict[str, list[str]] = {}
+        for name in names:
+            alike.setdefault(key(name), []).append(name)
+        twins = twins or next((group for group in alike.values() if len(group) > 1), None)
     return None if twins is None else (f"holds labels that differ only in {twins_differ_in(twins)}, {twins}: they "
                                        "would be separate classes; write each label one way (or list the classes "
                                        "in task.label_names)")
 
 
 def twins_differ_in(twins: list[str]) -> str:
-    """What labels with one _label_key differ in, in words (for the error that refuses them)."""
-    if len({text_key(t) for t in twins}) > 1:  # one value written two ways (1 and 01), or in look-alike letters
-        if len({_unconfused(t) for t in twins}) == 1:
-            return f"look-alike letters of another script ({', '.join(map(ascii, twins))})"
+    """What labels with one _label_key (or _look_key) differ in, in words (for the error that refuses them)."""
+    if len({_label_key(t) for t in twins}) > 1:
+        return f"look-alike letters of another script ({', '.join(map(ascii, twins))})"
+    if len({text_key(t) for t in twins}) > 1:  # one value written two ways (1 and 01)
         return f"the way a number is written ({', '.join(map(repr, twins))})"
     if len({"".join(t.split()) for t in twins}) == 1:  # 'pos ' and 'pos'; CJK '好 评' and '好评'
         return "spaces"
@@ -143,8 +146,9 @@ def twins_differ_in(twins: list[str]) -> str:
 
 def look_alikes(given: list[str], known: list[str]) -> str:
     """' (...)' naming each of ``given`` that is one of ``known`` written otherwise, in code points; else ''."""
-    keys = {_unconfused(k): k for k in known}
-    pairs = [(g, keys[key]) for g in given if (key := _unconfused(g)) in keys]
+    keys = {key(k): k for key in (_look_key, text_key) for k in known}
+    pairs = [(g, keys[found]) for g in given
+             if (found := next((k for k in (text_key(g), _look_key(g)) if k in keys), None)) is not None]
     return (" (" + "; ".join(f"{ascii(g)} is {ascii(k)} written otherwise: in another letter case, spacing, accents, "
                              "invisible characters or Unicode form (NFC/NFD), or in look-alike letters of another "
                              "script" for g, k in pairs) + ")") if pairs else ""

@@ -162,10 +162,9 @@ def write_row_hashes(folder: Any, ds: Any, fields: Any, more: Any = ()) -> None:
     atomic_write(Path(folder) / ROW_KEYS_FILE, lambda tmp: tmp.write_bytes(data))
 
 
-def read_row_hashes(folder: Any) -> Any:
-    """The hashes in ``folder``'s ROW_KEYS_FILE, or None: no such file, or none this sdp reads (said: another text key
-    version, or not such a file), so that the older comparisons are made instead."""
-    import logging
+def row_hashes_read(folder: Any) -> tuple[Any, str | None]:
+    """(the hashes in ``folder``'s ROW_KEYS_FILE, None) where this sdp reads them; (None, why not) where the file is
+    there but of another text key version, or without one; (None, None) where there is none."""
     from pathlib import Path
 
     import numpy as np
@@ -176,17 +175,26 @@ def read_row_hashes(folder: Any) -> Any:
     try:
         data = path.read_bytes() if path.is_file() else b""
     except OSError:
-        return None
+        return None, None
     if not data:
-        return None
-    version = int.from_bytes(data[4:8], "little") if data[:4] == ROW_KEYS_MAGIC and len(data) % 8 == 0 else None
-    if version != TEXT_KEY_VERSION:
-        logging.getLogger("sdp").warning(
-            "%s: %s, not read (this sdp writes version %d): the rows it names are compared by the older checks, where "
-            "a training file is at hand", path, f"rows keyed by text key version {version}" if version is not None
-            else "not a file of training rows' hashes", TEXT_KEY_VERSION)
-        return None
-    return np.frombuffer(data, dtype="<u8", offset=8)
+        return None, None
+    if data[:4] != ROW_KEYS_MAGIC or len(data) % 8:
+        return None, f"{path} was written without a text key version (an older sdp's file, or not one)"
+    if (version := int.from_bytes(data[4:8], "little")) != TEXT_KEY_VERSION:
+        return None, f"{path} holds rows keyed by text key version {version} (this sdp keys by {TEXT_KEY_VERSION})"
+    return np.frombuffer(data, dtype="<u8", offset=8), None
+
+
+def read_row_hashes(folder: Any) -> Any:
+    """The hashes in ``folder``'s ROW_KEYS_FILE (a model's, for sdp-eval), or None: none, or none this sdp reads
+    (said: the scored rows are then compared by the older checks)."""
+    import logging
+
+    hashes, why_not = row_hashes_read(folder)
+    if why_not:
+        logging.getLogger("sdp").warning("sdp-eval: %s, not read: the scored rows are compared with the model's "
+                                         "training rows by the older checks, where a training file is at hand", why_not)
+    return hashes
 
 
 def rows_among(ds: Any, fields: Any, hashes: Any) -> list[int]:

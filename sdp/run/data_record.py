@@ -4,6 +4,7 @@ model/ and dense_model/ take a copy of (sdp/run_summary.py save_model_dir) for s
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +12,15 @@ from sdp.data.fingerprint import (
     ROW_KEYS_FILE,
     ROWS_KEY,
     check_same_data,
-    read_row_hashes,
+    row_hashes_read,
     run_data_keys,
     split_fingerprints,
     write_row_hashes,
 )
 from sdp.run.rundir import read_run_record, write_run_record
 from sdp.run.same_data import input_fingerprints
+
+log = logging.getLogger("sdp")
 
 # The model folders whose weights a run starts from: the rows they were fine-tuned on are in the model it makes too
 # (a prune-only run of a dense.checkpoint recorded its own rows only, and sdp-eval of the checkpoint's training rows
@@ -38,7 +41,7 @@ def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool, fields: An
         check_same_data(record.get("data_fingerprint"), fingerprints, f"the unfinished run in {str(run_dir)!r}")
     if main_process:
         # made again only for other data: hashing 400k rows costs seconds at each launch of a resumed run
-        same = record.get("data_fingerprint") == fingerprints and (Path(run_dir) / ROW_KEYS_FILE).is_file()
+        same = record.get("data_fingerprint") == fingerprints and row_hashes_read(run_dir)[0] is not None
         write_run_record(run_dir, cfg, data=fingerprints, **extra)
         if not same:
             write_row_hashes(run_dir, raw.get("train"), fields, _started_from(cfg))
@@ -51,6 +54,12 @@ def _started_from(cfg: Any) -> list[Any]:
     for group, key in STARTS_FROM:
         node = cfg.get(group) if hasattr(cfg, "get") else None
         value = node.get(key) if node is not None and hasattr(node, "get") else None
-        if value and (hashes := read_row_hashes(Path(str(value)).expanduser())) is not None:
+        if not value:
+            continue
+        hashes, why_not = row_hashes_read(Path(str(value)).expanduser())
+        if why_not:  # the rows it was fine-tuned on are not named with this run's (review of round 34)
+            log.warning("%s.%s: %s, not read: the rows it was fine-tuned on are not in this run's %s, so sdp-eval "
+                        "of this run's model will not name them", group, key, why_not, ROW_KEYS_FILE)
+        if hashes is not None:
             found.append(hashes)
     return found
