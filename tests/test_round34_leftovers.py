@@ -359,7 +359,11 @@ def test_a_checkpoints_row_hashes_not_read_are_said_and_a_resume_rewrites_an_old
         record_data(run, cfg, datasets.DatasetDict({"train": ds}), main_process=True, fields=("text",))
     assert ("dense.checkpoint: " in caplog.text and "holds rows keyed by text key version 1" in caplog.text
             and "the rows it was fine-tuned on are not in this run's sdp_training_rows.u64" in caplog.text), caplog.text
+    assert "sdp-eval: " not in caplog.text  # sdp-run's words, not sdp-eval's (second review)
     assert len(read_row_hashes(run)) == 4
+    before = (run / ROW_KEYS_FILE).stat().st_mtime_ns
+    record_data(run, cfg, datasets.DatasetDict({"train": ds}), main_process=True, fields=("text",))  # relaunched
+    assert (run / ROW_KEYS_FILE).stat().st_mtime_ns == before  # a file of this version is kept
     (run / ROW_KEYS_FILE).write_bytes(read_row_hashes(run).astype("<u8").tobytes())  # an older form, headerless
     record_data(run, cfg, datasets.DatasetDict({"train": ds}), main_process=True, fields=("text",))  # resumed
     assert read_row_hashes(run) is not None and len(read_row_hashes(run)) == 4
@@ -380,12 +384,16 @@ def test_look_alike_letters_are_read_in_the_case_written():
     'һан' and 'нан' were refused as one label in look-alike letters; 'Good 好评' and 'good好评' were said to differ in
     accents or invisible characters (review of round 34). Look-alikes are a second key: 'Нет' and 'нет' are still one
     label told by case, and accented or compatibility forms ('naїve', '𝚨') still look-alikes (second review)."""
-    from sdp.data.file_scan import label_problem
+    from sdp.data.file_scan import label_problem, look_alikes
 
     for names in (["mg", "ml", "µg"], ["ms", "μs"], ["нан", "һан"], ["Нан", "Һан"], ["позитив", "негатив", "нейтрально"],
-                  ["да", "нет"], ["так", "ні"]):
-        assert label_problem(sorted(names)) is None, names
-    for names in (["neg", "pos", "pоs"], ["POS", "РОS"], ["naïve", "naїve"], ["A", "𝚨"], ["data", "dαta"], ["Yes", "Үes"]):
-        assert "look-alike letters of another script" in label_problem(sorted(names)), names
+                  ["да", "нет"], ["так", "ні"], ["ус", "үс"], ["уч", "үч"], ["Нан", "һан"], ["е", "ҽ"], ["Jam", "Ͽam"]):
+        assert label_problem(sorted(names)) is None, names  # one script's other words (third review: ус/үс, Нан/һан)
+    for names in (["neg", "pos", "pоs"], ["POS", "РОS"], ["naïve", "naїve"], ["A", "𝚨"], ["data", "dαta"], ["Yes", "Үes"],
+                  ["Cat", "Ϲat"], ["cat", "ϲat"], ["Jam", "Ϳam"]):
+        assert "differ only in look-alike letters of another script (" in label_problem(sorted(names)), names
+    for names in (["Pos", "pоs"], ["ok", "ΟΚ"]):  # not only the letters: said
+        assert "look-alike letters of another script and in letter case or spacing" in label_problem(sorted(names))
+    assert look_alikes(["һa"], ["Һа"]) == "" and "'1.0' is '1' written otherwise" in look_alikes(["1.0"], ["1"])
     for names in (["Good 好评", "good好评"], ["Нет", "нет"], ["Καλό", "καλό"]):  # case: still one label (the first fix
         assert "differ only in spaces or letter case" in label_problem(sorted(names)), names  # lost these)

@@ -49,7 +49,7 @@ _CJK = re.compile("([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6d
 # another keyboard layout ('pоs', a Cyrillic о) was a class of its own, and a dev label or column so typed an unknown
 # one that printed as an allowed one (probe round 34, hg1-hg3). For labels and column names only: a tokenizer reads
 # them apart. Pairs from Unicode's confusables data for these scripts (review of round 34).
-LOOK_ALIKE = str.maketrans("АВЕКМНОРСТУХЅІЈԚԜӀҮѴԌаеорсухѕіјһԁԛԝӏүѵѡҽΑΒΕΖΗΙΚΜΝΟΡΤΥΧϹϿϜϒονυραιϲϳ",
+LOOK_ALIKE = str.maketrans("АВЕКМНОРСТУХЅІЈԚԜӀҮѴԌаеорсухѕіјһԁԛԝӏүѵѡҽΑΒΕΖΗΙΚΜΝΟΡΤΥΧϹͿϜϒονυραιϲϳ",
                            "ABEKMHOPCTYXSIJQWIYVGaeopcyxsijhdqwlyvweABEZHIKMNOPTYXCJFYovupaicj")
 # text_key's version: a model's sdp_training_rows.u64 holds keys of one, and keys of another are not compared (a file
 # of unspaced CJK keys missed spaced rows: review of round 34). Bump it with any change to what text_key returns.
@@ -95,8 +95,25 @@ def row_keys(rows: object, fields: list[str]) -> set[tuple[str, ...]]:
 
 
 def _look_key(name: str) -> str:
-    """text_key of a name with its look-alike letters (LOOK_ALIKE, in the case written, accents apart) as Latin ones."""
-    return text_key(unicodedata.normalize("NFKD", str(name)).translate(LOOK_ALIKE))
+    """text_key of a name with its look-alike letters (LOOK_ALIKE, in the case written, accents apart) as Latin ones
+    (before NFKD too: it makes Ϲ a Σ)."""
+    return text_key(_as_latin(name))
+
+
+def _as_latin(name: str) -> str:
+    return unicodedata.normalize("NFKD", str(name).translate(LOOK_ALIKE)).translate(LOOK_ALIKE)
+
+
+def _scripts(name: str) -> frozenset[str]:
+    """The scripts of a name's letters (LATIN, CYRILLIC, ...), by their Unicode names."""
+    return frozenset(unicodedata.name(c, "?").split(" ")[0] for c in unicodedata.normalize("NFKD", str(name))
+                     if c.isalpha())
+
+
+def _mixed_scripts(group: list[str]) -> bool:
+    """Names one _look_key holds are look-alikes only where they are written in other scripts: Kazakh 'Нан' and 'һан',
+    Mongolian 'ус' and 'үс' are one script's other words (their letters map to one Latin letter: second review)."""
+    return len({_scripts(n) for n in group}) > 1
 
 
 def _label_key(name: str) -> str:
@@ -123,7 +140,8 @@ def label_problem(names: list[str]) -> str | None:
         alike: dict[str, list[str]] = {}
         for name in names:
             alike.setdefault(key(name), []).append(name)
-        twins = twins or next((group for group in alike.values() if len(group) > 1), None)
+        twins = twins or next((group for group in alike.values()
+                               if len(group) > 1 and (key is _label_key or _mixed_scripts(group))), None)
     return None if twins is None else (f"holds labels that differ only in {twins_differ_in(twins)}, {twins}: they "
                                        "would be separate classes; write each label one way (or list the classes "
                                        "in task.label_names)")
@@ -132,7 +150,8 @@ def label_problem(names: list[str]) -> str | None:
 def twins_differ_in(twins: list[str]) -> str:
     """What labels with one _label_key (or _look_key) differ in, in words (for the error that refuses them)."""
     if len({_label_key(t) for t in twins}) > 1:
-        return f"look-alike letters of another script ({', '.join(map(ascii, twins))})"
+        more = " and in letter case or spacing" if len({" ".join(_as_latin(t).split()) for t in twins}) > 1 else ""
+        return f"look-alike letters of another script{more} ({', '.join(map(ascii, twins))})"
     if len({text_key(t) for t in twins}) > 1:  # one value written two ways (1 and 01)
         return f"the way a number is written ({', '.join(map(repr, twins))})"
     if len({"".join(t.split()) for t in twins}) == 1:  # 'pos ' and 'pos'; CJK '好 评' and '好评'
@@ -146,9 +165,10 @@ def twins_differ_in(twins: list[str]) -> str:
 
 def look_alikes(given: list[str], known: list[str]) -> str:
     """' (...)' naming each of ``given`` that is one of ``known`` written otherwise, in code points; else ''."""
-    keys = {key(k): k for key in (_look_key, text_key) for k in known}
-    pairs = [(g, keys[found]) for g in given
-             if (found := next((k for k in (text_key(g), _look_key(g)) if k in keys), None)) is not None]
+    keys = [(key, {key(k): k for k in known}) for key in (_label_key, _look_key)]  # each key against its own
+    pairs = [(g, match) for g in given
+             if (match := next((of[key(g)] for key, of in keys if key(g) in of
+                                and (key is _label_key or _mixed_scripts([g, of[key(g)]]))), None)) is not None]
     return (" (" + "; ".join(f"{ascii(g)} is {ascii(k)} written otherwise: in another letter case, spacing, accents, "
                              "invisible characters or Unicode form (NFC/NFD), or in look-alike letters of another "
                              "script" for g, k in pairs) + ")") if pairs else ""

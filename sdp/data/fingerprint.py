@@ -174,8 +174,8 @@ def row_hashes_read(folder: Any) -> tuple[Any, str | None]:
     path = Path(folder) / ROW_KEYS_FILE
     try:
         data = path.read_bytes() if path.is_file() else b""
-    except OSError:
-        return None, None
+    except OSError as err:
+        return None, f"{path} could not be read ({err.strerror or err})"
     if not data:
         return None, None
     if data[:4] != ROW_KEYS_MAGIC or len(data) % 8:
