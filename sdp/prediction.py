@@ -142,8 +142,11 @@ def file_texts(path: str | Path, text_fields: list[str]) -> list[tuple[str, ...]
         raise DataError(f"text_fields={','.join(text_fields)!r} names {text_fields[0]!r} twice: a pair is two "
                         f"different columns of {str(path)!r}: {columns}")
     missing = [f for f in text_fields if f not in columns]
-    if missing:
-        raise DataError(f"input={str(path)!r} has no column {missing}; its columns: {columns}")
+    if missing:  # with the hint sdp-run and sdp-eval give: 'tеxt' (a Cyrillic е) printed as 'text' (round 35, pk1)
+        from sdp.data.file_scan import look_alikes
+
+        raise DataError(f"input={str(path)!r} has no column {missing}; its columns: {columns}"
+                        + look_alikes(missing, list(columns)))
     for n, r in enumerate(rows, 1):
         # A text that is absent (a JSON key missing or null, a CSV/TSV line short of fields) was labelled as an empty
         # text, one plausible label for a row that has none; a run refuses such a row, and so does this.

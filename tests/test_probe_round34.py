@@ -110,7 +110,8 @@ def test_a_glue_text_of_invisible_characters_is_counted_as_empty(tmp_path, caplo
 # --------------------------------------------------------------------------- tl2, tl3
 def test_glue_eval_rows_under_two_labels_are_said(tmp_path, caplog):
     """tl2/tl3: an RTE dev.tsv holding 5 of its pairs again under the other label was scored (sdp-run and sdp-eval)
-    with no word; a custom dev file so written is said (round 33's leftover). The training file is not checked."""
+    with no word; a custom dev file so written is said (round 33's leftover). The training file is checked too since
+    round 35's gtw1 (tests/test_round35_found.py)."""
     from sdp.data.glue_local import read_glue_split
     from sdp.data.tasks import get_task
 
@@ -119,7 +120,8 @@ def test_glue_eval_rows_under_two_labels_are_said(tmp_path, caplog):
     write_rte_folder(tmp_path / "d", rte_rows(8) + flipped, rte_rows(8) + flipped)
     with caplog.at_level(logging.WARNING, logger="sdp"):
         read_glue_split(get_task("rte"), tmp_path / "d", "train")
-    assert "under another label" not in caplog.text
+    assert "train.tsv': 4 of 10 rows repeat another row of the file under another label" in caplog.text
+    caplog.clear()
     with caplog.at_level(logging.WARNING, logger="sdp"):
         read_glue_split(get_task("rte"), tmp_path / "d", "validation")
     assert "4 of 10 rows repeat another row of the file under another label" in caplog.text

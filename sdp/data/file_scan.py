@@ -174,19 +174,25 @@ def look_alikes(given: list[str], known: list[str]) -> str:
                              "script" for g, k in pairs) + ")") if pairs else ""
 
 
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+
+
 def scores_as_text(names: list[str]) -> str | None:
     """Why class names that are numbers, not all whole, are no classes, in words after "task.label_column=...": a JSON
     file's scores written as strings ("4.5") were a 6-class classifier scored by accuracy, unsaid, where the same
     numbers in a CSV are refused as a regression's (probe round 34, rs3); None where they may be classes."""
+    # a decimal comma too: "4,5" from a European spreadsheet was a 6-class classifier, unsaid (probe round 35, rh1)
+    comma = [n for n in names if _DECIMAL_COMMA.fullmatch(n)]
     try:
-        values = [decimal.Decimal(n) for n in names]
+        values = [decimal.Decimal(n.replace(",", ".") if n in comma else n) for n in names]
     except decimal.InvalidOperation:
         return None
     fractions = [n for n, v in zip(names, values) if v.is_finite() and v != v.to_integral_value()]
     if not fractions or not all(v.is_finite() for v in values):
         return None
     shown = ", ".join(map(repr, fractions[:3])) + (", ..." if len(fractions) > 3 else "")
-    return (f"holds numbers written as text, not all whole ({shown}): a regression's "
+    way = " (with a decimal comma: write them with a decimal point, as 4.5)" if comma else ""
+    return (f"holds numbers written as text, not all whole ({shown}){way}: a regression's "
             f"scores, which would be read as {len(names)} classes; use task.metric=pearson_spearman (if they are "
             "classes, name them in task.label_names)")
 

@@ -178,8 +178,10 @@ def row_hashes_read(folder: Any) -> tuple[Any, str | None]:
         return None, f"{path} could not be read ({err.strerror or err})"
     if not data:
         return None, None
-    if data[:4] != ROW_KEYS_MAGIC or len(data) % 8:
+    if data[:4] != ROW_KEYS_MAGIC:
         return None, f"{path} was written without a text key version (an older sdp's file, or not one)"
+    if len(data) % 8:  # its header is whole: cut short or damaged, not an older file (round 35, hs1)
+        return None, f"{path} is damaged ({len(data)} bytes, not a whole number of 8-byte hashes)"
     if (version := int.from_bytes(data[4:8], "little")) != TEXT_KEY_VERSION:
         return None, f"{path} holds rows keyed by text key version {version} (this sdp keys by {TEXT_KEY_VERSION})"
     return np.frombuffer(data, dtype="<u8", offset=8), None

@@ -47,13 +47,22 @@ def check_prunable(model: nn.Module, include: Iterable[str], exclude: Iterable[s
                 f"(e.g. {hits[:3]}); only Linear weights are pruned"
             )
     try:
-        return select_prunable(model, include, exclude)
+        chosen = select_prunable(model, include, exclude)
     except ValueError as err:
         blocks = sorted({m.group(0) for n in linear if (m := re.match(r"(.*?\.)\d+\.", n))})
         raise PrunableSetError(
             f"{err}. The model's Linear weights live under {blocks or sorted(linear)[:5]}; built-in patterns: "
             f"{BUILTIN_INCLUDE}"
         ) from None
+    # An exclude pattern that leaves out nothing is a typo: the run pruned every matrix, and its card named the
+    # pattern as if some were kept (probe round 35, ex1)
+    included = select_prunable(model, include, ())
+    for pattern in exclude:
+        if not any(re.search(pattern, name) for name in included):
+            raise PrunableSetError(f"prune.exclude pattern {pattern!r} matches none of the {len(included)} prunable "
+                                   f"weights (e.g. {sorted(included)[:2]}), so it excludes nothing; fix the pattern "
+                                   "or drop it")
+    return chosen
 
 
 def check_sparsity_leaves_weights(prunable: dict[str, nn.Parameter], sparsity: float, scope: str = "global") -> None:

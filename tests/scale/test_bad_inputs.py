@@ -316,6 +316,8 @@ CASES = {
                                                      "label(s) this task needs"),
     "prune.include matching no weight": ([r"prune.include=[transformer\.h\.]"], None, None, "PrunableSetError",
                                          "no prunable weights"),
+    "prune.exclude matching no weight": (["prune.exclude=[nomatch_xyz]"], None, None, "PrunableSetError",
+                                         "prune.exclude pattern 'nomatch_xyz' matches none of the"),
     "read-only run directory": ([], None, _read_only_run_dir, "RunDirError", "is not writable"),
     "run directory holds another config's completed run": ([], None, _completed_other_config, "ResumeRefusedError",
                                                             "holds a completed run of another config"),
