@@ -67,6 +67,7 @@ def test_a_glue_training_file_with_rows_under_two_labels_is_said(tmp_path, caplo
     with caplog.at_level(logging.WARNING, logger="sdp"):
         read_glue_split(resolve_task(OmegaConf.create({"name": "rte"})), tmp_path, "train")
     assert "train.tsv': 4 of 10 rows repeat another row of the file under another label" in caplog.text, caplog.text
+    assert "the model is trained on both labels; check their labels" in caplog.text  # a training file's words
 
 
 def test_scores_with_a_decimal_comma_are_a_regression_not_classes(tmp_path):
@@ -101,3 +102,5 @@ def test_an_exclude_pattern_matching_nothing_is_refused(tokenizer):
     assert len(check_prunable(model, include, [r"attention\.output"])) == 5  # one that matches: as before
     with pytest.raises(PrunableSetError, match=r"prune.exclude pattern 'nomatch_xyz' matches none of the 6 prunable"):
         check_prunable(model, include, ["nomatch_xyz"])
+    with pytest.raises(PrunableSetError, match=r"prune.exclude pattern '\[' is not a regular expression"):
+        check_prunable(model, include, ["["])  # a bare re.error traceback before (review)

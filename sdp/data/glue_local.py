@@ -134,14 +134,16 @@ def read_glue_split(task: TaskSpec, data_dir: str | Path, split: str) -> list[di
                     len(empty), empty[:5], f" ({len(unseen)} of invisible characters only, such as a zero-width "
                     f"space: lines {unseen[:5]})" if unseen else "")
     if not task.is_regression:  # the training file too: 5 pairs again under the other label, no word (round 35, gtw1)
-        _warn_conflicting_labels(path, task, [line for line, _ in rows], out)
+        _warn_conflicting_labels(path, task, [line for line, _ in rows], out, split == task.train_split)
     return out
 
 
-def _warn_conflicting_labels(path: Path, task: TaskSpec, lines: list[int], rows: list[dict]) -> None:
-    """An eval file's rows whose texts are another row's under another label: no prediction scores both. A custom
-    file's are said (sdp/data/cells.py); a GLUE dev file with 5 pairs again under the other label was scored with no
-    word (probe round 34, tl2, tl3). CoLA's own dev.tsv holds 3 sentences under both labels (6 rows), and says so."""
+def _warn_conflicting_labels(path: Path, task: TaskSpec, lines: list[int], rows: list[dict], train: bool) -> None:
+    """A file's rows whose texts are another row's under another label: no prediction scores both of an eval file's,
+    and a model is trained on both labels of a training file's. A custom file's are said (sdp/data/cells.py); a GLUE
+    dev file with 5 pairs again under the other label was scored with no word (probe round 34, tl2, tl3), a training
+    file trained on (round 35, gtw1). CoLA's dev.tsv holds 3 sentences under both labels (6 rows), its train.tsv 22
+    rows and SST-2's 10, and say so."""
     keys = [tuple(text_key(row[name]) for name in task.text_fields) for row in rows]
     labels: dict[tuple[str, ...], set] = {}
     for key, row in zip(keys, rows):
@@ -149,5 +151,6 @@ def _warn_conflicting_labels(path: Path, task: TaskSpec, lines: list[int], rows:
     twins = [line for line, key in zip(lines, keys) if len(labels[key]) > 1]
     if twins:
         log.warning("%r: %d of %d rows repeat another row of the file under another label (the same %s, compared as "
-                    "rows across files are; lines %s): no prediction scores both; check their labels", str(path),
-                    len(twins), len(rows), ", ".join(task.text_fields), twins[:5])
+                    "rows across files are; lines %s): %s; check their labels", str(path), len(twins), len(rows),
+                    ", ".join(task.text_fields), twins[:5],
+                    "the model is trained on both labels" if train else "no prediction scores both")

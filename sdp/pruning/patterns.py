@@ -31,7 +31,9 @@ def check_prunable(model: nn.Module, include: Iterable[str], exclude: Iterable[s
     are not nn.Linear weights (LayerNorm, embeddings, biases: never pruned, so the pattern is a mistake).
 
     Several include patterns are alternatives (e.g. :data:`BUILTIN_INCLUDE` for several families), so a
-    single pattern matching nothing is fine as long as the set as a whole is not empty."""
+    single pattern matching nothing is fine as long as the set as a whole is not empty. Each exclude pattern must
+    leave out some included weight: one that matches none is a typo (probe round 35, ex1), so an exclude list is
+    written for the model at hand, not shared across families."""
     include, exclude = list(include), list(exclude)
     linear = {f"{name}.weight" for name, m in model.named_modules() if isinstance(m, nn.Linear)}
     params = [name for name, _ in model.named_parameters()]
@@ -46,6 +48,11 @@ def check_prunable(model: nn.Module, include: Iterable[str], exclude: Iterable[s
                 f"prune.include pattern {pattern!r} matches only parameters that are not nn.Linear weights "
                 f"(e.g. {hits[:3]}); only Linear weights are pruned"
             )
+    for pattern in exclude:  # a bad one was a bare re.error traceback (review of round 35's fixes)
+        try:
+            re.compile(pattern)
+        except re.error as err:
+            raise PrunableSetError(f"prune.exclude pattern {pattern!r} is not a regular expression: {err}") from None
     try:
         chosen = select_prunable(model, include, exclude)
     except ValueError as err:
