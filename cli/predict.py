@@ -109,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
                                                   count=False)) is not None:
                     raise DataError(error)
                 texts = file_texts(opts["input"], fields)
+                from sdp.prediction import rows_over_lines
+
+                if (warning := rows_over_lines(opts["input"])) is not None:
+                    print(f"sdp-predict: warning: {warning}", file=sys.stderr)
             check_arity(str(opts["model_dir"]), config, texts, "stdin" if opts["input"] == "-" else "input")
             # torch and transformers: only once the input is read
             from sdp.prediction import predict_labels

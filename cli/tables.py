@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"sdp-tables: {len(coll.runs)} runs, {len(coll.failed)} failed, "
         + (f"{len(coll.interrupted)} interrupted (resumable), " if len(coll.interrupted) else "")
+        + (f"{len(coll.unrecorded)} without a record (running or killed: see summary.md), " if coll.unrecorded else "")
         + f"{len(coll.malformed)} malformed, "
         f"{len(coll.conflicts)} conflicts -> {len(report.files)} files"
     )

@@ -27,6 +27,7 @@ from sdp.config import PruneConfig, model_name_from
 from sdp.crosslingual import resolve_task
 from sdp.data.batch import model_inputs
 from sdp.data.custom import SCORING_ONLY
+from sdp.data.cut_repeats import warn_cut_among
 from sdp.data.fingerprint import (
     ROWS_KEY,
     TRAINED_ROWS_KEY,
@@ -142,19 +143,23 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
              if same_rows(rows, fingerprint, rows_fingerprint(evaluated[split]) if rows.get(ROWS_KEY) else None)]
     hashes = read_row_hashes(Path(str(model_dir)).expanduser()) if model_dir is not None and not carved else None
     if hashes is not None:  # the model's own training rows, by row (config.json's fingerprints are of whole files)
-        warn_rows_among(task, {s: evaluated[s] for s in evaluated if s not in whole}, hashes)
+        warn_rows_among(task, {s: evaluated[s] for s in evaluated if s not in whole}, hashes, loaded.file_rows)
     elif trained and not whole and task.source == "glue" and (root := resolve_data_dir(cfg.data_dir)) is not None \
             and rows.get("task.name") == task.name:  # a carved model's carve is rebuilt there (probe round 34, gc1)
-        warn_model_rows_scored(task, Path(root), dict(evaluated), rows)  # its training rows as dev rows (round 32, gl4)
+        warn_model_rows_scored(task, Path(root), dict(evaluated), rows, loaded.file_rows)  # its training rows as dev rows (round 32, gl4)
     elif trained and not whole and task.source == "custom" and \
             (own := custom_training_file(task, model_dir)) is not None:
-        warn_model_rows_scored(own, None, dict(evaluated), rows)  # part of its training file (round 33, tu1, th1)
+        warn_model_rows_scored(own, None, dict(evaluated), rows, loaded.file_rows)  # part of its training file (round 33, tu1, th1)
     for split in whole:
         order = "" if prints[split] == trained else f" in another order (split fingerprint {prints[split]})"
         log.warning("sdp-eval: split %s holds the very rows model_dir was trained on%s (training data fingerprint "
                     "%s, config.json sdp_training_rows): its score is a training score, not a held-out one",
                     split, order, trained)
-    return tokenize_splits(evaluated, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir), loaded.groups
+    tokenized = tokenize_splits(evaluated, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir)
+    if hashes is not None:  # rows differing from training rows only past the cut (probe round 35, lt2)
+        warn_cut_among(task, evaluated, {s: tokenized[s] for s in tokenized if s not in whole}, hashes,
+                       cfg.task.max_seq_length, loaded.file_rows)
+    return tokenized, loaded.groups
 
 
 @torch.no_grad()

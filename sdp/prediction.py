@@ -108,6 +108,27 @@ def read_rows(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     return rows, columns
 
 
+def rows_over_lines(path: str | Path) -> str | None:
+    """A warning naming the rows of a CSV that run over several lines (a quoted field holding line breaks), or None.
+    Such a row is one text and gets one label, as csv reads it; but a quote left open merged 5 lines into one row, and
+    116 labels for 120 lines sat off their lines from there, unsaid (probe round 35, oq1; a run refuses the file)."""
+    p = Path(str(path)).expanduser()
+    if p.suffix.lower() != ".csv":  # a TSV is read without quoting, JSON without line breaks in a row
+        return None
+    records = csv.reader(_lines(read_utf8(p).removeprefix("\ufeff").replace("\r\r\n", "\n")))
+    spans, first = [], 1
+    for n, _ in enumerate(records):
+        if records.line_num > first:
+            spans.append((n, first, records.line_num))  # n: the data row (the header is record 0)
+        first = records.line_num + 1
+    if not spans:
+        return None
+    shown = ", ".join(f"row {n} (lines {a}-{b})" for n, a, b in spans[:5]) + (" ..." if len(spans) > 5 else "")
+    return (f"input={str(path)!r}: {len(spans)} row(s) run over several lines (a quoted field holding line breaks): "
+            f"{shown}; each row gets one label, so from row {spans[0][0]} on the labels do not line up with the "
+            "file's lines (a quote left open? close it, or put each row on one line)")
+
+
 def _columns_of(path: str | Path, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
     """JSON rows and the keys any of them has, in order of appearance."""
     if not rows:
@@ -120,7 +141,11 @@ def _json_array(path: str | Path, text: str) -> list[dict[str, Any]] | None:
     Lines: a run's json reader takes a .json file of either kind)."""
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
+    except json.JSONDecodeError as exc:
+        from sdp.data.file_scan import json_array_error
+
+        if (why := json_array_error(text, exc)) is not None:  # not JSON Lines' line 1 (round 35, tj2)
+            raise DataError(f"input={str(path)!r} {why}") from None
         return None
     if isinstance(data, dict):
         return None  # read as JSON Lines: a key named twice is then said with its line

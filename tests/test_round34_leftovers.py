@@ -328,7 +328,10 @@ def test_row_hashes_of_another_text_key_version_are_not_compared(tmp_path, caplo
     (tmp_path / ROW_KEYS_FILE).write_bytes(_hash_file(hashes.tolist(), version=1))
     with caplog.at_level(logging.WARNING, logger="sdp"):
         assert read_row_hashes(tmp_path) is None
-    assert "holds rows keyed by text key version 1 (this sdp keys by 2), not read: the scored rows" in caplog.text
+    from sdp.data.file_scan import TEXT_KEY_VERSION
+
+    assert f"holds rows keyed by text key version 1 (this sdp keys by {TEXT_KEY_VERSION}), not read: the scored " \
+           "rows" in caplog.text
     caplog.clear()
     (tmp_path / ROW_KEYS_FILE).write_bytes(hashes.astype("<u8").tobytes())  # 37ced31's form: no header
     with caplog.at_level(logging.WARNING, logger="sdp"):
@@ -375,8 +378,10 @@ def test_text_key_version_names_what_text_key_returns():
     from sdp.data.file_scan import TEXT_KEY_VERSION, text_key
 
     keys = {text_key(t) for t in ("GOOD  film", "Tr\u00e8s bien", "\u597d\u7535\u5f71", "a\u200bb", "\uff21\uff22",
-                                  "\u0928\u0939\u0940\u0902", "x\u0301y", "\u0645\u0631\u062d\u0628\u0627")}
-    assert TEXT_KEY_VERSION == 2 and keys == {"good film", "tres bien", "\u597d \u7535 \u5f71", "ab", "\u0928\u0939\u0940\u0902", "xy", "\u0645\u0631\u062d\u0628\u0627"}
+                                  "\u0928\u0939\u0940\u0902", "x\u0301y", "\u0645\u0631\u062d\u0628\u0627",
+                                  "\u2764\ufe0f")}
+    assert TEXT_KEY_VERSION == 3 and keys == {"good film", "tres bien", "\u597d \u7535 \u5f71", "ab", "\u0928\u0939\u0940\u0902", "xy",
+                                              "\u0645\u0631\u062d\u0628\u0627", "\u2764"}
 
 
 def test_look_alike_letters_are_read_in_the_case_written():

@@ -27,8 +27,11 @@ _BOM = "\ufeff"
 # four were listed, and rows and labels with the marks were new ones: probe round 32). The tokenizers drop them. Other
 # format characters are kept: the zero-width (non-)joiners change a Persian, Hindi or emoji word, emoji tag characters
 # tell one subdivision flag from another, the Arabic number signs are read (review of round 32).
+# The variation selectors too (U+FE00-FE0F, U+E0100-E01EF): '❤️' (U+2764 U+FE0F, emoji style) and '❤' (as a keyboard
+# without emoji style types it) print alike, an uncased BERT reads them alike, and were a class each (probe round 35, vs1).
 INVISIBLE = frozenset("\u00ad\u200b\u2060\ufeff\u061c\u200e\u200f" + "".join(map(chr, range(0x202A, 0x202F)))
-                      + "".join(map(chr, range(0x2066, 0x206A))))
+                      + "".join(map(chr, range(0x2066, 0x206A))) + "".join(map(chr, range(0xFE00, 0xFE10)))
+                      + "".join(map(chr, range(0xE0100, 0xE01F0))))
 ACCENTED_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")  # whose combining marks are accents an uncased reader drops
 # The format characters that are read (the joiners, emoji tags, the Arabic number signs: review of round 32); every
 # other format, control or private-use character and U+FFFD is dropped by the tokenizers' text cleaning, and
@@ -53,7 +56,7 @@ LOOK_ALIKE = str.maketrans("АВЕКМНОРСТУХЅІЈԚԜӀҮѴԌаеорс
                            "ABEKMHOPCTYXSIJQWIYVGaeopcyxsijhdqwlyvweABEZHIKMNOPTYXCJFYovupaicj")
 # text_key's version: a model's sdp_training_rows.u64 holds keys of one, and keys of another are not compared (a file
 # of unspaced CJK keys missed spaced rows: review of round 34). Bump it with any change to what text_key returns.
-TEXT_KEY_VERSION = 2
+TEXT_KEY_VERSION = 3  # 3: the variation selectors set aside (probe round 35, vs1)
 
 
 def no_text(value: str) -> bool:
@@ -205,9 +208,12 @@ def scan_file(path: Path, suffix: str, key: str) -> int | None:
     if suffix == ".jsonl":
         return _scan_json_lines(path, where)
     if suffix == ".json":  # a JSON array naming a key twice was read with its last value, unsaid (probe round 32, js3)
+        text = read_utf8(path).removeprefix(_BOM)
         try:
-            data = json.loads(read_utf8(path).removeprefix(_BOM), object_pairs_hook=_no_twice)
-        except json.JSONDecodeError:  # JSON Lines named .json (the json builder reads both)
+            data = json.loads(text, object_pairs_hook=_no_twice)
+        except json.JSONDecodeError as exc:  # JSON Lines named .json (the json builder reads both); not an array
+            if (why := json_array_error(text, exc)) is not None:
+                raise DataError(f"{where} {why}") from None
             return _scan_json_lines(path, where)
         except _KeyTwice as exc:
             raise DataError(f"{where}: an object names key(s) {exc.args[0]} more than once (only the last value would "
@@ -305,6 +311,19 @@ def _kind(value: object) -> str | None:
     if isinstance(value, str):
         return "a string"
     return "a list or object"
+
+
+def json_array_error(text: str, exc: json.JSONDecodeError) -> str | None:
+    """Where and why a .json file that opens an array ('[') is no JSON, in words after the file's name; None for any
+    other text (JSON Lines named .json). The JSON Lines reading that followed named line 1 (its '[') for an array
+    with a comma before its ']' on line 482 (probe round 35, tj1/tj2)."""
+    if not text.lstrip().startswith("["):
+        return None
+    before = text[:exc.pos].rstrip()
+    hint = (" (a comma before the closing bracket: JSON allows none there; remove it)"
+            if before.endswith(",") and text[exc.pos:exc.pos + 1] in ("]", "}") else "")
+    return (f"line {exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno}){hint}; a .json file is one array "
+            "of objects (or JSON Lines)")
 
 
 class _KeyTwice(ValueError):

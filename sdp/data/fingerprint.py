@@ -130,7 +130,7 @@ ROW_KEYS_FILE = "sdp_training_rows.u64"
 ROW_KEYS_MAGIC = b"sdpk"
 
 
-def _row_digests(ds: Any, fields: Any) -> Any:
+def row_digests(ds: Any, fields: Any) -> Any:
     """The 8-byte hash of each row's texts (``fields``, as text_key reads them), in row order."""
     import hashlib
 
@@ -158,7 +158,7 @@ def write_row_hashes(folder: Any, ds: Any, fields: Any, more: Any = ()) -> None:
     from sdp.data.file_scan import TEXT_KEY_VERSION
 
     data = ROW_KEYS_MAGIC + TEXT_KEY_VERSION.to_bytes(4, "little")
-    data += np.unique(np.concatenate([_row_digests(ds, fields), *more])).astype("<u8").tobytes()
+    data += np.unique(np.concatenate([row_digests(ds, fields), *more])).astype("<u8").tobytes()
     atomic_write(Path(folder) / ROW_KEYS_FILE, lambda tmp: tmp.write_bytes(data))
 
 
@@ -206,4 +206,4 @@ def rows_among(ds: Any, fields: Any, hashes: Any) -> list[int]:
     fields = [f for f in fields if f in ds.column_names]
     if not fields or not len(ds):
         return []
-    return [int(i) + 1 for i in np.flatnonzero(np.isin(_row_digests(ds, fields), hashes, assume_unique=False))]
+    return [int(i) + 1 for i in np.flatnonzero(np.isin(row_digests(ds, fields), hashes, assume_unique=False))]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import datasets
 import numpy as np
 
 from sdp.data.custom import repeated_rows
+from sdp.data.defined import check_class_metric_defined, check_correlation_defined
 from sdp.data.file_scan import row_keys
 from sdp.data.ranking import rankable_queries
 from sdp.data.sources import (  # noqa: F401  (re-exported: their home was here)
@@ -190,16 +191,26 @@ def _warn_repeated_rows(task: TaskSpec, train: datasets.Dataset, held: datasets.
                     "partly a training score; drop the repeated rows from the training data", fraction, len(rows), len(held), ", ".join(fields))
 
 
-def warn_eval_rows_trained(task: TaskSpec, out: dict[str, datasets.Dataset]) -> None:
-    """A GLUE folder's eval rows repeating rows trained on, said as a custom task's are (CoLA's dev has 16 of them)."""
+def warn_eval_rows_trained(task: TaskSpec, out: dict[str, datasets.Dataset],
+                           file_rows: dict[str, np.ndarray] | None = None) -> None:
+    """A GLUE folder's eval rows repeating rows trained on, said as a custom task's are (CoLA's dev has 16 of them).
+    ``file_rows``: a sampled split's rows in the file (LoadedSplits.file_rows), by which its rows are named."""
     fields = [f for f in task.text_fields if f in out[task.train_split].column_names]
     seen = row_keys(out[task.train_split], fields)  # made once, not per split: ~5 s for MNLI's 393k rows
     for split in task.eval_splits:
-        if fields and (rows := repeated_rows(out[task.train_split], out[split], fields, seen)):
+        if fields and (rows := in_file(repeated_rows(out[task.train_split], out[split], fields, seen), split,
+                                       file_rows)):
             log.warning("task %s, split %s: %d of %d rows repeat a row trained on (the same %s, up to letter case, "
                         "spacing, accents, invisible characters and Unicode form; rows %s, counted from 1): their score is partly a training "
                         "score; %s", task.name, split, len(rows), len(out[split]), ", ".join(fields), rows[:5],
                         "check the folder's files" if task.source == "glue" else "score rows the model never read")
+
+
+def in_file(rows: list[int], split: str, file_rows: dict[str, np.ndarray] | None) -> list[int]:
+    """Rows of a split (counted from 1) as rows of its file, in file order, where the split is a sample of it."""
+    if not file_rows or split not in file_rows:
+        return rows
+    return sorted(int(file_rows[split][r - 1]) + 1 for r in rows)
 
 
 def _warn_untrained_held_out_classes(task: TaskSpec, train: datasets.Dataset, held: datasets.Dataset,
@@ -218,6 +229,9 @@ def _warn_untrained_held_out_classes(task: TaskSpec, train: datasets.Dataset, he
                     "row(s) are scored as they are", fraction if isinstance(fraction, str) else
                     f"task.validation_from_train={fraction}", [task.label_names[i] for i in untrained],
                     sum(y in untrained for y in held["label"]), split)
+
+
+_FILE_ROW = "__sdp_file_row__"  # a sampled row's row in its split, while load_splits samples it
 
 
 def add_idx(ds: datasets.Dataset) -> datasets.Dataset:
@@ -252,6 +266,9 @@ class LoadedSplits:
     datasets: datasets.DatasetDict  # split -> rows: the task's text fields, ``label`` and ``idx``
     groups: dict[str, np.ndarray]  # eval split -> query id per row (ranking tasks: WPR), else {}
     dropped_rows: dict[str, int]  # split -> rows the source dropped (PAWS-X ``NS``); {} where none are
+    # eval split -> each sampled row's row in the split as read, from 0 (max_eval_samples): a warning names those rows,
+    # not their positions in the sample (sdp-eval named rows 2, 4 and 5 of a file as trained on: probe round 35, rn2)
+    file_rows: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def load_splits(
@@ -287,6 +304,7 @@ def load_splits(
     out: dict[str, datasets.Dataset] = {}
     dropped: dict[str, int] = {}  # per split, in load order, for the sources that drop rows
     positions: dict[str, tuple[list[int], int]] = {}  # their kept rows' positions (SplitRows), for parallel samples
+    file_rows: dict[str, np.ndarray] = {}  # LoadedSplits.file_rows
     if root is None and task.source not in FILE_SOURCES:
         hub = _load_from_hub(task)
         for split in splits:
@@ -326,36 +344,21 @@ def load_splits(
         if root is not None and task.source == "glue" and task.train_split in out:  # a GLUE folder (round 31, gl1)
             warn_eval_rows_trained(task, out)
         for split in task.eval_splits:
-            out[split] = (subsample_queries(out[split], max_eval_samples) if task.metric_names[0] == "ndcg"
-                          else subsample(out[split], max_eval_samples, positions=positions.get(split)))
+            rows = out[split].add_column(_FILE_ROW, np.arange(len(out[split]), dtype=np.int64)) \
+                if max_eval_samples is not None else out[split]
+            rows = (subsample_queries(rows, max_eval_samples) if task.metric_names[0] == "ndcg"
+                    else subsample(rows, max_eval_samples, positions=positions.get(split)))
+            if max_eval_samples is not None:
+                file_rows[split], rows = np.asarray(rows[_FILE_ROW], dtype=np.int64), rows.remove_columns(_FILE_ROW)
+            out[split] = rows
             if max_train_samples and whole is not None:  # the rows scored, once sampled (round 33, ms1; its review)
                 _warn_untrained_held_out_classes(task, out[task.train_split], out[split],
                                                  f"max_train_samples={max_train_samples}", split, whole)
-    _check_correlation_defined(task, out)
-    _check_class_metric_defined(task, out)
+    check_correlation_defined(task, out)
+    check_class_metric_defined(task, out)
     _check_ranking_defined(task, out)
     splits_out = datasets.DatasetDict({split: add_idx(ds) for split, ds in out.items()})
-    return LoadedSplits(splits_out, query_groups(task, splits_out), dropped)
-
-
-MIN_CORRELATION_ROWS = 3  # two points always correlate at +-1 (or not at all): no measurement
-
-
-def _check_correlation_defined(task: TaskSpec, splits: dict[str, datasets.Dataset]) -> None:
-    """A regression eval split on which Pearson/Spearman are undefined whatever the model predicts (constant
-    targets) or meaningless (under 3 rows) is a DataError: it used to be scored as 0.0 with a stderr warning."""
-    if not task.is_regression:
-        return
-    for split, ds in splits.items():
-        if split == task.train_split:
-            continue
-        targets = np.asarray(ds["label"], dtype=np.float64)
-        if len(targets) < MIN_CORRELATION_ROWS or np.ptp(targets) == 0:
-            why = (f"has {len(targets)} row(s)" if len(targets) < MIN_CORRELATION_ROWS
-                   else f"has one target value ({targets[0]:g}) in all {len(targets)} rows")
-            raise DataError(f"task {task.name!r}: eval split {split!r} {why}: {'/'.join(task.metric_names)} "
-                            f"correlation is undefined on it; it needs >= {MIN_CORRELATION_ROWS} rows with "
-                            "differing targets (raise max_eval_samples, or use another eval file)")
+    return LoadedSplits(splits_out, query_groups(task, splits_out), dropped, file_rows)
 
 
 def _check_ranking_defined(task: TaskSpec, splits: dict[str, datasets.Dataset]) -> None:
@@ -369,30 +372,6 @@ def _check_ranking_defined(task: TaskSpec, splits: dict[str, datasets.Dataset]) 
             raise DataError(f"task {task.name!r}: eval split {split!r} has no query with two or more pages of "
                             f"different grades ({len(set(ids))} queries, {len(ids)} rows): the nDCG has nothing to "
                             "rank on it (raise max_eval_samples, or use another eval file)")
-
-
-def _check_class_metric_defined(task: TaskSpec, splits: dict[str, datasets.Dataset]) -> None:
-    """The same for a main metric of classes: MCC on an eval split of one class is 0 whatever the model predicts,
-    and binary F1 on one without a positive row is 0 or undefined. Both were scored (CoLA with max_eval_samples=2:
-    mcc 0.0) as if measured."""
-    metric = task.metric_names[0]
-    if task.is_regression or metric not in ("mcc", "f1"):
-        return
-    for split, ds in splits.items():
-        if split == task.train_split:
-            continue
-        labels = [y for y in ds["label"] if y >= 0]
-        classes = sorted(set(labels))
-        if metric == "mcc" and len(classes) < 2:
-            why = f"holds one class ({task.label_names[classes[0]]!r}) in all {len(labels)} rows" if classes \
-                else "holds no labelled row"
-        elif metric == "f1" and 1 not in classes:
-            why = f"has no row of the positive class ({task.label_names[1]!r}) in its {len(labels)} rows"
-        else:
-            continue
-        raise DataError(f"task {task.name!r}: eval split {split!r} {why}: {metric} is undefined on it (or the same "
-                        "whatever the model predicts); it needs rows of both classes (raise max_eval_samples, or "
-                        "use another eval file)")
 
 
 def query_ids(ds: datasets.Dataset) -> np.ndarray:

@@ -17,7 +17,14 @@ from sdp.data.fingerprint import (
     same_rows,
     split_fingerprints,
 )
-from sdp.data.loading import add_idx, carve_validation, rows_to_dataset, subsample, warn_eval_rows_trained
+from sdp.data.loading import (
+    add_idx,
+    carve_validation,
+    in_file,
+    rows_to_dataset,
+    subsample,
+    warn_eval_rows_trained,
+)
 from sdp.data.sources import LOCAL_READERS
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec
 from sdp.errors import warnings_held_back
@@ -25,7 +32,8 @@ from sdp.errors import warnings_held_back
 log = logging.getLogger("sdp")
 
 
-def warn_model_rows_scored(task: TaskSpec, root: Path | None, evaluated: dict[str, Any], rows: dict) -> None:
+def warn_model_rows_scored(task: TaskSpec, root: Path | None, evaluated: dict[str, Any], rows: dict,
+                           file_rows: dict | None = None) -> None:
     """The eval rows against the model's training rows where the folder holds them (their fingerprint is the model's
     ``rows["train_fingerprint"]``, config.json's sdp_training_rows): a dev file of training rows was scored as
     held-out, unsaid, where sdp-run on the same folder says so (round 31's gl1). A carved model's are the rows its
@@ -45,7 +53,7 @@ def warn_model_rows_scored(task: TaskSpec, root: Path | None, evaluated: dict[st
         return
     if same_rows(rows, split_fingerprints({"train": add_idx(train)})["train"],
                  rows_fingerprint(train) if rows.get(ROWS_KEY) else None):  # in any order
-        warn_eval_rows_trained(task, {task.train_split: train, **evaluated})
+        warn_eval_rows_trained(task, {task.train_split: train, **evaluated}, file_rows)
 
 
 def custom_training_file(task: TaskSpec, model_dir: Any) -> TaskSpec | None:
@@ -64,12 +72,12 @@ def custom_training_file(task: TaskSpec, model_dir: Any) -> TaskSpec | None:
     return dataclasses.replace(task, local_split_files=tuple(files.items()))
 
 
-def warn_rows_among(task: TaskSpec, evaluated: dict[str, Any], hashes: Any) -> None:
+def warn_rows_among(task: TaskSpec, evaluated: dict[str, Any], hashes: Any, file_rows: dict | None = None) -> None:
     """The eval rows that are rows the model trained on, by the hashes its folder holds (ROW_KEYS_FILE, written by
     the run that made it): said wherever the folder is and whatever training file is here, without reading one
     (it was read whole, 21.6 s for 400k rows, and only while the model sat in its run folder: round 33, Left)."""
     for split, rows in evaluated.items():
-        if found := rows_among(rows, task.text_fields, hashes):
+        if found := in_file(rows_among(rows, task.text_fields, hashes), split, file_rows):  # file rows (round 35)
             log.warning("sdp-eval: split %s: %d of %d rows repeat a row model_dir was trained on (its %s; the same %s, "
                         "up to letter case, spacing, accents, invisible characters and Unicode form; rows %s, counted "
                         "from 1): their score is partly a training score; score rows the model never read", split,

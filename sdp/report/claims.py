@@ -6,15 +6,14 @@ the MP, KD and SDP-CC runs of one pair share the dense model, data and data orde
 effect of the method alone. A pairing key with several runs of one method is left out and counted, never
 guessed. Nothing is pooled across setups: a task with several shows one frontier per setup, labelled by it.
 
-Verdicts use the pairs at sparsity >= HIGH. The pairs of one (task, seed) at several sparsities share their
-dense model, so they are not independent: each (task, seed) contributes one value, the mean of its paired
-differences over those sparsities, and n counts (task, seed) units. A 95% interval is the t-interval of the mean
-over the units (scipy.stats.t). A claim *holds* when its interval lies on the claimed side of 0, *fails* when it
-lies on the other side, and is *inconclusive* otherwise or with fewer than 3 units. A secondary row (one
-measure of a run, such as the Fisher ratio) whose whole interval lies within +-1% of MP's mean value on that
-measure is *negligible* whichever side of 0 it lies: detectable, too small to matter. Main scores of different
-tasks are pooled as the GLUE score pools them (points of each task's main metric); the by-task table shows
-each task on its own.
+Verdicts use the pairs at sparsity >= HIGH. The pairs of one (task, seed) at several sparsities share their dense
+model, so they are not independent: each (task, seed) contributes one value, the mean of its paired differences over
+those sparsities, and n counts (task, seed) units. A 95% interval is the t-interval of the mean over the units
+(scipy.stats.t). A claim *holds* when its interval lies on the claimed side of 0, *fails* when it lies on the other
+side, and is *inconclusive* otherwise or with fewer than 3 units. A secondary row (one measure of a run, such as the
+Fisher ratio) whose whole interval lies within +-1% of MP's mean value on that measure is *negligible* whichever side
+of 0 it lies: detectable, too small to matter. Main scores of different tasks are pooled as the GLUE score pools them
+(points of each task's main metric); the by-task table shows each task on its own.
 """
 
 from __future__ import annotations
@@ -291,7 +290,8 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
              "dense model). Verdicts: pairs at sparsity >= "
              f"{HIGH:g}, averaged per ({', '.join(fields)}); 95% t-intervals of the mean over those units (n), SDP-CC minus "
              f"the baseline. A secondary row whose whole interval lies within +-{NEGLIGIBLE:.0%} of MP's mean value "
-             "on its measure is negligible.", ""]
+             "on its measure is negligible. `— (n=1)`, `— (n=2)`: under 3 units, no interval, p-value or power is computed (a "
+             "t-interval of 2 units is 12.7 standard errors wide each way); such a verdict is inconclusive.", ""]
     if ambiguous:
         lines += [f"Left out: {ambiguous} (pairing key, method) with several runs (several configs of one method).",
                   ""]

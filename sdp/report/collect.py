@@ -16,6 +16,7 @@ from sdp.report.not_runs import EVAL_COLUMNS, MalformedEval, load_evaluation, no
 from sdp.report.same_data import data_digest, split_by_data
 from sdp.report.trace_read import load_trace, was_resumed  # noqa: F401  (re-exported: plots, gridrun, tests)
 from sdp.report.undefined import undefined_scores
+from sdp.report.unrecorded import unrecorded_runs
 from sdp.report.walk import walk_metrics as _walk_metrics
 from sdp.run.code import core_id
 from sdp.run.env import PER_SEED_INPUTS, config_hash
@@ -114,6 +115,7 @@ class Collection:
     skipped: list[str] = field(default_factory=list)  # metrics.json paths that are not regular files (a FIFO)
     # Runs stopped by a signal (status "interrupted": checkpointed, the same command resumes them), not failures
     interrupted: pd.DataFrame = field(default_factory=pd.DataFrame)
+    unrecorded: list[tuple[str, str]] = field(default_factory=list)  # run.json, no metrics.json (sdp/report/unrecorded.py)
 
 
 def find_metrics_files(results_dir: Path, warnings: list[str] | None = None) -> list[Path]:
@@ -393,6 +395,7 @@ def collect_runs(results_dir: Path | str) -> Collection:
         n_launch_errors=launch_errors,
         skipped=skipped,
         interrupted=interrupted,
+        unrecorded=unrecorded_runs(results_dir, SKIP_DIRS) if results_dir.is_dir() else [],
     )
 
 

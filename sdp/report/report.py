@@ -241,6 +241,8 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
         f"- failed runs: {len(failed)}",
         *([f"- interrupted runs (stopped by a signal, checkpointed: the same command resumes them): "
            f"{len(coll.interrupted)}"] if len(coll.interrupted) else []),
+        *([f"- runs without a record (a run.json and no metrics.json: running, or killed outright; listed below): "
+           f"{len(coll.unrecorded)}"] if coll.unrecorded else []),
         f"- launch errors left out (the launch failed before its run started, e.g. a config error): "
         f"{coll.n_launch_errors}",
         f"- evaluations of saved models (sdp-eval; listed below, never counted as runs): {len(coll.evaluations)}",
@@ -279,6 +281,9 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
             seed = str(r.seed) if r.seed >= 0 else "—"
             lines.append(md_row([md_code(r.path), r.task or "—", r.method or "—", sp, seed, r.error or "—"]))
         lines.append("")
+    if coll.unrecorded:
+        lines += ["## Runs without a record (in no table)", "", "| path | what is known |", "|---|---|"]
+        lines += [md_row([md_code(path), state]) for path, state in coll.unrecorded] + [""]
     if not coll.evaluations.empty:
         lines += ["## Evaluations (sdp-eval: saved models scored without training)", "",
                   "| path | task | model | method | sparsity | pruned | scored on (rows) | main |",

@@ -32,7 +32,7 @@ class RunLockedError(RuntimeError):
     """Another live run owns this run directory."""
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -81,7 +81,7 @@ def run_lock(run_dir: str | Path, enabled: bool = True) -> Iterator[None]:
                 "wait for it to finish, or choose another output_dir / hydra.run.dir"
             ) from None
         previous = read_holder(run_dir)
-        if previous and previous.get("host") == socket.gethostname() and not _pid_alive(int(previous["pid"])):
+        if previous and previous.get("host") == socket.gethostname() and not pid_alive(int(previous["pid"])):
             log.info("the run before this one (%s) was killed without releasing its lock; this run takes it over",
                      _describe(previous))
         record = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
