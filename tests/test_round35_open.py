@@ -29,6 +29,9 @@ def test_a_json_array_with_a_trailing_comma_is_said_at_its_line(tmp_path):
     (tmp_path / "lines.json").write_text('{"text": "a", "label": "pos"}\n{"text": "b", "label": \n')
     with pytest.raises(DataError, match="line 2: not valid JSON"):  # JSON Lines named .json: read as such still
         scan_file(tmp_path / "lines.json", ".json", "validation_file")
+    (tmp_path / "arrays.json").write_text('["a", "pos"]\n["b", "neg"]\n')  # JSON Lines of arrays: said as such
+    with pytest.raises(DataError, match="line 1: expected a JSON object per line, got list"):
+        scan_file(tmp_path / "arrays.json", ".json", "validation_file")
 
 
 def test_sdp_predict_says_a_json_arrays_trailing_comma_at_its_line(tmp_path):
@@ -195,12 +198,23 @@ def test_rows_differing_from_training_rows_only_past_the_cut_are_said(tmp_path, 
     raw = load_splits(task, None).datasets
     with caplog.at_level(logging.WARNING, logger="sdp"):
         warn_cut_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 12), 12)
-    assert "split validation: 6 of 8 rows are a training row as the model reads them: the same tokens up to " \
+    assert "split validation: 6 of 8 rows are a training row as the model reads them: the same tokens at " \
            "task.max_seq_length=12" in caplog.text and "rows [1, 2, 3, 4, 5]" in caplog.text, caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="sdp"):  # read whole at 64 tokens: other rows, rightly quiet
         warn_cut_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 64), 64)
     assert "as the model reads them" not in caplog.text
+    # two training rows alike at the cut, a dev row the second's very text: a repeat by text (said so), not here too
+    base = "review says the film was good and then goes on about the actors and the music at length"
+    train = write_csv(tmp_path / "tr2.csv", [(base + " ending x", "a"), (base + " ending y", "b"), ("short", "a")])
+    dev = write_csv(tmp_path / "dv2.csv", [(base + " ending y", "b"), ("new", "a"), ("newer", "b")])
+    task = custom_task(OmegaConf.create({"name": "custom", "train_file": train, "validation_file": dev,
+                                         "text_fields": ["text"], "label_column": "label", "metric": "accuracy"}))
+    raw = load_splits(task, None).datasets
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="sdp"):
+        warn_cut_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 12), 12)
+    assert "as the model reads them" not in caplog.text, caplog.text
 
 
 def test_sdp_eval_says_rows_differing_from_a_models_training_rows_only_past_the_cut(tmp_path, caplog, tokenizer):
@@ -213,7 +227,7 @@ def test_sdp_eval_says_rows_differing_from_a_models_training_rows_only_past_the_
     from omegaconf import OmegaConf
 
     from sdp.data.custom import custom_task
-    from sdp.data.cut_repeats import train_cut_digests, warn_cut_among
+    from sdp.data.cut_repeats import warn_cut_among, warn_cut_repeats
     from sdp.data.fingerprint import read_row_hashes
     from sdp.data.loading import load_splits
     from sdp.data.tokenize import tokenize_splits
@@ -229,7 +243,7 @@ def test_sdp_eval_says_rows_differing_from_a_models_training_rows_only_past_the_
     cfg = OmegaConf.create({"resume": False, "seed": 1, "task": {"name": "custom"}, "dense": {"checkpoint": None},
                             "model": {"pretrained": None}, "max_train_samples": None})
     record_data(run, cfg, datasets.DatasetDict({"train": raw["train"]}), main_process=True, fields=("text",),
-                cut_ids=train_cut_digests(tokenized["train"], 12))
+                cut_ids=warn_cut_repeats(task, raw, tokenized, 12))
     hashes = read_row_hashes(run)
     assert len(hashes) == 24  # 12 texts, 12 rows cut at 12 tokens
     with caplog.at_level(logging.WARNING, logger="sdp"):
@@ -237,3 +251,26 @@ def test_sdp_eval_says_rows_differing_from_a_models_training_rows_only_past_the_
         warn_cut_among(task, raw, {"validation": tokenized["validation"]}, hashes, 12, sample)
     assert "split validation: 6 of 8 rows are rows model_dir was trained on (its sdp_training_rows.u64) as the " \
            "model reads them" in caplog.text and "rows [101, 102, 103, 104, 105]" in caplog.text, caplog.text
+
+
+def test_a_carves_rows_are_named_by_their_rows_in_the_file(tmp_path):
+    """Review of rn2: the carved split's rows (task.validation_from_train, sampled by max_train_samples and
+    max_eval_samples too) were named by their positions in the carve."""
+    import csv
+
+    from omegaconf import OmegaConf
+
+    from sdp.data.custom import custom_task
+    from sdp.data.loading import VALIDATION_FROM_TRAIN, load_splits
+
+    rows = [(f"a text number {i}", "ab"[i % 2]) for i in range(60)]
+    path = write_csv(tmp_path / "all.csv", rows)
+    task = custom_task(OmegaConf.create({"name": "custom", "train_file": path, "validation_from_train": 0.5,
+                                         "text_fields": ["text"], "label_column": "label", "metric": "accuracy"}))
+    loaded = load_splits(task, None, max_train_samples=40, max_eval_samples=12, validation_from_train=0.5)
+    held = loaded.datasets[VALIDATION_FROM_TRAIN]
+    where = loaded.file_rows[VALIDATION_FROM_TRAIN]
+    with open(path, newline="") as fh:
+        texts = [r["text"] for r in csv.DictReader(fh)]
+    assert len(held) == len(where) == 12 and [texts[i] for i in where] == held["text"]
+    assert "__sdp_file_row__" not in held.column_names + loaded.datasets["train"].column_names

@@ -28,7 +28,8 @@ _BOM = "\ufeff"
 # format characters are kept: the zero-width (non-)joiners change a Persian, Hindi or emoji word, emoji tag characters
 # tell one subdivision flag from another, the Arabic number signs are read (review of round 32).
 # The variation selectors too (U+FE00-FE0F, U+E0100-E01EF): '❤️' (U+2764 U+FE0F, emoji style) and '❤' (as a keyboard
-# without emoji style types it) print alike, an uncased BERT reads them alike, and were a class each (probe round 35, vs1).
+# without emoji style types it) print alike, and were a class each (probe round 35, vs1). An uncased WordPiece
+# tokenizer drops them (as marks); XLM-R's SentencePiece reads one as <unk> (text_key is one key for every tokenizer).
 INVISIBLE = frozenset("\u00ad\u200b\u2060\ufeff\u061c\u200e\u200f" + "".join(map(chr, range(0x202A, 0x202F)))
                       + "".join(map(chr, range(0x2066, 0x206A))) + "".join(map(chr, range(0xFE00, 0xFE10)))
                       + "".join(map(chr, range(0xE0100, 0xE01F0))))
@@ -316,8 +317,9 @@ def _kind(value: object) -> str | None:
 def json_array_error(text: str, exc: json.JSONDecodeError) -> str | None:
     """Where and why a .json file that opens an array ('[') is no JSON, in words after the file's name; None for any
     other text (JSON Lines named .json). The JSON Lines reading that followed named line 1 (its '[') for an array
-    with a comma before its ']' on line 482 (probe round 35, tj1/tj2)."""
-    if not text.lstrip().startswith("["):
+    with a comma before its ']' on line 482 (probe round 35, tj1/tj2). "Extra data": a first value read whole, then
+    more (JSON Lines whose first line is an array), for the JSON Lines reading to say."""
+    if not text.lstrip().startswith("[") or exc.msg == "Extra data":
         return None
     before = text[:exc.pos].rstrip()
     hint = (" (a comma before the closing bracket: JSON allows none there; remove it)"

@@ -333,13 +333,17 @@ def load_splits(
                 dropped[split], rows = rows.dropped, rows.rows
             out[split] = rows_to_dataset(task, rows)
     whole = out.get(task.train_split)
-    if whole is not None:
-        out[task.train_split] = subsample(whole, max_train_samples)
+    if whole is not None:  # a carve's rows keep their rows in the file, to be named by them
+        out[task.train_split] = subsample(whole.add_column(_FILE_ROW, np.arange(len(whole), dtype=np.int64))
+                                          if validation_from_train else whole, max_train_samples)
     if validation_from_train:
         out[task.train_split], held = carve_validation(out[task.train_split], validation_from_train, validation_seed)
         _warn_repeated_rows(task, out[task.train_split], held, validation_from_train)
         _warn_untrained_held_out_classes(task, out[task.train_split], held, validation_from_train)
-        out[VALIDATION_FROM_TRAIN] = subsample(held, max_eval_samples)
+        held = subsample(held, max_eval_samples)
+        file_rows[VALIDATION_FROM_TRAIN] = np.asarray(held[_FILE_ROW], dtype=np.int64)
+        out[VALIDATION_FROM_TRAIN] = held.remove_columns(_FILE_ROW)
+        out[task.train_split] = out[task.train_split].remove_columns(_FILE_ROW)
     else:
         if root is not None and task.source == "glue" and task.train_split in out:  # a GLUE folder (round 31, gl1)
             warn_eval_rows_trained(task, out)

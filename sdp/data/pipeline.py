@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from sdp.data.cut_repeats import train_cut_digests, warn_cut_repeats
+from sdp.data.cut_repeats import warn_cut_repeats
 from sdp.data.loading import load_run_splits
 from sdp.data.tasks import TaskSpec
 from sdp.data.tokenize import PaddingCollator, make_collator, make_dataloader, tokenize_splits
@@ -33,7 +33,7 @@ def build_data(cfg: Any, task: TaskSpec, tokenizer, accelerator) -> RunData:
         loaded = load_run_splits(cfg, task)
         raw = loaded.datasets
         tokenized = tokenize_splits(raw, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir)
-        warn_cut_repeats(task, raw, tokenized, cfg.task.max_seq_length, loaded.file_rows)  # round 35, lt1
+        cut_ids = warn_cut_repeats(task, raw, tokenized, cfg.task.max_seq_length, loaded.file_rows)  # round 35, lt1
     train = tokenized[task.train_split]
     if len(train) < cfg.train.batch_size:
         raise ConfigError(
@@ -54,7 +54,7 @@ def build_data(cfg: Any, task: TaskSpec, tokenizer, accelerator) -> RunData:
     return RunData(
         datasets=tokenized,
         raw=raw,
-        cut_ids=train_cut_digests(train, cfg.task.max_seq_length),
+        cut_ids=cut_ids,
         groups=loaded.groups,
         dropped_rows=loaded.dropped_rows,
         collator=collator,

@@ -30,6 +30,8 @@ def _state(folder: Path) -> str:
     pid, host = holder.get("pid"), holder.get("host")
     if isinstance(pid, int) and host == socket.gethostname() and pid_alive(pid):
         return f"running (PID {pid}), or its process lives on"
-    where = f" on host {host!r}, which cannot be checked from here" if host and host != socket.gethostname() else ""
-    return (f"no record: it died without one (killed: SIGKILL, the out-of-memory killer, a stopped machine){where}, "
-            "or it is still starting elsewhere; the same command resumes it from its last checkpoint")
+    if host and host != socket.gethostname():
+        return (f"no record: its lock names PID {pid} on host {host!r}, where it may still run (not checked from "
+                "here), or it died there without a record; the same command resumes it")
+    return ("no record: it died without one (killed: SIGKILL, the out-of-memory killer, a stopped machine); the same "
+            "command resumes it (from its last checkpoint, where it wrote one)")

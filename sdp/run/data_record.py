@@ -28,8 +28,8 @@ log = logging.getLogger("sdp")
 STARTS_FROM = (("dense", "checkpoint"), ("model", "pretrained"))
 
 
-def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool, fields: Any = (), cut_ids: Any = ()) -> dict[
-        str, str]:
+def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool, fields: Any = (),
+                cut_ids: Any = ()) -> dict[str, str]:
     """Fingerprint the loaded splits (and the model folders it reads); refuse a resume on other data or another
     model folder's content; record them in the run record, and the training rows' texts (``fields``) by row, with the
     hashes of those cut at task.max_seq_length (``cut_ids``: sdp/data/cut_repeats.py)."""
