@@ -92,7 +92,8 @@ def _path_problem(opts: dict[str, str | None]) -> str | None:
     if run := _run_folder_above(Path(opts["out_dir"]) if opts["out_dir"] is not None else results_dir / "tables"):
         # tables/ went into the run's own record folder (round 33, noticed)
         if opts["out_dir"] is None:
-            return (f"results_dir={str(results_dir)!r} is one run's folder (its run.json); its tables would be "
+            where = "is" if run == results_dir.resolve() else f"is inside {str(run)!r},"  # <run>/model (round 35)
+            return (f"results_dir={str(results_dir)!r} {where} one run's folder (its run.json); its tables would be "
                     f"written into the run's record: give out_dir=<a folder outside it>, or results_dir=<the folder "
                     f"above it>")
         return (f"out_dir={opts['out_dir']!r} is inside the run folder {str(run)!r} (its run.json): the tables "

@@ -75,6 +75,12 @@ def fill_custom_task(cfg: Any, config: dict[str, Any]) -> bool:
     if not task.get("text_fields") and (own := [str(f) for f in config.get("sdp_text_fields") or []]):
         task.text_fields = own  # the columns its run read (config.json), as sdp-predict takes them (it asked for them)
         print(f"sdp-eval: task.text_fields=[{','.join(own)}] (the model's own)", file=sys.stderr)
+    if config.get("problem_type") == "regression" and task.get("metric") != "pearson_spearman":
+        # a regression model has one output and no classes: its scores were refused as "float labels: use
+        # task.metric=pearson_spearman", a metric sdp-eval can read from the model (round 35, noticed)
+        task.metric = "pearson_spearman"
+        print("sdp-eval: task.metric=pearson_spearman (the model's own: a regression, config.json problem_type)",
+              file=sys.stderr)
     # Not with a carve: it is cut from the run's training file, and the dev file carved in its place was scored as
     # "validation_from_train" (5 of its 20 rows) past the carve check (probe round 22, m10)
     filled = not task.get("train_file") and not task.get("validation_from_train")

@@ -19,7 +19,7 @@ def test_a_cell_with_a_run_resumed_under_other_code_is_marked(tmp_path):
     glue = (tmp_path / "tables" / "glue.md").read_text()
     assert "| MP | 80% | 90.00 (n=1)† |" in glue, glue
     summary = (tmp_path / "tables" / "summary.md").read_text()
-    assert "mixes sdp versions code:4ba7b1f10881, code:5ec2ecade1ba" in summary, summary
+    assert "mixes code versions code:4ba7b1f10881, code:5ec2ecade1ba" in summary, summary
 
 
 def test_costs_read_the_threads_a_run_was_set_to(tmp_path):

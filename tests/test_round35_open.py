@@ -274,3 +274,33 @@ def test_a_carves_rows_are_named_by_their_rows_in_the_file(tmp_path):
         texts = [r["text"] for r in csv.DictReader(fh)]
     assert len(held) == len(where) == 12 and [texts[i] for i in where] == held["text"]
     assert "__sdp_file_row__" not in held.column_names + loaded.datasets["train"].column_names
+
+
+def test_sdp_eval_reads_a_regression_models_metric_from_the_model(tmp_path):
+    """Round 35, noticed: sdp-eval of a regression model without task.metric refused its scores as "float labels
+    (a regression): use task.metric=pearson_spearman", a metric the model's config.json names (problem_type)."""
+    from sdp.cli.eval import compose_config
+
+    from sdp.evaluation import fill_custom_task
+
+    dev = write_csv(tmp_path / "dv.csv", [("a text", "1.5"), ("b text", "2.5")], header=("text", "score"))
+    cfg = compose_config(["task=custom", f"task.validation_file={dev}", "task.label_column=score"])
+    assert cfg.task.metric == "accuracy"
+    fill_custom_task(cfg, {"problem_type": "regression", "id2label": {"0": "LABEL_0"}, "sdp_text_fields": ["text"]})
+    assert cfg.task.metric == "pearson_spearman" and not cfg.task.get("label_names")
+    cfg = compose_config(["task=custom", f"task.validation_file={dev}", "task.label_column=score"])
+    fill_custom_task(cfg, {"id2label": {"0": "neg", "1": "pos"}, "sdp_text_fields": ["text"]})
+    assert cfg.task.metric == "accuracy"  # a classifier's stays
+
+
+def test_sdp_tables_of_a_folder_inside_a_run_names_the_run(tmp_path, capsys):
+    """Round 35, noticed: `sdp-tables results_dir=<run>/model` was refused as "one run's folder" (it is inside one)."""
+    from records import write_record
+
+    from cli.tables import main
+
+    write_record(tmp_path, "run", "MP", 1, 0.8)
+    (tmp_path / "run" / "model").mkdir()
+    assert main([f"results_dir={tmp_path / 'run' / 'model'}", "plots=false"]) == 2
+    err = capsys.readouterr().err
+    assert f"results_dir='{tmp_path / 'run' / 'model'}' is inside '{tmp_path / 'run'}', one run's folder" in err, err

@@ -215,7 +215,9 @@ def _versions_lines(cells: pd.DataFrame) -> list[str]:
     for r in mixed_version_cells(cells).itertuples(index=False):
         where = f"{r.task} / {r.model} / {r.method} / {fmt_sparsity(r.sparsity)}"
         extra = (f" / {r.schedule} / {r.teacher}" if r.method != "Dense" else "") + (f" [{r.variant}]" if r.variant else "")
-        out.append(f"- warning: `{where}{extra}` mixes sdp versions {', '.join(r.versions.split())} (marked †)")
+        # "sdp versions" named the wrong thing where only a plug-in's file changed (round 35, noticed): the id covers both
+        out.append(f"- warning: `{where}{extra}` mixes code versions {', '.join(r.versions.split())} (sdp's own code, "
+                   "or the plug-in files its runs loaded, differ; marked †)")
     return out
 
 

@@ -95,7 +95,8 @@ def test_summary_reports_problems(glue_tree: Path) -> None:
         "- `runs/bad/j9/metrics.json`: `final` is not an object",
         "- task=mrpc, model=minilm, method=SDP-CC, schedule=cubic, teacher=frozen, target_sparsity=50%, seed=1: "
         "`runs/sweepA/j2` (79.00); `runs/sweepB/j2` (80.00); kept `runs/sweepB/j2` (newest)",
-        "- warning: `mrpc / minilm / MP / 50% / cubic / frozen` mixes sdp versions aaa, bbb (marked †)",
+        "- warning: `mrpc / minilm / MP / 50% / cubic / frozen` mixes code versions aaa, bbb (sdp's own code, or the plug-in "
+        "files its runs loaded, differ; marked †)",
         "- `runs/sweepA/j1/trace.jsonl`: 1 unreadable line(s) skipped",
     ):
         assert line in text, line
