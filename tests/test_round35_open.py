@@ -30,6 +30,9 @@ def test_a_json_array_with_a_trailing_comma_is_said_at_its_line(tmp_path):
     with pytest.raises(DataError, match="line 2: not valid JSON"):  # JSON Lines named .json: read as such still
         scan_file(tmp_path / "lines.json", ".json", "validation_file")
     (tmp_path / "arrays.json").write_text('["a", "pos"]\n["b", "neg"]\n')  # JSON Lines of arrays: said as such
+    (tmp_path / "stray.json").write_text(json.dumps([{"text": "a", "label": "pos"}], indent=1) + "\n]\n")
+    with pytest.raises(DataError, match="line 7: not valid JSON \\(Extra data"):  # a pretty array, then a stray ]
+        scan_file(tmp_path / "stray.json", ".json", "validation_file")
     with pytest.raises(DataError, match="line 1: expected a JSON object per line, got list"):
         scan_file(tmp_path / "arrays.json", ".json", "validation_file")
 

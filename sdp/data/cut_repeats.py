@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from sdp.data.file_scan import text_key
+from sdp.data.file_scan import row_keys, text_key
 from sdp.data.fingerprint import row_digests
 from sdp.data.loading import in_file
 
@@ -28,13 +28,14 @@ def cut_rows(ds: Any, max_seq_length: int) -> np.ndarray:
     """The rows of tokenised ``ds`` (from 0) that reach ``max_seq_length`` tokens (cut to it, or that long)."""
     import pyarrow.compute as pc
 
-    lengths = pc.list_value_length(_table(ds).column("input_ids")).to_numpy(zero_copy_only=False)
+    lengths = pc.list_value_length(_table(ds, ["input_ids"]).column("input_ids")).to_numpy(zero_copy_only=False)
     return np.flatnonzero(lengths >= int(max_seq_length))
 
 
-def _table(ds: Any) -> Any:
-    """``ds``'s rows as one Arrow table, in its row order (a selected dataset's too, unlike ``ds.data``)."""
-    return ds.with_format("arrow")[:]
+def _table(ds: Any, columns: list[str]) -> Any:
+    """``ds``'s ``columns`` (those it has) as one Arrow table, in its row order (a selected dataset's too, unlike
+    ``ds.data``)."""
+    return ds.select_columns([c for c in columns if c in ds.column_names]).with_format("arrow")[:]
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
@@ -51,7 +52,7 @@ def cut_digests(ds: Any, rows: np.ndarray, max_seq_length: int) -> np.ndarray:
         return np.zeros(0, dtype="<u8")
     import pyarrow.compute as pc
 
-    part = _table(ds).take(rows)
+    part = _table(ds, ["input_ids", "token_type_ids"]).take(rows)
     digest = np.full(len(rows), _SEED, dtype=np.uint64)
     for column in ("input_ids", "token_type_ids"):
         if column not in part.column_names:
@@ -76,18 +77,18 @@ def warn_cut_repeats(task: Any, raw: Any, tokenized: Any, max_seq_length: int,
     cut = cut_rows(train, max_seq_length)
     digests = cut_digests(train, cut, max_seq_length)
     fields = [f for f in task.text_fields if f in raw[task.train_split].column_names]
-    groups: dict[int, list[int]] = {}  # digest -> every training row with it
-    for row, digest in zip(cut.tolist(), digests.tolist()):
-        groups.setdefault(digest, []).append(row)
+    groups = set(digests.tolist())
+    said: set | None = None  # every training row's text keys, made at the first twin (the text checks' rows)
     for split in task.eval_splits:
         if not groups or not fields or split not in tokenized:
             continue
         rows = cut_rows(tokenized[split], max_seq_length)
-        twins = [(r, groups[d]) for r, d in zip(rows.tolist(), cut_digests(tokenized[split], rows, max_seq_length)
-                                                 .tolist()) if d in groups]
-        # an eval row whose text is one of its twins' is a repeat by text, said by the text checks: not again here
-        found = [r + 1 for r, group in twins
-                 if _keys(raw[split], r, fields) not in {_keys(raw[task.train_split], t, fields) for t in group}]
+        twins = [r for r, d in zip(rows.tolist(), cut_digests(tokenized[split], rows, max_seq_length).tolist())
+                 if d in groups]
+        if twins and said is None:  # one set, not a twin group's keys per row: quadratic on templated rows (review)
+            said = row_keys(raw[task.train_split], fields)
+        # an eval row whose text is a training row's is a repeat by text, said by the text checks: not again here
+        found = [r + 1 for r in twins if tuple(text_key(raw[split][r][f]) for f in fields) not in said]
         if found := in_file(found, split, file_rows):
             log.warning(_said(len(found), len(tokenized[split]), found, f"task {task.name}, split {split}",
                               max_seq_length, "a training row"))
@@ -116,6 +117,3 @@ def _said(count: int, total: int, rows: list[int], where: str, length: int, whos
             f"cut, or in what the tokenizer sets aside; rows {rows[:5]}, counted from 1): their score is partly a "
             "training score; score rows the model never read, or raise task.max_seq_length")
 
-
-def _keys(ds: Any, row: int, fields: list[str]) -> tuple[str, ...]:
-    return tuple(text_key(ds[row][f]) for f in fields)

@@ -317,9 +317,10 @@ def _kind(value: object) -> str | None:
 def json_array_error(text: str, exc: json.JSONDecodeError) -> str | None:
     """Where and why a .json file that opens an array ('[') is no JSON, in words after the file's name; None for any
     other text (JSON Lines named .json). The JSON Lines reading that followed named line 1 (its '[') for an array
-    with a comma before its ']' on line 482 (probe round 35, tj1/tj2). "Extra data": a first value read whole, then
-    more (JSON Lines whose first line is an array), for the JSON Lines reading to say."""
-    if not text.lstrip().startswith("[") or exc.msg == "Extra data":
+    with a comma before its ']' on line 482 (probe round 35, tj1/tj2). "Extra data" after a first value that is all
+    of line 1: JSON Lines whose first line is an array, for the JSON Lines reading to say (not a pretty-printed
+    array with more after it: review)."""
+    if not text.lstrip().startswith("[") or (exc.msg == "Extra data" and "\n" not in text[:exc.pos].strip()):
         return None
     before = text[:exc.pos].rstrip()
     hint = (" (a comma before the closing bracket: JSON allows none there; remove it)"

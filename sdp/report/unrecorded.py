@@ -31,7 +31,7 @@ def _state(folder: Path) -> str:
     if isinstance(pid, int) and host == socket.gethostname() and pid_alive(pid):
         return f"running (PID {pid}), or its process lives on"
     if host and host != socket.gethostname():
-        return (f"no record: its lock names PID {pid} on host {host!r}, where it may still run (not checked from "
+        return (f"no record: its lock names {f'PID {pid} on ' if pid else ''}host {host!r}, where it may still run (not checked from "
                 "here), or it died there without a record; the same command resumes it")
     return ("no record: it died without one (killed: SIGKILL, the out-of-memory killer, a stopped machine); the same "
             "command resumes it (from its last checkpoint, where it wrote one)")
