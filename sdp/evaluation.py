@@ -27,7 +27,6 @@ from sdp.config import PruneConfig, model_name_from
 from sdp.crosslingual import resolve_task
 from sdp.data.batch import model_inputs
 from sdp.data.custom import SCORING_ONLY
-from sdp.data.cut_repeats import warn_cut_among
 from sdp.data.fingerprint import (
     ROWS_KEY,
     TRAINED_ROWS_KEY,
@@ -40,6 +39,7 @@ from sdp.data.fingerprint import (
 from sdp.data.loading import load_splits, resolve_data_dir
 from sdp.data.scored_rows import custom_training_file, warn_model_rows_scored, warn_rows_among
 from sdp.data.tasks import DataError
+from sdp.data.token_repeats import warn_tokens_among
 from sdp.data.tokenize import make_collator, make_dataloader, tokenize_splits
 from sdp.errors import ConfigError
 from sdp.eval_output import EVAL_KIND, check_out_dir, record_bytes
@@ -162,8 +162,8 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
                     "%s, config.json sdp_training_rows): its score is a training score, not a held-out one",
                     split, order, trained)
     tokenized = tokenize_splits(evaluated, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir)
-    if hashes is not None:  # rows differing from training rows only past the cut (probe round 35, lt2)
-        warn_cut_among(task, evaluated, {s: tokenized[s] for s in tokenized if s not in whole}, hashes,
+    if hashes is not None:  # rows read as training rows, their texts differing past the cut (probe round 35, lt2)
+        warn_tokens_among(task, evaluated, {s: tokenized[s] for s in tokenized if s not in whole}, hashes,
                        cfg.task.max_seq_length, loaded.file_rows)
     return tokenized, loaded.groups
 

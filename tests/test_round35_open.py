@@ -191,8 +191,8 @@ def test_rows_differing_from_training_rows_only_past_the_cut_are_said(tmp_path, 
     from omegaconf import OmegaConf
 
     from sdp.data.custom import custom_task
-    from sdp.data.cut_repeats import warn_cut_repeats
     from sdp.data.loading import load_splits
+    from sdp.data.token_repeats import warn_token_repeats
     from sdp.data.tokenize import tokenize_splits
 
     train, twins = _cut_files(tmp_path)
@@ -200,12 +200,12 @@ def test_rows_differing_from_training_rows_only_past_the_cut_are_said(tmp_path, 
                                          "text_fields": ["text"], "label_column": "label", "metric": "accuracy"}))
     raw = load_splits(task, None).datasets
     with caplog.at_level(logging.WARNING, logger="sdp"):
-        warn_cut_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 12), 12)
+        warn_token_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 12), 12)
     assert "split validation: 6 of 8 rows are a training row as the model reads them: the same tokens at " \
            "task.max_seq_length=12" in caplog.text and "rows [1, 2, 3, 4, 5]" in caplog.text, caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="sdp"):  # read whole at 64 tokens: other rows, rightly quiet
-        warn_cut_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 64), 64)
+        warn_token_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 64), 64)
     assert "as the model reads them" not in caplog.text
     # two training rows alike at the cut, a dev row the second's very text: a repeat by text (said so), not here too
     base = "review says the film was good and then goes on about the actors and the music at length"
@@ -216,8 +216,19 @@ def test_rows_differing_from_training_rows_only_past_the_cut_are_said(tmp_path, 
     raw = load_splits(task, None).datasets
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="sdp"):
-        warn_cut_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 12), 12)
+        warn_token_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 12), 12)
     assert "as the model reads them" not in caplog.text, caplog.text
+    # texts the tokenizer reads alike, whole: spacing around punctuation, a zero-width joiner an uncased BERT drops
+    train = write_csv(tmp_path / "tr3.csv", [("good,film", "a"), ("agood film", "b"), ("bad film", "a")])
+    dev = write_csv(tmp_path / "dv3.csv", [("good , film", "a"), ("a\u200dgood film", "b"), ("new film", "a")])
+    task = custom_task(OmegaConf.create({"name": "custom", "train_file": train, "validation_file": dev,
+                                         "text_fields": ["text"], "label_column": "label", "metric": "accuracy"}))
+    raw = load_splits(task, None).datasets
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="sdp"):
+        warn_token_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 32), 32)
+    assert "split validation: 2 of 3 rows are a training row as the model reads them" in caplog.text, caplog.text
+    assert "rows [1, 2], counted from 1" in caplog.text, caplog.text
 
 
 def test_sdp_eval_says_rows_differing_from_a_models_training_rows_only_past_the_cut(tmp_path, caplog, tokenizer):
@@ -230,9 +241,9 @@ def test_sdp_eval_says_rows_differing_from_a_models_training_rows_only_past_the_
     from omegaconf import OmegaConf
 
     from sdp.data.custom import custom_task
-    from sdp.data.cut_repeats import warn_cut_among, warn_cut_repeats
     from sdp.data.fingerprint import read_row_hashes
     from sdp.data.loading import load_splits
+    from sdp.data.token_repeats import warn_token_repeats, warn_tokens_among
     from sdp.data.tokenize import tokenize_splits
     from sdp.run.data_record import record_data
 
@@ -246,12 +257,12 @@ def test_sdp_eval_says_rows_differing_from_a_models_training_rows_only_past_the_
     cfg = OmegaConf.create({"resume": False, "seed": 1, "task": {"name": "custom"}, "dense": {"checkpoint": None},
                             "model": {"pretrained": None}, "max_train_samples": None})
     record_data(run, cfg, datasets.DatasetDict({"train": raw["train"]}), main_process=True, fields=("text",),
-                cut_ids=warn_cut_repeats(task, raw, tokenized, 12))
+                token_ids=warn_token_repeats(task, raw, tokenized, 12))
     hashes = read_row_hashes(run)
     assert len(hashes) == 24  # 12 texts, 12 rows cut at 12 tokens
     with caplog.at_level(logging.WARNING, logger="sdp"):
         sample = {"validation": np.arange(100, 108)}  # a sample's rows: named by their rows in the file
-        warn_cut_among(task, raw, {"validation": tokenized["validation"]}, hashes, 12, sample)
+        warn_tokens_among(task, raw, {"validation": tokenized["validation"]}, hashes, 12, sample)
     assert "split validation: 6 of 8 rows are rows model_dir was trained on (its sdp_training_rows.u64) as the " \
            "model reads them" in caplog.text and "rows [101, 102, 103, 104, 105]" in caplog.text, caplog.text
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from sdp.data.cut_repeats import warn_cut_repeats
 from sdp.data.loading import load_run_splits
 from sdp.data.tasks import TaskSpec
+from sdp.data.token_repeats import warn_token_repeats
 from sdp.data.tokenize import PaddingCollator, make_collator, make_dataloader, tokenize_splits
 from sdp.errors import ConfigError
 
@@ -24,7 +24,7 @@ class RunData:
     train_loader: Any
     eval_loaders: dict[str, Any]  # one per evaluated split, in task.eval_splits order
     raw: Any  # the loaded splits before tokenising (their fingerprints identify the run's data)
-    cut_ids: Any = ()  # hashes of the training rows cut at task.max_seq_length, for its ROW_KEYS_FILE (cut_repeats.py)
+    token_ids: Any = ()  # hashes of the training rows' token ids, for the run's ROW_KEYS_FILE (token_repeats.py)
 
 
 def build_data(cfg: Any, task: TaskSpec, tokenizer, accelerator) -> RunData:
@@ -33,7 +33,7 @@ def build_data(cfg: Any, task: TaskSpec, tokenizer, accelerator) -> RunData:
         loaded = load_run_splits(cfg, task)
         raw = loaded.datasets
         tokenized = tokenize_splits(raw, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir)
-        cut_ids = warn_cut_repeats(task, raw, tokenized, cfg.task.max_seq_length, loaded.file_rows)  # round 35, lt1
+        token_ids = warn_token_repeats(task, raw, tokenized, cfg.task.max_seq_length, loaded.file_rows)  # round 35
     train = tokenized[task.train_split]
     if len(train) < cfg.train.batch_size:
         raise ConfigError(
@@ -54,7 +54,7 @@ def build_data(cfg: Any, task: TaskSpec, tokenizer, accelerator) -> RunData:
     return RunData(
         datasets=tokenized,
         raw=raw,
-        cut_ids=cut_ids,
+        token_ids=token_ids,
         groups=loaded.groups,
         dropped_rows=loaded.dropped_rows,
         collator=collator,

@@ -29,10 +29,10 @@ STARTS_FROM = (("dense", "checkpoint"), ("model", "pretrained"))
 
 
 def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool, fields: Any = (),
-                cut_ids: Any = ()) -> dict[str, str]:
+                token_ids: Any = ()) -> dict[str, str]:
     """Fingerprint the loaded splits (and the model folders it reads); refuse a resume on other data or another
     model folder's content; record them in the run record, and the training rows' texts (``fields``) by row, with the
-    hashes of those cut at task.max_seq_length (``cut_ids``: sdp/data/cut_repeats.py)."""
+    hashes of their token ids (``token_ids``: sdp/data/token_repeats.py)."""
     fingerprints = {**split_fingerprints(raw), **input_fingerprints(cfg)}
     extra = run_data_keys(cfg, raw)  # the training rows in any order, a custom task's files by content
     from sdp.training_rows import check_checkpoint_rows  # a carve's refused, other rows said (round 31, dc2)
@@ -46,8 +46,8 @@ def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool, fields: An
         same = record.get("data_fingerprint") == fingerprints and row_hashes_read(run_dir)[0] is not None
         write_run_record(run_dir, cfg, data=fingerprints, **extra)
         if not same:
-            cut = [cut_ids] if len(cut_ids) else []  # the training rows as cut at task.max_seq_length (round 35)
-            write_row_hashes(run_dir, raw.get("train"), fields, [*_started_from(cfg), *cut])
+            tokens = [token_ids] if len(token_ids) else []  # the rows as the model reads them (round 35, lt1)
+            write_row_hashes(run_dir, raw.get("train"), fields, [*_started_from(cfg), *tokens])
     return fingerprints
 
 

@@ -1,0 +1,108 @@
+"""Eval rows that are training rows as the model reads them: rows of other texts that the tokenizer turns into the
+same token ids. Texts cut to task.max_seq_length tokens are one input when they differ only past the cut: a test
+file of training rows whose last words were replaced was scored as held-out, while the model read 60 of its 60 rows
+as training rows (probe round 35, lt1; sdp-eval of the model alike, lt2), because every repeat check compares whole
+texts (text_key, one reading for every tokenizer). What a tokenizer sets aside is alike: `good,film` and
+`good , film`, or a zero-width joiner an uncased BERT drops.
+
+Every row's token ids (with its token type ids) are hashed to 8 bytes by a seeded 64-bit mix, numpy over all rows at
+once (a hash per row in Python cost 16 s for 400k rows of 128 tokens); the seed keeps them apart from the text
+hashes they share a model's ROW_KEYS_FILE with (sdp/data/fingerprint.py)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from sdp.data.file_scan import row_keys, text_key
+from sdp.data.fingerprint import row_digests
+from sdp.data.loading import in_file
+
+log = logging.getLogger("sdp")
+
+_SEED = np.uint64(0x5D9C_07C0_1D5E_ED01)  # the token hashes' own start: no text hash is made this way
+
+
+def _table(ds: Any, columns: list[str]) -> Any:
+    """``ds``'s ``columns`` (those it has) as one Arrow table, in its row order (a selected dataset's too, unlike
+    ``ds.data``)."""
+    return ds.select_columns([c for c in columns if c in ds.column_names]).with_format("arrow")[:]
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on every element (uint64 arithmetic wraps, as the hash wants)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def token_digests(ds: Any) -> np.ndarray:
+    """The 8-byte hash of each row's token ids (with its token type ids, where a pair has them), in row order."""
+    import pyarrow.compute as pc
+
+    table = _table(ds, ["input_ids", "token_type_ids"])
+    digest = np.full(len(table), _SEED, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for column in ("input_ids", "token_type_ids"):
+            if column not in table.column_names or not len(table):
+                continue
+            ids = table.column(column).combine_chunks()
+            values = pc.list_flatten(ids).to_numpy(zero_copy_only=False).astype(np.int64).view(np.uint64)
+            lengths = pc.list_value_length(ids).to_numpy(zero_copy_only=False).astype(np.int64)
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])  # where each row's ids begin in ``values``
+            for j in range(int(lengths.max(initial=0))):  # position by position, over the rows that long
+                live = np.flatnonzero(lengths > j)
+                digest[live] = _mix(digest[live] ^ (values[starts[live] + j] + np.uint64(j + 1)))
+            digest = _mix(digest ^ lengths.astype(np.uint64))  # the length ends the row: [5] is not [5, 0]
+    return digest.astype("<u8")
+
+
+def warn_token_repeats(task: Any, raw: Any, tokenized: Any, max_seq_length: int,
+                       file_rows: dict | None = None) -> np.ndarray:
+    """sdp-run: each eval split's rows whose tokens are a training row's and whose texts are not (those are said
+    already: sdp/data/custom.py, loading.warn_eval_rows_trained); ``file_rows``: a sampled split's rows in its file.
+    Returns the training rows' token hashes (unique), for the run's ROW_KEYS_FILE: hashed once."""
+    train = tokenized.get(task.train_split) if hasattr(tokenized, "get") else None
+    if train is None:
+        return np.zeros(0, dtype="<u8")
+    digests = token_digests(train)
+    fields = [f for f in task.text_fields if f in raw[task.train_split].column_names]
+    said: set | None = None  # every training row's text keys, made at the first twin (the text checks' rows)
+    for split in task.eval_splits:
+        if not fields or split not in tokenized or not len(tokenized[split]):
+            continue
+        twins = np.flatnonzero(np.isin(token_digests(tokenized[split]), digests)).tolist()
+        if twins and said is None:  # one set: a twin group's keys per row was quadratic on templated rows (review)
+            said = row_keys(raw[task.train_split], fields)
+        # an eval row whose text is a training row's is a repeat by text, said by the text checks: not again here
+        found = [r + 1 for r in twins if tuple(text_key(raw[split][r][f]) for f in fields) not in said]
+        if found := in_file(found, split, file_rows):
+            log.warning(_said(len(found), len(tokenized[split]), found, f"task {task.name}, split {split}",
+                              max_seq_length, "a training row"))
+    return np.unique(digests)
+
+
+def warn_tokens_among(task: Any, raw: Any, tokenized: Any, hashes: Any, max_seq_length: int,
+                      file_rows: dict | None = None) -> None:
+    """sdp-eval: the rows of each scored split whose tokens are a training row's, by the hashes of the model's
+    ROW_KEYS_FILE, and whose texts are not (those are said already: scored_rows.warn_rows_among)."""
+    for split, ds in tokenized.items():
+        if not len(ds):
+            continue
+        hit = np.flatnonzero(np.isin(token_digests(ds), hashes))
+        fields = [f for f in task.text_fields if f in raw[split].column_names]
+        if len(hit) and fields:
+            hit = hit[~np.isin(row_digests(raw[split].select(hit.tolist()), fields), hashes)]
+        if found := in_file([int(r) + 1 for r in hit], split, file_rows):
+            log.warning("sdp-eval: " + _said(len(found), len(ds), found, f"split {split}", max_seq_length,
+                                             "rows model_dir was trained on (its sdp_training_rows.u64)"))
+
+
+def _said(count: int, total: int, rows: list[int], where: str, length: int, whose: str) -> str:
+    return (f"{where}: {count} of {total} rows are {whose} as the model reads them: the same tokens at "
+            f"task.max_seq_length={length}, their texts differing only where the model does not read them (past the "
+            f"cut, or in what the tokenizer sets aside; rows {rows[:5]}, counted from 1): their score is partly a "
+            "training score; score rows the model never read (or raise task.max_seq_length, where they differ past it)")
+
