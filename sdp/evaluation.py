@@ -162,9 +162,9 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
                     "%s, config.json sdp_training_rows): its score is a training score, not a held-out one",
                     split, order, trained)
     tokenized = tokenize_splits(evaluated, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir)
-    if hashes is not None:  # rows read as training rows, their texts differing past the cut (probe round 35, lt2)
+    if hashes is not None:  # rows read as training rows, their texts not: cut alike, or read alike (round 35, lt2)
         warn_tokens_among(task, evaluated, {s: tokenized[s] for s in tokenized if s not in whole}, hashes,
-                       cfg.task.max_seq_length, loaded.file_rows)
+                          cfg.task.max_seq_length, loaded.file_rows)
     return tokenized, loaded.groups
 
 

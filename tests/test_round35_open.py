@@ -201,8 +201,9 @@ def test_rows_differing_from_training_rows_only_past_the_cut_are_said(tmp_path, 
     raw = load_splits(task, None).datasets
     with caplog.at_level(logging.WARNING, logger="sdp"):
         warn_token_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 12), 12)
-    assert "split validation: 6 of 8 rows are a training row as the model reads them: the same tokens at " \
-           "task.max_seq_length=12" in caplog.text and "rows [1, 2, 3, 4, 5]" in caplog.text, caplog.text
+    assert "split validation: 6 of 8 rows are a training row as the model reads them: the same token ids, their " \
+           "texts differing only where the model does not read them (6 cut at task.max_seq_length=12, differing past " \
+           "it; rows [1, 2, 3, 4, 5]" in caplog.text and "(or raise task.max_seq_length)" in caplog.text, caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="sdp"):  # read whole at 64 tokens: other rows, rightly quiet
         warn_token_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 64), 64)
@@ -213,11 +214,16 @@ def test_rows_differing_from_training_rows_only_past_the_cut_are_said(tmp_path, 
     dev = write_csv(tmp_path / "dv2.csv", [(base + " ending y", "b"), ("new", "a"), ("newer", "b")])
     task = custom_task(OmegaConf.create({"name": "custom", "train_file": train, "validation_file": dev,
                                          "text_fields": ["text"], "label_column": "label", "metric": "accuracy"}))
-    raw = load_splits(task, None).datasets
+    loaded = load_splits(task, None)
+    raw = loaded.datasets
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="sdp"):
-        warn_token_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 12), 12)
-    assert "as the model reads them" not in caplog.text, caplog.text
+        warn_token_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 12), 12, text_checked=loaded.text_checked)
+    assert loaded.text_checked == {"validation"} and "rows trained on" not in caplog.text
+    assert "as the model reads them" not in caplog.text and "repeat a row trained on" not in caplog.text, caplog.text
+    with caplog.at_level(logging.WARNING, logger="sdp"):  # a source with no text check (Hub, plug-in): said here
+        warn_token_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 12), 12, text_checked=frozenset())
+    assert "split validation: 1 of 3 rows repeat a row trained on (the same text" in caplog.text, caplog.text
     # texts the tokenizer reads alike, whole: spacing around punctuation, a zero-width joiner an uncased BERT drops
     train = write_csv(tmp_path / "tr3.csv", [("good,film", "a"), ("agood film", "b"), ("bad film", "a")])
     dev = write_csv(tmp_path / "dv3.csv", [("good , film", "a"), ("a\u200dgood film", "b"), ("new film", "a")])
@@ -228,7 +234,8 @@ def test_rows_differing_from_training_rows_only_past_the_cut_are_said(tmp_path, 
     with caplog.at_level(logging.WARNING, logger="sdp"):
         warn_token_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 32), 32)
     assert "split validation: 2 of 3 rows are a training row as the model reads them" in caplog.text, caplog.text
-    assert "rows [1, 2], counted from 1" in caplog.text, caplog.text
+    assert "(2 read whole, differing in what the tokenizer sets aside or reads as an unknown token; rows [1, 2], " \
+           "counted from 1)" in caplog.text and "raise task.max_seq_length" not in caplog.text, caplog.text
 
 
 def test_sdp_eval_says_rows_differing_from_a_models_training_rows_only_past_the_cut(tmp_path, caplog, tokenizer):
@@ -259,12 +266,28 @@ def test_sdp_eval_says_rows_differing_from_a_models_training_rows_only_past_the_
     record_data(run, cfg, datasets.DatasetDict({"train": raw["train"]}), main_process=True, fields=("text",),
                 token_ids=warn_token_repeats(task, raw, tokenized, 12))
     hashes = read_row_hashes(run)
-    assert len(hashes) == 24  # 12 texts, 12 rows cut at 12 tokens
+    assert len(hashes) == 24  # 12 texts, 12 token rows
     with caplog.at_level(logging.WARNING, logger="sdp"):
         sample = {"validation": np.arange(100, 108)}  # a sample's rows: named by their rows in the file
         warn_tokens_among(task, raw, {"validation": tokenized["validation"]}, hashes, 12, sample)
     assert "split validation: 6 of 8 rows are rows model_dir was trained on (its sdp_training_rows.u64) as the " \
            "model reads them" in caplog.text and "rows [101, 102, 103, 104, 105]" in caplog.text, caplog.text
+    # rows read whole: their token hashes are in the file too (texts the tokenizer reads alike)
+    train = write_csv(tmp_path / "tr3.csv", [("good,film", "a"), ("agood film", "b"), ("bad film", "a")])
+    dev = write_csv(tmp_path / "dv3.csv", [("good , film", "a"), ("a\u200dgood film", "b"), ("new film", "a")])
+    task = custom_task(OmegaConf.create({"name": "custom", "train_file": train, "validation_file": dev,
+                                         "text_fields": ["text"], "label_column": "label", "metric": "accuracy"}))
+    raw = load_splits(task, None).datasets
+    tokenized = tokenize_splits(raw, task, tokenizer, 32)
+    short = tmp_path / "short"
+    short.mkdir()
+    record_data(short, cfg, datasets.DatasetDict({"train": raw["train"]}), main_process=True, fields=("text",),
+                token_ids=warn_token_repeats(task, raw, tokenized, 32))
+    assert len(read_row_hashes(short)) == 6  # 3 texts, 3 token rows
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="sdp"):
+        warn_tokens_among(task, raw, {"validation": tokenized["validation"]}, read_row_hashes(short), 32)
+    assert "split validation: 2 of 3 rows are rows model_dir was trained on" in caplog.text, caplog.text
 
 
 def test_a_carves_rows_are_named_by_their_rows_in_the_file(tmp_path):

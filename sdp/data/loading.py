@@ -269,6 +269,9 @@ class LoadedSplits:
     # eval split -> each sampled row's row in the split as read, from 0 (max_eval_samples): a warning names those rows,
     # not their positions in the sample (sdp-eval named rows 2, 4 and 5 of a file as trained on: probe round 35, rn2)
     file_rows: dict[str, np.ndarray] = field(default_factory=dict)
+    # eval splits whose rows were compared by text with the training rows as they were read (sdp/data/token_repeats.py
+    # says the repeats of the others, a Hub or plug-in source's: review of round 35's fixes)
+    text_checked: frozenset[str] = frozenset()
 
 
 def load_splits(
@@ -305,6 +308,7 @@ def load_splits(
     dropped: dict[str, int] = {}  # per split, in load order, for the sources that drop rows
     positions: dict[str, tuple[list[int], int]] = {}  # their kept rows' positions (SplitRows), for parallel samples
     file_rows: dict[str, np.ndarray] = {}  # LoadedSplits.file_rows
+    checked = set(task.eval_splits) if task.source == "custom" else set()  # its files compared (sdp/data/custom.py)
     if root is None and task.source not in FILE_SOURCES:
         hub = _load_from_hub(task)
         for split in splits:
@@ -339,6 +343,7 @@ def load_splits(
     if validation_from_train:
         out[task.train_split], held = carve_validation(out[task.train_split], validation_from_train, validation_seed)
         _warn_repeated_rows(task, out[task.train_split], held, validation_from_train)
+        checked.add(VALIDATION_FROM_TRAIN)
         _warn_untrained_held_out_classes(task, out[task.train_split], held, validation_from_train)
         held = subsample(held, max_eval_samples)
         file_rows[VALIDATION_FROM_TRAIN] = np.asarray(held[_FILE_ROW], dtype=np.int64)
@@ -347,6 +352,7 @@ def load_splits(
     else:
         if root is not None and task.source == "glue" and task.train_split in out:  # a GLUE folder (round 31, gl1)
             warn_eval_rows_trained(task, out)
+            checked.update(task.eval_splits)
         for split in task.eval_splits:
             rows = out[split].add_column(_FILE_ROW, np.arange(len(out[split]), dtype=np.int64)) \
                 if max_eval_samples is not None else out[split]
@@ -362,7 +368,7 @@ def load_splits(
     check_class_metric_defined(task, out)
     _check_ranking_defined(task, out)
     splits_out = datasets.DatasetDict({split: add_idx(ds) for split, ds in out.items()})
-    return LoadedSplits(splits_out, query_groups(task, splits_out), dropped, file_rows)
+    return LoadedSplits(splits_out, query_groups(task, splits_out), dropped, file_rows, frozenset(checked))
 
 
 def _check_ranking_defined(task: TaskSpec, splits: dict[str, datasets.Dataset]) -> None:

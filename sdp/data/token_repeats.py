@@ -59,10 +59,11 @@ def token_digests(ds: Any) -> np.ndarray:
     return digest.astype("<u8")
 
 
-def warn_token_repeats(task: Any, raw: Any, tokenized: Any, max_seq_length: int,
-                       file_rows: dict | None = None) -> np.ndarray:
-    """sdp-run: each eval split's rows whose tokens are a training row's and whose texts are not (those are said
-    already: sdp/data/custom.py, loading.warn_eval_rows_trained); ``file_rows``: a sampled split's rows in its file.
+def warn_token_repeats(task: Any, raw: Any, tokenized: Any, max_seq_length: int, file_rows: dict | None = None,
+                       text_checked: frozenset = frozenset()) -> np.ndarray:
+    """sdp-run: each eval split's rows whose tokens are a training row's. Those whose texts are a training row's too
+    are said by the text checks where a split had them (``text_checked``: LoadedSplits.text_checked), and here
+    where it had none (a Hub or plug-in source: review of 432f075); ``file_rows``: a sampled split's rows in its file.
     Returns the training rows' token hashes (unique), for the run's ROW_KEYS_FILE: hashed once."""
     train = tokenized.get(task.train_split) if hasattr(tokenized, "get") else None
     if train is None:
@@ -76,11 +77,17 @@ def warn_token_repeats(task: Any, raw: Any, tokenized: Any, max_seq_length: int,
         twins = np.flatnonzero(np.isin(token_digests(tokenized[split]), digests)).tolist()
         if twins and said is None:  # one set: a twin group's keys per row was quadratic on templated rows (review)
             said = row_keys(raw[task.train_split], fields)
-        # an eval row whose text is a training row's is a repeat by text, said by the text checks: not again here
-        found = [r + 1 for r in twins if tuple(text_key(raw[split][r][f]) for f in fields) not in said]
-        if found := in_file(found, split, file_rows):
-            log.warning(_said(len(found), len(tokenized[split]), found, f"task {task.name}, split {split}",
+        same_text = [tuple(text_key(raw[split][r][f]) for f in fields) in said for r in twins]
+        where = f"task {task.name}, split {split}"
+        if token_only := [r + 1 for r, same in zip(twins, same_text) if not same]:
+            log.warning(_said(in_file(token_only, split, file_rows), tokenized[split], token_only, where,
                               max_seq_length, "a training row"))
+        if split not in text_checked and (repeats := in_file([r + 1 for r, same in zip(twins, same_text) if same],
+                                                              split, file_rows)):
+            log.warning("%s: %d of %d rows repeat a row trained on (the same %s, up to letter case, spacing, accents, "
+                        "invisible characters and Unicode form; rows %s, counted from 1): their score is partly a "
+                        "training score; score rows the model never read", where, len(repeats),
+                        len(tokenized[split]), ", ".join(fields), repeats[:5])
     return np.unique(digests)
 
 
@@ -95,14 +102,24 @@ def warn_tokens_among(task: Any, raw: Any, tokenized: Any, hashes: Any, max_seq_
         fields = [f for f in task.text_fields if f in raw[split].column_names]
         if len(hit) and fields:
             hit = hit[~np.isin(row_digests(raw[split].select(hit.tolist()), fields), hashes)]
-        if found := in_file([int(r) + 1 for r in hit], split, file_rows):
-            log.warning("sdp-eval: " + _said(len(found), len(ds), found, f"split {split}", max_seq_length,
-                                             "rows model_dir was trained on (its sdp_training_rows.u64)"))
+        if len(hit):
+            positions = [int(r) + 1 for r in hit]
+            log.warning("sdp-eval: " + _said(in_file(positions, split, file_rows), ds, positions, f"split {split}",
+                                             max_seq_length, "rows model_dir was trained on (its sdp_training_rows.u64)"))
 
 
-def _said(count: int, total: int, rows: list[int], where: str, length: int, whose: str) -> str:
-    return (f"{where}: {count} of {total} rows are {whose} as the model reads them: the same tokens at "
-            f"task.max_seq_length={length}, their texts differing only where the model does not read them (past the "
-            f"cut, or in what the tokenizer sets aside; rows {rows[:5]}, counted from 1): their score is partly a "
-            "training score; score rows the model never read (or raise task.max_seq_length, where they differ past it)")
+def _said(rows: list[int], ds: Any, positions: list[int], where: str, length: int, whose: str) -> str:
+    """The warning for token twins ``rows`` (as named: file rows), at ``positions`` of tokenised ``ds`` (from 1):
+    how many were cut at the length, and how many read whole (the tokenizer set aside what differs, or read it as
+    one unknown token: 'great 😀' and 'great 😡' are one input to MiniLM)."""
+    import pyarrow.compute as pc
 
+    lengths = pc.list_value_length(_table(ds, ["input_ids"]).column("input_ids")).to_numpy(zero_copy_only=False)
+    cut = int(np.sum(lengths[np.asarray(positions) - 1] >= int(length)))
+    why = [f"{cut} cut at task.max_seq_length={length}, differing past it"] * bool(cut) + [
+        f"{len(rows) - cut} read whole, differing in what the tokenizer sets aside or reads as an unknown token"] * bool(
+        len(rows) - cut)
+    return (f"{where}: {len(rows)} of {len(ds)} rows are {whose} as the model reads them: the same token ids, their "
+            f"texts differing only where the model does not read them ({'; '.join(why)}; rows {rows[:5]}, counted "
+            "from 1): their score is partly a training score; score rows the model never read"
+            + (" (or raise task.max_seq_length)" if cut else ""))
