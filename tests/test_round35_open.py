@@ -238,34 +238,42 @@ def test_rows_differing_from_training_rows_only_past_the_cut_are_said(tmp_path, 
            "counted from 1)" in caplog.text and "raise task.max_seq_length" not in caplog.text, caplog.text
 
 
-def test_sdp_eval_says_rows_differing_from_a_models_training_rows_only_past_the_cut(tmp_path, caplog, tokenizer):
-    """lt2: sdp-eval of that model on the test file: `custom accuracy=56.67 (60 examples)`, only the length warning
-    (the model's sdp_training_rows.u64 held whole-text keys). Its hash file now holds the cut rows' tokens too."""
-    import logging
-
+def _model_hashes(tmp_path, name, train, dev, tokenizer, length):
+    """A custom task of ``train``/``dev``, its splits read and tokenised at ``length``, and the ROW_KEYS_FILE a run on
+    them writes (in ``tmp_path/name``), read back: (task, raw, tokenized, hashes)."""
     import datasets
-    import numpy as np
     from omegaconf import OmegaConf
 
     from sdp.data.custom import custom_task
     from sdp.data.fingerprint import read_row_hashes
     from sdp.data.loading import load_splits
-    from sdp.data.token_repeats import warn_token_repeats, warn_tokens_among
+    from sdp.data.token_repeats import warn_token_repeats
     from sdp.data.tokenize import tokenize_splits
     from sdp.run.data_record import record_data
 
-    train, twins = _cut_files(tmp_path)
-    task = custom_task(OmegaConf.create({"name": "custom", "train_file": train, "validation_file": twins,
+    task = custom_task(OmegaConf.create({"name": "custom", "train_file": train, "validation_file": dev,
                                          "text_fields": ["text"], "label_column": "label", "metric": "accuracy"}))
     raw = load_splits(task, None).datasets
-    tokenized = tokenize_splits(raw, task, tokenizer, 12)
-    run = tmp_path / "run"
+    tokenized = tokenize_splits(raw, task, tokenizer, length)
+    run = tmp_path / name
     run.mkdir()
     cfg = OmegaConf.create({"resume": False, "seed": 1, "task": {"name": "custom"}, "dense": {"checkpoint": None},
                             "model": {"pretrained": None}, "max_train_samples": None})
     record_data(run, cfg, datasets.DatasetDict({"train": raw["train"]}), main_process=True, fields=("text",),
-                token_ids=warn_token_repeats(task, raw, tokenized, 12))
-    hashes = read_row_hashes(run)
+                token_ids=warn_token_repeats(task, raw, tokenized, length))
+    return task, raw, tokenized, read_row_hashes(run)
+
+
+def test_sdp_eval_says_rows_differing_from_a_models_training_rows_only_past_the_cut(tmp_path, caplog, tokenizer):
+    """lt2: sdp-eval of that model on the test file: `custom accuracy=56.67 (60 examples)`, only the length warning
+    (the model's sdp_training_rows.u64 held whole-text keys). Its hash file now holds the rows' token hashes too."""
+    import logging
+
+    import numpy as np
+
+    from sdp.data.token_repeats import warn_tokens_among
+
+    task, raw, tokenized, hashes = _model_hashes(tmp_path, "run", *_cut_files(tmp_path), tokenizer, 12)
     assert len(hashes) == 24  # 12 texts, 12 token rows
     with caplog.at_level(logging.WARNING, logger="sdp"):
         sample = {"validation": np.arange(100, 108)}  # a sample's rows: named by their rows in the file
@@ -275,18 +283,11 @@ def test_sdp_eval_says_rows_differing_from_a_models_training_rows_only_past_the_
     # rows read whole: their token hashes are in the file too (texts the tokenizer reads alike)
     train = write_csv(tmp_path / "tr3.csv", [("good,film", "a"), ("agood film", "b"), ("bad film", "a")])
     dev = write_csv(tmp_path / "dv3.csv", [("good , film", "a"), ("a\u200dgood film", "b"), ("new film", "a")])
-    task = custom_task(OmegaConf.create({"name": "custom", "train_file": train, "validation_file": dev,
-                                         "text_fields": ["text"], "label_column": "label", "metric": "accuracy"}))
-    raw = load_splits(task, None).datasets
-    tokenized = tokenize_splits(raw, task, tokenizer, 32)
-    short = tmp_path / "short"
-    short.mkdir()
-    record_data(short, cfg, datasets.DatasetDict({"train": raw["train"]}), main_process=True, fields=("text",),
-                token_ids=warn_token_repeats(task, raw, tokenized, 32))
-    assert len(read_row_hashes(short)) == 6  # 3 texts, 3 token rows
+    task, raw, tokenized, hashes = _model_hashes(tmp_path, "short", train, dev, tokenizer, 32)
+    assert len(hashes) == 6  # 3 texts, 3 token rows
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="sdp"):
-        warn_tokens_among(task, raw, {"validation": tokenized["validation"]}, read_row_hashes(short), 32)
+        warn_tokens_among(task, raw, {"validation": tokenized["validation"]}, hashes, 32)
     assert "split validation: 2 of 3 rows are rows model_dir was trained on" in caplog.text, caplog.text
 
 
