@@ -36,6 +36,7 @@ from sdp.data.fingerprint import (
     split_fingerprints,
     trained_rows_error,
 )
+from sdp.data.glue_local import trained_rows
 from sdp.data.loading import load_splits, resolve_data_dir
 from sdp.data.scored_rows import custom_training_file, warn_model_rows_scored, warn_rows_among
 from sdp.data.tasks import DataError
@@ -123,11 +124,12 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
     carved = bool(cfg.task.get("validation_from_train"))
     # A carve depends on the training rows it is cut from: max_train_samples as the run had it (None scored
     # 622 rows of the whole RTE file for a model whose run held out 16 of 64, with its 48 training rows among them)
-    loaded = load_splits(task, resolve_data_dir(cfg.data_dir),
-                         max_train_samples=cfg.max_train_samples if carved else None,
-                         max_eval_samples=cfg.max_eval_samples,
-                         validation_from_train=cfg.task.get("validation_from_train"),
-                         validation_seed=cfg.task.get("validation_seed", 0), read_train=carved)
+    with trained_rows(cfg):  # a GLUE training file's rows under two labels, among the carve's (probe round 36, gt2)
+        loaded = load_splits(task, resolve_data_dir(cfg.data_dir),
+                             max_train_samples=cfg.max_train_samples if carved else None,
+                             max_eval_samples=cfg.max_eval_samples,
+                             validation_from_train=cfg.task.get("validation_from_train"),
+                             validation_seed=cfg.task.get("validation_seed", 0), read_train=carved)
     raw = loaded.datasets
     if carved and (error := trained_rows_error(config, split_fingerprints({"train": raw[task.train_split]})["train"],
                                                rows_fingerprint(raw[task.train_split]))):
