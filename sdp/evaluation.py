@@ -36,6 +36,7 @@ from sdp.data.fingerprint import (
     split_fingerprints,
     trained_rows_error,
 )
+from sdp.data.glue_local import trained_rows
 from sdp.data.loading import load_splits, resolve_data_dir
 from sdp.data.scored_rows import custom_training_file, warn_model_rows_scored, warn_rows_among
 from sdp.data.tasks import DataError
@@ -45,8 +46,9 @@ from sdp.errors import ConfigError
 from sdp.eval_output import EVAL_KIND, check_out_dir, record_bytes
 from sdp.io import folder_lock, write_json
 from sdp.metrics import compute_metrics_noting, eval_queries
-from sdp.models.inspect import changed_weights, length_error
+from sdp.models.inspect import PRUNABLE_KEY, changed_weights, length_error
 from sdp.pruning.masks import select_prunable, sparsity_report
+from sdp.pruning.patterns import check_patterns
 from sdp.run.env import versions
 from sdp.saved_model import (
     SavedModel,
@@ -76,8 +78,7 @@ def fill_custom_task(cfg: Any, config: dict[str, Any]) -> bool:
         task.text_fields = own  # the columns its run read (config.json), as sdp-predict takes them (it asked for them)
         print(f"sdp-eval: task.text_fields=[{','.join(own)}] (the model's own)", file=sys.stderr)
     if config.get("problem_type") == "regression" and task.get("metric") != "pearson_spearman":
-        # a regression model has one output and no classes: its scores were refused as "float labels: use
-        # task.metric=pearson_spearman", a metric sdp-eval can read from the model (round 35, noticed)
+        # one output, no classes: its scores were refused as float labels needing this metric (round 35, noticed)
         task.metric = "pearson_spearman"
         print("sdp-eval: task.metric=pearson_spearman (the model's own: a regression, config.json problem_type)",
               file=sys.stderr)
@@ -129,11 +130,12 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
     carved = bool(cfg.task.get("validation_from_train"))
     # A carve depends on the training rows it is cut from: max_train_samples as the run had it (None scored
     # 622 rows of the whole RTE file for a model whose run held out 16 of 64, with its 48 training rows among them)
-    loaded = load_splits(task, resolve_data_dir(cfg.data_dir),
-                         max_train_samples=cfg.max_train_samples if carved else None,
-                         max_eval_samples=cfg.max_eval_samples,
-                         validation_from_train=cfg.task.get("validation_from_train"),
-                         validation_seed=cfg.task.get("validation_seed", 0), read_train=carved)
+    with trained_rows(cfg):  # a GLUE training file's rows under two labels, among the carve's (probe round 36, gt2)
+        loaded = load_splits(task, resolve_data_dir(cfg.data_dir),
+                             max_train_samples=cfg.max_train_samples if carved else None,
+                             max_eval_samples=cfg.max_eval_samples,
+                             validation_from_train=cfg.task.get("validation_from_train"),
+                             validation_seed=cfg.task.get("validation_seed", 0), read_train=carved)
     raw = loaded.datasets
     if carved and (error := trained_rows_error(config, split_fingerprints({"train": raw[task.train_split]})["train"],
                                                rows_fingerprint(raw[task.train_split]))):
@@ -147,7 +149,8 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
     # the training file given as the dev file was scored as held-out (round 32, tr1); shuffled, it is the same rows
     whole = [split for split, fingerprint in prints.items()
              if same_rows(rows, fingerprint, rows_fingerprint(evaluated[split]) if rows.get(ROWS_KEY) else None)]
-    hashes = read_row_hashes(Path(str(model_dir)).expanduser()) if model_dir is not None and not carved else None
+    # a carve's held-out rows too: rows of the model a tuning run started from were scored as held-out (round 36, mpc2)
+    hashes = read_row_hashes(Path(str(model_dir)).expanduser()) if model_dir is not None else None
     if hashes is not None:  # the model's own training rows, by row (config.json's fingerprints are of whole files)
         warn_rows_among(task, {s: evaluated[s] for s in evaluated if s not in whole}, hashes, loaded.file_rows)
     elif trained and not whole and task.source == "glue" and (root := resolve_data_dir(cfg.data_dir)) is not None \
@@ -182,7 +185,9 @@ def predict_split(saved: SavedModel, dataset: Any, batch_size: int) -> tuple[np.
 
 def weight_sparsity(model: Any, prune_cfg: Any) -> dict[str, Any]:
     """The model's zeros as a run reports them (the prunable set of prune.include/exclude); only the whole model's
-    count where those patterns match none of its weights (another architecture's names)."""
+    count where those patterns match none of its weights (another architecture's names). A pattern that is no regular
+    expression is a PrunableSetError (it was re.error's traceback: probe round 36, ei1, ei2)."""
+    check_patterns(list(prune_cfg.include), list(prune_cfg.exclude))
     try:
         report = sparsity_report(model, select_prunable(model, prune_cfg.include, prune_cfg.exclude))
     except ValueError:
@@ -193,31 +198,62 @@ def weight_sparsity(model: Any, prune_cfg: Any) -> dict[str, Any]:
 
 
 def run_prune_config(model_dir: Path, source: dict[str, Any]) -> Any:
-    """The prunable set (prune.include/exclude, run.json) of the run that wrote ``model_dir``, or None: a run that
-    narrowed it (prune.exclude=[layer\\.1\\.]) was measured over the default set, 25% for its 50%, and its untouched
-    folder called edited (probe round 26, ev1)."""
+    """The prunable set (prune.include/exclude, run.json; else config.json's PRUNABLE_KEY) of the run that wrote
+    ``model_dir``, or None: a run that narrowed it (prune.exclude=[layer\\.1\\.]) was measured over the default set,
+    25% for its 50%, and its untouched folder called edited (probe round 26, ev1)."""
     from omegaconf import OmegaConf
 
+    from sdp.models.inspect import read_config
     from sdp.run.rundir import read_run_record
 
+    model_dir = Path(model_dir).expanduser().resolve()  # through a link: the run it names (probe round 36, ev2)
     prune = ((read_run_record(model_dir.parent) or {}).get("config") or {}).get("prune") if source else None
+    if not isinstance(prune, dict) or not isinstance(prune.get("include"), list):  # away from its run: its config.json
+        prune = (read_config(model_dir) or {}).get(PRUNABLE_KEY)  # (it was the default set: 70% for 80%; round 36, ev1)
     if not isinstance(prune, dict) or not isinstance(prune.get("include"), list):
         return None
     return OmegaConf.create({"include": prune["include"], "exclude": list(prune.get("exclude") or [])})
 
 
-def compact_sparsity(report: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+def compact_sparsity(report: dict[str, Any], source: dict[str, Any], model: Any = None) -> dict[str, Any]:
     """A structured run's model/ is its compact form: whole heads, neurons and layers are gone, not zero, so its
     zeros alone understated what the run pruned (35% reported for a run pruned to 50%, under the same key). With
     fewer parameters than the run that made it had, the record takes the run's own measurement (on the full shape)
     and keeps the compact form's size beside it."""
     total = source.get("total_params")
+    if not source and model is not None:  # copied away from its run: the shape config.json records (round 36, cs1)
+        return _unpruned_shape_sparsity(report, model)
     if not isinstance(total, int) or report["total_params"] >= total or "achieved_sparsity" not in source:
         return report
     return {"achieved_sparsity": source["achieved_sparsity"], "nonzero_params": source.get("nonzero_params"),
             "total_params": total, "compact_params": {"total": report["total_params"],
                                                       "nonzero": report["nonzero_params"]},
             "sparsity_from": "the source run (model/ is its compact structured form)"}
+
+
+def _unpruned_shape_sparsity(report: dict[str, Any], model: Any) -> dict[str, Any]:
+    """compact_sparsity of a compact structured model away from its run: its zeros over the unpruned shape its
+    config.json records (sdp_unpruned: layers, FFN width, encoder parameters), as its run measured them on the masked
+    network; its zeros alone gave 24.62% for a run pruned to 61.72%, under the same key."""
+    shape, config = getattr(model.config, "sdp_unpruned", None), model.config
+    keys = ("num_hidden_layers", "intermediate_size", "encoder_params")
+    share, prunable = report.get("achieved_sparsity", {}).get("prunable"), report.get("prunable_params")
+    if not isinstance(shape, dict) or not all(isinstance(shape.get(k), int) for k in keys) or share is None \
+            or not isinstance(prunable, int):
+        return report
+    hidden = int(config.hidden_size)  # the prunable set of a structured run: Q, K, V, O and the FFN's two matrices
+    full = shape["num_hidden_layers"] * (4 * hidden * hidden + 2 * hidden * shape["intermediate_size"])
+    encoder = [p for n, p in model.named_parameters() if ".encoder." in f".{n}"]
+    kept, nonzero = sum(p.numel() for p in encoder), sum(int((p != 0).sum()) for p in encoder)
+    if full <= prunable or shape["encoder_params"] <= kept:
+        return report
+    total = report["total_params"] + shape["encoder_params"] - kept
+    return {"achieved_sparsity": {"prunable": 1 - (prunable - round(share * prunable)) / full,
+                                  "encoder": 1 - nonzero / shape["encoder_params"],
+                                  "model": 1 - report["nonzero_params"] / total},
+            "nonzero_params": report["nonzero_params"], "total_params": total,
+            "compact_params": {"total": report["total_params"], "nonzero": report["nonzero_params"]},
+            "sparsity_from": "config.json's sdp_unpruned (model/ is a compact structured form, away from its run)"}
 
 
 def _prunable_nonzero(record: dict[str, Any]) -> int | None:
@@ -347,7 +383,9 @@ def _evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length
     given = list(cfg.prune.include) != PruneConfig().include or list(cfg.prune.exclude)  # sdp-eval's own prune.*
     measured = weight_sparsity(saved.model, (None if given else run_prune_config(path, source)) or cfg.prune)
     source, edited = same_model_as_run(source, measured, path)
-    report = compact_sparsity({k: v for k, v in measured.items() if k != "prunable_params"}, source)
+    report = compact_sparsity({k: v for k, v in measured.items() if k != "prunable_params" or not source}, source,
+                              saved.model)
+    report.pop("prunable_params", None)
     stage = _dense_stage_of(path) if not source else {"method": source.get("method", ""), "seed": source.get("seed"),
                                                       "target_sparsity": source.get("target_sparsity")}
     record = {

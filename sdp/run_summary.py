@@ -12,11 +12,11 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from sdp.crosslingual import run_fields
-from sdp.data.fingerprint import ROW_KEYS_FILE, ROWS_KEY, TRAINED_ROWS_KEY
+from sdp.data.fingerprint import ROW_HASHES_KEY, ROW_KEYS_FILE, ROWS_KEY, TRAINED_ROWS_KEY, row_hashes_record
 from sdp.data.tasks import TaskSpec
 from sdp.io import FolderRemovedError, write_json
 from sdp.models.card import push_to_hub, write_model_card
-from sdp.models.inspect import weights_digest
+from sdp.models.inspect import PRUNABLE_KEY, weights_digest
 from sdp.models.tokenizer_digest import tokenizer_digest
 from sdp.run.code import code_identity
 from sdp.run.env import cell_hash, config_hash
@@ -151,12 +151,17 @@ def record_training(model: Any, tokenizer: Any, cfg: Any = None, run_dir: Path |
         model.config.sdp_max_seq_length = int(task_cfg.get("max_seq_length"))
     plain = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
     model.config.sdp_training_rows = carve_of(plain)
+    prune = plain.get("prune") if isinstance(plain.get("prune"), dict) else {}
+    if isinstance(prune.get("include"), list):  # the prunable set, for sdp-eval of a copy (probe round 36, ev1)
+        setattr(model.config, PRUNABLE_KEY, {"include": prune["include"], "exclude": list(prune.get("exclude") or [])})
     if run_dir is not None:
         record = read_run_record(run_dir) or {}
         if trained := (record.get("data_fingerprint") or {}).get("train"):
             model.config.sdp_training_rows[TRAINED_ROWS_KEY] = trained
         if record.get(ROWS_KEY):  # the same rows in any order (a shuffled file of them is not "other rows")
             model.config.sdp_training_rows[ROWS_KEY] = record[ROWS_KEY]
+        if (hashes := row_hashes_record(run_dir)) is not None:  # the file it copies in, so a cut copy is known (hc1)
+            model.config.sdp_training_rows[ROW_HASHES_KEY] = hashes
 
 
 def _text_fields(cfg: Any) -> list[str] | None:

@@ -87,8 +87,12 @@ def check_task_labels(model_dir: str | Path, config: dict[str, Any], task: Any) 
                                               "score it with task=custom task.validation_file=<file> ")
                                  + f"task.label_names=[{','.join(names)}] (the model's order)")
         have = names if names is not None else f"{num_labels(config)} unnamed labels"
+        from sdp.data.file_scan import look_alikes
+
+        # ['neg', 'pоs'] against ['neg', 'pos'] printed alike, unhinted (probe round 36, lm1)
+        hint = look_alikes([n for n in expected if n not in (names or [])], list(names or []))
         raise ModelLoadError(f"{where} was trained for labels {have} (config.json id2label); task {task.name!r} "
-                             f"has {expected}: evaluate it on the task it was trained for")
+                             f"has {expected}: evaluate it on the task it was trained for{hint}")
 
 
 def text_order_error(model_dir: str | Path, config: dict[str, Any], fields: Any, key: str,

@@ -116,8 +116,14 @@ def _scripts(name: str) -> frozenset[str]:
 
 def _mixed_scripts(group: list[str]) -> bool:
     """Names one _look_key holds are look-alikes only where they are written in other scripts: Kazakh 'Нан' and 'һан',
-    Mongolian 'ус' and 'үс' are one script's other words (their letters map to one Latin letter: second review)."""
-    return len({_scripts(n) for n in group}) > 1
+    Mongolian 'ус' and 'үс' are one script's other words (their letters map to one Latin letter: second review). A name
+    whose letters mix Latin, Greek or Cyrillic is no word of one script: 'pоs' (a Cyrillic о) and 'рos' (a Cyrillic
+    р) were two classes that print alike (probe round 36, lk1)."""
+    scripts = [_scripts(n) for n in group]
+    return len(set(scripts)) > 1 or any(len(s & _LOOK_SCRIPTS) > 1 for s in scripts)
+
+
+_LOOK_SCRIPTS = frozenset(ACCENTED_SCRIPTS)  # the scripts LOOK_ALIKE maps between
 
 
 def _label_key(name: str) -> str:
@@ -125,8 +131,8 @@ def _label_key(name: str) -> str:
     The value is read from the key, so `1` + U+200B is `1`'s twin too, and exactly (Decimal): as floats, two 20-digit
     labels were one value, and 0 and -0 two (review of round 33)."""
     key = text_key(name)
-    try:
-        number = decimal.Decimal(key)
+    try:  # 1,0 is 1.0 as a European spreadsheet writes it: a class of its own beside 1, unsaid (probe round 36, dz1)
+        number = decimal.Decimal(key.replace(",", ".") if _DECIMAL_COMMA.fullmatch(key) else key)
     except decimal.InvalidOperation:
         return key
     return f"number {number.normalize() if number else decimal.Decimal(0)}" if number.is_finite() else key

@@ -173,18 +173,52 @@ def row_hashes_read(folder: Any) -> tuple[Any, str | None]:
 
     path = Path(folder) / ROW_KEYS_FILE
     try:
-        data = path.read_bytes() if path.is_file() else b""
+        if not path.is_file():
+            return None, None
+        data = path.read_bytes()
     except OSError as err:
         return None, f"{path} could not be read ({err.strerror or err})"
-    if not data:
-        return None, None
+    if len(data) <= 8:  # emptied, or its header only: read as no file, or as a model of no rows (round 36, hc2, hc3)
+        return None, f"{path} is damaged ({len(data)} bytes: {'no header' if not data else 'no row'})"
     if data[:4] != ROW_KEYS_MAGIC:
         return None, f"{path} was written without a text key version (an older sdp's file, or not one)"
     if len(data) % 8:  # its header is whole: cut short or damaged, not an older file (round 35, hs1)
         return None, f"{path} is damaged ({len(data)} bytes, not a whole number of 8-byte hashes)"
     if (version := int.from_bytes(data[4:8], "little")) != TEXT_KEY_VERSION:
         return None, f"{path} holds rows keyed by text key version {version} (this sdp keys by {TEXT_KEY_VERSION})"
+    # cut at a whole hash (an interrupted copy at 4 KiB) it read as fewer rows: 32 of 40 said (round 36, hc1, hc4)
+    if (recorded := _recorded_hashes(Path(folder))) and recorded != row_hashes_record(Path(folder)):
+        return None, (f"{path} is damaged or replaced ({len(data) // 8 - 1} hashes; its config.json records "
+                      f"{recorded.get('count')})")
     return np.frombuffer(data, dtype="<u8", offset=8), None
+
+
+ROW_HASHES_KEY = "row_hashes"  # config.json sdp_training_rows: the count and digest of the folder's ROW_KEYS_FILE
+
+
+def row_hashes_record(folder: Any) -> dict[str, Any] | None:
+    """{"count", "blake2b"} of ``folder``'s ROW_KEYS_FILE (its hashes, after the header), or None where it has none:
+    recorded in the config.json of the model folders a run saves, so a copy cut short is known (round 36, hc1)."""
+    import hashlib
+    from pathlib import Path
+
+    try:
+        data = (Path(folder) / ROW_KEYS_FILE).read_bytes()
+    except OSError:
+        return None
+    return {"count": max(len(data) - 8, 0) // 8, "blake2b": hashlib.blake2b(data[8:], digest_size=8).hexdigest()}
+
+
+def _recorded_hashes(folder: Any) -> dict[str, Any] | None:
+    """The ROW_HASHES_KEY a model folder's config.json records, or None."""
+    import json
+
+    try:
+        rows = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("sdp_training_rows")
+    except (OSError, ValueError, AttributeError):
+        return None
+    recorded = rows.get(ROW_HASHES_KEY) if isinstance(rows, dict) else None
+    return recorded if isinstance(recorded, dict) else None
 
 
 def read_row_hashes(folder: Any) -> Any:
@@ -199,11 +233,16 @@ def read_row_hashes(folder: Any) -> Any:
     return hashes
 
 
-def rows_among(ds: Any, fields: Any, hashes: Any) -> list[int]:
-    """The rows of ``ds`` (counted from 1) whose texts hash to one of ``hashes`` (a ROW_KEYS_FILE's)."""
+def rows_among(ds: Any, fields: Any, hashes: Any, but: Any = None) -> list[int]:
+    """The rows of ``ds`` (counted from 1) whose texts hash to one of ``hashes`` (a ROW_KEYS_FILE's), less those that
+    are rows of ``but`` (a split with the same fields, whose rows are said otherwise), where given."""
     import numpy as np
 
     fields = [f for f in fields if f in ds.column_names]
     if not fields or not len(ds):
         return []
-    return [int(i) + 1 for i in np.flatnonzero(np.isin(row_digests(ds, fields), hashes, assume_unique=False))]
+    digests = row_digests(ds, fields)
+    hit = np.isin(digests, hashes, assume_unique=False)
+    if but is not None and len(but) and all(f in but.column_names for f in fields):
+        hit &= ~np.isin(digests, row_digests(but, fields))
+    return [int(i) + 1 for i in np.flatnonzero(hit)]

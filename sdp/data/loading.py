@@ -19,7 +19,9 @@ import numpy as np
 from sdp.data.custom import repeated_rows
 from sdp.data.defined import check_class_metric_defined, check_correlation_defined
 from sdp.data.file_scan import row_keys
+from sdp.data.glue_local import trained_rows
 from sdp.data.ranking import rankable_queries
+from sdp.data.rows_kept import SUBSAMPLE_SEED, carve_positions, sample_positions
 from sdp.data.sources import (  # noqa: F401  (re-exported: their home was here)
     FILE_SOURCES,
     HUB_ADAPTERS,
@@ -37,7 +39,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SUBSAMPLE_SEED = 0
 DATA_DIR_ENV = "SDP_DATA_DIR"
 
 
@@ -138,9 +139,8 @@ def subsample(ds: datasets.Dataset, max_samples: int | None, seed: int = SUBSAMP
     where some were dropped). A language whose rows are the English ones row by row is then sampled at the same
     examples as English; a language with no row dropped gets exactly the sample above."""
     size = len(ds) if positions is None else positions[1]
-    if max_samples is None or max_samples >= size:
+    if (perm := sample_positions(size, max_samples, seed)) is None:
         return ds
-    perm = np.random.default_rng(seed).permutation(size)[: int(max_samples)]
     if positions is not None:
         row_at = {position: i for i, position in enumerate(positions[0])}
         perm = np.array([row_at[p] for p in perm.tolist() if p in row_at], dtype=np.int64)
@@ -175,8 +175,7 @@ def carve_validation(ds: datasets.Dataset, fraction: float, seed: int = 0) -> tu
     n_val = int(round(fraction * len(ds)))
     if n_val < 1 or n_val >= len(ds):
         raise DataError(f"task.validation_from_train={fraction} of {len(ds)} training rows leaves an empty split")
-    held = np.sort(np.random.default_rng(seed).permutation(len(ds))[:n_val])
-    keep = np.setdiff1d(np.arange(len(ds)), held)
+    keep, held = carve_positions(len(ds), n_val, seed)
     return ds.select(keep.tolist()).flatten_indices(), ds.select(held.tolist()).flatten_indices()
 
 
@@ -402,6 +401,7 @@ def query_groups(task: TaskSpec, splits: datasets.DatasetDict) -> dict[str, np.n
 def load_run_splits(cfg: Any, task: TaskSpec) -> LoadedSplits:
     """The splits a run with config ``cfg`` trains and scores on (the one call the run and its data
     fingerprint check share, so that both see the same rows)."""
-    return load_splits(task, resolve_data_dir(cfg.data_dir), max_train_samples=cfg.max_train_samples,
-                       max_eval_samples=cfg.max_eval_samples, validation_from_train=cfg.task.validation_from_train,
-                       validation_seed=cfg.task.validation_seed)
+    with trained_rows(cfg):  # a GLUE training file's rows under two labels, said among the rows trained (round 36)
+        return load_splits(task, resolve_data_dir(cfg.data_dir), max_train_samples=cfg.max_train_samples,
+                           max_eval_samples=cfg.max_eval_samples, validation_from_train=cfg.task.validation_from_train,
+                           validation_seed=cfg.task.validation_seed)

@@ -231,6 +231,11 @@ def check_pretrained_dir(model_cfg: Any) -> None:
         )
 
 
+# config.json: the prunable set (prune.include/exclude) the run that saved the folder pruned, so sdp-eval of a copy
+# measures its zeros over that set (sdp/run_summary.py record_training; probe round 36, ev1)
+PRUNABLE_KEY = "sdp_prunable"
+
+
 def read_config(path: str | Path) -> dict[str, Any] | None:
     try:
         return json.loads((Path(path) / "config.json").read_text())

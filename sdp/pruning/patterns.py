@@ -26,6 +26,17 @@ class PrunableSetError(ValueError):
     """``prune.include`` / ``prune.exclude`` do not fit the loaded model."""
 
 
+def check_patterns(include: Iterable[str], exclude: Iterable[str] = ()) -> None:
+    """A PrunableSetError naming the first prune.include / prune.exclude pattern that is no regular expression: a bare
+    re.error traceback in sdp-run (review of round 35's fixes) and in sdp-eval (probe round 36, ei1, ei2)."""
+    for key, patterns in (("include", include), ("exclude", exclude)):
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise PrunableSetError(f"prune.{key} pattern {pattern!r} is not a regular expression: {err}") from None
+
+
 def check_prunable(model: nn.Module, include: Iterable[str], exclude: Iterable[str] = ()) -> dict[str, nn.Parameter]:
     """The prunable set, or a PrunableSetError if it is empty or a pattern matches only parameters that
     are not nn.Linear weights (LayerNorm, embeddings, biases: never pruned, so the pattern is a mistake).
@@ -37,22 +48,14 @@ def check_prunable(model: nn.Module, include: Iterable[str], exclude: Iterable[s
     include, exclude = list(include), list(exclude)
     linear = {f"{name}.weight" for name, m in model.named_modules() if isinstance(m, nn.Linear)}
     params = [name for name, _ in model.named_parameters()]
+    check_patterns(include, exclude)
     for pattern in include:
-        try:
-            regex = re.compile(pattern)
-        except re.error as err:
-            raise PrunableSetError(f"prune.include pattern {pattern!r} is not a regular expression: {err}") from None
-        hits = [n for n in params if regex.search(n)]
+        hits = [n for n in params if re.search(pattern, n)]
         if hits and not any(n in linear for n in hits):
             raise PrunableSetError(
                 f"prune.include pattern {pattern!r} matches only parameters that are not nn.Linear weights "
                 f"(e.g. {hits[:3]}); only Linear weights are pruned"
             )
-    for pattern in exclude:  # a bad one was a bare re.error traceback (review of round 35's fixes)
-        try:
-            re.compile(pattern)
-        except re.error as err:
-            raise PrunableSetError(f"prune.exclude pattern {pattern!r} is not a regular expression: {err}") from None
     try:
         chosen = select_prunable(model, include, exclude)
     except ValueError as err:

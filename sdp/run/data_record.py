@@ -48,6 +48,7 @@ def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool, fields: An
         if not same:
             tokens = [token_ids] if len(token_ids) else []  # the rows as the model reads them (round 35, lt1)
             write_row_hashes(run_dir, raw.get("train"), fields, [*_started_from(cfg), *tokens])
+        _warn_rows_started_from(cfg, raw, fields)
     return fingerprints
 
 
@@ -60,9 +61,44 @@ def _started_from(cfg: Any) -> list[Any]:
         if not value:
             continue
         hashes, why_not = row_hashes_read(Path(str(value)).expanduser())
+        if why_not is None and hashes is None and _records_rows(Path(str(value)).expanduser()):
+            # an sdp model of recorded rows without the file (saved before it, or copied without it): it was silent,
+            # and sdp-eval of this run's model said nothing of the rows it was fine-tuned on (probe round 36, dk2)
+            why_not = (f"{Path(str(value)).expanduser() / ROW_KEYS_FILE} is not there (its config.json records the rows "
+                       "it was fine-tuned on: a folder saved before sdp wrote the file, or copied without it)")
         if why_not:  # the rows it was fine-tuned on are not named with this run's (review of round 34)
             log.warning("%s.%s: %s, not read: the rows it was fine-tuned on are not in this run's %s, so sdp-eval "
                         "of this run's model will not name them", group, key, why_not, ROW_KEYS_FILE)
         if hashes is not None:
             found.append(hashes)
     return found
+
+
+def _records_rows(folder: Path) -> bool:
+    """Whether ``folder``'s config.json records the rows its model was fine-tuned on (an sdp model folder)."""
+    import json
+
+    try:
+        rows = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("sdp_training_rows")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(rows, dict) and bool(rows.get("train_fingerprint"))
+
+
+def _warn_rows_started_from(cfg: Any, raw: Any, fields: Any) -> None:
+    """Eval rows that a model folder this run starts from (STARTS_FROM) was fine-tuned on, by its ROW_KEYS_FILE: a dev
+    file of rows a dense.checkpoint or model.pretrained had trained on was scored as held-out, unsaid, while sdp-eval of
+    the run's model on the same file said them (probe round 36, dv1, dv2). This run's own training rows among them are
+    said by the data checks, and left out here."""
+    from sdp.data.fingerprint import rows_among
+
+    for group, key in STARTS_FROM:
+        node = cfg.get(group) if hasattr(cfg, "get") else None
+        value = node.get(key) if node is not None and hasattr(node, "get") else None
+        hashes = row_hashes_read(Path(str(value)).expanduser())[0] if value else None
+        for split, rows in (raw.items() if hashes is not None else ()):
+            if split != "train" and (found := rows_among(rows, fields, hashes, raw.get("train"))):
+                log.warning("%s.%s=%r was fine-tuned on %d of the %d rows of split %s (its %s; the same %s, up to "
+                            "letter case, spacing, accents, invisible characters and Unicode form): their score is "
+                            "partly a training score of the model this run starts from; score rows it never read",
+                            group, key, str(value), len(found), len(rows), split, ROW_KEYS_FILE, ", ".join(fields))
