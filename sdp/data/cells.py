@@ -61,7 +61,9 @@ def warn_conflicting_labels(ds: datasets.Dataset, fields: list[str], label: str,
     if rows:
         logging.getLogger("sdp").warning(
             "task.%s=%r: %d of %d rows repeat another row of the file under another label (the same %s, compared as "
-            "rows across files are; data rows %s, counted from 1): no prediction scores both; check their labels",
-            key, path, len(rows), len(ds), ", ".join(fields), rows[:5])
+            "rows across files are; data rows %s, counted from 1): %s; check their labels",
+            key, path, len(rows), len(ds), ", ".join(fields), rows[:5],
+            # a training file's are trained under both labels (round 36, noticed: it spoke of scoring them)
+            "the model is trained on both labels" if key == "train_file" else "no prediction scores both")
     return keys
 

@@ -130,7 +130,7 @@ def _label_key(name: str) -> str:
     """text_key, and a number as its value: labels 1 and 01 (a spreadsheet's text cell) made a class each (round 33).
     The value is read from the key, so `1` + U+200B is `1`'s twin too, and exactly (Decimal): as floats, two 20-digit
     labels were one value, and 0 and -0 two (review of round 33)."""
-    key = text_key(name)
+    key = text_key(name).replace("\u2212", "-")  # U+2212 MINUS SIGN: '−1' and '-1' were two classes (round 36, noticed)
     try:  # 1,0 is 1.0 as a European spreadsheet writes it: a class of its own beside 1, unsaid (probe round 36, dz1)
         number = decimal.Decimal(key.replace(",", ".") if _DECIMAL_COMMA.fullmatch(key) else key)
     except decimal.InvalidOperation:
@@ -180,8 +180,8 @@ def look_alikes(given: list[str], known: list[str]) -> str:
              if (match := next((of[key(g)] for key, of in keys if key(g) in of
                                 and (key is _label_key or _mixed_scripts([g, of[key(g)]]))), None)) is not None]
     return (" (" + "; ".join(f"{ascii(g)} is {ascii(k)} written otherwise: in another letter case, spacing, accents, "
-                             "invisible characters or Unicode form (NFC/NFD), or in look-alike letters of another "
-                             "script" for g, k in pairs) + ")") if pairs else ""
+                             "invisible characters or Unicode form (NFC/NFD), in the way a number is written, or in "
+                             "look-alike letters of another script" for g, k in pairs) + ")") if pairs else ""
 
 
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
