@@ -149,10 +149,10 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
     # the training file given as the dev file was scored as held-out (round 32, tr1); shuffled, it is the same rows
     whole = [split for split, fingerprint in prints.items()
              if same_rows(rows, fingerprint, rows_fingerprint(evaluated[split]) if rows.get(ROWS_KEY) else None)]
-    # a carve's held-out rows too: rows of the model a tuning run started from were scored as held-out (round 36, mpc2)
     hashes = read_row_hashes(Path(str(model_dir)).expanduser()) if model_dir is not None else None
-    if hashes is not None:  # the model's own training rows, by row (config.json's fingerprints are of whole files)
-        warn_rows_among(task, {s: evaluated[s] for s in evaluated if s not in whole}, hashes, loaded.file_rows)
+    if hashes is not None:  # the model's training rows by row, a carve's held-out rows too (probe round 36, mpc2)
+        warn_rows_among(task, {s: evaluated[s] for s in evaluated if s not in whole}, hashes, loaded.file_rows,
+                        raw[task.train_split] if carved else None)
     elif trained and not whole and task.source == "glue" and (root := resolve_data_dir(cfg.data_dir)) is not None \
             and rows.get("task.name") == task.name:  # a carved model's carve is rebuilt there (probe round 34, gc1)
         warn_model_rows_scored(task, Path(root), dict(evaluated), rows, loaded.file_rows)  # its training rows as dev rows (round 32, gl4)

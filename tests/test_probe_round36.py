@@ -215,25 +215,34 @@ def test_a_tuning_run_refuses_a_model_pretrained_of_other_rows_and_eval_says_hel
     """mpc1, mpc2: a tuning run started from model.pretrained=<a dense model fine-tuned on every row of the file>
     scored the held-out rows it had trained on as held-out, unsaid (the same folder as dense.checkpoint is refused);
     sdp-eval of such a model with its carve read no row hashes."""
+    import datasets
     from omegaconf import OmegaConf
     from test_probe_round33 import _eval
 
     import sdp.evaluation
     from sdp.data.fingerprint import write_row_hashes
+    from sdp.data.loading import VALIDATION_FROM_TRAIN
     from sdp.errors import ConfigError
-    from sdp.training_rows import check_checkpoint_rows
+    from sdp.run.data_record import record_data
 
-    folder = tmp_path / "pre"
-    folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({"sdp_training_rows": {"train_fingerprint": "aaaaaaaaaaaaaaaa"}}))
-    cfg = OmegaConf.create({"task": {"validation_from_train": 0.25}, "dense": {"checkpoint": None},
-                            "prune": {"teacher": "frozen"}, "model": {"pretrained": str(folder)}})
-    with pytest.raises(ConfigError, match=r"model.pretrained '.*pre': its run trained on other rows"):
-        check_checkpoint_rows(cfg, "bbbbbbbbbbbbbbbb")
-    cfg.task.validation_from_train = None
-    check_checkpoint_rows(cfg, "bbbbbbbbbbbbbbbb")  # a base model of other rows is no tuning run's concern
+    train = datasets.Dataset.from_dict({"text": ["left a", "left b"], "label": [0, 1]})
+    held = datasets.Dataset.from_dict({"text": ["held a", "held b", "held c"], "label": [0, 1, 0]})
+    seen, other = tmp_path / "seen", tmp_path / "other"
+    for folder, texts in ((seen, ["left a", "left b", "held a", "held b", "held c"]), (other, ["elsewhere"])):
+        folder.mkdir()
+        write_row_hashes(folder, datasets.Dataset.from_dict({"text": texts}), ["text"])
+    for folder, refused in ((seen, True), (other, False)):  # a model of other data (transfer): no refusal (review)
+        cfg = OmegaConf.create({"resume": False, "seed": 1, "task": {"name": "custom", "validation_from_train": 0.25},
+                                "dense": {"checkpoint": None}, "prune": {"teacher": "frozen"},
+                                "model": {"pretrained": str(folder)}, "max_train_samples": None})
+        splits = datasets.DatasetDict({"train": train, VALIDATION_FROM_TRAIN: held})
+        (tmp_path / f"run_{folder.name}").mkdir()
+        if refused:
+            with pytest.raises(ConfigError, match=r"model.pretrained '.*seen' was fine-tuned on 3 of the 3 held-out"):
+                record_data(tmp_path / "run_seen", cfg, splits, main_process=True, fields=("text",))
+        else:
+            record_data(tmp_path / "run_other", cfg, splits, main_process=True, fields=("text",))
 
-    import datasets
     from test_probe_round32 import _classifier
 
     rows = [(f"a training text number {i}", ("neg", "pos")[i % 2]) for i in range(16)]

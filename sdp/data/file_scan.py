@@ -132,7 +132,8 @@ def _label_key(name: str) -> str:
     labels were one value, and 0 and -0 two (review of round 33)."""
     key = text_key(name).replace("\u2212", "-")  # U+2212 MINUS SIGN: '−1' and '-1' were two classes (round 36, noticed)
     try:  # 1,0 is 1.0 as a European spreadsheet writes it: a class of its own beside 1, unsaid (probe round 36, dz1)
-        number = decimal.Decimal(key.replace(",", ".") if _DECIMAL_COMMA.fullmatch(key) else key)
+        comma = _DECIMAL_COMMA.fullmatch(key) and not _THOUSANDS.fullmatch(key)  # 1,000 may be a thousand: as given
+        number = decimal.Decimal(key.replace(",", ".") if comma else key)
     except decimal.InvalidOperation:
         return key
     return f"number {number.normalize() if number else decimal.Decimal(0)}" if number.is_finite() else key
@@ -185,6 +186,7 @@ def look_alikes(given: list[str], known: list[str]) -> str:
 
 
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+")  # '1,000': a thousand to some, 1.000 to others (review of round 36)
 
 
 def scores_as_text(names: list[str]) -> str | None:

@@ -243,6 +243,6 @@ def rows_among(ds: Any, fields: Any, hashes: Any, but: Any = None) -> list[int]:
         return []
     digests = row_digests(ds, fields)
     hit = np.isin(digests, hashes, assume_unique=False)
-    if but is not None and len(but) and all(f in but.column_names for f in fields):
+    if hit.any() and but is not None and len(but) and all(f in but.column_names for f in fields):  # only to drop
         hit &= ~np.isin(digests, row_digests(but, fields))
     return [int(i) + 1 for i in np.flatnonzero(hit)]

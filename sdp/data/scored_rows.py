@@ -72,12 +72,14 @@ def custom_training_file(task: TaskSpec, model_dir: Any) -> TaskSpec | None:
     return dataclasses.replace(task, local_split_files=tuple(files.items()))
 
 
-def warn_rows_among(task: TaskSpec, evaluated: dict[str, Any], hashes: Any, file_rows: dict | None = None) -> None:
+def warn_rows_among(task: TaskSpec, evaluated: dict[str, Any], hashes: Any, file_rows: dict | None = None,
+                    but: Any = None) -> None:
     """The eval rows that are rows the model trained on, by the hashes its folder holds (ROW_KEYS_FILE, written by
     the run that made it): said wherever the folder is and whatever training file is here, without reading one
-    (it was read whole, 21.6 s for 400k rows, and only while the model sat in its run folder: round 33, Left)."""
+    (it was read whole, 21.6 s for 400k rows, and only while the model sat in its run folder: round 33, Left).
+    ``but``: a carve's training rows, whose repeats among its held-out rows the carve says (not twice: review)."""
     for split, rows in evaluated.items():
-        if found := in_file(rows_among(rows, task.text_fields, hashes), split, file_rows):  # file rows (round 35)
+        if found := in_file(rows_among(rows, task.text_fields, hashes, but), split, file_rows):  # file rows (rn2)
             log.warning("sdp-eval: split %s: %d of %d rows repeat a row model_dir was trained on (its %s; the same %s, "
                         "up to letter case, spacing, accents, invisible characters and Unicode form; rows %s, counted "
                         "from 1): their score is partly a training score; score rows the model never read", split,
