@@ -65,16 +65,21 @@ def test_dev_rows_a_start_model_read_as_its_training_rows_are_said(tmp_path, cap
                                          "text_fields": ["text"], "label_column": "label", "metric": "accuracy"}))
     their = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": seen, "label": [0, 1]})})
     write_row_hashes(start, their["train"], ["text"], [token_digests(tokenize_splits(their, task, tokenizer, 32)["train"])])
-    raw = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["our row", "another"], "label": [0, 1]}),
-                                "validation": datasets.Dataset.from_dict({"text": ["a\u200dgood film indeed", "new"],
-                                                                          "label": [0, 1]})})
+    # this run trains on a joiner-spelt 'a fine plot': the start model's very 'a fine plot' in dev is this run's own
+    # row to the model (said by the token check), not the start folder's to say again (review)
+    raw = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["our row", "a fi\u200dne plot"],
+                                                                     "label": [0, 1]}),
+                                "validation": datasets.Dataset.from_dict({"text": ["a\u200dgood film indeed", "new",
+                                                                                   "a fine plot"], "label": [0, 1, 1]})})
     cfg = OmegaConf.create({"resume": False, "seed": 1, "task": {"name": "custom"}, "dense": {"checkpoint": str(start)},
                             "prune": {"teacher": "frozen"}, "model": {"pretrained": None}, "max_train_samples": None})
     (tmp_path / "run").mkdir()
+    tokenized = tokenize_splits(raw, task, tokenizer, 32)
     with caplog.at_level(logging.WARNING, logger="sdp"):
-        record_data(tmp_path / "run", cfg, raw, main_process=True, fields=("text",),
-                    tokenized=tokenize_splits(raw, task, tokenizer, 32))
-    assert f"dense.checkpoint={str(start)!r} was fine-tuned on 1 of the 2 rows of split validation" in caplog.text
+        record_data(tmp_path / "run", cfg, raw, main_process=True, fields=("text",), tokenized=tokenized,
+                    token_ids=token_digests(tokenized["train"]))
+    assert f"dense.checkpoint={str(start)!r} was fine-tuned on 1 of the 3 rows of split validation" in caplog.text
+    assert "e.g. 'a\\u200dgood film indeed'" in caplog.text, caplog.text
 
 
 def test_sdp_eval_of_a_carved_model_says_a_held_out_repeat_once(caplog):
@@ -93,3 +98,44 @@ def test_sdp_eval_of_a_carved_model_says_a_held_out_repeat_once(caplog):
     with caplog.at_level(logging.WARNING, logger="sdp"):
         warn_rows_among(SimpleNamespace(text_fields=["text"]), {"validation_from_train": held}, hashes, None, train)
     assert "1 of 2 rows repeat a row model_dir was trained on" in caplog.text and "rows [2]" in caplog.text, caplog.text
+
+
+def test_a_tuning_run_from_a_model_without_its_hash_file_is_checked_by_its_carve(tmp_path):
+    """Review of the merge's review: a tuning run's model.pretrained without its sdp_training_rows.u64 (a copy) ran
+    unchecked, 68.00 on 50 held-out rows it had all trained on. An sdp model of this task and another carve is now
+    refused; one of another task (transfer) is taken as given."""
+    import json
+
+    import datasets
+    import pytest
+    from omegaconf import OmegaConf
+
+    from sdp.data.loading import VALIDATION_FROM_TRAIN
+    from sdp.errors import ConfigError
+    from sdp.run.start_rows import warn_rows_started_from
+
+    splits = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["a", "b"]}),
+                                   VALIDATION_FROM_TRAIN: datasets.Dataset.from_dict({"text": ["c"]})})
+    for task, refused in (("custom", True), ("sst2", False)):
+        folder = tmp_path / task
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps({"sdp_training_rows": {
+            "task.name": task, "max_train_samples": None, "task.validation_from_train": None,
+            "task.validation_seed": 0, "train_fingerprint": "x"}}))
+        cfg = OmegaConf.create({"task": {"name": "custom", "validation_from_train": 0.25, "validation_seed": 0},
+                                "dense": {"checkpoint": None}, "model": {"pretrained": str(folder)},
+                                "max_train_samples": None})
+        if refused:
+            with pytest.raises(ConfigError, match=r"this task's rows with another carve \(task.validation_from_train"):
+                warn_rows_started_from(cfg, splits, ["text"])
+        else:
+            warn_rows_started_from(cfg, splits, ["text"])
+
+
+def test_scores_with_a_thousands_separator_alone_are_not_decimal_commas():
+    """Review: scores '1' and '1,500' were read as 1 and 1.5 (a regression's); with a real decimal comma beside them
+    ('4,5') they still are."""
+    from sdp.data.file_scan import scores_as_text
+
+    assert scores_as_text(["1", "1,500"]) is None
+    assert "with a decimal comma" in scores_as_text(["4,5", "1,500", "2,25"])

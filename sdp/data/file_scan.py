@@ -186,7 +186,7 @@ def look_alikes(given: list[str], known: list[str]) -> str:
 
 
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
-_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+")  # '1,000': a thousand to some, 1.000 to others (review of round 36)
+_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(,\d{3})+")  # '1,000': a thousand to some, 1.000 to others (review of round 36)
 
 
 def scores_as_text(names: list[str]) -> str | None:
@@ -195,15 +195,17 @@ def scores_as_text(names: list[str]) -> str | None:
     numbers in a CSV are refused as a regression's (probe round 34, rs3); None where they may be classes."""
     # a decimal comma too: "4,5" from a European spreadsheet was a 6-class classifier, unsaid (probe round 35, rh1)
     comma = [n for n in names if _DECIMAL_COMMA.fullmatch(n)]
+    # '1,500' alone is a thousands separator as likely as a decimal comma: read so unless another says otherwise
+    decimal_comma = any(not _THOUSANDS.fullmatch(n) for n in comma)
     try:
-        values = [decimal.Decimal(n.replace(",", ".") if n in comma else n) for n in names]
+        values = [decimal.Decimal(n.replace(",", "." if decimal_comma else "") if n in comma else n) for n in names]
     except decimal.InvalidOperation:
         return None
     fractions = [n for n, v in zip(names, values) if v.is_finite() and v != v.to_integral_value()]
     if not fractions or not all(v.is_finite() for v in values):
         return None
     shown = ", ".join(map(repr, fractions[:3])) + (", ..." if len(fractions) > 3 else "")
-    way = " (with a decimal comma: write them with a decimal point, as 4.5)" if comma else ""
+    way = " (with a decimal comma: write them with a decimal point, as 4.5)" if decimal_comma else ""
     return (f"holds numbers written as text, not all whole ({shown}){way}: a regression's "
             f"scores, which would be read as {len(names)} classes; use task.metric=pearson_spearman (if they are "
             "classes, name them in task.label_names)")

@@ -19,13 +19,10 @@ from sdp.data.fingerprint import (
 )
 from sdp.run.rundir import read_run_record, write_run_record
 from sdp.run.same_data import input_fingerprints
+from sdp.run.start_rows import STARTS_FROM, warn_rows_started_from
 
 log = logging.getLogger("sdp")
 
-# The model folders whose weights a run starts from: the rows they were fine-tuned on are in the model it makes too
-# (a prune-only run of a dense.checkpoint recorded its own rows only, and sdp-eval of the checkpoint's training rows
-# said nothing: review). A teacher's are not: the student learns from its outputs on this run's rows.
-STARTS_FROM = (("dense", "checkpoint"), ("model", "pretrained"))
 
 
 def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool, fields: Any = (), token_ids: Any = (),
@@ -39,7 +36,7 @@ def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool, fields: An
     from sdp.training_rows import check_checkpoint_rows  # a carve's refused, other rows said (round 31, dc2)
 
     check_checkpoint_rows(cfg, fingerprints.get("train"), extra.get(ROWS_KEY))
-    _warn_rows_started_from(cfg, raw, fields, tokenized, token_ids)  # on every process: it may refuse (mpc1)
+    warn_rows_started_from(cfg, raw, fields, tokenized, token_ids)  # on every process: it may refuse (mpc1)
     record = read_run_record(run_dir) or {}
     if cfg.resume:
         check_same_data(record.get("data_fingerprint"), fingerprints, f"the unfinished run in {str(run_dir)!r}")
@@ -84,47 +81,3 @@ def _records_rows(folder: Path) -> bool:
     except (OSError, ValueError, AttributeError):
         return False
     return isinstance(rows, dict) and bool(rows.get("train_fingerprint"))
-
-
-def _warn_rows_started_from(cfg: Any, raw: Any, fields: Any, tokenized: Any = None, token_ids: Any = ()) -> None:
-    """Eval rows that a model folder this run starts from (STARTS_FROM) was fine-tuned on, by its ROW_KEYS_FILE (texts,
-    and token ids where ``tokenized`` is given): a dev file of rows a dense.checkpoint or model.pretrained had trained
-    on was scored as held-out, unsaid, while sdp-eval of the run's model on the same file said them (probe round 36,
-    dv1, dv2). This run's own training rows among them are said by the data checks, and left out here. A tuning run's
-    held-out rows that its model.pretrained trained on are refused, as a dense.checkpoint of another carve is (mpc1)."""
-    import numpy as np
-
-    from sdp.data.fingerprint import row_digests
-    from sdp.data.loading import VALIDATION_FROM_TRAIN
-    from sdp.data.token_repeats import token_digests
-    from sdp.errors import ConfigError
-
-    train = raw.get("train")
-    fields = [f for f in fields if train is not None and f in train.column_names]
-    own: Any = None  # this run's training rows' text hashes, made at the first hit (seconds on 400k rows)
-    for group, key in STARTS_FROM:
-        node = cfg.get(group) if hasattr(cfg, "get") else None
-        value = node.get(key) if node is not None and hasattr(node, "get") else None
-        hashes = row_hashes_read(Path(str(value)).expanduser())[0] if value and fields else None
-        for split, rows in (raw.items() if hashes is not None else ()):
-            if split == "train" or not len(rows) or not all(f in rows.column_names for f in fields):
-                continue
-            texts = row_digests(rows, fields)
-            hit = np.isin(texts, hashes)
-            if tokenized is not None and split in tokenized and len(tokenized[split]) == len(rows):
-                tokens = token_digests(tokenized[split])  # read alike: cut alike, or what the tokenizer sets aside
-                hit |= np.isin(tokens, hashes) & ~np.isin(tokens, np.asarray(token_ids, dtype="<u8"))
-            if hit.any():
-                own = row_digests(train, fields) if own is None else own
-                hit &= ~np.isin(texts, own)
-            if not (found := int(hit.sum())):
-                continue
-            if split == VALIDATION_FROM_TRAIN and (group, key) == ("model", "pretrained"):
-                raise ConfigError(f"model.pretrained {str(value)!r} was fine-tuned on {found} of the {len(rows)} "
-                                  f"held-out rows this tuning run scores (its {ROW_KEYS_FILE}): its held-out score would "
-                                  "be partly a training score; start from a model that never read them")
-            log.warning("%s.%s=%r was fine-tuned on %d of the %d rows of split %s (its %s; the same %s, up to "
-                        "letter case, spacing, accents, invisible characters and Unicode form, or the same token "
-                        "ids): their score is partly a training score of the model this run starts from; score rows "
-                        "it never read", group, key, str(value), found, len(rows), split, ROW_KEYS_FILE,
-                        ", ".join(fields))

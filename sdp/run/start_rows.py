@@ -1,0 +1,94 @@
+"""The rows the model a run starts from was fine-tuned on, against the rows the run scores: a dev file of rows a
+dense.checkpoint or model.pretrained had trained on was scored as held-out, unsaid, while sdp-eval of the run's model
+on the same file said them (probe round 36, dv1, dv2); a tuning run from a model fine-tuned on every row scored its
+held-out rows as held-out (mpc1). Read from the start folder's ROW_KEYS_FILE (texts, and token ids)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sdp.data.fingerprint import ROW_KEYS_FILE, row_digests, row_hashes_read
+from sdp.data.loading import VALIDATION_FROM_TRAIN
+from sdp.data.token_repeats import token_digests
+from sdp.errors import ConfigError
+from sdp.training_rows import carve_differences, carve_words
+
+log = logging.getLogger("sdp")
+
+# The model folders whose weights a run starts from: the rows they were fine-tuned on are in the model it makes too
+# (a prune-only run of a dense.checkpoint recorded its own rows only, and sdp-eval of the checkpoint's training rows
+# said nothing: review). A teacher's are not: the student learns from its outputs on this run's rows.
+STARTS_FROM = (("dense", "checkpoint"), ("model", "pretrained"))
+
+
+def start_folders(cfg: Any) -> list[tuple[str, Path]]:
+    """(config key, folder) of each STARTS_FROM folder ``cfg`` gives."""
+    found = []
+    for group, key in STARTS_FROM:
+        node = cfg.get(group) if hasattr(cfg, "get") else None
+        value = node.get(key) if node is not None and hasattr(node, "get") else None
+        if value:
+            found.append((f"{group}.{key}", Path(str(value)).expanduser()))
+    return found
+
+
+def warn_rows_started_from(cfg: Any, raw: Any, fields: Any, tokenized: Any = None, token_ids: Any = ()) -> None:
+    """Say the eval rows each start folder was fine-tuned on (the same text up to text_key, or the same token ids where
+    ``tokenized`` is given), less this run's own training rows (said by the data checks; ``token_ids``: theirs);
+    refuse a tuning run's held-out rows its model.pretrained trained on, as a dense.checkpoint of another carve is."""
+    train = raw.get("train")
+    fields = [f for f in fields if train is not None and f in train.column_names]
+    tuning = cfg.task.get("validation_from_train") if hasattr(cfg, "task") else None
+    own: Any = None  # this run's training rows' text hashes, made at the first hit (seconds on 400k rows)
+    for key, folder in start_folders(cfg) if fields else ():
+        hashes = row_hashes_read(folder)[0]
+        if hashes is None:
+            if tuning and key == "model.pretrained":
+                _refuse_unchecked(cfg, folder)
+            continue
+        for split, rows in raw.items():
+            if split == "train" or not len(rows) or not all(f in rows.column_names for f in fields):
+                continue
+            texts = row_digests(rows, fields)
+            hit = np.isin(texts, hashes)
+            tokens = tokenized[split] if tokenized is not None and split in tokenized else None
+            if tokens is not None and len(tokens) == len(rows):
+                tokens = token_digests(tokens)  # read alike: cut alike, or what the tokenizer sets aside
+                hit |= np.isin(tokens, hashes)
+            else:
+                tokens = None
+            if hit.any():  # this run's own rows, by text and by token ids, are said by its data checks (review)
+                own = row_digests(train, fields) if own is None else own
+                hit &= ~np.isin(texts, own)
+                if tokens is not None:
+                    hit &= ~np.isin(tokens, np.asarray(token_ids, dtype="<u8"))
+            if not (found := int(hit.sum())):
+                continue
+            shown = "; ".join(repr(" | ".join(str(rows[int(i)][f]) for f in fields)[:60])
+                              for i in np.flatnonzero(hit)[:3])
+            if split == VALIDATION_FROM_TRAIN and key == "model.pretrained":
+                raise ConfigError(f"model.pretrained {str(folder)!r} was fine-tuned on {found} of the {len(rows)} "
+                                  f"held-out rows this tuning run scores (by its {ROW_KEYS_FILE}; e.g. {shown}): its "
+                                  "held-out score would be partly a training score; drop those rows from the training "
+                                  "file, or start from a model that never read them")
+            log.warning("%s=%r was fine-tuned on %d of the %d rows of split %s (its %s; the same %s, up to letter "
+                        "case, spacing, accents, invisible characters and Unicode form, or the same token ids; e.g. "
+                        "%s): their score is partly a training score of the model this run starts from; score rows it "
+                        "never read", key, str(folder), found, len(rows), split, ROW_KEYS_FILE, ", ".join(fields),
+                        shown)
+
+
+def _refuse_unchecked(cfg: Any, folder: Path) -> None:
+    """A tuning run's model.pretrained without its ROW_KEYS_FILE: the held-out rows cannot be checked by row. An sdp
+    model of this task and another carve may have trained on them (it ran unchecked, 68.00 on 50 held-out rows all
+    trained on: review of round 36), and is refused; a model of another task (transfer) is taken as given."""
+    differences = carve_differences(folder, cfg)
+    if differences and "task.name" not in differences:
+        raise ConfigError(f"model.pretrained {str(folder)!r} was fine-tuned on this task's rows with another carve "
+                          f"({carve_words(differences)}), and holds no {ROW_KEYS_FILE} to check this tuning run's "
+                          "held-out rows by: it may have trained on them; copy its run's file beside it, or start "
+                          "from a model that never read them")
