@@ -36,14 +36,6 @@ def test_a_training_files_rows_under_two_labels_are_said_in_a_training_files_wor
     assert "the model is trained on both labels" in lines[0] and "no prediction scores both" in lines[1], lines
 
 
-def test_a_label_of_thousands_is_not_read_as_a_decimal_comma():
-    """Review: `1,000` was read as 1.000, so labels `1` and `1,000` were refused as one value."""
-    from sdp.data.file_scan import label_problem
-
-    assert label_problem(sorted(["1", "1,000", "10,000"])) is None
-    assert "the way a number is written" in label_problem(sorted(["1", "1,0"]))  # a decimal comma still one value
-
-
 def test_dev_rows_a_start_model_read_as_its_training_rows_are_said(tmp_path, caplog, tokenizer):
     """Review of the merge: the start folder's rows were compared by text only, though its hash file holds token
     hashes: a dev file of its training rows with a zero-width joiner inside words was scored as held-out, unsaid,
@@ -100,42 +92,50 @@ def test_sdp_eval_of_a_carved_model_says_a_held_out_repeat_once(caplog):
     assert "1 of 2 rows repeat a row model_dir was trained on" in caplog.text and "rows [2]" in caplog.text, caplog.text
 
 
-def test_a_tuning_run_from_a_model_without_its_hash_file_is_checked_by_its_carve(tmp_path):
+def test_a_tuning_run_from_a_model_without_its_hash_file_is_checked_by_its_rows(tmp_path, caplog):
     """Review of the merge's review: a tuning run's model.pretrained without its sdp_training_rows.u64 (a copy) ran
-    unchecked, 68.00 on 50 held-out rows it had all trained on. An sdp model of this task and another carve is now
-    refused; one of another task (transfer) is taken as given."""
+    unchecked, 68.00 on 50 held-out rows it had all trained on. One whose config.json records exactly this file's rows
+    (held-out ones too) is refused; one of other rows of the task is said (a sample may hold them); one of another
+    task, or a custom task of another file (transfer), runs as given (a first fix refused every 'custom' model)."""
     import json
 
     import datasets
     import pytest
     from omegaconf import OmegaConf
 
+    from sdp.data.fingerprint import rows_fingerprint
     from sdp.data.loading import VALIDATION_FROM_TRAIN
     from sdp.errors import ConfigError
     from sdp.run.start_rows import warn_rows_started_from
 
-    splits = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["a", "b"]}),
-                                   VALIDATION_FROM_TRAIN: datasets.Dataset.from_dict({"text": ["c"]})})
-    for task, refused in (("custom", True), ("sst2", False)):
-        folder = tmp_path / task
+    train = datasets.Dataset.from_dict({"text": ["a", "b"], "label": [0, 1]})
+    held = datasets.Dataset.from_dict({"text": ["c"], "label": [1]})
+    splits = datasets.DatasetDict({"train": train, VALIDATION_FROM_TRAIN: held})
+    every = rows_fingerprint(datasets.concatenate_datasets([train, held]))
+    for name, task, rows, outcome in (("every", "custom", every, "refused"), ("other", "custom", "0" * 16, "said"),
+                                      ("sst2", "sst2", every, "quiet")):
+        folder = tmp_path / name
         folder.mkdir()
         (folder / "config.json").write_text(json.dumps({"sdp_training_rows": {
             "task.name": task, "max_train_samples": None, "task.validation_from_train": None,
-            "task.validation_seed": 0, "train_fingerprint": "x"}}))
+            "task.validation_seed": 0, "train_fingerprint": "x", "train_rows": rows}}))
         cfg = OmegaConf.create({"task": {"name": "custom", "validation_from_train": 0.25, "validation_seed": 0},
                                 "dense": {"checkpoint": None}, "model": {"pretrained": str(folder)},
                                 "max_train_samples": None})
-        if refused:
-            with pytest.raises(ConfigError, match=r"this task's rows with another carve \(task.validation_from_train"):
+        caplog.clear()
+        if outcome == "refused":
+            with pytest.raises(ConfigError, match=r"was fine-tuned on every row of this tuning run's training file"):
                 warn_rows_started_from(cfg, splits, ["text"])
-        else:
+            continue
+        with caplog.at_level(logging.WARNING, logger="sdp"):
             warn_rows_started_from(cfg, splits, ["text"])
+        assert ("held-out rows cannot be checked" in caplog.text) == (outcome == "said"), (name, caplog.text)
 
 
-def test_scores_with_a_thousands_separator_alone_are_not_decimal_commas():
-    """Review: scores '1' and '1,500' were read as 1 and 1.5 (a regression's); with a real decimal comma beside them
-    ('4,5') they still are."""
+def test_scores_with_three_decimals_after_a_comma_are_still_a_regressions():
+    """Review: '5,000', '3,800' (STS scores with three decimals, a decimal comma) must not be read as thousands and
+    trained as classes, unsaid; '1' beside '1,500' is refused too (task.label_names keeps them as classes)."""
     from sdp.data.file_scan import scores_as_text
 
-    assert scores_as_text(["1", "1,500"]) is None
-    assert "with a decimal comma" in scores_as_text(["4,5", "1,500", "2,25"])
+    for names in (["3,800", "4,600", "5,000"], ["1", "1,500"], ["1,5", "4,5"]):
+        assert "with a decimal comma" in (scores_as_text(names) or ""), names

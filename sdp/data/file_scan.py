@@ -132,8 +132,8 @@ def _label_key(name: str) -> str:
     labels were one value, and 0 and -0 two (review of round 33)."""
     key = text_key(name).replace("\u2212", "-")  # U+2212 MINUS SIGN: '−1' and '-1' were two classes (round 36, noticed)
     try:  # 1,0 is 1.0 as a European spreadsheet writes it: a class of its own beside 1, unsaid (probe round 36, dz1)
-        comma = _DECIMAL_COMMA.fullmatch(key) and not _THOUSANDS.fullmatch(key)  # 1,000 may be a thousand: as given
-        number = decimal.Decimal(key.replace(",", ".") if comma else key)
+        # '1,000' too: a thousand to some, 1.000 to others; refused beside '1' (task.label_names keeps both: review)
+        number = decimal.Decimal(key.replace(",", ".") if _DECIMAL_COMMA.fullmatch(key) else key)
     except decimal.InvalidOperation:
         return key
     return f"number {number.normalize() if number else decimal.Decimal(0)}" if number.is_finite() else key
@@ -186,7 +186,6 @@ def look_alikes(given: list[str], known: list[str]) -> str:
 
 
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
-_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(,\d{3})+")  # '1,000': a thousand to some, 1.000 to others (review of round 36)
 
 
 def scores_as_text(names: list[str]) -> str | None:
@@ -194,18 +193,16 @@ def scores_as_text(names: list[str]) -> str | None:
     file's scores written as strings ("4.5") were a 6-class classifier scored by accuracy, unsaid, where the same
     numbers in a CSV are refused as a regression's (probe round 34, rs3); None where they may be classes."""
     # a decimal comma too: "4,5" from a European spreadsheet was a 6-class classifier, unsaid (probe round 35, rh1)
-    comma = [n for n in names if _DECIMAL_COMMA.fullmatch(n)]
-    # '1,500' alone is a thousands separator as likely as a decimal comma: read so unless another says otherwise
-    decimal_comma = any(not _THOUSANDS.fullmatch(n) for n in comma)
-    try:
-        values = [decimal.Decimal(n.replace(",", "." if decimal_comma else "") if n in comma else n) for n in names]
+    comma = [n for n in names if _DECIMAL_COMMA.fullmatch(n)]  # '1,500' too: refused, with task.label_names to keep
+    try:  # them as classes ('5,000', '3,800': STS scores with three decimals, a 3-class classifier unsaid: review)
+        values = [decimal.Decimal(n.replace(",", ".") if n in comma else n) for n in names]
     except decimal.InvalidOperation:
         return None
     fractions = [n for n, v in zip(names, values) if v.is_finite() and v != v.to_integral_value()]
     if not fractions or not all(v.is_finite() for v in values):
         return None
     shown = ", ".join(map(repr, fractions[:3])) + (", ..." if len(fractions) > 3 else "")
-    way = " (with a decimal comma: write them with a decimal point, as 4.5)" if decimal_comma else ""
+    way = " (with a decimal comma: write them with a decimal point, as 4.5)" if comma else ""
     return (f"holds numbers written as text, not all whole ({shown}){way}: a regression's "
             f"scores, which would be read as {len(names)} classes; use task.metric=pearson_spearman (if they are "
             "classes, name them in task.label_names)")

@@ -15,7 +15,6 @@ from sdp.data.fingerprint import ROW_KEYS_FILE, row_digests, row_hashes_read
 from sdp.data.loading import VALIDATION_FROM_TRAIN
 from sdp.data.token_repeats import token_digests
 from sdp.errors import ConfigError
-from sdp.training_rows import carve_differences, carve_words
 
 log = logging.getLogger("sdp")
 
@@ -45,10 +44,10 @@ def warn_rows_started_from(cfg: Any, raw: Any, fields: Any, tokenized: Any = Non
     tuning = cfg.task.get("validation_from_train") if hasattr(cfg, "task") else None
     own: Any = None  # this run's training rows' text hashes, made at the first hit (seconds on 400k rows)
     for key, folder in start_folders(cfg) if fields else ():
-        hashes = row_hashes_read(folder)[0]
+        hashes, why_not = row_hashes_read(folder)
         if hashes is None:
             if tuning and key == "model.pretrained":
-                _refuse_unchecked(cfg, folder)
+                _check_unhashed(cfg, folder, raw, why_not)
             continue
         for split, rows in raw.items():
             if split == "train" or not len(rows) or not all(f in rows.column_names for f in fields):
@@ -68,13 +67,12 @@ def warn_rows_started_from(cfg: Any, raw: Any, fields: Any, tokenized: Any = Non
                     hit &= ~np.isin(tokens, np.asarray(token_ids, dtype="<u8"))
             if not (found := int(hit.sum())):
                 continue
-            shown = "; ".join(repr(" | ".join(str(rows[int(i)][f]) for f in fields)[:60])
-                              for i in np.flatnonzero(hit)[:3])
+            shown = "; ".join(" | ".join(_cut(rows[int(i)][f]) for f in fields) for i in np.flatnonzero(hit)[:3])
             if split == VALIDATION_FROM_TRAIN and key == "model.pretrained":
                 raise ConfigError(f"model.pretrained {str(folder)!r} was fine-tuned on {found} of the {len(rows)} "
                                   f"held-out rows this tuning run scores (by its {ROW_KEYS_FILE}; e.g. {shown}): its "
                                   "held-out score would be partly a training score; drop those rows from the training "
-                                  "file, or start from a model that never read them")
+                                  "data, or start from a model that never read them")
             log.warning("%s=%r was fine-tuned on %d of the %d rows of split %s (its %s; the same %s, up to letter "
                         "case, spacing, accents, invisible characters and Unicode form, or the same token ids; e.g. "
                         "%s): their score is partly a training score of the model this run starts from; score rows it "
@@ -82,13 +80,34 @@ def warn_rows_started_from(cfg: Any, raw: Any, fields: Any, tokenized: Any = Non
                         shown)
 
 
-def _refuse_unchecked(cfg: Any, folder: Path) -> None:
-    """A tuning run's model.pretrained without its ROW_KEYS_FILE: the held-out rows cannot be checked by row. An sdp
-    model of this task and another carve may have trained on them (it ran unchecked, 68.00 on 50 held-out rows all
-    trained on: review of round 36), and is refused; a model of another task (transfer) is taken as given."""
-    differences = carve_differences(folder, cfg)
-    if differences and "task.name" not in differences:
-        raise ConfigError(f"model.pretrained {str(folder)!r} was fine-tuned on this task's rows with another carve "
-                          f"({carve_words(differences)}), and holds no {ROW_KEYS_FILE} to check this tuning run's "
-                          "held-out rows by: it may have trained on them; copy its run's file beside it, or start "
-                          "from a model that never read them")
+def _cut(text: Any, width: int = 40) -> str:
+    """A row's text for a message: its repr, cut to ``width`` characters with an ellipsis where longer."""
+    text = str(text)
+    return repr(text if len(text) <= width else text[:width] + "…")
+
+
+def _check_unhashed(cfg: Any, folder: Path, raw: Any, why_not: str | None) -> None:
+    """A tuning run's model.pretrained without a readable ROW_KEYS_FILE: its held-out rows cannot be checked by row
+    (a copy of a model fine-tuned on every row ran unchecked, 68.00 on 50 held-out rows it had trained on: review of
+    round 36). Refused where its config.json records training rows that are exactly this task's rows before the carve
+    (held-out rows included); said where it records this task's other rows (a sample may hold them); a model of
+    another task or file, or of no record (a Hub model), is taken as given."""
+    import datasets
+
+    from sdp.data.fingerprint import ROWS_KEY, rows_fingerprint
+    from sdp.models.inspect import read_config
+
+    recorded = (read_config(folder) or {}).get("sdp_training_rows")
+    if not isinstance(recorded, dict) or recorded.get("task.name") != cfg.task.get("name"):
+        return
+    missing = why_not or f"{folder / ROW_KEYS_FILE} is not there"
+    parts = [raw[s] for s in ("train", VALIDATION_FROM_TRAIN) if s in raw]
+    whole = rows_fingerprint(datasets.concatenate_datasets(parts)) if len(parts) == 2 else None
+    if whole is not None and recorded.get(ROWS_KEY) == whole:
+        raise ConfigError(f"model.pretrained {str(folder)!r} was fine-tuned on every row of this tuning run's "
+                          f"training file, its held-out rows too (its config.json's rows fingerprint {whole}), and "
+                          f"{missing}: its held-out score would be a training score; start from a model that never "
+                          "read them")
+    log.warning("model.pretrained %r was fine-tuned on other rows of task %s (its config.json), and %s: this tuning "
+                "run's held-out rows cannot be checked against them (a sample of this file may hold them); copy its "
+                "run's %s beside it to check", str(folder), cfg.task.get("name"), missing, ROW_KEYS_FILE)
