@@ -92,44 +92,51 @@ def test_sdp_eval_of_a_carved_model_says_a_held_out_repeat_once(caplog):
     assert "1 of 2 rows repeat a row model_dir was trained on" in caplog.text and "rows [2]" in caplog.text, caplog.text
 
 
-def test_a_tuning_run_from_a_model_without_its_hash_file_is_checked_by_its_rows(tmp_path, caplog):
-    """Review of the merge's review: a tuning run's model.pretrained without its sdp_training_rows.u64 (a copy) ran
-    unchecked, 68.00 on 50 held-out rows it had all trained on. One whose config.json records exactly this file's rows
-    (held-out ones too) is refused; one of other rows of the task is said (a sample may hold them); one of another
-    task, or a custom task of another file (transfer), runs as given (a first fix refused every 'custom' model)."""
+def test_a_tuning_run_from_a_model_without_its_hash_file_is_checked_by_its_rows(tmp_path):
+    """Reviews of the merge's fixes: a tuning run's model.pretrained without its sdp_training_rows.u64 (a copy, or a
+    model pulled from the Hub: the file is never uploaded) ran unchecked, 68.00 on 50 held-out rows it had all trained
+    on. Its training rows are rebuilt from this file by its config.json's record: held-out rows among them are refused
+    (max_eval_samples or a sample did not hide them); a model of another file or task runs as given (a first fix
+    refused every 'custom' model, a second missed the sampled runs)."""
     import json
 
-    import datasets
     import pytest
     from omegaconf import OmegaConf
 
-    from sdp.data.fingerprint import rows_fingerprint
-    from sdp.data.loading import VALIDATION_FROM_TRAIN
+    from sdp.crosslingual import resolve_task
+    from sdp.data.fingerprint import rows_fingerprint, split_fingerprints
+    from sdp.data.loading import load_splits
     from sdp.errors import ConfigError
     from sdp.run.start_rows import warn_rows_started_from
 
-    train = datasets.Dataset.from_dict({"text": ["a", "b"], "label": [0, 1]})
-    held = datasets.Dataset.from_dict({"text": ["c"], "label": [1]})
-    splits = datasets.DatasetDict({"train": train, VALIDATION_FROM_TRAIN: held})
-    every = rows_fingerprint(datasets.concatenate_datasets([train, held]))
-    for name, task, rows, outcome in (("every", "custom", every, "refused"), ("other", "custom", "0" * 16, "said"),
-                                      ("sst2", "sst2", every, "quiet")):
+    def task_cfg(train, carve=None):
+        return OmegaConf.create({"name": "custom", "train_file": train, "validation_file": None if carve else train,
+                                 "text_fields": ["text"], "label_column": "label", "metric": "accuracy",
+                                 "validation_from_train": carve, "validation_seed": 0})
+
+    ours = write_csv(tmp_path / "ours.csv", [(f"our text {i}", "ab"[i % 2]) for i in range(40)])
+    theirs = write_csv(tmp_path / "theirs.csv", [(f"their text {i}", "ab"[i % 2]) for i in range(40)])
+    cfg = OmegaConf.create({"task": task_cfg(ours, 0.25), "data_dir": None, "dense": {"checkpoint": None},
+                            "model": {"pretrained": None}, "max_train_samples": None})
+    raw = load_splits(resolve_task(cfg.task), None, max_eval_samples=4, validation_from_train=0.25).datasets
+    for name, file, task, refused in (("every", ours, "custom", True), ("other_file", theirs, "custom", False),
+                                      ("other_task", ours, "sst2", False)):
+        other = write_csv(tmp_path / f"dv_{name}.csv", [("a dev text", "a"), ("another", "b")])
+        spec = task_cfg(file)
+        spec.validation_file = other  # a dev file of other rows: the model's run, on ``file``
+        trained = load_splits(resolve_task(spec), None).datasets["train"]
         folder = tmp_path / name
         folder.mkdir()
         (folder / "config.json").write_text(json.dumps({"sdp_training_rows": {
-            "task.name": task, "max_train_samples": None, "task.validation_from_train": None,
-            "task.validation_seed": 0, "train_fingerprint": "x", "train_rows": rows}}))
-        cfg = OmegaConf.create({"task": {"name": "custom", "validation_from_train": 0.25, "validation_seed": 0},
-                                "dense": {"checkpoint": None}, "model": {"pretrained": str(folder)},
-                                "max_train_samples": None})
-        caplog.clear()
-        if outcome == "refused":
-            with pytest.raises(ConfigError, match=r"was fine-tuned on every row of this tuning run's training file"):
-                warn_rows_started_from(cfg, splits, ["text"])
-            continue
-        with caplog.at_level(logging.WARNING, logger="sdp"):
-            warn_rows_started_from(cfg, splits, ["text"])
-        assert ("held-out rows cannot be checked" in caplog.text) == (outcome == "said"), (name, caplog.text)
+            "task.name": task, "max_train_samples": None, "task.validation_from_train": None, "task.validation_seed": 0,
+            "train_fingerprint": split_fingerprints({"train": trained})["train"],
+            "train_rows": rows_fingerprint(trained)}}))
+        cfg.model.pretrained = str(folder)
+        if refused:
+            with pytest.raises(ConfigError, match=r"was fine-tuned on 4 of the 4 held-out rows this tuning run scores"):
+                warn_rows_started_from(cfg, raw, ["text"])
+        else:
+            warn_rows_started_from(cfg, raw, ["text"])
 
 
 def test_scores_with_three_decimals_after_a_comma_are_still_a_regressions():

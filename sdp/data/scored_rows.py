@@ -39,21 +39,30 @@ def warn_model_rows_scored(task: TaskSpec, root: Path | None, evaluated: dict[st
     held-out, unsaid, where sdp-run on the same folder says so (round 31's gl1). A carved model's are the rows its
     carve left for training: its whole training file was scored as held-out, no word (probe round 34, cv1, gc1)."""
     try:
-        with warnings_held_back():  # the training file's own warnings are not the evaluation's
-            train = subsample(rows_to_dataset(task, LOCAL_READERS[task.source](task, root, task.train_split)),
-                              rows.get("max_train_samples"))
-            if rows.get("task.validation_from_train"):  # a carved model trained on the rows its carve left (round 34)
-                train = carve_validation(train, float(rows["task.validation_from_train"]),
-                                         int(rows.get("task.validation_seed") or 0))[0]
+        train = rebuilt_training_rows(task, root, rows)
     except DataFileNotFoundError:  # a folder of the dev file only: nothing to compare (sdp-eval needs no training file)
         return
     except DataError as err:  # a file sdp-eval does not score refused the evaluation, unsaid why (round 33, gt1)
         log.warning("sdp-eval: the rows scored were not compared with model_dir's training rows, as the training file "
                     "could not be read: %s", err)
         return
-    if same_rows(rows, split_fingerprints({"train": add_idx(train)})["train"],
-                 rows_fingerprint(train) if rows.get(ROWS_KEY) else None):  # in any order
+    if train is not None:
         warn_eval_rows_trained(task, {task.train_split: train, **evaluated}, file_rows)
+
+
+def rebuilt_training_rows(task: TaskSpec, root: Path | None, rows: dict) -> Any:
+    """The rows a model trained on, rebuilt from ``task``'s training file by its record (``rows``: config.json's
+    sdp_training_rows: its sample and carve), where their fingerprint is the recorded one; None where it is not (the
+    model trained on another file). A carved model's are the rows its carve left (probe round 34, cv1, gc1)."""
+    with warnings_held_back():  # the training file's own warnings are not this comparison's
+        train = subsample(rows_to_dataset(task, LOCAL_READERS[task.source](task, root, task.train_split)),
+                          rows.get("max_train_samples"))
+        if rows.get("task.validation_from_train"):
+            train = carve_validation(train, float(rows["task.validation_from_train"]),
+                                     int(rows.get("task.validation_seed") or 0))[0]
+    same = same_rows(rows, split_fingerprints({"train": add_idx(train)})["train"],
+                     rows_fingerprint(train) if rows.get(ROWS_KEY) else None)  # in any order
+    return train if same else None
 
 
 def custom_training_file(task: TaskSpec, model_dir: Any) -> TaskSpec | None:

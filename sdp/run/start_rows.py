@@ -47,7 +47,7 @@ def warn_rows_started_from(cfg: Any, raw: Any, fields: Any, tokenized: Any = Non
         hashes, why_not = row_hashes_read(folder)
         if hashes is None:
             if tuning and key == "model.pretrained":
-                _check_unhashed(cfg, folder, raw, why_not)
+                _check_unhashed(cfg, folder, raw, why_not, fields)
             continue
         for split, rows in raw.items():
             if split == "train" or not len(rows) or not all(f in rows.column_names for f in fields):
@@ -86,28 +86,31 @@ def _cut(text: Any, width: int = 40) -> str:
     return repr(text if len(text) <= width else text[:width] + "…")
 
 
-def _check_unhashed(cfg: Any, folder: Path, raw: Any, why_not: str | None) -> None:
-    """A tuning run's model.pretrained without a readable ROW_KEYS_FILE: its held-out rows cannot be checked by row
-    (a copy of a model fine-tuned on every row ran unchecked, 68.00 on 50 held-out rows it had trained on: review of
-    round 36). Refused where its config.json records training rows that are exactly this task's rows before the carve
-    (held-out rows included); said where it records this task's other rows (a sample may hold them); a model of
-    another task or file, or of no record (a Hub model), is taken as given."""
-    import datasets
-
-    from sdp.data.fingerprint import ROWS_KEY, rows_fingerprint
+def _check_unhashed(cfg: Any, folder: Path, raw: Any, why_not: str | None, fields: list[str]) -> None:
+    """A tuning run's model.pretrained without a readable ROW_KEYS_FILE: a copy of a model fine-tuned on every row ran
+    unchecked, 68.00 on 50 held-out rows it had trained on (review of round 36). Its training rows are rebuilt from
+    this run's training file by its config.json's record (sample and carve), where their fingerprint says they are
+    that file's, and held-out rows among them are refused; a model of another file or task, or of no record (a Hub
+    model), is taken as given: nothing says it read these rows."""
+    from sdp.crosslingual import resolve_task
+    from sdp.data.custom import repeated_rows
+    from sdp.data.loading import resolve_data_dir
+    from sdp.data.scored_rows import rebuilt_training_rows
+    from sdp.data.tasks import DataError
+    from sdp.errors import warnings_held_back
     from sdp.models.inspect import read_config
 
     recorded = (read_config(folder) or {}).get("sdp_training_rows")
-    if not isinstance(recorded, dict) or recorded.get("task.name") != cfg.task.get("name"):
+    held = raw.get(VALIDATION_FROM_TRAIN)
+    if not isinstance(recorded, dict) or recorded.get("task.name") != cfg.task.get("name") or held is None:
         return
-    missing = why_not or f"{folder / ROW_KEYS_FILE} is not there"
-    parts = [raw[s] for s in ("train", VALIDATION_FROM_TRAIN) if s in raw]
-    whole = rows_fingerprint(datasets.concatenate_datasets(parts)) if len(parts) == 2 else None
-    if whole is not None and recorded.get(ROWS_KEY) == whole:
-        raise ConfigError(f"model.pretrained {str(folder)!r} was fine-tuned on every row of this tuning run's "
-                          f"training file, its held-out rows too (its config.json's rows fingerprint {whole}), and "
-                          f"{missing}: its held-out score would be a training score; start from a model that never "
-                          "read them")
-    log.warning("model.pretrained %r was fine-tuned on other rows of task %s (its config.json), and %s: this tuning "
-                "run's held-out rows cannot be checked against them (a sample of this file may hold them); copy its "
-                "run's %s beside it to check", str(folder), cfg.task.get("name"), missing, ROW_KEYS_FILE)
+    try:
+        with warnings_held_back():
+            train = rebuilt_training_rows(resolve_task(cfg.task), resolve_data_dir(cfg.get("data_dir")), recorded)
+    except DataError:  # this run read its file already: a failure here is no reason to refuse
+        return
+    if train is not None and (rows := repeated_rows(train, held, fields)):
+        raise ConfigError(f"model.pretrained {str(folder)!r} was fine-tuned on {len(rows)} of the {len(held)} held-out "
+                          "rows this tuning run scores (its training rows, rebuilt from this run's training file by "
+                          f"its config.json's record; {why_not or f'{folder / ROW_KEYS_FILE} is not there'}): its "
+                          "held-out score would be partly a training score; start from a model that never read them")
