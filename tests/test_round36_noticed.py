@@ -146,3 +146,26 @@ def test_scores_with_three_decimals_after_a_comma_are_still_a_regressions():
 
     for names in (["3,800", "4,600", "5,000"], ["1", "1,500"], ["1,5", "4,5"]):
         assert "with a decimal comma" in (scores_as_text(names) or ""), names
+
+
+def test_a_tuning_run_on_hub_data_from_a_hashless_model_runs(tmp_path, monkeypatch):
+    """Review of 383af75: with no data folder (Hub data) the rebuild read a GLUE folder at None: a TypeError."""
+    import json
+
+    import datasets
+    from omegaconf import OmegaConf
+
+    from sdp.data.loading import VALIDATION_FROM_TRAIN
+    from sdp.run.start_rows import warn_rows_started_from
+
+    monkeypatch.delenv("SDP_DATA_DIR", raising=False)
+    folder = tmp_path / "pulled"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"sdp_training_rows": {"task.name": "rte", "train_rows": "x"}}))
+    cfg = OmegaConf.create({"task": {"name": "rte", "validation_from_train": 0.25, "validation_seed": 0},
+                            "data_dir": None, "dense": {"checkpoint": None}, "model": {"pretrained": str(folder)},
+                            "max_train_samples": None})
+    raw = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"sentence1": ["a"], "sentence2": ["b"]}),
+                                VALIDATION_FROM_TRAIN: datasets.Dataset.from_dict({"sentence1": ["c"],
+                                                                                   "sentence2": ["d"]})})
+    warn_rows_started_from(cfg, raw, ["sentence1", "sentence2"])  # as given: nothing to rebuild from

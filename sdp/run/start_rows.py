@@ -96,6 +96,7 @@ def _check_unhashed(cfg: Any, folder: Path, raw: Any, why_not: str | None, field
     from sdp.data.custom import repeated_rows
     from sdp.data.loading import resolve_data_dir
     from sdp.data.scored_rows import rebuilt_training_rows
+    from sdp.data.sources import FILE_SOURCES
     from sdp.data.tasks import DataError
     from sdp.errors import warnings_held_back
     from sdp.models.inspect import read_config
@@ -104,10 +105,13 @@ def _check_unhashed(cfg: Any, folder: Path, raw: Any, why_not: str | None, field
     held = raw.get(VALIDATION_FROM_TRAIN)
     if not isinstance(recorded, dict) or recorded.get("task.name") != cfg.task.get("name") or held is None:
         return
+    task, root = resolve_task(cfg.task), resolve_data_dir(cfg.get("data_dir"))
+    if root is None and task.source not in FILE_SOURCES:  # Hub data: no local file to rebuild its rows from (review)
+        return
     try:
         with warnings_held_back():
-            train = rebuilt_training_rows(resolve_task(cfg.task), resolve_data_dir(cfg.get("data_dir")), recorded)
-    except DataError:  # this run read its file already: a failure here is no reason to refuse
+            train = rebuilt_training_rows(task, root, recorded)
+    except (DataError, KeyError, TypeError, ValueError):  # a source or record it cannot rebuild from: as given
         return
     if train is not None and (rows := repeated_rows(train, held, fields)):
         raise ConfigError(f"model.pretrained {str(folder)!r} was fine-tuned on {len(rows)} of the {len(held)} held-out "
