@@ -209,15 +209,22 @@ def row_hashes_record(folder: Any) -> dict[str, Any] | None:
     return {"count": max(len(data) - 8, 0) // 8, "blake2b": hashlib.blake2b(data[8:], digest_size=8).hexdigest()}
 
 
-def _recorded_hashes(folder: Any) -> dict[str, Any] | None:
-    """The ROW_HASHES_KEY a model folder's config.json records, or None."""
+def recorded_training_rows(folder: Any) -> dict[str, Any] | None:
+    """The ``sdp_training_rows`` record a model folder's config.json holds (its sample, carve and fingerprints), or
+    None where it holds none (not an sdp model, or no config.json)."""
     import json
+    from pathlib import Path
 
     try:
-        rows = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("sdp_training_rows")
+        rows = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8")).get("sdp_training_rows")
     except (OSError, ValueError, AttributeError):
         return None
-    recorded = rows.get(ROW_HASHES_KEY) if isinstance(rows, dict) else None
+    return rows if isinstance(rows, dict) else None
+
+
+def _recorded_hashes(folder: Any) -> dict[str, Any] | None:
+    """The ROW_HASHES_KEY a model folder's config.json records, or None."""
+    recorded = (recorded_training_rows(folder) or {}).get(ROW_HASHES_KEY)
     return recorded if isinstance(recorded, dict) else None
 
 

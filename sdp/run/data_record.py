@@ -5,13 +5,14 @@ model/ and dense_model/ take a copy of (sdp/run_summary.py save_model_dir) for s
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from sdp.data.fingerprint import (
     ROW_KEYS_FILE,
     ROWS_KEY,
+    TRAINED_ROWS_KEY,
     check_same_data,
+    recorded_training_rows,
     row_hashes_read,
     run_data_keys,
     split_fingerprints,
@@ -19,7 +20,7 @@ from sdp.data.fingerprint import (
 )
 from sdp.run.rundir import read_run_record, write_run_record
 from sdp.run.same_data import input_fingerprints
-from sdp.run.start_rows import STARTS_FROM, warn_rows_started_from
+from sdp.run.start_rows import start_folders, warn_rows_started_from
 
 log = logging.getLogger("sdp")
 
@@ -53,31 +54,16 @@ def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool, fields: An
 def _started_from(cfg: Any) -> list[Any]:
     """The row hashes of the model folders (STARTS_FROM) this run's weights start from, where they hold them."""
     found = []
-    for group, key in STARTS_FROM:
-        node = cfg.get(group) if hasattr(cfg, "get") else None
-        value = node.get(key) if node is not None and hasattr(node, "get") else None
-        if not value:
-            continue
-        hashes, why_not = row_hashes_read(Path(str(value)).expanduser())
-        if why_not is None and hashes is None and _records_rows(Path(str(value)).expanduser()):
+    for key, folder in start_folders(cfg):
+        hashes, why_not = row_hashes_read(folder)
+        if why_not is None and hashes is None and (recorded_training_rows(folder) or {}).get(TRAINED_ROWS_KEY):
             # an sdp model of recorded rows without the file (saved before it, or copied without it): it was silent,
             # and sdp-eval of this run's model said nothing of the rows it was fine-tuned on (probe round 36, dk2)
-            why_not = (f"{Path(str(value)).expanduser() / ROW_KEYS_FILE} is not there (its config.json records the rows "
-                       "it was fine-tuned on: a folder saved before sdp wrote the file, or copied without it)")
+            why_not = (f"{folder / ROW_KEYS_FILE} is not there (its config.json records the rows it was fine-tuned "
+                       "on: a folder saved before sdp wrote the file, or copied without it)")
         if why_not:  # the rows it was fine-tuned on are not named with this run's (review of round 34)
-            log.warning("%s.%s: %s, not read: the rows it was fine-tuned on are not in this run's %s, so sdp-eval "
-                        "of this run's model will not name them", group, key, why_not, ROW_KEYS_FILE)
+            log.warning("%s: %s, not read: the rows it was fine-tuned on are not in this run's %s, so sdp-eval of "
+                        "this run's model will not name them", key, why_not, ROW_KEYS_FILE)
         if hashes is not None:
             found.append(hashes)
     return found
-
-
-def _records_rows(folder: Path) -> bool:
-    """Whether ``folder``'s config.json records the rows its model was fine-tuned on (an sdp model folder)."""
-    import json
-
-    try:
-        rows = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("sdp_training_rows")
-    except (OSError, ValueError, AttributeError):
-        return False
-    return isinstance(rows, dict) and bool(rows.get("train_fingerprint"))

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from sdp.data.fingerprint import ROW_KEYS_FILE, row_digests, row_hashes_read
+from sdp.data.fingerprint import ROW_KEYS_FILE, recorded_training_rows, row_digests, row_hashes_read
 from sdp.data.loading import VALIDATION_FROM_TRAIN
 from sdp.data.token_repeats import token_digests
 from sdp.errors import ConfigError
@@ -43,6 +43,7 @@ def warn_rows_started_from(cfg: Any, raw: Any, fields: Any, tokenized: Any = Non
     fields = [f for f in fields if train is not None and f in train.column_names]
     tuning = cfg.task.get("validation_from_train") if hasattr(cfg, "task") else None
     own: Any = None  # this run's training rows' text hashes, made at the first hit (seconds on 400k rows)
+    digests: dict[str, tuple[Any, Any]] = {}  # split -> (text, token) hashes: made once for every start folder
     for key, folder in start_folders(cfg) if fields else ():
         hashes, why_not = row_hashes_read(folder)
         if hashes is None:
@@ -52,14 +53,12 @@ def warn_rows_started_from(cfg: Any, raw: Any, fields: Any, tokenized: Any = Non
         for split, rows in raw.items():
             if split == "train" or not len(rows) or not all(f in rows.column_names for f in fields):
                 continue
-            texts = row_digests(rows, fields)
-            hit = np.isin(texts, hashes)
-            tokens = tokenized[split] if tokenized is not None and split in tokenized else None
-            if tokens is not None and len(tokens) == len(rows):
-                tokens = token_digests(tokens)  # read alike: cut alike, or what the tokenizer sets aside
-                hit |= np.isin(tokens, hashes)
-            else:
-                tokens = None
+            if split not in digests:
+                tokens = tokenized[split] if tokenized is not None and split in tokenized else None
+                digests[split] = (row_digests(rows, fields),  # with token ids: read alike, cut alike or set aside
+                                  token_digests(tokens) if tokens is not None and len(tokens) == len(rows) else None)
+            texts, tokens = digests[split]
+            hit = np.isin(texts, hashes) | (np.isin(tokens, hashes) if tokens is not None else False)
             if hit.any():  # this run's own rows, by text and by token ids, are said by its data checks (review)
                 own = row_digests(train, fields) if own is None else own
                 hit &= ~np.isin(texts, own)
@@ -99,9 +98,7 @@ def _check_unhashed(cfg: Any, folder: Path, raw: Any, why_not: str | None, field
     from sdp.data.sources import FILE_SOURCES
     from sdp.data.tasks import DataError
     from sdp.errors import warnings_held_back
-    from sdp.models.inspect import read_config
-
-    recorded = (read_config(folder) or {}).get("sdp_training_rows")
+    recorded = recorded_training_rows(folder)
     held = raw.get(VALIDATION_FROM_TRAIN)
     if not isinstance(recorded, dict) or recorded.get("task.name") != cfg.task.get("name") or held is None:
         return
