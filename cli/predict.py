@@ -109,8 +109,13 @@ def main(argv: list[str] | None = None) -> int:
                                                   count=False)) is not None:
                     raise DataError(error)
                 texts = file_texts(opts["input"], fields)
-                from sdp.prediction import rows_over_lines
+                from sdp.prediction import label_field_problem, rows_over_lines
 
+                why, refused = label_field_problem(config, fields, texts)
+                if refused:
+                    raise DataError(why)
+                if why:
+                    print(f"sdp-predict: warning: {why}", file=sys.stderr)
                 if (warning := rows_over_lines(opts["input"])) is not None:
                     print(f"sdp-predict: warning: {warning}", file=sys.stderr)
             check_arity(str(opts["model_dir"]), config, texts, "stdin" if opts["input"] == "-" else "input")

@@ -73,14 +73,6 @@ def _not_writable(folder: Path) -> str | None:
     return None
 
 
-def _run_folder_above(out: Path) -> Path | None:
-    """The training run's folder (one holding run.json) that ``out`` is, or is inside; None if none."""
-    for folder in [out.resolve(), *out.resolve().parents]:
-        if (folder / "run.json").is_file():
-            return folder
-    return None
-
-
 def _path_problem(opts: dict[str, str | None]) -> str | None:
     """What is wrong with the paths given, before anything is read or written; None if nothing."""
     results_dir = Path(str(opts["results_dir"]))
@@ -89,7 +81,9 @@ def _path_problem(opts: dict[str, str | None]) -> str | None:
         return f"results_dir={str(results_dir)!r} {what}; point it at the folder that holds the runs (e.g. results_dir=results)"
     if opts["out_dir"] is not None and Path(opts["out_dir"]).exists() and not Path(opts["out_dir"]).is_dir():
         return f"out_dir={opts['out_dir']!r} is a file, not a folder; give a folder for the tables (it is created if missing)"
-    if run := _run_folder_above(Path(opts["out_dir"]) if opts["out_dir"] is not None else results_dir / "tables"):
+    from sdp.eval_output import run_folder_above
+
+    if run := run_folder_above(Path(opts["out_dir"]) if opts["out_dir"] is not None else results_dir / "tables"):
         # tables/ went into the run's own record folder (round 33, noticed)
         if opts["out_dir"] is None:
             where = "is" if run == results_dir.resolve() else f"is inside {str(run)!r},"  # <run>/model (round 35)

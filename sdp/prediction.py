@@ -187,6 +187,25 @@ def file_texts(path: str | Path, text_fields: list[str]) -> list[tuple[str, ...]
     return [tuple(str(r[f]) for f in text_fields) for r in rows]
 
 
+def label_field_problem(config: dict[str, Any], fields: list[str], texts: list[tuple[str, ...]]) -> tuple[str, bool]:
+    """(why, refused) where a text field is the label column: ``text_fields=label`` labelled the label column's own
+    words, unsaid (session 18, noticed). Refused where it is the column the model's answers were read from (config.json
+    ``sdp_label_column``); warned where the column holds nothing but the model's class names (an older folder records
+    none). ('', False) otherwise."""
+    if (recorded := config.get("sdp_label_column")) in fields:
+        return (f"text_fields={','.join(fields)!r} names {recorded!r}, the column the model's answers were read from "
+                "in training (config.json sdp_label_column): it would label its own labels; name the text column(s)"), True
+    from sdp.data.file_scan import text_key
+
+    names = {text_key(str(n)) for n in (config.get("id2label") or {}).values()}
+    for i, field in enumerate(fields):
+        values = {text_key(t[i]) for t in texts}
+        if len(texts) > 1 and names and values <= names:
+            return (f"text_fields={','.join(fields)!r}: every row of column {field!r} is one of the model's class names "
+                    f"{sorted(names)} (config.json id2label): a label column, not a text? name the text column(s)"), False
+    return "", False
+
+
 def _utf8_line(line: str, n: int) -> str:
     """A line of stdin, checked: bytes that are not UTF-8 (read with surrogate escapes, as Python reads stdin under a
     C locale) are a DataError naming the line; they reached the tokenizer, a TypeError traceback."""

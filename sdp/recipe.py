@@ -112,7 +112,7 @@ class PruneRecipe:
         self.datasets, self.groups, self.collator = data.datasets, data.groups, data.collator  # groups: ranking
         self.dropped_rows = data.dropped_rows  # per split, for metrics.json data.dropped_rows
         self.data_fingerprint = record_data(self.run_dir, cfg, data.raw, self.accelerator.is_main_process,
-                                            self.task.text_fields, data.token_ids, data.datasets)  # and metrics.json
+                                            self.task.text_fields, data.token_ids, data.datasets, data.file_rows)
         # 3. Model, prepared once for both stages.
         model = fresh_start(load_model(  # a structured run's model/ given: its earlier cut is not this run's
             cfg.model, self.task.num_labels, self.task.label_names, self.tokenizer, checkpoint=cfg.dense.checkpoint))

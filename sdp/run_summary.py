@@ -133,6 +133,7 @@ def record_training(model: Any, tokenizer: Any, cfg: Any = None, run_dir: Path |
     - ``sdp_tokenizer_digest``: the tokenizer, by behaviour; every load compares it with the one it is handed
       (check_vocab), so a tokenizer replaced or edited beside the weights is refused, not scored;
     - ``sdp_text_fields``: the input it takes; sdp-predict refuses one text for a pair model, and back;
+    - ``sdp_label_column``: the column of its answers (a GLUE task's: ``label``); sdp-predict refuses it as a text;
     - ``sdp_max_seq_length``: the length it was trained and scored at; sdp-eval and sdp-predict take it when not
       told another (they took the task's default 128 for a model trained at 32, unsaid: probe round 11);
     - ``sdp_training_rows``: the carve of the training rows (sdp/training_rows.py); sdp-eval and a tuning run's
@@ -147,6 +148,8 @@ def record_training(model: Any, tokenizer: Any, cfg: Any = None, run_dir: Path |
     fields = _text_fields(cfg)
     if fields:
         model.config.sdp_text_fields = fields
+    if isinstance(label := task_cfg.get("label_column") or "label", str):  # sdp-predict refuses it as a text field
+        model.config.sdp_label_column = label
     if task_cfg.get("max_seq_length"):
         model.config.sdp_max_seq_length = int(task_cfg.get("max_seq_length"))
     plain = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)

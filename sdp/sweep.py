@@ -300,12 +300,12 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
     try:
         if in_multirun():
             check_unchanged()  # code edited while the sweep ran: refused, not run in part under one identity
+        rank_console(launcher_rank())  # ranks > 0: errors only, on stderr, tagged with the rank (the checks' too)
         validate_config(cfg)  # before the folder is touched and before torch is imported
         check_data_outside(run_dir, cfg)
         # Several launched processes: join them (gloo without a GPU; an error if fewer joined than were
         # launched) and take rank 0's run directory, whatever each process's own template resolved to.
         run_dir = join_processes(cfg, run_dir, resume_identity(cfg))  # every rank must run rank 0's config
-        rank_console(launcher_rank())  # ranks > 0: warnings and errors only, on stderr, tagged with the rank
         prepare_run_dir(run_dir)  # writable (a read-only one is said as such: not "holds files")
         check_no_users_files(run_dir)
         # One owner per run folder for the whole run: a second run into it is refused at once, and

@@ -31,6 +31,7 @@ import datasets
 
 from sdp.data.cells import check_filled, check_scalar, warn_conflicting_labels
 from sdp.data.file_scan import (
+    DASHES,
     delimited_cells,
     label_problem,
     look_alikes,
@@ -385,8 +386,8 @@ def _warn_untrained_classes(task_cfg: Any, files: dict[str, str], tables: dict, 
 def target(spec: TaskSpec, value: Any, where: str) -> float:
     """A regression target as a float, or a DataError naming the row: a class name in a dev file (float() raised a
     ValueError traceback), a NaN/inf cell (it passed every range check, and scored as NaN), a range break."""
-    try:
-        score = float(value)
+    try:  # '–0.5', '−0.5': a minus sign written with a dash (file_scan.DASHES)
+        score = float(value.translate(DASHES) if isinstance(value, str) else value)
     except (TypeError, ValueError):
         score = None
     if score is None or isinstance(value, bool) or not math.isfinite(score):

@@ -131,9 +131,10 @@ def _label_key(name: str) -> str:
     The value is read from the key, so `1` + U+200B is `1`'s twin too, and exactly (Decimal): as floats, two 20-digit
     labels were one value, and 0 and -0 two (review of round 33)."""
     key = text_key(name).replace("\u2212", "-")  # U+2212 MINUS SIGN: '−1' and '-1' were two classes (round 36, noticed)
+    signed = key.translate(DASHES)  # an en dash's '–1' too, as a word processor writes it (session 18, Left)
     try:  # 1,0 is 1.0 as a European spreadsheet writes it: a class of its own beside 1, unsaid (probe round 36, dz1)
         # '1,000' too: a thousand to some, 1.000 to others; refused beside '1' (task.label_names keeps both: review)
-        number = decimal.Decimal(key.replace(",", ".") if _DECIMAL_COMMA.fullmatch(key) else key)
+        number = decimal.Decimal(signed.replace(",", ".") if _DECIMAL_COMMA.fullmatch(signed) else signed)
     except decimal.InvalidOperation:
         return key
     return f"number {number.normalize() if number else decimal.Decimal(0)}" if number.is_finite() else key
@@ -186,6 +187,9 @@ def look_alikes(given: list[str], known: list[str]) -> str:
 
 
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+# The dashes a number's minus sign is written with beside '-' (hyphens, figure/en/em dashes, U+2212, small and full-width forms):
+# '–0.5' (a word processor's en dash) was a class of its own, unsaid (session 18, Left)
+DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-"))
 
 
 def scores_as_text(names: list[str]) -> str | None:
@@ -195,7 +199,7 @@ def scores_as_text(names: list[str]) -> str | None:
     # a decimal comma too: "4,5" from a European spreadsheet was a 6-class classifier, unsaid (probe round 35, rh1)
     comma = [n for n in names if _DECIMAL_COMMA.fullmatch(n)]  # '1,500' too: refused, with task.label_names to keep
     try:  # them as classes ('5,000', '3,800': STS scores with three decimals, a 3-class classifier unsaid: review)
-        values = [decimal.Decimal(n.replace(",", ".") if n in comma else n) for n in names]
+        values = [decimal.Decimal(n.replace(",", ".") if n in comma else n.translate(DASHES)) for n in names]
     except decimal.InvalidOperation:
         return None
     fractions = [n for n, v in zip(names, values) if v.is_finite() and v != v.to_integral_value()]

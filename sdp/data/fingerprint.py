@@ -190,7 +190,19 @@ def row_hashes_read(folder: Any) -> tuple[Any, str | None]:
     if (recorded := _recorded_hashes(Path(folder))) and recorded != row_hashes_record(Path(folder)):
         return None, (f"{path} is damaged or replaced ({len(data) // 8 - 1} hashes; its config.json records "
                       f"{recorded.get('count')})")
-    return np.frombuffer(data, dtype="<u8", offset=8), None
+    hashes = np.frombuffer(data, dtype="<u8", offset=8)
+    if not recorded and len(hashes) >= 64 and (top := float(hashes.max()) / 2.0**64) < (
+            bound := _WHOLE_TOP ** (1 / len(hashes))):
+        # a folder recording no count (saved before it): a copy cut at a whole hash holds only the smallest hashes
+        # of a sorted file (session 18, Left); n uniform hashes all fall below ``bound`` but once in 10^9
+        return None, (f"{path} looks cut short ({len(hashes)} hashes, all in the lowest {top:.1%} of the hash range, "
+                      f"where a whole file's largest is above {bound:.1%} but once in 10^9)")
+    return hashes, None
+
+
+# The chance that a whole file of uniform hashes is taken for a cut one (row_hashes_read): its largest below the bound.
+# Only from 64 hashes (a bound of 72%): a copy interrupted at a 4 KiB block keeps 511, and a few hashes tell nothing.
+_WHOLE_TOP = 1e-9
 
 
 ROW_HASHES_KEY = "row_hashes"  # config.json sdp_training_rows: the count and digest of the folder's ROW_KEYS_FILE

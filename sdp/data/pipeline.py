@@ -25,6 +25,7 @@ class RunData:
     eval_loaders: dict[str, Any]  # one per evaluated split, in task.eval_splits order
     raw: Any  # the loaded splits before tokenising (their fingerprints identify the run's data)
     token_ids: Any = ()  # hashes of the training rows' token ids, for the run's ROW_KEYS_FILE (token_repeats.py)
+    file_rows: Any = None  # split -> its rows' rows in their file, where sampled or carved (LoadedSplits.file_rows)
 
 
 def build_data(cfg: Any, task: TaskSpec, tokenizer, accelerator) -> RunData:
@@ -56,6 +57,7 @@ def build_data(cfg: Any, task: TaskSpec, tokenizer, accelerator) -> RunData:
         datasets=tokenized,
         raw=raw,
         token_ids=token_ids,
+        file_rows=loaded.file_rows,
         groups=loaded.groups,
         dropped_rows=loaded.dropped_rows,
         collator=collator,

@@ -153,7 +153,8 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
     shared = {m for m, grp in dense[dense["dense_model"] != ""].groupby("dense_model") if grp["seed"].nunique() > 1}
     per_seed: dict[tuple, dict[tuple, tuple[list[float], set[str]]]] = {}
     undefined_units: dict[tuple, set[tuple]] = {}  # the seeds (or shared dense models) whose dense score is undefined
-    row_of: dict[str, str] = {}  # setup -> its row label (the setup less the task), as in with_variants
+    row_of: dict[str, set[str]] = {}  # setup -> its row labels (the setup less the task), as in with_variants
+    one_row = one_dense_row(runs)
     # A run given a dense model other than its seed's own (by fingerprint) brings a second dense model: averaged
     # with the seed's own as one seed, two models read "57.50 (n=1)", a score neither has (probe round 31, dk1). One
     # recorded by path only (an older record) is not known to be another: its seed's, as before.
@@ -164,26 +165,38 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
         other = (not row.own_dense and row.dense_by_content and (row.setup, row.seed) in known
                  and (row.setup, row.seed, row.dense_model) not in own_models)
         unit = ("given", row.dense_model) if row.dense_model in shared or other else ("seed", int(row.seed))
-        vals, vers = per_seed.setdefault((row.model, row.task, row.metric, row.setup), {}).setdefault(
-            unit, ([], set())
-        )
+        setup = one_row.get(row.setup, row.setup)
+        vals, vers = per_seed.setdefault((row.model, row.task, row.metric, setup), {}).setdefault(unit, ([], set()))
         vals.append(row.value)
         vers.add(row.version)
         if row.undefined:
-            undefined_units.setdefault((row.model, row.task, row.metric, row.setup), set()).add(unit)
-        row_of[row.setup] = row.row_setup
-    rows = {m: {row_of[s] for (m2, _, _, s) in per_seed if m2 == m} for (m, _, _, _) in per_seed}
+            undefined_units.setdefault((row.model, row.task, row.metric, setup), set()).add(unit)
+        row_of.setdefault(setup, set()).add(row.row_setup)
+    label = {s: "+".join(sorted(short_label(r) for r in rows)) for s, rows in row_of.items()}  # each pruned row's
+    rows = {m: {label[s] for (m2, _, _, s) in per_seed if m2 == m} for (m, _, _, _) in per_seed}
     setups = {(m, t): {s for (m2, t2, _, s) in per_seed if (m2, t2) == (m, t)} for (m, t, _, _) in per_seed}
     for (model, task, metric, setup), seeds in sorted(per_seed.items()):
         means = [sum(v) / len(v) for _, (v, _) in sorted(seeds.items())]
         versions = _versions(pd.Series([v for _, (_, vs) in seeds.items() for v in vs], dtype=object))
-        same_label = {row_of[s] for s in setups[(model, task)]}
-        variant = "/".join([*([short_label(row_of[setup])] if len(rows[model]) > 1 else []),
+        same_label = {label[s] for s in setups[(model, task)]}
+        variant = "/".join([*([label[setup]] if len(rows[model]) > 1 else []),
                             *([short_label(setup)] if len(setups[(model, task)]) > len(same_label) else [])])
         key = (model, "Dense", "", "", 0.0, variant, task, metric)
         out.append(_cell(key, *_stats(means), versions, len(undefined_units.get((model, task, metric, setup), ()))))
     frame = pd.DataFrame(out, columns=CELL_COLUMNS)
     return frame.sort_values(CELL_KEYS, kind="mergesort").reset_index(drop=True)
+
+
+def one_dense_row(runs: pd.DataFrame) -> dict[str, str]:
+    """setup -> the setup whose Dense row it shares: the setups of one model and task whose runs each trained their own
+    dense model, the same models by content seed by seed, differ only in what the pruning stage reads (prune.exclude,
+    a criterion's option): their one dense model was two Dense rows (probe rounds 35-36, noticed). Runs of a given or
+    unrecorded dense model keep their setup's row."""
+    alike: dict[tuple, list[str]] = {}
+    for (model, task, setup), grp in runs.groupby(["model", "task", "setup"], sort=True):
+        if (grp["own_dense_stage"].astype(bool) & grp["dense_by_content"].astype(bool)).all():
+            alike.setdefault((model, task, frozenset(zip(grp["seed"], grp["dense_model"]))), []).append(setup)
+    return {s: min(group) for group in alike.values() if len(group) > 1 for s in group}
 
 
 def _cell(key: tuple, mean: float, std: float, n: int, versions: list[str], undefined: int) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import textwrap
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -29,6 +31,22 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     fig.savefig(path, dpi=DPI, metadata=PNG_METADATA)
     plt.close(fig)
     return path
+
+
+def _fit_titles(fig: plt.Figure) -> None:
+    """Lay ``fig`` out (tight_layout), each axes' title wrapped at spaces until it lies within the figure: the score
+    plot's title ran past the figure's edges (session 18, noticed). A title that fits is drawn as before."""
+    renderer = fig.canvas.get_renderer()
+    fig.tight_layout()
+    for ax in fig.axes:
+        text, size = ax.get_title(), ax.title.get_fontsize()
+        width = len(text)
+        while width > 20 and not (0 <= (box := ax.title.get_window_extent(renderer)).x0 and box.x1 <= fig.bbox.width):
+            width -= max(1, width // 8)
+            ax.set_title(textwrap.fill(text, width), fontsize=size)
+            with warnings.catch_warnings():  # "not compatible with tight_layout" while it does not fit yet
+                warnings.simplefilter("ignore", UserWarning)
+                fig.tight_layout()
 
 
 def _label(model: str, method: str, schedule: str, teacher: str, variant: str, many_models: bool) -> str:
@@ -79,7 +97,7 @@ def score_vs_sparsity(cells: pd.DataFrame, scores: pd.DataFrame, task: str, out_
     ax.set_title(score_title(task, pruned["n"], cut), fontsize=9)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
+    _fit_titles(fig)
     return _save(fig, out_dir / f"score_vs_sparsity_{_safe(task)}.png")
 
 
@@ -151,7 +169,7 @@ def recovery(runs: pd.DataFrame, results_dir: Path, task: str, target: float,
     for ax in (ax1, ax2):
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
+    _fit_titles(fig)
     return _save(fig, out_dir / f"recovery_{_safe(task)}_{_safe(pct[:-1])}.png"), problems
 
 
@@ -181,7 +199,7 @@ def per_language_drop(cells: pd.DataFrame, task: str, out_dir: Path) -> Path | N
     ax.set_title(f"{task}: per-language degradation under pruning")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
+    _fit_titles(fig)
     return _save(fig, out_dir / f"per_language_{_safe(task)}.png")
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from sdp.report.aggregate import short_label
+from sdp.report.aggregate import one_dense_row, short_label
 from sdp.report.render import fmt_sparsity
 from sdp.run.env import NON_IDENTITY_GROUP_KEYS, NON_IDENTITY_KEYS, PER_SEED_INPUTS
 from sdp.run.rundir import read_run_record
@@ -65,7 +65,8 @@ def setup_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
         for label in (run.row_setup, getattr(run, "setup", None)):
             if label is not None and label not in configs:
                 configs[label] = _flat((read_run_record(Path(results_dir) / run.path) or {}).get("config") or {})
-    groups = [((model, "Dense"), grp) for model, grp in runs.groupby("model", sort=True)]
+    shared = {s for s, rep in one_dense_row(runs).items() if s != rep}  # in another setup's Dense row: not a row
+    groups = [((model, "Dense"), grp) for model, grp in runs[~runs["setup"].isin(shared)].groupby("model", sort=True)]
     groups += list(runs.groupby(["model", "method", "schedule", "teacher"], sort=True))
     for key, grp in groups:
         # rows of one row setup are labelled by their setup where a cell mixes setups (aggregate.with_variants: two

@@ -27,17 +27,17 @@ log = logging.getLogger("sdp")
 
 
 def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool, fields: Any = (), token_ids: Any = (),
-                tokenized: Any = None) -> dict[str, str]:
+                tokenized: Any = None, file_rows: Any = None) -> dict[str, str]:
     """Fingerprint the loaded splits (and the model folders it reads); refuse a resume on other data or another
     model folder's content; record them in the run record, and the training rows' texts (``fields``) by row, with the
     hashes of their token ids (``token_ids``: sdp/data/token_repeats.py; ``tokenized``: the splits they were made
-    from, to compare with a start folder's)."""
+    from, to compare with a start folder's; ``file_rows``: LoadedSplits.file_rows, to name their rows)."""
     fingerprints = {**split_fingerprints(raw), **input_fingerprints(cfg)}
     extra = run_data_keys(cfg, raw)  # the training rows in any order, a custom task's files by content
     from sdp.training_rows import check_checkpoint_rows  # a carve's refused, other rows said (round 31, dc2)
 
     check_checkpoint_rows(cfg, fingerprints.get("train"), extra.get(ROWS_KEY))
-    warn_rows_started_from(cfg, raw, fields, tokenized, token_ids)  # on every process: it may refuse (mpc1)
+    warn_rows_started_from(cfg, raw, fields, tokenized, token_ids, file_rows)  # every process: it may refuse (mpc1)
     record = read_run_record(run_dir) or {}
     if cfg.resume:
         check_same_data(record.get("data_fingerprint"), fingerprints, f"the unfinished run in {str(run_dir)!r}")

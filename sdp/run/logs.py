@@ -6,8 +6,10 @@
 * **One run.log per job.** A Hydra multirun calls every job in one process; a file handler left on the
   ``sdp`` logger would copy job 2's lines into job 1's run.log. :func:`attach_run_log` removes any other
   run.log handler first, and :func:`job_log` closes its own when the job ends.
-* **Only the main process writes run.log.** The other ranks of a DDP run keep their warnings and errors,
-  on stderr, each line tagged with its rank (:func:`rank_console`); their info lines repeat rank 0's.
+* **Only the main process writes run.log.** The other ranks of a DDP run keep their errors, on stderr, each
+  line tagged with its rank (:func:`rank_console`); their info lines and warnings repeat rank 0's (a warning is
+  about the config, the data, a model folder or the run folder, which every rank reads alike: each was printed
+  once per process, session 18's noticed).
 * **trace.jsonl on resume.** Records written after the checkpoint a run resumes from (the updates
   between that checkpoint and the kill) are redone by the resumed run. The checkpoint stores the trace's
   length (:func:`trace_size`), and a resume cuts the file back to it (:func:`truncate_trace`), so no
@@ -45,7 +47,7 @@ class _RunLogHandler(logging.FileHandler):
 
 
 class _RankHandler(logging.StreamHandler):
-    """Warnings and errors of a non-main rank on stderr."""
+    """Errors of a non-main rank on stderr."""
 
 
 class _HeldWarnings(logging.Handler):
@@ -136,11 +138,11 @@ def logged_warnings(run_dir: str | Path) -> list[str]:
 
 
 def rank_console(rank: int) -> None:
-    """On rank > 0: only warnings and errors, to stderr, prefixed with the rank (idempotent)."""
+    """On rank > 0: only errors, to stderr, prefixed with the rank (idempotent); rank 0 says the warnings."""
     if rank == 0 or any(isinstance(h, _RankHandler) for h in log.handlers):
         return
     handler = _RankHandler(sys.stderr)
-    handler.setLevel(logging.WARNING)
+    handler.setLevel(logging.ERROR)
     handler.setFormatter(logging.Formatter(f"[rank {rank}] %(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.propagate = False  # the console handler of Hydra's job logging would print every info line again

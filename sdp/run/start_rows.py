@@ -5,14 +5,21 @@ held-out rows as held-out (mpc1). Read from the start folder's ROW_KEYS_FILE (te
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sdp.data.fingerprint import ROW_KEYS_FILE, recorded_training_rows, row_digests, row_hashes_read
-from sdp.data.loading import VALIDATION_FROM_TRAIN
+from sdp.data.fingerprint import (
+    ROW_KEYS_FILE,
+    TRAINED_ROWS_KEY,
+    recorded_training_rows,
+    row_digests,
+    row_hashes_read,
+)
+from sdp.data.loading import VALIDATION_FROM_TRAIN, in_file
 from sdp.data.token_repeats import token_digests
 from sdp.errors import ConfigError
 
@@ -35,10 +42,12 @@ def start_folders(cfg: Any) -> list[tuple[str, Path]]:
     return found
 
 
-def warn_rows_started_from(cfg: Any, raw: Any, fields: Any, tokenized: Any = None, token_ids: Any = ()) -> None:
+def warn_rows_started_from(cfg: Any, raw: Any, fields: Any, tokenized: Any = None, token_ids: Any = (),
+                           file_rows: Any = None) -> None:
     """Say the eval rows each start folder was fine-tuned on (the same text up to text_key, or the same token ids where
     ``tokenized`` is given), less this run's own training rows (said by the data checks; ``token_ids``: theirs);
-    refuse a tuning run's held-out rows its model.pretrained trained on, as a dense.checkpoint of another carve is."""
+    refuse a tuning run's held-out rows its model.pretrained trained on, as a dense.checkpoint of another carve is.
+    Rows are named as rows of their file (``file_rows``: LoadedSplits.file_rows, where a split is sampled or carved)."""
     train = raw.get("train")
     fields = [f for f in fields if train is not None and f in train.column_names]
     tuning = cfg.task.get("validation_from_train") if hasattr(cfg, "task") else None
@@ -67,16 +76,19 @@ def warn_rows_started_from(cfg: Any, raw: Any, fields: Any, tokenized: Any = Non
             if not (found := int(hit.sum())):
                 continue
             shown = "; ".join(" | ".join(_cut(rows[int(i)][f]) for f in fields) for i in np.flatnonzero(hit)[:3])
+            # by row, as the data checks name theirs: counted, the rows could not be found (probe round 36, Left)
+            named = (f"rows {in_file([int(i) + 1 for i in np.flatnonzero(hit)], split, file_rows)[:5]} of "
+                     f"{'the training file' if split == VALIDATION_FROM_TRAIN else 'its file'}, counted from 1")
             if split == VALIDATION_FROM_TRAIN and key == "model.pretrained":
                 raise ConfigError(f"model.pretrained {str(folder)!r} was fine-tuned on {found} of the {len(rows)} "
-                                  f"held-out rows this tuning run scores (by its {ROW_KEYS_FILE}; e.g. {shown}): its "
-                                  "held-out score would be partly a training score; drop those rows from the training "
-                                  "data, or start from a model that never read them")
+                                  f"held-out rows this tuning run scores (by its {ROW_KEYS_FILE}; {named}; e.g. "
+                                  f"{shown}): its held-out score would be partly a training score; drop those rows "
+                                  "from the training data, or start from a model that never read them")
             log.warning("%s=%r was fine-tuned on %d of the %d rows of split %s (its %s; the same %s, up to letter "
-                        "case, spacing, accents, invisible characters and Unicode form, or the same token ids; e.g. "
-                        "%s): their score is partly a training score of the model this run starts from; score rows it "
-                        "never read", key, str(folder), found, len(rows), split, ROW_KEYS_FILE, ", ".join(fields),
-                        shown)
+                        "case, spacing, accents, invisible characters and Unicode form, or the same token ids; %s; "
+                        "e.g. %s): their score is partly a training score of the model this run starts from; score "
+                        "rows it never read", key, str(folder), found, len(rows), split, ROW_KEYS_FILE,
+                        ", ".join(fields), named, shown)
 
 
 def _cut(text: Any, width: int = 40) -> str:
@@ -108,10 +120,32 @@ def _check_unhashed(cfg: Any, folder: Path, raw: Any, why_not: str | None, field
     try:
         with warnings_held_back():
             train = rebuilt_training_rows(task, root, recorded)
+            if train is None and (order := _label_order(folder, task)) is not None:  # its classes numbered otherwise
+                train = rebuilt_training_rows(dataclasses.replace(task, label_names=order), root, recorded)
     except (DataError, KeyError, TypeError, ValueError):  # a source or record it cannot rebuild from: as given
         return
-    if train is not None and (rows := repeated_rows(train, held, fields)):
+    if train is None:  # another file, or this one edited since: said, as nothing checks it (session 18, Left)
+        log.warning("model.pretrained %r: %s, and its training rows could not be rebuilt from this run's training "
+                    "file (its config.json records rows of fingerprint %s: another file, or this one edited since), "
+                    "so whether it was fine-tuned on rows this tuning run holds out is not checked", str(folder),
+                    why_not or f"{folder / ROW_KEYS_FILE} is not there", recorded.get(TRAINED_ROWS_KEY))
+        return
+    if rows := repeated_rows(train, held, fields):
         raise ConfigError(f"model.pretrained {str(folder)!r} was fine-tuned on {len(rows)} of the {len(held)} held-out "
                           "rows this tuning run scores (its training rows, rebuilt from this run's training file by "
                           f"its config.json's record; {why_not or f'{folder / ROW_KEYS_FILE} is not there'}): its "
                           "held-out score would be partly a training score; start from a model that never read them")
+
+
+def _label_order(folder: Path, task: Any) -> tuple[str, ...] | None:
+    """The model's class names in its own order (config.json id2label) where they are ``task``'s in another order: a
+    model fine-tuned with task.label_names=[b, a] has other rows to the fingerprint than this run's [a, b]."""
+    from sdp.models.inspect import read_config
+
+    id2label = (read_config(folder) or {}).get("id2label") or {}
+    try:
+        names = tuple(str(id2label[k]) for k in sorted(id2label, key=int))
+    except (TypeError, ValueError):
+        return None
+    given = tuple(task.label_names or ())
+    return names if given and names != given and sorted(names) == sorted(given) else None
