@@ -22,9 +22,12 @@ def record_bytes(out_dir: Path) -> bytes | None:
 
 
 def run_folder_above(out: Path) -> Path | None:
-    """The training run's folder (one holding run.json) that ``out`` is, or is inside; None if none."""
+    """The training run's folder (one holding sdp's run.json: a record with its ``config``) that ``out`` is, or is
+    inside; None if none (another tool's run.json is not a run's: review)."""
+    from sdp.training_rows import read_run_record
+
     for folder in [out.resolve(), *out.resolve().parents]:
-        if (folder / "run.json").is_file():
+        if (folder / "run.json").is_file() and isinstance((read_run_record(folder) or {}).get("config"), dict):
             return folder
     return None
 

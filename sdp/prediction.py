@@ -189,20 +189,22 @@ def file_texts(path: str | Path, text_fields: list[str]) -> list[tuple[str, ...]
 
 def label_field_problem(config: dict[str, Any], fields: list[str], texts: list[tuple[str, ...]]) -> tuple[str, bool]:
     """(why, refused) where a text field is the label column: ``text_fields=label`` labelled the label column's own
-    words, unsaid (session 18, noticed). Refused where it is the column the model's answers were read from (config.json
-    ``sdp_label_column``); warned where the column holds nothing but the model's class names (an older folder records
-    none). ('', False) otherwise."""
-    if (recorded := config.get("sdp_label_column")) in fields:
-        return (f"text_fields={','.join(fields)!r} names {recorded!r}, the column the model's answers were read from "
-                "in training (config.json sdp_label_column): it would label its own labels; name the text column(s)"), True
+    words, unsaid (session 18, noticed). Refused where it is a column the model's answers were read from (config.json
+    ``sdp_label_columns``); warned where the column holds nothing but the model's class names or ids (an older folder
+    records none). ('', False) otherwise."""
+    if label := next((f for f in fields if f in (config.get("sdp_label_columns") or [])), None):
+        return (f"text_fields={','.join(fields)!r} names {label!r}, the column the model's answers were read from in "
+                "training (config.json sdp_label_columns): it would label its own labels; name the text column(s)"), True
     from sdp.data.file_scan import text_key
 
-    names = {text_key(str(n)) for n in (config.get("id2label") or {}).values()}
+    id2label = config.get("id2label") or {}
+    names = {text_key(str(n)) for n in id2label.values()} | {text_key(str(k)) for k in id2label}  # names or ids
     for i, field in enumerate(fields):
         values = {text_key(t[i]) for t in texts}
         if len(texts) > 1 and names and values <= names:
             return (f"text_fields={','.join(fields)!r}: every row of column {field!r} is one of the model's class names "
-                    f"{sorted(names)} (config.json id2label): a label column, not a text? name the text column(s)"), False
+                    f"or ids {sorted(names)} (config.json id2label): a label column, not a text? name the text "
+                    "column(s)"), False
     return "", False
 
 

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from sdp.crosslingual import run_fields
 from sdp.data.fingerprint import ROW_HASHES_KEY, ROW_KEYS_FILE, ROWS_KEY, TRAINED_ROWS_KEY, row_hashes_record
-from sdp.data.tasks import TaskSpec
+from sdp.data.tasks import TASKS, TaskSpec
 from sdp.io import FolderRemovedError, write_json
 from sdp.models.card import push_to_hub, write_model_card
 from sdp.models.inspect import PRUNABLE_KEY, weights_digest
@@ -133,7 +133,8 @@ def record_training(model: Any, tokenizer: Any, cfg: Any = None, run_dir: Path |
     - ``sdp_tokenizer_digest``: the tokenizer, by behaviour; every load compares it with the one it is handed
       (check_vocab), so a tokenizer replaced or edited beside the weights is refused, not scored;
     - ``sdp_text_fields``: the input it takes; sdp-predict refuses one text for a pair model, and back;
-    - ``sdp_label_column``: the column of its answers (a GLUE task's: ``label``); sdp-predict refuses it as a text;
+    - ``sdp_label_columns``: the column(s) of its answers (a GLUE task's local file's and the Hub's ``label``);
+      sdp-predict refuses them as texts;
     - ``sdp_max_seq_length``: the length it was trained and scored at; sdp-eval and sdp-predict take it when not
       told another (they took the task's default 128 for a model trained at 32, unsaid: probe round 11);
     - ``sdp_training_rows``: the carve of the training rows (sdp/training_rows.py); sdp-eval and a tuning run's
@@ -148,8 +149,7 @@ def record_training(model: Any, tokenizer: Any, cfg: Any = None, run_dir: Path |
     fields = _text_fields(cfg)
     if fields:
         model.config.sdp_text_fields = fields
-    if isinstance(label := task_cfg.get("label_column") or "label", str):  # sdp-predict refuses it as a text field
-        model.config.sdp_label_column = label
+    model.config.sdp_label_columns = _label_columns(task_cfg)  # sdp-predict refuses them as text fields
     if task_cfg.get("max_seq_length"):
         model.config.sdp_max_seq_length = int(task_cfg.get("max_seq_length"))
     plain = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
@@ -165,6 +165,15 @@ def record_training(model: Any, tokenizer: Any, cfg: Any = None, run_dir: Path |
             model.config.sdp_training_rows[ROWS_KEY] = record[ROWS_KEY]
         if (hashes := row_hashes_record(run_dir)) is not None:  # the file it copies in, so a cut copy is known (hc1)
             model.config.sdp_training_rows[ROW_HASHES_KEY] = hashes
+
+
+def _label_columns(task_cfg: Any) -> list[str]:
+    """The names a task's label column goes by: task=custom's task.label_column; a GLUE/XGLUE task's in its local
+    files (MRPC `Quality`, QQP `is_duplicate`, MNLI `gold_label`) and on the Hub (`label`)."""
+    if task_cfg.get("label_column"):
+        return [str(task_cfg.get("label_column"))]
+    local = getattr(TASKS.get(str(task_cfg.get("name"))), "local_label_column", None)
+    return sorted({"label", *([local] if isinstance(local, str) else [])})
 
 
 def _text_fields(cfg: Any) -> list[str] | None:

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sdp.models.inspect import read_config
+from sdp.models.inspect import label_names, read_config
 
 # The keys that decide which training rows a run holds out.
 CARVE_KEYS = (("task", "name"), ("max_train_samples",), ("task", "validation_from_train"),
@@ -114,12 +114,13 @@ def _check_rows_of(cfg: Any, key: str, checkpoint: Path, trained: str | None, ro
     theirs = recorded.get(TRAINED_ROWS_KEY)
     # a dense.checkpoint whose carve keys differ is said by sdp/validate.py (_check_held_out_rows), once
     said = key == "dense.checkpoint" and carve_difference(checkpoint, cfg) is not None
-    if said and theirs and trained and not same_rows(recorded, trained, rows) and _other_file(cfg, recorded):
+    differ = bool(theirs and trained and not same_rows(recorded, trained, rows))
+    if said and differ and _other_file(cfg, recorded, label_names(config)):
         logging.getLogger("sdp").warning(  # the carve's words alone hid another file (probe round 35, noticed)
             "%s %r: beside its other carve of the training rows, the rows it was fine-tuned on are not this training "
             "file's, sampled and carved as its config.json records (training data fingerprint %s there): another "
             "training file, or one edited since; %s that model's", key, str(checkpoint), theirs, whose)
-    if theirs and trained and not same_rows(recorded, trained, rows) and not said:
+    if differ and not said:
         other = "" if recorded.get(ROWS_KEY) and rows else ", or the same in another order (an older record)"
         logging.getLogger("sdp").warning(
             "%s %r was fine-tuned on other training rows than this run trains on (training data fingerprint %s "
@@ -127,22 +128,24 @@ def _check_rows_of(cfg: Any, key: str, checkpoint: Path, trained: str | None, ro
             theirs, trained, other, whose)
 
 
-def _other_file(cfg: Any, recorded: dict[str, Any]) -> bool:
+def _other_file(cfg: Any, recorded: dict[str, Any], classes: list[str] | None) -> bool:
     """Whether the rows a model's record (config.json ``sdp_training_rows``: sample, carve, fingerprints) names are
     not the rows this run's training file gives by that record; False where that cannot be told (no carve recorded,
-    another task, Hub data, a file that does not read)."""
+    another task, Hub data, a file that does not read). ``classes``: the model's class names, in its id order."""
     from sdp.crosslingual import resolve_task
     from sdp.data.loading import resolve_data_dir
     from sdp.data.scored_rows import rebuilt_training_rows
     from sdp.data.sources import FILE_SOURCES
     from sdp.data.tasks import DataError
+    from sdp.errors import warnings_held_back
 
     if recorded.get("task.name") != cfg.task.get("name") or "max_train_samples" not in recorded:
         return False
-    task, root = resolve_task(cfg.task), resolve_data_dir(cfg.get("data_dir"))
+    with warnings_held_back():  # a custom task's files are read again: their warnings are said already (review)
+        task, root = resolve_task(cfg.task), resolve_data_dir(cfg.get("data_dir"))
     if root is None and task.source not in FILE_SOURCES:
         return False
     try:
-        return rebuilt_training_rows(task, root, recorded) is None
+        return rebuilt_training_rows(task, root, recorded, classes) is None
     except (DataError, KeyError, TypeError, ValueError):
         return False

@@ -29,6 +29,7 @@ def test_a_minus_sign_written_with_a_dash_is_a_minus(tmp_path):
         assert "the way a number is written ('-1', " in (label_problem(sorted(["-1", "1", f"{dash}1"])) or ""), dash
     assert label_problem(["a-b", "a\u2013b"]) is None  # words: not numbers, as before
     assert "not all whole" in (scores_as_text(["\u20130.5", "0.5", "1"]) or "")
+    assert "with a decimal comma" in (scores_as_text(["1,0", "3,5", "\u20134,5"]) or "")  # review
     rows = [(f"text number {i}", v) for i, v in enumerate(["-1", "1", "\u20131"] * 4)]
     with pytest.raises(DataError, match=r"differ only in the way a number is written"):
         custom_task(_custom(tmp_path, rows, rows[:2]))
@@ -42,8 +43,8 @@ def test_a_minus_sign_written_with_a_dash_is_a_minus(tmp_path):
 
 def test_sdp_predict_refuses_or_warns_of_the_label_column_as_a_text(tmp_path, tokenizer, capsys):
     """`sdp-predict text_fields=label` labelled the label column's own words, unsaid. A model saved by a run records its
-    label column (config.json sdp_label_column): refused; a folder recording none is warned where the column holds
-    nothing but the model's class names."""
+    label column(s) (config.json sdp_label_columns; a GLUE task's local name too, MRPC's `Quality`): refused; a folder
+    recording none is warned where the column holds nothing but the model's class names or ids."""
     from sdp.cli.eval import compose_config
     from sdp.cli.predict import main
     from test_probe_round32 import _classifier
@@ -56,18 +57,23 @@ def test_sdp_predict_refuses_or_warns_of_the_label_column_as_a_text(tmp_path, to
                      header=("review", "stars"))
     out = tmp_path / "labels.txt"
     assert main([f"model_dir={plain}", f"input={rows}", "text_fields=stars", f"output={out}"]) == 0
-    assert "every row of column 'stars' is one of the model's class names ['neg', 'pos']" in capsys.readouterr().err
+    assert "every row of column 'stars' is one of the model's class names or ids" in capsys.readouterr().err
     assert main([f"model_dir={plain}", f"input={rows}", "text_fields=review", f"output={out}",
                  "overwrite=true"]) == 0
     assert "class names" not in capsys.readouterr().err
     cfg = compose_config(["task=custom", "task.text_fields=[review]", "task.label_column=stars"])
     model = AutoModelForSequenceClassification.from_pretrained(plain)
     save_model_dir(tmp_path / "saved", model, tokenizer, cfg=cfg)
-    assert json.loads((tmp_path / "saved" / "config.json").read_text())["sdp_label_column"] == "stars"
+    assert json.loads((tmp_path / "saved" / "config.json").read_text())["sdp_label_columns"] == ["stars"]
     assert main([f"model_dir={tmp_path / 'saved'}", f"input={rows}", "text_fields=stars",
                  f"output={tmp_path / 'other.txt'}"]) != 0
     assert "names 'stars', the column the model's answers were read from" in capsys.readouterr().err
     assert not (tmp_path / "other.txt").exists()
+    save_model_dir(tmp_path / "mrpc", model, tokenizer, cfg=compose_config(["task=mrpc"]))
+    assert json.loads((tmp_path / "mrpc" / "config.json").read_text())["sdp_label_columns"] == ["Quality", "label"]
+    ids = write_csv(tmp_path / "ids.csv", [("a fine film", "1"), ("a dull one", "0")], header=("review", "stars"))
+    assert main([f"model_dir={plain}", f"input={ids}", "text_fields=stars", f"output={tmp_path / 'ids.txt'}"]) == 0
+    assert "every row of column 'stars' is one of the model's class names or ids" in capsys.readouterr().err
 
 
 def test_sdp_eval_refuses_an_output_dir_inside_a_run_folder(tmp_path, tokenizer):
@@ -80,12 +86,15 @@ def test_sdp_eval_refuses_an_output_dir_inside_a_run_folder(tmp_path, tokenizer)
 
     run = tmp_path / "run"
     model = _classifier(tokenizer, run / "model")
-    (run / "run.json").write_text("{}")
+    (run / "run.json").write_text(json.dumps({"config": {"task": {"name": "custom"}}}))
     with pytest.raises(ConfigError, match=r"output_dir='.*/run/evals/x' is inside the training run folder '.*/run'"):
         check_out_dir(run / "evals" / "x", model, "custom")
     assert not (run / "evals").exists()
     check_out_dir(model, model, "custom")
     check_out_dir(tmp_path / "evals" / "x", model, "custom")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "run.json").write_text("{}")  # another tool's run.json: not a run folder (review)
+    check_out_dir(tmp_path / "other" / "x", model, "custom")
 
 
 def test_a_plot_title_longer_than_the_figure_is_wrapped_within_it():
@@ -107,6 +116,13 @@ def test_a_plot_title_longer_than_the_figure_is_wrapped_within_it():
         if lines == 1:
             assert "\n" not in ax.get_title()
         plt.close(fig)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))  # the recovery plot's two panels (review)
+    left.set_title("sst2 → 50%: loss jump at each pruning step " * 2)
+    right.set_title("short")
+    _fit_titles(fig)
+    box = left.title.get_window_extent(fig.canvas.get_renderer())
+    assert box.x1 <= right.get_window_extent().x0, (box, right.get_window_extent())
+    plt.close(fig)
 
 
 def test_a_dense_checkpoint_of_another_sample_and_another_file_says_both(tmp_path, caplog):
@@ -141,6 +157,20 @@ def test_a_dense_checkpoint_of_another_sample_and_another_file_says_both(tmp_pat
         with caplog.at_level(logging.WARNING, logger="sdp"):
             check_checkpoint_rows(cfg, split_fingerprints({"train": whole})["train"], rows_fingerprint(whole))
         assert ("the rows it was fine-tuned on are not this training file's" in caplog.text) is other_file, caplog.text
+    # its classes numbered otherwise (task.label_names=[b, a]) are not another file (review)
+    reordered = load_splits(resolve_task(OmegaConf.create({**task_cfg(theirs), "label_names": ["b", "a"]})), None,
+                            max_train_samples=30).datasets["train"]
+    record = json.loads((folder / "config.json").read_text())
+    record["id2label"] = {"0": "b", "1": "a"}
+    record["sdp_training_rows"]["train_fingerprint"] = split_fingerprints({"train": reordered})["train"]
+    record["sdp_training_rows"]["train_rows"] = rows_fingerprint(reordered)
+    (folder / "config.json").write_text(json.dumps(record))
+    cfg.task.train_file = theirs
+    whole = load_splits(resolve_task(cfg.task), None).datasets["train"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="sdp"):
+        check_checkpoint_rows(cfg, split_fingerprints({"train": whole})["train"], rows_fingerprint(whole))
+    assert "not this training file's" not in caplog.text, caplog.text
 
 
 def test_glue_dev_rows_under_two_labels_are_said_among_the_rows_scored(tmp_path, caplog):
@@ -195,14 +225,15 @@ def test_eval_rows_a_start_folder_trained_on_are_named_by_their_file_rows(tmp_pa
     dev = datasets.Dataset.from_dict({"text": ["new", "seen two", "other", "seen one"], "label": [0, 1, 0, 1]})
     cfg = compose_config(["task=custom", "task.text_fields=[text]", "task.label_column=label",
                           f"dense.checkpoint={dense}"])
-    for i, (file_rows, rows) in enumerate(((None, "[2, 4]"), ({"validation": np.array([30, 11, 7, 2])}, "[3, 12]"))):
+    for i, (file_rows, rows) in enumerate(((None, "[2, 4] of split validation as read"),
+                                           ({"validation": np.array([30, 11, 7, 2])}, "[3, 12] of its file"))):
         (tmp_path / f"run{i}").mkdir()
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="sdp"):
             record_data(tmp_path / f"run{i}", cfg, datasets.DatasetDict({"train": train, "validation": dev}),
                         main_process=True, fields=("text",), file_rows=file_rows)
         assert "was fine-tuned on 2 of the 4 rows of split validation" in caplog.text, caplog.text
-        assert f"rows {rows} of its file, counted from 1" in caplog.text, caplog.text
+        assert f"rows {rows}, counted from 1" in caplog.text, caplog.text
 
 
 def test_a_hashless_start_model_of_other_class_numbers_or_an_edited_file(tmp_path, caplog):
@@ -300,34 +331,40 @@ def test_other_ranks_print_errors_not_the_warnings_rank_0_says(capsys):
 
 def test_setups_of_one_dense_model_share_one_dense_row(tmp_path):
     """Runs differing only in prune.exclude (or a plug-in criterion's option), which the dense stage never reads, each
-    trained the same dense model (by content, seed by seed): glue.md showed it as two Dense rows, and summary.md a
-    `Dense` line of setups. Setups of other dense models keep a row each."""
+    trained the same dense model: glue.md showed it as two Dense rows, and summary.md a `Dense` line of setups. Setups
+    of other dense scores, or differing in a key the dense stage or its evaluation reads (max_eval_samples), keep a
+    row each (a merge by dense model alone showed 60.00, a score neither has: review)."""
     from records import write_record
 
     from sdp.report.report import build_report
 
-    def results(name: str, same: bool):
+    def results(name: str, setups: dict[str, tuple[dict, float]]):
         root = tmp_path / name
-        for ex in ("a", "b"):
+        for tag, (change, dense) in setups.items():
             for seed in (1, 2):
-                run = f"mp_{ex}_{seed}"
-                write_record(root, run, "MP", seed, 0.6 + 0.01 * seed + 0.02 * (ex == "b"),
-                             own=f"fp{seed}" if same or ex == "a" else f"other{seed}")
+                run = f"mp_{tag}_{seed}"
+                write_record(root, run, "MP", seed, 0.6 + 0.01 * seed, own=f"fp-{tag}-{seed}")  # fingerprints differ
                 config = json.loads((root / run / "run.json").read_text())
-                config["config"]["prune"]["exclude"] = [f"layer.{ex}"]
+                config["config"]["prune"]["exclude"] = [f"layer.{tag}"]
+                config["config"].update(change)
                 (root / run / "run.json").write_text(json.dumps(config))
                 record = json.loads((root / run / "metrics.json").read_text())
-                record["config_hash"] = f"h-{ex}"
-                if not same and ex == "b":
-                    record["dense"] = {"main": 0.57, "accuracy": 0.57}
+                record["config_hash"], record["dense"] = f"h-{tag}", {"main": dense, "accuracy": dense}
                 (root / run / "metrics.json").write_text(json.dumps(record))
         build_report(root, plots=False)
         glue = (root / "tables" / "glue.md").read_text()
-        return [line for line in glue.splitlines() if "| Dense" in line], (root / "tables" / "summary.md").read_text()
+        summary = (root / "tables" / "summary.md").read_text()
+        return [line for line in glue.splitlines() if "| Dense" in line], summary
 
-    dense, summary = results("one", True)
+    dense, summary = results("one", {"a": ({}, 0.55), "b": ({}, 0.55)})
     assert dense == ["| tiny-bert | Dense | 0% | 55.00 ± 0.00 (n=2) | — | run here |"], dense
     assert "`tiny-bert / Dense`" not in summary and "`tiny-bert / MP / cubic / frozen` rows of other setups" in summary
-    dense, summary = results("two", False)
-    assert len(dense) == 2 and "57.00 ± 0.00 (n=2)" in dense[0] and "55.00 ± 0.00 (n=2)" in dense[1], dense
-    assert "`tiny-bert / Dense` rows of other setups: differ in prune.exclude" in summary
+    for name, setups in (("scores", {"a": ({}, 0.55), "b": ({}, 0.57)}),
+                         ("eval", {"a": ({}, 0.55), "b": ({"max_eval_samples": 10}, 0.55)})):
+        dense, summary = results(name, setups)
+        assert len(dense) == 2, (name, dense)
+        assert "`tiny-bert / Dense` rows of other setups: differ in" in summary, summary
+    dense, summary = results("three", {"a": ({}, 0.55), "b": ({}, 0.55), "c": ({"max_eval_samples": 10}, 0.55)})
+    assert len(dense) == 2 and any("+" in line for line in dense), dense
+    line = next(x for x in summary.splitlines() if "`tiny-bert / Dense`" in x)
+    assert line.count("prune.exclude=") == 3, line  # every part of the `[a+b]` label is said

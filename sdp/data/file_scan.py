@@ -197,9 +197,10 @@ def scores_as_text(names: list[str]) -> str | None:
     file's scores written as strings ("4.5") were a 6-class classifier scored by accuracy, unsaid, where the same
     numbers in a CSV are refused as a regression's (probe round 34, rs3); None where they may be classes."""
     # a decimal comma too: "4,5" from a European spreadsheet was a 6-class classifier, unsaid (probe round 35, rh1)
-    comma = [n for n in names if _DECIMAL_COMMA.fullmatch(n)]  # '1,500' too: refused, with task.label_names to keep
+    signed = [n.translate(DASHES) for n in names]  # '–4,5': a dash for the minus too (review)
+    comma = [n for n in signed if _DECIMAL_COMMA.fullmatch(n)]  # '1,500' too: refused, with task.label_names to keep
     try:  # them as classes ('5,000', '3,800': STS scores with three decimals, a 3-class classifier unsaid: review)
-        values = [decimal.Decimal(n.replace(",", ".") if n in comma else n.translate(DASHES)) for n in names]
+        values = [decimal.Decimal(n.replace(",", ".") if n in comma else n) for n in signed]
     except decimal.InvalidOperation:
         return None
     fractions = [n for n, v in zip(names, values) if v.is_finite() and v != v.to_integral_value()]

@@ -162,9 +162,15 @@ def write_row_hashes(folder: Any, ds: Any, fields: Any, more: Any = ()) -> None:
     atomic_write(Path(folder) / ROW_KEYS_FILE, lambda tmp: tmp.write_bytes(data))
 
 
+# The chance that a whole file of uniform hashes is taken for a cut one (row_hashes_read): its largest below the bound.
+# Only from 64 hashes (a bound of 72%): a copy interrupted at a 4 KiB block keeps 511, and a few hashes tell nothing.
+_WHOLE_TOP = 1e-9
+
+
 def row_hashes_read(folder: Any) -> tuple[Any, str | None]:
     """(the hashes in ``folder``'s ROW_KEYS_FILE, None) where this sdp reads them; (None, why not) where the file is
-    there but of another text key version, or without one; (None, None) where there is none."""
+    there but of another text key version, or without one, damaged, not the count config.json records, or, where it
+    records none, looking cut short (only its smallest hashes); (None, None) where there is none."""
     from pathlib import Path
 
     import numpy as np
@@ -199,10 +205,6 @@ def row_hashes_read(folder: Any) -> tuple[Any, str | None]:
                       f"where a whole file's largest is above {bound:.1%} but once in 10^9)")
     return hashes, None
 
-
-# The chance that a whole file of uniform hashes is taken for a cut one (row_hashes_read): its largest below the bound.
-# Only from 64 hashes (a bound of 72%): a copy interrupted at a 4 KiB block keeps 511, and a few hashes tell nothing.
-_WHOLE_TOP = 1e-9
 
 
 ROW_HASHES_KEY = "row_hashes"  # config.json sdp_training_rows: the count and digest of the folder's ROW_KEYS_FILE

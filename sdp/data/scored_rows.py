@@ -50,10 +50,20 @@ def warn_model_rows_scored(task: TaskSpec, root: Path | None, evaluated: dict[st
         warn_eval_rows_trained(task, {task.train_split: train, **evaluated}, file_rows)
 
 
-def rebuilt_training_rows(task: TaskSpec, root: Path | None, rows: dict) -> Any:
+def rebuilt_training_rows(task: TaskSpec, root: Path | None, rows: dict, classes: list[str] | None = None) -> Any:
     """The rows a model trained on, rebuilt from ``task``'s training file by its record (``rows``: config.json's
     sdp_training_rows: its sample and carve), where their fingerprint is the recorded one; None where it is not (the
-    model trained on another file). A carved model's are the rows its carve left (probe round 34, cv1, gc1)."""
+    model trained on another file). A carved model's are the rows its carve left (probe round 34, cv1, gc1).
+    ``classes``: the model's class names in id order, tried where they are the task's in another order (a model
+    fine-tuned with task.label_names=[b, a] has other rows to the fingerprint than [a, b]: session 18, Left)."""
+    train = _rebuilt(task, root, rows)
+    given = list(task.label_names or ())
+    if train is None and classes and given and list(classes) != given and sorted(classes) == sorted(given):
+        train = _rebuilt(dataclasses.replace(task, label_names=tuple(classes)), root, rows)
+    return train
+
+
+def _rebuilt(task: TaskSpec, root: Path | None, rows: dict) -> Any:
     with warnings_held_back():  # the training file's own warnings are not this comparison's
         train = subsample(rows_to_dataset(task, LOCAL_READERS[task.source](task, root, task.train_split)),
                           rows.get("max_train_samples"))

@@ -115,7 +115,7 @@ def short_label(setup: str, empty: str = "no-setup") -> str:
 
 def with_variants(final: pd.DataFrame) -> pd.DataFrame:
     """Label rows only where they mix experiments. A row (a method at a sparsity, one column per task) is labelled
-    by the short hash of its setup less the task (collect.row_setup_hash: one budget and data recipe across
+    by the short hash of its setup less the task (setups.row_setup_hash: one budget and data recipe across
     tasks) where the method's rows hold several (at any sparsity), so one experiment keeps one label in every
     task's column and at every sparsity. Within a cell, the
     setup's own hash is added where it mixes setups that the row's label does not tell apart, and the config's
@@ -188,14 +188,24 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def one_dense_row(runs: pd.DataFrame) -> dict[str, str]:
-    """setup -> the setup whose Dense row it shares: the setups of one model and task whose runs each trained their own
-    dense model, the same models by content seed by seed, differ only in what the pruning stage reads (prune.exclude,
-    a criterion's option): their one dense model was two Dense rows (probe rounds 35-36, noticed). Runs of a given or
-    unrecorded dense model keep their setup's row."""
+    """setup -> the setup whose Dense row it shares: the setups of one model and task that differ only in what the
+    pruning stage reads (prune.*, schedule.*: collect's dense_setup; prune.exclude, a criterion's option), each of whose
+    runs trained its own dense model, with the same dense score seed by seed: their one dense model was two Dense rows
+    (probe rounds 35-36, noticed). The scores are compared too, as a setup's dense model is not recorded apart from
+    its config (config.json holds the prunable set). Any other difference (max_eval_samples, an eval file) keeps a
+    setup's own row."""
+    need = {"model", "task", "setup", "dense_setup", "seed", "own_dense_stage", "dense"}
+    if runs.empty or not need <= set(runs.columns):
+        return {}
     alike: dict[tuple, list[str]] = {}
-    for (model, task, setup), grp in runs.groupby(["model", "task", "setup"], sort=True):
-        if (grp["own_dense_stage"].astype(bool) & grp["dense_by_content"].astype(bool)).all():
-            alike.setdefault((model, task, frozenset(zip(grp["seed"], grp["dense_model"]))), []).append(setup)
+    for (model, task, dense_setup, setup), grp in runs.groupby(["model", "task", "dense_setup", "setup"], sort=True):
+        per_seed: dict[Any, set] = {}
+        for run in grp.itertuples(index=False):
+            per_seed.setdefault(run.seed, set()).add(run.dense.get("main") if isinstance(run.dense, dict) else None)
+        if dense_setup and grp["own_dense_stage"].astype(bool).all() and all(
+                len(v) == 1 and None not in v for v in per_seed.values()):
+            scores = frozenset((seed, next(iter(v))) for seed, v in per_seed.items())
+            alike.setdefault((model, task, dense_setup, scores), []).append(setup)
     return {s: min(group) for group in alike.values() if len(group) > 1 for s in group}
 
 

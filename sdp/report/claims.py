@@ -1,7 +1,7 @@
 """claims.md: the frontier and one verdict per paper claim (docs/method.md, "Claims worth measuring").
 
 Runs are *paired* by (task, model, schedule, teacher, sparsity, seed) and by their *setup*, the config without
-the distillation and weight terms and the sparsity (collect.setup_hash; so the same budget, data and dense model):
+the distillation and weight terms and the sparsity (setups.setup_hash; so the same budget, data and dense model):
 the MP, KD and SDP-CC runs of one pair share the dense model, data and data order, so their difference is the
 effect of the method alone. A pairing key with several runs of one method is left out and counted, never
 guessed. Nothing is pooled across setups: a task with several shows one frontier per setup, labelled by it.
@@ -29,9 +29,9 @@ from scipy import stats
 from sdp.report.aggregate import mixed_code, short_label
 from sdp.report.claim_pairs import data_of, dense_of, judged, partner_overlaps, unit_fields
 from sdp.report.claim_pairs import get as _get
-from sdp.report.collect import PAIR_KEYS
 from sdp.report.evidence import ALPHA, detectable, holm, p_value
 from sdp.report.floors import at_floor, floor_legend, scored_floor_rows, task_floor
+from sdp.report.setups import PAIR_KEYS
 from sdp.run.rundir import read_metrics
 
 HIGH = 0.8  # the papers' "high sparsity": 80% and above
@@ -83,7 +83,7 @@ def _cc_rep(rec: dict) -> str | None:
 
 
 def _pairs(runs: pd.DataFrame, results_dir: Path) -> tuple[dict[tuple, dict[str, dict]], int]:
-    """pairing key (PAIR_KEYS, the run's setup and pair setup: collect.setup_hash, collect.pair_hash) -> method
+    """pairing key (PAIR_KEYS, the run's setup and pair setup: setups.setup_hash, setups.pair_hash) -> method
     -> record (final, dense, analysis); and how many (key, method) were ambiguous."""
     out: dict[tuple, dict[str, dict]] = {}
     ambiguous: set[tuple] = set()
@@ -143,13 +143,13 @@ def _diffs(pairs: dict, a: str, b: str, value: Callable[[dict], float | None],
 
 
 def _setups(pairs: dict) -> list[tuple]:
-    """(task, setup) groups: a task's runs of one budget, data and dense models (collect.setup_hash)."""
+    """(task, setup) groups: a task's runs of one budget, data and dense models (setups.setup_hash)."""
     return sorted({(k[0], k[6]) for k in pairs}, key=str)
 
 
 def _label(task: str, setup: str | None, pairs: dict) -> str:
     """The task, with its setup's short hash where the folder holds the task under several setups: the hash of the
-    setup less the task (collect.row_setup_hash), which glue.md and costs.md show for the same runs (one per setup
+    setup less the task (setups.row_setup_hash), which glue.md and costs.md show for the same runs (one per setup
     within a task). The setup's own hash, with the task in it, named the same experiment otherwise here."""
     setups = {k[6] for k in pairs if k[0] == task}
     if len(setups) <= 1:

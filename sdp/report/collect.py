@@ -14,12 +14,12 @@ from sdp.objectives.naming import method_name
 from sdp.report.duplicates import Conflict, dedupe
 from sdp.report.not_runs import EVAL_COLUMNS, MalformedEval, load_evaluation, not_a_run
 from sdp.report.same_data import data_digest, split_by_data
+from sdp.report.setups import dense_setup_hash, pair_hash, row_setup_hash, setup_hash
 from sdp.report.trace_read import load_trace, was_resumed  # noqa: F401  (re-exported: plots, gridrun, tests)
 from sdp.report.undefined import undefined_scores
 from sdp.report.unrecorded import unrecorded_runs
 from sdp.report.walk import walk_metrics as _walk_metrics
 from sdp.run.code import core_id
-from sdp.run.env import PER_SEED_INPUTS, config_hash
 from sdp.run.rundir import is_moved_aside, read_run_record
 
 # Folders under the results dir that hold reports or references, never runs.
@@ -39,52 +39,6 @@ _CONFIG_PATHS: dict[str, str] = {
     "seed": "seed",
     "target_sparsity": "sparsity",
 }
-
-
-# Runs that agree on these and on pair_setup (pair_hash) differ only by the method: claims.md and the deltas pair them.
-PAIR_KEYS = ("task", "model", "schedule", "teacher", "target_sparsity", "seed")
-
-
-def setup_hash(config: dict[str, Any] | None, results_dir: Path | None = None) -> str | None:
-    """A run's *setup*: its config (run.json) less the method's terms (the regularizer and weight_reg groups), the
-    target sparsity and the per-seed inputs (the study's dense.checkpoint, one per seed), hashed as config_hash
-    hashes (seed and output paths left out). The runs of one setup and task are one experiment: their dense
-    scores are one Dense row, their seeds pool, and a frontier never mixes two setups. None: no config."""
-    return _hash_without_method(config, results_dir, per_seed_inputs=False)
-
-
-def row_setup_hash(config: dict[str, Any] | None) -> str | None:
-    """The setup less the task group: one experiment run on several tasks (one budget) shares it, so a table row
-    (one method and sparsity, a column per task) is labelled by it where it mixes experiments."""
-    return setup_hash({k: v for k, v in config.items() if k != "task"}) if config else None
-
-
-def pair_hash(config: dict[str, Any] | None, results_dir: Path | None = None) -> str | None:
-    """The setup with its per-seed inputs: runs of one task, seed and pair_hash share their dense model and
-    data, so their difference is the method's (claims.md, the deltas). A per-seed input inside ``results_dir``
-    counts by its path relative to it, so a checkout moved elsewhere pairs the same way."""
-    return _hash_without_method(config, results_dir, per_seed_inputs=True)
-
-
-def _hash_without_method(config: dict[str, Any] | None, results_dir: Path | None, per_seed_inputs: bool
-                         ) -> str | None:
-    if not config:
-        return None
-    config = {k: v for k, v in config.items() if k != "sparsity"}
-    if per_seed_inputs and results_dir is not None:
-        root = str(Path(results_dir).resolve())
-        for group, keys in PER_SEED_INPUTS.items():
-            node = dict(config.get(group) or {})
-            for key in keys:
-                value = node.get(key)
-                if isinstance(value, str) and (value == root or value.startswith(root + "/")):
-                    node[key] = Path(value).relative_to(root).as_posix()
-            config[group] = node
-    drop = {g: tuple(config[g]) for g in ("regularizer", "weight_reg") if isinstance(config.get(g), dict)}
-    if not per_seed_inputs:
-        for group, keys in PER_SEED_INPUTS.items():
-            drop[group] = (*drop.get(group, ()), *keys)
-    return config_hash(config, drop=drop)
 
 
 class MalformedRun(ValueError):
@@ -242,9 +196,10 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     config = (read_run_record(run_dir) or {}).get("config")
     rec["setup"], rec["pair_setup"] = setup_hash(config) or "", pair_hash(config, results_dir) or ""
     rec["row_setup"], rec["data"] = row_setup_hash(config) or "", data_digest(data.get("data_fingerprint"))
+    rec["dense_setup"] = dense_setup_hash(config) or ""
     world = (data.get("distributed") or {}).get("world_size") if isinstance(data.get("distributed"), dict) else None
     if isinstance(world, int) and world > 1:  # train.batch_size is per process: another global batch, another cell
-        for key in ("config_hash", "setup", "pair_setup", "row_setup"):
+        for key in ("config_hash", "setup", "pair_setup", "row_setup", "dense_setup"):
             rec[key] += f"/ws{world}"
     rec["finished_at"] = str(data.get("finished_at") or "")
     # The code identity where recorded, else the commit (one commit can hold other code: an edited plug-in, round 8)
@@ -333,7 +288,7 @@ def code_flag(flag: Any) -> str:
 
 _COLUMNS = [
     "path", "status", "task", "model", "method", "schedule", "teacher", "seed",
-    "target_sparsity", "config_hash", "setup", "pair_setup", "row_setup", "data", "finished_at", "sdp_version", "sdp_core", "sdp_dirty", "code_flag", "has_trace", "final", "dense",
+    "target_sparsity", "config_hash", "setup", "pair_setup", "row_setup", "dense_setup", "data", "finished_at", "sdp_version", "sdp_core", "sdp_dirty", "code_flag", "has_trace", "final", "dense",
     "per_language", "final_main", "error", "wall_seconds", "whole_launch", "threads", "device", "own_dense_stage", "dense_problem",
     "dense_only", "undefined", "dense_model", "dense_by_content", "run_warnings", "model_sha",
 ]  # fmt: skip

@@ -30,7 +30,7 @@ def _where(kind: str, threads: object, device: object, threads_differ: bool, dev
 
 def render_costs(runs: pd.DataFrame, dense_only: pd.DataFrame) -> str | None:
     """Mean, range and count of ``wall_seconds`` per task, model, setup (one budget: the config less the method,
-    the sparsity, the task and the per-seed inputs: glue.md's row label, collect.row_setup_hash; the setup with the
+    the sparsity, the task and the per-seed inputs: glue.md's row label, setups.row_setup_hash; the setup with the
     task gave other hashes for the same setups: probe round 20, r04), kind of run and method; None without runs.
 
     A resumed run (a ``resume`` record in its trace.jsonl) recorded only its last launch, and a run without a

@@ -34,19 +34,35 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 
 def _fit_titles(fig: plt.Figure) -> None:
-    """Lay ``fig`` out (tight_layout), each axes' title wrapped at spaces until it lies within the figure: the score
-    plot's title ran past the figure's edges (session 18, noticed). A title that fits is drawn as before."""
+    """Lay ``fig`` out (tight_layout), each axes' title wrapped at spaces until it lies within the figure and clear of
+    the axes beside it: the score plot's title ran past the figure's edge (session 18, noticed). A title that fits is
+    drawn as before."""
     renderer = fig.canvas.get_renderer()
     fig.tight_layout()
     for ax in fig.axes:
         text, size = ax.get_title(), ax.title.get_fontsize()
-        width = len(text)
-        while width > 20 and not (0 <= (box := ax.title.get_window_extent(renderer)).x0 and box.x1 <= fig.bbox.width):
+        width = max(map(len, text.splitlines() or [""]))
+        while width > 20 and not _clear(fig, ax, ax.title.get_window_extent(renderer)):
             width -= max(1, width // 8)
-            ax.set_title(textwrap.fill(text, width), fontsize=size)
+            ax.set_title("\n".join(textwrap.fill(line, width) for line in text.splitlines()), fontsize=size)
             with warnings.catch_warnings():  # "not compatible with tight_layout" while it does not fit yet
                 warnings.simplefilter("ignore", UserWarning)
                 fig.tight_layout()
+
+
+def _clear(fig: plt.Figure, ax: plt.Axes, box) -> bool:
+    """Whether a title's ``box`` lies within the figure and between the axes left and right of ``ax``."""
+    left, right = 0.0, fig.bbox.width
+    own = ax.get_window_extent()
+    for other in fig.axes:
+        there = other.get_window_extent()
+        if other is ax or not (there.y1 > own.y0 and there.y0 < own.y1):  # not beside it (another row)
+            continue
+        if there.x1 <= own.x0:
+            left = max(left, there.x1)
+        elif there.x0 >= own.x1:  # (a twin axes over the same area is neither)
+            right = min(right, there.x0)
+    return left <= box.x0 and box.x1 <= right
 
 
 def _label(model: str, method: str, schedule: str, teacher: str, variant: str, many_models: bool) -> str:

@@ -17,7 +17,7 @@ from sdp.run.rundir import read_run_record
 
 VALUE_CHARS = 60  # a value's repr is cut past this (a list of 40 layer names would fill the line)
 
-# Not the setup (collect.setup_hash leaves them out): the task, the method's terms, the sparsity, the seed, where
+# Not the setup (setups.setup_hash leaves them out): the task, the method's terms, the sparsity, the seed, where
 # things go, and the per-seed inputs.
 _NOT_SETUP = ({"task", "regularizer", "weight_reg", "sparsity", "hydra", *NON_IDENTITY_KEYS}
               | {f"{g}.{k}" for groups in (NON_IDENTITY_GROUP_KEYS, PER_SEED_INPUTS) for g, ks in groups.items()
@@ -65,8 +65,9 @@ def setup_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
         for label in (run.row_setup, getattr(run, "setup", None)):
             if label is not None and label not in configs:
                 configs[label] = _flat((read_run_record(Path(results_dir) / run.path) or {}).get("config") or {})
-    shared = {s for s, rep in one_dense_row(runs).items() if s != rep}  # in another setup's Dense row: not a row
-    groups = [((model, "Dense"), grp) for model, grp in runs[~runs["setup"].isin(shared)].groupby("model", sort=True)]
+    one = one_dense_row(runs)  # setups sharing one Dense row: no line where that leaves the model's rows unlabelled
+    groups = [((model, "Dense"), grp) for model, grp in runs.groupby("model", sort=True)
+              if not one or not (set(grp["setup"]) & set(one)) or _dense_labels(grp, one) > 1]
     groups += list(runs.groupby(["model", "method", "schedule", "teacher"], sort=True))
     for key, grp in groups:
         # rows of one row setup are labelled by their setup where a cell mixes setups (aggregate.with_variants: two
@@ -83,6 +84,14 @@ def setup_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
         else:
             lines += filter(None, [_differ_line(where, sorted(set(grp["setup"].dropna())), configs)])
     return lines + _config_differences(runs, Path(results_dir))
+
+
+def _dense_labels(runs: pd.DataFrame, one: dict[str, str]) -> int:
+    """How many labels a model's Dense rows take (aggregate_cells: the row setups of the setups sharing each row)."""
+    rows: dict[str, set[str]] = {}
+    for setup, row in zip(runs["setup"], runs["row_setup"]):
+        rows.setdefault(one.get(setup, setup), set()).add(row)
+    return len({frozenset(v) for v in rows.values()})
 
 
 def _differ_line(where: str, setups: list[str], configs: dict[str, dict[str, Any]], world: bool = True) -> str | None:

@@ -9,8 +9,8 @@ import pandas as pd
 from sdp.data.tasks import GLUE_TASKS
 from sdp.objectives.naming import base_method
 from sdp.report.aggregate import ROW_KEYS, long_scores, method_rank, mixed_code, with_variants
-from sdp.report.collect import PAIR_KEYS
 from sdp.report.render import FLAG, MISSING, Table, fmt_num, fmt_sparsity
+from sdp.report.setups import PAIR_KEYS
 from sdp.report.undefined import UNDEFINED, UNDEFINED_NOTE
 
 # Column label and displayed metrics per task, in the paper's order (MNLI m/mm, MRPC F1/acc, STS-B P/S).
@@ -221,7 +221,7 @@ def build_xglue_tables(cells: pd.DataFrame, task: str) -> list[Table]:
 def delta_frame(runs: pd.DataFrame) -> pd.DataFrame:
     """Main-score deltas (points) of every pruned row, paired run by run: each run against its own dense score,
     and against the MP run of its setup, task, seed, sparsity, schedule and teacher (the same dense model and
-    data; collect.pair_hash; so also the same criterion: "KD (movement)" pairs with "MP (movement)"). A row's
+    data; setups.pair_hash; so also the same criterion: "KD (movement)" pairs with "MP (movement)"). A row's
     delta is the mean over its runs that have the partner (n_dense, n_mp)."""
     cols = ["model", "method", "schedule", "teacher", "sparsity", "variant", "task", "mean", "delta_dense",
             "delta_mp", "n_dense", "n_mp", "flagged", "undefined_dense", "undefined_mp"]  # fmt: skip

@@ -5,7 +5,6 @@ held-out rows as held-out (mpc1). Read from the start folder's ROW_KEYS_FILE (te
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -77,8 +76,10 @@ def warn_rows_started_from(cfg: Any, raw: Any, fields: Any, tokenized: Any = Non
                 continue
             shown = "; ".join(" | ".join(_cut(rows[int(i)][f]) for f in fields) for i in np.flatnonzero(hit)[:3])
             # by row, as the data checks name theirs: counted, the rows could not be found (probe round 36, Left)
-            named = (f"rows {in_file([int(i) + 1 for i in np.flatnonzero(hit)], split, file_rows)[:5]} of "
-                     f"{'the training file' if split == VALIDATION_FROM_TRAIN else 'its file'}, counted from 1")
+            where = ("the training file" if split == VALIDATION_FROM_TRAIN else "its file") if split in (
+                file_rows or {}) else f"split {split} as read"  # a sample's or carve's rows by file row, else in order
+            named = f"rows {in_file([int(i) + 1 for i in np.flatnonzero(hit)], split, file_rows)[:5]} of {where}, " \
+                    "counted from 1"
             if split == VALIDATION_FROM_TRAIN and key == "model.pretrained":
                 raise ConfigError(f"model.pretrained {str(folder)!r} was fine-tuned on {found} of the {len(rows)} "
                                   f"held-out rows this tuning run scores (by its {ROW_KEYS_FILE}; {named}; e.g. "
@@ -101,8 +102,9 @@ def _check_unhashed(cfg: Any, folder: Path, raw: Any, why_not: str | None, field
     """A tuning run's model.pretrained without a readable ROW_KEYS_FILE: a copy of a model fine-tuned on every row ran
     unchecked, 68.00 on 50 held-out rows it had trained on (review of round 36). Its training rows are rebuilt from
     this run's training file by its config.json's record (sample and carve), where their fingerprint says they are
-    that file's, and held-out rows among them are refused; a model of another file or task, or of no record (a Hub
-    model), is taken as given: nothing says it read these rows."""
+    that file's (in the model's own class order too), and held-out rows among them are refused; a model of another task,
+    or of no record (a Hub model), is taken as given: nothing says it read these rows. One of this task whose rows are
+    not this file's (another file: a transfer; or this one edited since) runs, said to be unchecked."""
     from sdp.crosslingual import resolve_task
     from sdp.data.custom import repeated_rows
     from sdp.data.loading import resolve_data_dir
@@ -110,25 +112,26 @@ def _check_unhashed(cfg: Any, folder: Path, raw: Any, why_not: str | None, field
     from sdp.data.sources import FILE_SOURCES
     from sdp.data.tasks import DataError
     from sdp.errors import warnings_held_back
+    from sdp.models.inspect import label_names, read_config
+
     recorded = recorded_training_rows(folder)
     held = raw.get(VALIDATION_FROM_TRAIN)
     if not isinstance(recorded, dict) or recorded.get("task.name") != cfg.task.get("name") or held is None:
         return
-    task, root = resolve_task(cfg.task), resolve_data_dir(cfg.get("data_dir"))
+    with warnings_held_back():  # a custom task's files are read again: their warnings are said already (review)
+        task, root = resolve_task(cfg.task), resolve_data_dir(cfg.get("data_dir"))
     if root is None and task.source not in FILE_SOURCES:  # Hub data: no local file to rebuild its rows from (review)
         return
     try:
-        with warnings_held_back():
-            train = rebuilt_training_rows(task, root, recorded)
-            if train is None and (order := _label_order(folder, task)) is not None:  # its classes numbered otherwise
-                train = rebuilt_training_rows(dataclasses.replace(task, label_names=order), root, recorded)
+        train = rebuilt_training_rows(task, root, recorded, label_names(read_config(folder) or {}))
     except (DataError, KeyError, TypeError, ValueError):  # a source or record it cannot rebuild from: as given
         return
     if train is None:  # another file, or this one edited since: said, as nothing checks it (session 18, Left)
         log.warning("model.pretrained %r: %s, and its training rows could not be rebuilt from this run's training "
-                    "file (its config.json records rows of fingerprint %s: another file, or this one edited since), "
-                    "so whether it was fine-tuned on rows this tuning run holds out is not checked", str(folder),
-                    why_not or f"{folder / ROW_KEYS_FILE} is not there", recorded.get(TRAINED_ROWS_KEY))
+                    "file (its config.json records rows of fingerprint %s: another file of the task, a transfer, or "
+                    "this one edited since), so whether it was fine-tuned on rows this tuning run holds out is not "
+                    "checked", str(folder), why_not or f"{folder / ROW_KEYS_FILE} is not there",
+                    recorded.get(TRAINED_ROWS_KEY))
         return
     if rows := repeated_rows(train, held, fields):
         raise ConfigError(f"model.pretrained {str(folder)!r} was fine-tuned on {len(rows)} of the {len(held)} held-out "
@@ -136,16 +139,3 @@ def _check_unhashed(cfg: Any, folder: Path, raw: Any, why_not: str | None, field
                           f"its config.json's record; {why_not or f'{folder / ROW_KEYS_FILE} is not there'}): its "
                           "held-out score would be partly a training score; start from a model that never read them")
 
-
-def _label_order(folder: Path, task: Any) -> tuple[str, ...] | None:
-    """The model's class names in its own order (config.json id2label) where they are ``task``'s in another order: a
-    model fine-tuned with task.label_names=[b, a] has other rows to the fingerprint than this run's [a, b]."""
-    from sdp.models.inspect import read_config
-
-    id2label = (read_config(folder) or {}).get("id2label") or {}
-    try:
-        names = tuple(str(id2label[k]) for k in sorted(id2label, key=int))
-    except (TypeError, ValueError):
-        return None
-    given = tuple(task.label_names or ())
-    return names if given and names != given and sorted(names) == sorted(given) else None

@@ -70,7 +70,7 @@ def test_conflict_keeps_the_later_instant_not_the_later_text(tmp_path: Path, a_t
 
 
 def test_setup_pairs_a_moved_checkout_and_splits_other_dense_models(tmp_path: Path) -> None:
-    from sdp.report.collect import pair_hash, setup_hash
+    from sdp.report.setups import pair_hash, setup_hash
 
     base = {"task": {"name": "sst2"}, "sparsity": 0.9, "regularizer": {"name": "kd", "temperature": 2.0},
             "dense": {"checkpoint": str(tmp_path / "dense" / "sst2_seed1" / "dense_model"), "epochs": 3}}
