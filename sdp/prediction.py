@@ -192,7 +192,8 @@ def label_field_problem(config: dict[str, Any], fields: list[str], texts: list[t
     words, unsaid (session 18, noticed). Refused where it is a column the model's answers were read from (config.json
     ``sdp_label_columns``); warned where the column holds nothing but the model's class names or ids (an older folder
     records none). ('', False) otherwise."""
-    if label := next((f for f in fields if f in (config.get("sdp_label_columns") or [])), None):
+    recorded = config.get("sdp_label_columns")
+    if label := next((f for f in fields if isinstance(recorded, list) and f in recorded), None):
         return (f"text_fields={','.join(fields)!r} names {label!r}, the column the model's answers were read from in "
                 "training (config.json sdp_label_columns): it would label its own labels; name the text column(s)"), True
     from sdp.data.file_scan import text_key

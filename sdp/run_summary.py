@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 from sdp.crosslingual import run_fields
 from sdp.data.fingerprint import ROW_HASHES_KEY, ROW_KEYS_FILE, ROWS_KEY, TRAINED_ROWS_KEY, row_hashes_record
 from sdp.data.tasks import TASKS, TaskSpec
+from sdp.data.xglue_tasks import XTASKS
 from sdp.io import FolderRemovedError, write_json
 from sdp.models.card import push_to_hub, write_model_card
 from sdp.models.inspect import PRUNABLE_KEY, weights_digest
@@ -169,11 +170,13 @@ def record_training(model: Any, tokenizer: Any, cfg: Any = None, run_dir: Path |
 
 def _label_columns(task_cfg: Any) -> list[str]:
     """The names a task's label column goes by: task=custom's task.label_column; a GLUE/XGLUE task's in its local
-    files (MRPC `Quality`, QQP `is_duplicate`, MNLI `gold_label`) and on the Hub (`label`)."""
+    files (MRPC `Quality`, QQP `is_duplicate`, MNLI `gold_label`) and on the Hub (`label`; XGLUE's own names)."""
     if task_cfg.get("label_column"):
         return [str(task_cfg.get("label_column"))]
-    local = getattr(TASKS.get(str(task_cfg.get("name"))), "local_label_column", None)
-    return sorted({"label", *([local] if isinstance(local, str) else [])})
+    name = str(task_cfg.get("name")).strip().lower()  # as get_task looks it up
+    local = getattr(TASKS.get(name), "local_label_column", None)
+    hub = getattr(XTASKS.get(name), "hub_label", None)  # XGLUE's: news_category, relevance_label, relavance_label
+    return sorted({"label", *(c for c in (local, hub) if isinstance(c, str))})
 
 
 def _text_fields(cfg: Any) -> list[str] | None:

@@ -116,12 +116,11 @@ def test_a_plot_title_longer_than_the_figure_is_wrapped_within_it():
         if lines == 1:
             assert "\n" not in ax.get_title()
         plt.close(fig)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))  # the recovery plot's two panels (review)
-    left.set_title("sst2 → 50%: loss jump at each pruning step " * 2)
-    right.set_title("short")
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(10, 4))  # panels side by side (review)
+    middle.set_title("sst2 → 50%: loss jump at each pruning step " * 2)
     _fit_titles(fig)
-    box = left.title.get_window_extent(fig.canvas.get_renderer())
-    assert box.x1 <= right.get_window_extent().x0, (box, right.get_window_extent())
+    box = middle.title.get_window_extent(fig.canvas.get_renderer())
+    assert left.get_window_extent().x1 <= box.x0 and box.x1 <= right.get_window_extent().x0, box
     plt.close(fig)
 
 
@@ -338,18 +337,21 @@ def test_setups_of_one_dense_model_share_one_dense_row(tmp_path):
 
     from sdp.report.report import build_report
 
-    def results(name: str, setups: dict[str, tuple[dict, float]]):
+    def results(name: str, setups: dict[str, tuple[dict, float]], record_change=None):
         root = tmp_path / name
         for tag, (change, dense) in setups.items():
             for seed in (1, 2):
                 run = f"mp_{tag}_{seed}"
-                write_record(root, run, "MP", seed, 0.6 + 0.01 * seed, own=f"fp-{tag}-{seed}")  # fingerprints differ
+                given = ("/m/dense", f"fp-{seed}") if tag == "given" else None  # a dense.checkpoint: no own stage
+                write_record(root, run, "MP", seed, 0.6 + 0.01 * seed, own=None if given else f"fp-{tag}-{seed}",
+                             given=given)  # the content fingerprints differ: config.json holds the prunable set
                 config = json.loads((root / run / "run.json").read_text())
                 config["config"]["prune"]["exclude"] = [f"layer.{tag}"]
                 config["config"].update(change)
                 (root / run / "run.json").write_text(json.dumps(config))
                 record = json.loads((root / run / "metrics.json").read_text())
                 record["config_hash"], record["dense"] = f"h-{tag}", {"main": dense, "accuracy": dense}
+                record.update((record_change or {}).get(tag, {}))
                 (root / run / "metrics.json").write_text(json.dumps(record))
         build_report(root, plots=False)
         glue = (root / "tables" / "glue.md").read_text()
@@ -364,7 +366,44 @@ def test_setups_of_one_dense_model_share_one_dense_row(tmp_path):
         dense, summary = results(name, setups)
         assert len(dense) == 2, (name, dense)
         assert "`tiny-bert / Dense` rows of other setups: differ in" in summary, summary
+    # on an edited dev file (the same path, other rows), or given a dense.checkpoint: rows apart (review)
+    edited = {"b": {"data_fingerprint": {"train": "t0", "validation": "v1"}}}
+    dense, _ = results("data", {"a": ({}, 0.55), "b": ({}, 0.55)}, edited)
+    assert len(dense) == 2, dense
+    dense, _ = results("given", {"a": ({}, 0.55), "given": ({}, 0.55)})
+    assert len(dense) == 2, dense
     dense, summary = results("three", {"a": ({}, 0.55), "b": ({}, 0.55), "c": ({"max_eval_samples": 10}, 0.55)})
     assert len(dense) == 2 and any("+" in line for line in dense), dense
     line = next(x for x in summary.splitlines() if "`tiny-bert / Dense`" in x)
     assert line.count("prune.exclude=") == 3, line  # every part of the `[a+b]` label is said
+
+
+def test_the_start_model_checks_do_not_say_the_data_warnings_again(tmp_path, caplog):
+    """Review: the hashless start model's check resolved a custom task again, outside the held-back warnings: the
+    run's data warnings (`task.label_names lists ['mid'] with no row`) were said a second time."""
+    from omegaconf import OmegaConf
+
+    from sdp.crosslingual import resolve_task
+    from sdp.data.loading import load_splits
+    from sdp.run.start_rows import warn_rows_started_from
+
+    ours = write_csv(tmp_path / "ours.csv", [(f"our text {i}", "ab"[i % 2]) for i in range(40)])
+    cfg = OmegaConf.create({"task": {"name": "custom", "train_file": ours, "validation_file": None,
+                                     "text_fields": ["text"], "label_column": "label", "metric": "accuracy",
+                                     "validation_from_train": 0.25, "validation_seed": 0,
+                                     "label_names": ["a", "b", "mid"]},
+                            "data_dir": None, "dense": {"checkpoint": None}, "model": {"pretrained": None},
+                            "max_train_samples": None})
+    with caplog.at_level(logging.WARNING, logger="sdp"):
+        raw = load_splits(resolve_task(cfg.task), None, validation_from_train=0.25).datasets
+    assert "'mid'" in caplog.text  # said once, by the run's own load
+    folder = tmp_path / "transfer"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"sdp_training_rows": {
+        "task.name": "custom", "max_train_samples": None, "task.validation_from_train": None,
+        "task.validation_seed": 0, "train_fingerprint": "0123456789abcdef", "train_rows": "0123456789abcdef"}}))
+    cfg.model.pretrained = str(folder)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="sdp"):
+        warn_rows_started_from(cfg, raw, ["text"])
+    assert "is not checked" in caplog.text and "'mid'" not in caplog.text, caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -189,23 +190,24 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
 
 def one_dense_row(runs: pd.DataFrame) -> dict[str, str]:
     """setup -> the setup whose Dense row it shares: the setups of one model and task that differ only in what the
-    pruning stage reads (prune.*, schedule.*: collect's dense_setup; prune.exclude, a criterion's option), each of whose
-    runs trained its own dense model, with the same dense score seed by seed: their one dense model was two Dense rows
-    (probe rounds 35-36, noticed). The scores are compared too, as a setup's dense model is not recorded apart from
-    its config (config.json holds the prunable set). Any other difference (max_eval_samples, an eval file) keeps a
-    setup's own row."""
-    need = {"model", "task", "setup", "dense_setup", "seed", "own_dense_stage", "dense"}
+    pruning stage reads (prune.*, schedule.*: setups.dense_setup_hash; prune.exclude, a criterion's option), on the
+    same data (each run's data digest), each of whose runs trained its own dense model, with the same dense scores
+    seed by seed: their one dense model was two Dense rows (probe rounds 35-36, noticed). The scores are compared
+    too, as a setup's dense model is not recorded apart from its config (config.json holds the prunable set). Any
+    other difference (max_eval_samples, an eval file, edited or not) keeps a setup's own row."""
+    need = {"model", "task", "setup", "dense_setup", "data", "seed", "own_dense_stage", "dense"}
     if runs.empty or not need <= set(runs.columns):
         return {}
     alike: dict[tuple, list[str]] = {}
-    for (model, task, dense_setup, setup), grp in runs.groupby(["model", "task", "dense_setup", "setup"], sort=True):
+    for key, grp in runs.groupby(["model", "task", "dense_setup", "data", "setup"], sort=True):
         per_seed: dict[Any, set] = {}
-        for run in grp.itertuples(index=False):
-            per_seed.setdefault(run.seed, set()).add(run.dense.get("main") if isinstance(run.dense, dict) else None)
-        if dense_setup and grp["own_dense_stage"].astype(bool).all() and all(
+        for run in grp.itertuples(index=False):  # every score the Dense row shows (F1 beside accuracy, languages)
+            per_seed.setdefault(run.seed, set()).add(json.dumps(run.dense, sort_keys=True, default=str)
+                                                     if isinstance(run.dense, dict) and run.dense else None)
+        if key[2] and key[3] and grp["own_dense_stage"].astype(bool).all() and all(
                 len(v) == 1 and None not in v for v in per_seed.values()):
             scores = frozenset((seed, next(iter(v))) for seed, v in per_seed.items())
-            alike.setdefault((model, task, dense_setup, scores), []).append(setup)
+            alike.setdefault((*key[:4], scores), []).append(key[4])
     return {s: min(group) for group in alike.values() if len(group) > 1 for s in group}
 
 

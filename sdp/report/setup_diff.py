@@ -89,7 +89,8 @@ def setup_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
 def _dense_labels(runs: pd.DataFrame, one: dict[str, str]) -> int:
     """How many labels a model's Dense rows take (aggregate_cells: the row setups of the setups sharing each row)."""
     rows: dict[str, set[str]] = {}
-    for setup, row in zip(runs["setup"], runs["row_setup"]):
+    scored = runs["dense"].map(lambda d: isinstance(d, dict) and bool(d))  # (one: its columns are there)
+    for setup, row in zip(runs.loc[scored, "setup"], runs.loc[scored, "row_setup"]):  # as aggregate_cells counts
         rows.setdefault(one.get(setup, setup), set()).add(row)
     return len({frozenset(v) for v in rows.values()})
 
