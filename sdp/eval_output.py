@@ -22,12 +22,18 @@ def record_bytes(out_dir: Path) -> bytes | None:
 
 
 def run_folder_above(out: Path) -> Path | None:
-    """The training run's folder (one holding sdp's run.json: a record with its ``config``) that ``out`` is, or is
-    inside; None if none (another tool's run.json is not a run's: review)."""
-    from sdp.training_rows import read_run_record
+    """The training run's folder (one holding sdp's run.json: a record with its ``config``, or one that does not read,
+    an interrupted write's) that ``out`` is, or is inside; None if none (another tool's run.json is not a run's)."""
+    import json
 
     for folder in [out.resolve(), *out.resolve().parents]:
-        if (folder / "run.json").is_file() and isinstance((read_run_record(folder) or {}).get("config"), dict):
+        try:
+            record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        except OSError:
+            continue
+        except ValueError:  # not JSON: a damaged record
+            return folder
+        if isinstance(record, dict) and isinstance(record.get("config"), dict):
             return folder
     return None
 

@@ -280,6 +280,13 @@ def test_a_hashless_start_model_of_other_class_numbers_or_an_edited_file(tmp_pat
             warn_rows_started_from(cfg, raw, ["text"])
         assert "its training rows could not be rebuilt from this run's training file" in caplog.text, caplog.text
         assert "is not checked" in caplog.text
+    record = json.loads((folder / "config.json").read_text())
+    del record["sdp_training_rows"]["train_fingerprint"], record["sdp_training_rows"]["train_rows"]
+    (folder / "config.json").write_text(json.dumps(record))  # an older sdp's record: no fingerprint (review)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="sdp"):
+        warn_rows_started_from(cfg, raw, ["text"])
+    assert "records no fingerprint of its training rows" in caplog.text, caplog.text
 
 
 def test_a_hash_file_cut_at_a_whole_hash_is_said_where_no_count_is_recorded(tmp_path):
@@ -372,6 +379,9 @@ def test_setups_of_one_dense_model_share_one_dense_row(tmp_path):
     assert len(dense) == 2, dense
     dense, _ = results("given", {"a": ({}, 0.55), "given": ({}, 0.55)})
     assert len(dense) == 2, dense
+    code = {"b": {"code": {"id": "bbbbbbbbbbbbbbbb"}}}  # dense stages of other code: not one row marked † (review)
+    dense, _ = results("code", {"a": ({}, 0.55), "b": ({}, 0.55)}, code)
+    assert len(dense) == 2 and not any("†" in line for line in dense), dense
     dense, summary = results("three", {"a": ({}, 0.55), "b": ({}, 0.55), "c": ({"max_eval_samples": 10}, 0.55)})
     assert len(dense) == 2 and any("+" in line for line in dense), dense
     line = next(x for x in summary.splitlines() if "`tiny-bert / Dense`" in x)

@@ -206,7 +206,6 @@ def row_hashes_read(folder: Any) -> tuple[Any, str | None]:
     return hashes, None
 
 
-
 ROW_HASHES_KEY = "row_hashes"  # config.json sdp_training_rows: the count and digest of the folder's ROW_KEYS_FILE
 
 

@@ -44,7 +44,8 @@ def _fit_titles(fig: plt.Figure) -> None:
         width = max(map(len, text.splitlines() or [""]))
         while width > 20 and not _clear(fig, ax, ax.title.get_window_extent(renderer)):
             width -= max(1, width // 8)
-            ax.set_title("\n".join(textwrap.fill(line, width) for line in text.splitlines()), fontsize=size)
+            ax.set_title("\n".join(textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False)
+                                   for line in text.splitlines()), fontsize=size)
             with warnings.catch_warnings():  # "not compatible with tight_layout" while it does not fit yet
                 warnings.simplefilter("ignore", UserWarning)
                 fig.tight_layout()

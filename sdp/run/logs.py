@@ -102,7 +102,7 @@ def attach_run_log(run_dir: str | Path, main_process: bool = True) -> None:
         for record in drop_held_warnings():  # said before run.log opened: in it too (not on the console again)
             handler.handle(record)
         log.addHandler(handler)
-    drop_held_warnings()  # another rank's: its warnings are on its stderr already
+    drop_held_warnings()  # another rank's: rank 0 says the same warnings (rank_console)
     log.setLevel(logging.INFO)
 
 

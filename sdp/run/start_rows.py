@@ -74,12 +74,15 @@ def warn_rows_started_from(cfg: Any, raw: Any, fields: Any, tokenized: Any = Non
                     hit &= ~np.isin(tokens, np.asarray(token_ids, dtype="<u8"))
             if not (found := int(hit.sum())):
                 continue
-            shown = "; ".join(" | ".join(_cut(rows[int(i)][f]) for f in fields) for i in np.flatnonzero(hit)[:3])
-            # by row, as the data checks name theirs: counted, the rows could not be found (probe round 36, Left)
+            # by row, as the data checks name theirs: counted, the rows could not be found (probe round 36, Left); a
+            # sample's or carve's by their file rows, in file order, and the examples are the first rows named
+            hits = np.flatnonzero(hit)
+            if split in (file_rows or {}):
+                hits = hits[np.argsort(np.asarray(file_rows[split])[hits], kind="stable")]
             where = ("the training file" if split == VALIDATION_FROM_TRAIN else "its file") if split in (
-                file_rows or {}) else f"split {split} as read"  # a sample's or carve's rows by file row, else in order
-            named = f"rows {in_file([int(i) + 1 for i in np.flatnonzero(hit)], split, file_rows)[:5]} of {where}, " \
-                    "counted from 1"
+                file_rows or {}) else f"split {split} as read"
+            named = f"rows {in_file([int(i) + 1 for i in hits], split, file_rows)[:5]} of {where}, counted from 1"
+            shown = "; ".join(" | ".join(_cut(rows[int(i)][f]) for f in fields) for i in hits[:3])
             if split == VALIDATION_FROM_TRAIN and key == "model.pretrained":
                 raise ConfigError(f"model.pretrained {str(folder)!r} was fine-tuned on {found} of the {len(rows)} "
                                   f"held-out rows this tuning run scores (by its {ROW_KEYS_FILE}; {named}; e.g. "
@@ -127,15 +130,15 @@ def _check_unhashed(cfg: Any, folder: Path, raw: Any, why_not: str | None, field
     except (DataError, KeyError, TypeError, ValueError):  # a source or record it cannot rebuild from: as given
         return
     if train is None:  # another file, or this one edited since: said, as nothing checks it (session 18, Left)
+        why = (f"its config.json records rows of fingerprint {recorded[TRAINED_ROWS_KEY]}: another file of the task, "
+               "a transfer, or this one edited since") if recorded.get(TRAINED_ROWS_KEY) else \
+            "its config.json records no fingerprint of its training rows (an older sdp's folder)"
         log.warning("model.pretrained %r: %s, and its training rows could not be rebuilt from this run's training "
-                    "file (its config.json records rows of fingerprint %s: another file of the task, a transfer, or "
-                    "this one edited since), so whether it was fine-tuned on rows this tuning run holds out is not "
-                    "checked", str(folder), why_not or f"{folder / ROW_KEYS_FILE} is not there",
-                    recorded.get(TRAINED_ROWS_KEY))
+                    "file (%s), so whether it was fine-tuned on rows this tuning run holds out is not checked",
+                    str(folder), why_not or f"{folder / ROW_KEYS_FILE} is not there", why)
         return
     if rows := repeated_rows(train, held, fields):
         raise ConfigError(f"model.pretrained {str(folder)!r} was fine-tuned on {len(rows)} of the {len(held)} held-out "
                           "rows this tuning run scores (its training rows, rebuilt from this run's training file by "
                           f"its config.json's record; {why_not or f'{folder / ROW_KEYS_FILE} is not there'}): its "
                           "held-out score would be partly a training score; start from a model that never read them")
-
