@@ -72,3 +72,19 @@ def write_custom_pair_runs(root: Path, tag: str, task: dict, run_json: dict | No
             config["config"]["task"] = task
             config["config"]["regularizer"] = {"name": "cross_correlation" if method == "SDP-CC" else "none"}
             run.write_text(json.dumps({**config, **(run_json or {})}))
+
+
+def two_label_said(caplog, data_dir: Path, task, max_train=None, carve=None, max_eval=None) -> str:
+    """The "under another label" warnings a run's load of ``data_dir``'s ``task`` says, with its sample and carve."""
+    import logging
+
+    from omegaconf import OmegaConf
+
+    from sdp.data.loading import load_run_splits
+
+    cfg = OmegaConf.create({"data_dir": str(data_dir), "max_train_samples": max_train, "max_eval_samples": max_eval,
+                            "task": {"validation_from_train": carve, "validation_seed": 0}})
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="sdp"):
+        load_run_splits(cfg, task)
+    return "\n".join(r.getMessage() for r in caplog.records if "under another label" in r.getMessage())

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from records import write_csv, write_rte_folder
+from records import two_label_said, write_csv, write_rte_folder
 
 
 def _saved_run(tmp_path: Path, tokenizer, extra=(), n: int = 20) -> tuple[Path, object]:
@@ -69,7 +69,6 @@ def test_glue_training_rows_under_two_labels_are_said_among_the_rows_a_run_train
     from omegaconf import OmegaConf
 
     from sdp.crosslingual import resolve_task
-    from sdp.data.loading import load_run_splits
 
     labels = ("entailment", "not_entailment")
     train = [f"{i}\tpremise {i}\thypothesis {i}\t{labels[i % 2]}" for i in range(10)]
@@ -78,12 +77,7 @@ def test_glue_training_rows_under_two_labels_are_said_among_the_rows_a_run_train
     task = resolve_task(OmegaConf.create({"name": "rte"}))
 
     def said(samples, carve) -> str:
-        cfg = OmegaConf.create({"data_dir": str(tmp_path), "max_train_samples": samples, "max_eval_samples": None,
-                                "task": {"validation_from_train": carve, "validation_seed": 0}})
-        caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="sdp"):
-            load_run_splits(cfg, task)
-        return "\n".join(r.getMessage() for r in caplog.records if "under another label" in r.getMessage())
+        return two_label_said(caplog, tmp_path, task, samples, carve)
 
     assert said(4, None) == "" and said(None, 0.25) == ""
     assert "train.tsv': 4 of 12 rows repeat another row of the file under another label" in said(None, None)

@@ -176,10 +176,9 @@ def test_glue_dev_rows_under_two_labels_are_said_among_the_rows_scored(tmp_path,
     """A GLUE dev file's rows under two labels were said of the whole file where max_eval_samples scored a sample
     holding none of them; a sample holding both rows of a pair says them among the rows scored."""
     from omegaconf import OmegaConf
-    from records import write_rte_folder
+    from records import two_label_said, write_rte_folder
 
     from sdp.crosslingual import resolve_task
-    from sdp.data.loading import load_run_splits
     from sdp.data.rows_kept import sample_positions
 
     labels = ("entailment", "not_entailment")
@@ -193,12 +192,7 @@ def test_glue_dev_rows_under_two_labels_are_said_among_the_rows_scored(tmp_path,
         a, b = pair
         dev[b] = f"{b}\tother {a}\tthing {a}\t{labels[(a + 1) % 2]}"  # row a's texts under the other label
         write_rte_folder(tmp_path, train, dev)
-        cfg = OmegaConf.create({"data_dir": str(tmp_path), "max_train_samples": None, "max_eval_samples": samples,
-                                "task": {"validation_from_train": None, "validation_seed": 0}})
-        caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="sdp"):
-            load_run_splits(cfg, task)
-        return "\n".join(r.getMessage() for r in caplog.records if "under another label" in r.getMessage())
+        return two_label_said(caplog, tmp_path, task, max_eval=samples)
 
     assert said((out[0], out[1]), 5) == ""
     assert "2 of 20 rows repeat another row" in said((out[0], out[1]), None)
