@@ -91,7 +91,7 @@ def _check_unhashed(cfg: Any, folder: Path, raw: Any, why_not: str | None, field
     this run's training file by its config.json's record (sample and carve), where their fingerprint says they are
     that file's, and held-out rows among them are refused; a model of another file or task, or of no record (a Hub
     model), is taken as given: nothing says it read these rows."""
-    from sdp.crosslingual import resolve_task
+    from sdp.crosslingual import resolve_run_task
     from sdp.data.custom import repeated_rows
     from sdp.data.loading import resolve_data_dir
     from sdp.data.scored_rows import rebuilt_training_rows
@@ -102,7 +102,7 @@ def _check_unhashed(cfg: Any, folder: Path, raw: Any, why_not: str | None, field
     held = raw.get(VALIDATION_FROM_TRAIN)
     if not isinstance(recorded, dict) or recorded.get("task.name") != cfg.task.get("name") or held is None:
         return
-    task, root = resolve_task(cfg.task), resolve_data_dir(cfg.get("data_dir"))
+    task, root = resolve_run_task(cfg), resolve_data_dir(cfg.get("data_dir"))
     if root is None and task.source not in FILE_SOURCES:  # Hub data: no local file to rebuild its rows from (review)
         return
     try:
