@@ -87,6 +87,16 @@ def select_languages(
     return dataclasses.replace(task, eval_splits=tuple(splits))
 
 
+def resolve_run_task(cfg: Any) -> TaskSpec:
+    """resolve_task of a run's (or an evaluation's) config, its files checked among the rows it trains on and scores
+    (rows_kept.trained_rows: its samples and carve): a custom training file's rows under two labels, and dev rows
+    repeating training rows, were said of the whole files (probe round 37, ct1, cs2, fr1)."""
+    from sdp.data.rows_kept import trained_rows
+
+    with trained_rows(cfg):
+        return resolve_task(cfg.task)
+
+
 def resolve_task(task_cfg: Any) -> TaskSpec:
     """The TaskSpec a run uses for a ``task`` config node: the registered task (or the user's files),
     with ``languages`` / ``eval_test`` applied, and with ``validation_from_train`` the carved split as its

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from sdp.config import PruneConfig, model_name_from
-from sdp.crosslingual import resolve_task
+from sdp.crosslingual import resolve_run_task
 from sdp.data.batch import model_inputs
 from sdp.data.custom import SCORING_ONLY
 from sdp.data.fingerprint import (
@@ -36,8 +36,8 @@ from sdp.data.fingerprint import (
     split_fingerprints,
     trained_rows_error,
 )
-from sdp.data.glue_local import trained_rows
 from sdp.data.loading import load_splits, resolve_data_dir
+from sdp.data.rows_kept import trained_rows
 from sdp.data.scored_rows import custom_training_file, warn_model_rows_scored, warn_rows_among
 from sdp.data.tasks import DataError
 from sdp.data.token_repeats import warn_tokens_among
@@ -165,9 +165,9 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
                     "%s, config.json sdp_training_rows): its score is a training score, not a held-out one",
                     split, order, trained)
     tokenized = tokenize_splits(evaluated, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir)
-    if hashes is not None:  # rows read as training rows, their texts not: cut alike, or read alike (round 35, lt2)
-        warn_tokens_among(task, evaluated, {s: tokenized[s] for s in tokenized if s not in whole}, hashes,
-                          cfg.task.max_seq_length, loaded.file_rows)
+    # rows read as training rows (hashes) or a test file's as dev rows, their texts not (round 35, lt2; round 37, tc2)
+    warn_tokens_among(task, evaluated, {s: tokenized[s] for s in tokenized if s not in whole}, hashes,
+                      cfg.task.max_seq_length, loaded.file_rows)
     return tokenized, loaded.groups
 
 
@@ -357,7 +357,7 @@ def _evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length
     scoring = SCORING_ONLY.set(True)  # the custom task's train_file is the scored file itself (fill_custom_task)
     try:
         with _named_as_given(filled):
-            task = resolve_task(cfg.task)
+            task = resolve_run_task(cfg)  # a test file against the dev rows scored (round 37, fr1)
     finally:
         SCORING_ONLY.reset(scoring)
     check_task_labels(model_dir, config, task)

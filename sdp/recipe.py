@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
 from sdp.config import term_options
-from sdp.crosslingual import resolve_task
+from sdp.crosslingual import resolve_run_task
 from sdp.data.pipeline import build_data, ordered_batches
 from sdp.data.tasks import TaskSpec
 from sdp.io import append_jsonl
@@ -105,7 +105,7 @@ class PruneRecipe:
         self.accelerator = make_accelerator(cfg, self.run_dir)  # DDP; FSDP/DeepSpeed refused (distributed.py)
         self.versions = versions(cfg.train.num_threads, self.accelerator.device)  # at start: the code that runs
         set_seed(cfg.seed)
-        self.task: TaskSpec = resolve_task(cfg.task)  # languages, eval_test, validation_from_train applied
+        self.task: TaskSpec = resolve_run_task(cfg)  # languages, eval_test, the carve; files checked by rows used
         self.tokenizer = load_tokenizer(cfg.model)
         # 2. Data before the model, so a data error costs no model download.
         data = build_data(cfg, self.task, self.tokenizer, self.accelerator)

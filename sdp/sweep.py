@@ -54,6 +54,7 @@ from sdp.run.rundir import (
     RUN_RECORD,
     ResumeRefusedError,
     RunHoldsDataError,
+    RunInsideRunError,
     check_resumable,
     check_same_code,
     clear_launch_error,
@@ -77,7 +78,7 @@ from sdp.run.signals import stop_between_stages
 log = logging.getLogger("sdp")
 
 # The folder holds another run (or a run on other data): the job is refused and records nothing in it.
-REFUSALS = (RunLockedError, ResumeRefusedError, RunHoldsDataError, DataChangedError, CodeChangedError)
+REFUSALS = (RunLockedError, ResumeRefusedError, RunHoldsDataError, RunInsideRunError, DataChangedError, CodeChangedError)
 
 
 def drop_hydras_empty_folder(run_dir: Path, output_root: str) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import datasets
 
 from sdp.data.file_scan import no_text, text_key
+from sdp.data.rows_kept import scored_positions, trained_positions
 from sdp.data.tasks import DataError
 
 
@@ -52,18 +53,52 @@ def warn_conflicting_labels(ds: datasets.Dataset, fields: list[str], label: str,
                             path: str) -> list[tuple[str, ...]]:
     """Rows of one file whose texts are another row's (text_key) under another label: no model scores both, and a dev
     file holding 40 rows twice, once with each label, was scored with no word (probe round 33, noticed). Said, not
-    refused: annotators disagree in honest data too. Returns the rows' keys, for the comparison across files."""
-    labels: dict[tuple[str, ...], set[str]] = {}
+    refused: annotators disagree in honest data too. A training file's are said among the rows the run trains on
+    (rows_kept.trained_positions): "the model is trained on both labels" was said of rows its sample or carve left
+    out (probe round 37, ct1, ct2), as of a GLUE file's (round 36, gt1). Returns every row's keys, for the
+    comparison across files."""
     keys = [tuple(map(text_key, texts)) for texts in zip(*(ds[f] for f in fields))]
-    for row, value in zip(keys, ds[label]):
-        labels.setdefault(row, set()).add(str(value))
-    rows = [i + 1 for i, row in enumerate(keys) if len(labels[row]) > 1]
+    kept, how = trained_positions(len(ds)) if key == "train_file" else (None, "")
+    among = range(len(keys)) if kept is None else kept
+    values, labels = ds[label], {}
+    for i in among:
+        labels.setdefault(keys[i], set()).add(str(values[i]))
+    rows = [i + 1 for i in among if len(labels[keys[i]]) > 1]
     if rows:
         logging.getLogger("sdp").warning(
-            "task.%s=%r: %d of %d rows repeat another row of the file under another label (the same %s, compared as "
-            "rows across files are; data rows %s, counted from 1): %s; check their labels",
-            key, path, len(rows), len(ds), ", ".join(fields), rows[:5],
+            "task.%s=%r: %d of %s repeat another row of the file under another label (the same %s, compared as "
+            "rows across files are; data rows %s, counted from 1): %s; check their labels", key, path, len(rows),
+            f"the {len(kept)} rows this run trains on ({how})" if how else f"{len(ds)} rows", ", ".join(fields),
+            rows[:5],
             # a training file's are trained under both labels (round 36, noticed: it spoke of scoring them)
             "the model is trained on both labels" if key == "train_file" else "no prediction scores both")
     return keys
 
+
+def warn_shared_rows(task_cfg: Any, files: dict[str, str], tables: dict[str, Any], fields: list[str],
+                     keys: dict[str, list], scoring_only: bool) -> None:
+    """An eval row whose texts are a training row's is scored as held-out while the model trained on it: 10 of 30
+    dev rows copied from train raised the dev score with no word (an equal file is refused before); a test row that
+    is a dev row reports the dev score again as the test score (round 29: the dev file shuffled, or as JSON Lines).
+    Said in a warning (stderr and run.log) naming how many and the first rows; not refused, as short texts can repeat
+    in honest splits. Only scoring a saved model (``scoring_only``, sdp-eval): its dev and test files alone are
+    compared. Among the rows the run trains on and scores (rows_kept: its samples and carve): 60 of 120 dev rows were
+    said to be partly a training score where the 100-row sample trained on 11 of them, or the 50 rows scored held
+    25 (probe round 37, cs2, fr1). ``keys``: the rows' text keys by split, where made already."""
+    pairs = [] if scoring_only else [("train", s) for s in files if s != "train"]
+    pairs += [("validation", "test")] * ({"validation", "test"} <= set(files) and not task_cfg.get("validation_from_train"))
+    for base, split in pairs:
+        kept, how = (trained_positions if base == "train" else scored_positions)(len(tables[base]))
+        scored, sample = scored_positions(len(tables[split]))
+        base_keys, split_keys = (keys.get(s) or [tuple(map(text_key, texts)) for texts in zip(*(tables[s][f] for f in
+                                 fields))] for s in (base, split))
+        seen = set(base_keys) if kept is None else {base_keys[i] for i in kept}
+        if rows := [i + 1 for i in (range(len(split_keys)) if scored is None else scored) if split_keys[i] in seen]:
+            logging.getLogger("sdp").warning(
+                "task.%s=%r: %d of %s repeat a row of task.%s=%r%s (the same %s; data rows %s, counted from 1): their "
+                "score is partly a %s score (rows compared up to letter case, spacing, accents, invisible characters "
+                "and Unicode form); drop them from one of the files", files[split], str(task_cfg[files[split]]),
+                len(rows), f"the {len(scored)} rows scored ({sample})" if sample else f"{len(tables[split])} rows",
+                files[base], str(task_cfg[files[base]]),
+                f" among the {len(kept)} rows this run {'trains on' if base == 'train' else 'scores'} ({how})"
+                if how else "", ", ".join(fields), rows[:5], "training" if base == "train" else "dev")

@@ -29,7 +29,7 @@ from typing import Any
 
 import datasets
 
-from sdp.data.cells import check_filled, check_scalar, warn_conflicting_labels
+from sdp.data.cells import check_filled, check_scalar, warn_conflicting_labels, warn_shared_rows
 from sdp.data.file_scan import (
     DASHES,
     delimited_cells,
@@ -220,26 +220,6 @@ def repeated_rows(train: Any, other: Any, fields: list[str], seen: set | None = 
     return [i + 1 for i, key in enumerate(keys) if key in seen]
 
 
-def _check_shared_rows(task_cfg: Any, files: dict[str, str], tables: dict[str, Any], fields: list[str],
-                       keys: dict[str, list]) -> None:
-    """An eval row whose texts are a training row's is scored as held-out while the model trained on it: 10 of 30
-    dev rows copied from train raised the dev score with no word (an equal file is refused above); a test row that is
-    a dev row reports the dev score again as the test score (round 29: the dev file shuffled, or as JSON Lines). Said
-    in a warning (stderr and run.log) naming how many and the first rows; not refused, as short texts can repeat in
-    honest splits. Only scoring a saved model (SCORING_ONLY, sdp-eval): its dev and test files alone are compared.
-    ``keys``: the rows' text keys by split, where made already (warn_conflicting_labels: 400k rows' keys twice)."""
-    pairs = [] if SCORING_ONLY.get() else [("train", s) for s in files if s != "train"]
-    pairs += [("validation", "test")] * ({"validation", "test"} <= set(files) and not task_cfg.get("validation_from_train"))
-    for base, split in pairs:
-        seen = set(keys[base]) if base in keys else None
-        if rows := repeated_rows(tables[base], tables[split], fields, seen, keys.get(split)):
-            log.warning("task.%s=%r: %d of %d rows repeat a row of task.%s=%r (the same %s; data rows %s, counted from "
-                        "1): their score is partly a %s score (rows compared up to letter case, spacing, accents, "
-                        "invisible characters and Unicode form); drop them from one of the files", files[split],
-                        str(task_cfg[files[split]]), len(rows), len(tables[split]), files[base],
-                        str(task_cfg[files[base]]), ", ".join(fields), rows[:5], "training" if base == "train" else "dev")
-
-
 def _target_range(task_cfg: Any, regression: bool) -> tuple[float, float] | None:
     """task.target_range=[low, high]: the scores a custom regression allows (none unless given)."""
     given = task_cfg.get("target_range")
@@ -359,7 +339,7 @@ def custom_task(task_cfg: Any) -> TaskSpec:
         for split, key in files.items():
             for i, score in enumerate(tables[split][label_col]):
                 target(spec, score, f"task.{key}={str(task_cfg[key])!r} data row {i + 1}")
-    _check_shared_rows(task_cfg, files, tables, fields, keys)  # last: each file's own errors are named first
+    warn_shared_rows(task_cfg, files, tables, fields, keys, SCORING_ONLY.get())  # last: each file's own errors are named first
     return spec
 
 
@@ -385,7 +365,8 @@ def _warn_untrained_classes(task_cfg: Any, files: dict[str, str], tables: dict, 
 
 def target(spec: TaskSpec, value: Any, where: str) -> float:
     """A regression target as a float, or a DataError naming the row: a class name in a dev file (float() raised a
-    ValueError traceback), a NaN/inf cell (it passed every range check, and scored as NaN), a range break."""
+    ValueError traceback), a NaN/inf cell (it passed every range check, and scored as NaN), a range break. A minus
+    written U+2212 or with a dash is a minus, as in labels: '−1.5' was "not a finite number" (probe round 37, d6)."""
     try:  # '–0.5', '−0.5': a minus sign written with a dash (file_scan.DASHES)
         score = float(value.translate(DASHES) if isinstance(value, str) else value)
     except (TypeError, ValueError):

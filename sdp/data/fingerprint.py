@@ -193,9 +193,13 @@ def row_hashes_read(folder: Any) -> tuple[Any, str | None]:
     if (version := int.from_bytes(data[4:8], "little")) != TEXT_KEY_VERSION:
         return None, f"{path} holds rows keyed by text key version {version} (this sdp keys by {TEXT_KEY_VERSION})"
     # cut at a whole hash (an interrupted copy at 4 KiB) it read as fewer rows: 32 of 40 said (round 36, hc1, hc4)
-    if (recorded := _recorded_hashes(Path(folder))) and recorded != row_hashes_record(Path(folder)):
-        return None, (f"{path} is damaged or replaced ({len(data) // 8 - 1} hashes; its config.json records "
-                      f"{recorded.get('count')})")
+    if (recorded := _recorded_hashes(Path(folder))) and recorded != (found := row_hashes_record(Path(folder)) or {}):
+        count = len(data) // 8 - 1  # of the same count, another model's file: "(1200 hashes; ... records 1200)" (round 37, hr1)
+        why = (f"{count} hashes; its config.json records {recorded.get('count')}" if count != recorded.get("count")
+               else f"{count} hashes, as its config.json records, but not the ones it records: blake2b "
+                    f"{str(found.get('blake2b'))[:12]} here, {str(recorded.get('blake2b'))[:12]} recorded: another "
+                    "folder's file?")
+        return None, f"{path} is damaged or replaced ({why}; copy the model folder's own {ROW_KEYS_FILE} back)"
     hashes = np.frombuffer(data, dtype="<u8", offset=8)
     if not recorded and len(hashes) >= 64 and (top := float(hashes.max()) / 2.0**64) < (
             bound := _WHOLE_TOP ** (1 / len(hashes))):

@@ -7,26 +7,18 @@ Labels are returned as label NAMES (strings), or floats for regression; class id
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import logging
 import math
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from sdp.data.file_scan import no_text, text_key
-from sdp.data.rows_kept import carve_positions, sample_positions
+from sdp.data.rows_kept import scored_positions, trained_positions
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target, read_utf8
 
 __all__ = ["DataError", "DataFileNotFoundError", "find_task_dir", "read_glue_split", "read_tsv"]
 
 _BOM = "\ufeff"
 log = logging.getLogger("sdp")
-# The rows of a file a run reads: (max_train_samples, task.validation_from_train, task.validation_seed,
-# max_eval_samples), set by loading.load_run_splits and sdp-eval. A file's rows under two labels are said among them: every SST-2 smoke run said "the
-# model is trained on both labels" of 10 rows its 64-row sample held none of (probe round 36, gt1, gt2).
-TRAINED_ROWS: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("sdp_glue_trained_rows", default=None)
 
 
 def find_task_dir(task: TaskSpec, data_dir: str | Path, container: str = "glue", what: str = "data") -> Path:
@@ -153,7 +145,7 @@ def _warn_conflicting_labels(path: Path, task: TaskSpec, lines: list[int], rows:
     dev file with 5 pairs again under the other label was scored with no word (probe round 34, tl2, tl3), a training
     file trained on (round 35, gtw1). CoLA's dev.tsv holds 3 sentences under both labels (6 rows), its train.tsv 22
     rows and SST-2's 10, and say so."""
-    kept, how = _trained(len(rows)) if train else _scored(len(rows))
+    kept, how = trained_positions(len(rows)) if train else scored_positions(len(rows))
     if kept is not None:
         lines, rows = [lines[i] for i in kept], [rows[i] for i in kept]
     keys = [tuple(text_key(row[name]) for name in task.text_fields) for row in rows]
@@ -168,42 +160,3 @@ def _warn_conflicting_labels(path: Path, task: TaskSpec, lines: list[int], rows:
                     else f"{len(rows)} rows",
                     ", ".join(task.text_fields), twins[:5],
                     "the model is trained on both labels" if train else "no prediction scores both")
-
-
-@contextlib.contextmanager
-def trained_rows(cfg: Any) -> Iterator[None]:
-    """TRAINED_ROWS of a run's config while its splits are read."""
-    token = TRAINED_ROWS.set((cfg.max_train_samples, cfg.task.get("validation_from_train"),
-                              cfg.task.get("validation_seed"), cfg.get("max_eval_samples")))
-    try:
-        yield
-    finally:
-        TRAINED_ROWS.reset(token)
-
-
-def _trained(n: int) -> tuple[list[int] | None, str]:
-    """The data rows (0-based, in file order) a run trains on of an ``n``-row training file (TRAINED_ROWS: its sample,
-    then its carve, by sdp/data/loading.py's own functions), and in words; (None, "") where it trains on all."""
-    given = TRAINED_ROWS.get()
-    samples, carve, seed, _ = given if given else (None, None, 0, None)
-    if not ((samples and samples < n) or carve):
-        return None, ""
-    rows = sample_positions(n, samples)
-    rows = list(range(n)) if rows is None else rows.tolist()
-    if carve:  # as loading.carve_validation cuts the sample (a bad fraction is refused there, after this)
-        held = int(round(float(carve) * len(rows)))
-        rows = [rows[i] for i in carve_positions(len(rows), held, int(seed or 0))[0]] if 0 < held < len(rows) else rows
-    how = ", ".join(w for w in (f"max_train_samples={samples}" if samples and samples < n else "",
-                                f"task.validation_from_train={carve} held out" if carve else "") if w)
-    return sorted(rows), how
-
-
-def _scored(n: int) -> tuple[list[int] | None, str]:
-    """The data rows (0-based, in file order) a run scores of an ``n``-row eval file (its max_eval_samples sample, as
-    sdp/data/loading.py draws it), and in words; (None, "") where it scores all: the rows of a 1,000-row dev file were
-    said under two labels where a 50-row sample held none of them (session 18, noticed)."""
-    given = TRAINED_ROWS.get()
-    samples = given[3] if given else None
-    if (rows := sample_positions(n, samples)) is None:
-        return None, ""
-    return sorted(rows.tolist()), f"max_eval_samples={samples}"

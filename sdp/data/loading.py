@@ -19,9 +19,8 @@ import numpy as np
 from sdp.data.custom import repeated_rows
 from sdp.data.defined import check_class_metric_defined, check_correlation_defined
 from sdp.data.file_scan import row_keys
-from sdp.data.glue_local import trained_rows
 from sdp.data.ranking import rankable_queries
-from sdp.data.rows_kept import SUBSAMPLE_SEED, carve_positions, sample_positions
+from sdp.data.rows_kept import SUBSAMPLE_SEED, carve_positions, sample_positions, trained_rows
 from sdp.data.sources import (  # noqa: F401  (re-exported: their home was here)
     FILE_SOURCES,
     HUB_ADAPTERS,
@@ -341,17 +340,15 @@ def load_splits(
                                           if validation_from_train else whole, max_train_samples)
     if validation_from_train:
         out[task.train_split], held = carve_validation(out[task.train_split], validation_from_train, validation_seed)
-        _warn_repeated_rows(task, out[task.train_split], held, validation_from_train)
         checked.add(VALIDATION_FROM_TRAIN)
         _warn_untrained_held_out_classes(task, out[task.train_split], held, validation_from_train)
-        held = subsample(held, max_eval_samples)
+        held = subsample(held, max_eval_samples)  # the rows scored: "3 of 151" were said of 50 (round 37, cv2)
+        _warn_repeated_rows(task, out[task.train_split], held, validation_from_train)
         file_rows[VALIDATION_FROM_TRAIN] = np.asarray(held[_FILE_ROW], dtype=np.int64)
         out[VALIDATION_FROM_TRAIN] = held.remove_columns(_FILE_ROW)
         out[task.train_split] = out[task.train_split].remove_columns(_FILE_ROW)
     else:
-        if root is not None and task.source == "glue" and task.train_split in out:  # a GLUE folder (round 31, gl1)
-            warn_eval_rows_trained(task, out)
-            checked.update(task.eval_splits)
+        glue = root is not None and task.source == "glue" and task.train_split in out  # a GLUE folder (round 31, gl1)
         for split in task.eval_splits:
             rows = out[split].add_column(_FILE_ROW, np.arange(len(out[split]), dtype=np.int64)) \
                 if max_eval_samples is not None else out[split]
@@ -363,6 +360,9 @@ def load_splits(
             if max_train_samples and whole is not None:  # the rows scored, once sampled (round 33, ms1; its review)
                 _warn_untrained_held_out_classes(task, out[task.train_split], out[split],
                                                  f"max_train_samples={max_train_samples}", split, whole)
+        if glue:  # among the rows scored: 13 of 300 were said of 50 holding none of them (probe round 37, gd1)
+            warn_eval_rows_trained(task, out, file_rows)
+            checked.update(task.eval_splits)
     check_correlation_defined(task, out)
     check_class_metric_defined(task, out)
     _check_ranking_defined(task, out)

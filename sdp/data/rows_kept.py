@@ -4,6 +4,11 @@ training file's rows under two labels among the rows kept (probe round 36, gt1, 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 
 SUBSAMPLE_SEED = 0  # max_train_samples / max_eval_samples: the same sample whatever the run seed
@@ -20,3 +25,48 @@ def carve_positions(size: int, held_out: int, seed: int = 0) -> tuple[np.ndarray
     """(kept, held out): ``held_out`` rows of a ``seed`` permutation go to validation, each part in the rows' order."""
     held = np.sort(np.random.default_rng(seed).permutation(size)[:held_out])
     return np.setdiff1d(np.arange(size), held), held
+
+
+# The rows a run trains on and scores: (max_train_samples, task.validation_from_train, task.validation_seed,
+# max_eval_samples), set by trained_rows while its files are read and checked. A file's rows are checked among them:
+# every SST-2 smoke run said "the model is trained on both labels" of 10 rows its 64-row sample held none of (probe
+# round 36, gt1, gt2); a custom training file alike, and dev rows repeating training-file rows the sample left out
+# were said "partly a training score", 60 of 120 where the 50 rows scored held 25 (round 37, ct1, cs2, fr1).
+TRAINED_ROWS: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("sdp_trained_rows", default=None)
+
+
+@contextlib.contextmanager
+def trained_rows(cfg: Any) -> Iterator[None]:
+    """TRAINED_ROWS of a run's config while its splits are read."""
+    token = TRAINED_ROWS.set((cfg.get("max_train_samples"), cfg.task.get("validation_from_train"),
+                              cfg.task.get("validation_seed"), cfg.get("max_eval_samples")))
+    try:
+        yield
+    finally:
+        TRAINED_ROWS.reset(token)
+
+
+def trained_positions(n: int) -> tuple[list[int] | None, str]:
+    """The data rows (0-based, in file order) a run trains on of an ``n``-row training file (TRAINED_ROWS: its sample,
+    then its carve, by sdp/data/loading.py's own functions), and in words; (None, "") where it trains on all."""
+    given = TRAINED_ROWS.get()
+    samples, carve, seed = given[:3] if given else (None, None, 0)
+    if not ((samples and samples < n) or carve):
+        return None, ""
+    rows = sample_positions(n, samples)
+    rows = list(range(n)) if rows is None else rows.tolist()
+    if carve:  # as loading.carve_validation cuts the sample (a bad fraction is refused there, after this)
+        held = int(round(float(carve) * len(rows)))
+        rows = [rows[i] for i in carve_positions(len(rows), held, int(seed or 0))[0]] if 0 < held < len(rows) else rows
+    how = ", ".join(w for w in (f"max_train_samples={samples}" if samples and samples < n else "",
+                                f"task.validation_from_train={carve} held out" if carve else "") if w)
+    return sorted(rows), how
+
+
+def scored_positions(n: int) -> tuple[list[int] | None, str]:
+    """The data rows (0-based, in file order) a run scores of an ``n``-row eval file (TRAINED_ROWS: its
+    max_eval_samples sample, as loading.subsample draws it), and in words; (None, "") where it scores all."""
+    given = TRAINED_ROWS.get()
+    samples = given[3] if given and len(given) > 3 else None
+    rows = sample_positions(n, samples)
+    return (None, "") if rows is None else (sorted(rows.tolist()), f"max_eval_samples={samples}")

@@ -88,14 +88,17 @@ def warn_token_repeats(task: Any, raw: Any, tokenized: Any, max_seq_length: int,
                         "invisible characters and Unicode form; rows %s, counted from 1): their score is partly a "
                         "training score; score rows the model never read", where, len(repeats),
                         len(tokenized[split]), ", ".join(fields), repeats[:5])
+    warn_dev_twins(task, raw, tokenized, max_seq_length, file_rows)
     return np.unique(digests)
 
 
 def warn_tokens_among(task: Any, raw: Any, tokenized: Any, hashes: Any, max_seq_length: int,
                       file_rows: dict | None = None) -> None:
     """sdp-eval: the rows of each scored split whose tokens are a training row's, by the hashes of the model's
-    ROW_KEYS_FILE, and whose texts are not (those are said already: scored_rows.warn_rows_among)."""
-    for split, ds in tokenized.items():
+    ROW_KEYS_FILE (None: none to read), and whose texts are not (those are said already: scored_rows.warn_rows_among);
+    a test split's rows read as dev rows (warn_dev_twins)."""
+    warn_dev_twins(task, raw, tokenized, max_seq_length, file_rows)
+    for split, ds in tokenized.items() if hashes is not None else ():
         if not len(ds):
             continue
         hit = np.flatnonzero(np.isin(token_digests(ds), hashes))
@@ -108,7 +111,27 @@ def warn_tokens_among(task: Any, raw: Any, tokenized: Any, hashes: Any, max_seq_
                                              max_seq_length, "rows model_dir was trained on (its sdp_training_rows.u64)"))
 
 
-def _said(rows: list[int], ds: Any, positions: list[int], where: str, length: int, whose: str) -> str:
+def warn_dev_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, file_rows: dict | None = None) -> None:
+    """A test split's rows whose token ids are a dev row's, their texts not (the text checks say those): a test file of
+    the dev rows differing only past task.max_seq_length was reported as a second, independent score, 98 of its 120
+    rows the dev rows again as the model read them (probe round 37, tc1; sdp-eval, tc2)."""
+    test, dev = (tokenized.get(s) if hasattr(tokenized, "get") else None for s in ("test", "validation"))
+    if test is None or dev is None or not len(test) or not len(dev):
+        return
+    twins = np.flatnonzero(np.isin(token_digests(test), token_digests(dev)))
+    fields = [f for f in task.text_fields if f in raw["test"].column_names and f in raw["validation"].column_names]
+    if len(twins) and fields:
+        twins = twins[~np.isin(row_digests(raw["test"].select(twins.tolist()), fields),
+                               row_digests(raw["validation"], fields))]
+    if len(twins):
+        positions = [int(r) + 1 for r in twins]
+        log.warning(_said(in_file(positions, "test", file_rows), test, positions, f"task {task.name}, split test",
+                          max_seq_length, "rows of split validation",
+                          "a dev score: the test score reports dev rows again; give test rows that are no dev rows"))
+
+
+def _said(rows: list[int], ds: Any, positions: list[int], where: str, length: int, whose: str,
+          score: str = "a training score; score rows the model never read") -> str:
     """The warning for token twins ``rows`` (as named: file rows), at ``positions`` of tokenised ``ds`` (from 1):
     how many were cut at the length, and how many read whole (the tokenizer set aside what differs, or read it as
     one unknown token: 'great 😀' and 'great 😡' are one input to MiniLM)."""
@@ -121,5 +144,5 @@ def _said(rows: list[int], ds: Any, positions: list[int], where: str, length: in
         len(rows) - cut)
     return (f"{where}: {len(rows)} of {len(ds)} rows are {whose} as the model reads them: the same token ids, their "
             f"texts differing only where the model does not read them ({'; '.join(why)}; rows {rows[:5]}, counted "
-            "from 1): their score is partly a training score; score rows the model never read"
+            f"from 1): their score is partly {score}"
             + (" (or raise task.max_seq_length)" if cut else ""))

@@ -135,13 +135,16 @@ def recovery_by_step(runs: pd.DataFrame, results_dir: Path, task: str,
             has_losses = all(isinstance(ev.get(k), (int, float)) for k in ("loss_before", "loss_after"))
             rows.append({
                 "run": run.path, "model": run.model, "method": run.method, "schedule": run.schedule,
-                "teacher": run.teacher, "setup": run.setup, "sparsity": round(100 * ev["sparsity"], 3),
+                "teacher": run.teacher, "setup": run.setup, "row_setup": getattr(run, "row_setup", "") or run.setup,
+                "sparsity": round(100 * ev["sparsity"], 3),
                 "jump": ev["loss_after"] - ev["loss_before"] if has_losses else float("nan"),
                 "recovery": ev.get("recovery_steps"),
                 # null recovery_steps with losses measured: the loss never came back within the stage
                 "never": has_losses and ev.get("recovery_steps") is None,
             })  # fmt: skip
-    curve = ["model", "method", "schedule", "teacher", "setup"]  # runs of another budget or data: another curve
+    # runs of another budget or data: another curve, named by the label glue.md gives its rows (row_setup: the
+    # setup less the task); the setup's own hash, in no table, named the curves (probe round 37, rp1)
+    curve = ["model", "method", "schedule", "teacher", "setup", "row_setup"]
     frame = pd.DataFrame(rows, columns=["run", *curve, "sparsity", "jump", "recovery", "never"])
     frame["recovery"] = pd.to_numeric(frame["recovery"], errors="coerce")
     by_step = frame.groupby([*curve, "sparsity"], sort=True).agg(
@@ -160,11 +163,11 @@ def recovery(runs: pd.DataFrame, results_dir: Path, task: str, target: float,
     many = frame["model"].nunique() > 1
     several = {col: frame[col].nunique() > 1 for col in ("schedule", "teacher", "setup")}  # named only if they vary
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    groups = sorted(frame.groupby(["model", "method", "schedule", "teacher", "setup"]),
+    groups = sorted(frame.groupby(["model", "method", "schedule", "teacher", "setup", "row_setup"]),
                     key=lambda g: (g[0][0], method_rank(g[0][1]), g[0][2], g[0][3], g[0][4]))
     never_y = 1.1 * max(float(frame["recovery"].max()) if frame["recovery"].notna().any() else 0.0, 1.0)
-    for i, ((model, method, schedule, teacher, setup), grp) in enumerate(groups):
-        variant = f"{short_label(setup, 'setup unknown')}, " if several["setup"] else ""  # unknown: a record without run.json
+    for i, ((model, method, schedule, teacher, _, row_setup), grp) in enumerate(groups):
+        variant = f"{short_label(row_setup)}, " if several["setup"] else ""  # as glue.md: no-setup, no run.json
         label = _label(model, method, schedule if several["schedule"] else "", teacher if several["teacher"] else "",
                        f"{variant}n={int(grp['seeds'].max())}", many)
         ax1.plot(grp["sparsity"], grp["jump"], marker=".", color=f"C{i % 10}", label=label)

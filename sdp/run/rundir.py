@@ -39,10 +39,20 @@ class RunHoldsDataError(RunDirError):
     """The run directory holds the data the run reads (sdp/sweep.py check_data_outside)."""
 
 
+class RunInsideRunError(RunDirError):
+    """The run directory is inside another run's folder (prepare_run_dir): refused, nothing recorded there."""
+
+
 # ---------------------------------------------------------------------------------------- run dir
 def prepare_run_dir(run_dir: str | Path) -> Path:
-    """Create ``run_dir`` and prove it writable, before anything is loaded or trained."""
+    """Create ``run_dir`` and prove it writable, before anything is loaded or trained. A folder inside another run's
+    folder is refused: a resume=false there moved this run aside with that run's files, unnamed, and sdp-tables left
+    it out (probe round 37, nr1; sdp-tables refuses an out_dir there, round 35)."""
     path = Path(run_dir)
+    if (above := run_folder_above(path)) is not None:
+        raise RunInsideRunError(f"run directory {str(path)!r} is inside the run folder {str(above)!r} (its run.json): a "
+                          "resume=false there would move this run aside with that run's files; nothing was run. Give "
+                          "an output_dir outside it")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -56,6 +66,11 @@ def prepare_run_dir(run_dir: str | Path) -> Path:
         raise RunDirError(f"run directory {str(path)!r} is not writable ({err.strerror or err}); nothing was run. "
                           "Set output_dir / output_root to a writable place") from err
     return path
+
+
+def run_folder_above(path: str | Path) -> Path | None:
+    """The run folder (a folder holding run.json) that ``path`` is inside, ``path`` itself left out; None if none."""
+    return next((up for up in Path(path).expanduser().resolve().parents if (up / "run.json").is_file()), None)
 
 
 def _fsync_tree(root: Path) -> None:

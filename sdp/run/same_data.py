@@ -67,11 +67,11 @@ def fingerprints_for(cfg: Any, recorded: bool = True) -> dict[str, str]:
     (repeated rows, a carve's classes) is held back where the run ``recorded`` warnings (metrics.json ``warnings``):
     said again, it read as news of this launch. A record without the key is said to: one from before sdp kept a
     run's warnings never said them; one that warned of nothing has nothing for this load to repeat."""
-    from sdp.crosslingual import resolve_task
+    from sdp.crosslingual import resolve_run_task
     from sdp.data.loading import load_run_splits
 
-    with warnings_held_back() if recorded else contextlib.nullcontext():
-        splits = load_run_splits(cfg, resolve_task(cfg.task)).datasets
+    with warnings_held_back() if recorded else contextlib.nullcontext():  # said as the run says them (round 37)
+        splits = load_run_splits(cfg, resolve_run_task(cfg)).datasets
     return {**split_fingerprints(splits), **input_fingerprints(cfg)}
 
 

@@ -108,7 +108,7 @@ def _check_unhashed(cfg: Any, folder: Path, raw: Any, why_not: str | None, field
     that file's (in the model's own class order too), and held-out rows among them are refused; a model of another task,
     or of no record (a Hub model), is taken as given: nothing says it read these rows. One of this task whose rows are
     not this file's (another file: a transfer; or this one edited since) runs, said to be unchecked."""
-    from sdp.crosslingual import resolve_task
+    from sdp.crosslingual import resolve_run_task
     from sdp.data.custom import repeated_rows
     from sdp.data.loading import resolve_data_dir
     from sdp.data.scored_rows import rebuilt_training_rows
@@ -122,7 +122,7 @@ def _check_unhashed(cfg: Any, folder: Path, raw: Any, why_not: str | None, field
     if not isinstance(recorded, dict) or recorded.get("task.name") != cfg.task.get("name") or held is None:
         return
     with warnings_held_back():  # a custom task's files are read again: their warnings are said already (review)
-        task, root = resolve_task(cfg.task), resolve_data_dir(cfg.get("data_dir"))
+        task, root = resolve_run_task(cfg), resolve_data_dir(cfg.get("data_dir"))
     if root is None and task.source not in FILE_SOURCES:  # Hub data: no local file to rebuild its rows from (review)
         return
     try:
