@@ -81,7 +81,7 @@ def _path_problem(opts: dict[str, str | None]) -> str | None:
         return f"results_dir={str(results_dir)!r} {what}; point it at the folder that holds the runs (e.g. results_dir=results)"
     if opts["out_dir"] is not None and Path(opts["out_dir"]).exists() and not Path(opts["out_dir"]).is_dir():
         return f"out_dir={opts['out_dir']!r} is a file, not a folder; give a folder for the tables (it is created if missing)"
-    from sdp.eval_output import run_folder_above
+    from sdp.run.nesting import run_folder_above
 
     if run := run_folder_above(Path(opts["out_dir"]) if opts["out_dir"] is not None else results_dir / "tables"):
         # tables/ went into the run's own record folder (round 33, noticed)

@@ -21,23 +21,6 @@ def record_bytes(out_dir: Path) -> bytes | None:
     return record.read_bytes() if record.is_file() else None
 
 
-def run_folder_above(out: Path) -> Path | None:
-    """The training run's folder (one holding sdp's run.json: a record with its ``config``, or one that does not read,
-    an interrupted write's) that ``out`` is, or is inside; None if none (another tool's run.json is not a run's)."""
-    import json
-
-    for folder in [out.resolve(), *out.resolve().parents]:
-        try:
-            record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-        except OSError:
-            continue
-        except ValueError:  # not JSON: a damaged record
-            return folder
-        if isinstance(record, dict) and isinstance(record.get("config"), dict):
-            return folder
-    return None
-
-
 def others_files(out_dir: Path, model_dir: Path | None) -> str | None:
     """What makes ``out_dir`` a folder of something else, in words, or None: another model's weights (the record was
     tabled as theirs), a training run's files (its resume was then refused), sdp-tables' tables (a folder sdp-tables
@@ -77,8 +60,10 @@ def check_out_dir(out_dir: Path, model_dir: Path | None = None, task: str | None
     if not isinstance(existing, dict) and (out_dir / "metrics.json").exists():  # not a record sdp wrote: it was replaced unread
         raise ConfigError(f"output_dir={str(out_dir)!r} holds a metrics.json that is not an evaluation record (not "
                           "readable as one); it would be replaced: give another folder for the evaluation record")
+    from sdp.run.nesting import run_folder_above
+
     beside = model_dir is not None and out_dir.resolve() == Path(model_dir).resolve()  # its own weights' (eo2)
-    if (run := run_folder_above(out_dir)) is not None and run != out_dir.resolve() and not beside:  # (round 36)
+    if (run := run_folder_above(out_dir, itself=False)) is not None and not beside:  # (round 36's noticed)
         raise ConfigError(f"output_dir={str(out_dir)!r} is inside the training run folder {str(run)!r} (its run.json): "
                           "the evaluation record would go into the run's record; give a folder outside it, or leave "
                           "output_dir unset for a folder per evaluation")

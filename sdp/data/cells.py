@@ -58,7 +58,8 @@ def warn_conflicting_labels(ds: datasets.Dataset, fields: list[str], label: str,
     out (probe round 37, ct1, ct2), as of a GLUE file's (round 36, gt1). Returns every row's keys, for the
     comparison across files."""
     keys = [tuple(map(text_key, texts)) for texts in zip(*(ds[f] for f in fields))]
-    kept, how = trained_positions(len(ds)) if key == "train_file" else (None, "")
+    # an eval file's among the rows scored: said of a whole dev file whose scored sample held none (review)
+    kept, how = trained_positions(len(ds)) if key == "train_file" else scored_positions(len(ds))
     among = range(len(keys)) if kept is None else kept
     values, labels = ds[label], {}
     for i in among:
@@ -68,7 +69,8 @@ def warn_conflicting_labels(ds: datasets.Dataset, fields: list[str], label: str,
         logging.getLogger("sdp").warning(
             "task.%s=%r: %d of %s repeat another row of the file under another label (the same %s, compared as "
             "rows across files are; data rows %s, counted from 1): %s; check their labels", key, path, len(rows),
-            f"the {len(kept)} rows this run trains on ({how})" if how else f"{len(ds)} rows", ", ".join(fields),
+            f"the {len(kept)} rows {'this run trains on' if key == 'train_file' else 'scored'} ({how})" if how
+            else f"{len(ds)} rows", ", ".join(fields),
             rows[:5],
             # a training file's are trained under both labels (round 36, noticed: it spoke of scoring them)
             "the model is trained on both labels" if key == "train_file" else "no prediction scores both")

@@ -341,8 +341,8 @@ def load_splits(
     if validation_from_train:
         out[task.train_split], held = carve_validation(out[task.train_split], validation_from_train, validation_seed)
         checked.add(VALIDATION_FROM_TRAIN)
-        _warn_untrained_held_out_classes(task, out[task.train_split], held, validation_from_train)
         held = subsample(held, max_eval_samples)  # the rows scored: "3 of 151" were said of 50 (round 37, cv2)
+        _warn_untrained_held_out_classes(task, out[task.train_split], held, validation_from_train)  # alike (review)
         _warn_repeated_rows(task, out[task.train_split], held, validation_from_train)
         file_rows[VALIDATION_FROM_TRAIN] = np.asarray(held[_FILE_ROW], dtype=np.int64)
         out[VALIDATION_FROM_TRAIN] = held.remove_columns(_FILE_ROW)

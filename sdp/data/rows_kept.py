@@ -1,6 +1,10 @@
-"""Which rows of a training split a run keeps, by position: its max_train_samples sample, then its
-task.validation_from_train carve. sdp/data/loading.py cuts the datasets with them; sdp/data/glue_local.py says a GLUE
-training file's rows under two labels among the rows kept (probe round 36, gt1, gt2)."""
+"""Which rows of a file a run keeps, by position: a training file's max_train_samples sample, then its
+task.validation_from_train carve; an eval file's max_eval_samples sample. sdp/data/loading.py cuts the datasets with
+them (subsample, carve_validation); the checks a file is read with (sdp/data/glue_local.py, sdp/data/cells.py: rows
+under two labels, rows repeating training rows) count among the rows kept (TRAINED_ROWS, trained_positions,
+scored_positions), before the datasets are cut. Those two mirror loading's cuts for files read whole, as GLUE and
+custom files are; a source that drops rows (PAWS-X's) or samples whole queries (ranking tasks) is cut otherwise, and
+its files are not checked with them (review of round 37)."""
 
 from __future__ import annotations
 

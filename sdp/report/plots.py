@@ -13,7 +13,7 @@ matplotlib.use("Agg")  # headless and byte-stable
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from sdp.report.aggregate import method_rank, short_label, with_variants  # noqa: E402
+from sdp.report.aggregate import long_scores, method_rank, short_label, with_variants  # noqa: E402
 from sdp.report.collect import load_trace  # noqa: E402
 from sdp.report.tables import order_languages  # noqa: E402
 
@@ -126,6 +126,7 @@ def recovery_by_step(runs: pd.DataFrame, results_dir: Path, task: str,
     seeds line up because the schedule, not the data, sets the sparsity of each step."""
     problems: list[str] = []
     rows = []
+    labels = _glue_labels(runs)
     sel = (runs["task"] == task) & (runs["target_sparsity"] == target) & runs["has_trace"]
     for run in runs[sel].itertuples(index=False):
         events, bad = load_trace(Path(results_dir) / run.path / "trace.jsonl")
@@ -136,20 +137,34 @@ def recovery_by_step(runs: pd.DataFrame, results_dir: Path, task: str,
             rows.append({
                 "run": run.path, "model": run.model, "method": run.method, "schedule": run.schedule,
                 "teacher": run.teacher, "setup": run.setup, "row_setup": getattr(run, "row_setup", "") or run.setup,
+                "label": labels.get(run.path, short_label(getattr(run, "row_setup", "") or run.setup)),
                 "sparsity": round(100 * ev["sparsity"], 3),
                 "jump": ev["loss_after"] - ev["loss_before"] if has_losses else float("nan"),
                 "recovery": ev.get("recovery_steps"),
                 # null recovery_steps with losses measured: the loss never came back within the stage
                 "never": has_losses and ev.get("recovery_steps") is None,
             })  # fmt: skip
-    # runs of another budget or data: another curve, named by the label glue.md gives its rows (row_setup: the
-    # setup less the task); the setup's own hash, in no table, named the curves (probe round 37, rp1)
-    curve = ["model", "method", "schedule", "teacher", "setup", "row_setup"]
+    # runs of another budget or data: another curve, named by the label glue.md gives its row (_glue_labels); the
+    # setup's own hash, in no table, named the curves (probe round 37, rp1), then a row setup alone, one label for
+    # two setups that glue.md tells apart (review)
+    curve = ["model", "method", "schedule", "teacher", "setup", "row_setup", "label"]
     frame = pd.DataFrame(rows, columns=["run", *curve, "sparsity", "jump", "recovery", "never"])
     frame["recovery"] = pd.to_numeric(frame["recovery"], errors="coerce")
     by_step = frame.groupby([*curve, "sparsity"], sort=True).agg(
         jump=("jump", "mean"), recovery=("recovery", "mean"), never=("never", "sum"), seeds=("run", "nunique"))
     return by_step.reset_index().astype({"never": int, "seeds": int}), problems
+
+
+def _glue_labels(runs: pd.DataFrame) -> dict[str, str]:
+    """run path -> the label glue.md gives its row (aggregate.with_variants), e.g. `8a702b4b` or `no-setup/1b367371`;
+    {} where ``runs`` lacks what it is made from."""
+    try:
+        final = long_scores(runs)
+    except (AttributeError, KeyError):
+        return {}
+    final = with_variants(final[(final["stage"] == "final") & (final["metric"] == "main")])
+    return {path: variant or short_label(row) for path, variant, row in zip(final["path"], final["variant"],
+                                                                             final["row_setup"])}
 
 
 def recovery(runs: pd.DataFrame, results_dir: Path, task: str, target: float,
@@ -163,11 +178,11 @@ def recovery(runs: pd.DataFrame, results_dir: Path, task: str, target: float,
     many = frame["model"].nunique() > 1
     several = {col: frame[col].nunique() > 1 for col in ("schedule", "teacher", "setup")}  # named only if they vary
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    groups = sorted(frame.groupby(["model", "method", "schedule", "teacher", "setup", "row_setup"]),
-                    key=lambda g: (g[0][0], method_rank(g[0][1]), g[0][2], g[0][3], g[0][4]))
+    groups = sorted(frame.groupby(["model", "method", "schedule", "teacher", "setup", "row_setup", "label"]),
+                    key=lambda g: (g[0][0], method_rank(g[0][1]), g[0][2], g[0][3], g[0][6]))
     never_y = 1.1 * max(float(frame["recovery"].max()) if frame["recovery"].notna().any() else 0.0, 1.0)
-    for i, ((model, method, schedule, teacher, _, row_setup), grp) in enumerate(groups):
-        variant = f"{short_label(row_setup)}, " if several["setup"] else ""  # as glue.md: no-setup, no run.json
+    for i, ((model, method, schedule, teacher, _, _, shown), grp) in enumerate(groups):
+        variant = f"{shown}, " if several["setup"] and shown else ""  # as glue.md names the row
         label = _label(model, method, schedule if several["schedule"] else "", teacher if several["teacher"] else "",
                        f"{variant}n={int(grp['seeds'].max())}", many)
         ax1.plot(grp["sparsity"], grp["jump"], marker=".", color=f"C{i % 10}", label=label)

@@ -24,6 +24,7 @@ from sdp.models.inspect import changed_weights, safetensors_damage
 from sdp.run import code
 from sdp.run.env import config_hash
 from sdp.run.launch import launcher_world_size
+from sdp.run.nesting import run_folder_above
 from sdp.run.same_data import verify_completed_data
 
 
@@ -49,7 +50,7 @@ def prepare_run_dir(run_dir: str | Path) -> Path:
     folder is refused: a resume=false there moved this run aside with that run's files, unnamed, and sdp-tables left
     it out (probe round 37, nr1; sdp-tables refuses an out_dir there, round 35)."""
     path = Path(run_dir)
-    if (above := run_folder_above(path)) is not None:
+    if (above := run_folder_above(path, itself=False)) is not None:
         raise RunInsideRunError(f"run directory {str(path)!r} is inside the run folder {str(above)!r} (its run.json): a "
                           "resume=false there would move this run aside with that run's files; nothing was run. Give "
                           "an output_dir outside it")
@@ -66,11 +67,6 @@ def prepare_run_dir(run_dir: str | Path) -> Path:
         raise RunDirError(f"run directory {str(path)!r} is not writable ({err.strerror or err}); nothing was run. "
                           "Set output_dir / output_root to a writable place") from err
     return path
-
-
-def run_folder_above(path: str | Path) -> Path | None:
-    """The run folder (a folder holding run.json) that ``path`` is inside, ``path`` itself left out; None if none."""
-    return next((up for up in Path(path).expanduser().resolve().parents if (up / "run.json").is_file()), None)
 
 
 def _fsync_tree(root: Path) -> None:
