@@ -28,7 +28,9 @@ def others_files(out_dir: Path, model_dir: Path | None) -> str | None:
     if (out_dir / "config.json").is_file() and any(out_dir.glob("*.safetensors")) and (
             model_dir is None or out_dir.resolve() != Path(model_dir).resolve()):
         return "another model's weights (config.json, *.safetensors): the record would be read as that model's"
-    if (out_dir / "run.json").is_file() or (out_dir / "checkpoints").is_dir():
+    from sdp.run.nesting import is_run_folder
+
+    if is_run_folder(out_dir) or (out_dir / "checkpoints").is_dir():
         return "a training run's files (run.json, checkpoints/): the run could not resume there"
     if (out_dir / "summary.md").is_file() and (out_dir / "glue.md").is_file():
         return "sdp-tables' tables (summary.md, glue.md): sdp-tables sets that folder aside, and never lists the record"

@@ -39,11 +39,11 @@ from sdp.data.fingerprint import (
 from sdp.data.loading import load_splits, resolve_data_dir
 from sdp.data.rows_kept import trained_rows
 from sdp.data.scored_rows import custom_training_file, warn_model_rows_scored, warn_rows_among
-from sdp.data.tasks import DataError
 from sdp.data.token_repeats import warn_tokens_among
 from sdp.data.tokenize import make_collator, make_dataloader, tokenize_splits
 from sdp.errors import ConfigError
 from sdp.eval_output import EVAL_KIND, check_out_dir, record_bytes
+from sdp.eval_task import fill_custom_task, named_as_given
 from sdp.io import folder_lock, write_json
 from sdp.metrics import compute_metrics_noting, eval_queries
 from sdp.models.inspect import PRUNABLE_KEY, changed_weights, length_error
@@ -62,63 +62,6 @@ from sdp.saved_model import (
 from sdp.training_rows import carve_differences, carve_words, rows_decide
 
 log = logging.getLogger("sdp")
-
-
-def fill_custom_task(cfg: Any, config: dict[str, Any]) -> bool:
-    """task=custom needs only the file it scores: its train_file defaults to the validation file, and its class
-    names (in id order) to the model's, so the labels are read as the model was trained on them, and its text columns
-    to those the model's run read (config.json sdp_text_fields)."""
-    task = cfg.task
-    if task.name != "custom":
-        return False
-    if not task.get("validation_file") and not task.get("validation_from_train"):  # it said train_file was required
-        raise DataError("task=custom: sdp-eval scores task.validation_file=<file> (and a task.test_file= beside it), "
-                        "and reads no training file; give task.validation_file")
-    if not task.get("text_fields") and (own := [str(f) for f in config.get("sdp_text_fields") or []]):
-        task.text_fields = own  # the columns its run read (config.json), as sdp-predict takes them (it asked for them)
-        print(f"sdp-eval: task.text_fields=[{','.join(own)}] (the model's own)", file=sys.stderr)
-    if config.get("problem_type") == "regression" and task.get("metric") != "pearson_spearman":
-        # one output, no classes: its scores were refused as float labels needing this metric (round 35, noticed)
-        task.metric = "pearson_spearman"
-        print("sdp-eval: task.metric=pearson_spearman (the model's own: a regression, config.json problem_type)",
-              file=sys.stderr)
-    # Not with a carve: it is cut from the run's training file, and the dev file carved in its place was scored as
-    # "validation_from_train" (5 of its 20 rows) past the carve check (probe round 22, m10)
-    filled = not task.get("train_file") and not task.get("validation_from_train")
-    if filled:
-        task.train_file = task.validation_file
-    id2label = config.get("id2label") or {}
-    names = [str(id2label[k]) for k in sorted(id2label, key=int)]
-    n = len(names) or int(config.get("num_labels") or 2)  # transformers 5 saves no id2label of its default names
-    if config.get("sdp_tokenizer_digest") and n > 1:  # sdp-run's: LABEL_i are its data's labels (round 33, lb1)
-        names = names or [f"LABEL_{i}" for i in range(n)]
-    unnamed = n > 1 and names in ([], [f"LABEL_{i}" for i in range(n)]) and not config.get("sdp_tokenizer_digest")
-    if unnamed and task.get("metric") != "pearson_spearman":  # they were the allowed labels, or read in order unsaid
-        said = f"config.json id2label LABEL_0 ... LABEL_{n - 1}" if names else "config.json has no id2label"
-        if not task.get("label_names"):
-            raise ConfigError(f"model_dir names no classes ({said}): give the file's labels in the order of its "
-                              "outputs as task.label_names=[...]")
-        log.warning("sdp-eval: model_dir names no classes (%s): its outputs are read as task.label_names %s in that "
-                    "order, unchecked", said, list(task.label_names))
-    elif not task.get("label_names") and task.get("metric") != "pearson_spearman" and len(names) > 1:
-        task.label_names = names
-        if task.get("metric") == "f1" and names != ["0", "1"]:  # as sdp-run says it (round 11's m08; round 33, ef1)
-            log.warning("sdp-eval: task.metric=f1 is the F1 of class %r, model_dir's second class (config.json "
-                        "id2label %s); to score the other, list them as task.label_names=[<negative>,<positive>]",
-                        names[1], names)
-    return filled
-
-
-@contextlib.contextmanager
-def _named_as_given(filled: bool) -> Iterator[None]:
-    """sdp-eval reads the scored file as task.train_file too (fill_custom_task): its errors named a train_file the user
-    never gave (probe round 32, ek1); they name task.validation_file."""
-    try:
-        yield
-    except DataError as err:
-        if not filled or "task.train_file=" not in str(err):
-            raise
-        raise type(err)(str(err).replace("task.train_file=", "task.validation_file=")) from None
 
 
 def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] | None = None, model_dir: Any = None,
@@ -356,7 +299,7 @@ def _evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length
     filled = fill_custom_task(cfg, config)
     scoring = SCORING_ONLY.set(True)  # the custom task's train_file is the scored file itself (fill_custom_task)
     try:
-        with _named_as_given(filled):
+        with named_as_given(filled):
             task = resolve_run_task(cfg)  # a test file against the dev rows scored (round 37, fr1)
     finally:
         SCORING_ONLY.reset(scoring)
@@ -372,7 +315,7 @@ def _evaluate_saved(cfg: Any, model_dir: str | Path, out_dir: str | Path, length
                           "task.validation_seed (or score it on the dev split)")
     saved = load_saved_model(path, cpu=cfg.cpu)
     datasets.disable_progress_bars()  # as a run does: bars are for training, not for every map()
-    with _named_as_given(filled):
+    with named_as_given(filled):
         data, groups = load_eval_data(cfg, task, saved.tokenizer, config, model_dir, differences)
     outputs = {split: predict_split(saved, data[split], cfg.train.eval_batch_size) for split in task.eval_splits}
     # An undefined metric (constant predictions) is stored as 0.0: the record says so, as a run's metrics.json does

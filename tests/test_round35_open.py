@@ -97,7 +97,7 @@ def test_sdp_tables_names_a_run_killed_without_a_record(tmp_path):
     (tmp_path / "tables" / "x" / "run.json").write_text("{}")  # a folder sdp-tables sets aside: not listed
     live = tmp_path / "live"
     live.mkdir()
-    (live / "run.json").write_text("{}")
+    (live / "run.json").write_text(json.dumps({"config": {}}))  # sdp's record holds its config from the start
     (live / ".sdp.lock").write_text(json.dumps({**dead, "pid": os.getpid()}))
     coll = collect_runs(tmp_path)
     assert len(coll.runs) == 1 and [p for p, _ in coll.unrecorded] == ["kd2killed", "live"], coll.unrecorded

@@ -88,3 +88,83 @@ def test_a_carves_untrained_classes_are_counted_among_the_rows_scored(tmp_path, 
         cfg = _custom(tmp_path, train, dev, "task.validation_from_train=0.25", *extra)
         text = _said(caplog, lambda cfg=cfg: load_run_splits(cfg, resolve_run_task(cfg)), "left no training row")
         assert f"their {count} held-out row(s) are scored" in text, (extra, text)
+
+
+# ----------------------------------------------------------------- round 37's noticed items, fixed by the lead
+def test_sdp_eval_of_a_classifier_with_a_regressions_metric_says_the_model_is_a_classifier(tmp_path, tokenizer):
+    """`sdp-eval ... task.metric=pearson_spearman` of a classifier said `target 'neg' is not a finite number`, a data
+    error, not that the metric is a regression's and the model a classifier."""
+    import pytest
+    from records import write_csv
+    from sdp.cli.eval import compose_config
+    from test_probe_round32 import _classifier
+
+    from sdp.evaluation import fill_custom_task
+    from sdp.saved_model import ModelLoadError
+
+    model = _classifier(tokenizer, tmp_path / "m")
+    dev = write_csv(tmp_path / "dv.csv", [("a film", "neg"), ("another", "pos")])
+    cfg = compose_config(["task=custom", f"task.validation_file={dev}", "task.text_fields=[text]",
+                          "task.label_column=label", "task.metric=pearson_spearman"])
+    with pytest.raises(ModelLoadError, match=r"task.metric=pearson_spearman scores a regression, and model_dir is a "
+                                             r"classifier of 2 classes \['neg', 'pos'\]"):
+        fill_custom_task(cfg, json.loads((model / "config.json").read_text()))
+
+
+def test_claims_say_no_difference_where_every_unit_is_zero():
+    """`negligible (within +-0.0: 1% of MP's mean)` where every unit's difference was exactly 0."""
+    from sdp.report.claims import _row
+
+    # pairing keys: PAIR_KEYS (task, model, schedule, teacher, target_sparsity, seed), then setup and pair setup
+    pairs = {("rte", "m", "cubic", "frozen", 0.8, s, "setup", "pair"): {"MP": {"v": 0.5}, "SDP-CC": {"v": 0.5}}
+             for s in (1, 2, 3)}
+    assert _row("claim", "measure", pairs, "SDP-CC", lambda run: run["v"], 1).said == \
+        "negligible (no difference in any unit)"
+    pairs[("rte", "m", "cubic", "frozen", 0.8, 1, "setup", "pair")]["SDP-CC"]["v"] = 0.501
+    assert "within +-" in _row("claim", "measure", pairs, "SDP-CC", lambda run: run["v"], 1).said
+
+
+def test_a_data_folder_holding_a_task_twice_says_which_is_read(tmp_path, caplog):
+    """A data folder with both glue/RTE/ and RTE/: the first was read, no word of the other."""
+    import logging
+
+    from omegaconf import OmegaConf
+    from records import write_rte_folder
+
+    from sdp.crosslingual import resolve_task
+    from sdp.data.glue_local import find_task_dir
+
+    write_rte_folder(tmp_path, ["0\ta\tb\tentailment"], ["0\tc\td\tentailment"])
+    (tmp_path / "RTE").mkdir()
+    with caplog.at_level(logging.WARNING, logger="sdp"):
+        found = find_task_dir(resolve_task(OmegaConf.create({"name": "rte"})), tmp_path)
+    assert found == tmp_path / "glue" / "RTE"
+    assert "both" in caplog.text and "the first is read, the second not" in caplog.text, caplog.text
+
+
+def test_the_quoting_advice_names_letters_outside_ascii():
+    """Hydra's lexer refused a value with a Cyrillic letter; the advice named '=', ',', spaces and brackets only."""
+    from sdp.config import unreadable_override_errors
+
+    errors = unreadable_override_errors(["task.label_column=метка"])
+    assert errors and "letters outside ASCII" in errors[0] and "task.label_column='метка'" in errors[0], errors
+
+
+def test_review_dev_file_under_a_carve_and_another_tools_run_json(tmp_path, caplog):
+    """Second review: under a carve a dev file is checked, not scored: its rows under two labels were counted in a
+    max_eval_samples sample it never had ("2 of the 3 rows scored"); sdp-tables listed a folder with another tool's
+    run.json as a run that died without a record."""
+    from sdp.crosslingual import resolve_run_task
+    from sdp.report.walk import walk_unrecorded
+
+    train = [(f"film number {i} here", ("pos", "neg")[i % 2]) for i in range(40)]
+    dev = [("a dev film 0", "neg")] + [(f"a dev film {i}", ("pos", "neg")[i % 2]) for i in range(10)]
+    for extra in ((), ("max_eval_samples=3",)):
+        cfg = _custom(tmp_path, train, dev, "task.validation_from_train=0.25", *extra)
+        text = _said(caplog, lambda cfg=cfg: resolve_run_task(cfg), "under another label")
+        assert "2 of 11 rows repeat" in text and "rows scored" not in text, (extra, text)
+    (tmp_path / "res" / "proj").mkdir(parents=True)
+    (tmp_path / "res" / "proj" / "run.json").write_text(json.dumps({"tool": "another"}))
+    (tmp_path / "res" / "killed").mkdir()
+    (tmp_path / "res" / "killed" / "run.json").write_text(json.dumps({"config": {"seed": 1}}))
+    assert [p.name for p in walk_unrecorded(tmp_path / "res")] == ["killed"]

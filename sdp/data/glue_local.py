@@ -27,9 +27,12 @@ def find_task_dir(task: TaskSpec, data_dir: str | Path, container: str = "glue",
     if not data_dir.is_dir():
         raise DataFileNotFoundError(f"data directory {str(data_dir)!r} does not exist")
     candidates = [data_dir / container / task.local_subdir, data_dir / task.local_subdir]
-    for cand in candidates:
-        if cand.is_dir():
-            return cand
+    found = [cand for cand in candidates if cand.is_dir()]
+    if len(found) > 1:  # the first was read, no word of the other (probe round 37, noticed)
+        log.warning("task %r: both %r and %r are folders of its files; the first is read, the second not", task.name,
+                    str(found[0]), str(found[1]))
+    if found:
+        return found[0]
     raise DataFileNotFoundError(
         f"no {what} folder for task {task.name!r}: looked for {[str(c) for c in candidates]}"
     )

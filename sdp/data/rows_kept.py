@@ -71,6 +71,8 @@ def scored_positions(n: int) -> tuple[list[int] | None, str]:
     """The data rows (0-based, in file order) a run scores of an ``n``-row eval file (TRAINED_ROWS: its
     max_eval_samples sample, as loading.subsample draws it), and in words; (None, "") where it scores all."""
     given = TRAINED_ROWS.get()
+    if given and given[1]:  # a carve is scored: the eval files are checked, not scored (review of round 37's merge)
+        return None, ""
     samples = given[3] if given and len(given) > 3 else None
     rows = sample_positions(n, samples)
     return (None, "") if rows is None else (sorted(rows.tolist()), f"max_eval_samples={samples}")

@@ -55,8 +55,7 @@ def interval(diffs: list[float]) -> tuple[float, float, float] | None:
 
 
 def verdict(ci: tuple[float, float, float] | None, claimed_sign: int, margin: float | None = None) -> str:
-    """holds, fails or inconclusive (module docstring); "negligible" when ``margin`` is given and the whole
-    interval lies within +-margin."""
+    """holds, fails or inconclusive (module docstring); "negligible" where the interval lies within +-``margin``."""
     if ci is None:
         return "inconclusive (fewer than 3 units)"
     _, low, high = ci
@@ -221,8 +220,9 @@ def _row(claim: str, measure: str, pairs: dict, cc: str, value: Callable[[dict],
     ci = interval(diffs)
     margin = NEGLIGIBLE * abs(statistics.mean(y for unit in units for _, y in unit)) if units else None
     said = verdict(ci, sign, margin)
-    if said == "negligible":
-        said += f" (within +-{scale * margin:.{digits}f}: {NEGLIGIBLE:.0%} of MP's mean)"
+    if said == "negligible":  # every unit 0: "within +-0.0" read as no margin at all (probe round 37, noticed)
+        said += " (no difference in any unit)" if not any(diffs) else \
+            f" (within +-{scale * margin:.{digits}f}: {NEGLIGIBLE:.0%} of MP's mean)"
     return Row(claim, measure, _fmt_ci(ci, len(diffs), scale, digits), said, {"MP": diffs}, scale, digits, family)
 
 

@@ -156,8 +156,8 @@ def recovery_by_step(runs: pd.DataFrame, results_dir: Path, task: str,
 
 
 def _glue_labels(runs: pd.DataFrame) -> dict[str, str]:
-    """run path -> the label glue.md gives its row (aggregate.with_variants), e.g. `8a702b4b` or `no-setup/1b367371`;
-    {} where ``runs`` lacks what it is made from."""
+    """run path -> the label glue.md gives its row (aggregate.with_variants), e.g. `8a702b4b` or `no-setup/1b367371`,
+    else its row setup's (a row glue.md leaves unlabelled); {} where ``runs`` lacks what it is made from."""
     try:
         final = long_scores(runs)
     except (AttributeError, KeyError):
@@ -176,13 +176,14 @@ def recovery(runs: pd.DataFrame, results_dir: Path, task: str, target: float,
     if frame.empty or not (frame[["jump", "recovery"]].notna().any().any() or frame["never"].any()):
         return None, problems  # no trace, or prune records without any loss to compare
     many = frame["model"].nunique() > 1
-    several = {col: frame[col].nunique() > 1 for col in ("schedule", "teacher", "setup")}  # named only if they vary
+    several = {col: frame[col].nunique() > 1 for col in ("schedule", "teacher")}  # named only if they vary
+    labelled = frame["label"].nunique() > 1  # (two configs of one setup are two rows, two curves: review)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     groups = sorted(frame.groupby(["model", "method", "schedule", "teacher", "setup", "row_setup", "label"]),
                     key=lambda g: (g[0][0], method_rank(g[0][1]), g[0][2], g[0][3], g[0][6]))
     never_y = 1.1 * max(float(frame["recovery"].max()) if frame["recovery"].notna().any() else 0.0, 1.0)
     for i, ((model, method, schedule, teacher, _, _, shown), grp) in enumerate(groups):
-        variant = f"{shown}, " if several["setup"] and shown else ""  # as glue.md names the row
+        variant = f"{shown}, " if labelled else ""  # as glue.md names the row
         label = _label(model, method, schedule if several["schedule"] else "", teacher if several["teacher"] else "",
                        f"{variant}n={int(grp['seeds'].max())}", many)
         ax1.plot(grp["sparsity"], grp["jump"], marker=".", color=f"C{i % 10}", label=label)

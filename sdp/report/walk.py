@@ -34,4 +34,9 @@ def walk_metrics(results_dir: Path) -> Iterator[Path]:
 def walk_unrecorded(results_dir: Path) -> Iterator[Path]:
     """Every folder under results_dir holding a run's ``run.json`` and no ``metrics.json``: a run that is running, or
     that died without a record (SIGKILL, the out-of-memory killer, a machine that stopped)."""
-    return (folder for folder, files in _folders(results_dir) if "run.json" in files and "metrics.json" not in files)
+    from sdp.run.nesting import (
+        is_run_folder,  # sdp's run.json, not another tool's (review of round 37's merge)
+    )
+
+    return (folder for folder, files in _folders(results_dir)
+            if "run.json" in files and "metrics.json" not in files and is_run_folder(folder))

@@ -43,8 +43,8 @@ def test_verdicts_and_frontier(tmp_path):
     text = (tmp_path / "tables" / "claims.md").read_text()
     claim1 = _line(text, "| SDP-CC(mean) beats MP and KD")
     assert "vs MP +2.00 [+2.00, +2.00] (n=6)" in claim1 and "vs KD -1.00" in claim1 and claim1.endswith("| fails |")
-    # Identical SNR: the interval is [0, 0], inside 1% of MP's mean SNR (0.2).
-    assert _line(text, "| signal-to-noise |").endswith("| negligible (within +-0.002: 1% of MP's mean) |")
+    # Identical SNR: the interval is [0, 0], inside 1% of MP's mean SNR (0.2): no difference in any unit, so said
+    assert _line(text, "| signal-to-noise |").endswith("| negligible (no difference in any unit) |")
     assert _line(text, "| faster recovery").endswith("| holds |")  # 2 fewer updates in every pair
     sparsity = _line(text, "| CC implicitly encourages sparsity")
     assert "-2.000 [-2.000, -2.000] (n=6)" in sparsity and sparsity.endswith("| holds |")
