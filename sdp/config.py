@@ -411,6 +411,6 @@ def unreadable_override_errors(argv: list[str]) -> list[str]:
             whole = (f"[{','.join(repr(v.strip()) for v in value[1:-1].split(','))}]" if value[:1] + value[-1:] == "[]"
                      else f"'{value}'")  # quoted as a whole, [rés] is a string, which a list key refuses (round 30)
             errors.append(f"{arg!r} is not an override Hydra can read ({said}); a value holding '=', ',', spaces, "
-                          f"brackets or letters outside ASCII (Cyrillic, accents: round 37, noticed) is quoted as a "
-                          f"whole (a list's elements each): {key}={whole}")
+                          f"brackets or letters outside ASCII (Cyrillic, accented, CJK) is quoted as a whole (a list's "
+                          f"elements each): {key}={whole}")  # the letters: probe round 37, noticed
     return errors

@@ -11,7 +11,7 @@ from typing import Any
 
 from sdp.data.tasks import DataError
 from sdp.errors import ConfigError
-from sdp.models.inspect import num_labels
+from sdp.models.inspect import label_names, num_labels
 from sdp.saved_model import ModelLoadError
 
 log = logging.getLogger("sdp")
@@ -37,10 +37,10 @@ def fill_custom_task(cfg: Any, config: dict[str, Any]) -> bool:
               file=sys.stderr)
     elif task.get("metric") == "pearson_spearman" and num_labels(config) > 1:  # before the file's labels are read as
         # scores: "target 'neg' is not a finite number" spoke of the data, not of the metric (probe round 37, noticed)
-        names = [str(n) for _, n in sorted((config.get("id2label") or {}).items(), key=lambda kv: int(kv[0]))]
+        names = label_names(config) or "(unnamed)"
         raise ModelLoadError(f"task.metric=pearson_spearman scores a regression, and model_dir is a classifier of "
-                             f"{num_labels(config)} classes {names} (config.json id2label): leave task.metric out (its "
-                             "run's metric), or give a classification metric (accuracy, f1, mcc)")
+                             f"{num_labels(config)} classes {names} (config.json): leave task.metric out (its run's "
+                             "metric), or give a classification metric (accuracy, f1, mcc)")
     # Not with a carve: it is cut from the run's training file, and the dev file carved in its place was scored as
     # "validation_from_train" (5 of its 20 rows) past the carve check (probe round 22, m10)
     filled = not task.get("train_file") and not task.get("validation_from_train")

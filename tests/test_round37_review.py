@@ -140,6 +140,16 @@ def test_a_data_folder_holding_a_task_twice_says_which_is_read(tmp_path, caplog)
         found = find_task_dir(resolve_task(OmegaConf.create({"name": "rte"})), tmp_path)
     assert found == tmp_path / "glue" / "RTE"
     assert "both" in caplog.text and "the first is read, the second not" in caplog.text, caplog.text
+    task = resolve_task(OmegaConf.create({"name": "rte"}))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="sdp"):
+        find_task_dir(task, tmp_path)  # each file read: said once (review)
+        linked = tmp_path / "linked"
+        (linked / "glue").mkdir(parents=True)
+        (linked / "glue" / "RTE").symlink_to(tmp_path / "glue" / "RTE")
+        (linked / "RTE").symlink_to(tmp_path / "glue" / "RTE")  # one folder by two names: quiet
+        assert find_task_dir(task, linked) == linked / "glue" / "RTE"
+    assert "both" not in caplog.text, caplog.text
 
 
 def test_the_quoting_advice_names_letters_outside_ascii():

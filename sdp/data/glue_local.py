@@ -21,6 +21,9 @@ _BOM = "\ufeff"
 log = logging.getLogger("sdp")
 
 
+_SAID_BOTH: set[tuple[str, ...]] = set()  # (task, folder, folder) said by find_task_dir in this process
+
+
 def find_task_dir(task: TaskSpec, data_dir: str | Path, container: str = "glue", what: str = "data") -> Path:
     """The folder holding ``task``'s files: ``<data_dir>/<container>/<subdir>`` or ``<data_dir>/<subdir>``."""
     data_dir = Path(data_dir)
@@ -28,7 +31,9 @@ def find_task_dir(task: TaskSpec, data_dir: str | Path, container: str = "glue",
         raise DataFileNotFoundError(f"data directory {str(data_dir)!r} does not exist")
     candidates = [data_dir / container / task.local_subdir, data_dir / task.local_subdir]
     found = [cand for cand in candidates if cand.is_dir()]
-    if len(found) > 1:  # the first was read, no word of the other (probe round 37, noticed)
+    both = (task.name, *map(str, found))
+    if len(found) > 1 and not found[0].samefile(found[1]) and both not in _SAID_BOTH:  # (probe round 37, noticed:
+        _SAID_BOTH.add(both)  # the first was read, no word of the other); once, not at each file read (review)
         log.warning("task %r: both %r and %r are folders of its files; the first is read, the second not", task.name,
                     str(found[0]), str(found[1]))
     if found:

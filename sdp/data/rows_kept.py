@@ -69,7 +69,8 @@ def trained_positions(n: int) -> tuple[list[int] | None, str]:
 
 def scored_positions(n: int) -> tuple[list[int] | None, str]:
     """The data rows (0-based, in file order) a run scores of an ``n``-row eval file (TRAINED_ROWS: its
-    max_eval_samples sample, as loading.subsample draws it), and in words; (None, "") where it scores all."""
+    max_eval_samples sample, as loading.subsample draws it), and in words; (None, "") where it scores all, or where a
+    carve is scored and the file only checked."""
     given = TRAINED_ROWS.get()
     if given and given[1]:  # a carve is scored: the eval files are checked, not scored (review of round 37's merge)
         return None, ""
