@@ -118,15 +118,16 @@ def score_vs_sparsity(cells: pd.DataFrame, scores: pd.DataFrame, task: str, out_
     return _save(fig, out_dir / f"score_vs_sparsity_{_safe(task)}.png")
 
 
-def recovery_by_step(runs: pd.DataFrame, results_dir: Path, task: str,
-                     target: float) -> tuple[pd.DataFrame, list[str]]:  # fmt: skip
+def recovery_by_step(runs: pd.DataFrame, results_dir: Path, task: str, target: float,
+                     labels: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[str]]:  # fmt: skip
     """One row per (model, method, schedule, teacher, sparsity after a pruning step) of the runs pruned to
     ``target``, over their seeds: ``jump`` (mean loss jump), ``recovery`` (mean steps to recover over the seeds
     that recovered), ``never`` (seeds whose loss never came back) and ``seeds`` (runs). Steps of different
-    seeds line up because the schedule, not the data, sets the sparsity of each step."""
+    seeds line up because the schedule, not the data, sets the sparsity of each step. ``labels``: _glue_labels,
+    made once by make_plots for every plot (made here where not given)."""
     problems: list[str] = []
     rows = []
-    labels = _glue_labels(runs)
+    labels = _glue_labels(runs) if labels is None else labels
     sel = (runs["task"] == task) & (runs["target_sparsity"] == target) & runs["has_trace"]
     for run in runs[sel].itertuples(index=False):
         events, bad = load_trace(Path(results_dir) / run.path / "trace.jsonl")
@@ -155,11 +156,12 @@ def recovery_by_step(runs: pd.DataFrame, results_dir: Path, task: str,
     return by_step.reset_index().astype({"never": int, "seeds": int}), problems
 
 
-def _glue_labels(runs: pd.DataFrame) -> dict[str, str]:
+def _glue_labels(runs: pd.DataFrame, scores: pd.DataFrame | None = None) -> dict[str, str]:
     """run path -> the label glue.md gives its row (aggregate.with_variants), e.g. `8a702b4b` or `no-setup/1b367371`,
-    else its row setup's (a row glue.md leaves unlabelled); {} where ``runs`` lacks what it is made from."""
+    else its row setup's (a row glue.md leaves unlabelled); {} where ``runs`` lacks what it is made from. ``scores``:
+    long_scores(runs), where the caller holds it."""
     try:
-        final = long_scores(runs)
+        final = long_scores(runs) if scores is None else scores
     except (AttributeError, KeyError):
         return {}
     final = with_variants(final[(final["stage"] == "final") & (final["metric"] == "main")])
@@ -168,11 +170,11 @@ def _glue_labels(runs: pd.DataFrame) -> dict[str, str]:
 
 
 def recovery(runs: pd.DataFrame, results_dir: Path, task: str, target: float,
-             out_dir: Path) -> tuple[Path | None, list[str]]:  # fmt: skip
+             out_dir: Path, labels: dict[str, str] | None = None) -> tuple[Path | None, list[str]]:  # fmt: skip
     """Loss jump at each pruning step and the steps to recover, per method, from the trace.jsonl of the runs
     pruned to ``target`` (one plot per target sparsity: steps of different schedules do not line up). A step
     after which some seed's loss never came back is marked with an x on a "never" line above the others."""
-    frame, problems = recovery_by_step(runs, results_dir, task, target)
+    frame, problems = recovery_by_step(runs, results_dir, task, target, labels)
     if frame.empty or not (frame[["jump", "recovery"]].notna().any().any() or frame["never"].any()):
         return None, problems  # no trace, or prune records without any loss to compare
     many = frame["model"].nunique() > 1
@@ -251,11 +253,12 @@ def make_plots(
         # names are text: a model folder `m$\q$x` was parsed as mathtext, a traceback and no plots (probe round 33, mx1)
         matplotlib.rcParams["text.parse_math"] = False
         tasks = sorted(set(cells.loc[cells["origin"] == "run", "task"]))
+        labels = _glue_labels(runs, scores)  # once, for every recovery plot
         for task in tasks:
             if (p := score_vs_sparsity(cells, scores, task, out_dir)) is not None:
                 written.append(p)
             for target in sorted(set(runs.loc[runs["task"] == task, "target_sparsity"])):
-                p, probs = recovery(runs, results_dir, task, target, out_dir)
+                p, probs = recovery(runs, results_dir, task, target, out_dir, labels)
                 problems += probs
                 if p is not None:
                     written.append(p)
