@@ -30,6 +30,10 @@ def fill_custom_task(cfg: Any, config: dict[str, Any]) -> bool:
     if not task.get("text_fields") and (own := [str(f) for f in config.get("sdp_text_fields") or []]):
         task.text_fields = own  # the columns its run read (config.json), as sdp-predict takes them (it asked for them)
         print(f"sdp-eval: task.text_fields=[{','.join(own)}] (the model's own)", file=sys.stderr)
+    if config.get("problem_type") == "regression" and task.get("label_names"):  # the data's error advised choosing a
+        # classification metric, which a regression model's own overrides (probe round 38, noticed)
+        raise ConfigError(f"task.label_names={[str(n) for n in task.label_names]} names classes, and model_dir is a "
+                          "regression (config.json problem_type: one score per row, no classes): drop task.label_names")
     if config.get("problem_type") == "regression" and task.get("metric") != "pearson_spearman":
         # one output, no classes: its scores were refused as float labels needing this metric (round 35, noticed)
         task.metric = "pearson_spearman"

@@ -38,7 +38,7 @@ from sdp.data.fingerprint import (
 )
 from sdp.data.loading import load_splits, resolve_data_dir
 from sdp.data.rows_kept import trained_rows
-from sdp.data.scored_rows import custom_training_file, warn_model_rows_scored, warn_rows_among
+from sdp.data.scored_rows import warn_custom_rows_scored, warn_model_rows_scored, warn_rows_among
 from sdp.data.token_repeats import warn_tokens_among
 from sdp.data.tokenize import make_collator, make_dataloader, tokenize_splits
 from sdp.errors import ConfigError
@@ -99,9 +99,8 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
     elif trained and not whole and task.source == "glue" and (root := resolve_data_dir(cfg.data_dir)) is not None \
             and rows.get("task.name") == task.name:  # a carved model's carve is rebuilt there (probe round 34, gc1)
         warn_model_rows_scored(task, Path(root), dict(evaluated), rows, loaded.file_rows)  # its training rows as dev rows (round 32, gl4)
-    elif trained and not whole and task.source == "custom" and \
-            (own := custom_training_file(task, model_dir)) is not None:
-        warn_model_rows_scored(own, None, dict(evaluated), rows, loaded.file_rows)  # part of its training file (round 33, tu1, th1)
+    elif trained and not whole and task.source == "custom":  # part of its training file (round 33, tu1; round 38, hl1)
+        warn_custom_rows_scored(task, model_dir, dict(evaluated), rows, loaded.file_rows)
     for split in whole:
         order = "" if prints[split] == trained else f" in another order (split fingerprint {prints[split]})"
         log.warning("sdp-eval: split %s holds the very rows model_dir was trained on%s (training data fingerprint "
@@ -110,7 +109,7 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
     tokenized = tokenize_splits(evaluated, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir)
     # rows read as training rows (hashes) or a test file's as dev rows, their texts not (round 35, lt2; round 37, tc2)
     warn_tokens_among(task, evaluated, {s: tokenized[s] for s in tokenized if s not in whole}, hashes,
-                      cfg.task.max_seq_length, loaded.file_rows)
+                      cfg.task.max_seq_length, loaded.file_rows, loaded.text_checked)
     return tokenized, loaded.groups
 
 

@@ -110,7 +110,8 @@ def test_a_test_splits_rows_read_as_dev_rows_are_said(caplog):
              "test": split(["x y z CUT", "new row", "p q r s"], [[1, 7, 3], [1, 9, 3], [1, 8, 3]])}
     raw = datasets.DatasetDict({k: v[0] for k, v in parts.items()})
     tokenized = datasets.DatasetDict({k: v[1] for k, v in parts.items()})
-    task = SimpleNamespace(name="custom", train_split="train", eval_splits=("validation", "test"), text_fields=("text",))
+    task = SimpleNamespace(name="custom", train_split="train", eval_splits=("validation", "test"), text_fields=("text",),
+                           is_regression=False)
     for run in (lambda: warn_token_repeats(task, raw, tokenized, 3),
                 lambda: warn_tokens_among(task, raw, {s: tokenized[s] for s in ("validation", "test")}, None, 3)):
         text = _said(caplog, run, "split test")

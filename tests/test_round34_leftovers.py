@@ -275,7 +275,9 @@ def test_sdp_eval_says_which_rows_a_copied_model_trained_on_without_its_training
     record = _eval(tmp_path, "~/away/model", "e1h", upper)
     assert any("6 of 8 rows repeat a row model_dir was trained on" in w for w in record.get("warnings", [])), record
     (away / ROW_KEYS_FILE).write_bytes(_hash_file([1, 2, 3]))  # a model of other rows
-    assert not any("trained on" in w for w in _eval(tmp_path, away, "e2", upper).get("warnings", []))
+    warnings = _eval(tmp_path, away, "e2", upper).get("warnings", [])
+    assert not any("repeat a row" in w for w in warnings), warnings  # nothing compared, and said (probe round 38, hl5)
+    assert any("were not compared with the rows model_dir was trained on" in w for w in warnings), warnings
 
 
 def test_the_row_hashes_hold_the_rows_of_the_checkpoint_a_run_starts_from_and_are_made_once(tmp_path, tokenizer,

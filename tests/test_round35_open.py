@@ -220,7 +220,10 @@ def test_rows_differing_from_training_rows_only_past_the_cut_are_said(tmp_path, 
     with caplog.at_level(logging.WARNING, logger="sdp"):
         warn_token_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 12), 12, text_checked=loaded.text_checked)
     assert loaded.text_checked == {"validation"} and "rows trained on" not in caplog.text
-    assert "as the model reads them" not in caplog.text and "repeat a row trained on" not in caplog.text, caplog.text
+    assert "a training row as the model reads them" not in caplog.text and "repeat a row trained on" not in \
+        caplog.text, caplog.text
+    # the two training rows are one input under two labels: said as such (probe round 38, tt)
+    assert "split train: 2 of 3 rows are another row of the split under another label" in caplog.text, caplog.text
     with caplog.at_level(logging.WARNING, logger="sdp"):  # a source with no text check (Hub, plug-in): said here
         warn_token_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 12), 12, text_checked=frozenset())
     assert "split validation: 1 of 3 rows repeat a row trained on (the same text" in caplog.text, caplog.text

@@ -156,6 +156,8 @@ def test_a_dense_checkpoint_of_another_sample_and_another_file_says_both(tmp_pat
         with caplog.at_level(logging.WARNING, logger="sdp"):
             check_checkpoint_rows(cfg, split_fingerprints({"train": whole})["train"], rows_fingerprint(whole))
         assert ("the rows it was fine-tuned on are not this training file's" in caplog.text) is other_file, caplog.text
+        # a sample, not a carve, differs (probe round 38, noticed: "beside its other carve")
+        assert ("beside its other sample or carve of the training rows" in caplog.text) is other_file, caplog.text
     # its classes numbered otherwise (task.label_names=[b, a]) are not another file (review)
     reordered = load_splits(resolve_task(OmegaConf.create({**task_cfg(theirs), "label_names": ["b", "a"]})), None,
                             max_train_samples=30).datasets["train"]

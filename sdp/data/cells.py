@@ -95,12 +95,16 @@ def warn_shared_rows(task_cfg: Any, files: dict[str, str], tables: dict[str, Any
         base_keys, split_keys = (keys.get(s) or [tuple(map(text_key, texts)) for texts in zip(*(tables[s][f] for f in
                                  fields))] for s in (base, split))
         seen = set(base_keys) if kept is None else {base_keys[i] for i in kept}
+        # a dev file a carve scores in its place was told "their score is partly a training score" (round 38, vd)
+        unscored = split == "validation" and task_cfg.get("validation_from_train")
         if rows := [i + 1 for i in (range(len(split_keys)) if scored is None else scored) if split_keys[i] in seen]:
             logging.getLogger("sdp").warning(
-                "task.%s=%r: %d of %s repeat a row of task.%s=%r%s (the same %s; data rows %s, counted from 1): their "
-                "score is partly a %s score (rows compared up to letter case, spacing, accents, invisible characters "
-                "and Unicode form); drop them from one of the files", files[split], str(task_cfg[files[split]]),
+                "task.%s=%r: %d of %s repeat a row of task.%s=%r%s (the same %s; data rows %s, counted from 1): %s "
+                "partly a %s score (rows compared up to letter case, spacing, accents, invisible characters and "
+                "Unicode form); drop them from one of the files", files[split], str(task_cfg[files[split]]),
                 len(rows), f"the {len(scored)} rows scored ({sample})" if sample else f"{len(tables[split])} rows",
                 files[base], str(task_cfg[files[base]]),
                 f" among the {len(kept)} rows this run {'trains on' if base == 'train' else 'scores'} ({how})"
-                if how else "", ", ".join(fields), rows[:5], "training" if base == "train" else "dev")
+                if how else "", ", ".join(fields), rows[:5], "this file is not scored here (task.validation_from_train "
+                "scores the carve), and scored, their score would be" if unscored else "their score is",
+                "training" if base == "train" else "dev")

@@ -335,9 +335,10 @@ def load_splits(
                 dropped[split], rows = rows.dropped, rows.rows
             out[split] = rows_to_dataset(task, rows)
     whole = out.get(task.train_split)
-    if whole is not None:  # a carve's rows keep their rows in the file, to be named by them
+    cut = whole is not None and bool(validation_from_train or (max_train_samples or len(whole)) < len(whole))
+    if whole is not None:  # a sample's and a carve's rows keep their rows in the file, to be named by them
         out[task.train_split] = subsample(whole.add_column(_FILE_ROW, np.arange(len(whole), dtype=np.int64))
-                                          if validation_from_train else whole, max_train_samples)
+                                          if cut else whole, max_train_samples)
     if validation_from_train:
         out[task.train_split], held = carve_validation(out[task.train_split], validation_from_train, validation_seed)
         checked.add(VALIDATION_FROM_TRAIN)
@@ -346,8 +347,10 @@ def load_splits(
         _warn_repeated_rows(task, out[task.train_split], held, validation_from_train)
         file_rows[VALIDATION_FROM_TRAIN] = np.asarray(held[_FILE_ROW], dtype=np.int64)
         out[VALIDATION_FROM_TRAIN] = held.remove_columns(_FILE_ROW)
+    if cut:  # the rows trained, by their file rows (token_repeats.warn_label_twins names them so: round 38, tt)
+        file_rows[task.train_split] = np.asarray(out[task.train_split][_FILE_ROW], dtype=np.int64)
         out[task.train_split] = out[task.train_split].remove_columns(_FILE_ROW)
-    else:
+    if not validation_from_train:
         glue = root is not None and task.source == "glue" and task.train_split in out  # a GLUE folder (round 31, gl1)
         for split in task.eval_splits:
             rows = out[split].add_column(_FILE_ROW, np.arange(len(out[split]), dtype=np.int64)) \

@@ -33,21 +33,23 @@ log = logging.getLogger("sdp")
 
 
 def warn_model_rows_scored(task: TaskSpec, root: Path | None, evaluated: dict[str, Any], rows: dict,
-                           file_rows: dict | None = None) -> None:
+                           file_rows: dict | None = None) -> bool:
     """The eval rows against the model's training rows where the folder holds them (their fingerprint is the model's
     ``rows["train_fingerprint"]``, config.json's sdp_training_rows): a dev file of training rows was scored as
     held-out, unsaid, where sdp-run on the same folder says so (round 31's gl1). A carved model's are the rows its
-    carve left for training: its whole training file was scored as held-out, no word (probe round 34, cv1, gc1)."""
+    carve left for training: its whole training file was scored as held-out, no word (probe round 34, cv1, gc1).
+    Returns whether the file was the model's (or could not be read, which is said)."""
     try:
         train = rebuilt_training_rows(task, root, rows)
     except DataFileNotFoundError:  # a folder of the dev file only: nothing to compare (sdp-eval needs no training file)
-        return
+        return False
     except DataError as err:  # a file sdp-eval does not score refused the evaluation, unsaid why (round 33, gt1)
         log.warning("sdp-eval: the rows scored were not compared with model_dir's training rows, as the training file "
                     "could not be read: %s", err)
-        return
+        return True
     if train is not None:
         warn_eval_rows_trained(task, {task.train_split: train, **evaluated}, file_rows)
+    return train is not None
 
 
 def rebuilt_training_rows(task: TaskSpec, root: Path | None, rows: dict, classes: list[str] | None = None) -> Any:
@@ -75,20 +77,41 @@ def _rebuilt(task: TaskSpec, root: Path | None, rows: dict) -> Any:
     return train if same else None
 
 
-def custom_training_file(task: TaskSpec, model_dir: Any) -> TaskSpec | None:
-    """``task`` reading the training file of the run ``model_dir`` sits in (its run.json), where that file is here:
-    sdp-eval of part of it (half its rows, a sample, the rows upper-cased) missed the whole file's fingerprint and
-    was scored as held-out, unsaid (probe round 33). The fingerprint check decides whether the rows are the model's."""
+def warn_custom_rows_scored(task: TaskSpec, model_dir: Any, evaluated: dict[str, Any], rows: dict,
+                            file_rows: dict | None = None) -> None:
+    """A custom model's eval rows against its training rows, where its folder holds no row hashes to read: rebuilt
+    from a training file at hand, the one given (task.train_file) first, then the one its run's run.json names. The
+    one given was never read for this, so a model copied away without its hash file, as README advises before sharing
+    it, was scored on 60 of 120 training rows unsaid (probe round 38, hl1, hl4, hl7), and the damaged-file warning's
+    "compared ..., where a training file is at hand" was false (hl5). Where no file at hand is the model's, it is said
+    that nothing was compared."""
+    at_hand = custom_training_files(task, model_dir)
+    for own in at_hand:
+        if warn_model_rows_scored(own, None, evaluated, rows, file_rows):
+            return
+    log.warning("sdp-eval: the rows scored were not compared with the rows model_dir was trained on: it holds no "
+                "readable %s, and %s; give its training file as task.train_file=<file> to compare them",
+                ROW_KEYS_FILE, f"{' nor '.join(repr(dict(t.local_split_files)[t.train_split]) for t in at_hand)} "
+                f"{'is' if len(at_hand) == 1 else 'are'} not the file it was trained on (their rows are not the ones "
+                "config.json's sdp_training_rows records)" if at_hand else "no training file of it is at hand")
+
+
+def custom_training_files(task: TaskSpec, model_dir: Any) -> list[TaskSpec]:
+    """``task`` reading each training file at hand: the one given (task.train_file, where it is not the scored file
+    sdp-eval fills in for it), then the training file of the run ``model_dir`` sits in (its run.json), where that
+    file is here: sdp-eval of part of it (half its rows, a sample, the rows upper-cased) missed the whole file's
+    fingerprint and was scored as held-out, unsaid (probe round 33). The fingerprint check decides whether the rows
+    are the model's."""
+    files = dict(task.local_split_files)
+    given = [files[task.train_split]] if files.get(task.train_split) not in (None, files.get("validation")) else []
     try:
         config = json.loads((Path(str(model_dir)).expanduser().parent / "run.json").read_text(encoding="utf-8"))
         path = Path(str(config["config"]["task"]["train_file"])).expanduser()
     except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if not path.is_file():
-        return None
-    files = dict(task.local_split_files)
-    files[task.train_split] = str(path.resolve())
-    return dataclasses.replace(task, local_split_files=tuple(files.items()))
+        path = None
+    if path is not None and path.is_file() and str(path.resolve()) not in [str(Path(g).resolve()) for g in given]:
+        given.append(str(path.resolve()))
+    return [dataclasses.replace(task, local_split_files=tuple({**files, task.train_split: g}.items())) for g in given]
 
 
 def warn_rows_among(task: TaskSpec, evaluated: dict[str, Any], hashes: Any, file_rows: dict | None = None,

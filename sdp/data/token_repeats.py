@@ -18,7 +18,7 @@ import numpy as np
 
 from sdp.data.file_scan import row_keys, text_key
 from sdp.data.fingerprint import row_digests
-from sdp.data.loading import in_file
+from sdp.data.loading import VALIDATION_FROM_TRAIN, in_file
 
 log = logging.getLogger("sdp")
 
@@ -89,15 +89,18 @@ def warn_token_repeats(task: Any, raw: Any, tokenized: Any, max_seq_length: int,
                         "training score; score rows the model never read", where, len(repeats),
                         len(tokenized[split]), ", ".join(fields), repeats[:5])
     warn_dev_twins(task, raw, tokenized, max_seq_length, file_rows)
+    warn_label_twins(task, raw, tokenized, max_seq_length, file_rows, text_checked | {task.train_split} if text_checked
+                     else frozenset(), {task.train_split: digests})
     return np.unique(digests)
 
 
 def warn_tokens_among(task: Any, raw: Any, tokenized: Any, hashes: Any, max_seq_length: int,
-                      file_rows: dict | None = None) -> None:
+                      file_rows: dict | None = None, text_checked: frozenset = frozenset()) -> None:
     """sdp-eval: the rows of each scored split whose tokens are a training row's, by the hashes of the model's
     ROW_KEYS_FILE (None: none to read), and whose texts are not (those are said already: scored_rows.warn_rows_among);
-    a test split's rows read as dev rows (warn_dev_twins)."""
+    a test split's rows read as dev rows (warn_dev_twins), a split's read alike under two labels (warn_label_twins)."""
     warn_dev_twins(task, raw, tokenized, max_seq_length, file_rows)
+    warn_label_twins(task, raw, tokenized, max_seq_length, file_rows, text_checked)
     for split, ds in tokenized.items() if hashes is not None else ():
         if not len(ds):
             continue
@@ -126,12 +129,61 @@ def warn_dev_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, fil
     if len(twins):
         positions = [int(r) + 1 for r in twins]
         log.warning(_said(in_file(positions, "test", file_rows), test, positions, f"task {task.name}, split test",
-                          max_seq_length, "rows of split validation",
-                          "a dev score: the test score reports dev rows again; give test rows that are no dev rows"))
+                          max_seq_length, "rows of split validation", "their score is partly a dev score: the test "
+                          "score reports dev rows again; give test rows that are no dev rows"))
+
+
+def warn_label_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, file_rows: dict | None,
+                     text_checked: frozenset, digests: dict | None = None) -> None:
+    """Rows of one split that the model reads as one input (the same token ids) under two labels, their texts not
+    alike: a training file's rows differing only past task.max_seq_length were trained under both labels, a dev or test
+    file's scored as if a prediction could score both, with no word, while the same rows written alike are said by
+    the text checks (probe round 38, tt, tt2, td, td2, tte: those compare text keys only). Rows those checks say
+    (``text_checked``: the splits they read; a row whose text is another's under another label) are not said again;
+    a split is the rows a run trains on or scores (its sample and carve), named by their file rows (``file_rows``).
+    ``digests``: a split's token hashes, where made already."""
+    if task.is_regression:
+        return
+    # a carve's held-out rows: the text checks read the training file among the rows trained, and not these
+    text_checked = text_checked - {VALIDATION_FROM_TRAIN}
+    for split, ds in tokenized.items():
+        if not len(ds) or "labels" not in ds.column_names or split not in raw:
+            continue
+        tokens = (digests or {}).get(split)
+        tokens = token_digests(ds) if tokens is None else tokens
+        _, group, size = np.unique(tokens, return_inverse=True, return_counts=True)
+        labels = np.asarray(ds["labels"])
+        seen: dict[int, set] = {}
+        for i in np.flatnonzero(size[group] > 1).tolist():
+            seen.setdefault(int(group[i]), set()).add(labels[i].item())
+        twins = [i for i in np.flatnonzero(size[group] > 1).tolist() if len(seen[int(group[i])]) > 1]
+        fields = [f for f in task.text_fields if f in raw[split].column_names]
+        by_text: dict[tuple, set] = {}
+        if twins and fields:  # a row whose text is another's under another label is the text checks' to say
+            keys = [tuple(map(text_key, texts)) for texts in zip(*(raw[split][f] for f in fields))]
+            for key, label in zip(keys, labels.tolist()):
+                by_text.setdefault(key, set()).add(label)
+            alike = [i for i in twins if len(by_text[keys[i]]) > 1]
+            twins = [i for i in twins if len(by_text[keys[i]]) == 1]
+            if alike and split not in text_checked:  # a Hub split's or a carve's: no text check read it
+                log.warning("task %s, split %s: %d of %d rows repeat another row of the split under another label (the "
+                            "same %s, up to letter case, spacing, accents, invisible characters and Unicode form; rows "
+                            "%s, counted from 1): %s; check their labels", task.name, split, len(alike), len(ds),
+                            ", ".join(fields), in_file([i + 1 for i in alike], split, file_rows)[:5], _both(task, split))
+        if twins:
+            positions = [i + 1 for i in twins]
+            log.warning(_said(in_file(positions, split, file_rows), ds, positions, f"task {task.name}, split {split}",
+                              max_seq_length, "another row of the split under another label",
+                              f"{_both(task, split)}; check their labels"))
+
+
+def _both(task: Any, split: str) -> str:
+    """What rows of one split under two labels do: a training split's are trained on both, an eval split's not scored."""
+    return "the model is trained on both labels" if split == task.train_split else "no prediction scores both"
 
 
 def _said(rows: list[int], ds: Any, positions: list[int], where: str, length: int, whose: str,
-          score: str = "a training score; score rows the model never read") -> str:
+          then: str = "their score is partly a training score; score rows the model never read") -> str:
     """The warning for token twins ``rows`` (as named: file rows), at ``positions`` of tokenised ``ds`` (from 1):
     how many were cut at the length, and how many read whole (the tokenizer set aside what differs, or read it as
     one unknown token: 'great 😀' and 'great 😡' are one input to MiniLM)."""
@@ -144,5 +196,5 @@ def _said(rows: list[int], ds: Any, positions: list[int], where: str, length: in
         len(rows) - cut)
     return (f"{where}: {len(rows)} of {len(ds)} rows are {whose} as the model reads them: the same token ids, their "
             f"texts differing only where the model does not read them ({'; '.join(why)}; rows {rows[:5]}, counted "
-            f"from 1): their score is partly {score}"
+            f"from 1): {then}"
             + (" (or raise task.max_seq_length)" if cut else ""))

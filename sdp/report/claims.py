@@ -24,12 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from scipy import stats
 
 from sdp.report.aggregate import mixed_code, short_label
 from sdp.report.claim_pairs import data_of, dense_of, judged, partner_overlaps, unit_fields
 from sdp.report.claim_pairs import get as _get
-from sdp.report.evidence import ALPHA, detectable, holm, p_value
+from sdp.report.evidence import ALPHA, detectable, holm, interval, none_differ, p_value, verdict  # noqa: F401
 from sdp.report.floors import at_floor, floor_legend, scored_floor_rows, task_floor
 from sdp.report.setups import PAIR_KEYS
 from sdp.run.rundir import read_metrics
@@ -43,29 +42,6 @@ NEGLIGIBLE = 0.01  # a secondary row's interval within +-1% of MP's mean value o
 def is_sdp_cc(method: str) -> bool:
     """SDP-CC alone, whichever representation (SDP-CC, SDP-CC(mean)); not SDP-CC with a weight term."""
     return method.startswith("SDP-CC") and "+" not in method
-
-
-def interval(diffs: list[float]) -> tuple[float, float, float] | None:
-    """(mean, low, high) of the 95% t-interval, or None with fewer than 3 values."""
-    if len(diffs) < 3:
-        return None
-    mean, sem = statistics.mean(diffs), statistics.stdev(diffs) / len(diffs) ** 0.5
-    half = float(stats.t.ppf(0.975, len(diffs) - 1)) * sem
-    return mean, mean - half, mean + half
-
-
-def verdict(ci: tuple[float, float, float] | None, claimed_sign: int, margin: float | None = None) -> str:
-    """holds, fails or inconclusive (module docstring); "negligible" where the interval lies within +-``margin``."""
-    if ci is None:
-        return "inconclusive (fewer than 3 units)"
-    _, low, high = ci
-    if margin is not None and -margin < low and high < margin:
-        return "negligible"
-    if (low > 0 and claimed_sign > 0) or (high < 0 and claimed_sign < 0):
-        return "holds"
-    if (high < 0 and claimed_sign > 0) or (low > 0 and claimed_sign < 0):
-        return "fails"
-    return "inconclusive"
 
 
 def _fmt_ci(ci: tuple[float, float, float] | None, n: int, scale: float = 1.0, digits: int = 2) -> str:
@@ -221,8 +197,7 @@ def _row(claim: str, measure: str, pairs: dict, cc: str, value: Callable[[dict],
     margin = NEGLIGIBLE * abs(statistics.mean(y for unit in units for _, y in unit)) if units else None
     said = verdict(ci, sign, margin)
     if said == "negligible":  # every unit 0: "within +-0.0" read as no margin at all (probe round 37, noticed)
-        said += " (no difference in any unit)" if not any(diffs) else \
-            f" (within +-{scale * margin:.{digits}f}: {NEGLIGIBLE:.0%} of MP's mean)"
+        said += none_differ(diffs) or f" (within +-{scale * margin:.{digits}f}: {NEGLIGIBLE:.0%} of MP's mean)"
     return Row(claim, measure, _fmt_ci(ci, len(diffs), scale, digits), said, {"MP": diffs}, scale, digits, family)
 
 
@@ -392,7 +367,7 @@ def _verdicts(pairs: dict, cc: str) -> tuple[list[Row], list[str]]:
         Row(f"sparsity frontier (keeps {KEEP:.0%} of dense)", f"highest such sparsity, {cc} minus MP, per (task, "
             "seed); over seeds per task: " + ("; ".join(f"{t}: {a:g} vs {b:g}" for t, (a, b) in fr.items()) or "—")
             + f" (0: no tested sparsity keeps {KEEP:.0%})", _fmt_ci(interval(fr_diffs), len(fr_diffs), digits=2),
-            verdict(interval(fr_diffs), +1), {"MP": fr_diffs}),
+            verdict(interval(fr_diffs), +1) + none_differ(fr_diffs), {"MP": fr_diffs}),
         _row("class separability", "Fisher ratio of the final [CLS] states, dev", pairs, cc,
              _get("separability", "final", "fisher_ratio"), +1, digits=3),
         _row("signal-to-noise", "SNR of the final [CLS] states, dev", pairs, cc, _get("separability", "final", "snr"),

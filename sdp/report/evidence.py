@@ -62,3 +62,32 @@ def detectable(diffs: list[float], alpha: float = ALPHA, power: float = POWER) -
         high *= 1.5
     ncp = optimize.brentq(shortfall, 0.0, high)
     return ncp * sd / math.sqrt(n)
+
+
+def interval(diffs: list[float]) -> tuple[float, float, float] | None:
+    """(mean, low, high) of the 95% t-interval, or None with fewer than 3 values."""
+    if len(diffs) < 3:
+        return None
+    mean, sem = statistics.mean(diffs), statistics.stdev(diffs) / len(diffs) ** 0.5
+    half = float(stats.t.ppf(0.975, len(diffs) - 1)) * sem
+    return mean, mean - half, mean + half
+
+
+def verdict(ci: tuple[float, float, float] | None, claimed_sign: int, margin: float | None = None) -> str:
+    """holds, fails or inconclusive (sdp/report/claims.py's docstring); "negligible" where the interval lies within +-``margin``."""
+    if ci is None:
+        return "inconclusive (fewer than 3 units)"
+    _, low, high = ci
+    if margin is not None and -margin < low and high < margin:
+        return "negligible"
+    if (low > 0 and claimed_sign > 0) or (high < 0 and claimed_sign < 0):
+        return "holds"
+    if (high < 0 and claimed_sign > 0) or (low > 0 and claimed_sign < 0):
+        return "fails"
+    return "inconclusive"
+
+
+def none_differ(diffs: list[float]) -> str:
+    """' (no difference in any unit)' where 3 or more units all differ by 0 (the frontier's "+0.00 [+0.00, +0.00]
+    inconclusive" said nothing of it, where a secondary row said it: probe round 38, noticed); else ''."""
+    return " (no difference in any unit)" * (len(diffs) >= 3 and not any(diffs))

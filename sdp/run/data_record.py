@@ -61,9 +61,12 @@ def _started_from(cfg: Any) -> list[Any]:
             # and sdp-eval of this run's model said nothing of the rows it was fine-tuned on (probe round 36, dk2)
             why_not = (f"{folder / ROW_KEYS_FILE} is not there (its config.json records the rows it was fine-tuned "
                        "on: a folder saved before sdp wrote the file, or copied without it)")
-        if why_not:  # the rows it was fine-tuned on are not named with this run's (review of round 34)
-            log.warning("%s: %s, not read: the rows it was fine-tuned on are not in this run's %s, so sdp-eval of "
-                        "this run's model will not name them", key, why_not, ROW_KEYS_FILE)
+        if why_not:  # the rows it was fine-tuned on are not named with this run's (review of round 34); nor are this
+            # run's eval rows compared with them, but a tuning run's model.pretrained's, rebuilt (round 38, noticed)
+            rebuilt = key == "model.pretrained" and cfg.task.get("validation_from_train")
+            log.warning("%s: %s, not read: %sthe rows it was fine-tuned on are not in this run's %s, so sdp-eval of "
+                        "this run's model will not name them", key, why_not, "" if rebuilt else
+                        "this run's eval rows are not compared with the rows it was fine-tuned on, and ", ROW_KEYS_FILE)
         if hashes is not None:
             found.append(hashes)
     return found

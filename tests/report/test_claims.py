@@ -53,7 +53,7 @@ def test_verdicts_and_frontier(tmp_path):
     assert "-0.100 [-0.100, -0.100] (n=3)" in check and check.endswith("| holds |")  # MRPC's pairs: not comparable
     # Frontier: sst2 keeps 90% of 0.90 (0.81) at 0.8 for every method, not at 0.9; mrpc likewise.
     frontier = _line(text, "| sparsity frontier")
-    assert "sst2: 0.8 vs 0.8" in frontier and frontier.endswith("| inconclusive |")
+    assert "sst2: 0.8 vs 0.8" in frontier and frontier.endswith("| inconclusive (no difference in any unit) |")
     assert "| sst2 | 0 |" not in text
     # By sparsity (descriptive), 0.5 included although the verdicts use >= 0.8 only: 2 tasks x 3 seeds.
     assert _line(text, "| 0.5 |") == "| 0.5 | +2.00 [+2.00, +2.00] (n=6) | -1.00 [-1.00, -1.00] (n=6) |"
