@@ -38,7 +38,12 @@ from sdp.data.fingerprint import (
 )
 from sdp.data.loading import load_splits, resolve_data_dir
 from sdp.data.rows_kept import trained_rows
-from sdp.data.scored_rows import warn_custom_rows_scored, warn_model_rows_scored, warn_rows_among
+from sdp.data.scored_rows import (
+    say_not_compared,
+    warn_custom_rows_scored,
+    warn_model_rows_scored,
+    warn_rows_among,
+)
 from sdp.data.token_repeats import warn_tokens_among
 from sdp.data.tokenize import make_collator, make_dataloader, tokenize_splits
 from sdp.errors import ConfigError
@@ -96,11 +101,15 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
     if hashes is not None:  # the model's training rows by row, a carve's held-out rows too (probe round 36, mpc2)
         warn_rows_among(task, {s: evaluated[s] for s in evaluated if s not in whole}, hashes, loaded.file_rows,
                         raw[task.train_split] if carved else None)
-    elif trained and not whole and task.source == "glue" and (root := resolve_data_dir(cfg.data_dir)) is not None \
-            and rows.get("task.name") == task.name:  # a carved model's carve is rebuilt there (probe round 34, gc1)
-        warn_model_rows_scored(task, Path(root), dict(evaluated), rows, loaded.file_rows)  # its training rows as dev rows (round 32, gl4)
-    elif trained and not whole and task.source == "custom":  # part of its training file (round 33, tu1; round 38, hl1)
-        warn_custom_rows_scored(task, model_dir, dict(evaluated), rows, loaded.file_rows)
+    elif trained and not whole and rows.get("task.name") == task.name:
+        if task.source == "custom":  # part of its training file (round 33, tu1; round 38, hl1)
+            warn_custom_rows_scored(task, model_dir, dict(evaluated), rows, loaded.file_rows)
+        elif not (task.source == "glue" and (root := resolve_data_dir(cfg.data_dir)) is not None and
+                  warn_model_rows_scored(task, Path(root), dict(evaluated), rows, loaded.file_rows)):
+            # a GLUE folder's training rows as dev rows (round 32, gl4; a carve: round 34, gc1); Hub data, and a folder
+            # without them, compared nothing, unsaid (review of round 38's fixes)
+            say_not_compared(f"no training split of task {task.name} holding the rows it records is at hand (give "
+                             "data_dir=<a folder of the files it was trained on> to compare them)")
     for split in whole:
         order = "" if prints[split] == trained else f" in another order (split fingerprint {prints[split]})"
         log.warning("sdp-eval: split %s holds the very rows model_dir was trained on%s (training data fingerprint "
@@ -109,7 +118,7 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
     tokenized = tokenize_splits(evaluated, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir)
     # rows read as training rows (hashes) or a test file's as dev rows, their texts not (round 35, lt2; round 37, tc2)
     warn_tokens_among(task, evaluated, {s: tokenized[s] for s in tokenized if s not in whole}, hashes,
-                      cfg.task.max_seq_length, loaded.file_rows, loaded.text_checked)
+                      cfg.task.max_seq_length, loaded.file_rows, loaded.labels_checked)
     return tokenized, loaded.groups
 
 

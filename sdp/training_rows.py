@@ -117,9 +117,10 @@ def _check_rows_of(cfg: Any, key: str, checkpoint: Path, trained: str | None, ro
     differ = bool(theirs and trained and not same_rows(recorded, trained, rows))
     if said and differ and _other_file(cfg, recorded, label_names(config)):
         logging.getLogger("sdp").warning(  # the carve's words alone hid another file (probe round 35, noticed)
-            "%s %r: beside its other sample or carve of the training rows (said above), the rows it was fine-tuned on are not this training "
-            "file's, sampled and carved as its config.json records (training data fingerprint %s there): another "
-            "training file, or one edited since; %s that model's", key, str(checkpoint), theirs, whose)
+            "%s %r: beside its other sample or carve of the training rows (said above), the rows it was fine-tuned "
+            "on are not this training file's, sampled and carved as its config.json records (training data "
+            "fingerprint %s there): another training file, or one edited since; %s that model's", key,
+            str(checkpoint), theirs, whose)
     if differ and not said:
         other = "" if recorded.get(ROWS_KEY) and rows else ", or the same in another order (an older record)"
         logging.getLogger("sdp").warning(

@@ -26,7 +26,7 @@ def _run_data(cfg, tokenizer, cache: Path):
     loaded = load_run_splits(cfg, task)
     tokenized = tokenize_splits(loaded.datasets, task, tokenizer, cfg.task.max_seq_length, cache)
     warn_token_repeats(task, loaded.datasets, tokenized, cfg.task.max_seq_length, loaded.file_rows,
-                       loaded.text_checked)
+                       loaded.text_checked, loaded.labels_checked)
 
 
 def _long(i: int, last: str) -> str:
@@ -163,6 +163,11 @@ def test_a_dev_file_a_carve_scores_in_place_of_is_not_said_to_have_a_score(tmp_p
     text = _said(caplog, lambda: resolve_run_task(cfg), "repeat a row of task.train_file")
     assert "this file is not scored here (task.validation_from_train scores the carve), and scored, their score " \
            "would be partly a training score" in text and "their score is partly" not in text, text
+    twice = [("a dev row", "pos"), ("another dev row", "neg"), ("a dev row", "neg")]  # the review: its two labels too
+    cfg = _custom(tmp_path, train, twice, "task.validation_from_train=0.25")
+    text = _said(caplog, lambda: resolve_run_task(cfg), "under another label")
+    assert "this file is not scored here (task.validation_from_train scores the carve), and scored, no prediction " \
+           "would score both" in text, text
 
 
 def test_round38_noticed_sdp_eval_of_a_regression_given_label_names_and_a_hashless_start(tmp_path, tokenizer, caplog):
@@ -196,3 +201,62 @@ def test_round38_noticed_sdp_eval_of_a_regression_given_label_names_and_a_hashle
         record_data(tmp_path / "run2", cfg, datasets.DatasetDict({"train": ds}), main_process=True, fields=("text",))
     assert "is not there" in caplog.text and "this run's eval rows are not compared with the rows it was fine-tuned " \
            "on" in caplog.text, caplog.text
+
+
+def test_review_glue_two_labels_said_once_and_hashless_models_compared_or_said(tmp_path, tokenizer, caplog,
+                                                                               monkeypatch):
+    """Review of round 38's fixes: sdp-eval of a GLUE dev file whose rows repeat under two labels said them twice
+    (the GLUE reader, then the token check, which took the split as never checked); a hashless custom model scored on
+    a sample of its own training file was told "no training file of it is at hand"; a hashless GLUE model whose
+    training rows are not at hand compared nothing, unsaid; a hashless tuning model.pretrained that does not rebuild
+    was not said to be unchecked."""
+    from omegaconf import OmegaConf
+    from records import write_rte_folder
+    from sdp.cli.eval import compose_config
+
+    import sdp.data.scored_rows
+    from sdp.crosslingual import resolve_task
+    from sdp.data.loading import load_splits
+    from sdp.data.tasks import DataError
+    from sdp.evaluation import evaluate_saved
+    from sdp.run.start_rows import warn_rows_started_from
+
+    labels = ("entailment", "not_entailment")
+    rows = [f"{i}\tpremise {i} here\thypothesis {i}\t{labels[i % 2]}" for i in range(8)]
+    write_rte_folder(tmp_path / "d", rows, rows[:4] + ["9\tpremise 1 here\thypothesis 1\tentailment"])
+    model = _classifier(tokenizer, tmp_path / "rte", names=labels)
+    config = json.loads((model / "config.json").read_text())
+    config["sdp_training_rows"] = {"task.name": "rte", "max_train_samples": 64, "train_fingerprint": "0123456789abcdef"}
+    (model / "config.json").write_text(json.dumps(config))
+    cfg = compose_config(["task=rte", f"data_dir={tmp_path / 'd'}", f"cache_dir={tmp_path / 'c'}",
+                          "task.max_seq_length=32"])
+    warnings = evaluate_saved(cfg, model, tmp_path / "res" / "g").get("warnings", [])
+    assert sum("under another label" in w for w in warnings) == 1, warnings  # lines [3, 6] once
+    assert any("were not compared with the rows model_dir was trained on" in w and "no training split of task rte"
+               in w for w in warnings), warnings  # the folder's train.tsv is not the rows it records
+    train_rows = [(f"training text number {i} here", ("neg", "pos")[i % 2]) for i in range(20)]
+    custom, train = _hashless_model(tmp_path, tokenizer, train_rows)
+    warnings = _eval(tmp_path, custom, "own", train, "max_eval_samples=10").get("warnings", [])
+    assert any("10 of 10 rows repeat a row trained on" in w for w in warnings), warnings
+    assert not any("were not compared" in w for w in warnings), warnings
+
+    ours = write_csv(tmp_path / "ours.csv", [(f"our text {i}", "ab"[i % 2]) for i in range(40)])
+    task = {"name": "custom", "train_file": ours, "validation_file": None, "text_fields": ["text"],
+            "label_column": "label", "metric": "accuracy", "validation_from_train": 0.25, "validation_seed": 0}
+    folder = tmp_path / "start"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"id2label": {"0": "a", "1": "b"}, "sdp_training_rows": {
+        "task.name": "custom", "max_train_samples": None, "train_fingerprint": "0123456789abcdef"}}))
+    run_cfg = OmegaConf.create({"task": task, "data_dir": None, "dense": {"checkpoint": None},
+                                "model": {"pretrained": str(folder)}, "max_train_samples": None})
+    raw = load_splits(resolve_task(run_cfg.task), None, validation_from_train=0.25).datasets
+
+    def refused(*args, **kwargs):
+        raise DataError("a file that does not read")
+
+    monkeypatch.setattr(sdp.data.scored_rows, "rebuilt_training_rows", refused)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="sdp"):
+        warn_rows_started_from(run_cfg, raw, ["text"])
+    assert "could not be rebuilt from this run's training file (it does not rebuild: a file that does not read), " \
+           "so whether it was fine-tuned on rows this tuning run holds out is not checked" in caplog.text, caplog.text

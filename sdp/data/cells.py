@@ -10,7 +10,7 @@ from typing import Any
 import datasets
 
 from sdp.data.file_scan import no_text, text_key
-from sdp.data.rows_kept import scored_positions, trained_positions
+from sdp.data.rows_kept import TRAINED_ROWS, scored_positions, trained_positions
 from sdp.data.tasks import DataError
 
 
@@ -72,8 +72,11 @@ def warn_conflicting_labels(ds: datasets.Dataset, fields: list[str], label: str,
             f"the {len(kept)} rows {'this run trains on' if key == 'train_file' else 'scored'} ({how})" if how
             else f"{len(ds)} rows", ", ".join(fields),
             rows[:5],
-            # a training file's are trained under both labels (round 36, noticed: it spoke of scoring them)
-            "the model is trained on both labels" if key == "train_file" else "no prediction scores both")
+            # a training file's are trained under both labels (round 36, noticed: it spoke of scoring them); a dev
+            # file a carve is scored in place of is not scored (review of round 38's fixes, as vd)
+            "the model is trained on both labels" if key == "train_file" else "this file is not scored here "
+            "(task.validation_from_train scores the carve), and scored, no prediction would score both"
+            if key == "validation_file" and (TRAINED_ROWS.get() or (None, None))[1] else "no prediction scores both")
     return keys
 
 

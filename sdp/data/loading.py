@@ -270,6 +270,9 @@ class LoadedSplits:
     # eval splits whose rows were compared by text with the training rows as they were read (sdp/data/token_repeats.py
     # says the repeats of the others, a Hub or plug-in source's: review of round 35's fixes)
     text_checked: frozenset[str] = frozenset()
+    # splits whose rows under two labels the reader said by text (a custom or local GLUE file; not a carve's held-out
+    # rows, whose file is checked among the rows trained): token_repeats.warn_label_twins says the others'
+    labels_checked: frozenset[str] = frozenset()
 
 
 def load_splits(
@@ -370,7 +373,10 @@ def load_splits(
     check_class_metric_defined(task, out)
     _check_ranking_defined(task, out)
     splits_out = datasets.DatasetDict({split: add_idx(ds) for split, ds in out.items()})
-    return LoadedSplits(splits_out, query_groups(task, splits_out), dropped, file_rows, frozenset(checked))
+    labels_checked = frozenset(out) - {VALIDATION_FROM_TRAIN} if task.source == "custom" or (
+        root is not None and task.source == "glue") else frozenset()
+    return LoadedSplits(splits_out, query_groups(task, splits_out), dropped, file_rows, frozenset(checked),
+                        labels_checked)
 
 
 def _check_ranking_defined(task: TaskSpec, splits: dict[str, datasets.Dataset]) -> None:

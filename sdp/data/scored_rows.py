@@ -80,30 +80,36 @@ def _rebuilt(task: TaskSpec, root: Path | None, rows: dict) -> Any:
 def warn_custom_rows_scored(task: TaskSpec, model_dir: Any, evaluated: dict[str, Any], rows: dict,
                             file_rows: dict | None = None) -> None:
     """A custom model's eval rows against its training rows, where its folder holds no row hashes to read: rebuilt
-    from a training file at hand, the one given (task.train_file) first, then the one its run's run.json names. The
-    one given was never read for this, so a model copied away without its hash file, as README advises before sharing
-    it, was scored on 60 of 120 training rows unsaid (probe round 38, hl1, hl4, hl7), and the damaged-file warning's
-    "compared ..., where a training file is at hand" was false (hl5). Where no file at hand is the model's, it is said
-    that nothing was compared."""
+    from a training file at hand, the one given (task.train_file; sdp-eval fills in the scored file) first, then the
+    one its run's run.json names. The one given was never read for this, so a model copied away without its hash
+    file, as docs/usage.md advises before sharing it, was scored on 60 of 120 training rows unsaid (probe round 38,
+    hl1, hl4, hl7), and the damaged-file warning's "compared ..., where a training file is at hand" was false (hl5).
+    Where no file at hand is the model's, it is said that nothing was compared."""
     at_hand = custom_training_files(task, model_dir)
     for own in at_hand:
         if warn_model_rows_scored(own, None, evaluated, rows, file_rows):
             return
+    scored = {file for split, file in task.local_split_files if split != task.train_split}
+    others = [f for f in (dict(t.local_split_files)[t.train_split] for t in at_hand) if f not in scored]
+    say_not_compared(f"{' nor '.join(map(repr, others))} {'is' if len(others) == 1 else 'are'} not the file it was "
+                     "trained on (their rows are not the ones config.json's sdp_training_rows records)" if others else
+                     "no training file of it is at hand; give its training file as task.train_file=<file> to compare "
+                     "them")
+
+
+def say_not_compared(why: str) -> None:
+    """sdp-eval: the rows scored were compared with nothing, ``why`` (a model without readable row hashes)."""
     log.warning("sdp-eval: the rows scored were not compared with the rows model_dir was trained on: it holds no "
-                "readable %s, and %s; give its training file as task.train_file=<file> to compare them",
-                ROW_KEYS_FILE, f"{' nor '.join(repr(dict(t.local_split_files)[t.train_split]) for t in at_hand)} "
-                f"{'is' if len(at_hand) == 1 else 'are'} not the file it was trained on (their rows are not the ones "
-                "config.json's sdp_training_rows records)" if at_hand else "no training file of it is at hand")
+                "readable %s, and %s", ROW_KEYS_FILE, why)
 
 
 def custom_training_files(task: TaskSpec, model_dir: Any) -> list[TaskSpec]:
-    """``task`` reading each training file at hand: the one given (task.train_file, where it is not the scored file
-    sdp-eval fills in for it), then the training file of the run ``model_dir`` sits in (its run.json), where that
-    file is here: sdp-eval of part of it (half its rows, a sample, the rows upper-cased) missed the whole file's
-    fingerprint and was scored as held-out, unsaid (probe round 33). The fingerprint check decides whether the rows
-    are the model's."""
+    """``task`` reading each training file at hand: the one given (task.train_file), then the training file of the run
+    ``model_dir`` sits in (its run.json), where that file is here: sdp-eval of part of it (half its rows, a sample,
+    the rows upper-cased) missed the whole file's fingerprint and was scored as held-out, unsaid (probe round 33). The
+    fingerprint check decides whether the rows are the model's."""
     files = dict(task.local_split_files)
-    given = [files[task.train_split]] if files.get(task.train_split) not in (None, files.get("validation")) else []
+    given = [files[task.train_split]] if files.get(task.train_split) else []
     try:
         config = json.loads((Path(str(model_dir)).expanduser().parent / "run.json").read_text(encoding="utf-8"))
         path = Path(str(config["config"]["task"]["train_file"])).expanduser()

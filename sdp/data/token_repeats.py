@@ -18,7 +18,7 @@ import numpy as np
 
 from sdp.data.file_scan import row_keys, text_key
 from sdp.data.fingerprint import row_digests
-from sdp.data.loading import VALIDATION_FROM_TRAIN, in_file
+from sdp.data.loading import in_file
 
 log = logging.getLogger("sdp")
 
@@ -60,7 +60,7 @@ def token_digests(ds: Any) -> np.ndarray:
 
 
 def warn_token_repeats(task: Any, raw: Any, tokenized: Any, max_seq_length: int, file_rows: dict | None = None,
-                       text_checked: frozenset = frozenset()) -> np.ndarray:
+                       text_checked: frozenset = frozenset(), labels_checked: frozenset = frozenset()) -> np.ndarray:
     """sdp-run: each eval split's rows whose tokens are a training row's. Those whose texts are a training row's too
     are said by the text checks where a split had them (``text_checked``: LoadedSplits.text_checked), and here
     where it had none (a Hub or plug-in source: review of 432f075); ``file_rows``: a sampled split's rows in its file.
@@ -89,18 +89,17 @@ def warn_token_repeats(task: Any, raw: Any, tokenized: Any, max_seq_length: int,
                         "training score; score rows the model never read", where, len(repeats),
                         len(tokenized[split]), ", ".join(fields), repeats[:5])
     warn_dev_twins(task, raw, tokenized, max_seq_length, file_rows)
-    warn_label_twins(task, raw, tokenized, max_seq_length, file_rows, text_checked | {task.train_split} if text_checked
-                     else frozenset(), {task.train_split: digests})
+    warn_label_twins(task, raw, tokenized, max_seq_length, file_rows, labels_checked, {task.train_split: digests})
     return np.unique(digests)
 
 
 def warn_tokens_among(task: Any, raw: Any, tokenized: Any, hashes: Any, max_seq_length: int,
-                      file_rows: dict | None = None, text_checked: frozenset = frozenset()) -> None:
+                      file_rows: dict | None = None, labels_checked: frozenset = frozenset()) -> None:
     """sdp-eval: the rows of each scored split whose tokens are a training row's, by the hashes of the model's
     ROW_KEYS_FILE (None: none to read), and whose texts are not (those are said already: scored_rows.warn_rows_among);
     a test split's rows read as dev rows (warn_dev_twins), a split's read alike under two labels (warn_label_twins)."""
     warn_dev_twins(task, raw, tokenized, max_seq_length, file_rows)
-    warn_label_twins(task, raw, tokenized, max_seq_length, file_rows, text_checked)
+    warn_label_twins(task, raw, tokenized, max_seq_length, file_rows, labels_checked)
     for split, ds in tokenized.items() if hashes is not None else ():
         if not len(ds):
             continue
@@ -134,29 +133,26 @@ def warn_dev_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, fil
 
 
 def warn_label_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, file_rows: dict | None,
-                     text_checked: frozenset, digests: dict | None = None) -> None:
+                     labels_checked: frozenset, digests: dict | None = None) -> None:
     """Rows of one split that the model reads as one input (the same token ids) under two labels, their texts not
     alike: a training file's rows differing only past task.max_seq_length were trained under both labels, a dev or test
     file's scored as if a prediction could score both, with no word, while the same rows written alike are said by
-    the text checks (probe round 38, tt, tt2, td, td2, tte: those compare text keys only). Rows those checks say
-    (``text_checked``: the splits they read; a row whose text is another's under another label) are not said again;
-    a split is the rows a run trains on or scores (its sample and carve), named by their file rows (``file_rows``).
-    ``digests``: a split's token hashes, where made already."""
+    the text checks (probe round 38, tt, tt2, td, td2, tte: those compare text keys only). Rows written alike are
+    said here where no text check read their split (``labels_checked``: LoadedSplits.labels_checked; a Hub split, a
+    carve's held-out rows). A split is the rows a run trains on or scores (its sample and carve), named by their file
+    rows (``file_rows``). ``digests``: a split's token hashes, where made already."""
     if task.is_regression:
         return
-    # a carve's held-out rows: the text checks read the training file among the rows trained, and not these
-    text_checked = text_checked - {VALIDATION_FROM_TRAIN}
     for split, ds in tokenized.items():
         if not len(ds) or "labels" not in ds.column_names or split not in raw:
             continue
         tokens = (digests or {}).get(split)
-        tokens = token_digests(ds) if tokens is None else tokens
-        _, group, size = np.unique(tokens, return_inverse=True, return_counts=True)
-        labels = np.asarray(ds["labels"])
-        seen: dict[int, set] = {}
-        for i in np.flatnonzero(size[group] > 1).tolist():
-            seen.setdefault(int(group[i]), set()).add(labels[i].item())
-        twins = [i for i in np.flatnonzero(size[group] > 1).tolist() if len(seen[int(group[i])]) > 1]
+        _, group, size = np.unique(token_digests(ds) if tokens is None else tokens, return_inverse=True,
+                                   return_counts=True)
+        labels = np.asarray(ds["labels"], dtype=np.int64)
+        shared = np.flatnonzero(size[group] > 1)  # rows whose input is another row's
+        kinds = np.unique(np.stack([group[shared], labels[shared]]), axis=1)[0]  # each (input, label) once
+        twins = shared[np.bincount(kinds, minlength=len(size))[group[shared]] > 1].tolist()
         fields = [f for f in task.text_fields if f in raw[split].column_names]
         by_text: dict[tuple, set] = {}
         if twins and fields:  # a row whose text is another's under another label is the text checks' to say
@@ -165,7 +161,7 @@ def warn_label_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, f
                 by_text.setdefault(key, set()).add(label)
             alike = [i for i in twins if len(by_text[keys[i]]) > 1]
             twins = [i for i in twins if len(by_text[keys[i]]) == 1]
-            if alike and split not in text_checked:  # a Hub split's or a carve's: no text check read it
+            if alike and split not in labels_checked:  # a Hub split's or a carve's: no text check read it
                 log.warning("task %s, split %s: %d of %d rows repeat another row of the split under another label (the "
                             "same %s, up to letter case, spacing, accents, invisible characters and Unicode form; rows "
                             "%s, counted from 1): %s; check their labels", task.name, split, len(alike), len(ds),

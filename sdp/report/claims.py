@@ -28,7 +28,7 @@ import pandas as pd
 from sdp.report.aggregate import mixed_code, short_label
 from sdp.report.claim_pairs import data_of, dense_of, judged, partner_overlaps, unit_fields
 from sdp.report.claim_pairs import get as _get
-from sdp.report.evidence import ALPHA, detectable, holm, interval, none_differ, p_value, verdict  # noqa: F401
+from sdp.report.evidence import ALPHA, detectable, holm, interval, none_differ, p_value, verdict
 from sdp.report.floors import at_floor, floor_legend, scored_floor_rows, task_floor
 from sdp.report.setups import PAIR_KEYS
 from sdp.run.rundir import read_metrics

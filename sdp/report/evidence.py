@@ -74,7 +74,8 @@ def interval(diffs: list[float]) -> tuple[float, float, float] | None:
 
 
 def verdict(ci: tuple[float, float, float] | None, claimed_sign: int, margin: float | None = None) -> str:
-    """holds, fails or inconclusive (sdp/report/claims.py's docstring); "negligible" where the interval lies within +-``margin``."""
+    """holds, fails or inconclusive (sdp/report/claims.py's docstring); "negligible" where the interval lies within
+    +-``margin``."""
     if ci is None:
         return "inconclusive (fewer than 3 units)"
     _, low, high = ci

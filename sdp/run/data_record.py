@@ -62,8 +62,10 @@ def _started_from(cfg: Any) -> list[Any]:
             why_not = (f"{folder / ROW_KEYS_FILE} is not there (its config.json records the rows it was fine-tuned "
                        "on: a folder saved before sdp wrote the file, or copied without it)")
         if why_not:  # the rows it was fine-tuned on are not named with this run's (review of round 34); nor are this
-            # run's eval rows compared with them, but a tuning run's model.pretrained's, rebuilt (round 38, noticed)
-            rebuilt = key == "model.pretrained" and cfg.task.get("validation_from_train")
+            # run's eval rows compared with them (round 38, noticed), but where a tuning run's model.pretrained of this
+            # task is rebuilt from its record (start_rows._check_unhashed, which says where it cannot be)
+            rebuilt = key == "model.pretrained" and cfg.task.get("validation_from_train") and \
+                (recorded_training_rows(folder) or {}).get("task.name") == cfg.task.get("name")
             log.warning("%s: %s, not read: %sthe rows it was fine-tuned on are not in this run's %s, so sdp-eval of "
                         "this run's model will not name them", key, why_not, "" if rebuilt else
                         "this run's eval rows are not compared with the rows it was fine-tuned on, and ", ROW_KEYS_FILE)

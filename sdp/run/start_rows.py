@@ -106,8 +106,8 @@ def _check_unhashed(cfg: Any, folder: Path, raw: Any, why_not: str | None, field
     unchecked, 68.00 on 50 held-out rows it had trained on (review of round 36). Its training rows are rebuilt from
     this run's training file by its config.json's record (sample and carve), where their fingerprint says they are
     that file's (in the model's own class order too), and held-out rows among them are refused; a model of another task,
-    or of no record (a Hub model), is taken as given: nothing says it read these rows. One of this task whose rows are
-    not this file's (another file: a transfer; or this one edited since) runs, said to be unchecked."""
+    or of no record (a Hub model), is taken as given: nothing says it read these rows. One of this task whose rows
+    cannot be rebuilt (Hub data; another file: a transfer; this one edited since) runs, said to be unchecked."""
     from sdp.crosslingual import resolve_run_task
     from sdp.data.custom import repeated_rows
     from sdp.data.loading import resolve_data_dir
@@ -123,20 +123,21 @@ def _check_unhashed(cfg: Any, folder: Path, raw: Any, why_not: str | None, field
         return
     with warnings_held_back():  # a custom task's files are read again: their warnings are said already (review)
         task, root = resolve_run_task(cfg), resolve_data_dir(cfg.get("data_dir"))
-    if root is None and task.source not in FILE_SOURCES:  # Hub data: no local file to rebuild its rows from (review)
-        return
-    try:
-        train = rebuilt_training_rows(task, root, recorded, label_names(read_config(folder) or {}))
-    except (DataError, KeyError, TypeError, ValueError):  # a source or record it cannot rebuild from: as given
-        return
-    if train is None:  # another file, or this one edited since: said, as nothing checks it (session 18, Left)
-        why = (f"its config.json records rows of fingerprint {recorded[TRAINED_ROWS_KEY]}: another file of the task, "
-               "a transfer, or this one edited since") if recorded.get(TRAINED_ROWS_KEY) else \
-            "its config.json records no fingerprint of its training rows (an older sdp's folder)"
+    def unchecked(why: str) -> None:  # said, as nothing else checks it (session 18, Left; review of round 38's fixes)
         log.warning("model.pretrained %r: %s, and its training rows could not be rebuilt from this run's training "
                     "file (%s), so whether it was fine-tuned on rows this tuning run holds out is not checked",
                     str(folder), why_not or f"{folder / ROW_KEYS_FILE} is not there", why)
-        return
+
+    if root is None and task.source not in FILE_SOURCES:  # Hub data: no local file to rebuild its rows from (review)
+        return unchecked("Hub data: no local training file")
+    try:
+        train = rebuilt_training_rows(task, root, recorded, label_names(read_config(folder) or {}))
+    except (DataError, KeyError, TypeError, ValueError) as err:  # a source or record it cannot rebuild from
+        return unchecked(f"it does not rebuild: {err}")
+    if train is None:  # another file, or this one edited since
+        return unchecked((f"its config.json records rows of fingerprint {recorded[TRAINED_ROWS_KEY]}: another file of "
+                          "the task, a transfer, or this one edited since") if recorded.get(TRAINED_ROWS_KEY) else
+                         "its config.json records no fingerprint of its training rows (an older sdp's folder)")
     if rows := repeated_rows(train, held, fields):
         raise ConfigError(f"model.pretrained {str(folder)!r} was fine-tuned on {len(rows)} of the {len(held)} held-out "
                           "rows this tuning run scores (its training rows, rebuilt from this run's training file by "

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from conftest import run_record, write_run
 
-from sdp.report.claims import _diffs, interval, verdict
+from sdp.report.claims import _diffs
 from sdp.report.collect import pair_hash
+from sdp.report.evidence import interval, verdict
 from sdp.report.report import build_report
 
 OFFSET = {"MP": 0.0, "KD": 0.03, "SDP-CC(mean)": 0.02}  # SDP-CC beats MP and loses to KD, in every pair
