@@ -36,11 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from sdp.objectives.naming import base_method  # noqa: E402
-from sdp.report.evidence import (  # noqa: E402
-    holm,
-    interval,  # noqa: E402
-    p_value,
-)
+from sdp.report.evidence import holm, interval, p_value  # noqa: E402
 from sdp.report.floors import at_floor, floor_legend, scored_floor_rows, task_floor  # noqa: E402
 
 METHODS = ("MP", "KD", "SDP-CC(mean)")

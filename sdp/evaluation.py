@@ -44,6 +44,7 @@ from sdp.data.scored_rows import (
     warn_model_rows_scored,
     warn_rows_among,
 )
+from sdp.data.sources import FILE_SOURCES, LOCAL_READERS
 from sdp.data.token_repeats import warn_tokens_among
 from sdp.data.tokenize import make_collator, make_dataloader, tokenize_splits
 from sdp.errors import ConfigError
@@ -104,12 +105,14 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
     elif trained and not whole and rows.get("task.name") == task.name:
         if task.source == "custom":  # part of its training file (round 33, tu1; round 38, hl1)
             warn_custom_rows_scored(task, model_dir, dict(evaluated), rows, loaded.file_rows)
-        elif not (task.source == "glue" and (root := resolve_data_dir(cfg.data_dir)) is not None and
-                  warn_model_rows_scored(task, Path(root), dict(evaluated), rows, loaded.file_rows)):
-            # a GLUE folder's training rows as dev rows (round 32, gl4; a carve: round 34, gc1); Hub data, and a folder
-            # without them, compared nothing, unsaid (review of round 38's fixes)
-            say_not_compared(f"no training split of task {task.name} holding the rows it records is at hand (give "
-                             "data_dir=<a folder of the files it was trained on> to compare them)")
+        elif ((root := resolve_data_dir(cfg.data_dir)) is None and task.source not in FILE_SOURCES) or \
+                task.source not in LOCAL_READERS:
+            say_not_compared(f"sdp-eval reads no training split of task {task.name} from the Hub (give data_dir=<a "
+                             "folder of the files it was trained on> to compare them)")  # (review of round 38's fixes)
+        # a data folder's training rows as dev rows (round 32, gl4; a carve: round 34, gc1); one without them said
+        elif warn_model_rows_scored(task, root and Path(root), dict(evaluated), rows, loaded.file_rows) is False:
+            say_not_compared(f"data_dir={str(root)!r} holds no training split of task {task.name} of the rows it "
+                             "records (none there, or of other rows)")
     for split in whole:
         order = "" if prints[split] == trained else f" in another order (split fingerprint {prints[split]})"
         log.warning("sdp-eval: split %s holds the very rows model_dir was trained on%s (training data fingerprint "

@@ -148,7 +148,7 @@ def test_a_carves_held_out_rows_under_two_labels_are_said(tmp_path, caplog, toke
                   "task.max_seq_length=8")
     text = _said(caplog, lambda: _run_data(cfg, tokenizer, tmp_path / "cache"), "under another label")
     assert "split validation_from_train: 2 of 11 rows repeat another row of the split under another label (the same " \
-           "text" in text and "rows [2, 3]" in text, text
+           "text" in text and "rows [2, 3] of the training file, counted from 1" in text, text
     assert "split validation_from_train: 2 of 11 rows are another row of the split under another label as the model " \
            "reads them" in text and "rows [5, 12]" in text, text
 
@@ -258,5 +258,51 @@ def test_review_glue_two_labels_said_once_and_hashless_models_compared_or_said(t
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="sdp"):
         warn_rows_started_from(run_cfg, raw, ["text"])
-    assert "could not be rebuilt from this run's training file (it does not rebuild: a file that does not read), " \
+    assert "could not be rebuilt from this run's training file (DataError: a file that does not read), " \
            "so whether it was fine-tuned on rows this tuning run holds out is not checked" in caplog.text, caplog.text
+
+
+def test_second_review_test_files_under_a_carve_scored_training_files_and_other_sources(tmp_path, tokenizer, caplog,
+                                                                                         data_dir):
+    """Second review of round 38's fixes: under a carve a test file is checked and not scored, yet its rows were "no
+    prediction scores both" and "partly a training score", with no "checked but not scored" line; a hashless model
+    scored on a test file of its training rows said "no training file of it is at hand"; a hashless XNLI model was
+    told its training split was not at hand where data_dir held it."""
+    from sdp.cli.eval import compose_config
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from sdp.crosslingual import resolve_run_task, resolve_task
+    from sdp.data.fingerprint import split_fingerprints
+    from sdp.data.loading import load_splits
+    from sdp.evaluation import evaluate_saved
+
+    train = [(f"film number {i} here", ("pos", "neg")[i % 2]) for i in range(20)]
+    test = write_csv(tmp_path / "te.csv", train[:4] + [("a test row", "pos"), ("a test row", "neg")])
+    cfg = _custom(tmp_path, train, [("a dev row", "pos"), ("another", "neg")], f"task.test_file={test}",
+                  "task.validation_from_train=0.25")
+    text = _said(caplog, lambda: resolve_run_task(cfg), "task.test_file")
+    assert f"task.test_file={test!r} is checked but not scored" in text, text
+    assert "and scored, no prediction would score both" in text and "no prediction scores both" not in text, text
+    assert "and scored, their score would be partly a training score" in text, text
+
+    model, trained = _hashless_model(tmp_path, tokenizer, [(f"training text number {i} here", ("neg", "pos")[i % 2])
+                                                          for i in range(20)])
+    dev = write_csv(tmp_path / "new.csv", [(f"a new text {i}", ("neg", "pos")[i % 2]) for i in range(6)])
+    warnings = _eval(tmp_path, model, "test", dev, f"task.test_file={trained}", "max_eval_samples=10").get("warnings")
+    assert any("split test: 10 of 10 rows repeat a row trained on" in w for w in warnings or []), warnings
+    assert not any("were not compared" in w for w in warnings or []), warnings
+
+    xnli = compose_config(["task=xnli_small", f"data_dir={data_dir}", f"cache_dir={tmp_path / 'c'}",
+                           "task.max_seq_length=32", "max_eval_samples=20"])
+    task = resolve_task(xnli.task)
+    rows = load_splits(task, data_dir).datasets[task.train_split]
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, num_labels=3, id2label=dict(enumerate(task.label_names)),
+                        label2id={n: i for i, n in enumerate(task.label_names)})
+    config.sdp_max_seq_length = 32
+    config.sdp_training_rows = {"task.name": task.name, "max_train_samples": None,
+                                "train_fingerprint": split_fingerprints({"train": rows})["train"]}
+    BertForSequenceClassification(config).save_pretrained(tmp_path / "xnli")
+    tokenizer.save_pretrained(tmp_path / "xnli")
+    warnings = evaluate_saved(xnli, tmp_path / "xnli", tmp_path / "res" / "x").get("warnings") or []
+    assert not any("were not compared" in w for w in warnings), warnings

@@ -76,7 +76,8 @@ def warn_conflicting_labels(ds: datasets.Dataset, fields: list[str], label: str,
             # file a carve is scored in place of is not scored (review of round 38's fixes, as vd)
             "the model is trained on both labels" if key == "train_file" else "this file is not scored here "
             "(task.validation_from_train scores the carve), and scored, no prediction would score both"
-            if key == "validation_file" and (TRAINED_ROWS.get() or (None, None))[1] else "no prediction scores both")
+            if key in ("validation_file", "test_file") and (TRAINED_ROWS.get() or (None, None))[1] else
+            "no prediction scores both")
     return keys
 
 
@@ -99,7 +100,7 @@ def warn_shared_rows(task_cfg: Any, files: dict[str, str], tables: dict[str, Any
                                  fields))] for s in (base, split))
         seen = set(base_keys) if kept is None else {base_keys[i] for i in kept}
         # a dev file a carve scores in its place was told "their score is partly a training score" (round 38, vd)
-        unscored = split == "validation" and task_cfg.get("validation_from_train")
+        unscored = split in ("validation", "test") and task_cfg.get("validation_from_train")
         if rows := [i + 1 for i in (range(len(split_keys)) if scored is None else scored) if split_keys[i] in seen]:
             logging.getLogger("sdp").warning(
                 "task.%s=%r: %d of %s repeat a row of task.%s=%r%s (the same %s; data rows %s, counted from 1): %s "

@@ -282,10 +282,11 @@ def custom_task(task_cfg: Any) -> TaskSpec:
                         "classification metric (accuracy, f1, mcc)")
     label_col = task_cfg.label_column
     files = {s: k for s, k in {**FILE_KEYS, **OPTIONAL_FILE_KEYS}.items() if task_cfg.get(k)}
-    if carved and "validation" in files:  # read and checked (a later run scores it), but not scored here: said
-        log.warning("task.validation_file=%r is checked but not scored: task.validation_from_train=%s scores the "
-                    "rows carved from task.train_file; drop task.validation_from_train to score the file",
-                    str(task_cfg.validation_file), carved)
+    for split in ("validation", "test") if carved else ():  # read and checked (a later run scores them), but not
+        if split in files:  # scored here: said (a test file too: review of round 38's fixes)
+            log.warning("task.%s=%r is checked but not scored: task.validation_from_train=%s scores the rows carved "
+                        "from task.train_file; drop task.validation_from_train to score the file", files[split],
+                        str(task_cfg[files[split]]), carved)
     tables = {}
     for split, key in files.items():
         tables[split] = read_checked(task_cfg[key], key, fields, label_col)

@@ -26,6 +26,7 @@ from sdp.data.loading import (
     warn_eval_rows_trained,
 )
 from sdp.data.sources import LOCAL_READERS
+from sdp.data.spec import SplitRows
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec
 from sdp.errors import warnings_held_back
 
@@ -33,20 +34,23 @@ log = logging.getLogger("sdp")
 
 
 def warn_model_rows_scored(task: TaskSpec, root: Path | None, evaluated: dict[str, Any], rows: dict,
-                           file_rows: dict | None = None) -> bool:
+                           file_rows: dict | None = None, quiet: bool = False) -> bool | None:
     """The eval rows against the model's training rows where the folder holds them (their fingerprint is the model's
     ``rows["train_fingerprint"]``, config.json's sdp_training_rows): a dev file of training rows was scored as
     held-out, unsaid, where sdp-run on the same folder says so (round 31's gl1). A carved model's are the rows its
     carve left for training: its whole training file was scored as held-out, no word (probe round 34, cv1, gc1).
-    Returns whether the file was the model's (or could not be read, which is said)."""
+    Returns whether the file was the model's; None where it could not be read, which is said (``quiet``: not said,
+    and False: a scored file tried as the training file)."""
     try:
         train = rebuilt_training_rows(task, root, rows)
     except DataFileNotFoundError:  # a folder of the dev file only: nothing to compare (sdp-eval needs no training file)
         return False
     except DataError as err:  # a file sdp-eval does not score refused the evaluation, unsaid why (round 33, gt1)
+        if quiet:
+            return False
         log.warning("sdp-eval: the rows scored were not compared with model_dir's training rows, as the training file "
                     "could not be read: %s", err)
-        return True
+        return None
     if train is not None:
         warn_eval_rows_trained(task, {task.train_split: train, **evaluated}, file_rows)
     return train is not None
@@ -67,7 +71,8 @@ def rebuilt_training_rows(task: TaskSpec, root: Path | None, rows: dict, classes
 
 def _rebuilt(task: TaskSpec, root: Path | None, rows: dict) -> Any:
     with warnings_held_back():  # the training file's own warnings are not this comparison's
-        train = subsample(rows_to_dataset(task, LOCAL_READERS[task.source](task, root, task.train_split)),
+        read = LOCAL_READERS[task.source](task, root, task.train_split)  # an XGLUE reader's rows and what it dropped
+        train = subsample(rows_to_dataset(task, read.rows if isinstance(read, SplitRows) else read),
                           rows.get("max_train_samples"))
         if rows.get("task.validation_from_train"):
             train = carve_validation(train, float(rows["task.validation_from_train"]),
@@ -85,16 +90,22 @@ def warn_custom_rows_scored(task: TaskSpec, model_dir: Any, evaluated: dict[str,
     file, as docs/usage.md advises before sharing it, was scored on 60 of 120 training rows unsaid (probe round 38,
     hl1, hl4, hl7), and the damaged-file warning's "compared ..., where a training file is at hand" was false (hl5).
     Where no file at hand is the model's, it is said that nothing was compared."""
-    at_hand = custom_training_files(task, model_dir)
-    for own in at_hand:
-        if warn_model_rows_scored(own, None, evaluated, rows, file_rows):
+    scored = {_resolved(file) for split, file in task.local_split_files if split != task.train_split}
+    others, unread = [], False
+    for own in custom_training_files(task, model_dir):
+        file = dict(own.local_split_files)[own.train_split]
+        tried = _resolved(file) in scored  # a scored file, tried as the training file: its errors are not this one's
+        if (found := warn_model_rows_scored(own, None, evaluated, rows, file_rows, quiet=tried)) is True:
             return
-    scored = {file for split, file in task.local_split_files if split != task.train_split}
-    others = [f for f in (dict(t.local_split_files)[t.train_split] for t in at_hand) if f not in scored]
-    say_not_compared(f"{' nor '.join(map(repr, others))} {'is' if len(others) == 1 else 'are'} not the file it was "
-                     "trained on (their rows are not the ones config.json's sdp_training_rows records)" if others else
-                     "no training file of it is at hand; give its training file as task.train_file=<file> to compare "
-                     "them")
+        unread |= found is None
+        others += [file] * (found is False and not tried)
+    if others:
+        said = f"neither {' nor '.join(map(repr, others))} is" if len(others) > 1 else f"{others[0]!r} is not"
+        say_not_compared(f"{said} the file it was trained on (their rows are not the ones config.json's "
+                         "sdp_training_rows records)")
+    elif not unread:
+        say_not_compared("no training file of it is at hand; give its training file as task.train_file=<file> to "
+                         "compare them")
 
 
 def say_not_compared(why: str) -> None:
@@ -104,20 +115,28 @@ def say_not_compared(why: str) -> None:
 
 
 def custom_training_files(task: TaskSpec, model_dir: Any) -> list[TaskSpec]:
-    """``task`` reading each training file at hand: the one given (task.train_file), then the training file of the run
-    ``model_dir`` sits in (its run.json), where that file is here: sdp-eval of part of it (half its rows, a sample,
-    the rows upper-cased) missed the whole file's fingerprint and was scored as held-out, unsaid (probe round 33). The
-    fingerprint check decides whether the rows are the model's."""
-    files = dict(task.local_split_files)
-    given = [files[task.train_split]] if files.get(task.train_split) else []
+    """``task`` reading each training file at hand: the one given (task.train_file), each scored file (a test file of
+    training rows: review of round 38's fixes), then the training file of the run ``model_dir`` sits in (its
+    run.json), where that file is here: sdp-eval of part of it (half its rows, a sample, the rows upper-cased) missed
+    the whole file's fingerprint and was scored as held-out, unsaid (probe round 33). The fingerprint check decides
+    whether the rows are the model's."""
+    files = dict(task.local_split_files)  # the training file given (or the scored one sdp-eval fills in), the others
+    given = [files[task.train_split]] * bool(files.get(task.train_split)) + [f for s, f in files.items()
+                                                                             if s != task.train_split]
     try:
         config = json.loads((Path(str(model_dir)).expanduser().parent / "run.json").read_text(encoding="utf-8"))
         path = Path(str(config["config"]["task"]["train_file"])).expanduser()
     except (OSError, ValueError, KeyError, TypeError):
         path = None
-    if path is not None and path.is_file() and str(path.resolve()) not in [str(Path(g).resolve()) for g in given]:
+    if path is not None and path.is_file():
         given.append(str(path.resolve()))
-    return [dataclasses.replace(task, local_split_files=tuple({**files, task.train_split: g}.items())) for g in given]
+    unique = {_resolved(g): g for g in reversed(given)}  # one task a file, in the order above
+    return [dataclasses.replace(task, local_split_files=tuple({**files, task.train_split: g}.items()))
+            for g in sorted(unique.values(), key=lambda g: given.index(g))]
+
+
+def _resolved(file: str) -> str:
+    return str(Path(file).expanduser().resolve())
 
 
 def warn_rows_among(task: TaskSpec, evaluated: dict[str, Any], hashes: Any, file_rows: dict | None = None,

@@ -18,7 +18,7 @@ import numpy as np
 
 from sdp.data.file_scan import row_keys, text_key
 from sdp.data.fingerprint import row_digests
-from sdp.data.loading import in_file
+from sdp.data.loading import VALIDATION_FROM_TRAIN, in_file
 
 log = logging.getLogger("sdp")
 
@@ -81,13 +81,13 @@ def warn_token_repeats(task: Any, raw: Any, tokenized: Any, max_seq_length: int,
         where = f"task {task.name}, split {split}"
         if token_only := [r + 1 for r, same in zip(twins, same_text) if not same]:
             log.warning(_said(in_file(token_only, split, file_rows), tokenized[split], token_only, where,
-                              max_seq_length, "a training row"))
+                              max_seq_length, "a training row", of=_of(task, split, file_rows)))
         if split not in text_checked and (repeats := in_file([r + 1 for r, same in zip(twins, same_text) if same],
                                                               split, file_rows)):
             log.warning("%s: %d of %d rows repeat a row trained on (the same %s, up to letter case, spacing, accents, "
-                        "invisible characters and Unicode form; rows %s, counted from 1): their score is partly a "
+                        "invisible characters and Unicode form; rows %s%s, counted from 1): their score is partly a "
                         "training score; score rows the model never read", where, len(repeats),
-                        len(tokenized[split]), ", ".join(fields), repeats[:5])
+                        len(tokenized[split]), ", ".join(fields), repeats[:5], _of(task, split, file_rows))
     warn_dev_twins(task, raw, tokenized, max_seq_length, file_rows)
     warn_label_twins(task, raw, tokenized, max_seq_length, file_rows, labels_checked, {task.train_split: digests})
     return np.unique(digests)
@@ -110,7 +110,8 @@ def warn_tokens_among(task: Any, raw: Any, tokenized: Any, hashes: Any, max_seq_
         if len(hit):
             positions = [int(r) + 1 for r in hit]
             log.warning("sdp-eval: " + _said(in_file(positions, split, file_rows), ds, positions, f"split {split}",
-                                             max_seq_length, "rows model_dir was trained on (its sdp_training_rows.u64)"))
+                                             max_seq_length, "rows model_dir was trained on (its sdp_training_rows.u64)",
+                                             of=_of(task, split, file_rows)))
 
 
 def warn_dev_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, file_rows: dict | None = None) -> None:
@@ -129,7 +130,7 @@ def warn_dev_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, fil
         positions = [int(r) + 1 for r in twins]
         log.warning(_said(in_file(positions, "test", file_rows), test, positions, f"task {task.name}, split test",
                           max_seq_length, "rows of split validation", "their score is partly a dev score: the test "
-                          "score reports dev rows again; give test rows that are no dev rows"))
+                          "score reports dev rows again; give test rows that are no dev rows", _of(task, "test", file_rows)))
 
 
 def warn_label_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, file_rows: dict | None,
@@ -139,8 +140,9 @@ def warn_label_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, f
     file's scored as if a prediction could score both, with no word, while the same rows written alike are said by
     the text checks (probe round 38, tt, tt2, td, td2, tte: those compare text keys only). Rows written alike are
     said here where no text check read their split (``labels_checked``: LoadedSplits.labels_checked; a Hub split, a
-    carve's held-out rows). A split is the rows a run trains on or scores (its sample and carve), named by their file
-    rows (``file_rows``). ``digests``: a split's token hashes, where made already."""
+    carve's held-out rows), among the rows read alike (a cased tokenizer reads `Good` and `good` apart: the text
+    checks say those). A split is the rows a run trains on or scores (its sample and carve), named by their file rows
+    (``file_rows``; a carve's by the training file's). ``digests``: a split's token hashes, where made already."""
     if task.is_regression:
         return
     for split, ds in tokenized.items():
@@ -149,28 +151,39 @@ def warn_label_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, f
         tokens = (digests or {}).get(split)
         _, group, size = np.unique(token_digests(ds) if tokens is None else tokens, return_inverse=True,
                                    return_counts=True)
-        labels = np.asarray(ds["labels"], dtype=np.int64)
+        # through Arrow: a Column read row by row took 3 s for 400k rows, on every run (review of round 38's fixes)
+        labels = _table(ds, ["labels"]).column("labels").to_numpy().astype(np.int64)
         shared = np.flatnonzero(size[group] > 1)  # rows whose input is another row's
         kinds = np.unique(np.stack([group[shared], labels[shared]]), axis=1)[0]  # each (input, label) once
         twins = shared[np.bincount(kinds, minlength=len(size))[group[shared]] > 1].tolist()
         fields = [f for f in task.text_fields if f in raw[split].column_names]
-        by_text: dict[tuple, set] = {}
-        if twins and fields:  # a row whose text is another's under another label is the text checks' to say
-            keys = [tuple(map(text_key, texts)) for texts in zip(*(raw[split][f] for f in fields))]
-            for key, label in zip(keys, labels.tolist()):
-                by_text.setdefault(key, set()).add(label)
+        if twins and fields:  # a row whose text is another's of its input under another label: the text checks'
+            rows = raw[split].select(twins)  # their keys only (a whole split's took seconds)
+            keys = dict(zip(twins, (tuple(map(text_key, texts)) for texts in zip(*(rows[f] for f in fields)))))
+            by_text: dict[tuple, set] = {}
+            for i in twins:
+                by_text.setdefault(keys[i], set()).add(int(labels[i]))
             alike = [i for i in twins if len(by_text[keys[i]]) > 1]
             twins = [i for i in twins if len(by_text[keys[i]]) == 1]
             if alike and split not in labels_checked:  # a Hub split's or a carve's: no text check read it
                 log.warning("task %s, split %s: %d of %d rows repeat another row of the split under another label (the "
                             "same %s, up to letter case, spacing, accents, invisible characters and Unicode form; rows "
-                            "%s, counted from 1): %s; check their labels", task.name, split, len(alike), len(ds),
-                            ", ".join(fields), in_file([i + 1 for i in alike], split, file_rows)[:5], _both(task, split))
+                            "%s%s, counted from 1): %s; check their labels", task.name, split, len(alike), len(ds),
+                            ", ".join(fields), in_file([i + 1 for i in alike], split, file_rows)[:5],
+                            _of(task, split, file_rows), _both(task, split))
         if twins:
             positions = [i + 1 for i in twins]
             log.warning(_said(in_file(positions, split, file_rows), ds, positions, f"task {task.name}, split {split}",
                               max_seq_length, "another row of the split under another label",
-                              f"{_both(task, split)}; check their labels"))
+                              f"{_both(task, split)}; check their labels", _of(task, split, file_rows)))
+
+
+def _of(task: Any, split: str, file_rows: dict | None) -> str:
+    """Whose rows a sampled or carved split's rows are named as (in_file): a carve's held-out rows and a training
+    sample are rows of the training file; "rows [2, 3]" of an 11-row carve read as its own (review of round 38)."""
+    if not file_rows or split not in file_rows:
+        return ""
+    return " of the training file" if split in (task.train_split, VALIDATION_FROM_TRAIN) else " of its file"
 
 
 def _both(task: Any, split: str) -> str:
@@ -179,7 +192,7 @@ def _both(task: Any, split: str) -> str:
 
 
 def _said(rows: list[int], ds: Any, positions: list[int], where: str, length: int, whose: str,
-          then: str = "their score is partly a training score; score rows the model never read") -> str:
+          then: str = "their score is partly a training score; score rows the model never read", of: str = "") -> str:
     """The warning for token twins ``rows`` (as named: file rows), at ``positions`` of tokenised ``ds`` (from 1):
     how many were cut at the length, and how many read whole (the tokenizer set aside what differs, or read it as
     one unknown token: 'great 😀' and 'great 😡' are one input to MiniLM)."""
@@ -191,6 +204,6 @@ def _said(rows: list[int], ds: Any, positions: list[int], where: str, length: in
         f"{len(rows) - cut} read whole, differing in what the tokenizer sets aside or reads as an unknown token"] * bool(
         len(rows) - cut)
     return (f"{where}: {len(rows)} of {len(ds)} rows are {whose} as the model reads them: the same token ids, their "
-            f"texts differing only where the model does not read them ({'; '.join(why)}; rows {rows[:5]}, counted "
+            f"texts differing only where the model does not read them ({'; '.join(why)}; rows {rows[:5]}{of}, counted "
             f"from 1): {then}"
             + (" (or raise task.max_seq_length)" if cut else ""))
