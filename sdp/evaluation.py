@@ -102,17 +102,18 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
     if hashes is not None:  # the model's training rows by row, a carve's held-out rows too (probe round 36, mpc2)
         warn_rows_among(task, {s: evaluated[s] for s in evaluated if s not in whole}, hashes, loaded.file_rows,
                         raw[task.train_split] if carved else None)
-    elif trained and not whole and rows.get("task.name") == task.name:
+    elif trained and (rest := {s: evaluated[s] for s in evaluated if s not in whole}) and \
+            rows.get("task.name") == task.name:  # the other files of one that is its training file too (review)
         if task.source == "custom":  # part of its training file (round 33, tu1; round 38, hl1)
-            warn_custom_rows_scored(task, model_dir, dict(evaluated), rows, loaded.file_rows)
+            warn_custom_rows_scored(task, model_dir, rest, rows, loaded.file_rows)
         elif ((root := resolve_data_dir(cfg.data_dir)) is None and task.source not in FILE_SOURCES) or \
                 task.source not in LOCAL_READERS:
-            say_not_compared(f"sdp-eval reads no training split of task {task.name} from the Hub (give data_dir=<a "
-                             "folder of the files it was trained on> to compare them)")  # (review of round 38's fixes)
+            say_not_compared(f"no training split of task {task.name} is read from the Hub to compare them with "
+                             "(give data_dir=<a folder of the files it was trained on>)")  # (review of round 38's)
         # a data folder's training rows as dev rows (round 32, gl4; a carve: round 34, gc1); one without them said
-        elif warn_model_rows_scored(task, root and Path(root), dict(evaluated), rows, loaded.file_rows) is False:
-            say_not_compared(f"data_dir={str(root)!r} holds no training split of task {task.name} of the rows it "
-                             "records (none there, or of other rows)")
+        elif warn_model_rows_scored(task, root and Path(root), rest, rows, loaded.file_rows) is False:
+            say_not_compared(f"{f'the data folder {str(root)!r}' if root else f'task {task.name}'} holds no training "
+                             f"split of task {task.name} of the rows it records (none there, or of other rows)")
     for split in whole:
         order = "" if prints[split] == trained else f" in another order (split fingerprint {prints[split]})"
         log.warning("sdp-eval: split %s holds the very rows model_dir was trained on%s (training data fingerprint "

@@ -143,7 +143,8 @@ def test_sdp_eval_names_trained_rows_by_their_file_rows_under_a_sample(tmp_path,
         warn_rows_among(task, {"validation": loaded.datasets["validation"]}, read_row_hashes(model),
                         loaded.file_rows)
     expected = f"{len(by_hand)} of 20 rows repeat a row model_dir was trained on"
-    assert expected in caplog.text and f"rows {by_hand[:5]}, counted from 1" in caplog.text, (by_hand, caplog.text)
+    assert expected in caplog.text and f"rows {by_hand[:5]} of split validation as read, counted from 1" in \
+        caplog.text, (by_hand, caplog.text)
 
 
 def test_claims_md_says_why_a_difference_of_two_units_has_no_interval(tmp_path):

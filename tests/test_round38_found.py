@@ -148,7 +148,7 @@ def test_a_carves_held_out_rows_under_two_labels_are_said(tmp_path, caplog, toke
                   "task.max_seq_length=8")
     text = _said(caplog, lambda: _run_data(cfg, tokenizer, tmp_path / "cache"), "under another label")
     assert "split validation_from_train: 2 of 11 rows repeat another row of the split under another label (the same " \
-           "text" in text and "rows [2, 3] of the training file, counted from 1" in text, text
+           "text" in text and "rows [2, 3] of the training split as read, counted from 1" in text, text
     assert "split validation_from_train: 2 of 11 rows are another row of the split under another label as the model " \
            "reads them" in text and "rows [5, 12]" in text, text
 
@@ -258,7 +258,7 @@ def test_review_glue_two_labels_said_once_and_hashless_models_compared_or_said(t
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="sdp"):
         warn_rows_started_from(run_cfg, raw, ["text"])
-    assert "could not be rebuilt from this run's training file (DataError: a file that does not read), " \
+    assert "could not be rebuilt from this run's training file (a file that does not read), " \
            "so whether it was fine-tuned on rows this tuning run holds out is not checked" in caplog.text, caplog.text
 
 
@@ -306,3 +306,26 @@ def test_second_review_test_files_under_a_carve_scored_training_files_and_other_
     tokenizer.save_pretrained(tmp_path / "xnli")
     warnings = evaluate_saved(xnli, tmp_path / "xnli", tmp_path / "res" / "x").get("warnings") or []
     assert not any("were not compared" in w for w in warnings), warnings
+
+
+def test_third_review_whole_test_file_beside_a_dev_file_carved_classes_and_rows_as_read(tmp_path, tokenizer, caplog):
+    """Third review of round 38's fixes: a hashless model given its whole training file as the test file compared
+    its dev file with nothing, unsaid; under a carve a never-trained class's dev and test rows were said to be scored;
+    a sample's rows were named bare ("rows [3, 5, 7]" of a 5-row sample)."""
+    from sdp.crosslingual import resolve_run_task
+
+    rows = [(f"training text number {i} here", ("neg", "pos")[i % 2]) for i in range(20)]
+    model, train = _hashless_model(tmp_path, tokenizer, rows)
+    dev = write_csv(tmp_path / "dv.csv", rows[:10] + [(f"a dev text {i}", ("neg", "pos")[i % 2]) for i in range(10)])
+    warnings = _eval(tmp_path, model, "whole", dev, f"task.test_file={train}").get("warnings") or []
+    assert any("split test holds the very rows model_dir was trained on" in w for w in warnings), warnings
+    assert any("split validation: 10 of 20 rows repeat a row trained on" in w for w in warnings), warnings
+    warnings = _eval(tmp_path, model, "sampled", dev, f"task.test_file={train}", "max_eval_samples=5").get("warnings")
+    said = [w for w in warnings or [] if "split test: 5 of 5 rows repeat a row trained on" in w]
+    assert said and "of split test as read, counted from 1" in said[0], warnings
+
+    train_rows = [(f"film number {i} here", ("pos", "neg")[i % 2]) for i in range(20)]
+    cfg = _custom(tmp_path, train_rows, [("a dev row", "mid"), ("another", "neg")], "task.validation_from_train=0.25",
+                  "task.label_names=[neg,pos,mid]")
+    text = _said(caplog, lambda: resolve_run_task(cfg), "task.label_names lists")
+    assert "would be scored, were the files scored (task.validation_from_train scores the carve)" in text, text

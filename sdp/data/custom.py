@@ -358,9 +358,12 @@ def _warn_untrained_classes(task_cfg: Any, files: dict[str, str], tables: dict, 
         return
     counts = "; ".join(f"task.{key}: {sum(str(v) in unseen for v in tables[split][label_col])} rows"
                        for split, key in files.items() if split != "train")
+    carved = task_cfg.get("validation_from_train")  # the eval files are checked, not scored (review of round 38's)
     log.warning("task.label_names lists %s with no row in task.train_file=%r: the model is never trained on %s, and "
-                "the eval rows of %s (%s) are scored as they are%s", unseen, str(task_cfg.train_file),
+                "the eval rows of %s (%s) %s as they are%s", unseen, str(task_cfg.train_file),
                 "it" if len(unseen) == 1 else "them", "it" if len(unseen) == 1 else "them", counts or "no eval file",
+                "would be scored, were the files scored (task.validation_from_train scores the carve)" if carved and
+                counts else "are scored",
                 look_alikes(unseen, sorted(trained)))  # 'pоs' (a Cyrillic о) printed as the trained 'pos' (round 35, ln2)
 
 

@@ -20,7 +20,15 @@ from sdp.data.custom import repeated_rows
 from sdp.data.defined import check_class_metric_defined, check_correlation_defined
 from sdp.data.file_scan import row_keys
 from sdp.data.ranking import rankable_queries
-from sdp.data.rows_kept import SUBSAMPLE_SEED, carve_positions, sample_positions, trained_rows
+from sdp.data.rows_kept import (
+    SUBSAMPLE_SEED,
+    as_read,
+    carve_positions,
+    column,
+    in_file,
+    sample_positions,
+    trained_rows,
+)
 from sdp.data.sources import (  # noqa: F401  (re-exported: their home was here)
     FILE_SOURCES,
     HUB_ADAPTERS,
@@ -195,20 +203,14 @@ def warn_eval_rows_trained(task: TaskSpec, out: dict[str, datasets.Dataset],
     ``file_rows``: a sampled split's rows in the file (LoadedSplits.file_rows), by which its rows are named."""
     fields = [f for f in task.text_fields if f in out[task.train_split].column_names]
     seen = row_keys(out[task.train_split], fields)  # made once, not per split: ~5 s for MNLI's 393k rows
-    for split in task.eval_splits:
+    for split in (s for s in task.eval_splits if s in out):  # (not a split held as the training rows themselves)
         if fields and (rows := in_file(repeated_rows(out[task.train_split], out[split], fields, seen), split,
                                        file_rows)):
             log.warning("task %s, split %s: %d of %d rows repeat a row trained on (the same %s, up to letter case, "
-                        "spacing, accents, invisible characters and Unicode form; rows %s, counted from 1): their score is partly a training "
-                        "score; %s", task.name, split, len(rows), len(out[split]), ", ".join(fields), rows[:5],
+                        "spacing, accents, invisible characters and Unicode form; rows %s%s, counted from 1): their "
+                        "score is partly a training score; %s", task.name, split, len(rows), len(out[split]),
+                        ", ".join(fields), rows[:5], as_read(split, file_rows, split == VALIDATION_FROM_TRAIN),
                         "check the folder's files" if task.source == "glue" else "score rows the model never read")
-
-
-def in_file(rows: list[int], split: str, file_rows: dict[str, np.ndarray] | None) -> list[int]:
-    """Rows of a split (counted from 1) as rows of its file, in file order, where the split is a sample of it."""
-    if not file_rows or split not in file_rows:
-        return rows
-    return sorted(int(file_rows[split][r - 1]) + 1 for r in rows)
 
 
 def _warn_untrained_held_out_classes(task: TaskSpec, train: datasets.Dataset, held: datasets.Dataset,
@@ -348,11 +350,10 @@ def load_splits(
         held = subsample(held, max_eval_samples)  # the rows scored: "3 of 151" were said of 50 (round 37, cv2)
         _warn_untrained_held_out_classes(task, out[task.train_split], held, validation_from_train)  # alike (review)
         _warn_repeated_rows(task, out[task.train_split], held, validation_from_train)
-        file_rows[VALIDATION_FROM_TRAIN] = np.asarray(held[_FILE_ROW], dtype=np.int64)
+        file_rows[VALIDATION_FROM_TRAIN] = column(held, _FILE_ROW).astype(np.int64)
         out[VALIDATION_FROM_TRAIN] = held.remove_columns(_FILE_ROW)
     if cut:  # the rows trained, by their file rows (token_repeats.warn_label_twins names them so: round 38, tt)
-        file_rows[task.train_split] = out[task.train_split].select_columns([_FILE_ROW]).with_format("arrow")[:][
-            _FILE_ROW].to_numpy().astype(np.int64)  # through Arrow: row by row, 3 s for MNLI (review)
+        file_rows[task.train_split] = column(out[task.train_split], _FILE_ROW).astype(np.int64)
         out[task.train_split] = out[task.train_split].remove_columns(_FILE_ROW)
     if not validation_from_train:
         glue = root is not None and task.source == "glue" and task.train_split in out  # a GLUE folder (round 31, gl1)
@@ -362,7 +363,7 @@ def load_splits(
             rows = (subsample_queries(rows, max_eval_samples) if task.metric_names[0] == "ndcg"
                     else subsample(rows, max_eval_samples, positions=positions.get(split)))
             if max_eval_samples is not None:
-                file_rows[split], rows = np.asarray(rows[_FILE_ROW], dtype=np.int64), rows.remove_columns(_FILE_ROW)
+                file_rows[split], rows = column(rows, _FILE_ROW).astype(np.int64), rows.remove_columns(_FILE_ROW)
             out[split] = rows
             if max_train_samples and whole is not None:  # the rows scored, once sampled (round 33, ms1; its review)
                 _warn_untrained_held_out_classes(task, out[task.train_split], out[split],

@@ -31,6 +31,28 @@ def carve_positions(size: int, held_out: int, seed: int = 0) -> tuple[np.ndarray
     return np.setdiff1d(np.arange(size), held), held
 
 
+def in_file(rows: list[int], split: str, file_rows: dict[str, np.ndarray] | None) -> list[int]:
+    """Rows of a split (counted from 1) as rows of its file, in file order, where the split is a sample of it."""
+    if not file_rows or split not in file_rows:
+        return rows
+    return sorted(int(file_rows[split][r - 1]) + 1 for r in rows)
+
+
+def as_read(split: str, file_rows: dict | None, training: bool) -> str:
+    """Whose rows a sampled or carved split's rows are named as (loading.in_file): the split's as read (a file's data
+    rows; a Hub split's as loaded), the training split's for a training sample and a carve's held-out rows; ''
+    where the split is whole. "rows [2, 3]" of an 11-row carve read as the carve's own (review of round 38's fixes)."""
+    if not file_rows or split not in file_rows:
+        return ""
+    return f" of {'the training split' if training else f'split {split}'} as read"
+
+
+def column(ds: Any, name: str) -> np.ndarray:
+    """Column ``name`` of a datasets.Dataset as numpy, through Arrow, in its row order: ``ds[name]`` is read row by row
+    (3 s for 400k rows, on every run: review of round 38's fixes)."""
+    return ds.select_columns([name]).with_format("arrow")[:][name].to_numpy()
+
+
 # The rows a run trains on and scores: (max_train_samples, task.validation_from_train, task.validation_seed,
 # max_eval_samples), set by trained_rows while its files are read and checked. A file's rows are checked among them:
 # every SST-2 smoke run said "the model is trained on both labels" of 10 rows its 64-row sample held none of (probe

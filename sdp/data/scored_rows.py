@@ -18,6 +18,7 @@ from sdp.data.fingerprint import (
     split_fingerprints,
 )
 from sdp.data.loading import (
+    VALIDATION_FROM_TRAIN,
     add_idx,
     carve_validation,
     in_file,
@@ -25,6 +26,7 @@ from sdp.data.loading import (
     subsample,
     warn_eval_rows_trained,
 )
+from sdp.data.rows_kept import as_read
 from sdp.data.sources import LOCAL_READERS
 from sdp.data.spec import SplitRows
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec
@@ -39,8 +41,8 @@ def warn_model_rows_scored(task: TaskSpec, root: Path | None, evaluated: dict[st
     ``rows["train_fingerprint"]``, config.json's sdp_training_rows): a dev file of training rows was scored as
     held-out, unsaid, where sdp-run on the same folder says so (round 31's gl1). A carved model's are the rows its
     carve left for training: its whole training file was scored as held-out, no word (probe round 34, cv1, gc1).
-    Returns whether the file was the model's; None where it could not be read, which is said (``quiet``: not said,
-    and False: a scored file tried as the training file)."""
+    Returns whether the file was the model's, or None where it could not be read, which is said; ``quiet`` (a
+    scored file tried as the training file): its read errors are not said, and False is returned."""
     try:
         train = rebuilt_training_rows(task, root, rows)
     except DataFileNotFoundError:  # a folder of the dev file only: nothing to compare (sdp-eval needs no training file)
@@ -98,7 +100,8 @@ def warn_custom_rows_scored(task: TaskSpec, model_dir: Any, evaluated: dict[str,
         if (found := warn_model_rows_scored(own, None, evaluated, rows, file_rows, quiet=tried)) is True:
             return
         unread |= found is None
-        others += [file] * (found is False and not tried)
+        if found is False and not tried:
+            others.append(file)
     if others:
         said = f"neither {' nor '.join(map(repr, others))} is" if len(others) > 1 else f"{others[0]!r} is not"
         say_not_compared(f"{said} the file it was trained on (their rows are not the ones config.json's "
@@ -121,8 +124,7 @@ def custom_training_files(task: TaskSpec, model_dir: Any) -> list[TaskSpec]:
     the whole file's fingerprint and was scored as held-out, unsaid (probe round 33). The fingerprint check decides
     whether the rows are the model's."""
     files = dict(task.local_split_files)  # the training file given (or the scored one sdp-eval fills in), the others
-    given = [files[task.train_split]] * bool(files.get(task.train_split)) + [f for s, f in files.items()
-                                                                             if s != task.train_split]
+    given = [f for s, f in sorted(files.items(), key=lambda kv: kv[0] != task.train_split) if f]
     try:
         config = json.loads((Path(str(model_dir)).expanduser().parent / "run.json").read_text(encoding="utf-8"))
         path = Path(str(config["config"]["task"]["train_file"])).expanduser()
@@ -130,9 +132,9 @@ def custom_training_files(task: TaskSpec, model_dir: Any) -> list[TaskSpec]:
         path = None
     if path is not None and path.is_file():
         given.append(str(path.resolve()))
-    unique = {_resolved(g): g for g in reversed(given)}  # one task a file, in the order above
+    unique = {_resolved(g): g for g in given[::-1]}  # one task a file (the first named), in the order above
     return [dataclasses.replace(task, local_split_files=tuple({**files, task.train_split: g}.items()))
-            for g in sorted(unique.values(), key=lambda g: given.index(g))]
+            for g in dict.fromkeys(unique[_resolved(g)] for g in given)]
 
 
 def _resolved(file: str) -> str:
@@ -148,6 +150,7 @@ def warn_rows_among(task: TaskSpec, evaluated: dict[str, Any], hashes: Any, file
     for split, rows in evaluated.items():
         if found := in_file(rows_among(rows, task.text_fields, hashes, but), split, file_rows):  # file rows (rn2)
             log.warning("sdp-eval: split %s: %d of %d rows repeat a row model_dir was trained on (its %s; the same %s, "
-                        "up to letter case, spacing, accents, invisible characters and Unicode form; rows %s, counted "
-                        "from 1): their score is partly a training score; score rows the model never read", split,
-                        len(found), len(rows), ROW_KEYS_FILE, ", ".join(task.text_fields), found[:5])
+                        "up to letter case, spacing, accents, invisible characters and Unicode form; rows %s%s, "
+                        "counted from 1): their score is partly a training score; score rows the model never read",
+                        split, len(found), len(rows), ROW_KEYS_FILE, ", ".join(task.text_fields), found[:5],
+                        as_read(split, file_rows, split == VALIDATION_FROM_TRAIN))

@@ -19,6 +19,7 @@ import numpy as np
 from sdp.data.file_scan import row_keys, text_key
 from sdp.data.fingerprint import row_digests
 from sdp.data.loading import VALIDATION_FROM_TRAIN, in_file
+from sdp.data.rows_kept import as_read, column
 
 log = logging.getLogger("sdp")
 
@@ -151,8 +152,7 @@ def warn_label_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, f
         tokens = (digests or {}).get(split)
         _, group, size = np.unique(token_digests(ds) if tokens is None else tokens, return_inverse=True,
                                    return_counts=True)
-        # through Arrow: a Column read row by row took 3 s for 400k rows, on every run (review of round 38's fixes)
-        labels = _table(ds, ["labels"]).column("labels").to_numpy().astype(np.int64)
+        labels = column(ds, "labels").astype(np.int64)
         shared = np.flatnonzero(size[group] > 1)  # rows whose input is another row's
         kinds = np.unique(np.stack([group[shared], labels[shared]]), axis=1)[0]  # each (input, label) once
         twins = shared[np.bincount(kinds, minlength=len(size))[group[shared]] > 1].tolist()
@@ -179,11 +179,8 @@ def warn_label_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, f
 
 
 def _of(task: Any, split: str, file_rows: dict | None) -> str:
-    """Whose rows a sampled or carved split's rows are named as (in_file): a carve's held-out rows and a training
-    sample are rows of the training file; "rows [2, 3]" of an 11-row carve read as its own (review of round 38)."""
-    if not file_rows or split not in file_rows:
-        return ""
-    return " of the training file" if split in (task.train_split, VALIDATION_FROM_TRAIN) else " of its file"
+    """rows_kept.as_read of ``split`` (a training sample and a carve's held-out rows: the training split's)."""
+    return as_read(split, file_rows, split in (task.train_split, VALIDATION_FROM_TRAIN))
 
 
 def _both(task: Any, split: str) -> str:

@@ -133,7 +133,7 @@ def _check_unhashed(cfg: Any, folder: Path, raw: Any, why_not: str | None, field
     try:
         train = rebuilt_training_rows(task, root, recorded, label_names(read_config(folder) or {}))
     except (DataError, KeyError, TypeError, ValueError) as err:  # a source or record it cannot rebuild from
-        return unchecked(f"{type(err).__name__}: {err}")
+        return unchecked(str(err) if isinstance(err, DataError) else f"its record does not rebuild: {err!r}")
     if train is None:  # another file, or this one edited since
         return unchecked((f"its config.json records rows of fingerprint {recorded[TRAINED_ROWS_KEY]}: another file of "
                           "the task, a transfer, or this one edited since") if recorded.get(TRAINED_ROWS_KEY) else
