@@ -328,4 +328,10 @@ def test_third_review_whole_test_file_beside_a_dev_file_carved_classes_and_rows_
     cfg = _custom(tmp_path, train_rows, [("a dev row", "mid"), ("another", "neg")], "task.validation_from_train=0.25",
                   "task.label_names=[neg,pos,mid]")
     text = _said(caplog, lambda: resolve_run_task(cfg), "task.label_names lists")
-    assert "would be scored, were the files scored (task.validation_from_train scores the carve)" in text, text
+    assert "are not scored here (task.validation_from_train scores the carve; scored, they would be scored as they " \
+           "are)" in text, text
+    test = write_csv(tmp_path / "te.csv", [("x mid", "mid"), ("y mid", "mid"), ("z", "pos")])
+    cfg = _custom(tmp_path, train_rows, [("a dev row", "mid"), ("another", "neg")], f"task.test_file={test}",
+                  "task.label_names=[neg,pos,mid]", "max_eval_samples=1")  # permutation(3)[:1] = [2]: 'z' scored
+    text = _said(caplog, lambda: resolve_run_task(cfg), "task.label_names lists")
+    assert "task.test_file: 0 rows of the 1 scored (max_eval_samples=1)" in text, text

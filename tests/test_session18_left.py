@@ -221,7 +221,7 @@ def test_eval_rows_a_start_folder_trained_on_are_named_by_their_file_rows(tmp_pa
     cfg = compose_config(["task=custom", "task.text_fields=[text]", "task.label_column=label",
                           f"dense.checkpoint={dense}"])
     for i, (file_rows, rows) in enumerate(((None, "[2, 4] of split validation as read"),
-                                           ({"validation": np.array([30, 11, 7, 2])}, "[3, 12] of its file"))):
+                                           ({"validation": np.array([30, 11, 7, 2])}, "[3, 12] of split validation as read"))):
         (tmp_path / f"run{i}").mkdir()
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="sdp"):

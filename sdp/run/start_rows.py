@@ -19,6 +19,7 @@ from sdp.data.fingerprint import (
     row_hashes_read,
 )
 from sdp.data.loading import VALIDATION_FROM_TRAIN, in_file
+from sdp.data.rows_kept import as_read
 from sdp.data.token_repeats import token_digests
 from sdp.errors import ConfigError
 
@@ -79,9 +80,8 @@ def warn_rows_started_from(cfg: Any, raw: Any, fields: Any, tokenized: Any = Non
             hits = np.flatnonzero(hit)
             if split in (file_rows or {}):
                 hits = hits[np.argsort(np.asarray(file_rows[split])[hits], kind="stable")]
-            where = ("the training file" if split == VALIDATION_FROM_TRAIN else "its file") if split in (
-                file_rows or {}) else f"split {split} as read"
-            named = f"rows {in_file([int(i) + 1 for i in hits], split, file_rows)[:5]} of {where}, counted from 1"
+            where = as_read(split, file_rows, split == VALIDATION_FROM_TRAIN) or f" of split {split} as read"
+            named = f"rows {in_file([int(i) + 1 for i in hits], split, file_rows)[:5]}{where}, counted from 1"
             shown = "; ".join(" | ".join(_cut(rows[int(i)][f]) for f in fields) for i in hits[:3])
             if split == VALIDATION_FROM_TRAIN and key == "model.pretrained":
                 raise ConfigError(f"model.pretrained {str(folder)!r} was fine-tuned on {found} of the {len(rows)} "
