@@ -120,8 +120,7 @@ class PruneRecipe:
         check_sparsity_leaves_weights(prunable, cfg.sparsity, cfg.prune.scope)
         if self.accelerator.is_main_process:  # fp32 weights whatever the stored dtype (sdp/models/presets.py)
             record_fields(self.run_dir, precision=precision_record(model, effective_precision(self.accelerator)))
-        self.model, self.train_loader, *eval_loaders = self.accelerator.prepare(model, data.train_loader,
-                                                                                *data.eval_loaders.values())
+        self.model, self.train_loader, *eval_loaders = self.accelerator.prepare(model, data.train_loader, *data.eval_loaders.values())
         self.eval_loaders = dict(zip(data.eval_loaders, eval_loaders))
         student = self.accelerator.unwrap_model(self.model)
         # 4. The prunable set and its masks (prune.granularity, prune.criterion): views of the student's parameters.
@@ -160,8 +159,7 @@ class PruneRecipe:
         # 7. Checkpoints in run_dir/checkpoints, then the measurements behind the analysis.
         self.checkpointer = Checkpointer(self.run_dir / CKPT_DIR, self.accelerator, resume_identity(cfg), self.trace_path, self.versions)
         # Probe loss around prune events (twice each: cheap), recovery, separability, weights (sdp/training/trace.py).
-        probe = probe_batch(self.datasets[self.task.train_split], self.collator, cfg.train.batch_size,
-                            self.accelerator.device)
+        probe = probe_batch(self.datasets[self.task.train_split], self.collator, cfg.train.batch_size, self.accelerator.device)
         self.measure = Measurements(probe, self._task_loss, self.task.is_regression, self._trace)
         schedule = None if cfg.get("stages") == "dense" else self.stages["prune"].schedule  # dense only: none
         log.info("task=%s model=%s method=%s seed=%s; %s", self.task.name, cfg.model.name, self.method, cfg.seed,
@@ -330,9 +328,11 @@ class PruneRecipe:
             stage.teacher.refresh_from(self.accelerator.unwrap_model(self.model))
         before = self.measure.probe_loss(self.model)
         removed = masks.update(target, stage.raw_optimizer)  # also zeroes the pruned weights' AdamW moments
+        check_masks_agree(self.accelerator, masks, step)  # same masks on every rank, or raise
+        if removed.get("removed", 1) == 0:  # a structured event past its target (a whole layer went earlier) removes
+            return  # nothing: it was a pruning step of jump 0 in analysis.recovery and the plots (probe round 39, sr1)
         zeros, total = count_zeros(self.prunable.values())
         record = self.measure.pruned(step, target, zeros / total, before, self.measure.probe_loss(self.model), removed)
-        check_masks_agree(self.accelerator, masks, step)  # same masks on every rank, or raise
         self.tracker.log_prune_event(record)
         log.info("update %d: pruned to %.4f (achieved %.4f), probe loss %.4f -> %.4f", step, target,
                  record["achieved_sparsity"], record["loss_before"], record["loss_after"])

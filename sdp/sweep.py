@@ -48,6 +48,7 @@ from sdp.run.launch import (
 )
 from sdp.run.lock import LOCK_NAME, RunLockedError, run_lock
 from sdp.run.logs import drop_held_warnings, hold_warnings, job_log, rank_console
+from sdp.run.rank_notes import note_rank_stop, with_peer_stops
 from sdp.run.rundir import (
     PREVIOUS,
     RUN_OUTPUTS,
@@ -147,10 +148,9 @@ def completed_runs(output_root: str | Path, chash: str, seed: int, exclude: Path
     processes as this launch, made by any code (``made_by``: only the records it accepts, e.g. same_code), lazily:
     each candidate's model/ is hashed (missing_weights) only once its cheap fields match, and a caller that wants the
     first one hashes no more."""
-    root = Path(output_root)
+    root, excluded = Path(output_root), (exclude.resolve() if exclude is not None else None)
     if not root.is_dir():
         return
-    excluded = exclude.resolve() if exclude is not None else None
     for path in sorted(root.rglob("metrics.json")):
         if (excluded is not None and path.parent.resolve() == excluded) or is_moved_aside(path, root):
             continue  # a restarted run's old files are not a completed run of this config
@@ -172,9 +172,9 @@ def record_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, lock_held
     run is never touched, and neither is a folder another live run holds (a config error is found before
     this job's lock is taken, so the folder may be someone else's). ``lock_held``: this job holds it (a failure
     during the run is recorded before the lock is released, so no other job can take the folder in between)."""
-    if not is_main_process():
-        return
-    message = f"{type(exc).__name__}: {exc}"
+    if not is_main_process():  # said in the run folder for rank 0 to record (sdp/run/rank_notes.py)
+        return note_rank_stop(run_dir, f"{type(exc).__name__}: {exc}")
+    message = with_peer_stops(run_dir, f"{type(exc).__name__}: {exc}")
     if lock_held and not run_dir.is_dir():  # removed while the run went on: not made anew for error.txt alone
         log.error("%s not recorded: the run folder %s no longer exists", message, run_dir)
         return

@@ -381,13 +381,16 @@ def target(spec: TaskSpec, value: Any, where: str) -> float:
     """A regression target as a float, or a DataError naming the row: a class name in a dev file (float() raised a
     ValueError traceback), a NaN/inf cell (it passed every range check, and scored as NaN), a range break. A minus
     written U+2212 or with a dash is a minus, as in labels: '−1.5' was "not a finite number" (probe round 37, d6)."""
-    try:  # '–0.5', '−0.5': a minus sign written with a dash (file_scan.DASHES)
-        score = float(value.translate(DASHES) if isinstance(value, str) else value)
+    try:  # '–0.5', '−0.5': a minus sign written with a dash (file_scan.DASHES); '4_2' is Python's 42 (digit
+        # grouping), no number in a data file: it trained as 42.0 without a word (probe round 39, rh)
+        score = None if isinstance(value, str) and "_" in value else \
+            float(value.translate(DASHES) if isinstance(value, str) else value)
     except (TypeError, ValueError):
         score = None
     if score is None or isinstance(value, bool) or not math.isfinite(score):
         raise DataError(f"{where}: target {value!r} is not a finite number; a regression "
-                        "(task.metric=pearson_spearman) needs a number in every row of the label column")
+                        "(task.metric=pearson_spearman) needs a number in every row of the label column"
+                        + (" (digits are not grouped with '_')" if isinstance(value, str) and "_" in value else ""))
     check_target(spec, score, where)
     return score
 

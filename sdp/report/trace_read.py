@@ -50,6 +50,8 @@ def load_trace(path: Path) -> tuple[list[dict[str, Any]], int]:
         if not isinstance(obj, dict):
             bad += 1
         elif obj.get("event") == "prune":
+            if obj.get("removed") == 0 and not isinstance(obj.get("removed"), bool):
+                continue  # an event that removed nothing, recorded before round 39 (sr1): no pruning step
             if all(_is_number(obj.get(k)) for k in ("step", "sparsity")):
                 prunes.append(obj)
             else:

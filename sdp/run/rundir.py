@@ -24,7 +24,8 @@ from sdp.models.inspect import changed_weights, safetensors_damage
 from sdp.run import code
 from sdp.run.env import config_hash
 from sdp.run.launch import launcher_world_size
-from sdp.run.nesting import run_folder_above
+from sdp.run.nesting import is_run_folder, run_folder_above
+from sdp.run.rank_notes import clear_rank_notes
 from sdp.run.same_data import verify_completed_data
 
 
@@ -226,6 +227,7 @@ def clear_launch_error(run_dir: str | Path) -> bool:
     and its run.json (maybe another config's, if output_dir was given) no longer refuses a resume. run.log stays
     (this launch appends to it). Called under the run's lock: what a killed launch left half-written goes too."""
     run_dir = Path(run_dir)
+    clear_rank_notes(run_dir)  # an earlier launch's (sdp/run/rank_notes.py)
     remove_dead_temporaries(run_dir)  # and the half-written files of a launch killed as it wrote (sdp/io.py)
     metrics = read_metrics(run_dir) or {}
     if metrics.get("status") in ("interrupted", "killed"):  # stopped while loading: nothing trained, nothing to keep
@@ -289,9 +291,10 @@ def config_differences(old: dict, new: dict, limit: int = 8) -> list[str]:
 
 def read_run_record(run_dir: str | Path) -> dict | None:
     try:
-        return json.loads((Path(run_dir) / RUN_RECORD).read_text())
+        record = json.loads((Path(run_dir) / RUN_RECORD).read_text())
     except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) else None  # a list was an AttributeError traceback (round 39, ot1)
 
 
 def recorded_world_size(metrics: dict) -> int:
@@ -331,6 +334,10 @@ def check_resumable(run_dir: str | Path, cfg: Any) -> None:
     metrics = read_metrics(run_dir) or {}
     if metrics.get("status") == "completed":
         return  # completed_here decides, next: another config's completed run is refused there
+    # Another tool's run.json (no config) was "an unfinished run of another config" (probe round 39, ot1).
+    if (Path(run_dir) / RUN_RECORD).is_file() and not is_run_folder(run_dir):
+        raise ResumeRefusedError(f"run directory {str(run_dir)!r} holds a run.json that is not sdp's (no config in it: "
+                                 "another tool's record?); this run's would replace it: choose another output_dir")
     if record is not None and record.get("resume_identity") != resume_identity(cfg):
         failed = metrics.get("status") == "failed"  # not "unfinished ... would mix two runs" (probe round 23, c07b)
         raise ResumeRefusedError(

@@ -39,6 +39,10 @@ def stop_between_stages(run_dir: str | Path, main_process: bool = True) -> Itera
         signum = int(stop.code) - 128
         if main_process:
             _record(Path(run_dir), signal.Signals(signum).name)
+        else:  # rank 0 records it, not its own error that follows (probe round 39, d3)
+            from sdp.run.rank_notes import note_rank_stop
+
+            note_rank_stop(run_dir, f"interrupted by {signal.Signals(signum).name} outside a training stage")
         from sdp.run.preemption import requeue_handler
 
         requeue = requeue_handler(handler)
