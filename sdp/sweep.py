@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,8 +35,9 @@ from omegaconf import DictConfig
 
 from sdp.data.fingerprint import DataChangedError
 from sdp.errors import ConfigError
-from sdp.io import atomic_write, write_json
+from sdp.io import write_json
 from sdp.run.code import CodeChangedError, check_unchanged, describe, same_code
+from sdp.run.failure import config_value, record_failure
 from sdp.run.launch import (
     apply_launcher_settings,
     from_main_process,
@@ -48,7 +48,7 @@ from sdp.run.launch import (
 )
 from sdp.run.lock import LOCK_NAME, RunLockedError, run_lock
 from sdp.run.logs import drop_held_warnings, hold_warnings, job_log, rank_console
-from sdp.run.rank_notes import note_rank_stop, with_peer_stops
+from sdp.run.nesting import is_run_folder
 from sdp.run.rundir import (
     PREVIOUS,
     RUN_OUTPUTS,
@@ -67,7 +67,6 @@ from sdp.run.rundir import (
     read_metrics,
     resume_identity,
     run_identity,
-    run_started,
     same_world_size,
     set_aside_dead_run,
     set_aside_other_code,
@@ -167,64 +166,6 @@ def find_completed(output_root: str | Path, chash: str, seed: int, exclude: Path
     return next(completed_runs(output_root, chash, seed, exclude, None if any_code else same_code), None)
 
 
-def record_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, lock_held: bool = False) -> None:
-    """error.txt (traceback) + metrics.json (status failed), atomically, under the folder's lock: a completed
-    run is never touched, and neither is a folder another live run holds (a config error is found before
-    this job's lock is taken, so the folder may be someone else's). ``lock_held``: this job holds it (a failure
-    during the run is recorded before the lock is released, so no other job can take the folder in between)."""
-    if not is_main_process():  # said in the run folder for rank 0 to record (sdp/run/rank_notes.py)
-        return note_rank_stop(run_dir, f"{type(exc).__name__}: {exc}")
-    message = with_peer_stops(run_dir, f"{type(exc).__name__}: {exc}")
-    if lock_held and not run_dir.is_dir():  # removed while the run went on: not made anew for error.txt alone
-        log.error("%s not recorded: the run folder %s no longer exists", message, run_dir)
-        return
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with contextlib.nullcontext() if lock_held else run_lock(run_dir):
-            _write_failure(run_dir, cfg, exc, message, lock_held)
-    except RunLockedError:
-        log.error("%s not recorded in %s: the folder is in use by another run", message, run_dir)
-    except OSError as err:  # e.g. the read-only run directory that caused the failure
-        log.error("could not record the failure in %s: %s", run_dir, err)
-
-
-def _write_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, message: str, lock_held: bool) -> None:
-    existing = read_metrics(run_dir)
-    if existing and existing.get("status") == "completed":
-        return
-    # An error found before this job took the folder (a config error) is not this folder's run's failure: it
-    # replaces no record of a run that got that far (run.json; an unfinished or interrupted metrics.json).
-    if not lock_held and ((run_dir / RUN_RECORD).exists() or (existing and existing.get("status") != "failed")):
-        log.error("%s not recorded in %s: the folder holds another run's record", message, run_dir)
-        return
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    atomic_write(run_dir / "error.txt", lambda p: p.write_text(text))
-    record: dict[str, Any] = {"status": "failed", "error": message, "error_type": type(exc).__name__,
-                              # Not started (a config error, missing data, a model that does not load; rundir.py):
-                              # sdp-tables counts no failed run here (sdp/report/not_runs.py), and the next launch
-                              # reuses the folder silently (rundir.clear_launch_error)
-                              "before_run": not run_started(run_dir)}
-    for key, value in (("task", _get(cfg, "task.name")), ("model", _get(cfg, "model.name")),
-                       ("regularizer", _get(cfg, "regularizer.name")), ("seed", _get(cfg, "seed")),
-                       ("target_sparsity", _get(cfg, "sparsity"))):
-        record[key] = value
-    try:
-        record["config_hash"] = run_identity(cfg)[0]
-    except Exception:  # noqa: BLE001 - an unresolvable config is itself the error
-        pass
-    write_json(run_dir / "metrics.json", record)
-
-
-def _get(cfg: DictConfig, dotted: str) -> Any:
-    node: Any = cfg
-    for part in dotted.split("."):
-        try:
-            node = node.get(part) if node is not None else None
-        except Exception:  # noqa: BLE001
-            return None
-    return node if isinstance(node, (str, int, float, bool)) or node is None else str(node)
-
-
 def check_data_outside(run_dir: Path, cfg: DictConfig) -> None:
     """A run folder never holds the data it reads: resume=false (and a restart after a dead run) moves every file of
     the run folder into previous-<time>/, so output_dir=<the GLUE task's folder> moved train.tsv and dev.tsv away,
@@ -251,6 +192,11 @@ def check_no_users_files(run_dir: Path) -> None:
         names = [p.name for p in run_dir.iterdir()]
     except OSError:  # not there yet, or not a folder: prepare_run_dir says so
         return
+    if RUN_RECORD in names and not is_run_folder(run_dir):  # another tool's record (probe round 39, ot1): refused
+        # here, before the lock, run.log and a dead run's or resume=false's moving aside of its files (review)
+        raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds a run.json that is not sdp's (no config in it: "
+                                "another tool's record?); a run would write among its files and move them aside: give "
+                                "a new or empty folder as output_dir")
     if any(n in RUN_FILES or n.startswith(PREVIOUS) for n in names):
         return
     if theirs := sorted(n for n in names if not n.startswith(".")):  # a stray .DS_Store is no one's work
@@ -272,7 +218,7 @@ def _data_paths(cfg: DictConfig) -> list[Path]:
     task = cfg.get("task") or {}
     paths = [Path(str(task.get(key))).expanduser() for key in ("train_file", "validation_file", "test_file")
              if task.get(key)]
-    models = [_get(cfg, key) for key in ("dense.checkpoint", "prune.teacher_checkpoint", "prune.reference_mask",
+    models = [config_value(cfg, key) for key in ("dense.checkpoint", "prune.teacher_checkpoint", "prune.reference_mask",
                                          "model.pretrained")]
     paths += [Path(str(m)).expanduser() for m in models if m and Path(str(m)).expanduser().exists()]
     try:

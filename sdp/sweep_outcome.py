@@ -42,10 +42,15 @@ def note_job(status: str, run_dir: Path, error: BaseException | None = None) -> 
     """Called by a job of a multirun as it ends (main process only; nothing outside a multirun)."""
     from hydra.core.hydra_config import HydraConfig
 
+    from sdp.run.rundir import read_metrics
+
     hydra = HydraConfig.get()
+    said = f"{type(error).__name__}: {error}" if error is not None else None
+    recorded = read_metrics(run_dir) if status == "failed" else None
+    if recorded and recorded.get("status") == "failed" and isinstance(recorded.get("error"), str):
+        said = recorded["error"]  # as recorded: led by another rank's cause (sdp/run/rank_notes.py; review)
     record = {"job": hydra.job.num, "status": status, "run_dir": str(run_dir),
-              "error": f"{type(error).__name__}: {error}"[:500] if error is not None else None,
-              "launch": os.environ.get(LAUNCH_ENV)}
+              "error": said[:500] if said is not None else None, "launch": os.environ.get(LAUNCH_ENV)}
     write_json(notes_dir(hydra.sweep.dir) / JOBS_DIR / f"{hydra.job.num}.json", record)
 
 

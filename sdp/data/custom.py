@@ -41,7 +41,7 @@ from sdp.data.file_scan import (
     text_key,
 )
 from sdp.data.rows_kept import scored_positions
-from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target, read_utf8
+from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target, grouping_hint, read_utf8
 
 log = logging.getLogger("sdp")
 
@@ -390,7 +390,7 @@ def target(spec: TaskSpec, value: Any, where: str) -> float:
     if score is None or isinstance(value, bool) or not math.isfinite(score):
         raise DataError(f"{where}: target {value!r} is not a finite number; a regression "
                         "(task.metric=pearson_spearman) needs a number in every row of the label column"
-                        + (" (digits are not grouped with '_')" if isinstance(value, str) and "_" in value else ""))
+                        + grouping_hint(value))
     check_target(spec, score, where)
     return score
 

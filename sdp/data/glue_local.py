@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sdp.data.file_scan import no_text, text_key
 from sdp.data.rows_kept import scored_positions, trained_positions
-from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target, read_utf8
+from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target, grouping_hint, read_utf8
 
 __all__ = ["DataError", "DataFileNotFoundError", "find_task_dir", "read_glue_split", "read_tsv"]
 
@@ -88,12 +88,13 @@ def _parse_label(task: TaskSpec, raw: str, path: Path, lineno: int) -> str | flo
     value = raw.strip()
     where = f"{str(path)!r} line {lineno}"
     if task.local_label_format == "float":
-        try:
-            score = float(value)
+        try:  # not '0_5', Python's 5.0 (as a custom file's targets: review of round 39's merge)
+            score = math.nan if "_" in value else float(value)
         except ValueError:
             score = math.nan
         if not math.isfinite(score):
-            raise DataError(f"{where}: cannot parse score {raw!r} as a finite number (task {task.name!r})")
+            raise DataError(f"{where}: cannot parse score {raw!r} as a finite number (task {task.name!r})"
+                            + grouping_hint(value))
         check_target(task, score, where)
         return score
     names = task.label_names or ()

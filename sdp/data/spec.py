@@ -136,3 +136,15 @@ def check_target(task: TaskSpec, score: float, where: str) -> None:
     if task.target_range is not None and not task.target_range[0] <= score <= task.target_range[1]:
         low, high = task.target_range
         raise DataError(f"{where}: target {score:g} is outside task {task.name!r}'s range [{low:g}, {high:g}]")
+
+
+def grouping_hint(value: object) -> str:
+    """' (digits are not grouped with '_')' for a number written with '_' ('4_2', Python's 42: no number in a data
+    file, probe round 39, rh), else ''; 'N_A' is no number either way (review)."""
+    if not isinstance(value, str) or "_" not in value:
+        return ""
+    try:
+        float(value.replace("_", ""))
+    except ValueError:
+        return ""
+    return " (digits are not grouped with '_')"

@@ -12,6 +12,7 @@ from sdp.data.spec import (  # noqa: F401  (re-exported: the spec and its errors
     DataFileNotFoundError,
     TaskSpec,
     check_target,
+    grouping_hint,
     read_utf8,
     split_language,
 )

@@ -261,7 +261,9 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     said = data.get("warnings")  # what the run warned of (its run.log's warnings): listed in summary.md
     rec["run_warnings"] = [str(w) for w in said] if isinstance(said, list) else []
     rec["error"] = ""
-    if not completed and (run_dir / "error.txt").is_file():
+    if status == "failed" and isinstance(data.get("error"), str) and data["error"].strip():
+        rec["error"] = " ".join(data["error"].split())[:200]  # led by another rank's cause (rank_notes.py; review)
+    elif not completed and (run_dir / "error.txt").is_file():
         lines = (run_dir / "error.txt").read_text(errors="replace").strip().splitlines()
         rec["error"] = lines[-1][:200] if lines else ""
     elif status in (INTERRUPTED, "killed") and isinstance(data.get("error"), str):

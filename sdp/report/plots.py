@@ -120,8 +120,8 @@ def score_vs_sparsity(cells: pd.DataFrame, scores: pd.DataFrame, task: str, out_
 
 def recovery_by_step(runs: pd.DataFrame, results_dir: Path, task: str, target: float,
                      labels: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[str]]:  # fmt: skip
-    """One row per (model, method, schedule, teacher, sparsity after a pruning step) of the runs pruned to
-    ``target``, over their seeds: ``jump`` (mean loss jump), ``recovery`` (mean steps to recover over the seeds
+    """One row per (model, method, schedule, teacher, sparsity after a pruning step, or its target where a structured
+    step went past it) of the runs pruned to ``target``, over their seeds: ``jump`` (mean loss jump), ``recovery`` (mean steps to recover over the seeds
     that recovered), ``never`` (seeds whose loss never came back) and ``seeds`` (runs). Steps of different
     seeds line up because the schedule, not the data, sets the sparsity of each step. ``labels``: _glue_labels,
     made once by make_plots for every plot (made here where not given)."""

@@ -30,7 +30,7 @@ def with_peer_stops(run_dir: str | Path, message: str) -> str:
     """Rank 0's error ``message``, led by what stopped the other ranks first where they said so (their notes; one
     that says what rank 0's says, such as a config error every rank found, is not said twice)."""
     notes = []
-    for path in sorted(Path(run_dir).glob(f"{PREFIX}*{SUFFIX}")):
+    for path in sorted(Path(run_dir).glob(f"{PREFIX}*{SUFFIX}"), key=_rank):  # rank 2 before rank 10
         try:
             text = path.read_text(encoding="utf-8").strip()
         except OSError:
@@ -38,6 +38,11 @@ def with_peer_stops(run_dir: str | Path, message: str) -> str:
         if text and text != " ".join(message.split())[:500]:
             notes.append(f"rank {path.name[len(PREFIX):-len(SUFFIX)]}: {text}")
     return f"{'; '.join(notes)} (then rank 0: {message})" if notes else message
+
+
+def _rank(path: Path) -> tuple[int, str]:
+    number = path.name[len(PREFIX):-len(SUFFIX)]
+    return (int(number) if number.isdigit() else 1 << 30, number)
 
 
 def clear_rank_notes(run_dir: str | Path) -> None:

@@ -115,12 +115,11 @@ def resume_identity(cfg: Any) -> str:
 
 def read_metrics(run_dir: str | Path) -> dict | None:
     path = Path(run_dir) / "metrics.json"
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
+    try:  # a plain file only: a FIFO's read blocks for ever (issue 26)
+        metrics = json.loads(path.read_text()) if path.is_file() else None
     except (OSError, ValueError):
         return None
+    return metrics if isinstance(metrics, dict) else None  # a list: a traceback as run.json's (review of round 39)
 
 
 def completed_metrics(run_dir: str | Path, cfg: Any) -> dict | None:

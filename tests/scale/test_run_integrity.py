@@ -165,6 +165,7 @@ def test_a_completed_run_stands_only_for_as_many_processes(tmp_path, data, monke
 def test_a_failure_during_the_run_is_recorded_before_the_lock_is_released(tmp_path, data, monkeypatch):
     """The folder's lock is taken once for the whole job, failure record included: released and taken again,
     another job could take the folder in between, and the failure would be lost (or written into its run)."""
+    import sdp.run.failure
     import sdp.sweep
 
     taken, real = [], sdp.sweep.run_lock
@@ -174,6 +175,7 @@ def test_a_failure_during_the_run_is_recorded_before_the_lock_is_released(tmp_pa
         return real(*args, **kwargs)
 
     monkeypatch.setattr(sdp.sweep, "run_lock", counting_lock)
+    monkeypatch.setattr(sdp.run.failure, "run_lock", counting_lock)  # the failure record's (sdp/run/failure.py)
     run_dir = tmp_path / "run"
     with pytest.raises(FloatingPointError, match="non-finite loss"):
         _run(tmp_path, data, run_dir, "dense.lr=1e30", "dense.max_steps=6")
