@@ -36,11 +36,8 @@ def test_a_cut_or_emptied_row_hash_file_is_said_as_damaged(tmp_path, tokenizer, 
     """hc1-hc4: a sdp_training_rows.u64 cut at a whole hash (an interrupted copy at 4 KiB: 32 of 40 training rows said),
     cut to its header, or emptied was read as fewer rows, none, or no file, with no word; a dense.checkpoint's so cut
     left rows out of the new run's file, unsaid."""
-    import datasets
-    from sdp.cli.eval import compose_config
 
     from sdp.data.fingerprint import ROW_KEYS_FILE, row_hashes_read
-    from sdp.run.data_record import record_data
 
     run, _ = _saved_run(tmp_path, tokenizer)
     assert json.loads((run / "model" / "config.json").read_text())["sdp_training_rows"]["row_hashes"]["count"] == 20
@@ -53,13 +50,24 @@ def test_a_cut_or_emptied_row_hash_file_is_said_as_damaged(tmp_path, tokenizer, 
         assert hashes is None and "is damaged" in str(why_not), (name, why_not)
     assert "12 hashes; its config.json records 20" in row_hashes_read(tmp_path / "cut")[1]
     assert row_hashes_read(run / "model")[0] is not None  # the whole copy reads
+    said = started_from(tmp_path, tmp_path / "cut", caplog)
+    assert "dense.checkpoint: " in said and "is damaged or replaced (12 hashes" in said, said
+
+
+def started_from(tmp_path: Path, folder: Path, caplog) -> str:
+    """The warnings of a run's data record (record_data, in tmp_path/run2) started from the model ``folder``."""
+    import datasets
+    from sdp.cli.eval import compose_config
+
+    from sdp.run.data_record import record_data
+
     ds = datasets.Dataset.from_dict({"text": ["another row"] * 2, "label": [0, 1]})
     (tmp_path / "run2").mkdir()
     cfg = compose_config(["task=custom", "task.text_fields=[text]", "task.label_column=label",
-                          f"dense.checkpoint={tmp_path / 'cut'}"])
+                          f"dense.checkpoint={folder}"])
     with caplog.at_level(logging.WARNING, logger="sdp"):
         record_data(tmp_path / "run2", cfg, datasets.DatasetDict({"train": ds}), main_process=True, fields=("text",))
-    assert "dense.checkpoint: " in caplog.text and "is damaged or replaced (12 hashes" in caplog.text, caplog.text
+    return caplog.text
 
 
 def test_glue_training_rows_under_two_labels_are_said_among_the_rows_a_run_trains_on(tmp_path, caplog):

@@ -174,15 +174,12 @@ def test_round38_noticed_sdp_eval_of_a_regression_given_label_names_and_a_hashle
     """Noticed: sdp-eval of a regression model given task.label_names advised "or choose a classification metric",
     which the model's own metric overrides; a start folder without its row-hash file did not say that this run's eval
     rows go unchecked against the rows it was fine-tuned on."""
-    import datasets
     import pytest
-    from sdp.cli.eval import compose_config
-    from test_probe_round36 import _saved_run
+    from test_probe_round36 import _saved_run, started_from
     from transformers import BertConfig, BertForSequenceClassification
 
     from sdp.data.fingerprint import ROW_KEYS_FILE
     from sdp.errors import ConfigError
-    from sdp.run.data_record import record_data
 
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                         intermediate_size=64, num_labels=1, problem_type="regression")
@@ -193,14 +190,9 @@ def test_round38_noticed_sdp_eval_of_a_regression_given_label_names_and_a_hashle
         _eval(tmp_path, tmp_path / "reg", "r", dev, "task.label_column=score", "task.label_names=[a,b]")
     run, _ = _saved_run(tmp_path, tokenizer)
     (run / "model" / ROW_KEYS_FILE).unlink()
-    ds = datasets.Dataset.from_dict({"text": ["another row"] * 2, "label": [0, 1]})
-    (tmp_path / "run2").mkdir()
-    cfg = compose_config(["task=custom", "task.text_fields=[text]", "task.label_column=label",
-                          f"dense.checkpoint={run / 'model'}"])
-    with caplog.at_level(logging.WARNING, logger="sdp"):
-        record_data(tmp_path / "run2", cfg, datasets.DatasetDict({"train": ds}), main_process=True, fields=("text",))
-    assert "is not there" in caplog.text and "this run's eval rows are not compared with the rows it was fine-tuned " \
-           "on" in caplog.text, caplog.text
+    said = started_from(tmp_path, run / "model", caplog)
+    assert "is not there" in said and "this run's eval rows are not compared with the rows it was fine-tuned on" in \
+        said, said
 
 
 def test_review_glue_two_labels_said_once_and_hashless_models_compared_or_said(tmp_path, tokenizer, caplog,
