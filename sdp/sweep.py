@@ -244,6 +244,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
     drop_hydras_empty_folder(run_dir, cfg.output_root)
     _note("running", run_dir)  # replaced as the job ends; a job whose process dies is told by it (local_launch.py)
     recorded = None  # the failure already recorded under this job's lock (or tried: then never again)
+    said = None  # what this job's failure record says (led by another rank's cause: sdp/run/rank_notes.py)
     try:
         if in_multirun():
             check_unchanged()  # code edited while the sweep ran: refused, not run in part under one identity
@@ -295,7 +296,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
             except REFUSALS:
                 raise  # a refusal records nothing (below)
             except Exception as exc:
-                record_failure(run_dir, cfg, exc, lock_held=True)
+                said = record_failure(run_dir, cfg, exc, lock_held=True)
                 recorded = exc
                 raise
     except REFUSALS as exc:
@@ -306,11 +307,11 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
         return None
     except Exception as exc:
         if exc is not recorded:  # found before the lock was taken (a config error), or on releasing it
-            record_failure(run_dir, cfg, exc)
+            said = record_failure(run_dir, cfg, exc)
         if in_multirun():
             log.error("job failed (recorded in %s/error.txt), the sweep goes on: %s: %s",
                       run_dir, type(exc).__name__, exc)
-            _note("failed", run_dir, exc)
+            _note("failed", run_dir, exc, said)
             return None
         raise
     finally:
@@ -318,12 +319,13 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
         reset_accelerator_state()  # the next job of a multirun may use another mixed precision
 
 
-def _note(status: str, run_dir: Path, error: BaseException | None = None) -> None:
-    """How this job of a multirun ended, for the sweep's outcome at its end (sdp/sweep_outcome.py)."""
+def _note(status: str, run_dir: Path, error: BaseException | None = None, said: str | None = None) -> None:
+    """How this job of a multirun ended, for the sweep's outcome at its end (sdp/sweep_outcome.py); ``said``: its
+    failure as recorded (record_failure), else the error itself."""
     if in_multirun() and is_main_process():
         from sdp.sweep_outcome import note_job
 
-        note_job(status, run_dir, error)
+        note_job(status, run_dir, error, said)
 
 
 def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:

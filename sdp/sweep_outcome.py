@@ -38,17 +38,14 @@ SLURM_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmL
 FINAL_STATUSES = ("completed", "failed", "refused", "killed")  # "running": the job has not said how it ended
 
 
-def note_job(status: str, run_dir: Path, error: BaseException | None = None) -> None:
-    """Called by a job of a multirun as it ends (main process only; nothing outside a multirun)."""
+def note_job(status: str, run_dir: Path, error: BaseException | None = None, said: str | None = None) -> None:
+    """Called by a job of a multirun as it ends (main process only; nothing outside a multirun). ``said``: its
+    failure as this job recorded it (led by another rank's cause, sdp/run/rank_notes.py), else the error itself (not
+    the folder's metrics.json, which may be an older launch's: review of round 39's merge)."""
     from hydra.core.hydra_config import HydraConfig
 
-    from sdp.run.rundir import read_metrics
-
     hydra = HydraConfig.get()
-    said = f"{type(error).__name__}: {error}" if error is not None else None
-    recorded = read_metrics(run_dir) if status == "failed" else None
-    if recorded and recorded.get("status") == "failed" and isinstance(recorded.get("error"), str):
-        said = recorded["error"]  # as recorded: led by another rank's cause (sdp/run/rank_notes.py; review)
+    said = said or (f"{type(error).__name__}: {error}" if error is not None else None)
     record = {"job": hydra.job.num, "status": status, "run_dir": str(run_dir),
               "error": said[:500] if said is not None else None, "launch": os.environ.get(LAUNCH_ENV)}
     write_json(notes_dir(hydra.sweep.dir) / JOBS_DIR / f"{hydra.job.num}.json", record)

@@ -75,3 +75,33 @@ def test_a_glue_score_written_with_an_underscore_is_refused(tmp_path):
     task = resolve_task(OmegaConf.create({"name": "stsb"}))
     with pytest.raises(DataError, match=r"cannot parse score '0_5' .*\(digits are not grouped with '_'\)"):
         read_glue_split(task, tmp_path, "train")
+
+
+def test_a_jobs_note_says_what_this_job_recorded(tmp_path, monkeypatch):
+    """The review of the merge's fix: a sweep's job note read the folder's metrics.json, which may hold an older
+    launch's failure (a config error before the lock records nothing in a folder of a run's record); it says what this
+    job's record_failure said: its own error, led by another rank's cause where one stopped first."""
+    import types
+
+    import hydra.core.hydra_config
+
+    from sdp.sweep import record_failure
+    from sdp.sweep_outcome import JOBS_DIR, note_job, notes_dir
+
+    run = tmp_path / "job0"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"config": {"seed": 1}}))
+    (run / "metrics.json").write_text(json.dumps({"status": "failed", "error": "RuntimeError: last week's launch"}))
+    sweep = tmp_path / "sweep"
+    monkeypatch.setattr(hydra.core.hydra_config.HydraConfig, "get", staticmethod(lambda: types.SimpleNamespace(
+        job=types.SimpleNamespace(num=0), sweep=types.SimpleNamespace(dir=str(sweep)))))
+    cfg = _run_config(f"output_dir={run}")
+    exc = ValueError("sparsity=1.5 must be in [0, 1)")
+    note_job("failed", run, exc, record_failure(run, cfg, exc))
+    note = json.loads((notes_dir(str(sweep)) / JOBS_DIR / "0.json").read_text())
+    assert note["error"] == "ValueError: sparsity=1.5 must be in [0, 1)", note
+    (run / "rank-1.error").write_text("RuntimeError: killer on rank 1\n")  # a note of this launch's rank 1
+    peer = RuntimeError("[gloo] Connection closed by peer")
+    note_job("failed", run, peer, record_failure(run, cfg, peer, lock_held=True))
+    note = json.loads((notes_dir(str(sweep)) / JOBS_DIR / "0.json").read_text())
+    assert note["error"].startswith("rank 1: RuntimeError: killer on rank 1 (then rank 0: RuntimeError: [gloo]"), note

@@ -6,6 +6,7 @@ Kept apart from the registry (``sdp.data.tasks``) so that the modules declaring 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -141,7 +142,7 @@ def check_target(task: TaskSpec, score: float, where: str) -> None:
 def grouping_hint(value: object) -> str:
     """' (digits are not grouped with '_')' for a number written with '_' ('4_2', Python's 42: no number in a data
     file, probe round 39, rh), else ''; 'N_A' is no number either way (review)."""
-    if not isinstance(value, str) or "_" not in value:
+    if not isinstance(value, str) or not re.search(r"\d_\d", value):  # not 'n_an' or '1_e5' (review)
         return ""
     try:
         float(value.replace("_", ""))

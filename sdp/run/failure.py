@@ -20,19 +20,22 @@ from sdp.run.rundir import RUN_RECORD, read_metrics, run_identity, run_started
 log = logging.getLogger("sdp")
 
 
-def record_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, lock_held: bool = False) -> None:
+def record_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, lock_held: bool = False) -> str | None:
     """error.txt (traceback) + metrics.json (status failed), atomically, under the folder's lock: a completed
     run is never touched, and neither is a folder another live run holds (a config error is found before
     this job's lock is taken, so the folder may be someone else's). ``lock_held``: this job holds it (a failure
-    during the run is recorded before the lock is released, so no other job can take the folder in between)."""
+    during the run is recorded before the lock is released, so no other job can take the folder in between).
+    Returns what it says of the failure (rank 0; None on the other ranks), recorded or not."""
     # a rank > 0's cause, said in the run folder for rank 0 to record (sdp/run/rank_notes.py): only in a folder this
     # launch holds (its notes cleared), not in another live run's, nor read there (review of round 39's merge)
     if launcher_rank() != 0:
-        return note_rank_stop(run_dir, f"{type(exc).__name__}: {exc}") if lock_held else None
+        if lock_held:
+            note_rank_stop(run_dir, f"{type(exc).__name__}: {exc}")
+        return None
     message = (with_peer_stops if lock_held else lambda _, said: said)(run_dir, f"{type(exc).__name__}: {exc}")
     if lock_held and not run_dir.is_dir():  # removed while the run went on: not made anew for error.txt alone
         log.error("%s not recorded: the run folder %s no longer exists", message, run_dir)
-        return
+        return message
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.nullcontext() if lock_held else run_lock(run_dir):
@@ -41,6 +44,7 @@ def record_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, lock_held
         log.error("%s not recorded in %s: the folder is in use by another run", message, run_dir)
     except OSError as err:  # e.g. the read-only run directory that caused the failure
         log.error("could not record the failure in %s: %s", run_dir, err)
+    return message
 
 
 def _write_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, message: str, lock_held: bool) -> None:
