@@ -75,6 +75,9 @@ def test_a_glue_score_written_with_an_underscore_is_refused(tmp_path):
     task = resolve_task(OmegaConf.create({"name": "stsb"}))
     with pytest.raises(DataError, match=r"cannot parse score '0_5' .*\(digits are not grouped with '_'\)"):
         read_glue_split(task, tmp_path, "train")
+    from sdp.data.spec import grouping_hint
+
+    assert [bool(grouping_hint(v)) for v in ("4_2", "-1_000.5", "n_an", "1_e5", "N_A", 42)] == [True, True] + [False] * 4
 
 
 def test_a_jobs_note_says_what_this_job_recorded(tmp_path, monkeypatch):
@@ -105,3 +108,37 @@ def test_a_jobs_note_says_what_this_job_recorded(tmp_path, monkeypatch):
     note_job("failed", run, peer, record_failure(run, cfg, peer, lock_held=True))
     note = json.loads((notes_dir(str(sweep)) / JOBS_DIR / "0.json").read_text())
     assert note["error"].startswith("rank 1: RuntimeError: killer on rank 1 (then rank 0: RuntimeError: [gloo]"), note
+
+
+def test_run_job_notes_a_failed_job_as_it_recorded_it(tmp_path, monkeypatch):
+    """The wiring in sdp/sweep.py run_job: a failure under the lock with rank 1's note is noted as recorded, led by
+    rank 1's cause; a config error before the lock, in a folder of an older launch's failed record, as its own."""
+    import types
+
+    import hydra.core.hydra_config
+
+    import sdp.sweep
+    from sdp.sweep_outcome import JOBS_DIR, notes_dir
+
+    sweep = tmp_path / "sweep"
+    monkeypatch.setattr(hydra.core.hydra_config.HydraConfig, "get", staticmethod(lambda: types.SimpleNamespace(
+        job=types.SimpleNamespace(num=0), sweep=types.SimpleNamespace(dir=str(sweep)))))
+    monkeypatch.setattr(sdp.sweep, "in_multirun", lambda: True)
+    monkeypatch.setattr(sdp.sweep, "check_unchanged", lambda: None)
+    monkeypatch.setattr(sdp.sweep, "drop_hydras_empty_folder", lambda *args: None)
+
+    def stopped(cfg, run_dir):
+        (run_dir / "rank-1.error").write_text("RuntimeError: killer on rank 1\n")
+        raise RuntimeError("[gloo] Connection closed by peer")
+
+    monkeypatch.setattr(sdp.sweep, "_run_locked", stopped)
+    assert sdp.sweep.run_job(_run_config(f"output_dir={tmp_path / 'inner'}")) is None
+    note = json.loads((notes_dir(str(sweep)) / JOBS_DIR / "0.json").read_text())["error"]
+    assert note.startswith("rank 1: RuntimeError: killer on rank 1 (then rank 0: RuntimeError: [gloo]"), note
+    run = tmp_path / "outer"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"config": {"seed": 1}}))
+    (run / "metrics.json").write_text(json.dumps({"status": "failed", "error": "RuntimeError: last week's launch"}))
+    assert sdp.sweep.run_job(_run_config(f"output_dir={run}", "sparsity=1.5")) is None
+    note = json.loads((notes_dir(str(sweep)) / JOBS_DIR / "0.json").read_text())["error"]
+    assert "sparsity=1.5" in note and "last week" not in note, note
