@@ -40,7 +40,7 @@ def _finite_or_zero(name: str, value: float) -> float:
     value = float(value)
     if not np.isfinite(value):
         warnings.warn(
-            f"{name} is undefined (constant predictions or references); reporting 0.0",
+            f"{name} is undefined (constant predictions or references, or a value that is not finite); reporting 0.0",
             DegenerateMetricWarning,
             stacklevel=3,
         )
@@ -51,9 +51,10 @@ def _finite_or_zero(name: str, value: float) -> float:
 def _correlation(name: str, fn, preds: np.ndarray, refs: np.ndarray) -> float:
     if len(preds) < 2 or np.ptp(preds) == 0 or np.ptp(refs) == 0:
         return _finite_or_zero(name, float("nan"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return _finite_or_zero(name, fn(preds, refs)[0])
+    with warnings.catch_warnings():  # scipy's own warnings; the undefined value is said below (round 40, bg1: a
+        warnings.simplefilter("ignore")  # target past float32's range, or a NaN prediction, scored 0.00 unsaid)
+        value = fn(preds, refs)[0]
+    return _finite_or_zero(name, value)
 
 
 def _mcc(preds: np.ndarray, refs: np.ndarray) -> float:

@@ -13,6 +13,7 @@ from sdp.errors import ConfigError
 from sdp.models.inspect import (
     VOCAB_FILES,
     ModelLoadError,
+    check_finite,
     check_loaded_whole,
     check_model_dir,
     label_names,
@@ -60,6 +61,12 @@ def check_saved_model(model_dir: str | Path) -> tuple[Path, dict[str, Any]]:
         raise ModelLoadError(f"model_dir {str(model_dir)!r}: config.json says problem_type {problem!r} but has {n} "
                              "label(s) (id2label): a regression model has 1 output, a classifier 2 or more; give "
                              "the problem_type its run saved")
+    names = [str(v) for _, v in sorted((config.get("id2label") or {}).items(), key=lambda kv: str(kv[0]))]
+    if twice := sorted({n for n in names if names.count(n) > 1}):  # sdp-predict labelled with it, unchecked; sdp-eval
+        # blamed a task.label_names the user never gave (probe round 40, dup1, dup2)
+        raise ModelLoadError(f"model_dir {str(model_dir)!r}: config.json id2label names {', '.join(map(repr, twice))} "
+                             f"more than once ({names}): two outputs of one name cannot be told apart; give each "
+                             "class its own name there")
     return path, config
 
 
@@ -173,6 +180,7 @@ def load_saved_model(model_dir: str | Path, cpu: bool = False) -> SavedModel:
         except RuntimeError as err:
             raise mismatch_error("model_dir", model_dir, err) or err from None
         check_loaded_whole("model_dir", model_dir, info)
+        check_finite("model_dir", model_dir, model)
         tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
         from sdp.models.presets import check_vocab
 

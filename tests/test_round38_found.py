@@ -74,7 +74,7 @@ def test_rows_alike_by_text_under_two_labels_are_said_once(tmp_path, caplog, tok
     text = _said(caplog, lambda: _run_data(cfg, tokenizer, tmp_path / "cache"), "under another label")
     assert "3 of 13 rows repeat another row of the file under another label" in text, text  # text: 3, 11, 13
     assert "split train: 2 of 13 rows are another row of the split under another label as the model reads them" in \
-        text and "rows [6, 12]" in text and "0 cut" not in text and "2 read whole" in text, text
+        text and "rows [6, 12]" in text and "tokens (cut there" not in text and "2 read whole" in text, text
 
 
 def test_sdp_eval_says_rows_read_alike_under_two_labels(tmp_path, caplog, tokenizer):

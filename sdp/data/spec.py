@@ -133,7 +133,12 @@ def split_language(split: str) -> tuple[str, str]:
 
 
 def check_target(task: TaskSpec, score: float, where: str) -> None:
-    """A regression target outside the task's declared range (a score of -3 or 500 for STS-B) is a DataError."""
+    """A regression target outside the task's declared range (a score of -3 or 500 for STS-B) is a DataError; so is
+    one past float32's range, in which targets are stored: `1e39` became inf there, and pearson 0.00 (probe round 40,
+    bg1)."""
+    if abs(score) > 3.4028234663852886e38:
+        raise DataError(f"{where}: target {score:g} is past the float32 range targets are stored in (|x| <= 3.4e38): "
+                        "it would be read as inf")
     if task.target_range is not None and not task.target_range[0] <= score <= task.target_range[1]:
         low, high = task.target_range
         raise DataError(f"{where}: target {score:g} is outside task {task.name!r}'s range [{low:g}, {high:g}]")

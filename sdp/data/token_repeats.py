@@ -197,7 +197,9 @@ def _said(rows: list[int], ds: Any, positions: list[int], where: str, length: in
 
     lengths = pc.list_value_length(_table(ds, ["input_ids"]).column("input_ids")).to_numpy(zero_copy_only=False)
     cut = int(np.sum(lengths[np.asarray(positions) - 1] >= int(length)))
-    why = [f"{cut} cut at task.max_seq_length={length}, differing past it"] * bool(cut) + [
+    # a row exactly that long was not cut, though its twin was: "2 cut" of one (probe round 40, pt1)
+    why = [f"{cut} at task.max_seq_length={length} tokens (cut there, or exactly that long), differing past it"] * bool(
+        cut) + [
         f"{len(rows) - cut} read whole, differing in what the tokenizer sets aside or reads as an unknown token"] * bool(
         len(rows) - cut)
     return (f"{where}: {len(rows)} of {len(ds)} rows are {whose} as the model reads them: the same token ids, their "

@@ -59,6 +59,20 @@ def check_loaded_whole(what: str, path: str | Path, info: dict[str, Any]) -> Non
         )
 
 
+def check_finite(what: str, path: str | Path, model: Any) -> None:
+    """Every weight of a loaded folder is a finite number: a NaN weight makes every logit NaN, which torch's argmax
+    reads as the first class, so a damaged (or diverged) model was scored at the share of that class (52.50),
+    predicted `neg` for every row and a regression 0.00, unsaid (probe round 40, nan1-nan6, dcn)."""
+    import torch
+
+    for name, weight in model.named_parameters():
+        if not bool(torch.isfinite(weight).all()):
+            bad = int((~torch.isfinite(weight)).sum())
+            raise ModelLoadError(f"{what} {str(path)!r}: weight {name} holds {bad} value(s) that are not finite (NaN "
+                                 "or inf): the folder is damaged, or the run that saved it diverged; its outputs "
+                                 "would mean nothing")
+
+
 def shape_mismatches(path: str | Path) -> list[str]:
     """``name: stored [..], config.json gives [..]`` for each weight of a local folder's safetensors whose shape its
     config.json does not give (a hand-edited max_position_embeddings, vocab_size or hidden size), read from the

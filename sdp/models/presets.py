@@ -29,6 +29,7 @@ from transformers import (
 
 from sdp.models.inspect import (  # noqa: F401  (ModelLoadError re-exported)
     ModelLoadError,
+    check_finite,
     check_loaded_whole,
     check_model_dir,
     looks_local,
@@ -268,6 +269,7 @@ def load_model(
         except RuntimeError as err:
             raise mismatch_error(checkpoint_key, checkpoint, err) or err from None
         check_loaded_whole(checkpoint_key, checkpoint, info)
+        check_finite(checkpoint_key, checkpoint, model)
         stored = stored_dtype(path)
         if model.config.num_labels != num_labels:
             raise ModelLoadError(
