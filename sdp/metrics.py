@@ -5,7 +5,8 @@ Predictions are logits (N x C, argmax is taken) or class ids (N,) for classifica
 (N, 1) for regression.
 
 Degenerate inputs: a correlation (pearson, spearman, mcc) that is undefined because the predictions or the
-references are constant is reported as 0.0 (no linear/rank association) with a ``DegenerateMetricWarning``,
+references are constant (or hold a value that is not finite) is reported as 0.0 (no linear/rank association) with
+a ``DegenerateMetricWarning``,
 never as NaN; a run records each such warning in metrics.json (``metric_warnings``), and refuses a regression
 eval split whose targets make the correlation undefined for any model (sdp/data/loading.py).
 """
@@ -33,7 +34,7 @@ REPORTED_SPLITS: dict[str, str] = {"test": "test_"}
 
 
 class DegenerateMetricWarning(UserWarning):
-    """A metric was undefined (constant inputs) and reported as 0.0."""
+    """A metric was undefined (constant inputs, or a value that is not finite) and reported as 0.0."""
 
 
 def _finite_or_zero(name: str, value: float) -> float:

@@ -98,3 +98,29 @@ def test_a_stop_signal_before_any_checkpoint_says_there_is_none(tmp_path):
         raise PhaseInterrupted(128 + 15)
     error = json.loads((tmp_path / "metrics.json").read_text())["error"]
     assert "no checkpoint was written yet: the next launch starts the run over" in error, error
+
+
+def test_review_export_and_a_pretrained_folder_refuse_a_weight_that_is_not_finite(tmp_path, tokenizer, capsys):
+    """The review of the fixes: sdp-export of a NaN model wrote a graph of NaN outputs, exit 0; a local model.pretrained
+    folder with a NaN weight loaded unchecked."""
+    from omegaconf import OmegaConf
+    from safetensors.torch import load_file, save_file
+
+    from sdp.models.inspect import ModelLoadError
+    from sdp.models.presets import load_model
+
+    model = _classifier(tokenizer, tmp_path / "m")
+    weights = load_file(str(model / "model.safetensors"))
+    name = next(n for n in weights if n.endswith("classifier.weight"))
+    weights[name][0, 0] = float("nan")
+    save_file(weights, str(model / "model.safetensors"), metadata={"format": "pt"})
+    from cli.export import main
+
+    with pytest.raises(SystemExit) as exc:
+        main([str(model), "--out", str(tmp_path / "m.onnx")])
+    assert exc.value.code == 2 and "holds 1 value(s) that are not finite" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()
+    cfg = OmegaConf.create({"name": "m", "pretrained": str(model), "package": None, "architecture": None,
+                            "trust_remote_code": False})
+    with pytest.raises(ModelLoadError, match=r"model\.pretrained .*holds 1 value\(s\) that are not finite"):
+        load_model(cfg, 2, ("neg", "pos"), tokenizer)

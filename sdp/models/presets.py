@@ -313,6 +313,7 @@ def load_model(
                     source, config=config, use_safetensors=True, trust_remote_code=trust, output_loading_info=True,
                     dtype=MASTER_DTYPE), str(source), "model.pretrained")
             log_new_weights(str(source), info)
+            check_finite("model.pretrained", source, model)  # as a checkpoint's (review of round 40's fixes)
         except RuntimeError as err:  # a classifier fine-tuned for another number of labels
             if "size mismatch" not in str(err) and "ignore_mismatched_sizes" not in str(err):
                 raise

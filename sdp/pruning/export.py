@@ -13,6 +13,7 @@ import json
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -136,9 +137,11 @@ def structured_outputs(student: nn.Module, masks) -> tuple[nn.Module, object]:
     return standard, extra_files
 
 
-def export_model_dir(model_dir: str | Path, out: str | Path | None = None, replace: bool = True) -> tuple[Path, dict]:
+def export_model_dir(model_dir: str | Path, out: str | Path | None = None, replace: bool = True,
+                     check: Any = None) -> tuple[Path, dict]:
     """Any run's model/ (or any sequence-classification folder) as ONNX, with heads and FFN neurons that add
-    nothing (all-zero output columns) cut out first: ``out`` defaults to ``<model_dir>/model.onnx``."""
+    nothing (all-zero output columns) cut out first: ``out`` defaults to ``<model_dir>/model.onnx``. ``check``:
+    called with the loaded model before anything is written (sdp-export: its weights are finite)."""
     from transformers import AutoModelForSequenceClassification
 
     from sdp.pruning.compact import compact_form, kept_from_weights
@@ -147,6 +150,8 @@ def export_model_dir(model_dir: str | Path, out: str | Path | None = None, repla
     model_dir = Path(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(str(model_dir), use_safetensors=True,
                                                                trust_remote_code=False).eval()
+    if check is not None:
+        check(model)
     try:
         kept = kept_from_weights(model)
         compact = compact_form(model, kept)

@@ -242,7 +242,7 @@ def clear_launch_error(run_dir: str | Path) -> bool:
     return True
 
 
-def _has_checkpoint(run_dir: Path) -> bool:
+def has_checkpoint(run_dir: Path) -> bool:
     return any((run_dir / "checkpoints").glob("*/state.json"))
 
 
@@ -259,7 +259,7 @@ def set_aside_dead_run(run_dir: str | Path, cfg: Any) -> Path | None:
     if metrics and metrics.get("status") == "completed":
         if metrics.get("config_hash") != run_identity(cfg)[0] or missing_weights(run_dir) is None:
             return None  # another config's (refused later), or intact: completed_here returns it
-    elif _has_checkpoint(run_dir):
+    elif has_checkpoint(run_dir):
         return None  # the resume starts from it (and cuts the trace back to it)
     if not any((run_dir / name).exists() for name in RUN_OUTPUTS):
         return None
