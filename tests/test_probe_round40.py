@@ -88,6 +88,9 @@ def test_a_model_naming_one_class_twice_is_refused_as_the_models(tmp_path, token
         check_saved_model(model)
     with pytest.raises(ModelLoadError, match=r"id2label names 'pos' more than once"):
         _eval(tmp_path, model, "e", write_csv(tmp_path / "dv.csv", [("a", "pos"), ("b", "pos")]))
+    generic = _classifier(tokenizer, tmp_path / "g", names=("LABEL_1", "LABEL_1"))  # the review: LABEL_i names too
+    with pytest.raises(ModelLoadError, match=r"id2label names 'LABEL_1' more than once"):
+        check_saved_model(generic)
 
 
 def test_a_stop_signal_before_any_checkpoint_says_there_is_none(tmp_path):

@@ -60,7 +60,8 @@ def _record(run_dir: Path, name: str) -> None:
 
     if (read_metrics(run_dir) or {}).get("status") == "completed":
         return  # it finished before the signal landed
-    # before any checkpoint (setup, restoring): "the newest checkpoint holds every finished stage" of none (round 40, ks1)
+    # before any checkpoint (setup): "the newest checkpoint holds every finished stage" of none (round 40, ks1)
     msg = (f"interrupted by {name} outside a training stage (setup, evaluation, teacher prefill or saving); " + (
-        "the newest checkpoint holds every finished stage" if has_checkpoint(run_dir) else "no checkpoint was written yet: the next launch starts the run over"))
+        "the newest checkpoint holds every finished stage" if has_checkpoint(run_dir) else
+        "no checkpoint was written yet: the next launch starts the run over"))
     write_json(run_dir / "metrics.json", {"status": "interrupted", "error": msg, "phase": "between updates"})
