@@ -91,6 +91,12 @@ def test_a_model_naming_one_class_twice_is_refused_as_the_models(tmp_path, token
     generic = _classifier(tokenizer, tmp_path / "g", names=("LABEL_1", "LABEL_1"))  # the review: LABEL_i names too
     with pytest.raises(ModelLoadError, match=r"id2label names 'LABEL_1' more than once"):
         check_saved_model(generic)
+    config = json.loads((generic / "config.json").read_text())
+    for id2label, said in (({"0": "neg", "1": "pos", "2": "a", "3": "b", "x": "mid"}, r"ids that are not numbers "
+                            r"\(\['x'\]\)"), (["neg", "pos"], r"id2label is not an object of id: name")):
+        (generic / "config.json").write_text(json.dumps({**config, "id2label": id2label}))
+        with pytest.raises(ModelLoadError, match=said):  # transformers' reading: a ValueError traceback
+            check_saved_model(generic)
 
 
 def test_a_stop_signal_before_any_checkpoint_says_there_is_none(tmp_path):
