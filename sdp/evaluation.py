@@ -112,9 +112,9 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
                              "(give data_dir=<a folder of the files it was trained on>)")  # (review of round 38's)
         # a data folder's training rows as dev rows (round 32, gl4; a carve: round 34, gc1); one without them said
         elif warn_model_rows_scored(task, root and Path(root), rest, rows, loaded.file_rows) is False:
-            say_not_compared(f"{f'the data folder {str(root)!r}' if root else 'its own files'} hold{'s' * bool(root)} "
-                             f"no training split of task {task.name} of the rows it records (none there, or of other "
-                             "rows)")
+            where = f"the data folder {str(root)!r} holds" if root else "its own files hold"
+            say_not_compared(f"{where} no training split of task {task.name} of the rows it records (none there, or "
+                             "of other rows)")
     for split in whole:
         order = "" if prints[split] == trained else f" in another order (split fingerprint {prints[split]})"
         log.warning("sdp-eval: split %s holds the very rows model_dir was trained on%s (training data fingerprint "

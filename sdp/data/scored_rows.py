@@ -132,9 +132,11 @@ def custom_training_files(task: TaskSpec, model_dir: Any) -> list[TaskSpec]:
         path = None
     if path is not None and path.is_file():
         given.append(str(path.resolve()))
-    unique = {_resolved(g): g for g in given[::-1]}  # one task a file (the first named), in the order above
+    unique: dict[str, str] = {}  # one task a file (the first named), in the order above
+    for file in given:
+        unique.setdefault(_resolved(file), file)
     return [dataclasses.replace(task, local_split_files=tuple({**files, task.train_split: g}.items()))
-            for g in dict.fromkeys(unique[_resolved(g)] for g in given)]
+            for g in unique.values()]
 
 
 def _resolved(file: str) -> str:

@@ -131,7 +131,8 @@ def warn_dev_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, fil
         positions = [int(r) + 1 for r in twins]
         log.warning(_said(in_file(positions, "test", file_rows), test, positions, f"task {task.name}, split test",
                           max_seq_length, "rows of split validation", "their score is partly a dev score: the test "
-                          "score reports dev rows again; give test rows that are no dev rows", _of(task, "test", file_rows)))
+                          "score reports dev rows again; give test rows that are no dev rows",
+                          _of(task, "test", file_rows)))
 
 
 def warn_label_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, file_rows: dict | None,
@@ -198,10 +199,9 @@ def _said(rows: list[int], ds: Any, positions: list[int], where: str, length: in
     lengths = pc.list_value_length(_table(ds, ["input_ids"]).column("input_ids")).to_numpy(zero_copy_only=False)
     cut = int(np.sum(lengths[np.asarray(positions) - 1] >= int(length)))
     # a row exactly that long was not cut, though its twin was: "2 cut" of one (probe round 40, pt1)
-    why = [f"{cut} at task.max_seq_length={length} tokens (cut there, or exactly that long), differing past it"] * bool(
-        cut) + [
-        f"{len(rows) - cut} read whole, differing in what the tokenizer sets aside or reads as an unknown token"] * bool(
-        len(rows) - cut)
+    why = [f"{cut} at task.max_seq_length={length} tokens (cut there, or exactly that long), differing past it",
+           f"{len(rows) - cut} read whole, differing in what the tokenizer sets aside or reads as an unknown token"]
+    why = [said for said, count in zip(why, (cut, len(rows) - cut)) if count]
     return (f"{where}: {len(rows)} of {len(ds)} rows are {whose} as the model reads them: the same token ids, their "
             f"texts differing only where the model does not read them ({'; '.join(why)}; rows {rows[:5]}{of}, counted "
             f"from 1): {then}"

@@ -32,7 +32,9 @@ def record_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, lock_held
         if lock_held:
             note_rank_stop(run_dir, f"{type(exc).__name__}: {exc}")
         return None
-    message = (with_peer_stops if lock_held else lambda _, said: said)(run_dir, f"{type(exc).__name__}: {exc}")
+    message = f"{type(exc).__name__}: {exc}"
+    if lock_held:
+        message = with_peer_stops(run_dir, message)
     if lock_held and not run_dir.is_dir():  # removed while the run went on: not made anew for error.txt alone
         log.error("%s not recorded: the run folder %s no longer exists", message, run_dir)
         return message
