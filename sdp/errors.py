@@ -47,6 +47,9 @@ USER_ERRORS = frozenset({
 })
 
 
+USER_WARNINGS = frozenset({"DegenerateMetricWarning"})  # sdp/metrics.py
+
+
 def is_user_error(exc: BaseException) -> bool:
     return any(cls.__name__ in USER_ERRORS for cls in type(exc).__mro__)
 
@@ -57,7 +60,19 @@ def one_line(exc: BaseException) -> str:
 
 @contextlib.contextmanager
 def user_errors(verbose: bool = False, prog: str = "sdp-run") -> Iterator[None]:
-    """Turn a user error raised in the block into one line on stderr (``<prog>: error: ...``) and exit code 2."""
+    """Turn a user error raised in the block into one line on stderr (``<prog>: error: ...``) and exit code 2; sdp's own
+    warnings about the user's results (a metric undefined on these outputs) print as ``<prog>: warning: ...``, not as
+    Python's ``<source path>:<line>: DegenerateMetricWarning: ...`` (probe round 40, noticed)."""
+    import warnings
+
+    python_format = warnings.formatwarning
+
+    def formatwarning(message, category, filename, lineno, line=None):
+        if category.__name__ in USER_WARNINGS:
+            return f"{prog}: warning: {' '.join(str(message).split())}\n"
+        return python_format(message, category, filename, lineno, line)
+
+    warnings.formatwarning = formatwarning
     try:
         yield
     except Exception as exc:
@@ -65,6 +80,8 @@ def user_errors(verbose: bool = False, prog: str = "sdp-run") -> Iterator[None]:
             raise
         print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
         raise SystemExit(USER_ERROR_EXIT) from None
+    finally:
+        warnings.formatwarning = python_format
 
 
 @contextlib.contextmanager

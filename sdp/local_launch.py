@@ -9,9 +9,9 @@ it and exits 1) and the others run on. Its folder keeps its last checkpoint and 
 same sweep command, launched again, resumes it (and returns the completed jobs without running them).
 
 A stop signal to the sweep's process (SIGTERM, SIGUSR2) is passed on to the running jobs, which checkpoint and
-stop; Ctrl-C reaches them from the terminal. No job starts after that, and the sweep exits as a run does
-(128 + the signal): the same command resumes it. A stop signal to one job's process alone stops that job (after a
-checkpoint) and is noted as its death is: the other jobs run on.
+stop; Ctrl-C, Ctrl-\\ and a closed terminal (SIGINT, SIGQUIT, SIGHUP) reach them from the terminal itself. No job
+starts after that, and the sweep exits as a run does (128 + the signal): the same command resumes it. A stop signal
+to one job's process alone stops that job (after a checkpoint) and is noted as its death is: the other jobs run on.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from omegaconf import OmegaConf, open_dict
 from sdp.io import write_json
 from sdp.run.code import code_identity
 from sdp.run.lock import LOCK_NAME
+from sdp.run.preemption import terminal_signals
 from sdp.sweep_outcome import FINAL_STATUSES, JOBS_DIR, LAUNCH_ENV, this_launchs
 
 KILLED = "killed"  # metrics.json status of a job whose process died (sdp-tables lists it with the failed runs)
@@ -168,7 +169,8 @@ class _Stop:
 
     @contextlib.contextmanager
     def installed(self):
-        previous = {sig: signal.signal(sig, self) for sig in (signal.SIGINT, *FORWARDED)}
+        # SIGHUP and SIGQUIT, like Ctrl-C, reach the jobs from the terminal itself (sdp/run/preemption.py)
+        previous = {sig: signal.signal(sig, self) for sig in (signal.SIGINT, *FORWARDED, *terminal_signals())}
         try:
             yield self
         finally:

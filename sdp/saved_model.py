@@ -14,6 +14,7 @@ from sdp.models.inspect import (
     VOCAB_FILES,
     ModelLoadError,
     check_finite,
+    check_id2label,
     check_loaded_whole,
     check_model_dir,
     label_names,
@@ -61,18 +62,7 @@ def check_saved_model(model_dir: str | Path) -> tuple[Path, dict[str, Any]]:
         raise ModelLoadError(f"model_dir {str(model_dir)!r}: config.json says problem_type {problem!r} but has {n} "
                              "label(s) (id2label): a regression model has 1 output, a classifier 2 or more; give "
                              "the problem_type its run saved")
-    id2label = config.get("id2label") or {}
-    bad = [str(k) for k in id2label if not str(k).lstrip("-").isdigit()] if isinstance(id2label, dict) else None
-    if bad or bad is None:  # transformers' own reading of such a config.json is a traceback
-        raise ModelLoadError(f"model_dir {str(model_dir)!r}: config.json id2label " + (
-            f"has ids that are not numbers ({bad[:4]})" if bad else "is not an object of id: name") +
-            "; give each output's id as a number, with its class name")
-    names = [str(id2label[k]) for k in sorted(id2label, key=int)]  # the raw names (label_names leaves LABEL_i out)
-    if twice := sorted({n for n in names if names.count(n) > 1}):  # sdp-predict labelled with it, unchecked; sdp-eval
-        # blamed a task.label_names the user never gave (probe round 40, dup1, dup2)
-        raise ModelLoadError(f"model_dir {str(model_dir)!r}: config.json id2label names {', '.join(map(repr, twice))} "
-                             f"more than once ({names}): two outputs of one name cannot be told apart; give each "
-                             "class its own name there")
+    check_id2label(config, f"model_dir {str(model_dir)!r}")
     return path, config
 
 

@@ -48,7 +48,7 @@ from sdp.run.launch import (
 )
 from sdp.run.lock import LOCK_NAME, RunLockedError, run_lock
 from sdp.run.logs import drop_held_warnings, hold_warnings, job_log, rank_console
-from sdp.run.nesting import is_run_folder
+from sdp.run.nesting import holds_others_metrics, is_run_folder
 from sdp.run.rundir import (
     PREVIOUS,
     RUN_OUTPUTS,
@@ -197,6 +197,11 @@ def check_no_users_files(run_dir: Path) -> None:
         raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds a run.json that is not sdp's (no config in it: "
                                 "another tool's record?); a run would write among its files and move them aside: give "
                                 "a new or empty folder as output_dir")
+    if RUN_RECORD not in names and holds_others_metrics(run_dir):  # another tool's results and model/ were moved aside
+        # as a dead run's, and the folder became the run's (noticed in session 20)
+        raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds a metrics.json that is not sdp's (no run's status in "
+                                "it: another tool's results?) and no run.json; a run would move it aside with the "
+                                "folder's files: give a new or empty folder as output_dir")
     if any(n in RUN_FILES or n.startswith(PREVIOUS) for n in names):
         return
     if theirs := sorted(n for n in names if not n.startswith(".")):  # a stray .DS_Store is no one's work

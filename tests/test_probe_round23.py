@@ -114,7 +114,7 @@ def test_the_card_says_what_ran(tmp_path):
     text = model_card(_card_metrics("MP"), cfg, "sdp-run ...")
     assert "distillation term keeps" not in text and "no distillation term" in text
     assert "of the 8192 prunable weights" in text and "prune.exclude" in text
-    assert "23.98% of the encoder's weights" in text
+    assert "23.98% of all the encoder's parameters" in text
     assert "dense fine-tuning, then" in text  # this run fine-tuned its dense model
     cfg = _compose([*SMOKE, "task=rte", f"dense.checkpoint={tmp_path / 'dense'}", "weight_reg=cosine",
                     "regularizer=none"])

@@ -138,7 +138,7 @@ def test_the_cards_parameter_count_is_the_whole_models(tmp_path):
 
     card = write_model_card(tmp_path, {**_metrics(), "achieved_sparsity": {"prunable": 0.8, "encoder": 0.767}},
                             _cfg()).read_text()
-    assert "76.70% of the encoder's weights (" in card
+    assert "76.70% of all the encoder's parameters (" in card
     assert "parameters non-zero, in the whole model with its embeddings)" in card
 
 

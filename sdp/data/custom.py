@@ -340,7 +340,8 @@ def custom_task(task_cfg: Any) -> TaskSpec:
     if regression:  # every file's targets, before anything runs
         for split, key in files.items():
             for i, score in enumerate(tables[split][label_col]):
-                target(spec, score, f"task.{key}={str(task_cfg[key])!r} data row {i + 1}")
+                target(spec, score, f"task.{key}={str(task_cfg[key])!r} data row {i + 1}",
+                       trained=split == "train" and not SCORING_ONLY.get())
     warn_shared_rows(task_cfg, files, tables, fields, keys, SCORING_ONLY.get())  # last: each file's own errors are named first
     return spec
 
@@ -377,7 +378,7 @@ def _unseen_rows(labels: Any, unseen: list[str], key: str) -> str:
     return f"task.{key}: {found} rows" + (f" of the {len(scored)} scored ({how})" if how else "")
 
 
-def target(spec: TaskSpec, value: Any, where: str) -> float:
+def target(spec: TaskSpec, value: Any, where: str, trained: bool = False) -> float:
     """A regression target as a float, or a DataError naming the row: a class name in a dev file (float() raised a
     ValueError traceback), a NaN/inf cell (it passed every range check, and scored as NaN), a range break. A minus
     written U+2212 or with a dash is a minus, as in labels: '−1.5' was "not a finite number" (probe round 37, d6)."""
@@ -391,7 +392,7 @@ def target(spec: TaskSpec, value: Any, where: str) -> float:
         raise DataError(f"{where}: target {value!r} is not a finite number; a regression "
                         "(task.metric=pearson_spearman) needs a number in every row of the label column"
                         + grouping_hint(value))
-    check_target(spec, score, where)
+    check_target(spec, score, where, trained)
     return score
 
 
@@ -404,7 +405,8 @@ def read_custom_split(task: TaskSpec, root: Path | None, split: str) -> list[dic
     for i, r in enumerate(ds):
         label = r[task.local_label_column]
         if task.is_regression:
-            label = target(task, label, f"task.{key}={str(path)!r} data row {i + 1}")
+            label = target(task, label, f"task.{key}={str(path)!r} data row {i + 1}",
+                           trained=split == "train" and not SCORING_ONLY.get())
         rows.append({**{f: str(r[f]) for f in task.text_fields},
                      "label": label if task.is_regression else str(label)})
     return rows

@@ -132,13 +132,21 @@ def split_language(split: str) -> tuple[str, str]:
     return kind, lang
 
 
-def check_target(task: TaskSpec, score: float, where: str) -> None:
+TRAINED_TARGET_LIMIT = 1e18  # its square 1e36: a batch of a few hundred such errors still sums within float32
+
+
+def check_target(task: TaskSpec, score: float, where: str, trained: bool = False) -> None:
     """A regression target outside the task's declared range (a score of -3 or 500 for STS-B) is a DataError; so is
     one past float32's range, in which targets are stored: `1e39` became inf there, and pearson 0.00 (probe round 40,
-    bg1)."""
+    bg1); and a ``trained`` one whose squared error (the loss) would pass it: above ~1.8e19 the run failed at its first
+    update with a non-finite loss that named no row (round 40, noticed)."""
     if abs(score) > 3.4028234663852886e38:
         raise DataError(f"{where}: target {score:g} is past the float32 range targets are stored in (|x| <= 3.4e38): "
                         "it would be read as inf")
+    if trained and abs(score) > TRAINED_TARGET_LIMIT:
+        raise DataError(f"{where}: target {score:g} is too large to train on (|x| <= {TRAINED_TARGET_LIMIT:g}): its "
+                        "squared error, the loss, is past float32's range; rescale the targets (Pearson and Spearman "
+                        "do not change with their scale)")
     if task.target_range is not None and not task.target_range[0] <= score <= task.target_range[1]:
         low, high = task.target_range
         raise DataError(f"{where}: target {score:g} is outside task {task.name!r}'s range [{low:g}, {high:g}]")

@@ -114,7 +114,8 @@ def _prunable(metrics: dict[str, Any], cfg: Any) -> str:
 
 def _encoder_share(metrics: dict[str, Any]) -> str:
     share = (metrics.get("achieved_sparsity") or {}).get("encoder")
-    return f", {100 * share:.2f}% of the encoder's weights" if share is not None else ""
+    # zeros among all the encoder's parameters, biases and LayerNorms too: not "weights" (probe round 40, noticed)
+    return f", {100 * share:.2f}% of all the encoder's parameters" if share is not None else ""
 
 
 def _start(cfg: Any) -> str:

@@ -294,6 +294,24 @@ def length_error(key: str, value: int, config: dict[str, Any], what: str) -> str
             f"allowed: 1..{limit}")
 
 
+def check_id2label(config: dict[str, Any], where: str) -> None:
+    """config.json's id2label, read as transformers reads it: ids that are numbers, and no class named twice (LABEL_i
+    too), else a ModelLoadError naming ``where``. The one check of sdp-eval, sdp-predict (saved_model.py), a
+    dense.checkpoint and a prune.teacher_checkpoint (validate.py)."""
+    id2label = config.get("id2label") or {}
+    bad = [str(k) for k in id2label if not str(k).lstrip("-").isdigit()] if isinstance(id2label, dict) else None
+    if bad or bad is None:  # transformers' own reading of such a config.json is a traceback
+        raise ModelLoadError(f"{where}: config.json id2label " + (
+            f"has ids that are not numbers ({bad[:4]})" if bad else "is not an object of id: name") +
+            "; give each output's id as a number, with its class name")
+    names = [str(id2label[k]) for k in sorted(id2label, key=int)]  # the raw names (label_names leaves LABEL_i out)
+    if twice := sorted({n for n in names if names.count(n) > 1}):  # sdp-predict labelled with it, unchecked; sdp-eval
+        # blamed a task.label_names the user never gave (probe round 40, dup1, dup2)
+        raise ModelLoadError(f"{where}: config.json id2label names {', '.join(map(repr, twice))} more than once "
+                             f"({names}): two outputs of one name cannot be told apart; give each class its own name "
+                             "there")
+
+
 def label_names(config: dict[str, Any]) -> list[str] | None:
     """The checkpoint's label names in id order; None when they are transformers' LABEL_i defaults."""
     id2label = config.get("id2label")

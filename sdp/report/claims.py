@@ -31,6 +31,7 @@ from sdp.report.claim_pairs import get as _get
 from sdp.report.evidence import ALPHA, detectable, holm, interval, none_differ, p_value, verdict
 from sdp.report.floors import at_floor, floor_legend, scored_floor_rows, task_floor
 from sdp.report.setups import PAIR_KEYS
+from sdp.report.trace_read import recovery_as_counted_now
 from sdp.run.rundir import read_metrics
 
 HIGH = 0.8  # the papers' "high sparsity": 80% and above
@@ -72,12 +73,20 @@ def _pairs(runs: pd.DataFrame, results_dir: Path) -> tuple[dict[tuple, dict[str,
         out.setdefault(key, {})[run.method] = {
             "final": run.final_main, "dense": (run.dense or {}).get("main"), "version": run.sdp_version,
             "core": getattr(run, "sdp_core", None), "row_setup": run.row_setup,
-            "dense_model": getattr(run, "dense_model", "") or "", "analysis": record.get("analysis") or {},
+            "dense_model": getattr(run, "dense_model", "") or "", "analysis": _analysis(run_dir, record),
             "eval_examples": record.get("eval_examples"), "data_fingerprint": record.get("data_fingerprint"),
             "rel": run.path, "run_dir": str(run_dir), "model_sha256": record.get("model_sha256")}
     for key, method in ambiguous:
         out[key].pop(method, None)
     return out, len(ambiguous)
+
+
+def _analysis(run_dir: Path, record: dict) -> dict:
+    """The record's analysis, its recovery summary as counted now (trace_read.recovery_as_counted_now)."""
+    analysis = dict(record.get("analysis") or {})
+    if "recovery" in analysis:
+        analysis["recovery"] = recovery_as_counted_now(run_dir, analysis["recovery"])
+    return analysis
 
 
 def _setup_unit(key: tuple) -> tuple:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from sdp.report.aggregate import short_label
@@ -77,7 +79,13 @@ def render_costs(runs: pd.DataFrame, dense_only: pd.DataFrame) -> str | None:
     keys = ["task", "model", "rank", "setup", "kind", "method"]
     for (task, model, _, setup, kind, method), grp in frame.groupby(keys, sort=True):
         whole = grp.loc[grp["whole_launch"].astype(bool), "wall_seconds"]
-        stats = ([f"{whole.mean():.0f}", f"{whole.min():.0f}-{whole.max():.0f}", len(whole)] if len(whole)
+        stats = ([_seconds(whole.mean()), f"{_seconds(whole.min())}-{_seconds(whole.max())}", len(whole)] if len(whole)
                  else ["—", "—", 0])
         lines.append(md_row([task, model, setup, kind, method, *stats, len(grp) - len(whole)]))
     return "\n".join(lines) + "\n"
+
+
+def _seconds(value: float) -> str:
+    """Whole seconds, a half rounded up as a reader does by hand: ``:.0f`` rounds half to even (2.5 s read `2`: probe
+    round 40, noticed)."""
+    return str(math.floor(value + 0.5))

@@ -8,6 +8,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from sdp.training.recovery_summary import summarize_recovery
+
 
 def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(float(x))
@@ -31,6 +33,28 @@ def _trace_records(path: Path) -> tuple[list[Any], int]:
     return records, bad
 
 
+def _is_empty_event(obj: dict[str, Any]) -> bool:
+    """A pruning event that removed nothing (a structured step already past its target), which a record made before
+    probe round 39's fix (sr1) traced and counted as a pruning step."""
+    return obj.get("removed") == 0 and not isinstance(obj.get("removed"), bool)
+
+
+def recovery_as_counted_now(run_dir: Path, recorded: Any) -> Any:
+    """A record's ``analysis.recovery``, recomputed from its trace.jsonl without the pruning events that removed
+    nothing, where it counted them (the committed structured runs: 13 steps of which 10 removed nothing, their mean
+    loss jump and recovery diluted by them, and claims.md read that summary); anything else as recorded."""
+    if not isinstance(recorded, dict):
+        return recorded
+    events = [obj for obj in _trace_records(Path(run_dir) / "trace.jsonl")[0]
+              if isinstance(obj, dict) and obj.get("event") == "prune"]
+    empty = sum(map(_is_empty_event, events))
+    if not empty or recorded.get("pruning_steps") != len(events):  # counted as now, or not from this trace
+        return recorded
+    kept = [obj for obj in events if not _is_empty_event(obj)]
+    return {**recorded, **summarize_recovery(kept, recorded.get("smoothing")),
+            "recounted": f"from trace.jsonl, without its {empty} pruning event(s) that removed nothing"}
+
+
 def was_resumed(path: Path) -> bool:
     """Did the run of this trace.jsonl resume from a checkpoint (a ``resume`` record)?"""
     return any(isinstance(obj, dict) and obj.get("event") == "resume" for obj in _trace_records(path)[0])
@@ -50,7 +74,7 @@ def load_trace(path: Path) -> tuple[list[dict[str, Any]], int]:
         if not isinstance(obj, dict):
             bad += 1
         elif obj.get("event") == "prune":
-            if obj.get("removed") == 0 and not isinstance(obj.get("removed"), bool):
+            if _is_empty_event(obj):
                 continue  # an event that removed nothing, recorded before round 39 (sr1): no pruning step
             if all(_is_number(obj.get(k)) for k in ("step", "sparsity")):
                 prunes.append(obj)

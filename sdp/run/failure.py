@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from sdp.io import atomic_write, write_json
 from sdp.run.launch import launcher_rank
 from sdp.run.lock import RunLockedError, run_lock
-from sdp.run.rank_notes import note_rank_stop, with_peer_stops
+from sdp.run.rank_notes import note_rank_stop, stopped_by_signal, with_peer_stops
 from sdp.run.rundir import RUN_RECORD, read_metrics, run_identity, run_started
 
 log = logging.getLogger("sdp")
@@ -60,6 +60,9 @@ def _write_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, message: 
         return
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     atomic_write(run_dir / "error.txt", lambda p: p.write_text(text))
+    if lock_held and stopped_by_signal(run_dir):  # rank 0's error is another rank's stop signal: resumable, as its own
+        write_json(run_dir / "metrics.json", {"status": "interrupted", "error": message, "phase": "between updates"})
+        return
     record: dict[str, Any] = {"status": "failed", "error": message, "error_type": type(exc).__name__,
                               # Not started (a config error, missing data, a model that does not load; rundir.py):
                               # sdp-tables counts no failed run here (sdp/report/not_runs.py), and the next launch

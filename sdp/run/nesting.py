@@ -27,3 +27,17 @@ def is_run_folder(folder: str | Path) -> bool:
     except ValueError:  # not JSON: a damaged record
         return True
     return isinstance(record, dict) and isinstance(record.get("config"), dict)
+
+
+RUN_STATUSES = frozenset({"completed", "failed", "interrupted", "killed"})  # metrics.json's status, as sdp writes it
+
+
+def holds_others_metrics(folder: str | Path) -> bool:
+    """Whether ``folder``'s metrics.json reads as JSON but is no record of sdp's (no status sdp writes): another tool's
+    results. A missing or damaged one is not (a run killed mid-write left it cut short)."""
+    path = Path(folder) / "metrics.json"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"status": "completed"}
+    except (OSError, ValueError):
+        return False
+    return not (isinstance(record, dict) and record.get("status") in RUN_STATUSES)

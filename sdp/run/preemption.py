@@ -1,10 +1,11 @@
 """Stop signals inside a training stage, and the exit that gets a preempted job requeued.
 
     signals = StopSignals()
-    with signals.installed():          # SIGTERM, SIGINT, SIGUSR2: only set a flag
+    with signals.installed():          # SIGTERM, SIGINT, SIGUSR2, SIGHUP, SIGQUIT: only set a flag
         ... after each update: if signals.received: checkpoint, then raise signals.hand_over(message)
 
-Which signals: SIGTERM (SLURM preemption, ``scancel``, a container stop), SIGINT (Ctrl-C) and SIGUSR2
+Which signals: SIGTERM (SLURM preemption, ``scancel``, a container stop), SIGINT (Ctrl-C), SIGHUP (a closed
+terminal or ssh session, unless ``nohup`` ignores it), SIGQUIT (Ctrl-\\) and SIGUSR2
 (what submitit, the SLURM launcher behind ``hydra/launcher=slurm``, sends ``signal_delay_s`` before
 the time limit; ``SUBMITIT_PREEMPT_SIGNAL`` can rename it). A handler only records the signal; the
 training loop finishes the update in progress, every rank writes the checkpoint, then
@@ -40,8 +41,18 @@ def _launcher_signal() -> int:
     return getattr(signal, "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2"), signal.SIGUSR2)
 
 
+# A closed terminal or ssh session (SIGHUP) and Ctrl-\ (SIGQUIT) stop a run as Ctrl-C does: their default action
+# ended it at once, losing the stage's updates since its last checkpoint (probe round 40). A process started to
+# ignore one (``nohup`` ignores SIGHUP) keeps ignoring it: that was the user's choice.
+TERMINAL_SIGNALS = (signal.SIGHUP, signal.SIGQUIT)
+
+
+def terminal_signals() -> tuple[int, ...]:
+    return tuple(sig for sig in TERMINAL_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN)
+
+
 def stop_signals() -> tuple[int, ...]:
-    return tuple(dict.fromkeys((signal.SIGTERM, signal.SIGINT, signal.SIGUSR2, _launcher_signal())))
+    return tuple(dict.fromkeys((signal.SIGTERM, signal.SIGINT, signal.SIGUSR2, _launcher_signal(), *terminal_signals())))
 
 
 class RunInterrupted(SystemExit):

@@ -2,16 +2,19 @@
 another rank raised (or got a stop signal outside a training stage) rank 0 recorded its own error, the symptom
 (gloo's ``Connection closed by peer``), and the cause was said nowhere but on that rank's console (probe round 39,
 d1 and d3). A rank > 0 now leaves ``rank-<N>.error`` (one line) in the run folder before it exits, so the peer's error
-that rank 0 then meets is recorded with it; the notes are cleared when the folder is launched again."""
+that rank 0 then meets is recorded with it; the notes are cleared when the folder is launched again. A rank killed
+outright (SIGKILL, the out-of-memory killer) writes none: rank 0's record then says that a rank ended without one."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from sdp.io import atomic_write
-from sdp.run.launch import launcher_rank
+from sdp.run.launch import launcher_rank, launcher_world_size
 
 PREFIX, SUFFIX = "rank-", ".error"  # <run dir>/rank-1.error
+# What rank 0 meets when a peer process is gone (gloo's words, NCCL's): a rank killed outright leaves no note
+PEER_LOST = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "NCCL communicator was aborted")
 
 
 def note_rank_stop(run_dir: str | Path, what: str) -> None:
@@ -26,18 +29,38 @@ def note_rank_stop(run_dir: str | Path, what: str) -> None:
         pass  # a run folder that cannot be written: the console still has it
 
 
+STOPPED_BY_SIGNAL = "interrupted by "  # how a rank's note of a stop signal begins (sdp/run/signals.py)
+
+
+def stopped_by_signal(run_dir: str | Path) -> bool:
+    """Whether another rank noted a stop signal: rank 0's own error is then that rank's leaving (gloo's ``Connection
+    closed by peer``), and the run is interrupted, not failed: it resumes from its newest checkpoint."""
+    return any(text.startswith(STOPPED_BY_SIGNAL) for _, text in _notes(run_dir))
+
+
 def with_peer_stops(run_dir: str | Path, message: str) -> str:
     """Rank 0's error ``message``, led by what stopped the other ranks first where they said so (their notes; one
     that says what rank 0's says, such as a config error every rank found, is not said twice)."""
+    said = [f"rank {rank}: {text}" for rank, text in _notes(run_dir) if text != " ".join(message.split())[:500]]
+    if said:
+        return f"{'; '.join(said)} (then rank 0: {message})"
+    if launcher_world_size() > 1 and any(words in message for words in PEER_LOST):  # a rank that died with no word
+        return (f"{message} (another rank ended without a note: killed outright, as by SIGKILL or the out-of-memory "
+                "killer, or crashed in native code; the launcher's output names the rank and its exit)")
+    return message
+
+
+def _notes(run_dir: str | Path) -> list[tuple[str, str]]:
+    """(rank, note) of every rank's note in the folder, rank 2 before rank 10."""
     notes = []
-    for path in sorted(Path(run_dir).glob(f"{PREFIX}*{SUFFIX}"), key=_rank):  # rank 2 before rank 10
+    for path in sorted(Path(run_dir).glob(f"{PREFIX}*{SUFFIX}"), key=_rank):
         try:
             text = path.read_text(encoding="utf-8").strip()
         except OSError:
             continue
-        if text and text != " ".join(message.split())[:500]:
-            notes.append(f"rank {path.name[len(PREFIX):-len(SUFFIX)]}: {text}")
-    return f"{'; '.join(notes)} (then rank 0: {message})" if notes else message
+        if text:
+            notes.append((path.name[len(PREFIX):-len(SUFFIX)], text))
+    return notes
 
 
 def _rank(path: Path) -> tuple[int, str]:

@@ -2,7 +2,7 @@
 
 Inside a training stage the checkpointer's handlers finish the update in progress, checkpoint and stop
 (sdp/training/checkpoint.py); they restore these when the stage ends. Everywhere else there is no
-update to finish, so SIGINT / SIGTERM / SIGUSR2 stop the run at once: the newest checkpoint (written at
+update to finish, so the stop signals (sdp/run/preemption.py) stop the run at once: the newest checkpoint (written at
 the end of every stage, before its evaluation) is the resumable state, and metrics.json says
 ``status: interrupted`` with the phase, so a re-run with the same run directory continues from it.
 """
@@ -40,9 +40,9 @@ def stop_between_stages(run_dir: str | Path, main_process: bool = True) -> Itera
         if main_process:
             _record(Path(run_dir), signal.Signals(signum).name)
         else:  # rank 0 records it, not its own error that follows (probe round 39, d3)
-            from sdp.run.rank_notes import note_rank_stop
+            from sdp.run.rank_notes import STOPPED_BY_SIGNAL, note_rank_stop
 
-            note_rank_stop(run_dir, f"interrupted by {signal.Signals(signum).name} outside a training stage")
+            note_rank_stop(run_dir, f"{STOPPED_BY_SIGNAL}{signal.Signals(signum).name} outside a training stage")
         from sdp.run.preemption import requeue_handler
 
         requeue = requeue_handler(handler)

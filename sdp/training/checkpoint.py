@@ -23,7 +23,7 @@ When the two newest are both corrupt in the pruning stage, the kept stage start 
 restarts the stage from ``dense_model/``, recorded as a ``checkpoint_fallback`` trace event.
 A kill at any moment leaves ``latest.json`` naming a complete checkpoint (or no checkpoint at all).
 Each checkpoint stores trace.jsonl's length; a resume cuts the trace back to it, so the updates redone
-after a kill leave one record each. SIGTERM/SIGINT/SIGUSR2 are handled in sdp/run/preemption.py.
+after a kill leave one record each. SIGTERM/SIGINT/SIGUSR2/SIGHUP/SIGQUIT are handled in sdp/run/preemption.py.
 
 A resume happens in one place, the last step of ``PruneRecipe.setup``:
 1. :meth:`Checkpointer.load_latest` reads ``latest.json`` and returns the newest checkpoint that passes its
@@ -88,7 +88,7 @@ class Checkpointer:
         self.identity = identity
         self.trace_path = trace_path
         self.versions = versions if versions is not None else {}  # the run's (metrics.json): a resume adds to it
-        self.signals = StopSignals()  # SIGTERM/SIGINT/SIGUSR2 -> checkpoint, then stop or requeue
+        self.signals = StopSignals()  # SIGTERM/SIGINT/SIGUSR2/SIGHUP/SIGQUIT -> checkpoint, then stop or requeue
 
     def clear(self) -> None:
         """resume=false: no checkpoint of an earlier run in ``root`` is resumed, or kept. Returns None (no state)."""
@@ -209,7 +209,7 @@ class Checkpointer:
 
     # --------------------------------------------------------------------------------- signals
     def watch_signals(self):
-        """While inside: SIGTERM/SIGINT/SIGUSR2 only set a flag (:meth:`stop_requested`); a second Ctrl-C
+        """While inside: the stop signals (preemption.py) only set a flag (:meth:`stop_requested`); a second Ctrl-C
         stops (sdp/run/preemption.py)."""
         return self.signals.installed()
 

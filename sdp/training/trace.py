@@ -41,6 +41,7 @@ from torch import nn
 
 from sdp.data.batch import model_inputs
 from sdp.models.autocast import without_autocast
+from sdp.training.recovery_summary import summarize_recovery
 
 log = logging.getLogger("sdp")
 
@@ -106,23 +107,7 @@ class RecoveryTracker:
         self.records = [dict(r) for r in state["records"]]
 
     def summary(self) -> dict[str, Any]:
-        jumps = [r["loss_after"] - r["loss_before"] for r in self.records
-                 if r.get("loss_before") is not None and r.get("loss_after") is not None]
-        recovered = [r["recovery_steps"] for r in self.records if r["recovery_steps"] is not None]
-        return {
-            "pruning_steps": len(self.records),
-            "mean_loss_jump": _mean(jumps),
-            "max_loss_jump": max(jumps) if jumps else None,
-            "mean_recovery_steps": _mean(recovered),
-            # Share of the prunable L1 mass each step removed, averaged over steps (lower: pruned weights had shrunk).
-            "mean_removed_mass": _mean([r["removed_mass"] for r in self.records if "removed_mass" in r]),
-            "unrecovered": len(self.records) - len(recovered),
-            "smoothing": self.smoothing,
-        }
-
-
-def _mean(values: list[float]) -> float | None:
-    return float(np.mean(values)) if values else None
+        return summarize_recovery(self.records, self.smoothing)
 
 
 def probe_batch(dataset, collator, size: int, device: torch.device | str) -> dict[str, torch.Tensor]:
