@@ -118,9 +118,14 @@ def main(argv: list[str] | None = None) -> int:
         with user_errors(verbose=verbose, prog="sdp-eval"):
             cfg = compose_config(overrides)
             given = any(a.lstrip("+").startswith("task.max_seq_length=") for a in overrides)
+            from sdp.run.preemption import terminal_signals
+
             # SIGTERM (timeout, a scheduler) ends it as Ctrl-C does, through the finally below: it left the empty
-            # default folder behind, which sdp-tables then listed (probe round 27); from before the folder is made
-            before, out_dir = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum)), None
+            # default folder behind, which sdp-tables then listed (probe round 27); from before the folder is made.
+            # So do a closed terminal and Ctrl-\ (SIGHUP, SIGQUIT; not when ignored, as under nohup).
+            before = {sig: signal.signal(sig, lambda signum, frame: sys.exit(128 + signum))
+                      for sig in (signal.SIGTERM, *terminal_signals())}
+            out_dir = None
             try:
                 out_dir = Path(cfg.output_dir) if cfg.output_dir else default_out_dir(cfg, model_dir)
                 from sdp.evaluation import (
@@ -129,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
 
                 record = evaluate_saved(cfg, model_dir, out_dir, length_given=given)
             finally:  # the folder made for it stays only with its record
-                signal.signal(signal.SIGTERM, before)
+                for sig, handler in before.items():
+                    signal.signal(sig, handler)
                 if out_dir is not None and not cfg.output_dir and out_dir.is_dir() and not any(out_dir.iterdir()):
                     out_dir.rmdir()
     except SystemExit as exc:  # a user error, printed as one line

@@ -62,6 +62,8 @@ def _job(launcher: Any, num: int, overrides: Sequence[str], conn: Any) -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # the sweep's own handlers are not the job's
     for sig in FORWARDED:
         signal.signal(sig, signal.SIG_DFL)
+    for sig, found in _Stop.found.items():  # SIGHUP, SIGQUIT: as the sweep found them (ignored under nohup); its
+        signal.signal(sig, found)  # handler, inherited through the fork, dropped them in the job (review)
     try:
         setup_globals()
         config = launcher.hydra_context.config_loader.load_sweep_config(launcher.config, list(overrides))
@@ -151,6 +153,8 @@ class _Stop:
     """The sweep's own stop signals while it waits: start no more jobs, pass SIGTERM/SIGUSR2 on to the running
     ones (they checkpoint and stop), and leave at the end with 128 + the signal. A second Ctrl-C stops at once."""
 
+    found: dict[int, Any] = {}  # the terminal signals' handlers before the sweep's, for its jobs (``_job``)
+
     def __init__(self, running: dict[int, tuple]) -> None:
         self.running, self.signum, self.pid = running, None, os.getpid()
 
@@ -170,7 +174,9 @@ class _Stop:
     @contextlib.contextmanager
     def installed(self):
         # SIGHUP and SIGQUIT, like Ctrl-C, reach the jobs from the terminal itself (sdp/run/preemption.py)
-        previous = {sig: signal.signal(sig, self) for sig in (signal.SIGINT, *FORWARDED, *terminal_signals())}
+        terminal = terminal_signals()  # not those the sweep was started to ignore (nohup)
+        previous = {sig: signal.signal(sig, self) for sig in (signal.SIGINT, *FORWARDED, *terminal)}
+        _Stop.found = {sig: previous[sig] for sig in terminal}
         try:
             yield self
         finally:

@@ -405,8 +405,7 @@ def read_custom_split(task: TaskSpec, root: Path | None, split: str) -> list[dic
     for i, r in enumerate(ds):
         label = r[task.local_label_column]
         if task.is_regression:
-            label = target(task, label, f"task.{key}={str(path)!r} data row {i + 1}",
-                           trained=split == "train" and not SCORING_ONLY.get())
+            label = target(task, label, f"task.{key}={str(path)!r} data row {i + 1}")  # trained ones: custom_task
         rows.append({**{f: str(r[f]) for f in task.text_fields},
                      "label": label if task.is_regression else str(label)})
     return rows

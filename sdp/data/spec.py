@@ -145,8 +145,8 @@ def check_target(task: TaskSpec, score: float, where: str, trained: bool = False
                         "it would be read as inf")
     if trained and abs(score) > TRAINED_TARGET_LIMIT:
         raise DataError(f"{where}: target {score:g} is too large to train on (|x| <= {TRAINED_TARGET_LIMIT:g}): its "
-                        "squared error, the loss, is past float32's range; rescale the targets (Pearson and Spearman "
-                        "do not change with their scale)")
+                        "squared error, summed over a batch for the loss, passes float32's range; rescale the targets "
+                        "(Pearson and Spearman do not change with their scale)")
     if task.target_range is not None and not task.target_range[0] <= score <= task.target_range[1]:
         low, high = task.target_range
         raise DataError(f"{where}: target {score:g} is outside task {task.name!r}'s range [{low:g}, {high:g}]")

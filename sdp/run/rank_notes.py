@@ -13,8 +13,10 @@ from sdp.io import atomic_write
 from sdp.run.launch import launcher_rank, launcher_world_size
 
 PREFIX, SUFFIX = "rank-", ".error"  # <run dir>/rank-1.error
-# What rank 0 meets when a peer process is gone (gloo's words, NCCL's): a rank killed outright leaves no note
-PEER_LOST = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "NCCL communicator was aborted")
+# What rank 0 meets when a peer process is gone: gloo's words (in an error that names gloo: a Hub download's
+# "Connection reset by peer" is no peer rank's), NCCL's, torch.distributed's own error types
+GLOO_PEER_LOST = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "Read error")
+DIST_ERRORS = ("DistBackendError", "DistNetworkError", "NCCL communicator was aborted", "NCCL error")
 
 
 def note_rank_stop(run_dir: str | Path, what: str) -> None:
@@ -32,10 +34,18 @@ def note_rank_stop(run_dir: str | Path, what: str) -> None:
 STOPPED_BY_SIGNAL = "interrupted by "  # how a rank's note of a stop signal begins (sdp/run/signals.py)
 
 
-def stopped_by_signal(run_dir: str | Path) -> bool:
-    """Whether another rank noted a stop signal: rank 0's own error is then that rank's leaving (gloo's ``Connection
-    closed by peer``), and the run is interrupted, not failed: it resumes from its newest checkpoint."""
-    return any(text.startswith(STOPPED_BY_SIGNAL) for _, text in _notes(run_dir))
+def peer_lost(message: str) -> bool:
+    """Whether rank 0's error ``message`` is a peer process gone (torch.distributed's, not a network fault's)."""
+    return ("gloo" in message and any(words in message for words in GLOO_PEER_LOST)) or any(
+        words in message for words in DIST_ERRORS)
+
+
+def stopped_by_signal(run_dir: str | Path, message: str) -> bool:
+    """Whether the run was stopped, not failed: every other rank that left a note noted a stop signal, and rank 0's
+    own error ``message`` is their leaving (gloo's ``Connection closed by peer``). It resumes from its newest
+    checkpoint. A rank's error beside them (out of memory, then the launcher's SIGTERM to the rest) is a failure."""
+    notes = _notes(run_dir)
+    return bool(notes) and all(text.startswith(STOPPED_BY_SIGNAL) for _, text in notes) and peer_lost(message)
 
 
 def with_peer_stops(run_dir: str | Path, message: str) -> str:
@@ -44,7 +54,7 @@ def with_peer_stops(run_dir: str | Path, message: str) -> str:
     said = [f"rank {rank}: {text}" for rank, text in _notes(run_dir) if text != " ".join(message.split())[:500]]
     if said:
         return f"{'; '.join(said)} (then rank 0: {message})"
-    if launcher_world_size() > 1 and any(words in message for words in PEER_LOST):  # a rank that died with no word
+    if launcher_world_size() > 1 and peer_lost(message):  # a rank that died with no word
         return (f"{message} (another rank ended without a note: killed outright, as by SIGKILL or the out-of-memory "
                 "killer, or crashed in native code; the launcher's output names the rank and its exit)")
     return message

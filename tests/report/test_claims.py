@@ -381,3 +381,23 @@ def test_a_row_that_holds_only_unadjusted_says_so_in_its_verdict_cell():
                      "inconclusive"]
     adjusted["V|0:MP"] = 0.04
     assert _render_rows(rows, "V", adjusted, 1)[2].endswith("| holds |")
+
+
+def test_a_recovery_recorded_with_events_that_removed_nothing_is_recounted(tmp_path):
+    """Round 39, left (tests/test_open_items_s21.py): records made before sr1's fix counted a structured step's empty
+    events as pruning steps in analysis.recovery, and claims.md read that summary. Recounted from the trace, said."""
+    _tree(tmp_path)
+    events = [{"event": "prune", "step": 10, "sparsity": 0.3, "loss_before": 1.0, "loss_after": 1.1,
+               "recovery_steps": 8, "removed": 10, "removed_mass": 0.004},
+              {"event": "prune", "step": 12, "sparsity": 0.4, "loss_before": 1.0, "loss_after": 1.0,
+               "recovery_steps": 1, "removed": 0, "removed_mass": 0.0}]
+    recorded = {"pruning_steps": 2, "mean_recovery_steps": 4.5, "mean_loss_jump": 0.05, "mean_removed_mass": 0.002,
+                "unrecovered": 0, "smoothing": 0.9}
+    for path in (tmp_path / "runs").glob("*/SDP-CC(mean)_*/metrics.json"):
+        record = json.loads(path.read_text())
+        record["analysis"]["recovery"] = recorded
+        write_run(tmp_path, str(path.parent.relative_to(tmp_path)), record, trace=events)
+    build_report(tmp_path, plots=False)
+    text = (tmp_path / "tables" / "claims.md").read_text()
+    assert "Recounted: the recovery of 18 run(s), from their trace.jsonl" in text  # 2 tasks x 3 sparsities x 3 seeds
+    assert "-2.0 [-2.0, -2.0] (n=6)" in _line(text, "| faster recovery")  # 8 - 10 (MP), not 4.5 - 10
