@@ -76,7 +76,10 @@ def compose_config(overrides: list[str]):
     except HydraException as exc:  # an unknown key or group option, a malformed override
         hint = (" (a value with non-ASCII or other special characters is quoted: output_dir='évals/rte')"
                 if "LexerNoViableAltException" in str(exc) else "")
-        raise ConfigError(" ".join(str(exc).split()) + hint) from None
+        # the reason is the cause's (OmegaConf's first line: "Value 'True' of type 'bool' could not be converted to
+        # Integer"): the error alone said "Error merging override max_eval_samples=true" (probe round 41, ov1)
+        reason = str(exc.__cause__).strip().splitlines()[0] if exc.__cause__ is not None and str(exc.__cause__) else ""
+        raise ConfigError(" ".join(str(exc).split()) + (f": {reason}" if reason else "") + hint) from None
     # A key added with '+' (Hydra's own hint for a mistyped one: +max_eval_sample=5, +output=m.json) was taken and
     # never read: sdp-eval scored every row, or wrote elsewhere, unsaid, where sdp-run refuses it (probe round 21)
     unknown = sdp.config.unknown_key_errors(cfg)

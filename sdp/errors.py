@@ -44,6 +44,7 @@ USER_ERRORS = frozenset({
     "CriterionScoresError",  # sdp/pruning/criteria/base.py (a criterion's scores that cannot be ranked)
     "CriterionScheduleError",  # sdp/pruning/criteria/base.py (a gradient criterion's event before any update)
     "TermValueError",  # sdp/objectives/objective.py (a loss term's value that is not a scalar of the student)
+    "NonFiniteOutputError",  # sdp/metrics.py (a model's outputs that are not finite: nothing to score)
 })
 
 

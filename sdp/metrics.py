@@ -37,6 +37,22 @@ class DegenerateMetricWarning(UserWarning):
     """A metric was undefined (constant inputs, or a value that is not finite) and reported as 0.0."""
 
 
+class NonFiniteOutputError(ValueError):
+    """A model's outputs that are not finite (NaN or inf) on rows it scores or labels: argmax reads a NaN as the first
+    class, so a score of them is that of a constant prediction (probe round 41, nf1-nf5)."""
+
+
+def check_outputs_finite(outputs: Any, who: str, where: str) -> None:
+    """``outputs`` (rows x outputs) all finite, else a NonFiniteOutputError naming ``who`` and the rows' ``where``."""
+    rows = np.asarray(outputs, dtype=np.float64).reshape(len(outputs), -1)
+    bad = int((~np.isfinite(rows).all(axis=1)).sum())
+    if bad:
+        raise NonFiniteOutputError(f"{who} gives outputs that are not finite (NaN or inf) for {bad} of {len(rows)} "
+                                   f"rows of {where}: float32 arithmetic overflows in it (a damaged or diverged model, "
+                                   "its weights finite or not); a score of those rows would be that of a constant "
+                                   "prediction")
+
+
 def _finite_or_zero(name: str, value: float) -> float:
     value = float(value)
     if not np.isfinite(value):
@@ -296,6 +312,8 @@ def compute_metrics_noting(task: TaskSpec, split_outputs: dict[str, tuple[np.nda
     tokenised ``inputs`` are given), each DegenerateMetricWarning (a metric undefined on constant predictions,
     reported as 0.0) also appended to ``notes`` (a run's metrics.json ``metric_warnings``), not only on stderr;
     ``label`` names the evaluation in the note ("dense: mcc is undefined ...": the tables mark that stage's score)."""
+    for split, (preds, _) in split_outputs.items():
+        check_outputs_finite(preds, f"the model ({label} evaluation)" if label else "model_dir", f"split {split}")
     split_outputs = tie_repeated_inputs(split_outputs, inputs)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DegenerateMetricWarning)

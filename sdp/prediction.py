@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sdp.data.tasks import DataError, DataFileNotFoundError, read_utf8
+from sdp.metrics import check_outputs_finite
 from sdp.models.inspect import length_error
 
 FORMATS = (".csv", ".tsv", ".jsonl", ".json")
@@ -345,6 +346,7 @@ def predict_labels(saved: Any, texts: list[tuple[str, ...]], batch_size: int, ma
                               padding_side="right")
         with torch.no_grad():
             logits = saved.model(**{k: v.to(saved.device) for k, v in enc.items()}).logits.float().cpu()
+        check_outputs_finite(logits.numpy(), "model_dir", f"the input (rows {start + 1}-{start + len(chunk)})")
         if saved.is_regression:
             yield from (f"{float(v):.6g}" for v in logits[:, 0])
         else:

@@ -112,6 +112,9 @@ def write_outputs(run_dir: Path, cfg: Any, metrics: dict[str, Any], report: dict
         metrics["code"] = code_trail(run_dir, metrics["code"])
     write_json(run_dir / "sparsity.json", report["per_matrix"])
     write_json(run_dir / "metrics.json", metrics)
+    # an earlier launch's failure, resumed past: its traceback beside a completed record read as this run's (probe
+    # round 41, er1)
+    (run_dir / "error.txt").unlink(missing_ok=True)
     if cfg.push_to_hub:
         try:
             log.info("pushed model/ to %s", push_to_hub(run_dir / "model", cfg.push_to_hub, metrics["task"]))

@@ -1,5 +1,6 @@
 """scripts/device/: the whole air-gapped cycle on CPU with a tiny budget (issue 23): pack, run a slice, stop it
-with SIGTERM after the first checkpoint, resume it in a second call, unpack the records, commit_records dry run."""
+with SIGTERM after the first checkpoint, resume it in a second call (checkpoints at stage ends only: no part of a run's
+identity), unpack the records, commit_records dry run."""
 
 from __future__ import annotations
 

@@ -75,6 +75,10 @@ def test_a_stop_signal_on_rank_1_outside_a_stage_is_an_interruption_not_a_failur
     record_failure(tmp_path, cfg, peer, lock_held=True)
     record = json.loads((tmp_path / "metrics.json").read_text())
     assert record["status"] == "failed" and "rank 2: RuntimeError: CUDA out of memory" in record["error"], record
+    # of three ranks, rank 2 met rank 1's leaving as rank 0 did: its note is a symptom, the run interrupted (review)
+    (tmp_path / "rank-2.error").write_text(f"RuntimeError: {peer}\n")
+    record_failure(tmp_path, cfg, peer, lock_held=True)
+    assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "interrupted"
     # an error on rank 1 alone is still a failure
     (tmp_path / "rank-2.error").unlink()
     monkeypatch.setenv("RANK", "1")
@@ -125,9 +129,10 @@ def test_a_checkpoint_whose_id2label_is_unreadable_or_names_a_class_twice_is_ref
         else ["task=sst2"]
     model = _classifier(tokenizer, tmp_path / "m", names=("negative", "positive"))
     config = json.loads((model / "config.json").read_text())
-    for id2label, said in (({"a": "negative", "1": "positive"}, r"has ids that are not numbers \(\['a'\]\)"),
-                           ({"\u00b2": "negative", "1": "positive"}, r"has ids that are not numbers"),  # isdigit()
-                           ({"--1": "negative", "1": "positive"}, r"has ids that are not numbers"),
+    for id2label, said in (({"a": "negative", "1": "positive"}, r"has ids that are not whole numbers \(\['a'\]\)"),
+                           ({"\u00b2": "negative", "1": "positive"}, r"has ids that are not whole numbers"),  # isdigit()
+                           ({"--1": "negative", "1": "positive"}, r"has ids that are not whole numbers"),
+                           (["negative"], r"is not an object of id: name"),
                            ({"0": "positive", "1": "positive"}, r"names 'positive' more than once")):
         (model / "config.json").write_text(json.dumps({**config, "id2label": id2label}))
         cfg = _run_config(*extra, f"{key}={model}", *(["method=kd", "prune.teacher=checkpoint"] if key.startswith("prune") else []))
@@ -200,7 +205,9 @@ def test_a_rank_killed_outright_is_said_beside_rank_0s_error(tmp_path, monkeypat
     assert "another rank" not in json.loads((tmp_path / "metrics.json").read_text())["error"]
     monkeypatch.setenv("WORLD_SIZE", "2")  # the same words from a download or a closed pipe: no peer's (review)
     for other in (OSError("Hub download: ConnectionResetError(104, 'Connection reset by peer')"),
-                  BrokenPipeError(32, "Broken pipe")):
+                  BrokenPipeError(32, "Broken pipe"),  # and rank 0's own NCCL error (second review)
+                  RuntimeError("DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970, unhandled cuda error, "
+                               "Cuda failure 'out of memory'")):
         record_failure(tmp_path, cfg, other, lock_held=True)
         assert "another rank" not in json.loads((tmp_path / "metrics.json").read_text())["error"], other
 
@@ -241,7 +248,7 @@ def test_sdp_export_and_a_pretrained_folder_read_id2label_as_the_others_do(tmp_p
     (model / "config.json").write_text(json.dumps({**config, "id2label": {"a": "neg", "1": "pos"}}))
     done = subprocess.run([sys.executable, "-m", "cli.export", str(model), "--out", str(tmp_path / "m.onnx")],
                           capture_output=True, text=True, timeout=300)
-    assert done.returncode == 2 and "config.json id2label has ids that are not numbers (['a'])" in done.stderr, (
+    assert done.returncode == 2 and "config.json id2label has ids that are not whole numbers (['a'])" in done.stderr, (
         done.returncode, done.stderr[-2000:])
     assert not (tmp_path / "m.onnx").exists()
     with pytest.raises(ModelLoadError, match=r"model.pretrained '.*m': config.json id2label has ids that are not"):

@@ -201,10 +201,10 @@ def test_rows_differing_from_training_rows_only_past_the_cut_are_said(tmp_path, 
                                          "text_fields": ["text"], "label_column": "label", "metric": "accuracy"}))
     raw = load_splits(task, None).datasets
     with caplog.at_level(logging.WARNING, logger="sdp"):
-        warn_token_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 12), 12)
+        warn_token_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 12), 12, tokenizer=tokenizer)
     assert "split validation: 6 of 8 rows are a training row as the model reads them: the same token ids, their " \
-           "texts differing only where the model does not read them (6 at task.max_seq_length=12 tokens (cut there, " \
-           "or exactly that long), differing past it; rows [1, 2, 3, 4, 5]" in caplog.text and "(or raise task.max_seq_length)" in caplog.text, caplog.text
+           "texts differing only where the model does not read them (6 differing past task.max_seq_length=12 tokens, " \
+           "where they or their twins were cut; rows [1, 2, 3, 4, 5]" in caplog.text and "(or raise task.max_seq_length)" in caplog.text, caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="sdp"):  # read whole at 64 tokens: other rows, rightly quiet
         warn_token_repeats(task, raw, tokenize_splits(raw, task, tokenizer, 64), 64)

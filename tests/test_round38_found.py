@@ -26,7 +26,7 @@ def _run_data(cfg, tokenizer, cache: Path):
     loaded = load_run_splits(cfg, task)
     tokenized = tokenize_splits(loaded.datasets, task, tokenizer, cfg.task.max_seq_length, cache)
     warn_token_repeats(task, loaded.datasets, tokenized, cfg.task.max_seq_length, loaded.file_rows,
-                       loaded.text_checked, loaded.labels_checked)
+                       loaded.text_checked, loaded.labels_checked, tokenizer)
 
 
 def _long(i: int, last: str) -> str:

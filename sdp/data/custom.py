@@ -40,7 +40,7 @@ from sdp.data.file_scan import (
     scores_as_text,
     text_key,
 )
-from sdp.data.rows_kept import scored_positions
+from sdp.data.rows_kept import scored_positions, trained_positions
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target, grouping_hint, read_utf8
 
 log = logging.getLogger("sdp")
@@ -337,11 +337,14 @@ def custom_task(task_cfg: Any) -> TaskSpec:
         eval_splits=tuple(s for s in files if s != "train"),  # validation first: it is the one main scores
         local_split_files=tuple((split, data_location(task_cfg[key])) for split, key in files.items()),
     )
-    if regression:  # every file's targets, before anything runs
+    if regression:  # every file's targets, before anything runs; the rows trained on also within the loss's range
         for split, key in files.items():
+            trained: set[int] = set()
+            if split == "train" and not SCORING_ONLY.get():  # its rows the run trains on (sample, carve: rows_kept)
+                kept, _ = trained_positions(len(tables[split]))
+                trained = set(range(len(tables[split]))) if kept is None else set(kept)
             for i, score in enumerate(tables[split][label_col]):
-                target(spec, score, f"task.{key}={str(task_cfg[key])!r} data row {i + 1}",
-                       trained=split == "train" and not SCORING_ONLY.get())
+                target(spec, score, f"task.{key}={str(task_cfg[key])!r} data row {i + 1}", trained=i in trained)
     warn_shared_rows(task_cfg, files, tables, fields, keys, SCORING_ONLY.get())  # last: each file's own errors are named first
     return spec
 
@@ -391,7 +394,8 @@ def target(spec: TaskSpec, value: Any, where: str, trained: bool = False) -> flo
     if score is None or isinstance(value, bool) or not math.isfinite(score):
         raise DataError(f"{where}: target {value!r} is not a finite number; a regression "
                         "(task.metric=pearson_spearman) needs a number in every row of the label column"
-                        + grouping_hint(value))
+                        + grouping_hint(value) + (" (a number past float64's range, |x| > 1.8e308, is read as inf: a "
+                        "JSON one too)" if isinstance(value, float) and math.isinf(value) else ""))
     check_target(spec, score, where, trained)
     return score
 

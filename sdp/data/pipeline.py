@@ -35,7 +35,7 @@ def build_data(cfg: Any, task: TaskSpec, tokenizer, accelerator) -> RunData:
         raw = loaded.datasets
         tokenized = tokenize_splits(raw, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir)
         token_ids = warn_token_repeats(task, raw, tokenized, cfg.task.max_seq_length, loaded.file_rows,
-                                       loaded.text_checked, loaded.labels_checked)  # rows read alike (round 35, lt1)
+                                       loaded.text_checked, loaded.labels_checked, tokenizer)  # (round 35, lt1)
     train = tokenized[task.train_split]
     if len(train) < cfg.train.batch_size:
         raise ConfigError(

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass
 class SplitRows:
@@ -140,16 +142,25 @@ def check_target(task: TaskSpec, score: float, where: str, trained: bool = False
     one past float32's range, in which targets are stored: `1e39` became inf there, and pearson 0.00 (probe round 40,
     bg1); and a ``trained`` one whose squared error (the loss) would pass it: above ~1.8e19 the run failed at its first
     update with a non-finite loss that named no row (round 40, noticed)."""
-    if abs(score) > 3.4028234663852886e38:
-        raise DataError(f"{where}: target {score:g} is past the float32 range targets are stored in (|x| <= 3.4e38): "
-                        "it would be read as inf")
+    with np.errstate(over="ignore"):  # the cast's own warning: said below, in one line
+        to_inf = bool(np.isinf(np.float32(score)))
+    if to_inf:  # not float32's largest value: 3.40282356e38 reads as it (probe round 41, tg1)
+        raise DataError(f"{where}: target {shown(score)} is past the float32 range targets are stored in "
+                        "(its largest value is 3.4028235e38): it would be read as inf")
     if trained and abs(score) > TRAINED_TARGET_LIMIT:
-        raise DataError(f"{where}: target {score:g} is too large to train on (|x| <= {TRAINED_TARGET_LIMIT:g}): its "
+        raise DataError(f"{where}: target {shown(score)} is too large to train on (|x| <= {TRAINED_TARGET_LIMIT:g}): its "
                         "squared error, summed over a batch for the loss, passes float32's range; rescale the targets "
                         "(Pearson and Spearman do not change with their scale)")
     if task.target_range is not None and not task.target_range[0] <= score <= task.target_range[1]:
         low, high = task.target_range
-        raise DataError(f"{where}: target {score:g} is outside task {task.name!r}'s range [{low:g}, {high:g}]")
+        raise DataError(f"{where}: target {shown(score)} is outside task {task.name!r}'s range [{low:g}, {high:g}]")
+
+
+def shown(score: float) -> str:
+    """A target as written, to the digit that matters: `:g` printed 5.0000001 as `5`, "outside [0, 5]" (probe round
+    41, tg2); 500.0 is `500`."""
+    text = repr(float(score))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def grouping_hint(value: object) -> str:

@@ -61,11 +61,13 @@ def token_digests(ds: Any) -> np.ndarray:
 
 
 def warn_token_repeats(task: Any, raw: Any, tokenized: Any, max_seq_length: int, file_rows: dict | None = None,
-                       text_checked: frozenset = frozenset(), labels_checked: frozenset = frozenset()) -> np.ndarray:
+                       text_checked: frozenset = frozenset(), labels_checked: frozenset = frozenset(),
+                       tokenizer: Any = None) -> np.ndarray:
     """sdp-run: each eval split's rows whose tokens are a training row's. Those whose texts are a training row's too
     are said by the text checks where a split had them (``text_checked``: LoadedSplits.text_checked), and here
     where it had none (a Hub or plug-in source: review of 432f075); ``file_rows``: a sampled split's rows in its file.
-    Returns the training rows' token hashes (unique), for the run's ROW_KEYS_FILE: hashed once."""
+    Returns the training rows' token hashes (unique), for the run's ROW_KEYS_FILE: hashed once. ``tokenizer``: the
+    run's, to tell the rows cut at the length from those read whole (:func:`_reach`)."""
     train = tokenized.get(task.train_split) if hasattr(tokenized, "get") else None
     if train is None:
         return np.zeros(0, dtype="<u8")
@@ -75,32 +77,39 @@ def warn_token_repeats(task: Any, raw: Any, tokenized: Any, max_seq_length: int,
     for split in task.eval_splits:
         if not fields or split not in tokenized or not len(tokenized[split]):
             continue
-        twins = np.flatnonzero(np.isin(token_digests(tokenized[split]), digests)).tolist()
+        hashed = token_digests(tokenized[split])
+        twins = np.flatnonzero(np.isin(hashed, digests)).tolist()
         if twins and said is None:  # one set: a twin group's keys per row was quadratic on templated rows (review)
             said = row_keys(raw[task.train_split], fields)
         same_text = [tuple(text_key(raw[split][r][f]) for f in fields) in said for r in twins]
         where = f"task {task.name}, split {split}"
         if token_only := [r + 1 for r, same in zip(twins, same_text) if not same]:
-            log.warning(_said(in_file(token_only, split, file_rows), tokenized[split], token_only, where,
-                              max_seq_length, "a training row", of=_of(task, split, file_rows)))
+            wanted = hashed[np.asarray(token_only) - 1]
+            partners = _rows_by_hash(digests, wanted)
+            reach = _reach(tokenizer, raw[split], fields, tokenized[split], token_only, max_seq_length,
+                           [partners[int(h)] for h in wanted.tolist()], raw[task.train_split])
+            log.warning(_said(in_file(token_only, split, file_rows), tokenized[split], reach, where, max_seq_length,
+                              "a training row", of=_of(task, split, file_rows)))
         if split not in text_checked and (repeats := in_file([r + 1 for r, same in zip(twins, same_text) if same],
                                                               split, file_rows)):
             log.warning("%s: %d of %d rows repeat a row trained on (the same %s, up to letter case, spacing, accents, "
                         "invisible characters and Unicode form; rows %s%s, counted from 1): their score is partly a "
                         "training score; score rows the model never read", where, len(repeats),
                         len(tokenized[split]), ", ".join(fields), repeats[:5], _of(task, split, file_rows))
-    warn_dev_twins(task, raw, tokenized, max_seq_length, file_rows)
-    warn_label_twins(task, raw, tokenized, max_seq_length, file_rows, labels_checked, {task.train_split: digests})
+    warn_dev_twins(task, raw, tokenized, max_seq_length, file_rows, tokenizer)
+    warn_label_twins(task, raw, tokenized, max_seq_length, file_rows, labels_checked, {task.train_split: digests},
+                     tokenizer)
     return np.unique(digests)
 
 
 def warn_tokens_among(task: Any, raw: Any, tokenized: Any, hashes: Any, max_seq_length: int,
-                      file_rows: dict | None = None, labels_checked: frozenset = frozenset()) -> None:
+                      file_rows: dict | None = None, labels_checked: frozenset = frozenset(),
+                      tokenizer: Any = None) -> None:
     """sdp-eval: the rows of each scored split whose tokens are a training row's, by the hashes of the model's
     ROW_KEYS_FILE (None: none to read), and whose texts are not (those are said already: scored_rows.warn_rows_among);
     a test split's rows read as dev rows (warn_dev_twins), a split's read alike under two labels (warn_label_twins)."""
-    warn_dev_twins(task, raw, tokenized, max_seq_length, file_rows)
-    warn_label_twins(task, raw, tokenized, max_seq_length, file_rows, labels_checked)
+    warn_dev_twins(task, raw, tokenized, max_seq_length, file_rows, tokenizer)
+    warn_label_twins(task, raw, tokenized, max_seq_length, file_rows, labels_checked, tokenizer=tokenizer)
     for split, ds in tokenized.items() if hashes is not None else ():
         if not len(ds):
             continue
@@ -110,33 +119,40 @@ def warn_tokens_among(task: Any, raw: Any, tokenized: Any, hashes: Any, max_seq_
             hit = hit[~np.isin(row_digests(raw[split].select(hit.tolist()), fields), hashes)]
         if len(hit):
             positions = [int(r) + 1 for r in hit]
-            log.warning("sdp-eval: " + _said(in_file(positions, split, file_rows), ds, positions, f"split {split}",
+            reach = _reach(tokenizer, raw[split], fields, ds, positions, max_seq_length)  # the trained rows: hashes
+            log.warning("sdp-eval: " + _said(in_file(positions, split, file_rows), ds, reach, f"split {split}",
                                              max_seq_length, "rows model_dir was trained on (its sdp_training_rows.u64)",
                                              of=_of(task, split, file_rows)))
 
 
-def warn_dev_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, file_rows: dict | None = None) -> None:
+def warn_dev_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, file_rows: dict | None = None,
+                   tokenizer: Any = None) -> None:
     """A test split's rows whose token ids are a dev row's, their texts not (the text checks say those): a test file of
     the dev rows differing only past task.max_seq_length was reported as a second, independent score, 98 of its 120
     rows the dev rows again as the model read them (probe round 37, tc1; sdp-eval, tc2)."""
     test, dev = (tokenized.get(s) if hasattr(tokenized, "get") else None for s in ("test", "validation"))
     if test is None or dev is None or not len(test) or not len(dev):
         return
-    twins = np.flatnonzero(np.isin(token_digests(test), token_digests(dev)))
+    dev_hashed, test_hashed = token_digests(dev), token_digests(test)
+    twins = np.flatnonzero(np.isin(test_hashed, dev_hashed))
     fields = [f for f in task.text_fields if f in raw["test"].column_names and f in raw["validation"].column_names]
     if len(twins) and fields:
         twins = twins[~np.isin(row_digests(raw["test"].select(twins.tolist()), fields),
                                row_digests(raw["validation"], fields))]
     if len(twins):
         positions = [int(r) + 1 for r in twins]
-        log.warning(_said(in_file(positions, "test", file_rows), test, positions, f"task {task.name}, split test",
+        wanted = test_hashed[twins]
+        partners = _rows_by_hash(dev_hashed, wanted)
+        reach = _reach(tokenizer, raw["test"], fields, test, positions, max_seq_length,
+                       [partners[int(h)] for h in wanted.tolist()], raw["validation"])
+        log.warning(_said(in_file(positions, "test", file_rows), test, reach, f"task {task.name}, split test",
                           max_seq_length, "rows of split validation", "their score is partly a dev score: the test "
                           "score reports dev rows again; give test rows that are no dev rows",
                           _of(task, "test", file_rows)))
 
 
 def warn_label_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, file_rows: dict | None,
-                     labels_checked: frozenset, digests: dict | None = None) -> None:
+                     labels_checked: frozenset, digests: dict | None = None, tokenizer: Any = None) -> None:
     """Rows of one split that the model reads as one input (the same token ids) under two labels, their texts not
     alike: a training file's rows differing only past task.max_seq_length were trained under both labels, a dev or test
     file's scored as if a prediction could score both, with no word, while the same rows written alike are said by
@@ -174,7 +190,10 @@ def warn_label_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, f
                             _of(task, split, file_rows), _both(task, split))
         if twins:
             positions = [i + 1 for i in twins]
-            log.warning(_said(in_file(positions, split, file_rows), ds, positions, f"task {task.name}, split {split}",
+            by_input = _rows_by_hash(group.astype(np.int64), group[twins])  # each row's twins: its input's rows
+            members = [by_input[int(group[i])] for i in twins]
+            reach = _reach(tokenizer, raw[split], fields, ds, positions, max_seq_length, members, raw[split])
+            log.warning(_said(in_file(positions, split, file_rows), ds, reach, f"task {task.name}, split {split}",
                               max_seq_length, "another row of the split under another label",
                               f"{_both(task, split)}; check their labels", _of(task, split, file_rows)))
 
@@ -189,20 +208,61 @@ def _both(task: Any, split: str) -> str:
     return "the model is trained on both labels" if split == task.train_split else "no prediction scores both"
 
 
-def _said(rows: list[int], ds: Any, positions: list[int], where: str, length: int, whose: str,
-          then: str = "their score is partly a training score; score rows the model never read", of: str = "") -> str:
-    """The warning for token twins ``rows`` (as named: file rows), at ``positions`` of tokenised ``ds`` (from 1):
-    how many were cut at the length, and how many read whole (the tokenizer set aside what differs, or read it as
-    one unknown token: 'great 😀' and 'great 😡' are one input to MiniLM)."""
+def _reach(tokenizer: Any, split_rows: Any, fields: list[str], ds: Any, positions: list[int], length: int,
+           partners: list | None = None, partner_rows: Any = None) -> list[str]:
+    """For each twin at ``positions`` (from 1) of tokenised ``ds``: "cut" where it or a twin of it went on past
+    ``length`` tokens (they differ past the cut), "whole" where both were read whole (they differ in what the
+    tokenizer sets aside or reads as one unknown token), "edge" where it is exactly ``length`` tokens long and its
+    twin's length is not known. ``partners``: each twin's twins, as rows (from 0) of ``partner_rows`` (None: known only
+    by hash); both rows' lengths uncut from their texts, by ``tokenizer``: two rows exactly ``length`` long differing
+    in an unknown token were said to differ past the cut (probe round 41, tw1-tw7). Without a tokenizer, a row
+    exactly ``length`` long is an "edge"."""
     import pyarrow.compute as pc
 
-    lengths = pc.list_value_length(_table(ds, ["input_ids"]).column("input_ids")).to_numpy(zero_copy_only=False)
-    cut = int(np.sum(lengths[np.asarray(positions) - 1] >= int(length)))
-    # a row exactly that long was not cut, though its twin was: "2 cut" of one (probe round 40, pt1)
-    why = [f"{cut} at task.max_seq_length={length} tokens (cut there, or exactly that long), differing past it",
-           f"{len(rows) - cut} read whole, differing in what the tokenizer sets aside or reads as an unknown token"]
-    why = [said for said, count in zip(why, (cut, len(rows) - cut)) if count]
+    at = pc.list_value_length(_table(ds, ["input_ids"]).column("input_ids")).to_numpy(zero_copy_only=False)
+    at = at[np.asarray(positions, dtype=np.int64) - 1]
+    if tokenizer is None or not fields:
+        return ["edge" if n >= length else "whole" for n in at]
+    own = _uncut(tokenizer, split_rows, fields, [p - 1 for p in positions])
+    if partners is None or partner_rows is None:
+        return ["cut" if n > length else "edge" if n == length else "whole" for n in own]
+    chosen = [[int(r) for r in rows[:8]] for rows in partners]  # a few of each row's twins: they are one input
+    needed = sorted({r for rows in chosen for r in rows})
+    uncut = dict(zip(needed, _uncut(tokenizer, partner_rows, fields, needed).tolist()))  # one tokenizer call
+    return ["cut" if n > length or any(uncut[r] > length for r in rows) else "whole" for n, rows in zip(own, chosen)]
+
+
+def _rows_by_hash(hashes: np.ndarray, wanted: np.ndarray) -> dict[int, np.ndarray]:
+    """Rows (from 0) of each ``wanted`` hash among ``hashes``: one pass, not one per twin (a split of 400k rows)."""
+    hits = np.flatnonzero(np.isin(hashes, wanted))
+    by: dict[int, list[int]] = {}
+    for row, value in zip(hits.tolist(), hashes[hits].tolist()):
+        by.setdefault(value, []).append(row)
+    return {value: np.asarray(rows) for value, rows in by.items()}
+
+
+def _uncut(tokenizer: Any, rows: Any, fields: list[str], which: list[int]) -> np.ndarray:
+    """The token counts of ``rows``' rows ``which`` (from 0), tokenised as a run tokenises them, not cut."""
+    if not which:
+        return np.zeros(0, dtype=np.int64)
+    chosen = rows.select(which)
+    ids = tokenizer(*[list(chosen[f]) for f in fields], truncation=False, verbose=False)["input_ids"]
+    return np.array([len(row) for row in ids], dtype=np.int64)
+
+
+def _said(rows: list[int], ds: Any, reach: list[str], where: str, length: int, whose: str,
+          then: str = "their score is partly a training score; score rows the model never read", of: str = "") -> str:
+    """The warning for token twins ``rows`` (as named: file rows) of tokenised ``ds``, each cut at the length, read
+    whole or at its edge (:func:`_reach`): 'great 😀' and 'great 😡' are one input to MiniLM."""
+    count = {kind: reach.count(kind) for kind in ("cut", "edge", "whole")}
+    why = {"cut": f"{count['cut']} differing past task.max_seq_length={length} tokens, where they or their twins were "
+                  "cut",
+           "edge": f"{count['edge']} exactly task.max_seq_length={length} tokens long, differing past it from a longer "
+                   "twin or in what the tokenizer sets aside",
+           "whole": f"{count['whole']} read whole, differing in what the tokenizer sets aside or reads as an unknown "
+                    "token"}
+    said = [why[kind] for kind in why if count[kind]]
     return (f"{where}: {len(rows)} of {len(ds)} rows are {whose} as the model reads them: the same token ids, their "
-            f"texts differing only where the model does not read them ({'; '.join(why)}; rows {rows[:5]}{of}, counted "
+            f"texts differing only where the model does not read them ({'; '.join(said)}; rows {rows[:5]}{of}, counted "
             f"from 1): {then}"
-            + (" (or raise task.max_seq_length)" if cut else ""))
+            + (" (or raise task.max_seq_length)" if count["cut"] or count["edge"] else ""))

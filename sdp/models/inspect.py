@@ -236,7 +236,7 @@ def check_pretrained_dir(model_cfg: Any) -> None:
     if not source or model_cfg.get("package") or model_cfg.get("architecture") or not looks_local(str(source)):
         return
     path = check_model_dir(Path(str(source)).expanduser(), "model.pretrained")
-    check_id2label(read_config(path), f"model.pretrained {str(source)!r}", names=False)  # a traceback in transformers
+    check_id2label(read_config(path), f"model.pretrained {str(source)!r}", outputs=False)  # a traceback in transformers
     if model_cfg.get("tokenizer") is None and not any((path / f).is_file() for f in VOCAB_FILES):
         raise ModelLoadError(
             f"model.pretrained {str(source)!r} has no tokenizer files (none of {list(VOCAB_FILES)}; "
@@ -295,24 +295,41 @@ def length_error(key: str, value: int, config: dict[str, Any], what: str) -> str
             f"allowed: 1..{limit}")
 
 
-def check_id2label(config: dict[str, Any] | None, where: str, names: bool = True) -> None:
-    """config.json's id2label, read as transformers reads it: ids that are whole numbers, and (``names``) no class
-    named twice (LABEL_i too), else a ModelLoadError naming ``where``. The one check of sdp-eval, sdp-predict
-    (saved_model.py), sdp-export, a dense.checkpoint and a prune.teacher_checkpoint (validate.py); of a
-    model.pretrained folder the ids only (a run gives the model the task's own names)."""
+def check_id2label(config: dict[str, Any] | None, where: str, outputs: bool = True) -> None:
+    """config.json's id2label, read as transformers reads it: ids that are whole numbers, else a ModelLoadError naming
+    ``where``. Where it names the model's ``outputs`` (sdp-eval, sdp-predict: saved_model.py; sdp-export; a
+    dense.checkpoint and a prune.teacher_checkpoint: validate.py), also one id per output, 0 to N-1 (sdp names output
+    i by the i-th id in order: `{-1: neg, 0: pos}` named output 0 `neg`, which the folder calls `pos`; probe round 41,
+    id1-id3), and no class named twice (LABEL_i too). Of a model.pretrained folder the ids only: a run gives the model
+    the task's own names."""
+    if config is not None and not isinstance(config, dict):  # a JSON list: .get was an AttributeError traceback
+        raise ModelLoadError(f"{where}: config.json is not a JSON object of a model's settings")
     id2label = (config or {}).get("id2label") or {}
-    bad = [str(k) for k in id2label if not re.fullmatch(r"-?\d+", str(k), re.ASCII)] if isinstance(
-        id2label, dict) else None
+    bad = [str(k) for k in id2label if _whole_number(k) is None] if isinstance(id2label, dict) else None
     if bad or bad is None:  # transformers' own reading of such a config.json is a traceback
         raise ModelLoadError(f"{where}: config.json id2label " + (
-            f"has ids that are not numbers ({bad[:4]})" if bad else "is not an object of id: name") +
+            f"has ids that are not whole numbers ({bad[:4]})" if bad else "is not an object of id: name") +
             "; give each output's id as a number, with its class name")
+    if not outputs:
+        return
+    ids = sorted(int(k) for k in id2label)
+    if ids != list(range(len(ids))):
+        raise ModelLoadError(f"{where}: config.json id2label has the ids {ids[:8]}, not one per output from 0 to "
+                             f"{len(ids) - 1}: output i is named by id i; give each output's id, 0 to {len(ids) - 1}")
     named = [str(id2label[k]) for k in sorted(id2label, key=int)]  # the raw names (label_names leaves LABEL_i out)
-    if names and (twice := sorted({n for n in named if named.count(n) > 1})):  # sdp-predict labelled with it,
-        # unchecked; sdp-eval blamed a task.label_names the user never gave (probe round 40, dup1, dup2)
+    if twice := sorted({n for n in named if named.count(n) > 1}):  # sdp-predict labelled with it, unchecked; sdp-eval
+        # blamed a task.label_names the user never gave (probe round 40, dup1, dup2)
         raise ModelLoadError(f"{where}: config.json id2label names {', '.join(map(repr, twice))} more than once "
                              f"({named}): two outputs of one name cannot be told apart; give each class its own name "
                              "there")
+
+
+def _whole_number(key: Any) -> int | None:
+    """An id2label key as transformers reads it (``int()``: '+1', '١' too), or None (`'²'`, '1.0', 'a')."""
+    try:
+        return int(str(key))
+    except ValueError:
+        return None
 
 
 def label_names(config: dict[str, Any]) -> list[str] | None:

@@ -60,7 +60,8 @@ def _write_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, message: 
         return
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     atomic_write(run_dir / "error.txt", lambda p: p.write_text(text))
-    if lock_held and stopped_by_signal(run_dir, f"{type(exc).__name__}: {exc}"):  # rank 0's error is another rank's stop signal: resumable, as its own
+    # rank 0's error is another rank's stop signal: resumable, as rank 0's own signal is
+    if lock_held and stopped_by_signal(run_dir, f"{type(exc).__name__}: {exc}"):
         write_json(run_dir / "metrics.json", {"status": "interrupted", "error": message, "phase": "between updates"})
         return
     record: dict[str, Any] = {"status": "failed", "error": message, "error_type": type(exc).__name__,

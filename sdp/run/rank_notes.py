@@ -14,9 +14,9 @@ from sdp.run.launch import launcher_rank, launcher_world_size
 
 PREFIX, SUFFIX = "rank-", ".error"  # <run dir>/rank-1.error
 # What rank 0 meets when a peer process is gone: gloo's words (in an error that names gloo: a Hub download's
-# "Connection reset by peer" is no peer rank's), NCCL's, torch.distributed's own error types
+# "Connection reset by peer" is no peer rank's), NCCL's for a lost peer (its other errors, out of memory, are rank 0's)
 GLOO_PEER_LOST = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "Read error")
-DIST_ERRORS = ("DistBackendError", "DistNetworkError", "NCCL communicator was aborted", "NCCL error")
+NCCL_PEER_LOST = ("remote process exited", "ncclRemoteError", "communicator was aborted")  # not rank 0's own NCCL error
 
 
 def note_rank_stop(run_dir: str | Path, what: str) -> None:
@@ -37,15 +37,17 @@ STOPPED_BY_SIGNAL = "interrupted by "  # how a rank's note of a stop signal begi
 def peer_lost(message: str) -> bool:
     """Whether rank 0's error ``message`` is a peer process gone (torch.distributed's, not a network fault's)."""
     return ("gloo" in message and any(words in message for words in GLOO_PEER_LOST)) or any(
-        words in message for words in DIST_ERRORS)
+        words in message for words in NCCL_PEER_LOST)
 
 
 def stopped_by_signal(run_dir: str | Path, message: str) -> bool:
-    """Whether the run was stopped, not failed: every other rank that left a note noted a stop signal, and rank 0's
-    own error ``message`` is their leaving (gloo's ``Connection closed by peer``). It resumes from its newest
-    checkpoint. A rank's error beside them (out of memory, then the launcher's SIGTERM to the rest) is a failure."""
-    notes = _notes(run_dir)
-    return bool(notes) and all(text.startswith(STOPPED_BY_SIGNAL) for _, text in notes) and peer_lost(message)
+    """Whether the run was stopped, not failed: a rank noted a stop signal, every other note is one too or its peer's
+    leaving (of three ranks, rank 2 meets rank 1's leaving as rank 0 does), and rank 0's own error ``message`` is
+    their leaving (gloo's ``Connection closed by peer``). It resumes from its newest checkpoint. A rank's error beside
+    them (out of memory, then the launcher's SIGTERM to the rest) is a failure."""
+    notes = [text for _, text in _notes(run_dir)]
+    stops = [text.startswith(STOPPED_BY_SIGNAL) for text in notes]
+    return any(stops) and all(stop or peer_lost(text) for stop, text in zip(stops, notes)) and peer_lost(message)
 
 
 def with_peer_stops(run_dir: str | Path, message: str) -> str:

@@ -1,0 +1,180 @@
+"""Probe round 41 (docs/probe_round41.md, a deciding round; probe only): its findings, fixed by the lead. Each test
+fails on 5374998 (the round's BASE) and passes after its fix. Hand-written files and tiny models, offline."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from records import write_csv
+from test_probe_round32 import _classifier
+from test_probe_round33 import _eval
+from test_probe_round37 import _custom, _said
+from test_round38_found import _run_data
+
+
+def test_rows_exactly_at_the_length_differing_in_an_unknown_token_are_read_whole(tmp_path, caplog, tokenizer):
+    """tw1-tw7: rows of one input under two labels (or a dev row of a training row's input, a test row of a dev row's),
+    each exactly task.max_seq_length tokens and differing at an [UNK] (an emoji), were said to be "at
+    task.max_seq_length ... differing past it ... (or raise task.max_seq_length)": the count was by the cut ids'
+    length alone. Each row's length uncut (and its twins') decides now."""
+    text = "film one was good"
+    assert len(tokenizer(text + " 😀")["input_ids"]) == 7  # [CLS] film one was good [UNK] [SEP]: read whole at 7
+    filler = [(f"film number {i} here", ("pos", "neg")[i % 2]) for i in range(10)]
+    train = [*filler, (text + " 😀", "pos"), (text + " 😡", "neg")]
+    test = write_csv(tmp_path / "te.csv", [("another film", "pos"), (text + " 🙄", "neg")])
+    cfg = _custom(tmp_path, train, [(text + " 🙂", "pos"), ("a dev row", "neg"), ("a dev row 😀", "pos")],
+                  "task.max_seq_length=7", f"task.test_file={test}")
+    said = _said(caplog, lambda: _run_data(cfg, tokenizer, tmp_path / "c"), "as the model reads them")
+    lines = said.splitlines()
+    assert len(lines) == 4, said  # training rows under two labels; a dev and a test row of their input; test of dev
+    assert all("read whole, differing in what the tokenizer sets aside or reads as an unknown token" in line
+               and "differing past" not in line and "raise task.max_seq_length" not in line for line in lines), said
+
+    # the same rows where one goes on past the cut: that pair differs past it, said with the advice
+    train = [*filler, (text + " 😀", "pos"), (text + " 😀 and a long tail", "neg")]
+    cfg = _custom(tmp_path, train, [("a dev row", "neg"), ("another", "pos")], "task.max_seq_length=7")
+    said = _said(caplog, lambda: _run_data(cfg, tokenizer, tmp_path / "c2"), "under another label")
+    assert "2 differing past task.max_seq_length=7 tokens, where they or their twins were cut" in said, said
+    assert "(or raise task.max_seq_length)" in said, said
+
+
+def test_a_row_exactly_at_the_length_whose_twin_is_known_by_hash_only_is_said_to_be_either(tmp_path, tokenizer):
+    """tw5: against a model's row hashes (sdp-eval away from the run) a twin's length is not known: a row exactly
+    task.max_seq_length long differs past the cut from a longer training row, or in what the tokenizer sets aside."""
+    import datasets
+
+    from sdp.data.token_repeats import _reach, _said
+
+    rows = datasets.Dataset.from_dict({"text": ["film one was good 😀", "film one", "film one was good and more"]})
+    ds = datasets.Dataset.from_dict({"input_ids": [tokenizer(t, truncation=True, max_length=7)["input_ids"]
+                                                   for t in rows["text"]]})
+    reach = _reach(tokenizer, rows, ["text"], ds, [1, 2, 3], 7)
+    assert reach == ["edge", "whole", "cut"], reach
+    text = _said([1, 2, 3], ds, reach, "split validation", 7, "rows model_dir was trained on")
+    assert "1 exactly task.max_seq_length=7 tokens long, differing past it from a longer twin or in what the " \
+           "tokenizer sets aside" in text and "(or raise task.max_seq_length)" in text, text
+
+
+def _overflowing(tokenizer, path):
+    """A classifier whose weights are finite and whose outputs are NaN for every input (nf1, nf2): word embeddings of
+    3e38, whose LayerNorm overflows (their mean is inf)."""
+    from safetensors.torch import load_file, save_file
+
+    model = _classifier(tokenizer, path)
+    weights = load_file(str(model / "model.safetensors"))
+    name = next(n for n in weights if n.endswith("word_embeddings.weight"))
+    weights[name][:] = 3e38
+    assert all(bool(w.isfinite().all()) for w in weights.values())
+    save_file(weights, str(model / "model.safetensors"), metadata={"format": "pt"})
+    return model
+
+
+def test_a_model_whose_outputs_are_not_finite_is_not_scored_or_used_to_label(tmp_path, tokenizer):
+    """nf1-nf5: finite weights, NaN outputs: sdp-eval scored the argmax of NaN (the first class: 52.50, the `neg`
+    share), sdp-predict printed `neg` for every row, and a dense.checkpoint so made was scored 0.53125 before its
+    pruning stage failed at step 0."""
+    from sdp.metrics import NonFiniteOutputError
+    from sdp.prediction import predict_labels
+    from sdp.saved_model import load_saved_model
+
+    model = _overflowing(tokenizer, tmp_path / "m")
+    dev = write_csv(tmp_path / "dv.csv", [(f"a dev text {i}", ("neg", "pos")[i % 2]) for i in range(8)])
+    with pytest.raises(NonFiniteOutputError, match=r"model_dir gives outputs that are not finite \(NaN or inf\) for 8 "
+                                                   r"of 8 rows of split validation"):
+        _eval(tmp_path, model, "nf1", dev)
+    saved = load_saved_model(model, cpu=True)
+    with pytest.raises(NonFiniteOutputError, match=r"for 2 of 2 rows of the input \(rows 1-2\)"):
+        list(predict_labels(saved, [("a great film",), ("awful",)], 64, 32))
+
+
+def test_a_runs_evaluation_of_outputs_that_are_not_finite_names_it():
+    """nf5: in a run, the evaluation that meets them says which (the dense one), not a later non-finite loss."""
+    from sdp.metrics import NonFiniteOutputError, compute_metrics_noting
+
+    outputs = {"validation": (np.array([[np.nan, 1.0], [0.5, 0.2]]), np.array([0, 1]))}
+    with pytest.raises(NonFiniteOutputError, match=r"the model \(dense evaluation\) gives outputs that are not finite "
+                                                   r"\(NaN or inf\) for 1 of 2 rows of split validation"):
+        compute_metrics_noting(None, outputs, None, [], label="dense")
+
+
+@pytest.mark.parametrize("id2label", [{"-1": "neg", "0": "pos"}, {"1": "neg", "2": "pos"}, {"0": "neg", "2": "pos"}])
+def test_a_model_whose_ids_are_not_its_outputs_is_refused(tmp_path, tokenizer, id2label):
+    """id1-id3: ids -1/0, 1/2 or 0/2: sdp named output i by the i-th id in sorted order (`{-1: neg, 0: pos}` called
+    output 0 `neg`, which the folder calls `pos`), or named an output the folder names nowhere."""
+    from sdp.models.inspect import ModelLoadError
+    from sdp.saved_model import check_saved_model
+
+    model = _classifier(tokenizer, tmp_path / "m")
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**config, "id2label": id2label,
+                                                   "label2id": {v: int(k) for k, v in id2label.items()}}))
+    with pytest.raises(ModelLoadError, match=r"config.json id2label has the ids \[.*\], not one per output from 0 to 1"):
+        check_saved_model(model)
+
+
+def test_targets_at_float32s_edge_and_just_past_a_range_are_said_as_written(tmp_path):
+    """tg1: 3.40282356e38 (float32 reads it as its largest value) was refused as "would be read as inf"; tg2:
+    `5.0000001` was "target 5 is outside ... [0, 5]"; tg3: a JSON integer past float64 was "target inf", unexplained."""
+    from omegaconf import OmegaConf
+
+    from sdp.data.custom import custom_task
+    from sdp.data.tasks import DataError
+
+    rows = [(f"text {i}", str(i % 5)) for i in range(8)]
+    train = write_csv(tmp_path / "tr.csv", rows, header=("text", "score"))
+
+    def task(dev, **extra):
+        return OmegaConf.create({"name": "custom", "train_file": train, "validation_file": dev, "text_fields": ["text"],
+                                 "label_column": "score", "metric": "pearson_spearman", **extra})
+
+    edge = write_csv(tmp_path / "edge.csv", rows[:4] + [("big", "3.40282356e38")], header=("text", "score"))
+    assert custom_task(task(edge)).is_regression
+    past = write_csv(tmp_path / "past.csv", rows[:4] + [("big", "3.4028236e38")], header=("text", "score"))
+    with pytest.raises(DataError, match=r"target 3.4028236e\+38 is past the float32 range"):
+        custom_task(task(past))
+    just = write_csv(tmp_path / "just.csv", rows[:4] + [("top", "5.0000001")], header=("text", "score"))
+    with pytest.raises(DataError, match=r"target 5.0000001 is outside task 'custom''s range \[0, 5\]"):
+        custom_task(task(just, target_range=[0, 5]))
+    huge = tmp_path / "huge.jsonl"
+    huge.write_text("".join(json.dumps({"text": t, "score": float(s)}) + "\n" for t, s in rows[:4])
+                    + '{"text": "big", "score": 1' + "0" * 400 + "}\n")
+    with pytest.raises(DataError, match=r"target inf is not a finite number.*past float64's range"):
+        custom_task(task(str(huge)))
+
+
+def test_sdp_eval_says_why_an_override_of_another_type_is_refused():
+    """ov1: `sdp-eval ... max_eval_samples=true` said only "Error merging override max_eval_samples=true"."""
+    from sdp.cli.eval import compose_config
+
+    from sdp.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"Error merging override max_eval_samples=true: Value 'True' of type 'bool' "
+                                          r"could not be converted to Integer"):
+        compose_config(["max_eval_samples=true"])
+
+
+def test_a_failed_run_resumed_to_its_end_keeps_no_traceback_of_the_failure(tmp_path, data_dir, monkeypatch):
+    """er1: a run that failed in its pruning stage, launched again, resumed and completed; error.txt stayed beside the
+    completed record, holding the first launch's traceback."""
+    from test_probe_round39 import _run_config
+
+    from sdp.recipe import PruneRecipe
+    from sdp.sweep import run_job
+
+    cfg = _run_config("task=rte", f"data_dir={data_dir}", f"output_dir={tmp_path / 'run'}",
+                      f"cache_dir={tmp_path / 'c'}", "model=tiny-bert", "max_train_samples=16", "max_eval_samples=16",
+                      "task.max_seq_length=16", "dense.max_steps=2", "prune.max_steps=2", "train.batch_size=8")
+    real = PruneRecipe.prune_event
+
+    def fail(self, stage):
+        raise RuntimeError("a failure in the pruning stage")
+
+    monkeypatch.setattr(PruneRecipe, "prune_event", fail)
+    with pytest.raises(RuntimeError, match="a failure in the pruning stage"):
+        run_job(cfg)
+    assert (tmp_path / "run" / "error.txt").is_file()
+    monkeypatch.setattr(PruneRecipe, "prune_event", real)
+    assert run_job(cfg)["status"] == "completed"
+    assert not (tmp_path / "run" / "error.txt").exists()
