@@ -292,7 +292,7 @@ def length_error(key: str, value: int, config: dict[str, Any], what: str) -> str
     if limit is None or int(value) <= limit:
         return None
     return (f"{key}={value} is longer than {what} takes ({limit} positions, config.json max_position_embeddings); "
-            f"allowed: 1..{limit}")
+            f"allowed: at most {limit}")
 
 
 def check_id2label(config: dict[str, Any] | None, where: str, outputs: bool = True) -> None:

@@ -334,7 +334,7 @@ CASES = {
     "negative seed": (["seed=-1"], None, None, "ConfigError", "seed=-1 must be in [0, 4294967295]"),
     "max_seq_length beyond the position table": (["task.max_seq_length=1024"], None, None, "ConfigError",
                                                  "task.max_seq_length=1024 is longer than model=tiny-bert takes "
-                                                 "(512 positions, config.json max_position_embeddings); allowed: 1..512"),
+                                                 "(512 positions, config.json max_position_embeddings); allowed: at most 512"),
     "dense.checkpoint of another task": ([], None, _other_task_model, "ModelLoadError",
                                          "was fine-tuned for labels ['unacceptable', 'acceptable'], task 'rte' has "
                                          "['entailment', 'not_entailment']: it belongs to another task"),
