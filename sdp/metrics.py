@@ -44,13 +44,14 @@ class NonFiniteOutputError(ValueError):
 
 def check_outputs_finite(outputs: Any, who: str, where: str) -> None:
     """``outputs`` (rows x outputs) all finite, else a NonFiniteOutputError naming ``who`` and the rows' ``where``."""
-    rows = np.asarray(outputs, dtype=np.float64).reshape(len(outputs), -1)
+    rows = np.asarray(outputs, dtype=np.float64)
+    rows = rows.reshape(len(rows), -1) if rows.size else rows.reshape(len(rows), 0)  # no rows: nothing to check
     bad = int((~np.isfinite(rows).all(axis=1)).sum())
     if bad:
         raise NonFiniteOutputError(f"{who} gives outputs that are not finite (NaN or inf) for {bad} of {len(rows)} "
                                    f"rows of {where}: float32 arithmetic overflows in it (a damaged or diverged model, "
-                                   "its weights finite or not); a score of those rows would be that of a constant "
-                                   "prediction")
+                                   "its weights finite or not); a score of those rows would mean nothing (argmax "
+                                   "reads a NaN as the first class)")
 
 
 def _finite_or_zero(name: str, value: float) -> float:
