@@ -18,6 +18,11 @@ class ConfigError(ValueError):
     """One or more invalid config values (raised by sdp/validate.py and the checks of the modules it covers)."""
 
 
+class NonFiniteOutputError(ValueError):
+    """A model's outputs that are not finite (NaN or inf) on rows it scores, labels or teaches: argmax reads a NaN as
+    the first class, so a score of them means nothing (probe round 41, nf1-nf5; the teacher: its review)."""
+
+
 class SearchError(RuntimeError):
     """A hyperparameter search (hparams_search=optuna) that ended without a result (cli/run.py)."""
 
@@ -44,7 +49,7 @@ USER_ERRORS = frozenset({
     "CriterionScoresError",  # sdp/pruning/criteria/base.py (a criterion's scores that cannot be ranked)
     "CriterionScheduleError",  # sdp/pruning/criteria/base.py (a gradient criterion's event before any update)
     "TermValueError",  # sdp/objectives/objective.py (a loss term's value that is not a scalar of the student)
-    "NonFiniteOutputError",  # sdp/metrics.py (a model's outputs that are not finite: nothing to score)
+    "NonFiniteOutputError",  # above; sdp/metrics.py, sdp/objectives/teacher.py (outputs that are not finite)
 })
 
 

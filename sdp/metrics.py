@@ -23,6 +23,7 @@ from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, ndcg_sc
 
 from sdp.data.ranking import rankable_queries
 from sdp.data.tasks import TaskSpec, split_language
+from sdp.errors import NonFiniteOutputError
 
 __all__ = ["DegenerateMetricWarning", "REPORTED_SPLITS", "SPLIT_SUFFIXES", "compute_metrics", "glue_score", "metric_split"]
 
@@ -35,11 +36,6 @@ REPORTED_SPLITS: dict[str, str] = {"test": "test_"}
 
 class DegenerateMetricWarning(UserWarning):
     """A metric was undefined (constant inputs, or a value that is not finite) and reported as 0.0."""
-
-
-class NonFiniteOutputError(ValueError):
-    """A model's outputs that are not finite (NaN or inf) on rows it scores or labels: argmax reads a NaN as the first
-    class, so a score of them is that of a constant prediction (probe round 41, nf1-nf5)."""
 
 
 def check_outputs_finite(outputs: Any, who: str, where: str) -> None:

@@ -346,7 +346,8 @@ def predict_labels(saved: Any, texts: list[tuple[str, ...]], batch_size: int, ma
                               padding_side="right")
         with torch.no_grad():
             logits = saved.model(**{k: v.to(saved.device) for k, v in enc.items()}).logits.float().cpu()
-        check_outputs_finite(logits.numpy(), "model_dir", f"the input (rows {start + 1}-{start + len(chunk)})")
+        check_outputs_finite(logits.numpy(), "model_dir", f"the batch of the input's rows {start + 1}-"
+                             f"{start + len(chunk)} (no later row was run)")
         if saved.is_regression:
             yield from (f"{float(v):.6g}" for v in logits[:, 0])
         else:

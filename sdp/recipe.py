@@ -242,8 +242,8 @@ class PruneRecipe:
             # Held-out CC(student, teacher), both dropout-free; the teacher is the unpruned network only for
             # prune.teacher=frozen (refresh: the last refreshed one; checkpoint: the given model).
             batches = ordered_batches(self.datasets[split], self.collator, cfg.train.batch_size, self.accelerator.device)
-            self.extra_analysis["cross_correlation"] = {"split": split, "teacher": cfg.prune.teacher,
-                                                        **dev_cross_correlation(student, self.teacher.model, batches, rep)}
+            cc = dev_cross_correlation(student, self.teacher.model, batches, rep, self.teacher.source)
+            self.extra_analysis["cross_correlation"] = {"split": split, "teacher": cfg.prune.teacher, **cc}
         metrics = self.evaluate("final")
         log.info("pruned %s: %s", self.task.scored_splits(), metrics)
         self._measure_separability("final")

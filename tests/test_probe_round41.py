@@ -85,7 +85,7 @@ def test_a_model_whose_outputs_are_not_finite_is_not_scored_or_used_to_label(tmp
                                                    r"of 8 rows of split validation"):
         _eval(tmp_path, model, "nf1", dev)
     saved = load_saved_model(model, cpu=True)
-    with pytest.raises(NonFiniteOutputError, match=r"for 2 of 2 rows of the input \(rows 1-2\)"):
+    with pytest.raises(NonFiniteOutputError, match=r"for 2 of 2 rows of the batch of the input's rows 1-2"):
         list(predict_labels(saved, [("a great film",), ("awful",)], 64, 32))
 
 
@@ -178,3 +178,70 @@ def test_a_failed_run_resumed_to_its_end_keeps_no_traceback_of_the_failure(tmp_p
     monkeypatch.setattr(PruneRecipe, "prune_event", real)
     assert run_job(cfg)["status"] == "completed"
     assert not (tmp_path / "run" / "error.txt").exists()
+
+
+def test_review_a_twin_of_the_same_label_parts_no_one_and_every_twin_is_looked_at(tmp_path, caplog, tokenizer):
+    """Review of the tw fix: a row's twins of its own label decided whether it "differs past the cut" (rows 11 and 12,
+    read whole, were said so beside row 13, cut, of row 11's label), and only 8 twins of a row were looked at (9 rows
+    read whole beside a 10th, cut, of the other label were said to be read whole)."""
+    text = "film one was good"
+    filler = [(f"film number {i} here", ("pos", "neg")[i % 2]) for i in range(10)]
+    train = [*filler, (text + " 😀", "pos"), (text + " 😡", "neg"), (text + " 😀 and a long tail", "pos")]
+    cfg = _custom(tmp_path, train, [("a dev row", "neg"), ("another", "pos")], "task.max_seq_length=7")
+    said = _said(caplog, lambda: _run_data(cfg, tokenizer, tmp_path / "c"), "under another label")
+    # 11 (pos) and 12 (neg) are one input read whole; 12 and 13 (pos, cut) differ past the cut
+    assert "2 differing past task.max_seq_length=7 tokens, where they or their twins were cut; 1 read whole" in said
+    emoji = ["😀", "😡", "🙂", "🙄", "😂", "😍", "😎", "😭", "😱"]
+    train = [*filler, *((f"{text} {e}", "pos") for e in emoji), (text + " 😀 and a long tail", "neg")]
+    cfg = _custom(tmp_path, train, [("a dev row", "neg"), ("another", "pos")], "task.max_seq_length=7")
+    said = _said(caplog, lambda: _run_data(cfg, tokenizer, tmp_path / "c2"), "under another label")
+    assert "(10 differing past task.max_seq_length=7 tokens, where they or their twins were cut;" in said, said
+
+
+def test_review_a_teacher_whose_outputs_are_not_finite_is_named(tmp_path, tokenizer):
+    """Review of the nf fix: a prune.teacher_checkpoint whose weights are finite and whose outputs are not made KD's loss
+    NaN ("non-finite loss nan at optimizer step 0"), and with method=mp the held-out CC was NaN in metrics.json."""
+    import torch
+    from omegaconf import OmegaConf
+    from transformers import AutoModelForSequenceClassification
+
+    from sdp.errors import NonFiniteOutputError
+    from sdp.objectives.monitor import dev_cross_correlation
+    from sdp.objectives.teacher import build_teacher
+
+    bad = AutoModelForSequenceClassification.from_pretrained(str(_overflowing(tokenizer, tmp_path / "t")))
+    good = AutoModelForSequenceClassification.from_pretrained(str(_classifier(tokenizer, tmp_path / "s")))
+    enc = tokenizer(["a great film", "awful"], padding=True, return_tensors="pt")
+    batch = {**enc, "labels": torch.tensor([1, 0]), "idx": torch.tensor([0, 1])}
+    cfg = OmegaConf.create({"teacher": "checkpoint", "teacher_checkpoint": str(tmp_path / "t"), "teacher_cache": "off"})
+    teacher = build_teacher(good, cfg, ("logits",), False, 2, tmp_path / "cache", 0, lambda: bad)
+    with pytest.raises(NonFiniteOutputError, match=r"the teacher \(prune.teacher_checkpoint '.*t'\) gives outputs that "
+                                                   r"are not finite \(NaN or inf\) for 2 of 2 rows of a training batch"):
+        teacher.outputs(batch)
+    with pytest.raises(NonFiniteOutputError, match=r"the teacher \(x\) gives outputs .* of a held-out batch \(cls\)"):
+        dev_cross_correlation(good, bad, [batch], "cls", "the teacher (x)")
+
+
+@pytest.mark.parametrize("extra,refused", [("max_train_samples=4", {2, 4, 6, 7}),
+                                           ("task.validation_from_train=0.3", {0, 1, 3, 5, 7, 8, 9})])
+def test_review_the_training_target_bound_reads_the_rows_trained_on(tmp_path, extra, refused):
+    """A training file's target too large to train on is refused where the run trains on its row, not where its sample
+    or carve leaves the row out (by hand: default_rng(0).permutation(10)[:4] = [2, 4, 6, 7]; the 0.3 carve holds out
+    rows 2, 4, 6)."""
+    from sdp.cli.eval import compose_config
+
+    from sdp.crosslingual import resolve_run_task
+    from sdp.data.tasks import DataError
+
+    for row in range(10):
+        rows = [(f"text {i}", "2e19" if i == row else str(i % 5)) for i in range(10)]
+        train = write_csv(tmp_path / "tr.csv", rows, header=("text", "score"))
+        dev = write_csv(tmp_path / "dv.csv", rows[:1] + [("x", "3")], header=("text", "score"))
+        cfg = compose_config(["task=custom", "task.text_fields=[text]", "task.label_column=score",
+                              "task.metric=pearson_spearman", f"task.train_file={train}", f"task.validation_file={dev}",
+                              extra])
+        if row in refused:
+            with pytest.raises(DataError, match=rf"data row {row + 1}: target 2e\+19 is too large to train on"):
+                resolve_run_task(cfg)
+        else:
+            resolve_run_task(cfg)

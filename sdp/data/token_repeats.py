@@ -85,9 +85,9 @@ def warn_token_repeats(task: Any, raw: Any, tokenized: Any, max_seq_length: int,
         where = f"task {task.name}, split {split}"
         if token_only := [r + 1 for r, same in zip(twins, same_text) if not same]:
             wanted = hashed[np.asarray(token_only) - 1]
-            partners = _rows_by_hash(digests, wanted)
+            cut_in_train = _cut_hashes(tokenizer, raw[task.train_split], fields, train, digests, wanted, max_seq_length)
             reach = _reach(tokenizer, raw[split], fields, tokenized[split], token_only, max_seq_length,
-                           [partners[int(h)] for h in wanted.tolist()], raw[task.train_split])
+                           None if cut_in_train is None else np.isin(wanted, cut_in_train))
             log.warning(_said(in_file(token_only, split, file_rows), tokenized[split], reach, where, max_seq_length,
                               "a training row", of=_of(task, split, file_rows)))
         if split not in text_checked and (repeats := in_file([r + 1 for r, same in zip(twins, same_text) if same],
@@ -142,9 +142,9 @@ def warn_dev_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, fil
     if len(twins):
         positions = [int(r) + 1 for r in twins]
         wanted = test_hashed[twins]
-        partners = _rows_by_hash(dev_hashed, wanted)
+        cut_in_dev = _cut_hashes(tokenizer, raw["validation"], fields, dev, dev_hashed, wanted, max_seq_length)
         reach = _reach(tokenizer, raw["test"], fields, test, positions, max_seq_length,
-                       [partners[int(h)] for h in wanted.tolist()], raw["validation"])
+                       None if cut_in_dev is None else np.isin(wanted, cut_in_dev))
         log.warning(_said(in_file(positions, "test", file_rows), test, reach, f"task {task.name}, split test",
                           max_seq_length, "rows of split validation", "their score is partly a dev score: the test "
                           "score reports dev rows again; give test rows that are no dev rows",
@@ -190,9 +190,8 @@ def warn_label_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, f
                             _of(task, split, file_rows), _both(task, split))
         if twins:
             positions = [i + 1 for i in twins]
-            by_input = _rows_by_hash(group.astype(np.int64), group[twins])  # each row's twins: its input's rows
-            members = [by_input[int(group[i])] for i in twins]
-            reach = _reach(tokenizer, raw[split], fields, ds, positions, max_seq_length, members, raw[split])
+            reach = _reach(tokenizer, raw[split], fields, ds, positions, max_seq_length,
+                           _other_label_cut(tokenizer, raw[split], fields, ds, group, labels, twins, max_seq_length))
             log.warning(_said(in_file(positions, split, file_rows), ds, reach, f"task {task.name}, split {split}",
                               max_seq_length, "another row of the split under another label",
                               f"{_both(task, split)}; check their labels", _of(task, split, file_rows)))
@@ -209,45 +208,72 @@ def _both(task: Any, split: str) -> str:
 
 
 def _reach(tokenizer: Any, split_rows: Any, fields: list[str], ds: Any, positions: list[int], length: int,
-           partners: list | None = None, partner_rows: Any = None) -> list[str]:
-    """For each twin at ``positions`` (from 1) of tokenised ``ds``: "cut" where it or a twin of it went on past
-    ``length`` tokens (they differ past the cut), "whole" where both were read whole (they differ in what the
-    tokenizer sets aside or reads as one unknown token), "edge" where it is exactly ``length`` tokens long and its
-    twin's length is not known. ``partners``: each twin's twins, as rows (from 0) of ``partner_rows`` (None: known only
-    by hash); both rows' lengths uncut from their texts, by ``tokenizer``: two rows exactly ``length`` long differing
-    in an unknown token were said to differ past the cut (probe round 41, tw1-tw7). Without a tokenizer, a row
-    exactly ``length`` long is an "edge"."""
+           twin_cut: np.ndarray | None = None) -> list[str]:
+    """For each twin at ``positions`` (from 1) of tokenised ``ds``: "cut" where it, or a twin it is read alike with
+    (``twin_cut``: one per position; None where its twins are known by hash only), went on past ``length`` tokens:
+    they differ past the cut; "whole" where neither did: they differ in what the tokenizer sets aside or reads as one
+    unknown token; "edge" where it is exactly ``length`` tokens and whether its twin went on is not known. Two rows
+    exactly ``length`` long differing in an unknown token were said to differ past the cut (probe round 41, tw1-tw7).
+    Without a tokenizer every row that reached ``length`` is an "edge"."""
+    rows = np.asarray(positions, dtype=np.int64) - 1
+    at = _lengths(ds)[rows]
+    own = _cut_rows(tokenizer, split_rows, fields, ds, rows, length)
+    if own is None:
+        return ["edge" if n >= length else "whole" for n in at]
+    if twin_cut is None:
+        return ["cut" if c else "edge" if n >= length else "whole" for c, n in zip(own, at)]
+    return ["cut" if c or t else "whole" for c, t in zip(own, twin_cut)]
+
+
+def _lengths(ds: Any) -> np.ndarray:
+    """Each row's token count as tokenised (cut at the length)."""
     import pyarrow.compute as pc
 
-    at = pc.list_value_length(_table(ds, ["input_ids"]).column("input_ids")).to_numpy(zero_copy_only=False)
-    at = at[np.asarray(positions, dtype=np.int64) - 1]
+    return pc.list_value_length(_table(ds, ["input_ids"]).column("input_ids")).to_numpy(zero_copy_only=False)
+
+
+def _cut_rows(tokenizer: Any, split_rows: Any, fields: list[str], ds: Any, rows: np.ndarray, length: int,
+              at: np.ndarray | None = None) -> np.ndarray | None:
+    """Whether each of ``ds``'s ``rows`` (from 0) was cut at ``length``: only a row that reached it can have been, and
+    only those are tokenised again, whole, by the run's own call without truncation (a split of 400k rows tokenised
+    twice cost seconds on every run); None without a tokenizer."""
     if tokenizer is None or not fields:
-        return ["edge" if n >= length else "whole" for n in at]
-    own = _uncut(tokenizer, split_rows, fields, [p - 1 for p in positions])
-    if partners is None or partner_rows is None:
-        return ["cut" if n > length else "edge" if n == length else "whole" for n in own]
-    chosen = [[int(r) for r in rows[:8]] for rows in partners]  # a few of each row's twins: they are one input
-    needed = sorted({r for rows in chosen for r in rows})
-    uncut = dict(zip(needed, _uncut(tokenizer, partner_rows, fields, needed).tolist()))  # one tokenizer call
-    return ["cut" if n > length or any(uncut[r] > length for r in rows) else "whole" for n, rows in zip(own, chosen)]
+        return None
+    rows = np.asarray(rows, dtype=np.int64)
+    reached = np.flatnonzero((_lengths(ds) if at is None else at)[rows] >= length)
+    cut = np.zeros(len(rows), dtype=bool)
+    if len(reached):
+        chosen = split_rows.select(rows[reached].tolist())
+        ids = tokenizer(*[list(chosen[f]) for f in fields], truncation=False, verbose=False)["input_ids"]
+        cut[reached] = np.array([len(row) for row in ids]) > length
+    return cut
 
 
-def _rows_by_hash(hashes: np.ndarray, wanted: np.ndarray) -> dict[int, np.ndarray]:
-    """Rows (from 0) of each ``wanted`` hash among ``hashes``: one pass, not one per twin (a split of 400k rows)."""
-    hits = np.flatnonzero(np.isin(hashes, wanted))
-    by: dict[int, list[int]] = {}
-    for row, value in zip(hits.tolist(), hashes[hits].tolist()):
-        by.setdefault(value, []).append(row)
-    return {value: np.asarray(rows) for value, rows in by.items()}
+def _cut_hashes(tokenizer: Any, split_rows: Any, fields: list[str], ds: Any, hashes: np.ndarray, wanted: np.ndarray,
+                length: int) -> np.ndarray | None:
+    """The ``wanted`` token hashes of which a row of ``ds`` (its hashes: ``hashes``) was cut at ``length``, every such
+    row looked at (None without a tokenizer)."""
+    rows = np.flatnonzero(np.isin(hashes, wanted))
+    cut = _cut_rows(tokenizer, split_rows, fields, ds, rows, length)
+    return None if cut is None else np.unique(hashes[rows[cut]])
 
 
-def _uncut(tokenizer: Any, rows: Any, fields: list[str], which: list[int]) -> np.ndarray:
-    """The token counts of ``rows``' rows ``which`` (from 0), tokenised as a run tokenises them, not cut."""
-    if not which:
-        return np.zeros(0, dtype=np.int64)
-    chosen = rows.select(which)
-    ids = tokenizer(*[list(chosen[f]) for f in fields], truncation=False, verbose=False)["input_ids"]
-    return np.array([len(row) for row in ids], dtype=np.int64)
+def _other_label_cut(tokenizer: Any, split_rows: Any, fields: list[str], ds: Any, group: np.ndarray,
+                     labels: np.ndarray, twins: list[int], length: int) -> np.ndarray | None:
+    """For each of ``twins`` (rows from 0 of one split, one input per ``group``): whether a row of its input under
+    another label was cut at ``length`` (a twin of its own label does not part it from the others: review)."""
+    members = np.flatnonzero(np.isin(group, group[twins]))
+    cut = _cut_rows(tokenizer, split_rows, fields, ds, members, length)
+    if cut is None:
+        return None
+    cut_rows = members[cut]
+    per_input = np.bincount(group[cut_rows], minlength=int(group.max()) + 1)  # cut rows per input
+    keys = group[cut_rows].astype(np.int64) * (int(labels.max()) + 1) + labels[cut_rows]
+    per_label = dict(zip(*np.unique(keys, return_counts=True)))  # cut rows per (input, label)
+    twins = np.asarray(twins, dtype=np.int64)
+    own = np.array([per_label.get(int(g) * (int(labels.max()) + 1) + int(lab), 0)
+                    for g, lab in zip(group[twins], labels[twins])], dtype=np.int64)
+    return per_input[group[twins]] - own > 0
 
 
 def _said(rows: list[int], ds: Any, reach: list[str], where: str, length: int, whose: str,

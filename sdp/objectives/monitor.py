@@ -19,6 +19,7 @@ from torch import nn
 from sdp.models.autocast import without_autocast
 from sdp.objectives.cross_correlation import cross_correlation_parts
 from sdp.objectives.representations import model_outputs
+from sdp.objectives.teacher import check_finite_outputs
 
 DROPOUT_MODES = ("on", "off", "distill_off")
 # on: the student trains with dropout and D sees that same (noisy) pass — the papers' setting;
@@ -60,8 +61,11 @@ def cc_monitor_parts(z_s: torch.Tensor, z_t: torch.Tensor, eps: float = 1e-5) ->
 
 
 @torch.no_grad()
-def dev_cross_correlation(student: nn.Module, teacher: nn.Module, batches, representation: str) -> dict[str, float]:
-    """Mean monitor parts over ``batches`` (both networks dropout-free, eval mode); batches of one skipped."""
+def dev_cross_correlation(student: nn.Module, teacher: nn.Module, batches, representation: str,
+                          who: str = "the teacher") -> dict[str, float]:
+    """Mean monitor parts over ``batches`` (both networks dropout-free, eval mode); batches of one skipped. A
+    representation that is not finite is refused, naming the pruned model or the teacher (``who``): metrics.json held
+    NaN parts, no word (review of round 41's fixes)."""
     modes = student.training, teacher.training
     student.eval()
     teacher.eval()
@@ -74,6 +78,8 @@ def dev_cross_correlation(student: nn.Module, teacher: nn.Module, batches, repre
             with without_autocast(student), without_autocast(teacher):  # both in fp32, as the scores are
                 z_s = model_outputs(student, batch, (representation,))[representation]
                 z_t = model_outputs(teacher, batch, (representation,))[representation]
+            check_finite_outputs({representation: z_s}, "the pruned model", "a held-out batch")
+            check_finite_outputs({representation: z_t}, who, "a held-out batch")
             for k, v in cc_monitor_parts(z_s, z_t).items():
                 sums[k] = sums.get(k, 0.0) + v
             n += 1

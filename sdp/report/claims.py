@@ -292,8 +292,9 @@ def render_claims(runs: pd.DataFrame, results_dir: Path | str) -> str | None:
     if other:
         lines += [f"Left out: the runs of {', '.join(other)} (pairing keys with none of {', '.join(methods)}: another "
                   "criterion or setup; their pairs are in deltas.md).", ""]
-    if recounted := sum("recounted" in (r["analysis"].get("recovery") or {}) for key, rec in pairs.items()
-                        if key[4] >= HIGH for r in rec.values()):  # the runs the recovery rows read
+    if recounted := sum("recounted" in (rec[m]["analysis"].get("recovery") or {}) for key, rec in pairs.items()
+                        if key[4] >= HIGH and "MP" in rec and any(c in rec for c in cc_methods)
+                        for m in ("MP", *cc_methods) if m in rec):  # the runs the recovery rows read: SDP-CC vs MP
         lines += [f"Recounted: the recovery of {recounted} run(s) at sparsity >= {HIGH:g}, from their trace.jsonl "
                   "without the pruning events that removed nothing (their metrics.json, recorded before sdp left "
                   "those out, counts them as steps).", ""]

@@ -44,7 +44,9 @@ def stopped_by_signal(run_dir: str | Path, message: str) -> bool:
     """Whether the run was stopped, not failed: a rank noted a stop signal, every other note is one too or its peer's
     leaving (of three ranks, rank 2 meets rank 1's leaving as rank 0 does), and rank 0's own error ``message`` is
     their leaving (gloo's ``Connection closed by peer``). It resumes from its newest checkpoint. A rank's error beside
-    them (out of memory, then the launcher's SIGTERM to the rest) is a failure."""
+    them (out of memory, then the launcher's SIGTERM to the rest) is a failure. A rank killed outright leaves no note:
+    of four ranks or more, one so killed beside a launcher's SIGTERM noted by another reads as interrupted (it is
+    resumable all the same: the checkpoint is rank 0's)."""
     notes = [text for _, text in _notes(run_dir)]
     stops = [text.startswith(STOPPED_BY_SIGNAL) for text in notes]
     return any(stops) and all(stop or peer_lost(text) for stop, text in zip(stops, notes)) and peer_lost(message)
