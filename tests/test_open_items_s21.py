@@ -12,7 +12,10 @@ import sys
 import pytest
 from test_probe_round39 import _run_config
 
-_IN_STAGE = """
+# A terminal's session: the signals at their default action (a test run under nohup, or in the background of a script,
+# starts with SIGHUP or SIGQUIT ignored, and an ignored one is kept ignored: that is the next test's case)
+_TERMINAL = "import signal\nfor sig in (signal.SIGHUP, signal.SIGQUIT):\n    signal.signal(sig, signal.SIG_DFL)\n"
+_IN_STAGE = _TERMINAL + """
 import os, signal, sys
 from sdp.run.preemption import StopSignals
 stop = StopSignals()
@@ -33,7 +36,7 @@ def test_a_closed_terminal_or_ctrl_backslash_in_a_stage_checkpoints_and_stops(si
 def test_a_run_started_under_nohup_keeps_ignoring_sighup():
     """nohup's choice is kept: SIGHUP is no stop signal of a process that ignores it (else closing the terminal would
     stop the run nohup was asked to keep going)."""
-    code = ("import signal; signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+    code = (_TERMINAL + "signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
             "from sdp.run.preemption import stop_signals\nprint(signal.SIGHUP in stop_signals(), "
             "signal.SIGQUIT in stop_signals())")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -41,7 +44,7 @@ def test_a_run_started_under_nohup_keeps_ignoring_sighup():
 
 
 def test_sigquit_between_stages_is_recorded_as_an_interruption(tmp_path):
-    code = ("import os, signal, sys\nfrom sdp.run.signals import stop_between_stages\n"
+    code = (_TERMINAL + "import os, signal, sys\nfrom sdp.run.signals import stop_between_stages\n"
             "with stop_between_stages(sys.argv[1]):\n    os.kill(os.getpid(), signal.SIGQUIT)\n")
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 128 + signal.SIGQUIT, done.stderr[-2000:]
@@ -270,8 +273,9 @@ def test_a_local_sweeps_jobs_keep_the_terminal_signals_the_sweep_found(tmp_path,
         os._exit({(signal.SIG_DFL, signal.SIG_DFL): 10, (signal.SIG_IGN, signal.SIG_DFL): 11}.get(found, 12))
 
     monkeypatch.setattr(local_launch, "setup_globals", report)
-    before = signal.getsignal(signal.SIGHUP)
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGHUP, signal.SIGQUIT)}
     try:
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)  # a terminal's (a test run in a script's background ignores it)
         for start, code in ((signal.SIG_DFL, 10), (signal.SIG_IGN, 11)):  # started plainly, and under nohup
             signal.signal(signal.SIGHUP, start)
             with local_launch._Stop({}).installed():
@@ -281,7 +285,8 @@ def test_a_local_sweeps_jobs_keep_the_terminal_signals_the_sweep_found(tmp_path,
                 job.join(120)
             assert job.exitcode == code, (start, job.exitcode)
     finally:
-        signal.signal(signal.SIGHUP, before)
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 @pytest.mark.parametrize("sig", ["SIGHUP", "SIGQUIT"])

@@ -45,14 +45,18 @@ def test_a_row_exactly_at_the_length_whose_twin_is_known_by_hash_only_is_said_to
     task.max_seq_length long differs past the cut from a longer training row, or in what the tokenizer sets aside."""
     import datasets
 
-    from sdp.data.token_repeats import _reach, _said
+    from sdp.data.token_cuts import CutRows, reach
+    from sdp.data.token_repeats import _said
 
     rows = datasets.Dataset.from_dict({"text": ["film one was good 😀", "film one", "film one was good and more"]})
     ds = datasets.Dataset.from_dict({"input_ids": [tokenizer(t, truncation=True, max_length=7)["input_ids"]
                                                    for t in rows["text"]]})
-    reach = _reach(tokenizer, rows, ["text"], ds, [1, 2, 3], 7)
-    assert reach == ["edge", "whole", "cut"], reach
-    text = _said([1, 2, 3], ds, reach, "split validation", 7, "rows model_dir was trained on")
+    cuts = CutRows(tokenizer, {"validation": rows}, {"validation": ds}, ("text",), 7)
+    how = reach(cuts, "validation", [1, 2, 3])
+    assert how == ["edge", "whole", "cut"], how
+    assert reach(CutRows(None, {"validation": rows}, {"validation": ds}, ("text",), 7), "validation", [1, 2, 3]) == [
+        "edge", "whole", "edge"]  # no tokenizer: nothing known of a row that reached the length
+    text = _said([1, 2, 3], ds, how, "split validation", 7, "rows model_dir was trained on")
     assert "1 exactly task.max_seq_length=7 tokens long, differing past it from a longer twin or in what the " \
            "tokenizer sets aside" in text and "(or raise task.max_seq_length)" in text, text
 
@@ -200,24 +204,39 @@ def test_review_a_twin_of_the_same_label_parts_no_one_and_every_twin_is_looked_a
 
 def test_review_a_teacher_whose_outputs_are_not_finite_is_named(tmp_path, tokenizer):
     """Review of the nf fix: a prune.teacher_checkpoint whose weights are finite and whose outputs are not made KD's loss
-    NaN ("non-finite loss nan at optimizer step 0"), and with method=mp the held-out CC was NaN in metrics.json."""
+    NaN ("non-finite loss nan at optimizer step 0", naming no model), and with method=mp the held-out CC was NaN in
+    metrics.json. The update's parts say whether the teacher's outputs were finite (read with them: no sync)."""
+    import contextlib
+    from types import SimpleNamespace
+
     import torch
     from omegaconf import OmegaConf
     from transformers import AutoModelForSequenceClassification
 
     from sdp.errors import NonFiniteOutputError
     from sdp.objectives.monitor import dev_cross_correlation
+    from sdp.objectives.objective import TEACHER_FINITE, Objective
+    from sdp.objectives.registry import DISTILL_TERMS, WEIGHT_TERMS
     from sdp.objectives.teacher import build_teacher
+    from sdp.training.loop import UpdateLog
 
     bad = AutoModelForSequenceClassification.from_pretrained(str(_overflowing(tokenizer, tmp_path / "t")))
     good = AutoModelForSequenceClassification.from_pretrained(str(_classifier(tokenizer, tmp_path / "s")))
     enc = tokenizer(["a great film", "awful"], padding=True, return_tensors="pt")
     batch = {**enc, "labels": torch.tensor([1, 0]), "idx": torch.tensor([0, 1])}
     cfg = OmegaConf.create({"teacher": "checkpoint", "teacher_checkpoint": str(tmp_path / "t"), "teacher_cache": "off"})
-    teacher = build_teacher(good, cfg, ("logits",), False, 2, tmp_path / "cache", 0, lambda: bad)
-    with pytest.raises(NonFiniteOutputError, match=r"the teacher \(prune.teacher_checkpoint '.*t'\) gives outputs that "
-                                                   r"are not finite \(NaN or inf\) for 2 of 2 rows of a training batch"):
-        teacher.outputs(batch)
+    objective = Objective(lambda logits, labels: logits.sum() * 0, DISTILL_TERMS.build("none"), 0.0,
+                          WEIGHT_TERMS.build("none"), 0.0, ("cls",), False, {}, None, contextlib.nullcontext)
+    for teacher_model, finite in ((good, 1.0), (bad, 0.0)):
+        teacher = build_teacher(good, cfg, ("cls",), False, 2, tmp_path / "cache", 0, lambda m=teacher_model: m)
+        _, parts = objective(good, batch, teacher)
+        assert float(parts[TEACHER_FINITE]) == finite
+    stage = SimpleNamespace(name="prune", updates=4, teacher=teacher)
+    log = UpdateLog(stage, lambda parts: None, lambda *a: None, lambda record: None, 4)
+    log.unread.append((1, {"loss": parts["loss"], TEACHER_FINITE: parts[TEACHER_FINITE]}))
+    with pytest.raises(NonFiniteOutputError, match=r"prune: the teacher \(prune.teacher_checkpoint '.*t'\) gave outputs "
+                                                   r"that are not finite \(NaN or inf\) at optimizer step 0"):
+        log.flush("prune")
     with pytest.raises(NonFiniteOutputError, match=r"the teacher \(x\) gives outputs .* of a held-out batch \(cls\)"):
         dev_cross_correlation(good, bad, [batch], "cls", "the teacher (x)")
 
@@ -245,3 +264,26 @@ def test_review_the_training_target_bound_reads_the_rows_trained_on(tmp_path, ex
                 resolve_run_task(cfg)
         else:
             resolve_run_task(cfg)
+
+
+def test_review_a_row_is_tokenised_whole_once_and_only_where_it_reached_the_length(tokenizer):
+    """Review: the checks tokenised their twins whole again, each check anew (rows of a dev split three times, a label
+    check's twins twice): 20 s more on a split of 100k rows. Only rows that reached the length, each once."""
+    import datasets
+
+    from sdp.data.token_cuts import CutRows
+
+    texts = ["film one was good 😀", "film one", "film one was good and more", "a film"]
+    rows = datasets.Dataset.from_dict({"text": texts})
+    ds = datasets.Dataset.from_dict({"input_ids": [tokenizer(t, truncation=True, max_length=7)["input_ids"]
+                                                   for t in texts]})
+    asked: list[list[str]] = []
+
+    def counting(*columns, **kwargs):
+        asked.append(list(columns[0]))
+        return tokenizer(*columns, **kwargs)
+
+    cuts = CutRows(counting, {"train": rows}, {"train": ds}, ("text",), 7)
+    assert cuts.of("train", [0, 1, 2]).tolist() == [False, False, True]
+    assert cuts.of("train", [2, 3, 0]).tolist() == [True, False, False]
+    assert asked == [[texts[0], texts[2]]], asked  # rows 1 and 3 are shorter than the length: never cut

@@ -20,6 +20,7 @@ from sdp.data.file_scan import row_keys, text_key
 from sdp.data.fingerprint import row_digests
 from sdp.data.loading import VALIDATION_FROM_TRAIN, in_file
 from sdp.data.rows_kept import as_read, column
+from sdp.data.token_cuts import CutRows, reach
 
 log = logging.getLogger("sdp")
 
@@ -67,12 +68,13 @@ def warn_token_repeats(task: Any, raw: Any, tokenized: Any, max_seq_length: int,
     are said by the text checks where a split had them (``text_checked``: LoadedSplits.text_checked), and here
     where it had none (a Hub or plug-in source: review of 432f075); ``file_rows``: a sampled split's rows in its file.
     Returns the training rows' token hashes (unique), for the run's ROW_KEYS_FILE: hashed once. ``tokenizer``: the
-    run's, to tell the rows cut at the length from those read whole (:func:`_reach`)."""
+    run's, to tell the rows cut at the length from those read whole (sdp/data/token_cuts.py)."""
     train = tokenized.get(task.train_split) if hasattr(tokenized, "get") else None
     if train is None:
         return np.zeros(0, dtype="<u8")
     digests = token_digests(train)
     fields = [f for f in task.text_fields if f in raw[task.train_split].column_names]
+    cuts = CutRows(tokenizer, raw, tokenized, tuple(task.text_fields), max_seq_length)
     said: set | None = None  # every training row's text keys, made at the first twin (the text checks' rows)
     for split in task.eval_splits:
         if not fields or split not in tokenized or not len(tokenized[split]):
@@ -81,14 +83,14 @@ def warn_token_repeats(task: Any, raw: Any, tokenized: Any, max_seq_length: int,
         twins = np.flatnonzero(np.isin(hashed, digests)).tolist()
         if twins and said is None:  # one set: a twin group's keys per row was quadratic on templated rows (review)
             said = row_keys(raw[task.train_split], fields)
-        same_text = [tuple(text_key(raw[split][r][f]) for f in fields) in said for r in twins]
+        chosen = raw[split].select(twins)  # their texts at once (a row at a time was most of this check's time)
+        same_text = [tuple(map(text_key, texts)) in said for texts in zip(*(chosen[f] for f in fields))]
         where = f"task {task.name}, split {split}"
         if token_only := [r + 1 for r, same in zip(twins, same_text) if not same]:
             wanted = hashed[np.asarray(token_only) - 1]
-            cut_in_train = _cut_hashes(tokenizer, raw[task.train_split], fields, train, digests, wanted, max_seq_length)
-            reach = _reach(tokenizer, raw[split], fields, tokenized[split], token_only, max_seq_length,
-                           None if cut_in_train is None else np.isin(wanted, cut_in_train))
-            log.warning(_said(in_file(token_only, split, file_rows), tokenized[split], reach, where, max_seq_length,
+            cut_in_train = cuts.hashes_cut(task.train_split, digests, wanted)
+            how = reach(cuts, split, token_only, None if cut_in_train is None else np.isin(wanted, cut_in_train))
+            log.warning(_said(in_file(token_only, split, file_rows), tokenized[split], how, where, max_seq_length,
                               "a training row", of=_of(task, split, file_rows)))
         if split not in text_checked and (repeats := in_file([r + 1 for r, same in zip(twins, same_text) if same],
                                                               split, file_rows)):
@@ -96,9 +98,8 @@ def warn_token_repeats(task: Any, raw: Any, tokenized: Any, max_seq_length: int,
                         "invisible characters and Unicode form; rows %s%s, counted from 1): their score is partly a "
                         "training score; score rows the model never read", where, len(repeats),
                         len(tokenized[split]), ", ".join(fields), repeats[:5], _of(task, split, file_rows))
-    warn_dev_twins(task, raw, tokenized, max_seq_length, file_rows, tokenizer)
-    warn_label_twins(task, raw, tokenized, max_seq_length, file_rows, labels_checked, {task.train_split: digests},
-                     tokenizer)
+    warn_dev_twins(task, raw, tokenized, max_seq_length, file_rows, cuts)
+    warn_label_twins(task, raw, tokenized, max_seq_length, file_rows, labels_checked, {task.train_split: digests}, cuts)
     return np.unique(digests)
 
 
@@ -108,8 +109,9 @@ def warn_tokens_among(task: Any, raw: Any, tokenized: Any, hashes: Any, max_seq_
     """sdp-eval: the rows of each scored split whose tokens are a training row's, by the hashes of the model's
     ROW_KEYS_FILE (None: none to read), and whose texts are not (those are said already: scored_rows.warn_rows_among);
     a test split's rows read as dev rows (warn_dev_twins), a split's read alike under two labels (warn_label_twins)."""
-    warn_dev_twins(task, raw, tokenized, max_seq_length, file_rows, tokenizer)
-    warn_label_twins(task, raw, tokenized, max_seq_length, file_rows, labels_checked, tokenizer=tokenizer)
+    cuts = CutRows(tokenizer, raw, tokenized, tuple(task.text_fields), max_seq_length)
+    warn_dev_twins(task, raw, tokenized, max_seq_length, file_rows, cuts)
+    warn_label_twins(task, raw, tokenized, max_seq_length, file_rows, labels_checked, cuts=cuts)
     for split, ds in tokenized.items() if hashes is not None else ():
         if not len(ds):
             continue
@@ -119,14 +121,14 @@ def warn_tokens_among(task: Any, raw: Any, tokenized: Any, hashes: Any, max_seq_
             hit = hit[~np.isin(row_digests(raw[split].select(hit.tolist()), fields), hashes)]
         if len(hit):
             positions = [int(r) + 1 for r in hit]
-            reach = _reach(tokenizer, raw[split], fields, ds, positions, max_seq_length)  # the trained rows: hashes
-            log.warning("sdp-eval: " + _said(in_file(positions, split, file_rows), ds, reach, f"split {split}",
+            how = reach(cuts, split, positions)  # the rows trained on: by hash only
+            log.warning("sdp-eval: " + _said(in_file(positions, split, file_rows), ds, how, f"split {split}",
                                              max_seq_length, "rows model_dir was trained on (its sdp_training_rows.u64)",
                                              of=_of(task, split, file_rows)))
 
 
 def warn_dev_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, file_rows: dict | None = None,
-                   tokenizer: Any = None) -> None:
+                   cuts: CutRows | None = None) -> None:
     """A test split's rows whose token ids are a dev row's, their texts not (the text checks say those): a test file of
     the dev rows differing only past task.max_seq_length was reported as a second, independent score, 98 of its 120
     rows the dev rows again as the model read them (probe round 37, tc1; sdp-eval, tc2)."""
@@ -142,17 +144,17 @@ def warn_dev_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, fil
     if len(twins):
         positions = [int(r) + 1 for r in twins]
         wanted = test_hashed[twins]
-        cut_in_dev = _cut_hashes(tokenizer, raw["validation"], fields, dev, dev_hashed, wanted, max_seq_length)
-        reach = _reach(tokenizer, raw["test"], fields, test, positions, max_seq_length,
-                       None if cut_in_dev is None else np.isin(wanted, cut_in_dev))
-        log.warning(_said(in_file(positions, "test", file_rows), test, reach, f"task {task.name}, split test",
+        cuts = cuts or CutRows(None, raw, tokenized, tuple(task.text_fields), max_seq_length)
+        cut_in_dev = cuts.hashes_cut("validation", dev_hashed, wanted)
+        how = reach(cuts, "test", positions, None if cut_in_dev is None else np.isin(wanted, cut_in_dev))
+        log.warning(_said(in_file(positions, "test", file_rows), test, how, f"task {task.name}, split test",
                           max_seq_length, "rows of split validation", "their score is partly a dev score: the test "
                           "score reports dev rows again; give test rows that are no dev rows",
                           _of(task, "test", file_rows)))
 
 
 def warn_label_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, file_rows: dict | None,
-                     labels_checked: frozenset, digests: dict | None = None, tokenizer: Any = None) -> None:
+                     labels_checked: frozenset, digests: dict | None = None, cuts: CutRows | None = None) -> None:
     """Rows of one split that the model reads as one input (the same token ids) under two labels, their texts not
     alike: a training file's rows differing only past task.max_seq_length were trained under both labels, a dev or test
     file's scored as if a prediction could score both, with no word, while the same rows written alike are said by
@@ -190,9 +192,9 @@ def warn_label_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, f
                             _of(task, split, file_rows), _both(task, split))
         if twins:
             positions = [i + 1 for i in twins]
-            reach = _reach(tokenizer, raw[split], fields, ds, positions, max_seq_length,
-                           _other_label_cut(tokenizer, raw[split], fields, ds, group, labels, twins, max_seq_length))
-            log.warning(_said(in_file(positions, split, file_rows), ds, reach, f"task {task.name}, split {split}",
+            cuts = cuts or CutRows(None, raw, tokenized, tuple(task.text_fields), max_seq_length)
+            how = reach(cuts, split, positions, cuts.other_label_cut(split, group, labels, twins))
+            log.warning(_said(in_file(positions, split, file_rows), ds, how, f"task {task.name}, split {split}",
                               max_seq_length, "another row of the split under another label",
                               f"{_both(task, split)}; check their labels", _of(task, split, file_rows)))
 
@@ -207,80 +209,11 @@ def _both(task: Any, split: str) -> str:
     return "the model is trained on both labels" if split == task.train_split else "no prediction scores both"
 
 
-def _reach(tokenizer: Any, split_rows: Any, fields: list[str], ds: Any, positions: list[int], length: int,
-           twin_cut: np.ndarray | None = None) -> list[str]:
-    """For each twin at ``positions`` (from 1) of tokenised ``ds``: "cut" where it, or a twin it is read alike with
-    (``twin_cut``: one per position; None where its twins are known by hash only), went on past ``length`` tokens:
-    they differ past the cut; "whole" where neither did: they differ in what the tokenizer sets aside or reads as one
-    unknown token; "edge" where it is exactly ``length`` tokens and whether its twin went on is not known. Two rows
-    exactly ``length`` long differing in an unknown token were said to differ past the cut (probe round 41, tw1-tw7).
-    Without a tokenizer every row that reached ``length`` is an "edge"."""
-    rows = np.asarray(positions, dtype=np.int64) - 1
-    at = _lengths(ds)[rows]
-    own = _cut_rows(tokenizer, split_rows, fields, ds, rows, length)
-    if own is None:
-        return ["edge" if n >= length else "whole" for n in at]
-    if twin_cut is None:
-        return ["cut" if c else "edge" if n >= length else "whole" for c, n in zip(own, at)]
-    return ["cut" if c or t else "whole" for c, t in zip(own, twin_cut)]
-
-
-def _lengths(ds: Any) -> np.ndarray:
-    """Each row's token count as tokenised (cut at the length)."""
-    import pyarrow.compute as pc
-
-    return pc.list_value_length(_table(ds, ["input_ids"]).column("input_ids")).to_numpy(zero_copy_only=False)
-
-
-def _cut_rows(tokenizer: Any, split_rows: Any, fields: list[str], ds: Any, rows: np.ndarray, length: int,
-              at: np.ndarray | None = None) -> np.ndarray | None:
-    """Whether each of ``ds``'s ``rows`` (from 0) was cut at ``length``: only a row that reached it can have been, and
-    only those are tokenised again, whole, by the run's own call without truncation (a split of 400k rows tokenised
-    twice cost seconds on every run); None without a tokenizer."""
-    if tokenizer is None or not fields:
-        return None
-    rows = np.asarray(rows, dtype=np.int64)
-    reached = np.flatnonzero((_lengths(ds) if at is None else at)[rows] >= length)
-    cut = np.zeros(len(rows), dtype=bool)
-    if len(reached):
-        chosen = split_rows.select(rows[reached].tolist())
-        ids = tokenizer(*[list(chosen[f]) for f in fields], truncation=False, verbose=False)["input_ids"]
-        cut[reached] = np.array([len(row) for row in ids]) > length
-    return cut
-
-
-def _cut_hashes(tokenizer: Any, split_rows: Any, fields: list[str], ds: Any, hashes: np.ndarray, wanted: np.ndarray,
-                length: int) -> np.ndarray | None:
-    """The ``wanted`` token hashes of which a row of ``ds`` (its hashes: ``hashes``) was cut at ``length``, every such
-    row looked at (None without a tokenizer)."""
-    rows = np.flatnonzero(np.isin(hashes, wanted))
-    cut = _cut_rows(tokenizer, split_rows, fields, ds, rows, length)
-    return None if cut is None else np.unique(hashes[rows[cut]])
-
-
-def _other_label_cut(tokenizer: Any, split_rows: Any, fields: list[str], ds: Any, group: np.ndarray,
-                     labels: np.ndarray, twins: list[int], length: int) -> np.ndarray | None:
-    """For each of ``twins`` (rows from 0 of one split, one input per ``group``): whether a row of its input under
-    another label was cut at ``length`` (a twin of its own label does not part it from the others: review)."""
-    members = np.flatnonzero(np.isin(group, group[twins]))
-    cut = _cut_rows(tokenizer, split_rows, fields, ds, members, length)
-    if cut is None:
-        return None
-    cut_rows = members[cut]
-    per_input = np.bincount(group[cut_rows], minlength=int(group.max()) + 1)  # cut rows per input
-    keys = group[cut_rows].astype(np.int64) * (int(labels.max()) + 1) + labels[cut_rows]
-    per_label = dict(zip(*np.unique(keys, return_counts=True)))  # cut rows per (input, label)
-    twins = np.asarray(twins, dtype=np.int64)
-    own = np.array([per_label.get(int(g) * (int(labels.max()) + 1) + int(lab), 0)
-                    for g, lab in zip(group[twins], labels[twins])], dtype=np.int64)
-    return per_input[group[twins]] - own > 0
-
-
-def _said(rows: list[int], ds: Any, reach: list[str], where: str, length: int, whose: str,
+def _said(rows: list[int], ds: Any, how: list[str], where: str, length: int, whose: str,
           then: str = "their score is partly a training score; score rows the model never read", of: str = "") -> str:
     """The warning for token twins ``rows`` (as named: file rows) of tokenised ``ds``, each cut at the length, read
-    whole or at its edge (:func:`_reach`): 'great 😀' and 'great 😡' are one input to MiniLM."""
-    count = {kind: reach.count(kind) for kind in ("cut", "edge", "whole")}
+    whole or at its edge (``how``: sdp/data/token_cuts.py reach): 'great 😀' and 'great 😡' are one input to MiniLM."""
+    count = {kind: how.count(kind) for kind in ("cut", "edge", "whole")}
     why = {"cut": f"{count['cut']} differing past task.max_seq_length={length} tokens, where they or their twins were "
                   "cut",
            "edge": f"{count['edge']} exactly task.max_seq_length={length} tokens long, differing past it from a longer "

@@ -43,6 +43,9 @@ def checked_term(group: str, term: Any, value: Any, student_grad: bool) -> Any:
     return value.reshape(())
 
 
+TEACHER_FINITE = "teacher_finite"  # a loss part of 1.0 where the teacher's outputs were all finite (UpdateLog reads it)
+
+
 class Objective:
     """Loss and loss parts of one micro-batch (``task_loss``, ``distill``, ``weight_reg``, the CC monitor, ``loss``)."""
 
@@ -69,6 +72,8 @@ class Objective:
         if needs:
             with self.autocast():
                 teacher_out = teacher.outputs(batch) if pooled is None else pooled.teacher_out
+            # read with the update's parts (no sync here): a teacher's outputs that are not finite on some batch
+            parts[TEACHER_FINITE] = torch.stack([torch.isfinite(v).all() for v in teacher_out.values()]).all().float()
         if needs and self.distill_dropout_off:  # every method's monitor alike, MP's included
             with dropout_disabled(model):  # D and the monitor on a dropout-free pass; the task loss
                 out = model_outputs(model, batch, needs)  # above keeps its dropout

@@ -151,7 +151,6 @@ class Teacher:
         self.needs = needs
         self.cache = cache
         self.source = f"the teacher (prune.teacher={mode})"  # what a refusal names (build_teacher: the checkpoint's path)
-        self.checked = False  # its outputs seen finite once since its weights were set: checked at the first forward
 
     @classmethod
     def copy_of(cls, model: nn.Module, mode: str, needs: tuple[str, ...], cache: TeacherCache | None) -> Teacher:
@@ -167,9 +166,6 @@ class Teacher:
                 return cached
         out = model_outputs(self.model, batch, self.needs)
         out = {k: out[k] for k in self.needs}
-        if not self.checked:  # once per weights (a sync; every prefill batch is looked at in prefill)
-            check_finite_outputs(out, self.source, "a training batch")
-            self.checked = True
         if self.cache is not None:
             self.cache.insert(batch["idx"], out)
         return out
@@ -183,7 +179,6 @@ class Teacher:
         hits, misses = self.cache.hits, self.cache.misses
         for batch in batches:
             if not bool(self.cache.filled[batch["idx"].cpu()].all()):
-                self.checked = False  # every batch: the cache is what the stage reads
                 self.outputs(batch)
         self.cache.hits, self.cache.misses = hits, misses  # count only the training lookups
         return int(self.cache.filled.sum())
@@ -193,7 +188,6 @@ class Teacher:
         """Take ``student``'s current weights, in place (the AWR reference weights stay the same tensors)."""
         self.model.load_state_dict(student.state_dict())
         self.model.eval()
-        self.checked = False  # new weights: their outputs are looked at again
 
     def refresh_from(self, student: nn.Module) -> None:
         """Become the network just before a pruning step (teacher=refresh); the cache is emptied."""
@@ -245,9 +239,9 @@ def build_teacher(student: nn.Module, prune_cfg: Any, needs: tuple[str, ...], we
 
 
 def check_finite_outputs(outputs: dict[str, torch.Tensor], who: str, where: str) -> None:
-    """Every row of each of ``outputs`` (logits, representations) finite, else a NonFiniteOutputError naming ``who``:
-    a teacher whose weights are finite and whose outputs are not made every distillation loss NaN ("non-finite loss
-    at optimizer step 0", naming no model), and the held-out CC a NaN in metrics.json (review of round 41's fixes)."""
+    """Every row of each of ``outputs`` (logits, representations: a full-precision forward) finite, else a
+    NonFiniteOutputError naming ``who``: a teacher whose weights are finite and whose outputs are not made the held-out
+    CC a NaN in metrics.json (review of round 41's fixes; in training the update's parts say it: objective.py)."""
     for name, value in outputs.items():
         rows = ~torch.isfinite(value.float()).reshape(value.shape[0], -1).all(dim=1)
         if bool(rows.any()):

@@ -15,7 +15,9 @@ from torch import nn
 from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
 
 from sdp.data.batch import model_inputs
+from sdp.errors import NonFiniteOutputError
 from sdp.models.autocast import original_forward
+from sdp.objectives.objective import TEACHER_FINITE
 from sdp.pruning.criteria.base import check_first_event
 
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
@@ -186,6 +188,12 @@ class UpdateLog:
         self.unread = []
         for step, parts in updates:
             loss = parts.get("loss")
+            if parts.pop(TEACHER_FINITE, 1.0) < 1.0:  # named, not a nameless non-finite loss (review of round 41's)
+                raise NonFiniteOutputError(
+                    f"{stage_name}: {getattr(self.stage.teacher, 'source', 'the teacher')} gave outputs that are not "
+                    f"finite (NaN or inf) at optimizer step {step - 1} (loss {loss}): its arithmetic overflows in the "
+                    "run's precision on that batch (fp16's largest value is 65504: train.mixed_precision=bf16 or no "
+                    "may hold it), or the model is damaged")
             if loss is not None and not math.isfinite(loss):
                 raise FloatingPointError(f"{stage_name}: non-finite loss {loss} at optimizer step {step - 1}")
             self.log(step, parts)
