@@ -23,6 +23,12 @@ class NonFiniteOutputError(ValueError):
     the first class, so a score of them means nothing (probe round 41, nf1-nf5; the teacher: its review)."""
 
 
+class CheckpointRefusedError(RuntimeError):
+    """A sound checkpoint this launch must not resume (another config's, another number of processes'): a refusal,
+    which records nothing (sdp/sweep.py REFUSALS): as a CheckpointError it replaced the interrupted record with a failed
+    one, and sdp-tables listed a resumable run as failed (probe round 42, d_ws)."""
+
+
 class SearchError(RuntimeError):
     """A hyperparameter search (hparams_search=optuna) that ended without a result (cli/run.py)."""
 
@@ -36,6 +42,7 @@ USER_ERRORS = frozenset({
     "RunDirError",  # sdp/run/rundir.py (ResumeRefusedError)
     "RunLockedError",  # sdp/run/lock.py
     "CheckpointError",  # sdp/training/state_io.py
+    "CheckpointRefusedError",  # above; sdp/training/checkpoint.py (another config's, another process count's)
     "ShardedWeightsError",  # sdp/training/distributed.py
     "HubUnreachableError",  # sdp/data/loading.py
     "RepresentationError",  # sdp/objectives/representations.py

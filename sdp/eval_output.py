@@ -57,8 +57,11 @@ def check_out_dir(out_dir: Path, model_dir: Path | None = None, task: str | None
                               ) from None
     existing = read_metrics(out_dir) if out_dir.is_dir() else None
     if isinstance(existing, dict) and existing and existing.get("kind") != EVAL_KIND:
-        raise ConfigError(f"output_dir={str(out_dir)!r} holds a training run's metrics.json; give another folder "
-                          "for the evaluation record")
+        from sdp.run.nesting import is_sdp_metrics
+
+        whose = "a training run's" if is_sdp_metrics(existing) else "another tool's (no record of sdp's)"  # (round 42)
+        raise ConfigError(f"output_dir={str(out_dir)!r} holds {whose} metrics.json; give another folder for the "
+                          "evaluation record")
     if not isinstance(existing, dict) and (out_dir / "metrics.json").exists():  # not a record sdp wrote: it was replaced unread
         raise ConfigError(f"output_dir={str(out_dir)!r} holds a metrics.json that is not an evaluation record (not "
                           "readable as one); it would be replaced: give another folder for the evaluation record")

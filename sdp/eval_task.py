@@ -66,9 +66,10 @@ def fill_custom_task(cfg: Any, config: dict[str, Any]) -> bool:
     elif not task.get("label_names") and task.get("metric") != "pearson_spearman" and len(names) > 1:
         task.label_names = names
         if task.get("metric") == "f1" and names != ["0", "1"]:  # as sdp-run says it (round 11's m08; round 33, ef1)
+            # a saved model's class order is fixed: "list them as task.label_names=..." was refused here (round 42)
             log.warning("sdp-eval: task.metric=f1 is the F1 of class %r, model_dir's second class (config.json "
-                        "id2label %s); to score the other, list them as task.label_names=[<negative>,<positive>]",
-                        names[1], names)
+                        "id2label %s); the other class's F1 needs a model trained with it second (sdp-run "
+                        "task.label_names=[<negative>,<positive>])", names[1], names)
     return filled
 
 

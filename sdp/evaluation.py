@@ -123,7 +123,8 @@ def load_eval_data(cfg: Any, task: Any, tokenizer: Any, config: dict[str, Any] |
     tokenized = tokenize_splits(evaluated, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir)
     # rows read as training rows (hashes) or a test file's as dev rows, their texts not (round 35, lt2; round 37, tc2)
     warn_tokens_among(task, evaluated, {s: tokenized[s] for s in tokenized if s not in whole}, hashes,
-                      cfg.task.max_seq_length, loaded.file_rows, loaded.labels_checked, tokenizer)
+                      cfg.task.max_seq_length, loaded.file_rows, loaded.labels_checked, tokenizer,
+                      trained_length(Path(str(model_dir)), config) if model_dir and config else None)
     return tokenized, loaded.groups
 
 

@@ -58,7 +58,7 @@ from sdp.training.distributed import (
     effective_precision,
     make_accelerator,
 )
-from sdp.training.eval_points import eval_point
+from sdp.training.eval_points import eval_due, eval_point
 from sdp.training.loop import (
     Stage,
     UpdateLog,
@@ -269,7 +269,7 @@ class PruneRecipe:
                 # A checkpoint after the stage's last update too: a signal in the evaluation after it loses no training.
                 stop = self.checkpointer.stop_requested()
                 save = stop or (every > 0 and stage.step % every == 0) or stage.step == stage.updates
-                if save or update_log.due(stage.step):
+                if save or update_log.due(stage.step) or eval_due(self.cfg, stage):
                     bar.set_postfix(loss=f"{update_log.flush(stage.name)['loss']:.4f}")  # recovery, tracker, trace
                 eval_point(self, stage, parts)  # every train.eval_every updates: dev score against sparsity
                 if save:

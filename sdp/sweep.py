@@ -34,7 +34,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from sdp.data.fingerprint import DataChangedError
-from sdp.errors import ConfigError
+from sdp.errors import CheckpointRefusedError, ConfigError
 from sdp.io import write_json
 from sdp.run.code import CodeChangedError, check_unchanged, describe, same_code
 from sdp.run.failure import config_value, record_failure
@@ -51,7 +51,6 @@ from sdp.run.logs import drop_held_warnings, hold_warnings, job_log, rank_consol
 from sdp.run.nesting import holds_others_metrics, is_run_folder
 from sdp.run.rundir import (
     PREVIOUS,
-    RUN_OUTPUTS,
     RUN_RECORD,
     ResumeRefusedError,
     RunHoldsDataError,
@@ -78,7 +77,8 @@ from sdp.run.signals import stop_between_stages
 log = logging.getLogger("sdp")
 
 # The folder holds another run (or a run on other data): the job is refused and records nothing in it.
-REFUSALS = (RunLockedError, ResumeRefusedError, RunHoldsDataError, RunInsideRunError, DataChangedError, CodeChangedError)
+REFUSALS = (RunLockedError, ResumeRefusedError, RunHoldsDataError, RunInsideRunError, DataChangedError, CodeChangedError,
+            CheckpointRefusedError)
 
 
 def drop_hydras_empty_folder(run_dir: Path, output_root: str) -> None:
@@ -180,32 +180,34 @@ def check_data_outside(run_dir: Path, cfg: DictConfig) -> None:
                                     "elsewhere first)")
 
 
-# What a run folder holds (sdp writes these; Hydra writes nothing there: output_subdir null)
-RUN_FILES = frozenset({*RUN_OUTPUTS, RUN_RECORD, LOCK_NAME, "run.log", "error.txt"})
+# What only a folder sdp ran in holds (Hydra writes nothing there: output_subdir null)
+SDP_MARKS = frozenset({RUN_RECORD, "metrics.json", LOCK_NAME, "run.log"})  # a folder sdp ran in (its records: checked)
 
 
 def check_no_users_files(run_dir: Path) -> None:
     """A run folder that is not one yet holds none of the user's files: output_dir=<a folder of their data or
     notes> wrote the run among them, and resume=false or a restart after a dead run then moved them into
-    previous-<time>/ with the run's (round 27, noticed). A folder with any file of a run is a run's, as before."""
+    previous-<time>/ with the run's (round 27, noticed). A folder is a run's by sdp's own marks (its run.json or
+    metrics.json, its lock, run.log, a previous-<time>/): a model/ or a metrics.json of another tool beside the user's
+    files made it one, and they were moved aside as a dead run's (probe round 42, oth1-oth5)."""
     try:
         names = [p.name for p in run_dir.iterdir()]
     except OSError:  # not there yet, or not a folder: prepare_run_dir says so
         return
     if RUN_RECORD in names and not is_run_folder(run_dir):  # another tool's record (probe round 39, ot1): refused
         # here, before the lock, run.log and a dead run's or resume=false's moving aside of its files (review)
-        raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds a run.json that is not sdp's (no config in it: "
-                                "another tool's record?); a run would write among its files and move them aside: give "
-                                "a new or empty folder as output_dir")
+        raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds a run.json that is not sdp's (no config of a task "
+                                "and a model in it: another tool's record?); a run would write among its files and move "
+                                "them aside: give a new or empty folder as output_dir")
     if RUN_RECORD not in names and holds_others_metrics(run_dir):  # another tool's results and model/ were moved aside
         # as a dead run's, and the folder became the run's (noticed in session 20)
-        raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds a metrics.json that is not sdp's (no run's status in "
-                                "it: another tool's results?) and no run.json; a run would move it aside with the "
+        raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds a metrics.json that is not sdp's (no record of a run "
+                                "in it: another tool's results?) and no run.json; a run would move it aside with the "
                                 "folder's files: give a new or empty folder as output_dir")
-    if any(n in RUN_FILES or n.startswith(PREVIOUS) for n in names):
+    if any(n in SDP_MARKS or n.startswith(PREVIOUS) for n in names):
         return
     if theirs := sorted(n for n in names if not n.startswith(".")):  # a stray .DS_Store is no one's work
-        raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds {len(theirs)} file(s) that are no run's "
+        raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds {len(theirs)} file(s) of no sdp run "
                                 f"({', '.join(theirs[:4])}{', ...' if len(theirs) > 4 else ''}): a run folder's files "
                                 "are moved aside as a whole (resume=false, a restart), these with them; give a new "
                                 "or empty folder as output_dir")

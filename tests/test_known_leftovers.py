@@ -84,17 +84,24 @@ def test_run_into_a_folder_of_the_users_files_is_refused(tmp_path):
         cfg = compose("config", overrides=["debug=smoke", "train.num_threads=1", "dense.max_steps=2",
                                            "prune.max_steps=2", f"output_dir={theirs}", "resume=false",
                                            f"cache_dir={tmp_path / 'cache'}"])
-    with pytest.raises(RunHoldsDataError, match=r"holds 1 file\(s\) that are no run's \(reviews.csv\)"):
+    with pytest.raises(RunHoldsDataError, match=r"holds 1 file\(s\) of no sdp run \(reviews.csv\)"):
         run_job(cfg)
     assert sorted(p.name for p in theirs.iterdir()) == [".DS_Store", "reviews.csv"]  # nothing written or moved
 
 
 def test_a_run_folder_is_still_a_run_folder(tmp_path):
-    """A folder with any file of a run (a failed launch's run.json, a moved-aside previous-<time>/) is a run's, as
-    before; an empty or dot-files-only folder is taken."""
+    """A folder with sdp's marks (a failed launch's run.json, a moved-aside previous-<time>/, its lock, run.log) is a
+    run's, as before; an empty or dot-files-only folder is taken. A trace.jsonl or model/ beside the user's files is no
+    mark of sdp's (probe round 42, oth5: such a folder was moved aside as a dead run's)."""
+    from sdp.run.rundir import RunHoldsDataError
     from sdp.sweep import check_no_users_files
 
-    for name in ("run.json", "previous-2026-12-06_10-00-00", ".sdp.lock", "trace.jsonl"):
+    with pytest.raises(RunHoldsDataError, match=r"holds 2 file\(s\) of no sdp run \(notes.txt, trace.jsonl\)"):
+        (tmp_path / "trace").mkdir()
+        (tmp_path / "trace" / "trace.jsonl").write_text("")
+        (tmp_path / "trace" / "notes.txt").write_text("mine")
+        check_no_users_files(tmp_path / "trace")
+    for name in ("run.json", "previous-2026-12-06_10-00-00", ".sdp.lock", "run.log"):
         d = tmp_path / name.replace(".", "_")
         d.mkdir()
         (d / name).write_text("")

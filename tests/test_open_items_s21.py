@@ -162,7 +162,7 @@ def test_a_training_target_whose_squared_error_is_past_float32_is_refused(tmp_pa
                                  "label_column": "score", "metric": "pearson_spearman"})
 
     with pytest.raises(DataError, match=r"train_file='.*big.csv' data row 5: target 2e\+19 is too large to train on "
-                                        r"\(\|x\| <= 1e\+18\)"):
+                                        r"\(\|x\| <= 1e\+15\)"):
         custom_task(task(big, plain))
     assert custom_task(task(plain, big)).is_regression  # a dev target that large: scored only
     token = SCORING_ONLY.set(True)  # sdp-eval reads the training file, and trains nothing
@@ -178,7 +178,7 @@ def test_a_training_target_whose_squared_error_is_past_float32_is_refused(tmp_pa
 def test_a_folder_of_another_tools_metrics_and_model_is_not_set_aside_as_a_dead_run(tmp_path, theirs):
     """A folder holding another tool's metrics.json and model/ (no run.json) was read as a dead sdp run: its files
     moved to previous-<time>/ and the run wrote there. It is refused before anything is touched; sdp's own records (a
-    failed launch's, a run killed mid-write of its metrics.json) are still a run's."""
+    failed launch's, an interrupted one) are still a run's."""
     from sdp.run.rundir import RunHoldsDataError
     from sdp.sweep import check_no_users_files
 
@@ -186,7 +186,8 @@ def test_a_folder_of_another_tools_metrics_and_model_is_not_set_aside_as_a_dead_
     (tmp_path / "metrics.json").write_text(theirs)
     with pytest.raises(RunHoldsDataError, match=r"holds a metrics.json that is not sdp's .* and no run.json"):
         check_no_users_files(tmp_path)
-    for ours in ('{"status": "failed", "error": "x", "before_run": true}', '{"status": "compl'):
+    for ours in ('{"status": "failed", "error": "x", "error_type": "DataError", "before_run": true}',
+                 '{"status": "interrupted", "error": "interrupted by SIGTERM ..."}'):
         (tmp_path / "metrics.json").write_text(ours)
         check_no_users_files(tmp_path)
 

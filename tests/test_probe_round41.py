@@ -231,12 +231,20 @@ def test_review_a_teacher_whose_outputs_are_not_finite_is_named(tmp_path, tokeni
         teacher = build_teacher(good, cfg, ("cls",), False, 2, tmp_path / "cache", 0, lambda m=teacher_model: m)
         _, parts = objective(good, batch, teacher)
         assert float(parts[TEACHER_FINITE]) == finite
-    stage = SimpleNamespace(name="prune", updates=4, teacher=teacher)
-    log = UpdateLog(stage, lambda parts: None, lambda *a: None, lambda record: None, 4)
-    log.unread.append((1, {"loss": parts["loss"], TEACHER_FINITE: parts[TEACHER_FINITE]}))
-    with pytest.raises(NonFiniteOutputError, match=r"prune: the teacher \(prune.teacher_checkpoint '.*t'\) gave outputs "
-                                                   r"that are not finite \(NaN or inf\) at optimizer step 0"):
+    _, healthy = objective(good, batch, build_teacher(good, cfg, ("cls",), False, 2, tmp_path / "c", 0, lambda: good))
+    traced: list = []
+    for precision, words in (("no", "overflows in float32 on that batch"), ("fp16", "overflows in fp16 on that batch")):
+        stage = SimpleNamespace(name="prune", updates=4, teacher=teacher, precision=precision, masks=None,
+                                lr_scheduler=SimpleNamespace(get_last_lr=lambda: [0.1]))
+        log = UpdateLog(stage, lambda parts: None, lambda *a: None, traced.append, 1)
+        log.add(1, [healthy, healthy])  # accumulation: a window of micro-batches, each with its flag
         log.flush("prune")
+        assert traced and all(TEACHER_FINITE not in record for record in traced), traced  # never in the trace
+        log.add(2, [healthy, parts])  # one micro-batch's teacher outputs not finite: the window's mean below 1
+        with pytest.raises(NonFiniteOutputError, match=r"prune: the teacher \(prune.teacher_checkpoint '.*t'\) gave "
+                                                       rf"outputs that are not finite \(NaN or inf\) at optimizer step 1 "
+                                                       rf".*{words}"):
+            log.flush("prune")
     with pytest.raises(NonFiniteOutputError, match=r"the teacher \(x\) gives outputs .* of a held-out batch \(cls\)"):
         dev_cross_correlation(good, bad, [batch], "cls", "the teacher (x)")
 
@@ -287,3 +295,60 @@ def test_review_a_row_is_tokenised_whole_once_and_only_where_it_reached_the_leng
     assert cuts.of("train", [0, 1, 2]).tolist() == [False, False, True]
     assert cuts.of("train", [2, 3, 0]).tolist() == [True, False, False]
     assert asked == [[texts[0], texts[2]]], asked  # rows 1 and 3 are shorter than the length: never cut
+
+
+def test_review_the_checks_share_what_they_tokenised_whole(tmp_path, tokenizer):
+    """Review: each check of twins (a dev row read as a training row, a test row as a dev row, rows under two labels)
+    tokenised its rows whole anew. One run's checks tokenise each row that reached the length once."""
+    from collections import Counter
+
+    from sdp.crosslingual import resolve_run_task
+    from sdp.data.loading import load_run_splits
+    from sdp.data.token_repeats import warn_token_repeats
+    from sdp.data.tokenize import tokenize_splits
+
+    text = "film one was good"
+    filler = [(f"film number {i} here", ("pos", "neg")[i % 2]) for i in range(10)]
+    train = [*filler, (text + " 😀", "pos"), (text + " 😡", "neg"), (text + " 😀 and a long tail", "pos")]
+    test = write_csv(tmp_path / "te.csv", [("another film", "pos"), (text + " 🙄", "neg")])
+    cfg = _custom(tmp_path, train, [(text + " 🙂", "pos"), ("a dev row", "neg")], "task.max_seq_length=7",
+                  f"task.test_file={test}")
+    task = resolve_run_task(cfg)
+    loaded = load_run_splits(cfg, task)
+    tokenized = tokenize_splits(loaded.datasets, task, tokenizer, 7, tmp_path / "c")
+    seen: Counter = Counter()
+
+    def counting(*columns, **kwargs):
+        seen.update(columns[0])
+        return tokenizer(*columns, **kwargs)
+
+    warn_token_repeats(task, loaded.datasets, tokenized, 7, loaded.file_rows, loaded.text_checked,
+                       loaded.labels_checked, counting)
+    assert seen and max(seen.values()) == 1, seen  # each text once, across the three checks
+    assert all(len(tokenizer(t)["input_ids"]) >= 7 for t in seen), seen  # only rows that reached the length
+
+
+def test_review_an_evaluation_point_reads_the_updates_before_it(tmp_path, data_dir, monkeypatch):
+    """Review: with train.eval_every below train.log_every, an evaluation ran on weights a teacher's NaN had spoiled
+    before the updates' parts were read, and its refusal named the student ("the model (prune update 1 evaluation)
+    gives outputs that are not finite"). The parts are read first: the teacher is named."""
+    import torch
+    from test_probe_round39 import _run_config
+
+    from sdp.errors import NonFiniteOutputError
+    from sdp.objectives.teacher import Teacher
+    from sdp.sweep import run_job
+
+    real = Teacher.outputs
+
+    def spoiled(self, batch):
+        return {k: torch.full_like(v, float("nan")) for k, v in real(self, batch).items()}
+
+    monkeypatch.setattr(Teacher, "outputs", spoiled)
+    cfg = _run_config("task=rte", f"data_dir={data_dir}", f"output_dir={tmp_path / 'run'}",
+                      f"cache_dir={tmp_path / 'c'}", "model=tiny-bert", "max_train_samples=16", "max_eval_samples=16",
+                      "task.max_seq_length=16", "dense.max_steps=2", "prune.max_steps=4", "train.batch_size=8",
+                      "method=kd", "train.eval_every=1", "train.log_every=20")
+    with pytest.raises(NonFiniteOutputError, match=r"prune: the teacher \(prune.teacher=frozen\) gave outputs that "
+                                                   r"are not finite \(NaN or inf\) at optimizer step 0"):
+        run_job(cfg)

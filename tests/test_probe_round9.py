@@ -330,9 +330,10 @@ def test_a_checkpoint_of_another_number_of_processes_is_not_resumed(tmp_path, da
     state_file.write_text(json.dumps({**state, "world_size": 2}))
     again = subprocess.run(args, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
     assert again.returncode == 2, again.stderr[-3000:]
-    assert "CheckpointError" in again.stderr and "was written by a launch of 2 process(es); this launch has 1" in \
-        again.stderr
-    assert json.loads((run_dir / "metrics.json").read_text())["status"] != "completed"
+    assert "CheckpointRefusedError" in again.stderr and "was written by a launch of 2 process(es); this launch has 1" \
+        in again.stderr
+    # a refusal records nothing: the run stays interrupted, resumable (it was recorded failed: probe round 42, d_ws)
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "interrupted"
 
 
 # ------------------------------------------------------------------------------------------------ sweeps (w01)

@@ -66,17 +66,21 @@ class CutRows:
         return labels_cut[group[twins]] - own > 0
 
 
-def reach(cuts: CutRows, split: str, positions: list[int], twin_cut: np.ndarray | None = None) -> list[str]:
+def reach(cuts: CutRows, split: str, positions: list[int], twin_cut: np.ndarray | None = None,
+          hashed_at: int | None = None) -> list[str]:
     """For each twin at ``positions`` (from 1) of ``split``: "cut" where it, or a twin it is read alike with
     (``twin_cut``: one per position; None where its twins are known by hash only), was cut: they differ past the cut;
     "whole" where neither was: they differ in what the tokenizer sets aside or reads as one unknown token; "edge"
-    where it is exactly the length and whether its twin went on is not known (every row that reached the length,
-    without a tokenizer)."""
+    where it is exactly as long as its twin was cut at, and whether its twin went on is not known (every row that
+    reached the length, without a tokenizer). ``hashed_at``: the length a model's row hashes were made at (its
+    training rows cut there), where not the length scored at: a dev row of 13 tokens, read whole at 32, is a
+    training row cut at 13 as the model read it (probe round 42, rh1)."""
     rows = np.asarray(positions, dtype=np.int64) - 1
-    at = cuts.lengths(split)[rows] >= cuts.length
+    lengths = cuts.lengths(split)[rows]
+    at = lengths >= cuts.length if hashed_at is None else lengths == hashed_at
     own = cuts.of(split, rows)
     if own is None:
-        return ["edge" if a else "whole" for a in at]
+        return ["edge" if a or (hashed_at is not None and n >= cuts.length) else "whole" for a, n in zip(at, lengths)]
     if twin_cut is None:
         return ["cut" if c else "edge" if a else "whole" for c, a in zip(own, at)]
     return ["cut" if c or t else "whole" for c, t in zip(own, twin_cut)]

@@ -105,7 +105,7 @@ def warn_token_repeats(task: Any, raw: Any, tokenized: Any, max_seq_length: int,
 
 def warn_tokens_among(task: Any, raw: Any, tokenized: Any, hashes: Any, max_seq_length: int,
                       file_rows: dict | None = None, labels_checked: frozenset = frozenset(),
-                      tokenizer: Any = None) -> None:
+                      tokenizer: Any = None, hashed_at: int | None = None) -> None:
     """sdp-eval: the rows of each scored split whose tokens are a training row's, by the hashes of the model's
     ROW_KEYS_FILE (None: none to read), and whose texts are not (those are said already: scored_rows.warn_rows_among);
     a test split's rows read as dev rows (warn_dev_twins), a split's read alike under two labels (warn_label_twins)."""
@@ -121,10 +121,11 @@ def warn_tokens_among(task: Any, raw: Any, tokenized: Any, hashes: Any, max_seq_
             hit = hit[~np.isin(row_digests(raw[split].select(hit.tolist()), fields), hashes)]
         if len(hit):
             positions = [int(r) + 1 for r in hit]
-            how = reach(cuts, split, positions)  # the rows trained on: by hash only
+            at = None if hashed_at in (None, max_seq_length) else hashed_at  # its hashes' length, where another
+            how = reach(cuts, split, positions, hashed_at=at)  # the rows trained on: by hash only
             log.warning("sdp-eval: " + _said(in_file(positions, split, file_rows), ds, how, f"split {split}",
                                              max_seq_length, "rows model_dir was trained on (its sdp_training_rows.u64)",
-                                             of=_of(task, split, file_rows)))
+                                             of=_of(task, split, file_rows), edge_at=at))
 
 
 def warn_dev_twins(task: Any, raw: Any, tokenized: Any, max_seq_length: int, file_rows: dict | None = None,
@@ -210,18 +211,20 @@ def _both(task: Any, split: str) -> str:
 
 
 def _said(rows: list[int], ds: Any, how: list[str], where: str, length: int, whose: str,
-          then: str = "their score is partly a training score; score rows the model never read", of: str = "") -> str:
+          then: str = "their score is partly a training score; score rows the model never read", of: str = "",
+          edge_at: int | None = None) -> str:
     """The warning for token twins ``rows`` (as named: file rows) of tokenised ``ds``, each cut at the length, read
     whole or at its edge (``how``: sdp/data/token_cuts.py reach): 'great 😀' and 'great 😡' are one input to MiniLM."""
     count = {kind: how.count(kind) for kind in ("cut", "edge", "whole")}
     why = {"cut": f"{count['cut']} differing past task.max_seq_length={length} tokens, where they or their twins were "
                   "cut",
-           "edge": f"{count['edge']} exactly task.max_seq_length={length} tokens long, differing past it from a longer "
-                   "twin or in what the tokenizer sets aside",
+           "edge": (f"{count['edge']} exactly task.max_seq_length={length} tokens long" if edge_at is None else
+                    f"{count['edge']} exactly {edge_at} tokens long, the length model_dir was trained at (config.json "
+                    "sdp_max_seq_length)") + ", differing past it from a longer twin or in what the tokenizer sets aside",
            "whole": f"{count['whole']} read whole, differing in what the tokenizer sets aside or reads as an unknown "
                     "token"}
     said = [why[kind] for kind in why if count[kind]]
     return (f"{where}: {len(rows)} of {len(ds)} rows are {whose} as the model reads them: the same token ids, their "
             f"texts differing only where the model does not read them ({'; '.join(said)}; rows {rows[:5]}{of}, counted "
             f"from 1): {then}"
-            + (" (or raise task.max_seq_length)" if count["cut"] or count["edge"] else ""))
+            + (" (or raise task.max_seq_length)" if count["cut"] or (count["edge"] and edge_at is None) else ""))

@@ -316,6 +316,9 @@ def check_id2label(config: dict[str, Any] | None, where: str, outputs: bool = Tr
     if ids != list(range(len(ids))):
         raise ModelLoadError(f"{where}: config.json id2label has the ids {ids[:8]}, not one per output from 0 to "
                              f"{len(ids) - 1}: output i is named by id i; give each output's id, 0 to {len(ids) - 1}")
+    if unnamed := [int(k) for k in id2label if id2label[k] is None]:  # JSON null: printed as the class `None`
+        raise ModelLoadError(f"{where}: config.json id2label names no class for the id(s) {sorted(unnamed)[:8]} (null); "
+                             "give each output's class its name")
     named = [str(id2label[k]) for k in sorted(id2label, key=int)]  # the raw names (label_names leaves LABEL_i out)
     if twice := sorted({n for n in named if named.count(n) > 1}):  # sdp-predict labelled with it, unchecked; sdp-eval
         # blamed a task.label_names the user never gave (probe round 40, dup1, dup2)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 
 def run_folder_above(path: str | Path, itself: bool = True) -> Path | None:
@@ -19,25 +20,39 @@ def run_folder_above(path: str | Path, itself: bool = True) -> Path | None:
 
 
 def is_run_folder(folder: str | Path) -> bool:
-    """Whether ``folder`` holds sdp's run.json (a record with its ``config``, or one that does not read)."""
+    """Whether ``folder`` holds sdp's run.json (a record with its ``config``, a task and a model in it, or one that does
+    not read). Another tool's run.json with a ``config`` key was taken for sdp's (probe round 42, oth4)."""
     try:
         record = json.loads((Path(folder) / "run.json").read_text(encoding="utf-8"))
     except OSError:
         return False
     except ValueError:  # not JSON: a damaged record
         return True
-    return isinstance(record, dict) and isinstance(record.get("config"), dict)
+    config = record.get("config") if isinstance(record, dict) else None
+    return isinstance(config, dict) and isinstance(config.get("task"), dict) and "model" in config
 
 
-RUN_STATUSES = frozenset({"completed", "failed", "interrupted", "killed"})  # metrics.json's status, as sdp writes it
+# metrics.json as sdp writes it: its status, with the keys that status always has (sdp-eval's record: "kind": "eval")
+RUN_RECORD_KEYS = {"completed": ("config_hash",), "failed": ("error", "error_type"), "interrupted": ("error",),
+                   "killed": ("error",)}
+
+
+def is_sdp_metrics(record: Any) -> bool:
+    """Whether a parsed metrics.json is a record sdp writes: `{"status": "failed"}` or `{"status": "completed", ...}`
+    of another tool was taken for a dead sdp run's, and its folder's files moved aside (probe round 42, oth1, oth3)."""
+    if not isinstance(record, dict) or record.get("status") not in RUN_RECORD_KEYS:
+        return False
+    return record.get("kind") == "eval" or all(key in record for key in RUN_RECORD_KEYS[record["status"]])
 
 
 def holds_others_metrics(folder: str | Path) -> bool:
-    """Whether ``folder``'s metrics.json reads as JSON but is no record of sdp's (no status sdp writes): another tool's
-    results. A missing or damaged one is not (a run killed mid-write left it cut short)."""
+    """Whether ``folder`` holds a metrics.json that is no record of sdp's: another tool's results, or a file that does
+    not read (sdp writes its records whole: oth2)."""
     path = Path(folder) / "metrics.json"
-    try:
-        record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"status": "completed"}
-    except (OSError, ValueError):
+    if not path.is_file():
         return False
-    return not (isinstance(record, dict) and record.get("status") in RUN_STATUSES)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True
+    return not is_sdp_metrics(record)

@@ -65,3 +65,4 @@ def _record(run_dir: Path, name: str) -> None:
         "the newest checkpoint holds every finished stage" if has_checkpoint(run_dir) else
         "no checkpoint was written yet: the next launch starts the run over"))
     write_json(run_dir / "metrics.json", {"status": "interrupted", "error": msg, "phase": "between updates"})
+    (run_dir / "error.txt").unlink(missing_ok=True)  # an earlier launch's failure: not this record's (round 42, er2)

@@ -54,6 +54,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from sdp.errors import CheckpointRefusedError
 from sdp.io import append_jsonl, write_json
 from sdp.run.logs import trace_size, truncate_trace
 from sdp.run.preemption import RunInterrupted, StopSignals  # noqa: F401  (RunInterrupted re-exported)
@@ -107,7 +108,7 @@ class Checkpointer:
         if state.get("format") != FORMAT_VERSION:
             raise CheckpointError(f"checkpoint {str(path)!r} has format {state.get('format')}, expected {FORMAT_VERSION}")
         if state["identity"] != self.identity:
-            raise CheckpointError(
+            raise CheckpointRefusedError(
                 f"checkpoint {str(path)!r} belongs to another config or seed (identity {state['identity']}, "
                 f"this run {self.identity}); use another output_dir, or resume=false to start over"
             )
@@ -115,7 +116,7 @@ class Checkpointer:
             # It was a warning, and the run went on: its metrics.json then said world_size 1 for a run whose dense
             # stage and first updates were made with twice the global batch (probe round 9). A completed run is
             # never reused across process counts (sdp/run/rundir.py); a half-made one is not mixed across them.
-            raise CheckpointError(
+            raise CheckpointRefusedError(
                 f"checkpoint {str(path)!r} was written by a launch of {state['world_size']} process(es); this launch "
                 f"has {self.accelerator.num_processes}: train.batch_size is per process, so the global batch, the "
                 "data order and the result would change mid-run, and the record would name only this launch. "
@@ -214,11 +215,13 @@ class Checkpointer:
         return self.signals.installed()
 
     def stop_requested(self) -> bool:
-        flag = self.signals.received is not None
-        if self.accelerator.num_processes > 1:  # all ranks must stop at the same update
-            t = torch.tensor([1.0 if flag else 0.0], device=self.accelerator.device)
-            flag = bool(self.accelerator.reduce(t, reduction="sum").item() > 0)
-        return flag
+        if self.accelerator.num_processes > 1:  # all ranks must stop at the same update, and say the same signal: a
+            # rank that got none recorded rank 1's SIGHUP as "interrupted by SIGTERM" and exited 143 (probe round 42)
+            t = torch.tensor([float(self.signals.received or 0)], device=self.accelerator.device)
+            got = int(self.accelerator.gather(t).max().item())
+            if got and self.signals.received is None:
+                self.signals.received = got
+        return self.signals.received is not None
 
     def interrupted(self, stage: str, step: int, metrics_path: Path) -> RunInterrupted:
         """Record the interruption in ``metrics_path``; requeue through submitit when it launched the job
@@ -227,6 +230,7 @@ class Checkpointer:
         msg = f"interrupted by {signal.Signals(signum).name} in the {stage} stage at optimizer step {step}; checkpoint saved"
         if self.accelerator.is_main_process:
             write_json(metrics_path, {"status": "interrupted", "error": msg, "stage": stage, "step": step})
+            (metrics_path.parent / "error.txt").unlink(missing_ok=True)  # an earlier launch's failure (round 42, er2)
         return self.signals.hand_over(msg)
 
     # --------------------------------------------------------------------------------- cleanup

@@ -47,12 +47,19 @@ def training_untouched(model: nn.Module) -> Iterator[None]:
             module.training = training
 
 
+def eval_due(cfg: Any, stage: Any) -> bool:
+    """Whether the update just made is an evaluation point (every ``train.eval_every`` updates): the recipe reads the
+    updates' parts before it (UpdateLog.flush), so a teacher's or the loss's overflow is named before an evaluation
+    of the weights it spoiled blames the student (review of round 41's fixes)."""
+    every = cfg.train.eval_every
+    return bool(every) and not stage.step % every
+
+
 def eval_point(recipe: Any, stage: Any, parts: dict[str, float]) -> None:
     """After an update of ``stage`` (step 8 of the recipe's loop): every ``train.eval_every`` updates, score the
     recipe's eval splits (``recipe.evaluate()``) and record them with the update's sparsity in trace.jsonl and the
     tracker. Kept out of sdp/recipe.py, which stays one readable flow; ``recipe`` is a PruneRecipe."""
-    every = recipe.cfg.train.eval_every
-    if not every or stage.step % every:
+    if not eval_due(recipe.cfg, stage):
         return
     sparsity = float(parts.get("sparsity", 0.0))  # the dense stage has no masks: nothing pruned yet
     with training_untouched(recipe.model):

@@ -110,6 +110,7 @@ class Stage:
     teacher: Any = None  # Teacher (sdp/objectives/teacher.py)
     step: int = 0  # optimizer updates done
     position: DataPosition = field(default_factory=DataPosition)  # where in the data (a checkpoint reads it)
+    precision: str = "no"  # the accelerator's mixed precision (no | bf16 | fp16): what a refusal of overflow names
 
 
 def build_stage(name: str, stage_cfg: Any, train_cfg: Any, model: nn.Module, accelerator: Accelerator, updates: int,
@@ -122,7 +123,7 @@ def build_stage(name: str, stage_cfg: Any, train_cfg: Any, model: nn.Module, acc
     # Not prepared: accelerate would step it once per process per update.
     lr_scheduler = build_lr_scheduler(raw, updates, train_cfg.warmup_ratio, stage_cfg.lr_schedule)
     return Stage(name, updates, accelerator.prepare_optimizer(raw), raw, lr_scheduler, masks=masks, schedule=schedule,
-                 teacher=teacher)
+                 teacher=teacher, precision=str(getattr(accelerator, "mixed_precision", "no") or "no"))
 
 
 def mean_parts(window: list[dict[str, float]], last: tuple[str, ...] = ()) -> dict[str, float]:
@@ -189,11 +190,14 @@ class UpdateLog:
         for step, parts in updates:
             loss = parts.get("loss")
             if parts.pop(TEACHER_FINITE, 1.0) < 1.0:  # named, not a nameless non-finite loss (review of round 41's)
+                precision = getattr(self.stage, "precision", "no")
+                arithmetic = "float32" if precision == "no" else precision
+                why = ("in fp16 on that batch (its largest value is 65504: train.mixed_precision=bf16 or no may hold "
+                       "it), or the model is damaged" if precision == "fp16" else
+                       f"in {arithmetic} on that batch: a damaged or diverged model, its weights finite or not")
                 raise NonFiniteOutputError(
                     f"{stage_name}: {getattr(self.stage.teacher, 'source', 'the teacher')} gave outputs that are not "
-                    f"finite (NaN or inf) at optimizer step {step - 1} (loss {loss}): its arithmetic overflows in the "
-                    "run's precision on that batch (fp16's largest value is 65504: train.mixed_precision=bf16 or no "
-                    "may hold it), or the model is damaged")
+                    f"finite (NaN or inf) at optimizer step {step - 1} (loss {loss}): its arithmetic overflows {why}")
             if loss is not None and not math.isfinite(loss):
                 raise FloatingPointError(f"{stage_name}: non-finite loss {loss} at optimizer step {step - 1}")
             self.log(step, parts)
