@@ -46,11 +46,9 @@ from sdp.run.launch import (
     reset_accelerator_state,
     single_process_line,
 )
-from sdp.run.lock import LOCK_NAME, RunLockedError, run_lock
+from sdp.run.lock import RunLockedError, run_lock
 from sdp.run.logs import drop_held_warnings, hold_warnings, job_log, rank_console
-from sdp.run.nesting import holds_others_metrics, is_run_folder
 from sdp.run.rundir import (
-    PREVIOUS,
     RUN_RECORD,
     ResumeRefusedError,
     RunHoldsDataError,
@@ -73,6 +71,7 @@ from sdp.run.rundir import (
 )
 from sdp.run.same_data import verify_completed_data
 from sdp.run.signals import stop_between_stages
+from sdp.run.users_files import check_no_users_files
 
 log = logging.getLogger("sdp")
 
@@ -178,39 +177,6 @@ def check_data_outside(run_dir: Path, cfg: DictConfig) -> None:
                                     "folder's files are moved aside as a whole (resume=false, a restart), the data "
                                     "with them; give an output_dir outside the data's folder (copy a model it holds "
                                     "elsewhere first)")
-
-
-# What only a folder sdp ran in holds (Hydra writes nothing there: output_subdir null)
-SDP_MARKS = frozenset({RUN_RECORD, "metrics.json", LOCK_NAME, "run.log"})  # a folder sdp ran in (its records: checked)
-
-
-def check_no_users_files(run_dir: Path) -> None:
-    """A run folder that is not one yet holds none of the user's files: output_dir=<a folder of their data or
-    notes> wrote the run among them, and resume=false or a restart after a dead run then moved them into
-    previous-<time>/ with the run's (round 27, noticed). A folder is a run's by sdp's own marks (its run.json or
-    metrics.json, its lock, run.log, a previous-<time>/): a model/ or a metrics.json of another tool beside the user's
-    files made it one, and they were moved aside as a dead run's (probe round 42, oth1-oth5)."""
-    try:
-        names = [p.name for p in run_dir.iterdir()]
-    except OSError:  # not there yet, or not a folder: prepare_run_dir says so
-        return
-    if RUN_RECORD in names and not is_run_folder(run_dir):  # another tool's record (probe round 39, ot1): refused
-        # here, before the lock, run.log and a dead run's or resume=false's moving aside of its files (review)
-        raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds a run.json that is not sdp's (no config of a task "
-                                "and a model in it: another tool's record?); a run would write among its files and move "
-                                "them aside: give a new or empty folder as output_dir")
-    if RUN_RECORD not in names and holds_others_metrics(run_dir):  # another tool's results and model/ were moved aside
-        # as a dead run's, and the folder became the run's (noticed in session 20)
-        raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds a metrics.json that is not sdp's (no record of a run "
-                                "in it: another tool's results?) and no run.json; a run would move it aside with the "
-                                "folder's files: give a new or empty folder as output_dir")
-    if any(n in SDP_MARKS or n.startswith(PREVIOUS) for n in names):
-        return
-    if theirs := sorted(n for n in names if not n.startswith(".")):  # a stray .DS_Store is no one's work
-        raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds {len(theirs)} file(s) of no sdp run "
-                                f"({', '.join(theirs[:4])}{', ...' if len(theirs) > 4 else ''}): a run folder's files "
-                                "are moved aside as a whole (resume=false, a restart), these with them; give a new "
-                                "or empty folder as output_dir")
 
 
 def _data_paths(cfg: DictConfig) -> list[Path]:

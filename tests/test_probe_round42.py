@@ -31,8 +31,8 @@ def test_a_row_read_whole_as_a_training_row_cut_at_the_models_length_is_said_so(
     how = reach(cuts, "validation", [1, 2], hashed_at=13)
     assert how == ["edge", "whole"], how
     text = _said([1, 2], ds, how, "split validation", 32, "rows model_dir was trained on", edge_at=13)
-    assert "1 exactly 13 tokens long, the length model_dir was trained at (config.json sdp_max_seq_length), " \
-           "differing past it from a longer twin" in text and "raise task.max_seq_length" not in text, text
+    assert "1 exactly 13 tokens long, the length model_dir was trained at, differing past it from a longer twin" \
+        in text and "raise task.max_seq_length" not in text, text
 
 
 @pytest.mark.parametrize("files", [
@@ -60,6 +60,10 @@ def test_a_folder_of_no_sdp_run_is_not_taken_for_a_dead_one(tmp_path, files):
     {"metrics.json": '{"status": "failed", "error": "x", "error_type": "DataError", "before_run": true}'},
     {"metrics.json": '{"status": "interrupted", "error": "interrupted by SIGTERM"}', "checkpoints/x": ""},
     {".sdp.lock": "", "run.log": "started"},
+    {"metrics.json": '{"status": "completed", "config_hash": "abc", "final": {"main": 0.8}}', "run.log": ""},
+    {"metrics.json": '{"status": "killed", "error": "its process was stopped"}', "checkpoints/x": ""},
+    {"metrics.json": '{"status": "completed", "kind": "eval", "final": {"main": 0.8}}'},
+    {"previous-2026-12-07_10-00-00/metrics.json": "{}"},
 ])
 def test_sdp_s_own_folders_are_still_runs(tmp_path, files):
     from sdp.sweep import check_no_users_files
@@ -151,3 +155,52 @@ def test_sdp_evals_f1_advice_can_be_followed(tmp_path, tokenizer):
     warnings = _eval(tmp_path, model, "f1", dev, "task.metric=f1").get("warnings") or []
     said = [w for w in warnings if "task.metric=f1 is the F1 of class 'pos'" in w]
     assert said and "needs a model trained with it second" in said[0] and "list them as" not in said[0], warnings
+
+
+def test_review_a_launchs_error_is_not_recorded_among_the_users_files(tmp_path):
+    """Review of the oth fix: a config error (found before the run takes the folder) was recorded among the user's
+    files (.sdp.lock, error.txt, metrics.json): sdp's marks, so the next launch took the folder for a run's and moved
+    the user's files aside."""
+    from test_probe_round39 import _run_config
+
+    from sdp.errors import ConfigError
+    from sdp.sweep import record_failure
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "reviews.csv").write_text("text,label\n")
+    record_failure(notes, _run_config(f"output_dir={notes}"), ConfigError("sparsity=1.5 must be in [0, 1)"))
+    assert sorted(p.name for p in notes.iterdir()) == ["reviews.csv"]
+
+
+def test_review_an_interruption_rank_0_records_shows_the_signal_not_a_traceback(tmp_path, monkeypatch):
+    """Review: the interrupted record written for another rank's stop signal kept rank 0's gloo traceback as
+    error.txt, which sdp-tables showed of the run instead of the signal."""
+    from test_probe_round39 import _run_config
+
+    from sdp.report.collect import load_run
+    from sdp.sweep import record_failure
+
+    (tmp_path / "rank-1.error").write_text("interrupted by SIGTERM outside a training stage\n")
+    (tmp_path / "error.txt").write_text("Traceback ... an earlier launch's\n")
+    monkeypatch.setenv("RANK", "0")
+    peer = RuntimeError("[gloo/transport/tcp/pair.cc:553] Connection closed by peer [127.0.0.1]:11184")
+    record_failure(tmp_path, _run_config(f"output_dir={tmp_path}"), peer, lock_held=True)
+    assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "interrupted"
+    assert not (tmp_path / "error.txt").exists()
+    run = load_run(tmp_path / "metrics.json", tmp_path)
+    assert run["error"].startswith("rank 1: interrupted by SIGTERM"), run["error"]
+
+
+def test_review_the_teachers_overflow_names_the_precision_the_run_computes_in():
+    """Review: under train.mixed_precision=fp16 on a CPU accelerate computes in float32, and the refusal said fp16."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from sdp.training.loop import build_stage
+
+    cpu_fp16 = SimpleNamespace(mixed_precision="fp16", native_amp=False, prepare_optimizer=lambda o: o)
+    stage = build_stage("prune", OmegaConf.create({"lr": 1e-3, "lr_schedule": "linear"}),
+                        OmegaConf.create({"weight_decay": 0.0, "warmup_ratio": 0.0}), torch.nn.Linear(2, 2),
+                        cpu_fp16, 4)
+    assert stage.precision == "no"

@@ -80,7 +80,7 @@ def reach(cuts: CutRows, split: str, positions: list[int], twin_cut: np.ndarray 
     at = lengths >= cuts.length if hashed_at is None else lengths == hashed_at
     own = cuts.of(split, rows)
     if own is None:
-        return ["edge" if a or (hashed_at is not None and n >= cuts.length) else "whole" for a, n in zip(at, lengths)]
+        return ["edge" if a else "whole" for a in at]
     if twin_cut is None:
         return ["cut" if c else "edge" if a else "whole" for c, a in zip(own, at)]
     return ["cut" if c or t else "whole" for c, t in zip(own, twin_cut)]

@@ -219,8 +219,8 @@ def _said(rows: list[int], ds: Any, how: list[str], where: str, length: int, who
     why = {"cut": f"{count['cut']} differing past task.max_seq_length={length} tokens, where they or their twins were "
                   "cut",
            "edge": (f"{count['edge']} exactly task.max_seq_length={length} tokens long" if edge_at is None else
-                    f"{count['edge']} exactly {edge_at} tokens long, the length model_dir was trained at (config.json "
-                    "sdp_max_seq_length)") + ", differing past it from a longer twin or in what the tokenizer sets aside",
+                    f"{count['edge']} exactly {edge_at} tokens long, the length model_dir was trained at") +
+                   ", differing past it from a longer twin or in what the tokenizer sets aside",
            "whole": f"{count['whole']} read whole, differing in what the tokenizer sets aside or reads as an unknown "
                     "token"}
     said = [why[kind] for kind in why if count[kind]]

@@ -261,14 +261,14 @@ def load_run(path: Path, results_dir: Path) -> dict[str, Any]:
     said = data.get("warnings")  # what the run warned of (its run.log's warnings): listed in summary.md
     rec["run_warnings"] = [str(w) for w in said] if isinstance(said, list) else []
     rec["error"] = ""
-    if status == "failed" and isinstance(data.get("error"), str) and data["error"].strip():
-        rec["error"] = " ".join(data["error"].split())[:200]  # led by another rank's cause (rank_notes.py; review)
+    # the record's own words first: a failure led by another rank's cause (rank_notes.py), where an interruption
+    # stopped (stage and step: it resumes there) or how a sweep's job died; error.txt (another launch's, or rank 0's
+    # gloo traceback beside an interruption) named the wrong cause (review of round 42's fixes)
+    if status in ("failed", INTERRUPTED, "killed") and isinstance(data.get("error"), str) and data["error"].strip():
+        rec["error"] = " ".join(data["error"].split())[:200]
     elif not completed and (run_dir / "error.txt").is_file():
         lines = (run_dir / "error.txt").read_text(errors="replace").strip().splitlines()
         rec["error"] = lines[-1][:200] if lines else ""
-    elif status in (INTERRUPTED, "killed") and isinstance(data.get("error"), str):
-        # where it stopped (stage and optimizer step: it resumes there), or how its process died (a sweep's job)
-        rec["error"] = data["error"][:200]
     return rec
 
 

@@ -15,7 +15,8 @@ from sdp.io import atomic_write, write_json
 from sdp.run.launch import launcher_rank
 from sdp.run.lock import RunLockedError, run_lock
 from sdp.run.rank_notes import note_rank_stop, stopped_by_signal, with_peer_stops
-from sdp.run.rundir import RUN_RECORD, read_metrics, run_identity, run_started
+from sdp.run.rundir import RUN_RECORD, RunHoldsDataError, read_metrics, run_identity, run_started
+from sdp.run.users_files import check_no_users_files
 
 log = logging.getLogger("sdp")
 
@@ -38,6 +39,12 @@ def record_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, lock_held
     if lock_held and not run_dir.is_dir():  # removed while the run went on: not made anew for error.txt alone
         log.error("%s not recorded: the run folder %s no longer exists", message, run_dir)
         return message
+    if not lock_held:  # found before the run took the folder (a config error): no record among the user's files, which
+        try:  # would make it a run's folder, moved aside by the next launch (review of round 42's fixes)
+            check_no_users_files(run_dir)
+        except RunHoldsDataError as err:
+            log.error("%s not recorded in %s: %s", message, run_dir, err)
+            return message
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.nullcontext() if lock_held else run_lock(run_dir):
@@ -58,12 +65,14 @@ def _write_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, message: 
     if not lock_held and ((run_dir / RUN_RECORD).exists() or (existing and existing.get("status") != "failed")):
         log.error("%s not recorded in %s: the folder holds another run's record", message, run_dir)
         return
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    atomic_write(run_dir / "error.txt", lambda p: p.write_text(text))
-    # rank 0's error is another rank's stop signal: resumable, as rank 0's own signal is
+    # rank 0's error is another rank's stop signal: resumable, as rank 0's own signal is; no error.txt beside it (its
+    # gloo traceback was what sdp-tables showed of the run: review of round 42's fixes), nor an earlier launch's
     if lock_held and stopped_by_signal(run_dir, f"{type(exc).__name__}: {exc}"):
         write_json(run_dir / "metrics.json", {"status": "interrupted", "error": message, "phase": "between updates"})
+        (run_dir / "error.txt").unlink(missing_ok=True)
         return
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    atomic_write(run_dir / "error.txt", lambda p: p.write_text(text))
     record: dict[str, Any] = {"status": "failed", "error": message, "error_type": type(exc).__name__,
                               # Not started (a config error, missing data, a model that does not load; rundir.py):
                               # sdp-tables counts no failed run here (sdp/report/not_runs.py), and the next launch

@@ -19,6 +19,7 @@ from sdp.errors import NonFiniteOutputError
 from sdp.models.autocast import original_forward
 from sdp.objectives.objective import TEACHER_FINITE
 from sdp.pruning.criteria.base import check_first_event
+from sdp.training.distributed import effective_precision
 
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
 
@@ -123,7 +124,7 @@ def build_stage(name: str, stage_cfg: Any, train_cfg: Any, model: nn.Module, acc
     # Not prepared: accelerate would step it once per process per update.
     lr_scheduler = build_lr_scheduler(raw, updates, train_cfg.warmup_ratio, stage_cfg.lr_schedule)
     return Stage(name, updates, accelerator.prepare_optimizer(raw), raw, lr_scheduler, masks=masks, schedule=schedule,
-                 teacher=teacher, precision=str(getattr(accelerator, "mixed_precision", "no") or "no"))
+                 teacher=teacher, precision=effective_precision(accelerator))  # fp16 on a CPU computes in fp32
 
 
 def mean_parts(window: list[dict[str, float]], last: tuple[str, ...] = ()) -> dict[str, float]:

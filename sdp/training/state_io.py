@@ -18,7 +18,6 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be resumed from, named with the reason."""
 
 
-
 # ---------------------------------------------------------------------------------- RNG states
 def rng_state() -> dict[str, Any]:
     np_state = np.random.get_state()

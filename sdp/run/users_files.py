@@ -1,0 +1,47 @@
+"""Whether an output_dir holds files of no sdp run: a run writes among them, and resume=false or a restart after a
+dead run moves them into previous-<time>/ with the run's (round 27, noticed). Checked before a run takes the folder
+(sdp/sweep.py), and before a launch's error is recorded there (sdp/run/failure.py: a typo's record among the user's
+files made it a run's folder, and the next launch moved them away; review of round 42's fixes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sdp.run.lock import LOCK_NAME
+from sdp.run.nesting import holds_others_metrics, is_run_folder
+from sdp.run.rank_notes import PREFIX as NOTE_PREFIX
+from sdp.run.rank_notes import SUFFIX as NOTE_SUFFIX
+from sdp.run.rundir import PREVIOUS, RUN_RECORD, RunHoldsDataError
+
+# What only a folder sdp ran in holds (Hydra writes nothing there: output_subdir null)
+SDP_MARKS = frozenset({RUN_RECORD, "metrics.json", LOCK_NAME, "run.log"})  # a folder sdp ran in (its records: checked)
+
+
+def check_no_users_files(run_dir: Path) -> None:
+    """A run folder that is not one yet holds none of the user's files: output_dir=<a folder of their data or
+    notes> wrote the run among them, and resume=false or a restart after a dead run then moved them into
+    previous-<time>/ with the run's (round 27, noticed). A folder is a run's by sdp's own marks (its run.json or
+    metrics.json, its lock, run.log, a previous-<time>/): a model/ or a metrics.json of another tool beside the user's
+    files made it one, and they were moved aside as a dead run's (probe round 42, oth1-oth5)."""
+    try:
+        names = [p.name for p in run_dir.iterdir()]
+    except OSError:  # not there yet, or not a folder: prepare_run_dir says so
+        return
+    if RUN_RECORD in names and not is_run_folder(run_dir):  # another tool's record (probe round 39, ot1): refused
+        # here, before the lock, run.log and a dead run's or resume=false's moving aside of its files (review)
+        raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds a run.json that is not sdp's (no config of a task "
+                                "and a model in it: another tool's record?); a run would write among its files and move "
+                                "them aside: give a new or empty folder as output_dir")
+    if RUN_RECORD not in names and holds_others_metrics(run_dir):  # another tool's results and model/ were moved aside
+        # as a dead run's, and the folder became the run's (noticed in session 20)
+        raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds a metrics.json that is not sdp's (no record of a run "
+                                "in it: another tool's results?) and no run.json; a run would move it aside with the "
+                                "folder's files: give a new or empty folder as output_dir")
+    if any(n in SDP_MARKS or n.startswith(PREVIOUS) or (n.startswith(NOTE_PREFIX) and n.endswith(NOTE_SUFFIX))
+           for n in names):  # a rank's note (sdp/run/rank_notes.py) is sdp's too
+        return
+    if theirs := sorted(n for n in names if not n.startswith(".")):  # a stray .DS_Store is no one's work
+        raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds {len(theirs)} file(s) of no sdp run "
+                                f"({', '.join(theirs[:4])}{', ...' if len(theirs) > 4 else ''}): a run folder's files "
+                                "are moved aside as a whole (resume=false, a restart), these with them; give a new "
+                                "or empty folder as output_dir")
