@@ -37,7 +37,7 @@ from sdp.data.fingerprint import DataChangedError
 from sdp.errors import CheckpointRefusedError, ConfigError
 from sdp.io import write_json
 from sdp.run.code import CodeChangedError, check_unchanged, describe, same_code
-from sdp.run.failure import config_value, record_failure
+from sdp.run.failure import config_value, record_failure, was_recorded
 from sdp.run.launch import (
     apply_launcher_settings,
     from_main_process,
@@ -282,8 +282,8 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
         if exc is not recorded:  # found before the lock was taken (a config error), or on releasing it
             said = record_failure(run_dir, cfg, exc)
         if in_multirun():
-            log.error("job failed (recorded in %s/error.txt), the sweep goes on: %s: %s",
-                      run_dir, type(exc).__name__, exc)
+            where = f"recorded in {run_dir}" if was_recorded(run_dir, said) else f"not recorded in {run_dir}: see above"
+            log.error("job failed (%s), the sweep goes on: %s: %s", where, type(exc).__name__, exc)
             _note("failed", run_dir, exc, said)
             return None
         raise

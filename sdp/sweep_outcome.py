@@ -185,5 +185,6 @@ class SweepOutcome(Callback):
         if bad and config.hydra.sweeper.get("_target_") == BASIC_SWEEPER:
             what = "failed, were refused or were killed" if "killed" in counts else "failed or were refused"
             print(f"sdp-run: error: {len(bad)} of {len(notes)} jobs of the sweep {what} "
-                  f"(listed above; failures are in each folder's error.txt)", file=sys.stderr)
+                  f"(listed above; a failure is in its folder's metrics.json and error.txt where recorded)",
+                  file=sys.stderr)
             raise SystemExit(1)

@@ -204,3 +204,37 @@ def test_review_the_teachers_overflow_names_the_precision_the_run_computes_in():
                         OmegaConf.create({"weight_decay": 0.0, "warmup_ratio": 0.0}), torch.nn.Linear(2, 2),
                         cpu_fp16, 4)
     assert stage.precision == "no"
+
+
+def test_review_a_sweep_says_where_a_failure_was_recorded_and_reads_a_records_own_error(tmp_path):
+    """Second review: a sweep said "job failed (recorded in <folder>/error.txt)" of a failure not written there (the
+    user's files); a killed job's record beside an earlier launch's error.txt was shown as that launch's error; another
+    tool's run.log beside the user's notes made the folder a run's."""
+    from test_probe_round39 import _run_config
+
+    from sdp.errors import ConfigError
+    from sdp.report.collect import load_run
+    from sdp.run.failure import was_recorded
+    from sdp.run.rundir import RunHoldsDataError
+    from sdp.sweep import check_no_users_files, record_failure
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "reviews.csv").write_text("text,label\n")
+    said = record_failure(notes, _run_config(f"output_dir={notes}"), ConfigError("sparsity=1.5 must be in [0, 1)"))
+    assert not was_recorded(notes, said)
+    empty = tmp_path / "new"
+    said = record_failure(empty, _run_config(f"output_dir={empty}"), ConfigError("sparsity=1.5 must be in [0, 1)"))
+    assert was_recorded(empty, said)
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "error.txt").write_text("Traceback ...\nConfigError: an earlier launch's\n")
+    (run / "metrics.json").write_text(json.dumps({"status": "killed", "error": "its process died (SIGKILL)"}))
+    assert load_run(run / "metrics.json", tmp_path)["error"] == "its process died (SIGKILL)"
+
+    (notes / "run.log").write_text("[main] another tool's log line\n")
+    with pytest.raises(RunHoldsDataError, match=r"of no sdp run \(reviews.csv, run.log\)"):
+        check_no_users_files(notes)
+    (notes / "run.log").write_text("2026-12-07 10:00:00,123 INFO task=rte model=tiny-bert\n")
+    check_no_users_files(notes)  # sdp's own run.log: a launch killed before its run.json

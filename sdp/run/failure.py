@@ -56,6 +56,12 @@ def record_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, lock_held
     return message
 
 
+def was_recorded(run_dir: Path, said: str | None) -> bool:
+    """Whether the run folder's metrics.json holds the failure ``said`` (record_failure's return): a sweep said "recorded
+    in <folder>/error.txt" of a failure not written there (another run's folder, the user's files: review)."""
+    return said is not None and (read_metrics(run_dir) or {}).get("error") == said
+
+
 def _write_failure(run_dir: Path, cfg: DictConfig, exc: BaseException, message: str, lock_held: bool) -> None:
     existing = read_metrics(run_dir)
     if existing and existing.get("status") == "completed":

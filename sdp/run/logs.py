@@ -33,6 +33,11 @@ FORMAT = "%(asctime)s %(levelname)s %(message)s"
 _RECORD_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
 
 
+def starts_a_record(line: str) -> bool:
+    """Whether ``line`` begins a record sdp logs (FORMAT): run.log's first line tells sdp's from another tool's."""
+    return bool(_RECORD_START.match(line))
+
+
 class _RunLogHandler(logging.FileHandler):
     """A run.log handler, told apart from any handler a user or library attached. A write that fails (a full
     disk) is said once, in one line, not as logging's traceback after every record."""

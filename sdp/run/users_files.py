@@ -8,13 +8,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from sdp.run.lock import LOCK_NAME
+from sdp.run.logs import starts_a_record
 from sdp.run.nesting import holds_others_metrics, is_run_folder
 from sdp.run.rank_notes import PREFIX as NOTE_PREFIX
 from sdp.run.rank_notes import SUFFIX as NOTE_SUFFIX
 from sdp.run.rundir import PREVIOUS, RUN_RECORD, RunHoldsDataError
 
 # What only a folder sdp ran in holds (Hydra writes nothing there: output_subdir null)
-SDP_MARKS = frozenset({RUN_RECORD, "metrics.json", LOCK_NAME, "run.log"})  # a folder sdp ran in (its records: checked)
+SDP_MARKS = frozenset({RUN_RECORD, "metrics.json", LOCK_NAME})  # a folder sdp ran in (its records: checked below)
+# run.log is sdp's when it is empty (attached, nothing logged yet) or its first line is sdp's (sdp/run/logs.py FORMAT):
+# another tool's run.log beside the user's notes made the folder a run's (review of round 42's fixes)
 
 
 def check_no_users_files(run_dir: Path) -> None:
@@ -38,10 +41,19 @@ def check_no_users_files(run_dir: Path) -> None:
                                 "in it: another tool's results?) and no run.json; a run would move it aside with the "
                                 "folder's files: give a new or empty folder as output_dir")
     if any(n in SDP_MARKS or n.startswith(PREVIOUS) or (n.startswith(NOTE_PREFIX) and n.endswith(NOTE_SUFFIX))
-           for n in names):  # a rank's note (sdp/run/rank_notes.py) is sdp's too
+           for n in names) or ("run.log" in names and _sdps_log(run_dir / "run.log")):  # a rank's note is sdp's too
         return
     if theirs := sorted(n for n in names if not n.startswith(".")):  # a stray .DS_Store is no one's work
         raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds {len(theirs)} file(s) of no sdp run "
                                 f"({', '.join(theirs[:4])}{', ...' if len(theirs) > 4 else ''}): a run folder's files "
                                 "are moved aside as a whole (resume=false, a restart), these with them; give a new "
                                 "or empty folder as output_dir")
+
+
+def _sdps_log(path: Path) -> bool:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            first = fh.readline()
+    except OSError:
+        return False
+    return not first or starts_a_record(first)
