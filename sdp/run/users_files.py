@@ -8,16 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from sdp.run.lock import LOCK_NAME
-from sdp.run.logs import starts_a_record
+from sdp.run.logs import RUN_LOG, starts_a_record
 from sdp.run.nesting import holds_others_metrics, is_run_folder
 from sdp.run.rank_notes import PREFIX as NOTE_PREFIX
 from sdp.run.rank_notes import SUFFIX as NOTE_SUFFIX
 from sdp.run.rundir import PREVIOUS, RUN_RECORD, RunHoldsDataError
 
-# What only a folder sdp ran in holds (Hydra writes nothing there: output_subdir null)
-SDP_MARKS = frozenset({RUN_RECORD, "metrics.json", LOCK_NAME})  # a folder sdp ran in (its records: checked below)
-# run.log is sdp's when it is empty (attached, nothing logged yet) or its first line is sdp's (sdp/run/logs.py FORMAT):
-# another tool's run.log beside the user's notes made the folder a run's (review of round 42's fixes)
+# What only a folder sdp ran in holds (Hydra writes nothing there: output_subdir null); its records are checked to be
+# sdp's, run.log by its first line (_has_sdps_marks)
+SDP_MARKS = frozenset({RUN_RECORD, "metrics.json", LOCK_NAME})
 
 
 def check_no_users_files(run_dir: Path) -> None:
@@ -40,8 +39,7 @@ def check_no_users_files(run_dir: Path) -> None:
         raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds a metrics.json that is not sdp's (no record of a run "
                                 "in it: another tool's results?) and no run.json; a run would move it aside with the "
                                 "folder's files: give a new or empty folder as output_dir")
-    if any(n in SDP_MARKS or n.startswith(PREVIOUS) or (n.startswith(NOTE_PREFIX) and n.endswith(NOTE_SUFFIX))
-           for n in names) or ("run.log" in names and _sdps_log(run_dir / "run.log")):  # a rank's note is sdp's too
+    if _has_sdps_marks(run_dir, names):
         return
     if theirs := sorted(n for n in names if not n.startswith(".")):  # a stray .DS_Store is no one's work
         raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds {len(theirs)} file(s) of no sdp run "
@@ -50,9 +48,17 @@ def check_no_users_files(run_dir: Path) -> None:
                                 "or empty folder as output_dir")
 
 
-def _sdps_log(path: Path) -> bool:
+def _has_sdps_marks(run_dir: Path, names: list[str]) -> bool:
+    """Whether the folder holds a file only sdp writes: its records, lock, a moved-aside previous-<time>/, a rank's
+    note (sdp/run/rank_notes.py), or run.log that is empty (attached, nothing logged yet) or begins as sdp's do:
+    another tool's run.log beside the user's notes made the folder a run's (review of round 42's fixes)."""
+    if any(n in SDP_MARKS or n.startswith(PREVIOUS) or (n.startswith(NOTE_PREFIX) and n.endswith(NOTE_SUFFIX))
+           for n in names):
+        return True
+    if RUN_LOG not in names:
+        return False
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
+        with open(run_dir / RUN_LOG, encoding="utf-8", errors="replace") as fh:
             first = fh.readline()
     except OSError:
         return False
