@@ -101,10 +101,10 @@ def test_a_run_folder_is_still_a_run_folder(tmp_path):
         (tmp_path / "trace" / "trace.jsonl").write_text("")
         (tmp_path / "trace" / "notes.txt").write_text("mine")
         check_no_users_files(tmp_path / "trace")
-    for name in ("run.json", "previous-2026-12-06_10-00-00", ".sdp.lock", "run.log"):
-        d = tmp_path / name.replace(".", "_")
+    for name in ("run.json", "previous-20261206-100000/", ".sdp.lock", "run.log"):  # previous-*: a folder of move_aside's
+        d = tmp_path / name.strip("/").replace(".", "_")
         d.mkdir()
-        (d / name).write_text("")
+        (d / name).mkdir() if name.endswith("/") else (d / name).write_text("")
         (d / "notes.txt").write_text("mine")
         check_no_users_files(d)
     (tmp_path / "empty").mkdir()

@@ -63,7 +63,7 @@ def test_a_folder_of_no_sdp_run_is_not_taken_for_a_dead_one(tmp_path, files):
     {"metrics.json": '{"status": "completed", "config_hash": "abc", "final": {"main": 0.8}}', "run.log": ""},
     {"metrics.json": '{"status": "killed", "error": "its process was stopped"}', "checkpoints/x": ""},
     {"metrics.json": '{"status": "completed", "kind": "eval", "final": {"main": 0.8}}'},
-    {"previous-2026-12-07_10-00-00/metrics.json": "{}"},
+    {"previous-20261207-100000/metrics.json": "{}"},
 ])
 def test_sdp_s_own_folders_are_still_runs(tmp_path, files):
     from sdp.sweep import check_no_users_files
@@ -112,9 +112,10 @@ def test_a_class_named_null_is_refused(tmp_path, tokenizer):
 
     model = _classifier(tokenizer, tmp_path / "m")
     config = json.loads((model / "config.json").read_text())
-    (model / "config.json").write_text(json.dumps({**config, "id2label": {"0": "neg", "1": None}}))
-    with pytest.raises(ModelLoadError, match=r"config.json id2label names no class for the id\(s\) \[1\] \(null\)"):
-        check_saved_model(model)
+    for name in (None, "", " ", ["neg"], True):  # round 43's g1, g2 too
+        (model / "config.json").write_text(json.dumps({**config, "id2label": {"0": "neg", "1": name}}))
+        with pytest.raises(ModelLoadError, match=r"config.json id2label names no class for the id\(s\) \[1\] \(a null"):
+            check_saved_model(model)
 
 
 def test_sdp_eval_calls_another_tools_metrics_json_so(tmp_path):
@@ -238,3 +239,19 @@ def test_review_a_sweep_says_where_a_failure_was_recorded_and_reads_a_records_ow
         check_no_users_files(notes)
     (notes / "run.log").write_text("2026-12-07 10:00:00,123 INFO task=rte model=tiny-bert\n")
     check_no_users_files(notes)  # sdp's own run.log: a launch killed before its run.json
+
+
+def test_round43_previous_folders_and_paired_overlaps(tmp_path):
+    """Probe round 43, a2/a9: a `previous-experiments/` folder or a `previous-notes.txt` file of the user's was sdp's
+    mark (any name starting `previous-`): only move_aside's `previous-<date>-<time>` folders are. cl1: claims.md's MP
+    overlap with the dense mask averaged in an MP run with no SDP-CC partner (tests/report covers the tables)."""
+    from sdp.run.rundir import RunHoldsDataError
+    from sdp.sweep import check_no_users_files
+
+    for mine in ("previous-experiments/", "previous-notes.txt"):
+        d = tmp_path / mine.strip("/").replace(".", "_")
+        d.mkdir()
+        (d / mine).mkdir() if mine.endswith("/") else (d / mine).write_text("mine")
+        (d / "data.csv").write_text("a,b\n")
+        with pytest.raises(RunHoldsDataError, match=r"of no sdp run"):
+            check_no_users_files(d)

@@ -316,15 +316,21 @@ def check_id2label(config: dict[str, Any] | None, where: str, outputs: bool = Tr
     if ids != list(range(len(ids))):
         raise ModelLoadError(f"{where}: config.json id2label has the ids {ids[:8]}, not one per output from 0 to "
                              f"{len(ids) - 1}: output i is named by id i; give each output's id, 0 to {len(ids) - 1}")
-    if unnamed := [int(k) for k in id2label if id2label[k] is None]:  # JSON null: printed as the class `None`
-        raise ModelLoadError(f"{where}: config.json id2label names no class for the id(s) {sorted(unnamed)[:8]} (null); "
-                             "give each output's class its name")
+    # JSON null, "", a list: printed as the class `None`, ``, `['neg']` (probe rounds 42-43, id_null, g1, g2)
+    if unnamed := [int(k) for k in id2label if not _class_name(id2label[k])]:
+        raise ModelLoadError(f"{where}: config.json id2label names no class for the id(s) {sorted(unnamed)[:8]} (a null, "
+                             "an empty or a non-text name); give each output's class its name")
     named = [str(id2label[k]) for k in sorted(id2label, key=int)]  # the raw names (label_names leaves LABEL_i out)
     if twice := sorted({n for n in named if named.count(n) > 1}):  # sdp-predict labelled with it, unchecked; sdp-eval
         # blamed a task.label_names the user never gave (probe round 40, dup1, dup2)
         raise ModelLoadError(f"{where}: config.json id2label names {', '.join(map(repr, twice))} more than once "
                              f"({named}): two outputs of one name cannot be told apart; give each class its own name "
                              "there")
+
+
+def _class_name(name: Any) -> bool:
+    """A class name as id2label may give it: text (not blank), or a number (`0`, `1` name the classes of some tasks)."""
+    return (isinstance(name, str) and bool(name.strip())) or (isinstance(name, (int, float)) and not isinstance(name, bool))
 
 
 def _whole_number(key: Any) -> int | None:

@@ -355,9 +355,9 @@ def _verdicts(pairs: dict, cc: str) -> tuple[list[Row], list[str]]:
     same_rep = {k: r for k, r in pairs.items() if cc in r and "MP" in r
                 and _cc_rep(r[cc]) is not None and _cc_rep(r[cc]) == _cc_rep(r["MP"])}
     overlap, elsewhere = partner_overlaps(_ordered(pairs), cc, HIGH)
-    dense_overlap = {m: [v for k, r in pairs.items() if k[4] >= HIGH and m in r
-                         for v in [_get("mask_overlap", "dense_magnitude")(r[m])] if v is not None]
-                     for m in ("MP", cc)}
+    dense_overlap = {m: [v for k, r in pairs.items() if k[4] >= HIGH and "MP" in r and cc in r  # the pairs only: an
+                         for v in [_get("mask_overlap", "dense_magnitude")(r[m])] if v is not None]  # MP run of no
+                     for m in ("MP", cc)}  # SDP-CC partner moved MP's mean (probe round 43, cl1)
     # Every run records its overlap with the dense one-shot mask; only the overlap with MP's mask needs
     # prune.reference_mask. "no mask overlap recorded" stood for both, beside records that held the first (probe
     # round 12, t05).

@@ -5,6 +5,7 @@ files made it a run's folder, and the next launch moved them away; review of rou
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sdp.run.lock import LOCK_NAME
@@ -17,6 +18,7 @@ from sdp.run.rundir import PREVIOUS, RUN_RECORD, RunHoldsDataError
 # What only a folder sdp ran in holds (Hydra writes nothing there: output_subdir null); its records are checked to be
 # sdp's, run.log by its first line (_has_sdps_marks)
 SDP_MARKS = frozenset({RUN_RECORD, "metrics.json", LOCK_NAME})
+_MOVED_ASIDE = re.compile(re.escape(PREVIOUS) + r"\d{8}-\d{6}(-\d+)?")  # rundir.move_aside's names
 
 
 def check_no_users_files(run_dir: Path) -> None:
@@ -52,8 +54,10 @@ def _has_sdps_marks(run_dir: Path, names: list[str]) -> bool:
     """Whether the folder holds a file only sdp writes: its records, lock, a moved-aside previous-<time>/, a rank's
     note (sdp/run/rank_notes.py), or run.log that is empty (attached, nothing logged yet) or begins as sdp's do:
     another tool's run.log beside the user's notes made the folder a run's (review of round 42's fixes)."""
-    if any(n in SDP_MARKS or n.startswith(PREVIOUS) or (n.startswith(NOTE_PREFIX) and n.endswith(NOTE_SUFFIX))
-           for n in names):
+    if any(n in SDP_MARKS or (n.startswith(NOTE_PREFIX) and n.endswith(NOTE_SUFFIX)) for n in names):
+        return True
+    # a folder resume=false made (previous-<date>-<time>[-n]/), not the user's previous-notes.txt (probe round 43, a9)
+    if any(_MOVED_ASIDE.fullmatch(n) and (run_dir / n).is_dir() for n in names):
         return True
     if RUN_LOG not in names:
         return False

@@ -401,3 +401,15 @@ def test_a_recovery_recorded_with_events_that_removed_nothing_is_recounted(tmp_p
     text = (tmp_path / "tables" / "claims.md").read_text()
     assert "Recounted: the recovery of 12 run(s) at sparsity >= 0.8, from their trace.jsonl" in text  # 2 x 2 x 3 seeds
     assert "-2.0 [-2.0, -2.0] (n=6)" in _line(text, "| faster recovery")  # 8 - 10 (MP), not 4.5 - 10
+
+
+def test_the_dense_mask_overlap_is_the_pairs_own(tmp_path):
+    """Probe round 43, cl1: the "with the dense one-shot mask" overlap of MP averaged in an MP run no SDP-CC run is
+    paired with (0.655 where the paired runs' mean is 0.666)."""
+    _tree(tmp_path)
+    analysis = {"mask_overlap": {"dense_magnitude": 0.1}}
+    write_run(tmp_path, "runs/sst2/MP_s0.9_seed9", run_record("sst2", "MP", 0.9, 9, {"main": 0.7}, {"main": 0.9},
+                                                             analysis=analysis))  # no SDP-CC partner
+    build_report(tmp_path, plots=False)
+    text = (tmp_path / "tables" / "claims.md").read_text()
+    assert "with the dense one-shot mask: MP 0.950, SDP-CC(mean) 0.950" in _line(text, "| CC implicitly"), text
