@@ -20,16 +20,14 @@ def run_folder_above(path: str | Path, itself: bool = True) -> Path | None:
 
 
 def is_run_folder(folder: str | Path) -> bool:
-    """Whether ``folder`` holds sdp's run.json (a record with its ``config``, a task and a model in it, or one that does
-    not read). Another tool's run.json with a ``config`` key was taken for sdp's (probe round 42, oth4)."""
+    """Whether ``folder`` holds sdp's run.json (a record with its ``config``, or one that does not read)."""
     try:
         record = json.loads((Path(folder) / "run.json").read_text(encoding="utf-8"))
     except OSError:
         return False
     except ValueError:  # not JSON: a damaged record
         return True
-    config = record.get("config") if isinstance(record, dict) else None
-    return isinstance(config, dict) and isinstance(config.get("task"), dict) and "model" in config
+    return isinstance(record, dict) and isinstance(record.get("config"), dict)
 
 
 # metrics.json as sdp writes it: its status, with the keys that status always has (sdp-eval's record: "kind": "eval")

@@ -26,16 +26,16 @@ def check_no_users_files(run_dir: Path) -> None:
     notes> wrote the run among them, and resume=false or a restart after a dead run then moved them into
     previous-<time>/ with the run's (round 27, noticed). A folder is a run's by sdp's own marks (its run.json or
     metrics.json, its lock, run.log, a previous-<time>/): a model/ or a metrics.json of another tool beside the user's
-    files made it one, and they were moved aside as a dead run's (probe round 42, oth1-oth5)."""
+    files made it one, and they were moved aside as a dead run's (probe round 42, oth1-oth3, oth5)."""
     try:
         names = [p.name for p in run_dir.iterdir()]
     except OSError:  # not there yet, or not a folder: prepare_run_dir says so
         return
     if RUN_RECORD in names and not is_run_folder(run_dir):  # another tool's record (probe round 39, ot1): refused
         # here, before the lock, run.log and a dead run's or resume=false's moving aside of its files (review)
-        raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds a run.json that is not sdp's (no config of a task "
-                                "and a model in it: another tool's record?); a run would write among its files and move "
-                                "them aside: give a new or empty folder as output_dir")
+        raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds a run.json that is not sdp's (no config in it: "
+                                "another tool's record?); a run would write among its files and move them aside: give "
+                                "a new or empty folder as output_dir")
     if RUN_RECORD not in names and holds_others_metrics(run_dir):  # another tool's results and model/ were moved aside
         # as a dead run's, and the folder became the run's (noticed in session 20)
         raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds a metrics.json that is not sdp's (no record of a run "
