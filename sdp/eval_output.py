@@ -56,10 +56,12 @@ def check_out_dir(out_dir: Path, model_dir: Path | None = None, task: str | None
                               f"folder ({err.strerror or err}); give a writable folder for the evaluation record"
                               ) from None
     existing = read_metrics(out_dir) if out_dir.is_dir() else None
-    if isinstance(existing, dict) and existing and existing.get("kind") != EVAL_KIND:
-        from sdp.run.nesting import is_sdp_metrics
+    from sdp.run.nesting import is_sdp_metrics
 
-        whose = "a training run's" if is_sdp_metrics(existing) else "another tool's (no record of sdp's)"  # (round 42)
+    ours = isinstance(existing, dict) and is_sdp_metrics(existing, out_dir)
+    if isinstance(existing, dict) and existing and not (ours and existing.get("kind") == EVAL_KIND):
+        # another tool's record with sdp's keys was named a training run's, or an evaluation of model_dir=None (round 43)
+        whose = "a training run's" if ours else "another tool's (no record of sdp's)"  # (round 42)
         raise ConfigError(f"output_dir={str(out_dir)!r} holds {whose} metrics.json; give another folder for the "
                           "evaluation record")
     if not isinstance(existing, dict) and (out_dir / "metrics.json").exists():  # not a record sdp wrote: it was replaced unread

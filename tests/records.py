@@ -24,7 +24,7 @@ def write_record(root: Path, name: str, method: str, seed: int, final: float, *,
     cfg = {"task": {"name": "rte"}, "model": {"name": "tiny-bert"}, "regularizer": {"name": method.lower()},
            "sparsity": 0.8, "prune": {"criterion": "magnitude", "teacher": "frozen"},
            "dense": {"max_steps": 20, **({"checkpoint": given[0]} if given else {})}}
-    (run_dir / "run.json").write_text(json.dumps({"config": cfg}))
+    (run_dir / "run.json").write_text(json.dumps({"config": cfg, "config_hash": f"h-{method}"}))
 
 
 def write_csv(path: Path, rows: list[tuple[str, str]], header=("text", "label")) -> str:

@@ -188,6 +188,7 @@ def test_a_folder_of_another_tools_metrics_and_model_is_not_set_aside_as_a_dead_
         check_no_users_files(tmp_path)
     for ours in ('{"status": "failed", "error": "x", "error_type": "DataError", "before_run": true}',
                  '{"status": "interrupted", "error": "interrupted by SIGTERM ..."}'):
+        (tmp_path / ".sdp.lock").write_text("")  # sdp writes its records under the folder's lock, which stays
         (tmp_path / "metrics.json").write_text(ours)
         check_no_users_files(tmp_path)
 

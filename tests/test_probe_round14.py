@@ -128,7 +128,8 @@ def test_eval_refuses_an_output_dir_whose_metrics_json_is_not_a_record(tmp_path)
         (tmp_path / "metrics.json").write_text(text)
         with pytest.raises(ConfigError, match="not an evaluation record"):
             check_out_dir(tmp_path)
-    (tmp_path / "metrics.json").write_text(json.dumps({"kind": "eval", "status": "completed"}))
+    (tmp_path / "metrics.json").write_text(json.dumps({"kind": "eval", "status": "completed", "task": "rte",
+                                                       "model_dir": "/m"}))
     check_out_dir(tmp_path)  # an earlier evaluation's record is replaced, as before
 
 

@@ -149,7 +149,7 @@ def test_a_run_inside_another_runs_folder_is_refused(tmp_path):
     from sdp.run.rundir import RunDirError, prepare_run_dir
 
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "run.json").write_text(json.dumps({"config": {"seed": 1}}))  # sdp's record (review: one rule)
+    (tmp_path / "run" / "run.json").write_text(json.dumps({"config": {"seed": 1}, "config_hash": "abc"}))  # sdp's record (review: one rule)
     with pytest.raises(RunDirError, match="is inside the run folder .*run.* \\(its run.json\\)"):
         prepare_run_dir(tmp_path / "run" / "inner" / "deeper")
     assert not (tmp_path / "run" / "inner").exists()

@@ -56,13 +56,17 @@ def test_a_folder_of_no_sdp_run_is_not_taken_for_a_dead_one(tmp_path, files):
         check_no_users_files(tmp_path)
 
 
-@pytest.mark.parametrize("files", [
-    {"metrics.json": '{"status": "failed", "error": "x", "error_type": "DataError", "before_run": true}'},
-    {"metrics.json": '{"status": "interrupted", "error": "interrupted by SIGTERM"}', "checkpoints/x": ""},
+@pytest.mark.parametrize("files", [  # sdp writes a run's records under the folder's lock, which stays (round 43, a5)
+    {"metrics.json": '{"status": "failed", "error": "x", "error_type": "DataError", "before_run": true}',
+     ".sdp.lock": ""},
+    {"metrics.json": '{"status": "interrupted", "error": "interrupted by SIGTERM"}', "checkpoints/x": "",
+     ".sdp.lock": ""},
     {".sdp.lock": "", "run.log": "started"},
-    {"metrics.json": '{"status": "completed", "config_hash": "abc", "final": {"main": 0.8}}', "run.log": ""},
-    {"metrics.json": '{"status": "killed", "error": "its process was stopped"}', "checkpoints/x": ""},
-    {"metrics.json": '{"status": "completed", "kind": "eval", "final": {"main": 0.8}}'},
+    {"metrics.json": '{"status": "completed", "config_hash": "abc", "final": {"main": 0.8}}', "run.log": "",
+     "run.json": '{"config": {"seed": 1}, "config_hash": "abc"}'},
+    {"metrics.json": '{"status": "killed", "error": "its process was stopped"}', "checkpoints/x": "", ".sdp.lock": ""},
+    {"metrics.json": '{"status": "completed", "kind": "eval", "task": "rte", "model_dir": "/m", "final": {"main": 0.8},'
+                     ' "finished_at": "2026-12-07T10:00:00+00:00"}'},
     {"previous-20261207-100000/metrics.json": "{}"},
 ])
 def test_sdp_s_own_folders_are_still_runs(tmp_path, files):

@@ -89,7 +89,7 @@ def test_sdp_tables_names_a_run_killed_without_a_record(tmp_path):
     write_record(tmp_path, "mp1", "MP", 1, 0.7)
     killed = tmp_path / "kd2killed"
     killed.mkdir()
-    (killed / "run.json").write_text(json.dumps({"config": {}}))
+    (killed / "run.json").write_text(json.dumps({"config": {}, "config_hash": "abc"}))
     (killed / "trace.jsonl").write_text("")
     dead = {"pid": 2**22 + 7, "host": socket.gethostname(), "started": 0}  # above any pid_max: no such process
     (killed / ".sdp.lock").write_text(json.dumps(dead))
@@ -97,7 +97,7 @@ def test_sdp_tables_names_a_run_killed_without_a_record(tmp_path):
     (tmp_path / "tables" / "x" / "run.json").write_text("{}")  # a folder sdp-tables sets aside: not listed
     live = tmp_path / "live"
     live.mkdir()
-    (live / "run.json").write_text(json.dumps({"config": {}}))  # sdp's record holds its config from the start
+    (live / "run.json").write_text(json.dumps({"config": {}, "config_hash": "abc"}))  # sdp's record holds its config from the start
     (live / ".sdp.lock").write_text(json.dumps({**dead, "pid": os.getpid()}))
     coll = collect_runs(tmp_path)
     assert len(coll.runs) == 1 and [p for p, _ in coll.unrecorded] == ["kd2killed", "live"], coll.unrecorded

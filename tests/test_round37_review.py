@@ -176,5 +176,5 @@ def test_review_dev_file_under_a_carve_and_another_tools_run_json(tmp_path, capl
     (tmp_path / "res" / "proj").mkdir(parents=True)
     (tmp_path / "res" / "proj" / "run.json").write_text(json.dumps({"tool": "another"}))
     (tmp_path / "res" / "killed").mkdir()
-    (tmp_path / "res" / "killed" / "run.json").write_text(json.dumps({"config": {"seed": 1}}))
+    (tmp_path / "res" / "killed" / "run.json").write_text(json.dumps({"config": {"seed": 1}, "config_hash": "abc"}))
     assert [p.name for p in walk_unrecorded(tmp_path / "res")] == ["killed"]

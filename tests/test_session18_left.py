@@ -86,7 +86,7 @@ def test_sdp_eval_refuses_an_output_dir_inside_a_run_folder(tmp_path, tokenizer)
 
     run = tmp_path / "run"
     model = _classifier(tokenizer, run / "model")
-    (run / "run.json").write_text(json.dumps({"config": {"task": {"name": "custom"}}}))
+    (run / "run.json").write_text(json.dumps({"config": {"task": {"name": "custom"}}, "config_hash": "abc"}))
     with pytest.raises(ConfigError, match=r"output_dir='.*/run/evals/x' is inside the training run folder '.*/run'"):
         check_out_dir(run / "evals" / "x", model, "custom")
     assert not (run / "evals").exists()

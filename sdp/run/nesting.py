@@ -9,6 +9,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sdp.run.lock import (
+    LOCK_NAME,  # kept when released: the mark of a folder sdp ran or recorded a failure in
+)
+
 
 def run_folder_above(path: str | Path, itself: bool = True) -> Path | None:
     """The training run's folder that ``path`` is (where ``itself``), or is inside; None if none. A run's folder holds
@@ -20,27 +24,36 @@ def run_folder_above(path: str | Path, itself: bool = True) -> Path | None:
 
 
 def is_run_folder(folder: str | Path) -> bool:
-    """Whether ``folder`` holds sdp's run.json (a record with its ``config``, or one that does not read)."""
+    """Whether ``folder`` holds sdp's run.json: a record with its ``config`` and the ``config_hash`` sdp writes with it
+    (another Hydra app's run.json holds a config too: probe rounds 42-43, oth4, a4), or one that does not read (an
+    interrupted write's)."""
     try:
         record = json.loads((Path(folder) / "run.json").read_text(encoding="utf-8"))
     except OSError:
         return False
     except ValueError:  # not JSON: a damaged record
         return True
-    return isinstance(record, dict) and isinstance(record.get("config"), dict)
+    return isinstance(record, dict) and isinstance(record.get("config"), dict) and "config_hash" in record
 
 
-# metrics.json as sdp writes it: its status, with the keys that status always has (sdp-eval's record: "kind": "eval")
+# metrics.json as sdp writes it: its status, with the keys that status always has
 RUN_RECORD_KEYS = {"completed": ("config_hash",), "failed": ("error", "error_type"), "interrupted": ("error",),
                    "killed": ("error",)}
+EVAL_RECORD_KEYS = ("task", "model_dir")  # sdp-eval's ("kind": "eval"; sdp/evaluation.py)
 
 
-def is_sdp_metrics(record: Any) -> bool:
-    """Whether a parsed metrics.json is a record sdp writes: `{"status": "failed"}` or `{"status": "completed", ...}`
-    of another tool was taken for a dead sdp run's, and its folder's files moved aside (probe round 42, oth1, oth3)."""
-    if not isinstance(record, dict) or record.get("status") not in RUN_RECORD_KEYS:
+def is_sdp_metrics(record: Any, folder: str | Path) -> bool:
+    """Whether a parsed metrics.json in ``folder`` is a record sdp wrote: a run's, with its status's keys, in a folder
+    sdp ran in (its run.json, or the lock every run and every recorded failure takes: another tool's
+    `{"status": "failed", "error": ..., "error_type": ...}` beside the user's files was taken for a dead run's, and the
+    files moved aside: probe rounds 42-43, oth1, oth3, a5, a7, a8); or sdp-eval's, with its keys (b6)."""
+    if not isinstance(record, dict):
         return False
-    return record.get("kind") == "eval" or all(key in record for key in RUN_RECORD_KEYS[record["status"]])
+    if record.get("kind") == "eval":
+        return record.get("status") == "completed" and all(key in record for key in EVAL_RECORD_KEYS)
+    if record.get("status") not in RUN_RECORD_KEYS or not all(key in record for key in RUN_RECORD_KEYS[record["status"]]):
+        return False
+    return is_run_folder(folder) or (Path(folder) / LOCK_NAME).is_file()
 
 
 def holds_others_metrics(folder: str | Path) -> bool:
@@ -53,4 +66,4 @@ def holds_others_metrics(folder: str | Path) -> bool:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return True
-    return not is_sdp_metrics(record)
+    return not is_sdp_metrics(record, folder)

@@ -19,6 +19,10 @@ from sdp.run.rundir import PREVIOUS, RUN_RECORD, RunHoldsDataError
 # sdp's, run.log by its first line (_has_sdps_marks)
 SDP_MARKS = frozenset({RUN_RECORD, "metrics.json", LOCK_NAME})
 _MOVED_ASIDE = re.compile(re.escape(PREVIOUS) + r"\d{8}-\d{6}(-\d+)?")  # rundir.move_aside's names
+# A file browser's or notebook's leavings are no one's work; other hidden names are the user's (a .git/, an .env of
+# secrets were moved aside as a run's: probe round 43, a6)
+_NO_ONES = re.compile(r"\.DS_Store|\._.+|\.localized|\.directory|\.ipynb_checkpoints|Thumbs\.db|desktop\.ini",
+                      re.IGNORECASE)
 
 
 def check_no_users_files(run_dir: Path) -> None:
@@ -43,7 +47,7 @@ def check_no_users_files(run_dir: Path) -> None:
                                 "folder's files: give a new or empty folder as output_dir")
     if _has_sdps_marks(run_dir, names):
         return
-    if theirs := sorted(n for n in names if not n.startswith(".")):  # a stray .DS_Store is no one's work
+    if theirs := sorted(n for n in names if not _NO_ONES.fullmatch(n)):
         raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds {len(theirs)} file(s) of no sdp run "
                                 f"({', '.join(theirs[:4])}{', ...' if len(theirs) > 4 else ''}): a run folder's files "
                                 "are moved aside as a whole (resume=false, a restart), these with them; give a new "

@@ -128,6 +128,9 @@ def _completed_other_config(tmp: Path, run_dir: Path) -> str:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "metrics.json").write_text(json.dumps({"status": "completed", "config_hash": "0123456789abcdef",
                                                       "seed": 42, "final": {"main": 0.5}}))
+    # sdp's completed run: its run.json and the lock it ran under stay beside its record (probe round 43, a7)
+    (run_dir / "run.json").write_text(json.dumps({"config": {"seed": 42}, "config_hash": "0123456789abcdef"}))
+    (run_dir / ".sdp.lock").write_text("")
     return "resume=true"
 
 
