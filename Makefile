@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 # Two workers (pytest-xdist): most tests run at one torch thread, and a test owns its folders and ports
 # (tmp_path, a free port), so they run side by side; 2 x the memory of one.
 test: install
-	$(BIN)/python -m pytest -q -x -m "not slow" -n 2 tests
+	$(BIN)/python -m pytest -q -x -m "not slow" -n 2 --durations=15 tests
 
 test-all: install
 	$(BIN)/python -m pytest -q -n 2 tests

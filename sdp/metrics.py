@@ -304,13 +304,15 @@ def _first_of_each_input(ds: Any) -> np.ndarray | None:
 
 def compute_metrics_noting(task: TaskSpec, split_outputs: dict[str, tuple[np.ndarray, np.ndarray]],
                            groups: dict[str, np.ndarray] | None, notes: list[str], inputs: Any = None,
-                           label: str | None = None) -> dict[str, float]:
+                           label: str | None = None, loaded: str | None = None) -> dict[str, float]:
     """:func:`compute_metrics` of the outputs with repeated inputs tied (:func:`tie_repeated_inputs`, where the
     tokenised ``inputs`` are given), each DegenerateMetricWarning (a metric undefined on constant predictions,
     reported as 0.0) also appended to ``notes`` (a run's metrics.json ``metric_warnings``), not only on stderr;
-    ``label`` names the evaluation in the note ("dense: mcc is undefined ...": the tables mark that stage's score)."""
+    ``label`` names the evaluation in the note ("dense: mcc is undefined ...": the tables mark that stage's score);
+    ``loaded``: the checkpoint the model was loaded from (dense.checkpoint), named where its outputs are not finite."""
+    who = f"the model{f' ({loaded})' if loaded else ''} ({label} evaluation)" if label else "model_dir"
     for split, (preds, _) in split_outputs.items():
-        check_outputs_finite(preds, f"the model ({label} evaluation)" if label else "model_dir", f"split {split}")
+        check_outputs_finite(preds, who, f"split {split}")
     split_outputs = tie_repeated_inputs(split_outputs, inputs)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DegenerateMetricWarning)

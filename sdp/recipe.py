@@ -148,8 +148,7 @@ class PruneRecipe:
         self.objective = Objective(self._task_loss, self.distill, cfg.regularizer.alpha, self.weight_reg,
                                    cfg.weight_reg.beta, self.monitor_needs, cfg.prune.dropout == "distill_off",
                                    self.prunable, self.teacher_weights, self.accelerator.autocast)
-        # 6. One optimizer, LR schedule and progress per stage; the pruning stage also holds the masks, the teacher
-        #    and the pruning schedule over its updates. Then the tracker, whose one step axis runs through both.
+        # 6. Per stage: optimizer, LR schedule, progress (pruning: masks, teacher, schedule); the tracker (one step axis).
         updates = {name: stage_updates(cfg[name], cfg.train, len(self.train_loader)) for name in ("dense", "prune")}
         self.stages = {"dense": build_stage("dense", cfg.dense, cfg.train, self.model, self.accelerator, updates["dense"]),
                        "prune": build_stage("prune", cfg.prune, cfg.train, self.model, self.accelerator, updates["prune"],
@@ -175,7 +174,8 @@ class PruneRecipe:
     def evaluate(self, label: str) -> dict[str, float]:  # label: dense, final or an eval point, in metric_warnings
         out = {split: predict(self.accelerator, self.model, loader) for split, loader in self.eval_loaders.items()}
         self.eval_examples = count_eval_examples(out, self.datasets)  # no duplicates across processes
-        return compute_metrics_noting(self.task, out, self.groups, self.metric_warnings, self.datasets, label)
+        loaded = f"dense.checkpoint {self.cfg.dense.checkpoint!r}" if label == "dense" and self.cfg.dense.checkpoint else None
+        return compute_metrics_noting(self.task, out, self.groups, self.metric_warnings, self.datasets, label, loaded)
 
     def _measure_separability(self, which: str) -> None:
         split = self.task.eval_splits[0]

@@ -90,3 +90,17 @@ def test_a_decimal_comma_is_named():
     assert grouping_hint(" -3,5 ") == " (the decimal mark is '.', not ',')"
     assert grouping_hint("1,2,3") == "" and grouping_hint("a,b") == ""
     assert grouping_hint("4_2") == " (digits are not grouped with '_')"
+
+
+def test_a_dense_checkpoint_of_outputs_that_are_not_finite_is_named_by_its_path():
+    """Round 43, noticed: a dense.checkpoint whose outputs are NaN was named "the model (dense evaluation)" in the
+    run's record, not by the path the user gave (sdp/recipe.py passes it as ``loaded``)."""
+    import numpy as np
+
+    from sdp.errors import NonFiniteOutputError
+    from sdp.metrics import compute_metrics_noting
+
+    outputs = {"validation": (np.array([[np.nan, 1.0], [0.5, 0.2]]), np.array([0, 1]))}
+    with pytest.raises(NonFiniteOutputError, match=r"^the model \(dense.checkpoint '/m/ft'\) \(dense evaluation\) gives "
+                                                   r"outputs that are not finite \(NaN or inf\) for 1 of 2 rows"):
+        compute_metrics_noting(None, outputs, None, [], label="dense", loaded="dense.checkpoint '/m/ft'")
