@@ -28,16 +28,16 @@ def main(argv: list[str] | None = None) -> int:
                      f"{args.model_dir.partition('=')[2]}")
     if not (model_dir / "config.json").is_file():
         parser.error(f"{str(model_dir)!r} is not a model folder (no config.json); a finished run has one at <run>/model")
+    from sdp.class_names import check_class_names  # no torch
     from sdp.models.inspect import (  # standard library only
         ModelLoadError,
-        check_id2label,
         check_model_dir,
         read_config,
     )
 
     try:  # safetensors only (a pickled pytorch_model.bin is never loaded), and whole (a cut file was a traceback)
         check_model_dir(model_dir, "model_dir")
-        check_id2label(read_config(model_dir), f"model_dir {str(model_dir)!r}")  # a ValueError traceback in transformers
+        check_class_names(read_config(model_dir), f"model_dir {str(model_dir)!r}")  # a ValueError traceback in transformers
     except ModelLoadError as err:
         parser.error(str(err))
     if args.out and Path(args.out).is_dir():

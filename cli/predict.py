@@ -90,9 +90,10 @@ def main(argv: list[str] | None = None) -> int:
             check_output(str(opts["output"]), [str(opts["input"])] * (opts["input"] != "-") + model_files,
                          overwrite=overwrite)
             if opts["input"] == "-":
-                # UTF-8 whatever the locale, with bad bytes kept as escapes so that line_texts names their line
-                stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape") if hasattr(
-                    sys.stdin, "buffer") else sys.stdin
+                # UTF-8 whatever the locale, with bad bytes kept as escapes so that line_texts names their line; lines
+                # end at \n only (a carriage return inside one is refused there)
+                stdin = (io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape", newline="\n")
+                         if hasattr(sys.stdin, "buffer") else sys.stdin)
                 texts = line_texts(stdin)
             else:
                 from sdp.data.tasks import DataError

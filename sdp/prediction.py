@@ -228,7 +228,11 @@ def line_texts(lines: Iterable[str]) -> list[tuple[str, ...]]:
     out: list[tuple[str, ...]] = []
     blank = None  # the first blank line: fine at the end; before a text, the labels would no longer line up
     for n, line in enumerate(lines, 1):
-        line = _utf8_line(line, n).rstrip("\r\n")
+        line = _utf8_line(line, n).removesuffix("\n").rstrip("\r")  # \r\n, and \r\r\n as a file's readers take it
+        if "\r" in line:  # a line end to Python's universal newlines (3 labels for 2 lines: probe round 44, cr1)
+            raise DataError(f"stdin line {n} holds a carriage return (\\r) inside it: a line end to some readers and not "
+                            "to others, so the labels would not line up with the lines you count; remove it (e.g. tr "
+                            "'\\r' ' ')")
         if not line.strip():
             blank = blank or n
             continue

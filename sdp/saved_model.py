@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sdp.class_names import check_class_names
 from sdp.errors import ConfigError
 from sdp.models.inspect import (
     VOCAB_FILES,
     ModelLoadError,
     check_finite,
-    check_id2label,
     check_loaded_whole,
     check_model_dir,
     label_names,
@@ -62,7 +62,7 @@ def check_saved_model(model_dir: str | Path) -> tuple[Path, dict[str, Any]]:
         raise ModelLoadError(f"model_dir {str(model_dir)!r}: config.json says problem_type {problem!r} but has {n} "
                              "label(s) (id2label): a regression model has 1 output, a classifier 2 or more; give "
                              "the problem_type its run saved")
-    check_id2label(config, f"model_dir {str(model_dir)!r}")
+    check_class_names(config, f"model_dir {str(model_dir)!r}")
     return path, config
 
 

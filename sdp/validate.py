@@ -14,12 +14,12 @@ import math
 from pathlib import Path
 from typing import Any
 
+from sdp.class_names import check_class_names
 from sdp.config import term_options, unknown_key_errors
 from sdp.errors import ConfigError
 from sdp.models.card import repo_id_error
 from sdp.models.inspect import (
     ModelLoadError,
-    check_id2label,
     check_model_dir,
     check_pretrained_dir,
     encoder_zero_fraction,
@@ -407,7 +407,7 @@ def _check_held_out_rows(cfg: Any) -> None:
 
 
 def _check_labels(key: str, path: str | Path, config: dict, task: Any) -> None:
-    check_id2label(config, f"{key} {str(path)!r}")  # a traceback from label_names below, or two classes of one name
+    check_class_names(config, f"{key} {str(path)!r}")  # a traceback from label_names below, or two classes of one name
     if task is None:  # task=custom: its labels are read from the user's files when the run loads them
         return
     expected = list(task.label_names) if task.label_names else None

@@ -147,16 +147,23 @@ def label_problem(names: list[str]) -> str | None:
     if broken := [n for n in names if any(c in LINE_BREAKS for c in n)]:
         return (f"holds the label {broken[0]!r} with a line break in it: sdp-predict writes one label a line, and "
                 "this one would take two; remove the line break from the file's labels")
+    twins = written_alike(names)
+    return None if twins is None else (f"holds labels that differ only in {twins_differ_in(twins)}, {twins}: they "
+                                       "would be separate classes; write each label one way (or list the classes "
+                                       "in task.label_names)")
+
+
+def written_alike(names: list[str]) -> list[str] | None:
+    """The first group of ``names`` that are one label written two ways, else in look-alike letters of another
+    script; None if there is none."""
     twins = None
-    for key in (_label_key, _look_key):  # one label written two ways; else in look-alike letters of another script
+    for key in (_label_key, _look_key):
         alike: dict[str, list[str]] = {}
         for name in names:
             alike.setdefault(key(name), []).append(name)
         twins = twins or next((group for group in alike.values()
                                if len(group) > 1 and (key is _label_key or _mixed_scripts(group))), None)
-    return None if twins is None else (f"holds labels that differ only in {twins_differ_in(twins)}, {twins}: they "
-                                       "would be separate classes; write each label one way (or list the classes "
-                                       "in task.label_names)")
+    return twins
 
 
 def twins_differ_in(twins: list[str]) -> str:

@@ -236,7 +236,7 @@ def check_pretrained_dir(model_cfg: Any) -> None:
     if not source or model_cfg.get("package") or model_cfg.get("architecture") or not looks_local(str(source)):
         return
     path = check_model_dir(Path(str(source)).expanduser(), "model.pretrained")
-    check_id2label(read_config(path), f"model.pretrained {str(source)!r}", outputs=False)  # a traceback in transformers
+    check_id2label(read_config(path), f"model.pretrained {str(source)!r}")  # a traceback in transformers
     if model_cfg.get("tokenizer") is None and not any((path / f).is_file() for f in VOCAB_FILES):
         raise ModelLoadError(
             f"model.pretrained {str(source)!r} has no tokenizer files (none of {list(VOCAB_FILES)}; "
@@ -295,13 +295,10 @@ def length_error(key: str, value: int, config: dict[str, Any], what: str) -> str
             f"allowed: at most {limit}")
 
 
-def check_id2label(config: dict[str, Any] | None, where: str, outputs: bool = True) -> None:
+def check_id2label(config: dict[str, Any] | None, where: str) -> None:
     """config.json's id2label, read as transformers reads it: ids that are whole numbers, else a ModelLoadError naming
-    ``where``. Where it names the model's ``outputs`` (sdp-eval, sdp-predict: saved_model.py; sdp-export; a
-    dense.checkpoint and a prune.teacher_checkpoint: validate.py), also one id per output, 0 to N-1 (sdp names output
-    i by the i-th id in order: `{-1: neg, 0: pos}` named output 0 `neg`, which the folder calls `pos`; probe round 41,
-    id1-id3), and no class named twice (LABEL_i too). Of a model.pretrained folder the ids only: a run gives the model
-    the task's own names."""
+    ``where`` (a model.pretrained folder's: a run gives the model the task's own names). Where the names are printed
+    or scored, sdp/class_names.py checks them too."""
     if config is not None and not isinstance(config, dict):  # a JSON list: .get was an AttributeError traceback
         raise ModelLoadError(f"{where}: config.json is not a JSON object of a model's settings")
     id2label = (config or {}).get("id2label") or {}
@@ -310,27 +307,6 @@ def check_id2label(config: dict[str, Any] | None, where: str, outputs: bool = Tr
         raise ModelLoadError(f"{where}: config.json id2label " + (
             f"has ids that are not whole numbers ({bad[:4]})" if bad else "is not an object of id: name") +
             "; give each output's id as a number, with its class name")
-    if not outputs:
-        return
-    ids = sorted(int(k) for k in id2label)
-    if ids != list(range(len(ids))):
-        raise ModelLoadError(f"{where}: config.json id2label has the ids {ids[:8]}, not one per output from 0 to "
-                             f"{len(ids) - 1}: output i is named by id i; give each output's id, 0 to {len(ids) - 1}")
-    # JSON null, "", a list: printed as the class `None`, ``, `['neg']` (probe rounds 42-43, id_null, g1, g2)
-    if unnamed := [int(k) for k in id2label if not _class_name(id2label[k])]:
-        raise ModelLoadError(f"{where}: config.json id2label names no class for the id(s) {sorted(unnamed)[:8]} (a null, "
-                             "an empty or a non-text name); give each output's class its name")
-    named = [str(id2label[k]) for k in sorted(id2label, key=int)]  # the raw names (label_names leaves LABEL_i out)
-    if twice := sorted({n for n in named if named.count(n) > 1}):  # sdp-predict labelled with it, unchecked; sdp-eval
-        # blamed a task.label_names the user never gave (probe round 40, dup1, dup2)
-        raise ModelLoadError(f"{where}: config.json id2label names {', '.join(map(repr, twice))} more than once "
-                             f"({named}): two outputs of one name cannot be told apart; give each class its own name "
-                             "there")
-
-
-def _class_name(name: Any) -> bool:
-    """A class name as id2label may give it: text (not blank), or a number (`0`, `1` name the classes of some tasks)."""
-    return (isinstance(name, str) and bool(name.strip())) or (isinstance(name, (int, float)) and not isinstance(name, bool))
 
 
 def _whole_number(key: Any) -> int | None:

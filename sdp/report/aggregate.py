@@ -193,19 +193,24 @@ def one_dense_row(runs: pd.DataFrame) -> dict[str, str]:
     pruning stage reads (prune.*, schedule.*: setups.dense_setup_hash; prune.exclude, a criterion's option), on the
     same data (each run's data digest), each of whose runs trained its own dense model, with the same dense scores
     seed by seed: their one dense model was two Dense rows (probe rounds 35-36, noticed). The scores are compared
-    too, as a setup's dense model is not recorded apart from its config (config.json holds the prunable set). Any
-    other difference (max_eval_samples, an eval file, edited or not) keeps a setup's own row."""
+    too, as a setup's dense model is not recorded apart from its config (config.json holds the prunable set). Runs
+    given one dense.checkpoint, known by its content, share its row too (probe round 44, dr1). Any other difference
+    (max_eval_samples, an eval file, edited or not) keeps a setup's own row."""
     need = {"model", "task", "setup", "dense_setup", "data", "seed", "own_dense_stage", "dense", "sdp_core"}
     if runs.empty or not need <= set(runs.columns):
         return {}
     alike: dict[tuple, list[str]] = {}
     for key, grp in runs.groupby(["model", "task", "dense_setup", "data", "setup"], sort=True):
+        own = grp["own_dense_stage"].astype(bool)
+        given = ~own & (grp["dense_by_content"].astype(bool) if "dense_by_content" in grp else False)
         per_seed: dict[Any, set] = {}
         for run in grp.itertuples(index=False):  # every score the Dense row shows (F1 beside accuracy, languages),
-            # and the code of its dense stage (one row of two codes was marked as mixing them: review)
-            per_seed.setdefault(run.seed, set()).add((json.dumps(run.dense, sort_keys=True, default=str), run.sdp_core)
-                                                     if isinstance(run.dense, dict) and run.dense else None)
-        if key[2] and key[3] and grp["own_dense_stage"].astype(bool).all() and all(
+            # the code of its dense stage (one row of two codes was marked as mixing them: review), the given model's
+            per_seed.setdefault(run.seed, set()).add(
+                (json.dumps(run.dense, sort_keys=True, default=str), run.sdp_core,
+                 "" if run.own_dense_stage else str(getattr(run, "dense_model", ""))) if isinstance(run.dense, dict) and run.dense
+                else None)
+        if key[2] and key[3] and (own.all() or given.all()) and all(
                 len(v) == 1 and None not in v for v in per_seed.values()):
             scores = frozenset((seed, next(iter(v))) for seed, v in per_seed.items())
             alike.setdefault((*key[:4], scores), []).append(key[4])

@@ -355,13 +355,16 @@ def _verdicts(pairs: dict, cc: str) -> tuple[list[Row], list[str]]:
     same_rep = {k: r for k, r in pairs.items() if cc in r and "MP" in r
                 and _cc_rep(r[cc]) is not None and _cc_rep(r[cc]) == _cc_rep(r["MP"])}
     overlap, elsewhere = partner_overlaps(_ordered(pairs), cc, HIGH)
-    dense_overlap = {m: [v for k, r in pairs.items() if k[4] >= HIGH and "MP" in r and cc in r  # the pairs only: an
-                         for v in [_get("mask_overlap", "dense_magnitude")(r[m])] if v is not None]  # MP run of no
-                     for m in ("MP", cc)}  # SDP-CC partner moved MP's mean (probe round 43, cl1)
     # Every run records its overlap with the dense one-shot mask; only the overlap with MP's mask needs
     # prune.reference_mask. "no mask overlap recorded" stood for both, beside records that held the first (probe
-    # round 12, t05).
-    dense_txt = ", ".join(f"{m} {statistics.mean(v):.3f}" for m, v in dense_overlap.items() if v)
+    # round 12, t05). Over the pairs whose runs both record it: an MP run of no SDP-CC partner (probe round 43, cl1),
+    # or a pair's one value, moved one method's mean alone (round 44, cl2, cl3).
+    dense = _get("mask_overlap", "dense_magnitude")
+    high = [r for k, r in pairs.items() if k[4] >= HIGH and "MP" in r and cc in r]
+    both = [(a, b) for r in high if (a := dense(r["MP"])) is not None and (b := dense(r[cc])) is not None]
+    dense_txt = both and (f"MP {statistics.mean(a for a, _ in both):.3f}, {cc} {statistics.mean(b for _, b in both):.3f}"
+                          + (f" (over the {len(both)} of {len(high)} pairs whose runs both record it)"
+                             if len(both) < len(high) else ""))
     ov = "; ".join(filter(None, [
         f"Jaccard(kept weights of {cc}, of MP) = {statistics.mean(overlap):.3f}" + (
             f" over {len(overlap)} runs; {elsewhere} whose prune.reference_mask is not their MP partner's left out"

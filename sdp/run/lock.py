@@ -23,9 +23,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-log = logging.getLogger("sdp")
+from sdp.run.nesting import LOCK_NAME
 
-LOCK_NAME = ".sdp.lock"
+log = logging.getLogger("sdp")
 
 
 class RunLockedError(RuntimeError):

@@ -9,9 +9,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sdp.run.lock import (
-    LOCK_NAME,  # kept when released: the mark of a folder sdp ran or recorded a failure in
-)
+# sdp/run/lock.py's lock file (it imports it from here: a lock's import of this module would be a cycle), kept when
+# released: the mark of a folder sdp ran or recorded a failure in
+LOCK_NAME = ".sdp.lock"
 
 
 def run_folder_above(path: str | Path, itself: bool = True) -> Path | None:

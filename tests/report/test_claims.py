@@ -413,3 +413,18 @@ def test_the_dense_mask_overlap_is_the_pairs_own(tmp_path):
     build_report(tmp_path, plots=False)
     text = (tmp_path / "tables" / "claims.md").read_text()
     assert "with the dense one-shot mask: MP 0.950, SDP-CC(mean) 0.950" in _line(text, "| CC implicitly"), text
+
+
+def test_the_dense_mask_overlap_is_over_the_pairs_recording_both(tmp_path):
+    """Probe round 44, cl2, cl3: a pair whose SDP-CC run (or MP run) records no overlap with the dense mask still
+    counted for the other method: MP over 3 pairs beside SDP-CC over 2, under one n, no word."""
+    _tree(tmp_path)
+    for method, value in (("MP", 0.1), ("SDP-CC(mean)", None)):  # one pair: MP 0.1, SDP-CC nothing recorded
+        path = tmp_path / f"runs/sst2/{method}_s0.9_seed1"
+        record = json.loads((path / "metrics.json").read_text())
+        record["analysis"]["mask_overlap"]["dense_magnitude"] = value
+        write_run(tmp_path, str(path.relative_to(tmp_path)), record)
+    build_report(tmp_path, plots=False)
+    text = (tmp_path / "tables" / "claims.md").read_text()
+    assert ("with the dense one-shot mask: MP 0.950, SDP-CC(mean) 0.950 (over the 11 of 12 pairs whose runs both "
+            "record it)") in _line(text, "| CC implicitly"), text
