@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from sdp.errors import ConfigError
+from sdp.run.nesting import is_run_folder, is_sdp_metrics, run_folder_above
 
 EVAL_KIND = "eval"  # metrics.json "kind" of an evaluation-only record (a training run's has none, or "run")
 
@@ -28,8 +29,6 @@ def others_files(out_dir: Path, model_dir: Path | None) -> str | None:
     if (out_dir / "config.json").is_file() and any(out_dir.glob("*.safetensors")) and (
             model_dir is None or out_dir.resolve() != Path(model_dir).resolve()):
         return "another model's weights (config.json, *.safetensors): the record would be read as that model's"
-    from sdp.run.nesting import is_run_folder
-
     if is_run_folder(out_dir) or (out_dir / "checkpoints").is_dir():
         return "a training run's files (run.json, checkpoints/): the run could not resume there"
     if (out_dir / "summary.md").is_file() and (out_dir / "glue.md").is_file():
@@ -56,8 +55,6 @@ def check_out_dir(out_dir: Path, model_dir: Path | None = None, task: str | None
                               f"folder ({err.strerror or err}); give a writable folder for the evaluation record"
                               ) from None
     existing = read_metrics(out_dir) if out_dir.is_dir() else None
-    from sdp.run.nesting import is_sdp_metrics
-
     ours = isinstance(existing, dict) and is_sdp_metrics(existing, out_dir)
     if isinstance(existing, dict) and existing and not (ours and existing.get("kind") == EVAL_KIND):
         # another tool's record with sdp's keys was named a training run's, or an evaluation of model_dir=None (round 43)
@@ -67,8 +64,6 @@ def check_out_dir(out_dir: Path, model_dir: Path | None = None, task: str | None
     if not isinstance(existing, dict) and (out_dir / "metrics.json").exists():  # not a record sdp wrote: it was replaced unread
         raise ConfigError(f"output_dir={str(out_dir)!r} holds a metrics.json that is not an evaluation record (not "
                           "readable as one); it would be replaced: give another folder for the evaluation record")
-    from sdp.run.nesting import run_folder_above
-
     beside = model_dir is not None and out_dir.resolve() == Path(model_dir).resolve()  # its own weights' (eo2)
     if (run := run_folder_above(out_dir, itself=False)) is not None and not beside:  # (round 36's noticed)
         raise ConfigError(f"output_dir={str(out_dir)!r} is inside the training run folder {str(run)!r} (its run.json): "

@@ -161,10 +161,10 @@ def run_prune_config(model_dir: Path, source: dict[str, Any]) -> Any:
     from omegaconf import OmegaConf
 
     from sdp.models.inspect import read_config
-    from sdp.run.rundir import read_run_record
+    from sdp.run.nesting import sdp_run_record
 
     model_dir = Path(model_dir).expanduser().resolve()  # through a link: the run it names (probe round 36, ev2)
-    prune = ((read_run_record(model_dir.parent) or {}).get("config") or {}).get("prune") if source else None
+    prune = ((sdp_run_record(model_dir.parent) or {}).get("config") or {}).get("prune") if source else None
     if not isinstance(prune, dict) or not isinstance(prune.get("include"), list):  # away from its run: its config.json
         prune = (read_config(model_dir) or {}).get(PRUNABLE_KEY)  # (it was the default set: 70% for 80%; round 36, ev1)
     if not isinstance(prune, dict) or not isinstance(prune.get("include"), list):
@@ -254,6 +254,7 @@ def _dense_stage_of(path: Path) -> dict[str, Any]:
     """A run's own dense_model/ (its record's dense_model_fingerprint, where it has one, matching the folder):
     method Dense at sparsity 0 and the run's seed; other folders: nothing known. The record listed such a model
     with no method, seed or sparsity (probe round 28, noticed)."""
+    from sdp.run.nesting import is_sdp_metrics
     from sdp.run.rundir import read_metrics
     from sdp.run.same_data import model_fingerprint
 
@@ -261,7 +262,7 @@ def _dense_stage_of(path: Path) -> dict[str, Any]:
     path = path.resolve()
     run = (read_metrics(path.parent) or {}) if path.name == "dense_model" else {}
     recorded = run.get("dense_model_fingerprint")
-    if run.get("status") != "completed" or run.get("kind", "run") != "run" or (
+    if run.get("status") != "completed" or run.get("kind", "run") != "run" or not is_sdp_metrics(run, path.parent) or (
             recorded is not None and recorded != model_fingerprint(path)):  # edited or replaced since
         return unknown
     return {"method": "Dense", "seed": run.get("seed"), "target_sparsity": 0.0, "model": run.get("model")}

@@ -22,6 +22,7 @@ from sdp.models.inspect import (
     num_labels,
     read_config,
 )
+from sdp.run.nesting import is_sdp_metrics
 
 
 @dataclass
@@ -153,7 +154,8 @@ def source_run(model_dir: Path) -> dict[str, Any]:
         record = json.loads((model_dir.parent / "metrics.json").read_text())
     except (OSError, ValueError):
         return {}
-    ok = isinstance(record, dict) and record.get("status") == "completed" and record.get("kind", "run") == "run"
+    # sdp's: another tool's completed record beside model/ was read as its run (review of round 43's fixes)
+    ok = is_sdp_metrics(record, model_dir.parent) and record["status"] == "completed" and record.get("kind", "run") == "run"
     return record if ok else {}
 
 

@@ -4,11 +4,11 @@ sdp-eval and a tuning run's dense.checkpoint check (sdp/validate.py), which must
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from sdp.models.inspect import label_names, read_config
+from sdp.run.nesting import sdp_run_record
 
 # The keys that decide which training rows a run holds out.
 CARVE_KEYS = (("task", "name"), ("max_train_samples",), ("task", "validation_from_train"),
@@ -16,15 +16,6 @@ CARVE_KEYS = (("task", "name"), ("max_train_samples",), ("task", "validation_fro
 
 
 RUN_MODELS = ("model", "dense_model")  # a run's model folders (sdp/config.py RUN_MODEL_DIRS: it imports sdp.run)
-
-
-def read_run_record(run_dir: Path) -> dict | None:
-    """The run.json of a run folder, or None: sdp/run/rundir.py's, read here as rundir imports this module."""
-    try:
-        record = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) else None
 
 
 def carve_of(config: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +36,7 @@ def carve_differences(model_dir: Path, cfg: Any) -> dict[str, tuple[Any, Any]]:
     copied away keeps it), else the run.json of the run folder it sits in (models saved before that)."""
     theirs = (read_config(model_dir) or {}).get("sdp_training_rows")
     if not isinstance(theirs, dict):
-        record = read_run_record(model_dir.parent)
+        record = sdp_run_record(model_dir.parent)  # not another app's run.json (review of round 43's fixes)
         if not record or not isinstance(record.get("config"), dict):
             return {}
         theirs = carve_of(record["config"])
@@ -108,7 +99,7 @@ def _check_rows_of(cfg: Any, key: str, checkpoint: Path, trained: str | None, ro
     recorded = config.get("sdp_training_rows")
     recorded = recorded if isinstance(recorded, dict) else {}
     if not recorded.get(TRAINED_ROWS_KEY) and checkpoint.resolve().name in RUN_MODELS:  # a run's own model folder
-        record = read_run_record(checkpoint.parent) or {}  # (older records): its run.json
+        record = sdp_run_record(checkpoint.parent) or {}  # (older records): its run.json
         recorded = {TRAINED_ROWS_KEY: (record.get("data_fingerprint") or {}).get("train"),
                     ROWS_KEY: record.get(ROWS_KEY)}
     theirs = recorded.get(TRAINED_ROWS_KEY)

@@ -52,7 +52,7 @@ def test_a_folder_holding_another_tools_run_json_is_not_called_a_run(tmp_path, r
     (tmp_path / "run.json").write_text(record)
     cfg = _run_config(f"output_dir={tmp_path}")
     assert set_aside_dead_run(tmp_path, cfg) is None and (tmp_path / "run.json").read_text() == record
-    with pytest.raises(ResumeRefusedError, match=r"holds a run\.json that is not sdp's \(no config in it") as err:
+    with pytest.raises(ResumeRefusedError, match=r"holds a run\.json that is not sdp's \(no config with its config_hash") as err:
         check_resumable(tmp_path, cfg)
     assert "unfinished run" not in str(err.value) and "resume=false" not in str(err.value)
     assert read_run_record(tmp_path) == (None if record.startswith("[") else {"tool": "mlflow-ish", "id": 7})

@@ -89,6 +89,9 @@ def test_a_decimal_comma_is_named():
     assert grouping_hint("1,08") == " (the decimal mark is '.', not ',')"
     assert grouping_hint(" -3,5 ") == " (the decimal mark is '.', not ',')"
     assert grouping_hint("1,2,3") == "" and grouping_hint("a,b") == ""
+    assert grouping_hint("1,000") == (" (digits are not grouped with ',', and the decimal mark is '.': write the number "
+                                      "as meant, e.g. 1000 or 1.000)")  # review: a thousand to some
+    assert grouping_hint("1,000,000") == " (digits are not grouped with ',')"
     assert grouping_hint("4_2") == " (digits are not grouped with '_')"
 
 
@@ -104,3 +107,49 @@ def test_a_dense_checkpoint_of_outputs_that_are_not_finite_is_named_by_its_path(
     with pytest.raises(NonFiniteOutputError, match=r"^the model \(dense.checkpoint '/m/ft'\) \(dense evaluation\) gives "
                                                    r"outputs that are not finite \(NaN or inf\) for 1 of 2 rows"):
         compute_metrics_noting(None, outputs, None, [], label="dense", loaded="dense.checkpoint '/m/ft'")
+
+
+@pytest.mark.parametrize("files", [
+    # a record older than run.json, beside sdp's run.log (results/study/calibration), copied without the lock
+    {"metrics.json": '{"status": "completed", "config_hash": "abc"}',
+     "run.log": "2026-11-20 10:00:00,000 INFO task=rte\n"},
+    # a launch's failure before its run started, copied without the lock (`cp -r c1/* c2/`)
+    {"metrics.json": '{"status": "failed", "error": "x", "error_type": "ConfigError", "before_run": true}'},
+    # sdp's own passing files: another rank's write probe, an atomic write's temporary file
+    {".write-probe.x1y2z3": ""}, {".metrics.json.abcd1234.tmp": ""},
+    # Hydra's .hydra/ written before sdp runs (hydra.output_subdir=.hydra, output_dir unset)
+    {".hydra/config.yaml": "", ".hydra/hydra.yaml": "", ".hydra/overrides.yaml": ""},
+])
+def test_sdps_own_folders_without_the_lock_are_still_sdps(tmp_path, files):
+    """Review of round 43's fixes: records of sdp without run.json or lock beside them (16 committed results folders;
+    a folder copied without hidden files) were "another tool's"; another rank's `.write-probe.*` refused a fresh
+    two-process launch (18 of 150); hydra.output_subdir=.hydra refused every fresh run."""
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    check_no_users_files(tmp_path)  # no error
+    if "metrics.json" in files:
+        check_out_dir(tmp_path / "x")  # no error either: nothing said of it
+        with pytest.raises(ConfigError, match=r"holds a training run's metrics.json"):
+            check_out_dir(tmp_path)
+
+
+def test_another_apps_hydra_folder_is_theirs(tmp_path):
+    """The other side: a .hydra/ holding more than Hydra's three files is the user's."""
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "notes.txt").write_text("mine")
+    with pytest.raises(RunHoldsDataError, match=r"holds 1 file\(s\) of no sdp run \(\.hydra\)"):
+        check_no_users_files(tmp_path)
+
+
+def test_another_tools_completed_record_beside_a_model_is_not_its_run(tmp_path):
+    """Review of round 43's fixes: sdp-eval of ot/model beside another tool's `{"status": "completed", "config_hash":
+    ..., "method": "MP", "seed": 7}` recorded the model as that run's (method MP, seed 7, sparsity 0.9), no word."""
+    from sdp.saved_model import source_run
+
+    (tmp_path / "model").mkdir()
+    record = {"status": "completed", "config_hash": "9f1c2e", "seed": 7, "method": "MP", "target_sparsity": 0.9}
+    (tmp_path / "metrics.json").write_text(json.dumps(record))
+    assert source_run(tmp_path / "model") == {}
+    (tmp_path / "run.json").write_text(json.dumps({"config": {"seed": 7}, "config_hash": "9f1c2e"}))  # sdp's run
+    assert source_run(tmp_path / "model") == record

@@ -169,6 +169,10 @@ def grouping_hint(value: object) -> str:
     """' (digits are not grouped with '_')' for a number written with '_' ('4_2', Python's 42: no number in a data
     file, probe round 39, rh), else ''; 'N_A' is no number either way (review). '1,08' (a decimal comma) is said too
     (probe round 43, noticed)."""
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,3}(,\d{3})+\s*", value):  # 1,000 is 1 or 1000 (review)
+        return (" (digits are not grouped with ',', and the decimal mark is '.': write the number as meant, e.g. "
+                f"{value.strip().replace(',', '')} or {value.strip().replace(',', '.', 1)})"
+                if value.count(",") == 1 else " (digits are not grouped with ',')")
     if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+,\d+\s*", value):
         return " (the decimal mark is '.', not ',')"
     if not isinstance(value, str) or not re.search(r"\d_\d", value):  # not 'n_an' or '1_e5' (review)

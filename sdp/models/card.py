@@ -70,7 +70,7 @@ def model_card(metrics: dict[str, Any], cfg: Any, command: str, structure: dict[
         f"| Schedule | {_schedule(cfg, dense_only)} |",
         f"| Target sparsity | {100 * float(metrics.get('target_sparsity', cfg.sparsity)):.1f}% of the "
         f"{_prunable(metrics, cfg)} |",
-        f"| Achieved sparsity | {100 * achieved:.2f}% of the prunable weights{_encoder_share(metrics)} "
+        f"| Achieved sparsity | {100 * achieved:.2f}% of the prunable weights{_encoder_share(metrics, structure)} "
         f"({metrics['nonzero_params']} of {metrics['total_params']} parameters non-zero"
         f"{' in the masked network' if structure else ''}, in the whole model with its embeddings) |",  # (round 34)
         *([f"| Forms | {_forms(metrics, structure)} |"] if structure else []),
@@ -112,10 +112,12 @@ def _prunable(metrics: dict[str, Any], cfg: Any) -> str:
     return text + (f" ({', '.join(chosen)})" if chosen else "")
 
 
-def _encoder_share(metrics: dict[str, Any]) -> str:
+def _encoder_share(metrics: dict[str, Any], structure: Any = None) -> str:
     share = (metrics.get("achieved_sparsity") or {}).get("encoder")
-    # zeros among all the encoder's parameters, biases and LayerNorms too: not "weights" (probe round 40, noticed)
-    return f", {100 * share:.2f}% of all the encoder's parameters" if share is not None else ""
+    # zeros among all the encoder's parameters, biases and LayerNorms too: not "weights" (probe round 40, noticed); of a
+    # structured run, in the masked network (a removed layer's LayerNorm is not zero there: probe round 44, noticed)
+    where = " in the masked network" if structure else ""
+    return f", {100 * share:.2f}% of all the encoder's parameters{where}" if share is not None else ""
 
 
 def _start(cfg: Any) -> str:

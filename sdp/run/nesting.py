@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sdp.run.logs import RUN_LOG, starts_a_record
+
 # sdp/run/lock.py's lock file (it imports it from here: a lock's import of this module would be a cycle), kept when
 # released: the mark of a folder sdp ran or recorded a failure in
 LOCK_NAME = ".sdp.lock"
@@ -44,16 +46,44 @@ EVAL_RECORD_KEYS = ("task", "model_dir")  # sdp-eval's ("kind": "eval"; sdp/eval
 
 def is_sdp_metrics(record: Any, folder: str | Path) -> bool:
     """Whether a parsed metrics.json in ``folder`` is a record sdp wrote: a run's, with its status's keys, in a folder
-    sdp ran in (its run.json, or the lock every run and every recorded failure takes: another tool's
-    `{"status": "failed", "error": ..., "error_type": ...}` beside the user's files was taken for a dead run's, and the
-    files moved aside: probe rounds 42-43, oth1, oth3, a5, a7, a8); or sdp-eval's, with its keys (b6)."""
+    sdp ran in (ran_here), or a launch's failure before its run started (its ``before_run``: copied without the lock);
+    or sdp-eval's, with its keys. Another tool's `{"status": "failed", "error": ..., "error_type": ...}` beside the
+    user's files was taken for a dead run's, and the files moved aside (probe rounds 42-43, oth1, oth3, a5, a7, a8,
+    b6)."""
     if not isinstance(record, dict):
         return False
     if record.get("kind") == "eval":
         return record.get("status") == "completed" and all(key in record for key in EVAL_RECORD_KEYS)
     if record.get("status") not in RUN_RECORD_KEYS or not all(key in record for key in RUN_RECORD_KEYS[record["status"]]):
         return False
-    return is_run_folder(folder) or (Path(folder) / LOCK_NAME).is_file()
+    return ran_here(folder) or (record["status"] == "failed" and isinstance(record.get("before_run"), bool))
+
+
+def ran_here(folder: str | Path) -> bool:
+    """Whether sdp ran in ``folder``: its run.json, the lock every run and every recorded failure takes (kept when
+    released, not committed: results/'s .gitignore), or its run.log (records older than run.json have only that)."""
+    return is_run_folder(folder) or (Path(folder) / LOCK_NAME).is_file() or has_sdps_run_log(folder)
+
+
+def has_sdps_run_log(folder: str | Path) -> bool:
+    """Whether ``folder``'s run.log is sdp's: empty (attached, nothing logged yet) or begun as sdp's records are, not
+    another tool's (review of round 42's fixes)."""
+    try:
+        with open(Path(folder) / RUN_LOG, encoding="utf-8", errors="replace") as fh:
+            first = fh.readline()
+    except OSError:
+        return False
+    return not first or starts_a_record(first)
+
+
+def sdp_run_record(folder: str | Path) -> dict | None:
+    """``folder``'s run.json where it is sdp's (is_run_folder), else None: another app's config was read as the run's
+    (review of round 43's fixes)."""
+    try:
+        record = json.loads((Path(folder) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and is_run_folder(folder) else None
 
 
 def holds_others_metrics(folder: str | Path) -> bool:

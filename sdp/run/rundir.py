@@ -335,8 +335,9 @@ def check_resumable(run_dir: str | Path, cfg: Any) -> None:
         return  # completed_here decides, next: another config's completed run is refused there
     # Another tool's run.json (no config) was "an unfinished run of another config" (probe round 39, ot1).
     if (Path(run_dir) / RUN_RECORD).is_file() and not is_run_folder(run_dir):
-        raise ResumeRefusedError(f"run directory {str(run_dir)!r} holds a run.json that is not sdp's (no config in it: "
-                                 "another tool's record?); this run's would replace it: choose another output_dir")
+        raise ResumeRefusedError(f"run directory {str(run_dir)!r} holds a run.json that is not sdp's (no config with "
+                                 "its config_hash: another tool's record?); this run's would replace it: choose another "
+                                 "output_dir")
     if record is not None and record.get("resume_identity") != resume_identity(cfg):
         failed = metrics.get("status") == "failed"  # not "unfinished ... would mix two runs" (probe round 23, c07b)
         raise ResumeRefusedError(

@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 
 from sdp.run.lock import LOCK_NAME
-from sdp.run.logs import RUN_LOG, starts_a_record
-from sdp.run.nesting import holds_others_metrics, is_run_folder
+from sdp.run.logs import RUN_LOG
+from sdp.run.nesting import has_sdps_run_log, holds_others_metrics, is_run_folder
 from sdp.run.rank_notes import PREFIX as NOTE_PREFIX
 from sdp.run.rank_notes import SUFFIX as NOTE_SUFFIX
 from sdp.run.rundir import PREVIOUS, RUN_RECORD, RunHoldsDataError
@@ -19,10 +19,14 @@ from sdp.run.rundir import PREVIOUS, RUN_RECORD, RunHoldsDataError
 # sdp's, run.log by its first line (_has_sdps_marks)
 SDP_MARKS = frozenset({RUN_RECORD, "metrics.json", LOCK_NAME})
 _MOVED_ASIDE = re.compile(re.escape(PREVIOUS) + r"\d{8}-\d{6}(-\d+)?")  # rundir.move_aside's names
-# A file browser's or notebook's leavings are no one's work; other hidden names are the user's (a .git/, an .env of
-# secrets were moved aside as a run's: probe round 43, a6)
-_NO_ONES = re.compile(r"\.DS_Store|\._.+|\.localized|\.directory|\.ipynb_checkpoints|Thumbs\.db|desktop\.ini",
-                      re.IGNORECASE)
+# A file browser's, file system's or notebook's leavings are no one's work, nor sdp's own passing files (a write probe
+# of prepare_run_dir or sdp-eval, another rank's or a killed one's; an atomic write's temporary file: review of
+# round 43's fixes); other hidden names are the user's (a .git/, an .env of secrets were moved aside as a run's: probe
+# round 43, a6)
+_NO_ONES = re.compile(r"\.DS_Store|\._.+|\.localized|\.directory|\.ipynb_checkpoints|Thumbs\.db|desktop\.ini|"
+                      r"\.nfs.+|\.Trash-.+|\.fuse_hidden.+|\.Spotlight-V100|\.fseventsd|\.TemporaryItems|"
+                      r"\.write-probe\..+|\.sdp-eval-probe\..+|\..+\.tmp", re.IGNORECASE)
+HYDRA_FILES = frozenset({"config.yaml", "hydra.yaml", "overrides.yaml"})  # hydra.output_subdir=.hydra's, written first
 
 
 def check_no_users_files(run_dir: Path) -> None:
@@ -37,9 +41,9 @@ def check_no_users_files(run_dir: Path) -> None:
         return
     if RUN_RECORD in names and not is_run_folder(run_dir):  # another tool's record (probe round 39, ot1): refused
         # here, before the lock, run.log and a dead run's or resume=false's moving aside of its files (review)
-        raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds a run.json that is not sdp's (no config in it: "
-                                "another tool's record?); a run would write among its files and move them aside: give "
-                                "a new or empty folder as output_dir")
+        raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds a run.json that is not sdp's (no config with its "
+                                "config_hash: another tool's record?); a run would write among its files and move them "
+                                "aside: give a new or empty folder as output_dir")
     if RUN_RECORD not in names and holds_others_metrics(run_dir):  # another tool's results and model/ were moved aside
         # as a dead run's, and the folder became the run's (noticed in session 20)
         raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds a metrics.json that is not sdp's (no record of a run "
@@ -47,7 +51,7 @@ def check_no_users_files(run_dir: Path) -> None:
                                 "folder's files: give a new or empty folder as output_dir")
     if _has_sdps_marks(run_dir, names):
         return
-    if theirs := sorted(n for n in names if not _NO_ONES.fullmatch(n)):
+    if theirs := sorted(n for n in names if not _NO_ONES.fullmatch(n) and not _hydras(run_dir, n)):
         raise RunHoldsDataError(f"output_dir {str(run_dir)!r} holds {len(theirs)} file(s) of no sdp run "
                                 f"({', '.join(theirs[:4])}{', ...' if len(theirs) > 4 else ''}): a run folder's files "
                                 "are moved aside as a whole (resume=false, a restart), these with them; give a new "
@@ -63,11 +67,13 @@ def _has_sdps_marks(run_dir: Path, names: list[str]) -> bool:
     # a folder resume=false made (previous-<date>-<time>[-n]/), not the user's previous-notes.txt (probe round 43, a9)
     if any(_MOVED_ASIDE.fullmatch(n) and (run_dir / n).is_dir() for n in names):
         return True
-    if RUN_LOG not in names:
-        return False
+    return RUN_LOG in names and has_sdps_run_log(run_dir)
+
+
+def _hydras(run_dir: Path, name: str) -> bool:
+    """Whether ``name`` is the .hydra/ Hydra writes into the job's folder before sdp runs (hydra.output_subdir=.hydra,
+    output_dir unset: every fresh run was refused, review of round 43's fixes), holding its files only."""
     try:
-        with open(run_dir / RUN_LOG, encoding="utf-8", errors="replace") as fh:
-            first = fh.readline()
+        return name == ".hydra" and {p.name for p in (run_dir / name).iterdir()} <= HYDRA_FILES
     except OSError:
         return False
-    return not first or starts_a_record(first)
