@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             from sdp.saved_model import load_saved_model
 
             saved = load_saved_model(opts["model_dir"], cpu=BOOLS[str(opts["cpu"]).lower()])
-            labels = predict_labels(saved, texts, int(opts["batch_size"]), length)
+            reached: list[int] = []
+            labels = predict_labels(saved, texts, int(opts["batch_size"]), length, reached)
             stream = {1: sys.stdout, 2: sys.stderr}.get(std_stream(str(opts["output"])))  # not opened anew
             if stream is not None:
                 stream.write("".join(f"{label}\n" for label in labels))
@@ -147,6 +148,12 @@ def main(argv: list[str] | None = None) -> int:
                                     "labelled its rows; the labels are not written: give another file, or add "
                                     "overwrite=true") from None
                 print(f"sdp-predict: {len(texts)} rows labelled -> {opts['output']}", file=sys.stderr)
+            trained = trained_length(path, config)
+            if opts["max_seq_length"] is not None and length != trained and reached and reached[0]:
+                # cut otherwise than in training, with no word where sdp-eval says it (probe round 44, noticed)
+                print(f"sdp-predict: warning: {reached[0]} of {len(texts)} rows reach max_seq_length={length} tokens "
+                      f"(cut to it, or exactly that long); the model was trained at "
+                      f"{trained if trained is not None else 'a length not recorded'}", file=sys.stderr)
     except SystemExit as exc:  # a user error, printed as one line
         return int(exc.code or 0)
     return 0

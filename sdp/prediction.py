@@ -328,8 +328,10 @@ def check_arity(model_dir: str, config: dict[str, Any], texts: list[tuple[str, .
                     f"give {way}")
 
 
-def predict_labels(saved: Any, texts: list[tuple[str, ...]], batch_size: int, max_length: int) -> Iterator[str]:
-    """The class name (or the regression score) of each text or pair, in order."""
+def predict_labels(saved: Any, texts: list[tuple[str, ...]], batch_size: int, max_length: int,
+                   reached: list[int] | None = None) -> Iterator[str]:
+    """The class name (or the regression score) of each text or pair, in order; ``reached`` (where given) gets the
+    number of rows that reach ``max_length`` tokens (cut to it, or exactly that long) appended, once all are labelled."""
     import torch
 
     names = saved.label_names
@@ -342,12 +344,14 @@ def predict_labels(saved: Any, texts: list[tuple[str, ...]], batch_size: int, ma
                         f"({type(saved.tokenizer).__name__}): it adds {special} special tokens to "
                         f"{'a text pair' if fields == 2 else 'one text'}, and each text needs a token; shorter, every "
                         "row would be labelled from the special tokens alone")
+    at_length = 0
     for start in range(0, len(texts), batch_size):
         chunk = texts[start:start + batch_size]
         columns = list(zip(*chunk))
         # padded on the right, as the runs' collator pads: a tokenizer saved with padding_side=left shifted positions
         enc = saved.tokenizer(*columns, truncation=True, max_length=max_length, padding=True, return_tensors="pt",
                               padding_side="right")
+        at_length += int((enc["attention_mask"].sum(dim=1) >= max_length).sum())
         with torch.no_grad():
             logits = saved.model(**{k: v.to(saved.device) for k, v in enc.items()}).logits.float().cpu()
         check_outputs_finite(logits.numpy(), "model_dir", f"the batch of the input's rows {start + 1}-"
@@ -356,3 +360,5 @@ def predict_labels(saved: Any, texts: list[tuple[str, ...]], batch_size: int, ma
             yield from (f"{float(v):.6g}" for v in logits[:, 0])
         else:
             yield from (names[int(i)] for i in logits.argmax(dim=-1))
+    if reached is not None:
+        reached.append(at_length)

@@ -105,3 +105,32 @@ def test_a_carriage_return_inside_a_stdin_line_is_refused(tmp_path, tokenizer, m
         out, err = capsys.readouterr()
         assert len(out.splitlines()) == lines, out
         assert (code == 0) or "stdin line 1 holds a carriage return (\\r) inside it" in err, err
+
+
+def test_sdp_predict_at_a_length_told_says_how_many_rows_reach_it(tmp_path, tokenizer, capsys):
+    """Round 44, noticed: sdp-predict at an explicit max_seq_length=6 cut 120 of 120 rows with no word, where sdp-eval
+    says how many rows reach the length (counted by hand below)."""
+    from sdp.cli.predict import main
+
+    model = _classifier(tokenizer, tmp_path / "m")
+    rows = [("a great film that goes on", "x"), ("awful", "y"), ("one two three four", "z")]
+    lengths = [len(tokenizer(text)["input_ids"]) for text, _ in rows]
+    assert lengths == [8, 3, 6], lengths  # by hand: reach 6 are rows 1 (cut) and 3 (exactly 6)
+    write_csv(tmp_path / "in.csv", rows)
+    assert main([f"model_dir={model}", f"input={tmp_path / 'in.csv'}", "text_fields=text", "max_seq_length=6",
+                 f"output={tmp_path / 'out.txt'}"]) == 0
+    assert "warning: 2 of 3 rows reach max_seq_length=6 tokens (cut to it, or exactly that long)" in \
+        capsys.readouterr().err
+
+
+def test_the_xnli_small_card_names_what_it_trained_on():
+    """Round 44, noticed: xnli_small's card said `its train split` of a task that trains on the English train side of
+    the XNLI dev files."""
+    from test_probe_round17 import _cfg, _metrics
+
+    from sdp.models.card import model_card
+
+    card = model_card(_metrics(), _cfg("task=xnli_small", "model=tiny-xlmr"), "sdp-run ...")
+    assert "xnli_small: the English train side of the XNLI dev files (conf/task/xnli_small.yaml) (a sample" in card
+    assert "scored on its dev split(s) (each language's eval side) (32 rows" in card, card
+    assert "its train split" not in card

@@ -192,9 +192,11 @@ def _data(metrics: dict[str, Any], cfg: Any, scored_on: str) -> str:
         train = f"train {cfg.task.get('train_file')}"
         scored = (f"scored on {scored_on}" if cfg.task.get("validation_from_train")
                   else f"validation {cfg.task.get('validation_file')}")
-    else:
-        train = "its train split"
+    else:  # xnli_small trains on a side of the XNLI dev files, not a train split (probe round 44, noticed)
+        small = task == "xnli_small"
+        train = "the English train side of the XNLI dev files (conf/task/xnli_small.yaml)" if small else "its train split"
         scored = f"scored on {scored_on if cfg.task.get('validation_from_train') else 'its dev split(s)'}"
+        scored += " (each language's eval side)" if small and not cfg.task.get("validation_from_train") else ""
     if cfg.get("max_train_samples") is not None:
         train += f" (a sample of at most {cfg.max_train_samples} rows: max_train_samples)"
     counts = metrics.get("eval_examples") or {}
