@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sdp.data.file_scan import LINE_BREAKS, no_text, twins_differ_in, written_alike
+from sdp.data.file_scan import no_text, printed_names_problem
 from sdp.models.inspect import ModelLoadError, check_id2label
 
 
@@ -17,8 +17,8 @@ def check_class_names(config: dict[str, Any] | None, where: str) -> None:
     """id2label as sdp names the model's outputs by it: one id per output, 0 to N-1 (output i is named by the i-th id:
     `{-1: neg, 0: pos}` named output 0 `neg`, which the folder calls `pos`; probe round 41, id1-id3), each class a name
     that prints as one (not null, blank, invisible, NaN, a list; no line break: sdp-predict writes one label a line),
-    and no two names alike (LABEL_i too): two outputs of one printed name cannot be told apart. Else a ModelLoadError
-    naming ``where``."""
+    and no two names that print alike (LABEL_i too; `NEG` and `neg` print apart: task.label_names may list them). Else
+    a ModelLoadError naming ``where``."""
     check_id2label(config, where)
     id2label = (config or {}).get("id2label") or {}
     ids = sorted(int(k) for k in id2label)
@@ -29,21 +29,16 @@ def check_class_names(config: dict[str, Any] | None, where: str) -> None:
     # one (probe rounds 42-44, id_null, g1, g2, gnan, gzw)
     if unnamed := [int(k) for k in id2label if not _printed_name(id2label[k])]:
         raise ModelLoadError(f"{where}: config.json id2label names no class for the id(s) {sorted(unnamed)[:8]} (a null, "
-                             "an empty, an invisible, a non-text or a NaN name); give each output's class its name")
+                             "an empty, an invisible or a non-text name, or a number that is not finite); give each "
+                             "output's class its name")
     named = [str(id2label[k]) for k in sorted(id2label, key=int)]
-    if broken := [n for n in named if any(c in LINE_BREAKS for c in n)]:  # 4 lines for 3 inputs (round 44, gnl, gls)
-        raise ModelLoadError(f"{where}: config.json id2label names the class {broken[0]!r} with a line break in it: "
-                             "sdp-predict writes one label a line, and this one would take two; give it a name "
-                             "without one")
     if twice := sorted({n for n in named if named.count(n) > 1}):  # sdp-predict labelled with it, unchecked; sdp-eval
         # blamed a task.label_names the user never gave (probe round 40, dup1, dup2)
         raise ModelLoadError(f"{where}: config.json id2label names {', '.join(map(repr, twice))} more than once "
                              f"({named}): two outputs of one name cannot be told apart; give each class its own name "
                              "there")
-    if alike := written_alike(named):  # 'café' NFC and NFD, 'neg' and a Cyrillic 'nеg' (probe round 44, gnfd, gcyr)
-        raise ModelLoadError(f"{where}: config.json id2label names classes that differ only in "
-                             f"{twins_differ_in(alike)}: two outputs whose names print alike cannot be told apart; "
-                             "give each class a name of its own there")
+    if why := printed_names_problem(named):  # 'neg\nmore', 'café' NFC and NFD (probe round 44, gnl, gnfd, gcyr)
+        raise ModelLoadError(f"{where}: config.json id2label names {why}; give each class a name of its own there")
 
 
 def _printed_name(name: Any) -> bool:

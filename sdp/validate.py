@@ -28,6 +28,7 @@ from sdp.models.inspect import (
     num_labels,
     preset_config,
     read_config,
+    same_labels,
 )
 from sdp.objectives.registry import CRITERIA, DISTILL_TERMS, REGISTRIES, criteria_for
 from sdp.pruning.criteria.base import DEFAULT_CRITERION, RunningScores
@@ -182,8 +183,7 @@ def validate_config(cfg: Any) -> None:
                     registry.build(name, **term_options(cfg[group]))
                 except (TypeError, ValueError) as err:
                     errors.append(f"{group}={name}: {err}")
-    # regularizer.representation: the term's own check() above names the value and the allowed ones (a second check
-    # here said it twice in one line: probe round 29, noticed).
+    # regularizer.representation: the term's own check() above names the value (a second one said it twice: round 29)
     _choice(errors, "schedule", cfg.schedule.name, SCHEDULES)
     _choice(errors, "schedule.unit", cfg.schedule.unit, ("fraction", "steps"))
     if cfg.schedule.unit in ("fraction", "steps"):
@@ -415,6 +415,6 @@ def _check_labels(key: str, path: str | Path, config: dict, task: Any) -> None:
     if num_labels(config) != n_task:
         raise ModelLoadError(f"{key} {str(path)!r} has {num_labels(config)} labels, task {task.name!r} needs {n_task}")
     names = label_names(config)
-    if expected and names is not None and [n.lower() for n in names] != [n.lower() for n in expected]:
+    if expected and names is not None and not same_labels(names, expected):
         raise ModelLoadError(f"{key} {str(path)!r} was fine-tuned for labels {names}, task {task.name!r} has "
                              f"{expected}: it belongs to another task")

@@ -28,6 +28,7 @@ def test_a_class_name_that_does_not_print_as_one_line_is_refused(tmp_path, token
     """gnl, gls, gzw, gnan: sdp-predict printed 4 lines for 3 inputs, a line U+2028 splits, an invisible label or
     `nan`, with no word. sdp-predict, sdp-eval and sdp-export refuse the model, naming the class."""
     from sdp.cli.predict import main
+
     from sdp.models.inspect import ModelLoadError
     from sdp.saved_model import check_saved_model
 
@@ -54,11 +55,46 @@ def test_two_class_names_that_print_alike_are_refused(tmp_path, tokenizer, case)
     config = json.loads((model / "config.json").read_text())
     first, second = ALIKE[case]
     (model / "config.json").write_text(json.dumps({**config, "id2label": {"0": first, "1": second}}))
-    with pytest.raises(ModelLoadError, match=r"names classes that differ only in .*: two outputs whose names print "
-                                             r"alike cannot be told apart"):
+    with pytest.raises(ModelLoadError, match=r"names classes that differ only in .*\(.*\): two classes whose names "
+                                             r"print alike cannot be told apart"):
         check_saved_model(model)
     (model / "config.json").write_text(json.dumps({**config, "id2label": {"0": first, "1": "pos"}}))
     check_saved_model(model)  # each name alone is a class name
+
+
+@pytest.mark.parametrize("names", [["NEG", "neg"], ["1", "01"], ["Neg", "neg"]])
+def test_class_names_that_print_apart_are_kept_and_never_swapped(tmp_path, tokenizer, names):
+    """Review of round 44's fixes: `NEG` and `neg` print apart, and task.label_names may list them: a run trained such
+    a model, which sdp-eval and sdp-predict then refused. A checkpoint's labels are compared exactly where letter case
+    tells two apart (`[NEG, neg]` matched a task's `[neg, NEG]` with its classes swapped)."""
+    from sdp.models.inspect import same_labels
+    from sdp.saved_model import check_saved_model
+
+    model = _classifier(tokenizer, tmp_path / "m")
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**config, "id2label": dict(enumerate(names))}))
+    check_saved_model(model)  # no error
+    assert same_labels(names, names) and not same_labels(names, names[::-1])
+    assert same_labels(["Entailment", "not_entailment"], ["entailment", "not_entailment"])  # case aside otherwise
+
+
+@pytest.mark.parametrize("names", [["neg", "n\u0435g"], ["caf\u00e9", "cafe\u0301"], ["neg", "neg\u00a0"],
+                                   ["\u200b", "pos"], ["neg\nx", "pos"]])
+def test_task_label_names_a_model_could_not_be_named_by_are_refused(tmp_path, names):
+    """Review of round 44's fixes: task.label_names of two names that print alike (or one that shows nothing, or
+    holds a line break) trained a model whose outputs sdp-eval and sdp-predict then refused: refused before any file
+    is read."""
+    from omegaconf import OmegaConf
+
+    from sdp.data.custom import custom_task
+    from sdp.data.tasks import DataError
+
+    train = write_csv(tmp_path / "tr.csv", [("a film", names[0]), ("another", names[1])])
+    task = OmegaConf.create({"name": "custom", "train_file": train, "validation_file": train, "text_fields": ["text"],
+                             "label_column": "label", "metric": "accuracy", "label_names": names})
+    with pytest.raises(DataError, match=r"task.label_names=.* names (classes that differ only in|a class that shows "
+                                        r"nothing|the class .* with a line break)"):
+        custom_task(task)
 
 
 def test_one_dense_checkpoint_under_two_pruning_setups_is_one_dense_row(tmp_path):

@@ -35,6 +35,7 @@ from sdp.data.file_scan import (
     delimited_cells,
     label_problem,
     look_alikes,
+    printed_names_problem,
     row_keys,
     scan_file,
     scores_as_text,
@@ -47,8 +48,7 @@ log = logging.getLogger("sdp")
 
 NAME = "custom"
 FORMATS = {  # suffix -> (datasets builder, its options)
-    # Only a blank cell is missing: pandas would also read the words None, NA, null, N/A ... as missing (a class
-    # named None is common in intent data).
+    # Only a blank cell is missing: pandas also reads None, NA, null, N/A ... so (a class None is common in intents).
     ".csv": ("csv", {"keep_default_na": False, "na_values": [""]}),
     ".tsv": ("csv", {"delimiter": "\t", "quoting": csv.QUOTE_NONE, "keep_default_na": False, "na_values": [""]}),
     ".jsonl": ("json", {}),
@@ -86,8 +86,7 @@ def read_table(path: str | Path, key: str) -> datasets.Dataset:
             raise DataError(f"task.{key}={str(path)!r} is empty")
     builder, options = FORMATS[suffix]
     no_rows = f"task.{key}={str(path)!r} has {'a header but ' if builder == 'csv' else ''}no rows"
-    # What the file holds, counted record by record (malformed records are refused here, naming the line);
-    # datasets fails on a 0-row Parquet with an ArrowInvalid about a batch size of 0.
+    # What the file holds, record by record (a malformed one refused, naming its line; datasets fails on 0 rows).
     expected = None if is_url(path) else scan_file(p, suffix, key)
     if expected == 0:
         raise DataError(no_rows)
@@ -185,8 +184,7 @@ def file_digests(task_cfg: Any) -> dict[str, str]:
     return out
 
 
-# sdp-eval trains nothing: its train_file is the scored file itself, standing in for the split the pipeline reads
-# first (sdp/evaluation.py), so the check below does not apply there.
+# sdp-eval trains nothing: its train_file is the scored file, as the split the pipeline reads first (evaluation.py).
 SCORING_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("sdp_scoring_only", default=False)
 
 
@@ -277,6 +275,8 @@ def custom_task(task_cfg: Any) -> TaskSpec:
     if twice:  # refused before any file is read; datasets' ClassLabel would fail later with a traceback
         raise DataError(f"task.label_names={given_names} names {', '.join(map(repr, twice))} more than once; "
                         f"each class is named once")
+    if why := printed_names_problem(given_names):  # its model's outputs so named were refused (review of round 44)
+        raise DataError(f"task.label_names={given_names} names {why}; give each class a name of its own")
     if given_names and metric == "pearson_spearman":  # ignored, unsaid, with the names kept in run.json (round 24, rg2)
         raise DataError(f"task.label_names={given_names} names classes, but task.metric=pearson_spearman makes this "
                         "task a regression (one score per row, no classes); drop task.label_names, or choose a "

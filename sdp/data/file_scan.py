@@ -44,8 +44,7 @@ _ASCII_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # _ASCII_UNREAD
 LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # where str.splitlines ends a line
 # BERT's tokenizers put a space around every CJK ideograph (_tokenize_chinese_chars), so a Chinese text spaced between
 # its characters is the unspaced one to them: such a test file was new rows, such labels classes of their own (round 34)
-# One compiled pattern: a per-character test of six ranges made text_key 2.4 times slower on every non-ASCII text
-# (French rows too), seconds per 100k rows at each launch (review of round 34).
+# One pattern: a per-character test of six ranges made text_key 2.4 times slower on non-ASCII text (review, round 34).
 _CJK = re.compile("([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df\U0002a700-\U0002ceaf"
                   "\U0002f800-\U0002fa1f])")
 # Cyrillic and Greek letters that print as Latin ones in the case written (a second key, beside text_key's: 'µg' and
@@ -149,20 +148,49 @@ def label_problem(names: list[str]) -> str | None:
                 "this one would take two; remove the line break from the file's labels")
     twins = written_alike(names)
     return None if twins is None else (f"holds labels that differ only in {twins_differ_in(twins)}, {twins}: they "
-                                       "would be separate classes; write each label one way (or list the classes "
-                                       "in task.label_names)")
+                                       "would be separate classes; write each label one way" + (
+                                           "" if print_alike(twins) else " (or list the classes in task.label_names)"))
 
 
 def written_alike(names: list[str]) -> list[str] | None:
     """The first group of ``names`` that are one label written two ways, else in look-alike letters of another
     script; None if there is none."""
+    return _first_twins(names, (_label_key, _look_key))
+
+
+def print_alike(names: list[str]) -> list[str] | None:
+    """The first group of ``names`` that print alike (Unicode form, spacing, invisible or look-alike letters; not case
+    or accents: `NEG`, `neg` print apart), else None: a model's class names (round 44, gnfd, gcyr, gnbsp; review)."""
+    return _first_twins(names, (_print_key, lambda name: _print_key(_as_latin(name))))
+
+
+def printed_names_problem(names: list[str]) -> str | None:
+    """Why class names cannot name a model's outputs, in words after "names" (a model's id2label, task.label_names),
+    or None: a line break in one (sdp-predict writes one label a line), one that shows nothing, two that print alike."""
+    if broken := [n for n in names if any(c in LINE_BREAKS for c in n)]:  # 4 lines for 3 inputs (round 44, gnl, gls)
+        return (f"the class {broken[0]!r} with a line break in it: sdp-predict writes one label a line, and this one "
+                "would take two")
+    if blank := [n for n in names if no_text(n)]:  # an invisible label (round 44, gzw)
+        return f"a class that shows nothing ({ascii(blank[0])}: empty, spaces or invisible characters only)"
+    if alike := print_alike(names):
+        what = twins_differ_in(alike)  # the names in code points, where its words do not hold them ("spaces")
+        shown = "" if what.endswith(")") else f" ({', '.join(map(ascii, alike))})"
+        return f"classes that differ only in {what}{shown}: two classes whose names print alike cannot be told apart"
+    return None
+
+
+def _print_key(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", "".join(c for c in str(name) if not unread(c))).split())
+
+
+def _first_twins(names: list[str], keys: tuple) -> list[str] | None:  # the second key's across scripts only
     twins = None
-    for key in (_label_key, _look_key):
+    for key in keys:
         alike: dict[str, list[str]] = {}
         for name in names:
             alike.setdefault(key(name), []).append(name)
         twins = twins or next((group for group in alike.values()
-                               if len(group) > 1 and (key is _label_key or _mixed_scripts(group))), None)
+                               if len(group) > 1 and (key is keys[0] or _mixed_scripts(group))), None)
     return twins
 
 

@@ -34,6 +34,7 @@ from sdp.models.inspect import (  # noqa: F401  (ModelLoadError re-exported)
     check_model_dir,
     looks_local,
     mismatch_error,
+    same_labels,
     shape_mismatches,
 )
 from sdp.models.inspect import label_names as checkpoint_labels
@@ -276,7 +277,7 @@ def load_model(
                 f"checkpoint {checkpoint!r} has {model.config.num_labels} labels, the task needs {num_labels}"
             )
         theirs = checkpoint_labels(model.config.to_dict())
-        if label_names and theirs is not None and [n.lower() for n in theirs] != [n.lower() for n in label_names]:
+        if label_names and theirs is not None and not same_labels(theirs, list(label_names)):
             # A custom task's labels are read from its files after the config checks (sdp/validate.py): a checkpoint
             # fine-tuned with them in another order ran with its classes swapped (probe round 23, t01/t02).
             raise ModelLoadError(

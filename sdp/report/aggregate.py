@@ -204,17 +204,23 @@ def one_dense_row(runs: pd.DataFrame) -> dict[str, str]:
         own = grp["own_dense_stage"].astype(bool)
         given = ~own & (grp["dense_by_content"].astype(bool) if "dense_by_content" in grp else False)
         per_seed: dict[Any, set] = {}
-        for run in grp.itertuples(index=False):  # every score the Dense row shows (F1 beside accuracy, languages),
-            # the code of its dense stage (one row of two codes was marked as mixing them: review), the given model's
-            per_seed.setdefault(run.seed, set()).add(
-                (json.dumps(run.dense, sort_keys=True, default=str), run.sdp_core,
-                 "" if run.own_dense_stage else str(getattr(run, "dense_model", ""))) if isinstance(run.dense, dict) and run.dense
-                else None)
+        for run in grp.itertuples(index=False):
+            per_seed.setdefault(run.seed, set()).add(_dense_identity(run))
         if key[2] and key[3] and (own.all() or given.all()) and all(
                 len(v) == 1 and None not in v for v in per_seed.values()):
             scores = frozenset((seed, next(iter(v))) for seed, v in per_seed.items())
             alike.setdefault((*key[:4], scores), []).append(key[4])
     return {s: min(group) for group in alike.values() if len(group) > 1 for s in group}
+
+
+def _dense_identity(run: Any) -> tuple | None:
+    """What one Dense row must share seed by seed: every score it shows (F1 beside accuracy, languages), the code of
+    the dense stage (one row of two codes was marked as mixing them: review), and a given dense model's fingerprint;
+    None where the run records no dense scores."""
+    if not isinstance(run.dense, dict) or not run.dense:
+        return None
+    given = "" if run.own_dense_stage else str(getattr(run, "dense_model", ""))
+    return json.dumps(run.dense, sort_keys=True, default=str), run.sdp_core, given
 
 
 def _cell(key: tuple, mean: float, std: float, n: int, versions: list[str], undefined: int) -> dict[str, Any]:

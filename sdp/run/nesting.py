@@ -11,8 +11,8 @@ from typing import Any
 
 from sdp.run.logs import RUN_LOG, starts_a_record
 
-# sdp/run/lock.py's lock file (it imports it from here: a lock's import of this module would be a cycle), kept when
-# released: the mark of a folder sdp ran or recorded a failure in
+# sdp/run/lock.py's lock file, kept when released: the mark of a folder sdp ran or recorded a failure in. Defined
+# here, and imported by lock.py: this module must not import lock.py (it imports sdp/run/rundir.py, which imports this)
 LOCK_NAME = ".sdp.lock"
 
 

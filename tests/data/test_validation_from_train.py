@@ -71,7 +71,7 @@ def test_a_dense_model_of_the_same_carve_is_accepted_and_of_another_refused(tmp_
                                           (0.1, 1, r"task.validation_seed: 1 there, 0 here")):
         (run / "run.json").write_text(json.dumps({"config": {
             "task": {"name": "rte", "validation_from_train": fraction, "validation_seed": carve_seed},
-            "max_train_samples": 200}}))
+            "max_train_samples": 200}, "config_hash": "abc"}))
         if refused is None:
             validate_config(cfg)
         else:

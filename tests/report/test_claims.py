@@ -428,3 +428,15 @@ def test_the_dense_mask_overlap_is_over_the_pairs_recording_both(tmp_path):
     text = (tmp_path / "tables" / "claims.md").read_text()
     assert ("with the dense one-shot mask: MP 0.950, SDP-CC(mean) 0.950 (over the 11 of 12 pairs whose runs both "
             "record it)") in _line(text, "| CC implicitly"), text
+
+
+def test_the_dense_mask_overlap_recorded_by_no_pair_is_said(tmp_path):
+    """Review of round 44's fixes: where no pair records both overlaps, the note went without a word."""
+    _tree(tmp_path)
+    for path in (tmp_path / "runs").glob("*/SDP-CC(mean)_*/metrics.json"):
+        record = json.loads(path.read_text())
+        del record["analysis"]["mask_overlap"]["dense_magnitude"]
+        write_run(tmp_path, str(path.parent.relative_to(tmp_path)), record)
+    build_report(tmp_path, plots=False)
+    text = (tmp_path / "tables" / "claims.md").read_text()
+    assert "with the dense one-shot mask: recorded by both runs of no pair" in _line(text, "| CC implicitly"), text

@@ -157,7 +157,8 @@ def _dense_of_other_carve(tmp: Path, carve: float | None = None, carve_seed: int
                         label2id={"entailment": 0, "not_entailment": 1})
     BertForSequenceClassification(config).save_pretrained(run / "dense_model", safe_serialization=True)
     task = {"name": "rte", "validation_from_train": carve, "validation_seed": carve_seed}
-    (run / "run.json").write_text(json.dumps({"config": {"task": task, "max_train_samples": 64}}))  # as debug=smoke
+    (run / "run.json").write_text(json.dumps({"config": {"task": task, "max_train_samples": 64},  # as debug=smoke
+                                              "config_hash": "abc"}))
     return f"dense.checkpoint={run / 'dense_model'}"
 
 
