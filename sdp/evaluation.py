@@ -65,7 +65,7 @@ from sdp.saved_model import (
     text_order_error,
     trained_length,
 )
-from sdp.training_rows import carve_differences, carve_words, rows_decide
+from sdp.training_rows import carve_differences, carve_words, rows_decide, sdp_run_record
 
 log = logging.getLogger("sdp")
 
@@ -161,7 +161,6 @@ def run_prune_config(model_dir: Path, source: dict[str, Any]) -> Any:
     from omegaconf import OmegaConf
 
     from sdp.models.inspect import read_config
-    from sdp.run.nesting import sdp_run_record
 
     model_dir = Path(model_dir).expanduser().resolve()  # through a link: the run it names (probe round 36, ev2)
     prune = ((sdp_run_record(model_dir.parent) or {}).get("config") or {}).get("prune") if source else None

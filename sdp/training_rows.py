@@ -4,11 +4,11 @@ sdp-eval and a tuning run's dense.checkpoint check (sdp/validate.py), which must
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from sdp.models.inspect import label_names, read_config
-from sdp.run.nesting import sdp_run_record
 
 # The keys that decide which training rows a run holds out.
 CARVE_KEYS = (("task", "name"), ("max_train_samples",), ("task", "validation_from_train"),
@@ -16,6 +16,17 @@ CARVE_KEYS = (("task", "name"), ("max_train_samples",), ("task", "validation_fro
 
 
 RUN_MODELS = ("model", "dense_model")  # a run's model folders (sdp/config.py RUN_MODEL_DIRS: it imports sdp.run)
+
+
+def sdp_run_record(run_dir: Path) -> dict | None:
+    """The run.json of a run folder where it is sdp's (sdp/run/nesting.py's rule, read here as sdp/run imports this
+    module: a config with its config_hash; another app's config was read as the run's: review of round 43), or None."""
+    try:
+        record = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(record, dict) and isinstance(record.get("config"), dict) and "config_hash" in record
+    return record if ok else None
 
 
 def carve_of(config: dict[str, Any]) -> dict[str, Any]:

@@ -62,7 +62,7 @@ def test_eval_and_predict_take_the_length_the_model_was_trained_at(smoke_run, da
 
     lengths = []
     monkeypatch.setattr(sdp.prediction, "predict_labels",
-                        lambda saved, texts, batch, length: lengths.append(length) or ["x"] * len(texts))
+                        lambda saved, texts, batch, length, *_: lengths.append(length) or ["x"] * len(texts))
     rows = tmp_path / "pairs.tsv"
     rows.write_text("a\tb\nA man plays.\tSomeone plays.\n", encoding="utf-8")
     for extra in ([], ["max_seq_length=100"]):

@@ -35,7 +35,7 @@ def _run_record(run_dir: Path, max_train_samples, validation_from_train) -> None
     run_dir.mkdir(parents=True, exist_ok=True)
     config = {"task": {"name": "rte", "validation_from_train": validation_from_train, "validation_seed": 0},
               "max_train_samples": max_train_samples}
-    (run_dir / "run.json").write_text(json.dumps({"config": config}))
+    (run_dir / "run.json").write_text(json.dumps({"config": config, "config_hash": "h"}))
 
 
 # ------------------------------------------------------------------------- sdp-eval's held-out rows (a06, a07)

@@ -203,7 +203,7 @@ def test_a_dense_checkpoint_fine_tuned_on_another_file_is_said(tmp_path, tokeniz
     _classifier(tokenizer, other / "dense_model")
     task = {"name": "custom", "validation_from_train": None, "validation_seed": 0}
     (other / "run.json").write_text(json.dumps({"config": {"task": task, "max_train_samples": None},
-                                                "data_fingerprint": {"train": "f0c4f6541ab43dc1"}}))
+                                                "config_hash": "h", "data_fingerprint": {"train": "f0c4f6541ab43dc1"}}))
     cfg = OmegaConf.create({"task": task, "max_train_samples": None, "resume": False,
                             "dense": {"checkpoint": str(other / "dense_model")}})
     raw = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["a", "b"], "label": [0, 1]})})

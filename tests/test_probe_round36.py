@@ -106,7 +106,7 @@ def test_an_exclude_models_pruned_share_is_over_its_own_set_away_and_through_a_l
     away = tmp_path / "away" / "model"
     shutil.copytree(run / "model", away)
     assert list(run_prune_config(away, {}).exclude) == ["query"]
-    write_json(run / "run.json", {"config": {"prune": {"include": ["encoder"], "exclude": ["key"]}}})
+    write_json(run / "run.json", {"config": {"prune": {"include": ["encoder"], "exclude": ["key"]}}, "config_hash": "h"})
     (tmp_path / "latest").symlink_to(run / "model")
     assert list(run_prune_config(tmp_path / "latest", {"status": "completed"}).exclude) == ["key"]
 

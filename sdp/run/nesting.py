@@ -76,16 +76,6 @@ def has_sdps_run_log(folder: str | Path) -> bool:
     return not first or starts_a_record(first)
 
 
-def sdp_run_record(folder: str | Path) -> dict | None:
-    """``folder``'s run.json where it is sdp's (is_run_folder), else None: another app's config was read as the run's
-    (review of round 43's fixes)."""
-    try:
-        record = json.loads((Path(folder) / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) and is_run_folder(folder) else None
-
-
 def holds_others_metrics(folder: str | Path) -> bool:
     """Whether ``folder`` holds a metrics.json that is no record of sdp's: another tool's results, or a file that does
     not read (sdp writes its records whole: oth2)."""

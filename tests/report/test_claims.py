@@ -431,7 +431,8 @@ def test_the_dense_mask_overlap_is_over_the_pairs_recording_both(tmp_path):
 
 
 def test_the_dense_mask_overlap_recorded_by_no_pair_is_said(tmp_path):
-    """Review of round 44's fixes: where no pair records both overlaps, the note went without a word."""
+    """Review of round 44's fixes: where no pair records both overlaps (MP's runs do), the note went without a word;
+    records of no overlap at all keep none (tests/test_probe_round28.py)."""
     _tree(tmp_path)
     for path in (tmp_path / "runs").glob("*/SDP-CC(mean)_*/metrics.json"):
         record = json.loads(path.read_text())
