@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sdp.data.file_scan import no_text, printed_names_problem
+from sdp.data.file_scan import no_text
+from sdp.data.printed_names import printed_names_problem
 from sdp.models.inspect import ModelLoadError, check_id2label
 
 

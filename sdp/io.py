@@ -16,6 +16,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -121,17 +122,25 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], replace: bool 
             raise
 
 
+def is_sdp_run_record(record: Any) -> bool:
+    """Whether a parsed run.json is sdp's: its config with the config_hash sdp writes beside it (every run.json since the
+    first; another Hydra app's holds a config too: probe rounds 42-43, oth4, a4). One rule for sdp/run/nesting.py and
+    sdp/training_rows.py, which sdp/run imports."""
+    return isinstance(record, dict) and isinstance(record.get("config"), dict) and "config_hash" in record
+
+
+TEMPORARY = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.(tmp|old)")  # atomic_write's temporary and set-aside names
+
+
 def remove_dead_temporaries(folder: str | Path) -> list[str]:
     """Remove the temporaries a killed process left in ``folder``: atomic_write's and rundir.atomic_dir's
     ``.<name>.<8 random characters>.tmp`` (mkstemp's), and atomic_dir's ``.old`` holding the old version, which is moved
     back where the kill came between its two renames and ``<name>`` is gone. The caller holds the folder's lock, so no
     live process writes them. A run killed while writing model/ (its ONNX graph) kept a hidden 4.6 MB
     ``.model.<random>.tmp/`` after it resumed and completed (probe round 31, noticed). Returns the names removed."""
-    import re
-
     gone = []
     for path in sorted(Path(folder).iterdir()):
-        if not (found := re.fullmatch(r"\.(.+)\.[a-z0-9_]{8}\.(tmp|old)", path.name)):
+        if not (found := TEMPORARY.fullmatch(path.name)):
             continue  # a user's own hidden file (.notes.v1.old) is not sdp's
         target = path.parent / found.group(1)
         if found.group(2) == "old" and (path / "x").exists() and not target.exists():

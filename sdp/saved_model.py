@@ -21,6 +21,7 @@ from sdp.models.inspect import (
     mismatch_error,
     num_labels,
     read_config,
+    same_labels,
 )
 from sdp.run.nesting import is_sdp_metrics
 
@@ -77,13 +78,13 @@ def check_task_labels(model_dir: str | Path, config: dict[str, Any], task: Any) 
         return
     expected = list(task.label_names)
     names = label_names(config)
-    if num_labels(config) != len(expected) or (names is not None and [n.lower() for n in names] !=
-                                                [n.lower() for n in expected]):
+    # letter case aside, but exactly where case tells two classes apart ([NEG, neg] scored as [neg, NEG]: review)
+    if num_labels(config) != len(expected) or (names is not None and not same_labels(names, expected)):
         if num_labels(config) == 1:  # was "trained for labels 1 unnamed labels" (probe round 24, e02)
             raise ModelLoadError(f"{where} is a regression model (one score per row: config.json num_labels 1); task "
                                  f"{task.name!r} is a classification with the labels {expected}: evaluate it on the "
                                  "task it was trained for")
-        if names is not None and sorted(n.lower() for n in names) == sorted(n.lower() for n in expected):
+        if names is not None and same_labels(names, expected, ordered=False):
             # the same classes in another order: the order the model reads them in is said, not "the task it was trained for"
             raise ModelLoadError(f"{where} was trained for the labels {names} in that order (config.json id2label); "
                                  f"task {task.name!r} lists them as {expected}: each position is one output of the "

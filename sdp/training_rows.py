@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sdp.io import is_sdp_run_record
 from sdp.models.inspect import label_names, read_config
 
 # The keys that decide which training rows a run holds out.
@@ -19,14 +20,13 @@ RUN_MODELS = ("model", "dense_model")  # a run's model folders (sdp/config.py RU
 
 
 def sdp_run_record(run_dir: Path) -> dict | None:
-    """The run.json of a run folder where it is sdp's (sdp/run/nesting.py's rule, read here as sdp/run imports this
-    module: a config with its config_hash; another app's config was read as the run's: review of round 43), or None."""
+    """The run.json of a run folder where it is sdp's (sdp.io.is_sdp_run_record: another app's config was read as the
+    run's, review of round 43), or None."""
     try:
         record = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    ok = isinstance(record, dict) and isinstance(record.get("config"), dict) and "config_hash" in record
-    return record if ok else None
+    return record if is_sdp_run_record(record) else None
 
 
 def carve_of(config: dict[str, Any]) -> dict[str, Any]:

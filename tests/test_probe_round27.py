@@ -105,7 +105,7 @@ def test_sdp_eval_finds_the_run_of_a_model_reached_through_a_link_or_dot(tmp_pat
     record = {"status": "completed", "method": "MP", "seed": 1, "model": "tiny-bert", "target_sparsity": 0.9,
               "config_hash": "h"}
     (run / "metrics.json").write_text(json.dumps(record))
-    (run / ".sdp.lock").write_text("")  # sdp ran there (sdp/run/nesting.py ran_here)
+    (run / ".sdp.lock").write_text("")  # sdp ran there (sdp/run/nesting.py is_sdp_metrics)
     link = tmp_path / "mA"
     link.symlink_to(run / "model")
     assert source_run(link) == record

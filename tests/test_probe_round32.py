@@ -155,7 +155,7 @@ def test_an_evaluations_model_is_named_as_its_run_or_its_folder(tmp_path, tokeni
     dense = _classifier(tokenizer, run / "dense_model")
     (run / "metrics.json").write_text(json.dumps({"status": "completed", "task": "custom", "model": "tiny-bert",
                                                   "method": "MP", "seed": 3, "target_sparsity": 0.8, "config_hash": "h"}))
-    (run / ".sdp.lock").write_text("")  # sdp ran there (sdp/run/nesting.py ran_here)
+    (run / ".sdp.lock").write_text("")  # sdp ran there (sdp/run/nesting.py is_sdp_metrics)
     record = _eval(tmp_path, dense, "e2")
     assert (record["model"], record["method"], record["seed"]) == ("tiny-bert", "Dense", 3), record
 

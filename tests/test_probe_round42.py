@@ -62,7 +62,8 @@ def test_a_folder_of_no_sdp_run_is_not_taken_for_a_dead_one(tmp_path, files):
     {"metrics.json": '{"status": "interrupted", "error": "interrupted by SIGTERM"}', "checkpoints/x": "",
      ".sdp.lock": ""},
     {".sdp.lock": "", "run.log": "started"},
-    {"metrics.json": '{"status": "completed", "config_hash": "abc", "final": {"main": 0.8}}', "run.log": ""},
+    {"metrics.json": '{"status": "completed", "config_hash": "abc", "final": {"main": 0.8}}',
+     "run.log": "2026-12-01 10:00:00,000 INFO task=rte\n"},  # a record older than run.json: beside sdp's run.log
     {"metrics.json": '{"status": "killed", "error": "its process was stopped"}', "checkpoints/x": "", ".sdp.lock": ""},
     {"metrics.json": '{"status": "completed", "kind": "eval", "task": "rte", "model_dir": "/m", "final": {"main": 0.8},'
                      ' "finished_at": "2026-12-07T10:00:00+00:00"}'},

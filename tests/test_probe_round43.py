@@ -129,7 +129,6 @@ def test_sdps_own_folders_without_the_lock_are_still_sdps(tmp_path, files):
         (tmp_path / name).write_text(text)
     check_no_users_files(tmp_path)  # no error
     if "metrics.json" in files:
-        check_out_dir(tmp_path / "x")  # no error either: nothing said of it
         with pytest.raises(ConfigError, match=r"holds a training run's metrics.json"):
             check_out_dir(tmp_path)
 
@@ -153,3 +152,16 @@ def test_another_tools_completed_record_beside_a_model_is_not_its_run(tmp_path):
     assert source_run(tmp_path / "model") == {}
     (tmp_path / "run.json").write_text(json.dumps({"config": {"seed": 7}, "config_hash": "9f1c2e"}))  # sdp's run
     assert source_run(tmp_path / "model") == record
+
+
+@pytest.mark.parametrize("log", ["", "2026-12-07 19:00:00,000 INFO step 1\n"])
+def test_another_tools_failure_beside_a_run_log_is_not_sdps(tmp_path, log):
+    """Review of 1631167: another tool's `{"status": "failed", ...}` beside an empty run.log (or one in Python's
+    common log format) was sdp's, and the user's data.csv moved aside. A run.log vouches only for a completed record
+    (records older than run.json), and only once it has begun."""
+    (tmp_path / "data.csv").write_text("text,label\n")
+    (tmp_path / "run.log").write_text(log)
+    (tmp_path / "metrics.json").write_text(json.dumps({"status": "failed", "error": "boom", "error_type": "ValueError",
+                                                       "job": 3}))
+    with pytest.raises(RunHoldsDataError, match=r"holds a metrics.json that is not sdp's"):
+        check_no_users_files(tmp_path)

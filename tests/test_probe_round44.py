@@ -170,3 +170,22 @@ def test_the_xnli_small_card_names_what_it_trained_on():
     assert "xnli_small: the English train side of the XNLI dev files (conf/task/xnli_small.yaml) (a sample" in card
     assert "scored on its dev split(s) (each language's eval side) (32 rows" in card, card
     assert "its train split" not in card
+
+
+def test_sdp_eval_refuses_case_twin_classes_in_another_order(tmp_path, tokenizer):
+    """Review of round 44's fixes: a model of `[NEG, neg]` scored by sdp-eval with task.label_names=[neg,NEG] gave
+    25.00 where its own order gave 75.00, no word (sdp-eval's label check compared letter case aside)."""
+    from omegaconf import OmegaConf
+
+    from sdp.models.inspect import ModelLoadError
+    from sdp.saved_model import check_task_labels
+
+    config = {"id2label": {"0": "NEG", "1": "neg"}, "num_labels": 2}
+    check_task_labels("m", config, OmegaConf.create({"is_regression": False, "label_names": ["NEG", "neg"],
+                                                      "name": "custom"}))  # its own order: no error
+    with pytest.raises(ModelLoadError, match=r"was trained for the labels \['NEG', 'neg'\] in that order"):
+        check_task_labels("m", config, OmegaConf.create({"is_regression": False, "label_names": ["neg", "NEG"],
+                                                          "name": "custom"}))
+    config = {"id2label": {"0": "Entailment", "1": "Not_entailment"}, "num_labels": 2}  # case aside otherwise
+    check_task_labels("m", config, OmegaConf.create({"is_regression": False, "name": "rte",
+                                                      "label_names": ["entailment", "not_entailment"]}))

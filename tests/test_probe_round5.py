@@ -267,7 +267,7 @@ def test_eval_of_a_compact_structured_model_reports_the_runs_sparsity(tmp_path, 
            "achieved_sparsity": {"prunable": 0.5, "encoder": 0.49, "model": 0.01}, "total_params": total,
            "nonzero_params": total - 5000, "final": {"main": 0.5}, "config_hash": "h"}
     (tmp_path / "run" / "metrics.json").write_text(json.dumps(run))
-    (tmp_path / "run" / ".sdp.lock").write_text("")  # sdp ran there (sdp/run/nesting.py ran_here)
+    (tmp_path / "run" / ".sdp.lock").write_text("")  # sdp ran there (sdp/run/nesting.py is_sdp_metrics)
     out = tmp_path / "ev"
     assert eval_main([f"model_dir={model}", "task=rte", f"data_dir={data_dir}", "max_eval_samples=8",
                       f"output_dir={out}", f"cache_dir={tmp_path / 'cache'}"]) == 0, capsys.readouterr().err

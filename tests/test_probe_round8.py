@@ -73,7 +73,7 @@ def test_eval_takes_nothing_from_a_run_whose_model_was_edited(tmp_path, tokenize
            "prunable_params": 2 * kept, "total_params": held["total_params"] + 5000, "nonzero_params": nonzero + 128,
            "final": {"main": 0.1}, "config_hash": "h"}
     (tmp_path / "run" / "metrics.json").write_text(json.dumps(run))
-    (tmp_path / "run" / ".sdp.lock").write_text("")  # sdp ran there (sdp/run/nesting.py ran_here)
+    (tmp_path / "run" / ".sdp.lock").write_text("")  # sdp ran there (sdp/run/nesting.py is_sdp_metrics)
     same = _eval(tmp_path / "run" / "model", tmp_path / "ev1", data_dir, tmp_path, capsys)
     assert same["method"] == "SDP-CC" and same["achieved_sparsity"] == run["achieved_sparsity"]
     assert "source_run_differs" not in same
@@ -107,7 +107,7 @@ def test_eval_tells_an_edit_that_keeps_the_nonzero_count_by_the_runs_model_sha25
            "prunable_params": held["prunable_params"], "total_params": held["total_params"], "nonzero_params": nonzero,
            "final": {"main": 0.1}, "model_sha256": weights_digest(tmp_path / "run" / "model"), "config_hash": "h"}
     (tmp_path / "run" / "metrics.json").write_text(json.dumps(run))
-    (tmp_path / "run" / ".sdp.lock").write_text("")  # sdp ran there (sdp/run/nesting.py ran_here)
+    (tmp_path / "run" / ".sdp.lock").write_text("")  # sdp ran there (sdp/run/nesting.py is_sdp_metrics)
     same = _eval(tmp_path / "run" / "model", tmp_path / "ev1", data_dir, tmp_path, capsys)
     assert same["method"] == "SDP-CC" and "source_run_differs" not in same
     weights = tmp_path / "run" / "model" / "model.safetensors"

@@ -35,12 +35,12 @@ from sdp.data.file_scan import (
     delimited_cells,
     label_problem,
     look_alikes,
-    printed_names_problem,
     row_keys,
     scan_file,
     scores_as_text,
     text_key,
 )
+from sdp.data.printed_names import printed_names_problem
 from sdp.data.rows_kept import scored_positions, trained_positions
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target, grouping_hint, read_utf8
 

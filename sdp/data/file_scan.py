@@ -161,26 +161,11 @@ def written_alike(names: list[str]) -> list[str] | None:
 def print_alike(names: list[str]) -> list[str] | None:
     """The first group of ``names`` that print alike (Unicode form, spacing, invisible or look-alike letters; not case
     or accents: `NEG`, `neg` print apart), else None: a model's class names (round 44, gnfd, gcyr, gnbsp; review)."""
-    return _first_twins(names, (_print_key, lambda name: _print_key(_as_latin(name))))
+    return _first_twins(names, (print_key, lambda name: print_key(_as_latin(name))))
 
 
-def printed_names_problem(names: list[str]) -> str | None:
-    """Why class names cannot name a model's outputs, in words after "names" (a model's id2label, task.label_names),
-    or None: a line break in one (sdp-predict writes one label a line), one that shows nothing, two that print alike."""
-    if broken := [n for n in names if any(c in LINE_BREAKS for c in n)]:  # 4 lines for 3 inputs (round 44, gnl, gls)
-        return (f"the class {broken[0]!r} with a line break in it: sdp-predict writes one label a line, and this one "
-                "would take two")
-    if blank := [n for n in names if no_text(n)]:  # an invisible label (round 44, gzw)
-        return f"a class that shows nothing ({ascii(blank[0])}: empty, spaces or invisible characters only)"
-    if alike := print_alike(names):
-        what = twins_differ_in(alike)  # the names in code points, where its words do not hold them ("spaces")
-        shown = "" if what.endswith(")") else f" ({', '.join(map(ascii, alike))})"
-        return f"classes that differ only in {what}{shown}: two classes whose names print alike cannot be told apart"
-    return None
-
-
-def _print_key(name: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", "".join(c for c in str(name) if not unread(c))).split())
+def print_key(name: str) -> str:  # NFC, not NFKC: 'x²' and 'x2', 'Ⅳ' and 'IV' print apart (review)
+    return " ".join(unicodedata.normalize("NFC", "".join(c for c in str(name) if not unread(c))).split())
 
 
 def _first_twins(names: list[str], keys: tuple) -> list[str] | None:  # the second key's across scripts only

@@ -309,12 +309,13 @@ def check_id2label(config: dict[str, Any] | None, where: str) -> None:
             "; give each output's id as a number, with its class name")
 
 
-def same_labels(theirs: list[str], ours: list[str]) -> bool:
-    """Whether two lists of class names name the same classes in one order: letter case aside (a checkpoint's
-    `Entailment` is a task's `entailment`), but exactly where case tells two classes apart: `[NEG, neg]` and
-    `[neg, NEG]` were one order, the classes swapped (review of round 44's fixes)."""
-    folded = [[str(n).lower() for n in names] for names in (theirs, ours)]
-    return list(theirs) == list(ours) or (folded[0] == folded[1] and len(set(folded[1])) == len(folded[1]))
+def same_labels(theirs: list[str], ours: list[str], ordered: bool = True) -> bool:
+    """Whether two lists of class names name the same classes (in one order where ``ordered``): letter case aside (a
+    checkpoint's `Entailment` is a task's `entailment`), but exactly where case tells two classes apart: `[NEG, neg]`
+    and `[neg, NEG]` were one order, the classes swapped (review of round 44's fixes)."""
+    arrange = (lambda names: list(names)) if ordered else sorted
+    folded = [arrange(str(n).lower() for n in names) for names in (theirs, ours)]
+    return arrange(theirs) == arrange(ours) or (folded[0] == folded[1] and len(set(folded[1])) == len(folded[1]))
 
 
 def _whole_number(key: Any) -> int | None:

@@ -364,7 +364,7 @@ def _verdicts(pairs: dict, cc: str) -> tuple[list[Row], list[str]]:
     both = [(a, b) for r in high if (a := dense(r["MP"])) is not None and (b := dense(r[cc])) is not None]
     dense_txt = (f"MP {statistics.mean(a for a, _ in both):.3f}, {cc} {statistics.mean(b for _, b in both):.3f}"
                  + (f" (over the {len(both)} of {len(high)} pairs whose runs both record it)"
-                    if len(both) < len(high) else "")) if both else "recorded by both runs of no pair" if any(
+                    if len(both) < len(high) else "")) if both else "no pair's two runs both record it" if any(
         dense(r[m]) is not None for r in high for m in ("MP", cc)) else ""
     ov = "; ".join(filter(None, [
         f"Jaccard(kept weights of {cc}, of MP) = {statistics.mean(overlap):.3f}" + (

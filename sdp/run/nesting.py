@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sdp.io import is_sdp_run_record
 from sdp.run.logs import RUN_LOG, starts_a_record
 
 # sdp/run/lock.py's lock file, kept when released: the mark of a folder sdp ran or recorded a failure in. Defined
@@ -35,7 +36,7 @@ def is_run_folder(folder: str | Path) -> bool:
         return False
     except ValueError:  # not JSON: a damaged record
         return True
-    return isinstance(record, dict) and isinstance(record.get("config"), dict) and "config_hash" in record
+    return is_sdp_run_record(record)
 
 
 # metrics.json as sdp writes it: its status, with the keys that status always has
@@ -46,34 +47,34 @@ EVAL_RECORD_KEYS = ("task", "model_dir")  # sdp-eval's ("kind": "eval"; sdp/eval
 
 def is_sdp_metrics(record: Any, folder: str | Path) -> bool:
     """Whether a parsed metrics.json in ``folder`` is a record sdp wrote: a run's, with its status's keys, in a folder
-    sdp ran in (ran_here), or a launch's failure before its run started (its ``before_run``: copied without the lock);
-    or sdp-eval's, with its keys. Another tool's `{"status": "failed", "error": ..., "error_type": ...}` beside the
-    user's files was taken for a dead run's, and the files moved aside (probe rounds 42-43, oth1, oth3, a5, a7, a8,
-    b6)."""
+    sdp ran in (its run.json, or the lock every run and every recorded failure takes: kept when released, not
+    committed in results/); a failure record sdp wrote (its ``before_run``: copied without the lock); a completed
+    record beside sdp's run.log that has begun (records older than run.json have only that); or sdp-eval's, with its
+    keys. Another tool's `{"status": "failed", "error": ..., "error_type": ...}` beside the user's files was taken for a
+    dead run's, and the files moved aside (probe rounds 42-43, oth1, oth3, a5, a7, a8, b6; reviews)."""
     if not isinstance(record, dict):
         return False
     if record.get("kind") == "eval":
         return record.get("status") == "completed" and all(key in record for key in EVAL_RECORD_KEYS)
-    if record.get("status") not in RUN_RECORD_KEYS or not all(key in record for key in RUN_RECORD_KEYS[record["status"]]):
+    status = record.get("status")
+    if status not in RUN_RECORD_KEYS or not all(key in record for key in RUN_RECORD_KEYS[status]):
         return False
-    return ran_here(folder) or (record["status"] == "failed" and isinstance(record.get("before_run"), bool))
+    if is_run_folder(folder) or (Path(folder) / LOCK_NAME).is_file():
+        return True
+    if status == "failed":
+        return isinstance(record.get("before_run"), bool)
+    return status == "completed" and has_sdps_run_log(folder, empty=False)  # an empty one is anyone's (review)
 
 
-def ran_here(folder: str | Path) -> bool:
-    """Whether sdp ran in ``folder``: its run.json, the lock every run and every recorded failure takes (kept when
-    released, not committed: results/'s .gitignore), or its run.log (records older than run.json have only that)."""
-    return is_run_folder(folder) or (Path(folder) / LOCK_NAME).is_file() or has_sdps_run_log(folder)
-
-
-def has_sdps_run_log(folder: str | Path) -> bool:
-    """Whether ``folder``'s run.log is sdp's: empty (attached, nothing logged yet) or begun as sdp's records are, not
-    another tool's (review of round 42's fixes)."""
+def has_sdps_run_log(folder: str | Path, empty: bool = True) -> bool:
+    """Whether ``folder``'s run.log is sdp's: begun as sdp's records are, not another tool's (review of round 42's
+    fixes), or (``empty``) empty: attached, nothing logged yet."""
     try:
         with open(Path(folder) / RUN_LOG, encoding="utf-8", errors="replace") as fh:
             first = fh.readline()
     except OSError:
         return False
-    return not first or starts_a_record(first)
+    return (empty and not first) or starts_a_record(first)
 
 
 def holds_others_metrics(folder: str | Path) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from sdp.io import TEMPORARY
 from sdp.run.lock import LOCK_NAME
 from sdp.run.logs import RUN_LOG
 from sdp.run.nesting import has_sdps_run_log, holds_others_metrics, is_run_folder
@@ -25,7 +26,7 @@ _MOVED_ASIDE = re.compile(re.escape(PREVIOUS) + r"\d{8}-\d{6}(-\d+)?")  # rundir
 # round 43, a6)
 _NO_ONES = re.compile(r"\.DS_Store|\._.+|\.localized|\.directory|\.ipynb_checkpoints|Thumbs\.db|desktop\.ini|"
                       r"\.nfs.+|\.Trash-.+|\.fuse_hidden.+|\.Spotlight-V100|\.fseventsd|\.TemporaryItems|"
-                      r"\.write-probe\..+|\.sdp-eval-probe\..+|\..+\.tmp", re.IGNORECASE)
+                      r"\.write-probe\..+|\.sdp-eval-probe\..+|" + TEMPORARY.pattern, re.IGNORECASE)
 HYDRA_FILES = frozenset({"config.yaml", "hydra.yaml", "overrides.yaml"})  # hydra.output_subdir=.hydra's, written first
 
 

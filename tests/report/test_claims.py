@@ -440,4 +440,4 @@ def test_the_dense_mask_overlap_recorded_by_no_pair_is_said(tmp_path):
         write_run(tmp_path, str(path.parent.relative_to(tmp_path)), record)
     build_report(tmp_path, plots=False)
     text = (tmp_path / "tables" / "claims.md").read_text()
-    assert "with the dense one-shot mask: recorded by both runs of no pair" in _line(text, "| CC implicitly"), text
+    assert "with the dense one-shot mask: no pair's two runs both record it" in _line(text, "| CC implicitly"), text
