@@ -9,8 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sdp.data.file_scan import no_text
-from sdp.data.printed_names import printed_names_problem
+from sdp.data.printed_names import printed_names_problem, shows_nothing
 from sdp.models.inspect import ModelLoadError, check_id2label
 
 
@@ -46,5 +45,5 @@ def _printed_name(name: Any) -> bool:
     """A class name as id2label may give it: text that shows (not blank, not invisible characters only), or a finite
     number (`0`, `1` name the classes of some tasks)."""
     if isinstance(name, str):
-        return not no_text(name)
+        return not shows_nothing(name)
     return isinstance(name, (int, float)) and not isinstance(name, bool) and math.isfinite(name)

@@ -115,8 +115,8 @@ def test_a_dense_checkpoint_of_outputs_that_are_not_finite_is_named_by_its_path(
      "run.log": "2026-11-20 10:00:00,000 INFO task=rte\n"},
     # a launch's failure before its run started, copied without the lock (`cp -r c1/* c2/`)
     {"metrics.json": '{"status": "failed", "error": "x", "error_type": "ConfigError", "before_run": true}'},
-    # sdp's own passing files: another rank's write probe, an atomic write's temporary file
-    {".write-probe.x1y2z3": ""}, {".metrics.json.abcd1234.tmp": ""},
+    # sdp's own passing file: another rank's write probe (its atomic writes come after its lock: round 45, u1)
+    {".write-probe.x1y2z3": ""},
     # Hydra's .hydra/ written before sdp runs (hydra.output_subdir=.hydra, output_dir unset)
     {".hydra/config.yaml": "", ".hydra/hydra.yaml": "", ".hydra/overrides.yaml": ""},
 ])

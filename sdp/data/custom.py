@@ -24,6 +24,7 @@ import csv
 import hashlib
 import logging
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +91,10 @@ def read_table(path: str | Path, key: str) -> datasets.Dataset:
     expected = None if is_url(path) else scan_file(p, suffix, key)
     if expected == 0:
         raise DataError(no_rows)
-    # A local file is read afresh: datasets' cache of it is keyed by its path and modification time, so another version
-    # copied over it with its time kept (cp -p, rsync -a, tar x) was read as the old one (probe round 27, cf1).
-    fresh = {} if is_url(path) else {"download_mode": "force_redownload"}
+    # A local file is read afresh (datasets' cache is keyed by path and mtime: a copy with its mtime kept was read as the
+    # old version, probe round 27, cf1), by rank 0 alone: the others read after it (pipeline.py), and two rebuilding one
+    # cache at once removed each other's folder (round 45, t3b).
+    fresh = {} if is_url(path) or os.environ.get("RANK", "0") != "0" else {"download_mode": "force_redownload"}
     try:
         ds = datasets.load_dataset(builder, data_files=data_location(path), split="train", **options, **fresh)
     except (OSError, ConnectionError) as exc:  # a URL that cannot be reached (offline, no such file, no access)
@@ -237,10 +239,10 @@ def _label_names(values: list[Any], label_col: str) -> tuple[str, ...]:
     if all(isinstance(v, int) and not isinstance(v, bool) for v in distinct):
         return tuple(str(v) for v in sorted(distinct))
     names = tuple(sorted(str(v) for v in distinct))
-    # 'positive' and 'positive ' (a stray space in some rows) were two classes, and the model got one more output;
-    # so were 'Entailment' and 'entailment' (probe round 8, d08), 'très' as NFC and NFD (round 30), 1 and 01 (round 33)
-    if (why := scores_as_text(list(names)) or label_problem(list(names))) is not None:  # "4.5" (round 34, rs3)
-        raise DataError(f"task.label_column={label_col!r} {why}")
+    # 'positive' and 'positive ' were two classes (round 8, d08); so were 'Entailment'/'entailment', NFC/NFD, 1 and 01;
+    # "4.5" (round 34, rs3); names its model's outputs could not be named by, which sdp-eval refused (round 45)
+    if why := scores_as_text(list(names)) or label_problem(list(names)) or printed_names_problem(list(names)):
+        raise DataError(f"task.label_column={label_col!r} {why if why.startswith('holds ') else 'names ' + why}")
     return names
 
 
@@ -313,8 +315,7 @@ def custom_task(task_cfg: Any) -> TaskSpec:
         if metric == "f1" and len(names) != 2:
             raise DataError(f"task.metric=f1 is binary F1 and needs 2 classes; the labels are {list(names)}")
         if metric == "f1" and not given_names and list(names) != ["0", "1"]:
-            # F1 is the second class's, and sorting chose it: 'equivalent'/'not_equivalent' was scored as the F1 of
-            # not_equivalent, unsaid (probe round 11). Said, with how to choose; 0/1 labels need no word.
+            # F1 is the second class's, chosen by sorting (round 11: not_equivalent's F1, unsaid); 0/1 need no word.
             log.warning("task.metric=f1 is the F1 of class %r, the positive class: the second of the sorted labels "
                         "%s; to score the other, list them as task.label_names=[<negative>,<positive>]",
                         names[1], list(names))
@@ -415,6 +416,5 @@ def read_custom_split(task: TaskSpec, root: Path | None, split: str) -> list[dic
     return rows
 
 
-# task=custom has no spec in TASKS (sdp/validate.py allows the name; custom_task() builds the spec from the user's
-# files): a placeholder there was taken for a 1-label task and refused every dense.checkpoint of a custom task.
-# Its reader is listed in sdp.data.sources (needs no data_dir: the task names its files).
+# task=custom has no spec in TASKS (custom_task() builds it from the user's files: a placeholder was taken for a
+# 1-label task); its reader is listed in sdp.data.sources (needs no data_dir: the task names its files).

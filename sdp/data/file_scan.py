@@ -164,8 +164,19 @@ def print_alike(names: list[str]) -> list[str] | None:
     return _first_twins(names, (print_key, lambda name: print_key(_as_latin(name))))
 
 
+# Letters that print as nothing: Hangul fillers, the blank Braille pattern (class names of them alone printed blank
+# lines: probe round 45, hang, braille, hf)
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def unprinted(c: str) -> bool:
+    """Whether ``c`` prints as nothing: what the tokenizers drop, any format character (the joiners and tag characters
+    they read too), the combining grapheme joiner, a blank letter (round 45, tag, zwnj, zwj, cgj)."""
+    return unread(c) or c in BLANK_LETTERS or c == "\u034f" or unicodedata.category(c) == "Cf"
+
+
 def print_key(name: str) -> str:  # NFC, not NFKC: 'x²' and 'x2', 'Ⅳ' and 'IV' print apart (review)
-    return " ".join(unicodedata.normalize("NFC", "".join(c for c in str(name) if not unread(c))).split())
+    return " ".join(unicodedata.normalize("NFC", "".join(c for c in str(name) if not unprinted(c))).split())
 
 
 def _first_twins(names: list[str], keys: tuple) -> list[str] | None:  # the second key's across scripts only
@@ -188,6 +199,8 @@ def twins_differ_in(twins: list[str]) -> str:
         return f"the way a number is written ({', '.join(map(repr, twins))})"
     if len({"".join(t.split()) for t in twins}) == 1:  # 'pos ' and 'pos'; CJK '好 评' and '好评'
         return "spaces"
+    if len({unicodedata.normalize("NFKC", "".join(t.split())) for t in twins}) == 1:  # 'ﬁne', the Kelvin sign: not
+        return f"Unicode form ({', '.join(map(ascii, twins))})"  # "letter case", as casefold() had it (round 45, lig)
     if len({"".join(t.split()).casefold() for t in twins}) == 1:
         return "spaces or letter case"
     form = "Unicode form" if len({unicodedata.normalize("NFKC", t).casefold() for t in twins}) == 1 else \

@@ -196,7 +196,8 @@ def _data(metrics: dict[str, Any], cfg: Any, scored_on: str) -> str:
         small = task == "xnli_small"
         train = "the English train side of the XNLI dev files (conf/task/xnli_small.yaml)" if small else "its train split"
         scored = f"scored on {scored_on if cfg.task.get('validation_from_train') else 'its dev split(s)'}"
-        scored += " (each language's eval side)" if small and not cfg.task.get("validation_from_train") else ""
+        scored += (" (each language's eval side" + ("; test.de: its test file" if cfg.task.get("eval_test") else "")
+                   + ")") if small and not cfg.task.get("validation_from_train") else ""
     if cfg.get("max_train_samples") is not None:
         train += f" (a sample of at most {cfg.max_train_samples} rows: max_train_samples)"
     counts = metrics.get("eval_examples") or {}

@@ -289,6 +289,8 @@ def load_model(
             log.warning("%s %r names no classes (config.json id2label LABEL_0 ... LABEL_%d): its outputs are read "
                         "as this run's labels %s in that order, unchecked", checkpoint_key, str(checkpoint),
                         num_labels - 1, list(label_names))
+        if label_names:  # the run's own names, as a fresh model gets them: a checkpoint's `NEG`/`POS` were saved as the
+            model.config.id2label, model.config.label2id = kwargs["id2label"], kwargs["label2id"]  # run's (round 45)
     elif model_cfg.architecture is not None:
         try:
             config_cls = RANDOM_ARCHITECTURES[model_cfg.architecture]

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -23,12 +24,14 @@ from sdp.run.rundir import read_metrics, read_run_record
 
 
 def get(*keys: str) -> Callable[[dict], float | None]:
-    """The number at ``analysis.<keys>`` of a pair's record, or None."""
+    """The number at ``analysis.<keys>`` of a pair's record, or None (a NaN too: claims.md printed `SDP-CC(mean) nan`,
+    probe round 45, tc1)."""
     def read(rec: dict) -> float | None:
         node: Any = rec["analysis"]
         for k in keys:
             node = node.get(k) if isinstance(node, dict) else None
-        return float(node) if isinstance(node, (int, float)) and not isinstance(node, bool) else None
+        ok = isinstance(node, (int, float)) and not isinstance(node, bool) and math.isfinite(node)
+        return float(node) if ok else None
     return read
 
 

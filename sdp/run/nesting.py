@@ -63,18 +63,19 @@ def is_sdp_metrics(record: Any, folder: str | Path) -> bool:
         return True
     if status == "failed":
         return isinstance(record.get("before_run"), bool)
-    return status == "completed" and has_sdps_run_log(folder, empty=False)  # an empty one is anyone's (review)
+    return status == "completed" and has_sdps_run_log(folder)
 
 
-def has_sdps_run_log(folder: str | Path, empty: bool = True) -> bool:
+def has_sdps_run_log(folder: str | Path) -> bool:
     """Whether ``folder``'s run.log is sdp's: begun as sdp's records are, not another tool's (review of round 42's
-    fixes), or (``empty``) empty: attached, nothing logged yet."""
+    fixes). An empty one is anyone's (a user's beside their notes made the folder a run's: round 45, noticed); sdp
+    attaches its own only once it holds the folder's lock, a mark."""
     try:
         with open(Path(folder) / RUN_LOG, encoding="utf-8", errors="replace") as fh:
             first = fh.readline()
     except OSError:
         return False
-    return (empty and not first) or starts_a_record(first)
+    return starts_a_record(first)
 
 
 def holds_others_metrics(folder: str | Path) -> bool:

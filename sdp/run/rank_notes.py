@@ -7,12 +7,14 @@ outright (SIGKILL, the out-of-memory killer) writes none: rank 0's record then s
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sdp.io import atomic_write
 from sdp.run.launch import launcher_rank, launcher_world_size
 
 PREFIX, SUFFIX = "rank-", ".error"  # <run dir>/rank-1.error
+NOTE_NAME = re.compile(rf"{PREFIX}\d+{re.escape(SUFFIX)}")  # a user's rank-summary.error is theirs (probe round 45, u3)
 # What rank 0 meets when a peer process is gone: gloo's words (in an error that names gloo: a Hub download's
 # "Connection reset by peer" is no peer rank's), NCCL's for a lost peer (its other errors, out of memory, are rank 0's)
 GLOO_PEER_LOST = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "Read error")
@@ -67,7 +69,7 @@ def with_peer_stops(run_dir: str | Path, message: str) -> str:
 def _notes(run_dir: str | Path) -> list[tuple[str, str]]:
     """(rank, note) of every rank's note in the folder, rank 2 before rank 10."""
     notes = []
-    for path in sorted(Path(run_dir).glob(f"{PREFIX}*{SUFFIX}"), key=_rank):
+    for path in sorted(_note_files(run_dir), key=_rank):
         try:
             text = path.read_text(encoding="utf-8").strip()
         except OSError:
@@ -77,6 +79,10 @@ def _notes(run_dir: str | Path) -> list[tuple[str, str]]:
     return notes
 
 
+def _note_files(run_dir: str | Path) -> list[Path]:
+    return [path for path in Path(run_dir).glob(f"{PREFIX}*{SUFFIX}") if NOTE_NAME.fullmatch(path.name)]
+
+
 def _rank(path: Path) -> tuple[int, str]:
     number = path.name[len(PREFIX):-len(SUFFIX)]
     return (int(number) if number.isdigit() else 1 << 30, number)
@@ -84,7 +90,7 @@ def _rank(path: Path) -> tuple[int, str]:
 
 def clear_rank_notes(run_dir: str | Path) -> None:
     """A new launch into the folder: an earlier launch's notes are not this one's."""
-    for path in Path(run_dir).glob(f"{PREFIX}*{SUFFIX}"):
+    for path in _note_files(run_dir):
         try:
             path.unlink()
         except OSError:

@@ -8,25 +8,23 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sdp.io import TEMPORARY
 from sdp.run.lock import LOCK_NAME
 from sdp.run.logs import RUN_LOG
 from sdp.run.nesting import has_sdps_run_log, holds_others_metrics, is_run_folder
-from sdp.run.rank_notes import PREFIX as NOTE_PREFIX
-from sdp.run.rank_notes import SUFFIX as NOTE_SUFFIX
+from sdp.run.rank_notes import NOTE_NAME
 from sdp.run.rundir import PREVIOUS, RUN_RECORD, RunHoldsDataError
 
 # What only a folder sdp ran in holds (Hydra writes nothing there: output_subdir null); its records are checked to be
 # sdp's, run.log by its first line (_has_sdps_marks)
 SDP_MARKS = frozenset({RUN_RECORD, "metrics.json", LOCK_NAME})
 _MOVED_ASIDE = re.compile(re.escape(PREVIOUS) + r"\d{8}-\d{6}(-\d+)?")  # rundir.move_aside's names
-# A file browser's, file system's or notebook's leavings are no one's work, nor sdp's own passing files (a write probe
-# of prepare_run_dir or sdp-eval, another rank's or a killed one's; an atomic write's temporary file: review of
-# round 43's fixes); other hidden names are the user's (a .git/, an .env of secrets were moved aside as a run's: probe
-# round 43, a6)
+# A file browser's, file system's or notebook's leavings are no one's work, nor sdp's write probes (prepare_run_dir's
+# or sdp-eval's, another rank's or a killed one's: review of round 43's fixes); other hidden names are the user's (a
+# .git/, an .env of secrets were moved aside as a run's: probe round 43, a6), a `.backup.20261207.tmp` too: sdp's
+# atomic writes come after its lock, a mark (it was no one's, then deleted as a dead temporary: round 45, u1, u2)
 _NO_ONES = re.compile(r"\.DS_Store|\._.+|\.localized|\.directory|\.ipynb_checkpoints|Thumbs\.db|desktop\.ini|"
                       r"\.nfs.+|\.Trash-.+|\.fuse_hidden.+|\.Spotlight-V100|\.fseventsd|\.TemporaryItems|"
-                      r"\.write-probe\..+|\.sdp-eval-probe\..+|" + TEMPORARY.pattern, re.IGNORECASE)
+                      r"\.write-probe\..+|\.sdp-eval-probe\..+", re.IGNORECASE)
 HYDRA_FILES = frozenset({"config.yaml", "hydra.yaml", "overrides.yaml"})  # hydra.output_subdir=.hydra's, written first
 
 
@@ -63,12 +61,12 @@ def _has_sdps_marks(run_dir: Path, names: list[str]) -> bool:
     """Whether the folder holds a file only sdp writes: its records, lock, a moved-aside previous-<time>/, a rank's
     note (sdp/run/rank_notes.py), or run.log that is empty (attached, nothing logged yet) or begins as sdp's do:
     another tool's run.log beside the user's notes made the folder a run's (review of round 42's fixes)."""
-    if any(n in SDP_MARKS or (n.startswith(NOTE_PREFIX) and n.endswith(NOTE_SUFFIX)) for n in names):
+    if any(n in SDP_MARKS or NOTE_NAME.fullmatch(n) for n in names):
         return True
     # a folder resume=false made (previous-<date>-<time>[-n]/), not the user's previous-notes.txt (probe round 43, a9)
     if any(_MOVED_ASIDE.fullmatch(n) and (run_dir / n).is_dir() for n in names):
         return True
-    return RUN_LOG in names and has_sdps_run_log(run_dir)
+    return RUN_LOG in names and has_sdps_run_log(run_dir)  # begun: a user's empty run.log is no mark (round 45)
 
 
 def _hydras(run_dir: Path, name: str) -> bool:
