@@ -24,7 +24,6 @@ import csv
 import hashlib
 import logging
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,8 @@ from sdp.data.file_scan import (
     scores_as_text,
     text_key,
 )
-from sdp.data.printed_names import printed_names_problem
+from sdp.data.fresh_read import load_afresh
+from sdp.data.printed_names import print_alike, printed_names_problem
 from sdp.data.rows_kept import scored_positions, trained_positions
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target, grouping_hint, read_utf8
 
@@ -91,12 +91,9 @@ def read_table(path: str | Path, key: str) -> datasets.Dataset:
     expected = None if is_url(path) else scan_file(p, suffix, key)
     if expected == 0:
         raise DataError(no_rows)
-    # A local file is read afresh (datasets' cache is keyed by path and mtime: a copy with its mtime kept was read as the
-    # old version, probe round 27, cf1), by rank 0 alone: the others read after it (pipeline.py), and two rebuilding one
-    # cache at once removed each other's folder (round 45, t3b).
-    fresh = {} if is_url(path) or os.environ.get("RANK", "0") != "0" else {"download_mode": "force_redownload"}
-    try:
-        ds = datasets.load_dataset(builder, data_files=data_location(path), split="train", **options, **fresh)
+    try:  # a local file afresh, one process at a time (sdp/data/fresh_read.py: round 27's cf1, round 45's t3b)
+        ds = (datasets.load_dataset(builder, data_files=data_location(path), split="train", **options) if is_url(path)
+              else load_afresh(builder, data_location(path), options))
     except (OSError, ConnectionError) as exc:  # a URL that cannot be reached (offline, no such file, no access)
         if not is_url(path):
             raise
@@ -241,7 +238,8 @@ def _label_names(values: list[Any], label_col: str) -> tuple[str, ...]:
     names = tuple(sorted(str(v) for v in distinct))
     # 'positive' and 'positive ' were two classes (round 8, d08); so were 'Entailment'/'entailment', NFC/NFD, 1 and 01;
     # "4.5" (round 34, rs3); names its model's outputs could not be named by, which sdp-eval refused (round 45)
-    if why := scores_as_text(list(names)) or label_problem(list(names)) or printed_names_problem(list(names)):
+    listable = lambda twins: print_alike(twins) is None  # noqa: E731 - no model may be named by names that print alike
+    if why := scores_as_text(list(names)) or label_problem(list(names), listable) or printed_names_problem(list(names)):
         raise DataError(f"task.label_column={label_col!r} {why if why.startswith('holds ') else 'names ' + why}")
     return names
 

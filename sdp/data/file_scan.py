@@ -15,6 +15,7 @@ import io
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 from sdp.data.tasks import DataError, read_utf8
@@ -139,47 +140,27 @@ def _label_key(name: str) -> str:
     return f"number {number.normalize() if number else decimal.Decimal(0)}" if number.is_finite() else key
 
 
-def label_problem(names: list[str]) -> str | None:
+def label_problem(names: list[str], listable: Callable[[list[str]], bool] = lambda twins: True) -> str | None:
     """Why these class names (sorted, distinct) cannot stand as they are, in words after "task.label_column=...": a
     line break in one (sdp-predict writes a label a line: 5 inputs got 8 lines, probe round 33, pn1), or two written
-    one way (a class each: 'positive ' beside 'positive', round 8's d08; 'pos' + U+200E, round 32; 1 and 01, round 33)."""
+    one way (a class each: 'positive ' beside 'positive', round 8's d08; 'pos' + U+200E, round 32; 1 and 01, round 33).
+    ``listable``: whether twins may be listed in task.label_names (names that print alike may not: printed_names.py)."""
     if broken := [n for n in names if any(c in LINE_BREAKS for c in n)]:
         return (f"holds the label {broken[0]!r} with a line break in it: sdp-predict writes one label a line, and "
                 "this one would take two; remove the line break from the file's labels")
     twins = written_alike(names)
     return None if twins is None else (f"holds labels that differ only in {twins_differ_in(twins)}, {twins}: they "
                                        "would be separate classes; write each label one way" + (
-                                           "" if print_alike(twins) else " (or list the classes in task.label_names)"))
+                                           " (or list the classes in task.label_names)" if listable(twins) else ""))
 
 
 def written_alike(names: list[str]) -> list[str] | None:
     """The first group of ``names`` that are one label written two ways, else in look-alike letters of another
     script; None if there is none."""
-    return _first_twins(names, (_label_key, _look_key))
+    return first_twins(names, (_label_key, _look_key))
 
 
-def print_alike(names: list[str]) -> list[str] | None:
-    """The first group of ``names`` that print alike (Unicode form, spacing, invisible or look-alike letters; not case
-    or accents: `NEG`, `neg` print apart), else None: a model's class names (round 44, gnfd, gcyr, gnbsp; review)."""
-    return _first_twins(names, (print_key, lambda name: print_key(_as_latin(name))))
-
-
-# Letters that print as nothing: Hangul fillers, the blank Braille pattern (class names of them alone printed blank
-# lines: probe round 45, hang, braille, hf)
-BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
-
-
-def unprinted(c: str) -> bool:
-    """Whether ``c`` prints as nothing: what the tokenizers drop, any format character (the joiners and tag characters
-    they read too), the combining grapheme joiner, a blank letter (round 45, tag, zwnj, zwj, cgj)."""
-    return unread(c) or c in BLANK_LETTERS or c == "\u034f" or unicodedata.category(c) == "Cf"
-
-
-def print_key(name: str) -> str:  # NFC, not NFKC: 'x²' and 'x2', 'Ⅳ' and 'IV' print apart (review)
-    return " ".join(unicodedata.normalize("NFC", "".join(c for c in str(name) if not unprinted(c))).split())
-
-
-def _first_twins(names: list[str], keys: tuple) -> list[str] | None:  # the second key's across scripts only
+def first_twins(names: list[str], keys: tuple) -> list[str] | None:  # the second key's across scripts only
     twins = None
     for key in keys:
         alike: dict[str, list[str]] = {}

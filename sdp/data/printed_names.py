@@ -7,7 +7,42 @@ from __future__ import annotations
 
 import unicodedata
 
-from sdp.data.file_scan import LINE_BREAKS, print_alike, print_key, unprinted
+from sdp.data.file_scan import LINE_BREAKS, READ_FORMAT, _as_latin, first_twins, unread
+
+# Letters that print as nothing: Hangul fillers, the blank Braille pattern (class names of them alone printed blank
+# lines: probe round 45, hang, braille, hf)
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+JOINERS, TAGS, FLAG = "\u200c\u200d", ("\U000e0020", "\U000e007f"), "\U0001f3f4"
+
+
+def print_alike(names: list[str]) -> list[str] | None:
+    """The first group of ``names`` that print alike (Unicode form, spacing, invisible or look-alike letters; not case
+    or accents: `NEG`, `neg` print apart), else None: a model's class names (round 44, gnfd, gcyr, gnbsp; review)."""
+    return first_twins(names, (print_key, lambda name: print_key(_as_latin(name))))
+
+
+def print_key(name: str) -> str:
+    """A name as it prints: unprinted characters left out, spacing set aside, NFC (not NFKC: 'x²' and 'x2', 'Ⅳ' and 'IV'
+    print apart: review)."""
+    name = str(name)
+    kept = "".join(c for i, c in enumerate(name) if not unprinted(name, i))
+    return " ".join(unicodedata.normalize("NFC", kept).split())
+
+
+def unprinted(name: str, i: int) -> bool:
+    """Whether ``name[i]`` prints as nothing there: what the tokenizers drop, a blank letter, the combining grapheme
+    joiner; a joiner beside Latin, Greek or Cyrillic letters, digits or nothing (it shapes Arabic, Indic and emoji
+    sequences: review), a tag character outside a flag's tag sequence (round 45, tag, zwnj, zwj, cgj)."""
+    c = name[i]
+    if unread(c) or c in BLANK_LETTERS or c == "\u034f":
+        return True
+    if c in JOINERS:
+        return all(not 0 <= j < len(name) or _plain(name[j]) for j in (i - 1, i + 1))
+    return TAGS[0] <= c <= TAGS[1] and FLAG not in name
+
+
+def _plain(c: str) -> bool:
+    return c.isascii() or unicodedata.name(c, "").startswith(("LATIN", "GREEK", "CYRILLIC"))
 
 
 def printed_names_problem(names: list[str]) -> str | None:
@@ -29,11 +64,14 @@ def _print_difference(twins: list[str]) -> str:
     accents, which print apart here)."""
     if len({print_key(t) for t in twins}) > 1:
         return "look-alike letters of another script"
-    if len({"".join(c for c in t if not unprinted(c)) for t in twins}) < len(set(twins)):
+    if len({"".join(c for i, c in enumerate(t) if not unprinted(t, i)) for t in twins}) < len(set(twins)):
         return "invisible characters"
     return "spacing" if len({"".join(t.split()) for t in twins}) == 1 else "Unicode form (NFC/NFD)"
 
 
 def shows_nothing(name: str) -> bool:
-    """Whether a name prints as nothing: spaces, unprinted characters and combining marks alone (a lone U+0301)."""
-    return all(c.isspace() or unprinted(c) or unicodedata.category(c) in ("Mn", "Me") for c in name)
+    """Whether a name prints as nothing: spaces, unprinted characters, format characters (but the signs that print:
+    READ_FORMAT's Arabic number signs) and combining marks alone (a lone U+0301)."""
+    return all(c.isspace() or unprinted(name, i) or unicodedata.category(c) in ("Mn", "Me")
+               or (unicodedata.category(c) == "Cf" and (c not in READ_FORMAT or c in JOINERS or TAGS[0] <= c <= TAGS[1]))
+               for i, c in enumerate(name))

@@ -14,7 +14,7 @@ from sdp.io import atomic_write
 from sdp.run.launch import launcher_rank, launcher_world_size
 
 PREFIX, SUFFIX = "rank-", ".error"  # <run dir>/rank-1.error
-NOTE_NAME = re.compile(rf"{PREFIX}\d+{re.escape(SUFFIX)}")  # a user's rank-summary.error is theirs (probe round 45, u3)
+NOTE_NAME = re.compile(rf"{PREFIX}[0-9]+{re.escape(SUFFIX)}")  # a user's rank-summary.error is theirs (probe round 45, u3)
 # What rank 0 meets when a peer process is gone: gloo's words (in an error that names gloo: a Hub download's
 # "Connection reset by peer" is no peer rank's), NCCL's for a lost peer (its other errors, out of memory, are rank 0's)
 GLOO_PEER_LOST = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "Read error")
@@ -85,7 +85,7 @@ def _note_files(run_dir: str | Path) -> list[Path]:
 
 def _rank(path: Path) -> tuple[int, str]:
     number = path.name[len(PREFIX):-len(SUFFIX)]
-    return (int(number) if number.isdigit() else 1 << 30, number)
+    return int(number), number  # NOTE_NAME's: digits
 
 
 def clear_rank_notes(run_dir: str | Path) -> None:

@@ -59,8 +59,8 @@ def check_no_users_files(run_dir: Path) -> None:
 
 def _has_sdps_marks(run_dir: Path, names: list[str]) -> bool:
     """Whether the folder holds a file only sdp writes: its records, lock, a moved-aside previous-<time>/, a rank's
-    note (sdp/run/rank_notes.py), or run.log that is empty (attached, nothing logged yet) or begins as sdp's do:
-    another tool's run.log beside the user's notes made the folder a run's (review of round 42's fixes)."""
+    note (sdp/run/rank_notes.py), or run.log begun as sdp's are: another tool's run.log (review of round 42's fixes), or
+    a user's empty one (round 45), beside the user's notes made the folder a run's."""
     if any(n in SDP_MARKS or NOTE_NAME.fullmatch(n) for n in names):
         return True
     # a folder resume=false made (previous-<date>-<time>[-n]/), not the user's previous-notes.txt (probe round 43, a9)
