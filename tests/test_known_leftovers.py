@@ -90,7 +90,7 @@ def test_run_into_a_folder_of_the_users_files_is_refused(tmp_path):
 
 
 def test_a_run_folder_is_still_a_run_folder(tmp_path):
-    """A folder with sdp's marks (a failed launch's run.json, a moved-aside previous-<time>/, its lock, a begun run.log) is a
+    """A folder with sdp's marks (a failed launch's run.json, a moved-aside previous-<time>/, its lock) is a
     run's, as before; an empty or dot-files-only folder is taken. A trace.jsonl or model/ beside the user's files is no
     mark of sdp's (probe round 42, oth5: such a folder was moved aside as a dead run's)."""
     from sdp.run.rundir import RunHoldsDataError
@@ -101,11 +101,10 @@ def test_a_run_folder_is_still_a_run_folder(tmp_path):
         (tmp_path / "trace" / "trace.jsonl").write_text("")
         (tmp_path / "trace" / "notes.txt").write_text("mine")
         check_no_users_files(tmp_path / "trace")
-    begun = {"run.log": "2026-12-06 10:00:00,000 INFO task=rte\n"}  # begun: an empty one is anyone's (round 45)
-    for name in ("run.json", "previous-20261206-100000/", ".sdp.lock", "run.log"):  # previous-*: a folder of move_aside's
+    for name in ("run.json", "previous-20261206-100000/", ".sdp.lock"):  # previous-*: a folder of move_aside's
         d = tmp_path / name.strip("/").replace(".", "_")
         d.mkdir()
-        (d / name).mkdir() if name.endswith("/") else (d / name).write_text(begun.get(name, ""))
+        (d / name).mkdir() if name.endswith("/") else (d / name).write_text("")
         (d / "notes.txt").write_text("mine")
         check_no_users_files(d)
     (tmp_path / "empty").mkdir()

@@ -242,7 +242,10 @@ def test_review_a_sweep_says_where_a_failure_was_recorded_and_reads_a_records_ow
     with pytest.raises(RunHoldsDataError, match=r"of no sdp run \(reviews.csv, run.log\)"):
         check_no_users_files(notes)
     (notes / "run.log").write_text("2026-12-07 10:00:00,123 INFO task=rte model=tiny-bert\n")
-    check_no_users_files(notes)  # sdp's own run.log: a launch killed before its run.json
+    with pytest.raises(RunHoldsDataError, match=r"of no sdp run \(reviews.csv, run.log\)"):  # a copy of sdp's: round 46
+        check_no_users_files(notes)
+    (notes / ".sdp.lock").write_text("")
+    check_no_users_files(notes)  # sdp's own run.log, under its lock: a launch killed before its run.json
 
 
 def test_round43_previous_folders_and_paired_overlaps(tmp_path):

@@ -18,6 +18,8 @@ from sdp.run.users_files import check_no_users_files
     {".thesis.20261207.tmp/chapter1.tex": "mine"},  # u2: a folder of them
     {"rank-summary.error": "mine", "notes.txt": "mine"},  # u3: a name like a rank's note
     {"run.log": "", "notes.txt": "mine"},  # noticed: an empty run.log of the user's
+    {"run.log": "2026-12-06 10:00:00,000 INFO task=rte\n", "notes.txt": "mine"},  # round 46, u7: a copy of sdp's
+    {"rank-0.error": "mine", "notes.txt": "mine"}, {"rank-\u0661.error": "mine", "notes.txt": "mine"},  # u6, u5
 ])
 def test_a_users_files_named_like_sdps_are_theirs(tmp_path, files):
     """u1, u2, u3: the run wrote among the user's files and deleted them (as a dead temporary, as an earlier launch's
@@ -155,3 +157,28 @@ def test_names_a_joiner_or_tag_shapes_print_apart(names):
     from sdp.data.printed_names import printed_names_problem
 
     assert printed_names_problem(names) is None, names
+
+
+def test_round46_invisible_marks_and_times_that_are_no_times():
+    """Round 46, khm, khm5, mfvs: names alike but for U+17B4, U+17B5, U+180B printed `neg` twice; ti4-ti6: a
+    wall_seconds of NaN, text or below 0 was dropped or averaged into costs.md (`-499 | -1000-3`)."""
+    from sdp.data.printed_names import printed_names_problem
+
+    for mark in ("\u17b4", "\u17b5", "\u180b"):
+        assert "differ only in invisible characters" in str(printed_names_problem(["neg", "neg" + mark])), mark
+
+
+def test_a_time_that_is_no_time_is_not_averaged(tmp_path):
+    """Round 46, ti5: a run's wall_seconds of -1000 beside one of 3 was averaged into costs.md (`-499 | -1000-3`)."""
+    from records import write_record
+
+    from sdp.report.report import build_report
+
+    for seed, seconds in ((1, 3.0), (2, -1000.0), (3, "fast")):
+        write_record(tmp_path, f"mp{seed}", "MP", seed, 0.6)
+        record = json.loads((tmp_path / f"mp{seed}" / "metrics.json").read_text())
+        record["wall_seconds"] = seconds
+        (tmp_path / f"mp{seed}" / "metrics.json").write_text(json.dumps(record))
+    build_report(tmp_path, plots=False)
+    costs = (tmp_path / "tables" / "costs.md").read_text()
+    assert "| MP | 3 | 3-3 | 1 |" in costs and "-1000" not in costs, costs  # the one time that is a time

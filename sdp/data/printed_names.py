@@ -12,6 +12,10 @@ from sdp.data.file_scan import LINE_BREAKS, READ_FORMAT, _as_latin, first_twins,
 # Letters that print as nothing: Hangul fillers, the blank Braille pattern (class names of them alone printed blank
 # lines: probe round 45, hang, braille, hf)
 BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Unicode's default-ignorable marks that draw nothing (Khmer inherent vowels, Mongolian free variation selectors, musical
+# beams' controls): two names alike but for one both printed `neg` (round 46, khm, khm5, mfvs)
+IGNORABLE = frozenset(map(chr, [0x17B4, 0x17B5, *range(0x180B, 0x1810), *range(0x1BCA0, 0x1BCA4),
+                                *range(0x1D173, 0x1D17B)]))
 JOINERS, TAGS, FLAG = "\u200c\u200d", ("\U000e0020", "\U000e007f"), "\U0001f3f4"
 
 
@@ -34,7 +38,7 @@ def unprinted(name: str, i: int) -> bool:
     joiner; a joiner beside Latin, Greek or Cyrillic letters, digits or nothing (it shapes Arabic, Indic and emoji
     sequences: review), a tag character outside a flag's tag sequence (round 45, tag, zwnj, zwj, cgj)."""
     c = name[i]
-    if unread(c) or c in BLANK_LETTERS or c == "\u034f":
+    if unread(c) or c in BLANK_LETTERS or c in IGNORABLE or c == "\u034f":
         return True
     if c in JOINERS:
         return all(not 0 <= j < len(name) or _plain(name[j]) for j in (i - 1, i + 1))

@@ -38,7 +38,10 @@ def render_costs(runs: pd.DataFrame, dense_only: pd.DataFrame) -> str | None:
     A resumed run (a ``resume`` record in its trace.jsonl) recorded only its last launch, and a run without a
     trace cannot show it was not resumed: both are left out of the statistics and counted in their own column."""
     frame = pd.concat([f for f in (runs, dense_only) if not f.empty] or [runs], ignore_index=True)
-    frame = frame[frame["wall_seconds"] == frame["wall_seconds"]]  # NaN: an older record without the field
+    # NaN: an older record without the field; a value that is no number or below 0 is no time (round 46, ti4-ti6)
+    seconds = pd.to_numeric(frame["wall_seconds"], errors="coerce")
+    frame = frame[seconds.notna() & (seconds >= 0) & seconds.abs().lt(float("inf"))].assign(
+        wall_seconds=lambda f: pd.to_numeric(f["wall_seconds"]))
     if frame.empty:
         return None
     # A task's runs of other task settings (two custom files, two sequence lengths) were one row, their budgets averaged

@@ -14,7 +14,8 @@ from sdp.io import atomic_write
 from sdp.run.launch import launcher_rank, launcher_world_size
 
 PREFIX, SUFFIX = "rank-", ".error"  # <run dir>/rank-1.error
-NOTE_NAME = re.compile(rf"{PREFIX}[0-9]+{re.escape(SUFFIX)}")  # a user's rank-summary.error is theirs (probe round 45, u3)
+# ranks > 0 in ASCII digits: a user's rank-summary.error, rank-0.error or rank-١.error is theirs (rounds 45-46, u3, u5, u6)
+NOTE_NAME = re.compile(rf"{PREFIX}[1-9][0-9]*{re.escape(SUFFIX)}")
 # What rank 0 meets when a peer process is gone: gloo's words (in an error that names gloo: a Hub download's
 # "Connection reset by peer" is no peer rank's), NCCL's for a lost peer (its other errors, out of memory, are rank 0's)
 GLOO_PEER_LOST = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "Read error")

@@ -9,8 +9,7 @@ import re
 from pathlib import Path
 
 from sdp.run.lock import LOCK_NAME
-from sdp.run.logs import RUN_LOG
-from sdp.run.nesting import has_sdps_run_log, holds_others_metrics, is_run_folder
+from sdp.run.nesting import holds_others_metrics, is_run_folder
 from sdp.run.rank_notes import NOTE_NAME
 from sdp.run.rundir import PREVIOUS, RUN_RECORD, RunHoldsDataError
 
@@ -59,14 +58,14 @@ def check_no_users_files(run_dir: Path) -> None:
 
 def _has_sdps_marks(run_dir: Path, names: list[str]) -> bool:
     """Whether the folder holds a file only sdp writes: its records, lock, a moved-aside previous-<time>/, a rank's
-    note (sdp/run/rank_notes.py), or run.log begun as sdp's are: another tool's run.log (review of round 42's fixes), or
-    a user's empty one (round 45), beside the user's notes made the folder a run's."""
+    note (sdp/run/rank_notes.py): another tool's run.log (review of round 42's fixes), a user's empty one (round 45)
+    or copy of sdp's (round 46) beside the user's notes made the folder a run's."""
     if any(n in SDP_MARKS or NOTE_NAME.fullmatch(n) for n in names):
         return True
     # a folder resume=false made (previous-<date>-<time>[-n]/), not the user's previous-notes.txt (probe round 43, a9)
-    if any(_MOVED_ASIDE.fullmatch(n) and (run_dir / n).is_dir() for n in names):
-        return True
-    return RUN_LOG in names and has_sdps_run_log(run_dir)  # begun: a user's empty run.log is no mark (round 45)
+    # not run.log alone: sdp attaches it under its lock (a mark), and a record older than run.json is beside its
+    # metrics.json (a mark); a user's copy of one beside their notes made the folder a run's (round 46, u7)
+    return any(_MOVED_ASIDE.fullmatch(n) and (run_dir / n).is_dir() for n in names)
 
 
 def _hydras(run_dir: Path, name: str) -> bool:
