@@ -39,9 +39,8 @@ def render_costs(runs: pd.DataFrame, dense_only: pd.DataFrame) -> str | None:
     trace cannot show it was not resumed: both are left out of the statistics and counted in their own column."""
     frame = pd.concat([f for f in (runs, dense_only) if not f.empty] or [runs], ignore_index=True)
     # NaN: an older record without the field; a value that is no number or below 0 is no time (round 46, ti4-ti6)
-    seconds = pd.to_numeric(frame["wall_seconds"], errors="coerce")
-    frame = frame[seconds.notna() & (seconds >= 0) & seconds.abs().lt(float("inf"))].assign(
-        wall_seconds=lambda f: pd.to_numeric(f["wall_seconds"]))
+    seconds = pd.to_numeric(frame["wall_seconds"], errors="coerce")  # read once: text is NaN
+    frame = frame.assign(wall_seconds=seconds)[seconds.between(0, float("inf"), inclusive="left")]
     if frame.empty:
         return None
     # A task's runs of other task settings (two custom files, two sequence lengths) were one row, their budgets averaged
