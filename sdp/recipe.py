@@ -46,6 +46,7 @@ from sdp.pruning.schedules import schedule_from_config
 from sdp.run.data_record import record_data
 from sdp.run.env import versions
 from sdp.run.launch import launcher_rank
+from sdp.run.lock import run_lock
 from sdp.run.logs import attach_run_log
 from sdp.run.rundir import completed_here, prepare_run_dir, record_fields, resume_identity
 from sdp.run.tracking import Tracker
@@ -239,8 +240,7 @@ class PruneRecipe:
                                                            save=self.accelerator.is_main_process)
         rep, split = cfg.prune.monitor_representation, self.task.eval_splits[0]
         if rep and self.teacher is not None and self.accelerator.is_main_process:  # only it writes metrics.json
-            # Held-out CC(student, teacher), both dropout-free; the teacher is the unpruned network only for
-            # prune.teacher=frozen (refresh: the last refreshed one; checkpoint: the given model).
+            # Held-out CC(student, teacher), dropout-free; the teacher: unpruned (frozen), last refreshed, or given
             batches = ordered_batches(self.datasets[split], self.collator, cfg.train.batch_size, self.accelerator.device)
             cc = dev_cross_correlation(student, self.teacher.model, batches, rep, self.teacher.source)
             self.extra_analysis["cross_correlation"] = {"split": split, "teacher": cfg.prune.teacher, **cc}
@@ -400,9 +400,8 @@ class PruneRecipe:
 
 
 def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
-    """The library entry point: one run's checks, once (as run_job's for sdp-run, without lock or set-aside), then it."""
-    run_dir = cfg.output_dir if run_dir is None else run_dir
-    if run_dir is None:
+    """The library entry point: one run's checks, once (as run_job's for sdp-run, without set-aside), then it, locked."""
+    if (run_dir := cfg.output_dir if run_dir is None else run_dir) is None:
         from hydra.core.hydra_config import HydraConfig
         run_dir = HydraConfig.get().runtime.output_dir
     validate_config(cfg)  # every config error at once, before anything is read or built (sdp/validate.py)
@@ -411,7 +410,8 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
         log.info("run %s already completed: returning its metrics.json", run_dir)
         return done
     prepare_run_dir(run_dir)  # a clear error, before anything runs, if it is not writable
-    return train_run(cfg, run_dir)
+    with run_lock(run_dir, enabled=launcher_rank() <= 0):  # as sdp-run's: run.log is attached under it (round 46)
+        return train_run(cfg, run_dir)
 
 
 def train_run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:

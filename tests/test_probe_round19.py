@@ -58,7 +58,9 @@ def test_a_run_through_the_pruning_stage_at_sparsity_0_is_a_run_in_the_tables(tm
     col = collect_runs(tmp_path)
     assert list(col.runs["path"]) == ["kd0"] and col.n_dense_only == 2
     costs = render_costs(col.runs, col.dense_only)
-    assert "| dense + pruning | KD |" in costs and costs.count("dense model (sparsity 0)") == 1
+    assert "| dense + pruning | KD |" in costs and costs.count("dense model (sparsity 0)") == 2
+    # the older record has no time: a row that counts it left out (round 46, Left: it was dropped unsaid)
+    assert "| sst2 | minilm | — | dense model (sparsity 0) | — | — | — | 0 | 1 |" in costs, costs
 
 
 def test_a_first_event_that_rounds_to_update_0_is_refused_as_the_stage_is_built():

@@ -159,9 +159,9 @@ def test_names_a_joiner_or_tag_shapes_print_apart(names):
     assert printed_names_problem(names) is None, names
 
 
-def test_round46_invisible_marks_and_times_that_are_no_times():
-    """Round 46, khm, khm5, mfvs: names alike but for U+17B4, U+17B5, U+180B printed `neg` twice; ti4-ti6: a
-    wall_seconds of NaN, text or below 0 was dropped or averaged into costs.md (`-499 | -1000-3`)."""
+def test_round46_invisible_marks():
+    """Round 46, khm, khm5, mfvs: names alike but for U+17B4, U+17B5, U+180B printed `neg` twice (the times that are
+    no times: the test below)."""
     from sdp.data.printed_names import printed_names_problem
 
     for mark in ("\u17b4", "\u17b5", "\u180b"):

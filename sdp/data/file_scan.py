@@ -18,6 +18,7 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
+from sdp.data.look_alike import LOOK_SCRIPTS, as_latin, phonetic, script
 from sdp.data.tasks import DataError, read_utf8
 
 _BOM = "\ufeff"
@@ -48,13 +49,6 @@ LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # where str.splitlines
 # One pattern: a per-character test of six ranges made text_key 2.4 times slower on non-ASCII text (review, round 34).
 _CJK = re.compile("([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df\U0002a700-\U0002ceaf"
                   "\U0002f800-\U0002fa1f])")
-# Cyrillic and Greek letters that print as Latin ones in the case written (a second key, beside text_key's: 'µg' and
-# 'mg', or Kazakh 'һан' and 'нан', are other words, and 'Нет'/'нет' still one label told by case): a label typed on
-# another keyboard layout ('pоs', a Cyrillic о) was a class of its own, and a dev label or column so typed an unknown
-# one that printed as an allowed one (probe round 34, hg1-hg3). For labels and column names only: a tokenizer reads
-# them apart. Pairs from Unicode's confusables data for these scripts (review of round 34).
-LOOK_ALIKE = str.maketrans("АВЕКМНОРСТУХЅІЈԚԜӀҮѴԌаеорсухѕіјһԁԛԝӏүѵѡҽΑΒΕΖΗΙΚΜΝΟΡΤΥΧϹͿϜϒονυραιϲϳ",
-                           "ABEKMHOPCTYXSIJQWIYVGaeopcyxsijhdqwlyvweABEZHIKMNOPTYXCJFYovupaicj")
 # text_key's version: a model's sdp_training_rows.u64 holds keys of one, and keys of another are not compared (a file
 # of unspaced CJK keys missed spaced rows: review of round 34). Bump it with any change to what text_key returns.
 TEXT_KEY_VERSION = 3  # 3: the variation selectors set aside (probe round 35, vs1)
@@ -99,31 +93,22 @@ def row_keys(rows: object, fields: list[str]) -> set[tuple[str, ...]]:
 
 
 def _look_key(name: str) -> str:
-    """text_key of a name with its look-alike letters (LOOK_ALIKE, in the case written, accents apart) as Latin ones
-    (before NFKD too: it makes Ϲ a Σ)."""
-    return text_key(_as_latin(name))
-
-
-def _as_latin(name: str) -> str:
-    return unicodedata.normalize("NFKD", str(name).translate(LOOK_ALIKE)).translate(LOOK_ALIKE)
+    """text_key of a name with its look-alike letters (sdp/data/look_alike.py, in the case written) as Latin ones."""
+    return text_key(as_latin(name))
 
 
 def _scripts(name: str) -> frozenset[str]:
     """The scripts of a name's letters (LATIN, CYRILLIC, ...), by their Unicode names."""
-    return frozenset(unicodedata.name(c, "?").split(" ")[0] for c in unicodedata.normalize("NFKD", str(name))
-                     if c.isalpha())
+    return frozenset(script(c) for c in unicodedata.normalize("NFKD", str(name)) if c.isalpha())
 
 
 def _mixed_scripts(group: list[str]) -> bool:
     """Names one _look_key holds are look-alikes only where they are written in other scripts: Kazakh 'Нан' and 'һан',
     Mongolian 'ус' and 'үс' are one script's other words (their letters map to one Latin letter: second review). A name
-    whose letters mix Latin, Greek or Cyrillic is no word of one script: 'pоs' (a Cyrillic о) and 'рos' (a Cyrillic
-    р) were two classes that print alike (probe round 36, lk1)."""
+    whose letters mix Latin, Greek or Cyrillic (or another LOOK_SCRIPTS) is no word of one script: 'pоs' (a Cyrillic
+    о) and 'рos' (a Cyrillic р) were two classes that print alike (probe round 36, lk1)."""
     scripts = [_scripts(n) for n in group]
-    return len(set(scripts)) > 1 or any(len(s & _LOOK_SCRIPTS) > 1 for s in scripts)
-
-
-_LOOK_SCRIPTS = frozenset(ACCENTED_SCRIPTS)  # the scripts LOOK_ALIKE maps between
+    return len(set(scripts)) > 1 or any(len(s & LOOK_SCRIPTS) > 1 for s in scripts)
 
 
 def _label_key(name: str) -> str:
@@ -174,8 +159,8 @@ def first_twins(names: list[str], keys: tuple) -> list[str] | None:  # the secon
 def twins_differ_in(twins: list[str]) -> str:
     """What labels with one _label_key (or _look_key) differ in, in words (for the error that refuses them)."""
     if len({_label_key(t) for t in twins}) > 1:
-        more = " and in letter case or spacing" if len({" ".join(_as_latin(t).split()) for t in twins}) > 1 else ""
-        return f"look-alike letters of another script{more} ({', '.join(map(ascii, twins))})"
+        more = " and in letter case or spacing" if len({" ".join(as_latin(t).split()) for t in twins}) > 1 else ""
+        return f"{look_alike_words(twins)}{more} ({', '.join(map(ascii, twins))})"
     if len({text_key(t) for t in twins}) > 1:  # one value written two ways (1 and 01)
         return f"the way a number is written ({', '.join(map(repr, twins))})"
     if len({"".join(t.split()) for t in twins}) == 1:  # 'pos ' and 'pos'; CJK '好 评' and '好评'
@@ -187,6 +172,12 @@ def twins_differ_in(twins: list[str]) -> str:
     form = "Unicode form" if len({unicodedata.normalize("NFKC", t).casefold() for t in twins}) == 1 else \
         "accents or invisible characters"
     return f"{form} ({', '.join(map(ascii, twins))})"
+
+
+def look_alike_words(twins: list[str]) -> str:
+    """How names that print alike by look-alike letters differ, in words (Latin's phonetic ones are Latin's own)."""
+    return "look-alike letters (Latin's phonetic ones, or another script's)" if phonetic(twins) else \
+        "look-alike letters of another script"
 
 
 def look_alikes(given: list[str], known: list[str]) -> str:

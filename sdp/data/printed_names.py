@@ -7,22 +7,24 @@ from __future__ import annotations
 
 import unicodedata
 
-from sdp.data.file_scan import LINE_BREAKS, READ_FORMAT, _as_latin, first_twins, unread
+from sdp.data.file_scan import LINE_BREAKS, READ_FORMAT, first_twins, look_alike_words, unread
+from sdp.data.look_alike import as_latin
 
 # Letters that print as nothing: Hangul fillers, the blank Braille pattern (class names of them alone printed blank
 # lines: probe round 45, hang, braille, hf)
 BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
-# Unicode's default-ignorable marks that draw nothing (Khmer inherent vowels, Mongolian free variation selectors, musical
-# beams' controls): two names alike but for one both printed `neg` (round 46, khm, khm5, mfvs)
-IGNORABLE = frozenset(map(chr, [0x17B4, 0x17B5, *range(0x180B, 0x1810), *range(0x1BCA0, 0x1BCA4),
-                                *range(0x1D173, 0x1D17B)]))
+# Unicode's default-ignorable marks that draw nothing (Khmer inherent vowels, musical beams' controls), and Mongolian
+# free variation selectors but after a Mongolian letter (they choose its glyph: review): two names alike but for one
+# both printed `neg` (round 46, khm, khm5, mfvs)
+IGNORABLE = frozenset(map(chr, [0x17B4, 0x17B5, *range(0x1BCA0, 0x1BCA4), *range(0x1D173, 0x1D17B)]))
+MONGOLIAN_FVS = frozenset("\u180b\u180c\u180d\u180f")
 JOINERS, TAGS, FLAG = "\u200c\u200d", ("\U000e0020", "\U000e007f"), "\U0001f3f4"
 
 
 def print_alike(names: list[str]) -> list[str] | None:
     """The first group of ``names`` that print alike (Unicode form, spacing, invisible or look-alike letters; not case
     or accents: `NEG`, `neg` print apart), else None: a model's class names (round 44, gnfd, gcyr, gnbsp; review)."""
-    return first_twins(names, (print_key, lambda name: print_key(_as_latin(name))))
+    return first_twins(names, (print_key, lambda name: print_key(as_latin(name))))
 
 
 def print_key(name: str) -> str:
@@ -42,6 +44,8 @@ def unprinted(name: str, i: int) -> bool:
         return True
     if c in JOINERS:
         return all(not 0 <= j < len(name) or _plain(name[j]) for j in (i - 1, i + 1))
+    if c in MONGOLIAN_FVS:
+        return i == 0 or not unicodedata.name(name[i - 1], "").startswith("MONGOLIAN")
     return TAGS[0] <= c <= TAGS[1] and FLAG not in name
 
 
@@ -67,7 +71,7 @@ def _print_difference(twins: list[str]) -> str:
     """What names one print_key holds differ in, in words (twins_differ_in's are the data reader's: letter case and
     accents, which print apart here)."""
     if len({print_key(t) for t in twins}) > 1:
-        return "look-alike letters of another script"
+        return look_alike_words(twins)
     if len({"".join(c for i, c in enumerate(t) if not unprinted(t, i)) for t in twins}) < len(set(twins)):
         return "invisible characters"
     return "spacing" if len({"".join(t.split()) for t in twins}) == 1 else "Unicode form (NFC/NFD)"

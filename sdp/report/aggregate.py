@@ -194,8 +194,9 @@ def one_dense_row(runs: pd.DataFrame) -> dict[str, str]:
     same data (each run's data digest), each of whose runs trained its own dense model, with the same dense scores
     seed by seed: their one dense model was two Dense rows (probe rounds 35-36, noticed). The scores are compared
     too, as a setup's dense model is not recorded apart from its config (config.json holds the prunable set). Runs
-    given one dense.checkpoint, known by its content, share its row too (probe round 44, dr1). Any other difference
-    (max_eval_samples, an eval file, edited or not) keeps a setup's own row."""
+    given one dense.checkpoint, known by its content, share its row too (probe round 44, dr1), and so does a setup
+    given, seed by seed, the dense models another setup trained (_given_own). Any other difference (max_eval_samples,
+    an eval file, edited or not) keeps a setup's own row."""
     need = {"model", "task", "setup", "dense_setup", "data", "seed", "own_dense_stage", "dense", "sdp_core"}
     if runs.empty or not need <= set(runs.columns):
         return {}
@@ -210,7 +211,27 @@ def one_dense_row(runs: pd.DataFrame) -> dict[str, str]:
                 len(v) == 1 and None not in v for v in per_seed.values()):
             scores = frozenset((seed, next(iter(v))) for seed, v in per_seed.items())
             alike.setdefault((*key[:4], scores), []).append(key[4])
-    return {s: min(group) for group in alike.values() if len(group) > 1 for s in group}
+    row = {s: min(group) for group in alike.values() if len(group) > 1 for s in group}
+    return {**row, **{given: row.get(own, own) for given, own in _given_own(runs).items()}}
+
+
+def _given_own(runs: pd.DataFrame) -> dict[str, str]:
+    """given setup -> the setup that trained its dense models: every run of the given setup read, by content, the
+    dense model of that setup's run of its seed, on the same data, with the same dense scores (probe round 45, dr3:
+    a setup's dense_model/ given to another setup was two Dense rows, `Dense [3a10a99f]` and `Dense [42d65dea]`)."""
+    by_content = runs["dense_by_content"].astype(bool) if "dense_by_content" in runs else False
+    own = runs[runs["own_dense_stage"].astype(bool) & by_content]
+    trained = {(r.model, r.task, r.data, r.seed, r.dense_model): (r.setup, _dense_identity(r)[:2])
+               for r in own.itertuples(index=False) if _dense_identity(r) is not None}
+    out = {}
+    for setup, grp in runs[~runs["own_dense_stage"].astype(bool)].groupby("setup", sort=True):
+        found = set()
+        for r in grp.itertuples(index=False):
+            mine, theirs = _dense_identity(r), trained.get((r.model, r.task, r.data, r.seed, r.dense_model))
+            found.add(theirs[0] if r.dense_by_content and r.data and mine and theirs and theirs[1] == mine[:2] else None)
+        if len(found) == 1 and None not in found:
+            out[setup] = found.pop()
+    return out
 
 
 def _dense_identity(run: Any) -> tuple | None:

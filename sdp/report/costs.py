@@ -35,14 +35,17 @@ def render_costs(runs: pd.DataFrame, dense_only: pd.DataFrame) -> str | None:
     the sparsity, the task and the per-seed inputs: glue.md's row label, setups.row_setup_hash; the setup with the
     task gave other hashes for the same setups: probe round 20, r04), kind of run and method; None without runs.
 
-    A resumed run (a ``resume`` record in its trace.jsonl) recorded only its last launch, and a run without a
-    trace cannot show it was not resumed: both are left out of the statistics and counted in their own column."""
+    A resumed run (a ``resume`` record in its trace.jsonl) recorded only its last launch, a run without a trace
+    cannot show it was not resumed, and a record without a time holds none: each is left out of the statistics and
+    counted in their own column."""
     frame = pd.concat([f for f in (runs, dense_only) if not f.empty] or [runs], ignore_index=True)
-    # NaN: an older record without the field; a value that is no number or below 0 is no time (round 46, ti4-ti6)
+    # NaN: an older record without the field; a value that is no number or below 0 is no time (round 46, ti4-ti6):
+    # each left out of mean and range, and counted beside the resumed ones (they were dropped unsaid: round 46, Left)
     seconds = pd.to_numeric(frame["wall_seconds"], errors="coerce")  # read once: text is NaN
-    frame = frame.assign(wall_seconds=seconds)[seconds.between(0, float("inf"), inclusive="left")]
-    if frame.empty:
+    timed = seconds.between(0, float("inf"), inclusive="left")
+    if not timed.any():
         return None
+    frame = frame.assign(wall_seconds=seconds.where(timed), timed=timed)
     # A task's runs of other task settings (two custom files, two sequence lengths) were one row, their budgets averaged
     # (probe round 32, co1, co2): where one task's row setup holds several setups, each is a row, labelled row/setup.
     several = frame.groupby(["task", "model", "row_setup"])["setup"].transform("nunique") > 1
@@ -57,9 +60,10 @@ def render_costs(runs: pd.DataFrame, dense_only: pd.DataFrame) -> str | None:
              "the hash glue.md labels rows by where they mix setups; `row/setup` where one task's runs differ in its "
              "settings, such as its training file or sequence length). "
              "A resumed run (a `resume` record in its trace.jsonl) holds only its last launch, and a run without "
-             "a trace cannot show it was not resumed: both are left out of mean and range. The record does not "
-             "say how loaded the machine was: compare rows made side by side.", "",
-             "| task | model | setup | run | method | mean s | min-max s | n | left out (resumed, no trace) |",
+             "a trace cannot show it was not resumed: both are left out of mean and range, and so is a record "
+             "whose `wall_seconds` is missing (an older record), no number or below 0 (no time). The record does "
+             "not say how loaded the machine was: compare rows made side by side.", "",
+             "| task | model | setup | run | method | mean s | min-max s | n | left out (resumed, no trace, no time) |",
              "|---|---|---|---|---|---|---|---|---|"]
     # One setup's runs at other train.num_threads (no key of a run's identity) are rows of their own: KD at 2 threads
     # beside MP at 1 read as KD's cost, 6 s against 1 (probe round 30, ct1); so are runs on another device (a GPU's
@@ -80,8 +84,9 @@ def render_costs(runs: pd.DataFrame, dense_only: pd.DataFrame) -> str | None:
                          "column: their times do not compare.")
     keys = ["task", "model", "rank", "setup", "kind", "method"]
     for (task, model, _, setup, kind, method), grp in frame.groupby(keys, sort=True):
-        whole = grp.loc[grp["whole_launch"].astype(bool), "wall_seconds"]
-        stats = ([_seconds(whole.mean()), f"{_seconds(whole.min())}-{_seconds(whole.max())}", len(whole)] if len(whole)
+        whole = grp.loc[grp["whole_launch"].astype(bool) & grp["timed"], "wall_seconds"]
+        mean = (whole / len(whole)).sum() if len(whole) else 0.0  # divided first: 1e308 twice overflowed (review)
+        stats = ([_seconds(mean), f"{_seconds(whole.min())}-{_seconds(whole.max())}", len(whole)] if len(whole)
                  else ["—", "—", 0])
         lines.append(md_row([task, model, setup, kind, method, *stats, len(grp) - len(whole)]))
     return "\n".join(lines) + "\n"

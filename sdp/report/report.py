@@ -194,7 +194,7 @@ def build_report(
     costs = render_costs(runs, coll.dense_only)
     if costs is not None:
         _write(out_dir / "costs.md", costs, files)
-    _embed_in_readme(readme, "costs.md", costs, files, "No costs.md yet: no completed run records its wall_seconds.",
+    _embed_in_readme(readme, "costs.md", costs, files, "No costs.md yet: no completed run records a wall_seconds that is a time.",
                      report.warnings)
     _unembedded_blocks(readme, ("claims.md", "costs.md"), report.warnings)
     report.setups = setup_differences(runs, results_dir)  # what the [hash] labels stand for

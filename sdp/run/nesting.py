@@ -69,7 +69,7 @@ def is_sdp_metrics(record: Any, folder: str | Path) -> bool:
 def has_sdps_run_log(folder: str | Path) -> bool:
     """Whether ``folder``'s run.log is sdp's: begun as sdp's records are, not another tool's (review of round 42's
     fixes). An empty one is anyone's (a user's beside their notes made the folder a run's: round 45, noticed); sdp
-    attaches its own only once it holds the folder's lock, a mark."""
+    attaches its own only once it holds the folder's lock, a mark (sdp-run and the library's sdp.recipe.run alike)."""
     try:
         with open(Path(folder) / RUN_LOG, encoding="utf-8", errors="replace") as fh:
             first = fh.readline()

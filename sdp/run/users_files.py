@@ -14,7 +14,7 @@ from sdp.run.rank_notes import NOTE_NAME
 from sdp.run.rundir import PREVIOUS, RUN_RECORD, RunHoldsDataError
 
 # What only a folder sdp ran in holds (Hydra writes nothing there: output_subdir null); its records are checked to be
-# sdp's, run.log by its first line (_has_sdps_marks)
+# sdp's (_has_sdps_marks); run.log is none alone: sdp attaches it under its lock (round 46, u7)
 SDP_MARKS = frozenset({RUN_RECORD, "metrics.json", LOCK_NAME})
 _MOVED_ASIDE = re.compile(re.escape(PREVIOUS) + r"\d{8}-\d{6}(-\d+)?")  # rundir.move_aside's names
 # A file browser's, file system's or notebook's leavings are no one's work, nor sdp's write probes (prepare_run_dir's
@@ -31,7 +31,7 @@ def check_no_users_files(run_dir: Path) -> None:
     """A run folder that is not one yet holds none of the user's files: output_dir=<a folder of their data or
     notes> wrote the run among them, and resume=false or a restart after a dead run then moved them into
     previous-<time>/ with the run's (round 27, noticed). A folder is a run's by sdp's own marks (its run.json or
-    metrics.json, its lock, run.log, a previous-<time>/): a model/ or a metrics.json of another tool beside the user's
+    metrics.json, its lock, a rank's note, a previous-<time>/): a model/ or a metrics.json of another tool beside the user's
     files made it one, and they were moved aside as a dead run's (probe round 42, oth1-oth3, oth5)."""
     try:
         names = [p.name for p in run_dir.iterdir()]

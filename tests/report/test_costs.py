@@ -31,13 +31,14 @@ def test_costs_table_leaves_resumed_runs_out_of_the_statistics(tmp_path: Path):
         (tmp_path / "runs" / name / ".hydra" / "config.yaml").write_text(
             "dense:\n  checkpoint: /somewhere/dense_model\n")
     write_run(tmp_path, "demo/kd1", run_record("sst2", "KD", 0.9, 1, acc, acc, wall_seconds=900.0), trace=TRACE)
-    write_run(tmp_path, "runs/kd1", run_record("sst2", "KD", 0.9, 2, acc, acc))  # an older record: no wall_seconds
+    write_run(tmp_path, "runs/kd1", run_record("sst2", "KD", 0.9, 2, acc, acc))  # an older record: no wall_seconds,
+    # left out and counted (round 46, Left: a record without a time was dropped unsaid)
     (tmp_path / "README.md").write_text("# Study\n<!-- sdp-tables: costs.md -->\nSTALE\n<!-- /sdp-tables: costs.md -->\n"
                                         "end\n")
     build_report(tmp_path, plots=False)
     rows = _rows(tmp_path)
     assert rows == ["| sst2 | minilm | — | dense model (sparsity 0) | — | 600 | 600-600 | 1 | 0 |",
-                    "| sst2 | minilm | — | dense + pruning | KD | 900 | 900-900 | 1 | 0 |",
+                    "| sst2 | minilm | — | dense + pruning | KD | 900 | 900-900 | 1 | 1 |",
                     "| sst2 | minilm | — | pruning (given dense model) | MP | 200 | 100-300 | 2 | 2 |"]
     readme = (tmp_path / "README.md").read_text()
     assert "STALE" not in readme and rows[2] in readme and readme.endswith("end\n")  # the quoted copy, refreshed
