@@ -119,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"sdp-predict: warning: {why}", file=sys.stderr)
                 if (warning := rows_over_lines(opts["input"])) is not None:
                     print(f"sdp-predict: warning: {warning}", file=sys.stderr)
+            from sdp.prediction import no_text_rows
+
+            if (warning := no_text_rows(texts, "stdin line" if opts["input"] == "-" else "input row")) is not None:
+                print(f"sdp-predict: warning: {warning}", file=sys.stderr)
             check_arity(str(opts["model_dir"]), config, texts, "stdin" if opts["input"] == "-" else "input")
             # torch and transformers: only once the input is read
             from sdp.prediction import predict_labels

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from sdp.data.file_scan import no_text
 from sdp.data.tasks import DataError, DataFileNotFoundError, read_utf8
 from sdp.metrics import check_outputs_finite
 from sdp.models.inspect import length_error
@@ -186,6 +187,16 @@ def file_texts(path: str | Path, text_fields: list[str]) -> list[tuple[str, ...]
                             f"{'an object' if isinstance(r[nested[0]], dict) else 'a list'}, not a text; give one text "
                             "per row")
     return [tuple(str(r[f]) for f in text_fields) for r in rows]
+
+
+def no_text_rows(texts: list[tuple[str, ...]], where: str) -> str | None:
+    """A warning where rows hold a text that is empty or invisible characters only: each is labelled as an empty text
+    (as given: round 15, p04), which a run refuses; a zero-width space alone was labelled with no word (round 47, pz1,
+    pz2). ``where``: "stdin line" or "input row"."""
+    rows = [n for n, fields in enumerate(texts, 1) if any(map(no_text, fields))]
+    return (f"{len(rows)} of {len(texts)} rows hold a text that is empty or invisible characters only (such as a "
+            f"zero-width space; first: {where} {rows[0]}): each is labelled as an empty text, which a run would refuse"
+            if rows else None)
 
 
 def label_field_problem(config: dict[str, Any], fields: list[str], texts: list[tuple[str, ...]]) -> tuple[str, bool]:

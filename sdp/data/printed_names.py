@@ -7,18 +7,34 @@ from __future__ import annotations
 
 import unicodedata
 
+import regex
+
 from sdp.data.file_scan import LINE_BREAKS, READ_FORMAT, first_twins, look_alike_words, unread
 from sdp.data.look_alike import as_latin
 
 # Letters that print as nothing: Hangul fillers, the blank Braille pattern (class names of them alone printed blank
 # lines: probe round 45, hang, braille, hf)
 BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
-# Unicode's default-ignorable marks that draw nothing (Khmer inherent vowels, musical beams' controls), and Mongolian
-# free variation selectors but after a Mongolian letter (they choose its glyph: review): two names alike but for one
-# both printed `neg` (round 46, khm, khm5, mfvs)
-IGNORABLE = frozenset(map(chr, [0x17B4, 0x17B5, *range(0x1BCA0, 0x1BCA4), *range(0x1D173, 0x1D17B)]))
-MONGOLIAN_FVS = frozenset("\u180b\u180c\u180d\u180f")
-JOINERS, TAGS, FLAG = "\u200c\u200d", ("\U000e0020", "\U000e007f"), "\U0001f3f4"
+# Unicode's default-ignorable code points draw nothing, assigned or not (Khmer inherent vowels, U+2065, U+E0000 ...):
+# two names alike but for one both printed `neg` (round 46, khm, khm5, mfvs; round 47, u2065, ufff0, ue0000, e0080);
+# but the joiners, a flag's tags and the Mongolian free variation selectors, where they shape a glyph (below)
+IGNORABLE = regex.compile(r"\p{Default_Ignorable_Code_Point}")
+MONGOLIAN_FVS = frozenset("\u180b\u180c\u180d\u180f")  # after a Mongolian letter they choose its glyph (review)
+JOINERS, TAGS = "\u200c\u200d", ("\U000e0020", "\U000e007f")
+# The subdivision flags a tag sequence draws (Unicode's recommended ones): another sequence shows the black flag alone
+# (round 47, flagxx, flagnocancel, flagfar: any tag in a name holding U+1F3F4 was kept as printing)
+FLAGS = regex.compile("\U0001f3f4(?:" + "|".join("".join(chr(0xE0000 + ord(c)) for c in code)
+                                                  for code in ("gbeng", "gbsct", "gbwls")) + ")\U000e007f")
+# Where a joiner shapes what it sits between (round 47, dalzwnj ... zwjacc: a joiner beside a letter of any script
+# but Latin, Greek or Cyrillic was kept as printing): a letter that joins the next one (Joining_Type D, L, C) before
+# it, or one that joins the previous one (D, R, C) after it; a virama beside it (an Indic half form, `क्‍ष`); a ZWJ
+# between two emoji (one family glyph). A ZWNJ prints only where the two would join: between joining letters, or
+# after a virama. Marks between (Joining_Type T) and other joiners are looked through.
+JOINS_NEXT = regex.compile(r"[\p{Joining_Type=Dual_Joining}\p{Joining_Type=Left_Joining}\p{Joining_Type=Join_Causing}]")
+JOINS_PREVIOUS = regex.compile(r"[\p{Joining_Type=Dual_Joining}\p{Joining_Type=Right_Joining}"
+                               r"\p{Joining_Type=Join_Causing}]")
+EMOJI = regex.compile(r"\p{Extended_Pictographic}")
+_THROUGH = regex.compile(r"[\p{Joining_Type=Transparent}\p{Emoji_Modifier}\ufe0f\u200c\u200d]")
 
 
 def print_alike(names: list[str]) -> list[str] | None:
@@ -40,17 +56,34 @@ def unprinted(name: str, i: int) -> bool:
     joiner; a joiner beside Latin, Greek or Cyrillic letters, digits or nothing (it shapes Arabic, Indic and emoji
     sequences: review), a tag character outside a flag's tag sequence (round 45, tag, zwnj, zwj, cgj)."""
     c = name[i]
-    if unread(c) or c in BLANK_LETTERS or c in IGNORABLE or c == "\u034f":
-        return True
     if c in JOINERS:
-        return all(not 0 <= j < len(name) or _plain(name[j]) for j in (i - 1, i + 1))
+        return not _joins(name, i)
     if c in MONGOLIAN_FVS:
         return i == 0 or not unicodedata.name(name[i - 1], "").startswith("MONGOLIAN")
-    return TAGS[0] <= c <= TAGS[1] and FLAG not in name
+    if TAGS[0] <= c <= TAGS[1]:
+        return not any(m.start() < i < m.end() for m in FLAGS.finditer(name))
+    return unread(c) or c in BLANK_LETTERS or c == "\u034f" or IGNORABLE.match(c) is not None
 
 
-def _plain(c: str) -> bool:
-    return c.isascii() or unicodedata.name(c, "").startswith(("LATIN", "GREEK", "CYRILLIC"))
+def _joins(name: str, i: int) -> bool:
+    """Whether the joiner ``name[i]`` shapes what it sits between (a glyph other than without it)."""
+    before, after = _neighbour(name, i, -1), _neighbour(name, i, 1)
+    if any(unicodedata.combining(name[j]) == 9 for j in (i - 1, i + 1) if 0 <= j < len(name)):  # a virama beside it
+        return True
+    joins_before = before is not None and JOINS_NEXT.match(before) is not None
+    joins_after = after is not None and JOINS_PREVIOUS.match(after) is not None
+    if name[i] == "\u200c":  # a ZWNJ breaks a join that was there
+        return joins_before and joins_after
+    return joins_before or joins_after or (before is not None and after is not None
+                                           and EMOJI.match(before) is not None and EMOJI.match(after) is not None)
+
+
+def _neighbour(name: str, i: int, step: int) -> str | None:
+    """The first character from ``name[i]`` in direction ``step`` that is no mark, modifier or joiner; None if none."""
+    j = i + step
+    while 0 <= j < len(name) and _THROUGH.match(name[j]):
+        j += step
+    return name[j] if 0 <= j < len(name) else None
 
 
 def printed_names_problem(names: list[str]) -> str | None:
@@ -59,6 +92,10 @@ def printed_names_problem(names: list[str]) -> str | None:
     if broken := [n for n in names if any(c in LINE_BREAKS for c in n)]:  # 4 lines for 3 inputs (round 44, gnl, gls)
         return (f"the class {broken[0]!r} with a line break in it: sdp-predict writes one label a line, and this one "
                 "would take two")
+    # `pos\b\b\bneg` showed `neg` beside `neg` in a terminal, as a colour escape did (round 47, bs, ansi, lab_bs)
+    if control := [n for n in names if any(unicodedata.category(c) == "Cc" and c != "\t" for c in n)]:
+        return (f"the class {ascii(control[0])} with a control character in it: sdp-predict writes it as it is, and a "
+                "terminal acts on it (a backspace, a colour escape); remove it")
     if blank := [n for n in names if shows_nothing(n)]:  # an invisible label (round 44, gzw; round 45, hang)
         return f"a class that shows nothing ({ascii(blank[0])}: empty, spaces or invisible characters only)"
     if alike := print_alike(names):
