@@ -94,3 +94,12 @@ def test_sdp_predict_says_rows_of_invisible_text(tmp_path, tokenizer, capsys):
     assert len(out.read_text().splitlines()) == 3
     assert ("warning: 1 of 3 rows hold a text that is empty or invisible characters only (such as a zero-width space; "
             "first: input row 2)") in capsys.readouterr().err
+
+
+def test_a_mathematical_twin_of_a_name_is_refused():
+    """Round 47, noticed: `𝚗𝚎𝚐` (mathematical monospace) prints as `neg` in a terminal; both were kept as names."""
+    from sdp.data.printed_names import printed_names_problem
+
+    said = printed_names_problem(["neg", "\U0001d697\U0001d68e\U0001d690"])
+    assert "differ only in look-alike letters (mathematical ones" in str(said), said
+    assert printed_names_problem(["x", "\U0001d431"]) is not None and printed_names_problem(["x2", "x\u00b2"]) is None

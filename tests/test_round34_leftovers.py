@@ -396,9 +396,10 @@ def test_look_alike_letters_are_read_in_the_case_written():
     for names in (["mg", "ml", "µg"], ["ms", "μs"], ["нан", "һан"], ["Нан", "Һан"], ["позитив", "негатив", "нейтрально"],
                   ["да", "нет"], ["так", "ні"], ["ус", "үс"], ["уч", "үч"], ["Нан", "һан"], ["е", "ҽ"], ["Jam", "Ͽam"]):
         assert label_problem(sorted(names)) is None, names  # one script's other words (third review: ус/үс, Нан/һан)
-    for names in (["neg", "pos", "pоs"], ["POS", "РОS"], ["naïve", "naїve"], ["A", "𝚨"], ["data", "dαta"], ["Yes", "Үes"],
+    for names in (["neg", "pos", "pоs"], ["POS", "РОS"], ["naïve", "naїve"], ["data", "dαta"], ["Yes", "Үes"],
                   ["Cat", "Ϲat"], ["cat", "ϲat"], ["Jam", "Ϳam"]):
         assert "differ only in look-alike letters of another script (" in label_problem(sorted(names)), names
+    assert "differ only in look-alike letters (mathematical ones" in label_problem(["A", "𝚨"])  # round 47's words
     for names in (["Pos", "pоs"], ["ok", "ΟΚ"]):  # not only the letters: said
         assert "look-alike letters of another script and in letter case or spacing" in label_problem(sorted(names))
     assert look_alikes(["һa"], ["Һа"]) == "" and "'1.0' is '1' written otherwise" in look_alikes(["1.0"], ["1"])

@@ -98,8 +98,10 @@ def _look_key(name: str) -> str:
 
 
 def _scripts(name: str) -> frozenset[str]:
-    """The scripts of a name's letters (LATIN, CYRILLIC, ...), by their Unicode names."""
-    return frozenset(script(c) for c in unicodedata.normalize("NFKD", str(name)) if c.isalpha())
+    """The scripts of a name's letters (LATIN, CYRILLIC, ...), by their Unicode names; a mathematical letter's as one
+    of its own ('𝚗𝚎𝚐' in monospace prints as 'neg' in a terminal: round 47, noticed)."""
+    return frozenset("MATHEMATICAL" if unicodedata.name(c, "").startswith("MATHEMATICAL") else script(base)
+                     for c in str(name) for base in unicodedata.normalize("NFKD", c) if base.isalpha())
 
 
 def _mixed_scripts(group: list[str]) -> bool:
@@ -176,6 +178,8 @@ def twins_differ_in(twins: list[str]) -> str:
 
 def look_alike_words(twins: list[str]) -> str:
     """How names that print alike by look-alike letters differ, in words (Latin's phonetic ones are Latin's own)."""
+    if any(unicodedata.name(c, "").startswith("MATHEMATICAL") for t in twins for c in str(t)):
+        return "look-alike letters (mathematical ones, or another script's)"
     return "look-alike letters (Latin's phonetic ones, or another script's)" if phonetic(twins) else \
         "look-alike letters of another script"
 
