@@ -149,3 +149,43 @@ def test_costs_of_times_near_the_largest_float_is_a_table(tmp_path):
         (tmp_path / f"mp{seed}" / "metrics.json").write_text(json.dumps({**record, "wall_seconds": 1e308}))
     build_report(tmp_path, plots=False)
     assert f"| MP | {int(1e308)} | " in (tmp_path / "tables" / "costs.md").read_text()
+
+
+@pytest.mark.parametrize("names", [
+    ["hy:գառ", "hy:զառ"],  # Armenian lamb and dice, tagged in Latin: one script's two words
+    ["գառ (hy)", "զառ (hy)"],
+    ["i", "ɪ"], ["kit", "kɪt"], ["y", "ʏ"],  # IPA's own vowels
+    ["o", "ဝိ"], ["my:ဝိ", "my:ဝု"],  # a Myanmar vowel sign is no Latin accent
+])
+def test_review_names_of_one_script_beside_latin_tags_print_apart(names):
+    """Review of 0e81a67: a Latin tag beside two Armenian words, IPA's ɪ and ʏ, a Myanmar vowel sign on a letter mapped
+    to `o`: each pair was refused as look-alikes, task.label_names too (no way around it)."""
+    from sdp.data.file_scan import label_problem
+    from sdp.data.printed_names import printed_names_problem
+
+    assert printed_names_problem(names) is None, names
+    assert label_problem(sorted(names)) is None, names
+
+
+def test_review_a_setup_with_its_own_dense_models_keeps_its_dense_row(tmp_path):
+    """Review of 0e81a67: a setup S holding runs of their own dense models (score 0.75) and runs given setup A's
+    (0.55) was moved whole into A's row (one Dense row, a score no model has), and S's row gone."""
+    from sdp.report.report import build_report
+
+    for seed in (1, 2):
+        write_record(tmp_path, f"a_{seed}", "MP", seed, 0.6, own=f"fp-a-{seed}")
+        write_record(tmp_path, f"s_{seed}", "MP", seed, 0.6, own=f"fp-s-{seed}")
+        write_record(tmp_path, f"k_{seed}", "KD", seed, 0.6,
+                     given=(f"{tmp_path}/a_{seed}/dense_model", f"fp-a-{seed}"))
+        for run, config_hash in ((f"s_{seed}", "h-S"), (f"k_{seed}", "h-K")):  # dense.max_steps=40
+            config = json.loads((tmp_path / run / "run.json").read_text())
+            config["config"]["dense"]["max_steps"], config["config_hash"] = 40, config_hash
+            (tmp_path / run / "run.json").write_text(json.dumps(config))
+            record = json.loads((tmp_path / run / "metrics.json").read_text())
+            dense = {"main": 0.75, "accuracy": 0.75} if run.startswith("s") else record["dense"]
+            (tmp_path / run / "metrics.json").write_text(json.dumps({**record, "config_hash": config_hash,
+                                                                      "dense": dense}))
+    build_report(tmp_path, plots=False)
+    rows = [line for line in (tmp_path / "tables" / "glue.md").read_text().splitlines() if "| Dense" in line]
+    # A's row its two models alone; S's row S's two and the two given to its KD runs (round 31's dk1: a unit each)
+    assert sorted(r.split("|")[4].strip() for r in rows) == ["55.00 ± 0.00 (n=2)", "65.00 ± 11.55 (n=4)"], rows

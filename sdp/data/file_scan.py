@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
-from sdp.data.look_alike import LOOK_SCRIPTS, as_latin, phonetic, script
+from sdp.data.look_alike import as_latin, phonetic, script
 from sdp.data.tasks import DataError, read_utf8
 
 _BOM = "\ufeff"
@@ -97,20 +97,19 @@ def _look_key(name: str) -> str:
     return text_key(as_latin(name))
 
 
-def _scripts(name: str) -> frozenset[str]:
-    """The scripts of a name's letters (LATIN, CYRILLIC, ...), by their Unicode names; a mathematical letter's as one
-    of its own ('𝚗𝚎𝚐' in monospace prints as 'neg' in a terminal: round 47, noticed)."""
-    return frozenset("MATHEMATICAL" if unicodedata.name(c, "").startswith("MATHEMATICAL") else script(base)
-                     for c in str(name) for base in unicodedata.normalize("NFKD", c) if base.isalpha())
+def _scripts(name: str) -> tuple[str, ...]:
+    """The script of each of a name's letters in turn (LATIN, CYRILLIC, ...), by their Unicode names; a mathematical
+    letter's as one of its own ('𝚗𝚎𝚐' in monospace prints as 'neg' in a terminal: round 47, noticed)."""
+    return tuple("MATHEMATICAL" if unicodedata.name(c, "").startswith("MATHEMATICAL") else script(base)
+                 for c in str(name) for base in unicodedata.normalize("NFKD", c) if base.isalpha())
 
 
 def _mixed_scripts(group: list[str]) -> bool:
-    """Names one _look_key holds are look-alikes only where they are written in other scripts: Kazakh 'Нан' and 'һан',
-    Mongolian 'ус' and 'үс' are one script's other words (their letters map to one Latin letter: second review). A name
-    whose letters mix Latin, Greek or Cyrillic (or another LOOK_SCRIPTS) is no word of one script: 'pоs' (a Cyrillic
-    о) and 'рos' (a Cyrillic р) were two classes that print alike (probe round 36, lk1)."""
-    scripts = [_scripts(n) for n in group]
-    return len(set(scripts)) > 1 or any(len(s & LOOK_SCRIPTS) > 1 for s in scripts)
+    """Names one _look_key holds are look-alikes only where a letter of one is written in another script than the
+    other's letter there: Kazakh 'Нан' and 'һан', Mongolian 'ус' and 'үс', Armenian 'hy:գառ' and 'hy:զառ' are one
+    script's other words (their letters map to one Latin letter: second review; review of round 46's fixes), and
+    'pоs' (a Cyrillic о) and 'рos' (a Cyrillic р) two classes that print alike (probe round 36, lk1)."""
+    return len({_scripts(n) for n in group}) > 1
 
 
 def _label_key(name: str) -> str:
@@ -192,7 +191,8 @@ def look_alikes(given: list[str], known: list[str]) -> str:
                                 and (key is _label_key or _mixed_scripts([g, of[key(g)]]))), None)) is not None]
     return (" (" + "; ".join(f"{ascii(g)} is {ascii(k)} written otherwise: in another letter case, spacing, accents, "
                              "invisible characters or Unicode form (NFC/NFD), in the way a number is written, or in "
-                             "look-alike letters of another script" for g, k in pairs) + ")") if pairs else ""
+                             "look-alike letters (another script's, Latin's phonetic or mathematical ones)"
+                             for g, k in pairs) + ")") if pairs else ""
 
 
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")

@@ -29,17 +29,28 @@ OTHER_SCRIPTS = (
     'OOOOPPPPPQRRRRRRSSSSSSSTTTTTTTTUUUUUUUVVVVVVVVWW'
     'WXXXXXXXXYYYYYYYZZZ'
 )
-# Latin's own phonetic letters that print as a plain one: IPA's script g, the small capitals, blackletter e and o.
-# Not the letters of an alphabet's own (Turkish ı, the African alphabets' ɑ, ɣ, ʋ, ɩ, ɯ; long s): those are words.
-LATIN_PHONETIC = ("ɡᶃᴄɪᴏᴑꜱᴜᴠᴡʏᴢꬲꬽꭎꭒꭚꭇ", "ggcioosuvwyzeouuyr")
+# Latin's own phonetic letters that print as a plain one: IPA's script g, small capitals IPA has no use for,
+# blackletter e and o. Not the letters of an alphabet's own (Turkish ı, the African alphabets' ɑ, ɣ, ʋ, ɩ, ɯ; long s)
+# nor IPA's own vowels ɪ and ʏ (`kit`, `kɪt` are two transcriptions: review of round 46's fixes): those are words.
+LATIN_PHONETIC = ("ɡᶃᴄᴏᴑꜱᴜᴠᴡᴢꬲꬽꭎꭒꭚꭇ", "ggcoosuvwzeouuyr")
 LOOK_ALIKE = str.maketrans("".join(f for f, _ in (CYRILLIC_GREEK, OTHER_SCRIPTS, LATIN_PHONETIC)),
                            "".join(t for _, t in (CYRILLIC_GREEK, OTHER_SCRIPTS, LATIN_PHONETIC)))
 _PHONETIC = frozenset(LATIN_PHONETIC[0])
 
 
 def as_latin(name: str) -> str:
-    """A name with its look-alike letters as Latin ones (before NFKD too: it makes Ϲ a Σ)."""
-    return unicodedata.normalize("NFKD", str(name).translate(LOOK_ALIKE)).translate(LOOK_ALIKE)
+    """A name with its look-alike letters as Latin ones (before NFKD too: it makes Ϲ a Σ); not a letter that carries a
+    mark of its own script (Myanmar `ဝိ` is no `o` with an accent, which text_key would drop: review of round 46's
+    fixes)."""
+    name = str(name)
+    return "".join(c if i + 1 < len(name) and _own_mark(name[i + 1]) else
+                   unicodedata.normalize("NFKD", c.translate(LOOK_ALIKE)).translate(LOOK_ALIKE)
+                   for i, c in enumerate(name))
+
+
+def _own_mark(c: str) -> bool:
+    """A script's own mark (a vowel sign), not one of the combining diacritics any letter takes (U+0300-U+036F)."""
+    return unicodedata.category(c) in ("Mn", "Mc") and not "\u0300" <= c <= "\u036f"
 
 
 def script(c: str) -> str:
@@ -52,6 +63,3 @@ def phonetic(names: list[str]) -> bool:
     """Whether any of ``names`` holds one of Latin's phonetic look-alikes (the error's words: same script)."""
     return any(c in _PHONETIC for n in names for c in unicodedata.normalize("NFKD", str(n)))
 
-
-# The scripts LOOK_ALIKE maps from, and Latin: a name whose letters mix two of them is no word of one script
-LOOK_SCRIPTS = frozenset(script(chr(c)) for c in LOOK_ALIKE) | {"LATIN"}

@@ -58,8 +58,8 @@ def unprinted(name: str, i: int) -> bool:
     c = name[i]
     if c in JOINERS:
         return not _joins(name, i)
-    if c in MONGOLIAN_FVS:
-        return i == 0 or not unicodedata.name(name[i - 1], "").startswith("MONGOLIAN")
+    if c in MONGOLIAN_FVS:  # after a Mongolian letter only (not another selector, a digit: review of round 46's fixes)
+        return i == 0 or not (unicodedata.name(name[i - 1], "").startswith("MONGOLIAN LETTER"))
     if TAGS[0] <= c <= TAGS[1]:
         return not any(m.start() < i < m.end() for m in FLAGS.finditer(name))
     return unread(c) or c in BLANK_LETTERS or c == "\u034f" or IGNORABLE.match(c) is not None

@@ -224,7 +224,9 @@ def _given_own(runs: pd.DataFrame) -> dict[str, str]:
     trained = {(r.model, r.task, r.data, r.seed, r.dense_model): (r.setup, _dense_identity(r)[:2])
                for r in own.itertuples(index=False) if _dense_identity(r) is not None}
     out = {}
-    for setup, grp in runs[~runs["own_dense_stage"].astype(bool)].groupby("setup", sort=True):
+    for setup, grp in runs.groupby("setup", sort=True):
+        if grp["own_dense_stage"].astype(bool).any():  # its own dense models too: a row of its own (review, S and A)
+            continue
         found = set()
         for r in grp.itertuples(index=False):
             mine, theirs = _dense_identity(r), trained.get((r.model, r.task, r.data, r.seed, r.dense_model))
