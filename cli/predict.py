@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with user_errors(prog="sdp-predict"):
+            from sdp.data.locations import local_path
+
+            # a file:// URL is its file (sdp-eval reads one), not "does not exist" (probe round 47, fu2's fix)
+            opts["input"] = str(local_path(str(opts["input"]), "input"))
             from sdp.prediction import (
                 check_arity,
                 check_length,

@@ -173,19 +173,52 @@ def file_sha256(path: str | Path) -> str:
 
 
 @contextlib.contextmanager
-def folder_lock(path: str | Path, wait: bool = True) -> Iterator[bool]:
+def folder_lock(path: str | Path, wait: bool = True,
+                waiting: Callable[[], None] | None = None) -> Iterator[bool]:
     """``flock`` on the folder itself (no file is left in it) for the block; yields whether it is held (``wait`` false:
     False at once where another process holds it). Two tools writing one folder at once each said they wrote it,
-    and one's output was lost, or the folder held both's files mixed (probe round 30)."""
+    and one's output was lost, or the folder held both's files mixed (probe round 30). ``waiting``: called once
+    before a wait for another's hold (a command that waited for ever said nothing: probe round 47, lk1)."""
     import fcntl
 
     fd = os.open(path, os.O_RDONLY)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            yield False
-            return
+            if not wait:
+                yield False
+                return
+            if waiting is not None:
+                waiting()
+            fcntl.flock(fd, fcntl.LOCK_EX)
         yield True
     finally:
         os.close(fd)
+
+
+def lock_holder(path: str | Path) -> str | None:
+    """``pid N (its command)`` of the process holding an ``flock`` on ``path``, read from /proc/locks (Linux); None
+    where it is not known (another system, another pid namespace, the lock gone meanwhile)."""
+    try:
+        st = os.stat(path)
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:  # "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF" (a waiter's line has "->" second)
+        fields = line.split()
+        if len(fields) < 6 or fields[1] != "FLOCK" or fields[5].count(":") != 2:
+            continue
+        major, minor, inode = fields[5].split(":")
+        try:
+            same = (int(inode), int(major, 16), int(minor, 16)) == (st.st_ino, os.major(st.st_dev), os.minor(st.st_dev))
+        except ValueError:
+            continue
+        if same:
+            try:
+                command = Path(f"/proc/{fields[4]}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                command = b""
+            words = " ".join(command.decode(errors="replace").split())
+            return f"pid {fields[4]}" + (f" ({words[:160]}{'...' if len(words) > 160 else ''})" if words else "")
+    return None

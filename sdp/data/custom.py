@@ -6,8 +6,9 @@
 Files are read with the ``datasets`` csv/json/parquet builders (TSV = csv with a tab delimiter, no quoting,
 as GLUE's files). A file may also be a URL that ``datasets`` reads through fsspec: any Hub dataset's files
 (``hf://datasets/<owner>/<name>/<path>.parquet``; every Hub dataset has a Parquet copy), ``https://`` or
-``s3://`` (with s3fs installed). Class names are the label column's values as strings: ``task.label_names``
-fixes them and their order, else they are the training labels, sorted (numerically when all are integers).
+``s3://`` (with s3fs installed); a ``file://`` URL is a local file, read as its path (sdp/data/locations.py).
+Class names are the label column's values as strings: ``task.label_names`` fixes them and their order, else they
+are the training labels, sorted (numerically when all are integers).
 ``metric=pearson_spearman`` makes the task a regression; float labels need it (with another metric they are a
 ``DataError`` that names it). A blank label or text cell is a ``DataError`` too (file, column, rows): read, it
 would be a class ``None`` of its own or the text ``"None"``.
@@ -41,6 +42,7 @@ from sdp.data.file_scan import (
     text_key,
 )
 from sdp.data.fresh_read import load_afresh
+from sdp.data.locations import data_location, is_url, local_path
 from sdp.data.printed_names import print_alike, printed_names_problem
 from sdp.data.rows_kept import scored_positions, trained_positions
 from sdp.data.tasks import DataError, DataFileNotFoundError, TaskSpec, check_target, grouping_hint, read_utf8
@@ -61,18 +63,9 @@ FILE_KEYS = {"train": "train_file", "validation": "validation_file"}  # required
 OPTIONAL_FILE_KEYS = {"test": "test_file"}  # a labelled test split, reported but never in main
 
 
-def is_url(path: str | Path) -> bool:
-    """A location ``datasets`` reads through fsspec (hf://, https://, s3://, ...), not a local path."""
-    return "://" in str(path)
-
-
-def data_location(path: str | Path) -> str:
-    """What the run records and reads: a local file's absolute path, or the URL as given."""
-    return str(path) if is_url(path) else str(Path(str(path)).expanduser().resolve())
-
-
 def read_table(path: str | Path, key: str) -> datasets.Dataset:
     """The rows of one data file (or URL), or a DataError naming ``task.<key>`` and what is wrong with it."""
+    path = local_path(path, f"task.{key}")  # file:// is a local file: scanned, read afresh (probe round 47, fu2, q2)
     suffix = Path(str(path).split("?")[0]).suffix.lower()
     if not is_url(path) and Path(str(path)).expanduser().is_dir():  # was "unknown format ''": say what it is
         raise DataError(f"task.{key}={str(path)!r} is a folder, not a file; give the data file itself "
@@ -112,6 +105,7 @@ def read_table(path: str | Path, key: str) -> datasets.Dataset:
 
 def read_checked(path: str | Path, key: str, fields: list[str], label_col: str) -> datasets.Dataset:
     """The rows of one data file, each with its text fields and label filled in, or a DataError."""
+    path = local_path(path, f"task.{key}")  # its cells read again from the path (_as_written): probe round 47, fu2
     ds = read_table(path, key)
     _check_columns(ds, [*fields, label_col], key, str(path))
     for column in [label_col, *fields]:
@@ -165,6 +159,7 @@ def _check_columns(ds: datasets.Dataset, columns: list[str], key: str, path: str
 def _content_hash(path: str) -> str | None:
     if is_url(path):
         return None
+    path = str(local_path(path))  # a file:// URL's content is its file's (probe round 47, fr2)
     h = hashlib.sha256()
     with open(Path(path).expanduser(), "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -177,7 +172,7 @@ def file_digests(task_cfg: Any) -> dict[str, str]:
     records them, and claims.md tells two datasets apart by them (sdp/report/claim_pairs.py)."""
     out = {}
     for key in (*FILE_KEYS.values(), *OPTIONAL_FILE_KEYS.values()):
-        path = task_cfg.get(key)
+        path = local_path(task_cfg.get(key) or "", f"task.{key}")  # file:// too (probe round 47, fr2)
         if path and not is_url(str(path)) and Path(str(path)).expanduser().is_file():
             out[key] = str(_content_hash(str(path)))[:16]
     return out
