@@ -30,12 +30,16 @@ from sdp.config import (
 from sdp.errors import ConfigError, SearchError, user_errors
 from sdp.gpu_placement import jobs_per_gpu  # standard library only
 from sdp.objectives.registry import load_plugins
-from sdp.run.launch import rank_argv  # standard library only
+from sdp.run.launch import check_rank_in_world, rank_argv  # standard library only
 
 # hydra/launcher=local's class (sdp/local_launch.py), registered by hand: Hydra finds plugins by listing the
 # hydra_plugins folders on sys.path, and an editable install's import hook hides this one from that listing.
 Plugins.instance().register(SdpLocalLauncher)
 
+# A rank its launcher's world does not hold (a job script's RANK=1 in one process) is refused before anything reads
+# it: the run went on as rank 1, with no RESULT line, run.log or lock (probe round 47, rk1, lr1, rk2, rk4).
+with user_errors():
+    check_rank_in_world()
 # Before Hydra reads argv (both as `python -m cli.run` and as the sdp-run script): on ranks > 0 of a
 # launch, Hydra's folders go to a throw-away place; every rank uses rank 0's run directory (sdp/sweep.py).
 sys.argv[:] = rank_argv(sys.argv)

@@ -1,11 +1,10 @@
-"""The pruning recipe: dense fine-tuning, then iterative magnitude pruning with self-distillation.
+"""The pruning recipe: dense fine-tuning, then iterative magnitude pruning with self-distillation. One place owns the
+flow; it composes ``sdp.data``, ``sdp.models``, ``sdp.pruning`` and ``sdp.objectives``.
 
     metrics = run(cfg, run_dir)    # the run's checks, once; then train_run (run_job calls it after its own):
         recipe = PruneRecipe(cfg, run_dir)
         recipe.setup()              # every component, in dependency order
         metrics = recipe.train()    # dense stage, pruning stage, final evaluation, the run's files
-
-One place owns the flow; it composes ``sdp.data``, ``sdp.models``, ``sdp.pruning`` and ``sdp.objectives``.
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ from sdp.pruning.patterns import check_prunable, check_sparsity_leaves_weights
 from sdp.pruning.schedules import schedule_from_config
 from sdp.run.data_record import record_data
 from sdp.run.env import versions
-from sdp.run.launch import launcher_rank
+from sdp.run.launch import check_rank_in_world, launcher_rank
 from sdp.run.lock import run_lock
 from sdp.run.logs import attach_run_log
 from sdp.run.rundir import completed_here, prepare_run_dir, record_fields, resume_identity
@@ -404,6 +403,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     if (run_dir := cfg.output_dir if run_dir is None else run_dir) is None:
         from hydra.core.hydra_config import HydraConfig
         run_dir = HydraConfig.get().runtime.output_dir
+    check_rank_in_world()  # an inherited RANK=1 ran with no lock (probe round 47, rk1): refused, as by sdp-run
     validate_config(cfg)  # every config error at once, before anything is read or built (sdp/validate.py)
     done = completed_here(run_dir, cfg)  # this config already completed here, on this data: nothing to recompute
     if done is not None:

@@ -69,6 +69,33 @@ class Entry:
         return tuple(sorted(f.name for f in dataclasses.fields(self.cls.Options)))
 
 
+# How sdp/objectives/naming.py composes a method's name from labels, and its name for dense models. Read here, where
+# labels are registered (naming.py imports the registries, so it takes these from here, not the other way round).
+REPRESENTATION_OPEN, CLOSE = "(", ")"  # a term on another representation than its default: "SDP-CC(mean)"
+JOIN = "+"  # a distillation term with a weight term: "SDP-CC+AWR-fro"
+CRITERION_OPEN = " ("  # a criterion other than the granularity's default, after the method: "MP (movement)"
+DENSE_ONLY = "Dense"  # a stages=dense run, whatever its config's terms
+COMPOSING = (REPRESENTATION_OPEN, CLOSE, JOIN)  # CRITERION_OPEN holds REPRESENTATION_OPEN
+
+
+def label_problem(label: str) -> str | None:
+    """Why ``label`` cannot name a component in the tables (None if it can). A plug-in labelled `SDP-CC(mean)`,
+    `MP (movement)` or `Dense` was pooled with, or taken for, sdp's own method of that name (probe round 47, plcc,
+    plmpm, pldense). Every name naming.py composes from two or more parts holds a character of COMPOSING, so a label
+    without one can equal a composed name only as one label alone (the twin check in ``register``) or as "Dense";
+    and no name composed from labels without them can equal another's label."""
+    if not isinstance(label, str) or not label.strip():
+        return f"label {label!r} is not a name"
+    if label.casefold() == DENSE_ONLY.casefold():
+        return f"label {label!r} is sdp's name for dense models"
+    held = [c for c in COMPOSING if c in label]
+    if held:
+        return f"label {label!r} holds {' and '.join(map(repr, held))}, which sdp composes method names with"
+    if label != label.strip():  # "MP " prints as MP, and "MP  (movement)" as MP's variant
+        return f"label {label!r} begins or ends with a space"
+    return None
+
+
 class Registry:
     """The components of one kind, by name, in registration order (the tables' method order too).
 
@@ -106,6 +133,12 @@ class Registry:
         old = self._entries.get(name)
         if old is not None and old.cls is not cls:
             raise ValueError(f"{self.group} {name!r} is already registered ({old.cls.__module__}.{old.cls.__name__})")
+        # A label that reads as a name sdp composes, or as Dense: its runs were pooled with, or tabled as, sdp's own
+        # method of that name (probe round 47, plcc, pldense, plmpm).
+        problem = label_problem(label or name)
+        if problem is not None:
+            raise ValueError(f"{self.group} {name!r}: {problem}; a label is a name of its own, without "
+                             f"{', '.join(map(repr, COMPOSING))}, not {DENSE_ONLY!r} in any case, e.g. 'L-MSE'")
         # The tables name, pair and judge methods by label: a plug-in labelled "MP" showed as a second MP row, and
         # SDP-CC lost its MP partner, unsaid (probe round 23, p01).
         twin = next(((reg.group, e.name) for reg in (self, *self.peers) for e in reg._entries.values()
@@ -177,5 +210,5 @@ class Registry:
         entry = self._entries[name]
         default = {f.name: f.default for f in dataclasses.fields(entry.cls.Options)}.get("representation")
         if default is not None and representation is not None and representation != default:
-            return f"{entry.label}({representation})"
+            return f"{entry.label}{REPRESENTATION_OPEN}{representation}{CLOSE}"
         return entry.label

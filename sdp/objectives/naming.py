@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# The parts names are composed with live beside the registry, which refuses a label that holds them (probe round 47)
+from sdp.objectives.component import CLOSE, CRITERION_OPEN, DENSE_ONLY, JOIN
 from sdp.objectives.registry import CRITERIA, DISTILL_TERMS, WEIGHT_TERMS
 from sdp.pruning.criteria.base import DEFAULT_CRITERION
-
-CRITERION_OPEN = " ("  # the criterion's label follows the method's: "MP (movement)"
 
 
 def method_name(regularizer: str, weight_reg: str = "none", representation: str | None = None,
@@ -21,14 +21,11 @@ def method_name(regularizer: str, weight_reg: str = "none", representation: str 
         name = distill
     else:
         weight = WEIGHT_TERMS.label(weight_reg)
-        name = weight if regularizer == "none" else f"{distill}+{weight}"
+        name = weight if regularizer == "none" else f"{distill}{JOIN}{weight}"
     criterion = prune.get("criterion") if prune is not None else None
     if criterion and criterion != DEFAULT_CRITERION.get(prune.get("granularity") or "unstructured"):
-        name += f"{CRITERION_OPEN}{CRITERIA.label(criterion)})"
+        name += f"{CRITERION_OPEN}{CRITERIA.label(criterion)}{CLOSE}"
     return name
-
-
-DENSE_ONLY = "Dense"  # a stages=dense run: no term was applied, whatever regularizer the config names
 
 
 def run_method(cfg: Any) -> str:

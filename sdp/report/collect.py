@@ -14,6 +14,7 @@ from sdp.objectives.naming import method_name
 from sdp.report.duplicates import Conflict, dedupe
 from sdp.report.not_runs import EVAL_COLUMNS, MalformedEval, load_evaluation, not_a_run
 from sdp.report.same_data import data_digest, split_by_data
+from sdp.report.score_range import out_of_range
 from sdp.report.setups import dense_setup_hash, pair_hash, row_setup_hash, setup_hash
 from sdp.report.trace_read import load_trace, was_resumed  # noqa: F401  (re-exported: plots, gridrun, tests)
 from sdp.report.undefined import undefined_scores
@@ -132,6 +133,8 @@ def _score_dict(raw: Any, name: str, required: bool) -> dict[str, float] | None:
         raise MalformedRun(f"`{name}` is not an object")
     if not _is_number(raw.get("main")):
         raise MalformedRun(f"`{name}.main` is missing or not a finite number")
+    if (problem := out_of_range(raw, name)) is not None:  # an accuracy of 1.5 was tabled (probe round 47, sc150)
+        raise MalformedRun(problem)
     return {k: float(v) for k, v in raw.items() if _is_number(v)}
 
 

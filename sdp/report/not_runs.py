@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from sdp.report.score_range import out_of_range
 from sdp.report.undefined import undefined_scores
 
 EVAL_COLUMNS = ["path", "task", "model", "method", "target_sparsity", "achieved", "achieved_of", "scored_on", "final", "final_main", "model_dir",
@@ -44,6 +45,8 @@ def load_evaluation(data: dict[str, Any], run_dir: Path, results_dir: Path) -> d
     final = data.get("final")
     if not isinstance(final, dict) or not _number(final.get("main")):
         raise MalformedEval("`final.main` of an evaluation record is missing or not a finite number")
+    if (problem := out_of_range(final, "final", " of an evaluation record")) is not None:  # as a run's (round 47, sc150)
+        raise MalformedEval(problem)
     sparsity = data.get("target_sparsity")
     # The rows scored, by split: two evaluations of one model (its dev file, its run's carve) showed only their scores
     # (30.00 and 56.25), with nothing to tell them apart (probe round 22, o04)

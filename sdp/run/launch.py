@@ -34,7 +34,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-# The variables torchrun / accelerate launch / MPI launchers set for the number of processes.
+# The variables torchrun / accelerate launch / MPI launchers set for the number of processes, and for the process's
+# rank: by position, each launcher's pair (RANK with WORLD_SIZE, PMI_RANK with PMI_SIZE: check_rank_in_world).
 WORLD_SIZE_VARS = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
 RANK_VARS = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
 PRECISION_ENV = "ACCELERATE_MIXED_PRECISION"
@@ -98,6 +99,29 @@ def check_rank_set(env: Mapping[str, str] | None = None) -> None:
             "started by a launcher. Launch with `accelerate launch --multi_gpu --num_processes N -m sdp.cli.run ...` "
             f"(or torchrun), or unset {size_var} for one process"
         )
+
+
+def check_rank_in_world(env: Mapping[str, str] | None = None) -> None:
+    """A rank the launcher's world does not hold: a job script's ``RANK=1`` inherited by one process ran it as rank 1
+    of a world of one, so rank 0's work was nobody's: no RESULT line, no run.log, no lock, and a failure left only
+    rank-1.error (probe round 47, rk1, lr1, rk2, rk4). Each launcher sets a rank with its own world size (torchrun and
+    accelerate: RANK with WORLD_SIZE; MPI: PMI_RANK with PMI_SIZE, ...), so the rank :func:`launcher_rank` reads must
+    come with its own world size, and be below it. Called before Hydra composes (cli/run.py) and by the library run."""
+    env = os.environ if env is None else env
+    given = next((i for i, name in enumerate(RANK_VARS) if str(env.get(name, "")).strip().isdigit()), None)
+    if given is None:
+        return  # no rank: one process (a world size without a rank is check_rank_set's)
+    rank_var, size_var = RANK_VARS[given], WORLD_SIZE_VARS[given]
+    rank, size = int(env[rank_var]), str(env.get(size_var, "")).strip()
+    if size.isdigit() and rank < int(size):
+        return
+    what = (f"{size_var} is not set" if not size else f"{size_var}={size!r} is not a number of processes"
+            if not size.isdigit() else f"{size_var}={int(size)}, and a rank is below the world size")
+    alone = f" and would run as rank {rank}, with no result line, log or lock of rank 0" if rank else ""
+    raise LauncherError(
+        f"{rank_var}={rank} is set but {what}: this process was not started by a launcher{alone}. Unset {rank_var} "
+        "(e.g. one inherited from a job script) for one process, or launch with `torchrun` or `accelerate launch "
+        "--multi_gpu --num_processes N -m sdp.cli.run ...`, which set RANK and WORLD_SIZE together")
 
 
 def asked_processes(env: Mapping[str, str] | None = None, parent_cmdline: list[str] | None = None) -> int:
