@@ -158,7 +158,6 @@ def test_an_evaluation_records_score_outside_its_range_is_named(tmp_path):
     ({"PMI_RANK": "1"}, "PMI_RANK=1 is set but PMI_SIZE is not set"),  # lr1
     ({"RANK": "2", "WORLD_SIZE": "2"}, "RANK=2 is set but WORLD_SIZE=2, and a rank is below the world size"),
     ({"RANK": "1", "OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2"}, "RANK=1 is set but WORLD_SIZE is not"),
-    ({"RANK": "0"}, "RANK=0 is set but WORLD_SIZE is not set"),
 ])
 def test_a_rank_without_its_world_size_is_refused(env, words):
     from sdp.run.launch import LauncherError, check_rank_in_world
@@ -173,6 +172,7 @@ def test_a_rank_without_its_world_size_is_refused(env, words):
 @pytest.mark.parametrize("env", [
     {},  # one process
     {"WORLD_SIZE": "1"},
+    {"RANK": "0"},  # rank 0 of one process runs as it is (the lead: refusing it stopped a run that was right)
     {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1"},  # torchrun
     {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "ACCELERATE_MIXED_PRECISION": "no"},  # accelerate --multi_gpu
     {"ACCELERATE_MIXED_PRECISION": "no", "ACCELERATE_USE_CPU": "true"},  # accelerate, one process

@@ -113,7 +113,7 @@ def check_rank_in_world(env: Mapping[str, str] | None = None) -> None:
         return  # no rank: one process (a world size without a rank is check_rank_set's)
     rank_var, size_var = RANK_VARS[given], WORLD_SIZE_VARS[given]
     rank, size = int(env[rank_var]), str(env.get(size_var, "")).strip()
-    if size.isdigit() and rank < int(size):
+    if (size.isdigit() and rank < int(size)) or (not size and rank == 0):  # rank 0 alone: one process, as it runs
         return
     what = (f"{size_var} is not set" if not size else f"{size_var}={size!r} is not a number of processes"
             if not size.isdigit() else f"{size_var}={int(size)}, and a rank is below the world size")
