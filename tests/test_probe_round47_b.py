@@ -216,3 +216,17 @@ def test_the_library_run_refuses_an_inherited_rank(tmp_path, monkeypatch):
     with pytest.raises(LauncherError, match="RANK=1 is set but WORLD_SIZE is not set"):
         run(cfg)  # refused before the config's own error (sparsity=1.5) and before the folder is made
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("label", ["a|b", "L\nMSE", "L\x1b[31mMSE", "\u200b", "\u041c\u0420"])
+def test_a_label_that_breaks_the_tables_or_prints_as_another_is_refused(label):
+    """The lead, after round 47 (part B's noticed): a `|` or a line break broke glue.md's rows, a control character
+    misprinted, an invisible label printed nothing, and a Cyrillic `МР` printed as MP's row beside MP's."""
+    from sdp.objectives.component import Registry
+    from sdp.objectives.registry import DISTILL_TERMS
+
+    cls = next(iter(DISTILL_TERMS._entries.values())).cls
+    registry = Registry("regularizer_probe", "alpha", DISTILL_TERMS.base, compose=False)
+    registry.peers = (DISTILL_TERMS,)
+    with pytest.raises(ValueError, match=r"breaks sdp's tables|shows nothing|is already"):
+        registry.register("probe_term", cls, label=label)

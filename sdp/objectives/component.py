@@ -18,6 +18,7 @@ same reason; a user's plug-in need not.
 from __future__ import annotations
 
 import dataclasses
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -93,6 +94,13 @@ def label_problem(label: str) -> str | None:
         return f"label {label!r} holds {' and '.join(map(repr, held))}, which sdp composes method names with"
     if label != label.strip():  # "MP " prints as MP, and "MP  (movement)" as MP's variant
         return f"label {label!r} begins or ends with a space"
+    from sdp.data.printed_names import shows_nothing
+
+    # a `|` ends a table cell, a line break a table row, a control character acts on a terminal (round 47's lead)
+    if bad := [c for c in label if c == "|" or unicodedata.category(c) in ("Cc", "Zl", "Zp")]:
+        return f"label {label!r} holds {bad[0]!r}, which breaks sdp's tables (a cell's or a line's end, or a control)"
+    if shows_nothing(label):
+        return f"label {label!r} shows nothing (invisible characters only)"
     return None
 
 
@@ -141,8 +149,12 @@ class Registry:
                              f"{', '.join(map(repr, COMPOSING))}, not {DENSE_ONLY!r} in any case, e.g. 'L-MSE'")
         # The tables name, pair and judge methods by label: a plug-in labelled "MP" showed as a second MP row, and
         # SDP-CC lost its MP partner, unsaid (probe round 23, p01).
+        # A label that prints as another's (a Cyrillic `МР`) is its twin too (round 47's lead)
+        from sdp.data.printed_names import print_alike
+
         twin = next(((reg.group, e.name) for reg in (self, *self.peers) for e in reg._entries.values()
-                     if e.label == (label or name) and (reg is not self or e.name != name)), None)
+                     if (e.label == (label or name) or print_alike([e.label, label or name]))
+                     and (reg is not self or e.name != name)), None)
         if twin is not None:
             raise ValueError(f"{self.group} {name!r}: label {label or name!r} is already {twin[0]} {twin[1]!r}'s; the "
                              "tables name methods by label, so give it a label of its own")
