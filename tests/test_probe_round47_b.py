@@ -230,3 +230,18 @@ def test_a_label_that_breaks_the_tables_or_prints_as_another_is_refused(label):
     registry.peers = (DISTILL_TERMS,)
     with pytest.raises(ValueError, match=r"breaks sdp's tables|shows nothing|is already"):
         registry.register("probe_term", cls, label=label)
+
+
+def test_a_languages_score_outside_its_range_is_a_malformed_record(tmp_path):
+    """Part B's noticed: `per_language` scores were not range-checked: a language's accuracy of 1.5 was tabled."""
+    from sdp.report.collect import collect_runs
+    from tests.report.conftest import run_record, write_run
+
+    acc = {"accuracy": 0.6, "main": 0.6}
+    for name, value in (("ok", 0.6), ("bad", 1.5)):
+        write_run(tmp_path, name, run_record("xnli", "MP", 0.5, 1, acc, acc,
+                                             per_language={"de": {"dense": value, "final": 0.5}}))
+    coll = collect_runs(tmp_path)
+    assert list(coll.runs["path"]) == ["ok"]
+    assert coll.malformed == [("bad/metrics.json", "`per_language.de.dense` is 1.5, outside its range [0, 1] "
+                                                   "(accuracies are recorded as fractions)")]

@@ -156,6 +156,11 @@ def _per_language(raw: Any) -> dict[str, dict[str, float]] | None:
         if not isinstance(rec, dict):
             raise MalformedRun(f"`per_language.{lang}` is not an object")
         vals = {k: float(v) for k, v in rec.items() if _is_number(v)}
+        # each language's accuracy, dense and pruned, and their difference (part B's noticed: unchecked)
+        bounds = {"dense": (0.0, 1.0), "final": (0.0, 1.0), "drop": (-1.0, 1.0)}
+        if bad := next((k for k, (lo, hi) in bounds.items() if k in vals and not lo <= vals[k] <= hi), None):
+            raise MalformedRun(f"`per_language.{lang}.{bad}` is {vals[bad]!r}, outside its range "
+                               f"[{bounds[bad][0]:g}, {bounds[bad][1]:g}] (accuracies are recorded as fractions)")
         if "drop" not in vals and "dense" in vals and "final" in vals:
             vals["drop"] = vals["dense"] - vals["final"]
         out[str(lang)] = vals
