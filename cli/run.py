@@ -38,8 +38,9 @@ Plugins.instance().register(SdpLocalLauncher)
 
 # A rank its launcher's world does not hold (a job script's RANK=1 in one process) is refused before anything reads
 # it: the run went on as rank 1, with no RESULT line, run.log or lock (probe round 47, rk1, lr1, rk2, rk4).
-with user_errors():
-    check_rank_in_world()
+if not {"--help", "-h", "--hydra-help", "--info", "--cfg", "-c"} & set(sys.argv[1:]):  # asking runs nothing (review)
+    with user_errors():
+        check_rank_in_world()
 # Before Hydra reads argv (both as `python -m cli.run` and as the sdp-run script): on ranks > 0 of a
 # launch, Hydra's folders go to a throw-away place; every rank uses rank 0's run directory (sdp/sweep.py).
 sys.argv[:] = rank_argv(sys.argv)

@@ -25,8 +25,8 @@ from tqdm.auto import tqdm
 
 from sdp.config import term_options
 from sdp.crosslingual import resolve_run_task
+from sdp.data.locations import local_task_files
 from sdp.data.pipeline import build_data, ordered_batches
-from sdp.data.tasks import TaskSpec
 from sdp.io import append_jsonl
 from sdp.metrics import compute_metrics_noting, eval_queries
 from sdp.models.presets import load_model, load_tokenizer, precision_record
@@ -105,7 +105,7 @@ class PruneRecipe:
         self.accelerator = make_accelerator(cfg, self.run_dir)  # DDP; FSDP/DeepSpeed refused (distributed.py)
         self.versions = versions(cfg.train.num_threads, self.accelerator.device)  # at start: the code that runs
         set_seed(cfg.seed)
-        self.task: TaskSpec = resolve_run_task(cfg)  # languages, eval_test, the carve; files checked by rows used
+        self.task = resolve_run_task(cfg)  # languages, eval_test, the carve; files checked by rows used
         self.tokenizer = load_tokenizer(cfg.model)
         # 2. Data before the model, so a data error costs no model download.
         data = build_data(cfg, self.task, self.tokenizer, self.accelerator)
@@ -404,9 +404,9 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
         from hydra.core.hydra_config import HydraConfig
         run_dir = HydraConfig.get().runtime.output_dir
     check_rank_in_world()  # an inherited RANK=1 ran with no lock (probe round 47, rk1): refused, as by sdp-run
+    local_task_files(cfg.task)  # file:// as the path it is, in run.json too, as sdp-run's (review of round 47's fixes)
     validate_config(cfg)  # every config error at once, before anything is read or built (sdp/validate.py)
-    done = completed_here(run_dir, cfg)  # this config already completed here, on this data: nothing to recompute
-    if done is not None:
+    if (done := completed_here(run_dir, cfg)) is not None:  # this config completed here, on this data: nothing to do
         log.info("run %s already completed: returning its metrics.json", run_dir)
         return done
     prepare_run_dir(run_dir)  # a clear error, before anything runs, if it is not writable

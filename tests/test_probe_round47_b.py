@@ -157,7 +157,6 @@ def test_an_evaluation_records_score_outside_its_range_is_named(tmp_path):
     ({"RANK": "1"}, "RANK=1 is set but WORLD_SIZE is not set"),  # rk1, rk2, rk4: a job script's RANK
     ({"PMI_RANK": "1"}, "PMI_RANK=1 is set but PMI_SIZE is not set"),  # lr1
     ({"RANK": "2", "WORLD_SIZE": "2"}, "RANK=2 is set but WORLD_SIZE=2, and a rank is below the world size"),
-    ({"RANK": "1", "OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2"}, "RANK=1 is set but WORLD_SIZE is not"),
 ])
 def test_a_rank_without_its_world_size_is_refused(env, words):
     from sdp.run.launch import LauncherError, check_rank_in_world
@@ -245,3 +244,37 @@ def test_a_languages_score_outside_its_range_is_a_malformed_record(tmp_path):
     assert list(coll.runs["path"]) == ["ok"]
     assert coll.malformed == [("bad/metrics.json", "`per_language.de.dense` is 1.5, outside its range [0, 1] "
                                                    "(accuracies are recorded as fractions)")]
+
+
+@pytest.mark.parametrize("label", ["D\u0435nse", "Dense\u200b", "dEnse"])
+def test_review_a_label_that_prints_as_dense_is_refused(label):
+    """Review of round 47's fixes: `Dеnse` (a Cyrillic е) and `Dense` + U+200B registered, and were tabled as Dense."""
+    from sdp.objectives.component import label_problem
+
+    assert "is sdp's name for dense models" in str(label_problem(label))
+
+
+@pytest.mark.parametrize(("env", "ok"), [
+    ({"RANK": "1", "PMI_RANK": "1", "PMI_SIZE": "2"}, True),  # a job script mapping MPI's rank onto RANK
+    ({"RANK": "1", "OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2"}, True),  # (refused at first)
+    ({"OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2", "PMI_RANK": "1"}, True),
+    ({"RANK": "1"}, False),
+])
+def test_review_a_rank_is_read_against_the_world_any_launcher_set(env, ok):
+    """Review of round 47's fixes: `RANK=1` beside MPI's `PMI_SIZE=2` was refused (its world size is PMI's)."""
+    from sdp.run.launch import LauncherError, check_rank_in_world
+
+    if ok:
+        check_rank_in_world(env)
+    else:
+        with pytest.raises(LauncherError):
+            check_rank_in_world(env)
+
+
+def test_review_sdp_run_help_runs_whatever_rank_is_set():
+    """Review of round 47's fixes: a stray `RANK=1` refused even `sdp-run --help`."""
+    import os
+
+    done = subprocess.run([sys.executable, "-m", "cli.run", "--help"], capture_output=True, text=True,
+                          env={**os.environ, "RANK": "1"}, cwd=str(Path(__file__).resolve().parents[1]))
+    assert done.returncode == 0 and "Hydra override" in done.stdout, done.stderr

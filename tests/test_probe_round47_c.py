@@ -103,3 +103,11 @@ def test_a_mathematical_twin_of_a_name_is_refused():
     said = printed_names_problem(["neg", "\U0001d697\U0001d68e\U0001d690"])
     assert "differ only in look-alike letters (mathematical ones" in str(said), said
     assert printed_names_problem(["x", "\U0001d431"]) is not None and printed_names_problem(["x2", "x\u00b2"]) is None
+
+
+def test_review_an_emoji_style_twin_is_said_as_such():
+    """Review of round 47's fixes: `❤` beside `❤️` was said to differ in "invisible characters"."""
+    from sdp.data.printed_names import printed_names_problem
+
+    assert "differ only in a variation selector (text or emoji style)" in str(printed_names_problem(["\u2764",
+                                                                                                     "\u2764\ufe0f"]))

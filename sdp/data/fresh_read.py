@@ -47,6 +47,8 @@ def _say_waiting(cache: Path) -> None:
     it (a stopped job, Ctrl-Z) waited with no word, for ever (probe round 47, lk1). It waits still: a slow reader is
     legitimate."""
     holder = lock_holder(cache)
-    log.warning("waiting for the lock on datasets' cache folder %s (held by %s): custom data files are read through "
+    # info, not a warning: a wait is no fault of the run's, and a warning goes into its record and card with the
+    # holder's command line (review of round 47's fixes)
+    log.info("waiting for the lock on datasets' cache folder %s (held by %s): custom data files are read through "
                 "it by one process at a time; this one goes on once the holder lets go (a stopped one, as by Ctrl-Z, "
                 "holds it until it goes on or ends)", cache, holder or "another process, not known")

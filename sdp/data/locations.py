@@ -21,7 +21,9 @@ LOCAL_FORM = "a local file's URL is file:///<absolute path> (or file://localhost
 
 
 def is_file_url(location: str | Path) -> bool:
-    return str(location)[:7].lower() == "file://"
+    """``file://...``, or RFC 8089's short ``file:/<absolute path>`` (Java's File.toURI() writes it: review)."""
+    text = str(location)[:7].lower()
+    return text == "file://" or (text[:6] == "file:/" and text[6:7] != "/")
 
 
 def is_url(location: str | Path) -> bool:
@@ -37,10 +39,12 @@ def local_path(location: str | Path, name: str = "") -> str | Path:
     text = str(location)
     parts = urlsplit(text)
     named = f"{name}={text!r}" if name else repr(text)
-    if parts.netloc.lower() not in ("", "localhost"):
-        raise DataError(f"{named} names the host {parts.netloc!r}: sdp reads no file of another machine; {LOCAL_FORM}")
+    if parts.netloc.lower() not in ("", "localhost"):  # file://data/x.csv: a relative path meant? (review)
+        raise DataError(f"{named} names the host {parts.netloc!r} (a file URL's path begins at its third slash, and "
+                        f"sdp reads no file of another machine); {LOCAL_FORM}")
     if parts.query or parts.fragment or text.endswith(("?", "#")):  # a '?' or '#' of the name itself is %3F or %23
-        raise DataError(f"{named} has a query or a fragment ('?' or '#'), which no local file has; {LOCAL_FORM}")
+        raise DataError(f"{named} holds a '?' or '#', which a URL reads as a query or a fragment, not as part of the "
+                        f"file's name (write them %3F and %23 there); {LOCAL_FORM}")
     path = url2pathname(parts.path)
     if not path.startswith("/") or path == "/":
         raise DataError(f"{named} names no file; {LOCAL_FORM}")

@@ -87,15 +87,16 @@ def label_problem(label: str) -> str | None:
     and no name composed from labels without them can equal another's label."""
     if not isinstance(label, str) or not label.strip():
         return f"label {label!r} is not a name"
-    if label.casefold() == DENSE_ONLY.casefold():
+    from sdp.data.printed_names import print_alike, shows_nothing
+
+    # in any case, or in look-alike letters (a Cyrillic `Dеnse`: review of round 47's fixes)
+    if label.casefold() == DENSE_ONLY.casefold() or print_alike([DENSE_ONLY.casefold(), label.casefold()]):
         return f"label {label!r} is sdp's name for dense models"
     held = [c for c in COMPOSING if c in label]
     if held:
         return f"label {label!r} holds {' and '.join(map(repr, held))}, which sdp composes method names with"
     if label != label.strip():  # "MP " prints as MP, and "MP  (movement)" as MP's variant
         return f"label {label!r} begins or ends with a space"
-    from sdp.data.printed_names import shows_nothing
-
     # a `|` ends a table cell, a line break a table row, a control character acts on a terminal (round 47's lead)
     if bad := [c for c in label if c == "|" or unicodedata.category(c) in ("Cc", "Zl", "Zp")]:
         return f"label {label!r} holds {bad[0]!r}, which breaks sdp's tables (a cell's or a line's end, or a control)"

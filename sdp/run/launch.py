@@ -115,6 +115,8 @@ def check_rank_in_world(env: Mapping[str, str] | None = None) -> None:
     rank, size = int(env[rank_var]), str(env.get(size_var, "")).strip()
     if (size.isdigit() and rank < int(size)) or (not size and rank == 0):  # rank 0 alone: one process, as it runs
         return
+    if not size and rank < launcher_world_size(env):  # a job script's RANK beside MPI's PMI_SIZE: the world it reads
+        return
     what = (f"{size_var} is not set" if not size else f"{size_var}={size!r} is not a number of processes"
             if not size.isdigit() else f"{size_var}={int(size)}, and a rank is below the world size")
     alone = f" and would run as rank {rank}, with no result line, log or lock of rank 0" if rank else ""
