@@ -111,7 +111,10 @@ def default_out_dir(cfg, model_dir: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        model_dir, overrides = parse_args(argv)
+        from sdp.data.locations import local_argv_or_exit
+
+        # file:// values as their paths (probe round 48, fw_od: output_dir=file:///x wrote ./file:/x unsaid)
+        model_dir, overrides = parse_args(local_argv_or_exit(argv, "sdp-eval"))
     except SystemExit as exc:  # argparse: 0 after --help, 2 after an error it has printed
         return int(exc.code or 0)
     from sdp.errors import user_errors
@@ -119,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     verbose = any(a in ("verbose=true", "verbose=True") for a in overrides)
     try:
         with user_errors(verbose=verbose, prog="sdp-eval"):
+            from sdp.config import unreadable_override_errors
+            from sdp.errors import ConfigError
+
+            if unreadable := unreadable_override_errors(overrides):  # Hydra's bare grammar error (round 48, ev_eq)
+                raise ConfigError("; ".join(unreadable))
             cfg = compose_config(overrides)
             given = any(a.lstrip("+").startswith("task.max_seq_length=") for a in overrides)
             from sdp.run.preemption import terminal_signals

@@ -21,7 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model_dir", help="a run's model/ folder (or any sequence-classification model folder)")
     parser.add_argument("--out", default=None, help="the ONNX file (default: <model_dir>/model.onnx)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file (else refused)")
-    args = parser.parse_args(argv)
+    from sdp.data.locations import local_argv_or_exit
+
+    # file:// values as their paths (probe round 48, fw_od: --out file:///x wrote ./file:/x)
+    args = parser.parse_args(local_argv_or_exit(sys.argv[1:] if argv is None else argv, "sdp-export"))
     model_dir = Path(args.model_dir)
     if args.model_dir.startswith("model_dir=") and not model_dir.exists():  # sdp-eval's and sdp-predict's form
         parser.error(f"{args.model_dir!r}: sdp-export takes the folder itself, not model_dir=<folder>: sdp-export "

@@ -62,7 +62,10 @@ def parse_args(argv: list[str]) -> dict[str, str | None]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        opts = parse_args(argv)
+        from sdp.data.locations import local_argv_or_exit
+
+        # file:// values as their paths: output= too (probe round 48, fw_od)
+        opts = parse_args(local_argv_or_exit(argv, "sdp-predict"))
     except SystemExit as exc:
         return int(exc.code or 0)
     from sdp.errors import user_errors

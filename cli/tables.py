@@ -116,7 +116,10 @@ def _path_problem(opts: dict[str, str | None]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        opts = parse_args(argv)
+        from sdp.data.locations import local_argv_or_exit
+
+        # file:// values as their paths (probe round 48, fw_od: out_dir=file:///x wrote ./file:/x unsaid)
+        opts = parse_args(local_argv_or_exit(argv, "sdp-tables"))
     except SystemExit as exc:  # argparse exits: 0 after --help, 2 after an error it has printed
         return int(exc.code or 0)
     problem = _path_problem(opts)

@@ -173,7 +173,7 @@ def test_a_rank_without_its_world_size_is_refused(env, words):
     {"WORLD_SIZE": "1"},
     {"RANK": "0"},  # rank 0 of one process runs as it is (the lead: refusing it stopped a run that was right)
     {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1"},  # torchrun
-    {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "ACCELERATE_MIXED_PRECISION": "no"},  # accelerate --multi_gpu
+    {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1", "ACCELERATE_MIXED_PRECISION": "no"},  # accelerate --multi_gpu
     {"ACCELERATE_MIXED_PRECISION": "no", "ACCELERATE_USE_CPU": "true"},  # accelerate, one process
     {"OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2"},  # Open MPI
     {"PMI_RANK": "3", "PMI_SIZE": "4"},  # MPICH, Intel MPI

@@ -55,8 +55,9 @@ TEXT_KEY_VERSION = 3  # 3: the variation selectors set aside (probe round 35, vs
 
 
 def no_text(value: str) -> bool:
-    """Whether a text holds nothing a tokenizer reads: empty, spaces, or invisible characters only (a zero-width space)."""
-    return all(c.isspace() or unread(c) for c in value)
+    """Whether a text holds nothing a tokenizer reads: empty, spaces, or invisible characters only (a zero-width space),
+    or marks on no letter (a lone U+0301: the tokenizer read `[CLS] [SEP]`: probe round 48, pacc, ev_pacc)."""
+    return all(c.isspace() or unread(c) or unicodedata.category(c) in ("Mn", "Me") for c in value)
 
 
 def unread(c: str) -> bool:
@@ -118,6 +119,8 @@ def _label_key(name: str) -> str:
     labels were one value, and 0 and -0 two (review of round 33)."""
     key = text_key(name).replace("\u2212", "-")  # U+2212 MINUS SIGN: '−1' and '-1' were two classes (round 36, noticed)
     signed = key.translate(DASHES)  # an en dash's '–1' too, as a word processor writes it (session 18, Left)
+    if "_" in signed:  # `2_1` is 21 to Decimal, and no number to the regression reader (probe round 48, lab_und)
+        return key
     try:  # 1,0 is 1.0 as a European spreadsheet writes it: a class of its own beside 1, unsaid (probe round 36, dz1)
         # '1,000' too: a thousand to some, 1.000 to others; refused beside '1' (task.label_names keeps both: review)
         number = decimal.Decimal(signed.replace(",", ".") if _DECIMAL_COMMA.fullmatch(signed) else signed)

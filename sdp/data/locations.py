@@ -51,6 +51,31 @@ def local_path(location: str | Path, name: str = "") -> str | Path:
     return path
 
 
+def local_argv(argv: list[str]) -> list[str]:
+    """A command line's ``key=file:///...`` values (and a sweep's ``key=file:///a,file:///b``, a bare argument) as
+    their paths, before anything reads them: `output_dir=file:///tmp/x` wrote the run to ./file:/tmp/x, unsaid
+    (probe round 48, fw_od, fw_run), and cache_dir so made a cache no run found again (fw_cc)."""
+    out = []
+    for arg in argv:
+        key, eq, value = arg.partition("=") if "=" in arg and not is_file_url(arg) else ("", "", arg)
+        name = key.lstrip("+~") or "argument"
+        if any(is_file_url(piece) for piece in value.split(",")):
+            value = ",".join(str(local_path(p, name)) if is_file_url(p) else p for p in value.split(","))
+        out.append(f"{key}{eq}{value}")
+    return out
+
+
+def local_argv_or_exit(argv: list[str], prog: str) -> list[str]:
+    """local_argv, or its error as one line (``<prog>: error: ...``) and SystemExit(2), as a command's parser says."""
+    import sys
+
+    try:
+        return local_argv(argv)
+    except DataError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def data_location(path: str | Path) -> str:
     """What the run records and reads: a local file's absolute path, or the URL as given."""
     return str(path) if is_url(path) else str(Path(str(local_path(path))).expanduser().resolve())

@@ -74,7 +74,8 @@ def _joins(name: str, i: int) -> bool:
     joins_after = after is not None and JOINS_PREVIOUS.match(after) is not None
     if name[i] == "\u200c":  # a ZWNJ breaks a join that was there
         return joins_before and joins_after
-    return joins_before or joins_after or (before is not None and after is not None
+    # a ZWJ between two letters that join anyway changes nothing (`ب‍ب` prints as `بب`: probe round 48, arzwjmid)
+    return joins_before != joins_after or (before is not None and after is not None
                                            and EMOJI.match(before) is not None and EMOJI.match(after) is not None)
 
 

@@ -212,27 +212,34 @@ def one_dense_row(runs: pd.DataFrame) -> dict[str, str]:
             scores = frozenset((seed, next(iter(v))) for seed, v in per_seed.items())
             alike.setdefault((*key[:4], scores), []).append(key[4])
     row = {s: min(group) for group in alike.values() if len(group) > 1 for s in group}
-    return {**row, **{given: row.get(own, own) for given, own in _given_own(runs).items()}}
+    return {**row, **_given_own(runs, row)}
 
 
-def _given_own(runs: pd.DataFrame) -> dict[str, str]:
-    """given setup -> the setup that trained its dense models: every run of the given setup read, by content, the
-    dense model of that setup's run of its seed, on the same data, with the same dense scores (probe round 45, dr3:
-    a setup's dense_model/ given to another setup was two Dense rows, `Dense [3a10a99f]` and `Dense [42d65dea]`)."""
+def _given_own(runs: pd.DataFrame, row: dict[str, str]) -> dict[str, str]:
+    """given setup -> the row of the setup that trained its dense models: every run of the given setup read, by
+    content, the dense model of that setup's run of its seed, on the same data, with the same dense scores (probe
+    round 45, dr3: a setup's dense_model/ given to another setup was two Dense rows). Several setups may have trained
+    one model (one seed and dense config): each is a candidate, and the setup whose every run one of them trained
+    takes their row (round 48, dg_col: a third setup's run took a1's place, and B kept a row of its own)."""
     by_content = runs["dense_by_content"].astype(bool) if "dense_by_content" in runs else False
     own = runs[runs["own_dense_stage"].astype(bool) & by_content]
-    trained = {(r.model, r.task, r.data, r.seed, r.dense_model): (r.setup, _dense_identity(r)[:2])
-               for r in own.itertuples(index=False) if _dense_identity(r) is not None}
+    trained: dict[tuple, set[tuple]] = {}
+    for r in own.itertuples(index=False):
+        if (identity := _dense_identity(r)) is not None:
+            trained.setdefault((r.model, r.task, r.data, r.seed, r.dense_model), set()).add(
+                (row.get(r.setup, r.setup), identity[:2]))
     out = {}
     for setup, grp in runs.groupby("setup", sort=True):
         if grp["own_dense_stage"].astype(bool).any():  # its own dense models too: a row of its own (review, S and A)
             continue
-        found = set()
+        rows: set[str] | None = None
         for r in grp.itertuples(index=False):
-            mine, theirs = _dense_identity(r), trained.get((r.model, r.task, r.data, r.seed, r.dense_model))
-            found.add(theirs[0] if r.dense_by_content and r.data and mine and theirs and theirs[1] == mine[:2] else None)
-        if len(found) == 1 and None not in found:
-            out[setup] = found.pop()
+            mine = _dense_identity(r)
+            these = {s for s, identity in trained.get((r.model, r.task, r.data, r.seed, r.dense_model), ())
+                     if r.dense_by_content and r.data and mine and identity == mine[:2]}
+            rows = these if rows is None else rows & these
+        if rows:
+            out[setup] = min(rows)
     return out
 
 

@@ -47,9 +47,14 @@ class LauncherError(RuntimeError):
     """The launcher and the run disagree (process count, precision or accumulation)."""
 
 
+def _digits(value: object) -> bool:
+    """ASCII digits: `²` is a digit to str.isdigit and no number to int() (probe round 48, rk_sup: a traceback)."""
+    return str(value).strip().isascii() and str(value).strip().isdigit()
+
+
 def _first_int(env: Mapping[str, str], names: tuple[str, ...], default: int) -> int:
     for name in names:
-        if str(env.get(name, "")).strip().isdigit():
+        if _digits(env.get(name, "")):
             return int(env[name])
     return default
 
@@ -92,8 +97,8 @@ def check_rank_set(env: Mapping[str, str] | None = None) -> None:
     fail on a missing MASTER_ADDR, or wait for peers that were never started."""
     env = os.environ if env is None else env
     launched = launcher_world_size(env)
-    if launched > 1 and not any(str(env.get(name, "")).strip().isdigit() for name in (*RANK_VARS, "LOCAL_RANK")):
-        size_var = next(name for name in WORLD_SIZE_VARS if str(env.get(name, "")).strip().isdigit())
+    if launched > 1 and not any(_digits(env.get(name, "")) for name in (*RANK_VARS, "LOCAL_RANK")):
+        size_var = next(name for name in WORLD_SIZE_VARS if _digits(env.get(name, "")))
         raise LauncherError(
             f"{size_var}={launched} is set but no rank (none of {[*RANK_VARS, 'LOCAL_RANK']}): this process was not "
             "started by a launcher. Launch with `accelerate launch --multi_gpu --num_processes N -m sdp.cli.run ...` "
@@ -108,17 +113,29 @@ def check_rank_in_world(env: Mapping[str, str] | None = None) -> None:
     accelerate: RANK with WORLD_SIZE; MPI: PMI_RANK with PMI_SIZE, ...), so the rank :func:`launcher_rank` reads must
     come with its own world size, and be below it. Called before Hydra composes (cli/run.py) and by the library run."""
     env = os.environ if env is None else env
-    given = next((i for i, name in enumerate(RANK_VARS) if str(env.get(name, "")).strip().isdigit()), None)
+    named = [name for name in (*RANK_VARS, *WORLD_SIZE_VARS, "LOCAL_RANK") if str(env.get(name, "")).strip()]
+    if bad := next((name for name in named if not _digits(env[name])), None):  # `RANK=²`: int() (round 48, rk_sup)
+        raise LauncherError(f"{bad}={env[bad]!r} is not a number of a launcher's: unset it, or launch with `torchrun` "
+                            "or `accelerate launch`, which set it")
+    given = next((i for i, name in enumerate(RANK_VARS) if _digits(env.get(name, ""))), None)
     if given is None:
+        if "LOCAL_RANK" in named:  # accelerate takes it for a launched process (round 48, lrank1, lrank0)
+            raise LauncherError(f"LOCAL_RANK={env['LOCAL_RANK'].strip()} is set but no RANK and WORLD_SIZE: this "
+                                "process was not started by a launcher; unset LOCAL_RANK (e.g. one inherited from a job "
+                                "script) for one process, or launch with `torchrun` or `accelerate launch`")
         return  # no rank: one process (a world size without a rank is check_rank_set's)
     rank_var, size_var = RANK_VARS[given], WORLD_SIZE_VARS[given]
     rank, size = int(env[rank_var]), str(env.get(size_var, "")).strip()
-    if (size.isdigit() and rank < int(size)) or (not size and rank == 0):  # rank 0 alone: one process, as it runs
+    if rank_var == "RANK" and _digits(size) and rank < int(size) > 1 and not str(env.get("MASTER_ADDR", "")).strip():
+        raise LauncherError(  # torch's env:// rendezvous: a traceback without it (probe round 48, r0w2n)
+            f"RANK={rank} and WORLD_SIZE={int(size)} are set but MASTER_ADDR is not: the processes have nowhere to meet; "
+            "launch with `torchrun` or `accelerate launch`, which set all three, or unset RANK and WORLD_SIZE")
+    if (_digits(size) and rank < int(size)) or (not size and rank == 0):  # rank 0 alone: one process, as it runs
         return
     if not size and rank < launcher_world_size(env):  # a job script's RANK beside MPI's PMI_SIZE: the world it reads
         return
     what = (f"{size_var} is not set" if not size else f"{size_var}={size!r} is not a number of processes"
-            if not size.isdigit() else f"{size_var}={int(size)}, and a rank is below the world size")
+            if not _digits(size) else f"{size_var}={int(size)}, and a rank is below the world size")
     alone = f" and would run as rank {rank}, with no result line, log or lock of rank 0" if rank else ""
     raise LauncherError(
         f"{rank_var}={rank} is set but {what}: this process was not started by a launcher{alone}. Unset {rank_var} "
@@ -146,7 +163,7 @@ def asked_processes(env: Mapping[str, str] | None = None, parent_cmdline: list[s
         for flag in ("--num_processes", "--num-processes"):
             value = (parent_cmdline[i + 1] if part == flag and i + 1 < len(parent_cmdline)
                      else part[len(flag) + 1:] if part.startswith(flag + "=") else None)
-            if value is not None and value.strip().isdigit():
+            if value is not None and _digits(value):
                 return int(value)
     return 1
 
@@ -167,6 +184,11 @@ def join_processes(cfg: Any, run_dir: Path, identity: str | None = None) -> Path
     if launcher_world_size() == 1 and not cfg.get("cpu", False):
         return run_dir  # one process: nothing to join, and no torch import for a config error
     check_rank_set()
+    # torch waits for every process to start, for up to 30 minutes: said, so a wait for one never started is no
+    # silent hang (probe round 48, r0w2: RANK=0 WORLD_SIZE=2 set by hand)
+    logging.getLogger("sdp").info("joining %d processes (this one rank %d) at %s:%s; it waits until all have started",
+                                  launcher_world_size(), launcher_rank(), os.environ.get("MASTER_ADDR", "?"),
+                                  os.environ.get("MASTER_PORT", "?"))
     from accelerate import PartialState
 
     state = PartialState(cpu=use_cpu(cfg))
