@@ -182,3 +182,5 @@ def test_a_time_that_is_no_time_is_not_averaged(tmp_path):
     build_report(tmp_path, plots=False)
     costs = (tmp_path / "tables" / "costs.md").read_text()
     assert "| MP | 3 | 3-3 | 1 |" in costs and "-1000" not in costs, costs  # the one time that is a time
+    # and the two that are none counted as left out (round 46's Left: `| 1 | 0 |`, no count and no word)
+    assert "| MP | 3 | 3-3 | 1 | 2 |" in costs and "left out (resumed, no trace, no time)" in costs, costs
