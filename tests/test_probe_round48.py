@@ -109,3 +109,17 @@ def test_one_set_of_dense_models_trained_by_two_setups_is_one_row(tmp_path):
     build_report(tmp_path, plots=False)
     rows = [line for line in (tmp_path / "tables" / "glue.md").read_text().splitlines() if "| Dense" in line]
     assert len(rows) == 2 and any("(n=2)" in r for r in rows), rows  # A with B; C's one seed its own
+
+
+def test_label_names_hydra_read_as_one_number_say_how_to_quote():
+    """lab_und2: `task.label_names=[2_1,21]` (Hydra reads both as 21) was refused naming ['21', '21'] only."""
+    from omegaconf import OmegaConf
+
+    from sdp.data.custom import custom_task
+    from sdp.data.tasks import DataError
+
+    task = OmegaConf.create({"name": "custom", "train_file": "/tmp/x.csv", "validation_file": "/tmp/y.csv",
+                             "text_fields": ["text"], "label_column": "label", "metric": "accuracy",
+                             "label_names": [21, 21]})
+    with pytest.raises(DataError, match=r"quote each name, as task.label_names=\['2_1','21'\]"):
+        custom_task(task)

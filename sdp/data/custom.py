@@ -268,8 +268,10 @@ def custom_task(task_cfg: Any) -> TaskSpec:
     given_names = [str(n) for n in task_cfg.get("label_names") or []]
     twice = sorted({n for n in given_names if given_names.count(n) > 1})
     if twice:  # refused before any file is read; datasets' ClassLabel would fail later with a traceback
+        numbers = any(not isinstance(n, str) for n in task_cfg.get("label_names"))  # `[2_1,21]`: 21 twice (round 48)
         raise DataError(f"task.label_names={given_names} names {', '.join(map(repr, twice))} more than once; "
-                        f"each class is named once")
+                        "each class is named once" + (" (Hydra reads an unquoted 2_1, 1e3 or 01 as a number: quote "
+                                                      "each name, as task.label_names=['2_1','21'])" if numbers else ""))
     if why := printed_names_problem(given_names):  # its model's outputs so named were refused (review of round 44)
         raise DataError(f"task.label_names={given_names} names {why}; give each class a name of its own")
     if given_names and metric == "pearson_spearman":  # ignored, unsaid, with the names kept in run.json (round 24, rg2)
