@@ -111,10 +111,7 @@ def default_out_dir(cfg, model_dir: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        from sdp.data.locations import local_argv_or_exit
-
-        # file:// values as their paths (probe round 48, fw_od: output_dir=file:///x wrote ./file:/x unsaid)
-        model_dir, overrides = parse_args(local_argv_or_exit(argv, "sdp-eval"))
+        model_dir, overrides = parse_args(argv)
     except SystemExit as exc:  # argparse: 0 after --help, 2 after an error it has printed
         return int(exc.code or 0)
     from sdp.errors import user_errors
@@ -128,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
             if unreadable := unreadable_override_errors(overrides):  # Hydra's bare grammar error (round 48, ev_eq)
                 raise ConfigError("; ".join(unreadable))
             cfg = compose_config(overrides)
+            from sdp.data.locations import local_config
+
+            local_config(cfg)  # file:// values as their paths, once Hydra has read them (round 48, fw_od; round 49)
             given = any(a.lstrip("+").startswith("task.max_seq_length=") for a in overrides)
             from sdp.run.preemption import terminal_signals
 

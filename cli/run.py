@@ -44,12 +44,6 @@ if not {"--help", "-h", "--hydra-help", "--info", "--cfg", "-c"} & set(sys.argv[
 # Before Hydra reads argv (both as `python -m cli.run` and as the sdp-run script): on ranks > 0 of a
 # launch, Hydra's folders go to a throw-away place; every rank uses rank 0's run directory (sdp/sweep.py).
 sys.argv[:] = rank_argv(sys.argv)
-# file:// values as their paths, before Hydra makes folders of them: output_dir=file:///tmp/x wrote the run to
-# ./file:/tmp/x, unsaid (probe round 48, fw_od, fw_run, fw_cc)
-with user_errors():
-    from sdp.data.locations import local_argv
-
-    sys.argv[1:] = local_argv(sys.argv[1:])
 
 # The user's components ($SDP_PLUGINS, the sdp.plugins entry points) join the registries before Hydra composes,
 # so `regularizer=<theirs>` composes and validates like a built-in (docs/plugins.md).

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from sdp.config import term_options
 from sdp.crosslingual import resolve_run_task
-from sdp.data.locations import local_task_files
+from sdp.data.locations import local_config
 from sdp.data.pipeline import build_data, ordered_batches
 from sdp.io import append_jsonl
 from sdp.metrics import compute_metrics_noting, eval_queries
@@ -404,7 +404,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
         from hydra.core.hydra_config import HydraConfig
         run_dir = HydraConfig.get().runtime.output_dir
     check_rank_in_world()  # an inherited RANK=1 ran with no lock (probe round 47, rk1): refused, as by sdp-run
-    local_task_files(cfg.task)  # file:// as the path it is, in run.json too, as sdp-run's (review of round 47's fixes)
+    local_config(cfg)  # file:// values as their paths, in run.json too, as sdp-run's (review of round 47's fixes)
     validate_config(cfg)  # every config error at once, before anything is read or built (sdp/validate.py)
     if (done := completed_here(run_dir, cfg)) is not None:  # this config completed here, on this data: nothing to do
         log.info("run %s already completed: returning its metrics.json", run_dir)

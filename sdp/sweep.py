@@ -95,6 +95,8 @@ def drop_hydras_empty_folder(run_dir: Path, output_root: str) -> None:
     # outside output_root or one that holds the run dir; a folder with anything else in it stops the climb.
     root, run = Path(output_root).resolve(), run_dir.resolve()
     folder = hydra_dir.resolve()
+    if folder.is_relative_to(Path.cwd().resolve() / "file:"):  # made of output_root=file:///x: all of it, not the run's
+        root = Path.cwd().resolve() / "file:"
     while folder.is_relative_to(root) and not run.is_relative_to(folder) and folder != Path.cwd().resolve():
         try:
             folder.rmdir()
@@ -122,7 +124,11 @@ def resolve_run_dir(cfg: DictConfig) -> Path:
         return Path(cfg.output_dir)
     from hydra.core.hydra_config import HydraConfig
 
-    return Path(HydraConfig.get().runtime.output_dir)
+    from sdp.data.locations import is_file_url, local_path
+
+    made = Path(HydraConfig.get().runtime.output_dir)  # from output_root=file:///x: <cwd>/file:/x/runs/... (round 49)
+    url = str(made.relative_to(Path.cwd())) if made.is_relative_to(Path.cwd()) else str(made)
+    return Path(local_path(url, "output_root")) if is_file_url(url) else made
 
 
 def in_multirun() -> bool:
@@ -208,11 +214,14 @@ def _data_paths(cfg: DictConfig) -> list[Path]:
 
 def run_job(cfg: DictConfig) -> dict[str, Any] | None:
     """Run one job; its metrics, or None for a failed job of a multirun (a single run re-raises)."""
-    from sdp.data.locations import local_task_files
+    from sdp.data.locations import local_config, local_task_files
     from sdp.gpu_placement import place_swept_job
     from sdp.validate import validate_config
 
     refuse_job_chdir()  # before any path of the config is resolved (the process is already in Hydra's folder)
+    # file:// values as their paths, once Hydra has read them: output_dir=file:///tmp/x wrote the run to ./file:/tmp/x
+    # (probe round 48, fw_od, fw_run); decoded back into the command line, `%2C` made a sweep (round 49, pc_sw)
+    local_config(cfg)
     hold_warnings()  # the checks' warnings before run.log opens go into it (and the record's `warnings`) when it does
     run_dir = resolve_run_dir(cfg)
     drop_hydras_empty_folder(run_dir, cfg.output_root)

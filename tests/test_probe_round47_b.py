@@ -156,7 +156,7 @@ def test_an_evaluation_records_score_outside_its_range_is_named(tmp_path):
 @pytest.mark.parametrize(("env", "words"), [
     ({"RANK": "1"}, "RANK=1 is set but WORLD_SIZE is not set"),  # rk1, rk2, rk4: a job script's RANK
     ({"PMI_RANK": "1"}, "PMI_RANK=1 is set but PMI_SIZE is not set"),  # lr1
-    ({"RANK": "2", "WORLD_SIZE": "2"}, "RANK=2 is set but WORLD_SIZE=2, and a rank is below the world size"),
+    ({"RANK": "2", "WORLD_SIZE": "2", "MASTER_ADDR": "h"}, "RANK=2 is set but WORLD_SIZE=2, and a rank is below the world size"),
 ])
 def test_a_rank_without_its_world_size_is_refused(env, words):
     from sdp.run.launch import LauncherError, check_rank_in_world
@@ -175,9 +175,9 @@ def test_a_rank_without_its_world_size_is_refused(env, words):
     {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1"},  # torchrun
     {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1", "ACCELERATE_MIXED_PRECISION": "no"},  # accelerate --multi_gpu
     {"ACCELERATE_MIXED_PRECISION": "no", "ACCELERATE_USE_CPU": "true"},  # accelerate, one process
-    {"OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2"},  # Open MPI
-    {"PMI_RANK": "3", "PMI_SIZE": "4"},  # MPICH, Intel MPI
-    {"MV2_COMM_WORLD_RANK": "1", "MV2_COMM_WORLD_SIZE": "2"},  # MVAPICH
+    {"OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2", "MASTER_ADDR": "h"},  # Open MPI (MASTER_ADDR exported:
+    {"PMI_RANK": "3", "PMI_SIZE": "4", "MASTER_ADDR": "h"},  # MPICH, Intel MPI        accelerate needs it: round 49)
+    {"MV2_COMM_WORLD_RANK": "1", "MV2_COMM_WORLD_SIZE": "2", "MASTER_ADDR": "h"},  # MVAPICH
     {"SLURM_PROCID": "0", "SLURM_NTASKS": "1", "SLURM_LOCALID": "0"},  # hydra/launcher=slurm's job (submitit)
 ])
 def test_real_launches_pass_the_rank_check(env):
@@ -255,9 +255,9 @@ def test_review_a_label_that_prints_as_dense_is_refused(label):
 
 
 @pytest.mark.parametrize(("env", "ok"), [
-    ({"RANK": "1", "PMI_RANK": "1", "PMI_SIZE": "2"}, True),  # a job script mapping MPI's rank onto RANK
-    ({"RANK": "1", "OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2"}, True),  # (refused at first)
-    ({"OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2", "PMI_RANK": "1"}, True),
+    ({"RANK": "1", "PMI_RANK": "1", "PMI_SIZE": "2", "MASTER_ADDR": "h"}, True),  # a job script mapping MPI's rank
+    ({"RANK": "1", "OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2", "MASTER_ADDR": "h"}, True),
+    ({"OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2", "PMI_RANK": "1", "MASTER_ADDR": "h"}, True),
     ({"RANK": "1"}, False),
 ])
 def test_review_a_rank_is_read_against_the_world_any_launcher_set(env, ok):

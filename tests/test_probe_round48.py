@@ -33,9 +33,14 @@ def test_sdp_tables_writes_to_a_file_urls_folder(tmp_path, monkeypatch):
 @pytest.mark.parametrize(("env", "said"), [
     ({"RANK": "\u00b2"}, "RANK='\u00b2' is not a number"),  # rk_sup
     ({"WORLD_SIZE": "\u00b2"}, "WORLD_SIZE='\u00b2' is not a number"),  # ws_sup
-    ({"LOCAL_RANK": "1"}, "LOCAL_RANK=1 is set but no RANK and WORLD_SIZE"),  # lrank1
-    ({"LOCAL_RANK": "0"}, "LOCAL_RANK=0 is set but no RANK and WORLD_SIZE"),  # lrank0
-    ({"RANK": "0", "WORLD_SIZE": "2"}, "RANK=0 and WORLD_SIZE=2 are set but MASTER_ADDR is not"),  # r0w2n
+    ({"LOCAL_RANK": "1"}, "LOCAL_RANK=1 is set but MASTER_ADDR is not"),  # lrank1
+    ({"LOCAL_RANK": "0", "MASTER_ADDR": "h"}, "LOCAL_RANK=0 is set but no RANK and WORLD_SIZE"),  # lrank0
+    ({"RANK": "0", "WORLD_SIZE": "2"}, "RANK=0 WORLD_SIZE=2 are set but MASTER_ADDR is not"),  # r0w2n
+    # round 49: MPI's pairs and LOCAL_RANK beside a world of one, without MASTER_ADDR; a port that is no number
+    ({"PMI_RANK": "0", "PMI_SIZE": "2"}, "PMI_RANK=0 PMI_SIZE=2 are set but MASTER_ADDR is not"),  # rk_pmi
+    ({"RANK": "0", "PMI_SIZE": "2"}, "RANK=0 PMI_SIZE=2 are set but MASTER_ADDR is not"),  # rk_r0pmi
+    ({"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "1"}, "are set but MASTER_ADDR is not"),  # rk_lr1w1
+    ({"MASTER_PORT": "abc"}, "MASTER_PORT='abc' is not a port number"),  # rk_port
 ])
 def test_rank_variables_no_launcher_set_are_refused_in_one_line(env, said):
     """rk_sup, ws_sup (`int('²')`), lrank1, lrank0 (accelerate took LOCAL_RANK for a launch), r0w2n (torch's

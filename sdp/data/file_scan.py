@@ -166,6 +166,8 @@ def twins_differ_in(twins: list[str]) -> str:
         more = " and in letter case or spacing" if len({" ".join(as_latin(t).split()) for t in twins}) > 1 else ""
         return f"{look_alike_words(twins)}{more} ({', '.join(map(ascii, twins))})"
     if len({text_key(t) for t in twins}) > 1:  # one value written two ways (1 and 01)
+        if not _label_key(twins[0]).startswith("number "):  # `−1_0`, `-1_0`: no number (round 49, lab_um)
+            return f"a minus sign or dash ({', '.join(map(ascii, twins))})"
         return f"the way a number is written ({', '.join(map(repr, twins))})"
     if len({"".join(t.split()) for t in twins}) == 1:  # 'pos ' and 'pos'; CJK '好 评' and '好评'
         return "spaces"

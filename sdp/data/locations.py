@@ -65,6 +65,25 @@ def local_argv(argv: list[str]) -> list[str]:
     return out
 
 
+def local_config(cfg: Any, prefix: str = "") -> None:
+    """A composed config's ``file://`` values (its own, not interpolations of others) replaced by their paths, in place,
+    after Hydra has parsed them: a URL's decoded path put back on the command line was Hydra text again, and
+    `%2C`, `%24%7B...%7D` or a trailing `%20` became a sweep, an interpolation or nothing (probe round 49, pc_sw,
+    pc_int, pc_sp); a quoted or choice() value was not converted at all (pc_quote, pc_choice)."""
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    keys = cfg.keys() if isinstance(cfg, DictConfig) else range(len(cfg))
+    for key in list(keys):
+        name = f"{prefix}{key}" if isinstance(cfg, DictConfig) else f"{prefix.rstrip('.')}[{key}]"
+        if OmegaConf.is_interpolation(cfg, key) if isinstance(cfg, DictConfig) else False:
+            continue
+        value = cfg[key]
+        if isinstance(value, (DictConfig, ListConfig)):
+            local_config(value, f"{name}.")
+        elif isinstance(value, str) and is_file_url(value):  # a `${` of the path's own is no interpolation (pc_int)
+            cfg[key] = str(local_path(value, name)).replace("${", "\\${")
+
+
 def local_argv_or_exit(argv: list[str], prog: str) -> list[str]:
     """local_argv, or its error as one line (``<prog>: error: ...``) and SystemExit(2), as a command's parser says."""
     import sys

@@ -224,6 +224,9 @@ def _given_own(runs: pd.DataFrame, row: dict[str, str]) -> dict[str, str]:
     by_content = runs["dense_by_content"].astype(bool) if "dense_by_content" in runs else False
     own = runs[runs["own_dense_stage"].astype(bool) & by_content]
     trained: dict[tuple, set[tuple]] = {}
+    seeds: dict[str, set] = {}  # a row's seeds, over every setup it holds
+    for r in runs[runs["own_dense_stage"].astype(bool)].itertuples(index=False):
+        seeds.setdefault(row.get(r.setup, r.setup), set()).add(r.seed)
     for r in own.itertuples(index=False):
         if (identity := _dense_identity(r)) is not None:
             trained.setdefault((r.model, r.task, r.data, r.seed, r.dense_model), set()).add(
@@ -238,7 +241,8 @@ def _given_own(runs: pd.DataFrame, row: dict[str, str]) -> dict[str, str]:
             these = {s for s, identity in trained.get((r.model, r.task, r.data, r.seed, r.dense_model), ())
                      if r.dense_by_content and r.data and mine and identity == mine[:2]}
             rows = these if rows is None else rows & these
-        if rows:
+        # the row of exactly its seeds' models: one with a seed more would show B a model it never read (round 49, dgy)
+        if rows := {s for s in rows or () if seeds.get(s) == set(grp["seed"])}:
             out[setup] = min(rows)
     return out
 

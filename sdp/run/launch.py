@@ -117,7 +117,18 @@ def check_rank_in_world(env: Mapping[str, str] | None = None) -> None:
     if bad := next((name for name in named if not _digits(env[name])), None):  # `RANK=²`: int() (round 48, rk_sup)
         raise LauncherError(f"{bad}={env[bad]!r} is not a number of a launcher's: unset it, or launch with `torchrun` "
                             "or `accelerate launch`, which set it")
+    if (port := str(env.get("MASTER_PORT", "")).strip()) and not _digits(port):  # int()'s traceback (round 49)
+        raise LauncherError(f"MASTER_PORT={port!r} is not a port number: unset it, or launch with `torchrun` or "
+                            "`accelerate launch`, which set it")
     given = next((i for i, name in enumerate(RANK_VARS) if _digits(env.get(name, ""))), None)
+    world = launcher_world_size(env)
+    if (given is not None or "LOCAL_RANK" in named) and (world > 1 or "LOCAL_RANK" in named) and not str(
+            env.get("MASTER_ADDR", "")).strip():  # torch's rendezvous: a traceback, a failed record (round 49, rk_*)
+        told = " ".join(f"{n}={env[n].strip()}" for n in named)
+        raise LauncherError(
+            f"{told} {'are' if len(named) > 1 else 'is'} set but MASTER_ADDR is not: the processes have nowhere to meet "
+            "(accelerate takes any LOCAL_RANK for a launched process); launch with `torchrun` or `accelerate launch`, "
+            "which set it (with mpirun, export MASTER_ADDR too), or unset them")
     if given is None:
         if "LOCAL_RANK" in named:  # accelerate takes it for a launched process (round 48, lrank1, lrank0)
             raise LauncherError(f"LOCAL_RANK={env['LOCAL_RANK'].strip()} is set but no RANK and WORLD_SIZE: this "
@@ -126,10 +137,6 @@ def check_rank_in_world(env: Mapping[str, str] | None = None) -> None:
         return  # no rank: one process (a world size without a rank is check_rank_set's)
     rank_var, size_var = RANK_VARS[given], WORLD_SIZE_VARS[given]
     rank, size = int(env[rank_var]), str(env.get(size_var, "")).strip()
-    if rank_var == "RANK" and _digits(size) and rank < int(size) > 1 and not str(env.get("MASTER_ADDR", "")).strip():
-        raise LauncherError(  # torch's env:// rendezvous: a traceback without it (probe round 48, r0w2n)
-            f"RANK={rank} and WORLD_SIZE={int(size)} are set but MASTER_ADDR is not: the processes have nowhere to meet; "
-            "launch with `torchrun` or `accelerate launch`, which set all three, or unset RANK and WORLD_SIZE")
     if (_digits(size) and rank < int(size)) or (not size and rank == 0):  # rank 0 alone: one process, as it runs
         return
     if not size and rank < launcher_world_size(env):  # a job script's RANK beside MPI's PMI_SIZE: the world it reads
@@ -188,7 +195,7 @@ def join_processes(cfg: Any, run_dir: Path, identity: str | None = None) -> Path
     # silent hang (probe round 48, r0w2: RANK=0 WORLD_SIZE=2 set by hand)
     logging.getLogger("sdp").info("joining %d processes (this one rank %d) at %s:%s; it waits until all have started",
                                   launcher_world_size(), launcher_rank(), os.environ.get("MASTER_ADDR", "?"),
-                                  os.environ.get("MASTER_PORT", "?"))
+                                  os.environ.get("MASTER_PORT", "29500 (accelerate's default)"))
     from accelerate import PartialState
 
     state = PartialState(cpu=use_cpu(cfg))
