@@ -40,7 +40,7 @@ def test_sdp_tables_writes_to_a_file_urls_folder(tmp_path, monkeypatch):
     ({"PMI_RANK": "0", "PMI_SIZE": "2"}, "PMI_RANK=0 PMI_SIZE=2 are set but MASTER_ADDR is not"),  # rk_pmi
     ({"RANK": "0", "PMI_SIZE": "2"}, "RANK=0 PMI_SIZE=2 are set but MASTER_ADDR is not"),  # rk_r0pmi
     ({"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "1"}, "are set but MASTER_ADDR is not"),  # rk_lr1w1
-    ({"MASTER_PORT": "abc"}, "MASTER_PORT='abc' is not a port number"),  # rk_port
+    ({"MASTER_PORT": "abc", "RANK": "0", "WORLD_SIZE": "2", "MASTER_ADDR": "h"}, "MASTER_PORT='abc' is not a port"),
 ])
 def test_rank_variables_no_launcher_set_are_refused_in_one_line(env, said):
     """rk_sup, ws_sup (`int('²')`), lrank1, lrank0 (accelerate took LOCAL_RANK for a launch), r0w2n (torch's

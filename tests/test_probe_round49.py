@@ -44,7 +44,7 @@ def test_sdp_run_writes_a_quoted_file_urls_folder(tmp_path):
     ({"PMI_RANK": "0", "PMI_SIZE": "2"}, "PMI_RANK=0 PMI_SIZE=2 are set but MASTER_ADDR is not"),  # rk_pmi
     ({"OMPI_COMM_WORLD_RANK": "0", "OMPI_COMM_WORLD_SIZE": "2"}, "are set but MASTER_ADDR is not"),  # rk_ompi
     ({"RANK": "0", "PMI_SIZE": "2"}, "RANK=0 PMI_SIZE=2 are set but MASTER_ADDR is not"),  # rk_r0pmi
-    ({"MASTER_PORT": "abc"}, "MASTER_PORT='abc' is not a port number"),  # rk_port
+    ({"MASTER_PORT": "abc", "PMI_RANK": "0", "PMI_SIZE": "2", "MASTER_ADDR": "h"}, "MASTER_PORT='abc' is not a port"),
     ({"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0"}, "are set but MASTER_ADDR is not"),  # rk_lr0w1
     ({"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "1"}, "are set but MASTER_ADDR is not"),  # rk_lr1w1
 ])
@@ -106,3 +106,42 @@ def test_a_given_setup_joins_the_row_of_exactly_its_seeds(tmp_path, extra):
     assert sorted(r.split("|")[4].strip()[-5:] for r in rows) == ["(n=2)", "(n=3)"], rows
     joined = [r for r in rows if "+" in r.split("|")[2]]  # the row two setups share is labelled by both
     assert len(joined) == 1 and "(n=2)" in joined[0], rows  # B's with the setup of its two seeds
+
+
+def test_review_interpolated_file_urls_are_their_paths(monkeypatch):
+    """Review of round 49's fixes: `output_dir=file:///tmp/r_${seed}` and SDP_CACHE_DIR=file:///... (through
+    `${oc.env:...}`) were skipped as interpolations, and written under ./file:/...; a `\\${` in a path stays a text."""
+    from omegaconf import OmegaConf
+
+    from sdp.data.locations import local_config
+
+    monkeypatch.setenv("SDP_CACHE_DIR", "file:///tmp/cc")
+    cfg = OmegaConf.create({"seed": 42, "output_dir": "file:///tmp/r_${seed}", "root": "file:///x",
+                            "cache_dir": "${oc.env:SDP_CACHE_DIR,.cache/sdp}", "under": "${root}/y",
+                            "slash": "file:///tmp/a%5C%24%7Bseed%7D", "missing": "???"})
+    local_config(cfg)
+    assert (cfg.output_dir, cfg.cache_dir, cfg.under, cfg.slash) == ("/tmp/r_42", "/tmp/cc", "/x/y", "/tmp/a\\${seed}")
+
+
+@pytest.mark.parametrize("env", [{"MASTER_PORT": "tcp://10.96.0.12:29500"}, {"MASTER_PORT": "abc", "RANK": "0"}])
+def test_review_a_port_one_process_never_reads_is_not_checked(env):
+    """Review of round 49's fixes: Kubernetes sets MASTER_PORT=tcp://<ip>:<port> in every pod of a namespace with a
+    Service named `master`; a one-process run was refused for it."""
+    from sdp.run.launch import check_rank_in_world
+
+    check_rank_in_world(env)
+
+
+def test_review_an_output_root_url_is_decoded_alone(tmp_path):
+    """Review of round 49's fixes: with output_root=file://..., the whole folder Hydra built was read as a URL: a
+    model name's `%41` decoded to `A`, a `#` refused. Only the root is the URL; Hydra's folders under it are names."""
+    from offline_env import offline_env
+
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.run", "debug=smoke", "task=rte", "train.num_threads=1", "dense.max_steps=2",
+         "prune.max_steps=2", f"cache_dir={tmp_path / 'cache'}", f"output_root=file://{tmp_path}/r%20t",
+         "model.name=tb%41"], cwd=tmp_path, env=offline_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = list((tmp_path / "r t" / "runs" / "rte").iterdir())
+    assert len(runs) == 1 and runs[0].name.startswith("tb%41_") and (runs[0] / "metrics.json").is_file(), runs
+    assert not (tmp_path / "file:").exists()

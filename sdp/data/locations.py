@@ -9,6 +9,7 @@ path is."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -72,16 +73,24 @@ def local_config(cfg: Any, prefix: str = "") -> None:
     pc_int, pc_sp); a quoted or choice() value was not converted at all (pc_quote, pc_choice)."""
     from omegaconf import DictConfig, ListConfig, OmegaConf
 
-    keys = cfg.keys() if isinstance(cfg, DictConfig) else range(len(cfg))
-    for key in list(keys):
-        name = f"{prefix}{key}" if isinstance(cfg, DictConfig) else f"{prefix.rstrip('.')}[{key}]"
-        if OmegaConf.is_interpolation(cfg, key) if isinstance(cfg, DictConfig) else False:
-            continue
-        value = cfg[key]
-        if isinstance(value, (DictConfig, ListConfig)):
-            local_config(value, f"{name}.")
-        elif isinstance(value, str) and is_file_url(value):  # a `${` of the path's own is no interpolation (pc_int)
-            cfg[key] = str(local_path(value, name)).replace("${", "\\${")
+    keys = list(cfg.keys() if isinstance(cfg, DictConfig) else range(len(cfg)))
+    # A config's own values first, then its interpolations: `${output_root}/x` resolves to the converted root, and
+    # `file:///tmp/r_${seed}` or SDP_CACHE_DIR=file:///... through `${oc.env:...}` to a URL that is converted too
+    # (review of round 49's fixes: both were skipped, and the run written to ./file:/...)
+    for interpolations in (False, True):
+        for key in keys:
+            name = f"{prefix}{key}" if isinstance(cfg, DictConfig) else f"{prefix.rstrip('.')}[{key}]"
+            if (isinstance(cfg, DictConfig) and OmegaConf.is_interpolation(cfg, key)) != interpolations:
+                continue
+            try:
+                value = cfg[key]
+            except Exception:  # noqa: BLE001 - an interpolation that cannot resolve here (a missing value): its own error
+                continue
+            if isinstance(value, (DictConfig, ListConfig)):
+                if not interpolations:
+                    local_config(value, f"{name}.")
+            elif isinstance(value, str) and is_file_url(value):  # a path's own `${` is no interpolation (pc_int)
+                cfg[key] = re.sub(r"(\\*)\$\{", lambda m: m[1] * 2 + "\\${", str(local_path(value, name)))
 
 
 def local_argv_or_exit(argv: list[str], prog: str) -> list[str]:

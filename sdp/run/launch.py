@@ -117,11 +117,13 @@ def check_rank_in_world(env: Mapping[str, str] | None = None) -> None:
     if bad := next((name for name in named if not _digits(env[name])), None):  # `RANK=²`: int() (round 48, rk_sup)
         raise LauncherError(f"{bad}={env[bad]!r} is not a number of a launcher's: unset it, or launch with `torchrun` "
                             "or `accelerate launch`, which set it")
-    if (port := str(env.get("MASTER_PORT", "")).strip()) and not _digits(port):  # int()'s traceback (round 49)
-        raise LauncherError(f"MASTER_PORT={port!r} is not a port number: unset it, or launch with `torchrun` or "
-                            "`accelerate launch`, which set it")
     given = next((i for i, name in enumerate(RANK_VARS) if _digits(env.get(name, ""))), None)
     world = launcher_world_size(env)
+    launched = world > 1 or "LOCAL_RANK" in named  # one process (RANK=0 alone too) reads no port (Kubernetes sets
+    port = str(env.get("MASTER_PORT", "")).strip()  # MASTER_PORT=tcp://ip:port in every pod: review of round 49's)
+    if launched and port and not _digits(port):  # int()'s traceback (round 49, rk_port)
+        raise LauncherError(f"MASTER_PORT={port!r} is not a port number: unset it, or launch with `torchrun` or "
+                            "`accelerate launch`, which set it")
     if (given is not None or "LOCAL_RANK" in named) and (world > 1 or "LOCAL_RANK" in named) and not str(
             env.get("MASTER_ADDR", "")).strip():  # torch's rendezvous: a traceback, a failed record (round 49, rk_*)
         told = " ".join(f"{n}={env[n].strip()}" for n in named)
