@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from sdp.data.locations import local_task_files
+from sdp.data.locations import local_config
 from sdp.data.tasks import DataError
 from sdp.errors import ConfigError
 from sdp.models.inspect import label_names, num_labels
@@ -25,7 +25,7 @@ def fill_custom_task(cfg: Any, config: dict[str, Any]) -> bool:
     task = cfg.task
     if task.name != "custom":
         return False
-    local_task_files(task)  # file:// as the path it is: it was read stale, unscanned (probe round 47, fu2, q2)
+    local_config(task, "task.")  # file:// as the path it is: it was read stale, unscanned (probe round 47, fu2, q2)
     if not task.get("validation_file") and not task.get("validation_from_train"):  # it said train_file was required
         raise DataError("task=custom: sdp-eval scores task.validation_file=<file> (and a task.test_file= beside it), "
                         "and reads no training file; give task.validation_file")

@@ -217,7 +217,7 @@ def _data_paths(cfg: DictConfig) -> list[Path]:
 
 def run_job(cfg: DictConfig) -> dict[str, Any] | None:
     """Run one job; its metrics, or None for a failed job of a multirun (a single run re-raises)."""
-    from sdp.data.locations import local_config, local_task_files
+    from sdp.data.locations import local_config
     from sdp.gpu_placement import place_swept_job
     from sdp.validate import validate_config
 
@@ -236,7 +236,6 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
         if in_multirun():
             check_unchanged()  # code edited while the sweep ran: refused, not run in part under one identity
         rank_console(launcher_rank())  # ranks > 0: errors only, on stderr, tagged with the rank (the checks' too)
-        local_task_files(cfg.task)  # file:// as the path it is, for every check below (probe round 47, fr2)
         validate_config(cfg)  # before the folder is touched and before torch is imported
         check_data_outside(run_dir, cfg)
         # Several launched processes: join them (gloo without a GPU; an error if fewer joined than were

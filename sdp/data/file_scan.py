@@ -32,9 +32,9 @@ _BOM = "\ufeff"
 # The variation selectors too (U+FE00-FE0F, U+E0100-E01EF): '❤️' (U+2764 U+FE0F, emoji style) and '❤' (as a keyboard
 # without emoji style types it) print alike, and were a class each (probe round 35, vs1). An uncased WordPiece
 # tokenizer drops them (as marks); XLM-R's SentencePiece reads one as <unk> (text_key is one key for every tokenizer).
+VARIATION_SELECTORS = frozenset(map(chr, [*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)]))
 INVISIBLE = frozenset("\u00ad\u200b\u2060\ufeff\u061c\u200e\u200f" + "".join(map(chr, range(0x202A, 0x202F)))
-                      + "".join(map(chr, range(0x2066, 0x206A))) + "".join(map(chr, range(0xFE00, 0xFE10)))
-                      + "".join(map(chr, range(0xE0100, 0xE01F0))))
+                      + "".join(map(chr, range(0x2066, 0x206A)))) | VARIATION_SELECTORS
 ACCENTED_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")  # whose combining marks are accents an uncased reader drops
 # The format characters that are read (the joiners, emoji tags, the Arabic number signs: review of round 32); every
 # other format, control or private-use character and U+FFFD is dropped by the tokenizers' text cleaning, and

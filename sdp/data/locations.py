@@ -17,7 +17,6 @@ from urllib.request import url2pathname
 
 from sdp.data.spec import DataError
 
-TASK_FILE_KEYS = ("train_file", "validation_file", "test_file")
 LOCAL_FORM = "a local file's URL is file:///<absolute path> (or file://localhost/<absolute path>); or give the path"
 
 
@@ -108,12 +107,3 @@ def data_location(path: str | Path) -> str:
     """What the run records and reads: a local file's absolute path, or the URL as given."""
     return str(path) if is_url(path) else str(Path(str(local_path(path))).expanduser().resolve())
 
-
-def local_task_files(task_cfg: Any) -> None:
-    """A task config's ``file://`` files (task.train_file, validation_file, test_file) replaced by their paths, before
-    anything reads them: the run's checks of its folder, the records (run.json, data_files) and the reads all take
-    them as the path they are (probe round 47, fr2)."""
-    for key in TASK_FILE_KEYS:
-        value = task_cfg.get(key)
-        if value and is_file_url(value):
-            task_cfg[key] = str(local_path(value, f"task.{key}"))

@@ -9,7 +9,14 @@ import unicodedata
 
 import regex
 
-from sdp.data.file_scan import LINE_BREAKS, READ_FORMAT, first_twins, look_alike_words, unread
+from sdp.data.file_scan import (
+    LINE_BREAKS,
+    READ_FORMAT,
+    VARIATION_SELECTORS,
+    first_twins,
+    look_alike_words,
+    unread,
+)
 from sdp.data.look_alike import as_latin
 
 # Letters that print as nothing: Hangul fillers, the blank Braille pattern (class names of them alone printed blank
@@ -111,14 +118,10 @@ def _print_difference(twins: list[str]) -> str:
     if len({print_key(t) for t in twins}) > 1:
         return look_alike_words(twins)
     if len({"".join(c for i, c in enumerate(t) if not unprinted(t, i)) for t in twins}) < len(set(twins)):
-        selectors = len({"".join(c for c in t if not _selector(c)) for t in twins}) == 1
+        selectors = len({"".join(c for c in t if c not in VARIATION_SELECTORS) for t in twins}) == 1
         # `❤` and `❤️` differ in their emoji style, which a terminal may draw alike or not (review of round 47's fixes)
         return "a variation selector (text or emoji style)" if selectors else "invisible characters"
     return "spacing" if len({"".join(t.split()) for t in twins}) == 1 else "Unicode form (NFC/NFD)"
-
-
-def _selector(c: str) -> bool:
-    return "\ufe00" <= c <= "\ufe0f" or "\U000e0100" <= c <= "\U000e01ef"
 
 
 def shows_nothing(name: str) -> bool:

@@ -14,7 +14,7 @@ from sdp.objectives.naming import method_name
 from sdp.report.duplicates import Conflict, dedupe
 from sdp.report.not_runs import EVAL_COLUMNS, MalformedEval, load_evaluation, not_a_run
 from sdp.report.same_data import data_digest, split_by_data
-from sdp.report.score_range import out_of_range
+from sdp.report.score_range import CORRELATION, UNIT, out_of_range
 from sdp.report.setups import dense_setup_hash, pair_hash, row_setup_hash, setup_hash
 from sdp.report.trace_read import load_trace, was_resumed  # noqa: F401  (re-exported: plots, gridrun, tests)
 from sdp.report.undefined import undefined_scores
@@ -157,7 +157,7 @@ def _per_language(raw: Any) -> dict[str, dict[str, float]] | None:
             raise MalformedRun(f"`per_language.{lang}` is not an object")
         vals = {k: float(v) for k, v in rec.items() if _is_number(v)}
         # each language's accuracy, dense and pruned, and their difference (part B's noticed: unchecked)
-        bounds = {"dense": (0.0, 1.0), "final": (0.0, 1.0), "drop": (-1.0, 1.0)}
+        bounds = {"dense": UNIT, "final": UNIT, "drop": CORRELATION}  # a drop of accuracies: -1 to 1
         if bad := next((k for k, (lo, hi) in bounds.items() if k in vals and not lo <= vals[k] <= hi), None):
             raise MalformedRun(f"`per_language.{lang}.{bad}` is {vals[bad]!r}, outside its range "
                                f"[{bounds[bad][0]:g}, {bounds[bad][1]:g}] (accuracies are recorded as fractions)")
