@@ -242,6 +242,15 @@ def job_dir(dirname: str, run_id: str) -> str:
     return f"{head}...{tail}"
 
 
+def local_root(output_root: Any) -> str:
+    """``output_root`` as a local path where it is a ``file://`` URL (Hydra's run and sweep folders are made of it):
+    `output_root=file:///x` made each run's folder under ``./file:/x`` and the sweep's own files (multirun.yaml,
+    .sdp-jobs/) there too (probe round 49, left open)."""
+    from sdp.data.locations import local_path
+
+    return str(local_path(str(output_root), "output_root"))
+
+
 def register_configs() -> None:
     import sdp.objectives.registry  # noqa: F401  (stores each component's node: groups regularizer, weight_reg)
 
@@ -260,6 +269,8 @@ def register_configs() -> None:
         OmegaConf.register_new_resolver("sdp_run_id", run_id)
     if not OmegaConf.has_resolver("sdp_job_dir"):  # conf/config.yaml: a sweep job's folder name
         OmegaConf.register_new_resolver("sdp_job_dir", job_dir)
+    if not OmegaConf.has_resolver("sdp_local_root"):  # conf/config.yaml: the run and sweep folders' root
+        OmegaConf.register_new_resolver("sdp_local_root", local_root)
 
 
 register_configs()

@@ -95,8 +95,6 @@ def drop_hydras_empty_folder(run_dir: Path, output_root: str) -> None:
     # outside output_root or one that holds the run dir; a folder with anything else in it stops the climb.
     root, run = Path(output_root).resolve(), run_dir.resolve()
     folder = hydra_dir.resolve()
-    if folder.is_relative_to(Path.cwd().resolve() / "file:"):  # made of output_root=file:///x: all of it, not the run's
-        root = Path.cwd().resolve() / "file:"
     while folder.is_relative_to(root) and not run.is_relative_to(folder) and folder != Path.cwd().resolve():
         try:
             folder.rmdir()
@@ -118,20 +116,14 @@ def refuse_job_chdir() -> None:
                           "hydra.job.chdir unset (to choose the run's folder: output_dir=<dir> or hydra.run.dir=<dir>)")
 
 
-def resolve_run_dir(cfg: DictConfig, root_as_given: str = "") -> Path:
-    """``output_dir`` if set, else the Hydra job's output directory; made of ``output_root`` given as a file URL
-    (``root_as_given``), that root's path and Hydra's folders under it, as they are (only the root is a URL: review of
-    round 49's fixes, a model name's `%41` was decoded, its `#` refused)."""
+def resolve_run_dir(cfg: DictConfig) -> Path:
+    """``output_dir`` if set, else the Hydra job's output directory (made of output_root as a local path, a
+    ``file://`` URL's too: sdp_local_root in conf/config.yaml)."""
     if cfg.get("output_dir"):
         return Path(cfg.output_dir)
     from hydra.core.hydra_config import HydraConfig
 
-    from sdp.data.locations import is_file_url
-
-    made = Path(HydraConfig.get().runtime.output_dir)  # from output_root=file:///x: <cwd>/file:/x/runs/... (round 49)
-    if is_file_url(root_as_given) and made.is_relative_to(Path.cwd() / root_as_given):
-        return Path(cfg.output_root) / made.relative_to(Path.cwd() / root_as_given)
-    return made
+    return Path(HydraConfig.get().runtime.output_dir)
 
 
 def in_multirun() -> bool:
@@ -224,10 +216,9 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
     refuse_job_chdir()  # before any path of the config is resolved (the process is already in Hydra's folder)
     # file:// values as their paths, once Hydra has read them: output_dir=file:///tmp/x wrote the run to ./file:/tmp/x
     # (probe round 48, fw_od, fw_run); decoded back into the command line, `%2C` made a sweep (round 49, pc_sw)
-    root_as_given = str(cfg.get("output_root") or "")
     local_config(cfg)
     hold_warnings()  # the checks' warnings before run.log opens go into it (and the record's `warnings`) when it does
-    run_dir = resolve_run_dir(cfg, root_as_given)
+    run_dir = resolve_run_dir(cfg)
     drop_hydras_empty_folder(run_dir, cfg.output_root)
     _note("running", run_dir)  # replaced as the job ends; a job whose process dies is told by it (local_launch.py)
     recorded = None  # the failure already recorded under this job's lock (or tried: then never again)

@@ -28,7 +28,9 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
 
+from sdp.data.spec import DataError
 from sdp.io import write_json
 
 log = logging.getLogger("sdp")
@@ -118,10 +120,20 @@ def _one_folder_for_many_jobs(config: DictConfig) -> str | None:
     return None if per_job.search(str(raw)) else ", ".join(swept.values())
 
 
-def _creatable_or_exit(folder: Any, key: str) -> None:
+def _creatable_or_exit(config: DictConfig, key: str) -> None:
     """Hydra makes the run (or sweep) folder before any job starts, and an OSError there (output_root is a file,
-    or on a read-only file system) was its traceback: one line naming the path instead, exit 2."""
-    path = Path(str(folder))
+    or on a read-only file system) was its traceback: one line naming the path instead, exit 2. So is an
+    output_root URL that names no file here (sdp_local_root: file://otherhost/x)."""
+    try:
+        path = Path(str(OmegaConf.select(config, key, throw_on_resolution_failure=True)))
+    except InterpolationResolutionError as err:
+        cause = err  # OmegaConf wraps the resolver's error twice (its cause, in the context of the outer one)
+        while cause is not None and not isinstance(cause, DataError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            raise
+        print(f"sdp-run: error: DataError: {cause}", file=sys.stderr)
+        raise SystemExit(2) from None
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -139,12 +151,12 @@ class SweepOutcome(Callback):
         self.started = time.time()
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        _creatable_or_exit(config.hydra.run.dir, "hydra.run.dir")
+        _creatable_or_exit(config, "hydra.run.dir")
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.started = time.time() - 1.0  # file times may be coarser than time.time()
         os.environ[LAUNCH_ENV] = f"{os.getpid()}-{time.time_ns()}-{os.urandom(4).hex()}"
-        _creatable_or_exit(config.hydra.sweep.dir, "hydra.sweep.dir")
+        _creatable_or_exit(config, "hydra.sweep.dir")
         os.environ[NOTES_ENV] = str(Path(str(config.hydra.sweep.dir)).resolve())
         named = "data_dir" in str(OmegaConf.to_container(config, resolve=False).get("output_dir") or "")
         if "data_dir" in _swept(config) and not named:  # data_dir names no job folder (a path): they'd share one
