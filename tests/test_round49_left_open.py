@@ -36,3 +36,24 @@ def test_an_output_root_url_of_another_host_is_one_line(tmp_path):
             "its third slash, and sdp reads no file of another machine); a local file's URL is file:///<absolute "
             "path> (or file://localhost/<absolute path>); or give the path"], done.stderr[-2000:]
         assert list(tmp_path.iterdir()) == [], sorted(p.name for p in tmp_path.iterdir())
+
+
+def test_a_joiner_beside_the_other_joiner_is_judged_by_the_forms_it_makes():
+    """ar_zwnjzwj, ar_zwjzwnj: `ب ZWNJ ZWJ ب` and `ب ZWJ ZWNJ ب` print apart from `ب ZWNJ ب` (a beh in its final or
+    initial form beside an isolated one), and were refused as twins: each joiner was judged through the other. A print
+    key holds each joining letter's form instead of judging each joiner alone."""
+    from sdp.data.printed_names import print_alike, printed_names_problem
+
+    beh, zwnj, zwj = "\u0628", "\u200c", "\u200d"
+    for name in (beh + zwnj + zwj + beh, beh + zwj + zwnj + beh):
+        assert printed_names_problem([name, beh + zwnj + beh]) is None, [hex(ord(c)) for c in name]
+    # what prints alike still does: a ZWJ between two letters that join anyway (round 48, arzwjmid); a beh before
+    # one ZWJ or two (its initial form both times); a hamza above, composed or not; ZWJs between Latin letters
+    for pair in ([beh + zwj + beh, beh + beh], [beh + zwj + zwj, beh + zwj], ["\u0627\u0654", "\u0623"],
+                 ["a" + zwj + zwj + "b", "ab"]):
+        assert print_alike(pair) is not None, pair
+    # what prints apart still does: a ZWNJ between joining letters, a beh before a ZWJ (initial) or alone (isolated),
+    # an Indic half form, two emoji joined into one glyph
+    for pair in ([beh + zwnj + beh, beh + beh], [beh + zwj + zwj, beh], ["\u0915\u094d\u200d\u0937", "\u0915\u094d\u0937"],
+                 ["\U0001f468\u200d\U0001f469", "\U0001f468\U0001f469"]):
+        assert print_alike(pair) is None, pair

@@ -33,15 +33,22 @@ JOINERS, TAGS = "\u200c\u200d", ("\U000e0020", "\U000e007f")
 FLAGS = regex.compile("\U0001f3f4(?:" + "|".join("".join(chr(0xE0000 + ord(c)) for c in code)
                                                   for code in ("gbeng", "gbsct", "gbwls")) + ")\U000e007f")
 # Where a joiner shapes what it sits between (round 47, dalzwnj ... zwjacc: a joiner beside a letter of any script
-# but Latin, Greek or Cyrillic was kept as printing): a letter that joins the next one (Joining_Type D, L, C) before
-# it, or one that joins the previous one (D, R, C) after it; a virama beside it (an Indic half form, `क्‍ष`); a ZWJ
-# between two emoji (one family glyph). A ZWNJ prints only where the two would join: between joining letters, or
-# after a virama. Marks between (Joining_Type T) and other joiners are looked through.
+# but Latin, Greek or Cyrillic was kept as printing). In a joining script (Arabic, Syriac, N'Ko, Mongolian ...) what
+# prints is each letter's form: joined to the letter before it, to the one after, both or neither. A letter joins
+# the next one where it joins forwards (Joining_Type D, L) and the next one backwards (D, R, or the join-causing
+# ZWJ and tatweel); marks between (Joining_Type T) are looked through, a ZWNJ (Non_Joining) breaks it. So the
+# joiners themselves are left out of a name's print key, and each joining letter's form put in (`ب‍ب` prints as `بب`:
+# round 48, arzwjmid; `ب‌‍ب` (ZWNJ ZWJ) as neither: a joiner was judged through the other, round 49, ar_zwnjzwj).
+# Elsewhere a joiner prints beside a virama (an Indic half form, `क्‍ष`) and a ZWJ between two emoji (one glyph).
 JOINS_NEXT = regex.compile(r"[\p{Joining_Type=Dual_Joining}\p{Joining_Type=Left_Joining}\p{Joining_Type=Join_Causing}]")
 JOINS_PREVIOUS = regex.compile(r"[\p{Joining_Type=Dual_Joining}\p{Joining_Type=Right_Joining}"
                                r"\p{Joining_Type=Join_Causing}]")
+JOINS_AT_ALL = regex.compile(r"[\p{Joining_Type=Dual_Joining}\p{Joining_Type=Right_Joining}"
+                             r"\p{Joining_Type=Left_Joining}]")  # the letters that have forms
+TRANSPARENT = regex.compile(r"\p{Joining_Type=Transparent}")
 EMOJI = regex.compile(r"\p{Extended_Pictographic}")
 _THROUGH = regex.compile(r"[\p{Joining_Type=Transparent}\p{Emoji_Modifier}\ufe0f\u200c\u200d]")
+FORM_MARKS = "\U000f0000\U000f0001\U000f0002\U000f0003"  # a joining letter's form in a print key (never printed)
 
 
 def print_alike(names: list[str]) -> list[str] | None:
@@ -51,11 +58,37 @@ def print_alike(names: list[str]) -> list[str] | None:
 
 
 def print_key(name: str) -> str:
-    """A name as it prints: unprinted characters left out, spacing set aside, NFC (not NFKC: 'x²' and 'x2', 'Ⅳ' and 'IV'
-    print apart: review)."""
+    """A name as it prints: unprinted characters left out, each joining letter's form put in, spacing set aside, NFC
+    (not NFKC: 'x²' and 'x2', 'Ⅳ' and 'IV' print apart: review)."""
     name = str(name)
-    kept = "".join(c for i, c in enumerate(name) if not unprinted(name, i))
+    forms = _joining_forms(name)
+    kept = "".join(("" if unprinted(name, i) else c) + forms.get(i, "") for i, c in enumerate(name))
     return " ".join(unicodedata.normalize("NFC", kept).split())
+
+
+def _joining_forms(name: str) -> dict[int, str]:
+    """Each joining letter's form (FORM_MARKS: joined to neither side, the next, the previous, both), keyed by the
+    last place of the letter and its marks (after them: a mark put after a form mark would not compose in NFC)."""
+    forms = {}
+    for i, c in enumerate(name):
+        if JOINS_AT_ALL.match(c) is None:
+            continue
+        before, after = _beside(name, i, -1), _beside(name, i, 1)
+        joins_before = JOINS_PREVIOUS.match(c) is not None and before is not None and JOINS_NEXT.match(before)
+        joins_after = JOINS_NEXT.match(c) is not None and after is not None and JOINS_PREVIOUS.match(after)
+        end = i
+        while end + 1 < len(name) and TRANSPARENT.match(name[end + 1]):
+            end += 1
+        forms[end] = forms.get(end, "") + FORM_MARKS[2 * bool(joins_before) + bool(joins_after)]
+    return forms
+
+
+def _beside(name: str, i: int, step: int) -> str | None:
+    """The first character from ``name[i]`` in direction ``step`` that is no mark (Joining_Type T); None if none."""
+    j = i + step
+    while 0 <= j < len(name) and TRANSPARENT.match(name[j]):
+        j += step
+    return name[j] if 0 <= j < len(name) else None
 
 
 def unprinted(name: str, i: int) -> bool:
@@ -73,17 +106,13 @@ def unprinted(name: str, i: int) -> bool:
 
 
 def _joins(name: str, i: int) -> bool:
-    """Whether the joiner ``name[i]`` shapes what it sits between (a glyph other than without it)."""
-    before, after = _neighbour(name, i, -1), _neighbour(name, i, 1)
+    """Whether the joiner ``name[i]`` prints where no letter's form shows it (print_key puts the forms in): beside a
+    virama, or a ZWJ between two emoji."""
     if any(unicodedata.combining(name[j]) == 9 for j in (i - 1, i + 1) if 0 <= j < len(name)):  # a virama beside it
         return True
-    joins_before = before is not None and JOINS_NEXT.match(before) is not None
-    joins_after = after is not None and JOINS_PREVIOUS.match(after) is not None
-    if name[i] == "\u200c":  # a ZWNJ breaks a join that was there
-        return joins_before and joins_after
-    # a ZWJ between two letters that join anyway changes nothing (`ب‍ب` prints as `بب`: probe round 48, arzwjmid)
-    return joins_before != joins_after or (before is not None and after is not None
-                                           and EMOJI.match(before) is not None and EMOJI.match(after) is not None)
+    before, after = _neighbour(name, i, -1), _neighbour(name, i, 1)
+    return (name[i] == "\u200d" and before is not None and after is not None and EMOJI.match(before) is not None
+            and EMOJI.match(after) is not None)
 
 
 def _neighbour(name: str, i: int, step: int) -> str | None:
