@@ -57,3 +57,18 @@ def test_a_joiner_beside_the_other_joiner_is_judged_by_the_forms_it_makes():
     for pair in ([beh + zwnj + beh, beh + beh], [beh + zwj + zwj, beh], ["\u0915\u094d\u200d\u0937", "\u0915\u094d\u0937"],
                  ["\U0001f468\u200d\U0001f469", "\U0001f468\U0001f469"]):
         assert print_alike(pair) is None, pair
+
+
+def test_a_list_items_interpolation_stays_one_when_met_before_its_value():
+    """A list item `${r}` met before `r` (a file URL) was converted was replaced by the path: the saved config lost
+    the interpolation. Both passes (own values, then interpolations) go over the whole config now."""
+    from omegaconf import OmegaConf
+
+    from sdp.data.locations import local_config
+
+    cfg = OmegaConf.create({"l": ["${r}", "file:///a%20b", "${u}"], "r": "file:///tmp/r", "u": "x"})
+    cfg.u = "${oc.env:SDP_TEST_NO_SUCH_VAR,file:///tmp/u}"
+    local_config(cfg)
+    raw = OmegaConf.to_container(cfg)
+    assert raw["l"][0] == "${r}" and cfg.l[0] == "/tmp/r" and raw["l"][1] == "/a b", raw
+    assert raw["u"] == "/tmp/u" and raw["l"][2] == "${u}", raw  # an interpolation to a URL: converted, once resolved

@@ -66,30 +66,41 @@ def local_argv(argv: list[str]) -> list[str]:
 
 
 def local_config(cfg: Any, prefix: str = "") -> None:
-    """A composed config's ``file://`` values (its own, not interpolations of others) replaced by their paths, in place,
+    """A composed config's ``file://`` values (interpolations resolving to one too) replaced by their paths, in place,
     after Hydra has parsed them: a URL's decoded path put back on the command line was Hydra text again, and
     `%2C`, `%24%7B...%7D` or a trailing `%20` became a sweep, an interpolation or nothing (probe round 49, pc_sw,
     pc_int, pc_sp); a quoted or choice() value was not converted at all (pc_quote, pc_choice)."""
-    from omegaconf import DictConfig, ListConfig, OmegaConf
-
-    keys = list(cfg.keys() if isinstance(cfg, DictConfig) else range(len(cfg)))
     # A config's own values first, then its interpolations: `${output_root}/x` resolves to the converted root, and
     # `file:///tmp/r_${seed}` or SDP_CACHE_DIR=file:///... through `${oc.env:...}` to a URL that is converted too
-    # (review of round 49's fixes: both were skipped, and the run written to ./file:/...)
+    # (review of round 49's fixes: both were skipped, and the run written to ./file:/...). Each pass over the whole
+    # config: a list's `${output_root}` item, met before output_root was converted, was replaced by its path (round
+    # 49, left open).
     for interpolations in (False, True):
-        for key in keys:
-            name = f"{prefix}{key}" if isinstance(cfg, DictConfig) else f"{prefix.rstrip('.')}[{key}]"
-            if (isinstance(cfg, DictConfig) and OmegaConf.is_interpolation(cfg, key)) != interpolations:
-                continue
-            try:
-                value = cfg[key]
-            except Exception:  # noqa: BLE001 - an interpolation that cannot resolve here (a missing value): its own error
-                continue
-            if isinstance(value, (DictConfig, ListConfig)):
-                if not interpolations:
-                    local_config(value, f"{name}.")
-            elif isinstance(value, str) and is_file_url(value):  # a path's own `${` is no interpolation (pc_int)
-                cfg[key] = re.sub(r"(\\*)\$\{", lambda m: m[1] * 2 + "\\${", str(local_path(value, name)))
+        _convert_file_urls(cfg, prefix, interpolations)
+
+
+_REFERENCE = re.compile(r"\$\{\.*[\w\-]+(?:(?:\.|\[)[\w\-\]]+)*\}")  # `${r}`, `${task.train_file}`: another node alone
+
+
+def _convert_file_urls(cfg: Any, prefix: str, interpolations: bool) -> None:
+    """local_config's one pass: the ``file://`` values that are (or are not) interpolations, in every node."""
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    raw = OmegaConf.to_container(cfg, resolve=False)  # each value as written (an interpolation's `${...}`)
+    for key in list(cfg.keys() if isinstance(cfg, DictConfig) else range(len(cfg))):
+        name = f"{prefix}{key}" if isinstance(cfg, DictConfig) else f"{prefix.rstrip('.')}[{key}]"
+        is_interpolation = OmegaConf.is_interpolation(cfg, key)
+        try:
+            value = cfg[key]
+        except Exception:  # noqa: BLE001 - an interpolation that cannot resolve here (a missing value): its own error
+            continue
+        if isinstance(value, (DictConfig, ListConfig)):
+            if not is_interpolation:
+                _convert_file_urls(value, f"{name}.", interpolations)
+        elif (is_interpolation == interpolations and isinstance(value, str) and is_file_url(value)
+              and not (is_interpolation and _REFERENCE.fullmatch(str(raw[key])))):
+            # a path's own `${` is no interpolation (pc_int); `${u}` alone stays one: u is converted in its own right
+            cfg[key] = re.sub(r"(\\*)\$\{", lambda m: m[1] * 2 + "\\${", str(local_path(value, name)))
 
 
 def local_argv_or_exit(argv: list[str], prog: str) -> list[str]:
