@@ -72,3 +72,26 @@ def test_a_list_items_interpolation_stays_one_when_met_before_its_value():
     raw = OmegaConf.to_container(cfg)
     assert raw["l"][0] == "${r}" and cfg.l[0] == "/tmp/r" and raw["l"][1] == "/a b", raw
     assert raw["u"] == "/tmp/u" and raw["l"][2] == "${u}", raw  # an interpolation to a URL: converted, once resolved
+
+
+def test_sdp_tables_and_predict_read_a_quoted_value_as_sdp_run_does(tmp_path):
+    """pr_q, tb_q: `"out_dir='file:///.../tq'"` kept its quotes: the tables went to ./'file:/.../tq' and the line named
+    the quoted text. A value in one pair of quotes is read without them (as Hydra reads sdp-run's); quotes that are
+    not one quoted value are one line."""
+    import pytest
+    from offline_env import offline_env
+
+    from sdp.data.locations import local_argv
+    from sdp.data.spec import DataError
+
+    assert local_argv(["output='file:///tmp/p%20o.txt'", 'text_fields="a,b"', "x='it\\'s'", "plain"]) == [
+        "output=/tmp/p o.txt", "text_fields=a,b", "x=it's", "plain"]
+    with pytest.raises(DataError, match="its quotes are not one quoted value"):
+        local_argv(["output='a'b'"])
+    (tmp_path / "res").mkdir()
+    done = subprocess.run([sys.executable, "-m", "cli.tables", f"results_dir={tmp_path / 'res'}", "plots=false",
+                           f"out_dir='file://{tmp_path}/t%20q'"], cwd=tmp_path, env=offline_env(),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "t q" / "summary.md").is_file() and f"{tmp_path}/t q/summary.md" in done.stdout + done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res", "t q"]

@@ -54,15 +54,34 @@ def local_path(location: str | Path, name: str = "") -> str | Path:
 def local_argv(argv: list[str]) -> list[str]:
     """A command line's ``key=file:///...`` values (and a sweep's ``key=file:///a,file:///b``, a bare argument) as
     their paths, before anything reads them: `output_dir=file:///tmp/x` wrote the run to ./file:/tmp/x, unsaid
-    (probe round 48, fw_od, fw_run), and cache_dir so made a cache no run found again (fw_cc)."""
+    (probe round 48, fw_od, fw_run), and cache_dir so made a cache no run found again (fw_cc). A value in quotes, as
+    sdp-run's are quoted (`"output='file:///tmp/p.txt'"`), is read without them: they were kept, and the labels written
+    to ./'file:/tmp/p.txt' (probe round 49, pr_q, tb_q)."""
     out = []
     for arg in argv:
         key, eq, value = arg.partition("=") if "=" in arg and not is_file_url(arg) else ("", "", arg)
         name = key.lstrip("+~") or "argument"
+        value = _unquoted(value, name)
         if any(is_file_url(piece) for piece in value.split(",")):
             value = ",".join(str(local_path(p, name)) if is_file_url(p) else p for p in value.split(","))
         out.append(f"{key}{eq}{value}")
     return out
+
+
+def _unquoted(value: str, name: str) -> str:
+    """``value`` without the quotes around it, read as Hydra reads a quoted value (`\\'` inside is a quote)."""
+    if len(value) < 2 or value[0] != value[-1] or value[0] not in "'\"":
+        return value
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_override(f"key={value}").value()
+    except Exception:  # noqa: BLE001 - Hydra's grammar errors (HydraException, its antlr errors)
+        parsed = None
+    if not isinstance(parsed, str):
+        raise DataError(f"{name}={value}: its quotes are not one quoted value (a quote inside one is written \\' or "
+                        "\\\"); write the value in one pair of quotes, or without them")
+    return parsed
 
 
 def local_config(cfg: Any, prefix: str = "") -> None:
