@@ -9,6 +9,7 @@ groups model, task and schedule) in the group's YAML file, which documents the c
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -405,6 +406,16 @@ def sweeper_params_errors(argv: list[str]) -> list[str]:
             for arg in argv if arg.lstrip("+").startswith("hydra.sweeper.params")]
 
 
+def hydra_quoted(value: str) -> str:
+    """``value`` in the quotes Hydra reads back as ``value``: double quotes around a `'`, else single quotes, a quote
+    inside escaped (the advice wrapped any value in '...', and `dv'q.csv` so quoted was Hydra's error again: probe
+    round 49, qa_apos)."""
+    quote = '"' if "'" in value and '"' not in value else "'"
+    # a backslash run before the quote (or at the end) is doubled, then the quote escaped: Hydra's quoted-string rules
+    escaped = re.sub(rf"(\\*)({quote}|$)", lambda m: m[1] * 2 + ("\\" + quote if m[2] else ""), value)
+    return f"{quote}{escaped}{quote}"
+
+
 def unreadable_override_errors(argv: list[str]) -> list[str]:
     """Overrides Hydra's grammar cannot read, each with its cure (Hydra's "mismatched input '=' expecting <EOF>" named
     neither: a sweep job's folder as dense.checkpoint=, round 24's u01); a list's elements are quoted each (round 30)."""
@@ -420,7 +431,7 @@ def unreadable_override_errors(argv: list[str]) -> list[str]:
             key, _, value = arg.partition("=")
             said = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             whole = (f"[{','.join(repr(v.strip()) for v in value[1:-1].split(','))}]" if value[:1] + value[-1:] == "[]"
-                     else f"'{value}'")  # quoted as a whole, [rés] is a string, which a list key refuses (round 30)
+                     else hydra_quoted(value))  # quoted as a whole, [rés] is a string, which a list key refuses (round 30)
             errors.append(f"{arg!r} is not an override Hydra can read ({said}); a value holding '=', ',', spaces, "
                           f"brackets or letters outside ASCII (Cyrillic, accented, CJK) is quoted as a whole (a list's "
                           f"elements each): {key}={whole}")  # the letters: probe round 37, noticed

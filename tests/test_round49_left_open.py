@@ -95,3 +95,19 @@ def test_sdp_tables_and_predict_read_a_quoted_value_as_sdp_run_does(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "t q" / "summary.md").is_file() and f"{tmp_path}/t q/summary.md" in done.stdout + done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["res", "t q"]
+
+
+def test_the_quoting_advice_is_one_hydra_reads_back():
+    """qa_apos: the advice for an unreadable override wrapped any value in '...', and `dv'q.csv` so quoted was Hydra's
+    error again. It is quoted as Hydra reads it back: double quotes around a `'`, an escaped quote where both occur."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from sdp.config import hydra_quoted, unreadable_override_errors
+
+    parser = OverridesParser.create()
+    for value in ("/tmp/p49/dv'q x.csv", "/tmp/a'b\"c d"):
+        (error,) = unreadable_override_errors([f"task.validation_file={value}"])
+        advice = error.rsplit(": ", 1)[1]
+        assert parser.parse_override(advice).value() == value, (value, advice)
+    for value in ("x y\\", "a\\'b\"", "plain"):  # backslashes before a quote, or at the end
+        assert parser.parse_override(f"k={hydra_quoted(value)}").value() == value, value
