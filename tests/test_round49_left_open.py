@@ -111,3 +111,13 @@ def test_the_quoting_advice_is_one_hydra_reads_back():
         assert parser.parse_override(advice).value() == value, (value, advice)
     for value in ("x y\\", "a\\'b\"", "plain"):  # backslashes before a quote, or at the end
         assert parser.parse_override(f"k={hydra_quoted(value)}").value() == value, value
+
+
+def test_infinity_written_two_ways_is_one_label():
+    """Round 49, noticed: `inf` and `Infinity` were two classes while `1e1` and `10` were one (a non-finite number
+    was kept as its text). `-nan` and `nan` are one NaN; `snan` is no number (float() refuses it)."""
+    from sdp.data.file_scan import label_problem
+
+    for twins in (["Infinity", "inf"], ["-Infinity", "-inf"], ["-nan", "nan"]):
+        assert "the way a number is written" in (label_problem(twins) or ""), twins
+    assert label_problem(["-inf", "inf"]) is None and label_problem(["nan", "snan"]) is None

@@ -126,7 +126,11 @@ def _label_key(name: str) -> str:
         number = decimal.Decimal(signed.replace(",", ".") if _DECIMAL_COMMA.fullmatch(signed) else signed)
     except decimal.InvalidOperation:
         return key
-    return f"number {number.normalize() if number else decimal.Decimal(0)}" if number.is_finite() else key
+    if number.is_snan():  # `snan` is no number to float() (the regression reader)
+        return key
+    if not number.is_finite():  # `inf` and `Infinity` were two classes while `1e1` and `10` were one (round 49, noticed)
+        return f"number {number.copy_abs() if number.is_nan() else number}"  # (`-nan` is NaN, as `nan` is)
+    return f"number {number.normalize() if number else decimal.Decimal(0)}"
 
 
 def label_problem(names: list[str], listable: Callable[[list[str]], bool] = lambda twins: True) -> str | None:
