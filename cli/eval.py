@@ -63,9 +63,10 @@ def compose_config(overrides: list[str]):
     from hydra.errors import HydraException
 
     import sdp.config  # noqa: F401  (registers the structured schema)
+    from sdp.command_line import conf_groups, misspelt_key_errors
     from sdp.errors import ConfigError
 
-    if misspelt := sdp.config.misspelt_key_errors(overrides, sdp.config.conf_groups()):  # Hydra would suggest '+'
+    if misspelt := misspelt_key_errors(overrides, conf_groups()):  # Hydra would suggest '+'
         raise ConfigError("; ".join(misspelt))
     # (before the initialize_* below: building one sets Hydra's global state, which only its `with` block undoes)
     init = (initialize_config_module("sdp.conf", version_base="1.3") if __package__ == "sdp.cli" else
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     verbose = any(a in ("verbose=true", "verbose=True") for a in overrides)
     try:
         with user_errors(verbose=verbose, prog="sdp-eval"):
-            from sdp.config import unreadable_override_errors
+            from sdp.command_line import unreadable_override_errors
             from sdp.errors import ConfigError
 
             if unreadable := unreadable_override_errors(overrides):  # Hydra's bare grammar error (round 48, ev_eq)

@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 import sdp.config  # noqa: F401  (registers the structured schema before Hydra composes)
 from hydra_plugins.sdp_launcher.local_launcher import SdpLocalLauncher  # imports hydra only
-from sdp.config import (
+from sdp.command_line import (
     conf_groups,
     deletion_errors,
     misspelt_key_errors,

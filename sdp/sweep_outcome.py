@@ -28,8 +28,8 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import InterpolationResolutionError
 
+from sdp.data.locations import is_file_url, local_path
 from sdp.data.spec import DataError
 from sdp.io import write_json
 
@@ -122,18 +122,20 @@ def _one_folder_for_many_jobs(config: DictConfig) -> str | None:
 
 def _creatable_or_exit(config: DictConfig, key: str) -> None:
     """Hydra makes the run (or sweep) folder before any job starts, and an OSError there (output_root is a file,
-    or on a read-only file system) was its traceback: one line naming the path instead, exit 2. So is an
-    output_root URL that names no file here (sdp_local_root: file://otherhost/x)."""
-    try:
-        path = Path(str(OmegaConf.select(config, key, throw_on_resolution_failure=True)))
-    except InterpolationResolutionError as err:
-        cause = err  # OmegaConf wraps the resolver's error twice (its cause, in the context of the outer one)
-        while cause is not None and not isinstance(cause, DataError):
-            cause = cause.__cause__ or cause.__context__
-        if cause is None:
-            raise
-        print(f"sdp-run: error: DataError: {cause}", file=sys.stderr)
-        raise SystemExit(2) from None
+    or on a read-only file system) was its traceback: one line naming the path instead, exit 2. So is a folder that
+    is a file URL: output_root's naming no file here, or a user's ``hydra.run.dir=${output_root}/x`` (Hydra made
+    ``./file:/...``; the default folders take output_root's path: sdp_local_root, review of the session-24 fix)."""
+    folder = str(OmegaConf.select(config, key))
+    if is_file_url(folder):
+        try:
+            local_path(str(config.output_root), "output_root")
+            why = (f"{key} is {folder!r}, a file URL, which Hydra would make a folder of as a path (./file:/...); "
+                   f"give {key} as a path (where it names ${{output_root}}, write ${{sdp_local_root:${{output_root}}}})")
+        except DataError as err:
+            why = str(err)
+        print(f"sdp-run: error: DataError: {why}", file=sys.stderr)
+        raise SystemExit(2)
+    path = Path(folder)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -142,6 +144,22 @@ def _creatable_or_exit(config: DictConfig, key: str) -> None:
         print(f"sdp-run: error: RunDirError: cannot create the run folder {str(path)!r} ({key}): {why}; set "
               "output_root (or output_dir) to a writable folder", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _swept_roots_or_exit(config: DictConfig) -> None:
+    """Each output_root a sweep names, checked before any job: one naming no file here (``output_root=/a,file://h/x``)
+    was the second job's traceback from inside Hydra (review of the session-24 fix)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    texts = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
+    for override in OverridesParser.create().parse_overrides(texts):
+        if override.key_or_group == "output_root" and override.is_sweep_override():
+            for value in getattr(override.value(), "list", None) or []:
+                try:
+                    local_path(str(getattr(value, "text", value)), "output_root")
+                except DataError as err:
+                    print(f"sdp-run: error: DataError: {err}", file=sys.stderr)
+                    raise SystemExit(2) from None
 
 
 class SweepOutcome(Callback):
@@ -156,6 +174,7 @@ class SweepOutcome(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.started = time.time() - 1.0  # file times may be coarser than time.time()
         os.environ[LAUNCH_ENV] = f"{os.getpid()}-{time.time_ns()}-{os.urandom(4).hex()}"
+        _swept_roots_or_exit(config)
         _creatable_or_exit(config, "hydra.sweep.dir")
         os.environ[NOTES_ENV] = str(Path(str(config.hydra.sweep.dir)).resolve())
         named = "data_dir" in str(OmegaConf.to_container(config, resolve=False).get("output_dir") or "")

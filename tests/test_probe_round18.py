@@ -150,7 +150,7 @@ def test_sweeper_params_on_the_command_line_of_a_plain_sweep_is_one_line():
     assert "Traceback" not in done.stderr
     assert done.returncode == 2, done.stderr[-2000:]
     assert "Hydra's basic sweeper does not take hydra.sweeper.params" in done.stderr
-    from sdp.config import sweeper_params_errors
+    from sdp.command_line import sweeper_params_errors
 
     assert sweeper_params_errors(["-m", "hparams_search=optuna", "+hydra.sweeper.params.seed='1,2'"]) == []
     assert sweeper_params_errors(["-m", "seed=1,2"]) == []

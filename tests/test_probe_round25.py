@@ -266,7 +266,7 @@ def test_a_push_to_hub_id_the_hub_refuses_is_said_before_the_run():
 # ----------------------------------------------------------------- left: Hydra's '+' hint for a mistyped key
 def test_a_mistyped_key_is_named_with_its_likely_spelling_not_a_plus():
     """`sdp-run spasity=0.5` got Hydra's "To append to your config use +spasity=0.5", which nothing reads."""
-    from sdp.config import conf_groups, misspelt_key_errors
+    from sdp.command_line import conf_groups, misspelt_key_errors
 
     groups = conf_groups()
     assert {"debug", "experiment", "method"} <= groups

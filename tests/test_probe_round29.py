@@ -156,7 +156,7 @@ def test_the_tracker_finishes_without_ending_the_process_group():
 def test_a_group_given_null_is_one_line():
     """tr2: `sdp-run regularizer=null` (or method=, task=, model=null; sdp-eval alike): Hydra's `ValueError: Config
     group override must be a string or a list. Got NoneType` with a 30-line traceback."""
-    from sdp.config import conf_groups, misspelt_key_errors
+    from sdp.command_line import conf_groups, misspelt_key_errors
 
     errors = misspelt_key_errors(["debug=smoke", "regularizer=null", "task=null"], conf_groups())
     assert errors == [f"{g}=null: {g} is a config group: name one of its options (sdp-run --help lists them; no "

@@ -232,7 +232,7 @@ def test_two_sdp_tables_into_one_out_dir_do_not_mix_their_tables(tmp_path, capsy
 def test_a_hydra_group_given_null_is_one_line():
     """hn1: `sdp-run hydra/launcher=null` (or hydra/sweeper=null): a 25-line traceback ending in Hydra's `Config group
     override must be a string or a list. Got NoneType`."""
-    from sdp.config import conf_groups, misspelt_key_errors
+    from sdp.command_line import conf_groups, misspelt_key_errors
 
     errors = misspelt_key_errors(["debug=smoke", "hydra/launcher=null", "hydra/sweeper=null"], conf_groups())
     assert [e.split(":")[0] for e in errors] == ["hydra/launcher=null", "hydra/sweeper=null"]
@@ -271,7 +271,7 @@ def test_the_quoting_advice_for_a_list_quotes_its_elements():
     then refused for a list key; `task.text_fields=['rés']` reads."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from sdp.config import unreadable_override_errors
+    from sdp.command_line import unreadable_override_errors
 
     (error,) = unreadable_override_errors(["task.text_fields=[rés]"])
     advice = error.rsplit(": ", 1)[1]

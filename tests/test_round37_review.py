@@ -154,7 +154,7 @@ def test_a_data_folder_holding_a_task_twice_says_which_is_read(tmp_path, caplog)
 
 def test_the_quoting_advice_names_letters_outside_ascii():
     """Hydra's lexer refused a value with a Cyrillic letter; the advice named '=', ',', spaces and brackets only."""
-    from sdp.config import unreadable_override_errors
+    from sdp.command_line import unreadable_override_errors
 
     errors = unreadable_override_errors(["task.label_column=метка"])
     assert errors and "letters outside ASCII" in errors[0] and "task.label_column='метка'" in errors[0], errors

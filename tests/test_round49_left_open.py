@@ -102,7 +102,7 @@ def test_the_quoting_advice_is_one_hydra_reads_back():
     error again. It is quoted as Hydra reads it back: double quotes around a `'`, an escaped quote where both occur."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from sdp.config import hydra_quoted, unreadable_override_errors
+    from sdp.command_line import hydra_quoted, unreadable_override_errors
 
     parser = OverridesParser.create()
     for value in ("/tmp/p49/dv'q x.csv", "/tmp/a'b\"c d"):
@@ -121,3 +121,25 @@ def test_infinity_written_two_ways_is_one_label():
     for twins in (["Infinity", "inf"], ["-Infinity", "-inf"], ["-nan", "nan"]):
         assert "the way a number is written" in (label_problem(twins) or ""), twins
     assert label_problem(["-inf", "inf"]) is None and label_problem(["nan", "snan"]) is None
+
+
+def test_hydras_folders_that_are_file_urls_are_one_line(tmp_path):
+    """Review of the session-24 fix: a user's `hydra.run.dir=${output_root}/mine` (or hydra.sweep.dir) with output_root
+    a file URL was written under ./file:/... (only the default folders take output_root's path); a sweep naming a bad
+    output_root URL was a traceback in its second job; `--cfg job --resolve` with one was a traceback. Round 50's
+    fu_hydra_rundir, fu_sweepdir: hydra.run.dir=file:///x made ./file:/x."""
+    cases = [
+        (["debug=smoke", f"output_root=file://{tmp_path}/h4", "hydra.run.dir=${output_root}/mine"],
+         f"hydra.run.dir is 'file://{tmp_path}/h4/mine', a file URL"),
+        (["-m", "debug=smoke", f"output_root=file://{tmp_path}/sx", "hydra.sweep.dir=${output_root}/sw", "seed=1,2"],
+         f"hydra.sweep.dir is 'file://{tmp_path}/sx/sw', a file URL"),
+        (["debug=smoke", f"hydra.run.dir=file://{tmp_path}/u"], f"hydra.run.dir is 'file://{tmp_path}/u', a file URL"),
+        (["-m", "debug=smoke", f"output_root={tmp_path}/ok,file://host/x"], "output_root='file://host/x' names the host"),
+    ]
+    for args, said in cases:
+        done = _sdp_run(tmp_path, *args)
+        assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, (args, done.stderr[-2000:])
+        assert said in done.stderr, (args, done.stderr)
+        assert list(tmp_path.iterdir()) == [], (args, sorted(p.name for p in tmp_path.iterdir()))
+    shown = _sdp_run(tmp_path, "debug=smoke", "output_root=file://host/x", "--cfg", "job", "--resolve")
+    assert shown.returncode == 0 and "output_root: file://host/x" in shown.stdout, shown.stderr[-2000:]
