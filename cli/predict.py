@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         from sdp.data.locations import local_argv_or_exit
 
         # file:// values as their paths: output= too (probe round 48, fw_od)
-        opts = parse_args(local_argv_or_exit(argv, "sdp-predict"))
+        opts = parse_args(local_argv_or_exit(argv, "sdp-predict", frozenset({"model_dir", "input", "output"})))
     except SystemExit as exc:
         return int(exc.code or 0)
     from sdp.errors import user_errors

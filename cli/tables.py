@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         from sdp.data.locations import local_argv_or_exit
 
         # file:// values as their paths (probe round 48, fw_od: out_dir=file:///x wrote ./file:/x unsaid)
-        opts = parse_args(local_argv_or_exit(argv, "sdp-tables"))
+        opts = parse_args(local_argv_or_exit(argv, "sdp-tables", frozenset({"results_dir", "out_dir", "baselines"})))
     except SystemExit as exc:  # argparse exits: 0 after --help, 2 after an error it has printed
         return int(exc.code or 0)
     problem = _path_problem(opts)

@@ -247,11 +247,11 @@ def local_root(output_root: Any) -> str:
     `output_root=file:///x` made each run's folder under ``./file:/x`` and the sweep's own files (multirun.yaml,
     .sdp-jobs/) there too (probe round 49, left open). A URL naming no file here is left as it is, for the folders'
     check to refuse in one line (sdp/sweep_outcome.py): an error raised here was Hydra's traceback (review)."""
-    from sdp.data.locations import local_path
+    from sdp.data.locations import home_path, local_path
     from sdp.data.spec import DataError
 
-    try:
-        return str(local_path(str(output_root), "output_root"))
+    try:  # `~` as home, as every input key reads it (`'output_root=~/r'` made ./~/r: probe round 50, or_tilde)
+        return home_path(str(local_path(str(output_root), "output_root")))
     except DataError:
         return str(output_root)
 

@@ -400,11 +400,11 @@ class PruneRecipe:
 
 def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     """The library entry point: one run's checks, once (as run_job's for sdp-run, without set-aside), then it, locked."""
+    check_rank_in_world()  # an inherited RANK=1 ran with no lock (probe round 47, rk1): refused, as by sdp-run
+    local_config(cfg)  # file:// values as their paths, output_dir's before it is read (probe round 50, lib_od)
     if (run_dir := cfg.output_dir if run_dir is None else run_dir) is None:
         from hydra.core.hydra_config import HydraConfig
         run_dir = HydraConfig.get().runtime.output_dir
-    check_rank_in_world()  # an inherited RANK=1 ran with no lock (probe round 47, rk1): refused, as by sdp-run
-    local_config(cfg)  # file:// values as their paths, in run.json too, as sdp-run's (review of round 47's fixes)
     validate_config(cfg)  # every config error at once, before anything is read or built (sdp/validate.py)
     if (done := completed_here(run_dir, cfg)) is not None:  # this config completed here, on this data: nothing to do
         log.info("run %s already completed: returning its metrics.json", run_dir)

@@ -34,6 +34,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from sdp.data.fingerprint import DataChangedError
+from sdp.data.spec import DataError
 from sdp.errors import CheckpointRefusedError, ConfigError
 from sdp.io import write_json
 from sdp.run.code import CodeChangedError, check_unchanged, describe, same_code
@@ -216,7 +217,13 @@ def run_job(cfg: DictConfig) -> dict[str, Any] | None:
     refuse_job_chdir()  # before any path of the config is resolved (the process is already in Hydra's folder)
     # file:// values as their paths, once Hydra has read them: output_dir=file:///tmp/x wrote the run to ./file:/tmp/x
     # (probe round 48, fw_od, fw_run); decoded back into the command line, `%2C` made a sweep (round 49, pc_sw)
-    local_config(cfg)
+    try:
+        local_config(cfg)
+    except DataError:  # Hydra's folder for the job was left behind, empty (probe round 50, run_nul)
+        from sdp.config import local_root
+
+        drop_hydras_empty_folder(Path("/"), local_root(cfg.output_root))
+        raise
     hold_warnings()  # the checks' warnings before run.log opens go into it (and the record's `warnings`) when it does
     run_dir = resolve_run_dir(cfg)
     drop_hydras_empty_folder(run_dir, cfg.output_root)

@@ -135,7 +135,11 @@ def _creatable_or_exit(config: DictConfig, key: str) -> None:
             why = str(err)
         print(f"sdp-run: error: DataError: {why}", file=sys.stderr)
         raise SystemExit(2)
-    path = Path(folder)
+    if folder.startswith("~"):  # Hydra would make ./~/... (probe round 50, run_tilde's Hydra twin)
+        print(f"sdp-run: error: ConfigError: {key} is {folder!r}, which Hydra would make a folder named '~' of "
+              f"(./~/...), not one in your home folder; give {key} as a path ($HOME/...)", file=sys.stderr)
+        raise SystemExit(2)
+    path = Path(os.path.abspath(folder))  # as Hydra takes it: `x/../r` made an empty x (probe round 50, or_dotdot)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:

@@ -19,11 +19,11 @@ def test_file_urls_are_their_paths_once_hydra_has_read_them():
 
     cfg = OmegaConf.create({"seed": 1, "output_root": "file:///tmp/r", "output_dir": "file:///tmp/p49/sw%2Cx",
                             "cache_dir": "file:///tmp/p49/s%24%7Bseed%7D", "task": {"train_file": "file:///t/evsp%20"},
-                            "other": "${output_root}/x", "paths": ["file:///l", "plain"]})
+                            "data_dir": "${output_root}/x", "labels": ["file:///l", "plain"]})
     local_config(cfg)
     assert (cfg.output_dir, cfg.cache_dir, cfg.task.train_file) == ("/tmp/p49/sw,x", "/tmp/p49/s${seed}", "/t/evsp ")
-    assert OmegaConf.to_container(cfg)["other"] == "${output_root}/x" and cfg.other == "/tmp/r/x"
-    assert list(cfg.paths) == ["/l", "plain"]
+    assert OmegaConf.to_container(cfg)["data_dir"] == "${output_root}/x" and cfg.data_dir == "/tmp/r/x"
+    assert list(cfg.labels) == ["file:///l", "plain"]  # only the path keys are locations (probe round 50, lab_url1)
 
 
 def test_sdp_run_writes_a_quoted_file_urls_folder(tmp_path):
@@ -116,11 +116,12 @@ def test_review_interpolated_file_urls_are_their_paths(monkeypatch):
     from sdp.data.locations import local_config
 
     monkeypatch.setenv("SDP_CACHE_DIR", "file:///tmp/cc")
-    cfg = OmegaConf.create({"seed": 42, "output_dir": "file:///tmp/r_${seed}", "root": "file:///x",
-                            "cache_dir": "${oc.env:SDP_CACHE_DIR,.cache/sdp}", "under": "${root}/y",
-                            "slash": "file:///tmp/a%5C%24%7Bseed%7D", "missing": "???"})
+    cfg = OmegaConf.create({"seed": 42, "output_dir": "file:///tmp/r_${seed}", "output_root": "file:///x",
+                            "cache_dir": "${oc.env:SDP_CACHE_DIR,.cache/sdp}", "data_dir": "${output_root}/y",
+                            "task": {"train_file": "file:///tmp/a%5C%24%7Bseed%7D"}, "missing": "???"})
     local_config(cfg)
-    assert (cfg.output_dir, cfg.cache_dir, cfg.under, cfg.slash) == ("/tmp/r_42", "/tmp/cc", "/x/y", "/tmp/a\\${seed}")
+    assert (cfg.output_dir, cfg.cache_dir, cfg.data_dir, cfg.task.train_file) == ("/tmp/r_42", "/tmp/cc", "/x/y",
+                                                                                  "/tmp/a\\${seed}")
 
 
 @pytest.mark.parametrize("env", [{"MASTER_PORT": "tcp://10.96.0.12:29500"}, {"MASTER_PORT": "abc", "RANK": "0"}])

@@ -59,19 +59,22 @@ def test_a_joiner_beside_the_other_joiner_is_judged_by_the_forms_it_makes():
         assert print_alike(pair) is None, pair
 
 
-def test_a_list_items_interpolation_stays_one_when_met_before_its_value():
-    """A list item `${r}` met before `r` (a file URL) was converted was replaced by the path: the saved config lost
-    the interpolation. Both passes (own values, then interpolations) go over the whole config now."""
+def test_an_interpolation_stays_one_when_met_before_its_value():
+    """An interpolation `${output_root}` met before output_root (a file URL) was converted was replaced by the path
+    (a list's item, in round 49; a list holds no path key since round 50): the saved config lost the interpolation.
+    Both passes (own values, then interpolations) go over the whole config now."""
     from omegaconf import OmegaConf
 
     from sdp.data.locations import local_config
 
-    cfg = OmegaConf.create({"l": ["${r}", "file:///a%20b", "${u}"], "r": "file:///tmp/r", "u": "x"})
-    cfg.u = "${oc.env:SDP_TEST_NO_SUCH_VAR,file:///tmp/u}"
+    cfg = OmegaConf.create({"task": {"train_file": "${output_root}", "validation_file": "file:///a%20b",
+                                     "test_file": "${cache_dir}"}, "output_root": "file:///tmp/r", "cache_dir": "x"})
+    cfg.cache_dir = "${oc.env:SDP_TEST_NO_SUCH_VAR,file:///tmp/u}"
     local_config(cfg)
     raw = OmegaConf.to_container(cfg)
-    assert raw["l"][0] == "${r}" and cfg.l[0] == "/tmp/r" and raw["l"][1] == "/a b", raw
-    assert raw["u"] == "/tmp/u" and raw["l"][2] == "${u}", raw  # an interpolation to a URL: converted, once resolved
+    assert raw["task"]["train_file"] == "${output_root}" and cfg.task.train_file == "/tmp/r", raw
+    assert raw["task"]["validation_file"] == "/a b", raw
+    assert raw["cache_dir"] == "/tmp/u" and raw["task"]["test_file"] == "${cache_dir}", raw  # converted once resolved
 
 
 def test_sdp_tables_and_predict_read_a_quoted_value_as_sdp_run_does(tmp_path):

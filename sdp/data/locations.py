@@ -9,7 +9,9 @@ path is."""
 
 from __future__ import annotations
 
+import os
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +19,12 @@ from urllib.request import url2pathname
 
 from sdp.data.spec import DataError
 
+# The config's keys (sdp/config.py) that name a file or folder: the ones whose `file://` URLs and leading `~` are read
+# as their local paths (local_config). Only these: a class name `file:///pos` was rewritten to `/pos` and then refused
+# as unknown (probe round 50, lab_url1).
+PATH_KEYS = frozenset({"model.pretrained", "model.tokenizer", "task.train_file", "task.validation_file",
+                       "task.test_file", "dense.checkpoint", "prune.teacher_checkpoint", "prune.reference_mask",
+                       "data_dir", "cache_dir", "output_root", "output_dir"})
 LOCAL_FORM = "a local file's URL is file:///<absolute path> (or file://localhost/<absolute path>); or give the path"
 
 
@@ -48,22 +56,33 @@ def local_path(location: str | Path, name: str = "") -> str | Path:
     path = url2pathname(parts.path)
     if not path.startswith("/") or path == "/":
         raise DataError(f"{named} names no file; {LOCAL_FORM}")
+    # `%00` was a traceback (embedded null byte), `%0A` a folder whose name printed across two lines (probe round
+    # 50, ev_nul, run_nul, ev_nl)
+    if controls := [c for c in path if unicodedata.category(c) == "Cc"]:
+        raise DataError(f"{named} holds the control character {ascii(controls[0])} once decoded, which no file's name "
+                        f"here should hold; {LOCAL_FORM}")
     return path
 
 
-def local_argv(argv: list[str]) -> list[str]:
-    """A command line's ``key=file:///...`` values (and a sweep's ``key=file:///a,file:///b``, a bare argument) as
-    their paths, before anything reads them: `output_dir=file:///tmp/x` wrote the run to ./file:/tmp/x, unsaid
-    (probe round 48, fw_od, fw_run), and cache_dir so made a cache no run found again (fw_cc). A value in quotes, as
-    sdp-run's are quoted (`"output='file:///tmp/p.txt'"`), is read without them: they were kept, and the labels written
-    to ./'file:/tmp/p.txt' (probe round 49, pr_q, tb_q)."""
+def home_path(location: str) -> str:
+    """``location`` with a leading ``~`` as the home folder: the input keys read `'~/x.csv'` as home, and the output
+    keys wrote `'~/run'` to ./~/run while printing `~/run` (probe round 50, run_tilde, or_tilde, pr_tilde)."""
+    return os.path.expanduser(location) if location.startswith("~") else location
+
+
+def local_argv(argv: list[str], path_keys: frozenset[str] | None = None) -> list[str]:
+    """A command line's ``key=file:///...`` values (a bare argument too) as their paths, before anything reads them: `output_dir=file:///tmp/x` wrote the run to ./file:/tmp/x, unsaid
+    (probe round 48, fw_od, fw_run), and cache_dir so made a cache no run found again (fw_cc); a leading ``~`` as home.
+    Only the keys in ``path_keys`` (every argument where None): a class name or column is no path. A value in quotes,
+    as sdp-run's are quoted (`"output='file:///tmp/p.txt'"`), is read without them: they were kept, and the labels
+    written to ./'file:/tmp/p.txt' (probe round 49, pr_q, tb_q)."""
     out = []
     for arg in argv:
         key, eq, value = arg.partition("=") if "=" in arg and not is_file_url(arg) else ("", "", arg)
         name = key.lstrip("+~") or "argument"
         value = _unquoted(value, name)
-        if any(is_file_url(piece) for piece in value.split(",")):
-            value = ",".join(str(local_path(p, name)) if is_file_url(p) else p for p in value.split(","))
+        if path_keys is None or name in path_keys:  # (sdp-predict, sdp-tables, sdp-export: no sweeps, no comma lists)
+            value = home_path(str(local_path(value, name)))
         out.append(f"{key}{eq}{value}")
     return out
 
@@ -95,14 +114,14 @@ def local_config(cfg: Any, prefix: str = "") -> None:
     # config: a list's `${output_root}` item, met before output_root was converted, was replaced by its path (round
     # 49, left open).
     for interpolations in (False, True):
-        _convert_file_urls(cfg, prefix, interpolations)
+        _convert_file_urls(cfg, prefix, interpolations, PATH_KEYS)
 
 
 _REFERENCE = re.compile(r"\$\{\.*[\w\-]+(?:(?:\.|\[)[\w\-\]]+)*\}")  # `${r}`, `${task.train_file}`: another node alone
 
 
-def _convert_file_urls(cfg: Any, prefix: str, interpolations: bool) -> None:
-    """local_config's one pass: the ``file://`` values that are (or are not) interpolations, in every node."""
+def _convert_file_urls(cfg: Any, prefix: str, interpolations: bool, keys: frozenset[str]) -> None:
+    """local_config's one pass: the ``file://`` (or ``~``) values of ``keys`` that are (or are not) interpolations."""
     from omegaconf import DictConfig, ListConfig, OmegaConf
 
     raw = OmegaConf.to_container(cfg, resolve=False)  # each value as written (an interpolation's `${...}`)
@@ -115,19 +134,21 @@ def _convert_file_urls(cfg: Any, prefix: str, interpolations: bool) -> None:
             continue
         if isinstance(value, (DictConfig, ListConfig)):
             if not is_interpolation:
-                _convert_file_urls(value, f"{name}.", interpolations)
-        elif (is_interpolation == interpolations and isinstance(value, str) and is_file_url(value)
+                _convert_file_urls(value, f"{name}.", interpolations, keys)
+        elif (name in keys and is_interpolation == interpolations and isinstance(value, str)
+              and (is_file_url(value) or value.startswith("~"))
               and not (is_interpolation and _REFERENCE.fullmatch(str(raw[key])))):
             # a path's own `${` is no interpolation (pc_int); `${u}` alone stays one: u is converted in its own right
-            cfg[key] = re.sub(r"(\\*)\$\{", lambda m: m[1] * 2 + "\\${", str(local_path(value, name)))
+            path = home_path(str(local_path(value, name)))
+            cfg[key] = re.sub(r"(\\*)\$\{", lambda m: m[1] * 2 + "\\${", path)
 
 
-def local_argv_or_exit(argv: list[str], prog: str) -> list[str]:
+def local_argv_or_exit(argv: list[str], prog: str, path_keys: frozenset[str] | None = None) -> list[str]:
     """local_argv, or its error as one line (``<prog>: error: ...``) and SystemExit(2), as a command's parser says."""
     import sys
 
     try:
-        return local_argv(argv)
+        return local_argv(argv, path_keys)
     except DataError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -1,0 +1,110 @@
+"""Probe round 50 (docs/probe_round50.md, a deciding round; probe only): the findings the lead fixed (paths: `~`, file
+URLs, the library run's folder). fu_hydra_rundir and fu_sweepdir are in tests/test_round49_left_open.py (Hydra's
+folders that are file URLs). Each test fails on b43e2a8. Hand-written configs and environments, offline."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+SMOKE = ["debug=smoke", "task=rte", "model=tiny-bert", "train.num_threads=1", "dense.max_steps=2", "prune.max_steps=2"]
+
+
+def _sdp_run(cwd, *args, **env):
+    from offline_env import offline_env
+
+    return subprocess.run([sys.executable, "-m", "cli.run", *args], cwd=cwd, env=offline_env(**env),
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_a_tilde_is_home_for_the_output_keys_too(tmp_path):
+    """run_tilde, or_tilde, cache_tilde: `"output_root='~/or'"` ran in ./~/or (the line naming ~), and a `~` cache_dir
+    was written half in $HOME, half in ./~ (never read back); the input keys read `~` as home. Every path key does."""
+    home, cwd = tmp_path / "home", tmp_path / "cw"
+    home.mkdir(), cwd.mkdir()
+    done = _sdp_run(cwd, *SMOKE, "output_root='~/or'", "cache_dir='~/cc'", HOME=str(home))
+    assert done.returncode == 0, done.stderr[-2000:]
+    (run,) = (home / "or" / "runs" / "rte").iterdir()
+    assert (run / "metrics.json").is_file() and f"run dir {run}" in done.stdout + done.stderr
+    assert [p.name for p in (home / "cc").iterdir()] and list(cwd.iterdir()) == [], sorted(cwd.rglob("*"))
+    refused = _sdp_run(cwd, *SMOKE, "hydra.run.dir='~/hr'", HOME=str(home))  # Hydra's own folder: it cannot be read so
+    assert refused.returncode == 2 and "hydra.run.dir is '~/hr'" in refused.stderr, refused.stderr[-2000:]
+    assert list(cwd.iterdir()) == []
+
+
+def test_local_config_converts_the_path_keys_only(monkeypatch):
+    """lab_url1: class names that read as file URLs were rewritten to paths and then refused as unknown labels;
+    run_tilde: output_dir='~/x' was kept as `~/x`. Only the path keys (sdp/config.py PATH_KEYS) are locations."""
+    from omegaconf import OmegaConf
+
+    from sdp.data.locations import local_config
+
+    monkeypatch.setenv("HOME", "/home/u")
+    cfg = OmegaConf.create({"output_dir": "~/run", "cache_dir": "file:///c%20d", "output_root": "~",
+                            "task": {"label_names": ["file:///neg", "file:///pos"], "train_file": "~/t.csv",
+                                     "label_column": "~label"}, "dense": {"checkpoint": "file:///m"}})
+    local_config(cfg)
+    assert (cfg.output_dir, cfg.cache_dir, cfg.output_root) == ("/home/u/run", "/c d", "/home/u")
+    assert list(cfg.task.label_names) == ["file:///neg", "file:///pos"] and cfg.task.label_column == "~label"
+    assert (cfg.task.train_file, cfg.dense.checkpoint) == ("/home/u/t.csv", "/m")
+
+
+def test_sdp_predict_and_tables_read_a_tilde_as_home(monkeypatch):
+    """pr_tilde: in one sdp-predict command `model_dir=~/m` was home and `output=~/p.txt` ./~; sdp-tables' folders
+    alike. Their path keys are read as home; other keys (text_fields) as they are."""
+    from sdp.data.locations import local_argv
+
+    monkeypatch.setenv("HOME", "/home/u")
+    keys = frozenset({"model_dir", "input", "output"})
+    assert local_argv(["model_dir=~/m", "output='~/p.txt'", "text_fields=~x", "input=-"], keys) == [
+        "model_dir=/home/u/m", "output=/home/u/p.txt", "text_fields=~x", "input=-"]
+
+
+@pytest.mark.parametrize("url", ["file:///tmp/p50/ev%00x", "file:///tmp/p50/evnl%0A", "file:///a%1Bb"])
+def test_a_control_character_in_a_file_url_is_one_line(url):
+    """ev_nul, run_nul: `%00` was `ValueError: embedded null byte`; ev_nl: `%0A` a folder whose name printed across two
+    lines."""
+    from sdp.data.locations import local_path
+    from sdp.data.spec import DataError
+
+    with pytest.raises(DataError, match="holds the control character"):
+        local_path(url, "output_dir")
+
+
+def test_a_run_refused_for_its_url_leaves_no_hydra_folder(tmp_path):
+    """run_nul's folder: the job refused as its config was converted left Hydra's (empty) run folder behind."""
+    done = _sdp_run(tmp_path, *SMOKE, "output_dir=file:///tmp/p50/rn%00x")
+    assert done.returncode == 2 and "holds the control character" in done.stderr, done.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == [], sorted(tmp_path.rglob("*"))
+
+
+def test_output_root_urls_with_dots_or_an_upper_case_scheme(tmp_path):
+    """or_dotdot: `output_root=file:///.../x/../or1` ran under ./file:/... (Hydra's normalised folder never matched the
+    URL's path); or_upper: `FILE:///...` left an empty ./FILE:/... tree. Hydra's folders are made of the root's path."""
+    (tmp_path / "x").mkdir()
+    cwd = tmp_path / "cw"
+    cwd.mkdir()
+    for root, made in ((f"file://{tmp_path}/x/../or1", tmp_path / "or1"), (f"FILE://{tmp_path}/or2", tmp_path / "or2")):
+        done = _sdp_run(cwd, *SMOKE, f"cache_dir={tmp_path / 'cache'}", f"output_root={root}")
+        assert done.returncode == 0, done.stderr[-2000:]
+        (run,) = (made / "runs" / "rte").iterdir()
+        assert (run / "metrics.json").is_file() and list(cwd.iterdir()) == [], (root, sorted(cwd.rglob("*")))
+
+
+def test_the_library_run_takes_its_folder_once_its_config_is_converted(tmp_path, monkeypatch):
+    """lib_od: sdp.recipe.run(cfg) with output_dir=file:///... ran in ./file:/... while run.json recorded the path: the
+    folder was read before local_config converted it."""
+    from omegaconf import OmegaConf
+
+    import sdp.recipe
+
+    taken = {}
+    monkeypatch.setattr(sdp.recipe, "validate_config", lambda cfg: None)
+    monkeypatch.setattr(sdp.recipe, "completed_here", lambda run_dir, cfg: None)
+    monkeypatch.setattr(sdp.recipe, "train_run", lambda cfg, run_dir: taken.update(run_dir=run_dir, od=cfg.output_dir))
+    monkeypatch.chdir(tmp_path)
+    sdp.recipe.run(OmegaConf.create({"output_dir": f"file://{tmp_path}/lib%201", "output_root": "outputs"}))
+    assert taken == {"run_dir": f"{tmp_path}/lib 1", "od": f"{tmp_path}/lib 1"}
+    assert not (tmp_path / "file:").exists()
