@@ -27,7 +27,8 @@ def test_a_minus_sign_written_with_a_dash_is_a_minus(tmp_path):
 
     for dash in ("\u2013", "\u2012", "\u2014", "\u2010"):  # (a full-width one is NFKC's "-")
         assert "the way a number is written ('-1', " in (label_problem(sorted(["-1", "1", f"{dash}1"])) or ""), dash
-    assert label_problem(["a-b", "a\u2013b"]) is None  # words: not numbers, as before
+    # words too, since probe round 50 (lab_t2): `pre‐op` and `pre-op` were two classes that print alike
+    assert "differ only in a minus sign or dash" in (label_problem(["a-b", "a\u2013b"]) or "")
     assert "not all whole" in (scores_as_text(["\u20130.5", "0.5", "1"]) or "")
     assert "with a decimal comma" in (scores_as_text(["1,0", "3,5", "\u20134,5"]) or "")  # review
     rows = [(f"text number {i}", v) for i, v in enumerate(["-1", "1", "\u20131"] * 4)]
@@ -381,7 +382,8 @@ def test_setups_of_one_dense_model_share_one_dense_row(tmp_path):
     dense, summary = results("three", {"a": ({}, 0.55), "b": ({}, 0.55), "c": ({"max_eval_samples": 10}, 0.55)})
     assert len(dense) == 2 and any("+" in line for line in dense), dense
     line = next(x for x in summary.splitlines() if "`tiny-bert / Dense`" in x)
-    assert line.count("prune.exclude=") == 3, line  # every part of the `[a+b]` label is said
+    # every part of the `[a+b]` label is said (by a key the dense stage reads: no pruning key, probe round 50, dga_alone)
+    assert line.count("max_eval_samples=") == 3 and "prune.exclude" not in line, line
 
 
 def test_the_start_model_checks_do_not_say_the_data_warnings_again(tmp_path, caplog):

@@ -31,8 +31,8 @@ from typing import Any
 import datasets
 
 from sdp.data.cells import check_filled, check_scalar, warn_conflicting_labels, warn_shared_rows
+from sdp.data.dashes import as_hyphens
 from sdp.data.file_scan import (
-    DASHES,
     delimited_cells,
     label_problem,
     look_alikes,
@@ -42,6 +42,7 @@ from sdp.data.file_scan import (
     text_key,
 )
 from sdp.data.fresh_read import load_afresh
+from sdp.data.given_names import given_label_names
 from sdp.data.locations import data_location, is_url, local_path
 from sdp.data.printed_names import print_alike, printed_names_problem
 from sdp.data.rows_kept import scored_positions, trained_positions
@@ -265,19 +266,7 @@ def custom_task(task_cfg: Any) -> TaskSpec:
         errors.append(f"task.metric={metric!r} is not one of {sorted(METRICS)}")
     if errors:
         raise DataError("task=custom:\n  - " + "\n  - ".join(errors))
-    given_names = [str(n) for n in task_cfg.get("label_names") or []]
-    twice = sorted({n for n in given_names if given_names.count(n) > 1})
-    if twice:  # refused before any file is read; datasets' ClassLabel would fail later with a traceback
-        numbers = any(not isinstance(n, str) for n in task_cfg.get("label_names"))  # `[2_1,21]`: 21 twice (round 48)
-        raise DataError(f"task.label_names={given_names} names {', '.join(map(repr, twice))} more than once; "
-                        "each class is named once" + (" (Hydra reads an unquoted 2_1, 1e3 or 01 as a number: quote "
-                                                      "each name, as task.label_names=['2_1','21'])" if numbers else ""))
-    if why := printed_names_problem(given_names):  # its model's outputs so named were refused (review of round 44)
-        raise DataError(f"task.label_names={given_names} names {why}; give each class a name of its own")
-    if given_names and metric == "pearson_spearman":  # ignored, unsaid, with the names kept in run.json (round 24, rg2)
-        raise DataError(f"task.label_names={given_names} names classes, but task.metric=pearson_spearman makes this "
-                        "task a regression (one score per row, no classes); drop task.label_names, or choose a "
-                        "classification metric (accuracy, f1, mcc)")
+    given_names = given_label_names(task_cfg, metric)  # refused before any file is read
     label_col = task_cfg.label_column
     files = {s: k for s, k in {**FILE_KEYS, **OPTIONAL_FILE_KEYS}.items() if task_cfg.get(k)}
     for split in ("validation", "test") if carved else ():  # read and checked (a later run scores them), but not
@@ -381,10 +370,10 @@ def target(spec: TaskSpec, value: Any, where: str, trained: bool = False) -> flo
     """A regression target as a float, or a DataError naming the row: a class name in a dev file (float() raised a
     ValueError traceback), a NaN/inf cell (it passed every range check, and scored as NaN), a range break. A minus
     written U+2212 or with a dash is a minus, as in labels: '−1.5' was "not a finite number" (probe round 37, d6)."""
-    try:  # '–0.5', '−0.5': a minus sign written with a dash (file_scan.DASHES); '4_2' is Python's 42 (digit
-        # grouping), no number in a data file: it trained as 42.0 without a word (probe round 39, rh)
+    try:  # '–0.5', '−0.5': a minus sign written with a dash (dashes.py; '˗0.5', U+02D7: probe round 50, lab_mm); '4_2'
+        # is Python's 42 (digit grouping), no number in a data file: it trained as 42.0 without a word (round 39, rh)
         score = None if isinstance(value, str) and "_" in value else \
-            float(value.translate(DASHES) if isinstance(value, str) else value)
+            float(as_hyphens(value) if isinstance(value, str) else value)
     except (TypeError, ValueError):
         score = None
     if score is None or isinstance(value, bool) or not math.isfinite(score):

@@ -18,6 +18,7 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
+from sdp.data.dashes import as_hyphens
 from sdp.data.look_alike import as_latin, phonetic, script
 from sdp.data.tasks import DataError, read_utf8
 
@@ -117,8 +118,10 @@ def _label_key(name: str) -> str:
     """text_key, and a number as its value: labels 1 and 01 (a spreadsheet's text cell) made a class each (round 33).
     The value is read from the key, so `1` + U+200B is `1`'s twin too, and exactly (Decimal): as floats, two 20-digit
     labels were one value, and 0 and -0 two (review of round 33)."""
-    key = text_key(name).replace("\u2212", "-")  # U+2212 MINUS SIGN: '−1' and '-1' were two classes (round 36, noticed)
-    signed = key.translate(DASHES)  # an en dash's '–1' too, as a word processor writes it (session 18, Left)
+    # U+2212 MINUS SIGN: '−1' and '-1' were two classes (round 36, noticed); an en dash's '–1' too, as a word processor
+    # writes it (session 18, Left), and U+02D7's '˗1' (dashes.py: probe round 50, lab_mm). A text label's dashes as
+    # well: `pre‐op` (U+2010) and `pre-op` were two classes that print alike, unsaid (probe round 50, lab_t2)
+    key = signed = as_hyphens(text_key(name))
     if "_" in signed:  # `2_1` is 21 to Decimal, and no number to the regression reader (probe round 48, lab_und)
         return key
     try:  # 1,0 is 1.0 as a European spreadsheet writes it: a class of its own beside 1, unsaid (probe round 36, dz1)
@@ -170,8 +173,10 @@ def twins_differ_in(twins: list[str]) -> str:
         more = " and in letter case or spacing" if len({" ".join(as_latin(t).split()) for t in twins}) > 1 else ""
         return f"{look_alike_words(twins)}{more} ({', '.join(map(ascii, twins))})"
     if len({text_key(t) for t in twins}) > 1:  # one value written two ways (1 and 01)
-        if not _label_key(twins[0]).startswith("number "):  # `−1_0`, `-1_0`: no number (round 49, lab_um)
-            return f"a minus sign or dash ({', '.join(map(ascii, twins))})"
+        if not _label_key(twins[0]).startswith("number "):  # `−1_0`, `-1_0`: no number (round 49, lab_um); `pre‐op`
+            more = " and in letter case, spacing or accents" if len(  # (lab_t2)
+                {as_hyphens(unicodedata.normalize("NFKC", t)) for t in twins}) > 1 else ""
+            return f"a minus sign or dash{more} ({', '.join(map(ascii, twins))})"
         return f"the way a number is written ({', '.join(map(repr, twins))})"
     if len({"".join(t.split()) for t in twins}) == 1:  # 'pos ' and 'pos'; CJK '好 评' and '好评'
         return "spaces"
@@ -199,15 +204,13 @@ def look_alikes(given: list[str], known: list[str]) -> str:
              if (match := next((of[key(g)] for key, of in keys if key(g) in of
                                 and (key is _label_key or _mixed_scripts([g, of[key(g)]]))), None)) is not None]
     return (" (" + "; ".join(f"{ascii(g)} is {ascii(k)} written otherwise: in another letter case, spacing, accents, "
-                             "invisible characters or Unicode form (NFC/NFD), in the way a number is written, or in "
+                             "invisible characters or Unicode form (NFC/NFD), in a minus sign or dash, in the way a "
+                             "number is written, or in "  # the dash: probe round 50, lab_t2
                              "look-alike letters (another script's, Latin's phonetic or mathematical ones)"
                              for g, k in pairs) + ")") if pairs else ""
 
 
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
-# The dashes a number's minus sign is written with beside '-' (hyphens, figure/en/em dashes, U+2212, small and full-width forms):
-# '–0.5' (a word processor's en dash) was a class of its own, unsaid (session 18, Left)
-DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-"))
 
 
 def scores_as_text(names: list[str]) -> str | None:
@@ -215,7 +218,7 @@ def scores_as_text(names: list[str]) -> str | None:
     file's scores written as strings ("4.5") were a 6-class classifier scored by accuracy, unsaid, where the same
     numbers in a CSV are refused as a regression's (probe round 34, rs3); None where they may be classes."""
     # a decimal comma too: "4,5" from a European spreadsheet was a 6-class classifier, unsaid (probe round 35, rh1)
-    signed = [n.translate(DASHES) for n in names]  # '–4,5': a dash for the minus too (review)
+    signed = [as_hyphens(n) for n in names]  # '–4,5': a dash for the minus too (review; dashes.py)
     comma = [n for n in signed if _DECIMAL_COMMA.fullmatch(n)]  # '1,500' too: refused, with task.label_names to keep
     try:  # them as classes ('5,000', '3,800': STS scores with three decimals, a 3-class classifier unsaid: review)
         values = [decimal.Decimal(n.replace(",", ".") if n in comma else n) for n in signed]

@@ -151,13 +151,13 @@ class Registry:
         # The tables name, pair and judge methods by label: a plug-in labelled "MP" showed as a second MP row, and
         # SDP-CC lost its MP partner, unsaid (probe round 23, p01).
         # A label that prints as another's (a Cyrillic `МР`) is its twin too (round 47's lead)
-        from sdp.data.file_scan import DASHES
+        from sdp.data.dashes import as_hyphens
         from sdp.data.printed_names import print_alike
 
-        # and in another dash: `SDP‐CC` (U+2010) printed as SDP-CC's row (round 49, pl_hy)
+        # and in another dash: `SDP‐CC` (U+2010) printed as SDP-CC's row (round 49, pl_hy); `SDP˗CC` (U+02D7) and
+        # `SDP⁃CC` (U+2043) too, dashes Unicode's Dash property lacks (probe round 50, pl_modminus, pl_hybullet)
         twin = next(((reg.group, e.name) for reg in (self, *self.peers) for e in reg._entries.values()
-                     if (e.label == (label or name) or print_alike([e.label.translate(DASHES),
-                                                                    (label or name).translate(DASHES)]))
+                     if (e.label == (label or name) or print_alike([as_hyphens(e.label), as_hyphens(label or name)]))
                      and (reg is not self or e.name != name)), None)
         if twin is not None:
             raise ValueError(f"{self.group} {name!r}: label {label or name!r} is already {twin[0]} {twin[1]!r}'s; the "

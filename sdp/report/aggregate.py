@@ -155,7 +155,7 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
     per_seed: dict[tuple, dict[tuple, tuple[list[float], set[str]]]] = {}
     undefined_units: dict[tuple, set[tuple]] = {}  # the seeds (or shared dense models) whose dense score is undefined
     row_of: dict[str, set[str]] = {}  # setup -> its row labels (the setup less the task), as in with_variants
-    one_row = one_dense_row(runs)
+    one_row, within = one_dense_row(runs), given_within(runs)
     # A run given a dense model other than its seed's own (by fingerprint) brings a second dense model: averaged
     # with the seed's own as one seed, two models read "57.50 (n=1)", a score neither has (probe round 31, dk1). One
     # recorded by path only (an older record) is not known to be another: its seed's, as before.
@@ -184,11 +184,15 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
                             *([short_label(setup)] if len(setups[(model, task)]) > len(same_label) else [])])
         key = (model, "Dense", "", "", 0.0, variant, task, metric)
         out.append(_cell(key, *_stats(means), versions, len(undefined_units.get((model, task, metric, setup), ()))))
+        if setup in within:  # the models of another row at its seeds: said (probe round 50, dga_alone)
+            whose, seeds = one_row.get(within[setup], within[setup]), runs.loc[runs["setup"] == setup, "seed"]
+            out[-1]["note"] = (f"[{label.get(whose, short_label(whose))}]'s dense models at seeds "
+                               f"{', '.join(map(str, sorted(set(map(int, seeds)))))} (given as dense.checkpoint)")
     frame = pd.DataFrame(out, columns=CELL_COLUMNS)
     return frame.sort_values(CELL_KEYS, kind="mergesort").reset_index(drop=True)
 
 
-def one_dense_row(runs: pd.DataFrame) -> dict[str, str]:
+def one_dense_row(runs: pd.DataFrame, within: bool = False) -> dict[str, str]:
     """setup -> the setup whose Dense row it shares: the setups of one model and task that differ only in what the
     pruning stage reads (prune.*, schedule.*: setups.dense_setup_hash; prune.exclude, a criterion's option), on the
     same data (each run's data digest), each of whose runs trained its own dense model, with the same dense scores
@@ -196,7 +200,7 @@ def one_dense_row(runs: pd.DataFrame) -> dict[str, str]:
     too, as a setup's dense model is not recorded apart from its config (config.json holds the prunable set). Runs
     given one dense.checkpoint, known by its content, share its row too (probe round 44, dr1), and so does a setup
     given, seed by seed, the dense models another setup trained (_given_own). Any other difference (max_eval_samples,
-    an eval file, edited or not) keeps a setup's own row."""
+    an eval file, edited or not) keeps a setup's own row. ``within``: given_within's map instead."""
     need = {"model", "task", "setup", "dense_setup", "data", "seed", "own_dense_stage", "dense", "sdp_core"}
     if runs.empty or not need <= set(runs.columns):
         return {}
@@ -212,15 +216,24 @@ def one_dense_row(runs: pd.DataFrame) -> dict[str, str]:
             scores = frozenset((seed, next(iter(v))) for seed, v in per_seed.items())
             alike.setdefault((*key[:4], scores), []).append(key[4])
     row = {s: min(group) for group in alike.values() if len(group) > 1 for s in group}
-    return {**row, **_given_own(runs, row)}
+    return {**row, **_given_own(runs, row)} if not within else _given_own(runs, row, both=True)[1]
 
 
-def _given_own(runs: pd.DataFrame, row: dict[str, str]) -> dict[str, str]:
+def given_within(runs: pd.DataFrame) -> dict[str, str]:
+    """given setup -> the setup whose Dense row holds the dense models it was given (by content, seed by seed) and
+    seeds more: its own Dense row is that row at its seeds (round 49's dgy keeps it apart), and says so. Shown as a
+    second row of other models, said to differ in prune.criterion, which no dense model reads (probe round 50,
+    dga_alone)."""
+    return one_dense_row(runs, within=True)
+
+
+def _given_own(runs: pd.DataFrame, row: dict[str, str], both: bool = False) -> Any:
     """given setup -> the row of the setup that trained its dense models: every run of the given setup read, by
     content, the dense model of that setup's run of its seed, on the same data, with the same dense scores (probe
     round 45, dr3: a setup's dense_model/ given to another setup was two Dense rows). Several setups may have trained
     one model (one seed and dense config): each is a candidate, and the setup whose every run one of them trained
-    takes their row (round 48, dg_col: a third setup's run took a1's place, and B kept a row of its own)."""
+    takes their row (round 48, dg_col: a third setup's run took a1's place, and B kept a row of its own). ``both``:
+    and given setup -> the row holding its seeds' models and more seeds (given_within's)."""
     by_content = runs["dense_by_content"].astype(bool) if "dense_by_content" in runs else False
     own = runs[runs["own_dense_stage"].astype(bool) & by_content]
     trained: dict[tuple, set[tuple]] = {}
@@ -231,7 +244,7 @@ def _given_own(runs: pd.DataFrame, row: dict[str, str]) -> dict[str, str]:
         if (identity := _dense_identity(r)) is not None:
             trained.setdefault((r.model, r.task, r.data, r.seed, r.dense_model), set()).add(
                 (row.get(r.setup, r.setup), identity[:2]))
-    out = {}
+    out, within = {}, {}
     for setup, grp in runs.groupby("setup", sort=True):
         if grp["own_dense_stage"].astype(bool).any():  # its own dense models too: a row of its own (review, S and A)
             continue
@@ -242,9 +255,11 @@ def _given_own(runs: pd.DataFrame, row: dict[str, str]) -> dict[str, str]:
                      if r.dense_by_content and r.data and mine and identity == mine[:2]}
             rows = these if rows is None else rows & these
         # the row of exactly its seeds' models: one with a seed more would show B a model it never read (round 49, dgy)
-        if rows := {s for s in rows or () if seeds.get(s) == set(grp["seed"])}:
-            out[setup] = min(rows)
-    return out
+        if exact := {s for s in rows or () if seeds.get(s) == set(grp["seed"])}:
+            out[setup] = min(exact)
+        elif wider := {s for s in rows or () if seeds.get(s, set()) > set(grp["seed"])}:
+            within[setup] = min(wider)  # its seeds' models of a row with more seeds (probe round 50, dga_alone)
+    return (out, within) if both else out
 
 
 def _dense_identity(run: Any) -> tuple | None:

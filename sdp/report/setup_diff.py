@@ -10,8 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-from sdp.report.aggregate import one_dense_row, short_label
+from sdp.report.aggregate import given_within, one_dense_row, short_label
 from sdp.report.render import fmt_sparsity
+from sdp.report.setups import PRUNING_STAGE_GROUPS
 from sdp.run.env import NON_IDENTITY_GROUP_KEYS, NON_IDENTITY_KEYS, PER_SEED_INPUTS
 from sdp.run.rundir import read_run_record
 
@@ -69,20 +70,27 @@ def setup_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
     groups = [((model, "Dense"), grp) for model, grp in runs.groupby("model", sort=True)
               if not one or not (set(grp["setup"]) & set(one)) or _dense_labels(grp, one) > 1]
     groups += list(runs.groupby(["model", "method", "schedule", "teacher"], sort=True))
+    within = given_within(runs)
     for key, grp in groups:
         # rows of one row setup are labelled by their setup where a cell mixes setups (aggregate.with_variants: two
         # custom data sets of one budget); those were in no line (probe round 27, mx1)
         where = " / ".join(str(k) for k in key if k)
+        # Dense rows: no pruning key is their difference, and a given setup's row of another row's models says so
+        # (a second Dense row "differ[ed] in prune.criterion", which no dense model reads: probe round 50, dga_alone)
+        dense = key[-1] == "Dense"
+        if dense and (given := sorted(set(grp["setup"]) & set(within))):
+            lines += [_given_line(where, grp, setup, within[setup]) for setup in given]
+            grp = grp[~grp["setup"].isin(given)]
         if grp["row_setup"].nunique() > 1 or "setup" not in grp:
-            lines += filter(None, [_differ_line(where, sorted(set(grp["row_setup"].dropna())), configs)])
+            lines += filter(None, [_differ_line(where, sorted(set(grp["row_setup"].dropna())), configs, dense=dense)])
             # and the setups within one row setup ([e7adb8fd/38fa1234] beside [e7adb8fd/be345122]: accuracy and a
             # regression in one column) were in no line beside other row setups (probe round 33, mt1)
             # (one task's: another task's setup is another column; the processes are said by the line above)
             for (row, _), sub in grp.groupby(["row_setup", "task"], sort=True) if "setup" in grp else ():
-                lines += filter(None, [_differ_line(f"{where} [{short_label(row)}/...]",
-                                                    sorted(set(sub["setup"].dropna())), configs, world=False)])
+                lines += filter(None, [_differ_line(f"{where} [{short_label(row)}/...]", sorted(set(sub["setup"].dropna())),
+                                                    configs, world=False, dense=dense)])
         else:
-            lines += filter(None, [_differ_line(where, sorted(set(grp["setup"].dropna())), configs)])
+            lines += filter(None, [_differ_line(where, sorted(set(grp["setup"].dropna())), configs, dense=dense)])
     return lines + _config_differences(runs, Path(results_dir))
 
 
@@ -95,18 +103,33 @@ def _dense_labels(runs: pd.DataFrame, one: dict[str, str]) -> int:
     return len({frozenset(v) for v in rows.values()})
 
 
-def _differ_line(where: str, setups: list[str], configs: dict[str, dict[str, Any]], world: bool = True) -> str | None:
+def _given_line(where: str, runs: pd.DataFrame, setup: str, whose: str) -> str:
+    """A given setup's Dense row that is ``whose``'s dense models at its seeds (aggregate.given_within), in words."""
+    label = {s: short_label(r) for s, r in zip(runs["setup"], runs["row_setup"])}
+    seeds = ", ".join(map(str, sorted(set(map(int, runs.loc[runs["setup"] == setup, "seed"])))))
+    return (f"`{where}` row [{label[setup]}]: [{label.get(whose, short_label(whose))}]'s dense models at seeds {seeds}, "
+            "given as dense.checkpoint: the same models as that row's, at these seeds only")
+
+
+def _differ_line(where: str, setups: list[str], configs: dict[str, dict[str, Any]], world: bool = True,
+                 dense: bool = False) -> str | None:
     """The line naming the config keys ``setups`` differ in (with each one's values), or None; ``world``: and the
-    setups that ran on other numbers of processes."""
+    setups that ran on other numbers of processes; ``dense``: Dense rows, which no key of the pruning stage tells
+    apart (setups.PRUNING_STAGE_GROUPS: probe round 50, dga_alone)."""
     if len(setups) < 2:
         return None
     unrecorded = [short_label(s) for s in setups if not configs[s]]
     flats = {s: configs[s] for s in setups if configs[s]}
     keys = sorted({k for flat in flats.values() for k in flat})
     differ = [k for k in keys if len({repr(flat.get(k)) for flat in flats.values()}) > 1] if len(flats) > 1 else []
+    pruning = [k for k in differ if dense and k.split(".")[0] in PRUNING_STAGE_GROUPS]
+    differ = [k for k in differ if k not in pruning]
     world = [short_label(s) for s in setups if "/ws" in s] if world else []
     if not differ and not unrecorded and not world:
-        return None
+        return None if not pruning else (
+            f"`{where}` rows of other setups: differ in no key the dense stage reads (only in {', '.join(pruning)}, "
+            "which the pruning stage reads): their dense models are others (other code, data content or "
+            "dense.checkpoint, or dense scores that differ seed by seed)")
     parts = ([_differ_words(differ, {short_label(s): flat for s, flat in flats.items()})] if differ else []) + (
         [f"{_labels(world)} ran on other numbers of processes (/ws<N>: N processes, a global batch N times the config's)"]
         if world else []) + ([f"{_labels(unrecorded)} hold runs that record no config"] if unrecorded else [])

@@ -176,6 +176,10 @@ def _glue_notes(avg_tasks: list[str], no_runs: bool, cells: pd.DataFrame) -> lis
                      "holds its config.")
     if ((cells["undefined"].fillna(0) > 0) & ~cells["metric"].astype(str).str.startswith("test_")).any():  # shown
         notes.append(UNDEFINED_NOTE)
+    # a given setup's Dense row of another row's models at its seeds read as other models (probe round 50, dga_alone)
+    given = cells[(cells["origin"] == "run") & (cells["method"] == "Dense") & (cells["note"].fillna("") != "")]
+    for variant, note in sorted(set(zip(given["variant"], given["note"]))):
+        notes.append(f"Dense [{variant}] = {note}: the same models as that row's, at these seeds only.")
     if len(avg_tasks) >= 2:
         names = ", ".join(_short(t) for t in avg_tasks)
         notes.append(f"GLUE avg = mean of the main scores of {names}; shown only where a row has all of them.")

@@ -30,7 +30,8 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,9 @@ def check_rank_in_world(env: Mapping[str, str] | None = None) -> None:
     if launched and port and not _digits(port):  # int()'s traceback (round 49, rk_port)
         raise LauncherError(f"MASTER_PORT={port!r} is not a port number: unset it, or launch with `torchrun` or "
                             "`accelerate launch`, which set it")
+    if launched and port and int(port) > 65535:  # torch's ValueError traceback (probe round 50, rk_port_range)
+        raise LauncherError(f"MASTER_PORT={port!r} is past the last port: a port is 0 to 65535; give a free port in "
+                            "that range, or unset it (torchrun and accelerate launch set it)")
     if (given is not None or "LOCAL_RANK" in named) and (world > 1 or "LOCAL_RANK" in named) and not str(
             env.get("MASTER_ADDR", "")).strip():  # torch's rendezvous: a traceback, a failed record (round 49, rk_*)
         told = " ".join(f"{n}={env[n].strip()}" for n in named)
@@ -200,7 +204,8 @@ def join_processes(cfg: Any, run_dir: Path, identity: str | None = None) -> Path
                                   os.environ.get("MASTER_PORT", "29500 (accelerate's default)"))
     from accelerate import PartialState
 
-    state = PartialState(cpu=use_cpu(cfg))
+    with port_in_use_said():
+        state = PartialState(cpu=use_cpu(cfg))
     check_world_size(state.num_processes)
     if state.num_processes == 1:
         return run_dir
@@ -220,6 +225,26 @@ def join_processes(cfg: Any, run_dir: Path, identity: str | None = None) -> Path
             "one command line (accelerate launch ... -m sdp.cli.run <overrides>)")
     shared = broadcast_object_list([str(run_dir) if state.is_main_process else None], from_process=0)
     return Path(shared[0])
+
+
+@contextmanager
+def port_in_use_said() -> Iterator[None]:
+    """Where a process group starts (accelerate's PartialState, the Accelerator): rank 0's port already taken is one
+    LauncherError naming it, not torch's DistNetworkError traceback (EADDRINUSE). Two runs of one inherited LOCAL_RANK
+    each start a process group on one port (accelerate's 29500 by default): the second failed so (probe round 50,
+    rk_portbusy). Caught as it fails, not checked before: another process may take the port between a check and
+    torch's listen."""
+    try:
+        yield
+    except RuntimeError as exc:  # torch.distributed.DistNetworkError is one
+        if "EADDRINUSE" not in str(exc) and "address already in use" not in str(exc).lower():
+            raise
+        where = f"{os.environ.get('MASTER_ADDR') or '127.0.0.1'}:{os.environ.get('MASTER_PORT') or '29500'}"
+        raise LauncherError(
+            f"MASTER_ADDR:MASTER_PORT={where} is in use (another process listens on that port: another launch, or a "
+            "run with an inherited LOCAL_RANK, starts its process group there): give this launch a free port "
+            "(MASTER_PORT=<port>, torchrun --master_port, accelerate launch --main_process_port), or, for one "
+            "process, unset LOCAL_RANK, RANK and WORLD_SIZE") from None
 
 
 def cpu_processes_line(cfg: Any, processes: int, cuda: bool | None = None) -> str | None:

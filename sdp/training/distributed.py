@@ -34,7 +34,7 @@ from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, DistributedType
 
 from sdp.errors import ConfigError
-from sdp.run.launch import check_accumulation, check_world_size, resolve_precision, use_cpu
+from sdp.run.launch import check_accumulation, check_world_size, port_in_use_said, resolve_precision, use_cpu
 from sdp.run.tracking import accelerator_kwargs
 
 log = logging.getLogger("sdp")
@@ -85,13 +85,14 @@ def make_accelerator(cfg: Any, run_dir: str | Path | None = None) -> Accelerator
     """
     refuse_sharded()
     check_accumulation(cfg.train.gradient_accumulation_steps)
-    accelerator = Accelerator(
-        mixed_precision=resolve_precision(cfg.train.mixed_precision),
-        gradient_accumulation_steps=cfg.train.gradient_accumulation_steps,
-        cpu=use_cpu(cfg),
-        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
-        **accelerator_kwargs(cfg, run_dir),  # tracker=...: log_with, project_dir (sdp/run/tracking.py)
-    )
+    with port_in_use_said():  # a LOCAL_RANK starts a process group: its port taken (probe round 50, rk_portbusy)
+        accelerator = Accelerator(
+            mixed_precision=resolve_precision(cfg.train.mixed_precision),
+            gradient_accumulation_steps=cfg.train.gradient_accumulation_steps,
+            cpu=use_cpu(cfg),
+            dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+            **accelerator_kwargs(cfg, run_dir),  # tracker=...: log_with, project_dir (sdp/run/tracking.py)
+        )
     refuse_sharded(accelerator.distributed_type)
     check_world_size(accelerator.num_processes)
     if accelerator.mixed_precision != effective_precision(accelerator):
