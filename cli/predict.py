@@ -126,16 +126,16 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"sdp-predict: warning: {why}", file=sys.stderr)
                 if (warning := rows_over_lines(opts["input"])) is not None:
                     print(f"sdp-predict: warning: {warning}", file=sys.stderr)
-            from sdp.prediction import no_text_rows
-
-            if (warning := no_text_rows(texts, "stdin line" if opts["input"] == "-" else "input row")) is not None:
-                print(f"sdp-predict: warning: {warning}", file=sys.stderr)
             check_arity(str(opts["model_dir"]), config, texts, "stdin" if opts["input"] == "-" else "input")
             # torch and transformers: only once the input is read
-            from sdp.prediction import predict_labels
+            from sdp.prediction import no_text_rows, predict_labels
             from sdp.saved_model import load_saved_model
 
             saved = load_saved_model(opts["model_dir"], cpu=BOOLS[str(opts["cpu"]).lower()])
+            # the rows its own tokenizer reads nothing in (probe round 49, pzwj, xl_pacc): said before any is labelled
+            where = "stdin line" if opts["input"] == "-" else "input row"
+            if (warning := no_text_rows(texts, where, saved.tokenizer)) is not None:
+                print(f"sdp-predict: warning: {warning}", file=sys.stderr)
             reached: list[int] = []
             labels = predict_labels(saved, texts, int(opts["batch_size"]), length, reached)
             stream = {1: sys.stdout, 2: sys.stderr}.get(std_stream(str(opts["output"])))  # not opened anew

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sdp.data.file_scan import no_text
+from sdp.data.read_nothing import unread_rows
 from sdp.data.tasks import DataError, DataFileNotFoundError, read_utf8
 from sdp.metrics import check_outputs_finite
 from sdp.models.inspect import length_error
@@ -189,14 +189,19 @@ def file_texts(path: str | Path, text_fields: list[str]) -> list[tuple[str, ...]
     return [tuple(str(r[f]) for f in text_fields) for r in rows]
 
 
-def no_text_rows(texts: list[tuple[str, ...]], where: str) -> str | None:
-    """A warning where rows hold a text that is empty or invisible characters only: each is labelled as an empty text
+def no_text_rows(texts: list[tuple[str, ...]], where: str, tokenizer: Any) -> str | None:
+    """A warning where rows hold a text the model's ``tokenizer`` reads as nothing: each is labelled as an empty text
     (as given: round 15, p04), which a run refuses; a zero-width space alone was labelled with no word (round 47, pz1,
-    pz2). ``where``: "stdin line" or "input row"."""
-    rows = [n for n, fields in enumerate(texts, 1) if any(map(no_text, fields))]
+    pz2). By the model's own tokenizer (sdp/data/read_nothing.py): one list for every tokenizer let a lone ZWJ go
+    unsaid for tiny-bert's, which reads none (probe round 49, pzwj), and said a lone U+0301 was "labelled as an empty
+    text" for tiny-xlmr's, which reads a token (xl_pacc). ``where``: "stdin line" or "input row"."""
+    unread = set()
+    for field in range(len(texts[0]) if texts else 0):
+        unread.update(unread_rows([t[field] for t in texts], tokenizer))
+    rows = sorted(n + 1 for n in unread)
     return (f"{len(rows)} of {len(texts)} rows hold a text that is empty or invisible characters only (such as a "
-            f"zero-width space; first: {where} {rows[0]}): each is labelled as an empty text, which a run would refuse"
-            if rows else None)
+            f"zero-width space; first: {where} {rows[0]}) to this model: its tokenizer reads nothing in it, so each "
+            "is labelled as an empty text, which a run would refuse" if rows else None)
 
 
 def label_field_problem(config: dict[str, Any], fields: list[str], texts: list[tuple[str, ...]]) -> tuple[str, bool]:

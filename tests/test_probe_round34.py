@@ -92,11 +92,15 @@ def test_cjk_text_spaced_or_not_is_one_text(tmp_path, caplog, tokenizer):
 
 
 # --------------------------------------------------------------------------- gz1
-def test_a_glue_text_of_invisible_characters_is_counted_as_empty(tmp_path, caplog):
+def test_a_glue_text_of_invisible_characters_is_counted_as_empty(tmp_path, caplog, tokenizer):
     """gz1: a GLUE dev.tsv whose sentence2 is a zero-width space (no text to the tokenizer) was read as an empty text,
-    uncounted by the warning that counts the empty ones (`1 row(s) with an empty text field (lines [7])`)."""
+    uncounted by the warning that counts the empty ones (`1 row(s) with an empty text field (lines [7])`). The reader
+    says the empty one; the zero-width space is said by the model's tokenizer, which reads nothing in it (tiny-xlmr's
+    reads a token: probe round 49)."""
     from sdp.data.glue_local import read_glue_split
+    from sdp.data.loading import load_splits
     from sdp.data.tasks import get_task
+    from sdp.data.tokenize import tokenize_splits
 
     dev = rte_rows(8)
     dev[2] = "2\tpremise number 2\t\u200b\tentailment"
@@ -104,7 +108,13 @@ def test_a_glue_text_of_invisible_characters_is_counted_as_empty(tmp_path, caplo
     write_rte_folder(tmp_path / "d", rte_rows(8), dev)
     with caplog.at_level(logging.WARNING, logger="sdp"):
         read_glue_split(get_task("rte"), tmp_path / "d", "validation")
-    assert "2 row(s) with an empty text field (lines [4, 6]) (1 of invisible characters only" in caplog.text
+    assert "1 row(s) with an empty text field (lines [6]), read as an empty text" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="sdp"):
+        loaded = load_splits(get_task("rte"), tmp_path / "d")
+        tokenize_splits(loaded.datasets, get_task("rte"), tokenizer, 32)
+    assert ("split validation: text field 'sentence2' is empty in 1 of 8 rows (rows [3], counted from 1): "
+            "BertTokenizer, this model's tokenizer, reads nothing in it (data row 3 is '\\u200b')") in caplog.text
 
 
 # --------------------------------------------------------------------------- tl2, tl3

@@ -9,20 +9,23 @@ from typing import Any
 
 import datasets
 
-from sdp.data.file_scan import no_text, text_key
+from sdp.data.file_scan import blank_text, no_text, text_key
 from sdp.data.rows_kept import TRAINED_ROWS, scored_positions, trained_positions
 from sdp.data.tasks import DataError
 
 
-def is_blank(value: Any) -> bool:
-    """A cell with nothing in it: a blank CSV/TSV cell and a JSON/Parquet null read as None, pandas' NaN, and a text of
-    invisible characters only (a zero-width space: the tokenizer reads nothing, and a row of no text was trained on)."""
+def is_blank(value: Any, text: bool = False) -> bool:
+    """A cell with nothing in it: a blank CSV/TSV cell and a JSON/Parquet null read as None, pandas' NaN, and a label
+    of invisible characters only (a zero-width space: a class that prints as nothing). A text field's (``text``) is
+    one empty for every tokenizer (file_scan.blank_text); what else a model reads as nothing, its tokenizer says when
+    the run tokenizes (sdp/data/read_nothing.py): a lone U+0301 was refused here though tiny-xlmr's reads a token
+    (probe round 49, xl_acc), a lone ZWJ scored though tiny-bert's reads none (ev_zwj)."""
     if value is None:
         return True
     if isinstance(value, float):
         return math.isnan(value)
     # stops at the first visible character (text_key of every non-ASCII cell cost ~16 s on a 400k-row file)
-    return isinstance(value, str) and no_text(value)  # as text_key drops them
+    return isinstance(value, str) and (blank_text(value) if text else no_text(value))  # as text_key drops them
 
 
 def check_scalar(ds: datasets.Dataset, column: str, role: str, key: str, path: str) -> None:
@@ -40,7 +43,7 @@ def check_filled(ds: datasets.Dataset, column: str, role: str, key: str, path: s
     """Blank cells are refused, not read: a blank label would be a class 'None' of its own (or, in an integer
     column, turn it into floats: a regression), a blank text the literal text 'None'."""
     values = ds[column]
-    rows = [i + 1 for i, value in enumerate(values) if is_blank(value)]
+    rows = [i + 1 for i, value in enumerate(values) if is_blank(value, text=role == "a text field")]
     if rows:
         unseen = [n for n in rows if isinstance(values[n - 1], str) and values[n - 1].strip()]
         said = f" ({len(unseen)} of invisible characters only, such as a zero-width space: first {unseen[:5]})" \

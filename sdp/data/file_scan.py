@@ -55,9 +55,24 @@ _CJK = re.compile("([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6d
 TEXT_KEY_VERSION = 3  # 3: the variation selectors set aside (probe round 35, vs1)
 
 
+# The spaces every tokenizer reads as nothing: Python's (str.isspace) but the information separators U+001C-U+001F,
+# which XLM-R's reads as a token (a scan of every code point with tiny-bert's and tiny-xlmr's tokenizers: these 25
+# are all that both drop). A text of them alone is a blank cell, refused (or said) as the file is read, for any model;
+# what else a model reads as nothing is its tokenizer's to say (sdp/data/read_nothing.py: probe round 49, ev_me,
+# xl_acc: a lone U+20DD or U+0301 was refused as empty, though the model reads a token there).
+_READ_SPACES = "\x1c\x1d\x1e\x1f"
+
+
+def blank_text(value: str) -> bool:
+    """Whether a text field is empty for every tokenizer: empty, or spaces only (see _READ_SPACES)."""
+    return not value.strip() and not any(c in _READ_SPACES for c in value)
+
+
 def no_text(value: str) -> bool:
-    """Whether a text holds nothing a tokenizer reads: empty, spaces, or invisible characters only (a zero-width space),
-    or marks on no letter (a lone U+0301: the tokenizer read `[CLS] [SEP]`: probe round 48, pacc, ev_pacc)."""
+    """Whether a label holds nothing that prints: empty, spaces, or invisible characters only (a zero-width space),
+    or marks on no letter (a lone U+0301: probe round 48, pacc). A label's rule (cells.is_blank); a text field's is
+    blank_text, then the model's tokenizer (sdp/data/read_nothing.py: one list for every tokenizer was wrong both
+    ways, probe round 49, ev_zwj, ev_me)."""
     return all(c.isspace() or unread(c) or unicodedata.category(c) in ("Mn", "Me") for c in value)
 
 
