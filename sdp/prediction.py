@@ -199,9 +199,9 @@ def no_text_rows(texts: list[tuple[str, ...]], where: str, tokenizer: Any) -> st
     for field in range(len(texts[0]) if texts else 0):
         unread.update(unread_rows([t[field] for t in texts], tokenizer))
     rows = sorted(n + 1 for n in unread)
-    return (f"{len(rows)} of {len(texts)} rows hold a text that is empty or invisible characters only (such as a "
-            f"zero-width space; first: {where} {rows[0]}) to this model: its tokenizer reads nothing in it, so each "
-            "is labelled as an empty text, which a run would refuse" if rows else None)
+    return (f"{len(rows)} of {len(texts)} rows hold a text this model's tokenizer reads nothing in (empty, or "
+            f"characters it drops; first: {where} {rows[0]}), so each is labelled as an empty text, which a run would "
+            "refuse" if rows else None)  # (not "a zero-width space": tiny-xlmr's reads one, review of part T)
 
 
 def label_field_problem(config: dict[str, Any], fields: list[str], texts: list[tuple[str, ...]]) -> tuple[str, bool]:

@@ -112,7 +112,7 @@ def test_a_glue_text_of_invisible_characters_is_counted_as_empty(tmp_path, caplo
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="sdp"):
         loaded = load_splits(get_task("rte"), tmp_path / "d")
-        tokenize_splits(loaded.datasets, get_task("rte"), tokenizer, 32)
+        tokenize_splits(loaded.datasets, get_task("rte"), tokenizer, 32, blanks_said=loaded.labels_checked)
     assert ("split validation: text field 'sentence2' is empty in 1 of 8 rows (rows [3], counted from 1): "
             "BertTokenizer, this model's tokenizer, reads nothing in it (data row 3 is '\\u200b')") in caplog.text
 

@@ -92,7 +92,7 @@ def test_sdp_predict_says_rows_of_invisible_text(tmp_path, tokenizer, capsys):
     out = tmp_path / "labels.txt"
     assert main([f"model_dir={model}", f"input={path}", "text_fields=text", f"output={out}"]) == 0
     assert len(out.read_text().splitlines()) == 3
-    assert ("warning: 1 of 3 rows hold a text that is empty or invisible characters only (such as a zero-width space; "
+    assert ("warning: 1 of 3 rows hold a text this model's tokenizer reads nothing in (empty, or characters it drops; "
             "first: input row 2)") in capsys.readouterr().err
 
 

@@ -128,8 +128,8 @@ def test_sdp_predict_warns_where_its_tokenizer_reads_nothing(tmp_path, tokenizer
         "a great charming film\n\u200d\nawful boring mess\n".encode())))
     assert main([f"model_dir={model}", f"output={tmp_path / 'o.txt'}"]) == 0
     assert len((tmp_path / "o.txt").read_text().splitlines()) == 3
-    assert "1 of 3 rows hold a text that is empty or invisible characters only (such as a zero-width space; first: " \
-           "stdin line 2) to this model: its tokenizer reads nothing in it" in capsys.readouterr().err
+    assert "1 of 3 rows hold a text this model's tokenizer reads nothing in (empty, or characters it drops; first: " \
+           "stdin line 2)" in capsys.readouterr().err
 
 
 def test_sdp_predict_says_nothing_where_its_tokenizer_reads_a_token(tmp_path, capsys):
@@ -140,7 +140,8 @@ def test_sdp_predict_says_nothing_where_its_tokenizer_reads_a_token(tmp_path, ca
     model = _xl_classifier(tmp_path / "m")
     path = write_csv(tmp_path / "in.csv", [("a great film", "x"), ("\u0301", "y"), ("", "z")])
     assert main([f"model_dir={model}", f"input={path}", "text_fields=text", f"output={tmp_path / 'o.txt'}"]) == 0
-    assert "1 of 3 rows hold a text that is empty" in capsys.readouterr().err  # the empty one alone (row 3)
+    assert "1 of 3 rows hold a text this model's tokenizer reads nothing in (empty, or characters it drops; first: " \
+           "input row 3)" in capsys.readouterr().err  # the empty one alone
 
 
 def test_a_glue_row_its_tokenizer_reads_as_nothing_is_said(tmp_path, tokenizer, caplog):
@@ -159,3 +160,23 @@ def test_a_glue_row_its_tokenizer_reads_as_nothing_is_said(tmp_path, tokenizer, 
     with caplog.at_level(logging.WARNING, logger="sdp"):
         tokenize_splits(datasets.DatasetDict({"validation": split}), TASKS["rte"], _xlmr(), 32)
     assert "is empty in" not in caplog.text
+
+
+def test_a_blank_text_no_reader_said_is_said_by_the_tokenizers_check(tmp_path, tokenizer, caplog):
+    """Review of part T: the check left blank texts (empty, spaces) to the readers, but only a local GLUE file's and a
+    custom file's say them: an XGLUE or Hub split's empty hypothesis got no word while a ZWJ did. A split whose reader
+    said them (LoadedSplits.labels_checked) is not said twice."""
+    import datasets
+
+    from sdp.data.tasks import TASKS
+    from sdp.data.tokenize import tokenize_splits
+
+    split = datasets.Dataset.from_dict({"sentence1": ["a", "b", "c", "d"], "sentence2": ["", " ", "\u200d", "ok"],
+                                        "label": [0, 1, 0, 1], "idx": [0, 1, 2, 3]})
+    for said, shown in ((frozenset(), "is empty in 3 of 4 rows (rows [1, 2, 3]"),
+                        (frozenset({"validation"}), "is empty in 1 of 4 rows (rows [3]")):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="sdp"):
+            tokenize_splits(datasets.DatasetDict({"validation": split}), TASKS["rte"], tokenizer, 32,
+                            blanks_said=said)
+        assert shown in caplog.text, caplog.text

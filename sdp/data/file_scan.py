@@ -55,16 +55,15 @@ _CJK = re.compile("([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6d
 TEXT_KEY_VERSION = 3  # 3: the variation selectors set aside (probe round 35, vs1)
 
 
-# The spaces every tokenizer reads as nothing: Python's (str.isspace) but the information separators U+001C-U+001F,
-# which XLM-R's reads as a token (a scan of every code point with tiny-bert's and tiny-xlmr's tokenizers: these 25
-# are all that both drop). A text of them alone is a blank cell, refused (or said) as the file is read, for any model;
-# what else a model reads as nothing is its tokenizer's to say (sdp/data/read_nothing.py: probe round 49, ev_me,
-# xl_acc: a lone U+20DD or U+0301 was refused as empty, though the model reads a token there).
+# Blank: Python's spaces (str.isspace) but the information separators U+001C-U+001F, which XLM-R's tokenizer reads as
+# a token (WordPiece and SentencePiece drop the other 25; a byte-level BPE reads a space, but a text of spaces alone is
+# refused for every model, as it was). What else a model reads as nothing is its tokenizer's to say
+# (sdp/data/read_nothing.py: probe round 49, ev_me, xl_acc: a lone U+20DD or U+0301 was refused, though read).
 _READ_SPACES = "\x1c\x1d\x1e\x1f"
 
 
 def blank_text(value: str) -> bool:
-    """Whether a text field is empty for every tokenizer: empty, or spaces only (see _READ_SPACES)."""
+    """Whether a text field is blank: empty, or spaces only (see _READ_SPACES)."""
     return not value.strip() and not any(c in _READ_SPACES for c in value)
 
 

@@ -33,7 +33,8 @@ def build_data(cfg: Any, task: TaskSpec, tokenizer, accelerator) -> RunData:
     with accelerator.main_process_first():
         loaded = load_run_splits(cfg, task)
         raw = loaded.datasets
-        tokenized = tokenize_splits(raw, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir, loaded.file_rows)
+        tokenized = tokenize_splits(raw, task, tokenizer, cfg.task.max_seq_length, cfg.cache_dir, loaded.file_rows,
+                                    loaded.labels_checked)
         token_ids = warn_token_repeats(task, raw, tokenized, cfg.task.max_seq_length, loaded.file_rows,
                                        loaded.text_checked, loaded.labels_checked, tokenizer)  # (round 35, lt1)
     train = tokenized[task.train_split]

@@ -64,8 +64,8 @@ def _read_nothing(values: list[str], tokenizer: Any) -> list[int]:
     empty: list[int] = []
     for start in range(0, len(values), _CHUNK):
         # cut to a few tokens: whether one is there is the question (a long text warned "longer than the maximum")
-        ids = tokenizer(values[start:start + _CHUNK], add_special_tokens=False, truncation=True,
-                        max_length=8)["input_ids"]
+        ids = tokenizer(values[start:start + _CHUNK], add_special_tokens=False, truncation=True, max_length=8,
+                        return_attention_mask=False, return_token_type_ids=False)["input_ids"]  # (a third less time)
         empty += [start + j for j, row in enumerate(ids) if not len(row)]
     return empty
 
@@ -74,17 +74,21 @@ def _text_column(ds: Any, field: str) -> pa.ChunkedArray:
     return ds.select_columns([field]).with_format("arrow")[:][field]
 
 
-def check_read_texts(dsets: Any, task: Any, tokenizer: Any, file_rows: dict | None = None) -> None:
+def check_read_texts(dsets: Any, task: Any, tokenizer: Any, file_rows: dict | None = None,
+                     blanks_said: frozenset = frozenset()) -> None:
     """Every split's text fields, as the model's tokenizer reads them (a run's and sdp-eval's, before tokenizing):
     a task=custom file's rows read as nothing are refused, as its blank cells are (sdp/data/cells.py check_filled);
     another source's (GLUE files, read as published: glue_local.py) are said in a warning. Blank ones (empty,
-    spaces) are left to the readers, which say or refuse them before torch loads. ``file_rows``: a sampled or carved
-    split's rows in its file (LoadedSplits.file_rows), by which the rows are named."""
+    spaces) of the splits in ``blanks_said`` are left to their readers, which say or refuse them before torch loads
+    (a local GLUE file's, a custom file's); an XGLUE or Hub split's are said here (review of part T: they were said
+    by no one). ``file_rows``: a sampled or carved split's rows in its file (LoadedSplits.file_rows)."""
     for split, ds in dsets.items():
+        # a carve's rows were read with its training file
+        said = split in blanks_said or (split == VALIDATION_FROM_TRAIN and task.train_split in blanks_said)
         for field in [f for f in task.text_fields if f in ds.column_names]:
             column = _text_column(ds, field)
             rows = [i for i in unread_rows(column, tokenizer)
-                    if not blank_text("" if (v := column[i].as_py()) is None else str(v))]
+                    if not (said and blank_text("" if (v := column[i].as_py()) is None else str(v)))]
             if rows:
                 _say(task, split, field, len(ds), rows, str(column[rows[0]].as_py()), tokenizer, file_rows)
 
@@ -104,5 +108,5 @@ def _say(task: Any, split: str, field: str, n: int, rows: list[int], first: str,
         raise DataError(f"task.{key}={path!r}: column {field!r} (a text field) is empty in {len(rows)} of {of} "
                         f"(first: {named[:5]}; data rows counted from 1): {whose}; fill them in or drop those rows")
     log.warning("task %s, split %s: text field %r is empty in %d of %d rows (rows %s%s, counted from 1): %s; each is "
-                "read as an empty text (the files are read as published)", task.name, split, field, len(rows), n,
+                "read as an empty text (the data is read as published)", task.name, split, field, len(rows), n,
                 named[:5], as_read(split, file_rows, training), whose)

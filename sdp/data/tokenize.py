@@ -124,13 +124,15 @@ def _tokenize(
 
 
 def tokenize_splits(dsets: datasets.DatasetDict, task: TaskSpec, tokenizer, max_seq_length: int,
-                    cache_dir: str | Path | None = None, file_rows: dict | None = None) -> datasets.DatasetDict:
+                    cache_dir: str | Path | None = None, file_rows: dict | None = None,
+                    blanks_said: frozenset = frozenset()) -> datasets.DatasetDict:
     """:func:`_tokenize_splits`, then how many rows of each split reached ``max_seq_length`` said in the log: texts
     were cut to it without a word (a run at 32 tokens cut most RTE pairs; probe round 11). A row exactly that long
     is counted too: telling them apart would tokenize everything twice. First, the text fields this tokenizer reads
     as nothing: a task=custom file's refused, another's said (read_nothing.py: probe round 49, ev_zwj, ev_me; a
-    cached copy too). ``file_rows``: LoadedSplits.file_rows, by which a sampled split's rows are named."""
-    check_read_texts(dsets, task, tokenizer, file_rows)
+    cached copy too). ``file_rows``: LoadedSplits.file_rows, by which a sampled split's rows are named; ``blanks_said``:
+    the splits whose reader said (or refused) their blank texts (LoadedSplits.labels_checked)."""
+    check_read_texts(dsets, task, tokenizer, file_rows, blanks_said)
     result = _tokenize_splits(dsets, task, tokenizer, max_seq_length, cache_dir)
     import pyarrow.compute as pc
 
