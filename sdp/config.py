@@ -251,7 +251,7 @@ def local_root(output_root: Any) -> str:
     from sdp.data.spec import DataError
 
     try:  # `~` as home, as every input key reads it (`'output_root=~/r'` made ./~/r: probe round 50, or_tilde)
-        return home_path(str(local_path(str(output_root), "output_root")))
+        return home_path(str(local_path(str(output_root), "output_root")), "output_root")
     except DataError:
         return str(output_root)
 

@@ -48,7 +48,22 @@ def test_local_config_converts_the_path_keys_only(monkeypatch):
     local_config(cfg)
     assert (cfg.output_dir, cfg.cache_dir, cfg.output_root) == ("/home/u/run", "/c d", "/home/u")
     assert list(cfg.task.label_names) == ["file:///neg", "file:///pos"] and cfg.task.label_column == "~label"
-    assert (cfg.task.train_file, cfg.dense.checkpoint) == ("/home/u/t.csv", "/m")
+    # an input key of the run's identity keeps its `~` (its reader expands it): a run made before with it is found
+    # again, not refused as another config (review of round 50's fixes)
+    assert (cfg.task.train_file, cfg.dense.checkpoint) == ("~/t.csv", "/m")
+
+
+def test_the_keys_read_as_home_are_the_path_keys_outside_a_runs_identity(monkeypatch):
+    """HOME_KEYS (sdp/data/locations.py, which may not import sdp.run) in step with sdp/run/env.py's identity; a `~user`
+    of no user here is one line (it made ./~user, then a traceback: review)."""
+    from sdp.data.locations import HOME_KEYS, PATH_KEYS, home_path
+    from sdp.data.spec import DataError
+    from sdp.run.env import NON_IDENTITY_GROUP_KEYS, NON_IDENTITY_KEYS
+
+    outside = set(NON_IDENTITY_KEYS) | {f"{g}.{k}" for g, keys in NON_IDENTITY_GROUP_KEYS.items() for k in keys}
+    assert HOME_KEYS == PATH_KEYS & outside
+    with pytest.raises(DataError, match="the home folder of no user here"):
+        home_path("~sdp_no_such_user_50/r", "output_dir")
 
 
 def test_sdp_predict_and_tables_read_a_tilde_as_home(monkeypatch):
@@ -108,3 +123,27 @@ def test_the_library_run_takes_its_folder_once_its_config_is_converted(tmp_path,
     sdp.recipe.run(OmegaConf.create({"output_dir": f"file://{tmp_path}/lib%201", "output_root": "outputs"}))
     assert taken == {"run_dir": f"{tmp_path}/lib 1", "od": f"{tmp_path}/lib 1"}
     assert not (tmp_path / "file:").exists()
+
+
+def test_a_given_dense_row_of_one_seed_and_a_shared_one_are_worded_as_shown(tmp_path):
+    """Review of round 50's fixes: B given A's seed-2 model alone read "at seeds 2"; B and C both given A's seeds 1-2
+    share one Dense row `[B+C]` in glue.md, and summary.md wrote a line for each, labelled [B] and [C]."""
+    from test_probe_round50_a import _setup_runs
+
+    from sdp.report.report import build_report
+
+    _setup_runs(tmp_path / "one", "a", (1, 2, 3), "h-A", "magnitude", own=True)
+    _setup_runs(tmp_path / "one", "b", (2,), "h-B", "movement", own=False)
+    build_report(tmp_path / "one", plots=False)
+    glue = (tmp_path / "one" / "tables" / "glue.md").read_text()
+    assert "dense models at seed 2 (given as dense.checkpoint)" in glue and "at seeds 2" not in glue, glue
+    _setup_runs(tmp_path / "two", "a", (1, 2, 3), "h-A", "magnitude", own=True)
+    _setup_runs(tmp_path / "two", "b", (1, 2), "h-B", "movement", own=False)
+    _setup_runs(tmp_path / "two", "c", (1, 2), "h-C", "taylor", own=False)
+    build_report(tmp_path / "two", plots=False)
+    glue = (tmp_path / "two" / "tables" / "glue.md").read_text()
+    summary = (tmp_path / "two" / "tables" / "summary.md").read_text()
+    shared = next(line.split("|")[2].strip() for line in glue.splitlines() if "| Dense [" in line and "+" in line)
+    lines = [line for line in summary.splitlines() if "`tiny-bert / Dense` row [" in line]
+    assert len(lines) == 1 and lines[0].startswith(f"- `tiny-bert / Dense` row [{shared[len('Dense ['):-1]}]:"), (
+        shared, lines)

@@ -25,6 +25,11 @@ from sdp.data.spec import DataError
 PATH_KEYS = frozenset({"model.pretrained", "model.tokenizer", "task.train_file", "task.validation_file",
                        "task.test_file", "dense.checkpoint", "prune.teacher_checkpoint", "prune.reference_mask",
                        "data_dir", "cache_dir", "output_root", "output_dir"})
+# Of them, the keys whose leading `~` is read as home here: those outside a run's identity (sdp/run/env.py
+# NON_IDENTITY_KEYS, NON_IDENTITY_GROUP_KEYS; tests/test_probe_round50_lead.py keeps them in step). The input keys of
+# its identity keep `~` as written (their readers expand it): expanded here, a run made before with
+# `task.train_file='~/x.tsv'` was refused on relaunch as another config (review of round 50's fixes).
+HOME_KEYS = frozenset({"output_root", "output_dir", "cache_dir", "data_dir", "prune.reference_mask"})
 LOCAL_FORM = "a local file's URL is file:///<absolute path> (or file://localhost/<absolute path>); or give the path"
 
 
@@ -64,10 +69,17 @@ def local_path(location: str | Path, name: str = "") -> str | Path:
     return path
 
 
-def home_path(location: str) -> str:
+def home_path(location: str, name: str = "") -> str:
     """``location`` with a leading ``~`` as the home folder: the input keys read `'~/x.csv'` as home, and the output
-    keys wrote `'~/run'` to ./~/run while printing `~/run` (probe round 50, run_tilde, or_tilde, pr_tilde)."""
-    return os.path.expanduser(location) if location.startswith("~") else location
+    keys wrote `'~/run'` to ./~/run while printing `~/run` (probe round 50, run_tilde, or_tilde, pr_tilde). A
+    ``~user`` of no user here is a DataError (it made ./~user and then a traceback: review)."""
+    if not location.startswith("~"):
+        return location
+    if (home := os.path.expanduser(location)).startswith("~"):
+        named = f"{name}={location!r}" if name else repr(location)
+        raise DataError(f"{named} begins with {location.split('/')[0]!r}, the home folder of no user here; give "
+                        "the path (or ~/... for your own home folder)")
+    return home
 
 
 def local_argv(argv: list[str], path_keys: frozenset[str] | None = None) -> list[str]:
@@ -82,7 +94,7 @@ def local_argv(argv: list[str], path_keys: frozenset[str] | None = None) -> list
         name = key.lstrip("+~") or "argument"
         value = _unquoted(value, name)
         if path_keys is None or name in path_keys:  # (sdp-predict, sdp-tables, sdp-export: no sweeps, no comma lists)
-            value = home_path(str(local_path(value, name)))
+            value = home_path(str(local_path(value, name)), name)
         out.append(f"{key}{eq}{value}")
     return out
 
@@ -136,10 +148,11 @@ def _convert_file_urls(cfg: Any, prefix: str, interpolations: bool, keys: frozen
             if not is_interpolation:
                 _convert_file_urls(value, f"{name}.", interpolations, keys)
         elif (name in keys and is_interpolation == interpolations and isinstance(value, str)
-              and (is_file_url(value) or value.startswith("~"))
+              and (is_file_url(value) or (value.startswith("~") and name in HOME_KEYS))
               and not (is_interpolation and _REFERENCE.fullmatch(str(raw[key])))):
             # a path's own `${` is no interpolation (pc_int); `${u}` alone stays one: u is converted in its own right
-            path = home_path(str(local_path(value, name)))
+            path = str(local_path(value, name))
+            path = home_path(path, name) if name in HOME_KEYS else path
             cfg[key] = re.sub(r"(\\*)\$\{", lambda m: m[1] * 2 + "\\${", path)
 
 

@@ -186,10 +186,16 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
         out.append(_cell(key, *_stats(means), versions, len(undefined_units.get((model, task, metric, setup), ()))))
         if setup in within:  # the models of another row at its seeds: said (probe round 50, dga_alone)
             whose, seeds = one_row.get(within[setup], within[setup]), runs.loc[runs["setup"] == setup, "seed"]
-            out[-1]["note"] = (f"[{label.get(whose, short_label(whose))}]'s dense models at seeds "
-                               f"{', '.join(map(str, sorted(set(map(int, seeds)))))} (given as dense.checkpoint)")
+            out[-1]["note"] = (f"[{label.get(whose, short_label(whose))}]'s dense models at {seeds_words(seeds)} "
+                               "(given as dense.checkpoint)")
     frame = pd.DataFrame(out, columns=CELL_COLUMNS)
     return frame.sort_values(CELL_KEYS, kind="mergesort").reset_index(drop=True)
+
+
+def seeds_words(seeds: Any) -> str:
+    """`seed 2`, `seeds 1, 2` (it said "at seeds 2": review of round 50's fixes)."""
+    distinct = sorted(set(map(int, seeds)))
+    return f"seed{'s' if len(distinct) > 1 else ''} {', '.join(map(str, distinct))}"
 
 
 def one_dense_row(runs: pd.DataFrame, within: bool = False) -> dict[str, str]:

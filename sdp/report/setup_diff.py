@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from sdp.report.aggregate import given_within, one_dense_row, short_label
+from sdp.report.aggregate import given_within, one_dense_row, seeds_words, short_label
 from sdp.report.render import fmt_sparsity
 from sdp.report.setups import PRUNING_STAGE_GROUPS
 from sdp.run.env import NON_IDENTITY_GROUP_KEYS, NON_IDENTITY_KEYS, PER_SEED_INPUTS
@@ -79,7 +79,8 @@ def setup_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
         # (a second Dense row "differ[ed] in prune.criterion", which no dense model reads: probe round 50, dga_alone)
         dense = key[-1] == "Dense"
         if dense and (given := sorted(set(grp["setup"]) & set(within))):
-            lines += [_given_line(where, grp, setup, within[setup]) for setup in given]
+            shown = {one.get(setup, setup): setup for setup in reversed(given)}  # a shared Dense row: one line
+            lines += [_given_line(where, grp, setup, within[setup], one) for setup in shown.values()]
             grp = grp[~grp["setup"].isin(given)]
         if grp["row_setup"].nunique() > 1 or "setup" not in grp:
             lines += filter(None, [_differ_line(where, sorted(set(grp["row_setup"].dropna())), configs, dense=dense)])
@@ -103,12 +104,14 @@ def _dense_labels(runs: pd.DataFrame, one: dict[str, str]) -> int:
     return len({frozenset(v) for v in rows.values()})
 
 
-def _given_line(where: str, runs: pd.DataFrame, setup: str, whose: str) -> str:
-    """A given setup's Dense row that is ``whose``'s dense models at its seeds (aggregate.given_within), in words."""
+def _given_line(where: str, runs: pd.DataFrame, setup: str, whose: str, one: dict[str, str]) -> str:
+    """A given setup's Dense row that is ``whose``'s dense models at its seeds (aggregate.given_within), in words,
+    labelled as glue.md labels it (the setups sharing it, joined by '+': review of round 50's fixes)."""
     label = {s: short_label(r) for s, r in zip(runs["setup"], runs["row_setup"])}
-    seeds = ", ".join(map(str, sorted(set(map(int, runs.loc[runs["setup"] == setup, "seed"])))))
-    return (f"`{where}` row [{label[setup]}]: [{label.get(whose, short_label(whose))}]'s dense models at seeds {seeds}, "
-            "given as dense.checkpoint: the same models as that row's, at these seeds only")
+    row = "+".join(sorted({label[s] for s in label if one.get(s, s) == one.get(setup, setup)}))
+    return (f"`{where}` row [{row}]: [{label.get(whose, short_label(whose))}]'s dense models at "
+            f"{seeds_words(runs.loc[runs['setup'] == setup, 'seed'])}, given as dense.checkpoint: the same models as "
+            "that row's, at these seeds only")
 
 
 def _differ_line(where: str, setups: list[str], configs: dict[str, dict[str, Any]], world: bool = True,
