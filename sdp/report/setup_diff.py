@@ -78,7 +78,7 @@ def setup_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
         # Dense rows: no pruning key is their difference, and a given setup's row of another row's models says so
         # (a second Dense row "differ[ed] in prune.criterion", which no dense model reads: probe round 50, dga_alone)
         dense = key[-1] == "Dense"
-        if dense and (given := sorted(set(grp["setup"]) & set(within))):
+        if dense and "setup" in grp and (given := sorted(set(grp["setup"]) & set(within))):
             shown = {one.get(setup, setup): setup for setup in reversed(given)}  # a shared Dense row: one line
             lines += [_given_line(where, grp, setup, within[setup], one) for setup in shown.values()]
             grp = grp[~grp["setup"].isin(given)]
