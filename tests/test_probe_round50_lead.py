@@ -147,3 +147,62 @@ def test_a_given_dense_row_of_one_seed_and_a_shared_one_are_worded_as_shown(tmp_
     lines = [line for line in summary.splitlines() if "`tiny-bert / Dense` row [" in line]
     assert len(lines) == 1 and lines[0].startswith(f"- `tiny-bert / Dense` row [{shared[len('Dense ['):-1]}]:"), (
         shared, lines)
+
+
+def test_a_files_rows_read_as_nothing_are_one_refusal_over_every_split_of_it(tmp_path, tokenizer):
+    """Probe round 51, rn_vft, rn_vk: with validation_from_train, a row the tokenizer reads as nothing was said "in 1 of
+    the 16 rows this run reads" (the carve alone; the run reads 64 of the file) or "of the 48" (the part trained), and
+    the other part's rows only once those were fixed. One refusal of the file: its rows in both parts, of all read."""
+    from omegaconf import OmegaConf
+    from records import write_csv
+
+    from sdp.data.custom import custom_task
+    from sdp.data.loading import VALIDATION_FROM_TRAIN, load_splits
+    from sdp.data.tasks import DataError
+    from sdp.data.tokenize import tokenize_splits
+
+    rows = [(f"a training text number {i}", ("neg", "pos")[i % 2]) for i in range(40)]
+    cfg = OmegaConf.create({"name": "custom", "train_file": write_csv(tmp_path / "tr.csv", rows),
+                            "text_fields": ["text"], "label_column": "label", "metric": "accuracy",
+                            "validation_from_train": 0.25})
+    carve = load_splits(custom_task(cfg), None, validation_from_train=0.25).file_rows[VALIDATION_FROM_TRAIN]
+    held = min(int(r) + 1 for r in carve)  # a file row (from 1) held out, and one trained: the carve is by position
+    trained = min(set(range(1, 41)) - {int(r) + 1 for r in carve})
+    for r in (held, trained):
+        rows[r - 1] = ("\u200d", rows[r - 1][1])
+    cfg.train_file = write_csv(tmp_path / "tr.csv", rows)
+    task = custom_task(cfg)
+    loaded = load_splits(task, None, validation_from_train=0.25)
+    with pytest.raises(DataError) as err:
+        tokenize_splits(loaded.datasets, task, tokenizer, 32, file_rows=loaded.file_rows)
+    said = f"is empty in 2 of the 40 rows this run reads (first: {sorted((held, trained))};"
+    assert said in str(err.value) and str(err.value).count("task.train_file=") == 1, str(err.value)
+
+
+def test_a_tilde_of_no_user_in_an_input_key_is_one_line():
+    """Probe round 51, ev_nouser_vf: `task.validation_file='~nosuchuser/x.csv'` was a RuntimeError traceback (Could not
+    determine home directory) from the reader's expanduser. The input keys keep `~` as written, but are checked."""
+    from omegaconf import OmegaConf
+
+    from sdp.data.locations import local_config
+    from sdp.data.spec import DataError
+
+    with pytest.raises(DataError, match="task.validation_file='~sdp_no_such_user_51/x.csv' begins with"):
+        local_config(OmegaConf.create({"task": {"validation_file": "~sdp_no_such_user_51/x.csv"}}))
+    cfg = OmegaConf.create({"task": {"validation_file": "~/x.csv"}})
+    local_config(cfg)
+    assert cfg.task.validation_file == "~/x.csv"
+
+
+@pytest.mark.parametrize("address", ["192.0.2.1", "no.such.host.invalid"])
+def test_a_world_of_one_at_another_machines_address_is_one_line(address):
+    """Probe round 51, rk_unreach: `RANK=0 WORLD_SIZE=1 LOCAL_RANK=0 MASTER_ADDR=192.0.2.1` (an address no machine here
+    holds) waited 30 minutes for its own process group, unsaid, through a SIGTERM. A world of one outside torchrun
+    (whose agent hosts the store) needs an address of this machine."""
+    from sdp.run.launch import LauncherError, check_rank_in_world
+
+    env = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": address, "MASTER_PORT": "29655"}
+    with pytest.raises(LauncherError, match=f"MASTER_ADDR={address} (is no address of this machine|names no host)"):
+        check_rank_in_world(env)
+    check_rank_in_world({**env, "MASTER_ADDR": "127.0.0.1"})
+    check_rank_in_world({**env, "TORCHELASTIC_RUN_ID": "none"})  # torchrun's worker: its agent holds the store

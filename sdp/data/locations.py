@@ -147,6 +147,8 @@ def _convert_file_urls(cfg: Any, prefix: str, interpolations: bool, keys: frozen
         if isinstance(value, (DictConfig, ListConfig)):
             if not is_interpolation:
                 _convert_file_urls(value, f"{name}.", interpolations, keys)
+        elif name in keys and isinstance(value, str) and value.startswith("~") and name not in HOME_KEYS:
+            home_path(value, name)  # kept as written, but `~user` of no user is one line (a traceback: round 51)
         elif (name in keys and is_interpolation == interpolations and isinstance(value, str)
               and (is_file_url(value) or (value.startswith("~") and name in HOME_KEYS))
               and not (is_interpolation and _REFERENCE.fullmatch(str(raw[key])))):

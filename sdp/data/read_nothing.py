@@ -82,6 +82,7 @@ def check_read_texts(dsets: Any, task: Any, tokenizer: Any, file_rows: dict | No
     spaces) of the splits in ``blanks_said`` are left to their readers, which say or refuse them before torch loads
     (a local GLUE file's, a custom file's); an XGLUE or Hub split's are said here (review of part T: they were said
     by no one). ``file_rows``: a sampled or carved split's rows in its file (LoadedSplits.file_rows)."""
+    refused: dict[tuple[str, str], list] = {}  # (file, field) -> [(split, rows, column)]: one refusal a file
     for split, ds in dsets.items():
         # a carve's rows were read with its training file
         said = split in blanks_said or (split == VALIDATION_FROM_TRAIN and task.train_split in blanks_said)
@@ -89,24 +90,44 @@ def check_read_texts(dsets: Any, task: Any, tokenizer: Any, file_rows: dict | No
             column = _text_column(ds, field)
             rows = [i for i in unread_rows(column, tokenizer)
                     if not (said and blank_text("" if (v := column[i].as_py()) is None else str(v)))]
-            if rows:
-                _say(task, split, field, len(ds), rows, str(column[rows[0]].as_py()), tokenizer, file_rows)
+            if rows and task.source == "custom":
+                refused.setdefault((_file_of(task, split), field), []).append((split, rows, column))
+            elif rows:
+                _warn(task, split, field, len(ds), rows, str(column[rows[0]].as_py()), tokenizer, file_rows)
+    if refused:
+        raise DataError("; ".join(_refusal(task, dsets, file, field, found, tokenizer, file_rows)
+                                  for (file, field), found in refused.items()))
 
 
-def _say(task: Any, split: str, field: str, n: int, rows: list[int], first: str, tokenizer: Any,
-         file_rows: dict | None) -> None:
+def _file_of(task: Any, split: str) -> str:
+    """The file a split's rows are from: a carve's held-out rows are the training file's."""
+    return "train" if split in (task.train_split, VALIDATION_FROM_TRAIN) else split
+
+
+def _refusal(task: Any, dsets: Any, file: str, field: str, found: list, tokenizer: Any, file_rows: dict | None) -> str:
+    """A task=custom file's rows read as nothing, over every split this run reads of it (the trained rows and a
+    carve's held-out rows: "1 of the 16 rows this run reads" named the carve alone of 64 rows read, and the trained
+    rows' were said only once the carve's were fixed: probe round 51, rn_vft, rn_vk; review of part T)."""
+    at = sorted(((in_file([i + 1], split, file_rows)[0], i, column) for split, rows, column in found for i in rows),
+                key=lambda t: t[0])
+    named, (shown, first, column) = [r for r, _, _ in at], at[0]  # (a sample's rows are in its own order)
+    first = column[first].as_py()
+    read = [s for s in dsets if _file_of(task, s) == file]
+    n = sum(len(dsets[s]) for s in read)
+    of = f"the {n} rows this run reads" if file_rows and any(s in file_rows for s in read) else f"{n} rows"
+    key = {**FILE_KEYS, **OPTIONAL_FILE_KEYS}.get(file, file)
+    return (f"task.{key}={task.local_file(file)!r}: column {field!r} (a text field) is empty in {len(named)} of {of} "
+            f"(first: {named[:5]}; data rows counted from 1): {type(tokenizer).__name__}, this model's tokenizer, "
+            f"reads nothing in it (data row {shown} is {ascii(first)}); fill them in or drop those rows")
+
+
+def _warn(task: Any, split: str, field: str, n: int, rows: list[int], first: str, tokenizer: Any,
+          file_rows: dict | None) -> None:
     training = split in (task.train_split, VALIDATION_FROM_TRAIN)  # a carve's rows are the training file's
     named = in_file([r + 1 for r in rows], split, file_rows)
-    sampled = bool(file_rows and split in file_rows)
     shown = in_file([rows[0] + 1], split, file_rows)[0]  # ``first``'s row (a sample's rows are in its own order)
     whose = f"{type(tokenizer).__name__}, this model's tokenizer, reads nothing in it (data row {shown} is " \
             f"{ascii(first)})"
-    if task.source == "custom":
-        key = {**FILE_KEYS, **OPTIONAL_FILE_KEYS}.get("train" if training else split, split)
-        path = task.local_file("train" if training else split)
-        of = f"the {n} rows this run reads" if sampled else f"{n} rows"
-        raise DataError(f"task.{key}={path!r}: column {field!r} (a text field) is empty in {len(rows)} of {of} "
-                        f"(first: {named[:5]}; data rows counted from 1): {whose}; fill them in or drop those rows")
     log.warning("task %s, split %s: text field %r is empty in %d of %d rows (rows %s%s, counted from 1): %s; each is "
                 "read as an empty text (the data is read as published)", task.name, split, field, len(rows), n,
                 named[:5], as_read(split, file_rows, training), whose)

@@ -26,6 +26,7 @@ Why each exists:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import shutil
@@ -141,6 +142,13 @@ def check_rank_in_world(env: Mapping[str, str] | None = None) -> None:
                                 "process was not started by a launcher; unset LOCAL_RANK (e.g. one inherited from a job "
                                 "script) for one process, or launch with `torchrun` or `accelerate launch`")
         return  # no rank: one process (a world size without a rank is check_rank_set's)
+    if (world == 1 and "LOCAL_RANK" in named and "TORCHELASTIC_RUN_ID" not in env
+            and (problem := _not_here(str(env.get("MASTER_ADDR", "")).strip()))):
+        # a world of one with no launcher around it (torchrun's agent hosts the store itself) hosts its own process
+        # group: at another machine's address torch waited 30 minutes, unsaid, through a SIGTERM (round 51, rk_unreach)
+        raise LauncherError(f"MASTER_ADDR={env['MASTER_ADDR'].strip()} {problem}, and a launch of one process "
+                            "(WORLD_SIZE=1, LOCAL_RANK set) hosts its own process group there; give MASTER_ADDR="
+                            "127.0.0.1, or unset LOCAL_RANK, RANK and WORLD_SIZE for one process")
     rank_var, size_var = RANK_VARS[given], WORLD_SIZE_VARS[given]
     rank, size = int(env[rank_var]), str(env.get(size_var, "")).strip()
     if (_digits(size) and rank < int(size)) or (not size and rank == 0):  # rank 0 alone: one process, as it runs
@@ -154,6 +162,22 @@ def check_rank_in_world(env: Mapping[str, str] | None = None) -> None:
         f"{rank_var}={rank} is set but {what}: this process was not started by a launcher{alone}. Unset {rank_var} "
         "(e.g. one inherited from a job script) for one process, or launch with `torchrun` or `accelerate launch "
         "--multi_gpu --num_processes N -m sdp.cli.run ...`, which set RANK and WORLD_SIZE together")
+
+
+def _not_here(address: str) -> str | None:
+    """Why ``address`` is no address of this machine (a socket cannot be bound to it, or it names no host), else
+    None. Only an address this machine holds can host a process group (binding port 0 takes no port)."""
+    import socket
+
+    try:
+        found = socket.getaddrinfo(address, 0, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return "names no host that resolves"
+    for family, kind, proto, _, where in found:
+        with contextlib.suppress(OSError), socket.socket(family, kind, proto) as probe:
+            probe.bind(where)
+            return None
+    return "is no address of this machine"
 
 
 def asked_processes(env: Mapping[str, str] | None = None, parent_cmdline: list[str] | None = None) -> int:
