@@ -184,10 +184,9 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
                             *([short_label(setup)] if len(setups[(model, task)]) > len(same_label) else [])])
         key = (model, "Dense", "", "", 0.0, variant, task, metric)
         out.append(_cell(key, *_stats(means), versions, len(undefined_units.get((model, task, metric, setup), ()))))
-        if setup in within:  # the models of another row at its seeds: said (probe round 50, dga_alone)
-            whose, seeds = one_row.get(within[setup], within[setup]), runs.loc[runs["setup"] == setup, "seed"]
-            out[-1]["note"] = (f"[{label.get(whose, short_label(whose))}]'s dense models at {seeds_words(seeds)} "
-                               "(given as dense.checkpoint)")
+        if setup in within:  # some of another row's models: which, said (probe rounds 50, dga_alone; 51, dgf_twice)
+            whose = one_row.get(within[setup][0], within[setup][0])
+            out[-1]["note"] = given_words(label.get(whose, short_label(whose)), within[setup][1], glue=True)
     frame = pd.DataFrame(out, columns=CELL_COLUMNS)
     return frame.sort_values(CELL_KEYS, kind="mergesort").reset_index(drop=True)
 
@@ -196,6 +195,23 @@ def seeds_words(seeds: Any) -> str:
     """`seed 2`, `seeds 1, 2` (it said "at seeds 2": review of round 50's fixes)."""
     distinct = sorted(set(map(int, seeds)))
     return f"seed{'s' if len(distinct) > 1 else ''} {', '.join(map(str, distinct))}"
+
+
+def given_words(whose: str, made: dict[str, tuple[set, set]], glue: bool = False) -> str:
+    """Which of row ``whose``'s dense models a given setup's Dense row holds (``made``: fingerprint -> the seeds of
+    ``whose`` that trained it, the seeds given it), for glue.md's note (``glue``) and summary.md's line. Each seed
+    given its own seed's model: `[A]'s dense models at seeds 1, 2 ...` (probe round 50, dga_alone); else each model
+    by the seed that trained it and the seeds given it: one model given to two seeds is one (n=1, round 26's dk1), and
+    "at seeds 1, 2" named a model f2 never read (probe round 51, dgf_twice)."""
+    pairs = sorted((sorted(map(int, t)), sorted(map(int, g))) for t, g in made.values())
+    if all(t == g and len(t) == 1 for t, g in pairs):
+        given = " (given as dense.checkpoint)" if glue else ", given as dense.checkpoint"
+        return (f"[{whose}]'s dense models at {seeds_words(t[0] for t, _ in pairs)}{given}: the same models as "
+                "that row's, at these seeds only")
+    which = (f"model of {seeds_words(pairs[0][0])}, given to {seeds_words(pairs[0][1])}" if len(pairs) == 1 else
+             "models of " + " and ".join(f"{seeds_words(t)} (given to {seeds_words(g)})" for t, g in pairs))
+    return (f"[{whose}]'s dense {which} as dense.checkpoint: some of that row's models, each counted once however "
+            "many seeds read it")
 
 
 def one_dense_row(runs: pd.DataFrame, within: bool = False) -> dict[str, str]:
@@ -219,52 +235,62 @@ def one_dense_row(runs: pd.DataFrame, within: bool = False) -> dict[str, str]:
             per_seed.setdefault(run.seed, set()).add(_dense_identity(run))
         if key[2] and key[3] and (own.all() or given.all()) and all(
                 len(v) == 1 and None not in v for v in per_seed.values()):
-            scores = frozenset((seed, next(iter(v))) for seed, v in per_seed.items())
+            # setups given models by content share a row where they read the same models, whatever the seeds given
+            # each (c1 given x2 and c2 x1 beside b1 given x1 and b2 x2: one set; probe round 51, dgc_cross)
+            scores = frozenset(next(iter(v)) if given.all() else (seed, next(iter(v))) for seed, v in per_seed.items())
             alike.setdefault((*key[:4], scores), []).append(key[4])
     row = {s: min(group) for group in alike.values() if len(group) > 1 for s in group}
     return {**row, **_given_own(runs, row)} if not within else _given_own(runs, row, both=True)[1]
 
 
-def given_within(runs: pd.DataFrame) -> dict[str, str]:
-    """given setup -> the setup whose Dense row holds the dense models it was given (by content, seed by seed) and
-    seeds more: its own Dense row is that row at its seeds (round 49's dgy keeps it apart), and says so. Shown as a
-    second row of other models, said to differ in prune.criterion, which no dense model reads (probe round 50,
-    dga_alone)."""
+def given_within(runs: pd.DataFrame) -> dict[str, tuple[str, dict[str, tuple[set, set]]]]:
+    """given setup -> (the setup whose Dense row holds the dense models it was given, by content, and more models;
+    which of them: fingerprint -> (that row's seeds that trained it, the seeds given it)): its own Dense row is some of
+    that row's models (round 49's dgy keeps it apart), and says which (given_words). Shown as a second row of other
+    models, said to differ in prune.criterion, which no dense model reads (probe round 50, dga_alone)."""
     return one_dense_row(runs, within=True)
 
 
 def _given_own(runs: pd.DataFrame, row: dict[str, str], both: bool = False) -> Any:
-    """given setup -> the row of the setup that trained its dense models: every run of the given setup read, by
-    content, the dense model of that setup's run of its seed, on the same data, with the same dense scores (probe
-    round 45, dr3: a setup's dense_model/ given to another setup was two Dense rows). Several setups may have trained
-    one model (one seed and dense config): each is a candidate, and the setup whose every run one of them trained
-    takes their row (round 48, dg_col: a third setup's run took a1's place, and B kept a row of its own). ``both``:
-    and given setup -> the row holding its seeds' models and more seeds (given_within's)."""
+    """given setup -> the row of the setup(s) that trained its dense models: every run of the given setup read, by
+    content, a dense model one of that row's runs trained, on the same data, with the same dense scores, and the
+    models it read are that row's models (probe round 45, dr3: a setup's dense_model/ given to another setup was two
+    Dense rows). A model is matched by its fingerprint whatever the seed it is given to: matched by seed too, c1 given
+    a2's model and c2 a1's matched nothing, and kept a second Dense row of the same two models, said to be "others"
+    (probe round 51, dgc_cross). Several setups may have trained one model (one seed and dense config): each is a
+    candidate, and the row whose models are exactly the given setup's takes it (round 48, dg_col: a third setup's run
+    took a1's place, and B kept a row of its own; round 49, dgy: a row with a model more would show B a model it never
+    read). ``both``: and given setup -> (the row holding its models and more, which: given_within's)."""
     by_content = runs["dense_by_content"].astype(bool) if "dense_by_content" in runs else False
-    own = runs[runs["own_dense_stage"].astype(bool) & by_content]
-    trained: dict[tuple, set[tuple]] = {}
-    seeds: dict[str, set] = {}  # a row's seeds, over every setup it holds
-    for r in runs[runs["own_dense_stage"].astype(bool)].itertuples(index=False):
-        seeds.setdefault(row.get(r.setup, r.setup), set()).add(r.seed)
-    for r in own.itertuples(index=False):
+    ours = runs["own_dense_stage"].astype(bool)
+    trained: dict[tuple, set[tuple]] = {}  # (model, task, data, fingerprint) -> (row, scores and code, seed)
+    models: dict[str, set] = {}  # a row's dense models, over every setup it holds (a seed's, where unrecorded)
+    for r in runs[ours].itertuples(index=False):
+        name, known = row.get(r.setup, r.setup), bool(getattr(r, "dense_by_content", False)) and r.dense_model
+        models.setdefault(name, set()).add(r.dense_model if known else ("seed", r.seed))
+    for r in runs[ours & by_content].itertuples(index=False):
         if (identity := _dense_identity(r)) is not None:
-            trained.setdefault((r.model, r.task, r.data, r.seed, r.dense_model), set()).add(
-                (row.get(r.setup, r.setup), identity[:2]))
+            trained.setdefault((r.model, r.task, r.data, r.dense_model), set()).add(
+                (row.get(r.setup, r.setup), identity[:2], r.seed))
     out, within = {}, {}
     for setup, grp in runs.groupby("setup", sort=True):
         if grp["own_dense_stage"].astype(bool).any():  # its own dense models too: a row of its own (review, S and A)
             continue
         rows: set[str] | None = None
+        made: dict[str, dict[str, tuple[set, set]]] = {}  # row -> fingerprint -> (its seeds, the seeds given it)
         for r in grp.itertuples(index=False):
             mine = _dense_identity(r)
-            these = {s for s, identity in trained.get((r.model, r.task, r.data, r.seed, r.dense_model), ())
+            these = {(s, seed) for s, identity, seed in trained.get((r.model, r.task, r.data, r.dense_model), ())
                      if r.dense_by_content and r.data and mine and identity == mine[:2]}
-            rows = these if rows is None else rows & these
-        # the row of exactly its seeds' models: one with a seed more would show B a model it never read (round 49, dgy)
-        if exact := {s for s in rows or () if seeds.get(s) == set(grp["seed"])}:
+            rows = {s for s, _ in these} if rows is None else rows & {s for s, _ in these}
+            for s, seed in these:
+                made.setdefault(s, {}).setdefault(r.dense_model, (set(), set()))[0].add(seed)
+                made[s][r.dense_model][1].add(r.seed)
+        given = set(grp["dense_model"])
+        if exact := {s for s in rows or () if models.get(s) == given}:  # every model of both rows one by content
             out[setup] = min(exact)
-        elif wider := {s for s in rows or () if seeds.get(s, set()) > set(grp["seed"])}:
-            within[setup] = min(wider)  # its seeds' models of a row with more seeds (probe round 50, dga_alone)
+        elif wider := {s for s in rows or () if models.get(s, set()) > given}:
+            within[setup] = (min(wider), made[min(wider)])  # some of a row's models (round 50, dga_alone)
     return (out, within) if both else out
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from sdp.report.aggregate import given_within, one_dense_row, seeds_words, short_label
+from sdp.report.aggregate import given_within, given_words, one_dense_row, short_label
 from sdp.report.render import fmt_sparsity
 from sdp.report.setups import PRUNING_STAGE_GROUPS
 from sdp.run.env import NON_IDENTITY_GROUP_KEYS, NON_IDENTITY_KEYS, PER_SEED_INPUTS
@@ -83,15 +83,18 @@ def setup_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
             lines += [_given_line(where, grp, setup, within[setup], one) for setup in shown.values()]
             grp = grp[~grp["setup"].isin(given)]
         if grp["row_setup"].nunique() > 1 or "setup" not in grp:
-            lines += filter(None, [_differ_line(where, sorted(set(grp["row_setup"].dropna())), configs, dense=dense)])
+            lines += filter(None, [_differ_line(where, sorted(set(grp["row_setup"].dropna())), configs, dense=dense,
+                                                models=_models_said(grp, one) if dense else "")])
             # and the setups within one row setup ([e7adb8fd/38fa1234] beside [e7adb8fd/be345122]: accuracy and a
             # regression in one column) were in no line beside other row setups (probe round 33, mt1)
             # (one task's: another task's setup is another column; the processes are said by the line above)
             for (row, _), sub in grp.groupby(["row_setup", "task"], sort=True) if "setup" in grp else ():
                 lines += filter(None, [_differ_line(f"{where} [{short_label(row)}/...]", sorted(set(sub["setup"].dropna())),
-                                                    configs, world=False, dense=dense)])
+                                                    configs, world=False, dense=dense,
+                                                    models=_models_said(sub, one) if dense else "")])
         else:
-            lines += filter(None, [_differ_line(where, sorted(set(grp["setup"].dropna())), configs, dense=dense)])
+            lines += filter(None, [_differ_line(where, sorted(set(grp["setup"].dropna())), configs, dense=dense,
+                                                models=_models_said(grp, one) if dense else "")])
     return lines + _config_differences(runs, Path(results_dir))
 
 
@@ -104,21 +107,37 @@ def _dense_labels(runs: pd.DataFrame, one: dict[str, str]) -> int:
     return len({frozenset(v) for v in rows.values()})
 
 
-def _given_line(where: str, runs: pd.DataFrame, setup: str, whose: str, one: dict[str, str]) -> str:
-    """A given setup's Dense row that is ``whose``'s dense models at its seeds (aggregate.given_within), in words,
-    labelled as glue.md labels it (the setups sharing it, joined by '+': review of round 50's fixes)."""
+def _given_line(where: str, runs: pd.DataFrame, setup: str, within: tuple, one: dict[str, str]) -> str:
+    """A given setup's Dense row that is some of another row's dense models (aggregate.given_within: which, in
+    given_words' words), each row labelled as glue.md labels it (the setups sharing it, joined by '+': review of
+    round 50's fixes)."""
     label = {s: short_label(r) for s, r in zip(runs["setup"], runs["row_setup"])}
-    row = "+".join(sorted({label[s] for s in label if one.get(s, s) == one.get(setup, setup)}))
-    return (f"`{where}` row [{row}]: [{label.get(whose, short_label(whose))}]'s dense models at "
-            f"{seeds_words(runs.loc[runs['setup'] == setup, 'seed'])}, given as dense.checkpoint: the same models as "
-            "that row's, at these seeds only")
+
+    def row(of: str) -> str:
+        return "+".join(sorted({label[s] for s in label if one.get(s, s) == one.get(of, of)})) or short_label(of)
+
+    return f"`{where}` row [{row(setup)}]: {given_words(row(within[0]), within[1])}"
+
+
+def _models_said(runs: pd.DataFrame, one: dict[str, str]) -> str:
+    """What the fingerprints say of the dense models of the Dense rows ``runs`` fall in: "one" row; "same" models,
+    every one known by content, in every row; else "" (others, or not known). Rows whose every model is one by
+    fingerprint were said to hold "others" (probe round 51, dgc_cross)."""
+    if not {"setup", "dense_model", "dense_by_content"} <= set(runs.columns):  # (records without setups: round 27)
+        return ""
+    rows: dict[str, set] = {}
+    for setup, model, known in zip(runs["setup"], runs["dense_model"], runs["dense_by_content"]):
+        rows.setdefault(one.get(setup, setup), set()).add(model if known and model else None)
+    sets = list(rows.values())
+    return "one" if len(sets) < 2 else "same" if all(None not in m and m == sets[0] for m in sets) else ""
 
 
 def _differ_line(where: str, setups: list[str], configs: dict[str, dict[str, Any]], world: bool = True,
-                 dense: bool = False) -> str | None:
+                 dense: bool = False, models: str = "") -> str | None:
     """The line naming the config keys ``setups`` differ in (with each one's values), or None; ``world``: and the
     setups that ran on other numbers of processes; ``dense``: Dense rows, which no key of the pruning stage tells
-    apart (setups.PRUNING_STAGE_GROUPS: probe round 50, dga_alone)."""
+    apart (setups.PRUNING_STAGE_GROUPS: probe round 50, dga_alone); ``models``: what their fingerprints say
+    (_models_said), so that rows of one set of models are never said to hold others (probe round 51, dgc_cross)."""
     if len(setups) < 2:
         return None
     unrecorded = [short_label(s) for s in setups if not configs[s]]
@@ -129,10 +148,12 @@ def _differ_line(where: str, setups: list[str], configs: dict[str, dict[str, Any
     differ = [k for k in differ if k not in pruning]
     world = [short_label(s) for s in setups if "/ws" in s] if world else []
     if not differ and not unrecorded and not world:
-        return None if not pruning else (
+        return None if not pruning or models == "one" else (
             f"`{where}` rows of other setups: differ in no key the dense stage reads (only in {', '.join(pruning)}, "
-            "which the pruning stage reads): their dense models are others (other code, data content or "
-            "dense.checkpoint, or dense scores that differ seed by seed)")
+            "which the pruning stage reads): " + (
+                "their dense models are the same by fingerprint, scored otherwise (other code or data content, or "
+                "dense scores that differ seed by seed)" if models == "same" else "their dense models are others "
+                "(other code, data content or dense.checkpoint, or dense scores that differ seed by seed)"))
     parts = ([_differ_words(differ, {short_label(s): flat for s, flat in flats.items()})] if differ else []) + (
         [f"{_labels(world)} ran on other numbers of processes (/ws<N>: N processes, a global batch N times the config's)"]
         if world else []) + ([f"{_labels(unrecorded)} hold runs that record no config"] if unrecorded else [])

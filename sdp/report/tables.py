@@ -176,10 +176,11 @@ def _glue_notes(avg_tasks: list[str], no_runs: bool, cells: pd.DataFrame) -> lis
                      "holds its config.")
     if ((cells["undefined"].fillna(0) > 0) & ~cells["metric"].astype(str).str.startswith("test_")).any():  # shown
         notes.append(UNDEFINED_NOTE)
-    # a given setup's Dense row of another row's models at its seeds read as other models (probe round 50, dga_alone)
+    # a given setup's Dense row of some of another row's models read as other models (probe round 50, dga_alone):
+    # which models, given to which seeds, in the note (probe round 51, dgf_twice: aggregate.given_words)
     given = cells[(cells["origin"] == "run") & (cells["method"] == "Dense") & (cells["note"].fillna("") != "")]
     for variant, note in sorted(set(zip(given["variant"], given["note"]))):
-        notes.append(f"Dense [{variant}] = {note}: the same models as that row's, at these seeds only.")
+        notes.append(f"Dense [{variant}] = {note}.")
     if len(avg_tasks) >= 2:
         names = ", ".join(_short(t) for t in avg_tasks)
         notes.append(f"GLUE avg = mean of the main scores of {names}; shown only where a row has all of them.")
@@ -292,9 +293,12 @@ def build_delta_tables(deltas: pd.DataFrame) -> list[Table]:
                         UNDEFINED if getattr(rec, col.replace("delta", "undefined")) else "")
                 cells.append(text)
             table.rows.append(_labels(key, cols) + cells)
-        table.notes.append(f"Paired by seed: each run minus its own dense score, or minus the MP run of its setup, "
-                           f"task, seed and sparsity; mean over the n seeds that have the partner; {MISSING} = no "
-                           "partner or no run.")
+        # the dense score is the run's own record's, of the model it pruned: "by seed" read as the Dense row's seed,
+        # which a model given to another seed is not (probe round 51, dgc_cross)
+        table.notes.append(f"Paired run by run: each run minus the dense score of the model it pruned (its own "
+                           f"record's, whichever seed trained that model), or minus the MP run of its setup, task, "
+                           f"seed and sparsity; mean over the n seeds that have the partner; {MISSING} = no partner "
+                           "or no run.")
         table.notes.append(f"{FLAG} = the cell aggregates runs from different code versions (see summary.md).")
         if (frame[col.replace("delta", "undefined")] > 0).any():
             table.notes.append(UNDEFINED_NOTE.replace("of the cell's runs", "of the runs a delta pairs"))

@@ -26,7 +26,7 @@ DELTAS = """\
 | minilm | MP | 50% | -10.00 (n=2)† | -8.00 (n=1) |
 | minilm | SDP-CC | 50% | -5.50 (n=2)† | — |
 
-- Paired by seed: each run minus its own dense score, or minus the MP run of its setup, task, seed and sparsity; mean over the n seeds that have the partner; — = no partner or no run.
+- Paired run by run: each run minus the dense score of the model it pruned (its own record's, whichever seed trained that model), or minus the MP run of its setup, task, seed and sparsity; mean over the n seeds that have the partner; — = no partner or no run.
 - † = the cell aggregates runs from different code versions (see summary.md).
 
 ## Δ main score vs MP at the same sparsity (points)
