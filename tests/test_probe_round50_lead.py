@@ -53,15 +53,29 @@ def test_local_config_converts_the_path_keys_only(monkeypatch):
     assert (cfg.task.train_file, cfg.dense.checkpoint) == ("~/t.csv", "/m")
 
 
+def test_a_dense_checkpoint_at_a_tilde_is_read_as_home(tmp_path, monkeypatch):
+    """Review of round 51's fixes: `dense.checkpoint='~/dm'` was refused ("does not exist": check_model_dir takes the
+    path as it is) once only the keys outside a run's identity were expanded; a model folder key is expanded (no run
+    could read one with `~` before, so none recorded it)."""
+    from omegaconf import OmegaConf
+
+    from sdp.data.locations import local_config
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    cfg = OmegaConf.create({"dense": {"checkpoint": "~/dm"}, "prune": {"teacher_checkpoint": "~/t"}})
+    local_config(cfg)
+    assert (cfg.dense.checkpoint, cfg.prune.teacher_checkpoint) == (f"{tmp_path}/dm", f"{tmp_path}/t")
+
+
 def test_the_keys_read_as_home_are_the_path_keys_outside_a_runs_identity(monkeypatch):
     """HOME_KEYS (sdp/data/locations.py, which may not import sdp.run) in step with sdp/run/env.py's identity; a `~user`
     of no user here is one line (it made ./~user, then a traceback: review)."""
-    from sdp.data.locations import HOME_KEYS, PATH_KEYS, home_path
+    from sdp.data.locations import HOME_KEYS, MODEL_FOLDER_KEYS, PATH_KEYS, home_path
     from sdp.data.spec import DataError
     from sdp.run.env import NON_IDENTITY_GROUP_KEYS, NON_IDENTITY_KEYS
 
     outside = set(NON_IDENTITY_KEYS) | {f"{g}.{k}" for g, keys in NON_IDENTITY_GROUP_KEYS.items() for k in keys}
-    assert HOME_KEYS == PATH_KEYS & outside
+    assert HOME_KEYS == (PATH_KEYS & outside) | MODEL_FOLDER_KEYS
     with pytest.raises(DataError, match="the home folder of no user here"):
         home_path("~sdp_no_such_user_50/r", "output_dir")
 

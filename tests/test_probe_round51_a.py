@@ -124,3 +124,50 @@ def test_rows_of_one_set_of_models_scored_otherwise_are_not_said_to_hold_others(
     assert len(lines) == 1 and "others" not in lines[0] and lines[0].endswith(
         "their dense models are the same by fingerprint, scored otherwise (other code or data content, or dense "
         "scores that differ seed by seed)"), lines
+
+
+def test_review_rows_holding_some_of_the_same_models_are_not_said_to_hold_others(tmp_path):
+    """Review of round 51's fixes: given-only setups B (x1 at seed 1, x2 at seed 2) and E (x1 at seed 1) keep a row each
+    (50.00 ± 4.42, n=2, and 46.88, n=1: right), but summary.md said their dense models "are others"; E's one model is
+    B's x1."""
+    scores = {"x1": DENSE[1], "x2": DENSE[2]}
+    _runs(tmp_path, "b", {1: .5, 2: .5}, "magnitude", reads={1: "x1", 2: "x2"}, dense=scores)
+    _runs(tmp_path, "e", {1: .5}, "movement", reads={1: "x1"}, dense=scores)
+    rows, lines, _, _ = _report(tmp_path)
+    assert sorted(rows.values()) == ["46.88 (n=1)", "50.00 ± 4.42 (n=2)"], rows
+    assert lines and not any("are others" in line for line in lines), lines
+    assert any("some of their dense models are the same by fingerprint" in line for line in lines), lines
+
+
+def test_review_a_row_pooled_from_two_given_setups_names_every_seed_given(tmp_path):
+    """Review of round 51's fixes: A trains a1, a2; B is given a1 at seed 1, E a1 at seed 2: one Dense row [B+E]
+    (46.88, n=1: one model), whose note said "given to seed 2" (E's alone)."""
+    _runs(tmp_path, "a", {1: .5625, 2: .6875}, "magnitude")
+    _runs(tmp_path, "b", {1: .5}, "movement", reads={1: "a1"})
+    _runs(tmp_path, "e", {2: .5625}, "taylor", reads={2: "a1"})
+    rows, lines, glue, _ = _report(tmp_path)
+    assert "46.88 (n=1)" in rows.values(), rows
+    assert "dense model of seed 1, given to seeds 1, 2 as dense.checkpoint" in glue, glue
+    assert any("given to seeds 1, 2" in line for line in lines) and not any("given to seed 2 " in line
+                                                                            for line in lines), lines
+
+
+def test_review_a_models_rows_of_two_tasks_are_not_said_to_hold_others(tmp_path):
+    """Review of round 51's fixes: A trains on rte (a1, a2) and, as B, on mrpc; C is given A's rte models crossed. One
+    Dense row a task ([A+C] on rte, [B] on mrpc), but summary.md said the rows' "dense models are others": they
+    differ by task, not by models."""
+    _runs(tmp_path, "a", {1: .5625, 2: .6875}, "magnitude")
+    _runs(tmp_path, "b", {1: .5625, 2: .6875}, "magnitude")
+    for name in ("b1", "b2"):  # B is A on mrpc: another task, other data
+        for file in ("run.json", "metrics.json"):
+            record = json.loads((tmp_path / name / file).read_text())
+            if file == "run.json":
+                record["config"]["task"]["name"] = "mrpc"
+            else:
+                record["task"] = "mrpc"
+                record["data_fingerprint"] = {k: v if k == "model:dense.checkpoint" else f"{v}mrpc"
+                                              for k, v in record["data_fingerprint"].items()}
+            (tmp_path / name / file).write_text(json.dumps(record))
+    _runs(tmp_path, "c", {1: .625, 2: .5}, "movement", reads={1: "a2", 2: "a1"})
+    rows, lines, _, _ = _report(tmp_path)
+    assert len(rows) == 2 and not any("are others" in line for line in lines), (rows, lines)

@@ -26,10 +26,13 @@ PATH_KEYS = frozenset({"model.pretrained", "model.tokenizer", "task.train_file",
                        "task.test_file", "dense.checkpoint", "prune.teacher_checkpoint", "prune.reference_mask",
                        "data_dir", "cache_dir", "output_root", "output_dir"})
 # Of them, the keys whose leading `~` is read as home here: those outside a run's identity (sdp/run/env.py
-# NON_IDENTITY_KEYS, NON_IDENTITY_GROUP_KEYS; tests/test_probe_round50_lead.py keeps them in step). The input keys of
-# its identity keep `~` as written (their readers expand it): expanded here, a run made before with
-# `task.train_file='~/x.tsv'` was refused on relaunch as another config (review of round 50's fixes).
-HOME_KEYS = frozenset({"output_root", "output_dir", "cache_dir", "data_dir", "prune.reference_mask"})
+# NON_IDENTITY_KEYS, NON_IDENTITY_GROUP_KEYS; tests/test_probe_round50_lead.py keeps them in step), and the model
+# folders no run could read with a `~` before (check_model_dir took `~/dm` literally: "does not exist"), so no run
+# recorded one. The task files keep `~` as written (their readers expand it): expanded here, a run made before with
+# `task.train_file='~/x.tsv'` was refused on relaunch as another config (review of round 50's fixes); so do
+# model.pretrained and model.tokenizer, which a run could read so (models/inspect.py expands them).
+MODEL_FOLDER_KEYS = frozenset({"dense.checkpoint", "prune.teacher_checkpoint"})
+HOME_KEYS = frozenset({"output_root", "output_dir", "cache_dir", "data_dir", "prune.reference_mask"}) | MODEL_FOLDER_KEYS
 LOCAL_FORM = "a local file's URL is file:///<absolute path> (or file://localhost/<absolute path>); or give the path"
 
 

@@ -155,7 +155,8 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
     per_seed: dict[tuple, dict[tuple, tuple[list[float], set[str]]]] = {}
     undefined_units: dict[tuple, set[tuple]] = {}  # the seeds (or shared dense models) whose dense score is undefined
     row_of: dict[str, set[str]] = {}  # setup -> its row labels (the setup less the task), as in with_variants
-    one_row, within = one_dense_row(runs), given_within(runs)
+    one_row = one_dense_row(runs)
+    within_rows = within_by_row(given_within(runs), one_row)
     # A run given a dense model other than its seed's own (by fingerprint) brings a second dense model: averaged
     # with the seed's own as one seed, two models read "57.50 (n=1)", a score neither has (probe round 31, dk1). One
     # recorded by path only (an older record) is not known to be another: its seed's, as before.
@@ -184,9 +185,9 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
                             *([short_label(setup)] if len(setups[(model, task)]) > len(same_label) else [])])
         key = (model, "Dense", "", "", 0.0, variant, task, metric)
         out.append(_cell(key, *_stats(means), versions, len(undefined_units.get((model, task, metric, setup), ()))))
-        if setup in within:  # some of another row's models: which, said (probe rounds 50, dga_alone; 51, dgf_twice)
-            whose = one_row.get(within[setup][0], within[setup][0])
-            out[-1]["note"] = given_words(label.get(whose, short_label(whose)), within[setup][1], glue=True)
+        if setup in within_rows:  # some of another row's models: which, said (probe rounds 50, dga_alone; 51, dgf_twice)
+            whose = one_row.get(within_rows[setup][0], within_rows[setup][0])
+            out[-1]["note"] = given_words(label.get(whose, short_label(whose)), within_rows[setup][1], glue=True)
     frame = pd.DataFrame(out, columns=CELL_COLUMNS)
     return frame.sort_values(CELL_KEYS, kind="mergesort").reset_index(drop=True)
 
@@ -195,6 +196,18 @@ def seeds_words(seeds: Any) -> str:
     """`seed 2`, `seeds 1, 2` (it said "at seeds 2": review of round 50's fixes)."""
     distinct = sorted(set(map(int, seeds)))
     return f"seed{'s' if len(distinct) > 1 else ''} {', '.join(map(str, distinct))}"
+
+
+def within_by_row(within: dict[str, tuple], one: dict[str, str]) -> dict[str, tuple[str, dict[str, tuple[set, set]]]]:
+    """given_within's map by Dense row: the setups sharing one row (one_dense_row) pooled, their models' seeds merged
+    (a row of B's seed 1 and E's seed 2 said "given to seed 2" alone: review of round 51's fixes)."""
+    rows: dict[str, tuple[str, dict[str, tuple[set, set]]]] = {}
+    for setup, (whose, made) in sorted(within.items()):
+        _, pooled = rows.setdefault(one.get(setup, setup), (whose, {}))
+        for fingerprint, (trained, given) in made.items():
+            was = pooled.get(fingerprint, (set(), set()))
+            pooled[fingerprint] = (was[0] | set(trained), was[1] | set(given))
+    return rows
 
 
 def given_words(whose: str, made: dict[str, tuple[set, set]], glue: bool = False) -> str:

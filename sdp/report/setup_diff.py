@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from sdp.report.aggregate import given_within, given_words, one_dense_row, short_label
+from sdp.report.aggregate import given_within, given_words, one_dense_row, short_label, within_by_row
 from sdp.report.render import fmt_sparsity
 from sdp.report.setups import PRUNING_STAGE_GROUPS
 from sdp.run.env import NON_IDENTITY_GROUP_KEYS, NON_IDENTITY_KEYS, PER_SEED_INPUTS
@@ -79,8 +79,8 @@ def setup_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
         # (a second Dense row "differ[ed] in prune.criterion", which no dense model reads: probe round 50, dga_alone)
         dense = key[-1] == "Dense"
         if dense and "setup" in grp and (given := sorted(set(grp["setup"]) & set(within))):
-            shown = {one.get(setup, setup): setup for setup in reversed(given)}  # a shared Dense row: one line
-            lines += [_given_line(where, grp, setup, within[setup], one) for setup in shown.values()]
+            rows = within_by_row({s: within[s] for s in given}, one)  # a shared Dense row: one line, its seeds all
+            lines += [_given_line(where, grp, row, rows[row], one) for row in sorted(rows)]
             grp = grp[~grp["setup"].isin(given)]
         if grp["row_setup"].nunique() > 1 or "setup" not in grp:
             lines += filter(None, [_differ_line(where, sorted(set(grp["row_setup"].dropna())), configs, dense=dense,
@@ -120,16 +120,24 @@ def _given_line(where: str, runs: pd.DataFrame, setup: str, within: tuple, one: 
 
 
 def _models_said(runs: pd.DataFrame, one: dict[str, str]) -> str:
-    """What the fingerprints say of the dense models of the Dense rows ``runs`` fall in: "one" row; "same" models,
-    every one known by content, in every row; else "" (others, or not known). Rows whose every model is one by
-    fingerprint were said to hold "others" (probe round 51, dgc_cross)."""
-    if not {"setup", "dense_model", "dense_by_content"} <= set(runs.columns):  # (records without setups: round 27)
+    """What the fingerprints say of the dense models of the Dense rows ``runs`` fall in, task by task (a model's rows
+    of two tasks hold other models by nature: review of round 51's fixes): "one" row a task; "same" models, every one
+    known by content, in every row; "shared" (some models in two rows, every one known: a row given some of another's,
+    said to hold "others": review of round 51's fixes); else "" (others, or not known). Rows whose every model is one
+    by fingerprint were said to hold "others" (probe round 51, dgc_cross)."""
+    if not {"setup", "dense_model", "dense_by_content", "task"} <= set(runs.columns):  # (no setups: round 27)
         return ""
-    rows: dict[str, set] = {}
-    for setup, model, known in zip(runs["setup"], runs["dense_model"], runs["dense_by_content"]):
-        rows.setdefault(one.get(setup, setup), set()).add(model if known and model else None)
-    sets = list(rows.values())
-    return "one" if len(sets) < 2 else "same" if all(None not in m and m == sets[0] for m in sets) else ""
+    said = set()
+    for _, sub in runs.groupby("task", sort=True):
+        rows: dict[str, set] = {}
+        for setup, model, known in zip(sub["setup"], sub["dense_model"], sub["dense_by_content"]):
+            rows.setdefault(one.get(setup, setup), set()).add(model if known and model else None)
+        sets = list(rows.values())
+        said.add("one" if len(sets) < 2 else "" if any(None in m for m in sets) else "same" if all(
+            m == sets[0] for m in sets) else "shared" if any(a & b for i, a in enumerate(sets) for b in sets[i + 1:])
+            else "")
+    said -= {"one"} if len(said) > 1 else set()
+    return said.pop() if len(said) == 1 else ""
 
 
 def _differ_line(where: str, setups: list[str], configs: dict[str, dict[str, Any]], world: bool = True,
@@ -152,8 +160,10 @@ def _differ_line(where: str, setups: list[str], configs: dict[str, dict[str, Any
             f"`{where}` rows of other setups: differ in no key the dense stage reads (only in {', '.join(pruning)}, "
             "which the pruning stage reads): " + (
                 "their dense models are the same by fingerprint, scored otherwise (other code or data content, or "
-                "dense scores that differ seed by seed)" if models == "same" else "their dense models are others "
-                "(other code, data content or dense.checkpoint, or dense scores that differ seed by seed)"))
+                "dense scores that differ seed by seed)" if models == "same" else "some of their dense models are the "
+                "same by fingerprint (given as dense.checkpoint), each row holding another set of them" if models ==
+                "shared" else "their dense models are others (other code, data content or dense.checkpoint, or dense "
+                "scores that differ seed by seed)"))
     parts = ([_differ_words(differ, {short_label(s): flat for s, flat in flats.items()})] if differ else []) + (
         [f"{_labels(world)} ran on other numbers of processes (/ws<N>: N processes, a global batch N times the config's)"]
         if world else []) + ([f"{_labels(unrecorded)} hold runs that record no config"] if unrecorded else [])
