@@ -126,10 +126,11 @@ def main(argv: list[str] | None = None) -> int:
             if unreadable := unreadable_override_errors(overrides):  # Hydra's bare grammar error (round 48, ev_eq)
                 raise ConfigError("; ".join(unreadable))
             cfg = compose_config(overrides)
-            from sdp.data.locations import local_config, local_path
+            from sdp.data.locations import home_path, local_config, local_path
 
             local_config(cfg)  # file:// values as their paths, once Hydra has read them (round 48, fw_od; round 49)
             model_dir = str(local_path(model_dir, "model_dir"))  # read apart from the config (review of round 49's)
+            model_dir = home_path(model_dir, "model_dir")  # `~user` of no user: one line (probe round 52, ev_nouser_md)
             given = any(a.lstrip("+").startswith("task.max_seq_length=") for a in overrides)
             from sdp.run.preemption import terminal_signals
 

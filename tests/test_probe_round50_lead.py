@@ -220,3 +220,31 @@ def test_a_world_of_one_at_another_machines_address_is_one_line(address):
         check_rank_in_world(env)
     check_rank_in_world({**env, "MASTER_ADDR": "127.0.0.1"})
     check_rank_in_world({**env, "TORCHELASTIC_RUN_ID": "none"})  # torchrun's worker: its agent holds the store
+
+
+def test_a_model_folder_at_a_tilde_is_loaded_from_home(tmp_path, monkeypatch, tokenizer):
+    """Probe round 52, tk_tilde, pm_tilde: `model.pretrained='~/m'` and `model.tokenizer='~/m'` (kept as written in the
+    config: a run's identity) reached transformers with the `~`, which took them for Hub ids (a traceback)."""
+    from omegaconf import OmegaConf
+    from test_probe_round32 import _classifier
+
+    from sdp.models.presets import load_tokenizer, model_source
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    _classifier(tokenizer, tmp_path / "m")
+    from sdp.config import ModelConfig
+
+    cfg = OmegaConf.merge(OmegaConf.structured(ModelConfig), {"name": "hf", "pretrained": "~/m", "tokenizer": "~/m"})
+    assert model_source(cfg) == f"{tmp_path}/m"
+    assert load_tokenizer(cfg)("a film")["input_ids"] == tokenizer("a film")["input_ids"]
+
+
+def test_sdp_eval_model_dir_of_no_users_home_is_one_line(tmp_path, monkeypatch, capsys):
+    """Probe round 52, ev_nouser_md: `sdp-eval model_dir='~nosuchuser/m'` was `RuntimeError: Could not determine home
+    directory.` (a traceback) in its default output folder's name."""
+    from sdp.cli.eval import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["model_dir=~sdp_no_such_user_52/m", "task=rte", "debug=smoke"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("sdp-eval: error: DataError: model_dir='~sdp_no_such_user_52/m' begins with"), err

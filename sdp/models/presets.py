@@ -75,7 +75,15 @@ def resolve_source(spec: str | None) -> str | None:
         return _package_path(spec.removeprefix("package:"))
     if spec and spec.startswith("asset:"):
         return _asset_path(spec.removeprefix("asset:"))
-    return spec
+    return _home(spec)
+
+
+def _home(source: str | None) -> str | None:
+    """A local folder's leading ``~`` as home: the config keeps model.pretrained and model.tokenizer as written (a
+    run's identity), and transformers took `~/x` for a Hub id (probe round 52, tk_tilde, pm_tilde)."""
+    from sdp.data.locations import home_path
+
+    return home_path(str(source), "model") if source and str(source).startswith("~") else source
 
 
 def check_model_config(model_cfg: Any) -> None:
@@ -93,7 +101,7 @@ def model_source(model_cfg: Any) -> str | None:
     check_model_config(model_cfg)
     if model_cfg.package:
         return _package_path(model_cfg.package)
-    return model_cfg.pretrained
+    return _home(model_cfg.pretrained)
 
 
 def _from_hub(load: Callable[[], T], source: str, key: str) -> T:
