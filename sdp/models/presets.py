@@ -81,9 +81,12 @@ def resolve_source(spec: str | None) -> str | None:
 def _home(source: str | None) -> str | None:
     """A local folder's leading ``~`` as home: the config keeps model.pretrained and model.tokenizer as written (a
     run's identity), and transformers took `~/x` for a Hub id (probe round 52, tk_tilde, pm_tilde)."""
-    from sdp.data.locations import home_path
-
-    return home_path(str(source), "model") if source and str(source).startswith("~") else source
+    if not source or not str(source).startswith("~"):
+        return source
+    if (home := os.path.expanduser(str(source))).startswith("~"):  # (sdp/data/locations.py home_path's rule; the
+        raise ModelLoadError(f"{source!r} begins with {str(source).split('/')[0]!r}, the home folder of no user "
+                             "here; give the path (or ~/... for your own home folder)")  # models stay a leaf)
+    return home
 
 
 def check_model_config(model_cfg: Any) -> None:
