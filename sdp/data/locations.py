@@ -86,8 +86,9 @@ def home_path(location: str, name: str = "") -> str:
 
 
 def local_argv(argv: list[str], path_keys: frozenset[str] | None = None) -> list[str]:
-    """A command line's ``key=file:///...`` values (a bare argument too) as their paths, before anything reads them: `output_dir=file:///tmp/x` wrote the run to ./file:/tmp/x, unsaid
-    (probe round 48, fw_od, fw_run), and cache_dir so made a cache no run found again (fw_cc); a leading ``~`` as home.
+    """A command line's ``key=file:///...`` values (a bare argument too) as their paths, before anything reads them:
+    `output_dir=file:///tmp/x` wrote the run to ./file:/tmp/x, unsaid (probe round 48, fw_od, fw_run), and cache_dir
+    so made a cache no run found again (fw_cc); a leading ``~`` as home.
     Only the keys in ``path_keys`` (every argument where None): a class name or column is no path. A value in quotes,
     as sdp-run's are quoted (`"output='file:///tmp/p.txt'"`), is read without them: they were kept, and the labels
     written to ./'file:/tmp/p.txt' (probe round 49, pr_q, tb_q)."""
