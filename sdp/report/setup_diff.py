@@ -33,7 +33,8 @@ _TASK_DATA = ("train_file", "validation_file", "test_file", "text_fields", "labe
 
 # Rows of one setup that glue.md labels by config (KD [796688ab], KD [856281c2]: regularizer.temperature=1,4) differ in
 # the method's own terms, which the setup leaves out: summary.md named nothing that told them apart (round 28, kt1).
-_NOT_CONFIG = _NOT_SETUP - {"regularizer", "weight_reg"}
+_METHOD_TERMS = ("regularizer", "weight_reg")
+_NOT_CONFIG = _NOT_SETUP - set(_METHOD_TERMS)
 
 
 def _flat(node: Any, prefix: str = "", skip: frozenset | set = _NOT_SETUP) -> dict[str, Any]:
@@ -82,19 +83,25 @@ def setup_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
             rows = within_by_row({s: within[s] for s in given}, one)  # a shared Dense row: one line, its seeds all
             lines += [_given_line(where, grp, row, rows[row], one) for row in sorted(rows)]
             grp = grp[~grp["setup"].isin(given)]
+        # a method's rows: its terms too, which the setup leaves out ("differ in prune.lr" of rows whose
+        # regularizer.alpha differed as well read as all that told them apart: probe round 52, al_two)
+        terms = (lambda of, column: {} if dense else _terms(of, column, Path(results_dir)))
         if grp["row_setup"].nunique() > 1 or "setup" not in grp:
             lines += filter(None, [_differ_line(where, sorted(set(grp["row_setup"].dropna())), configs, dense=dense,
-                                                models=_models_said(grp, one) if dense else "")])
+                                                models=_models_said(grp, one) if dense else "",
+                                                terms=terms(grp, "row_setup"))])
             # and the setups within one row setup ([e7adb8fd/38fa1234] beside [e7adb8fd/be345122]: accuracy and a
             # regression in one column) were in no line beside other row setups (probe round 33, mt1)
             # (one task's: another task's setup is another column; the processes are said by the line above)
             for (row, _), sub in grp.groupby(["row_setup", "task"], sort=True) if "setup" in grp else ():
                 lines += filter(None, [_differ_line(f"{where} [{short_label(row)}/...]", sorted(set(sub["setup"].dropna())),
                                                     configs, world=False, dense=dense,
-                                                    models=_models_said(sub, one) if dense else "")])
+                                                    models=_models_said(sub, one) if dense else "",
+                                                    terms=terms(sub, "setup"))])
         else:
             lines += filter(None, [_differ_line(where, sorted(set(grp["setup"].dropna())), configs, dense=dense,
-                                                models=_models_said(grp, one) if dense else "")])
+                                                models=_models_said(grp, one) if dense else "",
+                                                terms=terms(grp, "setup"))])
     return lines + _config_differences(runs, Path(results_dir))
 
 
@@ -140,16 +147,44 @@ def _models_said(runs: pd.DataFrame, one: dict[str, str]) -> str:
     return said.pop() if len(said) == 1 else ""
 
 
+class _Values:
+    """A key's values over one setup's runs where they differ (alpha 1 and 50 in one setup's rows), printed so."""
+
+    def __init__(self, values: list[Any]) -> None:
+        self.shown = " or ".join(sorted({repr(v) for v in values}))
+
+    def __repr__(self) -> str:
+        return self.shown
+
+
+def _terms(runs: pd.DataFrame, column: str, results_dir: Path) -> dict[str, dict[str, Any]]:
+    """Each ``column`` label's method terms (the regularizer and weight_reg keys), over every run of the label: a
+    key's value, or a _Values of the values its runs hold."""
+    if not {column, "path"} <= set(runs.columns):
+        return {}
+    held: dict[str, dict[str, list[Any]]] = {}
+    for label, path in zip(runs[column], runs["path"]):
+        if not isinstance(label, str):
+            continue
+        config = (read_run_record(results_dir / path) or {}).get("config") or {}
+        for key, value in _flat({k: config[k] for k in _METHOD_TERMS if isinstance(config.get(k), dict)},
+                                skip=frozenset()).items():
+            held.setdefault(label, {}).setdefault(key, []).append(value)
+    return {label: {k: vs[0] if len({repr(v) for v in vs}) == 1 else _Values(vs) for k, vs in keys.items()}
+            for label, keys in held.items()}
+
+
 def _differ_line(where: str, setups: list[str], configs: dict[str, dict[str, Any]], world: bool = True,
-                 dense: bool = False, models: str = "") -> str | None:
+                 dense: bool = False, models: str = "", terms: dict[str, dict[str, Any]] | None = None) -> str | None:
     """The line naming the config keys ``setups`` differ in (with each one's values), or None; ``world``: and the
     setups that ran on other numbers of processes; ``dense``: Dense rows, which no key of the pruning stage tells
     apart (setups.PRUNING_STAGE_GROUPS: probe round 50, dga_alone); ``models``: what their fingerprints say
-    (_models_said), so that rows of one set of models are never said to hold others (probe round 51, dgc_cross)."""
+    (_models_said), so that rows of one set of models are never said to hold others (probe round 51, dgc_cross);
+    ``terms``: each setup's method terms (_terms), compared beside the setup's keys."""
     if len(setups) < 2:
         return None
     unrecorded = [short_label(s) for s in setups if not configs[s]]
-    flats = {s: configs[s] for s in setups if configs[s]}
+    flats = {s: {**configs[s], **(terms or {}).get(s, {})} for s in setups if configs[s]}
     keys = sorted({k for flat in flats.values() for k in flat})
     differ = [k for k in keys if len({repr(flat.get(k)) for flat in flats.values()}) > 1] if len(flats) > 1 else []
     pruning = [k for k in differ if dense and k.split(".")[0] in PRUNING_STAGE_GROUPS]
