@@ -213,6 +213,7 @@ def run_id(*, _root_: Any) -> str:
     function of the config: a re-launched command finds its folder and resumes or skips, and two configs
     started in the same second never share one. The path keys are not resolved (output_dir may name Hydra's
     job, which is being resolved)."""
+    from sdp.data.locations import MODEL_FOLDER_KEYS
     from sdp.run.env import NON_IDENTITY_KEYS, config_hash
 
     keys = [k for k in _root_ if k != "hydra" and (k == "seed" or k not in NON_IDENTITY_KEYS)]
@@ -222,6 +223,11 @@ def run_id(*, _root_: Any) -> str:
     except Exception:  # noqa: BLE001 - a broken interpolation: the job's own validation names it, not this name
         ident = {k: OmegaConf.to_container(_root_[k]) if OmegaConf.is_config(_root_[k]) else str(_root_[k])
                  for k in keys}
+    for dotted in MODEL_FOLDER_KEYS:  # as the config hashes them (local_config): `~/dm` under two homes named two
+        group, key = dotted.split(".")  # configs' one folder, and the second was refused (review of session 24)
+        value = ident.get(group, {}).get(key) if isinstance(ident.get(group), dict) else None
+        if isinstance(value, str) and value.startswith("~"):
+            ident[group][key] = os.path.expanduser(value)
     return config_hash({**ident, "seed_": ident.get("seed")})[:8]
 
 

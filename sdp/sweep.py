@@ -63,6 +63,7 @@ from sdp.run.rundir import (
     move_aside,
     prepare_run_dir,
     read_metrics,
+    read_run_record,
     resume_identity,
     run_identity,
     same_world_size,
@@ -332,7 +333,8 @@ def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
                         "(reuse=any_code would skip to it)", other, describe(read_metrics(other)))
         if done is not None:
             metrics = json.loads((done / "metrics.json").read_text())
-            verify_completed_data(metrics, cfg, f"the completed run in {str(done)!r}")
+            verify_completed_data(metrics, cfg, f"the completed run in {str(done)!r}",
+                                  (read_run_record(done) or {}).get("model_folders"))
             log.warning(
                 "skipping %s: completed already in %s (config_hash %s, seed %s; dense main %s -> final "
                 "main %s). resume=false runs it again.", run_dir, done, chash, seed,

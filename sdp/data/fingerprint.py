@@ -35,15 +35,23 @@ def changed_splits(old: dict[str, str] | None, new: dict[str, str]) -> list[str]
     return sorted(s for s in keys if old.get(s) != new.get(s))
 
 
-def check_same_data(old: dict[str, str] | None, new: dict[str, str], what: str) -> None:
+def check_same_data(old: dict[str, str] | None, new: dict[str, str], what: str,
+                    folders: tuple[dict[str, str] | None, dict[str, str]] | None = None) -> None:
+    """``folders``: the model folders the run read then (run.json ``model_folders``, None in a record from before
+    it) and reads now, by key: a `~/dm` read under another home was said to be "the same path" (review of session
+    24's fixes)."""
     changed = changed_splits(old, new)
     inputs = [s.removeprefix(INPUT_PREFIX) for s in changed if s.startswith(INPUT_PREFIX)]
     if inputs:
         detail = ", ".join(f"{k} ({(old or {}).get(INPUT_PREFIX + k)} -> {new.get(INPUT_PREFIX + k)})" for k in inputs)
+        then, now = folders or (None, {})
+        keys = {k.removesuffix(".tokenizer") for k in inputs}
+        moved = [f"{k} read from {then[k]!r} then, from {now[k]!r} now" for k in sorted(keys)
+                 if (then or {}).get(k) and now.get(k) and then[k] != now[k]]
         raise DataChangedError(
-            f"{what} was computed from another model folder: the content of {detail} changed since (the same "
-            "path, other weights, config or tokenizer); resume=false to run again from it, or point the key at the folder "
-            "the run used"
+            f"{what} was computed from another model folder: the content of {detail} changed since ("
+            f"{'; '.join(moved) if moved else 'the same path, other weights, config or tokenizer'}); resume=false to "
+            "run again from it, or point the key at the folder the run used"
         )
     if changed:
         detail = ", ".join(f"{s} ({(old or {}).get(s)} -> {new.get(s)})" for s in changed)

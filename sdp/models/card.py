@@ -43,6 +43,8 @@ def model_card(metrics: dict[str, Any], cfg: Any, command: str, structure: dict[
     cut at 2 updates, or a target of 70% for a dense-only run, read as facts: probe round 17).
     ``structure``: model/structure.json of a structured run (the forms model/ holds)."""
     base = cfg.model.get("pretrained") or cfg.model.get("package") or f"{cfg.model.name} (random init)"
+    if str(base).startswith("~") and not (read := os.path.expanduser(str(base))).startswith("~"):
+        base = f"{base} ({read})"  # the folder `~` meant when it ran (review of session 24's fixes)
     task = cfg.task.name
     dense_only = metrics.get("stages") == "dense"
     held_out = cfg.task.get("validation_from_train")  # a tuning run: scored on rows carved from train, never dev

@@ -269,8 +269,8 @@ def preset_config(model_cfg: Any) -> dict[str, Any] | None:
             return read_config(importlib.import_module(model_cfg.package).get_model_path())
         except ImportError:
             return None
-    if model_cfg.get("pretrained") and Path(model_cfg.pretrained).is_dir():
-        return read_config(model_cfg.pretrained)
+    if model_cfg.get("pretrained") and (folder := Path(str(model_cfg.pretrained)).expanduser()).is_dir():
+        return read_config(folder)  # `~/m` too: its checks (length, the teacher's width) were skipped (review)
     return None
 
 

@@ -83,13 +83,10 @@ def setup_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
             rows = within_by_row({s: within[s] for s in given}, one)  # a shared Dense row: one line, its seeds all
             lines += [_given_line(where, grp, row, rows[row], one) for row in sorted(rows)]
             grp = grp[~grp["setup"].isin(given)]
-        # a method's rows: its terms too, which the setup leaves out ("differ in prune.lr" of rows whose
-        # regularizer.alpha differed as well read as all that told them apart: probe round 52, al_two)
-        terms = (lambda of, column: {} if dense else _terms(of, column, Path(results_dir)))
         if grp["row_setup"].nunique() > 1 or "setup" not in grp:
             lines += filter(None, [_differ_line(where, sorted(set(grp["row_setup"].dropna())), configs, dense=dense,
                                                 models=_models_said(grp, one) if dense else "",
-                                                terms=terms(grp, "row_setup"))])
+                                                terms=_terms(grp, "row_setup", Path(results_dir), dense))])
             # and the setups within one row setup ([e7adb8fd/38fa1234] beside [e7adb8fd/be345122]: accuracy and a
             # regression in one column) were in no line beside other row setups (probe round 33, mt1)
             # (one task's: another task's setup is another column; the processes are said by the line above)
@@ -97,11 +94,11 @@ def setup_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
                 lines += filter(None, [_differ_line(f"{where} [{short_label(row)}/...]", sorted(set(sub["setup"].dropna())),
                                                     configs, world=False, dense=dense,
                                                     models=_models_said(sub, one) if dense else "",
-                                                    terms=terms(sub, "setup"))])
+                                                    terms=_terms(sub, "setup", Path(results_dir), dense))])
         else:
             lines += filter(None, [_differ_line(where, sorted(set(grp["setup"].dropna())), configs, dense=dense,
                                                 models=_models_said(grp, one) if dense else "",
-                                                terms=terms(grp, "setup"))])
+                                                terms=_terms(grp, "setup", Path(results_dir), dense))])
     return lines + _config_differences(runs, Path(results_dir))
 
 
@@ -157,10 +154,12 @@ class _Values:
         return self.shown
 
 
-def _terms(runs: pd.DataFrame, column: str, results_dir: Path) -> dict[str, dict[str, Any]]:
+def _terms(runs: pd.DataFrame, column: str, results_dir: Path, dense: bool) -> dict[str, dict[str, Any]]:
     """Each ``column`` label's method terms (the regularizer and weight_reg keys), over every run of the label: a
-    key's value, or a _Values of the values its runs hold."""
-    if not {column, "path"} <= set(runs.columns):
+    key's value, or a _Values of the values its runs hold. A method's rows are told apart by them too, which the setup
+    leaves out ("differ in prune.lr" of rows whose regularizer.alpha differed as well read as all that told them
+    apart: probe round 52, al_two); Dense rows (``dense``) read none."""
+    if dense or not {column, "path"} <= set(runs.columns):
         return {}
     held: dict[str, dict[str, list[Any]]] = {}
     for label, path in zip(runs[column], runs["path"]):

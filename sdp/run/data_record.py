@@ -19,7 +19,7 @@ from sdp.data.fingerprint import (
     write_row_hashes,
 )
 from sdp.run.rundir import read_run_record, write_run_record
-from sdp.run.same_data import input_fingerprints
+from sdp.run.same_data import input_fingerprints, model_folders
 from sdp.run.start_rows import start_folders, warn_rows_started_from
 
 log = logging.getLogger("sdp")
@@ -40,11 +40,12 @@ def record_data(run_dir: Any, cfg: Any, raw: Any, main_process: bool, fields: An
     warn_rows_started_from(cfg, raw, fields, tokenized, token_ids, file_rows)  # every process: it may refuse (mpc1)
     record = read_run_record(run_dir) or {}
     if cfg.resume:
-        check_same_data(record.get("data_fingerprint"), fingerprints, f"the unfinished run in {str(run_dir)!r}")
+        check_same_data(record.get("data_fingerprint"), fingerprints, f"the unfinished run in {str(run_dir)!r}",
+                        (record.get("model_folders"), model_folders(cfg)))
     if main_process:
         # made again only for other data: hashing 400k rows costs seconds at each launch of a resumed run
         same = record.get("data_fingerprint") == fingerprints and row_hashes_read(run_dir)[0] is not None
-        write_run_record(run_dir, cfg, data=fingerprints, **extra)
+        write_run_record(run_dir, cfg, data=fingerprints, model_folders=model_folders(cfg), **extra)
         if not same:
             tokens = [token_ids] if len(token_ids) else []  # the rows as the model reads them (round 35, lt1)
             write_row_hashes(run_dir, raw.get("train"), fields, [*_started_from(cfg), *tokens])

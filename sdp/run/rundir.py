@@ -308,11 +308,11 @@ def same_world_size(metrics: dict) -> bool:
 
 
 def completed_here(run_dir: str | Path, cfg: Any) -> dict | None:
-    """This config's completed run in ``run_dir`` (its metrics), once it is known to be computed on this run's
-    data; None if there is none. Reads only: a run that returns it writes nothing into the folder."""
+    """This config's completed run in ``run_dir`` (its metrics) if computed on this run's data, else None; read only."""
     done = completed_metrics(run_dir, cfg)
     if done is not None:
-        verify_completed_data(done, cfg, f"the completed run in {str(run_dir)!r}")
+        verify_completed_data(done, cfg, f"the completed run in {str(run_dir)!r}",
+                              (read_run_record(run_dir) or {}).get("model_folders"))
     return done
 
 

@@ -44,6 +44,19 @@ def input_fingerprints(cfg: Any) -> dict[str, str]:
 TOKENIZER_SUFFIX = ".tokenizer"
 
 
+def model_folders(cfg: Any) -> dict[str, str]:
+    """{"<group>.<key>": the folder's absolute path} of each local model folder in MODEL_INPUTS, as read: run.json
+    ``model_folders``. The config keeps `~/dm` as written (a run's identity), and the record never said which folder
+    it meant (review of session 24's fixes)."""
+    out = {}
+    for group, key in MODEL_INPUTS:
+        node = cfg.get(group) if hasattr(cfg, "get") else None
+        value = node.get(key) if node is not None and hasattr(node, "get") else None
+        if value and (path := Path(str(value)).expanduser()).is_dir():
+            out[f"{group}.{key}"] = str(path.resolve())
+    return out
+
+
 def model_fingerprint(path: Path) -> str:
     """16 hex digits of a model folder's config.json and safetensors weights, by content: what a run given it as
     dense.checkpoint records, and what a run records of the dense_model/ it trained (metrics.json
@@ -75,7 +88,9 @@ def fingerprints_for(cfg: Any, recorded: bool = True) -> dict[str, str]:
     return {**split_fingerprints(splits), **input_fingerprints(cfg)}
 
 
-def verify_completed_data(metrics: dict, cfg: Any, what: str) -> None:
-    """A skip returns stored metrics: only if they were computed on the same data as this run's."""
+def verify_completed_data(metrics: dict, cfg: Any, what: str, folders: dict[str, str] | None = None) -> None:
+    """A skip returns stored metrics: only if they were computed on the same data as this run's (``folders``: the
+    run's run.json ``model_folders``, to say which folder it read)."""
     if metrics.get("data_fingerprint"):
-        check_same_data(metrics["data_fingerprint"], fingerprints_for(cfg, "warnings" in metrics), what)
+        check_same_data(metrics["data_fingerprint"], fingerprints_for(cfg, "warnings" in metrics), what,
+                        (folders, model_folders(cfg)))
