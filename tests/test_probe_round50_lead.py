@@ -150,7 +150,8 @@ def test_a_given_dense_row_of_one_seed_and_a_shared_one_are_worded_as_shown(tmp_
     _setup_runs(tmp_path / "one", "b", (2,), "h-B", "movement", own=False)
     build_report(tmp_path / "one", plots=False)
     glue = (tmp_path / "one" / "tables" / "glue.md").read_text()
-    assert "dense models at seed 2 (given as dense.checkpoint)" in glue and "at seeds 2" not in glue, glue
+    # one model is "model" (review of session 24's fixes: it said "dense models at seed 2")
+    assert "dense model at seed 2 (given as dense.checkpoint)" in glue and "at seeds 2" not in glue, glue
     _setup_runs(tmp_path / "two", "a", (1, 2, 3), "h-A", "magnitude", own=True)
     _setup_runs(tmp_path / "two", "b", (1, 2), "h-B", "movement", own=False)
     _setup_runs(tmp_path / "two", "c", (1, 2), "h-C", "taylor", own=False)

@@ -18,6 +18,8 @@ CELL_KEYS = ["origin", "model", "method", "schedule", "teacher", "sparsity", "va
 ROW_KEYS = CELL_KEYS[:-2]
 # undefined: how many of the cell's runs (Dense: seeds) hold a score undefined and recorded as 0.0 (report/undefined.py)
 CELL_COLUMNS = [*CELL_KEYS, "mean", "std", "n", "flagged", "undefined", "versions", "source", "note"]
+# by_model (Dense cells only, not written to the CSVs): the cell's units are dense models, not seeds (one given to
+# several seeds counts once), so glue.md's note says so (review of session 24's fixes)
 
 # Methods in the paper's order; anything else sorts after them, alphabetically.
 METHOD_ORDER = (
@@ -154,6 +156,7 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
     shared = {m for m, grp in dense[dense["dense_model"] != ""].groupby("dense_model") if grp["seed"].nunique() > 1}
     per_seed: dict[tuple, dict[tuple, tuple[list[float], set[str]]]] = {}
     undefined_units: dict[tuple, set[tuple]] = {}  # the seeds (or shared dense models) whose dense score is undefined
+    unit_seeds: dict[tuple, dict[tuple, set[int]]] = {}  # the seeds each unit's runs are of
     row_of: dict[str, set[str]] = {}  # setup -> its row labels (the setup less the task), as in with_variants
     one_row = one_dense_row(runs)
     within_rows = within_by_row(given_within(runs), one_row)
@@ -171,10 +174,12 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
         vals, vers = per_seed.setdefault((row.model, row.task, row.metric, setup), {}).setdefault(unit, ([], set()))
         vals.append(row.value)
         vers.add(row.version)
+        unit_seeds.setdefault((row.model, row.task, row.metric, setup), {}).setdefault(unit, set()).add(int(row.seed))
         if row.undefined:
             undefined_units.setdefault((row.model, row.task, row.metric, setup), set()).add(unit)
         row_of.setdefault(setup, set()).add(row.row_setup)
     label = {s: "+".join(sorted(short_label(r) for r in rows)) for s, rows in row_of.items()}  # each pruned row's
+    row_setup = dict(zip(dense["setup"], dense["row_setup"]))  # a setup's own label (the one that trained a model)
     rows = {m: {label[s] for (m2, _, _, s) in per_seed if m2 == m} for (m, _, _, _) in per_seed}
     setups = {(m, t): {s for (m2, t2, _, s) in per_seed if (m2, t2) == (m, t)} for (m, t, _, _) in per_seed}
     for (model, task, metric, setup), seeds in sorted(per_seed.items()):
@@ -185,10 +190,16 @@ def aggregate_cells(runs: pd.DataFrame) -> pd.DataFrame:
                             *([short_label(setup)] if len(setups[(model, task)]) > len(same_label) else [])])
         key = (model, "Dense", "", "", 0.0, variant, task, metric)
         out.append(_cell(key, *_stats(means), versions, len(undefined_units.get((model, task, metric, setup), ()))))
+        # a unit that is not one seed: a model read at two seeds is one (46.88 (n=1)), which "averaged per seed, then
+        # over seeds" said otherwise (review of session 24's fixes)
+        units = unit_seeds[(model, task, metric, setup)]
+        out[-1]["by_model"] = len(units) != len(set().union(*units.values())) or any(len(s) > 1 for s in units.values())
         if setup in within_rows:  # some of another row's models: which, said (probe rounds 50, dga_alone; 51, dgf_twice)
-            whose = one_row.get(within_rows[setup][0], within_rows[setup][0])
-            out[-1]["note"] = given_words(label.get(whose, short_label(whose)), within_rows[setup][1], glue=True)
-    frame = pd.DataFrame(out, columns=CELL_COLUMNS)
+            whose, made, trainers = within_rows[setup]
+            whose = one_row.get(whose, whose)
+            by = "+".join(sorted({short_label(row_setup[t]) for t in trainers if t in row_setup}))
+            out[-1]["note"] = given_words(label.get(whose, short_label(whose)), made, glue=True, by=by)
+    frame = pd.DataFrame(out, columns=[*CELL_COLUMNS, "by_model"])
     return frame.sort_values(CELL_KEYS, kind="mergesort").reset_index(drop=True)
 
 
@@ -198,33 +209,43 @@ def seeds_words(seeds: Any) -> str:
     return f"seed{'s' if len(distinct) > 1 else ''} {', '.join(map(str, distinct))}"
 
 
-def within_by_row(within: dict[str, tuple], one: dict[str, str]) -> dict[str, tuple[str, dict[str, tuple[set, set]]]]:
+def within_by_row(within: dict[str, tuple], one: dict[str, str]) -> dict[str, tuple[str, dict[str, tuple[set, set]], set]]:
     """given_within's map by Dense row: the setups sharing one row (one_dense_row) pooled, their models' seeds merged
-    (a row of B's seed 1 and E's seed 2 said "given to seed 2" alone: review of round 51's fixes)."""
-    rows: dict[str, tuple[str, dict[str, tuple[set, set]]]] = {}
-    for setup, (whose, made) in sorted(within.items()):
-        _, pooled = rows.setdefault(one.get(setup, setup), (whose, {}))
+    (a row of B's seed 1 and E's seed 2 said "given to seed 2" alone: review of round 51's fixes), and the setups
+    that trained them."""
+    rows: dict[str, tuple[str, dict[str, tuple[set, set]], set]] = {}
+    for setup, (whose, made, trainers) in sorted(within.items()):
+        _, pooled, by = rows.setdefault(one.get(setup, setup), (whose, {}, set()))
+        by |= trainers
         for fingerprint, (trained, given) in made.items():
             was = pooled.get(fingerprint, (set(), set()))
             pooled[fingerprint] = (was[0] | set(trained), was[1] | set(given))
     return rows
 
 
-def given_words(whose: str, made: dict[str, tuple[set, set]], glue: bool = False) -> str:
+def given_words(whose: str, made: dict[str, tuple[set, set]], glue: bool = False, by: str = "") -> str:
     """Which of row ``whose``'s dense models a given setup's Dense row holds (``made``: fingerprint -> the seeds of
     ``whose`` that trained it, the seeds given it), for glue.md's note (``glue``) and summary.md's line. Each seed
     given its own seed's model: `[A]'s dense models at seeds 1, 2 ...` (probe round 50, dga_alone); else each model
     by the seed that trained it and the seeds given it: one model given to two seeds is one (n=1, round 26's dk1), and
-    "at seeds 1, 2" named a model f2 never read (probe round 51, dgf_twice)."""
+    "at seeds 1, 2" named a model f2 never read (probe round 51, dgf_twice). ``by``: the label of the setups that
+    trained them, where the row pools others too: [A+E]'s seed 1 was a1 (A's) and a2 (E's, given), and "[A+E]'s dense
+    models at seed 1" named a2 too (review of session 24's fixes); one model is "model"."""
     pairs = sorted((sorted(map(int, t)), sorted(map(int, g))) for t, g in made.values())
+    owner, one = by or whose, len(pairs) == 1
     if all(t == g and len(t) == 1 for t, g in pairs):
         given = " (given as dense.checkpoint)" if glue else ", given as dense.checkpoint"
-        return (f"[{whose}]'s dense models at {seeds_words(t[0] for t, _ in pairs)}{given}: the same models as "
-                "that row's, at these seeds only")
-    which = (f"model of {seeds_words(pairs[0][0])}, given to {seeds_words(pairs[0][1])}" if len(pairs) == 1 else
+        what = f"[{owner}]'s dense model{'' if one else 's'} at {seeds_words(t[0] for t, _ in pairs)}{given}: "
+        if owner == whose:
+            return what + (f"the same model{'' if one else 's'} as that row's, at th{'is seed' if one else 'ese seeds'}"
+                           " only")
+        return what + (f"one of row [{whose}]'s models, the one [{owner}] trained at that seed" if one else
+                       f"some of row [{whose}]'s models, those [{owner}] trained at these seeds")
+    which = (f"model of {seeds_words(pairs[0][0])}, given to {seeds_words(pairs[0][1])}" if one else
              "models of " + " and ".join(f"{seeds_words(t)} (given to {seeds_words(g)})" for t, g in pairs))
-    return (f"[{whose}]'s dense {which} as dense.checkpoint: some of that row's models, each counted once however "
-            "many seeds read it")
+    row = "that row's" if owner == whose else f"row [{whose}]'s"
+    return (f"[{owner}]'s dense {which} as dense.checkpoint: some of {row} models, each counted once however many "
+            "seeds read it")
 
 
 def one_dense_row(runs: pd.DataFrame, within: bool = False) -> dict[str, str]:
@@ -256,11 +277,12 @@ def one_dense_row(runs: pd.DataFrame, within: bool = False) -> dict[str, str]:
     return {**row, **_given_own(runs, row)} if not within else _given_own(runs, row, both=True)[1]
 
 
-def given_within(runs: pd.DataFrame) -> dict[str, tuple[str, dict[str, tuple[set, set]]]]:
+def given_within(runs: pd.DataFrame) -> dict[str, tuple[str, dict[str, tuple[set, set]], set[str]]]:
     """given setup -> (the setup whose Dense row holds the dense models it was given, by content, and more models;
-    which of them: fingerprint -> (that row's seeds that trained it, the seeds given it)): its own Dense row is some of
-    that row's models (round 49's dgy keeps it apart), and says which (given_words). Shown as a second row of other
-    models, said to differ in prune.criterion, which no dense model reads (probe round 50, dga_alone)."""
+    which of them: fingerprint -> (that row's seeds that trained it, the seeds given it); the setups of that row that
+    trained them): its own Dense row is some of that row's models (round 49's dgy keeps it apart), and says which
+    (given_words). Shown as a second row of other models, said to differ in prune.criterion, which no dense model reads
+    (probe round 50, dga_alone)."""
     return one_dense_row(runs, within=True)
 
 
@@ -273,10 +295,11 @@ def _given_own(runs: pd.DataFrame, row: dict[str, str], both: bool = False) -> A
     (probe round 51, dgc_cross). Several setups may have trained one model (one seed and dense config): each is a
     candidate, and the row whose models are exactly the given setup's takes it (round 48, dg_col: a third setup's run
     took a1's place, and B kept a row of its own; round 49, dgy: a row with a model more would show B a model it never
-    read). ``both``: and given setup -> (the row holding its models and more, which: given_within's)."""
+    read). ``both``: and given setup -> (the row holding its models and more, which, the setups that trained them:
+    given_within's)."""
     by_content = runs["dense_by_content"].astype(bool) if "dense_by_content" in runs else False
     ours = runs["own_dense_stage"].astype(bool)
-    trained: dict[tuple, set[tuple]] = {}  # (model, task, data, fingerprint) -> (row, scores and code, seed)
+    trained: dict[tuple, set[tuple]] = {}  # (model, task, data, fingerprint) -> (row, scores and code, seed, setup)
     models: dict[str, set] = {}  # a row's dense models, over every setup it holds (a seed's, where unrecorded)
     for r in runs[ours].itertuples(index=False):
         name, known = row.get(r.setup, r.setup), bool(getattr(r, "dense_by_content", False)) and r.dense_model
@@ -284,26 +307,29 @@ def _given_own(runs: pd.DataFrame, row: dict[str, str], both: bool = False) -> A
     for r in runs[ours & by_content].itertuples(index=False):
         if (identity := _dense_identity(r)) is not None:
             trained.setdefault((r.model, r.task, r.data, r.dense_model), set()).add(
-                (row.get(r.setup, r.setup), identity[:2], r.seed))
+                (row.get(r.setup, r.setup), identity[:2], r.seed, r.setup))
     out, within = {}, {}
     for setup, grp in runs.groupby("setup", sort=True):
         if grp["own_dense_stage"].astype(bool).any():  # its own dense models too: a row of its own (review, S and A)
             continue
         rows: set[str] | None = None
         made: dict[str, dict[str, tuple[set, set]]] = {}  # row -> fingerprint -> (its seeds, the seeds given it)
+        trainers: dict[str, set[str]] = {}  # row -> the setups that trained the models given (the row may pool more)
         for r in grp.itertuples(index=False):
             mine = _dense_identity(r)
-            these = {(s, seed) for s, identity, seed in trained.get((r.model, r.task, r.data, r.dense_model), ())
+            made_by = trained.get((r.model, r.task, r.data, r.dense_model), ())
+            these = {(s, seed, by) for s, identity, seed, by in made_by
                      if r.dense_by_content and r.data and mine and identity == mine[:2]}
-            rows = {s for s, _ in these} if rows is None else rows & {s for s, _ in these}
-            for s, seed in these:
+            rows = {s for s, _, _ in these} if rows is None else rows & {s for s, _, _ in these}
+            for s, seed, by in these:
                 made.setdefault(s, {}).setdefault(r.dense_model, (set(), set()))[0].add(seed)
                 made[s][r.dense_model][1].add(r.seed)
+                trainers.setdefault(s, set()).add(by)
         given = set(grp["dense_model"])
         if exact := {s for s in rows or () if models.get(s) == given}:  # every model of both rows one by content
             out[setup] = min(exact)
         elif wider := {s for s in rows or () if models.get(s, set()) > given}:
-            within[setup] = (min(wider), made[min(wider)])  # some of a row's models (round 50, dga_alone)
+            within[setup] = (min(wider), made[min(wider)], trainers[min(wider)])  # some of a row's (round 50, dga_alone)
     return (out, within) if both else out
 
 

@@ -79,13 +79,14 @@ def setup_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
         # Dense rows: no pruning key is their difference, and a given setup's row of another row's models says so
         # (a second Dense row "differ[ed] in prune.criterion", which no dense model reads: probe round 50, dga_alone)
         dense = key[-1] == "Dense"
+        names = _dense_names(grp, one) if dense else {}  # each Dense row as glue.md labels it, before any is taken out
         if dense and "setup" in grp and (given := sorted(set(grp["setup"]) & set(within))):
             rows = within_by_row({s: within[s] for s in given}, one)  # a shared Dense row: one line, its seeds all
             lines += [_given_line(where, grp, row, rows[row], one) for row in sorted(rows)]
             grp = grp[~grp["setup"].isin(given)]
         if grp["row_setup"].nunique() > 1 or "setup" not in grp:
             lines += filter(None, [_differ_line(where, sorted(set(grp["row_setup"].dropna())), configs, dense=dense,
-                                                models=_models_said(grp, one) if dense else "",
+                                                models=_models_said(grp, one, names) if dense else "",
                                                 terms=_terms(grp, "row_setup", Path(results_dir), dense))])
             # and the setups within one row setup ([e7adb8fd/38fa1234] beside [e7adb8fd/be345122]: accuracy and a
             # regression in one column) were in no line beside other row setups (probe round 33, mt1)
@@ -93,11 +94,11 @@ def setup_differences(runs: pd.DataFrame, results_dir: Path) -> list[str]:
             for (row, _), sub in grp.groupby(["row_setup", "task"], sort=True) if "setup" in grp else ():
                 lines += filter(None, [_differ_line(f"{where} [{short_label(row)}/...]", sorted(set(sub["setup"].dropna())),
                                                     configs, world=False, dense=dense,
-                                                    models=_models_said(sub, one) if dense else "",
+                                                    models=_models_said(sub, one, names) if dense else "",
                                                     terms=_terms(sub, "setup", Path(results_dir), dense))])
         else:
             lines += filter(None, [_differ_line(where, sorted(set(grp["setup"].dropna())), configs, dense=dense,
-                                                models=_models_said(grp, one) if dense else "",
+                                                models=_models_said(grp, one, names) if dense else "",
                                                 terms=_terms(grp, "setup", Path(results_dir), dense))])
     return lines + _config_differences(runs, Path(results_dir))
 
@@ -120,28 +121,97 @@ def _given_line(where: str, runs: pd.DataFrame, setup: str, within: tuple, one: 
     def row(of: str) -> str:
         return "+".join(sorted({label[s] for s in label if one.get(s, s) == one.get(of, of)})) or short_label(of)
 
-    return f"`{where}` row [{row(setup)}]: {given_words(row(within[0]), within[1])}"
+    by = "+".join(sorted({label[s] for s in within[2] if s in label}))  # the setups that trained them (review of
+    # session 24's fixes: a row pooled from a trained and a given setup named the pooled label's seeds)
+    return f"`{where}` row [{row(setup)}]: {given_words(row(within[0]), within[1], by=by)}"
 
 
-def _models_said(runs: pd.DataFrame, one: dict[str, str]) -> str:
+def _dense_names(runs: pd.DataFrame, one: dict[str, str]) -> dict[tuple[str, str], str]:
+    """(task, Dense row) -> its label in glue.md, as aggregate_cells writes it: the row setups of the setups sharing
+    the row, where the model's Dense rows take several, and the row's setup, where a task's rows outnumber them."""
+    if not {"setup", "row_setup", "task", "dense"} <= set(runs.columns):
+        return {}
+    scored = runs[runs["dense"].map(lambda d: isinstance(d, dict) and bool(d))]
+    row_of: dict[str, set[str]] = {}
+    for setup, row in zip(scored["setup"], scored["row_setup"]):
+        row_of.setdefault(one.get(setup, setup), set()).add(row)
+    label = {s: "+".join(sorted(short_label(r) for r in rows)) for s, rows in row_of.items()}
+    names = {}
+    for task, sub in scored.groupby("task", sort=True):
+        keys = {one.get(s, s) for s in sub["setup"]}
+        for key in keys:
+            names[(task, key)] = "/".join([*([label[key]] if len(set(label.values())) > 1 else []),
+                                           *([short_label(key)] if len(keys) > len({label[k] for k in keys}) else [])])
+    return names
+
+
+# What _differ_line says of Dense rows' models, by _models_said's kind (its tests pin these sentences).
+_MODEL_WORDS = {
+    "same": "their dense models are the same by fingerprint, scored otherwise (other code or data content, or dense "
+            "scores that differ seed by seed)",
+    "shared": "some of their dense models are the same by fingerprint (given as dense.checkpoint), each row holding "
+              "another set of them",
+    "": "their dense models are others (other code, data content or dense.checkpoint, or dense scores that differ "
+        "seed by seed)",
+}
+
+
+def _models_said(runs: pd.DataFrame, one: dict[str, str], names: dict[tuple[str, str], str] | None = None) -> str:
     """What the fingerprints say of the dense models of the Dense rows ``runs`` fall in, task by task (a model's rows
     of two tasks hold other models by nature: review of round 51's fixes): "one" row a task; "same" models, every one
-    known by content, in every row; "shared" (some models in two rows, every one known: a row given some of another's,
-    said to hold "others": review of round 51's fixes); else "" (others, or not known). Rows whose every model is one
-    by fingerprint were said to hold "others" (probe round 51, dgc_cross)."""
+    known by content, in every row; "shared" (every row holds some of another's, no two rows the same set: a row given
+    some of another's, said to hold "others": review of round 51's fixes); "" (others, or not known); else the words
+    for a mix, each row named as glue.md labels it (``names``: _dense_names). Rows whose every model is one by
+    fingerprint were said to hold "others" (probe round 51, dgc_cross); B and C of one model scored otherwise beside E
+    of another were said to be "each row holding another set" of shared models (review of session 24's fixes)."""
     if not {"setup", "dense_model", "dense_by_content", "task"} <= set(runs.columns):  # (no setups: round 27)
         return ""
-    said = set()
-    for _, sub in runs.groupby("task", sort=True):
+    said = {}
+    for task, sub in runs.groupby("task", sort=True):
         rows: dict[str, set] = {}
         for setup, model, known in zip(sub["setup"], sub["dense_model"], sub["dense_by_content"]):
             rows.setdefault(one.get(setup, setup), set()).add(model if known and model else None)
-        sets = list(rows.values())
-        said.add("one" if len(sets) < 2 else "" if any(None in m for m in sets) else "same" if all(
-            m == sets[0] for m in sets) else "shared" if any(a & b for i, a in enumerate(sets) for b in sets[i + 1:])
-            else "")
-    said -= {"one"} if len(said) > 1 else set()
-    return said.pop() if len(said) == 1 else ""
+        said[task] = _rows_kind({(names or {}).get((task, k)) or short_label(k): m for k, m in rows.items()})
+    kinds = set(said.values()) - {"one"} or {"one"}
+    if len(kinds) == 1:
+        return kinds.pop()
+    # tasks of other kinds (rte's rows the same, mrpc's sharing some) read as "others" (review of session 24's fixes)
+    return "; ".join(f"on {task}: {_MODEL_WORDS.get(kind, kind)}" for task, kind in said.items() if kind != "one")
+
+
+def _rows_kind(rows: dict[str, set]) -> str:
+    """_models_said's kind of one task's rows (label -> its models' fingerprints, None for one not known), pair by
+    pair: the same set (every model known), some in both, or none; a mix is said row by row."""
+    labels = sorted(rows)
+    if len(labels) < 2:
+        return "one"
+    known = {label: rows[label] - {None} for label in labels}
+    pairs = {(a, b): "same" if None not in rows[a] | rows[b] and rows[a] == rows[b] else "some" if known[a] & known[b]
+             else "none" for i, a in enumerate(labels) for b in labels[i + 1:]}
+    alone = [label for label in labels if all(kind == "none" for pair, kind in pairs.items() if label in pair)]
+    if set(pairs.values()) == {"same"} or set(pairs.values()) == {"none"}:
+        return "same" if "same" in pairs.values() else ""
+    if "same" not in pairs.values() and not alone:
+        return "shared"
+    words, done = [], set()
+    for label in labels:  # each set of rows holding the same models
+        group = [label] + [b for (a, b), kind in pairs.items() if a == label and kind == "same"]
+        if len(group) > 1 and label not in done:
+            done |= set(group)
+            words.append(f"rows {_and(group)} hold the same dense models, scored otherwise" + (
+                " (other code or data content, or dense scores that differ seed by seed)" if len(words) == 0 else ""))
+    if some := [f"[{a}] and [{b}]" for (a, b), kind in pairs.items() if kind == "some"]:
+        words.append(f"rows {', '.join(some)} hold some of the same dense models, each another set of them")
+    if alone:
+        words.append(f"row{'s' if len(alone) > 1 else ''} {_and(alone)} hold{'' if len(alone) > 1 else 's'} other dense "
+                     "models, none of another row's (other code, data content or dense.checkpoint, or dense scores that "
+                     "differ seed by seed)")
+    return "by fingerprint, " + "; ".join(words)
+
+
+def _and(labels: list[str]) -> str:
+    shown = [f"[{label}]" for label in labels]
+    return ", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]
 
 
 class _Values:
@@ -192,12 +262,7 @@ def _differ_line(where: str, setups: list[str], configs: dict[str, dict[str, Any
     if not differ and not unrecorded and not world:
         return None if not pruning or models == "one" else (
             f"`{where}` rows of other setups: differ in no key the dense stage reads (only in {', '.join(pruning)}, "
-            "which the pruning stage reads): " + (
-                "their dense models are the same by fingerprint, scored otherwise (other code or data content, or "
-                "dense scores that differ seed by seed)" if models == "same" else "some of their dense models are the "
-                "same by fingerprint (given as dense.checkpoint), each row holding another set of them" if models ==
-                "shared" else "their dense models are others (other code, data content or dense.checkpoint, or dense "
-                "scores that differ seed by seed)"))
+            f"which the pruning stage reads): {_MODEL_WORDS.get(models, models)}")
     parts = ([_differ_words(differ, {short_label(s): flat for s, flat in flats.items()})] if differ else []) + (
         [f"{_labels(world)} ran on other numbers of processes (/ws<N>: N processes, a global batch N times the config's)"]
         if world else []) + ([f"{_labels(unrecorded)} hold runs that record no config"] if unrecorded else [])

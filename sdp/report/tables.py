@@ -168,6 +168,13 @@ def _glue_notes(avg_tasks: list[str], no_runs: bool, cells: pd.DataFrame) -> lis
         f"{FLAG} = the cell aggregates runs from different code versions (see summary.md).",
         "Dense = each run's dense fine-tuned score, averaged per seed, then over seeds.",
     ]
+    dense = cells[(cells["origin"] == "run") & (cells["method"] == "Dense")]
+    if "by_model" in dense and dense["by_model"].eq(True).any():  # a unit that is no seed: said (aggregate_cells;
+        # a given-only row of one model read at seeds 1 and 2 is 46.88 (n=1): review of session 24's fixes)
+        notes[-1] = notes[-1][:-1] + (
+            "; but a dense model (known by its fingerprint) that runs of several seeds read, given as "
+            "dense.checkpoint, or one given to a seed beside that seed's own, is one unit of the mean and of n: one "
+            "model read at seeds 1 and 2 counts once.")
     if (cells["variant"].fillna("").astype(str) != "").any():  # the hashes said nothing of what they are (round 20)
         notes.append("[hash] after a method = the runs' setup: the short hash of their config less the method's "
                      "terms, the sparsity, the task and the per-seed inputs (one experiment across tasks; costs.md's "
