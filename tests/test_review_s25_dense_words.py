@@ -129,3 +129,16 @@ def test_the_dense_note_says_a_model_read_at_two_seeds_counts_once(tmp_path):
           dense={"x1": DENSE[1], "x2": DENSE[2]})
     rows, _, glue, _ = _report(tmp_path / "b")
     assert rows == {"Dense": "50.00 ± 4.42 (n=2)"} and OLD_NOTE in glue, (rows, glue)
+
+
+def test_rows_of_models_not_known_by_fingerprint_are_not_said_to_be_others():
+    """Review of session 24's fixes, noticed: rows whose dense models no record fingerprints (runs from before sdp
+    kept it; results/criteria's three setups given one dense.checkpoint by path) were said to hold "others"."""
+    from sdp.report.setup_diff import _MODEL_WORDS, _rows_kind
+
+    assert _rows_kind({"A": {None}, "B": {None}}) == "unknown"
+    assert "not known by fingerprint" in _MODEL_WORDS["unknown"]
+    assert _rows_kind({"A": {"m1"}, "B": {"m2"}}) == ""  # known and apart: others
+    mixed = _rows_kind({"A": {"m1"}, "B": {"m1", "m2"}, "C": {None}})  # A, B share m1; C not known
+    assert "rows [A] and [B] hold some of the same dense models" in mixed and \
+        "row [C] holds dense models not known by fingerprint" in mixed and "others" not in mixed, mixed

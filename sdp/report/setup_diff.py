@@ -153,6 +153,8 @@ _MODEL_WORDS = {
               "another set of them",
     "": "their dense models are others (other code, data content or dense.checkpoint, or dense scores that differ "
         "seed by seed)",
+    "unknown": "their dense models are not known by fingerprint (runs recorded before sdp kept it): other models, or "
+               "the same ones scored otherwise",
 }
 
 
@@ -186,12 +188,16 @@ def _rows_kind(rows: dict[str, set]) -> str:
     if len(labels) < 2:
         return "one"
     known = {label: rows[label] - {None} for label in labels}
+    # "unknown": no model in both as far as the records tell, and one not known (a record from before fingerprints):
+    # rows given one dense.checkpoint by path were said to hold "others" (review of session 24's fixes, noticed)
     pairs = {(a, b): "same" if None not in rows[a] | rows[b] and rows[a] == rows[b] else "some" if known[a] & known[b]
-             else "none" for i, a in enumerate(labels) for b in labels[i + 1:]}
+             else "none" if None not in rows[a] | rows[b] else "unknown"
+             for i, a in enumerate(labels) for b in labels[i + 1:]}
     alone = [label for label in labels if all(kind == "none" for pair, kind in pairs.items() if label in pair)]
-    if set(pairs.values()) == {"same"} or set(pairs.values()) == {"none"}:
-        return "same" if "same" in pairs.values() else ""
-    if "same" not in pairs.values() and not alone:
+    unknown = [label for label in labels if None in rows[label]]
+    if len(set(pairs.values())) == 1 and (kind := next(iter(pairs.values()))) != "some":
+        return {"none": ""}.get(kind, kind)
+    if not {"same", "unknown"} & set(pairs.values()) and not alone:
         return "shared"
     words, done = [], set()
     for label in labels:  # each set of rows holding the same models
@@ -206,6 +212,9 @@ def _rows_kind(rows: dict[str, set]) -> str:
         words.append(f"row{'s' if len(alone) > 1 else ''} {_and(alone)} hold{'' if len(alone) > 1 else 's'} other dense "
                      "models, none of another row's (other code, data content or dense.checkpoint, or dense scores that "
                      "differ seed by seed)")
+    if unknown and "unknown" in pairs.values():
+        words.append(f"row{'s' if len(unknown) > 1 else ''} {_and(unknown)} hold{'' if len(unknown) > 1 else 's'} "
+                     "dense models not known by fingerprint (runs recorded before sdp kept it)")
     return "by fingerprint, " + "; ".join(words)
 
 
