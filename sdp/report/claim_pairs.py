@@ -35,6 +35,10 @@ def get(*keys: str) -> Callable[[dict], float | None]:
     return read
 
 
+# A run's final mask in its folder (sdp/pruning/overlap.py MASK_FILE, which imports torch: tests keep them alike).
+PARTNER_MASK = "mask.safetensors"
+
+
 def refers_to_partner(rec: dict, mp: dict | None) -> bool:
     """Whether ``rec``'s recorded reference overlap was taken with ``mp``'s mask: the reference path ends with the
     partner's path in the results folder (a link followed; a checkout elsewhere keeps the tail), and a reference
@@ -42,9 +46,12 @@ def refers_to_partner(rec: dict, mp: dict | None) -> bool:
     ref = (rec["analysis"].get("mask_overlap") or {}).get("reference_path")
     if not ref or mp is None:
         return mp is not None
-    real = Path(os.path.realpath(ref)) if os.path.exists(ref) else Path(ref)
+    given = Path(ref)
+    if given.name == PARTNER_MASK:  # the partner's final mask, named as a file: the folder's own (probe round 53,
+        given = given.parent  # rm_file_partner); its dense_mask.safetensors is the dense one-shot mask, no MP's
+    real = Path(os.path.realpath(given)) if os.path.exists(given) else given
     tail = Path(mp["rel"]).parts
-    if not tail or (real.parts[-len(tail):] != tail and Path(ref).parts[-len(tail):] != tail):
+    if not tail or (real.parts[-len(tail):] != tail and given.parts[-len(tail):] != tail):
         return real == Path(mp["run_dir"]).resolve()
     if real == Path(mp["run_dir"]).resolve() or not real.is_dir():
         return True

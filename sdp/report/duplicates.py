@@ -14,7 +14,7 @@ KEY_FIELDS = ("task", "model", "method", "schedule", "teacher", "target_sparsity
 
 @dataclass
 class Conflict:
-    """Two or more runs with the same config and seed but different final scores."""
+    """Two or more runs with the same config and seed but different final scores, or dense models known to differ."""
 
     key: dict[str, Any]
     seed: int
@@ -30,13 +30,19 @@ def dense_words(conflict: Conflict) -> str:
     as "same config and seed" with no word of why they differ (probe round 26, dk2). Said only where it is known:
     one trained its own and one was given one, or both recorded the model by content and the contents differ (a
     record from before dense_model_fingerprint, or a dense.checkpoint recorded by path, is not known)."""
-    kinds = {own for own, _ in conflict.dense}
-    known = [print_ for _, print_ in conflict.dense if print_]
-    if len(kinds) < 2 and not (len(known) == len(conflict.dense) and len(set(known)) > 1):
+    if not _dense_differ(conflict.dense):
         return ""
     words = [("trained its own" if own else "was given dense.checkpoint") + (f" ({p})" if p else "")
              for own, p in conflict.dense]
     return " (their dense models differ: " + "; ".join(f"`{p}` {w}" for p, w in zip(conflict.paths, words)) + ")"
+
+
+def _dense_differ(dense: list[tuple[bool, str]]) -> bool:
+    """Whether runs' dense models differ (_dense_of each): by content where every one is recorded so (a run given
+    another's dense_model/ pruned that very model: probe round 53's dd_eq, seed 1), else where one trained its own and
+    one was given one."""
+    known = [print_ for _, print_ in dense if print_]
+    return len(set(known)) > 1 if len(known) == len(dense) else len({own for own, _ in dense}) > 1
 
 
 def _dense_of(run: pd.Series) -> tuple[bool, str]:
@@ -57,10 +63,14 @@ def dedupe(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[Conflict], int]:
     keep_idx, conflicts, identical = [], [], 0
     for key, grp in runs.groupby(keys, sort=True, dropna=False):
         values = [round(float(v), 12) for v in grp["final_main"]]
+        # copies of one score that pruned other dense models (one its own, one given another's) are no copies: they
+        # were collapsed as identical, unsaid, and the kept one's Dense row and costs lost the other (probe round 53,
+        # dd_eq); a conflict names both and what each pruned
+        same = len(set(values)) == 1 and not _dense_differ([_dense_of(grp.iloc[i]) for i in range(len(grp))])
         whole = grp.index[grp["whole_launch"].eq(True)]  # identical copies: the newest unbroken one (costs.md
         # left a resumed newest copy out of its mean, hiding the unbroken copy: "— (n=0), left out 1")
-        keep_idx.append(whole[-1] if len(set(values)) == 1 and len(whole) else grp.index[-1])
-        if len(set(values)) == 1:  # one run, or identical copies
+        keep_idx.append(whole[-1] if same and len(whole) else grp.index[-1])
+        if same:  # one run, or identical copies
             identical += len(grp) - 1
             continue
         order = sorted(range(len(grp)), key=lambda i: grp["path"].iloc[i])

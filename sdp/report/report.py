@@ -310,7 +310,7 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
         lines.append("")
     lines += ["## Malformed metrics.json (skipped)", ""]
     lines += [f"- `{p}`: {why}" for p, why in coll.malformed] or ["None."]
-    lines += ["", "## Conflicting duplicates (same config and seed, different final.main)", ""]
+    lines += ["", "## Conflicting duplicates (same config and seed, different final.main or dense models)", ""]
     for c in coll.conflicts:
         key = ", ".join(f"{k}={fmt_sparsity(v) if k == 'target_sparsity' else v}" for k, v in c.key.items() if v != "")
         vals = "; ".join(f"{md_code(p)} ({fmt_num(100 * v)})" for p, v in zip(c.paths, c.values))
