@@ -68,3 +68,23 @@ def test_the_partners_mask_file_is_its_mask(tmp_path):
     assert refers_to_partner(cc(partner / MASK_FILE), mp)
     assert not refers_to_partner(cc(partner / DENSE_MASK), mp)
     assert not refers_to_partner(cc(tmp_path / "cl" / "mp_2" / MASK_FILE), mp)  # another run's
+
+
+def test_a_cell_of_several_configs_is_one_line_naming_its_rows(tmp_path):
+    """Probe round 53, noticed: "several configs share one cell" was a line per row, each naming one row (`[A]`), as if
+    that row held several configs."""
+    import json
+
+    from sdp.report.report import build_report
+
+    for name, criterion in (("m", "magnitude"), ("t", "taylor")):
+        write_record(tmp_path, name, "MP", 1, 0.5, own=A1 if name == "m" else A2)
+        for file in ("run.json", "metrics.json"):
+            record = json.loads((tmp_path / name / file).read_text())
+            if file == "run.json":
+                record["config"]["prune"]["criterion"] = criterion
+            (tmp_path / name / file).write_text(json.dumps({**record, "config_hash": f"h-{name}"}))
+    build_report(tmp_path, plots=False)
+    lines = [line for line in (tmp_path / "tables" / "summary.md").read_text().splitlines()
+             if "several configs share one cell" in line and "/ MP /" in line]
+    assert len(lines) == 1 and lines[0].count("[") == 2, lines

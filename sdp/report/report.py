@@ -321,9 +321,15 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
     if len(flagged):
         lines += ["", "## Records kept from older code", ""]
         lines += [f"- {md_code(r.path)}: {r.code_flag}" for r in flagged.itertuples(index=False)]
-    extra = [f"- several configs share one cell; rows split by config hash or by setup (the config less "
-             f"the method and the sparsity): `{r.task} / {r.model} / {r.method} / "
-             f"{fmt_sparsity(r.sparsity)}` [{r.variant}]" for r in variant_cells(cells).itertuples(index=False)]
+    # one line per cell of several labels, naming them all: a line per row read as if one row held several configs,
+    # and a cell of one row (cola's, labelled for sst2's cell of two) was said to be shared (probe round 53, noticed)
+    shared = variant_cells(cells)
+    extra = [f"- several configs share one cell, its rows split by config hash or by setup (the config less the "
+             f"method and the sparsity): `{task} / {model} / {method} / {fmt_sparsity(sparsity)}` "
+             + ", ".join(f"[{v}]" for v in sorted(set(grp["variant"])))
+             for (task, model, method, sparsity), grp in (shared.groupby(["task", "model", "method", "sparsity"],
+                                                                        sort=True) if not shared.empty else ())
+             if grp["variant"].nunique() > 1]
     extra += [f"- {p}" for p in coll.warnings + trace_problems + report.warnings + same_model_lines(runs)]
     extra += [f"- {md_code(r.path)}: {describe(r.undefined)} undefined (constant predictions or references), recorded as 0.0 "
               f"(marked {UNDEFINED})" for r in runs.itertuples(index=False) if r.undefined] if not runs.empty else []
