@@ -3,11 +3,11 @@ where Hydra's own error would be a traceback or send the user to a '+' nothing r
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from sdp.config import Config
+from sdp.io import hydra_quoted  # (there: sdp/models quotes its advice with it, and may import sdp.io only)
 
 
 def conf_groups() -> set[str]:
@@ -102,16 +102,6 @@ def sweeper_params_errors(argv: list[str]) -> list[str]:
     return [f"{arg}: Hydra's basic sweeper does not take hydra.sweeper.params from the command line; sweep the keys "
             "themselves (-m seed=1,2 task=rte,mrpc), or choose a search sweeper (hparams_search=optuna)"
             for arg in argv if arg.lstrip("+").startswith("hydra.sweeper.params")]
-
-
-def hydra_quoted(value: str) -> str:
-    """``value`` in the quotes Hydra reads back as ``value``: double quotes around a `'`, else single quotes, a quote
-    inside escaped (the advice wrapped any value in '...', and `dv'q.csv` so quoted was Hydra's error again: probe
-    round 49, qa_apos)."""
-    quote = '"' if "'" in value and '"' not in value else "'"
-    # a backslash run before the quote (or at the end) is doubled, then the quote escaped: Hydra's quoted-string rules
-    escaped = re.sub(rf"(\\*)({quote}|$)", lambda m: m[1] * 2 + ("\\" + quote if m[2] else ""), value)
-    return f"{quote}{escaped}{quote}"
 
 
 def unreadable_override_errors(argv: list[str]) -> list[str]:

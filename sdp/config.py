@@ -180,13 +180,20 @@ def model_name_from(pretrained: str) -> str:
     ``<run>/model`` is named after ``<run>`` (``-dense`` added for ``<run>/dense_model``), as sdp-eval names it:
     every model a run saved was named "model", so runs from two runs' models shared one name in tables."""
     name = str(pretrained).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
-    local = Path(str(pretrained)).expanduser()
-    if local.is_dir():  # its own name, "." and ".." spelled out; a link keeps its name (a Hub snapshot's is a hash)
-        folder = Path(os.path.normpath(local.absolute()))
-        name = folder.name or name
-        if name in RUN_MODEL_DIRS and (run := folder.parent.resolve().name):
-            # 100 bytes of it: the run folder made from this name adds the run's own parts (NAME_MAX)
-            return (sweep_job_name(folder.parent) or run.encode()[:100].decode(errors="ignore")) + RUN_MODEL_DIRS[name]
+    # Never raises: Hydra resolves it in hydra.run.dir before any check runs, and `~<no user>/m` (Path.expanduser's
+    # RuntimeError), a name too long for a path (OSError) or a link loop was a traceback there; the name as written
+    # stands, and the config's checks refuse the value in one line (probe round 53, pm_nouser).
+    try:
+        local = Path(os.path.expanduser(str(pretrained)))
+        if local.is_dir():  # its own name, "." and ".." spelled out; a link keeps its name (a Hub snapshot's: a hash)
+            folder = Path(os.path.normpath(local.absolute()))
+            name = folder.name or name
+            if name in RUN_MODEL_DIRS and (run := folder.parent.resolve().name):
+                # 100 bytes of it: the run folder made from this name adds the run's own parts (NAME_MAX)
+                return ((sweep_job_name(folder.parent) or run.encode()[:100].decode(errors="ignore"))
+                        + RUN_MODEL_DIRS[name])
+    except (OSError, RuntimeError, ValueError):
+        pass
     return name
 
 

@@ -8,6 +8,9 @@ A full disk (or quota) and a folder removed while a run writes into it are one-l
 (:func:`writing`; ``DiskFullError`` and ``FolderRemovedError`` are user errors, sdp/errors.py), not the OS's
 or a library's traceback: what was written before stays whole, since every file here is written aside and
 renamed into place only once complete.
+
+Also :func:`hydra_quoted`, a value (a path, mostly) as an override Hydra reads back: the advice of sdp/command_line.py
+and sdp/models (a leaf, which may import this module only) quotes its values with it (probe round 53, pm_pkg_q).
 """
 
 from __future__ import annotations
@@ -242,3 +245,13 @@ def lock_holder(path: str | Path) -> str | None:
             words = " ".join(command.decode(errors="replace").split())
             return f"pid {fields[4]}" + (f" ({words[:160]}{'...' if len(words) > 160 else ''})" if words else "")
     return None
+
+
+def hydra_quoted(value: str) -> str:
+    """``value`` in the quotes Hydra reads back as ``value``: double quotes around a `'`, else single quotes, a quote
+    inside escaped (the advice wrapped any value in '...', and `dv'q.csv` so quoted was Hydra's error again: probe
+    round 49, qa_apos)."""
+    quote = '"' if "'" in value and '"' not in value else "'"
+    # a backslash run before the quote (or at the end) is doubled, then the quote escaped: Hydra's quoted-string rules
+    escaped = re.sub(rf"(\\*)({quote}|$)", lambda m: m[1] * 2 + ("\\" + quote if m[2] else ""), value)
+    return f"{quote}{escaped}{quote}"

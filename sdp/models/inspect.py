@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
 
-from sdp.io import file_sha256
+from sdp.io import file_sha256, hydra_quoted
 
 # Models whose position ids start after the padding index (RoBERTa family): fewer usable positions.
 _OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert")
@@ -31,7 +32,7 @@ def check_model_dir(path: str | Path, what: str = "checkpoint") -> Path:
     if not p.is_dir():
         raise ModelLoadError(f"{what} {str(p)!r} is not a directory")
     if not (p / "config.json").is_file():
-        raise ModelLoadError(f"{what} {str(p)!r} is not a model directory: it has no config.json")
+        raise ModelLoadError(f"{what} {str(p)!r} is not a model directory: it has no config.json{_run_folder(p, what)}")
     if not any(p.glob("*.safetensors")):
         pickles = [f.name for f in p.glob("*.bin")] + [f.name for f in p.glob("*.pt")]
         extra = f" (found {pickles}; pickled weights are never loaded)" if pickles else ""
@@ -42,6 +43,21 @@ def check_model_dir(path: str | Path, what: str = "checkpoint") -> Path:
             raise ModelLoadError(f"{what} {str(p)!r}: {weights.name} is damaged ({damage}); copy or save the model "
                                  "again")
     return p
+
+
+# A run folder's model folders, the one to give first: a dense.checkpoint or a teacher is a dense model (a run of
+# stages=dense has model/ alone, its dense model); sdp-eval's model_dir, the run's result, is its model/
+_RUN_MODELS = {"dense.checkpoint": ("dense_model", "model"), "prune.teacher_checkpoint": ("dense_model", "model")}
+
+
+def _run_folder(path: Path, what: str) -> str:
+    """``; it is a run folder ...; give <its model folder>`` where ``path`` holds a run's model folders, else "":
+    `dense.checkpoint=<a run folder>` was refused as "no config.json" alone (probe round 53, noticed)."""
+    held = [n for n in _RUN_MODELS.get(what, ("model", "dense_model")) if (path / n / "config.json").is_file()]
+    if not held:
+        return ""
+    given = f"{what}={hydra_quoted(str(path / held[0]))}" if "." in what else repr(str(path / held[0]))
+    return f"; it is a run folder (it holds {' and '.join(n + '/' for n in held)}): give {given}"
 
 
 def check_loaded_whole(what: str, path: str | Path, info: dict[str, Any]) -> None:
@@ -225,17 +241,43 @@ VOCAB_FILES = tuple(f for f in TOKENIZER_FILES if f != "tokenizer_config.json")
 
 
 def looks_local(source: str) -> bool:
-    """A path rather than a Hub id: it exists, or it is written as one (absolute, ./, ../, ~)."""
-    return Path(source).expanduser().exists() or source.startswith(("/", "./", "../", "~"))
+    """A path rather than a Hub id: it is written as one (absolute, ./, ../, ~), or it exists."""
+    if source.startswith(("/", "./", "../", "~")):
+        return True
+    try:  # a name too long for a path is an OSError, not "no": a Hub id then (probe round 53, pm_nouser's kind)
+        return Path(source).exists()
+    except (OSError, ValueError):
+        return False
+
+
+def check_tokenizer_dir(source: Any) -> None:
+    """A local ``model.tokenizer``: a folder holding tokenizer files, else a ModelLoadError naming it. An empty
+    folder (or `~`, a home without them) was transformers' ValueError traceback ("Couldn't instantiate the backend
+    tokenizer ... sentencepiece"), once the data had been read (probe round 53, tk_empty, tk_home). A Hub id, a
+    package: or asset: source is read when it loads."""
+    if not source or str(source).startswith(("package:", "asset:")) or not looks_local(str(source)):
+        return
+    path = Path(os.path.expanduser(str(source)))
+    shown = repr(str(source)) + (f" ({str(path)!r})" if str(path) != str(source) else "")
+    allowed = "give a folder holding a tokenizer's files (tokenizer.save_pretrained), a Hub id, or package:<name>"
+    if not path.exists():
+        raise ModelLoadError(f"model.tokenizer {shown} does not exist; {allowed}")
+    if not path.is_dir():
+        raise ModelLoadError(f"model.tokenizer {shown} is not a folder; {allowed}")
+    if not any((path / f).is_file() for f in VOCAB_FILES):
+        raise ModelLoadError(f"model.tokenizer {shown} has no tokenizer files (none of {list(VOCAB_FILES)}; "
+                             f"tokenizer_config.json alone holds no vocabulary); {allowed}")
 
 
 def check_pretrained_dir(model_cfg: Any) -> None:
     """A local ``model.pretrained``: a model folder (config.json, safetensors) with its tokenizer, unless
-    ``model.tokenizer`` names another. A Hub id is checked when it loads (that needs the network)."""
+    ``model.tokenizer`` names another (a local one is checked too, whatever the preset). A Hub id is checked when it
+    loads (that needs the network)."""
+    check_tokenizer_dir(model_cfg.get("tokenizer"))
     source = model_cfg.get("pretrained")
     if not source or model_cfg.get("package") or model_cfg.get("architecture") or not looks_local(str(source)):
         return
-    path = check_model_dir(Path(str(source)).expanduser(), "model.pretrained")
+    path = check_model_dir(Path(os.path.expanduser(str(source))), "model.pretrained")
     check_id2label(read_config(path), f"model.pretrained {str(source)!r}")  # a traceback in transformers
     if model_cfg.get("tokenizer") is None and not any((path / f).is_file() for f in VOCAB_FILES):
         raise ModelLoadError(

@@ -27,6 +27,7 @@ from transformers import (
     XLMRobertaConfig,
 )
 
+from sdp.io import hydra_quoted
 from sdp.models.inspect import (  # noqa: F401  (ModelLoadError re-exported)
     ModelLoadError,
     check_finite,
@@ -96,7 +97,9 @@ def check_model_config(model_cfg: Any) -> None:
         kind = f"package {model_cfg.package!r}" if model_cfg.package else f"random {model_cfg.architecture!r}"
         raise ModelLoadError(
             f"model={model_cfg.name} is a bundled preset ({kind}) and cannot take "
-            f"model.pretrained={model_cfg.pretrained!r}; use model=hf model.pretrained={model_cfg.pretrained}"
+            f"model.pretrained={model_cfg.pretrained!r}; use model=hf "
+            # quoted as Hydra reads it back: `model.pretrained=~/m`, advised raw, was Hydra's error (round 53, pm_pkg_q)
+            f"model.pretrained={hydra_quoted(str(model_cfg.pretrained))}"
         )
 
 
@@ -294,7 +297,9 @@ def load_model(
             raise ModelLoadError(
                 f"{checkpoint_key} {str(checkpoint)!r} was fine-tuned for the labels {theirs} in this order (config.json "
                 f"id2label); this run's are {list(label_names)}: its outputs would be read as other classes; give "
-                f"task.label_names={theirs} (its order), or a checkpoint fine-tuned for these labels"
+                # each name as Hydra reads it back (the list's repr doubled a '\\': probe round 53, pm_pkg_q's kind)
+                f"task.label_names=[{','.join(map(hydra_quoted, theirs))}] (its order), or a checkpoint fine-tuned "
+                "for these labels"
             )
         if label_names and theirs is None and num_labels > 1:  # transformers' LABEL_i: no order to check against
             log.warning("%s %r names no classes (config.json id2label LABEL_0 ... LABEL_%d): its outputs are read "
