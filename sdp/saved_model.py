@@ -11,6 +11,7 @@ from typing import Any
 
 from sdp.class_names import check_class_names
 from sdp.errors import ConfigError
+from sdp.io import hydra_quoted
 from sdp.models.inspect import (
     VOCAB_FILES,
     ModelLoadError,
@@ -90,7 +91,7 @@ def check_task_labels(model_dir: str | Path, config: dict[str, Any], task: Any) 
                                  f"task {task.name!r} lists them as {expected}: each position is one output of the "
                                  "model; " + ("give " if task.name == "custom" else
                                               "score it with task=custom task.validation_file=<file> ")
-                                 + f"task.label_names=[{','.join(names)}] (the model's order)")
+                                 + f"task.label_names=[{','.join(map(hydra_quoted, names))}] (the model's order)")
         have = names if names is not None else f"{num_labels(config)} unnamed labels"
         from sdp.data.file_scan import look_alikes
 

@@ -153,3 +153,31 @@ def test_a_run_folder_given_as_a_model_folder_names_its_model_folder(tmp_path):
     (tmp_path / "plain").mkdir()  # no model folder in it: the line as it was
     with pytest.raises(ModelLoadError, match=r"it has no config.json$"):
         check_model_dir(tmp_path / "plain", "dense.checkpoint")
+
+
+def test_sdp_evals_label_order_advice_gives_each_name_as_hydra_reads_it():
+    """Part B's helper, noticed: sdp-eval's refusal of a model whose labels are the task's in another order advised
+    `task.label_names=[a,b, neg]` unquoted: a name holding `,` or `~` read as other names, or Hydra's error."""
+    from types import SimpleNamespace
+
+    from sdp.models.presets import ModelLoadError
+    from sdp.saved_model import check_task_labels
+
+    names = ["a,b", "~neg"]
+    config = {"id2label": dict(enumerate(names)), "label2id": {n: i for i, n in enumerate(names)}}
+    task = SimpleNamespace(name="custom", is_regression=False, label_names=list(reversed(names)))
+    with pytest.raises(ModelLoadError, match="in that order") as refused:
+        check_task_labels("/m", config, task)
+    assert _hydra_value(str(refused.value).removesuffix(" (the model's order)"), "task.label_names") == names, \
+        refused.value
+
+
+def test_a_bundled_preset_given_a_pretrained_folder_is_refused_by_the_config_check(tmp_path):
+    """Part B's helper, noticed: the preset refusal (pm_pkg_q) came once the data was read, leaving a failed record;
+    the config check refuses it now, before any data is read."""
+    from sdp.models.inspect import ModelLoadError
+    from sdp.validate import validate_config
+
+    cfg = _compose(["task=rte", "model=tiny-bert", f"model.pretrained={tmp_path}"])
+    with pytest.raises(ModelLoadError, match="model=tiny-bert is a bundled preset"):
+        validate_config(cfg)

@@ -269,10 +269,25 @@ def check_tokenizer_dir(source: Any) -> None:
                              f"tokenizer_config.json alone holds no vocabulary); {allowed}")
 
 
+def check_model_config(model_cfg: Any) -> None:
+    """One weight source per preset: a bundled preset silently winning over ``model.pretrained`` would
+    train a different model than the one asked for. In the config check (check_pretrained_dir): said only once the
+    data was read, it left a failed record (round 53's helper, noticed)."""
+    if model_cfg.get("pretrained") and (model_cfg.get("package") or model_cfg.get("architecture")):
+        kind = f"package {model_cfg.package!r}" if model_cfg.get("package") else f"random {model_cfg.architecture!r}"
+        raise ModelLoadError(
+            f"model={model_cfg.name} is a bundled preset ({kind}) and cannot take "
+            f"model.pretrained={model_cfg.pretrained!r}; use model=hf "
+            # quoted as Hydra reads it back: `model.pretrained=~/m`, advised raw, was Hydra's error (round 53, pm_pkg_q)
+            f"model.pretrained={hydra_quoted(str(model_cfg.pretrained))}"
+        )
+
+
 def check_pretrained_dir(model_cfg: Any) -> None:
     """A local ``model.pretrained``: a model folder (config.json, safetensors) with its tokenizer, unless
     ``model.tokenizer`` names another (a local one is checked too, whatever the preset). A Hub id is checked when it
     loads (that needs the network)."""
+    check_model_config(model_cfg)
     check_tokenizer_dir(model_cfg.get("tokenizer"))
     source = model_cfg.get("pretrained")
     if not source or model_cfg.get("package") or model_cfg.get("architecture") or not looks_local(str(source)):

@@ -28,10 +28,11 @@ from transformers import (
 )
 
 from sdp.io import hydra_quoted
-from sdp.models.inspect import (  # noqa: F401  (ModelLoadError re-exported)
+from sdp.models.inspect import (  # noqa: F401  (ModelLoadError, check_model_config re-exported)
     ModelLoadError,
     check_finite,
     check_loaded_whole,
+    check_model_config,
     check_model_dir,
     looks_local,
     mismatch_error,
@@ -88,19 +89,6 @@ def _home(source: str | None) -> str | None:
         raise ModelLoadError(f"{source!r} begins with {str(source).split('/')[0]!r}, the home folder of no user "
                              "here; give the path (or ~/... for your own home folder)")  # models stay a leaf)
     return home
-
-
-def check_model_config(model_cfg: Any) -> None:
-    """One weight source per preset: a bundled preset silently winning over ``model.pretrained`` would
-    train a different model than the one asked for."""
-    if model_cfg.pretrained and (model_cfg.package or model_cfg.architecture):
-        kind = f"package {model_cfg.package!r}" if model_cfg.package else f"random {model_cfg.architecture!r}"
-        raise ModelLoadError(
-            f"model={model_cfg.name} is a bundled preset ({kind}) and cannot take "
-            f"model.pretrained={model_cfg.pretrained!r}; use model=hf "
-            # quoted as Hydra reads it back: `model.pretrained=~/m`, advised raw, was Hydra's error (round 53, pm_pkg_q)
-            f"model.pretrained={hydra_quoted(str(model_cfg.pretrained))}"
-        )
 
 
 def model_source(model_cfg: Any) -> str | None:
