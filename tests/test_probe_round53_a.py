@@ -88,3 +88,40 @@ def test_a_cell_of_several_configs_is_one_line_naming_its_rows(tmp_path):
     lines = [line for line in (tmp_path / "tables" / "summary.md").read_text().splitlines()
              if "several configs share one cell" in line and "/ MP /" in line]
     assert len(lines) == 1 and lines[0].count("[") == 2, lines
+
+
+def test_copies_of_records_without_fingerprints_or_of_reruns_stay_identical(tmp_path):
+    """The review of session 25: with dd_eq's fix, a trained run and a run given its own folder by path (no
+    fingerprints: older records) were a conflict "whose dense models differ", and two reruns of one config with their
+    own dense stages (other bits: other threads) were a conflict keeping the newest, resumed or not. Both are copies."""
+    from sdp.report.report import build_report
+
+    write_record(tmp_path / "A", "a1", "MP", 1, 0.5)
+    write_record(tmp_path, "D1", "MP", 1, 0.5, given=(f"{tmp_path}/A/a1/dense_model", ""))
+    write_record(tmp_path / "R", "r2", "MP", 2, 0.5, own=A1)
+    write_record(tmp_path, "R2", "MP", 2, 0.5, own=A2)
+    build_report(tmp_path, plots=False)
+    summary = (tmp_path / "tables" / "summary.md").read_text()
+    assert "identical duplicates collapsed: 2)" in summary and "- conflicting duplicates: 0" in summary, summary
+
+
+def test_a_cell_is_its_schedules_and_teachers(tmp_path):
+    """The review of session 25: MP cubic [x] and MP linear [y] at 80% (one config each) were said to "share one
+    cell": a cell is its schedule's and teacher's too."""
+    import json
+
+    from sdp.report.report import build_report
+
+    for name, schedule, steps in (("c8", "cubic", 20), ("l8", "linear", 30), ("c9", "cubic", 30), ("l9", "linear", 20)):
+        write_record(tmp_path, name, "MP", 1, 0.5)
+        for file in ("run.json", "metrics.json"):
+            record = json.loads((tmp_path / name / file).read_text())
+            if file == "run.json":
+                record["config"]["dense"]["max_steps"] = steps
+            else:
+                record["schedule"], record["target_sparsity"] = schedule, 0.8 if name.endswith("8") else 0.9
+            (tmp_path / name / file).write_text(json.dumps({**record, "config_hash": f"h-{name}"}))
+    build_report(tmp_path, plots=False)
+    lines = [line for line in (tmp_path / "tables" / "summary.md").read_text().splitlines()
+             if "several configs share one cell" in line]
+    assert len(lines) == 1 and "`rte / tiny-bert / Dense / 0%` [" in lines[0], lines  # two dense configs: truly

@@ -124,11 +124,11 @@ def test_the_label_order_advice_gives_each_name_as_hydra_reads_it(tmp_path, toke
 
 
 # --------------------------------------------------------------------------- noticed: a run folder as a model folder
-def _run_folder(path: Path, *models: str) -> Path:
+def _run_folder(path: Path, *models: str, stages: str = "all") -> Path:
     for name in models:
         (path / name).mkdir(parents=True)
         (path / name / "config.json").write_text(json.dumps({"model_type": "bert"}))
-    (path / "run.json").write_text("{}")
+    (path / "run.json").write_text(json.dumps({"config": {"stages": stages}}))
     return path
 
 
@@ -147,7 +147,7 @@ def test_a_run_folder_given_as_a_model_folder_names_its_model_folder(tmp_path):
     with pytest.raises(ModelLoadError, match=rf"it is a run folder \(it holds model/ and dense_model/\): give "
                                              rf"'{run}/model'"):
         check_model_dir(run, "model_dir")
-    only_model = _run_folder(tmp_path / "dense_only", "model")  # a stages=dense run: its model/ is the dense model
+    only_model = _run_folder(tmp_path / "dense_only", "model", stages="dense")  # its model/ is the dense model
     with pytest.raises(ModelLoadError, match=rf"\(it holds model/\): give dense.checkpoint='{only_model}/model'"):
         check_model_dir(only_model, "dense.checkpoint")
     (tmp_path / "plain").mkdir()  # no model folder in it: the line as it was
@@ -181,3 +181,30 @@ def test_a_bundled_preset_given_a_pretrained_folder_is_refused_by_the_config_che
     cfg = _compose(["task=rte", "model=tiny-bert", f"model.pretrained={tmp_path}"])
     with pytest.raises(ModelLoadError, match="model=tiny-bert is a bundled preset"):
         validate_config(cfg)
+
+
+def test_a_run_folder_of_a_given_dense_model_offers_no_pruned_model_as_dense(tmp_path):
+    """The review of session 25: a run given its dense model saves no dense_model/, and its model/ is pruned; the
+    run-folder hint offered `prune.teacher_checkpoint='<run>/model'`, which then distilled from a pruned teacher
+    unsaid. It says model/ is the pruned model; metrics.json's `stages` counts as run.json's does."""
+    from sdp.models.inspect import ModelLoadError, check_model_dir
+
+    pruned = _run_folder(tmp_path / "pruned", "model")
+    for key in ("dense.checkpoint", "prune.teacher_checkpoint"):
+        with pytest.raises(ModelLoadError, match="whose model/ is its pruned model") as refused:
+            check_model_dir(pruned, key)
+        assert "/model'" not in str(refused.value), refused.value
+    (pruned / "metrics.json").write_text(json.dumps({"stages": "dense"}))
+    with pytest.raises(ModelLoadError, match=rf"give dense.checkpoint='{pruned}/model'"):
+        check_model_dir(pruned, "dense.checkpoint")
+
+
+def test_a_tokenizer_at_the_home_of_no_user_and_a_deberta_vocabulary(tmp_path):
+    """The review of session 25: `model.tokenizer='~nouser/tok'` was said not to exist; a folder holding DeBERTa-v2's
+    spm.model alone was refused as holding no tokenizer files."""
+    from sdp.models.inspect import ModelLoadError, check_tokenizer_dir
+
+    with pytest.raises(ModelLoadError, match=f"begins with '{NO_USER}', the home folder of no user here"):
+        check_tokenizer_dir(f"{NO_USER}/tok")
+    (tmp_path / "spm.model").write_bytes(b"x")
+    check_tokenizer_dir(str(tmp_path))

@@ -133,12 +133,17 @@ def test_the_dense_note_says_a_model_read_at_two_seeds_counts_once(tmp_path):
 
 def test_rows_of_models_not_known_by_fingerprint_are_not_said_to_be_others():
     """Review of session 24's fixes, noticed: rows whose dense models no record fingerprints (runs from before sdp
-    kept it; results/criteria's three setups given one dense.checkpoint by path) were said to hold "others"."""
+    kept it; results/criteria's three setups given one dense.checkpoint by path) were said to hold "others"; and (the
+    review of session 25) a known row apart from every known one went unsaid beside an unknown row."""
     from sdp.report.setup_diff import _MODEL_WORDS, _rows_kind
 
     assert _rows_kind({"A": {None}, "B": {None}}) == "unknown"
-    assert "not known by fingerprint" in _MODEL_WORDS["unknown"]
+    assert _rows_kind({"A": {None}, "B": {None}, "C": {"m1"}}) == "unknown"
+    assert "not all known by fingerprint" in _MODEL_WORDS["unknown"]
     assert _rows_kind({"A": {"m1"}, "B": {"m2"}}) == ""  # known and apart: others
     mixed = _rows_kind({"A": {"m1"}, "B": {"m1", "m2"}, "C": {None}})  # A, B share m1; C not known
     assert "rows [A] and [B] hold some of the same dense models" in mixed and \
-        "row [C] holds dense models not known by fingerprint" in mixed and "others" not in mixed, mixed
+        "row [C] holds dense models no record fingerprints" in mixed and "others" not in mixed, mixed
+    apart = _rows_kind({"A": {"m1"}, "B": {"m1"}, "C": {"m2"}, "D": {None}})
+    assert "rows [A] and [B] hold the same dense models" in apart and "row [C] holds other dense models, none of " \
+        "another row's known so" in apart and "row [D] holds dense models no record fingerprints" in apart, apart

@@ -86,3 +86,18 @@ def test_the_card_names_the_folder_a_tilde_meant(tmp_path, monkeypatch):
     cfg = _cfg()
     OmegaConf.update(cfg, "model.pretrained", "~/m", force_add=True)
     assert f"| Base model | ~/m ({tmp_path}/m) |" in model_card(_metrics(), cfg, "sdp-run ...")
+
+
+def test_a_refusal_says_which_key_moved_and_which_changed_in_place(tmp_path):
+    """The review of session 25: with one key moved and another changed at its path, the bracket named the move
+    alone."""
+    from sdp.data.fingerprint import DataChangedError, check_same_data
+
+    old = {"model:dense.checkpoint": "a", "model:model.pretrained": "b"}
+    new = {"model:dense.checkpoint": "c", "model:model.pretrained": "d"}
+    then = {"dense.checkpoint": "/h1/dm", "model.pretrained": "/m"}
+    now = {"dense.checkpoint": "/h2/dm", "model.pretrained": "/m"}
+    with pytest.raises(DataChangedError) as refused:
+        check_same_data(old, new, "the run", (then, now))
+    assert ("(dense.checkpoint read from '/h1/dm' then, from '/h2/dm' now; model.pretrained: the same path, other "
+            "weights, config or tokenizer)") in str(refused.value), refused.value

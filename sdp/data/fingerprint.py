@@ -45,13 +45,14 @@ def check_same_data(old: dict[str, str] | None, new: dict[str, str], what: str,
     if inputs:
         detail = ", ".join(f"{k} ({(old or {}).get(INPUT_PREFIX + k)} -> {new.get(INPUT_PREFIX + k)})" for k in inputs)
         then, now = folders or (None, {})
-        keys = {k.removesuffix(".tokenizer") for k in inputs}
-        moved = [f"{k} read from {then[k]!r} then, from {now[k]!r} now" for k in sorted(keys)
-                 if (then or {}).get(k) and now.get(k) and then[k] != now[k]]
+        keys = sorted({k.removesuffix(".tokenizer") for k in inputs})
+        moved = {k for k in keys if (then or {}).get(k) and now.get(k) and then[k] != now[k]}
+        how = [f"{k} read from {then[k]!r} then, from {now[k]!r} now" if k in moved else
+               f"{k + ': ' if moved else ''}the same path, other weights, config or tokenizer" for k in keys]
         raise DataChangedError(
             f"{what} was computed from another model folder: the content of {detail} changed since ("
-            f"{'; '.join(moved) if moved else 'the same path, other weights, config or tokenizer'}); resume=false to "
-            "run again from it, or point the key at the folder the run used"
+            f"{'; '.join(dict.fromkeys(how))}); resume=false to run again from it, or point the key at the folder the "
+            "run used"
         )
     if changed:
         detail = ", ".join(f"{s} ({(old or {}).get(s)} -> {new.get(s)})" for s in changed)

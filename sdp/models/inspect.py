@@ -56,8 +56,27 @@ def _run_folder(path: Path, what: str) -> str:
     held = [n for n in _RUN_MODELS.get(what, ("model", "dense_model")) if (path / n / "config.json").is_file()]
     if not held:
         return ""
+    if what in _RUN_MODELS and held == ["model"] and not _dense_only(path):
+        # a run given its dense model saves none: its model/ is pruned, and a teacher of it was taken unsaid (review)
+        return ("; it is a run folder whose model/ is its pruned model (it saved no dense_model/: it was given its "
+                "dense model), no dense model to give here; give a dense model's folder (a run's dense_model/, or "
+                "the model/ of a stages=dense run)")
     given = f"{what}={hydra_quoted(str(path / held[0]))}" if "." in what else repr(str(path / held[0]))
     return f"; it is a run folder (it holds {' and '.join(n + '/' for n in held)}): give {given}"
+
+
+def _dense_only(run: Path) -> bool:
+    """Whether the run in ``run`` ran its dense stage alone (metrics.json, else run.json's config: ``stages``)."""
+    for name, keys in (("metrics.json", ("stages",)), ("run.json", ("config", "stages"))):
+        try:
+            node = json.loads((run / name).read_text())
+            for key in keys:
+                node = node.get(key) if isinstance(node, dict) else None
+        except (OSError, ValueError):
+            continue
+        if node is not None:
+            return node == "dense"
+    return False
 
 
 def check_loaded_whole(what: str, path: str | Path, info: dict[str, Any]) -> None:
@@ -237,7 +256,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "voca
                    "sentencepiece.bpe.model", "tokenizer.model")
 # The files that hold a vocabulary: tokenizer_config.json alone is options, not words. A folder with only it loaded
 # a 5-token tokenizer that read every word as [UNK], and was scored, labelled and fine-tuned on (probe round 15, a09).
-VOCAB_FILES = tuple(f for f in TOKENIZER_FILES if f != "tokenizer_config.json")
+VOCAB_FILES = (*(f for f in TOKENIZER_FILES if f != "tokenizer_config.json"), "spm.model")  # DeBERTa-v2/v3's (review)
 
 
 def looks_local(source: str) -> bool:
@@ -260,6 +279,9 @@ def check_tokenizer_dir(source: Any) -> None:
     path = Path(os.path.expanduser(str(source)))
     shown = repr(str(source)) + (f" ({str(path)!r})" if str(path) != str(source) else "")
     allowed = "give a folder holding a tokenizer's files (tokenizer.save_pretrained), a Hub id, or package:<name>"
+    if str(path).startswith("~"):  # (as sdp/data/locations.py home_path says it: review)
+        raise ModelLoadError(f"model.tokenizer={str(source)!r} begins with {str(source).split('/')[0]!r}, the home "
+                             "folder of no user here; give the path (or ~/... for your own home folder)")
     if not path.exists():
         raise ModelLoadError(f"model.tokenizer {shown} does not exist; {allowed}")
     if not path.is_dir():
@@ -326,7 +348,7 @@ def preset_config(model_cfg: Any) -> dict[str, Any] | None:
             return read_config(importlib.import_module(model_cfg.package).get_model_path())
         except ImportError:
             return None
-    if model_cfg.get("pretrained") and (folder := Path(str(model_cfg.pretrained)).expanduser()).is_dir():
+    if model_cfg.get("pretrained") and (folder := Path(os.path.expanduser(str(model_cfg.pretrained)))).is_dir():
         return read_config(folder)  # `~/m` too: its checks (length, the teacher's width) were skipped (review)
     return None
 

@@ -45,6 +45,15 @@ def _dense_differ(dense: list[tuple[bool, str]]) -> bool:
     return len(set(known)) > 1 if len(known) == len(dense) else len({own for own, _ in dense}) > 1
 
 
+def _given_apart(dense: list[tuple[bool, str]]) -> bool:
+    """Copies of one score that are no copies (dedupe): a run given dense.checkpoint among them, and every dense model
+    known by content, the contents differing (dd_eq). Not where one is not known (a record by path, or from before
+    fingerprints: a run given its partner's own dense_model/ was called a conflict whose dense models differ), nor
+    reruns of one config with their own dense stages (other threads, other bits: copies, as before; review)."""
+    known = [print_ for _, print_ in dense if print_]
+    return not all(own for own, _ in dense) and len(known) == len(dense) and len(set(known)) > 1
+
+
 def _dense_of(run: pd.Series) -> tuple[bool, str]:
     """(trained its own dense stage, its dense model's content fingerprint or "" where not recorded by content)."""
     own = bool(run.get("own_dense_stage", True))
@@ -66,7 +75,7 @@ def dedupe(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[Conflict], int]:
         # copies of one score that pruned other dense models (one its own, one given another's) are no copies: they
         # were collapsed as identical, unsaid, and the kept one's Dense row and costs lost the other (probe round 53,
         # dd_eq); a conflict names both and what each pruned
-        same = len(set(values)) == 1 and not _dense_differ([_dense_of(grp.iloc[i]) for i in range(len(grp))])
+        same = len(set(values)) == 1 and not _given_apart([_dense_of(grp.iloc[i]) for i in range(len(grp))])
         whole = grp.index[grp["whole_launch"].eq(True)]  # identical copies: the newest unbroken one (costs.md
         # left a resumed newest copy out of its mean, hiding the unbroken copy: "— (n=0), left out 1")
         keep_idx.append(whole[-1] if same and len(whole) else grp.index[-1])

@@ -325,11 +325,11 @@ def render_summary(report: Report, xl_tasks: list[str], trace_problems: list[str
     # and a cell of one row (cola's, labelled for sst2's cell of two) was said to be shared (probe round 53, noticed)
     shared = variant_cells(cells)
     extra = [f"- several configs share one cell, its rows split by config hash or by setup (the config less the "
-             f"method and the sparsity): `{task} / {model} / {method} / {fmt_sparsity(sparsity)}` "
-             + ", ".join(f"[{v}]" for v in sorted(set(grp["variant"])))
-             for (task, model, method, sparsity), grp in (shared.groupby(["task", "model", "method", "sparsity"],
-                                                                        sort=True) if not shared.empty else ())
-             if grp["variant"].nunique() > 1]
+             f"method and the sparsity): `{' / '.join(str(k) for k in (task, model, method, schedule, teacher) if k)} / "
+             f"{fmt_sparsity(sparsity)}` " + ", ".join(f"[{v}]" for v in sorted(set(grp["variant"])))
+             for (task, model, method, schedule, teacher, sparsity), grp in (shared.groupby(
+                 ["task", "model", "method", "schedule", "teacher", "sparsity"], sort=True) if not shared.empty else ())
+             if grp["variant"].nunique() > 1]  # (a cell is its schedule's and teacher's too: review)
     extra += [f"- {p}" for p in coll.warnings + trace_problems + report.warnings + same_model_lines(runs)]
     extra += [f"- {md_code(r.path)}: {describe(r.undefined)} undefined (constant predictions or references), recorded as 0.0 "
               f"(marked {UNDEFINED})" for r in runs.itertuples(index=False) if r.undefined] if not runs.empty else []

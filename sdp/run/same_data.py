@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ def model_folders(cfg: Any) -> dict[str, str]:
     for group, key in MODEL_INPUTS:
         node = cfg.get(group) if hasattr(cfg, "get") else None
         value = node.get(key) if node is not None and hasattr(node, "get") else None
-        if value and (path := Path(str(value)).expanduser()).is_dir():
+        if value and (path := Path(os.path.expanduser(str(value)))).is_dir():  # (Path's raises for `~nouser`)
             out[f"{group}.{key}"] = str(path.resolve())
     return out
 
