@@ -16,6 +16,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from sdp.data.locations import NAME_MAX  # bytes in one folder name (ext4, xfs, apfs)
+
 
 @dataclass
 class ModelConfig:
@@ -238,7 +240,6 @@ def run_id(*, _root_: Any) -> str:
     return config_hash({**ident, "seed_": ident.get("seed")})[:8]
 
 
-NAME_MAX = 255  # bytes in one folder name (ext4, xfs, apfs)
 
 
 def job_dir(dirname: str, run_id: str) -> str:
@@ -246,13 +247,21 @@ def job_dir(dirname: str, run_id: str) -> str:
     with many overrides was an OSError 'File name too long' traceback); the run id keeps a cut name unique. A '/'
     in an override's value (a file path: task.train_file=/data/tr.csv) is written '_': it nested each job's folder
     under the path's parts (probe round 23's note)."""
-    tail = f",id={run_id}"
-    dirname = str(dirname).replace("/", "_")
-    name = f"{dirname}{tail}"
-    if len(name.encode()) <= NAME_MAX:
-        return name
-    head = str(dirname).encode()[: NAME_MAX - len(tail.encode()) - 3].decode("utf-8", errors="ignore")
-    return f"{head}...{tail}"
+    return _cut_name(str(dirname).replace("/", "_"), f",id={run_id}")
+
+
+def _cut_name(head: str, tail: str) -> str:
+    """``head + tail``, or as much of ``head`` as fits in NAME_MAX bytes with ``...`` and ``tail`` kept whole."""
+    if len(f"{head}{tail}".encode()) <= NAME_MAX:
+        return f"{head}{tail}"
+    return head.encode()[: NAME_MAX - len(tail.encode()) - 3].decode("utf-8", errors="ignore") + f"...{tail}"
+
+
+def run_dir_name(name: str, run_id: str) -> str:
+    """``${sdp_run_dir:...}``: a single run's default folder, ``<model>_<method>_s<sparsity>_seed<seed>_<run id>``, cut
+    to NAME_MAX bytes as a sweep job's is (job_dir): a model.pretrained named past ~200 bytes was Hydra's OSError 'File
+    name too long' (round 53's part B, noticed). A name that fits is the name it always was."""
+    return _cut_name(str(name), f"_{run_id}")
 
 
 def local_root(output_root: Any) -> str:
@@ -285,6 +294,8 @@ def register_configs() -> None:
         OmegaConf.register_new_resolver("sdp_help_groups", help_groups)
     if not OmegaConf.has_resolver("sdp_run_id"):  # conf/config.yaml names the default run folder with it
         OmegaConf.register_new_resolver("sdp_run_id", run_id)
+    if not OmegaConf.has_resolver("sdp_run_dir"):  # conf/config.yaml: a single run's folder name
+        OmegaConf.register_new_resolver("sdp_run_dir", run_dir_name)
     if not OmegaConf.has_resolver("sdp_job_dir"):  # conf/config.yaml: a sweep job's folder name
         OmegaConf.register_new_resolver("sdp_job_dir", job_dir)
     if not OmegaConf.has_resolver("sdp_local_root"):  # conf/config.yaml: the run and sweep folders' root

@@ -208,3 +208,26 @@ def test_a_tokenizer_at_the_home_of_no_user_and_a_deberta_vocabulary(tmp_path):
         check_tokenizer_dir(f"{NO_USER}/tok")
     (tmp_path / "spm.model").write_bytes(b"x")
     check_tokenizer_dir(str(tmp_path))
+
+
+def test_a_path_too_long_for_a_file_name_is_one_line(tmp_path):
+    """Part B's helper, noticed: `model.pretrained=/tmp/<300 letters>` (or any path key so long) was Hydra's OSError
+    'File name too long' (the run folder's name, then each reader's stat), a traceback; a model folder named past ~200
+    bytes made a run folder name past 255. The path is one line; the run folder's name is cut, its id kept."""
+    from omegaconf import OmegaConf
+
+    from sdp.config import run_dir_name
+    from sdp.data.locations import local_argv, local_config
+    from sdp.data.spec import DataError
+
+    long = "/tmp/" + "a" * 300
+    for key in ("model.pretrained", "task.validation_file", "output_dir"):
+        group, _, leaf = key.rpartition(".")
+        cfg = OmegaConf.create({group: {leaf: long}} if group else {leaf: long})
+        with pytest.raises(DataError, match=rf"^{key}='/tmp/a+'\.\.\. names a part of 300 bytes"):
+            local_config(cfg)
+    with pytest.raises(DataError, match="names a part of 300 bytes"):
+        local_argv([f"model_dir={long}"])
+    assert run_dir_name("minilm_cc_s0.9_seed1", "0a1b2c3d") == "minilm_cc_s0.9_seed1_0a1b2c3d"  # as it always was
+    cut = run_dir_name("é" * 200 + "_cc_s0.9_seed1", "0a1b2c3d")
+    assert len(cut.encode()) <= 255 and cut.endswith("..._0a1b2c3d") and cut.startswith("é"), cut

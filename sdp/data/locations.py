@@ -99,8 +99,24 @@ def local_argv(argv: list[str], path_keys: frozenset[str] | None = None) -> list
         value = _unquoted(value, name)
         if path_keys is None or name in path_keys:  # (sdp-predict, sdp-tables, sdp-export: no sweeps, no comma lists)
             value = home_path(str(local_path(value, name)), name)
+            check_name_lengths(value, name)
         out.append(f"{key}{eq}{value}")
     return out
+
+
+NAME_MAX, PATH_MAX = 255, 4096  # bytes in one file name and in a whole path (Linux; ext4, xfs, apfs: 255 a name)
+
+
+def check_name_lengths(value: str, name: str) -> None:
+    """A DataError where a path names a file no file system here can hold: a part past NAME_MAX bytes (or the whole
+    past PATH_MAX) made each reader's stat raise OSError 'File name too long', a traceback (round 53's part B,
+    noticed: `model.pretrained=/tmp/<300 letters>`)."""
+    long = [part for part in str(value).split("/") if len(part.encode()) > NAME_MAX]
+    if long or len(str(value).encode()) > PATH_MAX:
+        what = (f"a part of {len(long[0].encode())} bytes ({long[0][:24]!r}...)" if long
+                else f"{len(str(value).encode())} bytes")
+        raise DataError(f"{name}={str(value)[:60]!r}... names {what}, longer than a file's name (at most {NAME_MAX} "
+                        f"bytes a part, {PATH_MAX} in all) can be here; give a shorter path")
 
 
 def _unquoted(value: str, name: str) -> str:
@@ -153,13 +169,17 @@ def _convert_file_urls(cfg: Any, prefix: str, interpolations: bool, keys: frozen
                 _convert_file_urls(value, f"{name}.", interpolations, keys)
         elif name in keys and isinstance(value, str) and value.startswith("~") and name not in HOME_KEYS:
             home_path(value, name)  # kept as written, but `~user` of no user is one line (a traceback: round 51)
+            check_name_lengths(value, name)
         elif (name in keys and is_interpolation == interpolations and isinstance(value, str)
               and (is_file_url(value) or (value.startswith("~") and name in HOME_KEYS))
               and not (is_interpolation and _REFERENCE.fullmatch(str(raw[key])))):
             # a path's own `${` is no interpolation (pc_int); `${u}` alone stays one: u is converted in its own right
             path = str(local_path(value, name))
             path = home_path(path, name) if name in HOME_KEYS else path
+            check_name_lengths(path, name)
             cfg[key] = re.sub(r"(\\*)\$\{", lambda m: m[1] * 2 + "\\${", path)
+        elif name in keys and isinstance(value, str):
+            check_name_lengths(value, name)
 
 
 def local_argv_or_exit(argv: list[str], prog: str, path_keys: frozenset[str] | None = None) -> list[str]:
