@@ -57,8 +57,8 @@ def test_the_partners_mask_file_is_its_mask(tmp_path):
     assert PARTNER_MASK == MASK_FILE
     partner = tmp_path / "cl" / "mp_1"
     partner.mkdir(parents=True)
-    (partner / MASK_FILE).write_bytes(b"x")
-    (partner / DENSE_MASK).write_bytes(b"x")
+    (partner / MASK_FILE).write_bytes(b"the final mask")
+    (partner / DENSE_MASK).write_bytes(b"the dense one-shot mask")
     mp = {"rel": "cl/mp_1", "run_dir": str(partner), "model_sha256": None}
 
     def cc(reference: Path) -> dict:

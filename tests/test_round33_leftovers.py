@@ -212,14 +212,14 @@ def test_labels_in_another_order_are_said_with_the_models_order(tmp_path, tokeni
     cfg = compose_config(["task=custom", f"task.validation_file={dev}", "task.text_fields=[text]",
                           "task.label_column=label", "task.label_names=[pos,neg]", f"cache_dir={tmp_path / 'c'}"])
     with pytest.raises(ModelLoadError, match=r"trained for the labels \['neg', 'pos'\] in that order .* lists them as "
-                                             r"\['pos', 'neg'\]: .* give task.label_names=\[neg,pos\] \(the model's"):
+                                             r"\['pos', 'neg'\]: .* give task.label_names=\['neg','pos'\] \(the model's"):
         evaluate_saved(cfg, model, tmp_path / "ev")
     from sdp.data.tasks import get_task
     from sdp.saved_model import check_task_labels
 
     with pytest.raises(ModelLoadError, match=r"lists them as \['entailment', 'not_entailment'\]: .* score it with "
                                              r"task=custom task.validation_file=<file> task.label_names="
-                                             r"\[not_entailment,entailment\]"):
+                                             r"\['not_entailment','entailment'\]"):
         check_task_labels("m", {"id2label": {"0": "not_entailment", "1": "entailment"}}, get_task("rte"))
 
 

@@ -54,7 +54,7 @@ def _run_folder(path: Path, what: str) -> str:
     """``; it is a run folder ...; give <its model folder>`` where ``path`` holds a run's model folders, else "":
     `dense.checkpoint=<a run folder>` was refused as "no config.json" alone (probe round 53, noticed)."""
     held = [n for n in _RUN_MODELS.get(what, ("model", "dense_model")) if (path / n / "config.json").is_file()]
-    if not held:
+    if not held or not any((path / f).is_file() for f in ("run.json", "metrics.json")):  # no run's (round 54, ad_proj)
         return ""
     if what in _RUN_MODELS and held == ["model"] and not _dense_only(path):
         # a run given its dense model saves none: its model/ is pruned, and a teacher of it was taken unsaid (review)

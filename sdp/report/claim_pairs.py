@@ -47,9 +47,12 @@ def refers_to_partner(rec: dict, mp: dict | None) -> bool:
     if not ref or mp is None:
         return mp is not None
     given = Path(ref)
-    if given.name == PARTNER_MASK:  # the partner's final mask, named as a file: the folder's own (probe round 53,
-        given = given.parent  # rm_file_partner); its dense_mask.safetensors is the dense one-shot mask, no MP's
     real = Path(os.path.realpath(given)) if os.path.exists(given) else given
+    own = Path(mp["run_dir"]) / PARTNER_MASK
+    if real.is_file() and own.is_file():  # a mask file: the partner's by content, a link or a copy of it too (probe
+        return _same_bytes(real, own)  # round 54, rm_link, rm_copy); its dense_mask.safetensors is no MP mask
+    # else by path: the partner's final mask, named as a file, is its folder's own (probe round 53, rm_file_partner)
+    given, real = (path.parent if path.name == PARTNER_MASK else path for path in (given, real))
     tail = Path(mp["rel"]).parts
     if not tail or (real.parts[-len(tail):] != tail and given.parts[-len(tail):] != tail):
         return real == Path(mp["run_dir"]).resolve()
@@ -57,6 +60,15 @@ def refers_to_partner(rec: dict, mp: dict | None) -> bool:
         return True
     other = read_metrics(real) or {}
     return not other.get("model_sha256") or other.get("model_sha256") == mp.get("model_sha256")
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    import filecmp
+
+    try:
+        return filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
 
 
 def partner_overlaps(pairs: list[tuple[tuple, dict]], cc: str, high: float) -> tuple[list[float], int]:

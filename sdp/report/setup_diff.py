@@ -151,6 +151,8 @@ _MODEL_WORDS = {
             "scores that differ seed by seed)",
     "shared": "some of their dense models are the same by fingerprint (given as dense.checkpoint), each row holding "
               "another set of them",
+    "shared_trained": "some of their dense models are the same by fingerprint (trained alike by their own runs, none "
+                      "given), each row holding another set of them",
     "": "their dense models are others (other code, data content or dense.checkpoint, or dense scores that differ "
         "seed by seed)",
     "unknown": "their dense models are not all known by fingerprint (runs recorded before sdp kept it): other "
@@ -174,6 +176,10 @@ def _models_said(runs: pd.DataFrame, one: dict[str, str], names: dict[tuple[str,
         for setup, model, known in zip(sub["setup"], sub["dense_model"], sub["dense_by_content"]):
             rows.setdefault(one.get(setup, setup), set()).add(model if known and model else None)
         said[task] = _rows_kind({(names or {}).get((task, k)) or short_label(k): m for k, m in rows.items()})
+        given = set(sub.loc[~sub["own_dense_stage"].astype(bool), "dense_model"]) if "own_dense_stage" in sub else set()
+        if said[task] == "shared" and not given & {m for a in rows.values() for b in rows.values() if a is not b
+                                                   for m in a & b}:
+            said[task] = "shared_trained"  # no run was given them: said "given" (probe round 54, dn_trained_shared)
     kinds = set(said.values()) - {"one"} or {"one"}
     if len(kinds) == 1:
         return kinds.pop()
