@@ -4,9 +4,10 @@
     sdp-eval model_dir=<run>/model task=custom task.validation_file=dev.tsv task.text_fields=[review] output_dir=ev
 
 Arguments are ``key=value``: ``model_dir`` (required: a run's model/ folder, or any save_pretrained folder with
-safetensors and a tokenizer), ``task`` (required), and any sdp-run override that concerns evaluation (task.*,
-data_dir, max_eval_samples, train.eval_batch_size, cache_dir, output_root, output_dir, cpu), composed from the
-same config tree as sdp-run (argparse in front: an evaluation is one job with no run folder of Hydra's).
+safetensors and a tokenizer), ``task`` (required), and the sdp-run overrides that concern evaluation (task.*,
+data_dir, max_eval_samples, train.eval_batch_size, cache_dir, output_root, output_dir, cpu: sdp/command_line.py
+EVAL_READS), composed from the same config tree as sdp-run (argparse in front: an evaluation is one job with no run
+folder of Hydra's). Any other key (model.*, dense.*, prune.lr, ...) is refused: nothing would read it.
 The record goes to ``output_dir``, default ``<output_root>/evals/<time>_<task>_<model>``; sdp-tables lists it
 as an evaluation, apart from the training runs.
 """
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  model_dir=<folder>     the model: a run's model/ folder (safetensors, config.json, tokenizer)\n"
         "  task=<name>            the task to score on (conf/task: rte, mrpc, sst2, ..., xnli, custom)\n"
         "  output_dir=<folder>    where metrics.json goes (default <output_root>/evals/<time>_<task>_<model>)\n"
-        "  any sdp-run override   task.validation_file=..., data_dir=..., max_eval_samples=..., "
+        "  evaluation overrides   task.validation_file=..., data_dir=..., max_eval_samples=..., "
         "train.eval_batch_size=..., cpu=true\n\n"
         f"example:\n  {EXAMPLE}",
     )
@@ -125,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
 
             if unreadable := unreadable_override_errors(overrides):  # Hydra's bare grammar error (round 48, ev_eq)
                 raise ConfigError("; ".join(unreadable))
+            from sdp.command_line import eval_unread_errors
+
+            if unread := eval_unread_errors(overrides):  # taken and never read (probe round 54, ev_tkign)
+                raise ConfigError("; ".join(unread))
             cfg = compose_config(overrides)
             from sdp.data.locations import home_path, local_config, local_path
 

@@ -124,3 +124,36 @@ def unreadable_override_errors(argv: list[str]) -> list[str]:
                           f"brackets or letters outside ASCII (Cyrillic, accented, CJK) is quoted as a whole (a list's "
                           f"elements each): {key}={whole}")  # the letters: probe round 37, noticed
     return errors
+
+
+# What sdp-eval reads of sdp-run's config (cli/eval.py, sdp/evaluation.py; debug=smoke for its max_eval_samples,
+# task.max_seq_length and train.eval_batch_size). Every other key was composed, taken and never read: sdp-eval scored
+# model_dir's own model and tokenizer under model.tokenizer=<anything> (a missing path too), model=minilm,
+# model.pretrained=..., prune.lr=5, without a word (probe round 54, ev_tkign).
+EVAL_READS = ("task", "task.*", "data_dir", "cache_dir", "max_eval_samples", "max_train_samples (a carve's)",
+              "train.eval_batch_size", "prune.include", "prune.exclude", "output_root", "output_dir", "cpu",
+              "verbose", "debug")
+
+
+def eval_unread_errors(argv: list[str]) -> list[str]:
+    """sdp-eval's overrides of a config key (or group) it does not read, each named with why, and then what it reads;
+    before anything is read. A key the config lacks is left to misspelt_key_errors (its 'did you mean')."""
+    import dataclasses
+
+    reads = {k.split(" ")[0] for k in EVAL_READS}
+    keys = {f.name for f in dataclasses.fields(Config)} | conf_groups() | {"hydra"}
+    errors = []
+    for arg in argv:
+        if arg.startswith("-") or ("=" not in arg and not arg.startswith("~")):
+            continue  # not an override: Hydra's grammar check says so
+        key = arg.lstrip("+~").partition("=")[0]
+        head = key.replace("/", ".").split(".")[0]
+        if key in reads or head == "task" or head not in keys or misspelt_key_errors([arg], conf_groups()):
+            continue
+        why = ("sdp-eval scores model_dir with its own model and tokenizer" if head == "model" else
+               "sdp-eval makes no Hydra run or sweep folder" if head == "hydra" else
+               "sdp-eval trains and prunes nothing, and scores model_dir as saved")
+        errors.append(f"{arg}: {why}; {key} is not read")
+    if errors:
+        errors.append(f"sdp-eval reads only {', '.join(EVAL_READS)} (and model_dir)")
+    return errors

@@ -184,7 +184,7 @@ def load_saved_model(model_dir: str | Path, cpu: bool = False) -> SavedModel:
         tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
         from sdp.models.presets import check_vocab
 
-        check_vocab(model, tokenizer, f"model_dir {str(model_dir)!r}")
+        check_vocab(model, tokenizer, f"model_dir {str(model_dir)!r}", saved=True)
     finally:
         hf_logging.set_verbosity(level)
     device = torch.device("cuda" if torch.cuda.is_available() and not cpu else "cpu")

@@ -23,7 +23,7 @@ def split_fingerprints(raw: Any) -> dict[str, str]:
 
 
 # Keys of a model folder's content beside the splits' (sdp/run/same_data.py: dense.checkpoint, a teacher, a local
-# model.pretrained); a record from before they were kept has none, and is not compared on them.
+# model.pretrained or model.tokenizer); a record from before they were kept has none, and is not compared on them.
 INPUT_PREFIX = "model:"
 
 
@@ -45,7 +45,9 @@ def check_same_data(old: dict[str, str] | None, new: dict[str, str], what: str,
     if inputs:
         detail = ", ".join(f"{k} ({(old or {}).get(INPUT_PREFIX + k)} -> {new.get(INPUT_PREFIX + k)})" for k in inputs)
         then, now = folders or (None, {})
-        keys = sorted({k.removesuffix(".tokenizer") for k in inputs})
+        # a model folder's tokenizer ("<group>.<key>.tokenizer") is said under its folder's key; model.tokenizer
+        # (one dot: a key of its own) is not cut to "model" (probe round 54, tk_changed)
+        keys = sorted({k.removesuffix(".tokenizer") if k.count(".") > 1 else k for k in inputs})
         moved = {k for k in keys if (then or {}).get(k) and now.get(k) and then[k] != now[k]}
         how = [f"{k} read from {then[k]!r} then, from {now[k]!r} now" if k in moved else
                f"{k + ': ' if moved else ''}the same path, other weights, config or tokenizer" for k in keys]

@@ -159,8 +159,32 @@ def load_tokenizer(model_cfg: Any) -> PreTrainedTokenizerBase:
     if source is None:
         raise ModelLoadError(f"model preset {model_cfg.name!r} names no tokenizer source")
     key = "model.tokenizer" if model_cfg.tokenizer else "model.pretrained"
-    return _from_hub(lambda: AutoTokenizer.from_pretrained(source, trust_remote_code=model_cfg.trust_remote_code),
-                     str(source), key)
+    load = lambda: AutoTokenizer.from_pretrained(source, trust_remote_code=model_cfg.trust_remote_code)  # noqa: E731
+    if not Path(str(source)).is_dir():
+        return _from_hub(load, str(source), key)
+    return usable_tokenizer(load, str(source), key)
+
+
+def usable_tokenizer(load: Callable[[], T], folder: str, key: str) -> T:
+    """``load()`` of a local folder's tokenizer, its failure one ModelLoadError line naming ``key``, the folder and
+    its files; and one without a padding token refused here. The config check only sees that a tokenizer
+    file is there: a tokenizer.json of `{}` (KeyError 'added_tokens'), vocab.txt alone ("Couldn't instantiate the
+    backend tokenizer") were tracebacks, and tokenizer.json without tokenizer_config.json loaded with no padding
+    token, a traceback once training began (probe round 54, tk_badjson, tk_voc, tk_json)."""
+    files = sorted(p.name for p in Path(folder).iterdir() if p.is_file() and p.suffix != ".safetensors")[:8]
+    cure = ("save a whole tokenizer there (tokenizer.save_pretrained: tokenizer.json or the vocabulary, with "
+            "tokenizer_config.json), or give its Hub id")
+    try:
+        tokenizer = load()
+    except Exception as err:  # noqa: BLE001 - transformers' and tokenizers' own (KeyError, ValueError, Exception)
+        reason = " ".join(f"{type(err).__name__}: {err}".split())[:200]
+        raise ModelLoadError(f"{key} {folder!r} holds files ({', '.join(files) or 'none'}) no tokenizer "
+                             f"could be made of ({reason}); {cure}") from None
+    if getattr(tokenizer, "pad_token", None) is None:
+        raise ModelLoadError(f"{key} {folder!r} makes a tokenizer with no padding token (its files: "
+                             f"{', '.join(files) or 'none'}; the special tokens' roles are in tokenizer_config.json), "
+                             f"and batches of texts of other lengths cannot be padded; {cure}")
+    return tokenizer
 
 
 def _label_kwargs(num_labels: int, label_names: tuple[str, ...] | None) -> dict[str, Any]:
@@ -174,12 +198,18 @@ def _label_kwargs(num_labels: int, label_names: tuple[str, ...] | None) -> dict[
 
 
 def check_vocab(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, what: str = "the model",
-                folder: str | Path | None = None) -> None:
+                folder: str | Path | None = None, saved: bool = False) -> None:
     """Token ids beyond the embedding table crash deep inside the forward pass; fail early instead. Ids within it
     but from another model's tokenizer (an XLM-R tokenizer beside a MiniLM: 46.57 where the model's own gave 52.71)
     run without a word, so the padding id, which a model's config and its tokenizer both name, must agree, and so
     must the tokenizer the model was trained with, where its config.json records it or its ``folder`` holds it
-    (sdp/models/tokenizer_digest.py: the same vocabulary size in another order, or lower-casing turned off)."""
+    (sdp/models/tokenizer_digest.py: the same vocabulary size in another order, or lower-casing turned off).
+    ``saved``: sdp-eval's or sdp-predict's model_dir, whose own tokenizer files are the ones read."""
+    # Each command's own cure: sdp-eval took `model.tokenizer=<its source>` and read nothing of it, sdp-predict
+    # refused it as unknown (probe round 54, ev_tkadv); sdp-run reads it.
+    cure = ("sdp-eval and sdp-predict read the model folder's own tokenizer (they take no model.tokenizer): save "
+            "the model's own tokenizer into it (tokenizer.save_pretrained), or score another model folder" if saved
+            else "give the model's own tokenizer files (or model.tokenizer=<its source>)")
     vocab = model.get_input_embeddings().num_embeddings
     if len(tokenizer) > vocab:
         table = "the model's embedding table" if what == "the model" else f"the embedding table of {what}"
@@ -191,8 +221,7 @@ def check_vocab(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, what
     if pad is not None and tokenizer.pad_token_id is not None and int(pad) != int(tokenizer.pad_token_id):
         raise ModelLoadError(
             f"the tokenizer pads with token id {tokenizer.pad_token_id} ({tokenizer.pad_token!r}), the config of "
-            f"{what} with {pad}: the tokenizer does not belong to this model (its ids name other words); "
-            "give the model's own tokenizer files (or model.tokenizer=<its source>)"
+            f"{what} with {pad}: the tokenizer does not belong to this model (its ids name other words); {cure}"
         )
     recorded = recorded_digest(model, folder, tokenizer)
     if recorded is None:
@@ -206,7 +235,7 @@ def check_vocab(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, what
         raise ModelLoadError(
             f"{what} was trained with another tokenizer than the one given (tokenizer digest {recorded}, from its "
             f"config.json or tokenizer files; {given} given): the same ids would name other words or spellings; "
-            "give the model's own tokenizer files (or model.tokenizer=<its source>)"
+            f"{cure}"
         )
 
 

@@ -23,8 +23,9 @@ MODEL_INPUTS = (("dense", "checkpoint"), ("prune", "teacher_checkpoint"), ("mode
 
 def input_fingerprints(cfg: Any) -> dict[str, str]:
     """{"model:<group>.<key>": 16 hex digits} of each local model folder in MODEL_INPUTS: its config.json and
-    safetensors weights, by content, and ("model:<group>.<key>.tokenizer") its tokenizer files (a Hub id or a
-    package model: not hashed here)."""
+    safetensors weights, by content, and ("model:<group>.<key>.tokenizer") its tokenizer files; and ("model:
+    model.tokenizer") a local model.tokenizer folder's tokenizer files (a Hub id or a package model: not hashed
+    here)."""
     out = {}
     for group, key in MODEL_INPUTS:
         node = cfg.get(group) if hasattr(cfg, "get") else None
@@ -39,14 +40,42 @@ def input_fingerprints(cfg: Any) -> dict[str, str]:
         tokenizer = [path / name for name in TOKENIZER_FILES if (path / name).is_file()]
         if tokenizer:
             out[f"{INPUT_PREFIX}{group}.{key}{TOKENIZER_SUFFIX}"] = _files_hash(tokenizer)
+    # A local model.tokenizer folder, by its tokenizer files (a record from before has no such key, and is not
+    # compared on it): re-pointed or edited, the relaunch returned "already completed" with the old tokenizer's
+    # result, and a resume went on under the new one's ids (probe round 54, tk_changed).
+    if (path := _tokenizer_folder(cfg)) is not None:
+        tokenizer = [path / name for name in TOKENIZER_FOLDER_FILES if (path / name).is_file()]
+        if tokenizer:
+            out[f"{INPUT_PREFIX}{TOKENIZER_KEY}"] = _files_hash(tokenizer)
     return out
+
+
+TOKENIZER_KEY = "model.tokenizer"
+# A model.tokenizer folder's files that make its tokenizer: a key new in round 54, so not held to TOKENIZER_FILES
+# (the model folders' key, kept as it was so their records still compare): the special tokens' roles too.
+TOKENIZER_FOLDER_FILES = (*TOKENIZER_FILES, "spm.model", "special_tokens_map.json", "added_tokens.json")
+
+
+def _tokenizer_folder(cfg: Any) -> Path | None:
+    """The local folder model.tokenizer names (`~` as home), or None: unset, a Hub id, package: or asset: (those
+    change with an install, not in place under a run)."""
+    node = cfg.get("model") if hasattr(cfg, "get") else None
+    value = node.get("tokenizer") if node is not None and hasattr(node, "get") else None
+    if not value or str(value).startswith(("package:", "asset:")):
+        return None
+    try:
+        path = Path(os.path.expanduser(str(value)))  # (Path.expanduser raises for `~nouser`)
+        return path if path.is_dir() else None
+    except (OSError, ValueError):  # a name too long for a path: not a folder
+        return None
 
 
 TOKENIZER_SUFFIX = ".tokenizer"
 
 
 def model_folders(cfg: Any) -> dict[str, str]:
-    """{"<group>.<key>": the folder's absolute path} of each local model folder in MODEL_INPUTS, as read: run.json
+    """{"<group>.<key>": the folder's absolute path} of each local model folder in MODEL_INPUTS (and of a local
+    model.tokenizer), as read: run.json
     ``model_folders``. The config keeps `~/dm` as written (a run's identity), and the record never said which folder
     it meant (review of session 24's fixes)."""
     out = {}
@@ -55,6 +84,8 @@ def model_folders(cfg: Any) -> dict[str, str]:
         value = node.get(key) if node is not None and hasattr(node, "get") else None
         if value and (path := Path(os.path.expanduser(str(value)))).is_dir():  # (Path's raises for `~nouser`)
             out[f"{group}.{key}"] = str(path.resolve())
+    if (path := _tokenizer_folder(cfg)) is not None:  # which folder a link named then (probe round 54, tk_changed)
+        out[TOKENIZER_KEY] = str(path.resolve())
     return out
 
 
