@@ -29,7 +29,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from sdp.data.locations import is_file_url, local_path
+from sdp.data.locations import check_name_lengths, is_file_url, local_path
 from sdp.data.spec import DataError
 from sdp.io import write_json
 
@@ -140,6 +140,12 @@ def _creatable_or_exit(config: DictConfig, key: str) -> None:
               f"(./~/...), not one in your home folder; give {key} as a path ($HOME/...)", file=sys.stderr)
         raise SystemExit(2)
     path = Path(os.path.abspath(folder))  # as Hydra takes it: `x/../r` made an empty x (probe round 50, or_dotdot)
+    try:  # a part past 255 bytes: OSError 'File name too long' from the check itself (probe round 55, or_long)
+        check_name_lengths(str(OmegaConf.select(config, "output_root") or ""), "output_root")  # the key given
+        check_name_lengths(str(path), key)
+    except DataError as err:
+        print(f"sdp-run: error: DataError: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:

@@ -169,15 +169,21 @@ def mask_overlap(masks: Mapping[str, torch.Tensor], run_dir: Path, reference: st
     """Jaccard overlap of the final ``masks`` with the dense-magnitude mask (if this run saved one) and with a
     ``reference`` run's mask (a mask file or a run dir); with ``save`` (main process) the masks are written to
     the run dir's :data:`MASK_FILE` first, for later runs to compare with."""
+    overlap: dict[str, float | str] = {}
     if save:
         save_masks(Path(run_dir) / MASK_FILE, masks)
-    overlap: dict[str, float | str] = {}
+        # the mask's digest, and the reference's as read: claims.md tells a partner's mask by them, not by the files
+        # as they are when the tables are made (a file overwritten or a link re-pointed since: probe round 55, rm_after)
+        overlap["mask_sha256"] = _file_digest(Path(run_dir) / MASK_FILE)
     if (Path(run_dir) / DENSE_MASK).exists():
         overlap["dense_magnitude"] = jaccard(masks, load_masks(Path(run_dir) / DENSE_MASK))
     if reference:
         if note := other_training_rows(run_dir, reference):
             log.warning("%s", note)
         overlap["reference_path"] = str(reference)
+        read = Path(str(reference)).expanduser()
+        if digest := _file_digest(read / MASK_FILE if read.is_dir() else read):
+            overlap["reference_sha256"] = digest
         try:
             overlap["reference"] = jaccard(masks, load_masks(reference))
         except (OSError, ValueError, SafetensorError) as exc:

@@ -40,12 +40,17 @@ PARTNER_MASK = "mask.safetensors"
 
 
 def refers_to_partner(rec: dict, mp: dict | None) -> bool:
-    """Whether ``rec``'s recorded reference overlap was taken with ``mp``'s mask: the reference path ends with the
+    """Whether ``rec``'s recorded reference overlap was taken with ``mp``'s mask: by the digests both runs recorded
+    (the mask read, the mask saved); in records from before them, the reference path ends with the
     partner's path in the results folder (a link followed; a checkout elsewhere keeps the tail), and a reference
     inside the folder is the partner's record (its model_sha256). A record without the path cannot say: taken."""
     ref = (rec["analysis"].get("mask_overlap") or {}).get("reference_path")
     if not ref or mp is None:
         return mp is not None
+    read = (rec["analysis"].get("mask_overlap") or {}).get("reference_sha256")
+    partners = ((mp.get("analysis") or {}).get("mask_overlap") or {}).get("mask_sha256")
+    if read and partners:  # the mask as the run read it, against the partner's as it saved it (probe round 55,
+        return read == partners  # rm_after, rm_before, rm_relink: a file or link changed since is no evidence)
     given = Path(ref)
     real = Path(os.path.realpath(given)) if os.path.exists(given) else given
     own = Path(mp["run_dir"]) / PARTNER_MASK
