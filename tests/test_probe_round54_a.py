@@ -82,3 +82,15 @@ def test_a_folder_of_a_model_that_is_no_run_is_not_called_a_run_folder(tmp_path)
     (tmp_path / "proj" / "model" / "config.json").write_text(json.dumps({"model_type": "bert"}))
     with pytest.raises(ModelLoadError, match=r"it has no config.json$"):
         check_model_dir(tmp_path / "proj", "dense.checkpoint")
+
+
+def test_a_folder_of_an_sdp_eval_record_is_no_run_folder(tmp_path):
+    """Probe round 55, ad_evfolder: a folder holding a pruned model/ and sdp-eval's metrics.json (`"kind": "eval"`)
+    was "a run folder ... it was given its dense model": sdp-eval's record is no run's."""
+    from sdp.models.inspect import ModelLoadError, check_model_dir
+
+    (tmp_path / "ev" / "model").mkdir(parents=True)
+    (tmp_path / "ev" / "model" / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    (tmp_path / "ev" / "metrics.json").write_text(json.dumps({"kind": "eval", "task": "rte"}))
+    with pytest.raises(ModelLoadError, match=r"it has no config.json$"):
+        check_model_dir(tmp_path / "ev", "dense.checkpoint")

@@ -54,9 +54,9 @@ def _run_folder(path: Path, what: str) -> str:
     """``; it is a run folder ...; give <its model folder>`` where ``path`` holds a run's model folders, else "":
     `dense.checkpoint=<a run folder>` was refused as "no config.json" alone (probe round 53, noticed)."""
     held = [n for n in _RUN_MODELS.get(what, ("model", "dense_model")) if (path / n / "config.json").is_file()]
-    if not held or not any((path / f).is_file() for f in ("run.json", "metrics.json")):  # no run's (round 54, ad_proj)
+    if not held or (stages := _run_stages(path)) is None:  # no run's folder (probe round 54, ad_proj)
         return ""
-    if what in _RUN_MODELS and held == ["model"] and not _dense_only(path):
+    if what in _RUN_MODELS and held == ["model"] and stages != "dense":
         # a run given its dense model saves none: its model/ is pruned, and a teacher of it was taken unsaid (review)
         return ("; it is a run folder whose model/ is its pruned model (it saved no dense_model/: it was given its "
                 "dense model), no dense model to give here; give a dense model's folder (a run's dense_model/, or "
@@ -65,18 +65,18 @@ def _run_folder(path: Path, what: str) -> str:
     return f"; it is a run folder (it holds {' and '.join(n + '/' for n in held)}): give {given}"
 
 
-def _dense_only(run: Path) -> bool:
-    """Whether the run in ``run`` ran its dense stage alone (metrics.json, else run.json's config: ``stages``)."""
+def _run_stages(run: Path) -> str | None:
+    """A run's ``stages`` (metrics.json, else run.json's; "" unsaid), None for no run's: sdp-eval's (round 55, ad_evfolder)."""
     for name, keys in (("metrics.json", ("stages",)), ("run.json", ("config", "stages"))):
         try:
             node = json.loads((run / name).read_text())
-            for key in keys:
-                node = node.get(key) if isinstance(node, dict) else None
         except (OSError, ValueError):
             continue
-        if node is not None:
-            return node == "dense"
-    return False
+        if isinstance(node, dict) and node.get("kind") != "eval":
+            for key in keys:
+                node = node.get(key) if isinstance(node, dict) else None
+            return str(node or "")
+    return None
 
 
 def check_loaded_whole(what: str, path: str | Path, info: dict[str, Any]) -> None:
