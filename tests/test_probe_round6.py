@@ -100,7 +100,9 @@ def test_a_local_models_tokenizer_is_part_of_its_fingerprint(tmp_path):
     folder = _model_dir(tmp_path / "lm")
     cfg = OmegaConf.create({"model": {"pretrained": str(folder)}, "dense": {"checkpoint": None}, "prune": {}})
     before = input_fingerprints(cfg)
-    assert set(before) == {"model:model.pretrained", "model:model.pretrained.tokenizer"}
+    # and the tokenizer's other files (none here), a key of their own (probe round 55, pm_stm)
+    assert set(before) == {"model:model.pretrained", "model:model.pretrained.tokenizer",
+                           "model:model.pretrained.tokenizer_extra"}
     (folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": False}))
     after = input_fingerprints(cfg)
     assert after["model:model.pretrained"] == before["model:model.pretrained"]  # the weights are the same

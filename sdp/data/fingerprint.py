@@ -45,12 +45,16 @@ def check_same_data(old: dict[str, str] | None, new: dict[str, str], what: str,
     if inputs:
         detail = ", ".join(f"{k} ({(old or {}).get(INPUT_PREFIX + k)} -> {new.get(INPUT_PREFIX + k)})" for k in inputs)
         then, now = folders or (None, {})
-        # a model folder's tokenizer ("<group>.<key>.tokenizer") is said under its folder's key; model.tokenizer
-        # (one dot: a key of its own) is not cut to "model" (probe round 54, tk_changed)
-        keys = sorted({k.removesuffix(".tokenizer") if k.count(".") > 1 else k for k in inputs})
+        # a model folder's tokenizer ("<group>.<key>.tokenizer", and its other files ".tokenizer_extra": probe round
+        # 55, pm_stm) is said under its folder's key; model.tokenizer (one dot: a key of its own) is not cut to
+        # "model" (probe round 54, tk_changed)
+        keys = sorted({k.removesuffix(".tokenizer_extra").removesuffix(".tokenizer") if k.count(".") > 1 else k
+                       for k in inputs})
         moved = {k for k in keys if (then or {}).get(k) and now.get(k) and then[k] != now[k]}
-        how = [f"{k} read from {then[k]!r} then, from {now[k]!r} now" if k in moved else
-               f"{k + ': ' if moved else ''}the same path, other weights, config or tokenizer" for k in keys]
+        # prune.reference_mask is a mask file, not a model's weights (probe round 55, rm_skipfile)
+        how = [f"{k} read from {then[k]!r} then, from {now[k]!r} now" if k in moved else f"{k + ': ' if moved else ''}"
+               f"the same path, {'another mask' if k == 'prune.reference_mask' else 'other weights, config or tokenizer'}"
+               for k in keys]
         raise DataChangedError(
             f"{what} was computed from another model folder: the content of {detail} changed since ("
             f"{'; '.join(dict.fromkeys(how))}); resume=false to run again from it, or point the key at the folder the "

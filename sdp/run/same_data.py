@@ -16,6 +16,9 @@ from sdp.data.fingerprint import INPUT_PREFIX, check_same_data, split_fingerprin
 from sdp.errors import warnings_held_back
 from sdp.models.inspect import TOKENIZER_FILES
 
+# sdp/pruning/overlap.py's MASK_FILE (a run folder's mask), not imported from there: that module loads torch
+MASK_FILE = "mask.safetensors"
+
 # Model folders a run reads, named by path in the config (so in config_hash) but not by content: a folder replaced
 # in place (another dense model copied over it) was returned as "already completed", its result from the old one.
 MODEL_INPUTS = (("dense", "checkpoint"), ("prune", "teacher_checkpoint"), ("model", "pretrained"))
@@ -40,6 +43,14 @@ def input_fingerprints(cfg: Any) -> dict[str, str]:
         tokenizer = [path / name for name in TOKENIZER_FILES if (path / name).is_file()]
         if tokenizer:
             out[f"{INPUT_PREFIX}{group}.{key}{TOKENIZER_SUFFIX}"] = _files_hash(tokenizer)
+        # The files transformers also reads (special tokens' roles, added tokens), under a key of their own beside
+        # it: the key above kept as it was, so a record from before (without this key) still compares. Present
+        # wherever a tokenizer is, none of them hashing as none: a folder that gains special_tokens_map.json or
+        # added_tokens.json after the run was "already completed", and a resume went on under other ids (probe
+        # round 55, pm_stm, pm_added, rs_stm).
+        extra = [path / name for name in TOKENIZER_EXTRA_FILES if (path / name).is_file()]
+        if tokenizer or extra:
+            out[f"{INPUT_PREFIX}{group}.{key}{TOKENIZER_EXTRA_SUFFIX}"] = _files_hash(extra)
     # A local model.tokenizer folder, by its tokenizer files (a record from before has no such key, and is not
     # compared on it): re-pointed or edited, the relaunch returned "already completed" with the old tokenizer's
     # result, and a resume went on under the new one's ids (probe round 54, tk_changed).
@@ -47,13 +58,38 @@ def input_fingerprints(cfg: Any) -> dict[str, str]:
         tokenizer = [path / name for name in TOKENIZER_FOLDER_FILES if (path / name).is_file()]
         if tokenizer:
             out[f"{INPUT_PREFIX}{TOKENIZER_KEY}"] = _files_hash(tokenizer)
+    # The reference mask a run compares its mask with (a file, or a run folder's MASK_FILE), by content: not in the
+    # run's identity (sdp/run/env.py), so a link re-pointed at another mask, or the file copied over, was "already
+    # completed" with the old mask's overlap (probe round 55, rm_skip, rm_skipfile). A record from before has no
+    # such key, and is not compared on it.
+    if (mask := _reference_mask_file(cfg)) is not None:
+        out[f"{INPUT_PREFIX}{REFERENCE_MASK_KEY}"] = _files_hash([mask])
     return out
+
+
+REFERENCE_MASK_KEY = "prune.reference_mask"
+
+
+def _reference_mask_file(cfg: Any) -> Path | None:
+    """The mask file prune.reference_mask names (a run folder: its MASK_FILE, as sdp/pruning/overlap.py load_masks
+    reads it), or None: unset, or no file there (nothing read, so nothing to compare)."""
+    node = cfg.get("prune") if hasattr(cfg, "get") else None
+    value = node.get("reference_mask") if node is not None and hasattr(node, "get") else None
+    if not value:
+        return None
+    try:
+        path = Path(os.path.expanduser(str(value)))  # (Path.expanduser raises for `~nouser`)
+        path = path / MASK_FILE if path.is_dir() else path
+        return path if path.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 TOKENIZER_KEY = "model.tokenizer"
 # A model.tokenizer folder's files that make its tokenizer: a key new in round 54, so not held to TOKENIZER_FILES
 # (the model folders' key, kept as it was so their records still compare): the special tokens' roles too.
-TOKENIZER_FOLDER_FILES = (*TOKENIZER_FILES, "spm.model", "special_tokens_map.json", "added_tokens.json")
+TOKENIZER_EXTRA_FILES = ("spm.model", "special_tokens_map.json", "added_tokens.json")
+TOKENIZER_FOLDER_FILES = (*TOKENIZER_FILES, *TOKENIZER_EXTRA_FILES)
 
 
 def _tokenizer_folder(cfg: Any) -> Path | None:
@@ -71,6 +107,7 @@ def _tokenizer_folder(cfg: Any) -> Path | None:
 
 
 TOKENIZER_SUFFIX = ".tokenizer"
+TOKENIZER_EXTRA_SUFFIX = ".tokenizer_extra"  # (data/fingerprint.py says both under the folder's key)
 
 
 def model_folders(cfg: Any) -> dict[str, str]:
@@ -86,6 +123,8 @@ def model_folders(cfg: Any) -> dict[str, str]:
             out[f"{group}.{key}"] = str(path.resolve())
     if (path := _tokenizer_folder(cfg)) is not None:  # which folder a link named then (probe round 54, tk_changed)
         out[TOKENIZER_KEY] = str(path.resolve())
+    if (mask := _reference_mask_file(cfg)) is not None:  # which file a link named then (probe round 55, rm_skip)
+        out[REFERENCE_MASK_KEY] = str(mask.resolve())
     return out
 
 
