@@ -30,6 +30,20 @@ def _runs(root: Path, run: str, finals: dict[int, float], criterion: str, reads:
             (root / name / file).write_text(json.dumps({**record, "config_hash": f"h-{run}"}))
 
 
+def to_mrpc(root: Path, names: tuple[str, ...]) -> None:
+    """The runs ``names`` made on mrpc (another task, other data)."""
+    for name in names:
+        for file in ("run.json", "metrics.json"):
+            record = json.loads((root / name / file).read_text())
+            if file == "run.json":
+                record["config"]["task"]["name"] = "mrpc"
+            else:
+                record["task"] = "mrpc"
+                record["data_fingerprint"] = {k: v if k == "model:dense.checkpoint" else f"{v}mrpc"
+                                              for k, v in record["data_fingerprint"].items()}
+            (root / name / file).write_text(json.dumps(record))
+
+
 def _report(root: Path) -> tuple[dict[str, str], list[str], str, str]:
     """glue.md's Dense rows (label -> cell), summary.md's Dense lines, glue.md and deltas.md."""
     from sdp.report.report import build_report
@@ -158,16 +172,7 @@ def test_review_a_models_rows_of_two_tasks_are_not_said_to_hold_others(tmp_path)
     differ by task, not by models."""
     _runs(tmp_path, "a", {1: .5625, 2: .6875}, "magnitude")
     _runs(tmp_path, "b", {1: .5625, 2: .6875}, "magnitude")
-    for name in ("b1", "b2"):  # B is A on mrpc: another task, other data
-        for file in ("run.json", "metrics.json"):
-            record = json.loads((tmp_path / name / file).read_text())
-            if file == "run.json":
-                record["config"]["task"]["name"] = "mrpc"
-            else:
-                record["task"] = "mrpc"
-                record["data_fingerprint"] = {k: v if k == "model:dense.checkpoint" else f"{v}mrpc"
-                                              for k, v in record["data_fingerprint"].items()}
-            (tmp_path / name / file).write_text(json.dumps(record))
+    to_mrpc(tmp_path, ("b1", "b2"))  # B is A on mrpc: another task, other data
     _runs(tmp_path, "c", {1: .625, 2: .5}, "movement", reads={1: "a2", 2: "a1"})
     rows, lines, _, _ = _report(tmp_path)
     assert len(rows) == 2 and not any("are others" in line for line in lines), (rows, lines)

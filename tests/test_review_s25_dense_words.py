@@ -4,10 +4,8 @@ fails before its fix. Hand-written records (tests/test_probe_round51_a.py's help
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from test_probe_round51_a import DENSE, _report, _runs
+from test_probe_round51_a import to_mrpc as _to_mrpc
 
 NO_KEY = ("- `tiny-bert / Dense` rows of other setups: differ in no key the dense stage reads (only in prune.criterion, "
           "which the pruning stage reads): ")
@@ -51,20 +49,6 @@ def test_rows_of_one_set_and_a_row_of_some_of_it_are_said_row_by_row(tmp_path):
     some = ", ".join(f"[{x}] and [{y}]" for x, y in sorted(tuple(sorted(pair)) for pair in ((b, d), (c, d))))
     assert lines == [f"{NO_KEY}by fingerprint, rows [{first}] and [{second}] hold the same dense models, {SAME}; rows "
                      f"{some} hold some of the same dense models, each another set of them"], lines
-
-
-def _to_mrpc(root: Path, names: tuple[str, ...]) -> None:
-    """The runs ``names`` made on mrpc (other data), as tests/test_probe_round51_a.py's two-task case does."""
-    for name in names:
-        for file in ("run.json", "metrics.json"):
-            record = json.loads((root / name / file).read_text())
-            if file == "run.json":
-                record["config"]["task"]["name"] = "mrpc"
-            else:
-                record["task"] = "mrpc"
-                record["data_fingerprint"] = {k: v if k == "model:dense.checkpoint" else f"{v}mrpc"
-                                              for k, v in record["data_fingerprint"].items()}
-            (root / name / file).write_text(json.dumps(record))
 
 
 def test_tasks_whose_rows_are_of_other_kinds_say_each_task_s(tmp_path):
