@@ -149,3 +149,15 @@ def test_a_resume_across_a_special_tokens_map_added_is_refused(tmp_path, tokeniz
     record["data_fingerprint"].pop("model:model.pretrained.tokenizer_extra")  # as a run from before recorded it
     (run_dir / "run.json").write_text(json.dumps(record))
     record_data(run_dir, cfg, raw, main_process=True, fields=("text",))
+
+
+def test_a_reference_mask_gone_since_keeps_the_skip():
+    """The review of round 55's fixes: a completed run whose prune.reference_mask file was deleted or moved since (its
+    MP partner's folder cleaned up) was refused "(the same path, another mask)"; a run may start without one."""
+    from sdp.data.fingerprint import changed_splits
+
+    old = {"train": "t", "model:prune.reference_mask": "c0b6dea9257d11c7"}
+    assert changed_splits(old, {"train": "t"}) == []
+    assert changed_splits(old, {"train": "t", "model:prune.reference_mask": "853b000000000000"}) == [
+        "model:prune.reference_mask"]
+    assert changed_splits({"train": "t", "model:dense.checkpoint": "a"}, {"train": "t"}) == ["model:dense.checkpoint"]

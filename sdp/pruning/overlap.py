@@ -192,5 +192,5 @@ def mask_overlap(masks: Mapping[str, torch.Tensor], run_dir: Path, reference: st
             log.warning("no reference overlap: %s", exc)
             overlap["reference"] = None
             overlap["reference_error"] = f"{type(exc).__name__}: {exc}"
-    log.info("mask overlap (Jaccard of kept weights): %s", overlap)
+    log.info("mask overlap (Jaccard of kept weights): %s", {k: v for k, v in overlap.items() if not k.endswith("sha256")})
     return overlap
