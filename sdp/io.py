@@ -247,6 +247,11 @@ def lock_holder(path: str | Path) -> str | None:
     return None
 
 
+# A run folder's final mask: written by sdp/pruning/overlap.py, read by the run's inputs (sdp/run/same_data.py) and
+# claims.md (sdp/report/claim_pairs.py); named here, where nothing loads torch.
+MASK_FILE = "mask.safetensors"
+
+
 def hydra_quoted(value: str) -> str:
     """``value`` in the quotes Hydra reads back as ``value``: double quotes around a `'`, else single quotes, a quote
     inside escaped (the advice wrapped any value in '...', and `dv'q.csv` so quoted was Hydra's error again: probe

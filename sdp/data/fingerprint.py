@@ -27,7 +27,8 @@ def split_fingerprints(raw: Any) -> dict[str, str]:
 INPUT_PREFIX = "model:"
 
 
-GONE_ALLOWED = f"{INPUT_PREFIX}prune.reference_mask"  # sdp/run/same_data.py REFERENCE_MASK_KEY's fingerprint
+REFERENCE_MASK_KEY = "prune.reference_mask"
+GONE_ALLOWED = f"{INPUT_PREFIX}{REFERENCE_MASK_KEY}"  # the reference mask's fingerprint: not compared once gone
 
 
 def changed_splits(old: dict[str, str] | None, new: dict[str, str]) -> list[str]:

@@ -17,12 +17,12 @@ import torch
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
-from sdp.io import atomic_write
+from sdp.io import MASK_FILE, atomic_write
 from sdp.pruning.masks import magnitude_masks
 
 log = logging.getLogger("sdp")
 
-MASK_FILE = "mask.safetensors"  # <run dir>/mask.safetensors: the run's final mask
+
 DENSE_MASK = "dense_mask.safetensors"  # the mask the dense weights imply at the target sparsity
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from sdp.data.fingerprint import FILES_KEY
+from sdp.io import MASK_FILE
 from sdp.run.rundir import read_metrics, read_run_record
 
 
@@ -35,8 +36,7 @@ def get(*keys: str) -> Callable[[dict], float | None]:
     return read
 
 
-# A run's final mask in its folder (sdp/pruning/overlap.py MASK_FILE, which imports torch: tests keep them alike).
-PARTNER_MASK = "mask.safetensors"
+PARTNER_MASK = MASK_FILE  # a run's final mask in its folder
 
 
 def refers_to_partner(rec: dict, mp: dict | None) -> bool:

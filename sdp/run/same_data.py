@@ -12,12 +12,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sdp.data.fingerprint import INPUT_PREFIX, check_same_data, split_fingerprints
+from sdp.data.fingerprint import (
+    INPUT_PREFIX,
+    REFERENCE_MASK_KEY,
+    check_same_data,
+    split_fingerprints,
+)
 from sdp.errors import warnings_held_back
+from sdp.io import MASK_FILE
 from sdp.models.inspect import TOKENIZER_FILES
-
-# sdp/pruning/overlap.py's MASK_FILE (a run folder's mask), not imported from there: that module loads torch
-MASK_FILE = "mask.safetensors"
 
 # Model folders a run reads, named by path in the config (so in config_hash) but not by content: a folder replaced
 # in place (another dense model copied over it) was returned as "already completed", its result from the old one.
@@ -67,7 +70,6 @@ def input_fingerprints(cfg: Any) -> dict[str, str]:
     return out
 
 
-REFERENCE_MASK_KEY = "prune.reference_mask"
 
 
 def _reference_mask_file(cfg: Any) -> Path | None:
